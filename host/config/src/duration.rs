@@ -1,0 +1,156 @@
+//! Prometheus durations (`1h30m`, `15s`, `500ms`) and byte sizes (`64MiB`).
+
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::time::Duration;
+
+/// A duration written the way Prometheus writes them: a sequence of
+/// `<number><unit>` with units `y w d h m s ms`, largest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PromDuration(pub Duration);
+
+impl PromDuration {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let invalid = || format!("not a valid duration string: {text:?}");
+        if text == "0" {
+            return Ok(PromDuration(Duration::ZERO));
+        }
+        if text.is_empty() {
+            return Err(invalid());
+        }
+        let mut rest = text;
+        let mut total_ms: u64 = 0;
+        let mut previous_rank = None;
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(invalid());
+            }
+            let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+            rest = &rest[digits..];
+            // "ms" before "m": the longest unit that matches wins.
+            let (rank, (unit, unit_ms)) = UNITS
+                .iter()
+                .enumerate()
+                .filter(|(_, (unit, _))| rest.starts_with(unit))
+                .max_by_key(|(_, (unit, _))| unit.len())
+                .ok_or_else(invalid)?;
+            // Units must appear largest first, each at most once.
+            if previous_rank.is_some_and(|previous| rank <= previous) {
+                return Err(invalid());
+            }
+            previous_rank = Some(rank);
+            total_ms = number
+                .checked_mul(*unit_ms)
+                .and_then(|v| total_ms.checked_add(v))
+                .ok_or_else(|| format!("duration out of range: {text:?}"))?;
+            rest = &rest[unit.len()..];
+        }
+        Ok(PromDuration(Duration::from_millis(total_ms)))
+    }
+}
+
+/// Duration units, largest first, with their length in milliseconds.
+const UNITS: [(&str, u64); 7] = [
+    ("y", 365 * 24 * 3600 * 1000),
+    ("w", 7 * 24 * 3600 * 1000),
+    ("d", 24 * 3600 * 1000),
+    ("h", 3600 * 1000),
+    ("m", 60 * 1000),
+    ("s", 1000),
+    ("ms", 1),
+];
+
+impl fmt::Display for PromDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ms = self.0.as_millis() as u64;
+        if ms == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, size) in UNITS {
+            if ms >= size {
+                write!(f, "{}{unit}", ms / size)?;
+                ms %= size;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for PromDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        PromDuration::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A size in bytes written as `512MiB`, `1GB`, `64KiB` or a plain number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let digits = text
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
+        let number: f64 = text[..digits]
+            .parse()
+            .map_err(|_| format!("not a valid size: {text:?} (use e.g. 64MiB)"))?;
+        let multiplier: u64 = match text[digits..].trim() {
+            "" | "B" => 1,
+            "KB" => 1000,
+            "MB" => 1000 * 1000,
+            "GB" => 1000 * 1000 * 1000,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            unit => return Err(format!("unknown size unit {unit:?} in {text:?}")),
+        };
+        Ok(ByteSize((number * multiplier as f64) as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(ByteSize(n)),
+            Raw::Text(t) => ByteSize::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_prometheus() {
+        let ok = |s: &str| PromDuration::parse(s).unwrap().0.as_millis();
+        assert_eq!(ok("15s"), 15_000);
+        assert_eq!(ok("1h30m"), 5_400_000);
+        assert_eq!(ok("500ms"), 500);
+        assert_eq!(ok("1m500ms"), 60_500);
+        assert_eq!(ok("2d"), 172_800_000);
+        assert_eq!(ok("0"), 0);
+        for bad in ["", "15", "s", "1m1h", "1.5s", "1s1s", "-1s", "1x"] {
+            assert!(PromDuration::parse(bad).is_err(), "{bad} should fail");
+        }
+        assert_eq!(PromDuration::parse("1h30m").unwrap().to_string(), "1h30m");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(ByteSize::parse("64MiB").unwrap().0, 64 << 20);
+        assert_eq!(ByteSize::parse("1GB").unwrap().0, 1_000_000_000);
+        assert_eq!(ByteSize::parse("4096").unwrap().0, 4096);
+        assert!(ByteSize::parse("12 parsecs").is_err());
+    }
+}

@@ -1,0 +1,259 @@
+//! Loading the configuration file: YAML to typed values, positioned errors.
+
+use crate::{PluginsConfig, PromDuration};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What went wrong loading a configuration file. Every variant that concerns
+/// the file's content carries `file:line:col` in its message.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+}
+
+/// The `global` section.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GlobalConfig {
+    pub scrape_interval: PromDuration,
+    pub scrape_timeout: PromDuration,
+    pub evaluation_interval: PromDuration,
+    pub external_labels: BTreeMap<String, String>,
+    // Accepted so existing files load; reported as not acted upon.
+    pub scrape_protocols: Option<Vec<String>>,
+    pub query_log_file: Option<String>,
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        // Prometheus' defaults.
+        GlobalConfig {
+            scrape_interval: PromDuration(Duration::from_secs(60)),
+            scrape_timeout: PromDuration(Duration::from_secs(10)),
+            evaluation_interval: PromDuration(Duration::from_secs(60)),
+            external_labels: BTreeMap::new(),
+            scrape_protocols: None,
+            query_log_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    global: GlobalConfig,
+    #[serde(default)]
+    plugins: PluginsConfig,
+    // Prometheus sections that later parts of wasmetheus act on. They must
+    // not make an existing prometheus.yml fail to load.
+    #[serde(default)]
+    scrape_configs: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    rule_files: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    alerting: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    remote_write: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    remote_read: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    storage: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    tracing: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    scrape_config_files: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    runtime: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    otlp: Option<serde::de::IgnoredAny>,
+}
+
+/// A loaded, validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub global: GlobalConfig,
+    pub plugins: PluginsConfig,
+    /// Things the operator should know: sections accepted but not acted on.
+    pub warnings: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            global: GlobalConfig::default(),
+            plugins: PluginsConfig::default(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses `text`; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = if text.trim().is_empty() {
+            serde_saphyr::from_str("{}")
+        } else {
+            serde_saphyr::from_str(text)
+        }
+        .map_err(|e| {
+            let location = e.location();
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line: location.map_or(1, |l| l.line()),
+                column: location.map_or(1, |l| l.column()),
+                message: bare_message(&e),
+            }
+        })?;
+        let invalid = |needle: &str, message: String| {
+            let (line, column) = locate(text, needle);
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                message,
+            }
+        };
+        let mut warnings = Vec::new();
+        for (key, present) in [
+            ("scrape_configs", raw.scrape_configs.is_some()),
+            ("rule_files", raw.rule_files.is_some()),
+            ("alerting", raw.alerting.is_some()),
+            ("remote_write", raw.remote_write.is_some()),
+            ("remote_read", raw.remote_read.is_some()),
+            ("storage", raw.storage.is_some()),
+            ("tracing", raw.tracing.is_some()),
+            ("scrape_config_files", raw.scrape_config_files.is_some()),
+            ("runtime", raw.runtime.is_some()),
+            ("otlp", raw.otlp.is_some()),
+            ("global.scrape_protocols", raw.global.scrape_protocols.is_some()),
+            ("global.query_log_file", raw.global.query_log_file.is_some()),
+        ] {
+            if present {
+                let (line, column) = locate(text, key.rsplit('.').next().unwrap_or(key));
+                warnings.push(format!(
+                    "{}:{line}:{column}: `{key}` is valid Prometheus configuration that this \
+                     version of wasmetheus does not act on yet; it is ignored",
+                    path.display()
+                ));
+            }
+        }
+        let global = raw.global;
+        if global.scrape_timeout > global.scrape_interval {
+            return Err(invalid(
+                "scrape_timeout",
+                format!(
+                    "global scrape_timeout {} is greater than scrape_interval {}",
+                    global.scrape_timeout, global.scrape_interval
+                ),
+            ));
+        }
+        let mut names = HashSet::new();
+        for instance in &raw.plugins.instances {
+            let needle = format!("name: {}", instance.name);
+            if !is_valid_instance_name(&instance.name) {
+                return Err(invalid(
+                    &needle,
+                    format!(
+                        "plugin instance name {:?} is invalid: use letters, digits, `-`, `_` and `.`",
+                        instance.name
+                    ),
+                ));
+            }
+            if !names.insert(instance.name.as_str()) {
+                return Err(invalid(
+                    &needle,
+                    format!(
+                        "plugin instance name {:?} is used twice; instance names must be unique",
+                        instance.name
+                    ),
+                ));
+            }
+            if let (Some(interval), Some(timeout)) =
+                (instance.scrape_interval, instance.scrape_timeout)
+                && timeout > interval
+            {
+                return Err(invalid(
+                    &needle,
+                    format!(
+                        "plugin instance {:?}: scrape_timeout {timeout} is greater than scrape_interval {interval}",
+                        instance.name
+                    ),
+                ));
+            }
+            if let Some(config) = &instance.config
+                && !config.is_object()
+            {
+                return Err(invalid(
+                    &needle,
+                    format!(
+                        "plugin instance {:?}: `config` must be a mapping of the plugin's settings",
+                        instance.name
+                    ),
+                ));
+            }
+        }
+        Ok(Config {
+            global,
+            plugins: raw.plugins,
+            warnings,
+        })
+    }
+}
+
+/// Instance names end up in URLs and label values: keep them plain.
+fn is_valid_instance_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The 1-based line and column of the first occurrence of `needle`, for
+/// checks made after deserialization (the YAML positions are gone by then).
+fn locate(text: &str, needle: &str) -> (u64, u64) {
+    match text.find(needle) {
+        Some(offset) => {
+            let before = &text[..offset];
+            let line = before.matches('\n').count() + 1;
+            let column = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            (line as u64, column as u64)
+        }
+        None => (1, 1),
+    }
+}
+
+/// The error's message without the location prefix the YAML library
+/// renders (`error: line N column M: `), since `ConfigError` prints
+/// `file:line:col` itself.
+fn bare_message(error: &serde_saphyr::Error) -> String {
+    let rendered = error.to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+        Some((_, message)) => message.to_owned(),
+        None => first.to_owned(),
+    }
+}

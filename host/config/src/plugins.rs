@@ -1,0 +1,103 @@
+//! The `plugins` section: plugin instances, their configs, limits and grants.
+
+use crate::{ByteSize, PromDuration};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Capabilities granted to a plugin instance. Everything not listed here is
+/// denied: no file, socket, HTTP origin, environment variable or DNS.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Grants {
+    /// Directories the instance may read (preopened read-only at the same
+    /// path inside the sandbox).
+    pub read_paths: Vec<PathBuf>,
+    /// `host:port` addresses the instance may open TCP connections to.
+    pub tcp_connect: Vec<String>,
+    /// Origins (`scheme://host[:port]`) the instance may send HTTP requests to.
+    pub http_origins: Vec<String>,
+    /// Environment variables passed through from the host.
+    pub env: Vec<String>,
+    /// Whether the instance may resolve names through DNS.
+    pub dns: bool,
+    /// Mount points under these paths may be queried for usage (statvfs).
+    pub filesystem_usage: Vec<PathBuf>,
+}
+
+impl Grants {
+    /// The union of two grant sets (plugin-wide plus instance-specific).
+    pub fn merged(&self, other: &Grants) -> Grants {
+        fn union<T: Clone + PartialEq>(a: &[T], b: &[T]) -> Vec<T> {
+            let mut out = a.to_vec();
+            for item in b {
+                if !out.contains(item) {
+                    out.push(item.clone());
+                }
+            }
+            out
+        }
+        Grants {
+            read_paths: union(&self.read_paths, &other.read_paths),
+            tcp_connect: union(&self.tcp_connect, &other.tcp_connect),
+            http_origins: union(&self.http_origins, &other.http_origins),
+            env: union(&self.env, &other.env),
+            dns: self.dns || other.dns,
+            filesystem_usage: union(&self.filesystem_usage, &other.filesystem_usage),
+        }
+    }
+}
+
+/// One configured instance of a plugin: a scrape target of its own.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginInstanceConfig {
+    /// The instance name: the `instance` label and the path in
+    /// `/plugins/<name>/metrics`.
+    pub name: String,
+    /// The plugin it runs: the file stem of `<plugins dir>/<plugin>.wasm`.
+    pub plugin: String,
+    /// The `job` label; defaults to the plugin name.
+    #[serde(default)]
+    pub job: Option<String>,
+    #[serde(default)]
+    pub scrape_interval: Option<PromDuration>,
+    #[serde(default)]
+    pub scrape_timeout: Option<PromDuration>,
+    /// Linear-memory limit of the instance.
+    #[serde(default)]
+    pub memory_limit: Option<ByteSize>,
+    /// The plugin's own configuration, handed to it as JSON.
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+    /// Capabilities granted to this instance on top of the plugin's grants.
+    #[serde(default)]
+    pub grants: Grants,
+    /// Extra target labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The `plugins` section of the configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Grants applying to every instance of a plugin, keyed by plugin name.
+    pub grants: BTreeMap<String, Grants>,
+    /// Explicit instances. A plugin that requests no mandatory capability
+    /// and has no instance here gets one default instance named after it.
+    pub instances: Vec<PluginInstanceConfig>,
+    /// Default linear-memory limit per instance.
+    pub memory_limit: Option<ByteSize>,
+}
+
+impl PluginsConfig {
+    /// The grants an instance ends up with: its plugin's plus its own.
+    pub fn grants_for(&self, plugin: &str, instance: Option<&PluginInstanceConfig>) -> Grants {
+        let plugin_wide = self.grants.get(plugin).cloned().unwrap_or_default();
+        match instance {
+            Some(instance) => plugin_wide.merged(&instance.grants),
+            None => plugin_wide,
+        }
+    }
+}

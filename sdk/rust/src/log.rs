@@ -1,0 +1,45 @@
+//! Logging through the host, tagged with the plugin instance.
+
+/// Severity of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Writes `message` to the host's log; natively, to standard error.
+pub fn log(level: Level, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use crate::bindings::wasmetheus::plugin::types::LogLevel;
+        let level = match level {
+            Level::Trace => LogLevel::Trace,
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        };
+        crate::bindings::wasmetheus::plugin::host::log(level, message);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{level:?}: {message}");
+}
+
+pub fn debug(message: &str) {
+    log(Level::Debug, message)
+}
+
+pub fn info(message: &str) {
+    log(Level::Info, message)
+}
+
+pub fn warn(message: &str) {
+    log(Level::Warn, message)
+}
+
+pub fn error(message: &str) {
+    log(Level::Error, message)
+}
