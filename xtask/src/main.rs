@@ -1,2 +1,242 @@
-//! placeholder
-fn main() {}
+//! `cargo xtask`: project automation — run, test, build-plugins,
+//! test-plugins, bench. Plain std, no dependencies, so it builds in seconds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+  run [ARGS…]        build the plugins and the server, then run
+                     `wasmetheus serve` on 127.0.0.1:9090 with the built-in
+                     default config (extra ARGS are passed to `serve`)
+  test               fmt check, clippy -D warnings (host and wasm), all
+                     tests, then test-plugins
+  build-plugins      build every plugin under plugins/ for wasm32-wasip2
+                     and copy it to plugins/<name>.wasm
+  test-plugins       load every plugin in the real runtime (metadata,
+                     collect within limits, output validity), then run
+                     each plugin's own tests
+  bench [plugins]    run the criterion benchmarks";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(),
+        Some("build-plugins") => build_plugins().map(drop),
+        Some("test-plugins") => test_plugins(),
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn status(mut cmd: Command) -> Result {
+    eprintln!("$ {}", describe(&cmd));
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", describe(&cmd)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed ({status})", describe(&cmd)))
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program().to_string_lossy().into_owned())
+        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Installs the wasm32-wasip2 target when rustup manages the toolchain and
+/// it is missing.
+fn ensure_wasm_target() -> Result {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    match installed {
+        Ok(out) if String::from_utf8_lossy(&out.stdout).contains("wasm32-wasip2") => Ok(()),
+        Ok(_) => {
+            let mut cmd = Command::new("rustup");
+            cmd.args(["target", "add", "wasm32-wasip2"]);
+            status(cmd)
+        }
+        Err(e) => Err(format!(
+            "rustup not found ({e}); install the wasm32-wasip2 target for your Rust toolchain"
+        )),
+    }
+}
+
+/// Plugin crates: every `plugins/<dir>/Cargo.toml`, as (dir, package name).
+fn plugin_crates() -> Result<Vec<(PathBuf, String)>> {
+    let mut crates = Vec::new();
+    let dir = root().join("plugins");
+    for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let manifest = path.join("Cargo.toml");
+        if !manifest.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&manifest).map_err(|e| e.to_string())?;
+        let name = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("name = "))
+            .map(|n| n.trim_matches('"').to_owned())
+            .ok_or_else(|| format!("{}: no package name", manifest.display()))?;
+        crates.push((path, name));
+    }
+    crates.sort();
+    Ok(crates)
+}
+
+/// Builds every plugin and returns the paths of the copied `.wasm` files.
+fn build_plugins() -> Result<Vec<PathBuf>> {
+    ensure_wasm_target()?;
+    let crates = plugin_crates()?;
+    let mut cmd = cargo();
+    cmd.args(["build", "--profile", "plugin", "--target", "wasm32-wasip2"]);
+    for (_, name) in &crates {
+        cmd.args(["-p", name]);
+    }
+    status(cmd)?;
+    let out_dir = root().join("target/wasm32-wasip2/plugin");
+    let mut built = Vec::new();
+    for (_, name) in &crates {
+        let artifact = out_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        let dest = root().join("plugins").join(format!("{name}.wasm"));
+        // Copy to a temporary name and rename, so a running server's
+        // watcher never sees a half-written plugin.
+        let tmp = dest.with_extension("wasm.tmp");
+        std::fs::copy(&artifact, &tmp)
+            .map_err(|e| format!("copying {}: {e}", artifact.display()))?;
+        std::fs::rename(&tmp, &dest).map_err(|e| e.to_string())?;
+        eprintln!("built {}", dest.display());
+        built.push(dest);
+    }
+    Ok(built)
+}
+
+fn run(extra: &[String]) -> Result {
+    build_plugins()?;
+    let mut cmd = cargo();
+    cmd.args(["run", "--package", "wasmetheus", "--", "serve"]);
+    cmd.args([
+        "--web.listen-address",
+        "127.0.0.1:9090",
+        "--plugins.dir",
+        "plugins",
+    ]);
+    cmd.args(extra);
+    status(cmd)
+}
+
+fn test() -> Result {
+    ensure_wasm_target()?;
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    status(fmt)?;
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    status(clippy)?;
+    let mut clippy_wasm = cargo();
+    clippy_wasm.args(["clippy", "--target", "wasm32-wasip2"]);
+    for (_, name) in plugin_crates()? {
+        clippy_wasm.args(["-p", &name]);
+    }
+    clippy_wasm.args(["--", "-D", "warnings"]);
+    status(clippy_wasm)?;
+    build_plugins()?;
+    let mut tests = cargo();
+    tests.args(["test", "--workspace", "--exclude"]);
+    // Plugins' own tests run in test-plugins.
+    tests.arg("node-exporter");
+    status(tests)?;
+    test_plugins()
+}
+
+fn test_plugins() -> Result {
+    let built = build_plugins()?;
+    let mut check = cargo();
+    check.args([
+        "run",
+        "--quiet",
+        "--package",
+        "wasmetheus",
+        "--",
+        "check",
+        "plugins",
+    ]);
+    check.args(&built);
+    status(check)?;
+    for (_, name) in plugin_crates()? {
+        let mut cmd = cargo();
+        cmd.args(["test", "-p", &name]);
+        status(cmd)?;
+    }
+    Ok(())
+}
+
+fn bench(args: &[String]) -> Result {
+    let built = build_plugins()?;
+    let mut guest = cargo();
+    guest.args([
+        "build",
+        "--profile",
+        "plugin",
+        "--target",
+        "wasm32-wasip2",
+        "-p",
+        "guest-trivial",
+    ]);
+    status(guest)?;
+    let trivial = root().join("target/wasm32-wasip2/plugin/guest_trivial.wasm");
+    let node = built
+        .iter()
+        .find(|p| p.ends_with("node-exporter.wasm"))
+        .ok_or("the node-exporter plugin was not built")?;
+    let mut cmd = cargo();
+    cmd.env("WASMETHEUS_BENCH_TRIVIAL", trivial)
+        .env("WASMETHEUS_BENCH_NODE_EXPORTER", node);
+    cmd.args(["bench", "-p", "wasmetheus-plugin-runtime"]);
+    match args.first().map(String::as_str) {
+        None | Some("plugins") => {
+            cmd.args(["--bench", "plugins"]);
+        }
+        Some(other) => return Err(format!("unknown benchmark group {other:?}; try `plugins`")),
+    }
+    status(cmd)
+}

@@ -1,1 +1,113 @@
-//! placeholder
+//! `wasmetheus-api`: the HTTP endpoints — `/metrics`, `/plugins/<instance>/metrics`,
+//! `/api/v1/plugins`, `/-/healthy`, `/-/ready`, `/-/reload`.
+//!
+//! It talks to the rest of the server only through [`Backend`], so it knows
+//! nothing of wasm, scraping internals or configuration files.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use wasmetheus_model::{MetricFamily, openmetrics, text};
+
+pub type ReloadFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// What the HTTP layer needs from the server.
+pub trait Backend: Send + Sync + 'static {
+    /// The host's own metrics.
+    fn self_metrics(&self) -> Vec<MetricFamily>;
+    /// The latest collection of a plugin instance; `None` if there is no such
+    /// instance, `Some(Err)` if its last collection failed.
+    fn instance_metrics(&self, instance: &str) -> Option<Result<Arc<Vec<MetricFamily>>, String>>;
+    /// The `data` of `/api/v1/plugins`.
+    fn plugins_status(&self) -> serde_json::Value;
+    /// Reloads the configuration; an error leaves the old one in force.
+    fn reload(&self) -> ReloadFuture<'_>;
+}
+
+/// The router serving every endpoint.
+pub fn router(backend: Arc<dyn Backend>) -> Router {
+    Router::new()
+        .route("/metrics", get(self_metrics))
+        .route("/plugins/{instance}/metrics", get(instance_metrics))
+        .route("/api/v1/plugins", get(plugins))
+        .route(
+            "/-/healthy",
+            get(|| async { "wasmetheus Server is Healthy.\n" }),
+        )
+        .route(
+            "/-/ready",
+            get(|| async { "wasmetheus Server is Ready.\n" }),
+        )
+        .route("/-/reload", post(reload).put(reload))
+        .with_state(backend)
+}
+
+const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Encodes families in the format the client asked for: OpenMetrics when the
+/// Accept header names it, the 0.0.4 text format otherwise.
+fn exposition(headers: &HeaderMap, families: &[MetricFamily]) -> Response {
+    let wants_openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let mut body = String::with_capacity(4096);
+    let content_type = if wants_openmetrics {
+        openmetrics::encode(families, &mut body);
+        OPENMETRICS_CONTENT_TYPE
+    } else {
+        text::encode(families, &mut body);
+        TEXT_CONTENT_TYPE
+    };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+async fn self_metrics(State(backend): State<Arc<dyn Backend>>, headers: HeaderMap) -> Response {
+    exposition(&headers, &backend.self_metrics())
+}
+
+async fn instance_metrics(
+    State(backend): State<Arc<dyn Backend>>,
+    Path(instance): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match backend.instance_metrics(&instance) {
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no plugin instance named {instance:?}; GET /api/v1/plugins lists them\n"),
+        )
+            .into_response(),
+        Some(Err(error)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the last collection of {instance:?} failed: {error}\n"),
+        )
+            .into_response(),
+        Some(Ok(families)) => exposition(&headers, &families),
+    }
+}
+
+async fn plugins(State(backend): State<Arc<dyn Backend>>) -> Response {
+    axum::Json(serde_json::json!({
+        "status": "success",
+        "data": backend.plugins_status(),
+    }))
+    .into_response()
+}
+
+async fn reload(State(backend): State<Arc<dyn Backend>>) -> Response {
+    match backend.reload().await {
+        Ok(()) => (StatusCode::OK, String::new()).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {e}\n"),
+        )
+            .into_response(),
+    }
+}

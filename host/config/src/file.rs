@@ -148,7 +148,10 @@ impl Config {
             ("scrape_config_files", raw.scrape_config_files.is_some()),
             ("runtime", raw.runtime.is_some()),
             ("otlp", raw.otlp.is_some()),
-            ("global.scrape_protocols", raw.global.scrape_protocols.is_some()),
+            (
+                "global.scrape_protocols",
+                raw.global.scrape_protocols.is_some(),
+            ),
             ("global.query_log_file", raw.global.query_log_file.is_some()),
         ] {
             if present {
@@ -252,7 +255,10 @@ fn bare_message(error: &serde_saphyr::Error) -> String {
     let rendered = error.to_string();
     let first = rendered.lines().next().unwrap_or_default();
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+    match first
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
         Some((_, message)) => message.to_owned(),
         None => first.to_owned(),
     }

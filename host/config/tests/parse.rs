@@ -36,9 +36,12 @@ fn check(input: &str, expect: Expect) {
 
 #[test]
 fn empty_file_gives_prometheus_defaults() {
-    check("", expect![[r#"
+    check(
+        "",
+        expect![[r#"
         scrape_interval=1m timeout=10s
-    "#]]);
+    "#]],
+    );
 }
 
 #[test]

@@ -14,3 +14,5 @@ pub use family::{
     Bucket, Histogram, Label, Metric, MetricFamily, MetricKind, MetricValue, Quantile, Sample,
     Summary,
 };
+pub use text::{Exemplar, Exposition, FamilyMetadata, ParseError};
+pub use validate::{Limits, SeriesProblem, ValidationError, flatten, validate};

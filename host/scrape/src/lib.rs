@@ -1,1 +1,13 @@
-//! placeholder
+//! `wasmetheus-scrape`: runs every target on its interval (with a stable
+//! per-target offset, so targets do not all fire at once), adds the target
+//! labels and the synthetic `up`/`scrape_*` series, and keeps the result.
+//!
+//! It reaches plugin instances only through the [`Transport`] trait and
+//! knows nothing of wasm. Until storage exists, the latest collection of
+//! every target is kept in memory ([`LatestStore`]).
+
+mod manager;
+mod store;
+
+pub use manager::{ScrapeManager, Target, Transport, TransportFuture};
+pub use store::{LatestStore, TargetHealth, TargetState};

@@ -1,2 +1,89 @@
-//! placeholder
-fn main() {}
+//! The `wasmetheus` binary: command-line interface and process wiring.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A Prometheus-compatible monitoring server with WebAssembly exporters.
+#[derive(Debug, Parser)]
+#[command(name = "wasmetheus", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the server.
+    Serve(wasmetheus::serve::ServeArgs),
+    /// Checks files without running anything.
+    Check {
+        #[command(subcommand)]
+        what: Check,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Check {
+    /// Checks configuration files (prometheus.yml with a `plugins` section).
+    Config {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Loads plugins in the real runtime and checks their metadata, that
+    /// collect works within limits, and that their output is valid.
+    Plugins {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => wasmetheus::serve::run(args),
+        Command::Check {
+            what: Check::Config { files },
+        } => check_config(&files),
+        Command::Check {
+            what: Check::Plugins { files },
+        } => check_plugins(&files),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_plugins(files: &[PathBuf]) -> anyhow::Result<()> {
+    let failed = wasmetheus::check_plugins::run(files)?;
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} plugins failed their checks", files.len());
+    }
+    Ok(())
+}
+
+fn check_config(files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for file in files {
+        match wasmetheus_config::Config::load(file) {
+            Ok(config) => {
+                println!("Checking {}\n  SUCCESS", file.display());
+                for warning in config.warnings {
+                    println!("  WARNING: {warning}");
+                }
+            }
+            Err(e) => {
+                println!("Checking {}\n  FAILED: {e}", file.display());
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} config files are invalid", files.len());
+    }
+    Ok(())
+}

@@ -23,7 +23,12 @@ mod tests {
 
     #[test]
     fn empty_is_default_and_unknown_fields_are_named() {
-        assert_eq!(parse::<Conf>("").unwrap(), Conf { path: String::new() });
+        assert_eq!(
+            parse::<Conf>("").unwrap(),
+            Conf {
+                path: String::new()
+            }
+        );
         let err = parse::<Conf>(r#"{"pth": "x"}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field `pth`"), "{err}");
     }

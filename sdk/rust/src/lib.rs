@@ -102,7 +102,7 @@ macro_rules! export_exporter {
             struct __Collector(::core::cell::RefCell<$ty>);
             impl __metrics::Guest for __Plugin {
                 type Collector = __Collector;
-                fn metadata() -> $crate::bindings::wasmetheus::plugin::types::Metadata {
+                fn metadata() -> $crate::bindings::wasmetheus::plugin::types::PluginMetadata {
                     $crate::wit::metadata(<$ty as $crate::Exporter>::metadata())
                 }
             }
@@ -113,8 +113,11 @@ macro_rules! export_exporter {
                     __metrics::Collector,
                     $crate::bindings::wasmetheus::plugin::types::Error,
                 > {
-                    let inner = <$ty as $crate::Exporter>::open(&config).map_err($crate::wit::error)?;
-                    Ok(__metrics::Collector::new(__Collector(::core::cell::RefCell::new(inner))))
+                    let inner =
+                        <$ty as $crate::Exporter>::open(&config).map_err($crate::wit::error)?;
+                    Ok(__metrics::Collector::new(__Collector(
+                        ::core::cell::RefCell::new(inner),
+                    )))
                 }
                 fn collect(
                     &self,
@@ -125,10 +128,10 @@ macro_rules! export_exporter {
                     let mut out = $crate::Registry::new();
                     <$ty as $crate::Exporter>::collect(&mut *self.0.borrow_mut(), &mut out)
                         .map_err($crate::wit::error)?;
-                    Ok($crate::wit::families(out))
+            Ok($crate::wit::families(out))
                 }
             }
-            $crate::__export_exporter_bindings!(__Plugin with_types_in $crate::bindings);
+            $crate::bindings::__export_exporter_bindings!(__Plugin with_types_in $crate::bindings);
         };
     };
 }

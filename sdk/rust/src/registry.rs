@@ -117,7 +117,8 @@ impl Registry {
                     unit: String::new(),
                     metrics: Vec::new(),
                 });
-                self.by_name.insert(name.to_owned(), self.families.len() - 1);
+                self.by_name
+                    .insert(name.to_owned(), self.families.len() - 1);
                 self.families.len() - 1
             }
         };

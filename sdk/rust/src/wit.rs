@@ -22,8 +22,8 @@ pub fn error_from_wit(e: w::Error) -> Error {
     }
 }
 
-pub fn metadata(m: Metadata) -> w::Metadata {
-    w::Metadata {
+pub fn metadata(m: Metadata) -> w::PluginMetadata {
+    w::PluginMetadata {
         name: m.name,
         version: m.version,
         description: m.description,

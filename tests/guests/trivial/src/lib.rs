@@ -8,7 +8,11 @@ struct Trivial {
 
 impl Exporter for Trivial {
     fn metadata() -> Metadata {
-        Metadata::new("trivial", env!("CARGO_PKG_VERSION"), "One gauge, one counter")
+        Metadata::new(
+            "trivial",
+            env!("CARGO_PKG_VERSION"),
+            "One gauge, one counter",
+        )
     }
 
     fn open(_config: &str) -> Result<Self, Error> {

@@ -1,0 +1,318 @@
+//! The Prometheus text format 0.0.4: encoding, parsing, and round trips.
+
+use expect_test::{Expect, expect};
+use wasmetheus_model::MetricKind::*;
+use wasmetheus_model::{flatten, text};
+
+use crate::support::{at, family, histogram, number, render, render_samples, summary};
+
+fn check(input: &str, expect: Expect) {
+    expect.assert_eq(&render(&text::parse(input)));
+}
+
+fn check_encode(families: &[wasmetheus_model::MetricFamily], expect: Expect) {
+    let mut out = String::new();
+    text::encode(families, &mut out);
+    expect.assert_eq(&out);
+}
+
+#[test]
+fn encode_all_kinds() {
+    check_encode(
+        &[
+            family(
+                "requests",
+                Counter,
+                "Requests served.",
+                vec![
+                    number(&[("code", "200")], 1027.0),
+                    at(number(&[("code", "500")], 3.0), 1395066363000),
+                ],
+            ),
+            family("errors_total", Counter, "", vec![number(&[], 0.0)]),
+            family(
+                "temperature",
+                Gauge,
+                "Line one\nback\\slash \"quoted\"",
+                vec![number(&[], -3.5)],
+            ),
+            family(
+                "build",
+                Info,
+                "Build.",
+                vec![number(&[("version", "1.2")], 1.0)],
+            ),
+            family("up_info", Info, "", vec![number(&[], 1.0)]),
+            family(
+                "state",
+                StateSet,
+                "",
+                vec![
+                    number(&[("state", "a")], 1.0),
+                    number(&[("state", "b")], 0.0),
+                ],
+            ),
+            family(
+                "raw",
+                Untyped,
+                "",
+                vec![number(&[("v", "q\"uo\\te\nnl")], 7.0)],
+            ),
+            family(
+                "latency_seconds",
+                Histogram,
+                "Latency.",
+                vec![
+                    histogram(&[("path", "/")], &[(0.1, 1.0), (1.0, 3.0)], 4.0, 2.5),
+                    histogram(
+                        &[("path", "/x")],
+                        &[(0.5, 0.0), (f64::INFINITY, 2.0)],
+                        2.0,
+                        1.0,
+                    ),
+                ],
+            ),
+            family(
+                "queue",
+                GaugeHistogram,
+                "",
+                vec![histogram(&[], &[(10.0, 2.0)], 5.0, 30.0)],
+            ),
+            family(
+                "rpc_seconds",
+                Summary,
+                "",
+                vec![at(
+                    summary(
+                        &[("service", "a")],
+                        &[(0.5, 0.25), (0.99, f64::NAN)],
+                        10.0,
+                        3.0,
+                    ),
+                    5,
+                )],
+            ),
+        ],
+        expect![[r#""#]],
+    );
+}
+
+#[test]
+fn float_formatting_matches_go() {
+    let values = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.5,
+        100000.0,
+        123456.0,
+        999999.0,
+        1e6,
+        1234567.0,
+        1.5e6,
+        12345678.0,
+        2.478268416e9,
+        9.03676723e8,
+        0.001,
+        0.0001,
+        1e-5,
+        -1.5e-7,
+        0.1 + 0.2,
+        8.999999999999998,
+        1e21,
+        1e100,
+        f64::MAX,
+        5e-324,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    let metrics = values.iter().map(|&v| number(&[], v)).collect();
+    check_encode(&[family("v", Gauge, "", metrics)], expect![[r#""#]]);
+}
+
+#[test]
+fn parse_accepts_prometheus_text() {
+    check(
+        r#"# HELP http_requests_total The total number of HTTP requests.
+# TYPE http_requests_total counter
+http_requests_total{method="post",code="200"} 1027 1395066363000
+http_requests_total{method="post",code="400"}    3   1395066363000
+
+# Escaping in label values: C:\DIR\FILE.TXT
+msdos_file_access_time_seconds{path="C:\\DIR\\FILE.TXT",error="Cannot find file:\n\"FILE.TXT\""} 1.458255915e9
+
+# Minimalistic line:
+metric_without_timestamp_and_labels 12.47
+  indented{a="b",} -Inf
+spaced { a = "b" , c="d" } +Inf
+inf Inf
+nan NaN
+exp 1E-3
+neg_ts 1 -5
+# HELP weird \\back\nslash \"kept\" \t
+# TYPE weird untyped
+weird 1
+# EOF
+tail 2   "#,
+        expect![[r#""#]],
+    );
+}
+
+#[test]
+fn parse_histogram_and_summary_families() {
+    check(
+        r#"# TYPE h histogram
+h_bucket{le="0.5"} 1
+h_bucket{le="+Inf"} 2
+h_sum 0.7
+h_count 2
+# TYPE s summary
+s{quantile="0.5"} 0.1
+s_sum 1
+s_count 3
+# TYPE g gauge
+g_sum 1
+# TYPE g_sum gauge
+"#,
+        expect![[r#""#]],
+    );
+}
+
+#[test]
+fn parse_quoted_utf8_names() {
+    check(
+        r#"# HELP "my.metric" Dotted.
+# TYPE "my.metric" gauge
+{"my.metric", "my.label"="v", plain="w"} 1
+{"my.metric"} 2
+{ "my.metric" , a="b" } 3
+quoted_label{"ünïcode"="x"} 4
+"#,
+        expect![[r#""#]],
+    );
+}
+
+#[test]
+fn parse_errors() {
+    let cases = [
+        "a.b 1",
+        "0a 1",
+        "a{1a=\"x\"} 1",
+        "a{a=\"x} 1",
+        "a{a=\"x\",a=\"y\"} 1",
+        "a{a=\"x\" b=\"y\"} 1",
+        "a{a=x} 1",
+        "a{a} 1",
+        "a",
+        "a 1_0",
+        "a 0x1",
+        "a +NaN",
+        "a one",
+        "a 1 1.5",
+        "a 1 2 3",
+        "{a=\"b\"} 1",
+        "{\"\"} 1",
+        "# TYPE a gauge\n# TYPE a gauge",
+        "# HELP a x\n# HELP a y",
+        "a 1\n# TYPE a gauge",
+        "# TYPE h histogram\nh_bucket{le=\"1\"} 1\n# TYPE h histogram",
+        "# TYPE a gaugehistogram",
+        "# TYPE a",
+        "# TYPE 1a gauge",
+        "# HELP a.b x",
+        "x{a=\"é\\\"} 1",
+        "é 1",
+    ];
+    let mut out = String::new();
+    for input in cases {
+        let result = text::parse(input);
+        out.push_str(&format!("{input:?}\n  {}", render(&result)));
+    }
+    expect![[r#""#]].assert_eq(&out);
+}
+
+#[test]
+fn comments_and_metadata_lookalikes_are_comments() {
+    check(
+        "#HELP a not metadata\n# HELP\n#\n# TYPE\n# random text\n# UNIT a seconds\na 1\n",
+        expect![[r#""#]],
+    );
+}
+
+#[test]
+fn round_trip_matches_flatten() {
+    let families = vec![
+        family(
+            "c",
+            Counter,
+            "help",
+            vec![
+                number(&[("a", "1")], 1.0),
+                at(number(&[("a", "2")], 2.5e9), -42),
+            ],
+        ),
+        family(
+            "g",
+            Gauge,
+            "",
+            vec![
+                number(&[("weird", "\\\n\"")], 1e-7),
+                number(&[], f64::INFINITY),
+            ],
+        ),
+        family("i", Info, "", vec![number(&[("v", "1")], 1.0)]),
+        family("s", StateSet, "", vec![number(&[("s", "on")], 1.0)]),
+        family("u", Untyped, "", vec![number(&[], f64::NAN)]),
+        family(
+            "h",
+            Histogram,
+            "",
+            vec![histogram(
+                &[("x", "y")],
+                &[(-1.0, 0.0), (0.25, 1.0), (1e9, 2.0)],
+                3.0,
+                0.125,
+            )],
+        ),
+        family(
+            "gh",
+            GaugeHistogram,
+            "",
+            vec![histogram(&[], &[(f64::INFINITY, 1.0)], 1.0, 5.0)],
+        ),
+        family(
+            "q",
+            Summary,
+            "",
+            vec![at(summary(&[], &[(0.0, 1.0), (0.999, 3.0)], 10.0, 20.0), 7)],
+        ),
+    ];
+    let mut encoded = String::new();
+    text::encode(&families, &mut encoded);
+    let parsed = text::parse(&encoded).unwrap();
+    assert_eq!(
+        render_samples(&parsed.samples),
+        render_samples(&flatten(&families))
+    );
+    let kinds: Vec<_> = parsed
+        .metadata
+        .iter()
+        .map(|m| (m.name.as_str(), m.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("c_total", Counter),
+            ("g", Gauge),
+            ("i_info", Gauge),
+            ("s", Gauge),
+            ("u", Untyped),
+            ("h", Histogram),
+            ("gh", Histogram),
+            ("q", Summary),
+        ]
+    );
+    assert_eq!(parsed.metadata[0].help, "help");
+}

@@ -1,0 +1,788 @@
+//! The plugin runtime: the set of loaded plugins, their running instances,
+//! loading/replacing/removing plugin files, and applying configuration.
+
+use crate::bindings::{Exporter, ExporterPre};
+use crate::cache::{CompileCache, Origin};
+use crate::convert::PluginMetadata;
+use crate::engine;
+use crate::instance::{CollectError, InstanceHandle, InstanceSpec, read_metadata};
+use crate::metrics::{PluginFacts, PluginMetrics};
+use crate::sandbox::{
+    CapabilityStatus, InstanceState, capability_statuses, grant_hint, is_granted,
+};
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use wasmetheus_config::{Config, PluginInstanceConfig};
+use wasmetheus_model::MetricFamily;
+use wasmetheus_model::validate::Limits;
+use wasmtime::Engine;
+use wasmtime::component::{HasSelf, Linker};
+
+/// Settings of the runtime itself (not of individual plugins).
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Where `*.wasm` plugins are loaded from.
+    pub plugins_dir: PathBuf,
+    /// Where compiled components are cached; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Most component instances alive at once (pooling allocator slots).
+    pub max_instances: u32,
+    /// Memory limit of an instance when the config sets none.
+    pub default_memory_limit: usize,
+    /// Limits on what one collect may return.
+    pub output_limits: Limits,
+}
+
+impl RuntimeOptions {
+    pub fn new(plugins_dir: impl Into<PathBuf>) -> Self {
+        RuntimeOptions {
+            plugins_dir: plugins_dir.into(),
+            cache_dir: None,
+            max_instances: 100,
+            default_memory_limit: 128 << 20,
+            output_limits: Limits::default(),
+        }
+    }
+}
+
+/// Why a plugin file could not be loaded.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("{path} is not a valid exporter component: {message}")]
+    Compile { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Metadata { path: PathBuf, message: String },
+    #[error("{path}: instance {instance:?} of the new version failed to open: {message}")]
+    Open {
+        path: PathBuf,
+        instance: String,
+        message: String,
+    },
+}
+
+/// A plugin file that loaded.
+struct LoadedPlugin {
+    path: PathBuf,
+    pre: ExporterPre<InstanceState>,
+    metadata: PluginMetadata,
+    load_duration: Duration,
+    origin: Origin,
+    loaded_at: SystemTime,
+}
+
+/// What the scrape side needs to schedule one instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetSpec {
+    pub instance: String,
+    pub plugin: String,
+    pub job: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub labels: BTreeMap<String, String>,
+}
+
+struct RunningInstance {
+    handle: Arc<InstanceHandle>,
+    target: TargetSpec,
+    capabilities: Vec<CapabilityStatus>,
+}
+
+#[derive(Default)]
+struct PluginSlot {
+    loaded: Option<Arc<LoadedPlugin>>,
+    last_error: Option<String>,
+    load_failures: u64,
+    metrics: Arc<PluginMetrics>,
+}
+
+struct State {
+    config: Config,
+    plugins: BTreeMap<String, PluginSlot>,
+    instances: BTreeMap<String, RunningInstance>,
+    /// Configured instances that are not running, with the reason.
+    failed_instances: BTreeMap<String, (String, String)>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<InstanceState>,
+    cache: CompileCache,
+    options: RuntimeOptions,
+    state: Mutex<State>,
+    /// Bumped whenever the set of targets changes.
+    generation: tokio::sync::watch::Sender<u64>,
+}
+
+/// Loads and runs plugins; cheap to clone.
+#[derive(Clone)]
+pub struct PluginRuntime {
+    inner: Arc<Inner>,
+}
+
+/// One instance as the API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub job: String,
+    pub running: bool,
+    pub error: Option<String>,
+    pub capabilities: Vec<CapabilityStatus>,
+}
+
+/// One plugin as the API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PluginStatus {
+    pub plugin: String,
+    pub file: String,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub description: Option<String>,
+    pub loaded_from_cache: bool,
+    pub load_duration_seconds: f64,
+    pub loaded_at: Option<String>,
+    pub health: &'static str,
+    pub last_error: Option<String>,
+    pub instances: Vec<InstanceStatus>,
+}
+
+/// The plugin name of a file: its stem, for top-level `*.wasm` files only.
+pub fn plugin_name_of(path: &Path) -> Option<String> {
+    if path.extension()? != "wasm" {
+        return None;
+    }
+    let stem = path.file_stem()?.to_str()?;
+    (!stem.starts_with('.')).then(|| stem.to_owned())
+}
+
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl PluginRuntime {
+    pub fn new(options: RuntimeOptions) -> anyhow::Result<Self> {
+        let engine = engine::build(options.max_instances)
+            .map_err(|e| anyhow::anyhow!("creating the WebAssembly engine: {e}"))?;
+        engine::start_epoch_ticker(&engine);
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking WASI HTTP: {e}"))?;
+        Exporter::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking the host interface: {e}"))?;
+        let cache = CompileCache::new(&engine, options.cache_dir.clone());
+        let (generation, _) = tokio::sync::watch::channel(0);
+        Ok(PluginRuntime {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache,
+                options,
+                state: Mutex::new(State {
+                    config: Config::default(),
+                    plugins: BTreeMap::new(),
+                    instances: BTreeMap::new(),
+                    failed_instances: BTreeMap::new(),
+                }),
+                generation,
+            }),
+        })
+    }
+
+    pub fn plugins_dir(&self) -> &Path {
+        &self.inner.options.plugins_dir
+    }
+
+    /// Notified (with a new number) whenever targets are added or removed.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.generation.subscribe()
+    }
+
+    fn bump(&self) {
+        self.inner.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Loads every top-level `*.wasm` in the plugins directory, logging
+    /// progress. Failures are logged and kept in the plugin's status.
+    pub fn load_all(&self) -> usize {
+        let dir = &self.inner.options.plugins_dir;
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && plugin_name_of(p).is_some())
+                .collect(),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot read the plugins directory");
+                return 0;
+            }
+        };
+        files.sort();
+        let started = Instant::now();
+        let total = files.len();
+        let mut loaded = 0;
+        for (i, path) in files.iter().enumerate() {
+            match self.load_file(path) {
+                Ok(()) => loaded += 1,
+                Err(e) => tracing::error!("{e}"),
+            }
+            tracing::info!(
+                "plugins: {}/{total} processed, {loaded} loaded, {:.1}/s",
+                i + 1,
+                (i + 1) as f64 / started.elapsed().as_secs_f64().max(1e-9)
+            );
+        }
+        loaded
+    }
+
+    /// Compiles (or reads from cache) and validates the plugin at `path`,
+    /// then swaps it in: its instances are opened on the new version first,
+    /// and only when all open does the new version replace the old. On any
+    /// failure the old version keeps serving and the error is recorded.
+    /// This blocks; call it off the async executor.
+    pub fn load_file(&self, path: &Path) -> Result<(), LoadError> {
+        let Some(name) = plugin_name_of(path) else {
+            return Ok(());
+        };
+        let had_version = self
+            .inner
+            .state
+            .lock()
+            .plugins
+            .get(&name)
+            .is_some_and(|s| s.loaded.is_some());
+        let result = self.load_and_swap(&name, path);
+        let mut state = self.inner.state.lock();
+        let slot = state.plugins.entry(name.clone()).or_default();
+        match &result {
+            Ok(()) => slot.last_error = None,
+            Err(e) => {
+                slot.last_error = Some(e.to_string());
+                slot.load_failures += 1;
+                if had_version {
+                    tracing::error!(plugin = %name, "new version rejected, the previous version keeps serving: {e}");
+                } else {
+                    tracing::error!(plugin = %name, "{e}");
+                }
+            }
+        }
+        result
+    }
+
+    fn load_and_swap(&self, name: &str, path: &Path) -> Result<(), LoadError> {
+        let started = Instant::now();
+        let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let compile_error = |message: String| LoadError::Compile {
+            path: path.to_owned(),
+            message,
+        };
+        let (component, origin) = self
+            .inner
+            .cache
+            .load_or_compile(&self.inner.engine, &bytes)
+            .map_err(|e| compile_error(error_chain(&e)))?;
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| compile_error(error_chain(&e)))?;
+        let pre = ExporterPre::new(pre).map_err(|e| compile_error(error_chain(&e)))?;
+        let metadata =
+            read_metadata(&pre, METADATA_TIMEOUT).map_err(|message| LoadError::Metadata {
+                path: path.to_owned(),
+                message,
+            })?;
+        let plugin = Arc::new(LoadedPlugin {
+            path: path.to_owned(),
+            pre,
+            metadata,
+            load_duration: started.elapsed(),
+            origin,
+            loaded_at: SystemTime::now(),
+        });
+
+        // Open the new version's instances before touching the old ones.
+        let (config, replacing) = {
+            let state = self.inner.state.lock();
+            let replacing = state.plugins.get(name).is_some_and(|s| s.loaded.is_some());
+            (state.config.clone(), replacing)
+        };
+        let metrics = self.plugin_metrics(name);
+        let mut fresh = BTreeMap::new();
+        let mut failed = BTreeMap::new();
+        for (instance_config, target) in desired_instances(name, &plugin.metadata, &config) {
+            match self.start_instance(
+                &plugin,
+                name,
+                instance_config.as_ref(),
+                &config,
+                target,
+                &metrics,
+            ) {
+                Ok(running) => {
+                    fresh.insert(running.target.instance.clone(), running);
+                }
+                // A replacement must open everything the old version ran.
+                Err((instance, e)) if replacing => {
+                    return Err(LoadError::Open {
+                        path: path.to_owned(),
+                        instance,
+                        message: e.to_string(),
+                    });
+                }
+                Err((instance, e)) => {
+                    failed.insert(instance, (name.to_owned(), e.to_string()));
+                }
+            }
+        }
+        tracing::info!(
+            plugin = %name,
+            version = %plugin.metadata.version,
+            from_cache = origin == Origin::Cached,
+            instances = fresh.len(),
+            "loaded plugin in {:.1} ms",
+            plugin.load_duration.as_secs_f64() * 1e3
+        );
+        let first_failure = failed
+            .iter()
+            .next()
+            .map(|(instance, (_, message))| LoadError::Open {
+                path: path.to_owned(),
+                instance: instance.clone(),
+                message: message.clone(),
+            });
+        let mut state = self.inner.state.lock();
+        state.instances.retain(|_, i| &*i.handle.plugin != name);
+        state
+            .failed_instances
+            .retain(|_, (plugin, _)| plugin != name);
+        state.instances.extend(fresh);
+        state.failed_instances.extend(failed);
+        state.plugins.entry(name.to_owned()).or_default().loaded = Some(plugin);
+        drop(state);
+        self.bump();
+        // Loaded, but an instance could not open: report it.
+        match first_failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn plugin_metrics(&self, name: &str) -> Arc<PluginMetrics> {
+        let mut state = self.inner.state.lock();
+        Arc::clone(&state.plugins.entry(name.to_owned()).or_default().metrics)
+    }
+
+    fn start_instance(
+        &self,
+        plugin: &LoadedPlugin,
+        plugin_name: &str,
+        instance: Option<&PluginInstanceConfig>,
+        config: &Config,
+        target: TargetSpec,
+        metrics: &Arc<PluginMetrics>,
+    ) -> Result<RunningInstance, (String, CollectError)> {
+        let grants = config.plugins.grants_for(plugin_name, instance);
+        let capabilities = capability_statuses(&plugin.metadata.capabilities, &grants);
+        for request in &plugin.metadata.capabilities {
+            if !is_granted(&request.capability, &grants) {
+                tracing::warn!(
+                    plugin = %plugin_name,
+                    instance = %target.instance,
+                    "capability requested but not granted: {} ({}){}; to grant it:\n{}",
+                    crate::sandbox::capability_text(&request.capability),
+                    request.reason,
+                    if request.optional { ", optional" } else { "" },
+                    grant_hint(plugin_name, &request.capability)
+                );
+            }
+        }
+        let memory_limit = instance
+            .and_then(|i| i.memory_limit)
+            .or(config.plugins.memory_limit)
+            .map_or(self.inner.options.default_memory_limit, |b| b.0 as usize)
+            .min(engine::MAX_MEMORY_BYTES);
+        let config_json = instance
+            .and_then(|i| i.config.as_ref())
+            .map_or_else(|| "{}".to_owned(), |c| c.to_string());
+        let spec = InstanceSpec {
+            plugin: plugin_name.into(),
+            name: target.instance.as_str().into(),
+            pre: plugin.pre.clone(),
+            grants: Arc::new(grants),
+            config_json,
+            memory_limit,
+            timeout: target.timeout,
+            output_limits: self.inner.options.output_limits.clone(),
+            metrics: Arc::clone(metrics),
+        };
+        let handle = InstanceHandle::start(spec).map_err(|e| (target.instance.clone(), e))?;
+        Ok(RunningInstance {
+            handle: Arc::new(handle),
+            target,
+            capabilities,
+        })
+    }
+
+    /// Stops a removed plugin's instances; their targets disappear, which
+    /// makes their series stale.
+    pub fn remove_file(&self, path: &Path) {
+        let Some(name) = plugin_name_of(path) else {
+            return;
+        };
+        let mut state = self.inner.state.lock();
+        let Some(slot) = state.plugins.get_mut(&name) else {
+            return;
+        };
+        // A different file may have been loaded under this name meanwhile.
+        if slot.loaded.as_ref().is_some_and(|p| p.path != path) {
+            return;
+        }
+        let metrics = Arc::clone(&slot.metrics);
+        state.plugins.remove(&name);
+        let removed: Vec<String> = state
+            .instances
+            .iter()
+            .filter(|(_, i)| &*i.handle.plugin == name)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for instance in &removed {
+            state.instances.remove(instance);
+            metrics.forget_instance(instance);
+        }
+        state
+            .failed_instances
+            .retain(|_, (plugin, _)| *plugin != name);
+        drop(state);
+        tracing::info!(plugin = %name, instances = removed.len(), "plugin removed; its instances stopped");
+        self.bump();
+    }
+
+    /// Applies a new configuration: instances whose settings changed are
+    /// reopened, new ones started, removed ones stopped. Instances that
+    /// fail to open are reported in the status and retried on next apply.
+    pub fn apply_config(&self, config: &Config) {
+        let (previous, plugins) = {
+            let mut state = self.inner.state.lock();
+            let previous = std::mem::replace(&mut state.config, config.clone());
+            let plugins: Vec<(String, Arc<LoadedPlugin>)> = state
+                .plugins
+                .iter()
+                .filter_map(|(n, s)| s.loaded.clone().map(|p| (n.clone(), p)))
+                .collect();
+            (previous, plugins)
+        };
+        let mut keep = BTreeMap::new();
+        let mut failed = BTreeMap::new();
+        for (name, plugin) in &plugins {
+            let metrics = self.plugin_metrics(name);
+            let grants_unchanged =
+                previous.plugins.grants.get(name) == config.plugins.grants.get(name);
+            for (instance_config, target) in desired_instances(name, &plugin.metadata, config) {
+                let reusable = {
+                    let state = self.inner.state.lock();
+                    state.instances.get(&target.instance).and_then(|running| {
+                        let unchanged = grants_unchanged
+                            && running.target == target
+                            && previous_instance(&previous, &target.instance)
+                                == instance_config.as_ref();
+                        unchanged.then(|| RunningInstance {
+                            handle: Arc::clone(&running.handle),
+                            target: target.clone(),
+                            capabilities: running.capabilities.clone(),
+                        })
+                    })
+                };
+                let running = match reusable {
+                    Some(running) => running,
+                    None => match self.start_instance(
+                        plugin,
+                        name,
+                        instance_config.as_ref(),
+                        config,
+                        target,
+                        &metrics,
+                    ) {
+                        Ok(running) => running,
+                        Err((instance, e)) => {
+                            tracing::error!(plugin = %name, instance = %instance, "instance not started: {e}");
+                            failed.insert(instance, (name.clone(), e.to_string()));
+                            continue;
+                        }
+                    },
+                };
+                keep.insert(running.target.instance.clone(), running);
+            }
+        }
+        for instance in &config.plugins.instances {
+            if !plugins.iter().any(|(n, _)| *n == instance.plugin) {
+                failed.insert(
+                    instance.name.clone(),
+                    (
+                        instance.plugin.clone(),
+                        format!(
+                            "plugin {:?} is not loaded: no {}.wasm in {}",
+                            instance.plugin,
+                            instance.plugin,
+                            self.inner.options.plugins_dir.display()
+                        ),
+                    ),
+                );
+            }
+        }
+        let mut state = self.inner.state.lock();
+        state.instances = keep;
+        state.failed_instances = failed;
+        drop(state);
+        self.bump();
+    }
+
+    /// The targets to scrape: every running instance.
+    pub fn targets(&self) -> Vec<TargetSpec> {
+        self.inner
+            .state
+            .lock()
+            .instances
+            .values()
+            .map(|i| i.target.clone())
+            .collect()
+    }
+
+    /// Collects instance `name` once.
+    pub async fn collect(&self, name: &str) -> Result<Vec<MetricFamily>, CollectError> {
+        let handle = self
+            .inner
+            .state
+            .lock()
+            .instances
+            .get(name)
+            .map(|i| Arc::clone(&i.handle))
+            .ok_or(CollectError::Stopped)?;
+        handle.collect().await
+    }
+
+    /// Status of every plugin file and configured instance.
+    pub fn status(&self) -> Vec<PluginStatus> {
+        let state = self.inner.state.lock();
+        let mut out: Vec<PluginStatus> = state
+            .plugins
+            .iter()
+            .map(|(name, slot)| {
+                let loaded = slot.loaded.as_ref();
+                let mut instances: Vec<InstanceStatus> = state
+                    .instances
+                    .values()
+                    .filter(|i| &*i.handle.plugin == name.as_str())
+                    .map(|i| InstanceStatus {
+                        name: i.target.instance.clone(),
+                        job: i.target.job.clone(),
+                        running: true,
+                        error: None,
+                        capabilities: i.capabilities.clone(),
+                    })
+                    .collect();
+                instances.extend(
+                    state
+                        .failed_instances
+                        .iter()
+                        .filter(|(_, (plugin, _))| plugin == name)
+                        .map(|(instance, (_, error))| InstanceStatus {
+                            name: instance.clone(),
+                            job: name.clone(),
+                            running: false,
+                            error: Some(error.clone()),
+                            capabilities: Vec::new(),
+                        }),
+                );
+                PluginStatus {
+                    plugin: name.clone(),
+                    file: loaded
+                        .map_or_else(
+                            || self.inner.options.plugins_dir.join(format!("{name}.wasm")),
+                            |p| p.path.clone(),
+                        )
+                        .display()
+                        .to_string(),
+                    name: loaded.map(|p| p.metadata.name.clone()),
+                    version: loaded.map(|p| p.metadata.version.clone()),
+                    description: loaded.map(|p| p.metadata.description.clone()),
+                    loaded_from_cache: loaded.is_some_and(|p| p.origin == Origin::Cached),
+                    load_duration_seconds: loaded.map_or(0.0, |p| p.load_duration.as_secs_f64()),
+                    loaded_at: loaded.map(|p| rfc3339(p.loaded_at)),
+                    health: match (loaded.is_some(), slot.last_error.is_some()) {
+                        (true, false) => "ok",
+                        (true, true) => "degraded",
+                        (false, _) => "failed",
+                    },
+                    last_error: slot.last_error.clone(),
+                    instances,
+                }
+            })
+            .collect();
+        // Configured instances of plugins that have no file at all.
+        for (instance, (plugin, error)) in &state.failed_instances {
+            if state.plugins.contains_key(plugin) {
+                continue;
+            }
+            out.push(PluginStatus {
+                plugin: plugin.clone(),
+                file: self
+                    .inner
+                    .options
+                    .plugins_dir
+                    .join(format!("{plugin}.wasm"))
+                    .display()
+                    .to_string(),
+                name: None,
+                version: None,
+                description: None,
+                loaded_from_cache: false,
+                load_duration_seconds: 0.0,
+                loaded_at: None,
+                health: "missing",
+                last_error: Some(error.clone()),
+                instances: vec![InstanceStatus {
+                    name: instance.clone(),
+                    job: plugin.clone(),
+                    running: false,
+                    error: Some(error.clone()),
+                    capabilities: Vec::new(),
+                }],
+            });
+        }
+        out
+    }
+
+    /// What a loaded plugin says about itself.
+    pub fn metadata(&self, plugin: &str) -> Option<PluginMetadata> {
+        let state = self.inner.state.lock();
+        Some(state.plugins.get(plugin)?.loaded.as_ref()?.metadata.clone())
+    }
+
+    /// The runtime's self-metrics.
+    pub fn metrics(&self) -> Vec<MetricFamily> {
+        let state = self.inner.state.lock();
+        let facts: Vec<PluginFacts<'_>> = state
+            .plugins
+            .iter()
+            .map(|(name, slot)| PluginFacts {
+                plugin: name,
+                version: slot
+                    .loaded
+                    .as_ref()
+                    .map_or("", |p| p.metadata.version.as_str()),
+                load_seconds: slot
+                    .loaded
+                    .as_ref()
+                    .map_or(0.0, |p| p.load_duration.as_secs_f64()),
+                loaded_from_cache: slot
+                    .loaded
+                    .as_ref()
+                    .is_some_and(|p| p.origin == Origin::Cached),
+                load_failures: slot.load_failures,
+                metrics: &slot.metrics,
+            })
+            .collect();
+        crate::metrics::families(&facts)
+    }
+}
+
+fn previous_instance<'a>(config: &'a Config, instance: &str) -> Option<&'a PluginInstanceConfig> {
+    config.plugins.instances.iter().find(|i| i.name == instance)
+}
+
+/// The instances a plugin should run under `config`: its configured ones,
+/// or, when none is configured and it needs no grant, one default instance
+/// named after the plugin.
+fn desired_instances(
+    plugin: &str,
+    metadata: &PluginMetadata,
+    config: &Config,
+) -> Vec<(Option<PluginInstanceConfig>, TargetSpec)> {
+    let global = &config.global;
+    let configured: Vec<&PluginInstanceConfig> = config
+        .plugins
+        .instances
+        .iter()
+        .filter(|i| i.plugin == plugin)
+        .collect();
+    if configured.is_empty() {
+        let needs_grant = metadata.capabilities.iter().any(|r| !r.optional);
+        let has_plugin_grants = config.plugins.grants.contains_key(plugin);
+        if needs_grant && !has_plugin_grants {
+            tracing::info!(
+                plugin,
+                "no instance configured and the plugin needs grants; add one under plugins.instances"
+            );
+            return Vec::new();
+        }
+        return vec![(
+            None,
+            TargetSpec {
+                instance: plugin.to_owned(),
+                plugin: plugin.to_owned(),
+                job: plugin.to_owned(),
+                interval: global.scrape_interval.0,
+                timeout: global.scrape_timeout.0.min(global.scrape_interval.0),
+                labels: BTreeMap::new(),
+            },
+        )];
+    }
+    configured
+        .into_iter()
+        .map(|i| {
+            let interval = i.scrape_interval.unwrap_or(global.scrape_interval).0;
+            let timeout = i
+                .scrape_timeout
+                .map_or(global.scrape_timeout.0.min(interval), |t| t.0);
+            (
+                Some(i.clone()),
+                TargetSpec {
+                    instance: i.name.clone(),
+                    plugin: plugin.to_owned(),
+                    job: i.job.clone().unwrap_or_else(|| plugin.to_owned()),
+                    interval,
+                    timeout,
+                    labels: i.labels.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+fn error_chain(error: &wasmtime::Error) -> String {
+    error
+        .chain()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// Formats a time as RFC 3339 in UTC without pulling in a date library.
+pub fn rfc3339(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

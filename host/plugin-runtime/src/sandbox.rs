@@ -1,0 +1,311 @@
+//! The sandbox of one plugin instance: its WASI context built from grants,
+//! its memory limits, and the `host` interface checked against the grants.
+
+use crate::bindings::{host, types};
+use crate::convert::{Capability, CapabilityRequest};
+use crate::instance::MemoryLimiter;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wasmetheus_config::Grants;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+/// Everything a store of one instance holds.
+pub struct InstanceState {
+    pub instance_name: Arc<str>,
+    pub plugin_name: Arc<str>,
+    pub grants: Arc<Grants>,
+    pub limiter: MemoryLimiter,
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_hooks: OriginCheck,
+}
+
+impl InstanceState {
+    /// Builds the sandbox: read-only preopens for granted paths, granted
+    /// environment variables, TCP to granted addresses, DNS if granted, and
+    /// nothing else. Fails when a granted path cannot be opened.
+    pub fn new(
+        plugin_name: Arc<str>,
+        instance_name: Arc<str>,
+        grants: Arc<Grants>,
+        limiter: MemoryLimiter,
+    ) -> Result<Self, String> {
+        let mut wasi = WasiCtxBuilder::new();
+        for path in &grants.read_paths {
+            let guest = path.to_string_lossy();
+            wasi.preopened_dir(path, guest.as_ref(), FsPerms::ReadOnly)
+                .map_err(|e| format!("granted read path {}: {e}", path.display()))?;
+        }
+        for name in &grants.env {
+            if let Ok(value) = std::env::var(name) {
+                wasi.env(name, value);
+            }
+        }
+        let allowed = resolve_tcp_grants(&grants.tcp_connect);
+        if !allowed.is_empty() {
+            wasi.allow_tcp(true);
+        }
+        wasi.allow_udp(false);
+        wasi.allow_ip_name_lookup(grants.dns);
+        let allowed = Arc::new(allowed);
+        wasi.socket_addr_check(move |addr, use_| {
+            let allowed = Arc::clone(&allowed);
+            Box::pin(async move {
+                match use_ {
+                    // `connect` binds implicitly to the wildcard address first.
+                    SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
+                    SocketAddrUse::TcpConnect => allowed.contains(&addr),
+                    _ => false,
+                }
+            })
+        });
+        Ok(InstanceState {
+            instance_name,
+            plugin_name,
+            limiter,
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            http_hooks: OriginCheck {
+                origins: grants.http_origins.clone(),
+            },
+            grants,
+        })
+    }
+}
+
+/// Turns `host:port` grants into socket addresses. Names are resolved once,
+/// here, so a plugin cannot reach other addresses through DNS changes.
+fn resolve_tcp_grants(grants: &[String]) -> Vec<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    grants
+        .iter()
+        .flat_map(|g| match g.to_socket_addrs() {
+            Ok(addrs) => addrs.collect::<Vec<_>>(),
+            Err(e) => {
+                tracing::warn!(grant = %g, error = %e, "tcp_connect grant does not resolve");
+                Vec::new()
+            }
+        })
+        .collect()
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for InstanceState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
+    }
+}
+
+/// Lets outgoing HTTP requests through only to granted origins.
+struct OriginCheck {
+    origins: Vec<String>,
+}
+
+/// `scheme://host[:port]` of a URI, with the scheme's default port explicit.
+fn origin_of(uri: &http::Uri) -> Option<String> {
+    let scheme = uri.scheme_str()?;
+    let host = uri.host()?;
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    Some(format!("{scheme}://{host}:{port}"))
+}
+
+fn normalize_origin(origin: &str) -> Option<String> {
+    origin_of(&origin.parse::<http::Uri>().ok()?)
+}
+
+impl WasiHttpHooks for OriginCheck {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        let target = origin_of(request.uri());
+        let granted = target.as_ref().is_some_and(|target| {
+            self.origins
+                .iter()
+                .any(|o| normalize_origin(o).as_ref() == Some(target))
+        });
+        if !granted {
+            tracing::warn!(origin = ?target, "plugin HTTP request to an ungranted origin denied");
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        _ = fut;
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+impl types::Host for InstanceState {}
+
+impl host::Host for InstanceState {
+    fn log(&mut self, level: types::LogLevel, message: String) {
+        // Plugins can log a lot; cap a line so one cannot flood the log.
+        let message: String = message.chars().take(4096).collect();
+        let (plugin, instance) = (&*self.plugin_name, &*self.instance_name);
+        match level {
+            types::LogLevel::Trace => tracing::trace!(plugin, instance, "{message}"),
+            types::LogLevel::Debug => tracing::debug!(plugin, instance, "{message}"),
+            types::LogLevel::Info => tracing::info!(plugin, instance, "{message}"),
+            types::LogLevel::Warn => tracing::warn!(plugin, instance, "{message}"),
+            types::LogLevel::Error => tracing::error!(plugin, instance, "{message}"),
+        }
+    }
+
+    fn filesystem_usage(&mut self, mount_point: String) -> Result<host::MountUsage, types::Error> {
+        let path = Path::new(&mount_point);
+        if !path.is_absolute() || path.components().any(|c| c.as_os_str() == "..") {
+            return Err(types::Error::Denied(format!(
+                "filesystem usage of {mount_point}: the mount point must be an absolute path without `..`"
+            )));
+        }
+        if !self
+            .grants
+            .filesystem_usage
+            .iter()
+            .any(|granted| path.starts_with(granted))
+        {
+            return Err(types::Error::Denied(format!(
+                "filesystem usage of {mount_point}: not granted (add it under grants.filesystem_usage)"
+            )));
+        }
+        let stat = rustix::fs::statvfs(path)
+            .map_err(|e| types::Error::Unavailable(format!("statvfs {mount_point}: {e}")))?;
+        let block = stat.f_frsize;
+        Ok(host::MountUsage {
+            size_bytes: stat.f_blocks.saturating_mul(block),
+            free_bytes: stat.f_bfree.saturating_mul(block),
+            available_bytes: stat.f_bavail.saturating_mul(block),
+            files: stat.f_files,
+            files_free: stat.f_ffree,
+            read_only: stat.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY),
+        })
+    }
+
+    fn instance_name(&mut self) -> String {
+        self.instance_name.to_string()
+    }
+}
+
+/// Whether a requested capability is covered by the grants.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CapabilityStatus {
+    pub capability: String,
+    pub reason: String,
+    pub optional: bool,
+    pub granted: bool,
+}
+
+/// The capability as it is written in the log and the API.
+pub fn capability_text(capability: &Capability) -> String {
+    match capability {
+        Capability::ReadPath(p) => format!("read-path {p}"),
+        Capability::TcpConnect(a) => format!("tcp-connect {a}"),
+        Capability::HttpOrigin(o) => format!("http-origin {o}"),
+        Capability::EnvVar(v) => format!("env-var {v}"),
+        Capability::DnsLookup => "dns-lookup".to_owned(),
+        Capability::FilesystemUsage(p) => format!("filesystem-usage {p}"),
+    }
+}
+
+/// Whether `grants` cover `capability`.
+pub fn is_granted(capability: &Capability, grants: &Grants) -> bool {
+    let covers = |granted: &[PathBuf], wanted: &str| {
+        granted.iter().any(|g| Path::new(wanted).starts_with(g))
+    };
+    match capability {
+        Capability::ReadPath(p) => covers(&grants.read_paths, p),
+        Capability::TcpConnect(a) => grants.tcp_connect.iter().any(|g| g == a),
+        Capability::HttpOrigin(o) => {
+            let wanted = normalize_origin(o);
+            grants
+                .http_origins
+                .iter()
+                .any(|g| wanted.is_some() && normalize_origin(g) == wanted)
+        }
+        Capability::EnvVar(v) => grants.env.iter().any(|g| g == v),
+        Capability::DnsLookup => grants.dns,
+        Capability::FilesystemUsage(p) => covers(&grants.filesystem_usage, p),
+    }
+}
+
+/// The configuration lines that would grant `capability` to `plugin`.
+pub fn grant_hint(plugin: &str, capability: &Capability) -> String {
+    let line = match capability {
+        Capability::ReadPath(p) => format!("read_paths: [{p}]"),
+        Capability::TcpConnect(a) => format!("tcp_connect: [\"{a}\"]"),
+        Capability::HttpOrigin(o) => format!("http_origins: [\"{o}\"]"),
+        Capability::EnvVar(v) => format!("env: [{v}]"),
+        Capability::DnsLookup => "dns: true".to_owned(),
+        Capability::FilesystemUsage(p) => format!("filesystem_usage: [{p}]"),
+    };
+    format!("plugins:\n  grants:\n    {plugin}:\n      {line}")
+}
+
+/// Compares what a plugin requested with what an instance was granted.
+pub fn capability_statuses(
+    requests: &[CapabilityRequest],
+    grants: &Grants,
+) -> Vec<CapabilityStatus> {
+    requests
+        .iter()
+        .map(|r| CapabilityStatus {
+            capability: capability_text(&r.capability),
+            reason: r.reason.clone(),
+            optional: r.optional,
+            granted: is_granted(&r.capability, grants),
+        })
+        .collect()
+}
+
+/// Grants covering exactly what was requested (for `check plugins`).
+pub fn grants_for_requests(requests: &[CapabilityRequest]) -> Grants {
+    let mut grants = Grants::default();
+    for request in requests {
+        match &request.capability {
+            Capability::ReadPath(p) => grants.read_paths.push(p.into()),
+            Capability::TcpConnect(a) => grants.tcp_connect.push(a.clone()),
+            Capability::HttpOrigin(o) => grants.http_origins.push(o.clone()),
+            Capability::EnvVar(v) => grants.env.push(v.clone()),
+            Capability::DnsLookup => grants.dns = true,
+            Capability::FilesystemUsage(p) => grants.filesystem_usage.push(p.into()),
+        }
+    }
+    grants
+}

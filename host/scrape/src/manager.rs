@@ -1,0 +1,203 @@
+//! The scrape loops: one task per target, restarted when targets change.
+
+use crate::store::{LatestStore, TargetHealth, TargetState};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::task::JoinHandle;
+use wasmetheus_model::validate::flatten;
+use wasmetheus_model::{Label, MetricFamily, Sample};
+
+/// One thing to scrape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub instance: String,
+    pub job: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub labels: BTreeMap<String, String>,
+}
+
+pub type TransportFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<MetricFamily>, String>> + Send + 'a>>;
+
+/// How targets are reached. The plugin runtime implements this for its
+/// instances (in-process, no HTTP hop).
+pub trait Transport: Send + Sync + 'static {
+    /// The current targets.
+    fn targets(&self) -> Vec<Target>;
+    /// Collects one target.
+    fn collect<'a>(&'a self, instance: &'a str) -> TransportFuture<'a>;
+    /// Changes whenever `targets` may have changed.
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
+}
+
+/// Runs the scrape loops of a transport's targets.
+pub struct ScrapeManager {
+    store: LatestStore,
+}
+
+impl ScrapeManager {
+    /// Starts scraping every target of `transport` and following its
+    /// changes, for as long as the runtime lives.
+    pub fn start(transport: Arc<dyn Transport>) -> ScrapeManager {
+        let store = LatestStore::default();
+        tokio::spawn(run(transport, store.clone()));
+        ScrapeManager { store }
+    }
+
+    pub fn store(&self) -> &LatestStore {
+        &self.store
+    }
+}
+
+async fn run(transport: Arc<dyn Transport>, store: LatestStore) {
+    let mut changes = transport.changes();
+    let mut loops: HashMap<String, (Target, JoinHandle<()>)> = HashMap::new();
+    loop {
+        let targets = transport.targets();
+        let wanted: HashMap<String, Target> = targets
+            .into_iter()
+            .map(|t| (t.instance.clone(), t))
+            .collect();
+        loops.retain(|instance, (target, task)| {
+            let keep = wanted.get(instance) == Some(target);
+            if !keep {
+                task.abort();
+                if !wanted.contains_key(instance) {
+                    store.remove(instance);
+                }
+            }
+            keep
+        });
+        for (instance, target) in wanted {
+            if loops.contains_key(&instance) {
+                continue;
+            }
+            let task = tokio::spawn(scrape_loop(
+                Arc::clone(&transport),
+                target.clone(),
+                store.clone(),
+            ));
+            loops.insert(instance, (target, task));
+        }
+        if changes.changed().await.is_err() {
+            for (_, (_, task)) in loops {
+                task.abort();
+            }
+            return;
+        }
+    }
+}
+
+/// A stable offset within the interval, so a target is scraped at the same
+/// phase across restarts and targets spread out.
+fn offset(target: &Target) -> Duration {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    target.instance.hash(&mut hasher);
+    target.job.hash(&mut hasher);
+    let interval_ms = target.interval.as_millis().max(1) as u64;
+    let now_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let phase = hasher.finish() % interval_ms;
+    Duration::from_millis((phase + interval_ms - now_ms % interval_ms) % interval_ms)
+}
+
+async fn scrape_loop(transport: Arc<dyn Transport>, target: Target, store: LatestStore) {
+    // A new target is scraped at once, then on its phase.
+    scrape_once(&*transport, &target, &store).await;
+    tokio::time::sleep(offset(&target)).await;
+    let mut ticker = tokio::time::interval(target.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticker.tick().await;
+        scrape_once(&*transport, &target, &store).await;
+    }
+}
+
+fn sample(name: &str, labels: &[Label], value: f64, timestamp_ms: i64) -> Sample {
+    Sample {
+        name: name.to_owned(),
+        labels: labels.to_vec(),
+        value,
+        timestamp_ms: Some(timestamp_ms),
+    }
+}
+
+/// Scrapes a target once and stores the outcome.
+pub async fn scrape_once(transport: &dyn Transport, target: &Target, store: &LatestStore) {
+    let started = Instant::now();
+    let scraped_at = SystemTime::now();
+    let timestamp_ms = scraped_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let result =
+        match tokio::time::timeout(target.timeout, transport.collect(&target.instance)).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("scrape timed out after {:?}", target.timeout)),
+        };
+    let took = started.elapsed().as_secs_f64();
+    let mut target_labels: Vec<Label> = target
+        .labels
+        .iter()
+        .map(|(n, v)| Label::new(n.clone(), v.clone()))
+        .collect();
+    target_labels.push(Label::new("job", target.job.clone()));
+    target_labels.push(Label::new("instance", target.instance.clone()));
+    target_labels.sort();
+    target_labels.dedup_by(|a, b| a.name == b.name);
+
+    let (families, error) = match result {
+        Ok(families) => (families, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let mut samples = Vec::new();
+    for mut s in flatten(&families) {
+        // Target labels win over what the plugin set (honor_labels: false).
+        for label in &target_labels {
+            if let Some(existing) = s.labels.iter_mut().find(|l| l.name == label.name) {
+                existing.name = format!("exported_{}", existing.name);
+            }
+        }
+        s.labels.extend(target_labels.iter().cloned());
+        s.labels.sort();
+        s.timestamp_ms = s.timestamp_ms.or(Some(timestamp_ms));
+        samples.push(s);
+    }
+    let scraped = samples.len() as f64;
+    let up = if error.is_none() { 1.0 } else { 0.0 };
+    samples.push(sample("up", &target_labels, up, timestamp_ms));
+    samples.push(sample(
+        "scrape_duration_seconds",
+        &target_labels,
+        took,
+        timestamp_ms,
+    ));
+    samples.push(sample(
+        "scrape_samples_scraped",
+        &target_labels,
+        scraped,
+        timestamp_ms,
+    ));
+    if let Some(e) = &error {
+        tracing::debug!(instance = %target.instance, error = %e, "scrape failed");
+    }
+    store.put(TargetState {
+        job: target.job.clone(),
+        instance: target.instance.clone(),
+        health: if error.is_none() {
+            TargetHealth::Up
+        } else {
+            TargetHealth::Down
+        },
+        last_error: error,
+        last_scrape: Some(scraped_at),
+        last_duration_seconds: took,
+        families: Arc::new(families),
+        samples: Arc::new(samples),
+    });
+}

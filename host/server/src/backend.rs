@@ -1,0 +1,236 @@
+//! The glue between the HTTP API, the scrape manager and the plugin runtime.
+
+use crate::serve::ConfigSource;
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use wasmetheus_api::{Backend, ReloadFuture};
+use wasmetheus_config::Config;
+use wasmetheus_model::{Label, Metric, MetricFamily, MetricKind, MetricValue};
+use wasmetheus_plugin_runtime::PluginRuntime;
+use wasmetheus_scrape::{LatestStore, Target, Transport, TransportFuture};
+
+/// The instance name of wasmetheus' own target.
+const SELF_JOB: &str = "wasmetheus";
+
+pub struct ServerBackend {
+    runtime: PluginRuntime,
+    source: ConfigSource,
+    config: Mutex<Config>,
+    self_instance: String,
+    store: OnceLock<LatestStore>,
+    reloads: Mutex<(u64, u64)>,
+    self_changes: tokio::sync::watch::Sender<u64>,
+    /// Serializes reloads (SIGHUP and HTTP may race).
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+impl ServerBackend {
+    pub fn new(
+        runtime: PluginRuntime,
+        source: ConfigSource,
+        config: Config,
+        self_instance: String,
+    ) -> Self {
+        let (self_changes, _) = tokio::sync::watch::channel(0);
+        ServerBackend {
+            runtime,
+            source,
+            config: Mutex::new(config),
+            self_instance,
+            store: OnceLock::new(),
+            reloads: Mutex::new((0, 0)),
+            self_changes,
+            reload_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn attach_store(&self, store: LatestStore) {
+        let _ = self.store.set(store);
+    }
+
+    /// Reads the configuration again and applies it; on error the running
+    /// configuration is kept.
+    pub async fn reload_config(&self) -> Result<(), String> {
+        let _serialized = self.reload_lock.lock().await;
+        let source = self.source.clone();
+        let loaded = tokio::task::spawn_blocking(move || source.load())
+            .await
+            .map_err(|e| e.to_string())?;
+        let config = match loaded {
+            Ok(config) => config,
+            Err(e) => {
+                self.reloads.lock().1 += 1;
+                return Err(e.to_string());
+            }
+        };
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+        }
+        let runtime = self.runtime.clone();
+        let applied = config.clone();
+        tokio::task::spawn_blocking(move || runtime.apply_config(&applied))
+            .await
+            .map_err(|e| e.to_string())?;
+        *self.config.lock() = config;
+        self.reloads.lock().0 += 1;
+        self.self_changes.send_modify(|g| *g += 1);
+        tracing::info!("configuration reloaded");
+        Ok(())
+    }
+
+    fn host_families(&self) -> Vec<MetricFamily> {
+        let (ok, failed) = *self.reloads.lock();
+        let gauge = |name: &str, help: &str, value: f64| MetricFamily {
+            name: name.to_owned(),
+            kind: MetricKind::Gauge,
+            help: help.to_owned(),
+            unit: String::new(),
+            metrics: vec![Metric {
+                labels: Vec::new(),
+                value: MetricValue::Number(value),
+                timestamp_ms: None,
+            }],
+        };
+        let mut families = vec![
+            MetricFamily {
+                name: "wasmetheus_build_info".into(),
+                kind: MetricKind::Gauge,
+                help: "A metric with a constant '1' value labeled by version.".into(),
+                unit: String::new(),
+                metrics: vec![Metric {
+                    labels: vec![Label::new("version", env!("CARGO_PKG_VERSION"))],
+                    value: MetricValue::Number(1.0),
+                    timestamp_ms: None,
+                }],
+            },
+            gauge(
+                "prometheus_config_last_reload_successful",
+                "Whether the last configuration reload attempt was successful.",
+                if failed > 0 && ok == 0 { 0.0 } else { 1.0 },
+            ),
+            gauge(
+                "wasmetheus_config_reloads_failed",
+                "Configuration reloads that failed since start.",
+                failed as f64,
+            ),
+        ];
+        families.extend(self.runtime.metrics());
+        families
+    }
+}
+
+impl Transport for ServerBackend {
+    fn targets(&self) -> Vec<Target> {
+        let config = self.config.lock().clone();
+        let mut targets: Vec<Target> = self
+            .runtime
+            .targets()
+            .into_iter()
+            .map(|t| Target {
+                instance: t.instance,
+                job: t.job,
+                interval: t.interval,
+                timeout: t.timeout,
+                labels: t.labels,
+            })
+            .collect();
+        targets.push(Target {
+            instance: self.self_instance.clone(),
+            job: SELF_JOB.to_owned(),
+            interval: config.global.scrape_interval.0,
+            timeout: config.global.scrape_timeout.0,
+            labels: BTreeMap::new(),
+        });
+        targets
+    }
+
+    fn collect<'a>(&'a self, instance: &'a str) -> TransportFuture<'a> {
+        Box::pin(async move {
+            if instance == self.self_instance {
+                return Ok(self.host_families());
+            }
+            self.runtime
+                .collect(instance)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        // Either the runtime's targets or the global config changed.
+        let (tx, rx) = tokio::sync::watch::channel(0u64);
+        let mut runtime = self.runtime.subscribe();
+        let mut own = self.self_changes.subscribe();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    r = runtime.changed() => if r.is_err() { return },
+                    r = own.changed() => if r.is_err() { return },
+                }
+                if tx.send(0).is_err() {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+}
+
+impl Backend for ServerBackend {
+    fn self_metrics(&self) -> Vec<MetricFamily> {
+        self.host_families()
+    }
+
+    fn instance_metrics(&self, instance: &str) -> Option<Result<Arc<Vec<MetricFamily>>, String>> {
+        let state = self.store.get()?.get(instance)?;
+        Some(match state.last_error {
+            Some(e) => Err(e),
+            None => Ok(state.families),
+        })
+    }
+
+    fn plugins_status(&self) -> serde_json::Value {
+        let store = self.store.get();
+        let mut plugins = serde_json::to_value(self.runtime.status()).unwrap_or_default();
+        // Attach scrape health (up, last error) to every instance.
+        if let Some(list) = plugins.as_array_mut() {
+            for plugin in list {
+                let Some(instances) = plugin.get_mut("instances").and_then(|i| i.as_array_mut())
+                else {
+                    continue;
+                };
+                for instance in instances {
+                    let name = instance["name"].as_str().unwrap_or_default().to_owned();
+                    let state = store.and_then(|s| s.get(&name));
+                    instance["health"] =
+                        serde_json::json!(state.as_ref().map_or("unknown", |s| match s.health {
+                            wasmetheus_scrape::TargetHealth::Up => "up",
+                            wasmetheus_scrape::TargetHealth::Down => "down",
+                            wasmetheus_scrape::TargetHealth::Unknown => "unknown",
+                        }));
+                    instance["up"] =
+                        serde_json::json!(state.as_ref().map(|s| {
+                            u8::from(s.health == wasmetheus_scrape::TargetHealth::Up)
+                        }));
+                    if let Some(state) = &state {
+                        if state.last_error.is_some() {
+                            instance["error"] = serde_json::json!(state.last_error);
+                        }
+                        instance["lastScrapeDuration"] =
+                            serde_json::json!(state.last_duration_seconds);
+                        instance["lastScrape"] = serde_json::json!(
+                            state.last_scrape.map(wasmetheus_plugin_runtime::rfc3339)
+                        );
+                        instance["samples"] = serde_json::json!(state.samples.len());
+                    }
+                }
+            }
+        }
+        plugins
+    }
+
+    fn reload(&self) -> ReloadFuture<'_> {
+        Box::pin(self.reload_config())
+    }
+}

@@ -1,0 +1,190 @@
+//! `wasmetheus serve`: starts the plugin runtime, the scrape manager and the
+//! HTTP server, and reloads the configuration on SIGHUP or `POST /-/reload`.
+
+use crate::backend::ServerBackend;
+use anyhow::Context;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmetheus_config::Config;
+use wasmetheus_plugin_runtime::{PluginRuntime, PluginsWatcher, RuntimeOptions, watch_plugins_dir};
+use wasmetheus_scrape::ScrapeManager;
+
+/// Flags use Prometheus' names where Prometheus has the same setting.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Configuration file; without it a built-in default scrapes the
+    /// node-exporter plugin and wasmetheus itself.
+    #[arg(long = "config.file")]
+    pub config_file: Option<PathBuf>,
+    /// Address to listen on for the API and metrics.
+    #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
+    pub listen_address: String,
+    /// Directory of `*.wasm` plugins, watched for changes.
+    #[arg(long = "plugins.dir", default_value = "plugins")]
+    pub plugins_dir: PathBuf,
+    /// Where compiled plugins are cached (default: <storage.tsdb.path>/plugin-cache).
+    #[arg(long = "plugins.cache-dir")]
+    pub plugins_cache_dir: Option<PathBuf>,
+    /// Most plugin instances alive at once.
+    #[arg(long = "plugins.max-instances", default_value_t = 100)]
+    pub plugins_max_instances: u32,
+    /// Base directory for data.
+    #[arg(long = "storage.tsdb.path", default_value = "data/")]
+    pub storage_path: PathBuf,
+    /// Log level: debug, info, warn, error.
+    #[arg(long = "log.level", default_value = "info")]
+    pub log_level: String,
+}
+
+const DEFAULT_CONFIG: &str = include_str!("default-config.yml");
+
+/// Where the configuration comes from; reload reads it again.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    File(PathBuf),
+    BuiltIn,
+}
+
+impl ConfigSource {
+    pub fn load(&self) -> Result<Config, wasmetheus_config::ConfigError> {
+        match self {
+            ConfigSource::File(path) => Config::load(path),
+            ConfigSource::BuiltIn => Config::parse(
+                DEFAULT_CONFIG,
+                std::path::Path::new("<built-in default config>"),
+            ),
+        }
+    }
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level)),
+        )
+        .with_target(false)
+        .try_init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(async {
+            let server = start(args).await?;
+            tokio::spawn(reload_on_sighup(Arc::clone(&server.backend)));
+            server.serve_until(shutdown_signal()).await
+        })
+}
+
+/// A started server: listening, plugins loaded, scraping.
+pub struct RunningServer {
+    pub address: std::net::SocketAddr,
+    backend: Arc<ServerBackend>,
+    listener: tokio::net::TcpListener,
+    /// Hot reload stops when this is dropped.
+    _watcher: PluginsWatcher,
+}
+
+impl RunningServer {
+    /// Serves HTTP until `shutdown` completes.
+    pub async fn serve_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, wasmetheus_api::router(self.backend))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Loads the configuration and plugins, binds the listen address and starts
+/// scraping; HTTP is served by [`RunningServer::serve_until`].
+pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
+    let started = Instant::now();
+    let source = match &args.config_file {
+        Some(path) => ConfigSource::File(path.clone()),
+        None => ConfigSource::BuiltIn,
+    };
+    let config = source.load()?;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    let mut options = RuntimeOptions::new(&args.plugins_dir);
+    options.cache_dir = Some(
+        args.plugins_cache_dir
+            .clone()
+            .unwrap_or_else(|| args.storage_path.join("plugin-cache")),
+    );
+    options.max_instances = args.plugins_max_instances;
+    std::fs::create_dir_all(&args.plugins_dir).with_context(|| {
+        format!(
+            "creating the plugins directory {}",
+            args.plugins_dir.display()
+        )
+    })?;
+    let runtime = PluginRuntime::new(options)?;
+    {
+        let runtime = runtime.clone();
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            runtime.apply_config(&config);
+            runtime.load_all();
+        })
+        .await?;
+    }
+    let watcher = watch_plugins_dir(runtime.clone())
+        .with_context(|| format!("watching {}", args.plugins_dir.display()))?;
+
+    let listener = tokio::net::TcpListener::bind(&args.listen_address)
+        .await
+        .with_context(|| format!("listening on {}", args.listen_address))?;
+    let local = listener.local_addr()?;
+    let backend = Arc::new(ServerBackend::new(
+        runtime,
+        source,
+        config,
+        local.to_string(),
+    ));
+    let scrape = ScrapeManager::start(backend.clone());
+    backend.attach_store(scrape.store().clone());
+    tracing::info!(
+        address = %local,
+        "wasmetheus ready in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(RunningServer {
+        address: local,
+        backend,
+        listener,
+        _watcher: watcher,
+    })
+}
+
+async fn reload_on_sighup(backend: Arc<ServerBackend>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        if let Err(e) = backend.reload_config().await {
+            tracing::error!("reload failed, the previous configuration stays in force: {e}");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,274 @@
+//! Every test guest, hostile or not, run in the real plugin runtime: each is
+//! contained, reported with a clear error, and the host stays healthy.
+//!
+//! `foreach_guest!` at the bottom makes this file fail to compile when a
+//! guest under `tests/guests/` has no test function of the same name here.
+
+use std::time::{Duration, Instant};
+use wasmetheus_config::{Config, Grants, PluginInstanceConfig, PromDuration};
+use wasmetheus_plugin_runtime::{CollectError, PluginRuntime, RuntimeOptions};
+use wasmetheus_tests::{PluginsDir, guests};
+
+/// A runtime over a fresh plugins directory holding `plugins`
+/// (`(guest wasm, plugin name)`), configured with `instances`.
+fn runtime_with(
+    plugins: &[(&str, &str)],
+    instances: Vec<PluginInstanceConfig>,
+) -> (PluginRuntime, PluginsDir) {
+    let dir = PluginsDir::new();
+    for (wasm, name) in plugins {
+        dir.install(wasm, name);
+    }
+    let mut options = RuntimeOptions::new(dir.path());
+    options.default_memory_limit = 32 << 20;
+    let runtime = PluginRuntime::new(options).unwrap();
+    let mut config = Config::default();
+    config.plugins.instances = instances;
+    runtime.apply_config(&config);
+    runtime.load_all();
+    (runtime, dir)
+}
+
+fn instance(name: &str, plugin: &str, config: serde_json::Value) -> PluginInstanceConfig {
+    PluginInstanceConfig {
+        name: name.into(),
+        plugin: plugin.into(),
+        job: None,
+        scrape_interval: Some(PromDuration(Duration::from_secs(5))),
+        scrape_timeout: Some(PromDuration(Duration::from_millis(500))),
+        memory_limit: None,
+        config: Some(config),
+        grants: Grants::default(),
+        labels: Default::default(),
+    }
+}
+
+fn status_error(runtime: &PluginRuntime, plugin: &str) -> Option<String> {
+    runtime
+        .status()
+        .into_iter()
+        .find(|p| p.plugin == plugin)
+        .and_then(|p| p.last_error)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trivial() {
+    let (runtime, _dir) = runtime_with(&[(guests::TRIVIAL, "trivial")], Vec::new());
+    // No config and no grant needed: a default instance named after it.
+    let targets = runtime.targets();
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    assert_eq!(targets[0].instance, "trivial");
+    for round in 1..=3 {
+        let families = runtime.collect("trivial").await.unwrap();
+        let counter = families
+            .iter()
+            .find(|f| f.name == "trivial_collections_total")
+            .unwrap();
+        // State is kept between collections.
+        assert_eq!(
+            counter.metrics[0].value,
+            wasmetheus_model::MetricValue::Number(f64::from(round))
+        );
+    }
+    let metadata = runtime.metadata("trivial").unwrap();
+    assert_eq!(metadata.name, "trivial");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn infinite_loop() {
+    let (runtime, _dir) = runtime_with(
+        &[
+            (guests::INFINITE_LOOP, "infinite-loop"),
+            (guests::TRIVIAL, "trivial"),
+        ],
+        vec![instance("spin", "infinite-loop", serde_json::json!({}))],
+    );
+    let started = Instant::now();
+    let spin = runtime.clone();
+    let spinning = tokio::spawn(async move { spin.collect("spin").await });
+    // The other plugin keeps being collected on time meanwhile.
+    for _ in 0..3 {
+        let t = Instant::now();
+        runtime.collect("trivial").await.unwrap();
+        assert!(
+            t.elapsed() < Duration::from_millis(200),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+    let err = spinning.await.unwrap().unwrap_err();
+    assert!(matches!(err, CollectError::Timeout(_)), "{err}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(2),
+        "cut after {took:?}, deadline 500ms"
+    );
+    assert!(err.to_string().contains("deadline"), "{err}");
+    // The instance recovers: the next collect runs (and is cut) again.
+    let again = runtime.collect("spin").await.unwrap_err();
+    assert!(matches!(again, CollectError::Timeout(_)), "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn memory_bomb() {
+    let (runtime, _dir) = runtime_with(
+        &[(guests::MEMORY_BOMB, "memory-bomb")],
+        vec![instance("bomb", "memory-bomb", serde_json::json!({}))],
+    );
+    let err = runtime.collect("bomb").await.unwrap_err();
+    assert!(matches!(err, CollectError::Memory(_)), "{err}");
+    assert!(
+        err.to_string().contains("memory limit of 33554432 bytes"),
+        "{err}"
+    );
+    let metrics = runtime.metrics();
+    let traps = metrics
+        .iter()
+        .find(|f| f.name == "wasmetheus_plugin_traps_total")
+        .unwrap();
+    assert_eq!(
+        traps.metrics[0].value,
+        wasmetheus_model::MetricValue::Number(1.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_outside() {
+    let (runtime, _dir) = runtime_with(
+        &[(guests::READ_OUTSIDE, "read-outside")],
+        vec![instance(
+            "reader",
+            "read-outside",
+            serde_json::json!({"path": "/etc/passwd"}),
+        )],
+    );
+    let err = runtime.collect("reader").await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, CollectError::Plugin(_)), "{text}");
+    assert!(text.contains("/etc/passwd"), "{text}");
+    assert!(text.contains("denied"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_outside_granted_path_still_confines() {
+    // Granting /proc gives no access to /etc.
+    let mut reader = instance(
+        "reader",
+        "read-outside",
+        serde_json::json!({"path": "/proc/loadavg"}),
+    );
+    reader.grants.read_paths = vec!["/proc".into()];
+    let mut escape = instance(
+        "escape",
+        "read-outside",
+        serde_json::json!({"path": "/proc/../etc/passwd"}),
+    );
+    escape.grants.read_paths = vec!["/proc".into()];
+    let (runtime, _dir) = runtime_with(
+        &[(guests::READ_OUTSIDE, "read-outside")],
+        vec![reader, escape],
+    );
+    runtime.collect("reader").await.unwrap();
+    let err = runtime.collect("escape").await.unwrap_err();
+    assert!(err.to_string().contains("denied"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn net_escape() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 5];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"pong\n");
+        }
+    });
+    let denied = instance(
+        "denied",
+        "net-escape",
+        serde_json::json!({ "address": address }),
+    );
+    let mut granted = instance(
+        "granted",
+        "net-escape",
+        serde_json::json!({ "address": address }),
+    );
+    granted.grants.tcp_connect = vec![address.clone()];
+    let (runtime, _dir) =
+        runtime_with(&[(guests::NET_ESCAPE, "net-escape")], vec![denied, granted]);
+    let err = runtime.collect("denied").await.unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("connect {address}")),
+        "{err}"
+    );
+    // The same plugin with the grant reaches the same listener.
+    runtime.collect("granted").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn panics() {
+    let (runtime, _dir) = runtime_with(
+        &[(guests::PANICS, "panics"), (guests::TRIVIAL, "trivial")],
+        Vec::new(),
+    );
+    let err = runtime.collect("panics").await.unwrap_err();
+    assert!(matches!(err, CollectError::Trap(_)), "{err}");
+    assert!(err.to_string().contains("unreachable"), "{err}");
+    runtime.collect("trivial").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_output() {
+    let modes = [
+        ("bad-name", "invalid metric name"),
+        ("bad-label", "invalid label name"),
+        ("duplicate-series", "duplicate series"),
+        ("many-series", "series"),
+    ];
+    let instances = modes
+        .iter()
+        .map(|(mode, _)| instance(mode, "bad-output", serde_json::json!({ "mode": mode })))
+        .collect();
+    let (runtime, _dir) = runtime_with(&[(guests::BAD_OUTPUT, "bad-output")], instances);
+    for (mode, expected) in modes {
+        let err = runtime.collect(mode).await.unwrap_err();
+        assert!(
+            matches!(err, CollectError::InvalidOutput(_)),
+            "{mode}: {err}"
+        );
+        assert!(err.to_string().contains(expected), "{mode}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn open_fails() {
+    let (runtime, _dir) = runtime_with(&[(guests::OPEN_FAILS, "open-fails")], Vec::new());
+    // The plugin loaded but its only instance could not open.
+    let error = status_error(&runtime, "open-fails").unwrap();
+    assert!(
+        error.contains("this plugin accepts no configuration at all"),
+        "{error}"
+    );
+    assert!(runtime.targets().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_file_is_reported_not_loaded() {
+    let dir = PluginsDir::new();
+    std::fs::write(dir.path().join("garbage.wasm"), b"\0asm garbage").unwrap();
+    let runtime = PluginRuntime::new(RuntimeOptions::new(dir.path())).unwrap();
+    assert_eq!(runtime.load_all(), 0);
+    let error = status_error(&runtime, "garbage").unwrap();
+    assert!(error.contains("not a valid exporter component"), "{error}");
+}
+
+macro_rules! assert_test_exists {
+    ($name:ident) => {
+        #[expect(unused_imports, reason = "only checks that the test exists")]
+        use self::$name as _;
+    };
+}
+wasmetheus_tests::foreach_guest!(assert_test_exists);

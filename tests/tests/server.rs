@@ -1,0 +1,325 @@
+//! The server end to end, in-process on a loopback port: plugin instances
+//! served as exposition, self-metrics, `/api/v1/plugins`, hot reload of
+//! plugin files and reload of the configuration.
+
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use wasmetheus::serve::{ServeArgs, start};
+use wasmetheus_tests::{PluginsDir, eventually, guests, http};
+
+struct TestServer {
+    address: SocketAddr,
+    _data: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn server(plugins: &Path, config: Option<&Path>) -> TestServer {
+    let data = tempfile::tempdir().unwrap();
+    let args = ServeArgs {
+        config_file: config.map(Path::to_owned),
+        listen_address: "127.0.0.1:0".into(),
+        plugins_dir: plugins.to_owned(),
+        plugins_cache_dir: None,
+        plugins_max_instances: 20,
+        storage_path: data.path().to_owned(),
+        log_level: "warn".into(),
+    };
+    let running = start(args).await.unwrap();
+    let address = running.address;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(running.serve_until(async {
+        let _ = rx.await;
+    }));
+    TestServer {
+        address,
+        _data: data,
+        shutdown: Some(tx),
+    }
+}
+
+async fn plugins_status(address: SocketAddr) -> Value {
+    let (status, body) = http(address, "GET", "/api/v1/plugins", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let json: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["status"], "success");
+    json["data"].clone()
+}
+
+fn plugin<'a>(status: &'a Value, name: &str) -> Option<&'a Value> {
+    status.as_array()?.iter().find(|p| p["plugin"] == name)
+}
+
+fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("prometheus.yml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_instances_self_metrics_and_status() {
+    let plugins = PluginsDir::new();
+    plugins.install(guests::TRIVIAL, "trivial");
+    let config = write_config(
+        plugins.path(),
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\n",
+    );
+    let server = server(plugins.path(), Some(&config)).await;
+    let address = server.address;
+
+    let text = eventually(Duration::from_secs(5), "trivial to be scraped", || async {
+        let (status, body) = http(address, "GET", "/plugins/trivial/metrics", &[]).await;
+        (status == 200).then_some(body)
+    })
+    .await;
+    assert!(
+        text.contains("# TYPE trivial_up gauge\ntrivial_up 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("trivial_collections_total "), "{text}");
+
+    let (_, om) = http(
+        address,
+        "GET",
+        "/plugins/trivial/metrics",
+        &[("Accept", "application/openmetrics-text; version=1.0.0")],
+    )
+    .await;
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    assert!(om.contains("# TYPE trivial_collections counter"), "{om}");
+
+    let (status, _) = http(address, "GET", "/plugins/nope/metrics", &[]).await;
+    assert_eq!(status, 404);
+
+    let status = plugins_status(address).await;
+    let trivial = plugin(&status, "trivial").unwrap();
+    assert_eq!(trivial["version"], "0.1.0");
+    assert_eq!(trivial["health"], "ok");
+    assert_eq!(trivial["instances"][0]["name"], "trivial");
+    assert_eq!(trivial["instances"][0]["up"], 1);
+
+    let (_, metrics) = http(address, "GET", "/metrics", &[]).await;
+    assert!(
+        metrics.contains("wasmetheus_plugin_collect_calls_total{plugin=\"trivial\"} "),
+        "{metrics}"
+    );
+    assert!(metrics.contains("wasmetheus_plugin_load_duration_seconds{plugin=\"trivial\"} "));
+    let (status, _) = http(address, "GET", "/-/healthy", &[]).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hot_reload_add_replace_reject_remove() {
+    let plugins = PluginsDir::new();
+    let config = write_config(
+        plugins.path(),
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\n",
+    );
+    let server = server(plugins.path(), Some(&config)).await;
+    let address = server.address;
+
+    // Added: loaded and scraped within 2 s.
+    let dropped = Instant::now();
+    plugins.install(guests::TRIVIAL, "hot");
+    eventually(
+        Duration::from_secs(2),
+        "the new plugin's first scrape",
+        || async {
+            let (status, body) = http(address, "GET", "/plugins/hot/metrics", &[]).await;
+            (status == 200 && body.contains("trivial_up 1")).then_some(())
+        },
+    )
+    .await;
+    assert!(dropped.elapsed() < Duration::from_secs(2));
+
+    // A version that is not a component: rejected, the old one keeps serving.
+    let path = plugins.path().join("hot.wasm");
+    std::fs::write(plugins.path().join(".garbage"), b"not wasm at all").unwrap();
+    std::fs::rename(plugins.path().join(".garbage"), &path).unwrap();
+    let error = eventually(
+        Duration::from_secs(3),
+        "the rejected version's error",
+        || async {
+            let status = plugins_status(address).await;
+            plugin(&status, "hot")?["last_error"]
+                .as_str()
+                .map(str::to_owned)
+        },
+    )
+    .await;
+    assert!(error.contains("not a valid exporter component"), "{error}");
+    let status = plugins_status(address).await;
+    assert_eq!(plugin(&status, "hot").unwrap()["health"], "degraded");
+    let (code, body) = http(address, "GET", "/plugins/hot/metrics", &[]).await;
+    assert_eq!(code, 200, "{body}");
+
+    // A version whose instance cannot open: rejected too.
+    plugins.install(guests::OPEN_FAILS, "hot");
+    eventually(Duration::from_secs(3), "the open failure", || async {
+        let status = plugins_status(address).await;
+        let error = plugin(&status, "hot")?["last_error"].as_str()?.to_owned();
+        error.contains("accepts no configuration").then_some(())
+    })
+    .await;
+    let status = plugins_status(address).await;
+    assert_eq!(plugin(&status, "hot").unwrap()["name"], "trivial");
+
+    // A valid new version is swapped in.
+    plugins.install(guests::PANICS, "hot");
+    eventually(
+        Duration::from_secs(3),
+        "the swap to the new version",
+        || async {
+            let status = plugins_status(address).await;
+            (plugin(&status, "hot")?["name"] == "panics").then_some(())
+        },
+    )
+    .await;
+    eventually(
+        Duration::from_secs(3),
+        "the new version's failed scrape",
+        || async {
+            let status = plugins_status(address).await;
+            let instance = &plugin(&status, "hot")?["instances"][0];
+            (instance["up"] == 0).then(|| instance["error"].as_str().unwrap_or("").to_owned())
+        },
+    )
+    .await;
+
+    // Removed: the instance stops and disappears.
+    std::fs::remove_file(&path).unwrap();
+    eventually(Duration::from_secs(3), "the removal", || async {
+        let status = plugins_status(address).await;
+        plugin(&status, "hot").is_none().then_some(())
+    })
+    .await;
+    let (code, _) = http(address, "GET", "/plugins/hot/metrics", &[]).await;
+    assert_eq!(code, 404);
+}
+
+/// Appends a component-level custom section of `size` bytes: the file stays
+/// a valid component, only larger.
+fn padded(wasm: &[u8], size: usize) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"padding";
+    let mut section = Vec::new();
+    leb(name.len(), &mut section);
+    section.extend_from_slice(name);
+    section.resize(section.len() + size, 0);
+    let mut out = wasm.to_vec();
+    out.push(0);
+    leb(section.len(), &mut out);
+    out.extend_from_slice(&section);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_copy_is_loaded_once_complete() {
+    let plugins = PluginsDir::new();
+    let config = write_config(
+        plugins.path(),
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\n",
+    );
+    let server = server(plugins.path(), Some(&config)).await;
+    let address = server.address;
+    let bytes = padded(&std::fs::read(guests::TRIVIAL).unwrap(), 4 << 20);
+    let path = plugins.path().join("slow.wasm");
+    // Written in 40 chunks over about 2 s, through one open file.
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&path).unwrap();
+        for chunk in bytes.chunks(bytes.len() / 40 + 1) {
+            file.write_all(chunk).unwrap();
+            file.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+    eventually(
+        Duration::from_secs(5),
+        "the slowly copied plugin to serve",
+        || async {
+            let (status, _) = http(address, "GET", "/plugins/slow/metrics", &[]).await;
+            (status == 200).then_some(())
+        },
+    )
+    .await;
+    let status = plugins_status(address).await;
+    let slow = plugin(&status, "slow").unwrap();
+    assert_eq!(slow["last_error"], Value::Null, "{slow}");
+    let (_, metrics) = http(address, "GET", "/metrics", &[]).await;
+    assert!(
+        metrics.contains("wasmetheus_plugin_load_failures_total{plugin=\"slow\"} 0"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_reload_is_atomic() {
+    let plugins = PluginsDir::new();
+    plugins.install(guests::TRIVIAL, "trivial");
+    let config = write_config(
+        plugins.path(),
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\n",
+    );
+    let server = server(plugins.path(), Some(&config)).await;
+    let address = server.address;
+    eventually(Duration::from_secs(5), "the first scrape", || async {
+        let (status, _) = http(address, "GET", "/plugins/trivial/metrics", &[]).await;
+        (status == 200).then_some(())
+    })
+    .await;
+
+    // Invalid: the reload fails with the position, the old config stays.
+    std::fs::write(
+        &config,
+        "global:\n  scrape_interval: 1s\nplugins:\n  instances:\n    - name: x\n      plugn: trivial\n",
+    )
+    .unwrap();
+    let (status, body) = http(address, "POST", "/-/reload", &[]).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("prometheus.yml:6:7: unknown field `plugn`"),
+        "{body}"
+    );
+    let (status, _) = http(address, "GET", "/plugins/trivial/metrics", &[]).await;
+    assert_eq!(status, 200);
+
+    // Valid: two named instances replace the default one.
+    std::fs::write(
+        &config,
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\nplugins:\n  instances:\n    - name: one\n      plugin: trivial\n    - name: two\n      plugin: trivial\n",
+    )
+    .unwrap();
+    let (status, body) = http(address, "POST", "/-/reload", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    for name in ["one", "two"] {
+        eventually(Duration::from_secs(5), name, || async {
+            let (status, _) = http(address, "GET", &format!("/plugins/{name}/metrics"), &[]).await;
+            (status == 200).then_some(())
+        })
+        .await;
+    }
+    let (status, _) = http(address, "GET", "/plugins/trivial/metrics", &[]).await;
+    assert_eq!(status, 404);
+}
