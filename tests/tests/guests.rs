@@ -5,7 +5,7 @@
 //! guest under `tests/guests/` has no test function of the same name here.
 
 use std::time::{Duration, Instant};
-use wasmetheus_config::{Config, Grants, PluginInstanceConfig, PromDuration};
+use wasmetheus_config::{ByteSize, Config, Grants, PluginInstanceConfig, PromDuration};
 use wasmetheus_plugin_runtime::{CollectError, PluginRuntime, RuntimeOptions};
 use wasmetheus_tests::{PluginsDir, guests};
 
@@ -230,7 +230,13 @@ async fn bad_output() {
     ];
     let instances = modes
         .iter()
-        .map(|(mode, _)| instance(mode, "bad-output", serde_json::json!({ "mode": mode })))
+        .map(|(mode, _)| {
+            let mut i = instance(mode, "bad-output", serde_json::json!({ "mode": mode }));
+            // Room for 200,000 series, so the output limit is what stops it.
+            i.memory_limit = Some(ByteSize(512 << 20));
+            i.scrape_timeout = Some(PromDuration(Duration::from_secs(5)));
+            i
+        })
         .collect();
     let (runtime, _dir) = runtime_with(&[(guests::BAD_OUTPUT, "bad-output")], instances);
     for (mode, expected) in modes {

@@ -19,11 +19,13 @@
 //! negative nor NaN, exemplars only on counter `_total` and histogram
 //! `_bucket` samples and at most 128 code points of exemplar labels.
 //!
-//! Two rules are relaxed because Prometheus' own clients break them: a
-//! histogram `_sum` may be negative when the histogram has negative buckets,
-//! and summaries may have negative sums and quantile values. In exchange a
-//! summary with quantiles must carry its `_count` and `_sum`, as OpenMetrics
-//! 2.0 requires of every summary.
+//! OpenMetrics 1.0 treats sums and quantiles as counters: no negative
+//! summary `_sum` or quantile value, and no histogram `_sum` at all once a
+//! bucket threshold is negative. Prometheus' Go client breaks these rules
+//! whenever negative values are observed (Prometheus' own
+//! `alltypes.5mfs.om.txt` fixture does), and OpenMetrics 2.0 lifts them.
+//! [`parse_with`] and [`Options::allow_negative_observations`] accept such
+//! input; [`parse`] is strict.
 //!
 //! Timestamps are converted to milliseconds, truncating like Prometheus.
 //! `_created` samples are kept as ordinary samples.
@@ -32,8 +34,8 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::text::{
-    Exemplar, Exposition, FamilyMetadata, Format, LineError, LineResult, ParseError, found,
-    is_decimal, parse_value, scan_label_name, scan_metric_name, scan_quoted, seconds_to_ms,
+    Exemplar, Exposition, FamilyMetadata, Format, LineError, LineResult, ParseError, float_string,
+    found, is_decimal, parse_value, scan_label_name, scan_metric_name, scan_quoted, seconds_to_ms,
     unescape_help, write_escaped, write_metric,
 };
 use crate::{Label, MetricFamily, MetricKind, Sample};
@@ -80,9 +82,27 @@ pub(crate) fn family_name(family: &MetricFamily) -> &str {
     family.name.strip_suffix(suffix).unwrap_or(&family.name)
 }
 
-/// Parses the OpenMetrics 1.0 text format. Timestamps become milliseconds.
+/// Relaxations of the OpenMetrics 1.0 rules; the default relaxes nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Accept negative observations as Prometheus' clients expose them: a
+    /// histogram `_sum` next to negative buckets (negative only if there are
+    /// negative buckets), and negative summary `_sum` and quantile values.
+    pub allow_negative_observations: bool,
+}
+
+/// Parses the OpenMetrics 1.0 text format strictly. Timestamps become
+/// milliseconds.
 pub fn parse(input: &str) -> Result<Exposition, ParseError> {
-    let mut parser = Parser::default();
+    parse_with(input, Options::default())
+}
+
+/// Parses the OpenMetrics 1.0 text format with the given relaxations.
+pub fn parse_with(input: &str, options: Options) -> Result<Exposition, ParseError> {
+    let mut parser = Parser {
+        options,
+        ..Parser::default()
+    };
     let mut rest = input;
     let mut line_no = 0;
     loop {
@@ -125,6 +145,7 @@ fn suffixes(kind: MetricKind) -> &'static [&'static str] {
 
 #[derive(Default)]
 struct Parser<'a> {
+    options: Options,
     out: Exposition,
     /// Every sample name owned by a finished family. A family claiming one
     /// again clashes; this also catches a family whose samples are split.
@@ -298,7 +319,13 @@ impl<'a> Parser<'a> {
         let family = self
             .family
             .get_or_insert_with(|| Family::new(parsed.name, line_no, index));
-        family.accept(&parsed, suffix.unwrap_or(""), line_no, &self.out.samples)?;
+        family.accept(
+            &parsed,
+            suffix.unwrap_or(""),
+            line_no,
+            &self.out.samples,
+            self.options,
+        )?;
         self.out.samples.push(Sample {
             name: parsed.name.to_owned(),
             labels: parsed.labels,
@@ -320,7 +347,7 @@ impl<'a> Parser<'a> {
         let Some(family) = self.family.take() else {
             return Ok(());
         };
-        family.point.finish(family.kind, family.name)?;
+        family.point.finish(family.name, self.options)?;
         let own = suffixes(family.kind);
         let implicit = (!own.contains(&"")).then_some("");
         for suffix in own.iter().copied().chain(implicit) {
@@ -437,6 +464,7 @@ impl<'a> Family<'a> {
         suffix: &'static str,
         line_no: usize,
         samples: &[Sample],
+        options: Options,
     ) -> LineResult<()> {
         use MetricKind::*;
         let kind = self.kind;
@@ -465,17 +493,31 @@ impl<'a> Family<'a> {
         };
 
         if kind == StateSet && value != 0.0 && value != 1.0 {
-            return fail(format!("stateset value {value} is neither 0 nor 1"));
+            return fail(format!(
+                "stateset value {} is neither 0 nor 1",
+                float_string(value)
+            ));
         }
         if kind == Info && value != 1.0 {
-            return fail(format!("info value {value} is not 1"));
+            return fail(format!("info value {} is not 1", float_string(value)));
         }
+        let negative_allowed = match suffix {
+            "_total" | "_count" | "_bucket" | "_gcount" => false,
+            // The histogram point checks a negative `_sum` against its buckets.
+            "_sum" => options.allow_negative_observations,
+            "" => !is_quantile || options.allow_negative_observations,
+            _ => true,
+        };
         let counter_like = matches!(suffix, "_total" | "_count" | "_bucket" | "_gcount");
         if value.is_nan() && (counter_like || matches!(suffix, "_sum" | "_gsum")) {
             return fail(format!("{suffix} value must not be NaN"));
         }
-        if counter_like && value < 0.0 {
-            return fail(format!("{suffix} value {value} must not be negative"));
+        if value < 0.0 && !negative_allowed {
+            let what = if is_quantile { "quantile" } else { suffix };
+            return fail(format!(
+                "{what} value {} must not be negative",
+                float_string(value)
+            ));
         }
         if let Some(exemplar) = &sample.exemplar {
             if !(is_bucket || (kind == Counter && suffix == "_total")) {
@@ -525,11 +567,12 @@ impl<'a> Family<'a> {
             });
         }
 
-        if matches!(kind, Histogram | GaugeHistogram | Summary) {
+        if matches!(kind, Histogram | GaugeHistogram) {
             if !same || self.point.line == 0 || self.point.timestamp != timestamp {
-                self.point.finish(kind, self.name)?;
+                self.point.finish(self.name, options)?;
                 self.point = Point {
                     line: line_no,
+                    gauge: kind == GaugeHistogram,
                     timestamp,
                     ..Point::default()
                 };
@@ -575,12 +618,13 @@ fn quantile(labels: &[Label]) -> LineResult<f64> {
         })
 }
 
-/// One MetricPoint of a histogram, gauge histogram or summary: the
-/// consecutive samples of one Metric with one timestamp.
+/// One MetricPoint of a histogram or gauge histogram: the consecutive
+/// samples of one Metric with one timestamp.
 #[derive(Debug, Default)]
 struct Point {
     /// Line of the point's first sample; 0 while no point is open.
     line: usize,
+    gauge: bool,
     timestamp: Option<f64>,
     upper_bound: Option<f64>,
     bucket_count: f64,
@@ -588,7 +632,6 @@ struct Point {
     count: Option<f64>,
     has_sum: bool,
     negative_sum: bool,
-    has_quantile: bool,
 }
 
 impl Point {
@@ -601,7 +644,9 @@ impl Point {
                     return Err(LineError::new(
                         0,
                         format!(
-                            "bucket le={bound} does not follow le={previous}: buckets must be in increasing order"
+                            "bucket le={} does not follow le={}: buckets must be in increasing order",
+                            float_string(bound),
+                            float_string(previous)
                         ),
                     ));
                 }
@@ -609,8 +654,9 @@ impl Point {
                     return Err(LineError::new(
                         0,
                         format!(
-                            "bucket count {value} is below the previous bucket's {}",
-                            self.bucket_count
+                            "bucket count {} is below the previous bucket's {}",
+                            float_string(value),
+                            float_string(self.bucket_count)
                         ),
                     ));
                 }
@@ -623,13 +669,13 @@ impl Point {
                 self.has_sum = true;
                 self.negative_sum |= value < 0.0;
             }
-            "" => self.has_quantile = true,
+
             _ => {}
         }
         Ok(())
     }
 
-    fn finish(&self, kind: MetricKind, family: &str) -> LineResult<()> {
+    fn finish(&self, family: &str, options: Options) -> LineResult<()> {
         if self.line == 0 {
             return Ok(());
         }
@@ -639,7 +685,7 @@ impl Point {
                 format!("{family:?}: {problem}"),
             ))
         };
-        let (sum, count) = if kind == MetricKind::GaugeHistogram {
+        let (sum, count) = if self.gauge {
             ("_gsum", "_gcount")
         } else {
             ("_sum", "_count")
@@ -650,12 +696,7 @@ impl Point {
         if self.count.is_some() && !self.has_sum {
             return fail(format!("{count} without {sum}"));
         }
-        if kind == MetricKind::Summary {
-            if self.has_quantile && self.count.is_none() {
-                return fail("quantiles without _count and _sum".to_owned());
-            }
-            return Ok(());
-        }
+
         if self.upper_bound != Some(f64::INFINITY) {
             return fail("histogram without a +Inf bucket".to_owned());
         }
@@ -663,14 +704,25 @@ impl Point {
             && total != self.bucket_count
         {
             return fail(format!(
-                "{count} {total} differs from the +Inf bucket's {}",
-                self.bucket_count
+                "{count} {} differs from the +Inf bucket's {}",
+                float_string(total),
+                float_string(self.bucket_count)
             ));
         }
         if self.negative_sum && !self.negative_bucket {
             return fail(format!(
                 "negative {sum} in a histogram without negative buckets"
             ));
+        }
+        if self.has_sum
+            && self.negative_bucket
+            && !self.gauge
+            && !options.allow_negative_observations
+        {
+            return fail(
+                "_sum in a histogram with negative buckets, which OpenMetrics 1.0 forbids"
+                    .to_owned(),
+            );
         }
         Ok(())
     }

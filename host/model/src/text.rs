@@ -298,6 +298,13 @@ pub(crate) fn write_float(out: &mut String, value: f64) {
     }
 }
 
+/// [`write_float`] into a new string, for messages.
+pub(crate) fn float_string(value: f64) -> String {
+    let mut out = String::new();
+    write_float(&mut out, value);
+    out
+}
+
 /// OpenMetrics wants a float to look like one: like [`write_float`], but a
 /// finite value always has a `.` or an exponent (`1.0`, client_golang's
 /// `writeOpenMetricsFloat`). This also makes `le`/`quantile` canonical.

@@ -14,8 +14,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::openmetrics::family_name as om_family_name;
 use crate::text::{
-    Format, histogram_suffixes, is_label_name, is_metric_name, number_sample_name, write_escaped,
-    write_float,
+    Format, float_string, histogram_suffixes, is_label_name, is_metric_name, number_sample_name,
+    write_escaped, write_float,
 };
 use crate::{Histogram, Label, MetricFamily, MetricKind, MetricValue, Sample, Summary};
 
@@ -474,17 +474,17 @@ fn check_histogram(h: &Histogram) -> Result<(), String> {
         {
             return Err(format!(
                 "bucket le={} after le={}: upper bounds must increase",
-                float(bound),
-                float(previous)
+                float_string(bound),
+                float_string(previous)
             ));
         }
         // Written so that NaN counts fail too.
         if !(bucket.cumulative_count >= count) {
             return Err(format!(
                 "bucket le={} has count {}, less than the {} before it",
-                float(bound),
-                float(bucket.cumulative_count),
-                float(count)
+                float_string(bound),
+                float_string(bucket.cumulative_count),
+                float_string(count)
             ));
         }
         previous = Some(bound);
@@ -493,15 +493,15 @@ fn check_histogram(h: &Histogram) -> Result<(), String> {
     if !(h.count >= count) {
         return Err(format!(
             "count {} is less than the last bucket's {}",
-            float(h.count),
-            float(count)
+            float_string(h.count),
+            float_string(count)
         ));
     }
     if previous == Some(f64::INFINITY) && h.count != count {
         return Err(format!(
             "count {} differs from the +Inf bucket's {}",
-            float(h.count),
-            float(count)
+            float_string(h.count),
+            float_string(count)
         ));
     }
     Ok(())
@@ -510,19 +510,16 @@ fn check_histogram(h: &Histogram) -> Result<(), String> {
 fn check_summary(s: &Summary) -> Result<(), String> {
     for (i, q) in s.quantiles.iter().enumerate() {
         if !(0.0..=1.0).contains(&q.quantile) {
-            return Err(format!("quantile {} is outside [0, 1]", float(q.quantile)));
+            return Err(format!(
+                "quantile {} is outside [0, 1]",
+                float_string(q.quantile)
+            ));
         }
         if s.quantiles[..i].iter().any(|p| p.quantile == q.quantile) {
-            return Err(format!("duplicate quantile {}", float(q.quantile)));
+            return Err(format!("duplicate quantile {}", float_string(q.quantile)));
         }
     }
     Ok(())
-}
-
-fn float(value: f64) -> String {
-    let mut out = String::new();
-    write_float(&mut out, value);
-    out
 }
 
 /// Longest label value or name shown in an error, in characters.

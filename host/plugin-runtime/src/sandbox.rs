@@ -221,6 +221,14 @@ impl host::Host for InstanceState {
     fn instance_name(&mut self) -> String {
         self.instance_name.to_string()
     }
+
+    fn granted_read_paths(&mut self) -> Vec<String> {
+        self.grants
+            .read_paths
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect()
+    }
 }
 
 /// Whether a requested capability is covered by the grants.

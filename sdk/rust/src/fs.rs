@@ -15,12 +15,40 @@ pub struct FilesystemUsage {
     pub read_only: bool,
 }
 
+/// The read-only paths the host granted this instance; natively, none.
+pub fn granted_read_paths() -> Vec<String> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::bindings::wasmetheus::plugin::host::granted_read_paths()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        Vec::new()
+    }
+}
+
+/// Whether `path` lies under one of `granted` (lexically: `..` never
+/// climbs out of a grant).
+fn is_under_grant(path: &Path, granted: &[String]) -> bool {
+    if path
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return false;
+    }
+    granted.iter().any(|g| path.starts_with(g))
+}
+
 /// Turns an I/O error on `path` into an [`Error`] that tells the operator
 /// what to grant when the sandbox is the cause.
 pub fn io_error(path: &Path, err: &std::io::Error) -> Error {
     let text = err.to_string();
-    // Outside every preopen, wasi-libc reports "not capable"/"pre-opened".
+    // WASI reports a path outside every preopen as absent; tell the two
+    // apart by the grants (natively there is no sandbox to blame).
+    let outside_grants =
+        cfg!(target_arch = "wasm32") && !is_under_grant(path, &granted_read_paths());
     if err.kind() == ErrorKind::PermissionDenied
+        || outside_grants
         || text.contains("pre-opened")
         || text.contains("not capable")
     {

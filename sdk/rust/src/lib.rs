@@ -128,10 +128,10 @@ macro_rules! export_exporter {
                     let mut out = $crate::Registry::new();
                     <$ty as $crate::Exporter>::collect(&mut *self.0.borrow_mut(), &mut out)
                         .map_err($crate::wit::error)?;
-            Ok($crate::wit::families(out))
+                    Ok($crate::wit::families(out))
                 }
             }
-            $crate::bindings::__export_exporter_bindings!(__Plugin with_types_in $crate::bindings);
+    $crate::bindings::__export_exporter_bindings!(__Plugin with_types_in $crate::bindings);
         };
     };
 }

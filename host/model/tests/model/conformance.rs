@@ -5,9 +5,14 @@
 use std::fs;
 use std::path::Path;
 
-use wasmetheus_model::{Exposition, MetricKind, openmetrics, text};
+use wasmetheus_model::openmetrics::{self, Options};
+use wasmetheus_model::{Exposition, MetricKind, ParseError, text};
 
 use crate::support::conformance_dir;
+
+const RELAXED: Options = Options {
+    allow_negative_observations: true,
+};
 
 fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|err| panic!("reading {}: {err}", path.display()))
@@ -62,7 +67,15 @@ fn prometheus_237_families_in_both_variants() {
 fn prometheus_openmetrics_fixtures() {
     let dir = conformance_dir().join("exposition");
 
-    let alltypes = openmetrics::parse(&read(&dir.join("alltypes.5mfs.om.txt"))).unwrap();
+    // Prometheus' Go client exposes negative observations in ways
+    // OpenMetrics 1.0 forbids; only the relaxed parser accepts them.
+    let input = read(&dir.join("alltypes.5mfs.om.txt"));
+    let strict = openmetrics::parse(&input).unwrap_err();
+    assert_eq!(
+        strict.to_string(),
+        "33:1: _sum value -8.452185437166741e-05 must not be negative"
+    );
+    let alltypes = openmetrics::parse_with(&input, RELAXED).unwrap();
     assert_eq!(
         kind_counts(&alltypes),
         [
@@ -86,10 +99,15 @@ fn prometheus_openmetrics_fixtures() {
     let histogram = openmetrics::parse(&input).unwrap();
     assert_eq!(kind_counts(&histogram), [(MetricKind::Histogram, 1)]);
     assert_eq!(histogram.samples.len(), 42);
+    assert_eq!(openmetrics::parse_with(&input, RELAXED).unwrap(), histogram);
 }
 
-#[test]
-fn openmetrics_parser_corpus() {
+/// Runs every case of the OpenMetrics parser corpus through `parse` and
+/// returns the misclassified ones, by name, with the reason.
+fn run_corpus(
+    mode: &str,
+    parse: impl Fn(&str) -> Result<Exposition, ParseError>,
+) -> Vec<(String, String)> {
     let dir = conformance_dir().join("openmetrics/parsers");
     let mut cases: Vec<_> = fs::read_dir(&dir)
         .unwrap_or_else(|err| panic!("reading {}: {err}", dir.display()))
@@ -101,7 +119,7 @@ fn openmetrics_parser_corpus() {
     let (mut good, mut good_ok, mut bad, mut bad_ok) = (0, 0, 0, 0);
     let mut failures = Vec::new();
     for case in &cases {
-        let name = case.file_name().unwrap().to_string_lossy();
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let descriptor: serde_json::Value = serde_json::from_str(&read(&case.join("test.json")))
             .unwrap_or_else(|err| panic!("{name}/test.json: {err}"));
         assert_eq!(descriptor["type"], "text", "{name}: unsupported case type");
@@ -113,16 +131,23 @@ fn openmetrics_parser_corpus() {
         // Input that is not UTF-8 is not OpenMetrics text.
         let result = std::str::from_utf8(&bytes)
             .map_err(|err| err.to_string())
-            .and_then(|input| openmetrics::parse(input).map_err(|err| err.to_string()));
+            .and_then(|input| parse(input).map_err(|err| err.to_string()));
 
         let comment = descriptor["comment"].as_str().unwrap_or("");
-        match (should_parse, result) {
-            (true, Ok(_)) => good_ok += 1,
-            (false, Err(_)) => bad_ok += 1,
-            (true, Err(err)) => {
-                failures.push(format!("{name}: rejected valid input: {err} {comment}"))
+        let failure = match (should_parse, result) {
+            (true, Ok(_)) => {
+                good_ok += 1;
+                None
             }
-            (false, Ok(_)) => failures.push(format!("{name}: accepted invalid input {comment}")),
+            (false, Err(_)) => {
+                bad_ok += 1;
+                None
+            }
+            (true, Err(err)) => Some(format!("rejected valid input: {err}")),
+            (false, Ok(_)) => Some("accepted invalid input".to_owned()),
+        };
+        if let Some(why) = failure {
+            failures.push((name, format!("{why} {comment}")));
         }
         if should_parse {
             good += 1;
@@ -131,15 +156,48 @@ fn openmetrics_parser_corpus() {
         }
     }
     println!(
-        "OpenMetrics corpus: {good_ok}/{good} valid cases accepted, {bad_ok}/{bad} invalid cases rejected"
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases misclassified:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
+        "OpenMetrics corpus, {mode}: {good_ok}/{good} valid cases accepted, \
+         {bad_ok}/{bad} invalid cases rejected"
     );
     // The corpus README's counts; fewer cases mean a damaged checkout.
-    assert_eq!((good, bad), (44, 167), "unexpected number of corpus cases");
+    assert_eq!(
+        (good, bad),
+        (44, 167),
+        "unexpected number of cases in {}",
+        dir.display()
+    );
+    failures
+}
+
+#[test]
+fn openmetrics_parser_corpus() {
+    let failures = run_corpus("strict", openmetrics::parse);
+    let report: Vec<_> = failures
+        .iter()
+        .map(|(name, why)| format!("{name}: {why}"))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} cases misclassified:\n{}",
+        failures.len(),
+        report.join("\n")
+    );
+}
+
+#[test]
+fn openmetrics_parser_corpus_with_negative_observations() {
+    let failures = run_corpus("negative observations allowed", |input| {
+        openmetrics::parse_with(input, RELAXED)
+    });
+    let names: Vec<_> = failures.iter().map(|(name, _)| name.as_str()).collect();
+    // Exactly the cases that test the relaxed rules.
+    assert_eq!(
+        names,
+        [
+            "bad_counter_values_17",
+            "bad_counter_values_19",
+            "bad_histograms_3"
+        ],
+        "{failures:#?}"
+    );
 }

@@ -93,7 +93,48 @@ fn encode_all_kinds() {
                 )],
             ),
         ],
-        expect![[r#""#]],
+        expect![[r##"
+            # HELP requests_total Requests served.
+            # TYPE requests_total counter
+            requests_total{code="200"} 1027
+            requests_total{code="500"} 3 1395066363000
+            # TYPE errors_total counter
+            errors_total 0
+            # HELP temperature Line one\nback\\slash "quoted"
+            # TYPE temperature gauge
+            temperature -3.5
+            # HELP build_info Build.
+            # TYPE build_info gauge
+            build_info{version="1.2"} 1
+            # TYPE up_info gauge
+            up_info 1
+            # TYPE state gauge
+            state{state="a"} 1
+            state{state="b"} 0
+            # TYPE raw untyped
+            raw{v="q\"uo\\te\nnl"} 7
+            # HELP latency_seconds Latency.
+            # TYPE latency_seconds histogram
+            latency_seconds_bucket{path="/",le="0.1"} 1
+            latency_seconds_bucket{path="/",le="1"} 3
+            latency_seconds_bucket{path="/",le="+Inf"} 4
+            latency_seconds_sum{path="/"} 2.5
+            latency_seconds_count{path="/"} 4
+            latency_seconds_bucket{path="/x",le="0.5"} 0
+            latency_seconds_bucket{path="/x",le="+Inf"} 2
+            latency_seconds_sum{path="/x"} 1
+            latency_seconds_count{path="/x"} 2
+            # TYPE queue histogram
+            queue_bucket{le="10"} 2
+            queue_bucket{le="+Inf"} 5
+            queue_sum 30
+            queue_count 5
+            # TYPE rpc_seconds summary
+            rpc_seconds{service="a",quantile="0.5"} 0.25 5
+            rpc_seconds{service="a",quantile="0.99"} NaN 5
+            rpc_seconds_sum{service="a"} 3 5
+            rpc_seconds_count{service="a"} 10 5
+        "##]],
     );
 }
 
@@ -129,7 +170,39 @@ fn float_formatting_matches_go() {
         f64::NEG_INFINITY,
     ];
     let metrics = values.iter().map(|&v| number(&[], v)).collect();
-    check_encode(&[family("v", Gauge, "", metrics)], expect![[r#""#]]);
+    check_encode(
+        &[family("v", Gauge, "", metrics)],
+        expect![[r#"
+        # TYPE v gauge
+        v 0
+        v 0
+        v 1
+        v -1
+        v 0.5
+        v 100000
+        v 123456
+        v 999999
+        v 1e+06
+        v 1.234567e+06
+        v 1.5e+06
+        v 1.2345678e+07
+        v 2.478268416e+09
+        v 9.03676723e+08
+        v 0.001
+        v 0.0001
+        v 1e-05
+        v -1.5e-07
+        v 0.30000000000000004
+        v 8.999999999999998
+        v 1e+21
+        v 1e+100
+        v 1.7976931348623157e+308
+        v 5e-324
+        v NaN
+        v +Inf
+        v -Inf
+    "#]],
+    );
 }
 
 #[test]
@@ -156,7 +229,22 @@ neg_ts 1 -5
 weird 1
 # EOF
 tail 2   "#,
-        expect![[r#""#]],
+        expect![[r#"
+            meta http_requests_total counter help="The total number of HTTP requests." unit=""
+            meta weird unknown help="\\back\nslash \\\"kept\\\" \\t" unit=""
+            http_requests_total{method="post",code="200"} 1027.0 @1395066363000
+            http_requests_total{method="post",code="400"} 3.0 @1395066363000
+            msdos_file_access_time_seconds{path="C:\\DIR\\FILE.TXT",error="Cannot find file:\n\"FILE.TXT\""} 1458255915.0
+            metric_without_timestamp_and_labels 12.47
+            indented{a="b"} -inf
+            spaced{a="b",c="d"} inf
+            inf inf
+            nan NaN
+            exp 0.001
+            neg_ts 1.0 @-5
+            weird 1.0
+            tail 2.0
+        "#]],
     );
 }
 
@@ -172,11 +260,24 @@ h_count 2
 s{quantile="0.5"} 0.1
 s_sum 1
 s_count 3
+s_created 5
 # TYPE g gauge
 g_sum 1
-# TYPE g_sum gauge
 "#,
-        expect![[r#""#]],
+        expect![[r#"
+            meta h histogram help="" unit=""
+            meta s summary help="" unit=""
+            meta g gauge help="" unit=""
+            h_bucket{le="0.5"} 1.0
+            h_bucket{le="+Inf"} 2.0
+            h_sum 0.7
+            h_count 2.0
+            s{quantile="0.5"} 0.1
+            s_sum 1.0
+            s_count 3.0
+            s_created 5.0
+            g_sum 1.0
+        "#]],
     );
 }
 
@@ -190,7 +291,13 @@ fn parse_quoted_utf8_names() {
 { "my.metric" , a="b" } 3
 quoted_label{"ünïcode"="x"} 4
 "#,
-        expect![[r#""#]],
+        expect![[r#"
+            meta my.metric gauge help="Dotted." unit=""
+            my.metric{my.label="v",plain="w"} 1.0
+            my.metric 2.0
+            my.metric{a="b"} 3.0
+            quoted_label{ünïcode="x"} 4.0
+        "#]],
     );
 }
 
@@ -218,6 +325,7 @@ fn parse_errors() {
         "# HELP a x\n# HELP a y",
         "a 1\n# TYPE a gauge",
         "# TYPE h histogram\nh_bucket{le=\"1\"} 1\n# TYPE h histogram",
+        "# TYPE g gauge\ng_sum 1\n# TYPE g_sum gauge",
         "# TYPE a gaugehistogram",
         "# TYPE a",
         "# TYPE 1a gauge",
@@ -230,14 +338,73 @@ fn parse_errors() {
         let result = text::parse(input);
         out.push_str(&format!("{input:?}\n  {}", render(&result)));
     }
-    expect![[r#""#]].assert_eq(&out);
+    expect![[r##"
+        "a.b 1"
+          error: 1:2: unexpected '.' after metric name
+        "0a 1"
+          error: 1:1: expected a metric name, found '0'
+        "a{1a=\"x\"} 1"
+          error: 1:3: expected a label name, found '1'
+        "a{a=\"x} 1"
+          error: 1:5: unterminated label value
+        "a{a=\"x\",a=\"y\"} 1"
+          error: 1:9: duplicate label name "a"
+        "a{a=\"x\" b=\"y\"} 1"
+          error: 1:9: expected ',' or '}' after the label value, found 'b'
+        "a{a=x} 1"
+          error: 1:5: expected '"' to start the label value, found 'x'
+        "a{a} 1"
+          error: 1:4: expected '=' after the label name, found '}'
+        "a"
+          error: 1:2: missing value
+        "a 1_0"
+          error: 1:3: invalid value "1_0"
+        "a 0x1"
+          error: 1:3: invalid value "0x1"
+        "a +NaN"
+          error: 1:3: invalid value "+NaN"
+        "a one"
+          error: 1:3: invalid value "one"
+        "a 1 1.5"
+          error: 1:5: invalid timestamp "1.5" (expected integer milliseconds)
+        "a 1 2 3"
+          error: 1:7: unexpected '3' after the timestamp
+        "{a=\"b\"} 1"
+          error: 1:1: missing metric name
+        "{\"\"} 1"
+          error: 1:2: empty label name
+        "# TYPE a gauge\n# TYPE a gauge"
+          error: 2:8: second TYPE line for "a"
+        "# HELP a x\n# HELP a y"
+          error: 2:8: second HELP line for "a"
+        "a 1\n# TYPE a gauge"
+          error: 2:8: TYPE line for "a" after its samples
+        "# TYPE h histogram\nh_bucket{le=\"1\"} 1\n# TYPE h histogram"
+          error: 3:8: second TYPE line for "h"
+        "# TYPE g gauge\ng_sum 1\n# TYPE g_sum gauge"
+          error: 3:8: TYPE line for "g_sum" after its samples
+        "# TYPE a gaugehistogram"
+          error: 1:10: unknown metric type "gaugehistogram" (expected counter, gauge, histogram, summary or untyped)
+        "# TYPE a"
+          error: 1:9: expected a metric type after the name
+        "# TYPE 1a gauge"
+          error: 1:8: expected a metric name, found '1'
+        "# HELP a.b x"
+          error: 1:9: expected whitespace after the metric name, found '.'
+        "x{a=\"é\\\"} 1"
+          error: 1:5: unterminated label value
+        "é 1"
+          error: 1:1: expected a metric name, found 'é'
+    "##]].assert_eq(&out);
 }
 
 #[test]
 fn comments_and_metadata_lookalikes_are_comments() {
     check(
         "#HELP a not metadata\n# HELP\n#\n# TYPE\n# random text\n# UNIT a seconds\na 1\n",
-        expect![[r#""#]],
+        expect![[r#"
+            a 1.0
+        "#]],
     );
 }
 
