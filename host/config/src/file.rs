@@ -83,22 +83,12 @@ struct RawConfig {
 }
 
 /// A loaded, validated configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {
     pub global: GlobalConfig,
     pub plugins: PluginsConfig,
     /// Things the operator should know: sections accepted but not acted on.
     pub warnings: Vec<String>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            global: GlobalConfig::default(),
-            plugins: PluginsConfig::default(),
-            warnings: Vec::new(),
-        }
-    }
 }
 
 impl Config {

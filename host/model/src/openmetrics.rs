@@ -13,7 +13,7 @@
 //!
 //! [`parse`] follows the OpenMetrics 1.0 ABNF to the byte (single spaces, no
 //! blank lines, no comments other than metadata, `# EOF` last) and the
-//! semantic rules of the reference parser: metadata before samples and at
+//! semantic rules of the reference parser (client_python's): metadata before samples and at
 //! most once per family, contiguous Metrics, non-decreasing timestamps,
 //! valid `le`/`quantile` labels, bucket order, counter-like values neither
 //! negative nor NaN, exemplars only on counter `_total` and histogram
@@ -262,7 +262,7 @@ impl<'a> Parser<'a> {
                 if family.unit.is_some_and(|u| !u.is_empty()) && !can_have_unit(kind) {
                     return Err(LineError::new(
                         text_at,
-                        format!("a {text} family cannot have a unit"),
+                        format!("{text} families cannot have a unit"),
                     ));
                 }
                 family.typed = true;
@@ -295,7 +295,7 @@ impl<'a> Parser<'a> {
                     if family.typed && !can_have_unit(family.kind) {
                         return Err(LineError::new(
                             text_at,
-                            format!("a {} family cannot have a unit", family.kind.as_str(true)),
+                            format!("{} families cannot have a unit", family.kind.as_str(true)),
                         ));
                     }
                 }
@@ -356,7 +356,7 @@ impl<'a> Parser<'a> {
                 return Err(LineError::at_line(
                     family.first_line,
                     format!(
-                        "family {:?} uses the name {claimed:?} of an earlier family (a family's lines must be contiguous)",
+                        "family {:?} reuses the name {claimed:?} of an earlier family; a family's samples must be contiguous and named as its type requires",
                         family.name
                     ),
                 ));
@@ -519,13 +519,13 @@ impl<'a> Family<'a> {
                 float_string(value)
             ));
         }
-        if let Some(exemplar) = &sample.exemplar {
-            if !(is_bucket || (kind == Counter && suffix == "_total")) {
-                return Err(LineError::new(
-                    exemplar.at,
-                    "exemplars are only allowed on counter _total and histogram _bucket samples",
-                ));
-            }
+        if let Some(exemplar) = &sample.exemplar
+            && !(is_bucket || (kind == Counter && suffix == "_total"))
+        {
+            return Err(LineError::new(
+                exemplar.at,
+                "exemplars are only allowed on counter _total and histogram _bucket samples",
+            ));
         }
 
         let timestamp = sample.timestamp.map(|(secs, _)| secs);
@@ -669,7 +669,6 @@ impl Point {
                 self.has_sum = true;
                 self.negative_sum |= value < 0.0;
             }
-
             _ => {}
         }
         Ok(())
@@ -696,7 +695,6 @@ impl Point {
         if self.count.is_some() && !self.has_sum {
             return fail(format!("{count} without {sum}"));
         }
-
         if self.upper_bound != Some(f64::INFINITY) {
             return fail("histogram without a +Inf bucket".to_owned());
         }

@@ -875,7 +875,7 @@ impl<'a> TextParser<'a> {
         let mut labels = Vec::new();
         let name = if c.peek() == Some(b'{') {
             let brace = c.pos;
-            match self.labels(&mut c, &mut labels, true)? {
+            match parse_labels(&mut c, &mut labels, true)? {
                 Some(name) => name,
                 None => return Err(LineError::new(brace, "missing metric name")),
             }
@@ -883,7 +883,7 @@ impl<'a> TextParser<'a> {
             let name = c.metric_name()?;
             let spaced = c.skip_ws();
             if c.peek() == Some(b'{') {
-                self.labels(&mut c, &mut labels, false)?;
+                parse_labels(&mut c, &mut labels, false)?;
             } else if c.at_end() {
                 return Err(LineError::new(c.pos, "missing value"));
             } else if !spaced {
@@ -907,12 +907,14 @@ impl<'a> TextParser<'a> {
         if !c.at_end() {
             let ts_at = c.pos;
             let ts = c.token();
-            let valid = ts
-                .strip_prefix('-')
-                .unwrap_or(ts)
-                .bytes()
-                .all(|b| b.is_ascii_digit());
-            timestamp_ms = Some(ts.parse::<i64>().ok().filter(|_| valid).ok_or_else(|| {
+            // `parse` alone would also take a `+` sign.
+            let digits = ts.strip_prefix('-').unwrap_or(ts);
+            let parsed = if digits.bytes().all(|b| b.is_ascii_digit()) {
+                ts.parse::<i64>().ok()
+            } else {
+                None
+            };
+            timestamp_ms = Some(parsed.ok_or_else(|| {
                 LineError::new(
                     ts_at,
                     format!("invalid timestamp {ts:?} (expected integer milliseconds)"),
@@ -926,7 +928,7 @@ impl<'a> TextParser<'a> {
                 ));
             }
         }
-        self.note_sample(&name);
+        self.note_sample(name.clone());
         self.out.samples.push(Sample {
             name: name.into_owned(),
             labels,
@@ -936,101 +938,20 @@ impl<'a> TextParser<'a> {
         Ok(())
     }
 
-    /// Parses a label set starting at `{`. When `name_allowed`, the first
-    /// entry may be a quoted metric name, which is returned.
-    fn labels(
-        &mut self,
-        c: &mut Cursor<'a>,
-        labels: &mut Vec<Label>,
-        name_allowed: bool,
-    ) -> LineResult<Option<Cow<'a, str>>> {
-        c.pos += 1;
-        let mut metric_name = None;
-        loop {
-            c.skip_ws();
-            if c.peek() == Some(b'}') {
-                c.pos += 1;
-                return Ok(metric_name);
-            }
-            let name_at = c.pos;
-            let quoted = c.peek() == Some(b'"');
-            let name = if quoted {
-                c.quoted_name("label name")?
-            } else {
-                let end = scan_label_name(c.line, c.pos);
-                if end == c.pos {
-                    return Err(LineError::new(
-                        c.pos,
-                        format!("expected a label name, found {}", found(c.line, c.pos)),
-                    ));
-                }
-                c.pos = end;
-                Cow::Borrowed(&c.line[name_at..end])
-            };
-            c.skip_ws();
-            if name_allowed && quoted && labels.is_empty() && metric_name.is_none() {
-                if let Some(b',' | b'}') = c.peek() {
-                    metric_name = Some(name);
-                    if c.peek() == Some(b',') {
-                        c.pos += 1;
-                    }
-                    continue;
-                }
-            }
-            c.expect(b'=', "'=' after the label name")?;
-            c.skip_ws();
-            if c.peek() != Some(b'"') {
-                return Err(LineError::new(
-                    c.pos,
-                    format!(
-                        "expected '\"' to start the label value, found {}",
-                        found(c.line, c.pos)
-                    ),
-                ));
-            }
-            let (value, end) = scan_quoted(c.line, c.pos, "label value")?;
-            c.pos = end;
-            if labels.iter().any(|l: &Label| l.name == *name) {
-                return Err(LineError::new(
-                    name_at,
-                    format!("duplicate label name {name:?}"),
-                ));
-            }
-            labels.push(Label {
-                name: name.into_owned(),
-                value: value.into_owned(),
-            });
-            c.skip_ws();
-            match c.peek() {
-                Some(b',') => c.pos += 1,
-                Some(b'}') => {}
-                _ => {
-                    return Err(LineError::new(
-                        c.pos,
-                        format!(
-                            "expected ',' or '}}' after the label value, found {}",
-                            found(c.line, c.pos)
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-
     /// Marks the family of a sample as having samples: the family of that
     /// name, or the histogram/summary it is a `_bucket`/`_sum`/`_count` of.
-    fn note_sample(&mut self, name: &Cow<'a, str>) {
+    fn note_sample(&mut self, name: Cow<'a, str>) {
         if let Some(state) = self.families.get_mut(name.as_ref()) {
             state.has_samples = true;
             return;
         }
-        if let Some(base) = self.composite_base(name) {
+        if let Some(base) = self.composite_base(&name) {
             if let Some(state) = self.families.get_mut(base) {
                 state.has_samples = true;
             }
             return;
         }
-        self.families.insert(name.clone(), FamilyState::new(true));
+        self.families.insert(name, FamilyState::new(true));
     }
 
     fn composite_base<'n>(&self, name: &'n str) -> Option<&'n str> {
@@ -1041,5 +962,88 @@ impl<'a> TextParser<'a> {
             (kind == MetricKind::Histogram || (summary_too && kind == MetricKind::Summary))
                 .then_some(base)
         })
+    }
+}
+
+/// Parses a label set starting at `{`. When `name_allowed`, the first
+/// entry may be a quoted metric name, which is returned.
+fn parse_labels<'a>(
+    c: &mut Cursor<'a>,
+    labels: &mut Vec<Label>,
+    name_allowed: bool,
+) -> LineResult<Option<Cow<'a, str>>> {
+    c.pos += 1;
+    let mut metric_name = None;
+    loop {
+        c.skip_ws();
+        if c.peek() == Some(b'}') {
+            c.pos += 1;
+            return Ok(metric_name);
+        }
+        let name_at = c.pos;
+        let quoted = c.peek() == Some(b'"');
+        let name = if quoted {
+            c.quoted_name("label name")?
+        } else {
+            let end = scan_label_name(c.line, c.pos);
+            if end == c.pos {
+                return Err(LineError::new(
+                    c.pos,
+                    format!("expected a label name, found {}", found(c.line, c.pos)),
+                ));
+            }
+            c.pos = end;
+            Cow::Borrowed(&c.line[name_at..end])
+        };
+        c.skip_ws();
+        if name_allowed
+            && quoted
+            && labels.is_empty()
+            && metric_name.is_none()
+            && matches!(c.peek(), Some(b',' | b'}'))
+        {
+            metric_name = Some(name);
+            if c.peek() == Some(b',') {
+                c.pos += 1;
+            }
+            continue;
+        }
+        c.expect(b'=', "'=' after the label name")?;
+        c.skip_ws();
+        if c.peek() != Some(b'"') {
+            return Err(LineError::new(
+                c.pos,
+                format!(
+                    "expected '\"' to start the label value, found {}",
+                    found(c.line, c.pos)
+                ),
+            ));
+        }
+        let (value, end) = scan_quoted(c.line, c.pos, "label value")?;
+        c.pos = end;
+        if labels.iter().any(|l: &Label| l.name == *name) {
+            return Err(LineError::new(
+                name_at,
+                format!("duplicate label name {name:?}"),
+            ));
+        }
+        labels.push(Label {
+            name: name.into_owned(),
+            value: value.into_owned(),
+        });
+        c.skip_ws();
+        match c.peek() {
+            Some(b',') => c.pos += 1,
+            Some(b'}') => {}
+            _ => {
+                return Err(LineError::new(
+                    c.pos,
+                    format!(
+                        "expected ',' or '}}' after the label value, found {}",
+                        found(c.line, c.pos)
+                    ),
+                ));
+            }
+        }
     }
 }

@@ -478,8 +478,10 @@ fn check_histogram(h: &Histogram) -> Result<(), String> {
                 float_string(previous)
             ));
         }
-        // Written so that NaN counts fail too.
-        if !(bucket.cumulative_count >= count) {
+        if bucket.cumulative_count.is_nan() {
+            return Err(format!("bucket le={} has a NaN count", float_string(bound)));
+        }
+        if bucket.cumulative_count < count {
             return Err(format!(
                 "bucket le={} has count {}, less than the {} before it",
                 float_string(bound),
@@ -490,7 +492,10 @@ fn check_histogram(h: &Histogram) -> Result<(), String> {
         previous = Some(bound);
         count = bucket.cumulative_count;
     }
-    if !(h.count >= count) {
+    if h.count.is_nan() {
+        return Err("NaN count".to_owned());
+    }
+    if h.count < count {
         return Err(format!(
             "count {} is less than the last bucket's {}",
             float_string(h.count),

@@ -418,7 +418,7 @@ impl PluginRuntime {
             config_json,
             memory_limit,
             timeout: target.timeout,
-            output_limits: self.inner.options.output_limits.clone(),
+            output_limits: self.inner.options.output_limits,
             metrics: Arc::clone(metrics),
         };
         let handle = InstanceHandle::start(spec).map_err(|e| (target.instance.clone(), e))?;
@@ -448,7 +448,7 @@ impl PluginRuntime {
         let removed: Vec<String> = state
             .instances
             .iter()
-            .filter(|(_, i)| &*i.handle.plugin == name)
+            .filter(|(_, i)| *i.handle.plugin == name)
             .map(|(n, _)| n.clone())
             .collect();
         for instance in &removed {

@@ -217,9 +217,9 @@ fn parse_every_type() {
         r#"# TYPE cc_seconds counter
 # UNIT cc_seconds seconds
 # HELP cc_seconds A \"counter\"\nwith \\ escapes \t.
-cc_seconds_total{a="1"} 1.0 1520879607.789 # {trace_id="KOO5S4vxi0o"} 0.67 1520879602.5
+cc_seconds_total{a="1"} 1.0 # {trace_id="KOO5S4vxi0o"} 0.67 1520879602.5
 cc_seconds_created{a="1"} 1520430000.123
-cc_seconds_total{a="2"} 2 # {} 1
+cc_seconds_total{a="2"} 2 1520879607.789 # {} 1
 # TYPE g gauge
 g{a="x\"y\\z\n"} -Inf 0.0000001
 g{a="other"} +Inf -1.5
@@ -243,7 +243,32 @@ no_metadata nan
 # EOF
 "#,
         expect![[r#"
-            error: 5:1: samples of one metric must all have timestamps or none
+            meta cc_seconds counter help="A \"counter\"\nwith \\ escapes \\t." unit="seconds"
+            meta g gauge help="" unit=""
+            meta i info help="" unit=""
+            meta s stateset help="" unit=""
+            meta gh gaugehistogram help="" unit=""
+            meta q summary help="" unit=""
+            meta u unknown help="" unit=""
+            cc_seconds_total{a="1"} 1.0
+              # {trace_id="KOO5S4vxi0o"} 0.67 @1520879602500
+            cc_seconds_created{a="1"} 1520430000.123
+            cc_seconds_total{a="2"} 2.0 @1520879607789
+              # {} 1.0
+            g{a="x\"y\\z\n"} -inf @0
+            g{a="other"} inf @-1500
+            i_info{version="1"} 1.0
+            s{s="a"} 1.0
+            s{s="b"} 0.0
+            gh_bucket{le="-1"} 1.0
+            gh_bucket{le="+Inf"} 2.0
+            gh_gcount 2.0
+            gh_gsum -5.0
+            q{quantile="0.5"} 1.5
+            q_sum 3.0
+            q_count 2.0
+            u 1000.0
+            no_metadata NaN
         "#]],
     );
 }
@@ -385,7 +410,7 @@ fn syntax_errors() {
             "# UNIT a_s seconds\n# EOF\n"
               1:12: metric name "a_s" does not end with "_seconds", its unit
             "# TYPE a_s info\n# UNIT a_s s\n# EOF\n"
-              2:12: a info family cannot have a unit
+              2:12: info families cannot have a unit
             "# FOO a b\n# EOF\n"
               1:1: invalid comment: OpenMetrics allows only "# HELP", "# TYPE", "# UNIT" and "# EOF" lines
         "##]],
@@ -424,7 +449,14 @@ fn semantic_errors() {
             "# TYPE a summary\na{quantile=\"1.5\"} 1\n# EOF\n",
             "# TYPE a summary\na{quantile=\"0.5\"} -1\na_sum 1\na_count 1\n# EOF\n",
             "# TYPE a summary\na_sum -1\na_count 1\n# EOF\n",
-            "# TYPE a histogram\na_bucket{le=\"+Inf\"} 1 # {x=\"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456\"} 1\n# EOF\n",
+            &format!(
+                "# TYPE a histogram\na_bucket{{le=\"+Inf\"}} 1 # {{x=\"{}\"}} 1\n# EOF\n",
+                "é".repeat(127)
+            ),
+            &format!(
+                "# TYPE a histogram\na_bucket{{le=\"+Inf\"}} 1 # {{x=\"{}\"}} 1\n# EOF\n",
+                "é".repeat(128)
+            ),
         ],
         expect![[r##"
             "# TYPE a counter\n# TYPE a counter\n# EOF\n"
@@ -436,11 +468,11 @@ fn semantic_errors() {
             "a 1\n# TYPE a gauge\n# EOF\n"
               2:1: metadata for "a" after its samples
             "a 1\nb 1\na 2\n# EOF\n"
-              3:1: family "a" uses the name "a" of an earlier family (a family's lines must be contiguous)
+              3:1: family "a" reuses the name "a" of an earlier family; a family's samples must be contiguous and named as its type requires
             "# TYPE a counter\na 1\n# EOF\n"
-              2:1: family "a" uses the name "a" of an earlier family (a family's lines must be contiguous)
+              2:1: family "a" reuses the name "a" of an earlier family; a family's samples must be contiguous and named as its type requires
             "# TYPE a_created gauge\n# TYPE a counter\n# EOF\n"
-              2:1: family "a" uses the name "a_created" of an earlier family (a family's lines must be contiguous)
+              2:1: family "a" reuses the name "a_created" of an earlier family; a family's samples must be contiguous and named as its type requires
             "# TYPE a counter\na_total -1\n# EOF\n"
               2:1: _total value -1 must not be negative
             "# TYPE a counter\na_total NaN\n# EOF\n"
@@ -483,8 +515,10 @@ fn semantic_errors() {
               2:1: quantile value -1 must not be negative
             "# TYPE a summary\na_sum -1\na_count 1\n# EOF\n"
               2:1: _sum value -1 must not be negative
-            "# TYPE a histogram\na_bucket{le=\"+Inf\"} 1 # {x=\"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456\"} 1\n# EOF\n"
+            "# TYPE a histogram\na_bucket{le=\"+Inf\"} 1 # {x=\"ééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\"} 1\n# EOF\n"
               ok
+            "# TYPE a histogram\na_bucket{le=\"+Inf\"} 1 # {x=\"éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\"} 1\n# EOF\n"
+              2:25: exemplar labels have 129 characters, more than 128
         "##]],
     );
 }

@@ -124,6 +124,9 @@ pub fn render(result: &Result<Exposition, ParseError>) -> String {
         render_sample(&mut out, sample);
         for exemplar in exposition.exemplars.iter().filter(|e| e.sample == index) {
             out.push_str("  # ");
+            if exemplar.labels.is_empty() {
+                out.push_str("{}");
+            }
             render_labels(&mut out, &exemplar.labels);
             let _ = write!(out, " {:?}", exemplar.value);
             if let Some(ts) = exemplar.timestamp_ms {
