@@ -555,14 +555,18 @@ impl PluginRuntime {
 
     /// Collects instance `name` once.
     pub async fn collect(&self, name: &str) -> Result<Vec<MetricFamily>, CollectError> {
-        let handle = self
-            .inner
-            .state
-            .lock()
-            .instances
-            .get(name)
-            .map(|i| Arc::clone(&i.handle))
-            .ok_or(CollectError::Stopped)?;
+        let handle = {
+            let state = self.inner.state.lock();
+            match state.instances.get(name) {
+                Some(running) => Arc::clone(&running.handle),
+                None => {
+                    return Err(match state.failed_instances.get(name) {
+                        Some((_, error)) => CollectError::Open(error.clone()),
+                        None => CollectError::Stopped,
+                    });
+                }
+            }
+        };
         handle.collect().await
     }
 

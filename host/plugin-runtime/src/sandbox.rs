@@ -37,6 +37,12 @@ impl InstanceState {
     ) -> Result<Self, String> {
         let mut wasi = WasiCtxBuilder::new();
         for path in &grants.read_paths {
+            // A grant of a path this machine lacks gives nothing to read;
+            // it must not keep the instance from running.
+            if !path.exists() {
+                tracing::warn!(plugin = %plugin_name, instance = %instance_name, path = %path.display(), "granted read path does not exist; skipped");
+                continue;
+            }
             let guest = path.to_string_lossy();
             wasi.preopened_dir(path, guest.as_ref(), FsPerms::ReadOnly)
                 .map_err(|e| format!("granted read path {}: {e}", path.display()))?;

@@ -7,7 +7,7 @@
 //! the host imports ([`log`], [`fs::filesystem_usage`]) need the real host
 //! and answer "unavailable" natively.
 //!
-//! ```ignore
+//! ```
 //! use wasmetheus_sdk::{Exporter, Metadata, Registry, Error, export_exporter};
 //!
 //! struct Hello;
@@ -22,6 +22,12 @@
 //!     }
 //! }
 //! export_exporter!(Hello);
+//!
+//! // The same logic, tested natively:
+//! let mut out = Registry::new();
+//! Hello::open("{}")?.collect(&mut out)?;
+//! assert_eq!(out.get("hello_world").unwrap().metrics[0].number(), Some(1.0));
+//! # Ok::<(), Error>(())
 //! ```
 
 pub mod config;
