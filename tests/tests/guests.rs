@@ -209,6 +209,43 @@ async fn net_escape() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn http_escape() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let authority = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        }
+    });
+    let config = serde_json::json!({ "authority": authority });
+    let denied = instance("denied", "http-escape", config.clone());
+    let mut other_port = instance("other-port", "http-escape", config.clone());
+    other_port.grants.http_origins = vec!["http://127.0.0.1:1".into()];
+    let mut granted = instance("granted", "http-escape", config);
+    granted.grants.http_origins = vec![format!("http://{authority}")];
+    let (runtime, _dir) = runtime_with(
+        &[(guests::HTTP_ESCAPE, "http-escape")],
+        vec![denied, other_port, granted],
+    );
+    for name in ["denied", "other-port"] {
+        let err = runtime.collect(name).await.unwrap_err();
+        assert!(
+            err.to_string().contains("HttpRequestDenied"),
+            "{name}: {err}"
+        );
+    }
+    let families = runtime.collect("granted").await.unwrap();
+    assert_eq!(
+        families[0].metrics[0].value,
+        wasmetheus_model::MetricValue::Number(200.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn panics() {
     let (runtime, _dir) = runtime_with(
         &[(guests::PANICS, "panics"), (guests::TRIVIAL, "trivial")],

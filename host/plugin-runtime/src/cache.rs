@@ -50,12 +50,14 @@ impl CompileCache {
             return Ok((Component::from_binary(engine, bytes)?, Origin::Compiled));
         };
         let path = self.path_for(dir, bytes);
-        if path.exists() {
+        // Read into memory rather than mapping the file: a mapped cache
+        // file truncated by someone else would crash the host (SIGBUS).
+        if let Ok(serialized) = std::fs::read(&path) {
             // SAFETY: the file was produced by `Component::serialize` of an
             // engine with the same compatibility hash (it is in the name) and
             // is written atomically, so it is never a partial file; wasmtime
             // still checks its header and refuses a mismatched artifact.
-            match unsafe { Component::deserialize_file(engine, &path) } {
+            match unsafe { Component::deserialize(engine, &serialized) } {
                 Ok(component) => return Ok((component, Origin::Cached)),
                 Err(e) => {
                     tracing::warn!(path = %path.display(), error = %e, "discarding unusable cached component");

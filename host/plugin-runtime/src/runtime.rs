@@ -388,7 +388,7 @@ impl PluginRuntime {
         metrics: &Arc<PluginMetrics>,
     ) -> Result<RunningInstance, (String, CollectError)> {
         let grants = config.plugins.grants_for(plugin_name, instance);
-        let capabilities = capability_statuses(&plugin.metadata.capabilities, &grants);
+        let capabilities = capability_statuses(plugin_name, &plugin.metadata.capabilities, &grants);
         for request in &plugin.metadata.capabilities {
             if !is_granted(&request.capability, &grants) {
                 tracing::warn!(

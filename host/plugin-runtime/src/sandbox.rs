@@ -244,6 +244,9 @@ pub struct CapabilityStatus {
     pub reason: String,
     pub optional: bool,
     pub granted: bool,
+    /// When not granted: the configuration lines that would grant it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_with: Option<String>,
 }
 
 /// The capability as it is written in the log and the API.
@@ -294,16 +297,21 @@ pub fn grant_hint(plugin: &str, capability: &Capability) -> String {
 
 /// Compares what a plugin requested with what an instance was granted.
 pub fn capability_statuses(
+    plugin: &str,
     requests: &[CapabilityRequest],
     grants: &Grants,
 ) -> Vec<CapabilityStatus> {
     requests
         .iter()
-        .map(|r| CapabilityStatus {
-            capability: capability_text(&r.capability),
-            reason: r.reason.clone(),
-            optional: r.optional,
-            granted: is_granted(&r.capability, grants),
+        .map(|r| {
+            let granted = is_granted(&r.capability, grants);
+            CapabilityStatus {
+                capability: capability_text(&r.capability),
+                reason: r.reason.clone(),
+                optional: r.optional,
+                granted,
+                grant_with: (!granted).then(|| grant_hint(plugin, &r.capability)),
+            }
         })
         .collect()
 }

@@ -201,3 +201,101 @@ pub async fn scrape_once(transport: &dyn Transport, target: &Target, store: &Lat
         samples: Arc::new(samples),
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmetheus_model::{Metric, MetricKind, MetricValue};
+
+    struct Fake;
+
+    impl Transport for Fake {
+        fn targets(&self) -> Vec<Target> {
+            Vec::new()
+        }
+
+        fn collect<'a>(&'a self, instance: &'a str) -> TransportFuture<'a> {
+            Box::pin(async move {
+                if instance == "broken" {
+                    return Err("it broke".to_owned());
+                }
+                Ok(vec![MetricFamily {
+                    name: "requests_total".into(),
+                    kind: MetricKind::Counter,
+                    help: "Requests.".into(),
+                    unit: String::new(),
+                    metrics: vec![Metric {
+                        // A label clashing with a target label.
+                        labels: vec![Label::new("job", "inner"), Label::new("code", "200")],
+                        value: MetricValue::Number(7.0),
+                        timestamp_ms: None,
+                    }],
+                }])
+            })
+        }
+
+        fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+            tokio::sync::watch::channel(0).1
+        }
+    }
+
+    fn target(instance: &str) -> Target {
+        Target {
+            instance: instance.into(),
+            job: "node".into(),
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(1),
+            labels: BTreeMap::from([("env".to_owned(), "prod".to_owned())]),
+        }
+    }
+
+    fn render(samples: &[Sample]) -> Vec<String> {
+        samples
+            .iter()
+            .map(|s| {
+                let labels: Vec<String> = s
+                    .labels
+                    .iter()
+                    .map(|l| format!("{}={:?}", l.name, l.value))
+                    .collect();
+                let value = if s.name == "scrape_duration_seconds" {
+                    "_".to_owned()
+                } else {
+                    s.value.to_string()
+                };
+                format!("{}{{{}}} {value}", s.name, labels.join(","))
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn samples_get_target_labels_and_synthetic_series() {
+        let store = LatestStore::default();
+        scrape_once(&Fake, &target("a"), &store).await;
+        let state = store.get("a").unwrap();
+        assert_eq!(state.health, TargetHealth::Up);
+        assert_eq!(
+            render(&state.samples),
+            [
+                r#"requests_total{code="200",env="prod",exported_job="inner",instance="a",job="node"} 7"#,
+                r#"up{env="prod",instance="a",job="node"} 1"#,
+                r#"scrape_duration_seconds{env="prod",instance="a",job="node"} _"#,
+                r#"scrape_samples_scraped{env="prod",instance="a",job="node"} 1"#,
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_scrape_is_down_with_its_error_and_no_samples() {
+        let store = LatestStore::default();
+        scrape_once(&Fake, &target("broken"), &store).await;
+        let state = store.get("broken").unwrap();
+        assert_eq!(state.health, TargetHealth::Down);
+        assert_eq!(state.last_error.as_deref(), Some("it broke"));
+        assert!(state.families.is_empty());
+        assert_eq!(
+            render(&state.samples)[0],
+            r#"up{env="prod",instance="broken",job="node"} 0"#
+        );
+    }
+}
