@@ -17,36 +17,9 @@ fn main() {
     );
     println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
 
-    let mut guests: Vec<(String, String)> = std::fs::read_dir(&guests_dir)
-        .unwrap()
-        .filter_map(|e| {
-            let path = e.ok()?.path();
-            let manifest = std::fs::read_to_string(path.join("Cargo.toml")).ok()?;
-            let package = manifest
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("name = "))?
-                .trim_matches('"')
-                .to_owned();
-            let dir = path.file_name()?.to_str()?.replace('-', "_");
-            Some((dir, package))
-        })
-        .collect();
-    guests.sort();
+    let guests = packages_in(&guests_dir);
     // First-party plugins are built too, for the tests that run them.
-    let mut plugins: Vec<(String, String)> = std::fs::read_dir(workspace.join("plugins"))
-        .unwrap()
-        .filter_map(|e| {
-            let path = e.ok()?.path();
-            let manifest = std::fs::read_to_string(path.join("Cargo.toml")).ok()?;
-            let package = manifest
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("name = "))?
-                .trim_matches('"')
-                .to_owned();
-            Some((package.replace('-', "_"), package))
-        })
-        .collect();
-    plugins.sort();
+    let plugins = packages_in(&workspace.join("plugins"));
     println!(
         "cargo:rerun-if-changed={}",
         workspace.join("plugins").display()
@@ -113,4 +86,25 @@ fn main() {
     generated.push_str("    };\n}\n");
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("guests.rs");
     std::fs::write(out, generated).unwrap();
+}
+
+/// The crates in the subdirectories of `dir`, as (the directory name as a
+/// Rust identifier, package name), sorted.
+fn packages_in(dir: &Path) -> Vec<(String, String)> {
+    let mut packages: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let manifest = std::fs::read_to_string(path.join("Cargo.toml")).ok()?;
+            let package = manifest
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("name = "))?
+                .trim_matches('"')
+                .to_owned();
+            let ident = path.file_name()?.to_str()?.replace('-', "_");
+            Some((ident, package))
+        })
+        .collect();
+    packages.sort();
+    packages
 }
