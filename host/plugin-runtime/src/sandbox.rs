@@ -36,6 +36,11 @@ impl InstanceState {
         limiter: MemoryLimiter,
     ) -> Result<Self, String> {
         let mut wasi = WasiCtxBuilder::new();
+        // Each instance runs on a thread of its own, so file operations may
+        // block it; this saves a hop to a thread pool per call (several
+        // hundred microseconds per file read otherwise). Set before the
+        // preopens, which capture it.
+        wasi.allow_blocking_current_thread(true);
         for path in &grants.read_paths {
             // A grant of a path this machine lacks gives nothing to read;
             // it must not keep the instance from running.
