@@ -304,6 +304,11 @@ async fn config_reload_is_atomic() {
     );
     let (status, _) = http(address, "GET", "/plugins/trivial/metrics", &[]).await;
     assert_eq!(status, 200);
+    let (_, metrics) = http(address, "GET", "/metrics", &[]).await;
+    assert!(
+        metrics.contains("prometheus_config_last_reload_successful 0\n"),
+        "{metrics}"
+    );
 
     // Valid: two named instances replace the default one.
     std::fs::write(
@@ -322,4 +327,9 @@ async fn config_reload_is_atomic() {
     }
     let (status, _) = http(address, "GET", "/plugins/trivial/metrics", &[]).await;
     assert_eq!(status, 404);
+    let (_, metrics) = http(address, "GET", "/metrics", &[]).await;
+    assert!(
+        metrics.contains("prometheus_config_last_reload_successful 1\n"),
+        "{metrics}"
+    );
 }

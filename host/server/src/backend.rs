@@ -19,7 +19,8 @@ pub struct ServerBackend {
     config: Mutex<Config>,
     self_instance: String,
     store: OnceLock<LatestStore>,
-    reloads: Mutex<(u64, u64)>,
+    /// Whether the last reload attempt succeeded, and failures since start.
+    reloads: Mutex<(bool, u64)>,
     self_changes: tokio::sync::watch::Sender<u64>,
     /// Serializes reloads (SIGHUP and HTTP may race).
     reload_lock: tokio::sync::Mutex<()>,
@@ -39,7 +40,7 @@ impl ServerBackend {
             config: Mutex::new(config),
             self_instance,
             store: OnceLock::new(),
-            reloads: Mutex::new((0, 0)),
+            reloads: Mutex::new((true, 0)),
             self_changes,
             reload_lock: tokio::sync::Mutex::new(()),
         }
@@ -60,7 +61,9 @@ impl ServerBackend {
         let config = match loaded {
             Ok(config) => config,
             Err(e) => {
-                self.reloads.lock().1 += 1;
+                let mut reloads = self.reloads.lock();
+                reloads.0 = false;
+                reloads.1 += 1;
                 return Err(e.to_string());
             }
         };
@@ -73,14 +76,14 @@ impl ServerBackend {
             .await
             .map_err(|e| e.to_string())?;
         *self.config.lock() = config;
-        self.reloads.lock().0 += 1;
+        self.reloads.lock().0 = true;
         self.self_changes.send_modify(|g| *g += 1);
         tracing::info!("configuration reloaded");
         Ok(())
     }
 
     fn host_families(&self) -> Vec<MetricFamily> {
-        let (ok, failed) = *self.reloads.lock();
+        let (last_successful, failed) = *self.reloads.lock();
         let gauge = |name: &str, help: &str, value: f64| MetricFamily {
             name: name.to_owned(),
             kind: MetricKind::Gauge,
@@ -107,7 +110,7 @@ impl ServerBackend {
             gauge(
                 "prometheus_config_last_reload_successful",
                 "Whether the last configuration reload attempt was successful.",
-                if failed > 0 && ok == 0 { 0.0 } else { 1.0 },
+                if last_successful { 1.0 } else { 0.0 },
             ),
             gauge(
                 "wasmetheus_config_reloads_failed",
