@@ -1,0 +1,261 @@
+//! The storage traits: how scrapes and rules append samples and how PromQL
+//! and the API read them, without knowing which engine stores them.
+//!
+//! They live here so the engine and the query side never import each other:
+//! PromQL is tested against an in-memory store, the TSDB without PromQL.
+
+use crate::Label;
+
+/// How a [`Matcher`] compares a label's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MatchType {
+    /// `=`
+    Equal,
+    /// `!=`
+    NotEqual,
+    /// `=~`, fully anchored like Prometheus' regex matchers.
+    Regex,
+    /// `!~`
+    NotRegex,
+}
+
+impl MatchType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchType::Equal => "=",
+            MatchType::NotEqual => "!=",
+            MatchType::Regex => "=~",
+            MatchType::NotRegex => "!~",
+        }
+    }
+}
+
+/// A label matcher of a selector, e.g. `job=~"node|mysql"`. A series without
+/// the label is treated as having it with the empty value, as in Prometheus.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    pub name: String,
+    pub kind: MatchType,
+    pub value: String,
+    regex: Option<regex::Regex>,
+}
+
+impl PartialEq for Matcher {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.kind == other.kind && self.value == other.value
+    }
+}
+
+/// A regex in a matcher did not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid regular expression {pattern:?} for label {name}: {message}")]
+pub struct MatcherError {
+    pub name: String,
+    pub pattern: String,
+    pub message: String,
+}
+
+impl Matcher {
+    pub fn new(
+        kind: MatchType,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, MatcherError> {
+        let (name, value) = (name.into(), value.into());
+        let regex = match kind {
+            MatchType::Regex | MatchType::NotRegex => Some(
+                // Prometheus anchors regex matchers at both ends and lets
+                // `.` match newlines.
+                regex::RegexBuilder::new(&format!("^(?:{value})$"))
+                    .dot_matches_new_line(true)
+                    .build()
+                    .map_err(|e| MatcherError {
+                        name: name.clone(),
+                        pattern: value.clone(),
+                        message: e.to_string(),
+                    })?,
+            ),
+            MatchType::Equal | MatchType::NotEqual => None,
+        };
+        Ok(Matcher {
+            name,
+            kind,
+            value,
+            regex,
+        })
+    }
+
+    /// `name="value"`.
+    pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Matcher {
+            name: name.into(),
+            kind: MatchType::Equal,
+            value: value.into(),
+            regex: None,
+        }
+    }
+
+    /// Whether a label value (empty when the label is absent) matches.
+    pub fn matches(&self, value: &str) -> bool {
+        match self.kind {
+            MatchType::Equal => self.value == value,
+            MatchType::NotEqual => self.value != value,
+            MatchType::Regex => self.regex.as_ref().is_some_and(|r| r.is_match(value)),
+            MatchType::NotRegex => !self.regex.as_ref().is_some_and(|r| r.is_match(value)),
+        }
+    }
+
+    /// Whether the matcher accepts the empty value, i.e. series that lack
+    /// the label altogether.
+    pub fn matches_empty(&self) -> bool {
+        self.matches("")
+    }
+
+    /// For `=~` matchers that are a plain alternation of literals
+    /// (`a|b|c`), those literals: the index looks them up directly instead
+    /// of testing every value.
+    pub fn literal_alternatives(&self) -> Option<Vec<&str>> {
+        if self.kind != MatchType::Regex {
+            return None;
+        }
+        let is_literal = |s: &str| {
+            s.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | ':' | '/' | ' ' | ','))
+        };
+        let parts: Vec<&str> = self.value.split('|').collect();
+        parts.iter().all(|p| is_literal(p)).then_some(parts)
+    }
+
+    /// For `=~` matchers of the form `prefix.*` with a literal prefix.
+    pub fn literal_prefix(&self) -> Option<&str> {
+        if !matches!(self.kind, MatchType::Regex | MatchType::NotRegex) {
+            return None;
+        }
+        let prefix = self.value.strip_suffix(".*")?;
+        prefix
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | ':' | '/'))
+            .then_some(prefix)
+    }
+}
+
+impl std::fmt::Display for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}{:?}", self.name, self.kind.as_str(), self.value)
+    }
+}
+
+/// Why a sample was not appended. Each reason is counted separately.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppendError {
+    #[error("out of order sample: {t} is before the series' last timestamp {last}")]
+    OutOfOrder { last: i64, t: i64 },
+    #[error("duplicate sample for timestamp {t} with a different value")]
+    DuplicateTimestamp { t: i64 },
+    #[error("out of bounds: {t} is older than the head allows ({min})")]
+    OutOfBounds { min: i64, t: i64 },
+    #[error("series limit of {limit} reached")]
+    SeriesLimit { limit: usize },
+    #[error("invalid series: {0}")]
+    InvalidSeries(String),
+}
+
+/// A storage failure unrelated to the sample itself (I/O, corruption).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StorageError(pub String);
+
+/// One selected series: its labels (sorted by name, `__name__` included)
+/// and its samples within the selected range, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSamples {
+    pub labels: Vec<Label>,
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// Appends samples; nothing is visible to readers before `commit`.
+pub trait Appender {
+    /// Queues one sample of the series `labels` (sorted by name, with
+    /// `__name__`).
+    fn append(&mut self, labels: &[Label], t: i64, v: f64) -> Result<(), AppendError>;
+    /// Makes every queued sample durable and visible.
+    fn commit(&mut self) -> Result<(), StorageError>;
+    /// Drops every queued sample.
+    fn rollback(&mut self);
+}
+
+/// Read access to stored series.
+pub trait Queryable: Send + Sync {
+    /// Series matching all `matchers` with their samples in `[mint, maxt]`
+    /// (milliseconds, both inclusive), sorted by labels.
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SeriesSamples>, StorageError>;
+
+    /// Label names of the series matching `matchers` (all series when
+    /// empty) with samples in `[mint, maxt]`, sorted.
+    fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError>;
+
+    /// Values of label `name` over the same series, sorted.
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(kind: MatchType, pattern: &str, value: &str, expected: bool) {
+        let m = Matcher::new(kind, "l", pattern).unwrap();
+        assert_eq!(m.matches(value), expected, "{m} on {value:?}");
+    }
+
+    #[test]
+    fn matchers_follow_prometheus() {
+        check(MatchType::Equal, "a", "a", true);
+        check(MatchType::Equal, "", "", true);
+        check(MatchType::NotEqual, "a", "", true);
+        // Regexes are anchored at both ends.
+        check(MatchType::Regex, "a.", "abc", false);
+        check(MatchType::Regex, "a.*", "abc", true);
+        check(MatchType::Regex, "b", "abc", false);
+        check(MatchType::Regex, "a|b", "b", true);
+        check(MatchType::Regex, ".*", "", true);
+        check(MatchType::Regex, ".+", "", false);
+        check(MatchType::Regex, "a.c", "a\nc", true);
+        check(MatchType::NotRegex, "a.*", "abc", false);
+        check(MatchType::NotRegex, "a.*", "", true);
+    }
+
+    #[test]
+    fn fast_paths_are_recognized() {
+        let m = Matcher::new(MatchType::Regex, "job", "node|mysql").unwrap();
+        assert_eq!(m.literal_alternatives(), Some(vec!["node", "mysql"]));
+        let m = Matcher::new(MatchType::Regex, "job", "no.e").unwrap();
+        assert_eq!(m.literal_alternatives(), None);
+        let m = Matcher::new(MatchType::Regex, "path", "/var/.*").unwrap();
+        assert_eq!(m.literal_prefix(), Some("/var/"));
+    }
+
+    #[test]
+    fn bad_regex_is_a_clear_error() {
+        let err = Matcher::new(MatchType::Regex, "job", "(").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid regular expression \"(\" for label job")
+        );
+    }
+}

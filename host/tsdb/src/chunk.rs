@@ -1,0 +1,1 @@
+//! Compressed chunks of samples (placeholder).
