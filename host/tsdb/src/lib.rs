@@ -3,3 +3,8 @@
 //! query side reaches it through the storage traits of `wasmetheus-model`.
 
 pub mod chunk;
+mod head;
+mod index;
+pub mod wal;
+
+pub use head::{Head, HeadAppender, HeadLimits, HeadStats};

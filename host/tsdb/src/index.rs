@@ -1,0 +1,203 @@
+//! The postings index: interned label strings, series by label set, and
+//! for every label pair the sorted list of series carrying it.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use wasmetheus_model::Label;
+use wasmetheus_model::storage::{MatchType, Matcher};
+
+/// A series' number in the head.
+pub type SeriesRef = u32;
+
+/// Label strings are stored once however many series use them.
+#[derive(Default)]
+struct Symbols {
+    set: std::collections::HashSet<Arc<str>>,
+}
+
+impl Symbols {
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(existing) = self.set.get(s) {
+            return Arc::clone(existing);
+        }
+        let new: Arc<str> = s.into();
+        self.set.insert(Arc::clone(&new));
+        new
+    }
+}
+
+/// A series' labels as interned (name, value) pairs, sorted by name.
+type InternedLabels = Box<[(Arc<str>, Arc<str>)]>;
+
+#[derive(Default)]
+pub struct Index {
+    symbols: Symbols,
+    /// Labels of each series, by ref.
+    labels: Vec<InternedLabels>,
+    /// Label-set hash to the refs with that hash (collisions are rare).
+    by_hash: HashMap<u64, Vec<SeriesRef>>,
+    /// name -> value -> refs, each list sorted (refs only ever grow).
+    postings: HashMap<Arc<str>, HashMap<Arc<str>, Vec<SeriesRef>>>,
+}
+
+fn hash_labels(labels: &[Label]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for l in labels {
+        l.name.hash(&mut h);
+        l.value.hash(&mut h);
+    }
+    h.finish()
+}
+
+fn same(stored: &[(Arc<str>, Arc<str>)], labels: &[Label]) -> bool {
+    stored.len() == labels.len()
+        && stored
+            .iter()
+            .zip(labels)
+            .all(|((n, v), l)| **n == *l.name && **v == *l.value)
+}
+
+/// Sorted-list intersection.
+fn intersect(a: &[SeriesRef], b: &[SeriesRef]) -> Vec<SeriesRef> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Sorted-list difference `a - b`.
+fn subtract(a: &[SeriesRef], b: &[SeriesRef]) -> Vec<SeriesRef> {
+    let mut j = 0;
+    a.iter()
+        .copied()
+        .filter(|x| {
+            while j < b.len() && b[j] < *x {
+                j += 1;
+            }
+            !(j < b.len() && b[j] == *x)
+        })
+        .collect()
+}
+
+/// Union of several sorted lists.
+fn union(lists: Vec<&[SeriesRef]>) -> Vec<SeriesRef> {
+    let mut out: Vec<SeriesRef> = lists.into_iter().flatten().copied().collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+impl Index {
+    pub fn lookup(&self, labels: &[Label]) -> Option<SeriesRef> {
+        self.by_hash
+            .get(&hash_labels(labels))?
+            .iter()
+            .copied()
+            .find(|r| same(&self.labels[*r as usize], labels))
+    }
+
+    /// Adds a new series as `r` (refs are handed out in increasing order).
+    pub fn insert(&mut self, labels: &[Label], r: SeriesRef) -> SeriesRef {
+        let interned: InternedLabels = labels
+            .iter()
+            .map(|l| (self.symbols.intern(&l.name), self.symbols.intern(&l.value)))
+            .collect();
+        for (name, value) in interned.iter() {
+            self.postings
+                .entry(Arc::clone(name))
+                .or_default()
+                .entry(Arc::clone(value))
+                .or_default()
+                .push(r);
+        }
+        debug_assert_eq!(self.labels.len(), r as usize);
+        self.labels.push(interned);
+        self.by_hash.entry(hash_labels(labels)).or_default().push(r);
+        r
+    }
+
+    pub fn labels(&self, r: SeriesRef) -> Vec<Label> {
+        self.labels[r as usize]
+            .iter()
+            .map(|(n, v)| Label::new(n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Refs of series with label `name` whose value satisfies `keep`.
+    fn values_where(&self, name: &str, keep: impl Fn(&str) -> bool) -> Vec<SeriesRef> {
+        match self.postings.get(name) {
+            Some(values) => union(
+                values
+                    .iter()
+                    .filter(|(v, _)| keep(v))
+                    .map(|(_, refs)| refs.as_slice())
+                    .collect(),
+            ),
+            None => Vec::new(),
+        }
+    }
+
+    /// The series with `name` set to any of `values`.
+    fn any_of(&self, name: &str, values: &[&str]) -> Vec<SeriesRef> {
+        let Some(by_value) = self.postings.get(name) else {
+            return Vec::new();
+        };
+        union(
+            values
+                .iter()
+                .filter_map(|v| by_value.get(*v).map(Vec::as_slice))
+                .collect(),
+        )
+    }
+
+    /// Refs of the series matching every matcher, sorted. A matcher that
+    /// accepts the empty value also accepts series without the label, so it
+    /// is applied by subtracting the series it rejects.
+    pub fn select(&self, matchers: &[Matcher]) -> Vec<SeriesRef> {
+        let mut positive: Option<Vec<SeriesRef>> = None;
+        let mut negative: Vec<Vec<SeriesRef>> = Vec::new();
+        for m in matchers {
+            if m.matches_empty() {
+                // e.g. a="", a!="x", a=~"x|", a!~"x": drop the series whose
+                // value for `a` is set and rejected.
+                negative.push(self.values_where(&m.name, |v| !m.matches(v)));
+                continue;
+            }
+            let refs = match m.kind {
+                MatchType::Equal => self.any_of(&m.name, &[m.value.as_str()]),
+                MatchType::Regex => match m.literal_alternatives() {
+                    Some(values) => self.any_of(&m.name, &values),
+                    None => match m.literal_prefix() {
+                        Some(prefix) => self.values_where(&m.name, |v| v.starts_with(prefix)),
+                        None => self.values_where(&m.name, |v| m.matches(v)),
+                    },
+                },
+                MatchType::NotEqual | MatchType::NotRegex => {
+                    self.values_where(&m.name, |v| m.matches(v))
+                }
+            };
+            positive = Some(match positive {
+                None => refs,
+                Some(p) => intersect(&p, &refs),
+            });
+            if positive.as_ref().is_some_and(Vec::is_empty) {
+                return Vec::new();
+            }
+        }
+        let mut result = positive.unwrap_or_else(|| (0..self.labels.len() as SeriesRef).collect());
+        for n in &negative {
+            result = subtract(&result, n);
+        }
+        result
+    }
+}
