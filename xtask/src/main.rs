@@ -19,7 +19,7 @@ usage: cargo xtask <command>
   test-plugins       load every plugin in the real runtime (metadata,
                      collect within limits, output validity), then run
                      each plugin's own tests
-  bench [plugins]    run the criterion benchmarks";
+  bench [plugins|tsdb]  run the criterion benchmarks";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -214,6 +214,20 @@ fn test_plugins() -> Result {
 }
 
 fn bench(args: &[String]) -> Result {
+    match args.first().map(String::as_str) {
+        None | Some("plugins") => bench_plugins(),
+        Some("tsdb") => {
+            let mut cmd = cargo();
+            cmd.args(["bench", "-p", "wasmetheus-tsdb", "--bench", "chunk"]);
+            status(cmd)
+        }
+        Some(other) => Err(format!(
+            "unknown benchmark group {other:?}; try `plugins` or `tsdb`"
+        )),
+    }
+}
+
+fn bench_plugins() -> Result {
     let built = build_plugins()?;
     let mut guest = cargo();
     guest.args([
@@ -234,12 +248,12 @@ fn bench(args: &[String]) -> Result {
     let mut cmd = cargo();
     cmd.env("WASMETHEUS_BENCH_TRIVIAL", trivial)
         .env("WASMETHEUS_BENCH_NODE_EXPORTER", node);
-    cmd.args(["bench", "-p", "wasmetheus-plugin-runtime"]);
-    match args.first().map(String::as_str) {
-        None | Some("plugins") => {
-            cmd.args(["--bench", "plugins"]);
-        }
-        Some(other) => return Err(format!("unknown benchmark group {other:?}; try `plugins`")),
-    }
+    cmd.args([
+        "bench",
+        "-p",
+        "wasmetheus-plugin-runtime",
+        "--bench",
+        "plugins",
+    ]);
     status(cmd)
 }

@@ -32,9 +32,11 @@ fn xorshift(s: &mut u64) -> u64 {
     *s
 }
 
-fn series(kind: Kind, seed: u64) -> Vec<(i64, f64)> {
+type Series = Vec<(i64, f64)>;
+
+fn series(kind: Kind, seed: u64) -> Series {
     let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let jitter = if seed % 2 == 0 { 0 } else { 3 };
+    let jitter = if seed.is_multiple_of(2) { 0 } else { 3 };
     let mut acc: u64 = xorshift(&mut rng) % 1_000_000;
     let mut x = (xorshift(&mut rng) % 1000) as f64;
     (0..TARGET_SAMPLES)
@@ -84,7 +86,7 @@ fn decode_all(chunks: &[XorChunk]) -> u64 {
 }
 
 fn bench(c: &mut Criterion) {
-    let per_kind: Vec<(&str, Vec<Vec<(i64, f64)>>)> = KINDS
+    let per_kind: Vec<(&str, Vec<Series>)> = KINDS
         .iter()
         .map(|&(kind, name)| {
             let s = (0..SERIES_PER_KIND as u64)
@@ -93,8 +95,8 @@ fn bench(c: &mut Criterion) {
             (name, s)
         })
         .collect();
-    let mix: Vec<Vec<(i64, f64)>> = per_kind.iter().flat_map(|(_, s)| s.clone()).collect();
-    let samples_in = |s: &[Vec<(i64, f64)>]| s.iter().map(Vec::len).sum::<usize>() as u64;
+    let mix: Vec<Series> = per_kind.iter().flat_map(|(_, s)| s.clone()).collect();
+    let samples_in = |s: &[Series]| s.iter().map(Vec::len).sum::<usize>() as u64;
 
     for (name, s) in per_kind.iter().map(|(n, s)| (*n, s)).chain([("mix", &mix)]) {
         let chunks: Vec<XorChunk> = s.iter().map(|s| build(s)).collect();
