@@ -11,8 +11,9 @@ use wasmetheus_tests::{PluginsDir, eventually, guests, http};
 
 struct TestServer {
     address: SocketAddr,
-    _data: tempfile::TempDir,
+    data: Option<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Drop for TestServer {
@@ -24,7 +25,10 @@ impl Drop for TestServer {
 }
 
 async fn server(plugins: &Path, config: Option<&Path>) -> TestServer {
-    let data = tempfile::tempdir().unwrap();
+    server_on(plugins, config, tempfile::tempdir().unwrap()).await
+}
+
+async fn server_on(plugins: &Path, config: Option<&Path>, data: tempfile::TempDir) -> TestServer {
     let args = ServeArgs {
         config_file: config.map(Path::to_owned),
         listen_address: "127.0.0.1:0".into(),
@@ -37,14 +41,63 @@ async fn server(plugins: &Path, config: Option<&Path>) -> TestServer {
     let running = start(args).await.unwrap();
     let address = running.address;
     let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(running.serve_until(async {
+    let serving = tokio::spawn(running.serve_until(async {
         let _ = rx.await;
     }));
     TestServer {
         address,
-        _data: data,
+        data: Some(data),
         shutdown: Some(tx),
+        serving: Some(serving),
     }
+}
+
+impl TestServer {
+    /// Stops the server and waits until it has released everything;
+    /// returns its data directory.
+    async fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.shutdown.take().unwrap().send(());
+        self.serving.take().unwrap().await.unwrap().unwrap();
+        self.data.take().unwrap()
+    }
+}
+
+fn metric_value(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scraped_samples_are_stored_and_replayed_after_a_restart() {
+    let plugins = PluginsDir::new();
+    plugins.install(guests::TRIVIAL, "trivial");
+    let config = write_config(
+        plugins.path(),
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\n",
+    );
+    let first = server(plugins.path(), Some(&config)).await;
+    let address = first.address;
+    // trivial's 2 series + up/scrape_* of 2 targets (trivial, wasmetheus).
+    let series = eventually(Duration::from_secs(5), "both targets stored", || async {
+        let (_, metrics) = http(address, "GET", "/metrics", &[]).await;
+        let series = metric_value(&metrics, "prometheus_tsdb_head_series")?;
+        (series >= 8.0).then_some(series)
+    })
+    .await;
+    let data = first.stop().await;
+
+    let second = server_on(plugins.path(), Some(&config), data).await;
+    let (_, metrics) = http(second.address, "GET", "/metrics", &[]).await;
+    assert!(
+        metric_value(&metrics, "prometheus_tsdb_head_series").unwrap() >= series,
+        "{metrics}"
+    );
+    // At least one sample of each series came back from the log.
+    assert!(
+        metric_value(&metrics, "wasmetheus_tsdb_wal_replayed_samples").unwrap() >= series,
+        "{metrics}"
+    );
 }
 
 async fn plugins_status(address: SocketAddr) -> Value {

@@ -214,6 +214,23 @@ pub trait Queryable: Send + Sync {
     ) -> Result<Vec<String>, StorageError>;
 }
 
+/// A store that can be appended to and read: what scraping and rules write
+/// into.
+pub trait Storage: Queryable {
+    /// A new appender; its samples become visible at `commit`.
+    fn appender(&self) -> Box<dyn Appender + Send + '_>;
+}
+
+/// The stale marker: a NaN with this exact bit pattern, written when a
+/// series disappears from its target, so queries stop returning it at once
+/// instead of after the lookback window.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// Whether `v` is the stale marker (an ordinary NaN is not).
+pub fn is_stale_marker(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

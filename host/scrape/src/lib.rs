@@ -9,5 +9,7 @@
 mod manager;
 mod store;
 
-pub use manager::{ScrapeManager, Target, Transport, TransportFuture};
+pub use manager::{
+    ScrapeManager, SharedStorage, Target, Transport, TransportFuture, scrape_and_store,
+};
 pub use store::{LatestStore, TargetHealth, TargetState};

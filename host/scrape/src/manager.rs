@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinHandle;
+use wasmetheus_model::storage::{STALE_NAN_BITS, Storage};
 use wasmetheus_model::validate::flatten;
 use wasmetheus_model::{Label, MetricFamily, Sample};
 
@@ -35,18 +36,31 @@ pub trait Transport: Send + Sync + 'static {
     fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
-/// Runs the scrape loops of a transport's targets.
+/// Where scraped samples go besides the latest-state store.
+pub type SharedStorage = Option<Arc<dyn Storage + Send + Sync>>;
+
+/// Runs the scrape loops of a transport's targets; dropping it stops them.
 pub struct ScrapeManager {
     store: LatestStore,
+    task: JoinHandle<()>,
+}
+
+impl Drop for ScrapeManager {
+    fn drop(&mut self) {
+        // The loops live in a JoinSet owned by this task: aborting it
+        // aborts them all and releases the storage.
+        self.task.abort();
+    }
 }
 
 impl ScrapeManager {
     /// Starts scraping every target of `transport` and following its
-    /// changes, for as long as the runtime lives.
-    pub fn start(transport: Arc<dyn Transport>) -> ScrapeManager {
+    /// changes, for as long as the runtime lives. Samples are appended to
+    /// `storage` when given, with stale markers for series that disappear.
+    pub fn start(transport: Arc<dyn Transport>, storage: SharedStorage) -> ScrapeManager {
         let store = LatestStore::default();
-        tokio::spawn(run(transport, store.clone()));
-        ScrapeManager { store }
+        let task = tokio::spawn(run(transport, store.clone(), storage));
+        ScrapeManager { store, task }
     }
 
     pub fn store(&self) -> &LatestStore {
@@ -54,9 +68,10 @@ impl ScrapeManager {
     }
 }
 
-async fn run(transport: Arc<dyn Transport>, store: LatestStore) {
+async fn run(transport: Arc<dyn Transport>, store: LatestStore, storage: SharedStorage) {
     let mut changes = transport.changes();
-    let mut loops: HashMap<String, (Target, JoinHandle<()>)> = HashMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut loops: HashMap<String, (Target, tokio::task::AbortHandle)> = HashMap::new();
     loop {
         let targets = transport.targets();
         let wanted: HashMap<String, Target> = targets
@@ -68,6 +83,11 @@ async fn run(transport: Arc<dyn Transport>, store: LatestStore) {
             if !keep {
                 task.abort();
                 if !wanted.contains_key(instance) {
+                    // Gone: its series end now rather than fading out over
+                    // the lookback window.
+                    if let (Some(storage), Some(last)) = (&storage, store.get(instance)) {
+                        append_stale_markers(&**storage, &last.samples, &[], now_ms());
+                    }
                     store.remove(instance);
                 }
             }
@@ -77,17 +97,17 @@ async fn run(transport: Arc<dyn Transport>, store: LatestStore) {
             if loops.contains_key(&instance) {
                 continue;
             }
-            let task = tokio::spawn(scrape_loop(
+            let task = tasks.spawn(scrape_loop(
                 Arc::clone(&transport),
                 target.clone(),
                 store.clone(),
+                storage.clone(),
             ));
             loops.insert(instance, (target, task));
         }
+        // Reap finished (aborted) loops so the set does not grow.
+        while tasks.try_join_next().is_some() {}
         if changes.changed().await.is_err() {
-            for (_, (_, task)) in loops {
-                task.abort();
-            }
             return;
         }
     }
@@ -107,15 +127,99 @@ fn offset(target: &Target) -> Duration {
     Duration::from_millis((phase + interval_ms - now_ms % interval_ms) % interval_ms)
 }
 
-async fn scrape_loop(transport: Arc<dyn Transport>, target: Target, store: LatestStore) {
+async fn scrape_loop(
+    transport: Arc<dyn Transport>,
+    target: Target,
+    store: LatestStore,
+    storage: SharedStorage,
+) {
     // A new target is scraped at once, then on its phase.
-    scrape_once(&*transport, &target, &store).await;
+    scrape_and_store(&*transport, &target, &store, &storage).await;
     tokio::time::sleep(offset(&target)).await;
     let mut ticker = tokio::time::interval(target.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         ticker.tick().await;
-        scrape_once(&*transport, &target, &store).await;
+        scrape_and_store(&*transport, &target, &store, &storage).await;
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The full label set of a sample as stored: `__name__` plus its labels,
+/// sorted by name.
+fn series_labels(sample: &Sample) -> Vec<Label> {
+    let mut labels = Vec::with_capacity(sample.labels.len() + 1);
+    labels.push(Label::new("__name__", sample.name.clone()));
+    labels.extend(sample.labels.iter().cloned());
+    labels.sort();
+    labels
+}
+
+/// Appends a stale marker at `t` for every series of `previous` that is
+/// not in `current`.
+fn append_stale_markers(storage: &dyn Storage, previous: &[Sample], current: &[Sample], t: i64) {
+    let still_there: std::collections::HashSet<Vec<Label>> =
+        current.iter().map(series_labels).collect();
+    let mut appender = storage.appender();
+    for sample in previous {
+        let labels = series_labels(sample);
+        if !still_there.contains(&labels) {
+            // A rejection (e.g. the series already has a later sample) is fine.
+            let _ = appender.append(&labels, t, f64::from_bits(STALE_NAN_BITS));
+        }
+    }
+    if let Err(e) = appender.commit() {
+        tracing::warn!(error = %e, "writing stale markers failed");
+    }
+}
+
+/// Appends one scrape's samples; rejected samples are counted, not fatal.
+fn append_samples(storage: &dyn Storage, target: &Target, samples: &[Sample], t: i64) {
+    let mut appender = storage.appender();
+    let mut rejected = 0usize;
+    let mut first_error = None;
+    for sample in samples {
+        if let Err(e) = appender.append(
+            &series_labels(sample),
+            sample.timestamp_ms.unwrap_or(t),
+            sample.value,
+        ) {
+            rejected += 1;
+            first_error.get_or_insert(e);
+        }
+    }
+    if let Err(e) = appender.commit() {
+        tracing::error!(instance = %target.instance, error = %e, "storing the scrape failed");
+    } else if let Some(e) = first_error {
+        tracing::warn!(instance = %target.instance, rejected, "samples rejected by storage, e.g.: {e}");
+    }
+}
+
+/// Scrapes once, stores the samples, and marks series that disappeared
+/// since the previous scrape of this target as stale.
+pub async fn scrape_and_store(
+    transport: &dyn Transport,
+    target: &Target,
+    store: &LatestStore,
+    storage: &SharedStorage,
+) {
+    let previous = store.get(&target.instance);
+    scrape_once(transport, target, store).await;
+    let (Some(storage), Some(current)) = (storage, store.get(&target.instance)) else {
+        return;
+    };
+    let t = current.last_scrape.map_or_else(now_ms, |at| {
+        at.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    });
+    append_samples(&**storage, target, &current.samples, t);
+    if let Some(previous) = previous {
+        append_stale_markers(&**storage, &previous.samples, &current.samples, t);
     }
 }
 
@@ -297,5 +401,76 @@ mod tests {
             render(&state.samples)[0],
             r#"up{env="prod",instance="broken",job="node"} 0"#
         );
+    }
+
+    /// Returns series `a` and `b` on the first call, only `a` afterwards.
+    struct Shrinking(std::sync::atomic::AtomicUsize);
+
+    impl Transport for Shrinking {
+        fn targets(&self) -> Vec<Target> {
+            Vec::new()
+        }
+
+        fn collect<'a>(&'a self, _instance: &'a str) -> TransportFuture<'a> {
+            let call = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                let names: &[&str] = if call == 0 { &["a", "b"] } else { &["a"] };
+                Ok(names
+                    .iter()
+                    .map(|n| MetricFamily {
+                        name: (*n).into(),
+                        kind: MetricKind::Gauge,
+                        help: String::new(),
+                        unit: String::new(),
+                        metrics: vec![Metric {
+                            labels: Vec::new(),
+                            value: MetricValue::Number(1.0),
+                            timestamp_ms: None,
+                        }],
+                    })
+                    .collect())
+            })
+        }
+
+        fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+            tokio::sync::watch::channel(0).1
+        }
+    }
+
+    #[tokio::test]
+    async fn vanished_series_get_a_stale_marker() {
+        use wasmetheus_model::storage::{Matcher, Queryable, is_stale_marker};
+        let head = Arc::new(wasmetheus_tsdb::Head::default());
+        let storage: SharedStorage = Some(head.clone());
+        let (store, transport) = (LatestStore::default(), Shrinking(Default::default()));
+        scrape_and_store(&transport, &target("t"), &store, &storage).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        scrape_and_store(&transport, &target("t"), &store, &storage).await;
+        let select = |name: &str| {
+            head.select(&[Matcher::equal("__name__", name)], 0, i64::MAX)
+                .unwrap()
+                .remove(0)
+                .samples
+        };
+        let a = select("a");
+        assert_eq!(a.len(), 2);
+        assert!(a.iter().all(|(_, v)| *v == 1.0));
+        let b = select("b");
+        assert_eq!(b.len(), 2, "{b:?}");
+        assert_eq!(b[0].1, 1.0);
+        assert!(is_stale_marker(b[1].1), "{b:?}");
+        assert_eq!(b[1].0, a[1].0, "the marker is at the scrape that missed it");
+        // `up` and the scrape series are stored with the target labels.
+        let up = head
+            .select(
+                &[
+                    Matcher::equal("__name__", "up"),
+                    Matcher::equal("job", "node"),
+                ],
+                0,
+                i64::MAX,
+            )
+            .unwrap();
+        assert_eq!(up[0].samples.len(), 2);
     }
 }

@@ -15,6 +15,7 @@ const SELF_JOB: &str = "wasmetheus";
 
 pub struct ServerBackend {
     runtime: PluginRuntime,
+    head: Arc<wasmetheus_tsdb::Head>,
     source: ConfigSource,
     config: Mutex<Config>,
     self_instance: String,
@@ -32,10 +33,12 @@ impl ServerBackend {
         source: ConfigSource,
         config: Config,
         self_instance: String,
+        head: Arc<wasmetheus_tsdb::Head>,
     ) -> Self {
         let (self_changes, _) = tokio::sync::watch::channel(0);
         ServerBackend {
             runtime,
+            head,
             source,
             config: Mutex::new(config),
             self_instance,
@@ -118,6 +121,7 @@ impl ServerBackend {
                 failed as f64,
             ),
         ];
+        families.extend(self.head.metrics());
         families.extend(self.runtime.metrics());
         families
     }

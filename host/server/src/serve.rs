@@ -84,6 +84,8 @@ pub struct RunningServer {
     listener: tokio::net::TcpListener,
     /// Hot reload stops when this is dropped.
     _watcher: PluginsWatcher,
+    /// Scraping stops (and releases the TSDB) when this is dropped.
+    scrape: ScrapeManager,
 }
 
 impl RunningServer {
@@ -96,6 +98,7 @@ impl RunningServer {
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP")?;
+        drop(self.scrape);
         tracing::info!("stopped");
         Ok(())
     }
@@ -113,6 +116,13 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    let wal_dir = args.storage_path.join("wal");
+    let head = tokio::task::spawn_blocking(move || {
+        wasmetheus_tsdb::Head::open(&wal_dir, wasmetheus_tsdb::HeadLimits::default(), false)
+    })
+    .await?
+    .context("opening the TSDB head")?;
+    let head = Arc::new(head);
     let mut options = RuntimeOptions::new(&args.plugins_dir);
     options.cache_dir = Some(
         args.plugins_cache_dir
@@ -148,8 +158,9 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         source,
         config,
         local.to_string(),
+        Arc::clone(&head),
     ));
-    let scrape = ScrapeManager::start(backend.clone());
+    let scrape = ScrapeManager::start(backend.clone(), Some(head));
     backend.attach_store(scrape.store().clone());
     tracing::info!(
         address = %local,
@@ -161,6 +172,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         backend,
         listener,
         _watcher: watcher,
+        scrape,
     })
 }
 

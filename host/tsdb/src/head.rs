@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::{
-    AppendError, Appender, Matcher, Queryable, SeriesSamples, StorageError,
+    AppendError, Appender, Matcher, Queryable, SeriesSamples, Storage, StorageError,
 };
+use wasmetheus_model::{Metric, MetricFamily, MetricKind, MetricValue};
 
 /// One series in memory: its chunks, oldest first; the last one is open.
 struct MemSeries {
@@ -85,6 +86,8 @@ pub struct HeadStats {
     pub duplicates: AtomicU64,
     pub series_created: AtomicU64,
     pub series_limit_hit: AtomicU64,
+    /// Samples read back from the WAL at start-up.
+    pub replayed_samples: AtomicU64,
 }
 
 /// Limits of the head.
@@ -143,6 +146,9 @@ impl Head {
         let started = std::time::Instant::now();
         let (wal, stats) = Wal::open(dir, sync, |record| head.replay(record))?;
         log_replay(&stats, started.elapsed());
+        head.stats
+            .replayed_samples
+            .store(stats.samples, Ordering::Relaxed);
         head.wal = Some(Mutex::new(wal));
         Ok(head)
     }
@@ -309,6 +315,69 @@ impl Appender for HeadAppender<'_> {
     fn rollback(&mut self) {
         self.pending.clear();
         self.pending_last.clear();
+    }
+}
+
+impl Storage for Head {
+    fn appender(&self) -> Box<dyn Appender + Send + '_> {
+        Box::new(Head::appender(self))
+    }
+}
+
+impl Head {
+    /// Self-metrics under Prometheus' names, so existing dashboards work.
+    pub fn metrics(&self) -> Vec<MetricFamily> {
+        let family = |name: &str, kind: MetricKind, help: &str, value: f64| MetricFamily {
+            name: name.to_owned(),
+            kind,
+            help: help.to_owned(),
+            unit: String::new(),
+            metrics: vec![Metric {
+                labels: Vec::new(),
+                value: MetricValue::Number(value),
+                timestamp_ms: None,
+            }],
+        };
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64;
+        let s = &self.stats;
+        vec![
+            family(
+                "prometheus_tsdb_head_series",
+                MetricKind::Gauge,
+                "Total number of series in the head block.",
+                self.num_series() as f64,
+            ),
+            family(
+                "prometheus_tsdb_head_series_created_total",
+                MetricKind::Counter,
+                "Total number of series created in the head",
+                load(&s.series_created),
+            ),
+            family(
+                "prometheus_tsdb_head_samples_appended_total",
+                MetricKind::Counter,
+                "Total number of appended samples.",
+                load(&s.samples_appended),
+            ),
+            family(
+                "prometheus_tsdb_out_of_order_samples_total",
+                MetricKind::Counter,
+                "Total number of out of order samples ingestion failed attempts due to out of order being disabled.",
+                load(&s.out_of_order),
+            ),
+            family(
+                "wasmetheus_tsdb_wal_replayed_samples",
+                MetricKind::Gauge,
+                "Samples read back from the write-ahead log at start-up.",
+                load(&s.replayed_samples),
+            ),
+            family(
+                "wasmetheus_tsdb_duplicate_samples_total",
+                MetricKind::Counter,
+                "Samples rejected for a timestamp already holding a different value.",
+                load(&s.duplicates),
+            ),
+        ]
     }
 }
 

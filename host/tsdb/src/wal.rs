@@ -30,6 +30,11 @@ pub enum Record {
 /// Why the log could not be opened or written.
 #[derive(Debug, thiserror::Error)]
 pub enum WalError {
+    #[error(
+        "write-ahead log {path} is in use by another process ({message}); \
+         is another wasmetheus running on this --storage.tsdb.path?"
+    )]
+    Locked { path: PathBuf, message: String },
     #[error("write-ahead log {path}: {source}")]
     Io {
         path: PathBuf,
@@ -154,6 +159,12 @@ impl Wal {
             .append(true)
             .open(&path)
             .map_err(io)?;
+        // One writer per log: a second server on the same data directory
+        // would interleave records.
+        file.try_lock().map_err(|e| WalError::Locked {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         let len = file.metadata().map_err(io)?.len();
         let mut reader = BufReader::with_capacity(1 << 20, &file);
         let mut stats = ReplayStats::default();
@@ -284,6 +295,23 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let (records, _) = replay(&dir);
         assert_eq!(records.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_log_has_one_writer() {
+        let dir = std::env::temp_dir().join(format!("wal-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (first, _) = Wal::open(&dir, false, |_| {}).unwrap();
+        let Err(err) = Wal::open(&dir, false, |_| {}) else {
+            panic!("a second writer was let in");
+        };
+        assert!(
+            err.to_string().contains("in use by another process"),
+            "{err}"
+        );
+        drop(first);
+        Wal::open(&dir, false, |_| {}).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
