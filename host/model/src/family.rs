@@ -108,6 +108,24 @@ pub struct MetricFamily {
     pub metrics: Vec<Metric>,
 }
 
+impl MetricFamily {
+    /// A family of one unlabelled series with value `value`: the shape of
+    /// most self-metrics.
+    pub fn single(name: &str, kind: MetricKind, help: &str, value: f64) -> Self {
+        MetricFamily {
+            name: name.to_owned(),
+            kind,
+            help: help.to_owned(),
+            unit: String::new(),
+            metrics: vec![Metric {
+                labels: Vec::new(),
+                value: MetricValue::Number(value),
+                timestamp_ms: None,
+            }],
+        }
+    }
+}
+
 /// One flat sample: full series name, labels, value and optional timestamp.
 /// This is what a scrape stores: a histogram family becomes its `_bucket`,
 /// `_sum` and `_count` samples.

@@ -87,16 +87,8 @@ impl ServerBackend {
 
     fn host_families(&self) -> Vec<MetricFamily> {
         let (last_successful, failed) = *self.reloads.lock();
-        let gauge = |name: &str, help: &str, value: f64| MetricFamily {
-            name: name.to_owned(),
-            kind: MetricKind::Gauge,
-            help: help.to_owned(),
-            unit: String::new(),
-            metrics: vec![Metric {
-                labels: Vec::new(),
-                value: MetricValue::Number(value),
-                timestamp_ms: None,
-            }],
+        let gauge = |name: &str, help: &str, value: f64| {
+            MetricFamily::single(name, MetricKind::Gauge, help, value)
         };
         let mut families = vec![
             MetricFamily {

@@ -13,7 +13,7 @@ use wasmetheus_model::Label;
 use wasmetheus_model::storage::{
     AppendError, Appender, Matcher, Queryable, SeriesSamples, Storage, StorageError,
 };
-use wasmetheus_model::{Metric, MetricFamily, MetricKind, MetricValue};
+use wasmetheus_model::{MetricFamily, MetricKind};
 
 /// One series in memory: its chunks, oldest first; the last one is open.
 struct MemSeries {
@@ -327,17 +327,7 @@ impl Storage for Head {
 impl Head {
     /// Self-metrics under Prometheus' names, so existing dashboards work.
     pub fn metrics(&self) -> Vec<MetricFamily> {
-        let family = |name: &str, kind: MetricKind, help: &str, value: f64| MetricFamily {
-            name: name.to_owned(),
-            kind,
-            help: help.to_owned(),
-            unit: String::new(),
-            metrics: vec![Metric {
-                labels: Vec::new(),
-                value: MetricValue::Number(value),
-                timestamp_ms: None,
-            }],
-        };
+        let family = MetricFamily::single;
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64;
         let s = &self.stats;
         vec![
