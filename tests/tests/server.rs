@@ -72,10 +72,7 @@ fn metric_value(metrics: &str, name: &str) -> Option<f64> {
 async fn scraped_samples_are_stored_and_replayed_after_a_restart() {
     let plugins = PluginsDir::new();
     plugins.install(guests::TRIVIAL, "trivial");
-    let config = write_config(
-        plugins.path(),
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\n",
-    );
+    let config = fast_scrape_config(plugins.path());
     let first = server(plugins.path(), Some(&config)).await;
     let address = first.address;
     // trivial's 2 series + up/scrape_* of 2 targets (trivial, wasmetheus).
@@ -118,14 +115,19 @@ fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// A config scraping every second, so tests see scrapes quickly.
+fn fast_scrape_config(dir: &Path) -> std::path::PathBuf {
+    write_config(
+        dir,
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\n",
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn serves_instances_self_metrics_and_status() {
     let plugins = PluginsDir::new();
     plugins.install(guests::TRIVIAL, "trivial");
-    let config = write_config(
-        plugins.path(),
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\n",
-    );
+    let config = fast_scrape_config(plugins.path());
     let server = server(plugins.path(), Some(&config)).await;
     let address = server.address;
 
@@ -173,10 +175,7 @@ async fn serves_instances_self_metrics_and_status() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hot_reload_add_replace_reject_remove() {
     let plugins = PluginsDir::new();
-    let config = write_config(
-        plugins.path(),
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\n",
-    );
+    let config = fast_scrape_config(plugins.path());
     let server = server(plugins.path(), Some(&config)).await;
     let address = server.address;
 
@@ -288,10 +287,7 @@ fn padded(wasm: &[u8], size: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_copy_is_loaded_once_complete() {
     let plugins = PluginsDir::new();
-    let config = write_config(
-        plugins.path(),
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\n",
-    );
+    let config = fast_scrape_config(plugins.path());
     let server = server(plugins.path(), Some(&config)).await;
     let address = server.address;
     let bytes = padded(&std::fs::read(guests::TRIVIAL).unwrap(), 4 << 20);
@@ -331,10 +327,7 @@ async fn slow_copy_is_loaded_once_complete() {
 async fn config_reload_is_atomic() {
     let plugins = PluginsDir::new();
     plugins.install(guests::TRIVIAL, "trivial");
-    let config = write_config(
-        plugins.path(),
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\n",
-    );
+    let config = fast_scrape_config(plugins.path());
     let server = server(plugins.path(), Some(&config)).await;
     let address = server.address;
     eventually(Duration::from_secs(5), "the first scrape", || async {

@@ -120,3 +120,23 @@ fn timeout_above_interval_is_rejected() {
         "#]],
     );
 }
+
+#[test]
+fn instance_names_must_be_plain() {
+    check(
+        "plugins:\n  instances:\n    - name: a/b\n      plugin: x\n",
+        expect![[r#"
+            error: prometheus.yml:3:7: plugin instance name "a/b" is invalid: use letters, digits, `-`, `_` and `.`
+        "#]],
+    );
+}
+
+#[test]
+fn plugin_config_must_be_a_mapping() {
+    check(
+        "plugins:\n  instances:\n    - name: a\n      plugin: x\n      config: [1, 2]\n",
+        expect![[r#"
+            error: prometheus.yml:3:7: plugin instance "a": `config` must be a mapping of the plugin's settings
+        "#]],
+    );
+}

@@ -362,6 +362,12 @@ impl Head {
                 load(&s.replayed_samples),
             ),
             family(
+                "wasmetheus_tsdb_series_limit_hits_total",
+                MetricKind::Counter,
+                "Appends that would have created a series beyond the head's series limit.",
+                load(&s.series_limit_hit),
+            ),
+            family(
                 "wasmetheus_tsdb_duplicate_samples_total",
                 MetricKind::Counter,
                 "Samples rejected for a timestamp already holding a different value.",
