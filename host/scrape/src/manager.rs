@@ -42,14 +42,18 @@ pub type SharedStorage = Option<Arc<dyn Storage + Send + Sync>>;
 /// Runs the scrape loops of a transport's targets; dropping it stops them.
 pub struct ScrapeManager {
     store: LatestStore,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for ScrapeManager {
     fn drop(&mut self) {
         // The loops live in a JoinSet owned by this task: aborting it
-        // aborts them all and releases the storage.
-        self.task.abort();
+        // aborts them all; they release the storage when the runtime next
+        // gets to them. `shutdown` waits for that.
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
@@ -59,8 +63,24 @@ impl ScrapeManager {
     /// `storage` when given, with stale markers for series that disappear.
     pub fn start(transport: Arc<dyn Transport>, storage: SharedStorage) -> ScrapeManager {
         let store = LatestStore::default();
-        let task = tokio::spawn(run(transport, store.clone(), storage));
-        ScrapeManager { store, task }
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(run(transport, store.clone(), storage, stopped));
+        ScrapeManager {
+            store,
+            task: Some(task),
+            stop: Some(stop),
+        }
+    }
+
+    /// Stops every scrape loop and returns once they are all gone, with
+    /// every reference they held to the transport and storage dropped.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 
     pub fn store(&self) -> &LatestStore {
@@ -68,7 +88,12 @@ impl ScrapeManager {
     }
 }
 
-async fn run(transport: Arc<dyn Transport>, store: LatestStore, storage: SharedStorage) {
+async fn run(
+    transport: Arc<dyn Transport>,
+    store: LatestStore,
+    storage: SharedStorage,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
     let mut changes = transport.changes();
     let mut tasks = tokio::task::JoinSet::new();
     let mut loops: HashMap<String, (Target, tokio::task::AbortHandle)> = HashMap::new();
@@ -107,10 +132,14 @@ async fn run(transport: Arc<dyn Transport>, store: LatestStore, storage: SharedS
         }
         // Reap finished (aborted) loops so the set does not grow.
         while tasks.try_join_next().is_some() {}
-        if changes.changed().await.is_err() {
-            return;
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() {
+                break;
+            },
+            _ = &mut stop => break,
         }
     }
+    tasks.shutdown().await;
 }
 
 /// A stable offset within the interval, so a target is scraped at the same

@@ -86,6 +86,7 @@ pub struct RunningServer {
     _watcher: PluginsWatcher,
     /// Scraping stops (and releases the TSDB) when this is dropped.
     scrape: ScrapeManager,
+    head: Arc<wasmetheus_tsdb::Head>,
 }
 
 impl RunningServer {
@@ -98,7 +99,9 @@ impl RunningServer {
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP")?;
-        drop(self.scrape);
+        self.scrape.shutdown().await;
+        // Releases the log now, whoever still holds the head.
+        self.head.close();
         tracing::info!("stopped");
         Ok(())
     }
@@ -160,7 +163,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         local.to_string(),
         Arc::clone(&head),
     ));
-    let scrape = ScrapeManager::start(backend.clone(), Some(head));
+    let scrape = ScrapeManager::start(backend.clone(), Some(head.clone()));
     backend.attach_store(scrape.store().clone());
     tracing::info!(
         address = %local,
@@ -173,6 +176,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         listener,
         _watcher: watcher,
         scrape,
+        head,
     })
 }
 

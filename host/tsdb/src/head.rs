@@ -112,9 +112,11 @@ pub struct Head {
     series: RwLock<Vec<Arc<Mutex<MemSeries>>>>,
     limits: HeadLimits,
     pub stats: HeadStats,
+    /// Whether appends are logged: set for a head opened on a log.
+    durable: bool,
     /// Held from writing a batch to the log until it is applied, so memory
-    /// and log see batches in the same order.
-    wal: Option<Mutex<Wal>>,
+    /// and log see batches in the same order; `None` once closed.
+    wal: Mutex<Option<Wal>>,
     /// Series created since the last commit; logged before any sample.
     unlogged_series: Mutex<Vec<Record>>,
 }
@@ -133,7 +135,8 @@ impl Head {
             series: RwLock::new(Vec::new()),
             limits,
             stats: HeadStats::default(),
-            wal: None,
+            durable: false,
+            wal: Mutex::new(None),
             unlogged_series: Mutex::new(Vec::new()),
         }
     }
@@ -149,8 +152,16 @@ impl Head {
         head.stats
             .replayed_samples
             .store(stats.samples, Ordering::Relaxed);
-        head.wal = Some(Mutex::new(wal));
+        head.wal = Mutex::new(Some(wal));
+        head.durable = true;
         Ok(head)
+    }
+
+    /// Closes the log: later commits fail, and the log's lock is released
+    /// now rather than when the last reference to the head goes away (a
+    /// new head may then open the same directory).
+    pub fn close(&self) {
+        self.wal.lock().take();
     }
 
     fn replay(&mut self, record: Record) {
@@ -201,7 +212,7 @@ impl Head {
         }
         let r = index.insert(labels, series.len() as SeriesRef);
         series.push(Arc::new(Mutex::new(MemSeries::new())));
-        if self.wal.is_some() {
+        if self.durable {
             self.unlogged_series.lock().push(Record::Series {
                 r,
                 labels: labels.to_vec(),
@@ -273,8 +284,12 @@ impl Appender for HeadAppender<'_> {
     }
 
     fn commit(&mut self) -> Result<(), StorageError> {
-        let mut wal = self.head.wal.as_ref().map(|w| w.lock());
-        if let Some(wal) = wal.as_mut() {
+        let mut wal = self.head.wal.lock();
+        if self.head.durable {
+            let Some(wal) = wal.as_mut() else {
+                self.rollback();
+                return Err(StorageError("the TSDB is closed".into()));
+            };
             let mut records = std::mem::take(&mut *self.head.unlogged_series.lock());
             if !self.pending.is_empty() {
                 records.push(Record::Samples(self.pending.clone()));
