@@ -4,21 +4,35 @@
 
 use crate::chunk::XorChunk;
 use crate::index::{Index, SeriesRef};
-use crate::wal::{Record, ReplayStats, Wal, WalError};
+use crate::wal::{CheckpointFilter, Record, ReplayStats, Wal, WalError, WalStats};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::{
     AppendError, Appender, Matcher, Queryable, SeriesSamples, Storage, StorageError,
 };
 use wasmetheus_model::{MetricFamily, MetricKind};
 
-/// One series in memory: its chunks, oldest first; the last one is open.
+/// One series in memory: its chunks, oldest first (the last one is open),
+/// and the out-of-order samples accepted within the window, sorted.
 struct MemSeries {
     chunks: Vec<XorChunk>,
     last: Option<(i64, f64)>,
+    out_of_order: Vec<(i64, f64)>,
+    /// Appenders holding uncommitted samples for this series; it is not
+    /// garbage-collected while any do.
+    pending: u32,
+}
+
+/// How a sample relates to what a series holds.
+#[derive(Debug, PartialEq)]
+enum Admission {
+    InOrder,
+    OutOfOrder,
+    /// An exact duplicate, which Prometheus accepts and ignores.
+    Duplicate,
 }
 
 impl MemSeries {
@@ -26,27 +40,59 @@ impl MemSeries {
         MemSeries {
             chunks: Vec::new(),
             last: None,
+            out_of_order: Vec::new(),
+            pending: 0,
         }
     }
 
-    /// Checks a sample against the series' last one: `Ok(false)` for an
-    /// exact duplicate, which Prometheus accepts and ignores.
-    fn admit(last: Option<(i64, f64)>, t: i64, v: f64) -> Result<bool, AppendError> {
+    /// Checks a sample against the series' last one; `ooo_min` is the
+    /// oldest timestamp the out-of-order window accepts (`i64::MAX` when
+    /// the window is off).
+    fn admit(
+        &self,
+        last: Option<(i64, f64)>,
+        t: i64,
+        v: f64,
+        ooo_min: i64,
+    ) -> Result<Admission, AppendError> {
         match last {
-            Some((last_t, _)) if t < last_t => Err(AppendError::OutOfOrder { last: last_t, t }),
+            Some((last_t, _)) if t < last_t => {
+                if t < ooo_min {
+                    return Err(AppendError::OutOfOrder { last: last_t, t });
+                }
+                match self.value_at(t) {
+                    Some(old) if old.to_bits() == v.to_bits() => Ok(Admission::Duplicate),
+                    Some(_) => Err(AppendError::DuplicateTimestamp { t }),
+                    None => Ok(Admission::OutOfOrder),
+                }
+            }
             Some((last_t, last_v)) if t == last_t => {
                 if last_v.to_bits() == v.to_bits() {
-                    Ok(false)
+                    Ok(Admission::Duplicate)
                 } else {
                     Err(AppendError::DuplicateTimestamp { t })
                 }
             }
-            _ => Ok(true),
+            _ => Ok(Admission::InOrder),
         }
+    }
+
+    fn value_at(&self, t: i64) -> Option<f64> {
+        if let Ok(i) = self.out_of_order.binary_search_by_key(&t, |s| s.0) {
+            return Some(self.out_of_order[i].1);
+        }
+        let chunk = self
+            .chunks
+            .iter()
+            .find(|c| !c.is_empty() && c.min_time() <= t && t <= c.max_time())?;
+        chunk.iter().find(|s| s.0 == t).map(|s| s.1)
     }
 
     fn append(&mut self, t: i64, v: f64) {
         if self.chunks.last().is_none_or(XorChunk::is_full) {
+            if let Some(full) = self.chunks.last_mut() {
+                full.shrink_to_fit();
+            }
             self.chunks.push(XorChunk::new());
         }
         let chunk = self.chunks.last_mut().expect("a chunk was just ensured");
@@ -56,7 +102,31 @@ impl MemSeries {
         }
     }
 
+    fn insert_out_of_order(&mut self, t: i64, v: f64) {
+        if let Err(i) = self.out_of_order.binary_search_by_key(&t, |s| s.0) {
+            self.out_of_order.insert(i, (t, v));
+        }
+    }
+
+    /// Applies an admitted sample.
+    fn add(&mut self, t: i64, v: f64, ooo_min: i64) -> Admission {
+        match self.admit(self.last, t, v, ooo_min) {
+            Ok(Admission::InOrder) => {
+                self.append(t, v);
+                Admission::InOrder
+            }
+            Ok(Admission::OutOfOrder) => {
+                self.insert_out_of_order(t, v);
+                Admission::OutOfOrder
+            }
+            _ => Admission::Duplicate,
+        }
+    }
+
+    /// Samples in `[mint, maxt]`, in order, in-order and out-of-order
+    /// samples merged.
     fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
+        let start = out.len();
         for chunk in &self.chunks {
             if chunk.is_empty() || chunk.max_time() < mint || chunk.min_time() > maxt {
                 continue;
@@ -68,26 +138,79 @@ impl MemSeries {
                     .take_while(|(t, _)| *t <= maxt),
             );
         }
+        let ooo = self
+            .out_of_order
+            .iter()
+            .filter(|(t, _)| *t >= mint && *t <= maxt);
+        if ooo.clone().next().is_some() {
+            out.extend(ooo);
+            out[start..].sort_by_key(|s| s.0);
+        }
     }
 
     fn overlaps(&self, mint: i64, maxt: i64) -> bool {
         self.chunks
             .iter()
             .any(|c| !c.is_empty() && c.max_time() >= mint && c.min_time() <= maxt)
+            || self
+                .out_of_order
+                .iter()
+                .any(|(t, _)| *t >= mint && *t <= maxt)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.chunks.iter().all(XorChunk::is_empty) && self.out_of_order.is_empty()
+    }
+
+    /// Rebuilds the chunks keeping only samples for which `keep` holds.
+    fn retain(&mut self, keep: impl Fn(i64) -> bool) {
+        let mut samples = Vec::new();
+        self.samples_in(i64::MIN, i64::MAX, &mut samples);
+        let before = samples.len();
+        samples.retain(|(t, _)| keep(*t));
+        if samples.len() == before {
+            return;
+        }
+        let last = self.last;
+        self.chunks.clear();
+        self.out_of_order.clear();
+        self.last = None;
+        for (t, v) in samples {
+            self.append(t, v);
+        }
+        // The series' last sample still bounds what is in order, even if it
+        // was deleted: later appends must not go back in time.
+        if self.last.is_none() {
+            self.last = last;
+        }
+    }
+
+    /// Drops whole chunks older than `before`; samples of a straddling
+    /// chunk are hidden by the head's minimum valid time instead.
+    fn truncate(&mut self, before: i64) {
+        self.chunks
+            .retain(|c| !c.is_empty() && c.max_time() >= before);
+        self.out_of_order.retain(|(t, _)| *t >= before);
     }
 }
 
-/// Why samples were rejected, counted like Prometheus'
-/// `prometheus_tsdb_*` counters.
+/// Why samples were rejected and what the head did, counted like
+/// Prometheus' `prometheus_tsdb_*` counters.
 #[derive(Debug, Default)]
 pub struct HeadStats {
     pub samples_appended: AtomicU64,
+    pub out_of_order_appended: AtomicU64,
     pub out_of_order: AtomicU64,
+    pub out_of_bounds: AtomicU64,
     pub duplicates: AtomicU64,
     pub series_created: AtomicU64,
+    pub series_removed: AtomicU64,
     pub series_limit_hit: AtomicU64,
+    pub truncations: AtomicU64,
     /// Samples read back from the WAL at start-up.
     pub replayed_samples: AtomicU64,
+    /// Series deleted by matchers.
+    pub deletions: AtomicU64,
 }
 
 /// Limits of the head.
@@ -95,23 +218,38 @@ pub struct HeadStats {
 pub struct HeadLimits {
     /// Most series the head holds; appends creating more fail.
     pub max_series: usize,
+    /// How far behind the newest sample of the head an out-of-order sample
+    /// may be and still be accepted (Prometheus'
+    /// `out_of_order_time_window`); 0 rejects every out-of-order sample.
+    pub out_of_order_window_ms: i64,
 }
 
 impl Default for HeadLimits {
     fn default() -> Self {
         HeadLimits {
             max_series: 10_000_000,
+            out_of_order_window_ms: 0,
         }
     }
 }
+
+type SeriesSlot = Option<Arc<Mutex<MemSeries>>>;
 
 /// The in-memory head: series, chunks and index, optionally backed by a
 /// write-ahead log.
 pub struct Head {
     index: RwLock<Index>,
-    series: RwLock<Vec<Arc<Mutex<MemSeries>>>>,
+    /// By ref; `None` for a series garbage-collected after compaction.
+    series: RwLock<Vec<SeriesSlot>>,
     limits: HeadLimits,
     pub stats: HeadStats,
+    /// Samples before this were compacted away; appends there are out of
+    /// bounds.
+    min_valid_time: AtomicI64,
+    /// Oldest and newest sample timestamps appended (`i64::MAX`/`MIN` when
+    /// empty).
+    min_time: AtomicI64,
+    max_time: AtomicI64,
     /// Whether appends are logged: set for a head opened on a log.
     durable: bool,
     /// Held from writing a batch to the log until it is applied, so memory
@@ -135,6 +273,9 @@ impl Head {
             series: RwLock::new(Vec::new()),
             limits,
             stats: HeadStats::default(),
+            min_valid_time: AtomicI64::new(i64::MIN),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
             durable: false,
             wal: Mutex::new(None),
             unlogged_series: Mutex::new(Vec::new()),
@@ -145,9 +286,25 @@ impl Head {
     /// first (with a progress line), then every commit is logged before it
     /// is acknowledged. With `sync`, commits also survive power loss.
     pub fn open(dir: &std::path::Path, limits: HeadLimits, sync: bool) -> Result<Self, WalError> {
+        Head::open_after(dir, limits, sync, i64::MIN)
+    }
+
+    /// [`Head::open`] for a head whose samples before `min_valid_time` are
+    /// already persisted: the log's older samples are skipped.
+    pub fn open_after(
+        dir: &std::path::Path,
+        limits: HeadLimits,
+        sync: bool,
+        min_valid_time: i64,
+    ) -> Result<Self, WalError> {
         let mut head = Head::new(limits);
+        head.min_valid_time = AtomicI64::new(min_valid_time);
         let started = std::time::Instant::now();
-        let (wal, stats) = Wal::open(dir, sync, |record| head.replay(record))?;
+        let mut progress = ReplayProgress::new(started);
+        let (wal, stats) = Wal::open(dir, sync, |record| {
+            progress.record(&record);
+            head.replay(record)
+        })?;
         log_replay(&stats, started.elapsed());
         head.stats
             .replayed_samples
@@ -165,33 +322,81 @@ impl Head {
     }
 
     fn replay(&mut self, record: Record) {
+        let min_valid = *self.min_valid_time.get_mut();
         match record {
             Record::Series { r, labels } => {
                 let series = self.series.get_mut();
-                // Refs are logged in creation order; anything else is a
-                // log from another head and is skipped.
-                if r as usize == series.len() {
-                    self.index.get_mut().insert(&labels, r);
-                    series.push(Arc::new(Mutex::new(MemSeries::new())));
+                let index = self.index.get_mut();
+                if index.lookup(&labels).is_some() {
+                    // A series recreated after being collected keeps its
+                    // first ref; its later samples use the new one, which
+                    // is left empty.
+                    return;
+                }
+                let r = r as usize;
+                if r >= series.len() {
+                    series.resize_with(r + 1, || None);
+                }
+                if series[r].is_none() {
+                    index.insert(&labels, r as SeriesRef);
+                    series[r] = Some(Arc::new(Mutex::new(MemSeries::new())));
                 }
             }
             Record::Samples(samples) => {
                 let series = self.series.get_mut();
+                let (mut mint, mut maxt) = (*self.min_time.get_mut(), *self.max_time.get_mut());
                 for (r, t, v) in samples {
-                    if let Some(s) = series.get(r as usize) {
-                        let mut s = s.lock();
-                        if MemSeries::admit(s.last, t, v) == Ok(true) {
-                            s.append(t, v);
+                    if t < min_valid {
+                        continue;
+                    }
+                    if let Some(Some(s)) = series.get(r as usize) {
+                        // Replay is not bounded by the window: the samples
+                        // were accepted once.
+                        if s.lock().add(t, v, i64::MIN) != Admission::Duplicate {
+                            mint = mint.min(t);
+                            maxt = maxt.max(t);
                         }
                     }
+                }
+                *self.min_time.get_mut() = mint;
+                *self.max_time.get_mut() = maxt;
+            }
+            Record::Tombstone { r, mint, maxt } => {
+                if let Some(Some(s)) = self.series.get_mut().get(r as usize) {
+                    s.lock().retain(|t| t < mint || t > maxt);
                 }
             }
         }
     }
 
+    fn ooo_min(&self, max_time: i64) -> i64 {
+        if self.limits.out_of_order_window_ms > 0 {
+            max_time.saturating_sub(self.limits.out_of_order_window_ms)
+        } else {
+            i64::MAX
+        }
+    }
+
     /// Number of series in the head.
     pub fn num_series(&self) -> usize {
-        self.series.read().len()
+        self.index.read().len()
+    }
+
+    /// Oldest sample time in the head (`i64::MAX` when empty).
+    pub fn min_time(&self) -> i64 {
+        self.min_time
+            .load(Ordering::Relaxed)
+            .max(self.min_valid_time.load(Ordering::Relaxed))
+    }
+
+    /// Newest sample time in the head (`i64::MIN` when empty).
+    pub fn max_time(&self) -> i64 {
+        self.max_time.load(Ordering::Relaxed)
+    }
+
+    /// Appends before this time are out of bounds.
+    pub fn min_valid_time(&self) -> i64 {
+        self.min_valid_time.load(Ordering::Relaxed)
     }
 
     /// The series `labels`, created if new.
@@ -204,14 +409,14 @@ impl Head {
             return Ok(r);
         }
         let mut series = self.series.write();
-        if series.len() >= self.limits.max_series {
+        if index.len() >= self.limits.max_series {
             self.stats.series_limit_hit.fetch_add(1, Ordering::Relaxed);
             return Err(AppendError::SeriesLimit {
                 limit: self.limits.max_series,
             });
         }
         let r = index.insert(labels, series.len() as SeriesRef);
-        series.push(Arc::new(Mutex::new(MemSeries::new())));
+        series.push(Some(Arc::new(Mutex::new(MemSeries::new()))));
         if self.durable {
             self.unlogged_series.lock().push(Record::Series {
                 r,
@@ -222,8 +427,8 @@ impl Head {
         Ok(r)
     }
 
-    fn series(&self, r: SeriesRef) -> Arc<Mutex<MemSeries>> {
-        Arc::clone(&self.series.read()[r as usize])
+    fn series(&self, r: SeriesRef) -> Option<Arc<Mutex<MemSeries>>> {
+        self.series.read().get(r as usize)?.clone()
     }
 
     /// An appender whose samples become visible at `commit`.
@@ -238,9 +443,144 @@ impl Head {
     fn matching(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesRef> {
         let refs = self.index.read().select(matchers);
         let series = self.series.read();
+        let mint = mint.max(self.min_valid_time());
         refs.into_iter()
-            .filter(|r| series[*r as usize].lock().overlaps(mint, maxt))
+            .filter(|r| {
+                series[*r as usize]
+                    .as_ref()
+                    .is_some_and(|s| s.lock().overlaps(mint, maxt))
+            })
             .collect()
+    }
+
+    /// Labels of series `r`.
+    pub fn labels(&self, r: SeriesRef) -> Option<Vec<Label>> {
+        self.index.read().labels(r)
+    }
+
+    /// Every live series' ref and labels, by ref.
+    pub fn all_series(&self) -> Vec<(SeriesRef, Vec<Label>)> {
+        let index = self.index.read();
+        index
+            .refs()
+            .filter_map(|r| Some((r, index.labels(r)?)))
+            .collect()
+    }
+
+    /// Samples of series `r` in `[mint, maxt]`.
+    pub fn samples(&self, r: SeriesRef, mint: i64, maxt: i64) -> Vec<(i64, f64)> {
+        let mut out = Vec::new();
+        if let Some(s) = self.series(r) {
+            s.lock()
+                .samples_in(mint.max(self.min_valid_time()), maxt, &mut out);
+        }
+        out
+    }
+
+    /// Forgets every sample before `before` (they are persisted elsewhere),
+    /// drops series left without samples, and folds the closed WAL
+    /// segments into a checkpoint holding only what the head still needs.
+    pub fn truncate(&self, before: i64) -> Result<usize, WalError> {
+        self.min_valid_time.fetch_max(before, Ordering::Relaxed);
+        let before = self.min_valid_time();
+        self.min_time.fetch_max(before, Ordering::Relaxed);
+        // Hold the log while collecting, so no commit logs samples for a
+        // series being removed.
+        let mut wal = self.wal.lock();
+        let mut removed = std::collections::HashSet::new();
+        {
+            let series = self.series.read();
+            for (r, slot) in series.iter().enumerate() {
+                let Some(s) = slot else { continue };
+                let mut s = s.lock();
+                s.truncate(before);
+                if s.is_empty() && s.pending == 0 && s.last.is_none_or(|(t, _)| t < before) {
+                    removed.insert(r as SeriesRef);
+                }
+            }
+        }
+        if !removed.is_empty() {
+            let mut series = self.series.write();
+            self.index.write().remove(&removed);
+            for r in &removed {
+                series[*r as usize] = None;
+            }
+            self.stats
+                .series_removed
+                .fetch_add(removed.len() as u64, Ordering::Relaxed);
+        }
+        self.stats.truncations.fetch_add(1, Ordering::Relaxed);
+        let Some(log) = wal.as_mut() else {
+            return Ok(removed.len());
+        };
+        // Everything logged so far goes into the checkpoint; new commits
+        // go to a fresh segment.
+        log.cut()?;
+        let upto = log.current_segment().saturating_sub(1);
+        let dir = log.dir().to_owned();
+        drop(wal);
+        let series = self.series.read();
+        let keep = |r: u32| series.get(r as usize).is_some_and(Option::is_some);
+        let filter = CheckpointFilter {
+            keep_series: &keep,
+            mint: before,
+        };
+        let started = std::time::Instant::now();
+        let result = crate::wal::checkpoint(&dir, upto, &filter);
+        drop(series);
+        let mut wal = self.wal.lock();
+        match result {
+            Ok(stats) => {
+                if let Some(log) = wal.as_mut() {
+                    log.checkpoint_done();
+                }
+                tracing::info!(
+                    records_in = stats.records_in,
+                    records_out = stats.records_out,
+                    bytes = stats.bytes,
+                    "WAL checkpoint up to segment {upto} done in {:.2} s",
+                    started.elapsed().as_secs_f64()
+                );
+                Ok(removed.len())
+            }
+            Err(e) => {
+                if let Some(log) = wal.as_mut() {
+                    log.checkpoint_failed();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes the samples in `[mint, maxt]` of every series matching
+    /// `matchers`, logging the deletion so replay repeats it. Returns the
+    /// number of series touched.
+    pub fn delete(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<usize, WalError> {
+        let refs = self.matching(matchers, mint, maxt);
+        let mut wal = self.wal.lock();
+        if let Some(log) = wal.as_mut() {
+            let records: Vec<Record> = refs
+                .iter()
+                .map(|&r| Record::Tombstone { r, mint, maxt })
+                .collect();
+            if !records.is_empty() {
+                log.log(&records)?;
+            }
+        }
+        for &r in &refs {
+            if let Some(s) = self.series(r) {
+                s.lock().retain(|t| t < mint || t > maxt);
+            }
+        }
+        self.stats
+            .deletions
+            .fetch_add(refs.len() as u64, Ordering::Relaxed);
+        Ok(refs.len())
+    }
+
+    /// Counters of the log, if there is one.
+    pub fn wal_stats(&self) -> Option<(WalStats, u64)> {
+        self.wal.lock().as_ref().map(|w| (w.stats(), w.size()))
     }
 }
 
@@ -249,7 +589,25 @@ pub struct HeadAppender<'a> {
     head: &'a Head,
     pending: Vec<(SeriesRef, i64, f64)>,
     /// Last queued sample per series, so a batch is checked in order.
-    pending_last: HashMap<SeriesRef, (i64, f64)>,
+    pending_last: HashMap<SeriesRef, Option<(i64, f64)>>,
+}
+
+impl HeadAppender<'_> {
+    /// Releases the series this appender kept from garbage collection.
+    fn release(&mut self) {
+        for (r, _) in self.pending_last.drain() {
+            if let Some(s) = self.head.series(r) {
+                let mut s = s.lock();
+                s.pending = s.pending.saturating_sub(1);
+            }
+        }
+    }
+}
+
+impl Drop for HeadAppender<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 impl Appender for HeadAppender<'_> {
@@ -259,19 +617,37 @@ impl Appender for HeadAppender<'_> {
                 "labels must be sorted by name and unique".into(),
             ));
         }
-        let r = self.head.get_or_create(labels)?;
-        let last = match self.pending_last.get(&r) {
-            Some(last) => Some(*last),
-            None => self.head.series(r).lock().last,
-        };
         let stats = &self.head.stats;
-        match MemSeries::admit(last, t, v) {
-            Ok(true) => {
+        let min_valid = self.head.min_valid_time();
+        if t < min_valid {
+            stats.out_of_bounds.fetch_add(1, Ordering::Relaxed);
+            return Err(AppendError::OutOfBounds { min: min_valid, t });
+        }
+        let r = self.head.get_or_create(labels)?;
+        let series = self.head.series(r).ok_or_else(|| {
+            AppendError::InvalidSeries("series was removed while appending; retry".into())
+        })?;
+        let mut series = series.lock();
+        let last = match self.pending_last.get(&r) {
+            Some(last) => *last,
+            None => {
+                series.pending += 1;
+                self.pending_last.insert(r, series.last);
+                series.last
+            }
+        };
+        let ooo_min = self.head.ooo_min(self.head.max_time()).max(min_valid);
+        match series.admit(last, t, v, ooo_min) {
+            Ok(Admission::InOrder) => {
                 self.pending.push((r, t, v));
-                self.pending_last.insert(r, (t, v));
+                self.pending_last.insert(r, Some((t, v)));
                 Ok(())
             }
-            Ok(false) => Ok(()),
+            Ok(Admission::OutOfOrder) => {
+                self.pending.push((r, t, v));
+                Ok(())
+            }
+            Ok(Admission::Duplicate) => Ok(()),
             Err(e) => {
                 let counter = match e {
                     AppendError::OutOfOrder { .. } => &stats.out_of_order,
@@ -305,31 +681,52 @@ impl Appender for HeadAppender<'_> {
                     .filter(|r| matches!(r, Record::Series { .. }))
                     .collect();
                 unlogged.splice(0..0, series);
+                drop(unlogged);
                 self.rollback();
                 return Err(StorageError(e.to_string()));
             }
         }
-        let mut appended = 0;
+        let (mut appended, mut out_of_order) = (0, 0);
+        let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
+        // Samples older than the window were rejected at `append`; at
+        // commit a sample is only checked against what landed meanwhile.
+        let ooo_min = if self.head.limits.out_of_order_window_ms > 0 {
+            i64::MIN
+        } else {
+            i64::MAX
+        };
         for (r, t, v) in self.pending.drain(..) {
-            let series = self.head.series(r);
-            let mut series = series.lock();
-            // Another appender may have written this series meanwhile.
-            if MemSeries::admit(series.last, t, v) == Ok(true) {
-                series.append(t, v);
-                appended += 1;
+            let Some(series) = self.head.series(r) else {
+                continue;
+            };
+            let admission = series.lock().add(t, v, ooo_min);
+            match admission {
+                Admission::InOrder => appended += 1,
+                Admission::OutOfOrder => out_of_order += 1,
+                Admission::Duplicate => continue,
             }
+            mint = mint.min(t);
+            maxt = maxt.max(t);
         }
-        self.pending_last.clear();
-        self.head
-            .stats
+        drop(wal);
+        if appended + out_of_order > 0 {
+            self.head.min_time.fetch_min(mint, Ordering::Relaxed);
+            self.head.max_time.fetch_max(maxt, Ordering::Relaxed);
+        }
+        self.release();
+        let stats = &self.head.stats;
+        stats
             .samples_appended
-            .fetch_add(appended, Ordering::Relaxed);
+            .fetch_add(appended + out_of_order, Ordering::Relaxed);
+        stats
+            .out_of_order_appended
+            .fetch_add(out_of_order, Ordering::Relaxed);
         Ok(())
     }
 
     fn rollback(&mut self) {
         self.pending.clear();
-        self.pending_last.clear();
+        self.release();
     }
 }
 
@@ -345,7 +742,8 @@ impl Head {
         let family = MetricFamily::single;
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64;
         let s = &self.stats;
-        vec![
+        let time = |t: i64, empty: i64| if t == empty { f64::NAN } else { t as f64 };
+        let mut families = vec![
             family(
                 "prometheus_tsdb_head_series",
                 MetricKind::Gauge,
@@ -359,16 +757,52 @@ impl Head {
                 load(&s.series_created),
             ),
             family(
+                "prometheus_tsdb_head_series_removed_total",
+                MetricKind::Counter,
+                "Total number of series removed in the head",
+                load(&s.series_removed),
+            ),
+            family(
                 "prometheus_tsdb_head_samples_appended_total",
                 MetricKind::Counter,
                 "Total number of appended samples.",
                 load(&s.samples_appended),
             ),
             family(
+                "prometheus_tsdb_head_out_of_order_samples_appended_total",
+                MetricKind::Counter,
+                "Total number of appended out of order samples.",
+                load(&s.out_of_order_appended),
+            ),
+            family(
                 "prometheus_tsdb_out_of_order_samples_total",
                 MetricKind::Counter,
                 "Total number of out of order samples ingestion failed attempts due to out of order being disabled.",
                 load(&s.out_of_order),
+            ),
+            family(
+                "prometheus_tsdb_out_of_bound_samples_total",
+                MetricKind::Counter,
+                "Total number of out of bound samples ingestion failed attempts with out of order support disabled.",
+                load(&s.out_of_bounds),
+            ),
+            family(
+                "prometheus_tsdb_head_truncations_total",
+                MetricKind::Counter,
+                "Total number of head truncations attempted.",
+                load(&s.truncations),
+            ),
+            family(
+                "prometheus_tsdb_head_min_time",
+                MetricKind::Gauge,
+                "Minimum time bound of the head block.",
+                time(self.min_time(), i64::MAX),
+            ),
+            family(
+                "prometheus_tsdb_head_max_time",
+                MetricKind::Gauge,
+                "Maximum timestamp of the head block.",
+                time(self.max_time(), i64::MIN),
             ),
             family(
                 "wasmetheus_tsdb_wal_replayed_samples",
@@ -388,7 +822,69 @@ impl Head {
                 "Samples rejected for a timestamp already holding a different value.",
                 load(&s.duplicates),
             ),
-        ]
+        ];
+        if let Some((w, size)) = self.wal_stats() {
+            families.extend([
+                family(
+                    "prometheus_tsdb_wal_storage_size_bytes",
+                    MetricKind::Gauge,
+                    "Size of the write log directory.",
+                    size as f64,
+                ),
+                family(
+                    "prometheus_tsdb_wal_writes_failed_total",
+                    MetricKind::Counter,
+                    "Total number of write log writes that failed.",
+                    w.write_failures as f64,
+                ),
+                family(
+                    "prometheus_tsdb_wal_record_bytes_saved_total",
+                    MetricKind::Counter,
+                    "Total bytes saved by the optional record compression.",
+                    0.0,
+                ),
+                family(
+                    "prometheus_tsdb_wal_segment_current",
+                    MetricKind::Gauge,
+                    "Write log segment index that TSDB is currently writing to.",
+                    self.wal
+                        .lock()
+                        .as_ref()
+                        .map_or(0.0, |w| w.current_segment() as f64),
+                ),
+                family(
+                    "prometheus_tsdb_wal_truncations_total",
+                    MetricKind::Counter,
+                    "Total number of write log truncations attempted.",
+                    w.truncations as f64,
+                ),
+                family(
+                    "prometheus_tsdb_checkpoint_creations_total",
+                    MetricKind::Counter,
+                    "Total number of checkpoint creations attempted.",
+                    w.checkpoints_created as f64,
+                ),
+                family(
+                    "prometheus_tsdb_checkpoint_creations_failed_total",
+                    MetricKind::Counter,
+                    "Total number of checkpoint creations that failed.",
+                    w.checkpoint_failures as f64,
+                ),
+                family(
+                    "wasmetheus_tsdb_wal_bytes_written_total",
+                    MetricKind::Counter,
+                    "Bytes written to the write-ahead log.",
+                    w.bytes_written as f64,
+                ),
+                family(
+                    "wasmetheus_tsdb_wal_fsyncs_total",
+                    MetricKind::Counter,
+                    "fsync calls on the write-ahead log.",
+                    w.fsyncs as f64,
+                ),
+            ]);
+        }
+        families
     }
 }
 
@@ -403,13 +899,11 @@ impl Queryable for Head {
         let index = self.index.read();
         let mut out: Vec<SeriesSamples> = refs
             .into_iter()
-            .map(|r| {
-                let mut samples = Vec::new();
-                self.series(r).lock().samples_in(mint, maxt, &mut samples);
-                SeriesSamples {
-                    labels: index.labels(r),
-                    samples,
-                }
+            .filter_map(|r| {
+                Some(SeriesSamples {
+                    labels: index.labels(r)?,
+                    samples: self.samples(r, mint, maxt),
+                })
             })
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -426,7 +920,8 @@ impl Queryable for Head {
         let index = self.index.read();
         let mut names: Vec<String> = refs
             .iter()
-            .flat_map(|r| index.labels(*r).into_iter().map(|l| l.name))
+            .filter_map(|r| index.labels(*r))
+            .flat_map(|labels| labels.into_iter().map(|l| l.name))
             .collect();
         names.sort();
         names.dedup();
@@ -446,7 +941,7 @@ impl Queryable for Head {
             .iter()
             .filter_map(|r| {
                 index
-                    .labels(*r)
+                    .labels(*r)?
                     .into_iter()
                     .find(|l| l.name == name)
                     .map(|l| l.value)
@@ -458,9 +953,47 @@ impl Queryable for Head {
     }
 }
 
+/// A log line every few seconds of a long replay: counts and rates.
+struct ReplayProgress {
+    started: std::time::Instant,
+    last_report: std::time::Instant,
+    series: u64,
+    samples: u64,
+}
+
+impl ReplayProgress {
+    fn new(started: std::time::Instant) -> Self {
+        ReplayProgress {
+            started,
+            last_report: started,
+            series: 0,
+            samples: 0,
+        }
+    }
+
+    fn record(&mut self, record: &Record) {
+        match record {
+            Record::Series { .. } => self.series += 1,
+            Record::Samples(s) => self.samples += s.len() as u64,
+            Record::Tombstone { .. } => {}
+        }
+        if self.last_report.elapsed() >= std::time::Duration::from_secs(5) {
+            self.last_report = std::time::Instant::now();
+            let secs = self.started.elapsed().as_secs_f64();
+            tracing::info!(
+                series = self.series,
+                samples = self.samples,
+                "WAL replay in progress: {:.0} samples/s",
+                self.samples as f64 / secs
+            );
+        }
+    }
+}
+
 fn log_replay(stats: &ReplayStats, took: std::time::Duration) {
     let secs = took.as_secs_f64().max(1e-9);
     tracing::info!(
+        segments = stats.segments,
         series = stats.series,
         samples = stats.samples,
         truncated_bytes = stats.truncated_bytes,

@@ -1,5 +1,7 @@
 //! The postings index: interned label strings, series by label set, and
 //! for every label pair the sorted list of series carrying it.
+//! Refs only grow; a removed series leaves an empty slot, so a ref is never
+//! reused within a log's lifetime.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -33,8 +35,9 @@ type InternedLabels = Box<[(Arc<str>, Arc<str>)]>;
 #[derive(Default)]
 pub struct Index {
     symbols: Symbols,
-    /// Labels of each series, by ref.
-    labels: Vec<InternedLabels>,
+    /// Labels of each series, by ref; `None` once removed.
+    labels: Vec<Option<InternedLabels>>,
+    live: usize,
     /// Label-set hash to the refs with that hash (collisions are rare).
     by_hash: HashMap<u64, Vec<SeriesRef>>,
     /// name -> value -> refs, each list sorted (refs only ever grow).
@@ -103,7 +106,55 @@ impl Index {
             .get(&hash_labels(labels))?
             .iter()
             .copied()
-            .find(|r| same(&self.labels[*r as usize], labels))
+            .find(|r| {
+                self.labels[*r as usize]
+                    .as_ref()
+                    .is_some_and(|stored| same(stored, labels))
+            })
+    }
+
+    /// Number of live series.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Refs of the live series, ascending.
+    pub fn refs(&self) -> impl Iterator<Item = SeriesRef> + '_ {
+        self.labels
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.is_some())
+            .map(|(r, _)| r as SeriesRef)
+    }
+
+    /// Removes the series `removed` from every structure; strings no
+    /// series uses any more are released.
+    pub fn remove(&mut self, removed: &std::collections::HashSet<SeriesRef>) {
+        for &r in removed {
+            let Some(labels) = self.labels.get_mut(r as usize).and_then(Option::take) else {
+                continue;
+            };
+            self.live -= 1;
+            let plain: Vec<Label> = labels
+                .iter()
+                .map(|(n, v)| Label::new(n.to_string(), v.to_string()))
+                .collect();
+            let hash = hash_labels(&plain);
+            if let Some(refs) = self.by_hash.get_mut(&hash) {
+                refs.retain(|x| *x != r);
+                if refs.is_empty() {
+                    self.by_hash.remove(&hash);
+                }
+            }
+        }
+        self.postings.retain(|_, values| {
+            values.retain(|_, refs| {
+                refs.retain(|r| !removed.contains(r));
+                !refs.is_empty()
+            });
+            !values.is_empty()
+        });
+        self.symbols.set.retain(|s| Arc::strong_count(s) > 1);
     }
 
     /// Adds a new series as `r` (refs are handed out in increasing order).
@@ -120,17 +171,25 @@ impl Index {
                 .or_default()
                 .push(r);
         }
-        debug_assert_eq!(self.labels.len(), r as usize);
-        self.labels.push(interned);
+        let slot = r as usize;
+        if slot >= self.labels.len() {
+            self.labels.resize_with(slot + 1, || None);
+        }
+        self.labels[slot] = Some(interned);
+        self.live += 1;
         self.by_hash.entry(hash_labels(labels)).or_default().push(r);
         r
     }
 
-    pub fn labels(&self, r: SeriesRef) -> Vec<Label> {
-        self.labels[r as usize]
-            .iter()
-            .map(|(n, v)| Label::new(n.to_string(), v.to_string()))
-            .collect()
+    pub fn labels(&self, r: SeriesRef) -> Option<Vec<Label>> {
+        Some(
+            self.labels
+                .get(r as usize)?
+                .as_ref()?
+                .iter()
+                .map(|(n, v)| Label::new(n.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     /// Refs of series with label `name` whose value satisfies `keep`.
@@ -194,7 +253,7 @@ impl Index {
                 return Vec::new();
             }
         }
-        let mut result = positive.unwrap_or_else(|| (0..self.labels.len() as SeriesRef).collect());
+        let mut result = positive.unwrap_or_else(|| self.refs().collect());
         for n in &negative {
             result = subtract(&result, n);
         }

@@ -36,6 +36,7 @@ fn fixture() -> Head {
         app.append(&labels(series), 1000, i as f64).unwrap();
     }
     app.commit().unwrap();
+    drop(app);
     head
 }
 
@@ -203,7 +204,10 @@ fn rollback_and_uncommitted_samples_are_invisible() {
 
 #[test]
 fn series_limit_is_a_clear_error() {
-    let head = Head::new(HeadLimits { max_series: 2 });
+    let head = Head::new(HeadLimits {
+        max_series: 2,
+        ..HeadLimits::default()
+    });
     let mut app = head.appender();
     app.append(&labels(&[("__name__", "a")]), 1, 1.0).unwrap();
     app.append(&labels(&[("__name__", "b")]), 1, 1.0).unwrap();
@@ -317,6 +321,7 @@ fn committed_samples_survive_a_restart_through_the_wal() {
     assert!(app.append(&a, 10, 1.0).is_err());
     app.append(&a, 300, 300.0).unwrap();
     app.commit().unwrap();
+    drop(app);
     drop(head);
     let head = Head::open(&dir, HeadLimits::default(), false).unwrap();
     let a_samples = &head
