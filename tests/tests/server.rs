@@ -36,6 +36,9 @@ async fn server_on(plugins: &Path, config: Option<&Path>, data: tempfile::TempDi
         plugins_cache_dir: None,
         plugins_max_instances: 20,
         storage_path: data.path().to_owned(),
+        retention_time: Duration::from_secs(15 * 86400),
+        retention_size: 0,
+        block_duration: Duration::from_secs(2 * 3600),
         log_level: "warn".into(),
     };
     let running = start(args).await.unwrap();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// A duration written the way Prometheus writes them: a sequence of
 /// `<number><unit>` with units `y w d h m s ms`, largest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PromDuration(pub Duration);
 
 impl PromDuration {

@@ -51,6 +51,24 @@ impl Default for GlobalConfig {
     }
 }
 
+/// The `storage` section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub tsdb: TsdbConfig,
+    /// Accepted so existing files load; exemplars are not stored yet.
+    pub exemplars: Option<serde::de::IgnoredAny>,
+}
+
+/// `storage.tsdb`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TsdbConfig {
+    /// How far behind the newest sample an out-of-order sample is still
+    /// accepted; zero (the default) rejects them, as in Prometheus.
+    pub out_of_order_time_window: PromDuration,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -71,7 +89,7 @@ struct RawConfig {
     #[serde(default)]
     remote_read: Option<serde::de::IgnoredAny>,
     #[serde(default)]
-    storage: Option<serde::de::IgnoredAny>,
+    storage: StorageConfig,
     #[serde(default)]
     tracing: Option<serde::de::IgnoredAny>,
     #[serde(default)]
@@ -87,6 +105,7 @@ struct RawConfig {
 pub struct Config {
     pub global: GlobalConfig,
     pub plugins: PluginsConfig,
+    pub storage: StorageConfig,
     /// Things the operator should know: sections accepted but not acted on.
     pub warnings: Vec<String>,
 }
@@ -133,7 +152,7 @@ impl Config {
             ("alerting", raw.alerting.is_some()),
             ("remote_write", raw.remote_write.is_some()),
             ("remote_read", raw.remote_read.is_some()),
-            ("storage", raw.storage.is_some()),
+            ("exemplars", raw.storage.exemplars.is_some()),
             ("tracing", raw.tracing.is_some()),
             ("scrape_config_files", raw.scrape_config_files.is_some()),
             ("runtime", raw.runtime.is_some()),
@@ -211,6 +230,7 @@ impl Config {
         Ok(Config {
             global,
             plugins: raw.plugins,
+            storage: raw.storage,
             warnings,
         })
     }

@@ -11,5 +11,5 @@ mod file;
 mod plugins;
 
 pub use duration::{ByteSize, PromDuration};
-pub use file::{Config, ConfigError, GlobalConfig};
+pub use file::{Config, ConfigError, GlobalConfig, StorageConfig, TsdbConfig};
 pub use plugins::{Grants, PluginInstanceConfig, PluginsConfig};

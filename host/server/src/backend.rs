@@ -15,7 +15,7 @@ const SELF_JOB: &str = "wasmetheus";
 
 pub struct ServerBackend {
     runtime: PluginRuntime,
-    head: Arc<wasmetheus_tsdb::Head>,
+    db: Arc<wasmetheus_tsdb::Db>,
     source: ConfigSource,
     config: Mutex<Config>,
     self_instance: String,
@@ -33,12 +33,12 @@ impl ServerBackend {
         source: ConfigSource,
         config: Config,
         self_instance: String,
-        head: Arc<wasmetheus_tsdb::Head>,
+        db: Arc<wasmetheus_tsdb::Db>,
     ) -> Self {
         let (self_changes, _) = tokio::sync::watch::channel(0);
         ServerBackend {
             runtime,
-            head,
+            db,
             source,
             config: Mutex::new(config),
             self_instance,
@@ -113,7 +113,7 @@ impl ServerBackend {
                 failed as f64,
             ),
         ];
-        families.extend(self.head.metrics());
+        families.extend(self.db.metrics());
         families.extend(self.runtime.metrics());
         families
     }

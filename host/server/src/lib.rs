@@ -2,5 +2,6 @@
 //! commands, usable in-process by the end-to-end tests.
 
 mod backend;
+pub mod backfill;
 pub mod check_plugins;
 pub mod serve;

@@ -21,6 +21,39 @@ enum Command {
         #[command(subcommand)]
         what: Check,
     },
+    /// Works on a TSDB data directory.
+    Tsdb {
+        #[command(subcommand)]
+        what: Tsdb,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Tsdb {
+    /// Imports samples into a data directory (like promtool's).
+    CreateBlocksFrom {
+        #[command(subcommand)]
+        format: ImportFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportFormat {
+    /// An OpenMetrics text file in which every sample has a timestamp.
+    Openmetrics {
+        /// The OpenMetrics file.
+        file: PathBuf,
+        /// The data directory (a server's --storage.tsdb.path).
+        #[arg(default_value = "data/")]
+        data_dir: PathBuf,
+        /// Width of the blocks written.
+        #[arg(long = "max-block-duration", default_value = "2h", value_parser = parse_duration)]
+        block_duration: std::time::Duration,
+    },
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    wasmetheus_config::PromDuration::parse(text).map(|d| d.0)
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,6 +81,17 @@ fn main() -> ExitCode {
         Command::Check {
             what: Check::Plugins { files },
         } => check_plugins(&files),
+        Command::Tsdb {
+            what:
+                Tsdb::CreateBlocksFrom {
+                    format:
+                        ImportFormat::Openmetrics {
+                            file,
+                            data_dir,
+                            block_duration,
+                        },
+                },
+        } => wasmetheus::backfill::run(&file, &data_dir, block_duration),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -32,9 +32,45 @@ pub struct ServeArgs {
     /// Base directory for data.
     #[arg(long = "storage.tsdb.path", default_value = "data/")]
     pub storage_path: PathBuf,
+    /// How long to retain samples (Prometheus' units: ms, s, m, h, d, w,
+    /// y); 0 keeps them until the size limit applies.
+    #[arg(long = "storage.tsdb.retention.time", default_value = "15d", value_parser = parse_duration)]
+    pub retention_time: std::time::Duration,
+    /// Most bytes of storage to keep (B, KB, MB, GB, TB, PB, EB); 0 disables
+    /// the limit. Oldest blocks go first.
+    #[arg(long = "storage.tsdb.retention.size", default_value = "0", value_parser = parse_size)]
+    pub retention_size: u64,
+    /// Width of the blocks the head is compacted into.
+    #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h", value_parser = parse_duration, hide = true)]
+    pub block_duration: std::time::Duration,
     /// Log level: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info")]
     pub log_level: String,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    wasmetheus_config::PromDuration::parse(text).map(|d| d.0)
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    wasmetheus_config::ByteSize::parse(text).map(|b| b.0)
+}
+
+impl ServeArgs {
+    /// The storage options these flags and `config` ask for.
+    pub fn db_options(&self, config: &Config) -> wasmetheus_tsdb::DbOptions {
+        let ms = |d: std::time::Duration| d.as_millis().min(i64::MAX as u128) as i64;
+        wasmetheus_tsdb::DbOptions {
+            block_range_ms: ms(self.block_duration).max(1),
+            retention_time_ms: (!self.retention_time.is_zero()).then(|| ms(self.retention_time)),
+            retention_size_bytes: (self.retention_size > 0).then_some(self.retention_size),
+            head: wasmetheus_tsdb::HeadLimits {
+                out_of_order_window_ms: ms(config.storage.tsdb.out_of_order_time_window.0),
+                ..wasmetheus_tsdb::HeadLimits::default()
+            },
+            sync: false,
+        }
+    }
 }
 
 const DEFAULT_CONFIG: &str = include_str!("default-config.yml");
@@ -86,7 +122,7 @@ pub struct RunningServer {
     _watcher: PluginsWatcher,
     /// Scraping stops (and releases the TSDB) when this is dropped.
     scrape: ScrapeManager,
-    head: Arc<wasmetheus_tsdb::Head>,
+    db: Arc<wasmetheus_tsdb::Db>,
 }
 
 impl RunningServer {
@@ -100,8 +136,24 @@ impl RunningServer {
             .await
             .context("serving HTTP")?;
         self.scrape.shutdown().await;
-        // Releases the log now, whoever still holds the head.
-        self.head.close();
+        drop(self._watcher);
+        // Closes the log now, whoever still holds the database: nothing
+        // acknowledged after this point could be lost.
+        let db = self.db;
+        let closing = Arc::clone(&db);
+        tokio::task::spawn_blocking(move || closing.close()).await?;
+        // The store's directory lock goes with the last reference; HTTP
+        // connections finishing their last request may hold one briefly.
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while Arc::strong_count(&db) > 1 && Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        if Arc::strong_count(&db) > 1 {
+            tracing::warn!(
+                "the TSDB is still referenced at shutdown; its lock is released at exit"
+            );
+        }
+        drop(db);
         tracing::info!("stopped");
         Ok(())
     }
@@ -119,13 +171,14 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    let wal_dir = args.storage_path.join("wal");
-    let head = tokio::task::spawn_blocking(move || {
-        wasmetheus_tsdb::Head::open(&wal_dir, wasmetheus_tsdb::HeadLimits::default(), false)
-    })
-    .await?
-    .context("opening the TSDB head")?;
-    let head = Arc::new(head);
+    let storage_path = args.storage_path.clone();
+    let db_options = args.db_options(&config);
+    let db =
+        tokio::task::spawn_blocking(move || wasmetheus_tsdb::Db::open(&storage_path, db_options))
+            .await?
+            .with_context(|| format!("opening the TSDB in {}", args.storage_path.display()))?;
+    let db = Arc::new(db);
+    db.start_maintenance(std::time::Duration::from_secs(60));
     let mut options = RuntimeOptions::new(&args.plugins_dir);
     options.cache_dir = Some(
         args.plugins_cache_dir
@@ -161,9 +214,9 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         source,
         config,
         local.to_string(),
-        Arc::clone(&head),
+        Arc::clone(&db),
     ));
-    let scrape = ScrapeManager::start(backend.clone(), Some(head.clone()));
+    let scrape = ScrapeManager::start(backend.clone(), Some(db.clone()));
     backend.attach_store(scrape.store().clone());
     tracing::info!(
         address = %local,
@@ -176,7 +229,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         listener,
         _watcher: watcher,
         scrape,
-        head,
+        db,
     })
 }
 

@@ -1,10 +1,18 @@
 //! `wasmetheus-tsdb`: the storage engine — series, postings index, head
-//! chunks, write-ahead log. It knows nothing of HTTP, PromQL or wasm; the
+//! chunks, write-ahead log, the sled store of sealed chunks, compaction,
+//! retention and backfill. It knows nothing of HTTP, PromQL or wasm; the
 //! query side reaches it through the storage traits of `wasmetheus-model`.
 
+pub mod backfill;
 pub mod chunk;
+mod db;
 mod head;
 mod index;
+pub mod sealed;
+pub mod store;
 pub mod wal;
 
+pub use db::{
+    CompactionStats, DEFAULT_BLOCK_RANGE_MS, DEFAULT_RETENTION_MS, Db, DbError, DbOptions,
+};
 pub use head::{Head, HeadAppender, HeadLimits, HeadStats};
