@@ -66,5 +66,29 @@ pub fn run(
         stats.min_time,
         stats.max_time
     );
+    let written = disk_bytes_written();
+    println!(
+        "{:.3} bytes/sample on disk; sled: {} logical bytes written, {} on disk \
+         (space amplification {:.2}x){}",
+        stats.disk_bytes as f64 / stats.samples.max(1) as f64,
+        stats.logical_bytes,
+        stats.disk_bytes,
+        stats.disk_bytes as f64 / stats.logical_bytes.max(1) as f64,
+        written.map_or(String::new(), |w| format!(
+            ", {w} bytes written to disk (write amplification {:.2}x)",
+            w as f64 / stats.logical_bytes.max(1) as f64
+        ))
+    );
     Ok(())
+}
+
+/// Bytes this process caused to be written to storage so far (Linux'
+/// `/proc/self/io`), when the kernel reports it.
+fn disk_bytes_written() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes: "))?
+        .trim()
+        .parse()
+        .ok()
 }

@@ -42,6 +42,10 @@ pub struct BackfillStats {
     pub blocks: BTreeSet<i64>,
     pub min_time: i64,
     pub max_time: i64,
+    /// Key and value bytes handed to the store.
+    pub logical_bytes: u64,
+    /// Bytes the store occupies on disk afterwards.
+    pub disk_bytes: u64,
 }
 
 /// Progress of the write phase: series written so far, of `total`.
@@ -148,5 +152,7 @@ pub fn create_blocks_from_openmetrics(
         }
     }
     store.flush()?;
+    stats.logical_bytes = store.logical_bytes_written();
+    stats.disk_bytes = store.size_on_disk();
     Ok(stats)
 }

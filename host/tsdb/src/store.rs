@@ -49,6 +49,9 @@ pub struct Store {
     /// Serialises writers of the same series' chunks (compaction, backfill,
     /// tombstone cleaning, retention).
     write_lock: parking_lot::Mutex<()>,
+    /// Key and value bytes handed to sled, to compute its write and space
+    /// amplification.
+    logical_bytes: std::sync::atomic::AtomicU64,
 }
 
 /// Order-preserving encoding of an i64.
@@ -176,6 +179,9 @@ impl Store {
             .path(path)
             // Sled's default cache is 1 GiB; the head is the hot set here.
             .cache_capacity(64 << 20)
+            // zstd over sled's pages: keys, labels and postings compress
+            // well, and it halves sled's per-page overhead on disk.
+            .use_compression(true)
             .open()
             .map_err(err)?;
         let tree = |name: &str| db.open_tree(name).map_err(err);
@@ -191,6 +197,7 @@ impl Store {
             path: p,
             block_range: block_range.max(1),
             write_lock: parking_lot::Mutex::new(()),
+            logical_bytes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -205,9 +212,11 @@ impl Store {
         self.block_range
     }
 
-    /// Start of the block holding `t`.
+    /// Start of the block holding `t`. The first block is cut short at
+    /// `i64::MIN`: queries over all time pass it as their lower bound.
     pub fn block_of(&self, t: i64) -> i64 {
-        t.div_euclid(self.block_range) * self.block_range
+        t.div_euclid(self.block_range)
+            .saturating_mul(self.block_range)
     }
 
     fn meta_i64(&self, key: &str) -> Result<Option<i64>, StoreError> {
@@ -243,6 +252,7 @@ impl Store {
         for l in labels {
             let mut k = posting_prefix(&l.name, &l.value);
             k.extend_from_slice(&sid.to_be_bytes());
+            self.count(k.len() + 2 * key.len() + 16);
             self.postings.insert(k, &[]).map_err(|e| self.err(e))?;
         }
         self.series
@@ -291,6 +301,7 @@ impl Store {
             let merged = merge(stored, &samples[start..end]);
             encoded.clear();
             sealed::encode(&merged, &mut encoded);
+            self.count(encoded.len() + 32);
             self.chunks
                 .insert(key, encoded.as_slice())
                 .map_err(|e| self.err(e))?;
@@ -301,6 +312,35 @@ impl Store {
             start = end;
         }
         Ok(written)
+    }
+
+    fn count(&self, bytes: usize) {
+        self.logical_bytes
+            .fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Key and value bytes written through this handle.
+    pub fn logical_bytes_written(&self) -> u64 {
+        self.logical_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Key and value bytes of everything stored now (what an ideal store
+    /// would occupy), by a full scan.
+    pub fn logical_size(&self) -> u64 {
+        [
+            &self.series,
+            &self.labels,
+            &self.postings,
+            &self.chunks,
+            &self.blocks,
+            &self.tombstones,
+            &self.meta,
+        ]
+        .iter()
+        .flat_map(|tree| tree.iter().flatten())
+        .map(|(k, v)| (k.len() + v.len()) as u64)
+        .sum()
     }
 
     fn decode_chunk(&self, bytes: &[u8]) -> Result<Vec<(i64, f64)>, StoreError> {
@@ -479,7 +519,17 @@ impl Store {
     /// deleted; returns how many series were touched.
     pub fn delete(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<usize, StoreError> {
         let series = self.select_series(matchers, mint, maxt)?;
+        let mut touched = 0;
         for (sid, _) in &series {
+            // A tombstone covers only what is stored now: samples the series
+            // gets later (compacted from the head, e.g. after deleting a
+            // whole series that is still scraped) are new data, as with
+            // Prometheus' per-block tombstones.
+            let maxt = maxt.min(self.last_time(*sid)?);
+            if mint > maxt {
+                continue;
+            }
+            touched += 1;
             let mut intervals = self.tombstones_of(*sid)?;
             intervals.push((mint, maxt));
             let bytes: Vec<u8> = intervals
@@ -490,7 +540,25 @@ impl Store {
                 .insert(sid.to_be_bytes(), bytes)
                 .map_err(|e| self.err(e))?;
         }
-        Ok(series.len())
+        Ok(touched)
+    }
+
+    /// Newest stored timestamp of `sid` (`i64::MIN` when it has none).
+    fn last_time(&self, sid: Sid) -> Result<i64, StoreError> {
+        let last = self
+            .chunks
+            .scan_prefix(sid.to_be_bytes())
+            .next_back()
+            .transpose()
+            .map_err(|e| self.err(e))?;
+        let Some((_, bytes)) = last else {
+            return Ok(i64::MIN);
+        };
+        let header = sealed::header(&bytes).map_err(|e| StoreError::Corrupt {
+            what: "chunk",
+            detail: e.to_string(),
+        })?;
+        Ok(header.max_time)
     }
 
     /// Rewrites every chunk that has tombstones without the deleted
