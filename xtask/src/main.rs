@@ -1,6 +1,8 @@
 //! `cargo xtask`: project automation — run, test, build-plugins,
 //! test-plugins, bench. Plain std, no dependencies, so it builds in seconds.
 
+mod bench_storage;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -19,7 +21,9 @@ usage: cargo xtask <command>
   test-plugins       load every plugin in the real runtime (metadata,
                      collect within limits, output validity), then run
                      each plugin's own tests
-  bench [plugins|tsdb]  run the criterion benchmarks";
+  bench [plugins|tsdb]  run the criterion benchmarks
+  bench storage [-h]    bytes on disk per sample against Prometheus and
+                     VictoriaMetrics, and the head's RSS per series";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -218,11 +222,13 @@ fn bench(args: &[String]) -> Result {
         None | Some("plugins") => bench_plugins(),
         Some("tsdb") => {
             let mut cmd = cargo();
-            cmd.args(["bench", "-p", "wasmetheus-tsdb", "--bench", "chunk"]);
+            // Every tsdb bench: chunk (head codec), sealed (store codec), head.
+            cmd.args(["bench", "-p", "wasmetheus-tsdb"]);
             status(cmd)
         }
+        Some("storage") => bench_storage::run(&args[1..]),
         Some(other) => Err(format!(
-            "unknown benchmark group {other:?}; try `plugins` or `tsdb`"
+            "unknown benchmark group {other:?}; try `plugins`, `tsdb` or `storage`"
         )),
     }
 }

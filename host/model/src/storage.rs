@@ -184,16 +184,136 @@ pub trait Appender {
     fn rollback(&mut self);
 }
 
+/// What a query will do with a selection (Prometheus' `SelectHints`):
+/// the time range it needs, and how it steps through it, so a store can
+/// skip what will not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SelectHints {
+    /// Oldest timestamp wanted, inclusive (ms).
+    pub start: i64,
+    /// Newest timestamp wanted, inclusive (ms).
+    pub end: i64,
+    /// Query resolution step (ms); 0 for an instant query.
+    pub step: i64,
+    /// Range of a range-vector selector (ms), 0 for an instant selector.
+    pub range: i64,
+    /// The function the selection feeds, if any (e.g. `rate`).
+    pub func: Option<String>,
+    /// Labels of an enclosing aggregation's `by`/`without` clause.
+    pub grouping: Vec<String>,
+    /// Whether `grouping` is a `by` (else `without`).
+    pub by: bool,
+}
+
+impl SelectHints {
+    /// Hints for all samples in `[start, end]`.
+    pub fn range(start: i64, end: i64) -> Self {
+        SelectHints {
+            start,
+            end,
+            ..SelectHints::default()
+        }
+    }
+}
+
+/// A series' samples, oldest first, decoded as they are read.
+pub trait SampleIterator: Send {
+    /// The next sample.
+    fn next(&mut self) -> Option<(i64, f64)>;
+
+    /// Advances to the first sample at or after `t` and returns it. Like
+    /// Prometheus' `Seek`, it never moves backwards: if the sample most
+    /// recently returned already satisfies `t`, it is returned again.
+    /// Either way `next` continues after the returned sample.
+    fn seek(&mut self, t: i64) -> Option<(i64, f64)>;
+}
+
+/// A selected series: labels (sorted, `__name__` included) and a lazy
+/// iterator over its samples in the selected range.
+pub struct Series {
+    pub labels: Vec<Label>,
+    pub samples: Box<dyn SampleIterator>,
+}
+
+impl std::fmt::Debug for Series {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Series")
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Series {
+    /// Decodes every remaining sample.
+    pub fn collect(mut self) -> SeriesSamples {
+        let mut samples = Vec::new();
+        while let Some(s) = self.samples.next() {
+            samples.push(s);
+        }
+        SeriesSamples {
+            labels: self.labels,
+            samples,
+        }
+    }
+}
+
+/// A [`SampleIterator`] over samples already in memory.
+#[derive(Debug, Clone, Default)]
+pub struct VecSampleIterator {
+    samples: Vec<(i64, f64)>,
+    /// Index of the next sample to return.
+    pos: usize,
+}
+
+impl VecSampleIterator {
+    pub fn new(samples: Vec<(i64, f64)>) -> Self {
+        VecSampleIterator { samples, pos: 0 }
+    }
+}
+
+impl SampleIterator for VecSampleIterator {
+    fn next(&mut self) -> Option<(i64, f64)> {
+        let s = self.samples.get(self.pos).copied();
+        self.pos += usize::from(s.is_some());
+        s
+    }
+
+    fn seek(&mut self, t: i64) -> Option<(i64, f64)> {
+        if let Some(&current) = self.pos.checked_sub(1).and_then(|i| self.samples.get(i))
+            && current.0 >= t
+        {
+            return Some(current);
+        }
+        self.pos += self.samples[self.pos..].partition_point(|s| s.0 < t);
+        self.next()
+    }
+}
+
 /// Read access to stored series.
 pub trait Queryable: Send + Sync {
-    /// Series matching all `matchers` with their samples in `[mint, maxt]`
-    /// (milliseconds, both inclusive), sorted by labels.
+    /// Series matching all `matchers` with samples in
+    /// `[hints.start, hints.end]`, sorted by labels, each with a lazy,
+    /// seekable iterator over those samples.
+    fn select_series(
+        &self,
+        matchers: &[Matcher],
+        hints: &SelectHints,
+    ) -> Result<Vec<Series>, StorageError>;
+
+    /// [`select_series`](Self::select_series) with every sample of
+    /// `[mint, maxt]` (milliseconds, both inclusive) decoded.
     fn select(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<SeriesSamples>, StorageError>;
+    ) -> Result<Vec<SeriesSamples>, StorageError> {
+        Ok(self
+            .select_series(matchers, &SelectHints::range(mint, maxt))?
+            .into_iter()
+            .map(Series::collect)
+            .collect())
+    }
 
     /// Label names of the series matching `matchers` (all series when
     /// empty) with samples in `[mint, maxt]`, sorted.
@@ -265,6 +385,19 @@ mod tests {
         assert_eq!(m.literal_alternatives(), None);
         let m = Matcher::new(MatchType::Regex, "path", "/var/.*").unwrap();
         assert_eq!(m.literal_prefix(), Some("/var/"));
+    }
+
+    #[test]
+    fn vec_iterator_seeks_like_prometheus() {
+        let mut it = VecSampleIterator::new(vec![(1, 1.0), (5, 5.0), (9, 9.0)]);
+        assert_eq!(it.seek(0), Some((1, 1.0)));
+        // Never backwards: the current sample satisfies it.
+        assert_eq!(it.seek(1), Some((1, 1.0)));
+        assert_eq!(it.seek(2), Some((5, 5.0)));
+        assert_eq!(it.next(), Some((9, 9.0)));
+        assert_eq!(it.seek(3), Some((9, 9.0)));
+        assert_eq!(it.seek(10), None);
+        assert_eq!(it.next(), None);
     }
 
     #[test]

@@ -143,7 +143,7 @@ pub fn create_blocks_from_openmetrics(
             stats.min_time = stats.min_time.min(first.0);
             stats.max_time = stats.max_time.max(last.0);
         }
-        if stats.series % 1000 == 0 || stats.series == total {
+        if stats.series.is_multiple_of(1000) || stats.series == total {
             progress(Progress {
                 series_done: stats.series,
                 series_total: total,

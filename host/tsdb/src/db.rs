@@ -8,6 +8,7 @@
 //! holds the rest (plus backfilled data anywhere in time; queries merge).
 
 use crate::head::{Head, HeadAppender, HeadLimits};
+use crate::iter::{ChunkSource, ChunksIterator, without_deleted};
 use crate::store::{RetentionStats, Store, StoreError};
 use crate::wal::WalError;
 use parking_lot::Mutex;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use wasmetheus_model::storage::{
-    Appender, Matcher, Queryable, SeriesSamples, Storage, StorageError,
+    Appender, Matcher, Queryable, SelectHints, Series, Storage, StorageError,
 };
 use wasmetheus_model::{Label, MetricFamily, MetricKind};
 
@@ -25,6 +26,9 @@ use wasmetheus_model::{Label, MetricFamily, MetricKind};
 pub const DEFAULT_BLOCK_RANGE_MS: i64 = 2 * 3600 * 1000;
 /// Fifteen days, Prometheus' default retention.
 pub const DEFAULT_RETENTION_MS: i64 = 15 * 24 * 3600 * 1000;
+/// How long compaction waits for appenders holding uncommitted samples of
+/// the block it is about to copy before putting it off to the next run.
+const SEAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy)]
 pub struct DbOptions {
@@ -150,6 +154,15 @@ impl Db {
             }
             let start = self.store.block_of(mint);
             let end = start + range;
+            // No sample may land in the block after it is read: it would be
+            // hidden by the truncation and missing from the store.
+            if !self.head.seal_before(end, SEAL_TIMEOUT) {
+                tracing::warn!(
+                    block_start = start,
+                    "appenders hold uncommitted samples of the block; compaction put off"
+                );
+                break;
+            }
             let started = Instant::now();
             match self.compact_block(start, end) {
                 Ok((series, samples)) => {
@@ -262,6 +275,9 @@ impl Db {
     /// Deletes the samples in `[mint, maxt]` of every series matching
     /// `matchers`, in the head at once and in the store by tombstones.
     pub fn delete(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<usize, DbError> {
+        // Not while a compaction copies samples that the head is about to
+        // lose to the store after the store's tombstones were written.
+        let _guard = self.maintenance.lock();
         let head = self.head.delete(matchers, mint, maxt)?;
         let store = self.store.delete(matchers, mint, maxt)?;
         self.store.flush()?;
@@ -429,61 +445,41 @@ impl Db {
     }
 }
 
-fn merge_sorted(store: Vec<(i64, f64)>, head: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
-    if store.is_empty() {
-        return head;
-    }
-    if head.is_empty() || store.last().is_some_and(|l| l.0 < head[0].0) {
-        let mut out = store;
-        out.extend(head);
-        return out;
-    }
-    // Backfilled data overlapping the head: the head's sample wins.
-    let mut out = Vec::with_capacity(store.len() + head.len());
-    let (mut i, mut j) = (0, 0);
-    while i < store.len() && j < head.len() {
-        match store[i].0.cmp(&head[j].0) {
-            std::cmp::Ordering::Less => {
-                out.push(store[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(head[j]);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                out.push(head[j]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out.extend_from_slice(&store[i..]);
-    out.extend_from_slice(&head[j..]);
-    out
-}
-
 impl Queryable for Db {
-    fn select(
+    fn select_series(
         &self,
         matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<SeriesSamples>, StorageError> {
-        let mut by_labels: BTreeMap<Vec<Label>, Vec<(i64, f64)>> = BTreeMap::new();
-        for (sid, labels) in self.store.select_series(matchers, mint, maxt)? {
-            let samples = self.store.samples(sid, mint, maxt)?;
-            if !samples.is_empty() {
-                by_labels.insert(labels, samples);
-            }
+        hints: &SelectHints,
+    ) -> Result<Vec<Series>, StorageError> {
+        let (mint, maxt) = (hints.start, hints.end);
+        // The head first: a block compacted meanwhile is then in the store
+        // or in what was read of the head, never in neither (and if in
+        // both, the iterator merges the overlap).
+        let mut by_labels: BTreeMap<Vec<Label>, Vec<ChunkSource>> = BTreeMap::new();
+        for (r, labels) in self.head.matching_series(matchers, mint, maxt) {
+            by_labels.insert(labels, self.head.chunk_sources(r, mint, maxt));
         }
-        for series in self.head.select(matchers, mint, maxt)? {
-            let stored = by_labels.remove(&series.labels).unwrap_or_default();
-            by_labels.insert(series.labels, merge_sorted(stored, series.samples));
+        for (sid, labels) in self.store.select_series(matchers, mint, maxt)? {
+            let (stored, deleted) = self.store.chunk_sources(sid, mint, maxt)?;
+            // Tombstones hide stored samples only: the head applied its
+            // deletions when they were made, and later appends stay.
+            let mut stored = without_deleted(stored, &deleted);
+            if stored.is_empty() {
+                continue;
+            }
+            let entry = by_labels.entry(labels).or_default();
+            // Stored chunks are older (or backfilled): they go first, so
+            // the head wins where both have a timestamp.
+            stored.append(entry);
+            *entry = stored;
         }
         Ok(by_labels
             .into_iter()
-            .map(|(labels, samples)| SeriesSamples { labels, samples })
+            .filter(|(_, sources)| !sources.is_empty())
+            .map(|(labels, sources)| Series {
+                labels,
+                samples: Box::new(ChunksIterator::new(sources, mint, maxt, Vec::new())),
+            })
             .collect())
     }
 
@@ -493,8 +489,10 @@ impl Queryable for Db {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>, StorageError> {
+        // The head first, as in `select`.
+        let head = self.head.label_names(matchers, mint, maxt)?;
         let mut names = self.store.label_names(matchers, mint, maxt)?;
-        names.extend(self.head.label_names(matchers, mint, maxt)?);
+        names.extend(head);
         Ok(names.into_iter().collect())
     }
 
@@ -505,8 +503,10 @@ impl Queryable for Db {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>, StorageError> {
+        // The head first, as in `select`.
+        let head = self.head.label_values(name, matchers, mint, maxt)?;
         let mut values = self.store.label_values(name, matchers, mint, maxt)?;
-        values.extend(self.head.label_values(name, matchers, mint, maxt)?);
+        values.extend(head);
         Ok(values.into_iter().collect())
     }
 }

@@ -4,14 +4,15 @@
 
 use crate::chunk::XorChunk;
 use crate::index::{Index, SeriesRef};
+use crate::iter::{ChunkSource, ChunksIterator};
 use crate::wal::{CheckpointFilter, Record, ReplayStats, Wal, WalError, WalStats};
 use parking_lot::{Mutex, RwLock};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::{
-    AppendError, Appender, Matcher, Queryable, SeriesSamples, Storage, StorageError,
+    AppendError, Appender, Matcher, Queryable, SelectHints, Series, Storage, StorageError,
 };
 use wasmetheus_model::{MetricFamily, MetricKind};
 
@@ -148,6 +149,30 @@ impl MemSeries {
         }
     }
 
+    /// The chunks overlapping `[mint, maxt]`, as sources for a lazy
+    /// iterator; with out-of-order samples in range, the merged samples.
+    fn chunk_sources(&self, mint: i64, maxt: i64) -> Vec<ChunkSource> {
+        if self
+            .out_of_order
+            .iter()
+            .any(|(t, _)| *t >= mint && *t <= maxt)
+        {
+            let mut samples = Vec::new();
+            self.samples_in(mint, maxt, &mut samples);
+            return vec![ChunkSource::Decoded(samples)];
+        }
+        self.chunks
+            .iter()
+            .filter(|c| !c.is_empty() && c.max_time() >= mint && c.min_time() <= maxt)
+            .map(|c| ChunkSource::Xor {
+                bytes: c.bytes().to_vec(),
+                count: c.len(),
+                min_time: c.min_time(),
+                max_time: c.max_time(),
+            })
+            .collect()
+    }
+
     fn overlaps(&self, mint: i64, maxt: i64) -> bool {
         self.chunks
             .iter()
@@ -235,6 +260,27 @@ impl Default for HeadLimits {
 
 type SeriesSlot = Option<Arc<Mutex<MemSeries>>>;
 
+/// Samples queued by appenders but not yet committed, and the time before
+/// which no more may be queued; see [`Head::seal_before`].
+struct InFlight {
+    /// Appends before this are out of bounds: compaction is copying the
+    /// range before it out of the head.
+    sealed_before: i64,
+    /// The oldest queued sample of each appender holding any, counted.
+    oldest: BTreeMap<i64, usize>,
+}
+
+impl InFlight {
+    fn remove(&mut self, t: i64) {
+        if let Some(n) = self.oldest.get_mut(&t) {
+            *n -= 1;
+            if *n == 0 {
+                self.oldest.remove(&t);
+            }
+        }
+    }
+}
+
 /// The in-memory head: series, chunks and index, optionally backed by a
 /// write-ahead log.
 pub struct Head {
@@ -257,6 +303,7 @@ pub struct Head {
     wal: Mutex<Option<Wal>>,
     /// Series created since the last commit; logged before any sample.
     unlogged_series: Mutex<Vec<Record>>,
+    in_flight: Mutex<InFlight>,
 }
 
 impl Default for Head {
@@ -279,6 +326,10 @@ impl Head {
             durable: false,
             wal: Mutex::new(None),
             unlogged_series: Mutex::new(Vec::new()),
+            in_flight: Mutex::new(InFlight {
+                sealed_before: i64::MIN,
+                oldest: BTreeMap::new(),
+            }),
         }
     }
 
@@ -437,13 +488,20 @@ impl Head {
             head: self,
             pending: Vec::new(),
             pending_last: HashMap::new(),
+            oldest: None,
         }
     }
 
     fn matching(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesRef> {
+        let mint = mint.max(self.min_valid_time());
+        // A range wholly before the minimum valid time: a chunk straddling
+        // that time would "overlap" the empty range and the series would
+        // be returned without samples.
+        if mint > maxt {
+            return Vec::new();
+        }
         let refs = self.index.read().select(matchers);
         let series = self.series.read();
-        let mint = mint.max(self.min_valid_time());
         refs.into_iter()
             .filter(|r| {
                 series[*r as usize]
@@ -474,6 +532,57 @@ impl Head {
             s.lock()
                 .samples_in(mint.max(self.min_valid_time()), maxt, &mut out);
         }
+        out
+    }
+
+    /// Makes appends before `t` out of bounds, then waits (at most
+    /// `timeout`) until no appender holds uncommitted samples before `t`:
+    /// from then on what the head holds before `t` no longer changes, and
+    /// compaction can copy it out without missing a late commit. Returns
+    /// whether that point was reached.
+    pub fn seal_before(&self, t: i64, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        {
+            let mut in_flight = self.in_flight.lock();
+            in_flight.sealed_before = in_flight.sealed_before.max(t);
+        }
+        loop {
+            let oldest = self.in_flight.lock().oldest.keys().next().copied();
+            if oldest.is_none_or(|o| o >= t) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// The chunks of series `r` overlapping `[mint, maxt]`.
+    pub(crate) fn chunk_sources(&self, r: SeriesRef, mint: i64, maxt: i64) -> Vec<ChunkSource> {
+        match self.series(r) {
+            Some(s) => s
+                .lock()
+                .chunk_sources(mint.max(self.min_valid_time()), maxt),
+            None => Vec::new(),
+        }
+    }
+
+    /// Refs and labels of the series matching `matchers` with samples in
+    /// `[mint, maxt]`, sorted by labels.
+    pub(crate) fn matching_series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<(SeriesRef, Vec<Label>)> {
+        let refs = self.matching(matchers, mint, maxt);
+        let index = self.index.read();
+        let mut out: Vec<(SeriesRef, Vec<Label>)> = refs
+            .into_iter()
+            .filter_map(|r| Some((r, index.labels(r)?)))
+            .collect();
+        out.sort_by(|a, b| a.1.cmp(&b.1));
         out
     }
 
@@ -590,11 +699,43 @@ pub struct HeadAppender<'a> {
     pending: Vec<(SeriesRef, i64, f64)>,
     /// Last queued sample per series, so a batch is checked in order.
     pending_last: HashMap<SeriesRef, Option<(i64, f64)>>,
+    /// Oldest queued sample, as registered in the head's `in_flight`.
+    oldest: Option<i64>,
 }
 
 impl HeadAppender<'_> {
-    /// Releases the series this appender kept from garbage collection.
+    /// Registers a sample at `t` about to be queued, so compaction waits
+    /// for this appender before copying a range holding it; fails if that
+    /// range is already sealed.
+    fn hold(&mut self, t: i64) -> Result<(), AppendError> {
+        // An older sample is held already: compaction waits for it anyway.
+        if self.oldest.is_some_and(|o| o <= t) {
+            return Ok(());
+        }
+        let mut in_flight = self.head.in_flight.lock();
+        if t < in_flight.sealed_before {
+            self.head
+                .stats
+                .out_of_bounds
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(AppendError::OutOfBounds {
+                min: in_flight.sealed_before,
+                t,
+            });
+        }
+        if let Some(o) = self.oldest.replace(t) {
+            in_flight.remove(o);
+        }
+        *in_flight.oldest.entry(t).or_default() += 1;
+        Ok(())
+    }
+
+    /// Releases the series this appender kept from garbage collection and
+    /// the samples it held against compaction.
     fn release(&mut self) {
+        if let Some(o) = self.oldest.take() {
+            self.head.in_flight.lock().remove(o);
+        }
         for (r, _) in self.pending_last.drain() {
             if let Some(s) = self.head.series(r) {
                 let mut s = s.lock();
@@ -639,11 +780,13 @@ impl Appender for HeadAppender<'_> {
         let ooo_min = self.head.ooo_min(self.head.max_time()).max(min_valid);
         match series.admit(last, t, v, ooo_min) {
             Ok(Admission::InOrder) => {
+                self.hold(t)?;
                 self.pending.push((r, t, v));
                 self.pending_last.insert(r, Some((t, v)));
                 Ok(())
             }
             Ok(Admission::OutOfOrder) => {
+                self.hold(t)?;
                 self.pending.push((r, t, v));
                 Ok(())
             }
@@ -889,25 +1032,25 @@ impl Head {
 }
 
 impl Queryable for Head {
-    fn select(
+    fn select_series(
         &self,
         matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<SeriesSamples>, StorageError> {
-        let refs = self.matching(matchers, mint, maxt);
-        let index = self.index.read();
-        let mut out: Vec<SeriesSamples> = refs
+        hints: &SelectHints,
+    ) -> Result<Vec<Series>, StorageError> {
+        let (mint, maxt) = (hints.start, hints.end);
+        Ok(self
+            .matching_series(matchers, mint, maxt)
             .into_iter()
-            .filter_map(|r| {
-                Some(SeriesSamples {
-                    labels: index.labels(r)?,
-                    samples: self.samples(r, mint, maxt),
-                })
+            .map(|(r, labels)| Series {
+                labels,
+                samples: Box::new(ChunksIterator::new(
+                    self.chunk_sources(r, mint, maxt),
+                    mint,
+                    maxt,
+                    Vec::new(),
+                )),
             })
-            .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(out)
+            .collect())
     }
 
     fn label_names(

@@ -3,7 +3,7 @@
 //! Refs only grow; a removed series leaves an empty slot, so a ref is never
 //! reused within a log's lifetime.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use wasmetheus_model::Label;
@@ -39,13 +39,13 @@ pub struct Index {
     labels: Vec<Option<InternedLabels>>,
     live: usize,
     /// Label-set hash to the refs with that hash (collisions are rare).
-    by_hash: HashMap<u64, Vec<SeriesRef>>,
+    by_hash: FxHashMap<u64, Vec<SeriesRef>>,
     /// name -> value -> refs, each list sorted (refs only ever grow).
-    postings: HashMap<Arc<str>, HashMap<Arc<str>, Vec<SeriesRef>>>,
+    postings: FxHashMap<Arc<str>, FxHashMap<Arc<str>, Vec<SeriesRef>>>,
 }
 
 fn hash_labels(labels: &[Label]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = rustc_hash::FxHasher::default();
     for l in labels {
         l.name.hash(&mut h);
         l.value.hash(&mut h);

@@ -8,6 +8,7 @@ pub mod chunk;
 mod db;
 mod head;
 mod index;
+mod iter;
 pub mod sealed;
 pub mod store;
 pub mod wal;

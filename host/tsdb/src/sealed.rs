@@ -77,6 +77,11 @@ pub const MAX_SAMPLES: usize = u32::MAX as usize;
 /// Values per bit-packed block: large enough that the 2-byte block header is
 /// negligible, small enough that an outlier widens only its own block.
 const BLOCK: usize = 128;
+// A block's patch count and patch indexes are single bytes.
+const _: () = assert!(BLOCK <= 255);
+
+/// Flag in a block's width byte: a patch count and patches follow.
+const PATCHED: u8 = 0x80;
 
 /// Largest chunk that may use grid timestamps, the one mode that costs no
 /// bytes per sample (so that a tiny corrupt input cannot claim billions of
@@ -239,8 +244,8 @@ fn encode_values(samples: &[(i64, f64)], out: &mut Vec<u8>) {
 fn mantissa(v: f64, e: usize) -> Option<i64> {
     let p = POW10[e];
     let s = v * p;
-    // Also rejects NaN and ±Inf.
-    if !(s.abs() < TWO53) {
+    // Also rejects ±Inf.
+    if s.is_nan() || s.abs() >= TWO53 {
         return None;
     }
     let m = s.round() as i64;
@@ -296,27 +301,25 @@ fn decimal_exponents(samples: &[(i64, f64)]) -> Vec<usize> {
 fn encode_decimal(samples: &[(i64, f64)], e: usize) -> Option<Vec<u8>> {
     let n = samples.len();
     let ms: Vec<Option<i64>> = samples.iter().map(|s| mantissa(s.1, e)).collect();
-    // Exceptions repeat the previous mantissa (the first one, before any)
-    // so they add nothing to the differences.
-    let mut prev = ms.iter().flatten().next().copied()?;
-    let mut exc = Vec::new();
-    let m: Vec<i64> = ms
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            match m {
-                Some(m) => prev = *m,
-                None => exc.push(i),
-            }
-            prev
-        })
-        .collect();
+    let first = ms.iter().flatten().next().copied()?;
+    let exc: Vec<usize> = (0..n).filter(|&i| ms[i].is_none()).collect();
 
     let mut best: Option<Vec<u8>> = None;
     for order in 0..=2usize.min(n) {
+        // Exceptions take the value the order predicts (the first mantissa
+        // before any other), so they add nothing to the differences.
+        let mut m: Vec<i64> = Vec::with_capacity(n);
+        for (i, x) in ms.iter().enumerate() {
+            let predicted = match (order, i) {
+                (_, 0) => first,
+                (2, 2..) => m[i - 1].wrapping_mul(2).wrapping_sub(m[i - 2]),
+                _ => m[i - 1],
+            };
+            m.push(x.unwrap_or(predicted));
+        }
         let mut buf = vec![V_DECIMAL, e as u8 | (order as u8) << 4];
         let diffs: Vec<i64> = match order {
-            0 => m.clone(),
+            0 => m,
             1 => {
                 put_uvarint(&mut buf, zigzag(m[0]));
                 m.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect()
@@ -334,9 +337,7 @@ fn encode_decimal(samples: &[(i64, f64)], e: usize) -> Option<Vec<u8>> {
         };
         pack(&diffs, &mut buf);
         put_exceptions(samples, &exc, &mut buf);
-        if best.as_ref().is_none_or(|b| buf.len() < b.len()) {
-            best = Some(buf);
-        }
+        offer(buf, &mut best);
     }
     best
 }
@@ -351,28 +352,88 @@ fn put_exceptions(samples: &[(i64, f64)], exc: &[usize], out: &mut Vec<u8>) {
     }
 }
 
-/// Bit-packs `xs` in blocks of [`BLOCK`] with a per-block frame of reference.
+/// Bit-packs `xs` in blocks of [`BLOCK`]: per block a base and a width such
+/// that most values lie in `base .. base + 2^width`; the others (a missed
+/// scrape, a counter reset) are patched in afterwards instead of widening
+/// the whole block.
 fn pack(xs: &[i64], out: &mut Vec<u8>) {
-    let mut prev_min = 0i64;
+    let mut prev_base = 0i64;
     for block in xs.chunks(BLOCK) {
-        let min = *block.iter().min().unwrap();
-        // x - min fits a u64 for any two i64s with x >= min.
-        let range = block
-            .iter()
-            .fold(0u64, |a, &x| a.max(x.wrapping_sub(min) as u64));
-        let width = 64 - range.leading_zeros();
-        put_uvarint(out, zigzag(min.wrapping_sub(prev_min)));
-        prev_min = min;
-        out.push(width as u8);
-        if width == 0 {
-            continue;
+        let (base, width) = choose_frame(block);
+        put_uvarint(out, zigzag(base.wrapping_sub(prev_base)));
+        prev_base = base;
+        let fits = |x: i64| width == 64 || (x.wrapping_sub(base) as u64) >> width == 0;
+        let patched = block.iter().filter(|&&x| !fits(x)).count();
+        if patched == 0 {
+            out.push(width as u8);
+        } else {
+            out.push(width as u8 | PATCHED);
+            out.push(patched as u8);
         }
-        let mut w = BitWriter::default();
-        for &x in block {
-            w.write(x.wrapping_sub(min) as u64, width, out);
+        if width > 0 {
+            let mut w = BitWriter::default();
+            for &x in block {
+                let x = if fits(x) {
+                    x.wrapping_sub(base) as u64
+                } else {
+                    0
+                };
+                w.write(x, width, out);
+            }
+            w.finish(out);
         }
-        w.finish(out);
+        for (i, &x) in block.iter().enumerate() {
+            if !fits(x) {
+                out.push(i as u8);
+                put_uvarint(out, zigzag(x.wrapping_sub(base)));
+            }
+        }
     }
+}
+
+/// Picks a block's base and width. The window either starts at the block's
+/// minimum (patching high outliers) or ends at its maximum (patching low
+/// ones); both are evaluated for every width from bit-length histograms,
+/// in time linear in the block. Patch sizes are estimated from bit lengths.
+fn choose_frame(block: &[i64]) -> (i64, u32) {
+    let len = block.len();
+    let (min, max) = block
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    // x - min fits a u64 for any two i64s with x >= min.
+    let bits = |d: i64| 64 - (d as u64).leading_zeros();
+    let full = bits(max.wrapping_sub(min));
+    let mut best = ((len * full as usize).div_ceil(8), min, full);
+    if full == 0 {
+        return (min, 0);
+    }
+    let (mut from_min, mut from_max) = ([0usize; 65], [0usize; 65]);
+    for &x in block {
+        from_min[bits(x.wrapping_sub(min)) as usize] += 1;
+        from_max[bits(max.wrapping_sub(x)) as usize] += 1;
+    }
+    // Walking widths downwards, the values beyond the window accumulate,
+    // and so do the estimated bytes of their patches (index byte plus
+    // a varint of a zigzagged offset about as long as the value's distance).
+    let patch = |l: usize| 1 + (l + 1).div_ceil(7);
+    let (mut cost_hi, mut cost_lo) = (0, 0);
+    for b in (0..full as usize).rev() {
+        cost_hi += from_min[b + 1] * patch(b + 1);
+        cost_lo += from_max[b + 1] * patch(b + 1);
+        // Patches only grow with narrower windows: no hope left.
+        if 1 + cost_hi.min(cost_lo) >= best.0 {
+            break;
+        }
+        let packed = (len * b).div_ceil(8) + 1;
+        if packed + cost_hi < best.0 {
+            best = (packed + cost_hi, min, b as u32);
+        }
+        if packed + cost_lo < best.0 {
+            let base = max.wrapping_sub(((1u64 << b) - 1) as i64);
+            best = (packed + cost_lo, base, b as u32);
+        }
+    }
+    (best.1, best.2)
 }
 
 /// LSB-first bit writer. Holds fewer than 64 pending bits between writes.
@@ -541,8 +602,9 @@ fn decode_into(bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<()> {
     if n > 0 {
         let base = out.len();
         out.reserve(n);
-        decode_times(&mut rd, &h, out)?;
-        decode_values(&mut rd, &mut out[base..])?;
+        let mut blocks = Blocks::new();
+        decode_times(&mut rd, &h, &mut blocks, out)?;
+        decode_values(&mut rd, &mut blocks, &mut out[base..])?;
     }
     match rd.remaining() {
         0 => Ok(()),
@@ -550,45 +612,52 @@ fn decode_into(bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<()> {
     }
 }
 
-fn decode_times(rd: &mut Reader<'_>, h: &Head, out: &mut Vec<(i64, f64)>) -> Result<()> {
+fn decode_times(
+    rd: &mut Reader<'_>,
+    h: &Head,
+    blocks: &mut Blocks,
+    out: &mut Vec<(i64, f64)>,
+) -> Result<()> {
     let n = h.count;
     let mut t = h.min_time;
     out.push((t, 0.0));
     // Strictly increasing timestamps are part of the contract: check them,
     // without a branch per sample.
     let mut disorder = false;
+    // `extend` over slice and range iterators writes without a capacity
+    // check per sample.
     match h.times {
         Times::Empty | Times::Single => {}
         Times::Grid { step } => {
-            for _ in 1..n {
+            out.extend((1..n).map(|_| {
                 let next = t.wrapping_add(step);
                 disorder |= next <= t;
                 t = next;
-                out.push((t, 0.0));
-            }
+                (t, 0.0)
+            }));
         }
         Times::Residual { step } => {
             let mut grid = t;
-            let mut blocks = Blocks::new(n - 1);
-            while let Some((min, xs)) = blocks.next(rd)? {
-                for &x in xs {
+            let blocks = blocks.start(n - 1);
+            while let Some((base, xs)) = blocks.next(rd)? {
+                out.extend(xs.iter().map(|&x| {
                     grid = grid.wrapping_add(step);
-                    let next = grid.wrapping_add(min.wrapping_add(x as i64));
+                    let next = grid.wrapping_add(base.wrapping_add(x as i64));
                     disorder |= next <= t;
                     t = next;
-                    out.push((t, 0.0));
-                }
+                    (t, 0.0)
+                }));
             }
         }
         Times::Delta => {
-            let mut blocks = Blocks::new(n - 1);
-            while let Some((min, xs)) = blocks.next(rd)? {
-                for &x in xs {
-                    let next = t.wrapping_add(min.wrapping_add(x as i64));
+            let blocks = blocks.start(n - 1);
+            while let Some((base, xs)) = blocks.next(rd)? {
+                out.extend(xs.iter().map(|&x| {
+                    let next = t.wrapping_add(base.wrapping_add(x as i64));
                     disorder |= next <= t;
                     t = next;
-                    out.push((t, 0.0));
-                }
+                    (t, 0.0)
+                }));
             }
         }
     }
@@ -603,7 +672,7 @@ fn decode_times(rd: &mut Reader<'_>, h: &Head, out: &mut Vec<(i64, f64)>) -> Res
     Ok(())
 }
 
-fn decode_values(rd: &mut Reader<'_>, out: &mut [(i64, f64)]) -> Result<()> {
+fn decode_values(rd: &mut Reader<'_>, blocks: &mut Blocks, out: &mut [(i64, f64)]) -> Result<()> {
     let n = out.len();
     match rd.u8()? {
         V_CONST_INT => {
@@ -614,7 +683,7 @@ fn decode_values(rd: &mut Reader<'_>, out: &mut [(i64, f64)]) -> Result<()> {
             let v = f64::from_bits(rd.u64_le()?);
             out.iter_mut().for_each(|s| s.1 = v);
         }
-        V_DECIMAL => decode_decimal(rd, out)?,
+        V_DECIMAL => decode_decimal(rd, blocks, out)?,
         V_XOR => return decode_xor(rd, out),
         _ => return Err(SealedError::Malformed("unknown value mode")),
     }
@@ -636,46 +705,68 @@ fn decode_values(rd: &mut Reader<'_>, out: &mut [(i64, f64)]) -> Result<()> {
     Ok(())
 }
 
-fn decode_decimal(rd: &mut Reader<'_>, out: &mut [(i64, f64)]) -> Result<()> {
+fn decode_decimal(rd: &mut Reader<'_>, blocks: &mut Blocks, out: &mut [(i64, f64)]) -> Result<()> {
     let n = out.len();
     let eo = rd.u8()?;
-    let p = POW10[(eo & 15) as usize];
+    let e = (eo & 15) as usize;
     let order = (eo >> 4) as usize;
     if order > 2 || order > n {
         return Err(SealedError::Malformed("bad difference order"));
     }
-    let (mut m, mut d) = (0i64, 0i64);
+    let mut m = [0i64; 2];
+    for x in m.iter_mut().take(order) {
+        *x = unzigzag(rd.uvarint()?);
+    }
+    // Second-order state: (mantissa, difference).
+    let (m0, d0) = (m[0], m[1]);
+    let blocks = blocks.start(n - order);
+    // Integers need no division, which is the costliest step.
+    if e == 0 {
+        decimal_loop(rd, blocks, out, order, m0, d0, |m| m as f64)
+    } else {
+        let p = POW10[e];
+        decimal_loop(rd, blocks, out, order, m0, d0, |m| m as f64 / p)
+    }
+}
+
+#[inline(always)]
+fn decimal_loop(
+    rd: &mut Reader<'_>,
+    blocks: &mut Blocks,
+    out: &mut [(i64, f64)],
+    order: usize,
+    mut m: i64,
+    mut d: i64,
+    to_f64: impl Fn(i64) -> f64,
+) -> Result<()> {
     if order >= 1 {
-        m = unzigzag(rd.uvarint()?);
-        out[0].1 = m as f64 / p;
+        out[0].1 = to_f64(m);
     }
     if order == 2 {
-        d = unzigzag(rd.uvarint()?);
         m = m.wrapping_add(d);
-        out[1].1 = m as f64 / p;
+        out[1].1 = to_f64(m);
     }
     let mut i = order;
-    let mut blocks = Blocks::new(n - order);
-    while let Some((min, xs)) = blocks.next(rd)? {
+    while let Some((base, xs)) = blocks.next(rd)? {
         let dst = &mut out[i..i + xs.len()];
         i += xs.len();
         match order {
             0 => {
                 for (s, &x) in dst.iter_mut().zip(xs) {
-                    s.1 = min.wrapping_add(x as i64) as f64 / p;
+                    s.1 = to_f64(base.wrapping_add(x as i64));
                 }
             }
             1 => {
                 for (s, &x) in dst.iter_mut().zip(xs) {
-                    m = m.wrapping_add(min.wrapping_add(x as i64));
-                    s.1 = m as f64 / p;
+                    m = m.wrapping_add(base.wrapping_add(x as i64));
+                    s.1 = to_f64(m);
                 }
             }
             _ => {
                 for (s, &x) in dst.iter_mut().zip(xs) {
-                    d = d.wrapping_add(min.wrapping_add(x as i64));
+                    d = d.wrapping_add(base.wrapping_add(x as i64));
                     m = m.wrapping_add(d);
-                    s.1 = m as f64 / p;
+                    s.1 = to_f64(m);
                 }
             }
         }
@@ -727,24 +818,36 @@ fn decode_xor(rd: &mut Reader<'_>, out: &mut [(i64, f64)]) -> Result<()> {
     Ok(())
 }
 
-/// Iterates over the bit-packed blocks of `len` values, unpacking each into
-/// a buffer.
+/// Iterates over the bit-packed blocks of a section, unpacking each into a
+/// buffer. One is reused for all sections of a decode: its buffers are
+/// 2 KiB that would otherwise be zeroed per section.
 struct Blocks {
     left: usize,
-    prev_min: i64,
+    prev_base: i64,
     xs: [u64; BLOCK],
+    /// Zero-padded copy of a block too close to the end of the input for
+    /// unaligned 16-byte loads.
+    tail: [u8; BLOCK * 8 + 16],
 }
 
 impl Blocks {
-    fn new(len: usize) -> Self {
+    fn new() -> Self {
         Self {
-            left: len,
-            prev_min: 0,
+            left: 0,
+            prev_base: 0,
             xs: [0; BLOCK],
+            tail: [0; BLOCK * 8 + 16],
         }
     }
 
-    /// The next block's minimum and offsets from it.
+    /// Starts a section of `len` packed values.
+    fn start(&mut self, len: usize) -> &mut Self {
+        self.left = len;
+        self.prev_base = 0;
+        self
+    }
+
+    /// The next block's base and offsets from it.
     #[inline]
     fn next(&mut self, rd: &mut Reader<'_>) -> Result<Option<(i64, &[u64])>> {
         if self.left == 0 {
@@ -752,43 +855,61 @@ impl Blocks {
         }
         let len = self.left.min(BLOCK);
         self.left -= len;
-        let min = self.prev_min.wrapping_add(unzigzag(rd.uvarint()?));
-        self.prev_min = min;
-        let width = rd.u8()? as u32;
+        let base = self.prev_base.wrapping_add(unzigzag(rd.uvarint()?));
+        self.prev_base = base;
+        let w = rd.u8()?;
+        let width = (w & !PATCHED) as u32;
         if width > 64 {
             return Err(SealedError::Malformed("bit width above 64"));
         }
-        let src = rd.take((len * width as usize).div_ceil(8))?;
+        let patches = if w & PATCHED != 0 { rd.u8()? } else { 0 };
+        let nbytes = (len * width as usize).div_ceil(8);
+        let start = rd.pos;
+        rd.take(nbytes)?;
+        // Unpack in place when the input goes on for 16 more bytes (their
+        // bits are masked off), from a padded copy otherwise.
+        let src = match rd.data.get(start..start + nbytes + 16) {
+            Some(src) => src,
+            None => {
+                self.tail[..nbytes].copy_from_slice(&rd.data[start..start + nbytes]);
+                self.tail[nbytes..nbytes + 16].fill(0);
+                &self.tail[..nbytes + 16]
+            }
+        };
         let xs = &mut self.xs[..len];
         unpack(src, width, xs);
-        Ok(Some((min, xs)))
+        for _ in 0..patches {
+            let i = rd.u8()? as usize;
+            let x = unzigzag(rd.uvarint()?) as u64;
+            *xs.get_mut(i)
+                .ok_or(SealedError::Malformed("patch index out of range"))? = x;
+        }
+        Ok(Some((base, xs)))
     }
 }
 
-/// Unpacks `xs.len()` values of `width` bits from `src`, LSB first.
+/// Unpacks `xs.len()` values of `width` bits, LSB first, from `src`, which
+/// has 16 bytes beyond the packed data so that every value is one unaligned
+/// load, shift and mask.
 #[inline]
 fn unpack(src: &[u8], width: u32, xs: &mut [u64]) {
     if width == 0 {
         xs.fill(0);
         return;
     }
-    // A zero-padded copy lets every value be one unaligned load, shift and
-    // mask, without an end-of-input case.
-    let mut buf = [0u8; BLOCK * 8 + 16];
-    buf[..src.len()].copy_from_slice(src);
     let w = width as usize;
     if width <= 56 {
         let mask = (1u64 << width) - 1;
         for (i, x) in xs.iter_mut().enumerate() {
             let bit = i * w;
-            let word = u64::from_le_bytes(buf[bit >> 3..(bit >> 3) + 8].try_into().unwrap());
+            let word = u64::from_le_bytes(src[bit >> 3..(bit >> 3) + 8].try_into().unwrap());
             *x = (word >> (bit & 7)) & mask;
         }
     } else {
         let mask = u64::MAX >> (64 - width);
         for (i, x) in xs.iter_mut().enumerate() {
             let bit = i * w;
-            let word = u128::from_le_bytes(buf[bit >> 3..(bit >> 3) + 16].try_into().unwrap());
+            let word = u128::from_le_bytes(src[bit >> 3..(bit >> 3) + 16].try_into().unwrap());
             *x = (word >> (bit & 7)) as u64 & mask;
         }
     }

@@ -15,10 +15,14 @@
 //! Label strings never contain 0xFF (UTF-8), so `name 0xFF value 0xFF` is
 //! an unambiguous, prefix-searchable encoding.
 
+use crate::iter::ChunkSource;
 use crate::sealed;
 use std::collections::{BTreeMap, BTreeSet};
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::{MatchType, Matcher};
+
+/// Deleted `(mint, maxt)` ranges of a series, both ends inclusive.
+pub type Intervals = Vec<(i64, i64)>;
 
 /// A persisted series' id.
 pub type Sid = u64;
@@ -379,6 +383,36 @@ impl Store {
             out.retain(|(t, _)| !deleted.iter().any(|(a, b)| a <= t && t <= b));
         }
         Ok(out)
+    }
+
+    /// The stored chunks of `sid` overlapping `[mint, maxt]` (undecoded)
+    /// and its deleted intervals, for a lazy iterator.
+    pub(crate) fn chunk_sources(
+        &self,
+        sid: Sid,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<(Vec<ChunkSource>, Intervals), StoreError> {
+        let mut out = Vec::new();
+        if mint <= maxt {
+            let from = chunk_key(sid, self.block_of(mint));
+            let to = chunk_key(sid, self.block_of(maxt));
+            for item in self.chunks.range(from..=to) {
+                let (_, bytes) = item.map_err(|e| self.err(e))?;
+                let header = sealed::header(&bytes).map_err(|e| StoreError::Corrupt {
+                    what: "chunk",
+                    detail: e.to_string(),
+                })?;
+                if header.count > 0 && header.max_time >= mint && header.min_time <= maxt {
+                    out.push(ChunkSource::Sealed {
+                        bytes,
+                        min_time: header.min_time,
+                        max_time: header.max_time,
+                    });
+                }
+            }
+        }
+        Ok((out, self.tombstones_of(sid)?))
     }
 
     fn tombstones_of(&self, sid: Sid) -> Result<Vec<(i64, i64)>, StoreError> {
@@ -816,7 +850,7 @@ mod tests {
         let labels = vec![Label::new("__name__", "up"), Label::new("job", "")];
         assert_eq!(decode_labels(&encode_labels(&labels)).unwrap(), labels);
         assert!(decode_labels(b"a\xffb").is_err());
-        let ts = [i64::MIN, -5, -1, 0, 1, 7200_000, i64::MAX];
+        let ts = [i64::MIN, -5, -1, 0, 1, 7_200_000, i64::MAX];
         for w in ts.windows(2) {
             assert!(sortable(w[0]) < sortable(w[1]));
             assert_eq!(unsortable(&sortable(w[0])), w[0]);

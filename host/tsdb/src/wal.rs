@@ -24,6 +24,10 @@ use wasmetheus_model::Label;
 const SERIES: u8 = 1;
 const SAMPLES: u8 = 2;
 const TOMBSTONE: u8 = 3;
+/// Samples with refs and timestamps as varint deltas to the first sample
+/// (a scrape's samples share a timestamp and have nearby refs), values as
+/// 8 raw bytes, like Prometheus' WAL: about 10 bytes a sample instead of 20.
+const SAMPLES_DELTA: u8 = 4;
 /// A record larger than this is corruption, not data.
 const MAX_RECORD: usize = 64 << 20;
 /// Segments are cut at this size (Prometheus uses 128 MiB).
@@ -114,11 +118,16 @@ fn encode(record: &Record, out: &mut Vec<u8>) {
             }
         }
         Record::Samples(samples) => {
-            out.push(SAMPLES);
-            out.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+            out.push(SAMPLES_DELTA);
+            put_uvarint(out, samples.len() as u64);
+            let Some(&(r0, t0, _)) = samples.first() else {
+                return;
+            };
+            out.extend_from_slice(&r0.to_le_bytes());
+            out.extend_from_slice(&t0.to_le_bytes());
             for (r, t, v) in samples {
-                out.extend_from_slice(&r.to_le_bytes());
-                out.extend_from_slice(&t.to_le_bytes());
+                put_uvarint(out, zigzag(i64::from(*r) - i64::from(r0)));
+                put_uvarint(out, zigzag(t.wrapping_sub(t0)));
                 out.extend_from_slice(&v.to_bits().to_le_bytes());
             }
         }
@@ -140,6 +149,22 @@ fn frame(record: &Record, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
     out.extend_from_slice(scratch);
 }
 
+fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        out.push(x as u8 | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
+}
+
+fn zigzag(x: i64) -> u64 {
+    ((x << 1) ^ (x >> 63)) as u64
+}
+
+fn unzigzag(x: u64) -> i64 {
+    (x >> 1) as i64 ^ -((x & 1) as i64)
+}
+
 /// A cursor over a payload that fails instead of panicking on short input.
 struct Cursor<'a>(&'a [u8]);
 
@@ -157,6 +182,17 @@ impl Cursor<'_> {
     }
     fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn uvarint(&mut self) -> Option<u64> {
+        let mut x = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.take(1)?[0];
+            x |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Some(x);
+            }
+        }
+        None
     }
     fn string(&mut self) -> Option<String> {
         let len = self.u32()? as usize;
@@ -186,6 +222,25 @@ fn decode(payload: &[u8]) -> Option<Record> {
             let mut samples = Vec::with_capacity(n);
             for _ in 0..n {
                 samples.push((c.u32()?, c.u64()? as i64, f64::from_bits(c.u64()?)));
+            }
+            Record::Samples(samples)
+        }
+        SAMPLES_DELTA => {
+            let n = c.uvarint()? as usize;
+            // At least 10 bytes a sample: a count beyond the payload is
+            // corruption.
+            if n > c.0.len() / 10 {
+                return None;
+            }
+            let mut samples = Vec::with_capacity(n);
+            if n > 0 {
+                let r0 = i64::from(c.u32()?);
+                let t0 = c.u64()? as i64;
+                for _ in 0..n {
+                    let r = u32::try_from(r0.checked_add(unzigzag(c.uvarint()?))?).ok()?;
+                    let t = t0.wrapping_add(unzigzag(c.uvarint()?));
+                    samples.push((r, t, f64::from_bits(c.u64()?)));
+                }
             }
             Record::Samples(samples)
         }
@@ -637,6 +692,32 @@ mod tests {
         let (records, _) = replay(&dir);
         assert_eq!(records.len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sample_records_round_trip_at_the_extremes() {
+        let record = Record::Samples(vec![
+            (u32::MAX, i64::MAX, f64::NAN),
+            (0, i64::MIN, -0.0),
+            (7, 0, f64::INFINITY),
+        ]);
+        let mut payload = Vec::new();
+        encode(&record, &mut payload);
+        let Some(Record::Samples(back)) = decode(&payload) else {
+            panic!("did not decode");
+        };
+        let Record::Samples(orig) = &record else {
+            unreachable!()
+        };
+        let bits = |s: &[(u32, i64, f64)]| -> Vec<(u32, i64, u64)> {
+            s.iter().map(|(r, t, v)| (*r, *t, v.to_bits())).collect()
+        };
+        assert_eq!(bits(&back), bits(orig));
+        // Every truncation is rejected, never a panic.
+        for cut in 0..payload.len() {
+            assert_eq!(decode(&payload[..cut]), None, "cut at {cut}");
+        }
+        assert_eq!(decode(&[SAMPLES_DELTA, 0]), Some(Record::Samples(vec![])));
     }
 
     #[test]

@@ -1,0 +1,299 @@
+//! Lazily decoded, seekable sample iterators over head and store chunks: a
+//! selection holds compressed bytes, and a chunk is decoded only when the
+//! query reaches it; `seek` skips whole chunks without decoding them.
+
+use crate::chunk::ChunkIter;
+use crate::sealed;
+use wasmetheus_model::storage::SampleIterator;
+
+/// One chunk's worth of a series, in the form it is stored.
+pub(crate) enum ChunkSource {
+    /// A head XOR chunk's bytes (copied: the head keeps appending).
+    Xor {
+        bytes: Vec<u8>,
+        count: usize,
+        min_time: i64,
+        max_time: i64,
+    },
+    /// A sealed chunk as sled returned it (reference-counted, not copied).
+    Sealed {
+        bytes: sled::IVec,
+        min_time: i64,
+        max_time: i64,
+    },
+    /// Samples already decoded (out-of-order data, merged overlaps).
+    Decoded(Vec<(i64, f64)>),
+}
+
+impl ChunkSource {
+    fn min_time(&self) -> i64 {
+        match self {
+            ChunkSource::Xor { min_time, .. } | ChunkSource::Sealed { min_time, .. } => *min_time,
+            ChunkSource::Decoded(s) => s.first().map_or(i64::MAX, |s| s.0),
+        }
+    }
+
+    fn max_time(&self) -> i64 {
+        match self {
+            ChunkSource::Xor { max_time, .. } | ChunkSource::Sealed { max_time, .. } => *max_time,
+            ChunkSource::Decoded(s) => s.last().map_or(i64::MIN, |s| s.0),
+        }
+    }
+
+    /// Appends the chunk's samples to `out`; corruption is logged and ends
+    /// the chunk early (a query must not fail on one bad chunk).
+    fn decode_into(&self, out: &mut Vec<(i64, f64)>) {
+        match self {
+            ChunkSource::Xor { bytes, count, .. } => match ChunkIter::new(bytes, *count) {
+                Ok(mut it) => {
+                    out.extend(&mut it);
+                    if let Some(e) = it.err() {
+                        tracing::error!(error = %e, "corrupt head chunk");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "corrupt head chunk"),
+            },
+            ChunkSource::Sealed { bytes, .. } => {
+                if let Err(e) = sealed::decode(bytes, out) {
+                    tracing::error!(error = %e, "corrupt stored chunk");
+                }
+            }
+            ChunkSource::Decoded(samples) => out.extend_from_slice(samples),
+        }
+    }
+}
+
+/// `sources` decoded with the samples in `deleted` intervals removed.
+pub(crate) fn without_deleted(
+    sources: Vec<ChunkSource>,
+    deleted: &[(i64, i64)],
+) -> Vec<ChunkSource> {
+    if deleted.is_empty() {
+        return sources;
+    }
+    let mut samples = Vec::new();
+    for source in &sources {
+        source.decode_into(&mut samples);
+    }
+    samples.retain(|(t, _)| !deleted.iter().any(|(a, b)| a <= t && t <= b));
+    vec![ChunkSource::Decoded(samples)]
+}
+
+/// Iterates a series' chunks in time order within `[mint, maxt]`, minus
+/// deleted intervals.
+pub(crate) struct ChunksIterator {
+    sources: Vec<ChunkSource>,
+    next_source: usize,
+    buf: Vec<(i64, f64)>,
+    /// Index in `buf` of the next sample to return.
+    pos: usize,
+    mint: i64,
+    maxt: i64,
+    deleted: Vec<(i64, i64)>,
+    current: Option<(i64, f64)>,
+}
+
+impl ChunksIterator {
+    /// `sources` in time order; where two overlap (backfilled data under
+    /// the head, say) they are decoded and merged up front, the later
+    /// source winning on equal timestamps.
+    pub(crate) fn new(
+        mut sources: Vec<ChunkSource>,
+        mint: i64,
+        maxt: i64,
+        deleted: Vec<(i64, i64)>,
+    ) -> Self {
+        let overlapping = sources
+            .windows(2)
+            .any(|w| w[1].min_time() <= w[0].max_time());
+        if overlapping {
+            let mut merged: Vec<(i64, f64)> = Vec::new();
+            for source in &sources {
+                let mut samples = Vec::new();
+                source.decode_into(&mut samples);
+                merged = merge(merged, samples);
+            }
+            sources = vec![ChunkSource::Decoded(merged)];
+        }
+        ChunksIterator {
+            sources,
+            next_source: 0,
+            buf: Vec::new(),
+            pos: 0,
+            mint,
+            maxt,
+            deleted,
+            current: None,
+        }
+    }
+
+    /// Decodes the next chunk that can hold a sample at or after `from`.
+    fn load(&mut self, from: i64) -> bool {
+        while let Some(source) = self.sources.get(self.next_source) {
+            self.next_source += 1;
+            if source.max_time() < from.max(self.mint) {
+                continue;
+            }
+            if source.min_time() > self.maxt {
+                self.next_source = self.sources.len();
+                return false;
+            }
+            self.buf.clear();
+            self.pos = 0;
+            source.decode_into(&mut self.buf);
+            return true;
+        }
+        false
+    }
+
+    fn is_deleted(&self, t: i64) -> bool {
+        self.deleted.iter().any(|(a, b)| *a <= t && t <= *b)
+    }
+}
+
+impl SampleIterator for ChunksIterator {
+    fn next(&mut self) -> Option<(i64, f64)> {
+        loop {
+            if let Some(&s) = self.buf.get(self.pos) {
+                self.pos += 1;
+                if s.0 < self.mint || self.is_deleted(s.0) {
+                    continue;
+                }
+                if s.0 > self.maxt {
+                    self.buf.clear();
+                    self.next_source = self.sources.len();
+                    return None;
+                }
+                self.current = Some(s);
+                return Some(s);
+            }
+            if !self.load(i64::MIN) {
+                return None;
+            }
+        }
+    }
+
+    fn seek(&mut self, t: i64) -> Option<(i64, f64)> {
+        if let Some(current) = self.current
+            && current.0 >= t
+        {
+            return Some(current);
+        }
+        if self.buf[self.pos.min(self.buf.len())..]
+            .last()
+            .is_none_or(|last| last.0 < t)
+        {
+            // Nothing in this chunk: skip chunks ending before `t` undecoded.
+            self.buf.clear();
+            self.pos = 0;
+            if !self.load(t) {
+                return None;
+            }
+        }
+        self.pos += self.buf[self.pos..].partition_point(|s| s.0 < t);
+        self.next()
+    }
+}
+
+fn merge(older: Vec<(i64, f64)>, newer: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    if older.is_empty() {
+        return newer;
+    }
+    let mut out = Vec::with_capacity(older.len() + newer.len());
+    let (mut i, mut j) = (0, 0);
+    while i < older.len() && j < newer.len() {
+        match older[i].0.cmp(&newer[j].0) {
+            std::cmp::Ordering::Less => {
+                out.push(older[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(newer[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(newer[j]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&older[i..]);
+    out.extend_from_slice(&newer[j..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::XorChunk;
+
+    fn xor(samples: &[(i64, f64)]) -> ChunkSource {
+        let mut c = XorChunk::new();
+        for &(t, v) in samples {
+            c.append(t, v).unwrap();
+        }
+        ChunkSource::Xor {
+            bytes: c.bytes().to_vec(),
+            count: c.len(),
+            min_time: c.min_time(),
+            max_time: c.max_time(),
+        }
+    }
+
+    fn sealed(samples: &[(i64, f64)]) -> ChunkSource {
+        let mut bytes = Vec::new();
+        sealed::encode(samples, &mut bytes);
+        ChunkSource::Sealed {
+            bytes: bytes.into(),
+            min_time: samples[0].0,
+            max_time: samples[samples.len() - 1].0,
+        }
+    }
+
+    fn drain(mut it: ChunksIterator) -> Vec<i64> {
+        let mut out = Vec::new();
+        while let Some((t, _)) = it.next() {
+            out.push(t);
+        }
+        out
+    }
+
+    fn series(ts: std::ops::Range<i64>) -> Vec<(i64, f64)> {
+        ts.map(|t| (t, t as f64)).collect()
+    }
+
+    #[test]
+    fn iterates_seeks_and_filters_across_chunk_kinds() {
+        let sources = || {
+            vec![
+                sealed(&series(0..10)),
+                xor(&series(10..20)),
+                ChunkSource::Decoded(series(20..30)),
+            ]
+        };
+        let all = drain(ChunksIterator::new(sources(), 5, 24, vec![(12, 13)]));
+        let expected: Vec<i64> = (5..=24).filter(|t| !(12..=13).contains(t)).collect();
+        assert_eq!(all, expected);
+
+        let mut it = ChunksIterator::new(sources(), i64::MIN, i64::MAX, vec![]);
+        assert_eq!(it.seek(15), Some((15, 15.0)));
+        assert_eq!(it.seek(3), Some((15, 15.0)), "never backwards");
+        assert_eq!(it.next(), Some((16, 16.0)));
+        assert_eq!(it.seek(25), Some((25, 25.0)));
+        assert_eq!(it.seek(100), None);
+        assert_eq!(it.next(), None);
+    }
+
+    #[test]
+    fn overlapping_sources_are_merged_later_winning() {
+        let old = sealed(&[(1, 1.0), (3, 3.0), (5, 5.0)]);
+        let new = xor(&[(3, 30.0), (4, 40.0)]);
+        let mut it = ChunksIterator::new(vec![old, new], i64::MIN, i64::MAX, vec![]);
+        let mut got = Vec::new();
+        while let Some(s) = it.next() {
+            got.push(s);
+        }
+        assert_eq!(got, vec![(1, 1.0), (3, 30.0), (4, 40.0), (5, 5.0)]);
+    }
+}
