@@ -42,7 +42,7 @@ pub struct BackfillStats {
     pub blocks: BTreeSet<i64>,
     pub min_time: i64,
     pub max_time: i64,
-    /// Key and value bytes handed to the store.
+    /// Key and value bytes of everything in the store afterwards.
     pub logical_bytes: u64,
     /// Bytes the store occupies on disk afterwards.
     pub disk_bytes: u64,
@@ -152,7 +152,7 @@ pub fn create_blocks_from_openmetrics(
         }
     }
     store.flush()?;
-    stats.logical_bytes = store.logical_bytes_written();
+    stats.logical_bytes = store.logical_size();
     stats.disk_bytes = store.size_on_disk();
     Ok(stats)
 }

@@ -560,10 +560,18 @@ impl Head {
 
     /// The chunks of series `r` overlapping `[mint, maxt]`.
     pub(crate) fn chunk_sources(&self, r: SeriesRef, mint: i64, maxt: i64) -> Vec<ChunkSource> {
+        let min_valid = self.min_valid_time();
         match self.series(r) {
+            // A chunk straddling the minimum valid time also holds samples
+            // the head no longer owns (compacted to the store, and maybe
+            // deleted there or dropped by retention since): they are cut
+            // off here, as the iterator only bounds by the query's range.
             Some(s) => s
                 .lock()
-                .chunk_sources(mint.max(self.min_valid_time()), maxt),
+                .chunk_sources(mint.max(min_valid), maxt)
+                .into_iter()
+                .filter_map(|c| c.starting_at(min_valid))
+                .collect(),
             None => Vec::new(),
         }
     }

@@ -40,6 +40,22 @@ impl ChunkSource {
         }
     }
 
+    /// The source without its samples before `t`: as it is when it has
+    /// none, decoded and cut when it straddles `t`, `None` when it ends
+    /// before.
+    pub(crate) fn starting_at(self, t: i64) -> Option<ChunkSource> {
+        if self.min_time() >= t {
+            return Some(self);
+        }
+        if self.max_time() < t {
+            return None;
+        }
+        let mut samples = Vec::new();
+        self.decode_into(&mut samples);
+        samples.retain(|s| s.0 >= t);
+        Some(ChunkSource::Decoded(samples))
+    }
+
     /// Appends the chunk's samples to `out`; corruption is logged and ends
     /// the chunk early (a query must not fail on one bad chunk).
     fn decode_into(&self, out: &mut Vec<(i64, f64)>) {
@@ -76,6 +92,10 @@ pub(crate) fn without_deleted(
         source.decode_into(&mut samples);
     }
     samples.retain(|(t, _)| !deleted.iter().any(|(a, b)| a <= t && t <= b));
+    // Everything deleted: no source, so the series is not selected.
+    if samples.is_empty() {
+        return Vec::new();
+    }
     vec![ChunkSource::Decoded(samples)]
 }
 

@@ -53,9 +53,6 @@ pub struct Store {
     /// Serialises writers of the same series' chunks (compaction, backfill,
     /// tombstone cleaning, retention).
     write_lock: parking_lot::Mutex<()>,
-    /// Key and value bytes handed to sled, to compute its write and space
-    /// amplification.
-    logical_bytes: std::sync::atomic::AtomicU64,
 }
 
 /// Order-preserving encoding of an i64.
@@ -179,15 +176,31 @@ impl Store {
             path: p.clone(),
             source,
         };
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             // Sled's default cache is 1 GiB; the head is the hot set here.
             .cache_capacity(64 << 20)
             // zstd over sled's pages: keys, labels and postings compress
             // well, and it halves sled's per-page overhead on disk.
-            .use_compression(true)
-            .open()
-            .map_err(err)?;
+            .use_compression(true);
+        // Sled 0.34 releases its lock on the directory only when its
+        // flusher thread exits, a moment after the last handle is dropped
+        // (spacejam/sled#1289): reopening at once — a restart in-process,
+        // a server started right after a backfill — waits for that rather
+        // than failing. Another process holding it still fails.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let db = loop {
+            match config.open() {
+                // Sled reports it as `Other` with this message.
+                Err(sled::Error::Io(e))
+                    if e.to_string().starts_with("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                result => break result.map_err(err)?,
+            }
+        };
         let tree = |name: &str| db.open_tree(name).map_err(err);
         Ok(Store {
             series: tree("series")?,
@@ -201,7 +214,6 @@ impl Store {
             path: p,
             block_range: block_range.max(1),
             write_lock: parking_lot::Mutex::new(()),
-            logical_bytes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -256,7 +268,6 @@ impl Store {
         for l in labels {
             let mut k = posting_prefix(&l.name, &l.value);
             k.extend_from_slice(&sid.to_be_bytes());
-            self.count(k.len() + 2 * key.len() + 16);
             self.postings.insert(k, &[]).map_err(|e| self.err(e))?;
         }
         self.series
@@ -305,7 +316,6 @@ impl Store {
             let merged = merge(stored, &samples[start..end]);
             encoded.clear();
             sealed::encode(&merged, &mut encoded);
-            self.count(encoded.len() + 32);
             self.chunks
                 .insert(key, encoded.as_slice())
                 .map_err(|e| self.err(e))?;
@@ -316,17 +326,6 @@ impl Store {
             start = end;
         }
         Ok(written)
-    }
-
-    fn count(&self, bytes: usize) {
-        self.logical_bytes
-            .fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Key and value bytes written through this handle.
-    pub fn logical_bytes_written(&self) -> u64 {
-        self.logical_bytes
-            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Key and value bytes of everything stored now (what an ideal store
