@@ -133,26 +133,29 @@ pub fn create_blocks_from_openmetrics(
     // Everything is valid: only now is the directory touched.
     let store = Store::open(&data_dir.join("db"), block_range_ms)?;
     let total = series.len() as u64;
-    for (labels, samples) in series {
-        stats.samples += store.write(&labels, &samples)? as u64;
-        stats.series += 1;
-        for (t, _) in &samples {
+    for samples in series.values() {
+        for (t, _) in samples {
             stats.blocks.insert(store.block_of(*t));
         }
         if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
             stats.min_time = stats.min_time.min(first.0);
             stats.max_time = stats.max_time.max(last.0);
         }
-        if stats.series.is_multiple_of(1000) || stats.series == total {
+    }
+    let mut done = 0u64;
+    stats.samples = store.write_series(series, |samples| {
+        done += 1;
+        if done.is_multiple_of(1000) || done == total {
             progress(Progress {
-                series_done: stats.series,
+                series_done: done,
                 series_total: total,
-                samples_done: stats.samples,
+                samples_done: samples,
             });
         }
-    }
+    })?;
+    stats.series = total;
     store.flush()?;
-    stats.logical_bytes = store.logical_size();
+    stats.logical_bytes = store.parts_bytes() + store.index_logical_size();
     stats.disk_bytes = store.size_on_disk();
     Ok(stats)
 }

@@ -193,21 +193,33 @@ impl Db {
                 }
             }
         }
+        // Backfills and late data leave blocks in several parts; one part
+        // a block keeps reads to one lookup per block.
+        let merged = self.store.merge_parts()?;
+        if merged > 0 {
+            tracing::info!(
+                blocks = merged,
+                "merged the parts of blocks written more than once"
+            );
+        }
         Ok(stats)
     }
 
     /// Writes every head sample in `[start, end)` to the store and records
     /// that the store now owns everything before `end`.
     fn compact_block(&self, start: i64, end: i64) -> Result<(u64, u64), DbError> {
-        let (mut series, mut samples) = (0, 0);
+        let mut series = 0;
+        let mut writer = self.store.block_writer(start)?;
         for (r, labels) in self.head.all_series() {
             let chunk = self.head.samples(r, start, end - 1);
             if chunk.is_empty() {
                 continue;
             }
-            samples += self.store.write(&labels, &chunk)? as u64;
+            writer.add(&labels, &chunk)?;
             series += 1;
         }
+        let samples = writer.samples();
+        writer.finish()?;
         self.store.set_compacted_upto(end)?;
         // Durable before the log forgets these samples.
         self.store.flush()?;
@@ -300,10 +312,12 @@ impl Db {
         self.store.snapshot(&dir.join("db"))?;
         if !skip_head {
             let copy = Store::open(&dir.join("db"), self.options.block_range_ms)?;
-            for (r, labels) in self.head.all_series() {
-                let samples = self.head.samples(r, i64::MIN, i64::MAX);
-                copy.write(&labels, &samples)?;
-            }
+            let head = self
+                .head
+                .all_series()
+                .into_iter()
+                .map(|(r, labels)| (labels, self.head.samples(r, i64::MIN, i64::MAX)));
+            copy.write_series(head, |_| {})?;
             copy.flush()?;
         }
         Ok(())

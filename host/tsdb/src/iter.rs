@@ -6,6 +6,28 @@ use crate::chunk::ChunkIter;
 use crate::sealed;
 use wasmetheus_model::storage::SampleIterator;
 
+/// Bytes of a stored chunk: a range of a memory-mapped part file (shared,
+/// not copied), or owned.
+pub(crate) enum ChunkBytes {
+    Mapped {
+        map: std::sync::Arc<memmap2::Mmap>,
+        start: usize,
+        end: usize,
+    },
+    #[cfg_attr(not(test), allow(dead_code))]
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for ChunkBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            ChunkBytes::Mapped { map, start, end } => &map[*start..*end],
+            ChunkBytes::Owned(bytes) => bytes,
+        }
+    }
+}
+
 /// One chunk's worth of a series, in the form it is stored.
 pub(crate) enum ChunkSource {
     /// A head XOR chunk's bytes (copied: the head keeps appending).
@@ -15,9 +37,9 @@ pub(crate) enum ChunkSource {
         min_time: i64,
         max_time: i64,
     },
-    /// A sealed chunk as sled returned it (reference-counted, not copied).
+    /// A sealed chunk of the store.
     Sealed {
-        bytes: sled::IVec,
+        bytes: ChunkBytes,
         min_time: i64,
         max_time: i64,
     },
@@ -26,14 +48,14 @@ pub(crate) enum ChunkSource {
 }
 
 impl ChunkSource {
-    fn min_time(&self) -> i64 {
+    pub(crate) fn min_time(&self) -> i64 {
         match self {
             ChunkSource::Xor { min_time, .. } | ChunkSource::Sealed { min_time, .. } => *min_time,
             ChunkSource::Decoded(s) => s.first().map_or(i64::MAX, |s| s.0),
         }
     }
 
-    fn max_time(&self) -> i64 {
+    pub(crate) fn max_time(&self) -> i64 {
         match self {
             ChunkSource::Xor { max_time, .. } | ChunkSource::Sealed { max_time, .. } => *max_time,
             ChunkSource::Decoded(s) => s.last().map_or(i64::MIN, |s| s.0),
@@ -58,7 +80,7 @@ impl ChunkSource {
 
     /// Appends the chunk's samples to `out`; corruption is logged and ends
     /// the chunk early (a query must not fail on one bad chunk).
-    fn decode_into(&self, out: &mut Vec<(i64, f64)>) {
+    pub(crate) fn decode_into(&self, out: &mut Vec<(i64, f64)>) {
         match self {
             ChunkSource::Xor { bytes, count, .. } => match ChunkIter::new(bytes, *count) {
                 Ok(mut it) => {
@@ -265,7 +287,7 @@ mod tests {
         let mut bytes = Vec::new();
         sealed::encode(samples, &mut bytes);
         ChunkSource::Sealed {
-            bytes: bytes.into(),
+            bytes: ChunkBytes::Owned(bytes),
             min_time: samples[0].0,
             max_time: samples[samples.len() - 1].0,
         }
