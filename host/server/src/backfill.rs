@@ -67,16 +67,21 @@ pub fn run(
         stats.max_time
     );
     let written = disk_bytes_written();
+    let per_sample = |b: u64| b as f64 / stats.samples.max(1) as f64;
+    let disk = stats.chunk_bytes + stats.index_disk_bytes;
     println!(
-        "{:.3} bytes/sample on disk; sled: {} logical bytes written, {} on disk \
-         (space amplification {:.2}x){}",
-        stats.disk_bytes as f64 / stats.samples.max(1) as f64,
-        stats.logical_bytes,
-        stats.disk_bytes,
-        stats.disk_bytes as f64 / stats.logical_bytes.max(1) as f64,
+        "{:.3} bytes/sample on disk: chunks {} B ({:.3}/sample), index (sled) {} B ({:.3}/sample) \
+         holding {} B of keys and values (space amplification {:.2}x){}",
+        per_sample(disk),
+        stats.chunk_bytes,
+        per_sample(stats.chunk_bytes),
+        stats.index_disk_bytes,
+        per_sample(stats.index_disk_bytes),
+        stats.index_logical_bytes,
+        stats.index_disk_bytes as f64 / stats.index_logical_bytes.max(1) as f64,
         written.map_or(String::new(), |w| format!(
-            ", {w} bytes written to disk (write amplification {:.2}x)",
-            w as f64 / stats.logical_bytes.max(1) as f64
+            "; {w} B written to disk (write amplification {:.2}x)",
+            w as f64 / (stats.chunk_bytes + stats.index_logical_bytes).max(1) as f64
         ))
     );
     Ok(())

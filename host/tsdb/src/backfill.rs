@@ -42,10 +42,12 @@ pub struct BackfillStats {
     pub blocks: BTreeSet<i64>,
     pub min_time: i64,
     pub max_time: i64,
-    /// Key and value bytes of everything in the store afterwards.
-    pub logical_bytes: u64,
-    /// Bytes the store occupies on disk afterwards.
-    pub disk_bytes: u64,
+    /// Bytes of the part files (sealed chunks) afterwards.
+    pub chunk_bytes: u64,
+    /// Key and value bytes in sled's index trees afterwards.
+    pub index_logical_bytes: u64,
+    /// Bytes sled occupies on disk afterwards.
+    pub index_disk_bytes: u64,
 }
 
 /// Progress of the write phase: series written so far, of `total`.
@@ -155,7 +157,8 @@ pub fn create_blocks_from_openmetrics(
     })?;
     stats.series = total;
     store.flush()?;
-    stats.logical_bytes = store.parts_bytes() + store.index_logical_size();
-    stats.disk_bytes = store.size_on_disk();
+    stats.chunk_bytes = store.parts_bytes();
+    stats.index_logical_bytes = store.index_logical_size();
+    stats.index_disk_bytes = store.index_bytes_on_disk();
     Ok(stats)
 }

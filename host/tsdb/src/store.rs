@@ -10,14 +10,18 @@
 //! do best: one byte on disk per byte of chunk.
 //!
 //! sled trees (keys big-endian so byte order is numeric order):
-//! - `symbols`: id → string; `symbol_ids`: string → id (label strings are
-//!   stored once, series refer to them by id);
+//! - `symbols`: id → string (label strings are stored once, series refer
+//!   to them by id);
 //! - `series`: sid → its labels as varint symbol ids;
-//! - `hashes`: `hash(labels) | sid` → (), to find a series by labels;
 //! - `postings`: `name id | value id` → the sorted sids carrying that pair,
 //!   as varint deltas;
 //! - `tombstones`: sid → deleted `(mint, maxt)` intervals;
 //! - `meta`: `compacted_upto`.
+//!
+//! What can be derived is kept in memory only, rebuilt at open: symbol ids
+//! by string, and series by label hash. Sled spends about 4.5 bytes on disk
+//! per byte of small random keys and values (measured), so every tree left
+//! out counts.
 //!
 //! Part files (`chunks/<block>-<seq>.part`) hold, for one block, one
 //! sealed chunk per series and an index sorted by sid; see [`Part`]. A
@@ -340,13 +344,13 @@ pub struct Store {
     chunks_dir: PathBuf,
     db: sled::Db,
     series: sled::Tree,
-    hashes: sled::Tree,
     postings: sled::Tree,
     symbol_strings: sled::Tree,
-    symbol_ids: sled::Tree,
     tombstones: sled::Tree,
     meta: sled::Tree,
     symbols: RwLock<Symbols>,
+    /// Series by the hash of their labels (collisions are rare).
+    by_hash: RwLock<FxHashMap<u64, Vec<Sid>>>,
     /// Postings of series created since the last flush, merged into sled in
     /// one write per label pair (a series has no chunk, so no query needs
     /// it, until the part that gives it one is published, after a flush).
@@ -399,16 +403,15 @@ impl Store {
         std::fs::create_dir_all(&chunks_dir).map_err(io_at(&chunks_dir))?;
         let store = Store {
             series: tree("series")?,
-            hashes: tree("hashes")?,
             postings: tree("postings")?,
             symbol_strings: tree("symbols")?,
-            symbol_ids: tree("symbol_ids")?,
             tombstones: tree("tombstones")?,
             meta: tree("meta")?,
             db,
             path: p,
             chunks_dir,
             symbols: RwLock::new(Symbols::default()),
+            by_hash: RwLock::new(FxHashMap::default()),
             pending_postings: Mutex::new(BTreeMap::new()),
             parts: RwLock::new(BTreeMap::new()),
             next_seq: AtomicU64::new(1),
@@ -416,6 +419,7 @@ impl Store {
             write_lock: Mutex::new(()),
         };
         store.load_symbols()?;
+        store.load_series()?;
         store.load_parts()?;
         Ok(store)
     }
@@ -446,6 +450,19 @@ impl Store {
             }
             symbols.by_id[id] = Arc::clone(&s);
             symbols.ids.insert(s, id as u32);
+        }
+        Ok(())
+    }
+
+    fn load_series(&self) -> Result<(), StoreError> {
+        let mut by_hash = self.by_hash.write();
+        for item in self.series.iter() {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let labels = self.decode_series(&v)?;
+            by_hash
+                .entry(hash_labels(&labels))
+                .or_default()
+                .push(sid_of(&k));
         }
         Ok(())
     }
@@ -527,9 +544,6 @@ impl Store {
         self.symbol_strings
             .insert(id.to_be_bytes(), s.as_bytes())
             .map_err(|e| self.err(e))?;
-        self.symbol_ids
-            .insert(s.as_bytes(), &id.to_be_bytes())
-            .map_err(|e| self.err(e))?;
         let s: Arc<str> = s.into();
         symbols.by_id.push(Arc::clone(&s));
         symbols.ids.insert(s, id);
@@ -557,9 +571,13 @@ impl Store {
     }
 
     fn lookup(&self, labels: &[Label]) -> Result<Option<Sid>, StoreError> {
-        for item in self.hashes.scan_prefix(hash_labels(labels).to_be_bytes()) {
-            let (k, _) = item.map_err(|e| self.err(e))?;
-            let sid = sid_of(&k[8..]);
+        let candidates = self
+            .by_hash
+            .read()
+            .get(&hash_labels(labels))
+            .cloned()
+            .unwrap_or_default();
+        for sid in candidates {
             if self.labels(sid)?.as_deref() == Some(labels) {
                 return Ok(Some(sid));
             }
@@ -588,9 +606,11 @@ impl Store {
         self.series
             .insert(sid.to_be_bytes(), encoded)
             .map_err(|e| self.err(e))?;
-        let mut key = hash_labels(labels).to_be_bytes().to_vec();
-        key.extend_from_slice(&sid.to_be_bytes());
-        self.hashes.insert(key, &[]).map_err(|e| self.err(e))?;
+        self.by_hash
+            .write()
+            .entry(hash_labels(labels))
+            .or_default()
+            .push(sid);
         let mut postings = self.pending_postings.lock();
         for k in pending {
             postings.entry(k).or_default().insert(sid);
@@ -1067,9 +1087,15 @@ impl Store {
                 };
                 touched_postings.insert(posting_key(n as u32, v as u32));
             }
-            let mut key = hash_labels(&labels).to_be_bytes().to_vec();
-            key.extend_from_slice(&sid.to_be_bytes());
-            self.hashes.remove(key).map_err(|e| self.err(e))?;
+            let hash = hash_labels(&labels);
+            let mut by_hash = self.by_hash.write();
+            if let Some(sids) = by_hash.get_mut(&hash) {
+                sids.retain(|s| *s != sid);
+                if sids.is_empty() {
+                    by_hash.remove(&hash);
+                }
+            }
+            drop(by_hash);
             self.series
                 .remove(sid.to_be_bytes())
                 .map_err(|e| self.err(e))?;
@@ -1189,10 +1215,8 @@ impl Store {
     pub fn index_logical_size(&self) -> u64 {
         [
             &self.series,
-            &self.hashes,
             &self.postings,
             &self.symbol_strings,
-            &self.symbol_ids,
             &self.tombstones,
             &self.meta,
         ]
@@ -1228,10 +1252,8 @@ impl Store {
         let copy = Store::open(dir, self.block_range)?;
         for (from, to) in [
             (&self.series, &copy.series),
-            (&self.hashes, &copy.hashes),
             (&self.postings, &copy.postings),
             (&self.symbol_strings, &copy.symbol_strings),
-            (&self.symbol_ids, &copy.symbol_ids),
             (&self.tombstones, &copy.tombstones),
             (&self.meta, &copy.meta),
         ] {
