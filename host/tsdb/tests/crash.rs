@@ -1,14 +1,18 @@
-//! Crash safety: a child process appends to a WAL-backed head and is killed
-//! with SIGKILL at random points; every batch it acknowledged must be there
-//! after reopening, and nothing must be there that it never attempted.
+//! Crash safety: a child process appends to a database (WAL-backed head,
+//! compacted into the store every few dozen batches) and is killed with
+//! SIGKILL at random points, compactions included; every batch it
+//! acknowledged must be there exactly once after reopening, and nothing
+//! must be there that it never attempted.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use wasmetheus_model::storage::{Matcher, Queryable};
-use wasmetheus_tsdb::{Head, HeadLimits};
+use wasmetheus_tsdb::{Db, DbOptions};
 
 const SERIES: usize = 100;
+/// As in the writer.
+const BLOCK_RANGE: i64 = 40;
 
 /// Runs the writer until it has acknowledged at least `min_acked` batches
 /// plus a pseudo-random extra delay, kills it, and returns the last
@@ -47,7 +51,8 @@ fn run_and_kill(dir: &std::path::Path, min_acked: i64, extra: Duration) -> i64 {
 
 #[test]
 fn acknowledged_batches_survive_sigkill() {
-    for round in 0u64..5 {
+    let mut compacted_rounds = 0;
+    for round in 0u64..6 {
         let dir = std::env::temp_dir().join(format!("crash-{}-{round}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         // Kill points spread over the first few hundred batches.
@@ -56,8 +61,19 @@ fn acknowledged_batches_survive_sigkill() {
         let acked = run_and_kill(&dir, min_acked, extra);
         assert!(acked >= min_acked, "writer acknowledged only {acked}");
 
-        let head = Head::open(&dir, HeadLimits::default(), false).unwrap();
-        let series = head
+        let db = Db::open(
+            &dir,
+            DbOptions {
+                block_range_ms: BLOCK_RANGE,
+                retention_time_ms: None,
+                ..DbOptions::default()
+            },
+        )
+        .unwrap();
+        if !db.store().block_starts().unwrap().is_empty() {
+            compacted_rounds += 1;
+        }
+        let series = db
             .select(
                 &[Matcher::equal("__name__", "crash_test")],
                 i64::MIN,
@@ -82,6 +98,12 @@ fn acknowledged_batches_survive_sigkill() {
                 assert_eq!((*t, *v), (i as i64, i as f64));
             }
         }
+        db.close();
+        drop(db);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+    assert!(
+        compacted_rounds >= 4,
+        "only {compacted_rounds} rounds reached a compaction"
+    );
 }

@@ -1,21 +1,33 @@
 //! Helper of the crash test (`tests/crash.rs`): appends batches to a
-//! WAL-backed head in the directory given as the first argument and prints
-//! `acked N` after batch N is committed, until it is killed.
+//! database in the directory given as the first argument and prints
+//! `acked N` after batch N is committed, until it is killed. Batch N has
+//! timestamp N and blocks are [`BLOCK_RANGE`] wide, so the head is
+//! compacted into the store (and its log checkpointed) every few dozen
+//! batches: kills land in compactions too.
 
 use std::io::Write;
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::Appender;
-use wasmetheus_tsdb::{Head, HeadLimits};
+use wasmetheus_tsdb::{Db, DbOptions};
 
 /// Series per batch; every batch appends one sample to each.
 pub const SERIES: usize = 100;
+/// Block width, in batches; the test opens the database with the same.
+pub const BLOCK_RANGE: i64 = 40;
+
+pub fn options() -> DbOptions {
+    DbOptions {
+        block_range_ms: BLOCK_RANGE,
+        retention_time_ms: None,
+        ..DbOptions::default()
+    }
+}
 
 fn main() {
     let dir = std::env::args()
         .nth(1)
         .expect("usage: tsdb-crash-writer DIR");
-    let head = Head::open(std::path::Path::new(&dir), HeadLimits::default(), false)
-        .expect("opening the head");
+    let db = Db::open(std::path::Path::new(&dir), options()).expect("opening the database");
     let series: Vec<Vec<Label>> = (0..SERIES)
         .map(|i| {
             vec![
@@ -26,12 +38,16 @@ fn main() {
         .collect();
     let mut stdout = std::io::stdout().lock();
     for batch in 0i64.. {
-        let mut app = head.appender();
+        let mut app = db.appender();
         for labels in &series {
             app.append(labels, batch, batch as f64).expect("append");
         }
         app.commit().expect("commit");
+        drop(app);
         writeln!(stdout, "acked {batch}").expect("stdout");
         stdout.flush().expect("stdout");
+        if batch % 10 == 0 {
+            db.compact().expect("compaction");
+        }
     }
 }
