@@ -100,6 +100,48 @@ async fn scraped_samples_are_stored_and_replayed_after_a_restart() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backfilled_directory_is_served() {
+    let plugins = PluginsDir::new();
+    let config = fast_scrape_config(plugins.path());
+    let data = tempfile::tempdir().unwrap();
+    let input = plugins.path().join("backfill.om");
+    // Two series, three samples, two 2 h blocks.
+    std::fs::write(
+        &input,
+        "# TYPE backfilled gauge\n\
+         backfilled{k=\"a\"} 1 1000\n\
+         backfilled{k=\"a\"} 2 9000\n\
+         backfilled{k=\"b\"} 3 1000.5\n\
+         # EOF\n",
+    )
+    .unwrap();
+    let dir = data.path().to_owned();
+    tokio::task::spawn_blocking(move || {
+        wasmetheus::backfill::run(&input, &dir, Duration::from_secs(2 * 3600))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let server = server_on(plugins.path(), Some(&config), data).await;
+    let (_, metrics) = http(server.address, "GET", "/metrics", &[]).await;
+    assert_eq!(
+        metric_value(&metrics, "wasmetheus_tsdb_store_series"),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric_value(&metrics, "prometheus_tsdb_lowest_timestamp"),
+        Some(1_000_000.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric_value(&metrics, "prometheus_tsdb_blocks_loaded"),
+        Some(2.0),
+        "{metrics}"
+    );
+}
+
 async fn plugins_status(address: SocketAddr) -> Value {
     let (status, body) = http(address, "GET", "/api/v1/plugins", &[]).await;
     assert_eq!(status, 200, "{body}");

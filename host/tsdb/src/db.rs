@@ -375,12 +375,7 @@ impl Db {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64;
         let counts = self.store.counts();
         let family = MetricFamily::single;
-        let lowest = self
-            .store
-            .block_starts()
-            .ok()
-            .and_then(|b| b.first().copied())
-            .unwrap_or(self.head.min_time());
+        let lowest = self.store.time_range().0.min(self.head.min_time());
         families.extend([
             family(
                 "prometheus_tsdb_compactions_total",

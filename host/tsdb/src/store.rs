@@ -181,13 +181,14 @@ fn merge(older: Vec<(i64, f64)>, newer: &[(i64, f64)]) -> Vec<(i64, f64)> {
 const PART_MAGIC: &[u8; 8] = b"WMTSPART";
 const PART_END: &[u8; 8] = b"WMTSEND\0";
 const PART_HEADER: usize = 32;
-const PART_FOOTER: usize = 28;
+const PART_FOOTER: usize = 44;
 const INDEX_ENTRY: usize = 20;
 
 /// An immutable file of sealed chunks for one block:
 /// `magic(8) | version(1) | pad(7) | block(8 LE) | range(8 LE)`, the chunks,
 /// an index of `sid(8 LE) | offset(8 LE) | len(4 LE)` sorted by sid, and
-/// `index offset(8) | count(8) | crc32(index)(4) | end magic(8)`.
+/// `index offset(8) | count(8) | min time(8) | max time(8) |
+/// crc32(index)(4) | end magic(8)`.
 /// Written to a temporary name, synced, then renamed: a part either exists
 /// whole or not at all.
 pub struct Part {
@@ -198,6 +199,9 @@ pub struct Part {
     index_at: usize,
     count: usize,
     size: u64,
+    /// Oldest and newest sample in the part.
+    min_time: i64,
+    max_time: i64,
 }
 
 impl Part {
@@ -222,7 +226,9 @@ impl Part {
         let footer = &map[len - PART_FOOTER..];
         let index_at = u64::from_le_bytes(footer[..8].try_into().expect("8 bytes")) as usize;
         let count = u64::from_le_bytes(footer[8..16].try_into().expect("8 bytes")) as usize;
-        let crc = u32::from_le_bytes(footer[16..20].try_into().expect("4 bytes"));
+        let min_time = i64::from_le_bytes(footer[16..24].try_into().expect("8 bytes"));
+        let max_time = i64::from_le_bytes(footer[24..32].try_into().expect("8 bytes"));
+        let crc = u32::from_le_bytes(footer[32..36].try_into().expect("4 bytes"));
         let index_end = index_at
             .checked_add(
                 count
@@ -244,6 +250,8 @@ impl Part {
             index_at,
             count,
             size,
+            min_time,
+            max_time,
         };
         for i in 0..count {
             let (_, offset, len) = part.entry(i);
@@ -670,6 +678,8 @@ impl Store {
             index: Vec::new(),
             samples: 0,
             encoded: Vec::new(),
+            min_time: i64::MAX,
+            max_time: i64::MIN,
         })
     }
 
@@ -1195,6 +1205,18 @@ impl Store {
         Ok(values)
     }
 
+    /// Oldest and newest stored sample (`(i64::MAX, i64::MIN)` when empty),
+    /// tombstones not considered.
+    pub fn time_range(&self) -> (i64, i64) {
+        self.parts
+            .read()
+            .values()
+            .flatten()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), p| {
+                (lo.min(p.min_time), hi.max(p.max_time))
+            })
+    }
+
     /// Bytes of the part files.
     pub fn parts_bytes(&self) -> u64 {
         self.parts.read().values().flatten().map(|p| p.size).sum()
@@ -1296,6 +1318,8 @@ pub struct BlockWriter<'a> {
     index: Vec<(Sid, u64, u32)>,
     samples: u64,
     encoded: Vec<u8>,
+    min_time: i64,
+    max_time: i64,
 }
 
 impl BlockWriter<'_> {
@@ -1323,6 +1347,10 @@ impl BlockWriter<'_> {
             .push((sid, self.offset, self.encoded.len() as u32));
         self.offset += self.encoded.len() as u64;
         self.samples += samples.len() as u64;
+        if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
+            self.min_time = self.min_time.min(first.0);
+            self.max_time = self.max_time.max(last.0);
+        }
         Ok(())
     }
 
@@ -1368,6 +1396,8 @@ impl BlockWriter<'_> {
         let mut footer = Vec::with_capacity(PART_FOOTER);
         footer.extend_from_slice(&self.offset.to_le_bytes());
         footer.extend_from_slice(&(self.index.len() as u64).to_le_bytes());
+        footer.extend_from_slice(&self.min_time.to_le_bytes());
+        footer.extend_from_slice(&self.max_time.to_le_bytes());
         footer.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
         footer.extend_from_slice(PART_END);
         out.write_all(&index).map_err(io_at(&self.tmp))?;
