@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use wasmetheus::serve::{ServeArgs, start};
+use wasmetheus_model::storage::Queryable;
 use wasmetheus_tests::{PluginsDir, eventually, guests, http};
 
 struct TestServer {
@@ -39,6 +40,7 @@ async fn server_on(plugins: &Path, config: Option<&Path>, data: tempfile::TempDi
         retention_time: Duration::from_secs(15 * 86400),
         retention_size: 0,
         block_duration: Duration::from_secs(2 * 3600),
+        enable_admin_api: true,
         log_level: "warn".into(),
     };
     let running = start(args).await.unwrap();
@@ -140,6 +142,39 @@ async fn a_backfilled_directory_is_served() {
         Some(2.0),
         "{metrics}"
     );
+
+    // The admin API: a bad selector is bad data; a deletion and a cleaning
+    // answer 204; a snapshot is a data directory without the deleted series.
+    let post = |path: &'static str| http(server.address, "POST", path, &[]);
+    let (status, body) = post("/api/v1/admin/tsdb/delete_series?match[]=up{").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains(r#""errorType":"bad_data""#), "{body}");
+    let (status, body) =
+        post("/api/v1/admin/tsdb/delete_series?match[]=backfilled%7Bk%3D%22a%22%7D").await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = post("/api/v1/admin/tsdb/clean_tombstones").await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = post("/api/v1/admin/tsdb/snapshot").await;
+    assert_eq!(status, 200, "{body}");
+    let json: Value = serde_json::from_str(&body).unwrap();
+    let name = json["data"]["name"].as_str().unwrap().to_owned();
+    let data = server.stop().await;
+    let snapshot = data.path().join("snapshots").join(name);
+    let db = wasmetheus_tsdb::Db::open(&snapshot, wasmetheus_tsdb::DbOptions::default()).unwrap();
+    let left: Vec<String> = db
+        .select(
+            &[wasmetheus_model::storage::Matcher::equal(
+                "__name__",
+                "backfilled",
+            )],
+            i64::MIN,
+            i64::MAX,
+        )
+        .unwrap()
+        .iter()
+        .map(|s| format!("{:?} {:?}", s.labels[1].value, s.samples))
+        .collect();
+    assert_eq!(left, vec![r#""b" [(1000500, 3.0)]"#]);
 }
 
 async fn plugins_status(address: SocketAddr) -> Value {

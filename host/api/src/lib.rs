@@ -1,5 +1,6 @@
 //! `wasmetheus-api`: the HTTP endpoints — `/metrics`, `/plugins/<instance>/metrics`,
-//! `/api/v1/plugins`, `/-/healthy`, `/-/ready`, `/-/reload`.
+//! `/api/v1/plugins`, `/api/v1/admin/tsdb/*`, `/-/healthy`, `/-/ready`,
+//! `/-/reload`.
 //!
 //! It talks to the rest of the server only through [`Backend`], so it knows
 //! nothing of wasm, scraping internals or configuration files.
@@ -12,9 +13,14 @@ use axum::routing::{get, post};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use wasmetheus_model::storage::Matcher;
 use wasmetheus_model::{MetricFamily, openmetrics, text};
 
+mod admin;
+
 pub type ReloadFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+/// The outcome of an admin operation, or why it failed.
+pub type AdminFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
 /// What the HTTP layer needs from the server.
 pub trait Backend: Send + Sync + 'static {
@@ -27,6 +33,29 @@ pub trait Backend: Send + Sync + 'static {
     fn plugins_status(&self) -> serde_json::Value;
     /// Reloads the configuration; an error leaves the old one in force.
     fn reload(&self) -> ReloadFuture<'_>;
+    /// Whether the TSDB admin endpoints are on (`--web.enable-admin-api`).
+    fn admin_enabled(&self) -> bool {
+        false
+    }
+    /// Writes a snapshot of the TSDB; returns its name (the directory under
+    /// `<storage.tsdb.path>/snapshots`).
+    fn tsdb_snapshot(&self, _skip_head: bool) -> AdminFuture<'_, String> {
+        Box::pin(async { Err("this server has no TSDB".to_owned()) })
+    }
+    /// Deletes the samples in `[start, end]` of the series matching any
+    /// of `selectors`.
+    fn tsdb_delete_series(
+        &self,
+        _selectors: Vec<Vec<Matcher>>,
+        _start: i64,
+        _end: i64,
+    ) -> AdminFuture<'_, ()> {
+        Box::pin(async { Err("this server has no TSDB".to_owned()) })
+    }
+    /// Rewrites stored data without the deleted samples.
+    fn tsdb_clean_tombstones(&self) -> AdminFuture<'_, ()> {
+        Box::pin(async { Err("this server has no TSDB".to_owned()) })
+    }
 }
 
 /// The router serving every endpoint.
@@ -44,6 +73,20 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
             get(|| async { "wasmetheus Server is Ready.\n" }),
         )
         .route("/-/reload", post(reload).put(reload))
+        .route(
+            "/api/v1/admin/tsdb/snapshot",
+            post(admin::snapshot).put(admin::snapshot),
+        )
+        .route(
+            "/api/v1/admin/tsdb/delete_series",
+            post(admin::delete_series)
+                .put(admin::delete_series)
+                .delete(admin::delete_series),
+        )
+        .route(
+            "/api/v1/admin/tsdb/clean_tombstones",
+            post(admin::clean_tombstones).put(admin::clean_tombstones),
+        )
         .with_state(backend)
 }
 

@@ -7,6 +7,7 @@
 
 mod family;
 pub mod openmetrics;
+pub mod selector;
 pub mod storage;
 pub mod text;
 pub mod validate;

@@ -25,6 +25,8 @@ pub struct ServerBackend {
     self_changes: tokio::sync::watch::Sender<u64>,
     /// Serializes reloads (SIGHUP and HTTP may race).
     reload_lock: tokio::sync::Mutex<()>,
+    /// `--web.enable-admin-api`.
+    admin_api: std::sync::atomic::AtomicBool,
 }
 
 impl ServerBackend {
@@ -46,7 +48,13 @@ impl ServerBackend {
             reloads: Mutex::new((true, 0)),
             self_changes,
             reload_lock: tokio::sync::Mutex::new(()),
+            admin_api: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    pub fn enable_admin_api(&self, enabled: bool) {
+        self.admin_api
+            .store(enabled, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn attach_store(&self, store: LatestStore) {
@@ -176,7 +184,85 @@ impl Transport for ServerBackend {
     }
 }
 
+/// A snapshot's name as Prometheus forms it: UTC time, then random hex.
+fn snapshot_name() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&(now.as_nanos(), std::process::id()), &mut hasher);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{:016x}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        std::hash::Hasher::finish(&hasher)
+    )
+}
+
 impl Backend for ServerBackend {
+    fn admin_enabled(&self) -> bool {
+        self.admin_api.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn tsdb_snapshot(&self, skip_head: bool) -> wasmetheus_api::AdminFuture<'_, String> {
+        let db = Arc::clone(&self.db);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let name = snapshot_name();
+                let dir = db.dir().join("snapshots").join(&name);
+                db.snapshot(&dir, skip_head).map_err(|e| e.to_string())?;
+                tracing::info!(snapshot = %dir.display(), skip_head, "snapshot written");
+                Ok(name)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        })
+    }
+
+    fn tsdb_delete_series(
+        &self,
+        selectors: Vec<Vec<wasmetheus_model::storage::Matcher>>,
+        start: i64,
+        end: i64,
+    ) -> wasmetheus_api::AdminFuture<'_, ()> {
+        let db = Arc::clone(&self.db);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                for matchers in &selectors {
+                    let n = db.delete(matchers, start, end).map_err(|e| e.to_string())?;
+                    tracing::info!(series = n, start, end, "deleted series data");
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        })
+    }
+
+    fn tsdb_clean_tombstones(&self) -> wasmetheus_api::AdminFuture<'_, ()> {
+        let db = Arc::clone(&self.db);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                db.clean_tombstones().map(drop).map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        })
+    }
+
     fn self_metrics(&self) -> Vec<MetricFamily> {
         self.host_families()
     }

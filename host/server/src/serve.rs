@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// the limit. Oldest blocks go first.
     #[arg(long = "storage.tsdb.retention.size", default_value = "0", value_parser = parse_size)]
     pub retention_size: u64,
+    /// Enables the TSDB admin endpoints (snapshot, delete_series,
+    /// clean_tombstones under /api/v1/admin/tsdb/).
+    #[arg(long = "web.enable-admin-api")]
+    pub enable_admin_api: bool,
     /// Width of the blocks the head is compacted into.
     #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h", value_parser = parse_duration, hide = true)]
     pub block_duration: std::time::Duration,
@@ -216,6 +220,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         local.to_string(),
         Arc::clone(&db),
     ));
+    backend.enable_admin_api(args.enable_admin_api);
     let scrape = ScrapeManager::start(backend.clone(), Some(db.clone()));
     backend.attach_store(scrape.store().clone());
     tracing::info!(
