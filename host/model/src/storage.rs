@@ -178,6 +178,23 @@ pub trait Appender {
     /// Queues one sample of the series `labels` (sorted by name, with
     /// `__name__`).
     fn append(&mut self, labels: &[Label], t: i64, v: f64) -> Result<(), AppendError>;
+    /// [`append`](Self::append) with a ref the store returned for the same
+    /// `labels` earlier (Prometheus' `Append(ref, …)`), so a store that
+    /// hands out refs can skip looking the series up by its labels. `0`
+    /// means none. Returns the series' ref to pass next time, or `0` when
+    /// the store has none; a stale or unknown ref is never an error, the
+    /// store then falls back to `labels`. A ref is only meaningful to the
+    /// store (and the appender's store) that returned it.
+    fn append_ref(
+        &mut self,
+        cached: u64,
+        labels: &[Label],
+        t: i64,
+        v: f64,
+    ) -> Result<u64, AppendError> {
+        let _ = cached;
+        self.append(labels, t, v).map(|()| 0)
+    }
     /// Makes every queued sample durable and visible.
     fn commit(&mut self) -> Result<(), StorageError>;
     /// Drops every queued sample.

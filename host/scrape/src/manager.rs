@@ -162,14 +162,15 @@ async fn scrape_loop(
     store: LatestStore,
     storage: SharedStorage,
 ) {
+    let mut refs = SeriesRefs::default();
     // A new target is scraped at once, then on its phase.
-    scrape_and_store(&*transport, &target, &store, &storage).await;
+    scrape_and_store_with(&*transport, &target, &store, &storage, &mut refs).await;
     tokio::time::sleep(offset(&target)).await;
     let mut ticker = tokio::time::interval(target.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         ticker.tick().await;
-        scrape_and_store(&*transport, &target, &store, &storage).await;
+        scrape_and_store_with(&*transport, &target, &store, &storage, &mut refs).await;
     }
 }
 
@@ -207,21 +208,49 @@ fn append_stale_markers(storage: &dyn Storage, previous: &[Sample], current: &[S
     }
 }
 
+/// The storage's refs (see [`Appender::append_ref`]) of the series a
+/// target's last scrape appended, by label set: the next scrape passes them
+/// so the storage need not look its series up by labels again. Rebuilt from
+/// each scrape, so it holds no more than the target's current series.
+///
+/// [`Appender::append_ref`]: wasmetheus_model::storage::Appender::append_ref
+#[derive(Debug, Default)]
+struct SeriesRefs(HashMap<Vec<Label>, u64>);
+
 /// Appends one scrape's samples; rejected samples are counted, not fatal.
-fn append_samples(storage: &dyn Storage, target: &Target, samples: &[Sample], t: i64) {
+fn append_samples(
+    storage: &dyn Storage,
+    target: &Target,
+    samples: &[Sample],
+    t: i64,
+    refs: &mut SeriesRefs,
+) {
     let mut appender = storage.appender();
     let mut rejected = 0usize;
     let mut first_error = None;
+    let mut next = HashMap::with_capacity(samples.len());
     for sample in samples {
-        if let Err(e) = appender.append(
-            &series_labels(sample),
+        let labels = series_labels(sample);
+        let cached = refs.0.get(&labels).copied().unwrap_or(0);
+        let r = match appender.append_ref(
+            cached,
+            &labels,
             sample.timestamp_ms.unwrap_or(t),
             sample.value,
         ) {
-            rejected += 1;
-            first_error.get_or_insert(e);
+            Ok(r) => r,
+            Err(e) => {
+                rejected += 1;
+                first_error.get_or_insert(e);
+                // The series is still there; its ref stays good.
+                cached
+            }
+        };
+        if r != 0 {
+            next.insert(labels, r);
         }
     }
+    refs.0 = next;
     if let Err(e) = appender.commit() {
         tracing::error!(instance = %target.instance, error = %e, "storing the scrape failed");
     } else if let Some(e) = first_error {
@@ -237,6 +266,25 @@ pub async fn scrape_and_store(
     store: &LatestStore,
     storage: &SharedStorage,
 ) {
+    scrape_and_store_with(
+        transport,
+        target,
+        store,
+        storage,
+        &mut SeriesRefs::default(),
+    )
+    .await;
+}
+
+/// [`scrape_and_store`] passing the storage the refs of the target's
+/// series from the previous scrape (and keeping this scrape's in `refs`).
+async fn scrape_and_store_with(
+    transport: &dyn Transport,
+    target: &Target,
+    store: &LatestStore,
+    storage: &SharedStorage,
+    refs: &mut SeriesRefs,
+) {
     let previous = store.get(&target.instance);
     scrape_once(transport, target, store).await;
     let (Some(storage), Some(current)) = (storage, store.get(&target.instance)) else {
@@ -246,7 +294,7 @@ pub async fn scrape_and_store(
         at.duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64)
     });
-    append_samples(&**storage, target, &current.samples, t);
+    append_samples(&**storage, target, &current.samples, t, refs);
     if let Some(previous) = previous {
         append_stale_markers(&**storage, &previous.samples, &current.samples, t);
     }
@@ -501,5 +549,36 @@ mod tests {
             )
             .unwrap();
         assert_eq!(up[0].samples.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn refs_of_the_last_scrape_are_reused() {
+        use std::sync::atomic::Ordering;
+        use wasmetheus_model::storage::{Matcher, Queryable};
+        let head = Arc::new(wasmetheus_tsdb::Head::default());
+        let storage: SharedStorage = Some(head.clone());
+        let (store, mut refs) = (LatestStore::default(), SeriesRefs::default());
+        scrape_and_store_with(&Fake, &target("t"), &store, &storage, &mut refs).await;
+        // requests_total, up and the two scrape series.
+        assert_eq!(refs.0.len(), 4);
+        assert!(refs.0.values().all(|r| *r != 0));
+        let first = refs.0.clone();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        scrape_and_store_with(&Fake, &target("t"), &store, &storage, &mut refs).await;
+        assert_eq!(refs.0, first);
+        assert_eq!(head.stats.series_created.load(Ordering::Relaxed), 4);
+        assert_eq!(head.stats.samples_appended.load(Ordering::Relaxed), 8);
+
+        // Refs of another store are no use there, but do no harm.
+        let other = Arc::new(wasmetheus_tsdb::Head::default());
+        let storage: SharedStorage = Some(other.clone());
+        scrape_and_store_with(&Fake, &target("t"), &store, &storage, &mut refs).await;
+        let up = other
+            .select(&[Matcher::equal("__name__", "up")], 0, i64::MAX)
+            .unwrap();
+        assert_eq!(up.len(), 1);
+        assert_eq!(up[0].samples.len(), 1);
+        assert_eq!(other.stats.samples_appended.load(Ordering::Relaxed), 4);
+        assert_ne!(refs.0, first);
     }
 }

@@ -3,7 +3,7 @@
 //! Refs only grow; a removed series leaves an empty slot, so a ref is never
 //! reused within a log's lifetime.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use wasmetheus_model::Label;
@@ -15,7 +15,7 @@ pub type SeriesRef = u32;
 /// Label strings are stored once however many series use them.
 #[derive(Default)]
 struct Symbols {
-    set: std::collections::HashSet<Arc<str>>,
+    set: FxHashSet<Arc<str>>,
 }
 
 impl Symbols {
@@ -38,8 +38,13 @@ pub struct Index {
     /// Labels of each series, by ref; `None` once removed.
     labels: Vec<Option<InternedLabels>>,
     live: usize,
-    /// Label-set hash to the refs with that hash (collisions are rare).
-    by_hash: FxHashMap<u64, Vec<SeriesRef>>,
+    /// Label-set hash to the first live series with that hash: inline, so
+    /// a lookup by labels touches one table slot, not a list elsewhere.
+    by_hash: FxHashMap<u64, SeriesRef>,
+    /// Label-set hash of each series, by ref (what `by_hash` has it under).
+    hashes: Vec<u64>,
+    /// Further series with a hash already in `by_hash` (a rare collision).
+    colliding: FxHashMap<u64, Vec<SeriesRef>>,
     /// name -> value -> refs, each list sorted (refs only ever grow).
     postings: FxHashMap<Arc<str>, FxHashMap<Arc<str>, Vec<SeriesRef>>>,
 }
@@ -102,15 +107,20 @@ fn union(lists: Vec<&[SeriesRef]>) -> Vec<SeriesRef> {
 
 impl Index {
     pub fn lookup(&self, labels: &[Label]) -> Option<SeriesRef> {
-        self.by_hash
-            .get(&hash_labels(labels))?
-            .iter()
-            .copied()
-            .find(|r| {
-                self.labels[*r as usize]
-                    .as_ref()
-                    .is_some_and(|stored| same(stored, labels))
-            })
+        self.lookup_hashed(labels, hash_labels(labels))
+    }
+
+    fn lookup_hashed(&self, labels: &[Label], hash: u64) -> Option<SeriesRef> {
+        let is = |r: SeriesRef| {
+            self.labels[r as usize]
+                .as_ref()
+                .is_some_and(|stored| same(stored, labels))
+        };
+        let first = *self.by_hash.get(&hash)?;
+        if is(first) {
+            return Some(first);
+        }
+        self.colliding.get(&hash)?.iter().copied().find(|r| is(*r))
     }
 
     /// Number of live series.
@@ -131,20 +141,28 @@ impl Index {
     /// series uses any more are released.
     pub fn remove(&mut self, removed: &std::collections::HashSet<SeriesRef>) {
         for &r in removed {
-            let Some(labels) = self.labels.get_mut(r as usize).and_then(Option::take) else {
+            if self
+                .labels
+                .get_mut(r as usize)
+                .and_then(Option::take)
+                .is_none()
+            {
                 continue;
             };
             self.live -= 1;
-            let plain: Vec<Label> = labels
-                .iter()
-                .map(|(n, v)| Label::new(n.to_string(), v.to_string()))
-                .collect();
-            let hash = hash_labels(&plain);
-            if let Some(refs) = self.by_hash.get_mut(&hash) {
-                refs.retain(|x| *x != r);
-                if refs.is_empty() {
-                    self.by_hash.remove(&hash);
-                }
+            let hash = self.hashes[r as usize];
+            let others = self.colliding.get_mut(&hash);
+            if self.by_hash.get(&hash) == Some(&r) {
+                // A colliding series, if any, takes the slot.
+                match others.and_then(Vec::pop) {
+                    Some(next) => self.by_hash.insert(hash, next),
+                    None => self.by_hash.remove(&hash),
+                };
+            } else if let Some(others) = others {
+                others.retain(|x| *x != r);
+            }
+            if self.colliding.get(&hash).is_some_and(Vec::is_empty) {
+                self.colliding.remove(&hash);
             }
         }
         self.postings.retain(|_, values| {
@@ -159,6 +177,10 @@ impl Index {
 
     /// Adds a new series as `r` (refs are handed out in increasing order).
     pub fn insert(&mut self, labels: &[Label], r: SeriesRef) -> SeriesRef {
+        self.insert_hashed(labels, r, hash_labels(labels))
+    }
+
+    fn insert_hashed(&mut self, labels: &[Label], r: SeriesRef, hash: u64) -> SeriesRef {
         let interned: InternedLabels = labels
             .iter()
             .map(|l| (self.symbols.intern(&l.name), self.symbols.intern(&l.value)))
@@ -176,8 +198,19 @@ impl Index {
             self.labels.resize_with(slot + 1, || None);
         }
         self.labels[slot] = Some(interned);
+        if slot >= self.hashes.len() {
+            self.hashes.resize(slot + 1, 0);
+        }
+        self.hashes[slot] = hash;
         self.live += 1;
-        self.by_hash.entry(hash_labels(labels)).or_default().push(r);
+        match self.by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(r);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.colliding.entry(hash).or_default().push(r);
+            }
+        }
         r
     }
 
@@ -258,5 +291,40 @@ impl Index {
             result = subtract(&result, n);
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn labels(v: &str) -> Vec<Label> {
+        vec![Label::new("__name__", "m"), Label::new("a", v)]
+    }
+
+    #[test]
+    fn colliding_hashes_keep_every_series_findable() {
+        let mut index = Index::default();
+        // Three label sets forced onto one hash.
+        for (r, v) in ["x", "y", "z"].iter().enumerate() {
+            index.insert_hashed(&labels(v), r as SeriesRef, 7);
+        }
+        let find = |index: &Index, v: &str| index.lookup_hashed(&labels(v), 7);
+        assert_eq!(find(&index, "x"), Some(0));
+        assert_eq!(find(&index, "y"), Some(1));
+        assert_eq!(find(&index, "z"), Some(2));
+        assert_eq!(find(&index, "w"), None);
+        // Removing the one in the table's slot promotes a colliding one.
+        index.remove(&HashSet::from([0]));
+        assert_eq!(find(&index, "x"), None);
+        assert_eq!(find(&index, "y"), Some(1));
+        assert_eq!(find(&index, "z"), Some(2));
+        index.remove(&HashSet::from([2]));
+        assert_eq!(find(&index, "y"), Some(1));
+        assert_eq!(find(&index, "z"), None);
+        index.remove(&HashSet::from([1]));
+        assert!(index.by_hash.is_empty() && index.colliding.is_empty());
+        assert_eq!(index.len(), 0);
     }
 }
