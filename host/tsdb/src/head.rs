@@ -412,15 +412,21 @@ impl Head {
             Record::Series { r, labels } => {
                 let series = self.series.get_mut();
                 let index = self.index.get_mut();
-                if index.lookup(&labels).is_some() {
-                    // A series recreated after being collected keeps its
-                    // first ref; its later samples use the new one, which
-                    // is left empty.
-                    return;
-                }
                 let r = r as usize;
                 if r >= series.len() {
                     series.resize_with(r + 1, || None);
+                }
+                if let Some(first) = index.lookup(&labels) {
+                    // The same labels under a second ref: the series was
+                    // collected and created again, and the process died
+                    // before the checkpoint dropped the first record. Both
+                    // refs lead to one series, so samples logged under
+                    // either are kept (and the next checkpoint keeps both
+                    // records, as both slots are live).
+                    if r != first as usize {
+                        series[r] = series[first as usize].clone();
+                    }
+                    return;
                 }
                 if series[r].is_none() {
                     index.insert(&labels, r as SeriesRef);

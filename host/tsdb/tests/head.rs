@@ -331,3 +331,35 @@ fn committed_samples_survive_a_restart_through_the_wal() {
     assert_eq!(a_samples.len(), 301);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_series_recreated_under_a_new_ref_keeps_all_its_samples() {
+    use wasmetheus_tsdb::wal::{Record, Wal};
+    // The log as a crash between a truncation (which collected the series)
+    // and its checkpoint leaves it: the series twice, under two refs.
+    let dir = tempfile::tempdir().unwrap();
+    let a = labels(&[("__name__", "a")]);
+    {
+        let (mut wal, _) = Wal::open(dir.path(), false, |_| {}).unwrap();
+        wal.log(&[
+            Record::Series {
+                r: 0,
+                labels: a.clone(),
+            },
+            Record::Samples(vec![(0, 1, 1.0)]),
+            Record::Series {
+                r: 1,
+                labels: a.clone(),
+            },
+            Record::Samples(vec![(1, 200, 2.0)]),
+        ])
+        .unwrap();
+    }
+    let head = Head::open(dir.path(), HeadLimits::default(), false).unwrap();
+    assert_eq!(head.num_series(), 1);
+    let got = head
+        .select(&[Matcher::equal("__name__", "a")], i64::MIN, i64::MAX)
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].samples, vec![(1, 1.0), (200, 2.0)]);
+}
