@@ -6,7 +6,10 @@
 //! with 2 decimals, constants and histograms (cumulative integer buckets, a
 //! `_sum` with 3 decimals, a `_count`). Full-precision random walks are
 //! reported separately: they are the worst case, not typical.
+//! `mix_shared` is the mix laid out as in a part file, where series of one
+//! target (here: of one seed) share a timestamp column.
 
+use std::collections::HashMap;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -152,6 +155,39 @@ fn encode_all(series: &[Series]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The chunks as one part file would hold them: each chunk refers to the
+/// timestamps of the first one with the same, as the store's writer does
+/// (series of the same seed share timestamps, like one target's series).
+/// Returns the bytes and each chunk's range.
+fn encode_part(series: &[Series]) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let mut part = Vec::new();
+    let mut first: HashMap<Vec<u8>, u64> = HashMap::new();
+    let mut ranges = Vec::new();
+    for s in series {
+        let mut key = Vec::new();
+        sealed::encode_timestamps(s, &mut key);
+        let shared = first.get(&key).copied();
+        let at = part.len();
+        sealed::encode_with(s, shared, &mut part);
+        if shared.is_none() {
+            first.insert(key, at as u64);
+        }
+        ranges.push((at, part.len()));
+    }
+    (part, ranges)
+}
+
+fn decode_part(part: &[u8], ranges: &[(usize, usize)], out: &mut Vec<(i64, f64)>) -> u64 {
+    let mut acc = 0u64;
+    for &(at, end) in ranges {
+        out.clear();
+        let resolve = |r: u64| part.get(usize::try_from(r).ok()?..at);
+        sealed::decode_with(&part[at..end], resolve, out).unwrap();
+        acc = acc.wrapping_add(out.iter().fold(0, |a, &(t, v)| a ^ t as u64 ^ v.to_bits()));
+    }
+    acc
+}
+
 fn decode_all(chunks: &[Vec<u8>], out: &mut Vec<(i64, f64)>) -> u64 {
     let mut acc = 0u64;
     for c in chunks {
@@ -198,6 +234,14 @@ fn bench(c: &mut Criterion) {
         );
     }
 
+    let (_, mix) = sets.last().unwrap();
+    let (part, ranges) = encode_part(mix);
+    eprintln!(
+        "{:<13} {:>7.3}",
+        "mix_shared",
+        part.len() as f64 / samples_in(mix) as f64
+    );
+
     let mut g = c.benchmark_group("sealed_decode");
     let mut out = Vec::with_capacity(SAMPLES);
     for (name, s) in &sets {
@@ -207,6 +251,10 @@ fn bench(c: &mut Criterion) {
             b.iter(|| decode_all(black_box(&chunks), &mut out))
         });
     }
+    g.throughput(Throughput::Elements(samples_in(mix)));
+    g.bench_function("mix_shared", |b| {
+        b.iter(|| decode_part(black_box(&part), &ranges, &mut out))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("sealed_encode");

@@ -28,6 +28,25 @@ impl std::ops::Deref for ChunkBytes {
     }
 }
 
+impl ChunkBytes {
+    /// Decodes the chunk, appending to `out`. A chunk of a part may refer
+    /// to the timestamps of a chunk written before it in the same part,
+    /// by offset: those lie in the same map, before `start` (so a
+    /// reference can neither point at itself nor forward).
+    fn decode(&self, out: &mut Vec<(i64, f64)>) -> Result<(), sealed::SealedError> {
+        match self {
+            ChunkBytes::Mapped { map, start, end } => {
+                let resolve = |at: u64| {
+                    let at = usize::try_from(at).ok()?;
+                    map.get(at..*start).filter(|b| !b.is_empty())
+                };
+                sealed::decode_with(&map[*start..*end], resolve, out)
+            }
+            ChunkBytes::Owned(bytes) => sealed::decode(bytes, out),
+        }
+    }
+}
+
 /// One chunk's worth of a series, in the form it is stored.
 pub(crate) enum ChunkSource {
     /// A head XOR chunk's bytes (copied: the head keeps appending).
@@ -92,7 +111,7 @@ impl ChunkSource {
                 Err(e) => tracing::error!(error = %e, "corrupt head chunk"),
             },
             ChunkSource::Sealed { bytes, .. } => {
-                if let Err(e) = sealed::decode(bytes, out) {
+                if let Err(e) = bytes.decode(out) {
                     tracing::error!(error = %e, "corrupt stored chunk");
                 }
             }

@@ -21,6 +21,9 @@
 //!                packed r[1..n]
 //!   2 delta:     uvarint t[n-1] - t0,            t[i] = t[i-1] + d[i]
 //!                packed d[1..n]
+//!   3 shared:    uvarint t[n-1] - t0,            the timestamps of the
+//!                uvarint reference               chunk at `reference`
+//!                (format 2 only, see below)
 //! values:
 //!   u8 mode
 //!   0 const int: varint m                         every value is m (an integer)
@@ -35,6 +38,19 @@
 //!   varint (zigzag) min - previous block's min, u8 width (0..=64),
 //!   ceil(len*width/8) bytes: x - min, width bits each, LSB first
 //! ```
+//!
+//! # Format 2: shared timestamps
+//!
+//! Format 1 with timestamp mode 3 (and only that mode): the timestamps are
+//! those of another chunk, a format 1 chunk with the same count, first and
+//! last timestamp, found by `reference`, a position whose meaning the
+//! container gives (a part file: the other chunk's byte offset in it). All
+//! series scraped from one target share their timestamps, so a part can
+//! store one column of jittered timestamps per target instead of one per
+//! series. The last timestamp stays in the chunk so that [`header`] needs
+//! no lookup; a reference to a shared chunk is an error (no chains, so a
+//! decode resolves at most once and cannot loop). Standalone chunks stay
+//! format 1, readable by code that predates format 2.
 //!
 //! All arithmetic wraps, so any strictly increasing `i64` timestamps and any
 //! `f64` bit patterns round-trip exactly: values that are not decimals of at
@@ -64,12 +80,16 @@
 //! justify: modes that cost no bytes per sample (grid timestamps) are only
 //! used for `n <= 65536`; in every other mode each block of 128 samples costs
 //! at least 2 bytes, so the sample count is checked against the input
-//! length before the output is reserved.
+//! length before the output is reserved. Shared timestamps cost nothing
+//! either: their count must match the referenced chunk's, which is checked
+//! as above, before anything is reserved.
 
 use thiserror::Error;
 
-/// First byte of every encoding.
+/// First byte of every encoding with its timestamps inline.
 const FORMAT_V1: u8 = 1;
+/// First byte of an encoding whose timestamps are another chunk's.
+const FORMAT_V2: u8 = 2;
 
 /// Largest number of samples one encoding may hold.
 pub const MAX_SAMPLES: usize = u32::MAX as usize;
@@ -91,6 +111,7 @@ const GRID_MAX: usize = 1 << 16;
 const TS_GRID: u8 = 0;
 const TS_RESIDUAL: u8 = 1;
 const TS_DELTA: u8 = 2;
+const TS_SHARED: u8 = 3;
 
 const V_CONST_INT: u8 = 0;
 const V_CONST_RAW: u8 = 1;
@@ -145,21 +166,61 @@ type Result<T> = std::result::Result<T, SealedError>;
 ///
 /// If there are more than [`MAX_SAMPLES`] samples.
 pub fn encode(samples: &[(i64, f64)], out: &mut Vec<u8>) {
+    encode_with(samples, None, out);
+}
+
+/// [`encode`], with the timestamps replaced by `shared_ts`, a reference to
+/// an earlier chunk (format 1) with the same [`encode_timestamps`] bytes,
+/// when that is smaller than storing them inline (a few bytes of regular
+/// timestamps are not worth a reference). Returns whether it did; the
+/// decoder then needs [`decode_with`] and a resolver of the reference.
+///
+/// # Panics
+///
+/// If there are more than [`MAX_SAMPLES`] samples.
+pub fn encode_with(samples: &[(i64, f64)], shared_ts: Option<u64>, out: &mut Vec<u8>) -> bool {
     let n = samples.len();
     assert!(
         n <= MAX_SAMPLES,
         "{n} samples exceed the sealed chunk limit"
     );
-    out.push(FORMAT_V1);
+    let mut times = Vec::new();
+    let mut shared = Vec::new();
+    if n >= 2 {
+        encode_times(samples, &mut times);
+        if let Some(reference) = shared_ts {
+            shared.push(TS_SHARED);
+            put_uvarint(
+                &mut shared,
+                samples[n - 1].0.wrapping_sub(samples[0].0) as u64,
+            );
+            put_uvarint(&mut shared, reference);
+        }
+    }
+    let use_shared = !shared.is_empty() && shared.len() < times.len();
+    out.push(if use_shared { FORMAT_V2 } else { FORMAT_V1 });
     put_uvarint(out, n as u64);
     if n == 0 {
-        return;
+        return false;
     }
     put_uvarint(out, zigzag(samples[0].0));
+    out.extend_from_slice(if use_shared { &shared } else { &times });
+    encode_values(samples, out);
+    use_shared
+}
+
+/// Appends the bytes that determine the timestamps of `samples`' inline
+/// encoding (count, first timestamp, timestamp mode and data): two sample
+/// lists with equal bytes here have equal timestamps, so the first one's
+/// chunk can be the [`encode_with`] reference of the other's. Nothing for
+/// fewer than 2 samples, which have nothing worth sharing.
+pub fn encode_timestamps(samples: &[(i64, f64)], out: &mut Vec<u8>) {
+    let n = samples.len();
     if n >= 2 {
+        put_uvarint(out, n as u64);
+        put_uvarint(out, zigzag(samples[0].0));
         encode_times(samples, out);
     }
-    encode_values(samples, out);
 }
 
 fn encode_times(samples: &[(i64, f64)], out: &mut Vec<u8>) {
@@ -497,9 +558,24 @@ fn encode_xor(samples: &[(i64, f64)], out: &mut Vec<u8>) {
 // Decoding
 
 /// Appends the decoded samples to `out`. On error `out` is left as it was.
+/// A chunk with shared timestamps (format 2) is an error: it needs
+/// [`decode_with`].
 pub fn decode(bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<()> {
+    decode_with(bytes, |_| None, out)
+}
+
+/// [`decode`], resolving a shared timestamp reference with `resolve`: the
+/// bytes of the referenced chunk, which may go on past its end (as a part
+/// file does: they are not read), or `None` for a reference that points
+/// nowhere. The referenced chunk must have its timestamps inline and the
+/// same count, first and last timestamp.
+pub fn decode_with<'r>(
+    bytes: &[u8],
+    resolve: impl FnOnce(u64) -> Option<&'r [u8]>,
+    out: &mut Vec<(i64, f64)>,
+) -> Result<()> {
     let base = out.len();
-    let r = decode_into(bytes, out);
+    let r = decode_into(bytes, resolve, out);
     if r.is_err() {
         out.truncate(base);
     }
@@ -523,6 +599,7 @@ enum Times {
     Grid { step: i64 },
     Residual { step: i64 },
     Delta,
+    Shared { reference: u64 },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -535,7 +612,7 @@ struct Head {
 
 fn parse_header(rd: &mut Reader<'_>) -> Result<Head> {
     let format = rd.u8()?;
-    if format != FORMAT_V1 {
+    if format != FORMAT_V1 && format != FORMAT_V2 {
         return Err(SealedError::UnknownFormat(format));
     }
     let count = rd.uvarint()?;
@@ -543,6 +620,9 @@ fn parse_header(rd: &mut Reader<'_>) -> Result<Head> {
         return Err(SealedError::Malformed("sample count too large"));
     }
     let n = count as usize;
+    if format == FORMAT_V2 && n < 2 {
+        return Err(SealedError::Malformed("format 2 without shared timestamps"));
+    }
     if n == 0 {
         return Ok(Head {
             count: 0,
@@ -555,7 +635,16 @@ fn parse_header(rd: &mut Reader<'_>) -> Result<Head> {
     let (times, max_time) = if n == 1 {
         (Times::Single, t0)
     } else {
+        // Format 2 is exactly format 1 with shared timestamps.
         match rd.u8()? {
+            TS_SHARED if format == FORMAT_V2 => {
+                let span = rd.uvarint()? as i64;
+                let reference = rd.uvarint()?;
+                (Times::Shared { reference }, t0.wrapping_add(span))
+            }
+            _ if format == FORMAT_V2 => {
+                return Err(SealedError::Malformed("format 2 without shared timestamps"));
+            }
             TS_GRID => {
                 if n > GRID_MAX {
                     return Err(SealedError::Malformed("grid timestamps for a large chunk"));
@@ -595,15 +684,42 @@ fn parse_header(rd: &mut Reader<'_>) -> Result<Head> {
     })
 }
 
-fn decode_into(bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<()> {
+fn decode_into<'r>(
+    bytes: &[u8],
+    resolve: impl FnOnce(u64) -> Option<&'r [u8]>,
+    out: &mut Vec<(i64, f64)>,
+) -> Result<()> {
     let mut rd = Reader::new(bytes);
     let h = parse_header(&mut rd)?;
     let n = h.count;
     if n > 0 {
         let base = out.len();
-        out.reserve(n);
         let mut blocks = Blocks::new();
-        decode_times(&mut rd, &h, &mut blocks, out)?;
+        if let Times::Shared { reference } = h.times {
+            let target = resolve(reference).ok_or(SealedError::Malformed(
+                "shared timestamps refer to no chunk",
+            ))?;
+            let mut trd = Reader::new(target);
+            // The referenced header bounds the count by its own bytes
+            // before anything is reserved (a shared chunk costs nothing
+            // per sample).
+            let th = parse_header(&mut trd)?;
+            if matches!(th.times, Times::Shared { .. }) {
+                return Err(SealedError::Malformed(
+                    "shared timestamps refer to shared timestamps",
+                ));
+            }
+            if (th.count, th.min_time, th.max_time) != (n, h.min_time, h.max_time) {
+                return Err(SealedError::Malformed(
+                    "shared timestamps belong to a different time range",
+                ));
+            }
+            out.reserve(n);
+            decode_times(&mut trd, &th, &mut blocks, out)?;
+        } else {
+            out.reserve(n);
+            decode_times(&mut rd, &h, &mut blocks, out)?;
+        }
         decode_values(&mut rd, &mut blocks, &mut out[base..])?;
     }
     match rd.remaining() {
@@ -628,6 +744,11 @@ fn decode_times(
     // check per sample.
     match h.times {
         Times::Empty | Times::Single => {}
+        Times::Shared { .. } => {
+            return Err(SealedError::Malformed(
+                "shared timestamps refer to shared timestamps",
+            ));
+        }
         Times::Grid { step } => {
             out.extend((1..n).map(|_| {
                 let next = t.wrapping_add(step);

@@ -183,12 +183,18 @@ const PART_END: &[u8; 8] = b"WMTSEND\0";
 const PART_HEADER: usize = 32;
 const PART_FOOTER: usize = 44;
 const INDEX_ENTRY: usize = 20;
+/// Version 1 parts have no shared timestamps and are still read.
+const PART_VERSION: u8 = 2;
 
 /// An immutable file of sealed chunks for one block:
 /// `magic(8) | version(1) | pad(7) | block(8 LE) | range(8 LE)`, the chunks,
 /// an index of `sid(8 LE) | offset(8 LE) | len(4 LE)` sorted by sid, and
 /// `index offset(8) | count(8) | min time(8) | max time(8) |
 /// crc32(index)(4) | end magic(8)`.
+/// Version 2: a chunk may share the timestamps of a chunk written before it
+/// (see [`sealed`]); its reference is that chunk's file offset. Chunks are
+/// never rewritten in place, so the offset stays valid even when the index
+/// no longer lists the referenced chunk (a series added twice).
 /// Written to a temporary name, synced, then renamed: a part either exists
 /// whole or not at all.
 pub struct Part {
@@ -222,6 +228,9 @@ impl Part {
         let len = map.len();
         if &map[..8] != PART_MAGIC || &map[len - 8..] != PART_END {
             return Err(corrupt("bad magic".into()));
+        }
+        if !matches!(map[8], 1 | PART_VERSION) {
+            return Err(corrupt(format!("unknown version {}", map[8])));
         }
         let footer = &map[len - PART_FOOTER..];
         let index_at = u64::from_le_bytes(footer[..8].try_into().expect("8 bytes")) as usize;
@@ -662,7 +671,7 @@ impl Store {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         let mut header = Vec::with_capacity(PART_HEADER);
         header.extend_from_slice(PART_MAGIC);
-        header.push(1);
+        header.push(PART_VERSION);
         header.extend_from_slice(&[0; 7]);
         header.extend_from_slice(&block.to_le_bytes());
         header.extend_from_slice(&self.block_range.to_le_bytes());
@@ -678,6 +687,8 @@ impl Store {
             index: Vec::new(),
             samples: 0,
             encoded: Vec::new(),
+            timestamps: Vec::new(),
+            shared_timestamps: FxHashMap::default(),
             min_time: i64::MAX,
             max_time: i64::MIN,
         })
@@ -1318,6 +1329,13 @@ pub struct BlockWriter<'a> {
     index: Vec<(Sid, u64, u32)>,
     samples: u64,
     encoded: Vec<u8>,
+    /// [`sealed::encode_timestamps`] of the chunk being added.
+    timestamps: Vec<u8>,
+    /// Offset of the first chunk with each timestamp column: the series of
+    /// one target share their scrape times, so most chunks can refer to
+    /// another's rather than store jittered timestamps again. Keyed by the
+    /// bytes themselves so that a hash collision cannot mix columns up.
+    shared_timestamps: FxHashMap<Vec<u8>, u64>,
     min_time: i64,
     max_time: i64,
 }
@@ -1340,7 +1358,14 @@ impl BlockWriter<'_> {
                 .all(|(t, _)| self.store.block_of(*t) == self.block)
         );
         self.encoded.clear();
-        sealed::encode(samples, &mut self.encoded);
+        self.timestamps.clear();
+        sealed::encode_timestamps(samples, &mut self.timestamps);
+        let shared = self.shared_timestamps.get(&self.timestamps).copied();
+        sealed::encode_with(samples, shared, &mut self.encoded);
+        if shared.is_none() && !self.timestamps.is_empty() {
+            self.shared_timestamps
+                .insert(self.timestamps.clone(), self.offset);
+        }
         let out = self.out.as_mut().expect("writer is open until finish");
         out.write_all(&self.encoded).map_err(io_at(&self.tmp))?;
         self.index
@@ -1452,6 +1477,107 @@ mod tests {
             merge(vec![(1, 1.0), (3, 3.0)], &[(2, 2.0), (3, 30.0)]),
             vec![(1, 1.0), (2, 2.0), (3, 30.0)]
         );
+    }
+
+    #[test]
+    fn chunks_share_timestamp_columns_within_a_part() {
+        const DAY: i64 = 86_400_000;
+        let dir = tempfile::tempdir().unwrap();
+        // An hour into a block, so that jitter cannot cross its start.
+        let start = 19_675 * DAY + 3_600_000;
+        let mut rng = 7u64;
+        let mut series = Vec::new();
+        for target in 0..3 {
+            // Each target its own jittered scrape times, shared by its series.
+            let times: Vec<i64> = (0..480)
+                .map(|i| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    start + i * 15_000 + (rng % 7) as i64 - 3
+                })
+                .collect();
+            for k in 0..20 {
+                let labels = vec![
+                    Label::new("__name__", format!("m{k}")),
+                    Label::new("instance", format!("t{target}")),
+                ];
+                let mut samples: Vec<(i64, f64)> = times
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &t)| (t, (i * k) as f64 * 0.5))
+                    .collect();
+                if k == 3 {
+                    samples[479].1 = f64::from_bits(0x7ff0_0000_0000_0002);
+                }
+                series.push((labels, samples));
+            }
+        }
+        // The first series again, later in the same part: the index keeps
+        // the later chunk, the others still refer to the first one's bytes.
+        let mut again = series[0].clone();
+        for s in &mut again.1 {
+            s.1 += 1.0;
+        }
+        let mut expected = series.clone();
+        expected[0] = again.clone();
+        let mut input = series.clone();
+        input.push(again);
+
+        let bits = |s: &[(i64, f64)]| s.iter().map(|&(t, v)| (t, v.to_bits())).collect::<Vec<_>>();
+        type Series = (Vec<Label>, Vec<(i64, f64)>);
+        let check = |store: &Store, expected: &[Series]| {
+            for (labels, samples) in expected {
+                let sid = store.lookup(labels).unwrap().unwrap();
+                let got = store.samples(sid, i64::MIN, i64::MAX).unwrap();
+                assert_eq!(bits(&got), bits(samples), "{labels:?}");
+            }
+        };
+        {
+            let store = Store::open(dir.path(), DAY).unwrap();
+            store.write_series(input.clone(), |_| {}).unwrap();
+            check(&store, &expected);
+            // One timestamp column per target, not per series.
+            let standalone: usize = input
+                .iter()
+                .map(|(_, s)| {
+                    let mut b = Vec::new();
+                    sealed::encode(s, &mut b);
+                    b.len()
+                })
+                .sum();
+            let chunks = store.parts_bytes() as usize
+                - PART_HEADER
+                - PART_FOOTER
+                - INDEX_ENTRY * series.len();
+            let mut column = Vec::new();
+            sealed::encode_timestamps(&series[1].1, &mut column);
+            // All but the first chunk of each target share; each keeps its
+            // count, first timestamp, span and reference (16 bytes at most).
+            let saved = standalone - chunks;
+            assert!(
+                saved >= (input.len() - 3) * (column.len() - 16),
+                "saved {saved} bytes of {standalone}, column {}",
+                column.len()
+            );
+
+            // Merging parts and deleting the series others referred to
+            // re-encode the block, references and all.
+            store
+                .write(&series[1].0, &[(start + 3 * 3_600_000, 1.0)])
+                .unwrap();
+            assert_eq!(store.merge_parts().unwrap(), 1);
+            expected[1].1.push((start + 3 * 3_600_000, 1.0));
+            check(&store, &expected);
+            let gone = Matcher::new(MatchType::Equal, "__name__", "m0").unwrap();
+            store.delete(&[gone], i64::MIN, i64::MAX).unwrap();
+            store.clean_tombstones().unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(dir.path(), DAY).unwrap();
+        expected.retain(|(labels, _)| labels[0].value != "m0");
+        check(&store, &expected);
+        assert_eq!(store.counts().parts, 1);
     }
 
     #[test]

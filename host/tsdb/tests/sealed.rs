@@ -3,7 +3,9 @@
 //! bytes, and the sizes reached on typical series.
 
 use proptest::prelude::*;
-use wasmetheus_tsdb::sealed::{SealedError, SealedHeader, decode, encode, header};
+use wasmetheus_tsdb::sealed::{
+    SealedError, SealedHeader, decode, decode_with, encode, encode_timestamps, encode_with, header,
+};
 
 /// Prometheus' stale marker.
 const STALE: u64 = 0x7ff0_0000_0000_0002;
@@ -516,5 +518,284 @@ proptest! {
         encode(&samples, &mut bytes);
         let len = cut.index(bytes.len());
         prop_assert!(decode(&bytes[..len], &mut Vec::new()).is_err());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Shared timestamps
+
+/// A stand-in for a part file: `HEAD` bytes of header, then chunks, each
+/// referring to earlier ones by offset.
+const HEAD: usize = 32;
+
+/// Jittered scrape times, the case sharing is for.
+fn jittered_times(n: usize, seed: u64) -> Vec<i64> {
+    let mut rng = seed | 1;
+    (0..n)
+        .map(|i| 1_700_000_000_000 + i as i64 * 15_000 + (xorshift(&mut rng) % 7) as i64 - 3)
+        .collect()
+}
+
+fn with_values(times: &[i64], v: impl Fn(usize) -> f64) -> Vec<(i64, f64)> {
+    times.iter().enumerate().map(|(i, &t)| (t, v(i))).collect()
+}
+
+/// Appends a chunk to `part`, sharing the timestamps at `shared` if given;
+/// returns its offset and whether it shares.
+fn append(part: &mut Vec<u8>, samples: &[(i64, f64)], shared: Option<usize>) -> (usize, bool) {
+    let at = part.len();
+    let did = encode_with(samples, shared.map(|s| s as u64), part);
+    (at, did)
+}
+
+/// Decodes the chunk at `at..end` of `part`, resolving references as a
+/// part does: to the bytes from the offset up to the chunk itself.
+fn decode_in(part: &[u8], at: usize, end: usize) -> Result<Vec<(i64, f64)>, SealedError> {
+    let mut out = vec![(7, 7.0)];
+    let r = decode_with(
+        &part[at..end],
+        |r| part.get(usize::try_from(r).ok()?..at),
+        &mut out,
+    );
+    match r {
+        Ok(()) => {
+            assert_eq!(out.remove(0).0, 7);
+            Ok(out)
+        }
+        Err(e) => {
+            assert_eq!(out, vec![(7, 7.0)], "output not restored on error");
+            Err(e)
+        }
+    }
+}
+
+fn bits(s: &[(i64, f64)]) -> Vec<(i64, u64)> {
+    s.iter().map(|&(t, v)| (t, v.to_bits())).collect()
+}
+
+#[test]
+fn shared_timestamps_round_trip() {
+    let times = jittered_times(480, 5);
+    let counter = with_values(&times, |i| (i * 3) as f64);
+    let mut stale = with_values(&times, |i| i as f64 * 0.25);
+    stale[479].1 = f64::from_bits(STALE);
+    let nan_gauge = with_values(&times, |i| if i % 7 == 0 { f64::NAN } else { 0.5 });
+    let mut key = Vec::new();
+    encode_timestamps(&counter, &mut key);
+    for s in [&stale, &nan_gauge] {
+        let mut other = Vec::new();
+        encode_timestamps(s, &mut other);
+        assert_eq!(key, other, "same timestamps, same key");
+    }
+
+    let mut part = vec![0xEE; HEAD];
+    let (a, shared) = append(&mut part, &counter, None);
+    assert!(!shared);
+    let mut ends = vec![];
+    let mut starts = vec![];
+    for s in [&stale, &nan_gauge] {
+        let (at, shared) = append(&mut part, s, Some(a));
+        assert!(shared, "jittered timestamps are worth sharing");
+        starts.push(at);
+        ends.push(part.len());
+    }
+    let a_end = starts[0];
+    assert_eq!(bits(&decode_in(&part, a, a_end).unwrap()), bits(&counter));
+    for (i, s) in [&stale, &nan_gauge].into_iter().enumerate() {
+        let (at, end) = (starts[i], ends[i]);
+        assert_eq!(bits(&decode_in(&part, at, end).unwrap()), bits(s));
+        // The header needs no lookup.
+        assert_eq!(
+            header(&part[at..end]).unwrap(),
+            SealedHeader {
+                count: 480,
+                min_time: times[0],
+                max_time: times[479],
+            }
+        );
+        // Without a resolver, an error rather than wrong timestamps.
+        assert!(matches!(
+            decode(&part[at..end], &mut Vec::new()),
+            Err(SealedError::Malformed(_))
+        ));
+        // Nearly all of the timestamp bytes are saved.
+        let mut alone = Vec::new();
+        encode(s, &mut alone);
+        let saved = alone.len() - (end - at);
+        // Not saved: count, first timestamp, mode, span and reference.
+        assert!(saved + 16 >= key.len(), "saved {saved} of {}", key.len());
+    }
+}
+
+#[test]
+fn regular_timestamps_are_not_shared() {
+    // Grid timestamps take fewer bytes than a reference.
+    let a = regular((0..480).map(f64::from));
+    let b = regular((0..480).map(|i| f64::from(i) * 2.0));
+    let mut part = vec![0xEE; HEAD];
+    append(&mut part, &a, None);
+    let at = part.len();
+    assert!(!encode_with(&b, Some(HEAD as u64), &mut part));
+    let mut alone = Vec::new();
+    encode(&b, &mut alone);
+    assert_eq!(&part[at..], &alone[..]);
+    // Fewer than 2 samples: nothing to share.
+    for s in [&[][..], &[(5, 1.0)][..]] {
+        let mut key = Vec::new();
+        encode_timestamps(s, &mut key);
+        assert!(key.is_empty());
+        assert!(!encode_with(s, Some(HEAD as u64), &mut Vec::new()));
+    }
+}
+
+#[test]
+fn bad_references_are_errors() {
+    let times = jittered_times(300, 9);
+    let a = with_values(&times, |i| i as f64);
+    let b = with_values(&times, |i| (i % 5) as f64);
+    let mut part = vec![0xEE; HEAD];
+    let (a_at, _) = append(&mut part, &a, None);
+
+    // References to anywhere but the start of `a`, or beyond the chunk.
+    for r in (0..part.len() + 2).filter(|&r| r != a_at) {
+        let mut p = part.clone();
+        let (at, shared) = append(&mut p, &b, Some(r));
+        assert!(shared);
+        assert!(decode_in(&p, at, p.len()).is_err(), "reference to {r}");
+    }
+    let mut p = part.clone();
+    let (at, _) = append(&mut p, &b, Some(u64::MAX as usize));
+    assert!(decode_in(&p, at, p.len()).is_err());
+
+    // A chunk with other timestamps: fewer samples, a later start, or the
+    // same count and start but another end.
+    let shorter = with_values(&times[..200], |i| i as f64);
+    let mut later = a.clone();
+    later[0].0 += 1;
+    let mut longer = a.clone();
+    longer[299].0 += 1;
+    for other in [&shorter, &later, &longer] {
+        let mut p = vec![0xEE; HEAD];
+        let (o, _) = append(&mut p, other, None);
+        let (at, _) = append(&mut p, &b, Some(o));
+        assert_eq!(
+            decode_in(&p, at, p.len()),
+            Err(SealedError::Malformed(
+                "shared timestamps belong to a different time range"
+            ))
+        );
+    }
+
+    // Chains: a reference to a chunk that itself shares.
+    let mut p = part.clone();
+    let (b_at, _) = append(&mut p, &b, Some(a_at));
+    let (c_at, shared) = append(&mut p, &a, Some(b_at));
+    assert!(shared);
+    assert_eq!(
+        decode_in(&p, c_at, p.len()),
+        Err(SealedError::Malformed(
+            "shared timestamps refer to shared timestamps"
+        ))
+    );
+    // And a chunk referring to itself cannot be resolved by a part.
+    let end = p.len();
+    let (self_at, _) = append(&mut p, &a, Some(end));
+    assert!(decode_in(&p, self_at, p.len()).is_err());
+}
+
+#[test]
+fn format_2_is_only_shared_timestamps() {
+    assert!(matches!(header(&[2, 0]), Err(SealedError::Malformed(_))));
+    assert!(matches!(header(&[2, 1, 0]), Err(SealedError::Malformed(_))));
+    // Two samples with grid timestamps, under format 2.
+    let mut bytes = Vec::new();
+    encode(&[(0, 1.0), (10, 1.0)], &mut bytes);
+    assert_eq!(bytes[0], 1);
+    bytes[0] = 2;
+    assert!(matches!(header(&bytes), Err(SealedError::Malformed(_))));
+    // Shared timestamps under format 1.
+    let times = jittered_times(100, 3);
+    let a = with_values(&times, |i| i as f64);
+    let mut bytes = Vec::new();
+    assert!(encode_with(&a, Some(HEAD as u64), &mut bytes));
+    bytes[0] = 1;
+    assert!(matches!(header(&bytes), Err(SealedError::Malformed(_))));
+}
+
+#[test]
+fn truncated_shared_chunks_are_errors() {
+    for (n, seed) in [(2, 1), (300, 2), (480, 3)] {
+        let times = jittered_times(n, seed);
+        let a = with_values(&times, |i| i as f64 * 0.1);
+        let mut b = with_values(&times, |_| 1.0);
+        b[n - 1].1 = f64::from_bits(STALE);
+        let mut part = vec![0xEE; HEAD];
+        let (a_at, _) = append(&mut part, &a, None);
+        let (b_at, shared) = append(&mut part, &b, Some(a_at));
+        if !shared {
+            // Two samples: inline is smaller.
+            assert_eq!(n, 2);
+            continue;
+        }
+        for len in b_at..part.len() {
+            assert!(
+                decode_in(&part, b_at, len).is_err(),
+                "shared chunk cut at {len}"
+            );
+        }
+        // The referenced chunk cut short within its timestamps (format
+        // byte and the key's bytes; its values are not read).
+        let mut key = Vec::new();
+        encode_timestamps(&a, &mut key);
+        for len in a_at..a_at + 1 + key.len() {
+            let mut out = Vec::new();
+            let r = decode_with(&part[b_at..], |_| part.get(a_at..len), &mut out);
+            assert!(r.is_err(), "referenced chunk cut at {len}");
+            assert!(out.is_empty());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// Any series shares with another of the same timestamps and round-trips.
+    #[test]
+    fn shared_round_trips(samples in series(), rot in any::<prop::sample::Index>()) {
+        let mut part = vec![0xEE; HEAD];
+        let (a_at, _) = append(&mut part, &samples, None);
+        // The same timestamps with the values rotated.
+        let mut other = samples.clone();
+        if !other.is_empty() {
+            let k = rot.index(other.len());
+            let values: Vec<f64> = samples.iter().map(|s| s.1).collect();
+            for (i, s) in other.iter_mut().enumerate() {
+                s.1 = values[(i + k) % values.len()];
+            }
+        }
+        let (b_at, _) = append(&mut part, &other, Some(a_at));
+        prop_assert_eq!(bits(&decode_in(&part, a_at, b_at).unwrap()), bits(&samples));
+        prop_assert_eq!(bits(&decode_in(&part, b_at, part.len()).unwrap()), bits(&other));
+        let h = header(&part[b_at..]).unwrap();
+        prop_assert_eq!(h.count, other.len());
+        prop_assert_eq!(h.min_time, other.first().map_or(i64::MAX, |s| s.0));
+        prop_assert_eq!(h.max_time, other.last().map_or(i64::MIN, |s| s.0));
+    }
+
+    /// Corrupt bytes in either the shared chunk or the one it refers to.
+    #[test]
+    fn corrupted_shared_chunks_never_panic(pos in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let times = jittered_times(300, 17);
+        let a = with_values(&times, |i| i as f64 * 0.01);
+        let mut b = with_values(&times, |i| (i / 10) as f64);
+        b[299].1 = f64::from_bits(STALE);
+        let mut part = vec![0xEE; HEAD];
+        let (a_at, _) = append(&mut part, &a, None);
+        let (b_at, _) = append(&mut part, &b, Some(a_at));
+        let i = HEAD + pos.index(part.len() - HEAD);
+        part[i] = byte;
+        if let Ok(out) = decode_in(&part, b_at, part.len()) {
+            prop_assert_eq!(header(&part[b_at..]).unwrap().count, out.len());
+        }
     }
 }
