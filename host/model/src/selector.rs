@@ -14,6 +14,62 @@ pub struct SelectorError {
     pub message: String,
 }
 
+/// A Go-style quoted string (double or single quotes with escapes, or
+/// back-quoted raw) at the start of `text`; returns it and the rest of
+/// `text`. Shared by every parser of PromQL-style strings.
+pub fn unquote(text: &str) -> Result<(String, &str), String> {
+    let mut chars = text.char_indices();
+    let Some((_, quote)) = chars.next().filter(|(_, c)| matches!(c, '"' | '\'' | '`')) else {
+        return Err(format!(
+            "expected a quoted string, found {:?}",
+            first_char(text)
+        ));
+    };
+    let mut out = String::new();
+    while let Some((i, c)) = chars.next() {
+        if c == quote {
+            return Ok((out, &text[i + 1..]));
+        }
+        if c != '\\' || quote == '`' {
+            out.push(c);
+            continue;
+        }
+        let Some((j, e)) = chars.next() else { break };
+        match e {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            'a' => out.push('\x07'),
+            'b' => out.push('\x08'),
+            'f' => out.push('\x0c'),
+            'v' => out.push('\x0b'),
+            '\\' | '"' | '\'' => out.push(e),
+            'x' | 'u' | 'U' => {
+                let digits = match e {
+                    'x' => 2,
+                    'u' => 4,
+                    _ => 8,
+                };
+                let c = text
+                    .get(j + 1..j + 1 + digits)
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .and_then(char::from_u32)
+                    .ok_or("invalid escape sequence in string")?;
+                out.push(c);
+                for _ in 0..digits {
+                    chars.next();
+                }
+            }
+            _ => return Err(format!("unknown escape sequence \\{e}")),
+        }
+    }
+    Err("unterminated quoted string".into())
+}
+
+fn first_char(s: &str) -> String {
+    s.chars().next().map_or("end of line".into(), String::from)
+}
+
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
@@ -80,54 +136,16 @@ impl<'a> Parser<'a> {
     /// A string in double quotes, single quotes (both with Go escapes) or
     /// backticks (raw).
     fn string(&mut self) -> Result<String, SelectorError> {
-        let Some(quote) = self.peek().filter(|c| matches!(c, '"' | '\'' | '`')) else {
+        if !matches!(self.peek(), Some('"' | '\'' | '`')) {
             return self.unexpected("a quoted string");
-        };
-        self.pos += 1;
-        let mut out = String::new();
-        loop {
-            let Some(c) = self.peek() else {
-                return self.error("unterminated quoted string");
-            };
-            self.pos += c.len_utf8();
-            if c == quote {
-                return Ok(out);
+        }
+        let rest = &self.text[self.pos..];
+        match unquote(rest) {
+            Ok((s, after)) => {
+                self.pos += rest.len() - after.len();
+                Ok(s)
             }
-            if c == '\\' && quote != '`' {
-                let Some(e) = self.peek() else {
-                    return self.error("unterminated quoted string");
-                };
-                self.pos += e.len_utf8();
-                match e {
-                    'n' => out.push('\n'),
-                    't' => out.push('\t'),
-                    'r' => out.push('\r'),
-                    'a' => out.push('\x07'),
-                    'b' => out.push('\x08'),
-                    'f' => out.push('\x0c'),
-                    'v' => out.push('\x0b'),
-                    '\\' | '"' | '\'' => out.push(e),
-                    'x' | 'u' | 'U' => {
-                        let digits = match e {
-                            'x' => 2,
-                            'u' => 4,
-                            _ => 8,
-                        };
-                        let hex = self.text.get(self.pos..self.pos + digits);
-                        let Some(c) = hex
-                            .and_then(|h| u32::from_str_radix(h, 16).ok())
-                            .and_then(char::from_u32)
-                        else {
-                            return self.error("invalid escape sequence in string");
-                        };
-                        self.pos += digits;
-                        out.push(c);
-                    }
-                    _ => return self.error(format!("unknown escape sequence \\{e}")),
-                }
-            } else {
-                out.push(c);
-            }
+            Err(message) => self.error(message),
         }
     }
 
@@ -254,7 +272,7 @@ mod tests {
         );
         check(
             r#"up{job="x} "#,
-            "error: 1:12: parse error: unterminated quoted string",
+            "error: 1:8: parse error: unterminated quoted string",
         );
         check(
             "up}",

@@ -1,0 +1,664 @@
+//! The PromQL syntax tree, shaped like Prometheus' `promql/parser/ast.go`,
+//! plus the table of known functions and the value types used to check it.
+
+use wasmetheus_model::storage::Matcher;
+
+/// Byte offsets `start..end` of a node in the query text.
+///
+/// Spans never take part in equality: two trees that differ only in where
+/// their nodes were written compare equal, which is what the printer's
+/// round trip needs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+impl PartialEq for Span {
+    fn eq(&self, _: &Span) -> bool {
+        true
+    }
+}
+
+/// The type of value an expression evaluates to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    None,
+    Vector,
+    Scalar,
+    Matrix,
+    String,
+}
+
+impl ValueType {
+    /// The name Prometheus uses in type errors (`DocumentedType`).
+    pub fn documented(self) -> &'static str {
+        match self {
+            ValueType::None => "none",
+            ValueType::Vector => "instant vector",
+            ValueType::Scalar => "scalar",
+            ValueType::Matrix => "range vector",
+            ValueType::String => "string",
+        }
+    }
+
+    /// The internal name (`ValueType.String()`), which a few messages use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValueType::None => "none",
+            ValueType::Vector => "vector",
+            ValueType::Scalar => "scalar",
+            ValueType::Matrix => "matrix",
+            ValueType::String => "string",
+        }
+    }
+}
+
+/// A PromQL expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Number(NumberLiteral),
+    String(StringLiteral),
+    VectorSelector(VectorSelector),
+    MatrixSelector(MatrixSelector),
+    Subquery(SubqueryExpr),
+    Paren(ParenExpr),
+    Unary(UnaryExpr),
+    Binary(BinaryExpr),
+    Aggregate(AggregateExpr),
+    Call(Call),
+}
+
+impl Expr {
+    pub fn span(&self) -> Span {
+        match self {
+            Expr::Number(e) => e.span,
+            Expr::String(e) => e.span,
+            Expr::VectorSelector(e) => e.span,
+            Expr::MatrixSelector(e) => e.span,
+            Expr::Subquery(e) => e.span,
+            Expr::Paren(e) => e.span,
+            Expr::Unary(e) => e.span,
+            Expr::Binary(e) => e.span,
+            Expr::Aggregate(e) => e.span,
+            Expr::Call(e) => e.span,
+        }
+    }
+
+    pub(crate) fn span_mut(&mut self) -> &mut Span {
+        match self {
+            Expr::Number(e) => &mut e.span,
+            Expr::String(e) => &mut e.span,
+            Expr::VectorSelector(e) => &mut e.span,
+            Expr::MatrixSelector(e) => &mut e.span,
+            Expr::Subquery(e) => &mut e.span,
+            Expr::Paren(e) => &mut e.span,
+            Expr::Unary(e) => &mut e.span,
+            Expr::Binary(e) => &mut e.span,
+            Expr::Aggregate(e) => &mut e.span,
+            Expr::Call(e) => &mut e.span,
+        }
+    }
+
+    /// The type the expression evaluates to (Prometheus' `Expr.Type()`).
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Expr::Number(_) => ValueType::Scalar,
+            Expr::String(_) => ValueType::String,
+            Expr::VectorSelector(_) => ValueType::Vector,
+            Expr::MatrixSelector(_) | Expr::Subquery(_) => ValueType::Matrix,
+            Expr::Paren(e) => e.expr.value_type(),
+            Expr::Unary(e) => e.expr.value_type(),
+            Expr::Binary(e) => {
+                if e.lhs.value_type() == ValueType::Scalar
+                    && e.rhs.value_type() == ValueType::Scalar
+                {
+                    ValueType::Scalar
+                } else {
+                    ValueType::Vector
+                }
+            }
+            Expr::Aggregate(_) => ValueType::Vector,
+            Expr::Call(c) => c.func.return_type,
+        }
+    }
+}
+
+/// A number; `duration` records that it was written as a duration (`5m`),
+/// in which case `val` is in seconds and it prints back as a duration.
+#[derive(Debug, Clone)]
+pub struct NumberLiteral {
+    pub val: f64,
+    pub duration: bool,
+    pub span: Span,
+}
+
+impl PartialEq for NumberLiteral {
+    fn eq(&self, other: &Self) -> bool {
+        // NaN literals must equal themselves for the round trip.
+        same_float(self.val, other.val) && self.duration == other.duration
+    }
+}
+
+pub(crate) fn same_float(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// A string literal. Go strings may hold arbitrary bytes (`"\xff"`), so the
+/// exact bytes are kept next to the (lossily decoded) text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StringLiteral {
+    pub val: String,
+    pub bytes: Vec<u8>,
+    pub span: Span,
+}
+
+impl StringLiteral {
+    /// Whether the literal is valid UTF-8 (label names and values must be).
+    pub fn is_utf8(&self) -> bool {
+        std::str::from_utf8(&self.bytes).is_ok()
+    }
+}
+
+/// `@ <timestamp>`, `@ start()` or `@ end()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtModifier {
+    /// Milliseconds since the epoch.
+    Timestamp(i64),
+    Start,
+    End,
+}
+
+/// A range, step or offset: a fixed number of milliseconds, or a duration
+/// expression (`5m+1m`, `step()`, `min_of(range(), 1h)`) the engine
+/// evaluates per query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Duration {
+    Millis(i64),
+    Expr(DurationExpr),
+}
+
+impl Duration {
+    /// The fixed length, if it does not depend on the query.
+    pub fn fixed_millis(&self) -> Option<i64> {
+        match self {
+            Duration::Millis(ms) => Some(*ms),
+            Duration::Expr(_) => None,
+        }
+    }
+}
+
+/// The arithmetic operators of duration expressions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+}
+
+impl DurationOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DurationOp::Add => "+",
+            DurationOp::Sub => "-",
+            DurationOp::Mul => "*",
+            DurationOp::Div => "/",
+            DurationOp::Mod => "%",
+            DurationOp::Pow => "^",
+        }
+    }
+}
+
+/// An experimental duration expression, in seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DurationExpr {
+    /// A literal; `duration` if written as `5m` rather than `300`.
+    Number {
+        secs: f64,
+        duration: bool,
+    },
+    /// `step()`: the step of the range query (0 for instant queries).
+    Step,
+    /// `range()`: the length of the range query (0 for instant queries).
+    Range,
+    MinOf(Box<DurationExpr>, Box<DurationExpr>),
+    MaxOf(Box<DurationExpr>, Box<DurationExpr>),
+    /// Unary minus (unary plus is dropped while parsing).
+    Neg(Box<DurationExpr>),
+    Binary {
+        op: DurationOp,
+        lhs: Box<DurationExpr>,
+        rhs: Box<DurationExpr>,
+    },
+    /// Kept so the printer reproduces the grouping that was written.
+    Paren(Box<DurationExpr>),
+}
+
+impl DurationExpr {
+    /// Evaluates to seconds, given the query's step and range in seconds.
+    pub fn eval(&self, step: f64, range: f64) -> f64 {
+        match self {
+            DurationExpr::Number { secs, .. } => *secs,
+            DurationExpr::Step => step,
+            DurationExpr::Range => range,
+            DurationExpr::MinOf(a, b) => a.eval(step, range).min(b.eval(step, range)),
+            DurationExpr::MaxOf(a, b) => a.eval(step, range).max(b.eval(step, range)),
+            DurationExpr::Neg(e) => -e.eval(step, range),
+            DurationExpr::Paren(e) => e.eval(step, range),
+            DurationExpr::Binary { op, lhs, rhs } => {
+                let (a, b) = (lhs.eval(step, range), rhs.eval(step, range));
+                match op {
+                    DurationOp::Add => a + b,
+                    DurationOp::Sub => a - b,
+                    DurationOp::Mul => a * b,
+                    DurationOp::Div => a / b,
+                    DurationOp::Mod => a % b,
+                    DurationOp::Pow => a.powf(b),
+                }
+            }
+        }
+    }
+}
+
+/// An instant vector selector: `name{matchers} @ t offset d`. As in
+/// Prometheus a name written outside the braces is also the last matcher.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorSelector {
+    /// The name written outside the braces, or empty.
+    pub name: String,
+    pub matchers: Vec<Matcher>,
+    pub offset: Option<Duration>,
+    pub at: Option<AtModifier>,
+    pub anchored: bool,
+    pub smoothed: bool,
+    /// Set for the second argument of `info()`, which may match everything.
+    pub bypass_empty_matcher_check: bool,
+    pub span: Span,
+}
+
+/// `selector[range]`; offset, `@`, `anchored` and `smoothed` live in the
+/// inner selector, as in Prometheus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixSelector {
+    pub selector: VectorSelector,
+    pub range: Duration,
+    pub span: Span,
+}
+
+/// `expr[range:step]`; `step` is `None` for `[range:]` (the engine's default).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubqueryExpr {
+    pub expr: Box<Expr>,
+    pub range: Duration,
+    pub step: Option<Duration>,
+    pub offset: Option<Duration>,
+    pub at: Option<AtModifier>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParenExpr {
+    pub expr: Box<Expr>,
+    pub span: Span,
+}
+
+/// Unary `-` or `+` (on anything but a number literal, which is folded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnaryExpr {
+    pub negate: bool,
+    pub expr: Box<Expr>,
+    pub span: Span,
+}
+
+/// The binary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Atan2,
+    /// `</`: trims a histogram's observations above a value.
+    TrimUpper,
+    /// `>/`: trims a histogram's observations below a value.
+    TrimLower,
+    Eql,
+    Neq,
+    Gtr,
+    Lss,
+    Gte,
+    Lte,
+    And,
+    Or,
+    Unless,
+}
+
+impl BinOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+            BinOp::Pow => "^",
+            BinOp::Atan2 => "atan2",
+            BinOp::TrimUpper => "</",
+            BinOp::TrimLower => ">/",
+            BinOp::Eql => "==",
+            BinOp::Neq => "!=",
+            BinOp::Gtr => ">",
+            BinOp::Lss => "<",
+            BinOp::Gte => ">=",
+            BinOp::Lte => "<=",
+            BinOp::And => "and",
+            BinOp::Or => "or",
+            BinOp::Unless => "unless",
+        }
+    }
+
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinOp::Eql | BinOp::Neq | BinOp::Gtr | BinOp::Lss | BinOp::Gte | BinOp::Lte
+        )
+    }
+
+    pub fn is_set(self) -> bool {
+        matches!(self, BinOp::And | BinOp::Or | BinOp::Unless)
+    }
+}
+
+/// How the series of the two sides of a vector operation pair up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cardinality {
+    OneToOne,
+    ManyToOne,
+    OneToMany,
+    ManyToMany,
+}
+
+/// `on(...)`/`ignoring(...)`, `group_left(...)`/`group_right(...)` and the
+/// experimental `fill(...)` modifiers of a binary operation. Present on
+/// every binary expression; only meaningful between two vectors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorMatching {
+    pub card: Cardinality,
+    /// `on` rather than `ignoring` (an absent clause is `ignoring()`).
+    pub on: bool,
+    pub labels: Vec<String>,
+    /// The extra labels of `group_left`/`group_right`.
+    pub include: Vec<String>,
+    pub fill: FillValues,
+}
+
+impl Default for VectorMatching {
+    fn default() -> Self {
+        VectorMatching {
+            card: Cardinality::OneToOne,
+            on: false,
+            labels: Vec::new(),
+            include: Vec::new(),
+            fill: FillValues::default(),
+        }
+    }
+}
+
+/// Values for series missing on one side (`fill`, `fill_left`, `fill_right`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FillValues {
+    pub lhs: Option<f64>,
+    pub rhs: Option<f64>,
+}
+
+impl PartialEq for FillValues {
+    fn eq(&self, other: &Self) -> bool {
+        let same = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => same_float(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        same(self.lhs, other.lhs) && same(self.rhs, other.rhs)
+    }
+}
+
+impl FillValues {
+    pub fn is_empty(&self) -> bool {
+        self.lhs.is_none() && self.rhs.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BinaryExpr {
+    pub op: BinOp,
+    pub lhs: Box<Expr>,
+    pub rhs: Box<Expr>,
+    pub return_bool: bool,
+    pub matching: VectorMatching,
+    pub span: Span,
+}
+
+/// The aggregation operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggregateOp {
+    Sum,
+    Avg,
+    Count,
+    Min,
+    Max,
+    Group,
+    Stddev,
+    Stdvar,
+    Topk,
+    Bottomk,
+    CountValues,
+    Quantile,
+    Limitk,
+    LimitRatio,
+}
+
+impl AggregateOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AggregateOp::Sum => "sum",
+            AggregateOp::Avg => "avg",
+            AggregateOp::Count => "count",
+            AggregateOp::Min => "min",
+            AggregateOp::Max => "max",
+            AggregateOp::Group => "group",
+            AggregateOp::Stddev => "stddev",
+            AggregateOp::Stdvar => "stdvar",
+            AggregateOp::Topk => "topk",
+            AggregateOp::Bottomk => "bottomk",
+            AggregateOp::CountValues => "count_values",
+            AggregateOp::Quantile => "quantile",
+            AggregateOp::Limitk => "limitk",
+            AggregateOp::LimitRatio => "limit_ratio",
+        }
+    }
+
+    /// Whether the operator takes a parameter before the expression.
+    pub fn has_param(self) -> bool {
+        matches!(
+            self,
+            AggregateOp::Topk
+                | AggregateOp::Bottomk
+                | AggregateOp::CountValues
+                | AggregateOp::Quantile
+                | AggregateOp::Limitk
+                | AggregateOp::LimitRatio
+        )
+    }
+}
+
+/// `op by|without (labels) ([param,] expr)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateExpr {
+    pub op: AggregateOp,
+    pub expr: Box<Expr>,
+    pub param: Option<Box<Expr>>,
+    pub grouping: Vec<String>,
+    pub without: bool,
+    pub span: Span,
+}
+
+/// A function call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub func: &'static Function,
+    pub args: Vec<Expr>,
+    pub span: Span,
+}
+
+/// A function's signature, as in Prometheus' `functions.go`. `variadic` is
+/// 0 for a fixed argument list, -1 for any number of repetitions of the
+/// last argument type, n > 0 for up to n extra (optional) arguments.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Function {
+    pub name: &'static str,
+    pub arg_types: &'static [ValueType],
+    pub variadic: i32,
+    pub return_type: ValueType,
+    pub experimental: bool,
+}
+
+macro_rules! functions {
+    ($($name:literal: [$($arg:ident),*] $variadic:literal -> $ret:ident $(, $exp:ident)?;)*) => {
+        /// Every function of Prometheus 3.x, sorted by name.
+        pub static FUNCTIONS: &[Function] = &[$(Function {
+            name: $name,
+            arg_types: &[$(ValueType::$arg),*],
+            variadic: $variadic,
+            return_type: ValueType::$ret,
+            experimental: functions!(@exp $($exp)?),
+        }),*];
+    };
+    (@exp experimental) => { true };
+    (@exp) => { false };
+}
+
+functions! {
+    "abs": [Vector] 0 -> Vector;
+    "absent": [Vector] 0 -> Vector;
+    "absent_over_time": [Matrix] 0 -> Vector;
+    "acos": [Vector] 0 -> Vector;
+    "acosh": [Vector] 0 -> Vector;
+    "asin": [Vector] 0 -> Vector;
+    "asinh": [Vector] 0 -> Vector;
+    "atan": [Vector] 0 -> Vector;
+    "atanh": [Vector] 0 -> Vector;
+    "avg_over_time": [Matrix] 0 -> Vector;
+    "ceil": [Vector] 0 -> Vector;
+    "changes": [Matrix] 0 -> Vector;
+    "clamp": [Vector, Scalar, Scalar] 0 -> Vector;
+    "clamp_max": [Vector, Scalar] 0 -> Vector;
+    "clamp_min": [Vector, Scalar] 0 -> Vector;
+    "cos": [Vector] 0 -> Vector;
+    "cosh": [Vector] 0 -> Vector;
+    "count_over_time": [Matrix] 0 -> Vector;
+    "day_of_month": [Vector] 1 -> Vector;
+    "day_of_week": [Vector] 1 -> Vector;
+    "day_of_year": [Vector] 1 -> Vector;
+    "days_in_month": [Vector] 1 -> Vector;
+    "deg": [Vector] 0 -> Vector;
+    "delta": [Matrix] 0 -> Vector;
+    "deriv": [Matrix] 0 -> Vector;
+    "double_exponential_smoothing": [Matrix, Scalar, Scalar] 0 -> Vector, experimental;
+    "end": [] 0 -> Scalar, experimental;
+    "exp": [Vector] 0 -> Vector;
+    "first_over_time": [Matrix] 0 -> Vector, experimental;
+    "floor": [Vector] 0 -> Vector;
+    "histogram_avg": [Vector] 0 -> Vector;
+    "histogram_count": [Vector] 0 -> Vector;
+    "histogram_fraction": [Scalar, Scalar, Vector] 0 -> Vector;
+    "histogram_quantile": [Scalar, Vector] 0 -> Vector;
+    "histogram_quantiles": [Vector, String, Scalar, Scalar] 9 -> Vector, experimental;
+    "histogram_stddev": [Vector] 0 -> Vector;
+    "histogram_stdvar": [Vector] 0 -> Vector;
+    "histogram_sum": [Vector] 0 -> Vector;
+    "hour": [Vector] 1 -> Vector;
+    "idelta": [Matrix] 0 -> Vector;
+    "increase": [Matrix] 0 -> Vector;
+    "info": [Vector, Vector] 1 -> Vector, experimental;
+    "integral": [Matrix, Scalar] 1 -> Vector, experimental;
+    "irate": [Matrix] 0 -> Vector;
+    "label_join": [Vector, String, String, String] -1 -> Vector;
+    "label_replace": [Vector, String, String, String, String] 0 -> Vector;
+    "last_over_time": [Matrix] 0 -> Vector;
+    "ln": [Vector] 0 -> Vector;
+    "log10": [Vector] 0 -> Vector;
+    "log2": [Vector] 0 -> Vector;
+    "mad_over_time": [Matrix] 0 -> Vector, experimental;
+    "max_of": [Scalar, Scalar] 0 -> Scalar, experimental;
+    "max_over_time": [Matrix] 0 -> Vector;
+    "min_of": [Scalar, Scalar] 0 -> Scalar, experimental;
+    "min_over_time": [Matrix] 0 -> Vector;
+    "minute": [Vector] 1 -> Vector;
+    "month": [Vector] 1 -> Vector;
+    "pi": [] 0 -> Scalar;
+    "predict_linear": [Matrix, Scalar] 0 -> Vector;
+    "present_over_time": [Matrix] 0 -> Vector;
+    "quantile_over_time": [Scalar, Matrix] 0 -> Vector;
+    "rad": [Vector] 0 -> Vector;
+    "range": [] 0 -> Scalar, experimental;
+    "rate": [Matrix] 0 -> Vector;
+    "resets": [Matrix] 0 -> Vector;
+    "round": [Vector, Scalar] 1 -> Vector;
+    "scalar": [Vector] 0 -> Scalar;
+    "sgn": [Vector] 0 -> Vector;
+    "sin": [Vector] 0 -> Vector;
+    "sinh": [Vector] 0 -> Vector;
+    "sort": [Vector] 0 -> Vector;
+    "sort_by_label": [Vector, String] -1 -> Vector, experimental;
+    "sort_by_label_desc": [Vector, String] -1 -> Vector, experimental;
+    "sort_desc": [Vector] 0 -> Vector;
+    "sqrt": [Vector] 0 -> Vector;
+    "start": [] 0 -> Scalar, experimental;
+    "start_timestamp": [Vector] 0 -> Vector, experimental;
+    "stddev_over_time": [Matrix] 0 -> Vector;
+    "stdvar_over_time": [Matrix] 0 -> Vector;
+    "step": [] 0 -> Scalar, experimental;
+    "sum_over_time": [Matrix] 0 -> Vector;
+    "tan": [Vector] 0 -> Vector;
+    "tanh": [Vector] 0 -> Vector;
+    "time": [] 0 -> Scalar;
+    "timestamp": [Vector] 0 -> Vector;
+    "ts_of_first_over_time": [Matrix] 0 -> Vector, experimental;
+    "ts_of_last_over_time": [Matrix] 0 -> Vector, experimental;
+    "ts_of_max_over_time": [Matrix] 0 -> Vector, experimental;
+    "ts_of_min_over_time": [Matrix] 0 -> Vector, experimental;
+    "vector": [Scalar] 0 -> Vector;
+    "year": [Vector] 1 -> Vector;
+}
+
+/// Looks a function up by its exact (case-sensitive) name.
+pub fn function(name: &str) -> Option<&'static Function> {
+    FUNCTIONS
+        .binary_search_by(|f| f.name.cmp(name))
+        .ok()
+        .map(|i| &FUNCTIONS[i])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_function_table_is_sorted_for_binary_search() {
+        assert!(super::FUNCTIONS.windows(2).all(|w| w[0].name < w[1].name));
+    }
+}

@@ -1,0 +1,264 @@
+//! An in-memory store for the scripted tests: label set → samples, behind
+//! the storage traits of `wasmetheus-model` so the engine reads it exactly
+//! as it reads the TSDB. Native-histogram samples and start timestamps,
+//! which those traits cannot carry yet, are kept beside the floats.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use wasmetheus_model::Label;
+use wasmetheus_model::storage::{
+    AppendError, Appender, Matcher, Queryable, SelectHints, Series, Storage, StorageError,
+    VecSampleIterator,
+};
+
+use super::nh::matches;
+use crate::value::Histogram;
+
+/// Everything stored for one series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesData {
+    /// Float samples (stale markers included), sorted by timestamp.
+    pub floats: Vec<(i64, f64)>,
+    /// Histogram samples, sorted by timestamp.
+    pub histograms: Vec<(i64, Histogram)>,
+    /// Start timestamp per sample timestamp, where the script gave one.
+    pub start_times: BTreeMap<i64, i64>,
+}
+
+/// A selected series: labels and its float samples in the range.
+type Selected = (Vec<Label>, Vec<(i64, f64)>);
+
+/// The store. Cheap to create; `clear` empties it.
+#[derive(Debug, Default)]
+pub struct MemStore {
+    series: RwLock<BTreeMap<Vec<Label>, SeriesData>>,
+}
+
+impl MemStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Drops every series.
+    pub fn clear(&self) {
+        self.series.write().unwrap().clear();
+    }
+
+    /// Stores a histogram sample (outside the float-only `Appender`).
+    pub fn append_histogram(&self, labels: &[Label], t: i64, h: Histogram) {
+        let mut series = self.series.write().unwrap();
+        let data = series.entry(labels.to_vec()).or_default();
+        let at = data.histograms.partition_point(|(ts, _)| *ts < t);
+        if data.histograms.get(at).is_some_and(|(ts, _)| *ts == t) {
+            data.histograms[at].1 = h;
+        } else {
+            data.histograms.insert(at, (t, h));
+        }
+    }
+
+    /// Records the start timestamp `st` of the sample of `labels` at `t`.
+    pub fn set_start_time(&self, labels: &[Label], t: i64, st: i64) {
+        let mut series = self.series.write().unwrap();
+        series
+            .entry(labels.to_vec())
+            .or_default()
+            .start_times
+            .insert(t, st);
+    }
+
+    /// A copy of one series' data.
+    pub fn get(&self, labels: &[Label]) -> Option<SeriesData> {
+        self.series.read().unwrap().get(labels).cloned()
+    }
+
+    /// Label sets of every series, sorted.
+    pub fn label_sets(&self) -> Vec<Vec<Label>> {
+        self.series.read().unwrap().keys().cloned().collect()
+    }
+
+    /// The series matching `matchers` with a float sample in `[mint, maxt]`,
+    /// with those samples.
+    fn matching(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Selected> {
+        let series = self.series.read().unwrap();
+        series
+            .iter()
+            .filter(|(labels, _)| matches(matchers, labels))
+            .filter_map(|(labels, data)| {
+                let from = data.floats.partition_point(|s| s.0 < mint);
+                let to = data.floats.partition_point(|s| s.0 <= maxt);
+                (from < to).then(|| (labels.clone(), data.floats[from..to].to_vec()))
+            })
+            .collect()
+    }
+}
+
+impl Queryable for MemStore {
+    fn select_series(
+        &self,
+        matchers: &[Matcher],
+        hints: &SelectHints,
+    ) -> Result<Vec<Series>, StorageError> {
+        Ok(self
+            .matching(matchers, hints.start, hints.end)
+            .into_iter()
+            .map(|(labels, samples)| Series {
+                labels,
+                samples: Box::new(VecSampleIterator::new(samples)),
+            })
+            .collect())
+    }
+
+    fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut names: Vec<String> = self
+            .matching(matchers, mint, maxt)
+            .into_iter()
+            .flat_map(|(labels, _)| labels.into_iter().map(|l| l.name))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut values: Vec<String> = self
+            .matching(matchers, mint, maxt)
+            .into_iter()
+            .filter_map(|(labels, _)| labels.into_iter().find(|l| l.name == name).map(|l| l.value))
+            .collect();
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
+}
+
+impl Storage for MemStore {
+    fn appender(&self) -> Box<dyn Appender + Send + '_> {
+        Box::new(MemAppender {
+            store: self,
+            pending: Vec::new(),
+        })
+    }
+}
+
+/// Queues float samples until `commit`.
+struct MemAppender<'a> {
+    store: &'a MemStore,
+    pending: Vec<(Vec<Label>, i64, f64)>,
+}
+
+impl Appender for MemAppender<'_> {
+    fn append(&mut self, labels: &[Label], t: i64, v: f64) -> Result<(), AppendError> {
+        if !labels.windows(2).all(|w| w[0].name < w[1].name) {
+            return Err(AppendError::InvalidSeries(
+                "labels must be sorted by name and unique".into(),
+            ));
+        }
+        let clash = |existing: f64| existing.to_bits() != v.to_bits();
+        let committed = self.store.series.read().unwrap().get(labels).and_then(|d| {
+            let at = d.floats.partition_point(|s| s.0 < t);
+            d.floats.get(at).filter(|s| s.0 == t).map(|s| s.1)
+        });
+        let queued = self
+            .pending
+            .iter()
+            .rev()
+            .find(|(l, ts, _)| *ts == t && l == labels)
+            .map(|p| p.2);
+        if committed.or(queued).is_some_and(clash) {
+            return Err(AppendError::DuplicateTimestamp { t });
+        }
+        self.pending.push((labels.to_vec(), t, v));
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StorageError> {
+        let mut series = self.store.series.write().unwrap();
+        for (labels, t, v) in self.pending.drain(..) {
+            let data = series.entry(labels).or_default();
+            // Loads may add older samples to a series later; keep it sorted.
+            let at = data.floats.partition_point(|s| s.0 < t);
+            if data.floats.get(at).is_some_and(|s| s.0 == t) {
+                data.floats[at].1 = v;
+            } else {
+                data.floats.insert(at, (t, v));
+            }
+        }
+        Ok(())
+    }
+
+    fn rollback(&mut self) {
+        self.pending.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmetheus_model::storage::MatchType;
+
+    fn labels(pairs: &[(&str, &str)]) -> Vec<Label> {
+        let mut l: Vec<Label> = pairs.iter().map(|(n, v)| Label::new(*n, *v)).collect();
+        l.sort();
+        l
+    }
+
+    #[test]
+    fn appends_become_visible_at_commit_and_select_filters() {
+        let store = MemStore::new();
+        let a = labels(&[("__name__", "up"), ("job", "a")]);
+        let b = labels(&[("__name__", "up"), ("job", "b"), ("x", "1")]);
+        let mut app = store.appender();
+        app.append(&a, 10, 1.0).unwrap();
+        app.append(&a, 0, 0.5).unwrap();
+        app.append(&b, 20, 2.0).unwrap();
+        assert_eq!(
+            app.append(&a, 10, 3.0),
+            Err(AppendError::DuplicateTimestamp { t: 10 })
+        );
+        assert!(store.select(&[], i64::MIN, i64::MAX).unwrap().is_empty());
+        app.commit().unwrap();
+        drop(app);
+
+        let all = store
+            .select(&[Matcher::equal("__name__", "up")], 0, 100)
+            .unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].samples, vec![(0, 0.5), (10, 1.0)]);
+        // Only series with samples in range.
+        let late = store
+            .select(&[Matcher::equal("__name__", "up")], 15, 100)
+            .unwrap();
+        assert_eq!(late.len(), 1);
+        assert_eq!(late[0].labels, b);
+        // A matcher accepting "" also matches series lacking the label.
+        let no_x = Matcher::new(MatchType::Equal, "x", "").unwrap();
+        let got = store.select(&[no_x], 0, 100).unwrap();
+        assert_eq!(got.iter().map(|s| &s.labels).collect::<Vec<_>>(), vec![&a]);
+        let re = Matcher::new(MatchType::Regex, "x", "1|").unwrap();
+        assert_eq!(store.select(&[re], 0, 100).unwrap().len(), 2);
+
+        assert_eq!(
+            store.label_names(&[], 0, 100).unwrap(),
+            vec!["__name__", "job", "x"]
+        );
+        assert_eq!(
+            store.label_values("job", &[], 0, 100).unwrap(),
+            vec!["a", "b"]
+        );
+        assert_eq!(store.label_values("job", &[], 0, 5).unwrap(), vec!["a"]);
+        store.clear();
+        assert!(store.label_sets().is_empty());
+    }
+}

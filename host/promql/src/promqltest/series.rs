@@ -1,0 +1,591 @@
+//! The series notation of the scripted tests (`metric{l="v"} 1 2+3x4 _
+//! stale {{schema:0 count:3 buckets:[1 2]}}`), `@st` start-timestamp
+//! sequences, and the durations and numbers the commands take.
+
+use wasmetheus_model::Label;
+use wasmetheus_model::storage::STALE_NAN_BITS;
+
+use crate::value::{CounterResetHint, Histogram, SampleValue};
+
+/// One position of an expanded value sequence: `None` is a gap (`_`).
+pub type SequenceValue = Option<SampleValue>;
+
+/// A series line: its labels (sorted, `__name__` included when named) and
+/// the expanded values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesDesc {
+    pub labels: Vec<Label>,
+    pub values: Vec<SequenceValue>,
+    /// Per position, whether a histogram spelled out `counter_reset_hint`
+    /// (then the hint is compared; otherwise it is not).
+    pub hint_set: Vec<bool>,
+}
+
+/// A problem in a series line; the caller adds the line number.
+pub type NotationError = String;
+
+/// Parses `<series> <values>`.
+pub fn parse_series(line: &str) -> Result<SeriesDesc, NotationError> {
+    let (labels, rest) = parse_labels(line)?;
+    let mut values = Vec::new();
+    let mut hint_set = Vec::new();
+    parse_values(rest, &mut values, &mut hint_set)?;
+    Ok(SeriesDesc {
+        labels,
+        values,
+        hint_set,
+    })
+}
+
+fn is_name_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_' || c == ':'
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == ':'
+}
+
+/// Parses a label set `name{a="b", "c.d"="e"}`, `name`, `{…}`, returning
+/// the sorted labels and the rest of the text.
+pub fn parse_labels(text: &str) -> Result<(Vec<Label>, &str), NotationError> {
+    let mut labels = Vec::new();
+    let name_len = text
+        .char_indices()
+        .find(|&(i, c)| {
+            !(if i == 0 {
+                is_name_start(c)
+            } else {
+                is_name_char(c)
+            })
+        })
+        .map_or(text.len(), |(i, _)| i);
+    if name_len > 0 {
+        labels.push(Label::new("__name__", &text[..name_len]));
+    }
+    let mut rest = &text[name_len..];
+    let braces = rest.starts_with('{');
+    if let Some(after) = rest.strip_prefix('{') {
+        rest = after;
+        loop {
+            rest = rest.trim_start();
+            if let Some(after) = rest.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let (name, quoted, after) = if rest.starts_with(['"', '\'', '`']) {
+                let (s, after) = parse_quoted(rest)?;
+                (s, true, after)
+            } else {
+                let len = rest
+                    .char_indices()
+                    .find(|&(i, c)| {
+                        !(if i == 0 {
+                            c.is_ascii_alphabetic() || c == '_'
+                        } else {
+                            c.is_ascii_alphanumeric() || c == '_'
+                        })
+                    })
+                    .map_or(rest.len(), |(i, _)| i);
+                if len == 0 {
+                    return Err(format!("unexpected {:?} in label set", first_char(rest)));
+                }
+                (rest[..len].to_owned(), false, &rest[len..])
+            };
+            rest = after.trim_start();
+            if let Some(after) = rest.strip_prefix('=') {
+                let (value, after) = parse_quoted(after.trim_start())?;
+                labels.push(Label::new(name, value));
+                rest = after.trim_start();
+            } else if quoted {
+                // `{"my.metric"}`: a quoted name alone names the metric.
+                labels.push(Label::new("__name__", name));
+            } else {
+                return Err(format!("expected \"=\" after label name {name:?}"));
+            }
+            if let Some(after) = rest.strip_prefix(',') {
+                rest = after;
+            } else if !rest.starts_with('}') {
+                return Err(format!(
+                    "unexpected {:?} in label set, expected \",\" or \"}}\"",
+                    first_char(rest)
+                ));
+            }
+        }
+    }
+    if name_len == 0 && !braces {
+        return Err(format!("expected a series, found {:?}", first_char(text)));
+    }
+    labels.sort();
+    if labels.windows(2).any(|w| w[0].name == w[1].name) {
+        return Err("duplicate label name in series".into());
+    }
+    Ok((labels, rest))
+}
+
+fn first_char(s: &str) -> String {
+    s.chars().next().map_or("end of line".into(), String::from)
+}
+
+/// A Go-style quoted string at the start of `text`; returns it and the rest.
+pub fn parse_quoted(text: &str) -> Result<(String, &str), NotationError> {
+    wasmetheus_model::selector::unquote(text)
+}
+
+/// Expands a value list into `out`.
+fn parse_values(
+    mut text: &str,
+    out: &mut Vec<SequenceValue>,
+    hint_set: &mut Vec<bool>,
+) -> Result<(), NotationError> {
+    loop {
+        text = text.trim_start();
+        if text.is_empty() {
+            return Ok(());
+        }
+        if text.starts_with("{{") {
+            let (h, set, rest) = parse_histogram(text)?;
+            text = rest;
+            if let Some(r) = text.strip_prefix('x') {
+                let (n, rest) = parse_count(r)?;
+                text = rest;
+                for _ in 0..=n {
+                    out.push(Some(SampleValue::Histogram(Box::new(h.clone()))));
+                    hint_set.push(set);
+                }
+            } else if let Some((negate, r)) = text
+                .strip_prefix('+')
+                .map(|r| (false, r))
+                .or_else(|| text.strip_prefix('-').map(|r| (true, r)))
+            {
+                let (delta, _, rest) = parse_histogram(r)?;
+                let r = rest
+                    .strip_prefix('x')
+                    .ok_or("expected \"x<count>\" after a histogram increment")?;
+                let (n, rest) = parse_count(r)?;
+                text = rest;
+                let mut cur = h;
+                for i in 0..=n {
+                    if i > 0 {
+                        cur = cur.add(&delta, negate);
+                    }
+                    out.push(Some(SampleValue::Histogram(Box::new(cur.clone()))));
+                    hint_set.push(set);
+                }
+            } else {
+                out.push(Some(SampleValue::Histogram(Box::new(h))));
+                hint_set.push(set);
+            }
+            if !(text.is_empty() || text.starts_with(char::is_whitespace)) {
+                return Err(format!(
+                    "unexpected {:?} after a histogram",
+                    first_char(text)
+                ));
+            }
+            continue;
+        }
+        let end = text.find(char::is_whitespace).unwrap_or(text.len());
+        let (word, rest) = text.split_at(end);
+        text = rest;
+        let before = out.len();
+        parse_float_item(word, out).map_err(|e| format!("invalid value {word:?}: {e}"))?;
+        hint_set.resize(hint_set.len() + out.len() - before, false);
+    }
+}
+
+/// One whitespace-free float item: `_`, `_xN`, `stale`, `v`, `vxN`,
+/// `a+bxN`, `a-bxN`.
+fn parse_float_item(word: &str, out: &mut Vec<SequenceValue>) -> Result<(), NotationError> {
+    if word == "_" {
+        out.push(None);
+        return Ok(());
+    }
+    if let Some(n) = word.strip_prefix("_x") {
+        let (n, rest) = parse_count(n)?;
+        if !rest.is_empty() {
+            return Err("trailing characters".into());
+        }
+        out.extend((0..n).map(|_| None));
+        return Ok(());
+    }
+    if word == "stale" {
+        out.push(Some(SampleValue::Float(f64::from_bits(STALE_NAN_BITS))));
+        return Ok(());
+    }
+    let (a, rest) = scan_number(word, true)?;
+    if rest.is_empty() {
+        out.push(Some(SampleValue::Float(a)));
+        return Ok(());
+    }
+    if let Some(r) = rest.strip_prefix('x') {
+        let (n, r) = parse_count(r)?;
+        if !r.is_empty() {
+            return Err("trailing characters".into());
+        }
+        out.extend((0..=n).map(|_| Some(SampleValue::Float(a))));
+        return Ok(());
+    }
+    if rest.starts_with(['+', '-']) {
+        let (b, r) = scan_number(rest, true)?;
+        let r = r.strip_prefix('x').ok_or("expected \"x<count>\"")?;
+        let (n, r) = parse_count(r)?;
+        if !r.is_empty() {
+            return Err("trailing characters".into());
+        }
+        // Accumulated like Prometheus (repeated addition, not a + i·b), so
+        // rounding matches theirs.
+        let mut cur = a;
+        for i in 0..=n {
+            if i > 0 {
+                cur += b;
+            }
+            out.push(Some(SampleValue::Float(cur)));
+        }
+        return Ok(());
+    }
+    Err(format!("unexpected {:?}", first_char(rest)))
+}
+
+/// A repetition count (decimal digits) at the start of `text`.
+fn parse_count(text: &str) -> Result<(u64, &str), NotationError> {
+    let len = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let n = text[..len]
+        .parse()
+        .map_err(|_| format!("expected a repetition count, found {:?}", first_char(text)))?;
+    // Guards against a typo expanding into billions of positions.
+    if n > 1_000_000 {
+        return Err(format!("repetition count {n} is too large"));
+    }
+    Ok((n, &text[len..]))
+}
+
+/// A float at the start of `text`, as the PromQL lexer reads numbers in
+/// series descriptions: optional sign, decimal with optional fraction and
+/// exponent, or `Inf`/`NaN` in any case. No hex there: `0x3` would be
+/// ambiguous with repetition, so Prometheus' lexer refuses it too.
+fn scan_number(text: &str, signed: bool) -> Result<(f64, &str), NotationError> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    if signed && matches!(b.first(), Some(b'+' | b'-')) {
+        i = 1;
+    }
+    let body = &text[i..];
+    for word in ["inf", "nan"] {
+        if body.len() >= 3 && body[..3].eq_ignore_ascii_case(word) {
+            let end = i + 3;
+            if !body[3..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                let v = if word == "inf" {
+                    f64::INFINITY
+                } else {
+                    f64::NAN
+                };
+                let v = if b[0] == b'-' { -v } else { v };
+                return Ok((v, &text[end..]));
+            }
+        }
+    }
+    let digits_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+    }
+    if i == digits_start || &text[digits_start..i] == "." {
+        return Err(format!(
+            "expected a number, found {:?}",
+            first_char(&text[digits_start..])
+        ));
+    }
+    if i < b.len() && matches!(b[i], b'e' | b'E') {
+        let mut j = i + 1;
+        if j < b.len() && matches!(b[j], b'+' | b'-') {
+            j += 1;
+        }
+        let exp_start = j;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j > exp_start {
+            i = j;
+        }
+    }
+    let v: f64 = text[..i]
+        .parse()
+        .map_err(|e| format!("invalid number {:?}: {e}", &text[..i]))?;
+    Ok((v, &text[i..]))
+}
+
+/// Parses `{{key:value …}}` at the start of `text`; returns the histogram,
+/// whether it set `counter_reset_hint`, and the rest.
+fn parse_histogram(text: &str) -> Result<(Histogram, bool, &str), NotationError> {
+    let mut rest = text
+        .strip_prefix("{{")
+        .ok_or_else(|| format!("expected \"{{{{\", found {:?}", first_char(text)))?;
+    let mut h = Histogram::default();
+    let mut hint_set = false;
+    loop {
+        rest = rest.trim_start();
+        if let Some(after) = rest.strip_prefix("}}") {
+            return Ok((h, hint_set, after));
+        }
+        let colon = rest
+            .find(':')
+            .ok_or("expected \"key:value\" in histogram")?;
+        let key = &rest[..colon];
+        rest = rest[colon + 1..].trim_start();
+        let number = |rest: &mut &str| -> Result<f64, NotationError> {
+            let (v, after) = scan_number(rest, true)?;
+            *rest = after;
+            Ok(v)
+        };
+        let int = |rest: &mut &str| -> Result<i32, NotationError> {
+            let v = number(rest)?;
+            if v.fract() != 0.0 || !(f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&v) {
+                return Err(format!("histogram field {key} needs an integer, got {v}"));
+            }
+            Ok(v as i32)
+        };
+        let list = |rest: &mut &str| -> Result<Vec<f64>, NotationError> {
+            *rest = rest
+                .strip_prefix('[')
+                .ok_or_else(|| format!("histogram field {key} needs a [list]"))?;
+            let mut v = Vec::new();
+            loop {
+                *rest = rest.trim_start();
+                if let Some(after) = rest.strip_prefix(']') {
+                    *rest = after;
+                    return Ok(v);
+                }
+                v.push(number(rest)?);
+            }
+        };
+        match key {
+            "schema" => h.schema = int(&mut rest)?,
+            "sum" => h.sum = number(&mut rest)?,
+            "count" => h.count = number(&mut rest)?,
+            "z_bucket" => h.zero_count = number(&mut rest)?,
+            "z_bucket_w" => h.zero_threshold = number(&mut rest)?,
+            "offset" => h.offset = int(&mut rest)?,
+            "n_offset" => h.n_offset = int(&mut rest)?,
+            "buckets" => h.positive = list(&mut rest)?,
+            "n_buckets" => h.negative = list(&mut rest)?,
+            "custom_values" => h.custom_values = list(&mut rest)?,
+            "counter_reset_hint" => {
+                let len = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                h.counter_reset_hint = match &rest[..len] {
+                    "unknown" => CounterResetHint::Unknown,
+                    "reset" => CounterResetHint::Reset,
+                    "not_reset" => CounterResetHint::NotReset,
+                    "gauge" => CounterResetHint::Gauge,
+                    other => return Err(format!("invalid counter_reset_hint {other:?}")),
+                };
+                hint_set = true;
+                rest = &rest[len..];
+            }
+            other => return Err(format!("unknown histogram field {other:?}")),
+        }
+    }
+}
+
+/// A Prometheus duration (`1h30m`, `10s53ms`, `0`; units y w d h m s ms in
+/// that order) in milliseconds.
+pub fn parse_duration(text: &str) -> Result<i64, NotationError> {
+    if text == "0" {
+        return Ok(0);
+    }
+    const UNITS: [(&str, i64); 7] = [
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ];
+    let invalid = || format!("not a valid duration string: {text:?}");
+    let mut rest = text;
+    let mut total: i64 = 0;
+    let mut next_unit = 0;
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    while !rest.is_empty() {
+        let len = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(invalid)?;
+        if len == 0 {
+            return Err(invalid());
+        }
+        let n: i64 = rest[..len].parse().map_err(|_| invalid())?;
+        rest = &rest[len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let pos = UNITS[next_unit..]
+            .iter()
+            .position(|(u, _)| *u == unit)
+            .ok_or_else(invalid)?
+            + next_unit;
+        next_unit = pos + 1;
+        total = n
+            .checked_mul(UNITS[pos].1)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(invalid)?;
+    }
+    Ok(total)
+}
+
+/// A number as Go's `ParseInt(s, 0, 64)` then `ParseFloat` read it: the
+/// bare-number (scalar) result line of an `eval`.
+pub fn parse_number(text: &str) -> Option<f64> {
+    let (neg, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let sign = if neg { -1.0 } else { 1.0 };
+    let body_ns = body.replace('_', "");
+    let radix = |prefix: &[&str], radix: u32| {
+        prefix
+            .iter()
+            .find_map(|p| body_ns.strip_prefix(p))
+            .and_then(|d| u64::from_str_radix(d, radix).ok())
+    };
+    if let Some(v) = radix(&["0x", "0X"], 16)
+        .or_else(|| radix(&["0o", "0O"], 8))
+        .or_else(|| radix(&["0b", "0B"], 2))
+    {
+        return Some(sign * v as f64);
+    }
+    if body.len() > 1 && body.starts_with('0') && body.bytes().all(|b| b.is_ascii_digit()) {
+        return u64::from_str_radix(body, 8).ok().map(|v| sign * v as f64);
+    }
+    let lower = body.to_ascii_lowercase();
+    match lower.as_str() {
+        "inf" | "infinity" => return Some(sign * f64::INFINITY),
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    if body.is_empty()
+        || !body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b".eE+-".contains(&b))
+    {
+        return None;
+    }
+    body.parse::<f64>().ok().map(|v| sign * v)
+}
+
+/// A `@st` offset sequence: `_`, `_xN`, `*`, `*xN`, `d`, `dxN`, `d+DxN`,
+/// `d-DxN` with signed durations; offsets in ms, `None` for no start time.
+pub fn parse_st_sequence(text: &str) -> Result<Vec<Option<i64>>, NotationError> {
+    let mut out: Vec<Option<i64>> = Vec::new();
+    for item in text.split_whitespace() {
+        let err = |e: String| format!("invalid ST item {item:?}: {e}");
+        let prev = out.iter().rev().find_map(|v| *v).unwrap_or(0);
+        if item == "_" {
+            out.push(None);
+            continue;
+        }
+        if let Some(n) = item.strip_prefix("_x") {
+            let n: usize = n
+                .parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| err("invalid repeat count".into()))?;
+            out.extend(std::iter::repeat_n(None, n));
+            continue;
+        }
+        if item == "*" {
+            out.push(Some(prev));
+            continue;
+        }
+        if let Some(n) = item.strip_prefix("*x") {
+            let n: usize = n.parse().map_err(|_| err("invalid repeat count".into()))?;
+            out.extend(std::iter::repeat_n(Some(prev), n + 1));
+            continue;
+        }
+        let (base, rest) = duration_prefix(item).map_err(err)?;
+        if rest.is_empty() {
+            out.push(Some(base));
+            continue;
+        }
+        if let Some(n) = rest.strip_prefix('x') {
+            let n: usize = n.parse().map_err(|_| err("invalid repeat count".into()))?;
+            out.extend(std::iter::repeat_n(Some(base), n + 1));
+            continue;
+        }
+        let negative = match rest.as_bytes()[0] {
+            b'+' => false,
+            b'-' => true,
+            c => return Err(err(format!("unexpected {:?} after duration", c as char))),
+        };
+        let (delta, rest) = duration_prefix(&rest[1..]).map_err(err)?;
+        let delta = if negative { -delta } else { delta };
+        let n: usize = rest
+            .strip_prefix('x')
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| err("expected 'x<count>' after step duration".into()))?;
+        out.extend((0..=n as i64).map(|i| Some(base + i * delta)));
+    }
+    Ok(out)
+}
+
+/// A signed duration at the start of `s`; the unit stops before `x` (the
+/// repetition) and before a sign (a step).
+fn duration_prefix(s: &str) -> Result<(i64, &str), NotationError> {
+    let (negative, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        Some(_) => (false, s),
+        None => return Err("empty duration".into()),
+    };
+    let end = body
+        .find(|c: char| !(c.is_ascii_alphanumeric()) || c == 'x')
+        .unwrap_or(body.len());
+    if !body.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!("expected digits in duration {s:?}"));
+    }
+    let ms = parse_duration(&body[..end])?;
+    Ok((if negative { -ms } else { ms }, &body[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0"), Ok(0));
+        assert_eq!(parse_duration("1m30s"), Ok(90_000));
+        assert_eq!(parse_duration("10s53ms"), Ok(10_053));
+        assert_eq!(parse_duration("1y"), Ok(365 * 86_400_000));
+        assert!(parse_duration("30s1m").is_err());
+        assert!(parse_duration("1.5s").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-1m").is_err());
+    }
+
+    #[test]
+    fn scalar_lines_read_like_go() {
+        assert_eq!(parse_number("3"), Some(3.0));
+        assert_eq!(parse_number("-1.5"), Some(-1.5));
+        assert_eq!(parse_number("0x10"), Some(16.0));
+        assert_eq!(parse_number("+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_number("-inf"), Some(f64::NEG_INFINITY));
+        assert!(parse_number("NaN").is_some_and(f64::is_nan));
+        assert_eq!(parse_number("1e3"), Some(1000.0));
+        assert_eq!(parse_number("foo"), None);
+        assert_eq!(parse_number("up{}"), None);
+        assert_eq!(parse_number(""), None);
+    }
+}
