@@ -4,6 +4,8 @@
 //! TSDB.
 
 pub mod ast;
+pub mod engine;
+mod functions;
 mod lexer;
 pub mod parser;
 pub mod printer;

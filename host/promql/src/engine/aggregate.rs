@@ -1,0 +1,316 @@
+//! Aggregation operators with `by`/`without`, computed as Prometheus'
+//! `aggregation()` does (Kahan sums, the overflow-safe mean, Welford's
+//! variance), plus the k-element ones that keep their input series.
+
+use std::collections::HashMap;
+
+use wasmetheus_model::Label;
+
+use super::{Evaluator, Result, Sample, Val, err, go_float, kahan_sum_inc};
+use crate::ast::{AggregateExpr, AggregateOp};
+
+/// The labels an aggregation groups by.
+fn group_labels(labels: &[Label], grouping: &[String], without: bool) -> Vec<Label> {
+    labels
+        .iter()
+        .filter(|l| {
+            if without {
+                l.name != "__name__" && !grouping.contains(&l.name)
+            } else {
+                grouping.contains(&l.name)
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+/// Running state of one group.
+#[derive(Default)]
+struct Group {
+    labels: Vec<Label>,
+    drop_name: bool,
+    count: f64,
+    value: f64,
+    kahan: f64,
+    mean: f64,
+    incremental: bool,
+    values: Vec<f64>,
+    members: Vec<Sample>,
+}
+
+/// Prometheus' `quantile` over a set of values.
+pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| {
+        // NaN sorts first, as in Go's `vectorByValueHeap`.
+        match (a.is_nan(), b.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            _ => a.partial_cmp(b).unwrap(),
+        }
+    });
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
+}
+
+impl Evaluator<'_> {
+    pub(super) fn aggregate(&mut self, a: &AggregateExpr, t: i64) -> Result<Val> {
+        let param = match &a.param {
+            None => None,
+            Some(p) => Some(self.eval(p, t)?),
+        };
+        let input = self.eval_vector(&a.expr, t)?;
+        let mut grouping = a.grouping.clone();
+        grouping.sort();
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: HashMap<Vec<Label>, usize> = HashMap::new();
+
+        let mut k = 0i64;
+        let mut ratio = 0.0;
+        match a.op {
+            AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk => {
+                let Some(Val::Scalar(p)) = param else {
+                    return err("expected a scalar parameter");
+                };
+                if p.is_nan() {
+                    return err("Parameter value is NaN");
+                }
+                k = if p >= i64::MAX as f64 {
+                    i64::MAX
+                } else if p <= i64::MIN as f64 {
+                    i64::MIN
+                } else {
+                    p as i64
+                };
+                if k < 1 {
+                    return Ok(Val::Vector(Vec::new()));
+                }
+            }
+            AggregateOp::LimitRatio => {
+                let Some(Val::Scalar(p)) = param else {
+                    return err("expected a scalar parameter");
+                };
+                if p.is_nan() {
+                    return err("Ratio value is NaN");
+                }
+                ratio = p;
+                if !(-1.0..=1.0).contains(&p) {
+                    ratio = p.clamp(-1.0, 1.0);
+                    let pos = a.param.as_ref().map(|p| p.span()).unwrap_or(a.span);
+                    self.warn(
+                        format!(
+                            "ratio value should be between -1 and 1, got {}, capping to {}",
+                            go_float(p),
+                            go_float(ratio)
+                        ),
+                        pos,
+                    );
+                }
+                if ratio == 0.0 {
+                    return Ok(Val::Vector(Vec::new()));
+                }
+            }
+            AggregateOp::Quantile => {
+                let Some(Val::Scalar(q)) = param else {
+                    return err("expected a scalar parameter");
+                };
+                if !(0.0..=1.0).contains(&q) {
+                    let pos = a.param.as_ref().map(|p| p.span()).unwrap_or(a.span);
+                    self.warn(
+                        format!(
+                            "quantile value should be between 0 and 1, got {}",
+                            go_float(q)
+                        ),
+                        pos,
+                    );
+                }
+            }
+            _ => {}
+        }
+
+        let count_values_label = match (&a.op, &param) {
+            (AggregateOp::CountValues, Some(Val::Str(s))) => Some(s.clone()),
+            (AggregateOp::CountValues, _) => return err("expected a string parameter"),
+            _ => None,
+        };
+        if let Some(l) = &count_values_label
+            && !valid_label_name(l)
+        {
+            return err(format!("invalid label name {l:?}"));
+        }
+
+        for s in input {
+            let mut key = group_labels(&s.labels, &grouping, a.without);
+            if let Some(l) = &count_values_label {
+                super::set_label(&mut key, l, &go_format_value(s.v));
+            }
+            let gi = *index.entry(key.clone()).or_insert_with(|| {
+                groups.push(Group {
+                    labels: key,
+                    ..Group::default()
+                });
+                groups.len() - 1
+            });
+            let g = &mut groups[gi];
+            g.drop_name |= s.drop_name;
+            let f = s.v;
+            match a.op {
+                AggregateOp::Sum => {
+                    (g.value, g.kahan) = kahan_sum_inc(f, g.value, g.kahan);
+                }
+                AggregateOp::Avg => {
+                    g.count += 1.0;
+                    if !g.incremental {
+                        let (nv, nc) = kahan_sum_inc(f, g.value, g.kahan);
+                        if g.count == 1.0 || !nv.is_infinite() {
+                            (g.value, g.kahan) = (nv, nc);
+                            continue;
+                        }
+                        g.incremental = true;
+                        g.mean = g.value / (g.count - 1.0);
+                        g.kahan /= g.count - 1.0;
+                    }
+                    let q = (g.count - 1.0) / g.count;
+                    (g.mean, g.kahan) = kahan_sum_inc(f / g.count, q * g.mean, q * g.kahan);
+                }
+                AggregateOp::Count | AggregateOp::CountValues => g.count += 1.0,
+                AggregateOp::Group => g.value = 1.0,
+                AggregateOp::Min => {
+                    if g.count == 0.0 || g.value > f || g.value.is_nan() {
+                        g.value = f;
+                    }
+                    g.count += 1.0;
+                }
+                AggregateOp::Max => {
+                    if g.count == 0.0 || g.value < f || g.value.is_nan() {
+                        g.value = f;
+                    }
+                    g.count += 1.0;
+                }
+                AggregateOp::Stddev | AggregateOp::Stdvar => {
+                    g.count += 1.0;
+                    let delta = f - g.mean;
+                    g.mean += delta / g.count;
+                    g.value += delta * (f - g.mean);
+                }
+                AggregateOp::Quantile => g.values.push(f),
+                AggregateOp::Topk
+                | AggregateOp::Bottomk
+                | AggregateOp::Limitk
+                | AggregateOp::LimitRatio => g.members.push(s),
+            }
+        }
+
+        let mut out = Vec::new();
+        for g in groups {
+            let v = match a.op {
+                AggregateOp::Sum => {
+                    if g.kahan.is_finite() {
+                        g.value + g.kahan
+                    } else {
+                        g.value
+                    }
+                }
+                AggregateOp::Avg => {
+                    if g.incremental {
+                        g.mean + g.kahan
+                    } else {
+                        (g.value + g.kahan) / g.count
+                    }
+                }
+                AggregateOp::Count | AggregateOp::CountValues => g.count,
+                AggregateOp::Group | AggregateOp::Min | AggregateOp::Max => g.value,
+                AggregateOp::Stdvar => g.value / g.count,
+                AggregateOp::Stddev => (g.value / g.count).sqrt(),
+                AggregateOp::Quantile => {
+                    let Some(Val::Scalar(q)) = param else {
+                        unreachable!("checked above")
+                    };
+                    let mut values = g.values;
+                    quantile(q, &mut values)
+                }
+                AggregateOp::Topk | AggregateOp::Bottomk => {
+                    let mut members = g.members;
+                    let top = a.op == AggregateOp::Topk;
+                    members.sort_by(|x, y| {
+                        // NaN always sorts last: it is neither top nor bottom.
+                        match (x.v.is_nan(), y.v.is_nan()) {
+                            (true, true) => std::cmp::Ordering::Equal,
+                            (true, false) => std::cmp::Ordering::Greater,
+                            (false, true) => std::cmp::Ordering::Less,
+                            _ if top => y.v.partial_cmp(&x.v).unwrap(),
+                            _ => x.v.partial_cmp(&y.v).unwrap(),
+                        }
+                    });
+                    members.truncate(usize::try_from(k).unwrap_or(usize::MAX));
+                    out.extend(members);
+                    continue;
+                }
+                AggregateOp::Limitk => {
+                    let mut members = g.members;
+                    members.truncate(usize::try_from(k).unwrap_or(usize::MAX));
+                    out.extend(members);
+                    continue;
+                }
+                AggregateOp::LimitRatio => {
+                    out.extend(
+                        g.members
+                            .into_iter()
+                            .filter(|s| ratio_sampled(ratio, &s.labels)),
+                    );
+                    continue;
+                }
+            };
+            out.push(Sample {
+                labels: g.labels,
+                t,
+                v,
+                drop_name: g.drop_name,
+            });
+        }
+        Ok(Val::Vector(out))
+    }
+}
+
+/// Whether `limit_ratio` keeps a series: its label hash, scaled to
+/// `[0, 1)`, falls below the ratio (or, for a negative ratio, at or above
+/// `1 + ratio`). The hash is not Prometheus' xxhash, so which series are
+/// picked differs from upstream; the proportion and the complement
+/// property (`r` and `-(1-r)` split the series) hold.
+fn ratio_sampled(ratio: f64, labels: &[Label]) -> bool {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    labels.hash(&mut h);
+    let offset = h.finish() as f64 / u64::MAX as f64;
+    (ratio >= 0.0 && offset < ratio) || (ratio < 0.0 && offset >= 1.0 + ratio)
+}
+
+/// `strconv.FormatFloat(f, 'f', -1, 64)`: no exponent.
+pub(crate) fn go_format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+pub(crate) fn valid_label_name(name: &str) -> bool {
+    !name.is_empty() && std::str::from_utf8(name.as_bytes()).is_ok()
+}

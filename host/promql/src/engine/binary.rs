@@ -1,0 +1,294 @@
+//! Binary operators: scalar/scalar, vector/scalar and vector/vector with
+//! Prometheus' vector matching (`on`, `ignoring`, `group_left/right`),
+//! set operators, comparison filtering and its error texts.
+
+use std::collections::{HashMap, HashSet};
+
+use wasmetheus_model::Label;
+
+use super::{Evaluator, Result, Sample, Val, err};
+use crate::ast::{BinOp, BinaryExpr, Cardinality, VectorMatching};
+
+/// The float result of `l op r` and whether a comparison keeps it.
+fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
+    match op {
+        BinOp::Add => (l + r, true),
+        BinOp::Sub => (l - r, true),
+        BinOp::Mul => (l * r, true),
+        BinOp::Div => (l / r, true),
+        BinOp::Mod => (l % r, true),
+        BinOp::Pow => (l.powf(r), true),
+        BinOp::Atan2 => (l.atan2(r), true),
+        BinOp::Eql => (l, l == r),
+        BinOp::Neq => (l, l != r),
+        BinOp::Gtr => (l, l > r),
+        BinOp::Lss => (l, l < r),
+        BinOp::Gte => (l, l >= r),
+        BinOp::Lte => (l, l <= r),
+        // Histogram trimming and set operators never reach here on floats.
+        _ => (l, true),
+    }
+}
+
+/// Whether the operator drops the metric name (arithmetic does,
+/// comparisons without `bool` do not).
+fn drops_name(op: BinOp) -> bool {
+    !op.is_comparison() && !op.is_set()
+}
+
+/// The matching key of a series: the `on` labels, or all but the
+/// `ignoring` labels and `__name__`.
+fn signature(labels: &[Label], m: &VectorMatching) -> Vec<Label> {
+    if m.on {
+        labels
+            .iter()
+            .filter(|l| m.labels.contains(&l.name))
+            .cloned()
+            .collect()
+    } else {
+        labels
+            .iter()
+            .filter(|l| l.name != "__name__" && !m.labels.contains(&l.name))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Evaluator<'_> {
+    pub(super) fn binary(&mut self, b: &BinaryExpr, t: i64) -> Result<Val> {
+        let lhs = self.eval(&b.lhs, t)?;
+        let rhs = self.eval(&b.rhs, t)?;
+        match (lhs, rhs) {
+            (Val::Scalar(l), Val::Scalar(r)) => {
+                let (v, keep) = elem(b.op, l, r);
+                if b.op.is_comparison() {
+                    Ok(Val::Scalar(if keep { 1.0 } else { 0.0 }))
+                } else {
+                    Ok(Val::Scalar(v))
+                }
+            }
+            (Val::Vector(l), Val::Scalar(r)) => Ok(Val::Vector(vector_scalar(b, l, r, false))),
+            (Val::Scalar(l), Val::Vector(r)) => Ok(Val::Vector(vector_scalar(b, r, l, true))),
+            (Val::Vector(l), Val::Vector(r)) => Ok(Val::Vector(vector_vector(b, l, r)?)),
+            (l, r) => err(format!(
+                "binary operation between {} and {} is not supported",
+                l.type_name(),
+                r.type_name()
+            )),
+        }
+    }
+}
+
+/// `vector op scalar` (or `scalar op vector` when `swap`).
+fn vector_scalar(b: &BinaryExpr, vec: Vec<Sample>, s: f64, swap: bool) -> Vec<Sample> {
+    let mut out = Vec::with_capacity(vec.len());
+    for mut sample in vec {
+        let (l, r) = if swap { (s, sample.v) } else { (sample.v, s) };
+        let (mut v, mut keep) = elem(b.op, l, r);
+        // A comparison keeps the vector's value even with the scalar on
+        // the left.
+        if b.op.is_comparison() && swap {
+            v = sample.v;
+        }
+        if b.return_bool {
+            v = if keep { 1.0 } else { 0.0 };
+            keep = true;
+        }
+        if keep {
+            sample.v = v;
+            if drops_name(b.op) || b.return_bool {
+                sample.drop_name = true;
+            }
+            out.push(sample);
+        }
+    }
+    out
+}
+
+fn vector_vector(b: &BinaryExpr, lhs: Vec<Sample>, rhs: Vec<Sample>) -> Result<Vec<Sample>> {
+    let m = &b.matching;
+    match b.op {
+        BinOp::And => {
+            let sigs: HashSet<Vec<Label>> = rhs.iter().map(|s| signature(&s.labels, m)).collect();
+            return Ok(lhs
+                .into_iter()
+                .filter(|s| sigs.contains(&signature(&s.labels, m)))
+                .collect());
+        }
+        BinOp::Unless => {
+            let sigs: HashSet<Vec<Label>> = rhs.iter().map(|s| signature(&s.labels, m)).collect();
+            return Ok(lhs
+                .into_iter()
+                .filter(|s| !sigs.contains(&signature(&s.labels, m)))
+                .collect());
+        }
+        BinOp::Or => {
+            let sigs: HashSet<Vec<Label>> = lhs.iter().map(|s| signature(&s.labels, m)).collect();
+            let mut out = lhs;
+            out.extend(
+                rhs.into_iter()
+                    .filter(|s| !sigs.contains(&signature(&s.labels, m))),
+            );
+            return Ok(out);
+        }
+        _ => {}
+    }
+    let fill = m.fill;
+    if (lhs.is_empty() && fill.lhs.is_none()) || (rhs.is_empty() && fill.rhs.is_none()) {
+        return Ok(Vec::new());
+    }
+    // One-to-many is many-to-one with the sides swapped.
+    let swapped = m.card == Cardinality::OneToMany;
+    let (lhs, rhs) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
+    let mut right: HashMap<Vec<Label>, &Sample> = HashMap::with_capacity(rhs.len());
+    for rs in &rhs {
+        let sig = signature(&rs.labels, m);
+        if let Some(dup) = right.get(&sig) {
+            let side = if swapped { "left" } else { "right" };
+            let group = if m.on {
+                sig.clone()
+            } else {
+                // Prometheus prints the matched labels: for `ignoring`
+                // those are the ignored ones present on the series.
+                rs.labels
+                    .iter()
+                    .filter(|l| m.labels.contains(&l.name))
+                    .cloned()
+                    .collect()
+            };
+            // Sorted, so the message is stable.
+            let (a, b) = if rs.labels < dup.labels {
+                (&rs.labels, &dup.labels)
+            } else {
+                (&dup.labels, &rs.labels)
+            };
+            return err(format!(
+                "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                go_labels(&group),
+                go_labels(a),
+                go_labels(b)
+            ));
+        }
+        right.insert(sig, rs);
+    }
+    let mut matched: HashMap<Vec<Label>, HashSet<Vec<Label>>> = HashMap::new();
+    let mut out = Vec::new();
+    for ls in &lhs {
+        let sig = signature(&ls.labels, m);
+        let Some(rs) = right.get(&sig) else {
+            // `fill_right` (in the swapped frame of `group_right` too)
+            // stands in for the missing "one" side; the labels that
+            // `group_x` would copy from it cannot be filled.
+            if let Some(fv) = fill.rhs {
+                let (fl, fr) = if swapped { (fv, ls.v) } else { (ls.v, fv) };
+                let labels = result_labels(&ls.labels, &[], m);
+                push(&mut out, b, fl, fr, labels, ls.drop_name, ls.t);
+            }
+            continue;
+        };
+        let (fl, fr) = if swapped { (rs.v, ls.v) } else { (ls.v, rs.v) };
+        let (mut v, keep) = elem(b.op, fl, fr);
+        let labels = result_labels(&ls.labels, &rs.labels, m);
+        match matched.get_mut(&sig) {
+            Some(_) if m.card == Cardinality::OneToOne => {
+                return err(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                );
+            }
+            Some(set) => {
+                if !set.insert(labels.clone()) {
+                    return err(
+                        "multiple matches for labels: grouping labels must ensure unique matches",
+                    );
+                }
+            }
+            None => {
+                let mut set = HashSet::new();
+                if m.card != Cardinality::OneToOne {
+                    set.insert(labels.clone());
+                }
+                matched.insert(sig, set);
+            }
+        }
+        // Matching errors count even for elements a comparison filters
+        // away, as in Prometheus.
+        if b.return_bool {
+            v = if keep { 1.0 } else { 0.0 };
+        } else if !keep {
+            continue;
+        }
+        out.push(Sample {
+            labels,
+            t: ls.t,
+            v,
+            drop_name: b.return_bool || drops_name(b.op) || ls.drop_name,
+        });
+    }
+    // `fill_left` stands in for a missing "many" side: one result per
+    // unmatched match group, labelled with the group's labels.
+    if let Some(fv) = fill.lhs {
+        for rs in &rhs {
+            let sig = signature(&rs.labels, m);
+            if matched.contains_key(&sig) {
+                continue;
+            }
+            matched.insert(sig.clone(), HashSet::new());
+            let (fl, fr) = if swapped { (rs.v, fv) } else { (fv, rs.v) };
+            push(&mut out, b, fl, fr, sig, true, rs.t);
+        }
+    }
+    Ok(out)
+}
+
+/// The labels of a result element (Prometheus' `resultMetric`); the name
+/// stays until the end of the evaluation, the caller flags it.
+fn result_labels(lhs: &[Label], rhs: &[Label], m: &VectorMatching) -> Vec<Label> {
+    let mut labels = lhs.to_vec();
+    if m.card == Cardinality::OneToOne {
+        if m.on {
+            labels.retain(|l| m.labels.contains(&l.name));
+        } else {
+            labels.retain(|l| !m.labels.contains(&l.name));
+        }
+    }
+    for name in &m.include {
+        let v = super::get_label(rhs, name).to_owned();
+        super::set_label(&mut labels, name, &v);
+    }
+    labels
+}
+
+/// Labels as Go's `labels.Labels.String()` prints them: all in braces,
+/// `__name__` included.
+pub(crate) fn go_labels(labels: &[Label]) -> String {
+    let inner: Vec<String> = labels
+        .iter()
+        .map(|l| format!("{}={:?}", l.name, l.value))
+        .collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+/// Appends `fl op fr` for a pair with one side filled in (a comparison
+/// keeps `fl`, the left-hand value, as always).
+fn push(
+    out: &mut Vec<Sample>,
+    b: &BinaryExpr,
+    fl: f64,
+    fr: f64,
+    labels: Vec<Label>,
+    drop_name: bool,
+    t: i64,
+) {
+    let (mut v, keep) = elem(b.op, fl, fr);
+    if b.return_bool {
+        v = if keep { 1.0 } else { 0.0 };
+    } else if !keep {
+        return;
+    }
+    out.push(Sample {
+        labels,
+        t,
+        v,
+        drop_name: b.return_bool || drops_name(b.op) || drop_name,
+    });
+}

@@ -1,0 +1,332 @@
+//! Tests of the PromQL engine: core semantics (lookback, staleness,
+//! left-open ranges, rate extrapolation, vector matching) on a small
+//! in-memory store, and the whole conformance corpus with per-file counts.
+
+use std::path::PathBuf;
+
+use wasmetheus_model::Label;
+use wasmetheus_model::storage::{STALE_NAN_BITS, Storage};
+use wasmetheus_promql::engine::Engine;
+use wasmetheus_promql::promqltest::{Counts, MemStore, run_script};
+use wasmetheus_promql::value::{SampleValue, Value, format_labels};
+
+/// The corpus directory: `$WASMETHEUS_CONFORMANCE` or the shared checkout
+/// next to the workspace.
+fn corpus_dir() -> PathBuf {
+    let root = std::env::var_os("WASMETHEUS_CONFORMANCE").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
+        PathBuf::from,
+    );
+    let dir = root.join("promql");
+    assert!(
+        dir.join("FORMAT.md").is_file(),
+        "the PromQL conformance corpus is missing at {} (set WASMETHEUS_CONFORMANCE)",
+        dir.display()
+    );
+    dir
+}
+
+/// Runs every corpus file and prints per-file counts. Only a floor is
+/// asserted while the engine is incomplete; raise it as the engine grows.
+/// `WASMETHEUS_SHOW_FAILURES=1` prints every failure.
+#[test]
+fn corpus() {
+    let dir = corpus_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "test"))
+        .collect();
+    files.sort();
+    let engine = Engine::default();
+    let show = std::env::var_os("WASMETHEUS_SHOW_FAILURES").is_some();
+    let mut total = Counts::default();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(path).unwrap();
+        let report = run_script(&name, &text, &engine);
+        let counts = report.counts();
+        println!("{name}: {counts}");
+        if show {
+            for f in report.failures() {
+                println!("  {f}");
+            }
+        }
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        total += counts;
+    }
+    println!("{total}");
+    assert!(
+        total.passed >= FLOOR,
+        "corpus regressed: {total} (floor {FLOOR})"
+    );
+}
+
+/// Passed evals the engine has reached; raise it as the engine grows.
+const FLOOR: usize = 1274;
+
+// ---- unit tests on a small store ----
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<Label> {
+    let mut l: Vec<Label> = pairs.iter().map(|(n, v)| Label::new(*n, *v)).collect();
+    l.sort();
+    l
+}
+
+/// A series for [`store`]: label pairs and samples.
+type TestSeries<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+fn store(series: &[TestSeries<'_>]) -> MemStore {
+    let store = MemStore::new();
+    let mut app = store.appender();
+    for (l, samples) in series {
+        let l = labels(l);
+        for &(t, v) in *samples {
+            app.append(&l, t, v).unwrap();
+        }
+    }
+    app.commit().unwrap();
+    drop(app);
+    store
+}
+
+/// An instant query's result as `labels value` lines, sorted.
+fn instant(store: &MemStore, q: &str, t: i64) -> String {
+    let (v, _) = Engine::default().query_instant(store, q, t).unwrap();
+    render(&v)
+}
+
+fn render(v: &Value) -> String {
+    let mut lines: Vec<String> = match v {
+        Value::Scalar(_, f) => vec![format!("scalar {f}")],
+        Value::String(_, s) => vec![format!("string {s}")],
+        Value::Vector(samples) => samples
+            .iter()
+            .map(|s| match &s.value {
+                SampleValue::Float(f) => format!("{} {f}", format_labels(&s.labels)),
+                SampleValue::Histogram(h) => format!("{} {h}", format_labels(&s.labels)),
+            })
+            .collect(),
+        Value::Matrix(series) => series
+            .iter()
+            .map(|s| {
+                let points: Vec<String> = s
+                    .points
+                    .iter()
+                    .map(|p| format!("{}@{}", p.value, p.t))
+                    .collect();
+                format!("{} {}", format_labels(&s.labels), points.join(" "))
+            })
+            .collect(),
+    };
+    lines.sort();
+    lines.join("\n")
+}
+
+const M: i64 = 60_000;
+
+#[test]
+fn lookback_window_is_left_open() {
+    let s = store(&[(&[("__name__", "x")], &[(0, 1.0)])]);
+    assert_eq!(instant(&s, "x", 0), "x 1");
+    assert_eq!(instant(&s, "x", 5 * M - 1), "x 1");
+    // At exactly 5m the sample at 0 is outside `(t - 5m, t]`.
+    assert_eq!(instant(&s, "x", 5 * M), "");
+    assert_eq!(instant(&s, "x offset 1m", 6 * M - 1), "x 1");
+    assert_eq!(instant(&s, "x @ 0", 100 * M), "x 1");
+}
+
+#[test]
+fn a_stale_marker_ends_the_series() {
+    let stale = f64::from_bits(STALE_NAN_BITS);
+    let s = store(&[(&[("__name__", "x")], &[(0, 1.0), (M, stale), (2 * M, 3.0)])]);
+    assert_eq!(instant(&s, "x", 30_000), "x 1");
+    assert_eq!(instant(&s, "x", M), "");
+    assert_eq!(instant(&s, "x", M + 30_000), "");
+    assert_eq!(instant(&s, "x", 2 * M), "x 3");
+    // Stale markers are not samples of a range either.
+    assert_eq!(instant(&s, "count_over_time(x[5m])", 2 * M), "{} 2");
+}
+
+#[test]
+fn range_selectors_are_left_open() {
+    let s = store(&[(&[("__name__", "x")], &[(0, 0.0), (M, 1.0), (2 * M, 2.0)])]);
+    assert_eq!(instant(&s, "x[1m]", 2 * M), "x 2@120000");
+    assert_eq!(instant(&s, "x[2m]", 2 * M), "x 1@60000 2@120000");
+    assert_eq!(instant(&s, "count_over_time(x[2m])", 2 * M), "{} 2");
+}
+
+#[test]
+fn rate_extrapolates_like_prometheus() {
+    // 0, 10, 20, … every minute: a steady 1/6 per second.
+    let samples: Vec<(i64, f64)> = (0..=10).map(|i| (i * M, i as f64 * 10.0)).collect();
+    let s = store(&[(&[("__name__", "x_total")], &samples)]);
+    assert_eq!(
+        instant(&s, "rate(x_total[5m])", 10 * M),
+        "{} 0.16666666666666666"
+    );
+    assert_eq!(instant(&s, "increase(x_total[5m])", 10 * M), "{} 50");
+    // Near the series start, extrapolation stops at the counter's zero.
+    assert_eq!(instant(&s, "increase(x_total[5m])", 2 * M), "{} 20");
+    // A counter reset adds the value before it.
+    let s = store(&[(
+        &[("__name__", "c_total")],
+        &[(M, 10.0), (2 * M, 20.0), (3 * M, 5.0), (4 * M, 15.0)],
+    )]);
+    assert_eq!(instant(&s, "resets(c_total[5m])", 4 * M), "{} 1");
+    assert_eq!(instant(&s, "idelta(c_total[5m])", 4 * M), "{} 10");
+    assert_eq!(
+        instant(&s, "irate(c_total[5m])", 4 * M),
+        "{} 0.16666666666666666"
+    );
+    // 10 → 20 → (reset) 5 → 15: an increase of 25 over 3m sampled,
+    // extrapolated by half a step to the end, to zero at the start.
+    let (v, _) = Engine::default()
+        .query_instant(&s, "increase(c_total[4m])", 4 * M + 30_000)
+        .unwrap();
+    let Value::Vector(v) = v else { panic!() };
+    let SampleValue::Float(f) = v[0].value else {
+        panic!()
+    };
+    assert!(
+        (f - 25.0 * (180.0 + 30.0 + 30.0) / 180.0).abs() < 1e-9,
+        "{f}"
+    );
+}
+
+#[test]
+fn vector_matching() {
+    let s = store(&[
+        (&[("__name__", "a"), ("job", "j"), ("i", "1")], &[(0, 1.0)]),
+        (&[("__name__", "a"), ("job", "j"), ("i", "2")], &[(0, 2.0)]),
+        (&[("__name__", "b"), ("job", "j")], &[(0, 10.0)]),
+    ]);
+    assert_eq!(
+        instant(&s, "a * on(job) group_left b", 0),
+        "{i=\"1\", job=\"j\"} 10\n{i=\"2\", job=\"j\"} 20"
+    );
+    assert_eq!(
+        instant(&s, "b / on(job) group_right a", 0),
+        "{i=\"1\", job=\"j\"} 10\n{i=\"2\", job=\"j\"} 5"
+    );
+    let e = Engine::default()
+        .query_instant(&s, "a + on(job) b", 0)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+    );
+    let e = Engine::default()
+        .query_instant(&s, "b + on(job) a", 0)
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with(
+            "found duplicate series for the match group {job=\"j\"} on the right hand-side"
+        ),
+        "{e}"
+    );
+    assert_eq!(instant(&s, "a > 1", 0), "a{i=\"2\", job=\"j\"} 2");
+    assert_eq!(
+        instant(&s, "a > bool 1", 0),
+        "{i=\"1\", job=\"j\"} 0\n{i=\"2\", job=\"j\"} 1"
+    );
+    assert_eq!(
+        instant(&s, "a and on(i) a{i=\"1\"}", 0),
+        "a{i=\"1\", job=\"j\"} 1"
+    );
+    assert_eq!(
+        instant(&s, "a unless on(i) a{i=\"1\"}", 0),
+        "a{i=\"2\", job=\"j\"} 2"
+    );
+    assert_eq!(instant(&s, "sum by (job) (a)", 0), "{job=\"j\"} 3");
+}
+
+#[test]
+fn range_queries_join_steps_into_series() {
+    let s = store(&[(&[("__name__", "x")], &[(0, 1.0), (M, 2.0)])]);
+    let (v, _) = Engine::default()
+        .query_range(&s, "x * 2", 0, 2 * M, M)
+        .unwrap();
+    assert_eq!(render(&v), "{} 2@0 4@60000 4@120000");
+}
+
+#[test]
+fn at_modifier_variants_pin_selectors_outside_subqueries() {
+    use wasmetheus_promql::engine::at_modifier_variant;
+    let v = |q: &str| at_modifier_variant(q, 100_000).unwrap();
+    assert_eq!(v("rate(x[5m])").as_deref(), Some("rate(x[5m] @ 100.000)"));
+    assert_eq!(
+        v("x @ start() + y").as_deref(),
+        Some("x @ 100.000 + y @ 100.000")
+    );
+    assert_eq!(
+        v("max_over_time(rate(x[1m])[5m:1m])").as_deref(),
+        Some("max_over_time(rate(x[1m])[5m:1m] @ 100.000)")
+    );
+    assert_eq!(v("x @ 50"), Some("x @ 50.000".into()));
+    assert_eq!(v("time() - x"), None);
+    // Unsafe calls inside a subquery do not count.
+    assert!(v("max_over_time(timestamp(x)[5m:1m])").is_some());
+    assert!(at_modifier_variant("rate(", 0).is_err());
+}
+
+#[test]
+fn subqueries_step_on_absolute_multiples() {
+    let samples: Vec<(i64, f64)> = (0..=10).map(|i| (i * M, i as f64)).collect();
+    let s = store(&[(&[("__name__", "x")], &samples)]);
+    // Steps at 3m, 4m, 5m (left-open at 2m30s), read with lookback.
+    assert_eq!(
+        instant(&s, "x[150s:1m]", 5 * M),
+        "x 3@180000 4@240000 5@300000"
+    );
+    assert_eq!(instant(&s, "sum_over_time(x[150s:1m])", 5 * M), "{} 12");
+}
+
+#[test]
+fn limits_are_enforced() {
+    use std::time::Duration;
+    use wasmetheus_promql::engine::{Error, Options};
+    let samples: Vec<(i64, f64)> = (0..100).map(|i| (i * 1000, i as f64)).collect();
+    let s = store(&[(&[("__name__", "x")], &samples)]);
+    let engine = Engine::new(Options {
+        max_samples: 10,
+        ..Options::default()
+    });
+    assert_eq!(
+        engine.query_instant(&s, "count_over_time(x[1m])", 99_000),
+        Err(Error::TooManySamples)
+    );
+    let engine = Engine::new(Options {
+        timeout: Duration::ZERO,
+        ..Options::default()
+    });
+    assert_eq!(
+        engine.query_range(&s, "x", 0, 99_000, 1000),
+        Err(Error::Timeout)
+    );
+}
+
+#[test]
+fn extreme_times_are_errors_or_empty_never_panics() {
+    use std::time::Duration;
+    use wasmetheus_promql::engine::Options;
+    let s = store(&[(&[("__name__", "x")], &[(0, 1.0)])]);
+    let engine = Engine::new(Options {
+        timeout: Duration::from_millis(200),
+        ..Options::default()
+    });
+    for q in [
+        "x @ 9223372036854775.807",
+        "x @ -9223372036854775.808 offset 1y",
+        "x offset -100000000y",
+        "rate(x[100000000y] @ -9223372036854775.808)",
+        "max_over_time(x[100000000y:1ms] @ 9223372036854775.807)",
+        "info(x @ -9223372036854775.808)",
+        "x[1m] smoothed",
+        "rate(x[1m] anchored offset -100000000y)",
+    ] {
+        let _ = engine.query_instant(&s, q, i64::MAX - 1);
+        let _ = engine.query_instant(&s, q, i64::MIN + 1);
+        let _ = engine.query_range(&s, q, i64::MAX - 10, i64::MAX - 1, 5);
+    }
+}
