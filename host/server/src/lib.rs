@@ -5,3 +5,4 @@ mod backend;
 pub mod backfill;
 pub mod check_plugins;
 pub mod serve;
+pub mod test_promql;

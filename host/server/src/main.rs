@@ -21,10 +21,25 @@ enum Command {
         #[command(subcommand)]
         what: Check,
     },
+    /// Runs test scripts.
+    Test {
+        #[command(subcommand)]
+        what: Test,
+    },
     /// Works on a TSDB data directory.
     Tsdb {
         #[command(subcommand)]
         what: Tsdb,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Test {
+    /// Runs PromQL test scripts in Prometheus' `promqltest` format (as in
+    /// ../shared/conformance/promql/*.test).
+    Promql {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -81,6 +96,9 @@ fn main() -> ExitCode {
         Command::Check {
             what: Check::Plugins { files },
         } => check_plugins(&files),
+        Command::Test {
+            what: Test::Promql { files },
+        } => test_promql(&files),
         Command::Tsdb {
             what:
                 Tsdb::CreateBlocksFrom {
@@ -100,6 +118,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn test_promql(files: &[PathBuf]) -> anyhow::Result<()> {
+    let counts = wasmetheus::test_promql::run(files)?;
+    if counts.failed > 0 {
+        anyhow::bail!("{} PromQL test cases failed", counts.failed);
+    }
+    Ok(())
 }
 
 fn check_plugins(files: &[PathBuf]) -> anyhow::Result<()> {
