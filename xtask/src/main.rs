@@ -21,7 +21,7 @@ usage: cargo xtask <command>
   test-plugins       load every plugin in the real runtime (metadata,
                      collect within limits, output validity), then run
                      each plugin's own tests
-  bench [plugins|tsdb]  run the criterion benchmarks
+  bench [plugins|tsdb|promql]  run the criterion benchmarks
   bench storage [-h]    bytes on disk per sample against Prometheus and
                      VictoriaMetrics, and the head's RSS per series";
 
@@ -226,9 +226,15 @@ fn bench(args: &[String]) -> Result {
             cmd.args(["bench", "-p", "wasmetheus-tsdb"]);
             status(cmd)
         }
+        Some("promql") => {
+            let mut cmd = cargo();
+            // Range-query throughput of the engine (points/s/core).
+            cmd.args(["bench", "-p", "wasmetheus-promql", "--bench", "engine"]);
+            status(cmd)
+        }
         Some("storage") => bench_storage::run(&args[1..]),
         Some(other) => Err(format!(
-            "unknown benchmark group {other:?}; try `plugins`, `tsdb` or `storage`"
+            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql` or `storage`"
         )),
     }
 }
