@@ -61,6 +61,7 @@
 //!   branches let the CPU run ahead, computed bit counts lengthen the
 //!   dependency chain (measured ~40% slower even on jittered timestamps).
 
+use crate::varint::{unzigzag, zigzag};
 use thiserror::Error;
 
 /// Samples per chunk at which the head cuts a new one. Prometheus uses 120:
@@ -390,16 +391,6 @@ impl<'a> IntoIterator for &'a XorChunk {
     fn into_iter(self) -> ChunkIter<'a> {
         self.iter()
     }
-}
-
-#[inline(always)]
-fn zigzag(x: i64) -> u64 {
-    ((x << 1) ^ (x >> 63)) as u64
-}
-
-#[inline(always)]
-fn unzigzag(x: u64) -> i64 {
-    ((x >> 1) as i64) ^ -((x & 1) as i64)
 }
 
 #[inline(always)]

@@ -172,7 +172,7 @@ impl ChunksIterator {
             for source in &sources {
                 let mut samples = Vec::new();
                 source.decode_into(&mut samples);
-                merged = merge(merged, samples);
+                merged = merge(merged, &samples);
             }
             sources = vec![ChunkSource::Decoded(merged)];
         }
@@ -256,9 +256,10 @@ impl SampleIterator for ChunksIterator {
     }
 }
 
-fn merge(older: Vec<(i64, f64)>, newer: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+/// Merges two sorted sample lists; on equal timestamps `newer` wins.
+pub(crate) fn merge(older: Vec<(i64, f64)>, newer: &[(i64, f64)]) -> Vec<(i64, f64)> {
     if older.is_empty() {
-        return newer;
+        return newer.to_vec();
     }
     let mut out = Vec::with_capacity(older.len() + newer.len());
     let (mut i, mut j) = (0, 0);

@@ -11,6 +11,7 @@ mod index;
 mod iter;
 pub mod sealed;
 pub mod store;
+mod varint;
 pub mod wal;
 
 pub use db::{

@@ -84,6 +84,7 @@
 //! either: their count must match the referenced chunk's, which is checked
 //! as above, before anything is reserved.
 
+use crate::varint::{put_uvarint, unzigzag, zigzag};
 use thiserror::Error;
 
 /// First byte of every encoding with its timestamps inline.
@@ -1136,24 +1137,6 @@ impl BitReader<'_> {
 
 // ---------------------------------------------------------------------------
 // Varints
-
-fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
-    while x >= 0x80 {
-        out.push(x as u8 | 0x80);
-        x >>= 7;
-    }
-    out.push(x as u8);
-}
-
-#[inline(always)]
-fn zigzag(x: i64) -> u64 {
-    ((x << 1) ^ (x >> 63)) as u64
-}
-
-#[inline(always)]
-fn unzigzag(x: u64) -> i64 {
-    ((x >> 1) as i64) ^ -((x & 1) as i64)
-}
 
 /// Keeps the shorter of `best` and `cand`.
 fn offer(cand: Vec<u8>, best: &mut Option<Vec<u8>>) {

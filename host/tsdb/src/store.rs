@@ -29,8 +29,9 @@
 //! readers merge them, newer winning on equal timestamps, and maintenance
 //! rewrites them into one.
 
-use crate::iter::{ChunkBytes, ChunkSource};
+use crate::iter::{ChunkBytes, ChunkSource, merge};
 use crate::sealed;
+use crate::varint::{get_uvarint, put_uvarint};
 use parking_lot::{Mutex, RwLock};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -86,27 +87,6 @@ fn sid_of(b: &[u8]) -> Sid {
     u64::from_be_bytes(a)
 }
 
-fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
-    while x >= 0x80 {
-        out.push(x as u8 | 0x80);
-        x >>= 7;
-    }
-    out.push(x as u8);
-}
-
-fn get_uvarint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut x = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *bytes.get(*pos)?;
-        *pos += 1;
-        x |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Some(x);
-        }
-    }
-    None
-}
-
 fn encode_sids(sids: &BTreeSet<Sid>) -> Vec<u8> {
     let mut out = Vec::with_capacity(sids.len() * 2);
     let mut prev = 0;
@@ -147,35 +127,6 @@ fn posting_key(name: u32, value: u32) -> [u8; 8] {
     k[..4].copy_from_slice(&name.to_be_bytes());
     k[4..].copy_from_slice(&value.to_be_bytes());
     k
-}
-
-/// Merges two sorted sample lists; on equal timestamps `newer` wins.
-fn merge(older: Vec<(i64, f64)>, newer: &[(i64, f64)]) -> Vec<(i64, f64)> {
-    if older.is_empty() {
-        return newer.to_vec();
-    }
-    let mut out = Vec::with_capacity(older.len() + newer.len());
-    let (mut i, mut j) = (0, 0);
-    while i < older.len() && j < newer.len() {
-        match older[i].0.cmp(&newer[j].0) {
-            std::cmp::Ordering::Less => {
-                out.push(older[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(newer[j]);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                out.push(newer[j]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out.extend_from_slice(&older[i..]);
-    out.extend_from_slice(&newer[j..]);
-    out
 }
 
 const PART_MAGIC: &[u8; 8] = b"WMTSPART";

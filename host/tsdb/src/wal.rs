@@ -16,6 +16,7 @@
 //! so they survive the process being killed; `sync` also survives power
 //! loss.
 
+use crate::varint::{get_uvarint, put_uvarint, unzigzag, zigzag};
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -149,22 +150,6 @@ fn frame(record: &Record, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
     out.extend_from_slice(scratch);
 }
 
-fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
-    while x >= 0x80 {
-        out.push(x as u8 | 0x80);
-        x >>= 7;
-    }
-    out.push(x as u8);
-}
-
-fn zigzag(x: i64) -> u64 {
-    ((x << 1) ^ (x >> 63)) as u64
-}
-
-fn unzigzag(x: u64) -> i64 {
-    (x >> 1) as i64 ^ -((x & 1) as i64)
-}
-
 /// A cursor over a payload that fails instead of panicking on short input.
 struct Cursor<'a>(&'a [u8]);
 
@@ -184,15 +169,10 @@ impl Cursor<'_> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
     fn uvarint(&mut self) -> Option<u64> {
-        let mut x = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.take(1)?[0];
-            x |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Some(x);
-            }
-        }
-        None
+        let mut pos = 0;
+        let x = get_uvarint(self.0, &mut pos)?;
+        self.0 = &self.0[pos..];
+        Some(x)
     }
     fn string(&mut self) -> Option<String> {
         let len = self.u32()? as usize;
