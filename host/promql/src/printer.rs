@@ -273,7 +273,17 @@ fn write_expr(out: &mut String, e: &Expr) {
             write_expr(out, &u.expr);
         }
         Expr::Binary(b) => {
+            // `^` binds tighter than a sign: a left operand printed with
+            // one (`+Inf`, `-2`) would reparse as a sign on the whole power.
+            let signed_lhs = b.op == BinOp::Pow
+                && matches!(&*b.lhs, Expr::Number(n) if !n.duration && (n.val.is_sign_negative() || n.val == f64::INFINITY));
+            if signed_lhs {
+                out.push('(');
+            }
             write_expr(out, &b.lhs);
+            if signed_lhs {
+                out.push(')');
+            }
             let _ = write!(out, " {}", b.op.as_str());
             if b.return_bool {
                 out.push_str(" bool");

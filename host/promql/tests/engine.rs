@@ -2,7 +2,9 @@
 //! left-open ranges, rate extrapolation, vector matching) on a small
 //! in-memory store, and the whole conformance corpus with per-file counts.
 
-use std::path::PathBuf;
+#[path = "support/corpus.rs"]
+mod corpus;
+use corpus::corpus_files;
 
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::{STALE_NAN_BITS, Storage};
@@ -10,34 +12,12 @@ use wasmetheus_promql::engine::Engine;
 use wasmetheus_promql::promqltest::{Counts, MemStore, run_script};
 use wasmetheus_promql::value::{SampleValue, Value, format_labels};
 
-/// The corpus directory: `$WASMETHEUS_CONFORMANCE` or the shared checkout
-/// next to the workspace.
-fn corpus_dir() -> PathBuf {
-    let root = std::env::var_os("WASMETHEUS_CONFORMANCE").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
-        PathBuf::from,
-    );
-    let dir = root.join("promql");
-    assert!(
-        dir.join("FORMAT.md").is_file(),
-        "the PromQL conformance corpus is missing at {} (set WASMETHEUS_CONFORMANCE)",
-        dir.display()
-    );
-    dir
-}
-
 /// Runs every corpus file and prints per-file counts. Only a floor is
 /// asserted while the engine is incomplete; raise it as the engine grows.
 /// `WASMETHEUS_SHOW_FAILURES=1` prints every failure.
 #[test]
 fn corpus() {
-    let dir = corpus_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "test"))
-        .collect();
-    files.sort();
+    let files = corpus_files();
     let engine = Engine::default();
     let show = std::env::var_os("WASMETHEUS_SHOW_FAILURES").is_some();
     let mut total = Counts::default();

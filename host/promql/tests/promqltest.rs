@@ -2,7 +2,9 @@
 //! notation (snapshots), the runner against a tiny test-only engine, and
 //! the whole conformance corpus parsed and counted against FORMAT.md.
 
-use std::path::PathBuf;
+#[path = "support/corpus.rs"]
+mod corpus;
+use corpus::corpus_files;
 
 use expect_test::{Expect, expect};
 use wasmetheus_model::selector::parse_selector;
@@ -16,31 +18,9 @@ use wasmetheus_promql::value::{
     Annotations, Point, Sample, SampleValue, Series, Value, format_float, format_labels,
 };
 
-/// The corpus directory: `$WASMETHEUS_CONFORMANCE` or the shared checkout
-/// next to the workspace.
-fn corpus_dir() -> PathBuf {
-    let root = std::env::var_os("WASMETHEUS_CONFORMANCE").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
-        PathBuf::from,
-    );
-    let dir = root.join("promql");
-    assert!(
-        dir.join("FORMAT.md").is_file(),
-        "the PromQL conformance corpus is missing at {} (set WASMETHEUS_CONFORMANCE)",
-        dir.display()
-    );
-    dir
-}
-
 #[test]
 fn corpus_parses_with_the_documented_counts() {
-    let dir = corpus_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "test"))
-        .collect();
-    files.sort();
+    let files = corpus_files();
     let (mut evals, mut instant, mut range, mut loads, mut nhcb, mut clears, mut nh) =
         (0, 0, 0, 0, 0, 0, 0);
     let mut per_file = String::new();
