@@ -903,6 +903,25 @@ impl HeadAppender<'_> {
         self.head.get_or_create(labels)
     }
 
+    /// Looks the series up (creating it) and queues the sample. A series
+    /// collected between the lookup and the queueing is gone from the
+    /// index too, so looking up again creates it anew: retried a few times
+    /// rather than failing the append.
+    fn resolve_and_queue(
+        &mut self,
+        labels: &[Label],
+        t: i64,
+        v: f64,
+    ) -> Result<SeriesRef, AppendError> {
+        for _ in 0..3 {
+            let r = self.resolve(labels, t)?;
+            if let Some(queued) = self.queue(r, t, v) {
+                return queued.map(|()| r);
+            }
+        }
+        removed().map(|()| 0)
+    }
+
     fn check_bounds(&self, t: i64) -> Result<(), AppendError> {
         let min_valid = self.head.min_valid_time();
         if t < min_valid {
@@ -932,8 +951,7 @@ impl Drop for HeadAppender<'_> {
 
 impl Appender for HeadAppender<'_> {
     fn append(&mut self, labels: &[Label], t: i64, v: f64) -> Result<(), AppendError> {
-        let r = self.resolve(labels, t)?;
-        self.queue(r, t, v).unwrap_or_else(removed)
+        self.resolve_and_queue(labels, t, v).map(drop)
     }
 
     /// A live ref skips checking, hashing and comparing the labels: the
@@ -953,8 +971,7 @@ impl Appender for HeadAppender<'_> {
             }
             // Collected since: the labels' series is a new one.
         }
-        let r = self.resolve(labels, t)?;
-        self.queue(r, t, v).unwrap_or_else(removed)?;
+        let r = self.resolve_and_queue(labels, t, v)?;
         Ok(self.head.external_ref(r))
     }
 

@@ -906,9 +906,11 @@ fn concurrent_appends_queries_and_compactions() {
                 std::thread::yield_now();
             }
         });
-        let committed = writers.into_iter().map(|w| w.join().unwrap()).collect();
+        // Readers and the compactor stop even when a writer panicked, so a
+        // failure is reported instead of hanging the test.
+        let joined: Vec<_> = writers.into_iter().map(|w| w.join()).collect();
         done.store(true, Ordering::Relaxed);
-        committed
+        joined.into_iter().map(|w| w.unwrap()).collect()
     });
     let mut want = Data::new();
     for data in committed {
