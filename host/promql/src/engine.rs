@@ -12,9 +12,11 @@ mod aggregate;
 mod at_variant;
 mod binary;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
+use rustc_hash::FxHashMap;
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::{Queryable, SelectHints, is_stale_marker};
 
@@ -78,11 +80,16 @@ pub struct Engine {
     pub options: Options,
 }
 
+/// A label set shared by every step and sample that carries it: cloning
+/// is a reference count, so a series selected once costs no copies per
+/// step. Changing one goes through [`Arc::make_mut`].
+pub(crate) type Labels = Arc<Vec<Label>>;
+
 /// One element of an instant vector while evaluating: labels still carry
 /// `__name__` until the end, `drop_name` says whether it is to go then.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Sample {
-    pub labels: Vec<Label>,
+    pub labels: Labels,
     /// The sample's own timestamp (what `timestamp()` reports for a
     /// selector); the evaluation time elsewhere.
     pub t: i64,
@@ -93,7 +100,7 @@ pub(crate) struct Sample {
 /// One series of a range vector while evaluating.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RangeSeries {
-    pub labels: Vec<Label>,
+    pub labels: Labels,
     pub points: Vec<(i64, f64)>,
     pub drop_name: bool,
 }
@@ -134,6 +141,7 @@ impl Engine {
     ) -> Result<(Value, Annotations)> {
         let expr = parser::parse(query)?;
         let mut ev = Evaluator::new(self, storage, query, t, t, 0);
+        ev.plan(&expr, t, t);
         let val = ev.eval(&expr, t)?;
         let out = match val {
             Val::Scalar(v) => Value::Scalar(t, v),
@@ -144,7 +152,7 @@ impl Engine {
                     samples
                         .into_iter()
                         .map(|s| value::Sample {
-                            labels: s.labels,
+                            labels: Arc::unwrap_or_clone(s.labels),
                             t,
                             value: SampleValue::Float(s.v),
                         })
@@ -159,7 +167,7 @@ impl Engine {
                             drop_name(&mut s.labels);
                         }
                         value::Series {
-                            labels: s.labels,
+                            labels: Arc::unwrap_or_clone(s.labels),
                             points: s
                                 .points
                                 .into_iter()
@@ -206,23 +214,14 @@ impl Engine {
             );
         }
         let mut ev = Evaluator::new(self, storage, query, start, end, step);
-        let mut series: BTreeMap<Vec<Label>, Vec<Point>> = BTreeMap::new();
+        ev.plan(&expr, start, end);
+        let mut out = RangeResult::default();
         let mut t = start;
         while t <= end {
             ev.check_deadline()?;
             match ev.eval(&expr, t)? {
-                Val::Scalar(v) => series.entry(Vec::new()).or_default().push(Point {
-                    t,
-                    value: SampleValue::Float(v),
-                }),
-                Val::Vector(samples) => {
-                    for s in finish_vector(samples)? {
-                        series.entry(s.labels).or_default().push(Point {
-                            t,
-                            value: SampleValue::Float(s.v),
-                        });
-                    }
-                }
+                Val::Scalar(v) => out.push_scalar(t, v),
+                Val::Vector(samples) => out.push_vector(t, samples)?,
                 other => {
                     return err(format!(
                         "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
@@ -237,11 +236,84 @@ impl Engine {
             };
             t = next;
         }
-        let out = series
-            .into_iter()
-            .map(|(labels, points)| value::Series { labels, points })
-            .collect();
-        Ok((Value::Matrix(out), ev.annotations))
+        Ok((Value::Matrix(out.finish()), ev.annotations))
+    }
+}
+
+/// The series of a range query's result, assembled step by step.
+///
+/// A step's samples mostly carry the same shared label sets as the step
+/// before (a selector's, an aggregation's interned group), so each is
+/// found by the address of its label set first and by the labels only
+/// when that address is new.
+#[derive(Default)]
+struct RangeResult {
+    /// Shared label set (kept alive so the address stays unique) and
+    /// whether its name is dropped → output series.
+    by_address: FxHashMap<(usize, bool), (Labels, usize)>,
+    by_labels: HashMap<Vec<Label>, usize>,
+    series: Vec<value::Series>,
+}
+
+impl RangeResult {
+    fn push_scalar(&mut self, t: i64, v: f64) {
+        if self.series.is_empty() {
+            self.series.push(value::Series {
+                labels: Vec::new(),
+                points: Vec::new(),
+            });
+        }
+        self.series[0].points.push(Point {
+            t,
+            value: SampleValue::Float(v),
+        });
+    }
+
+    fn push_vector(&mut self, t: i64, samples: Vec<Sample>) -> Result<()> {
+        for s in samples {
+            let shared = Arc::strong_count(&s.labels) > 1;
+            let key = (Arc::as_ptr(&s.labels) as usize, s.drop_name);
+            let index = match self.by_address.get(&key) {
+                Some(&(_, i)) if shared => i,
+                _ => {
+                    let mut labels = Arc::clone(&s.labels);
+                    if s.drop_name {
+                        drop_name(&mut labels);
+                    }
+                    let next = self.series.len();
+                    let i = *self
+                        .by_labels
+                        .entry(labels.as_ref().clone())
+                        .or_insert(next);
+                    if i == next {
+                        self.series.push(value::Series {
+                            labels: Arc::unwrap_or_clone(labels),
+                            points: Vec::new(),
+                        });
+                    }
+                    if shared {
+                        self.by_address.insert(key, (s.labels, i));
+                    }
+                    i
+                }
+            };
+            let points = &mut self.series[index].points;
+            // Two samples of one step in one series: their label sets
+            // collided once names were dropped.
+            if points.last().is_some_and(|p| p.t == t) {
+                return err("vector cannot contain metrics with the same labelset");
+            }
+            points.push(Point {
+                t,
+                value: SampleValue::Float(s.v),
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Vec<value::Series> {
+        self.series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        self.series
     }
 }
 
@@ -313,8 +385,11 @@ pub(crate) fn get_label<'a>(labels: &'a [Label], name: &str) -> &'a str {
 
 /// Drops the metric name and, with it, the type and unit labels that
 /// describe it (Prometheus' `DropMetricName` with type-and-unit labels).
-pub(crate) fn drop_name(labels: &mut Vec<Label>) {
-    labels.retain(|l| !is_name_label(&l.name));
+/// A shared label set without them stays shared.
+pub(crate) fn drop_name(labels: &mut Labels) {
+    if labels.iter().any(|l| is_name_label(&l.name)) {
+        Arc::make_mut(labels).retain(|l| !is_name_label(&l.name));
+    }
 }
 
 pub(crate) fn is_name_label(name: &str) -> bool {
@@ -334,7 +409,50 @@ pub(crate) fn set_label(labels: &mut Vec<Label>, name: &str, value: &str) {
 }
 
 /// A selected series: labels and its samples in the window.
-type Selected = (Vec<Label>, Vec<(i64, f64)>);
+type Selected = (Labels, Vec<(i64, f64)>);
+
+/// One series of a selector, read from storage once per query.
+struct LoadedSeries {
+    labels: Labels,
+    /// Every sample in the planned window, stale markers included.
+    points: Vec<(i64, f64)>,
+    /// How many points lie at or before the time last asked for: steps
+    /// move forward, so the next lookup usually starts right there.
+    cursor: usize,
+}
+
+/// A selector of the query and the window `(mint, maxt]` it reads over
+/// the whole evaluation, loaded on first use.
+struct PlannedSelector {
+    address: usize,
+    mint: i64,
+    maxt: i64,
+    range: i64,
+    loaded: Option<Vec<LoadedSeries>>,
+}
+
+/// How many points of `points` lie at or before `t`, starting the search
+/// at `cursor` (where the previous, usually earlier, lookup ended).
+fn points_until(points: &[(i64, f64)], t: i64, cursor: &mut usize) -> usize {
+    let mut i = (*cursor).min(points.len());
+    if i > 0 && points[i - 1].0 > t {
+        i = points[..i].partition_point(|p| p.0 <= t);
+    } else {
+        // A few linear steps cover the usual scrape-per-step case; a
+        // long jump falls back to a binary search.
+        let mut walked = 0;
+        while i < points.len() && points[i].0 <= t {
+            i += 1;
+            walked += 1;
+            if walked == 8 {
+                i += points[i..].partition_point(|p| p.0 <= t);
+                break;
+            }
+        }
+    }
+    *cursor = i;
+    i
+}
 
 /// The evaluation of one query.
 pub(crate) struct Evaluator<'a> {
@@ -348,7 +466,12 @@ pub(crate) struct Evaluator<'a> {
     subquery_step: i64,
     max_samples: usize,
     deadline: Instant,
+    /// The query's selectors, each read once over every time the query
+    /// evaluates it (Prometheus' `populateSeries`).
+    selectors: Vec<PlannedSelector>,
     pub annotations: Annotations,
+    /// Per aggregation node: interned group label sets.
+    pub(crate) groupings: FxHashMap<usize, aggregate::GroupCache>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -371,8 +494,68 @@ impl<'a> Evaluator<'a> {
             subquery_step: o.default_subquery_step.as_millis() as i64,
             max_samples: o.max_samples,
             deadline: Instant::now() + o.timeout,
+            selectors: Vec::new(),
             annotations: Annotations::default(),
+            groupings: FxHashMap::default(),
         }
+    }
+
+    /// Works out, for every selector in `e` evaluated at times in
+    /// `[lo, hi]`, the window of samples it can read, so that each is
+    /// selected from storage once instead of once per step.
+    fn plan(&mut self, e: &Expr, lo: i64, hi: i64) {
+        let shifted = |ev: &Self, at: Option<AtModifier>, offset: Option<&Duration>| {
+            (ev.base_time(at, offset, lo), ev.base_time(at, offset, hi))
+        };
+        match e {
+            Expr::VectorSelector(vs) => {
+                let (a, b) = shifted(self, vs.at, vs.offset.as_ref());
+                let after = if vs.smoothed { self.lookback } else { 0 };
+                self.plan_selector(vs, a.saturating_sub(self.lookback), b.saturating_add(after), 0);
+            }
+            Expr::MatrixSelector(ms) => {
+                let vs = &ms.selector;
+                let (a, b) = shifted(self, vs.at, vs.offset.as_ref());
+                let range = self.duration(&ms.range);
+                let extended = vs.anchored || vs.smoothed;
+                let before = range.saturating_add(if extended { self.lookback } else { 0 });
+                let after = if vs.smoothed { self.lookback } else { 0 };
+                self.plan_selector(vs, a.saturating_sub(before), b.saturating_add(after), range);
+            }
+            Expr::Subquery(sq) => {
+                let (a, b) = shifted(self, sq.at, sq.offset.as_ref());
+                let range = self.duration(&sq.range);
+                self.plan(&sq.expr, a.saturating_sub(range), b);
+            }
+            Expr::Paren(p) => self.plan(&p.expr, lo, hi),
+            Expr::Unary(u) => self.plan(&u.expr, lo, hi),
+            Expr::Binary(b) => {
+                self.plan(&b.lhs, lo, hi);
+                self.plan(&b.rhs, lo, hi);
+            }
+            Expr::Aggregate(a) => {
+                if let Some(p) = &a.param {
+                    self.plan(p, lo, hi);
+                }
+                self.plan(&a.expr, lo, hi);
+            }
+            Expr::Call(c) => {
+                for arg in &c.args {
+                    self.plan(arg, lo, hi);
+                }
+            }
+            Expr::Number(_) | Expr::String(_) => {}
+        }
+    }
+
+    fn plan_selector(&mut self, vs: &VectorSelector, mint: i64, maxt: i64, range: i64) {
+        self.selectors.push(PlannedSelector {
+            address: vs as *const VectorSelector as usize,
+            mint,
+            maxt,
+            range,
+            loaded: None,
+        });
     }
 
     pub fn is_range_query(&self) -> bool {
@@ -444,9 +627,8 @@ impl<'a> Evaluator<'a> {
         at.saturating_sub(offset.map_or(0, |d| self.duration(d)))
     }
 
-    /// Float samples of the matching series in `(mint, maxt]`, stale
-    /// markers included.
-    pub(crate) fn select(
+    /// Reads the series of `vs` in `(mint, maxt]` from storage.
+    fn select_from_storage(
         &self,
         vs: &VectorSelector,
         mint: i64,
@@ -464,9 +646,9 @@ impl<'a> Evaluator<'a> {
             .storage
             .select_series(&vs.matchers, &hints)
             .map_err(|e| Error::Storage(e.to_string()))?;
-        let mut total = 0usize;
         let mut out = Vec::with_capacity(series.len());
         for mut s in series {
+            self.check_deadline()?;
             let mut points = Vec::new();
             let mut next = s.samples.seek(mint.saturating_add(1));
             while let Some((t, v)) = next {
@@ -478,16 +660,131 @@ impl<'a> Evaluator<'a> {
                 }
                 next = s.samples.next();
             }
-            total += points.len();
-            if total > self.max_samples {
-                return Err(Error::TooManySamples);
-            }
-            out.push((s.labels, points));
+            out.push((Arc::new(s.labels), points));
         }
         Ok(out)
     }
 
-    pub(crate) fn vector_selector(&self, vs: &VectorSelector, t: i64) -> Result<Vec<Sample>> {
+    /// The planned, loaded series of `vs` if its plan covers
+    /// `(mint, maxt]`; `None` for selectors the plan does not know
+    /// (built while evaluating, as `info()` does).
+    fn planned(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Option<usize>> {
+        let address = vs as *const VectorSelector as usize;
+        let Some(i) = self
+            .selectors
+            .iter()
+            .position(|p| p.address == address && p.mint <= mint && maxt <= p.maxt)
+        else {
+            return Ok(None);
+        };
+        if self.selectors[i].loaded.is_none() {
+            let p = &self.selectors[i];
+            let selected = self.select_from_storage(vs, p.mint, p.maxt, p.range)?;
+            self.selectors[i].loaded = Some(
+                selected
+                    .into_iter()
+                    .map(|(labels, points)| LoadedSeries {
+                        labels,
+                        points,
+                        cursor: 0,
+                    })
+                    .collect(),
+            );
+        }
+        Ok(Some(i))
+    }
+
+    fn count_samples(&self, n: usize) -> Result<()> {
+        if n > self.max_samples {
+            return Err(Error::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Float samples of the matching series in `(mint, maxt]`, stale
+    /// markers included.
+    pub(crate) fn select(
+        &mut self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        range: i64,
+    ) -> Result<Vec<Selected>> {
+        let out = match self.planned(vs, mint, maxt)? {
+            Some(i) => {
+                let loaded = self.selectors[i].loaded.as_mut().expect("loaded above");
+                loaded
+                    .iter_mut()
+                    .map(|s| {
+                        let from = s.points.partition_point(|p| p.0 <= mint);
+                        let to = points_until(&s.points, maxt, &mut s.cursor);
+                        (Arc::clone(&s.labels), s.points[from..to.max(from)].to_vec())
+                    })
+                    .collect()
+            }
+            None => self.select_from_storage(vs, mint, maxt, range)?,
+        };
+        self.count_samples(out.iter().map(|s| s.1.len()).sum())?;
+        Ok(out)
+    }
+
+    /// The series of a range selector in `(mint, maxt]`, without stale
+    /// markers; series without samples there are left out.
+    fn range_selector(
+        &mut self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        range: i64,
+    ) -> Result<Vec<RangeSeries>> {
+        let mut total = 0;
+        let mut out = Vec::new();
+        match self.planned(vs, mint, maxt)? {
+            Some(i) => {
+                let loaded = self.selectors[i].loaded.as_mut().expect("loaded above");
+                for s in loaded.iter_mut() {
+                    let to = points_until(&s.points, maxt, &mut s.cursor);
+                    let from = s.points[..to].partition_point(|p| p.0 <= mint);
+                    let window = &s.points[from..to];
+                    if window.is_empty() {
+                        continue;
+                    }
+                    let points: Vec<(i64, f64)> = window
+                        .iter()
+                        .copied()
+                        .filter(|p| !is_stale_marker(p.1))
+                        .collect();
+                    if points.is_empty() {
+                        continue;
+                    }
+                    total += points.len();
+                    out.push(RangeSeries {
+                        labels: Arc::clone(&s.labels),
+                        points,
+                        drop_name: false,
+                    });
+                }
+            }
+            None => {
+                for (labels, mut points) in self.select_from_storage(vs, mint, maxt, range)? {
+                    points.retain(|p| !is_stale_marker(p.1));
+                    if points.is_empty() {
+                        continue;
+                    }
+                    total += points.len();
+                    out.push(RangeSeries {
+                        labels,
+                        points,
+                        drop_name: false,
+                    });
+                }
+            }
+        }
+        self.count_samples(total)?;
+        Ok(out)
+    }
+
+    pub(crate) fn vector_selector(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<Sample>> {
         let ts = self.base_time(vs.at, vs.offset.as_ref(), t);
         if vs.smoothed {
             // The value at `ts` interpolated between the samples around
@@ -519,21 +816,45 @@ impl<'a> Evaluator<'a> {
                 })
                 .collect());
         }
-        let selected = self.select(vs, ts.saturating_sub(self.lookback), ts, 0)?;
-        Ok(selected
-            .into_iter()
-            .filter_map(|(labels, points)| {
-                // The newest sample in the window; a stale marker there
-                // means the series ended.
-                let &(st, v) = points.last()?;
-                (!is_stale_marker(v)).then_some(Sample {
-                    labels,
-                    t: st,
-                    v,
-                    drop_name: false,
+        let mint = ts.saturating_sub(self.lookback);
+        let out: Vec<Sample> = match self.planned(vs, mint, ts)? {
+            Some(i) => {
+                let loaded = self.selectors[i].loaded.as_mut().expect("loaded above");
+                let mut out = Vec::with_capacity(loaded.len());
+                for s in loaded.iter_mut() {
+                    // The newest sample in the window; a stale marker
+                    // there means the series ended.
+                    let n = points_until(&s.points, ts, &mut s.cursor);
+                    let Some(&(st, v)) = n.checked_sub(1).map(|i| &s.points[i]) else {
+                        continue;
+                    };
+                    if st > mint && !is_stale_marker(v) {
+                        out.push(Sample {
+                            labels: Arc::clone(&s.labels),
+                            t: st,
+                            v,
+                            drop_name: false,
+                        });
+                    }
+                }
+                out
+            }
+            None => self
+                .select_from_storage(vs, mint, ts, 0)?
+                .into_iter()
+                .filter_map(|(labels, points)| {
+                    let &(st, v) = points.last()?;
+                    (!is_stale_marker(v)).then_some(Sample {
+                        labels,
+                        t: st,
+                        v,
+                        drop_name: false,
+                    })
                 })
-            })
-            .collect())
+                .collect(),
+        };
+        self.count_samples(out.len())?;
+        Ok(out)
     }
 
     /// Evaluates `e` at `t` (ms).
@@ -548,18 +869,7 @@ impl<'a> Evaluator<'a> {
                 let maxt = self.base_time(vs.at, vs.offset.as_ref(), t);
                 let range = self.duration(&ms.range);
                 let mint = maxt.saturating_sub(range);
-                let series = self
-                    .select(vs, mint, maxt, range)?
-                    .into_iter()
-                    .filter_map(|(labels, mut points)| {
-                        points.retain(|p| !is_stale_marker(p.1));
-                        (!points.is_empty()).then_some(RangeSeries {
-                            labels,
-                            points,
-                            drop_name: false,
-                        })
-                    })
-                    .collect();
+                let series = self.range_selector(vs, mint, maxt, range)?;
                 Ok(Val::Matrix(series, mint, maxt))
             }
             Expr::Subquery(sq) => {
@@ -580,17 +890,17 @@ impl<'a> Evaluator<'a> {
                 if ts <= mint {
                     ts = ts.saturating_add(step);
                 }
-                let mut series: HashMap<Vec<Label>, RangeSeries> = HashMap::new();
+                let mut series: HashMap<Labels, RangeSeries> = HashMap::new();
                 let mut order = Vec::new();
                 let mut count = 0usize;
                 while ts <= maxt {
                     self.check_deadline()?;
                     match self.eval(&sq.expr, ts)? {
                         Val::Scalar(v) => {
-                            let entry = series.entry(Vec::new()).or_insert_with(|| {
-                                order.push(Vec::new());
+                            let entry = series.entry(Labels::default()).or_insert_with(|| {
+                                order.push(Labels::default());
                                 RangeSeries {
-                                    labels: Vec::new(),
+                                    labels: Labels::default(),
                                     points: Vec::new(),
                                     drop_name: false,
                                 }

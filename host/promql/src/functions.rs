@@ -3,13 +3,14 @@
 //! tests compare results to 1e-6 and annotations verbatim.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use regex::Regex;
 use wasmetheus_model::Label;
 
 use crate::ast::{Call, Expr, Span};
 use crate::engine::{
-    Evaluator, RangeSeries, Result, Sample, Val, check_unique, err, get_label, go_float, go_max,
+    Evaluator, Labels, RangeSeries, Result, Sample, Val, check_unique, err, get_label, go_float, go_max,
     go_min, kahan_sum_inc, set_label,
 };
 
@@ -40,7 +41,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
         "vector" => {
             let v = ev.eval_scalar(&c.args[0], t)?;
             return Ok(Val::Vector(vec![Sample {
-                labels: Vec::new(),
+                labels: Labels::default(),
                 t,
                 v,
                 drop_name: false,
@@ -60,7 +61,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
         let mut v = match c.args.first() {
             Some(arg) => ev.eval_vector(arg, t)?,
             None => vec![Sample {
-                labels: Vec::new(),
+                labels: Labels::default(),
                 t,
                 v: secs(t),
                 drop_name: false,
@@ -146,7 +147,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
                 if let Some(caps) = re.captures(&value) {
                     let mut res = String::new();
                     caps.expand(&go_template(&repl), &mut res);
-                    set_label(&mut s.labels, &dst, &res);
+                    set_label(Arc::make_mut(&mut s.labels), &dst, &res);
                     if dst == "__name__" {
                         s.drop_name = false;
                     }
@@ -176,7 +177,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
                     .map(|n| get_label(&s.labels, n))
                     .collect::<Vec<_>>()
                     .join(&sep);
-                set_label(&mut s.labels, &dst, &joined);
+                set_label(Arc::make_mut(&mut s.labels), &dst, &joined);
                 if dst == "__name__" {
                     s.drop_name = false;
                 }
@@ -235,7 +236,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
                 return Ok(Val::Vector(Vec::new()));
             }
             Ok(Val::Vector(vec![Sample {
-                labels: absent_labels(&c.args[0]),
+                labels: Arc::new(absent_labels(&c.args[0])),
                 t,
                 v: 1.0,
                 drop_name: false,
@@ -247,7 +248,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
                 return Ok(Val::Vector(Vec::new()));
             }
             Ok(Val::Vector(vec![Sample {
-                labels: absent_labels(&c.args[0]),
+                labels: Arc::new(absent_labels(&c.args[0])),
                 t,
                 v: 1.0,
                 drop_name: false,
@@ -265,7 +266,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
                 groups
                     .into_iter()
                     .map(|(labels, buckets)| Sample {
-                        labels,
+                        labels: Arc::new(labels),
                         t,
                         v: bucket_fraction(lower, upper, buckets),
                         drop_name: true,
@@ -535,7 +536,7 @@ fn histogram_quantile(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
             );
         }
         out.push(Sample {
-            labels,
+            labels: Arc::new(labels),
             t,
             v: value,
             drop_name: true,
@@ -724,7 +725,7 @@ fn histogram_quantiles(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> 
             let mut labels = labels.clone();
             set_label(&mut labels, &label, &quantile_label(q));
             out.push(Sample {
-                labels,
+                labels: Arc::new(labels),
                 t,
                 v: value,
                 drop_name: true,
@@ -1169,7 +1170,7 @@ fn info(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
         }
         let mut add: Vec<Label> = Vec::new();
         for i in matching {
-            for l in &i.labels {
+            for l in i.labels.iter() {
                 if l.name == "__name__"
                     || IDENTIFYING_LABELS.contains(&l.name.as_str())
                     || !get_label(&s.labels, &l.name).is_empty()
@@ -1191,7 +1192,7 @@ fn info(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
             }
         }
         for l in add {
-            set_label(&mut s.labels, &l.name, &l.value);
+            set_label(Arc::make_mut(&mut s.labels), &l.name, &l.value);
         }
         out.push(s);
     }

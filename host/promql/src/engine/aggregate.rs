@@ -3,10 +3,12 @@
 //! variance), plus the k-element ones that keep their input series.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use wasmetheus_model::Label;
 
-use super::{Evaluator, Result, Sample, Val, err, go_float, kahan_sum_inc};
+use super::{Evaluator, Labels, Result, Sample, Val, err, go_float, kahan_sum_inc};
 use crate::ast::{AggregateExpr, AggregateOp};
 
 /// The labels an aggregation groups by.
@@ -24,10 +26,48 @@ fn group_labels(labels: &[Label], grouping: &[String], without: bool) -> Vec<Lab
         .collect()
 }
 
+/// The group label sets of one aggregation node, interned so that equal
+/// groups share one label set across steps, and remembered per input
+/// label set so a series selected once is grouped once.
+#[derive(Default)]
+pub(crate) struct GroupCache {
+    /// Input label set address → (the input, kept alive so the address
+    /// stays its own, and its group).
+    by_address: FxHashMap<usize, (Labels, Labels)>,
+    interned: HashMap<Vec<Label>, Labels>,
+}
+
+impl GroupCache {
+    fn intern(&mut self, key: Vec<Label>) -> Labels {
+        if let Some(g) = self.interned.get(&key) {
+            return Arc::clone(g);
+        }
+        let g = Arc::new(key.clone());
+        self.interned.insert(key, Arc::clone(&g));
+        g
+    }
+
+    fn group(&mut self, labels: &Labels, grouping: &[String], without: bool) -> Labels {
+        // A label set only this sample holds is new each step: looking
+        // it up by address would only fill the map.
+        let shared = Arc::strong_count(labels) > 1;
+        let address = Arc::as_ptr(labels) as usize;
+        if shared && let Some((_, g)) = self.by_address.get(&address) {
+            return Arc::clone(g);
+        }
+        let g = self.intern(group_labels(labels, grouping, without));
+        if shared {
+            self.by_address
+                .insert(address, (Arc::clone(labels), Arc::clone(&g)));
+        }
+        g
+    }
+}
+
 /// Running state of one group.
 #[derive(Default)]
 struct Group {
-    labels: Vec<Label>,
+    labels: Labels,
     drop_name: bool,
     count: f64,
     value: f64,
@@ -76,7 +116,8 @@ impl Evaluator<'_> {
         let mut grouping = a.grouping.clone();
         grouping.sort();
         let mut groups: Vec<Group> = Vec::new();
-        let mut index: HashMap<Vec<Label>, usize> = HashMap::new();
+        // Interned group label set address → index in `groups`.
+        let mut index: FxHashMap<usize, usize> = FxHashMap::default();
 
         let mut k = 0i64;
         let mut ratio = 0.0;
@@ -152,12 +193,20 @@ impl Evaluator<'_> {
             return err(format!("invalid label name {l:?}"));
         }
 
+        let cache = self
+            .groupings
+            .entry(a as *const AggregateExpr as usize)
+            .or_default();
         for s in input {
-            let mut key = group_labels(&s.labels, &grouping, a.without);
-            if let Some(l) = &count_values_label {
-                super::set_label(&mut key, l, &go_format_value(s.v));
-            }
-            let gi = *index.entry(key.clone()).or_insert_with(|| {
+            let key = match &count_values_label {
+                Some(l) => {
+                    let mut key = group_labels(&s.labels, &grouping, a.without);
+                    super::set_label(&mut key, l, &go_format_value(s.v));
+                    cache.intern(key)
+                }
+                None => cache.group(&s.labels, &grouping, a.without),
+            };
+            let gi = *index.entry(Arc::as_ptr(&key) as usize).or_insert_with(|| {
                 groups.push(Group {
                     labels: key,
                     ..Group::default()

@@ -218,7 +218,7 @@ fn vector_vector(b: &BinaryExpr, lhs: Vec<Sample>, rhs: Vec<Sample>) -> Result<V
             continue;
         }
         out.push(Sample {
-            labels,
+            labels: std::sync::Arc::new(labels),
             t: ls.t,
             v,
             drop_name: b.return_bool || drops_name(b.op) || ls.drop_name,
@@ -286,7 +286,7 @@ fn push(
         return;
     }
     out.push(Sample {
-        labels,
+        labels: std::sync::Arc::new(labels),
         t,
         v,
         drop_name: b.return_bool || drops_name(b.op) || drop_name,
