@@ -243,6 +243,14 @@ pub trait SampleIterator: Send {
     /// recently returned already satisfies `t`, it is returned again.
     /// Either way `next` continues after the returned sample.
     fn seek(&mut self, t: i64) -> Option<(i64, f64)>;
+
+    /// The start timestamp (ms) of the sample most recently returned: when
+    /// the counter or delta it belongs to began counting (OpenMetrics'
+    /// created timestamp, OTLP's start time). `0` means it has none, as in
+    /// Prometheus, which is also what a store that keeps none reports.
+    fn start_timestamp(&self) -> i64 {
+        0
+    }
 }
 
 /// A selected series: labels (sorted, `__name__` included) and a lazy
@@ -278,13 +286,29 @@ impl Series {
 #[derive(Debug, Clone, Default)]
 pub struct VecSampleIterator {
     samples: Vec<(i64, f64)>,
+    /// Start timestamps aligned with `samples`, if any sample has one.
+    start_timestamps: Option<Vec<i64>>,
     /// Index of the next sample to return.
     pos: usize,
 }
 
 impl VecSampleIterator {
     pub fn new(samples: Vec<(i64, f64)>) -> Self {
-        VecSampleIterator { samples, pos: 0 }
+        VecSampleIterator {
+            samples,
+            start_timestamps: None,
+            pos: 0,
+        }
+    }
+
+    /// Samples with their start timestamps (`0` for none), one per sample.
+    pub fn with_start_timestamps(samples: Vec<(i64, f64)>, start_timestamps: Vec<i64>) -> Self {
+        debug_assert_eq!(samples.len(), start_timestamps.len());
+        VecSampleIterator {
+            samples,
+            start_timestamps: Some(start_timestamps),
+            pos: 0,
+        }
     }
 }
 
@@ -303,6 +327,13 @@ impl SampleIterator for VecSampleIterator {
         }
         self.pos += self.samples[self.pos..].partition_point(|s| s.0 < t);
         self.next()
+    }
+
+    fn start_timestamp(&self) -> i64 {
+        match (&self.start_timestamps, self.pos.checked_sub(1)) {
+            (Some(sts), Some(i)) => sts.get(i).copied().unwrap_or(0),
+            _ => 0,
+        }
     }
 }
 
@@ -415,6 +446,20 @@ mod tests {
         assert_eq!(it.seek(3), Some((9, 9.0)));
         assert_eq!(it.seek(10), None);
         assert_eq!(it.next(), None);
+    }
+
+    #[test]
+    fn vec_iterator_reports_the_start_timestamp_of_the_last_sample() {
+        let mut it =
+            VecSampleIterator::with_start_timestamps(vec![(10, 1.0), (20, 2.0)], vec![5, 0]);
+        assert_eq!(it.start_timestamp(), 0, "nothing returned yet");
+        assert_eq!(it.next(), Some((10, 1.0)));
+        assert_eq!(it.start_timestamp(), 5);
+        assert_eq!(it.seek(20), Some((20, 2.0)));
+        assert_eq!(it.start_timestamp(), 0);
+        let mut plain = VecSampleIterator::new(vec![(10, 1.0)]);
+        plain.next();
+        assert_eq!(plain.start_timestamp(), 0);
     }
 
     #[test]

@@ -102,6 +102,11 @@ pub(crate) struct Sample {
 pub(crate) struct RangeSeries {
     pub labels: Labels,
     pub points: Vec<(i64, f64)>,
+    /// The points' start timestamps (`0` for none), straight from a range
+    /// selector; `None` for series without any and for everything
+    /// computed (subqueries), which Prometheus does not carry them
+    /// through.
+    pub start_timestamps: Option<Vec<i64>>,
     pub drop_name: bool,
 }
 
@@ -411,14 +416,26 @@ pub(crate) fn set_label(labels: &mut Vec<Label>, name: &str, value: &str) {
 /// A selected series: labels and its samples in the window.
 type Selected = (Labels, Vec<(i64, f64)>);
 
+/// A series as read from storage: labels, samples, and their start
+/// timestamps if it has any.
+struct StoredSeries {
+    labels: Labels,
+    points: Vec<(i64, f64)>,
+    start_timestamps: Option<Vec<i64>>,
+}
+
 /// One series of a selector, read from storage once per query.
 struct LoadedSeries {
     labels: Labels,
     /// Every sample in the planned window, stale markers included.
     points: Vec<(i64, f64)>,
+    /// Their start timestamps, if any is set.
+    start_timestamps: Option<Vec<i64>>,
     /// How many points lie at or before the time last asked for: steps
     /// move forward, so the next lookup usually starts right there.
     cursor: usize,
+    /// The same for the start of the last range window.
+    start_cursor: usize,
 }
 
 /// A selector of the query and the window `(mint, maxt]` it reads over
@@ -469,6 +486,9 @@ pub(crate) struct Evaluator<'a> {
     /// The query's selectors, each read once over every time the query
     /// evaluates it (Prometheus' `populateSeries`).
     selectors: Vec<PlannedSelector>,
+    /// Emptied point buffers of range vectors already consumed, reused
+    /// for the next step's instead of allocating anew.
+    pub(crate) spare_points: Vec<Vec<(i64, f64)>>,
     pub annotations: Annotations,
     /// Per aggregation node: interned group label sets.
     pub(crate) groupings: FxHashMap<usize, aggregate::GroupCache>,
@@ -495,6 +515,7 @@ impl<'a> Evaluator<'a> {
             max_samples: o.max_samples,
             deadline: Instant::now() + o.timeout,
             selectors: Vec::new(),
+            spare_points: Vec::new(),
             annotations: Annotations::default(),
             groupings: FxHashMap::default(),
         }
@@ -511,7 +532,12 @@ impl<'a> Evaluator<'a> {
             Expr::VectorSelector(vs) => {
                 let (a, b) = shifted(self, vs.at, vs.offset.as_ref());
                 let after = if vs.smoothed { self.lookback } else { 0 };
-                self.plan_selector(vs, a.saturating_sub(self.lookback), b.saturating_add(after), 0);
+                self.plan_selector(
+                    vs,
+                    a.saturating_sub(self.lookback),
+                    b.saturating_add(after),
+                    0,
+                );
             }
             Expr::MatrixSelector(ms) => {
                 let vs = &ms.selector;
@@ -634,7 +660,7 @@ impl<'a> Evaluator<'a> {
         mint: i64,
         maxt: i64,
         range: i64,
-    ) -> Result<Vec<Selected>> {
+    ) -> Result<Vec<StoredSeries>> {
         let hints = SelectHints {
             start: mint.saturating_add(1),
             end: maxt,
@@ -650,6 +676,8 @@ impl<'a> Evaluator<'a> {
         for mut s in series {
             self.check_deadline()?;
             let mut points = Vec::new();
+            let mut start_timestamps = Vec::new();
+            let mut any_start = false;
             let mut next = s.samples.seek(mint.saturating_add(1));
             while let Some((t, v)) = next {
                 if t > maxt {
@@ -657,10 +685,17 @@ impl<'a> Evaluator<'a> {
                 }
                 if t > mint {
                     points.push((t, v));
+                    let st = s.samples.start_timestamp();
+                    any_start |= st != 0;
+                    start_timestamps.push(st);
                 }
                 next = s.samples.next();
             }
-            out.push((Arc::new(s.labels), points));
+            out.push(StoredSeries {
+                labels: Arc::new(s.labels),
+                points,
+                start_timestamps: any_start.then_some(start_timestamps),
+            });
         }
         Ok(out)
     }
@@ -683,10 +718,12 @@ impl<'a> Evaluator<'a> {
             self.selectors[i].loaded = Some(
                 selected
                     .into_iter()
-                    .map(|(labels, points)| LoadedSeries {
-                        labels,
-                        points,
+                    .map(|s| LoadedSeries {
+                        labels: s.labels,
+                        points: s.points,
+                        start_timestamps: s.start_timestamps,
                         cursor: 0,
+                        start_cursor: 0,
                     })
                     .collect(),
             );
@@ -710,7 +747,7 @@ impl<'a> Evaluator<'a> {
         maxt: i64,
         range: i64,
     ) -> Result<Vec<Selected>> {
-        let out = match self.planned(vs, mint, maxt)? {
+        let out: Vec<Selected> = match self.planned(vs, mint, maxt)? {
             Some(i) => {
                 let loaded = self.selectors[i].loaded.as_mut().expect("loaded above");
                 loaded
@@ -722,7 +759,11 @@ impl<'a> Evaluator<'a> {
                     })
                     .collect()
             }
-            None => self.select_from_storage(vs, mint, maxt, range)?,
+            None => self
+                .select_from_storage(vs, mint, maxt, range)?
+                .into_iter()
+                .map(|s| (s.labels, s.points))
+                .collect(),
         };
         self.count_samples(out.iter().map(|s| s.1.len()).sum())?;
         Ok(out)
@@ -744,37 +785,55 @@ impl<'a> Evaluator<'a> {
                 let loaded = self.selectors[i].loaded.as_mut().expect("loaded above");
                 for s in loaded.iter_mut() {
                     let to = points_until(&s.points, maxt, &mut s.cursor);
-                    let from = s.points[..to].partition_point(|p| p.0 <= mint);
+                    let from = points_until(&s.points, mint, &mut s.start_cursor).min(to);
                     let window = &s.points[from..to];
                     if window.is_empty() {
                         continue;
                     }
-                    let points: Vec<(i64, f64)> = window
-                        .iter()
-                        .copied()
-                        .filter(|p| !is_stale_marker(p.1))
-                        .collect();
+                    let mut points = self.spare_points.pop().unwrap_or_default();
+                    points.extend(window.iter().copied().filter(|p| !is_stale_marker(p.1)));
                     if points.is_empty() {
+                        self.spare_points.push(points);
                         continue;
                     }
+                    let start_timestamps = s.start_timestamps.as_ref().map(|sts| {
+                        (from..to)
+                            .filter(|&i| !is_stale_marker(s.points[i].1))
+                            .map(|i| sts[i])
+                            .collect()
+                    });
                     total += points.len();
                     out.push(RangeSeries {
                         labels: Arc::clone(&s.labels),
                         points,
+                        start_timestamps,
                         drop_name: false,
                     });
                 }
             }
             None => {
-                for (labels, mut points) in self.select_from_storage(vs, mint, maxt, range)? {
-                    points.retain(|p| !is_stale_marker(p.1));
+                for s in self.select_from_storage(vs, mint, maxt, range)? {
+                    let keep: Vec<bool> = s.points.iter().map(|p| !is_stale_marker(p.1)).collect();
+                    let points: Vec<(i64, f64)> = s
+                        .points
+                        .iter()
+                        .zip(&keep)
+                        .filter_map(|(p, &k)| k.then_some(*p))
+                        .collect();
                     if points.is_empty() {
                         continue;
                     }
+                    let start_timestamps = s.start_timestamps.map(|sts| {
+                        sts.into_iter()
+                            .zip(&keep)
+                            .filter_map(|(st, &k)| k.then_some(st))
+                            .collect()
+                    });
                     total += points.len();
                     out.push(RangeSeries {
-                        labels,
+                        labels: s.labels,
                         points,
+                        start_timestamps,
                         drop_name: false,
                     });
                 }
@@ -785,8 +844,26 @@ impl<'a> Evaluator<'a> {
     }
 
     pub(crate) fn vector_selector(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<Sample>> {
+        self.instant_selector(vs, t, false)
+    }
+
+    /// `start_timestamp(selector)`: the start timestamp (s) of the sample
+    /// each series has at `t`, `0` where it has none; the name is dropped.
+    pub(crate) fn start_timestamps(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<Sample>> {
+        self.instant_selector(vs, t, true)
+    }
+
+    /// The newest sample of each series within the lookback delta (or,
+    /// with `start_times`, its start timestamp in seconds instead).
+    fn instant_selector(
+        &mut self,
+        vs: &VectorSelector,
+        t: i64,
+        start_times: bool,
+    ) -> Result<Vec<Sample>> {
         let ts = self.base_time(vs.at, vs.offset.as_ref(), t);
-        if vs.smoothed {
+        let seconds = |st: i64| st as f64 / 1000.0;
+        if vs.smoothed && !start_times {
             // The value at `ts` interpolated between the samples around
             // it (the next one within the lookback delta).
             let selected = self.select(
@@ -825,15 +902,26 @@ impl<'a> Evaluator<'a> {
                     // The newest sample in the window; a stale marker
                     // there means the series ended.
                     let n = points_until(&s.points, ts, &mut s.cursor);
-                    let Some(&(st, v)) = n.checked_sub(1).map(|i| &s.points[i]) else {
+                    let Some(i) = n.checked_sub(1) else {
                         continue;
                     };
+                    let (st, v) = s.points[i];
                     if st > mint && !is_stale_marker(v) {
-                        out.push(Sample {
-                            labels: Arc::clone(&s.labels),
-                            t: st,
-                            v,
-                            drop_name: false,
+                        out.push(if start_times {
+                            let start = s.start_timestamps.as_ref().map_or(0, |sts| sts[i]);
+                            Sample {
+                                labels: Arc::clone(&s.labels),
+                                t: ts,
+                                v: seconds(start),
+                                drop_name: true,
+                            }
+                        } else {
+                            Sample {
+                                labels: Arc::clone(&s.labels),
+                                t: st,
+                                v,
+                                drop_name: false,
+                            }
                         });
                     }
                 }
@@ -842,13 +930,29 @@ impl<'a> Evaluator<'a> {
             None => self
                 .select_from_storage(vs, mint, ts, 0)?
                 .into_iter()
-                .filter_map(|(labels, points)| {
-                    let &(st, v) = points.last()?;
-                    (!is_stale_marker(v)).then_some(Sample {
-                        labels,
-                        t: st,
-                        v,
-                        drop_name: false,
+                .filter_map(|s| {
+                    let &(st, v) = s.points.last()?;
+                    if is_stale_marker(v) {
+                        return None;
+                    }
+                    Some(if start_times {
+                        let start = s
+                            .start_timestamps
+                            .as_ref()
+                            .map_or(0, |sts| sts[sts.len() - 1]);
+                        Sample {
+                            labels: s.labels,
+                            t: ts,
+                            v: seconds(start),
+                            drop_name: true,
+                        }
+                    } else {
+                        Sample {
+                            labels: s.labels,
+                            t: st,
+                            v,
+                            drop_name: false,
+                        }
                     })
                 })
                 .collect(),
@@ -902,6 +1006,7 @@ impl<'a> Evaluator<'a> {
                                 RangeSeries {
                                     labels: Labels::default(),
                                     points: Vec::new(),
+                                    start_timestamps: None,
                                     drop_name: false,
                                 }
                             });
@@ -915,6 +1020,7 @@ impl<'a> Evaluator<'a> {
                                     RangeSeries {
                                         labels: s.labels.clone(),
                                         points: Vec::new(),
+                                        start_timestamps: None,
                                         drop_name: false,
                                     }
                                 });
@@ -1045,6 +1151,15 @@ impl<'a> Evaluator<'a> {
                 "expected a range vector, got a {}",
                 other.type_name()
             )),
+        }
+    }
+
+    /// Returns a consumed range vector's point buffer for reuse.
+    pub(crate) fn recycle(&mut self, mut points: Vec<(i64, f64)>) {
+        // A bounded pool: one step's worth of series is what gets reused.
+        if self.spare_points.len() < 100_000 {
+            points.clear();
+            self.spare_points.push(points);
         }
     }
 

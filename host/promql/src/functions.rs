@@ -10,8 +10,8 @@ use wasmetheus_model::Label;
 
 use crate::ast::{Call, Expr, Span};
 use crate::engine::{
-    Evaluator, Labels, RangeSeries, Result, Sample, Val, check_unique, err, get_label, go_float, go_max,
-    go_min, kahan_sum_inc, set_label,
+    Evaluator, Labels, RangeSeries, Result, Sample, Val, check_unique, err, get_label, go_float,
+    go_max, go_min, kahan_sum_inc, set_label,
 };
 
 /// Evaluates a function call at `t`.
@@ -274,8 +274,21 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
                     .collect(),
             ))
         }
+        "start_timestamp" => {
+            // Only a selector's samples carry start timestamps; anything
+            // computed has none and gives nothing.
+            let mut arg = &c.args[0];
+            while let Expr::Paren(p) = arg {
+                arg = &p.expr;
+            }
+            if let Expr::VectorSelector(vs) = arg {
+                return Ok(Val::Vector(ev.start_timestamps(vs, t)?));
+            }
+            ev.eval_vector(arg, t)?;
+            Ok(Val::Vector(Vec::new()))
+        }
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
-        | "histogram_stdvar" | "start_timestamp" => {
+        | "histogram_stdvar" => {
             // Native histograms only: floats give nothing.
             ev.eval_vector(&c.args[0], t)?;
             Ok(Val::Vector(Vec::new()))
@@ -795,23 +808,48 @@ fn over_time(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
     }
     let keep_name = matches!(name, "last_over_time" | "first_over_time");
     let mut out = Vec::with_capacity(matrix.len());
+    let mut noted: Vec<String> = Vec::new();
     for s in matrix {
         let RangeSeries {
             labels,
             points,
+            start_timestamps,
             drop_name,
         } = s;
+        let sts = start_timestamps.as_deref();
         let v = match name {
             "rate" | "increase" | "delta" => {
                 let counter = name != "delta";
-                let v = extrapolated_rate(&points, range_start, range_end, counter, name == "rate");
+                // Prometheus reads start timestamps for counters only.
+                let sts = if counter { sts } else { None };
+                let (v, overlap) = extrapolated_rate(
+                    &points,
+                    sts,
+                    range_start,
+                    range_end,
+                    counter,
+                    name == "rate",
+                );
+                if overlap {
+                    ev.warn(
+                        format!(
+                            "sample has start time that overlaps with previous sample timestamp for metric {:?}",
+                            get_label(&labels, "__name__")
+                        ),
+                        arg.span(),
+                    );
+                }
                 if v.is_some() && counter {
                     let metric = get_label(&labels, "__name__");
                     if !metric.is_empty()
                         && !["_total", "_sum", "_count", "_bucket"]
                             .iter()
                             .any(|suf| metric.ends_with(suf))
+                        // Once per name and call: the text costs more
+                        // than the rate.
+                        && !noted.iter().any(|n| n == metric)
                     {
+                        noted.push(metric.to_owned());
                         ev.info(
                             format!(
                                 "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
@@ -822,7 +860,8 @@ fn over_time(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
                 }
                 v
             }
-            "irate" | "idelta" => instant_value(&points, name == "irate"),
+            "irate" => instant_value(&points, sts, true),
+            "idelta" => instant_value(&points, None, false),
             "avg_over_time" => Some(avg(points.iter().map(|p| p.1))),
             "count_over_time" => Some(points.len() as f64),
             "sum_over_time" => {
@@ -894,12 +933,15 @@ fn over_time(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
             }
             "resets" => {
                 let mut n = 0.0;
-                let mut prev = points[0].1;
-                for p in &points[1..] {
-                    if p.1 < prev {
+                for (i, w) in points.windows(2).enumerate() {
+                    let (prev, cur) = (w[0], w[1]);
+                    if cur.1 < prev.1
+                        || sts.is_some_and(|sts| {
+                            is_start_timestamp_reset(sts[i], prev.0, sts[i + 1], cur.0)
+                        })
+                    {
                         n += 1.0;
                     }
-                    prev = p.1;
                 }
                 Some(n)
             }
@@ -913,6 +955,7 @@ fn over_time(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
             }
             _ => return err(format!("function {name} is not supported")),
         };
+        ev.recycle(points);
         if let Some(v) = v {
             out.push(Sample {
                 labels,
@@ -951,64 +994,113 @@ fn avg(values: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
-/// Prometheus' `extrapolatedRate` over floats.
+/// `rate`/`increase`/`delta` (Prometheus' `extrapolatedRate`): the
+/// change over the window, corrected for counter resets, extrapolated
+/// towards the window's bounds. With start timestamps (counters only), a
+/// sample that started counting after the previous one is a reset too,
+/// and a first sample whose counting began inside the window is
+/// extrapolated to a zero at that start instead of to the window's start.
+/// Also says whether a start timestamp overlapped the sample before it.
 fn extrapolated_rate(
     points: &[(i64, f64)],
+    sts: Option<&[i64]>,
     range_start: i64,
     range_end: i64,
     counter: bool,
     rate: bool,
-) -> Option<f64> {
-    if points.len() < 2 {
-        return None;
-    }
-    let n1 = (points.len() - 1) as f64;
-    let (first_t, first_v) = points[0];
-    let (last_t, last_v) = points[points.len() - 1];
+) -> (Option<f64>, bool) {
+    let Some(&(first_t, first_v)) = points.first() else {
+        return (None, false);
+    };
+    let n1 = points.len() - 1;
+    let (last_t, last_v) = points[n1];
     let mut result = last_v - first_v;
+    let mut overlap = false;
     if counter {
-        let mut prev = first_v;
-        for p in &points[1..] {
-            if p.1 < prev {
-                result += prev;
+        for (i, w) in points.windows(2).enumerate() {
+            let (prev, cur) = (w[0], w[1]);
+            let st_reset = match sts {
+                Some(sts) => {
+                    let (prev_st, cur_st) = (sts[i], sts[i + 1]);
+                    // Each series warns once per step.
+                    overlap |= !overlap && cur_st != 0 && cur_st < prev.0 && cur_st != prev_st;
+                    is_start_timestamp_reset(prev_st, prev.0, cur_st, cur.0)
+                }
+                None => false,
+            };
+            if cur.1 < prev.1 || st_reset {
+                result += prev.1;
             }
-            prev = p.1;
         }
     }
     let mut to_start = (first_t - range_start) as f64 / 1000.0;
     let mut to_end = (range_end - last_t) as f64 / 1000.0;
-    let sampled = (last_t - first_t) as f64 / 1000.0;
-    let avg_between = sampled / n1;
+    let mut sampled = (last_t - first_t) as f64 / 1000.0;
+    let avg_between = if n1 > 0 { sampled / n1 as f64 } else { 0.0 };
     let threshold = avg_between * 1.1;
-    if to_start >= threshold {
-        to_start = avg_between / 2.0;
-    }
-    if counter && result > 0.0 && first_v >= 0.0 {
-        // A counter cannot go below zero: extrapolate at most to where it
-        // would have been zero.
-        let to_zero = sampled * (first_v / result);
-        if to_zero < to_start {
-            to_start = to_zero;
+    let first_st = sts.map_or(0, |sts| sts[0]);
+    if counter && first_st != 0 && first_st > range_start && first_st < first_t {
+        // The series started counting inside the window: assume a zero
+        // there rather than extrapolating.
+        to_start = 0.0;
+        sampled = (last_t - first_st) as f64 / 1000.0;
+        result += first_v;
+    } else if n1 == 0 {
+        return (None, overlap);
+    } else {
+        if to_start >= threshold {
+            to_start = avg_between / 2.0;
+        }
+        if counter && result > 0.0 && first_v >= 0.0 {
+            // A counter cannot go below zero: extrapolate at most to
+            // where it would have been zero.
+            let to_zero = sampled * (first_v / result);
+            if to_zero < to_start {
+                to_start = to_zero;
+            }
         }
     }
     if to_end >= threshold {
         to_end = avg_between / 2.0;
     }
-    let mut factor = (sampled + to_start + to_end) / sampled;
+    let mut factor = if sampled != 0.0 {
+        (sampled + to_start + to_end) / sampled
+    } else {
+        1.0
+    };
     if rate {
         factor /= (range_end - range_start) as f64 / 1000.0;
     }
-    Some(result * factor)
+    (Some(result * factor), overlap)
+}
+
+/// Whether a sample's start timestamp says its counter restarted since
+/// the previous sample (Prometheus' `isStartTimestampReset`; `0` is none).
+fn is_start_timestamp_reset(prev_st: i64, prev_t: i64, cur_st: i64, cur_t: i64) -> bool {
+    // Unset, invalid (after the sample) or OTel's unknown start (equal).
+    if cur_st == 0 || cur_st >= cur_t {
+        return false;
+    }
+    match cur_st.cmp(&prev_t) {
+        Ordering::Less => false,
+        Ordering::Greater => true,
+        // Started right at the previous sample: a delta (reset) unless
+        // that sample's own start is unknown or invalid.
+        Ordering::Equal => prev_st <= prev_t && prev_st != 0 && prev_st != prev_t,
+    }
 }
 
 /// `irate`/`idelta`: the last two samples.
-fn instant_value(points: &[(i64, f64)], rate: bool) -> Option<f64> {
-    if points.len() < 2 {
+fn instant_value(points: &[(i64, f64)], sts: Option<&[i64]>, rate: bool) -> Option<f64> {
+    let n = points.len();
+    if n < 2 {
         return None;
     }
-    let (pt, pv) = points[points.len() - 2];
-    let (lt, lv) = points[points.len() - 1];
-    let mut v = if rate && lv < pv { lv } else { lv - pv };
+    let (pt, pv) = points[n - 2];
+    let (lt, lv) = points[n - 1];
+    let reset =
+        lv < pv || sts.is_some_and(|sts| is_start_timestamp_reset(sts[n - 2], pt, sts[n - 1], lt));
+    let mut v = if rate && reset { lv } else { lv - pv };
     let interval = lt - pt;
     if interval == 0 {
         return None;

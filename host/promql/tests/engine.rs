@@ -12,9 +12,10 @@ use wasmetheus_promql::engine::Engine;
 use wasmetheus_promql::promqltest::{Counts, MemStore, run_script};
 use wasmetheus_promql::value::{SampleValue, Value, format_labels};
 
-/// Runs every corpus file and prints per-file counts. Only a floor is
-/// asserted while the engine is incomplete; raise it as the engine grows.
-/// `WASMETHEUS_SHOW_FAILURES=1` prints every failure.
+/// Runs every corpus file and prints per-file counts. Every case without
+/// native histograms must pass (those are skipped, and
+/// `native_histogram_cases_are_skipped_never_passed` checks that only they
+/// are). `WASMETHEUS_SHOW_FAILURES=1` prints every failure even on success.
 #[test]
 fn corpus() {
     let files = corpus_files();
@@ -27,7 +28,7 @@ fn corpus() {
         let report = run_script(&name, &text, &engine);
         let counts = report.counts();
         println!("{name}: {counts}");
-        if show {
+        if show || counts.failed > 0 {
             for f in report.failures() {
                 println!("  {f}");
             }
@@ -36,14 +37,17 @@ fn corpus() {
         total += counts;
     }
     println!("{total}");
+    assert_eq!(total.failed, 0, "corpus cases failed: {total}");
     assert!(
-        total.passed >= FLOOR,
-        "corpus regressed: {total} (floor {FLOOR})"
+        total.passed >= PASSED,
+        "fewer cases ran than the corpus has without native histograms: {total}"
     );
 }
 
-/// Passed evals the engine has reached; raise it as the engine grows.
-const FLOOR: usize = 1274;
+/// The corpus' cases without native histograms (FORMAT.md counts 1290
+/// float cases; two regex selectors match histogram series once their
+/// escapes are read, so 1288 run here and 926 are skipped).
+const PASSED: usize = 1288;
 
 // ---- unit tests on a small store ----
 

@@ -26,8 +26,9 @@ pub struct SeriesData {
     pub start_times: BTreeMap<i64, i64>,
 }
 
-/// A selected series: labels and its float samples in the range.
-type Selected = (Vec<Label>, Vec<(i64, f64)>);
+/// A selected series: labels, its float samples in the range and their
+/// start timestamps (`None` when the series has none).
+type Selected = (Vec<Label>, Vec<(i64, f64)>, Option<Vec<i64>>);
 
 /// The store. Cheap to create; `clear` empties it.
 #[derive(Debug, Default)]
@@ -87,7 +88,14 @@ impl MemStore {
             .filter_map(|(labels, data)| {
                 let from = data.floats.partition_point(|s| s.0 < mint);
                 let to = data.floats.partition_point(|s| s.0 <= maxt);
-                (from < to).then(|| (labels.clone(), data.floats[from..to].to_vec()))
+                let samples = &data.floats[from..to];
+                let sts = (!data.start_times.is_empty()).then(|| {
+                    samples
+                        .iter()
+                        .map(|s| data.start_times.get(&s.0).copied().unwrap_or(0))
+                        .collect()
+                });
+                (from < to).then(|| (labels.clone(), samples.to_vec(), sts))
             })
             .collect()
     }
@@ -102,9 +110,12 @@ impl Queryable for MemStore {
         Ok(self
             .matching(matchers, hints.start, hints.end)
             .into_iter()
-            .map(|(labels, samples)| Series {
+            .map(|(labels, samples, sts)| Series {
                 labels,
-                samples: Box::new(VecSampleIterator::new(samples)),
+                samples: Box::new(match sts {
+                    Some(sts) => VecSampleIterator::with_start_timestamps(samples, sts),
+                    None => VecSampleIterator::new(samples),
+                }),
             })
             .collect())
     }
@@ -118,7 +129,7 @@ impl Queryable for MemStore {
         let mut names: Vec<String> = self
             .matching(matchers, mint, maxt)
             .into_iter()
-            .flat_map(|(labels, _)| labels.into_iter().map(|l| l.name))
+            .flat_map(|(labels, ..)| labels.into_iter().map(|l| l.name))
             .collect();
         names.sort();
         names.dedup();
@@ -135,7 +146,7 @@ impl Queryable for MemStore {
         let mut values: Vec<String> = self
             .matching(matchers, mint, maxt)
             .into_iter()
-            .filter_map(|(labels, _)| labels.into_iter().find(|l| l.name == name).map(|l| l.value))
+            .filter_map(|(labels, ..)| labels.into_iter().find(|l| l.name == name).map(|l| l.value))
             .collect();
         values.sort();
         values.dedup();
