@@ -11,6 +11,7 @@
 mod aggregate;
 mod at_variant;
 mod binary;
+mod steps;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -146,7 +147,7 @@ impl Engine {
     ) -> Result<(Value, Annotations)> {
         let expr = parser::parse(query)?;
         let mut ev = Evaluator::new(self, storage, query, t, t, 0);
-        ev.plan(&expr, t, t);
+        ev.plan(&expr, t, t, true);
         let val = ev.eval(&expr, t)?;
         let out = match val {
             Val::Scalar(v) => Value::Scalar(t, v),
@@ -219,8 +220,16 @@ impl Engine {
             );
         }
         let mut ev = Evaluator::new(self, storage, query, start, end, step);
-        ev.plan(&expr, start, end);
-        let mut out = RangeResult::default();
+        ev.plan(&expr, start, end, true);
+        if steps::supported(&expr) {
+            let m = ev.eval_steps(&expr)?;
+            let series = ev.range_result(m)?;
+            return Ok((Value::Matrix(series), ev.annotations));
+        }
+        let mut out = RangeResult {
+            max_samples: self.options.max_samples,
+            ..RangeResult::default()
+        };
         let mut t = start;
         while t <= end {
             ev.check_deadline()?;
@@ -258,6 +267,9 @@ struct RangeResult {
     by_address: FxHashMap<(usize, bool), (Labels, usize)>,
     by_labels: HashMap<Vec<Label>, usize>,
     series: Vec<value::Series>,
+    /// Points so far, against the sample limit: the result is held whole.
+    points: usize,
+    max_samples: usize,
 }
 
 impl RangeResult {
@@ -312,6 +324,10 @@ impl RangeResult {
                 t,
                 value: SampleValue::Float(s.v),
             });
+            self.points += 1;
+            if self.points > self.max_samples {
+                return Err(Error::TooManySamples);
+            }
         }
         Ok(())
     }
@@ -490,6 +506,9 @@ pub(crate) struct Evaluator<'a> {
     /// for the next step's instead of allocating anew.
     pub(crate) spare_points: Vec<Vec<(i64, f64)>>,
     pub annotations: Annotations,
+    /// Subexpressions computed for the whole range at once (address →
+    /// result once computed), served one step at a time.
+    whole_range: FxHashMap<usize, Option<steps::StepMatrix>>,
     /// Per aggregation node: interned group label sets.
     pub(crate) groupings: FxHashMap<usize, aggregate::GroupCache>,
 }
@@ -515,6 +534,7 @@ impl<'a> Evaluator<'a> {
             max_samples: o.max_samples,
             deadline: Instant::now() + o.timeout,
             selectors: Vec::new(),
+            whole_range: FxHashMap::default(),
             spare_points: Vec::new(),
             annotations: Annotations::default(),
             groupings: FxHashMap::default(),
@@ -524,7 +544,18 @@ impl<'a> Evaluator<'a> {
     /// Works out, for every selector in `e` evaluated at times in
     /// `[lo, hi]`, the window of samples it can read, so that each is
     /// selected from storage once instead of once per step.
-    fn plan(&mut self, e: &Expr, lo: i64, hi: i64) {
+    ///
+    /// `top` says `e` is evaluated at the query's own steps (it is in no
+    /// subquery): in a range query its whole-range subexpressions are then
+    /// computed at once ([`steps`]) and served step by step.
+    fn plan(&mut self, e: &Expr, lo: i64, hi: i64, top: bool) {
+        if top
+            && self.step != 0
+            && matches!(e, Expr::Aggregate(_) | Expr::Call(_))
+            && steps::supported(e)
+        {
+            self.whole_range.insert(e as *const Expr as usize, None);
+        }
         let shifted = |ev: &Self, at: Option<AtModifier>, offset: Option<&Duration>| {
             (ev.base_time(at, offset, lo), ev.base_time(at, offset, hi))
         };
@@ -551,23 +582,23 @@ impl<'a> Evaluator<'a> {
             Expr::Subquery(sq) => {
                 let (a, b) = shifted(self, sq.at, sq.offset.as_ref());
                 let range = self.duration(&sq.range);
-                self.plan(&sq.expr, a.saturating_sub(range), b);
+                self.plan(&sq.expr, a.saturating_sub(range), b, false);
             }
-            Expr::Paren(p) => self.plan(&p.expr, lo, hi),
-            Expr::Unary(u) => self.plan(&u.expr, lo, hi),
+            Expr::Paren(p) => self.plan(&p.expr, lo, hi, top),
+            Expr::Unary(u) => self.plan(&u.expr, lo, hi, top),
             Expr::Binary(b) => {
-                self.plan(&b.lhs, lo, hi);
-                self.plan(&b.rhs, lo, hi);
+                self.plan(&b.lhs, lo, hi, top);
+                self.plan(&b.rhs, lo, hi, top);
             }
             Expr::Aggregate(a) => {
                 if let Some(p) = &a.param {
-                    self.plan(p, lo, hi);
+                    self.plan(p, lo, hi, top);
                 }
-                self.plan(&a.expr, lo, hi);
+                self.plan(&a.expr, lo, hi, top);
             }
             Expr::Call(c) => {
                 for arg in &c.args {
-                    self.plan(arg, lo, hi);
+                    self.plan(arg, lo, hi, top);
                 }
             }
             Expr::Number(_) | Expr::String(_) => {}
@@ -1069,9 +1100,34 @@ impl<'a> Evaluator<'a> {
                 }
             }
             Expr::Binary(b) => self.binary(b, t),
-            Expr::Aggregate(a) => self.aggregate(a, t),
-            Expr::Call(c) => crate::functions::call(self, c, t),
+            Expr::Aggregate(a) => match self.from_whole_range(e, t)? {
+                Some(v) => Ok(Val::Vector(v)),
+                None => self.aggregate(a, t),
+            },
+            Expr::Call(c) => match self.from_whole_range(e, t)? {
+                Some(v) => Ok(Val::Vector(v)),
+                None => crate::functions::call(self, c, t),
+            },
         }
+    }
+
+    /// `e` at step time `t`, if the plan computes it for the whole range.
+    fn from_whole_range(&mut self, e: &Expr, t: i64) -> Result<Option<Vec<Sample>>> {
+        let address = e as *const Expr as usize;
+        let Some(computed) = self.whole_range.get(&address) else {
+            return Ok(None);
+        };
+        let offset = t.saturating_sub(self.start);
+        if offset < 0 || offset % self.step != 0 || offset / self.step >= self.steps() as i64 {
+            return Ok(None);
+        }
+        let k = (offset / self.step) as usize;
+        if computed.is_none() {
+            let m = self.eval_steps(e)?;
+            self.whole_range.insert(address, Some(m));
+        }
+        let m = self.whole_range[&address].as_ref().expect("computed above");
+        Ok(Some(m.vector_at(k, t)))
     }
 
     /// The time the samples of `e` evaluated at `t` come from: `t` moved

@@ -806,7 +806,7 @@ fn over_time(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
             ));
         }
     }
-    let keep_name = matches!(name, "last_over_time" | "first_over_time");
+    let keep_name = range_fn_keeps_name(name);
     let mut out = Vec::with_capacity(matrix.len());
     let mut noted: Vec<String> = Vec::new();
     for s in matrix {
@@ -816,145 +816,24 @@ fn over_time(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
             start_timestamps,
             drop_name,
         } = s;
-        let sts = start_timestamps.as_deref();
-        let v = match name {
-            "rate" | "increase" | "delta" => {
-                let counter = name != "delta";
-                // Prometheus reads start timestamps for counters only.
-                let sts = if counter { sts } else { None };
-                let (v, overlap) = extrapolated_rate(
-                    &points,
-                    sts,
-                    range_start,
-                    range_end,
-                    counter,
-                    name == "rate",
-                );
-                if overlap {
-                    ev.warn(
-                        format!(
-                            "sample has start time that overlaps with previous sample timestamp for metric {:?}",
-                            get_label(&labels, "__name__")
-                        ),
-                        arg.span(),
-                    );
-                }
-                if v.is_some() && counter {
-                    let metric = get_label(&labels, "__name__");
-                    if !metric.is_empty()
-                        && !["_total", "_sum", "_count", "_bucket"]
-                            .iter()
-                            .any(|suf| metric.ends_with(suf))
-                        // Once per name and call: the text costs more
-                        // than the rate.
-                        && !noted.iter().any(|n| n == metric)
-                    {
-                        noted.push(metric.to_owned());
-                        ev.info(
-                            format!(
-                                "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
-                            ),
-                            arg.span(),
-                        );
-                    }
-                }
-                v
-            }
-            "irate" => instant_value(&points, sts, true),
-            "idelta" => instant_value(&points, None, false),
-            "avg_over_time" => Some(avg(points.iter().map(|p| p.1))),
-            "count_over_time" => Some(points.len() as f64),
-            "sum_over_time" => {
-                let (mut sum, mut c) = (0.0, 0.0);
-                for p in &points {
-                    (sum, c) = kahan_sum_inc(p.1, sum, c);
-                }
-                Some(if c.is_finite() { sum + c } else { sum })
-            }
-            "min_over_time" => Some(points.iter().skip(1).fold(points[0].1, |m, p| {
-                if p.1 < m || m.is_nan() { p.1 } else { m }
-            })),
-            "max_over_time" => Some(points.iter().skip(1).fold(points[0].1, |m, p| {
-                if p.1 > m || m.is_nan() { p.1 } else { m }
-            })),
-            "ts_of_min_over_time" | "ts_of_max_over_time" => {
-                let max = name == "ts_of_max_over_time";
-                let mut best = points[0];
-                for &p in &points[1..] {
-                    let better = if max { p.1 >= best.1 } else { p.1 <= best.1 };
-                    if better || best.1.is_nan() {
-                        best = p;
-                    }
-                }
-                Some(best.0 as f64 / 1000.0)
-            }
-            "ts_of_first_over_time" => Some(points[0].0 as f64 / 1000.0),
-            "ts_of_last_over_time" => Some(points[points.len() - 1].0 as f64 / 1000.0),
-            "stddev_over_time" | "stdvar_over_time" => {
-                let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) =
-                    (0.0, 0.0, 0.0, 0.0, 0.0);
-                for p in &points {
-                    count += 1.0;
-                    let delta = p.1 - (mean + c_mean);
-                    (mean, c_mean) = kahan_sum_inc(delta / count, mean, c_mean);
-                    (aux, c_aux) = kahan_sum_inc(delta * (p.1 - (mean + c_mean)), aux, c_aux);
-                }
-                let var = (aux + c_aux) / count;
-                Some(if name == "stddev_over_time" {
-                    var.sqrt()
-                } else {
-                    var
-                })
-            }
-            "quantile_over_time" => {
-                let mut values: Vec<f64> = points.iter().map(|p| p.1).collect();
-                Some(crate::engine::quantile(params[0], &mut values))
-            }
-            "mad_over_time" if points.iter().any(|p| p.1.is_nan()) => Some(f64::NAN),
-            "mad_over_time" => {
-                let mut values: Vec<f64> = points.iter().map(|p| p.1).collect();
-                let median = crate::engine::quantile(0.5, &mut values);
-                let mut dev: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
-                Some(crate::engine::quantile(0.5, &mut dev))
-            }
-            "last_over_time" => Some(points[points.len() - 1].1),
-            "first_over_time" => Some(points[0].1),
-            "present_over_time" => Some(1.0),
-            "changes" => {
-                let mut n = 0.0;
-                let mut prev = points[0].1;
-                for p in &points[1..] {
-                    if p.1 != prev && !(p.1.is_nan() && prev.is_nan()) {
-                        n += 1.0;
-                    }
-                    prev = p.1;
-                }
-                Some(n)
-            }
-            "resets" => {
-                let mut n = 0.0;
-                for (i, w) in points.windows(2).enumerate() {
-                    let (prev, cur) = (w[0], w[1]);
-                    if cur.1 < prev.1
-                        || sts.is_some_and(|sts| {
-                            is_start_timestamp_reset(sts[i], prev.0, sts[i + 1], cur.0)
-                        })
-                    {
-                        n += 1.0;
-                    }
-                }
-                Some(n)
-            }
-            "deriv" => (points.len() >= 2).then(|| linear_regression(&points, points[0].0).0),
-            "predict_linear" => (points.len() >= 2).then(|| {
-                let (slope, intercept) = linear_regression(&points, t);
-                slope * params[0] + intercept
-            }),
-            "double_exponential_smoothing" => {
-                double_exponential_smoothing(&points, params[0], params[1])
-            }
-            _ => return err(format!("function {name} is not supported")),
-        };
+        let (v, overlap) = window_value(
+            name,
+            &points,
+            start_timestamps.as_deref(),
+            range_start,
+            range_end,
+            t,
+            &params,
+        )?;
+        range_annotations(
+            ev,
+            name,
+            &labels,
+            v.is_some(),
+            overlap,
+            arg.span(),
+            &mut noted,
+        );
         ev.recycle(points);
         if let Some(v) = v {
             out.push(Sample {
@@ -966,6 +845,202 @@ fn over_time(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
         }
     }
     Ok(Val::Vector(out))
+}
+
+/// Whether a range function keeps the metric name (the others drop it).
+pub(crate) fn range_fn_keeps_name(name: &str) -> bool {
+    matches!(name, "last_over_time" | "first_over_time")
+}
+
+/// The range functions whose value depends on the window alone (no
+/// parameter, no anchored or smoothed handling): what the engine may
+/// evaluate for a whole range query at once, series by series.
+pub(crate) fn is_plain_range_fn(name: &str) -> bool {
+    matches!(
+        name,
+        "rate"
+            | "increase"
+            | "delta"
+            | "irate"
+            | "idelta"
+            | "avg_over_time"
+            | "count_over_time"
+            | "sum_over_time"
+            | "min_over_time"
+            | "max_over_time"
+            | "ts_of_min_over_time"
+            | "ts_of_max_over_time"
+            | "ts_of_first_over_time"
+            | "ts_of_last_over_time"
+            | "stddev_over_time"
+            | "stdvar_over_time"
+            | "mad_over_time"
+            | "last_over_time"
+            | "first_over_time"
+            | "present_over_time"
+            | "changes"
+            | "resets"
+            | "deriv"
+    )
+}
+
+/// The annotations a range function adds for one series' window: the
+/// "might not be a counter" info for `rate`/`increase` on a name that does
+/// not look like one (once per name, tracked in `noted`, since the text
+/// costs more than the rate), and the start-timestamp overlap warning.
+pub(crate) fn range_annotations(
+    ev: &mut Evaluator<'_>,
+    name: &str,
+    labels: &[Label],
+    has_value: bool,
+    overlap: bool,
+    span: Span,
+    noted: &mut Vec<String>,
+) {
+    if overlap {
+        ev.warn(
+            format!(
+                "sample has start time that overlaps with previous sample timestamp for metric {:?}",
+                get_label(labels, "__name__")
+            ),
+            span,
+        );
+    }
+    if has_value && matches!(name, "rate" | "increase") {
+        let metric = get_label(labels, "__name__");
+        if !metric.is_empty()
+            && !["_total", "_sum", "_count", "_bucket"]
+                .iter()
+                .any(|suf| metric.ends_with(suf))
+            && !noted.iter().any(|n| n == metric)
+        {
+            noted.push(metric.to_owned());
+            ev.info(
+                format!(
+                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+                ),
+                span,
+            );
+        }
+    }
+}
+
+/// The value of the range function `name` over one series' window
+/// `(range_start, range_end]` (stale markers removed) evaluated at `t`,
+/// and whether a start timestamp overlapped its previous sample.
+pub(crate) fn window_value(
+    name: &str,
+    points: &[(i64, f64)],
+    sts: Option<&[i64]>,
+    range_start: i64,
+    range_end: i64,
+    t: i64,
+    params: &[f64],
+) -> Result<(Option<f64>, bool)> {
+    let v = match name {
+        "rate" | "increase" | "delta" => {
+            let counter = name != "delta";
+            // Prometheus reads start timestamps for counters only.
+            let sts = if counter { sts } else { None };
+            let (v, overlap) =
+                extrapolated_rate(points, sts, range_start, range_end, counter, name == "rate");
+            return Ok((v, overlap));
+        }
+        "irate" => instant_value(points, sts, true),
+        "idelta" => instant_value(points, None, false),
+        "avg_over_time" => Some(avg(points.iter().map(|p| p.1))),
+        "count_over_time" => Some(points.len() as f64),
+        "sum_over_time" => {
+            let (mut sum, mut c) = (0.0, 0.0);
+            for p in points {
+                (sum, c) = kahan_sum_inc(p.1, sum, c);
+            }
+            Some(if c.is_finite() { sum + c } else { sum })
+        }
+        "min_over_time" => Some(points.iter().skip(1).fold(points[0].1, |m, p| {
+            if p.1 < m || m.is_nan() { p.1 } else { m }
+        })),
+        "max_over_time" => Some(points.iter().skip(1).fold(points[0].1, |m, p| {
+            if p.1 > m || m.is_nan() { p.1 } else { m }
+        })),
+        "ts_of_min_over_time" | "ts_of_max_over_time" => {
+            let max = name == "ts_of_max_over_time";
+            let mut best = points[0];
+            for &p in &points[1..] {
+                let better = if max { p.1 >= best.1 } else { p.1 <= best.1 };
+                if better || best.1.is_nan() {
+                    best = p;
+                }
+            }
+            Some(best.0 as f64 / 1000.0)
+        }
+        "ts_of_first_over_time" => Some(points[0].0 as f64 / 1000.0),
+        "ts_of_last_over_time" => Some(points[points.len() - 1].0 as f64 / 1000.0),
+        "stddev_over_time" | "stdvar_over_time" => {
+            let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for p in points {
+                count += 1.0;
+                let delta = p.1 - (mean + c_mean);
+                (mean, c_mean) = kahan_sum_inc(delta / count, mean, c_mean);
+                (aux, c_aux) = kahan_sum_inc(delta * (p.1 - (mean + c_mean)), aux, c_aux);
+            }
+            let var = (aux + c_aux) / count;
+            Some(if name == "stddev_over_time" {
+                var.sqrt()
+            } else {
+                var
+            })
+        }
+        "quantile_over_time" => {
+            let mut values: Vec<f64> = points.iter().map(|p| p.1).collect();
+            Some(crate::engine::quantile(params[0], &mut values))
+        }
+        "mad_over_time" if points.iter().any(|p| p.1.is_nan()) => Some(f64::NAN),
+        "mad_over_time" => {
+            let mut values: Vec<f64> = points.iter().map(|p| p.1).collect();
+            let median = crate::engine::quantile(0.5, &mut values);
+            let mut dev: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
+            Some(crate::engine::quantile(0.5, &mut dev))
+        }
+        "last_over_time" => Some(points[points.len() - 1].1),
+        "first_over_time" => Some(points[0].1),
+        "present_over_time" => Some(1.0),
+        "changes" => {
+            let mut n = 0.0;
+            let mut prev = points[0].1;
+            for p in &points[1..] {
+                if p.1 != prev && !(p.1.is_nan() && prev.is_nan()) {
+                    n += 1.0;
+                }
+                prev = p.1;
+            }
+            Some(n)
+        }
+        "resets" => {
+            let mut n = 0.0;
+            for (i, w) in points.windows(2).enumerate() {
+                let (prev, cur) = (w[0], w[1]);
+                if cur.1 < prev.1
+                    || sts.is_some_and(|sts| {
+                        is_start_timestamp_reset(sts[i], prev.0, sts[i + 1], cur.0)
+                    })
+                {
+                    n += 1.0;
+                }
+            }
+            Some(n)
+        }
+        "deriv" => (points.len() >= 2).then(|| linear_regression(points, points[0].0).0),
+        "predict_linear" => (points.len() >= 2).then(|| {
+            let (slope, intercept) = linear_regression(points, t);
+            slope * params[0] + intercept
+        }),
+        "double_exponential_smoothing" => {
+            double_exponential_smoothing(points, params[0], params[1])
+        }
+        _ => return err(format!("function {name} is not supported")),
+    };
+    Ok((v, false))
 }
 
 /// The overflow-safe mean of `avg_over_time`.

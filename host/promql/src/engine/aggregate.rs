@@ -47,7 +47,7 @@ impl GroupCache {
         g
     }
 
-    fn group(&mut self, labels: &Labels, grouping: &[String], without: bool) -> Labels {
+    pub(crate) fn group(&mut self, labels: &Labels, grouping: &[String], without: bool) -> Labels {
         // A label set only this sample holds is new each step: looking
         // it up by address would only fill the map.
         let shared = Arc::strong_count(labels) > 1;
@@ -64,16 +64,118 @@ impl GroupCache {
     }
 }
 
-/// Running state of one group.
-#[derive(Default)]
-struct Group {
-    labels: Labels,
-    drop_name: bool,
+/// The running state of one group of a value aggregation (`sum`, `avg`,
+/// `count`, `group`, `min`, `max`, `stddev`, `stdvar`), computed as
+/// Prometheus does: Kahan sums, a mean that switches to incremental form
+/// when the sum overflows, Welford's variance.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Accumulator {
     count: f64,
     value: f64,
     kahan: f64,
     mean: f64,
     incremental: bool,
+}
+
+impl Accumulator {
+    /// Adds one member's value.
+    pub(crate) fn add(&mut self, op: AggregateOp, f: f64) {
+        let g = self;
+        match op {
+            AggregateOp::Sum => {
+                (g.value, g.kahan) = kahan_sum_inc(f, g.value, g.kahan);
+            }
+            AggregateOp::Avg => {
+                g.count += 1.0;
+                if !g.incremental {
+                    let (nv, nc) = kahan_sum_inc(f, g.value, g.kahan);
+                    if g.count == 1.0 || !nv.is_infinite() {
+                        (g.value, g.kahan) = (nv, nc);
+                        return;
+                    }
+                    g.incremental = true;
+                    g.mean = g.value / (g.count - 1.0);
+                    g.kahan /= g.count - 1.0;
+                }
+                let q = (g.count - 1.0) / g.count;
+                (g.mean, g.kahan) = kahan_sum_inc(f / g.count, q * g.mean, q * g.kahan);
+            }
+            AggregateOp::Count | AggregateOp::CountValues => g.count += 1.0,
+            AggregateOp::Group => g.value = 1.0,
+            AggregateOp::Min => {
+                if g.count == 0.0 || g.value > f || g.value.is_nan() {
+                    g.value = f;
+                }
+                g.count += 1.0;
+            }
+            AggregateOp::Max => {
+                if g.count == 0.0 || g.value < f || g.value.is_nan() {
+                    g.value = f;
+                }
+                g.count += 1.0;
+            }
+            AggregateOp::Stddev | AggregateOp::Stdvar => {
+                g.count += 1.0;
+                let delta = f - g.mean;
+                g.mean += delta / g.count;
+                g.value += delta * (f - g.mean);
+            }
+            AggregateOp::Quantile
+            | AggregateOp::Topk
+            | AggregateOp::Bottomk
+            | AggregateOp::Limitk
+            | AggregateOp::LimitRatio => {}
+        }
+    }
+
+    /// The group's value once every member is added (value aggregations
+    /// only).
+    pub(crate) fn result(&self, op: AggregateOp) -> f64 {
+        let g = self;
+        match op {
+            AggregateOp::Sum => {
+                if g.kahan.is_finite() {
+                    g.value + g.kahan
+                } else {
+                    g.value
+                }
+            }
+            AggregateOp::Avg => {
+                if g.incremental {
+                    g.mean + g.kahan
+                } else {
+                    (g.value + g.kahan) / g.count
+                }
+            }
+            AggregateOp::Count | AggregateOp::CountValues => g.count,
+            AggregateOp::Stdvar => g.value / g.count,
+            AggregateOp::Stddev => (g.value / g.count).sqrt(),
+            _ => g.value,
+        }
+    }
+}
+
+/// Whether `op` reduces a group to one value computed by [`Accumulator`].
+pub(crate) fn is_value_aggregation(op: AggregateOp) -> bool {
+    matches!(
+        op,
+        AggregateOp::Sum
+            | AggregateOp::Avg
+            | AggregateOp::Count
+            | AggregateOp::Group
+            | AggregateOp::Min
+            | AggregateOp::Max
+            | AggregateOp::Stddev
+            | AggregateOp::Stdvar
+    )
+}
+
+/// Running state of one group.
+#[derive(Default)]
+struct Group {
+    labels: Labels,
+    drop_name: bool,
+    acc: Accumulator,
     values: Vec<f64>,
     members: Vec<Sample>,
 }
@@ -217,73 +319,18 @@ impl Evaluator<'_> {
             g.drop_name |= s.drop_name;
             let f = s.v;
             match a.op {
-                AggregateOp::Sum => {
-                    (g.value, g.kahan) = kahan_sum_inc(f, g.value, g.kahan);
-                }
-                AggregateOp::Avg => {
-                    g.count += 1.0;
-                    if !g.incremental {
-                        let (nv, nc) = kahan_sum_inc(f, g.value, g.kahan);
-                        if g.count == 1.0 || !nv.is_infinite() {
-                            (g.value, g.kahan) = (nv, nc);
-                            continue;
-                        }
-                        g.incremental = true;
-                        g.mean = g.value / (g.count - 1.0);
-                        g.kahan /= g.count - 1.0;
-                    }
-                    let q = (g.count - 1.0) / g.count;
-                    (g.mean, g.kahan) = kahan_sum_inc(f / g.count, q * g.mean, q * g.kahan);
-                }
-                AggregateOp::Count | AggregateOp::CountValues => g.count += 1.0,
-                AggregateOp::Group => g.value = 1.0,
-                AggregateOp::Min => {
-                    if g.count == 0.0 || g.value > f || g.value.is_nan() {
-                        g.value = f;
-                    }
-                    g.count += 1.0;
-                }
-                AggregateOp::Max => {
-                    if g.count == 0.0 || g.value < f || g.value.is_nan() {
-                        g.value = f;
-                    }
-                    g.count += 1.0;
-                }
-                AggregateOp::Stddev | AggregateOp::Stdvar => {
-                    g.count += 1.0;
-                    let delta = f - g.mean;
-                    g.mean += delta / g.count;
-                    g.value += delta * (f - g.mean);
-                }
                 AggregateOp::Quantile => g.values.push(f),
                 AggregateOp::Topk
                 | AggregateOp::Bottomk
                 | AggregateOp::Limitk
                 | AggregateOp::LimitRatio => g.members.push(s),
+                op => g.acc.add(op, f),
             }
         }
 
         let mut out = Vec::new();
         for g in groups {
             let v = match a.op {
-                AggregateOp::Sum => {
-                    if g.kahan.is_finite() {
-                        g.value + g.kahan
-                    } else {
-                        g.value
-                    }
-                }
-                AggregateOp::Avg => {
-                    if g.incremental {
-                        g.mean + g.kahan
-                    } else {
-                        (g.value + g.kahan) / g.count
-                    }
-                }
-                AggregateOp::Count | AggregateOp::CountValues => g.count,
-                AggregateOp::Group | AggregateOp::Min | AggregateOp::Max => g.value,
-                AggregateOp::Stdvar => g.value / g.count,
-                AggregateOp::Stddev => (g.value / g.count).sqrt(),
                 AggregateOp::Quantile => {
                     let Some(Val::Scalar(q)) = param else {
                         unreachable!("checked above")
@@ -322,6 +369,7 @@ impl Evaluator<'_> {
                     );
                     continue;
                 }
+                op => g.acc.result(op),
             };
             out.push(Sample {
                 labels: g.labels,

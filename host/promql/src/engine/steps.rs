@@ -1,0 +1,393 @@
+//! Whole-range evaluation: the expressions whose value at each step depends
+//! only on their own input at that step (selectors, range functions over a
+//! range selector, value aggregations of those) are computed for every
+//! step of a range query at once, series by series, the way Prometheus'
+//! `rangeEval` does, instead of step by step.
+//!
+//! Series by series means each series' samples are walked once with two
+//! cursors, and an aggregation groups each input series once rather than
+//! once per step. The results are exactly what the step-by-step path
+//! computes (the same window and aggregation functions are called; a
+//! property test compares every step with an instant query).
+//!
+//! A query made only of such expressions is answered from here directly;
+//! in any other query, such a subexpression outside every subquery is
+//! computed here once and handed to the step-by-step path one step at a
+//! time.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use wasmetheus_model::Label;
+use wasmetheus_model::storage::is_stale_marker;
+
+use super::aggregate::{Accumulator, is_value_aggregation};
+use super::{Error, Evaluator, Labels, Result, Sample, drop_name, err, points_until};
+use crate::ast::{AggregateExpr, Call, Expr, MatrixSelector, VectorSelector};
+use crate::functions::{is_plain_range_fn, range_annotations, range_fn_keeps_name, window_value};
+use crate::value::{self, Point, SampleValue};
+
+/// One series of a [`StepMatrix`]: its value at each step, if it has one.
+pub(crate) struct StepSeries {
+    pub labels: Labels,
+    /// Whether the metric name is to be dropped at the end.
+    pub drop_name: bool,
+    pub values: Vec<Option<f64>>,
+}
+
+/// An expression's values at every step of the range query.
+pub(crate) struct StepMatrix {
+    pub series: Vec<StepSeries>,
+    /// For each step, the series present in the order the step-by-step
+    /// path would list them (an aggregation lists groups in the order
+    /// their first present member comes); `None` when that is simply the
+    /// order of `series`.
+    pub order: Option<Vec<Vec<u32>>>,
+}
+
+impl StepMatrix {
+    /// How many values are present, for the sample limit.
+    fn present(&self) -> usize {
+        self.series
+            .iter()
+            .map(|s| s.values.iter().filter(|v| v.is_some()).count())
+            .sum()
+    }
+
+    /// The instant vector at step `k` (evaluation time `t`).
+    pub fn vector_at(&self, k: usize, t: i64) -> Vec<Sample> {
+        let sample = |s: &StepSeries| {
+            s.values[k].map(|v| Sample {
+                labels: Arc::clone(&s.labels),
+                t,
+                v,
+                drop_name: s.drop_name,
+            })
+        };
+        match &self.order {
+            Some(order) => order[k]
+                .iter()
+                .filter_map(|&i| sample(&self.series[i as usize]))
+                .collect(),
+            None => self.series.iter().filter_map(sample).collect(),
+        }
+    }
+}
+
+/// Whether [`Evaluator::eval_steps`] computes `e` (and so everything in
+/// it).
+pub(crate) fn supported(e: &Expr) -> bool {
+    match e {
+        Expr::Paren(p) => supported(&p.expr),
+        Expr::VectorSelector(vs) => !vs.smoothed,
+        Expr::Call(c) => plain_range_call(c).is_some(),
+        Expr::Aggregate(a) => a.param.is_none() && is_value_aggregation(a.op) && supported(&a.expr),
+        _ => false,
+    }
+}
+
+/// `f(selector[range])` for a range function that needs nothing but the
+/// window: its range selector.
+fn plain_range_call(c: &Call) -> Option<&MatrixSelector> {
+    if !is_plain_range_fn(c.func.name) || c.args.len() != 1 {
+        return None;
+    }
+    match &c.args[0] {
+        Expr::MatrixSelector(ms) if !ms.selector.anchored && !ms.selector.smoothed => Some(ms),
+        _ => None,
+    }
+}
+
+impl Evaluator<'_> {
+    pub(super) fn steps(&self) -> usize {
+        usize::try_from((self.end - self.start) / self.step).map_or(0, |n| n + 1)
+    }
+
+    fn step_time(&self, k: usize) -> i64 {
+        self.start + k as i64 * self.step
+    }
+
+    /// Evaluates a [`supported`] expression at every step of the range
+    /// query.
+    pub(crate) fn eval_steps(&mut self, e: &Expr) -> Result<StepMatrix> {
+        if self.steps() == 0 {
+            return Ok(StepMatrix {
+                series: Vec::new(),
+                order: None,
+            });
+        }
+        let m = match e {
+            Expr::Paren(p) => return self.eval_steps(&p.expr),
+            Expr::VectorSelector(vs) => self.selector_steps(vs)?,
+            Expr::Call(c) => match plain_range_call(c) {
+                Some(ms) => self.range_fn_steps(c, ms)?,
+                None => return err("not evaluable over whole ranges"),
+            },
+            Expr::Aggregate(a) => {
+                let input = self.eval_steps(&a.expr)?;
+                self.aggregate_steps(a, input)?
+            }
+            _ => return err("not evaluable over whole ranges"),
+        };
+        self.count_samples(m.present())?;
+        Ok(m)
+    }
+
+    /// The loaded series of a planned selector.
+    fn loaded_for(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<usize> {
+        self.planned(vs, mint, maxt)?
+            .ok_or_else(|| Error::Eval("selector missing from the query plan".into()))
+    }
+
+    fn selector_steps(&mut self, vs: &VectorSelector) -> Result<StepMatrix> {
+        let steps = self.steps();
+        let times: Vec<i64> = (0..steps)
+            .map(|k| self.base_time(vs.at, vs.offset.as_ref(), self.step_time(k)))
+            .collect();
+        let (first, last) = (times[0], times[steps - 1]);
+        let lookback = self.lookback;
+        let i = self.loaded_for(
+            vs,
+            first.min(last).saturating_sub(lookback),
+            first.max(last),
+        )?;
+        let deadline = self.deadline;
+        let loaded = self.selectors[i].loaded.as_ref().expect("loaded above");
+        let mut out = Vec::with_capacity(loaded.len());
+        for s in loaded {
+            check(deadline)?;
+            let mut cursor = 0;
+            let mut any = false;
+            let values: Vec<Option<f64>> = times
+                .iter()
+                .map(|&ts| {
+                    let n = points_until(&s.points, ts, &mut cursor);
+                    let (pt, v) = *s.points.get(n.checked_sub(1)?)?;
+                    let present = pt > ts.saturating_sub(lookback) && !is_stale_marker(v);
+                    any |= present;
+                    present.then_some(v)
+                })
+                .collect();
+            if any {
+                out.push(StepSeries {
+                    labels: Arc::clone(&s.labels),
+                    drop_name: false,
+                    values,
+                });
+            }
+        }
+        Ok(StepMatrix {
+            series: out,
+            order: None,
+        })
+    }
+
+    fn range_fn_steps(&mut self, c: &Call, ms: &MatrixSelector) -> Result<StepMatrix> {
+        let name = c.func.name;
+        let vs = &ms.selector;
+        let range = self.duration(&ms.range);
+        let steps = self.steps();
+        let ends: Vec<i64> = (0..steps)
+            .map(|k| self.base_time(vs.at, vs.offset.as_ref(), self.step_time(k)))
+            .collect();
+        let (first, last) = (ends[0], ends[steps - 1]);
+        let i = self.loaded_for(vs, first.min(last).saturating_sub(range), first.max(last))?;
+        let deadline = self.deadline;
+        let span = c.args[0].span();
+        let drop = !range_fn_keeps_name(name);
+        // Taken out so annotations can be added while reading it.
+        let loaded = self.selectors[i].loaded.take().expect("loaded above");
+        let mut out = Vec::with_capacity(loaded.len());
+        let mut noted = Vec::new();
+        let (mut window, mut window_sts) = (Vec::new(), Vec::new());
+        let mut result = Ok(());
+        'series: for s in &loaded {
+            if let Err(e) = check(deadline) {
+                result = Err(e);
+                break;
+            }
+            let (mut from_cursor, mut to_cursor) = (0, 0);
+            let mut any = false;
+            let mut values = Vec::with_capacity(steps);
+            for (k, &maxt) in ends.iter().enumerate() {
+                let mint = maxt.saturating_sub(range);
+                let to = points_until(&s.points, maxt, &mut to_cursor);
+                let from = points_until(&s.points, mint, &mut from_cursor).min(to);
+                let mut points = &s.points[from..to];
+                let mut sts = s.start_timestamps.as_ref().map(|sts| &sts[from..to]);
+                if points.iter().any(|p| is_stale_marker(p.1)) {
+                    window.clear();
+                    window_sts.clear();
+                    for (j, p) in points.iter().enumerate() {
+                        if !is_stale_marker(p.1) {
+                            window.push(*p);
+                            if let Some(sts) = sts {
+                                window_sts.push(sts[j]);
+                            }
+                        }
+                    }
+                    points = &window;
+                    sts = sts.map(|_| window_sts.as_slice());
+                }
+                if points.is_empty() {
+                    values.push(None);
+                    continue;
+                }
+                let t = self.step_time(k);
+                let (v, overlap) = match window_value(name, points, sts, mint, maxt, t, &[]) {
+                    Ok(got) => got,
+                    Err(e) => {
+                        result = Err(e);
+                        break 'series;
+                    }
+                };
+                range_annotations(
+                    self,
+                    name,
+                    &s.labels,
+                    v.is_some(),
+                    overlap,
+                    span,
+                    &mut noted,
+                );
+                any |= v.is_some();
+                values.push(v);
+            }
+            if any {
+                out.push(StepSeries {
+                    labels: Arc::clone(&s.labels),
+                    drop_name: drop,
+                    values,
+                });
+            }
+        }
+        self.selectors[i].loaded = Some(loaded);
+        result?;
+        Ok(StepMatrix {
+            series: out,
+            order: None,
+        })
+    }
+
+    fn aggregate_steps(&mut self, a: &AggregateExpr, input: StepMatrix) -> Result<StepMatrix> {
+        let mut grouping = a.grouping.clone();
+        grouping.sort();
+        let steps = self.steps();
+        let cache = self
+            .groupings
+            .entry(a as *const AggregateExpr as usize)
+            .or_default();
+        // Each input series' group, decided once for the whole range.
+        let mut index: FxHashMap<usize, u32> = FxHashMap::default();
+        let mut out: Vec<StepSeries> = Vec::new();
+        let members: Vec<u32> = input
+            .series
+            .iter()
+            .map(|s| {
+                let key = cache.group(&s.labels, &grouping, a.without);
+                let g = *index.entry(Arc::as_ptr(&key) as usize).or_insert_with(|| {
+                    out.push(StepSeries {
+                        labels: key,
+                        drop_name: false,
+                        values: vec![None; steps],
+                    });
+                    (out.len() - 1) as u32
+                });
+                out[g as usize].drop_name |= s.drop_name;
+                g
+            })
+            .collect();
+        let mut state = vec![Accumulator::default(); out.len()];
+        let mut touched = vec![false; out.len()];
+        let mut order = Vec::with_capacity(steps);
+        for k in 0..steps {
+            if k % 64 == 0 {
+                check(self.deadline)?;
+            }
+            let mut present: Vec<u32> = Vec::new();
+            let mut visit = |i: usize| {
+                if let Some(v) = input.series[i].values[k] {
+                    let g = members[i] as usize;
+                    if !touched[g] {
+                        touched[g] = true;
+                        present.push(g as u32);
+                    }
+                    state[g].add(a.op, v);
+                }
+            };
+            match &input.order {
+                Some(o) => o[k].iter().for_each(|&i| visit(i as usize)),
+                None => (0..input.series.len()).for_each(visit),
+            }
+            for &g in &present {
+                let g = g as usize;
+                out[g].values[k] = Some(state[g].result(a.op));
+                state[g] = Accumulator::default();
+                touched[g] = false;
+            }
+            order.push(present);
+        }
+        Ok(StepMatrix {
+            series: out,
+            order: Some(order),
+        })
+    }
+
+    /// A whole range query answered from [`Evaluator::eval_steps`]: the
+    /// series with their names dropped where marked, sorted by labels.
+    pub(crate) fn range_result(&mut self, m: StepMatrix) -> Result<Vec<value::Series>> {
+        let mut by_labels: std::collections::HashMap<Vec<Label>, usize> =
+            std::collections::HashMap::new();
+        let mut merged: Vec<(Vec<Label>, Vec<Option<f64>>)> = Vec::new();
+        for mut s in m.series {
+            if s.drop_name {
+                drop_name(&mut s.labels);
+            }
+            let labels = Arc::unwrap_or_clone(s.labels);
+            match by_labels.get(&labels) {
+                Some(&i) => {
+                    // Two series whose label sets collided once names
+                    // were dropped: an error at any step both are present.
+                    let into = &mut merged[i].1;
+                    for (a, b) in into.iter_mut().zip(s.values) {
+                        if b.is_some() {
+                            if a.is_some() {
+                                return err("vector cannot contain metrics with the same labelset");
+                            }
+                            *a = b;
+                        }
+                    }
+                }
+                None => {
+                    by_labels.insert(labels.clone(), merged.len());
+                    merged.push((labels, s.values));
+                }
+            }
+        }
+        let mut out: Vec<value::Series> = merged
+            .into_iter()
+            .map(|(labels, values)| value::Series {
+                labels,
+                points: values
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(k, v)| {
+                        Some(Point {
+                            t: self.step_time(k),
+                            value: SampleValue::Float(v?),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(out)
+    }
+}
+
+fn check(deadline: std::time::Instant) -> Result<()> {
+    if std::time::Instant::now() > deadline {
+        return Err(Error::Timeout);
+    }
+    Ok(())
+}
