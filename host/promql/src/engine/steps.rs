@@ -23,7 +23,7 @@ use wasmetheus_model::storage::is_stale_marker;
 
 use super::aggregate::{Accumulator, is_value_aggregation};
 use super::{Error, Evaluator, Labels, Result, Sample, drop_name, err, points_until};
-use crate::ast::{AggregateExpr, Call, Expr, MatrixSelector, VectorSelector};
+use crate::ast::{AggregateExpr, Call, Expr, MatrixSelector};
 use crate::functions::{is_plain_range_fn, range_annotations, range_fn_keeps_name, window_value};
 use crate::value::{self, Point, SampleValue};
 
@@ -74,6 +74,31 @@ impl StepMatrix {
     }
 }
 
+/// Where the values of a selector or of a plain range function over a
+/// range selector come from: the planned selector and, per step, the end
+/// of the window it reads.
+struct Source<'e> {
+    selector: usize,
+    ends: Vec<i64>,
+    function: Option<RangeFunction<'e>>,
+}
+
+struct RangeFunction<'e> {
+    name: &'e str,
+    range: i64,
+    /// Where the function's annotations point: its range selector.
+    span: crate::ast::Span,
+}
+
+/// Buffers reused from one series to the next.
+#[derive(Default)]
+struct Scratch {
+    points: Vec<(i64, f64)>,
+    sts: Vec<i64>,
+    /// Metric names already given the "might not be a counter" info.
+    noted: Vec<String>,
+}
+
 /// Whether [`Evaluator::eval_steps`] computes `e` (and so everything in
 /// it).
 pub(crate) fn supported(e: &Expr) -> bool {
@@ -118,60 +143,169 @@ impl Evaluator<'_> {
         }
         let m = match e {
             Expr::Paren(p) => return self.eval_steps(&p.expr),
-            Expr::VectorSelector(vs) => self.selector_steps(vs)?,
-            Expr::Call(c) => match plain_range_call(c) {
-                Some(ms) => self.range_fn_steps(c, ms)?,
+            Expr::Aggregate(a) => match self.source(&a.expr)? {
+                Some(source) => self.aggregate_source(a, &source)?,
+                None => {
+                    let input = self.eval_steps(&a.expr)?;
+                    self.aggregate_steps(a, input)?
+                }
+            },
+            _ => match self.source(e)? {
+                Some(source) => self.materialize(&source)?,
                 None => return err("not evaluable over whole ranges"),
             },
-            Expr::Aggregate(a) => {
-                let input = self.eval_steps(&a.expr)?;
-                self.aggregate_steps(a, input)?
-            }
-            _ => return err("not evaluable over whole ranges"),
         };
         self.count_samples(m.present())?;
         Ok(m)
     }
 
-    /// The loaded series of a planned selector.
-    fn loaded_for(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<usize> {
-        self.planned(vs, mint, maxt)?
-            .ok_or_else(|| Error::Eval("selector missing from the query plan".into()))
-    }
-
-    fn selector_steps(&mut self, vs: &VectorSelector) -> Result<StepMatrix> {
+    /// A selector or plain range function as a [`Source`].
+    fn source<'e>(&mut self, e: &'e Expr) -> Result<Option<Source<'e>>> {
         let steps = self.steps();
-        let times: Vec<i64> = (0..steps)
+        let (vs, range, call) = match e {
+            Expr::Paren(p) => return self.source(&p.expr),
+            Expr::VectorSelector(vs) if !vs.smoothed => (vs, None, None),
+            Expr::Call(c) => match plain_range_call(c) {
+                Some(ms) => (&ms.selector, Some(self.duration(&ms.range)), Some(c)),
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        // Where each step reads: the window's end, after `@` and offset.
+        let ends: Vec<i64> = (0..steps)
             .map(|k| self.base_time(vs.at, vs.offset.as_ref(), self.step_time(k)))
             .collect();
-        let (first, last) = (times[0], times[steps - 1]);
-        let lookback = self.lookback;
-        let i = self.loaded_for(
-            vs,
-            first.min(last).saturating_sub(lookback),
-            first.max(last),
-        )?;
-        let deadline = self.deadline;
-        let loaded = self.selectors[i].loaded.as_ref().expect("loaded above");
-        let mut out = Vec::with_capacity(loaded.len());
-        for s in loaded {
-            check(deadline)?;
+        let (first, last) = (ends[0], ends[steps - 1]);
+        let reach = range.unwrap_or(self.lookback);
+        let selector = self
+            .planned(vs, first.min(last).saturating_sub(reach), first.max(last))?
+            .ok_or_else(|| Error::Eval("selector missing from the query plan".into()))?;
+        Ok(Some(Source {
+            selector,
+            ends,
+            function: call.zip(range).map(|(c, range)| RangeFunction {
+                name: c.func.name,
+                range,
+                span: c.args[0].span(),
+            }),
+        }))
+    }
+
+    fn source_len(&self, source: &Source<'_>) -> usize {
+        self.selectors[source.selector]
+            .loaded
+            .as_ref()
+            .map_or(0, Vec::len)
+    }
+
+    /// Series `j` of `source` at every step into `values`; whether it has
+    /// any value.
+    fn source_values(
+        &mut self,
+        source: &Source<'_>,
+        j: usize,
+        values: &mut Vec<Option<f64>>,
+        scratch: &mut Scratch,
+    ) -> Result<bool> {
+        check(self.deadline)?;
+        values.clear();
+        let mut any = false;
+        let Some(f) = &source.function else {
+            let lookback = self.lookback;
+            let s = &self.selectors[source.selector]
+                .loaded
+                .as_ref()
+                .expect("planned")[j];
             let mut cursor = 0;
-            let mut any = false;
-            let values: Vec<Option<f64>> = times
-                .iter()
-                .map(|&ts| {
-                    let n = points_until(&s.points, ts, &mut cursor);
-                    let (pt, v) = *s.points.get(n.checked_sub(1)?)?;
-                    let present = pt > ts.saturating_sub(lookback) && !is_stale_marker(v);
-                    any |= present;
-                    present.then_some(v)
-                })
-                .collect();
-            if any {
+            values.extend(source.ends.iter().map(|&ts| {
+                let n = points_until(&s.points, ts, &mut cursor);
+                let (pt, v) = *s.points.get(n.checked_sub(1)?)?;
+                let present = pt > ts.saturating_sub(lookback) && !is_stale_marker(v);
+                any |= present;
+                present.then_some(v)
+            }));
+            return Ok(any);
+        };
+        // Taken out for the series so annotations can be added meanwhile.
+        let loaded = self.selectors[source.selector]
+            .loaded
+            .take()
+            .expect("planned");
+        let s = &loaded[j];
+        let (mut from_cursor, mut to_cursor) = (0, 0);
+        let mut result = Ok(());
+        for (k, &maxt) in source.ends.iter().enumerate() {
+            let mint = maxt.saturating_sub(f.range);
+            let to = points_until(&s.points, maxt, &mut to_cursor);
+            let from = points_until(&s.points, mint, &mut from_cursor).min(to);
+            let mut points = &s.points[from..to];
+            let mut sts = s.start_timestamps.as_ref().map(|sts| &sts[from..to]);
+            if points.iter().any(|p| is_stale_marker(p.1)) {
+                scratch.points.clear();
+                scratch.sts.clear();
+                for (i, p) in points.iter().enumerate() {
+                    if !is_stale_marker(p.1) {
+                        scratch.points.push(*p);
+                        if let Some(sts) = sts {
+                            scratch.sts.push(sts[i]);
+                        }
+                    }
+                }
+                points = &scratch.points;
+                sts = sts.map(|_| scratch.sts.as_slice());
+            }
+            if points.is_empty() {
+                values.push(None);
+                continue;
+            }
+            let t = self.step_time(k);
+            match window_value(f.name, points, sts, mint, maxt, t, &[]) {
+                Ok((v, overlap)) => {
+                    range_annotations(
+                        self,
+                        f.name,
+                        &s.labels,
+                        v.is_some(),
+                        overlap,
+                        f.span,
+                        &mut scratch.noted,
+                    );
+                    any |= v.is_some();
+                    values.push(v);
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        self.selectors[source.selector].loaded = Some(loaded);
+        result.map(|()| any)
+    }
+
+    fn source_labels(&self, source: &Source<'_>, j: usize) -> (Labels, bool) {
+        let s = &self.selectors[source.selector]
+            .loaded
+            .as_ref()
+            .expect("planned")[j];
+        let drop = source
+            .function
+            .as_ref()
+            .is_some_and(|f| !range_fn_keeps_name(f.name));
+        (Arc::clone(&s.labels), drop)
+    }
+
+    /// Every series of `source` with a value at some step.
+    fn materialize(&mut self, source: &Source<'_>) -> Result<StepMatrix> {
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        for j in 0..self.source_len(source) {
+            let mut values = Vec::with_capacity(source.ends.len());
+            if self.source_values(source, j, &mut values, &mut scratch)? {
+                let (labels, drop_name) = self.source_labels(source, j);
                 out.push(StepSeries {
-                    labels: Arc::clone(&s.labels),
-                    drop_name: false,
+                    labels,
+                    drop_name,
                     values,
                 });
             }
@@ -182,90 +316,65 @@ impl Evaluator<'_> {
         })
     }
 
-    fn range_fn_steps(&mut self, c: &Call, ms: &MatrixSelector) -> Result<StepMatrix> {
-        let name = c.func.name;
-        let vs = &ms.selector;
-        let range = self.duration(&ms.range);
+    /// A value aggregation straight over a source, one input series at a
+    /// time: no input matrix is built, each group keeps one accumulator
+    /// per step.
+    fn aggregate_source(&mut self, a: &AggregateExpr, source: &Source<'_>) -> Result<StepMatrix> {
         let steps = self.steps();
-        let ends: Vec<i64> = (0..steps)
-            .map(|k| self.base_time(vs.at, vs.offset.as_ref(), self.step_time(k)))
-            .collect();
-        let (first, last) = (ends[0], ends[steps - 1]);
-        let i = self.loaded_for(vs, first.min(last).saturating_sub(range), first.max(last))?;
-        let deadline = self.deadline;
-        let span = c.args[0].span();
-        let drop = !range_fn_keeps_name(name);
-        // Taken out so annotations can be added while reading it.
-        let loaded = self.selectors[i].loaded.take().expect("loaded above");
-        let mut out = Vec::with_capacity(loaded.len());
-        let mut noted = Vec::new();
-        let (mut window, mut window_sts) = (Vec::new(), Vec::new());
-        let mut result = Ok(());
-        'series: for s in &loaded {
-            if let Err(e) = check(deadline) {
-                result = Err(e);
-                break;
+        let mut grouping = a.grouping.clone();
+        grouping.sort();
+        let mut index: FxHashMap<usize, u32> = FxHashMap::default();
+        let mut groups: Vec<StepSeries> = Vec::new();
+        let mut state: Vec<Accumulator> = Vec::new();
+        let mut touched: Vec<bool> = Vec::new();
+        let mut order: Vec<Vec<u32>> = vec![Vec::new(); steps];
+        let mut values = Vec::with_capacity(steps);
+        let mut scratch = Scratch::default();
+        for j in 0..self.source_len(source) {
+            if !self.source_values(source, j, &mut values, &mut scratch)? {
+                continue;
             }
-            let (mut from_cursor, mut to_cursor) = (0, 0);
-            let mut any = false;
-            let mut values = Vec::with_capacity(steps);
-            for (k, &maxt) in ends.iter().enumerate() {
-                let mint = maxt.saturating_sub(range);
-                let to = points_until(&s.points, maxt, &mut to_cursor);
-                let from = points_until(&s.points, mint, &mut from_cursor).min(to);
-                let mut points = &s.points[from..to];
-                let mut sts = s.start_timestamps.as_ref().map(|sts| &sts[from..to]);
-                if points.iter().any(|p| is_stale_marker(p.1)) {
-                    window.clear();
-                    window_sts.clear();
-                    for (j, p) in points.iter().enumerate() {
-                        if !is_stale_marker(p.1) {
-                            window.push(*p);
-                            if let Some(sts) = sts {
-                                window_sts.push(sts[j]);
-                            }
-                        }
-                    }
-                    points = &window;
-                    sts = sts.map(|_| window_sts.as_slice());
-                }
-                if points.is_empty() {
-                    values.push(None);
-                    continue;
-                }
-                let t = self.step_time(k);
-                let (v, overlap) = match window_value(name, points, sts, mint, maxt, t, &[]) {
-                    Ok(got) => got,
-                    Err(e) => {
-                        result = Err(e);
-                        break 'series;
-                    }
-                };
-                range_annotations(
-                    self,
-                    name,
-                    &s.labels,
-                    v.is_some(),
-                    overlap,
-                    span,
-                    &mut noted,
-                );
-                any |= v.is_some();
-                values.push(v);
+            let (labels, drop_name) = self.source_labels(source, j);
+            let cache = self
+                .groupings
+                .entry(a as *const AggregateExpr as usize)
+                .or_default();
+            let key = cache.group(&labels, &grouping, a.without);
+            let address = Arc::as_ptr(&key) as usize;
+            if !index.contains_key(&address) {
+                // Every group holds an accumulator per step.
+                self.count_samples((groups.len() + 1).saturating_mul(steps))?;
             }
-            if any {
-                out.push(StepSeries {
-                    labels: Arc::clone(&s.labels),
-                    drop_name: drop,
-                    values,
+            let g = *index.entry(address).or_insert_with(|| {
+                groups.push(StepSeries {
+                    labels: key,
+                    drop_name: false,
+                    values: Vec::new(),
                 });
+                state.resize(state.len() + steps, Accumulator::default());
+                touched.resize(touched.len() + steps, false);
+                (groups.len() - 1) as u32
+            });
+            groups[g as usize].drop_name |= drop_name;
+            let base = g as usize * steps;
+            for (k, v) in values.iter().enumerate() {
+                let Some(v) = *v else { continue };
+                if !touched[base + k] {
+                    touched[base + k] = true;
+                    order[k].push(g);
+                }
+                state[base + k].add(a.op, v);
             }
         }
-        self.selectors[i].loaded = Some(loaded);
-        result?;
+        for (g, group) in groups.iter_mut().enumerate() {
+            let base = g * steps;
+            group.values = (0..steps)
+                .map(|k| touched[base + k].then(|| state[base + k].result(a.op)))
+                .collect();
+        }
         Ok(StepMatrix {
-            series: out,
-            order: None,
+            series: groups,
+            order: Some(order),
         })
     }
 
