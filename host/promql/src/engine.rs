@@ -297,17 +297,18 @@ impl RangeResult {
                     if s.drop_name {
                         drop_name(&mut labels);
                     }
-                    let next = self.series.len();
-                    let i = *self
-                        .by_labels
-                        .entry(labels.as_ref().clone())
-                        .or_insert(next);
-                    if i == next {
-                        self.series.push(value::Series {
-                            labels: Arc::unwrap_or_clone(labels),
-                            points: Vec::new(),
-                        });
-                    }
+                    let i = match self.by_labels.get(labels.as_slice()) {
+                        Some(&i) => i,
+                        None => {
+                            let i = self.series.len();
+                            self.by_labels.insert(labels.as_ref().clone(), i);
+                            self.series.push(value::Series {
+                                labels: Arc::unwrap_or_clone(labels),
+                                points: Vec::new(),
+                            });
+                            i
+                        }
+                    };
                     if shared {
                         self.by_address.insert(key, (s.labels, i));
                     }
@@ -509,6 +510,8 @@ pub(crate) struct Evaluator<'a> {
     /// Subexpressions computed for the whole range at once (address →
     /// result once computed), served one step at a time.
     whole_range: FxHashMap<usize, Option<steps::StepMatrix>>,
+    /// Per vector/vector operator node: interned signatures and results.
+    binaries: FxHashMap<usize, binary::BinaryCache>,
     /// Per aggregation node: interned group label sets.
     pub(crate) groupings: FxHashMap<usize, aggregate::GroupCache>,
 }
@@ -535,6 +538,7 @@ impl<'a> Evaluator<'a> {
             deadline: Instant::now() + o.timeout,
             selectors: Vec::new(),
             whole_range: FxHashMap::default(),
+            binaries: FxHashMap::default(),
             spare_points: Vec::new(),
             annotations: Annotations::default(),
             groupings: FxHashMap::default(),

@@ -2,11 +2,13 @@
 //! Prometheus' vector matching (`on`, `ignoring`, `group_left/right`),
 //! set operators, comparison filtering and its error texts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use wasmetheus_model::Label;
 
-use super::{Evaluator, Result, Sample, Val, err};
+use super::{Evaluator, Labels, Result, Sample, Val, err};
 use crate::ast::{BinOp, BinaryExpr, Cardinality, VectorMatching};
 
 /// The float result of `l op r` and whether a comparison keeps it.
@@ -54,6 +56,64 @@ fn signature(labels: &[Label], m: &VectorMatching) -> Vec<Label> {
     }
 }
 
+/// What one binary operator node computes again at every step, kept
+/// across steps: each input label set's matching signature and each
+/// matched pair's result labels, interned so that equal label sets are
+/// one shared set (compared by address) and a series selected once is
+/// matched without allocating.
+#[derive(Default)]
+pub(crate) struct BinaryCache {
+    /// Input label set address → (the input, kept alive so the address
+    /// stays its own, and its signature).
+    signatures: FxHashMap<usize, (Labels, Labels)>,
+    /// (many side, one side) addresses → (both inputs, the result).
+    results: FxHashMap<(usize, usize), (Labels, Labels, Labels)>,
+    interned: HashMap<Vec<Label>, Labels>,
+}
+
+impl BinaryCache {
+    fn intern(&mut self, labels: Vec<Label>) -> Labels {
+        if let Some(l) = self.interned.get(&labels) {
+            return Arc::clone(l);
+        }
+        let l = Arc::new(labels.clone());
+        self.interned.insert(labels, Arc::clone(&l));
+        l
+    }
+
+    fn signature(&mut self, labels: &Labels, m: &VectorMatching) -> Labels {
+        // Only a label set held elsewhere too (a selector's) comes back
+        // next step at the same address.
+        let shared = Arc::strong_count(labels) > 1;
+        let address = Arc::as_ptr(labels) as usize;
+        if shared && let Some((_, sig)) = self.signatures.get(&address) {
+            return Arc::clone(sig);
+        }
+        let sig = self.intern(signature(labels, m));
+        if shared {
+            self.signatures
+                .insert(address, (Arc::clone(labels), Arc::clone(&sig)));
+        }
+        sig
+    }
+
+    fn result(&mut self, lhs: &Labels, rhs: &Labels, m: &VectorMatching) -> Labels {
+        let shared = Arc::strong_count(lhs) > 1 && Arc::strong_count(rhs) > 1;
+        let key = (Arc::as_ptr(lhs) as usize, Arc::as_ptr(rhs) as usize);
+        if shared && let Some((.., result)) = self.results.get(&key) {
+            return Arc::clone(result);
+        }
+        let result = self.intern(result_labels(lhs, rhs, m));
+        if shared {
+            self.results.insert(
+                key,
+                (Arc::clone(lhs), Arc::clone(rhs), Arc::clone(&result)),
+            );
+        }
+        result
+    }
+}
+
 impl Evaluator<'_> {
     pub(super) fn binary(&mut self, b: &BinaryExpr, t: i64) -> Result<Val> {
         let lhs = self.eval(&b.lhs, t)?;
@@ -69,7 +129,13 @@ impl Evaluator<'_> {
             }
             (Val::Vector(l), Val::Scalar(r)) => Ok(Val::Vector(vector_scalar(b, l, r, false))),
             (Val::Scalar(l), Val::Vector(r)) => Ok(Val::Vector(vector_scalar(b, r, l, true))),
-            (Val::Vector(l), Val::Vector(r)) => Ok(Val::Vector(vector_vector(b, l, r)?)),
+            (Val::Vector(l), Val::Vector(r)) => {
+                let cache = self
+                    .binaries
+                    .entry(b as *const BinaryExpr as usize)
+                    .or_default();
+                Ok(Val::Vector(vector_vector(b, l, r, cache)?))
+            }
             (l, r) => err(format!(
                 "binary operation between {} and {} is not supported",
                 l.type_name(),
@@ -105,30 +171,28 @@ fn vector_scalar(b: &BinaryExpr, vec: Vec<Sample>, s: f64, swap: bool) -> Vec<Sa
     out
 }
 
-fn vector_vector(b: &BinaryExpr, lhs: Vec<Sample>, rhs: Vec<Sample>) -> Result<Vec<Sample>> {
+fn vector_vector(
+    b: &BinaryExpr,
+    lhs: Vec<Sample>,
+    rhs: Vec<Sample>,
+    cache: &mut BinaryCache,
+) -> Result<Vec<Sample>> {
     let m = &b.matching;
+    // Signatures are interned: one address per distinct signature.
+    let mut sig = |s: &Sample| Arc::as_ptr(&cache.signature(&s.labels, m)) as usize;
     match b.op {
         BinOp::And => {
-            let sigs: HashSet<Vec<Label>> = rhs.iter().map(|s| signature(&s.labels, m)).collect();
-            return Ok(lhs
-                .into_iter()
-                .filter(|s| sigs.contains(&signature(&s.labels, m)))
-                .collect());
+            let sigs: FxHashSet<usize> = rhs.iter().map(&mut sig).collect();
+            return Ok(lhs.into_iter().filter(|s| sigs.contains(&sig(s))).collect());
         }
         BinOp::Unless => {
-            let sigs: HashSet<Vec<Label>> = rhs.iter().map(|s| signature(&s.labels, m)).collect();
-            return Ok(lhs
-                .into_iter()
-                .filter(|s| !sigs.contains(&signature(&s.labels, m)))
-                .collect());
+            let sigs: FxHashSet<usize> = rhs.iter().map(&mut sig).collect();
+            return Ok(lhs.into_iter().filter(|s| !sigs.contains(&sig(s))).collect());
         }
         BinOp::Or => {
-            let sigs: HashSet<Vec<Label>> = lhs.iter().map(|s| signature(&s.labels, m)).collect();
+            let sigs: FxHashSet<usize> = lhs.iter().map(&mut sig).collect();
             let mut out = lhs;
-            out.extend(
-                rhs.into_iter()
-                    .filter(|s| !sigs.contains(&signature(&s.labels, m))),
-            );
+            out.extend(rhs.into_iter().filter(|s| !sigs.contains(&sig(s))));
             return Ok(out);
         }
         _ => {}
@@ -140,13 +204,15 @@ fn vector_vector(b: &BinaryExpr, lhs: Vec<Sample>, rhs: Vec<Sample>) -> Result<V
     // One-to-many is many-to-one with the sides swapped.
     let swapped = m.card == Cardinality::OneToMany;
     let (lhs, rhs) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
-    let mut right: HashMap<Vec<Label>, &Sample> = HashMap::with_capacity(rhs.len());
+    let mut right: FxHashMap<usize, (Labels, &Sample)> =
+        FxHashMap::with_capacity_and_hasher(rhs.len(), Default::default());
     for rs in &rhs {
-        let sig = signature(&rs.labels, m);
-        if let Some(dup) = right.get(&sig) {
+        let sig = cache.signature(&rs.labels, m);
+        let key = Arc::as_ptr(&sig) as usize;
+        if let Some((_, dup)) = right.get(&key) {
             let side = if swapped { "left" } else { "right" };
             let group = if m.on {
-                sig.clone()
+                sig.as_ref().clone()
             } else {
                 // Prometheus prints the matched labels: for `ignoring`
                 // those are the ignored ones present on the series.
@@ -169,46 +235,41 @@ fn vector_vector(b: &BinaryExpr, lhs: Vec<Sample>, rhs: Vec<Sample>) -> Result<V
                 go_labels(b)
             ));
         }
-        right.insert(sig, rs);
+        right.insert(key, (sig, rs));
     }
-    let mut matched: HashMap<Vec<Label>, HashSet<Vec<Label>>> = HashMap::new();
+    // Signatures matched so far, and (signature, result labels) pairs
+    // produced: all interned, so compared by address.
+    let mut matched: FxHashSet<usize> = FxHashSet::default();
+    let mut produced: FxHashSet<(usize, usize)> = FxHashSet::default();
     let mut out = Vec::new();
+    let no_labels = Labels::default();
     for ls in &lhs {
-        let sig = signature(&ls.labels, m);
-        let Some(rs) = right.get(&sig) else {
+        let sig = cache.signature(&ls.labels, m);
+        let key = Arc::as_ptr(&sig) as usize;
+        let Some((_, rs)) = right.get(&key) else {
             // `fill_right` (in the swapped frame of `group_right` too)
             // stands in for the missing "one" side; the labels that
             // `group_x` would copy from it cannot be filled.
             if let Some(fv) = fill.rhs {
                 let (fl, fr) = if swapped { (fv, ls.v) } else { (ls.v, fv) };
-                let labels = result_labels(&ls.labels, &[], m);
+                let labels = cache.result(&ls.labels, &no_labels, m);
                 push(&mut out, b, fl, fr, labels, ls.drop_name, ls.t);
             }
             continue;
         };
         let (fl, fr) = if swapped { (rs.v, ls.v) } else { (ls.v, rs.v) };
         let (mut v, keep) = elem(b.op, fl, fr);
-        let labels = result_labels(&ls.labels, &rs.labels, m);
-        match matched.get_mut(&sig) {
-            Some(_) if m.card == Cardinality::OneToOne => {
+        let labels = cache.result(&ls.labels, &rs.labels, m);
+        let result_key = Arc::as_ptr(&labels) as usize;
+        let first = matched.insert(key);
+        if m.card == Cardinality::OneToOne {
+            if !first {
                 return err(
                     "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
                 );
             }
-            Some(set) => {
-                if !set.insert(labels.clone()) {
-                    return err(
-                        "multiple matches for labels: grouping labels must ensure unique matches",
-                    );
-                }
-            }
-            None => {
-                let mut set = HashSet::new();
-                if m.card != Cardinality::OneToOne {
-                    set.insert(labels.clone());
-                }
-                matched.insert(sig, set);
-            }
+        } else if !produced.insert((key, result_key)) {
+            return err("multiple matches for labels: grouping labels must ensure unique matches");
         }
         // Matching errors count even for elements a comparison filters
         // away, as in Prometheus.
@@ -218,7 +279,7 @@ fn vector_vector(b: &BinaryExpr, lhs: Vec<Sample>, rhs: Vec<Sample>) -> Result<V
             continue;
         }
         out.push(Sample {
-            labels: std::sync::Arc::new(labels),
+            labels,
             t: ls.t,
             v,
             drop_name: b.return_bool || drops_name(b.op) || ls.drop_name,
@@ -228,11 +289,11 @@ fn vector_vector(b: &BinaryExpr, lhs: Vec<Sample>, rhs: Vec<Sample>) -> Result<V
     // unmatched match group, labelled with the group's labels.
     if let Some(fv) = fill.lhs {
         for rs in &rhs {
-            let sig = signature(&rs.labels, m);
-            if matched.contains_key(&sig) {
+            let sig = cache.signature(&rs.labels, m);
+            let key = Arc::as_ptr(&sig) as usize;
+            if !matched.insert(key) {
                 continue;
             }
-            matched.insert(sig.clone(), HashSet::new());
             let (fl, fr) = if swapped { (rs.v, fv) } else { (fv, rs.v) };
             push(&mut out, b, fl, fr, sig, true, rs.t);
         }
@@ -275,7 +336,7 @@ fn push(
     b: &BinaryExpr,
     fl: f64,
     fr: f64,
-    labels: Vec<Label>,
+    labels: Labels,
     drop_name: bool,
     t: i64,
 ) {
@@ -286,7 +347,7 @@ fn push(
         return;
     }
     out.push(Sample {
-        labels: std::sync::Arc::new(labels),
+        labels,
         t,
         v,
         drop_name: b.return_bool || drops_name(b.op) || drop_name,
