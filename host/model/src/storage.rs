@@ -251,6 +251,26 @@ pub trait SampleIterator: Send {
     fn start_timestamp(&self) -> i64 {
         0
     }
+
+    /// Appends every following sample up to `maxt` (inclusive) to `out`
+    /// and its start timestamp to `start_timestamps` (`0` for none), then
+    /// stops; the first sample past `maxt` is consumed. What a reader that
+    /// wants a whole window calls instead of `next` per sample, so a store
+    /// can copy runs of samples at once.
+    fn drain_until(
+        &mut self,
+        maxt: i64,
+        out: &mut Vec<(i64, f64)>,
+        start_timestamps: &mut Vec<i64>,
+    ) {
+        while let Some(s) = self.next() {
+            if s.0 > maxt {
+                break;
+            }
+            out.push(s);
+            start_timestamps.push(self.start_timestamp());
+        }
+    }
 }
 
 /// A selected series: labels (sorted, `__name__` included) and a lazy
@@ -334,6 +354,23 @@ impl SampleIterator for VecSampleIterator {
             (Some(sts), Some(i)) => sts.get(i).copied().unwrap_or(0),
             _ => 0,
         }
+    }
+
+    fn drain_until(
+        &mut self,
+        maxt: i64,
+        out: &mut Vec<(i64, f64)>,
+        start_timestamps: &mut Vec<i64>,
+    ) {
+        let rest = &self.samples[self.pos..];
+        let n = rest.partition_point(|s| s.0 <= maxt);
+        out.extend_from_slice(&rest[..n]);
+        match &self.start_timestamps {
+            Some(sts) => start_timestamps.extend_from_slice(&sts[self.pos..self.pos + n]),
+            None => start_timestamps.resize(start_timestamps.len() + n, 0),
+        }
+        // Past the window, as if the next sample had been read.
+        self.pos = (self.pos + n + 1).min(self.samples.len());
     }
 }
 
@@ -446,6 +483,35 @@ mod tests {
         assert_eq!(it.seek(3), Some((9, 9.0)));
         assert_eq!(it.seek(10), None);
         assert_eq!(it.next(), None);
+    }
+
+    #[test]
+    fn drain_until_copies_the_window_like_next_would() {
+        let samples = vec![(1, 1.0), (5, 5.0), (9, 9.0), (12, 12.0)];
+        let mut it = VecSampleIterator::with_start_timestamps(samples.clone(), vec![0, 4, 8, 11]);
+        assert_eq!(it.seek(2), Some((5, 5.0)));
+        let (mut out, mut sts) = (vec![(5, 5.0)], vec![it.start_timestamp()]);
+        it.drain_until(9, &mut out, &mut sts);
+        assert_eq!(out, vec![(5, 5.0), (9, 9.0)]);
+        assert_eq!(sts, vec![4, 8]);
+        // The default, sample by sample, agrees.
+        struct OneByOne(VecSampleIterator);
+        impl SampleIterator for OneByOne {
+            fn next(&mut self) -> Option<(i64, f64)> {
+                self.0.next()
+            }
+            fn seek(&mut self, t: i64) -> Option<(i64, f64)> {
+                self.0.seek(t)
+            }
+        }
+        let mut plain = OneByOne(VecSampleIterator::new(samples));
+        let (mut out2, mut sts2) = (Vec::new(), Vec::new());
+        plain.drain_until(9, &mut out2, &mut sts2);
+        assert_eq!(out2, vec![(1, 1.0), (5, 5.0), (9, 9.0)]);
+        assert_eq!(sts2, vec![0, 0, 0]);
+        let mut empty = VecSampleIterator::new(Vec::new());
+        empty.drain_until(9, &mut out2, &mut sts2);
+        assert_eq!(out2.len(), 3);
     }
 
     #[test]

@@ -712,20 +712,15 @@ impl<'a> Evaluator<'a> {
             self.check_deadline()?;
             let mut points = Vec::new();
             let mut start_timestamps = Vec::new();
-            let mut any_start = false;
-            let mut next = s.samples.seek(mint.saturating_add(1));
-            while let Some((t, v)) = next {
-                if t > maxt {
-                    break;
-                }
-                if t > mint {
-                    points.push((t, v));
-                    let st = s.samples.start_timestamp();
-                    any_start |= st != 0;
-                    start_timestamps.push(st);
-                }
-                next = s.samples.next();
+            if let Some(first) = s.samples.seek(mint.saturating_add(1))
+                && first.0 <= maxt
+            {
+                points.push(first);
+                start_timestamps.push(s.samples.start_timestamp());
+                s.samples
+                    .drain_until(maxt, &mut points, &mut start_timestamps);
             }
+            let any_start = start_timestamps.iter().any(|&st| st != 0);
             out.push(StoredSeries {
                 labels: Arc::new(s.labels),
                 points,

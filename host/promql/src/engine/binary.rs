@@ -105,10 +105,8 @@ impl BinaryCache {
         }
         let result = self.intern(result_labels(lhs, rhs, m));
         if shared {
-            self.results.insert(
-                key,
-                (Arc::clone(lhs), Arc::clone(rhs), Arc::clone(&result)),
-            );
+            self.results
+                .insert(key, (Arc::clone(lhs), Arc::clone(rhs), Arc::clone(&result)));
         }
         result
     }
@@ -187,7 +185,10 @@ fn vector_vector(
         }
         BinOp::Unless => {
             let sigs: FxHashSet<usize> = rhs.iter().map(&mut sig).collect();
-            return Ok(lhs.into_iter().filter(|s| !sigs.contains(&sig(s))).collect());
+            return Ok(lhs
+                .into_iter()
+                .filter(|s| !sigs.contains(&sig(s)))
+                .collect());
         }
         BinOp::Or => {
             let sigs: FxHashSet<usize> = lhs.iter().map(&mut sig).collect();

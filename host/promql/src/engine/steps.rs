@@ -233,6 +233,7 @@ impl Evaluator<'_> {
             .expect("planned");
         let s = &loaded[j];
         let (mut from_cursor, mut to_cursor) = (0, 0);
+        let mut overlapped = false;
         let mut result = Ok(());
         for (k, &maxt) in source.ends.iter().enumerate() {
             let mint = maxt.saturating_sub(f.range);
@@ -261,15 +262,7 @@ impl Evaluator<'_> {
             let t = self.step_time(k);
             match window_value(f.name, points, sts, mint, maxt, t, &[]) {
                 Ok((v, overlap)) => {
-                    range_annotations(
-                        self,
-                        f.name,
-                        &s.labels,
-                        v.is_some(),
-                        overlap,
-                        f.span,
-                        &mut scratch.noted,
-                    );
+                    overlapped |= overlap;
                     any |= v.is_some();
                     values.push(v);
                 }
@@ -279,6 +272,16 @@ impl Evaluator<'_> {
                 }
             }
         }
+        // Once per series: the annotations are the same for every step.
+        range_annotations(
+            self,
+            f.name,
+            &s.labels,
+            any,
+            overlapped,
+            f.span,
+            &mut scratch.noted,
+        );
         self.selectors[source.selector].loaded = Some(loaded);
         result.map(|()| any)
     }

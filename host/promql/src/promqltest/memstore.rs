@@ -4,12 +4,12 @@
 //! which those traits cannot carry yet, are kept beside the floats.
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::{
-    AppendError, Appender, Matcher, Queryable, SelectHints, Series, Storage, StorageError,
-    VecSampleIterator,
+    AppendError, Appender, Matcher, Queryable, SampleIterator, SelectHints, Series, Storage,
+    StorageError,
 };
 
 use super::nh::matches;
@@ -18,17 +18,72 @@ use crate::value::Histogram;
 /// Everything stored for one series.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SeriesData {
-    /// Float samples (stale markers included), sorted by timestamp.
-    pub floats: Vec<(i64, f64)>,
+    /// Float samples (stale markers included), sorted by timestamp;
+    /// shared with the iterators of queries, so selecting copies nothing.
+    pub floats: Arc<Vec<(i64, f64)>>,
     /// Histogram samples, sorted by timestamp.
     pub histograms: Vec<(i64, Histogram)>,
     /// Start timestamp per sample timestamp, where the script gave one.
     pub start_times: BTreeMap<i64, i64>,
 }
 
-/// A selected series: labels, its float samples in the range and their
-/// start timestamps (`None` when the series has none).
-type Selected = (Vec<Label>, Vec<(i64, f64)>, Option<Vec<i64>>);
+/// A selected series: labels and an iterator over its float samples in
+/// the range.
+type Selected = (Vec<Label>, SharedSamples);
+
+/// An iterator over a window of a series' shared samples.
+struct SharedSamples {
+    samples: Arc<Vec<(i64, f64)>>,
+    /// Start timestamps of `samples[from..end]`, if the series has any.
+    start_timestamps: Option<Vec<i64>>,
+    from: usize,
+    end: usize,
+    /// Index of the next sample to return.
+    pos: usize,
+}
+
+impl SampleIterator for SharedSamples {
+    fn next(&mut self) -> Option<(i64, f64)> {
+        if self.pos >= self.end {
+            return None;
+        }
+        self.pos += 1;
+        Some(self.samples[self.pos - 1])
+    }
+
+    fn seek(&mut self, t: i64) -> Option<(i64, f64)> {
+        if self.pos > self.from && self.samples[self.pos - 1].0 >= t {
+            return Some(self.samples[self.pos - 1]);
+        }
+        self.pos += self.samples[self.pos..self.end].partition_point(|s| s.0 < t);
+        self.next()
+    }
+
+    fn start_timestamp(&self) -> i64 {
+        match &self.start_timestamps {
+            Some(sts) if self.pos > self.from => sts[self.pos - 1 - self.from],
+            _ => 0,
+        }
+    }
+
+    fn drain_until(
+        &mut self,
+        maxt: i64,
+        out: &mut Vec<(i64, f64)>,
+        start_timestamps: &mut Vec<i64>,
+    ) {
+        let n = self.samples[self.pos..self.end].partition_point(|s| s.0 <= maxt);
+        out.extend_from_slice(&self.samples[self.pos..self.pos + n]);
+        match &self.start_timestamps {
+            Some(sts) => {
+                let at = self.pos - self.from;
+                start_timestamps.extend_from_slice(&sts[at..at + n]);
+            }
+            None => start_timestamps.resize(start_timestamps.len() + n, 0),
+        }
+        self.pos = (self.pos + n + 1).min(self.end);
+    }
+}
 
 /// The store. Cheap to create; `clear` empties it.
 #[derive(Debug, Default)]
@@ -88,14 +143,25 @@ impl MemStore {
             .filter_map(|(labels, data)| {
                 let from = data.floats.partition_point(|s| s.0 < mint);
                 let to = data.floats.partition_point(|s| s.0 <= maxt);
-                let samples = &data.floats[from..to];
-                let sts = (!data.start_times.is_empty()).then(|| {
-                    samples
+                if from >= to {
+                    return None;
+                }
+                let start_timestamps = (!data.start_times.is_empty()).then(|| {
+                    data.floats[from..to]
                         .iter()
                         .map(|s| data.start_times.get(&s.0).copied().unwrap_or(0))
                         .collect()
                 });
-                (from < to).then(|| (labels.clone(), samples.to_vec(), sts))
+                Some((
+                    labels.clone(),
+                    SharedSamples {
+                        samples: Arc::clone(&data.floats),
+                        start_timestamps,
+                        from,
+                        end: to,
+                        pos: from,
+                    },
+                ))
             })
             .collect()
     }
@@ -110,12 +176,9 @@ impl Queryable for MemStore {
         Ok(self
             .matching(matchers, hints.start, hints.end)
             .into_iter()
-            .map(|(labels, samples, sts)| Series {
+            .map(|(labels, samples)| Series {
                 labels,
-                samples: Box::new(match sts {
-                    Some(sts) => VecSampleIterator::with_start_timestamps(samples, sts),
-                    None => VecSampleIterator::new(samples),
-                }),
+                samples: Box::new(samples),
             })
             .collect())
     }
@@ -198,12 +261,14 @@ impl Appender for MemAppender<'_> {
         let mut series = self.store.series.write().unwrap();
         for (labels, t, v) in self.pending.drain(..) {
             let data = series.entry(labels).or_default();
+            // Copies only if a query still holds the samples.
+            let floats = Arc::make_mut(&mut data.floats);
             // Loads may add older samples to a series later; keep it sorted.
-            let at = data.floats.partition_point(|s| s.0 < t);
-            if data.floats.get(at).is_some_and(|s| s.0 == t) {
-                data.floats[at].1 = v;
+            let at = floats.partition_point(|s| s.0 < t);
+            if floats.get(at).is_some_and(|s| s.0 == t) {
+                floats[at].1 = v;
             } else {
-                data.floats.insert(at, (t, v));
+                floats.insert(at, (t, v));
             }
         }
         Ok(())
