@@ -1099,11 +1099,11 @@ impl<'a> Evaluator<'a> {
                 }
             }
             Expr::Binary(b) => self.binary(b, t),
-            Expr::Aggregate(a) => match self.from_whole_range(e, t)? {
+            Expr::Aggregate(a) => match self.whole_range_step(e, t)? {
                 Some(v) => Ok(Val::Vector(v)),
                 None => self.aggregate(a, t),
             },
-            Expr::Call(c) => match self.from_whole_range(e, t)? {
+            Expr::Call(c) => match self.whole_range_step(e, t)? {
                 Some(v) => Ok(Val::Vector(v)),
                 None => crate::functions::call(self, c, t),
             },
@@ -1111,7 +1111,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// `e` at step time `t`, if the plan computes it for the whole range.
-    fn from_whole_range(&mut self, e: &Expr, t: i64) -> Result<Option<Vec<Sample>>> {
+    fn whole_range_step(&mut self, e: &Expr, t: i64) -> Result<Option<Vec<Sample>>> {
         let address = e as *const Expr as usize;
         let Some(computed) = self.whole_range.get(&address) else {
             return Ok(None);
