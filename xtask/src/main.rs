@@ -15,7 +15,10 @@ usage: cargo xtask <command>
                      `wasmetheus serve` on 127.0.0.1:9090 with the built-in
                      default config (extra ARGS are passed to `serve`)
   test               fmt check, clippy -D warnings (host and wasm), all
-                     tests, then test-plugins
+                     tests, test-plugins, then test-promql
+  test-promql        `wasmetheus test promql` on the whole conformance
+                     corpus ($WASMETHEUS_CONFORMANCE, default
+                     ../shared/conformance) and our own cases
   build-plugins      build every plugin under plugins/ for wasm32-wasip2
                      and copy it to plugins/<name>.wasm
   test-plugins       load every plugin in the real runtime (metadata,
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("build-plugins") => build_plugins().map(drop),
         Some("test-plugins") => test_plugins(),
+        Some("test-promql") => test_promql(),
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
@@ -192,7 +196,52 @@ fn test() -> Result {
         tests.args(["--exclude", &name]);
     }
     status(tests)?;
-    test_plugins()
+    test_plugins()?;
+    test_promql()
+}
+
+/// The scripted PromQL tests through the command users run: the whole
+/// conformance corpus (native-histogram cases are reported as skipped)
+/// and the cases in `host/promql/tests/cases`. Fails on any failure.
+fn test_promql() -> Result {
+    let corpus = std::env::var_os("WASMETHEUS_CONFORMANCE")
+        .map_or_else(|| root().join("../shared/conformance"), PathBuf::from)
+        .join("promql");
+    let mut files = test_files(&corpus).map_err(|e| {
+        format!(
+            "the PromQL conformance corpus is missing at {} ({e}); \
+             check out `shared` beside the workspace or set WASMETHEUS_CONFORMANCE",
+            corpus.display()
+        )
+    })?;
+    files.extend(test_files(&root().join("host/promql/tests/cases"))?);
+    let mut cmd = cargo();
+    cmd.args([
+        "run",
+        "--quiet",
+        "--package",
+        "wasmetheus",
+        "--",
+        "test",
+        "promql",
+    ]);
+    cmd.args(&files);
+    status(cmd)
+}
+
+/// The `*.test` files of a directory, sorted; an error if there are none.
+fn test_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "test"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no *.test files in {}", dir.display()));
+    }
+    Ok(files)
 }
 
 fn test_plugins() -> Result {

@@ -11,3 +11,4 @@ pub mod parser;
 pub mod printer;
 pub mod promqltest;
 pub mod value;
+mod xxh64;

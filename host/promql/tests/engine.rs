@@ -49,6 +49,33 @@ fn corpus() {
 /// escapes are read, so 1288 run here and 926 are skipped).
 const PASSED: usize = 1288;
 
+/// Our own scripted cases (`tests/cases/*.test`), for what the engine adds
+/// or fixes beyond the corpus: every one must pass, none may be skipped.
+#[test]
+fn own_cases() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "test"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no cases in {}", dir.display());
+    let engine = Engine::default();
+    for path in &files {
+        let name = path.display().to_string();
+        let report = run_script(&name, &std::fs::read_to_string(path).unwrap(), &engine);
+        let counts = report.counts();
+        let failures: Vec<&str> = report.failures().collect();
+        assert!(
+            report.errors.is_empty() && counts.failed == 0 && counts.skipped == 0,
+            "{name}: {counts}\n{:?}\n{}",
+            report.errors,
+            failures.join("\n")
+        );
+    }
+}
+
 // ---- unit tests on a small store ----
 
 fn labels(pairs: &[(&str, &str)]) -> Vec<Label> {

@@ -382,16 +382,12 @@ impl Evaluator<'_> {
     }
 }
 
-/// Whether `limit_ratio` keeps a series: its label hash, scaled to
-/// `[0, 1)`, falls below the ratio (or, for a negative ratio, at or above
-/// `1 + ratio`). The hash is not Prometheus' xxhash, so which series are
-/// picked differs from upstream; the proportion and the complement
-/// property (`r` and `-(1-r)` split the series) hold.
+/// Whether `limit_ratio` keeps a series (Prometheus' `AddRatioSample`):
+/// its label hash, scaled to `[0, 1]`, falls below the ratio (or, for a
+/// negative ratio, at or above `1 + ratio`), so `r` and `-(1 - r)` split
+/// the series between them.
 fn ratio_sampled(ratio: f64, labels: &[Label]) -> bool {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    labels.hash(&mut h);
-    let offset = h.finish() as f64 / u64::MAX as f64;
+    let offset = crate::xxh64::labels_hash(labels) as f64 / u64::MAX as f64;
     (ratio >= 0.0 && offset < ratio) || (ratio < 0.0 && offset >= 1.0 + ratio)
 }
 
