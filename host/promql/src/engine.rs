@@ -15,6 +15,7 @@ mod steps;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration as StdDuration, Instant};
 
 use rustc_hash::FxHashMap;
@@ -39,6 +40,8 @@ pub enum Error {
     Eval(String),
     #[error("query timed out in query execution")]
     Timeout,
+    #[error("query was canceled in query execution")]
+    Canceled,
     #[error("query processing would load too many samples into memory in query execution")]
     TooManySamples,
     #[error("{0}")]
@@ -79,6 +82,26 @@ impl Default for Options {
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     pub options: Options,
+}
+
+/// Stops a running query from another thread (a client that went away, a
+/// server shutting down): the query returns [`Error::Canceled`] at its next
+/// check, between steps and between series.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_canceled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// A label set shared by every step and sample that carries it: cloning
@@ -145,8 +168,20 @@ impl Engine {
         query: &str,
         t: i64,
     ) -> Result<(Value, Annotations)> {
+        self.query_instant_with(storage, query, t, &Cancel::new())
+    }
+
+    /// [`query_instant`](Self::query_instant) that `cancel` can stop.
+    pub fn query_instant_with(
+        &self,
+        storage: &dyn Queryable,
+        query: &str,
+        t: i64,
+        cancel: &Cancel,
+    ) -> Result<(Value, Annotations)> {
         let expr = parser::parse(query)?;
         let mut ev = Evaluator::new(self, storage, query, t, t, 0);
+        ev.cancel = cancel.clone();
         ev.plan(&expr, t, t, true);
         let val = ev.eval(&expr, t)?;
         let out = match val {
@@ -204,6 +239,19 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<(Value, Annotations)> {
+        self.query_range_with(storage, query, start, end, step, &Cancel::new())
+    }
+
+    /// [`query_range`](Self::query_range) that `cancel` can stop.
+    pub fn query_range_with(
+        &self,
+        storage: &dyn Queryable,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+        cancel: &Cancel,
+    ) -> Result<(Value, Annotations)> {
         let expr = parser::parse(query)?;
         match expr.value_type() {
             crate::ast::ValueType::Vector | crate::ast::ValueType::Scalar => {}
@@ -220,6 +268,7 @@ impl Engine {
             );
         }
         let mut ev = Evaluator::new(self, storage, query, start, end, step);
+        ev.cancel = cancel.clone();
         ev.plan(&expr, start, end, true);
         if steps::supported(&expr) {
             let m = ev.eval_steps(&expr)?;
@@ -500,6 +549,7 @@ pub(crate) struct Evaluator<'a> {
     subquery_step: i64,
     max_samples: usize,
     deadline: Instant,
+    cancel: Cancel,
     /// The query's selectors, each read once over every time the query
     /// evaluates it (Prometheus' `populateSeries`).
     selectors: Vec<PlannedSelector>,
@@ -536,6 +586,7 @@ impl<'a> Evaluator<'a> {
             subquery_step: o.default_subquery_step.as_millis() as i64,
             max_samples: o.max_samples,
             deadline: Instant::now() + o.timeout,
+            cancel: Cancel::new(),
             selectors: Vec::new(),
             whole_range: FxHashMap::default(),
             binaries: FxHashMap::default(),
@@ -623,7 +674,11 @@ impl<'a> Evaluator<'a> {
         self.step != 0
     }
 
+    /// Stops the query once it is canceled or past its deadline.
     fn check_deadline(&self) -> Result<()> {
+        if self.cancel.is_canceled() {
+            return Err(Error::Canceled);
+        }
         if Instant::now() > self.deadline {
             return Err(Error::Timeout);
         }

@@ -318,6 +318,83 @@ fn limits_are_enforced() {
 }
 
 #[test]
+fn range_results_count_against_the_sample_limit() {
+    use wasmetheus_promql::engine::{Error, Options};
+    let samples: Vec<(i64, f64)> = (0..100).map(|i| (i * 1000, i as f64)).collect();
+    let series: Vec<[(&str, &str); 2]> = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|p| [("__name__", "x"), ("pod", *p)])
+        .collect();
+    let specs: Vec<TestSeries<'_>> = series
+        .iter()
+        .map(|l| (&l[..], samples.as_slice()))
+        .collect();
+    let s = store(&specs);
+    let engine = Engine::new(Options {
+        max_samples: 200,
+        ..Options::default()
+    });
+    // Each step holds 5 samples, but the result holds 5 × 100: Prometheus
+    // counts the result too, whichever way the query is evaluated.
+    for q in ["x", "x * 2", "rate(x[5s])", "sum by (pod) (x)", "-x"] {
+        assert_eq!(engine.query_instant(&s, q, 50_000).map(drop), Ok(()), "{q}");
+        assert_eq!(
+            engine.query_range(&s, q, 0, 99_000, 1000).map(drop),
+            Err(Error::TooManySamples),
+            "{q}"
+        );
+        assert_eq!(
+            engine.query_range(&s, q, 0, 30_000, 1000).map(drop),
+            Ok(()),
+            "{q} over 31 steps"
+        );
+    }
+}
+
+#[test]
+fn a_canceled_query_stops_with_prometheus_error() {
+    use std::time::Duration;
+    use wasmetheus_promql::engine::{Cancel, Error, Options};
+    let samples: Vec<(i64, f64)> = (0..1000).map(|i| (i * 1000, i as f64)).collect();
+    let s = store(&[(&[("__name__", "x")], &samples)]);
+    // No timeout to speak of: only the cancel can stop these.
+    let engine = Engine::new(Options {
+        timeout: Duration::from_secs(3600),
+        ..Options::default()
+    });
+    let canceled = Cancel::new();
+    canceled.cancel();
+    assert_eq!(
+        engine.query_instant_with(&s, "x", 0, &canceled),
+        Err(Error::Canceled)
+    );
+    assert_eq!(
+        Error::Canceled.to_string(),
+        "query was canceled in query execution"
+    );
+    // A query that would run for hours (a 1 ms subquery over a century),
+    // canceled from another thread while it runs.
+    let cancel = Cancel::new();
+    let stopper = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            cancel.cancel();
+        })
+    };
+    let got = engine.query_range_with(
+        &s,
+        "max_over_time(x[100y:1ms])",
+        0,
+        1_000_000,
+        1000,
+        &cancel,
+    );
+    stopper.join().unwrap();
+    assert_eq!(got.map(drop), Err(Error::Canceled));
+}
+
+#[test]
 fn extreme_times_are_errors_or_empty_never_panics() {
     use std::time::Duration;
     use wasmetheus_promql::engine::Options;

@@ -207,7 +207,7 @@ impl Evaluator<'_> {
         values: &mut Vec<Option<f64>>,
         scratch: &mut Scratch,
     ) -> Result<bool> {
-        check(self.deadline)?;
+        self.check_deadline()?;
         values.clear();
         let mut any = false;
         let Some(f) = &source.function else {
@@ -414,7 +414,7 @@ impl Evaluator<'_> {
         let mut order = Vec::with_capacity(steps);
         for k in 0..steps {
             if k % 64 == 0 {
-                check(self.deadline)?;
+                self.check_deadline()?;
             }
             let mut present: Vec<u32> = Vec::new();
             let mut visit = |i: usize| {
@@ -495,11 +495,4 @@ impl Evaluator<'_> {
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(out)
     }
-}
-
-fn check(deadline: std::time::Instant) -> Result<()> {
-    if std::time::Instant::now() > deadline {
-        return Err(Error::Timeout);
-    }
-    Ok(())
 }
