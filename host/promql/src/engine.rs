@@ -606,7 +606,7 @@ impl<'a> Evaluator<'a> {
     fn plan(&mut self, e: &Expr, lo: i64, hi: i64, top: bool) {
         if top
             && self.step != 0
-            && matches!(e, Expr::Aggregate(_) | Expr::Call(_))
+            && matches!(e, Expr::Aggregate(_) | Expr::Call(_) | Expr::Binary(_))
             && steps::supported(e)
         {
             self.whole_range.insert(e as *const Expr as usize, None);
@@ -1153,7 +1153,10 @@ impl<'a> Evaluator<'a> {
                     other => err(format!("unary minus on a {}", other.type_name())),
                 }
             }
-            Expr::Binary(b) => self.binary(b, t),
+            Expr::Binary(b) => match self.whole_range_step(e, t)? {
+                Some(v) => Ok(Val::Vector(v)),
+                None => self.binary(b, t),
+            },
             Expr::Aggregate(a) => match self.whole_range_step(e, t)? {
                 Some(v) => Ok(Val::Vector(v)),
                 None => self.aggregate(a, t),

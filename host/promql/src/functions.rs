@@ -370,7 +370,7 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
     ca.len().cmp(&cb.len())
 }
 
-fn simple(name: &str) -> Option<fn(f64) -> f64> {
+pub(crate) fn simple(name: &str) -> Option<fn(f64) -> f64> {
     Some(match name {
         "abs" => f64::abs,
         "ceil" => f64::ceil,

@@ -145,28 +145,36 @@ impl Evaluator<'_> {
 
 /// `vector op scalar` (or `scalar op vector` when `swap`).
 fn vector_scalar(b: &BinaryExpr, vec: Vec<Sample>, s: f64, swap: bool) -> Vec<Sample> {
-    let mut out = Vec::with_capacity(vec.len());
-    for mut sample in vec {
-        let (l, r) = if swap { (s, sample.v) } else { (sample.v, s) };
-        let (mut v, mut keep) = elem(b.op, l, r);
-        // A comparison keeps the vector's value even with the scalar on
-        // the left.
-        if b.op.is_comparison() && swap {
-            v = sample.v;
-        }
-        if b.return_bool {
-            v = if keep { 1.0 } else { 0.0 };
-            keep = true;
-        }
-        if keep {
-            sample.v = v;
-            if drops_name(b.op) || b.return_bool {
-                sample.drop_name = true;
-            }
-            out.push(sample);
-        }
+    let drop = scalar_op_drops_name(b);
+    vec.into_iter()
+        .filter_map(|mut sample| {
+            sample.v = scalar_op(b, sample.v, s, swap)?;
+            sample.drop_name |= drop;
+            Some(sample)
+        })
+        .collect()
+}
+
+/// One element of `vector op scalar` (or `scalar op vector` when `swap`):
+/// the result, or `None` where a comparison filters the element out.
+pub(crate) fn scalar_op(b: &BinaryExpr, value: f64, s: f64, swap: bool) -> Option<f64> {
+    let (l, r) = if swap { (s, value) } else { (value, s) };
+    let (mut v, mut keep) = elem(b.op, l, r);
+    // A comparison keeps the vector's value even with the scalar on the
+    // left.
+    if b.op.is_comparison() && swap {
+        v = value;
     }
-    out
+    if b.return_bool {
+        v = if keep { 1.0 } else { 0.0 };
+        keep = true;
+    }
+    keep.then_some(v)
+}
+
+/// Whether `vector op scalar` drops the metric name.
+pub(crate) fn scalar_op_drops_name(b: &BinaryExpr) -> bool {
+    drops_name(b.op) || b.return_bool
 }
 
 fn vector_vector(

@@ -22,9 +22,12 @@ use wasmetheus_model::Label;
 use wasmetheus_model::storage::is_stale_marker;
 
 use super::aggregate::{Accumulator, is_value_aggregation};
+use super::binary::{scalar_op, scalar_op_drops_name};
 use super::{Error, Evaluator, Labels, Result, Sample, drop_name, err, points_until};
-use crate::ast::{AggregateExpr, Call, Expr, MatrixSelector};
-use crate::functions::{is_plain_range_fn, range_annotations, range_fn_keeps_name, window_value};
+use crate::ast::{AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, ValueType};
+use crate::functions::{
+    is_plain_range_fn, range_annotations, range_fn_keeps_name, simple, window_value,
+};
 use crate::value::{self, Point, SampleValue};
 
 /// One series of a [`StepMatrix`]: its value at each step, if it has one.
@@ -99,15 +102,33 @@ struct Scratch {
     noted: Vec<String>,
 }
 
-/// Whether [`Evaluator::eval_steps`] computes `e` (and so everything in
-/// it).
+/// Whether [`Evaluator::eval_steps`] computes `e` (and so every vector in
+/// it; scalar operands are evaluated step by step).
 pub(crate) fn supported(e: &Expr) -> bool {
     match e {
         Expr::Paren(p) => supported(&p.expr),
         Expr::VectorSelector(vs) => !vs.smoothed,
+        Expr::Unary(u) => supported(&u.expr),
+        Expr::Binary(b) => scalar_operand(b).is_some(),
+        Expr::Call(c) if simple(c.func.name).is_some() => {
+            c.args.len() == 1 && supported(&c.args[0])
+        }
         Expr::Call(c) => plain_range_call(c).is_some(),
         Expr::Aggregate(a) => a.param.is_none() && is_value_aggregation(a.op) && supported(&a.expr),
         _ => false,
+    }
+}
+
+/// For `vector op scalar` (either way round) with a [`supported`] vector:
+/// the vector, the scalar and whether the scalar is on the left.
+fn scalar_operand(b: &BinaryExpr) -> Option<(&Expr, &Expr, bool)> {
+    let (l, r) = (b.lhs.value_type(), b.rhs.value_type());
+    match (l, r) {
+        (ValueType::Vector, ValueType::Scalar) if supported(&b.lhs) => {
+            Some((&b.lhs, &b.rhs, false))
+        }
+        (ValueType::Scalar, ValueType::Vector) if supported(&b.rhs) => Some((&b.rhs, &b.lhs, true)),
+        _ => None,
     }
 }
 
@@ -143,6 +164,48 @@ impl Evaluator<'_> {
         }
         let m = match e {
             Expr::Paren(p) => return self.eval_steps(&p.expr),
+            Expr::Unary(u) => {
+                let mut m = self.eval_steps(&u.expr)?;
+                if u.negate {
+                    for s in &mut m.series {
+                        s.drop_name = true;
+                        for v in s.values.iter_mut().flatten() {
+                            *v = -*v;
+                        }
+                    }
+                }
+                return Ok(m);
+            }
+            Expr::Binary(b) => {
+                let Some((vector, scalar, swap)) = scalar_operand(b) else {
+                    return err("not evaluable over whole ranges");
+                };
+                let mut m = self.eval_steps(vector)?;
+                let scalars = (0..self.steps())
+                    .map(|k| self.eval_scalar(scalar, self.step_time(k)))
+                    .collect::<Result<Vec<f64>>>()?;
+                let drop = scalar_op_drops_name(b);
+                for s in &mut m.series {
+                    s.drop_name |= drop;
+                    for (v, &scalar) in s.values.iter_mut().zip(&scalars) {
+                        if let Some(x) = *v {
+                            *v = scalar_op(b, x, scalar, swap);
+                        }
+                    }
+                }
+                m
+            }
+            Expr::Call(c) if simple(c.func.name).is_some() => {
+                let f = simple(c.func.name).expect("checked");
+                let mut m = self.eval_steps(&c.args[0])?;
+                for s in &mut m.series {
+                    s.drop_name = true;
+                    for v in s.values.iter_mut().flatten() {
+                        *v = f(*v);
+                    }
+                }
+                return Ok(m);
+            }
             Expr::Aggregate(a) => match self.source(&a.expr)? {
                 Some(source) => self.aggregate_source(a, &source)?,
                 None => {
@@ -452,6 +515,9 @@ impl Evaluator<'_> {
             std::collections::HashMap::new();
         let mut merged: Vec<(Vec<Label>, Vec<Option<f64>>)> = Vec::new();
         for mut s in m.series {
+            if s.values.iter().all(Option::is_none) {
+                continue;
+            }
             if s.drop_name {
                 drop_name(&mut s.labels);
             }
