@@ -252,11 +252,12 @@ pub trait SampleIterator: Send {
         0
     }
 
-    /// Appends every following sample up to `maxt` (inclusive) to `out`
-    /// and its start timestamp to `start_timestamps` (`0` for none), then
-    /// stops; the first sample past `maxt` is consumed. What a reader that
-    /// wants a whole window calls instead of `next` per sample, so a store
-    /// can copy runs of samples at once.
+    /// Appends every following sample up to `maxt` (inclusive) to `out`,
+    /// then stops; the first sample past `maxt` is consumed. Their start
+    /// timestamps go to `start_timestamps`, one per sample (`0` for none),
+    /// or not at all when none of them has one. What a reader that wants a
+    /// whole window calls instead of `next` per sample, so a store can copy
+    /// runs of samples at once.
     fn drain_until(
         &mut self,
         maxt: i64,
@@ -365,9 +366,8 @@ impl SampleIterator for VecSampleIterator {
         let rest = &self.samples[self.pos..];
         let n = rest.partition_point(|s| s.0 <= maxt);
         out.extend_from_slice(&rest[..n]);
-        match &self.start_timestamps {
-            Some(sts) => start_timestamps.extend_from_slice(&sts[self.pos..self.pos + n]),
-            None => start_timestamps.resize(start_timestamps.len() + n, 0),
+        if let Some(sts) = &self.start_timestamps {
+            start_timestamps.extend_from_slice(&sts[self.pos..self.pos + n]);
         }
         // Past the window, as if the next sample had been read.
         self.pos = (self.pos + n + 1).min(self.samples.len());
@@ -508,7 +508,11 @@ mod tests {
         let (mut out2, mut sts2) = (Vec::new(), Vec::new());
         plain.drain_until(9, &mut out2, &mut sts2);
         assert_eq!(out2, vec![(1, 1.0), (5, 5.0), (9, 9.0)]);
-        assert_eq!(sts2, vec![0, 0, 0]);
+        assert_eq!(sts2, vec![0, 0, 0], "the default gives one per sample");
+        let mut without = VecSampleIterator::new(vec![(1, 1.0)]);
+        let mut none = Vec::new();
+        without.drain_until(9, &mut Vec::new(), &mut none);
+        assert!(none.is_empty(), "a store without any may give none");
         let mut empty = VecSampleIterator::new(Vec::new());
         empty.drain_until(9, &mut out2, &mut sts2);
         assert_eq!(out2.len(), 3);

@@ -766,20 +766,27 @@ impl<'a> Evaluator<'a> {
         for mut s in series {
             self.check_deadline()?;
             let mut points = Vec::new();
-            let mut start_timestamps = Vec::new();
+            let mut start_timestamps = None;
             if let Some(first) = s.samples.seek(mint.saturating_add(1))
                 && first.0 <= maxt
             {
                 points.push(first);
-                start_timestamps.push(s.samples.start_timestamp());
-                s.samples
-                    .drain_until(maxt, &mut points, &mut start_timestamps);
+                let first_st = s.samples.start_timestamp();
+                // One per drained sample, or none when none has one.
+                let mut rest = Vec::new();
+                s.samples.drain_until(maxt, &mut points, &mut rest);
+                if first_st != 0 || rest.iter().any(|&st| st != 0) {
+                    let mut all = Vec::with_capacity(points.len());
+                    all.push(first_st);
+                    all.extend_from_slice(&rest);
+                    all.resize(points.len(), 0);
+                    start_timestamps = Some(all);
+                }
             }
-            let any_start = start_timestamps.iter().any(|&st| st != 0);
             out.push(StoredSeries {
                 labels: Arc::new(s.labels),
                 points,
-                start_timestamps: any_start.then_some(start_timestamps),
+                start_timestamps,
             });
         }
         Ok(out)

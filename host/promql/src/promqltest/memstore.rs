@@ -74,12 +74,9 @@ impl SampleIterator for SharedSamples {
     ) {
         let n = self.samples[self.pos..self.end].partition_point(|s| s.0 <= maxt);
         out.extend_from_slice(&self.samples[self.pos..self.pos + n]);
-        match &self.start_timestamps {
-            Some(sts) => {
-                let at = self.pos - self.from;
-                start_timestamps.extend_from_slice(&sts[at..at + n]);
-            }
-            None => start_timestamps.resize(start_timestamps.len() + n, 0),
+        if let Some(sts) = &self.start_timestamps {
+            let at = self.pos - self.from;
+            start_timestamps.extend_from_slice(&sts[at..at + n]);
         }
         self.pos = (self.pos + n + 1).min(self.end);
     }
