@@ -82,6 +82,48 @@ impl Default for Options {
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     pub options: Options,
+    pool: PointPool,
+}
+
+/// Point buffers of finished queries, handed to the next ones (Prometheus
+/// pools its point slices too): reading a selector then reuses memory that
+/// is already mapped instead of faulting in fresh pages every query.
+#[derive(Debug, Clone, Default)]
+struct PointPool(Arc<std::sync::Mutex<PooledPoints>>);
+
+#[derive(Debug, Default)]
+struct PooledPoints {
+    buffers: Vec<Vec<(i64, f64)>>,
+    /// Their total capacity, in points.
+    points: usize,
+}
+
+impl PointPool {
+    /// The most points kept for reuse (64 MiB).
+    const LIMIT: usize = 4 << 20;
+
+    fn take(&self) -> Vec<(i64, f64)> {
+        let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match pool.buffers.pop() {
+            Some(buffer) => {
+                pool.points -= buffer.capacity();
+                buffer
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn give(&self, buffers: impl IntoIterator<Item = Vec<(i64, f64)>>) {
+        let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for mut buffer in buffers {
+            if buffer.capacity() == 0 || pool.points + buffer.capacity() > Self::LIMIT {
+                continue;
+            }
+            buffer.clear();
+            pool.points += buffer.capacity();
+            pool.buffers.push(buffer);
+        }
+    }
 }
 
 /// Stops a running query from another thread (a client that went away, a
@@ -158,7 +200,10 @@ impl Val {
 
 impl Engine {
     pub fn new(options: Options) -> Self {
-        Engine { options }
+        Engine {
+            options,
+            pool: PointPool::default(),
+        }
     }
 
     /// An instant query at `t` (ms).
@@ -227,7 +272,7 @@ impl Engine {
                 Value::Matrix(out)
             }
         };
-        Ok((out, ev.annotations))
+        Ok((out, std::mem::take(&mut ev.annotations)))
     }
 
     /// A range query over `[start, end]` every `step` (all ms).
@@ -273,7 +318,7 @@ impl Engine {
         if steps::supported(&expr) {
             let m = ev.eval_steps(&expr)?;
             let series = ev.range_result(m)?;
-            return Ok((Value::Matrix(series), ev.annotations));
+            return Ok((Value::Matrix(series), std::mem::take(&mut ev.annotations)));
         }
         let mut out = RangeResult {
             max_samples: self.options.max_samples,
@@ -299,7 +344,10 @@ impl Engine {
             };
             t = next;
         }
-        Ok((Value::Matrix(out.finish()), ev.annotations))
+        Ok((
+            Value::Matrix(out.finish()),
+            std::mem::take(&mut ev.annotations),
+        ))
     }
 }
 
@@ -550,6 +598,7 @@ pub(crate) struct Evaluator<'a> {
     max_samples: usize,
     deadline: Instant,
     cancel: Cancel,
+    pool: PointPool,
     /// The query's selectors, each read once over every time the query
     /// evaluates it (Prometheus' `populateSeries`).
     selectors: Vec<PlannedSelector>,
@@ -564,6 +613,18 @@ pub(crate) struct Evaluator<'a> {
     binaries: FxHashMap<usize, binary::BinaryCache>,
     /// Per aggregation node: interned group label sets.
     pub(crate) groupings: FxHashMap<usize, aggregate::GroupCache>,
+}
+
+impl Drop for Evaluator<'_> {
+    fn drop(&mut self) {
+        let loaded = self
+            .selectors
+            .iter_mut()
+            .filter_map(|p| p.loaded.take())
+            .flatten()
+            .map(|s| s.points);
+        self.pool.give(loaded.chain(self.spare_points.drain(..)));
+    }
 }
 
 impl<'a> Evaluator<'a> {
@@ -587,6 +648,7 @@ impl<'a> Evaluator<'a> {
             max_samples: o.max_samples,
             deadline: Instant::now() + o.timeout,
             cancel: Cancel::new(),
+            pool: engine.pool.clone(),
             selectors: Vec::new(),
             whole_range: FxHashMap::default(),
             binaries: FxHashMap::default(),
@@ -765,7 +827,7 @@ impl<'a> Evaluator<'a> {
         let mut out = Vec::with_capacity(series.len());
         for mut s in series {
             self.check_deadline()?;
-            let mut points = Vec::new();
+            let mut points = self.pool.take();
             let mut start_timestamps = None;
             if let Some(first) = s.samples.seek(mint.saturating_add(1))
                 && first.0 <= maxt

@@ -55,7 +55,10 @@ impl SampleIterator for SharedSamples {
         if self.pos > self.from && self.samples[self.pos - 1].0 >= t {
             return Some(self.samples[self.pos - 1]);
         }
-        self.pos += self.samples[self.pos..self.end].partition_point(|s| s.0 < t);
+        // Usually the window already starts there: no search.
+        if self.pos < self.end && self.samples[self.pos].0 < t {
+            self.pos += self.samples[self.pos..self.end].partition_point(|s| s.0 < t);
+        }
         self.next()
     }
 
