@@ -6,65 +6,15 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use wasmetheus::serve::{ServeArgs, start};
 use wasmetheus_model::storage::Queryable;
-use wasmetheus_tests::{PluginsDir, eventually, guests, http};
-
-struct TestServer {
-    address: SocketAddr,
-    data: Option<tempfile::TempDir>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
-}
+use wasmetheus_tests::{PluginsDir, TestServer, eventually, guests, http, test_args};
 
 async fn server(plugins: &Path, config: Option<&Path>) -> TestServer {
     server_on(plugins, config, tempfile::tempdir().unwrap()).await
 }
 
 async fn server_on(plugins: &Path, config: Option<&Path>, data: tempfile::TempDir) -> TestServer {
-    let args = ServeArgs {
-        config_file: config.map(Path::to_owned),
-        listen_address: "127.0.0.1:0".into(),
-        plugins_dir: plugins.to_owned(),
-        plugins_cache_dir: None,
-        plugins_max_instances: 20,
-        storage_path: data.path().to_owned(),
-        retention_time: Duration::from_secs(15 * 86400),
-        retention_size: 0,
-        block_duration: Duration::from_secs(2 * 3600),
-        enable_admin_api: true,
-        log_level: "warn".into(),
-    };
-    let running = start(args).await.unwrap();
-    let address = running.address;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let serving = tokio::spawn(running.serve_until(async {
-        let _ = rx.await;
-    }));
-    TestServer {
-        address,
-        data: Some(data),
-        shutdown: Some(tx),
-        serving: Some(serving),
-    }
-}
-
-impl TestServer {
-    /// Stops the server and waits until it has released everything;
-    /// returns its data directory.
-    async fn stop(mut self) -> tempfile::TempDir {
-        let _ = self.shutdown.take().unwrap().send(());
-        self.serving.take().unwrap().await.unwrap().unwrap();
-        self.data.take().unwrap()
-    }
+    TestServer::start(test_args(plugins, config, data.path()), data).await
 }
 
 fn metric_value(metrics: &str, name: &str) -> Option<f64> {

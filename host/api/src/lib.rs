@@ -1,6 +1,7 @@
-//! `wasmetheus-api`: the HTTP endpoints — `/metrics`, `/plugins/<instance>/metrics`,
-//! `/api/v1/plugins`, `/api/v1/admin/tsdb/*`, `/-/healthy`, `/-/ready`,
-//! `/-/reload`.
+//! `wasmetheus-api`: the HTTP endpoints — Prometheus' API v1 (`query`,
+//! `query_range`, `series`, `labels`, `status/*`, …), `/metrics`,
+//! `/plugins/<instance>/metrics`, `/api/v1/plugins`,
+//! `/api/v1/admin/tsdb/*`, `/-/healthy`, `/-/ready`, `/-/reload`.
 //!
 //! It talks to the rest of the server only through [`Backend`], so it knows
 //! nothing of wasm, scraping internals or configuration files.
@@ -13,10 +14,12 @@ use axum::routing::{get, post};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use wasmetheus_model::storage::Matcher;
+use wasmetheus_model::storage::{Matcher, Queryable};
 use wasmetheus_model::{MetricFamily, openmetrics, text};
 
 mod admin;
+mod params;
+mod v1;
 
 pub type ReloadFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 /// The outcome of an admin operation, or why it failed.
@@ -56,6 +59,39 @@ pub trait Backend: Send + Sync + 'static {
     fn tsdb_clean_tombstones(&self) -> AdminFuture<'_, ()> {
         Box::pin(async { Err("this server has no TSDB".to_owned()) })
     }
+    /// What queries read.
+    fn queryable(&self) -> Option<Arc<dyn Queryable>> {
+        None
+    }
+    /// The PromQL engine with the server's `--query.*` settings.
+    fn engine(&self) -> wasmetheus_promql::engine::Engine {
+        wasmetheus_promql::engine::Engine::default()
+    }
+    /// The command-line flags, as `status/flags` lists them.
+    fn flags(&self) -> std::collections::BTreeMap<String, String> {
+        std::collections::BTreeMap::new()
+    }
+    /// The configuration in force, as `status/config` shows it.
+    fn config_text(&self) -> String {
+        String::new()
+    }
+    /// The `data` of `status/runtimeinfo`.
+    fn runtime_info(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+    /// The `data` of `/api/v1/metadata`: metric name → its type, help and
+    /// unit as the targets expose them.
+    fn metadata(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+    /// Whether `/-/reload` may be used (`--web.enable-lifecycle`).
+    fn lifecycle_enabled(&self) -> bool {
+        false
+    }
+    /// The `data` of `/api/v1/targets`.
+    fn targets_status(&self) -> serde_json::Value {
+        serde_json::json!({ "activeTargets": [], "droppedTargets": [] })
+    }
 }
 
 /// The router serving every endpoint.
@@ -64,6 +100,31 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/metrics", get(self_metrics))
         .route("/plugins/{instance}/metrics", get(instance_metrics))
         .route("/api/v1/plugins", get(plugins))
+        .route("/api/v1/query", get(v1::query).post(v1::query))
+        .route(
+            "/api/v1/query_range",
+            get(v1::query_range).post(v1::query_range),
+        )
+        .route("/api/v1/series", get(v1::series).post(v1::series))
+        .route("/api/v1/labels", get(v1::labels).post(v1::labels))
+        .route("/api/v1/label/{name}/values", get(v1::label_values))
+        .route(
+            "/api/v1/format_query",
+            get(v1::format_query).post(v1::format_query),
+        )
+        .route("/api/v1/metadata", get(v1::metadata))
+        .route("/api/v1/targets", get(v1::targets))
+        .route("/api/v1/rules", get(v1::rules))
+        .route("/api/v1/alerts", get(v1::alerts))
+        .route("/api/v1/alertmanagers", get(v1::alertmanagers))
+        .route(
+            "/api/v1/query_exemplars",
+            get(v1::query_exemplars).post(v1::query_exemplars),
+        )
+        .route("/api/v1/status/buildinfo", get(v1::buildinfo))
+        .route("/api/v1/status/flags", get(v1::flags))
+        .route("/api/v1/status/config", get(v1::config))
+        .route("/api/v1/status/runtimeinfo", get(v1::runtimeinfo))
         .route(
             "/-/healthy",
             get(|| async { "wasmetheus Server is Healthy.\n" }),
@@ -145,6 +206,14 @@ async fn plugins(State(backend): State<Arc<dyn Backend>>) -> Response {
 }
 
 async fn reload(State(backend): State<Arc<dyn Backend>>) -> Response {
+    if !backend.lifecycle_enabled() {
+        // Prometheus' answer without `--web.enable-lifecycle`.
+        return (
+            StatusCode::FORBIDDEN,
+            "Lifecycle API is not enabled.\n".to_owned(),
+        )
+            .into_response();
+    }
     match backend.reload().await {
         Ok(()) => (StatusCode::OK, String::new()).into_response(),
         Err(e) => (

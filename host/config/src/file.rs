@@ -29,6 +29,9 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields, default)]
 pub struct GlobalConfig {
     pub scrape_interval: PromDuration,
+    /// Unset (or `0s`) means 10s, or the scrape interval if that is
+    /// shorter, as in Prometheus.
+    #[serde(default = "unset_duration")]
     pub scrape_timeout: PromDuration,
     pub evaluation_interval: PromDuration,
     pub external_labels: BTreeMap<String, String>,
@@ -49,6 +52,10 @@ impl Default for GlobalConfig {
             query_log_file: None,
         }
     }
+}
+
+fn unset_duration() -> PromDuration {
+    PromDuration(Duration::ZERO)
 }
 
 /// The `storage` section.
@@ -172,7 +179,10 @@ impl Config {
                 ));
             }
         }
-        let global = raw.global;
+        let mut global = raw.global;
+        if global.scrape_interval.0.is_zero() {
+            global.scrape_interval = GlobalConfig::default().scrape_interval;
+        }
         if global.scrape_timeout > global.scrape_interval {
             return Err(invalid(
                 "scrape_timeout",
@@ -181,6 +191,11 @@ impl Config {
                     global.scrape_timeout, global.scrape_interval
                 ),
             ));
+        }
+        if global.scrape_timeout.0.is_zero() {
+            global.scrape_timeout = GlobalConfig::default()
+                .scrape_timeout
+                .min(global.scrape_interval);
         }
         let mut names = HashSet::new();
         for instance in &raw.plugins.instances {

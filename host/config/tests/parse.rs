@@ -122,6 +122,22 @@ fn timeout_above_interval_is_rejected() {
 }
 
 #[test]
+fn an_unset_timeout_is_capped_at_the_interval_as_in_prometheus() {
+    check(
+        "global:\n  scrape_interval: 1s\n",
+        expect![[r#"
+            scrape_interval=1s timeout=1s
+        "#]],
+    );
+    check(
+        "global:\n  scrape_interval: 30s\n",
+        expect![[r#"
+            scrape_interval=30s timeout=10s
+        "#]],
+    );
+}
+
+#[test]
 fn instance_names_must_be_plain() {
     check(
         "plugins:\n  instances:\n    - name: a/b\n      plugin: x\n",

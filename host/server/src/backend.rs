@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use wasmetheus_api::{Backend, ReloadFuture};
 use wasmetheus_config::Config;
+use wasmetheus_model::storage::Queryable;
 use wasmetheus_model::{Label, Metric, MetricFamily, MetricKind, MetricValue};
 use wasmetheus_plugin_runtime::PluginRuntime;
 use wasmetheus_scrape::{LatestStore, Target, Transport, TransportFuture};
@@ -27,6 +28,18 @@ pub struct ServerBackend {
     reload_lock: tokio::sync::Mutex<()>,
     /// `--web.enable-admin-api`.
     admin_api: std::sync::atomic::AtomicBool,
+    /// The `--query.*` engine, `--` flags and `--web.enable-lifecycle`.
+    query: Mutex<QuerySettings>,
+    started: std::time::SystemTime,
+}
+
+#[derive(Default)]
+struct QuerySettings {
+    engine: wasmetheus_promql::engine::Engine,
+    flags: BTreeMap<String, String>,
+    lifecycle: bool,
+    /// When the configuration in force was loaded.
+    config_loaded: Option<std::time::SystemTime>,
 }
 
 impl ServerBackend {
@@ -49,7 +62,24 @@ impl ServerBackend {
             self_changes,
             reload_lock: tokio::sync::Mutex::new(()),
             admin_api: std::sync::atomic::AtomicBool::new(false),
+            query: Mutex::new(QuerySettings {
+                config_loaded: Some(std::time::SystemTime::now()),
+                ..QuerySettings::default()
+            }),
+            started: std::time::SystemTime::now(),
         }
+    }
+
+    pub fn set_query_settings(
+        &self,
+        engine: wasmetheus_promql::engine::Engine,
+        flags: BTreeMap<String, String>,
+        lifecycle: bool,
+    ) {
+        let mut query = self.query.lock();
+        query.engine = engine;
+        query.flags = flags;
+        query.lifecycle = lifecycle;
     }
 
     pub fn enable_admin_api(&self, enabled: bool) {
@@ -88,6 +118,7 @@ impl ServerBackend {
             .map_err(|e| e.to_string())?;
         *self.config.lock() = config;
         self.reloads.lock().0 = true;
+        self.query.lock().config_loaded = Some(std::time::SystemTime::now());
         self.self_changes.send_modify(|g| *g += 1);
         tracing::info!("configuration reloaded");
         Ok(())
@@ -317,5 +348,99 @@ impl Backend for ServerBackend {
 
     fn reload(&self) -> ReloadFuture<'_> {
         Box::pin(self.reload_config())
+    }
+
+    fn lifecycle_enabled(&self) -> bool {
+        self.query.lock().lifecycle
+    }
+
+    fn queryable(&self) -> Option<Arc<dyn Queryable>> {
+        Some(Arc::clone(&self.db) as Arc<dyn Queryable>)
+    }
+
+    fn engine(&self) -> wasmetheus_promql::engine::Engine {
+        self.query.lock().engine.clone()
+    }
+
+    fn flags(&self) -> BTreeMap<String, String> {
+        self.query.lock().flags.clone()
+    }
+
+    fn config_text(&self) -> String {
+        match &self.source {
+            ConfigSource::File(path) => std::fs::read_to_string(path).unwrap_or_default(),
+            ConfigSource::BuiltIn => crate::serve::DEFAULT_CONFIG.to_owned(),
+        }
+    }
+
+    fn runtime_info(&self) -> serde_json::Value {
+        let query = self.query.lock();
+        let (reload_ok, _) = *self.reloads.lock();
+        serde_json::json!({
+            "startTime": wasmetheus_plugin_runtime::rfc3339(self.started),
+            "CWD": std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+            "reloadConfigSuccess": reload_ok,
+            "lastConfigTime": query.config_loaded.map(wasmetheus_plugin_runtime::rfc3339),
+            "corruptionCount": 0,
+            "goroutineCount": 0,
+            "GOMAXPROCS": std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "GOMEMLIMIT": 0,
+            "GOGC": "",
+            "GODEBUG": "",
+            "storageRetention": query.flags.get("storage.tsdb.retention.time").cloned().unwrap_or_default(),
+        })
+    }
+
+    fn metadata(&self) -> serde_json::Value {
+        let mut out: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+        if let Some(store) = self.store.get() {
+            for target in store.all() {
+                for family in target.families.iter() {
+                    let entry = serde_json::json!({
+                        "type": family.kind.as_str(false),
+                        "help": family.help,
+                        "unit": family.unit,
+                    });
+                    let list = out.entry(family.name.clone()).or_default();
+                    if !list.contains(&entry) {
+                        list.push(entry);
+                    }
+                }
+            }
+        }
+        serde_json::to_value(out).unwrap_or_default()
+    }
+
+    fn targets_status(&self) -> serde_json::Value {
+        let targets = Transport::targets(self);
+        let store = self.store.get();
+        let active: Vec<serde_json::Value> = targets
+            .iter()
+            .map(|t| {
+                let state = store.and_then(|s| s.get(&t.instance));
+                let health = state.as_ref().map_or(wasmetheus_scrape::TargetHealth::Unknown, |s| s.health);
+                serde_json::json!({
+                    "discoveredLabels": { "job": t.job, "instance": t.instance },
+                    "labels": { "job": t.job, "instance": t.instance },
+                    "scrapePool": t.job,
+                    "scrapeUrl": format!("wasmetheus://{}", t.instance),
+                    "globalUrl": format!("wasmetheus://{}", t.instance),
+                    "lastError": state.as_ref().and_then(|s| s.last_error.clone()).unwrap_or_default(),
+                    "lastScrape": state
+                        .as_ref()
+                        .and_then(|s| s.last_scrape)
+                        .map_or_else(|| "0001-01-01T00:00:00Z".to_owned(), wasmetheus_plugin_runtime::rfc3339),
+                    "lastScrapeDuration": state.as_ref().map_or(0.0, |s| s.last_duration_seconds),
+                    "health": health,
+                    "scrapeInterval": wasmetheus_promql::printer::format_duration(t.interval.as_millis() as i64),
+                    "scrapeTimeout": wasmetheus_promql::printer::format_duration(t.timeout.as_millis() as i64),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "activeTargets": active,
+            "droppedTargets": [],
+            "droppedTargetCounts": {},
+        })
     }
 }

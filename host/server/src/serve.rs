@@ -44,6 +44,18 @@ pub struct ServeArgs {
     /// clean_tombstones under /api/v1/admin/tsdb/).
     #[arg(long = "web.enable-admin-api")]
     pub enable_admin_api: bool,
+    /// Enable shutdown and reload via HTTP request (`/-/reload`).
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+    /// How far back an instant selector looks for a sample.
+    #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = parse_duration)]
+    pub query_lookback_delta: std::time::Duration,
+    /// The most samples a single query may load into memory.
+    #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
+    pub query_max_samples: usize,
+    /// The longest a query may run before it is aborted.
+    #[arg(long = "query.timeout", default_value = "2m", value_parser = parse_duration)]
+    pub query_timeout: std::time::Duration,
     /// Width of the blocks the head is compacted into.
     #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h", value_parser = parse_duration, hide = true)]
     pub block_duration: std::time::Duration,
@@ -61,6 +73,48 @@ fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 impl ServeArgs {
+    /// The PromQL engine these flags configure.
+    pub fn engine(&self) -> wasmetheus_promql::engine::Engine {
+        wasmetheus_promql::engine::Engine::new(wasmetheus_promql::engine::Options {
+            lookback_delta: self.query_lookback_delta,
+            max_samples: self.query_max_samples,
+            timeout: self.query_timeout,
+            ..wasmetheus_promql::engine::Options::default()
+        })
+    }
+
+    /// The flags as `/api/v1/status/flags` lists them: Prometheus' names,
+    /// values as strings.
+    pub fn flag_values(&self) -> std::collections::BTreeMap<String, String> {
+        let duration = |d: std::time::Duration| {
+            wasmetheus_promql::printer::format_duration(d.as_millis() as i64)
+        };
+        let path = |p: &std::path::Path| p.display().to_string();
+        [
+            (
+                "config.file",
+                self.config_file.as_deref().map(path).unwrap_or_default(),
+            ),
+            ("web.listen-address", self.listen_address.clone()),
+            ("web.enable-admin-api", self.enable_admin_api.to_string()),
+            ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
+            ("storage.tsdb.path", path(&self.storage_path)),
+            ("storage.tsdb.retention.time", duration(self.retention_time)),
+            (
+                "storage.tsdb.retention.size",
+                self.retention_size.to_string(),
+            ),
+            ("query.lookback-delta", duration(self.query_lookback_delta)),
+            ("query.max-samples", self.query_max_samples.to_string()),
+            ("query.timeout", duration(self.query_timeout)),
+            ("plugins.dir", path(&self.plugins_dir)),
+            ("log.level", self.log_level.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
     /// The storage options these flags and `config` ask for.
     pub fn db_options(&self, config: &Config) -> wasmetheus_tsdb::DbOptions {
         let ms = |d: std::time::Duration| d.as_millis().min(i64::MAX as u128) as i64;
@@ -77,7 +131,7 @@ impl ServeArgs {
     }
 }
 
-const DEFAULT_CONFIG: &str = include_str!("default-config.yml");
+pub(crate) const DEFAULT_CONFIG: &str = include_str!("default-config.yml");
 
 /// Where the configuration comes from; reload reads it again.
 #[derive(Debug, Clone)]
@@ -221,6 +275,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         Arc::clone(&db),
     ));
     backend.enable_admin_api(args.enable_admin_api);
+    backend.set_query_settings(args.engine(), args.flag_values(), args.enable_lifecycle);
     let scrape = ScrapeManager::start(backend.clone(), Some(db.clone()));
     backend.attach_store(scrape.store().clone());
     tracing::info!(

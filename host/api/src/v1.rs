@@ -1,0 +1,678 @@
+//! Prometheus' HTTP API v1, the part Grafana, promtool and the UI query
+//! with: `query`, `query_range`, `series`, `labels`, `label/<name>/values`,
+//! `format_query`, `metadata`, `targets`, `rules`, `alerts`,
+//! `alertmanagers`, `query_exemplars` and `status/*`, answered in
+//! Prometheus' JSON shapes (values as strings, timestamps as seconds,
+//! `warnings`/`infos` beside `data`) with its error types and texts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use wasmetheus_model::Label;
+use wasmetheus_model::storage::{Matcher, Queryable, SelectHints};
+use wasmetheus_promql::ast::Expr;
+use wasmetheus_promql::engine::{Cancel, Error as EngineError};
+use wasmetheus_promql::value::{Annotations, SampleValue, Value};
+
+use crate::Backend;
+use crate::params::{duration_param, error, param, params, time_param};
+
+/// Prometheus' cap on points per series of a range query.
+const MAX_POINTS_PER_SERIES: i64 = 11_000;
+/// The earliest and latest times Prometheus' API accepts as defaults.
+const MIN_TIME: i64 = i64::MIN / 2;
+const MAX_TIME: i64 = i64::MAX / 2;
+
+type Params = Vec<(String, String)>;
+
+fn bad_data(message: impl Into<String>) -> Response {
+    error(StatusCode::BAD_REQUEST, "bad_data", message)
+}
+
+/// A successful answer: `data` plus whatever annotations the query made.
+fn success(data: String, annotations: &Annotations) -> Response {
+    let mut body = String::with_capacity(data.len() + 64);
+    body.push_str(r#"{"status":"success","data":"#);
+    body.push_str(&data);
+    for (key, list) in [
+        ("warnings", &annotations.warnings),
+        ("infos", &annotations.infos),
+    ] {
+        if !list.is_empty() {
+            body.push_str(&format!(",\"{key}\":"));
+            body.push_str(&serde_json::to_string(list).unwrap_or_else(|_| "[]".into()));
+        }
+    }
+    body.push('}');
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn json_data(data: serde_json::Value) -> Response {
+    success(data.to_string(), &Annotations::default())
+}
+
+/// An engine error as Prometheus' `returnAPIError` answers it.
+fn engine_error(e: EngineError) -> Response {
+    match e {
+        EngineError::Parse(e) => bad_data(format!("invalid parameter \"query\": {e}")),
+        EngineError::Timeout => error(StatusCode::SERVICE_UNAVAILABLE, "timeout", e.to_string()),
+        // Prometheus' "client closed request".
+        EngineError::Canceled => error(
+            StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+            "canceled",
+            e.to_string(),
+        ),
+        EngineError::Storage(_) => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        }
+        EngineError::Eval(_) | EngineError::TooManySamples => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, "execution", e.to_string())
+        }
+    }
+}
+
+/// Parameters of a request, or the answer saying why they are invalid.
+fn read(query: Option<String>, body: &[u8]) -> Result<Params, Box<Response>> {
+    params(query, body)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+// ---- JSON encoding, as Prometheus' jsoniter codecs write it ----
+
+/// A timestamp (ms) as seconds with up to three decimals.
+fn write_timestamp(out: &mut String, t: i64) {
+    use std::fmt::Write;
+    let (sign, t) = if t < 0 {
+        ("-", -(t as i128))
+    } else {
+        ("", t as i128)
+    };
+    let _ = write!(out, "{sign}{}", t / 1000);
+    let fraction = t % 1000;
+    if fraction != 0 {
+        let _ = write!(out, ".{fraction:03}");
+    }
+}
+
+/// A float as a JSON string, as Go's `strconv.FormatFloat` with `'f'`, or
+/// `'e'` below 1e-6 and from 1e21 on.
+fn write_float(out: &mut String, v: f64) {
+    out.push('"');
+    out.push_str(&format_float(v));
+    out.push('"');
+}
+
+pub(crate) fn format_float(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    let abs = v.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        // Rust writes `1e-7`; Go writes `1e-07` (sign, two digits).
+        let s = format!("{v:e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        let (sign, digits) = match exponent.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exponent),
+        };
+        return format!("{mantissa}e{sign}{digits:0>2}");
+    }
+    format!("{v}")
+}
+
+fn write_labels(out: &mut String, labels: &[Label]) {
+    out.push('{');
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(&l.name).unwrap_or_default());
+        out.push(':');
+        out.push_str(&serde_json::to_string(&l.value).unwrap_or_default());
+    }
+    out.push('}');
+}
+
+fn write_point(out: &mut String, t: i64, value: &SampleValue) {
+    out.push('[');
+    write_timestamp(out, t);
+    out.push(',');
+    match value {
+        SampleValue::Float(v) => write_float(out, *v),
+        // Not produced until native histograms are evaluated.
+        SampleValue::Histogram(_) => out.push_str("null"),
+    }
+    out.push(']');
+}
+
+/// `{"resultType": …, "result": …}`.
+fn encode_value(value: &Value) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(r#"{"resultType":""#);
+    out.push_str(value.type_name());
+    out.push_str(r#"","result":"#);
+    match value {
+        Value::Scalar(t, v) => write_point(&mut out, *t, &SampleValue::Float(*v)),
+        Value::String(t, s) => {
+            out.push('[');
+            write_timestamp(&mut out, *t);
+            out.push(',');
+            out.push_str(&serde_json::to_string(s).unwrap_or_default());
+            out.push(']');
+        }
+        Value::Vector(samples) => {
+            out.push('[');
+            for (i, s) in samples.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                write_labels(&mut out, &s.labels);
+                out.push_str(r#","value":"#);
+                write_point(&mut out, s.t, &s.value);
+                out.push('}');
+            }
+            out.push(']');
+        }
+        Value::Matrix(series) => {
+            out.push('[');
+            for (i, s) in series.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                write_labels(&mut out, &s.labels);
+                out.push_str(r#","values":["#);
+                for (j, p) in s.points.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    write_point(&mut out, p.t, &p.value);
+                }
+                out.push_str("]}");
+            }
+            out.push(']');
+        }
+    }
+    out.push('}');
+    out
+}
+
+// ---- running queries ----
+
+/// Cancels the query when the request goes away (the handler's future is
+/// dropped when the client disconnects).
+struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// Runs an engine call on a blocking thread.
+async fn run_query(
+    backend: &Arc<dyn Backend>,
+    timeout: Option<Duration>,
+    run: impl FnOnce(
+        &wasmetheus_promql::engine::Engine,
+        &dyn Queryable,
+        &Cancel,
+    ) -> Result<(Value, Annotations), EngineError>
+    + Send
+    + 'static,
+) -> Response {
+    let Some(storage) = backend.queryable() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "this server has no storage to query",
+        );
+    };
+    let mut engine = backend.engine();
+    if let Some(t) = timeout {
+        engine.options.timeout = engine.options.timeout.min(t);
+    }
+    let cancel = CancelOnDrop(Cancel::new());
+    let handle = cancel.0.clone();
+    let result = tokio::task::spawn_blocking(move || run(&engine, storage.as_ref(), &handle)).await;
+    drop(cancel);
+    match result {
+        Ok(Ok((value, annotations))) => success(encode_value(&value), &annotations),
+        Ok(Err(e)) => engine_error(e),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("query failed: {e}"),
+        ),
+    }
+}
+
+fn optional_timeout(params: &Params) -> Result<Option<Duration>, Box<Response>> {
+    match param(params, "timeout") {
+        None | Some("") => Ok(None),
+        Some(_) => duration_param(params, "timeout").map(Some),
+    }
+}
+
+pub(crate) async fn query(
+    State(backend): State<Arc<dyn Backend>>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let params = match read(raw, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let t = match param(&params, "time") {
+        None | Some("") => now_ms(),
+        Some(_) => match time_param(&params, "time", 0) {
+            Ok(t) => t,
+            Err(r) => return *r,
+        },
+    };
+    let timeout = match optional_timeout(&params) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let expr = param(&params, "query").unwrap_or("").to_owned();
+    run_query(&backend, timeout, move |engine, storage, cancel| {
+        engine.query_instant_with(storage, &expr, t, cancel)
+    })
+    .await
+}
+
+pub(crate) async fn query_range(
+    State(backend): State<Arc<dyn Backend>>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let params = match read(raw, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let (start, end) = match (
+        time_param(&params, "start", i64::MIN),
+        time_param(&params, "end", i64::MIN),
+    ) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(r), _) | (_, Err(r)) => return *r,
+    };
+    for (name, value) in [("start", start), ("end", end)] {
+        if value == i64::MIN {
+            return bad_data(format!(
+                "invalid parameter \"{name}\": cannot parse \"\" to a valid timestamp"
+            ));
+        }
+    }
+    if end < start {
+        return bad_data("end timestamp must not be before start time");
+    }
+    let step = match duration_param(&params, "step") {
+        Ok(d) => d.as_millis() as i64,
+        Err(r) => return *r,
+    };
+    if step <= 0 {
+        return bad_data(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer",
+        );
+    }
+    if (end - start) / step > MAX_POINTS_PER_SERIES {
+        return bad_data(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        );
+    }
+    let timeout = match optional_timeout(&params) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let expr = param(&params, "query").unwrap_or("").to_owned();
+    run_query(&backend, timeout, move |engine, storage, cancel| {
+        engine.query_range_with(storage, &expr, start, end, step, cancel)
+    })
+    .await
+}
+
+/// The matchers of every `match[]` parameter.
+fn match_params(params: &Params) -> Result<Vec<Vec<Matcher>>, Box<Response>> {
+    let mut out = Vec::new();
+    for (_, text) in params.iter().filter(|(k, _)| k == "match[]") {
+        match wasmetheus_promql::parser::parse(text) {
+            Ok(Expr::VectorSelector(vs)) => out.push(vs.matchers),
+            Ok(_) => {
+                return Err(Box::new(bad_data(format!(
+                    "invalid parameter \"match[]\": 1:1: parse error: unexpected expression, expected a selector: {text:?}"
+                ))));
+            }
+            Err(e) => {
+                return Err(Box::new(bad_data(format!(
+                    "invalid parameter \"match[]\": {e}"
+                ))));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `start`/`end` of the metadata endpoints (default: all time) and `limit`.
+fn range_and_limit(params: &Params) -> Result<(i64, i64, usize), Box<Response>> {
+    let start = time_param(params, "start", MIN_TIME)?;
+    let end = time_param(params, "end", MAX_TIME)?;
+    let limit = match param(params, "limit") {
+        None | Some("") => 0,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => n as usize,
+            _ => return Err(Box::new(bad_data("limit must be non-negative"))),
+        },
+    };
+    Ok((start, end, limit))
+}
+
+fn storage_of(backend: &Arc<dyn Backend>) -> Result<Arc<dyn Queryable>, Box<Response>> {
+    backend.queryable().ok_or_else(|| {
+        Box::new(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "this server has no storage to query",
+        ))
+    })
+}
+
+/// Truncates to `limit` (0: no limit), with Prometheus' warning.
+fn limited<T>(mut items: Vec<T>, limit: usize) -> (Vec<T>, Annotations) {
+    let mut annotations = Annotations::default();
+    if limit > 0 && items.len() > limit {
+        items.truncate(limit);
+        annotations
+            .warnings
+            .push("results truncated due to limit".to_owned());
+    }
+    (items, annotations)
+}
+
+pub(crate) async fn series(
+    State(backend): State<Arc<dyn Backend>>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let params = match read(raw, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let selectors = match match_params(&params) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if selectors.is_empty() {
+        return bad_data("no match[] parameter provided");
+    }
+    let (start, end, limit) = match range_and_limit(&params) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let storage = match storage_of(&backend) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let found = tokio::task::spawn_blocking(move || {
+        let mut all: Vec<Vec<Label>> = Vec::new();
+        for matchers in &selectors {
+            let hints = SelectHints::range(start, end);
+            for s in storage.select_series(matchers, &hints)? {
+                all.push(s.labels);
+            }
+        }
+        all.sort();
+        all.dedup();
+        Ok::<_, wasmetheus_model::storage::StorageError>(all)
+    })
+    .await;
+    match found {
+        Ok(Ok(all)) => {
+            let (all, annotations) = limited(all, limit);
+            let mut out = String::from("[");
+            for (i, labels) in all.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_labels(&mut out, labels);
+            }
+            out.push(']');
+            success(out, &annotations)
+        }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}
+
+/// Label names (`name` `None`) or the values of one label, over the
+/// series matching any `match[]` (all series without one).
+async fn label_query(
+    backend: Arc<dyn Backend>,
+    raw: Option<String>,
+    body: Bytes,
+    name: Option<String>,
+) -> Response {
+    let params = match read(raw, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let mut selectors = match match_params(&params) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if selectors.is_empty() {
+        selectors.push(Vec::new());
+    }
+    let (start, end, limit) = match range_and_limit(&params) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let storage = match storage_of(&backend) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let found = tokio::task::spawn_blocking(move || {
+        let mut all = Vec::new();
+        for matchers in &selectors {
+            all.extend(match &name {
+                None => storage.label_names(matchers, start, end)?,
+                Some(name) => storage.label_values(name, matchers, start, end)?,
+            });
+        }
+        all.sort();
+        all.dedup();
+        Ok::<_, wasmetheus_model::storage::StorageError>(all)
+    })
+    .await;
+    match found {
+        Ok(Ok(all)) => {
+            let (all, annotations) = limited(all, limit);
+            success(
+                serde_json::to_string(&all).unwrap_or_else(|_| "[]".into()),
+                &annotations,
+            )
+        }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}
+
+pub(crate) async fn labels(
+    State(backend): State<Arc<dyn Backend>>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    label_query(backend, raw, body, None).await
+}
+
+pub(crate) async fn label_values(
+    State(backend): State<Arc<dyn Backend>>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    // Prometheus 3 takes UTF-8 names escaped as `U__…` in the path.
+    let name = unescape_label_name(&name);
+    if name.is_empty() {
+        return bad_data(format!("invalid label name: {name:?}"));
+    }
+    label_query(backend, raw, Bytes::new(), Some(name)).await
+}
+
+/// Prometheus' `U__` escaping of label names in URL paths: `_` is `__`,
+/// any other character `_<hex code point>_`.
+fn unescape_label_name(name: &str) -> String {
+    let Some(escaped) = name.strip_prefix("U__") else {
+        return name.to_owned();
+    };
+    let mut out = String::new();
+    let mut chars = escaped.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '_' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'_') {
+            chars.next();
+            out.push('_');
+            continue;
+        }
+        let hex: String = chars.by_ref().take_while(|&c| c != '_').collect();
+        match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+            Some(c) => out.push(c),
+            // Not a valid escape: the name as written.
+            None => return name.to_owned(),
+        }
+    }
+    out
+}
+
+pub(crate) async fn format_query(RawQuery(raw): RawQuery, body: Bytes) -> Response {
+    let params = match read(raw, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    match wasmetheus_promql::parser::parse(param(&params, "query").unwrap_or("")) {
+        Ok(expr) => json_data(serde_json::Value::String(
+            wasmetheus_promql::printer::format(&expr),
+        )),
+        Err(e) => bad_data(format!("invalid parameter \"query\": {e}")),
+    }
+}
+
+pub(crate) async fn metadata(State(backend): State<Arc<dyn Backend>>) -> Response {
+    json_data(backend.metadata())
+}
+
+pub(crate) async fn targets(State(backend): State<Arc<dyn Backend>>) -> Response {
+    json_data(backend.targets_status())
+}
+
+pub(crate) async fn rules() -> Response {
+    json_data(serde_json::json!({ "groups": [] }))
+}
+
+pub(crate) async fn alerts() -> Response {
+    json_data(serde_json::json!({ "alerts": [] }))
+}
+
+pub(crate) async fn alertmanagers() -> Response {
+    json_data(serde_json::json!({
+        "activeAlertmanagers": [],
+        "droppedAlertmanagers": [],
+    }))
+}
+
+pub(crate) async fn query_exemplars() -> Response {
+    json_data(serde_json::json!([]))
+}
+
+pub(crate) async fn buildinfo() -> Response {
+    json_data(serde_json::json!({
+        // Grafana enables features by this version: the Prometheus release
+        // whose API and PromQL wasmetheus follows, with our own version as
+        // semver build metadata.
+        "version": concat!("3.5.0+wasmetheus.", env!("CARGO_PKG_VERSION")),
+        "revision": "",
+        "branch": "",
+        "buildUser": "",
+        "buildDate": "",
+        "goVersion": "",
+    }))
+}
+
+pub(crate) async fn flags(State(backend): State<Arc<dyn Backend>>) -> Response {
+    json_data(serde_json::to_value(backend.flags()).unwrap_or_default())
+}
+
+pub(crate) async fn config(State(backend): State<Arc<dyn Backend>>) -> Response {
+    json_data(serde_json::json!({ "yaml": backend.config_text() }))
+}
+
+pub(crate) async fn runtimeinfo(State(backend): State<Arc<dyn Backend>>) -> Response {
+    json_data(backend.runtime_info())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_are_written_as_go_writes_them() {
+        for (v, want) in [
+            (1.0, "1"),
+            (0.1, "0.1"),
+            (-2.5, "-2.5"),
+            (0.0, "0"),
+            (1e20, "100000000000000000000"),
+            (1e21, "1e+21"),
+            (1.5e300, "1.5e+300"),
+            (1e-7, "1e-07"),
+            (0.000001, "0.000001"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ] {
+            assert_eq!(format_float(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn timestamps_are_seconds_with_milliseconds() {
+        for (t, want) in [
+            (1_435_781_451_781, "1435781451.781"),
+            (1_000, "1"),
+            (1_500, "1.500"),
+            (1_005, "1.005"),
+            (-1_500, "-1.500"),
+            (0, "0"),
+        ] {
+            let mut s = String::new();
+            write_timestamp(&mut s, t);
+            assert_eq!(s, want, "{t}");
+        }
+    }
+
+    #[test]
+    fn label_names_unescape_like_prometheus() {
+        assert_eq!(unescape_label_name("job"), "job");
+        assert_eq!(unescape_label_name("U__my_2e_label"), "my.label");
+        assert_eq!(unescape_label_name("U__a__b"), "a_b");
+    }
+}
