@@ -172,3 +172,113 @@ impl TestServer {
         self.data.take().unwrap()
     }
 }
+
+/// A child process killed (and reaped) when dropped, so a failing test
+/// leaves no daemon behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port free right now, for a peer process to listen on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding a loopback port")
+}
+
+/// The text-format body the fixture target serves at `/metrics`: a
+/// counter whose `job` label clashes with the target's, and a gauge with
+/// an explicit (old) timestamp.
+pub const FIXTURE_TEXT: &str = "# HELP fixture_requests_total Requests.\n\
+# TYPE fixture_requests_total counter\n\
+fixture_requests_total{code=\"200\",job=\"inner\"} 42\n\
+fixture_requests_total{code=\"500\",job=\"inner\"} 1\n\
+fixture_temperature 21.5 1700000000000\n";
+
+/// The OpenMetrics body the fixture target serves at `/om`.
+pub const FIXTURE_OPENMETRICS: &str = "# TYPE om_events counter\n\
+om_events_total{kind=\"a\"} 3\n\
+# EOF\n";
+
+/// A scrape target on loopback answering by path: `/metrics` (text),
+/// `/om` (OpenMetrics), `/gzip` (the text gzipped), `/garbage` (a valid
+/// line, then a malformed one), `/hang` (never answers), `/big` (an
+/// endless body announced as 1 GB); anything else is a 404.
+pub async fn fixture_target() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 4096];
+                let n = stream.read(&mut request).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&request[..n]).into_owned();
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let respond = |headers: &str, body: &[u8]| {
+                    let mut out = format!(
+                        "HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    out.extend_from_slice(body);
+                    out
+                };
+                let text = "Content-Type: text/plain; version=0.0.4\r\n";
+                let response = match path.as_str() {
+                    "/metrics" => respond(text, FIXTURE_TEXT.as_bytes()),
+                    "/om" => respond(
+                        "Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\n",
+                        FIXTURE_OPENMETRICS.as_bytes(),
+                    ),
+                    "/gzip" => {
+                        use std::io::Write;
+                        let mut encoder = flate2::write::GzEncoder::new(
+                            Vec::new(),
+                            flate2::Compression::default(),
+                        );
+                        encoder.write_all(FIXTURE_TEXT.as_bytes()).unwrap();
+                        let body = encoder.finish().unwrap();
+                        respond(&format!("{text}Content-Encoding: gzip\r\n"), &body)
+                    }
+                    "/garbage" => respond(text, b"garbage_ok 1\nthis is { not a metric\n"),
+                    "/hang" => {
+                        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                        return;
+                    }
+                    "/big" => {
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\n{text}Content-Length: 1073741824\r\nConnection: close\r\n\r\n"
+                        );
+                        if stream.write_all(head.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        let line =
+                            format!("big_series{{i=\"{}\"}} 1\n", "x".repeat(60)).repeat(1000);
+                        for _ in 0..20_000 {
+                            if stream.write_all(line.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                        return;
+                    }
+                    _ => {
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_vec()
+                    }
+                };
+                let _ = stream.write_all(&response).await;
+            });
+        }
+    });
+    address
+}

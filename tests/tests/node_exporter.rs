@@ -4,13 +4,13 @@
 //! with the same type, help and label names, and stable values agree.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use wasmetheus_config::{Config, Grants, PluginInstanceConfig};
 use wasmetheus_model::text::{self, Exposition};
 use wasmetheus_model::{MetricKind, Sample};
 use wasmetheus_plugin_runtime::{PluginRuntime, RuntimeOptions};
-use wasmetheus_tests::{PluginsDir, eventually, guests, http};
+use wasmetheus_tests::{KillOnDrop, PluginsDir, eventually, free_port, guests, http};
 
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 const COLLECTORS: [&str; 11] = [
@@ -27,25 +27,12 @@ const COLLECTORS: [&str; 11] = [
     "netstat",
 ];
 
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn native_metrics() -> (KillOnDrop, String) {
     assert!(
         std::path::Path::new(NODE_EXPORTER).exists(),
         "{NODE_EXPORTER} not found: install the Debian package prometheus-node-exporter"
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut cmd = Command::new(NODE_EXPORTER);
     cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--collector.disable-defaults")

@@ -85,7 +85,7 @@ impl<'de> Deserialize<'de> for PromDuration {
 }
 
 /// A size in bytes written as `512MiB`, `1GB`, `64KiB` or a plain number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ByteSize(pub u64);
 
 impl ByteSize {

@@ -1,5 +1,6 @@
 //! Loading the configuration file: YAML to typed values, positioned errors.
 
+use crate::scrape::ScrapeConfig;
 use crate::{PluginsConfig, PromDuration};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -86,7 +87,7 @@ struct RawConfig {
     // Prometheus sections that later parts of wasmetheus act on. They must
     // not make an existing prometheus.yml fail to load.
     #[serde(default)]
-    scrape_configs: Option<serde::de::IgnoredAny>,
+    scrape_configs: Option<Vec<ScrapeConfig>>,
     #[serde(default)]
     rule_files: Option<serde::de::IgnoredAny>,
     #[serde(default)]
@@ -113,6 +114,8 @@ pub struct Config {
     pub global: GlobalConfig,
     pub plugins: PluginsConfig,
     pub storage: StorageConfig,
+    /// What to scrape, with global defaults filled in.
+    pub scrape_configs: Vec<ScrapeConfig>,
     /// Things the operator should know: sections accepted but not acted on.
     pub warnings: Vec<String>,
 }
@@ -154,7 +157,6 @@ impl Config {
         };
         let mut warnings = Vec::new();
         for (key, present) in [
-            ("scrape_configs", raw.scrape_configs.is_some()),
             ("rule_files", raw.rule_files.is_some()),
             ("alerting", raw.alerting.is_some()),
             ("remote_write", raw.remote_write.is_some()),
@@ -242,10 +244,28 @@ impl Config {
                 ));
             }
         }
+        let mut scrape_configs = raw.scrape_configs.unwrap_or_default();
+        let mut jobs = HashSet::new();
+        for scrape in &mut scrape_configs {
+            let needle = format!("job_name: {}", scrape.job_name);
+            if !jobs.insert(scrape.job_name.clone()) {
+                return Err(invalid(
+                    &needle,
+                    format!(
+                        "found multiple scrape configs with job name {:?}",
+                        scrape.job_name
+                    ),
+                ));
+            }
+            scrape
+                .complete(global.scrape_interval, global.scrape_timeout)
+                .map_err(|message| invalid(&needle, message))?;
+        }
         Ok(Config {
             global,
             plugins: raw.plugins,
             storage: raw.storage,
+            scrape_configs,
             warnings,
         })
     }

@@ -9,7 +9,12 @@
 mod duration;
 mod file;
 mod plugins;
+mod scrape;
 
 pub use duration::{ByteSize, PromDuration};
 pub use file::{Config, ConfigError, GlobalConfig, StorageConfig, TsdbConfig};
 pub use plugins::{Grants, PluginInstanceConfig, PluginsConfig};
+pub use scrape::{
+    Authorization, BasicAuth, DnsSdConfig, FileSdConfig, HttpClientConfig, HttpSdConfig,
+    ScrapeConfig, StaticConfig, TlsConfig,
+};

@@ -103,10 +103,50 @@ fn duplicate_instance_names_are_rejected() {
 #[test]
 fn prometheus_sections_not_acted_on_are_warned_about() {
     check(
-        "scrape_configs:\n  - job_name: x\n",
+        "rule_files:\n  - rules.yml\n",
         expect![[r#"
             scrape_interval=1m timeout=10s
-            warning: prometheus.yml:1:1: `scrape_configs` is valid Prometheus configuration that this version of wasmetheus does not act on yet; it is ignored
+            warning: prometheus.yml:1:1: `rule_files` is valid Prometheus configuration that this version of wasmetheus does not act on yet; it is ignored
+        "#]],
+    );
+}
+
+#[test]
+fn scrape_configs_are_checked_like_prometheus() {
+    check(
+        "global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: a\n    static_configs: [{targets: [h:1]}]\n",
+        expect![[r#"
+            scrape_interval=5s timeout=5s
+        "#]],
+    );
+    check(
+        "scrape_configs:\n  - job_name: a\n  - job_name: a\n",
+        expect![[r#"
+            error: prometheus.yml:2:5: found multiple scrape configs with job name "a"
+        "#]],
+    );
+    check(
+        "scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 6s\n",
+        expect![[r#"
+            error: prometheus.yml:2:5: scrape timeout greater than scrape interval for scrape config with job name "a"
+        "#]],
+    );
+    check(
+        "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: hashmod\n        target_label: x\n",
+        expect![[r#"
+            error: prometheus.yml:4:9: relabel configuration for hashmod requires non-zero modulus
+        "#]],
+    );
+    check(
+        "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targetz: [h:1]\n",
+        expect![[r#"
+            error: prometheus.yml:4:9: unknown field `targetz`, expected one of targets, labels
+        "#]],
+    );
+    check(
+        "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: p}\n    authorization: {credentials: t}\n",
+        expect![[r#"
+            error: prometheus.yml:2:5: at most one of basic_auth, oauth2 & authorization must be configured
         "#]],
     );
 }

@@ -6,10 +6,13 @@
 //! knows nothing of wasm. Until storage exists, the latest collection of
 //! every target is kept in memory ([`LatestStore`]).
 
+pub mod http;
 mod manager;
+pub mod relabel;
 mod store;
 
 pub use manager::{
-    ScrapeManager, SharedStorage, Target, Transport, TransportFuture, scrape_and_store,
+    ScrapeManager, ScrapeOptions, SharedStorage, Target, Transport, TransportFuture,
+    scrape_and_store,
 };
 pub use store::{LatestStore, TargetHealth, TargetState};

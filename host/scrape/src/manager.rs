@@ -12,6 +12,9 @@ use wasmetheus_model::storage::{STALE_NAN_BITS, Storage};
 use wasmetheus_model::validate::flatten;
 use wasmetheus_model::{Label, MetricFamily, Sample};
 
+use crate::http::{HttpTarget, Scraper};
+use crate::relabel::{RelabelConfig, relabel};
+
 /// One thing to scrape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
@@ -19,7 +22,54 @@ pub struct Target {
     pub job: String,
     pub interval: Duration,
     pub timeout: Duration,
+    /// Target labels besides `job` and `instance`.
     pub labels: BTreeMap<String, String>,
+    /// `None`: collected through the [`Transport`] (plugin instances,
+    /// the server itself); otherwise fetched over HTTP.
+    pub http: Option<Arc<HttpTarget>>,
+    pub options: Arc<ScrapeOptions>,
+}
+
+impl Target {
+    /// What the target is known by: its instance for plugin targets, job
+    /// and instance for HTTP ones (two jobs may scrape one address).
+    pub fn key(&self) -> String {
+        match self.http {
+            Some(_) => format!("{}/{}", self.job, self.instance),
+            None => self.instance.clone(),
+        }
+    }
+}
+
+/// How a scrape's samples are treated (a scrape config's settings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeOptions {
+    /// On a clash, the exposed label wins over the target label (which is
+    /// otherwise kept, the exposed one renamed `exported_<name>`).
+    pub honor_labels: bool,
+    /// Use the exposed timestamps; otherwise every sample is stamped with
+    /// the scrape time.
+    pub honor_timestamps: bool,
+    /// 0: none. Beyond it the whole scrape fails.
+    pub sample_limit: u64,
+    pub label_limit: u64,
+    pub label_name_length_limit: u64,
+    pub label_value_length_limit: u64,
+    pub metric_relabel_configs: Vec<RelabelConfig>,
+}
+
+impl Default for ScrapeOptions {
+    fn default() -> Self {
+        ScrapeOptions {
+            honor_labels: false,
+            honor_timestamps: true,
+            sample_limit: 0,
+            label_limit: 0,
+            label_name_length_limit: 0,
+            label_value_length_limit: 0,
+            metric_relabel_configs: Vec::new(),
+        }
+    }
 }
 
 pub type TransportFuture<'a> =
@@ -95,14 +145,13 @@ async fn run(
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut changes = transport.changes();
+    // One HTTP client for every target: connections are reused.
+    let scraper = Scraper::default();
     let mut tasks = tokio::task::JoinSet::new();
     let mut loops: HashMap<String, (Target, tokio::task::AbortHandle)> = HashMap::new();
     loop {
         let targets = transport.targets();
-        let wanted: HashMap<String, Target> = targets
-            .into_iter()
-            .map(|t| (t.instance.clone(), t))
-            .collect();
+        let wanted: HashMap<String, Target> = targets.into_iter().map(|t| (t.key(), t)).collect();
         loops.retain(|instance, (target, task)| {
             let keep = wanted.get(instance) == Some(target);
             if !keep {
@@ -124,6 +173,7 @@ async fn run(
             }
             let task = tasks.spawn(scrape_loop(
                 Arc::clone(&transport),
+                scraper.clone(),
                 target.clone(),
                 store.clone(),
                 storage.clone(),
@@ -158,19 +208,20 @@ fn offset(target: &Target) -> Duration {
 
 async fn scrape_loop(
     transport: Arc<dyn Transport>,
+    scraper: Scraper,
     target: Target,
     store: LatestStore,
     storage: SharedStorage,
 ) {
     let mut refs = SeriesRefs::default();
     // A new target is scraped at once, then on its phase.
-    scrape_and_store_with(&*transport, &target, &store, &storage, &mut refs).await;
+    scrape_and_store_with(&*transport, &scraper, &target, &store, &storage, &mut refs).await;
     tokio::time::sleep(offset(&target)).await;
     let mut ticker = tokio::time::interval(target.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         ticker.tick().await;
-        scrape_and_store_with(&*transport, &target, &store, &storage, &mut refs).await;
+        scrape_and_store_with(&*transport, &scraper, &target, &store, &storage, &mut refs).await;
     }
 }
 
@@ -268,6 +319,7 @@ pub async fn scrape_and_store(
 ) {
     scrape_and_store_with(
         transport,
+        &Scraper::default(),
         target,
         store,
         storage,
@@ -280,14 +332,15 @@ pub async fn scrape_and_store(
 /// series from the previous scrape (and keeping this scrape's in `refs`).
 async fn scrape_and_store_with(
     transport: &dyn Transport,
+    scraper: &Scraper,
     target: &Target,
     store: &LatestStore,
     storage: &SharedStorage,
     refs: &mut SeriesRefs,
 ) {
-    let previous = store.get(&target.instance);
-    scrape_once(transport, target, store).await;
-    let (Some(storage), Some(current)) = (storage, store.get(&target.instance)) else {
+    let previous = store.get(&target.key());
+    scrape_once(transport, scraper, target, store, previous.as_ref()).await;
+    let (Some(storage), Some(current)) = (storage, store.get(&target.key())) else {
         return;
     };
     let t = current.last_scrape.map_or_else(now_ms, |at| {
@@ -309,18 +362,153 @@ fn sample(name: &str, labels: &[Label], value: f64, timestamp_ms: i64) -> Sample
     }
 }
 
-/// Scrapes a target once and stores the outcome.
-pub async fn scrape_once(transport: &dyn Transport, target: &Target, store: &LatestStore) {
+/// The families a text exposition describes (metadata only: for the
+/// metadata API).
+fn metadata_families(exposition: &wasmetheus_model::text::Exposition) -> Vec<MetricFamily> {
+    exposition
+        .metadata
+        .iter()
+        .map(|m| MetricFamily {
+            name: m.name.clone(),
+            kind: m.kind,
+            help: m.help.clone(),
+            unit: m.unit.clone(),
+            metrics: Vec::new(),
+        })
+        .collect()
+}
+
+/// Why a scrape's samples are refused as a whole (Prometheus' texts).
+fn check_limits(samples: &[Sample], options: &ScrapeOptions) -> Result<(), String> {
+    if options.sample_limit > 0 && samples.len() as u64 > options.sample_limit {
+        return Err("sample limit exceeded".into());
+    }
+    for s in samples {
+        let count = s.labels.len() as u64 + 1;
+        if options.label_limit > 0 && count > options.label_limit {
+            return Err(format!(
+                "label_limit exceeded (metric: {:.50}, number of labels: {count}, limit: {})",
+                s.name, options.label_limit
+            ));
+        }
+        for l in &s.labels {
+            let (name_len, value_len) = (l.name.chars().count(), l.value.chars().count());
+            if options.label_name_length_limit > 0
+                && name_len as u64 > options.label_name_length_limit
+            {
+                return Err(format!(
+                    "label_name_length_limit exceeded (metric: {:.50}, label name: {:.50}, length: {name_len}, limit: {})",
+                    s.name, l.name, options.label_name_length_limit
+                ));
+            }
+            if options.label_value_length_limit > 0
+                && value_len as u64 > options.label_value_length_limit
+            {
+                let value: String = l.value.chars().take(50).collect();
+                return Err(format!(
+                    "label_value_length_limit exceeded (metric: {:.50}, label name: {:.50}, value: {value:?}, length: {value_len}, limit: {})",
+                    s.name, l.name, options.label_value_length_limit
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An exposed sample with the target's labels attached (as
+/// `honor_labels` says), metric relabeling applied and, without
+/// `honor_timestamps`, its timestamp dropped; `None` if relabeling drops it.
+fn labelled(
+    mut s: Sample,
+    target_labels: &[Label],
+    options: &ScrapeOptions,
+) -> Result<Option<Sample>, String> {
+    // Empty label values mean "no label", as in Prometheus.
+    s.labels.retain(|l| !l.value.is_empty());
+    for label in target_labels {
+        match s.labels.iter().position(|l| l.name == label.name) {
+            Some(_) if options.honor_labels => {}
+            Some(i) => {
+                // Keep the exposed value as exported_<name> (and
+                // exported_exported_<name> if that is taken too).
+                let mut name = format!("exported_{}", label.name);
+                while s.labels.iter().any(|l| l.name == name) {
+                    name = format!("exported_{name}");
+                }
+                s.labels[i].name = name;
+                s.labels.push(label.clone());
+            }
+            None => s.labels.push(label.clone()),
+        }
+    }
+    if !options.honor_timestamps {
+        s.timestamp_ms = None;
+    }
+    if options.metric_relabel_configs.is_empty() {
+        s.labels.sort();
+        return Ok(Some(s));
+    }
+    let mut all = Vec::with_capacity(s.labels.len() + 1);
+    all.push(Label::new("__name__", std::mem::take(&mut s.name)));
+    all.append(&mut s.labels);
+    all.sort();
+    let Some(kept) = relabel(&all, &options.metric_relabel_configs) else {
+        return Ok(None);
+    };
+    let mut name = None;
+    let labels = kept
+        .into_iter()
+        .filter_map(|l| {
+            if l.name == "__name__" {
+                name = Some(l.value);
+                None
+            } else {
+                Some(l)
+            }
+        })
+        .collect();
+    let Some(name) = name else {
+        return Err("invalid metric name or label names: a sample has no metric name after metric relabeling".into());
+    };
+    Ok(Some(Sample {
+        name,
+        labels,
+        value: s.value,
+        timestamp_ms: s.timestamp_ms,
+    }))
+}
+
+/// Scrapes a target once and stores the outcome. `previous` is its last
+/// scrape, for `scrape_series_added`.
+pub async fn scrape_once(
+    transport: &dyn Transport,
+    scraper: &Scraper,
+    target: &Target,
+    store: &LatestStore,
+    previous: Option<&TargetState>,
+) {
     let started = Instant::now();
     let scraped_at = SystemTime::now();
     let timestamp_ms = scraped_at
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let result =
-        match tokio::time::timeout(target.timeout, transport.collect(&target.instance)).await {
-            Ok(result) => result,
-            Err(_) => Err(format!("scrape timed out after {:?}", target.timeout)),
-        };
+    let key = target.key();
+    let fetch = async {
+        match &target.http {
+            Some(http) => scraper
+                .scrape(http, target.timeout)
+                .await
+                .map(|e| (metadata_families(&e), e.samples)),
+            None => transport.collect(&key).await.map(|families| {
+                let samples = flatten(&families);
+                (families, samples)
+            }),
+        }
+    };
+    let result = match tokio::time::timeout(target.timeout, fetch).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("scrape timed out after {:?}", target.timeout)),
+    };
     let took = started.elapsed().as_secs_f64();
     let mut target_labels: Vec<Label> = target
         .labels
@@ -332,42 +520,64 @@ pub async fn scrape_once(transport: &dyn Transport, target: &Target, store: &Lat
     target_labels.sort();
     target_labels.dedup_by(|a, b| a.name == b.name);
 
-    let (families, error) = match result {
-        Ok(families) => (families, None),
-        Err(e) => (Vec::new(), Some(e)),
+    let (families, exposed, mut error) = match result {
+        Ok((families, samples)) => (families, samples, None),
+        Err(e) => (Vec::new(), Vec::new(), Some(e)),
     };
-    let mut samples = Vec::new();
-    for mut s in flatten(&families) {
-        // Target labels win over what the plugin set (honor_labels: false).
-        for label in &target_labels {
-            if let Some(existing) = s.labels.iter_mut().find(|l| l.name == label.name) {
-                existing.name = format!("exported_{}", existing.name);
+    let scraped = exposed.len();
+    let mut samples = Vec::with_capacity(exposed.len() + 5);
+    for s in exposed {
+        match labelled(s, &target_labels, &target.options) {
+            Ok(Some(mut s)) => {
+                s.timestamp_ms = s.timestamp_ms.or(Some(timestamp_ms));
+                samples.push(s);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                error.get_or_insert(e);
+                break;
             }
         }
-        s.labels.extend(target_labels.iter().cloned());
-        s.labels.sort();
-        s.timestamp_ms = s.timestamp_ms.or(Some(timestamp_ms));
-        samples.push(s);
     }
-    let scraped = samples.len() as f64;
+    let post_relabeling = samples.len();
+    if error.is_none()
+        && let Err(e) = check_limits(&samples, &target.options)
+    {
+        error = Some(e);
+    }
+    if error.is_some() {
+        // A failed scrape ingests nothing of what it read.
+        samples.clear();
+    }
+    let added = match previous {
+        Some(previous) => {
+            let known: std::collections::HashSet<Vec<Label>> =
+                previous.samples.iter().map(series_labels).collect();
+            samples
+                .iter()
+                .filter(|s| !known.contains(&series_labels(s)))
+                .count()
+        }
+        None => samples.len(),
+    };
     let up = if error.is_none() { 1.0 } else { 0.0 };
-    samples.push(sample("up", &target_labels, up, timestamp_ms));
-    samples.push(sample(
-        "scrape_duration_seconds",
-        &target_labels,
-        took,
-        timestamp_ms,
-    ));
-    samples.push(sample(
-        "scrape_samples_scraped",
-        &target_labels,
-        scraped,
-        timestamp_ms,
-    ));
+    for (name, value) in [
+        ("up", up),
+        ("scrape_duration_seconds", took),
+        ("scrape_samples_scraped", scraped as f64),
+        (
+            "scrape_samples_post_metric_relabeling",
+            post_relabeling as f64,
+        ),
+        ("scrape_series_added", added as f64),
+    ] {
+        samples.push(sample(name, &target_labels, value, timestamp_ms));
+    }
     if let Some(e) = &error {
-        tracing::debug!(instance = %target.instance, error = %e, "scrape failed");
+        tracing::debug!(target = %key, error = %e, "scrape failed");
     }
     store.put(TargetState {
+        key,
         job: target.job.clone(),
         instance: target.instance.clone(),
         health: if error.is_none() {
@@ -427,6 +637,8 @@ mod tests {
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(1),
             labels: BTreeMap::from([("env".to_owned(), "prod".to_owned())]),
+            http: None,
+            options: Arc::default(),
         }
     }
 
@@ -452,7 +664,7 @@ mod tests {
     #[tokio::test]
     async fn samples_get_target_labels_and_synthetic_series() {
         let store = LatestStore::default();
-        scrape_once(&Fake, &target("a"), &store).await;
+        scrape_once(&Fake, &Scraper::default(), &target("a"), &store, None).await;
         let state = store.get("a").unwrap();
         assert_eq!(state.health, TargetHealth::Up);
         assert_eq!(
@@ -462,6 +674,8 @@ mod tests {
                 r#"up{env="prod",instance="a",job="node"} 1"#,
                 r#"scrape_duration_seconds{env="prod",instance="a",job="node"} _"#,
                 r#"scrape_samples_scraped{env="prod",instance="a",job="node"} 1"#,
+                r#"scrape_samples_post_metric_relabeling{env="prod",instance="a",job="node"} 1"#,
+                r#"scrape_series_added{env="prod",instance="a",job="node"} 1"#,
             ]
         );
     }
@@ -469,7 +683,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_scrape_is_down_with_its_error_and_no_samples() {
         let store = LatestStore::default();
-        scrape_once(&Fake, &target("broken"), &store).await;
+        scrape_once(&Fake, &Scraper::default(), &target("broken"), &store, None).await;
         let state = store.get("broken").unwrap();
         assert_eq!(state.health, TargetHealth::Down);
         assert_eq!(state.last_error.as_deref(), Some("it broke"));
@@ -558,27 +772,51 @@ mod tests {
         let head = Arc::new(wasmetheus_tsdb::Head::default());
         let storage: SharedStorage = Some(head.clone());
         let (store, mut refs) = (LatestStore::default(), SeriesRefs::default());
-        scrape_and_store_with(&Fake, &target("t"), &store, &storage, &mut refs).await;
-        // requests_total, up and the two scrape series.
-        assert_eq!(refs.0.len(), 4);
+        scrape_and_store_with(
+            &Fake,
+            &Scraper::default(),
+            &target("t"),
+            &store,
+            &storage,
+            &mut refs,
+        )
+        .await;
+        // requests_total, up and the four scrape_* series.
+        assert_eq!(refs.0.len(), 6);
         assert!(refs.0.values().all(|r| *r != 0));
         let first = refs.0.clone();
         tokio::time::sleep(Duration::from_millis(5)).await;
-        scrape_and_store_with(&Fake, &target("t"), &store, &storage, &mut refs).await;
+        scrape_and_store_with(
+            &Fake,
+            &Scraper::default(),
+            &target("t"),
+            &store,
+            &storage,
+            &mut refs,
+        )
+        .await;
         assert_eq!(refs.0, first);
-        assert_eq!(head.stats.series_created.load(Ordering::Relaxed), 4);
-        assert_eq!(head.stats.samples_appended.load(Ordering::Relaxed), 8);
+        assert_eq!(head.stats.series_created.load(Ordering::Relaxed), 6);
+        assert_eq!(head.stats.samples_appended.load(Ordering::Relaxed), 12);
 
         // Refs of another store are no use there, but do no harm.
         let other = Arc::new(wasmetheus_tsdb::Head::default());
         let storage: SharedStorage = Some(other.clone());
-        scrape_and_store_with(&Fake, &target("t"), &store, &storage, &mut refs).await;
+        scrape_and_store_with(
+            &Fake,
+            &Scraper::default(),
+            &target("t"),
+            &store,
+            &storage,
+            &mut refs,
+        )
+        .await;
         let up = other
             .select(&[Matcher::equal("__name__", "up")], 0, i64::MAX)
             .unwrap();
         assert_eq!(up.len(), 1);
         assert_eq!(up[0].samples.len(), 1);
-        assert_eq!(other.stats.samples_appended.load(Ordering::Relaxed), 4);
+        assert_eq!(other.stats.samples_appended.load(Ordering::Relaxed), 6);
         assert_ne!(refs.0, first);
     }
 }

@@ -18,6 +18,8 @@ pub enum TargetHealth {
 /// What the last scrape of a target produced.
 #[derive(Debug, Clone)]
 pub struct TargetState {
+    /// [`Target::key`](crate::Target::key).
+    pub key: String,
     pub job: String,
     pub instance: String,
     pub health: TargetHealth,
@@ -30,7 +32,7 @@ pub struct TargetState {
     pub samples: Arc<Vec<Sample>>,
 }
 
-/// Latest state per target, keyed by instance.
+/// Latest state per target, keyed by [`Target::key`](crate::Target::key).
 #[derive(Debug, Default, Clone)]
 pub struct LatestStore {
     targets: Arc<RwLock<BTreeMap<String, TargetState>>>,
@@ -46,11 +48,11 @@ impl LatestStore {
     }
 
     pub(crate) fn put(&self, state: TargetState) {
-        self.targets.write().insert(state.instance.clone(), state);
+        self.targets.write().insert(state.key.clone(), state);
     }
 
     /// Forgets a target that went away; its series are stale from now on.
-    pub(crate) fn remove(&self, instance: &str) {
-        self.targets.write().remove(instance);
+    pub(crate) fn remove(&self, key: &str) {
+        self.targets.write().remove(key);
     }
 }

@@ -1,5 +1,7 @@
 //! The glue between the HTTP API, the scrape manager and the plugin runtime.
 
+use crate::discovery::{Discovered, Discovery};
+use crate::scrape_targets::{TargetGroup, populate_all, scrape_options};
 use crate::serve::ConfigSource;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
@@ -23,7 +25,10 @@ pub struct ServerBackend {
     store: OnceLock<LatestStore>,
     /// Whether the last reload attempt succeeded, and failures since start.
     reloads: Mutex<(bool, u64)>,
-    self_changes: tokio::sync::watch::Sender<u64>,
+    self_changes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Target groups from service discovery, and the sources finding them.
+    discovered: Discovered,
+    discovery: Mutex<Option<Discovery>>,
     /// Serializes reloads (SIGHUP and HTTP may race).
     reload_lock: tokio::sync::Mutex<()>,
     /// `--web.enable-admin-api`.
@@ -51,6 +56,7 @@ impl ServerBackend {
         db: Arc<wasmetheus_tsdb::Db>,
     ) -> Self {
         let (self_changes, _) = tokio::sync::watch::channel(0);
+        let self_changes = Arc::new(self_changes);
         ServerBackend {
             runtime,
             db,
@@ -60,6 +66,8 @@ impl ServerBackend {
             store: OnceLock::new(),
             reloads: Mutex::new((true, 0)),
             self_changes,
+            discovered: Discovered::default(),
+            discovery: Mutex::new(None),
             reload_lock: tokio::sync::Mutex::new(()),
             admin_api: std::sync::atomic::AtomicBool::new(false),
             query: Mutex::new(QuerySettings {
@@ -85,6 +93,55 @@ impl ServerBackend {
     pub fn enable_admin_api(&self, enabled: bool) {
         self.admin_api
             .store(enabled, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// (Re)starts service discovery for the configuration in force.
+    pub fn start_discovery(&self) {
+        let config = self.config.lock().clone();
+        let base = match &self.source {
+            ConfigSource::File(path) => path
+                .parent()
+                .map(std::path::Path::to_owned)
+                .unwrap_or_default(),
+            ConfigSource::BuiltIn => std::path::PathBuf::from("."),
+        };
+        let changes = Arc::clone(&self.self_changes);
+        let changed: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            changes.send_modify(|g| *g += 1);
+        });
+        // The old sources stop before the new ones start.
+        *self.discovery.lock() = None;
+        let discovery = Discovery::start(&config, &base, &self.discovered, changed);
+        *self.discovery.lock() = Some(discovery);
+    }
+
+    /// The HTTP targets of every scrape config, relabeled, with the
+    /// discovered ones; errors (a bad interval label, no address) are
+    /// logged and the target skipped, as Prometheus does.
+    fn scrape_config_targets(&self, config: &Config) -> Vec<Target> {
+        let mut targets = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for scrape in &config.scrape_configs {
+            let options = Arc::new(scrape_options(scrape));
+            let mut groups: Vec<TargetGroup> = scrape
+                .static_configs
+                .iter()
+                .enumerate()
+                .map(|(i, s)| TargetGroup {
+                    targets: s.targets.clone(),
+                    labels: s.labels.clone(),
+                    source: i.to_string(),
+                })
+                .collect();
+            groups.extend(self.discovered.groups(&scrape.job_name));
+            let (active, _dropped, errors) = populate_all(scrape, &options, &groups);
+            for e in errors {
+                tracing::warn!("skipping target: {e}");
+            }
+            // A target found twice (two groups, two files) is scraped once.
+            targets.extend(active.into_iter().filter(|t| seen.insert(t.key())));
+        }
+        targets
     }
 
     pub fn attach_store(&self, store: LatestStore) {
@@ -120,6 +177,7 @@ impl ServerBackend {
         self.reloads.lock().0 = true;
         self.query.lock().config_loaded = Some(std::time::SystemTime::now());
         self.self_changes.send_modify(|g| *g += 1);
+        self.start_discovery();
         tracing::info!("configuration reloaded");
         Ok(())
     }
@@ -171,6 +229,8 @@ impl Transport for ServerBackend {
                 interval: t.interval,
                 timeout: t.timeout,
                 labels: t.labels,
+                http: None,
+                options: Arc::default(),
             })
             .collect();
         targets.push(Target {
@@ -179,7 +239,10 @@ impl Transport for ServerBackend {
             interval: config.global.scrape_interval.0,
             timeout: config.global.scrape_timeout.0,
             labels: BTreeMap::new(),
+            http: None,
+            options: Arc::default(),
         });
+        targets.extend(self.scrape_config_targets(&config));
         targets
     }
 
@@ -417,14 +480,22 @@ impl Backend for ServerBackend {
         let active: Vec<serde_json::Value> = targets
             .iter()
             .map(|t| {
-                let state = store.and_then(|s| s.get(&t.instance));
+                let state = store.and_then(|s| s.get(&t.key()));
+                let url = t
+                    .http
+                    .as_ref()
+                    .map_or_else(|| format!("wasmetheus://{}", t.instance), |h| h.url.clone());
+                let mut labels: BTreeMap<&str, &str> =
+                    t.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                labels.insert("job", &t.job);
+                labels.insert("instance", &t.instance);
                 let health = state.as_ref().map_or(wasmetheus_scrape::TargetHealth::Unknown, |s| s.health);
                 serde_json::json!({
-                    "discoveredLabels": { "job": t.job, "instance": t.instance },
-                    "labels": { "job": t.job, "instance": t.instance },
+                    "discoveredLabels": labels,
+                    "labels": labels,
                     "scrapePool": t.job,
-                    "scrapeUrl": format!("wasmetheus://{}", t.instance),
-                    "globalUrl": format!("wasmetheus://{}", t.instance),
+                    "scrapeUrl": url,
+                    "globalUrl": url,
                     "lastError": state.as_ref().and_then(|s| s.last_error.clone()).unwrap_or_default(),
                     "lastScrape": state
                         .as_ref()

@@ -4,5 +4,8 @@
 mod backend;
 pub mod backfill;
 pub mod check_plugins;
+mod discovery;
+pub mod query_cli;
+pub mod scrape_targets;
 pub mod serve;
 pub mod test_promql;

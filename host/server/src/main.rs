@@ -31,6 +31,8 @@ enum Command {
         #[command(subcommand)]
         what: Tsdb,
     },
+    /// Runs a query against a Prometheus-compatible server (like promtool's).
+    Query(wasmetheus::query_cli::QueryArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +92,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => wasmetheus::serve::run(args),
+        // Prints its own errors, worded and formatted as promtool's.
+        Command::Query(args) => return wasmetheus::query_cli::run_command(args),
         Command::Check {
             what: Check::Config { files },
         } => check_config(&files),

@@ -276,6 +276,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     ));
     backend.enable_admin_api(args.enable_admin_api);
     backend.set_query_settings(args.engine(), args.flag_values(), args.enable_lifecycle);
+    backend.start_discovery();
     let scrape = ScrapeManager::start(backend.clone(), Some(db.clone()));
     backend.attach_store(scrape.store().clone());
     tracing::info!(

@@ -1,0 +1,343 @@
+//! Scraping a target over HTTP as Prometheus does: content negotiation
+//! between OpenMetrics and the text format, gzip, authentication headers,
+//! `X-Prometheus-Scrape-Timeout-Seconds`, a body size limit enforced while
+//! reading, and a parse that fails the whole scrape on any malformed line.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use wasmetheus_model::text::Exposition;
+use wasmetheus_model::{openmetrics, text};
+
+/// Prometheus 3's `Accept` header for its default scrape protocols
+/// (OpenMetrics first, then the text format).
+const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.5,\
+application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+
+/// The exposition format to assume when a target sends no usable
+/// `Content-Type` (Prometheus' `fallback_scrape_protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// Fail the scrape, as Prometheus 3 does by default.
+    None,
+    Text,
+    OpenMetrics,
+}
+
+/// How one target is fetched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpTarget {
+    /// `scheme://address/path?params`.
+    pub url: String,
+    /// The `Authorization` header, if any (basic or bearer, resolved).
+    pub authorization: Option<Credentials>,
+    /// 0: no limit.
+    pub body_size_limit: u64,
+    pub fallback: Fallback,
+}
+
+/// Where the `Authorization` header comes from. Files are read at every
+/// scrape, so rotated secrets are picked up, as in Prometheus.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Credentials {
+    Basic {
+        username: String,
+        password: Option<String>,
+        password_file: Option<String>,
+    },
+    Token {
+        kind: String,
+        credentials: Option<String>,
+        credentials_file: Option<String>,
+    },
+}
+
+impl Credentials {
+    fn header(&self) -> Result<String, String> {
+        let read = |path: &str| {
+            std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+                .map_err(|e| format!("unable to read authorization file {path}: {e}"))
+        };
+        match self {
+            Credentials::Basic {
+                username,
+                password,
+                password_file,
+            } => {
+                let password = match password_file {
+                    Some(file) => read(file)?,
+                    None => password.clone().unwrap_or_default(),
+                };
+                Ok(format!(
+                    "Basic {}",
+                    base64(format!("{username}:{password}").as_bytes())
+                ))
+            }
+            Credentials::Token {
+                kind,
+                credentials,
+                credentials_file,
+            } => {
+                let token = match credentials_file {
+                    Some(file) => read(file)?,
+                    None => credentials.clone().unwrap_or_default(),
+                };
+                Ok(format!("{kind} {token}"))
+            }
+        }
+    }
+}
+
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The HTTP client all scrapes share (connection reuse across targets).
+#[derive(Clone)]
+pub struct Scraper {
+    client: Client<HttpConnector, Empty<Bytes>>,
+}
+
+impl Default for Scraper {
+    fn default() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(30)));
+        Scraper {
+            client: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(90))
+                .build(connector),
+        }
+    }
+}
+
+impl std::fmt::Debug for Scraper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scraper")
+    }
+}
+
+impl Scraper {
+    /// Fetches and parses `target`; any failure (connection, status,
+    /// size, encoding, a malformed line) fails the whole scrape. The
+    /// caller bounds the time taken.
+    pub async fn scrape(
+        &self,
+        target: &HttpTarget,
+        timeout: Duration,
+    ) -> Result<Exposition, String> {
+        let (content_type, body) = self.fetch(target, ACCEPT, timeout).await?;
+        parse(&body, &content_type, target.fallback)
+    }
+
+    /// GETs `target`: its `Content-Type` and body (decompressed, within
+    /// the size limit, UTF-8).
+    async fn fetch(
+        &self,
+        target: &HttpTarget,
+        accept: &str,
+        timeout: Duration,
+    ) -> Result<(String, String), String> {
+        if target.url.starts_with("https://") {
+            return Err("https targets are not supported yet; scrape over http".into());
+        }
+        let uri: hyper::Uri = target
+            .url
+            .parse()
+            .map_err(|e| format!("invalid target URL {:?}: {e}", target.url))?;
+        let mut request = hyper::Request::get(uri)
+            .header(hyper::header::ACCEPT, accept)
+            .header(hyper::header::ACCEPT_ENCODING, "gzip")
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("wasmetheus/", env!("CARGO_PKG_VERSION")),
+            )
+            .header(
+                "X-Prometheus-Scrape-Timeout-Seconds",
+                format!("{}", timeout.as_secs_f64()),
+            );
+        if let Some(credentials) = &target.authorization {
+            request = request.header(hyper::header::AUTHORIZATION, credentials.header()?);
+        }
+        let request = request
+            .body(Empty::new())
+            .map_err(|e| format!("building the request: {e}"))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| connection_error(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("server returned HTTP status {status}"));
+        }
+        let headers = response.headers();
+        let content_type = headers
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let gzipped = headers
+            .get(hyper::header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+        let limit = if target.body_size_limit == 0 {
+            u64::MAX
+        } else {
+            target.body_size_limit
+        };
+        let mut body = response.into_body();
+        let mut raw = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| format!("reading the body: {e}"))?;
+            if let Ok(data) = frame.into_data() {
+                raw.extend_from_slice(&data);
+                if raw.len() as u64 > limit {
+                    return Err(format!("body size limit exceeded ({limit} bytes)"));
+                }
+            }
+        }
+        let bytes = if gzipped { gunzip(&raw, limit)? } else { raw };
+        let text = String::from_utf8(bytes).map_err(|e| format!("the body is not UTF-8: {e}"))?;
+        Ok((content_type, text))
+    }
+}
+
+impl Scraper {
+    /// A GET returning the body as text (HTTP service discovery).
+    pub async fn get_json(&self, url: &str, timeout: Duration) -> Result<String, String> {
+        let target = HttpTarget {
+            url: url.to_owned(),
+            authorization: None,
+            body_size_limit: 64 << 20,
+            fallback: Fallback::None,
+        };
+        let fetch = self.fetch(&target, "application/json", timeout);
+        match tokio::time::timeout(timeout, fetch).await {
+            Ok(result) => result.map(|(_, body)| body),
+            Err(_) => Err(format!("request timed out after {timeout:?}")),
+        }
+    }
+}
+
+/// The root cause of a client error (hyper's own text is "client error").
+fn connection_error(e: &hyper_util::client::legacy::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        message = cause.to_string();
+        source = cause.source();
+    }
+    message
+}
+
+fn gunzip(raw: &[u8], limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(raw)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| format!("decompressing the body: {e}"))?;
+    if out.len() as u64 > limit {
+        return Err(format!("body size limit exceeded ({limit} bytes)"));
+    }
+    Ok(out)
+}
+
+/// Parses by `Content-Type`: OpenMetrics or the text format; anything
+/// else needs a fallback.
+pub fn parse(body: &str, content_type: &str, fallback: Fallback) -> Result<Exposition, String> {
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let format = match media.as_str() {
+        "application/openmetrics-text" => Fallback::OpenMetrics,
+        "text/plain" => Fallback::Text,
+        _ => match fallback {
+            Fallback::None => {
+                return Err(format!(
+                    "received unsupported Content-Type {content_type:?} and no fallback_scrape_protocol specified for target"
+                ));
+            }
+            f => f,
+        },
+    };
+    let parsed = match format {
+        Fallback::OpenMetrics => openmetrics::parse_with(
+            body,
+            openmetrics::Options {
+                allow_negative_observations: true,
+            },
+        ),
+        _ => text::parse(body),
+    };
+    parsed.map_err(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_is_base64() {
+        assert_eq!(
+            base64(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
+    }
+
+    #[test]
+    fn content_type_picks_the_parser() {
+        let om = "# TYPE a counter\na_total 1\n# EOF\n";
+        assert!(
+            parse(
+                om,
+                "application/openmetrics-text; version=1.0.0",
+                Fallback::None
+            )
+            .is_ok()
+        );
+        let text_body = "a 1\n";
+        assert!(parse(text_body, "text/plain; version=0.0.4", Fallback::None).is_ok());
+        let err = parse(text_body, "", Fallback::None).unwrap_err();
+        assert!(err.contains("no fallback_scrape_protocol"), "{err}");
+        assert!(parse(text_body, "", Fallback::Text).is_ok());
+        // OpenMetrics without `# EOF` is malformed: the scrape fails.
+        assert!(
+            parse(
+                "a_total 1\n",
+                "application/openmetrics-text",
+                Fallback::None
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! Scraping HTTP targets from `scrape_configs` end to end: a fixture
+//! target on loopback serves the text format, OpenMetrics, gzip, garbage,
+//! a hang and an endless body; the server's own API shows what was stored,
+//! `up` and the errors; a `file_sd_configs` file is followed without a
+//! restart; the limits contain what misbehaves.
+
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::Duration;
+use wasmetheus_tests::{PluginsDir, TestServer, eventually, fixture_target, http, test_args};
+
+fn config(target: SocketAddr, sd_file: &std::path::Path) -> String {
+    let simple = |job: &str, extra: &str| {
+        format!("  - job_name: {job}\n{extra}    static_configs: [{{targets: ['{target}']}}]\n")
+    };
+    [
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n".to_owned(),
+        format!(
+            "  - job_name: fixture\n    static_configs:\n      - targets: ['{target}']\n        labels: {{env: test}}\n"
+        ),
+        simple("honored", "    honor_labels: true\n    honor_timestamps: false\n"),
+        simple("om", "    metrics_path: /om\n"),
+        simple("gzip", "    metrics_path: /gzip\n"),
+        simple("garbage", "    metrics_path: /garbage\n"),
+        simple("hang", "    metrics_path: /hang\n    scrape_timeout: 500ms\n"),
+        simple("big", "    metrics_path: /big\n    body_size_limit: 1MB\n"),
+        simple("limited", "    sample_limit: 2\n"),
+        simple(
+            "relabeled",
+            "    metric_relabel_configs:\n      - source_labels: [code]\n        regex: '500'\n        action: drop\n      - source_labels: [__name__]\n        regex: fixture_temperature\n        action: drop\n",
+        ),
+        format!(
+            "  - job_name: files\n    file_sd_configs:\n      - files: ['{}']\n",
+            sd_file.display()
+        ),
+    ]
+    .concat()
+}
+
+async fn query(address: SocketAddr, q: &str) -> Vec<(Value, String)> {
+    let encoded: String = q
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let (status, body) = http(
+        address,
+        "GET",
+        &format!("/api/v1/query?query={encoded}"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{q}: {body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let mut out: Vec<(Value, String)> = answer["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["metric"].clone(),
+                s["value"][1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    out.sort_by_key(|(m, _)| m.to_string());
+    out
+}
+
+fn up_of(results: &[(Value, String)], job: &str) -> Option<String> {
+    results
+        .iter()
+        .find(|(m, _)| m["job"] == job)
+        .map(|(_, v)| v.clone())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_targets_are_scraped_and_contained() {
+    let target = fixture_target().await;
+    let dir = PluginsDir::new();
+    let sd_file = dir.path().join("targets.json");
+    std::fs::write(&sd_file, "[]").unwrap();
+    let config_path = dir.path().join("prometheus.yml");
+    std::fs::write(&config_path, config(target, &sd_file)).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let args = test_args(dir.path(), Some(&config_path), data.path());
+    let server = TestServer::start(args, data).await;
+    let a = server.address;
+
+    // Every job has been scraped once (the hang one after its timeout).
+    let up = eventually(Duration::from_secs(20), "every job scraped", || async {
+        let up = query(a, "up").await;
+        let jobs = [
+            "fixture",
+            "honored",
+            "om",
+            "gzip",
+            "garbage",
+            "hang",
+            "big",
+            "limited",
+            "relabeled",
+        ];
+        jobs.iter().all(|j| up_of(&up, j).is_some()).then_some(up)
+    })
+    .await;
+    for (job, want) in [
+        ("fixture", "1"),
+        ("honored", "1"),
+        ("om", "1"),
+        ("gzip", "1"),
+        ("relabeled", "1"),
+        ("garbage", "0"),
+        ("hang", "0"),
+        ("big", "0"),
+        ("limited", "0"),
+    ] {
+        assert_eq!(
+            up_of(&up, job).as_deref(),
+            Some(want),
+            "up of {job}: {up:?}"
+        );
+    }
+
+    // Target labels win; the exposed `job` is kept as `exported_job`.
+    let requests = query(a, "fixture_requests_total{job=\"fixture\"}").await;
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[0].0["exported_job"], "inner");
+    assert_eq!(requests[0].0["env"], "test");
+    assert_eq!(requests[0].0["instance"], target.to_string());
+    assert_eq!(requests[0].1, "42");
+    // honor_labels: the exposed `job` wins.
+    let honored = query(a, "fixture_requests_total{job=\"inner\"}").await;
+    assert_eq!(honored.len(), 2, "{honored:?}");
+    assert!(honored[0].0.get("exported_job").is_none());
+    // honor_timestamps: the fixture's 2023 timestamp is kept by `fixture`
+    // (too old for an instant query now), replaced by `honored`.
+    assert!(
+        query(a, "fixture_temperature{job=\"fixture\"}")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        query(a, "fixture_temperature{job=\"honored\"}").await.len(),
+        1
+    );
+    // OpenMetrics and gzip.
+    assert_eq!(query(a, "om_events_total").await[0].1, "3");
+    assert_eq!(
+        query(a, "fixture_requests_total{job=\"gzip\"}").await.len(),
+        2
+    );
+    // Metric relabeling dropped one series and one metric.
+    let relabeled = query(a, "{job=\"relabeled\", __name__=~\"fixture_.*\"}").await;
+    assert_eq!(relabeled.len(), 1, "{relabeled:?}");
+    let post = query(
+        a,
+        "scrape_samples_post_metric_relabeling{job=\"relabeled\"}",
+    )
+    .await;
+    assert_eq!(post[0].1, "1");
+    assert_eq!(
+        query(a, "scrape_samples_scraped{job=\"relabeled\"}").await[0].1,
+        "3"
+    );
+    // A malformed body ingests nothing, not even its valid first line.
+    assert!(query(a, "garbage_ok").await.is_empty());
+    assert!(query(a, "big_series").await.is_empty());
+    // The errors are on the targets page.
+    let (_, body) = http(a, "GET", "/api/v1/targets", &[]).await;
+    let targets: Value = serde_json::from_str(&body).unwrap();
+    let error_of = |job: &str| {
+        targets["data"]["activeTargets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["labels"]["job"] == job)
+            .map(|t| t["lastError"].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert!(
+        error_of("garbage").contains("2:"),
+        "{}",
+        error_of("garbage")
+    );
+    assert!(
+        error_of("hang").contains("timed out"),
+        "{}",
+        error_of("hang")
+    );
+    assert!(
+        error_of("big").contains("body size limit exceeded"),
+        "{}",
+        error_of("big")
+    );
+    assert_eq!(error_of("limited"), "sample limit exceeded");
+
+    // file_sd: a target added to the file is scraped without a restart.
+    std::fs::write(
+        &sd_file,
+        format!(r#"[{{"targets": ["{target}"], "labels": {{"team": "x"}}}}]"#),
+    )
+    .unwrap();
+    eventually(Duration::from_secs(10), "the file_sd target", || async {
+        let up = query(a, "up{job=\"files\", team=\"x\"}").await;
+        (up.first().map(|(_, v)| v.as_str()) == Some("1")).then_some(())
+    })
+    .await;
+    // And removed again: its series go stale at once.
+    std::fs::write(&sd_file, "[]").unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the file_sd target gone",
+        || async { query(a, "up{job=\"files\"}").await.is_empty().then_some(()) },
+    )
+    .await;
+}
