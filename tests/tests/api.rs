@@ -24,7 +24,11 @@ async fn served_with(
 ) -> (TestServer, PluginsDir) {
     let plugins = PluginsDir::new();
     let config = plugins.path().join("prometheus.yml");
-    std::fs::write(&config, "global:\n  scrape_interval: 1s\n").unwrap();
+    std::fs::write(
+        &config,
+        "global:\n  scrape_interval: 1s\n  external_labels: {cluster: c1}\n",
+    )
+    .unwrap();
     let mut text = String::from("# TYPE http_requests counter\n# HELP http_requests Requests.\n");
     // OpenMetrics wants each series' samples together.
     for (code, per_second) in [("200", 1.0), ("500", 0.1)] {
@@ -357,6 +361,42 @@ async fn series_labels_and_metadata_endpoints() {
     })
     .await;
     assert_eq!(metadata[0]["type"], "gauge", "{metadata}");
+
+    // Federation: the newest sample of each series, external labels added.
+    let federated = eventually(
+        Duration::from_secs(10),
+        "a federated self-scrape",
+        || async {
+            let path = format!("/federate?match[]={}", encode("up{job=\"wasmetheus\"}"));
+            let (status, body) = http(a, "GET", &path, &[]).await;
+            assert_eq!(status, 200, "{body}");
+            (!body.is_empty()).then_some(body)
+        },
+    )
+    .await;
+    let lines: Vec<&str> = federated.lines().collect();
+    assert_eq!(lines[0], "# TYPE up untyped", "{federated}");
+    assert!(
+        lines[1].starts_with(&format!(
+            "up{{cluster=\"c1\",instance=\"{a}\",job=\"wasmetheus\"}} 1 "
+        )),
+        "{federated}"
+    );
+    // The head's statistics.
+    let tsdb = get(a, "/api/v1/status/tsdb", 200).await;
+    assert!(
+        tsdb["data"]["headStats"]["numSeries"].as_u64().unwrap() > 0,
+        "{tsdb}"
+    );
+    assert!(
+        tsdb["data"]["seriesCountByLabelValuePair"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "job=wasmetheus"
+                && e["value"] == tsdb["data"]["headStats"]["numSeries"]),
+        "{tsdb}"
+    );
 
     // Status and the rest of the read API in Prometheus' shapes.
     let flags = get(a, "/api/v1/status/flags", 200).await;

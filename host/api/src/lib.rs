@@ -88,6 +88,14 @@ pub trait Backend: Send + Sync + 'static {
     fn lifecycle_enabled(&self) -> bool {
         false
     }
+    /// `global.external_labels`, added by `/federate`.
+    fn external_labels(&self) -> Vec<wasmetheus_model::Label> {
+        Vec::new()
+    }
+    /// The `data` of `/api/v1/status/tsdb`.
+    fn tsdb_status(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
     /// The `data` of `/api/v1/targets`.
     fn targets_status(&self) -> serde_json::Value {
         serde_json::json!({ "activeTargets": [], "droppedTargets": [] })
@@ -125,6 +133,8 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/api/v1/status/flags", get(v1::flags))
         .route("/api/v1/status/config", get(v1::config))
         .route("/api/v1/status/runtimeinfo", get(v1::runtimeinfo))
+        .route("/api/v1/status/tsdb", get(v1::tsdb_status))
+        .route("/federate", get(v1::federate))
         .route(
             "/-/healthy",
             get(|| async { "wasmetheus Server is Healthy.\n" }),

@@ -563,6 +563,109 @@ fn unescape_label_name(name: &str) -> String {
     out
 }
 
+/// `/federate`: the newest sample (within the lookback delta) of every
+/// series matching a `match[]`, in the text format, with the external
+/// labels added where a series lacks them, as Prometheus federates.
+pub(crate) async fn federate(
+    State(backend): State<Arc<dyn Backend>>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params = match read(raw, &[]) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let selectors = match match_params(&params) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let storage = match storage_of(&backend) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let lookback = backend.engine().options.lookback_delta.as_millis() as i64;
+    let external = backend.external_labels();
+    let now = now_ms();
+    let found = tokio::task::spawn_blocking(move || {
+        let mut latest: std::collections::BTreeMap<Vec<Label>, (i64, f64)> = Default::default();
+        let hints = SelectHints::range(now - lookback + 1, now);
+        for matchers in &selectors {
+            for mut s in storage.select_series(matchers, &hints)? {
+                let mut last = None;
+                while let Some(sample) = s.samples.next() {
+                    if sample.0 <= now {
+                        last = Some(sample);
+                    }
+                }
+                if let Some((t, v)) = last
+                    && !wasmetheus_model::storage::is_stale_marker(v)
+                {
+                    latest.insert(s.labels, (t, v));
+                }
+            }
+        }
+        Ok::<_, wasmetheus_model::storage::StorageError>(latest)
+    })
+    .await;
+    let latest = match found {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    };
+    // Grouped by metric name, in name order, each family typed untyped
+    // (what Prometheus' federation writes).
+    let mut by_name: std::collections::BTreeMap<String, Vec<(Vec<Label>, i64, f64)>> =
+        Default::default();
+    for (labels, (t, v)) in latest {
+        let name = labels
+            .iter()
+            .find(|l| l.name == "__name__")
+            .map(|l| l.value.clone())
+            .unwrap_or_default();
+        let mut rest: Vec<Label> = labels
+            .into_iter()
+            .filter(|l| l.name != "__name__")
+            .collect();
+        for l in &external {
+            if !rest.iter().any(|r| r.name == l.name) {
+                rest.push(l.clone());
+            }
+        }
+        rest.sort();
+        by_name.entry(name).or_default().push((rest, t, v));
+    }
+    let mut out = String::new();
+    for (name, series) in by_name {
+        out.push_str(&format!("# TYPE {name} untyped\n"));
+        for (labels, t, v) in series {
+            out.push_str(&name);
+            if !labels.is_empty() {
+                out.push('{');
+                for (i, l) in labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let value = l
+                        .value
+                        .replace('\\', "\\\\")
+                        .replace('\n', "\\n")
+                        .replace('"', "\\\"");
+                    out.push_str(&format!("{}=\"{value}\"", l.name));
+                }
+                out.push('}');
+            }
+            out.push_str(&format!(" {} {t}\n", format_float(v)));
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
+
 pub(crate) async fn format_query(RawQuery(raw): RawQuery, body: Bytes) -> Response {
     let params = match read(raw, &body) {
         Ok(p) => p,
@@ -623,6 +726,11 @@ pub(crate) async fn flags(State(backend): State<Arc<dyn Backend>>) -> Response {
 
 pub(crate) async fn config(State(backend): State<Arc<dyn Backend>>) -> Response {
     json_data(serde_json::json!({ "yaml": backend.config_text() }))
+}
+
+pub(crate) async fn tsdb_status(State(backend): State<Arc<dyn Backend>>) -> Response {
+    let status = tokio::task::spawn_blocking(move || backend.tsdb_status()).await;
+    json_data(status.unwrap_or_default())
 }
 
 pub(crate) async fn runtimeinfo(State(backend): State<Arc<dyn Backend>>) -> Response {

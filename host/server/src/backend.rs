@@ -474,6 +474,84 @@ impl Backend for ServerBackend {
         serde_json::to_value(out).unwrap_or_default()
     }
 
+    fn external_labels(&self) -> Vec<Label> {
+        self.config
+            .lock()
+            .global
+            .external_labels
+            .iter()
+            .map(|(k, v)| Label::new(k.clone(), v.clone()))
+            .collect()
+    }
+
+    fn tsdb_status(&self) -> serde_json::Value {
+        use std::collections::HashMap;
+        use wasmetheus_model::storage::{MatchType, Matcher, SelectHints};
+        let families = self.db.metrics();
+        let gauge = |name: &str| {
+            families
+                .iter()
+                .find(|f| f.name == name)
+                .and_then(|f| f.metrics.first())
+                .and_then(|m| match m.value {
+                    MetricValue::Number(v) => Some(v),
+                    _ => None,
+                })
+                .unwrap_or(0.0)
+        };
+        let (min_time, max_time) = (
+            gauge("prometheus_tsdb_head_min_time") as i64,
+            gauge("prometheus_tsdb_head_max_time") as i64,
+        );
+        let everything = Matcher::new(MatchType::Regex, "__name__", ".+").expect("valid regex");
+        let series = self
+            .db
+            .select_series(&[everything], &SelectHints::range(min_time, max_time))
+            .unwrap_or_default();
+        let (mut by_name, mut values, mut bytes, mut pairs) = (
+            HashMap::<String, u64>::new(),
+            HashMap::<String, std::collections::HashSet<String>>::new(),
+            HashMap::<String, u64>::new(),
+            HashMap::<String, u64>::new(),
+        );
+        for s in &series {
+            for l in &s.labels {
+                if l.name == "__name__" {
+                    *by_name.entry(l.value.clone()).or_default() += 1;
+                }
+                values
+                    .entry(l.name.clone())
+                    .or_default()
+                    .insert(l.value.clone());
+                *bytes.entry(l.name.clone()).or_default() += l.value.len() as u64;
+                *pairs.entry(format!("{}={}", l.name, l.value)).or_default() += 1;
+            }
+        }
+        // The ten largest, as Prometheus lists them.
+        let top = |counts: HashMap<String, u64>| {
+            let mut all: Vec<(String, u64)> = counts.into_iter().collect();
+            all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            all.truncate(10);
+            all.into_iter()
+                .map(|(name, value)| serde_json::json!({ "name": name, "value": value }))
+                .collect::<Vec<_>>()
+        };
+        let label_pairs = values.values().map(|v| v.len() as u64).sum::<u64>();
+        serde_json::json!({
+            "headStats": {
+                "numSeries": series.len(),
+                "numLabelPairs": label_pairs,
+                "chunkCount": 0,
+                "minTime": min_time,
+                "maxTime": max_time,
+            },
+            "seriesCountByMetricName": top(by_name),
+            "labelValueCountByLabelName": top(values.into_iter().map(|(k, v)| (k, v.len() as u64)).collect()),
+            "memoryInBytesByLabelName": top(bytes),
+            "seriesCountByLabelValuePair": top(pairs),
+        })
+    }
+
     fn targets_status(&self) -> serde_json::Value {
         let targets = Transport::targets(self);
         let store = self.store.get();
