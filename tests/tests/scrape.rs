@@ -29,6 +29,10 @@ fn config(target: SocketAddr, sd_file: &std::path::Path) -> String {
             "relabeled",
             "    metric_relabel_configs:\n      - source_labels: [code]\n        regex: '500'\n        action: drop\n      - source_labels: [__name__]\n        regex: fixture_temperature\n        action: drop\n",
         ),
+        simple(
+            "dropped",
+            "    relabel_configs:\n      - source_labels: [__address__]\n        regex: '127.*'\n        action: drop\n",
+        ),
         format!(
             "  - job_name: files\n    file_sd_configs:\n      - files: ['{}']\n",
             sd_file.display()
@@ -196,6 +200,15 @@ async fn http_targets_are_scraped_and_contained() {
         error_of("big")
     );
     assert_eq!(error_of("limited"), "sample limit exceeded");
+    // A target that relabeling drops is listed as dropped.
+    assert_eq!(
+        targets["data"]["droppedTargetCounts"]["dropped"], 1,
+        "{targets}"
+    );
+    assert_eq!(
+        targets["data"]["droppedTargets"][0]["discoveredLabels"]["__address__"],
+        target.to_string()
+    );
 
     // file_sd: a target added to the file is scraped without a restart.
     std::fs::write(

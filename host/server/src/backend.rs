@@ -29,6 +29,9 @@ pub struct ServerBackend {
     /// Target groups from service discovery, and the sources finding them.
     discovered: Discovered,
     discovery: Mutex<Option<Discovery>>,
+    /// Targets `relabel_configs` dropped, by job, with the labels they
+    /// were discovered with (for `/api/v1/targets`).
+    dropped: Mutex<BTreeMap<String, Vec<Vec<Label>>>>,
     /// Serializes reloads (SIGHUP and HTTP may race).
     reload_lock: tokio::sync::Mutex<()>,
     /// `--web.enable-admin-api`.
@@ -68,6 +71,7 @@ impl ServerBackend {
             self_changes,
             discovered: Discovered::default(),
             discovery: Mutex::new(None),
+            dropped: Mutex::new(BTreeMap::new()),
             reload_lock: tokio::sync::Mutex::new(()),
             admin_api: std::sync::atomic::AtomicBool::new(false),
             query: Mutex::new(QuerySettings {
@@ -121,6 +125,7 @@ impl ServerBackend {
     fn scrape_config_targets(&self, config: &Config) -> Vec<Target> {
         let mut targets = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let mut all_dropped = BTreeMap::new();
         for scrape in &config.scrape_configs {
             let options = Arc::new(scrape_options(scrape));
             let mut groups: Vec<TargetGroup> = scrape
@@ -134,13 +139,15 @@ impl ServerBackend {
                 })
                 .collect();
             groups.extend(self.discovered.groups(&scrape.job_name));
-            let (active, _dropped, errors) = populate_all(scrape, &options, &groups);
+            let (active, dropped, errors) = populate_all(scrape, &options, &groups);
+            all_dropped.insert(scrape.job_name.clone(), dropped);
             for e in errors {
                 tracing::warn!("skipping target: {e}");
             }
             // A target found twice (two groups, two files) is scraped once.
             targets.extend(active.into_iter().filter(|t| seen.insert(t.key())));
         }
+        *self.dropped.lock() = all_dropped;
         targets
     }
 
@@ -586,10 +593,26 @@ impl Backend for ServerBackend {
                 })
             })
             .collect();
+        let dropped = self.dropped.lock();
+        let dropped_targets: Vec<serde_json::Value> = dropped
+            .values()
+            .flatten()
+            .map(|labels| {
+                let labels: BTreeMap<&str, &str> = labels
+                    .iter()
+                    .map(|l| (l.name.as_str(), l.value.as_str()))
+                    .collect();
+                serde_json::json!({ "discoveredLabels": labels })
+            })
+            .collect();
+        let counts: BTreeMap<&str, usize> = dropped
+            .iter()
+            .map(|(job, targets)| (job.as_str(), targets.len()))
+            .collect();
         serde_json::json!({
             "activeTargets": active,
-            "droppedTargets": [],
-            "droppedTargetCounts": {},
+            "droppedTargets": dropped_targets,
+            "droppedTargetCounts": counts,
         })
     }
 }
