@@ -230,3 +230,184 @@ async fn http_targets_are_scraped_and_contained() {
     )
     .await;
 }
+
+/// An HTTPS target (a self-signed certificate made with `openssl`, Debian
+/// package `openssl`) serving the fixture text, until the test ends.
+async fn tls_fixture(dir: &std::path::Path) -> SocketAddr {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    // A CA, and a server certificate it signs for `fixture.test` (a
+    // self-signed certificate is a CA, which TLS refuses as a server's).
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("openssl not found: install the Debian package openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=DNS:fixture.test\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=fixture.test",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    use rustls::pki_types::pem::PemObject;
+    let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = vec![0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let body = wasmetheus_tests::FIXTURE_TEXT;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_targets_use_tls_config() {
+    let dir = PluginsDir::new();
+    let target = tls_fixture(dir.path()).await;
+    let cert = dir.path().join("ca.pem");
+    let job = |name: &str, tls: &str| {
+        format!(
+            "  - job_name: {name}\n    scheme: https\n    static_configs: [{{targets: ['{target}']}}]\n{tls}"
+        )
+    };
+    let config_text = [
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n".to_owned(),
+        // Trusting the fixture's certificate, checked against its name.
+        job(
+            "trusted",
+            &format!(
+                "    tls_config:\n      ca_file: {}\n      server_name: fixture.test\n",
+                cert.display()
+            ),
+        ),
+        // The built-in roots do not know a self-signed certificate.
+        job("untrusted", ""),
+        job(
+            "skipped",
+            "    tls_config:\n      insecure_skip_verify: true\n",
+        ),
+        // Trusted, but not for the name asked.
+        job(
+            "wrong_name",
+            &format!(
+                "    tls_config:\n      ca_file: {}\n      server_name: other.test\n",
+                cert.display()
+            ),
+        ),
+    ]
+    .concat();
+    let config_path = dir.path().join("prometheus.yml");
+    std::fs::write(&config_path, config_text).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let server =
+        TestServer::start(test_args(dir.path(), Some(&config_path), data.path()), data).await;
+    let a = server.address;
+    let up = eventually(
+        Duration::from_secs(20),
+        "every https job scraped",
+        || async {
+            let up = query(a, "up").await;
+            ["trusted", "untrusted", "skipped", "wrong_name"]
+                .iter()
+                .all(|j| up_of(&up, j).is_some())
+                .then_some(up)
+        },
+    )
+    .await;
+    for (job, want) in [
+        ("trusted", "1"),
+        ("skipped", "1"),
+        ("untrusted", "0"),
+        ("wrong_name", "0"),
+    ] {
+        assert_eq!(
+            up_of(&up, job).as_deref(),
+            Some(want),
+            "up of {job}: {up:?}"
+        );
+    }
+    let requests = query(a, "fixture_requests_total{job=\"trusted\"}").await;
+    assert_eq!(requests.len(), 2, "{requests:?}");
+}

@@ -3,6 +3,7 @@
 //! `X-Prometheus-Scrape-Timeout-Seconds`, a body size limit enforced while
 //! reading, and a parse that fails the whole scrape on any malformed line.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,11 +34,125 @@ pub enum Fallback {
 pub struct HttpTarget {
     /// `scheme://address/path?params`.
     pub url: String,
+    /// For `https`: trust and client certificate (Prometheus' `tls_config`).
+    pub tls: Tls,
     /// The `Authorization` header, if any (basic or bearer, resolved).
     pub authorization: Option<Credentials>,
     /// 0: no limit.
     pub body_size_limit: u64,
     pub fallback: Fallback,
+}
+
+/// `tls_config`: files are read at every scrape, so rotated certificates
+/// are picked up, as in Prometheus.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tls {
+    /// PEM CA certificates to trust instead of the built-in (Mozilla) roots.
+    pub ca_file: Option<String>,
+    /// A client certificate and its key (PEM), for mutual TLS.
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    /// The name to verify the server's certificate against (and to send
+    /// as SNI) instead of the target's host.
+    pub server_name: Option<String>,
+    pub insecure_skip_verify: bool,
+}
+
+impl Tls {
+    fn client_config(&self) -> Result<rustls::ClientConfig, String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?;
+        let builder = if self.insecure_skip_verify {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+        } else {
+            let mut roots = rustls::RootCertStore::empty();
+            match &self.ca_file {
+                Some(file) => {
+                    for cert in CertificateDer::pem_file_iter(file)
+                        .map_err(|e| format!("unable to load specified CA cert {file}: {e}"))?
+                    {
+                        let cert = cert
+                            .map_err(|e| format!("unable to load specified CA cert {file}: {e}"))?;
+                        roots
+                            .add(cert)
+                            .map_err(|e| format!("unable to use CA cert {file}: {e}"))?;
+                    }
+                }
+                None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            }
+            builder.with_root_certificates(roots)
+        };
+        match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => {
+                let chain = CertificateDer::pem_file_iter(cert)
+                    .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                    .map_err(|e| format!("unable to load client cert {cert}: {e}"))?;
+                let key = PrivateKeyDer::from_pem_file(key)
+                    .map_err(|e| format!("unable to load client key {key}: {e}"))?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| format!("unable to use client cert {cert}: {e}"))
+            }
+            (None, None) => Ok(builder.with_no_client_auth()),
+            _ => Err("TLS: cert_file and key_file must be given together".into()),
+        }
+    }
+}
+
+/// `insecure_skip_verify`: accepts any certificate, still checking the
+/// handshake's signatures.
+#[derive(Debug)]
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// Where the `Authorization` header comes from. Files are read at every
@@ -160,14 +275,11 @@ impl Scraper {
         accept: &str,
         timeout: Duration,
     ) -> Result<(String, String), String> {
-        if target.url.starts_with("https://") {
-            return Err("https targets are not supported yet; scrape over http".into());
-        }
         let uri: hyper::Uri = target
             .url
             .parse()
             .map_err(|e| format!("invalid target URL {:?}: {e}", target.url))?;
-        let mut request = hyper::Request::get(uri)
+        let mut request = hyper::Request::get(uri.clone())
             .header(hyper::header::ACCEPT, accept)
             .header(hyper::header::ACCEPT_ENCODING, "gzip")
             .header(
@@ -181,14 +293,17 @@ impl Scraper {
         if let Some(credentials) = &target.authorization {
             request = request.header(hyper::header::AUTHORIZATION, credentials.header()?);
         }
-        let request = request
-            .body(Empty::new())
-            .map_err(|e| format!("building the request: {e}"))?;
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| connection_error(&e))?;
+        let response = if uri.scheme_str() == Some("https") {
+            self.send_tls(target, &uri, request).await?
+        } else {
+            let request = request
+                .body(Empty::new())
+                .map_err(|e| format!("building the request: {e}"))?;
+            self.client
+                .request(request)
+                .await
+                .map_err(|e| connection_error(&e))?
+        };
         let status = response.status();
         if !status.is_success() {
             return Err(format!("server returned HTTP status {status}"));
@@ -226,10 +341,61 @@ impl Scraper {
 }
 
 impl Scraper {
+    /// Sends `request` to an `https` target over a fresh TLS connection.
+    async fn send_tls(
+        &self,
+        target: &HttpTarget,
+        uri: &hyper::Uri,
+        request: hyper::http::request::Builder,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+        let host = uri.host().ok_or("the target URL has no host")?;
+        let port = uri.port_u16().unwrap_or(443);
+        let config = target.tls.client_config()?;
+        let name = target.tls.server_name.clone().unwrap_or_else(|| {
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned()
+        });
+        let server_name = rustls::pki_types::ServerName::try_from(name)
+            .map_err(|e| format!("TLS: invalid server name: {e}"))?;
+        let tcp = tokio::net::TcpStream::connect((
+            host.trim_start_matches('[').trim_end_matches(']'),
+            port,
+        ))
+        .await
+        .map_err(|e| format!("dial tcp {host}:{port}: {e}"))?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| format!("TLS handshake: {e}"))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .map_err(|e| format!("HTTP handshake: {e}"))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        // Origin-form, as HTTP/1.1 expects on a direct connection.
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let request = request
+            .uri(path)
+            .header(
+                hyper::header::HOST,
+                uri.authority().map_or("", |a| a.as_str()),
+            )
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| format!("building the request: {e}"))?;
+        sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("sending the request: {e}"))
+    }
+
     /// A GET returning the body as text (HTTP service discovery).
     pub async fn get_json(&self, url: &str, timeout: Duration) -> Result<String, String> {
         let target = HttpTarget {
             url: url.to_owned(),
+            tls: Tls::default(),
             authorization: None,
             body_size_limit: 64 << 20,
             fallback: Fallback::None,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use wasmetheus_config::{PromDuration, ScrapeConfig};
 use wasmetheus_model::Label;
-use wasmetheus_scrape::http::{Credentials, Fallback, HttpTarget};
+use wasmetheus_scrape::http::{Credentials, Fallback, HttpTarget, Tls};
 use wasmetheus_scrape::relabel::relabel;
 use wasmetheus_scrape::{ScrapeOptions, Target};
 
@@ -200,6 +200,13 @@ pub fn populate(
         labels,
         http: Some(Arc::new(HttpTarget {
             url,
+            tls: http.tls_config.as_ref().map_or_else(Tls::default, |t| Tls {
+                ca_file: t.ca_file.clone(),
+                cert_file: t.cert_file.clone(),
+                key_file: t.key_file.clone(),
+                server_name: t.server_name.clone(),
+                insecure_skip_verify: t.insecure_skip_verify,
+            }),
             authorization,
             body_size_limit: config.body_size_limit.0,
             fallback,
