@@ -229,10 +229,52 @@ async fn http_targets_are_scraped_and_contained() {
         || async { query(a, "up{job=\"files\"}").await.is_empty().then_some(()) },
     )
     .await;
+
+    // A reload with a new job scrapes it; an invalid file is refused with
+    // its position and the running jobs go on.
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(
+        &config_path,
+        format!("{text}  - job_name: added\n    static_configs: [{{targets: ['{target}']}}]\n"),
+    )
+    .unwrap();
+    let (status, body) = http(a, "POST", "/-/reload", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    eventually(Duration::from_secs(10), "the added job", || async {
+        (up_of(&query(a, "up").await, "added").as_deref() == Some("1")).then_some(())
+    })
+    .await;
+    std::fs::write(
+        &config_path,
+        "scrape_configs:\n  - job_name: x\n    scrape_intervall: 1s\n",
+    )
+    .unwrap();
+    let (status, body) = http(a, "POST", "/-/reload", &[]).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("prometheus.yml:3:5: unknown field `scrape_intervall`"),
+        "{body}"
+    );
+    // Still scraped: the newest `up` sample keeps moving.
+    let newest = || async {
+        query(a, "timestamp(up{job=\"added\"})").await[0]
+            .1
+            .parse::<f64>()
+            .unwrap()
+    };
+    let before = newest().await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(
+        newest().await > before,
+        "scraping stopped after a bad reload"
+    );
+    let up = query(a, "up").await;
+    assert_eq!(up_of(&up, "added").as_deref(), Some("1"), "{up:?}");
+    assert_eq!(up_of(&up, "fixture").as_deref(), Some("1"), "{up:?}");
 }
 
-/// An HTTPS target (a self-signed certificate made with `openssl`, Debian
-/// package `openssl`) serving the fixture text, until the test ends.
+/// An HTTPS target (certificates made with `openssl`, Debian package
+/// `openssl`) serving the fixture text, until the test ends.
 async fn tls_fixture(dir: &std::path::Path) -> SocketAddr {
     use std::sync::Arc;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
