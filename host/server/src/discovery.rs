@@ -1,7 +1,7 @@
 //! Service discovery for `scrape_configs`: `file_sd_configs` (JSON or YAML
 //! target groups, re-read when a file changes and every
 //! `refresh_interval`), `http_sd_configs` (the same JSON from a URL) and
-//! `dns_sd_configs` (A/AAAA records). Each source keeps its latest groups;
+//! `dns_sd_configs` (SRV, A and AAAA records). Each source keeps its latest groups;
 //! a change wakes the scrape manager through `changed`.
 
 use std::collections::BTreeMap;
@@ -313,10 +313,25 @@ async fn run_dns_sd(
         let mut groups = Vec::new();
         for name in &config.names {
             if kind == "SRV" {
-                tracing::warn!(
-                    name,
-                    "dns_sd: SRV lookups are not supported yet; use type A or AAAA with a port"
-                );
+                let found = match crate::dns::system_nameserver() {
+                    Ok(server) => crate::dns::lookup_srv(server, name).await,
+                    Err(e) => Err(e),
+                };
+                match found {
+                    // One group per record: each has its own labels.
+                    Ok(records) => groups.extend(records.into_iter().map(|r| {
+                        let mut labels = BTreeMap::new();
+                        labels.insert("__meta_dns_name".into(), name.clone());
+                        labels.insert("__meta_dns_srv_record_target".into(), r.target.clone());
+                        labels.insert("__meta_dns_srv_record_port".into(), r.port.to_string());
+                        TargetGroup {
+                            targets: vec![format!("{}:{}", r.target, r.port)],
+                            labels,
+                            source: format!("{name}/{}:{}", r.target, r.port),
+                        }
+                    })),
+                    Err(e) => tracing::warn!(name, error = %e, "dns_sd: SRV lookup failed"),
+                }
                 continue;
             }
             let port = config.port.unwrap_or(0);

@@ -5,6 +5,7 @@ mod backend;
 pub mod backfill;
 pub mod check_plugins;
 mod discovery;
+mod dns;
 pub mod query_cli;
 pub mod scrape_targets;
 pub mod serve;
