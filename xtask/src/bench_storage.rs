@@ -21,10 +21,10 @@ usage: cargo xtask bench storage [--targets N] [--duration 2h] [--head-series N]
   --head-series (or WASMETHEUS_BENCH_HEAD_SERIES) sizes the head RSS run.
   --no-build uses target/release/wasmetheus as it is; --keep keeps the stores.";
 
-const INTERVAL_MS: i64 = 15_000;
+pub(crate) const INTERVAL_MS: i64 = 15_000;
 /// Prometheus cuts blocks at 2 h boundaries: data ending on one keeps a
 /// 2 h run in a single block.
-const BLOCK_MS: i64 = 2 * 3600 * 1000;
+pub(crate) const BLOCK_MS: i64 = 2 * 3600 * 1000;
 const SEED: u64 = 0x5EED_2026_0001;
 
 struct Options {
@@ -83,7 +83,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
 }
 
 /// `2h`, `90m` or `600s`.
-fn parse_duration(s: &str) -> Result<i64> {
+pub(crate) fn parse_duration(s: &str) -> Result<i64> {
     let (n, unit) = s.split_at(s.len().saturating_sub(1));
     let n: i64 = n
         .parse()
@@ -183,7 +183,7 @@ pub fn run(args: &[String]) -> Result {
 // Peers
 
 /// `cmd args` output, or an error naming the Debian package to install.
-fn peer_version(cmd: &str, args: &[&str], package: &str) -> Result<String> {
+pub(crate) fn peer_version(cmd: &str, args: &[&str], package: &str) -> Result<String> {
     let out = Command::new(cmd).args(args).output().map_err(|e| {
         format!("{cmd} not found ({e}); install the Debian package: apt-get install {package}")
     })?;
@@ -192,7 +192,7 @@ fn peer_version(cmd: &str, args: &[&str], package: &str) -> Result<String> {
     Ok(text.trim().to_owned())
 }
 
-fn dpkg_version(package: &str) -> Option<String> {
+pub(crate) fn dpkg_version(package: &str) -> Option<String> {
     let out = Command::new("dpkg-query")
         .args(["-W", "-f=${Version}", package])
         .output()
@@ -202,13 +202,13 @@ fn dpkg_version(package: &str) -> Option<String> {
 }
 
 /// A directory removed when dropped, unless kept for inspection.
-struct TempDir {
-    path: PathBuf,
+pub(crate) struct TempDir {
+    pub(crate) path: PathBuf,
     keep: bool,
 }
 
 impl TempDir {
-    fn new(path: PathBuf, keep: bool) -> Result<Self> {
+    pub(crate) fn new(path: PathBuf, keep: bool) -> Result<Self> {
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(TempDir { path, keep })
@@ -226,14 +226,14 @@ impl Drop for TempDir {
 }
 
 /// A running peer, killed when dropped so an error never leaves it behind.
-struct Server {
-    child: Child,
+pub(crate) struct Server {
+    pub(crate) child: Child,
 }
 
 impl Server {
     /// SIGTERM, so the peer flushes and writes what it keeps on disk at
     /// shutdown; SIGKILL if it has not exited within `timeout`.
-    fn stop(mut self, timeout: Duration) -> Result {
+    pub(crate) fn stop(mut self, timeout: Duration) -> Result {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let deadline = Instant::now() + timeout;
@@ -256,7 +256,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> Result<SocketAddr> {
+pub(crate) fn free_port() -> Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
     listener.local_addr().map_err(|e| e.to_string())
 }
@@ -264,7 +264,7 @@ fn free_port() -> Result<SocketAddr> {
 /// One HTTP/1.0 exchange: 1.0 so the answer is never chunked and ends when
 /// the peer closes the connection. `body` writes the request body, whose
 /// length is measured first by writing it to a counter.
-fn http(
+pub(crate) fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -308,7 +308,7 @@ fn http(
 }
 
 /// Writes a request body; called twice, to measure it and to send it.
-type BodyWriter<'a> = dyn Fn(&mut dyn Write) -> io::Result<()> + 'a;
+pub(crate) type BodyWriter<'a> = dyn Fn(&mut dyn Write) -> io::Result<()> + 'a;
 
 struct Counter(u64);
 
@@ -441,7 +441,7 @@ fn measure_prometheus(version: &str, om: &Path, work: &Path) -> Row {
 }
 
 /// Runs `cmd`, keeping its output unless it fails.
-fn run_quiet(mut cmd: Command) -> Result {
+pub(crate) fn run_quiet(mut cmd: Command) -> Result {
     eprintln!("$ {}", describe(&cmd));
     let out = cmd
         .output()
@@ -611,7 +611,7 @@ fn victoria_metrics(data: &Dataset, work: &Path, out: &Path, row: &mut Row) -> R
     dir_sizes(&dir, &classify_vm)
 }
 
-fn expect_ok((code, text): (u16, String), what: &str) -> Result {
+pub(crate) fn expect_ok((code, text): (u16, String), what: &str) -> Result {
     if code / 100 == 2 {
         Ok(())
     } else {
@@ -620,7 +620,7 @@ fn expect_ok((code, text): (u16, String), what: &str) -> Result {
 }
 
 /// (series, samples) exported by VictoriaMetrics for the dataset's range.
-fn vm_export_count(addr: SocketAddr, data: &Dataset) -> Result<(u64, u64)> {
+pub(crate) fn vm_export_count(addr: SocketAddr, data: &Dataset) -> Result<(u64, u64)> {
     // match[]={__name__!=""}
     let path = format!(
         "/api/v1/export?match%5B%5D=%7B__name__%21%3D%22%22%7D&start={}&end={}",
@@ -647,7 +647,7 @@ fn vm_export_count(addr: SocketAddr, data: &Dataset) -> Result<(u64, u64)> {
 }
 
 /// VictoriaMetrics' monthly partition names (`YYYY_MM`) covering a range.
-fn months(from_ms: i64, to_ms: i64) -> Vec<String> {
+pub(crate) fn months(from_ms: i64, to_ms: i64) -> Vec<String> {
     let name = |ms: i64| {
         let (y, m, _) = civil(ms.div_euclid(86_400_000));
         format!("{y:04}_{m:02}")
@@ -678,7 +678,7 @@ fn civil(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     let (y, mo, d) = civil(ms.div_euclid(86_400_000));
     let s = ms.rem_euclid(86_400_000) / 1000;
     format!(
@@ -1013,16 +1013,16 @@ struct Family {
     metrics: Vec<Metric>,
 }
 
-struct Dataset {
+pub(crate) struct Dataset {
     targets: Vec<Target>,
     families: Vec<Family>,
-    samples: u64,
-    start_ms: i64,
-    end_ms: i64,
+    pub(crate) samples: u64,
+    pub(crate) start_ms: i64,
+    pub(crate) end_ms: i64,
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Format {
+pub(crate) enum Format {
     /// Seconds with millisecond decimals, `# TYPE`/`# HELP`, `# EOF`.
     OpenMetrics,
     /// Prometheus text with millisecond timestamps, as VictoriaMetrics'
@@ -1047,7 +1047,7 @@ const BUCKETS: [(&str, f64); 11] = [
 impl Dataset {
     /// `targets` targets of 50 series each, scraped every 15 s in
     /// [start_ms, end_ms).
-    fn generate(targets: usize, start_ms: i64, end_ms: i64) -> Dataset {
+    pub(crate) fn generate(targets: usize, start_ms: i64, end_ms: i64) -> Dataset {
         let points = ((end_ms - start_ms) / INTERVAL_MS) as usize;
         let jobs = ["node", "api", "worker", "db"];
         let regions = ["eu-west-1", "us-east-1", "ap-south-1"];
@@ -1185,7 +1185,7 @@ impl Dataset {
         }
     }
 
-    fn num_series(&self) -> usize {
+    pub(crate) fn num_series(&self) -> usize {
         self.families
             .iter()
             .flat_map(|f| &f.metrics)
@@ -1196,7 +1196,7 @@ impl Dataset {
     /// Family after family, never interleaved; within one, metric after
     /// metric, each a run of MetricPoints in time order, as OpenMetrics
     /// requires and promtool expects (samples of a series in time order).
-    fn write(&self, w: &mut dyn Write, format: Format) -> io::Result<()> {
+    pub(crate) fn write(&self, w: &mut dyn Write, format: Format) -> io::Result<()> {
         for family in &self.families {
             if format == Format::OpenMetrics {
                 writeln!(w, "# TYPE {} {}", family.name, family.kind)?;

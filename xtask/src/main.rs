@@ -1,7 +1,10 @@
 //! `cargo xtask`: project automation — run, test, build-plugins,
 //! test-plugins, bench. Plain std, no dependencies, so it builds in seconds.
 
+mod bench_ingest;
+mod bench_query;
 mod bench_storage;
+mod bench_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -26,7 +29,11 @@ usage: cargo xtask <command>
                      each plugin's own tests
   bench [plugins|tsdb|promql]  run the criterion benchmarks
   bench storage [-h]    bytes on disk per sample against Prometheus and
-                     VictoriaMetrics, and the head's RSS per series";
+                     VictoriaMetrics, and the head's RSS per series
+  bench ingest [-h]     scraping synthetic targets: CPU per sample, RSS per
+                     series, disk growth against Prometheus and VictoriaMetrics
+  bench query [-h]      median PromQL latency of ~20 queries over the same
+                     backfilled data against Prometheus and VictoriaMetrics";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -282,8 +289,10 @@ fn bench(args: &[String]) -> Result {
             status(cmd)
         }
         Some("storage") => bench_storage::run(&args[1..]),
+        Some("ingest") => bench_ingest::run(&args[1..]),
+        Some("query") => bench_query::run(&args[1..]),
         Some(other) => Err(format!(
-            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql` or `storage`"
+            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql`, `storage`, `ingest` or `query`"
         )),
     }
 }

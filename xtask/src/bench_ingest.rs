@@ -1,0 +1,698 @@
+//! `cargo xtask bench ingest`: what scraping and storing costs wasmetheus,
+//! Prometheus and VictoriaMetrics, one after the other, all scraping the
+//! same synthetic targets served by this process: CPU seconds per million
+//! samples, resident memory per series and disk growth, as ratios.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::bench_storage::{TempDir, parse_duration};
+use crate::bench_support::{
+    ALL, Kind, Peer, ProcStats, bytes, du, find_peers, get, metric_sum, proc_stats, ratio, start,
+};
+use crate::{Result, root};
+
+pub const USAGE: &str = "\
+usage: cargo xtask bench ingest [--targets 20] [--series 5000] [--interval 1s]
+                                [--warmup 20s] [--duration 120s] [--churn 0[,10…]]
+                                [--servers wasmetheus,prometheus,victoria-metrics]
+                                [--no-build] [--keep]
+
+  Serves --targets synthetic targets of --series series each (80 % counters,
+  20 % gauges, every value changing every scrape) from this process, and has
+  wasmetheus, Prometheus and VictoriaMetrics scrape them every --interval,
+  one server after the other. After --warmup, measures over --duration the
+  server's CPU time (utime+stime), its RSS at the end and the growth of its
+  data directory, and prints them per sample and per series with ratios.
+  --churn P gives P % of each target's series a new `pod` label value per
+  minute (a list runs each variant). Results also go to
+  target/bench-ingest/report.txt; server logs stay in target/bench-ingest/.
+  --no-build uses target/release/wasmetheus as it is; --keep keeps the data.";
+
+struct Options {
+    targets: usize,
+    series: usize,
+    interval_ms: i64,
+    warmup_ms: i64,
+    duration_ms: i64,
+    churn: Vec<f64>,
+    servers: Vec<Kind>,
+    build: bool,
+    keep: bool,
+}
+
+fn parse_options(args: &[String]) -> Result<Options> {
+    let mut o = Options {
+        targets: 20,
+        series: 5000,
+        interval_ms: 1000,
+        warmup_ms: 20_000,
+        // A full chunk cycle: at 1 s both Prometheus and wasmetheus cut a
+        // head chunk every 120 samples, and the window must include that.
+        duration_ms: 120_000,
+        churn: vec![0.0],
+        servers: ALL.to_vec(),
+        build: true,
+        keep: false,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        let number = |s: String| {
+            s.replace('_', "")
+                .parse::<usize>()
+                .map_err(|_| format!("{arg} {s:?}: not a number"))
+        };
+        match arg.as_str() {
+            "--targets" => o.targets = number(value(arg)?)?,
+            "--series" => o.series = number(value(arg)?)?,
+            "--interval" => o.interval_ms = parse_duration(&value(arg)?)?,
+            "--warmup" => o.warmup_ms = parse_duration(&value(arg)?)?,
+            "--duration" => o.duration_ms = parse_duration(&value(arg)?)?,
+            "--churn" => {
+                o.churn = value(arg)?
+                    .split(',')
+                    .map(|c| {
+                        c.trim_end_matches('%')
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|c| (0.0..=100.0).contains(c))
+                            .ok_or_else(|| format!("--churn {c:?}: want a percentage per minute"))
+                    })
+                    .collect::<Result<_>>()?;
+            }
+            "--servers" => o.servers = Kind::parse_list(&value(arg)?)?,
+            "--no-build" => o.build = false,
+            "--keep" => o.keep = true,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown option {other:?}\n{USAGE}")),
+        }
+    }
+    if o.targets == 0 || o.series == 0 || o.interval_ms <= 0 || o.duration_ms <= 0 {
+        return Err("--targets, --series, --interval and --duration must be positive".into());
+    }
+    if o.churn.is_empty() || o.servers.is_empty() {
+        return Err("--churn and --servers need at least one value".into());
+    }
+    Ok(o)
+}
+
+pub fn run(args: &[String]) -> Result {
+    let o = parse_options(args)?;
+    let (peers, skipped) = find_peers(&o.servers, o.build)?;
+    let out = root().join("target/bench-ingest");
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let work = TempDir::new(out.join(format!("work-{}", std::process::id())), o.keep)?;
+
+    let targets = Targets::start(o.targets, o.series)?;
+    let config = work.path.join("prometheus.yml");
+    std::fs::write(&config, scrape_config(&targets.addrs, o.interval_ms))
+        .map_err(|e| format!("{}: {e}", config.display()))?;
+    eprintln!(
+        "serving {} synthetic targets × {} series on 127.0.0.1; config {}",
+        o.targets,
+        o.series,
+        config.display()
+    );
+
+    let mut report = String::new();
+    for &churn in &o.churn {
+        let mut rows = Vec::new();
+        for peer in &peers {
+            let data = work
+                .path
+                .join(format!("churn-{churn}/{}", peer.kind.name()));
+            let log = out.join(format!("{}-churn-{churn}.log", peer.kind.name()));
+            let result = measure(&o, peer, churn, &targets, &config, &data, &log);
+            if let Err(e) = &result {
+                eprintln!("{}: NOT MEASURED: {e}", peer.kind.name());
+            }
+            if !o.keep {
+                let _ = std::fs::remove_dir_all(&data);
+            }
+            rows.push((peer, result));
+        }
+        let table = render(&o, churn, &rows, &skipped);
+        println!("{table}");
+        report.push_str(&table);
+    }
+    let path = out.join("report.txt");
+    std::fs::write(&path, &report).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+fn scrape_config(addrs: &[SocketAddr], interval_ms: i64) -> String {
+    let mut s = String::new();
+    let interval = format!("{}ms", interval_ms);
+    // scrape_timeout equal to the interval: Prometheus rejects a timeout
+    // longer than the interval, and the default (10 s) would be.
+    let _ = writeln!(
+        s,
+        "# Written by `cargo xtask bench ingest`.\nglobal:\n  scrape_interval: {interval}\n  \
+         scrape_timeout: {interval}\nscrape_configs:\n  - job_name: bench\n    static_configs:\n      \
+         - targets:"
+    );
+    for a in addrs {
+        let _ = writeln!(s, "          - '{a}'");
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------
+// Measurement
+
+/// One server's figures over the measurement window.
+struct Figures {
+    window_s: f64,
+    cpu_s: f64,
+    targets_cpu_s: f64,
+    /// Samples the synthetic targets served during the window: the same
+    /// definition for every server.
+    served: u64,
+    scrapes: u64,
+    /// The server's own count of samples appended during the window.
+    reported: Option<f64>,
+    reported_name: &'static str,
+    end: ProcStats,
+    /// Distinct series the targets exposed since the server started.
+    series: u64,
+    series_reported: Option<f64>,
+    series_reported_name: &'static str,
+    disk_before: (u64, u64),
+    disk_after: (u64, u64),
+}
+
+impl Figures {
+    fn cpu_per_million(&self) -> f64 {
+        self.cpu_s / self.served.max(1) as f64 * 1e6
+    }
+    fn rss_per_series(&self) -> f64 {
+        self.end.rss as f64 / self.series.max(1) as f64
+    }
+    /// Allocated bytes (as du counts them) added during the window.
+    fn disk_growth(&self) -> f64 {
+        self.disk_after.0 as f64 - self.disk_before.0 as f64
+    }
+}
+
+/// The server's own counters of appended samples and of series in memory.
+fn server_metric_names(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::Wasmetheus | Kind::Prometheus => (
+            "prometheus_tsdb_head_samples_appended_total",
+            "prometheus_tsdb_head_series",
+        ),
+        Kind::VictoriaMetrics => (
+            "vm_rows_added_to_storage_total",
+            "vm_cache_entries{type=\"storage/hour_metric_ids\"}",
+        ),
+    }
+}
+
+struct Snapshot {
+    at: Instant,
+    proc: ProcStats,
+    /// This process (the synthetic targets), to show what they took from
+    /// the two cores the server shares with them.
+    own_cpu_s: f64,
+    disk: (u64, u64),
+    served: u64,
+    scrapes: u64,
+    samples: Option<f64>,
+    series: Option<f64>,
+}
+
+fn snapshot(peer: &Peer, pid: u32, addr: SocketAddr, data: &Path, t: &Targets) -> Result<Snapshot> {
+    let (samples_name, series_name) = server_metric_names(peer.kind);
+    let metrics = get(addr, "/metrics").unwrap_or_default();
+    Ok(Snapshot {
+        at: Instant::now(),
+        proc: proc_stats(pid)?,
+        own_cpu_s: proc_stats(std::process::id())?.cpu_s,
+        disk: du(data),
+        served: t.shared.served_samples.load(Ordering::Relaxed),
+        scrapes: t.shared.served_scrapes.load(Ordering::Relaxed),
+        samples: metric_sum(&metrics, samples_name),
+        series: metric_sum(&metrics, series_name),
+    })
+}
+
+fn measure(
+    o: &Options,
+    peer: &Peer,
+    churn: f64,
+    targets: &Targets,
+    config: &Path,
+    data: &Path,
+    log: &Path,
+) -> Result<Figures> {
+    std::fs::create_dir_all(data).map_err(|e| format!("{}: {e}", data.display()))?;
+    eprintln!(
+        "\n== {} ({}), churn {churn} %/min ==",
+        peer.kind.name(),
+        peer.version
+    );
+    // Every server sees the same churn history: the clock starts with it.
+    targets.reset(churn);
+    let mut running = start(peer, config, true, data, log)?;
+    let pid = running.pid;
+    sleep_with_progress(peer, pid, targets, o.warmup_ms, "warm-up")?;
+    running.check_alive()?;
+    let a = snapshot(peer, pid, running.addr, data, targets)?;
+    sleep_with_progress(peer, pid, targets, o.duration_ms, "measuring")?;
+    running.check_alive()?;
+    let b = snapshot(peer, pid, running.addr, data, targets)?;
+    let exposed_since_start = targets.series_exposed();
+    running.stop()?;
+    let (reported_name, series_reported_name) = server_metric_names(peer.kind);
+    let f = Figures {
+        window_s: (b.at - a.at).as_secs_f64(),
+        cpu_s: b.proc.cpu_s - a.proc.cpu_s,
+        targets_cpu_s: b.own_cpu_s - a.own_cpu_s,
+        served: b.served - a.served,
+        scrapes: b.scrapes - a.scrapes,
+        reported: b.samples.zip(a.samples).map(|(b, a)| b - a),
+        reported_name,
+        end: b.proc,
+        series: exposed_since_start,
+        series_reported: b.series,
+        series_reported_name,
+        disk_before: a.disk,
+        disk_after: b.disk,
+    };
+    eprintln!(
+        "{}: {:.2} CPU s over {:.0} s, {} samples served ({} scrapes), RSS {}, {:.2} CPU s/1M, {:.0} B RSS/series",
+        peer.kind.name(),
+        f.cpu_s,
+        f.window_s,
+        f.served,
+        f.scrapes,
+        bytes(f.end.rss as f64),
+        f.cpu_per_million(),
+        f.rss_per_series()
+    );
+    Ok(f)
+}
+
+/// Sleeps `ms`, printing CPU use and RSS every 30 s so a long run shows
+/// it is alive and a struggling server is visible early.
+fn sleep_with_progress(peer: &Peer, pid: u32, t: &Targets, ms: i64, what: &str) -> Result {
+    let started = Instant::now();
+    let total = Duration::from_millis(ms as u64);
+    let mut last = (Instant::now(), proc_stats(pid)?.cpu_s, t.served_scrapes());
+    while started.elapsed() < total {
+        let left = total.saturating_sub(started.elapsed());
+        std::thread::sleep(left.min(Duration::from_secs(30)));
+        let now = (Instant::now(), proc_stats(pid)?, t.served_scrapes());
+        let secs = (now.0 - last.0).as_secs_f64().max(1e-9);
+        eprintln!(
+            "  {} {what} {:>4.0}/{:.0} s: {:.2} cores, RSS {}, {:.1} scrapes/s",
+            peer.kind.name(),
+            started.elapsed().as_secs_f64(),
+            total.as_secs_f64(),
+            (now.1.cpu_s - last.1) / secs,
+            bytes(now.1.rss as f64),
+            (now.2 - last.2) as f64 / secs
+        );
+        last = (now.0, now.1.cpu_s, now.2);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Report
+
+fn render(
+    o: &Options,
+    churn: f64,
+    rows: &[(&Peer, Result<Figures>)],
+    skipped: &[String],
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n== bench ingest: {} targets × {} series every {} ms, churn {churn} %/min; \
+         {:.0} s window after {:.0} s warm-up ==",
+        o.targets,
+        o.series,
+        o.interval_ms,
+        o.duration_ms as f64 / 1000.0,
+        o.warmup_ms as f64 / 1000.0
+    );
+    let _ = writeln!(
+        s,
+        "{:<17} {:>7} {:>10} {:>9} {:>10} {:>9} {:>10} {:>10} {:>8} {:>9}",
+        "server",
+        "CPU s",
+        "samples",
+        "CPU s/1M",
+        "RSS",
+        "series",
+        "RSS/series",
+        "disk Δ",
+        "B/sample",
+        "scrapes"
+    );
+    for (peer, r) in rows {
+        match r {
+            Ok(f) => {
+                let expected = o.targets as f64 * f.window_s * 1000.0 / o.interval_ms as f64;
+                let _ = writeln!(
+                    s,
+                    "{:<17} {:>7.2} {:>10} {:>9.3} {:>10} {:>9} {:>10} {:>10} {:>8.3} {:>8.0}%",
+                    peer.kind.name(),
+                    f.cpu_s,
+                    f.served,
+                    f.cpu_per_million(),
+                    bytes(f.end.rss as f64),
+                    f.series,
+                    format!("{:.0} B", f.rss_per_series()),
+                    bytes(f.disk_growth()),
+                    f.disk_growth() / f.served.max(1) as f64,
+                    100.0 * f.scrapes as f64 / expected
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(s, "{:<17} NOT MEASURED: {e}", peer.kind.name());
+            }
+        }
+    }
+    for skip in skipped {
+        let _ = writeln!(s, "{skip}");
+    }
+    let _ = writeln!(
+        s,
+        "samples: served by the synthetic targets during the window (same for every server); \
+         scrapes: served ÷ expected at the interval.\n\
+         series: distinct series the targets exposed since the server started; RSS: VmRSS at \
+         the end; disk Δ: growth of the data directory's allocated blocks over the window."
+    );
+    for (peer, r) in rows {
+        if let Ok(f) = r {
+            let _ = writeln!(
+                s,
+                "  {} [{}]: own count {} samples ({}), {} series ({}); peak RSS {}; \
+                 data dir {} → {} (apparent {} → {}); the targets took {:.2} CPU s",
+                peer.kind.name(),
+                peer.version,
+                f.reported.map_or("?".into(), |n| format!("{n:.0}")),
+                f.reported_name,
+                f.series_reported.map_or("?".into(), |n| format!("{n:.0}")),
+                f.series_reported_name,
+                bytes(f.end.hwm as f64),
+                bytes(f.disk_before.0 as f64),
+                bytes(f.disk_after.0 as f64),
+                bytes(f.disk_before.1 as f64),
+                bytes(f.disk_after.1 as f64),
+                f.targets_cpu_s,
+            );
+        }
+    }
+    let fig = |k: Kind| {
+        rows.iter()
+            .find(|(p, _)| p.kind == k)
+            .and_then(|(_, r)| r.as_ref().ok())
+    };
+    let ours = fig(Kind::Wasmetheus);
+    for peer in [Kind::Prometheus, Kind::VictoriaMetrics] {
+        let theirs = fig(peer);
+        if ours.is_none() || theirs.is_none() {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "wasmetheus / {:<17} CPU per sample {:>7}   RSS per series {:>7}   disk growth per sample {:>7}",
+            peer.name(),
+            ratio(
+                ours.map(Figures::cpu_per_million),
+                theirs.map(Figures::cpu_per_million)
+            ),
+            ratio(
+                ours.map(Figures::rss_per_series),
+                theirs.map(Figures::rss_per_series)
+            ),
+            ratio(
+                ours.map(|f| f.disk_growth() / f.served.max(1) as f64),
+                theirs.map(|f| f.disk_growth() / f.served.max(1) as f64)
+            ),
+        );
+    }
+    if let Some(ours) = ours {
+        let cpu_goal = fig(Kind::Prometheus).map_or("no Prometheus figure".into(), |p| {
+            let r = ours.cpu_per_million() / p.cpu_per_million();
+            format!("{r:.2}× — {}", if r <= 0.5 { "met" } else { "NOT met" })
+        });
+        let rss = ours.rss_per_series();
+        let _ = writeln!(
+            s,
+            "goals: CPU per sample ≤ 0.5× Prometheus: {cpu_goal}; RSS per series ≤ 1 KiB: {:.0} B — {}",
+            rss,
+            if rss <= 1024.0 { "met" } else { "NOT met" }
+        );
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------
+// Synthetic targets
+
+/// Status codes of the synthetic series (10 × 10 handlers = 100 series
+/// per metric family).
+const CODES: [&str; 10] = [
+    "200", "201", "204", "301", "304", "400", "401", "404", "500", "503",
+];
+const FAMILY_SIZE: usize = 100;
+/// Synthetic series per target beyond what the targets serve: what every
+/// scraper adds per target (`up`, `scrape_duration_seconds`,
+/// `scrape_samples_scraped`, `scrape_samples_post_metric_relabeling`,
+/// `scrape_series_added`).
+const SCRAPER_SERIES: u64 = 5;
+
+/// State shared by every target and the benchmark.
+struct Shared {
+    series: usize,
+    targets: usize,
+    base: Instant,
+    /// When the churn clock (re)started, in ms after `base`.
+    epoch_ms: AtomicU64,
+    /// Series replaced per second per target, as f64 bits.
+    churn_per_s: AtomicU64,
+    served_samples: AtomicU64,
+    served_scrapes: AtomicU64,
+}
+
+struct Targets {
+    shared: Arc<Shared>,
+    addrs: Vec<SocketAddr>,
+}
+
+impl Targets {
+    /// One listener per target on 127.0.0.1, each on its own thread, with
+    /// a thread per connection (a scraper keeps its connection alive; a
+    /// previous server's connections may linger).
+    fn start(targets: usize, series: usize) -> Result<Targets> {
+        let shared = Arc::new(Shared {
+            series,
+            targets,
+            base: Instant::now(),
+            epoch_ms: AtomicU64::new(0),
+            churn_per_s: AtomicU64::new(0f64.to_bits()),
+            served_samples: AtomicU64::new(0),
+            served_scrapes: AtomicU64::new(0),
+        });
+        let mut addrs = Vec::new();
+        for t in 0..targets {
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .map_err(|e| format!("cannot listen for target {t}: {e}"))?;
+            addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
+            let shared = Arc::clone(&shared);
+            let scrapes = Arc::new(AtomicU64::new(0));
+            std::thread::spawn(move || {
+                for stream in listener.incoming().flatten() {
+                    let shared = Arc::clone(&shared);
+                    let scrapes = Arc::clone(&scrapes);
+                    std::thread::spawn(move || serve_connection(stream, t, &shared, &scrapes));
+                }
+            });
+        }
+        Ok(Targets { shared, addrs })
+    }
+
+    /// Restarts the churn clock at `pct` % of each target's series per
+    /// minute.
+    fn reset(&self, pct: f64) {
+        let s = &self.shared;
+        let per_s = pct / 100.0 * s.series as f64 / 60.0;
+        s.churn_per_s.store(per_s.to_bits(), Ordering::Relaxed);
+        s.epoch_ms
+            .store(s.base.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn served_scrapes(&self) -> u64 {
+        self.shared.served_scrapes.load(Ordering::Relaxed)
+    }
+
+    /// Distinct series exposed since `reset`, over all targets, with the
+    /// scrapers' own per-target series.
+    fn series_exposed(&self) -> u64 {
+        let s = &self.shared;
+        (s.series as u64 + replacements(s) + SCRAPER_SERIES) * s.targets as u64
+    }
+}
+
+/// Series replaced so far (per target) since the churn clock started.
+fn replacements(s: &Shared) -> u64 {
+    let since = s
+        .base
+        .elapsed()
+        .as_millis()
+        .saturating_sub(u128::from(s.epoch_ms.load(Ordering::Relaxed)));
+    let per_s = f64::from_bits(s.churn_per_s.load(Ordering::Relaxed));
+    (since as f64 / 1000.0 * per_s) as u64
+}
+
+/// Answers GETs on a kept-alive connection until the client closes it.
+fn serve_connection(stream: TcpStream, target: usize, s: &Shared, scrapes: &AtomicU64) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let _ = stream.set_nodelay(true);
+    let mut reader = BufReader::new(&stream);
+    let mut body = Vec::with_capacity(1 << 20);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let mut close = line.trim_end().ends_with("HTTP/1.0");
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line == "\r\n" || line == "\n" {
+                break;
+            }
+            let l = line.to_ascii_lowercase();
+            if l.starts_with("connection:") && l.contains("close") {
+                close = true;
+            }
+        }
+        let n = scrapes.fetch_add(1, Ordering::Relaxed);
+        body.clear();
+        render_target(&mut body, target, n, s.series, replacements(s));
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+             Content-Length: {}\r\n{}\r\n",
+            body.len(),
+            if close { "Connection: close\r\n" } else { "" }
+        );
+        if (&stream).write_all(head.as_bytes()).is_err() || (&stream).write_all(&body).is_err() {
+            return;
+        }
+        s.served_samples
+            .fetch_add(s.series as u64, Ordering::Relaxed);
+        s.served_scrapes.fetch_add(1, Ordering::Relaxed);
+        if close {
+            return;
+        }
+    }
+}
+
+/// splitmix64: cheap, stateless pseudo-randomness for values.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Scrape `n` of a target: families of 100 series, four in five counters
+/// (rising by 1–20 per scrape, never falling) and one in five gauges
+/// (noise around a per-series level). `replaced` series have churned:
+/// replacement k gives series k mod `series` the next `pod` value.
+fn render_target(w: &mut Vec<u8>, target: usize, n: u64, series: usize, replaced: u64) {
+    let mut name = String::new();
+    for i in 0..series {
+        let family = i / FAMILY_SIZE;
+        let j = i % FAMILY_SIZE;
+        let counter = family % 5 != 4;
+        if j == 0 {
+            name = if counter {
+                format!("bench_requests_{family}_total")
+            } else {
+                format!("bench_inflight_{family}")
+            };
+            let (help, kind) = if counter {
+                ("Synthetic requests.", "counter")
+            } else {
+                ("Synthetic in-flight work.", "gauge")
+            };
+            let _ = write!(w, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+        }
+        let generation = if replaced > i as u64 {
+            (replaced - 1 - i as u64) / series as u64 + 1
+        } else {
+            0
+        };
+        let id = mix(((target as u64) << 32) ^ i as u64);
+        let noise = mix(id ^ n);
+        let _ = write!(
+            w,
+            "{name}{{handler=\"/api/v1/h{}\",code=\"{}\",pod=\"web-{generation}\"}} ",
+            j % 10,
+            CODES[j / 10]
+        );
+        if counter {
+            let rate = 1 + id % 20;
+            let _ = writeln!(w, "{}", id % 1_000_000 + n * rate + noise % rate);
+        } else {
+            let _ = writeln!(w, "{}.{}", id % 1000, noise % 10);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn churn_renames_series_in_turn() {
+        let text = |replaced| {
+            let mut w = Vec::new();
+            render_target(&mut w, 0, 7, 200, replaced);
+            String::from_utf8(w).unwrap()
+        };
+        let lines = |t: &str| t.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(lines(&text(0)), 200);
+        assert!(!text(0).contains("web-1"));
+        // 250 replacements over 200 series: all renamed once, 50 twice.
+        let t = text(250);
+        assert_eq!(t.matches("pod=\"web-1\"").count(), 150);
+        assert_eq!(t.matches("pod=\"web-2\"").count(), 50);
+        assert_eq!(t.matches("# TYPE").count(), 2);
+    }
+
+    #[test]
+    fn counters_rise() {
+        let value = |n| {
+            let mut w = Vec::new();
+            render_target(&mut w, 3, n, 100, 0);
+            let text = String::from_utf8(w).unwrap();
+            let line = text.lines().find(|l| !l.starts_with('#')).unwrap();
+            line.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap()
+        };
+        assert!((0..50).all(|n| value(n + 1) > value(n)));
+    }
+}

@@ -1,0 +1,708 @@
+//! `cargo xtask bench query`: PromQL latency of wasmetheus, Prometheus and
+//! VictoriaMetrics over the same backfilled data, one server after the
+//! other: a fixed set of instant and range queries, median per query, and
+//! the sum of medians as ratios.
+
+use std::fmt::Write as _;
+use std::io::{BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::bench_storage::{
+    BLOCK_MS, Dataset, Format, INTERVAL_MS, TempDir, expect_ok, http, months, parse_duration,
+    rfc3339, run_quiet, vm_export_count,
+};
+use crate::bench_support::{
+    ALL, Kind, Peer, Running, find_peers, get, proc_stats, ratio, start, urlencode, wait_idle,
+};
+use crate::{Result, root};
+
+pub const USAGE: &str = "\
+usage: cargo xtask bench query [--targets 100] [--duration 6h] [--runs 5]
+                               [--servers wasmetheus,prometheus,victoria-metrics]
+                               [--no-build] [--keep]
+
+  Generates target/bench-query/openmetrics.txt (the `bench storage` data
+  set: 50 series per target — counters, a histogram, gauges, info metrics —
+  every 15 s over --duration, ending at the last 2 h boundary), backfills it
+  into wasmetheus (`wasmetheus tsdb create-blocks-from`), Prometheus
+  (`promtool tsdb create-blocks-from`) and VictoriaMetrics (import API),
+  then starts each server on its data in turn and times a fixed set of
+  instant and range queries: one warm-up, then --runs timed runs each,
+  median per query and the sum of medians. Results also go to
+  target/bench-query/report.txt; server logs stay in target/bench-query/.
+  --no-build uses target/release/wasmetheus as it is; --keep keeps the data.";
+
+struct Options {
+    targets: usize,
+    duration_ms: i64,
+    runs: usize,
+    servers: Vec<Kind>,
+    build: bool,
+    keep: bool,
+}
+
+fn parse_options(args: &[String]) -> Result<Options> {
+    let mut o = Options {
+        targets: 100,
+        duration_ms: 6 * 3_600_000,
+        runs: 5,
+        servers: ALL.to_vec(),
+        build: true,
+        keep: false,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        let number = |s: String| {
+            s.replace('_', "")
+                .parse::<usize>()
+                .map_err(|_| format!("{arg} {s:?}: not a number"))
+        };
+        match arg.as_str() {
+            "--targets" => o.targets = number(value(arg)?)?,
+            "--duration" => o.duration_ms = parse_duration(&value(arg)?)?,
+            "--runs" => o.runs = number(value(arg)?)?,
+            "--servers" => o.servers = Kind::parse_list(&value(arg)?)?,
+            "--no-build" => o.build = false,
+            "--keep" => o.keep = true,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown option {other:?}\n{USAGE}")),
+        }
+    }
+    // The queries reach back 3 h from the end (range) and 6 h (one
+    // *_over_time); they need at least the 3 h.
+    if o.targets == 0 || o.runs == 0 || o.duration_ms < 3 * 3_600_000 {
+        return Err("--targets and --runs must be positive, --duration at least 3h".into());
+    }
+    if o.servers.is_empty() {
+        return Err("--servers needs at least one server".into());
+    }
+    Ok(o)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum QueryKind {
+    Instant,
+    Range,
+}
+
+/// Instant queries run at the end of the data less a minute; range
+/// queries over its last 3 h, a step a minute.
+const QUERIES: [(QueryKind, &str); 21] = [
+    (QueryKind::Instant, "up"),
+    (QueryKind::Instant, "sum(rate(http_requests_total[5m]))"),
+    (
+        QueryKind::Range,
+        "sum by (job) (rate(http_requests_total[5m]))",
+    ),
+    (
+        QueryKind::Range,
+        r#"sum by (code, region) (rate(http_requests_total{code=~"4..|5.."}[5m]))"#,
+    ),
+    (
+        QueryKind::Instant,
+        "histogram_quantile(0.99, sum by (le, job) (rate(http_request_duration_seconds_bucket[5m])))",
+    ),
+    (
+        QueryKind::Range,
+        r#"histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket{env="prod"}[5m])))"#,
+    ),
+    (
+        QueryKind::Range,
+        "sum by (job) (rate(http_request_duration_seconds_sum[5m])) / sum by (job) (rate(http_request_duration_seconds_count[5m]))",
+    ),
+    (
+        QueryKind::Range,
+        r#"topk(5, rate(node_cpu_seconds_total{mode!="idle"}[5m]))"#,
+    ),
+    (
+        QueryKind::Instant,
+        "topk(10, sum by (instance) (rate(node_network_receive_bytes_total[5m])))",
+    ),
+    (
+        QueryKind::Range,
+        "sum by (mode) (rate(node_cpu_seconds_total[1m]))",
+    ),
+    (
+        QueryKind::Range,
+        r#"1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m]))"#,
+    ),
+    (
+        QueryKind::Instant,
+        r#"count(node_hwmon_temp_celsius{instance=~"10\\.0\\.0\\.[1-4][0-9]:9100", sensor=~"temp[12]"})"#,
+    ),
+    (
+        QueryKind::Range,
+        r#"max by (region) (node_hwmon_temp_celsius{region=~"eu-.*|us-.*"})"#,
+    ),
+    (
+        QueryKind::Range,
+        "sum by (instance, release) (rate(node_network_transmit_bytes_total[5m]) * on (instance) group_left (release) node_uname_info)",
+    ),
+    (
+        QueryKind::Instant,
+        "rate(http_requests_total[5m]) * on (job, instance) group_left (version) build_info",
+    ),
+    (
+        QueryKind::Instant,
+        "max_over_time(node_hwmon_temp_celsius[3h])",
+    ),
+    (
+        QueryKind::Instant,
+        "avg_over_time(node_memory_usage_megabytes[6h])",
+    ),
+    (
+        QueryKind::Range,
+        "quantile_over_time(0.95, node_memory_usage_megabytes[1h])",
+    ),
+    (
+        QueryKind::Range,
+        "stddev_over_time(node_hwmon_temp_celsius[30m])",
+    ),
+    (QueryKind::Instant, "increase(http_requests_total[3h])"),
+    (QueryKind::Instant, "count by (release) (node_uname_info)"),
+];
+
+/// Every metric name of the `bench storage` data set, for the sample
+/// count; a name missing here shows as fewer samples than generated.
+const SERIES_NAMES: [&str; 13] = [
+    "http_requests_total",
+    "http_request_duration_seconds_bucket",
+    "http_request_duration_seconds_count",
+    "http_request_duration_seconds_sum",
+    "node_cpu_seconds_total",
+    "node_network_receive_bytes_total",
+    "node_network_transmit_bytes_total",
+    "node_hwmon_temp_celsius",
+    "node_memory_usage_megabytes",
+    "up",
+    "node_uname_info",
+    "build_info",
+    "node_boot_time_seconds",
+];
+
+const RANGE_MS: i64 = 3 * 3_600_000;
+const STEP_S: i64 = 60;
+
+pub fn run(args: &[String]) -> Result {
+    let o = parse_options(args)?;
+    let (peers, skipped) = find_peers(&o.servers, o.build)?;
+    let out = root().join("target/bench-query");
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let work = TempDir::new(out.join(format!("work-{}", std::process::id())), o.keep)?;
+
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_millis() as i64;
+    let end_ms = now_ms / BLOCK_MS * BLOCK_MS;
+    let start_ms = end_ms - o.duration_ms / INTERVAL_MS * INTERVAL_MS;
+    let started = Instant::now();
+    let data = Dataset::generate(o.targets, start_ms, end_ms);
+    let om_path = out.join("openmetrics.txt");
+    let file =
+        std::fs::File::create(&om_path).map_err(|e| format!("{}: {e}", om_path.display()))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    data.write(&mut w, Format::OpenMetrics)
+        .and_then(|()| w.flush())
+        .map_err(|e| format!("{}: {e}", om_path.display()))?;
+    drop(w);
+    eprintln!(
+        "generated {} ({} series, {} samples, {} to {}) in {:.1} s",
+        om_path.display(),
+        data.num_series(),
+        data.samples,
+        rfc3339(start_ms),
+        rfc3339(end_ms),
+        started.elapsed().as_secs_f64()
+    );
+    // No scrape targets: the servers only answer queries.
+    let config = work.path.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        "# Written by `cargo xtask bench query`.\nglobal:\n  scrape_interval: 15s\nscrape_configs: []\n",
+    )
+    .map_err(|e| format!("{}: {e}", config.display()))?;
+
+    let times = Times {
+        instant_s: (end_ms - 60_000) / 1000,
+        range_start_s: (end_ms - RANGE_MS) / 1000,
+        range_end_s: (end_ms - 60_000) / 1000,
+    };
+    let mut columns = Vec::new();
+    for peer in &peers {
+        let dir = work.path.join(peer.kind.name());
+        let log = out.join(format!("{}.log", peer.kind.name()));
+        eprintln!("\n== {} ({}) ==", peer.kind.name(), peer.version);
+        let column = measure(&o, peer, &data, &om_path, &config, &dir, &log, &times);
+        if let Err(e) = &column {
+            eprintln!("{}: NOT MEASURED: {e}", peer.kind.name());
+        }
+        if !o.keep {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        columns.push((peer, column));
+    }
+    let report = render(&o, &data, &times, &columns, &skipped);
+    println!("{report}");
+    let path = out.join("report.txt");
+    std::fs::write(&path, &report).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+struct Times {
+    instant_s: i64,
+    range_start_s: i64,
+    range_end_s: i64,
+}
+
+impl Times {
+    fn path(&self, kind: QueryKind, expr: &str) -> String {
+        let q = urlencode(expr);
+        match kind {
+            QueryKind::Instant => format!("/api/v1/query?query={q}&time={}", self.instant_s),
+            QueryKind::Range => format!(
+                "/api/v1/query_range?query={q}&start={}&end={}&step={STEP_S}",
+                self.range_start_s, self.range_end_s
+            ),
+        }
+    }
+}
+
+/// One query's outcome on one server.
+struct Timing {
+    median: Duration,
+    min: Duration,
+    max: Duration,
+    /// Series in the answer (`"metric":` objects).
+    series: usize,
+    bytes: usize,
+}
+
+struct Column {
+    load: Duration,
+    load_what: String,
+    settle: String,
+    /// Samples the server sees in the data's range, by a count query.
+    samples_seen: std::result::Result<f64, String>,
+    results: Vec<std::result::Result<Timing, String>>,
+    notes: Vec<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    o: &Options,
+    peer: &Peer,
+    data: &Dataset,
+    om: &Path,
+    config: &Path,
+    dir: &Path,
+    log: &Path,
+    times: &Times,
+) -> Result<Column> {
+    let loading = Instant::now();
+    let mut notes = Vec::new();
+    let (running, load_what) = match peer.kind {
+        Kind::Wasmetheus => {
+            let mut cmd = Command::new(&peer.bin);
+            cmd.args(["tsdb", "create-blocks-from", "openmetrics"])
+                .arg(om)
+                .arg(dir);
+            run_quiet(cmd)?;
+            let load = loading.elapsed();
+            (
+                start(peer, config, false, dir, log)?,
+                with_time("backfill", load),
+            )
+        }
+        Kind::Prometheus => {
+            let mut cmd = Command::new("promtool");
+            // Blocks as wide as the data: Prometheus would otherwise
+            // compact the 2 h blocks a minute after start, in the middle of
+            // the measurements. One or two wide blocks is its best case.
+            cmd.args([
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                "--quiet",
+                "--max-block-duration=24h",
+            ])
+            .arg(om)
+            .arg(dir);
+            run_quiet(cmd)?;
+            let load = loading.elapsed();
+            let blocks = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+            notes.push(format!("{blocks} block(s) from promtool"));
+            (
+                start(peer, config, false, dir, log)?,
+                with_time("backfill", load),
+            )
+        }
+        Kind::VictoriaMetrics => {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            let running = start(peer, config, false, dir, log)?;
+            vm_import(running.addr, data)?;
+            (running, with_time("import+flush", loading.elapsed()))
+        }
+    };
+    let load = loading.elapsed();
+    eprintln!("{}: data loaded: {load_what}", peer.kind.name());
+    let settle = match wait_idle(running.pid, Duration::from_secs(300)) {
+        Some(d) => format!("idle after {:.0} s", d.as_secs_f64()),
+        None => "still busy after 300 s".into(),
+    };
+    eprintln!("{}: {settle}", peer.kind.name());
+    let before = server_state(peer.kind, running.addr);
+    let samples_seen = count_samples(running.addr, data);
+    if let Ok(n) = &samples_seen {
+        eprintln!(
+            "{}: {n:.0} samples visible (generated {})",
+            peer.kind.name(),
+            data.samples
+        );
+    }
+    let results = run_queries(o, peer, &running, times);
+    let after = server_state(peer.kind, running.addr);
+    if before != after {
+        notes.push(format!("changed during the queries: {before} → {after}"));
+    } else if !after.is_empty() {
+        notes.push(after);
+    }
+    let cpu = proc_stats(running.pid).map(|p| p.cpu_s).unwrap_or(0.0);
+    notes.push(format!("{cpu:.1} CPU s in all"));
+    running.stop()?;
+    Ok(Column {
+        load,
+        load_what,
+        settle,
+        samples_seen,
+        results,
+        notes,
+    })
+}
+
+fn with_time(what: &str, d: Duration) -> String {
+    format!("{what} {:.1} s", d.as_secs_f64())
+}
+
+/// What could change under the queries (Prometheus' blocks and
+/// compactions), to show that nothing did.
+fn server_state(kind: Kind, addr: SocketAddr) -> String {
+    if kind != Kind::Prometheus {
+        return String::new();
+    }
+    let metrics = get(addr, "/metrics").unwrap_or_default();
+    let value = |name| crate::bench_support::metric_sum(&metrics, name).unwrap_or(-1.0);
+    format!(
+        "{} blocks loaded, {} compactions",
+        value("prometheus_tsdb_blocks_loaded"),
+        value("prometheus_tsdb_compactions_total")
+    )
+}
+
+/// VictoriaMetrics: import, flush, check everything arrived, merge.
+fn vm_import(addr: SocketAddr, data: &Dataset) -> Result {
+    let body = |w: &mut dyn Write| data.write(w, Format::PrometheusMillis);
+    let (code, text) = http(addr, "POST", "/api/v1/import/prometheus", Some(&body))?;
+    if code / 100 != 2 {
+        return Err(format!("import: HTTP {code}: {}", text.trim()));
+    }
+    expect_ok(
+        http(addr, "GET", "/internal/force_flush", None)?,
+        "force_flush",
+    )?;
+    let (series, samples) = vm_export_count(addr, data)?;
+    if series != data.num_series() as u64 || samples != data.samples {
+        return Err(format!(
+            "import incomplete: exported {series} series / {samples} samples, generated {} / {}",
+            data.num_series(),
+            data.samples
+        ));
+    }
+    // Merged parts, as background merges would leave them eventually;
+    // the wait for idle CPU afterwards lets the merge finish.
+    for month in months(data.start_ms, data.end_ms - 1) {
+        let path = format!("/internal/force_merge?partition_prefix={month}");
+        expect_ok(http(addr, "GET", &path, None)?, "force_merge")?;
+    }
+    Ok(())
+}
+
+/// Samples in the data's range as the server counts them (not timed): a
+/// server that lost data would otherwise look fast.
+fn count_samples(addr: SocketAddr, data: &Dataset) -> std::result::Result<f64, String> {
+    let hours = (data.end_ms - data.start_ms + 3_599_999) / 3_600_000;
+    // Name by name: Prometheus 2 drops the name in count_over_time, so
+    // one selector over every name would collide.
+    let expr = SERIES_NAMES
+        .iter()
+        .map(|name| format!("sum(count_over_time({name}[{hours}h]))"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let path = format!(
+        "/api/v1/query?query={}&time={}",
+        urlencode(&expr),
+        data.end_ms / 1000
+    );
+    let body = get(addr, &path)?;
+    body.rsplit_once("\"value\":[")
+        .and_then(|(_, v)| v.split('"').nth(1))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("unexpected answer {:.200}", body))
+}
+
+fn run_queries(
+    o: &Options,
+    peer: &Peer,
+    running: &Running,
+    times: &Times,
+) -> Vec<std::result::Result<Timing, String>> {
+    QUERIES
+        .iter()
+        .enumerate()
+        .map(|(i, &(kind, expr))| {
+            let path = times.path(kind, expr);
+            let result = time_query(running.addr, &path, o.runs);
+            match &result {
+                Ok(t) => eprintln!(
+                    "  {} q{:<2} {:>9.2} ms median ({:.2}–{:.2}), {} series",
+                    peer.kind.name(),
+                    i + 1,
+                    ms(t.median),
+                    ms(t.min),
+                    ms(t.max),
+                    t.series
+                ),
+                Err(e) => eprintln!("  {} q{:<2} FAILED: {e}", peer.kind.name(), i + 1),
+            }
+            result
+        })
+        .collect()
+}
+
+/// One warm-up and `runs` timed requests, each on a fresh connection,
+/// from sending the request to reading the whole answer.
+fn time_query(addr: SocketAddr, path: &str, runs: usize) -> Result<Timing> {
+    let check = |code: u16, body: &str| -> Result {
+        if code == 200 && body.contains("\"status\":\"success\"") {
+            Ok(())
+        } else {
+            Err(format!("HTTP {code}: {:.300}", body.trim()))
+        }
+    };
+    let (code, body) = http(addr, "GET", path, None)?;
+    check(code, &body)?;
+    let mut took = Vec::with_capacity(runs);
+    let mut last = body;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let (code, body) = http(addr, "GET", path, None)?;
+        took.push(started.elapsed());
+        check(code, &body)?;
+        last = body;
+    }
+    took.sort();
+    Ok(Timing {
+        median: median(&took),
+        min: took[0],
+        max: took[took.len() - 1],
+        series: last.matches("\"metric\":").count(),
+        bytes: last.len(),
+    })
+}
+
+fn median(sorted: &[Duration]) -> Duration {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+// ---------------------------------------------------------------------------
+// Report
+
+fn render(
+    o: &Options,
+    data: &Dataset,
+    times: &Times,
+    columns: &[(&Peer, Result<Column>)],
+    skipped: &[String],
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n== bench query: {} targets, {} series, {} samples every 15 s, {} to {}; \
+         instant queries at {}, range queries {} to {} step {STEP_S}s; median of {} runs after 1 warm-up ==",
+        o.targets,
+        data.num_series(),
+        data.samples,
+        rfc3339(data.start_ms),
+        rfc3339(data.end_ms),
+        rfc3339(times.instant_s * 1000),
+        rfc3339(times.range_start_s * 1000),
+        rfc3339(times.range_end_s * 1000),
+        o.runs
+    );
+    let _ = write!(s, "{:<4} {:<5}", "q", "kind");
+    for (peer, _) in columns {
+        let _ = write!(
+            s,
+            " {:>17} {:>7}",
+            format!("{} ms", short(peer.kind)),
+            "series"
+        );
+    }
+    s.push('\n');
+    let mut sums = vec![0.0; columns.len()];
+    let mut failed = vec![0; columns.len()];
+    for (i, &(kind, _)) in QUERIES.iter().enumerate() {
+        let _ = write!(
+            s,
+            "{:<4} {:<5}",
+            format!("q{}", i + 1),
+            if kind == QueryKind::Instant {
+                "inst"
+            } else {
+                "range"
+            }
+        );
+        for (c, (_, column)) in columns.iter().enumerate() {
+            match column.as_ref().map(|c| &c.results[i]) {
+                Ok(Ok(t)) => {
+                    sums[c] += ms(t.median);
+                    let _ = write!(s, " {:>17.2} {:>7}", ms(t.median), t.series);
+                }
+                Ok(Err(_)) => {
+                    failed[c] += 1;
+                    let _ = write!(s, " {:>17} {:>7}", "FAILED", "-");
+                }
+                Err(_) => {
+                    let _ = write!(s, " {:>17} {:>7}", "-", "-");
+                }
+            }
+        }
+        s.push('\n');
+    }
+    let _ = write!(s, "{:<10}", "sum");
+    for (c, (_, column)) in columns.iter().enumerate() {
+        if column.is_ok() {
+            let mark = if failed[c] > 0 { "*" } else { "" };
+            let _ = write!(s, " {:>16.2}{mark:1} {:>7}", sums[c], "");
+        } else {
+            let _ = write!(s, " {:>17} {:>7}", "NOT MEASURED", "");
+        }
+    }
+    s.push('\n');
+    if failed.iter().any(|&f| f > 0) {
+        let _ = writeln!(s, "* sum without the failed queries");
+    }
+
+    // Ratios of the sums over the queries both servers answered, so a
+    // failure on either side cannot flatter anyone.
+    let ours = columns
+        .iter()
+        .find(|(p, c)| p.kind == Kind::Wasmetheus && c.is_ok());
+    let mut faster_than_all = ours.is_some();
+    if let Some((_, Ok(ours))) = ours {
+        for (peer, column) in columns {
+            let Ok(theirs) = column else { continue };
+            if peer.kind == Kind::Wasmetheus {
+                continue;
+            }
+            let (mut a, mut b, mut n) = (0.0, 0.0, 0);
+            for (x, y) in ours.results.iter().zip(&theirs.results) {
+                if let (Ok(x), Ok(y)) = (x, y) {
+                    a += ms(x.median);
+                    b += ms(y.median);
+                    n += 1;
+                }
+            }
+            faster_than_all &= n == QUERIES.len() && a < b;
+            let _ = writeln!(
+                s,
+                "wasmetheus / {:<17} sum of medians {:>7} ({a:.1} ms vs {b:.1} ms over {n} queries answered by both)",
+                peer.kind.name(),
+                ratio(Some(a), Some(b)),
+            );
+        }
+        let peers_measured = columns
+            .iter()
+            .filter(|(p, c)| p.kind != Kind::Wasmetheus && c.is_ok())
+            .count();
+        let _ = writeln!(
+            s,
+            "goal: faster than both on the sum of medians — {}",
+            if peers_measured < 2 {
+                "not decidable (a peer was not measured)"
+            } else if faster_than_all {
+                "met"
+            } else {
+                "NOT met"
+            }
+        );
+    }
+    for skip in skipped {
+        let _ = writeln!(s, "{skip}");
+    }
+    for (peer, column) in columns {
+        match column {
+            Ok(c) => {
+                let seen = match &c.samples_seen {
+                    Ok(n) => format!("{n:.0} samples visible"),
+                    Err(e) => format!("sample count failed: {e}"),
+                };
+                let answer_bytes: usize = c
+                    .results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .map(|t| t.bytes)
+                    .sum();
+                let _ = writeln!(
+                    s,
+                    "  {} [{}]: {} (loaded in {:.1} s), {}, {seen}, {answer_bytes} answer bytes in all{}",
+                    peer.kind.name(),
+                    peer.version,
+                    c.load_what,
+                    c.load.as_secs_f64(),
+                    c.settle,
+                    c.notes.iter().map(|n| format!(", {n}")).collect::<String>()
+                );
+                for (i, r) in c.results.iter().enumerate() {
+                    if let Err(e) = r {
+                        let _ = writeln!(s, "    q{} failed: {e}", i + 1);
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(s, "  {}: NOT MEASURED: {e}", peer.kind.name());
+            }
+        }
+    }
+    let _ = writeln!(s, "queries:");
+    for (i, (_, expr)) in QUERIES.iter().enumerate() {
+        let _ = writeln!(s, "  q{:<3} {expr}", i + 1);
+    }
+    s
+}
+
+fn short(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Wasmetheus => "wasmetheus",
+        Kind::Prometheus => "prometheus",
+        Kind::VictoriaMetrics => "vm",
+    }
+}
