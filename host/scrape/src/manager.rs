@@ -244,12 +244,11 @@ fn series_labels(sample: &Sample) -> Vec<Label> {
 /// Appends a stale marker at `t` for every series of `previous` that is
 /// not in `current`.
 fn append_stale_markers(storage: &dyn Storage, previous: &[Sample], current: &[Sample], t: i64) {
-    let still_there: std::collections::HashSet<Vec<Label>> =
-        current.iter().map(series_labels).collect();
+    let still_there: rustc_hash::FxHashSet<u64> = current.iter().map(series_hash).collect();
     let mut appender = storage.appender();
     for sample in previous {
-        let labels = series_labels(sample);
-        if !still_there.contains(&labels) {
+        if !still_there.contains(&series_hash(sample)) {
+            let labels = series_labels(sample);
             // A rejection (e.g. the series already has a later sample) is fine.
             let _ = appender.append(&labels, t, f64::from_bits(STALE_NAN_BITS));
         }
@@ -259,6 +258,18 @@ fn append_stale_markers(storage: &dyn Storage, previous: &[Sample], current: &[S
     }
 }
 
+/// A hash of a sample's series (name and sorted labels) for comparing one
+/// scrape's series with the last one's without building label sets: a
+/// collision (at 64 bits, with a target's series) could at worst skip one
+/// stale marker or miscount `scrape_series_added`.
+fn series_hash(sample: &Sample) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = rustc_hash::FxHasher::default();
+    sample.name.hash(&mut hasher);
+    sample.labels.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// The storage's refs (see [`Appender::append_ref`]) of the series a
 /// target's last scrape appended, by label set: the next scrape passes them
 /// so the storage need not look its series up by labels again. Rebuilt from
@@ -266,7 +277,7 @@ fn append_stale_markers(storage: &dyn Storage, previous: &[Sample], current: &[S
 ///
 /// [`Appender::append_ref`]: wasmetheus_model::storage::Appender::append_ref
 #[derive(Debug, Default)]
-struct SeriesRefs(HashMap<Vec<Label>, u64>);
+struct SeriesRefs(rustc_hash::FxHashMap<Vec<Label>, u64>);
 
 /// Appends one scrape's samples; rejected samples are counted, not fatal.
 fn append_samples(
@@ -279,7 +290,8 @@ fn append_samples(
     let mut appender = storage.appender();
     let mut rejected = 0usize;
     let mut first_error = None;
-    let mut next = HashMap::with_capacity(samples.len());
+    let mut next =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(samples.len(), Default::default());
     for sample in samples {
         let labels = series_labels(sample);
         let cached = refs.0.get(&labels).copied().unwrap_or(0);
@@ -551,11 +563,11 @@ pub async fn scrape_once(
     }
     let added = match previous {
         Some(previous) => {
-            let known: std::collections::HashSet<Vec<Label>> =
-                previous.samples.iter().map(series_labels).collect();
+            let known: rustc_hash::FxHashSet<u64> =
+                previous.samples.iter().map(series_hash).collect();
             samples
                 .iter()
-                .filter(|s| !known.contains(&series_labels(s)))
+                .filter(|s| !known.contains(&series_hash(s)))
                 .count()
         }
         None => samples.len(),
