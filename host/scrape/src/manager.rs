@@ -395,6 +395,12 @@ fn check_limits(samples: &[Sample], options: &ScrapeOptions) -> Result<(), Strin
     if options.sample_limit > 0 && samples.len() as u64 > options.sample_limit {
         return Err("sample limit exceeded".into());
     }
+    if options.label_limit == 0
+        && options.label_name_length_limit == 0
+        && options.label_value_length_limit == 0
+    {
+        return Ok(());
+    }
     for s in samples {
         let count = s.labels.len() as u64 + 1;
         if options.label_limit > 0 && count > options.label_limit {

@@ -1,5 +1,10 @@
 //! The `wasmetheus` binary: command-line interface and process wiring.
 
+/// Scraping allocates and frees many small strings per sample; mimalloc
+/// does that several times cheaper than glibc's malloc under threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
