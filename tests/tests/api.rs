@@ -361,6 +361,18 @@ async fn series_labels_and_metadata_endpoints() {
     })
     .await;
     assert_eq!(metadata[0]["type"], "gauge", "{metadata}");
+    // Filtered by name, and limited in number.
+    let one = get(
+        a,
+        "/api/v1/metadata?metric=prometheus_tsdb_head_series",
+        200,
+    )
+    .await;
+    assert_eq!(one["data"].as_object().unwrap().len(), 1, "{one}");
+    let two = get(a, "/api/v1/metadata?limit=2&limit_per_metric=1", 200).await;
+    assert_eq!(two["data"].as_object().unwrap().len(), 2, "{two}");
+    let answer = get(a, "/api/v1/metadata?limit=x", 400).await;
+    assert_eq!(error_of(&answer).0, "bad_data");
 
     // Federation: the newest sample of each series, external labels added.
     let federated = eventually(

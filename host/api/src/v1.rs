@@ -679,8 +679,51 @@ pub(crate) async fn format_query(RawQuery(raw): RawQuery, body: Bytes) -> Respon
     }
 }
 
-pub(crate) async fn metadata(State(backend): State<Arc<dyn Backend>>) -> Response {
-    json_data(backend.metadata())
+/// `/api/v1/metadata` with Prometheus' `metric`, `limit` (metrics) and
+/// `limit_per_metric` (entries per metric; negative or 0: no limit).
+pub(crate) async fn metadata(
+    State(backend): State<Arc<dyn Backend>>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params = match read(raw, &[]) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let number = |name: &str| -> Result<i64, String> {
+        match param(&params, name) {
+            None | Some("") => Ok(-1),
+            Some(v) => v
+                .parse::<i64>()
+                .map_err(|_| format!("{name} must be a number")),
+        }
+    };
+    let (limit, per_metric) = match (number("limit"), number("limit_per_metric")) {
+        (Ok(l), Ok(p)) => (l, p),
+        (Err(e), _) | (_, Err(e)) => return bad_data(e),
+    };
+    let metric = param(&params, "metric").filter(|m| !m.is_empty());
+    let mut all = match backend.metadata() {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    if let Some(metric) = metric {
+        all.retain(|name, _| name == metric);
+    }
+    let mut out = serde_json::Map::new();
+    for (name, entries) in all {
+        if limit > 0 && out.len() as i64 >= limit {
+            break;
+        }
+        let entries = match entries {
+            serde_json::Value::Array(mut list) if per_metric > 0 => {
+                list.truncate(per_metric as usize);
+                serde_json::Value::Array(list)
+            }
+            other => other,
+        };
+        out.insert(name, entries);
+    }
+    json_data(serde_json::Value::Object(out))
 }
 
 pub(crate) async fn targets(State(backend): State<Arc<dyn Backend>>) -> Response {
