@@ -282,3 +282,53 @@ pub async fn fixture_target() -> std::net::SocketAddr {
     });
     address
 }
+
+/// Where [`sample_data`] starts (Unix seconds), and its span: 10 minutes
+/// at 15 s.
+pub const DATA_T0: i64 = 1_700_000_000;
+pub const DATA_SPAN: i64 = 600;
+
+/// OpenMetrics lines (without `# EOF`) of two counters, `code` 200 at 1/s
+/// and 500 at 0.1/s, and a constant gauge, over [`DATA_T0`] + [`DATA_SPAN`].
+pub fn sample_data() -> String {
+    let mut text = String::from("# TYPE http_requests counter\n# HELP http_requests Requests.\n");
+    // OpenMetrics wants each series' samples together.
+    for (code, per_second) in [("200", 1.0), ("500", 0.1)] {
+        for t in (DATA_T0..=DATA_T0 + DATA_SPAN).step_by(15) {
+            let v = (t - DATA_T0) as f64 * per_second;
+            text.push_str(&format!(
+                "http_requests_total{{job=\"api\",code=\"{code}\"}} {v} {t}\n"
+            ));
+        }
+    }
+    text.push_str("# TYPE temperature gauge\n");
+    for t in (DATA_T0..=DATA_T0 + DATA_SPAN).step_by(15) {
+        text.push_str(&format!("temperature{{room=\"a\"}} 21.5 {t}\n"));
+    }
+    text
+}
+
+/// A server with `config` whose data directory was backfilled from the
+/// OpenMetrics text `openmetrics`; `adjust` changes its arguments.
+pub async fn serve_backfilled(
+    config: &str,
+    openmetrics: &str,
+    adjust: impl FnOnce(&mut wasmetheus::serve::ServeArgs),
+) -> (TestServer, PluginsDir) {
+    let plugins = PluginsDir::new();
+    let config_path = plugins.path().join("prometheus.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let input = plugins.path().join("data.om");
+    std::fs::write(&input, openmetrics).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_owned();
+    tokio::task::spawn_blocking(move || {
+        wasmetheus::backfill::run(&input, &dir, std::time::Duration::from_secs(2 * 3600))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let mut args = test_args(plugins.path(), Some(&config_path), data.path());
+    adjust(&mut args);
+    (TestServer::start(args, data).await, plugins)
+}

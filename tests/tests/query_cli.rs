@@ -4,34 +4,15 @@
 //! success, for answers and for errors.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-use wasmetheus_tests::{PluginsDir, TestServer, test_args};
-
-/// Where the backfilled data starts (s), and its span: 10 minutes at 15 s.
-const T0: i64 = 1_700_000_000;
-const SPAN: i64 = 600;
+use wasmetheus_tests::{
+    DATA_SPAN as SPAN, DATA_T0 as T0, PluginsDir, TestServer, sample_data, serve_backfilled,
+};
 
 /// Two counters (1/s and 0.1/s), a gauge, and a gauge whose labels need
 /// Go's quoting (and sort `a1` before `a`), backfilled into a fresh data
 /// directory, served with only the self-scrape running.
 async fn served() -> (TestServer, PluginsDir) {
-    let plugins = PluginsDir::new();
-    let config = plugins.path().join("prometheus.yml");
-    std::fs::write(&config, "global:\n  scrape_interval: 1s\n").unwrap();
-    let mut text = String::from("# TYPE http_requests counter\n# HELP http_requests Requests.\n");
-    // OpenMetrics wants each series' samples together.
-    for (code, per_second) in [("200", 1.0), ("500", 0.1)] {
-        for t in (T0..=T0 + SPAN).step_by(15) {
-            let v = (t - T0) as f64 * per_second;
-            text.push_str(&format!(
-                "http_requests_total{{job=\"api\",code=\"{code}\"}} {v} {t}\n"
-            ));
-        }
-    }
-    text.push_str("# TYPE temperature gauge\n");
-    for t in (T0..=T0 + SPAN).step_by(15) {
-        text.push_str(&format!("temperature{{room=\"a\"}} 21.5 {t}\n"));
-    }
+    let mut text = sample_data();
     text.push_str("# TYPE odd gauge\n");
     for t in (T0..=T0 + SPAN).step_by(15) {
         text.push_str(&format!(
@@ -39,18 +20,7 @@ async fn served() -> (TestServer, PluginsDir) {
         ));
     }
     text.push_str("# EOF\n");
-    let input = plugins.path().join("data.om");
-    std::fs::write(&input, text).unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let dir = data.path().to_owned();
-    tokio::task::spawn_blocking(move || {
-        wasmetheus::backfill::run(&input, &dir, Duration::from_secs(2 * 3600))
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let args = test_args(plugins.path(), Some(&config), data.path());
-    (TestServer::start(args, data).await, plugins)
+    serve_backfilled("global:\n  scrape_interval: 1s\n", &text, |_| {}).await
 }
 
 /// What a run printed, and whether it succeeded.
