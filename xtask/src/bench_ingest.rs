@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use crate::bench_storage::{TempDir, parse_duration};
 use crate::bench_support::{
-    ALL, Kind, Peer, ProcStats, bytes, du, find_peers, get, metric_sum, proc_stats, ratio, start,
+    ALL, Kind, Peer, ProcStats, bytes, count, du, find_peers, flag_value, get, metric_sum,
+    proc_stats, ratio, start,
 };
 use crate::{Result, root};
 
@@ -62,16 +63,8 @@ fn parse_options(args: &[String]) -> Result<Options> {
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
-        let number = |s: String| {
-            s.replace('_', "")
-                .parse::<usize>()
-                .map_err(|_| format!("{arg} {s:?}: not a number"))
-        };
+        let mut value = |name: &str| flag_value(&mut args, name, USAGE);
+        let number = |s: String| count(arg, &s);
         match arg.as_str() {
             "--targets" => o.targets = number(value(arg)?)?,
             "--series" => o.series = number(value(arg)?)?,

@@ -15,7 +15,8 @@ use crate::bench_storage::{
     rfc3339, run_quiet, vm_export_count,
 };
 use crate::bench_support::{
-    ALL, Kind, Peer, Running, find_peers, get, proc_stats, ratio, start, urlencode, wait_idle,
+    ALL, Kind, Peer, Running, count, find_peers, flag_value, get, proc_stats, ratio, start,
+    urlencode, wait_idle,
 };
 use crate::{Result, root};
 
@@ -55,16 +56,8 @@ fn parse_options(args: &[String]) -> Result<Options> {
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
-        let number = |s: String| {
-            s.replace('_', "")
-                .parse::<usize>()
-                .map_err(|_| format!("{arg} {s:?}: not a number"))
-        };
+        let mut value = |name: &str| flag_value(&mut args, name, USAGE);
+        let number = |s: String| count(arg, &s);
         match arg.as_str() {
             "--targets" => o.targets = number(value(arg)?)?,
             "--duration" => o.duration_ms = parse_duration(&value(arg)?)?,

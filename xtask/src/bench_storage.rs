@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::bench_support::{count, flag_value};
 use crate::{Result, cargo, describe, root, status};
 
 pub const USAGE: &str = "\
@@ -54,16 +55,8 @@ fn parse_options(args: &[String]) -> Result<Options> {
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
-        let number = |s: String| {
-            s.replace('_', "")
-                .parse::<usize>()
-                .map_err(|_| format!("{arg} {s:?}: not a number"))
-        };
+        let mut value = |name: &str| flag_value(&mut args, name, USAGE);
+        let number = |s: String| count(arg, &s);
         match arg.as_str() {
             "--targets" => o.targets = number(value(arg)?)?,
             "--duration" => o.duration_ms = parse_duration(&value(arg)?)?,

@@ -413,6 +413,25 @@ pub(crate) fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     }
 }
 
+/// The value after the flag `name` on a command line, or an error showing
+/// `usage`.
+pub(crate) fn flag_value(
+    args: &mut std::slice::Iter<'_, String>,
+    name: &str,
+    usage: &str,
+) -> Result<String> {
+    args.next()
+        .cloned()
+        .ok_or_else(|| format!("{name} needs a value\n{usage}"))
+}
+
+/// A count given to `flag`, `_` separators allowed (`100_000`).
+pub(crate) fn count(flag: &str, text: &str) -> Result<usize> {
+    text.replace('_', "")
+        .parse::<usize>()
+        .map_err(|_| format!("{flag} {text:?}: not a number"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
