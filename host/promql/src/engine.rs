@@ -151,6 +151,29 @@ impl Cancel {
 /// step. Changing one goes through [`Arc::make_mut`].
 pub(crate) type Labels = Arc<Vec<Label>>;
 
+/// The address of a label set that outlives this step, to look it up by
+/// address next step; `None` for one only this sample holds (it is new
+/// every step, so caching it would only fill the map). A cache keyed by it
+/// keeps a clone, so the address stays that label set's.
+pub(crate) fn stable_address(labels: &Labels) -> Option<usize> {
+    (Arc::strong_count(labels) > 1).then_some(Arc::as_ptr(labels) as usize)
+}
+
+/// Equal label sets made one shared set, so that they compare by address.
+#[derive(Default)]
+pub(crate) struct Interner(HashMap<Vec<Label>, Labels>);
+
+impl Interner {
+    pub(crate) fn intern(&mut self, labels: Vec<Label>) -> Labels {
+        if let Some(l) = self.0.get(&labels) {
+            return Arc::clone(l);
+        }
+        let l = Arc::new(labels.clone());
+        self.0.insert(labels, Arc::clone(&l));
+        l
+    }
+}
+
 /// One element of an instant vector while evaluating: labels still carry
 /// `__name__` until the end, `drop_name` says whether it is to go then.
 #[derive(Debug, Clone, PartialEq)]
@@ -385,10 +408,10 @@ impl RangeResult {
 
     fn push_vector(&mut self, t: i64, samples: Vec<Sample>) -> Result<()> {
         for s in samples {
-            let shared = Arc::strong_count(&s.labels) > 1;
-            let key = (Arc::as_ptr(&s.labels) as usize, s.drop_name);
+            let address = stable_address(&s.labels);
+            let key = (address.unwrap_or(0), s.drop_name);
             let index = match self.by_address.get(&key) {
-                Some(&(_, i)) if shared => i,
+                Some(&(_, i)) if address.is_some() => i,
                 _ => {
                     let mut labels = Arc::clone(&s.labels);
                     if s.drop_name {
@@ -406,7 +429,7 @@ impl RangeResult {
                             i
                         }
                     };
-                    if shared {
+                    if address.is_some() {
                         self.by_address.insert(key, (s.labels, i));
                     }
                     i

@@ -2,13 +2,14 @@
 //! `aggregation()` does (Kahan sums, the overflow-safe mean, Welford's
 //! variance), plus the k-element ones that keep their input series.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use wasmetheus_model::Label;
 
-use super::{Evaluator, Labels, Result, Sample, Val, err, go_float, kahan_sum_inc};
+use super::{
+    Evaluator, Interner, Labels, Result, Sample, Val, err, go_float, kahan_sum_inc, stable_address,
+};
 use crate::ast::{AggregateExpr, AggregateOp};
 
 /// The labels an aggregation groups by.
@@ -34,31 +35,25 @@ pub(crate) struct GroupCache {
     /// Input label set address → (the input, kept alive so the address
     /// stays its own, and its group).
     by_address: FxHashMap<usize, (Labels, Labels)>,
-    interned: HashMap<Vec<Label>, Labels>,
+    interned: Interner,
 }
 
 impl GroupCache {
-    fn intern(&mut self, key: Vec<Label>) -> Labels {
-        if let Some(g) = self.interned.get(&key) {
-            return Arc::clone(g);
-        }
-        let g = Arc::new(key.clone());
-        self.interned.insert(key, Arc::clone(&g));
-        g
+    pub(crate) fn intern(&mut self, key: Vec<Label>) -> Labels {
+        self.interned.intern(key)
     }
 
     pub(crate) fn group(&mut self, labels: &Labels, grouping: &[String], without: bool) -> Labels {
-        // A label set only this sample holds is new each step: looking
-        // it up by address would only fill the map.
-        let shared = Arc::strong_count(labels) > 1;
-        let address = Arc::as_ptr(labels) as usize;
-        if shared && let Some((_, g)) = self.by_address.get(&address) {
+        let address = stable_address(labels);
+        if let Some(a) = address
+            && let Some((_, g)) = self.by_address.get(&a)
+        {
             return Arc::clone(g);
         }
         let g = self.intern(group_labels(labels, grouping, without));
-        if shared {
+        if let Some(a) = address {
             self.by_address
-                .insert(address, (Arc::clone(labels), Arc::clone(&g)));
+                .insert(a, (Arc::clone(labels), Arc::clone(&g)));
         }
         g
     }

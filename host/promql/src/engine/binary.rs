@@ -2,13 +2,12 @@
 //! Prometheus' vector matching (`on`, `ignoring`, `group_left/right`),
 //! set operators, comparison filtering and its error texts.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use wasmetheus_model::Label;
 
-use super::{Evaluator, Labels, Result, Sample, Val, err};
+use super::{Evaluator, Interner, Labels, Result, Sample, Val, err, stable_address};
 use crate::ast::{BinOp, BinaryExpr, Cardinality, VectorMatching};
 
 /// The float result of `l op r` and whether a comparison keeps it.
@@ -68,45 +67,36 @@ pub(crate) struct BinaryCache {
     signatures: FxHashMap<usize, (Labels, Labels)>,
     /// (many side, one side) addresses → (both inputs, the result).
     results: FxHashMap<(usize, usize), (Labels, Labels, Labels)>,
-    interned: HashMap<Vec<Label>, Labels>,
+    interned: Interner,
 }
 
 impl BinaryCache {
-    fn intern(&mut self, labels: Vec<Label>) -> Labels {
-        if let Some(l) = self.interned.get(&labels) {
-            return Arc::clone(l);
-        }
-        let l = Arc::new(labels.clone());
-        self.interned.insert(labels, Arc::clone(&l));
-        l
-    }
-
     fn signature(&mut self, labels: &Labels, m: &VectorMatching) -> Labels {
-        // Only a label set held elsewhere too (a selector's) comes back
-        // next step at the same address.
-        let shared = Arc::strong_count(labels) > 1;
-        let address = Arc::as_ptr(labels) as usize;
-        if shared && let Some((_, sig)) = self.signatures.get(&address) {
+        let address = stable_address(labels);
+        if let Some(a) = address
+            && let Some((_, sig)) = self.signatures.get(&a)
+        {
             return Arc::clone(sig);
         }
-        let sig = self.intern(signature(labels, m));
-        if shared {
+        let sig = self.interned.intern(signature(labels, m));
+        if let Some(a) = address {
             self.signatures
-                .insert(address, (Arc::clone(labels), Arc::clone(&sig)));
+                .insert(a, (Arc::clone(labels), Arc::clone(&sig)));
         }
         sig
     }
 
     fn result(&mut self, lhs: &Labels, rhs: &Labels, m: &VectorMatching) -> Labels {
-        let shared = Arc::strong_count(lhs) > 1 && Arc::strong_count(rhs) > 1;
-        let key = (Arc::as_ptr(lhs) as usize, Arc::as_ptr(rhs) as usize);
-        if shared && let Some((.., result)) = self.results.get(&key) {
+        let key = stable_address(lhs).zip(stable_address(rhs));
+        if let Some(k) = key
+            && let Some((.., result)) = self.results.get(&k)
+        {
             return Arc::clone(result);
         }
-        let result = self.intern(result_labels(lhs, rhs, m));
-        if shared {
+        let result = self.interned.intern(result_labels(lhs, rhs, m));
+        if let Some(k) = key {
             self.results
-                .insert(key, (Arc::clone(lhs), Arc::clone(rhs), Arc::clone(&result)));
+                .insert(k, (Arc::clone(lhs), Arc::clone(rhs), Arc::clone(&result)));
         }
         result
     }
