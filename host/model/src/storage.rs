@@ -195,6 +195,14 @@ pub trait Appender {
         let _ = cached;
         self.append(labels, t, v).map(|()| 0)
     }
+    /// Appends to the series of a ref that [`append_ref`](Self::append_ref)
+    /// returned, without its labels: `None` when the store no longer has
+    /// (or never handed out) that ref, and the caller must append by
+    /// labels instead.
+    fn append_known(&mut self, cached: u64, t: i64, v: f64) -> Option<Result<(), AppendError>> {
+        let _ = (cached, t, v);
+        None
+    }
     /// Makes every queued sample durable and visible.
     fn commit(&mut self) -> Result<(), StorageError>;
     /// Drops every queued sample.

@@ -100,13 +100,65 @@ pub fn encode(families: &[MetricFamily], out: &mut String) {
 
 /// Parses the text format 0.0.4.
 pub fn parse(input: &str) -> Result<Exposition, ParseError> {
+    let mut samples = Vec::new();
+    let metadata = parse_into(input, &mut samples)?;
+    Ok(Exposition {
+        metadata,
+        samples,
+        exemplars: Vec::new(),
+    })
+}
+
+/// One sample as the parser met it, borrowing from the input, so that a
+/// caller that has seen the same series before needs to build nothing.
+#[derive(Debug)]
+pub struct RawSample<'a, 'p> {
+    /// The series exactly as written (name and label set, without the
+    /// value): equal text is the same series, though one series may be
+    /// written in more than one way.
+    pub series: &'a str,
+    pub name: &'p str,
+    /// Unescaped, in the order written.
+    pub labels: &'p [(Cow<'a, str>, Cow<'a, str>)],
+    pub value: f64,
+    pub timestamp_ms: Option<i64>,
+}
+
+/// Receives the samples of an exposition as [`parse_into`] reads them.
+/// A later line can still make the exposition invalid: whatever the sink
+/// did with the earlier samples must be undone when the parse fails.
+pub trait SampleSink<'a> {
+    fn sample(&mut self, sample: RawSample<'a, '_>);
+}
+
+impl<'a> SampleSink<'a> for Vec<Sample> {
+    fn sample(&mut self, s: RawSample<'a, '_>) {
+        self.push(Sample {
+            name: s.name.to_owned(),
+            labels: s
+                .labels
+                .iter()
+                .map(|(name, value)| Label::new(name.as_ref(), value.as_ref()))
+                .collect(),
+            value: s.value,
+            timestamp_ms: s.timestamp_ms,
+        });
+    }
+}
+
+/// Parses the text format 0.0.4, handing every sample to `sink` without
+/// allocating for it; returns the families' metadata.
+pub fn parse_into<'a>(
+    input: &'a str,
+    sink: &mut impl SampleSink<'a>,
+) -> Result<Vec<FamilyMetadata>, ParseError> {
     let mut parser = TextParser::default();
     for (index, line) in input.split('\n').enumerate() {
         parser
-            .line(line)
+            .line(line, sink)
             .map_err(|err| err.into_parse_error(index + 1, line))?;
     }
-    Ok(parser.out)
+    Ok(parser.metadata)
 }
 
 // ---------------------------------------------------------------------------
@@ -733,20 +785,22 @@ impl FamilyState {
 
 #[derive(Default)]
 struct TextParser<'a> {
-    out: Exposition,
+    metadata: Vec<FamilyMetadata>,
+    /// The current sample's labels, reused from line to line.
+    labels: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// Families by name, including the implicit ones of samples without
     /// metadata, so that a TYPE line after them is caught.
     families: HashMap<Cow<'a, str>, FamilyState>,
 }
 
 impl<'a> TextParser<'a> {
-    fn line(&mut self, line: &'a str) -> LineResult<()> {
+    fn line(&mut self, line: &'a str, sink: &mut impl SampleSink<'a>) -> LineResult<()> {
         let mut c = Cursor { line, pos: 0 };
         c.skip_ws();
         match c.peek() {
             None => Ok(()),
             Some(b'#') => self.comment(c),
-            Some(_) => self.sample(c),
+            Some(_) => self.sample(c, sink),
         }
     }
 
@@ -821,7 +875,7 @@ impl<'a> TextParser<'a> {
     /// The family state of a metadata line and its metadata entry, both
     /// created on first use.
     fn declared(&mut self, name: Cow<'a, str>) -> (&mut FamilyState, &mut FamilyMetadata) {
-        let metadata = &mut self.out.metadata;
+        let metadata = &mut self.metadata;
         let state = self
             .families
             .entry(name.clone())
@@ -871,8 +925,10 @@ impl<'a> TextParser<'a> {
         Ok(())
     }
 
-    fn sample(&mut self, mut c: Cursor<'a>) -> LineResult<()> {
-        let mut labels = Vec::new();
+    fn sample(&mut self, mut c: Cursor<'a>, sink: &mut impl SampleSink<'a>) -> LineResult<()> {
+        let series_start = c.pos;
+        let mut labels = std::mem::take(&mut self.labels);
+        labels.clear();
         let name = if c.peek() == Some(b'{') {
             let brace = c.pos;
             match parse_labels(&mut c, &mut labels, true)? {
@@ -894,6 +950,7 @@ impl<'a> TextParser<'a> {
             }
             name
         };
+        let series = c.line[series_start..c.pos].trim_end_matches([' ', '\t']);
         c.skip_ws();
         let value_at = c.pos;
         let value = c.token();
@@ -929,12 +986,14 @@ impl<'a> TextParser<'a> {
             }
         }
         self.note_sample(name.clone());
-        self.out.samples.push(Sample {
-            name: name.into_owned(),
-            labels,
+        sink.sample(RawSample {
+            series,
+            name: &name,
+            labels: &labels,
             value,
             timestamp_ms,
         });
+        self.labels = labels;
         Ok(())
     }
 
@@ -969,7 +1028,7 @@ impl<'a> TextParser<'a> {
 /// entry may be a quoted metric name, which is returned.
 fn parse_labels<'a>(
     c: &mut Cursor<'a>,
-    labels: &mut Vec<Label>,
+    labels: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>,
     name_allowed: bool,
 ) -> LineResult<Option<Cow<'a, str>>> {
     c.pos += 1;
@@ -1021,16 +1080,13 @@ fn parse_labels<'a>(
         }
         let (value, end) = scan_quoted(c.line, c.pos, "label value")?;
         c.pos = end;
-        if labels.iter().any(|l: &Label| l.name == *name) {
+        if labels.iter().any(|(n, _)| *n == name) {
             return Err(LineError::new(
                 name_at,
                 format!("duplicate label name {name:?}"),
             ));
         }
-        labels.push(Label {
-            name: name.into_owned(),
-            value: value.into_owned(),
-        });
+        labels.push((name, value));
         c.skip_ws();
         match c.peek() {
             Some(b',') => c.pos += 1,

@@ -267,6 +267,17 @@ impl Scraper {
         parse(&body, &content_type, target.fallback)
     }
 
+    /// Fetches `target`: its body and the format to parse it as (by
+    /// `Content-Type`, else the target's fallback).
+    pub async fn fetch_exposition(
+        &self,
+        target: &HttpTarget,
+        timeout: Duration,
+    ) -> Result<(Fallback, String), String> {
+        let (content_type, body) = self.fetch(target, ACCEPT, timeout).await?;
+        Ok((format_of(&content_type, target.fallback)?, body))
+    }
+
     /// GETs `target`: its `Content-Type` and body (decompressed, within
     /// the size limit, UTF-8).
     async fn fetch(
@@ -435,6 +446,21 @@ fn gunzip(raw: &[u8], limit: u64) -> Result<Vec<u8>, String> {
 /// Parses by `Content-Type`: OpenMetrics or the text format; anything
 /// else needs a fallback.
 pub fn parse(body: &str, content_type: &str, fallback: Fallback) -> Result<Exposition, String> {
+    let parsed = match format_of(content_type, fallback)? {
+        Fallback::OpenMetrics => openmetrics::parse_with(
+            body,
+            openmetrics::Options {
+                allow_negative_observations: true,
+            },
+        ),
+        _ => text::parse(body),
+    };
+    parsed.map_err(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+}
+
+/// The format a `Content-Type` names (`Fallback::Text` or
+/// `Fallback::OpenMetrics`); anything else needs a fallback.
+pub fn format_of(content_type: &str, fallback: Fallback) -> Result<Fallback, String> {
     let media = content_type
         .split(';')
         .next()
@@ -453,16 +479,7 @@ pub fn parse(body: &str, content_type: &str, fallback: Fallback) -> Result<Expos
             f => f,
         },
     };
-    let parsed = match format {
-        Fallback::OpenMetrics => openmetrics::parse_with(
-            body,
-            openmetrics::Options {
-                allow_negative_observations: true,
-            },
-        ),
-        _ => text::parse(body),
-    };
-    parsed.map_err(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+    Ok(format)
 }
 
 #[cfg(test)]

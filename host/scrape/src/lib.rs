@@ -6,6 +6,7 @@
 //! knows nothing of wasm. Until storage exists, the latest collection of
 //! every target is kept in memory ([`LatestStore`]).
 
+mod cache;
 pub mod http;
 mod manager;
 pub mod relabel;
@@ -13,6 +14,5 @@ mod store;
 
 pub use manager::{
     ScrapeManager, ScrapeOptions, SharedStorage, Target, Transport, TransportFuture,
-    scrape_and_store,
 };
 pub use store::{LatestStore, TargetHealth, TargetState};

@@ -1,6 +1,7 @@
 //! The scrape loops: one task per target, restarted when targets change.
 
 use crate::store::{LatestStore, TargetHealth, TargetState};
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -8,12 +9,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinHandle;
-use wasmetheus_model::storage::{STALE_NAN_BITS, Storage};
+use wasmetheus_model::storage::Storage;
 use wasmetheus_model::validate::flatten;
-use wasmetheus_model::{Label, MetricFamily, Sample};
+use wasmetheus_model::{Label, MetricFamily, openmetrics, text};
 
-use crate::http::{HttpTarget, Scraper};
-use crate::relabel::{RelabelConfig, relabel};
+use crate::cache::{Batch, ScrapeCache};
+use crate::http::{Fallback, HttpTarget, Scraper};
+use crate::relabel::RelabelConfig;
 
 /// One thing to scrape.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,19 +150,23 @@ async fn run(
     // One HTTP client for every target: connections are reused.
     let scraper = Scraper::default();
     let mut tasks = tokio::task::JoinSet::new();
-    let mut loops: HashMap<String, (Target, tokio::task::AbortHandle)> = HashMap::new();
+    let mut loops: HashMap<String, ScrapeLoop> = HashMap::new();
     loop {
         let targets = transport.targets();
         let wanted: HashMap<String, Target> = targets.into_iter().map(|t| (t.key(), t)).collect();
-        loops.retain(|instance, (target, task)| {
-            let keep = wanted.get(instance) == Some(target);
+        loops.retain(|instance, running| {
+            let keep = wanted.get(instance) == Some(&running.target);
             if !keep {
-                task.abort();
+                running.task.abort();
+                // Closed under the lock: a scrape the abort did not stop
+                // in time appends nothing after this.
+                let mut cache = running.cache.lock();
+                cache.closed = true;
                 if !wanted.contains_key(instance) {
                     // Gone: its series end now rather than fading out over
                     // the lookback window.
-                    if let (Some(storage), Some(last)) = (&storage, store.get(instance)) {
-                        append_stale_markers(&**storage, &last.samples, &[], now_ms());
+                    if let Some(storage) = &storage {
+                        cache.end(&**storage, &target_labels(&running.target), now_ms());
                     }
                     store.remove(instance);
                 }
@@ -171,14 +177,23 @@ async fn run(
             if loops.contains_key(&instance) {
                 continue;
             }
+            let cache = Arc::new(Mutex::new(ScrapeCache::default()));
             let task = tasks.spawn(scrape_loop(
                 Arc::clone(&transport),
                 scraper.clone(),
                 target.clone(),
                 store.clone(),
                 storage.clone(),
+                Arc::clone(&cache),
             ));
-            loops.insert(instance, (target, task));
+            loops.insert(
+                instance,
+                ScrapeLoop {
+                    target,
+                    task,
+                    cache,
+                },
+            );
         }
         // Reap finished (aborted) loops so the set does not grow.
         while tasks.try_join_next().is_some() {}
@@ -206,22 +221,42 @@ fn offset(target: &Target) -> Duration {
     Duration::from_millis((phase + interval_ms - now_ms % interval_ms) % interval_ms)
 }
 
+/// A running target: its loop and its cache, which outlives the loop long
+/// enough to end the target's series when it goes away.
+struct ScrapeLoop {
+    target: Target,
+    task: tokio::task::AbortHandle,
+    cache: Arc<Mutex<ScrapeCache>>,
+}
+
 async fn scrape_loop(
     transport: Arc<dyn Transport>,
     scraper: Scraper,
     target: Target,
     store: LatestStore,
     storage: SharedStorage,
+    cache: Arc<Mutex<ScrapeCache>>,
 ) {
-    let mut refs = SeriesRefs::default();
+    let labels = target_labels(&target);
+    let scrape = || {
+        scrape_and_store_with(
+            &*transport,
+            &scraper,
+            &target,
+            &labels,
+            &store,
+            &storage,
+            &cache,
+        )
+    };
     // A new target is scraped at once, then on its phase.
-    scrape_and_store_with(&*transport, &scraper, &target, &store, &storage, &mut refs).await;
+    scrape().await;
     tokio::time::sleep(offset(&target)).await;
     let mut ticker = tokio::time::interval(target.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         ticker.tick().await;
-        scrape_and_store_with(&*transport, &scraper, &target, &store, &storage, &mut refs).await;
+        scrape().await;
     }
 }
 
@@ -231,296 +266,89 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The full label set of a sample as stored: `__name__` plus its labels,
-/// sorted by name.
-fn series_labels(sample: &Sample) -> Vec<Label> {
-    let mut labels = Vec::with_capacity(sample.labels.len() + 1);
-    labels.push(Label::new("__name__", sample.name.clone()));
-    labels.extend(sample.labels.iter().cloned());
+/// A target's own labels (`job`, `instance` and the rest), sorted: what
+/// every one of its series carries.
+fn target_labels(target: &Target) -> Vec<Label> {
+    let mut labels: Vec<Label> = target
+        .labels
+        .iter()
+        .map(|(n, v)| Label::new(n.clone(), v.clone()))
+        .collect();
+    labels.push(Label::new("job", target.job.clone()));
+    labels.push(Label::new("instance", target.instance.clone()));
     labels.sort();
+    labels.dedup_by(|a, b| a.name == b.name);
     labels
 }
 
-/// Appends a stale marker at `t` for every series of `previous` that is
-/// not in `current`.
-fn append_stale_markers(storage: &dyn Storage, previous: &[Sample], current: &[Sample], t: i64) {
-    let still_there: rustc_hash::FxHashSet<u64> = current.iter().map(series_hash).collect();
-    let mut appender = storage.appender();
-    for sample in previous {
-        if !still_there.contains(&series_hash(sample)) {
-            let labels = series_labels(sample);
-            // A rejection (e.g. the series already has a later sample) is fine.
-            let _ = appender.append(&labels, t, f64::from_bits(STALE_NAN_BITS));
-        }
-    }
-    if let Err(e) = appender.commit() {
-        tracing::warn!(error = %e, "writing stale markers failed");
-    }
+/// What a target answered.
+enum Body {
+    /// An HTTP target's exposition, in the format its `Content-Type` says.
+    Exposition(Fallback, String),
+    /// A plugin instance's collection.
+    Families(Vec<MetricFamily>),
 }
 
-/// A hash of a sample's series (name and sorted labels) for comparing one
-/// scrape's series with the last one's without building label sets: a
-/// collision (at 64 bits, with a target's series) could at worst skip one
-/// stale marker or miscount `scrape_series_added`.
-fn series_hash(sample: &Sample) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = rustc_hash::FxHasher::default();
-    sample.name.hash(&mut hasher);
-    sample.labels.hash(&mut hasher);
-    hasher.finish()
-}
-
-/// The storage's refs (see [`Appender::append_ref`]) of the series a
-/// target's last scrape appended, by label set: the next scrape passes them
-/// so the storage need not look its series up by labels again. Rebuilt from
-/// each scrape, so it holds no more than the target's current series.
-///
-/// [`Appender::append_ref`]: wasmetheus_model::storage::Appender::append_ref
-#[derive(Debug, Default)]
-struct SeriesRefs(rustc_hash::FxHashMap<Vec<Label>, u64>);
-
-/// Appends one scrape's samples; rejected samples are counted, not fatal.
-fn append_samples(
-    storage: &dyn Storage,
-    target: &Target,
-    samples: &[Sample],
-    t: i64,
-    refs: &mut SeriesRefs,
-) {
-    let mut appender = storage.appender();
-    let mut rejected = 0usize;
-    let mut first_error = None;
-    let mut next =
-        rustc_hash::FxHashMap::with_capacity_and_hasher(samples.len(), Default::default());
-    for sample in samples {
-        let labels = series_labels(sample);
-        let cached = refs.0.get(&labels).copied().unwrap_or(0);
-        let r = match appender.append_ref(
-            cached,
-            &labels,
-            sample.timestamp_ms.unwrap_or(t),
-            sample.value,
-        ) {
-            Ok(r) => r,
-            Err(e) => {
-                rejected += 1;
-                first_error.get_or_insert(e);
-                // The series is still there; its ref stays good.
-                cached
+/// Parses an exposition into `batch`; its families' metadata on success.
+fn stage_exposition(
+    batch: &mut Batch<'_>,
+    format: Fallback,
+    body: &str,
+) -> Result<Vec<MetricFamily>, String> {
+    let position = |e: text::ParseError| format!("{}:{}: {}", e.line, e.column, e.message);
+    let metadata = match format {
+        Fallback::OpenMetrics => {
+            let exposition = openmetrics::parse_with(
+                body,
+                openmetrics::Options {
+                    allow_negative_observations: true,
+                },
+            )
+            .map_err(position)?;
+            for s in &exposition.samples {
+                batch.add_sample(s);
             }
-        };
-        if r != 0 {
-            next.insert(labels, r);
+            exposition.metadata
         }
-    }
-    refs.0 = next;
-    if let Err(e) = appender.commit() {
-        tracing::error!(instance = %target.instance, error = %e, "storing the scrape failed");
-    } else if let Some(e) = first_error {
-        tracing::warn!(instance = %target.instance, rejected, "samples rejected by storage, e.g.: {e}");
-    }
+        _ => text::parse_into(body, batch).map_err(position)?,
+    };
+    Ok(metadata
+        .into_iter()
+        .map(|m| MetricFamily {
+            name: m.name,
+            kind: m.kind,
+            help: m.help,
+            unit: m.unit,
+            metrics: Vec::new(),
+        })
+        .collect())
 }
 
-/// Scrapes once, stores the samples, and marks series that disappeared
-/// since the previous scrape of this target as stale.
-pub async fn scrape_and_store(
-    transport: &dyn Transport,
-    target: &Target,
-    store: &LatestStore,
-    storage: &SharedStorage,
-) {
-    scrape_and_store_with(
-        transport,
-        &Scraper::default(),
-        target,
-        store,
-        storage,
-        &mut SeriesRefs::default(),
-    )
-    .await;
-}
-
-/// [`scrape_and_store`] passing the storage the refs of the target's
-/// series from the previous scrape (and keeping this scrape's in `refs`).
+/// Scrapes a target once, appends what it exposed through its cache
+/// (with stale markers for the series that disappeared) and records the
+/// outcome in `store`.
 async fn scrape_and_store_with(
     transport: &dyn Transport,
     scraper: &Scraper,
     target: &Target,
+    target_labels: &[Label],
     store: &LatestStore,
     storage: &SharedStorage,
-    refs: &mut SeriesRefs,
-) {
-    let previous = store.get(&target.key());
-    scrape_once(transport, scraper, target, store, previous.as_ref()).await;
-    let (Some(storage), Some(current)) = (storage, store.get(&target.key())) else {
-        return;
-    };
-    let t = current.last_scrape.map_or_else(now_ms, |at| {
-        at.duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64)
-    });
-    append_samples(&**storage, target, &current.samples, t, refs);
-    if let Some(previous) = previous {
-        append_stale_markers(&**storage, &previous.samples, &current.samples, t);
-    }
-}
-
-fn sample(name: &str, labels: &[Label], value: f64, timestamp_ms: i64) -> Sample {
-    Sample {
-        name: name.to_owned(),
-        labels: labels.to_vec(),
-        value,
-        timestamp_ms: Some(timestamp_ms),
-    }
-}
-
-/// The families a text exposition describes (metadata only: for the
-/// metadata API).
-fn metadata_families(exposition: &wasmetheus_model::text::Exposition) -> Vec<MetricFamily> {
-    exposition
-        .metadata
-        .iter()
-        .map(|m| MetricFamily {
-            name: m.name.clone(),
-            kind: m.kind,
-            help: m.help.clone(),
-            unit: m.unit.clone(),
-            metrics: Vec::new(),
-        })
-        .collect()
-}
-
-/// Why a scrape's samples are refused as a whole (Prometheus' texts).
-fn check_limits(samples: &[Sample], options: &ScrapeOptions) -> Result<(), String> {
-    if options.sample_limit > 0 && samples.len() as u64 > options.sample_limit {
-        return Err("sample limit exceeded".into());
-    }
-    if options.label_limit == 0
-        && options.label_name_length_limit == 0
-        && options.label_value_length_limit == 0
-    {
-        return Ok(());
-    }
-    for s in samples {
-        let count = s.labels.len() as u64 + 1;
-        if options.label_limit > 0 && count > options.label_limit {
-            return Err(format!(
-                "label_limit exceeded (metric: {:.50}, number of labels: {count}, limit: {})",
-                s.name, options.label_limit
-            ));
-        }
-        for l in &s.labels {
-            let (name_len, value_len) = (l.name.chars().count(), l.value.chars().count());
-            if options.label_name_length_limit > 0
-                && name_len as u64 > options.label_name_length_limit
-            {
-                return Err(format!(
-                    "label_name_length_limit exceeded (metric: {:.50}, label name: {:.50}, length: {name_len}, limit: {})",
-                    s.name, l.name, options.label_name_length_limit
-                ));
-            }
-            if options.label_value_length_limit > 0
-                && value_len as u64 > options.label_value_length_limit
-            {
-                let value: String = l.value.chars().take(50).collect();
-                return Err(format!(
-                    "label_value_length_limit exceeded (metric: {:.50}, label name: {:.50}, value: {value:?}, length: {value_len}, limit: {})",
-                    s.name, l.name, options.label_value_length_limit
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// An exposed sample with the target's labels attached (as
-/// `honor_labels` says), metric relabeling applied and, without
-/// `honor_timestamps`, its timestamp dropped; `None` if relabeling drops it.
-fn labelled(
-    mut s: Sample,
-    target_labels: &[Label],
-    options: &ScrapeOptions,
-) -> Result<Option<Sample>, String> {
-    // Empty label values mean "no label", as in Prometheus.
-    s.labels.retain(|l| !l.value.is_empty());
-    for label in target_labels {
-        match s.labels.iter().position(|l| l.name == label.name) {
-            Some(_) if options.honor_labels => {}
-            Some(i) => {
-                // Keep the exposed value as exported_<name> (and
-                // exported_exported_<name> if that is taken too).
-                let mut name = format!("exported_{}", label.name);
-                while s.labels.iter().any(|l| l.name == name) {
-                    name = format!("exported_{name}");
-                }
-                s.labels[i].name = name;
-                s.labels.push(label.clone());
-            }
-            None => s.labels.push(label.clone()),
-        }
-    }
-    if !options.honor_timestamps {
-        s.timestamp_ms = None;
-    }
-    if options.metric_relabel_configs.is_empty() {
-        s.labels.sort();
-        return Ok(Some(s));
-    }
-    let mut all = Vec::with_capacity(s.labels.len() + 1);
-    all.push(Label::new("__name__", std::mem::take(&mut s.name)));
-    all.append(&mut s.labels);
-    all.sort();
-    let Some(kept) = relabel(&all, &options.metric_relabel_configs) else {
-        return Ok(None);
-    };
-    let mut name = None;
-    let labels = kept
-        .into_iter()
-        .filter_map(|l| {
-            if l.name == "__name__" {
-                name = Some(l.value);
-                None
-            } else {
-                Some(l)
-            }
-        })
-        .collect();
-    let Some(name) = name else {
-        return Err("invalid metric name or label names: a sample has no metric name after metric relabeling".into());
-    };
-    Ok(Some(Sample {
-        name,
-        labels,
-        value: s.value,
-        timestamp_ms: s.timestamp_ms,
-    }))
-}
-
-/// Scrapes a target once and stores the outcome. `previous` is its last
-/// scrape, for `scrape_series_added`.
-pub async fn scrape_once(
-    transport: &dyn Transport,
-    scraper: &Scraper,
-    target: &Target,
-    store: &LatestStore,
-    previous: Option<&TargetState>,
+    cache: &Mutex<ScrapeCache>,
 ) {
     let started = Instant::now();
     let scraped_at = SystemTime::now();
-    let timestamp_ms = scraped_at
+    let t = scraped_at
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     let key = target.key();
     let fetch = async {
         match &target.http {
             Some(http) => scraper
-                .scrape(http, target.timeout)
+                .fetch_exposition(http, target.timeout)
                 .await
-                .map(|e| (metadata_families(&e), e.samples)),
-            None => transport.collect(&key).await.map(|families| {
-                let samples = flatten(&families);
-                (families, samples)
-            }),
+                .map(|(format, body)| Body::Exposition(format, body)),
+            None => transport.collect(&key).await.map(Body::Families),
         }
     };
     let result = match tokio::time::timeout(target.timeout, fetch).await {
@@ -528,72 +356,40 @@ pub async fn scrape_once(
         Err(_) => Err(format!("scrape timed out after {:?}", target.timeout)),
     };
     let took = started.elapsed().as_secs_f64();
-    let mut target_labels: Vec<Label> = target
-        .labels
-        .iter()
-        .map(|(n, v)| Label::new(n.clone(), v.clone()))
-        .collect();
-    target_labels.push(Label::new("job", target.job.clone()));
-    target_labels.push(Label::new("instance", target.instance.clone()));
-    target_labels.sort();
-    target_labels.dedup_by(|a, b| a.name == b.name);
-
-    let (families, exposed, mut error) = match result {
-        Ok((families, samples)) => (families, samples, None),
-        Err(e) => (Vec::new(), Vec::new(), Some(e)),
-    };
-    let scraped = exposed.len();
-    let mut samples = Vec::with_capacity(exposed.len() + 5);
-    for s in exposed {
-        match labelled(s, &target_labels, &target.options) {
-            Ok(Some(mut s)) => {
-                s.timestamp_ms = s.timestamp_ms.or(Some(timestamp_ms));
-                samples.push(s);
+    // No await from here on: the cache is held while the body is parsed
+    // and appended.
+    let mut cache = cache.lock();
+    if cache.closed {
+        return;
+    }
+    let mut batch = cache.batch(target_labels, &target.options, t);
+    let (families, mut error) = match result {
+        Err(e) => (Vec::new(), Some(e)),
+        Ok(Body::Families(families)) => {
+            for s in &flatten(&families) {
+                batch.add_sample(s);
             }
-            Ok(None) => {}
-            Err(e) => {
-                error.get_or_insert(e);
-                break;
-            }
+            (families, None)
         }
-    }
-    let post_relabeling = samples.len();
-    if error.is_none()
-        && let Err(e) = check_limits(&samples, &target.options)
-    {
-        error = Some(e);
-    }
-    if error.is_some() {
-        // A failed scrape ingests nothing of what it read.
-        samples.clear();
-    }
-    let added = match previous {
-        Some(previous) => {
-            let known: rustc_hash::FxHashSet<u64> =
-                previous.samples.iter().map(series_hash).collect();
-            samples
-                .iter()
-                .filter(|s| !known.contains(&series_hash(s)))
-                .count()
-        }
-        None => samples.len(),
+        Ok(Body::Exposition(format, body)) => match stage_exposition(&mut batch, format, &body) {
+            Ok(families) => (families, None),
+            Err(e) => (Vec::new(), Some(e)),
+        },
     };
-    let up = if error.is_none() { 1.0 } else { 0.0 };
-    for (name, value) in [
-        ("up", up),
-        ("scrape_duration_seconds", took),
-        ("scrape_samples_scraped", scraped as f64),
-        (
-            "scrape_samples_post_metric_relabeling",
-            post_relabeling as f64,
-        ),
-        ("scrape_series_added", added as f64),
-    ] {
-        samples.push(sample(name, &target_labels, value, timestamp_ms));
+    if error.is_none() {
+        error = batch.error();
     }
+    let storage = storage.as_deref().map(|s| s as &dyn Storage);
+    let (counts, report) = batch.finish(storage, error.as_deref(), took);
+    drop(cache);
     if let Some(e) = &error {
         tracing::debug!(target = %key, error = %e, "scrape failed");
     }
+    let families = match &error {
+        // The metadata of the last good scrape stays known.
+        Some(_) => store.get(&key).map_or_else(Arc::default, |s| s.families),
+        None => Arc::new(families),
+    };
     store.put(TargetState {
         key,
         job: target.job.clone(),
@@ -606,17 +402,50 @@ pub async fn scrape_once(
         last_error: error,
         last_scrape: Some(scraped_at),
         last_duration_seconds: took,
-        families: Arc::new(families),
-        samples: Arc::new(samples),
+        families,
+        series: counts.post_relabeling,
+        samples: Arc::new(report),
     });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasmetheus_model::storage::{Matcher, Queryable, is_stale_marker};
     use wasmetheus_model::{Metric, MetricKind, MetricValue};
 
-    struct Fake;
+    /// Collects `requests_total` (with a label clashing with a target
+    /// label), or fails for the instance `broken`; from the call `shrink_at`
+    /// on, `extra_total` is gone and everything fails from `fail_at` on.
+    struct Fake {
+        calls: std::sync::atomic::AtomicUsize,
+        shrink_at: usize,
+        fail_at: usize,
+    }
+
+    impl Fake {
+        fn new(shrink_at: usize, fail_at: usize) -> Self {
+            Fake {
+                calls: Default::default(),
+                shrink_at,
+                fail_at,
+            }
+        }
+    }
+
+    fn family(name: &str, labels: Vec<Label>) -> MetricFamily {
+        MetricFamily {
+            name: name.into(),
+            kind: MetricKind::Counter,
+            help: "Requests.".into(),
+            unit: String::new(),
+            metrics: vec![Metric {
+                labels,
+                value: MetricValue::Number(7.0),
+                timestamp_ms: None,
+            }],
+        }
+    }
 
     impl Transport for Fake {
         fn targets(&self) -> Vec<Target> {
@@ -624,22 +453,19 @@ mod tests {
         }
 
         fn collect<'a>(&'a self, instance: &'a str) -> TransportFuture<'a> {
+            let call = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Box::pin(async move {
-                if instance == "broken" {
+                if instance == "broken" || call >= self.fail_at {
                     return Err("it broke".to_owned());
                 }
-                Ok(vec![MetricFamily {
-                    name: "requests_total".into(),
-                    kind: MetricKind::Counter,
-                    help: "Requests.".into(),
-                    unit: String::new(),
-                    metrics: vec![Metric {
-                        // A label clashing with a target label.
-                        labels: vec![Label::new("job", "inner"), Label::new("code", "200")],
-                        value: MetricValue::Number(7.0),
-                        timestamp_ms: None,
-                    }],
-                }])
+                let mut families = vec![family(
+                    "requests_total",
+                    vec![Label::new("job", "inner"), Label::new("code", "200")],
+                )];
+                if call < self.shrink_at {
+                    families.push(family("extra_total", Vec::new()));
+                }
+                Ok(families)
             })
         }
 
@@ -660,181 +486,173 @@ mod tests {
         }
     }
 
-    fn render(samples: &[Sample]) -> Vec<String> {
-        samples
-            .iter()
-            .map(|s| {
-                let labels: Vec<String> = s
-                    .labels
-                    .iter()
-                    .map(|l| format!("{}={:?}", l.name, l.value))
-                    .collect();
-                let value = if s.name == "scrape_duration_seconds" {
-                    "_".to_owned()
-                } else {
-                    s.value.to_string()
-                };
-                format!("{}{{{}}} {value}", s.name, labels.join(","))
-            })
-            .collect()
+    /// A target's scrapes into one head, one cache.
+    struct Harness {
+        transport: Fake,
+        target: Target,
+        store: LatestStore,
+        head: Arc<wasmetheus_tsdb::Head>,
+        cache: Mutex<ScrapeCache>,
+    }
+
+    impl Harness {
+        fn new(transport: Fake, instance: &str) -> Self {
+            Harness {
+                transport,
+                target: target(instance),
+                store: LatestStore::default(),
+                head: Arc::new(wasmetheus_tsdb::Head::default()),
+                cache: Mutex::default(),
+            }
+        }
+
+        async fn scrape(&self) {
+            let storage: SharedStorage = Some(self.head.clone());
+            scrape_and_store_with(
+                &self.transport,
+                &Scraper::default(),
+                &self.target,
+                &target_labels(&self.target),
+                &self.store,
+                &storage,
+                &self.cache,
+            )
+            .await;
+            // Scrapes within one millisecond would share a timestamp.
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+
+        /// Every stored series as `labels: values`, stale markers as
+        /// `stale` and the scrape duration as `_`.
+        fn stored(&self) -> Vec<String> {
+            let all = self
+                .head
+                .select(
+                    &[Matcher::new(
+                        wasmetheus_model::storage::MatchType::Regex,
+                        "__name__",
+                        ".+",
+                    )
+                    .unwrap()],
+                    0,
+                    i64::MAX,
+                )
+                .unwrap();
+            all.into_iter()
+                .map(|series| {
+                    let labels: Vec<String> = series
+                        .labels
+                        .iter()
+                        .map(|l| format!("{}={:?}", l.name, l.value))
+                        .collect();
+                    let duration = series.labels[0].value == "scrape_duration_seconds";
+                    let values: Vec<String> = series
+                        .samples
+                        .iter()
+                        .map(|(_, v)| match v {
+                            v if is_stale_marker(*v) => "stale".to_owned(),
+                            _ if duration => "_".to_owned(),
+                            v => v.to_string(),
+                        })
+                        .collect();
+                    format!("{}: {}", labels.join(","), values.join(" "))
+                })
+                .collect()
+        }
     }
 
     #[tokio::test]
     async fn samples_get_target_labels_and_synthetic_series() {
-        let store = LatestStore::default();
-        scrape_once(&Fake, &Scraper::default(), &target("a"), &store, None).await;
-        let state = store.get("a").unwrap();
+        let h = Harness::new(Fake::new(1, usize::MAX), "a");
+        h.scrape().await;
+        let state = h.store.get("a").unwrap();
         assert_eq!(state.health, TargetHealth::Up);
-        assert_eq!(
-            render(&state.samples),
+        assert_eq!(state.series, 2);
+        expect_test::expect![[r#"
             [
-                r#"requests_total{code="200",env="prod",exported_job="inner",instance="a",job="node"} 7"#,
-                r#"up{env="prod",instance="a",job="node"} 1"#,
-                r#"scrape_duration_seconds{env="prod",instance="a",job="node"} _"#,
-                r#"scrape_samples_scraped{env="prod",instance="a",job="node"} 1"#,
-                r#"scrape_samples_post_metric_relabeling{env="prod",instance="a",job="node"} 1"#,
-                r#"scrape_series_added{env="prod",instance="a",job="node"} 1"#,
+                "__name__=\"extra_total\",env=\"prod\",instance=\"a\",job=\"node\": 7",
+                "__name__=\"requests_total\",code=\"200\",env=\"prod\",exported_job=\"inner\",instance=\"a\",job=\"node\": 7",
+                "__name__=\"scrape_duration_seconds\",env=\"prod\",instance=\"a\",job=\"node\": _",
+                "__name__=\"scrape_samples_post_metric_relabeling\",env=\"prod\",instance=\"a\",job=\"node\": 2",
+                "__name__=\"scrape_samples_scraped\",env=\"prod\",instance=\"a\",job=\"node\": 2",
+                "__name__=\"scrape_series_added\",env=\"prod\",instance=\"a\",job=\"node\": 2",
+                "__name__=\"up\",env=\"prod\",instance=\"a\",job=\"node\": 1",
             ]
-        );
+        "#]]
+        .assert_debug_eq(&h.stored());
     }
 
     #[tokio::test]
     async fn a_failed_scrape_is_down_with_its_error_and_no_samples() {
-        let store = LatestStore::default();
-        scrape_once(&Fake, &Scraper::default(), &target("broken"), &store, None).await;
-        let state = store.get("broken").unwrap();
+        let h = Harness::new(Fake::new(1, usize::MAX), "broken");
+        h.scrape().await;
+        let state = h.store.get("broken").unwrap();
         assert_eq!(state.health, TargetHealth::Down);
         assert_eq!(state.last_error.as_deref(), Some("it broke"));
         assert!(state.families.is_empty());
+        assert_eq!(state.samples[0].name, "up");
+        assert_eq!(state.samples[0].value, 0.0);
+        assert_eq!(h.stored().len(), 5, "{:#?}", h.stored());
+    }
+
+    #[tokio::test]
+    async fn vanished_series_get_a_stale_marker_and_known_ones_are_not_added_again() {
+        let h = Harness::new(Fake::new(1, usize::MAX), "t");
+        h.scrape().await;
+        h.scrape().await;
+        h.scrape().await;
+        expect_test::expect![[r#"
+            [
+                "__name__=\"extra_total\",env=\"prod\",instance=\"t\",job=\"node\": 7 stale",
+                "__name__=\"requests_total\",code=\"200\",env=\"prod\",exported_job=\"inner\",instance=\"t\",job=\"node\": 7 7 7",
+                "__name__=\"scrape_duration_seconds\",env=\"prod\",instance=\"t\",job=\"node\": _ _ _",
+                "__name__=\"scrape_samples_post_metric_relabeling\",env=\"prod\",instance=\"t\",job=\"node\": 2 1 1",
+                "__name__=\"scrape_samples_scraped\",env=\"prod\",instance=\"t\",job=\"node\": 2 1 1",
+                "__name__=\"scrape_series_added\",env=\"prod\",instance=\"t\",job=\"node\": 2 0 0",
+                "__name__=\"up\",env=\"prod\",instance=\"t\",job=\"node\": 1 1 1",
+            ]
+        "#]]
+        .assert_debug_eq(&h.stored());
+        let stats = &h.head.stats;
         assert_eq!(
-            render(&state.samples)[0],
-            r#"up{env="prod",instance="broken",job="node"} 0"#
+            stats
+                .series_created
+                .load(std::sync::atomic::Ordering::Relaxed),
+            7
         );
     }
 
-    /// Returns series `a` and `b` on the first call, only `a` afterwards.
-    struct Shrinking(std::sync::atomic::AtomicUsize);
-
-    impl Transport for Shrinking {
-        fn targets(&self) -> Vec<Target> {
-            Vec::new()
-        }
-
-        fn collect<'a>(&'a self, _instance: &'a str) -> TransportFuture<'a> {
-            let call = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Box::pin(async move {
-                let names: &[&str] = if call == 0 { &["a", "b"] } else { &["a"] };
-                Ok(names
-                    .iter()
-                    .map(|n| MetricFamily {
-                        name: (*n).into(),
-                        kind: MetricKind::Gauge,
-                        help: String::new(),
-                        unit: String::new(),
-                        metrics: vec![Metric {
-                            labels: Vec::new(),
-                            value: MetricValue::Number(1.0),
-                            timestamp_ms: None,
-                        }],
-                    })
-                    .collect())
-            })
-        }
-
-        fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
-            tokio::sync::watch::channel(0).1
-        }
+    #[tokio::test]
+    async fn a_failed_scrape_ends_every_series_once() {
+        let h = Harness::new(Fake::new(usize::MAX, 1), "t");
+        h.scrape().await;
+        h.scrape().await;
+        h.scrape().await;
+        expect_test::expect![[r#"
+            [
+                "__name__=\"extra_total\",env=\"prod\",instance=\"t\",job=\"node\": 7 stale",
+                "__name__=\"requests_total\",code=\"200\",env=\"prod\",exported_job=\"inner\",instance=\"t\",job=\"node\": 7 stale",
+                "__name__=\"scrape_duration_seconds\",env=\"prod\",instance=\"t\",job=\"node\": _ _ _",
+                "__name__=\"scrape_samples_post_metric_relabeling\",env=\"prod\",instance=\"t\",job=\"node\": 2 0 0",
+                "__name__=\"scrape_samples_scraped\",env=\"prod\",instance=\"t\",job=\"node\": 2 0 0",
+                "__name__=\"scrape_series_added\",env=\"prod\",instance=\"t\",job=\"node\": 2 0 0",
+                "__name__=\"up\",env=\"prod\",instance=\"t\",job=\"node\": 1 0 0",
+            ]
+        "#]]
+        .assert_debug_eq(&h.stored());
     }
 
     #[tokio::test]
-    async fn vanished_series_get_a_stale_marker() {
-        use wasmetheus_model::storage::{Matcher, Queryable, is_stale_marker};
-        let head = Arc::new(wasmetheus_tsdb::Head::default());
-        let storage: SharedStorage = Some(head.clone());
-        let (store, transport) = (LatestStore::default(), Shrinking(Default::default()));
-        scrape_and_store(&transport, &target("t"), &store, &storage).await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        scrape_and_store(&transport, &target("t"), &store, &storage).await;
-        let select = |name: &str| {
-            head.select(&[Matcher::equal("__name__", name)], 0, i64::MAX)
-                .unwrap()
-                .remove(0)
-                .samples
-        };
-        let a = select("a");
-        assert_eq!(a.len(), 2);
-        assert!(a.iter().all(|(_, v)| *v == 1.0));
-        let b = select("b");
-        assert_eq!(b.len(), 2, "{b:?}");
-        assert_eq!(b[0].1, 1.0);
-        assert!(is_stale_marker(b[1].1), "{b:?}");
-        assert_eq!(b[1].0, a[1].0, "the marker is at the scrape that missed it");
-        // `up` and the scrape series are stored with the target labels.
-        let up = head
-            .select(
-                &[
-                    Matcher::equal("__name__", "up"),
-                    Matcher::equal("job", "node"),
-                ],
-                0,
-                i64::MAX,
-            )
-            .unwrap();
-        assert_eq!(up[0].samples.len(), 2);
-    }
-
-    #[tokio::test]
-    async fn refs_of_the_last_scrape_are_reused() {
-        use std::sync::atomic::Ordering;
-        use wasmetheus_model::storage::{Matcher, Queryable};
-        let head = Arc::new(wasmetheus_tsdb::Head::default());
-        let storage: SharedStorage = Some(head.clone());
-        let (store, mut refs) = (LatestStore::default(), SeriesRefs::default());
-        scrape_and_store_with(
-            &Fake,
-            &Scraper::default(),
-            &target("t"),
-            &store,
-            &storage,
-            &mut refs,
-        )
-        .await;
-        // requests_total, up and the four scrape_* series.
-        assert_eq!(refs.0.len(), 6);
-        assert!(refs.0.values().all(|r| *r != 0));
-        let first = refs.0.clone();
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        scrape_and_store_with(
-            &Fake,
-            &Scraper::default(),
-            &target("t"),
-            &store,
-            &storage,
-            &mut refs,
-        )
-        .await;
-        assert_eq!(refs.0, first);
-        assert_eq!(head.stats.series_created.load(Ordering::Relaxed), 6);
-        assert_eq!(head.stats.samples_appended.load(Ordering::Relaxed), 12);
-
-        // Refs of another store are no use there, but do no harm.
-        let other = Arc::new(wasmetheus_tsdb::Head::default());
-        let storage: SharedStorage = Some(other.clone());
-        scrape_and_store_with(
-            &Fake,
-            &Scraper::default(),
-            &target("t"),
-            &store,
-            &storage,
-            &mut refs,
-        )
-        .await;
-        let up = other
-            .select(&[Matcher::equal("__name__", "up")], 0, i64::MAX)
-            .unwrap();
-        assert_eq!(up.len(), 1);
-        assert_eq!(up[0].samples.len(), 1);
-        assert_eq!(other.stats.samples_appended.load(Ordering::Relaxed), 6);
-        assert_ne!(refs.0, first);
+    async fn a_target_that_goes_away_ends_its_series_and_its_loop_appends_no_more() {
+        let h = Harness::new(Fake::new(usize::MAX, usize::MAX), "t");
+        h.scrape().await;
+        let end = now_ms() + 1;
+        h.cache.lock().end(&*h.head, &target_labels(&h.target), end);
+        h.scrape().await;
+        let stored = h.stored();
+        assert_eq!(stored.len(), 7);
+        for series in stored {
+            assert!(series.ends_with(" stale"), "{series}");
+        }
     }
 }

@@ -28,7 +28,9 @@ pub struct TargetState {
     pub last_duration_seconds: f64,
     /// The families exactly as the target returned them.
     pub families: Arc<Vec<MetricFamily>>,
-    /// Flattened samples with target labels, plus `up` and `scrape_*`.
+    /// Series the last scrape stored (after metric relabeling).
+    pub series: usize,
+    /// The last scrape's `up` and `scrape_*` samples.
     pub samples: Arc<Vec<Sample>>,
 }
 

@@ -408,7 +408,7 @@ impl Backend for ServerBackend {
                         instance["lastScrape"] = serde_json::json!(
                             state.last_scrape.map(wasmetheus_plugin_runtime::rfc3339)
                         );
-                        instance["samples"] = serde_json::json!(state.samples.len());
+                        instance["samples"] = serde_json::json!(state.series);
                     }
                 }
             }

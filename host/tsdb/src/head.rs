@@ -975,6 +975,14 @@ impl Appender for HeadAppender<'_> {
         Ok(self.head.external_ref(r))
     }
 
+    fn append_known(&mut self, cached: u64, t: i64, v: f64) -> Option<Result<(), AppendError>> {
+        let r = self.head.internal_ref(cached)?;
+        if let Err(e) = self.check_bounds(t) {
+            return Some(Err(e));
+        }
+        self.queue(r, t, v)
+    }
+
     fn commit(&mut self) -> Result<(), StorageError> {
         let mut wal = self.head.wal.lock();
         if self.head.durable {

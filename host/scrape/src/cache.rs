@@ -1,0 +1,518 @@
+//! The scrape cache: what a target's series became (their storage ref, or
+//! that relabeling drops them), keyed by the series as the target wrote
+//! it, so a scrape of known series builds no label sets at all.
+//!
+//! Prometheus' `scrapeCache` works the same way. A scrape is staged in a
+//! [`Batch`] while the body is parsed and only appended once all of it
+//! parsed and passed the limits: a failed scrape ingests nothing.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use wasmetheus_model::storage::{Appender, STALE_NAN_BITS, Storage};
+use wasmetheus_model::text::{RawSample, SampleSink};
+use wasmetheus_model::{Label, Sample};
+
+use crate::ScrapeOptions;
+use crate::relabel::relabel;
+
+/// A target's series, from one scrape to the next. Only series of the
+/// last scrape are kept, so it holds no more than the target exposes.
+#[derive(Debug, Default)]
+pub(crate) struct ScrapeCache {
+    iteration: u64,
+    entries: FxHashMap<Box<str>, Entry>,
+    /// Refs of `up` and the `scrape_*` series, in [`REPORT`] order.
+    report: [Slot; 5],
+    /// Whether the report series have samples that were not marked stale.
+    report_live: bool,
+    /// The target went away: its loop must not append any more.
+    pub closed: bool,
+}
+
+/// The synthetic series every scrape adds.
+pub(crate) const REPORT: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
+#[derive(Debug)]
+struct Entry {
+    slot: Slot,
+    /// The iteration that last exposed it.
+    seen: u64,
+    /// A failed scrape already ended it with a stale marker.
+    stale: bool,
+}
+
+/// Where a series' samples go.
+#[derive(Debug, Clone, Default)]
+enum Slot {
+    /// Not appended yet (or no storage).
+    #[default]
+    None,
+    /// The storage's ref: appends need no labels.
+    Ref(u64),
+    /// A storage that hands out no refs gets the labels every time.
+    Labels(Arc<[Label]>),
+    /// Metric relabeling drops it.
+    Dropped,
+}
+
+/// One sample waiting for the scrape to turn out valid.
+enum Staged {
+    Known(Slot),
+    /// Index into [`Batch::misses`].
+    New(usize),
+}
+
+/// What one scrape did, for the report series and the target's state.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Counts {
+    pub scraped: usize,
+    pub post_relabeling: usize,
+    pub added: usize,
+}
+
+/// One scrape being parsed into the cache. Hits cost one hash lookup of
+/// the series text; misses build the series' labels (target labels,
+/// `honor_labels`, metric relabeling, label limits) once.
+pub(crate) struct Batch<'c> {
+    cache: &'c mut ScrapeCache,
+    target_labels: &'c [Label],
+    options: &'c ScrapeOptions,
+    /// The scrape's time: samples without their own timestamp (or all,
+    /// without `honor_timestamps`) get it.
+    t: i64,
+    staged: Vec<(Staged, i64, f64)>,
+    misses: Vec<(Box<str>, Option<Vec<Label>>)>,
+    counts: Counts,
+    error: Option<String>,
+    /// For keys of samples that are not text-format lines.
+    key: String,
+}
+
+impl ScrapeCache {
+    /// Starts staging the next scrape.
+    pub fn batch<'c>(
+        &'c mut self,
+        target_labels: &'c [Label],
+        options: &'c ScrapeOptions,
+        t: i64,
+    ) -> Batch<'c> {
+        self.iteration += 1;
+        let expected = self.entries.len() + 8;
+        Batch {
+            cache: self,
+            target_labels,
+            options,
+            t,
+            staged: Vec::with_capacity(expected),
+            misses: Vec::new(),
+            counts: Counts::default(),
+            error: None,
+            key: String::new(),
+        }
+    }
+
+    /// Ends every series with a stale marker at `t` (the target went
+    /// away) and forgets them.
+    pub fn end(&mut self, storage: &dyn Storage, target_labels: &[Label], t: i64) {
+        self.closed = true;
+        let mut app = storage.appender();
+        for entry in self.entries.values().filter(|e| !e.stale) {
+            append_stale(&mut *app, &entry.slot, t);
+        }
+        if self.report_live {
+            self.mark_report_stale(&mut *app, target_labels, t);
+        }
+        self.entries.clear();
+        commit(&mut *app, "writing stale markers");
+    }
+
+    fn mark_report_stale(&mut self, app: &mut dyn Appender, target_labels: &[Label], t: i64) {
+        for (i, name) in REPORT.into_iter().enumerate() {
+            let _ = append_report(
+                app,
+                &mut self.report[i],
+                name,
+                target_labels,
+                t,
+                f64::from_bits(STALE_NAN_BITS),
+            );
+        }
+        self.report_live = false;
+    }
+}
+
+impl<'c> SampleSink<'_> for Batch<'c> {
+    fn sample(&mut self, s: RawSample<'_, '_>) {
+        let labels = s.labels.iter().map(|(n, v)| (n.as_ref(), v.as_ref()));
+        self.add(s.series, s.name, labels, s.timestamp_ms, s.value);
+    }
+}
+
+impl<'c> Batch<'c> {
+    /// Stages a sample that did not come from a text-format line (a
+    /// plugin's, or OpenMetrics').
+    pub fn add_sample(&mut self, s: &Sample) {
+        let mut key = std::mem::take(&mut self.key);
+        key.clear();
+        // Length-prefixed, so that no two label sets share a key.
+        for part in
+            std::iter::once(&s.name).chain(s.labels.iter().flat_map(|l| [&l.name, &l.value]))
+        {
+            let _ = write!(key, "{}:", part.len());
+            key.push_str(part);
+        }
+        let labels = s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()));
+        self.add(&key, &s.name, labels, s.timestamp_ms, s.value);
+        self.key = key;
+    }
+
+    fn add<'l>(
+        &mut self,
+        key: &str,
+        name: &str,
+        labels: impl Iterator<Item = (&'l str, &'l str)>,
+        timestamp_ms: Option<i64>,
+        value: f64,
+    ) {
+        if self.error.is_some() {
+            return;
+        }
+        self.counts.scraped += 1;
+        let t = match timestamp_ms {
+            Some(t) if self.options.honor_timestamps => t,
+            _ => self.t,
+        };
+        let staged = match self.cache.entries.get_mut(key) {
+            Some(entry) => {
+                entry.seen = self.cache.iteration;
+                if let Slot::Dropped = entry.slot {
+                    return;
+                }
+                Staged::Known(entry.slot.clone())
+            }
+            None => match series_labels(name, labels, self.target_labels, self.options) {
+                Err(e) => {
+                    self.error = Some(e);
+                    return;
+                }
+                Ok(None) => {
+                    self.misses.push((key.into(), None));
+                    return;
+                }
+                Ok(Some(labels)) => {
+                    self.misses.push((key.into(), Some(labels)));
+                    Staged::New(self.misses.len() - 1)
+                }
+            },
+        };
+        self.counts.post_relabeling += 1;
+        self.staged.push((staged, t, value));
+    }
+
+    /// Why the staged scrape must be refused, if it must: an error met
+    /// while staging, or the sample limit.
+    pub fn error(&self) -> Option<String> {
+        if let Some(e) = &self.error {
+            return Some(e.clone());
+        }
+        let limit = self.options.sample_limit;
+        (limit > 0 && self.counts.post_relabeling as u64 > limit)
+            .then(|| "sample limit exceeded".to_owned())
+    }
+
+    /// Appends the scrape (nothing of it when `failure` is given, and then
+    /// every series of the last scrape ends with a stale marker), the
+    /// stale markers of series that disappeared, and the report series.
+    /// `duration` is the scrape's, for `scrape_duration_seconds`.
+    pub fn finish(
+        self,
+        storage: Option<&dyn Storage>,
+        failure: Option<&str>,
+        duration: f64,
+    ) -> (Counts, Vec<Sample>) {
+        let Batch {
+            cache,
+            target_labels,
+            t,
+            staged,
+            misses,
+            mut counts,
+            ..
+        } = self;
+        let iteration = cache.iteration;
+        let mut app = storage.map(|s| s.appender());
+        let mut rejected = 0usize;
+        let mut first_error = None;
+        if failure.is_some() {
+            // Prometheus appends an empty scrape: everything exposed last
+            // time is gone now.
+            if let Some(app) = app.as_deref_mut() {
+                for entry in cache.entries.values().filter(|e| !e.stale) {
+                    append_stale(app, &entry.slot, t);
+                }
+            }
+            for entry in cache.entries.values_mut() {
+                entry.stale = true;
+            }
+            counts = Counts {
+                scraped: counts.scraped,
+                ..Counts::default()
+            };
+        } else {
+            let mut dead = Vec::new();
+            let mut slots: Vec<Option<Slot>> = vec![None; misses.len()];
+            for (staged, ts, v) in staged {
+                let Some(app) = app.as_deref_mut() else {
+                    continue;
+                };
+                let result = match staged {
+                    Staged::Known(slot) => match append_slot(app, &slot, ts, v) {
+                        Some(result) => result,
+                        None => {
+                            // Collected by the storage while the target
+                            // still exposes it (only when scrapes are far
+                            // apart): this sample is lost, the next scrape
+                            // creates the series again.
+                            if let Slot::Ref(r) = slot {
+                                dead.push(r);
+                            }
+                            continue;
+                        }
+                    },
+                    Staged::New(i) => {
+                        let labels = misses[i].1.as_deref().unwrap_or_default();
+                        match app.append_ref(0, labels, ts, v) {
+                            Ok(r) => {
+                                slots[i] = Some(if r != 0 {
+                                    Slot::Ref(r)
+                                } else {
+                                    Slot::Labels(labels.into())
+                                });
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                };
+                if let Err(e) = result {
+                    rejected += 1;
+                    first_error.get_or_insert(e);
+                }
+            }
+            counts.added = misses.iter().filter(|(_, l)| l.is_some()).count();
+            for (i, (key, labels)) in misses.into_iter().enumerate() {
+                let slot = match (labels, slots[i].take()) {
+                    (None, _) => Slot::Dropped,
+                    (Some(_), Some(slot)) => slot,
+                    // Rejected, or no storage: looked up again next time.
+                    (Some(_), None) if app.is_some() => continue,
+                    (Some(_), None) => Slot::None,
+                };
+                let entry = Entry {
+                    slot,
+                    seen: iteration,
+                    stale: false,
+                };
+                cache.entries.insert(key, entry);
+            }
+            cache.entries.retain(|_, entry| {
+                if entry.seen == iteration {
+                    let gone = matches!(entry.slot, Slot::Ref(r) if dead.contains(&r));
+                    entry.stale = false;
+                    return !gone;
+                }
+                if !entry.stale
+                    && let Some(app) = app.as_deref_mut()
+                {
+                    append_stale(app, &entry.slot, t);
+                }
+                false
+            });
+        }
+        let up = if failure.is_none() { 1.0 } else { 0.0 };
+        let values = [
+            up,
+            duration,
+            counts.scraped as f64,
+            counts.post_relabeling as f64,
+            counts.added as f64,
+        ];
+        let mut report = Vec::with_capacity(REPORT.len());
+        for (i, (name, value)) in REPORT.into_iter().zip(values).enumerate() {
+            if let Some(app) = app.as_deref_mut()
+                && let Err(e) =
+                    append_report(app, &mut cache.report[i], name, target_labels, t, value)
+            {
+                rejected += 1;
+                first_error.get_or_insert(e);
+            }
+            report.push(Sample {
+                name: name.to_owned(),
+                labels: target_labels.to_vec(),
+                value,
+                timestamp_ms: Some(t),
+            });
+        }
+        cache.report_live = true;
+        if let Some(app) = app.as_deref_mut() {
+            commit(app, "storing the scrape");
+        }
+        if let Some(e) = first_error {
+            tracing::warn!(rejected, "samples rejected by storage, e.g.: {e}");
+        }
+        (counts, report)
+    }
+}
+
+/// Appends by a slot, without labels where the storage knows the ref;
+/// `None` when it no longer does.
+fn append_slot(
+    app: &mut dyn Appender,
+    slot: &Slot,
+    t: i64,
+    v: f64,
+) -> Option<Result<(), wasmetheus_model::storage::AppendError>> {
+    match slot {
+        Slot::Ref(r) => app.append_known(*r, t, v),
+        Slot::Labels(labels) => Some(app.append(labels, t, v)),
+        Slot::None | Slot::Dropped => Some(Ok(())),
+    }
+}
+
+fn append_stale(app: &mut dyn Appender, slot: &Slot, t: i64) {
+    // A rejection (the series has a later sample) or a collected series
+    // needs no marker.
+    let _ = append_slot(app, slot, t, f64::from_bits(STALE_NAN_BITS));
+}
+
+/// Appends a report sample, by ref once the storage handed one out.
+fn append_report(
+    app: &mut dyn Appender,
+    slot: &mut Slot,
+    name: &str,
+    target_labels: &[Label],
+    t: i64,
+    v: f64,
+) -> Result<(), wasmetheus_model::storage::AppendError> {
+    match slot {
+        Slot::Ref(r) => {
+            if let Some(result) = app.append_known(*r, t, v) {
+                return result;
+            }
+        }
+        Slot::Labels(labels) => return app.append(labels, t, v),
+        Slot::None | Slot::Dropped => {}
+    }
+    let mut labels = Vec::with_capacity(target_labels.len() + 1);
+    labels.push(Label::new("__name__", name));
+    labels.extend_from_slice(target_labels);
+    labels.sort();
+    let r = app.append_ref(0, &labels, t, v)?;
+    *slot = if r != 0 {
+        Slot::Ref(r)
+    } else {
+        Slot::Labels(labels.into())
+    };
+    Ok(())
+}
+
+fn commit(app: &mut dyn Appender, what: &str) {
+    if let Err(e) = app.commit() {
+        tracing::error!(error = %e, "{what} failed");
+    }
+}
+
+/// The labels a new exposed series is stored with: `__name__` and its
+/// labels (empty values mean "no label", as in Prometheus), the target
+/// labels as `honor_labels` says, then metric relabeling, sorted by name.
+/// `None` when relabeling drops it; an error when it breaks a label limit
+/// or loses its name.
+pub(crate) fn series_labels<'l>(
+    name: &str,
+    exposed: impl Iterator<Item = (&'l str, &'l str)>,
+    target_labels: &[Label],
+    options: &ScrapeOptions,
+) -> Result<Option<Vec<Label>>, String> {
+    let mut labels: Vec<Label> = Vec::with_capacity(target_labels.len() + 4);
+    labels.push(Label::new("__name__", name));
+    labels.extend(
+        exposed
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(n, v)| Label::new(n, v)),
+    );
+    for label in target_labels {
+        match labels.iter().position(|l| l.name == label.name) {
+            Some(_) if options.honor_labels => {}
+            Some(i) => {
+                // Keep the exposed value as exported_<name> (and
+                // exported_exported_<name> if that is taken too).
+                let mut renamed = format!("exported_{}", label.name);
+                while labels.iter().any(|l| l.name == renamed) {
+                    renamed = format!("exported_{renamed}");
+                }
+                labels[i].name = renamed;
+                labels.push(label.clone());
+            }
+            None => labels.push(label.clone()),
+        }
+    }
+    labels.sort();
+    if !options.metric_relabel_configs.is_empty() {
+        let Some(kept) = relabel(&labels, &options.metric_relabel_configs) else {
+            return Ok(None);
+        };
+        labels = kept;
+        if !labels.iter().any(|l| l.name == "__name__") {
+            return Err("invalid metric name or label names: a sample has no metric name after metric relabeling".into());
+        }
+    }
+    check_label_limits(&labels, options)?;
+    Ok(Some(labels))
+}
+
+/// Prometheus' label limits, over the series' final labels (`__name__`
+/// included), with its texts.
+fn check_label_limits(labels: &[Label], options: &ScrapeOptions) -> Result<(), String> {
+    let metric = labels
+        .iter()
+        .find(|l| l.name == "__name__")
+        .map_or("", |l| l.value.as_str());
+    if options.label_limit > 0 && labels.len() as u64 > options.label_limit {
+        return Err(format!(
+            "label_limit exceeded (metric: {metric:.50}, number of labels: {}, limit: {})",
+            labels.len(),
+            options.label_limit
+        ));
+    }
+    if options.label_name_length_limit == 0 && options.label_value_length_limit == 0 {
+        return Ok(());
+    }
+    for l in labels {
+        let (name_len, value_len) = (l.name.chars().count(), l.value.chars().count());
+        if options.label_name_length_limit > 0 && name_len as u64 > options.label_name_length_limit
+        {
+            return Err(format!(
+                "label_name_length_limit exceeded (metric: {metric:.50}, label name: {:.50}, length: {name_len}, limit: {})",
+                l.name, options.label_name_length_limit
+            ));
+        }
+        if options.label_value_length_limit > 0
+            && value_len as u64 > options.label_value_length_limit
+        {
+            let value: String = l.value.chars().take(50).collect();
+            return Err(format!(
+                "label_value_length_limit exceeded (metric: {metric:.50}, label name: {:.50}, value: {value:?}, length: {value_len}, limit: {})",
+                l.name, options.label_value_length_limit
+            ));
+        }
+    }
+    Ok(())
+}
