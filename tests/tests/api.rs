@@ -599,3 +599,84 @@ fn which(program: &str) -> Option<std::path::PathBuf> {
             .find(|p| Path::new(p).is_file())
     })
 }
+
+/// `/api/v1/parse_query` answers with Prometheus' `translateAST` tree: Go
+/// maps, so keys sorted, strings HTML-escaped by jsoniter. The expected
+/// texts are written from `web/api/v1/translate_ast.go` and the parser's
+/// rules (matchers in written order with the outside name last; unary
+/// minus folded into numbers; `matching` only between two vectors).
+#[tokio::test(flavor = "multi_thread")]
+async fn parse_query_answers_prometheus_syntax_trees() {
+    let (server, _plugins) = served().await;
+    let a = server.address;
+    let hrt = r#"{"anchored":false,"matchers":[{"name":"__name__","type":"=","value":"http_requests_total"}],"name":"http_requests_total","offset":0,"offsetExpr":null,"smoothed":false,"startOrEnd":null,"timestamp":null,"type":"vectorSelector"}"#;
+    let rate_5m = r#"{"args":[{"anchored":false,"matchers":[{"name":"__name__","type":"=","value":"http_requests_total"}],"name":"http_requests_total","offset":0,"offsetExpr":null,"range":300000,"rangeExpr":null,"smoothed":false,"startOrEnd":null,"timestamp":null,"type":"matrixSelector"}],"func":{"argTypes":["matrix"],"name":"rate","returnType":"vector","variadic":0},"type":"call"}"#;
+    let cases: Vec<(&str, String)> = vec![
+        (
+            r#"up{job="api",code=~"2.."} offset 1m"#,
+            r#"{"anchored":false,"matchers":[{"name":"job","type":"=","value":"api"},{"name":"code","type":"=~","value":"2.."},{"name":"__name__","type":"=","value":"up"}],"name":"up","offset":60000,"offsetExpr":null,"smoothed":false,"startOrEnd":null,"timestamp":null,"type":"vectorSelector"}"#.to_owned(),
+        ),
+        ("rate(http_requests_total[5m])", rate_5m.to_owned()),
+        (
+            "sum by (code) (http_requests_total) * 2",
+            format!(
+                r#"{{"bool":false,"lhs":{{"expr":{hrt},"grouping":["code"],"op":"sum","param":null,"type":"aggregation","without":false}},"matching":null,"op":"*","rhs":{{"type":"numberLiteral","val":"2"}},"type":"binaryExpr"}}"#
+            ),
+        ),
+        (
+            "sum by (code) (http_requests_total) / on (code) group_left (job) http_requests_total",
+            format!(
+                r#"{{"bool":false,"lhs":{{"expr":{hrt},"grouping":["code"],"op":"sum","param":null,"type":"aggregation","without":false}},"matching":{{"card":"many-to-one","fillValues":{{"lhs":null,"rhs":null}},"include":["job"],"labels":["code"],"on":true}},"op":"/","rhs":{hrt},"type":"binaryExpr"}}"#
+            ),
+        ),
+        (
+            "rate(http_requests_total[5m])[30m:1m] @ end()",
+            format!(
+                r#"{{"expr":{rate_5m},"offset":0,"offsetExpr":null,"range":1800000,"rangeExpr":null,"startOrEnd":"end","step":60000,"stepExpr":null,"timestamp":null,"type":"subquery"}}"#
+            ),
+        ),
+        (
+            "topk(3, -http_requests_total) > bool 1",
+            format!(
+                r#"{{"bool":true,"lhs":{{"expr":{{"expr":{hrt},"op":"-","type":"unaryExpr"}},"grouping":[],"op":"topk","param":{{"type":"numberLiteral","val":"3"}},"type":"aggregation","without":false}},"matching":null,"op":"\u003e","rhs":{{"type":"numberLiteral","val":"1"}},"type":"binaryExpr"}}"#
+            ),
+        ),
+        (
+            "-1.5e3",
+            r#"{"type":"numberLiteral","val":"-1500"}"#.to_owned(),
+        ),
+        (
+            r#"("a<b")"#,
+            r#"{"expr":{"type":"stringLiteral","val":"a\u003cb"},"type":"parenExpr"}"#.to_owned(),
+        ),
+    ];
+    for (query, data) in cases {
+        let path = format!("/api/v1/parse_query?query={}", encode(query));
+        let (status, body) = http(a, "GET", &path, &[]).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(
+            body,
+            format!(r#"{{"status":"success","data":{data}}}"#),
+            "{query}"
+        );
+    }
+
+    // POSTed as a form, the same answer.
+    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+    let (status, body) =
+        http_with_body(a, "POST", "/api/v1/parse_query", &headers, "query=-1.5e3").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":{"type":"numberLiteral","val":"-1500"}}"#
+    );
+
+    // A syntax error is bad data about the parameter, as for every query.
+    let answer = get(a, "/api/v1/parse_query?query=rate(", 400).await;
+    let (kind, text) = error_of(&answer);
+    assert_eq!(kind, "bad_data");
+    assert!(
+        text.starts_with("invalid parameter \"query\": 1:6: parse error"),
+        "{text}"
+    );
+}

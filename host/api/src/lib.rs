@@ -19,6 +19,7 @@ use wasmetheus_model::{MetricFamily, openmetrics, text};
 
 mod admin;
 mod params;
+mod parse_query;
 mod v1;
 
 pub type ReloadFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
@@ -119,6 +120,10 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route(
             "/api/v1/format_query",
             get(v1::format_query).post(v1::format_query),
+        )
+        .route(
+            "/api/v1/parse_query",
+            get(v1::parse_query).post(v1::parse_query),
         )
         .route("/api/v1/metadata", get(v1::metadata))
         .route("/api/v1/targets", get(v1::targets))

@@ -1,6 +1,6 @@
 //! Prometheus' HTTP API v1, the part Grafana, promtool and the UI query
 //! with: `query`, `query_range`, `series`, `labels`, `label/<name>/values`,
-//! `format_query`, `metadata`, `targets`, `rules`, `alerts`,
+//! `format_query`, `parse_query`, `metadata`, `targets`, `rules`, `alerts`,
 //! `alertmanagers`, `query_exemplars` and `status/*`, answered in
 //! Prometheus' JSON shapes (values as strings, timestamps as seconds,
 //! `warnings`/`infos` beside `data`) with its error types and texts.
@@ -675,6 +675,19 @@ pub(crate) async fn format_query(RawQuery(raw): RawQuery, body: Bytes) -> Respon
         Ok(expr) => json_data(serde_json::Value::String(
             wasmetheus_promql::printer::format(&expr),
         )),
+        Err(e) => bad_data(format!("invalid parameter \"query\": {e}")),
+    }
+}
+
+/// `/api/v1/parse_query`: the syntax tree of `query`, as Prometheus'
+/// `parseQuery` answers it.
+pub(crate) async fn parse_query(RawQuery(raw): RawQuery, body: Bytes) -> Response {
+    let params = match read(raw, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    match wasmetheus_promql::parser::parse(param(&params, "query").unwrap_or("")) {
+        Ok(expr) => success(crate::parse_query::ast_json(&expr), &Annotations::default()),
         Err(e) => bad_data(format!("invalid parameter \"query\": {e}")),
     }
 }
