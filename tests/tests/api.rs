@@ -680,3 +680,108 @@ async fn parse_query_answers_prometheus_syntax_trees() {
         "{text}"
     );
 }
+
+/// `/api/v1/targets/metadata` over two scraped fixture targets: one entry
+/// per metric with TYPE/HELP lines, the target's labels beside it (no
+/// `__` labels), `metric` left out when one was asked for, `limit`
+/// counted before each target; errors as Prometheus words them.
+#[tokio::test(flavor = "multi_thread")]
+async fn targets_metadata_lists_what_each_target_exposed() {
+    let target = wasmetheus_tests::fixture_target().await;
+    let dir = PluginsDir::new();
+    let config_path = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  \
+             - job_name: fixture\n    static_configs:\n      \
+             - targets: ['{target}']\n        labels: {{env: test}}\n  \
+             - job_name: om\n    metrics_path: /om\n    \
+             static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let args = wasmetheus_tests::test_args(dir.path(), Some(&config_path), data.path());
+    let server = TestServer::start(args, data).await;
+    let a = server.address;
+    let both = encode(r#"{job=~"fixture|om"}"#);
+    let fixture_entry = format!(
+        r#"{{"target":{{"env":"test","instance":"{target}","job":"fixture"}},"metric":"fixture_requests_total","type":"counter","help":"Requests.","unit":""}}"#
+    );
+    let om_entry = format!(
+        r#"{{"target":{{"instance":"{target}","job":"om"}},"metric":"om_events","type":"counter","help":"","unit":""}}"#
+    );
+    let body = eventually(Duration::from_secs(20), "both targets scraped", || {
+        let path = format!("/api/v1/targets/metadata?match_target={both}");
+        async move {
+            let (status, body) = http(a, "GET", &path, &[]).await;
+            assert_eq!(status, 200, "{body}");
+            (body.matches("\"target\"").count() == 2).then_some(body)
+        }
+    })
+    .await;
+    assert_eq!(
+        body,
+        format!(r#"{{"status":"success","data":[{fixture_entry},{om_entry}]}}"#)
+    );
+
+    let cases = [
+        // One metric: its entry without `metric`.
+        (
+            format!(
+                "/api/v1/targets/metadata?metric=om_events&match_target={}",
+                encode(r#"{job="om"}"#)
+            ),
+            format!(
+                r#"[{{"target":{{"instance":"{target}","job":"om"}},"type":"counter","help":"","unit":""}}]"#
+            ),
+        ),
+        // Not exposed by the matching targets.
+        (
+            format!("/api/v1/targets/metadata?metric=nonexistent&match_target={both}"),
+            "[]".to_owned(),
+        ),
+        // The limit is reached after the first target's entries.
+        (
+            format!("/api/v1/targets/metadata?limit=1&match_target={both}"),
+            format!("[{fixture_entry}]"),
+        ),
+        (
+            format!("/api/v1/targets/metadata?limit=0&match_target={both}"),
+            "[]".to_owned(),
+        ),
+    ];
+    for (path, data) in cases {
+        let (status, body) = http(a, "GET", &path, &[]).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(
+            body,
+            format!(r#"{{"status":"success","data":{data}}}"#),
+            "{path}"
+        );
+    }
+
+    // Without `match_target` every target counts, this server's own too.
+    let all = get(a, "/api/v1/targets/metadata", 200).await;
+    let jobs: std::collections::BTreeSet<&str> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["target"]["job"].as_str().unwrap())
+        .collect();
+    assert!(jobs.contains("fixture") && jobs.contains("om"), "{all}");
+
+    for (path, text) in [
+        ("/api/v1/targets/metadata?limit=x", "limit must be a number"),
+        (
+            "/api/v1/targets/metadata?match_target=%7Bjob%3D",
+            "invalid parameter \"match_target\": ",
+        ),
+    ] {
+        let answer = get(a, path, 400).await;
+        let (kind, got) = error_of(&answer);
+        assert_eq!(kind, "bad_data", "{path}");
+        assert!(got.starts_with(text), "{path}: {got}");
+    }
+}

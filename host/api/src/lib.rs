@@ -26,6 +26,16 @@ pub type ReloadFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Se
 /// The outcome of an admin operation, or why it failed.
 pub type AdminFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
+/// One active scrape target and the metric families of its last good
+/// scrape, for `/api/v1/targets/metadata`.
+#[derive(Debug, Clone)]
+pub struct TargetMetadata {
+    /// The target's labels (`job`, `instance` and the rest), sorted by name.
+    pub labels: Vec<wasmetheus_model::Label>,
+    /// Its families' names, types, help and units (samples may be empty).
+    pub families: Arc<Vec<MetricFamily>>,
+}
+
 /// What the HTTP layer needs from the server.
 pub trait Backend: Send + Sync + 'static {
     /// The host's own metrics.
@@ -85,6 +95,11 @@ pub trait Backend: Send + Sync + 'static {
     fn metadata(&self) -> serde_json::Value {
         serde_json::json!({})
     }
+    /// The active targets with the metadata they exposed, ordered by job
+    /// and then labels.
+    fn targets_metadata(&self) -> Vec<TargetMetadata> {
+        Vec::new()
+    }
     /// Whether `/-/reload` may be used (`--web.enable-lifecycle`).
     fn lifecycle_enabled(&self) -> bool {
         false
@@ -127,6 +142,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         )
         .route("/api/v1/metadata", get(v1::metadata))
         .route("/api/v1/targets", get(v1::targets))
+        .route("/api/v1/targets/metadata", get(v1::targets_metadata))
         .route("/api/v1/rules", get(v1::rules))
         .route("/api/v1/alerts", get(v1::alerts))
         .route("/api/v1/alertmanagers", get(v1::alertmanagers))

@@ -1,9 +1,10 @@
 //! Prometheus' HTTP API v1, the part Grafana, promtool and the UI query
 //! with: `query`, `query_range`, `series`, `labels`, `label/<name>/values`,
-//! `format_query`, `parse_query`, `metadata`, `targets`, `rules`, `alerts`,
-//! `alertmanagers`, `query_exemplars` and `status/*`, answered in
-//! Prometheus' JSON shapes (values as strings, timestamps as seconds,
-//! `warnings`/`infos` beside `data`) with its error types and texts.
+//! `format_query`, `parse_query`, `metadata`, `targets`, `targets/metadata`,
+//! `rules`, `alerts`, `alertmanagers`, `query_exemplars` and `status/*`,
+//! answered in Prometheus' JSON shapes (values as strings, timestamps as
+//! seconds, `warnings`/`infos` beside `data`) with its error types and
+//! texts.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use wasmetheus_promql::value::{Annotations, SampleValue, Value};
 
 use crate::Backend;
 use crate::params::{duration_param, error, param, params, time_param};
+use crate::parse_query::write_string;
 
 /// Prometheus' cap on points per series of a range query.
 const MAX_POINTS_PER_SERIES: i64 = 11_000;
@@ -351,23 +353,24 @@ pub(crate) async fn query_range(
 
 /// The matchers of every `match[]` parameter.
 fn match_params(params: &Params) -> Result<Vec<Vec<Matcher>>, Box<Response>> {
-    let mut out = Vec::new();
-    for (_, text) in params.iter().filter(|(k, _)| k == "match[]") {
-        match wasmetheus_promql::parser::parse(text) {
-            Ok(Expr::VectorSelector(vs)) => out.push(vs.matchers),
-            Ok(_) => {
-                return Err(Box::new(bad_data(format!(
-                    "invalid parameter \"match[]\": 1:1: parse error: unexpected expression, expected a selector: {text:?}"
-                ))));
-            }
-            Err(e) => {
-                return Err(Box::new(bad_data(format!(
-                    "invalid parameter \"match[]\": {e}"
-                ))));
-            }
-        }
+    params
+        .iter()
+        .filter(|(k, _)| k == "match[]")
+        .map(|(_, text)| selector_param("match[]", text))
+        .collect()
+}
+
+/// The matchers of a series selector given as parameter `name`.
+fn selector_param(name: &str, text: &str) -> Result<Vec<Matcher>, Box<Response>> {
+    match wasmetheus_promql::parser::parse(text) {
+        Ok(Expr::VectorSelector(vs)) => Ok(vs.matchers),
+        Ok(_) => Err(Box::new(bad_data(format!(
+            "invalid parameter \"{name}\": 1:1: parse error: unexpected expression, expected a selector: {text:?}"
+        )))),
+        Err(e) => Err(Box::new(bad_data(format!(
+            "invalid parameter \"{name}\": {e}"
+        )))),
     }
-    Ok(out)
 }
 
 /// `start`/`end` of the metadata endpoints (default: all time) and `limit`.
@@ -741,6 +744,88 @@ pub(crate) async fn metadata(
 
 pub(crate) async fn targets(State(backend): State<Arc<dyn Backend>>) -> Response {
     json_data(backend.targets_status())
+}
+
+/// `/api/v1/targets/metadata`: per active target matching `match_target`,
+/// the metadata of every metric it exposes (or only of `metric`), as
+/// Prometheus' `targetMetadata` answers: `limit` is checked before each
+/// target, so a target's entries are never split.
+pub(crate) async fn targets_metadata(
+    State(backend): State<Arc<dyn Backend>>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params = match read(raw, &[]) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let limit = match param(&params, "limit") {
+        None | Some("") => -1,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) => n,
+            Err(_) => return bad_data("limit must be a number"),
+        },
+    };
+    let matchers = match param(&params, "match_target") {
+        None | Some("") => Vec::new(),
+        Some(text) => match selector_param("match_target", text) {
+            Ok(m) => m,
+            Err(r) => return *r,
+        },
+    };
+    let metric = param(&params, "metric").filter(|m| !m.is_empty());
+    let mut out = String::from("[");
+    let mut count = 0i64;
+    for target in backend.targets_metadata() {
+        if limit >= 0 && count >= limit {
+            break;
+        }
+        let value_of = |name: &str| {
+            target
+                .labels
+                .iter()
+                .find(|l| l.name == name)
+                .map_or("", |l| l.value.as_str())
+        };
+        if !matchers.iter().all(|m| m.matches(value_of(&m.name))) {
+            continue;
+        }
+        let mut labels = target.labels.clone();
+        labels.sort();
+        for family in target.families.iter() {
+            if metric.is_some_and(|m| m != family.name) {
+                continue;
+            }
+            if count > 0 {
+                out.push(',');
+            }
+            count += 1;
+            // Prometheus' `metricMetadata` struct, in its field order; it
+            // leaves out `metric` when one was asked for.
+            out.push_str("{\"target\":{");
+            for (i, l) in labels.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(&mut out, &l.name);
+                out.push(':');
+                write_string(&mut out, &l.value);
+            }
+            out.push('}');
+            if metric.is_none() {
+                out.push_str(",\"metric\":");
+                write_string(&mut out, &family.name);
+            }
+            out.push_str(",\"type\":");
+            write_string(&mut out, family.kind.as_str(true));
+            out.push_str(",\"help\":");
+            write_string(&mut out, &family.help);
+            out.push_str(",\"unit\":");
+            write_string(&mut out, &family.unit);
+            out.push('}');
+        }
+    }
+    out.push(']');
+    success(out, &Annotations::default())
 }
 
 pub(crate) async fn rules() -> Response {

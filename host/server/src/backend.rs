@@ -481,6 +481,34 @@ impl Backend for ServerBackend {
         serde_json::to_value(out).unwrap_or_default()
     }
 
+    fn targets_metadata(&self) -> Vec<wasmetheus_api::TargetMetadata> {
+        let Some(store) = self.store.get() else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, wasmetheus_api::TargetMetadata)> = Transport::targets(self)
+            .iter()
+            .filter_map(|t| {
+                // A target not scraped yet has no metadata to show.
+                let state = store.get(&t.key())?;
+                let mut labels: BTreeMap<&str, &str> = t
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                labels.insert("job", &t.job);
+                labels.insert("instance", &t.instance);
+                let labels = labels.into_iter().map(|(k, v)| Label::new(k, v)).collect();
+                let metadata = wasmetheus_api::TargetMetadata {
+                    labels,
+                    families: state.families,
+                };
+                Some((t.job.clone(), metadata))
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.0, &a.1.labels).cmp(&(&b.0, &b.1.labels)));
+        out.into_iter().map(|(_, m)| m).collect()
+    }
+
     fn external_labels(&self) -> Vec<Label> {
         self.config
             .lock()
