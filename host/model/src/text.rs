@@ -129,6 +129,18 @@ pub struct RawSample<'a, 'p> {
 /// did with the earlier samples must be undone when the parse fails.
 pub trait SampleSink<'a> {
     fn sample(&mut self, sample: RawSample<'a, '_>);
+    /// Whether the sink knows the series written as `series` from an
+    /// earlier [`sample`](Self::sample) (so the text is valid): the parser
+    /// then skips its labels and calls [`known_sample`](Self::known_sample)
+    /// instead, unless the rest of the line is malformed.
+    fn knows(&mut self, series: &'a str) -> bool {
+        let _ = series;
+        false
+    }
+    /// The value of the series the last [`knows`](Self::knows) knew.
+    fn known_sample(&mut self, value: f64, timestamp_ms: Option<i64>) {
+        let _ = (value, timestamp_ms);
+    }
 }
 
 impl<'a> SampleSink<'a> for Vec<Sample> {
@@ -788,6 +800,9 @@ struct TextParser<'a> {
     metadata: Vec<FamilyMetadata>,
     /// The current sample's labels, reused from line to line.
     labels: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// The name `note_sample` last noted, until a comment line (which may
+    /// change what noting does).
+    last_noted: Option<Cow<'a, str>>,
     /// Families by name, including the implicit ones of samples without
     /// metadata, so that a TYPE line after them is caught.
     families: HashMap<Cow<'a, str>, FamilyState>,
@@ -799,7 +814,10 @@ impl<'a> TextParser<'a> {
         c.skip_ws();
         match c.peek() {
             None => Ok(()),
-            Some(b'#') => self.comment(c),
+            Some(b'#') => {
+                self.last_noted = None;
+                self.comment(c)
+            }
             Some(_) => self.sample(c, sink),
         }
     }
@@ -927,6 +945,17 @@ impl<'a> TextParser<'a> {
 
     fn sample(&mut self, mut c: Cursor<'a>, sink: &mut impl SampleSink<'a>) -> LineResult<()> {
         let series_start = c.pos;
+        if let Some((name_end, series_end, value_at)) = quick_series(c.line, series_start) {
+            let series = &c.line[series_start..series_end];
+            if sink.knows(series) {
+                // Seen before, so valid: only the value is left to read.
+                c.pos = value_at;
+                let (value, timestamp_ms) = value_and_timestamp(&mut c)?;
+                self.note_sample(Cow::Borrowed(&c.line[series_start..name_end]));
+                sink.known_sample(value, timestamp_ms);
+                return Ok(());
+            }
+        }
         let mut labels = std::mem::take(&mut self.labels);
         labels.clear();
         let name = if c.peek() == Some(b'{') {
@@ -951,40 +980,7 @@ impl<'a> TextParser<'a> {
             name
         };
         let series = c.line[series_start..c.pos].trim_end_matches([' ', '\t']);
-        c.skip_ws();
-        let value_at = c.pos;
-        let value = c.token();
-        if value.is_empty() {
-            return Err(LineError::new(value_at, "missing value"));
-        }
-        let value = parse_value(value)
-            .ok_or_else(|| LineError::new(value_at, format!("invalid value {value:?}")))?;
-        c.skip_ws();
-        let mut timestamp_ms = None;
-        if !c.at_end() {
-            let ts_at = c.pos;
-            let ts = c.token();
-            // `parse` alone would also take a `+` sign.
-            let digits = ts.strip_prefix('-').unwrap_or(ts);
-            let parsed = if digits.bytes().all(|b| b.is_ascii_digit()) {
-                ts.parse::<i64>().ok()
-            } else {
-                None
-            };
-            timestamp_ms = Some(parsed.ok_or_else(|| {
-                LineError::new(
-                    ts_at,
-                    format!("invalid timestamp {ts:?} (expected integer milliseconds)"),
-                )
-            })?);
-            c.skip_ws();
-            if !c.at_end() {
-                return Err(LineError::new(
-                    c.pos,
-                    format!("unexpected {} after the timestamp", found(c.line, c.pos)),
-                ));
-            }
-        }
+        let (value, timestamp_ms) = value_and_timestamp(&mut c)?;
         self.note_sample(name.clone());
         sink.sample(RawSample {
             series,
@@ -1000,6 +996,11 @@ impl<'a> TextParser<'a> {
     /// Marks the family of a sample as having samples: the family of that
     /// name, or the histogram/summary it is a `_bucket`/`_sum`/`_count` of.
     fn note_sample(&mut self, name: Cow<'a, str>) {
+        // Samples of a family come together: the family was just noted.
+        if self.last_noted.as_deref() == Some(name.as_ref()) {
+            return;
+        }
+        self.last_noted = Some(name.clone());
         if let Some(state) = self.families.get_mut(name.as_ref()) {
             state.has_samples = true;
             return;
@@ -1022,6 +1023,93 @@ impl<'a> TextParser<'a> {
                 .then_some(base)
         })
     }
+}
+
+/// Where a sample line's series would end if it is written plainly (an
+/// unquoted name, then maybe a label set), found without reading the
+/// labels: (end of the name, end of the series, start of the value).
+/// Only for looking the series up; `None` sends the line to the full
+/// parser, as does any text a sink does not know.
+fn quick_series(line: &str, start: usize) -> Option<(usize, usize, usize)> {
+    let bytes = line.as_bytes();
+    let name_end = scan_metric_name(line, start);
+    if name_end == start {
+        return None;
+    }
+    let mut pos = name_end;
+    while matches!(bytes.get(pos), Some(b' ' | b'\t')) {
+        pos += 1;
+    }
+    match bytes.get(pos) {
+        Some(b'{') => {}
+        // Whitespace, then the value.
+        Some(_) if pos > name_end => return Some((name_end, name_end, pos)),
+        _ => return None,
+    }
+    pos += 1;
+    loop {
+        match bytes.get(pos)? {
+            b'}' => break,
+            b'"' => {
+                pos += 1;
+                loop {
+                    match bytes.get(pos)? {
+                        b'"' => break,
+                        b'\\' => pos += 2,
+                        _ => pos += 1,
+                    }
+                }
+                pos += 1;
+            }
+            _ => pos += 1,
+        }
+    }
+    let series_end = pos + 1;
+    let mut value_at = series_end;
+    while matches!(bytes.get(value_at), Some(b' ' | b'\t')) {
+        value_at += 1;
+    }
+    Some((name_end, series_end, value_at))
+}
+
+/// The value and optional timestamp that end a sample line, from the
+/// cursor on.
+fn value_and_timestamp(c: &mut Cursor<'_>) -> LineResult<(f64, Option<i64>)> {
+    c.skip_ws();
+    let value_at = c.pos;
+    let value = c.token();
+    if value.is_empty() {
+        return Err(LineError::new(value_at, "missing value"));
+    }
+    let value = parse_value(value)
+        .ok_or_else(|| LineError::new(value_at, format!("invalid value {value:?}")))?;
+    c.skip_ws();
+    let mut timestamp_ms = None;
+    if !c.at_end() {
+        let ts_at = c.pos;
+        let ts = c.token();
+        // `parse` alone would also take a `+` sign.
+        let digits = ts.strip_prefix('-').unwrap_or(ts);
+        let parsed = if digits.bytes().all(|b| b.is_ascii_digit()) {
+            ts.parse::<i64>().ok()
+        } else {
+            None
+        };
+        timestamp_ms = Some(parsed.ok_or_else(|| {
+            LineError::new(
+                ts_at,
+                format!("invalid timestamp {ts:?} (expected integer milliseconds)"),
+            )
+        })?);
+        c.skip_ws();
+        if !c.at_end() {
+            return Err(LineError::new(
+                c.pos,
+                format!("unexpected {} after the timestamp", found(c.line, c.pos)),
+            ));
+        }
+    }
+    Ok((value, timestamp_ms))
 }
 
 /// Parses a label set starting at `{`. When `name_allowed`, the first

@@ -94,6 +94,8 @@ pub(crate) struct Batch<'c> {
     error: Option<String>,
     /// For keys of samples that are not text-format lines.
     key: String,
+    /// What the last [`SampleSink::knows`] found.
+    known: Option<Slot>,
 }
 
 impl ScrapeCache {
@@ -116,6 +118,7 @@ impl ScrapeCache {
             counts: Counts::default(),
             error: None,
             key: String::new(),
+            known: None,
         }
     }
 
@@ -154,6 +157,28 @@ impl<'c> SampleSink<'_> for Batch<'c> {
         let labels = s.labels.iter().map(|(n, v)| (n.as_ref(), v.as_ref()));
         self.add(s.series, s.name, labels, s.timestamp_ms, s.value);
     }
+
+    fn knows(&mut self, series: &str) -> bool {
+        if self.error.is_some() {
+            // Refused anyway: nothing more to read.
+            self.known = None;
+            return true;
+        }
+        match self.cache.entries.get_mut(series) {
+            Some(entry) => {
+                entry.seen = self.cache.iteration;
+                self.known = Some(entry.slot.clone());
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn known_sample(&mut self, value: f64, timestamp_ms: Option<i64>) {
+        if let Some(slot) = self.known.take() {
+            self.stage_known(slot, timestamp_ms, value);
+        }
+    }
 }
 
 impl<'c> Batch<'c> {
@@ -185,36 +210,47 @@ impl<'c> Batch<'c> {
         if self.error.is_some() {
             return;
         }
+        if let Some(entry) = self.cache.entries.get_mut(key) {
+            entry.seen = self.cache.iteration;
+            let slot = entry.slot.clone();
+            return self.stage_known(slot, timestamp_ms, value);
+        }
         self.counts.scraped += 1;
-        let t = match timestamp_ms {
-            Some(t) if self.options.honor_timestamps => t,
-            _ => self.t,
-        };
-        let staged = match self.cache.entries.get_mut(key) {
-            Some(entry) => {
-                entry.seen = self.cache.iteration;
-                if let Slot::Dropped = entry.slot {
-                    return;
-                }
-                Staged::Known(entry.slot.clone())
+        let t = self.time(timestamp_ms);
+        let staged = match series_labels(name, labels, self.target_labels, self.options) {
+            Err(e) => {
+                self.error = Some(e);
+                return;
             }
-            None => match series_labels(name, labels, self.target_labels, self.options) {
-                Err(e) => {
-                    self.error = Some(e);
-                    return;
-                }
-                Ok(None) => {
-                    self.misses.push((key.into(), None));
-                    return;
-                }
-                Ok(Some(labels)) => {
-                    self.misses.push((key.into(), Some(labels)));
-                    Staged::New(self.misses.len() - 1)
-                }
-            },
+            Ok(None) => {
+                self.misses.push((key.into(), None));
+                return;
+            }
+            Ok(Some(labels)) => {
+                self.misses.push((key.into(), Some(labels)));
+                Staged::New(self.misses.len() - 1)
+            }
         };
         self.counts.post_relabeling += 1;
         self.staged.push((staged, t, value));
+    }
+
+    fn stage_known(&mut self, slot: Slot, timestamp_ms: Option<i64>, value: f64) {
+        self.counts.scraped += 1;
+        if let Slot::Dropped = slot {
+            return;
+        }
+        self.counts.post_relabeling += 1;
+        let t = self.time(timestamp_ms);
+        self.staged.push((Staged::Known(slot), t, value));
+    }
+
+    /// A sample's time: its own with `honor_timestamps`, else the scrape's.
+    fn time(&self, timestamp_ms: Option<i64>) -> i64 {
+        match timestamp_ms {
+            Some(t) if self.options.honor_timestamps => t,
+            _ => self.t,
+        }
     }
 
     /// Why the staged scrape must be refused, if it must: an error met

@@ -483,3 +483,76 @@ fn round_trip_matches_flatten() {
     );
     assert_eq!(parsed.metadata[0].help, "help");
 }
+
+/// Records every sample by series text and knows the ones it recorded.
+#[derive(Default)]
+struct Knowing {
+    known: std::collections::HashSet<String>,
+    last: Option<String>,
+    /// `(series, value, timestamp, whether it came known)`, in order.
+    seen: Vec<(String, String, Option<i64>, bool)>,
+}
+
+impl<'a> wasmetheus_model::text::SampleSink<'a> for Knowing {
+    fn sample(&mut self, s: wasmetheus_model::text::RawSample<'a, '_>) {
+        self.known.insert(s.series.to_owned());
+        self.seen.push((
+            s.series.to_owned(),
+            s.value.to_string(),
+            s.timestamp_ms,
+            false,
+        ));
+    }
+
+    fn knows(&mut self, series: &'a str) -> bool {
+        self.last = Some(series.to_owned());
+        self.known.contains(series)
+    }
+
+    fn known_sample(&mut self, value: f64, timestamp_ms: Option<i64>) {
+        let series = self.last.take().unwrap();
+        self.seen
+            .push((series, value.to_string(), timestamp_ms, true));
+    }
+}
+
+#[test]
+fn known_series_skip_their_labels_and_read_the_same() {
+    let input = concat!(
+        "# TYPE a counter\n",
+        "a 1\n",
+        "a{x=\"1\"} 2 1000\n",
+        "  a {x=\"}\\\" ,\",y=\"\\\\\"} 3\n",
+        "a{x=\"2\",} -Inf\n",
+        "b\t{} 4\n",
+        "{\"quoted.name\", z=\"1\"} 5\n",
+    );
+    let mut sink = Knowing::default();
+    wasmetheus_model::text::parse_into(input, &mut sink).unwrap();
+    let first = std::mem::take(&mut sink.seen);
+    assert!(first.iter().all(|s| !s.3));
+    wasmetheus_model::text::parse_into(input, &mut sink).unwrap();
+    let second = std::mem::take(&mut sink.seen);
+    let strip = |v: &[(String, String, Option<i64>, bool)]| {
+        v.iter()
+            .map(|(s, v, t, _)| (s.clone(), v.clone(), *t))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&first), strip(&second));
+    // Only the quoted name is read in full again.
+    let known: Vec<bool> = second.iter().map(|s| s.3).collect();
+    assert_eq!(known, [true, true, true, true, true, false]);
+
+    // A known series with a malformed rest of line fails as it would
+    // have unknown, at the same place.
+    for bad in [
+        "a{x=\"1\"} x\n",
+        "a{x=\"1\"} 1 2 3\n",
+        "a{x=\"1\"}\n",
+        "a 1 1.5\n",
+    ] {
+        let known_err = wasmetheus_model::text::parse_into(bad, &mut sink).unwrap_err();
+        let fresh_err = wasmetheus_model::text::parse(bad).unwrap_err();
+        assert_eq!(known_err, fresh_err, "{bad}");
+    }
+}
