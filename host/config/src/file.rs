@@ -1,7 +1,11 @@
 //! Loading the configuration file: YAML to typed values, positioned errors.
 
+use crate::remote::no_nulls;
 use crate::scrape::ScrapeConfig;
-use crate::{PluginsConfig, PromDuration};
+use crate::{
+    AlertingConfig, PluginsConfig, PromDuration, RemoteReadConfig, RemoteWriteConfig,
+    RuleFilePattern,
+};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -89,13 +93,13 @@ struct RawConfig {
     #[serde(default)]
     scrape_configs: Option<Vec<ScrapeConfig>>,
     #[serde(default)]
-    rule_files: Option<serde::de::IgnoredAny>,
+    rule_files: Option<Vec<RuleFilePattern>>,
     #[serde(default)]
-    alerting: Option<serde::de::IgnoredAny>,
+    alerting: Option<AlertingConfig>,
     #[serde(default)]
-    remote_write: Option<serde::de::IgnoredAny>,
+    remote_write: Option<Vec<Option<RemoteWriteConfig>>>,
     #[serde(default)]
-    remote_read: Option<serde::de::IgnoredAny>,
+    remote_read: Option<Vec<Option<RemoteReadConfig>>>,
     #[serde(default)]
     storage: StorageConfig,
     #[serde(default)]
@@ -116,6 +120,15 @@ pub struct Config {
     pub storage: StorageConfig,
     /// What to scrape, with global defaults filled in.
     pub scrape_configs: Vec<ScrapeConfig>,
+    /// Rule file globs, relative to the configuration file's directory
+    /// unless absolute. Parsed now; no rule is evaluated yet.
+    pub rule_files: Vec<RuleFilePattern>,
+    /// Parsed now; no alert is sent yet.
+    pub alerting: AlertingConfig,
+    /// Parsed now; nothing is written remotely yet.
+    pub remote_write: Vec<RemoteWriteConfig>,
+    /// Parsed now; nothing is read remotely yet.
+    pub remote_read: Vec<RemoteReadConfig>,
     /// Things the operator should know: sections accepted but not acted on.
     pub warnings: Vec<String>,
 }
@@ -157,10 +170,6 @@ impl Config {
         };
         let mut warnings = Vec::new();
         for (key, present) in [
-            ("rule_files", raw.rule_files.is_some()),
-            ("alerting", raw.alerting.is_some()),
-            ("remote_write", raw.remote_write.is_some()),
-            ("remote_read", raw.remote_read.is_some()),
             ("exemplars", raw.storage.exemplars.is_some()),
             ("tracing", raw.tracing.is_some()),
             ("scrape_config_files", raw.scrape_config_files.is_some()),
@@ -261,11 +270,43 @@ impl Config {
                 .complete(global.scrape_interval, global.scrape_timeout)
                 .map_err(|message| invalid(&needle, message))?;
         }
+        let remote_write = no_nulls(
+            raw.remote_write.unwrap_or_default(),
+            "empty or null remote write config section",
+        )
+        .map_err(|message| invalid("remote_write", message))?;
+        let remote_read = no_nulls(
+            raw.remote_read.unwrap_or_default(),
+            "empty or null remote read config section",
+        )
+        .map_err(|message| invalid("remote_read", message))?;
+        // An empty name is fine: Prometheus names such a queue by its hash.
+        for (kind, names) in [
+            (
+                "write",
+                remote_write.iter().map(|r| &r.name).collect::<Vec<_>>(),
+            ),
+            ("read", remote_read.iter().map(|r| &r.name).collect()),
+        ] {
+            let mut seen = HashSet::new();
+            for name in names.into_iter().filter(|n| !n.is_empty()) {
+                if !seen.insert(name) {
+                    return Err(invalid(
+                        &format!("name: {name}"),
+                        format!("found multiple remote {kind} configs with job name {name:?}"),
+                    ));
+                }
+            }
+        }
         Ok(Config {
             global,
             plugins: raw.plugins,
             storage: raw.storage,
             scrape_configs,
+            rule_files: raw.rule_files.unwrap_or_default(),
+            alerting: raw.alerting.unwrap_or_default(),
+            remote_write,
+            remote_read,
             warnings,
         })
     }

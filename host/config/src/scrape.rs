@@ -297,43 +297,11 @@ impl ScrapeConfig {
             ));
         }
         self.http().validate()?;
-        for sd in &self.http_sd_configs {
-            sd.http().validate()?;
-            if !(sd.url.starts_with("http://") || sd.url.starts_with("https://")) {
-                return Err(format!(
-                    "URL scheme must be 'http' or 'https': {:?}",
-                    sd.url
-                ));
-            }
-        }
-        for sd in &self.dns_sd_configs {
-            if sd.names.is_empty() {
-                return Err("DNS-SD config must contain at least one SRV record name".into());
-            }
-            match sd.kind.to_ascii_uppercase().as_str() {
-                "SRV" => {}
-                "A" | "AAAA" if sd.port.is_none() => {
-                    return Err(
-                        "a port is required in DNS-SD configs for all record types except SRV"
-                            .into(),
-                    );
-                }
-                "A" | "AAAA" => {}
-                other => return Err(format!("invalid DNS-SD records type {other}")),
-            }
-        }
-        for fsd in &self.file_sd_configs {
-            for pattern in &fsd.files {
-                let ok = [".json", ".yml", ".yaml"]
-                    .iter()
-                    .any(|ext| pattern.ends_with(ext));
-                if !ok {
-                    return Err(format!(
-                        "path name {pattern:?} is not valid for file discovery: use a .json, .yml or .yaml file"
-                    ));
-                }
-            }
-        }
+        validate_discovery(
+            &self.file_sd_configs,
+            &self.http_sd_configs,
+            &self.dns_sd_configs,
+        )?;
         for static_config in &self.static_configs {
             for target in &static_config.targets {
                 if target.is_empty() || target.contains('/') {
@@ -352,8 +320,54 @@ impl ScrapeConfig {
     }
 }
 
+/// Checks file, HTTP and DNS service discovery settings as Prometheus'
+/// discovery configs do when they are read.
+pub(crate) fn validate_discovery(
+    file_sd_configs: &[FileSdConfig],
+    http_sd_configs: &[HttpSdConfig],
+    dns_sd_configs: &[DnsSdConfig],
+) -> Result<(), String> {
+    for sd in http_sd_configs {
+        sd.http().validate()?;
+        if !(sd.url.starts_with("http://") || sd.url.starts_with("https://")) {
+            return Err(format!(
+                "URL scheme must be 'http' or 'https': {:?}",
+                sd.url
+            ));
+        }
+    }
+    for sd in dns_sd_configs {
+        if sd.names.is_empty() {
+            return Err("DNS-SD config must contain at least one SRV record name".into());
+        }
+        match sd.kind.to_ascii_uppercase().as_str() {
+            "SRV" => {}
+            "A" | "AAAA" if sd.port.is_none() => {
+                return Err(
+                    "a port is required in DNS-SD configs for all record types except SRV".into(),
+                );
+            }
+            "A" | "AAAA" => {}
+            other => return Err(format!("invalid DNS-SD records type {other}")),
+        }
+    }
+    for fsd in file_sd_configs {
+        for pattern in &fsd.files {
+            let ok = [".json", ".yml", ".yaml"]
+                .iter()
+                .any(|ext| pattern.ends_with(ext));
+            if !ok {
+                return Err(format!(
+                    "path name {pattern:?} is not valid for file discovery: use a .json, .yml or .yaml file"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl HttpClientConfig {
-    fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if let Some(basic) = &self.basic_auth {
             if basic.password.is_some() && basic.password_file.is_some() {
                 return Err(
