@@ -21,7 +21,7 @@ use crate::relabel::relabel;
 /// last scrape are kept, so it holds no more than the target exposes.
 #[derive(Debug, Default)]
 pub(crate) struct ScrapeCache {
-    iteration: u64,
+    iteration: u32,
     entries: FxHashMap<Box<str>, Entry>,
     /// Refs of `up` and the `scrape_*` series, in [`REPORT`] order.
     report: [Slot; 5],
@@ -43,8 +43,9 @@ pub(crate) const REPORT: [&str; 5] = [
 #[derive(Debug)]
 struct Entry {
     slot: Slot,
-    /// The iteration that last exposed it.
-    seen: u64,
+    /// The iteration that last exposed it (compared for equality only,
+    /// so wrapping is harmless; 4 bytes, as there is one per series).
+    seen: u32,
     /// A failed scrape already ended it with a stale marker.
     stale: bool,
 }
@@ -58,7 +59,7 @@ enum Slot {
     /// The storage's ref: appends need no labels.
     Ref(u64),
     /// A storage that hands out no refs gets the labels every time.
-    Labels(Arc<[Label]>),
+    Labels(Arc<Vec<Label>>),
     /// Metric relabeling drops it.
     Dropped,
 }
@@ -106,7 +107,7 @@ impl ScrapeCache {
         options: &'c ScrapeOptions,
         t: i64,
     ) -> Batch<'c> {
-        self.iteration += 1;
+        self.iteration = self.iteration.wrapping_add(1);
         let expected = self.entries.len() + 8;
         Batch {
             cache: self,
@@ -330,7 +331,7 @@ impl<'c> Batch<'c> {
                                 slots[i] = Some(if r != 0 {
                                     Slot::Ref(r)
                                 } else {
-                                    Slot::Labels(labels.into())
+                                    Slot::Labels(Arc::new(labels.to_vec()))
                                 });
                                 Ok(())
                             }
@@ -455,7 +456,7 @@ fn append_report(
     *slot = if r != 0 {
         Slot::Ref(r)
     } else {
-        Slot::Labels(labels.into())
+        Slot::Labels(Arc::new(labels))
     };
     Ok(())
 }

@@ -334,8 +334,16 @@ impl Scraper {
         } else {
             target.body_size_limit
         };
+        // Sized once from Content-Length where it is sent (within the
+        // limit): growing by doubling copied a large body several times.
+        let declared = headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(0)
+            .min(limit.saturating_add(1))
+            .min(64 << 20);
         let mut body = response.into_body();
-        let mut raw = Vec::new();
+        let mut raw = Vec::with_capacity(declared as usize);
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| format!("reading the body: {e}"))?;
             if let Ok(data) = frame.into_data() {

@@ -103,6 +103,9 @@ impl MemSeries {
             if let Some(full) = self.chunks.last_mut() {
                 full.shrink_to_fit();
             }
+            // One chunk more, not four (`Vec`'s smallest growth): most
+            // series hold one or two.
+            self.chunks.reserve_exact(1);
             self.chunks.push(XorChunk::new());
         }
         let chunk = self.chunks.last_mut().expect("a chunk was just ensured");

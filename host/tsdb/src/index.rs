@@ -3,7 +3,7 @@
 //! Refs only grow; a removed series leaves an empty slot, so a ref is never
 //! reused within a log's lifetime.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use wasmetheus_model::Label;
@@ -12,25 +12,60 @@ use wasmetheus_model::storage::{MatchType, Matcher};
 /// A series' number in the head.
 pub type SeriesRef = u32;
 
-/// Label strings are stored once however many series use them.
+/// Label strings are stored once however many series use them, and
+/// series refer to them by a 4-byte id rather than a pointer: a series'
+/// labels are most of what the head spends on it besides its samples.
 #[derive(Default)]
 struct Symbols {
-    set: FxHashSet<Arc<str>>,
+    ids: FxHashMap<Arc<str>, u32>,
+    /// By id; empty once released (its id is then in `free`).
+    strings: Vec<Arc<str>>,
+    /// Series labels using each id.
+    uses: Vec<u32>,
+    free: Vec<u32>,
 }
 
 impl Symbols {
-    fn intern(&mut self, s: &str) -> Arc<str> {
-        if let Some(existing) = self.set.get(s) {
-            return Arc::clone(existing);
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            self.uses[id as usize] += 1;
+            return id;
         }
         let new: Arc<str> = s.into();
-        self.set.insert(Arc::clone(&new));
-        new
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.strings[id as usize] = Arc::clone(&new);
+                self.uses[id as usize] = 1;
+                id
+            }
+            None => {
+                self.strings.push(Arc::clone(&new));
+                self.uses.push(1);
+                (self.strings.len() - 1) as u32
+            }
+        };
+        self.ids.insert(new, id);
+        id
+    }
+
+    fn get(&self, id: u32) -> &Arc<str> {
+        &self.strings[id as usize]
+    }
+
+    /// One use fewer; the string goes with its last use.
+    fn release(&mut self, id: u32) {
+        let uses = &mut self.uses[id as usize];
+        *uses -= 1;
+        if *uses == 0 {
+            let string = std::mem::replace(&mut self.strings[id as usize], Arc::from(""));
+            self.ids.remove(&string);
+            self.free.push(id);
+        }
     }
 }
 
-/// A series' labels as interned (name, value) pairs, sorted by name.
-type InternedLabels = Box<[(Arc<str>, Arc<str>)]>;
+/// A series' labels as symbol ids of (name, value) pairs, sorted by name.
+type InternedLabels = Box<[(u32, u32)]>;
 
 #[derive(Default)]
 pub struct Index {
@@ -58,12 +93,12 @@ fn hash_labels(labels: &[Label]) -> u64 {
     h.finish()
 }
 
-fn same(stored: &[(Arc<str>, Arc<str>)], labels: &[Label]) -> bool {
+fn same(symbols: &Symbols, stored: &[(u32, u32)], labels: &[Label]) -> bool {
     stored.len() == labels.len()
         && stored
             .iter()
             .zip(labels)
-            .all(|((n, v), l)| **n == *l.name && **v == *l.value)
+            .all(|(&(n, v), l)| **symbols.get(n) == *l.name && **symbols.get(v) == *l.value)
 }
 
 /// Sorted-list intersection.
@@ -114,7 +149,7 @@ impl Index {
         let is = |r: SeriesRef| {
             self.labels[r as usize]
                 .as_ref()
-                .is_some_and(|stored| same(stored, labels))
+                .is_some_and(|stored| same(&self.symbols, stored, labels))
         };
         let first = *self.by_hash.get(&hash)?;
         if is(first) {
@@ -141,14 +176,13 @@ impl Index {
     /// series uses any more are released.
     pub fn remove(&mut self, removed: &std::collections::HashSet<SeriesRef>) {
         for &r in removed {
-            if self
-                .labels
-                .get_mut(r as usize)
-                .and_then(Option::take)
-                .is_none()
-            {
+            let Some(labels) = self.labels.get_mut(r as usize).and_then(Option::take) else {
                 continue;
             };
+            for (name, value) in labels {
+                self.symbols.release(name);
+                self.symbols.release(value);
+            }
             self.live -= 1;
             let hash = self.hashes[r as usize];
             let others = self.colliding.get_mut(&hash);
@@ -172,7 +206,6 @@ impl Index {
             });
             !values.is_empty()
         });
-        self.symbols.set.retain(|s| Arc::strong_count(s) > 1);
     }
 
     /// Adds a new series as `r` (refs are handed out in increasing order).
@@ -185,13 +218,18 @@ impl Index {
             .iter()
             .map(|l| (self.symbols.intern(&l.name), self.symbols.intern(&l.value)))
             .collect();
-        for (name, value) in interned.iter() {
-            self.postings
-                .entry(Arc::clone(name))
-                .or_default()
-                .entry(Arc::clone(value))
-                .or_default()
-                .push(r);
+        for &(name, value) in interned.iter() {
+            let (name, value) = (self.symbols.get(name), self.symbols.get(value));
+            let by_value = match self.postings.get_mut(&**name) {
+                Some(by_value) => by_value,
+                None => self.postings.entry(Arc::clone(name)).or_default(),
+            };
+            match by_value.get_mut(&**value) {
+                Some(refs) => refs.push(r),
+                None => {
+                    by_value.insert(Arc::clone(value), vec![r]);
+                }
+            }
         }
         let slot = r as usize;
         if slot >= self.labels.len() {
@@ -220,7 +258,7 @@ impl Index {
                 .get(r as usize)?
                 .as_ref()?
                 .iter()
-                .map(|(n, v)| Label::new(n.to_string(), v.to_string()))
+                .map(|&(n, v)| Label::new(&**self.symbols.get(n), &**self.symbols.get(v)))
                 .collect(),
         )
     }
@@ -326,5 +364,25 @@ mod tests {
         index.remove(&HashSet::from([1]));
         assert!(index.by_hash.is_empty() && index.colliding.is_empty());
         assert_eq!(index.len(), 0);
+    }
+
+    #[test]
+    fn strings_go_with_their_last_series_and_their_ids_are_reused() {
+        let mut index = Index::default();
+        index.insert(&labels("x"), 0);
+        index.insert(&labels("y"), 1);
+        // "__name__", "m", "a", "x", "y".
+        assert_eq!(index.symbols.ids.len(), 5);
+        index.remove(&HashSet::from([0]));
+        assert_eq!(index.symbols.ids.len(), 4);
+        assert!(!index.symbols.ids.contains_key("x"));
+        assert_eq!(index.labels(1), Some(labels("y")));
+        index.insert(&labels("z"), 2);
+        assert_eq!(index.symbols.strings.len(), 5, "the id of x is reused");
+        assert_eq!(index.labels(2), Some(labels("z")));
+        assert_eq!(index.lookup(&labels("z")), Some(2));
+        index.remove(&HashSet::from([1, 2]));
+        assert!(index.symbols.ids.is_empty());
+        assert!(index.postings.is_empty());
     }
 }
