@@ -209,7 +209,8 @@ om_events_total{kind=\"a\"} 3\n\
 /// A scrape target on loopback answering by path: `/metrics` (text),
 /// `/om` (OpenMetrics), `/gzip` (the text gzipped), `/garbage` (a valid
 /// line, then a malformed one), `/hang` (never answers), `/big` (an
-/// endless body announced as 1 GB); anything else is a 404.
+/// endless body announced as 1 GB), `/sd` (HTTP service discovery naming
+/// this target with the label `sd="http"`); anything else is a 404.
 pub async fn fixture_target() -> std::net::SocketAddr {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -251,6 +252,11 @@ pub async fn fixture_target() -> std::net::SocketAddr {
                         respond(&format!("{text}Content-Encoding: gzip\r\n"), &body)
                     }
                     "/garbage" => respond(text, b"garbage_ok 1\nthis is { not a metric\n"),
+                    "/sd" => respond(
+                        "Content-Type: application/json\r\n",
+                        format!(r#"[{{"targets": ["{address}"], "labels": {{"sd": "http"}}}}]"#)
+                            .as_bytes(),
+                    ),
                     "/hang" => {
                         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
                         return;

@@ -25,6 +25,13 @@ fn config(target: SocketAddr, sd_file: &std::path::Path) -> String {
         simple("hang", "    metrics_path: /hang\n    scrape_timeout: 500ms\n"),
         simple("big", "    metrics_path: /big\n    body_size_limit: 1MB\n"),
         simple("limited", "    sample_limit: 2\n"),
+        // __name__, code, exported_job, job and instance: five labels.
+        simple("label_limited", "    label_limit: 4\n"),
+        simple("name_limited", "    label_name_length_limit: 8\n"),
+        simple("value_limited", "    label_value_length_limit: 5\n"),
+        format!(
+            "  - job_name: http_sd\n    http_sd_configs:\n      - url: http://{target}/sd\n        refresh_interval: 1s\n"
+        ),
         simple(
             "relabeled",
             "    metric_relabel_configs:\n      - source_labels: [code]\n        regex: '500'\n        action: drop\n      - source_labels: [__name__]\n        regex: fixture_temperature\n        action: drop\n",
@@ -105,7 +112,11 @@ async fn http_targets_are_scraped_and_contained() {
             "hang",
             "big",
             "limited",
+            "label_limited",
+            "name_limited",
+            "value_limited",
             "relabeled",
+            "http_sd",
         ];
         jobs.iter().all(|j| up_of(&up, j).is_some()).then_some(up)
     })
@@ -120,6 +131,10 @@ async fn http_targets_are_scraped_and_contained() {
         ("hang", "0"),
         ("big", "0"),
         ("limited", "0"),
+        ("label_limited", "0"),
+        ("name_limited", "0"),
+        ("value_limited", "0"),
+        ("http_sd", "1"),
     ] {
         assert_eq!(
             up_of(&up, job).as_deref(),
@@ -200,6 +215,18 @@ async fn http_targets_are_scraped_and_contained() {
         error_of("big")
     );
     assert_eq!(error_of("limited"), "sample limit exceeded");
+    // Prometheus' texts, over the labels as they would be stored.
+    assert_eq!(
+        ["label_limited", "name_limited", "value_limited"].map(error_of),
+        [
+            "label_limit exceeded (metric: fixture_requests_total, number of labels: 5, limit: 4)",
+            "label_name_length_limit exceeded (metric: fixture_requests_total, label name: exported_job, length: 12, limit: 8)",
+            r#"label_value_length_limit exceeded (metric: fixture_requests_total, label name: __name__, value: "fixture_requests_total", length: 22, limit: 5)"#,
+        ]
+    );
+    // The HTTP service discovery's target, with the labels it gave.
+    let sd = query(a, "up{job=\"http_sd\"}").await;
+    assert_eq!(sd[0].0["sd"], "http", "{sd:?}");
     // A target that relabeling drops is listed as dropped.
     assert_eq!(
         targets["data"]["droppedTargetCounts"]["dropped"], 1,

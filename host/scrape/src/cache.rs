@@ -533,7 +533,8 @@ fn check_label_limits(labels: &[Label], options: &ScrapeOptions) -> Result<(), S
         return Ok(());
     }
     for l in labels {
-        let (name_len, value_len) = (l.name.chars().count(), l.value.chars().count());
+        // Bytes, as Prometheus counts them (Go's `len`).
+        let (name_len, value_len) = (l.name.len(), l.value.len());
         if options.label_name_length_limit > 0 && name_len as u64 > options.label_name_length_limit
         {
             return Err(format!(

@@ -493,8 +493,8 @@ struct Knowing {
     seen: Vec<(String, String, Option<i64>, bool)>,
 }
 
-impl<'a> wasmetheus_model::text::SampleSink<'a> for Knowing {
-    fn sample(&mut self, s: wasmetheus_model::text::RawSample<'a, '_>) {
+impl<'a> text::SampleSink<'a> for Knowing {
+    fn sample(&mut self, s: text::RawSample<'a, '_>) {
         self.known.insert(s.series.to_owned());
         self.seen.push((
             s.series.to_owned(),
@@ -528,10 +528,10 @@ fn known_series_skip_their_labels_and_read_the_same() {
         "{\"quoted.name\", z=\"1\"} 5\n",
     );
     let mut sink = Knowing::default();
-    wasmetheus_model::text::parse_into(input, &mut sink).unwrap();
+    text::parse_into(input, &mut sink).unwrap();
     let first = std::mem::take(&mut sink.seen);
     assert!(first.iter().all(|s| !s.3));
-    wasmetheus_model::text::parse_into(input, &mut sink).unwrap();
+    text::parse_into(input, &mut sink).unwrap();
     let second = std::mem::take(&mut sink.seen);
     let strip = |v: &[(String, String, Option<i64>, bool)]| {
         v.iter()
@@ -551,8 +551,8 @@ fn known_series_skip_their_labels_and_read_the_same() {
         "a{x=\"1\"}\n",
         "a 1 1.5\n",
     ] {
-        let known_err = wasmetheus_model::text::parse_into(bad, &mut sink).unwrap_err();
-        let fresh_err = wasmetheus_model::text::parse(bad).unwrap_err();
+        let known_err = text::parse_into(bad, &mut sink).unwrap_err();
+        let fresh_err = text::parse(bad).unwrap_err();
         assert_eq!(known_err, fresh_err, "{bad}");
     }
 }
