@@ -1046,24 +1046,13 @@ fn quick_series(line: &str, start: usize) -> Option<(usize, usize, usize)> {
         Some(_) if pos > name_end => return Some((name_end, name_end, pos)),
         _ => return None,
     }
-    pos += 1;
-    loop {
-        match bytes.get(pos)? {
-            b'}' => break,
-            b'"' => {
-                pos += 1;
-                loop {
-                    match bytes.get(pos)? {
-                        b'"' => break,
-                        b'\\' => pos += 2,
-                        _ => pos += 1,
-                    }
-                }
-                pos += 1;
-            }
-            _ => pos += 1,
-        }
-    }
+    // The label set ends at the line's last `}`: neither a value nor a
+    // timestamp holds one. Where that is not the end the full parser
+    // would find, the text is no series the sink knows (the parser ends a
+    // label set at the first `}` outside quotes that closes it, so a known
+    // series' text is never followed by more label text), and the line
+    // goes to the full parser.
+    pos += bytes[pos..].iter().rposition(|&b| b == b'}')?;
     let series_end = pos + 1;
     let mut value_at = series_end;
     while matches!(bytes.get(value_at), Some(b' ' | b'\t')) {

@@ -550,6 +550,8 @@ fn known_series_skip_their_labels_and_read_the_same() {
         "a{x=\"1\"} 1 2 3\n",
         "a{x=\"1\"}\n",
         "a 1 1.5\n",
+        "a{x=\"1\"} 1 }\n",
+        "a{x=\"1\"}{x=\"1\"} 1\n",
     ] {
         let known_err = text::parse_into(bad, &mut sink).unwrap_err();
         let fresh_err = text::parse(bad).unwrap_err();
