@@ -267,7 +267,8 @@ impl<'c> Batch<'c> {
 
     /// Appends the scrape (nothing of it when `failure` is given, and then
     /// every series of the last scrape ends with a stale marker), the
-    /// stale markers of series that disappeared, and the report series.
+    /// stale markers of series that disappeared, and the report series,
+    /// whose counts are of what was read, failed or not.
     /// `duration` is the scrape's, for `scrape_duration_seconds`.
     pub fn finish(
         self,
@@ -285,6 +286,7 @@ impl<'c> Batch<'c> {
             ..
         } = self;
         let iteration = cache.iteration;
+        counts.added = misses.iter().filter(|(_, l)| l.is_some()).count();
         let mut app = storage.map(|s| s.appender());
         let mut rejected = 0usize;
         let mut first_error = None;
@@ -299,10 +301,8 @@ impl<'c> Batch<'c> {
             for entry in cache.entries.values_mut() {
                 entry.stale = true;
             }
-            counts = Counts {
-                scraped: counts.scraped,
-                ..Counts::default()
-            };
+            // The counts stay what was read before the failure, as
+            // Prometheus reports them.
         } else {
             let mut dead = Vec::new();
             let mut slots: Vec<Option<Slot>> = vec![None; misses.len()];
@@ -344,7 +344,6 @@ impl<'c> Batch<'c> {
                     first_error.get_or_insert(e);
                 }
             }
-            counts.added = misses.iter().filter(|(_, l)| l.is_some()).count();
             for (i, (key, labels)) in misses.into_iter().enumerate() {
                 let slot = match (labels, slots[i].take()) {
                     (None, _) => Slot::Dropped,

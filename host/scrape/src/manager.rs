@@ -655,4 +655,26 @@ mod tests {
             assert!(series.ends_with(" stale"), "{series}");
         }
     }
+
+    #[tokio::test]
+    async fn a_scrape_over_the_sample_limit_stores_nothing_but_reports_what_it_read() {
+        let mut h = Harness::new(Fake::new(usize::MAX, usize::MAX), "t");
+        h.target.options = Arc::new(ScrapeOptions {
+            sample_limit: 1,
+            ..ScrapeOptions::default()
+        });
+        h.scrape().await;
+        let state = h.store.get("t").unwrap();
+        assert_eq!(state.last_error.as_deref(), Some("sample limit exceeded"));
+        expect_test::expect![[r#"
+            [
+                "__name__=\"scrape_duration_seconds\",env=\"prod\",instance=\"t\",job=\"node\": _",
+                "__name__=\"scrape_samples_post_metric_relabeling\",env=\"prod\",instance=\"t\",job=\"node\": 2",
+                "__name__=\"scrape_samples_scraped\",env=\"prod\",instance=\"t\",job=\"node\": 2",
+                "__name__=\"scrape_series_added\",env=\"prod\",instance=\"t\",job=\"node\": 2",
+                "__name__=\"up\",env=\"prod\",instance=\"t\",job=\"node\": 0",
+            ]
+        "#]]
+        .assert_debug_eq(&h.stored());
+    }
 }
