@@ -20,6 +20,9 @@ use wasmetheus_model::{MetricFamily, openmetrics, text};
 mod admin;
 mod params;
 mod parse_query;
+/// Go's (and jsoniter's) JSON string escaping, for clients that must
+/// write what Prometheus' tools write.
+pub use parse_query::write_string as write_go_json_string;
 mod v1;
 
 pub type ReloadFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;

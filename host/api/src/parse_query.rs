@@ -340,7 +340,7 @@ fn write_json_number(out: &mut String, v: f64) {
 /// A JSON string as jsoniter's standard-library mode writes it: `\n`,
 /// `\r`, `\t`, other control characters as `\u00xx`, and the HTML-sensitive
 /// `<`, `>`, `&` plus U+2028/U+2029 escaped too.
-pub(crate) fn write_string(out: &mut String, s: &str) {
+pub fn write_string(out: &mut String, s: &str) {
     use std::fmt::Write;
     out.push('"');
     for c in s.chars() {

@@ -138,21 +138,14 @@ struct RawAlertmanager {
     proxy_from_environment: Option<bool>,
 }
 
+crate::scrape::http_client!(RawAlertmanager);
+
 impl TryFrom<RawAlertmanager> for AlertmanagerConfig {
     type Error = String;
 
     /// Prometheus' `AlertmanagerConfig.UnmarshalYAML`, checks in its order.
     fn try_from(raw: RawAlertmanager) -> Result<Self, String> {
-        let http = HttpClientConfig {
-            basic_auth: raw.basic_auth,
-            authorization: raw.authorization,
-            tls_config: raw.tls_config,
-            follow_redirects: raw.follow_redirects,
-            enable_http2: raw.enable_http2,
-            proxy_url: raw.proxy_url,
-            no_proxy: raw.no_proxy,
-            proxy_from_environment: raw.proxy_from_environment,
-        };
+        let http = raw.http();
         check_http_client(&http, raw.oauth2.is_some())?;
         let http_auth =
             http.basic_auth.is_some() || http.authorization.is_some() || raw.oauth2.is_some();

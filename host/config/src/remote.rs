@@ -196,11 +196,14 @@ struct RawRemoteWrite {
     proxy_from_environment: Option<bool>,
 }
 
+crate::scrape::http_client!(RawRemoteWrite);
+
 impl TryFrom<RawRemoteWrite> for RemoteWriteConfig {
     type Error = String;
 
     /// Prometheus' `RemoteWriteConfig.UnmarshalYAML`, checks in its order.
     fn try_from(raw: RawRemoteWrite) -> Result<Self, String> {
+        let http = raw.http();
         let url = raw.url.ok_or("url for remote_write is empty")?;
         check_url(&url)?;
         let write_relabel_configs = no_nulls(
@@ -208,16 +211,6 @@ impl TryFrom<RawRemoteWrite> for RemoteWriteConfig {
             "empty or null relabeling rule in remote write config",
         )?;
         check_headers(&raw.headers)?;
-        let http = HttpClientConfig {
-            basic_auth: raw.basic_auth,
-            authorization: raw.authorization,
-            tls_config: raw.tls_config,
-            follow_redirects: raw.follow_redirects,
-            enable_http2: raw.enable_http2,
-            proxy_url: raw.proxy_url,
-            no_proxy: raw.no_proxy,
-            proxy_from_environment: raw.proxy_from_environment,
-        };
         check_http_client(&http, raw.oauth2.is_some())?;
         let mut configured = Vec::new();
         for (name, present) in [
@@ -323,24 +316,17 @@ struct RawRemoteRead {
     proxy_from_environment: Option<bool>,
 }
 
+crate::scrape::http_client!(RawRemoteRead);
+
 impl TryFrom<RawRemoteRead> for RemoteReadConfig {
     type Error = String;
 
     /// Prometheus' `RemoteReadConfig.UnmarshalYAML`.
     fn try_from(raw: RawRemoteRead) -> Result<Self, String> {
+        let http = raw.http();
         let url = raw.url.ok_or("url for remote_read is empty")?;
         check_url(&url)?;
         check_headers(&raw.headers)?;
-        let http = HttpClientConfig {
-            basic_auth: raw.basic_auth,
-            authorization: raw.authorization,
-            tls_config: raw.tls_config,
-            follow_redirects: raw.follow_redirects,
-            enable_http2: raw.enable_http2,
-            proxy_url: raw.proxy_url,
-            no_proxy: raw.no_proxy,
-            proxy_from_environment: raw.proxy_from_environment,
-        };
         check_http_client(&http, raw.oauth2.is_some())?;
         if let Some(name) = raw.required_matchers.keys().find(|n| n.is_empty()) {
             return Err(format!("{name:?} is not a valid label name"));

@@ -230,6 +230,7 @@ macro_rules! http_client {
         }
     };
 }
+pub(crate) use http_client;
 http_client!(ScrapeConfig);
 http_client!(HttpSdConfig);
 

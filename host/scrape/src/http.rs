@@ -255,18 +255,6 @@ impl std::fmt::Debug for Scraper {
 }
 
 impl Scraper {
-    /// Fetches and parses `target`; any failure (connection, status,
-    /// size, encoding, a malformed line) fails the whole scrape. The
-    /// caller bounds the time taken.
-    pub async fn scrape(
-        &self,
-        target: &HttpTarget,
-        timeout: Duration,
-    ) -> Result<Exposition, String> {
-        let (content_type, body) = self.fetch(target, ACCEPT, timeout).await?;
-        parse(&body, &content_type, target.fallback)
-    }
-
     /// Fetches `target`: its body and the format to parse it as (by
     /// `Content-Type`, else the target's fallback).
     pub async fn fetch_exposition(

@@ -3,8 +3,9 @@
 //! labels and the synthetic `up`/`scrape_*` series, and keeps the result.
 //!
 //! It reaches plugin instances only through the [`Transport`] trait and
-//! knows nothing of wasm. Until storage exists, the latest collection of
-//! every target is kept in memory ([`LatestStore`]).
+//! knows nothing of wasm. Samples go to a `Storage` through each target's
+//! scrape cache; the last outcome of every target (health, error, metadata,
+//! the `up`/`scrape_*` values) is kept in memory ([`LatestStore`]).
 
 mod cache;
 pub mod http;
