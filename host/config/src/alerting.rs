@@ -4,22 +4,27 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use wasmetheus_scrape::relabel::RelabelConfig;
 
 use crate::PromDuration;
 use crate::remote::{Present, check_http_client, no_nulls};
 use crate::scrape::{
     Authorization, BasicAuth, DnsSdConfig, FileSdConfig, HttpClientConfig, HttpSdConfig,
-    StaticConfig, TlsConfig, validate_discovery,
+    StaticConfig, TlsConfig, serialize_relabel_configs, validate_discovery,
 };
 
 /// The `alerting` section.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(try_from = "RawAlerting")]
 pub struct AlertingConfig {
     /// Applied to every alert before it is sent to any Alertmanager.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "serialize_relabel_configs"
+    )]
     pub alert_relabel_configs: Vec<RelabelConfig>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alertmanagers: Vec<AlertmanagerConfig>,
 }
 
@@ -30,6 +35,13 @@ struct RawAlerting {
     alert_relabel_configs: Vec<Option<RelabelConfig>>,
     #[serde(default)]
     alertmanagers: Vec<Option<AlertmanagerConfig>>,
+}
+
+impl AlertingConfig {
+    /// No alert relabeling and no Alertmanager.
+    pub fn is_empty(&self) -> bool {
+        self.alert_relabel_configs.is_empty() && self.alertmanagers.is_empty()
+    }
 }
 
 impl TryFrom<RawAlerting> for AlertingConfig {
@@ -56,6 +68,12 @@ pub enum AlertmanagerApiVersion {
     V2,
 }
 
+impl Serialize for AlertmanagerApiVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("v2")
+    }
+}
+
 impl<'de> Deserialize<'de> for AlertmanagerApiVersion {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = Option::<String>::deserialize(d)?.unwrap_or_default();
@@ -70,13 +88,18 @@ impl<'de> Deserialize<'de> for AlertmanagerApiVersion {
 }
 
 /// One `alertmanagers` entry: how Alertmanagers are found and talked to.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(try_from = "RawAlertmanager")]
 pub struct AlertmanagerConfig {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub static_configs: Vec<StaticConfig>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub file_sd_configs: Vec<FileSdConfig>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub http_sd_configs: Vec<HttpSdConfig>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dns_sd_configs: Vec<DnsSdConfig>,
+    #[serde(flatten)]
     pub http: HttpClientConfig,
     /// `http` unless set.
     pub scheme: String,
@@ -86,10 +109,20 @@ pub struct AlertmanagerConfig {
     pub timeout: PromDuration,
     pub api_version: AlertmanagerApiVersion,
     /// Applied to discovered Alertmanagers.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "serialize_relabel_configs"
+    )]
     pub relabel_configs: Vec<RelabelConfig>,
     /// Applied to alerts sent to these Alertmanagers only.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "serialize_relabel_configs"
+    )]
     pub alert_relabel_configs: Vec<RelabelConfig>,
-    /// `oauth2` and `sigv4`, if given: accepted, not interpreted yet.
+    /// `oauth2` and `sigv4`, if given: accepted, not interpreted yet (and
+    /// not shown: their content, secrets included, is not kept).
+    #[serde(skip)]
     pub other_auth: Vec<&'static str>,
 }
 

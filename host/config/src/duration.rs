@@ -1,6 +1,6 @@
 //! Prometheus durations (`1h30m`, `15s`, `500ms`) and byte sizes (`64MiB`).
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::time::Duration;
 
@@ -40,15 +40,22 @@ impl PromDuration {
                 return Err(invalid());
             }
             previous_rank = Some(rank);
+            // Prometheus' durations are Go's: at most 2^63-1 nanoseconds
+            // (about 292 years).
             total_ms = number
                 .checked_mul(*unit_ms)
                 .and_then(|v| total_ms.checked_add(v))
+                .filter(|&ms| ms <= MAX_MS)
                 .ok_or_else(|| format!("duration out of range: {text:?}"))?;
             rest = &rest[unit.len()..];
         }
         Ok(PromDuration(Duration::from_millis(total_ms)))
     }
 }
+
+/// The longest duration, in whole milliseconds, that Go's `time.Duration`
+/// holds.
+const MAX_MS: u64 = i64::MAX as u64 / 1_000_000;
 
 /// Duration units, largest first, with their length in milliseconds.
 const UNITS: [(&str, u64); 7] = [
@@ -74,6 +81,12 @@ impl fmt::Display for PromDuration {
             }
         }
         Ok(())
+    }
+}
+
+impl Serialize for PromDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -109,6 +122,31 @@ impl ByteSize {
             unit => return Err(format!("unknown size unit {unit:?} in {text:?}")),
         };
         Ok(ByteSize((number * multiplier as f64) as u64))
+    }
+}
+
+impl ByteSize {
+    pub fn is_zero(&self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for ByteSize {
+    /// In the largest binary unit that divides it (`64MiB`, `1000B`), as
+    /// Prometheus shows sizes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+            if self.0 >= size && self.0.is_multiple_of(size) {
+                return write!(f, "{}{unit}", self.0 / size);
+            }
+        }
+        write!(f, "{}B", self.0)
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

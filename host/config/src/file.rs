@@ -6,7 +6,7 @@ use crate::{
     AlertingConfig, PluginsConfig, PromDuration, RemoteReadConfig, RemoteWriteConfig,
     RuleFilePattern,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,7 +30,7 @@ pub enum ConfigError {
 }
 
 /// The `global` section.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GlobalConfig {
     pub scrape_interval: PromDuration,
@@ -39,9 +39,12 @@ pub struct GlobalConfig {
     #[serde(default = "unset_duration")]
     pub scrape_timeout: PromDuration,
     pub evaluation_interval: PromDuration,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub external_labels: BTreeMap<String, String>,
     // Accepted so existing files load; reported as not acted upon.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scrape_protocols: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub query_log_file: Option<String>,
 }
 
@@ -64,16 +67,17 @@ fn unset_duration() -> PromDuration {
 }
 
 /// The `storage` section.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     pub tsdb: TsdbConfig,
     /// Accepted so existing files load; exemplars are not stored yet.
+    #[serde(skip_serializing)]
     pub exemplars: Option<serde::de::IgnoredAny>,
 }
 
 /// `storage.tsdb`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TsdbConfig {
     /// How far behind the newest sample an out-of-order sample is still
@@ -113,27 +117,46 @@ struct RawConfig {
 }
 
 /// A loaded, validated configuration.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Serialized, it is the configuration as `/api/v1/status/config` shows
+/// it (sections in Prometheus' order, defaults filled in, the `plugins`
+/// section last): secrets print as `<secret>` and URL passwords as
+/// `xxxxx`, so the result is safe to show.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Config {
     pub global: GlobalConfig,
-    pub plugins: PluginsConfig,
-    pub storage: StorageConfig,
-    /// What to scrape, with global defaults filled in.
-    pub scrape_configs: Vec<ScrapeConfig>,
     /// Rule file globs, relative to the configuration file's directory
     /// unless absolute. Parsed now; no rule is evaluated yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rule_files: Vec<RuleFilePattern>,
+    /// What to scrape, with global defaults filled in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scrape_configs: Vec<ScrapeConfig>,
     /// Parsed now; no alert is sent yet.
+    #[serde(skip_serializing_if = "AlertingConfig::is_empty")]
     pub alerting: AlertingConfig,
     /// Parsed now; nothing is written remotely yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remote_write: Vec<RemoteWriteConfig>,
     /// Parsed now; nothing is read remotely yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remote_read: Vec<RemoteReadConfig>,
+    pub storage: StorageConfig,
+    #[serde(skip_serializing_if = "PluginsConfig::is_empty")]
+    pub plugins: PluginsConfig,
     /// Things the operator should know: sections accepted but not acted on.
+    #[serde(skip)]
     pub warnings: Vec<String>,
 }
 
 impl Config {
+    /// The configuration as YAML, secrets redacted: what
+    /// `/api/v1/status/config` shows.
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self)
+            .unwrap_or_else(|e| format!("# the configuration cannot be shown: {e}\n"))
+    }
+
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

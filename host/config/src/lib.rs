@@ -16,6 +16,7 @@ mod plugins;
 mod remote;
 mod rule_files;
 mod scrape;
+mod secret;
 
 pub use alerting::{AlertingConfig, AlertmanagerApiVersion, AlertmanagerConfig};
 
@@ -28,3 +29,4 @@ pub use scrape::{
     Authorization, BasicAuth, DnsSdConfig, FileSdConfig, HttpClientConfig, HttpSdConfig,
     ScrapeConfig, StaticConfig, TlsConfig,
 };
+pub use secret::{SECRET_TOKEN, Secret, is_secret_key, redact_plugin_settings, redact_url};

@@ -1,13 +1,13 @@
 //! The `plugins` section: plugin instances, their configs, limits and grants.
 
 use crate::{ByteSize, PromDuration};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Capabilities granted to a plugin instance. Everything not listed here is
 /// denied: no file, socket, HTTP origin, environment variable or DNS.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Grants {
     /// Directories the instance may read (preopened read-only at the same
@@ -26,6 +26,11 @@ pub struct Grants {
 }
 
 impl Grants {
+    /// Nothing granted.
+    pub fn is_empty(&self) -> bool {
+        *self == Grants::default()
+    }
+
     /// The union of two grant sets (plugin-wide plus instance-specific).
     pub fn merged(&self, other: &Grants) -> Grants {
         fn union<T: Clone + PartialEq>(a: &[T], b: &[T]) -> Vec<T> {
@@ -49,7 +54,7 @@ impl Grants {
 }
 
 /// One configured instance of a plugin: a scrape target of its own.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginInstanceConfig {
     /// The instance name: the `instance` label and the path in
@@ -58,40 +63,55 @@ pub struct PluginInstanceConfig {
     /// The plugin it runs: the file stem of `<plugins dir>/<plugin>.wasm`.
     pub plugin: String,
     /// The `job` label; defaults to the plugin name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape_interval: Option<PromDuration>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape_timeout: Option<PromDuration>,
     /// Linear-memory limit of the instance.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit: Option<ByteSize>,
-    /// The plugin's own configuration, handed to it as JSON.
-    #[serde(default)]
+    /// The plugin's own configuration, handed to it as JSON. Shown with
+    /// its secrets redacted ([`redact_plugin_settings`]).
+    ///
+    /// [`redact_plugin_settings`]: crate::redact_plugin_settings
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::serialize_plugin_settings"
+    )]
     pub config: Option<serde_json::Value>,
     /// Capabilities granted to this instance on top of the plugin's grants.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Grants::is_empty")]
     pub grants: Grants,
     /// Extra target labels.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }
 
 /// The `plugins` section of the configuration file.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginsConfig {
     /// Grants applying to every instance of a plugin, keyed by plugin name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub grants: BTreeMap<String, Grants>,
     /// Explicit instances. A plugin that requests no mandatory capability
     /// and has no instance here gets one default instance named after it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub instances: Vec<PluginInstanceConfig>,
     /// Default linear-memory limit per instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_limit: Option<ByteSize>,
 }
 
 impl PluginsConfig {
+    /// No grants, instances or memory limit.
+    pub fn is_empty(&self) -> bool {
+        *self == PluginsConfig::default()
+    }
+
     /// The grants an instance ends up with: its plugin's plus its own.
     pub fn grants_for(&self, plugin: &str, instance: Option<&PluginInstanceConfig>) -> Grants {
         let plugin_wide = self.grants.get(plugin).cloned().unwrap_or_default();

@@ -5,11 +5,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use wasmetheus_scrape::relabel::RelabelConfig;
 
 use crate::PromDuration;
-use crate::scrape::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
+use crate::scrape::{
+    Authorization, BasicAuth, HttpClientConfig, TlsConfig, serialize_relabel_configs,
+};
+use crate::secret::serialize_url;
 
 /// A section accepted but not interpreted (`sigv4`, `azuread`,
 /// `google_iam`, `oauth2`): only whether it is there matters, for
@@ -50,6 +53,12 @@ impl WriteMessage {
     }
 }
 
+impl Serialize for WriteMessage {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl<'de> Deserialize<'de> for WriteMessage {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
@@ -66,7 +75,7 @@ impl<'de> Deserialize<'de> for WriteMessage {
 }
 
 /// `queue_config`: Prometheus' `QueueConfig`, defaults included.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueConfig {
     /// Samples buffered per shard before reading the WAL blocks.
@@ -102,7 +111,7 @@ impl Default for QueueConfig {
 }
 
 /// `metadata_config`: whether and how often metric metadata is sent.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetadataConfig {
     pub send: bool,
@@ -122,14 +131,21 @@ impl Default for MetadataConfig {
 }
 
 /// One `remote_write` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(try_from = "RawRemoteWrite")]
 pub struct RemoteWriteConfig {
+    #[serde(serialize_with = "serialize_url")]
     pub url: String,
     /// Empty: Prometheus names the queue by a hash of the config.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
     pub remote_timeout: PromDuration,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "serialize_relabel_configs"
+    )]
     pub write_relabel_configs: Vec<RelabelConfig>,
     pub send_exemplars: bool,
     pub send_native_histograms: bool,
@@ -137,11 +153,14 @@ pub struct RemoteWriteConfig {
     pub protobuf_message: WriteMessage,
     /// Unset `follow_redirects` means true and unset `enable_http2` false
     /// here (Prometheus' `DefaultRemoteWriteHTTPClientConfig`).
+    #[serde(flatten)]
     pub http: HttpClientConfig,
     pub queue_config: QueueConfig,
     pub metadata_config: MetadataConfig,
     /// Authentication sections accepted but not interpreted yet, among
-    /// `oauth2`, `sigv4`, `azuread` and `google_iam`.
+    /// `oauth2`, `sigv4`, `azuread` and `google_iam`. Not shown: their
+    /// content (secrets included) is not kept.
+    #[serde(skip)]
     pub other_auth: Vec<&'static str>,
 }
 
@@ -255,25 +274,32 @@ impl TryFrom<RawRemoteWrite> for RemoteWriteConfig {
 }
 
 /// One `remote_read` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(try_from = "RawRemoteRead")]
 pub struct RemoteReadConfig {
+    #[serde(serialize_with = "serialize_url")]
     pub url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
     pub remote_timeout: PromDuration,
     /// The largest protobuf frame accepted in a chunked answer, in bytes.
     pub chunked_read_limit: u64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Whether to read from the remote even for times the local storage
     /// covers.
     pub read_recent: bool,
+    #[serde(flatten)]
     pub http: HttpClientConfig,
     /// Equality matchers a selector must contain for this remote to be
     /// asked.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub required_matchers: BTreeMap<String, String>,
     /// Whether the external labels are sent as matchers.
     pub filter_external_labels: bool,
-    /// `oauth2` was given (accepted, not interpreted yet).
+    /// `oauth2` was given (accepted, not interpreted yet; its content,
+    /// secrets included, is not kept).
+    #[serde(skip)]
     pub oauth2: bool,
 }
 

@@ -2,11 +2,11 @@
 //! them (only the last path element may hold `*`; the pattern must be a
 //! valid `filepath.Glob` pattern).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One `rule_files` entry: a file name or a glob pattern, relative to the
 /// configuration file's directory unless absolute.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(try_from = "String")]
 pub struct RuleFilePattern(pub String);
 

@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use wasmetheus_scrape::relabel::RelabelConfig;
 
+use crate::secret::{Secret, no_secret, serialize_optional_url, serialize_url};
 use crate::{ByteSize, PromDuration};
 
 /// One `scrape_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScrapeConfig {
     pub job_name: String,
@@ -27,145 +28,168 @@ pub struct ScrapeConfig {
     pub metrics_path: String,
     #[serde(default = "default_scheme")]
     pub scheme: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub honor_labels: bool,
     #[serde(default = "yes")]
     pub honor_timestamps: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub static_configs: Vec<StaticConfig>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub file_sd_configs: Vec<FileSdConfig>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub http_sd_configs: Vec<HttpSdConfig>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns_sd_configs: Vec<DnsSdConfig>,
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "serialize_relabel_configs"
+    )]
     pub relabel_configs: Vec<RelabelConfig>,
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "serialize_relabel_configs"
+    )]
     pub metric_relabel_configs: Vec<RelabelConfig>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub sample_limit: u64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub label_limit: u64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub label_name_length_limit: u64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub label_value_length_limit: u64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "ByteSize::is_zero")]
     pub body_size_limit: ByteSize,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub target_limit: u64,
     // The HTTP client (Prometheus' `HTTPClientConfig`, inlined).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<Authorization>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_config: Option<TlsConfig>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_redirects: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_http2: Option<bool>,
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_optional_url"
+    )]
     pub proxy_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_proxy: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_from_environment: Option<bool>,
     // Accepted so existing files load.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape_protocols: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_scrape_protocol: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub track_timestamps_staleness: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_compression: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric_name_validation_scheme: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric_name_escaping_scheme: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape_classic_histograms: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub always_scrape_classic_histograms: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub native_histogram_bucket_limit: Option<u64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub native_histogram_min_bucket_factor: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub convert_classic_histograms_to_nhcb: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_dropped_targets: Option<u64>,
 }
 
 /// The HTTP client settings a scrape config or HTTP SD shares
 /// (Prometheus' `common/config.HTTPClientConfig`).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HttpClientConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub authorization: Option<Authorization>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_config: Option<TlsConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub follow_redirects: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_http2: Option<bool>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_optional_url"
+    )]
     pub proxy_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub no_proxy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy_from_environment: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuth {
     pub username: String,
-    #[serde(default)]
-    pub password: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "no_secret")]
+    pub password: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_file: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Authorization {
     #[serde(default = "bearer", rename = "type")]
     pub kind: String,
-    #[serde(default)]
-    pub credentials: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "no_secret")]
+    pub credentials: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_file: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_file: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_file: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub insecure_skip_verify: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_version: Option<String>,
 }
 
 /// `static_configs`: targets written out, with labels for all of them.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaticConfig {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }
 
 /// `file_sd_configs`: target groups read from JSON or YAML files, re-read
 /// when they change.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSdConfig {
     pub files: Vec<String>,
@@ -174,38 +198,43 @@ pub struct FileSdConfig {
 }
 
 /// `http_sd_configs`: target groups fetched as JSON from a URL.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSdConfig {
+    #[serde(serialize_with = "serialize_url")]
     pub url: String,
     #[serde(default = "one_minute")]
     pub refresh_interval: PromDuration,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<Authorization>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_config: Option<TlsConfig>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_redirects: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_http2: Option<bool>,
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_optional_url"
+    )]
     pub proxy_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_proxy: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_from_environment: Option<bool>,
 }
 
 /// `dns_sd_configs`: targets from SRV, A or AAAA records.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsSdConfig {
     pub names: Vec<String>,
     #[serde(default = "srv", rename = "type")]
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     #[serde(default = "thirty_seconds")]
     pub refresh_interval: PromDuration,
@@ -233,6 +262,48 @@ macro_rules! http_client {
 pub(crate) use http_client;
 http_client!(ScrapeConfig);
 http_client!(HttpSdConfig);
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Relabeling rules as Prometheus shows them (`RelabelConfig` lives in
+/// the scrape crate, which knows nothing of serialization).
+pub(crate) fn serialize_relabel_configs<S: serde::Serializer>(
+    configs: &[RelabelConfig],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::{SerializeMap, SerializeSeq};
+    struct Rule<'a>(&'a RelabelConfig);
+    impl Serialize for Rule<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let r = self.0;
+            let mut map = s.serialize_map(None)?;
+            if !r.source_labels.is_empty() {
+                map.serialize_entry("source_labels", &r.source_labels)?;
+            }
+            map.serialize_entry("separator", &r.separator)?;
+            map.serialize_entry("regex", r.regex.as_str())?;
+            if r.modulus != 0 {
+                map.serialize_entry("modulus", &r.modulus)?;
+            }
+            if !r.target_label.is_empty() {
+                map.serialize_entry("target_label", &r.target_label)?;
+            }
+            map.serialize_entry("replacement", &r.replacement)?;
+            map.serialize_entry("action", r.action.as_str())?;
+            map.end()
+        }
+    }
+    let mut seq = s.serialize_seq(Some(configs.len()))?;
+    for config in configs {
+        seq.serialize_element(&Rule(config))?;
+    }
+    seq.end()
+}
 
 fn zero() -> PromDuration {
     PromDuration(Duration::ZERO)

@@ -186,6 +186,25 @@ fn bad_duration_is_positioned() {
 }
 
 #[test]
+fn durations_beyond_go_range_are_rejected() {
+    // Go's time.Duration ends at about 292 years; 292y fits, 293y does not.
+    check(
+        "global:\n  scrape_interval: 293y\n",
+        expect![[r#"
+            error: prometheus.yml:2:20: duration out of range: "293y"
+        "#]],
+    );
+    check(
+        "global:\n  scrape_interval: 999999999999y\n",
+        expect![[r#"
+            error: prometheus.yml:2:20: duration out of range: "999999999999y"
+        "#]],
+    );
+    let ok = wasmetheus_config::PromDuration::parse("292y").unwrap();
+    assert_eq!(ok.0.as_secs(), 292 * 365 * 86_400);
+}
+
+#[test]
 fn duplicate_instance_names_are_rejected() {
     check(
         "plugins:\n  instances:\n    - name: a\n      plugin: x\n    - name: a\n      plugin: y\n",

@@ -436,11 +436,10 @@ impl Backend for ServerBackend {
         self.query.lock().flags.clone()
     }
 
+    /// The configuration in force (not the file as it is now on disk),
+    /// secrets redacted.
     fn config_text(&self) -> String {
-        match &self.source {
-            ConfigSource::File(path) => std::fs::read_to_string(path).unwrap_or_default(),
-            ConfigSource::BuiltIn => crate::serve::DEFAULT_CONFIG.to_owned(),
-        }
+        self.config.lock().to_yaml()
     }
 
     fn runtime_info(&self) -> serde_json::Value {

@@ -177,12 +177,12 @@ pub fn populate(
     let authorization = match (&http.basic_auth, &http.authorization) {
         (Some(b), _) => Some(Credentials::Basic {
             username: b.username.clone(),
-            password: b.password.clone(),
+            password: b.password.as_ref().map(|s| s.expose().to_owned()),
             password_file: b.password_file.clone(),
         }),
         (None, Some(a)) => Some(Credentials::Token {
             kind: a.kind.clone(),
-            credentials: a.credentials.clone(),
+            credentials: a.credentials.as_ref().map(|s| s.expose().to_owned()),
             credentials_file: a.credentials_file.clone(),
         }),
         (None, None) => None,

@@ -1,0 +1,254 @@
+//! Secrets in the configuration: passwords, bearer credentials and the
+//! like are held in [`Secret`], which prints and serializes as
+//! `<secret>` (Prometheus' `common/config.Secret`), so neither a log line
+//! (`Debug`, `Display`) nor `/api/v1/status/config` can show one. The value
+//! is only reachable through [`Secret::expose`].
+//!
+//! URLs are shown with their password replaced by `xxxxx`, as Go's
+//! `url.URL.Redacted` does (Prometheus' `common/config.URL`), and a
+//! plugin's own settings, whose schema wasmetheus does not interpret, have
+//! every value under a secret-sounding key redacted (see
+//! [`is_secret_key`]).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
+use std::fmt;
+
+/// What a secret is shown as.
+pub const SECRET_TOKEN: &str = "<secret>";
+
+/// A secret configuration value. `Debug`, `Display` and `Serialize` print
+/// `<secret>` (an empty one prints as empty, as Prometheus omits it);
+/// [`Secret::expose`] is the only way to the value.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the code that authenticates with it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// What is shown instead of the value.
+    fn shown(&self) -> &'static str {
+        if self.0.is_empty() { "" } else { SECRET_TOKEN }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.shown(), f)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.shown())
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.shown())
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
+/// For `skip_serializing_if`: an unset or empty secret is not shown.
+pub(crate) fn no_secret(secret: &Option<Secret>) -> bool {
+    secret.as_ref().is_none_or(Secret::is_empty)
+}
+
+/// `url` with the password of its user information replaced by `xxxxx`
+/// (`http://user:xxxxx@host/`), as Go's `url.URL.Redacted`; anything
+/// else unchanged.
+pub fn redact_url(url: &str) -> Cow<'_, str> {
+    let Some(scheme_end) = url.find("://") else {
+        return Cow::Borrowed(url);
+    };
+    let authority_start = scheme_end + 3;
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| authority_start + i);
+    let authority = &url[authority_start..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return Cow::Borrowed(url);
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return Cow::Borrowed(url);
+    };
+    let password_start = authority_start + colon + 1;
+    let password_end = authority_start + at;
+    Cow::Owned(format!(
+        "{}xxxxx{}",
+        &url[..password_start],
+        &url[password_end..]
+    ))
+}
+
+/// For `serialize_with` on URL fields.
+pub(crate) fn serialize_url<S: Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url(url))
+}
+
+/// For `serialize_with` on optional URL fields.
+pub(crate) fn serialize_optional_url<S: Serializer>(
+    url: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => serialize_url(url, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// Whether a plugin setting named `key` holds a secret. Plugins cannot
+/// declare which of their settings are secret (the metadata's config
+/// schema is not interpreted by the host), so this errs on the side of
+/// hiding: any key naming a password, secret, token, credential, key
+/// material or a data source name is secret, in any case and with `-`,
+/// `_` or nothing between words.
+pub fn is_secret_key(key: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "password",
+        "passwd",
+        "passphrase",
+        "pwd",
+        "secret",
+        "token",
+        "credential",
+        "apikey",
+        "accesskey",
+        "privatekey",
+        "authkey",
+        "authorization",
+        "bearer",
+        "cookie",
+        "dsn",
+        "datasourcename",
+        "connectionstring",
+    ];
+    let plain: String = key
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    WORDS.iter().any(|word| plain.contains(word))
+}
+
+/// A plugin's settings as shown: values under secret keys (at any depth)
+/// replaced by `<secret>`, and the password of any URL-like string
+/// (`scheme://user:password@host`, or a DSN's `user:password@…`) by
+/// `xxxxx`.
+pub fn redact_plugin_settings(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let shown = if is_secret_key(k) && !is_empty_value(v) {
+                        Value::String(SECRET_TOKEN.to_owned())
+                    } else {
+                        redact_plugin_settings(v)
+                    };
+                    (k.clone(), shown)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact_plugin_settings).collect()),
+        Value::String(text) => Value::String(redact_dsn(text).into_owned()),
+        other => other.clone(),
+    }
+}
+
+fn is_empty_value(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null => true,
+        serde_json::Value::String(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+/// A URL's or DSN's password (`user:password@…`) replaced by `xxxxx`.
+fn redact_dsn(text: &str) -> Cow<'_, str> {
+    if text.contains("://") {
+        return redact_url(text);
+    }
+    // `user:password@tcp(host)/db`: user information up to the last `@`
+    // before any `/`.
+    let head_end = text.find('/').unwrap_or(text.len());
+    let Some(at) = text[..head_end].rfind('@') else {
+        return Cow::Borrowed(text);
+    };
+    let Some(colon) = text[..at].find(':') else {
+        return Cow::Borrowed(text);
+    };
+    if text[..colon].contains(char::is_whitespace) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(format!("{}xxxxx{}", &text[..=colon], &text[at..]))
+}
+
+/// For `serialize_with` on a plugin instance's `config`.
+pub(crate) fn serialize_plugin_settings<S: Serializer>(
+    value: &Option<serde_json::Value>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => redact_plugin_settings(value).serialize(s),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password_only() {
+        assert_eq!(
+            redact_url("http://user:pass@host:9090/path?q=a@b"),
+            "http://user:xxxxx@host:9090/path?q=a@b"
+        );
+        assert_eq!(redact_url("http://user@host/"), "http://user@host/");
+        assert_eq!(redact_url("http://host/a:b@c"), "http://host/a:b@c");
+        assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(
+            redact_dsn("root:hunter2@tcp(db:3306)/app"),
+            "root:xxxxx@tcp(db:3306)/app"
+        );
+        assert_eq!(redact_dsn("someone@example.com"), "someone@example.com");
+    }
+
+    #[test]
+    fn secret_keys() {
+        for key in [
+            "password",
+            "DB_PASSWORD",
+            "api-key",
+            "apiKey",
+            "client_secret",
+            "auth_token",
+            "dsn",
+            "credentials_json",
+        ] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in ["username", "host", "port", "path", "timeout"] {
+            assert!(!is_secret_key(key), "{key}");
+        }
+    }
+}
