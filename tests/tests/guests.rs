@@ -314,6 +314,224 @@ async fn garbage_file_is_reported_not_loaded() {
     assert!(error.contains("not a valid exporter component"), "{error}");
 }
 
+/// A runtime like [`runtime_with`] whose options `tune` adjusts, set up on
+/// a blocking thread and given `limit` to finish: a load that hangs fails
+/// the test instead of hanging it.
+async fn bounded_runtime(
+    plugins: &[(&str, &str)],
+    instances: Vec<PluginInstanceConfig>,
+    tune: impl FnOnce(&mut RuntimeOptions) + Send + 'static,
+    limit: Duration,
+) -> (PluginRuntime, PluginsDir) {
+    let dir = PluginsDir::new();
+    for (wasm, name) in plugins {
+        dir.install(wasm, name);
+    }
+    let mut options = RuntimeOptions::new(dir.path());
+    options.default_memory_limit = 32 << 20;
+    tune(&mut options);
+    let setup = tokio::task::spawn_blocking(move || {
+        let runtime = PluginRuntime::new(options).unwrap();
+        let mut config = Config::default();
+        config.plugins.instances = instances;
+        runtime.apply_config(&config);
+        runtime.load_all();
+        runtime
+    });
+    let runtime = tokio::time::timeout(limit, setup)
+        .await
+        .unwrap_or_else(|_| panic!("loading did not finish within {limit:?}"))
+        .unwrap();
+    (runtime, dir)
+}
+
+fn instance_error(runtime: &PluginRuntime, instance: &str) -> Option<String> {
+    runtime
+        .status()
+        .into_iter()
+        .flat_map(|p| p.instances)
+        .find(|i| i.name == instance)
+        .and_then(|i| i.error)
+}
+
+/// A TCP listener that accepts connections and never writes to them.
+fn silent_listener() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    address
+}
+
+fn sleeper_instance(name: &str, in_: &str, how: &str, address: &str) -> PluginInstanceConfig {
+    let mut i = instance(
+        name,
+        "sleeper",
+        serde_json::json!({ "in": in_, "how": how, "address": address }),
+    );
+    i.scrape_timeout = Some(PromDuration(Duration::from_millis(300)));
+    i.grants.tcp_connect = vec![address.to_owned()];
+    i
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sleeper() {
+    let address = silent_listener();
+    let instances = vec![
+        sleeper_instance("open-sleep", "open", "sleep", &address),
+        sleeper_instance("open-read", "open", "read", &address),
+        sleeper_instance("collect-sleep", "collect", "sleep", &address),
+        sleeper_instance("collect-read", "collect", "read", &address),
+        sleeper_instance("drop-sleep", "drop", "sleep", &address),
+    ];
+    // Before, an `open` waiting in a host call never returned: loading hung.
+    let (runtime, _dir) = bounded_runtime(
+        &[(guests::SLEEPER, "sleeper"), (guests::TRIVIAL, "trivial")],
+        instances.clone(),
+        |_| {},
+        Duration::from_secs(60),
+    )
+    .await;
+    for name in ["open-sleep", "open-read"] {
+        let error = instance_error(&runtime, name).unwrap_or_default();
+        assert!(
+            error.contains("open() did not return within its deadline of 300ms"),
+            "{name}: {error:?}"
+        );
+    }
+    for name in ["collect-sleep", "collect-read"] {
+        let started = Instant::now();
+        let hung = runtime.clone();
+        let name_owned = name.to_owned();
+        let collecting = tokio::spawn(async move { hung.collect(&name_owned).await });
+        // The other plugin is served meanwhile.
+        runtime.collect("trivial").await.unwrap();
+        let err = collecting.await.unwrap().unwrap_err();
+        assert!(matches!(err, CollectError::Timeout(_)), "{name}: {err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{name}: the collect was answered only after {:?}",
+            started.elapsed()
+        );
+        // The instance reopens and is cut again: nothing is stuck busy.
+        let again = runtime.collect(name).await.unwrap_err();
+        assert!(matches!(again, CollectError::Timeout(_)), "{name}: {again}");
+    }
+    runtime.collect("drop-sleep").await.unwrap();
+
+    // Reloading drops every running instance, the hung ones mid-collect and
+    // one whose destructor hangs, and opens them again; each reload returns.
+    let hung = runtime.clone();
+    let _in_flight = tokio::spawn(async move { hung.collect("collect-sleep").await });
+    for round in 0..3 {
+        let mut config = Config::default();
+        config.plugins.instances = instances
+            .iter()
+            .cloned()
+            .map(|mut i| {
+                i.labels.insert("round".into(), round.to_string());
+                i
+            })
+            .collect();
+        let reloading = runtime.clone();
+        let reload = tokio::task::spawn_blocking(move || reloading.apply_config(&config));
+        tokio::time::timeout(Duration::from_secs(30), reload)
+            .await
+            .unwrap_or_else(|_| panic!("reload {round} hung"))
+            .unwrap();
+        runtime.collect("trivial").await.unwrap();
+    }
+    let error = instance_error(&runtime, "open-read").unwrap_or_default();
+    assert!(error.contains("deadline"), "{error:?}");
+
+    // Dropping the runtime does not wait for a hung call.
+    let hung = runtime.clone();
+    let pending = tokio::spawn(async move { hung.collect("collect-read").await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let dropped = tokio::task::spawn_blocking(move || drop(runtime));
+    tokio::time::timeout(Duration::from_secs(5), dropped)
+        .await
+        .expect("dropping the runtime waited for a hung call")
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), pending)
+        .await
+        .expect("a collect outlived its runtime by more than its deadline")
+        .unwrap();
+    assert!(answer.is_err(), "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sleeper_metadata() {
+    let (runtime, _dir) = bounded_runtime(
+        &[
+            (guests::SLEEPER_METADATA, "sleeper-metadata"),
+            (guests::TRIVIAL, "trivial"),
+        ],
+        Vec::new(),
+        |options| options.metadata_timeout = Duration::from_millis(300),
+        Duration::from_secs(60),
+    )
+    .await;
+    let error = status_error(&runtime, "sleeper-metadata").unwrap_or_default();
+    assert!(
+        error.contains("metadata() did not return within its deadline of 300ms"),
+        "{error:?}"
+    );
+    assert!(runtime.metadata("sleeper-metadata").is_none());
+    runtime.collect("trivial").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alias_bomb() {
+    // 40 labels whose name and value are the same 1 MiB: 80 MiB to copy
+    // out of 1 MiB of guest memory, over the budget of 2 × 32 MiB.
+    let bomb = instance(
+        "bomb",
+        "alias-bomb",
+        serde_json::json!({ "copies": 40, "size": 1 << 20 }),
+    );
+    let small = instance(
+        "small",
+        "alias-bomb",
+        serde_json::json!({ "copies": 1, "size": 8 }),
+    );
+    let (runtime, _dir) = bounded_runtime(
+        &[
+            (guests::ALIAS_BOMB, "alias-bomb"),
+            (guests::TRIVIAL, "trivial"),
+        ],
+        vec![bomb, small],
+        |_| {},
+        Duration::from_secs(60),
+    )
+    .await;
+    for _ in 0..2 {
+        let err = runtime.collect("bomb").await.unwrap_err();
+        assert_eq!(err, CollectError::TooMuchData(64 << 20), "{err}");
+        assert!(err.to_string().contains("memory_limit"), "{err}");
+    }
+    // Within budget the same plugin is copied as usual.
+    let families = runtime.collect("small").await.unwrap();
+    assert_eq!(families[0].metrics[0].labels[0].value, "aaaaaaaa");
+    runtime.collect("trivial").await.unwrap();
+    let metrics = runtime.metrics();
+    let errors = metrics
+        .iter()
+        .find(|f| f.name == "wasmetheus_plugin_collect_errors_total")
+        .unwrap();
+    assert!(
+        errors.metrics.iter().any(|m| m
+            .labels
+            .iter()
+            .any(|l| l.name == "reason" && l.value == "too_much_data")),
+        "{errors:?}"
+    );
+}
+
 macro_rules! assert_test_exists {
     ($name:ident) => {
         #[expect(unused_imports, reason = "only checks that the test exists")]

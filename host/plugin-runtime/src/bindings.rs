@@ -1,8 +1,14 @@
 //! Host-side bindings generated from `wit/plugin.wit`.
+//!
+//! Exports are async so that every guest call runs on a fiber the host can
+//! abandon at its deadline, even while the guest waits in a host call (a
+//! WASI sleep, a poll, a socket read). The `host` interface stays
+//! synchronous: its functions return at once.
 
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "exporter",
+    exports: { default: async },
 });
 
 pub use wasmetheus::plugin::host;

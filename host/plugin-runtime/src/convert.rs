@@ -57,13 +57,30 @@ pub fn metadata(meta: w::PluginMetadata) -> PluginMetadata {
     }
 }
 
+/// The longest error text kept from a plugin; longer ones are cut.
+const MAX_ERROR_TEXT: usize = 4096;
+
+/// A plugin's error as shown in the status and the log, cut at
+/// [`MAX_ERROR_TEXT`] bytes.
 pub fn error_text(e: &w::Error) -> String {
-    match e {
-        w::Error::InvalidConfig(m) => format!("invalid config: {m}"),
-        w::Error::Denied(m) => format!("denied: {m}"),
-        w::Error::Unavailable(m) => format!("unavailable: {m}"),
-        w::Error::Other(m) => m.clone(),
+    let (prefix, message) = match e {
+        w::Error::InvalidConfig(m) => ("invalid config: ", m),
+        w::Error::Denied(m) => ("denied: ", m),
+        w::Error::Unavailable(m) => ("unavailable: ", m),
+        w::Error::Other(m) => ("", m),
+    };
+    if message.len() <= MAX_ERROR_TEXT {
+        return format!("{prefix}{message}");
     }
+    let mut end = MAX_ERROR_TEXT;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{prefix}{}… ({} more bytes)",
+        &message[..end],
+        message.len() - end
+    )
 }
 
 fn kind(k: w::MetricKind) -> m::MetricKind {

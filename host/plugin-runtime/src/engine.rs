@@ -32,7 +32,8 @@ pub fn build(max_instances: u32) -> wasmtime::Result<Engine> {
 }
 
 /// Advances `engine`'s epoch every [`EPOCH_TICK`] until the engine is only
-/// referenced here, so a call past its deadline traps.
+/// referenced here. Each tick makes running guest code yield to the
+/// executor, which is where a call past its deadline is abandoned.
 pub fn start_epoch_ticker(engine: &Engine) {
     let weak = engine.weak();
     std::thread::Builder::new()

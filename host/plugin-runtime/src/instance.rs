@@ -1,25 +1,35 @@
-//! One running plugin instance: a thread that owns the instance's store and
+//! One running plugin instance: a task that owns the instance's store and
 //! serves collect requests one at a time under a wall-clock deadline.
 //!
-//! A store whose call trapped or timed out is discarded (a component
-//! instance must not be re-entered after a trap); the next collect opens a
-//! fresh one, so a plugin that crashed once recovers on its own.
+//! Every guest call (instantiation, `metadata`, `open`, `collect`, dropping
+//! the collector) runs on a wasmtime fiber inside `tokio::time::timeout`.
+//! Guest code yields at every epoch tick and WASI host calls are async, so
+//! the deadline holds even while the guest sleeps, polls or waits on a
+//! socket: the call's future is dropped and its store with it (a component
+//! instance must not be re-entered after an abandoned call), which frees
+//! its pooling-allocator slot. The next collect opens a fresh store, so a
+//! plugin that crashed once recovers on its own.
+//!
+//! What a guest hands to the host (results, error texts, log lines) is
+//! copied under wasmtime's per-call "hostcall fuel", set to a multiple of
+//! the instance's memory limit: a guest cannot make the host allocate more
+//! than that, however its output aliases its own memory.
 
 use crate::bindings::ExporterPre;
 use crate::convert;
-use crate::engine::EPOCH_TICK;
 use crate::metrics::PluginMetrics;
 use crate::sandbox::InstanceState;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use wasmetheus_config::Grants;
 use wasmetheus_model::MetricFamily;
 use wasmetheus_model::validate::{Limits, validate};
 use wasmtime::component::ResourceAny;
-use wasmtime::{ResourceLimiter, Store};
+use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 
 /// Why a collection produced no metrics. Shown as the target's last error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +44,11 @@ pub enum CollectError {
     Plugin(String),
     #[error("plugin output rejected: {0}")]
     InvalidOutput(String),
+    #[error(
+        "plugin passed more than {0} bytes to the host in one call (its budget, a multiple of its \
+         memory limit); return fewer or smaller series or shorter texts, or raise the instance's memory_limit"
+    )]
+    TooMuchData(usize),
     #[error("opening the instance failed: {0}")]
     Open(String),
     #[error("the previous collect of this instance is still running")]
@@ -51,10 +66,22 @@ impl CollectError {
             CollectError::Memory(_) => "memory",
             CollectError::Plugin(_) => "plugin_error",
             CollectError::InvalidOutput(_) => "invalid_output",
+            CollectError::TooMuchData(_) => "too_much_data",
             CollectError::Open(_) => "open",
             CollectError::Busy => "busy",
             CollectError::Stopped => "stopped",
         }
+    }
+
+    /// Whether the store may be mid-call or poisoned and must be dropped.
+    fn poisons_store(&self) -> bool {
+        matches!(
+            self,
+            CollectError::Trap(_)
+                | CollectError::Timeout(_)
+                | CollectError::Memory(_)
+                | CollectError::TooMuchData(_)
+        )
     }
 }
 
@@ -66,6 +93,8 @@ pub struct InstanceSpec {
     pub grants: Arc<Grants>,
     pub config_json: String,
     pub memory_limit: usize,
+    /// Bytes one call may pass to the host (results, errors, log lines).
+    pub copy_budget: usize,
     pub timeout: Duration,
     pub output_limits: Limits,
     pub metrics: Arc<PluginMetrics>,
@@ -90,6 +119,9 @@ impl MemoryLimiter {
 }
 
 const MEMORY_LIMIT_MARKER: &str = "memory limit of";
+
+/// What wasmtime says when a call copies more than the store's hostcall fuel.
+const HOSTCALL_FUEL_MARKER: &str = "fuel allocated for hostcalls has been exhausted";
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
@@ -119,6 +151,22 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
+/// A store set up for guest calls: memory capped, copies to the host capped
+/// at `copy_budget` bytes per call, and guest code yielding to the executor
+/// at every epoch tick so that a deadline can end the call.
+fn new_store(
+    pre: &ExporterPre<InstanceState>,
+    state: InstanceState,
+    copy_budget: usize,
+) -> Store<InstanceState> {
+    let mut store = Store::new(pre.engine(), state);
+    store.limiter(|state| &mut state.limiter);
+    store.set_hostcall_fuel(copy_budget);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+    store
+}
+
 /// A live store with an opened collector resource.
 struct Live {
     store: Store<InstanceState>,
@@ -126,12 +174,9 @@ struct Live {
     collector: ResourceAny,
 }
 
-fn ticks(timeout: Duration) -> u64 {
-    (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
-}
-
-/// Describes a wasmtime error, telling traps, timeouts and memory apart.
-fn classify(error: &wasmtime::Error, timeout: Duration) -> CollectError {
+/// Describes a wasmtime error, telling traps, timeouts, memory and oversized
+/// copies apart.
+fn classify(error: &wasmtime::Error, timeout: Duration, copy_budget: usize) -> CollectError {
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>()
         && *trap == wasmtime::Trap::Interrupt
     {
@@ -142,14 +187,25 @@ fn classify(error: &wasmtime::Error, timeout: Duration) -> CollectError {
         .map(|e| e.to_string())
         .collect::<Vec<_>>()
         .join(": ");
-    if text.contains(MEMORY_LIMIT_MARKER) {
+    if text.contains(HOSTCALL_FUEL_MARKER) {
+        CollectError::TooMuchData(copy_budget)
+    } else if text.contains(MEMORY_LIMIT_MARKER) {
         CollectError::Memory(text)
     } else {
         CollectError::Trap(text)
     }
 }
 
-fn open(spec: &InstanceSpec) -> Result<Live, CollectError> {
+/// Runs one guest call under `deadline`. `Err(())` means the deadline
+/// passed: the call's future (and the fiber under it) has been dropped, and
+/// the store it used must not be called again.
+async fn within<T>(deadline: Instant, call: impl Future<Output = T>) -> Result<T, ()> {
+    tokio::time::timeout_at(deadline, call)
+        .await
+        .map_err(|_| ())
+}
+
+async fn open(spec: &InstanceSpec, deadline: Instant) -> Result<Live, CollectError> {
     let state = InstanceState::new(
         Arc::clone(&spec.plugin),
         Arc::clone(&spec.name),
@@ -157,39 +213,56 @@ fn open(spec: &InstanceSpec) -> Result<Live, CollectError> {
         MemoryLimiter::new(spec.memory_limit),
     )
     .map_err(CollectError::Open)?;
-    let mut store = Store::new(spec.pre.engine(), state);
-    store.limiter(|state| &mut state.limiter);
-    store.epoch_deadline_trap();
-    store.set_epoch_deadline(ticks(spec.timeout));
-    let open_error = |e: CollectError| match e {
-        CollectError::Trap(t) => CollectError::Open(format!("plugin trapped: {t}")),
-        other => other,
-    };
-    let bindings = spec
-        .pre
-        .instantiate(&mut store)
-        .map_err(|e| open_error(classify(&e, spec.timeout)))?;
-    let collector = bindings
-        .wasmetheus_plugin_metrics()
-        .collector()
-        .call_open(&mut store, &spec.config_json)
-        .map_err(|e| open_error(classify(&e, spec.timeout)))?
-        .map_err(|e| CollectError::Open(convert::error_text(&e)))?;
-    Ok(Live {
+    let mut store = new_store(&spec.pre, state, spec.copy_budget);
+    let opened = within(deadline, async {
+        let bindings = spec.pre.instantiate_async(&mut store).await?;
+        let collector = bindings
+            .wasmetheus_plugin_metrics()
+            .collector()
+            .call_open(&mut store, &spec.config_json)
+            .await?;
+        wasmtime::Result::Ok((bindings, collector))
+    })
+    .await;
+    match opened {
+        Err(()) => Err(CollectError::Open(format!(
+            "open() did not return within its deadline of {:?} and was interrupted",
+            spec.timeout
+        ))),
+        Ok(Err(e)) => Err(match classify(&e, spec.timeout, spec.copy_budget) {
+            CollectError::Trap(t) => CollectError::Open(format!("plugin trapped: {t}")),
+            other => other,
+        }),
+        Ok(Ok((_, Err(e)))) => Err(CollectError::Open(convert::error_text(&e))),
+        Ok(Ok((bindings, Ok(collector)))) => Ok(Live {
+            store,
+            bindings,
+            collector,
+        }),
+    }
+}
+
+async fn collect_once(
+    live: &mut Live,
+    spec: &InstanceSpec,
+    deadline: Instant,
+) -> Result<Vec<MetricFamily>, CollectError> {
+    let Live {
         store,
         bindings,
         collector,
-    })
-}
-
-fn collect_once(live: &mut Live, spec: &InstanceSpec) -> Result<Vec<MetricFamily>, CollectError> {
-    live.store.set_epoch_deadline(ticks(spec.timeout));
-    let families = live
-        .bindings
-        .wasmetheus_plugin_metrics()
-        .collector()
-        .call_collect(&mut live.store, live.collector)
-        .map_err(|e| classify(&e, spec.timeout))?
+    } = live;
+    let called = within(
+        deadline,
+        bindings
+            .wasmetheus_plugin_metrics()
+            .collector()
+            .call_collect(&mut *store, *collector),
+    )
+    .await
+    .map_err(|()| CollectError::Timeout(spec.timeout))?;
+    let families = called
+        .map_err(|e| classify(&e, spec.timeout, spec.copy_budget))?
         .map_err(|e| CollectError::Plugin(convert::error_text(&e)))?;
     let families = convert::families(families);
     validate(&families, &spec.output_limits)
@@ -201,8 +274,9 @@ enum Command {
     Collect(oneshot::Sender<Result<Vec<MetricFamily>, CollectError>>),
 }
 
-/// Handle to an instance thread. Dropping the last handle stops the thread
-/// (after a call in progress ends, which the deadline bounds).
+/// Handle to an instance task. Dropping the last handle stops the task
+/// (after a call in progress ends, which the deadline bounds), drops the
+/// collector under the same deadline and frees the store.
 pub struct InstanceHandle {
     commands: mpsc::Sender<Command>,
     busy: Arc<AtomicBool>,
@@ -210,13 +284,18 @@ pub struct InstanceHandle {
     pub plugin: Arc<str>,
 }
 
+/// How long past its deadline a caller waits for an instance's answer
+/// before giving up on it (the instance task enforces the deadline itself;
+/// this covers a worker thread stuck in a blocking operation).
+const REPLY_GRACE: Duration = Duration::from_secs(1);
+
 impl InstanceHandle {
-    /// Starts the instance thread and opens the instance on it; fails (and
-    /// stops the thread) when the plugin cannot be instantiated or its
-    /// `open` rejects the configuration.
-    pub fn start(spec: InstanceSpec) -> Result<InstanceHandle, CollectError> {
-        let (commands, receiver) = mpsc::channel::<Command>();
-        let (opened_tx, opened_rx) = mpsc::channel();
+    /// Opens the instance and starts its task on the current runtime; fails
+    /// when the plugin cannot be instantiated, its `open` rejects the
+    /// configuration, or `open` does not return within the deadline.
+    pub async fn start(spec: InstanceSpec) -> Result<InstanceHandle, CollectError> {
+        let live = open(&spec, Instant::now() + spec.timeout).await?;
+        let (commands, receiver) = mpsc::channel(1);
         let busy = Arc::new(AtomicBool::new(false));
         let handle = InstanceHandle {
             commands,
@@ -224,46 +303,25 @@ impl InstanceHandle {
             timeout: spec.timeout,
             plugin: Arc::clone(&spec.plugin),
         };
-        std::thread::Builder::new()
-            .name(format!("plugin-{}", spec.name))
-            .spawn(move || {
-                let mut live = match open(&spec) {
-                    Ok(live) => {
-                        let _ = opened_tx.send(Ok(()));
-                        Some(live)
-                    }
-                    Err(e) => {
-                        let _ = opened_tx.send(Err(e));
-                        return;
-                    }
-                };
-                drop(opened_tx);
-                serve(&spec, &mut live, receiver, &busy);
-            })
-            .map_err(|e| CollectError::Open(format!("cannot start instance thread: {e}")))?;
-        match opened_rx.recv() {
-            Ok(Ok(())) => Ok(handle),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(CollectError::Open(
-                "instance thread ended while opening".into(),
-            )),
-        }
+        tokio::spawn(serve(spec, Some(live), receiver, busy));
+        Ok(handle)
     }
 
     /// Collects once. Returns [`CollectError::Busy`] at once while the
-    /// previous collect still runs (a stuck host call, for example).
+    /// previous collect still runs.
     pub async fn collect(&self) -> Result<Vec<MetricFamily>, CollectError> {
         if self.busy.swap(true, Ordering::AcqRel) {
             return Err(CollectError::Busy);
         }
         let (reply, response) = oneshot::channel();
-        if self.commands.send(Command::Collect(reply)).is_err() {
+        if let Err(e) = self.commands.try_send(Command::Collect(reply)) {
             self.busy.store(false, Ordering::Release);
-            return Err(CollectError::Stopped);
+            return Err(match e {
+                mpsc::error::TrySendError::Full(_) => CollectError::Busy,
+                mpsc::error::TrySendError::Closed(_) => CollectError::Stopped,
+            });
         }
-        // The epoch deadline interrupts guest code; the extra second covers
-        // a host call (e.g. a socket) that outlives it.
-        match tokio::time::timeout(self.timeout + Duration::from_secs(1), response).await {
+        match tokio::time::timeout(self.timeout + REPLY_GRACE, response).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(CollectError::Stopped),
             Err(_) => Err(CollectError::Timeout(self.timeout)),
@@ -271,42 +329,60 @@ impl InstanceHandle {
     }
 }
 
-fn serve(
-    spec: &InstanceSpec,
-    live: &mut Option<Live>,
-    commands: mpsc::Receiver<Command>,
-    busy: &AtomicBool,
+async fn serve(
+    spec: InstanceSpec,
+    mut live: Option<Live>,
+    mut commands: mpsc::Receiver<Command>,
+    busy: Arc<AtomicBool>,
 ) {
-    while let Ok(Command::Collect(reply)) = commands.recv() {
+    while let Some(Command::Collect(reply)) = commands.recv().await {
         let started = Instant::now();
-        let result = match live {
-            Some(l) => collect_once(l, spec),
-            None => open(spec).and_then(|mut l| {
-                let result = collect_once(&mut l, spec);
-                *live = Some(l);
-                result
-            }),
+        // Reopening after a failure and collecting share one deadline.
+        let deadline = started + spec.timeout;
+        let result = match live.as_mut() {
+            Some(l) => collect_once(l, &spec, deadline).await,
+            None => match open(&spec, deadline).await {
+                Ok(l) => collect_once(live.insert(l), &spec, deadline).await,
+                Err(e) => Err(e),
+            },
         };
         let memory = live.as_ref().map_or(0, |l| l.store.data().limiter.used());
         spec.metrics
             .record_collect(&spec.name, started.elapsed(), memory, result.as_ref().err());
         if let Err(e) = &result {
-            match e {
-                // The store may be mid-call or poisoned: start afresh.
-                CollectError::Trap(_) | CollectError::Timeout(_) | CollectError::Memory(_) => {
-                    *live = None;
-                }
-                _ => {}
+            if e.poisons_store() {
+                // Dropping the store frees its instance slot.
+                live = None;
             }
             tracing::warn!(plugin = %spec.plugin, instance = %spec.name, error = %e, "collect failed");
         }
         busy.store(false, Ordering::Release);
         let _ = reply.send(result);
     }
+    // Every handle is gone: let the plugin release the collector, within
+    // the deadline, then drop the store.
+    if let Some(Live {
+        mut store,
+        collector,
+        ..
+    }) = live
+    {
+        let deadline = Instant::now() + spec.timeout;
+        if within(deadline, collector.resource_drop_async(&mut store))
+            .await
+            .is_err()
+        {
+            tracing::warn!(plugin = %spec.plugin, instance = %spec.name, "dropping the collector exceeded the deadline; the store was discarded");
+        }
+    }
 }
 
-/// Runs `metadata` in a throwaway store to learn what a plugin is.
-pub fn read_metadata(
+/// The most a plugin's metadata may pass to the host.
+const METADATA_COPY_BUDGET: usize = 4 << 20;
+
+/// Runs `metadata` in a throwaway store to learn what a plugin is; the
+/// instantiation and the call together are bounded by `timeout`.
+pub async fn read_metadata(
     pre: &ExporterPre<InstanceState>,
     timeout: Duration,
 ) -> Result<convert::PluginMetadata, String> {
@@ -316,16 +392,24 @@ pub fn read_metadata(
         Arc::new(Grants::default()),
         MemoryLimiter::new(64 << 20),
     )?;
-    let mut store = Store::new(pre.engine(), state);
-    store.limiter(|state| &mut state.limiter);
-    store.epoch_deadline_trap();
-    store.set_epoch_deadline(ticks(timeout));
-    let bindings = pre
-        .instantiate(&mut store)
-        .map_err(|e| format!("instantiating: {}", classify(&e, timeout)))?;
-    let metadata = bindings
-        .wasmetheus_plugin_metrics()
-        .call_metadata(&mut store)
-        .map_err(|e| format!("metadata(): {}", classify(&e, timeout)))?;
-    Ok(convert::metadata(metadata))
+    let mut store = new_store(pre, state, METADATA_COPY_BUDGET);
+    let classify = |e: &wasmtime::Error| classify(e, timeout, METADATA_COPY_BUDGET);
+    let read = within(Instant::now() + timeout, async {
+        let bindings = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| format!("instantiating: {}", classify(&e)))?;
+        bindings
+            .wasmetheus_plugin_metrics()
+            .call_metadata(&mut store)
+            .await
+            .map_err(|e| format!("metadata(): {}", classify(&e)))
+    })
+    .await;
+    match read {
+        Err(()) => Err(format!(
+            "metadata() did not return within its deadline of {timeout:?} and was interrupted"
+        )),
+        Ok(metadata) => Ok(convert::metadata(metadata?)),
+    }
 }

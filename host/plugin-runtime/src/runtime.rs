@@ -11,15 +11,18 @@ use crate::sandbox::{
     CapabilityStatus, InstanceState, capability_statuses, grant_hint, is_granted,
 };
 use parking_lot::Mutex;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 use wasmetheus_config::{Config, PluginInstanceConfig};
 use wasmetheus_model::MetricFamily;
 use wasmetheus_model::validate::Limits;
 use wasmtime::Engine;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 
 /// Settings of the runtime itself (not of individual plugins).
 #[derive(Debug, Clone)]
@@ -34,6 +37,16 @@ pub struct RuntimeOptions {
     pub default_memory_limit: usize,
     /// Limits on what one collect may return.
     pub output_limits: Limits,
+    /// Largest `.wasm` file that is compiled; bigger ones are refused.
+    pub max_plugin_size: u64,
+    /// How long a load waits for compilation before it is reported failed
+    /// (the compiler thread runs on, but nothing waits for it).
+    pub compile_timeout: Duration,
+    /// Deadline of a plugin's `metadata` call (with its instantiation).
+    pub metadata_timeout: Duration,
+    /// What one guest call may hand to the host (results, error texts, log
+    /// lines), as a multiple of the instance's memory limit.
+    pub copy_factor: usize,
 }
 
 impl RuntimeOptions {
@@ -44,6 +57,10 @@ impl RuntimeOptions {
             max_instances: 100,
             default_memory_limit: 128 << 20,
             output_limits: Limits::default(),
+            max_plugin_size: 64 << 20,
+            compile_timeout: Duration::from_secs(30),
+            metadata_timeout: Duration::from_secs(5),
+            copy_factor: 2,
         }
     }
 }
@@ -53,6 +70,15 @@ impl RuntimeOptions {
 pub enum LoadError {
     #[error("cannot read {path}: {message}")]
     Read { path: PathBuf, message: String },
+    #[error(
+        "{path} is {size} bytes, more than the plugin size limit of {limit} bytes; \
+         build the plugin smaller (release profile, stripped) or raise the limit"
+    )]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
     #[error("{path} is not a valid exporter component: {message}")]
     Compile { path: PathBuf, message: String },
     #[error("{path}: {message}")]
@@ -116,6 +142,31 @@ struct Inner {
     state: Mutex<State>,
     /// Bumped whenever the set of targets changes.
     generation: tokio::sync::watch::Sender<u64>,
+    /// The executor every guest call runs on, apart from the caller's: a
+    /// guest blocking a worker cannot stall the server. `None` only while
+    /// dropping.
+    tasks: Option<tokio::runtime::Runtime>,
+    /// Plugins with a compilation in flight, abandoned or not: a file is
+    /// never compiled twice at once.
+    compiling: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Drops every instance task at its next yield, without waiting:
+        // this may run on an async thread, and a task stuck in a guest
+        // call must not hold up shutdown.
+        if let Some(tasks) = self.tasks.take() {
+            tasks.shutdown_background();
+        }
+    }
+}
+
+/// A configured instance ready to be opened.
+struct Prepared {
+    spec: InstanceSpec,
+    target: TargetSpec,
+    capabilities: Vec<CapabilityStatus>,
 }
 
 /// Loads and runs plugins; cheap to clone.
@@ -159,22 +210,34 @@ pub fn plugin_name_of(path: &Path) -> Option<String> {
     (!stem.starts_with('.')).then(|| stem.to_owned())
 }
 
-const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
-
 impl PluginRuntime {
     pub fn new(options: RuntimeOptions) -> anyhow::Result<Self> {
         let engine = engine::build(options.max_instances)
             .map_err(|e| anyhow::anyhow!("creating the WebAssembly engine: {e}"))?;
         engine::start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        // Async WASI: a guest waiting in a sleep, a poll or a socket read
+        // suspends its fiber instead of blocking a thread, so its deadline
+        // can end the call.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+        // Filesystem calls that reach a path are checked so a grant never
+        // leads back to the server's own process.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| anyhow::anyhow!("linking WASI HTTP: {e}"))?;
         Exporter::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("linking the host interface: {e}"))?;
         let cache = CompileCache::new(&engine, options.cache_dir.clone());
         let (generation, _) = tokio::sync::watch::channel(0);
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
+        let tasks = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("plugin-worker")
+            .max_blocking_threads(64)
+            .thread_keep_alive(Duration::from_secs(2))
+            .enable_all()
+            .build()
+            .map_err(|e| anyhow::anyhow!("starting the plugin executor: {e}"))?;
         Ok(PluginRuntime {
             inner: Arc::new(Inner {
                 engine,
@@ -188,7 +251,64 @@ impl PluginRuntime {
                     failed_instances: BTreeMap::new(),
                 }),
                 generation,
+                tasks: Some(tasks),
+                compiling: Arc::default(),
             }),
+        })
+    }
+
+    /// Runs `task` on the plugin executor and waits for its result from
+    /// any thread (async or not). `None` when the task panicked or the
+    /// executor is shutting down.
+    fn run<F>(&self, task: F) -> Option<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.inner.tasks.as_ref()?.spawn(async move {
+            let _ = tx.send(task.await);
+        });
+        rx.recv().ok()
+    }
+
+    /// Opens `prepared` instances concurrently, so one whose `open` hangs
+    /// delays the others by no more than its deadline.
+    fn start_all(
+        &self,
+        prepared: Vec<Prepared>,
+    ) -> Vec<Result<RunningInstance, (String, CollectError)>> {
+        if prepared.is_empty() {
+            return Vec::new();
+        }
+        let names: Vec<String> = prepared.iter().map(|p| p.target.instance.clone()).collect();
+        let started = self.run(async move {
+            let opening: Vec<_> = prepared
+                .into_iter()
+                .map(|p| {
+                    let start = tokio::spawn(InstanceHandle::start(p.spec));
+                    (p.target, p.capabilities, start)
+                })
+                .collect();
+            let mut out = Vec::with_capacity(opening.len());
+            for (target, capabilities, start) in opening {
+                out.push(match start.await {
+                    Ok(Ok(handle)) => Ok(RunningInstance {
+                        handle: Arc::new(handle),
+                        target,
+                        capabilities,
+                    }),
+                    Ok(Err(e)) => Err((target.instance, e)),
+                    Err(_) => Err((target.instance, CollectError::Stopped)),
+                });
+            }
+            out
+        });
+        started.unwrap_or_else(|| {
+            names
+                .into_iter()
+                .map(|n| Err((n, CollectError::Stopped)))
+                .collect()
         })
     }
 
@@ -205,8 +325,10 @@ impl PluginRuntime {
         self.inner.generation.send_modify(|g| *g += 1);
     }
 
-    /// Loads every top-level `*.wasm` in the plugins directory, logging
-    /// progress. Failures are logged and kept in the plugin's status.
+    /// Loads every top-level `*.wasm` in the plugins directory, a few at a
+    /// time, logging progress. Failures are logged and kept in the plugin's
+    /// status. Each load is bounded by the compile timeout and its calls'
+    /// deadlines, so a hostile file delays the others by no more than that.
     pub fn load_all(&self) -> usize {
         let dir = &self.inner.options.plugins_dir;
         let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
@@ -222,19 +344,110 @@ impl PluginRuntime {
         files.sort();
         let started = Instant::now();
         let total = files.len();
-        let mut loaded = 0;
-        for (i, path) in files.iter().enumerate() {
-            match self.load_file(path) {
-                Ok(()) => loaded += 1,
-                Err(e) => tracing::error!("{e}"),
+        let (next, processed, loaded) = (
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        );
+        let loaders = total.clamp(1, 4);
+        std::thread::scope(|scope| {
+            for _ in 0..loaders {
+                scope.spawn(|| {
+                    while let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        match self.load_file(path) {
+                            Ok(()) => _ = loaded.fetch_add(1, Ordering::Relaxed),
+                            Err(e) => tracing::error!("{e}"),
+                        }
+                        let done = processed.fetch_add(1, Ordering::Relaxed) + 1;
+                        tracing::info!(
+                            "plugins: {done}/{total} processed, {} loaded, {:.1}/s",
+                            loaded.load(Ordering::Relaxed),
+                            done as f64 / started.elapsed().as_secs_f64().max(1e-9)
+                        );
+                    }
+                });
             }
-            tracing::info!(
-                "plugins: {}/{total} processed, {loaded} loaded, {:.1}/s",
-                i + 1,
-                (i + 1) as f64 / started.elapsed().as_secs_f64().max(1e-9)
-            );
+        });
+        loaded.into_inner()
+    }
+
+    /// Reads `path`, refusing files over the size limit before reading them.
+    fn read_plugin(&self, path: &Path) -> Result<Vec<u8>, LoadError> {
+        let limit = self.inner.options.max_plugin_size;
+        let read_error = |e: std::io::Error| LoadError::Read {
+            path: path.to_owned(),
+            message: e.to_string(),
+        };
+        let too_large = |size| LoadError::TooLarge {
+            path: path.to_owned(),
+            size,
+            limit,
+        };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let size = file.metadata().map_err(read_error)?.len();
+        if size > limit {
+            return Err(too_large(size));
         }
-        loaded
+        // The file may grow while being read: read one byte past the limit.
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        if bytes.len() as u64 > limit {
+            return Err(too_large(bytes.len() as u64));
+        }
+        Ok(bytes)
+    }
+
+    /// Compiles `bytes` (or reads them from the cache) on a thread of its
+    /// own, waiting at most the compile timeout. Compilation cannot be
+    /// cancelled: a late one finishes unobserved, and the plugin cannot
+    /// start another until it has.
+    fn compile(
+        &self,
+        name: &str,
+        path: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<(Component, Origin), LoadError> {
+        let compile_error = |message: String| LoadError::Compile {
+            path: path.to_owned(),
+            message,
+        };
+        if !self.inner.compiling.lock().insert(name.to_owned()) {
+            return Err(compile_error(
+                "an earlier version of this plugin is still compiling (it was abandoned after the \
+                 compile timeout); it is retried on the next change of the file"
+                    .into(),
+            ));
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (engine, cache) = (self.inner.engine.clone(), self.inner.cache.clone());
+        let compiling = Arc::clone(&self.inner.compiling);
+        let plugin = name.to_owned();
+        let spawned = std::thread::Builder::new()
+            .name(format!("compile-{name}"))
+            .spawn(move || {
+                let result = cache.load_or_compile(&engine, &bytes);
+                compiling.lock().remove(&plugin);
+                let _ = tx.send(result);
+            });
+        if let Err(e) = spawned {
+            self.inner.compiling.lock().remove(name);
+            return Err(compile_error(format!(
+                "cannot start a compiler thread: {e}"
+            )));
+        }
+        let timeout = self.inner.options.compile_timeout;
+        match rx.recv_timeout(timeout) {
+            Ok(compiled) => compiled.map_err(|e| compile_error(error_chain(&e))),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(compile_error(format!(
+                "compilation did not finish within {timeout:?} and was abandoned; the component \
+                 is too large or too complex (split it, or build it with optimisations)"
+            ))),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err(compile_error("the compiler thread failed".into()))
+            }
+        }
     }
 
     /// Compiles (or reads from cache) and validates the plugin at `path`,
@@ -273,30 +486,28 @@ impl PluginRuntime {
 
     fn load_and_swap(&self, name: &str, path: &Path) -> Result<(), LoadError> {
         let started = Instant::now();
-        let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let bytes = self.read_plugin(path)?;
         let compile_error = |message: String| LoadError::Compile {
             path: path.to_owned(),
             message,
         };
-        let (component, origin) = self
-            .inner
-            .cache
-            .load_or_compile(&self.inner.engine, &bytes)
-            .map_err(|e| compile_error(error_chain(&e)))?;
+        let (component, origin) = self.compile(name, path, bytes)?;
         let pre = self
             .inner
             .linker
             .instantiate_pre(&component)
             .map_err(|e| compile_error(error_chain(&e)))?;
         let pre = ExporterPre::new(pre).map_err(|e| compile_error(error_chain(&e)))?;
-        let metadata =
-            read_metadata(&pre, METADATA_TIMEOUT).map_err(|message| LoadError::Metadata {
-                path: path.to_owned(),
-                message,
-            })?;
+        let timeout = self.inner.options.metadata_timeout;
+        let metadata = {
+            let pre = pre.clone();
+            self.run(async move { read_metadata(&pre, timeout).await })
+                .unwrap_or_else(|| Err("the plugin executor is shutting down".into()))
+        }
+        .map_err(|message| LoadError::Metadata {
+            path: path.to_owned(),
+            message,
+        })?;
         let plugin = Arc::new(LoadedPlugin {
             path: path.to_owned(),
             pre,
@@ -315,15 +526,21 @@ impl PluginRuntime {
         let metrics = self.plugin_metrics(name);
         let mut fresh = BTreeMap::new();
         let mut failed = BTreeMap::new();
-        for (instance_config, target) in desired_instances(name, &plugin.metadata, &config) {
-            match self.start_instance(
-                &plugin,
-                name,
-                instance_config.as_ref(),
-                &config,
-                target,
-                &metrics,
-            ) {
+        let prepared = desired_instances(name, &plugin.metadata, &config)
+            .into_iter()
+            .map(|(instance_config, target)| {
+                self.prepare_instance(
+                    &plugin,
+                    name,
+                    instance_config.as_ref(),
+                    &config,
+                    target,
+                    &metrics,
+                )
+            })
+            .collect();
+        for started in self.start_all(prepared) {
+            match started {
                 Ok(running) => {
                     fresh.insert(running.target.instance.clone(), running);
                 }
@@ -378,7 +595,7 @@ impl PluginRuntime {
         Arc::clone(&state.plugins.entry(name.to_owned()).or_default().metrics)
     }
 
-    fn start_instance(
+    fn prepare_instance(
         &self,
         plugin: &LoadedPlugin,
         plugin_name: &str,
@@ -386,7 +603,7 @@ impl PluginRuntime {
         config: &Config,
         target: TargetSpec,
         metrics: &Arc<PluginMetrics>,
-    ) -> Result<RunningInstance, (String, CollectError)> {
+    ) -> Prepared {
         let grants = config.plugins.grants_for(plugin_name, instance);
         let capabilities = capability_statuses(plugin_name, &plugin.metadata.capabilities, &grants);
         for request in &plugin.metadata.capabilities {
@@ -417,16 +634,16 @@ impl PluginRuntime {
             grants: Arc::new(grants),
             config_json,
             memory_limit,
+            copy_budget: memory_limit.saturating_mul(self.inner.options.copy_factor.max(1)),
             timeout: target.timeout,
             output_limits: self.inner.options.output_limits,
             metrics: Arc::clone(metrics),
         };
-        let handle = InstanceHandle::start(spec).map_err(|e| (target.instance.clone(), e))?;
-        Ok(RunningInstance {
-            handle: Arc::new(handle),
+        Prepared {
+            spec,
             target,
             capabilities,
-        })
+        }
     }
 
     /// Stops a removed plugin's instances; their targets disappear, which
@@ -479,6 +696,7 @@ impl PluginRuntime {
         };
         let mut keep = BTreeMap::new();
         let mut failed = BTreeMap::new();
+        let mut to_start = Vec::new();
         for (name, plugin) in &plugins {
             let metrics = self.plugin_metrics(name);
             let grants_unchanged =
@@ -498,25 +716,36 @@ impl PluginRuntime {
                         })
                     })
                 };
-                let running = match reusable {
-                    Some(running) => running,
-                    None => match self.start_instance(
+                match reusable {
+                    Some(running) => {
+                        keep.insert(running.target.instance.clone(), running);
+                    }
+                    None => to_start.push(self.prepare_instance(
                         plugin,
                         name,
                         instance_config.as_ref(),
                         config,
                         target,
                         &metrics,
-                    ) {
-                        Ok(running) => running,
-                        Err((instance, e)) => {
-                            tracing::error!(plugin = %name, instance = %instance, "instance not started: {e}");
-                            failed.insert(instance, (name.clone(), e.to_string()));
-                            continue;
-                        }
-                    },
-                };
-                keep.insert(running.target.instance.clone(), running);
+                    )),
+                }
+            }
+        }
+        for started in self.start_all(to_start) {
+            match started {
+                Ok(running) => {
+                    keep.insert(running.target.instance.clone(), running);
+                }
+                Err((instance, e)) => {
+                    let plugin = config
+                        .plugins
+                        .instances
+                        .iter()
+                        .find(|i| i.name == instance)
+                        .map_or_else(|| instance.clone(), |i| i.plugin.clone());
+                    tracing::error!(plugin = %plugin, instance = %instance, "instance not started: {e}");
+                    failed.insert(instance, (plugin, e.to_string()));
+                }
             }
         }
         for instance in &config.plugins.instances {
