@@ -13,41 +13,47 @@ pub fn run(
     block_duration: std::time::Duration,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let input =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
     let interactive = std::io::stderr().is_terminal();
+    // promtool's rule: the widest of Prometheus' block ranges (2 h, 6 h,
+    // 18 h, 54 h, …) within the flag, so the blocks line up with the ones
+    // compaction makes.
+    let requested = block_duration.as_millis().clamp(1, i64::MAX as u128) as i64;
+    let block_ms = wasmetheus_tsdb::backfill::compatible_block_duration(requested);
     eprintln!(
-        "parsing {} ({:.1} MiB)…",
+        "reading {} ({:.1} MiB) into blocks of {} h…",
         file.display(),
-        input.len() as f64 / (1 << 20) as f64
+        size as f64 / (1 << 20) as f64,
+        block_ms as f64 / 3.6e6
     );
     let mut last_line = Instant::now();
-    let block_ms = block_duration.as_millis().clamp(1, i64::MAX as u128) as i64;
-    let stats = wasmetheus_tsdb::backfill::create_blocks_from_openmetrics(
-        &input,
-        &file.display().to_string(),
+    let stats = wasmetheus_tsdb::backfill::create_blocks_from_openmetrics_file(
+        file,
         data_dir,
         block_ms,
         |p| {
             let rate = p.samples_done as f64 / started.elapsed().as_secs_f64().max(1e-9);
             if interactive {
                 let width = 30;
-                let filled = (p.series_done * width / p.series_total.max(1)) as usize;
+                let filled = (p.blocks_done * width / p.blocks_total.max(1)) as usize;
                 eprint!(
-                    "\r[{}{}] {}/{} series, {} samples, {:.0} samples/s",
+                    "\r[{}{}] {}/{} blocks, {}/{} samples, {:.0} samples/s",
                     "#".repeat(filled),
                     " ".repeat(width as usize - filled),
-                    p.series_done,
-                    p.series_total,
+                    p.blocks_done,
+                    p.blocks_total,
                     p.samples_done,
+                    p.samples_total,
                     rate
                 );
                 let _ = std::io::stderr().flush();
-            } else if last_line.elapsed().as_secs() >= 5 || p.series_done == p.series_total {
+            } else if last_line.elapsed().as_secs() >= 5 || p.blocks_done == p.blocks_total {
                 last_line = Instant::now();
                 eprintln!(
-                    "{}/{} series, {} samples written ({:.0} samples/s)",
-                    p.series_done, p.series_total, p.samples_done, rate
+                    "{}/{} blocks, {}/{} samples read ({:.0} samples/s)",
+                    p.blocks_done, p.blocks_total, p.samples_done, p.samples_total, rate
                 );
             }
         },
@@ -66,6 +72,13 @@ pub fn run(
         stats.min_time,
         stats.max_time
     );
+    if stats.dropped > 0 {
+        println!(
+            "{} samples not written: each came after a sample of its series at the same or a \
+             later time in the same block (promtool drops these too)",
+            stats.dropped
+        );
+    }
     let written = disk_bytes_written();
     let per_sample = |b: u64| b as f64 / stats.samples.max(1) as f64;
     let disk = stats.chunk_bytes + stats.index_disk_bytes;

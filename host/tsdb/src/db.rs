@@ -269,12 +269,9 @@ impl Db {
     /// The newest sample time, head or store.
     fn newest_time(&self) -> i64 {
         let head = self.head.max_time();
-        let store = self
-            .store
-            .block_starts()
-            .ok()
-            .and_then(|b| b.last().copied())
-            .map_or(i64::MIN, |b| b + self.options.block_range_ms - 1);
+        // The newest stored sample, whatever the width of its block (a
+        // backfill may write wider ones than the head compacts).
+        let store = self.store.time_range().1;
         head.max(store)
     }
 

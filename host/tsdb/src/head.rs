@@ -321,6 +321,11 @@ pub struct Head {
     id: u32,
 }
 
+/// Series refs from the log at or above this are not believed on replay:
+/// a slot table that large (8 bytes a ref, 512 MiB here) comes from a
+/// crafted or corrupt record, not from 64 million series created.
+const MAX_REPLAY_REF: usize = 1 << 26;
+
 /// Source of [`Head::id`]s.
 static NEXT_HEAD_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
@@ -416,6 +421,17 @@ impl Head {
                 let series = self.series.get_mut();
                 let index = self.index.get_mut();
                 let r = r as usize;
+                if r >= MAX_REPLAY_REF && r >= series.len() {
+                    // A checksummed but crafted or miscomputed record: its
+                    // slot would need gigabytes. The series (and samples
+                    // logged for it) are left out rather than the process
+                    // aborting on the allocation.
+                    tracing::error!(
+                        series_ref = r,
+                        "skipping a WAL series record with an implausibly high ref"
+                    );
+                    return;
+                }
                 if r >= series.len() {
                     series.resize_with(r + 1, || None);
                 }

@@ -39,7 +39,7 @@ use std::hash::Hasher;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::{MatchType, Matcher};
 
@@ -152,6 +152,9 @@ pub struct Part {
     path: PathBuf,
     block: i64,
     seq: u64,
+    /// Width of the block the part was written for (from its header): a
+    /// backfill may write blocks wider than the store's, e.g. 18 h.
+    range: i64,
     map: Arc<memmap2::Mmap>,
     index_at: usize,
     count: usize,
@@ -183,6 +186,10 @@ impl Part {
         if !matches!(map[8], 1 | PART_VERSION) {
             return Err(corrupt(format!("unknown version {}", map[8])));
         }
+        let range = i64::from_le_bytes(map[24..32].try_into().expect("8 bytes"));
+        if range < 1 {
+            return Err(corrupt(format!("block range {range} ms is not positive")));
+        }
         let footer = &map[len - PART_FOOTER..];
         let index_at = u64::from_le_bytes(footer[..8].try_into().expect("8 bytes")) as usize;
         let count = u64::from_le_bytes(footer[8..16].try_into().expect("8 bytes")) as usize;
@@ -206,6 +213,7 @@ impl Part {
             path: path.to_owned(),
             block,
             seq,
+            range,
             map: Arc::new(map),
             index_at,
             count,
@@ -213,6 +221,11 @@ impl Part {
             min_time,
             max_time,
         };
+        if min_time > max_time {
+            return Err(corrupt(format!(
+                "time range {min_time}..{max_time} ends before it starts"
+            )));
+        }
         for i in 0..count {
             let (_, offset, len) = part.entry(i);
             if offset < PART_HEADER || offset.saturating_add(len) > index_at {
@@ -243,6 +256,14 @@ impl Part {
             }
         }
         None
+    }
+
+    /// How far after its block start the part holds samples: its range,
+    /// or more for a part whose chunks run past it (merged by an older
+    /// version that did not keep ranges apart).
+    fn span(&self) -> i64 {
+        self.range
+            .max(self.max_time.saturating_sub(self.block).saturating_add(1))
     }
 
     fn sids(&self) -> impl Iterator<Item = Sid> + '_ {
@@ -328,6 +349,9 @@ pub struct Store {
     next_seq: AtomicU64,
     /// Width of a block in ms; chunks never straddle a block boundary.
     block_range: i64,
+    /// The widest [`Part::span`] loaded: a part overlapping `[mint, maxt]`
+    /// starts after `mint - max_span`.
+    max_span: AtomicI64,
     /// Serialises creating series and rewriting parts.
     write_lock: Mutex<()>,
 }
@@ -384,6 +408,7 @@ impl Store {
             parts: RwLock::new(BTreeMap::new()),
             next_seq: AtomicU64::new(1),
             block_range: block_range.max(1),
+            max_span: AtomicI64::new(block_range.max(1)),
             write_lock: Mutex::new(()),
         };
         store.load_symbols()?;
@@ -401,6 +426,10 @@ impl Store {
 
     fn load_symbols(&self) -> Result<(), StoreError> {
         let mut symbols = self.symbols.write();
+        // Ids are handed out densely from 0 and never removed: one beyond
+        // the number of symbols is corruption, not a reason to allocate a
+        // table of up to 2^32 entries.
+        let count = self.symbol_strings.len();
         for item in self.symbol_strings.iter() {
             let (k, v) = item.map_err(|e| self.err(e))?;
             let id = u32::from_be_bytes(k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
@@ -413,6 +442,15 @@ impl Store {
                     detail: format!("id {id} is not UTF-8"),
                 })?
                 .into();
+            if id >= count {
+                return Err(StoreError::Corrupt {
+                    what: "symbol id",
+                    detail: format!(
+                        "id {id} of {count} symbols; restore the data directory from a snapshot \
+                         or delete it"
+                    ),
+                });
+            }
             if id >= symbols.by_id.len() {
                 symbols.by_id.resize(id + 1, Arc::from(""));
             }
@@ -453,7 +491,10 @@ impl Store {
             };
             max_seq = max_seq.max(seq);
             match Part::open(&path, block, seq) {
-                Ok(part) => parts.entry(block).or_default().push(Arc::new(part)),
+                Ok(part) => {
+                    self.max_span.fetch_max(part.span(), Ordering::Relaxed);
+                    parts.entry(block).or_default().push(Arc::new(part));
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "skipping a corrupt part file; renamed to *.corrupt");
                     let _ = std::fs::rename(&path, path.with_extension("corrupt"));
@@ -615,6 +656,17 @@ impl Store {
 
     /// A writer of a new part for `block`.
     pub fn block_writer(&self, block: i64) -> Result<BlockWriter<'_>, StoreError> {
+        self.block_writer_spanning(block, self.block_range)
+    }
+
+    /// A writer of a new part for the block `[block, block + range)`, of a
+    /// width other than the store's (a backfill's `--max-block-duration`).
+    pub fn block_writer_spanning(
+        &self,
+        block: i64,
+        range: i64,
+    ) -> Result<BlockWriter<'_>, StoreError> {
+        let range = range.max(1);
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let final_path = self.chunks_dir.join(part_name(block, seq));
         let tmp = final_path.with_extension("part.tmp");
@@ -625,11 +677,12 @@ impl Store {
         header.push(PART_VERSION);
         header.extend_from_slice(&[0; 7]);
         header.extend_from_slice(&block.to_le_bytes());
-        header.extend_from_slice(&self.block_range.to_le_bytes());
+        header.extend_from_slice(&range.to_le_bytes());
         out.write_all(&header).map_err(io_at(&tmp))?;
         Ok(BlockWriter {
             store: self,
             block,
+            range,
             seq,
             tmp,
             final_path,
@@ -705,16 +758,31 @@ impl Store {
         Ok(written)
     }
 
-    /// Parts of the blocks overlapping `[mint, maxt]`, oldest first.
+    /// Parts holding samples in `[mint, maxt]`, by block start and oldest
+    /// first within a block. A part is found by its own time range, not
+    /// the store's block width: a backfill may have written blocks of
+    /// another width (18 h, say), which begin before `block_of(mint)`.
     fn parts_in(&self, mint: i64, maxt: i64) -> Vec<Arc<Part>> {
         if mint > maxt {
             return Vec::new();
         }
+        let first = mint.saturating_sub(self.max_span.load(Ordering::Relaxed) - 1);
         self.parts
             .read()
-            .range(self.block_of(mint)..=self.block_of(maxt))
-            .flat_map(|(_, parts)| parts.iter().cloned())
+            .range(first..=maxt)
+            .flat_map(|(_, parts)| parts.iter())
+            .filter(|p| p.min_time <= maxt && p.max_time >= mint)
+            .cloned()
             .collect()
+    }
+
+    /// Makes a part visible to readers.
+    fn register(&self, part: Arc<Part>) {
+        self.max_span.fetch_max(part.span(), Ordering::Relaxed);
+        let mut parts = self.parts.write();
+        let list = parts.entry(part.block).or_default();
+        list.push(part);
+        list.sort_by_key(|p| p.seq);
     }
 
     /// The stored chunks of `sid` overlapping `[mint, maxt]` (undecoded,
@@ -992,7 +1060,14 @@ impl Store {
             return Ok(());
         }
         let sids: BTreeSet<Sid> = old.iter().flat_map(|p| p.sids()).collect();
-        let mut writer = self.block_writer(block)?;
+        // As wide as the widest part merged: a backfilled 18 h part and a
+        // compacted 2 h one of the same start make one 18 h part.
+        let range = old
+            .iter()
+            .map(|p| p.span())
+            .max()
+            .unwrap_or(self.block_range);
+        let mut writer = self.block_writer_spanning(block, range)?;
         for sid in sids {
             let mut merged: Vec<(i64, f64)> = Vec::new();
             for part in &old {
@@ -1014,6 +1089,7 @@ impl Store {
         let list = parts.entry(block).or_default();
         list.retain(|p| !old.iter().any(|o| o.seq == p.seq));
         if let Some(new) = new {
+            self.max_span.fetch_max(new.span(), Ordering::Relaxed);
             list.push(new);
             list.sort_by_key(|p| p.seq);
         }
@@ -1096,12 +1172,19 @@ impl Store {
         Ok(self.parts.read().keys().copied().collect())
     }
 
-    /// Removes whole blocks that end at or before `before`.
+    /// Removes whole blocks that end at or before `before`: every part of
+    /// them, whatever its width, holds only samples before it.
     pub fn drop_blocks_before(&self, before: i64) -> Result<RetentionStats, StoreError> {
         let blocks: Vec<i64> = self
-            .block_starts()?
-            .into_iter()
-            .take_while(|b| b.saturating_add(self.block_range) <= before)
+            .parts
+            .read()
+            .iter()
+            .filter(|(_, parts)| {
+                parts
+                    .iter()
+                    .all(|p| p.block.saturating_add(p.span()) <= before)
+            })
+            .map(|(block, _)| *block)
             .collect();
         self.drop_blocks(&blocks)
     }
@@ -1272,6 +1355,7 @@ fn chunk_overlaps(chunk: &ChunkSource, mint: i64, maxt: i64) -> bool {
 pub struct BlockWriter<'a> {
     store: &'a Store,
     block: i64,
+    range: i64,
     seq: u64,
     tmp: PathBuf,
     final_path: PathBuf,
@@ -1302,11 +1386,11 @@ impl BlockWriter<'_> {
         self.add_sid(sid, samples)
     }
 
-    fn add_sid(&mut self, sid: Sid, samples: &[(i64, f64)]) -> Result<(), StoreError> {
+    pub(crate) fn add_sid(&mut self, sid: Sid, samples: &[(i64, f64)]) -> Result<(), StoreError> {
         debug_assert!(
             samples
                 .iter()
-                .all(|(t, _)| self.store.block_of(*t) == self.block)
+                .all(|(t, _)| { *t >= self.block && t.wrapping_sub(self.block) < self.range })
         );
         self.encoded.clear();
         self.timestamps.clear();
@@ -1340,19 +1424,26 @@ impl BlockWriter<'_> {
     pub fn finish(self) -> Result<(), StoreError> {
         let store = self.store;
         let _guard = store.write_lock.lock();
-        let part = self.finish_unlocked()?;
-        if let Some(part) = part {
-            let mut parts = store.parts.write();
-            let list = parts.entry(part.block).or_default();
-            list.push(part);
-            list.sort_by_key(|p| p.seq);
+        if let Some(part) = self.finish_unlocked()? {
+            store.register(part);
         }
         Ok(())
     }
 
     /// [`finish`](Self::finish) for a caller holding the write lock that
     /// registers the part itself; `None` for an empty writer.
-    fn finish_unlocked(mut self) -> Result<Option<Arc<Part>>, StoreError> {
+    fn finish_unlocked(self) -> Result<Option<Arc<Part>>, StoreError> {
+        let store = self.store;
+        match self.prepare()? {
+            Some(prepared) => Ok(store.publish_unlocked(vec![prepared])?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes the index and syncs the part under its temporary name:
+    /// complete on disk, but invisible (and removed if dropped) until
+    /// [`Store::publish`]. `None` for an empty writer.
+    pub fn prepare(mut self) -> Result<Option<PreparedPart>, StoreError> {
         let mut out = self.out.take().expect("finish runs once");
         if self.index.is_empty() {
             drop(out);
@@ -1383,18 +1474,64 @@ impl BlockWriter<'_> {
             .map_err(|e| io_at(&self.tmp)(e.into_error()))?;
         file.sync_all().map_err(io_at(&self.tmp))?;
         drop(file);
-        // The series and postings the part refers to are durable first.
-        self.store.flush_postings()?;
-        self.store.db.flush().map_err(|e| self.store.err(e))?;
-        std::fs::rename(&self.tmp, &self.final_path).map_err(io_at(&self.final_path))?;
-        if let Ok(dir) = std::fs::File::open(&self.store.chunks_dir) {
+        Ok(Some(PreparedPart {
+            block: self.block,
+            seq: self.seq,
+            tmp: Some(std::mem::take(&mut self.tmp)),
+            final_path: std::mem::take(&mut self.final_path),
+        }))
+    }
+}
+
+/// A part written and synced under its temporary name, not yet visible.
+pub struct PreparedPart {
+    block: i64,
+    seq: u64,
+    /// `None` once renamed into place.
+    tmp: Option<PathBuf>,
+    final_path: PathBuf,
+}
+
+impl Drop for PreparedPart {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+impl Store {
+    /// Makes prepared parts visible, all of them or (on an error) those
+    /// before the failing one: the series and postings they refer to are
+    /// made durable first, then each is renamed into place.
+    pub fn publish(&self, prepared: Vec<PreparedPart>) -> Result<(), StoreError> {
+        let _guard = self.write_lock.lock();
+        for part in self.publish_unlocked(prepared)? {
+            self.register(part);
+        }
+        Ok(())
+    }
+
+    fn publish_unlocked(&self, prepared: Vec<PreparedPart>) -> Result<Vec<Arc<Part>>, StoreError> {
+        // The series and postings the parts refer to are durable first.
+        self.flush_postings()?;
+        self.db.flush().map_err(|e| self.err(e))?;
+        let mut renamed = Vec::with_capacity(prepared.len());
+        for mut part in prepared {
+            let tmp = part.tmp.take().expect("a prepared part is renamed once");
+            if let Err(e) = std::fs::rename(&tmp, &part.final_path) {
+                part.tmp = Some(tmp);
+                return Err(io_at(&part.final_path)(e));
+            }
+            renamed.push(part);
+        }
+        if let Ok(dir) = std::fs::File::open(&self.chunks_dir) {
             let _ = dir.sync_all();
         }
-        Ok(Some(Arc::new(Part::open(
-            &self.final_path,
-            self.block,
-            self.seq,
-        )?)))
+        renamed
+            .iter()
+            .map(|p| Ok(Arc::new(Part::open(&p.final_path, p.block, p.seq)?)))
+            .collect()
     }
 }
 

@@ -681,7 +681,7 @@ http_requests_total{code=\"200\",job=\"api\"} 3 2.25
 http_requests_total{code=\"500\",job=\"api\"} 0 1.5
 # TYPE temperature gauge
 temperature{room=\"a\"} 21.5 1.0
-temperature{room=\"a\"} -3.25 1.001
+temperature{room=\"a\"} -3.25 1.25
 # EOF
 ";
 
@@ -705,7 +705,7 @@ fn openmetrics_samples() -> Data {
         ),
         (
             labels(&[("__name__", "temperature"), ("room", "a")]),
-            vec![(1_000, 21.5), (1_001, -3.25)],
+            vec![(1_000, 21.5), (1_250, -3.25)],
         ),
     ])
 }
@@ -735,7 +735,7 @@ fn malformed_backfill_names_the_line_and_writes_nothing() {
         (
             OPENMETRICS
                 .replace("21.5 1.0", "21.5")
-                .replace("-3.25 1.001", "-3.25"),
+                .replace("-3.25 1.25", "-3.25"),
             "file.om:7:",
         ),
         // No `# EOF`.
