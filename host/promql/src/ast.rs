@@ -81,6 +81,27 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// Levels from this node down to its deepest leaf (1 for a leaf). The
+    /// parser bounds it by [`crate::parser::MAX_DEPTH`].
+    pub fn depth(&self) -> usize {
+        let below = match self {
+            Expr::Number(_)
+            | Expr::String(_)
+            | Expr::VectorSelector(_)
+            | Expr::MatrixSelector(_) => 0,
+            Expr::Paren(e) => e.expr.depth(),
+            Expr::Unary(e) => e.expr.depth(),
+            Expr::Subquery(e) => e.expr.depth(),
+            Expr::Binary(e) => e.lhs.depth().max(e.rhs.depth()),
+            Expr::Aggregate(e) => e
+                .expr
+                .depth()
+                .max(e.param.as_ref().map_or(0, |p| p.depth())),
+            Expr::Call(e) => e.args.iter().map(Expr::depth).max().unwrap_or(0),
+        };
+        below + 1
+    }
+
     pub fn span(&self) -> Span {
         match self {
             Expr::Number(e) => e.span,
@@ -121,9 +142,7 @@ impl Expr {
             Expr::Paren(e) => e.expr.value_type(),
             Expr::Unary(e) => e.expr.value_type(),
             Expr::Binary(e) => {
-                if e.lhs.value_type() == ValueType::Scalar
-                    && e.rhs.value_type() == ValueType::Scalar
-                {
+                if e.scalar {
                     ValueType::Scalar
                 } else {
                     ValueType::Vector
@@ -452,6 +471,10 @@ pub struct BinaryExpr {
     pub return_bool: bool,
     pub matching: VectorMatching,
     pub span: Span,
+    /// Both sides are scalars (so is the result), decided once when the
+    /// tree is built: asking the sides again would walk a whole operator
+    /// chain at every node of it.
+    pub(crate) scalar: bool,
 }
 
 /// The aggregation operators.

@@ -248,10 +248,21 @@ impl Engine {
         cancel: &Cancel,
     ) -> Result<(Value, Annotations)> {
         let expr = parser::parse(query)?;
+        with_stack_for(&expr, || self.instant(storage, query, &expr, t, cancel))
+    }
+
+    fn instant(
+        &self,
+        storage: &dyn Queryable,
+        query: &str,
+        expr: &Expr,
+        t: i64,
+        cancel: &Cancel,
+    ) -> Result<(Value, Annotations)> {
         let mut ev = Evaluator::new(self, storage, query, t, t, 0);
         ev.cancel = cancel.clone();
-        ev.plan(&expr, t, t, true);
-        let val = ev.eval(&expr, t)?;
+        ev.plan(expr, t, t, true);
+        let val = ev.eval(expr, t)?;
         let out = match val {
             Val::Scalar(v) => Value::Scalar(t, v),
             Val::Str(s) => Value::String(t, s),
@@ -335,11 +346,24 @@ impl Engine {
                 "zero or negative query resolution step widths are not accepted. Try a positive integer",
             );
         }
+        with_stack_for(&expr, || {
+            self.range(storage, query, &expr, (start, end, step), cancel)
+        })
+    }
+
+    fn range(
+        &self,
+        storage: &dyn Queryable,
+        query: &str,
+        expr: &Expr,
+        (start, end, step): (i64, i64, i64),
+        cancel: &Cancel,
+    ) -> Result<(Value, Annotations)> {
         let mut ev = Evaluator::new(self, storage, query, start, end, step);
         ev.cancel = cancel.clone();
-        ev.plan(&expr, start, end, true);
-        if steps::supported(&expr) {
-            let m = ev.eval_steps(&expr)?;
+        ev.plan(expr, start, end, true);
+        if steps::supported(expr) {
+            let m = ev.eval_steps(expr)?;
             let series = ev.range_result(m)?;
             return Ok((Value::Matrix(series), std::mem::take(&mut ev.annotations)));
         }
@@ -350,7 +374,7 @@ impl Engine {
         let mut t = start;
         while t <= end {
             ev.check_deadline()?;
-            match ev.eval(&expr, t)? {
+            match ev.eval(expr, t)? {
                 Val::Scalar(v) => out.push_scalar(t, v),
                 Val::Vector(samples) => out.push_vector(t, samples)?,
                 other => {
@@ -372,6 +396,39 @@ impl Engine {
             std::mem::take(&mut ev.annotations),
         ))
     }
+}
+
+/// The deepest expression evaluated on the caller's thread. Evaluation
+/// recurses once per level of the expression, with frames of up to
+/// ~20 KiB each in a debug build; at this depth that stays well inside the
+/// 2 MiB stack of a spawned thread.
+const INLINE_DEPTH: usize = 32;
+/// Stack reserved per level of a deeper expression (pages are only
+/// committed as they are touched).
+const STACK_PER_LEVEL: usize = 64 << 10;
+
+/// Runs `f`, the evaluation of `expr`, on this thread, or for an
+/// expression nested deeper than [`INLINE_DEPTH`] on a thread whose stack
+/// fits it (up to [`parser::MAX_DEPTH`] levels, ~32 MiB of address space).
+fn with_stack_for<T: Send>(expr: &Expr, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    let depth = expr.depth();
+    if depth <= INLINE_DEPTH {
+        return f();
+    }
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("promql-deep".into())
+            .stack_size((1 << 20) + depth * STACK_PER_LEVEL)
+            .spawn_scoped(scope, f);
+        match thread {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(e) => err(format!(
+                "cannot start a thread to evaluate an expression nested {depth} levels deep: {e}"
+            )),
+        }
+    })
 }
 
 /// The series of a range query's result, assembled step by step.

@@ -47,15 +47,17 @@ impl ParseError {
     }
 }
 
+/// The deepest expression tree the parser builds. Every pass over the tree
+/// (type checks, printing, planning, evaluation, the syntax tree JSON,
+/// dropping it) recurses once per level, so this bounds their stack use:
+/// at this depth they all run in the 2 MiB stack of a spawned thread,
+/// debug builds included. Prometheus has no such limit (Go's stacks
+/// grow); real queries nest a few dozen levels.
+pub const MAX_DEPTH: usize = 500;
+
 /// Parses and type-checks a PromQL expression.
 pub fn parse(input: &str) -> Result<Expr, ParseError> {
-    if Lexer::new(input).next().is_none() {
-        return Err(ParseError::at(
-            input,
-            0,
-            "no expression found in input".into(),
-        ));
-    }
+    check_depth(input)?;
     let mut expr = grammar::ExprParser::new()
         .parse(input, Lexer::new(input))
         .map_err(|e| syntax_error(input, e))?;
@@ -63,6 +65,111 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
         .check(&mut expr)
         .map_err(|e| ParseError::at(input, e.pos, e.message))?;
     Ok(expr)
+}
+
+/// Rejects input whose tree would be deeper than [`MAX_DEPTH`], from its
+/// tokens alone, before the grammar builds anything; also rejects input
+/// without tokens.
+///
+/// Each group (`(…)`, `[…]`, and the whole input) counts one level plus
+/// one per operator token in it (binary or unary: a chain of `n`
+/// operators nests up to `n` deep either way; a `[` wraps what precedes
+/// it like an operator) plus its deepest inner group; commas start a
+/// sibling argument, and matchers inside `{…}` are not operators. That bounds the tree's depth from above. The running
+/// sum over the open groups grows towards that bound token by token, so
+/// the error points at the first token past the limit, and the scan is
+/// linear.
+fn check_depth(input: &str) -> Result<(), ParseError> {
+    /// An open group: operators in its current argument, the deepest
+    /// closed group in that argument, the deepest finished argument.
+    #[derive(Default)]
+    struct Group {
+        ops: usize,
+        inner: usize,
+        done: usize,
+    }
+    let mut groups = vec![Group::default()];
+    // Σ (1 + ops) over the open groups.
+    let mut path = 1;
+    let mut in_braces = false;
+    let mut any = false;
+    for token in Lexer::new(input) {
+        // A lexing error is reported by the parse itself, with the
+        // grammar's context; what came before it was checked here.
+        any = true;
+        let Ok((start, tok, _)) = token else { break };
+        match tok {
+            Tok::LBrace => in_braces = true,
+            Tok::RBrace => in_braces = false,
+            _ if in_braces => {}
+            Tok::LParen => {
+                groups.push(Group::default());
+                path += 1;
+            }
+            // A subquery or range wraps what precedes it, like an
+            // operator, and its duration arithmetic is a group.
+            Tok::LBracket => {
+                groups.last_mut().expect("the outermost group").ops += 1;
+                groups.push(Group::default());
+                path += 2;
+            }
+            Tok::RParen | Tok::RBracket if groups.len() > 1 => {
+                let g = groups.pop().expect("more than one group");
+                path -= 1 + g.ops;
+                let depth = 1 + g.done.max(g.ops + g.inner);
+                let top = groups.last_mut().expect("the outermost group");
+                top.inner = top.inner.max(depth);
+            }
+            Tok::Comma => {
+                let top = groups.last_mut().expect("the outermost group");
+                path -= top.ops;
+                top.done = top.done.max(top.ops + top.inner);
+                top.ops = 0;
+                top.inner = 0;
+            }
+            Tok::Add
+            | Tok::Sub
+            | Tok::Mul
+            | Tok::Div
+            | Tok::Mod
+            | Tok::Pow
+            | Tok::EqlC
+            | Tok::Neq
+            | Tok::Lte
+            | Tok::Lss
+            | Tok::Gte
+            | Tok::Gtr
+            | Tok::TrimUpper
+            | Tok::TrimLower
+            | Tok::And
+            | Tok::Or
+            | Tok::Unless
+            | Tok::Atan2 => {
+                groups.last_mut().expect("the outermost group").ops += 1;
+                path += 1;
+            }
+            _ => {}
+        }
+        let inner = groups.last().map_or(0, |g| g.inner);
+        if path + inner > MAX_DEPTH {
+            return Err(ParseError::at(
+                input,
+                start,
+                format!(
+                    "expression nesting exceeds the maximum depth of {MAX_DEPTH} \
+                     (each parenthesis, call, aggregation, subquery and operator in a chain counts one level)"
+                ),
+            ));
+        }
+    }
+    if !any {
+        return Err(ParseError::at(
+            input,
+            0,
+            "no expression found in input".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn syntax_error(input: &str, e: lalrpop_util::ParseError<usize, Tok, LexError>) -> ParseError {
@@ -545,7 +652,9 @@ pub(crate) mod build {
             matching.card = Cardinality::ManyToMany;
         }
         let span = lhs.span().to(rhs.span());
+        let scalar = lhs.value_type() == ValueType::Scalar && rhs.value_type() == ValueType::Scalar;
         Ok(Expr::Binary(BinaryExpr {
+            scalar,
             op,
             lhs: Box::new(lhs),
             rhs: Box::new(rhs),
