@@ -1,13 +1,23 @@
 //! Service discovery for `scrape_configs`: `file_sd_configs` (JSON or YAML
 //! target groups, re-read when a file changes and every
 //! `refresh_interval`), `http_sd_configs` (the same JSON from a URL) and
-//! `dns_sd_configs` (SRV, A and AAAA records). Each source keeps its latest groups;
+//! `dns_sd_configs` (SRV, A, AAAA, MX and NS records through hickory's stub
+//! resolver). Each source keeps its latest groups;
 //! a change wakes the scrape manager through `changed`.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::{RData, RecordType};
 
 use parking_lot::Mutex;
 use serde::Deserialize;
@@ -308,58 +318,299 @@ async fn run_dns_sd(
     discovered: Discovered,
     changed: Arc<dyn Fn() + Send + Sync>,
 ) {
+    let interval = config.refresh_interval.0.max(Duration::from_secs(1));
+    let mut sd = DnsSd::new(config, DnsResolver::system());
     loop {
-        let kind = config.kind.to_ascii_uppercase();
-        let mut groups = Vec::new();
-        for name in &config.names {
-            if kind == "SRV" {
-                let found = match crate::dns::system_nameserver() {
-                    Ok(server) => crate::dns::lookup_srv(server, name).await,
-                    Err(e) => Err(e),
-                };
-                match found {
-                    // One group per record: each has its own labels.
-                    Ok(records) => groups.extend(records.into_iter().map(|r| {
-                        let mut labels = BTreeMap::new();
-                        labels.insert("__meta_dns_name".into(), name.clone());
-                        labels.insert("__meta_dns_srv_record_target".into(), r.target.clone());
-                        labels.insert("__meta_dns_srv_record_port".into(), r.port.to_string());
-                        TargetGroup {
-                            targets: vec![format!("{}:{}", r.target, r.port)],
-                            labels,
-                            source: format!("{name}/{}:{}", r.target, r.port),
-                        }
-                    })),
-                    Err(e) => tracing::warn!(name, error = %e, "dns_sd: SRV lookup failed"),
-                }
-                continue;
-            }
-            let port = config.port.unwrap_or(0);
-            match tokio::net::lookup_host((name.as_str(), port)).await {
-                Ok(addresses) => {
-                    let mut targets: Vec<String> = addresses
-                        .filter(|a| (kind == "A") == a.is_ipv4())
-                        .map(|a| a.to_string())
-                        .collect();
-                    targets.sort();
-                    targets.dedup();
-                    let mut labels = BTreeMap::new();
-                    labels.insert("__meta_dns_name".into(), name.clone());
-                    groups.push(TargetGroup {
-                        targets,
-                        labels,
-                        source: name.clone(),
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(name, error = %e, "dns_sd: lookup failed");
-                }
-            }
-        }
+        let groups = sd.refresh().await;
         if discovered.set(&job, &source, groups) {
             changed();
         }
-        tokio::time::sleep(config.refresh_interval.0.max(Duration::from_secs(1))).await;
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// Every DNS-SD lookup since start, as Prometheus'
+/// `prometheus_sd_dns_lookups_total`.
+static DNS_LOOKUPS: AtomicU64 = AtomicU64::new(0);
+/// Every failed DNS-SD lookup since start, as Prometheus'
+/// `prometheus_sd_dns_lookup_failures_total`.
+static DNS_LOOKUP_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// `(lookups, failures)` of every DNS-SD source since the process started.
+pub fn dns_sd_lookup_counts() -> (u64, u64) {
+    (
+        DNS_LOOKUPS.load(Ordering::Relaxed),
+        DNS_LOOKUP_FAILURES.load(Ordering::Relaxed),
+    )
+}
+
+/// Why a DNS-SD lookup gave no answer to use.
+#[derive(Debug, thiserror::Error)]
+pub enum DnsSdError {
+    #[error(
+        "cannot read the resolver configuration (/etc/resolv.conf): {0}; DNS service discovery needs at least one nameserver line there"
+    )]
+    Config(String),
+    #[error("invalid DNS-SD record type {0:?}: use SRV, A, AAAA, MX or NS")]
+    RecordType(String),
+    #[error("could not resolve {name:?}: {error}")]
+    Lookup { name: String, error: String },
+}
+
+/// Where DNS-SD lookups go: the system's resolver configuration
+/// (`/etc/resolv.conf`: nameservers, search domains, `ndots`, timeouts),
+/// re-read at every refresh as Prometheus does, or a fixed list of
+/// nameservers.
+///
+/// Lookups go through hickory's stub resolver: random query ids,
+/// responses accepted only from the server asked and only when their id
+/// and question match the query, a retry over TCP when a UDP answer is
+/// truncated. No answer is cached between refreshes.
+#[derive(Debug, Clone)]
+pub struct DnsResolver {
+    servers: Option<(Vec<SocketAddr>, Duration)>,
+}
+
+impl DnsResolver {
+    /// The resolver `/etc/resolv.conf` describes.
+    pub fn system() -> DnsResolver {
+        DnsResolver { servers: None }
+    }
+
+    /// Asks `servers` (UDP, then TCP on truncation, each on the given
+    /// port), waiting at most `timeout` for each answer; no search
+    /// domains, so names are asked as written.
+    pub fn with_nameservers(servers: &[SocketAddr], timeout: Duration) -> DnsResolver {
+        DnsResolver {
+            servers: Some((servers.to_vec(), timeout)),
+        }
+    }
+
+    fn build(&self) -> Result<TokioResolver, DnsSdError> {
+        let provider = TokioRuntimeProvider::default();
+        let builder = match &self.servers {
+            None => {
+                TokioResolver::builder(provider).map_err(|e| DnsSdError::Config(e.to_string()))?
+            }
+            Some((servers, timeout)) => {
+                let name_servers = servers
+                    .iter()
+                    .map(|addr| {
+                        let mut udp = ConnectionConfig::udp();
+                        udp.port = addr.port();
+                        let mut tcp = ConnectionConfig::tcp();
+                        tcp.port = addr.port();
+                        NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
+                    })
+                    .collect();
+                let mut options = ResolverOpts::default();
+                options.timeout = *timeout;
+                options.attempts = 1;
+                TokioResolver::builder_with_config(
+                    ResolverConfig::from_name_servers(name_servers),
+                    provider,
+                )
+                .with_options(options)
+            }
+        };
+        let mut builder = builder;
+        let options = builder.options_mut();
+        // Each refresh asks again, as Prometheus does; addresses are
+        // never taken from /etc/hosts.
+        options.cache_size = 0;
+        options.use_hosts_file = ResolveHosts::Never;
+        builder
+            .build()
+            .map_err(|e| DnsSdError::Config(e.to_string()))
+    }
+}
+
+/// The record types of `dns_sd_configs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DnsKind {
+    Srv,
+    A,
+    Aaaa,
+    Mx,
+    Ns,
+}
+
+impl DnsKind {
+    fn parse(kind: &str) -> Option<DnsKind> {
+        Some(match kind.to_ascii_uppercase().as_str() {
+            "SRV" => DnsKind::Srv,
+            "A" => DnsKind::A,
+            "AAAA" => DnsKind::Aaaa,
+            "MX" => DnsKind::Mx,
+            "NS" => DnsKind::Ns,
+            _ => return None,
+        })
+    }
+
+    fn record_type(self) -> RecordType {
+        match self {
+            DnsKind::Srv => RecordType::SRV,
+            DnsKind::A => RecordType::A,
+            DnsKind::Aaaa => RecordType::AAAA,
+            DnsKind::Mx => RecordType::MX,
+            DnsKind::Ns => RecordType::NS,
+        }
+    }
+}
+
+/// One `dns_sd_configs` entry: asks for each name at every refresh. A
+/// name whose lookup fails keeps its last good groups (Prometheus keeps a
+/// source's groups until it answers again); a name that does not exist
+/// (NXDOMAIN) or has no records of the type has no targets.
+#[derive(Debug)]
+pub struct DnsSd {
+    config: DnsSdConfig,
+    resolver: DnsResolver,
+    last_good: BTreeMap<String, Vec<TargetGroup>>,
+    lookups: u64,
+    failures: u64,
+}
+
+impl DnsSd {
+    pub fn new(config: DnsSdConfig, resolver: DnsResolver) -> DnsSd {
+        DnsSd {
+            config,
+            resolver,
+            last_good: BTreeMap::new(),
+            lookups: 0,
+            failures: 0,
+        }
+    }
+
+    /// Lookups made by this source.
+    pub fn lookups(&self) -> u64 {
+        self.lookups
+    }
+
+    /// Lookups of this source that failed.
+    pub fn failures(&self) -> u64 {
+        self.failures
+    }
+
+    /// Looks every name up once; the groups of all names, failed ones
+    /// with their last good groups. Failures are logged and counted.
+    pub async fn refresh(&mut self) -> Vec<TargetGroup> {
+        let resolver = self.resolver.build();
+        for name in self.config.names.clone() {
+            self.lookups += 1;
+            DNS_LOOKUPS.fetch_add(1, Ordering::Relaxed);
+            let found = match &resolver {
+                Ok(resolver) => lookup(resolver, &self.config, &name).await,
+                Err(e) => Err(DnsSdError::Config(e.to_string())),
+            };
+            match found {
+                Ok(groups) => {
+                    self.last_good.insert(name, groups);
+                }
+                Err(e) => {
+                    self.failures += 1;
+                    DNS_LOOKUP_FAILURES.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(name, error = %e, "dns_sd: lookup failed; keeping the last targets");
+                }
+            }
+        }
+        let names = &self.config.names;
+        self.last_good.retain(|name, _| names.contains(name));
+        self.last_good.values().flatten().cloned().collect()
+    }
+}
+
+/// Asks for one name's records and makes them target groups with
+/// Prometheus' meta labels: one group per SRV, MX or NS record (each has
+/// its own labels), one group of every address for A and AAAA.
+async fn lookup(
+    resolver: &TokioResolver,
+    config: &DnsSdConfig,
+    name: &str,
+) -> Result<Vec<TargetGroup>, DnsSdError> {
+    let kind =
+        DnsKind::parse(&config.kind).ok_or_else(|| DnsSdError::RecordType(config.kind.clone()))?;
+    let port = config.port.unwrap_or(0);
+    let answers = match resolver.lookup(name, kind.record_type()).await {
+        Ok(lookup) => lookup.answers().to_vec(),
+        // Prometheus: a name that does not exist, or has none of these
+        // records, has no targets; that is an answer, not a failure.
+        Err(e) if e.is_no_records_found() => Vec::new(),
+        Err(e) => {
+            return Err(DnsSdError::Lookup {
+                name: name.to_owned(),
+                error: e.to_string(),
+            });
+        }
+    };
+    let mut addresses = Vec::new();
+    let mut groups = Vec::new();
+    let mut record_group = |label: &str, target: String, port: u16, srv_port: bool| {
+        let mut labels = BTreeMap::new();
+        labels.insert("__meta_dns_name".to_owned(), name.to_owned());
+        let host = target.trim_end_matches('.').to_owned();
+        labels.insert(label.to_owned(), target);
+        if srv_port {
+            labels.insert("__meta_dns_srv_record_port".to_owned(), port.to_string());
+        }
+        let address = join_host_port(&host, port);
+        groups.push(TargetGroup {
+            targets: vec![address.clone()],
+            labels,
+            source: format!("{name}/{address}"),
+        });
+    };
+    for record in &answers {
+        match &record.data {
+            RData::SRV(srv) => record_group(
+                "__meta_dns_srv_record_target",
+                srv.target.to_string(),
+                srv.port,
+                true,
+            ),
+            RData::MX(mx) => record_group(
+                "__meta_dns_mx_record_target",
+                mx.exchange.to_string(),
+                port,
+                false,
+            ),
+            RData::NS(ns) => {
+                record_group("__meta_dns_ns_record_target", ns.0.to_string(), port, false)
+            }
+            RData::A(a) if kind == DnsKind::A => {
+                addresses.push(SocketAddr::new(a.0.into(), port).to_string())
+            }
+            RData::AAAA(aaaa) if kind == DnsKind::Aaaa => {
+                addresses.push(SocketAddr::new(aaaa.0.into(), port).to_string())
+            }
+            // The chain to the answer (CNAME) and anything else asked
+            // for by no one.
+            _ => {}
+        }
+    }
+    groups.sort_by(|a, b| a.source.cmp(&b.source));
+    groups.dedup();
+    if matches!(kind, DnsKind::A | DnsKind::Aaaa) {
+        addresses.sort();
+        addresses.dedup();
+        let mut labels = BTreeMap::new();
+        labels.insert("__meta_dns_name".to_owned(), name.to_owned());
+        groups.push(TargetGroup {
+            targets: addresses,
+            labels,
+            source: name.to_owned(),
+        });
+    }
+    Ok(groups)
+}
+
+/// `host:port`, with brackets around an IPv6 address, as Go's
+/// `net.JoinHostPort`.
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 

@@ -4,8 +4,7 @@
 mod backend;
 pub mod backfill;
 pub mod check_plugins;
-mod discovery;
-mod dns;
+pub mod discovery;
 pub mod query_cli;
 pub mod scrape_targets;
 pub mod serve;
