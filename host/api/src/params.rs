@@ -64,7 +64,14 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+    if b[13] != b':'
+        || b[16] != b':'
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || !(0..24).contains(&h)
+        || !(0..60).contains(&mi)
+        || !(0..61).contains(&se)
+    {
         return None;
     }
     let mut rest = &s[19..];
@@ -91,26 +98,61 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
                 _ => return None,
             };
             let (oh, om) = rest[1..].split_once(':')?;
-            sign * (oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?) * 60
+            let (oh, om) = (oh.parse::<i64>().ok()?, om.parse::<i64>().ok()?);
+            if !(0..24).contains(&oh) || !(0..60).contains(&om) {
+                return None;
+            }
+            sign * (oh * 60 + om) * 60
         }
     };
     let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset;
     Some(secs * 1000 + millis)
 }
 
+/// The earliest time Prometheus' API takes, in milliseconds: its
+/// `MinTime` (`-292273086-05-16T16:47:06Z`), the earliest a Go `time.Time`
+/// survives Unix-millisecond conversion with.
+pub(crate) const MIN_TIME_MS: i64 = (i64::MIN / 1000 + 62_135_596_801) * 1000;
+/// The latest: Prometheus' `MaxTime` (`292277025-08-18T07:12:54.999999999Z`).
+pub(crate) const MAX_TIME_MS: i64 = (i64::MAX / 1000 - 62_135_596_801) * 1000 + 999;
+/// `MinTime` and `MaxTime` as Prometheus' clients write them (Go's RFC 3339
+/// parser takes only four-digit years, so Prometheus matches these texts).
+const MIN_TIME_FORMATTED: &str = "-292273086-05-16T16:47:06Z";
+const MAX_TIME_FORMATTED: &str = "292277025-08-18T07:12:54.999999999Z";
+
 /// A time parameter as Prometheus takes it: Unix seconds (fractions
-/// allowed) or RFC 3339.
+/// allowed) or RFC 3339, in milliseconds. Times outside Prometheus'
+/// `MinTime`..`MaxTime` (which Go would silently wrap) and NaN or
+/// infinite ones are not times: `None`. Anything inside leaves every sum
+/// of a time and a step, lookback or range (each below 2^63 ns, about
+/// 292 years) within `i64`.
 pub(crate) fn parse_time(s: &str) -> Option<i64> {
-    if let Ok(secs) = s.parse::<f64>()
-        && secs.is_finite()
-    {
-        return Some(
-            (secs * 1000.0)
-                .round()
-                .clamp(i64::MIN as f64, i64::MAX as f64) as i64,
-        );
+    if let Ok(secs) = s.parse::<f64>() {
+        if !secs.is_finite() {
+            return None;
+        }
+        // Whole seconds, then the fraction rounded to milliseconds, as
+        // Prometheus splits them (`math.Modf`).
+        let whole = secs.trunc();
+        let fraction = ((secs - whole) * 1000.0).round() as i64;
+        // `as` saturates; the checked arithmetic and the range check
+        // refuse anything that did.
+        let ms = (whole as i64).checked_mul(1000)?.checked_add(fraction)?;
+        return (MIN_TIME_MS..=MAX_TIME_MS).contains(&ms).then_some(ms);
     }
-    parse_rfc3339(s)
+    match s {
+        MIN_TIME_FORMATTED => Some(MIN_TIME_MS),
+        MAX_TIME_FORMATTED => Some(MAX_TIME_MS),
+        _ => parse_rfc3339(s),
+    }
+}
+
+/// Whether a range query from `start` to `end` (ms) at `step` (ms, > 0)
+/// has more than `max` points per series, as Prometheus'
+/// `end.Sub(start)/step > 11000` decides it (without overflow: the times
+/// may be Prometheus' `MinTime` and `MaxTime`).
+pub(crate) fn exceeds_resolution(start: i64, end: i64, step: i64, max: i64) -> bool {
+    step <= 0 || (i128::from(end) - i128::from(start)) / i128::from(step) > i128::from(max)
 }
 
 pub(crate) fn time_param(
@@ -131,10 +173,16 @@ pub(crate) fn time_param(
 }
 
 /// A duration as Prometheus' API takes it: seconds (fractions allowed)
-/// or a Prometheus duration such as `1m30s`.
+/// or a Prometheus duration such as `1m30s`, at most 2^63-1 ns (Go's
+/// `time.Duration`) either way, with Prometheus' texts.
 pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     if let Ok(secs) = s.parse::<f64>() {
-        if !secs.is_finite() || secs.abs() * 1e9 > i64::MAX as f64 {
+        // Go turns NaN into the most negative duration, a non-positive
+        // step or an expired timeout for the callers.
+        if secs.is_nan() {
+            return Ok(std::time::Duration::ZERO);
+        }
+        if (secs * 1e9).abs() >= i64::MAX as f64 {
             return Err(format!(
                 "cannot parse {s:?} to a valid duration. It overflows int64"
             ));
@@ -182,7 +230,10 @@ fn parse_prom_duration(s: &str) -> Option<std::time::Duration> {
             return None;
         }
         last = Some(order);
-        total = total.checked_add(n.checked_mul(ms)?)?;
+        // Go's `time.Duration` ends at 2^63-1 ns (about 292 years).
+        total = total
+            .checked_add(n.checked_mul(ms)?)
+            .filter(|&t| t <= i64::MAX as u64 / 1_000_000)?;
         rest = &rest[unit.len()..];
     }
     Some(std::time::Duration::from_millis(total))
@@ -243,5 +294,78 @@ mod tests {
             Err("cannot parse \"x\" to a valid duration".to_owned())
         );
         assert_eq!(parse_time("2025-13-02T02:04:30Z"), None);
+    }
+
+    #[test]
+    fn times_outside_prometheus_range_are_not_times() {
+        for bad in [
+            "1e300",
+            "-1e300",
+            "-9e18",
+            "9e18",
+            "NaN",
+            "Inf",
+            "-Inf",
+            "+inf",
+            "2025-01-02T02:04:30+99999999999999999:00",
+            "2025-01-02T99:04:30Z",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+        // Prometheus' MinTime and MaxTime, as numbers and as its clients
+        // write them.
+        assert_eq!(parse_time("-292273086-05-16T16:47:06Z"), Some(MIN_TIME_MS));
+        assert_eq!(
+            parse_time("292277025-08-18T07:12:54.999999999Z"),
+            Some(MAX_TIME_MS)
+        );
+        assert_eq!(
+            parse_time("9223309901257974"),
+            Some(9_223_309_901_257_974_000)
+        );
+        assert_eq!(parse_time("9223309901257975"), None);
+        assert_eq!(parse_time("-9223309901257974"), Some(MIN_TIME_MS));
+        // Room left for a step, lookback or range of up to 2^63-1 ns.
+        let max_span_ms = i64::MAX / 1_000_000;
+        assert!(MAX_TIME_MS.checked_add(max_span_ms).is_some());
+        assert!(MIN_TIME_MS.checked_sub(max_span_ms).is_some());
+    }
+
+    #[test]
+    fn durations_beyond_go_range_are_refused_with_prometheus_texts() {
+        assert_eq!(
+            parse_duration("999999999999y"),
+            Err("cannot parse \"999999999999y\" to a valid duration".to_owned())
+        );
+        assert!(parse_duration("293y").is_err());
+        assert_eq!(
+            parse_duration("292y"),
+            Ok(std::time::Duration::from_secs(292 * 365 * 86_400))
+        );
+        for overflow in ["1e300", "-1e300", "9223372037", "Inf", "-Inf"] {
+            assert_eq!(
+                parse_duration(overflow),
+                Err(format!(
+                    "cannot parse {overflow:?} to a valid duration. It overflows int64"
+                )),
+            );
+        }
+        assert_eq!(parse_duration("NaN"), Ok(std::time::Duration::ZERO));
+        assert_eq!(parse_duration("-5"), Ok(std::time::Duration::ZERO));
+        assert!(parse_duration("9223372036").is_ok());
+    }
+
+    #[test]
+    fn resolution_is_checked_without_overflow() {
+        assert!(exceeds_resolution(MIN_TIME_MS, MAX_TIME_MS, 1, 11_000));
+        assert!(exceeds_resolution(
+            MIN_TIME_MS,
+            MAX_TIME_MS,
+            i64::MAX / 1_000_000,
+            11_000
+        ));
+        assert!(!exceeds_resolution(0, 11_000, 1, 11_000));
+        assert!(exceeds_resolution(0, 11_001, 1, 11_000));
+        assert!(exceeds_resolution(0, 1, 0, 11_000));
     }
 }

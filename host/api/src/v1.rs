@@ -335,7 +335,7 @@ pub(crate) async fn query_range(
             "zero or negative query resolution step widths are not accepted. Try a positive integer",
         );
     }
-    if (end - start) / step > MAX_POINTS_PER_SERIES {
+    if crate::params::exceeds_resolution(start, end, step, MAX_POINTS_PER_SERIES) {
         return bad_data(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         );
