@@ -532,6 +532,198 @@ async fn alias_bomb() {
     );
 }
 
+/// A thread id of this process (the server in these tests) other than its
+/// pid.
+fn own_thread_id() -> u32 {
+    let pid = std::process::id();
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|&tid| tid != pid)
+        .expect("the test runtime has more than one thread")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proc_self() {
+    let pid = std::process::id();
+    let tid = own_thread_id();
+    let other = std::os::unix::process::parent_id();
+    let mut prober = instance(
+        "prober",
+        "proc-self",
+        serde_json::json!({"server_pid": pid, "server_tid": tid, "other_pid": other}),
+    );
+    prober.grants.read_paths = vec!["/proc".into()];
+    // A grant of the server's own directory is refused outright.
+    let mut granted_self = instance(
+        "granted-self",
+        "proc-self",
+        serde_json::json!({"server_pid": pid, "server_tid": tid, "other_pid": other}),
+    );
+    granted_self.grants.read_paths = vec!["/proc/self".into(), "/proc/thread-self".into()];
+    let (runtime, _dir) = runtime_with(
+        &[
+            (guests::PROC_SELF, "proc-self"),
+            (guests::TRIVIAL, "trivial"),
+        ],
+        vec![prober, granted_self],
+    );
+    let families = runtime.collect("prober").await.unwrap();
+    let label = |m: &wasmetheus_model::Metric, name: &str| {
+        m.labels
+            .iter()
+            .find(|l| l.name == name)
+            .map(|l| l.value.clone())
+            .unwrap_or_default()
+    };
+    let probes = &families
+        .iter()
+        .find(|f| f.name == "proc_probe")
+        .unwrap()
+        .metrics;
+    let outcome = |op: &str, path: &str| {
+        let m = probes
+            .iter()
+            .find(|m| label(m, "op") == op && label(m, "path") == path)
+            .unwrap_or_else(|| panic!("no probe {op} {path}"));
+        (label(m, "outcome"), label(m, "error"))
+    };
+    // Refused by the guard with an access error.
+    for (op, path) in [
+        ("read", "/proc/self/environ".to_owned()),
+        ("read", "/proc/self/maps".to_owned()),
+        ("read", "/proc/self/cmdline".to_owned()),
+        ("read", "/proc/thread-self/environ".to_owned()),
+        ("read", format!("/proc/{pid}/environ")),
+        ("read", format!("/proc/{pid}/maps")),
+        ("read", format!("/proc/{pid}/status")),
+        ("read", format!("/proc/{pid}/task/{tid}/environ")),
+        ("read", format!("/proc/{tid}/environ")),
+        ("read", format!("/proc/{tid}/status")),
+        ("read", "/proc/net/../environ".to_owned()),
+        ("read", "/proc/self/net/../environ".to_owned()),
+        ("read", format!("/proc/{pid}/net/../environ")),
+        ("read", format!("/proc/{other}/environ")),
+        ("list", format!("/proc/{pid}/task")),
+        ("readlink", "/proc/self".to_owned()),
+        ("readlink", "/proc/thread-self".to_owned()),
+        ("stat", "/proc/self/environ".to_owned()),
+        ("stat", format!("/proc/{tid}")),
+    ] {
+        let (outcome, error) = outcome(op, &path);
+        assert_eq!(outcome, "denied", "{op} {path}: {error}");
+        assert!(error.contains("ermission denied"), "{op} {path}: {error}");
+    }
+    // Refused one way or another (magic links, escapes, private entries).
+    for (op, path) in [
+        ("read", format!("/proc/{pid}/mem")),
+        ("read", format!("/proc/{pid}/fd/0")),
+        ("read", "/proc/self/root/etc/hostname".to_owned()),
+        ("read", format!("/proc/{pid}/cwd/Cargo.toml")),
+        ("read", format!("/proc/{other}/root/etc/hostname")),
+        ("list", "/proc/self/fd".to_owned()),
+        ("list", format!("/proc/{other}/fd")),
+        ("readlink", format!("/proc/{pid}/exe")),
+        ("readlink", format!("/proc/{other}/cwd")),
+    ] {
+        let (outcome, error) = outcome(op, &path);
+        assert_ne!(outcome, "allowed", "{op} {path}: {error}");
+    }
+    // What the node exporter reads through the same grant still works.
+    for (op, path) in [
+        ("read", "/proc/net/dev".to_owned()),
+        ("read", "/proc/mounts".to_owned()),
+        ("read", "/proc/loadavg".to_owned()),
+        ("read", format!("/proc/{other}/stat")),
+        ("list", "/proc/net".to_owned()),
+        ("stat", "/proc/net/dev".to_owned()),
+    ] {
+        let (outcome, error) = outcome(op, &path);
+        assert_eq!(outcome, "allowed", "{op} {path}: {error}");
+    }
+    let listed = families
+        .iter()
+        .find(|f| f.name == "proc_probe_server_listed")
+        .unwrap();
+    assert_eq!(
+        listed.metrics[0].value,
+        wasmetheus_model::MetricValue::Number(0.0),
+        "a listing of /proc shows the server's pid"
+    );
+    // Without its refused grants the second instance has no /proc at all.
+    let err = runtime.collect("granted-self").await.unwrap_err();
+    assert!(err.to_string().contains("listing /proc"), "{err}");
+    // The host carries on.
+    runtime.collect("trivial").await.unwrap();
+    runtime.collect("prober").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resource_hoarder() {
+    let hoarder = |kind: &str| {
+        let mut hoarder = instance(kind, "resource-hoarder", serde_json::json!({"kind": kind}));
+        // Long enough that only a cap, not the deadline, can end the loop.
+        hoarder.scrape_timeout = Some(PromDuration(Duration::from_secs(4)));
+        hoarder.grants.read_paths = vec!["/proc".into()];
+        hoarder
+    };
+    let (runtime, _dir) = runtime_with(
+        &[
+            (guests::RESOURCE_HOARDER, "resource-hoarder"),
+            (guests::TRIVIAL, "trivial"),
+        ],
+        vec![
+            hoarder("pollables"),
+            hoarder("fields"),
+            hoarder("descriptors"),
+        ],
+    );
+    for (kind, expected) in [
+        ("pollables", "limit of 4096 WASI resources"),
+        ("fields", "limit of 4096 WASI resources"),
+        ("descriptors", "limit of 256 open file descriptors"),
+    ] {
+        let err = runtime.collect(kind).await.unwrap_err();
+        assert!(matches!(err, CollectError::Trap(_)), "{kind}: {err}");
+        assert!(err.to_string().contains(expected), "{kind}: {err}");
+        // Contained: the host and other instances carry on, and the next
+        // collect of the hoarder starts afresh and is stopped again.
+        runtime.collect("trivial").await.unwrap();
+        let again = runtime.collect(kind).await.unwrap_err();
+        assert!(again.to_string().contains(expected), "{kind}: {again}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_exporter_reads_proc_net_and_mounts_through_the_guard() {
+    let mut node = instance("node", "node-exporter", serde_json::json!({}));
+    node.scrape_timeout = Some(PromDuration(Duration::from_secs(10)));
+    // The default configuration's grants.
+    node.grants.read_paths = vec!["/proc".into(), "/sys".into()];
+    node.grants.filesystem_usage = vec!["/".into()];
+    let (runtime, _dir) = runtime_with(
+        &[(guests::PLUGIN_NODE_EXPORTER, "node-exporter")],
+        vec![node],
+    );
+    let families = runtime.collect("node").await.unwrap();
+    for name in [
+        // /proc/net/dev, /proc/net/netstat and /proc/net/snmp (via /proc/self/net)
+        "node_network_receive_bytes_total",
+        "node_netstat_Tcp_CurrEstab",
+        // /proc/1/mounts or /proc/mounts (via /proc/self/mounts)
+        "node_filesystem_size_bytes",
+        "node_load1",
+        "node_memory_MemTotal_bytes",
+    ] {
+        assert!(
+            families
+                .iter()
+                .any(|f| f.name == name && !f.metrics.is_empty()),
+            "{name} missing"
+        );
+    }
+}
+
 macro_rules! assert_test_exists {
     ($name:ident) => {
         #[expect(unused_imports, reason = "only checks that the test exists")]

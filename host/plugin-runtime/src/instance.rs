@@ -191,6 +191,8 @@ fn classify(error: &wasmtime::Error, timeout: Duration, copy_budget: usize) -> C
         CollectError::TooMuchData(copy_budget)
     } else if text.contains(MEMORY_LIMIT_MARKER) {
         CollectError::Memory(text)
+    } else if let Some(hint) = crate::sandbox::resource_cap_hint(&text) {
+        CollectError::Trap(format!("{hint}: {text}"))
     } else {
         CollectError::Trap(text)
     }

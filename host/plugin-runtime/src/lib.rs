@@ -10,6 +10,7 @@ mod bindings;
 mod cache;
 mod convert;
 mod engine;
+mod fs_guard;
 mod instance;
 mod metrics;
 mod runtime;

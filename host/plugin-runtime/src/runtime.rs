@@ -223,6 +223,8 @@ impl PluginRuntime {
             .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
         // Filesystem calls that reach a path are checked so a grant never
         // leads back to the server's own process.
+        crate::fs_guard::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking the filesystem guard: {e}"))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| anyhow::anyhow!("linking WASI HTTP: {e}"))?;
         Exporter::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)

@@ -1,17 +1,49 @@
 //! The sandbox of one plugin instance: its WASI context built from grants,
-//! its memory limits, and the `host` interface checked against the grants.
+//! its memory limits, its caps on host resources, and the `host` interface
+//! checked against the grants.
+//!
+//! Host resources a guest can create in a loop are capped per instance:
+//! every WASI resource (descriptors, streams, pollables, sockets, HTTP
+//! fields, requests and responses) lives in the store's resource table,
+//! limited to [`MAX_RESOURCES`] entries; one HTTP fields value holds at most
+//! [`MAX_HTTP_FIELDS_BYTES`]; open descriptors are capped by
+//! [`crate::fs_guard`]. Going past a cap traps the call with a message that
+//! names it, and the store is discarded.
 
 use crate::bindings::{host, types};
 use crate::convert::{Capability, CapabilityRequest};
+use crate::fs_guard::{FsGuard, FsGuardView, GuardedFs};
 use crate::instance::MemoryLimiter;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmetheus_config::Grants;
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+/// The most WASI resources (descriptors, streams, pollables, sockets, HTTP
+/// fields, requests, responses…) one instance may hold at once. Plugins
+/// hold a handful; a guest creating them in a loop hits this first.
+pub const MAX_RESOURCES: usize = 4096;
+
+/// The most bytes of names and values one HTTP fields value may hold.
+pub const MAX_HTTP_FIELDS_BYTES: usize = 64 * 1024;
+
+/// The text wasmtime gives a full resource table, and what it means here.
+const TABLE_FULL: &str = "resource table has no free keys";
+
+/// Explains a trap caused by one of the caps above, if it was one.
+pub fn resource_cap_hint(error_text: &str) -> Option<String> {
+    error_text.contains(TABLE_FULL).then(|| {
+        format!(
+            "plugin exceeded its limit of {MAX_RESOURCES} WASI resources (descriptors, streams, \
+             pollables, sockets, HTTP fields) held at once; it must drop the ones it no longer uses"
+        )
+    })
+}
 
 /// Everything a store of one instance holds.
 pub struct InstanceState {
@@ -23,6 +55,7 @@ pub struct InstanceState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     http_hooks: OriginCheck,
+    fs_guard: FsGuard,
 }
 
 impl InstanceState {
@@ -41,11 +74,19 @@ impl InstanceState {
         // hundred microseconds per file read otherwise). Set before the
         // preopens, which capture it.
         wasi.allow_blocking_current_thread(true);
+        let mut fs_guard = FsGuard::new(Arc::clone(&plugin_name), Arc::clone(&instance_name));
         for path in &grants.read_paths {
             // A grant of a path this machine lacks gives nothing to read;
             // it must not keep the instance from running.
             if !path.exists() {
                 tracing::warn!(plugin = %plugin_name, instance = %instance_name, path = %path.display(), "granted read path does not exist; skipped");
+                continue;
+            }
+            // A grant of (a part of) the server's own process directory,
+            // such as /proc/self, would hand it the server's memory map,
+            // environment and descriptors.
+            if let Err(why) = fs_guard.check_grant(path) {
+                tracing::warn!(plugin = %plugin_name, instance = %instance_name, path = %path.display(), "granted read path refused: {why}");
                 continue;
             }
             let guest = path.to_string_lossy();
@@ -75,13 +116,18 @@ impl InstanceState {
                 }
             })
         });
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(MAX_HTTP_FIELDS_BYTES);
         Ok(InstanceState {
             instance_name,
             plugin_name,
             limiter,
-            table: ResourceTable::new(),
+            table,
             wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
+            http,
+            fs_guard,
             http_hooks: OriginCheck {
                 origins: grants.http_origins.clone(),
             },
@@ -111,6 +157,18 @@ impl WasiView for InstanceState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl FsGuardView for InstanceState {
+    fn guarded_fs(&mut self) -> GuardedFs<'_> {
+        GuardedFs {
+            fs: WasiFilesystemCtxView {
+                ctx: self.wasi.filesystem(),
+                table: &mut self.table,
+            },
+            guard: &mut self.fs_guard,
         }
     }
 }

@@ -1,0 +1,600 @@
+//! Keeps a plugin's filesystem grants from leading back to the server: the
+//! `wasi:filesystem` calls that reach a path (`open-at`, `stat-at`,
+//! `readlink-at`, `metadata-hash-at`, directory listings) are wrapped and
+//! checked against where the path really resolved on the host.
+//!
+//! wasmtime-wasi already confines every path beneath a preopen (no `..` out
+//! of it, no absolute or escaping symlinks, no `/proc` magic links such as
+//! `/proc/<pid>/root` or `/proc/<pid>/fd/N`). What it cannot know is that a
+//! `/proc` grant contains the server itself: `/proc/self`,
+//! `/proc/thread-self`, `/proc/<server pid>`, its threads as
+//! `/proc/<pid>/task/<tid>` and as `/proc/<tid>` (which resolves although it
+//! is not listed), reached directly or through the symlinks `/proc/net` and
+//! `/proc/mounts`, which point into `self`. So:
+//!
+//! - an opened descriptor on procfs is resolved through `/proc/self/fd/N`;
+//!   inside the server's own process directory only `net/…` and `mounts`
+//!   (what `/proc/net` and `/proc/mounts` show: the network namespace and
+//!   the mount table, which every process of the host shares) are allowed;
+//!   everything else is refused with `access`;
+//! - in every other process' directory the entries that expose memory,
+//!   environment, descriptors or filesystem roots (`environ`, `mem`, `maps`,
+//!   `fd`, `root`, `cwd`, `exe`, …) are refused too, since a plugin runs as
+//!   the server's user and could otherwise read its siblings' secrets;
+//! - `stat-at`, `metadata-hash-at` and `readlink-at` check their path (the
+//!   parent as resolved, then the last component) the same way;
+//! - a listing of the procfs root omits the server's pid;
+//! - each instance may hold at most [`MAX_OPEN_DESCRIPTORS`] open
+//!   descriptors: one more traps the call with a message naming the limit,
+//!   so a hoarder cannot exhaust the server's file descriptors.
+//!
+//! What remains, by design: `/sys` shows the host's devices and cgroups (a
+//! cgroup's `cgroup.procs` lists pids, the server's among them; nothing of
+//! its memory or environment), and `stat` through a symlink outside procfs
+//! reports metadata of its target.
+//!
+//! The wrappers replace wasmtime-wasi's definitions in a linker that
+//! `wasmtime_wasi::p2::add_to_linker_async` filled ([`add_to_linker_async`])
+//! and delegate to wasmtime-wasi for the work itself.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystemCtxView};
+use wasmtime_wasi::p2::FsResult;
+use wasmtime_wasi::p2::bindings::filesystem::types::{
+    DescriptorFlags, DescriptorStat, DirectoryEntry, DirectoryEntryStream, ErrorCode,
+    HostDescriptor, HostDirectoryEntryStream, MetadataHashValue, OpenFlags, PathFlags,
+};
+
+/// The most descriptors (files and directories, preopens included) one
+/// instance may hold open at once.
+pub const MAX_OPEN_DESCRIPTORS: usize = 256;
+
+/// The linker instance wasmtime-wasi 48 defines `wasi:filesystem/types` as.
+const FILESYSTEM_TYPES: &str = "wasi:filesystem/types@0.2.12";
+
+/// Entries of another process' directory in procfs that a plugin may not
+/// open, stat or read the link of.
+const PRIVATE_PROCESS_ENTRIES: &[&str] = &[
+    "environ",
+    "mem",
+    "maps",
+    "smaps",
+    "smaps_rollup",
+    "numa_maps",
+    "pagemap",
+    "map_files",
+    "fd",
+    "fdinfo",
+    "root",
+    "cwd",
+    "exe",
+    "auxv",
+    "syscall",
+    "stack",
+    "ns",
+];
+
+/// What a store's data gives the wrappers: wasmtime-wasi's filesystem view
+/// and the guard's own state.
+pub trait FsGuardView: Send + 'static {
+    fn guarded_fs(&mut self) -> GuardedFs<'_>;
+}
+
+/// wasmtime-wasi's filesystem view with the guard beside it.
+pub struct GuardedFs<'a> {
+    pub fs: WasiFilesystemCtxView<'a>,
+    pub guard: &'a mut FsGuard,
+}
+
+/// The per-instance state of the guard.
+pub struct FsGuard {
+    plugin: Arc<str>,
+    instance: Arc<str>,
+    /// Every descriptor opened through `open-at` (dead once the guest and
+    /// its streams have let go of it).
+    open: Vec<Weak<std::fs::File>>,
+    max_open: usize,
+    /// Mount points of procfs met so far, with the server's pid in each.
+    proc_roots: Vec<(PathBuf, Option<u32>)>,
+    /// Directory streams listing a procfs root, by resource rep.
+    proc_listings: HashMap<u32, usize>,
+    warned: bool,
+}
+
+/// Why a path was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// The server's own process directory (or `self`/`thread-self`).
+    ServerProcess,
+    /// A private entry of another process.
+    PrivateEntry,
+    /// On procfs, but where could not be told: refused to be safe.
+    Unresolved,
+}
+
+impl std::fmt::Display for Denial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Denial::ServerProcess => "it is the server's own process",
+            Denial::PrivateEntry => {
+                "it exposes another process' memory, environment, descriptors or root"
+            }
+            Denial::Unresolved => "its place in procfs could not be resolved",
+        })
+    }
+}
+
+/// Decides a path inside procfs, given as its components below the mount
+/// point. `is_server` tells whether a numeric name is the server's pid or
+/// one of its thread ids.
+pub fn proc_verdict(rel: &[&str], is_server: &dyn Fn(&str) -> bool) -> Result<(), Denial> {
+    // Resolved paths have no `..`; a textual one with it is not judged.
+    if rel.contains(&"..") {
+        return Err(Denial::Unresolved);
+    }
+    let Some((first, rest)) = rel.split_first() else {
+        return Ok(());
+    };
+    if *first == "self" || *first == "thread-self" {
+        return Err(Denial::ServerProcess);
+    }
+    if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(());
+    }
+    if is_server(first) {
+        // What the top-level symlinks /proc/net and /proc/mounts show.
+        return match rest {
+            ["net", ..] | ["mounts"] => Ok(()),
+            _ => Err(Denial::ServerProcess),
+        };
+    }
+    let entry = match rest {
+        ["task", _, entry, ..] => Some(entry),
+        [entry, ..] => Some(entry),
+        [] => None,
+    };
+    match entry {
+        Some(entry) if PRIVATE_PROCESS_ENTRIES.contains(entry) => Err(Denial::PrivateEntry),
+        _ => Ok(()),
+    }
+}
+
+/// Where a descriptor lives, as far as the guard cares.
+enum Place {
+    /// Not on procfs.
+    Elsewhere,
+    /// On procfs: the mount point's index and the host path.
+    Proc(usize, PathBuf),
+    /// On procfs, but its path could not be read.
+    Unknown,
+}
+
+fn os_file(descriptor: &Descriptor) -> &Arc<std::fs::File> {
+    match descriptor {
+        Descriptor::File(f) => &f.file,
+        Descriptor::Dir(d) => &d.dir,
+    }
+}
+
+fn is_procfs(path: &Path) -> bool {
+    rustix::fs::statfs(path).is_ok_and(|s| s.f_type == rustix::fs::PROC_SUPER_MAGIC)
+}
+
+impl FsGuard {
+    pub fn new(plugin: Arc<str>, instance: Arc<str>) -> Self {
+        FsGuard {
+            plugin,
+            instance,
+            open: Vec::new(),
+            max_open: MAX_OPEN_DESCRIPTORS,
+            proc_roots: Vec::new(),
+            proc_listings: HashMap::new(),
+            warned: false,
+        }
+    }
+
+    /// The procfs mount point `path` lies under, found once and remembered.
+    fn proc_root(&mut self, path: &Path) -> Option<usize> {
+        if let Some(i) = self
+            .proc_roots
+            .iter()
+            .position(|(root, _)| path.starts_with(root))
+        {
+            return Some(i);
+        }
+        let ancestors: Vec<&Path> = path.ancestors().collect();
+        let root = ancestors.into_iter().rev().find(|a| is_procfs(a))?;
+        // The server's pid as this procfs (its pid namespace) numbers it.
+        let pid = std::fs::read_link(root.join("self"))
+            .ok()
+            .and_then(|target| target.to_str()?.parse::<u32>().ok());
+        self.proc_roots.push((root.to_owned(), pid));
+        Some(self.proc_roots.len() - 1)
+    }
+
+    fn place(&mut self, file: &std::fs::File) -> Place {
+        use std::os::fd::AsRawFd;
+        match rustix::fs::fstatfs(file) {
+            Ok(s) if s.f_type == rustix::fs::PROC_SUPER_MAGIC => {}
+            Ok(_) => return Place::Elsewhere,
+            Err(_) => return Place::Unknown,
+        }
+        let Ok(path) = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) else {
+            return Place::Unknown;
+        };
+        match self.proc_root(&path) {
+            Some(root) => Place::Proc(root, path),
+            None => Place::Unknown,
+        }
+    }
+
+    /// Whether `name` is the server's pid or a thread id of it in the procfs
+    /// mounted at root number `root`.
+    fn is_server(&self, root: usize, name: &str) -> bool {
+        let (root, Some(pid)) = &self.proc_roots[root] else {
+            return false;
+        };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        name == pid.to_string()
+            || root
+                .join(pid.to_string())
+                .join("task")
+                .join(name)
+                .symlink_metadata()
+                .is_ok()
+    }
+
+    fn verdict(&self, root: usize, path: &Path) -> Result<(), Denial> {
+        let Ok(rel) = path.strip_prefix(&self.proc_roots[root].0) else {
+            return Err(Denial::Unresolved);
+        };
+        let rel: Vec<&str> = rel
+            .components()
+            .map(|c| c.as_os_str().to_str().unwrap_or(""))
+            .collect();
+        proc_verdict(&rel, &|name| self.is_server(root, name))
+    }
+
+    /// Checks where an opened descriptor really is.
+    fn check_descriptor(&mut self, descriptor: &Descriptor) -> Result<(), Denial> {
+        match self.place(os_file(descriptor)) {
+            Place::Elsewhere => Ok(()),
+            Place::Unknown => Err(Denial::Unresolved),
+            Place::Proc(root, path) => self.verdict(root, &path),
+        }
+    }
+
+    /// Checks a granted read path before it is preopened.
+    pub fn check_grant(&mut self, path: &Path) -> Result<(), Denial> {
+        match std::fs::File::open(path) {
+            Ok(file) => match self.place(&file) {
+                Place::Elsewhere => Ok(()),
+                Place::Unknown => Err(Denial::Unresolved),
+                Place::Proc(root, path) => self.verdict(root, &path),
+            },
+            // Opening the preopen reports its own error.
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn deny(&mut self, operation: &str, path: &str, why: Denial) -> ErrorCode {
+        let (plugin, instance) = (&*self.plugin, &*self.instance);
+        // A hostile plugin can ask in a loop: one warning per instance.
+        if self.warned {
+            tracing::debug!(
+                plugin,
+                instance,
+                operation,
+                path,
+                "plugin filesystem access denied: {why}"
+            );
+        } else {
+            self.warned = true;
+            tracing::warn!(
+                plugin,
+                instance,
+                operation,
+                path,
+                "plugin filesystem access denied: {why}"
+            );
+        }
+        ErrorCode::Access
+    }
+
+    /// Fails (with a trap) when the instance holds its limit of descriptors.
+    fn reserve_descriptor(&mut self) -> FsResult<()> {
+        if self.open.len() >= self.max_open {
+            self.open.retain(|w| w.strong_count() > 0);
+        }
+        if self.open.len() >= self.max_open {
+            return Err(wasmtime_wasi::p2::FsError::trap(wasmtime::format_err!(
+                "plugin exceeded its limit of {} open file descriptors (it must close files it has read)",
+                self.max_open
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn borrow<T: 'static>(resource: &Resource<T>) -> Resource<T> {
+    Resource::new_borrow(resource.rep())
+}
+
+impl GuardedFs<'_> {
+    async fn open_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path_flags: PathFlags,
+        path: String,
+        oflags: OpenFlags,
+        flags: DescriptorFlags,
+    ) -> FsResult<Resource<Descriptor>> {
+        self.guard.reserve_descriptor()?;
+        let opened =
+            HostDescriptor::open_at(&mut self.fs, fd, path_flags, path.clone(), oflags, flags)
+                .await?;
+        let descriptor = self.fs.table.get(&opened)?;
+        match self.guard.check_descriptor(descriptor) {
+            Ok(()) => {
+                let file = Arc::downgrade(os_file(descriptor));
+                self.guard.open.push(file);
+                Ok(opened)
+            }
+            Err(why) => {
+                self.fs.table.delete(opened)?;
+                Err(self.guard.deny("open", &path, why).into())
+            }
+        }
+    }
+
+    /// Checks a path that an `…-at` call reaches without opening it: the
+    /// parent as it resolves, then the last component by name.
+    async fn check_at(&mut self, fd: &Resource<Descriptor>, path: &str) -> FsResult<()> {
+        let trimmed = path.trim_end_matches('/');
+        let (parent, last) = trimmed.rsplit_once('/').unwrap_or(("", trimmed));
+        let place = if parent.is_empty() {
+            if path.starts_with('/') {
+                // Absolute: wasmtime-wasi refuses it anyway.
+                return Ok(());
+            }
+            let descriptor = self.fs.table.get(fd)?;
+            self.guard.place(os_file(descriptor))
+        } else {
+            let opened = HostDescriptor::open_at(
+                &mut self.fs,
+                borrow(fd),
+                PathFlags::SYMLINK_FOLLOW,
+                parent.to_owned(),
+                OpenFlags::DIRECTORY,
+                DescriptorFlags::READ,
+            )
+            .await;
+            // A parent that cannot be opened fails the call itself too.
+            let Ok(opened) = opened else { return Ok(()) };
+            let place = self.guard.place(os_file(self.fs.table.get(&opened)?));
+            self.fs.table.delete(opened)?;
+            place
+        };
+        let verdict = match place {
+            Place::Elsewhere => Ok(()),
+            Place::Unknown => Err(Denial::Unresolved),
+            Place::Proc(root, parent) => {
+                let full = match last {
+                    "" | "." => parent,
+                    ".." => parent.parent().map_or(parent.clone(), Path::to_owned),
+                    name => parent.join(name),
+                };
+                self.guard.verdict(root, &full)
+            }
+        };
+        verdict.map_err(|why| self.guard.deny("stat", path, why).into())
+    }
+
+    async fn stat_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path_flags: PathFlags,
+        path: String,
+    ) -> FsResult<DescriptorStat> {
+        self.check_at(&fd, &path).await?;
+        HostDescriptor::stat_at(&mut self.fs, fd, path_flags, path).await
+    }
+
+    async fn metadata_hash_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path_flags: PathFlags,
+        path: String,
+    ) -> FsResult<MetadataHashValue> {
+        self.check_at(&fd, &path).await?;
+        HostDescriptor::metadata_hash_at(&mut self.fs, fd, path_flags, path).await
+    }
+
+    async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
+        self.check_at(&fd, &path).await?;
+        HostDescriptor::readlink_at(&mut self.fs, fd, path).await
+    }
+
+    async fn read_directory(
+        &mut self,
+        fd: Resource<Descriptor>,
+    ) -> FsResult<Resource<DirectoryEntryStream>> {
+        let place = self.guard.place(os_file(self.fs.table.get(&fd)?));
+        let stream = HostDescriptor::read_directory(&mut self.fs, fd).await?;
+        match place {
+            Place::Proc(root, path) if path == self.guard.proc_roots[root].0 => {
+                self.guard.proc_listings.insert(stream.rep(), root);
+            }
+            _ => {
+                self.guard.proc_listings.remove(&stream.rep());
+            }
+        }
+        Ok(stream)
+    }
+
+    async fn read_directory_entry(
+        &mut self,
+        stream: Resource<DirectoryEntryStream>,
+    ) -> FsResult<Option<DirectoryEntry>> {
+        loop {
+            let entry =
+                HostDirectoryEntryStream::read_directory_entry(&mut self.fs, borrow(&stream))
+                    .await?;
+            match (&entry, self.guard.proc_listings.get(&stream.rep())) {
+                (Some(e), Some(&root)) if self.guard.is_server(root, &e.name) => continue,
+                _ => return Ok(entry),
+            }
+        }
+    }
+}
+
+/// Turns the wrappers' result into what the component model lowers: an
+/// error code for the guest, or a trap.
+fn lower<T>(result: FsResult<T>) -> wasmtime::Result<(Result<T, ErrorCode>,)> {
+    match result {
+        Ok(value) => Ok((Ok(value),)),
+        Err(e) => Ok((Err(e.downcast()?),)),
+    }
+}
+
+/// Defines each wrapper in `$instance` as an async host function.
+macro_rules! define {
+    ($instance:ident, $mode:ident, $( $name:literal => $method:ident ( $($arg:ident : $ty:ty),* ); )*) => {
+        $( define!(@one $instance, $mode, $name, $method, $($arg: $ty),*); )*
+    };
+    (@one $instance:ident, async, $name:literal, $method:ident, $($arg:ident : $ty:ty),*) => {
+        $instance.func_wrap_async(
+            $name,
+            |mut caller: StoreContextMut<'_, T>, ($($arg,)*): ($($ty,)*)| {
+                Box::new(async move {
+                    let mut view = caller.data_mut().guarded_fs();
+                    lower(view.$method($($arg),*).await)
+                })
+            },
+        )?;
+    };
+}
+
+macro_rules! define_all {
+    ($instance:ident, $mode:ident) => {
+        define!($instance, $mode,
+            "[method]descriptor.open-at" => open_at(
+                fd: Resource<Descriptor>, path_flags: PathFlags, path: String,
+                oflags: OpenFlags, flags: DescriptorFlags);
+            "[method]descriptor.stat-at" => stat_at(
+                fd: Resource<Descriptor>, path_flags: PathFlags, path: String);
+            "[method]descriptor.metadata-hash-at" => metadata_hash_at(
+                fd: Resource<Descriptor>, path_flags: PathFlags, path: String);
+            "[method]descriptor.readlink-at" => readlink_at(fd: Resource<Descriptor>, path: String);
+            "[method]descriptor.read-directory" => read_directory(fd: Resource<Descriptor>);
+            "[method]directory-entry-stream.read-directory-entry" => read_directory_entry(
+                stream: Resource<DirectoryEntryStream>);
+        );
+    };
+}
+
+/// Replaces the path-reaching filesystem calls of a linker that
+/// `wasmtime_wasi::p2::add_to_linker_async` filled.
+pub fn add_to_linker_async<T: FsGuardView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    {
+        let mut instance = linker.instance(FILESYSTEM_TYPES)?;
+        define_all!(instance, async);
+    }
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(path: &str) -> Result<(), Denial> {
+        let rel: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        proc_verdict(&rel, &|name| name == "100" || name == "101")
+    }
+
+    #[test]
+    fn the_server_process_is_closed_but_its_network_and_mounts_are_not() {
+        for denied in [
+            "self",
+            "self/environ",
+            "thread-self/maps",
+            "100",
+            "100/environ",
+            "100/maps",
+            "100/task/101/environ",
+            "101/environ",
+            "101",
+            "100/mountinfo",
+            "100/root",
+        ] {
+            assert_eq!(verdict(denied), Err(Denial::ServerProcess), "{denied}");
+        }
+        for allowed in [
+            "",
+            "net",
+            "mounts",
+            "100/net",
+            "100/net/dev",
+            "100/mounts",
+            "loadavg",
+        ] {
+            assert_eq!(verdict(allowed), Ok(()), "{allowed}");
+        }
+        assert_eq!(verdict("100/net/../environ"), Err(Denial::Unresolved));
+    }
+
+    #[test]
+    fn other_processes_keep_their_private_entries() {
+        for denied in [
+            "1/environ",
+            "1/mem",
+            "1/root",
+            "1/cwd",
+            "1/fd",
+            "1/fd/0",
+            "1/task/1/environ",
+            "7/map_files/x",
+        ] {
+            assert_eq!(verdict(denied), Err(Denial::PrivateEntry), "{denied}");
+        }
+        for allowed in [
+            "1",
+            "1/mounts",
+            "1/stat",
+            "1/status",
+            "1/task/1/stat",
+            "sys/kernel/arch",
+        ] {
+            assert_eq!(verdict(allowed), Ok(()), "{allowed}");
+        }
+    }
+
+    #[test]
+    fn the_real_proc_resolves_to_the_server() {
+        let mut guard = FsGuard::new("p".into(), "i".into());
+        let file = std::fs::File::open("/proc/self/status").unwrap();
+        let Place::Proc(root, path) = guard.place(&file) else {
+            panic!("/proc/self/status is not seen on procfs");
+        };
+        assert_eq!(guard.proc_roots[root].0, Path::new("/proc"));
+        assert_eq!(guard.verdict(root, &path), Err(Denial::ServerProcess));
+        let net = std::fs::File::open("/proc/net/dev").unwrap();
+        let Place::Proc(root, path) = guard.place(&net) else {
+            panic!("/proc/net/dev is not seen on procfs");
+        };
+        assert_eq!(guard.verdict(root, &path), Ok(()));
+        let pid = std::process::id().to_string();
+        assert!(guard.is_server(root, &pid));
+        assert!(!guard.is_server(root, "1") || pid == "1");
+        let elsewhere = std::fs::File::open(env!("CARGO_MANIFEST_DIR")).unwrap();
+        assert!(matches!(guard.place(&elsewhere), Place::Elsewhere));
+    }
+}
