@@ -156,8 +156,9 @@ impl rustls::client::danger::ServerCertVerifier for NoVerification {
 }
 
 /// Where the `Authorization` header comes from. Files are read at every
-/// scrape, so rotated secrets are picked up, as in Prometheus.
-#[derive(Debug, Clone, PartialEq)]
+/// scrape, so rotated secrets are picked up, as in Prometheus. `Debug`
+/// shows a password or credentials as `<secret>`.
+#[derive(Clone, PartialEq)]
 pub enum Credentials {
     Basic {
         username: String,
@@ -169,6 +170,34 @@ pub enum Credentials {
         credentials: Option<String>,
         credentials_file: Option<String>,
     },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |secret: &Option<String>| secret.as_ref().map(|_| "<secret>");
+        match self {
+            Credentials::Basic {
+                username,
+                password,
+                password_file,
+            } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", &shown(password))
+                .field("password_file", password_file)
+                .finish(),
+            Credentials::Token {
+                kind,
+                credentials,
+                credentials_file,
+            } => f
+                .debug_struct("Token")
+                .field("kind", kind)
+                .field("credentials", &shown(credentials))
+                .field("credentials_file", credentials_file)
+                .finish(),
+        }
+    }
 }
 
 impl Credentials {
@@ -491,6 +520,27 @@ mod tests {
         assert_eq!(base64(b"a"), "YQ==");
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b"abc"), "YWJj");
+    }
+
+    #[test]
+    fn debug_hides_credentials() {
+        let basic = Credentials::Basic {
+            username: "alice".into(),
+            password: Some("hunter2".into()),
+            password_file: None,
+        };
+        let token = Credentials::Token {
+            kind: "Bearer".into(),
+            credentials: Some("hunter3".into()),
+            credentials_file: Some("/token".into()),
+        };
+        let shown = format!("{basic:?} {token:?}");
+        assert!(!shown.contains("hunter"), "{shown}");
+        assert!(
+            shown.contains("alice") && shown.contains("/token"),
+            "{shown}"
+        );
+        assert_eq!(shown.matches("<secret>").count(), 2, "{shown}");
     }
 
     #[test]

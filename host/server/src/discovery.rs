@@ -300,11 +300,11 @@ async fn run_http_sd(
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(url = %config.url, error = %e, "http_sd: invalid response; keeping the last targets")
+                    tracing::warn!(url = %wasmetheus_config::redact_url(&config.url), error = %e, "http_sd: invalid response; keeping the last targets")
                 }
             },
             Err(e) => {
-                tracing::warn!(url = %config.url, error = %e, "http_sd: request failed; keeping the last targets")
+                tracing::warn!(url = %wasmetheus_config::redact_url(&config.url), error = %e, "http_sd: request failed; keeping the last targets")
             }
         }
         tokio::time::sleep(config.refresh_interval.0.max(Duration::from_secs(1))).await;
