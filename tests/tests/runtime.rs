@@ -1,8 +1,9 @@
-//! Runtime behaviour that is not about one guest: the compile cache and the
-//! capability report.
+//! Runtime behaviour that is not about one guest: the compile cache, the
+//! capability report, the bounds on compilation, and threads across reloads.
 
-use wasmetheus_config::Config;
-use wasmetheus_plugin_runtime::{PluginRuntime, RuntimeOptions};
+use std::time::{Duration, Instant};
+use wasmetheus_config::{Config, PluginInstanceConfig, PromDuration};
+use wasmetheus_plugin_runtime::{CollectError, PluginRuntime, RuntimeOptions};
 use wasmetheus_tests::{PluginsDir, guests};
 
 fn runtime(dir: &PluginsDir, cache: &std::path::Path) -> PluginRuntime {
@@ -77,4 +78,249 @@ async fn ungranted_requests_are_reported_with_the_lines_that_grant_them() {
         .unwrap();
     assert!(proc.granted);
     assert_eq!(proc.grant_with, None);
+}
+
+fn leb128(mut n: usize, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn section(id: u8, content: &[u8], out: &mut Vec<u8>) {
+    out.push(id);
+    leb128(content.len(), out);
+    out.extend_from_slice(content);
+}
+
+/// A component whose one core module has a single function of `groups`
+/// loops `l[c] = l[a] * l[b]` over 1000 `i64` locals, returning their sum:
+/// about 20 bytes per loop to write, and a loop header merging every local
+/// to compile (SSA block parameters and register allocation for each).
+fn compile_bomb(groups: usize) -> Vec<u8> {
+    const LOCALS: usize = 1000;
+    let mut body = Vec::new();
+    body.push(1); // one group of locals
+    leb128(LOCALS, &mut body);
+    body.push(0x7e); // i64
+    let mut x: usize = 12345;
+    let mut next = || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % LOCALS
+    };
+    for _ in 0..groups {
+        body.extend([0x03, 0x40]); // loop
+        for op in [0x20, 0x20] {
+            body.push(op); // local.get
+            leb128(next(), &mut body);
+        }
+        body.push(0x7e); // i64.mul
+        body.push(0x21); // local.set
+        leb128(next(), &mut body);
+        body.push(0x20); // local.get
+        leb128(next(), &mut body);
+        body.extend([0xa7, 0x0d, 0]); // i32.wrap_i64, br_if 0 (the loop)
+        body.push(0x0b); // end
+    }
+    // The result depends on every local, so no statement is dead.
+    body.extend([0x42, 0]); // i64.const 0
+    for local in 0..LOCALS {
+        body.push(0x20);
+        leb128(local, &mut body);
+        body.push(0x7c); // i64.add
+    }
+    body.push(0x0b); // end
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    section(1, &[1, 0x60, 0, 1, 0x7e], &mut module); // type () -> i64
+    section(3, &[1, 0], &mut module); // one function of type 0
+    let mut code = vec![1];
+    leb128(body.len(), &mut code);
+    code.extend_from_slice(&body);
+    section(10, &code, &mut module);
+    let mut component = b"\0asm\x0d\0\x01\0".to_vec();
+    section(1, &module, &mut component); // the core module
+    section(2, &[1, 0, 0, 0], &mut component); // one instance of it
+    component
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugin_files_over_the_size_limit_are_refused_before_compiling() {
+    let dir = PluginsDir::new();
+    dir.install(guests::TRIVIAL, "trivial");
+    let limit = std::fs::metadata(guests::TRIVIAL).unwrap().len() + 1000;
+    std::fs::write(dir.path().join("huge.wasm"), vec![0u8; limit as usize + 1]).unwrap();
+    let mut options = RuntimeOptions::new(dir.path());
+    options.max_plugin_size = limit;
+    let runtime = PluginRuntime::new(options).unwrap();
+    runtime.apply_config(&Config::default());
+    assert_eq!(runtime.load_all(), 1);
+    let status = runtime.status();
+    let huge = status.iter().find(|p| p.plugin == "huge").unwrap();
+    let error = huge.last_error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains(&format!(
+            "is {} bytes, more than the plugin size limit of {limit} bytes",
+            limit + 1
+        )),
+        "{error}"
+    );
+    runtime.collect("trivial").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_compile_is_abandoned_and_the_old_version_keeps_serving() {
+    let dir = PluginsDir::new();
+    let victim = dir.install(guests::TRIVIAL, "victim");
+    let cache = tempfile::tempdir().unwrap();
+    // Compile the good version once, so that below it loads from the cache
+    // well within the short compile timeout.
+    assert_eq!(runtime(&dir, cache.path()).load_all(), 1);
+
+    let mut options = RuntimeOptions::new(dir.path());
+    options.cache_dir = Some(cache.path().to_owned());
+    options.compile_timeout = Duration::from_millis(300);
+    let runtime = PluginRuntime::new(options).unwrap();
+    runtime.apply_config(&Config::default());
+    assert_eq!(runtime.load_all(), 1);
+    runtime.collect("victim").await.unwrap();
+
+    // A new version that takes seconds to compile.
+    std::fs::write(&victim, compile_bomb(2_000)).unwrap();
+    let loading = runtime.clone();
+    let path = victim.clone();
+    let load = tokio::task::spawn_blocking(move || loading.load_file(&path));
+    let error = tokio::time::timeout(Duration::from_secs(30), load)
+        .await
+        .expect("the load waited for the compilation")
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("compilation did not finish within 300ms and was abandoned"),
+        "{error}"
+    );
+    let status = runtime.status();
+    assert_eq!(status[0].health, "degraded");
+    assert_eq!(status[0].last_error.as_deref(), Some(error.as_str()));
+    runtime.collect("victim").await.unwrap();
+
+    // While the abandoned compilation runs on, the file is not compiled a
+    // second time, and other plugins load as usual.
+    let again = runtime.load_file(&victim).unwrap_err().to_string();
+    assert!(again.contains("still compiling"), "{again}");
+    let other = dir.install(guests::TRIVIAL, "other");
+    runtime.load_file(&other).unwrap();
+    runtime.collect("other").await.unwrap();
+}
+
+/// The `Threads:` line of this process' status.
+fn thread_count() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap()
+}
+
+/// Runs test `name` alone, in a child process of this test binary, since a
+/// thread count means something only in a process running nothing else.
+/// Returns true in that child, false in the parent once the child passed.
+fn alone(name: &str) -> bool {
+    const VAR: &str = "WASMETHEUS_TEST_ALONE";
+    if std::env::var_os(VAR).is_some() {
+        return true;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--test-threads=1", "--nocapture"])
+        .env(VAR, "1")
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("{name} did not finish within 120 s in its own process");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{name} failed in its own process");
+    false
+}
+
+#[test]
+fn reloads_while_a_collect_hangs_leave_no_thread_behind() {
+    if !alone("reloads_while_a_collect_hangs_leave_no_thread_behind") {
+        return;
+    }
+    let dir = PluginsDir::new();
+    dir.install(guests::SLEEPER, "sleeper");
+    dir.install(guests::TRIVIAL, "trivial");
+    let runtime = PluginRuntime::new(RuntimeOptions::new(dir.path())).unwrap();
+    let config = |round: usize| {
+        let mut config = Config::default();
+        config.plugins.instances.push(PluginInstanceConfig {
+            name: "hung".into(),
+            plugin: "sleeper".into(),
+            job: None,
+            scrape_interval: None,
+            scrape_timeout: Some(PromDuration(Duration::from_millis(200))),
+            memory_limit: None,
+            config: Some(serde_json::json!({ "in": "collect", "how": "sleep" })),
+            grants: Default::default(),
+            labels: [("round".to_owned(), round.to_string())].into(),
+        });
+        config
+    };
+    runtime.apply_config(&config(0));
+    assert_eq!(runtime.load_all(), 2);
+    let executor = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Each round leaves a collect waiting in a WASI sleep, then a reload
+    // replaces the instance (its labels changed).
+    let round = |n: usize| {
+        let hung = runtime.clone();
+        let collect = executor.spawn(async move { hung.collect("hung").await });
+        std::thread::sleep(Duration::from_millis(50));
+        runtime.apply_config(&config(n));
+        let trivial = runtime.clone();
+        executor
+            .block_on(async move { trivial.collect("trivial").await })
+            .unwrap();
+        collect
+    };
+    let warm_up = round(1);
+    let err = executor.block_on(warm_up).unwrap().unwrap_err();
+    assert!(matches!(err, CollectError::Timeout(_)), "{err}");
+    std::thread::sleep(Duration::from_millis(500));
+    let before = thread_count();
+    let collects: Vec<_> = (2..12).map(round).collect();
+    for collect in collects {
+        let answer = executor.block_on(collect).unwrap();
+        assert!(answer.is_err(), "{answer:?}");
+    }
+    // Threads that finished work may take a moment to exit.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut after = thread_count();
+    while after > before + 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        after = thread_count();
+    }
+    assert!(
+        after <= before + 1,
+        "{before} threads before 10 reloads, {after} after"
+    );
 }
