@@ -6,26 +6,56 @@ use crate::chunk::ChunkIter;
 use crate::sealed;
 use wasmetheus_model::storage::SampleIterator;
 
+/// A memory-mapped file and the open file under it. Touching a page of a
+/// mapping past the end of a file that shrank (truncated by someone else
+/// while mapped) kills the process with SIGBUS, so every read first checks
+/// that the file still has the length it was mapped with: a truncated part
+/// is an error for the reads of that part. (A truncation racing the few
+/// instructions between the check and the read can still fault; nothing
+/// here truncates part files, which are immutable once renamed into place.)
+pub(crate) struct MappedFile {
+    map: memmap2::Mmap,
+    file: std::fs::File,
+}
+
+impl MappedFile {
+    /// Maps `file` whole.
+    pub(crate) fn map(file: std::fs::File) -> std::io::Result<MappedFile> {
+        // SAFETY: the mapping is read only through `bytes`, which checks
+        // first that the file was not truncated under it; part files are
+        // never written after they are renamed into place, and unlinking
+        // one keeps the mapping valid.
+        let map = unsafe { memmap2::Mmap::map(&file) }?;
+        Ok(MappedFile { map, file })
+    }
+
+    /// The mapped bytes, if the file still holds all of them.
+    pub(crate) fn bytes(&self) -> std::io::Result<&[u8]> {
+        let len = self.file.metadata()?.len();
+        if len < self.map.len() as u64 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the file shrank from {} to {len} bytes while in use; restore it from a \
+                     snapshot or remove it",
+                    self.map.len()
+                ),
+            ));
+        }
+        Ok(&self.map)
+    }
+}
+
 /// Bytes of a stored chunk: a range of a memory-mapped part file (shared,
 /// not copied), or owned.
 pub(crate) enum ChunkBytes {
     Mapped {
-        map: std::sync::Arc<memmap2::Mmap>,
+        map: std::sync::Arc<MappedFile>,
         start: usize,
         end: usize,
     },
     #[cfg_attr(not(test), allow(dead_code))]
     Owned(Vec<u8>),
-}
-
-impl std::ops::Deref for ChunkBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            ChunkBytes::Mapped { map, start, end } => &map[*start..*end],
-            ChunkBytes::Owned(bytes) => bytes,
-        }
-    }
 }
 
 impl ChunkBytes {
@@ -36,6 +66,7 @@ impl ChunkBytes {
     fn decode(&self, out: &mut Vec<(i64, f64)>) -> Result<(), sealed::SealedError> {
         match self {
             ChunkBytes::Mapped { map, start, end } => {
+                let map = map.bytes().map_err(|_| sealed::SealedError::Truncated)?;
                 let resolve = |at: u64| {
                     let at = usize::try_from(at).ok()?;
                     map.get(at..*start).filter(|b| !b.is_empty())

@@ -29,7 +29,7 @@
 //! readers merge them, newer winning on equal timestamps, and maintenance
 //! rewrites them into one.
 
-use crate::iter::{ChunkBytes, ChunkSource, merge};
+use crate::iter::{ChunkBytes, ChunkSource, MappedFile, merge};
 use crate::sealed;
 use crate::varint::{get_uvarint, put_uvarint};
 use parking_lot::{Mutex, RwLock};
@@ -81,10 +81,13 @@ fn unsortable(b: &[u8]) -> i64 {
     (u64::from_be_bytes(a) ^ (1 << 63)) as i64
 }
 
-fn sid_of(b: &[u8]) -> Sid {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[..8]);
-    u64::from_be_bytes(a)
+/// The sid of a `series` or `tombstones` key.
+fn sid_of(b: &[u8]) -> Result<Sid, StoreError> {
+    let a: [u8; 8] = b.try_into().map_err(|_| StoreError::Corrupt {
+        what: "series id",
+        detail: format!("a key of {} bytes instead of 8", b.len()),
+    })?;
+    Ok(u64::from_be_bytes(a))
 }
 
 fn encode_sids(sids: &BTreeSet<Sid>) -> Vec<u8> {
@@ -155,7 +158,7 @@ pub struct Part {
     /// Width of the block the part was written for (from its header): a
     /// backfill may write blocks wider than the store's, e.g. 18 h.
     range: i64,
-    map: Arc<memmap2::Mmap>,
+    map: Arc<MappedFile>,
     index_at: usize,
     count: usize,
     size: u64,
@@ -175,11 +178,12 @@ impl Part {
         if size < (PART_HEADER + PART_FOOTER) as u64 {
             return Err(corrupt(format!("{size} bytes is shorter than a part")));
         }
-        // SAFETY: part files are immutable once renamed into place and only
-        // ever unlinked (which keeps the mapping valid); the length was
-        // checked above and every offset below is checked against it.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_at(path))?;
+        let mapped = MappedFile::map(file).map_err(io_at(path))?;
+        let map = mapped.bytes().map_err(io_at(path))?;
         let len = map.len();
+        if len as u64 != size {
+            return Err(corrupt(format!("{len} bytes mapped of {size}")));
+        }
         if &map[..8] != PART_MAGIC || &map[len - 8..] != PART_END {
             return Err(corrupt("bad magic".into()));
         }
@@ -209,34 +213,41 @@ impl Part {
         if crc32fast::hash(&map[index_at..index_end]) != crc {
             return Err(corrupt("index checksum mismatch".into()));
         }
+        if min_time < block {
+            return Err(corrupt(format!(
+                "samples from {min_time}, before the block's start {block}"
+            )));
+        }
+        for i in 0..count {
+            let e = &map[index_at + i * INDEX_ENTRY..][..INDEX_ENTRY];
+            let offset = u64::from_le_bytes(e[8..16].try_into().expect("8 bytes"));
+            let len = u64::from(u32::from_le_bytes(e[16..20].try_into().expect("4 bytes")));
+            if offset < PART_HEADER as u64 || offset.saturating_add(len) > index_at as u64 {
+                return Err(corrupt(format!("chunk {i} out of bounds")));
+            }
+        }
         let part = Part {
             path: path.to_owned(),
             block,
             seq,
             range,
-            map: Arc::new(map),
+            map: Arc::new(mapped),
             index_at,
             count,
             size,
             min_time,
             max_time,
         };
-        if min_time > max_time {
-            return Err(corrupt(format!(
-                "time range {min_time}..{max_time} ends before it starts"
-            )));
-        }
-        for i in 0..count {
-            let (_, offset, len) = part.entry(i);
-            if offset < PART_HEADER || offset.saturating_add(len) > index_at {
-                return Err(corrupt(format!("chunk {i} out of bounds")));
-            }
-        }
         Ok(part)
     }
 
-    fn entry(&self, i: usize) -> (Sid, usize, usize) {
-        let e = &self.map[self.index_at + i * INDEX_ENTRY..][..INDEX_ENTRY];
+    /// The part's bytes, or an error if the file was truncated under it.
+    fn data(&self) -> Result<&[u8], StoreError> {
+        self.map.bytes().map_err(io_at(&self.path))
+    }
+
+    fn entry(&self, data: &[u8], i: usize) -> (Sid, usize, usize) {
+        let e = &data[self.index_at + i * INDEX_ENTRY..][..INDEX_ENTRY];
         (
             u64::from_le_bytes(e[..8].try_into().expect("8 bytes")),
             u64::from_le_bytes(e[8..16].try_into().expect("8 bytes")) as usize,
@@ -244,11 +255,11 @@ impl Part {
         )
     }
 
-    fn find(&self, sid: Sid) -> Option<(usize, usize)> {
+    fn find_in(&self, data: &[u8], sid: Sid) -> Option<(usize, usize)> {
         let (mut lo, mut hi) = (0, self.count);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            let (s, offset, len) = self.entry(mid);
+            let (s, offset, len) = self.entry(data, mid);
             match s.cmp(&sid) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
@@ -256,6 +267,11 @@ impl Part {
             }
         }
         None
+    }
+
+    /// Whether the part has a chunk of `sid`.
+    fn has(&self, sid: Sid) -> Result<bool, StoreError> {
+        Ok(self.find_in(self.data()?, sid).is_some())
     }
 
     /// How far after its block start the part holds samples: its range,
@@ -266,16 +282,18 @@ impl Part {
             .max(self.max_time.saturating_sub(self.block).saturating_add(1))
     }
 
-    fn sids(&self) -> impl Iterator<Item = Sid> + '_ {
-        (0..self.count).map(|i| self.entry(i).0)
+    fn sids(&self) -> Result<Vec<Sid>, StoreError> {
+        let data = self.data()?;
+        Ok((0..self.count).map(|i| self.entry(data, i).0).collect())
     }
 
     /// The chunk of `sid`, if this part has one.
     fn chunk(&self, sid: Sid) -> Result<Option<ChunkSource>, StoreError> {
-        let Some((offset, len)) = self.find(sid) else {
+        let data = self.data()?;
+        let Some((offset, len)) = self.find_in(data, sid) else {
             return Ok(None);
         };
-        let bytes = &self.map[offset..offset + len];
+        let bytes = &data[offset..offset + len];
         let header = sealed::header(bytes).map_err(|e| StoreError::Corrupt {
             what: "chunk",
             detail: format!("{}: series {sid}: {e}", self.path.display()),
@@ -464,11 +482,11 @@ impl Store {
         let mut by_hash = self.by_hash.write();
         for item in self.series.iter() {
             let (k, v) = item.map_err(|e| self.err(e))?;
-            let labels = self.decode_series(&v)?;
-            by_hash
-                .entry(hash_labels(&labels))
-                .or_default()
-                .push(sid_of(&k));
+            // One corrupt entry costs its series, not the whole store.
+            match sid_of(&k).and_then(|sid| Ok((sid, self.decode_series(&v)?))) {
+                Ok((sid, labels)) => by_hash.entry(hash_labels(&labels)).or_default().push(sid),
+                Err(e) => tracing::error!(error = %e, "skipping a corrupt series entry"),
+            }
         }
         Ok(())
     }
@@ -856,7 +874,13 @@ impl Store {
         let mut out = BTreeSet::new();
         for item in self.postings.scan_prefix(name_id.to_be_bytes()) {
             let (k, v) = item.map_err(|e| self.err(e))?;
-            let value_id = u32::from_be_bytes(k[4..8].try_into().expect("8-byte key")) as usize;
+            let Some(value_id) = k.get(4..8).filter(|_| k.len() == 8) else {
+                return Err(StoreError::Corrupt {
+                    what: "postings key",
+                    detail: format!("{} bytes instead of 8", k.len()),
+                });
+            };
+            let value_id = u32::from_be_bytes(value_id.try_into().expect("4 bytes")) as usize;
             let matches = self
                 .symbols
                 .read()
@@ -927,7 +951,7 @@ impl Store {
                 let mut all = BTreeSet::new();
                 for item in self.series.iter() {
                     let (k, _) = item.map_err(|e| self.err(e))?;
-                    all.insert(sid_of(&k));
+                    all.insert(sid_of(&k)?);
                 }
                 all
             }
@@ -1005,7 +1029,7 @@ impl Store {
         let mut deleted: FxHashMap<Sid, Intervals> = FxHashMap::default();
         for item in self.tombstones.iter() {
             let (k, _) = item.map_err(|e| self.err(e))?;
-            let sid = sid_of(&k);
+            let sid = sid_of(&k)?;
             deleted.insert(sid, self.tombstones_of(sid)?);
         }
         if deleted.is_empty() {
@@ -1014,10 +1038,12 @@ impl Store {
         let blocks: Vec<i64> = self.parts.read().keys().copied().collect();
         for block in blocks {
             let parts = self.parts.read().get(&block).cloned().unwrap_or_default();
-            if parts
-                .iter()
-                .any(|p| deleted.keys().any(|sid| p.find(*sid).is_some()))
-            {
+            let mut touched = false;
+            for part in &parts {
+                let data = part.data()?;
+                touched |= deleted.keys().any(|sid| part.find_in(data, *sid).is_some());
+            }
+            if touched {
                 self.rewrite_block(block, &deleted)?;
             }
         }
@@ -1059,7 +1085,10 @@ impl Store {
         if old.is_empty() {
             return Ok(());
         }
-        let sids: BTreeSet<Sid> = old.iter().flat_map(|p| p.sids()).collect();
+        let mut sids: BTreeSet<Sid> = BTreeSet::new();
+        for part in &old {
+            sids.extend(part.sids()?);
+        }
         // As wide as the widest part merged: a backfilled 18 h part and a
         // compacted 2 h one of the same start make one 18 h part.
         let range = old
@@ -1109,7 +1138,8 @@ impl Store {
         let parts = self.parts_in(i64::MIN, i64::MAX);
         let gone: BTreeSet<Sid> = candidates
             .into_iter()
-            .filter(|sid| parts.iter().all(|p| p.find(*sid).is_none()))
+            // A part that cannot be read may still hold the series.
+            .filter(|sid| parts.iter().all(|p| p.has(*sid).is_ok_and(|has| !has)))
             .collect();
         if gone.is_empty() {
             return Ok(0);
@@ -1207,7 +1237,8 @@ impl Store {
             stats.blocks += 1;
             for part in parts {
                 stats.chunks += part.count as u64;
-                candidates.extend(part.sids());
+                // Unreadable, the part still goes; its series stay indexed.
+                candidates.extend(part.sids().unwrap_or_default());
                 std::fs::remove_file(&part.path).map_err(io_at(&part.path))?;
             }
         }
@@ -1332,7 +1363,7 @@ impl Store {
         // Ids generated in the copy must not collide with copied ones.
         let max_sid = self.series.last().map_err(|e| self.err(e))?;
         if let Some((k, _)) = max_sid {
-            while copy.db.generate_id().map_err(|e| copy.err(e))? <= sid_of(&k) {}
+            while copy.db.generate_id().map_err(|e| copy.err(e))? <= sid_of(&k)? {}
         }
         for part in self.parts_in(i64::MIN, i64::MAX) {
             let name = part.path.file_name().expect("parts have file names");
@@ -1387,11 +1418,20 @@ impl BlockWriter<'_> {
     }
 
     pub(crate) fn add_sid(&mut self, sid: Sid, samples: &[(i64, f64)]) -> Result<(), StoreError> {
-        debug_assert!(
-            samples
-                .iter()
-                .all(|(t, _)| { *t >= self.block && t.wrapping_sub(self.block) < self.range })
-        );
+        // Sorted: the ends bound the rest. Outside the block only when a
+        // merged part held chunks outside its own (crafted or corrupt).
+        let inside = |t: i64| t >= self.block && t.wrapping_sub(self.block) < self.range;
+        if let (Some(first), Some(last)) = (samples.first(), samples.last())
+            && !(inside(first.0) && inside(last.0))
+        {
+            return Err(StoreError::Corrupt {
+                what: "chunk",
+                detail: format!(
+                    "series {sid}: samples from {} to {} outside the block of {} ms at {}",
+                    first.0, last.0, self.range, self.block
+                ),
+            });
+        }
         self.encoded.clear();
         self.timestamps.clear();
         sealed::encode_timestamps(samples, &mut self.timestamps);

@@ -1,0 +1,266 @@
+//! Crafted on-disk content with valid checksums, and files changed under a
+//! running database: WAL records whose fields promise huge sizes, sled
+//! index entries of the wrong shape or pointing nowhere, part files that
+//! lie about their block or shrink while mapped. Each must end in an error
+//! for what it touches (or be skipped), never in a panic, an abort on a
+//! huge allocation, or SIGBUS.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use wasmetheus_model::Label;
+use wasmetheus_model::storage::{MatchType, Matcher, Queryable};
+use wasmetheus_tsdb::store::Store;
+use wasmetheus_tsdb::{Db, DbOptions, Head, HeadLimits};
+
+const RANGE: i64 = 10_000;
+
+fn name(n: &str) -> Vec<Label> {
+    vec![Label::new("__name__", n)]
+}
+
+fn eq(n: &str) -> Matcher {
+    Matcher::new(MatchType::Equal, "__name__", n).unwrap()
+}
+
+/// `len | crc32 | payload`, the log's framing.
+fn frame(payload: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+fn series_record(r: u32, labels: &[(&str, &str)]) -> Vec<u8> {
+    let mut p = vec![1u8];
+    p.extend_from_slice(&r.to_le_bytes());
+    p.extend_from_slice(&(labels.len() as u32).to_le_bytes());
+    for (n, v) in labels {
+        for s in [n, v] {
+            p.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            p.extend_from_slice(s.as_bytes());
+        }
+    }
+    p
+}
+
+fn samples_record(samples: &[(u32, i64, f64)]) -> Vec<u8> {
+    let mut p = vec![2u8];
+    p.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+    for (r, t, v) in samples {
+        p.extend_from_slice(&r.to_le_bytes());
+        p.extend_from_slice(&t.to_le_bytes());
+        p.extend_from_slice(&v.to_bits().to_le_bytes());
+    }
+    p
+}
+
+#[test]
+fn crafted_wal_records_cost_their_series_not_the_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = Vec::new();
+    frame(&series_record(0, &[("__name__", "ok")]), &mut log);
+    // A ref near 2^32: its slot table would take 32 GiB.
+    frame(
+        &series_record(u32::MAX - 1, &[("__name__", "huge")]),
+        &mut log,
+    );
+    frame(
+        &samples_record(&[(0, 1_000, 1.0), (u32::MAX - 1, 1_000, 2.0)]),
+        &mut log,
+    );
+    // A billion labels announced, none there.
+    let mut billion = vec![1u8];
+    billion.extend_from_slice(&7u32.to_le_bytes());
+    billion.extend_from_slice(&1_000_000_000u32.to_le_bytes());
+    frame(&billion, &mut log);
+    frame(&samples_record(&[(0, 2_000, 3.0)]), &mut log);
+    std::fs::write(tmp.path().join("00000000"), &log).unwrap();
+    {
+        let head = Head::open(tmp.path(), HeadLimits::default(), false).unwrap();
+        // Replay stopped at the undecodable record; what came before it
+        // is there, the implausible series is not.
+        assert_eq!(head.num_series(), 1);
+        assert_eq!(head.samples(0, i64::MIN, i64::MAX), vec![(1_000, 1.0)]);
+        head.close();
+    }
+    // A sample count as a varint that never ends (11 continuation bytes).
+    let mut log = Vec::new();
+    frame(&series_record(0, &[("__name__", "ok")]), &mut log);
+    let mut endless = vec![4u8];
+    endless.extend_from_slice(&[0xff; 11]);
+    frame(&endless, &mut log);
+    let dir = tmp.path().join("second");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("00000000"), &log).unwrap();
+    let head = Head::open(&dir, HeadLimits::default(), false).unwrap();
+    assert_eq!(head.num_series(), 1);
+}
+
+/// A store at `dir` with series `a`, `b` and `c` (one sample each, block 0),
+/// closed; returns once sled has let go of the directory.
+fn small_store(dir: &Path) {
+    {
+        let store = Store::open(dir, RANGE).unwrap();
+        for (i, n) in ["a", "b", "c"].iter().enumerate() {
+            store.write(&name(n), &[(i as i64, i as f64)]).unwrap();
+        }
+        store.flush().unwrap();
+    }
+}
+
+/// Opens sled at `dir` once the store's flusher released it.
+fn sled_at(dir: &Path) -> sled::Db {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match sled::Config::new().path(dir).use_compression(true).open() {
+            Ok(db) => return db,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+fn edit_sled(dir: &Path, edit: impl FnOnce(&sled::Db)) {
+    let db = sled_at(dir);
+    edit(&db);
+    db.flush().unwrap();
+    drop(db);
+    // Sled lets go of its lock a moment after the handle is dropped.
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+fn values(store: &Store, n: &str) -> Vec<(i64, f64)> {
+    let sids = store.select(&[eq(n)]).unwrap();
+    assert_eq!(sids.len(), 1, "{n}");
+    let sid = sids.into_iter().next().unwrap();
+    store.samples(sid, i64::MIN, i64::MAX).unwrap()
+}
+
+#[test]
+fn a_symbol_id_beyond_the_table_is_corruption_not_an_allocation() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_store(tmp.path());
+    edit_sled(tmp.path(), |db| {
+        let symbols = db.open_tree("symbols").unwrap();
+        symbols
+            .insert(0xffff_fff0u32.to_be_bytes(), b"far".as_slice())
+            .unwrap();
+    });
+    let err = Store::open(tmp.path(), RANGE).err().expect("refused");
+    assert!(err.to_string().contains("symbol id"), "{err}");
+}
+
+#[test]
+fn malformed_series_and_postings_entries_are_errors_for_what_uses_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_store(tmp.path());
+    edit_sled(tmp.path(), |db| {
+        let series = db.open_tree("series").unwrap();
+        // A key that is not a sid, and labels naming symbols that do not
+        // exist (ids 1000 and 1001 as varints).
+        series.insert([1u8, 2, 3], &[0u8, 0][..]).unwrap();
+        series
+            .insert(u64::MAX.to_be_bytes(), &[0xe8u8, 0x07, 0xe9, 0x07][..])
+            .unwrap();
+        // A postings key too short to hold a value id, under `__name__`'s
+        // id (the first symbol written).
+        let postings = db.open_tree("postings").unwrap();
+        postings.insert([0u8, 0, 0, 0, 9], &[1u8][..]).unwrap();
+    });
+    let store = Store::open(tmp.path(), RANGE).unwrap();
+    // The good series are untouched.
+    assert_eq!(values(&store, "b"), vec![(1, 1.0)]);
+    // A lookup that scans the name's postings meets the short key.
+    let scan = Matcher::new(MatchType::Regex, "__name__", "a.*").unwrap();
+    let err = store.select(&[scan]).unwrap_err();
+    assert!(err.to_string().contains("postings key"), "{err}");
+}
+
+fn parts(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("chunks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "part"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn part_name(block: i64, seq: u64) -> String {
+    format!("{:016x}-{seq:08}.part", (block as u64) ^ (1 << 63))
+}
+
+#[test]
+fn a_part_claiming_another_block_is_set_aside() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(tmp.path(), RANGE).unwrap();
+        store.write(&name("early"), &[(1_000, 1.0)]).unwrap();
+        store.write(&name("late"), &[(5_000, 2.0)]).unwrap();
+        store.flush().unwrap();
+    }
+    // The first part (samples at 1 s) renamed as if it began at 4 s: its
+    // chunk lies before its block. Merging it with the real part of that
+    // block would write a chunk outside the block.
+    let found = parts(tmp.path());
+    let renamed = tmp.path().join("chunks").join(part_name(4_000, 99));
+    std::fs::rename(&found[0], &renamed).unwrap();
+    std::fs::rename(
+        &found[1],
+        tmp.path().join("chunks").join(part_name(4_000, 100)),
+    )
+    .unwrap();
+    let store = Store::open(tmp.path(), 9_000).unwrap();
+    assert!(renamed.with_extension("corrupt").exists());
+    store.merge_parts().unwrap();
+    assert_eq!(values(&store, "late"), vec![(5_000, 2.0)]);
+}
+
+#[test]
+fn a_part_truncated_under_an_open_database_is_a_query_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let options = DbOptions {
+        block_range_ms: RANGE,
+        retention_time_ms: None,
+        ..DbOptions::default()
+    };
+    {
+        let store = Store::open(&tmp.path().join("db"), RANGE).unwrap();
+        let samples: Vec<(i64, f64)> = (0..2_000).map(|i| (i * 5, i as f64 * 0.37)).collect();
+        store.write(&name("m"), &samples).unwrap();
+        store.write(&name("n"), &[(15_000, 1.5)]).unwrap();
+        store.flush().unwrap();
+    }
+    let db = Db::open(tmp.path(), options).unwrap();
+    let all = db.select(&[eq("m")], i64::MIN, i64::MAX).unwrap();
+    assert_eq!(all[0].samples.len(), 2_000);
+
+    // A lazily read selection made before the truncation.
+    let mut lazy = db.select_series(&[eq("m")], &hints()).unwrap();
+    let victim = parts(&tmp.path().join("db"))[0].clone();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&victim)
+        .unwrap();
+    file.set_len(64).unwrap();
+    drop(file);
+
+    let err = db.select(&[eq("m")], i64::MIN, i64::MAX).unwrap_err();
+    assert!(err.to_string().contains("shrank"), "{err}");
+    // Iterating what was selected before: the chunk reads as corrupt (an
+    // error in the log), the process lives on.
+    let mut n = 0;
+    while lazy[0].samples.next().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 0);
+    // The other block still answers.
+    let other = db.select(&[eq("n")], 10_000, 20_000).unwrap();
+    assert_eq!(other[0].samples, vec![(15_000, 1.5)]);
+}
+
+fn hints() -> wasmetheus_model::storage::SelectHints {
+    wasmetheus_model::storage::SelectHints::range(i64::MIN, i64::MAX)
+}
