@@ -15,7 +15,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::{Matcher, Queryable, SelectHints};
-use wasmetheus_promql::ast::Expr;
 use wasmetheus_promql::engine::{Cancel, Error as EngineError};
 use wasmetheus_promql::value::{Annotations, SampleValue, Value};
 
@@ -33,6 +32,17 @@ type Params = Vec<(String, String)>;
 
 fn bad_data(message: impl Into<String>) -> Response {
     error(StatusCode::BAD_REQUEST, "bad_data", message)
+}
+
+/// Prometheus' `invalidParamError`: a `bad_data` naming the parameter.
+fn invalid_param(name: &str, e: impl std::fmt::Display) -> Response {
+    bad_data(format!("invalid parameter \"{name}\": {e}"))
+}
+
+/// A storage error of the series and label endpoints: Prometheus answers
+/// `execution` (its `returnAPIError` default).
+fn execution(e: impl std::fmt::Display) -> Response {
+    error(StatusCode::UNPROCESSABLE_ENTITY, "execution", e.to_string())
 }
 
 /// A successful answer: `data` plus whatever annotations the query made.
@@ -60,7 +70,7 @@ fn json_data(data: serde_json::Value) -> Response {
 /// An engine error as Prometheus' `returnAPIError` answers it.
 fn engine_error(e: EngineError) -> Response {
     match e {
-        EngineError::Parse(e) => bad_data(format!("invalid parameter \"query\": {e}")),
+        EngineError::Parse(_) | EngineError::Invalid(_) => invalid_param("query", e),
         EngineError::Timeout => error(StatusCode::SERVICE_UNAVAILABLE, "timeout", e.to_string()),
         // Prometheus' "client closed request".
         EngineError::Canceled => error(
@@ -324,14 +334,15 @@ pub(crate) async fn query_range(
         }
     }
     if end < start {
-        return bad_data("end timestamp must not be before start time");
+        return invalid_param("end", "end timestamp must not be before start time");
     }
     let step = match duration_param(&params, "step") {
         Ok(d) => d.as_millis() as i64,
         Err(r) => return *r,
     };
     if step <= 0 {
-        return bad_data(
+        return invalid_param(
+            "step",
             "zero or negative query resolution step widths are not accepted. Try a positive integer",
         );
     }
@@ -351,40 +362,73 @@ pub(crate) async fn query_range(
     .await
 }
 
-/// The matchers of every `match[]` parameter.
-fn match_params(params: &Params) -> Result<Vec<Vec<Matcher>>, Box<Response>> {
+/// The texts of every `match[]` parameter.
+fn match_texts(params: &Params) -> impl Iterator<Item = &str> {
     params
         .iter()
         .filter(|(k, _)| k == "match[]")
-        .map(|(_, text)| selector_param("match[]", text))
-        .collect()
+        .map(|(_, v)| v.as_str())
+}
+
+/// The matchers of every `match[]` parameter, each parsed as a series
+/// selector, as Prometheus' `parseMatchersParam`: the first that does not
+/// parse is the error, then every one needs a matcher that does not match
+/// the empty string.
+fn match_params(params: &Params) -> Result<Vec<Vec<Matcher>>, Box<Response>> {
+    let sets = match_texts(params)
+        .map(|text| selector_param("match[]", text))
+        .collect::<Result<Vec<_>, _>>()?;
+    if sets
+        .iter()
+        .any(|set| set.iter().all(Matcher::matches_empty))
+    {
+        return Err(Box::new(invalid_param(
+            "match[]",
+            "match[] must contain at least one non-empty matcher",
+        )));
+    }
+    Ok(sets)
 }
 
 /// The matchers of a series selector given as parameter `name`.
-fn selector_param(name: &str, text: &str) -> Result<Vec<Matcher>, Box<Response>> {
-    match wasmetheus_promql::parser::parse(text) {
-        Ok(Expr::VectorSelector(vs)) => Ok(vs.matchers),
-        Ok(_) => Err(Box::new(bad_data(format!(
-            "invalid parameter \"{name}\": 1:1: parse error: unexpected expression, expected a selector: {text:?}"
-        )))),
-        Err(e) => Err(Box::new(bad_data(format!(
-            "invalid parameter \"{name}\": {e}"
-        )))),
-    }
+pub(crate) fn selector_param(name: &str, text: &str) -> Result<Vec<Matcher>, Box<Response>> {
+    wasmetheus_promql::parser::parse_metric_selector(text)
+        .map_err(|e| Box::new(invalid_param(name, e)))
 }
 
-/// `start`/`end` of the metadata endpoints (default: all time) and `limit`.
-fn range_and_limit(params: &Params) -> Result<(i64, i64, usize), Box<Response>> {
-    let start = time_param(params, "start", MIN_TIME)?;
-    let end = time_param(params, "end", MAX_TIME)?;
+/// Go's `strconv.Atoi`, with its error text.
+fn go_atoi(v: &str) -> Result<i64, String> {
+    v.parse::<i64>().map_err(|e| {
+        let why = match e.kind() {
+            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                "value out of range"
+            }
+            _ => "invalid syntax",
+        };
+        format!("strconv.Atoi: parsing {v:?}: {why}")
+    })
+}
+
+/// `limit` of the series and label endpoints (Prometheus'
+/// `parseLimitParam`; 0 or none: no limit), then `start`/`end` (default:
+/// all time), in the order Prometheus reads them.
+fn limit_and_range(params: &Params) -> Result<(usize, i64, i64), Box<Response>> {
     let limit = match param(params, "limit") {
         None | Some("") => 0,
-        Some(v) => match v.parse::<i64>() {
+        Some(v) => match go_atoi(v) {
             Ok(n) if n >= 0 => n as usize,
-            _ => return Err(Box::new(bad_data("limit must be non-negative"))),
+            Ok(_) => {
+                return Err(Box::new(invalid_param(
+                    "limit",
+                    "limit must be non-negative",
+                )));
+            }
+            Err(e) => return Err(Box::new(invalid_param("limit", e))),
         },
     };
-    Ok((start, end, limit))
+    let start = time_param(params, "start", MIN_TIME)?;
+    let end = time_param(params, "end", MAX_TIME)?;
+    Ok((limit, start, end))
 }
 
 fn storage_of(backend: &Arc<dyn Backend>) -> Result<Arc<dyn Queryable>, Box<Response>> {
@@ -418,15 +462,15 @@ pub(crate) async fn series(
         Ok(p) => p,
         Err(r) => return *r,
     };
-    let selectors = match match_params(&params) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    if selectors.is_empty() {
+    if match_texts(&params).next().is_none() {
         return bad_data("no match[] parameter provided");
     }
-    let (start, end, limit) = match range_and_limit(&params) {
+    let (limit, start, end) = match limit_and_range(&params) {
         Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let selectors = match match_params(&params) {
+        Ok(s) => s,
         Err(r) => return *r,
     };
     let storage = match storage_of(&backend) {
@@ -459,7 +503,7 @@ pub(crate) async fn series(
             out.push(']');
             success(out, &annotations)
         }
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Ok(Err(e)) => execution(e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }
 }
@@ -476,6 +520,10 @@ async fn label_query(
         Ok(p) => p,
         Err(r) => return *r,
     };
+    let (limit, start, end) = match limit_and_range(&params) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
     let mut selectors = match match_params(&params) {
         Ok(s) => s,
         Err(r) => return *r,
@@ -483,10 +531,6 @@ async fn label_query(
     if selectors.is_empty() {
         selectors.push(Vec::new());
     }
-    let (start, end, limit) = match range_and_limit(&params) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
     let storage = match storage_of(&backend) {
         Ok(s) => s,
         Err(r) => return *r,
@@ -512,7 +556,7 @@ async fn label_query(
                 &annotations,
             )
         }
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Ok(Err(e)) => execution(e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }
 }
@@ -577,9 +621,25 @@ pub(crate) async fn federate(
         Ok(p) => p,
         Err(r) => return *r,
     };
-    let selectors = match match_params(&params) {
+    // Prometheus' federation handler answers errors in plain text
+    // (`http.Error`), and takes any selector that parses.
+    let plain = |status: StatusCode, message: String| {
+        (
+            status,
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            message + "\n",
+        )
+            .into_response()
+    };
+    let selectors = match match_texts(&params)
+        .map(wasmetheus_promql::parser::parse_metric_selector)
+        .collect::<Result<Vec<_>, _>>()
+    {
         Ok(s) => s,
-        Err(r) => return *r,
+        Err(e) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let storage = match storage_of(&backend) {
         Ok(s) => s,
@@ -611,8 +671,8 @@ pub(crate) async fn federate(
     .await;
     let latest = match found {
         Ok(Ok(l)) => l,
-        Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Ok(Err(e)) => return plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
     // Grouped by metric name, in name order, each family typed untyped
     // (what Prometheus' federation writes).
@@ -678,7 +738,7 @@ pub(crate) async fn format_query(RawQuery(raw): RawQuery, body: Bytes) -> Respon
         Ok(expr) => json_data(serde_json::Value::String(
             wasmetheus_promql::printer::format(&expr),
         )),
-        Err(e) => bad_data(format!("invalid parameter \"query\": {e}")),
+        Err(e) => invalid_param("query", e),
     }
 }
 
@@ -691,7 +751,7 @@ pub(crate) async fn parse_query(RawQuery(raw): RawQuery, body: Bytes) -> Respons
     };
     match wasmetheus_promql::parser::parse(param(&params, "query").unwrap_or("")) {
         Ok(expr) => success(crate::parse_query::ast_json(&expr), &Annotations::default()),
-        Err(e) => bad_data(format!("invalid parameter \"query\": {e}")),
+        Err(e) => invalid_param("query", e),
     }
 }
 
@@ -843,8 +903,27 @@ pub(crate) async fn alertmanagers() -> Response {
     }))
 }
 
-pub(crate) async fn query_exemplars() -> Response {
-    json_data(serde_json::json!([]))
+/// `/api/v1/query_exemplars`: no exemplars are stored, but the
+/// parameters are checked as Prometheus checks them.
+pub(crate) async fn query_exemplars(RawQuery(raw): RawQuery, body: Bytes) -> Response {
+    let params = match read(raw, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let (start, end) = match (
+        time_param(&params, "start", MIN_TIME),
+        time_param(&params, "end", MAX_TIME),
+    ) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(r), _) | (_, Err(r)) => return *r,
+    };
+    if end < start {
+        return bad_data("end timestamp must not be before start timestamp");
+    }
+    match wasmetheus_promql::parser::parse(param(&params, "query").unwrap_or("")) {
+        Ok(_) => json_data(serde_json::json!([])),
+        Err(e) => bad_data(e.to_string()),
+    }
 }
 
 pub(crate) async fn buildinfo() -> Response {

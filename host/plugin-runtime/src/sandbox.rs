@@ -69,10 +69,12 @@ impl InstanceState {
         limiter: MemoryLimiter,
     ) -> Result<Self, String> {
         let mut wasi = WasiCtxBuilder::new();
-        // Each instance runs on a thread of its own, so file operations may
-        // block it; this saves a hop to a thread pool per call (several
-        // hundred microseconds per file read otherwise). Set before the
-        // preopens, which capture it.
+        // File operations run inline on the plugin executor's thread: this
+        // saves a hop to a thread pool per call (several hundred
+        // microseconds per file read otherwise). Reads of /proc and /sys
+        // return at once; a grant of a directory holding FIFOs or slow
+        // network mounts would let a plugin hold an executor thread past
+        // its deadline. Set before the preopens, which capture it.
         wasi.allow_blocking_current_thread(true);
         let mut fs_guard = FsGuard::new(Arc::clone(&plugin_name), Arc::clone(&instance_name));
         for path in &grants.read_paths {
