@@ -204,13 +204,13 @@ async fn query_errors_have_prometheus_types_and_texts() {
             "/api/v1/query_range?query=up&start=100&end=50&step=1",
             400,
             "bad_data",
-            "end timestamp must not be before start time",
+            "invalid parameter \"end\": end timestamp must not be before start time",
         ),
         (
             "/api/v1/query_range?query=up&start=0&end=50&step=0",
             400,
             "bad_data",
-            "zero or negative query resolution step widths are not accepted. Try a positive integer",
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
         ),
         (
             "/api/v1/query_range?query=up&start=0&end=50&step=x",

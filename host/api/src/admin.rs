@@ -9,7 +9,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
-use wasmetheus_model::selector::parse_selector;
 
 fn disabled() -> Response {
     error(
@@ -31,14 +30,17 @@ pub(crate) async fn snapshot(
         Ok(p) => p,
         Err(r) => return *r,
     };
+    // Go's `strconv.ParseBool`.
     let skip_head = match param(&params, "skip_head") {
-        None | Some("" | "false" | "0") => false,
-        Some("true" | "1") => true,
+        None | Some("" | "0" | "f" | "F" | "false" | "FALSE" | "False") => false,
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => true,
         Some(v) => {
             return error(
                 StatusCode::BAD_REQUEST,
                 "bad_data",
-                format!("unable to parse boolean 'skip_head' argument: {v:?}"),
+                format!(
+                    "invalid parameter \"skip_head\": unable to parse boolean: strconv.ParseBool: parsing {v:?}: invalid syntax"
+                ),
             );
         }
     };
@@ -68,20 +70,15 @@ pub(crate) async fn delete_series(
         Ok(p) => p,
         Err(r) => return *r,
     };
-    let mut selectors = Vec::new();
-    for (_, text) in params.iter().filter(|(k, _)| k == "match[]") {
-        match parse_selector(text) {
-            Ok(m) => selectors.push(m),
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_data",
-                    format!("invalid parameter \"match[]\": {e}"),
-                );
-            }
-        }
-    }
-    if selectors.is_empty() {
+    // Prometheus' order: presence, `start`, `end`, then each selector
+    // (parsed only: unlike the read endpoints, one matching everything is
+    // allowed here).
+    let texts: Vec<&str> = params
+        .iter()
+        .filter(|(k, _)| k == "match[]")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if texts.is_empty() {
         return error(
             StatusCode::BAD_REQUEST,
             "bad_data",
@@ -95,6 +92,13 @@ pub(crate) async fn delete_series(
         (Ok(s), Ok(e)) => (s, e),
         (Err(r), _) | (_, Err(r)) => return *r,
     };
+    let mut selectors = Vec::new();
+    for text in texts {
+        match crate::v1::selector_param("match[]", text) {
+            Ok(m) => selectors.push(m),
+            Err(r) => return *r,
+        }
+    }
     match backend.tsdb_delete_series(selectors, start, end).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e),

@@ -7,7 +7,6 @@
 
 mod family;
 pub mod openmetrics;
-pub mod selector;
 pub mod storage;
 pub mod text;
 pub mod validate;

@@ -38,6 +38,10 @@ pub enum Error {
     /// An evaluation error (`errorf` in Prometheus' engine).
     #[error("{0}")]
     Eval(String),
+    /// A valid expression the kind of query cannot run (a range query over
+    /// a range vector or a string): a bad parameter, not a failure.
+    #[error("{0}")]
+    Invalid(String),
     #[error("query timed out in query execution")]
     Timeout,
     #[error("query was canceled in query execution")]
@@ -335,10 +339,10 @@ impl Engine {
         match expr.value_type() {
             crate::ast::ValueType::Vector | crate::ast::ValueType::Scalar => {}
             other => {
-                return err(format!(
+                return Err(Error::Invalid(format!(
                     "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
                     other.documented()
-                ));
+                )));
             }
         }
         if step <= 0 {

@@ -732,6 +732,25 @@ impl<'a> Lexer<'a> {
     }
 }
 
+/// The quoted string (double, single or back quotes, Go's escapes) at the
+/// very start of `text`, decoded, and the rest of `text` after it.
+pub fn unquote(text: &str) -> Result<(String, &str), String> {
+    if !text.starts_with(['"', '\'', '`']) {
+        let found = text
+            .chars()
+            .next()
+            .map_or("end of line".into(), String::from);
+        return Err(format!("expected a quoted string, found {found:?}"));
+    }
+    match Lexer::new(text).next() {
+        Some(Ok((_, Tok::Str(s), end))) => {
+            Ok((String::from_utf8_lossy(&s.bytes).into_owned(), &text[end..]))
+        }
+        Some(Err(e)) => Err(e.message),
+        _ => Err("expected a quoted string".into()),
+    }
+}
+
 /// A rune as Go's `%q` prints it.
 fn go_char(c: Option<char>) -> String {
     match c {

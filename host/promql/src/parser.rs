@@ -4,6 +4,8 @@
 
 use lalrpop_util::lalrpop_mod;
 
+use wasmetheus_model::storage::Matcher;
+
 use crate::ast::*;
 use crate::lexer::{LexError, Lexer, Tok};
 
@@ -170,6 +172,25 @@ fn check_depth(input: &str) -> Result<(), ParseError> {
         ));
     }
     Ok(())
+}
+
+/// Parses a series selector, as the HTTP API takes one in `match[]` or
+/// `match_target` (Prometheus' `ParseMetricSelector`): a vector selector
+/// alone, without modifiers, into its matchers. Like Prometheus it skips
+/// the type checks of a query, so `{job=~".*"}` parses; the endpoints that
+/// need a non-empty matcher check that themselves.
+pub fn parse_metric_selector(input: &str) -> Result<Vec<Matcher>, ParseError> {
+    let expr = grammar::MetricSelectorParser::new()
+        .parse(input, Lexer::new(input))
+        .map_err(|e| syntax_error(input, e))?;
+    match expr {
+        Expr::VectorSelector(v) => Ok(v.matchers),
+        other => Err(ParseError::at(
+            input,
+            other.span().start,
+            "unexpected expression, expected a series selector".into(),
+        )),
+    }
 }
 
 fn syntax_error(input: &str, e: lalrpop_util::ParseError<usize, Tok, LexError>) -> ParseError {

@@ -1183,3 +1183,91 @@ fn signed_power_bases_print_stably() {
         assert_eq!(once, twice, "{input}");
     }
 }
+
+/// Series selectors as `match[]` takes them: a selector alone, every
+/// quoting, and no query checks (a selector matching everything parses;
+/// the API refuses it where Prometheus does).
+#[test]
+fn metric_selectors() {
+    use wasmetheus_promql::parser::parse_metric_selector;
+    fn check(text: &str, want: Expect) {
+        let got = match parse_metric_selector(text) {
+            Ok(m) => m
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(e) => format!("error: {e}"),
+        };
+        want.assert_eq(&got);
+    }
+    check("up", expect![[r#"__name__="up""#]]);
+    check(
+        r#"http_requests_total{job="api", code=~"5.."}"#,
+        expect![[r#"job="api", code=~"5..", __name__="http_requests_total""#]],
+    );
+    check(
+        r#"{__name__=~"node_.+",}"#,
+        expect![[r#"__name__=~"node_.+""#]],
+    );
+    check(
+        r#"{"my.metric", "a.b"!='x\n'}"#,
+        expect![[r#"__name__="my.metric", a.b!="x\n""#]],
+    );
+    check("{job=`a\\b`}", expect![[r#"job="a\\b""#]]);
+    check(r#"{job="\u00e9"}"#, expect![[r#"job="é""#]]);
+    check(r#"{job=""}"#, expect![[r#"job="""#]]);
+    check("{}", expect![""]);
+    check(
+        "",
+        expect!["error: 1:1: parse error: unexpected end of input"],
+    );
+    check(
+        r#"up{job="x""#,
+        expect!["error: 1:11: parse error: unexpected end of input inside braces"],
+    );
+    check(
+        r#"up{job~"x"}"#,
+        expect!["error: 1:7: parse error: unexpected character inside braces: '~'"],
+    );
+    check(
+        r#"up{job="x} "#,
+        expect!["error: 1:8: parse error: unterminated quoted string"],
+    );
+    check(
+        "up}",
+        expect!["error: 1:3: parse error: unexpected character: '}'"],
+    );
+    check(
+        "foo + bar",
+        expect!["error: 1:5: parse error: unexpected <op:+>"],
+    );
+    check(
+        "foo[5m]",
+        expect![[r#"error: 1:4: parse error: unexpected "[""#]],
+    );
+    check(
+        "foo offset 5m",
+        expect!["error: 1:5: parse error: unexpected <offset>"],
+    );
+    check(
+        "sum(foo)",
+        expect![[r#"error: 1:4: parse error: unexpected "(""#]],
+    );
+    check(
+        "(foo)",
+        expect![[r#"error: 1:1: parse error: unexpected "(""#]],
+    );
+    check(
+        &"(".repeat(100_000),
+        expect![[r#"error: 1:1: parse error: unexpected "(""#]],
+    );
+    check(
+        r#"{a=~"("}"#,
+        expect![[r#"
+            error: 1:2: parse error: invalid regular expression "(" for label a: regex parse error:
+                ^(?:()$
+                 ^
+            error: unclosed group"#]],
+    );
+}

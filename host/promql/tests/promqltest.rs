@@ -7,8 +7,8 @@ mod corpus;
 use corpus::corpus_files;
 
 use expect_test::{Expect, expect};
-use wasmetheus_model::selector::parse_selector;
-use wasmetheus_model::storage::{Queryable, is_stale_marker};
+use wasmetheus_model::storage::{Matcher, Queryable, is_stale_marker};
+use wasmetheus_promql::parser::parse_metric_selector;
 use wasmetheus_promql::promqltest::nh::{HistogramSeries, is_nh};
 use wasmetheus_promql::promqltest::{
     Command, Counts, Engine, EvalError, EvalKind, Expected, FileReport, Outcome, Script,
@@ -434,7 +434,10 @@ impl TestEngine {
             Some(secs) if self.honour_at => (secs * 1000.0).round() as i64,
             _ => t,
         };
-        let matchers = parse_selector(selector).map_err(|_| unsupported())?;
+        let matchers = parse_metric_selector(selector)
+            .ok()
+            .filter(|m| !m.iter().all(Matcher::matches_empty))
+            .ok_or_else(unsupported)?;
         let series = q
             .select(&matchers, t - LOOKBACK + 1, t)
             .map_err(|e| EvalError::new(e.to_string()))?;

@@ -11,7 +11,6 @@
 //! durations.
 
 use wasmetheus_model::Label;
-use wasmetheus_model::selector::parse_selector;
 use wasmetheus_model::storage::Matcher;
 
 use super::script::{Eval, Expected, Load};
@@ -124,6 +123,15 @@ pub fn selectors(expr: &str) -> Vec<Vec<Matcher>> {
         }
     }
     out
+}
+
+/// The matchers of a series selector that names something (a selector
+/// whose matchers all match the empty string is no selector).
+fn parse_selector(text: &str) -> Result<Vec<Matcher>, ()> {
+    match crate::parser::parse_metric_selector(text) {
+        Ok(m) if !m.iter().all(Matcher::matches_empty) => Ok(m),
+        _ => Err(()),
+    }
 }
 
 /// Index just past the quoted string starting at `i`.
@@ -320,7 +328,7 @@ mod tests {
             names(
                 r#"sum by (job, le) (rate(http_requests{job="a"}[5m:1m] offset -1m)) / on(x) group_left(y) bar"#
             ),
-            r#"__name__="http_requests",job="a" | __name__="bar""#
+            r#"job="a",__name__="http_requests" | __name__="bar""#
         );
         assert_eq!(
             names(
@@ -334,7 +342,7 @@ mod tests {
         );
         assert_eq!(
             names("foo {a=\"}\"} + fill(0) sum without (foo) (baz) # bar"),
-            r#"__name__="foo",a="}" | __name__="baz""#
+            r#"a="}",__name__="foo" | __name__="baz""#
         );
     }
 

@@ -128,7 +128,7 @@ fn first_char(s: &str) -> String {
 
 /// A Go-style quoted string at the start of `text`; returns it and the rest.
 pub fn parse_quoted(text: &str) -> Result<(String, &str), NotationError> {
-    wasmetheus_model::selector::unquote(text)
+    crate::lexer::unquote(text)
 }
 
 /// Expands a value list into `out`.
