@@ -675,12 +675,17 @@ async fn resource_hoarder() {
         vec![
             hoarder("pollables"),
             hoarder("fields"),
+            hoarder("field-bytes"),
             hoarder("descriptors"),
         ],
     );
     for (kind, expected) in [
         ("pollables", "limit of 4096 WASI resources"),
         ("fields", "limit of 4096 WASI resources"),
+        (
+            "field-bytes",
+            "limit of 65536 bytes of HTTP header names and values",
+        ),
         ("descriptors", "limit of 256 open file descriptors"),
     ] {
         let err = runtime.collect(kind).await.unwrap_err();

@@ -35,14 +35,24 @@ pub const MAX_HTTP_FIELDS_BYTES: usize = 64 * 1024;
 /// The text wasmtime gives a full resource table, and what it means here.
 const TABLE_FULL: &str = "resource table has no free keys";
 
+/// The text wasmtime-wasi-http gives a fields value over its size limit.
+const FIELDS_TOO_BIG: &str = "total size of fields exceeds limit";
+
 /// Explains a trap caused by one of the caps above, if it was one.
 pub fn resource_cap_hint(error_text: &str) -> Option<String> {
-    error_text.contains(TABLE_FULL).then(|| {
-        format!(
+    if error_text.contains(TABLE_FULL) {
+        Some(format!(
             "plugin exceeded its limit of {MAX_RESOURCES} WASI resources (descriptors, streams, \
              pollables, sockets, HTTP fields) held at once; it must drop the ones it no longer uses"
-        )
-    })
+        ))
+    } else if error_text.contains(FIELDS_TOO_BIG) {
+        Some(format!(
+            "plugin exceeded its limit of {MAX_HTTP_FIELDS_BYTES} bytes of HTTP header names and \
+             values in one fields value"
+        ))
+    } else {
+        None
+    }
 }
 
 /// Everything a store of one instance holds.

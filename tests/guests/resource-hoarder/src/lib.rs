@@ -1,6 +1,7 @@
 //! Test guest: creates host resources in a loop and keeps every one, as a
 //! hoarder would: `pollables` (clock subscriptions), `fields` (wasi-http
-//! header maps) or `descriptors` (open files under its `/proc` grant), per
+//! header maps), `field-bytes` (one header map grown without end) or
+//! `descriptors` (open files under its `/proc` grant), per
 //! the `kind` in its config. The host must stop it with an error naming the
 //! limit long before its memory grows without bound.
 
@@ -45,6 +46,16 @@ impl Exporter for Hoarder {
                     held.push(wasi::http::types::Fields::new());
                 }
                 held.len()
+            }
+            "field-bytes" => {
+                let fields = wasi::http::types::Fields::new();
+                let value = vec![b'x'; 1024];
+                for i in 0..ATTEMPTS {
+                    fields
+                        .append(&format!("x-{i}"), &value)
+                        .map_err(|e| Error::Other(format!("append refused: {e:?}")))?;
+                }
+                fields.entries().len()
             }
             "descriptors" => {
                 let mut held = Vec::new();
