@@ -502,6 +502,18 @@ macro_rules! define_all {
 /// Replaces the path-reaching filesystem calls of a linker that
 /// `wasmtime_wasi::p2::add_to_linker_async` filled.
 pub fn add_to_linker_async<T: FsGuardView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    // Shadowing a name that is not there would leave wasmtime-wasi's own
+    // definition (under another version) in force: refuse to link instead.
+    linker.allow_shadowing(false);
+    let probe = linker.instance(FILESYSTEM_TYPES)?.func_wrap(
+        "[method]descriptor.open-at",
+        |_: StoreContextMut<'_, T>, (): ()| Ok(()),
+    );
+    if probe.is_ok() {
+        wasmtime::bail!(
+            "wasmtime-wasi does not define {FILESYSTEM_TYPES}: update FILESYSTEM_TYPES in fs_guard.rs"
+        );
+    }
     linker.allow_shadowing(true);
     {
         let mut instance = linker.instance(FILESYSTEM_TYPES)?;
@@ -575,6 +587,44 @@ mod tests {
         ] {
             assert_eq!(verdict(allowed), Ok(()), "{allowed}");
         }
+    }
+
+    struct State {
+        wasi: wasmtime_wasi::WasiCtx,
+        table: wasmtime::component::ResourceTable,
+        guard: FsGuard,
+    }
+
+    impl wasmtime_wasi::WasiView for State {
+        fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+            wasmtime_wasi::WasiCtxView {
+                ctx: &mut self.wasi,
+                table: &mut self.table,
+            }
+        }
+    }
+
+    impl FsGuardView for State {
+        fn guarded_fs(&mut self) -> GuardedFs<'_> {
+            GuardedFs {
+                fs: WasiFilesystemCtxView {
+                    ctx: self.wasi.filesystem(),
+                    table: &mut self.table,
+                },
+                guard: &mut self.guard,
+            }
+        }
+    }
+
+    #[test]
+    fn the_guard_replaces_wasi_definitions_and_nothing_else() {
+        let engine = wasmtime::Engine::default();
+        let mut linker = Linker::<State>::new(&engine);
+        // Without wasmtime-wasi's definitions there is nothing to replace.
+        assert!(add_to_linker_async(&mut linker).is_err());
+        let mut linker = Linker::<State>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+        add_to_linker_async(&mut linker).unwrap();
     }
 
     #[test]
