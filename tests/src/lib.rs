@@ -126,6 +126,8 @@ pub fn test_args(
         query_lookback_delta: Duration::from_secs(300),
         query_max_samples: 50_000_000,
         query_timeout: Duration::from_secs(120),
+        query_max_concurrency: 20,
+        web_max_connections: 512,
         log_level: "warn".into(),
     }
 }

@@ -81,6 +81,11 @@ pub trait Backend: Send + Sync + 'static {
     fn engine(&self) -> wasmetheus_promql::engine::Engine {
         wasmetheus_promql::engine::Engine::default()
     }
+    /// The `--query.max-concurrency` gate queries wait at; `None`: no
+    /// limit.
+    fn query_gate(&self) -> Option<Arc<QueryGate>> {
+        None
+    }
     /// The command-line flags, as `status/flags` lists them.
     fn flags(&self) -> std::collections::BTreeMap<String, String> {
         std::collections::BTreeMap::new()
@@ -118,6 +123,95 @@ pub trait Backend: Send + Sync + 'static {
     /// The `data` of `/api/v1/targets`.
     fn targets_status(&self) -> serde_json::Value {
         serde_json::json!({ "activeTargets": [], "droppedTargets": [] })
+    }
+}
+
+/// `--query.max-concurrency`: at most this many PromQL queries evaluate
+/// at once; the others wait for a slot, in arrival order, for as long as
+/// their timeout allows, as Prometheus' `ActiveQueryTracker` gate does
+/// (the time spent waiting counts against the query's timeout).
+pub struct QueryGate {
+    slots: Arc<tokio::sync::Semaphore>,
+    max: usize,
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+/// A query's slot; given back when dropped.
+pub struct QuerySlot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl QueryGate {
+    /// A gate letting `max` queries (at least one) through at once.
+    pub fn new(max: usize) -> Self {
+        let max = max.max(1);
+        QueryGate {
+            slots: Arc::new(tokio::sync::Semaphore::new(max)),
+            max,
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// How many queries may evaluate at once.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Queries evaluating now.
+    pub fn running(&self) -> usize {
+        self.max.saturating_sub(self.slots.available_permits())
+    }
+
+    /// Queries waiting for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Waits up to `timeout` for a slot; `None` if none freed up in time.
+    pub async fn enter(&self, timeout: std::time::Duration) -> Option<QuerySlot> {
+        use std::sync::atomic::Ordering;
+        if let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() {
+            return Some(QuerySlot { _permit: permit });
+        }
+        /// Counts a waiter for as long as it waits, however the wait ends
+        /// (the request may also go away).
+        struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.waiting);
+        match tokio::time::timeout(timeout, Arc::clone(&self.slots).acquire_owned()).await {
+            Ok(Ok(permit)) => Some(QuerySlot { _permit: permit }),
+            // Timed out (the semaphore is never closed).
+            _ => None,
+        }
+    }
+}
+
+/// Waits at the backend's query gate within `engine`'s timeout, which is
+/// then shortened by the wait; the answer, if the wait timed out, is
+/// Prometheus' (`query timed out in query queue`, 503 `timeout`).
+pub(crate) async fn wait_for_query_slot(
+    backend: &dyn Backend,
+    engine: &mut wasmetheus_promql::engine::Engine,
+) -> Result<Option<QuerySlot>, Response> {
+    let Some(gate) = backend.query_gate() else {
+        return Ok(None);
+    };
+    let started = std::time::Instant::now();
+    match gate.enter(engine.options.timeout).await {
+        Some(slot) => {
+            engine.options.timeout = engine.options.timeout.saturating_sub(started.elapsed());
+            Ok(Some(slot))
+        }
+        None => Err(params::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "query timed out in query queue",
+        )),
     }
 }
 

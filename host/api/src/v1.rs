@@ -261,9 +261,18 @@ async fn run_query(
     if let Some(t) = timeout {
         engine.options.timeout = engine.options.timeout.min(t);
     }
+    let slot = match crate::wait_for_query_slot(backend.as_ref(), &mut engine).await {
+        Ok(slot) => slot,
+        Err(response) => return response,
+    };
     let cancel = CancelOnDrop(Cancel::new());
     let handle = cancel.0.clone();
-    let result = tokio::task::spawn_blocking(move || run(&engine, storage.as_ref(), &handle)).await;
+    let result = tokio::task::spawn_blocking(move || {
+        // The slot is held until the evaluation itself ends.
+        let _slot = slot;
+        run(&engine, storage.as_ref(), &handle)
+    })
+    .await;
     drop(cancel);
     match result {
         Ok(Ok((value, annotations))) => success(encode_value(&value), &annotations),

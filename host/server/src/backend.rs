@@ -38,6 +38,8 @@ pub struct ServerBackend {
     admin_api: std::sync::atomic::AtomicBool,
     /// The `--query.*` engine, `--` flags and `--web.enable-lifecycle`.
     query: Mutex<QuerySettings>,
+    /// `--query.max-concurrency`.
+    query_gate: Mutex<Arc<wasmetheus_api::QueryGate>>,
     started: std::time::SystemTime,
 }
 
@@ -78,6 +80,8 @@ impl ServerBackend {
                 config_loaded: Some(std::time::SystemTime::now()),
                 ..QuerySettings::default()
             }),
+            // Prometheus' default `--query.max-concurrency`.
+            query_gate: Mutex::new(Arc::new(wasmetheus_api::QueryGate::new(20))),
             started: std::time::SystemTime::now(),
         }
     }
@@ -92,6 +96,11 @@ impl ServerBackend {
         query.engine = engine;
         query.flags = flags;
         query.lifecycle = lifecycle;
+    }
+
+    /// At most `max` queries evaluate at once; the others queue.
+    pub fn set_query_concurrency(&self, max: usize) {
+        *self.query_gate.lock() = Arc::new(wasmetheus_api::QueryGate::new(max));
     }
 
     pub fn enable_admin_api(&self, enabled: bool) {
@@ -217,6 +226,24 @@ impl ServerBackend {
                 failed as f64,
             ),
         ];
+        let gate = Arc::clone(&self.query_gate.lock());
+        families.extend([
+            gauge(
+                "prometheus_engine_queries",
+                "The current number of queries being executed or waiting.",
+                (gate.running() + gate.waiting()) as f64,
+            ),
+            gauge(
+                "prometheus_engine_queries_concurrent_max",
+                "The max number of concurrent queries.",
+                gate.max() as f64,
+            ),
+            gauge(
+                "wasmetheus_engine_queries_waiting",
+                "Queries waiting for a --query.max-concurrency slot.",
+                gate.waiting() as f64,
+            ),
+        ]);
         families.extend(self.db.metrics());
         families.extend(self.runtime.metrics());
         families
@@ -430,6 +457,10 @@ impl Backend for ServerBackend {
 
     fn engine(&self) -> wasmetheus_promql::engine::Engine {
         self.query.lock().engine.clone()
+    }
+
+    fn query_gate(&self) -> Option<Arc<wasmetheus_api::QueryGate>> {
+        Some(Arc::clone(&self.query_gate.lock()))
     }
 
     fn flags(&self) -> BTreeMap<String, String> {

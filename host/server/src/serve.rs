@@ -56,6 +56,14 @@ pub struct ServeArgs {
     /// The longest a query may run before it is aborted.
     #[arg(long = "query.timeout", default_value = "2m", value_parser = parse_duration)]
     pub query_timeout: std::time::Duration,
+    /// Most queries evaluated at once; the others wait for a slot within
+    /// their timeout.
+    #[arg(long = "query.max-concurrency", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub query_max_concurrency: u32,
+    /// Most HTTP connections open at once; further ones wait to be
+    /// accepted until one closes.
+    #[arg(long = "web.max-connections", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub web_max_connections: u32,
     /// Width of the blocks the head is compacted into.
     #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h", value_parser = parse_duration, hide = true)]
     pub block_duration: std::time::Duration,
@@ -107,6 +115,11 @@ impl ServeArgs {
             ("query.lookback-delta", duration(self.query_lookback_delta)),
             ("query.max-samples", self.query_max_samples.to_string()),
             ("query.timeout", duration(self.query_timeout)),
+            (
+                "query.max-concurrency",
+                self.query_max_concurrency.to_string(),
+            ),
+            ("web.max-connections", self.web_max_connections.to_string()),
             ("plugins.dir", path(&self.plugins_dir)),
             ("log.level", self.log_level.clone()),
         ]
@@ -175,7 +188,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 pub struct RunningServer {
     pub address: std::net::SocketAddr,
     backend: Arc<ServerBackend>,
-    listener: tokio::net::TcpListener,
+    listener: LimitedListener,
     /// Hot reload stops when this is dropped.
     _watcher: PluginsWatcher,
     /// Scraping stops (and releases the TSDB) when this is dropped.
@@ -267,6 +280,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("listening on {}", args.listen_address))?;
     let local = listener.local_addr()?;
+    let listener = LimitedListener::new(listener, args.web_max_connections as usize);
     let backend = Arc::new(ServerBackend::new(
         runtime,
         source,
@@ -276,6 +290,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     ));
     backend.enable_admin_api(args.enable_admin_api);
     backend.set_query_settings(args.engine(), args.flag_values(), args.enable_lifecycle);
+    backend.set_query_concurrency(args.query_max_concurrency as usize);
     backend.start_discovery();
     let scrape = ScrapeManager::start(backend.clone(), Some(db.clone()));
     backend.attach_store(scrape.store().clone());
@@ -292,6 +307,119 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         scrape,
         db,
     })
+}
+
+/// `--web.max-connections`: a listener that accepts a connection only
+/// while fewer than its limit are open, as Prometheus'
+/// `netutil.LimitListener`; further clients wait in the kernel's backlog
+/// until one closes.
+struct LimitedListener {
+    inner: tokio::net::TcpListener,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl LimitedListener {
+    fn new(inner: tokio::net::TcpListener, max: usize) -> Self {
+        LimitedListener {
+            inner,
+            slots: Arc::new(tokio::sync::Semaphore::new(max.max(1))),
+        }
+    }
+}
+
+impl axum::serve::Listener for LimitedListener {
+    type Io = LimitedStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let Ok(slot) = Arc::clone(&self.slots).acquire_owned().await else {
+            // Never closed; should it be, accept nothing more.
+            return std::future::pending().await;
+        };
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, address)) => {
+                    return (
+                        LimitedStream {
+                            stream,
+                            _slot: slot,
+                        },
+                        address,
+                    );
+                }
+                // The peer gave up before it was accepted: take the next.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionRefused
+                            | std::io::ErrorKind::ConnectionAborted
+                            | std::io::ErrorKind::ConnectionReset
+                    ) => {}
+                // Out of file descriptors, most likely: wait for some to
+                // close rather than spin.
+                Err(e) => {
+                    tracing::error!("accepting an HTTP connection failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+/// An accepted connection holding its slot until it is closed.
+struct LimitedStream {
+    stream: tokio::net::TcpStream,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl tokio::io::AsyncRead for LimitedStream {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for LimitedStream {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 async fn reload_on_sighup(backend: Arc<ServerBackend>) {

@@ -1,0 +1,384 @@
+//! The server's limits and what it shows end to end: secrets in
+//! `/api/v1/status/config` print as `<secret>` (and the configuration
+//! shown is the one loaded, not the file on disk); `--query.max-concurrency`
+//! queues queries within their timeout; `--web.max-connections` caps the
+//! connections accepted at once; time, step and duration parameters that
+//! would overflow are `bad_data` with Prometheus' texts.
+
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wasmetheus_tests::{PluginsDir, TestServer, eventually, http, test_args};
+
+/// A server on `config`, with `adjust` applied to its arguments; the
+/// plugins directory (holding the config file) lives as long as it.
+async fn serve(
+    config: &str,
+    adjust: impl FnOnce(&mut wasmetheus::serve::ServeArgs),
+) -> (TestServer, PluginsDir) {
+    let plugins = PluginsDir::new();
+    let config_path = plugins.path().join("prometheus.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut args = test_args(plugins.path(), Some(&config_path), data.path());
+    adjust(&mut args);
+    (TestServer::start(args, data).await, plugins)
+}
+
+/// GETs `path`, expecting `status`; the JSON answer.
+async fn get(address: SocketAddr, path: &str, status: u16) -> Value {
+    let (got, body) = http(address, "GET", path, &[]).await;
+    assert_eq!(got, status, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+}
+
+fn error_of(answer: &Value) -> (&str, &str) {
+    assert_eq!(answer["status"], "error", "{answer}");
+    (
+        answer["errorType"].as_str().unwrap(),
+        answer["error"].as_str().unwrap(),
+    )
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The value of the server's own gauge `name`, from `/metrics`.
+async fn own_gauge(address: SocketAddr, name: &str) -> f64 {
+    let (status, body) = http(address, "GET", "/metrics", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{body}"))
+}
+
+const SECRET_CONFIG: &str = r#"
+global:
+  scrape_interval: 1h
+scrape_configs:
+  - job_name: basic
+    basic_auth:
+      username: alice
+      password: hunter2-basic
+    static_configs:
+      - targets: ['127.0.0.1:1']
+  - job_name: bearer
+    authorization:
+      credentials: hunter2-bearer
+    static_configs:
+      - targets: ['127.0.0.1:1']
+  - job_name: file
+    basic_auth:
+      username: carol
+      password_file: /run/secrets/scrape-password
+    static_configs:
+      - targets: ['127.0.0.1:1']
+alerting:
+  alertmanagers:
+    - basic_auth: {username: am, password: hunter2-alertmanager}
+      static_configs:
+        - targets: ['127.0.0.1:1']
+remote_write:
+  - url: http://rw:hunter2-url@127.0.0.1:1/write
+    authorization:
+      credentials: hunter2-remote-write
+remote_read:
+  - url: http://127.0.0.1:1/read
+    basic_auth: {username: rr, password: hunter2-remote-read}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_config_shows_secrets_as_prometheus_does() {
+    let (server, plugins) = serve(SECRET_CONFIG, |_| {}).await;
+    let answer = get(server.address, "/api/v1/status/config", 200).await;
+    assert_eq!(answer["status"], "success", "{answer}");
+    let yaml = answer["data"]["yaml"].as_str().unwrap().to_owned();
+    for secret in [
+        "hunter2-basic",
+        "hunter2-bearer",
+        "hunter2-alertmanager",
+        "hunter2-url",
+        "hunter2-remote-write",
+        "hunter2-remote-read",
+    ] {
+        assert!(!yaml.contains(secret), "{secret} shown:\n{yaml}");
+    }
+    assert_eq!(yaml.matches("password: <secret>").count(), 3, "{yaml}");
+    assert_eq!(yaml.matches("credentials: <secret>").count(), 2, "{yaml}");
+    // `*_file` paths are shown as they are, URL passwords as Go redacts them.
+    assert!(
+        yaml.contains("password_file: /run/secrets/scrape-password"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("url: http://rw:xxxxx@127.0.0.1:1/write"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("username: alice"), "{yaml}");
+
+    // The file changes on disk without a reload: the loaded configuration
+    // is still the one shown.
+    let config_path = plugins.path().join("prometheus.yml");
+    let edited = SECRET_CONFIG.replace("job_name: basic", "job_name: renamed");
+    std::fs::write(&config_path, &edited).unwrap();
+    let shown = get(server.address, "/api/v1/status/config", 200).await;
+    assert_eq!(shown["data"]["yaml"].as_str().unwrap(), yaml);
+    // After a reload, the new one is.
+    let (status, body) = http(server.address, "POST", "/-/reload", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let reloaded = get(server.address, "/api/v1/status/config", 200).await;
+    let reloaded = reloaded["data"]["yaml"].as_str().unwrap();
+    assert!(reloaded.contains("job_name: renamed"), "{reloaded}");
+    assert!(!reloaded.contains("hunter2"), "{reloaded}");
+    drop(plugins);
+}
+
+/// A query that keeps one evaluation busy for a while: a subquery of
+/// millions of points at each of a few steps. Its timeout bounds it.
+fn slow_query_path(timeout: &str) -> String {
+    format!(
+        "/api/v1/query_range?query={}&start=0&end=3000&step=1000&timeout={timeout}",
+        encode("count_over_time(vector(1)[10m:1ms])")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queries_wait_for_a_slot_and_both_succeed() {
+    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
+        args.query_max_concurrency = 1;
+    })
+    .await;
+    let address = server.address;
+    assert_eq!(
+        own_gauge(address, "prometheus_engine_queries_concurrent_max").await,
+        1.0
+    );
+    let slow = tokio::spawn(async move { http(address, "GET", &slow_query_path("2m"), &[]).await });
+    eventually(Duration::from_secs(30), "the slow query to run", || async {
+        (own_gauge(address, "prometheus_engine_queries").await >= 1.0).then_some(())
+    })
+    .await;
+    let queued = tokio::spawn(async move {
+        http(address, "GET", "/api/v1/query?query=1%2B1&time=100", &[]).await
+    });
+    // The second query waits while the first holds the only slot.
+    eventually(
+        Duration::from_secs(30),
+        "the second query to queue",
+        || async {
+            (own_gauge(address, "wasmetheus_engine_queries_waiting").await == 1.0).then_some(())
+        },
+    )
+    .await;
+    let (status, body) = slow.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = queued.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["data"]["result"][1], "2", "{answer}");
+    assert_eq!(own_gauge(address, "prometheus_engine_queries").await, 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queued_query_times_out_in_the_queue() {
+    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
+        args.query_max_concurrency = 1;
+    })
+    .await;
+    let address = server.address;
+    let slow =
+        tokio::spawn(async move { http(address, "GET", &slow_query_path("10s"), &[]).await });
+    eventually(Duration::from_secs(30), "the slow query to run", || async {
+        (own_gauge(address, "prometheus_engine_queries").await >= 1.0).then_some(())
+    })
+    .await;
+    let answer = get(
+        address,
+        "/api/v1/query?query=1%2B1&time=100&timeout=0.2",
+        503,
+    )
+    .await;
+    assert_eq!(
+        error_of(&answer),
+        ("timeout", "query timed out in query queue")
+    );
+    // The first query is unaffected (done, or out of its own time).
+    let (status, body) = slow.await.unwrap();
+    assert!(status == 200 || status == 503, "{status} {body}");
+    // The slot is free again.
+    let answer = get(address, "/api/v1/query?query=1%2B1&time=100", 200).await;
+    assert_eq!(answer["data"]["result"][1], "2", "{answer}");
+}
+
+/// Sends a keep-alive HTTP/1.1 request on `stream` and reads one response
+/// head (the connection stays open).
+async fn request_keep_alive(stream: &mut tokio::net::TcpStream, address: SocketAddr) -> String {
+    let request = format!("GET /-/healthy HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buffer = vec![0u8; 4096];
+    let n = stream.read(&mut buffer).await.unwrap();
+    String::from_utf8_lossy(&buffer[..n]).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_beyond_the_cap_wait_until_others_close() {
+    const MAX: usize = 3;
+    const EXTRA: usize = 4;
+    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
+        args.web_max_connections = MAX as u32;
+    })
+    .await;
+    let address = server.address;
+    // MAX + EXTRA clients, each asking on a connection it keeps open.
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut clients = Vec::new();
+    for i in 0..MAX + EXTRA {
+        let done = done_tx.clone();
+        let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            let head = request_keep_alive(&mut stream, address).await;
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            let _ = done.send(i);
+            // Idle, keeping the connection, until told to close.
+            let _ = close_rx.await;
+            drop(stream);
+        });
+        clients.push((task, close_tx));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Exactly MAX are accepted and answered; the others wait.
+    let mut answered = Vec::new();
+    while answered.len() < MAX {
+        let i = tokio::time::timeout(Duration::from_secs(30), done_rx.recv())
+            .await
+            .expect("the first connections are answered")
+            .unwrap();
+        answered.push(i);
+    }
+    let more = tokio::time::timeout(Duration::from_millis(500), done_rx.recv()).await;
+    assert!(
+        more.is_err(),
+        "a connection beyond the cap of {MAX} was served"
+    );
+    // Closing the served ones lets the waiting ones in, MAX at a time.
+    let mut closers: Vec<Option<tokio::sync::oneshot::Sender<()>>> = clients
+        .iter_mut()
+        .map(|(_, close)| Some(std::mem::replace(close, tokio::sync::oneshot::channel().0)))
+        .collect();
+    while answered.len() < MAX + EXTRA {
+        for &i in &answered {
+            if let Some(close) = closers[i].take() {
+                let _ = close.send(());
+            }
+        }
+        let i = tokio::time::timeout(Duration::from_secs(30), done_rx.recv())
+            .await
+            .expect("a waiting connection is answered once others close")
+            .unwrap();
+        answered.push(i);
+    }
+    for close in closers.iter_mut().filter_map(Option::take) {
+        let _ = close.send(());
+    }
+    for (task, _) in clients {
+        task.await.unwrap();
+    }
+    // And the server serves as before.
+    let (status, body) = http(address, "GET", "/-/healthy", &[]).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overflowing_parameters_are_bad_data_with_prometheus_texts() {
+    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |_| {}).await;
+    let address = server.address;
+    let one = encode("1");
+    let cases = [
+        (
+            format!("/api/v1/query_range?query={one}&start=-9e18&end=0&step=1"),
+            "invalid parameter \"start\": cannot parse \"-9e18\" to a valid timestamp",
+        ),
+        (
+            format!("/api/v1/query_range?query={one}&start=0&end=1e300&step=1"),
+            "invalid parameter \"end\": cannot parse \"1e300\" to a valid timestamp",
+        ),
+        (
+            format!("/api/v1/query_range?query={one}&start=NaN&end=0&step=1"),
+            "invalid parameter \"start\": cannot parse \"NaN\" to a valid timestamp",
+        ),
+        (
+            format!("/api/v1/query_range?query={one}&start=0&end=10&step=999999999999y"),
+            "invalid parameter \"step\": cannot parse \"999999999999y\" to a valid duration",
+        ),
+        (
+            format!("/api/v1/query_range?query={one}&start=0&end=10&step=1e300"),
+            "invalid parameter \"step\": cannot parse \"1e300\" to a valid duration. It overflows int64",
+        ),
+        (
+            // Prometheus' MinTime to MaxTime at 1s: the difference alone
+            // overflows 64 bits of milliseconds.
+            format!(
+                "/api/v1/query_range?query={one}&start=-9223309901257974&end=9223309901257974&step=1"
+            ),
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ),
+        (
+            format!(
+                "/api/v1/query_range?query={one}&start=-292273086-05-16T16:47:06Z&end=292277025-08-18T07:12:54.999999999Z&step=292y"
+            ),
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ),
+        (
+            format!("/api/v1/query?query={one}&time=1e300"),
+            "invalid parameter \"time\": cannot parse \"1e300\" to a valid timestamp",
+        ),
+        (
+            format!("/api/v1/query?query={one}&time=-Inf"),
+            "invalid parameter \"time\": cannot parse \"-Inf\" to a valid timestamp",
+        ),
+        (
+            format!("/api/v1/query?query={one}&time=0&timeout=999999999999y"),
+            "invalid parameter \"timeout\": cannot parse \"999999999999y\" to a valid duration",
+        ),
+        (
+            format!("/api/v1/query?query={one}&time=0&timeout=1e300"),
+            "invalid parameter \"timeout\": cannot parse \"1e300\" to a valid duration. It overflows int64",
+        ),
+        (
+            "/api/v1/series?match[]=up&start=1e300".to_owned(),
+            "invalid parameter \"start\": cannot parse \"1e300\" to a valid timestamp",
+        ),
+    ];
+    for (path, message) in cases {
+        let path = path.replace(':', "%3A");
+        let answer = get(address, &path, 400).await;
+        assert_eq!(error_of(&answer), ("bad_data", message), "{path}");
+    }
+    // The extremes themselves evaluate, stepping by the largest step.
+    for path in [
+        format!("/api/v1/query?query={one}&time=9223309901257974"),
+        format!("/api/v1/query?query={one}&time=-9223309901257974"),
+        format!(
+            "/api/v1/query_range?query={one}&start=9223309901257974&end=9223309901257974&step=292y"
+        ),
+        format!(
+            "/api/v1/query_range?query={one}&start=9223300000000000&end=9223309901257974&step=292y"
+        ),
+    ] {
+        let answer = get(address, &path, 200).await;
+        assert_eq!(answer["status"], "success", "{path}: {answer}");
+    }
+    let (status, body) = http(address, "GET", "/-/healthy", &[]).await;
+    assert_eq!(status, 200, "{body}");
+}
