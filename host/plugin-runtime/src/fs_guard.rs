@@ -254,10 +254,12 @@ impl FsGuard {
         let Ok(rel) = path.strip_prefix(&self.proc_roots[root].0) else {
             return Err(Denial::Unresolved);
         };
+        // procfs names are ASCII; anything else is not judged.
         let rel: Vec<&str> = rel
             .components()
-            .map(|c| c.as_os_str().to_str().unwrap_or(""))
-            .collect();
+            .map(|c| c.as_os_str().to_str())
+            .collect::<Option<_>>()
+            .ok_or(Denial::Unresolved)?;
         proc_verdict(&rel, &|name| self.is_server(root, name))
     }
 
@@ -348,14 +350,19 @@ impl GuardedFs<'_> {
             }
             Err(why) => {
                 self.fs.table.delete(opened)?;
-                Err(self.guard.deny("open", &path, why).into())
+                Err(self.guard.deny("open-at", &path, why).into())
             }
         }
     }
 
     /// Checks a path that an `…-at` call reaches without opening it: the
     /// parent as it resolves, then the last component by name.
-    async fn check_at(&mut self, fd: &Resource<Descriptor>, path: &str) -> FsResult<()> {
+    async fn check_at(
+        &mut self,
+        operation: &str,
+        fd: &Resource<Descriptor>,
+        path: &str,
+    ) -> FsResult<()> {
         let trimmed = path.trim_end_matches('/');
         let (parent, last) = trimmed.rsplit_once('/').unwrap_or(("", trimmed));
         let place = if parent.is_empty() {
@@ -393,7 +400,7 @@ impl GuardedFs<'_> {
                 self.guard.verdict(root, &full)
             }
         };
-        verdict.map_err(|why| self.guard.deny("stat", path, why).into())
+        verdict.map_err(|why| self.guard.deny(operation, path, why).into())
     }
 
     async fn stat_at(
@@ -402,7 +409,7 @@ impl GuardedFs<'_> {
         path_flags: PathFlags,
         path: String,
     ) -> FsResult<DescriptorStat> {
-        self.check_at(&fd, &path).await?;
+        self.check_at("stat-at", &fd, &path).await?;
         HostDescriptor::stat_at(&mut self.fs, fd, path_flags, path).await
     }
 
@@ -412,12 +419,12 @@ impl GuardedFs<'_> {
         path_flags: PathFlags,
         path: String,
     ) -> FsResult<MetadataHashValue> {
-        self.check_at(&fd, &path).await?;
+        self.check_at("metadata-hash-at", &fd, &path).await?;
         HostDescriptor::metadata_hash_at(&mut self.fs, fd, path_flags, path).await
     }
 
     async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
-        self.check_at(&fd, &path).await?;
+        self.check_at("readlink-at", &fd, &path).await?;
         HostDescriptor::readlink_at(&mut self.fs, fd, path).await
     }
 
