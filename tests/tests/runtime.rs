@@ -324,3 +324,46 @@ fn reloads_while_a_collect_hangs_leave_no_thread_behind() {
         "{before} threads before 10 reloads, {after} after"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn abandoned_calls_free_their_pool_slots() {
+    let dir = PluginsDir::new();
+    dir.install(guests::SLEEPER, "sleeper");
+    let mut options = RuntimeOptions::new(dir.path());
+    // Room for the loading store and the instance, and one spare.
+    options.max_instances = 3;
+    let runtime = PluginRuntime::new(options).unwrap();
+    let mut config = Config::default();
+    config.plugins.instances.push(PluginInstanceConfig {
+        name: "hung".into(),
+        plugin: "sleeper".into(),
+        job: None,
+        scrape_interval: None,
+        scrape_timeout: Some(PromDuration(Duration::from_millis(100))),
+        memory_limit: None,
+        config: Some(serde_json::json!({ "in": "collect", "how": "sleep" })),
+        grants: Default::default(),
+        labels: Default::default(),
+    });
+    runtime.apply_config(&config);
+    assert_eq!(runtime.load_all(), 1);
+    // Each collect is abandoned and its store dropped; the next one opens a
+    // new store, which needs a free slot.
+    for round in 0..8 {
+        let err = runtime.collect("hung").await.unwrap_err();
+        assert!(matches!(err, CollectError::Timeout(_)), "{round}: {err}");
+    }
+    // So does reopening the instance on reload, many times over.
+    for round in 0..8 {
+        config.plugins.instances[0]
+            .labels
+            .insert("round".into(), round.to_string());
+        let reloading = runtime.clone();
+        let applied = config.clone();
+        tokio::task::spawn_blocking(move || reloading.apply_config(&applied))
+            .await
+            .unwrap();
+        let status = runtime.status();
+        assert_eq!(status[0].instances[0].error, None, "{round}: {status:?}");
+    }
+}

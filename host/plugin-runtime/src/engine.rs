@@ -27,6 +27,9 @@ pub fn build(max_instances: u32) -> wasmtime::Result<Engine> {
     pool.total_tables(max_instances * 8);
     pool.max_tables_per_component(16);
     pool.max_memory_size(MAX_MEMORY_BYTES);
+    // A store needs a fiber stack only while one of its calls runs, and a
+    // store holds one component instance.
+    pool.total_stacks(max_instances);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config)
 }

@@ -23,7 +23,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use wasmetheus_config::Grants;
 use wasmetheus_model::MetricFamily;
@@ -276,13 +276,17 @@ enum Command {
     Collect(oneshot::Sender<Result<Vec<MetricFamily>, CollectError>>),
 }
 
-/// Handle to an instance task. Dropping the last handle stops the task
-/// (after a call in progress ends, which the deadline bounds), drops the
-/// collector under the same deadline and frees the store.
+/// Handle to an instance task. [`InstanceHandle::stop`] or dropping the
+/// last handle stops the task (after a call in progress ends, which the
+/// deadline bounds); it then drops the collector under the same deadline
+/// and frees the store.
 pub struct InstanceHandle {
     commands: mpsc::Sender<Command>,
     busy: Arc<AtomicBool>,
     timeout: Duration,
+    stop: watch::Sender<bool>,
+    /// Closed once the task has dropped its store.
+    ended: watch::Receiver<()>,
     pub plugin: Arc<str>,
 }
 
@@ -298,15 +302,43 @@ impl InstanceHandle {
     pub async fn start(spec: InstanceSpec) -> Result<InstanceHandle, CollectError> {
         let live = open(&spec, Instant::now() + spec.timeout).await?;
         let (commands, receiver) = mpsc::channel(1);
+        let (stop, stopping) = watch::channel(false);
+        let (ending, ended) = watch::channel(());
         let busy = Arc::new(AtomicBool::new(false));
         let handle = InstanceHandle {
             commands,
             busy: Arc::clone(&busy),
             timeout: spec.timeout,
+            stop,
+            ended,
             plugin: Arc::clone(&spec.plugin),
         };
-        tokio::spawn(serve(spec, Some(live), receiver, busy));
+        let task = Task {
+            spec,
+            commands: receiver,
+            stopping,
+            busy,
+            _ending: ending,
+        };
+        tokio::spawn(task.serve(Some(live)));
         Ok(handle)
+    }
+
+    /// Tells the task to stop once the call in progress (if any) returns.
+    pub fn request_stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Stops the task and waits until it has released the collector and
+    /// dropped its store (freeing its pool slot), at most the deadline of
+    /// the call in progress plus the dropping of the collector.
+    pub async fn stop(&self) {
+        self.request_stop();
+        let mut ended = self.ended.clone();
+        let _ = tokio::time::timeout(2 * self.timeout + REPLY_GRACE, async {
+            while ended.changed().await.is_ok() {}
+        })
+        .await;
     }
 
     /// Collects once. Returns [`CollectError::Busy`] at once while the
@@ -331,50 +363,72 @@ impl InstanceHandle {
     }
 }
 
-async fn serve(
+/// What an instance task owns besides its store.
+struct Task {
     spec: InstanceSpec,
-    mut live: Option<Live>,
-    mut commands: mpsc::Receiver<Command>,
+    commands: mpsc::Receiver<Command>,
+    stopping: watch::Receiver<bool>,
     busy: Arc<AtomicBool>,
-) {
-    while let Some(Command::Collect(reply)) = commands.recv().await {
-        let started = Instant::now();
-        // Reopening after a failure and collecting share one deadline.
-        let deadline = started + spec.timeout;
-        let result = match live.as_mut() {
-            Some(l) => collect_once(l, &spec, deadline).await,
-            None => match open(&spec, deadline).await {
-                Ok(l) => collect_once(live.insert(l), &spec, deadline).await,
-                Err(e) => Err(e),
-            },
-        };
-        let memory = live.as_ref().map_or(0, |l| l.store.data().limiter.used());
-        spec.metrics
-            .record_collect(&spec.name, started.elapsed(), memory, result.as_ref().err());
-        if let Err(e) = &result {
-            if e.poisons_store() {
-                // Dropping the store frees its instance slot.
-                live = None;
+    /// Dropped last, which tells [`InstanceHandle::stop`] the task ended.
+    _ending: watch::Sender<()>,
+}
+
+impl Task {
+    async fn serve(mut self, mut live: Option<Live>) {
+        let spec = &self.spec;
+        loop {
+            let reply = tokio::select! {
+                biased;
+                // Asked to stop, or every handle is gone.
+                _ = self.stopping.wait_for(|stop| *stop) => break,
+                command = self.commands.recv() => match command {
+                    Some(Command::Collect(reply)) => reply,
+                    None => break,
+                },
+            };
+            let started = Instant::now();
+            // Reopening after a failure and collecting share one deadline.
+            let deadline = started + spec.timeout;
+            let result = match live.as_mut() {
+                Some(l) => collect_once(l, spec, deadline).await,
+                None => match open(spec, deadline).await {
+                    Ok(l) => collect_once(live.insert(l), spec, deadline).await,
+                    Err(e) => Err(e),
+                },
+            };
+            let memory = live.as_ref().map_or(0, |l| l.store.data().limiter.used());
+            spec.metrics.record_collect(
+                &spec.name,
+                started.elapsed(),
+                memory,
+                result.as_ref().err(),
+            );
+            if let Err(e) = &result {
+                if e.poisons_store() {
+                    // Dropping the store frees its instance slot.
+                    live = None;
+                }
+                tracing::warn!(plugin = %spec.plugin, instance = %spec.name, error = %e, "collect failed");
             }
-            tracing::warn!(plugin = %spec.plugin, instance = %spec.name, error = %e, "collect failed");
+            self.busy.store(false, Ordering::Release);
+            let _ = reply.send(result);
         }
-        busy.store(false, Ordering::Release);
-        let _ = reply.send(result);
-    }
-    // Every handle is gone: let the plugin release the collector, within
-    // the deadline, then drop the store.
-    if let Some(Live {
-        mut store,
-        collector,
-        ..
-    }) = live
-    {
-        let deadline = Instant::now() + spec.timeout;
-        if within(deadline, collector.resource_drop_async(&mut store))
-            .await
-            .is_err()
+        // Let the plugin release the collector, within the deadline, then
+        // drop the store.
+        if let Some(Live {
+            mut store,
+            collector,
+            ..
+        }) = live
         {
-            tracing::warn!(plugin = %spec.plugin, instance = %spec.name, "dropping the collector exceeded the deadline; the store was discarded");
+            let deadline = Instant::now() + spec.timeout;
+            if within(deadline, collector.resource_drop_async(&mut store))
+                .await
+                .is_err()
+            {
+                tracing::warn!(plugin = %spec.plugin, instance = %spec.name, "dropping the collector exceeded the deadline; the store was discarded");
+            }
+            drop(store);
         }
     }
 }

@@ -225,6 +225,8 @@ impl PluginRuntime {
         // leads back to the server's own process.
         crate::fs_guard::add_to_linker_async(&mut linker)
             .map_err(|e| anyhow::anyhow!("linking the filesystem guard: {e}"))?;
+        crate::socket_cap::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking the socket cap: {e}"))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| anyhow::anyhow!("linking WASI HTTP: {e}"))?;
         Exporter::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)
@@ -576,7 +578,14 @@ impl PluginRuntime {
                 message: message.clone(),
             });
         let mut state = self.inner.state.lock();
-        state.instances.retain(|_, i| &*i.handle.plugin != name);
+        let mut replaced = Vec::new();
+        state.instances.retain(|_, i| {
+            let keep = &*i.handle.plugin != name;
+            if !keep {
+                replaced.push(Arc::clone(&i.handle));
+            }
+            keep
+        });
         state
             .failed_instances
             .retain(|_, (plugin, _)| plugin != name);
@@ -585,6 +594,7 @@ impl PluginRuntime {
         state.plugins.entry(name.to_owned()).or_default().loaded = Some(plugin);
         drop(state);
         self.bump();
+        self.stop_all(replaced);
         // Loaded, but an instance could not open: report it.
         match first_failure {
             Some(e) => Err(e),
@@ -671,7 +681,10 @@ impl PluginRuntime {
             .map(|(n, _)| n.clone())
             .collect();
         for instance in &removed {
-            state.instances.remove(instance);
+            if let Some(running) = state.instances.remove(instance) {
+                // Not waited for: this may run on an async thread.
+                running.handle.request_stop();
+            }
             metrics.forget_instance(instance);
         }
         state
@@ -767,10 +780,39 @@ impl PluginRuntime {
             }
         }
         let mut state = self.inner.state.lock();
-        state.instances = keep;
+        let old_instances = std::mem::replace(&mut state.instances, keep);
+        let replaced: Vec<Arc<InstanceHandle>> = old_instances
+            .into_values()
+            .filter(|old| {
+                !state
+                    .instances
+                    .values()
+                    .any(|new| Arc::ptr_eq(&new.handle, &old.handle))
+            })
+            .map(|old| old.handle)
+            .collect();
         state.failed_instances = failed;
         drop(state);
         self.bump();
+        self.stop_all(replaced);
+    }
+
+    /// Stops replaced or removed instances and waits until their stores
+    /// are gone (so their pool slots are free for the next change), at most
+    /// the deadline of a call they are in.
+    fn stop_all(&self, stopped: Vec<Arc<InstanceHandle>>) {
+        if stopped.is_empty() {
+            return;
+        }
+        self.run(async move {
+            let stopping: Vec<_> = stopped
+                .into_iter()
+                .map(|handle| tokio::spawn(async move { handle.stop().await }))
+                .collect();
+            for stop in stopping {
+                let _ = stop.await;
+            }
+        });
     }
 
     /// The targets to scrape: every running instance.
