@@ -8,11 +8,13 @@ use serde::{Deserialize, Serialize};
 use wasmetheus_scrape::relabel::RelabelConfig;
 
 use crate::PromDuration;
-use crate::remote::{Present, check_http_client, no_nulls};
+use crate::remote::{Present, check_http_client, no_nulls, opaque_sections};
 use crate::scrape::{
     Authorization, BasicAuth, DnsSdConfig, FileSdConfig, HttpClientConfig, HttpSdConfig,
     StaticConfig, TlsConfig, serialize_relabel_configs, validate_discovery,
 };
+use crate::secret::OpaqueSettings;
+use std::collections::BTreeMap;
 
 /// The `alerting` section.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -120,10 +122,12 @@ pub struct AlertmanagerConfig {
         serialize_with = "serialize_relabel_configs"
     )]
     pub alert_relabel_configs: Vec<RelabelConfig>,
-    /// `oauth2` and `sigv4`, if given: accepted, not interpreted yet (and
-    /// not shown: their content, secrets included, is not kept).
+    /// `oauth2` and `sigv4`, if given: accepted, not interpreted yet.
     #[serde(skip)]
     pub other_auth: Vec<&'static str>,
+    /// Their content, shown with secrets redacted.
+    #[serde(flatten)]
+    pub other_auth_settings: BTreeMap<&'static str, OpaqueSettings>,
 }
 
 #[derive(Deserialize)]
@@ -212,6 +216,12 @@ impl TryFrom<RawAlertmanager> for AlertmanagerConfig {
             &raw.http_sd_configs,
             &raw.dns_sd_configs,
         )?;
+        let other_auth_settings = opaque_sections([
+            ("oauth2", &raw.oauth2),
+            ("sigv4", &raw.sigv4),
+            ("azuread", &None),
+            ("google_iam", &None),
+        ]);
         let mut other_auth = Vec::new();
         if raw.oauth2.is_some() {
             other_auth.push("oauth2");
@@ -232,6 +242,7 @@ impl TryFrom<RawAlertmanager> for AlertmanagerConfig {
             relabel_configs,
             alert_relabel_configs,
             other_auth,
+            other_auth_settings,
         })
     }
 }

@@ -29,4 +29,6 @@ pub use scrape::{
     Authorization, BasicAuth, DnsSdConfig, FileSdConfig, HttpClientConfig, HttpSdConfig,
     ScrapeConfig, StaticConfig, TlsConfig,
 };
-pub use secret::{SECRET_TOKEN, Secret, is_secret_key, redact_plugin_settings, redact_url};
+pub use secret::{
+    OpaqueSettings, SECRET_TOKEN, Secret, is_secret_key, redact_plugin_settings, redact_url,
+};

@@ -12,18 +12,21 @@ use crate::PromDuration;
 use crate::scrape::{
     Authorization, BasicAuth, HttpClientConfig, TlsConfig, serialize_relabel_configs,
 };
-use crate::secret::serialize_url;
+use crate::secret::{OpaqueSettings, serialize_url};
 
 /// A section accepted but not interpreted (`sigv4`, `azuread`,
-/// `google_iam`, `oauth2`): only whether it is there matters, for
-/// Prometheus' "at most one authentication" checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Present;
+/// `google_iam`, `oauth2`): whether it is there matters for Prometheus'
+/// "at most one authentication" checks; its content is only shown.
+pub(crate) type Present = OpaqueSettings;
 
-impl<'de> Deserialize<'de> for Present {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde::de::IgnoredAny::deserialize(d).map(|_| Present)
-    }
+/// The given ones among named opaque sections.
+pub(crate) fn opaque_sections(
+    sections: [(&'static str, &Option<Present>); 4],
+) -> BTreeMap<&'static str, OpaqueSettings> {
+    sections
+        .into_iter()
+        .filter_map(|(name, section)| Some((name, section.clone()?)))
+        .collect()
 }
 
 /// A list whose null entries Prometheus rejects with `message` (a Go
@@ -158,10 +161,12 @@ pub struct RemoteWriteConfig {
     pub queue_config: QueueConfig,
     pub metadata_config: MetadataConfig,
     /// Authentication sections accepted but not interpreted yet, among
-    /// `oauth2`, `sigv4`, `azuread` and `google_iam`. Not shown: their
-    /// content (secrets included) is not kept.
+    /// `oauth2`, `sigv4`, `azuread` and `google_iam`.
     #[serde(skip)]
     pub other_auth: Vec<&'static str>,
+    /// Their content, shown with secrets redacted.
+    #[serde(flatten)]
+    pub other_auth_settings: BTreeMap<&'static str, OpaqueSettings>,
 }
 
 #[derive(Deserialize)]
@@ -255,6 +260,12 @@ impl TryFrom<RawRemoteWrite> for RemoteWriteConfig {
             .into_iter()
             .filter(|name| !matches!(*name, "basic_auth" | "authorization"))
             .collect();
+        let other_auth_settings = opaque_sections([
+            ("oauth2", &raw.oauth2),
+            ("sigv4", &raw.sigv4),
+            ("azuread", &raw.azuread),
+            ("google_iam", &raw.google_iam),
+        ]);
         Ok(RemoteWriteConfig {
             url,
             name: raw.name,
@@ -269,6 +280,7 @@ impl TryFrom<RawRemoteWrite> for RemoteWriteConfig {
             queue_config: raw.queue_config,
             metadata_config: raw.metadata_config,
             other_auth,
+            other_auth_settings,
         })
     }
 }
@@ -297,10 +309,12 @@ pub struct RemoteReadConfig {
     pub required_matchers: BTreeMap<String, String>,
     /// Whether the external labels are sent as matchers.
     pub filter_external_labels: bool,
-    /// `oauth2` was given (accepted, not interpreted yet; its content,
-    /// secrets included, is not kept).
+    /// `oauth2` was given (accepted, not interpreted yet).
     #[serde(skip)]
     pub oauth2: bool,
+    /// Its content, shown with secrets redacted.
+    #[serde(rename = "oauth2", skip_serializing_if = "Option::is_none")]
+    pub oauth2_settings: Option<OpaqueSettings>,
 }
 
 #[derive(Deserialize)]
@@ -368,6 +382,7 @@ impl TryFrom<RawRemoteRead> for RemoteReadConfig {
             required_matchers: raw.required_matchers,
             filter_external_labels: raw.filter_external_labels,
             oauth2: raw.oauth2.is_some(),
+            oauth2_settings: raw.oauth2,
         })
     }
 }

@@ -120,7 +120,8 @@ pub(crate) fn serialize_optional_url<S: Serializer>(
 /// schema is not interpreted by the host), so this errs on the side of
 /// hiding: any key naming a password, secret, token, credential, key
 /// material or a data source name is secret, in any case and with `-`,
-/// `_` or nothing between words.
+/// `_` or nothing between words; except a `*_file` key, a path, which
+/// Prometheus shows as it is.
 pub fn is_secret_key(key: &str) -> bool {
     const WORDS: &[&str] = &[
         "password",
@@ -146,7 +147,39 @@ pub fn is_secret_key(key: &str) -> bool {
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())
         .collect();
-    WORDS.iter().any(|word| plain.contains(word))
+    !plain.ends_with("file") && WORDS.iter().any(|word| plain.contains(word))
+}
+
+/// A section accepted but not interpreted (`oauth2`, `sigv4`, `azuread`,
+/// `google_iam`): kept as read, and shown (`Debug` and `Serialize`) with
+/// the values of secret-named keys (`client_secret`, `secret_key`, …)
+/// redacted as plugin settings are.
+#[derive(Clone, PartialEq)]
+pub struct OpaqueSettings(serde_json::Value);
+
+impl OpaqueSettings {
+    /// The section as read, secrets included.
+    pub fn expose(&self) -> &serde_json::Value {
+        &self.0
+    }
+}
+
+impl fmt::Debug for OpaqueSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&redact_plugin_settings(&self.0), f)
+    }
+}
+
+impl Serialize for OpaqueSettings {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        redact_plugin_settings(&self.0).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for OpaqueSettings {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(d).map(OpaqueSettings)
+    }
 }
 
 /// A plugin's settings as shown: values under secret keys (at any depth)
@@ -247,7 +280,16 @@ mod tests {
         ] {
             assert!(is_secret_key(key), "{key}");
         }
-        for key in ["username", "host", "port", "path", "timeout"] {
+        for key in [
+            "username",
+            "host",
+            "port",
+            "path",
+            "timeout",
+            "password_file",
+            "credentials_file",
+            "client_secret_file",
+        ] {
             assert!(!is_secret_key(key), "{key}");
         }
     }

@@ -46,10 +46,26 @@ remote_write:
     basic_auth:
       username: erin
       password: hunter2-remote-write
+  - url: https://remote.example/write2
+    sigv4:
+      region: eu-west-1
+      access_key: AKIDEXAMPLE
+      secret_key: hunter2-sigv4
+  - url: https://remote.example/write3
+    oauth2:
+      client_id: wasmetheus
+      client_secret: hunter2-oauth2
+      token_url: https://auth.example/token
+      endpoint_params: {audience: metrics}
 remote_read:
   - url: https://remote.example/read
     authorization:
       credentials: hunter2-remote-read
+  - url: https://remote.example/read2
+    oauth2:
+      client_id: reader
+      client_secret_file: /run/secrets/oauth2
+      token_url: https://auth.example/token
 plugins:
   instances:
     - name: db
@@ -74,6 +90,8 @@ const SECRETS: &[&str] = &[
     "hunter2-plugin",
     "hunter2-nested",
     "hunter2-dsn",
+    "hunter2-sigv4",
+    "hunter2-oauth2",
 ];
 
 fn load(text: &str) -> Config {
@@ -97,6 +115,15 @@ fn the_shown_configuration_has_no_secret() {
     assert!(yaml.contains("port: 5432"), "{yaml}");
     assert!(yaml.contains("postgres://pg:xxxxx@db/app"), "{yaml}");
     assert!(yaml.contains("username: alice"));
+    // Sections accepted but not interpreted are shown, their secrets not.
+    assert!(yaml.contains("secret_key: <secret>"), "{yaml}");
+    assert!(yaml.contains("client_secret: <secret>"), "{yaml}");
+    assert!(yaml.contains("client_id: wasmetheus"), "{yaml}");
+    assert!(yaml.contains("region: eu-west-1"), "{yaml}");
+    assert!(
+        yaml.contains("client_secret_file: /run/secrets/oauth2"),
+        "{yaml}"
+    );
     // An empty secret is omitted, as Prometheus' omitempty does.
     let empty = yaml.split("job_name: empty").nth(1).unwrap();
     let empty = empty.split("alerting:").next().unwrap();
@@ -109,7 +136,9 @@ fn the_shown_configuration_loads_again() {
     let again =
         Config::parse(&yaml, Path::new("shown.yml")).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     assert_eq!(again.scrape_configs.len(), 4);
-    assert_eq!(again.remote_write.len(), 1);
+    assert_eq!(again.remote_write.len(), 3);
+    assert_eq!(again.remote_write[1].other_auth, ["sigv4"]);
+    assert!(again.remote_read[1].oauth2);
     assert_eq!(again.alerting.alertmanagers.len(), 1);
     assert_eq!(again.to_yaml(), yaml);
 }
