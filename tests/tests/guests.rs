@@ -354,6 +354,16 @@ fn instance_error(runtime: &PluginRuntime, instance: &str) -> Option<String> {
         .and_then(|i| i.error)
 }
 
+/// The last collect error of a running instance, as `/api/v1/plugins` shows.
+fn last_collect_error(runtime: &PluginRuntime, instance: &str) -> Option<String> {
+    runtime
+        .status()
+        .into_iter()
+        .flat_map(|p| p.instances)
+        .find(|i| i.name == instance && i.running)
+        .and_then(|i| i.last_collect_error)
+}
+
 /// A TCP listener that accepts connections and never writes to them.
 fn silent_listener() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -420,6 +430,11 @@ async fn sleeper() {
         // The instance reopens and is cut again: nothing is stuck busy.
         let again = runtime.collect(name).await.unwrap_err();
         assert!(matches!(again, CollectError::Timeout(_)), "{name}: {again}");
+        assert_eq!(
+            last_collect_error(&runtime, name),
+            Some(again.to_string()),
+            "{name}"
+        );
     }
     runtime.collect("drop-sleep").await.unwrap();
 
@@ -513,6 +528,7 @@ async fn alias_bomb() {
         let err = runtime.collect("bomb").await.unwrap_err();
         assert_eq!(err, CollectError::TooMuchData(64 << 20), "{err}");
         assert!(err.to_string().contains("memory_limit"), "{err}");
+        assert_eq!(last_collect_error(&runtime, "bomb"), Some(err.to_string()));
     }
     // Within budget the same plugin is copied as usual.
     let families = runtime.collect("small").await.unwrap();

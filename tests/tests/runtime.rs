@@ -367,3 +367,64 @@ async fn abandoned_calls_free_their_pool_slots() {
         assert_eq!(status[0].instances[0].error, None, "{round}: {status:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_with_hung_plugins_starts_reloads_and_stops_promptly() {
+    use wasmetheus_tests::{TestServer, eventually, http, test_args};
+    let plugins = PluginsDir::new();
+    plugins.install(guests::SLEEPER, "sleeper");
+    plugins.install(guests::TRIVIAL, "trivial");
+    let config = plugins.path().join("prometheus.yml");
+    let write_config = |interval: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: {interval}\n  scrape_timeout: 300ms\nplugins:\n  instances:\n    \
+                 - name: hung-open\n      plugin: sleeper\n      config: {{\"in\": \"open\", \"how\": \"sleep\"}}\n    \
+                 - name: hung-collect\n      plugin: sleeper\n      config: {{\"in\": \"collect\", \"how\": \"sleep\"}}\n    \
+                 - name: trivial\n      plugin: trivial\n"
+            ),
+        )
+        .unwrap();
+    };
+    write_config("1s");
+    let data = tempfile::tempdir().unwrap();
+    let args = test_args(plugins.path(), Some(&config), data.path());
+    let server = tokio::time::timeout(Duration::from_secs(60), TestServer::start(args, data))
+        .await
+        .expect("start-up waited on a plugin that never returns from open");
+    let address = server.address;
+    let (_, body) = http(address, "GET", "/api/v1/plugins", &[]).await;
+    assert!(
+        body.contains("open() did not return within its deadline of 300ms"),
+        "{body}"
+    );
+    // The hung collect is scraped (and cut) while the other plugin is too.
+    let body = eventually(
+        Duration::from_secs(10),
+        "the hung collect's error",
+        || async {
+            let (_, body) = http(address, "GET", "/api/v1/plugins", &[]).await;
+            body.contains("collect exceeded its deadline of 300ms")
+                .then_some(body)
+        },
+    )
+    .await;
+    assert!(body.contains("\"last_collect_error\""), "{body}");
+    let (status, _) = http(address, "GET", "/plugins/trivial/metrics", &[]).await;
+    assert_eq!(status, 200);
+
+    // A reload reopens every instance (the interval changed), the hung ones
+    // included, and returns.
+    write_config("2s");
+    let (status, body) = tokio::time::timeout(
+        Duration::from_secs(20),
+        http(address, "POST", "/-/reload", &[]),
+    )
+    .await
+    .expect("the reload waited on a hung plugin");
+    assert_eq!(status, 200, "{body}");
+    tokio::time::timeout(Duration::from_secs(20), server.stop())
+        .await
+        .expect("shutdown waited on a hung plugin");
+}

@@ -287,6 +287,8 @@ pub struct InstanceHandle {
     stop: watch::Sender<bool>,
     /// Closed once the task has dropped its store.
     ended: watch::Receiver<()>,
+    /// The error of the last collect; `None` after a good one.
+    last_error: Arc<parking_lot::Mutex<Option<String>>>,
     pub plugin: Arc<str>,
 }
 
@@ -305,12 +307,14 @@ impl InstanceHandle {
         let (stop, stopping) = watch::channel(false);
         let (ending, ended) = watch::channel(());
         let busy = Arc::new(AtomicBool::new(false));
+        let last_error = Arc::default();
         let handle = InstanceHandle {
             commands,
             busy: Arc::clone(&busy),
             timeout: spec.timeout,
             stop,
             ended,
+            last_error: Arc::clone(&last_error),
             plugin: Arc::clone(&spec.plugin),
         };
         let task = Task {
@@ -318,10 +322,16 @@ impl InstanceHandle {
             commands: receiver,
             stopping,
             busy,
+            last_error,
             _ending: ending,
         };
         tokio::spawn(task.serve(Some(live)));
         Ok(handle)
+    }
+
+    /// Why the last collect failed, if it did.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().clone()
     }
 
     /// Tells the task to stop once the call in progress (if any) returns.
@@ -369,6 +379,7 @@ struct Task {
     commands: mpsc::Receiver<Command>,
     stopping: watch::Receiver<bool>,
     busy: Arc<AtomicBool>,
+    last_error: Arc<parking_lot::Mutex<Option<String>>>,
     /// Dropped last, which tells [`InstanceHandle::stop`] the task ended.
     _ending: watch::Sender<()>,
 }
@@ -410,6 +421,7 @@ impl Task {
                 }
                 tracing::warn!(plugin = %spec.plugin, instance = %spec.name, error = %e, "collect failed");
             }
+            *self.last_error.lock() = result.as_ref().err().map(ToString::to_string);
             self.busy.store(false, Ordering::Release);
             let _ = reply.send(result);
         }

@@ -182,6 +182,10 @@ pub struct InstanceStatus {
     pub job: String,
     pub running: bool,
     pub error: Option<String>,
+    /// Why the last collect of a running instance failed (a timeout, a
+    /// trap, output over its budget…); absent after a good one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_collect_error: Option<String>,
     pub capabilities: Vec<CapabilityStatus>,
 }
 
@@ -860,6 +864,7 @@ impl PluginRuntime {
                         job: i.target.job.clone(),
                         running: true,
                         error: None,
+                        last_collect_error: i.handle.last_error(),
                         capabilities: i.capabilities.clone(),
                     })
                     .collect();
@@ -873,6 +878,7 @@ impl PluginRuntime {
                             job: name.clone(),
                             running: false,
                             error: Some(error.clone()),
+                            last_collect_error: None,
                             capabilities: Vec::new(),
                         }),
                 );
@@ -928,6 +934,7 @@ impl PluginRuntime {
                     job: plugin.clone(),
                     running: false,
                     error: Some(error.clone()),
+                    last_collect_error: None,
                     capabilities: Vec::new(),
                 }],
             });
