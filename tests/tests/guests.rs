@@ -681,8 +681,25 @@ async fn resource_hoarder() {
         // Long enough that only a cap, not the deadline, can end the loop.
         hoarder.scrape_timeout = Some(PromDuration(Duration::from_secs(4)));
         hoarder.grants.read_paths = vec!["/proc".into()];
+        hoarder.grants.tcp_connect = vec!["127.0.0.1:9".into()];
         hoarder
     };
+    // An HTTP server that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let authority = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let mut http = instance(
+        "http-connections",
+        "resource-hoarder",
+        serde_json::json!({"kind": "http-connections", "authority": authority}),
+    );
+    http.scrape_timeout = Some(PromDuration(Duration::from_secs(4)));
+    http.grants.http_origins = vec![format!("http://{authority}")];
     let (runtime, _dir) = runtime_with(
         &[
             (guests::RESOURCE_HOARDER, "resource-hoarder"),
@@ -693,6 +710,8 @@ async fn resource_hoarder() {
             hoarder("fields"),
             hoarder("field-bytes"),
             hoarder("descriptors"),
+            hoarder("sockets"),
+            http,
         ],
     );
     for (kind, expected) in [
@@ -702,7 +721,8 @@ async fn resource_hoarder() {
             "field-bytes",
             "limit of 65536 bytes of HTTP header names and values",
         ),
-        ("descriptors", "limit of 256 open file descriptors"),
+        ("descriptors", "limit of 128 open file descriptors"),
+        ("sockets", "limit of 32 TCP sockets"),
     ] {
         let err = runtime.collect(kind).await.unwrap_err();
         assert!(matches!(err, CollectError::Trap(_)), "{kind}: {err}");
@@ -713,6 +733,11 @@ async fn resource_hoarder() {
         let again = runtime.collect(kind).await.unwrap_err();
         assert!(again.to_string().contains(expected), "{kind}: {again}");
     }
+    // Connections beyond the cap are refused at once, not opened.
+    let err = runtime.collect("http-connections").await.unwrap_err();
+    assert!(matches!(err, CollectError::Plugin(_)), "{err}");
+    assert!(err.to_string().contains("ConnectionLimitReached"), "{err}");
+    runtime.collect("trivial").await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

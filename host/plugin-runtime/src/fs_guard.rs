@@ -51,7 +51,7 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{
 
 /// The most descriptors (files and directories, preopens included) one
 /// instance may hold open at once.
-pub const MAX_OPEN_DESCRIPTORS: usize = 256;
+pub const MAX_OPEN_DESCRIPTORS: usize = 128;
 
 /// The linker instance wasmtime-wasi 48 defines `wasi:filesystem/types` as.
 const FILESYSTEM_TYPES: &str = "wasi:filesystem/types@0.2.12";

@@ -15,6 +15,7 @@ mod instance;
 mod metrics;
 mod runtime;
 mod sandbox;
+mod socket_cap;
 mod watch;
 
 pub use instance::CollectError;

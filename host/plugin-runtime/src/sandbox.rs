@@ -7,16 +7,22 @@
 //! fields, requests and responses) lives in the store's resource table,
 //! limited to [`MAX_RESOURCES`] entries; one HTTP fields value holds at most
 //! [`MAX_HTTP_FIELDS_BYTES`]; open descriptors are capped by
-//! [`crate::fs_guard`]. Going past a cap traps the call with a message that
-//! names it, and the store is discarded.
+//! [`crate::fs_guard`] and TCP sockets by [`crate::socket_cap`], both below
+//! what the table allows since each holds a host file descriptor. Going past
+//! a cap traps the call with a message that names it, and the store is
+//! discarded. Outgoing HTTP connections are capped at
+//! [`MAX_HTTP_CONNECTIONS`]; one more request fails with
+//! `connection-limit-reached`.
 
 use crate::bindings::{host, types};
 use crate::convert::{Capability, CapabilityRequest};
 use crate::fs_guard::{FsGuard, FsGuardView, GuardedFs};
 use crate::instance::MemoryLimiter;
+use crate::socket_cap::{SocketCap, SocketCapView};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use wasmetheus_config::Grants;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
@@ -31,6 +37,10 @@ pub const MAX_RESOURCES: usize = 4096;
 
 /// The most bytes of names and values one HTTP fields value may hold.
 pub const MAX_HTTP_FIELDS_BYTES: usize = 64 * 1024;
+
+/// The most outgoing HTTP connections one instance may have open at once;
+/// one more request fails with `connection-limit-reached`.
+pub const MAX_HTTP_CONNECTIONS: usize = 16;
 
 /// The text wasmtime gives a full resource table, and what it means here.
 const TABLE_FULL: &str = "resource table has no free keys";
@@ -66,6 +76,7 @@ pub struct InstanceState {
     http: WasiHttpCtx,
     http_hooks: OriginCheck,
     fs_guard: FsGuard,
+    socket_cap: SocketCap,
 }
 
 impl InstanceState {
@@ -140,8 +151,10 @@ impl InstanceState {
             wasi: wasi.build(),
             http,
             fs_guard,
+            socket_cap: SocketCap::default(),
             http_hooks: OriginCheck {
                 origins: grants.http_origins.clone(),
+                connections: Arc::new(AtomicUsize::new(0)),
             },
             grants,
         })
@@ -185,6 +198,12 @@ impl FsGuardView for InstanceState {
     }
 }
 
+impl SocketCapView for InstanceState {
+    fn socket_cap(&mut self) -> &mut SocketCap {
+        &mut self.socket_cap
+    }
+}
+
 impl WasiHttpView for InstanceState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
         WasiHttpCtxView {
@@ -195,9 +214,31 @@ impl WasiHttpView for InstanceState {
     }
 }
 
-/// Lets outgoing HTTP requests through only to granted origins.
+/// One open HTTP connection of an instance, counted until dropped.
+struct ConnectionPermit(Arc<AtomicUsize>);
+
+impl ConnectionPermit {
+    fn acquire(open: &Arc<AtomicUsize>) -> Option<Self> {
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < MAX_HTTP_CONNECTIONS).then_some(n + 1)
+        })
+        .ok()?;
+        Some(ConnectionPermit(Arc::clone(open)))
+    }
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Lets outgoing HTTP requests through only to granted origins, and at most
+/// [`MAX_HTTP_CONNECTIONS`] at once.
 struct OriginCheck {
     origins: Vec<String>,
+    /// HTTP connections of this instance open now.
+    connections: Arc<AtomicUsize>,
 }
 
 /// `scheme://host[:port]` of a URI, with the scheme's default port explicit.
@@ -242,9 +283,18 @@ impl WasiHttpHooks for OriginCheck {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         _ = fut;
+        let Some(permit) = ConnectionPermit::acquire(&self.connections) else {
+            tracing::warn!(origin = ?target, "plugin HTTP request refused: {MAX_HTTP_CONNECTIONS} connections already open");
+            return Box::new(async { Err(wasmtime_wasi_http::Error::ConnectionLimitReached) });
+        };
         Box::new(async move {
             use http_body_util::BodyExt;
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            // The connection lives as long as the future driving it.
+            let io = async move {
+                let _permit = permit;
+                io.await
+            };
             Ok((
                 response.map(BodyExt::boxed_unsync),
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,
