@@ -18,7 +18,10 @@
 //!   warning naming the reason.
 //!
 //! The hashes protect integrity, not against the server's own user: anyone
-//! who can write as that user can run code as it anyway.
+//! who can write as that user can run code as it anyway. The directory's
+//! parents are not checked: a cache under a directory others may rename
+//! entries of (one without the sticky bit, writable by others) is only as
+//! safe as that directory.
 
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
