@@ -117,6 +117,8 @@ pub fn test_args(
         plugins_dir: plugins.to_owned(),
         plugins_cache_dir: None,
         plugins_max_instances: 20,
+        plugins_max_size: 64 << 20,
+        plugins_compile_timeout: Duration::from_secs(30),
         storage_path: data.to_owned(),
         retention_time: Duration::from_secs(15 * 86400),
         retention_size: 0,

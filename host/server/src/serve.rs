@@ -29,6 +29,14 @@ pub struct ServeArgs {
     /// Most plugin instances alive at once.
     #[arg(long = "plugins.max-instances", default_value_t = 100)]
     pub plugins_max_instances: u32,
+    /// Largest plugin file that is compiled (B, KiB, MiB, KB, MB…); bigger
+    /// ones are refused with an error in /api/v1/plugins.
+    #[arg(long = "plugins.max-size", default_value = "64MiB", value_parser = parse_size)]
+    pub plugins_max_size: u64,
+    /// How long loading a plugin waits for its compilation; past it the load
+    /// fails and the previous version keeps serving.
+    #[arg(long = "plugins.compile-timeout", default_value = "30s", value_parser = parse_duration)]
+    pub plugins_compile_timeout: std::time::Duration,
     /// Base directory for data.
     #[arg(long = "storage.tsdb.path", default_value = "data/")]
     pub storage_path: PathBuf,
@@ -257,6 +265,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
             .unwrap_or_else(|| args.storage_path.join("plugin-cache")),
     );
     options.max_instances = args.plugins_max_instances;
+    options.max_plugin_size = args.plugins_max_size;
+    options.compile_timeout = args.plugins_compile_timeout;
     std::fs::create_dir_all(&args.plugins_dir).with_context(|| {
         format!(
             "creating the plugins directory {}",
