@@ -570,6 +570,13 @@ async fn proc_self() {
         serde_json::json!({"server_pid": pid, "server_tid": tid, "other_pid": other}),
     );
     prober.grants.read_paths = vec!["/proc".into()];
+    // The whole filesystem: /proc is reached from "/" and guarded the same.
+    let mut root_prober = instance(
+        "root-prober",
+        "proc-self",
+        serde_json::json!({"server_pid": pid, "server_tid": tid, "other_pid": other}),
+    );
+    root_prober.grants.read_paths = vec!["/".into()];
     // A grant of the server's own directory is refused outright.
     let mut granted_self = instance(
         "granted-self",
@@ -582,9 +589,22 @@ async fn proc_self() {
             (guests::PROC_SELF, "proc-self"),
             (guests::TRIVIAL, "trivial"),
         ],
-        vec![prober, granted_self],
+        vec![prober, root_prober, granted_self],
     );
-    let families = runtime.collect("prober").await.unwrap();
+    for name in ["prober", "root-prober"] {
+        probe_proc(&runtime, name, pid, tid, other).await;
+    }
+    // Without its refused grants the second instance has no /proc at all.
+    let err = runtime.collect("granted-self").await.unwrap_err();
+    assert!(err.to_string().contains("listing /proc"), "{err}");
+    // The host carries on.
+    runtime.collect("trivial").await.unwrap();
+    runtime.collect("prober").await.unwrap();
+}
+
+/// Runs the proc-self guest instance `name` and checks every probe.
+async fn probe_proc(runtime: &PluginRuntime, name: &str, pid: u32, tid: u32, other: u32) {
+    let families = runtime.collect(name).await.unwrap();
     let label = |m: &wasmetheus_model::Metric, name: &str| {
         m.labels
             .iter()
@@ -627,8 +647,11 @@ async fn proc_self() {
         ("stat", format!("/proc/{tid}")),
     ] {
         let (outcome, error) = outcome(op, &path);
-        assert_eq!(outcome, "denied", "{op} {path}: {error}");
-        assert!(error.contains("ermission denied"), "{op} {path}: {error}");
+        assert_eq!(outcome, "denied", "{name}: {op} {path}: {error}");
+        assert!(
+            error.contains("ermission denied"),
+            "{name}: {op} {path}: {error}"
+        );
     }
     // Refused one way or another (magic links, escapes, private entries).
     for (op, path) in [
@@ -643,7 +666,7 @@ async fn proc_self() {
         ("readlink", format!("/proc/{other}/cwd")),
     ] {
         let (outcome, error) = outcome(op, &path);
-        assert_ne!(outcome, "allowed", "{op} {path}: {error}");
+        assert_ne!(outcome, "allowed", "{name}: {op} {path}: {error}");
     }
     // What the node exporter reads through the same grant still works.
     for (op, path) in [
@@ -655,7 +678,7 @@ async fn proc_self() {
         ("stat", "/proc/net/dev".to_owned()),
     ] {
         let (outcome, error) = outcome(op, &path);
-        assert_eq!(outcome, "allowed", "{op} {path}: {error}");
+        assert_eq!(outcome, "allowed", "{name}: {op} {path}: {error}");
     }
     let listed = families
         .iter()
@@ -664,14 +687,8 @@ async fn proc_self() {
     assert_eq!(
         listed.metrics[0].value,
         wasmetheus_model::MetricValue::Number(0.0),
-        "a listing of /proc shows the server's pid"
+        "{name}: a listing of /proc shows the server's pid"
     );
-    // Without its refused grants the second instance has no /proc at all.
-    let err = runtime.collect("granted-self").await.unwrap_err();
-    assert!(err.to_string().contains("listing /proc"), "{err}");
-    // The host carries on.
-    runtime.collect("trivial").await.unwrap();
-    runtime.collect("prober").await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
