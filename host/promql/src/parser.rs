@@ -77,10 +77,10 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
 /// one per operator token in it (binary or unary: a chain of `n`
 /// operators nests up to `n` deep either way; a `[` wraps what precedes
 /// it like an operator) plus its deepest inner group; commas start a
-/// sibling argument, and matchers inside `{…}` are not operators. That bounds the tree's depth from above. The running
-/// sum over the open groups grows towards that bound token by token, so
-/// the error points at the first token past the limit, and the scan is
-/// linear.
+/// sibling argument, and matchers inside `{…}` are not operators. That
+/// bounds the tree's depth from above. The running sum over the open
+/// groups grows towards that bound token by token, so the error points at
+/// the first token past the limit, and the scan is linear.
 fn check_depth(input: &str) -> Result<(), ParseError> {
     /// An open group: operators in its current argument, the deepest
     /// closed group in that argument, the deepest finished argument.
