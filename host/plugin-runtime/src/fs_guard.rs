@@ -28,10 +28,16 @@
 //!   descriptors: one more traps the call with a message naming the limit,
 //!   so a hoarder cannot exhaust the server's file descriptors.
 //!
+//! - a granted read path inside the server's process directory (say
+//!   `/proc/self`) is not preopened at all (see `check_grant`).
+//!
 //! What remains, by design: `/sys` shows the host's devices and cgroups (a
 //! cgroup's `cgroup.procs` lists pids, the server's among them; nothing of
-//! its memory or environment), and `stat` through a symlink outside procfs
-//! reports metadata of its target.
+//! its memory or environment); the server's pid can be told from the one
+//! numbered directory that answers `access` instead of `no-entry`, though
+//! nothing under it is reachable; other processes' `stat`, `status` and
+//! `cmdline` stay readable, as they are to every user of the host; and
+//! `stat` through a symlink outside procfs reports metadata of its target.
 //!
 //! The wrappers replace wasmtime-wasi's definitions in a linker that
 //! `wasmtime_wasi::p2::add_to_linker_async` filled ([`add_to_linker_async`])
