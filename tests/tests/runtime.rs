@@ -428,3 +428,36 @@ async fn a_server_with_hung_plugins_starts_reloads_and_stops_promptly() {
         .await
         .expect("shutdown waited on a hung plugin");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_that_compiles_slowly_does_not_hold_up_the_watcher() {
+    let dir = PluginsDir::new();
+    let cache = tempfile::tempdir().unwrap();
+    // Warm the cache with the quick plugin, so its load takes milliseconds.
+    {
+        let warm = PluginsDir::new();
+        warm.install(guests::TRIVIAL, "quick");
+        assert_eq!(runtime(&warm, cache.path()).load_all(), 1);
+    }
+    let runtime = runtime(&dir, cache.path());
+    let _watcher = wasmetheus_plugin_runtime::watch_plugins_dir(runtime.clone()).unwrap();
+    let slow = dir.path().join(".slow.tmp");
+    std::fs::write(&slow, compile_bomb(3_000)).unwrap();
+    std::fs::rename(&slow, dir.path().join("slow.wasm")).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    dir.install(guests::TRIVIAL, "quick");
+    wasmetheus_tests::eventually(Duration::from_secs(30), "quick to load", || async {
+        runtime
+            .targets()
+            .iter()
+            .any(|t| t.instance == "quick")
+            .then_some(())
+    })
+    .await;
+    // The slow file was still compiling: it has no status yet.
+    let status = runtime.status();
+    assert!(
+        status.iter().all(|p| p.plugin != "slow"),
+        "quick loaded only after slow was done: {status:?}"
+    );
+}

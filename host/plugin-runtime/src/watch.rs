@@ -5,11 +5,15 @@
 //! the writer close the file; a file that was renamed into place is ready at
 //! once; a file still being written (events keep coming) is left alone until
 //! it has been quiet for [`QUIET_PERIOD`].
+//!
+//! Loads run concurrently, one at a time per file: a file whose compilation
+//! takes long delays no other file, and a change to a file being loaded is
+//! loaded once that load ends.
 
 use crate::runtime::{PluginRuntime, plugin_name_of};
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -22,6 +26,9 @@ pub const QUIET_PERIOD: Duration = Duration::from_millis(1500);
 /// Pause after a definitive "ready" event, so a burst of events for one
 /// write (create, modify, close) leads to one load.
 const SETTLE: Duration = Duration::from_millis(10);
+
+/// How often a change waiting for its file's load in progress is retried.
+const BUSY_RETRY: Duration = Duration::from_millis(100);
 
 #[derive(Debug)]
 enum Change {
@@ -66,11 +73,18 @@ pub fn watch_plugins_dir(runtime: PluginRuntime) -> notify::Result<PluginsWatche
 async fn debounce(runtime: PluginRuntime, mut changes: mpsc::UnboundedReceiver<Change>) {
     // Files waiting to be loaded, with the time they become due.
     let mut pending: HashMap<PathBuf, Instant> = HashMap::new();
+    // Files being loaded; each load reports its end on `loaded`.
+    let mut loading: HashSet<PathBuf> = HashSet::new();
+    let (loaded_tx, mut loaded) = mpsc::unbounded_channel::<PathBuf>();
     loop {
         let next_due = pending.values().min().copied();
         let change = match next_due {
             Some(due) => tokio::select! {
                 change = changes.recv() => change,
+                Some(path) = loaded.recv() => {
+                    loading.remove(&path);
+                    continue;
+                }
                 () = tokio::time::sleep_until(due) => {
                     let now = Instant::now();
                     let due: Vec<PathBuf> = pending
@@ -79,13 +93,28 @@ async fn debounce(runtime: PluginRuntime, mut changes: mpsc::UnboundedReceiver<C
                         .map(|(p, _)| p.clone())
                         .collect();
                     for path in due {
+                        if loading.contains(&path) {
+                            pending.insert(path, now + BUSY_RETRY);
+                            continue;
+                        }
                         pending.remove(&path);
-                        load(&runtime, path).await;
+                        loading.insert(path.clone());
+                        let (runtime, done) = (runtime.clone(), loaded_tx.clone());
+                        tokio::spawn(async move {
+                            load(&runtime, path.clone()).await;
+                            let _ = done.send(path);
+                        });
                     }
                     continue;
                 }
             },
-            None => changes.recv().await,
+            None => tokio::select! {
+                change = changes.recv() => change,
+                Some(path) = loaded.recv() => {
+                    loading.remove(&path);
+                    continue;
+                }
+            },
         };
         let Some(change) = change else { return };
         match change {
