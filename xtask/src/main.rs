@@ -1,10 +1,11 @@
 //! `cargo xtask`: project automation — run, test, build-plugins,
-//! test-plugins, bench. Plain std, no dependencies, so it builds in seconds.
+//! test-plugins, fuzz, bench. Plain std, no dependencies, so it builds in seconds.
 
 mod bench_ingest;
 mod bench_query;
 mod bench_storage;
 mod bench_support;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -18,7 +19,8 @@ usage: cargo xtask <command>
                      `wasmetheus serve` on 127.0.0.1:9090 with the built-in
                      default config (extra ARGS are passed to `serve`)
   test               fmt check, clippy -D warnings (host and wasm), all
-                     tests, test-plugins, then test-promql
+                     tests, test-plugins, test-promql, then every fuzz
+                     target for 20 s
   test-promql        `wasmetheus test promql` on the whole conformance
                      corpus ($WASMETHEUS_CONFORMANCE, default
                      ../shared/conformance) and our own cases
@@ -27,6 +29,10 @@ usage: cargo xtask <command>
   test-plugins       load every plugin in the real runtime (metadata,
                      collect within limits, output validity), then run
                      each plugin's own tests
+  fuzz [TARGET] [--time S]  build the fuzz targets of tests/fuzz (libFuzzer
+                     on stable) and run TARGET (default: all) for S
+                     seconds each (default 60); fails naming a crashing
+                     input saved under target/fuzz/artifacts
   bench [plugins|tsdb|promql]  run the criterion benchmarks
   bench storage [-h]    bytes on disk per sample against Prometheus and
                      VictoriaMetrics, and the head's RSS per series
@@ -43,6 +49,7 @@ fn main() -> ExitCode {
         Some("build-plugins") => build_plugins().map(drop),
         Some("test-plugins") => test_plugins(),
         Some("test-promql") => test_promql(),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
@@ -204,7 +211,10 @@ fn test() -> Result {
     }
     status(tests)?;
     test_plugins()?;
-    test_promql()
+    test_promql()?;
+    // Every parser and on-disk reader fuzzed briefly: a smoke test that
+    // the targets build and that nothing shallow crashes them.
+    fuzz::run(None, 20)
 }
 
 /// The scripted PromQL tests through the command users run: the whole
