@@ -548,21 +548,61 @@ async fn alias_bomb() {
     );
 }
 
-/// A thread id of this process (the server in these tests) other than its
-/// pid.
-fn own_thread_id() -> u32 {
-    let pid = std::process::id();
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .find(|&tid| tid != pid)
-        .expect("the test runtime has more than one thread")
+#[tokio::test(flavor = "multi_thread")]
+async fn read_outside_fifo_is_refused_not_waited_on() {
+    // A granted directory holding a FIFO nobody writes to: opening it would
+    // block the executor thread the instance runs on, past any deadline.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut reader = instance(
+        "fifo-reader",
+        "read-outside",
+        serde_json::json!({"path": fifo.to_str().unwrap()}),
+    );
+    reader.grants.read_paths = vec![dir.path().to_owned()];
+    let (runtime, _dir) = runtime_with(
+        &[
+            (guests::READ_OUTSIDE, "read-outside"),
+            (guests::TRIVIAL, "trivial"),
+        ],
+        vec![reader],
+    );
+    let err = tokio::time::timeout(Duration::from_secs(10), runtime.collect("fifo-reader"))
+        .await
+        .expect("the collect returned")
+        .unwrap_err();
+    assert!(matches!(err, CollectError::Plugin(_)), "{err}");
+    assert!(err.to_string().contains("denied"), "{err}");
+    tokio::time::timeout(Duration::from_secs(10), runtime.collect("trivial"))
+        .await
+        .expect("the host still serves")
+        .unwrap();
+}
+
+/// A thread of this process (the server in these tests) that lives until
+/// the returned sender is dropped, and its thread id.
+fn parked_thread() -> (u32, std::sync::mpsc::Sender<()>) {
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        // /proc/thread-self is "<pid>/task/<tid>".
+        let link = std::fs::read_link("/proc/thread-self").unwrap();
+        let tid = link.file_name().unwrap().to_str().unwrap().parse::<u32>();
+        tid_tx.send(tid.unwrap()).unwrap();
+        let _ = stop_rx.recv();
+    });
+    (tid_rx.recv().unwrap(), stop_tx)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn proc_self() {
     let pid = std::process::id();
-    let tid = own_thread_id();
+    let (tid, _parked) = parked_thread();
     let other = std::os::unix::process::parent_id();
     let mut prober = instance(
         "prober",

@@ -28,6 +28,8 @@
 //!   descriptors: one more traps the call with a message naming the limit,
 //!   so a hoarder cannot exhaust the server's file descriptors.
 //!
+//! - a FIFO is not opened (the open would block the executor thread the
+//!   instance runs on, beyond the reach of its deadline);
 //! - a granted read path inside the server's process directory (say
 //!   `/proc/self`) is not preopened at all (see `check_grant`).
 //!
@@ -51,8 +53,8 @@ use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystemCtxView};
 use wasmtime_wasi::p2::FsResult;
 use wasmtime_wasi::p2::bindings::filesystem::types::{
-    DescriptorFlags, DescriptorStat, DirectoryEntry, DirectoryEntryStream, ErrorCode,
-    HostDescriptor, HostDirectoryEntryStream, MetadataHashValue, OpenFlags, PathFlags,
+    DescriptorFlags, DescriptorStat, DescriptorType, DirectoryEntry, DirectoryEntryStream,
+    ErrorCode, HostDescriptor, HostDirectoryEntryStream, MetadataHashValue, OpenFlags, PathFlags,
 };
 
 /// The most descriptors (files and directories, preopens included) one
@@ -120,6 +122,8 @@ pub enum Denial {
     PrivateEntry,
     /// On procfs, but where could not be told: refused to be safe.
     Unresolved,
+    /// A FIFO (or socket): opening it blocks until a writer comes.
+    Fifo,
 }
 
 impl std::fmt::Display for Denial {
@@ -130,6 +134,7 @@ impl std::fmt::Display for Denial {
                 "it exposes another process' memory, environment, descriptors or root"
             }
             Denial::Unresolved => "its place in procfs could not be resolved",
+            Denial::Fifo => "it is a FIFO or socket, whose open would block the plugin executor",
         })
     }
 }
@@ -344,6 +349,17 @@ impl GuardedFs<'_> {
         flags: DescriptorFlags,
     ) -> FsResult<Resource<Descriptor>> {
         self.guard.reserve_descriptor()?;
+        // File operations run inline on the executor thread, where a
+        // blocking open could not be interrupted by the call's deadline.
+        let stat =
+            HostDescriptor::stat_at(&mut self.fs, borrow(&fd), path_flags, path.clone()).await;
+        // wasmtime-wasi reports FIFOs and sockets as `unknown` (`fifo` is
+        // never used on Unix); a socket cannot be opened anyway.
+        if stat
+            .is_ok_and(|stat| matches!(stat.type_, DescriptorType::Fifo | DescriptorType::Unknown))
+        {
+            return Err(self.guard.deny("open-at", &path, Denial::Fifo).into());
+        }
         let opened =
             HostDescriptor::open_at(&mut self.fs, fd, path_flags, path.clone(), oflags, flags)
                 .await?;
