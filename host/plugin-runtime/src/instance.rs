@@ -208,12 +208,29 @@ async fn within<T>(deadline: Instant, call: impl Future<Output = T>) -> Result<T
 }
 
 async fn open(spec: &InstanceSpec, deadline: Instant) -> Result<Live, CollectError> {
-    let state = InstanceState::new(
+    // Building the sandbox opens preopens and resolves `tcp_connect` grants
+    // (DNS): blocking work, done off the executor and under the deadline.
+    let (plugin, name, grants) = (
         Arc::clone(&spec.plugin),
         Arc::clone(&spec.name),
         Arc::clone(&spec.grants),
-        MemoryLimiter::new(spec.memory_limit),
+    );
+    let memory_limit = spec.memory_limit;
+    let state = within(
+        deadline,
+        tokio::task::spawn_blocking(move || {
+            InstanceState::new(plugin, name, grants, MemoryLimiter::new(memory_limit))
+        }),
     )
+    .await
+    .map_err(|()| {
+        CollectError::Open(format!(
+            "setting up the sandbox (opening granted paths, resolving granted addresses) \
+             took longer than the deadline of {:?}",
+            spec.timeout
+        ))
+    })?
+    .map_err(|e| CollectError::Open(format!("setting up the sandbox failed: {e}")))?
     .map_err(CollectError::Open)?;
     let mut store = new_store(&spec.pre, state, spec.copy_budget);
     let opened = within(deadline, async {
