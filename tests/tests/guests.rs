@@ -685,6 +685,8 @@ async fn probe_proc(runtime: &PluginRuntime, name: &str, pid: u32, tid: u32, oth
         ("readlink", "/proc/thread-self".to_owned()),
         ("stat", "/proc/self/environ".to_owned()),
         ("stat", format!("/proc/{tid}")),
+        ("stat", "/proc/kmsg".to_owned()),
+        ("stat", "/proc/kcore".to_owned()),
     ] {
         let (outcome, error) = outcome(op, &path);
         assert_eq!(outcome, "denied", "{name}: {op} {path}: {error}");

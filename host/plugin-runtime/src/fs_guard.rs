@@ -28,6 +28,10 @@
 //!   descriptors: one more traps the call with a message naming the limit,
 //!   so a hoarder cannot exhaust the server's file descriptors.
 //!
+//! - the kernel's own interfaces are refused: `/proc/kmsg` (a read blocks
+//!   and consumes the kernel log), `/proc/kcore`, `/proc/kallsyms`,
+//!   `/proc/kpage*`, and anything on debugfs or tracefs (under
+//!   `/sys/kernel`), where reads like `trace_pipe` block;
 //! - a FIFO is not opened (the open would block the executor thread the
 //!   instance runs on, beyond the reach of its deadline);
 //! - a granted read path inside the server's process directory (say
@@ -63,6 +67,23 @@ pub const MAX_OPEN_DESCRIPTORS: usize = 128;
 
 /// The linker instance wasmtime-wasi 48 defines `wasi:filesystem/types` as.
 const FILESYSTEM_TYPES: &str = "wasi:filesystem/types@0.2.12";
+
+/// Top-level procfs entries that are the kernel's, not a statistic: its
+/// memory and symbol addresses, and its log, whose read blocks until a
+/// message comes and takes it from every other reader.
+const KERNEL_PROC_ENTRIES: &[&str] = &[
+    "kmsg",
+    "kcore",
+    "kallsyms",
+    "kpagecount",
+    "kpageflags",
+    "kpagecgroup",
+    "sysrq-trigger",
+];
+
+/// Kernel debugging file systems (`debugfs`, `tracefs`, under /sys/kernel):
+/// kernel internals, and reads such as `trace_pipe` that block.
+const KERNEL_DEBUG_MAGICS: &[rustix::fs::FsWord] = &[0x6462_6720, 0x7472_6163];
 
 /// Entries of another process' directory in procfs that a plugin may not
 /// open, stat or read the link of.
@@ -124,6 +145,8 @@ pub enum Denial {
     Unresolved,
     /// A FIFO (or socket): opening it blocks until a writer comes.
     Fifo,
+    /// The kernel's memory, log or debugging interfaces.
+    Kernel,
 }
 
 impl std::fmt::Display for Denial {
@@ -134,6 +157,7 @@ impl std::fmt::Display for Denial {
                 "it exposes another process' memory, environment, descriptors or root"
             }
             Denial::Unresolved => "its place in procfs could not be resolved",
+            Denial::Kernel => "it is the kernel's memory, log or debugging interface",
             Denial::Fifo => "it is a FIFO or socket, whose open would block the plugin executor",
         })
     }
@@ -152,6 +176,9 @@ pub fn proc_verdict(rel: &[&str], is_server: &dyn Fn(&str) -> bool) -> Result<()
     };
     if *first == "self" || *first == "thread-self" {
         return Err(Denial::ServerProcess);
+    }
+    if KERNEL_PROC_ENTRIES.contains(first) {
+        return Err(Denial::Kernel);
     }
     if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(());
@@ -178,6 +205,8 @@ pub fn proc_verdict(rel: &[&str], is_server: &dyn Fn(&str) -> bool) -> Result<()
 enum Place {
     /// Not on procfs.
     Elsewhere,
+    /// On a kernel debugging file system.
+    KernelDebug,
     /// On procfs: the mount point's index and the host path.
     Proc(usize, PathBuf),
     /// On procfs, but its path could not be read.
@@ -231,6 +260,7 @@ impl FsGuard {
         use std::os::fd::AsRawFd;
         match rustix::fs::fstatfs(file) {
             Ok(s) if s.f_type == rustix::fs::PROC_SUPER_MAGIC => {}
+            Ok(s) if KERNEL_DEBUG_MAGICS.contains(&s.f_type) => return Place::KernelDebug,
             Ok(_) => return Place::Elsewhere,
             Err(_) => return Place::Unknown,
         }
@@ -278,6 +308,7 @@ impl FsGuard {
     fn check_descriptor(&mut self, descriptor: &Descriptor) -> Result<(), Denial> {
         match self.place(os_file(descriptor)) {
             Place::Elsewhere => Ok(()),
+            Place::KernelDebug => Err(Denial::Kernel),
             Place::Unknown => Err(Denial::Unresolved),
             Place::Proc(root, path) => self.verdict(root, &path),
         }
@@ -285,9 +316,16 @@ impl FsGuard {
 
     /// Checks a granted read path before it is preopened.
     pub fn check_grant(&mut self, path: &Path) -> Result<(), Denial> {
-        match std::fs::File::open(path) {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A directory only: a FIFO granted by mistake must not block here.
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::DIRECTORY.bits() as i32)
+            .open(path);
+        match opened {
             Ok(file) => match self.place(&file) {
                 Place::Elsewhere => Ok(()),
+                Place::KernelDebug => Err(Denial::Kernel),
                 Place::Unknown => Err(Denial::Unresolved),
                 Place::Proc(root, path) => self.verdict(root, &path),
             },
@@ -412,6 +450,7 @@ impl GuardedFs<'_> {
         };
         let verdict = match place {
             Place::Elsewhere => Ok(()),
+            Place::KernelDebug => Err(Denial::Kernel),
             Place::Unknown => Err(Denial::Unresolved),
             Place::Proc(root, parent) => {
                 let full = match last {
@@ -590,6 +629,9 @@ mod tests {
             assert_eq!(verdict(allowed), Ok(()), "{allowed}");
         }
         assert_eq!(verdict("100/net/../environ"), Err(Denial::Unresolved));
+        for kernel in ["kmsg", "kcore", "kallsyms", "kpageflags"] {
+            assert_eq!(verdict(kernel), Err(Denial::Kernel), "{kernel}");
+        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Test guest: granted `/proc`, it reaches for the server's own process
 //! (`/proc/self`, `/proc/thread-self`, the server's pid and a thread id from
 //! its config, symlink detours through `/proc/net`) and for private entries
-//! of another process. Each attempt is reported as a `proc_probe` series
-//! labelled with its outcome (`allowed`, `denied` or `failed`) and error;
-//! `proc_probe_server_listed` says whether a listing of `/proc` showed the
-//! server's pid. Reads the host must keep allowing are probed too.
+//! of another process or the kernel. Each attempt is reported as a
+//! `proc_probe` series labelled with its outcome (`allowed`, `denied` or
+//! `failed`) and error; `proc_probe_server_listed` says whether a listing of
+//! `/proc` showed the server's pid. Reads the host must keep allowing are
+//! probed too.
 
 use std::io::ErrorKind;
 use wasmetheus_sdk::{Error, Exporter, Metadata, Registry, config, export_exporter};
@@ -96,6 +97,9 @@ impl Exporter for ProcSelf {
             (Op::Readlink, format!("/proc/{other}/cwd")),
             (Op::Stat, "/proc/self/environ".into()),
             (Op::Stat, format!("/proc/{tid}")),
+            // The kernel's log and memory (stat only: a read of kmsg blocks).
+            (Op::Stat, "/proc/kmsg".into()),
+            (Op::Stat, "/proc/kcore".into()),
             // What the node exporter reads; these must keep working.
             (Op::Read, "/proc/net/dev".into()),
             (Op::Read, "/proc/mounts".into()),
