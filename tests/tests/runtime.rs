@@ -461,3 +461,51 @@ async fn a_file_that_compiles_slowly_does_not_hold_up_the_watcher() {
         "quick loaded only after slow was done: {status:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_version_whose_open_hangs_is_rejected_and_the_old_keeps_serving() {
+    let dir = PluginsDir::new();
+    let path = dir.install(guests::TRIVIAL, "swap");
+    let runtime = PluginRuntime::new(RuntimeOptions::new(dir.path())).unwrap();
+    let mut config = Config::default();
+    config.plugins.instances.push(PluginInstanceConfig {
+        name: "swap".into(),
+        plugin: "swap".into(),
+        job: None,
+        scrape_interval: None,
+        scrape_timeout: Some(PromDuration(Duration::from_millis(300))),
+        memory_limit: None,
+        // Ignored by trivial; makes the sleeper hang in `open`.
+        config: Some(serde_json::json!({ "in": "open", "how": "sleep" })),
+        grants: Default::default(),
+        labels: Default::default(),
+    });
+    runtime.apply_config(&config);
+    assert_eq!(runtime.load_all(), 1);
+    runtime.collect("swap").await.unwrap();
+
+    std::fs::copy(guests::SLEEPER, &path).unwrap();
+    let loading = runtime.clone();
+    let load = tokio::task::spawn_blocking(move || loading.load_file(&path));
+    let error = tokio::time::timeout(Duration::from_secs(30), load)
+        .await
+        .expect("loading a version whose open hangs did not return")
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("open() did not return within its deadline of 300ms"),
+        "{error}"
+    );
+    let status = runtime.status();
+    assert_eq!(status[0].version.as_deref(), Some("0.1.0"));
+    assert_eq!(status[0].name.as_deref(), Some("trivial"));
+    assert_eq!(status[0].health, "degraded");
+    let families = runtime.collect("swap").await.unwrap();
+    assert!(
+        families
+            .iter()
+            .any(|f| f.name == "trivial_collections_total"),
+        "{families:?}"
+    );
+}
