@@ -465,8 +465,8 @@ impl Queryable for Db {
         for (r, labels) in self.head.matching_series(matchers, mint, maxt) {
             by_labels.insert(labels, self.head.chunk_sources(r, mint, maxt));
         }
-        for (sid, labels) in self.store.select_series(matchers, mint, maxt)? {
-            let (stored, deleted) = self.store.chunk_sources(sid, mint, maxt)?;
+        for (sid, labels, stored) in self.store.select_chunks(matchers, mint, maxt)? {
+            let deleted = self.store.tombstones_of(sid)?;
             // Tombstones hide stored samples only: the head applied its
             // deletions when they were made, and later appends stay.
             let mut stored = without_deleted(stored, &deleted);

@@ -49,6 +49,9 @@ pub type Sid = u64;
 /// Deleted `(mint, maxt)` ranges of a series, both ends inclusive.
 pub type Intervals = Vec<(i64, i64)>;
 
+/// A selected series: sid, labels and its stored chunks in the window.
+pub(crate) type SelectedSeries = (Sid, Vec<Label>, Vec<ChunkSource>);
+
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -289,7 +292,11 @@ impl Part {
 
     /// The chunk of `sid`, if this part has one.
     fn chunk(&self, sid: Sid) -> Result<Option<ChunkSource>, StoreError> {
-        let data = self.data()?;
+        self.chunk_in(self.data()?, sid)
+    }
+
+    /// [`chunk`](Self::chunk) with the part's bytes already checked.
+    fn chunk_in(&self, data: &[u8], sid: Sid) -> Result<Option<ChunkSource>, StoreError> {
         let Some((offset, len)) = self.find_in(data, sid) else {
             return Ok(None);
         };
@@ -837,7 +844,7 @@ impl Store {
         Ok(merged)
     }
 
-    fn tombstones_of(&self, sid: Sid) -> Result<Intervals, StoreError> {
+    pub(crate) fn tombstones_of(&self, sid: Sid) -> Result<Intervals, StoreError> {
         let Some(v) = self
             .tombstones
             .get(sid.to_be_bytes())
@@ -848,18 +855,6 @@ impl Store {
         Ok(v.chunks_exact(16)
             .map(|c| (unsortable(&c[..8]), unsortable(&c[8..])))
             .collect())
-    }
-
-    /// Whether `sid` has a chunk overlapping `[mint, maxt]`.
-    fn has_data(&self, sid: Sid, mint: i64, maxt: i64) -> Result<bool, StoreError> {
-        for part in self.parts_in(mint, maxt) {
-            if let Some(chunk) = part.chunk(sid)?
-                && chunk_overlaps(&chunk, mint, maxt)
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 
     /// Sids carrying label `name` with a value satisfying `keep`.
@@ -970,15 +965,45 @@ impl Store {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<(Sid, Vec<Label>)>, StoreError> {
+        Ok(self
+            .select_chunks(matchers, mint, maxt)?
+            .into_iter()
+            .map(|(sid, labels, _)| (sid, labels))
+            .collect())
+    }
+
+    /// Series matching `matchers` with data in `[mint, maxt]`: sid, labels
+    /// and their chunks there (undecoded, in part order). Each part's file
+    /// is checked once for the whole selection, not once per series.
+    pub(crate) fn select_chunks(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SelectedSeries>, StoreError> {
         let mut out = Vec::new();
-        if self.parts_in(mint, maxt).is_empty() {
+        let parts = self.parts_in(mint, maxt);
+        if parts.is_empty() {
             return Ok(out);
         }
+        let data = parts
+            .iter()
+            .map(|p| p.data())
+            .collect::<Result<Vec<_>, _>>()?;
         for sid in self.select(matchers)? {
-            if self.has_data(sid, mint, maxt)?
-                && let Some(labels) = self.labels(sid)?
-            {
-                out.push((sid, labels));
+            let mut chunks = Vec::new();
+            for (part, data) in parts.iter().zip(&data) {
+                if let Some(chunk) = part.chunk_in(data, sid)?
+                    && chunk_overlaps(&chunk, mint, maxt)
+                {
+                    chunks.push(chunk);
+                }
+            }
+            if chunks.is_empty() {
+                continue;
+            }
+            if let Some(labels) = self.labels(sid)? {
+                out.push((sid, labels, chunks));
             }
         }
         Ok(out)
