@@ -60,10 +60,17 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(read(&db, &[name.clone(), host.clone()], day.0, day.1)))
     });
     g.bench_function("all_series_one_block", |b| {
-        b.iter(|| black_box(read(&db, &[name.clone()], T0 + BLOCK, T0 + 2 * BLOCK - 1)))
+        b.iter(|| {
+            black_box(read(
+                &db,
+                std::slice::from_ref(&name),
+                T0 + BLOCK,
+                T0 + 2 * BLOCK - 1,
+            ))
+        })
     });
     g.bench_function("all_series_day", |b| {
-        b.iter(|| black_box(read(&db, &[name.clone()], day.0, day.1)))
+        b.iter(|| black_box(read(&db, std::slice::from_ref(&name), day.0, day.1)))
     });
     g.finish();
 }
