@@ -269,10 +269,7 @@ impl Db {
     /// The newest sample time, head or store.
     fn newest_time(&self) -> i64 {
         let head = self.head.max_time();
-        // The newest stored sample, whatever the width of its block (a
-        // backfill may write wider ones than the head compacts).
-        let store = self.store.time_range().1;
-        head.max(store)
+        head.max(self.store.newest_block_end())
     }
 
     /// Bytes of the data directory that count against the size limit: the

@@ -1318,6 +1318,19 @@ impl Store {
             })
     }
 
+    /// The last millisecond of the newest block holding data, each part
+    /// by its own width (a backfill may write wider blocks than the
+    /// head's); `i64::MIN` when empty.
+    pub fn newest_block_end(&self) -> i64 {
+        self.parts
+            .read()
+            .values()
+            .flatten()
+            .map(|p| p.block.saturating_add(p.span() - 1))
+            .max()
+            .unwrap_or(i64::MIN)
+    }
+
     /// Bytes of the part files.
     pub fn parts_bytes(&self) -> u64 {
         self.parts.read().values().flatten().map(|p| p.size).sum()
