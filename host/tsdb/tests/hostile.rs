@@ -228,8 +228,28 @@ fn a_part_truncated_under_an_open_database_is_a_query_error() {
     };
     {
         let store = Store::open(&tmp.path().join("db"), RANGE).unwrap();
-        let samples: Vec<(i64, f64)> = (0..2_000).map(|i| (i * 5, i as f64 * 0.37)).collect();
-        store.write(&name("m"), &samples).unwrap();
+        // Pages of chunks: the index at the end of the part lies well past
+        // the truncated length (reading a mapped page wholly past the end
+        // of the file is what faults).
+        let mut rng = 1u64;
+        let mut series = vec![(
+            name("m"),
+            (0..2_000)
+                .map(|i| (i * 5, i as f64 * 0.37))
+                .collect::<Vec<_>>(),
+        )];
+        for k in 0..50 {
+            let samples = (0..2_000)
+                .map(|i| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    (i * 5, f64::from_bits(rng >> 2))
+                })
+                .collect();
+            series.push((name(&format!("pad{k}")), samples));
+        }
+        store.write_series(series, |_| {}).unwrap();
         store.write(&name("n"), &[(15_000, 1.5)]).unwrap();
         store.flush().unwrap();
     }
@@ -240,6 +260,7 @@ fn a_part_truncated_under_an_open_database_is_a_query_error() {
     // A lazily read selection made before the truncation.
     let mut lazy = db.select_series(&[eq("m")], &hints()).unwrap();
     let victim = parts(&tmp.path().join("db"))[0].clone();
+    assert!(std::fs::metadata(&victim).unwrap().len() > 100 * 4096);
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(&victim)
