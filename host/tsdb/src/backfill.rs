@@ -663,7 +663,7 @@ impl Cur<'_> {
                     if !name_allowed || exemplar {
                         return Err("expected label name, got a quoted string".into());
                     }
-                    if named {
+                    if named || names.iter().any(|n| n == "__name__") {
                         return Err("metric name already set".into());
                     }
                     named = true;
@@ -690,7 +690,10 @@ impl Cur<'_> {
             self.i += 1;
             let value = self.quoted()?;
             if !exemplar {
-                if names.contains(&name) || (name == "__name__" && named) {
+                // A `__name__` pair repeats the name written before the braces
+                // or quoted inside them.
+                let renamed = name == "__name__" && (named || !name_allowed);
+                if names.contains(&name) || renamed {
                     return Err(format!("label name {name:?} is not unique"));
                 }
                 names.push(name.clone());
@@ -790,6 +793,10 @@ mod tests {
             "up 1_0 1",
             "up 1 NaN",
             r#"up{a="1",a="2"} 1 1"#,
+            r#"up{__name__="x"} 1 1"#,
+            r#"{"up",__name__="x"} 1 1"#,
+            r#"{__name__="up"} 1 1"#,
+            r#"{__name__="x","up"} 1 1"#,
             r#"up{"x","y"} 1 1"#,
             r#"{a="1"} 1 1"#,
             r#"up{a=1} 1 1"#,
