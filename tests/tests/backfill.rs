@@ -53,7 +53,9 @@ fn openmetrics() -> (String, i64) {
         }
     }
     text.push_str("# TYPE rpc histogram\n");
-    let buckets = [("0.1", 0.2), ("1", 0.7), ("10", 0.95), ("+Inf", 1.0)];
+    // Bounds as Prometheus 3 writes them (it would turn `1` into `1.0`;
+    // Debian's 2.42 would not).
+    let buckets = [("0.1", 0.2), ("1.0", 0.7), ("10.0", 0.95), ("+Inf", 1.0)];
     for (le, share) in buckets {
         for i in 0..SPAN / STEP {
             let v = ((i * 17) as f64 * share).floor();

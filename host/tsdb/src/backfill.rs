@@ -135,8 +135,8 @@ pub fn create_blocks_from_openmetrics_file(
     )
 }
 
-/// One pass's worth of samples of one block: per series text (as in the
-/// file), the samples kept so far.
+/// One pass's worth of samples of one block: per series key (its float
+/// label's tag and its text as in the file), the samples kept so far.
 type BlockSamples = FxHashMap<Box<[u8]>, SeriesBuf>;
 
 /// A series' kept samples of one block, compressed as they arrive (they
@@ -236,6 +236,7 @@ fn backfill<R: BufRead>(
         let (first, last) = (pass[0], pass[pass.len() - 1]);
         let slot = |t: i64| pass.binary_search(&block_of(t)).ok();
         let mut buffers: Vec<BlockSamples> = pass.iter().map(|_| BlockSamples::default()).collect();
+        let mut key = Vec::new();
         scan(open().map_err(read_err)?, path, |sample, _| {
             let t = sample.timestamp.expect("checked in the first pass");
             if t < first || block_of(t) > last {
@@ -243,12 +244,15 @@ fn backfill<R: BufRead>(
             }
             let Some(i) = slot(t) else { return Ok(()) };
             let buffer = &mut buffers[i];
-            let kept = match buffer.get_mut(sample.series) {
+            key.clear();
+            key.push(sample.float_label as u8);
+            key.extend_from_slice(sample.series);
+            let kept = match buffer.get_mut(key.as_slice()) {
                 Some(buf) => buf.push(t, sample.value),
                 None => {
                     let mut buf = SeriesBuf::new();
                     let kept = buf.push(t, sample.value);
-                    buffer.insert(sample.series.into(), buf);
+                    buffer.insert(key.as_slice().into(), buf);
                     kept
                 }
             };
@@ -292,8 +296,8 @@ fn write_block(
     // Two texts of one label set (labels in another order, say) are one
     // series: grouped by id, their samples merged.
     let mut by_sid: Vec<(Sid, SeriesBuf)> = Vec::with_capacity(samples.len());
-    for (text, buf) in samples {
-        let mut labels = series_labels(&text).expect("checked in the first pass");
+    for (key, buf) in samples {
+        let mut labels = key_labels(&key).expect("checked in the first pass");
         labels.retain(|l| !l.value.is_empty());
         labels.sort();
         let sid = store.sid(&labels)?;
@@ -323,6 +327,94 @@ struct RawSample<'a> {
     series: &'a [u8],
     value: f64,
     timestamp: Option<i64>,
+    /// The label whose value is a float to normalise, from the last
+    /// `# TYPE` line read (wherever it was: Prometheus keeps the type until
+    /// the next one).
+    float_label: FloatLabel,
+}
+
+/// Prometheus 3 writes the `le` of classic histograms and the `quantile`
+/// of summaries as OpenMetrics floats (`1` becomes `1.0`), so that a bucket
+/// is one series however the exposition spelled its bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FloatLabel {
+    None = 0,
+    Le = 1,
+    Quantile = 2,
+}
+
+impl FloatLabel {
+    fn from_tag(tag: u8) -> FloatLabel {
+        match tag {
+            1 => FloatLabel::Le,
+            2 => FloatLabel::Quantile,
+            _ => FloatLabel::None,
+        }
+    }
+
+    fn name(self) -> Option<&'static str> {
+        match self {
+            FloatLabel::None => None,
+            FloatLabel::Le => Some("le"),
+            FloatLabel::Quantile => Some("quantile"),
+        }
+    }
+}
+
+/// Go's `formatOpenMetricsFloat`: the shortest round-trip digits, in
+/// exponent form below 1e-4 and from 1e6 on (`strconv`'s `'g'` with
+/// precision -1), with `.0` added to what has neither a point nor an
+/// exponent.
+fn openmetrics_float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
+    let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
+    // Shortest 'g' switches to an exponent below -4 or from 6 on.
+    let text = if !(-4..6).contains(&exp) {
+        format!(
+            "{mantissa}e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        )
+    } else {
+        format!("{f}")
+    };
+    if text.contains(['e', '.']) {
+        text
+    } else {
+        text + ".0"
+    }
+}
+
+/// The labels of a series key (the float-label tag, then the text).
+fn key_labels(key: &[u8]) -> Result<Vec<Label>, String> {
+    let (tag, text) = key.split_first().ok_or("empty series key")?;
+    let mut labels = series_labels(text)?;
+    if let Some(name) = FloatLabel::from_tag(*tag).name() {
+        for l in labels.iter_mut().filter(|l| l.name == name) {
+            if let Some(f) = go_float(&l.value) {
+                l.value = openmetrics_float(f);
+            }
+        }
+    }
+    Ok(labels)
+}
+
+/// `strconv.ParseFloat` for a label value: Go's syntax, which Rust's
+/// parser accepts too except for hexadecimal and digit separators.
+fn go_float(s: &str) -> Option<f64> {
+    if s.contains(['x', 'X', '_']) {
+        return None;
+    }
+    let v: f64 = s.parse().ok()?;
+    // Go refuses what overflows; only spelled-out infinities are infinite.
+    (!v.is_infinite() || s.trim_start_matches(['+', '-']).starts_with(['i', 'I'])).then_some(v)
 }
 
 /// Reads `input` line by line, checking every line as Prometheus'
@@ -335,6 +427,7 @@ fn scan<R: BufRead>(
 ) -> Result<(), BackfillError> {
     let mut line = Vec::with_capacity(1024);
     let mut number = 0usize;
+    let mut float_label = FloatLabel::None;
     let parse_err = |line: usize, message: String| BackfillError::Parse {
         path: path.to_owned(),
         line,
@@ -359,6 +452,7 @@ fn scan<R: BufRead>(
         };
         match parse_line(text).map_err(|m| parse_err(number, m))? {
             Line::Meta => {}
+            Line::Type(t) => float_label = t,
             Line::Eof => {
                 let mut rest = [0u8; 1];
                 return match input.read(&mut rest) {
@@ -370,13 +464,18 @@ fn scan<R: BufRead>(
                     }),
                 };
             }
-            Line::Sample(s) => sample(&s, number)?,
+            Line::Sample(mut s) => {
+                s.float_label = float_label;
+                sample(&s, number)?
+            }
         }
     }
 }
 
 enum Line<'a> {
     Meta,
+    /// A `# TYPE` line: the float label of the samples after it.
+    Type(FloatLabel),
     Eof,
     Sample(RawSample<'a>),
 }
@@ -386,7 +485,7 @@ fn parse_line(line: &[u8]) -> Result<Line<'_>, String> {
         if rest == b" EOF" {
             return Ok(Line::Eof);
         }
-        return parse_meta(rest).map(|()| Line::Meta);
+        return parse_meta(rest).map(|t| t.map_or(Line::Meta, Line::Type));
     }
     let mut c = Cur { b: line, i: 0 };
     let has_name = c.name(is_metric_start, is_metric_char);
@@ -440,6 +539,7 @@ fn parse_line(line: &[u8]) -> Result<Line<'_>, String> {
         series,
         value,
         timestamp,
+        float_label: FloatLabel::None,
     }))
 }
 
@@ -462,8 +562,9 @@ fn exemplar(c: &mut Cur<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// `# HELP|TYPE|UNIT name text` (the leading `#` removed).
-fn parse_meta(rest: &[u8]) -> Result<(), String> {
+/// `# HELP|TYPE|UNIT name text` (the leading `#` removed); for a TYPE
+/// line, the float label of its type.
+fn parse_meta(rest: &[u8]) -> Result<Option<FloatLabel>, String> {
     let kind = if rest.starts_with(b" HELP ") {
         "HELP"
     } else if rest.starts_with(b" TYPE ") {
@@ -492,12 +593,15 @@ fn parse_meta(rest: &[u8]) -> Result<(), String> {
     let text = &rest[c.i + 1..];
     match kind {
         "TYPE" => match text {
-            b"counter" | b"gauge" | b"histogram" | b"gaugehistogram" | b"summary" | b"info"
-            | b"stateset" | b"unknown" => Ok(()),
+            b"histogram" => Ok(Some(FloatLabel::Le)),
+            b"summary" => Ok(Some(FloatLabel::Quantile)),
+            b"counter" | b"gauge" | b"gaugehistogram" | b"info" | b"stateset" | b"unknown" => {
+                Ok(Some(FloatLabel::None))
+            }
             _ => Err(format!("invalid metric type {:?}", lossy(text))),
         },
         "HELP" => std::str::from_utf8(text)
-            .map(|_| ())
+            .map(|_| None)
             .map_err(|_| format!("help text {:?} is not a valid utf8 string", lossy(text))),
         _ => {
             let ok = text.is_empty()
@@ -505,7 +609,7 @@ fn parse_meta(rest: &[u8]) -> Result<(), String> {
                     && name.ends_with(text)
                     && name[name.len() - text.len() - 1] == b'_');
             if ok {
-                Ok(())
+                Ok(None)
             } else {
                 Err(format!(
                     "unit {:?} not a suffix of metric {:?}",
@@ -814,5 +918,51 @@ mod tests {
             Ok(Line::Meta)
         ));
         assert!(matches!(parse_line(b"# HELP up "), Ok(Line::Meta)));
+    }
+
+    #[test]
+    fn float_labels_are_written_as_prometheus_3_writes_them() {
+        for (v, want) in [
+            (1.0, "1.0"),
+            (0.0, "0.0"),
+            (-1.0, "-1.0"),
+            (0.5, "0.5"),
+            (10.0, "10.0"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (123456.0, "123456.0"),
+            (1e6, "1e+06"),
+            (2.5e6, "2.5e+06"),
+            (1e100, "1e+100"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ] {
+            assert_eq!(openmetrics_float(v), want, "{v}");
+        }
+        let key = |tag: FloatLabel, text: &str| {
+            let mut k = vec![tag as u8];
+            k.extend_from_slice(text.as_bytes());
+            key_labels(&k).unwrap()
+        };
+        assert_eq!(
+            key(FloatLabel::Le, r#"h_bucket{le="1",quantile="1"}"#)[1..],
+            [Label::new("le", "1.0"), Label::new("quantile", "1")]
+        );
+        assert_eq!(
+            key(FloatLabel::Quantile, r#"s{quantile="0.50",le="1"}"#)[1..],
+            [Label::new("quantile", "0.5"), Label::new("le", "1")]
+        );
+        assert_eq!(
+            key(FloatLabel::Le, r#"h_bucket{le="+inf"}"#)[1],
+            Label::new("le", "+Inf")
+        );
+        assert_eq!(
+            key(FloatLabel::Le, r#"h_bucket{le="x"}"#)[1],
+            Label::new("le", "x")
+        );
+        assert_eq!(
+            key(FloatLabel::None, r#"h_bucket{le="1"}"#)[1],
+            Label::new("le", "1")
+        );
     }
 }

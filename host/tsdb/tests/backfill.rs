@@ -68,7 +68,9 @@ fn files_promtool_accepts_are_accepted_whole() {
     // Bucket series one after another (each with its own timestamps),
     // whole series one after another with time going back between them, a
     // family's TYPE after samples of another family, a label order that
-    // differs between lines of one series, a trailing comma, an exemplar.
+    // differs between lines of one series, a trailing comma, an exemplar,
+    // quantiles spelled two ways (one series, as Prometheus 3 writes them
+    // as OpenMetrics floats).
     let input = "\
 # TYPE rpc histogram
 rpc_bucket{le=\"0.5\"} 1 0
@@ -87,12 +89,17 @@ temp{room=\"a\",floor=\"1\"} 21 10060
 temp{floor=\"1\",room=\"a\",} 22 10120
 temp{room=\"b\",floor=\"1\"} 18 0
 temp{room=\"b\",floor=\"1\"} 19 30
+# TYPE lat summary
+lat{quantile=\"0.50\"} 3 0
+lat{quantile=\"1\"} 4 0
+lat{quantile=\"0.5\"} 5 60
+lat_count 2 0
 # EOF
 ";
     let tmp = tempfile::tempdir().unwrap();
     let stats =
         create_blocks_from_openmetrics(input, "x.om", tmp.path(), TWO_HOURS, |_| {}).unwrap();
-    assert_eq!((stats.series, stats.samples, stats.dropped), (6, 15, 0));
+    assert_eq!((stats.series, stats.samples, stats.dropped), (9, 19, 0));
     let db = open(tmp.path());
     let want = Data::from([
         (
@@ -119,6 +126,15 @@ temp{room=\"b\",floor=\"1\"} 19 30
             labels(&[("__name__", "temp"), ("floor", "1"), ("room", "b")]),
             vec![(0, 18.0), (30_000, 19.0)],
         ),
+        (
+            labels(&[("__name__", "lat"), ("quantile", "0.5")]),
+            vec![(0, 3.0), (60_000, 5.0)],
+        ),
+        (
+            labels(&[("__name__", "lat"), ("quantile", "1.0")]),
+            vec![(0, 4.0)],
+        ),
+        (labels(&[("__name__", "lat_count")]), vec![(0, 2.0)]),
     ]);
     assert_eq!(select(&db, i64::MIN, i64::MAX), want);
 }
