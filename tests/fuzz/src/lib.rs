@@ -163,11 +163,21 @@ struct PartTemplate {
 fn part_template() -> &'static PartTemplate {
     static TEMPLATE: OnceLock<PartTemplate> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("wasmetheus-fuzz-part-")
-            .tempdir()
-            .expect("a temporary directory")
-            .keep();
+        // The template lives as long as the process; nothing runs at a
+        // libFuzzer exit to remove it, so each process removes those of
+        // processes that are gone.
+        let tmp = std::env::temp_dir();
+        for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("wasmetheus-fuzz-part-"));
+            if pid.is_some_and(|pid| !Path::new("/proc").join(pid).exists()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = tmp.join(format!("wasmetheus-fuzz-part-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         {
             let store = Store::open(&dir, BLOCK_RANGE).expect("open a new store");
             // One part with every series (sharing timestamps, as scraped
