@@ -244,6 +244,21 @@ impl ServerBackend {
                 gate.waiting() as f64,
             ),
         ]);
+        let (dns_lookups, dns_failures) = crate::discovery::dns_sd_lookup_counts();
+        families.extend([
+            MetricFamily::single(
+                "prometheus_sd_dns_lookups_total",
+                MetricKind::Counter,
+                "The number of DNS-SD lookups.",
+                dns_lookups as f64,
+            ),
+            MetricFamily::single(
+                "prometheus_sd_dns_lookup_failures_total",
+                MetricKind::Counter,
+                "The number of DNS-SD lookup failures.",
+                dns_failures as f64,
+            ),
+        ]);
         families.extend(self.db.metrics());
         families.extend(self.runtime.metrics());
         families
