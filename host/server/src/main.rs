@@ -68,7 +68,8 @@ enum ImportFormat {
         /// The data directory (a server's --storage.tsdb.path).
         #[arg(default_value = "data/")]
         data_dir: PathBuf,
-        /// Width of the blocks written.
+        /// Widest block to write: as promtool, the widest of 2h, 6h, 18h,
+        /// 54h, … (tripling) that fits, and at least 2h.
         #[arg(long = "max-block-duration", default_value = "2h", value_parser = parse_duration)]
         block_duration: std::time::Duration,
     },
