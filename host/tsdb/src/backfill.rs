@@ -113,6 +113,7 @@ pub fn create_blocks_from_openmetrics(
         path,
         data_dir,
         block_range_ms,
+        PASS_SAMPLES,
         progress,
     )
 }
@@ -131,6 +132,7 @@ pub fn create_blocks_from_openmetrics_file(
         &file.display().to_string(),
         data_dir,
         block_range_ms,
+        PASS_SAMPLES,
         progress,
     )
 }
@@ -183,6 +185,7 @@ fn backfill<R: BufRead>(
     path: &str,
     data_dir: &Path,
     block_range_ms: i64,
+    pass_samples: u64,
     mut progress: impl FnMut(Progress),
 ) -> Result<BackfillStats, BackfillError> {
     let range = block_range_ms.max(1);
@@ -226,7 +229,7 @@ fn backfill<R: BufRead>(
         let mut pass: Vec<i64> = Vec::new();
         let mut budget = 0u64;
         while let Some(&(block, n)) = pending.last() {
-            if !pass.is_empty() && budget + n > PASS_SAMPLES {
+            if !pass.is_empty() && budget + n > pass_samples {
                 break;
             }
             pass.push(block);
@@ -918,6 +921,54 @@ mod tests {
             Ok(Line::Meta)
         ));
         assert!(matches!(parse_line(b"# HELP up "), Ok(Line::Meta)));
+    }
+
+    #[test]
+    fn one_block_per_pass_stores_what_one_pass_for_all_does() {
+        let mut input = String::new();
+        for s in 0..5 {
+            // Series after series, each going back to the start.
+            for i in 0..40 {
+                let t = i * 997 + s;
+                input.push_str(&format!(
+                    "m{{s=\"{s}\"}} {} {}.{:03}\n",
+                    i * s,
+                    t / 1000,
+                    t % 1000
+                ));
+            }
+            // Within a block, time going back: dropped either way.
+            input.push_str(&format!("m{{s=\"{s}\"}} 9 {}\n", s));
+        }
+        input.push_str("# EOF\n");
+        let read = |budget: u64| {
+            let tmp = tempfile::tempdir().unwrap();
+            let mut passes = 0;
+            let stats = backfill(
+                || Ok(input.as_bytes()),
+                "x",
+                tmp.path(),
+                5_000,
+                budget,
+                |_| passes += 1,
+            )
+            .unwrap();
+            let store = Store::open(&tmp.path().join("db"), 5_000).unwrap();
+            let mut all = Vec::new();
+            for sid in store.select(&[]).unwrap() {
+                all.push((
+                    store.labels(sid).unwrap().unwrap(),
+                    store.samples(sid, i64::MIN, i64::MAX).unwrap(),
+                ));
+            }
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            (stats.samples, stats.dropped, stats.blocks.len(), all)
+        };
+        let one_pass = read(u64::MAX);
+        assert_eq!((one_pass.0, one_pass.1, one_pass.2), (200, 5, 8));
+        assert_eq!(one_pass.3.len(), 5);
+        assert_eq!(read(1), one_pass);
+        assert_eq!(read(60), one_pass);
     }
 
     #[test]
