@@ -248,6 +248,9 @@ fn read_records(
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(16);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
+            // A length beyond what the file holds is a torn record: found
+            // before a buffer of that length is allocated.
+            let file_len = file.metadata().map_or(u64::MAX, |m| m.len());
             let mut reader = BufReader::with_capacity(1 << 20, file);
             let mut good = 0u64;
             let mut payload = Vec::new();
@@ -259,7 +262,7 @@ fn read_records(
                 }
                 let size = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
                 let crc = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
-                if size > MAX_RECORD {
+                if size > MAX_RECORD || good + 8 + size as u64 > file_len {
                     break;
                 }
                 payload.resize(size, 0);

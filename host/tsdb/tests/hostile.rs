@@ -93,6 +93,20 @@ fn crafted_wal_records_cost_their_series_not_the_process() {
     std::fs::write(dir.join("00000000"), &log).unwrap();
     let head = Head::open(&dir, HeadLimits::default(), false).unwrap();
     assert_eq!(head.num_series(), 1);
+    head.close();
+    // A length of 60 MiB in a file of a few bytes: a torn tail, cut off.
+    let mut log = Vec::new();
+    frame(&series_record(0, &[("__name__", "ok")]), &mut log);
+    let good = log.len() as u64;
+    log.extend_from_slice(&(60u32 << 20).to_le_bytes());
+    log.extend_from_slice(&[0; 14]);
+    let dir = tmp.path().join("third");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("00000000"), &log).unwrap();
+    let head = Head::open(&dir, HeadLimits::default(), false).unwrap();
+    assert_eq!(head.num_series(), 1);
+    head.close();
+    assert_eq!(std::fs::metadata(dir.join("00000000")).unwrap().len(), good);
 }
 
 /// A store at `dir` with series `a`, `b` and `c` (one sample each, block 0),
