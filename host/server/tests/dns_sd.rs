@@ -140,7 +140,7 @@ impl DnsServer {
     }
 
     fn resolver(&self) -> DnsResolver {
-        DnsResolver::with_nameservers(&[self.addr], Duration::from_millis(500))
+        DnsResolver::with_nameservers(&[self.addr], Duration::from_secs(2))
     }
 }
 
