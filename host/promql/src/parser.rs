@@ -544,8 +544,15 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
             return Err(invalid());
         };
         let i = next_unit + i;
-        total += value * UNITS[i].1;
-        // time.Duration holds nanoseconds in an int64.
+        // time.Duration holds nanoseconds in an int64; the digits alone
+        // may already overflow an i128 once multiplied by the unit.
+        total = match value
+            .checked_mul(UNITS[i].1)
+            .and_then(|v| total.checked_add(v))
+        {
+            Some(t) => t,
+            None => return Err("duration out of range".into()),
+        };
         if total > i64::MAX as i128 / 1_000_000 {
             return Err("duration out of range".into());
         }

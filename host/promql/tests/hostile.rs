@@ -259,3 +259,21 @@ fn megabyte_long_shallow_expressions_parse_and_evaluate() {
         assert_eq!(got, want, "{name}");
     }
 }
+
+#[test]
+fn duration_literals_beyond_any_integer_are_out_of_range_not_an_overflow() {
+    // Found by the `promql` fuzz target: the digits times the unit overflowed
+    // an i128 before the int64 nanoseconds check.
+    for text in [
+        "increase(55555555555555555555555555555555555%55555555555555555555555555555555555555h[40m:9m])",
+        "rate(a[99999999999999999999999999999999999999y])",
+        "a offset 170141183460469231731687303715884105727ms",
+        "a[1y99999999999999999999999999999999999999w]",
+    ] {
+        let err = parse(text).expect_err(text).to_string();
+        assert!(
+            err.contains("out of range") || err.contains("parse error"),
+            "{text}: {err}"
+        );
+    }
+}
