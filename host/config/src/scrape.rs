@@ -414,12 +414,12 @@ pub(crate) fn validate_discovery(
         }
         match sd.kind.to_ascii_uppercase().as_str() {
             "SRV" => {}
-            "A" | "AAAA" if sd.port.is_none() => {
+            "A" | "AAAA" | "MX" | "NS" if sd.port.is_none() => {
                 return Err(
                     "a port is required in DNS-SD configs for all record types except SRV".into(),
                 );
             }
-            "A" | "AAAA" => {}
+            "A" | "AAAA" | "MX" | "NS" => {}
             other => return Err(format!("invalid DNS-SD records type {other}")),
         }
     }

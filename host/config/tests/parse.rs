@@ -551,3 +551,26 @@ fn rule_files_alerting_and_remote_storage_are_checked_like_prometheus() {
         check(input, expect);
     }
 }
+
+#[test]
+fn dns_sd_record_types_are_those_of_prometheus_3() {
+    let load = |kind: &str, port: &str| {
+        let yml = format!(
+            "scrape_configs:\n  - job_name: d\n    dns_sd_configs:\n      - names: [example.org]\n        type: {kind}\n{port}"
+        );
+        Config::parse(&yml, Path::new("prometheus.yml")).map_err(|e| e.to_string())
+    };
+    for kind in ["SRV", "A", "AAAA", "MX", "NS", "mx"] {
+        load(kind, "        port: 9100\n").unwrap();
+    }
+    load("SRV", "").unwrap();
+    for kind in ["A", "AAAA", "MX", "NS"] {
+        let err = load(kind, "").unwrap_err();
+        assert!(
+            err.contains("a port is required in DNS-SD configs for all record types except SRV"),
+            "{kind}: {err}"
+        );
+    }
+    let err = load("TXT", "        port: 1\n").unwrap_err();
+    assert!(err.contains("invalid DNS-SD records type TXT"), "{err}");
+}
