@@ -41,6 +41,19 @@ impl Default for PluginsDir {
     }
 }
 
+/// Percent-encodes `s` for a query string (every byte but RFC 3986's
+/// unreserved ones).
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A minimal HTTP/1.0 client for the tests: `(status, body)`.
 pub async fn http(
     address: std::net::SocketAddr,

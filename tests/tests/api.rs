@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 use wasmetheus_tests::{
     DATA_SPAN as SPAN, DATA_T0 as T0, PluginsDir, TestServer, eventually, http, http_with_body,
-    sample_data, serve_backfilled,
+    sample_data, serve_backfilled, url_encode,
 };
 
 /// Two counters (1/s and 0.1/s) and a gauge, backfilled into a fresh data
@@ -37,17 +37,6 @@ async fn post_form(address: SocketAddr, path: &str, form: &str, status: u16) -> 
     let (got, body) = http_with_body(address, "POST", path, &headers, form).await;
     assert_eq!(got, status, "POST {path} {form}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("POST {path}: {e}: {body}"))
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `(labels as JSON text, value)` of each vector element, sorted.
@@ -84,7 +73,7 @@ async fn queries_answer_like_prometheus() {
     let at = T0 + 300;
 
     // An instant query: values as strings, timestamps as seconds.
-    let q = encode("sum by (code) (rate(http_requests_total[1m]))");
+    let q = url_encode("sum by (code) (rate(http_requests_total[1m]))");
     let answer = get(a, &format!("/api/v1/query?query={q}&time={at}"), 200).await;
     // Prometheus' extrapolation, `45 × ((45 + 15) / 45 / 60)`, is not
     // exactly 1: the text is what Prometheus answers too.
@@ -117,7 +106,7 @@ async fn queries_answer_like_prometheus() {
     assert_eq!(vector(&answer).len(), 2);
 
     // A range query: one series per label set, one point per step.
-    let q = encode("rate(http_requests_total{code=\"200\"}[1m])");
+    let q = url_encode("rate(http_requests_total{code=\"200\"}[1m])");
     let answer = post_form(
         a,
         "/api/v1/query_range",
@@ -171,7 +160,7 @@ async fn queries_answer_like_prometheus() {
     assert_eq!(answer["data"]["result"][1], "-Inf");
 
     // Annotations travel beside the data.
-    let q = encode("rate(temperature[1m])");
+    let q = url_encode("rate(temperature[1m])");
     let answer = get(a, &format!("/api/v1/query?query={q}&time={at}"), 200).await;
     assert_eq!(
         answer["infos"],
@@ -271,7 +260,7 @@ async fn query_errors_have_prometheus_types_and_texts() {
 async fn series_labels_and_metadata_endpoints() {
     let (server, _plugins) = served().await;
     let a = server.address;
-    let m = encode("http_requests_total");
+    let m = url_encode("http_requests_total");
     let answer = get(
         a,
         &format!("/api/v1/series?match[]={m}&start={T0}&end={}", T0 + SPAN),
@@ -316,7 +305,7 @@ async fn series_labels_and_metadata_endpoints() {
     assert_eq!(answer["data"], serde_json::json!(["a"]));
 
     // format_query prints canonical PromQL.
-    let q = encode("sum(rate(x[5m]))by(job)");
+    let q = url_encode("sum(rate(x[5m]))by(job)");
     let answer = get(a, &format!("/api/v1/format_query?query={q}"), 200).await;
     assert_eq!(answer["data"], "sum by (job) (rate(x[5m]))");
 
@@ -345,7 +334,7 @@ async fn series_labels_and_metadata_endpoints() {
         Duration::from_secs(10),
         "a federated self-scrape",
         || async {
-            let path = format!("/federate?match[]={}", encode("up{job=\"wasmetheus\"}"));
+            let path = format!("/federate?match[]={}", url_encode("up{job=\"wasmetheus\"}"));
             let (status, body) = http(a, "GET", &path, &[]).await;
             assert_eq!(status, 200, "{body}");
             (!body.is_empty()).then_some(body)
@@ -455,7 +444,7 @@ async fn grafana_request_sequence_gets_valid_answers() {
             .unwrap()
             .contains(&serde_json::json!("http_requests_total"))
     );
-    let m = encode("http_requests_total");
+    let m = url_encode("http_requests_total");
     let series = post_form(
         a,
         "/api/v1/series",
@@ -467,7 +456,7 @@ async fn grafana_request_sequence_gets_valid_answers() {
     let metadata = get(a, "/api/v1/metadata", 200).await;
     assert!(metadata["data"].is_object());
     // A panel: query_range by POST with Grafana's aligned start and end.
-    let q = encode("sum by (code) (rate(http_requests_total[$__rate_interval]))")
+    let q = url_encode("sum by (code) (rate(http_requests_total[$__rate_interval]))")
         .replace("%24__rate_interval", "1m");
     let step = 30;
     let panel = post_form(
@@ -651,7 +640,7 @@ async fn parse_query_answers_prometheus_syntax_trees() {
         ),
     ];
     for (query, data) in cases {
-        let path = format!("/api/v1/parse_query?query={}", encode(query));
+        let path = format!("/api/v1/parse_query?query={}", url_encode(query));
         let (status, body) = http(a, "GET", &path, &[]).await;
         assert_eq!(status, 200, "{query}: {body}");
         assert_eq!(
@@ -705,7 +694,7 @@ async fn targets_metadata_lists_what_each_target_exposed() {
     let args = wasmetheus_tests::test_args(dir.path(), Some(&config_path), data.path());
     let server = TestServer::start(args, data).await;
     let a = server.address;
-    let both = encode(r#"{job=~"fixture|om"}"#);
+    let both = url_encode(r#"{job=~"fixture|om"}"#);
     let fixture_entry = format!(
         r#"{{"target":{{"env":"test","instance":"{target}","job":"fixture"}},"metric":"fixture_requests_total","type":"counter","help":"Requests.","unit":""}}"#
     );
@@ -731,7 +720,7 @@ async fn targets_metadata_lists_what_each_target_exposed() {
         (
             format!(
                 "/api/v1/targets/metadata?metric=om_events&match_target={}",
-                encode(r#"{job="om"}"#)
+                url_encode(r#"{job="om"}"#)
             ),
             format!(
                 r#"[{{"target":{{"instance":"{target}","job":"om"}},"type":"counter","help":"","unit":""}}]"#

@@ -8,7 +8,9 @@
 
 use serde_json::Value;
 use std::net::SocketAddr;
-use wasmetheus_tests::{DATA_T0 as T0, PluginsDir, TestServer, http_with_body, sample_data};
+use wasmetheus_tests::{
+    DATA_T0 as T0, PluginsDir, TestServer, http_with_body, sample_data, url_encode,
+};
 
 /// `wasmetheus_promql::parser::MAX_DEPTH`, as the error message states it.
 const MAX_DEPTH: usize = 500;
@@ -16,17 +18,6 @@ const MAX_DEPTH: usize = 500;
 async fn served() -> (TestServer, PluginsDir) {
     let config = "global:\n  scrape_interval: 1s\n";
     wasmetheus_tests::serve_backfilled(config, &format!("{}# EOF\n", sample_data()), |_| {}).await
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Sends `method path` with a form `body` (may be empty): status and body.
@@ -89,7 +80,7 @@ async fn deeply_nested_and_huge_queries_are_bad_data_everywhere() {
     ];
     let range = format!("&start={T0}&end={}&step=15", T0 + 600);
     for (name, query) in &hostile {
-        let form = format!("query={}", encode(query));
+        let form = format!("query={}", url_encode(query));
         for (path, form) in [
             ("/api/v1/query".to_owned(), form.clone()),
             (format!("/api/v1/query_range?{}", &range[1..]), form.clone()),
@@ -113,7 +104,7 @@ async fn deeply_nested_and_huge_queries_are_bad_data_everywhere() {
     }
     // A selector never nests: the first parenthesis is the error, at once.
     // (GET URLs stop at 64 KiB in the HTTP layer; forms are larger.)
-    let selector = format!("match[]={}", encode(&parens(10_000)));
+    let selector = format!("match[]={}", url_encode(&parens(10_000)));
     let refused = r#"invalid parameter "match[]": 1:1: parse error: unexpected "(""#;
     for (method, path) in [
         ("POST", "/api/v1/series"),
@@ -137,7 +128,7 @@ async fn deeply_nested_and_huge_queries_are_bad_data_everywhere() {
     let (status, body) = send(
         a,
         "GET",
-        &format!("/federate?match[]={}", encode(&parens(10_000))),
+        &format!("/federate?match[]={}", url_encode(&parens(10_000))),
         "",
     )
     .await;
@@ -150,7 +141,7 @@ async fn deeply_nested_and_huge_queries_are_bad_data_everywhere() {
         "GET",
         &format!(
             "/api/v1/targets/metadata?match_target={}",
-            encode(&parens(10_000))
+            url_encode(&parens(10_000))
         ),
         "",
     )
@@ -173,7 +164,7 @@ async fn megabyte_long_shallow_queries_and_selectors_are_answered() {
         a,
         "POST",
         "/api/v1/query",
-        &format!("query={}&time={}", encode(&query), T0 + 600),
+        &format!("query={}&time={}", url_encode(&query), T0 + 600),
     )
     .await;
     assert_eq!(status, 200, "{}", &body[..body.len().min(300)]);
@@ -183,7 +174,7 @@ async fn megabyte_long_shallow_queries_and_selectors_are_answered() {
         a,
         "POST",
         "/api/v1/series",
-        &format!("match[]={}", encode(&selector)),
+        &format!("match[]={}", url_encode(&selector)),
     )
     .await;
     assert_eq!(status, 200, "{}", &body[..body.len().min(300)]);
@@ -251,7 +242,7 @@ async fn queries_at_the_deepest_nesting_are_answered_by_every_endpoint() {
     let a = server.address;
     let t = T0 + 600;
     for (name, query) in deepest_queries() {
-        let form = format!("query={}", encode(&query));
+        let form = format!("query={}", url_encode(&query));
         let (status, body) = send(a, "POST", "/api/v1/query", &format!("{form}&time={t}")).await;
         assert_eq!(status, 200, "{name}: {body}");
         assert!(body.contains(r#""resultType":"vector""#), "{name}: {body}");
@@ -266,7 +257,7 @@ async fn queries_at_the_deepest_nesting_are_answered_by_every_endpoint() {
         assert_eq!(status, 200, "{name}: {body}");
         assert!(body.contains(r#""type":"vectorSelector""#), "{name}");
         // One level deeper is refused.
-        let deeper = format!("query={}", encode(&format!("-{query}")));
+        let deeper = format!("query={}", url_encode(&format!("-{query}")));
         let (status, body) = send(a, "POST", "/api/v1/query", &deeper).await;
         assert_eq!(status, 400, "{name}: {body}");
         assert!(depth_error(&error_of(&body).1), "{name}: {body}");
@@ -278,7 +269,7 @@ async fn queries_at_the_deepest_nesting_are_answered_by_every_endpoint() {
 async fn errors_have_prometheus_status_type_and_text() {
     let (server, _plugins) = served().await;
     let a = server.address;
-    let e = encode;
+    let e = url_encode;
     let range = format!("start={T0}&end={}&step=15", T0 + 60);
     let cases: Vec<(&str, String, u16, &str, String)> = vec![
         (
