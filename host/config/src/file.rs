@@ -157,6 +157,33 @@ impl Config {
             .unwrap_or_else(|e| format!("# the configuration cannot be shown: {e}\n"))
     }
 
+    /// [`Config::to_yaml`], with the settings each plugin's schema declares
+    /// secret (`declared`, by plugin name) also shown as `<secret>` in
+    /// every instance of that plugin.
+    pub fn to_yaml_with_declared_secrets(
+        &self,
+        declared: &BTreeMap<String, crate::DeclaredSecrets>,
+    ) -> String {
+        let declares = |plugin: &str| declared.get(plugin).filter(|d| !d.is_empty());
+        let concerned = self
+            .plugins
+            .instances
+            .iter()
+            .any(|i| i.config.is_some() && declares(&i.plugin).is_some());
+        if !concerned {
+            return self.to_yaml();
+        }
+        let mut shown = self.clone();
+        for instance in &mut shown.plugins.instances {
+            if let (Some(settings), Some(secrets)) =
+                (instance.config.as_mut(), declares(&instance.plugin))
+            {
+                secrets.redact(settings);
+            }
+        }
+        shown.to_yaml()
+    }
+
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -30,5 +30,6 @@ pub use scrape::{
     ScrapeConfig, StaticConfig, TlsConfig,
 };
 pub use secret::{
-    OpaqueSettings, SECRET_TOKEN, Secret, is_secret_key, redact_plugin_settings, redact_url,
+    DeclaredSecrets, OpaqueSettings, SECRET_TOKEN, Secret, SettingStep, is_secret_key,
+    redact_plugin_settings, redact_url,
 };

@@ -6,9 +6,10 @@
 //!
 //! URLs are shown with their password replaced by `xxxxx`, as Go's
 //! `url.URL.Redacted` does (Prometheus' `common/config.URL`), and a
-//! plugin's own settings, whose schema wasmetheus does not interpret, have
-//! every value under a secret-sounding key redacted (see
-//! [`is_secret_key`]).
+//! plugin's own settings have every value under a secret-sounding key
+//! redacted (see [`is_secret_key`]), as well as every value its config
+//! schema declares secret (`"writeOnly": true` or `"format": "password"`;
+//! the plugin runtime reads those into [`DeclaredSecrets`]).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
@@ -115,10 +116,10 @@ pub(crate) fn serialize_optional_url<S: Serializer>(
     }
 }
 
-/// Whether a plugin setting named `key` holds a secret. Plugins cannot
-/// declare which of their settings are secret (the metadata's config
-/// schema is not interpreted by the host), so this errs on the side of
-/// hiding: any key naming a password, secret, token, credential, key
+/// Whether a plugin setting named `key` holds a secret. This applies to
+/// every plugin, on top of what its schema declares ([`DeclaredSecrets`]),
+/// and errs on the side of hiding: any key naming a password, secret,
+/// token, credential, key
 /// material or a data source name is secret, in any case and with `-`,
 /// `_` or nothing between words; except a `*_file` key, a path, which
 /// Prometheus shows as it is.
@@ -235,6 +236,102 @@ fn redact_dsn(text: &str) -> Cow<'_, str> {
     Cow::Owned(format!("{}xxxxx{}", &text[..=colon], &text[at..]))
 }
 
+/// One step from a value of a plugin's settings to a value inside it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SettingStep {
+    /// The member of an object under this key.
+    Key(String),
+    /// Every member of an object (a schema's `additionalProperties` or
+    /// `patternProperties`).
+    AnyKey,
+    /// Every item of an array (a schema's `items`).
+    AnyItem,
+}
+
+/// The settings a plugin's config schema declares secret, as paths from
+/// the root of an instance's `config`; the empty path is the whole of it.
+/// Every instance of the plugin shows the values at these paths as
+/// `<secret>` in `/api/v1/status/config`, on top of the key-name rule of
+/// [`is_secret_key`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeclaredSecrets {
+    paths: std::collections::BTreeSet<Vec<SettingStep>>,
+}
+
+impl DeclaredSecrets {
+    /// Every setting secret: what a schema the host cannot read declares.
+    pub fn everything() -> Self {
+        let mut all = DeclaredSecrets::default();
+        all.insert(Vec::new());
+        all
+    }
+
+    /// Declares the value at `path` secret.
+    pub fn insert(&mut self, path: Vec<SettingStep>) {
+        self.paths.insert(path);
+    }
+
+    /// No setting declared secret.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// How many paths are declared.
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// Whether the whole configuration is secret.
+    pub fn is_everything(&self) -> bool {
+        self.paths.contains(&Vec::new())
+    }
+
+    /// Whether the value at exactly `path` is declared secret.
+    pub fn contains(&self, path: &[SettingStep]) -> bool {
+        self.paths.contains(path)
+    }
+
+    /// The declared paths, in order.
+    pub fn paths(&self) -> impl Iterator<Item = &[SettingStep]> {
+        self.paths.iter().map(Vec::as_slice)
+    }
+
+    /// `settings` with every non-empty value at a declared path replaced by
+    /// `<secret>`. Only as deep as the longest path: the walk follows the
+    /// paths, not the value.
+    pub fn redact(&self, settings: &mut serde_json::Value) {
+        for path in &self.paths {
+            redact_at(settings, path);
+        }
+    }
+}
+
+fn redact_at(value: &mut serde_json::Value, path: &[SettingStep]) {
+    use serde_json::Value;
+    match (path.split_first(), value) {
+        (None, value) if !is_empty_value(value) => {
+            *value = Value::String(SECRET_TOKEN.to_owned());
+        }
+        (Some((SettingStep::Key(key), rest)), Value::Object(map)) => {
+            if let Some(member) = map.get_mut(key) {
+                redact_at(member, rest);
+            }
+        }
+        (Some((SettingStep::AnyKey, rest)), Value::Object(map)) => {
+            for member in map.values_mut() {
+                redact_at(member, rest);
+            }
+        }
+        (Some((SettingStep::AnyItem, rest)), Value::Array(items)) => {
+            for item in items {
+                redact_at(item, rest);
+            }
+        }
+        // The value does not have the declared shape: nothing there.
+        _ => {}
+    }
+}
+
 /// For `serialize_with` on a plugin instance's `config`.
 pub(crate) fn serialize_plugin_settings<S: Serializer>(
     value: &Option<serde_json::Value>,
@@ -264,6 +361,63 @@ mod tests {
             "root:xxxxx@tcp(db:3306)/app"
         );
         assert_eq!(redact_dsn("someone@example.com"), "someone@example.com");
+    }
+
+    #[test]
+    fn declared_secrets_are_redacted_at_their_paths_only() {
+        use SettingStep::{AnyItem, AnyKey, Key};
+        let mut declared = DeclaredSecrets::default();
+        declared.insert(vec![Key("blob".into())]);
+        declared.insert(vec![Key("db".into()), Key("auth".into())]);
+        declared.insert(vec![Key("peers".into()), AnyItem, Key("seed".into())]);
+        declared.insert(vec![Key("headers".into()), AnyKey]);
+        declared.insert(vec![Key("absent".into()), Key("deeper".into())]);
+        let mut settings = serde_json::json!({
+            "blob": "b10b",
+            "db": {"auth": {"user": "u", "pass": "p"}, "host": "h"},
+            "peers": [{"seed": "s1", "name": "a"}, {"seed": "", "name": "b"}, "bare"],
+            "headers": {"X-One": "1", "X-Two": "2"},
+            "absent": "a string, not the declared object",
+            "other": "shown",
+        });
+        declared.redact(&mut settings);
+        assert_eq!(
+            settings,
+            serde_json::json!({
+                "blob": "<secret>",
+                "db": {"auth": "<secret>", "host": "h"},
+                "peers": [{"seed": "<secret>", "name": "a"}, {"seed": "", "name": "b"}, "bare"],
+                "headers": {"X-One": "<secret>", "X-Two": "<secret>"},
+                "absent": "a string, not the declared object",
+                "other": "shown",
+            })
+        );
+        let mut settings = serde_json::json!({"anything": 1});
+        DeclaredSecrets::everything().redact(&mut settings);
+        assert_eq!(settings, serde_json::json!("<secret>"));
+    }
+
+    #[test]
+    fn status_config_hides_declared_secrets_of_that_plugin_only() {
+        let text = "plugins:\n  instances:\n    \
+            - {name: a, plugin: vault, config: {blob: b10b-a, region: eu, password: pw}}\n    \
+            - {name: b, plugin: vault, config: {blob: b10b-b}}\n    \
+            - {name: c, plugin: other, config: {blob: shown-c}}\n";
+        let config = crate::Config::parse(text, std::path::Path::new("prometheus.yml")).unwrap();
+        let mut declared = DeclaredSecrets::default();
+        declared.insert(vec![SettingStep::Key("blob".into())]);
+        let shown = config
+            .to_yaml_with_declared_secrets(&[("vault".to_owned(), declared)].into_iter().collect());
+        for hidden in ["b10b-a", "b10b-b", "pw"] {
+            assert!(!shown.contains(hidden), "{hidden} in {shown}");
+        }
+        for visible in ["eu", "shown-c"] {
+            assert!(shown.contains(visible), "{visible} missing from {shown}");
+        }
+        // Without declarations only the key-name rule applies.
+        let plain = config.to_yaml_with_declared_secrets(&Default::default());
+        assert_eq!(plain, config.to_yaml());
+        assert!(plain.contains("b10b-a") && !plain.contains("pw"), "{plain}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Conversions from the WIT types a plugin returns to the host's model.
 
 use crate::bindings::types as w;
+use wasmetheus_config::DeclaredSecrets;
 use wasmetheus_model as m;
 
 /// A capability a plugin asks for.
@@ -30,10 +31,15 @@ pub struct PluginMetadata {
     pub description: String,
     pub config_schema: String,
     pub capabilities: Vec<CapabilityRequest>,
+    /// The settings `config_schema` declares secret (`"writeOnly": true` or
+    /// `"format": "password"`), all of them when the schema cannot be read:
+    /// see [`crate::schema`].
+    pub declared_secrets: DeclaredSecrets,
 }
 
 pub fn metadata(meta: w::PluginMetadata) -> PluginMetadata {
     PluginMetadata {
+        declared_secrets: crate::schema::secrets_of(&meta.name, &meta.config_schema),
         name: meta.name,
         version: meta.version,
         description: meta.description,

@@ -15,6 +15,7 @@ mod instance;
 mod metrics;
 mod runtime;
 mod sandbox;
+pub mod schema;
 mod socket_cap;
 mod watch;
 

@@ -483,9 +483,24 @@ impl Backend for ServerBackend {
     }
 
     /// The configuration in force (not the file as it is now on disk),
-    /// secrets redacted.
+    /// secrets redacted: those named like secrets, and the plugin settings
+    /// each loaded plugin's config schema declares secret.
     fn config_text(&self) -> String {
-        self.config.lock().to_yaml()
+        // The plugins first, so that the runtime is not asked under the
+        // configuration's lock.
+        let plugins: std::collections::BTreeSet<String> = (self.config.lock().plugins.instances)
+            .iter()
+            .filter(|instance| instance.config.is_some())
+            .map(|instance| instance.plugin.clone())
+            .collect();
+        let declared = plugins
+            .into_iter()
+            .filter_map(|plugin| {
+                let secrets = self.runtime.metadata(&plugin)?.declared_secrets;
+                Some((plugin, secrets))
+            })
+            .collect();
+        self.config.lock().to_yaml_with_declared_secrets(&declared)
     }
 
     fn runtime_info(&self) -> serde_json::Value {
