@@ -321,10 +321,44 @@ pub struct Head {
     id: u32,
 }
 
-/// Series refs from the log at or above this are not believed on replay:
-/// a slot table that large (8 bytes a ref, 512 MiB here) comes from a
-/// crafted or corrupt record, not from 64 million series created.
-const MAX_REPLAY_REF: usize = 1 << 26;
+/// How far beyond twice the series created so far a log ref may lie and
+/// still become the head ref of its series on replay. A log written by a
+/// head names its series by refs that grow with gaps (series collected
+/// since); keeping them spares rewriting the bindings. A ref further out
+/// (a high-churn head, or a crafted record) gets the next free head ref,
+/// so the slot table stays proportional to the series in the log.
+const REPLAY_REF_SLACK: u64 = 1024;
+
+/// Which head series each log ref names at the current point of a
+/// replay. A series record (re)binds its ref from there on, as the log is
+/// read in order; most refs are their own head ref and need no entry.
+#[derive(Default)]
+struct ReplayRefs {
+    /// Log refs bound to another head ref (`Some`), or to none although a
+    /// head series has their number (`None`).
+    bound: FxHashMap<u32, Option<SeriesRef>>,
+    /// Series created by the replay so far.
+    created: u64,
+}
+
+impl ReplayRefs {
+    /// The head ref log ref `r` names now.
+    fn head_ref(&self, r: u32) -> Option<SeriesRef> {
+        if self.bound.is_empty() {
+            return Some(r);
+        }
+        match self.bound.get(&r) {
+            Some(h) => *h,
+            None => Some(r),
+        }
+    }
+
+    /// Whether log ref `h` names head series `h`: once every live series
+    /// is, samples logged under head refs replay into their series.
+    fn names_itself(&self, h: SeriesRef) -> bool {
+        self.bound.get(&h).is_none_or(|b| *b == Some(h))
+    }
+}
 
 /// Source of [`Head::id`]s.
 static NEXT_HEAD_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
@@ -394,10 +428,22 @@ impl Head {
         head.min_valid_time = AtomicI64::new(min_valid_time);
         let started = std::time::Instant::now();
         let mut progress = ReplayProgress::new(started);
-        let (wal, stats) = Wal::open(dir, sync, |record| {
+        let mut refs = ReplayRefs::default();
+        let (mut wal, stats) = Wal::open(dir, sync, |record| {
             progress.record(&record);
-            head.replay(record)
+            head.replay(&mut refs, record)
         })?;
+        let rebind = head.rebindings(&refs);
+        drop(refs);
+        for batch in rebind.chunks(4096) {
+            wal.log(batch)?;
+        }
+        if !rebind.is_empty() {
+            tracing::info!(
+                series = rebind.len(),
+                "WAL refs of replayed series logged again under their head refs"
+            );
+        }
         log_replay(&stats, started.elapsed());
         head.stats
             .replayed_samples
@@ -414,42 +460,52 @@ impl Head {
         self.wal.lock().take();
     }
 
-    fn replay(&mut self, record: Record) {
+    fn replay(&mut self, refs: &mut ReplayRefs, record: Record) {
         let min_valid = *self.min_valid_time.get_mut();
         match record {
             Record::Series { r, labels } => {
                 let series = self.series.get_mut();
                 let index = self.index.get_mut();
-                let r = r as usize;
-                if r >= MAX_REPLAY_REF && r >= series.len() {
-                    // A checksummed but crafted or miscomputed record: its
-                    // slot would need gigabytes. The series (and samples
-                    // logged for it) are left out rather than the process
-                    // aborting on the allocation.
-                    tracing::error!(
-                        series_ref = r,
-                        "skipping a WAL series record with an implausibly high ref"
-                    );
-                    return;
-                }
-                if r >= series.len() {
-                    series.resize_with(r + 1, || None);
-                }
-                if let Some(first) = index.lookup(&labels) {
+                let h = match index.lookup(&labels) {
                     // The same labels under a second ref: the series was
                     // collected and created again, and the process died
-                    // before the checkpoint dropped the first record. Both
-                    // refs lead to one series, so samples logged under
-                    // either are kept (and the next checkpoint keeps both
-                    // records, as both slots are live).
-                    if r != first as usize {
-                        series[r] = series[first as usize].clone();
+                    // before the checkpoint dropped the first record (or
+                    // the bindings were logged again after a replay).
+                    // Both refs lead to one series.
+                    Some(h) => h,
+                    None => {
+                        let len = series.len();
+                        // A ref near where the head's own refs are keeps
+                        // its number; any other takes the next slot, so a
+                        // ref of 2^32 - 2 costs one slot, not 32 GiB.
+                        let h = if r as usize >= len
+                            && u64::from(r) < 2 * refs.created + REPLAY_REF_SLACK
+                        {
+                            r
+                        } else {
+                            let Ok(h) = SeriesRef::try_from(len) else {
+                                tracing::error!(
+                                    series_ref = r,
+                                    "skipping a WAL series record: the head has no ref left"
+                                );
+                                return;
+                            };
+                            // Head ref `h` is taken: log ref `h`, unless
+                            // bound already, names no series.
+                            refs.bound.entry(h).or_insert(None);
+                            h
+                        };
+                        series.resize_with(h as usize + 1, || None);
+                        index.insert(&labels, h);
+                        series[h as usize] = Some(Arc::new(Mutex::new(MemSeries::new())));
+                        refs.created += 1;
+                        h
                     }
-                    return;
-                }
-                if series[r].is_none() {
-                    index.insert(&labels, r as SeriesRef);
-                    series[r] = Some(Arc::new(Mutex::new(MemSeries::new())));
+                };
+                if h == r {
+                    refs.bound.remove(&r);
+                } else {
+                    refs.bound.insert(r, Some(h));
                 }
             }
             Record::Samples(samples) => {
@@ -459,7 +515,8 @@ impl Head {
                     if t < min_valid {
                         continue;
                     }
-                    if let Some(Some(s)) = series.get(r as usize) {
+                    let Some(h) = refs.head_ref(r) else { continue };
+                    if let Some(Some(s)) = series.get(h as usize) {
                         // Replay is not bounded by the window: the samples
                         // were accepted once.
                         if s.lock().add(t, v, i64::MIN) != Admission::Duplicate {
@@ -472,11 +529,33 @@ impl Head {
                 *self.max_time.get_mut() = maxt;
             }
             Record::Tombstone { r, mint, maxt } => {
-                if let Some(Some(s)) = self.series.get_mut().get(r as usize) {
+                let Some(h) = refs.head_ref(r) else { return };
+                if let Some(Some(s)) = self.series.get_mut().get(h as usize) {
                     s.lock().retain(|t| t < mint || t > maxt);
                 }
             }
         }
+    }
+
+    /// Series records binding each live series' head ref to it, for the
+    /// series whose ref in the log differs (or whose head ref names another
+    /// series there): logged after a replay, so that samples logged under
+    /// head refs from now on replay into the right series.
+    fn rebindings(&mut self, refs: &ReplayRefs) -> Vec<Record> {
+        if refs.bound.is_empty() {
+            return Vec::new();
+        }
+        let index = self.index.get_mut();
+        index
+            .refs()
+            .filter(|&h| !refs.names_itself(h))
+            .filter_map(|h| {
+                Some(Record::Series {
+                    r: h,
+                    labels: index.labels(h)?,
+                })
+            })
+            .collect()
     }
 
     fn ooo_min(&self, max_time: i64) -> i64 {
@@ -679,8 +758,10 @@ impl Head {
             }
         }
         if !removed.is_empty() {
+            // The index before the slots, as `get_or_create` takes them.
+            let mut index = self.index.write();
             let mut series = self.series.write();
-            self.index.write().remove(&removed);
+            index.remove(&removed);
             for r in &removed {
                 series[*r as usize] = None;
             }
@@ -698,15 +779,16 @@ impl Head {
         let upto = log.current_segment().saturating_sub(1);
         let dir = log.dir().to_owned();
         drop(wal);
-        let series = self.series.read();
-        let keep = |r: u32| series.get(r as usize).is_some_and(Option::is_some);
+        // Only this truncation removes series, so a series the index has
+        // now stays until the checkpoint is written; one created meanwhile
+        // under the labels of a collected one only keeps that record.
+        let live = |labels: &[Label]| self.index.read().lookup(labels).is_some();
         let filter = CheckpointFilter {
-            keep_series: &keep,
+            live_series: &live,
             mint: before,
         };
         let started = std::time::Instant::now();
         let result = crate::wal::checkpoint(&dir, upto, &filter);
-        drop(series);
         let mut wal = self.wal.lock();
         match result {
             Ok(stats) => {

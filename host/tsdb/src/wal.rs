@@ -17,6 +17,7 @@
 //! loss.
 
 use crate::varint::{get_uvarint, put_uvarint, unzigzag, zigzag};
+use rustc_hash::FxHashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -187,7 +188,12 @@ fn decode(payload: &[u8]) -> Option<Record> {
         SERIES => {
             let r = c.u32()?;
             let n = c.u32()? as usize;
-            let mut labels = Vec::with_capacity(n.min(1024));
+            // Two length prefixes a label: a count beyond the payload is
+            // corruption.
+            if n > c.0.len() / 8 {
+                return None;
+            }
+            let mut labels = Vec::with_capacity(n);
             for _ in 0..n {
                 labels.push(Label::new(c.string()?, c.string()?));
             }
@@ -533,8 +539,11 @@ pub(crate) fn dir_size(dir: &Path) -> u64 {
 
 /// What a checkpoint keeps of the folded segments.
 pub struct CheckpointFilter<'a> {
-    /// Whether the head still has series `r`.
-    pub keep_series: &'a dyn Fn(u32) -> bool,
+    /// Whether the head still has the series of these labels. A series
+    /// record binds its ref to that series from there on in the log (a ref
+    /// may be bound again later, as replay reads it), so the labels decide
+    /// and the checkpoint follows the bindings as it reads.
+    pub live_series: &'a dyn Fn(&[Label]) -> bool,
     /// Samples older than this were compacted out of the head.
     pub mint: i64,
 }
@@ -574,23 +583,30 @@ pub fn checkpoint(
     let mut scratch = Vec::new();
     let mut framed = Vec::new();
     let mut write_error = None;
+    // Whether each ref's series, as bound at this point of the log, is
+    // live: one entry per series record read, not a table indexed by ref.
+    let mut live: FxHashMap<u32, bool> = FxHashMap::default();
     for source in &sources {
         let file = File::open(source).map_err(io_at(source))?;
         let mut replay = ReplayStats::default();
         read_records(&file, &mut replay, |record| {
             stats.records_in += 1;
+            let is_live = |live: &FxHashMap<u32, bool>, r: u32| live.get(&r) == Some(&true);
             let kept = match record {
-                Record::Series { r, .. } if (filter.keep_series)(r) => Some(record),
-                Record::Series { .. } => None,
+                Record::Series { r, ref labels } => {
+                    let keep = (filter.live_series)(labels);
+                    live.insert(r, keep);
+                    keep.then_some(record)
+                }
                 Record::Samples(samples) => {
                     let samples: Vec<_> = samples
                         .into_iter()
-                        .filter(|(r, t, _)| *t >= filter.mint && (filter.keep_series)(*r))
+                        .filter(|(r, t, _)| *t >= filter.mint && is_live(&live, *r))
                         .collect();
                     (!samples.is_empty()).then_some(Record::Samples(samples))
                 }
                 Record::Tombstone { r, maxt, .. } => {
-                    ((filter.keep_series)(r) && maxt >= filter.mint).then_some(record)
+                    (is_live(&live, r) && maxt >= filter.mint).then_some(record)
                 }
             };
             if let Some(record) = kept {
@@ -747,10 +763,14 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    fn series_labels(r: u32) -> Vec<Label> {
+        vec![Label::new("__name__", format!("m{r}"))]
+    }
+
     fn series(r: u32) -> Record {
         Record::Series {
             r,
-            labels: vec![Label::new("__name__", format!("m{r}"))],
+            labels: series_labels(r),
         }
     }
 
@@ -773,7 +793,7 @@ mod tests {
                 &dir,
                 upto,
                 &CheckpointFilter {
-                    keep_series: &|r| r == 0,
+                    live_series: &|labels| labels == series_labels(0),
                     mint: 6,
                 },
             )

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use wasmetheus_model::Label;
-use wasmetheus_model::storage::{MatchType, Matcher, Queryable};
+use wasmetheus_model::storage::{Appender, MatchType, Matcher, Queryable};
 use wasmetheus_tsdb::store::Store;
 use wasmetheus_tsdb::{Db, DbOptions, Head, HeadLimits};
 
@@ -77,9 +77,10 @@ fn crafted_wal_records_cost_their_series_not_the_process() {
     {
         let head = Head::open(tmp.path(), HeadLimits::default(), false).unwrap();
         // Replay stopped at the undecodable record; what came before it
-        // is there, the implausible series is not.
-        assert_eq!(head.num_series(), 1);
+        // is there, the series of the far ref too (in a slot of its own).
+        assert_eq!(head.num_series(), 2);
         assert_eq!(head.samples(0, i64::MIN, i64::MAX), vec![(1_000, 1.0)]);
+        assert_eq!(head_values(&head, "huge"), vec![(1_000, 2.0)]);
         head.close();
     }
     // A sample count as a varint that never ends (11 continuation bytes).
@@ -107,6 +108,173 @@ fn crafted_wal_records_cost_their_series_not_the_process() {
     assert_eq!(head.num_series(), 1);
     head.close();
     assert_eq!(std::fs::metadata(dir.join("00000000")).unwrap().len(), good);
+}
+
+/// The samples of the head's series named `n`.
+fn head_values(head: &Head, n: &str) -> Vec<(i64, f64)> {
+    let found: Vec<_> = head
+        .all_series()
+        .into_iter()
+        .filter(|(_, labels)| *labels == name(n))
+        .collect();
+    assert_eq!(found.len(), 1, "series {n}: {found:?}");
+    head.samples(found[0].0, i64::MIN, i64::MAX)
+}
+
+/// `(VmRSS, VmHWM)` of this process in bytes.
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let field = |key: &str| -> u64 {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("{key} in /proc/self/status"));
+        let kib: u64 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        kib * 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Refs a crafted log may name: near 2^32 (the format's refs are 32-bit,
+/// so this is as far as "near u64::MAX" goes), 2^31, and 2^26 - 1, which a
+/// slot table indexed by ref made cost 2 GiB (slots, labels and hashes).
+const FAR_REFS: [u32; 3] = [u32::MAX - 1, 1 << 31, (1 << 26) - 1];
+
+/// Replays `dir` into a head, asserting that the process grew by less
+/// than 64 MiB meanwhile.
+fn open_bounded(dir: &Path) -> Head {
+    const BOUND: u64 = 64 << 20;
+    let (rss, hwm) = memory();
+    let head = Head::open(dir, HeadLimits::default(), false).unwrap();
+    let (rss_after, hwm_after) = memory();
+    assert!(
+        rss_after.saturating_sub(rss) < BOUND && hwm_after.saturating_sub(hwm) < BOUND,
+        "replay grew the process from {rss} to {rss_after} bytes (peak {hwm} to {hwm_after})"
+    );
+    head
+}
+
+fn far_series(log: &mut Vec<u8>) {
+    frame(&series_record(0, &[("__name__", "near")]), log);
+    for (i, r) in FAR_REFS.iter().enumerate() {
+        frame(&series_record(*r, &[("__name__", &format!("far{i}"))]), log);
+    }
+}
+
+fn far_samples(t: i64, log: &mut Vec<u8>) {
+    let mut samples = vec![(0, t, -1.0)];
+    samples.extend(FAR_REFS.iter().enumerate().map(|(i, r)| (*r, t, i as f64)));
+    frame(&samples_record(&samples), log);
+}
+
+fn assert_far_series(head: &Head, times: &[i64]) {
+    assert_eq!(head.num_series(), 1 + FAR_REFS.len());
+    let at = |v: f64| times.iter().map(|t| (*t, v)).collect::<Vec<_>>();
+    assert_eq!(head_values(head, "near"), at(-1.0));
+    for i in 0..FAR_REFS.len() {
+        assert_eq!(
+            head_values(head, &format!("far{i}")),
+            at(i as f64),
+            "far{i}"
+        );
+    }
+}
+
+#[test]
+fn far_wal_refs_replay_in_memory_of_their_series() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = Vec::new();
+    far_series(&mut log);
+    far_samples(1_000, &mut log);
+    // A tombstone under a far ref reaches its series too.
+    let mut tombstone = vec![3u8];
+    tombstone.extend_from_slice(&FAR_REFS[1].to_le_bytes());
+    tombstone.extend_from_slice(&1_500i64.to_le_bytes());
+    tombstone.extend_from_slice(&1_500i64.to_le_bytes());
+    far_samples(1_500, &mut log);
+    frame(&tombstone, &mut log);
+    far_samples(2_000, &mut log);
+    std::fs::write(tmp.path().join("00000000"), &log).unwrap();
+    {
+        let head = open_bounded(tmp.path());
+        assert_eq!(head.num_series(), 1 + FAR_REFS.len());
+        assert_eq!(head_values(&head, "far1"), vec![(1_000, 1.0), (2_000, 1.0)]);
+        assert_eq!(
+            head_values(&head, "far0"),
+            vec![(1_000, 0.0), (1_500, 0.0), (2_000, 0.0)]
+        );
+        // Appends after the replay log under the head's own refs, and a
+        // new series takes a ref the crafted log may also name.
+        let mut app = head.appender();
+        for n in ["near", "far0", "far1", "far2", "new"] {
+            app.append(&name(n), 3_000, 9.0).unwrap();
+        }
+        app.commit().unwrap();
+        drop(app);
+        head.close();
+    }
+    // Replayed again, every sample lands in its own series.
+    let head = open_bounded(tmp.path());
+    assert_eq!(head.num_series(), 2 + FAR_REFS.len());
+    assert_eq!(
+        head_values(&head, "far1"),
+        vec![(1_000, 1.0), (2_000, 1.0), (3_000, 9.0)]
+    );
+    assert_eq!(head_values(&head, "new"), vec![(3_000, 9.0)]);
+    assert_eq!(
+        head_values(&head, "near"),
+        vec![(1_000, -1.0), (1_500, -1.0), (2_000, -1.0), (3_000, 9.0)]
+    );
+    // A checkpoint folds it all (keeping samples from 1.5 s on) and the
+    // replay of checkpoint and later segment still agrees.
+    head.truncate(1_500).unwrap();
+    let mut app = head.appender();
+    app.append(&name("far2"), 4_000, 4.0).unwrap();
+    app.commit().unwrap();
+    drop(app);
+    head.close();
+    drop(head);
+    assert!(std::fs::read_dir(tmp.path()).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("checkpoint.")
+    }));
+    let head = open_bounded(tmp.path());
+    assert_eq!(head_values(&head, "far1"), vec![(2_000, 1.0), (3_000, 9.0)]);
+    assert_eq!(
+        head_values(&head, "far2"),
+        vec![(1_500, 2.0), (2_000, 2.0), (3_000, 9.0), (4_000, 4.0)]
+    );
+    assert_eq!(head_values(&head, "new"), vec![(3_000, 9.0)]);
+    head.close();
+}
+
+#[test]
+fn a_checkpoint_naming_far_refs_replays_in_memory_of_its_series() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut checkpoint = Vec::new();
+    far_series(&mut checkpoint);
+    far_samples(1_000, &mut checkpoint);
+    std::fs::write(tmp.path().join("checkpoint.00000003"), &checkpoint).unwrap();
+    let mut segment = Vec::new();
+    far_samples(2_000, &mut segment);
+    std::fs::write(tmp.path().join("00000004"), &segment).unwrap();
+    // A segment the checkpoint covers: not replayed.
+    let mut old = Vec::new();
+    far_samples(500, &mut old);
+    std::fs::write(tmp.path().join("00000002"), &old).unwrap();
+    let head = open_bounded(tmp.path());
+    assert_far_series(&head, &[1_000, 2_000]);
+    head.close();
+    drop(head);
+    let head = open_bounded(tmp.path());
+    assert_far_series(&head, &[1_000, 2_000]);
+    head.close();
 }
 
 /// A store at `dir` with series `a`, `b` and `c` (one sample each, block 0),
