@@ -584,6 +584,105 @@ async fn read_outside_fifo_is_refused_not_waited_on() {
         .unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn read_outside_devices_are_refused_but_dev_null() {
+    // Granted /dev: terminals, the kernel log (whose read blocks the
+    // executor thread), memory and disks are refused by their type and
+    // number; /dev/null stays readable. The same holds for device nodes
+    // made inside an ordinary granted directory, whatever their names.
+    let dangerous: Vec<&str> = [
+        "/dev/kmsg",
+        "/dev/tty",
+        "/dev/mem",
+        "/dev/port",
+        "/dev/ptmx",
+        "/dev/loop0",
+        "/dev/sda",
+    ]
+    .into_iter()
+    .filter(|p| std::path::Path::new(p).exists())
+    .collect();
+    assert!(!dangerous.is_empty(), "no dangerous device in /dev to try");
+    let nodes = tempfile::tempdir().unwrap();
+    // mknod needs CAP_MKNOD: the made nodes are tried where it is granted.
+    let mknod = |name: &str, major: &str, minor: &str| {
+        std::process::Command::new("mknod")
+            .arg(nodes.path().join(name))
+            .args(["c", major, minor])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let made = mknod("kernel-log.txt", "1", "11") && mknod("empty.txt", "1", "3");
+    let grant = |mut i: PluginInstanceConfig| {
+        i.grants.read_paths = vec!["/dev".into(), nodes.path().to_owned()];
+        i
+    };
+    let mut instances = vec![grant(instance(
+        "null",
+        "read-outside",
+        serde_json::json!({"path": "/dev/null"}),
+    ))];
+    let mut refused: Vec<(String, String)> = dangerous
+        .iter()
+        .enumerate()
+        .map(|(i, path)| (format!("device-{i}"), path.to_string()))
+        .collect();
+    if made {
+        let node = nodes.path().join("kernel-log.txt");
+        refused.push(("made-kmsg".into(), node.display().to_string()));
+        instances.push(grant(instance(
+            "made-null",
+            "read-outside",
+            serde_json::json!({"path": nodes.path().join("empty.txt")}),
+        )));
+    }
+    for (name, path) in &refused {
+        instances.push(grant(instance(
+            name,
+            "read-outside",
+            serde_json::json!({ "path": path }),
+        )));
+    }
+    let (runtime, _dir) = runtime_with(
+        &[
+            (guests::READ_OUTSIDE, "read-outside"),
+            (guests::TRIVIAL, "trivial"),
+        ],
+        instances,
+    );
+    for (name, path) in &refused {
+        let err = tokio::time::timeout(Duration::from_secs(10), runtime.collect(name))
+            .await
+            .unwrap_or_else(|_| panic!("the collect of {path} returned"))
+            .unwrap_err();
+        assert!(matches!(err, CollectError::Plugin(_)), "{path}: {err}");
+        assert!(err.to_string().contains("denied"), "{path}: {err}");
+    }
+    let mut allowed = vec!["null"];
+    if made {
+        allowed.push("made-null");
+    }
+    for name in allowed {
+        let families = tokio::time::timeout(Duration::from_secs(10), runtime.collect(name))
+            .await
+            .expect("the collect returned")
+            .unwrap();
+        let bytes = families
+            .iter()
+            .find(|f| f.name == "read_outside_bytes")
+            .unwrap();
+        assert_eq!(
+            bytes.metrics[0].value,
+            wasmetheus_model::MetricValue::Number(0.0),
+            "{name}"
+        );
+    }
+    tokio::time::timeout(Duration::from_secs(10), runtime.collect("trivial"))
+        .await
+        .expect("the host still serves")
+        .unwrap();
+}
+
 /// A thread of this process (the server in these tests) that lives until
 /// the returned sender is dropped, and its thread id.
 fn parked_thread() -> (u32, std::sync::mpsc::Sender<()>) {

@@ -32,8 +32,17 @@
 //!   and consumes the kernel log), `/proc/kcore`, `/proc/kallsyms`,
 //!   `/proc/kpage*`, and anything on debugfs or tracefs (under
 //!   `/sys/kernel`), where reads like `trace_pipe` block;
-//! - a FIFO is not opened (the open would block the executor thread the
-//!   instance runs on, beyond the reach of its deadline);
+//! - a FIFO or socket is not opened (the open would block the executor
+//!   thread the instance runs on, beyond the reach of its deadline);
+//! - neither is a block device or a character device other than
+//!   `/dev/null`, `/dev/zero`, `/dev/random` and `/dev/urandom` (told by
+//!   their numbers, 1:3, 1:5, 1:8, 1:9, not by name): a grant of `/dev`, or
+//!   a device node or bind mount inside a granted directory, would
+//!   otherwise give `/dev/mem`, disks, terminals or `/dev/kmsg`, whose
+//!   reads block the executor thread or expose the host. The type is
+//!   checked before the open (through an `O_PATH` descriptor, which opens
+//!   no device) and again on the opened descriptor, so a node swapped in
+//!   between is not read either;
 //! - a granted read path inside the server's process directory (say
 //!   `/proc/self`) is not preopened at all (see `check_grant`).
 //!
@@ -145,6 +154,8 @@ pub enum Denial {
     Unresolved,
     /// A FIFO (or socket): opening it blocks until a writer comes.
     Fifo,
+    /// A block device, or a character device that is not harmless.
+    Device,
     /// The kernel's memory, log or debugging interfaces.
     Kernel,
 }
@@ -159,7 +170,43 @@ impl std::fmt::Display for Denial {
             Denial::Unresolved => "its place in procfs could not be resolved",
             Denial::Kernel => "it is the kernel's memory, log or debugging interface",
             Denial::Fifo => "it is a FIFO or socket, whose open would block the plugin executor",
+            Denial::Device => {
+                "it is a device (only /dev/null, /dev/zero, /dev/random and /dev/urandom may be \
+                 opened): a device's read may block the plugin executor or expose the host's \
+                 memory, disks or terminals"
+            }
         })
+    }
+}
+
+/// Character devices a plugin may open, as (major, minor): `/dev/null`,
+/// `/dev/zero`, `/dev/random` and `/dev/urandom`. Their reads never block
+/// (`random` has not blocked since Linux 5.6 once the pool is ready) and
+/// tell nothing about the host.
+const HARMLESS_DEVICES: &[(u32, u32)] = &[(1, 3), (1, 5), (1, 8), (1, 9)];
+
+/// Decides a file by its type and device number (`st_mode`, `st_rdev`):
+/// FIFOs, sockets, block devices and character devices other than
+/// [`HARMLESS_DEVICES`] are not opened.
+pub fn file_verdict(mode: rustix::fs::RawMode, rdev: rustix::fs::Dev) -> Result<(), Denial> {
+    use rustix::fs::FileType;
+    match FileType::from_raw_mode(mode) {
+        FileType::Fifo | FileType::Socket => Err(Denial::Fifo),
+        FileType::CharacterDevice
+            if HARMLESS_DEVICES.contains(&(rustix::fs::major(rdev), rustix::fs::minor(rdev))) =>
+        {
+            Ok(())
+        }
+        FileType::CharacterDevice | FileType::BlockDevice => Err(Denial::Device),
+        _ => Ok(()),
+    }
+}
+
+/// The verdict on an open file, from `fstat` of its descriptor.
+fn descriptor_verdict(file: impl std::os::fd::AsFd) -> Result<(), Denial> {
+    match rustix::fs::fstat(file) {
+        Ok(stat) => file_verdict(stat.st_mode, stat.st_rdev),
+        Err(_) => Err(Denial::Device),
     }
 }
 
@@ -304,8 +351,9 @@ impl FsGuard {
         proc_verdict(&rel, &|name| self.is_server(root, name))
     }
 
-    /// Checks where an opened descriptor really is.
+    /// Checks what an opened descriptor is and where it really is.
     fn check_descriptor(&mut self, descriptor: &Descriptor) -> Result<(), Denial> {
+        descriptor_verdict(os_file(descriptor).as_ref())?;
         match self.place(os_file(descriptor)) {
             Place::Elsewhere => Ok(()),
             Place::KernelDebug => Err(Denial::Kernel),
@@ -373,6 +421,23 @@ impl FsGuard {
     }
 }
 
+/// The verdict on the device at `path` under directory `dir`, looked up
+/// without opening it: an `O_PATH` descriptor resolved beneath `dir` (as
+/// wasmtime-wasi resolves it: no `..` out, no absolute or magic links).
+/// Refused when it cannot be looked up that way.
+fn device_at(dir: &std::fs::File, path: &str, path_flags: PathFlags) -> Result<(), Denial> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let mut oflags = OFlags::PATH | OFlags::CLOEXEC;
+    if !path_flags.contains(PathFlags::SYMLINK_FOLLOW) {
+        oflags |= OFlags::NOFOLLOW;
+    }
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    match rustix::fs::openat2(dir, path, oflags, Mode::empty(), resolve) {
+        Ok(fd) => descriptor_verdict(fd),
+        Err(_) => Err(Denial::Device),
+    }
+}
+
 fn borrow<T: 'static>(resource: &Resource<T>) -> Resource<T> {
     Resource::new_borrow(resource.rep())
 }
@@ -393,10 +458,18 @@ impl GuardedFs<'_> {
             HostDescriptor::stat_at(&mut self.fs, borrow(&fd), path_flags, path.clone()).await;
         // wasmtime-wasi reports FIFOs and sockets as `unknown` (`fifo` is
         // never used on Unix); a socket cannot be opened anyway.
-        if stat
-            .is_ok_and(|stat| matches!(stat.type_, DescriptorType::Fifo | DescriptorType::Unknown))
-        {
-            return Err(self.guard.deny("open-at", &path, Denial::Fifo).into());
+        let refused = match stat.map(|stat| stat.type_) {
+            Ok(DescriptorType::Fifo | DescriptorType::Unknown) => Err(Denial::Fifo),
+            // Which device it is decides; opening it to ask could block,
+            // or act (a watchdog arms on open): look through `O_PATH`.
+            Ok(DescriptorType::CharacterDevice | DescriptorType::BlockDevice) => {
+                let dir = os_file(self.fs.table.get(&fd)?);
+                device_at(dir, &path, path_flags)
+            }
+            _ => Ok(()),
+        };
+        if let Err(why) = refused {
+            return Err(self.guard.deny("open-at", &path, why).into());
         }
         let opened =
             HostDescriptor::open_at(&mut self.fs, fd, path_flags, path.clone(), oflags, flags)
@@ -658,6 +731,85 @@ mod tests {
         ] {
             assert_eq!(verdict(allowed), Ok(()), "{allowed}");
         }
+    }
+
+    #[test]
+    fn devices_other_than_the_harmless_ones_are_refused() {
+        use rustix::fs::{FileType, makedev};
+        let chr = FileType::CharacterDevice.as_raw_mode() | 0o666;
+        let blk = FileType::BlockDevice.as_raw_mode() | 0o660;
+        // null, zero, random, urandom
+        for (major, minor) in [(1, 3), (1, 5), (1, 8), (1, 9)] {
+            assert_eq!(file_verdict(chr, makedev(major, minor)), Ok(()));
+            assert_eq!(
+                file_verdict(blk, makedev(major, minor)),
+                Err(Denial::Device)
+            );
+        }
+        // mem, kmem, port, full, kmsg, tty, tty1, ptmx, a watchdog, an input device
+        for (major, minor) in [
+            (1, 1),
+            (1, 2),
+            (1, 4),
+            (1, 7),
+            (1, 11),
+            (5, 0),
+            (4, 1),
+            (5, 2),
+            (10, 130),
+            (13, 64),
+        ] {
+            assert_eq!(
+                file_verdict(chr, makedev(major, minor)),
+                Err(Denial::Device),
+                "{major}:{minor}"
+            );
+        }
+        // loop0, sda
+        for (major, minor) in [(7, 0), (8, 0)] {
+            assert_eq!(
+                file_verdict(blk, makedev(major, minor)),
+                Err(Denial::Device)
+            );
+        }
+        for kind in [FileType::Fifo, FileType::Socket] {
+            assert_eq!(file_verdict(kind.as_raw_mode(), 0), Err(Denial::Fifo));
+        }
+        for kind in [
+            FileType::RegularFile,
+            FileType::Directory,
+            FileType::Symlink,
+        ] {
+            assert_eq!(file_verdict(kind.as_raw_mode() | 0o644, 0), Ok(()));
+        }
+    }
+
+    #[test]
+    fn real_device_nodes_are_told_apart_without_opening_them() {
+        let dev = std::fs::File::open("/dev").unwrap();
+        let follow = PathFlags::SYMLINK_FOLLOW;
+        for harmless in ["null", "zero", "urandom"] {
+            assert_eq!(device_at(&dev, harmless, follow), Ok(()), "{harmless}");
+        }
+        assert_eq!(
+            descriptor_verdict(std::fs::File::open("/dev/null").unwrap()),
+            Ok(())
+        );
+        let mut refused = 0;
+        for dangerous in ["mem", "kmem", "port", "kmsg", "tty", "full", "loop0", "sda"] {
+            if Path::new("/dev").join(dangerous).exists() {
+                assert_eq!(
+                    device_at(&dev, dangerous, follow),
+                    Err(Denial::Device),
+                    "{dangerous}"
+                );
+                refused += 1;
+            }
+        }
+        assert!(refused > 0, "no dangerous device to check in /dev");
+        // The lookup stays beneath the directory, as wasmtime-wasi's does.
+        assert_eq!(device_at(&dev, "../dev/null", follow), Err(Denial::Device));
+        assert_eq!(device_at(&dev, "/dev/null", follow), Err(Denial::Device));
     }
 
     struct State {
