@@ -41,6 +41,25 @@ impl Metadata {
     }
 
     /// The JSON Schema of the configuration `open` accepts.
+    ///
+    /// Declare each setting that holds a secret with `"writeOnly": true`
+    /// (or `"format": "password"`) on its schema, at any depth (nested
+    /// `properties`, `additionalProperties`, array `items`, combinators,
+    /// local `$ref`s): the host then shows its value as `<secret>`, for
+    /// example in `/api/v1/status/config`, whatever the key is called. Keys
+    /// that name a secret (`password`, `api_key`, `dsn` …) are hidden
+    /// anyway. A schema over 1 MiB or not valid JSON hides every setting.
+    ///
+    /// ```
+    /// # use wasmetheus_sdk::Metadata;
+    /// let metadata = Metadata::new("vault", "1.0.0", "Secrets engine stats").config_schema(
+    ///     r#"{"type": "object", "properties": {
+    ///         "address": {"type": "string"},
+    ///         "approle": {"type": "string", "writeOnly": true}
+    ///     }}"#,
+    /// );
+    /// # assert!(metadata.config_schema.contains("writeOnly"));
+    /// ```
     pub fn config_schema(mut self, schema: &str) -> Self {
         self.config_schema = schema.to_owned();
         self

@@ -13,6 +13,18 @@ impl Exporter for Trivial {
             env!("CARGO_PKG_VERSION"),
             "One gauge, one counter",
         )
+        // Settings it ignores; `blob` is declared secret although its
+        // name does not say so (tests/tests/plugin_secrets.rs).
+        .config_schema(
+            r#"{"type": "object", "properties": {
+                "blob": {"type": "string", "writeOnly": true},
+                "region": {"type": "string"},
+                "peers": {"type": "array", "items": {"type": "object", "properties": {
+                    "address": {"type": "string"},
+                    "seed": {"type": "string", "format": "password"}
+                }}}
+            }}"#,
+        )
     }
 
     fn open(_config: &str) -> Result<Self, Error> {
