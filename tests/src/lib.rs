@@ -143,6 +143,7 @@ pub fn test_args(
         query_timeout: Duration::from_secs(120),
         query_max_concurrency: 20,
         web_max_connections: 512,
+        web_read_timeout: Duration::from_secs(300),
         log_level: "warn".into(),
     }
 }

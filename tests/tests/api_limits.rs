@@ -2,8 +2,11 @@
 //! `/api/v1/status/config` print as `<secret>` (and the configuration
 //! shown is the one loaded, not the file on disk); `--query.max-concurrency`
 //! queues queries within their timeout; `--web.max-connections` caps the
-//! connections accepted at once; time, step and duration parameters that
-//! would overflow are `bad_data` with Prometheus' texts.
+//! connections accepted at once; `--web.read-timeout` closes connections
+//! that do not deliver a request (a partial head, a trickled head or body,
+//! an idle keep-alive) and so frees their slots, but not those waiting for
+//! a slow answer; request bodies are bounded; time, step and duration
+//! parameters that would overflow are `bad_data` with Prometheus' texts.
 
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -380,5 +383,231 @@ async fn overflowing_parameters_are_bad_data_with_prometheus_texts() {
         assert_eq!(answer["status"], "success", "{path}: {answer}");
     }
     let (status, body) = http(address, "GET", "/-/healthy", &[]).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// How long a test waits for something the read timeout should bring
+/// about: far beyond the 1 s timeout, for a loaded machine.
+const LIVENESS: Duration = Duration::from_secs(30);
+
+/// Reads `stream` until the server closes it (EOF or a reset), within
+/// [`LIVENESS`]; what was read.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, what: &str) -> String {
+    let mut got = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let closing = async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buffer[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(LIVENESS, closing)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: the server did not close the connection"));
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Reads one whole response (head and `Content-Length` body) from a
+/// connection that stays open; the status and the body.
+async fn read_response(stream: &mut tokio::net::TcpStream) -> (u16, String) {
+    let mut got = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().ok())?
+                })
+                .unwrap_or_else(|| panic!("no Content-Length in {head}"));
+            while got.len() < end + 4 + length {
+                let n = stream.read(&mut buffer).await.unwrap();
+                assert!(n > 0, "the connection closed mid-body: {head}");
+                got.extend_from_slice(&buffer[..n]);
+            }
+            let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+            let body = String::from_utf8_lossy(&got[end + 4..end + 4 + length]).into_owned();
+            return (status, body);
+        }
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "the connection closed before a response");
+        got.extend_from_slice(&buffer[..n]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partial_and_trickled_requests_are_closed_after_the_read_timeout() {
+    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
+        args.web_max_connections = 2;
+        args.web_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let address = server.address;
+    // One client sends part of a request line and then nothing.
+    let mut silent = tokio::net::TcpStream::connect(address).await.unwrap();
+    silent.write_all(b"GET /api/v1/que").await.unwrap();
+    // The other (slowloris) sends a header byte every 200 ms, each well
+    // within the timeout, and never finishes its head.
+    let mut trickling = tokio::net::TcpStream::connect(address).await.unwrap();
+    trickling
+        .write_all(format!("GET /-/healthy HTTP/1.1\r\nHost: {address}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let trickler = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        // Until the server closes the connection, or long past any timeout.
+        while started.elapsed() < LIVENESS {
+            if trickling.write_all(b"X").await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            // A closed connection shows as EOF on a read that is ready.
+            let mut byte = [0u8; 1];
+            if let Ok(Ok(0) | Err(_)) =
+                tokio::time::timeout(Duration::from_millis(1), trickling.read(&mut byte)).await
+            {
+                return true;
+            }
+        }
+        false
+    });
+    // Both slots are taken; a third client is served once the read timeout
+    // has closed them.
+    let third = tokio::spawn(async move {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let request =
+            format!("GET /-/healthy HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        read_until_closed(&mut stream, "the third client").await
+    });
+    let answer = third.await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.ends_with("wasmetheus Server is Healthy.\n"),
+        "{answer}"
+    );
+    let said = read_until_closed(&mut silent, "the silent client").await;
+    assert!(!said.contains("Healthy"), "{said}");
+    assert!(
+        trickler.await.unwrap(),
+        "the trickling client's connection was never closed"
+    );
+    let (status, body) = http(address, "GET", "/-/healthy", &[]).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_keep_alive_connection_is_closed_after_the_read_timeout() {
+    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
+        args.web_max_connections = 1;
+        args.web_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let address = server.address;
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = request_keep_alive(&mut stream, address).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Idle: closed by the server, and its only slot serves someone else.
+    let rest = read_until_closed(&mut stream, "the idle keep-alive connection").await;
+    assert_eq!(rest, "");
+    let (status, body) = http(address, "GET", "/-/healthy", &[]).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_body_sent_too_slowly_is_answered_408_and_closed() {
+    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
+        args.web_max_connections = 1;
+        args.web_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let address = server.address;
+    // A whole head promising 100 bytes of form, then a few of them, then
+    // nothing.
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST /api/v1/query HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nquery=1"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stream, "the slow body").await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("--web.read-timeout"), "{answer}");
+    let (status, body) = http(address, "GET", "/-/healthy", &[]).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_query_slower_than_the_read_timeout_still_gets_its_answer() {
+    const READ_TIMEOUT: Duration = Duration::from_secs(1);
+    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
+        args.web_read_timeout = READ_TIMEOUT;
+    })
+    .await;
+    let address = server.address;
+    let flags = get(address, "/api/v1/status/flags", 200).await;
+    assert_eq!(flags["data"]["web.read-timeout"], "1s", "{flags}");
+    // One keep-alive connection: a slow query, then a quick one.
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    // The subquery of `slow_query_path`, at ten steps.
+    let path = format!(
+        "/api/v1/query_range?query={}&start=0&end=9000&step=1000&timeout=2m",
+        encode("count_over_time(vector(1)[10m:1ms])")
+    );
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    let started = std::time::Instant::now();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let (status, body) = read_response(&mut stream).await;
+    let took = started.elapsed();
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["status"], "success", "{answer}");
+    // The query really was slower than the timeout: the case is tested.
+    assert!(
+        took > READ_TIMEOUT,
+        "the slow query took only {took:?}; make it slower"
+    );
+    let request =
+        format!("GET /api/v1/query?query=1%2B1&time=100 HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let (status, body) = read_response(&mut stream).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""2""#), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_body_beyond_the_limit_is_refused() {
+    /// `wasmetheus_api::MAX_REQUEST_BODY`, axum's default.
+    const BODY_LIMIT: usize = 2 << 20;
+    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |_| {}).await;
+    let address = server.address;
+    let huge = format!("query=1&pad={}", "x".repeat(BODY_LIMIT));
+    let (status, body) = wasmetheus_tests::http_with_body(
+        address,
+        "POST",
+        "/api/v1/query",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &huge,
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    // Just within it, the same form is read.
+    let fits = format!(
+        "query=1&pad={}",
+        "x".repeat(BODY_LIMIT - "query=1&pad=".len())
+    );
+    let (status, body) = wasmetheus_tests::http_with_body(
+        address,
+        "POST",
+        "/api/v1/query",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &fits,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
 }

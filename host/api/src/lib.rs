@@ -215,6 +215,11 @@ pub(crate) async fn wait_for_query_slot(
     }
 }
 
+/// The largest request body read (POSTed forms, admin parameters), as
+/// axum's default: a larger one is refused with 413 before it is
+/// buffered, so at most this much is held per connection.
+pub const MAX_REQUEST_BODY: usize = 2 << 20;
+
 /// The router serving every endpoint.
 pub fn router(backend: Arc<dyn Backend>) -> Router {
     Router::new()
@@ -276,6 +281,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
             "/api/v1/admin/tsdb/clean_tombstones",
             post(admin::clean_tombstones).put(admin::clean_tombstones),
         )
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .with_state(backend)
 }
 

@@ -72,6 +72,12 @@ pub struct ServeArgs {
     /// accepted until one closes.
     #[arg(long = "web.max-connections", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
     pub web_max_connections: u32,
+    /// Maximum duration before timing out read of the request, and closing
+    /// idle connections: a client gets this long to send a request's head,
+    /// again to send its body, and keeps an idle connection no longer; 0
+    /// waits for ever. Writing the answer is not limited by it.
+    #[arg(long = "web.read-timeout", default_value = "5m", value_parser = parse_duration)]
+    pub web_read_timeout: std::time::Duration,
     /// Width of the blocks the head is compacted into.
     #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h", value_parser = parse_duration, hide = true)]
     pub block_duration: std::time::Duration,
@@ -128,6 +134,7 @@ impl ServeArgs {
                 self.query_max_concurrency.to_string(),
             ),
             ("web.max-connections", self.web_max_connections.to_string()),
+            ("web.read-timeout", duration(self.web_read_timeout)),
             ("plugins.dir", path(&self.plugins_dir)),
             ("log.level", self.log_level.clone()),
         ]
@@ -197,6 +204,8 @@ pub struct RunningServer {
     pub address: std::net::SocketAddr,
     backend: Arc<ServerBackend>,
     listener: LimitedListener,
+    /// `--web.read-timeout`; zero: none.
+    read_timeout: std::time::Duration,
     /// Hot reload stops when this is dropped.
     _watcher: PluginsWatcher,
     /// Scraping stops (and releases the TSDB) when this is dropped.
@@ -210,10 +219,13 @@ impl RunningServer {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(self.listener, wasmetheus_api::router(self.backend))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP")?;
+        serve_http(
+            self.listener,
+            wasmetheus_api::router(self.backend),
+            self.read_timeout,
+            shutdown,
+        )
+        .await;
         self.scrape.shutdown().await;
         drop(self._watcher);
         // Closes the log now, whoever still holds the database: nothing
@@ -313,10 +325,159 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         address: local,
         backend,
         listener,
+        read_timeout: args.web_read_timeout,
         _watcher: watcher,
         scrape,
         db,
     })
+}
+
+/// Serves HTTP/1 on `listener` until `shutdown` completes, then stops
+/// accepting, lets each connection finish the request it is on and waits
+/// for them to close.
+///
+/// `read_timeout` (`--web.read-timeout`, as Go's `http.Server.ReadTimeout`
+/// with Prometheus' default `IdleTimeout` of the same value): a connection
+/// that has not sent a whole request head within it, from its accept or
+/// from the end of its previous answer (an idle keep-alive connection), is
+/// closed by hyper's header read timer; a request body not read whole
+/// within it from the head's arrival ends in 408 and a closed connection.
+/// Either way the connection's `--web.max-connections` slot is freed. The
+/// time spent evaluating and writing the answer is not limited by it.
+async fn serve_http(
+    mut listener: LimitedListener,
+    router: axum::Router,
+    read_timeout: std::time::Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let read_timeout = (!read_timeout.is_zero()).then_some(read_timeout);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(read_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |request| {
+            answer(router.clone(), request, read_timeout)
+        });
+        let connection =
+            graceful.watch(builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                // Timeouts, resets and malformed requests: the client's
+                // business, not an operator's.
+                tracing::debug!(%peer, "HTTP connection ended: {e}");
+            }
+        });
+    }
+    // No new connections; the waiting ones are refused when the socket
+    // closes.
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// Routes one request, its body read under `read_timeout` from now.
+async fn answer(
+    router: axum::Router,
+    request: hyper::Request<hyper::body::Incoming>,
+    read_timeout: Option<std::time::Duration>,
+) -> Result<axum::response::Response, std::convert::Infallible> {
+    use tower::ServiceExt;
+    let Some(timeout) = read_timeout else {
+        return router.oneshot(request.map(axum::body::Body::new)).await;
+    };
+    let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let request = request.map(|body| {
+        axum::body::Body::new(ReadDeadline::new(body, timeout, Arc::clone(&timed_out)))
+    });
+    let response = router.oneshot(request).await?;
+    if !timed_out.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(response);
+    }
+    // Whatever the handler made of its cut-off body, the answer is that it
+    // came too slowly; the connection is not reused (hyper closes one whose
+    // body was not read to the end).
+    let message = format!(
+        "the request body was not received within the read timeout of {}; \
+         send it faster or raise --web.read-timeout\n",
+        wasmetheus_promql::printer::format_duration(timeout.as_millis() as i64)
+    );
+    Ok(axum::response::IntoResponse::into_response((
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        [(axum::http::header::CONNECTION, "close")],
+        message,
+    )))
+}
+
+/// A request body that fails once its deadline passes before it has been
+/// read to the end, so a client trickling a body cannot hold a connection.
+struct ReadDeadline<B> {
+    inner: B,
+    /// `None` for a body that was empty from the start.
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    timed_out: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<B: http_body::Body + Unpin> ReadDeadline<B> {
+    fn new(
+        inner: B,
+        timeout: std::time::Duration,
+        timed_out: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Self {
+        let deadline = (!inner.is_end_stream()).then(|| Box::pin(tokio::time::sleep(timeout)));
+        ReadDeadline {
+            inner,
+            deadline,
+            timed_out,
+        }
+    }
+}
+
+/// Why a body read was cut off.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body was not received within the read timeout (--web.read-timeout)")]
+struct BodyReadTimeout;
+
+impl<B> http_body::Body for ReadDeadline<B>
+where
+    B: http_body::Body + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = B::Data;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        if let Poll::Ready(frame) = std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        if let Some(deadline) = &mut self.deadline
+            && deadline.as_mut().poll(cx).is_ready()
+        {
+            self.deadline = None;
+            self.timed_out
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return Poll::Ready(Some(Err(Box::new(BodyReadTimeout))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// `--web.max-connections`: a listener that accepts a connection only
@@ -337,11 +498,9 @@ impl LimitedListener {
     }
 }
 
-impl axum::serve::Listener for LimitedListener {
-    type Io = LimitedStream;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+impl LimitedListener {
+    /// The next connection, once a slot is free.
+    async fn accept(&mut self) -> (LimitedStream, std::net::SocketAddr) {
         let Ok(slot) = Arc::clone(&self.slots).acquire_owned().await else {
             // Never closed; should it be, accept nothing more.
             return std::future::pending().await;
@@ -373,10 +532,6 @@ impl axum::serve::Listener for LimitedListener {
                 }
             }
         }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
     }
 }
 
