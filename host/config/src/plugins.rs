@@ -73,9 +73,12 @@ pub struct PluginInstanceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit: Option<ByteSize>,
     /// The plugin's own configuration, handed to it as JSON. Shown with
-    /// its secrets redacted ([`redact_plugin_settings`]).
+    /// its secrets redacted: those named like secrets
+    /// ([`redact_plugin_settings`]) and, in `/api/v1/status/config`, those
+    /// the plugin's schema declares ([`Config::to_yaml_with_declared_secrets`]).
     ///
     /// [`redact_plugin_settings`]: crate::redact_plugin_settings
+    /// [`Config::to_yaml_with_declared_secrets`]: crate::Config::to_yaml_with_declared_secrets
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
