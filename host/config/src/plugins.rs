@@ -54,7 +54,9 @@ impl Grants {
 }
 
 /// One configured instance of a plugin: a scrape target of its own.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+/// `Debug` shows `config` redacted as `status/config` does (by key name),
+/// so a log line cannot leak a plugin's secret.
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginInstanceConfig {
     /// The instance name: the `instance` label and the path in
@@ -91,6 +93,25 @@ pub struct PluginInstanceConfig {
     /// Extra target labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for PluginInstanceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginInstanceConfig")
+            .field("name", &self.name)
+            .field("plugin", &self.plugin)
+            .field("job", &self.job)
+            .field("scrape_interval", &self.scrape_interval)
+            .field("scrape_timeout", &self.scrape_timeout)
+            .field("memory_limit", &self.memory_limit)
+            .field(
+                "config",
+                &self.config.as_ref().map(crate::redact_plugin_settings),
+            )
+            .field("grants", &self.grants)
+            .field("labels", &self.labels)
+            .finish()
+    }
 }
 
 /// The `plugins` section of the configuration file.

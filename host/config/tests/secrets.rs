@@ -187,3 +187,12 @@ fn secrets_are_reachable_explicitly() {
         Some("hunter2-remote-write")
     );
 }
+
+#[test]
+fn debug_of_a_plugin_instance_hides_secret_settings() {
+    let yml = "plugins:\n  instances:\n    - name: db\n      plugin: mysqld-exporter\n      config:\n        dsn: \"exporter:hunter2@tcp(127.0.0.1:3306)/\"\n        password: hunter2\n        host: db.example\n";
+    let config = Config::parse(yml, Path::new("prometheus.yml")).unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+    assert!(debug.contains("db.example"), "{debug}");
+}
