@@ -331,32 +331,59 @@ const REPLAY_REF_SLACK: u64 = 1024;
 
 /// Which head series each log ref names at the current point of a
 /// replay. A series record (re)binds its ref from there on, as the log is
-/// read in order; most refs are their own head ref and need no entry.
+/// read in order. Log refs below the slot table's length are looked up in
+/// a table as long as it (as fast as the slots), refs beyond it in a map
+/// holding one entry per such series record.
 #[derive(Default)]
 struct ReplayRefs {
-    /// Log refs bound to another head ref (`Some`), or to none although a
-    /// head series has their number (`None`).
-    bound: FxHashMap<u32, Option<SeriesRef>>,
+    /// By log ref below the slot table's length: the head ref it names
+    /// (itself unless rebound), or [`UNBOUND`].
+    near: Vec<SeriesRef>,
+    /// Log refs beyond `near`, bound to a head ref (or to none).
+    far: FxHashMap<u32, Option<SeriesRef>>,
     /// Series created by the replay so far.
     created: u64,
 }
 
+/// A log ref naming no series although a head series has its number.
+const UNBOUND: SeriesRef = SeriesRef::MAX;
+
 impl ReplayRefs {
     /// The head ref log ref `r` names now.
     fn head_ref(&self, r: u32) -> Option<SeriesRef> {
-        if self.bound.is_empty() {
-            return Some(r);
+        match self.near.get(r as usize) {
+            Some(&UNBOUND) => None,
+            Some(&h) => Some(h),
+            None if self.far.is_empty() => None,
+            None => self.far.get(&r).copied().flatten(),
         }
-        match self.bound.get(&r) {
-            Some(h) => *h,
-            None => Some(r),
+    }
+
+    /// Grows `near` to `len` refs, taking over what `far` held for them;
+    /// a ref without a binding names the slot of its own number.
+    fn grow(&mut self, len: usize) {
+        for r in self.near.len()..len {
+            let bound = match self.far.remove(&(r as u32)) {
+                Some(b) => b.unwrap_or(UNBOUND),
+                None => r as SeriesRef,
+            };
+            self.near.push(bound);
+        }
+    }
+
+    fn bind(&mut self, r: u32, h: Option<SeriesRef>) {
+        match self.near.get_mut(r as usize) {
+            Some(slot) => *slot = h.unwrap_or(UNBOUND),
+            None => {
+                self.far.insert(r, h);
+            }
         }
     }
 
     /// Whether log ref `h` names head series `h`: once every live series
     /// is, samples logged under head refs replay into their series.
     fn names_itself(&self, h: SeriesRef) -> bool {
-        self.bound.get(&h).is_none_or(|b| *b == Some(h))
+        self.near.get(h as usize) == Some(&h)
     }
 }
 
@@ -479,34 +506,37 @@ impl Head {
                         // its number; any other takes the next slot, so a
                         // ref of 2^32 - 2 costs one slot, not 32 GiB.
                         let h = if r as usize >= len
+                            && r != UNBOUND
                             && u64::from(r) < 2 * refs.created + REPLAY_REF_SLACK
                         {
                             r
                         } else {
-                            let Ok(h) = SeriesRef::try_from(len) else {
-                                tracing::error!(
-                                    series_ref = r,
-                                    "skipping a WAL series record: the head has no ref left"
-                                );
-                                return;
-                            };
-                            // Head ref `h` is taken: log ref `h`, unless
-                            // bound already, names no series.
-                            refs.bound.entry(h).or_insert(None);
-                            h
+                            match SeriesRef::try_from(len) {
+                                Ok(h) if h != UNBOUND => {
+                                    // Head ref `h` is taken: log ref `h`,
+                                    // unless bound already, names no
+                                    // series.
+                                    refs.far.entry(h).or_insert(None);
+                                    h
+                                }
+                                _ => {
+                                    tracing::error!(
+                                        series_ref = r,
+                                        "skipping a WAL series record: the head has no ref left"
+                                    );
+                                    return;
+                                }
+                            }
                         };
                         series.resize_with(h as usize + 1, || None);
+                        refs.grow(h as usize + 1);
                         index.insert(&labels, h);
                         series[h as usize] = Some(Arc::new(Mutex::new(MemSeries::new())));
                         refs.created += 1;
                         h
                     }
                 };
-                if h == r {
-                    refs.bound.remove(&r);
-                } else {
-                    refs.bound.insert(r, Some(h));
-                }
+                refs.bind(r, Some(h));
             }
             Record::Samples(samples) => {
                 let series = self.series.get_mut();
@@ -542,9 +572,6 @@ impl Head {
     /// series there): logged after a replay, so that samples logged under
     /// head refs from now on replay into the right series.
     fn rebindings(&mut self, refs: &ReplayRefs) -> Vec<Record> {
-        if refs.bound.is_empty() {
-            return Vec::new();
-        }
         let index = self.index.get_mut();
         index
             .refs()

@@ -1,7 +1,9 @@
 //! The postings index: interned label strings, series by label set, and
 //! for every label pair the sorted list of series carrying it.
 //! Refs only grow; a removed series leaves an empty slot, so a ref is never
-//! reused within a log's lifetime.
+//! reused while the head lives. (A replay packs the log's refs into dense
+//! head refs; a ref the log once used may then name another series, which
+//! its series record, logged first, rebinds.)
 
 use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};

@@ -363,3 +363,85 @@ fn a_series_recreated_under_a_new_ref_keeps_all_its_samples() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].samples, vec![(1, 1.0), (200, 2.0)]);
 }
+
+#[test]
+fn after_churn_a_replay_packs_refs_and_every_sample_finds_its_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = |i: usize| labels(&[("__name__", "m"), ("i", &i.to_string())]);
+    let values = |head: &Head, l: &[Label]| {
+        let got = head
+            .select(
+                &[
+                    Matcher::equal("__name__", "m"),
+                    Matcher::equal("i", &l[1].value),
+                ],
+                i64::MIN,
+                i64::MAX,
+            )
+            .unwrap();
+        assert_eq!(got.len(), 1, "{l:?}");
+        got[0].samples.clone()
+    };
+    let log_bytes = |dir: &std::path::Path| -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name() != "lock")
+            .map(|e| e.metadata().unwrap().len())
+            .sum()
+    };
+    {
+        let head = Head::open(dir.path(), HeadLimits::default(), false).unwrap();
+        let mut app = head.appender();
+        for i in 0..3_000 {
+            app.append(&m(i), 0, i as f64).unwrap();
+        }
+        app.commit().unwrap();
+        let mut app = head.appender();
+        for i in 3_000..3_005 {
+            app.append(&m(i), 100, i as f64).unwrap();
+        }
+        app.commit().unwrap();
+        drop(app);
+        // The first 3,000 are collected: the checkpoint names the five
+        // left by refs 3,000 to 3,004.
+        assert_eq!(head.truncate(50).unwrap(), 3_000);
+        head.close();
+    }
+    {
+        // Replayed into refs 0 to 4 (the log's refs are beyond twice the
+        // series replayed), and bound there in the log.
+        let head = Head::open(dir.path(), HeadLimits::default(), false).unwrap();
+        assert_eq!(head.num_series(), 5);
+        let refs: Vec<u32> = head.all_series().iter().map(|(r, _)| *r).collect();
+        assert_eq!(refs, [0, 1, 2, 3, 4]);
+        let mut app = head.appender();
+        app.append(&m(3_002), 200, -1.0).unwrap();
+        app.append(&m(7), 200, -7.0).unwrap();
+        app.commit().unwrap();
+        drop(app);
+        head.close();
+    }
+    let before = log_bytes(dir.path());
+    let head = Head::open(dir.path(), HeadLimits::default(), false).unwrap();
+    assert_eq!(log_bytes(dir.path()), before, "bindings logged again");
+    for i in [3_000, 3_001, 3_003, 3_004] {
+        assert_eq!(values(&head, &m(i)), [(100, i as f64)]);
+    }
+    assert_eq!(values(&head, &m(3_002)), [(100, 3_002.0), (200, -1.0)]);
+    assert_eq!(values(&head, &m(7)), [(200, -7.0)]);
+    // A checkpoint follows the bindings: it keeps the two series with
+    // samples from 150 on, under whichever refs the log names them by.
+    assert_eq!(head.truncate(150).unwrap(), 4);
+    let mut app = head.appender();
+    app.append(&m(7), 300, -8.0).unwrap();
+    app.commit().unwrap();
+    drop(app);
+    head.close();
+    drop(head);
+    let head = Head::open(dir.path(), HeadLimits::default(), false).unwrap();
+    assert_eq!(head.num_series(), 2);
+    assert_eq!(values(&head, &m(3_002)), [(200, -1.0)]);
+    assert_eq!(values(&head, &m(7)), [(200, -7.0), (300, -8.0)]);
+    head.close();
+}
