@@ -9,13 +9,29 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// The largest linear memory any instance may be given.
 pub const MAX_MEMORY_BYTES: usize = 1 << 30;
 
-/// Builds the engine all plugins share. `max_instances` caps concurrently
-/// live component instances through the pooling allocator.
-pub fn build(max_instances: u32) -> wasmtime::Result<Engine> {
+/// Every setting that shapes compiled code. The server's engine and the
+/// compiler process (`compiler.rs`) both start from this, so an artifact
+/// the compiler writes passes `Component::deserialize` in the server: the
+/// instance allocator (pooling or not) is not part of wasmtime's
+/// compatibility check.
+pub fn compiler_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    config
+}
+
+/// The engine of the compiler process: the server's settings without the
+/// pooling allocator, whose reservations it does not need.
+pub fn build_compiler() -> wasmtime::Result<Engine> {
+    Engine::new(&compiler_config())
+}
+
+/// Builds the engine all plugins share. `max_instances` caps concurrently
+/// live component instances through the pooling allocator.
+pub fn build(max_instances: u32) -> wasmtime::Result<Engine> {
+    let mut config = compiler_config();
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(max_instances);
     // A Rust wasip2 component has a handful of core instances, one memory
@@ -49,4 +65,37 @@ pub fn start_epoch_ticker(engine: &Engine) {
             }
         })
         .expect("spawning the epoch thread");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::{Hash, Hasher};
+
+    fn compatibility_key(engine: &Engine) -> u64 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// What the compiler process writes loads in the server's pooled
+    /// engine, and both have the cache key of the same engine.
+    #[test]
+    fn the_compiler_engine_writes_what_the_server_engine_loads() {
+        let server = build(4).unwrap();
+        let compiler = build_compiler().unwrap();
+        assert_eq!(compatibility_key(&server), compatibility_key(&compiler));
+        // A component with a core module of one function.
+        let component = b"\0asm\x0d\0\x01\0\x01\x1b\0asm\x01\0\0\0\x01\x05\x01\x60\0\x01\x7e\x03\x02\x01\0\x0a\x06\x01\x04\0\x42\x07\x0b";
+        let artifact = compiler.precompile_component(component).unwrap();
+        // SAFETY: compiled just above by an engine of the same settings.
+        unsafe { wasmtime::component::Component::deserialize(&server, &artifact) }.unwrap();
+        // An engine with other code settings is refused, so the check is real.
+        let mut other = compiler_config();
+        other.epoch_interruption(false);
+        let other = Engine::new(&other).unwrap();
+        let foreign = other.precompile_component(component).unwrap();
+        // SAFETY: wasmtime checks the header and refuses the artifact.
+        assert!(unsafe { wasmtime::component::Component::deserialize(&server, &foreign) }.is_err());
+    }
 }

@@ -8,6 +8,7 @@
 
 mod bindings;
 mod cache;
+mod compiler;
 mod convert;
 mod engine;
 mod fs_guard;
@@ -19,6 +20,9 @@ pub mod schema;
 mod socket_cap;
 mod watch;
 
+pub use compiler::{
+    COMPILE_SUBCOMMAND, CompilerCommand, CompilerError, DEFAULT_COMPILE_MEMORY_LIMIT, compiler_main,
+};
 pub use instance::CollectError;
 pub use metrics::PluginMetrics;
 pub use runtime::rfc3339;

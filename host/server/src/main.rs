@@ -95,6 +95,15 @@ enum Check {
 }
 
 fn main() -> ExitCode {
+    // The plugin compiler process the server starts (hidden: not for
+    // people); nothing else of the server runs in it.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(
+            wasmetheus_plugin_runtime::COMPILE_SUBCOMMAND,
+        ))
+    {
+        return wasmetheus_plugin_runtime::compiler_main();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => wasmetheus::serve::run(args),

@@ -37,6 +37,15 @@ pub struct ServeArgs {
     /// fails and the previous version keeps serving.
     #[arg(long = "plugins.compile-timeout", default_value = "30s", value_parser = parse_duration)]
     pub plugins_compile_timeout: std::time::Duration,
+    /// Most memory compiling one plugin may take (B, KiB, MiB, GiB…): each
+    /// compiles in a process of its own, which fails past this limit.
+    #[arg(long = "plugins.compile-memory-limit", default_value = "2GiB", value_parser = parse_size)]
+    pub plugins_compile_memory_limit: u64,
+    /// The executable plugins compile in, as `<it> __compile-plugin`: `run`
+    /// sets this one's own; `None` compiles on a thread of this process
+    /// (the in-process test server).
+    #[arg(skip)]
+    pub plugins_compiler: Option<PathBuf>,
     /// Base directory for data.
     #[arg(long = "storage.tsdb.path", default_value = "data/")]
     pub storage_path: PathBuf,
@@ -180,7 +189,9 @@ impl ConfigSource {
     }
 }
 
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
+    args.plugins_compiler =
+        Some(std::env::current_exe().context("finding the server's own executable")?);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -279,6 +290,11 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     options.max_instances = args.plugins_max_instances;
     options.max_plugin_size = args.plugins_max_size;
     options.compile_timeout = args.plugins_compile_timeout;
+    options.compiler = args.plugins_compiler.as_ref().map(|program| {
+        let mut compiler = wasmetheus_plugin_runtime::CompilerCommand::new(program);
+        compiler.memory_limit = args.plugins_compile_memory_limit;
+        compiler
+    });
     std::fs::create_dir_all(&args.plugins_dir).with_context(|| {
         format!(
             "creating the plugins directory {}",
