@@ -5,8 +5,9 @@
 //! connections accepted at once; `--web.read-timeout` closes connections
 //! that do not deliver a request (a partial head, a trickled head or body,
 //! an idle keep-alive) and so frees their slots, but not those waiting for
-//! a slow answer; request bodies are bounded; time, step and duration
-//! parameters that would overflow are `bad_data` with Prometheus' texts.
+//! a slow answer, nor does shutdown wait for them; request bodies are
+//! bounded; time, step and duration parameters that would overflow are
+//! `bad_data` with Prometheus' texts.
 
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -610,4 +611,43 @@ async fn a_request_body_beyond_the_limit_is_refused() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_finishes_answers_but_does_not_wait_for_silent_clients() {
+    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
+        args.web_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let address = server.address;
+    // A query in flight, a client that sent half a request line and an idle
+    // keep-alive connection.
+    let mut querying = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {address}\r\n\r\n",
+        slow_query_path("2m")
+    );
+    querying.write_all(request.as_bytes()).await.unwrap();
+    eventually(LIVENESS, "the slow query to run", || async {
+        (own_gauge(address, "prometheus_engine_queries").await >= 1.0).then_some(())
+    })
+    .await;
+    let mut silent = tokio::net::TcpStream::connect(address).await.unwrap();
+    silent.write_all(b"GET /-/hea").await.unwrap();
+    let mut idle = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = request_keep_alive(&mut idle, address).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+
+    let stopping = tokio::spawn(server.stop());
+    // The query in flight is answered; then every connection is closed and
+    // the server stops.
+    let (status, body) = read_response(&mut querying).await;
+    assert_eq!(status, 200, "{body}");
+    read_until_closed(&mut querying, "the answered connection").await;
+    read_until_closed(&mut silent, "the silent client").await;
+    read_until_closed(&mut idle, "the idle connection").await;
+    tokio::time::timeout(LIVENESS, stopping)
+        .await
+        .expect("the server stops")
+        .unwrap();
 }
