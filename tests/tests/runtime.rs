@@ -509,3 +509,134 @@ async fn a_new_version_whose_open_hangs_is_rejected_and_the_old_keeps_serving() 
         "{families:?}"
     );
 }
+
+/// The value of the runtime-wide gauge `name` in the runtime's metrics.
+fn runtime_gauge(runtime: &PluginRuntime, name: &str) -> f64 {
+    let families = runtime.metrics();
+    let family = families
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("{name} is not among the runtime's metrics"));
+    match family.metrics[0].value {
+        wasmetheus_model::MetricValue::Number(v) => v,
+        ref other => panic!("{name} is {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compilations_are_capped_runtime_wide_and_a_small_plugin_still_loads() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = PluginsDir::new();
+    let mut options = RuntimeOptions::new(dir.path());
+    options.max_concurrent_compiles = 1;
+    options.compile_timeout = Duration::from_secs(120);
+    let runtime = PluginRuntime::new(options).unwrap();
+    runtime.apply_config(&Config::default());
+    assert_eq!(
+        runtime_gauge(&runtime, "wasmetheus_plugin_compile_slots"),
+        1.0
+    );
+    // Three different components that each take a while to compile, and a
+    // small good plugin, all loaded at once.
+    let mut files: Vec<std::path::PathBuf> = (0..3)
+        .map(|i| {
+            let path = dir.path().join(format!("slow{i}.wasm"));
+            std::fs::write(&path, compile_bomb(1_000 + i)).unwrap();
+            path
+        })
+        .collect();
+    files.push(dir.install(guests::TRIVIAL, "good"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (runtime, stop) = (runtime.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let (mut running, mut queued) = (0.0f64, 0.0f64);
+            while !stop.load(Ordering::Relaxed) {
+                running = running.max(runtime_gauge(
+                    &runtime,
+                    "wasmetheus_plugin_compilations_running",
+                ));
+                queued = queued.max(runtime_gauge(
+                    &runtime,
+                    "wasmetheus_plugin_compilations_queued",
+                ));
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            (running, queued)
+        })
+    };
+    let loads: Vec<_> = files
+        .iter()
+        .map(|path| {
+            let (runtime, path) = (runtime.clone(), path.clone());
+            std::thread::spawn(move || runtime.load_file(&path))
+        })
+        .collect();
+    let results: Vec<_> = loads.into_iter().map(|l| l.join().unwrap()).collect();
+    stop.store(true, Ordering::Relaxed);
+    let (running, queued) = sampler.join().unwrap();
+    assert_eq!(running, 1.0, "most compilations seen running at once");
+    assert!(queued >= 1.0, "no load was seen waiting for a compile slot");
+    // Each compiled in its turn: none ran out of time waiting.
+    for (path, result) in files.iter().zip(&results) {
+        if let Err(e) = result {
+            assert!(
+                !e.to_string().contains("was not compiled"),
+                "{}: {e}",
+                path.display()
+            );
+        }
+    }
+    results[3].as_ref().unwrap();
+    runtime.collect("good").await.unwrap();
+    assert_eq!(
+        runtime_gauge(&runtime, "wasmetheus_plugin_compilations_running"),
+        0.0
+    );
+    assert_eq!(
+        runtime_gauge(&runtime, "wasmetheus_plugin_compilations_queued"),
+        0.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_load_that_gets_no_compile_slot_in_time_fails_but_cached_plugins_need_none() {
+    let dir = PluginsDir::new();
+    let cache = tempfile::tempdir().unwrap();
+    let cached = dir.install(guests::TRIVIAL, "cached");
+    assert_eq!(runtime(&dir, cache.path()).load_all(), 1);
+
+    let mut options = RuntimeOptions::new(dir.path());
+    options.cache_dir = Some(cache.path().to_owned());
+    options.max_concurrent_compiles = 1;
+    options.compile_timeout = Duration::from_millis(400);
+    let runtime = PluginRuntime::new(options).unwrap();
+    runtime.apply_config(&Config::default());
+    // Abandoned at the timeout, it keeps the only slot for seconds more.
+    let hog = dir.path().join("hog.wasm");
+    std::fs::write(&hog, compile_bomb(4_000)).unwrap();
+    let error = runtime.load_file(&hog).unwrap_err().to_string();
+    assert!(error.contains("was abandoned"), "{error}");
+    assert_eq!(
+        runtime_gauge(&runtime, "wasmetheus_plugin_compilations_running"),
+        1.0
+    );
+
+    let waiting = dir.path().join("waiting.wasm");
+    std::fs::write(&waiting, compile_bomb(10)).unwrap();
+    let started = Instant::now();
+    let error = runtime.load_file(&waiting).unwrap_err().to_string();
+    assert!(
+        error.contains("no compile slot came free within the compile timeout of 400ms"),
+        "{error}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    // A load from the cache compiles nothing and needs no slot.
+    runtime.load_file(&cached).unwrap();
+    runtime.collect("cached").await.unwrap();
+}

@@ -165,3 +165,33 @@ pub fn families(plugins: &[PluginFacts<'_>]) -> Vec<MetricFamily> {
         load_failures,
     ]
 }
+
+/// The runtime-wide compilation gauges: compilations running (abandoned
+/// ones included), loads waiting for a compile slot, and the slots.
+pub fn compile_families(running: usize, queued: usize, slots: usize) -> Vec<MetricFamily> {
+    let gauges = [
+        (
+            "wasmetheus_plugin_compilations_running",
+            "Plugin compilations running now, including ones whose load gave up at the compile timeout.",
+            running,
+        ),
+        (
+            "wasmetheus_plugin_compilations_queued",
+            "Plugin loads waiting for a compile slot.",
+            queued,
+        ),
+        (
+            "wasmetheus_plugin_compile_slots",
+            "The most plugin compilations that run at once.",
+            slots,
+        ),
+    ];
+    gauges
+        .into_iter()
+        .map(|(name, help, value)| {
+            let mut f = family(name, MetricKind::Gauge, help);
+            push(&mut f, &[], value as f64);
+            f
+        })
+        .collect()
+}

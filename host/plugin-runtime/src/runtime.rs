@@ -16,7 +16,7 @@ use std::future::Future;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 use wasmetheus_config::{Config, PluginInstanceConfig};
 use wasmetheus_model::MetricFamily;
@@ -40,17 +40,18 @@ pub struct RuntimeOptions {
     /// Largest `.wasm` file that is compiled; bigger ones are refused.
     pub max_plugin_size: u64,
     /// How long a load waits for compilation before it is reported failed
-    /// (the compiler thread runs on, but nothing waits for it).
+    /// (the compiler thread runs on, but nothing waits for it). Counted from
+    /// when the load was requested: the wait for a compile slot counts.
     pub compile_timeout: Duration,
+    /// Most compilations running at once, runtime-wide (abandoned ones
+    /// included; a load from the cache needs none). Further loads wait for
+    /// a slot, within their compile timeout. At least 1.
+    pub max_concurrent_compiles: usize,
     /// Deadline of a plugin's `metadata` call (with its instantiation).
     pub metadata_timeout: Duration,
     /// What one guest call may hand to the host (results, error texts, log
     /// lines), as a multiple of the instance's memory limit.
     pub copy_factor: usize,
-    /// Compiles in a child process started with this command (the
-    /// server's own executable), under its memory limit and killed at the
-    /// compile timeout; `None` compiles on a thread of this process.
-    pub compiler: Option<crate::compiler::CompilerCommand>,
 }
 
 impl RuntimeOptions {
@@ -63,9 +64,11 @@ impl RuntimeOptions {
             output_limits: Limits::default(),
             max_plugin_size: 64 << 20,
             compile_timeout: Duration::from_secs(30),
+            // wasmtime compiles a component's functions in parallel.
+            max_concurrent_compiles: std::thread::available_parallelism()
+                .map_or(1, |n| (n.get() / 2).max(1)),
             metadata_timeout: Duration::from_secs(5),
             copy_factor: 2,
-            compiler: None,
         }
     }
 }
@@ -86,6 +89,8 @@ pub enum LoadError {
     },
     #[error("{path} is not a valid exporter component: {message}")]
     Compile { path: PathBuf, message: String },
+    #[error("{path} was not compiled: {message}")]
+    Busy { path: PathBuf, message: String },
     #[error("{path}: {message}")]
     Metadata { path: PathBuf, message: String },
     #[error("{path}: instance {instance:?} of the new version failed to open: {message}")]
@@ -154,11 +159,86 @@ struct Inner {
     /// Plugins with a compilation in flight, abandoned or not: a file is
     /// never compiled twice at once.
     compiling: Arc<Mutex<HashSet<String>>>,
+    /// The runtime-wide cap on compilations running at once.
+    compile_slots: Arc<CompileSlots>,
 }
+
+/// Compilations running and waiting to run.
+#[derive(Debug, Default, Clone, Copy)]
+struct SlotCounts {
+    running: usize,
+    queued: usize,
+}
+
+/// The runtime-wide cap on compilations running at once. A compiler thread
+/// takes a slot just before compiling (a cache hit takes none) and gives it
+/// back when the compilation has ended, whether its load still waits for it
+/// or was abandoned at the compile timeout: an abandoned compilation keeps
+/// its core busy, so it keeps its slot.
+struct CompileSlots {
+    limit: usize,
+    counts: Mutex<SlotCounts>,
+    freed: parking_lot::Condvar,
+}
+
+/// One slot, given back on drop.
+struct CompileSlot(Arc<CompileSlots>);
+
+impl Drop for CompileSlot {
+    fn drop(&mut self) {
+        self.0.counts.lock().running -= 1;
+        // Every waiter checks again; one whose load gave up leaves the slot
+        // to the next.
+        self.0.freed.notify_all();
+    }
+}
+
+impl CompileSlots {
+    fn new(limit: usize) -> Self {
+        CompileSlots {
+            limit: limit.max(1),
+            counts: Mutex::default(),
+            freed: parking_lot::Condvar::new(),
+        }
+    }
+
+    /// Waits until `deadline` for a free slot, then takes it if `claim`
+    /// (called with the counts locked) still wants it.
+    fn acquire(
+        self: &Arc<Self>,
+        deadline: Instant,
+        claim: impl Fn() -> bool,
+    ) -> Option<CompileSlot> {
+        let mut counts = self.counts.lock();
+        counts.queued += 1;
+        while counts.running >= self.limit {
+            if self.freed.wait_until(&mut counts, deadline).timed_out()
+                && counts.running >= self.limit
+            {
+                break;
+            }
+        }
+        counts.queued -= 1;
+        if counts.running >= self.limit || !claim() {
+            return None;
+        }
+        counts.running += 1;
+        Some(CompileSlot(Arc::clone(self)))
+    }
+
+    fn counts(&self) -> SlotCounts {
+        *self.counts.lock()
+    }
+}
+
+/// Where a load's compilation is: waiting for a slot, under way (or read
+/// from the cache), or given up by the load before it got a slot.
+const WAITING: u8 = 0;
+const COMPILING: u8 = 1;
+const GAVE_UP: u8 = 2;
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.cache.stop_compilers();
         // Drops every instance task at its next yield, without waiting:
         // this may run on an async thread, and a task stuck in a guest
         // call must not hold up shutdown.
@@ -241,8 +321,7 @@ impl PluginRuntime {
             .map_err(|e| anyhow::anyhow!("linking WASI HTTP: {e}"))?;
         Exporter::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("linking the host interface: {e}"))?;
-        let cache = CompileCache::new(&engine, options.cache_dir.clone())
-            .with_compiler(options.compiler.clone(), options.compile_timeout);
+        let cache = CompileCache::new(&engine, options.cache_dir.clone());
         let (generation, _) = tokio::sync::watch::channel(0);
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
         let tasks = tokio::runtime::Builder::new_multi_thread()
@@ -253,6 +332,7 @@ impl PluginRuntime {
             .enable_all()
             .build()
             .map_err(|e| anyhow::anyhow!("starting the plugin executor: {e}"))?;
+        let compile_slots = Arc::new(CompileSlots::new(options.max_concurrent_compiles));
         Ok(PluginRuntime {
             inner: Arc::new(Inner {
                 engine,
@@ -268,6 +348,7 @@ impl PluginRuntime {
                 generation,
                 tasks: Some(tasks),
                 compiling: Arc::default(),
+                compile_slots,
             }),
         })
     }
@@ -415,18 +496,31 @@ impl PluginRuntime {
     }
 
     /// Compiles `bytes` (or reads them from the cache) on a thread of its
-    /// own, waiting at most the compile timeout. Compilation cannot be
-    /// cancelled: a late one finishes unobserved, and the plugin cannot
-    /// start another until it has.
+    /// own, waiting at most until the compile timeout after `requested`:
+    /// for a compile slot (see [`CompileSlots`]), then for the compilation.
+    /// Compilation cannot be cancelled: a late one finishes unobserved, and
+    /// the plugin cannot start another until it has.
     fn compile(
         &self,
         name: &str,
         path: &Path,
         bytes: Vec<u8>,
+        requested: Instant,
     ) -> Result<(Component, Origin), LoadError> {
         let compile_error = |message: String| LoadError::Compile {
             path: path.to_owned(),
             message,
+        };
+        let timeout = self.inner.options.compile_timeout;
+        let slots = Arc::clone(&self.inner.compile_slots);
+        let busy = || LoadError::Busy {
+            path: path.to_owned(),
+            message: format!(
+                "no compile slot came free within the compile timeout of {timeout:?} (all {} \
+                 are taken by other plugins' compilations); it is retried on the next change \
+                 of the file, or raise the compile timeout",
+                slots.limit
+            ),
         };
         if !self.inner.compiling.lock().insert(name.to_owned()) {
             return Err(compile_error(
@@ -435,30 +529,61 @@ impl PluginRuntime {
                     .into(),
             ));
         }
+        let deadline = requested + timeout;
+        let phase = Arc::new(AtomicU8::new(WAITING));
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let (engine, cache) = (self.inner.engine.clone(), self.inner.cache.clone());
         let compiling = Arc::clone(&self.inner.compiling);
         let plugin = name.to_owned();
-        let spawned = std::thread::Builder::new()
-            .name(format!("compile-{name}"))
-            .spawn(move || {
-                let result = cache.load_or_compile(&engine, &bytes);
-                compiling.lock().remove(&plugin);
-                let _ = tx.send(result);
-            });
+        let spawned = {
+            let (slots, phase) = (Arc::clone(&slots), Arc::clone(&phase));
+            std::thread::Builder::new()
+                .name(format!("compile-{name}"))
+                .spawn(move || {
+                    let result = cache.load_or_compile(&engine, &bytes, || {
+                        // Taken only if the load still waits for it.
+                        let claim = || {
+                            phase
+                                .compare_exchange(
+                                    WAITING,
+                                    COMPILING,
+                                    Ordering::AcqRel,
+                                    Ordering::Acquire,
+                                )
+                                .is_ok()
+                        };
+                        slots
+                            .acquire(deadline, claim)
+                            .ok_or_else(|| wasmtime::format_err!("no compile slot"))
+                    });
+                    compiling.lock().remove(&plugin);
+                    let _ = tx.send(result);
+                })
+        };
         if let Err(e) = spawned {
             self.inner.compiling.lock().remove(name);
             return Err(compile_error(format!(
                 "cannot start a compiler thread: {e}"
             )));
         }
-        let timeout = self.inner.options.compile_timeout;
-        match rx.recv_timeout(timeout) {
-            Ok(compiled) => compiled.map_err(|e| compile_error(error_chain(&e))),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(compile_error(format!(
-                "compilation did not finish within {timeout:?} and was abandoned; the component \
-                 is too large or too complex (split it, or build it with optimisations)"
-            ))),
+        let waited = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        match waited {
+            Ok(Ok(compiled)) => Ok(compiled),
+            // No compilation started: the wait for a slot ran out.
+            Ok(Err(_)) if phase.load(Ordering::Acquire) != COMPILING => Err(busy()),
+            Ok(Err(e)) => Err(compile_error(error_chain(&e))),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                let gave_up = phase
+                    .compare_exchange(WAITING, GAVE_UP, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+                if gave_up {
+                    return Err(busy());
+                }
+                Err(compile_error(format!(
+                    "compilation did not finish within {timeout:?} and was abandoned; the component \
+                     is too large or too complex (split it, or build it with optimisations)"
+                )))
+            }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                 Err(compile_error("the compiler thread failed".into()))
             }
@@ -469,7 +594,8 @@ impl PluginRuntime {
     /// then swaps it in: its instances are opened on the new version first,
     /// and only when all open does the new version replace the old. On any
     /// failure the old version keeps serving and the error is recorded.
-    /// This blocks; call it off the async executor.
+    /// This blocks; call it off the async executor. The compile timeout
+    /// counts from this call, the wait for a compile slot included.
     pub fn load_file(&self, path: &Path) -> Result<(), LoadError> {
         let Some(name) = plugin_name_of(path) else {
             return Ok(());
@@ -506,7 +632,7 @@ impl PluginRuntime {
             path: path.to_owned(),
             message,
         };
-        let (component, origin) = self.compile(name, path, bytes)?;
+        let (component, origin) = self.compile(name, path, bytes, started)?;
         let pre = self
             .inner
             .linker
@@ -979,7 +1105,15 @@ impl PluginRuntime {
                 metrics: &slot.metrics,
             })
             .collect();
-        crate::metrics::families(&facts)
+        let mut families = crate::metrics::families(&facts);
+        let slots = &self.inner.compile_slots;
+        let counts = slots.counts();
+        families.extend(crate::metrics::compile_families(
+            counts.running,
+            counts.queued,
+            slots.limit,
+        ));
+        families
     }
 }
 

@@ -8,7 +8,11 @@
 //!
 //! Loads run concurrently, one at a time per file: a file whose compilation
 //! takes long delays no other file, and a change to a file being loaded is
-//! loaded once that load ends.
+//! loaded once that load ends. Compilations among them are capped
+//! runtime-wide (`RuntimeOptions::max_concurrent_compiles`; a load from the
+//! compile cache needs no slot): a flood of new files queues, each load on
+//! a blocking thread (never an async executor thread) for at most the
+//! compile timeout.
 
 use crate::runtime::{PluginRuntime, plugin_name_of};
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
