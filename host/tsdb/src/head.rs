@@ -22,7 +22,7 @@ use wasmetheus_model::{MetricFamily, MetricKind};
 struct MemSeries {
     chunks: Vec<XorChunk>,
     last: Option<(i64, f64)>,
-    out_of_order: Vec<(i64, f64)>,
+    out_of_order: BTreeMap<i64, f64>,
     /// Appenders holding uncommitted samples for this series; it is not
     /// garbage-collected while any do.
     pending: u32,
@@ -48,7 +48,7 @@ impl MemSeries {
         MemSeries {
             chunks: Vec::new(),
             last: None,
-            out_of_order: Vec::new(),
+            out_of_order: BTreeMap::new(),
             pending: 0,
             marked_by: 0,
             marked_slot: 0,
@@ -88,8 +88,8 @@ impl MemSeries {
     }
 
     fn value_at(&self, t: i64) -> Option<f64> {
-        if let Ok(i) = self.out_of_order.binary_search_by_key(&t, |s| s.0) {
-            return Some(self.out_of_order[i].1);
+        if let Some(v) = self.out_of_order.get(&t) {
+            return Some(*v);
         }
         let chunk = self
             .chunks
@@ -115,10 +115,20 @@ impl MemSeries {
         }
     }
 
+    /// An out-of-order sample, kept in a tree: samples arriving in
+    /// decreasing time (a hostile target, or a crafted log replayed) cost
+    /// a logarithmic insertion each, not a shift of all the others.
     fn insert_out_of_order(&mut self, t: i64, v: f64) {
-        if let Err(i) = self.out_of_order.binary_search_by_key(&t, |s| s.0) {
-            self.out_of_order.insert(i, (t, v));
-        }
+        self.out_of_order.entry(t).or_insert(v);
+    }
+
+    /// The out-of-order samples in `[mint, maxt]`, in order.
+    fn out_of_order_in(&self, mint: i64, maxt: i64) -> impl Iterator<Item = (i64, f64)> + '_ {
+        (mint <= maxt)
+            .then(|| self.out_of_order.range(mint..=maxt))
+            .into_iter()
+            .flatten()
+            .map(|(t, v)| (*t, *v))
     }
 
     /// Applies an admitted sample.
@@ -151,11 +161,8 @@ impl MemSeries {
                     .take_while(|(t, _)| *t <= maxt),
             );
         }
-        let ooo = self
-            .out_of_order
-            .iter()
-            .filter(|(t, _)| *t >= mint && *t <= maxt);
-        if ooo.clone().next().is_some() {
+        let ooo = self.out_of_order_in(mint, maxt);
+        if self.out_of_order_in(mint, maxt).next().is_some() {
             out.extend(ooo);
             out[start..].sort_by_key(|s| s.0);
         }
@@ -164,11 +171,7 @@ impl MemSeries {
     /// The chunks overlapping `[mint, maxt]`, as sources for a lazy
     /// iterator; with out-of-order samples in range, the merged samples.
     fn chunk_sources(&self, mint: i64, maxt: i64) -> Vec<ChunkSource> {
-        if self
-            .out_of_order
-            .iter()
-            .any(|(t, _)| *t >= mint && *t <= maxt)
-        {
+        if self.out_of_order_in(mint, maxt).next().is_some() {
             let mut samples = Vec::new();
             self.samples_in(mint, maxt, &mut samples);
             return vec![ChunkSource::Decoded(samples)];
@@ -189,10 +192,7 @@ impl MemSeries {
         self.chunks
             .iter()
             .any(|c| !c.is_empty() && c.max_time() >= mint && c.min_time() <= maxt)
-            || self
-                .out_of_order
-                .iter()
-                .any(|(t, _)| *t >= mint && *t <= maxt)
+            || self.out_of_order_in(mint, maxt).next().is_some()
     }
 
     fn is_empty(&self) -> bool {
@@ -227,7 +227,7 @@ impl MemSeries {
     fn truncate(&mut self, before: i64) {
         self.chunks
             .retain(|c| !c.is_empty() && c.max_time() >= before);
-        self.out_of_order.retain(|(t, _)| *t >= before);
+        self.out_of_order = self.out_of_order.split_off(&before);
     }
 }
 

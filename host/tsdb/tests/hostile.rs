@@ -293,6 +293,37 @@ fn a_checkpoint_naming_far_refs_replays_in_memory_of_its_series() {
     head.close();
 }
 
+#[test]
+fn samples_logged_in_decreasing_time_replay_into_order() {
+    // Each sample older than all before it: replay takes every one as out
+    // of order (they were accepted once). 100,000 of them, which cost an
+    // insertion into a tree each rather than a shift of those already in.
+    const N: i64 = 100_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = Vec::new();
+    frame(&series_record(0, &[("__name__", "back")]), &mut log);
+    let samples: Vec<(u32, i64, f64)> = (0..N).rev().map(|t| (0, t, t as f64)).collect();
+    frame(&samples_record(&samples), &mut log);
+    // A repeated timestamp with another value: the first one stays.
+    frame(&samples_record(&[(0, 5, -1.0)]), &mut log);
+    std::fs::write(tmp.path().join("00000000"), &log).unwrap();
+    let head = open_bounded(tmp.path());
+    let got = head_values(&head, "back");
+    assert_eq!(got.len(), N as usize);
+    assert!(
+        got.iter()
+            .enumerate()
+            .all(|(i, s)| *s == (i as i64, i as f64))
+    );
+    // Truncation keeps the out-of-order samples from its time on.
+    head.truncate(N - 10).unwrap();
+    assert_eq!(
+        head_values(&head, "back"),
+        (N - 10..N).map(|t| (t, t as f64)).collect::<Vec<_>>()
+    );
+    head.close();
+}
+
 /// A store at `dir` with series `a`, `b` and `c` (one sample each, block 0),
 /// closed; returns once sled has let go of the directory.
 fn small_store(dir: &Path) {
