@@ -17,17 +17,25 @@
 //!   over, a raw `.cwasm` dropped in) is recompiled and replaced, with a
 //!   warning naming the reason.
 //!
+//! With a [`CompilerCommand`], a miss is compiled in a child process
+//! (`compiler.rs`) killed at the compile timeout; its artifact is stored and
+//! deserialised as the in-process compiler's would be.
+//!
 //! The hashes protect integrity, not against the server's own user: anyone
 //! who can write as that user can run code as it anyway. The directory's
 //! parents are not checked: a cache under a directory others may rename
 //! entries of (one without the sticky bit, writable by others) is only as
 //! safe as that directory.
 
+use crate::compiler::CompilerCommand;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -41,6 +49,17 @@ const HEADER_LEN: usize = 16 + 32 * 3;
 pub struct CompileCache {
     dir: Option<PathBuf>,
     engine_key: String,
+    /// Compiles out of process when set; `None` compiles on the caller's
+    /// thread.
+    compiler: Option<Arc<OutOfProcess>>,
+}
+
+#[derive(Debug)]
+struct OutOfProcess {
+    command: CompilerCommand,
+    timeout: Duration,
+    /// Set when the runtime is dropped: compiler processes are killed.
+    stop: AtomicBool,
 }
 
 /// How a component was obtained.
@@ -82,7 +101,54 @@ impl CompileCache {
         CompileCache {
             dir,
             engine_key: format!("{:016x}", hasher.finish()),
+            compiler: None,
         }
+    }
+
+    /// Compiles misses with `command` in a child process killed after
+    /// `timeout`; `None` keeps compiling in process.
+    pub fn with_compiler(mut self, command: Option<CompilerCommand>, timeout: Duration) -> Self {
+        self.compiler = command.map(|command| {
+            Arc::new(OutOfProcess {
+                command,
+                timeout,
+                stop: AtomicBool::new(false),
+            })
+        });
+        self
+    }
+
+    /// Kills the compiler processes running now and refuses to start more.
+    pub fn stop_compilers(&self) {
+        if let Some(compiler) = &self.compiler {
+            compiler.stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Compiles `bytes`, in the compiler process when there is one (which
+    /// also returns the serialized artifact), else on this thread.
+    fn compile(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+    ) -> wasmtime::Result<(Component, Option<Vec<u8>>)> {
+        let Some(compiler) = &self.compiler else {
+            return Ok((Component::from_binary(engine, bytes)?, None));
+        };
+        if compiler.stop.load(Ordering::Relaxed) {
+            return Err(crate::compiler::CompilerError::Stopped.into());
+        }
+        let artifact = compiler
+            .command
+            .compile(bytes, compiler.timeout, &compiler.stop)?;
+        // SAFETY: the artifact is what `Engine::precompile_component` wrote
+        // in our own compiler process, on an engine with this engine's
+        // compiler settings (`engine::compiler_config`), from these bytes;
+        // wasmtime checks its own header and the engine's compatibility and
+        // refuses anything else. The code in it is what the in-process
+        // compiler would have produced.
+        let component = unsafe { Component::deserialize(engine, &artifact)? };
+        Ok((component, Some(artifact)))
     }
 
     fn path_for(&self, dir: &Path, source_hash: &[u8; 32]) -> PathBuf {
@@ -111,16 +177,16 @@ impl CompileCache {
         gate: impl FnOnce() -> wasmtime::Result<G>,
     ) -> wasmtime::Result<(Component, Origin)> {
         let compile = |gate: G| {
-            let component = Component::from_binary(engine, bytes);
+            let compiled = self.compile(engine, bytes);
             drop(gate);
-            component
+            compiled
         };
         let Some(dir) = &self.dir else {
-            return Ok((compile(gate()?)?, Origin::Compiled));
+            return Ok((compile(gate()?)?.0, Origin::Compiled));
         };
         if let Err(problem) = prepare_dir(dir) {
             tracing::warn!(dir = %dir.display(), "not using the compiled-component cache: {problem}");
-            return Ok((compile(gate()?)?, Origin::Compiled));
+            return Ok((compile(gate()?)?.0, Origin::Compiled));
         }
         let source_hash: [u8; 32] = Sha256::digest(bytes).into();
         let path = self.path_for(dir, &source_hash);
@@ -131,8 +197,15 @@ impl CompileCache {
                 tracing::warn!(path = %path.display(), "ignoring cached component and recompiling: {reason}");
             }
         }
-        let component = compile(gate()?)?;
-        if let Err(e) = self.store(&path, &source_hash, &component) {
+        let (component, artifact) = compile(gate()?)?;
+        let stored = match artifact {
+            Some(artifact) => self.store(&path, &source_hash, &artifact),
+            None => component
+                .serialize()
+                .map_err(anyhow::Error::from)
+                .and_then(|artifact| self.store(&path, &source_hash, &artifact)),
+        };
+        if let Err(e) = stored {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot write the compiled-component cache");
         }
         Ok((component, Origin::Compiled))
@@ -205,13 +278,7 @@ impl CompileCache {
         Ok(artifact)
     }
 
-    fn store(
-        &self,
-        path: &Path,
-        source_hash: &[u8; 32],
-        component: &Component,
-    ) -> anyhow::Result<()> {
-        let artifact = component.serialize()?;
+    fn store(&self, path: &Path, source_hash: &[u8; 32], artifact: &[u8]) -> anyhow::Result<()> {
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         let mut file = std::fs::OpenOptions::new()
@@ -223,8 +290,8 @@ impl CompileCache {
             file.write_all(MAGIC)?;
             file.write_all(&self.engine_hash())?;
             file.write_all(source_hash)?;
-            file.write_all(&Sha256::digest(&artifact))?;
-            file.write_all(&artifact)?;
+            file.write_all(&Sha256::digest(artifact))?;
+            file.write_all(artifact)?;
             // Whatever the umask did, the entry is the owner's alone.
             file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
             file.sync_all()

@@ -52,6 +52,10 @@ pub struct RuntimeOptions {
     /// What one guest call may hand to the host (results, error texts, log
     /// lines), as a multiple of the instance's memory limit.
     pub copy_factor: usize,
+    /// Compiles in a child process started with this command (the
+    /// server's own executable), under its memory limit and killed at the
+    /// compile timeout; `None` compiles on a thread of this process.
+    pub compiler: Option<crate::compiler::CompilerCommand>,
 }
 
 impl RuntimeOptions {
@@ -69,6 +73,7 @@ impl RuntimeOptions {
                 .map_or(1, |n| (n.get() / 2).max(1)),
             metadata_timeout: Duration::from_secs(5),
             copy_factor: 2,
+            compiler: None,
         }
     }
 }
@@ -239,6 +244,7 @@ const GAVE_UP: u8 = 2;
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.cache.stop_compilers();
         // Drops every instance task at its next yield, without waiting:
         // this may run on an async thread, and a task stuck in a guest
         // call must not hold up shutdown.
@@ -321,7 +327,8 @@ impl PluginRuntime {
             .map_err(|e| anyhow::anyhow!("linking WASI HTTP: {e}"))?;
         Exporter::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("linking the host interface: {e}"))?;
-        let cache = CompileCache::new(&engine, options.cache_dir.clone());
+        let cache = CompileCache::new(&engine, options.cache_dir.clone())
+            .with_compiler(options.compiler.clone(), options.compile_timeout);
         let (generation, _) = tokio::sync::watch::channel(0);
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
         let tasks = tokio::runtime::Builder::new_multi_thread()
