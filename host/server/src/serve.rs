@@ -627,3 +627,32 @@ async fn shutdown_signal() {
         () = term => {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ServeArgs;
+    use clap::{Args, FromArgMatches};
+    use std::time::Duration;
+
+    fn parse(flags: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let command = ServeArgs::augment_args(clap::Command::new("serve"));
+        let matches =
+            command.try_get_matches_from(std::iter::once("serve").chain(flags.iter().copied()))?;
+        ServeArgs::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn read_timeout_is_prometheus_flag_with_its_default() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.web_read_timeout, Duration::from_secs(300));
+        assert_eq!(args.flag_values()["web.read-timeout"], "5m");
+        let args = parse(&["--web.read-timeout=90s"]).unwrap();
+        assert_eq!(args.web_read_timeout, Duration::from_secs(90));
+        assert_eq!(args.flag_values()["web.read-timeout"], "1m30s");
+        // 0 waits for ever, as Go's zero ReadTimeout.
+        let args = parse(&["--web.read-timeout", "0s"]).unwrap();
+        assert_eq!(args.web_read_timeout, Duration::ZERO);
+        let error = parse(&["--web.read-timeout", "soon"]).unwrap_err();
+        assert!(error.to_string().contains("--web.read-timeout"), "{error}");
+    }
+}
