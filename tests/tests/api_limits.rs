@@ -597,6 +597,14 @@ async fn a_request_body_beyond_the_limit_is_refused() {
     )
     .await;
     assert_eq!(status, 413, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(
+        error_of(&answer),
+        (
+            "bad_data",
+            "request body larger than 2 MiB; send fewer or shorter parameters"
+        )
+    );
     // Just within it, the same form is read.
     let fits = format!(
         "query=1&pad={}",

@@ -220,6 +220,22 @@ pub(crate) async fn wait_for_query_slot(
 /// buffered, so at most this much is held per connection.
 pub const MAX_REQUEST_BODY: usize = 2 << 20;
 
+/// A body refused for [`MAX_REQUEST_BODY`] is answered in the API's error
+/// shape, saying what the limit is (axum's own text does not).
+async fn explain_body_limit(response: Response) -> Response {
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    params::error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "bad_data",
+        format!(
+            "request body larger than {} MiB; send fewer or shorter parameters",
+            MAX_REQUEST_BODY >> 20
+        ),
+    )
+}
+
 /// The router serving every endpoint.
 pub fn router(backend: Arc<dyn Backend>) -> Router {
     Router::new()
@@ -282,6 +298,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
             post(admin::clean_tombstones).put(admin::clean_tombstones),
         )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
+        .layer(axum::middleware::map_response(explain_body_limit))
         .with_state(backend)
 }
 
