@@ -199,26 +199,67 @@ impl MemSeries {
         self.chunks.iter().all(XorChunk::is_empty) && self.out_of_order.is_empty()
     }
 
-    /// Rebuilds the chunks keeping only samples for which `keep` holds.
-    fn retain(&mut self, keep: impl Fn(i64) -> bool) {
-        let mut samples = Vec::new();
-        self.samples_in(i64::MIN, i64::MAX, &mut samples);
-        let before = samples.len();
-        samples.retain(|(t, _)| keep(*t));
-        if samples.len() == before {
+    /// Deletes the samples in `[mint, maxt]`. Only the chunks holding
+    /// some are re-encoded, so a deletion costs what it touches, not the
+    /// whole series (a log of many small deletions replays in linear time).
+    fn delete_range(&mut self, mint: i64, maxt: i64) {
+        if mint > maxt {
             return;
         }
-        let last = self.last;
-        self.chunks.clear();
-        self.out_of_order.clear();
-        self.last = None;
-        for (t, v) in samples {
-            self.append(t, v);
+        let hit: Vec<i64> = self
+            .out_of_order
+            .range(mint..=maxt)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in &hit {
+            self.out_of_order.remove(t);
         }
-        // The series' last sample still bounds what is in order, even if it
-        // was deleted: later appends must not go back in time.
-        if self.last.is_none() {
-            self.last = last;
+        let mut changed = !hit.is_empty();
+        let mut i = 0;
+        while i < self.chunks.len() {
+            let chunk = &self.chunks[i];
+            if chunk.is_empty() || chunk.max_time() < mint || chunk.min_time() > maxt {
+                i += 1;
+                continue;
+            }
+            let kept: Vec<(i64, f64)> = chunk
+                .iter()
+                .filter(|(t, _)| *t < mint || *t > maxt)
+                .collect();
+            if kept.len() == chunk.len() {
+                i += 1;
+                continue;
+            }
+            changed = true;
+            if kept.is_empty() {
+                self.chunks.remove(i);
+                continue;
+            }
+            let mut rebuilt = XorChunk::new();
+            for (t, v) in kept {
+                // In order and fewer than the chunk held: accepted.
+                let _ = rebuilt.append(t, v);
+            }
+            if i + 1 < self.chunks.len() {
+                rebuilt.shrink_to_fit();
+            }
+            self.chunks[i] = rebuilt;
+            i += 1;
+        }
+        if !changed {
+            return;
+        }
+        // The newest sample left bounds what is in order; with none left,
+        // the deleted one still does: later appends must not go back in
+        // time.
+        let newest_chunk = self.chunks.iter().rev().find_map(XorChunk::last);
+        let newest_ooo = self.out_of_order.last_key_value().map(|(t, v)| (*t, *v));
+        let newest = match (newest_chunk, newest_ooo) {
+            (Some(c), Some(o)) => Some(if o.0 > c.0 { o } else { c }),
+            (c, o) => c.or(o),
+        };
+        if newest.is_some() {
+            self.last = newest;
         }
     }
 
@@ -561,7 +602,7 @@ impl Head {
             Record::Tombstone { r, mint, maxt } => {
                 let Some(h) = refs.head_ref(r) else { return };
                 if let Some(Some(s)) = self.series.get_mut().get(h as usize) {
-                    s.lock().retain(|t| t < mint || t > maxt);
+                    s.lock().delete_range(mint, maxt);
                 }
             }
         }
@@ -857,7 +898,7 @@ impl Head {
         }
         for &r in &refs {
             if let Some(s) = self.series(r) {
-                s.lock().retain(|t| t < mint || t > maxt);
+                s.lock().delete_range(mint, maxt);
             }
         }
         self.stats

@@ -445,3 +445,70 @@ fn after_churn_a_replay_packs_refs_and_every_sample_finds_its_series() {
     assert_eq!(values(&head, &m(7)), [(200, -7.0), (300, -8.0)]);
     head.close();
 }
+
+#[test]
+fn deletions_cut_only_what_they_cover_and_replay_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = HeadLimits {
+        out_of_order_window_ms: 1_000_000,
+        ..HeadLimits::default()
+    };
+    let a = labels(&[("__name__", "a")]);
+    let values = |head: &Head| -> Vec<(i64, f64)> {
+        let got = head
+            .select(&[Matcher::equal("__name__", "a")], i64::MIN, i64::MAX)
+            .unwrap();
+        got.into_iter().flat_map(|s| s.samples).collect()
+    };
+    // Several chunks of in-order samples at even times, then out-of-order
+    // ones at odd times.
+    let mut want: Vec<(i64, f64)> = Vec::new();
+    let head = Head::open(dir.path(), limits, false).unwrap();
+    let mut app = head.appender();
+    for t in (0..2_000).step_by(2) {
+        app.append(&a, t, t as f64).unwrap();
+        want.push((t, t as f64));
+    }
+    app.commit().unwrap();
+    drop(app);
+    let mut app = head.appender();
+    for t in (1..2_000).step_by(10) {
+        app.append(&a, t, -(t as f64)).unwrap();
+        want.push((t, -(t as f64)));
+    }
+    app.commit().unwrap();
+    drop(app);
+    want.sort_by_key(|s| s.0);
+    assert_eq!(values(&head), want);
+    // Many small deletions, one spanning chunks, one of nothing, and the
+    // newest samples.
+    let mut ranges: Vec<(i64, i64)> = (0..300).map(|i| (i * 6 + 3, i * 6 + 4)).collect();
+    ranges.extend([(500, 900), (2_500, 3_000), (1_990, 2_000)]);
+    for &(mint, maxt) in &ranges {
+        head.delete(&[Matcher::equal("__name__", "a")], mint, maxt)
+            .unwrap();
+        want.retain(|(t, _)| *t < mint || *t > maxt);
+    }
+    assert_eq!(values(&head), want);
+    // The newest sample left (1,988) bounds what is in order.
+    let ooo = || {
+        head.stats
+            .out_of_order_appended
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = ooo();
+    let mut app = head.appender();
+    app.append(&a, 1_989, 0.5).unwrap();
+    app.append(&a, 1_995, 1.5).unwrap();
+    app.commit().unwrap();
+    drop(app);
+    assert_eq!(ooo(), before);
+    want.push((1_989, 0.5));
+    want.push((1_995, 1.5));
+    assert_eq!(values(&head), want);
+    head.close();
+    drop(head);
+    let head = Head::open(dir.path(), limits, false).unwrap();
+    assert_eq!(values(&head), want);
+    head.close();
+}
