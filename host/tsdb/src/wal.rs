@@ -41,7 +41,10 @@ const CHECKPOINT_PREFIX: &str = "checkpoint.";
 /// What the log holds, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
-    /// A new series and the ref its samples use.
+    /// A series and the ref its samples use from here on in the log. Refs
+    /// are the head's; a ref may be bound again by a later record (a
+    /// replay packs far refs into dense head refs and logs the new
+    /// bindings), so a reader follows the bindings in order.
     Series { r: u32, labels: Vec<Label> },
     /// Samples of known series.
     Samples(Vec<(u32, i64, f64)>),
