@@ -84,9 +84,10 @@ pub enum CompilerError {
     Invalid(String),
     #[error(
         "compiling it needs more memory than the compile memory limit of {limit} (the compiler \
-         process aborted); make the component smaller or raise --plugins.compile-memory-limit"
+         process ended by {signal}, as it does when an allocation fails); make the component \
+         smaller or raise --plugins.compile-memory-limit"
     )]
-    MemoryLimit { limit: String },
+    MemoryLimit { limit: String, signal: &'static str },
     #[error(
         "compilation did not finish within {0:?} and the compiler process was killed; the \
          component is too large or too complex (split it, or build it with optimisations)"
@@ -264,9 +265,19 @@ impl CompilerCommand {
                     String::from_utf8_lossy(&output).into_owned(),
                 ))
             }
-            // An allocation past RLIMIT_DATA fails, and Rust aborts.
+            // An allocation past RLIMIT_DATA fails, and Rust aborts; a
+            // mapping the loader or a thread's stack needs faults.
             (_, Some(signal)) if signal == rustix::process::Signal::ABORT.as_raw() => {
-                Err(CompilerError::MemoryLimit { limit: limit() })
+                Err(CompilerError::MemoryLimit {
+                    limit: limit(),
+                    signal: "SIGABRT",
+                })
+            }
+            (_, Some(signal)) if signal == rustix::process::Signal::SEGV.as_raw() => {
+                Err(CompilerError::MemoryLimit {
+                    limit: limit(),
+                    signal: "SIGSEGV",
+                })
             }
             (_, Some(signal)) if signal == rustix::process::Signal::XCPU.as_raw() => {
                 Err(CompilerError::CpuLimit(cpu))
@@ -388,12 +399,17 @@ mod tests {
         let secs = Duration::from_secs(10);
         let invalid = run("cat > /dev/null; printf 'bad magic'; exit 2", secs).unwrap_err();
         assert_eq!(invalid.to_string(), "bad magic");
-        let oom = run("kill -ABRT $$", secs).unwrap_err().to_string();
-        assert!(
-            oom.contains("compile memory limit of 64MiB")
-                && oom.contains("--plugins.compile-memory-limit"),
-            "{oom}"
-        );
+        for signal in ["ABRT", "SEGV"] {
+            let oom = run(&format!("kill -{signal} $$"), secs)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                oom.contains("compile memory limit of 64MiB")
+                    && oom.contains(&format!("ended by SIG{signal}"))
+                    && oom.contains("--plugins.compile-memory-limit"),
+                "{oom}"
+            );
+        }
         let cpu = run("kill -XCPU $$", secs).unwrap_err();
         assert!(matches!(cpu, CompilerError::CpuLimit(_)), "{cpu}");
         let killed = run("kill -KILL $$", secs).unwrap_err();

@@ -3,7 +3,8 @@
 //! its cache entry is reused without a child; a compile bomb under a small
 //! memory limit fails with the memory-limit error while this process (the
 //! server) stays small; a slow compilation's child is killed and reaped at
-//! the compile timeout.
+//! the compile timeout; `wasmetheus serve` compiles in its own executable
+//! under `--plugins.compile-memory-limit` and starts all the same.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -338,4 +339,44 @@ async fn a_slow_compile_is_killed_at_the_timeout() {
         "compiler process {seen:?} still there"
     );
     assert!(entries(cache.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_compiles_in_its_own_executable_under_the_flags_limit() {
+    let _serial = serial().await;
+    let plugins = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    install(plugins.path(), "trivial");
+    let log = data.path().join("server.log");
+    let log_file = std::fs::File::create(&log).unwrap();
+    // Far too little memory to compile anything: the error must come from
+    // the compiler process the server started with the flag's limit.
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_wasmetheus"))
+        .arg("serve")
+        .arg("--plugins.dir")
+        .arg(plugins.path())
+        .arg("--storage.tsdb.path")
+        .arg(data.path().join("tsdb"))
+        .args(["--web.listen-address", "127.0.0.1:0"])
+        .args(["--plugins.compile-memory-limit", "1MiB"])
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let wanted = "compile memory limit of 1MiB";
+    let started = Instant::now();
+    let mut text = String::new();
+    while started.elapsed() < Duration::from_secs(60) {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains(wanted) || server.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let exited = server.try_wait().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(exited, None, "the server stopped: {text}");
+    assert!(text.contains(wanted), "{text}");
+    assert!(text.contains("--plugins.compile-memory-limit"), "{text}");
 }
