@@ -190,8 +190,14 @@ impl ConfigSource {
 }
 
 pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
-    args.plugins_compiler =
-        Some(std::env::current_exe().context("finding the server's own executable")?);
+    // This very binary, even once its file is replaced by an upgrade: an
+    // artifact only loads in the engine of the build that compiled it.
+    let this_binary = PathBuf::from("/proc/self/exe");
+    args.plugins_compiler = Some(if this_binary.exists() {
+        this_binary
+    } else {
+        std::env::current_exe().context("finding the server's own executable")?
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
