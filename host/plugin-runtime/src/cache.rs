@@ -35,7 +35,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -126,11 +126,13 @@ impl CompileCache {
     }
 
     /// Compiles `bytes`, in the compiler process when there is one (which
-    /// also returns the serialized artifact), else on this thread.
+    /// also returns the serialized artifact, and is killed at `deadline`),
+    /// else on this thread.
     fn compile(
         &self,
         engine: &Engine,
         bytes: &[u8],
+        deadline: Instant,
     ) -> wasmtime::Result<(Component, Option<Vec<u8>>)> {
         let Some(compiler) = &self.compiler else {
             return Ok((Component::from_binary(engine, bytes)?, None));
@@ -138,9 +140,10 @@ impl CompileCache {
         if compiler.stop.load(Ordering::Relaxed) {
             return Err(crate::compiler::CompilerError::Stopped.into());
         }
-        let artifact = compiler
-            .command
-            .compile(bytes, compiler.timeout, &compiler.stop)?;
+        let artifact =
+            compiler
+                .command
+                .compile(bytes, compiler.timeout, deadline, &compiler.stop)?;
         // SAFETY: the artifact is what `Engine::precompile_component` wrote
         // in our own compiler process, on an engine with this engine's
         // compiler settings (`engine::compiler_config`), from these bytes;
@@ -169,15 +172,18 @@ impl CompileCache {
     ///
     /// `gate` is called only when the component must be compiled (not on a
     /// cache hit); what it returns is held until the compilation has ended,
-    /// and its error is returned without compiling.
+    /// and its error is returned without compiling. A compiler process is
+    /// killed at `deadline` (when the load stops waiting), or the compile
+    /// timeout after it started if that is earlier.
     pub fn load_or_compile<G>(
         &self,
         engine: &Engine,
         bytes: &[u8],
+        deadline: Instant,
         gate: impl FnOnce() -> wasmtime::Result<G>,
     ) -> wasmtime::Result<(Component, Origin)> {
         let compile = |gate: G| {
-            let compiled = self.compile(engine, bytes);
+            let compiled = self.compile(engine, bytes, deadline);
             drop(gate);
             compiled
         };
@@ -369,7 +375,12 @@ mod tests {
     impl Fixture {
         fn load(&self, bytes: &[u8]) -> Origin {
             self.cache
-                .load_or_compile(&self.engine, bytes, || Ok(()))
+                .load_or_compile(
+                    &self.engine,
+                    bytes,
+                    Instant::now() + Duration::from_secs(60),
+                    || Ok(()),
+                )
                 .unwrap()
                 .1
         }

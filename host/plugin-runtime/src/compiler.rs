@@ -147,13 +147,16 @@ fn limit(resource: rustix::process::Resource, value: u64) -> std::io::Result<()>
 
 impl CompilerCommand {
     /// The compiled form of `bytes`, from a child process, which is killed
-    /// when `timeout` passes or `stop` is set.
+    /// at `deadline`, `timeout` after it started at the latest, or when
+    /// `stop` is set.
     pub(crate) fn compile(
         &self,
         bytes: &[u8],
         timeout: Duration,
+        deadline: Instant,
         stop: &AtomicBool,
     ) -> Result<Vec<u8>, CompilerError> {
+        let deadline = deadline.min(Instant::now() + timeout);
         let memory = self.memory_limit;
         let cpu = cpu_limit(timeout);
         let mut command = Command::new(&self.program);
@@ -217,7 +220,6 @@ impl CompilerCommand {
                     return Err(CompilerError::Io(e));
                 }
             };
-            let deadline = Instant::now() + timeout;
             let status = loop {
                 match child.try_wait() {
                     Ok(Some(status)) => break status,
@@ -332,7 +334,8 @@ mod tests {
     }
 
     fn run(script: &str, timeout: Duration) -> Result<Vec<u8>, CompilerError> {
-        sh(script, 64 << 20).compile(b"input", timeout, &AtomicBool::new(false))
+        let far = Instant::now() + Duration::from_secs(3600);
+        sh(script, 64 << 20).compile(b"input", timeout, far, &AtomicBool::new(false))
     }
 
     #[test]
@@ -381,6 +384,21 @@ mod tests {
     }
 
     #[test]
+    fn a_child_is_killed_at_the_loads_deadline_if_that_comes_first() {
+        let started = Instant::now();
+        let error = sh("exec sleep 60", 1 << 20)
+            .compile(
+                b"",
+                Duration::from_secs(60),
+                started + Duration::from_millis(200),
+                &AtomicBool::new(false),
+            )
+            .unwrap_err();
+        assert!(matches!(error, CompilerError::Timeout(_)), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+
+    #[test]
     fn a_stop_kills_the_child() {
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let stopping = std::sync::Arc::clone(&stop);
@@ -389,7 +407,12 @@ mod tests {
             stopping.store(true, Ordering::Relaxed);
         });
         let error = sh("exec sleep 60", 1 << 20)
-            .compile(b"", Duration::from_secs(60), &stop)
+            .compile(
+                b"",
+                Duration::from_secs(60),
+                Instant::now() + Duration::from_secs(60),
+                &stop,
+            )
             .unwrap_err();
         assert!(matches!(error, CompilerError::Stopped), "{error}");
     }
@@ -417,7 +440,7 @@ mod tests {
         let failed = run("exit 101", secs).unwrap_err();
         assert!(matches!(failed, CompilerError::Failed(_)), "{failed}");
         let missing = CompilerCommand::new("/nonexistent/wasmetheus")
-            .compile(b"", secs, &AtomicBool::new(false))
+            .compile(b"", secs, Instant::now() + secs, &AtomicBool::new(false))
             .unwrap_err();
         assert!(matches!(missing, CompilerError::Spawn { .. }), "{missing}");
     }
@@ -425,7 +448,12 @@ mod tests {
     #[test]
     fn output_past_the_memory_limit_is_not_read() {
         let error = sh("head -c 40000000 /dev/zero", 32 << 20)
-            .compile(b"", Duration::from_secs(10), &AtomicBool::new(false))
+            .compile(
+                b"",
+                Duration::from_secs(10),
+                Instant::now() + Duration::from_secs(10),
+                &AtomicBool::new(false),
+            )
             .unwrap_err();
         assert!(
             matches!(error, CompilerError::ArtifactTooLarge { .. }),

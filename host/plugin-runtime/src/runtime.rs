@@ -547,7 +547,7 @@ impl PluginRuntime {
             std::thread::Builder::new()
                 .name(format!("compile-{name}"))
                 .spawn(move || {
-                    let result = cache.load_or_compile(&engine, &bytes, || {
+                    let result = cache.load_or_compile(&engine, &bytes, deadline, || {
                         // Taken only if the load still waits for it.
                         let claim = || {
                             phase
