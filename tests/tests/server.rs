@@ -284,8 +284,16 @@ async fn hot_reload_add_replace_reject_remove() {
         plugin(&status, "hot").is_none().then_some(())
     })
     .await;
-    let (code, _) = http(address, "GET", "/plugins/hot/metrics", &[]).await;
-    assert_eq!(code, 404);
+    // The scrape side follows the runtime's change on its own schedule.
+    eventually(
+        Duration::from_secs(3),
+        "the instance's page to go",
+        || async {
+            let (code, _) = http(address, "GET", "/plugins/hot/metrics", &[]).await;
+            (code == 404).then_some(())
+        },
+    )
+    .await;
 }
 
 /// Appends a component-level custom section of `size` bytes: the file stays
