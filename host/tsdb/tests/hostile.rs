@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::{Appender, MatchType, Matcher, Queryable};
-use wasmetheus_tsdb::store::Store;
+use wasmetheus_tsdb::store::{Store, StoreError};
 use wasmetheus_tsdb::{Db, DbOptions, Head, HeadLimits};
 
 const RANGE: i64 = 10_000;
@@ -336,9 +336,14 @@ fn small_store(dir: &Path) {
     }
 }
 
+/// How long a test waits for sled to let go of its directory lock, which
+/// it does only when its flusher thread ends, a moment after the last
+/// handle is dropped (longer on a loaded machine).
+const LOCK_RELEASE: Duration = Duration::from_secs(30);
+
 /// Opens sled at `dir` once the store's flusher released it.
 fn sled_at(dir: &Path) -> sled::Db {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + LOCK_RELEASE;
     loop {
         match sled::Config::new().path(dir).use_compression(true).open() {
             Ok(db) => return db,
@@ -351,13 +356,35 @@ fn sled_at(dir: &Path) -> sled::Db {
     }
 }
 
+/// Whether `err` is sled refusing the directory because a handle dropped
+/// a moment ago still holds its lock.
+fn is_lock_busy(err: &StoreError) -> bool {
+    matches!(err, StoreError::Sled { source: sled::Error::Io(e), .. }
+        if e.to_string().starts_with("could not acquire lock"))
+}
+
+/// `Store::open` once sled let go of the lock of an edit made just before
+/// (which `Store::open`'s own short wait may not see on a loaded machine):
+/// any other outcome, success or error, is returned as it is.
+fn open_store(dir: &Path, range: i64) -> Result<Store, StoreError> {
+    let deadline = Instant::now() + LOCK_RELEASE;
+    loop {
+        match Store::open(dir, range) {
+            Err(e) if is_lock_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
+}
+
 fn edit_sled(dir: &Path, edit: impl FnOnce(&sled::Db)) {
     let db = sled_at(dir);
     edit(&db);
     db.flush().unwrap();
+    // Sled lets go of its lock a moment after the handle is dropped: the
+    // store is opened through `open_store`, which waits for that.
     drop(db);
-    // Sled lets go of its lock a moment after the handle is dropped.
-    std::thread::sleep(Duration::from_millis(300));
 }
 
 fn values(store: &Store, n: &str) -> Vec<(i64, f64)> {
@@ -377,7 +404,7 @@ fn a_symbol_id_beyond_the_table_is_corruption_not_an_allocation() {
             .insert(0xffff_fff0u32.to_be_bytes(), b"far".as_slice())
             .unwrap();
     });
-    let err = Store::open(tmp.path(), RANGE).err().expect("refused");
+    let err = open_store(tmp.path(), RANGE).err().expect("refused");
     assert!(err.to_string().contains("symbol id"), "{err}");
 }
 
@@ -398,7 +425,7 @@ fn malformed_series_and_postings_entries_are_errors_for_what_uses_them() {
         let postings = db.open_tree("postings").unwrap();
         postings.insert([0u8, 0, 0, 0, 9], &[1u8][..]).unwrap();
     });
-    let store = Store::open(tmp.path(), RANGE).unwrap();
+    let store = open_store(tmp.path(), RANGE).unwrap();
     // The good series are untouched.
     assert_eq!(values(&store, "b"), vec![(1, 1.0)]);
     // A lookup that scans the name's postings meets the short key.
