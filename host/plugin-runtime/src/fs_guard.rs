@@ -17,16 +17,26 @@
 //!   (what `/proc/net` and `/proc/mounts` show: the network namespace and
 //!   the mount table, which every process of the host shares) are allowed;
 //!   everything else is refused with `access`;
-//! - in every other process' directory the entries that expose memory,
-//!   environment, descriptors or filesystem roots (`environ`, `mem`, `maps`,
-//!   `fd`, `root`, `cwd`, `exe`, …) are refused too, since a plugin runs as
-//!   the server's user and could otherwise read its siblings' secrets;
-//! - `stat-at`, `metadata-hash-at` and `readlink-at` check their path (the
-//!   parent as resolved, then the last component) the same way;
+//! - in every other process' directory only the statistics listed in
+//!   [`PUBLIC_PROCESS_ENTRIES`] (`stat`, `status`, `cmdline`, `mounts`,
+//!   `net/…`, …, and the same under `task/<tid>`) are allowed; everything
+//!   else (`environ`, `mem`, `fd`, `root`, `io`, `wchan`, and whatever a
+//!   newer kernel adds) is refused, since a plugin runs as the server's user
+//!   and could otherwise read its siblings' secrets;
+//! - a procfs root without a `self` entry (a bind mount of one process'
+//!   directory, say `/proc/<pid>`, inside a grant) cannot be told apart from
+//!   a process directory, so nothing on it is allowed;
+//! - `stat-at`, `metadata-hash-at` and `readlink-at` check their path the
+//!   same way: the parent resolved through `openat2` (beneath the
+//!   directory, no magic links, no slot of the instance's resource table),
+//!   then the last component by name; a parent that does not exist or is
+//!   not a directory is left to the call, which fails the same way, and any
+//!   other failure to resolve it refuses the call;
 //! - a listing of the procfs root omits the server's pid;
-//! - each instance may hold at most [`MAX_OPEN_DESCRIPTORS`] open
-//!   descriptors: one more traps the call with a message naming the limit,
-//!   so a hoarder cannot exhaust the server's file descriptors.
+//! - each instance may hold at most [`MAX_OPEN_DESCRIPTORS`] descriptors
+//!   opened through `open-at` (its preopens, one per grant, are not
+//!   counted): one more traps the call with a message naming the limit, so
+//!   a hoarder cannot exhaust the server's file descriptors.
 //!
 //! - the kernel's own interfaces are refused: `/proc/kmsg` (a read blocks
 //!   and consumes the kernel log), `/proc/kcore`, `/proc/kallsyms`,
@@ -44,14 +54,20 @@
 //!   no device) and again on the opened descriptor, so a node swapped in
 //!   between is not read either;
 //! - a granted read path inside the server's process directory (say
-//!   `/proc/self`) is not preopened at all (see `check_grant`).
+//!   `/proc/self`, by its text or where it resolves) or one that goes
+//!   through a magic link (`/proc/<pid>/cwd`, `/proc/<pid>/root`,
+//!   `/proc/<pid>/fd/N`, which lead anywhere, the server's data directory
+//!   among them) is not preopened at all (see [`FsGuard::open_grant`]); the
+//!   directory that was checked is the one preopened, reopened through its
+//!   descriptor, so nothing swapped in by name in between is granted.
 //!
 //! What remains, by design: `/sys` shows the host's devices and cgroups (a
 //! cgroup's `cgroup.procs` lists pids, the server's among them; nothing of
 //! its memory or environment); the server's pid can be told from the one
 //! numbered directory that answers `access` instead of `no-entry`, though
-//! nothing under it is reachable; other processes' `stat`, `status` and
-//! `cmdline` stay readable, as they are to every user of the host; and
+//! nothing under it is reachable; other processes' `stat`, `status`,
+//! `cmdline` and the rest of [`PUBLIC_PROCESS_ENTRIES`] stay readable, as
+//! they are to every user of the host; and
 //! `stat` through a symlink outside procfs reports metadata of its target.
 //!
 //! The wrappers replace wasmtime-wasi's definitions in a linker that
@@ -70,8 +86,9 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{
     ErrorCode, HostDescriptor, HostDirectoryEntryStream, MetadataHashValue, OpenFlags, PathFlags,
 };
 
-/// The most descriptors (files and directories, preopens included) one
-/// instance may hold open at once.
+/// The most descriptors (files and directories) one instance may hold open
+/// at once through `open-at`; its preopens (one per granted path) come on
+/// top.
 pub const MAX_OPEN_DESCRIPTORS: usize = 128;
 
 /// The linker instance wasmtime-wasi 48 defines `wasi:filesystem/types` as.
@@ -94,27 +111,33 @@ const KERNEL_PROC_ENTRIES: &[&str] = &[
 /// kernel internals, and reads such as `trace_pipe` that block.
 const KERNEL_DEBUG_MAGICS: &[rustix::fs::FsWord] = &[0x6462_6720, 0x7472_6163];
 
-/// Entries of another process' directory in procfs that a plugin may not
-/// open, stat or read the link of.
-const PRIVATE_PROCESS_ENTRIES: &[&str] = &[
-    "environ",
-    "mem",
-    "maps",
-    "smaps",
-    "smaps_rollup",
-    "numa_maps",
-    "pagemap",
-    "map_files",
-    "fd",
-    "fdinfo",
-    "root",
-    "cwd",
-    "exe",
-    "auxv",
-    "syscall",
-    "stack",
-    "ns",
+/// The entries of another process' directory in procfs (and of its
+/// threads' under `task/<tid>`) that a plugin may open, stat or read the
+/// link of: what `ps`, `top` and node_exporter's process and filesystem
+/// collectors read, and nothing of its memory, environment, descriptors,
+/// I/O or kernel state. `net` covers everything below it.
+pub const PUBLIC_PROCESS_ENTRIES: &[&str] = &[
+    "stat",
+    "statm",
+    "status",
+    "cmdline",
+    "comm",
+    "limits",
+    "cgroup",
+    "oom_score",
+    "oom_score_adj",
+    "schedstat",
+    "mounts",
+    "mountinfo",
+    "mountstats",
+    "net",
+    "task",
 ];
+
+/// Whether a procfs name is a process or thread id.
+fn is_number(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit())
+}
 
 /// What a store's data gives the wrappers: wasmtime-wasi's filesystem view
 /// and the guard's own state.
@@ -136,11 +159,29 @@ pub struct FsGuard {
     /// its streams have let go of it).
     open: Vec<Weak<std::fs::File>>,
     max_open: usize,
-    /// Mount points of procfs met so far, with the server's pid in each.
+    /// Mount points of procfs met so far, with the server's pid in each
+    /// (`None` where its pid namespace does not show the server).
     proc_roots: Vec<(PathBuf, Option<u32>)>,
     /// Directory streams listing a procfs root, by resource rep.
     proc_listings: HashMap<u32, usize>,
     warned: bool,
+}
+
+/// Why a granted read path is not preopened.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    /// Refused by the guard.
+    #[error("refused: {0}")]
+    Denied(Denial),
+    /// Could not be opened as a directory.
+    #[error("{0}")]
+    Open(std::io::Error),
+}
+
+impl From<Denial> for GrantError {
+    fn from(why: Denial) -> Self {
+        GrantError::Denied(why)
+    }
 }
 
 /// Why a path was refused.
@@ -148,8 +189,11 @@ pub struct FsGuard {
 pub enum Denial {
     /// The server's own process directory (or `self`/`thread-self`).
     ServerProcess,
-    /// A private entry of another process.
+    /// An entry of another process not in [`PUBLIC_PROCESS_ENTRIES`].
     PrivateEntry,
+    /// A granted path that goes through a magic link such as
+    /// `/proc/<pid>/cwd` or `/proc/<pid>/fd/N`.
+    MagicLink,
     /// On procfs, but where could not be told: refused to be safe.
     Unresolved,
     /// A FIFO (or socket): opening it blocks until a writer comes.
@@ -165,9 +209,15 @@ impl std::fmt::Display for Denial {
         f.write_str(match self {
             Denial::ServerProcess => "it is the server's own process",
             Denial::PrivateEntry => {
-                "it exposes another process' memory, environment, descriptors or root"
+                "it is not among the statistics of another process a plugin may read (stat, \
+                 status, cmdline, mounts, net/…); the others expose its memory, environment, \
+                 descriptors or root"
             }
-            Denial::Unresolved => "its place in procfs could not be resolved",
+            Denial::MagicLink => {
+                "it goes through a /proc magic link (such as /proc/<pid>/cwd, root or fd/N) that \
+                 leads outside the path as written; grant the directory it points to instead"
+            }
+            Denial::Unresolved => "where it leads could not be resolved",
             Denial::Kernel => "it is the kernel's memory, log or debugging interface",
             Denial::Fifo => "it is a FIFO or socket, whose open would block the plugin executor",
             Denial::Device => {
@@ -227,7 +277,7 @@ pub fn proc_verdict(rel: &[&str], is_server: &dyn Fn(&str) -> bool) -> Result<()
     if KERNEL_PROC_ENTRIES.contains(first) {
         return Err(Denial::Kernel);
     }
-    if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
+    if !is_number(first) {
         return Ok(());
     }
     if is_server(first) {
@@ -237,14 +287,18 @@ pub fn proc_verdict(rel: &[&str], is_server: &dyn Fn(&str) -> bool) -> Result<()
             _ => Err(Denial::ServerProcess),
         };
     }
-    let entry = match rest {
-        ["task", _, entry, ..] => Some(entry),
-        [entry, ..] => Some(entry),
-        [] => None,
-    };
-    match entry {
-        Some(entry) if PRIVATE_PROCESS_ENTRIES.contains(entry) => Err(Denial::PrivateEntry),
-        _ => Ok(()),
+    let public = |entry: &str| PUBLIC_PROCESS_ENTRIES.contains(&entry);
+    match rest {
+        [] | ["task"] => Ok(()),
+        ["task", tid, rest @ ..] if is_number(tid) => match rest {
+            [] => Ok(()),
+            ["task", ..] => Err(Denial::PrivateEntry),
+            [entry, ..] if public(entry) => Ok(()),
+            _ => Err(Denial::PrivateEntry),
+        },
+        ["task", ..] => Err(Denial::PrivateEntry),
+        [entry, ..] if public(entry) => Ok(()),
+        _ => Err(Denial::PrivateEntry),
     }
 }
 
@@ -285,6 +339,10 @@ impl FsGuard {
     }
 
     /// The procfs mount point `path` lies under, found once and remembered.
+    /// `None` when none is found, or when the topmost procfs directory above
+    /// `path` has no `self` entry: a bind mount of one process' directory
+    /// (or a part of it), where `environ` or `fd` would pass for top-level
+    /// names.
     fn proc_root(&mut self, path: &Path) -> Option<usize> {
         if let Some(i) = self
             .proc_roots
@@ -295,16 +353,23 @@ impl FsGuard {
         }
         let ancestors: Vec<&Path> = path.ancestors().collect();
         let root = ancestors.into_iter().rev().find(|a| is_procfs(a))?;
+        let own = root.join("self");
+        // A procfs root always has `self` (a dangling link in a pid
+        // namespace that does not show the server).
+        if own.symlink_metadata().is_err() {
+            return None;
+        }
         // The server's pid as this procfs (its pid namespace) numbers it.
-        let pid = std::fs::read_link(root.join("self"))
+        let pid = std::fs::read_link(own)
             .ok()
             .and_then(|target| target.to_str()?.parse::<u32>().ok());
         self.proc_roots.push((root.to_owned(), pid));
         Some(self.proc_roots.len() - 1)
     }
 
-    fn place(&mut self, file: &std::fs::File) -> Place {
+    fn place(&mut self, file: impl std::os::fd::AsFd) -> Place {
         use std::os::fd::AsRawFd;
+        let file = file.as_fd();
         match rustix::fs::fstatfs(file) {
             Ok(s) if s.f_type == rustix::fs::PROC_SUPER_MAGIC => {}
             Ok(s) if KERNEL_DEBUG_MAGICS.contains(&s.f_type) => return Place::KernelDebug,
@@ -326,7 +391,7 @@ impl FsGuard {
         let (root, Some(pid)) = &self.proc_roots[root] else {
             return false;
         };
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) {
+        if !is_number(name) {
             return false;
         }
         name == pid.to_string()
@@ -351,10 +416,9 @@ impl FsGuard {
         proc_verdict(&rel, &|name| self.is_server(root, name))
     }
 
-    /// Checks what an opened descriptor is and where it really is.
-    fn check_descriptor(&mut self, descriptor: &Descriptor) -> Result<(), Denial> {
-        descriptor_verdict(os_file(descriptor).as_ref())?;
-        match self.place(os_file(descriptor)) {
+    /// The verdict on a place.
+    fn judge(&self, place: Place) -> Result<(), Denial> {
+        match place {
             Place::Elsewhere => Ok(()),
             Place::KernelDebug => Err(Denial::Kernel),
             Place::Unknown => Err(Denial::Unresolved),
@@ -362,24 +426,52 @@ impl FsGuard {
         }
     }
 
-    /// Checks a granted read path before it is preopened.
-    pub fn check_grant(&mut self, path: &Path) -> Result<(), Denial> {
-        use std::os::unix::fs::OpenOptionsExt;
-        // A directory only: a FIFO granted by mistake must not block here.
-        let opened = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(rustix::fs::OFlags::DIRECTORY.bits() as i32)
-            .open(path);
-        match opened {
-            Ok(file) => match self.place(&file) {
-                Place::Elsewhere => Ok(()),
-                Place::KernelDebug => Err(Denial::Kernel),
-                Place::Unknown => Err(Denial::Unresolved),
-                Place::Proc(root, path) => self.verdict(root, &path),
-            },
-            // Opening the preopen reports its own error.
-            Err(_) => Ok(()),
+    /// Checks what an opened descriptor is and where it really is.
+    fn check_descriptor(&mut self, descriptor: &Descriptor) -> Result<(), Denial> {
+        descriptor_verdict(os_file(descriptor).as_ref())?;
+        let place = self.place(os_file(descriptor).as_ref());
+        self.judge(place)
+    }
+
+    /// Opens a granted read path to be preopened, or refuses it: a path
+    /// that lies inside the server's own process directory as written
+    /// (`/proc/self/…`, `/proc/<server pid>/…`) or as resolved, one that
+    /// goes through a magic link (`/proc/<pid>/cwd`, `root`, `fd/N`: they
+    /// lead anywhere, the server's data directory among them), or one that
+    /// leads to a refused place. The returned descriptor (`O_PATH`, a
+    /// directory) is what was checked: preopen it, not the path again.
+    pub fn open_grant(&mut self, path: &Path) -> Result<std::os::fd::OwnedFd, GrantError> {
+        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        // As written: a grant of /proc/self/… is refused even where it
+        // would resolve to something harmless.
+        // (A symlink's name says nothing: where it leads is judged below.)
+        let written = path
+            .ancestors()
+            .filter(|a| a.symlink_metadata().is_ok_and(|m| m.is_dir()) && is_procfs(a))
+            .last();
+        if let Some(top) = written {
+            match self.proc_root(top) {
+                Some(root) => self.verdict(root, path)?,
+                None => return Err(Denial::Unresolved.into()),
+            }
         }
+        // A directory only, and `O_PATH`: nothing is opened for reading,
+        // so a FIFO or device granted by mistake cannot block here.
+        let opened = rustix::fs::openat2(
+            rustix::fs::CWD,
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::NO_MAGICLINKS,
+        );
+        let dir = match opened {
+            Ok(dir) => dir,
+            Err(rustix::io::Errno::LOOP) => return Err(Denial::MagicLink.into()),
+            Err(e) => return Err(GrantError::Open(e.into())),
+        };
+        let place = self.place(&dir);
+        self.judge(place)?;
+        Ok(dir)
     }
 
     fn deny(&mut self, operation: &str, path: &str, why: Denial) -> ErrorCode {
@@ -426,16 +518,28 @@ impl FsGuard {
 /// wasmtime-wasi resolves it: no `..` out, no absolute or magic links).
 /// Refused when it cannot be looked up that way.
 fn device_at(dir: &std::fs::File, path: &str, path_flags: PathFlags) -> Result<(), Denial> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    let mut oflags = OFlags::PATH | OFlags::CLOEXEC;
+    let mut oflags = rustix::fs::OFlags::empty();
     if !path_flags.contains(PathFlags::SYMLINK_FOLLOW) {
-        oflags |= OFlags::NOFOLLOW;
+        oflags |= rustix::fs::OFlags::NOFOLLOW;
     }
-    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
-    match rustix::fs::openat2(dir, path, oflags, Mode::empty(), resolve) {
+    match beneath(dir, path, oflags) {
         Ok(fd) => descriptor_verdict(fd),
         Err(_) => Err(Denial::Device),
     }
+}
+
+/// An `O_PATH` descriptor of `path` resolved beneath `dir` as wasmtime-wasi
+/// resolves it (no `..` out, no absolute or magic links), with `oflags`
+/// added: it opens nothing for reading and takes no slot of any table.
+fn beneath(
+    dir: &std::fs::File,
+    path: &str,
+    oflags: rustix::fs::OFlags,
+) -> rustix::io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    let oflags = oflags | OFlags::PATH | OFlags::CLOEXEC;
+    rustix::fs::openat2(dir, path, oflags, Mode::empty(), resolve)
 }
 
 fn borrow<T: 'static>(resource: &Resource<T>) -> Resource<T> {
@@ -498,43 +602,40 @@ impl GuardedFs<'_> {
     ) -> FsResult<()> {
         let trimmed = path.trim_end_matches('/');
         let (parent, last) = trimmed.rsplit_once('/').unwrap_or(("", trimmed));
+        let dir = os_file(self.fs.table.get(fd)?);
         let place = if parent.is_empty() {
             if path.starts_with('/') {
                 // Absolute: wasmtime-wasi refuses it anyway.
                 return Ok(());
             }
-            let descriptor = self.fs.table.get(fd)?;
-            self.guard.place(os_file(descriptor))
+            self.guard.place(dir.as_ref())
         } else {
-            let opened = HostDescriptor::open_at(
-                &mut self.fs,
-                borrow(fd),
-                PathFlags::SYMLINK_FOLLOW,
-                parent.to_owned(),
-                OpenFlags::DIRECTORY,
-                DescriptorFlags::READ,
-            )
-            .await;
-            // A parent that cannot be opened fails the call itself too.
-            let Ok(opened) = opened else { return Ok(()) };
-            let place = self.guard.place(os_file(self.fs.table.get(&opened)?));
-            self.fs.table.delete(opened)?;
-            place
+            // Resolved as wasmtime-wasi resolves it (beneath the directory,
+            // no magic links), through an `O_PATH` descriptor of the
+            // guard's own: no slot of the instance's resource table, which
+            // a guest could have filled to make this fail.
+            match beneath(dir, parent, rustix::fs::OFlags::DIRECTORY) {
+                Ok(parent) => self.guard.place(&parent),
+                // The call itself fails the same way.
+                Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => return Ok(()),
+                // Not resolved, not judged: refused.
+                Err(_) => Place::Unknown,
+            }
         };
-        let verdict = match place {
-            Place::Elsewhere => Ok(()),
-            Place::KernelDebug => Err(Denial::Kernel),
-            Place::Unknown => Err(Denial::Unresolved),
-            Place::Proc(root, parent) => {
-                let full = match last {
+        let place = match place {
+            Place::Proc(root, parent) => Place::Proc(
+                root,
+                match last {
                     "" | "." => parent,
                     ".." => parent.parent().map_or(parent.clone(), Path::to_owned),
                     name => parent.join(name),
-                };
-                self.guard.verdict(root, &full)
-            }
+                },
+            ),
+            other => other,
         };
-        verdict.map_err(|why| self.guard.deny(operation, path, why).into())
+        self.guard
+            .judge(place)
+            .map_err(|why| self.guard.deny(operation, path, why).into())
     }
 
     async fn stat_at(
@@ -566,7 +667,7 @@ impl GuardedFs<'_> {
         &mut self,
         fd: Resource<Descriptor>,
     ) -> FsResult<Resource<DirectoryEntryStream>> {
-        let place = self.guard.place(os_file(self.fs.table.get(&fd)?));
+        let place = self.guard.place(os_file(self.fs.table.get(&fd)?).as_ref());
         let stream = HostDescriptor::read_directory(&mut self.fs, fd).await?;
         match place {
             Place::Proc(root, path) if path == self.guard.proc_roots[root].0 => {
@@ -718,15 +819,36 @@ mod tests {
             "1/fd/0",
             "1/task/1/environ",
             "7/map_files/x",
+            // Not named by the old deny-list: the allow-list refuses them.
+            "1/io",
+            "1/personality",
+            "1/wchan",
+            "1/timers",
+            "1/timerslack_ns",
+            "1/attr/current",
+            "1/task/1/io",
+            "1/task/1/wchan",
+            "1/task/x/stat",
+            "1/task/1/task/1/stat",
+            "1/a-name-a-newer-kernel-adds",
         ] {
             assert_eq!(verdict(denied), Err(Denial::PrivateEntry), "{denied}");
         }
         for allowed in [
             "1",
             "1/mounts",
+            "1/mountinfo",
             "1/stat",
+            "1/statm",
             "1/status",
+            "1/cmdline",
+            "1/comm",
+            "1/net",
+            "1/net/dev",
+            "1/task",
+            "1/task/1",
             "1/task/1/stat",
+            "1/task/1/net/dev",
             "sys/kernel/arch",
         ] {
             assert_eq!(verdict(allowed), Ok(()), "{allowed}");
@@ -837,6 +959,150 @@ mod tests {
                 guard: &mut self.guard,
             }
         }
+    }
+
+    fn state(grant: &str) -> State {
+        let mut wasi = wasmtime_wasi::WasiCtxBuilder::new();
+        wasi.preopened_dir(grant, grant, wasmtime_wasi::FsPerms::ReadOnly)
+            .unwrap();
+        State {
+            wasi: wasi.build(),
+            table: wasmtime::component::ResourceTable::new(),
+            guard: FsGuard::new("p".into(), "i".into()),
+        }
+    }
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    /// The preopen of `state` as the guest sees it.
+    fn preopen(state: &mut State) -> Resource<Descriptor> {
+        use wasmtime_wasi::p2::bindings::filesystem::preopens::Host;
+        let mut view = state.guarded_fs();
+        let mut dirs = Host::get_directories(&mut view.fs).unwrap();
+        dirs.remove(0).0
+    }
+
+    fn code<T>(result: FsResult<T>) -> Option<ErrorCode> {
+        result.err().map(|e| e.downcast().unwrap())
+    }
+
+    #[test]
+    fn a_full_resource_table_does_not_skip_the_check_of_a_parent() {
+        let mut state = state("/proc");
+        let proc = preopen(&mut state);
+        // The guest holds as many resources as it may: the parent of the
+        // path can no longer be opened as a resource.
+        // (The preopen is its only one.)
+        state.table.set_max_capacity(1);
+        let mut view = state.guarded_fs();
+        let follow = PathFlags::SYMLINK_FOLLOW;
+        let statted = block_on(view.stat_at(borrow(&proc), follow, "self/environ".into()));
+        assert_eq!(code(statted), Some(ErrorCode::Access));
+        let link = block_on(view.readlink_at(borrow(&proc), "self/fd/0".into()));
+        assert_eq!(code(link), Some(ErrorCode::Access));
+        let hash = block_on(view.metadata_hash_at(borrow(&proc), follow, "self/environ".into()));
+        assert_eq!(code(hash), Some(ErrorCode::Access));
+        // A parent that does not exist is the call's own error.
+        let missing = block_on(view.stat_at(borrow(&proc), follow, "no/such".into()));
+        assert_eq!(code(missing), Some(ErrorCode::NoEntry));
+        // Allowed places still answer.
+        assert!(block_on(view.stat_at(borrow(&proc), follow, "net/dev".into())).is_ok());
+        assert!(block_on(view.stat_at(borrow(&proc), follow, "sys/kernel".into())).is_ok());
+    }
+
+    #[test]
+    fn grants_through_the_server_process_or_a_magic_link_are_refused() {
+        let mut guard = FsGuard::new("p".into(), "i".into());
+        let pid = std::process::id();
+        for path in [
+            "/proc/self".to_owned(),
+            "/proc/self/cwd".to_owned(),
+            "/proc/self/root".to_owned(),
+            "/proc/thread-self/root".to_owned(),
+            format!("/proc/{pid}/cwd"),
+        ] {
+            assert!(
+                matches!(
+                    guard.open_grant(Path::new(&path)),
+                    Err(GrantError::Denied(Denial::ServerProcess))
+                ),
+                "{path}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for (name, target) in [
+            ("cwd", "/proc/self/cwd".to_owned()),
+            ("root", format!("/proc/{pid}/root")),
+            ("fd", "/proc/thread-self/fd/0".to_owned()),
+        ] {
+            let link = dir.path().join(name);
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            assert!(
+                matches!(
+                    guard.open_grant(&link),
+                    Err(GrantError::Denied(Denial::MagicLink))
+                ),
+                "{target}"
+            );
+        }
+        // Reached through a plain symlink, the server's directory is
+        // judged where it resolves.
+        let link = dir.path().join("me");
+        std::os::unix::fs::symlink(format!("/proc/{pid}"), &link).unwrap();
+        assert!(matches!(
+            guard.open_grant(&link),
+            Err(GrantError::Denied(Denial::ServerProcess))
+        ));
+        for fine in ["/proc", "/proc/net", "/proc/sys", "/tmp"] {
+            assert!(guard.open_grant(Path::new(fine)).is_ok(), "{fine}");
+        }
+        assert!(matches!(
+            guard.open_grant(&dir.path().join("missing")),
+            Err(GrantError::Open(_))
+        ));
+    }
+
+    /// Run by `a_bind_mounted_process_directory_is_refused` in a mount
+    /// namespace of its own, with a process directory bind-mounted at the
+    /// path in this variable.
+    const BIND_MOUNT_VAR: &str = "WASMETHEUS_FS_GUARD_BIND_MOUNT";
+
+    #[test]
+    fn a_bind_mounted_process_directory_is_refused() {
+        if let Some(mount) = std::env::var_os(BIND_MOUNT_VAR) {
+            let mount = Path::new(&mount);
+            let mut guard = FsGuard::new("p".into(), "i".into());
+            for entry in ["environ", "status", "cmdline"] {
+                let file = std::fs::File::open(mount.join(entry)).unwrap();
+                assert!(matches!(guard.place(&file), Place::Unknown), "{entry}");
+            }
+            assert!(matches!(
+                guard.open_grant(mount),
+                Err(GrantError::Denied(Denial::Unresolved))
+            ));
+            return;
+        }
+        // A user and mount namespace of its own: the bind mount is seen by
+        // no other process and needs no privilege.
+        let dir = tempfile::tempdir().unwrap();
+        let script = format!(
+            "mount --bind /proc/$$ '{mount}' && exec \"$0\" --exact \
+             fs_guard::tests::a_bind_mounted_process_directory_is_refused",
+            mount = dir.path().display()
+        );
+        let status = std::process::Command::new("unshare")
+            .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script])
+            .arg(std::env::current_exe().unwrap())
+            .env(BIND_MOUNT_VAR, dir.path())
+            .status()
+            .expect("unshare (util-linux) runs");
+        assert!(status.success(), "the bind-mounted check failed: {status}");
     }
 
     #[test]

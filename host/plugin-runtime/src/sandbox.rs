@@ -16,7 +16,7 @@
 
 use crate::bindings::{host, types};
 use crate::convert::{Capability, CapabilityRequest};
-use crate::fs_guard::{FsGuard, FsGuardView, GuardedFs};
+use crate::fs_guard::{FsGuard, FsGuardView, GrantError, GuardedFs};
 use crate::instance::MemoryLimiter;
 use crate::socket_cap::{SocketCap, SocketCapView};
 use std::net::SocketAddr;
@@ -107,13 +107,20 @@ impl InstanceState {
             }
             // A grant of (a part of) the server's own process directory,
             // such as /proc/self, would hand it the server's memory map,
-            // environment and descriptors.
-            if let Err(why) = fs_guard.check_grant(path) {
-                tracing::warn!(plugin = %plugin_name, instance = %instance_name, path = %path.display(), "granted read path refused: {why}");
-                continue;
-            }
+            // environment and descriptors; one through a magic link such
+            // as /proc/self/cwd, its data directory.
+            let dir = match fs_guard.open_grant(path) {
+                Ok(dir) => dir,
+                Err(GrantError::Denied(why)) => {
+                    tracing::warn!(plugin = %plugin_name, instance = %instance_name, path = %path.display(), "granted read path refused: {why}");
+                    continue;
+                }
+                Err(GrantError::Open(e)) => {
+                    return Err(format!("granted read path {}: {e}", path.display()));
+                }
+            };
             let guest = path.to_string_lossy();
-            wasi.preopened_dir(path, guest.as_ref(), FsPerms::ReadOnly)
+            wasi.preopened_dir(reopen_path(&dir, path), guest.as_ref(), FsPerms::ReadOnly)
                 .map_err(|e| format!("granted read path {}: {e}", path.display()))?;
         }
         for name in &grants.env {
@@ -158,6 +165,21 @@ impl InstanceState {
             },
             grants,
         })
+    }
+}
+
+/// The path wasmtime-wasi opens a checked grant by: the checked descriptor
+/// itself through `/proc/self/fd/N` (wasmtime-wasi preopens only by path),
+/// so a directory swapped in under the granted name after the check is not
+/// what gets preopened. Without procfs at /proc, the granted path again,
+/// which leaves that window open.
+fn reopen_path(dir: &std::os::fd::OwnedFd, granted: &Path) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    let by_descriptor = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    if by_descriptor.is_dir() {
+        by_descriptor
+    } else {
+        granted.to_owned()
     }
 }
 
