@@ -146,6 +146,11 @@ impl InstanceState {
                 }
             })
         });
+        let http_hooks = OriginCheck::new(
+            Arc::clone(&plugin_name),
+            Arc::clone(&instance_name),
+            grants.http_origins.clone(),
+        );
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
         let mut http = WasiHttpCtx::new();
@@ -159,10 +164,7 @@ impl InstanceState {
             http,
             fs_guard,
             socket_cap: SocketCap::default(),
-            http_hooks: OriginCheck {
-                origins: grants.http_origins.clone(),
-                connections: Arc::new(AtomicUsize::new(0)),
-            },
+            http_hooks,
             grants,
         })
     }
@@ -258,9 +260,42 @@ impl Drop for ConnectionPermit {
 /// Lets outgoing HTTP requests through only to granted origins, and at most
 /// [`MAX_HTTP_CONNECTIONS`] at once.
 struct OriginCheck {
+    plugin: Arc<str>,
+    instance: Arc<str>,
     origins: Vec<String>,
     /// HTTP connections of this instance open now.
     connections: Arc<AtomicUsize>,
+    /// Whether a refusal was logged as a warning already.
+    warned: bool,
+}
+
+impl OriginCheck {
+    fn new(plugin: Arc<str>, instance: Arc<str>, origins: Vec<String>) -> Self {
+        OriginCheck {
+            plugin,
+            instance,
+            origins,
+            connections: Arc::new(AtomicUsize::new(0)),
+            warned: false,
+        }
+    }
+
+    /// Logs a refused request: a hostile plugin can send them in a loop,
+    /// so one warning per instance, the rest at debug level.
+    fn refused(&mut self, origin: Option<&str>, why: &str) {
+        let (plugin, instance) = (&*self.plugin, &*self.instance);
+        if self.warned {
+            tracing::debug!(plugin, instance, origin, "plugin HTTP request {why}");
+        } else {
+            self.warned = true;
+            tracing::warn!(
+                plugin,
+                instance,
+                origin,
+                "plugin HTTP request {why} (further refusals of this instance are logged at debug level)"
+            );
+        }
+    }
 }
 
 /// `scheme://host[:port]` of a URI, with the scheme's default port explicit.
@@ -301,12 +336,18 @@ impl WasiHttpHooks for OriginCheck {
                 .any(|o| normalize_origin(o).as_ref() == Some(target))
         });
         if !granted {
-            tracing::warn!(origin = ?target, "plugin HTTP request to an ungranted origin denied");
+            self.refused(
+                target.as_deref(),
+                "to an origin not granted denied (grant it under http_origins)",
+            );
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         _ = fut;
         let Some(permit) = ConnectionPermit::acquire(&self.connections) else {
-            tracing::warn!(origin = ?target, "plugin HTTP request refused: {MAX_HTTP_CONNECTIONS} connections already open");
+            self.refused(
+                target.as_deref(),
+                &format!("refused: {MAX_HTTP_CONNECTIONS} connections already open"),
+            );
             return Box::new(async { Err(wasmtime_wasi_http::Error::ConnectionLimitReached) });
         };
         Box::new(async move {
@@ -477,4 +518,82 @@ pub fn grants_for_requests(requests: &[CapabilityRequest]) -> Grants {
         }
     }
     grants
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tracing::field::{Field, Visit};
+
+    /// Records the level and fields of every event.
+    #[derive(Default, Clone)]
+    struct Recorder(Arc<Mutex<Vec<(tracing::Level, Vec<(String, String)>)>>>);
+
+    struct Fields(Vec<(String, String)>);
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.push((field.name().to_owned(), format!("{value:?}")));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.push((field.name().to_owned(), value.to_owned()));
+        }
+    }
+
+    impl tracing::Subscriber for Recorder {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut fields = Fields(Vec::new());
+            event.record(&mut fields);
+            let level = *event.metadata().level();
+            self.0.lock().unwrap().push((level, fields.0));
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn refused_http_requests_warn_once_per_instance_naming_it() {
+        let recorder = Recorder::default();
+        let mut check = OriginCheck::new(
+            "scraper".into(),
+            "scraper-1".into(),
+            vec!["http://granted.example:80".into()],
+        );
+        tracing::subscriber::with_default(recorder.clone(), || {
+            for _ in 0..100 {
+                let request = http::Request::get("http://elsewhere.example/secret")
+                    .body(wasmtime_wasi_http::WasiBody::default())
+                    .unwrap();
+                let future = Box::new(async { Ok(()) });
+                drop(check.send_request(request, None, future));
+            }
+        });
+        let events = recorder.0.lock().unwrap();
+        assert_eq!(events.len(), 100);
+        let warnings: Vec<_> = events
+            .iter()
+            .filter(|(level, _)| *level == tracing::Level::WARN)
+            .collect();
+        assert_eq!(warnings.len(), 1, "one warning, the rest at debug level");
+        for (_, fields) in events.iter() {
+            let field = |name: &str| {
+                fields
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.as_str())
+            };
+            assert_eq!(field("plugin"), Some("scraper"));
+            assert_eq!(field("instance"), Some("scraper-1"));
+            assert_eq!(field("origin"), Some("http://elsewhere.example:80"));
+        }
+    }
 }
