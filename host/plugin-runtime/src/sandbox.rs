@@ -526,9 +526,12 @@ mod tests {
     use std::sync::Mutex;
     use tracing::field::{Field, Visit};
 
+    /// An event's level and its fields by name.
+    type Recorded = (tracing::Level, Vec<(String, String)>);
+
     /// Records the level and fields of every event.
     #[derive(Default, Clone)]
-    struct Recorder(Arc<Mutex<Vec<(tracing::Level, Vec<(String, String)>)>>>);
+    struct Recorder(Arc<Mutex<Vec<Recorded>>>);
 
     struct Fields(Vec<(String, String)>);
 
