@@ -83,8 +83,11 @@ pub struct ServeArgs {
     pub web_max_connections: u32,
     /// Maximum duration before timing out read of the request, and closing
     /// idle connections: a client gets this long to send a request's head,
-    /// again to send its body, and keeps an idle connection no longer; 0
-    /// waits for ever. Writing the answer is not limited by it.
+    /// again to send its body, and keeps an idle connection no longer; an
+    /// answer it does not read for this long (no byte accepted) closes the
+    /// connection; at shutdown, connections still open this long after it
+    /// began are closed (30s when 0). 0 waits for ever otherwise.
+    /// Evaluating a query is not limited by it.
     #[arg(long = "web.read-timeout", default_value = "5m", value_parser = parse_duration)]
     pub web_read_timeout: std::time::Duration,
     /// Width of the blocks the head is compacted into.
@@ -354,22 +357,46 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     })
 }
 
+/// How long shutdown waits for open connections when `--web.read-timeout`
+/// is 0 (no time limit otherwise).
+const SHUTDOWN_GRACE_WITHOUT_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Serves HTTP/1 on `listener` until `shutdown` completes, then stops
 /// accepting, lets each connection finish the request it is on and waits
-/// for them to close.
+/// for them to close, at most `read_timeout` (or
+/// [`SHUTDOWN_GRACE_WITHOUT_READ_TIMEOUT`]); connections open past that
+/// are dropped.
 ///
 /// `read_timeout` (`--web.read-timeout`, as Go's `http.Server.ReadTimeout`
 /// with Prometheus' default `IdleTimeout` of the same value): a connection
 /// that has not sent a whole request head within it, from its accept or
 /// from the end of its previous answer (an idle keep-alive connection), is
 /// closed by hyper's header read timer; a request body not read whole
-/// within it from the head's arrival ends in 408 and a closed connection.
-/// Either way the connection's `--web.max-connections` slot is freed. The
-/// time spent evaluating and writing the answer is not limited by it.
+/// within it from the head's arrival ends in 408 and a closed connection;
+/// an answer of which the client accepts no byte for that long (it does not
+/// read) ends the connection. Either way the connection's
+/// `--web.max-connections` slot is freed. The time spent evaluating an
+/// answer is not limited by it.
 async fn serve_http(
+    listener: LimitedListener,
+    router: axum::Router,
+    read_timeout: std::time::Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let grace = if read_timeout.is_zero() {
+        SHUTDOWN_GRACE_WITHOUT_READ_TIMEOUT
+    } else {
+        read_timeout
+    };
+    serve_http_with_grace(listener, router, read_timeout, grace, shutdown).await;
+}
+
+/// [`serve_http`] with the time shutdown waits for open connections.
+async fn serve_http_with_grace(
     mut listener: LimitedListener,
     router: axum::Router,
     read_timeout: std::time::Duration,
+    grace: std::time::Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let read_timeout = (!read_timeout.is_zero()).then_some(read_timeout);
@@ -378,19 +405,26 @@ async fn serve_http(
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(read_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Every open connection's task, so that those still open when the
+    // grace period ends can be dropped.
+    let mut connections = tokio::task::JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
+        let (mut stream, peer) = tokio::select! {
             accepted = listener.accept() => accepted,
+            // Reaps the tasks of closed connections (accepting is
+            // cancel-safe: a slot taken for it is given back).
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             () = &mut shutdown => break,
         };
+        stream.write_timeout = read_timeout;
         let router = router.clone();
         let service = hyper::service::service_fn(move |request| {
             answer(router.clone(), request, read_timeout)
         });
         let connection =
             graceful.watch(builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
-        tokio::spawn(async move {
+        connections.spawn(async move {
             if let Err(e) = connection.await {
                 // Timeouts, resets and malformed requests: the client's
                 // business, not an operator's.
@@ -401,7 +435,19 @@ async fn serve_http(
     // No new connections; the waiting ones are refused when the socket
     // closes.
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = connections.len(),
+            "closing the HTTP connections still open {} after shutdown began",
+            wasmetheus_promql::printer::format_duration(grace.as_millis() as i64)
+        );
+    }
+    // Drops what is left (their requests' queries are canceled with them)
+    // and waits until they are gone.
+    connections.shutdown().await;
 }
 
 /// Routes one request, its body read under `read_timeout` from now.
@@ -534,6 +580,8 @@ impl LimitedListener {
                         LimitedStream {
                             stream,
                             _slot: slot,
+                            write_timeout: None,
+                            stalled: None,
                         },
                         address,
                     );
@@ -557,10 +605,55 @@ impl LimitedListener {
     }
 }
 
-/// An accepted connection holding its slot until it is closed.
+/// An accepted connection holding its slot until it is closed, whose
+/// writes fail once the peer has accepted no byte for `write_timeout`.
 struct LimitedStream {
     stream: tokio::net::TcpStream,
     _slot: tokio::sync::OwnedSemaphorePermit,
+    /// `--web.read-timeout`; `None`: writes wait for ever.
+    write_timeout: Option<std::time::Duration>,
+    /// Running from the first write that found the socket full since the
+    /// last one that went through.
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// Why a connection was closed while its answer was being written.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the client accepted no byte of the answer within the read timeout (--web.read-timeout); \
+     it must read its answers"
+)]
+struct WriteStalled;
+
+impl LimitedStream {
+    /// A write's outcome, with the stall deadline applied: a write that
+    /// went through (or failed) ends a stall; one that finds the socket
+    /// full starts one, or fails once it has lasted `write_timeout`.
+    fn progress(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        written: std::task::Poll<std::io::Result<usize>>,
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        if written.is_ready() {
+            self.stalled = None;
+            return written;
+        }
+        let Some(timeout) = self.write_timeout else {
+            return Poll::Pending;
+        };
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if stalled.as_mut().poll(cx).is_ready() {
+            self.stalled = None;
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                WriteStalled,
+            )));
+        }
+        Poll::Pending
+    }
 }
 
 impl tokio::io::AsyncRead for LimitedStream {
@@ -579,7 +672,8 @@ impl tokio::io::AsyncWrite for LimitedStream {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+        let written = std::pin::Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.progress(cx, written)
     }
 
     fn poll_write_vectored(
@@ -587,7 +681,8 @@ impl tokio::io::AsyncWrite for LimitedStream {
         cx: &mut std::task::Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let written = std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.progress(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -660,5 +755,167 @@ mod tests {
         assert_eq!(args.web_read_timeout, Duration::ZERO);
         let error = parse(&["--web.read-timeout", "soon"]).unwrap_err();
         assert!(error.to_string().contains("--web.read-timeout"), "{error}");
+    }
+
+    /// How long a test waits for what a timeout of a second at most should
+    /// bring about, on a loaded machine.
+    const LIVENESS: Duration = Duration::from_secs(30);
+
+    /// An answer that never ends: 64 KiB of zeros at a time.
+    struct Endless;
+
+    impl http_body::Body for Endless {
+        type Data = axum::body::Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+            std::task::Poll::Ready(Some(Ok(http_body::Frame::data(
+                axum::body::Bytes::from_static(&[0; 64 << 10]),
+            ))))
+        }
+    }
+
+    /// A router answering `/ok` at once, `/endless` without end and
+    /// `/hang` never (telling `entered` when a request reaches it).
+    fn router(entered: tokio::sync::mpsc::UnboundedSender<()>) -> axum::Router {
+        axum::Router::new()
+            .route("/ok", axum::routing::get(|| async { "ok" }))
+            .route(
+                "/endless",
+                axum::routing::get(|| async { axum::body::Body::new(Endless) }),
+            )
+            .route(
+                "/hang",
+                axum::routing::get(move || {
+                    let _ = entered.send(());
+                    std::future::pending::<&'static str>()
+                }),
+            )
+    }
+
+    /// A listener of `max` connections on a loopback port.
+    async fn listener(max: usize) -> (super::LimitedListener, std::net::SocketAddr) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        (super::LimitedListener::new(listener, max), address)
+    }
+
+    /// Connects with a small receive buffer (so that an unread answer
+    /// fills the sockets soon) and sends a GET of `path`.
+    async fn request(address: std::net::SocketAddr, path: &str) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(address).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stream
+    }
+
+    /// Reads until the server closes the connection (EOF or a reset);
+    /// whether it did within [`LIVENESS`].
+    async fn closed(mut stream: tokio::net::TcpStream) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut buffer = vec![0u8; 1 << 16];
+        tokio::time::timeout(LIVENESS, async {
+            while let Ok(n) = stream.read(&mut buffer).await
+                && n > 0
+            {}
+        })
+        .await
+        .is_ok()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_unread_answer_closes_its_connection_and_frees_its_slot() {
+        let (listener, address) = listener(1).await;
+        let (entered, _) = tokio::sync::mpsc::unbounded_channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(super::serve_http(
+            listener,
+            router(entered),
+            Duration::from_millis(500),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        // The only slot: a client asking for an endless answer and never
+        // reading it.
+        let stalled = request(address, "/endless").await;
+        // A second client is served once the stalled one is closed.
+        let waiting = tokio::spawn(async move {
+            let mut stream = request(address, "/ok").await;
+            let mut answer = Vec::new();
+            tokio::io::AsyncReadExt::read_buf(&mut stream, &mut answer)
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&answer).into_owned()
+        });
+        let answer = tokio::time::timeout(LIVENESS, waiting)
+            .await
+            .expect("the stalled connection kept the only slot")
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(closed(stalled).await, "the stalled connection stayed open");
+        let _ = stop.send(());
+        tokio::time::timeout(LIVENESS, serving)
+            .await
+            .expect("the server stops")
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn shutdown_drops_connections_still_open_after_its_grace_period() {
+        let (listener, address) = listener(4).await;
+        let (entered, mut entering) = tokio::sync::mpsc::unbounded_channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // No read timeout: nothing but the grace period ends the request.
+        let serving = tokio::spawn(super::serve_http_with_grace(
+            listener,
+            router(entered),
+            Duration::ZERO,
+            Duration::from_millis(200),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let hanging = request(address, "/hang").await;
+        tokio::time::timeout(LIVENESS, entering.recv())
+            .await
+            .expect("the request reaches its handler");
+        let _ = stop.send(());
+        tokio::time::timeout(LIVENESS, serving)
+            .await
+            .expect("shutdown waited for a request that never ends")
+            .unwrap();
+        assert!(closed(hanging).await, "the hanging connection stayed open");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn shutdown_waits_for_open_connections_at_most_the_read_timeout() {
+        let (listener, address) = listener(4).await;
+        let (entered, mut entering) = tokio::sync::mpsc::unbounded_channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(super::serve_http(
+            listener,
+            router(entered),
+            Duration::from_millis(300),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let hanging = request(address, "/hang").await;
+        tokio::time::timeout(LIVENESS, entering.recv())
+            .await
+            .expect("the request reaches its handler");
+        let _ = stop.send(());
+        tokio::time::timeout(LIVENESS, serving)
+            .await
+            .expect("shutdown waited beyond the read timeout")
+            .unwrap();
+        assert!(closed(hanging).await, "the hanging connection stayed open");
     }
 }
