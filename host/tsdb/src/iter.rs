@@ -4,15 +4,18 @@
 
 use crate::chunk::ChunkIter;
 use crate::sealed;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use wasmetheus_model::storage::SampleIterator;
 
 /// A memory-mapped file and the open file under it. Touching a page of a
 /// mapping past the end of a file that shrank (truncated by someone else
-/// while mapped) kills the process with SIGBUS, so every read first checks
-/// that the file still has the length it was mapped with: a truncated part
-/// is an error for the reads of that part. (A truncation racing the few
-/// instructions between the check and the read can still fault; nothing
-/// here truncates part files, which are immutable once renamed into place.)
+/// while mapped) kills the process with SIGBUS, so reads first check that
+/// the file still has the length it was mapped with: a truncated part is
+/// an error for the reads of that part. Lookups check at each call; the
+/// chunks of a query check once per part ([`CheckedMap`]). (A truncation
+/// racing the check and the reads after it can still fault; nothing here
+/// truncates part files, which are immutable once renamed into place.)
 pub(crate) struct MappedFile {
     map: memmap2::Mmap,
     file: std::fs::File,
@@ -21,8 +24,9 @@ pub(crate) struct MappedFile {
 impl MappedFile {
     /// Maps `file` whole.
     pub(crate) fn map(file: std::fs::File) -> std::io::Result<MappedFile> {
-        // SAFETY: the mapping is read only through `bytes`, which checks
-        // first that the file was not truncated under it; part files are
+        // SAFETY: the mapping is read only through `bytes` or a
+        // `CheckedMap`, which check first that the file was not truncated
+        // under it (see above for the race that remains); part files are
         // never written after they are renamed into place, and unlinking
         // one keeps the mapping valid.
         let map = unsafe { memmap2::Mmap::map(&file) }?;
@@ -46,11 +50,54 @@ impl MappedFile {
     }
 }
 
+/// A part's mapping as the chunks one selection took from it read it: the
+/// file's length is checked when the first of them is decoded, and that
+/// answer serves the others (one `fstat` per part per query, not one per
+/// chunk). A part truncated before a query decodes from it is therefore
+/// an error for that query's chunks of the part; one truncated while a
+/// query is decoding from it can still fault that query, the window the
+/// check-then-read of [`MappedFile`] has, widened to the query.
+pub(crate) struct CheckedMap {
+    map: Arc<MappedFile>,
+    /// [`UNCHECKED`], [`WHOLE`] or [`SHRANK`].
+    state: AtomicU8,
+}
+
+const UNCHECKED: u8 = 0;
+const WHOLE: u8 = 1;
+const SHRANK: u8 = 2;
+
+impl CheckedMap {
+    /// A fresh view of `map` for one selection, checked at its first read.
+    pub(crate) fn new(map: Arc<MappedFile>) -> Arc<CheckedMap> {
+        Arc::new(CheckedMap {
+            map,
+            state: AtomicU8::new(UNCHECKED),
+        })
+    }
+
+    /// The mapped bytes, if the file held all of them when this view was
+    /// first read.
+    fn bytes(&self) -> Option<&[u8]> {
+        match self.state.load(Ordering::Acquire) {
+            WHOLE => Some(&self.map.map),
+            SHRANK => None,
+            _ => {
+                // Two threads racing here both check: harmless.
+                let bytes = self.map.bytes().ok();
+                let state = if bytes.is_some() { WHOLE } else { SHRANK };
+                self.state.store(state, Ordering::Release);
+                bytes
+            }
+        }
+    }
+}
+
 /// Bytes of a stored chunk: a range of a memory-mapped part file (shared,
 /// not copied), or owned.
 pub(crate) enum ChunkBytes {
     Mapped {
-        map: std::sync::Arc<MappedFile>,
+        map: Arc<CheckedMap>,
         start: usize,
         end: usize,
     },
@@ -66,7 +113,7 @@ impl ChunkBytes {
     fn decode(&self, out: &mut Vec<(i64, f64)>) -> Result<(), sealed::SealedError> {
         match self {
             ChunkBytes::Mapped { map, start, end } => {
-                let map = map.bytes().map_err(|_| sealed::SealedError::Truncated)?;
+                let map = map.bytes().ok_or(sealed::SealedError::Truncated)?;
                 let resolve = |at: u64| {
                     let at = usize::try_from(at).ok()?;
                     map.get(at..*start).filter(|b| !b.is_empty())

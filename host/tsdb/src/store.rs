@@ -29,7 +29,7 @@
 //! readers merge them, newer winning on equal timestamps, and maintenance
 //! rewrites them into one.
 
-use crate::iter::{ChunkBytes, ChunkSource, MappedFile, merge};
+use crate::iter::{CheckedMap, ChunkBytes, ChunkSource, MappedFile, merge};
 use crate::sealed;
 use crate::varint::{get_uvarint, put_uvarint};
 use parking_lot::{Mutex, RwLock};
@@ -292,11 +292,23 @@ impl Part {
 
     /// The chunk of `sid`, if this part has one.
     fn chunk(&self, sid: Sid) -> Result<Option<ChunkSource>, StoreError> {
-        self.chunk_in(self.data()?, sid)
+        self.chunk_in(self.data()?, &self.checked_map(), sid)
     }
 
-    /// [`chunk`](Self::chunk) with the part's bytes already checked.
-    fn chunk_in(&self, data: &[u8], sid: Sid) -> Result<Option<ChunkSource>, StoreError> {
+    /// A view of the part's mapping for the chunks of one selection: its
+    /// length is checked once, when the first of them is decoded.
+    fn checked_map(&self) -> Arc<CheckedMap> {
+        CheckedMap::new(Arc::clone(&self.map))
+    }
+
+    /// [`chunk`](Self::chunk) with the part's bytes already checked, read
+    /// later through `map`.
+    fn chunk_in(
+        &self,
+        data: &[u8],
+        map: &Arc<CheckedMap>,
+        sid: Sid,
+    ) -> Result<Option<ChunkSource>, StoreError> {
         let Some((offset, len)) = self.find_in(data, sid) else {
             return Ok(None);
         };
@@ -307,7 +319,7 @@ impl Part {
         })?;
         Ok(Some(ChunkSource::Sealed {
             bytes: ChunkBytes::Mapped {
-                map: Arc::clone(&self.map),
+                map: Arc::clone(map),
                 start: offset,
                 end: offset + len,
             },
@@ -974,7 +986,9 @@ impl Store {
 
     /// Series matching `matchers` with data in `[mint, maxt]`: sid, labels
     /// and their chunks there (undecoded, in part order). Each part's file
-    /// is checked once for the whole selection, not once per series.
+    /// is checked once for the whole selection, not once per series, and
+    /// once more when the first of its chunks is decoded, not once per
+    /// chunk.
     pub(crate) fn select_chunks(
         &self,
         matchers: &[Matcher],
@@ -988,12 +1002,12 @@ impl Store {
         }
         let data = parts
             .iter()
-            .map(|p| p.data())
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|p| Ok((p.data()?, p.checked_map())))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         for sid in self.select(matchers)? {
             let mut chunks = Vec::new();
-            for (part, data) in parts.iter().zip(&data) {
-                if let Some(chunk) = part.chunk_in(data, sid)?
+            for (part, (data, map)) in parts.iter().zip(&data) {
+                if let Some(chunk) = part.chunk_in(data, map, sid)?
                     && chunk_overlaps(&chunk, mint, maxt)
                 {
                     chunks.push(chunk);

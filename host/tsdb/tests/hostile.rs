@@ -513,8 +513,12 @@ fn a_part_truncated_under_an_open_database_is_a_query_error() {
     let all = db.select(&[eq("m")], i64::MIN, i64::MAX).unwrap();
     assert_eq!(all[0].samples.len(), 2_000);
 
-    // A lazily read selection made before the truncation.
+    // Lazily read selections made before the truncation: one series, and
+    // every series (whose chunks share the check of each part).
     let mut lazy = db.select_series(&[eq("m")], &hints()).unwrap();
+    let any = Matcher::new(MatchType::Regex, "__name__", ".+").unwrap();
+    let mut everything = db.select_series(&[any], &hints()).unwrap();
+    assert_eq!(everything.len(), 52);
     let victim = parts(&tmp.path().join("db"))[0].clone();
     assert!(std::fs::metadata(&victim).unwrap().len() > 100 * 4096);
     let file = std::fs::OpenOptions::new()
@@ -533,6 +537,18 @@ fn a_part_truncated_under_an_open_database_is_a_query_error() {
         n += 1;
     }
     assert_eq!(n, 0);
+    // Every chunk of the truncated part reads as corrupt; the chunk of the
+    // other part is read whole.
+    let mut read = Vec::new();
+    for series in &mut everything {
+        let mut n = 0;
+        while series.samples.next().is_some() {
+            n += 1;
+        }
+        read.push((series.labels[0].value.clone(), n));
+    }
+    read.retain(|(_, n)| *n > 0);
+    assert_eq!(read, vec![("n".to_string(), 1)]);
     // The other block still answers.
     let other = db.select(&[eq("n")], 10_000, 20_000).unwrap();
     assert_eq!(other[0].samples, vec![(15_000, 1.5)]);
