@@ -738,30 +738,51 @@ pub(crate) async fn federate(
         .into_response()
 }
 
+/// Runs `answer` (parsing up to a 2 MiB query and printing what it
+/// parsed into) on a blocking thread, off the async workers.
+async fn off_the_workers(answer: impl FnOnce() -> Response + Send + 'static) -> Response {
+    tokio::task::spawn_blocking(answer)
+        .await
+        .unwrap_or_else(|e| {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("parsing the query failed: {e}"),
+            )
+        })
+}
+
+/// `/api/v1/format_query`: `query` printed canonically.
 pub(crate) async fn format_query(RawQuery(raw): RawQuery, body: Bytes) -> Response {
-    let params = match read(raw, &body) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    match wasmetheus_promql::parser::parse(param(&params, "query").unwrap_or("")) {
-        Ok(expr) => json_data(serde_json::Value::String(
-            wasmetheus_promql::printer::format(&expr),
-        )),
-        Err(e) => invalid_param("query", e),
-    }
+    off_the_workers(move || {
+        let params = match read(raw, &body) {
+            Ok(p) => p,
+            Err(r) => return *r,
+        };
+        match wasmetheus_promql::parser::parse(param(&params, "query").unwrap_or("")) {
+            Ok(expr) => json_data(serde_json::Value::String(
+                wasmetheus_promql::printer::format(&expr),
+            )),
+            Err(e) => invalid_param("query", e),
+        }
+    })
+    .await
 }
 
 /// `/api/v1/parse_query`: the syntax tree of `query`, as Prometheus'
 /// `parseQuery` answers it.
 pub(crate) async fn parse_query(RawQuery(raw): RawQuery, body: Bytes) -> Response {
-    let params = match read(raw, &body) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    match wasmetheus_promql::parser::parse(param(&params, "query").unwrap_or("")) {
-        Ok(expr) => success(crate::parse_query::ast_json(&expr), &Annotations::default()),
-        Err(e) => invalid_param("query", e),
-    }
+    off_the_workers(move || {
+        let params = match read(raw, &body) {
+            Ok(p) => p,
+            Err(r) => return *r,
+        };
+        match wasmetheus_promql::parser::parse(param(&params, "query").unwrap_or("")) {
+            Ok(expr) => success(crate::parse_query::ast_json(&expr), &Annotations::default()),
+            Err(e) => invalid_param("query", e),
+        }
+    })
+    .await
 }
 
 /// `/api/v1/metadata` with Prometheus' `metric`, `limit` (metrics) and
@@ -1003,6 +1024,39 @@ mod tests {
             let mut s = String::new();
             write_timestamp(&mut s, t);
             assert_eq!(s, want, "{t}");
+        }
+    }
+
+    /// The parsing endpoints answer from a blocking thread: while one
+    /// parses, the only async worker runs other tasks.
+    #[test]
+    fn parsing_endpoints_leave_the_async_worker_free() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let query = "query=sum+by+%28job%29+%28rate%28x%5B5m%5D%29%29";
+        for endpoint in ["format_query", "parse_query"] {
+            runtime.block_on(async {
+                let answered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                // Runs as soon as the handler yields the worker.
+                let saw_answer = tokio::spawn({
+                    let answered = Arc::clone(&answered);
+                    async move { answered.load(std::sync::atomic::Ordering::SeqCst) }
+                });
+                let raw = RawQuery(Some(query.to_owned()));
+                let response = if endpoint == "format_query" {
+                    format_query(raw, Bytes::new()).await
+                } else {
+                    parse_query(raw, Bytes::new()).await
+                };
+                answered.store(true, std::sync::atomic::Ordering::SeqCst);
+                assert_eq!(response.status(), StatusCode::OK, "{endpoint}");
+                assert!(
+                    !saw_answer.await.unwrap(),
+                    "{endpoint} held the async worker until it had answered"
+                );
+            });
         }
     }
 
