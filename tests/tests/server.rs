@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use wasmetheus_model::storage::Queryable;
+use wasmetheus_tests::wasm::padded;
 use wasmetheus_tests::{PluginsDir, TestServer, eventually, guests, http, test_args};
 
 async fn server(plugins: &Path, config: Option<&Path>) -> TestServer {
@@ -294,32 +295,6 @@ async fn hot_reload_add_replace_reject_remove() {
         },
     )
     .await;
-}
-
-/// Appends a component-level custom section of `size` bytes: the file stays
-/// a valid component, only larger.
-fn padded(wasm: &[u8], size: usize) -> Vec<u8> {
-    fn leb(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    let name = b"padding";
-    let mut section = Vec::new();
-    leb(name.len(), &mut section);
-    section.extend_from_slice(name);
-    section.resize(section.len() + size, 0);
-    let mut out = wasm.to_vec();
-    out.push(0);
-    leb(section.len(), &mut out);
-    out.extend_from_slice(&section);
-    out
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -603,6 +603,11 @@ impl PluginRuntime {
     /// failure the old version keeps serving and the error is recorded.
     /// This blocks; call it off the async executor. The compile timeout
     /// counts from this call, the wait for a compile slot included.
+    ///
+    /// A file removed while it loaded is removed once the load ends (its
+    /// instances stopped, its entry gone): the removal may have been seen,
+    /// and acted on, before the load installed it. A load that fails leaves
+    /// its error in the status only while its file is there.
     pub fn load_file(&self, path: &Path) -> Result<(), LoadError> {
         let Some(name) = plugin_name_of(path) else {
             return Ok(());
@@ -628,6 +633,13 @@ impl PluginRuntime {
                     tracing::error!(plugin = %name, "{e}");
                 }
             }
+        }
+        // Checked under the lock that installed the version: a removal
+        // after this check is seen by the watcher after the install.
+        let gone = !path.is_file();
+        drop(state);
+        if gone {
+            self.remove_file(path);
         }
         result
     }

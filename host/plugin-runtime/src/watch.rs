@@ -86,7 +86,7 @@ async fn debounce(runtime: PluginRuntime, mut changes: mpsc::UnboundedReceiver<C
             Some(due) => tokio::select! {
                 change = changes.recv() => change,
                 Some(path) = loaded.recv() => {
-                    loading.remove(&path);
+                    loaded_back(&runtime, &mut loading, path);
                     continue;
                 }
                 () = tokio::time::sleep_until(due) => {
@@ -115,7 +115,7 @@ async fn debounce(runtime: PluginRuntime, mut changes: mpsc::UnboundedReceiver<C
             None => tokio::select! {
                 change = changes.recv() => change,
                 Some(path) = loaded.recv() => {
-                    loading.remove(&path);
+                    loaded_back(&runtime, &mut loading, path);
                     continue;
                 }
             },
@@ -135,6 +135,15 @@ async fn debounce(runtime: PluginRuntime, mut changes: mpsc::UnboundedReceiver<C
                 }
             }
         }
+    }
+}
+
+/// A load ended: a file removed meanwhile (its removal handled while the
+/// load could still install it) is removed now.
+fn loaded_back(runtime: &PluginRuntime, loading: &mut HashSet<PathBuf>, path: PathBuf) {
+    loading.remove(&path);
+    if !path.is_file() {
+        runtime.remove_file(&path);
     }
 }
 
