@@ -401,15 +401,18 @@ pub(crate) fn check_http_client(http: &HttpClientConfig, oauth2: bool) -> Result
 }
 
 /// The few things Go's `url.Parse` rejects that a hand-written URL may
-/// contain; everything else it accepts, and so does this.
+/// contain; everything else it accepts, and so does this. The error shows
+/// the URL with its password as `xxxxx` (it reaches reload answers and
+/// logs).
 pub(crate) fn check_url(url: &str) -> Result<(), String> {
+    let shown = crate::secret::redact_url(url);
     if url.chars().any(|c| c.is_ascii_control()) {
         return Err(format!(
-            "parse {url:?}: net/url: invalid control character in URL"
+            "parse {shown:?}: net/url: invalid control character in URL"
         ));
     }
     if url.starts_with(':') {
-        return Err(format!("parse {url:?}: missing protocol scheme"));
+        return Err(format!("parse {shown:?}: missing protocol scheme"));
     }
     Ok(())
 }
@@ -464,4 +467,26 @@ fn fifty_megabytes() -> u64 {
 }
 fn yes() -> bool {
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn url_errors_hide_the_password() {
+        for (url, want) in [
+            (
+                "http://rw:hunter2@remote.example/wr\x01ite",
+                "parse \"http://rw:xxxxx@remote.example/wr\\u{1}ite\": net/url: invalid control character in URL",
+            ),
+            (
+                "://rw:hunter2@remote.example/write",
+                "parse \"://rw:xxxxx@remote.example/write\": missing protocol scheme",
+            ),
+        ] {
+            assert_eq!(check_url(url).unwrap_err(), want);
+        }
+        assert_eq!(check_url("http://rw:hunter2@remote.example/write"), Ok(()));
+    }
 }
