@@ -634,8 +634,8 @@ impl PluginRuntime {
                 }
             }
         }
-        // Checked under the lock that installed the version: a removal
-        // after this check is seen by the watcher after the install.
+        // Checked after the install: a removal after this check reaches
+        // the watcher after the install too, and it removes the plugin.
         let gone = !path.is_file();
         drop(state);
         if gone {
