@@ -306,7 +306,7 @@ impl Scraper {
         let uri: hyper::Uri = target
             .url
             .parse()
-            .map_err(|e| format!("invalid target URL {:?}: {e}", target.url))?;
+            .map_err(|e| format!("invalid target URL {:?}: {e}", redact_url(&target.url)))?;
         let mut request = hyper::Request::get(uri.clone())
             .header(hyper::header::ACCEPT, accept)
             .header(hyper::header::ACCEPT_ENCODING, "gzip")
@@ -444,6 +444,32 @@ impl Scraper {
     }
 }
 
+/// `url` with the password of its user information replaced by `xxxxx`,
+/// as `wasmetheus_config::redact_url` (which this crate cannot use) and
+/// Go's `url.URL.Redacted`: scrape errors reach the targets API and logs.
+fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(scheme_end) = url.find("://") else {
+        return url.into();
+    };
+    let authority_start = scheme_end + 3;
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| authority_start + i);
+    let authority = &url[authority_start..authority_end];
+    let (Some(at), Some(colon)) = (authority.rfind('@'), authority.find(':')) else {
+        return url.into();
+    };
+    if colon > at {
+        return url.into();
+    }
+    format!(
+        "{}xxxxx{}",
+        &url[..authority_start + colon + 1],
+        &url[authority_start + at..]
+    )
+    .into()
+}
+
 /// The root cause of a client error (hyper's own text is "client error").
 fn connection_error(e: &hyper_util::client::legacy::Error) -> String {
     let mut message = e.to_string();
@@ -520,6 +546,43 @@ mod tests {
         assert_eq!(base64(b"a"), "YQ==");
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b"abc"), "YWJj");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_target_url_is_shown_without_its_password() {
+        let target = HttpTarget {
+            url: "http://scraper:hunter2@exa mple:9100/metrics".into(),
+            tls: Tls::default(),
+            authorization: None,
+            body_size_limit: 0,
+            fallback: Fallback::None,
+        };
+        let error = Scraper::default()
+            .fetch_exposition(&target, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(
+            error
+                .starts_with("invalid target URL \"http://scraper:xxxxx@exa mple:9100/metrics\": "),
+            "{error}"
+        );
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn url_passwords_are_redacted_as_go_does() {
+        for (url, shown) in [
+            (
+                "http://u:p@host:1/path?q=a:b@c",
+                "http://u:xxxxx@host:1/path?q=a:b@c",
+            ),
+            ("https://u:p:q@h@host/", "https://u:xxxxx@host/"),
+            ("http://user@host:1/", "http://user@host:1/"),
+            ("http://host:1/a:b@c", "http://host:1/a:b@c"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
     }
 
     #[test]
