@@ -93,9 +93,10 @@ impl InstanceState {
         // File operations run inline on the plugin executor's thread: this
         // saves a hop to a thread pool per call (several hundred
         // microseconds per file read otherwise). Reads of /proc and /sys
-        // return at once; a grant of a directory holding FIFOs or slow
-        // network mounts would let a plugin hold an executor thread past
-        // its deadline. Set before the preopens, which capture it.
+        // return at once, and FIFOs, sockets and devices that block are
+        // refused by the fs guard; a regular file on a hung network mount
+        // under a grant would still let a plugin hold an executor thread
+        // past its deadline. Set before the preopens, which capture it.
         wasi.allow_blocking_current_thread(true);
         let mut fs_guard = FsGuard::new(Arc::clone(&plugin_name), Arc::clone(&instance_name));
         for path in &grants.read_paths {
