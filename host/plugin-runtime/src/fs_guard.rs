@@ -59,7 +59,10 @@
 //!   `/proc/<pid>/fd/N`, which lead anywhere, the server's data directory
 //!   among them) is not preopened at all (see [`FsGuard::open_grant`]); the
 //!   directory that was checked is the one preopened, reopened through its
-//!   descriptor, so nothing swapped in by name in between is granted.
+//!   descriptor (`/proc/self/fd/N`: wasmtime-wasi preopens only by path),
+//!   so nothing swapped in by name in between is granted. Where procfs is
+//!   not mounted at `/proc` the path is opened again by name, and a
+//!   directory swapped in between the check and the preopen is granted.
 //!
 //! What remains, by design: `/sys` shows the host's devices and cgroups (a
 //! cgroup's `cgroup.procs` lists pids, the server's among them; nothing of
