@@ -832,8 +832,57 @@ pub(crate) async fn metadata(
     json_data(serde_json::Value::Object(out))
 }
 
+/// `/api/v1/targets`. Discovered labels are shown as discovered but for
+/// `__meta_url`, an HTTP SD URL: Prometheus shows it whole, we show its
+/// password as `xxxxx`, as `/api/v1/status/config` shows the URL
+/// (relabeling still sees the URL whole).
 pub(crate) async fn targets(State(backend): State<Arc<dyn Backend>>) -> Response {
-    json_data(backend.targets_status())
+    let mut status = backend.targets_status();
+    redact_discovered_urls(&mut status);
+    json_data(status)
+}
+
+/// Replaces the password of each target's discovered `__meta_url` by
+/// `xxxxx`.
+fn redact_discovered_urls(status: &mut serde_json::Value) {
+    for list in ["activeTargets", "droppedTargets"] {
+        let Some(targets) = status.get_mut(list).and_then(|t| t.as_array_mut()) else {
+            continue;
+        };
+        for target in targets {
+            if let Some(url) = target.pointer_mut("/discoveredLabels/__meta_url")
+                && let Some(shown) = url.as_str().map(|u| redact_url(u).into_owned())
+            {
+                *url = serde_json::Value::String(shown);
+            }
+        }
+    }
+}
+
+/// `url` with the password of its user information replaced by `xxxxx`,
+/// as `wasmetheus_config::redact_url` (which this crate does not depend
+/// on) and Go's `url.URL.Redacted`.
+fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(scheme_end) = url.find("://") else {
+        return url.into();
+    };
+    let authority_start = scheme_end + 3;
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| authority_start + i);
+    let authority = &url[authority_start..authority_end];
+    let (Some(at), Some(colon)) = (authority.rfind('@'), authority.find(':')) else {
+        return url.into();
+    };
+    if colon > at {
+        return url.into();
+    }
+    format!(
+        "{}xxxxx{}",
+        &url[..authority_start + colon + 1],
+        &url[authority_start + at..]
+    )
+    .into()
 }
 
 /// `/api/v1/targets/metadata`: per active target matching `match_target`,
@@ -1058,6 +1107,38 @@ mod tests {
                 );
             });
         }
+    }
+
+    #[test]
+    fn discovered_url_passwords_are_hidden_in_the_targets_list() {
+        let mut status = serde_json::json!({
+            "activeTargets": [{
+                "discoveredLabels": {"__meta_url": "http://sd:hunter2@sd.example/a", "env": "x:y@z"},
+                "labels": {"job": "a"},
+            }],
+            "droppedTargets": [
+                {"discoveredLabels": {"__meta_url": "https://u:p:q@sd.example:8443/b?c=d:e@f"}},
+                {"discoveredLabels": {"__meta_url": "http://sd.example/c"}},
+                {"discoveredLabels": {"__address__": "h:1"}},
+            ],
+            "droppedTargetCounts": {"a": 3},
+        });
+        redact_discovered_urls(&mut status);
+        assert_eq!(
+            status,
+            serde_json::json!({
+                "activeTargets": [{
+                    "discoveredLabels": {"__meta_url": "http://sd:xxxxx@sd.example/a", "env": "x:y@z"},
+                    "labels": {"job": "a"},
+                }],
+                "droppedTargets": [
+                    {"discoveredLabels": {"__meta_url": "https://u:xxxxx@sd.example:8443/b?c=d:e@f"}},
+                    {"discoveredLabels": {"__meta_url": "http://sd.example/c"}},
+                    {"discoveredLabels": {"__address__": "h:1"}},
+                ],
+                "droppedTargetCounts": {"a": 3},
+            })
+        );
     }
 
     #[test]

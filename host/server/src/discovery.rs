@@ -282,19 +282,7 @@ async fn run_http_sd(
         match scraper.get_json(&config.url, Duration::from_secs(30)).await {
             Ok(text) => match serde_json::from_str::<Vec<RawGroup>>(&text) {
                 Ok(raw) => {
-                    let groups = raw
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, g)| {
-                            let mut labels = g.labels;
-                            labels.insert("__meta_url".into(), config.url.clone());
-                            TargetGroup {
-                                targets: g.targets,
-                                labels,
-                                source: format!("{}:{i}", config.url),
-                            }
-                        })
-                        .collect();
+                    let groups = http_sd_groups(raw, &config.url);
                     if discovered.set(&job, &source, groups) {
                         changed();
                     }
@@ -309,6 +297,27 @@ async fn run_http_sd(
         }
         tokio::time::sleep(config.refresh_interval.0.max(Duration::from_secs(1))).await;
     }
+}
+
+/// The groups of an HTTP SD answer from `url`, as Prometheus' HTTP
+/// discovery makes them: `__meta_url` is the URL as configured (relabeling
+/// input, password included, as in Prometheus; the targets API shows it
+/// redacted), each group's source `<url>:<index>` with the password as
+/// `xxxxx`.
+fn http_sd_groups(raw: Vec<RawGroup>, url: &str) -> Vec<TargetGroup> {
+    let shown = wasmetheus_config::redact_url(url);
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let mut labels = g.labels;
+            labels.insert("__meta_url".into(), url.to_owned());
+            TargetGroup {
+                targets: g.targets,
+                labels,
+                source: format!("{shown}:{i}"),
+            }
+        })
+        .collect()
 }
 
 async fn run_dns_sd(
@@ -617,6 +626,29 @@ fn join_host_port(host: &str, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_sd_keeps_the_url_for_relabeling_and_hides_its_password_in_sources() {
+        let url = "http://sd:hunter2@127.0.0.1:8080/targets";
+        let raw: Vec<RawGroup> = serde_json::from_str(
+            r#"[{"targets": ["h1:9100"], "labels": {"env": "prod"}}, {"targets": ["h2:9100"]}]"#,
+        )
+        .unwrap();
+        let groups = http_sd_groups(raw, url);
+        let sources: Vec<&str> = groups.iter().map(|g| g.source.as_str()).collect();
+        assert_eq!(
+            sources,
+            [
+                "http://sd:xxxxx@127.0.0.1:8080/targets:0",
+                "http://sd:xxxxx@127.0.0.1:8080/targets:1"
+            ]
+        );
+        for group in &groups {
+            assert_eq!(group.labels["__meta_url"], url);
+        }
+        assert_eq!(groups[0].labels["env"], "prod");
+        assert_eq!(groups[1].targets, ["h2:9100"]);
+    }
 
     #[test]
     fn file_sd_reads_json_and_yaml_and_globs() {
