@@ -4,16 +4,19 @@
 //! queues queries within their timeout; `--web.max-connections` caps the
 //! connections accepted at once; `--web.read-timeout` closes connections
 //! that do not deliver a request (a partial head, a trickled head or body,
-//! an idle keep-alive) and so frees their slots, but not those waiting for
-//! a slow answer, nor does shutdown wait for them; request bodies are
-//! bounded; time, step and duration parameters that would overflow are
-//! `bad_data` with Prometheus' texts.
+//! an idle keep-alive) or do not read their answer, and so frees their
+//! slots, but not those waiting for a slow answer; shutdown waits for
+//! neither; request bodies are bounded; time, step and duration parameters
+//! that would overflow are `bad_data` with Prometheus' texts; an HTTP SD
+//! URL's password is relabeling input but not shown by the targets API.
 
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wasmetheus_tests::{PluginsDir, TestServer, eventually, http, test_args};
+use wasmetheus_tests::{
+    PluginsDir, TestServer, eventually, fixture_target, http, test_args, url_encode as encode,
+};
 
 /// A server on `config`, with `adjust` applied to its arguments; the
 /// plugins directory (holding the config file) lives as long as it.
@@ -43,17 +46,6 @@ fn error_of(answer: &Value) -> (&str, &str) {
         answer["errorType"].as_str().unwrap(),
         answer["error"].as_str().unwrap(),
     )
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The value of the server's own gauge `name`, from `/metrics`.
@@ -149,9 +141,21 @@ async fn status_config_shows_secrets_as_prometheus_does() {
 
 /// A query that keeps one evaluation busy for a while: a subquery of
 /// millions of points at each of a few steps. Its timeout bounds it.
+/// How long it takes depends on the machine; see [`endless_query_path`].
 fn slow_query_path(timeout: &str) -> String {
     format!(
         "/api/v1/query_range?query={}&start=0&end=3000&step=1000&timeout={timeout}",
+        encode("count_over_time(vector(1)[10m:1ms])")
+    )
+}
+
+/// A query that ends only at its `timeout` (an answer of `503 timeout`),
+/// on any machine: 11,000 steps, each a subquery of 600,000 points
+/// (6.6 billion in all, far more than any machine evaluates within a few
+/// seconds), each step's held in memory only while it is evaluated.
+fn endless_query_path(timeout: &str) -> String {
+    format!(
+        "/api/v1/query_range?query={}&start=0&end=10999000&step=1000&timeout={timeout}",
         encode("count_over_time(vector(1)[10m:1ms])")
     )
 }
@@ -546,6 +550,8 @@ async fn a_request_body_sent_too_slowly_is_answered_408_and_closed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_query_slower_than_the_read_timeout_still_gets_its_answer() {
     const READ_TIMEOUT: Duration = Duration::from_secs(1);
+    /// The query's own timeout: its answer comes no sooner.
+    const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
     let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
         args.web_read_timeout = READ_TIMEOUT;
     })
@@ -553,32 +559,128 @@ async fn a_query_slower_than_the_read_timeout_still_gets_its_answer() {
     let address = server.address;
     let flags = get(address, "/api/v1/status/flags", 200).await;
     assert_eq!(flags["data"]["web.read-timeout"], "1s", "{flags}");
-    // One keep-alive connection: a slow query, then a quick one.
+    // One keep-alive connection: a query answered only at its timeout, then
+    // a quick one.
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    // The subquery of `slow_query_path`, at ten steps.
-    let path = format!(
-        "/api/v1/query_range?query={}&start=0&end=9000&step=1000&timeout=2m",
-        encode("count_over_time(vector(1)[10m:1ms])")
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {address}\r\n\r\n",
+        endless_query_path("2s")
     );
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n");
-    let started = std::time::Instant::now();
+    let requested = std::time::Instant::now();
     stream.write_all(request.as_bytes()).await.unwrap();
     let (status, body) = read_response(&mut stream).await;
-    let took = started.elapsed();
-    assert_eq!(status, 200, "{body}");
+    let took = requested.elapsed();
+    assert_eq!(status, 503, "{body}");
     let answer: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(answer["status"], "success", "{answer}");
-    // The query really was slower than the timeout: the case is tested.
-    assert!(
-        took > READ_TIMEOUT,
-        "the slow query took only {took:?}; make it slower"
-    );
+    assert_eq!(answer["errorType"], "timeout", "{answer}");
+    // Written long after the read timeout had passed since the request.
+    assert!(QUERY_TIMEOUT > READ_TIMEOUT);
+    assert!(took >= QUERY_TIMEOUT, "answered after {took:?}");
     let request =
         format!("GET /api/v1/query?query=1%2B1&time=100 HTTP/1.1\r\nHost: {address}\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let (status, body) = read_response(&mut stream).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""2""#), "{body}");
+}
+
+/// A range query whose answer is over 16 MiB (more than the sockets of a
+/// connection buffer): 11,000 series, each of one point and a 2,000-byte
+/// label.
+fn big_answer_path() -> String {
+    let query = format!(
+        "label_replace(count_values(\"v\", vector(time())), \"pad\", \"{}\", \"\", \"\")",
+        "x".repeat(2000)
+    );
+    format!(
+        "/api/v1/query_range?query={}&start=0&end=10999&step=1",
+        encode(&query)
+    )
+}
+
+/// Connects with a small receive buffer, asks for [`big_answer_path`] and
+/// reads the first bytes of the answer (so it is being written), never to
+/// read more.
+async fn request_unread(address: SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(address).await.unwrap();
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {address}\r\n\r\n",
+        big_answer_path()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut start = [0u8; 12];
+    tokio::time::timeout(LIVENESS, stream.read_exact(&mut start))
+        .await
+        .expect("the big answer is written")
+        .unwrap();
+    assert_eq!(&start, b"HTTP/1.1 200");
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unread_answer_frees_its_slot_and_does_not_hold_shutdown() {
+    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
+        args.web_max_connections = 1;
+        args.web_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let address = server.address;
+    // The answer is bigger than what the sockets hold.
+    let (status, body) = http(address, "GET", &big_answer_path(), &[]).await;
+    assert_eq!(status, 200, "{}", &body[..body.len().min(200)]);
+    assert!(body.len() > 16 << 20, "{} bytes", body.len());
+    // A client holding the only slot, not reading its answer: the next is
+    // served once it is closed.
+    let stalled = request_unread(address).await;
+    let (status, body) = tokio::time::timeout(LIVENESS, http(address, "GET", "/-/healthy", &[]))
+        .await
+        .expect("the client not reading kept the only connection slot");
+    assert_eq!(status, 200, "{body}");
+    drop(stalled);
+    // Another one at shutdown does not keep the server running.
+    let _stalled = request_unread(address).await;
+    tokio::time::timeout(LIVENESS, server.stop())
+        .await
+        .expect("shutdown waited for a client that does not read");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http_sd_password_is_used_for_relabeling_but_not_shown() {
+    let target = fixture_target().await;
+    let config = format!(
+        "global:\n  scrape_interval: 1h\nscrape_configs:\n\
+         \x20 - job_name: sd_kept\n    http_sd_configs:\n\
+         \x20     - url: http://sd:hunter2@{target}/sd\n\
+         \x20   relabel_configs:\n\
+         \x20     - source_labels: [__meta_url]\n        regex: 'http://sd:hunter2@.*'\n        action: keep\n\
+         \x20 - job_name: sd_dropped\n    http_sd_configs:\n\
+         \x20     - url: http://sd:hunter3@{target}/sd\n\
+         \x20   relabel_configs:\n\
+         \x20     - source_labels: [__meta_url]\n        regex: '.*hunter3.*'\n        action: drop\n"
+    );
+    let (server, _plugins) = serve(&config, |_| {}).await;
+    let address = server.address;
+    let answer = eventually(LIVENESS, "both jobs' targets to be discovered", || async {
+        let answer = get(address, "/api/v1/targets", 200).await;
+        let active = answer["data"]["activeTargets"].as_array()?;
+        let dropped = answer["data"]["droppedTargets"].as_array()?;
+        (active.iter().any(|t| t["scrapePool"] == "sd_kept") && !dropped.is_empty())
+            .then_some(answer)
+    })
+    .await;
+    // Relabeling saw the whole URL: the one kept by its password is
+    // active, the other dropped by its password.
+    let dropped = &answer["data"]["droppedTargets"][0]["discoveredLabels"];
+    assert_eq!(
+        dropped["__meta_url"],
+        format!("http://sd:xxxxx@{target}/sd"),
+        "{answer}"
+    );
+    assert_eq!(dropped["sd"], "http", "{answer}");
+    let shown = answer.to_string();
+    assert!(!shown.contains("hunter"), "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -623,17 +725,19 @@ async fn a_request_body_beyond_the_limit_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_finishes_answers_but_does_not_wait_for_silent_clients() {
+    // Shutdown waits up to the read timeout for answers in flight.
     let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
-        args.web_read_timeout = Duration::from_secs(1);
+        args.web_read_timeout = Duration::from_secs(10);
     })
     .await;
     let address = server.address;
-    // A query in flight, a client that sent half a request line and an idle
+    // A query in flight (answered at its timeout, within the read
+    // timeout), a client that sent half a request line and an idle
     // keep-alive connection.
     let mut querying = tokio::net::TcpStream::connect(address).await.unwrap();
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {address}\r\n\r\n",
-        slow_query_path("2m")
+        endless_query_path("3s")
     );
     querying.write_all(request.as_bytes()).await.unwrap();
     eventually(LIVENESS, "the slow query to run", || async {
@@ -650,7 +754,8 @@ async fn shutdown_finishes_answers_but_does_not_wait_for_silent_clients() {
     // The query in flight is answered; then every connection is closed and
     // the server stops.
     let (status, body) = read_response(&mut querying).await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(r#""errorType":"timeout""#), "{body}");
     read_until_closed(&mut querying, "the answered connection").await;
     read_until_closed(&mut silent, "the silent client").await;
     read_until_closed(&mut idle, "the idle connection").await;
