@@ -139,7 +139,15 @@ impl DnsServer {
         }
     }
 
+    /// A resolver of this server alone, waiting up to 10 s for an answer:
+    /// far more than a loopback answer takes on a loaded machine.
     fn resolver(&self) -> DnsResolver {
+        DnsResolver::with_nameservers(&[self.addr], Duration::from_secs(10))
+    }
+
+    /// A resolver of this server waiting 2 s for an answer, for a server
+    /// that falls silent (its lookups end at that timeout).
+    fn impatient_resolver(&self) -> DnsResolver {
         DnsResolver::with_nameservers(&[self.addr], Duration::from_secs(2))
     }
 }
@@ -391,12 +399,19 @@ async fn query_ids_are_not_predictable() {
         sd.refresh().await;
     }
     let mut ids = ids.lock().clone();
-    assert_eq!(ids.len(), 8);
+    // At least one query per refresh; a lookup may be retried.
+    assert!(ids.len() >= 8, "query ids {ids:?}");
+    // A retry repeating its query's id is one id.
+    ids.dedup();
     // Sequential or constant ids would make forging answers easy.
     let sequential = ids.windows(2).all(|w| w[1] == w[0].wrapping_add(1));
-    ids.sort_unstable();
-    ids.dedup();
-    assert!(!sequential && ids.len() > 1, "query ids {ids:?}");
+    assert!(!sequential, "query ids {ids:?}");
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    // Eight random 16-bit ids seldom repeat one (p < 0.1%), three
+    // practically never.
+    assert!(distinct.len() >= 6, "query ids {ids:?}");
 }
 
 #[tokio::test]
@@ -407,7 +422,7 @@ async fn a_server_that_stops_answering_keeps_the_last_good_targets() {
     .await;
     let mut sd = DnsSd::new(
         config(&["_node._tcp.example.org."], "SRV", None),
-        server.resolver(),
+        server.impatient_resolver(),
     );
     let good = sd.refresh().await;
     assert_eq!(good.len(), 2);
