@@ -83,11 +83,11 @@ pub struct ServeArgs {
     pub web_max_connections: u32,
     /// Maximum duration before timing out read of the request, and closing
     /// idle connections: a client gets this long to send a request's head,
-    /// again to send its body, and keeps an idle connection no longer; an
-    /// answer it does not read for this long (no byte accepted) closes the
-    /// connection; at shutdown, connections still open this long after it
-    /// began are closed (30s when 0). 0 waits for ever otherwise.
-    /// Evaluating a query is not limited by it.
+    /// again to send its body, and keeps an idle connection no longer; a
+    /// connection whose answer the client accepts no byte of for this long
+    /// is closed; shutdown waits this long for open connections. 0: no
+    /// limit (shutdown then waits 30s). Evaluating a query is not limited
+    /// by it.
     #[arg(long = "web.read-timeout", default_value = "5m", value_parser = parse_duration)]
     pub web_read_timeout: std::time::Duration,
     /// Width of the blocks the head is compacted into.
