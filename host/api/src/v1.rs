@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use wasmetheus_model::redact_url;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -857,32 +858,6 @@ fn redact_discovered_urls(status: &mut serde_json::Value) {
             }
         }
     }
-}
-
-/// `url` with the password of its user information replaced by `xxxxx`,
-/// as `wasmetheus_config::redact_url` (which this crate does not depend
-/// on) and Go's `url.URL.Redacted`.
-fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
-    let Some(scheme_end) = url.find("://") else {
-        return url.into();
-    };
-    let authority_start = scheme_end + 3;
-    let authority_end = url[authority_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| authority_start + i);
-    let authority = &url[authority_start..authority_end];
-    let (Some(at), Some(colon)) = (authority.rfind('@'), authority.find(':')) else {
-        return url.into();
-    };
-    if colon > at {
-        return url.into();
-    }
-    format!(
-        "{}xxxxx{}",
-        &url[..authority_start + colon + 1],
-        &url[authority_start + at..]
-    )
-    .into()
 }
 
 /// `/api/v1/targets/metadata`: per active target matching `match_target`,

@@ -7,6 +7,7 @@
 
 mod family;
 pub mod openmetrics;
+mod redact;
 pub mod storage;
 pub mod text;
 pub mod validate;
@@ -15,5 +16,6 @@ pub use family::{
     Bucket, Histogram, Label, Metric, MetricFamily, MetricKind, MetricValue, Quantile, Sample,
     Summary,
 };
+pub use redact::redact_url;
 pub use text::{Exemplar, Exposition, FamilyMetadata, ParseError};
 pub use validate::{Limits, SeriesProblem, ValidationError, flatten, validate};

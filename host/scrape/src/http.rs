@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use wasmetheus_model::redact_url;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -442,32 +443,6 @@ impl Scraper {
             Err(_) => Err(format!("request timed out after {timeout:?}")),
         }
     }
-}
-
-/// `url` with the password of its user information replaced by `xxxxx`,
-/// as `wasmetheus_config::redact_url` (which this crate cannot use) and
-/// Go's `url.URL.Redacted`: scrape errors reach the targets API and logs.
-fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
-    let Some(scheme_end) = url.find("://") else {
-        return url.into();
-    };
-    let authority_start = scheme_end + 3;
-    let authority_end = url[authority_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| authority_start + i);
-    let authority = &url[authority_start..authority_end];
-    let (Some(at), Some(colon)) = (authority.rfind('@'), authority.find(':')) else {
-        return url.into();
-    };
-    if colon > at {
-        return url.into();
-    }
-    format!(
-        "{}xxxxx{}",
-        &url[..authority_start + colon + 1],
-        &url[authority_start + at..]
-    )
-    .into()
 }
 
 /// The root cause of a client error (hyper's own text is "client error").
