@@ -1059,7 +1059,10 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let query = "query=sum+by+%28job%29+%28rate%28x%5B5m%5D%29%29";
+        // Long enough to parse that the blocking thread cannot be done
+        // before the handler first waits for it, even on a loaded machine.
+        let matchers: Vec<String> = (0..20_000).map(|i| format!("a{i}%3D%22v%22")).collect();
+        let query = format!("query=x%7B{}%7D", matchers.join("%2C"));
         for endpoint in ["format_query", "parse_query"] {
             runtime.block_on(async {
                 let answered = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -1068,7 +1071,7 @@ mod tests {
                     let answered = Arc::clone(&answered);
                     async move { answered.load(std::sync::atomic::Ordering::SeqCst) }
                 });
-                let raw = RawQuery(Some(query.to_owned()));
+                let raw = RawQuery(Some(query.clone()));
                 let response = if endpoint == "format_query" {
                     format_query(raw, Bytes::new()).await
                 } else {
