@@ -133,6 +133,7 @@ pub fn test_args(
         plugins_max_size: 64 << 20,
         plugins_compile_timeout: Duration::from_secs(30),
         plugins_compile_memory_limit: 2 << 30,
+        plugins_max_concurrent_compiles: 0,
         plugins_compiler: None,
         storage_path: data.to_owned(),
         retention_time: Duration::from_secs(15 * 86400),

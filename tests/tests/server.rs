@@ -392,3 +392,29 @@ async fn config_reload_is_atomic() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_compile_slot_count_follows_its_flag() {
+    let plugins = PluginsDir::new();
+    let data = tempfile::tempdir().unwrap();
+    let mut args = test_args(plugins.path(), None, data.path());
+    args.plugins_max_concurrent_compiles = 3;
+    let server = TestServer::start(args, data).await;
+    let (_, metrics) = http(server.address, "GET", "/metrics", &[]).await;
+    assert_eq!(
+        metric_value(&metrics, "wasmetheus_plugin_compile_slots"),
+        Some(3.0),
+        "{metrics}"
+    );
+    // 0, the default: half the cores, at least one.
+    let plugins = PluginsDir::new();
+    let data = tempfile::tempdir().unwrap();
+    let server = server_on(plugins.path(), None, data).await;
+    let (_, metrics) = http(server.address, "GET", "/metrics", &[]).await;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(
+        metric_value(&metrics, "wasmetheus_plugin_compile_slots"),
+        Some((cores / 2).max(1) as f64),
+        "{metrics}"
+    );
+}

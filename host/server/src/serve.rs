@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// compiles in a process of its own, which fails past this limit.
     #[arg(long = "plugins.compile-memory-limit", default_value = "2GiB", value_parser = parse_size)]
     pub plugins_compile_memory_limit: u64,
+    /// Most plugin compilations running at once; further loads wait for a
+    /// slot within their compile timeout. 0: half the cores, at least one.
+    #[arg(long = "plugins.max-concurrent-compiles", default_value_t = 0)]
+    pub plugins_max_concurrent_compiles: usize,
     /// The executable plugins compile in, as `<it> __compile-plugin`: `run`
     /// sets this one's own; `None` compiles on a thread of this process
     /// (the in-process test server).
@@ -299,6 +303,9 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     options.max_instances = args.plugins_max_instances;
     options.max_plugin_size = args.plugins_max_size;
     options.compile_timeout = args.plugins_compile_timeout;
+    if args.plugins_max_concurrent_compiles > 0 {
+        options.max_concurrent_compiles = args.plugins_max_concurrent_compiles;
+    }
     options.compiler = args.plugins_compiler.as_ref().map(|program| {
         let mut compiler = wasmetheus_plugin_runtime::CompilerCommand::new(program);
         compiler.memory_limit = args.plugins_compile_memory_limit;
