@@ -874,6 +874,28 @@ mod tests {
             .unwrap();
     }
 
+    /// Sends a request whose handler never answers, stops the server once
+    /// the handler runs, and checks that the server ends (`what` if not)
+    /// and closes that connection.
+    async fn stop_with_a_hanging_request(
+        address: std::net::SocketAddr,
+        entering: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
+        stop: tokio::sync::oneshot::Sender<()>,
+        serving: tokio::task::JoinHandle<()>,
+        what: &str,
+    ) {
+        let hanging = request(address, "/hang").await;
+        tokio::time::timeout(LIVENESS, entering.recv())
+            .await
+            .expect("the request reaches its handler");
+        let _ = stop.send(());
+        tokio::time::timeout(LIVENESS, serving)
+            .await
+            .expect(what)
+            .unwrap();
+        assert!(closed(hanging).await, "the hanging connection stayed open");
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn shutdown_drops_connections_still_open_after_its_grace_period() {
         let (listener, address) = listener(4).await;
@@ -889,16 +911,14 @@ mod tests {
                 let _ = stopped.await;
             },
         ));
-        let hanging = request(address, "/hang").await;
-        tokio::time::timeout(LIVENESS, entering.recv())
-            .await
-            .expect("the request reaches its handler");
-        let _ = stop.send(());
-        tokio::time::timeout(LIVENESS, serving)
-            .await
-            .expect("shutdown waited for a request that never ends")
-            .unwrap();
-        assert!(closed(hanging).await, "the hanging connection stayed open");
+        stop_with_a_hanging_request(
+            address,
+            &mut entering,
+            stop,
+            serving,
+            "shutdown waited for a request that never ends",
+        )
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -914,15 +934,13 @@ mod tests {
                 let _ = stopped.await;
             },
         ));
-        let hanging = request(address, "/hang").await;
-        tokio::time::timeout(LIVENESS, entering.recv())
-            .await
-            .expect("the request reaches its handler");
-        let _ = stop.send(());
-        tokio::time::timeout(LIVENESS, serving)
-            .await
-            .expect("shutdown waited beyond the read timeout")
-            .unwrap();
-        assert!(closed(hanging).await, "the hanging connection stayed open");
+        stop_with_a_hanging_request(
+            address,
+            &mut entering,
+            stop,
+            serving,
+            "shutdown waited beyond the read timeout",
+        )
+        .await;
     }
 }
