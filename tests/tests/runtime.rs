@@ -240,15 +240,13 @@ fn reloads_while_a_collect_hangs_leave_no_thread_behind() {
     let config = |round: usize| {
         let mut config = Config::default();
         config.plugins.instances.push(PluginInstanceConfig {
-            name: "hung".into(),
-            plugin: "sleeper".into(),
-            job: None,
-            scrape_interval: None,
-            scrape_timeout: Some(PromDuration(Duration::from_millis(200))),
-            memory_limit: None,
-            config: Some(serde_json::json!({ "in": "collect", "how": "sleep" })),
-            grants: Default::default(),
             labels: [("round".to_owned(), round.to_string())].into(),
+            ..instance_with_timeout(
+                "hung",
+                "sleeper",
+                200,
+                serde_json::json!({ "in": "collect", "how": "sleep" }),
+            )
         });
         config
     };
@@ -307,17 +305,12 @@ async fn abandoned_calls_free_their_pool_slots() {
     options.max_instances = 3;
     let runtime = PluginRuntime::new(options).unwrap();
     let mut config = Config::default();
-    config.plugins.instances.push(PluginInstanceConfig {
-        name: "hung".into(),
-        plugin: "sleeper".into(),
-        job: None,
-        scrape_interval: None,
-        scrape_timeout: Some(PromDuration(Duration::from_millis(100))),
-        memory_limit: None,
-        config: Some(serde_json::json!({ "in": "collect", "how": "sleep" })),
-        grants: Default::default(),
-        labels: Default::default(),
-    });
+    config.plugins.instances.push(instance_with_timeout(
+        "hung",
+        "sleeper",
+        100,
+        serde_json::json!({ "in": "collect", "how": "sleep" }),
+    ));
     runtime.apply_config(&config);
     assert_eq!(runtime.load_all(), 1);
     // Each collect is abandoned and its store dropped; the next one opens a
@@ -441,18 +434,13 @@ async fn a_new_version_whose_open_hangs_is_rejected_and_the_old_keeps_serving() 
     let path = dir.install(guests::TRIVIAL, "swap");
     let runtime = PluginRuntime::new(RuntimeOptions::new(dir.path())).unwrap();
     let mut config = Config::default();
-    config.plugins.instances.push(PluginInstanceConfig {
-        name: "swap".into(),
-        plugin: "swap".into(),
-        job: None,
-        scrape_interval: None,
-        scrape_timeout: Some(PromDuration(Duration::from_millis(300))),
-        memory_limit: None,
-        // Ignored by trivial; makes the sleeper hang in `open`.
-        config: Some(serde_json::json!({ "in": "open", "how": "sleep" })),
-        grants: Default::default(),
-        labels: Default::default(),
-    });
+    // Ignored by trivial; makes the sleeper hang in `open`.
+    config.plugins.instances.push(instance_with_timeout(
+        "swap",
+        "swap",
+        300,
+        serde_json::json!({ "in": "open", "how": "sleep" }),
+    ));
     runtime.apply_config(&config);
     assert_eq!(runtime.load_all(), 1);
     runtime.collect("swap").await.unwrap();
@@ -612,4 +600,25 @@ async fn a_load_that_gets_no_compile_slot_in_time_fails_but_cached_plugins_need_
     // A load from the cache compiles nothing and needs no slot.
     runtime.load_file(&cached).unwrap();
     runtime.collect("cached").await.unwrap();
+}
+
+/// A plugin instance with a scrape timeout of `timeout_ms` and `config`,
+/// everything else defaulted.
+fn instance_with_timeout(
+    name: &str,
+    plugin: &str,
+    timeout_ms: u64,
+    config: serde_json::Value,
+) -> PluginInstanceConfig {
+    PluginInstanceConfig {
+        name: name.into(),
+        plugin: plugin.into(),
+        job: None,
+        scrape_interval: None,
+        scrape_timeout: Some(PromDuration(Duration::from_millis(timeout_ms))),
+        memory_limit: None,
+        config: Some(config),
+        grants: Default::default(),
+        labels: Default::default(),
+    }
 }
