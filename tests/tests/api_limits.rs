@@ -439,13 +439,19 @@ async fn read_response(stream: &mut tokio::net::TcpStream) -> (u16, String) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn partial_and_trickled_requests_are_closed_after_the_read_timeout() {
-    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
-        args.web_max_connections = 2;
+/// A server without scrapes taking at most `connections` connections at
+/// once, with a read timeout of one second.
+async fn serve_with_read_timeout_of_a_second(connections: u32) -> (TestServer, PluginsDir) {
+    serve("global:\n  scrape_interval: 1h\n", |args| {
+        args.web_max_connections = connections;
         args.web_read_timeout = Duration::from_secs(1);
     })
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partial_and_trickled_requests_are_closed_after_the_read_timeout() {
+    let (server, _plugins) = serve_with_read_timeout_of_a_second(2).await;
     let address = server.address;
     // One client sends part of a request line and then nothing.
     let mut silent = tokio::net::TcpStream::connect(address).await.unwrap();
@@ -502,11 +508,7 @@ async fn partial_and_trickled_requests_are_closed_after_the_read_timeout() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_keep_alive_connection_is_closed_after_the_read_timeout() {
-    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
-        args.web_max_connections = 1;
-        args.web_read_timeout = Duration::from_secs(1);
-    })
-    .await;
+    let (server, _plugins) = serve_with_read_timeout_of_a_second(1).await;
     let address = server.address;
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let head = request_keep_alive(&mut stream, address).await;
@@ -520,11 +522,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_read_timeout() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_body_sent_too_slowly_is_answered_408_and_closed() {
-    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
-        args.web_max_connections = 1;
-        args.web_read_timeout = Duration::from_secs(1);
-    })
-    .await;
+    let (server, _plugins) = serve_with_read_timeout_of_a_second(1).await;
     let address = server.address;
     // A whole head promising 100 bytes of form, then a few of them, then
     // nothing.
@@ -615,11 +613,7 @@ async fn request_unread(address: SocketAddr) -> tokio::net::TcpStream {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unread_answer_frees_its_slot_and_does_not_hold_shutdown() {
-    let (server, _plugins) = serve("global:\n  scrape_interval: 1h\n", |args| {
-        args.web_max_connections = 1;
-        args.web_read_timeout = Duration::from_secs(1);
-    })
-    .await;
+    let (server, _plugins) = serve_with_read_timeout_of_a_second(1).await;
     let address = server.address;
     // The answer is bigger than what the sockets hold.
     let (status, body) = http(address, "GET", &big_answer_path(), &[]).await;
