@@ -12,6 +12,7 @@
 mod alerting;
 mod duration;
 mod file;
+mod go_yaml;
 mod plugins;
 mod remote;
 mod rule_files;
