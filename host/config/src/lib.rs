@@ -13,10 +13,12 @@ mod alerting;
 mod duration;
 mod file;
 mod go_yaml;
+mod http_client;
 mod plugins;
 mod remote;
 mod rule_files;
 mod scrape;
+pub mod sd;
 mod secret;
 
 pub use alerting::{AlertingConfig, AlertmanagerApiVersion, AlertmanagerConfig};
