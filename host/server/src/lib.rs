@@ -3,6 +3,7 @@
 
 mod backend;
 pub mod backfill;
+pub mod check_config;
 pub mod check_plugins;
 pub mod discovery;
 pub mod query_cli;

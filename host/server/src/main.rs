@@ -81,11 +81,9 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Debug, Subcommand)]
 enum Check {
-    /// Checks configuration files (prometheus.yml with a `plugins` section).
-    Config {
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
+    /// Checks configuration files (prometheus.yml with a `plugins` section),
+    /// printing what `promtool check config` prints.
+    Config(wasmetheus::check_config::CheckConfigArgs),
     /// Loads plugins in the real runtime and checks their metadata, that
     /// collect works within limits, and that their output is valid.
     Plugins {
@@ -109,9 +107,10 @@ fn main() -> ExitCode {
         Command::Serve(args) => wasmetheus::serve::run(args),
         // Prints its own errors, worded and formatted as promtool's.
         Command::Query(args) => return wasmetheus::query_cli::run_command(args),
+        // Prints and exits as promtool's `check config`.
         Command::Check {
-            what: Check::Config { files },
-        } => check_config(&files),
+            what: Check::Config(args),
+        } => return wasmetheus::check_config::run_command(&args),
         Command::Check {
             what: Check::Plugins { files },
         } => check_plugins(&files),
@@ -151,28 +150,6 @@ fn check_plugins(files: &[PathBuf]) -> anyhow::Result<()> {
     let failed = wasmetheus::check_plugins::run(files)?;
     if failed > 0 {
         anyhow::bail!("{failed} of {} plugins failed their checks", files.len());
-    }
-    Ok(())
-}
-
-fn check_config(files: &[PathBuf]) -> anyhow::Result<()> {
-    let mut failed = 0;
-    for file in files {
-        match wasmetheus_config::Config::load(file) {
-            Ok(config) => {
-                println!("Checking {}\n  SUCCESS", file.display());
-                for warning in config.warnings {
-                    println!("  WARNING: {warning}");
-                }
-            }
-            Err(e) => {
-                println!("Checking {}\n  FAILED: {e}", file.display());
-                failed += 1;
-            }
-        }
-    }
-    if failed > 0 {
-        anyhow::bail!("{failed} of {} config files are invalid", files.len());
     }
     Ok(())
 }

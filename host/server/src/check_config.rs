@@ -1,0 +1,1062 @@
+//! `wasmetheus check config`: what `promtool check config` of Prometheus
+//! 3.x prints for the same files, line for line, on the same streams, with
+//! the same exit codes (1 for an error, 3 for lint problems under
+//! `--lint-fatal`), followed by wasmetheus' own warnings (fields parsed and
+//! validated that are not in effect yet).
+//!
+//! As promtool, for each configuration file: the file itself; unless
+//! `--syntax-only`, the rule files it names (globs expanded, explicit files
+//! required), the authorization credentials and TLS client certificate and
+//! key files of each scrape config (a certificate without a key is an
+//! error even with `--syntax-only`), each `file_sd_configs` file (a missing
+//! one is a warning, an unreadable or malformed one an error) and the
+//! target groups of those files and of `static_configs` through target
+//! relabeling; then the `too-long-scrape-interval` lint and each rule file.
+//!
+//! Rule files are checked structurally, as Prometheus' `rulefmt` does:
+//! YAML shape (unknown fields rejected), group names, `record`/`alert`,
+//! `expr` parsed as PromQL, the fields a recording rule may not have, label
+//! and annotation names, and the `duplicate-rules` lint. Alert templates are
+//! not parsed yet (no rule is evaluated yet). Error texts are Prometheus'
+//! with our YAML parser's own wording for YAML errors; a configuration
+//! error reads `parsing YAML file FILE: LINE:COL: message`, Prometheus'
+//! message with our position in front.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use wasmetheus_config::{Config, ConfigError, PromDuration, ScrapeConfig};
+
+use crate::scrape_targets::{TargetGroup, populate, scrape_options};
+
+/// promtool's exit code for success.
+pub const SUCCESS: u8 = 0;
+/// promtool's exit code for an error in a file.
+pub const FAILURE: u8 = 1;
+/// promtool's exit code when only lint problems were found and
+/// `--lint-fatal` is given.
+pub const LINT_FAILURE: u8 = 3;
+
+/// The lint options `--lint` accepts.
+const LINT_ALL: &str = "all";
+const LINT_DUPLICATE_RULES: &str = "duplicate-rules";
+const LINT_TOO_LONG_SCRAPE_INTERVAL: &str = "too-long-scrape-interval";
+const LINT_NONE: &str = "none";
+
+/// The arguments of `check config`, as promtool's.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckConfigArgs {
+    /// The config files to check.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Only check the config file syntax, ignoring file and content
+    /// validation referenced in the config.
+    #[arg(long)]
+    pub syntax_only: bool,
+    /// Linting checks to apply to the rules/scrape configs specified in the
+    /// config. Available options are: all, duplicate-rules, none,
+    /// too-long-scrape-interval. Use --lint=none to disable linting.
+    #[arg(long, default_value = LINT_DUPLICATE_RULES)]
+    pub lint: String,
+    /// Make lint errors exit with exit code 3.
+    #[arg(long)]
+    pub lint_fatal: bool,
+    /// The server's maximum query lookback duration (for the
+    /// too-long-scrape-interval lint).
+    #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = parse_duration)]
+    pub lookback_delta: Duration,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    PromDuration::parse(text).map(|d| d.0)
+}
+
+/// What `--lint` asks for, read as promtool reads it.
+#[derive(Debug, Default, Clone, Copy)]
+struct Lint {
+    duplicate_rules: bool,
+    /// Zero: the scrape interval lint is off.
+    lookback_delta: Duration,
+    fatal: bool,
+}
+
+impl Lint {
+    /// promtool's `newConfigLintConfig`: unknown options are warned about
+    /// (on stdout) and otherwise ignored.
+    fn parse(options: &str, fatal: bool, lookback: Duration, out: &mut dyn Write) -> Lint {
+        let mut lint = Lint {
+            fatal,
+            ..Lint::default()
+        };
+        let mut rules = Vec::new();
+        let mut none = false;
+        for option in options.split(',') {
+            match option {
+                LINT_ALL | LINT_TOO_LONG_SCRAPE_INTERVAL => {
+                    lint.lookback_delta = lookback;
+                    if option == LINT_ALL {
+                        rules.push(option);
+                    }
+                }
+                LINT_NONE => none = true,
+                other => rules.push(other),
+            }
+        }
+        if none {
+            lint.lookback_delta = Duration::ZERO;
+            rules.clear();
+        }
+        if rules.is_empty() {
+            return lint;
+        }
+        for option in rules {
+            match option {
+                LINT_ALL | LINT_DUPLICATE_RULES => lint.duplicate_rules = true,
+                LINT_NONE => {}
+                other => {
+                    let _ = writeln!(out, "WARNING: unknown lint option: {}", go_quote(other));
+                }
+            }
+        }
+        lint
+    }
+}
+
+/// `wasmetheus check config`: prints to stdout and stderr and exits as
+/// promtool does.
+pub fn run_command(args: &CheckConfigArgs) -> std::process::ExitCode {
+    let code = run(args, &mut std::io::stdout(), &mut std::io::stderr());
+    std::process::ExitCode::from(code)
+}
+
+/// Checks `args.files`, printing what promtool prints to `out` (stdout)
+/// and `err` (stderr); the exit code.
+pub fn run(args: &CheckConfigArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    // promtool's argument parser refuses a missing file before checking any.
+    for file in &args.files {
+        if !file.exists() {
+            let _ = writeln!(
+                err,
+                "wasmetheus: error: path '{}' does not exist, try --help",
+                file.display()
+            );
+            return FAILURE;
+        }
+    }
+    let lint = Lint::parse(&args.lint, args.lint_fatal, args.lookback_delta, out);
+    let (mut failed, mut has_errors) = (false, false);
+    for file in &args.files {
+        let checked = check_file(file, args.syntax_only, out);
+        let mut config = None;
+        match checked {
+            Err(e) => {
+                let _ = writeln!(err, "  FAILED: {e}");
+                failed = true;
+                has_errors = true;
+            }
+            Ok((rule_files, loaded)) => {
+                if !rule_files.is_empty() {
+                    let _ = writeln!(out, "  SUCCESS: {} rule files found", rule_files.len());
+                }
+                let _ = writeln!(
+                    out,
+                    " SUCCESS: {} is valid prometheus config file syntax",
+                    file.display()
+                );
+                config = Some((rule_files, loaded));
+            }
+        }
+        let _ = writeln!(out);
+        if !args.syntax_only {
+            let (rule_files, scrape_configs) = match &config {
+                Some((rules, loaded)) => (rules.as_slice(), loaded.scrape_configs.as_slice()),
+                None => (&[][..], &[][..]),
+            };
+            failed |= lint_scrape_configs(scrape_configs, &lint, err);
+            let (rules_failed, rules_errors) = check_rule_files(rule_files, &lint, out, err);
+            failed |= rules_failed;
+            has_errors |= rules_errors;
+        }
+        // Ours, after promtool's lines: what is parsed but not in effect.
+        if let Some((_, loaded)) = &config
+            && !loaded.warnings.is_empty()
+        {
+            for warning in &loaded.warnings {
+                let _ = writeln!(out, "  WARNING: {warning}");
+            }
+            let _ = writeln!(out);
+        }
+    }
+    if failed && has_errors {
+        FAILURE
+    } else if failed && lint.fatal {
+        LINT_FAILURE
+    } else {
+        SUCCESS
+    }
+}
+
+/// Why a configuration file failed its check: the text after `FAILED: `.
+type CheckError = String;
+
+/// promtool's `checkConfig`: loads `file`, then checks the files it names.
+/// The rule files found (paths as Prometheus resolves them) and the
+/// configuration.
+fn check_file(
+    file: &Path,
+    syntax_only: bool,
+    out: &mut dyn Write,
+) -> Result<(Vec<PathBuf>, Config), CheckError> {
+    let _ = writeln!(out, "Checking {}", file.display());
+    let config = Config::load(file).map_err(|e| describe_load_error(file, &e))?;
+    let dir = go_dir(file);
+
+    let mut rule_files = Vec::new();
+    if !syntax_only {
+        for pattern in &config.rule_files {
+            let rf = join_dir(&dir, &pattern.0);
+            let found = go_glob(&rf).map_err(|e| e.to_string())?;
+            // An explicit file must exist.
+            if !pattern.0.contains('*') {
+                let Some(first) = found.first() else {
+                    return Err(format!(
+                        "{} does not point to an existing file",
+                        go_quote(&rf)
+                    ));
+                };
+                stat(first).map_err(|e| {
+                    format!(
+                        "error checking rule file {}: {e}",
+                        go_quote(&path_text(first))
+                    )
+                })?;
+            }
+            rule_files.extend(found);
+        }
+    }
+
+    for scrape in &config.scrape_configs {
+        let files = client_files(scrape);
+        if !syntax_only && let Some(credentials) = &files.credentials_file {
+            let path = join_dir(&dir, credentials);
+            stat(Path::new(&path)).map_err(|e| {
+                format!(
+                    "error checking authorization credentials or bearer token file {}: {e}",
+                    go_quote(&path)
+                )
+            })?;
+        }
+        check_tls_files(&dir, &files, syntax_only)?;
+        if !syntax_only {
+            for sd in &scrape.file_sd_configs {
+                for pattern in &sd.files {
+                    let joined = join_dir(&dir, pattern);
+                    let found = go_glob(&joined).map_err(|e| e.to_string())?;
+                    if found.is_empty() {
+                        let _ = writeln!(
+                            out,
+                            "  WARNING: file {} for file_sd in scrape job {} does not exist",
+                            go_quote(&joined),
+                            go_quote(&scrape.job_name)
+                        );
+                        continue;
+                    }
+                    for sd_file in found {
+                        let groups = check_sd_file(&sd_file)
+                            .map_err(|e| format!("checking SD file {}: {e}", go_quote(&joined)))?;
+                        check_target_groups(scrape, &groups)?;
+                    }
+                }
+            }
+        }
+        let statics: Vec<TargetGroup> = scrape
+            .static_configs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| TargetGroup {
+                targets: s.targets.clone(),
+                labels: s.labels.clone(),
+                source: i.to_string(),
+            })
+            .collect();
+        check_target_groups(scrape, &statics)?;
+    }
+
+    if !syntax_only {
+        for alertmanager in &config.alerting.alertmanagers {
+            for sd in &alertmanager.file_sd_configs {
+                for pattern in &sd.files {
+                    let joined = join_dir(&dir, pattern);
+                    let found = go_glob(&joined).map_err(|e| e.to_string())?;
+                    if found.is_empty() {
+                        let _ = writeln!(
+                            out,
+                            "  WARNING: file {} for file_sd in alertmanager config does not exist",
+                            go_quote(&joined)
+                        );
+                        continue;
+                    }
+                    for sd_file in found {
+                        check_sd_file(&sd_file)
+                            .map_err(|e| format!("checking SD file {}: {e}", go_quote(&joined)))?;
+                    }
+                }
+            }
+        }
+    }
+    Ok((rule_files, config))
+}
+
+/// A load error as promtool words it (`parsing YAML file FILE: …`), with
+/// our position in front of Prometheus' message.
+fn describe_load_error(file: &Path, error: &ConfigError) -> String {
+    match error {
+        ConfigError::Invalid {
+            line,
+            column,
+            message,
+            ..
+        } => format!(
+            "parsing YAML file {}: {line}:{column}: {message}",
+            file.display()
+        ),
+        other => format!("parsing YAML file {}: {other}", file.display()),
+    }
+}
+
+/// The files of a scrape config's HTTP client that promtool checks.
+#[derive(Debug, Default)]
+struct ClientFiles {
+    credentials_file: Option<String>,
+    cert_file: Option<String>,
+    key_file: Option<String>,
+}
+
+fn client_files(scrape: &ScrapeConfig) -> ClientFiles {
+    let tls = scrape.tls_config.as_ref();
+    ClientFiles {
+        credentials_file: scrape
+            .authorization
+            .as_ref()
+            .and_then(|a| a.credentials_file.clone())
+            .filter(|f| !f.is_empty()),
+        cert_file: tls
+            .and_then(|t| t.cert_file.clone())
+            .filter(|f| !f.is_empty()),
+        key_file: tls
+            .and_then(|t| t.key_file.clone())
+            .filter(|f| !f.is_empty()),
+    }
+}
+
+/// promtool's `checkTLSConfig`.
+fn check_tls_files(dir: &str, files: &ClientFiles, syntax_only: bool) -> Result<(), CheckError> {
+    let cert = files.cert_file.as_deref().map(|f| join_dir(dir, f));
+    let key = files.key_file.as_deref().map(|f| join_dir(dir, f));
+    match (&cert, &key) {
+        (Some(cert), None) => {
+            return Err(format!(
+                "client cert file {} specified without client key file",
+                go_quote(cert)
+            ));
+        }
+        (None, Some(key)) => {
+            return Err(format!(
+                "client key file {} specified without client cert file",
+                go_quote(key)
+            ));
+        }
+        _ => {}
+    }
+    if syntax_only {
+        return Ok(());
+    }
+    if let Some(cert) = &cert {
+        stat(Path::new(cert))
+            .map_err(|e| format!("error checking client cert file {}: {e}", go_quote(cert)))?;
+    }
+    if let Some(key) = &key {
+        stat(Path::new(key))
+            .map_err(|e| format!("error checking client key file {}: {e}", go_quote(key)))?;
+    }
+    Ok(())
+}
+
+/// promtool's `checkTargetGroupsForScrapeConfig`: the first target that
+/// cannot be turned into a scrape target.
+fn check_target_groups(scrape: &ScrapeConfig, groups: &[TargetGroup]) -> Result<(), CheckError> {
+    let options = Arc::new(scrape_options(scrape));
+    for group in groups {
+        for (i, address) in group.targets.iter().enumerate() {
+            if let Err(e) = populate(scrape, &options, address, &group.labels) {
+                return Err(format!("instance {i} in group {}: {e}", group.source));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One element of a file SD document, as Prometheus' `targetgroup.Group`
+/// reads it: JSON ignores unknown fields, YAML refuses them.
+#[derive(Debug, Deserialize)]
+struct JsonGroup {
+    #[serde(default)]
+    targets: Option<Vec<String>>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct YamlGroup {
+    #[serde(default)]
+    targets: Option<Vec<String>>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+/// A file SD group's targets and labels.
+type SdGroup = (Vec<String>, BTreeMap<String, String>);
+
+/// promtool's `checkSDFile`: the groups of one file SD file.
+fn check_sd_file(path: &Path) -> Result<Vec<TargetGroup>, String> {
+    let text = std::fs::read(path).map_err(|e| go_io_error("open", path, &e))?;
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let raw: Vec<Option<SdGroup>> = match ext.to_ascii_lowercase().as_str() {
+        ".json" => serde_json::from_slice::<Vec<Option<JsonGroup>>>(&text)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|g| g.map(|g| (g.targets.unwrap_or_default(), g.labels.unwrap_or_default())))
+            .collect(),
+        ".yml" | ".yaml" => {
+            let text = String::from_utf8_lossy(&text);
+            if text.trim().is_empty() {
+                Vec::new()
+            } else {
+                serde_saphyr::from_str::<Vec<Option<YamlGroup>>>(&text)
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .map(|g| {
+                        g.map(|g| (g.targets.unwrap_or_default(), g.labels.unwrap_or_default()))
+                    })
+                    .collect()
+            }
+        }
+        _ => return Err(format!("invalid file extension: {}", go_quote(&ext))),
+    };
+    let mut groups = Vec::with_capacity(raw.len());
+    for (i, group) in raw.into_iter().enumerate() {
+        let Some((targets, labels)) = group else {
+            return Err(format!("nil target group item found (index {i})"));
+        };
+        if let Some(name) = labels.keys().find(|name| name.is_empty()) {
+            return Err(format!("{} is not a valid label name", go_quote(name)));
+        }
+        groups.push(TargetGroup {
+            targets,
+            labels,
+            source: format!("{}:{i}", path_text(path)),
+        });
+    }
+    Ok(groups)
+}
+
+/// promtool's `lintScrapeConfigs`: a scrape interval at or over the lookback
+/// delta makes every sample stale between scrapes.
+fn lint_scrape_configs(scrape_configs: &[ScrapeConfig], lint: &Lint, err: &mut dyn Write) -> bool {
+    if lint.lookback_delta.is_zero() {
+        return false;
+    }
+    for scrape in scrape_configs {
+        if scrape.scrape_interval.0 >= lint.lookback_delta {
+            let _ = writeln!(
+                err,
+                "  FAILED: too long scrape interval found, data point will be marked as stale - job: {}, interval: {}",
+                scrape.job_name, scrape.scrape_interval
+            );
+            return true;
+        }
+    }
+    false
+}
+
+/// promtool's `checkRules`: `(failed, has_errors)`.
+fn check_rule_files(
+    files: &[PathBuf],
+    lint: &Lint,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> (bool, bool) {
+    let (mut failed, mut has_errors) = (false, false);
+    for file in files {
+        let _ = writeln!(out, "Checking {}", file.display());
+        let groups = match parse_rule_file(file) {
+            Ok(groups) => groups,
+            Err(errors) => {
+                failed = true;
+                has_errors = true;
+                let _ = writeln!(err, "  FAILED:");
+                for e in errors {
+                    let _ = writeln!(err, "{}: {e}", file.display());
+                }
+                // As promtool: no blank line after a file that did not parse.
+                continue;
+            }
+        };
+        match rule_lint(&groups, lint) {
+            Err(problem) => {
+                let _ = writeln!(err, "  FAILED:");
+                let _ = writeln!(err, "{problem}");
+                failed = true;
+            }
+            Ok(()) => {
+                let rules: usize = groups.iter().map(|g| g.rules.len()).sum();
+                let _ = writeln!(out, "  SUCCESS: {rules} rules found");
+            }
+        }
+        let _ = writeln!(out);
+    }
+    (failed, has_errors)
+}
+
+/// A rule file as Prometheus' `rulefmt` reads it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    groups: Option<Vec<Spanned<RuleGroup>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleGroup {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    interval: Option<PromDuration>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    query_offset: Option<PromDuration>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    limit: Option<i64>,
+    #[serde(default)]
+    rules: Option<Vec<Rule>>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rule {
+    #[serde(default)]
+    record: Option<Spanned<String>>,
+    #[serde(default)]
+    alert: Option<Spanned<String>>,
+    #[serde(default)]
+    expr: Option<Spanned<String>>,
+    #[serde(default, rename = "for")]
+    for_: Option<PromDuration>,
+    #[serde(default)]
+    keep_firing_for: Option<PromDuration>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// A parsed group: its name, labels and rules as `(name, labels)`.
+#[derive(Debug)]
+struct CheckedGroup {
+    labels: BTreeMap<String, String>,
+    rules: Vec<(String, BTreeMap<String, String>)>,
+}
+
+/// `line:col` of a node, `0:0` for one that is absent (as Go's zero
+/// `yaml.Node`).
+fn position(node: Option<&Spanned<String>>) -> String {
+    node.map_or_else(
+        || "0:0".to_owned(),
+        |n| format!("{}:{}", n.referenced.line(), n.referenced.column()),
+    )
+}
+
+/// Parses and validates a rule file as `rulefmt.ParseFile`: every error
+/// found (without the file name).
+fn parse_rule_file(path: &Path) -> Result<Vec<CheckedGroup>, Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![go_io_error("open", path, &e).to_string()])?;
+    let file: RuleFile = if text.trim().is_empty() {
+        RuleFile::default()
+    } else {
+        serde_saphyr::from_str(&text).map_err(|e| {
+            let message = e.to_string();
+            match e.location() {
+                Some(l) if !message.starts_with(&format!("{}:", l.line())) => {
+                    vec![format!("{}:{}: {message}", l.line(), l.column())]
+                }
+                _ => vec![message],
+            }
+        })?
+    };
+    let mut errors = Vec::new();
+    let mut names = HashSet::new();
+    let mut checked = Vec::new();
+    for group in file.groups.unwrap_or_default() {
+        let at = format!("{}:{}", group.referenced.line(), group.referenced.column());
+        let group = group.value;
+        let name = group.name.unwrap_or_default();
+        if name.is_empty() {
+            errors.push(format!("{at}: Groupname must not be empty"));
+        }
+        if !names.insert(name.clone()) {
+            errors.push(format!(
+                "{at}: groupname: \"{name}\" is repeated in the same file"
+            ));
+        }
+        let group_labels = group.labels.unwrap_or_default();
+        for key in group_labels.keys() {
+            if !valid_label_name(key) {
+                errors.push(format!("invalid label name: {key}"));
+            }
+        }
+        let mut rules = Vec::new();
+        for (i, rule) in group.rules.unwrap_or_default().into_iter().enumerate() {
+            let rule_name = rule
+                .alert
+                .as_ref()
+                .filter(|a| !a.value.is_empty())
+                .or(rule.record.as_ref())
+                .map(|n| n.value.clone())
+                .unwrap_or_default();
+            for (at, problem) in validate_rule(&rule) {
+                let at = at.map(|a| format!("{a}: ")).unwrap_or_default();
+                errors.push(format!(
+                    "{at}group {}, rule {}, {}: {problem}",
+                    go_quote(&name),
+                    i + 1,
+                    go_quote(&rule_name)
+                ));
+            }
+            rules.push((rule_name, rule.labels.unwrap_or_default()));
+        }
+        checked.push(CheckedGroup {
+            labels: group_labels,
+            rules,
+        });
+    }
+    if errors.is_empty() {
+        Ok(checked)
+    } else {
+        Err(errors)
+    }
+}
+
+/// `rulefmt`'s `Rule.Validate`: each problem with the position(s) it is
+/// reported at.
+fn validate_rule(rule: &Rule) -> Vec<(Option<String>, String)> {
+    let mut problems = Vec::new();
+    let text = |n: &Option<Spanned<String>>| n.as_ref().map_or("", |n| n.value.as_str()).to_owned();
+    let (record, alert, expr) = (text(&rule.record), text(&rule.alert), text(&rule.expr));
+    let both = || {
+        Some(format!(
+            "{}: {}",
+            position(rule.record.as_ref()),
+            position(rule.alert.as_ref())
+        ))
+    };
+    if !record.is_empty() && !alert.is_empty() {
+        problems.push((
+            both(),
+            "only one of 'record' and 'alert' must be set".into(),
+        ));
+    }
+    if record.is_empty() && alert.is_empty() {
+        problems.push((both(), "one of 'record' or 'alert' must be set".into()));
+    }
+    let expr_at = Some(position(rule.expr.as_ref()));
+    if expr.is_empty() {
+        problems.push((expr_at, "field 'expr' must be set in rule".into()));
+    } else if let Err(e) = wasmetheus_promql::parser::parse(&expr) {
+        problems.push((expr_at, format!("could not parse expression: {e}")));
+    }
+    if !record.is_empty() {
+        let record_at = Some(position(rule.record.as_ref()));
+        if rule.annotations.as_ref().is_some_and(|a| !a.is_empty()) {
+            problems.push((
+                record_at.clone(),
+                "invalid field 'annotations' in recording rule".into(),
+            ));
+        }
+        if rule.for_.is_some_and(|d| !d.0.is_zero()) {
+            problems.push((
+                record_at.clone(),
+                "invalid field 'for' in recording rule".into(),
+            ));
+        }
+        if rule.keep_firing_for.is_some_and(|d| !d.0.is_zero()) {
+            problems.push((
+                record_at.clone(),
+                "invalid field 'keep_firing_for' in recording rule".into(),
+            ));
+        }
+        if record.contains('{') || record.contains('}') {
+            problems.push((
+                record_at,
+                format!(
+                    "braces present in the recording rule name; should it be in expr?: {record}"
+                ),
+            ));
+        }
+    }
+    for key in rule.labels.iter().flat_map(|l| l.keys()) {
+        if !valid_label_name(key) {
+            problems.push((None, format!("invalid label name: {key}")));
+        }
+    }
+    for key in rule.annotations.iter().flat_map(|a| a.keys()) {
+        if key.is_empty() {
+            problems.push((None, format!("invalid annotation name: {key}")));
+        }
+    }
+    problems
+}
+
+/// A label name under Prometheus 3's UTF-8 validation: not empty, and not
+/// `__name__` (a rule cannot set it).
+fn valid_label_name(name: &str) -> bool {
+    !name.is_empty() && name != "__name__"
+}
+
+/// promtool's `checkRuleGroups` lint: rules recording the same name with
+/// the same labels.
+fn rule_lint(groups: &[CheckedGroup], lint: &Lint) -> Result<(), String> {
+    if !lint.duplicate_rules {
+        return Ok(());
+    }
+    let mut all: Vec<(&str, Vec<(&str, &str)>)> = Vec::new();
+    for group in groups {
+        for (name, labels) in &group.rules {
+            let mut merged: BTreeMap<&str, &str> = group
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            merged.extend(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            all.push((name.as_str(), merged.into_iter().collect()));
+        }
+    }
+    all.sort();
+    let mut duplicates: Vec<&(&str, Vec<(&str, &str)>)> = Vec::new();
+    for pair in all.windows(2) {
+        if pair[0] == pair[1] && duplicates.last() != Some(&&pair[1]) {
+            duplicates.push(&pair[1]);
+        }
+    }
+    if duplicates.is_empty() {
+        return Ok(());
+    }
+    let mut message = format!("lint error {} duplicate rule(s) found.\n", duplicates.len());
+    for (metric, labels) in duplicates {
+        message.push_str(&format!("Metric: {metric}\nLabel(s):\n"));
+        for (name, value) in labels {
+            message.push_str(&format!("\t{name}: {value}\n"));
+        }
+    }
+    message.push_str("Might cause inconsistency while recording expressions");
+    Err(message)
+}
+
+/// A string quoted as Go's `%q` quotes it (for the printable text of paths
+/// and names, the same as Rust's debug form).
+fn go_quote(text: &str) -> String {
+    format!("{text:?}")
+}
+
+fn path_text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// An IO error as Go's `os` package words it: `op path: message`, with the
+/// system's message in lower case and without Rust's `(os error N)`.
+fn go_io_error(op: &str, path: &Path, error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let text = text
+        .rsplit_once(" (os error ")
+        .map_or(text.as_str(), |(message, _)| message);
+    let mut chars = text.chars();
+    let message = match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    format!("{op} {}: {message}", path.display())
+}
+
+/// Go's `os.Stat`, its error worded as Go's.
+fn stat(path: &Path) -> Result<(), String> {
+    std::fs::metadata(path)
+        .map(|_| ())
+        .map_err(|e| go_io_error("stat", path, &e))
+}
+
+/// Go's `filepath.Dir` of the configuration file: what Prometheus resolves
+/// the relative paths inside it against.
+fn go_dir(file: &Path) -> String {
+    let text = path_text(file);
+    match text.rfind('/') {
+        Some(i) => go_clean(&text[..=i]),
+        None => ".".to_owned(),
+    }
+}
+
+/// Prometheus' `config.JoinDir`: an absolute (or empty) path as is, a
+/// relative one joined to `dir` and cleaned as Go's `filepath.Join`.
+fn join_dir(dir: &str, path: &str) -> String {
+    if path.is_empty() || path.starts_with('/') {
+        return path.to_owned();
+    }
+    go_clean(&format!("{dir}/{path}"))
+}
+
+/// Go's `filepath.Clean`: the shortest equivalent path, lexically.
+fn go_clean(path: &str) -> String {
+    if path.is_empty() {
+        return ".".to_owned();
+    }
+    let rooted = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_owned(),
+        (false, false) => joined,
+    }
+}
+
+/// Go's `filepath.ErrBadPattern`.
+#[derive(Debug, thiserror::Error)]
+#[error("syntax error in pattern")]
+struct BadPattern;
+
+fn has_meta(text: &str) -> bool {
+    text.contains(['*', '?', '[', '\\'])
+}
+
+/// Go's `filepath.Glob`: the paths matching `pattern`, sorted per
+/// directory; a pattern without metacharacters matches itself if it
+/// exists.
+fn go_glob(pattern: &str) -> Result<Vec<PathBuf>, BadPattern> {
+    if !has_meta(pattern) {
+        return Ok(if std::fs::symlink_metadata(pattern).is_ok() {
+            vec![PathBuf::from(pattern)]
+        } else {
+            Vec::new()
+        });
+    }
+    let (dir, name) = match pattern.rfind('/') {
+        Some(i) => (&pattern[..i], &pattern[i + 1..]),
+        None => ("", pattern),
+    };
+    let dir = match dir {
+        "" if pattern.starts_with('/') => "/".to_owned(),
+        "" => ".".to_owned(),
+        d => d.to_owned(),
+    };
+    // Validate the name's pattern even when nothing is there to match.
+    go_match(name, "")?;
+    let dirs = if has_meta(&dir) {
+        go_glob(&dir)?
+    } else {
+        vec![PathBuf::from(&dir)]
+    };
+    let mut found = Vec::new();
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for entry in names {
+            if go_match(name, &entry)? {
+                let base = path_text(&d);
+                found.push(PathBuf::from(if pattern.starts_with('/') || base != "." {
+                    go_clean(&format!("{base}/{entry}"))
+                } else {
+                    entry
+                }));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Go's `filepath.Match` for one path element: `*`, `?`, `[...]` classes
+/// with ranges and `^` negation, `\` escapes.
+fn go_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let name: Vec<char> = name.chars().collect();
+    // A malformed pattern is an error whether or not it matches.
+    validate_pattern(&pattern)?;
+    Ok(match_here(&pattern, &name))
+}
+
+fn validate_pattern(p: &[char]) -> Result<(), BadPattern> {
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '\\' => {
+                if i + 1 >= p.len() {
+                    return Err(BadPattern);
+                }
+                i += 2;
+            }
+            '[' => {
+                let (_, next) = class_end(p, i)?;
+                i = next;
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// The end of the class starting at `p[start] == '['`: `(ranges, index
+/// after ']')`.
+#[allow(clippy::type_complexity)]
+fn class_end(p: &[char], start: usize) -> Result<(Vec<(char, char)>, usize), BadPattern> {
+    let mut i = start + 1;
+    if p.get(i) == Some(&'^') {
+        i += 1;
+    }
+    let mut ranges = Vec::new();
+    loop {
+        if !ranges.is_empty() && p.get(i) == Some(&']') {
+            return Ok((ranges, i + 1));
+        }
+        let lo = class_char(p, &mut i)?;
+        let hi = if p.get(i) == Some(&'-') {
+            i += 1;
+            class_char(p, &mut i)?
+        } else {
+            lo
+        };
+        ranges.push((lo, hi));
+    }
+}
+
+fn class_char(p: &[char], i: &mut usize) -> Result<char, BadPattern> {
+    let c = *p.get(*i).ok_or(BadPattern)?;
+    match c {
+        '-' | ']' => Err(BadPattern),
+        '\\' => {
+            let escaped = *p.get(*i + 1).ok_or(BadPattern)?;
+            *i += 2;
+            Ok(escaped)
+        }
+        c => {
+            *i += 1;
+            Ok(c)
+        }
+    }
+}
+
+/// Whether `p` matches all of `n`; each `(pattern, name)` suffix pair is
+/// decided once, so many stars cost at most pattern × name steps.
+fn match_here(p: &[char], n: &[char]) -> bool {
+    let mut memo = vec![None; (p.len() + 1) * (n.len() + 1)];
+    match_from(p, n, 0, 0, &mut memo)
+}
+
+fn match_from(p: &[char], n: &[char], pi: usize, ni: usize, memo: &mut [Option<bool>]) -> bool {
+    let key = pi * (n.len() + 1) + ni;
+    if let Some(known) = memo[key] {
+        return known;
+    }
+    let rest = &n[ni..];
+    let matched = match p.get(pi) {
+        None => rest.is_empty(),
+        Some('*') => (ni..=n.len()).any(|at| match_from(p, n, pi + 1, at, memo)),
+        Some('?') => !rest.is_empty() && match_from(p, n, pi + 1, ni + 1, memo),
+        Some('[') => match (rest.first(), class_end(p, pi)) {
+            (Some(&c), Ok((ranges, next))) => {
+                let negated = p.get(pi + 1) == Some(&'^');
+                let inside = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
+                inside != negated && match_from(p, n, next, ni + 1, memo)
+            }
+            _ => false,
+        },
+        Some('\\') => {
+            p.get(pi + 1).is_some_and(|e| rest.first() == Some(e))
+                && match_from(p, n, pi + 2, ni + 1, memo)
+        }
+        Some(c) => rest.first() == Some(c) && match_from(p, n, pi + 1, ni + 1, memo),
+    };
+    memo[key] = Some(matched);
+    matched
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_joined_and_cleaned_as_go_does() {
+        assert_eq!(go_dir(Path::new("p.yml")), ".");
+        assert_eq!(go_dir(Path::new("cfg/p.yml")), "cfg");
+        assert_eq!(go_dir(Path::new("/p.yml")), "/");
+        assert_eq!(join_dir(".", "rules.yml"), "rules.yml");
+        assert_eq!(join_dir("cfg", "./r/../rules.yml"), "cfg/rules.yml");
+        assert_eq!(join_dir("cfg", "/abs/x"), "/abs/x");
+        assert_eq!(join_dir("../a", "../b"), "../b");
+        assert_eq!(go_clean("/../x"), "/x");
+    }
+
+    #[test]
+    fn patterns_match_as_go_filepath_match() {
+        assert!(go_match("*.yml", "a.yml").unwrap());
+        assert!(!go_match("*.yml", "a.yaml").unwrap());
+        assert!(go_match("r?.yml", "r1.yml").unwrap());
+        assert!(go_match("[a-c]x", "bx").unwrap());
+        assert!(!go_match("[^a-c]x", "bx").unwrap());
+        assert!(go_match("\\*", "*").unwrap());
+        for bad in ["[", "[]a]", "x\\", "[a-"] {
+            assert!(go_match(bad, "x").is_err(), "{bad}");
+        }
+        // Deep stars stay cheap enough on a short name.
+        assert!(!go_match("*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaa").unwrap());
+    }
+
+    #[test]
+    fn go_io_errors_read_like_go() {
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(
+            go_io_error("stat", Path::new("nope"), &e),
+            "stat nope: no such file or directory"
+        );
+    }
+}
