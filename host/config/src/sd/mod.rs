@@ -194,6 +194,48 @@ macro_rules! service_discovery_struct {
 #[allow(unused_imports)] // until the scrape and Alertmanager configs use it
 pub(crate) use service_discovery_struct;
 
+/// What Go's `url.Parse` finds in a URL, as far as the discovery configs
+/// look at it: the scheme and the host (with its port, without user
+/// information). Errors are Go's, with a password shown as `xxxxx`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GoUrl {
+    pub scheme: String,
+    pub host: String,
+}
+
+pub(crate) fn parse_go_url(url: &str) -> Result<GoUrl, String> {
+    crate::http_client::validate_url(url)?;
+    let (scheme, rest) = match url.split_once(':') {
+        Some((scheme, rest))
+            if !scheme.is_empty()
+                && scheme.as_bytes()[0].is_ascii_alphabetic()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+        {
+            (scheme.to_ascii_lowercase(), rest)
+        }
+        _ => (String::new(), url),
+    };
+    let host = match rest.strip_prefix("//") {
+        Some(authority) => {
+            let end = authority.find(['/', '?', '#']).unwrap_or(authority.len());
+            let authority = &authority[..end];
+            authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host)
+                .to_owned()
+        }
+        None => String::new(),
+    };
+    Ok(GoUrl { scheme, host })
+}
+
+/// A duration default for `#[serde(default = …)]`.
+pub(crate) fn seconds(n: u64) -> crate::PromDuration {
+    crate::PromDuration(std::time::Duration::from_secs(n))
+}
+
 #[cfg(test)]
 mod tests {
     use serde::{Deserialize, Serialize};
@@ -236,6 +278,33 @@ mod tests {
             };
         }
         crate::sd::mechanisms! { check; }
+    }
+
+    #[test]
+    fn urls_are_split_as_go_does() {
+        use super::{GoUrl, parse_go_url};
+        let url = |scheme: &str, host: &str| GoUrl {
+            scheme: scheme.into(),
+            host: host.into(),
+        };
+        assert_eq!(parse_go_url("http://a:1/b").unwrap(), url("http", "a:1"));
+        assert_eq!(parse_go_url("HTTPS://u:p@h?x").unwrap(), url("https", "h"));
+        assert_eq!(parse_go_url("eureka.com").unwrap(), url("", ""));
+        assert_eq!(parse_go_url("http://").unwrap(), url("http", ""));
+        assert_eq!(
+            parse_go_url("localhost:8500").unwrap(),
+            url("localhost", "")
+        );
+        assert!(
+            parse_go_url(":8500")
+                .unwrap_err()
+                .contains("missing protocol scheme")
+        );
+        assert!(
+            parse_go_url("http://a\u{7f}")
+                .unwrap_err()
+                .contains("control character")
+        );
     }
 
     #[test]
