@@ -45,7 +45,7 @@ impl StackitSdConfig {
         if self.endpoint.is_empty() && self.region.is_empty() {
             return Err("endpoint or region missing".into());
         }
-        crate::remote::check_url(&self.endpoint)
+        crate::http_client::validate_url(&self.endpoint)
             .map_err(|e| format!("invalid endpoint {:?}: {e}", redact_url(&self.endpoint)))?;
         self.validate_http_client()
     }
