@@ -148,6 +148,7 @@ pub fn test_args(
         web_max_connections: 512,
         web_read_timeout: Duration::from_secs(300),
         log_level: "warn".into(),
+        web: Default::default(),
     }
 }
 

@@ -17,6 +17,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the serve flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Runs the server.
@@ -90,6 +92,12 @@ enum Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Checks web configuration files (--web.config.file), as promtool's
+    /// `check web-config`: YAML, headers, bcrypt hashes, certificates.
+    WebConfig {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -114,6 +122,10 @@ fn main() -> ExitCode {
         Command::Check {
             what: Check::Plugins { files },
         } => check_plugins(&files),
+        // promtool's lines, on standard error.
+        Command::Check {
+            what: Check::WebConfig { files },
+        } => return check_web_config(&files),
         Command::Test {
             what: Test::Promql { files },
         } => test_promql(&files),
@@ -152,4 +164,24 @@ fn check_plugins(files: &[PathBuf]) -> anyhow::Result<()> {
         anyhow::bail!("{failed} of {} plugins failed their checks", files.len());
     }
     Ok(())
+}
+
+/// `check web-config`: `<file> SUCCESS` or `<file> FAILED: <error>` per
+/// file on standard error, as promtool; fails if any failed.
+fn check_web_config(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        match wasmetheus_web::validate_file(file) {
+            Ok(()) => eprintln!("{} SUCCESS", file.display()),
+            Err(e) => {
+                eprintln!("{} FAILED: {e}", file.display());
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -100,6 +100,84 @@ pub struct ServeArgs {
     /// Log level: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info")]
     pub log_level: String,
+    /// TLS, authentication and the address the server is reached at.
+    #[command(flatten)]
+    pub web: WebArgs,
+}
+
+/// The flags of the HTTP server's security and addressing, as Prometheus'.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WebArgs {
+    /// Configuration file that can enable TLS or authentication (the
+    /// exporter toolkit's format, as Prometheus': tls_server_config,
+    /// http_server_config, basic_auth_users, rate_limit). It is read again
+    /// for each request and each new TLS connection; whether TLS is on is
+    /// decided at start. `wasmetheus check web-config` checks it.
+    #[arg(long = "web.config.file")]
+    pub config_file: Option<PathBuf>,
+    /// The URL under which wasmetheus is externally reachable (for example,
+    /// if it is served via a reverse proxy). If the URL has a path
+    /// portion, it will be used to prefix all HTTP endpoints served by
+    /// wasmetheus. If omitted, http(s)://<hostname>:<port>/.
+    #[arg(long = "web.external-url")]
+    pub external_url: Option<String>,
+    /// Prefix for the internal routes of web endpoints. Defaults to the
+    /// path of --web.external-url.
+    #[arg(long = "web.route-prefix")]
+    pub route_prefix: Option<String>,
+}
+
+impl WebArgs {
+    /// `--web.external-url` as Prometheus computes it: the flag, or
+    /// `http(s)://<hostname>:<port>/` of the listen address; its path
+    /// without trailing slashes.
+    pub fn external_url(&self, listen_address: &str, tls: bool) -> anyhow::Result<String> {
+        let url = match &self.external_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => {
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_owned())
+                    .ok()
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| "localhost".to_owned());
+                let port = listen_address
+                    .rsplit_once(':')
+                    .map(|(_, port)| port)
+                    .context("--web.listen-address has no port")?;
+                format!("{}://{host}:{port}/", if tls { "https" } else { "http" })
+            }
+        };
+        let quotes = ['"', '\''];
+        if url.starts_with(quotes) || url.ends_with(quotes) {
+            anyhow::bail!("--web.external-url: URL must not begin or end with quotes");
+        }
+        let uri: axum::http::Uri = url
+            .parse()
+            .with_context(|| format!("--web.external-url {url:?} is not a URL"))?;
+        let path = uri.path().trim_end_matches('/');
+        let path = if path.is_empty() || path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/{path}")
+        };
+        Ok(match (uri.scheme_str(), uri.authority()) {
+            (Some(scheme), Some(authority)) => format!("{scheme}://{authority}{path}"),
+            _ => path,
+        })
+    }
+
+    /// `--web.route-prefix`, defaulting to the external URL's path; always
+    /// starts with `/` and has no trailing one (`/` alone for none).
+    pub fn route_prefix(&self, external_url: &str) -> String {
+        let prefix = match &self.route_prefix {
+            Some(prefix) if !prefix.is_empty() => prefix.clone(),
+            _ => external_url
+                .parse::<axum::http::Uri>()
+                .map(|uri| uri.path().to_owned())
+                .unwrap_or_default(),
+        };
+        format!("/{}", prefix.trim_matches('/'))
+    }
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -153,6 +231,22 @@ impl ServeArgs {
             ("web.read-timeout", duration(self.web_read_timeout)),
             ("plugins.dir", path(&self.plugins_dir)),
             ("log.level", self.log_level.clone()),
+            (
+                "web.config.file",
+                self.web
+                    .config_file
+                    .as_deref()
+                    .map(path)
+                    .unwrap_or_default(),
+            ),
+            (
+                "web.external-url",
+                self.web.external_url.clone().unwrap_or_default(),
+            ),
+            (
+                "web.route-prefix",
+                self.web.route_prefix.clone().unwrap_or_default(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -230,6 +324,11 @@ pub struct RunningServer {
     listener: LimitedListener,
     /// `--web.read-timeout`; zero: none.
     read_timeout: std::time::Duration,
+    /// `--web.config.file`: TLS, authentication, headers.
+    web: Option<Arc<wasmetheus_web::WebSecurity>>,
+    /// `--web.route-prefix` (or the external URL's path): `/` or
+    /// `/prefix`.
+    route_prefix: String,
     /// Hot reload stops when this is dropped.
     _watcher: PluginsWatcher,
     /// Scraping stops (and releases the TSDB) when this is dropped.
@@ -243,13 +342,13 @@ impl RunningServer {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        serve_http(
-            self.listener,
+        let router = app_router(
             wasmetheus_api::router(self.backend),
-            self.read_timeout,
-            shutdown,
-        )
-        .await;
+            &self.route_prefix,
+            self.web.as_ref(),
+        );
+        let tls = self.web.filter(|web| web.tls_enabled());
+        serve_http(self.listener, router, self.read_timeout, tls, shutdown).await;
         self.scrape.shutdown().await;
         drop(self._watcher);
         // Closes the log now, whoever still holds the database: nothing
@@ -282,6 +381,18 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         Some(path) => ConfigSource::File(path.clone()),
         None => ConfigSource::BuiltIn,
     };
+    // A web config that cannot be used stops the start before anything
+    // else is opened.
+    let web = match &args.web.config_file {
+        Some(path) => Some(
+            wasmetheus_web::WebSecurity::load(path)
+                .with_context(|| format!("--web.config.file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let tls = web.as_ref().is_some_and(|web| web.tls_enabled());
+    let external_url = args.web.external_url(&args.listen_address, tls)?;
+    let route_prefix = args.web.route_prefix(&external_url);
     let config = source.load()?;
     for warning in &config.warnings {
         tracing::warn!("{warning}");
@@ -348,8 +459,17 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     backend.start_discovery();
     let scrape = ScrapeManager::start(backend.clone(), Some(db.clone()));
     backend.attach_store(scrape.store().clone());
+    if let Some(web) = &web {
+        tracing::info!(
+            tls = web.tls_enabled(),
+            http2 = false,
+            "serving with the TLS and authentication settings of --web.config.file"
+        );
+    }
     tracing::info!(
         address = %local,
+        external_url = %external_url,
+        route_prefix = %route_prefix,
         "wasmetheus ready in {:.0} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
@@ -358,6 +478,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         backend,
         listener,
         read_timeout: args.web_read_timeout,
+        web,
+        route_prefix,
         _watcher: watcher,
         scrape,
         db,
@@ -384,10 +506,17 @@ const SHUTDOWN_GRACE_WITHOUT_READ_TIMEOUT: std::time::Duration = std::time::Dura
 /// read) ends the connection. Either way the connection's
 /// `--web.max-connections` slot is freed. The time spent evaluating an
 /// answer is not limited by it.
+///
+/// With `tls`, each connection first completes a TLS handshake with the
+/// settings of `--web.config.file` as they are then, within
+/// `read_timeout` (as Go's `ReadTimeout` bounds the handshake too);
+/// a client that sends no ClientHello, garbage, or stalls mid-handshake is
+/// dropped then and its slot freed.
 async fn serve_http(
     listener: LimitedListener,
     router: axum::Router,
     read_timeout: std::time::Duration,
+    tls: Option<Arc<wasmetheus_web::WebSecurity>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let grace = if read_timeout.is_zero() {
@@ -395,7 +524,47 @@ async fn serve_http(
     } else {
         read_timeout
     };
-    serve_http_with_grace(listener, router, read_timeout, grace, shutdown).await;
+    serve_http_with_grace(listener, router, read_timeout, grace, tls, shutdown).await;
+}
+
+/// The API's routes under `route_prefix` (with `/` redirecting to it, as
+/// Prometheus), all behind `--web.config.file`'s authentication and
+/// headers.
+fn app_router(
+    api: axum::Router,
+    route_prefix: &str,
+    web: Option<&Arc<wasmetheus_web::WebSecurity>>,
+) -> axum::Router {
+    let router = if route_prefix == "/" {
+        api
+    } else {
+        let target = route_prefix.to_owned();
+        axum::Router::new().nest(route_prefix, api).route(
+            "/",
+            axum::routing::get(move || {
+                let target = target.clone();
+                async move {
+                    // Go's http.Redirect: 302 with a short HTML body.
+                    let body = format!("<a href=\"{target}\">Found</a>.\n\n");
+                    (
+                        axum::http::StatusCode::FOUND,
+                        [
+                            (axum::http::header::LOCATION, target),
+                            (
+                                axum::http::header::CONTENT_TYPE,
+                                "text/html; charset=utf-8".to_owned(),
+                            ),
+                        ],
+                        body,
+                    )
+                }
+            }),
+        )
+    };
+    match web {
+        Some(web) => web.layer(router),
+        None => router,
+    }
 }
 
 /// [`serve_http`] with the time shutdown waits for open connections.
@@ -404,6 +573,7 @@ async fn serve_http_with_grace(
     router: axum::Router,
     read_timeout: std::time::Duration,
     grace: std::time::Duration,
+    tls: Option<Arc<wasmetheus_web::WebSecurity>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let read_timeout = (!read_timeout.is_zero()).then_some(read_timeout);
@@ -426,13 +596,51 @@ async fn serve_http_with_grace(
         };
         stream.write_timeout = read_timeout;
         let router = router.clone();
-        let service = hyper::service::service_fn(move |request| {
+        let service = hyper::service::service_fn(move |mut request| {
+            // For the authentication log.
+            request.extensions_mut().insert(peer);
             answer(router.clone(), request, read_timeout)
         });
-        let connection =
-            graceful.watch(builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
-            if let Err(e) = connection.await {
+            let ended = match tls {
+                None => {
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    watcher.watch(builder.serve_connection(io, service)).await
+                }
+                Some(web) => {
+                    let handshake = web.accept(stream);
+                    let accepted = match read_timeout {
+                        Some(timeout) => match tokio::time::timeout(timeout, handshake).await {
+                            Ok(accepted) => accepted,
+                            Err(_) => {
+                                tracing::debug!(
+                                    %peer,
+                                    "TLS handshake not completed within the read timeout"
+                                );
+                                return;
+                            }
+                        },
+                        None => handshake.await,
+                    };
+                    let stream = match accepted {
+                        Ok(stream) => stream,
+                        Err(e @ wasmetheus_web::AcceptError::Config(_)) => {
+                            tracing::error!(%peer, "refusing a connection: {e}");
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::debug!(%peer, "{e}");
+                            return;
+                        }
+                    };
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    watcher.watch(builder.serve_connection(io, service)).await
+                }
+            };
+            if let Err(e) = ended {
                 // Timeouts, resets and malformed requests: the client's
                 // business, not an operator's.
                 tracing::debug!(%peer, "HTTP connection ended: {e}");
@@ -845,6 +1053,7 @@ mod tests {
             listener,
             router(entered),
             Duration::from_millis(500),
+            None,
             async {
                 let _ = stopped.await;
             },
@@ -907,6 +1116,7 @@ mod tests {
             router(entered),
             Duration::ZERO,
             Duration::from_millis(200),
+            None,
             async {
                 let _ = stopped.await;
             },
@@ -930,6 +1140,7 @@ mod tests {
             listener,
             router(entered),
             Duration::from_millis(300),
+            None,
             async {
                 let _ = stopped.await;
             },

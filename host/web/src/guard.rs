@@ -19,6 +19,10 @@ use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Whether ALPN offers HTTP/2: not yet, as the server's connections are
+/// HTTP/1.1 (`http2: true` is read and reported, clients use HTTP/1.1).
+const OFFER_HTTP2: bool = false;
+
 /// TLS settings and the config and files they were built from.
 type BuiltTls = (Arc<WebConfig>, Material, Arc<rustls::ServerConfig>);
 
@@ -57,7 +61,7 @@ impl WebSecurity {
         let http2 = config.http_server_config.http2;
         let tls_built = if tls {
             let material = tls::read_material(&config.tls_server_config)?;
-            let built = tls::build_from(&config.tls_server_config, &material, http2)?;
+            let built = tls::build_from(&config.tls_server_config, &material, OFFER_HTTP2)?;
             for warning in &built.warnings {
                 tracing::warn!("{}: {warning}", path.display());
             }
@@ -118,7 +122,7 @@ impl WebSecurity {
         {
             return Ok(Arc::clone(built));
         }
-        let built = tls::build_from(&config.tls_server_config, &material, self.http2)?;
+        let built = tls::build_from(&config.tls_server_config, &material, OFFER_HTTP2)?;
         for warning in &built.warnings {
             tracing::warn!("{}: {warning}", self.path.display());
         }
@@ -130,6 +134,22 @@ impl WebSecurity {
         Ok(built.config)
     }
 
+    /// A TLS handshake on a new connection, with the settings of
+    /// [`WebSecurity::tls_config`]; the caller bounds how long it may take.
+    pub async fn accept<IO>(
+        &self,
+        io: IO,
+    ) -> Result<tokio_rustls::server::TlsStream<IO>, AcceptError>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let config = self.tls_config().map_err(AcceptError::Config)?;
+        tokio_rustls::TlsAcceptor::from(config)
+            .accept(io)
+            .await
+            .map_err(AcceptError::Handshake)
+    }
+
     /// `router` behind the rate limit, basic authentication and the
     /// configured headers.
     pub fn layer(self: &Arc<Self>, router: axum::Router) -> axum::Router {
@@ -138,6 +158,18 @@ impl WebSecurity {
             guard,
         ))
     }
+}
+
+/// Why a TLS connection was not set up.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// The web config or its certificates cannot be used now (the
+    /// operator's to fix; logged as an error).
+    #[error("the TLS settings cannot be loaded: {0}")]
+    Config(WebConfigError),
+    /// The client's handshake failed (its business).
+    #[error("TLS handshake failed: {0}")]
+    Handshake(std::io::Error),
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, WebConfigError> {

@@ -17,7 +17,7 @@ mod guard;
 pub mod tls;
 
 pub use config::WebConfig;
-pub use guard::WebSecurity;
+pub use guard::{AcceptError, WebSecurity};
 
 use std::path::PathBuf;
 
