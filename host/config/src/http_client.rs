@@ -68,7 +68,7 @@ pub struct HttpClientConfig {
         skip_serializing_if = "String::is_empty"
     )]
     pub bearer_token_file: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "no_tls_config")]
     pub tls_config: Option<TlsConfig>,
     #[serde(default = "yes", deserialize_with = "null_as_default")]
     pub follow_redirects: bool,
@@ -229,7 +229,7 @@ pub struct OAuth2 {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub endpoint_params: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "no_tls_config")]
     pub tls_config: Option<TlsConfig>,
     // The JWT bearer grant (RFC 7523).
     #[serde(
@@ -634,17 +634,25 @@ impl OAuth2 {
 }
 
 impl HttpClientConfig {
-    /// Prometheus' checks of `HTTPClientConfig` (nested blocks first, as
-    /// its unmarshalling does), with its texts. Moves `bearer_token` and
-    /// `bearer_token_file` into `authorization` and fills in its default
-    /// type `Bearer`.
-    pub fn validate(&mut self) -> Result<(), String> {
+    /// The checks Prometheus makes while it reads the nested `tls_config`
+    /// and `oauth2` blocks, before the checks of the struct they are
+    /// inlined in.
+    pub fn validate_nested(&self) -> Result<(), String> {
         if let Some(tls) = &self.tls_config {
             tls.validate()?;
         }
         if let Some(oauth2) = &self.oauth2 {
             oauth2.validate()?;
         }
+        Ok(())
+    }
+
+    /// Prometheus' checks of `HTTPClientConfig` (nested blocks first, as
+    /// its unmarshalling does), with its texts. Moves `bearer_token` and
+    /// `bearer_token_file` into `authorization` and fills in its default
+    /// type `Bearer`.
+    pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_nested()?;
         let token = !self.bearer_token.is_empty();
         let token_file = set(&self.bearer_token_file);
         if token && token_file {
@@ -751,6 +759,12 @@ impl HttpClientConfig {
     }
 }
 
+/// For `skip_serializing_if`: Prometheus leaves out a `tls_config` with
+/// nothing set (Go's `omitempty` on a struct value).
+pub(crate) fn no_tls_config(tls: &Option<TlsConfig>) -> bool {
+    tls.as_ref().is_none_or(|tls| *tls == TlsConfig::default())
+}
+
 pub(crate) fn yes() -> bool {
     true
 }
@@ -794,7 +808,10 @@ macro_rules! with_http_client {
                     skip_serializing_if = "String::is_empty"
                 )]
                 pub bearer_token_file: String,
-                #[serde(default, skip_serializing_if = "Option::is_none")]
+                #[serde(
+                    default,
+                    skip_serializing_if = "crate::http_client::no_tls_config"
+                )]
                 pub tls_config: Option<$crate::http_client::TlsConfig>,
                 #[serde(
                     default = "crate::http_client::yes",
@@ -890,6 +907,22 @@ macro_rules! with_http_client {
                 self.proxy_from_environment = proxy_from_environment;
                 self.proxy_connect_header = proxy_connect_header;
                 self.http_headers = http_headers;
+            }
+
+            /// [`HttpClientConfig::validate_nested`] on its HTTP client
+            /// settings: what Prometheus checks before the struct's own
+            /// checks.
+            ///
+            /// [`HttpClientConfig::validate_nested`]: crate::http_client::HttpClientConfig::validate_nested
+            #[allow(dead_code)]
+            pub fn validate_http_nested(&self) -> Result<(), String> {
+                if let Some(tls) = &self.tls_config {
+                    tls.validate()?;
+                }
+                if let Some(oauth2) = &self.oauth2 {
+                    oauth2.validate()?;
+                }
+                Ok(())
             }
 
             /// [`HttpClientConfig::validate`] on its HTTP client settings,
@@ -1179,6 +1212,20 @@ mod tests {
         for secret in ["pw1", "pw3", "pw4", "pw5"] {
             assert!(!debug.contains(secret), "{secret} in {debug}");
         }
+    }
+
+    #[test]
+    fn shown_as_prometheus_shows_it() {
+        let json = serde_json::to_value(parse("tls_config: {}\n").unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"follow_redirects": true, "enable_http2": true})
+        );
+        let json = serde_json::to_value(parse("tls_config: {server_name: s}\n").unwrap()).unwrap();
+        assert_eq!(
+            json["tls_config"],
+            serde_json::json!({"server_name": "s", "insecure_skip_verify": false})
+        );
     }
 
     #[test]

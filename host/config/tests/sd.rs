@@ -440,3 +440,19 @@ fn hostile_input_is_an_error_not_a_panic() {
     assert!(load::<PuppetdbSdConfig>("url: [1, 2]\nquery: q\n").is_err());
     assert!(load::<DockerSdConfig>("host: \"http://h\\u0000\"\n").is_err());
 }
+
+#[test]
+fn nested_tls_and_oauth2_are_checked_first_as_prometheus_reads_them() {
+    assert_eq!(
+        error::<MarathonSdConfig>("tls_config: {cert_file: c}\n"),
+        "exactly one of key or key_file must be configured when a client certificate is configured"
+    );
+    assert_eq!(
+        error::<PuppetdbSdConfig>("oauth2: {token_url: http://t}\n"),
+        "oauth2 client_id must be configured"
+    );
+    assert!(
+        error::<AwsSdConfig>("role: nope\ntls_config: {min_version: TLS9}\n")
+            .contains("unknown AWS SD role")
+    );
+}

@@ -62,6 +62,7 @@ fn role<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> 
 impl AwsSdConfig {
     /// Prometheus' `UnmarshalYAML` checks, in its order.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         super::ec2::fill_region(&mut self.region, |name| std::env::var(name).ok());
         if !AWS_ROLES.contains(&self.role.as_str()) {
             return Err(format!("unknown AWS SD role {:?}", self.role));

@@ -61,6 +61,7 @@ crate::http_client::with_http_client! {
 impl ConsulSdConfig {
     /// Prometheus' `UnmarshalYAML` checks, in its order.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         if self.server.trim().is_empty() {
             return Err("consul SD configuration requires a server address".into());
         }

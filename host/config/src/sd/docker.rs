@@ -44,6 +44,7 @@ pub struct DockerFilter {
 impl DockerSdConfig {
     /// Prometheus' `UnmarshalYAML` checks, in its order.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         if self.host.is_empty() {
             return Err("host missing".into());
         }

@@ -31,6 +31,7 @@ crate::http_client::with_http_client! {
 impl DockerswarmSdConfig {
     /// Prometheus' `UnmarshalYAML` checks, in its order.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         if self.host.is_empty() {
             return Err("host missing".into());
         }

@@ -23,6 +23,7 @@ crate::http_client::with_http_client! {
 impl EurekaSdConfig {
     /// Prometheus' `UnmarshalYAML` checks, in its order.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         if self.server.is_empty() {
             return Err("eureka_sd: empty or null eureka server".into());
         }

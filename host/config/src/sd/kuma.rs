@@ -28,6 +28,7 @@ crate::http_client::with_http_client! {
 impl KumaSdConfig {
     /// Prometheus' `UnmarshalYAML` checks, in its order.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         if self.server.is_empty() {
             return Err(format!("kuma SD server must not be empty: {}", self.server));
         }

@@ -27,6 +27,7 @@ crate::http_client::with_http_client! {
 impl MarathonSdConfig {
     /// Prometheus' `UnmarshalYAML` checks, in its order.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         if self.servers.is_empty() {
             return Err("marathon_sd: must contain at least one Marathon server".into());
         }

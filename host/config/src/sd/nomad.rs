@@ -31,6 +31,7 @@ crate::http_client::with_http_client! {
 impl NomadSdConfig {
     /// Prometheus' `UnmarshalYAML` checks, in its order.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         if self.server.trim().is_empty() {
             return Err("nomad SD configuration requires a server address".into());
         }

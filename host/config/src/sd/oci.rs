@@ -44,6 +44,7 @@ crate::http_client::with_http_client! {
 impl OciSdConfig {
     /// Prometheus' checks, in its order.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         if self.region.is_empty() {
             return Err("oci_sd: configuration requires a region".into());
         }

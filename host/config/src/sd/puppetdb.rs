@@ -29,6 +29,7 @@ crate::http_client::with_http_client! {
 impl PuppetdbSdConfig {
     /// Prometheus' `UnmarshalYAML` checks, in its order.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         if self.url.is_empty() {
             return Err("URL is missing".into());
         }

@@ -31,6 +31,7 @@ crate::http_client::with_http_client! {
 impl UyuniSdConfig {
     /// Prometheus' `UnmarshalYAML` checks, in its order.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         if self.server.is_empty() {
             return Err("Uyuni SD configuration requires server host".into());
         }
