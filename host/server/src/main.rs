@@ -169,19 +169,9 @@ fn check_plugins(files: &[PathBuf]) -> anyhow::Result<()> {
 /// `check web-config`: `<file> SUCCESS` or `<file> FAILED: <error>` per
 /// file on standard error, as promtool; fails if any failed.
 fn check_web_config(files: &[PathBuf]) -> ExitCode {
-    let mut failed = false;
-    for file in files {
-        match wasmetheus_web::validate_file(file) {
-            Ok(()) => eprintln!("{} SUCCESS", file.display()),
-            Err(e) => {
-                eprintln!("{} FAILED: {e}", file.display());
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        ExitCode::FAILURE
-    } else {
+    if wasmetheus_web::check_files(files, &mut std::io::stderr()) {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -66,3 +66,20 @@ pub fn validate_file(path: &std::path::Path) -> Result<(), WebConfigError> {
     }
     Ok(())
 }
+
+/// `check web-config FILE...`: promtool's lines (`<file> SUCCESS`,
+/// `<file> FAILED: <error>`) written to `out` (promtool's standard
+/// error); whether every file passed.
+pub fn check_files(files: &[PathBuf], out: &mut dyn std::io::Write) -> bool {
+    let mut passed = true;
+    for file in files {
+        let _ = match validate_file(file) {
+            Ok(()) => writeln!(out, "{} SUCCESS", file.display()),
+            Err(e) => {
+                passed = false;
+                writeln!(out, "{} FAILED: {e}", file.display())
+            }
+        };
+    }
+    passed
+}
