@@ -300,21 +300,15 @@ fn streams(
             Kind::Job => per_namespace!(Job, |r| Update::Job(Box::new(r))),
             Kind::Node => {
                 let id = next_id();
-                add(watch_stream(
-                    Api::all(client.clone()),
-                    sel,
-                    id,
-                    |r| Update::Node(Box::new(r)),
-                ));
+                add(watch_stream(Api::all(client.clone()), sel, id, |r| {
+                    Update::Node(Box::new(r))
+                }));
             }
             Kind::Namespace => {
                 let id = next_id();
-                add(watch_stream(
-                    Api::all(client.clone()),
-                    sel,
-                    id,
-                    |r| Update::Namespace(Box::new(r)),
-                ));
+                add(watch_stream(Api::all(client.clone()), sel, id, |r| {
+                    Update::Namespace(Box::new(r))
+                }));
             }
         }
     }
