@@ -552,7 +552,7 @@ fn validate_proxy(
         return Err("if no_proxy is configured, proxy_url must also be configured".into());
     }
     if let Some(url) = proxy_url {
-        validate_url(url)?;
+        crate::sd::parse_go_url(url)?;
     }
     Ok(())
 }
@@ -1160,6 +1160,10 @@ mod tests {
             (
                 "proxy_url: \"http://p\\x01\"\n",
                 "invalid control character in URL",
+            ),
+            (
+                "proxy_url: http://p:port\n",
+                "invalid port \":port\" after host",
             ),
         ];
         for (yaml, want) in cases {

@@ -228,6 +228,25 @@ pub(crate) fn parse_go_url(url: &str) -> Result<GoUrl, String> {
         }
         None => String::new(),
     };
+    let shown = || crate::secret::redact_url(url);
+    let port = if let Some(bracketed) = host.strip_prefix('[') {
+        match bracketed.find(']') {
+            Some(end) => &bracketed[end + 1..],
+            None => return Err(format!("parse {:?}: missing ']' in host", shown())),
+        }
+    } else {
+        host.rfind(':').map_or("", |colon| &host[colon..])
+    };
+    let valid_port = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()));
+    if !valid_port {
+        return Err(format!(
+            "parse {:?}: invalid port {port:?} after host",
+            shown()
+        ));
+    }
     Ok(GoUrl { scheme, host })
 }
 
@@ -304,6 +323,20 @@ mod tests {
             parse_go_url("http://a\u{7f}")
                 .unwrap_err()
                 .contains("control character")
+        );
+        assert_eq!(
+            parse_go_url("http://[::1]:9/").unwrap(),
+            url("http", "[::1]:9")
+        );
+        assert_eq!(parse_go_url("http://h:/").unwrap(), url("http", "h:"));
+        assert_eq!(
+            parse_go_url("http://user:pw@:x").unwrap_err(),
+            "parse \"http://user:xxxxx@:x\": invalid port \":x\" after host"
+        );
+        assert!(
+            parse_go_url("http://[::1")
+                .unwrap_err()
+                .contains("missing ']' in host")
         );
     }
 
