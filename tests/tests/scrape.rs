@@ -279,7 +279,8 @@ async fn http_targets_are_scraped_and_contained() {
     let (status, body) = http(a, "POST", "/-/reload", &[]).await;
     assert_eq!(status, 500, "{body}");
     assert!(
-        body.contains("prometheus.yml:3:5: unknown field `scrape_intervall`"),
+        body.contains("prometheus.yml:3:5: ")
+            && body.contains("field scrape_intervall not found in type config.ScrapeConfig"),
         "{body}"
     );
     // Still scraped: the newest `up` sample keeps moving.

@@ -8,13 +8,13 @@ use serde::{Deserialize, Serialize};
 use wasmetheus_scrape::relabel::RelabelConfig;
 
 use crate::PromDuration;
-use crate::remote::{Present, check_http_client, no_nulls, opaque_sections};
+use crate::global::ValidationScheme;
+use crate::go_yaml::null_as_default;
+use crate::remote::{Present, no_nulls};
 use crate::scrape::{
-    Authorization, BasicAuth, DnsSdConfig, FileSdConfig, HttpClientConfig, HttpSdConfig,
-    StaticConfig, TlsConfig, serialize_relabel_configs, validate_discovery,
+    DnsSdConfig, FileSdConfig, HttpSdConfig, StaticConfig, check_static_targets,
+    serialize_relabel_configs, validate_discovery,
 };
-use crate::secret::OpaqueSettings;
-use std::collections::BTreeMap;
 
 /// The `alerting` section.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -33,13 +33,26 @@ pub struct AlertingConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAlerting {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     alert_relabel_configs: Vec<Option<RelabelConfig>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     alertmanagers: Vec<Option<AlertmanagerConfig>>,
 }
 
 impl AlertingConfig {
+    /// `AlertingConfig.Validate`: the rules and Alertmanagers under the
+    /// global name validation scheme.
+    pub(crate) fn validate(&mut self, scheme: ValidationScheme) -> Result<(), String> {
+        for rule in &mut self.alert_relabel_configs {
+            rule.name_validation_scheme = scheme.relabel_scheme();
+            rule.validate()?;
+        }
+        for am in &mut self.alertmanagers {
+            am.validate(scheme)?;
+        }
+        Ok(())
+    }
+
     /// No alert relabeling and no Alertmanager.
     pub fn is_empty(&self) -> bool {
         self.alert_relabel_configs.is_empty() && self.alertmanagers.is_empty()
@@ -89,161 +102,135 @@ impl<'de> Deserialize<'de> for AlertmanagerApiVersion {
     }
 }
 
-/// One `alertmanagers` entry: how Alertmanagers are found and talked to.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(try_from = "RawAlertmanager")]
-pub struct AlertmanagerConfig {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub static_configs: Vec<StaticConfig>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub file_sd_configs: Vec<FileSdConfig>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub http_sd_configs: Vec<HttpSdConfig>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub dns_sd_configs: Vec<DnsSdConfig>,
-    #[serde(flatten)]
-    pub http: HttpClientConfig,
-    /// `http` unless set.
-    pub scheme: String,
-    /// Put in front of the API path (`/api/v2/alerts`).
-    pub path_prefix: String,
-    /// Per request to an Alertmanager; 10s unless set.
-    pub timeout: PromDuration,
-    pub api_version: AlertmanagerApiVersion,
-    /// Applied to discovered Alertmanagers.
-    #[serde(
-        skip_serializing_if = "Vec::is_empty",
-        serialize_with = "serialize_relabel_configs"
-    )]
-    pub relabel_configs: Vec<RelabelConfig>,
-    /// Applied to alerts sent to these Alertmanagers only.
-    #[serde(
-        skip_serializing_if = "Vec::is_empty",
-        serialize_with = "serialize_relabel_configs"
-    )]
-    pub alert_relabel_configs: Vec<RelabelConfig>,
-    /// `oauth2` and `sigv4`, if given: accepted, not interpreted yet.
-    #[serde(skip)]
-    pub other_auth: Vec<&'static str>,
-    /// Their content, shown with secrets redacted.
-    #[serde(flatten)]
-    pub other_auth_settings: BTreeMap<&'static str, OpaqueSettings>,
+crate::http_client::with_http_client! {
+    @then crate::sd::with_service_discovery;
+    /// One `alertmanagers` entry: how Alertmanagers are found and talked to.
+    #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct AlertmanagerConfig {
+        #[serde(default, deserialize_with = "static_configs", skip_serializing_if = "Vec::is_empty")]
+        pub static_configs: Vec<StaticConfig>,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+        pub file_sd_configs: Vec<FileSdConfig>,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+        pub http_sd_configs: Vec<HttpSdConfig>,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+        pub dns_sd_configs: Vec<DnsSdConfig>,
+        /// `http` unless set.
+        #[serde(default = "http", deserialize_with = "http_if_empty")]
+        pub scheme: String,
+        /// Put in front of the API path (`/api/v2/alerts`).
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub path_prefix: String,
+        /// Per request to an Alertmanager; 10s unless set.
+        #[serde(default = "ten_seconds", deserialize_with = "ten_seconds_if_zero")]
+        pub timeout: PromDuration,
+        #[serde(default)]
+        pub api_version: AlertmanagerApiVersion,
+        /// Applied to discovered Alertmanagers.
+        #[serde(
+            default,
+            deserialize_with = "target_rules",
+            skip_serializing_if = "Vec::is_empty",
+            serialize_with = "serialize_relabel_configs"
+        )]
+        pub relabel_configs: Vec<RelabelConfig>,
+        /// Applied to alerts sent to these Alertmanagers only.
+        #[serde(
+            default,
+            deserialize_with = "alert_rules",
+            skip_serializing_if = "Vec::is_empty",
+            serialize_with = "serialize_relabel_configs"
+        )]
+        pub alert_relabel_configs: Vec<RelabelConfig>,
+        /// AWS Signature Version 4 (accepted, not interpreted yet; shown with
+        /// secrets redacted).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub sigv4: Option<Present>,
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAlertmanager {
-    #[serde(default)]
-    static_configs: Vec<StaticConfig>,
-    #[serde(default)]
-    file_sd_configs: Vec<FileSdConfig>,
-    #[serde(default)]
-    http_sd_configs: Vec<HttpSdConfig>,
-    #[serde(default)]
-    dns_sd_configs: Vec<DnsSdConfig>,
-    #[serde(default = "http")]
-    scheme: String,
-    #[serde(default)]
-    path_prefix: String,
-    #[serde(default = "ten_seconds")]
-    timeout: PromDuration,
-    #[serde(default)]
-    api_version: AlertmanagerApiVersion,
-    #[serde(default)]
-    relabel_configs: Vec<Option<RelabelConfig>>,
-    #[serde(default)]
-    alert_relabel_configs: Vec<Option<RelabelConfig>>,
-    #[serde(default)]
-    sigv4: Option<Present>,
-    #[serde(default)]
-    oauth2: Option<Present>,
-    #[serde(default)]
-    basic_auth: Option<BasicAuth>,
-    #[serde(default)]
-    authorization: Option<Authorization>,
-    #[serde(default)]
-    tls_config: Option<TlsConfig>,
-    #[serde(default)]
-    follow_redirects: Option<bool>,
-    #[serde(default)]
-    enable_http2: Option<bool>,
-    #[serde(default)]
-    proxy_url: Option<String>,
-    #[serde(default)]
-    no_proxy: Option<String>,
-    #[serde(default)]
-    proxy_from_environment: Option<bool>,
+fn static_configs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<StaticConfig>, D::Error> {
+    no_null_entries(d, "empty or null section in static_configs")
 }
 
-crate::scrape::http_client!(RawAlertmanager);
+fn target_rules<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<RelabelConfig>, D::Error> {
+    no_null_entries(d, "empty or null Alertmanager target relabeling rule")
+}
 
-impl TryFrom<RawAlertmanager> for AlertmanagerConfig {
-    type Error = String;
+fn alert_rules<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<RelabelConfig>, D::Error> {
+    no_null_entries(d, "empty or null Alertmanager alert relabeling rule")
+}
 
-    /// Prometheus' `AlertmanagerConfig.UnmarshalYAML`, checks in its order.
-    fn try_from(raw: RawAlertmanager) -> Result<Self, String> {
-        let http = raw.http();
-        check_http_client(&http, raw.oauth2.is_some())?;
+fn no_null_entries<'de, D, T>(d: D, message: &'static str) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let list: Vec<Option<T>> = null_as_default(d)?;
+    list.into_iter()
+        .map(|entry| entry.ok_or_else(|| serde::de::Error::custom(message)))
+        .collect()
+}
+
+fn http_if_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let scheme: String = null_as_default(d)?;
+    Ok(if scheme.is_empty() { http() } else { scheme })
+}
+
+fn ten_seconds_if_zero<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PromDuration, D::Error> {
+    let timeout: PromDuration = null_as_default(d)?;
+    Ok(if timeout.is_zero() {
+        ten_seconds()
+    } else {
+        timeout
+    })
+}
+
+impl AlertmanagerConfig {
+    /// Authentication sections accepted but not interpreted yet.
+    pub fn other_auth(&self) -> Vec<&'static str> {
+        let mut other = Vec::new();
+        if self.oauth2.is_some() {
+            other.push("oauth2");
+        }
+        if self.sigv4.is_some() {
+            other.push("sigv4");
+        }
+        other
+    }
+
+    /// Prometheus' `AlertmanagerConfig.UnmarshalYAML` and `Validate`, checks
+    /// in their order.
+    pub(crate) fn validate(&mut self, scheme: ValidationScheme) -> Result<(), String> {
+        validate_discovery(
+            &mut self.file_sd_configs,
+            &mut self.http_sd_configs,
+            &self.dns_sd_configs,
+        )?;
+        self.validate_service_discovery()?;
+        self.validate_http_client()?;
         let http_auth =
-            http.basic_auth.is_some() || http.authorization.is_some() || raw.oauth2.is_some();
-        if http_auth && raw.sigv4.is_some() {
+            self.basic_auth.is_some() || self.authorization.is_some() || self.oauth2.is_some();
+        if http_auth && self.sigv4.is_some() {
             return Err(
                 "at most one of basic_auth, authorization, oauth2, & sigv4 must be configured"
                     .into(),
             );
         }
-        // Relabeling may turn a URL into an address; without it a URL
-        // written as a target is a mistake.
-        if raw.relabel_configs.is_empty() {
-            for static_config in &raw.static_configs {
-                for target in &static_config.targets {
-                    if target.contains('/') {
-                        return Err(format!("{target:?} is not a valid hostname"));
-                    }
-                }
-            }
+        if self.relabel_configs.is_empty() {
+            check_static_targets(&self.static_configs)?;
         }
-        let relabel_configs = no_nulls(
-            raw.relabel_configs,
-            "empty or null Alertmanager target relabeling rule",
-        )?;
-        let alert_relabel_configs = no_nulls(
-            raw.alert_relabel_configs,
-            "empty or null Alertmanager alert relabeling rule",
-        )?;
-        validate_discovery(
-            &raw.file_sd_configs,
-            &raw.http_sd_configs,
-            &raw.dns_sd_configs,
-        )?;
-        let other_auth_settings = opaque_sections([
-            ("oauth2", &raw.oauth2),
-            ("sigv4", &raw.sigv4),
-            ("azuread", &None),
-            ("google_iam", &None),
-        ]);
-        let mut other_auth = Vec::new();
-        if raw.oauth2.is_some() {
-            other_auth.push("oauth2");
+        let scheme = scheme.relabel_scheme();
+        for rule in self
+            .alert_relabel_configs
+            .iter_mut()
+            .chain(&mut self.relabel_configs)
+        {
+            rule.name_validation_scheme = scheme;
+            rule.validate()?;
         }
-        if raw.sigv4.is_some() {
-            other_auth.push("sigv4");
-        }
-        Ok(AlertmanagerConfig {
-            static_configs: raw.static_configs,
-            file_sd_configs: raw.file_sd_configs,
-            http_sd_configs: raw.http_sd_configs,
-            dns_sd_configs: raw.dns_sd_configs,
-            http,
-            scheme: raw.scheme,
-            path_prefix: raw.path_prefix,
-            timeout: raw.timeout,
-            api_version: raw.api_version,
-            relabel_configs,
-            alert_relabel_configs,
-            other_auth,
-            other_auth_settings,
-        })
+        Ok(())
     }
 }
 

@@ -10,6 +10,10 @@ use std::time::Duration;
 pub struct PromDuration(pub Duration);
 
 impl PromDuration {
+    pub fn is_zero(&self) -> bool {
+        self.0.is_zero()
+    }
+
     pub fn parse(text: &str) -> Result<Self, String> {
         let invalid = || format!("not a valid duration string: {text:?}");
         if text == "0" {
@@ -165,6 +169,140 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+/// A size as Prometheus' YAML fields read it (Go's `units.Base2Bytes`):
+/// one or more `<number><unit>` with units `B`, `KB`/`KiB`, `MB`/`MiB`,
+/// … `EB`/`EiB`, all powers of 1024, an optional sign, and `0` alone. A
+/// plain number other than `0` is refused, as Prometheus refuses it
+/// (`units: unknown unit  in 100`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Base2Bytes(pub i64);
+
+impl Base2Bytes {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        parse_base2_bytes(text).map(Base2Bytes)
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// The size in bytes; a negative size (which only `storage.tsdb.retention.size`
+    /// checks for) counts as none.
+    pub fn bytes(&self) -> u64 {
+        self.0.max(0) as u64
+    }
+}
+
+/// `units.ParseUnit` with the byte units, messages included.
+fn parse_base2_bytes(original: &str) -> Result<i64, String> {
+    let mut s = original;
+    let mut negative = false;
+    if let Some(rest) = s.strip_prefix(['-', '+']) {
+        negative = s.starts_with('-');
+        s = rest;
+    }
+    if s == "0" {
+        return Ok(0);
+    }
+    if s.is_empty() {
+        return Err(format!("units: invalid {original}"));
+    }
+    let mut total: f64 = 0.0;
+    while !s.is_empty() {
+        let digits = s
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
+        let number = &s[..digits];
+        if number.is_empty() || number.matches('.').count() > 1 || number == "." {
+            return Err(format!("units: invalid {original}"));
+        }
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("units: invalid {original}"))?;
+        s = &s[digits..];
+        let unit_len = s
+            .bytes()
+            .take_while(|b| !(b.is_ascii_digit() || *b == b'.'))
+            .count();
+        let unit = &s[..unit_len];
+        let scale =
+            byte_unit(unit).ok_or_else(|| format!("units: unknown unit {unit} in {original}"))?;
+        total += value * scale;
+        s = &s[unit_len..];
+    }
+    if total >= i64::MAX as f64 {
+        return Err(format!("units: overflow in {original}"));
+    }
+    let total = total as i64;
+    Ok(if negative { -total } else { total })
+}
+
+/// The scale of a byte unit: `B`, and `K`…`E` followed by `B` or `iB`.
+fn byte_unit(unit: &str) -> Option<f64> {
+    if unit == "B" {
+        return Some(1.0);
+    }
+    let prefix = unit.strip_suffix("iB").or_else(|| unit.strip_suffix('B'))?;
+    let power = ["K", "M", "G", "T", "P", "E"]
+        .iter()
+        .position(|p| *p == prefix)?;
+    Some(1024f64.powi(power as i32 + 1))
+}
+
+impl fmt::Display for Base2Bytes {
+    /// As Go prints a `units.Base2Bytes`: `15MiB`, `1GiB512MiB`, `100B`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 < 0 {
+            f.write_str("-")?;
+        }
+        let mut n = self.0.unsigned_abs();
+        if n == 0 {
+            return f.write_str("0B");
+        }
+        for (unit, size) in [
+            ("EiB", 1u64 << 60),
+            ("PiB", 1 << 50),
+            ("TiB", 1 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+            ("B", 1),
+        ] {
+            if n >= size {
+                write!(f, "{}{unit}", n / size)?;
+                n %= size;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Base2Bytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Base2Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A YAML number reaches Go's parser as its text.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Float(f64),
+            Text(String),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Int(n) => n.to_string(),
+            Raw::Float(n) => n.to_string(),
+            Raw::Text(t) => t,
+        };
+        Base2Bytes::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +320,26 @@ mod tests {
             assert!(PromDuration::parse(bad).is_err(), "{bad} should fail");
         }
         assert_eq!(PromDuration::parse("1h30m").unwrap().to_string(), "1h30m");
+    }
+
+    #[test]
+    fn base2_bytes_read_as_go_units() {
+        let ok = |s: &str| Base2Bytes::parse(s).unwrap().0;
+        assert_eq!(ok("15MB"), 15 << 20);
+        assert_eq!(ok("15MiB"), 15 << 20);
+        assert_eq!(ok("1GB512MB"), (1 << 30) + (512 << 20));
+        assert_eq!(ok("0"), 0);
+        assert_eq!(ok("-1GB"), -(1 << 30));
+        assert_eq!(ok("1.5KB"), 1536);
+        assert_eq!(
+            Base2Bytes::parse("100").unwrap_err(),
+            "units: unknown unit  in 100"
+        );
+        assert!(Base2Bytes::parse("12 parsecs").is_err());
+        assert!(Base2Bytes::parse("").is_err());
+        assert!(Base2Bytes::parse("99999999999EB").is_err());
+        assert_eq!(Base2Bytes(15 << 20).to_string(), "15MiB");
+        assert_eq!(Base2Bytes((1 << 30) + 100).to_string(), "1GiB100B");
     }
 
     #[test]

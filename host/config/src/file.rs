@@ -1,15 +1,19 @@
 //! Loading the configuration file: YAML to typed values, positioned errors.
 
+use crate::global::RuntimeConfig;
+use crate::go_yaml::{go_quote, null_as_default};
+use crate::otlp::OtlpConfig;
 use crate::remote::no_nulls;
 use crate::scrape::ScrapeConfig;
+use crate::storage::StorageConfig;
+use crate::tracing::TracingConfig;
 use crate::{
-    AlertingConfig, PluginsConfig, PromDuration, RemoteReadConfig, RemoteWriteConfig,
+    AlertingConfig, GlobalConfig, PluginsConfig, RemoteReadConfig, RemoteWriteConfig,
     RuleFilePattern,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// What went wrong loading a configuration file. Every variant that concerns
 /// the file's content carries `file:line:col` in its message.
@@ -20,7 +24,9 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}:{line}:{column}: {message}")]
+    /// Prometheus' own text is `parsing YAML file <path>: <message>`; the
+    /// position comes first.
+    #[error("{path}:{line}:{column}: parsing YAML file {path}: {message}", path = path.display())]
     Invalid {
         path: PathBuf,
         line: u64,
@@ -29,91 +35,33 @@ pub enum ConfigError {
     },
 }
 
-/// The `global` section.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GlobalConfig {
-    pub scrape_interval: PromDuration,
-    /// Unset (or `0s`) means 10s, or the scrape interval if that is
-    /// shorter, as in Prometheus.
-    #[serde(default = "unset_duration")]
-    pub scrape_timeout: PromDuration,
-    pub evaluation_interval: PromDuration,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub external_labels: BTreeMap<String, String>,
-    // Accepted so existing files load; reported as not acted upon.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scrape_protocols: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub query_log_file: Option<String>,
-}
-
-impl Default for GlobalConfig {
-    fn default() -> Self {
-        // Prometheus' defaults.
-        GlobalConfig {
-            scrape_interval: PromDuration(Duration::from_secs(60)),
-            scrape_timeout: PromDuration(Duration::from_secs(10)),
-            evaluation_interval: PromDuration(Duration::from_secs(60)),
-            external_labels: BTreeMap::new(),
-            scrape_protocols: None,
-            query_log_file: None,
-        }
-    }
-}
-
-fn unset_duration() -> PromDuration {
-    PromDuration(Duration::ZERO)
-}
-
-/// The `storage` section.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StorageConfig {
-    pub tsdb: TsdbConfig,
-    /// Accepted so existing files load; exemplars are not stored yet.
-    #[serde(skip_serializing)]
-    pub exemplars: Option<serde::de::IgnoredAny>,
-}
-
-/// `storage.tsdb`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TsdbConfig {
-    /// How far behind the newest sample an out-of-order sample is still
-    /// accepted; zero (the default) rejects them, as in Prometheus.
-    pub out_of_order_time_window: PromDuration,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     global: GlobalConfig,
+    #[serde(default, deserialize_with = "null_as_default")]
+    runtime: RuntimeConfig,
     #[serde(default)]
     plugins: PluginsConfig,
-    // Prometheus sections that later parts of wasmetheus act on. They must
-    // not make an existing prometheus.yml fail to load.
-    #[serde(default)]
-    scrape_configs: Option<Vec<ScrapeConfig>>,
-    #[serde(default)]
-    rule_files: Option<Vec<RuleFilePattern>>,
-    #[serde(default)]
-    alerting: Option<AlertingConfig>,
-    #[serde(default)]
-    remote_write: Option<Vec<Option<RemoteWriteConfig>>>,
-    #[serde(default)]
-    remote_read: Option<Vec<Option<RemoteReadConfig>>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
+    scrape_configs: Vec<Option<ScrapeConfig>>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    scrape_config_files: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    rule_files: Vec<RuleFilePattern>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    alerting: AlertingConfig,
+    #[serde(default, deserialize_with = "null_as_default")]
+    remote_write: Vec<Option<RemoteWriteConfig>>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    remote_read: Vec<Option<RemoteReadConfig>>,
+    #[serde(default, deserialize_with = "null_as_default")]
     storage: StorageConfig,
     #[serde(default)]
-    tracing: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    scrape_config_files: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    runtime: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    otlp: Option<serde::de::IgnoredAny>,
+    tracing: Option<TracingConfig>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    otlp: OtlpConfig,
 }
 
 /// A loaded, validated configuration.
@@ -142,9 +90,20 @@ pub struct Config {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remote_read: Vec<RemoteReadConfig>,
     pub storage: StorageConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingConfig>,
+    pub otlp: OtlpConfig,
+    pub runtime: RuntimeConfig,
+    /// `scrape_config_files` as written (globs, relative to the file's
+    /// directory); their scrape configs are in `scrape_configs`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scrape_config_files: Vec<String>,
     #[serde(skip_serializing_if = "PluginsConfig::is_empty")]
     pub plugins: PluginsConfig,
-    /// Things the operator should know: sections accepted but not acted on.
+    /// Things the operator should know: one `file:line:col: parsed, not in
+    /// effect yet: <key>` per field wasmetheus reads but does not act on
+    /// (see [`crate::NOT_IN_EFFECT`]), and empty environment variables in
+    /// external labels.
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
@@ -184,31 +143,34 @@ impl Config {
         shown.to_yaml()
     }
 
-    /// Reads and validates the file at `path`.
+    /// Reads and validates the file at `path`, and the files its
+    /// `scrape_config_files` name (relative to its directory).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Config::parse(&text, path)
+        let mut config = Config::parse(&text, path)?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let included = crate::scrape_files::load_scrape_config_files(&config, dir)?;
+        config.scrape_configs.extend(included);
+        Ok(config)
     }
 
-    /// Parses `text`; `path` is only used in error messages.
+    /// Parses `text`; `path` is only used in error messages. Files named by
+    /// `scrape_config_files` are not read (see [`Config::load`]).
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = if text.trim().is_empty() {
-            serde_saphyr::from_str("{}")
-        } else {
-            serde_saphyr::from_str(text)
-        }
-        .map_err(|e| {
-            let location = e.location();
-            ConfigError::Invalid {
-                path: path.to_owned(),
-                line: location.map_or(1, |l| l.line()),
-                column: location.map_or(1, |l| l.column()),
-                message: bare_message(&e),
-            }
-        })?;
+        Config::parse_with_env(text, path, |name| std::env::var(name).ok())
+    }
+
+    /// [`Config::parse`] with `env` as the environment external labels are
+    /// expanded from.
+    pub fn parse_with_env(
+        text: &str,
+        path: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = parse_yaml(text, path)?;
         let invalid = |needle: &str, message: String| {
             let (line, column) = locate(text, needle);
             ConfigError::Invalid {
@@ -218,45 +180,22 @@ impl Config {
                 message,
             }
         };
-        let mut warnings = Vec::new();
-        for (key, present) in [
-            ("exemplars", raw.storage.exemplars.is_some()),
-            ("tracing", raw.tracing.is_some()),
-            ("scrape_config_files", raw.scrape_config_files.is_some()),
-            ("runtime", raw.runtime.is_some()),
-            ("otlp", raw.otlp.is_some()),
-            (
-                "global.scrape_protocols",
-                raw.global.scrape_protocols.is_some(),
-            ),
-            ("global.query_log_file", raw.global.query_log_file.is_some()),
-        ] {
-            if present {
-                let (line, column) = locate(text, key.rsplit('.').next().unwrap_or(key));
-                warnings.push(format!(
-                    "{}:{line}:{column}: `{key}` is valid Prometheus configuration that this \
-                     version of wasmetheus does not act on yet; it is ignored",
-                    path.display()
-                ));
-            }
-        }
+        let mut warnings = crate::not_in_effect::warnings(text, path);
         let mut global = raw.global;
-        if global.scrape_interval.0.is_zero() {
-            global.scrape_interval = GlobalConfig::default().scrape_interval;
-        }
-        if global.scrape_timeout > global.scrape_interval {
-            return Err(invalid(
-                "scrape_timeout",
-                format!(
-                    "global scrape_timeout {} is greater than scrape_interval {}",
-                    global.scrape_timeout, global.scrape_interval
-                ),
+        for name in global.expand_external_labels(env) {
+            let (line, column) = locate(text, "external_labels");
+            warnings.push(format!(
+                "{}:{line}:{column}: external label value: environment variable {name} is empty",
+                path.display()
             ));
         }
-        if global.scrape_timeout.0.is_zero() {
-            global.scrape_timeout = GlobalConfig::default()
-                .scrape_timeout
-                .min(global.scrape_interval);
+        let mut runtime = raw.runtime;
+        if runtime.gogc == 0 {
+            runtime = RuntimeConfig::default();
+        }
+        for pattern in &raw.scrape_config_files {
+            crate::scrape_files::check_pattern(pattern)
+                .map_err(|message| invalid("scrape_config_files", message))?;
         }
         let mut names = HashSet::new();
         for instance in &raw.plugins.instances {
@@ -303,33 +242,50 @@ impl Config {
                 ));
             }
         }
-        let mut scrape_configs = raw.scrape_configs.unwrap_or_default();
+        let mut scrape_configs = Vec::with_capacity(raw.scrape_configs.len());
         let mut jobs = HashSet::new();
-        for scrape in &mut scrape_configs {
+        for scrape in raw.scrape_configs {
+            let Some(mut scrape) = scrape else {
+                return Err(invalid(
+                    "scrape_configs",
+                    "empty or null scrape config section".into(),
+                ));
+            };
             let needle = format!("job_name: {}", scrape.job_name);
+            scrape
+                .complete(&global)
+                .map_err(|message| invalid(&needle, message))?;
             if !jobs.insert(scrape.job_name.clone()) {
                 return Err(invalid(
                     &needle,
                     format!(
-                        "found multiple scrape configs with job name {:?}",
-                        scrape.job_name
+                        "found multiple scrape configs with job name {}",
+                        go_quote(&scrape.job_name)
                     ),
                 ));
             }
-            scrape
-                .complete(global.scrape_interval, global.scrape_timeout)
-                .map_err(|message| invalid(&needle, message))?;
+            scrape_configs.push(scrape);
         }
+        let mut alerting = raw.alerting;
+        alerting
+            .validate(global.metric_name_validation_scheme)
+            .map_err(|message| invalid("alertmanagers:", message))?;
         let remote_write = no_nulls(
-            raw.remote_write.unwrap_or_default(),
+            raw.remote_write,
             "empty or null remote write config section",
         )
         .map_err(|message| invalid("remote_write", message))?;
-        let remote_read = no_nulls(
-            raw.remote_read.unwrap_or_default(),
-            "empty or null remote read config section",
-        )
-        .map_err(|message| invalid("remote_read", message))?;
+        let remote_read = no_nulls(raw.remote_read, "empty or null remote read config section")
+            .map_err(|message| invalid("remote_read", message))?;
+        let scheme = global.metric_name_validation_scheme.relabel_scheme();
+        let mut remote_write = remote_write;
+        for rw in &mut remote_write {
+            for rule in &mut rw.write_relabel_configs {
+                rule.name_validation_scheme = scheme;
+                rule.validate()
+                    .map_err(|message| invalid("write_relabel_configs", message))?;
+            }
+        }
         // An empty name is fine: Prometheus names such a queue by its hash.
         for (kind, names) in [
             (
@@ -343,23 +299,59 @@ impl Config {
                 if !seen.insert(name) {
                     return Err(invalid(
                         &format!("name: {name}"),
-                        format!("found multiple remote {kind} configs with job name {name:?}"),
+                        format!(
+                            "found multiple remote {kind} configs with job name {}",
+                            go_quote(name)
+                        ),
                     ));
                 }
             }
         }
+        raw.otlp
+            .check_strategy(global.metric_name_validation_scheme)
+            .map_err(|message| invalid("otlp", message))?;
         Ok(Config {
             global,
             plugins: raw.plugins,
             storage: raw.storage,
             scrape_configs,
-            rule_files: raw.rule_files.unwrap_or_default(),
-            alerting: raw.alerting.unwrap_or_default(),
+            rule_files: raw.rule_files,
+            alerting,
             remote_write,
             remote_read,
+            tracing: raw.tracing,
+            otlp: raw.otlp,
+            runtime,
+            scrape_config_files: raw.scrape_config_files,
             warnings,
         })
     }
+}
+
+/// Reads YAML as Prometheus reads it: an empty file is an empty
+/// configuration; errors in Go's words where they differ (see
+/// [`crate::go_yaml`]), positioned.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    path: &Path,
+) -> Result<T, ConfigError> {
+    // Comments are not needed, and buffering them costs budget (a long
+    // commented-out block would otherwise fail to load).
+    let options = serde_saphyr::options! { emit_comments: false };
+    let result = if text.trim().is_empty() {
+        serde_saphyr::from_str_with_options("{}", options)
+    } else {
+        serde_saphyr::from_str_with_options(text, options)
+    };
+    result.map_err(|e| {
+        let location = e.location();
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            line: location.map_or(1, |l| l.line()),
+            column: location.map_or(1, |l| l.column()),
+            message: crate::go_yaml::go_error(&e, text).unwrap_or_else(|| bare_message(&e)),
+        }
+    })
 }
 
 /// Instance names end up in URLs and label values: keep them plain.
@@ -372,7 +364,7 @@ fn is_valid_instance_name(name: &str) -> bool {
 
 /// The 1-based line and column of the first occurrence of `needle`, for
 /// checks made after deserialization (the YAML positions are gone by then).
-fn locate(text: &str, needle: &str) -> (u64, u64) {
+pub(crate) fn locate(text: &str, needle: &str) -> (u64, u64) {
     match text.find(needle) {
         Some(offset) => {
             let before = &text[..offset];

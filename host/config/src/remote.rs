@@ -9,19 +9,18 @@ use serde::{Deserialize, Serialize};
 use wasmetheus_scrape::relabel::RelabelConfig;
 
 use crate::PromDuration;
-use crate::scrape::{
-    Authorization, BasicAuth, HttpClientConfig, TlsConfig, serialize_relabel_configs,
-};
+use crate::http_client::HttpClientConfig;
+use crate::scrape::serialize_relabel_configs;
 use crate::secret::{OpaqueSettings, serialize_url};
 
 /// A section accepted but not interpreted (`sigv4`, `azuread`,
-/// `google_iam`, `oauth2`): whether it is there matters for Prometheus'
+/// `google_iam`): whether it is there matters for Prometheus'
 /// "at most one authentication" checks; its content is only shown.
 pub(crate) type Present = OpaqueSettings;
 
 /// The given ones among named opaque sections.
 pub(crate) fn opaque_sections(
-    sections: [(&'static str, &Option<Present>); 4],
+    sections: [(&'static str, &Option<Present>); 3],
 ) -> BTreeMap<&'static str, OpaqueSettings> {
     sections
         .into_iter()
@@ -113,6 +112,30 @@ impl Default for QueueConfig {
     }
 }
 
+impl QueueConfig {
+    /// Prometheus 3.14's checks of a remote write queue.
+    fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("capacity", self.capacity),
+            ("max_shards", self.max_shards),
+            ("min_shards", self.min_shards),
+            ("max_samples_per_send", self.max_samples_per_send),
+        ];
+        for (name, value) in positive {
+            if value <= 0 {
+                return Err(format!("remote write queue {name} must be positive"));
+            }
+        }
+        if self.min_shards > self.max_shards {
+            return Err("remote write queue min_shards must not be greater than max_shards".into());
+        }
+        if self.max_backoff < self.min_backoff {
+            return Err("remote write queue max_backoff must not be less than min_backoff".into());
+        }
+        Ok(())
+    }
+}
+
 /// `metadata_config`: whether and how often metric metadata is sent.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -169,6 +192,7 @@ pub struct RemoteWriteConfig {
     pub other_auth_settings: BTreeMap<&'static str, OpaqueSettings>,
 }
 
+crate::http_client::with_http_client! {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRemoteWrite {
@@ -200,34 +224,15 @@ struct RawRemoteWrite {
     azuread: Option<Present>,
     #[serde(default)]
     google_iam: Option<Present>,
-    #[serde(default)]
-    oauth2: Option<Present>,
-    #[serde(default)]
-    basic_auth: Option<BasicAuth>,
-    #[serde(default)]
-    authorization: Option<Authorization>,
-    #[serde(default)]
-    tls_config: Option<TlsConfig>,
-    #[serde(default)]
-    follow_redirects: Option<bool>,
-    #[serde(default)]
-    enable_http2: Option<bool>,
-    #[serde(default)]
-    proxy_url: Option<String>,
-    #[serde(default)]
-    no_proxy: Option<String>,
-    #[serde(default)]
-    proxy_from_environment: Option<bool>,
 }
-
-crate::scrape::http_client!(RawRemoteWrite);
+}
 
 impl TryFrom<RawRemoteWrite> for RemoteWriteConfig {
     type Error = String;
 
     /// Prometheus' `RemoteWriteConfig.UnmarshalYAML`, checks in its order.
     fn try_from(raw: RawRemoteWrite) -> Result<Self, String> {
-        let http = raw.http();
+        let mut http = raw.http();
         let url = raw.url.ok_or("url for remote_write is empty")?;
         check_url(&url)?;
         let write_relabel_configs = no_nulls(
@@ -235,12 +240,13 @@ impl TryFrom<RawRemoteWrite> for RemoteWriteConfig {
             "empty or null relabeling rule in remote write config",
         )?;
         check_headers(&raw.headers)?;
-        check_http_client(&http, raw.oauth2.is_some())?;
+        http.validate()?;
+        raw.queue_config.validate()?;
         let mut configured = Vec::new();
         for (name, present) in [
             ("basic_auth", http.basic_auth.is_some()),
             ("authorization", http.authorization.is_some()),
-            ("oauth2", raw.oauth2.is_some()),
+            ("oauth2", http.oauth2.is_some()),
             ("sigv4", raw.sigv4.is_some()),
             ("azuread", raw.azuread.is_some()),
             ("google_iam", raw.google_iam.is_some()),
@@ -261,7 +267,6 @@ impl TryFrom<RawRemoteWrite> for RemoteWriteConfig {
             .filter(|name| !matches!(*name, "basic_auth" | "authorization"))
             .collect();
         let other_auth_settings = opaque_sections([
-            ("oauth2", &raw.oauth2),
             ("sigv4", &raw.sigv4),
             ("azuread", &raw.azuread),
             ("google_iam", &raw.google_iam),
@@ -312,11 +317,9 @@ pub struct RemoteReadConfig {
     /// `oauth2` was given (accepted, not interpreted yet).
     #[serde(skip)]
     pub oauth2: bool,
-    /// Its content, shown with secrets redacted.
-    #[serde(rename = "oauth2", skip_serializing_if = "Option::is_none")]
-    pub oauth2_settings: Option<OpaqueSettings>,
 }
 
+crate::http_client::with_http_client! {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRemoteRead {
@@ -336,41 +339,23 @@ struct RawRemoteRead {
     required_matchers: BTreeMap<String, String>,
     #[serde(default = "yes")]
     filter_external_labels: bool,
-    #[serde(default)]
-    oauth2: Option<Present>,
-    #[serde(default)]
-    basic_auth: Option<BasicAuth>,
-    #[serde(default)]
-    authorization: Option<Authorization>,
-    #[serde(default)]
-    tls_config: Option<TlsConfig>,
-    #[serde(default)]
-    follow_redirects: Option<bool>,
-    #[serde(default)]
-    enable_http2: Option<bool>,
-    #[serde(default)]
-    proxy_url: Option<String>,
-    #[serde(default)]
-    no_proxy: Option<String>,
-    #[serde(default)]
-    proxy_from_environment: Option<bool>,
 }
-
-crate::scrape::http_client!(RawRemoteRead);
+}
 
 impl TryFrom<RawRemoteRead> for RemoteReadConfig {
     type Error = String;
 
     /// Prometheus' `RemoteReadConfig.UnmarshalYAML`.
     fn try_from(raw: RawRemoteRead) -> Result<Self, String> {
-        let http = raw.http();
+        let mut http = raw.http();
         let url = raw.url.ok_or("url for remote_read is empty")?;
         check_url(&url)?;
         check_headers(&raw.headers)?;
-        check_http_client(&http, raw.oauth2.is_some())?;
+        http.validate()?;
         if let Some(name) = raw.required_matchers.keys().find(|n| n.is_empty()) {
             return Err(format!("{name:?} is not a valid label name"));
         }
+        let http_oauth2 = http.oauth2.is_some();
         Ok(RemoteReadConfig {
             url,
             name: raw.name,
@@ -381,23 +366,9 @@ impl TryFrom<RawRemoteRead> for RemoteReadConfig {
             http,
             required_matchers: raw.required_matchers,
             filter_external_labels: raw.filter_external_labels,
-            oauth2: raw.oauth2.is_some(),
-            oauth2_settings: raw.oauth2,
+            oauth2: http_oauth2,
         })
     }
-}
-
-/// Common's `HTTPClientConfig.Validate`, including the `oauth2` conflicts
-/// (oauth2 itself is only accepted as present).
-pub(crate) fn check_http_client(http: &HttpClientConfig, oauth2: bool) -> Result<(), String> {
-    if oauth2 && http.authorization.is_some() {
-        return Err("at most one of basic_auth, oauth2 & authorization must be configured".into());
-    }
-    http.validate()?;
-    if oauth2 && http.basic_auth.is_some() {
-        return Err("at most one of oauth2 & basic_auth must be configured".into());
-    }
-    Ok(())
 }
 
 /// The few things Go's `url.Parse` rejects that a hand-written URL may
@@ -418,25 +389,28 @@ pub(crate) fn check_url(url: &str) -> Result<(), String> {
 }
 
 /// Headers Prometheus sets itself may not be configured.
+/// Headers Prometheus sets itself (`reservedHeaders`; `authorization` is
+/// checked on its own).
+pub(crate) const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "user-agent",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "www-authenticate",
+    "accept-encoding",
+    "x-prometheus-remote-write-version",
+    "x-prometheus-remote-read-version",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+];
+
 fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
-    const RESERVED: &[&str] = &[
-        "host",
-        "content-encoding",
-        "content-length",
-        "content-type",
-        "user-agent",
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "www-authenticate",
-        "accept-encoding",
-        "x-prometheus-remote-write-version",
-        "x-prometheus-remote-read-version",
-        "x-amz-date",
-        "x-amz-security-token",
-        "x-amz-content-sha256",
-    ];
     for header in headers.keys() {
         let lower = header.to_ascii_lowercase();
         if lower == "authorization" {
@@ -446,7 +420,7 @@ fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
                     .into(),
             );
         }
-        if RESERVED.contains(&lower.as_str()) {
+        if RESERVED_HEADERS.contains(&lower.as_str()) {
             return Err(format!(
                 "{header} is a reserved header. It must not be changed"
             ));

@@ -36,7 +36,7 @@ impl TryFrom<String> for RuleFilePattern {
 
 /// Whether Go's `filepath.Match` accepts `pattern` (Unix rules: `\` escapes,
 /// a character class `[...]` holds at least one range and is closed).
-fn is_valid_glob(pattern: &str) -> bool {
+pub(crate) fn is_valid_glob(pattern: &str) -> bool {
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {
         match c {

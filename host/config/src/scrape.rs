@@ -8,182 +8,123 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use wasmetheus_scrape::relabel::RelabelConfig;
 
-use crate::secret::{Secret, no_secret, serialize_optional_url, serialize_url};
-use crate::{ByteSize, PromDuration};
+use crate::global::{
+    DEFAULT_SCRAPE_PROTOCOLS, ESCAPING_SCHEMES, GlobalConfig, PROTO_FIRST_SCRAPE_PROTOCOLS,
+    ValidationScheme, validate_scrape_protocol, validate_scrape_protocols,
+};
+use crate::go_yaml::{go_quote, null_as_default};
+use crate::secret::serialize_url;
+use crate::{Base2Bytes, PromDuration};
 
-/// One `scrape_configs` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScrapeConfig {
-    pub job_name: String,
-    /// Unset: the global interval (filled in by [`Config::parse`]).
-    ///
-    /// [`Config::parse`]: crate::Config::parse
-    #[serde(default = "zero")]
-    pub scrape_interval: PromDuration,
-    /// Unset: the global timeout, capped at the interval.
-    #[serde(default = "zero")]
-    pub scrape_timeout: PromDuration,
-    #[serde(default = "default_metrics_path")]
-    pub metrics_path: String,
-    #[serde(default = "default_scheme")]
-    pub scheme: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub params: BTreeMap<String, Vec<String>>,
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub honor_labels: bool,
-    #[serde(default = "yes")]
-    pub honor_timestamps: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub static_configs: Vec<StaticConfig>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub file_sd_configs: Vec<FileSdConfig>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub http_sd_configs: Vec<HttpSdConfig>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dns_sd_configs: Vec<DnsSdConfig>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        serialize_with = "serialize_relabel_configs"
-    )]
-    pub relabel_configs: Vec<RelabelConfig>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        serialize_with = "serialize_relabel_configs"
-    )]
-    pub metric_relabel_configs: Vec<RelabelConfig>,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub sample_limit: u64,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub label_limit: u64,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub label_name_length_limit: u64,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub label_value_length_limit: u64,
-    #[serde(default, skip_serializing_if = "ByteSize::is_zero")]
-    pub body_size_limit: ByteSize,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub target_limit: u64,
-    // The HTTP client (Prometheus' `HTTPClientConfig`, inlined).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub basic_auth: Option<BasicAuth>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization: Option<Authorization>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_config: Option<TlsConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub follow_redirects: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_http2: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_optional_url"
-    )]
-    pub proxy_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub no_proxy: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_from_environment: Option<bool>,
-    // Accepted so existing files load.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scrape_protocols: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fallback_scrape_protocol: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub track_timestamps_staleness: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_compression: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metric_name_validation_scheme: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metric_name_escaping_scheme: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scrape_classic_histograms: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub always_scrape_classic_histograms: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub native_histogram_bucket_limit: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub native_histogram_min_bucket_factor: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub convert_classic_histograms_to_nhcb: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_dropped_targets: Option<u64>,
-}
-
-/// The HTTP client settings a scrape config or HTTP SD shares
-/// (Prometheus' `common/config.HTTPClientConfig`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct HttpClientConfig {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub basic_auth: Option<BasicAuth>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub authorization: Option<Authorization>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls_config: Option<TlsConfig>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub follow_redirects: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub enable_http2: Option<bool>,
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_optional_url"
-    )]
-    pub proxy_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub no_proxy: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy_from_environment: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    pub username: String,
-    #[serde(default, skip_serializing_if = "no_secret")]
-    pub password: Option<Secret>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_file: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Authorization {
-    #[serde(default = "bearer", rename = "type")]
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "no_secret")]
-    pub credentials: Option<Secret>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_file: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cert_file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_name: Option<String>,
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub insecure_skip_verify: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_version: Option<String>,
+crate::http_client::with_http_client! {
+    @then crate::sd::with_service_discovery;
+    /// One `scrape_configs` entry, as Prometheus' `config.ScrapeConfig`
+    /// reads it; [`ScrapeConfig::complete`] fills in the global defaults.
+    #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ScrapeConfig {
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub job_name: String,
+        /// Unset: the global interval (filled in by [`Config::parse`]).
+        ///
+        /// [`Config::parse`]: crate::Config::parse
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub scrape_interval: PromDuration,
+        /// Unset: the global timeout, capped at the interval.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub scrape_timeout: PromDuration,
+        /// Unset: the global list, or Prometheus' default for whether native
+        /// histograms are scraped.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub scrape_protocols: Option<Vec<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub fallback_scrape_protocol: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub scrape_native_histograms: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub always_scrape_classic_histograms: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub convert_classic_histograms_to_nhcb: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub extra_scrape_metrics: Option<bool>,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+        pub scrape_failure_log_file: String,
+        #[serde(default = "default_metrics_path", deserialize_with = "default_if_empty_metrics_path")]
+        pub metrics_path: String,
+        #[serde(default = "default_scheme", deserialize_with = "default_if_empty_scheme")]
+        pub scheme: String,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "BTreeMap::is_empty")]
+        pub params: BTreeMap<String, Vec<String>>,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "is_false")]
+        pub honor_labels: bool,
+        #[serde(default = "yes", deserialize_with = "null_as_default")]
+        pub honor_timestamps: bool,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "is_false")]
+        pub track_timestamps_staleness: bool,
+        #[serde(default = "yes", deserialize_with = "null_as_default")]
+        pub enable_compression: bool,
+        #[serde(default, deserialize_with = "static_configs", skip_serializing_if = "Vec::is_empty")]
+        pub static_configs: Vec<StaticConfig>,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+        pub file_sd_configs: Vec<FileSdConfig>,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+        pub http_sd_configs: Vec<HttpSdConfig>,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+        pub dns_sd_configs: Vec<DnsSdConfig>,
+        #[serde(
+            default,
+            deserialize_with = "target_relabel_rules",
+            skip_serializing_if = "Vec::is_empty",
+            serialize_with = "serialize_relabel_configs"
+        )]
+        pub relabel_configs: Vec<RelabelConfig>,
+        #[serde(
+            default,
+            deserialize_with = "metric_relabel_rules",
+            skip_serializing_if = "Vec::is_empty",
+            serialize_with = "serialize_relabel_configs"
+        )]
+        pub metric_relabel_configs: Vec<RelabelConfig>,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "is_zero")]
+        pub sample_limit: u64,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "is_zero")]
+        pub label_limit: u64,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "is_zero")]
+        pub label_name_length_limit: u64,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "is_zero")]
+        pub label_value_length_limit: u64,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Base2Bytes::is_zero")]
+        pub body_size_limit: Base2Bytes,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "is_zero")]
+        pub target_limit: u64,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "is_zero")]
+        pub keep_dropped_targets: u64,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "is_zero")]
+        pub native_histogram_bucket_limit: u64,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "is_zero_f64")]
+        pub native_histogram_min_bucket_factor: f64,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "ValidationScheme::is_unset")]
+        pub metric_name_validation_scheme: ValidationScheme,
+        #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+        pub metric_name_escaping_scheme: String,
+    }
 }
 
 /// `static_configs`: targets written out, with labels for all of them.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaticConfig {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub targets: Vec<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -192,77 +133,121 @@ pub struct StaticConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSdConfig {
+    #[serde(default, deserialize_with = "null_as_default")]
     pub files: Vec<String>,
-    #[serde(default = "five_minutes")]
+    #[serde(
+        default = "five_minutes",
+        deserialize_with = "default_if_zero_five_minutes"
+    )]
     pub refresh_interval: PromDuration,
 }
 
-/// `http_sd_configs`: target groups fetched as JSON from a URL.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpSdConfig {
-    #[serde(serialize_with = "serialize_url")]
-    pub url: String,
-    #[serde(default = "one_minute")]
-    pub refresh_interval: PromDuration,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub basic_auth: Option<BasicAuth>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization: Option<Authorization>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_config: Option<TlsConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub follow_redirects: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_http2: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_optional_url"
-    )]
-    pub proxy_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub no_proxy: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_from_environment: Option<bool>,
+crate::http_client::with_http_client! {
+    /// `http_sd_configs`: target groups fetched as JSON from a URL.
+    #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct HttpSdConfig {
+        #[serde(default, deserialize_with = "null_as_default", serialize_with = "serialize_url")]
+        pub url: String,
+        #[serde(default = "one_minute", deserialize_with = "default_if_zero_one_minute")]
+        pub refresh_interval: PromDuration,
+    }
 }
 
 /// `dns_sd_configs`: targets from SRV, A or AAAA records.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsSdConfig {
+    #[serde(default, deserialize_with = "null_as_default")]
     pub names: Vec<String>,
-    #[serde(default = "srv", rename = "type")]
+    #[serde(
+        default = "srv",
+        rename = "type",
+        deserialize_with = "default_if_empty_srv"
+    )]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
-    #[serde(default = "thirty_seconds")]
+    #[serde(
+        default = "thirty_seconds",
+        deserialize_with = "default_if_zero_thirty_seconds"
+    )]
     pub refresh_interval: PromDuration,
 }
 
-macro_rules! http_client {
-    ($t:ty) => {
-        impl $t {
-            /// Its HTTP client settings.
-            pub fn http(&self) -> HttpClientConfig {
-                HttpClientConfig {
-                    basic_auth: self.basic_auth.clone(),
-                    authorization: self.authorization.clone(),
-                    tls_config: self.tls_config.clone(),
-                    follow_redirects: self.follow_redirects,
-                    enable_http2: self.enable_http2,
-                    proxy_url: self.proxy_url.clone(),
-                    no_proxy: self.no_proxy.clone(),
-                    proxy_from_environment: self.proxy_from_environment,
-                }
-            }
+/// A list of Go pointers whose null entries Prometheus rejects.
+fn no_null_entries<'de, D, T>(d: D, message: &'static str) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let list: Vec<Option<T>> = null_as_default(d)?;
+    list.into_iter()
+        .map(|entry| entry.ok_or_else(|| serde::de::Error::custom(message)))
+        .collect()
+}
+
+fn static_configs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<StaticConfig>, D::Error> {
+    no_null_entries(d, "empty or null section in static_configs")
+}
+
+fn target_relabel_rules<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<RelabelConfig>, D::Error> {
+    no_null_entries(d, "empty or null target relabeling rule in scrape config")
+}
+
+fn metric_relabel_rules<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<RelabelConfig>, D::Error> {
+    no_null_entries(d, "empty or null metric relabeling rule in scrape config")
+}
+
+/// Go's zero value (empty, null, `0s`) replaced by a default, as the
+/// `UnmarshalYAML` of the type that holds the field does.
+macro_rules! default_if_zero {
+    ($name:ident, $ty:ty, $default:expr, $is_zero:expr) => {
+        fn $name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+            let value: $ty = null_as_default(d)?;
+            Ok(if $is_zero(&value) { $default } else { value })
         }
     };
 }
-pub(crate) use http_client;
-http_client!(ScrapeConfig);
-http_client!(HttpSdConfig);
+default_if_zero!(
+    default_if_empty_metrics_path,
+    String,
+    default_metrics_path(),
+    String::is_empty
+);
+default_if_zero!(
+    default_if_empty_scheme,
+    String,
+    default_scheme(),
+    String::is_empty
+);
+default_if_zero!(default_if_empty_srv, String, srv(), String::is_empty);
+default_if_zero!(
+    default_if_zero_five_minutes,
+    PromDuration,
+    five_minutes(),
+    PromDuration::is_zero
+);
+default_if_zero!(
+    default_if_zero_one_minute,
+    PromDuration,
+    one_minute(),
+    PromDuration::is_zero
+);
+default_if_zero!(
+    default_if_zero_thirty_seconds,
+    PromDuration,
+    thirty_seconds(),
+    PromDuration::is_zero
+);
 
+fn is_zero_f64(n: &f64) -> bool {
+    *n == 0.0
+}
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -305,9 +290,6 @@ pub(crate) fn serialize_relabel_configs<S: serde::Serializer>(
     seq.end()
 }
 
-fn zero() -> PromDuration {
-    PromDuration(Duration::ZERO)
-}
 fn five_minutes() -> PromDuration {
     PromDuration(Duration::from_secs(300))
 }
@@ -326,36 +308,31 @@ fn default_scheme() -> String {
 fn yes() -> bool {
     true
 }
-fn bearer() -> String {
-    "Bearer".into()
-}
 fn srv() -> String {
     "SRV".into()
 }
 
 impl ScrapeConfig {
-    /// Fills in the global defaults and checks what Prometheus checks;
-    /// errors are Prometheus' texts.
-    pub(crate) fn complete(
-        &mut self,
-        global_interval: PromDuration,
-        global_timeout: PromDuration,
-    ) -> Result<(), String> {
-        let job = &self.job_name;
-        if job.is_empty() {
+    /// Checks what Prometheus checks when it reads a scrape config
+    /// (`UnmarshalYAML`) and then fills in the global defaults and checks
+    /// the result (`Validate`); errors are Prometheus' texts.
+    pub(crate) fn complete(&mut self, global: &GlobalConfig) -> Result<(), String> {
+        // Discovery configs check themselves as they are read.
+        validate_discovery(
+            &mut self.file_sd_configs,
+            &mut self.http_sd_configs,
+            &self.dns_sd_configs,
+        )?;
+        self.validate_service_discovery()?;
+        if self.job_name.is_empty() {
             return Err("job_name is empty".into());
         }
-        if self.scrape_interval.0.is_zero() {
-            self.scrape_interval = global_interval;
+        self.validate_http_client()?;
+        if self.relabel_configs.is_empty() {
+            check_static_targets(&self.static_configs)?;
         }
-        if self.scrape_timeout > self.scrape_interval {
-            return Err(format!(
-                "scrape timeout greater than scrape interval for scrape config with job name {job:?}"
-            ));
-        }
-        if self.scrape_timeout.0.is_zero() {
-            self.scrape_timeout = global_timeout.min(self.scrape_interval);
-        }
+        self.apply_global(global)?;
+        let job = &self.job_name;
         if !matches!(self.scheme.as_str(), "http" | "https") {
             return Err(format!(
                 "unknown scheme {:?} for scrape config with job name {job:?}: use http or https",
@@ -368,46 +345,152 @@ impl ScrapeConfig {
                 self.metrics_path
             ));
         }
-        self.http().validate()?;
-        validate_discovery(
-            &self.file_sd_configs,
-            &self.http_sd_configs,
-            &self.dns_sd_configs,
-        )?;
-        for static_config in &self.static_configs {
-            for target in &static_config.targets {
-                if target.is_empty() || target.contains('/') {
-                    return Err(format!("{target:?} is not a valid hostname"));
-                }
+        Ok(())
+    }
+
+    /// Prometheus' `ScrapeConfig.Validate`: the global defaults, protocols,
+    /// name validation and escaping, relabeling rules under the scheme.
+    fn apply_global(&mut self, global: &GlobalConfig) -> Result<(), String> {
+        let job = go_quote(&self.job_name);
+        if self.scrape_interval.is_zero() {
+            self.scrape_interval = global.scrape_interval;
+        }
+        if self.scrape_timeout > self.scrape_interval {
+            return Err(format!(
+                "scrape timeout greater than scrape interval for scrape config with job name {job}"
+            ));
+        }
+        if self.scrape_timeout.is_zero() {
+            self.scrape_timeout = global.scrape_timeout.min(self.scrape_interval);
+        }
+        if self.body_size_limit.is_zero() {
+            self.body_size_limit = global.body_size_limit;
+        }
+        for (local, global) in [
+            (&mut self.sample_limit, global.sample_limit),
+            (&mut self.target_limit, global.target_limit),
+            (&mut self.label_limit, global.label_limit),
+            (
+                &mut self.label_name_length_limit,
+                global.label_name_length_limit,
+            ),
+            (
+                &mut self.label_value_length_limit,
+                global.label_value_length_limit,
+            ),
+            (&mut self.keep_dropped_targets, global.keep_dropped_targets),
+        ] {
+            if *local == 0 {
+                *local = global;
             }
         }
-        for relabel in self
+        if self.scrape_failure_log_file.is_empty() {
+            self.scrape_failure_log_file = global.scrape_failure_log_file.clone();
+        }
+        let native = *self
+            .scrape_native_histograms
+            .get_or_insert(global.scrape_native_histograms);
+        self.extra_scrape_metrics
+            .get_or_insert(global.extra_scrape_metrics);
+        let protocols = self.scrape_protocols.get_or_insert_with(|| {
+            let defaults: &[&str] = if native {
+                &PROTO_FIRST_SCRAPE_PROTOCOLS
+            } else {
+                &DEFAULT_SCRAPE_PROTOCOLS
+            };
+            global
+                .scrape_protocols
+                .clone()
+                .unwrap_or_else(|| defaults.iter().map(|p| p.to_string()).collect())
+        });
+        validate_scrape_protocols(protocols)
+            .map_err(|e| format!("{e} for scrape config with job name {job}"))?;
+        if let Some(fallback) = &self.fallback_scrape_protocol {
+            validate_scrape_protocol(fallback).map_err(|e| {
+                format!(
+                    "invalid fallback_scrape_protocol for scrape config with job name {job}: {e}"
+                )
+            })?;
+        }
+        let local_unset = self.metric_name_validation_scheme.is_unset();
+        if local_unset {
+            self.metric_name_validation_scheme = global.metric_name_validation_scheme;
+        }
+        let mut global_escaping = global.metric_name_escaping_scheme.clone();
+        if global_escaping.is_empty() {
+            global_escaping = if global.metric_name_validation_scheme == ValidationScheme::Legacy {
+                "underscores".into()
+            } else {
+                "allow-utf-8".into()
+            };
+        } else if !ESCAPING_SCHEMES.contains(&global_escaping.as_str()) {
+            return Err(format!(
+                "unknown global name escaping method specified, must be one of 'allow-utf-8', \
+                 'underscores', 'dots', or 'values', got {}",
+                go_quote(&global_escaping)
+            ));
+        }
+        if self.metric_name_escaping_scheme.is_empty() {
+            self.metric_name_escaping_scheme = if local_unset {
+                global_escaping
+            } else if self.metric_name_validation_scheme == ValidationScheme::Legacy {
+                "underscores".into()
+            } else {
+                "allow-utf-8".into()
+            };
+        }
+        match self.metric_name_escaping_scheme.as_str() {
+            "allow-utf-8" if self.metric_name_validation_scheme != ValidationScheme::Utf8 => {
+                return Err(
+                    "utf8 metric names requested but validation scheme is not set to UTF8".into(),
+                );
+            }
+            "allow-utf-8" | "underscores" | "dots" | "values" => {}
+            other => {
+                return Err(format!(
+                    "unknown scrape config name escaping method specified, must be one of \
+                     'allow-utf-8', 'underscores', 'dots', or 'values', got {}",
+                    go_quote(other)
+                ));
+            }
+        }
+        self.convert_classic_histograms_to_nhcb
+            .get_or_insert(global.convert_classic_histograms_to_nhcb);
+        self.always_scrape_classic_histograms
+            .get_or_insert(global.always_scrape_classic_histograms);
+        let scheme = self.metric_name_validation_scheme.relabel_scheme();
+        for rule in self
             .relabel_configs
-            .iter()
-            .chain(&self.metric_relabel_configs)
+            .iter_mut()
+            .chain(&mut self.metric_relabel_configs)
         {
-            relabel.validate()?;
+            rule.name_validation_scheme = scheme;
+            rule.validate()?;
         }
         Ok(())
     }
 }
 
+/// `checkStaticTargets`: a URL written as a target is a mistake (unless
+/// relabeling turns it into an address).
+pub(crate) fn check_static_targets(static_configs: &[StaticConfig]) -> Result<(), String> {
+    for static_config in static_configs {
+        for target in &static_config.targets {
+            if target.contains('/') {
+                return Err(format!("{} is not a valid hostname", go_quote(target)));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks file, HTTP and DNS service discovery settings as Prometheus'
 /// discovery configs do when they are read.
 pub(crate) fn validate_discovery(
-    file_sd_configs: &[FileSdConfig],
-    http_sd_configs: &[HttpSdConfig],
+    file_sd_configs: &mut [FileSdConfig],
+    http_sd_configs: &mut [HttpSdConfig],
     dns_sd_configs: &[DnsSdConfig],
 ) -> Result<(), String> {
-    for sd in http_sd_configs {
-        sd.http().validate()?;
-        if !(sd.url.starts_with("http://") || sd.url.starts_with("https://")) {
-            return Err(format!(
-                "URL scheme must be 'http' or 'https': {:?}",
-                sd.url
-            ));
-        }
-    }
     for sd in dns_sd_configs {
         if sd.names.is_empty() {
             return Err("DNS-SD config must contain at least one SRV record name".into());
@@ -423,7 +506,7 @@ pub(crate) fn validate_discovery(
             other => return Err(format!("invalid DNS-SD records type {other}")),
         }
     }
-    for fsd in file_sd_configs {
+    for fsd in file_sd_configs.iter() {
         for pattern in &fsd.files {
             let ok = [".json", ".yml", ".yaml"]
                 .iter()
@@ -435,37 +518,22 @@ pub(crate) fn validate_discovery(
             }
         }
     }
-    Ok(())
-}
-
-impl HttpClientConfig {
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        if let Some(basic) = &self.basic_auth {
-            if basic.password.is_some() && basic.password_file.is_some() {
-                return Err(
-                    "at most one of basic_auth password & password_file must be configured".into(),
-                );
-            }
-            if self.authorization.is_some() {
-                return Err(
-                    "at most one of basic_auth, oauth2 & authorization must be configured".into(),
-                );
-            }
+    for sd in http_sd_configs.iter_mut() {
+        // Prometheus' `http.SDConfig.UnmarshalYAML`.
+        if sd.url.is_empty() {
+            return Err("URL is missing".into());
         }
-        if let Some(auth) = &self.authorization {
-            if auth.kind.eq_ignore_ascii_case("basic") {
-                return Err(
-                    "authorization type cannot be set to \"basic\", use \"basic_auth\" instead"
-                        .into(),
-                );
-            }
-            if auth.credentials.is_some() && auth.credentials_file.is_some() {
-                return Err(
-                    "at most one of authorization credentials & credentials_file must be configured"
-                        .into(),
-                );
-            }
+        crate::http_client::validate_url(&sd.url)?;
+        let (scheme, rest) = sd.url.split_once("://").unwrap_or(("", &sd.url));
+        if scheme != "http" && scheme != "https" {
+            return Err("URL scheme must be 'http' or 'https'".into());
         }
-        Ok(())
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = host.rsplit('@').next().unwrap_or_default();
+        if host.is_empty() {
+            return Err("host is missing in URL".into());
+        }
+        sd.validate_http_client()?;
     }
+    Ok(())
 }

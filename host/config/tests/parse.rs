@@ -48,7 +48,7 @@ fn check(input: &str, expect: Expect) {
                     am.api_version,
                     am.relabel_configs.len(),
                     am.alert_relabel_configs.len(),
-                    auth(&am.http, &am.other_auth),
+                    auth(&am.http(), &am.other_auth()),
                 ));
             }
             for rw in &config.remote_write {
@@ -170,7 +170,7 @@ fn unknown_key_is_an_error_with_position() {
     check(
         "plugins:\n  instances:\n    - name: a\n      plugin: b\n      grant: {}\n",
         expect![[r#"
-            error: prometheus.yml:5:7: unknown field `grant`, expected one of name, plugin, job, scrape_interval, scrape_timeout, memory_limit, config, grants, labels
+            error: prometheus.yml:5:7: parsing YAML file prometheus.yml: field grant not found in type config.plain
         "#]],
     );
 }
@@ -180,7 +180,7 @@ fn bad_duration_is_positioned() {
     check(
         "global:\n  scrape_interval: 15 seconds\n",
         expect![[r#"
-            error: prometheus.yml:2:20: not a valid duration string: "15 seconds"
+            error: prometheus.yml:2:20: parsing YAML file prometheus.yml: not a valid duration string: "15 seconds"
         "#]],
     );
 }
@@ -191,13 +191,13 @@ fn durations_beyond_go_range_are_rejected() {
     check(
         "global:\n  scrape_interval: 293y\n",
         expect![[r#"
-            error: prometheus.yml:2:20: duration out of range: "293y"
+            error: prometheus.yml:2:20: parsing YAML file prometheus.yml: duration out of range: "293y"
         "#]],
     );
     check(
         "global:\n  scrape_interval: 999999999999y\n",
         expect![[r#"
-            error: prometheus.yml:2:20: duration out of range: "999999999999y"
+            error: prometheus.yml:2:20: parsing YAML file prometheus.yml: duration out of range: "999999999999y"
         "#]],
     );
     let ok = wasmetheus_config::PromDuration::parse("292y").unwrap();
@@ -209,7 +209,7 @@ fn duplicate_instance_names_are_rejected() {
     check(
         "plugins:\n  instances:\n    - name: a\n      plugin: x\n    - name: a\n      plugin: y\n",
         expect![[r#"
-            error: prometheus.yml:3:7: plugin instance name "a" is used twice; instance names must be unique
+            error: prometheus.yml:3:7: parsing YAML file prometheus.yml: plugin instance name "a" is used twice; instance names must be unique
         "#]],
     );
 }
@@ -220,7 +220,7 @@ fn prometheus_sections_not_acted_on_are_warned_about() {
         "tracing:\n  endpoint: localhost:4317\n",
         expect![[r#"
             scrape_interval=1m timeout=10s
-            warning: prometheus.yml:1:1: `tracing` is valid Prometheus configuration that this version of wasmetheus does not act on yet; it is ignored
+            warning: prometheus.yml:1:1: parsed, not in effect yet: tracing
         "#]],
     );
 }
@@ -236,31 +236,31 @@ fn scrape_configs_are_checked_like_prometheus() {
     check(
         "scrape_configs:\n  - job_name: a\n  - job_name: a\n",
         expect![[r#"
-            error: prometheus.yml:2:5: found multiple scrape configs with job name "a"
+            error: prometheus.yml:2:5: parsing YAML file prometheus.yml: found multiple scrape configs with job name "a"
         "#]],
     );
     check(
         "scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 6s\n",
         expect![[r#"
-            error: prometheus.yml:2:5: scrape timeout greater than scrape interval for scrape config with job name "a"
+            error: prometheus.yml:2:5: parsing YAML file prometheus.yml: scrape timeout greater than scrape interval for scrape config with job name "a"
         "#]],
     );
     check(
         "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: hashmod\n        target_label: x\n",
         expect![[r#"
-            error: prometheus.yml:4:9: relabel configuration for hashmod requires non-zero modulus
+            error: prometheus.yml:4:9: parsing YAML file prometheus.yml: relabel configuration for hashmod requires non-zero modulus
         "#]],
     );
     check(
         "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targetz: [h:1]\n",
         expect![[r#"
-            error: prometheus.yml:4:9: unknown field `targetz`, expected one of targets, labels
+            error: prometheus.yml:4:9: parsing YAML file prometheus.yml: field targetz not found in type targetgroup.Group
         "#]],
     );
     check(
         "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: p}\n    authorization: {credentials: t}\n",
         expect![[r#"
-            error: prometheus.yml:2:5: at most one of basic_auth, oauth2 & authorization must be configured
+            error: prometheus.yml:2:5: parsing YAML file prometheus.yml: at most one of basic_auth, oauth2 & authorization must be configured
         "#]],
     );
 }
@@ -270,7 +270,7 @@ fn timeout_above_interval_is_rejected() {
     check(
         "global:\n  scrape_interval: 5s\n  scrape_timeout: 10s\n",
         expect![[r#"
-            error: prometheus.yml:3:3: global scrape_timeout 10s is greater than scrape_interval 5s
+            error: prometheus.yml:2:3: parsing YAML file prometheus.yml: global scrape timeout greater than scrape interval
         "#]],
     );
 }
@@ -296,7 +296,7 @@ fn instance_names_must_be_plain() {
     check(
         "plugins:\n  instances:\n    - name: a/b\n      plugin: x\n",
         expect![[r#"
-            error: prometheus.yml:3:7: plugin instance name "a/b" is invalid: use letters, digits, `-`, `_` and `.`
+            error: prometheus.yml:3:7: parsing YAML file prometheus.yml: plugin instance name "a/b" is invalid: use letters, digits, `-`, `_` and `.`
         "#]],
     );
 }
@@ -306,7 +306,7 @@ fn plugin_config_must_be_a_mapping() {
     check(
         "plugins:\n  instances:\n    - name: a\n      plugin: x\n      config: [1, 2]\n",
         expect![[r#"
-            error: prometheus.yml:3:7: plugin instance "a": `config` must be a mapping of the plugin's settings
+            error: prometheus.yml:3:7: parsing YAML file prometheus.yml: plugin instance "a": `config` must be a mapping of the plugin's settings
         "#]],
     );
 }
@@ -336,6 +336,10 @@ remote_read:
               queue capacity=10000 shards=1..50 per_send=2000 deadline=5s backoff=30ms..5s retry_429=false age_limit=0s
               metadata send=true every=1m per_send=2000
             remote_read url=http://remote/api/v1/read name="" timeout=1m chunked_read_limit=50000000 headers={} read_recent=false required_matchers={} filter_external_labels=true auth=none
+            warning: prometheus.yml:2:1: parsed, not in effect yet: rule_files
+            warning: prometheus.yml:5:1: parsed, not in effect yet: alerting
+            warning: prometheus.yml:9:1: parsed, not in effect yet: remote_write
+            warning: prometheus.yml:11:1: parsed, not in effect yet: remote_read
         "#]],
     );
 }
@@ -414,6 +418,10 @@ remote_read:
               queue capacity=10000 shards=1..50 per_send=2000 deadline=5s backoff=30ms..5s retry_429=false age_limit=0s
               metadata send=true every=1m per_send=2000
             remote_read url=https://remote/read name="archive" timeout=30s chunked_read_limit=1000 headers={} read_recent=true required_matchers={"tier": "cold"} filter_external_labels=false auth=oauth2
+            warning: prometheus.yml:2:1: parsed, not in effect yet: rule_files
+            warning: prometheus.yml:3:1: parsed, not in effect yet: alerting
+            warning: prometheus.yml:23:1: parsed, not in effect yet: remote_write
+            warning: prometheus.yml:50:1: parsed, not in effect yet: remote_read
         "#]],
     );
 }
@@ -424,127 +432,127 @@ fn rule_files_alerting_and_remote_storage_are_checked_like_prometheus() {
         (
             "rule_files: [a/*/b.yml]\n",
             expect![[r#"
-            error: prometheus.yml:1:14: invalid rule file path "a/*/b.yml"
-        "#]],
+                error: prometheus.yml:1:14: parsing YAML file prometheus.yml: invalid rule file path "a/*/b.yml"
+            "#]],
         ),
         (
             "rule_files:\n  - ok.yml\n  - 'r/[.yml'\n",
             expect![[r#"
-            error: prometheus.yml:3:5: error retrieving rule files for r/[.yml: syntax error in pattern
-        "#]],
+                error: prometheus.yml:3:5: parsing YAML file prometheus.yml: error retrieving rule files for r/[.yml: syntax error in pattern
+            "#]],
         ),
         (
             "remote_write:\n  - name: x\n",
             expect![[r#"
-            error: prometheus.yml:2:5: url for remote_write is empty
-        "#]],
+                error: prometheus.yml:2:5: parsing YAML file prometheus.yml: url for remote_write is empty
+            "#]],
         ),
         (
             "remote_read:\n  - name: x\n",
             expect![[r#"
-            error: prometheus.yml:2:5: url for remote_read is empty
-        "#]],
+                error: prometheus.yml:2:5: parsing YAML file prometheus.yml: url for remote_read is empty
+            "#]],
         ),
         (
             "remote_write:\n  -\n",
             expect![[r#"
-            error: prometheus.yml:1:1: empty or null remote write config section
-        "#]],
+                error: prometheus.yml:1:1: parsing YAML file prometheus.yml: empty or null remote write config section
+            "#]],
         ),
         (
             "remote_write:\n  - url: http://a\n    name: q\n  - url: http://b\n    name: q\n",
             expect![[r#"
-                error: prometheus.yml:3:5: found multiple remote write configs with job name "q"
+                error: prometheus.yml:3:5: parsing YAML file prometheus.yml: found multiple remote write configs with job name "q"
             "#]],
         ),
         (
             "remote_read:\n  - url: http://a\n    name: q\n  - url: http://b\n    name: q\n",
             expect![[r#"
-                error: prometheus.yml:3:5: found multiple remote read configs with job name "q"
+                error: prometheus.yml:3:5: parsing YAML file prometheus.yml: found multiple remote read configs with job name "q"
             "#]],
         ),
         (
             "remote_write:\n  - url: http://a\n    headers: {Authorization: x}\n",
             expect![[r#"
-                error: prometheus.yml:2:5: authorization header must be changed via the basic_auth, authorization, oauth2, sigv4, azuread or google_iam parameter
+                error: prometheus.yml:2:5: parsing YAML file prometheus.yml: authorization header must be changed via the basic_auth, authorization, oauth2, sigv4, azuread or google_iam parameter
             "#]],
         ),
         (
             "remote_read:\n  - url: http://a\n    headers: {User-Agent: x}\n",
             expect![[r#"
-                error: prometheus.yml:2:5: User-Agent is a reserved header. It must not be changed
+                error: prometheus.yml:2:5: parsing YAML file prometheus.yml: User-Agent is a reserved header. It must not be changed
             "#]],
         ),
         (
             "remote_write:\n  - url: http://a\n    protobuf_message: v3\n",
             expect![[r#"
-                error: prometheus.yml:3:23: invalid protobuf_message value: unknown type for remote write protobuf message v3, supported: prometheus.WriteRequest, io.prometheus.write.v2.Request
+                error: prometheus.yml:3:23: parsing YAML file prometheus.yml: invalid protobuf_message value: unknown type for remote write protobuf message v3, supported: prometheus.WriteRequest, io.prometheus.write.v2.Request
             "#]],
         ),
         (
             "remote_write:\n  - url: http://a\n    basic_auth: {username: u}\n    sigv4: {}\n",
             expect![[r#"
-                error: prometheus.yml:2:5: at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured. Currently configured: [basic_auth sigv4]
+                error: prometheus.yml:2:5: parsing YAML file prometheus.yml: at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured. Currently configured: [basic_auth sigv4]
             "#]],
         ),
         (
             "remote_write:\n  - url: http://a\n    write_relabel_configs: [~]\n",
             expect![[r#"
-                error: prometheus.yml:2:5: empty or null relabeling rule in remote write config
+                error: prometheus.yml:2:5: parsing YAML file prometheus.yml: empty or null relabeling rule in remote write config
             "#]],
         ),
         (
             "remote_write:\n  - url: http://a\n    queue_config: {max_shardz: 1}\n",
             expect![[r#"
-                error: prometheus.yml:3:20: unknown field `max_shardz`, expected one of capacity, max_shards, min_shards, max_samples_per_send, batch_send_deadline, min_backoff, max_backoff, retry_on_http_429, sample_age_limit
+                error: prometheus.yml:3:20: parsing YAML file prometheus.yml: field max_shardz not found in type config.plain
             "#]],
         ),
         (
             "remote_read:\n  - url: http://a\n    basic_auth: {username: u}\n    authorization: {credentials: t}\n",
             expect![[r#"
-                error: prometheus.yml:2:5: at most one of basic_auth, oauth2 & authorization must be configured
+                error: prometheus.yml:2:5: parsing YAML file prometheus.yml: at most one of basic_auth, oauth2 & authorization must be configured
             "#]],
         ),
         (
             "remote_write:\n  - url: ':nope'\n",
             expect![[r#"
-                error: prometheus.yml:2:5: parse ":nope": missing protocol scheme
+                error: prometheus.yml:2:5: parsing YAML file prometheus.yml: parse ":nope": missing protocol scheme
             "#]],
         ),
         (
             "alerting:\n  alertmanagers:\n    - api_version: v1\n",
             expect![[r#"
-                error: prometheus.yml:3:20: expected Alertmanager api version to be one of [v2] but got v1
+                error: prometheus.yml:3:20: parsing YAML file prometheus.yml: expected Alertmanager api version to be one of [v2] but got v1
             "#]],
         ),
         (
             "alerting:\n  alertmanagers:\n    - static_configs: [{targets: ['http://am:9093']}]\n",
             expect![[r#"
-                error: prometheus.yml:3:7: "http://am:9093" is not a valid hostname
+                error: prometheus.yml:2:3: parsing YAML file prometheus.yml: "http://am:9093" is not a valid hostname
             "#]],
         ),
         (
             "alerting:\n  alertmanagers:\n    - basic_auth: {username: u}\n      sigv4: {}\n",
             expect![[r#"
-                error: prometheus.yml:3:7: at most one of basic_auth, authorization, oauth2, & sigv4 must be configured
+                error: prometheus.yml:2:3: parsing YAML file prometheus.yml: at most one of basic_auth, authorization, oauth2, & sigv4 must be configured
             "#]],
         ),
         (
             "alerting:\n  alert_relabel_configs:\n    - ~\n",
             expect![[r#"
-                error: prometheus.yml:2:3: empty or null alert relabeling rule
+                error: prometheus.yml:2:3: parsing YAML file prometheus.yml: empty or null alert relabeling rule
             "#]],
         ),
         (
             "alerting:\n  alertmanagers:\n    - relabel_configs: [~]\n",
             expect![[r#"
-                error: prometheus.yml:3:7: empty or null Alertmanager target relabeling rule
+                error: prometheus.yml:3:24: parsing YAML file prometheus.yml: empty or null Alertmanager target relabeling rule
             "#]],
         ),
         (
             "alerting:\n  alertmanagers:\n    - path: /x\n",
             expect![[r#"
-                error: prometheus.yml:3:7: unknown field `path`, expected one of static_configs, file_sd_configs, http_sd_configs, dns_sd_configs, scheme, path_prefix, timeout, api_version, relabel_configs, alert_relabel_configs, sigv4, oauth2, basic_auth, authorization, tls_config, follow_redirects, enable_http2, proxy_url, no_proxy, proxy_from_environment
+                error: prometheus.yml:3:7: parsing YAML file prometheus.yml: field path not found in type config.AlertmanagerConfig
             "#]],
         ),
     ] {

@@ -208,7 +208,7 @@ pub fn populate(
                 insecure_skip_verify: t.insecure_skip_verify,
             }),
             authorization,
-            body_size_limit: config.body_size_limit.0,
+            body_size_limit: config.body_size_limit.bytes(),
             fallback,
         })),
         options: Arc::clone(options),
