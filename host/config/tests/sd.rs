@@ -147,14 +147,17 @@ fn docker_and_swarm() {
 
 #[test]
 fn nomad() {
-    let n: NomadSdConfig = load("server: http://localhost:4646\n").unwrap();
+    let n: NomadSdConfig = load("{}").unwrap();
     assert!(n.allow_stale);
     assert_eq!(n.namespace, "default");
     assert_eq!(n.region, "global");
     assert_eq!(n.tag_separator, ",");
     assert_eq!(n.refresh_interval.0, secs(60));
+    assert_eq!(n.server, "http://localhost:4646");
+    let n: NomadSdConfig = load("region: r\n").unwrap();
+    assert_eq!(n.server, "http://localhost:4646");
     assert_eq!(
-        error::<NomadSdConfig>("region: r\n"),
+        error::<NomadSdConfig>("server: ' '\n"),
         "nomad SD configuration requires a server address"
     );
 }
@@ -225,7 +228,7 @@ fn eureka_puppetdb_kuma_uyuni_urls() {
     }
 
     let k: KumaSdConfig = load("server: http://kuma:5676\n").unwrap();
-    assert_eq!(k.refresh_interval.0, secs(30));
+    assert_eq!(k.refresh_interval.0, secs(15));
     assert_eq!(k.fetch_timeout.0, secs(120));
     assert!(error::<KumaSdConfig>("client_id: c\n").contains("kuma SD server must not be empty"));
     assert!(

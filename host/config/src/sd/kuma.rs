@@ -1,6 +1,6 @@
 //! `kuma_sd_configs`: data plane proxies of a Kuma control plane (its
 //! MADS API), as Prometheus' `discovery/xds.KumaSDConfig` reads them
-//! (defaults: refresh every 30s, fetch timeout 2m; the HTTP client
+//! (defaults: refresh every 15s, fetch timeout 2m; the HTTP client
 //! settings inlined).
 
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ crate::http_client::with_http_client! {
         /// Empty: the host name, as Prometheus does when it runs.
         #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
         pub client_id: String,
-        #[serde(default = "thirty_seconds", deserialize_with = "null_as_default")]
+        #[serde(default = "fifteen_seconds", deserialize_with = "null_as_default")]
         pub refresh_interval: PromDuration,
         #[serde(default = "two_minutes", deserialize_with = "null_as_default")]
         pub fetch_timeout: PromDuration,
@@ -43,8 +43,8 @@ impl KumaSdConfig {
     }
 }
 
-fn thirty_seconds() -> PromDuration {
-    super::seconds(30)
+fn fifteen_seconds() -> PromDuration {
+    super::seconds(15)
 }
 fn two_minutes() -> PromDuration {
     super::seconds(120)

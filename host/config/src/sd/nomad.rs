@@ -1,7 +1,8 @@
 //! `nomad_sd_configs`: services registered in Nomad, as Prometheus'
-//! `discovery/nomad.SDConfig` reads them (defaults: stale reads allowed,
-//! namespace `default`, region `global`, tag separator `,`, refresh every
-//! 60s; the HTTP client settings inlined).
+//! `discovery/nomad.SDConfig` reads them (defaults: server
+//! `http://localhost:4646`, stale reads allowed, namespace `default`, region
+//! `global`, tag separator `,`, refresh every 60s; the HTTP client settings
+//! inlined).
 
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +22,7 @@ crate::http_client::with_http_client! {
         pub refresh_interval: PromDuration,
         #[serde(default = "default_region", deserialize_with = "null_as_default")]
         pub region: String,
-        #[serde(default, deserialize_with = "null_as_default")]
+        #[serde(default = "default_server", deserialize_with = "null_as_default")]
         pub server: String,
         #[serde(default = "default_separator", deserialize_with = "null_as_default")]
         pub tag_separator: String,
@@ -39,6 +40,9 @@ impl NomadSdConfig {
     }
 }
 
+fn default_server() -> String {
+    "http://localhost:4646".into()
+}
 fn default_namespace() -> String {
     "default".into()
 }
