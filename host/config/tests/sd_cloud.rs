@@ -757,3 +757,52 @@ fn prometheus_good_fixtures_and_examples_load() {
         "only {loaded} configs of these mechanisms loaded"
     );
 }
+
+#[test]
+fn nested_tls_and_oauth2_blocks_are_checked_before_the_configs_own_checks() {
+    const TLS: &str = "tls_config: {cert_file: c}\n";
+    const TLS_TEXT: &str = "exactly one of key or key_file must be configured";
+    const OAUTH2: &str = "oauth2: {token_url: \"http://t\"}\n";
+    const OAUTH2_TEXT: &str = "oauth2 client_id must be configured";
+    for (name, e) in [
+        (
+            "ec2",
+            load::<Ec2SdConfig>(&format!("region: r\nfilters: [{{name: n}}]\n{TLS}")).err(),
+        ),
+        ("azure", load::<AzureSdConfig>(TLS).err()),
+        ("hetzner", load::<HetznerSdConfig>(TLS).err()),
+        (
+            "scaleway",
+            load::<ScalewaySdConfig>(&format!("role: instance\n{TLS}")).err(),
+        ),
+        ("ionos", load::<IonosSdConfig>(TLS).err()),
+        (
+            "stackit",
+            load::<StackitSdConfig>(&format!("endpoint: \"://x\"\n{TLS}")).err(),
+        ),
+        (
+            "outscale",
+            load::<OutscaleSdConfig>(&format!("region: \"\"\n{TLS}")).err(),
+        ),
+    ] {
+        let e = e.unwrap_or_else(|| panic!("{name}: accepted"));
+        assert!(e.contains(TLS_TEXT), "{name}: {e}");
+    }
+    for (name, e) in [
+        ("azure", load::<AzureSdConfig>(OAUTH2).err()),
+        ("ionos", load::<IonosSdConfig>(OAUTH2).err()),
+        (
+            "lightsail",
+            load::<LightsailSdConfig>(&format!("region: r\n{OAUTH2}")).err(),
+        ),
+        ("digitalocean", load::<DigitaloceanSdConfig>(OAUTH2).err()),
+    ] {
+        let e = e.unwrap_or_else(|| panic!("{name}: accepted"));
+        assert!(e.contains(OAUTH2_TEXT), "{name}: {e}");
+    }
+    // A role is checked as it is read, before the blocks after it.
+    let e = error::<HetznerSdConfig>(&format!("role: cloud\n{TLS}"));
+    assert_eq!(e, r#"unknown role "cloud""#);
+    let e = error::<ScalewaySdConfig>(&format!("role: vm\n{TLS}"));
+    assert_eq!(e, r#"unknown role "vm""#);
+}

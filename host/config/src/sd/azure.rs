@@ -40,8 +40,10 @@ crate::http_client::with_http_client! {
 }
 
 impl AzureSdConfig {
-    /// Prometheus' `UnmarshalYAML` checks, in its order.
+    /// Prometheus' checks, in its order: the nested `tls_config` and
+    /// `oauth2` blocks as they are read, then `UnmarshalYAML`'s.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         require(&self.subscription_id, "subscription_id")?;
         if self.authentication_method == "OAuth" {
             require(&self.tenant_id, "tenant_id")?;

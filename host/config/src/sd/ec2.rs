@@ -53,8 +53,10 @@ pub struct Ec2Filter {
 }
 
 impl Ec2SdConfig {
-    /// Prometheus' `UnmarshalYAML` checks, in its order.
+    /// Prometheus' checks, in its order: the nested `tls_config` and
+    /// `oauth2` blocks as they are read, then `UnmarshalYAML`'s.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         fill_region(&mut self.region, |name| std::env::var(name).ok());
         if self.filters.iter().any(|f| f.values.is_empty()) {
             return Err("EC2 SD configuration filter values cannot be empty".into());

@@ -31,13 +31,16 @@ crate::http_client::with_http_client! {
 }
 
 impl HetznerSdConfig {
-    /// Prometheus' checks, in its order (the role is checked as it is read).
+    /// Prometheus' checks, in its order: the role and the nested
+    /// `tls_config` and `oauth2` blocks are checked as they are read, the
+    /// rest afterwards.
     pub fn validate(&mut self) -> Result<(), String> {
+        if !self.role.is_empty() && !HETZNER_ROLES.contains(&self.role.as_str()) {
+            return Err(format!("unknown role {:?}", self.role));
+        }
+        self.validate_http_nested()?;
         if self.role.is_empty() {
             return Err("role missing (one of: robot, hcloud)".into());
-        }
-        if !HETZNER_ROLES.contains(&self.role.as_str()) {
-            return Err(format!("unknown role {:?}", self.role));
         }
         self.validate_http_client()
     }

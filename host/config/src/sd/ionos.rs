@@ -23,8 +23,10 @@ crate::http_client::with_http_client! {
 }
 
 impl IonosSdConfig {
-    /// Prometheus' `UnmarshalYAML` checks, in its order.
+    /// Prometheus' checks, in its order: the nested `tls_config` and
+    /// `oauth2` blocks as they are read, then `UnmarshalYAML`'s.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         if self.datacenter_id.is_empty() {
             return Err("datacenter id can't be empty".into());
         }

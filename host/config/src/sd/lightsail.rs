@@ -35,8 +35,10 @@ crate::http_client::with_http_client! {
 }
 
 impl LightsailSdConfig {
-    /// Prometheus' `UnmarshalYAML` checks, in its order.
+    /// Prometheus' checks, in its order: the nested `tls_config` and
+    /// `oauth2` blocks as they are read, then `UnmarshalYAML`'s.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         super::ec2::fill_region(&mut self.region, |name| std::env::var(name).ok());
         self.validate_http_client()
     }

@@ -33,9 +33,11 @@ crate::http_client::with_http_client! {
 }
 
 impl OutscaleSdConfig {
-    /// Prometheus' `UnmarshalYAML` checks, in its order; an empty endpoint
-    /// becomes the region's.
+    /// Prometheus' checks, in its order (the nested `tls_config` and
+    /// `oauth2` blocks as they are read, then `UnmarshalYAML`'s); an empty
+    /// endpoint becomes the region's.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         if self.region.is_empty() {
             return Err("outscale SD configuration requires a region".into());
         }

@@ -54,12 +54,14 @@ crate::http_client::with_http_client! {
 }
 
 impl ScalewaySdConfig {
-    /// Prometheus' checks, in its order (the role is checked as it is
-    /// read, the SDK's when the client is built).
+    /// Prometheus' checks, in its order: the role and the nested
+    /// `tls_config` and `oauth2` blocks as they are read, then its own, then
+    /// the SDK's (when it builds a client), then the HTTP client settings.
     pub fn validate(&mut self) -> Result<(), String> {
         if !self.role.is_empty() && !SCALEWAY_ROLES.contains(&self.role.as_str()) {
             return Err(format!("unknown role {:?}", self.role));
         }
+        self.validate_http_nested()?;
         if self.role.is_empty() {
             return Err("role missing (one of: instance, baremetal)".into());
         }

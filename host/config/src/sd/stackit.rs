@@ -40,8 +40,10 @@ crate::http_client::with_http_client! {
 }
 
 impl StackitSdConfig {
-    /// Prometheus' `UnmarshalYAML` checks, in its order.
+    /// Prometheus' checks, in its order: the nested `tls_config` and
+    /// `oauth2` blocks as they are read, then `UnmarshalYAML`'s.
     pub fn validate(&mut self) -> Result<(), String> {
+        self.validate_http_nested()?;
         if self.endpoint.is_empty() && self.region.is_empty() {
             return Err("endpoint or region missing".into());
         }
