@@ -30,6 +30,8 @@ pub enum Mode {
     Malformed,
     /// Accepts the request and never answers.
     Hang,
+    /// `503 Service Unavailable`, as an API server that is restarting.
+    Unavailable,
 }
 
 struct Inner {
@@ -42,6 +44,8 @@ struct Inner {
     /// Raised to end every open watch.
     generation: u64,
     requests: Vec<(String, Option<String>)>,
+    /// Watches from before this resource version get `410 Gone`.
+    oldest: u64,
 }
 
 #[derive(Clone)]
@@ -229,6 +233,14 @@ async fn handle(State(fake): State<Fake>, headers: HeaderMap, req: Request) -> R
             )
                 .into_response();
         }
+        Mode::Unavailable => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("content-type", "application/json")],
+                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "the server is currently unable to handle the request", "reason": "ServiceUnavailable", "code": 503}).to_string(),
+            )
+                .into_response();
+        }
         Mode::Normal => {}
     }
     if q.watch {
@@ -267,6 +279,25 @@ async fn handle(State(fake): State<Fake>, headers: HeaderMap, req: Request) -> R
 
 async fn watch(fake: Fake, ns: Option<String>, resource: String, q: Query) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    if q.rv < fake.inner.lock().unwrap().oldest {
+        let gone = json!({
+            "type": "ERROR",
+            "object": {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": format!("too old resource version: {} ({})", q.rv, fake.inner.lock().unwrap().oldest),
+                "reason": "Expired",
+                "code": 410
+            }
+        });
+        return Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from(gone.to_string() + "\n"))
+            .unwrap();
+    }
     let mut wake = fake.wake.subscribe();
     let generation = fake.inner.lock().unwrap().generation;
     tokio::spawn(async move {
@@ -320,6 +351,7 @@ impl Fake {
                 modes: HashMap::new(),
                 generation: 0,
                 requests: Vec::new(),
+                oldest: 0,
             })),
             wake,
             addr,
@@ -390,6 +422,13 @@ impl Fake {
     pub fn drop_watches(&self) {
         self.inner.lock().unwrap().generation += 1;
         let _ = self.wake.send(());
+    }
+
+    /// Forgets the event history, as etcd compaction does: watches from an
+    /// older resource version must list again.
+    pub fn compact(&self) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.oldest = inner.rv;
     }
 
     pub fn set_mode(&self, resource: &str, mode: Mode) {
