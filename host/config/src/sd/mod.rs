@@ -83,7 +83,6 @@ pub mod vultr;
 
 /// The mechanisms: Prometheus' name, the YAML key, the config type. Calls
 /// `$callback! { $args ; name: field: Type, … }`.
-#[allow(unused_macros)]
 macro_rules! mechanisms {
     ($($callback:ident)::+ ; $($args:tt)*) => {
         $($callback)::+ ! {
@@ -120,13 +119,11 @@ macro_rules! mechanisms {
         }
     };
 }
-#[allow(unused_imports)] // until the scrape and Alertmanager configs use it
 pub(crate) use mechanisms;
 
 /// Appends every `<name>_sd_configs` list to a struct definition and
 /// implements `validate_service_discovery` and `service_discoveries` (see
 /// the module documentation).
-#[allow(unused_macros)]
 macro_rules! with_service_discovery {
     (
         $(#[$meta:meta])*
@@ -140,11 +137,9 @@ macro_rules! with_service_discovery {
         }
     };
 }
-#[allow(unused_imports)] // until the scrape and Alertmanager configs use it
 pub(crate) use with_service_discovery;
 
 /// [`with_service_discovery!`]'s work, given the mechanism table.
-#[allow(unused_macros)]
 macro_rules! service_discovery_struct {
     (
         [$($meta:tt)*] $vis:vis $name:ident { $($fields:tt)* } ;
@@ -191,7 +186,6 @@ macro_rules! service_discovery_struct {
         }
     };
 }
-#[allow(unused_imports)] // until the scrape and Alertmanager configs use it
 pub(crate) use service_discovery_struct;
 
 /// What Go's `url.Parse` finds in a URL, as far as the discovery configs
