@@ -151,39 +151,43 @@ pub fn run(args: &CheckConfigArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     let lint = Lint::parse(&args.lint, args.lint_fatal, args.lookback_delta, out);
     let (mut failed, mut has_errors) = (false, false);
     for file in &args.files {
-        let checked = check_file(file, args.syntax_only, out);
-        let mut config = None;
+        let (loaded, checked) = check_file(file, args.syntax_only, out);
+        let mut rule_files = Vec::new();
+        let passed = checked.is_ok();
         match checked {
             Err(e) => {
                 let _ = writeln!(err, "  FAILED: {e}");
                 failed = true;
                 has_errors = true;
             }
-            Ok((rule_files, loaded)) => {
-                if !rule_files.is_empty() {
-                    let _ = writeln!(out, "  SUCCESS: {} rule files found", rule_files.len());
+            Ok(found) => {
+                if !found.is_empty() {
+                    let _ = writeln!(out, "  SUCCESS: {} rule files found", found.len());
                 }
                 let _ = writeln!(
                     out,
                     " SUCCESS: {} is valid prometheus config file syntax",
                     file.display()
                 );
-                config = Some((rule_files, loaded));
+                rule_files = found;
             }
         }
         let _ = writeln!(out);
         if !args.syntax_only {
-            let (rule_files, scrape_configs) = match &config {
-                Some((rules, loaded)) => (rules.as_slice(), loaded.scrape_configs.as_slice()),
-                None => (&[][..], &[][..]),
+            // promtool lints the scrape configs of a file that passed only.
+            let scrape_configs = match &loaded {
+                Some(config) if passed => config.scrape_configs.as_slice(),
+                _ => &[][..],
             };
             failed |= lint_scrape_configs(scrape_configs, &lint, err);
-            let (rules_failed, rules_errors) = check_rule_files(rule_files, &lint, out, err);
+            let (rules_failed, rules_errors) = check_rule_files(&rule_files, &lint, out, err);
             failed |= rules_failed;
             has_errors |= rules_errors;
         }
-        // Ours, after promtool's lines: what is parsed but not in effect.
-        if let Some((_, loaded)) = &config
+        // Ours, after promtool's lines: what is parsed but not in effect
+        // (known once the file loaded, whether or not the files it names
+        // passed).
+        if let Some(loaded) = &loaded
             && !loaded.warnings.is_empty()
         {
             for warning in &loaded.warnings {
@@ -211,9 +215,24 @@ fn check_file(
     file: &Path,
     syntax_only: bool,
     out: &mut dyn Write,
-) -> Result<(Vec<PathBuf>, Config), CheckError> {
+) -> (Option<Config>, Result<Vec<PathBuf>, CheckError>) {
     let _ = writeln!(out, "Checking {}", file.display());
-    let config = Config::load(file).map_err(|e| describe_load_error(file, &e))?;
+    let config = match Config::load(file) {
+        Ok(config) => config,
+        Err(e) => return (None, Err(describe_load_error(file, &e))),
+    };
+    let checked = check_named_files(file, &config, syntax_only, out);
+    (Some(config), checked)
+}
+
+/// The files `config` (loaded from `file`) names, checked as promtool
+/// checks them; the rule files found.
+fn check_named_files(
+    file: &Path,
+    config: &Config,
+    syntax_only: bool,
+    out: &mut dyn Write,
+) -> Result<Vec<PathBuf>, CheckError> {
     let dir = go_dir(file);
 
     let mut rule_files = Vec::new();
@@ -309,7 +328,7 @@ fn check_file(
             }
         }
     }
-    Ok((rule_files, config))
+    Ok(rule_files)
 }
 
 /// A load error as promtool words it (`parsing YAML file FILE: …`), with
