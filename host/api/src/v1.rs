@@ -836,7 +836,10 @@ pub(crate) async fn metadata(
 /// `/api/v1/targets`. Discovered labels are shown as discovered but for
 /// `__meta_url`, an HTTP SD URL: Prometheus shows it whole, we show its
 /// password as `xxxxx`, as `/api/v1/status/config` shows the URL
-/// (relabeling still sees the URL whole).
+/// (relabeling still sees the URL whole). Beside Prometheus' fields, `data`
+/// holds ours, which clients ignore: `discoveries`, every service
+/// discovery entry (`job`, `mechanism`, `index`, `state`: `running` or
+/// `not_running`, and the `reason` one produces no targets).
 pub(crate) async fn targets(State(backend): State<Arc<dyn Backend>>) -> Response {
     let mut status = backend.targets_status();
     redact_discovered_urls(&mut status);

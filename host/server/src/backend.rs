@@ -259,9 +259,96 @@ impl ServerBackend {
                 dns_failures as f64,
             ),
         ]);
+        families.extend(self.discovery_families());
         families.extend(self.db.metrics());
         families.extend(self.runtime.metrics());
         families
+    }
+
+    /// Prometheus' `prometheus_sd_discovered_targets` (targets found per
+    /// scrape config, static ones included) and `prometheus_sd_failed_configs`
+    /// (here: the discovery entries that do not run), and one
+    /// `wasmetheus_sd_discovery_not_running` series per such entry naming
+    /// the mechanism and the reason.
+    fn discovery_families(&self) -> Vec<MetricFamily> {
+        let config = self.config.lock().clone();
+        let statuses = self
+            .discovery
+            .lock()
+            .as_ref()
+            .map(|d| d.statuses().to_vec())
+            .unwrap_or_default();
+        let gauge = |name: &str, help: &str, metrics: Vec<Metric>| MetricFamily {
+            name: name.into(),
+            kind: MetricKind::Gauge,
+            help: help.into(),
+            unit: String::new(),
+            metrics,
+        };
+        let metric = |labels: Vec<Label>, value: f64| Metric {
+            labels,
+            value: MetricValue::Number(value),
+            timestamp_ms: None,
+        };
+        let discovered = config
+            .scrape_configs
+            .iter()
+            .map(|scrape| {
+                let statics: usize = scrape.static_configs.iter().map(|s| s.targets.len()).sum();
+                let found: usize = self
+                    .discovered
+                    .groups(&scrape.job_name)
+                    .iter()
+                    .map(|g| g.targets.len())
+                    .sum();
+                metric(
+                    vec![
+                        Label::new("config", &scrape.job_name),
+                        Label::new("name", "scrape"),
+                    ],
+                    (statics + found) as f64,
+                )
+            })
+            .collect();
+        let idle: Vec<&crate::discovery::DiscoveryStatus> = statuses
+            .iter()
+            .filter(|s| s.state == crate::discovery::DiscoveryState::NotRunning)
+            .collect();
+        let not_running = idle
+            .iter()
+            .map(|s| {
+                metric(
+                    vec![
+                        Label::new("config", &s.job),
+                        Label::new("index", s.index.to_string()),
+                        Label::new("mechanism", &s.mechanism),
+                        Label::new("reason", &s.reason),
+                    ],
+                    1.0,
+                )
+            })
+            .collect();
+        vec![
+            gauge(
+                "prometheus_sd_discovered_targets",
+                "Current number of discovered targets.",
+                discovered,
+            ),
+            gauge(
+                "prometheus_sd_failed_configs",
+                "Current number of service discovery configurations that failed to load.",
+                vec![metric(
+                    vec![Label::new("name", "scrape")],
+                    idle.len() as f64,
+                )],
+            ),
+            gauge(
+                "wasmetheus_sd_discovery_not_running",
+                "Service discovery entries that are parsed and validated but not run by this \
+                 version, so produce no targets (1 per entry, with the mechanism and the reason).",
+                not_running,
+            ),
+        ]
     }
 }
 
@@ -697,10 +784,20 @@ impl Backend for ServerBackend {
             .iter()
             .map(|(job, targets)| (job.as_str(), targets.len()))
             .collect();
+        // Ours, beside Prometheus' fields (clients ignore it): every
+        // discovery entry and whether it runs, so a mechanism that produces
+        // no targets yet is named with its reason.
+        let discoveries = self
+            .discovery
+            .lock()
+            .as_ref()
+            .map(|d| d.statuses().to_vec())
+            .unwrap_or_default();
         serde_json::json!({
             "activeTargets": active,
             "droppedTargets": dropped_targets,
             "droppedTargetCounts": counts,
+            "discoveries": discoveries,
         })
     }
 }

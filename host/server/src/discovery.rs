@@ -4,6 +4,12 @@
 //! `dns_sd_configs` (SRV, A, AAAA, MX and NS records through hickory's stub
 //! resolver). Each source keeps its latest groups;
 //! a change wakes the scrape manager through `changed`.
+//!
+//! Every other mechanism (`consul_sd_configs`, `ec2_sd_configs`, …) is
+//! parsed and validated by the configuration but not run yet: each such
+//! entry is a [`DiscoveryStatus`] that is not running, with the reason,
+//! logged once per load and shown by `/api/v1/targets` and `/metrics`, so
+//! no target goes missing silently.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -148,11 +154,89 @@ fn read_file_sd(
     out
 }
 
+/// Whether a discovery entry runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscoveryState {
+    /// Its targets are discovered.
+    Running,
+    /// Parsed and validated, not run by this version: it produces no
+    /// targets.
+    NotRunning,
+}
+
+/// One `<mechanism>_sd_configs` entry of a scrape config and whether it
+/// runs: `/api/v1/targets` lists these as `data.discoveries`, `/metrics`
+/// counts them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DiscoveryStatus {
+    /// The scrape config's `job_name`.
+    pub job: String,
+    /// The configuration key: `file_sd_configs`, `consul_sd_configs`, …
+    pub mechanism: String,
+    /// The entry's position in that list.
+    pub index: usize,
+    pub state: DiscoveryState,
+    /// Why it produces no targets; empty when it runs.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+/// The mechanisms of `ScrapeConfig::service_discoveries` (Prometheus'
+/// names) that [`Discovery::start`] runs; static, file, HTTP and DNS
+/// discovery always run. A mechanism gets its arm in `start` and its name
+/// here together.
+const RUNS_HERE: &[&str] = &[];
+
+/// Every discovery entry of `config`'s scrape configs, in configuration
+/// order: the running ones, then those parsed but not run yet.
+pub fn discovery_statuses(config: &Config) -> Vec<DiscoveryStatus> {
+    let mut statuses = Vec::new();
+    for scrape in &config.scrape_configs {
+        let mut add = |mechanism: String, count: usize, runs: bool| {
+            for index in 0..count {
+                let reason = if runs {
+                    String::new()
+                } else {
+                    format!(
+                        "{mechanism} is parsed and validated, but this version of wasmetheus \
+                         does not run it yet: it produces no targets"
+                    )
+                };
+                statuses.push(DiscoveryStatus {
+                    job: scrape.job_name.clone(),
+                    mechanism: mechanism.clone(),
+                    index,
+                    state: if runs {
+                        DiscoveryState::Running
+                    } else {
+                        DiscoveryState::NotRunning
+                    },
+                    reason,
+                });
+            }
+        };
+        add("static_configs".into(), scrape.static_configs.len(), true);
+        add("file_sd_configs".into(), scrape.file_sd_configs.len(), true);
+        add("http_sd_configs".into(), scrape.http_sd_configs.len(), true);
+        add("dns_sd_configs".into(), scrape.dns_sd_configs.len(), true);
+        for (name, count) in scrape.service_discoveries() {
+            add(
+                format!("{name}_sd_configs"),
+                count,
+                RUNS_HERE.contains(&name),
+            );
+        }
+    }
+    statuses
+}
+
 /// Runs the discovery of every scrape config until dropped; restarted
 /// with each configuration.
 pub struct Discovery {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _watchers: Vec<notify::RecommendedWatcher>,
+    statuses: Vec<DiscoveryStatus>,
 }
 
 impl Drop for Discovery {
@@ -164,6 +248,11 @@ impl Drop for Discovery {
 }
 
 impl Discovery {
+    /// Every discovery entry of the configuration and whether it runs.
+    pub fn statuses(&self) -> &[DiscoveryStatus] {
+        &self.statuses
+    }
+
     /// Starts the sources of `config`. `base` resolves relative file
     /// paths (the config file's directory); `changed` is called after
     /// each change of any source's groups.
@@ -174,6 +263,18 @@ impl Discovery {
         changed: Arc<dyn Fn() + Send + Sync>,
     ) -> Discovery {
         discovered.clear();
+        let statuses = discovery_statuses(config);
+        for status in &statuses {
+            if status.state == DiscoveryState::NotRunning {
+                tracing::warn!(
+                    job = %status.job,
+                    mechanism = %status.mechanism,
+                    index = status.index,
+                    "service discovery not running: {}",
+                    status.reason
+                );
+            }
+        }
         let mut tasks = Vec::new();
         let mut watchers = Vec::new();
         for scrape in &config.scrape_configs {
@@ -230,6 +331,7 @@ impl Discovery {
         Discovery {
             tasks,
             _watchers: watchers,
+            statuses,
         }
     }
 }
