@@ -303,9 +303,10 @@ fn api_server_config(
         match (&a.credentials, &a.credentials_file) {
             (Some(c), _) if bearer => auth.token = Some(c.expose().to_owned().into()),
             (_, Some(f)) if bearer && !f.is_empty() => {
-                let p = path(f);
-                read("authorization credentials_file", &p)?;
-                auth.token_file = Some(p.to_string_lossy().into_owned());
+                // Read once, trimmed as Prometheus reads it (a trailing
+                // newline is no part of the token).
+                let token = read_string("authorization credentials_file", &path(f))?;
+                auth.token = Some(token.into());
             }
             (c, f) => {
                 let credentials = match (c, f) {
