@@ -113,17 +113,17 @@ pub struct WebArgs {
     /// http_server_config, basic_auth_users, rate_limit). It is read again
     /// for each request and each new TLS connection; whether TLS is on is
     /// decided at start. `wasmetheus check web-config` checks it.
-    #[arg(long = "web.config.file")]
+    #[arg(long = "web.config.file", id = "web.config.file")]
     pub config_file: Option<PathBuf>,
     /// The URL under which wasmetheus is externally reachable (for example,
     /// if it is served via a reverse proxy). If the URL has a path
     /// portion, it will be used to prefix all HTTP endpoints served by
     /// wasmetheus. If omitted, http(s)://<hostname>:<port>/.
-    #[arg(long = "web.external-url")]
+    #[arg(long = "web.external-url", id = "web.external-url")]
     pub external_url: Option<String>,
     /// Prefix for the internal routes of web endpoints. Defaults to the
     /// path of --web.external-url.
-    #[arg(long = "web.route-prefix")]
+    #[arg(long = "web.route-prefix", id = "web.route-prefix")]
     pub route_prefix: Option<String>,
 }
 
@@ -948,6 +948,7 @@ async fn shutdown_signal() {
 mod tests {
     use super::ServeArgs;
     use clap::{Args, FromArgMatches};
+    use std::path::Path;
     use std::time::Duration;
 
     fn parse(flags: &[&str]) -> Result<ServeArgs, clap::Error> {
@@ -955,6 +956,45 @@ mod tests {
         let matches =
             command.try_get_matches_from(std::iter::once("serve").chain(flags.iter().copied()))?;
         ServeArgs::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn external_url_and_route_prefix_as_prometheus_computes_them() {
+        // --web.config.file and --config.file are two flags.
+        let args = parse(&["--config.file=p.yml", "--web.config.file=w.yml"]).unwrap();
+        assert_eq!(args.config_file.as_deref(), Some(Path::new("p.yml")));
+        assert_eq!(args.web.config_file.as_deref(), Some(Path::new("w.yml")));
+        assert_eq!(args.flag_values()["web.config.file"], "w.yml");
+        let args = parse(&[]).unwrap();
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let url = args.web.external_url("0.0.0.0:9090", false).unwrap();
+        assert_eq!(url, format!("http://{}:9090", host.trim()));
+        assert_eq!(args.web.route_prefix(&url), "/");
+        // With TLS on, the default URL is https.
+        let url = args.web.external_url("127.0.0.1:9443", true).unwrap();
+        assert!(url.starts_with("https://"), "{url}");
+        let args = parse(&["--web.external-url=https://example.com:8443/prom/"]).unwrap();
+        let url = args.web.external_url("0.0.0.0:9090", false).unwrap();
+        assert_eq!(url, "https://example.com:8443/prom");
+        assert_eq!(args.web.route_prefix(&url), "/prom");
+        assert_eq!(
+            args.flag_values()["web.external-url"],
+            "https://example.com:8443/prom/"
+        );
+        let args = parse(&[
+            "--web.external-url=https://example.com/prom",
+            "--web.route-prefix=/inner/",
+        ])
+        .unwrap();
+        let url = args.web.external_url("0.0.0.0:9090", false).unwrap();
+        assert_eq!(args.web.route_prefix(&url), "/inner");
+        let args = parse(&["--web.external-url='https://example.com/'"]).unwrap();
+        let error = args.web.external_url("0.0.0.0:9090", false).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("must not begin or end with quotes")
+        );
     }
 
     #[test]
