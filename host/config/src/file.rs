@@ -151,8 +151,7 @@ impl Config {
             source,
         })?;
         let mut config = Config::parse(&text, path)?;
-        let dir = path.parent().unwrap_or(Path::new(""));
-        let included = crate::scrape_files::load_scrape_config_files(&config, dir)?;
+        let included = crate::scrape_files::load_scrape_config_files(&config, path)?;
         config.scrape_configs.extend(included);
         Ok(config)
     }

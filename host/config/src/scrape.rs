@@ -270,15 +270,23 @@ pub(crate) fn serialize_relabel_configs<S: serde::Serializer>(
             if !r.source_labels.is_empty() {
                 map.serialize_entry("source_labels", &r.source_labels)?;
             }
-            map.serialize_entry("separator", &r.separator)?;
-            map.serialize_entry("regex", r.regex.as_str())?;
+            // Defaults are left out: a rule that must not set them
+            // (`keepequal`, `labeldrop`, …) then reads back as written.
+            if r.separator != ";" {
+                map.serialize_entry("separator", &r.separator)?;
+            }
+            if r.regex.as_str() != "(.*)" {
+                map.serialize_entry("regex", r.regex.as_str())?;
+            }
             if r.modulus != 0 {
                 map.serialize_entry("modulus", &r.modulus)?;
             }
             if !r.target_label.is_empty() {
                 map.serialize_entry("target_label", &r.target_label)?;
             }
-            map.serialize_entry("replacement", &r.replacement)?;
+            if r.replacement != "$1" {
+                map.serialize_entry("replacement", &r.replacement)?;
+            }
             map.serialize_entry("action", r.action.as_str())?;
             map.end()
         }

@@ -42,12 +42,14 @@ pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
 }
 
 /// Reads the scrape configs of every file `config.scrape_config_files`
-/// names (relative to `dir`), completed and checked against the main
-/// file's jobs. Errors name the included file and its position.
+/// names (relative to the directory of `path`, the main file), completed
+/// and checked against the main file's jobs. Errors name the included file
+/// and its position.
 pub(crate) fn load_scrape_config_files(
     config: &Config,
-    dir: &Path,
+    path: &Path,
 ) -> Result<Vec<ScrapeConfig>, ConfigError> {
+    let dir = path.parent().unwrap_or(Path::new(""));
     let mut jobs: std::collections::HashMap<String, String> = config
         .scrape_configs
         .iter()
@@ -58,7 +60,7 @@ pub(crate) fn load_scrape_config_files(
     for pattern in &config.scrape_config_files {
         let joined = join_dir(dir, pattern);
         let files = glob_files(&joined).map_err(|message| ConfigError::Invalid {
-            path: dir.join("."),
+            path: path.to_owned(),
             line: 1,
             column: 1,
             message: format!(
