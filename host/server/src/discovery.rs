@@ -186,7 +186,7 @@ pub struct DiscoveryStatus {
 /// names) that [`Discovery::start`] runs; static, file, HTTP and DNS
 /// discovery always run. A mechanism gets its arm in `start` and its name
 /// here together.
-const RUNS_HERE: &[&str] = &[];
+const RUNS_HERE: &[&str] = &["kubernetes"];
 
 /// Every discovery entry of `config`'s scrape configs, in configuration
 /// order: the running ones, then those parsed but not run yet.
@@ -318,6 +318,16 @@ impl Discovery {
                     Arc::clone(&changed),
                 )));
             }
+            for (i, ksd) in scrape.kubernetes_sd_configs.iter().enumerate() {
+                tasks.push(tokio::spawn(run_kubernetes_sd(
+                    job.clone(),
+                    format!("kubernetes_sd/{i}"),
+                    ksd.clone(),
+                    base.to_owned(),
+                    discovered.clone(),
+                    Arc::clone(&changed),
+                )));
+            }
             for (i, dsd) in scrape.dns_sd_configs.iter().enumerate() {
                 tasks.push(tokio::spawn(run_dns_sd(
                     job.clone(),
@@ -368,6 +378,64 @@ async fn run_file_sd(
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 while wake.try_recv().is_ok() {}
             }
+        }
+    }
+}
+
+/// Kubernetes discovery (`wasmetheus-kubernetes-sd`): each Kubernetes
+/// group's targets become one group each here, the group's labels and the
+/// target's own merged (targets here are addresses only).
+async fn run_kubernetes_sd(
+    job: String,
+    source: String,
+    config: wasmetheus_config::sd::kubernetes::KubernetesSdConfig,
+    base: PathBuf,
+    discovered: Discovered,
+    changed: Arc<dyn Fn() + Send + Sync>,
+) {
+    let discovery = match wasmetheus_kubernetes_sd::KubernetesDiscovery::new(&config, &base).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(job = %job, error = %e, "kubernetes_sd: cannot start; it produces no targets");
+            return;
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let run = discovery.run(tx);
+    tokio::pin!(run);
+    let mut by_source: BTreeMap<String, Vec<TargetGroup>> = BTreeMap::new();
+    loop {
+        let batch = tokio::select! {
+            () = &mut run => return,
+            batch = rx.recv() => match batch {
+                Some(batch) => batch,
+                None => return,
+            },
+        };
+        for group in batch {
+            if group.targets.is_empty() {
+                by_source.remove(&group.source);
+                continue;
+            }
+            let split = group
+                .targets
+                .iter()
+                .map(|target| {
+                    let mut labels = group.labels.clone();
+                    labels.extend(target.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    let address = labels.remove("__address__").unwrap_or_default();
+                    TargetGroup {
+                        targets: vec![address],
+                        labels,
+                        source: group.source.clone(),
+                    }
+                })
+                .collect();
+            by_source.insert(group.source, split);
+        }
+        let groups = by_source.values().flatten().cloned().collect();
+        if discovered.set(&job, &source, groups) {
+            changed();
         }
     }
 }
