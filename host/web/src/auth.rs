@@ -86,6 +86,8 @@ pub struct Authenticator {
     /// bcrypt is CPU-bound and slow by design: one at a time, as the
     /// toolkit's `bcryptMtx`.
     bcrypt: tokio::sync::Mutex<()>,
+    /// How many bcrypt verifications ran.
+    runs: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -117,6 +119,7 @@ impl Authenticator {
         }
         let ok = {
             let _one_at_a_time = self.bcrypt.lock().await;
+            self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let hash = hash.expose().to_owned();
             let password = password.to_owned();
             tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
@@ -133,6 +136,13 @@ impl Authenticator {
         }
         cache.insert(key, ok);
         ok
+    }
+}
+
+impl Authenticator {
+    /// How many bcrypt verifications have run (cached outcomes run none).
+    pub fn bcrypt_runs(&self) -> u64 {
+        self.runs.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -203,8 +213,17 @@ mod tests {
     async fn right_wrong_and_unknown() {
         let users: BTreeMap<String, Secret> = [("alice".to_owned(), Secret::new(FAKE))].into();
         let auth = Authenticator::default();
+        // An unknown name costs a bcrypt run, as a known one does.
+        assert!(!auth.check(&users, "nobody", "guess").await);
+        assert_eq!(auth.bcrypt_runs(), 1);
         assert!(auth.check(&users, "alice", "fakepassword").await);
+        assert_eq!(auth.bcrypt_runs(), 2);
         assert!(!auth.check(&users, "alice", "wrong").await);
+        assert_eq!(auth.bcrypt_runs(), 3);
+        // Repeated, from the cache.
+        assert!(!auth.check(&users, "nobody", "guess").await);
+        assert!(!auth.check(&users, "alice", "wrong").await);
+        assert_eq!(auth.bcrypt_runs(), 3);
         // Another user's right password does not let an unknown name in.
         assert!(!auth.check(&users, "mallory", "fakepassword").await);
         // Cached outcomes are the same.

@@ -370,6 +370,47 @@ mod tests {
         assert_eq!(call(&router, get(Some(right))).await.status(), 200);
     }
 
+    /// Everything logged while `f` runs.
+    async fn logged<F: std::future::Future<Output = ()>>(f: F) -> String {
+        #[derive(Clone, Default)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        f.await;
+        String::from_utf8_lossy(&sink.0.lock()).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_failed_login_is_logged_without_its_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web.yml");
+        std::fs::write(&path, format!("basic_auth_users:\n  alice: {HASH}\n")).unwrap();
+        let router = router(&WebSecurity::load(&path).unwrap());
+        let log = logged(async {
+            // alice:s3cr3t-guess
+            let response = call(&router, get(Some("Basic YWxpY2U6czNjcjN0LWd1ZXNz"))).await;
+            assert_eq!(response.status(), 401);
+        })
+        .await;
+        assert!(log.contains("basic authentication failed"), "{log}");
+        assert!(log.contains("alice"), "{log}");
+        assert!(!log.contains("s3cr3t"), "{log}");
+    }
+
     #[tokio::test]
     async fn rate_limit_answers_429() {
         let dir = tempfile::tempdir().unwrap();
