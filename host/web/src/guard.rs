@@ -371,7 +371,7 @@ mod tests {
     }
 
     /// Everything logged while `f` runs.
-    async fn logged<F: std::future::Future<Output = ()>>(f: F) -> String {
+    async fn logged<F: Future<Output = ()>>(f: F) -> String {
         #[derive(Clone, Default)]
         struct Sink(Arc<Mutex<Vec<u8>>>);
         impl std::io::Write for Sink {
