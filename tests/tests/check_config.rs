@@ -266,6 +266,25 @@ fn missing_files_a_config_names_fail_as_in_promtool() {
     );
     // None of that is looked at with --syntax-only.
     assert_eq!(same(&["--syntax-only", &config]).code, 0);
+    // Kubernetes discovery's own client certificate, likewise (Debian's
+    // promtool is built without Kubernetes discovery: ours alone).
+    let config = write(
+        d,
+        "kubernetes.yml",
+        "scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs:\n      - role: pod\n        api_server: https://127.0.0.1:6443\n        tls_config:\n          cert_file: k8s.crt\n          key_file: k8s.key\n",
+    );
+    let cert = d.join("k8s.crt").display().to_string();
+    assert_eq!(
+        ours(&[&config]),
+        Outcome {
+            code: 1,
+            stdout: format!("Checking {config}\n\n"),
+            stderr: format!(
+                "  FAILED: error checking client cert file \"{cert}\": stat {cert}: no such file or directory\n"
+            ),
+        }
+    );
+    assert_eq!(ours(&["--syntax-only", &config]).code, 0);
     // A malformed file SD file.
     write(d, "bad.json", "[{\"targets\": ");
     let config = write(
@@ -348,6 +367,17 @@ fn rule_files_are_checked_and_linted_as_promtool_3_does() {
             format!("  FAILED:\n     lint error {lint_error}\n")
         );
     }
+    // 3.x: a group's labels count too (2.42 has no group labels): the same
+    // name and labels once merged is a duplicate.
+    write(
+        d,
+        "group-labels.yml",
+        "groups:\n  - name: g\n    labels: {team: a}\n    rules:\n      - record: x\n        expr: up\n      - record: x\n        expr: up\n        labels: {team: a}\n",
+    );
+    let grouped = write(d, "grouped.yml", "rule_files: [group-labels.yml]\n");
+    let mine = ours(&["--lint-fatal", &grouped]);
+    assert_eq!(mine.code, 3, "{mine:?}");
+    assert_eq!(mine.stderr, format!("  FAILED:\nlint error {lint_error}\n"));
     // --lint=none: no lint, no failure.
     let outcome = same(&["--lint=none", "--lint-fatal", &config]);
     assert_eq!(outcome.code, 0);

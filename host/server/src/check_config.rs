@@ -7,11 +7,12 @@
 //! As promtool, for each configuration file: the file itself; unless
 //! `--syntax-only`, the rule files it names (globs expanded, explicit files
 //! required), the authorization credentials and TLS client certificate and
-//! key files of each scrape config (a certificate without a key is an
-//! error even with `--syntax-only`), each `file_sd_configs` file (a missing
-//! one is a warning, an unreadable or malformed one an error) and the
-//! target groups of those files and of `static_configs` through target
-//! relabeling; then the `too-long-scrape-interval` lint and each rule file.
+//! key files of each scrape config and of its Kubernetes discovery (a
+//! certificate without a key is an error even with `--syntax-only`), each
+//! `file_sd_configs` file (a missing one is a warning, an unreadable or
+//! malformed one an error) and the target groups of those files and of
+//! `static_configs` through target relabeling; then the
+//! `too-long-scrape-interval` lint and each rule file.
 //!
 //! Rule files are checked structurally, as Prometheus' `rulefmt` does:
 //! YAML shape (unknown fields rejected), group names, `record`/`alert`,
@@ -30,7 +31,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
-use wasmetheus_config::{Config, ConfigError, PromDuration, ScrapeConfig};
+use wasmetheus_config::{Config, ConfigError, PromDuration, ScrapeConfig, TlsConfig};
 
 use crate::scrape_targets::{TargetGroup, populate, scrape_options};
 
@@ -293,6 +294,11 @@ fn check_named_files(
                 }
             }
         }
+        // Kubernetes discovery's own TLS client files, as promtool checks
+        // them.
+        for sd in &scrape.kubernetes_sd_configs {
+            check_tls_files(&dir, &tls_files(sd.tls_config.as_ref()), syntax_only)?;
+        }
         let statics: Vec<TargetGroup> = scrape
             .static_configs
             .iter()
@@ -357,13 +363,20 @@ struct ClientFiles {
 }
 
 fn client_files(scrape: &ScrapeConfig) -> ClientFiles {
-    let tls = scrape.tls_config.as_ref();
     ClientFiles {
         credentials_file: scrape
             .authorization
             .as_ref()
             .and_then(|a| a.credentials_file.clone())
             .filter(|f| !f.is_empty()),
+        ..tls_files(scrape.tls_config.as_ref())
+    }
+}
+
+/// The client certificate and key files of a TLS config.
+fn tls_files(tls: Option<&TlsConfig>) -> ClientFiles {
+    ClientFiles {
+        credentials_file: None,
         cert_file: tls
             .and_then(|t| t.cert_file.clone())
             .filter(|f| !f.is_empty()),
