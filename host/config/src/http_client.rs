@@ -38,6 +38,7 @@
 //! serialise with their password as `xxxxx`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -765,6 +766,107 @@ pub(crate) fn no_tls_config(tls: &Option<TlsConfig>) -> bool {
     tls.as_ref().is_none_or(|tls| *tls == TlsConfig::default())
 }
 
+/// Prometheus' `config.JoinDir`: a relative path joined to `dir` (the
+/// directory of the file it was read from) and cleaned as Go's
+/// `filepath.Join` does; an empty or absolute path as it is.
+pub fn join_dir(dir: &Path, path: &str) -> String {
+    if path.is_empty() || Path::new(path).is_absolute() {
+        return path.to_owned();
+    }
+    let dir = dir.to_string_lossy();
+    if dir.is_empty() {
+        return go_clean(path);
+    }
+    go_clean(&format!("{dir}/{path}"))
+}
+
+/// Go's `filepath.Clean` on a `/`-separated path: the shortest equivalent
+/// path, lexically.
+fn go_clean(path: &str) -> String {
+    let rooted = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            part => parts.push(part),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_owned(),
+        (false, false) => joined,
+    }
+}
+
+fn join_opt(dir: &Path, path: &mut Option<String>) {
+    if let Some(path) = path {
+        *path = join_dir(dir, path);
+    }
+}
+
+fn join(dir: &Path, path: &mut String) {
+    *path = join_dir(dir, path);
+}
+
+impl TlsConfig {
+    /// Joins its relative file paths with `dir`, as Prometheus'
+    /// `SetDirectory` does.
+    pub fn set_directory(&mut self, dir: &Path) {
+        join_opt(dir, &mut self.ca_file);
+        join_opt(dir, &mut self.cert_file);
+        join_opt(dir, &mut self.key_file);
+    }
+}
+
+impl OAuth2 {
+    /// Joins its relative file paths with `dir`.
+    pub fn set_directory(&mut self, dir: &Path) {
+        join(dir, &mut self.client_secret_file);
+        join(dir, &mut self.client_certificate_key_file);
+        if let Some(tls) = &mut self.tls_config {
+            tls.set_directory(dir);
+        }
+    }
+}
+
+impl HttpClientConfig {
+    /// Joins every relative file path (TLS files, password, username,
+    /// credentials, bearer token, OAuth 2.0 secret and key, header files)
+    /// with `dir`, the directory of the file the settings were read from,
+    /// as Prometheus' `SetDirectory` does.
+    pub fn set_directory(&mut self, dir: &Path) {
+        if let Some(tls) = &mut self.tls_config {
+            tls.set_directory(dir);
+        }
+        if let Some(basic) = &mut self.basic_auth {
+            join_opt(dir, &mut basic.password_file);
+            join(dir, &mut basic.username_file);
+        }
+        if let Some(auth) = &mut self.authorization {
+            join_opt(dir, &mut auth.credentials_file);
+        }
+        if let Some(oauth2) = &mut self.oauth2 {
+            oauth2.set_directory(dir);
+        }
+        if let Some(headers) = &mut self.http_headers {
+            for header in headers.values_mut() {
+                for file in &mut header.files {
+                    join(dir, file);
+                }
+            }
+        }
+        join(dir, &mut self.bearer_token_file);
+    }
+}
+
 pub(crate) fn yes() -> bool {
     true
 }
@@ -907,6 +1009,17 @@ macro_rules! with_http_client {
                 self.proxy_from_environment = proxy_from_environment;
                 self.proxy_connect_header = proxy_connect_header;
                 self.http_headers = http_headers;
+            }
+
+            /// Joins the relative file paths of its HTTP client settings
+            /// with `dir` (see [`HttpClientConfig::set_directory`]).
+            ///
+            /// [`HttpClientConfig::set_directory`]: crate::http_client::HttpClientConfig::set_directory
+            #[allow(dead_code)]
+            pub fn set_http_directory(&mut self, dir: &std::path::Path) {
+                let mut http = self.http();
+                http.set_directory(dir);
+                self.set_http(http);
             }
 
             /// [`HttpClientConfig::validate_nested`] on its HTTP client
@@ -1233,6 +1346,59 @@ mod tests {
     }
 
     #[test]
+    fn relative_files_join_the_config_directory() {
+        let dir = Path::new("/etc/prometheus");
+        let mut config = parse(
+            "basic_auth: {password_file: pw, username_file: ../user}\n\
+             tls_config: {ca_file: ./ca.pem, cert_file: /abs/c.pem, key_file: k/./key.pem}\n\
+             http_headers: {X-A: {files: [h]}}\n",
+        )
+        .unwrap();
+        config.set_directory(dir);
+        let basic = config.basic_auth.as_ref().unwrap();
+        assert_eq!(basic.password_file.as_deref(), Some("/etc/prometheus/pw"));
+        assert_eq!(basic.username_file, "/etc/user");
+        let tls = config.tls_config.as_ref().unwrap();
+        assert_eq!(tls.ca_file.as_deref(), Some("/etc/prometheus/ca.pem"));
+        assert_eq!(tls.cert_file.as_deref(), Some("/abs/c.pem"));
+        assert_eq!(tls.key_file.as_deref(), Some("/etc/prometheus/k/key.pem"));
+        assert_eq!(
+            config.http_headers.as_ref().unwrap()["X-A"].files,
+            ["/etc/prometheus/h"]
+        );
+
+        let mut config = parse(
+            "oauth2: {client_id: i, token_url: http://t, client_secret_file: s, tls_config: {ca_file: oca}}\n",
+        )
+        .unwrap();
+        config.set_directory(dir);
+        let oauth2 = config.oauth2.as_ref().unwrap();
+        assert_eq!(oauth2.client_secret_file, "/etc/prometheus/s");
+        assert_eq!(
+            oauth2.tls_config.as_ref().unwrap().ca_file.as_deref(),
+            Some("/etc/prometheus/oca")
+        );
+
+        // bearer_token_file became authorization.credentials_file.
+        let mut config = parse("bearer_token_file: tok\n").unwrap();
+        config.set_directory(dir);
+        assert_eq!(
+            config
+                .authorization
+                .as_ref()
+                .unwrap()
+                .credentials_file
+                .as_deref(),
+            Some("/etc/prometheus/tok")
+        );
+        assert_eq!(join_dir(Path::new("conf"), "../x"), "x");
+        assert_eq!(join_dir(Path::new("."), "a"), "a");
+        assert_eq!(join_dir(Path::new(""), "a"), "a");
+        assert_eq!(join_dir(Path::new("conf"), ""), "");
+        assert_eq!(join_dir(Path::new("a"), "../../b"), "../b");
+    }
+
+    #[test]
     fn canonical_header_keys() {
         assert_eq!(canonical_header_key("x-foo-BAR"), "X-Foo-Bar");
         assert_eq!(canonical_header_key("bad header"), "bad header");
@@ -1254,6 +1420,7 @@ mod tests {
             serde_saphyr::from_str("name: n\nbearer_token: t\nfollow_redirects: false\n").unwrap();
         assert!(!inlined.follow_redirects && inlined.enable_http2);
         inlined.validate_http_client().unwrap();
+        inlined.set_http_directory(Path::new("/d"));
         assert_eq!(
             inlined.authorization.as_ref().unwrap().credentials,
             Some(Secret::new("t"))

@@ -51,6 +51,10 @@
 //! are fine). The table of mechanisms is [`mechanisms!`]: a new mechanism is
 //! one line there and one file here.
 
+use std::path::Path;
+
+use crate::http_client::join_dir;
+
 pub mod aws;
 pub mod azure;
 pub mod consul;
@@ -171,6 +175,18 @@ macro_rules! service_discovery_struct {
                 Ok(())
             }
 
+            /// Joins the relative file paths of every service discovery
+            /// config with `dir`, the directory of the file they were read
+            /// from, as Prometheus' `SetDirectory` does.
+            #[allow(dead_code)]
+            pub fn set_service_discovery_directory(&mut self, dir: &std::path::Path) {
+                $(
+                    for config in &mut self.$list {
+                        $crate::sd::SetDirectory::set_directory(config, dir);
+                    }
+                )*
+            }
+
             /// The service discovery mechanisms in use (Prometheus' names)
             /// with their number of configs.
             #[allow(dead_code)]
@@ -187,6 +203,110 @@ macro_rules! service_discovery_struct {
     };
 }
 pub(crate) use service_discovery_struct;
+
+/// Prometheus' `DirectorySetter`: relative file paths in a discovery
+/// config are joined with the directory of the file it was read from.
+pub trait SetDirectory {
+    fn set_directory(&mut self, dir: &Path);
+}
+
+/// Mechanisms whose only files are those of their HTTP client settings.
+macro_rules! http_files_only {
+    ($($t:ty),* $(,)?) => {
+        $(impl SetDirectory for $t {
+            fn set_directory(&mut self, dir: &Path) {
+                self.set_http_directory(dir);
+            }
+        })*
+    };
+}
+http_files_only!(
+    aws::AwsSdConfig,
+    azure::AzureSdConfig,
+    consul::ConsulSdConfig,
+    digitalocean::DigitaloceanSdConfig,
+    docker::DockerSdConfig,
+    dockerswarm::DockerswarmSdConfig,
+    ec2::Ec2SdConfig,
+    eureka::EurekaSdConfig,
+    hetzner::HetznerSdConfig,
+    ionos::IonosSdConfig,
+    kuma::KumaSdConfig,
+    lightsail::LightsailSdConfig,
+    linode::LinodeSdConfig,
+    nomad::NomadSdConfig,
+    puppetdb::PuppetdbSdConfig,
+    stackit::StackitSdConfig,
+    uyuni::UyuniSdConfig,
+    vultr::VultrSdConfig,
+);
+
+/// Mechanisms without files.
+macro_rules! no_files {
+    ($($t:ty),* $(,)?) => {
+        $(impl SetDirectory for $t {
+            fn set_directory(&mut self, _dir: &Path) {}
+        })*
+    };
+}
+no_files!(
+    gce::GceSdConfig,
+    nerve::NerveSdConfig,
+    ovhcloud::OvhcloudSdConfig,
+    serverset::ServersetSdConfig,
+);
+
+impl SetDirectory for kubernetes::KubernetesSdConfig {
+    fn set_directory(&mut self, dir: &Path) {
+        self.kubeconfig_file = join_dir(dir, &self.kubeconfig_file);
+        self.set_http_directory(dir);
+    }
+}
+
+impl SetDirectory for marathon::MarathonSdConfig {
+    fn set_directory(&mut self, dir: &Path) {
+        self.auth_token_file = join_dir(dir, &self.auth_token_file);
+        self.set_http_directory(dir);
+    }
+}
+
+impl SetDirectory for oci::OciSdConfig {
+    fn set_directory(&mut self, dir: &Path) {
+        self.key_file = join_dir(dir, &self.key_file);
+        self.key_passphrase_file = join_dir(dir, &self.key_passphrase_file);
+        self.set_http_directory(dir);
+    }
+}
+
+impl SetDirectory for outscale::OutscaleSdConfig {
+    fn set_directory(&mut self, dir: &Path) {
+        self.secret_key_file = join_dir(dir, &self.secret_key_file);
+        self.set_http_directory(dir);
+    }
+}
+
+impl SetDirectory for scaleway::ScalewaySdConfig {
+    fn set_directory(&mut self, dir: &Path) {
+        self.secret_key_file = join_dir(dir, &self.secret_key_file);
+        self.set_http_directory(dir);
+    }
+}
+
+impl SetDirectory for openstack::OpenstackSdConfig {
+    fn set_directory(&mut self, dir: &Path) {
+        if let Some(tls) = &mut self.tls_config {
+            tls.set_directory(dir);
+        }
+    }
+}
+
+impl SetDirectory for triton::TritonSdConfig {
+    fn set_directory(&mut self, dir: &Path) {
+        if let Some(tls) = &mut self.tls_config {
+            tls.set_directory(dir);
+        }
+    }
+}
 
 /// What Go's `url.Parse` finds in a URL, as far as the discovery configs
 /// look at it: the scheme and the host (with its port, without user
@@ -332,6 +452,33 @@ mod tests {
                 .unwrap_err()
                 .contains("missing ']' in host")
         );
+    }
+
+    #[test]
+    fn relative_files_of_every_list_join_the_config_directory() {
+        let mut both: Both = serde_saphyr::from_str(
+            "tls_config: {ca_file: ca}\n\
+             marathon_sd_configs: [{servers: [m], auth_token_file: t, tls_config: {ca_file: mca}}]\n\
+             oci_sd_configs: [{region: r, key_file: k, key_passphrase_file: p}]\n\
+             triton_sd_configs: [{account: a, dns_suffix: d, endpoint: e, tls_config: {ca_file: tca}}]\n\
+             consul_sd_configs: [{basic_auth: {username: u, password_file: pw}}]\n",
+        )
+        .unwrap();
+        let dir = std::path::Path::new("/etc/p");
+        both.set_http_directory(dir);
+        both.set_service_discovery_directory(dir);
+        let ca = |tls: &Option<crate::http_client::TlsConfig>| {
+            tls.as_ref().unwrap().ca_file.clone().unwrap()
+        };
+        assert_eq!(ca(&both.tls_config), "/etc/p/ca");
+        let marathon = &both.marathon_sd_configs[0];
+        assert_eq!(marathon.auth_token_file, "/etc/p/t");
+        assert_eq!(ca(&marathon.tls_config), "/etc/p/mca");
+        assert_eq!(both.oci_sd_configs[0].key_file, "/etc/p/k");
+        assert_eq!(both.oci_sd_configs[0].key_passphrase_file, "/etc/p/p");
+        assert_eq!(ca(&both.triton_sd_configs[0].tls_config), "/etc/p/tca");
+        let basic = both.consul_sd_configs[0].basic_auth.as_ref().unwrap();
+        assert_eq!(basic.password_file.as_deref(), Some("/etc/p/pw"));
     }
 
     #[test]
