@@ -1399,6 +1399,29 @@ mod tests {
     }
 
     #[test]
+    fn oauth2_jwt_bearer_fields_are_read() {
+        let config = parse(
+            "oauth2:\n  client_id: i\n  token_url: https://t/token\n  \
+             grant_type: urn:ietf:params:oauth:grant-type:jwt-bearer\n  \
+             client_certificate_key: pem-1\n  client_certificate_key_id: kid\n  \
+             signature_algorithm: RS512\n  iss: me\n  audience: you\n  \
+             claims: {a: 1, b: [x, {c: true}]}\n  scopes: [s]\n  endpoint_params: {p: v}\n",
+        )
+        .unwrap();
+        let oauth2 = config.oauth2.as_ref().unwrap();
+        assert_eq!(oauth2.claims["b"], serde_json::json!(["x", {"c": true}]));
+        assert_eq!(oauth2.signature_algorithm, "RS512");
+        let shown = serde_json::to_string(&config).unwrap() + &format!("{config:?}");
+        assert!(!shown.contains("pem-1"), "{shown}");
+        assert_eq!(
+            error(
+                "oauth2: {client_id: i, token_url: t, client_certificate_key: k, client_certificate_key_file: f}\n"
+            ),
+            "at most one of oauth2 client_certificate_key, client_certificate_key_file & client_certificate_key_ref must be configured"
+        );
+    }
+
+    #[test]
     fn canonical_header_keys() {
         assert_eq!(canonical_header_key("x-foo-BAR"), "X-Foo-Bar");
         assert_eq!(canonical_header_key("bad header"), "bad header");
