@@ -676,3 +676,67 @@ async fn route_prefix_moves_every_route_and_root_redirects_to_it() {
     let healthy = curl(&[&format!("http://{}/inner/-/healthy", server.address)]).await;
     assert_eq!(healthy.status, 200, "{healthy:?}");
 }
+
+/// A TLS client trusting the test CA and offering `alpn`.
+async fn tls_connect(
+    pki: &Pki,
+    address: std::net::SocketAddr,
+    alpn: &[&[u8]],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(pki.path("ca.crt")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http2_over_tls_unless_turned_off_and_idle_connections_close() {
+    let pki = Pki::new();
+    let user = credentials();
+    let (server, _plugins) = serve(&pki, &with_users(TLS), None, |args| {
+        args.web_read_timeout = Duration::from_secs(1);
+        args.web_max_connections = 1;
+    })
+    .await;
+    let h2 = curl_tls(&pki, &server, "/-/healthy", &["--http2", "-u", &user]).await;
+    assert!(h2.head.starts_with("HTTP/2 200"), "{h2:?}");
+    let h2 = curl_tls(&pki, &server, "/-/healthy", &["--http2"]).await;
+    assert!(h2.head.starts_with("HTTP/2 401"), "{h2:?}");
+    let h1 = curl_tls(&pki, &server, "/-/healthy", &["--http1.1", "-u", &user]).await;
+    assert!(h1.head.starts_with("HTTP/1.1 200"), "{h1:?}");
+    // A client that chose HTTP/2 and then sends nothing holds the only
+    // slot only until the read timeout.
+    let mut idle = tls_connect(&pki, server.address, &[b"h2"]).await;
+    assert_eq!(idle.get_ref().1.alpn_protocol(), Some(b"h2".as_slice()));
+    let closed = tokio::time::timeout(LIVENESS, async {
+        let mut buffer = vec![0u8; 4096];
+        while let Ok(n) = tokio::io::AsyncReadExt::read(&mut idle, &mut buffer).await
+            && n > 0
+        {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the idle HTTP/2 connection stayed open");
+    let h2 = curl_tls(&pki, &server, "/-/healthy", &["--http2", "-u", &user]).await;
+    assert!(h2.head.starts_with("HTTP/2 200"), "{h2:?}");
+    drop(server);
+
+    // http2: false offers HTTP/1.1 only.
+    let web = with_users(&format!("{TLS}http_server_config:\n  http2: false\n"));
+    let (server, _plugins) = serve(&pki, &web, None, |_| {}).await;
+    let h1 = curl_tls(&pki, &server, "/-/healthy", &["--http2", "-u", &user]).await;
+    assert!(h1.head.starts_with("HTTP/1.1 200"), "{h1:?}");
+}

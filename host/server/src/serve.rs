@@ -462,7 +462,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     if let Some(web) = &web {
         tracing::info!(
             tls = web.tls_enabled(),
-            http2 = false,
+            http2 = web.tls_enabled() && web.http2(),
             "serving with the TLS and authentication settings of --web.config.file"
         );
     }
@@ -636,8 +636,13 @@ async fn serve_http_with_grace(
                             return;
                         }
                     };
+                    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
                     let io = hyper_util::rt::TokioIo::new(stream);
-                    watcher.watch(builder.serve_connection(io, service)).await
+                    if h2 {
+                        serve_h2(io, service, watcher, read_timeout, peer).await
+                    } else {
+                        watcher.watch(builder.serve_connection(io, service)).await
+                    }
                 }
             };
             if let Err(e) = ended {
@@ -663,6 +668,136 @@ async fn serve_http_with_grace(
     // Drops what is left (their requests' queries are canceled with them)
     // and waits until they are gone.
     connections.shutdown().await;
+}
+
+/// Serves an HTTP/2 connection (TLS whose ALPN chose `h2`, offered when
+/// `http_server_config.http2` is on, the default). As Go's server closes
+/// HTTP/2 connections idle for its `IdleTimeout` (Prometheus: the read
+/// timeout), a connection with no request in progress (none whose answer
+/// is still being produced or sent) for `read_timeout` is closed; that
+/// also ends a client that never completes a request's headers. Pings
+/// every `read_timeout` close one whose peer stopped answering.
+async fn serve_h2<I, S>(
+    io: I,
+    service: S,
+    watcher: hyper_util::server::graceful::Watcher,
+    read_timeout: Option<std::time::Duration>,
+    peer: std::net::SocketAddr,
+) -> Result<(), hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let activity = Arc::new(Activity {
+        in_flight: std::sync::atomic::AtomicUsize::new(0),
+        last: parking_lot::Mutex::new(Instant::now()),
+    });
+    let tracked = {
+        let activity = Arc::clone(&activity);
+        hyper::service::service_fn(move |request| {
+            let busy = Activity::begin(&activity);
+            let answering = service.call(request);
+            async move {
+                let response = answering.await?;
+                // Busy until the answer's body has been sent (or dropped).
+                Ok::<_, std::convert::Infallible>(
+                    response.map(|body| axum::body::Body::new(BusyBody { body, _busy: busy })),
+                )
+            }
+        })
+    };
+    let mut builder =
+        hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder.timer(hyper_util::rt::TokioTimer::new());
+    if let Some(timeout) = read_timeout {
+        builder
+            .keep_alive_interval(Some(timeout))
+            .keep_alive_timeout(timeout);
+    }
+    let serving = watcher.watch(builder.serve_connection(io, tracked));
+    tokio::select! {
+        ended = serving => ended,
+        () = activity.idle(read_timeout) => {
+            tracing::debug!(%peer, "closing an idle HTTP/2 connection");
+            Ok(())
+        }
+    }
+}
+
+/// Requests in progress on an HTTP/2 connection, and when the last ended.
+struct Activity {
+    in_flight: std::sync::atomic::AtomicUsize,
+    last: parking_lot::Mutex<Instant>,
+}
+
+/// A request in progress; ends when dropped.
+struct Busy(Arc<Activity>);
+
+impl Activity {
+    fn begin(activity: &Arc<Activity>) -> Busy {
+        activity
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Busy(Arc::clone(activity))
+    }
+
+    /// Completes once no request has been in progress for `timeout`
+    /// (never without one).
+    async fn idle(&self, timeout: Option<std::time::Duration>) {
+        let Some(timeout) = timeout else {
+            return std::future::pending().await;
+        };
+        loop {
+            let since = self.last.lock().elapsed();
+            let busy = self.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0;
+            if !busy && since >= timeout {
+                return;
+            }
+            let wait = if busy { timeout } else { timeout - since };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        *self.0.last.lock() = Instant::now();
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// An answer's body that keeps its request counted as in progress.
+struct BusyBody {
+    body: axum::body::Body,
+    _busy: Busy,
+}
+
+impl http_body::Body for BusyBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Routes one request, its body read under `read_timeout` from now.

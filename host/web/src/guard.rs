@@ -19,10 +19,6 @@ use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Whether ALPN offers HTTP/2: not yet, as the server's connections are
-/// HTTP/1.1 (`http2: true` is read and reported, clients use HTTP/1.1).
-const OFFER_HTTP2: bool = false;
-
 /// TLS settings and the config and files they were built from.
 type BuiltTls = (Arc<WebConfig>, Material, Arc<rustls::ServerConfig>);
 
@@ -61,7 +57,7 @@ impl WebSecurity {
         let http2 = config.http_server_config.http2;
         let tls_built = if tls {
             let material = tls::read_material(&config.tls_server_config)?;
-            let built = tls::build_from(&config.tls_server_config, &material, OFFER_HTTP2)?;
+            let built = tls::build_from(&config.tls_server_config, &material, http2)?;
             for warning in &built.warnings {
                 tracing::warn!("{}: {warning}", path.display());
             }
@@ -122,7 +118,7 @@ impl WebSecurity {
         {
             return Ok(Arc::clone(built));
         }
-        let built = tls::build_from(&config.tls_server_config, &material, OFFER_HTTP2)?;
+        let built = tls::build_from(&config.tls_server_config, &material, self.http2)?;
         for warning in &built.warnings {
             tracing::warn!("{}: {warning}", self.path.display());
         }
