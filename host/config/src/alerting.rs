@@ -12,8 +12,8 @@ use crate::global::ValidationScheme;
 use crate::go_yaml::null_as_default;
 use crate::remote::{Present, no_nulls};
 use crate::scrape::{
-    DnsSdConfig, FileSdConfig, HttpSdConfig, StaticConfig, check_static_targets,
-    serialize_relabel_configs, validate_discovery,
+    DnsSdConfig, FileSdConfig, HttpSdConfig, StaticConfig, check_static_labels,
+    check_static_targets, serialize_relabel_configs, validate_discovery,
 };
 
 /// The `alerting` section.
@@ -218,6 +218,7 @@ impl AlertmanagerConfig {
                     .into(),
             );
         }
+        check_static_labels(&self.static_configs)?;
         if self.relabel_configs.is_empty() {
             check_static_targets(&self.static_configs)?;
         }

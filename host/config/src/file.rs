@@ -151,7 +151,8 @@ impl Config {
             source,
         })?;
         let mut config = Config::parse(&text, path)?;
-        let included = crate::scrape_files::load_scrape_config_files(&config, path)?;
+        let (included, warnings) = crate::scrape_files::load_scrape_config_files(&config, path)?;
+        config.warnings.extend(warnings);
         config.scrape_configs.extend(included);
         Ok(config)
     }
@@ -250,7 +251,7 @@ impl Config {
                     "empty or null scrape config section".into(),
                 ));
             };
-            let needle = format!("job_name: {}", scrape.job_name);
+            let needle = job_needle(text, &scrape.job_name);
             scrape
                 .complete(&global)
                 .map_err(|message| invalid(&needle, message))?;
@@ -351,6 +352,20 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
             message: crate::go_yaml::go_error(&e, text).unwrap_or_else(|| bare_message(&e)),
         }
     })
+}
+
+/// What to look for to point at a scrape config: its `job_name` line,
+/// however the name is quoted.
+pub(crate) fn job_needle(text: &str, job: &str) -> String {
+    [
+        format!("job_name: {job}"),
+        format!("job_name: '{job}'"),
+        format!("job_name: \"{job}\""),
+        format!("job_name: {}", go_quote(job)),
+    ]
+    .into_iter()
+    .find(|needle| text.contains(needle.as_str()))
+    .unwrap_or_else(|| "job_name:".to_owned())
 }
 
 /// Instance names end up in URLs and label values: keep them plain.

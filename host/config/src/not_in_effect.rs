@@ -93,6 +93,16 @@ pub const NOT_IN_EFFECT: &[&str] = &[
 /// occurrence, in file order.
 pub(crate) fn warnings(text: &str, path: &Path) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
+    warnings_once(text, path, &mut seen)
+}
+
+/// [`warnings`] for keys not in `seen` yet (keys already reported for
+/// another file are not repeated).
+pub(crate) fn warnings_once(
+    text: &str,
+    path: &Path,
+    seen: &mut std::collections::HashSet<&'static str>,
+) -> Vec<String> {
     let mut out = Vec::new();
     for (line, column, key) in key_paths(text) {
         if let Some(known) = NOT_IN_EFFECT.iter().find(|k| **k == key)

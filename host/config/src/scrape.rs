@@ -336,6 +336,7 @@ impl ScrapeConfig {
             return Err("job_name is empty".into());
         }
         self.validate_http_client()?;
+        check_static_labels(&self.static_configs)?;
         if self.relabel_configs.is_empty() {
             check_static_targets(&self.static_configs)?;
         }
@@ -477,6 +478,17 @@ impl ScrapeConfig {
         }
         Ok(())
     }
+}
+
+/// `model.LabelSet`'s check of target group labels as they are read: a
+/// name must not be empty (under UTF-8 names, which apply here).
+pub(crate) fn check_static_labels(static_configs: &[StaticConfig]) -> Result<(), String> {
+    for static_config in static_configs {
+        if static_config.labels.contains_key("") {
+            return Err(format!("{} is not a valid label name", go_quote("")));
+        }
+    }
+    Ok(())
 }
 
 /// `checkStaticTargets`: a URL written as a target is a mistake (unless

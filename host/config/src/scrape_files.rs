@@ -45,11 +45,17 @@ pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
 /// names (relative to the directory of `path`, the main file), completed
 /// and checked against the main file's jobs. Errors name the included file
 /// and its position.
+/// Also returns the "parsed, not in effect yet" warnings of the included
+/// files, for keys the main file did not already report.
 pub(crate) fn load_scrape_config_files(
     config: &Config,
     path: &Path,
-) -> Result<Vec<ScrapeConfig>, ConfigError> {
+) -> Result<(Vec<ScrapeConfig>, Vec<String>), ConfigError> {
     let dir = path.parent().unwrap_or(Path::new(""));
+    let main_text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut reported = std::collections::HashSet::new();
+    crate::not_in_effect::warnings_once(&main_text, path, &mut reported);
+    let mut warnings = Vec::new();
     let mut jobs: std::collections::HashMap<String, String> = config
         .scrape_configs
         .iter()
@@ -85,6 +91,11 @@ pub(crate) fn load_scrape_config_files(
                 source,
             })?;
             let included: ScrapeConfigs = crate::file::parse_yaml(&text, &file)?;
+            warnings.extend(crate::not_in_effect::warnings_once(
+                &text,
+                &file,
+                &mut reported,
+            ));
             let shown = absolute(&file);
             for scrape in included.scrape_configs {
                 let invalid = |needle: &str, message: String| {
@@ -102,7 +113,7 @@ pub(crate) fn load_scrape_config_files(
                         "empty or null scrape config section".into(),
                     ));
                 };
-                let needle = format!("job_name: {}", scrape.job_name);
+                let needle = crate::file::job_needle(&text, &scrape.job_name);
                 scrape
                     .complete(&config.global)
                     .map_err(|message| invalid(&needle, message))?;
@@ -120,7 +131,7 @@ pub(crate) fn load_scrape_config_files(
             }
         }
     }
-    Ok(found)
+    Ok((found, warnings))
 }
 
 /// `config.JoinDir`: relative paths are taken from the file's directory.

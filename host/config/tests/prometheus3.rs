@@ -148,6 +148,14 @@ fn go_texts_for_structural_errors() {
             "scrape_configs:\n  -\n",
             "empty or null scrape config section",
         ),
+        (
+            "scrape_configs:\n  - job_name: 'q'\n    scrape_interval: 1s\n    scrape_timeout: 2s\n",
+            "prometheus.yml:2:5: parsing YAML file prometheus.yml: scrape timeout greater than scrape interval",
+        ),
+        (
+            "scrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {'': x}\n",
+            r#""" is not a valid label name"#,
+        ),
     ] {
         let error = parse(text).expect_err(text);
         assert!(error.contains(want), "{text:?}: {error}");
@@ -164,7 +172,11 @@ fn scrape_config_files_are_read_relative_to_the_file() {
     )
     .unwrap();
     std::fs::write(dir.join("jobs/a.yml"), "scrape_configs:\n  - job_name: a\n").unwrap();
-    std::fs::write(dir.join("jobs/b.yml"), "scrape_configs:\n  - job_name: b\n").unwrap();
+    std::fs::write(
+        dir.join("jobs/b.yml"),
+        "scrape_configs:\n  - job_name: b\n    enable_compression: false\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("jobs/skip.txt"), "not yaml: [").unwrap();
     let config = Config::load(&dir.join("prometheus.yml")).unwrap();
     let jobs: Vec<(&str, String)> = config
@@ -179,6 +191,12 @@ fn scrape_config_files_are_read_relative_to_the_file() {
             ("a", "7s".into()),
             ("b", "7s".into())
         ]
+    );
+    let warning = config.warnings.last().unwrap();
+    assert!(
+        warning
+            .ends_with("b.yml:3:5: parsed, not in effect yet: scrape_configs.enable_compression"),
+        "{warning}"
     );
 
     // A job name used twice, and a `global` in an included file.
