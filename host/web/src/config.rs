@@ -519,6 +519,21 @@ mod tests {
     }
 
     #[test]
+    fn hostile_files_are_errors_not_crashes() {
+        let deep = format!("basic_auth_users: {}", "[".repeat(100_000));
+        assert!(parse(&deep).is_err());
+        let deep_map = format!("tls_server_config: {}", "{a: ".repeat(100_000));
+        assert!(parse(&deep_map).is_err());
+        // Many users, each with a hash that is not bcrypt's.
+        let many: String = (0..10_000).map(|i| format!("  u{i}: x\n")).collect();
+        let error = parse(&format!("basic_auth_users:\n{many}")).unwrap_err();
+        assert!(error.contains("crypto/bcrypt"), "{error}");
+        assert!(parse("\u{0}\u{1}garbage: [").is_err());
+        assert!(parse("basic_auth_users: 5\n").is_err());
+        assert!(parse("tls_server_config: [1, 2]\n").is_err());
+    }
+
+    #[test]
     fn go_durations() {
         use std::time::Duration;
         assert_eq!(parse_go_duration("1s").unwrap(), Duration::from_secs(1));
