@@ -29,8 +29,19 @@ struct Outcome {
     stderr: String,
 }
 
-/// `check config ARGS`, in process; flags as `--name` or `--name=value`.
+/// `check config ARGS`, in process, without our own warnings (see
+/// [`without_our_warnings`]).
 fn ours(args: &[&str]) -> Outcome {
+    let (mut outcome, files) = ours_whole(args);
+    for file in &files {
+        outcome.stdout = without_our_warnings(&outcome.stdout, file);
+    }
+    outcome
+}
+
+/// `check config ARGS`, in process, all it prints, and the files it was
+/// given; flags as `--name` or `--name=value`.
+fn ours_whole(args: &[&str]) -> (Outcome, Vec<PathBuf>) {
     let mut parsed = CheckConfigArgs {
         files: Vec::new(),
         syntax_only: false,
@@ -52,15 +63,12 @@ fn ours(args: &[&str]) -> Outcome {
     }
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = run(&parsed, &mut out, &mut err);
-    let mut stdout = String::from_utf8(out).unwrap();
-    for file in &parsed.files {
-        stdout = without_our_warnings(&stdout, file);
-    }
-    Outcome {
+    let outcome = Outcome {
         code: i32::from(code),
-        stdout,
+        stdout: String::from_utf8(out).unwrap(),
         stderr: String::from_utf8(err).unwrap(),
-    }
+    };
+    (outcome, parsed.files)
 }
 
 fn promtool(args: &[&str]) -> Outcome {
@@ -88,18 +96,18 @@ fn which(program: &str) -> Option<PathBuf> {
 }
 
 /// `ours` prints our own warnings block after promtool's lines for each
-/// file; this is the output without it for `file` (the warnings
-/// `Config::load` reports for it, each as a `  WARNING: ` line, then a
-/// blank line).
+/// file; this is the output without it for `file` (the fields
+/// `Config::load` reports as not in effect, then the discovery mechanisms
+/// that do not run, each as a `  WARNING: ` line, then a blank line).
 fn without_our_warnings(stdout: &str, file: &Path) -> String {
     let Ok(config) = wasmetheus_config::Config::load(file) else {
         return stdout.to_owned();
     };
-    if config.warnings.is_empty() {
+    let ours = wasmetheus::check_config::our_warnings(file, &config);
+    if ours.is_empty() {
         return stdout.to_owned();
     }
-    let block: String = config
-        .warnings
+    let block: String = ours
         .iter()
         .map(|w| format!("  WARNING: {w}\n"))
         .chain(std::iter::once("\n".to_owned()))
@@ -598,4 +606,15 @@ fn the_shipped_examples_print_as_promtool_prints_them() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Ours, spelled out for one: Docker discovery is parsed, not run.
+    let docker = examples.join("prometheus-docker.yml");
+    let (outcome, _) = ours_whole(&[docker.to_str().unwrap()]);
+    assert_eq!(outcome.code, 0);
+    let out = outcome.stdout;
+    let line = format!(
+        "  WARNING: {}: scrape job \"docker-containers\": docker_sd_configs is parsed and validated, but this version of wasmetheus does not run it yet: it produces no targets\n",
+        docker.display()
+    );
+    assert!(out.contains(&line), "{out}");
 }

@@ -2,7 +2,8 @@
 //! 3.x prints for the same files, line for line, on the same streams, with
 //! the same exit codes (1 for an error, 3 for lint problems under
 //! `--lint-fatal`), followed by wasmetheus' own warnings (fields parsed and
-//! validated that are not in effect yet).
+//! validated that are not in effect yet, service discovery mechanisms that
+//! are parsed but not run).
 //!
 //! As promtool, for each configuration file: the file itself; unless
 //! `--syntax-only`, the rule files it names (globs expanded, explicit files
@@ -188,10 +189,12 @@ pub fn run(args: &CheckConfigArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         // Ours, after promtool's lines: what is parsed but not in effect
         // (known once the file loaded, whether or not the files it names
         // passed).
-        if let Some(loaded) = &loaded
-            && !loaded.warnings.is_empty()
-        {
-            for warning in &loaded.warnings {
+        let ours = loaded
+            .as_ref()
+            .map(|config| our_warnings(file, config))
+            .unwrap_or_default();
+        if !ours.is_empty() {
+            for warning in &ours {
                 let _ = writeln!(out, "  WARNING: {warning}");
             }
             let _ = writeln!(out);
@@ -204,6 +207,28 @@ pub fn run(args: &CheckConfigArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     } else {
         SUCCESS
     }
+}
+
+/// What wasmetheus adds to promtool's lines for `config` (loaded from
+/// `file`): the fields parsed but not in effect yet (`Config::warnings`),
+/// then, once per scrape job and mechanism, the service discovery that is
+/// parsed but not run, so produces no targets.
+pub fn our_warnings(file: &Path, config: &Config) -> Vec<String> {
+    let mut warnings = config.warnings.clone();
+    let mut seen = HashSet::new();
+    for status in crate::discovery::discovery_statuses(config) {
+        if status.state == crate::discovery::DiscoveryState::NotRunning
+            && seen.insert((status.job.clone(), status.mechanism.clone()))
+        {
+            warnings.push(format!(
+                "{}: scrape job {}: {}",
+                file.display(),
+                go_quote(&status.job),
+                status.reason
+            ));
+        }
+    }
+    warnings
 }
 
 /// Why a configuration file failed its check: the text after `FAILED: `.
