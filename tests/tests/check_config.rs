@@ -234,6 +234,59 @@ Checking {}
     );
 }
 
+/// `path` relative to the working directory (both run in the same one).
+fn relative(path: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap();
+    let ups = cwd.components().count() - 1;
+    let mut relative = "../".repeat(ups);
+    relative.push_str(path.strip_prefix("/").unwrap().to_str().unwrap());
+    relative
+}
+
+/// A configuration named by a relative path: the files it names are
+/// resolved against its directory once, as Prometheus does, and printed
+/// as Go's `filepath.Join` makes them.
+#[test]
+fn files_of_a_config_named_relatively_print_as_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "rules/a.yml", "groups: []\n");
+    write(d, "token", "x\n");
+    write(d, "sd/a.json", "[]");
+    let config = write(
+        d,
+        "prometheus.yml",
+        "rule_files: [rules/a.yml, ./rules/*.yml]
+scrape_configs:
+  - job_name: a
+    authorization:
+      credentials_file: ./token
+    file_sd_configs:
+      - files: [sd/a.json, sd/../sd/absent.json]
+  - job_name: b
+    tls_config:
+      cert_file: certs/absent.crt
+      key_file: certs/absent.key
+",
+    );
+    let config = relative(Path::new(&config));
+    let outcome = same(&[&config]);
+    assert_eq!(outcome.code, 1);
+    let base = config.trim_end_matches("prometheus.yml");
+    assert!(
+        outcome
+            .stdout
+            .contains(&format!("\"{base}sd/absent.json\"")),
+        "{outcome:?}"
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains(&format!("stat {base}certs/absent.crt: no such file")),
+        "{outcome:?}"
+    );
+}
+
 #[test]
 fn missing_files_a_config_names_fail_as_in_promtool() {
     let dir = tempfile::tempdir().unwrap();
