@@ -393,6 +393,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     let tls = web.as_ref().is_some_and(|web| web.tls_enabled());
     let external_url = args.web.external_url(&args.listen_address, tls)?;
     let route_prefix = args.web.route_prefix(&external_url);
+    check_route_prefix(&route_prefix)?;
     let config = source.load()?;
     for warning in &config.warnings {
         tracing::warn!("{warning}");
@@ -525,6 +526,25 @@ async fn serve_http(
         read_timeout
     };
     serve_http_with_grace(listener, router, read_timeout, grace, tls, shutdown).await;
+}
+
+/// A route prefix the router can serve under: path segments without the
+/// router's own syntax (`{…}`, `*`) and none empty.
+fn check_route_prefix(prefix: &str) -> anyhow::Result<()> {
+    if prefix == "/" {
+        return Ok(());
+    }
+    if prefix
+        .split('/')
+        .skip(1)
+        .any(|segment| segment.is_empty() || segment.contains(['{', '}', '*', '?', '#']))
+    {
+        anyhow::bail!(
+            "--web.route-prefix {prefix:?} (or --web.external-url's path) cannot be served: \
+             use path segments without empty parts, braces, '*', '?' or '#'"
+        );
+    }
+    Ok(())
 }
 
 /// The API's routes under `route_prefix` (with `/` redirecting to it, as
@@ -1123,6 +1143,11 @@ mod tests {
         .unwrap();
         let url = args.web.external_url("0.0.0.0:9090", false).unwrap();
         assert_eq!(args.web.route_prefix(&url), "/inner");
+        for bad in ["/a{b}", "/a//b", "/*", "/a?b"] {
+            let error = super::check_route_prefix(bad).unwrap_err().to_string();
+            assert!(error.contains("--web.route-prefix"), "{error}");
+        }
+        super::check_route_prefix("/prom/v1").unwrap();
         let args = parse(&["--web.external-url='https://example.com/'"]).unwrap();
         let error = args.web.external_url("0.0.0.0:9090", false).unwrap_err();
         assert!(
