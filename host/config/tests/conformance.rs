@@ -208,8 +208,7 @@ fn sorted_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
 fn prometheus_config_corpus() {
     let root = corpus();
     // Upstream loads `testdata/<file>` from the directory above testdata.
-    // This is the only test in this binary, so changing the directory
-    // affects nothing else.
+    // The other test in this binary uses absolute paths only.
     std::env::set_current_dir(&root).unwrap();
     let mut failures: Vec<String> = Vec::new();
     let mut checked = 0;
@@ -307,4 +306,25 @@ fn prometheus_config_corpus() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Every fixture cut short after each of its lines (an editor's half-saved
+/// file) is read without a panic, and an error points into the text.
+#[test]
+fn truncated_fixtures_fail_cleanly() {
+    let root = corpus();
+    let dir = root.join("testdata");
+    for name in sorted_files(&dir, |n| n.ends_with(".yml")) {
+        let text = std::fs::read_to_string(dir.join(&name)).unwrap();
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        // At most about 50 cuts a file, so the long fixtures stay cheap.
+        for cut in (0..lines.len()).step_by(lines.len().div_ceil(50).max(1)) {
+            let prefix: String = lines[..cut].concat();
+            if let Err(wasmetheus_config::ConfigError::Invalid { line, .. }) =
+                Config::parse(&prefix, Path::new(&name))
+            {
+                assert!(line as usize <= cut + 1, "{name} cut at {cut}: line {line}");
+            }
+        }
+    }
 }
