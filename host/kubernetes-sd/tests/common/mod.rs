@@ -53,6 +53,33 @@ pub struct Fake {
     inner: Arc<Mutex<Inner>>,
     wake: broadcast::Sender<()>,
     pub addr: SocketAddr,
+    scheme: &'static str,
+}
+
+/// TLS connections for `axum::serve` (failed handshakes are skipped).
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
 }
 
 fn resource_of(kind: &str) -> &'static str {
@@ -341,9 +368,51 @@ async fn watch(fake: Fake, ns: Option<String>, resource: String, q: Query) -> Re
 impl Fake {
     pub async fn start() -> Fake {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let fake = Fake::new(listener.local_addr().unwrap(), "http");
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(fake.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        fake
+    }
+
+    /// The same server over TLS with the PEM certificate chain and key
+    /// given.
+    pub async fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Fake {
+        use rustls_pki_types::pem::PemObject;
+        let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_file(key).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let fake = Fake::new(tcp.local_addr().unwrap(), "https");
+        let listener = TlsListener {
+            tcp,
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        };
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(fake.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        fake
+    }
+
+    fn new(addr: SocketAddr, scheme: &'static str) -> Fake {
         let (wake, _) = broadcast::channel(1024);
-        let fake = Fake {
+        Fake {
             inner: Arc::new(Mutex::new(Inner {
                 rv: 1,
                 objects: HashMap::new(),
@@ -355,18 +424,12 @@ impl Fake {
             })),
             wake,
             addr,
-        };
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(fake.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        fake
+            scheme,
+        }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Adds or replaces an object (ADDED or MODIFIED for watchers).
