@@ -2,12 +2,19 @@
 //! `plugins` section for plugin instances and their grants).
 //!
 //! Parsing only: this crate reads text and returns typed values or errors
-//! positioned as `file:line:col`; it does no network or plugin work.
-//! Keys that Prometheus knows but wasmetheus does not act on yet are kept as
-//! warnings naming them, never dropped silently; `rule_files`, `alerting`,
-//! `remote_write` and `remote_read` are typed and validated like
-//! Prometheus' (so a file that loads here loads there) for the parts of
-//! wasmetheus that will act on them.
+//! positioned as `file:line:col`; it does no network or plugin work. Every
+//! section and field of Prometheus 3.14's file is read as Prometheus reads
+//! it (Go's YAML nulls, defaults, validation texts; see `go_yaml.rs`), so a
+//! file that loads there loads here and one refused there is refused here
+//! with the same words. Fields wasmetheus does not act on yet are named in
+//! [`Config::warnings`] (`parsed, not in effect yet: <key>`), never dropped
+//! silently; [`NOT_IN_EFFECT`] lists them.
+//!
+//! Sections: `global.rs` (and `runtime`), `scrape.rs` (with the shared HTTP
+//! client of `http_client.rs` and the discovery configs of `sd/`),
+//! `scrape_files.rs` (`scrape_config_files`), `rule_files.rs`,
+//! `alerting.rs`, `remote.rs`, `storage.rs`, `otlp.rs`, `tracing.rs`,
+//! `plugins.rs`; `file.rs` ties them together.
 
 mod alerting;
 mod duration;
