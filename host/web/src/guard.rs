@@ -133,13 +133,19 @@ impl WebSecurity {
     /// A TLS handshake on a new connection, with the settings of
     /// [`WebSecurity::tls_config`]; the caller bounds how long it may take.
     pub async fn accept<IO>(
-        &self,
+        self: &Arc<Self>,
         io: IO,
     ) -> Result<tokio_rustls::server::TlsStream<IO>, AcceptError>
     where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
-        let config = self.tls_config().map_err(AcceptError::Config)?;
+        // File reads (a config on a hung network filesystem) block a
+        // blocking-pool thread, not the runtime.
+        let web = Arc::clone(self);
+        let config = tokio::task::spawn_blocking(move || web.tls_config())
+            .await
+            .map_err(|e| AcceptError::Config(WebConfigError::Invalid(e.to_string())))?
+            .map_err(AcceptError::Config)?;
         tokio_rustls::TlsAcceptor::from(config)
             .accept(io)
             .await
@@ -210,7 +216,11 @@ fn peer(request: &Request) -> String {
 const LOGGED_USER_CHARS: usize = 64;
 
 async fn guard(State(web): State<Arc<WebSecurity>>, request: Request, next: Next) -> Response {
-    let config = match web.config() {
+    let reading = Arc::clone(&web);
+    let config = match tokio::task::spawn_blocking(move || reading.config())
+        .await
+        .unwrap_or_else(|e| Err(WebConfigError::Invalid(e.to_string())))
+    {
         Ok(config) => config,
         Err(e) => {
             tracing::error!("unable to read the web config, answering 500 until it is fixed: {e}");
