@@ -552,8 +552,22 @@ pub(crate) fn build_endpointslice(slice: &EndpointSlice, lookup: &dyn Lookup) ->
         slice.address_type.clone(),
     );
     add_object_meta_labels(&mut labels, &slice.metadata, "endpointslice");
-    if let Some(svc) = slice_service(slice).and_then(|svc| lookup.service(ns, svc)) {
+    let service = slice_service(slice).and_then(|svc| lookup.service(ns, svc));
+    if let Some(svc) = service {
         labels.extend(service_labels(svc));
+        // A dual-stack service has one slice per IP family for the same
+        // endpoints: only its primary family's slices make targets (as
+        // Prometheus 3.11 and later), so nothing is scraped twice.
+        if let Some(spec) = &svc.spec
+            && spec
+                .ip_family_policy
+                .as_deref()
+                .is_some_and(|p| p.ends_with("DualStack"))
+            && let Some(primary) = spec.ip_families.as_ref().and_then(|f| f.first())
+            && *primary != slice.address_type
+        {
+            return group;
+        }
     }
     add_namespace_labels(&mut labels, lookup, ns);
     group.labels = labels;

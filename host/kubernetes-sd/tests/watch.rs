@@ -221,3 +221,53 @@ fn list_requests(fake: &Fake) -> usize {
         .filter(|(p, _)| !p.contains("watch=true") && !p.contains("watch=1"))
         .count()
 }
+
+#[tokio::test]
+async fn a_dual_stack_service_makes_targets_from_its_primary_family_only() {
+    let fake = Fake::start().await;
+    fake.put_fixture("pods.json");
+    let mut svc = fixture("services.json").remove(0);
+    svc["spec"]["ipFamilyPolicy"] = "PreferDualStack".into();
+    svc["spec"]["ipFamilies"] = json!(["IPv4", "IPv6"]);
+    svc["spec"]["clusterIPs"] = json!(["10.96.12.34", "fd00:10:96::1234"]);
+    fake.put(svc.clone());
+    let v4 = fixture("endpointslices.json").remove(0);
+    let mut v6 = v4.clone();
+    v6["metadata"]["name"] = "web-v6q9z".into();
+    v6["addressType"] = "IPv6".into();
+    v6["endpoints"][0]["addresses"] = json!(["fd00:10:244:1::f"]);
+    v6["endpoints"][1]["addresses"] = json!(["fd00:10:244:3::8"]);
+    fake.put(v4);
+    fake.put(v6);
+    let mut c = Collector::start(&fake, "role: endpointslice\n").await;
+    c.until("the IPv4 slice", |g| {
+        g.contains_key("endpointslice/default/web-x7k2p")
+    })
+    .await;
+    // The pod's other ports once, not once per family.
+    let drained = c.drain(Duration::from_millis(500)).await;
+    assert!(drained.is_empty(), "{drained:?}");
+    assert_eq!(c.groups.len(), 1, "{:?}", c.groups.keys());
+    assert_eq!(
+        addresses(&c, "endpointslice/default/web-x7k2p"),
+        [
+            "10.244.1.15:8080",
+            "10.244.3.8:8080",
+            "10.244.1.15:9113",
+            "10.244.1.15:15090"
+        ]
+    );
+
+    // IPv6 first: the other slice.
+    svc["spec"]["ipFamilies"] = json!(["IPv6", "IPv4"]);
+    fake.put(svc);
+    c.until("the IPv6 slice instead", |g| {
+        g.contains_key("endpointslice/default/web-v6q9z")
+            && !g.contains_key("endpointslice/default/web-x7k2p")
+    })
+    .await;
+    assert_eq!(
+        addresses(&c, "endpointslice/default/web-v6q9z")[0],
+        "[fd00:10:244:1::f]:8080"
+    );
+}
