@@ -144,7 +144,10 @@ impl WebArgs {
                     .rsplit_once(':')
                     .map(|(_, port)| port)
                     .context("--web.listen-address has no port")?;
-                format!("{}://{host}:{port}/", if tls { "https" } else { "http" })
+                // No path, so nothing to parse (a host name the URI
+                // parser would refuse must not stop the start).
+                let scheme = if tls { "https" } else { "http" };
+                return Ok(format!("{scheme}://{host}:{port}"));
             }
         };
         let quotes = ['"', '\''];
