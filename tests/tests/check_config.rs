@@ -47,12 +47,14 @@ fn ours_whole(args: &[&str]) -> (Outcome, Vec<PathBuf>) {
         syntax_only: false,
         lint: "duplicate-rules".into(),
         lint_fatal: false,
+        ignore_unknown_fields: false,
         lookback_delta: std::time::Duration::from_secs(300),
     };
     for arg in args {
         match arg.split_once('=').unwrap_or((arg, "")) {
             ("--syntax-only", _) => parsed.syntax_only = true,
             ("--lint-fatal", _) => parsed.lint_fatal = true,
+            ("--ignore-unknown-fields", _) => parsed.ignore_unknown_fields = true,
             ("--lint", value) => parsed.lint = value.to_owned(),
             ("--query.lookback-delta", value) => {
                 parsed.lookback_delta = wasmetheus_config::PromDuration::parse(value).unwrap().0
@@ -439,6 +441,28 @@ fn rule_files_are_checked_and_linted_as_promtool_3_does() {
     let mine = ours(&["--lint-fatal", &grouped]);
     assert_eq!(mine.code, 3, "{mine:?}");
     assert_eq!(mine.stderr, format!("  FAILED:\nlint error {lint_error}\n"));
+    // Fields of one's own in a rule file: refused, unless ignored (3.x).
+    write(
+        d,
+        "extended.yml",
+        "groups:\n  - name: g\n    owner: team-a\n    rules:\n      - record: x\n        expr: up\n        runbook: http://wiki\n",
+    );
+    let extended = write(d, "extended-config.yml", "rule_files: [extended.yml]\n");
+    let mine = ours(&[&extended]);
+    assert_eq!(mine.code, 1, "{mine:?}");
+    assert_eq!(
+        mine.stderr,
+        format!(
+            "  FAILED:\n{}: 3:5: field owner not found in type rulefmt.RuleGroup\n",
+            d.join("extended.yml").display()
+        )
+    );
+    let mine = ours(&["--ignore-unknown-fields", &extended]);
+    assert_eq!(mine.code, 0, "{mine:?}");
+    assert!(
+        mine.stdout.contains("  SUCCESS: 1 rules found\n"),
+        "{mine:?}"
+    );
     // --lint=none: no lint, no failure.
     let outcome = same(&["--lint=none", "--lint-fatal", &config]);
     assert_eq!(outcome.code, 0);

@@ -68,6 +68,10 @@ pub struct CheckConfigArgs {
     /// Make lint errors exit with exit code 3.
     #[arg(long)]
     pub lint_fatal: bool,
+    /// Ignore unknown fields in the rule groups read by the config files
+    /// (rule files extended with metadata of their own).
+    #[arg(long)]
+    pub ignore_unknown_fields: bool,
     /// The server's maximum query lookback duration (for the
     /// too-long-scrape-interval lint).
     #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = parse_duration)]
@@ -85,6 +89,8 @@ struct Lint {
     /// Zero: the scrape interval lint is off.
     lookback_delta: Duration,
     fatal: bool,
+    /// `--ignore-unknown-fields`: rule files may carry fields of their own.
+    ignore_unknown_fields: bool,
 }
 
 impl Lint {
@@ -150,7 +156,8 @@ pub fn run(args: &CheckConfigArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
             return FAILURE;
         }
     }
-    let lint = Lint::parse(&args.lint, args.lint_fatal, args.lookback_delta, out);
+    let mut lint = Lint::parse(&args.lint, args.lint_fatal, args.lookback_delta, out);
+    lint.ignore_unknown_fields = args.ignore_unknown_fields;
     let (mut failed, mut has_errors) = (false, false);
     for file in &args.files {
         let (loaded, checked) = check_file(file, args.syntax_only, out);
@@ -555,7 +562,7 @@ fn check_rule_files(
     let (mut failed, mut has_errors) = (false, false);
     for file in files {
         let _ = writeln!(out, "Checking {}", file.display());
-        let groups = match parse_rule_file(file) {
+        let groups = match parse_rule_file(file, lint.ignore_unknown_fields) {
             Ok(groups) => groups,
             Err(errors) => {
                 failed = true;
@@ -584,16 +591,15 @@ fn check_rule_files(
     (failed, has_errors)
 }
 
-/// A rule file as Prometheus' `rulefmt` reads it.
+/// A rule file as Prometheus' `rulefmt` reads it (unknown fields are
+/// refused by [`KnownFields`] unless `--ignore-unknown-fields`).
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RuleFile {
     #[serde(default)]
     groups: Option<Vec<Spanned<RuleGroup>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RuleGroup {
     #[serde(default)]
     name: Option<String>,
@@ -613,7 +619,6 @@ struct RuleGroup {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Rule {
     #[serde(default)]
     record: Option<Spanned<String>>,
@@ -629,6 +634,55 @@ struct Rule {
     labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
     annotations: Option<BTreeMap<String, String>>,
+}
+
+/// The shape of a rule file with only its known fields, checked before it
+/// is read unless unknown fields are to be ignored (Go's
+/// `KnownFields(true)`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KnownFields {
+    #[serde(default)]
+    #[allow(dead_code)]
+    groups: Option<Vec<KnownGroupFields>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct KnownGroupFields {
+    #[serde(default)]
+    name: serde::de::IgnoredAny,
+    #[serde(default)]
+    interval: serde::de::IgnoredAny,
+    #[serde(default)]
+    query_offset: serde::de::IgnoredAny,
+    #[serde(default)]
+    limit: serde::de::IgnoredAny,
+    #[serde(default)]
+    rules: Option<Vec<KnownRuleFields>>,
+    #[serde(default)]
+    labels: serde::de::IgnoredAny,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct KnownRuleFields {
+    #[serde(default)]
+    record: serde::de::IgnoredAny,
+    #[serde(default)]
+    alert: serde::de::IgnoredAny,
+    #[serde(default)]
+    expr: serde::de::IgnoredAny,
+    #[serde(default, rename = "for")]
+    for_: serde::de::IgnoredAny,
+    #[serde(default)]
+    keep_firing_for: serde::de::IgnoredAny,
+    #[serde(default)]
+    labels: serde::de::IgnoredAny,
+    #[serde(default)]
+    annotations: serde::de::IgnoredAny,
 }
 
 /// A parsed group: its name, labels and rules as `(name, labels)`.
@@ -649,21 +703,26 @@ fn position(node: Option<&Spanned<String>>) -> String {
 
 /// Parses and validates a rule file as `rulefmt.ParseFile`: every error
 /// found (without the file name).
-fn parse_rule_file(path: &Path) -> Result<Vec<CheckedGroup>, Vec<String>> {
+fn parse_rule_file(
+    path: &Path,
+    ignore_unknown_fields: bool,
+) -> Result<Vec<CheckedGroup>, Vec<String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![go_io_error("open", path, &e).to_string()])?;
+    let yaml_error = |e: serde_saphyr::Error| {
+        let message = rule_yaml_message(&e);
+        match e.location() {
+            Some(l) => vec![format!("{}:{}: {message}", l.line(), l.column())],
+            None => vec![message],
+        }
+    };
     let file: RuleFile = if text.trim().is_empty() {
         RuleFile::default()
     } else {
-        serde_saphyr::from_str(&text).map_err(|e| {
-            let message = e.to_string();
-            match e.location() {
-                Some(l) if !message.starts_with(&format!("{}:", l.line())) => {
-                    vec![format!("{}:{}: {message}", l.line(), l.column())]
-                }
-                _ => vec![message],
-            }
-        })?
+        if !ignore_unknown_fields {
+            serde_saphyr::from_str::<KnownFields>(&text).map_err(yaml_error)?;
+        }
+        serde_saphyr::from_str(&text).map_err(yaml_error)?
     };
     let mut errors = Vec::new();
     let mut names = HashSet::new();
@@ -716,6 +775,37 @@ fn parse_rule_file(path: &Path) -> Result<Vec<CheckedGroup>, Vec<String>> {
     } else {
         Err(errors)
     }
+}
+
+/// A YAML error in a rule file: our parser's message, its first line
+/// without the position (given separately); an unknown field in Go's words
+/// (`field X not found in type rulefmt.T`).
+fn rule_yaml_message(error: &serde_saphyr::Error) -> String {
+    let rendered = error.to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let message = match first
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        Some((_, message)) => message,
+        None => first,
+    };
+    let Some((field, expected)) = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+    else {
+        return message.to_owned();
+    };
+    // The struct is known by the fields it expects.
+    let go_type = if expected.contains("keep_firing_for") {
+        "rulefmt.Rule"
+    } else if expected.contains("query_offset") {
+        "rulefmt.RuleGroup"
+    } else {
+        "rulefmt.RuleGroups"
+    };
+    format!("field {field} not found in type {go_type}")
 }
 
 /// `rulefmt`'s `Rule.Validate`: each problem with the position(s) it is
