@@ -523,15 +523,24 @@ pub(crate) fn validate_discovery(
                 );
             }
             "A" | "AAAA" | "MX" | "NS" => {}
-            other => return Err(format!("invalid DNS-SD records type {other}")),
+            _ => return Err(format!("invalid DNS-SD records type {}", sd.kind)),
         }
     }
     for fsd in file_sd_configs.iter() {
+        // Prometheus' `file.SDConfig.UnmarshalYAML` and `patFileSDName`,
+        // `^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$`.
+        if fsd.files.is_empty() {
+            return Err("file service discovery config must contain at least one path name".into());
+        }
         for pattern in &fsd.files {
-            let ok = [".json", ".yml", ".yaml"]
+            let extension = [".json", ".yml", ".yaml", ".JSON", ".YML", ".YAML"]
                 .iter()
                 .any(|ext| pattern.ends_with(ext));
-            if !ok {
+            let one_directory_glob = match pattern.find('*') {
+                None => true,
+                Some(star) => !pattern[star + 1..].contains('/'),
+            };
+            if !extension || !one_directory_glob {
                 return Err(format!(
                     "path name {pattern:?} is not valid for file discovery: use a .json, .yml or .yaml file"
                 ));

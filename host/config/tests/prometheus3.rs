@@ -149,6 +149,18 @@ fn go_texts_for_structural_errors() {
             "empty or null scrape config section",
         ),
         (
+            "scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files:\n",
+            "file service discovery config must contain at least one path name",
+        ),
+        (
+            "scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files: [a/*/b.json]\n",
+            r#"path name "a/*/b.json" is not valid for file discovery"#,
+        ),
+        (
+            "scrape_configs:\n  - job_name: a\n    dns_sd_configs:\n      - names: [x]\n        type: txt\n",
+            "invalid DNS-SD records type txt",
+        ),
+        (
             "scrape_configs:\n  - job_name: 'q'\n    scrape_interval: 1s\n    scrape_timeout: 2s\n",
             "prometheus.yml:2:5: parsing YAML file prometheus.yml: scrape timeout greater than scrape interval",
         ),
