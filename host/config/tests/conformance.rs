@@ -135,7 +135,9 @@ const NOT_CONFIGS: &[(&str, &str)] = &[(
 )];
 
 /// Files in `examples/` that Prometheus does not load as its configuration
-/// file, and why. Every other `*.yml` there must load.
+/// file, and why. Every other `*.yml` there must load (its Makefile checks
+/// `prometheus-*.yml` with promtool); the subdirectories hold code and
+/// Kubernetes manifests, not configurations.
 const EXAMPLES_NOT_CONFIGS: &[(&str, &str)] = &[
     (
         "promtool-http-config-file.yml",
