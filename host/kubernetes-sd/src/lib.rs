@@ -105,9 +105,15 @@ impl Default for InCluster {
     }
 }
 
+/// The most one API response may hold: a list page or, over its life, a
+/// watch (a watch that reaches it is simply started again from where it
+/// was). Real pages hold at most 500 objects.
+pub const MAX_RESPONSE_BYTES: usize = 256 << 20;
+
 /// A running-to-be Kubernetes discovery: the client and what to watch.
 pub struct KubernetesDiscovery {
     client: kube::Client,
+    kube_config: kube::Config,
     config: KubernetesSdConfig,
     /// Empty: all namespaces.
     namespaces: Vec<String>,
@@ -155,16 +161,24 @@ impl KubernetesDiscovery {
             tracing::info!("kubernetes_sd: using the pod's service account (in-cluster config)");
             c
         };
-        let client = kube::Client::try_from(kube_config).map_err(Error::Client)?;
+        let client = client(kube_config.clone(), MAX_RESPONSE_BYTES)?;
         let mut namespaces = config.namespaces.names.clone();
         if let Some(ns) = own_namespace {
             namespaces.push(ns);
         }
         Ok(KubernetesDiscovery {
             client,
+            kube_config,
             config: config.clone(),
             namespaces,
         })
+    }
+
+    /// The same discovery with another cap on each API response than
+    /// [`MAX_RESPONSE_BYTES`].
+    pub fn with_max_response_bytes(mut self, limit: usize) -> Result<Self, Error> {
+        self.client = client(self.kube_config.clone(), limit)?;
+        Ok(self)
     }
 
     /// The role discovered.
@@ -177,6 +191,17 @@ impl KubernetesDiscovery {
     pub async fn run(self, updates: mpsc::Sender<Vec<Group>>) {
         watch::run(self.client, self.config, self.namespaces, updates).await
     }
+}
+
+/// A client whose responses end in an error past `limit` bytes.
+fn client(config: kube::Config, limit: usize) -> Result<kube::Client, Error> {
+    let builder = kube::client::ClientBuilder::try_from(config).map_err(Error::Client)?;
+    let capped = builder.with_layer(&tower::util::MapResponseLayer::new(
+        move |response: http::Response<_>| {
+            response.map(|body| http_body_util::Limited::new(body, limit))
+        },
+    ));
+    Ok(capped.build())
 }
 
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, Error> {

@@ -138,3 +138,27 @@ async fn an_absent_server_sends_nothing() {
     let seen = c.drain(Duration::from_secs(2)).await;
     assert!(seen.is_empty());
 }
+
+#[tokio::test]
+async fn a_list_that_never_ends_is_cut_at_the_response_cap() {
+    let fake = Fake::start().await;
+    fake.set_mode("pods", Mode::Endless);
+    let config = common::sd_config(&format!("api_server: {}\nrole: pod\n", fake.url()));
+    let discovery =
+        wasmetheus_kubernetes_sd::KubernetesDiscovery::new(&config, std::path::Path::new("/"))
+            .await
+            .unwrap()
+            .with_max_response_bytes(1 << 20)
+            .unwrap();
+    let mut c = Collector::run(discovery);
+    assert!(c.drain(Duration::from_secs(3)).await.is_empty());
+    // Each endless answer was given up on and the list asked again.
+    let asked = fake.requests().len();
+    assert!(asked >= 2, "{asked} requests");
+    fake.set_mode("pods", Mode::Normal);
+    fake.put(pod("a", "10.0.0.1"));
+    c.until("pod a once the server behaves", |g| {
+        g.contains_key("pod/default/a")
+    })
+    .await;
+}

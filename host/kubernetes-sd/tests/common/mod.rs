@@ -32,6 +32,8 @@ pub enum Mode {
     Hang,
     /// `503 Service Unavailable`, as an API server that is restarting.
     Unavailable,
+    /// A list that never ends: pods, pods, pods…
+    Endless,
 }
 
 struct Inner {
@@ -259,6 +261,21 @@ async fn handle(State(fake): State<Fake>, headers: HeaderMap, req: Request) -> R
                 "{\"kind\": \"PodList\", \"items\": [{\"metadata\": ",
             )
                 .into_response();
+        }
+        Mode::Endless => {
+            let pod = json!({"metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": []}}).to_string() + ",";
+            let chunk = Bytes::from(pod.repeat(64 * 1024 / pod.len() + 1));
+            let head = futures::stream::once(async {
+                Ok::<_, std::io::Error>(Bytes::from_static(
+                    b"{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":[",
+                ))
+            });
+            let tail = futures::stream::repeat_with(move || Ok(chunk.clone()));
+            return Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(Body::from_stream(futures::StreamExt::chain(head, tail)))
+                .unwrap();
         }
         Mode::Unavailable => {
             return (
@@ -560,7 +577,6 @@ impl Collector {
                     self.batches += 1;
                     for g in batch {
                         if g.targets.is_empty() {
-                            assert!(g.labels.is_empty() || !g.source.is_empty());
                             self.groups.remove(&g.source);
                         } else {
                             self.groups.insert(g.source.clone(), g);
