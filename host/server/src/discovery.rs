@@ -821,6 +821,52 @@ mod tests {
     }
 
     #[test]
+    fn every_discovery_entry_is_listed_and_those_not_run_say_why() {
+        let config = Config::parse(
+            "scrape_configs:
+  - job_name: a
+    static_configs: [{targets: ['h:1']}]
+    dns_sd_configs: [{names: [x.example], type: A, port: 9100}]
+    consul_sd_configs: [{server: 'c:8500'}, {server: 'd:8500'}]
+    kubernetes_sd_configs: [{role: pod}]
+  - job_name: b
+    nomad_sd_configs: [{server: 'http://n:4646'}]
+",
+            Path::new("prometheus.yml"),
+        )
+        .unwrap();
+        let statuses = discovery_statuses(&config);
+        let listed: Vec<(&str, &str, usize, DiscoveryState)> = statuses
+            .iter()
+            .map(|s| (s.job.as_str(), s.mechanism.as_str(), s.index, s.state))
+            .collect();
+        use DiscoveryState::{NotRunning, Running};
+        assert_eq!(
+            listed,
+            [
+                ("a", "static_configs", 0, Running),
+                ("a", "dns_sd_configs", 0, Running),
+                ("a", "consul_sd_configs", 0, NotRunning),
+                ("a", "consul_sd_configs", 1, NotRunning),
+                ("a", "kubernetes_sd_configs", 0, Running),
+                ("b", "nomad_sd_configs", 0, NotRunning),
+            ]
+        );
+        for status in statuses {
+            match status.state {
+                Running => assert!(status.reason.is_empty(), "{status:?}"),
+                NotRunning => assert_eq!(
+                    status.reason,
+                    format!(
+                        "{} is parsed and validated, but this version of wasmetheus does not run it yet: it produces no targets",
+                        status.mechanism
+                    )
+                ),
+            }
+        }
+    }
+
+    #[test]
     fn file_sd_reads_json_and_yaml_and_globs() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
