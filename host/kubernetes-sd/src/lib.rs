@@ -105,6 +105,14 @@ impl Default for InCluster {
     }
 }
 
+/// Prometheus' `prometheus_sd_kubernetes_events_total`: `(role, event,
+/// count)` for every role (`endpointslice`, `endpoints`, `node`, `pod`,
+/// `service`, `ingress`) and event (`add`, `update`, `delete`), counting
+/// the objects of that kind every discovery of this process handled.
+pub fn events_total() -> Vec<(&'static str, &'static str, u64)> {
+    watch::events_total()
+}
+
 /// The most one API response may hold: a list page or, over its life, a
 /// watch (a watch that reaches it is simply started again from where it
 /// was). Real pages hold at most 500 objects.

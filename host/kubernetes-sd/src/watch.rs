@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -27,6 +28,52 @@ use crate::Group;
 use crate::targets::{self, Lookup};
 
 type Key = (String, String);
+
+const ADD: usize = 0;
+const UPDATE: usize = 1;
+const DELETE: usize = 2;
+
+/// Prometheus' `prometheus_sd_kubernetes_events_total{role, event}`: the
+/// objects added, updated and deleted, by kind, since start.
+static EVENTS: [[AtomicU64; 3]; 6] = [const { [const { AtomicU64::new(0) }; 3] }; 6];
+
+/// The roles and events of [`EVENTS`], in its order.
+pub(crate) const EVENT_ROLES: [&str; 6] = [
+    "endpointslice",
+    "endpoints",
+    "node",
+    "pod",
+    "service",
+    "ingress",
+];
+pub(crate) const EVENT_NAMES: [&str; 3] = ["add", "update", "delete"];
+
+pub(crate) fn events_total() -> Vec<(&'static str, &'static str, u64)> {
+    let mut out = Vec::new();
+    for (r, role) in EVENT_ROLES.iter().enumerate() {
+        for (e, event) in EVENT_NAMES.iter().enumerate() {
+            out.push((*role, *event, EVENTS[r][e].load(Ordering::Relaxed)));
+        }
+    }
+    out
+}
+
+fn count(kind: Kind, counts: &[u64; 3]) {
+    let role = match kind {
+        Kind::Slice => 0,
+        Kind::Endpoints => 1,
+        Kind::Node => 2,
+        Kind::Pod => 3,
+        Kind::Service => 4,
+        Kind::Ingress => 5,
+        _ => return,
+    };
+    for (e, n) in counts.iter().enumerate() {
+        if *n > 0 {
+            EVENTS[role][e].fetch_add(*n, Ordering::Relaxed);
+        }
+    }
+}
 type WatchResult<K> = Result<Event<K>, watcher::Error>;
 
 /// One watcher's output, by kind.
@@ -100,8 +147,8 @@ impl<K: ResourceExt> Store<K> {
     }
 
     /// Applies one event from watcher `id`; the keys it changed, and
-    /// whether it ended a list.
-    fn apply(&mut self, id: usize, event: Event<K>) -> (Vec<Key>, bool) {
+    /// whether it ended a list. Counts the adds, updates and deletes.
+    fn apply(&mut self, id: usize, event: Event<K>, counts: &mut [u64; 3]) -> (Vec<Key>, bool) {
         match event {
             Event::Init => {
                 self.pending.insert(id, BTreeMap::new());
@@ -125,20 +172,24 @@ impl<K: ResourceExt> Store<K> {
                 for k in &touched {
                     self.objects.remove(k);
                 }
+                counts[DELETE] += touched.len() as u64;
                 for (k, obj) in listed {
                     touched.push(k.clone());
-                    self.objects.insert(k, (id, obj));
+                    let before = self.objects.insert(k, (id, obj));
+                    counts[if before.is_some() { UPDATE } else { ADD }] += 1;
                 }
                 (touched, true)
             }
             Event::Apply(obj) => {
                 let k = key_of(&obj);
-                self.objects.insert(k.clone(), (id, obj));
+                let before = self.objects.insert(k.clone(), (id, obj));
+                counts[if before.is_some() { UPDATE } else { ADD }] += 1;
                 (vec![k], false)
             }
             Event::Delete(obj) => {
                 let k = key_of(&obj);
                 self.objects.remove(&k);
+                counts[DELETE] += 1;
                 (vec![k], false)
             }
         }
@@ -316,7 +367,7 @@ fn streams(
 }
 
 fn next_id() -> usize {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
@@ -461,7 +512,9 @@ fn apply(
         ($kind:expr, $store:ident, $r:expr) => {
             match *$r {
                 Ok(event) => {
-                    let (keys, done) = state.$store.apply(id, event);
+                    let mut counts = [0; 3];
+                    let (keys, done) = state.$store.apply(id, event, &mut counts);
+                    count($kind, &counts);
                     Some(($kind, keys, done))
                 }
                 Err(e) => {

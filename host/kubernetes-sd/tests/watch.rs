@@ -271,3 +271,37 @@ async fn a_dual_stack_service_makes_targets_from_its_primary_family_only() {
         "[fd00:10:244:1::f]:8080"
     );
 }
+
+#[tokio::test]
+async fn events_are_counted_by_kind() {
+    let count = |role: &str, event: &str| {
+        wasmetheus_kubernetes_sd::events_total()
+            .into_iter()
+            .find(|(r, e, _)| *r == role && *e == event)
+            .map(|(_, _, n)| n)
+            .unwrap()
+    };
+    assert_eq!(wasmetheus_kubernetes_sd::events_total().len(), 18);
+    let ingress = |e| count("ingress", e);
+    let before = (ingress("add"), ingress("update"), ingress("delete"));
+    let fake = Fake::start().await;
+    fake.put_fixture("ingresses.json");
+    let mut c = Collector::start(&fake, "role: ingress\n").await;
+    c.until("the ingress", |g| g.len() == 1).await;
+    let mut changed = fixture("ingresses.json").remove(0);
+    changed["metadata"]["labels"]["v"] = "2".into();
+    fake.put(changed);
+    c.until("the update", |g| {
+        g["ingress/default/shop"]
+            .labels
+            .contains_key("__meta_kubernetes_ingress_label_v")
+    })
+    .await;
+    fake.delete("Ingress", "default", "shop");
+    c.until("the deletion", |g| g.is_empty()).await;
+    // No other test of this file watches ingresses.
+    assert_eq!(
+        (ingress("add"), ingress("update"), ingress("delete")),
+        (before.0 + 1, before.1 + 1, before.2 + 1)
+    );
+}
