@@ -708,3 +708,70 @@ async fn without_attach_metadata_no_related_labels() {
         fake.requests()
     );
 }
+
+#[tokio::test]
+async fn attach_metadata_on_endpoints_and_services() {
+    let fake = Fake::start().await;
+    for f in [
+        "pods.json",
+        "services.json",
+        "endpoints.json",
+        "nodes.json",
+        "namespaces.json",
+    ] {
+        fake.put_fixture(f);
+    }
+    let mut c = Collector::start(
+        &fake,
+        "role: endpoints\nattach_metadata:\n  node: true\n  namespace: true\n",
+    )
+    .await;
+    c.until("the endpoints", |g| g.len() == 2).await;
+    let web = &c.groups["endpoints/default/web"];
+    assert_eq!(
+        web.labels["__meta_kubernetes_namespace_label_team"],
+        "platform"
+    );
+    // Each address with its own node's labels.
+    assert_eq!(web.targets[0]["__meta_kubernetes_node_name"], "node-1");
+    assert_eq!(
+        web.targets[0]["__meta_kubernetes_node_label_topology_kubernetes_io_zone"],
+        "europe-west1-b"
+    );
+    assert_eq!(web.targets[1]["__meta_kubernetes_node_name"], "node-2");
+    // The pod's other ports are not endpoint addresses: no node labels.
+    assert!(!web.targets[2].contains_key("__meta_kubernetes_node_name"));
+
+    let mut c = Collector::start(
+        &fake,
+        "role: service\nattach_metadata:\n  namespace: true\n",
+    )
+    .await;
+    c.until("the services", |g| g.len() == 4).await;
+    assert_eq!(
+        c.groups["svc/default/web"].labels["__meta_kubernetes_namespace_annotation_owner"],
+        "sre@example.com"
+    );
+    assert!(
+        c.groups["svc/kube-system/kube-dns"]
+            .labels
+            .keys()
+            .all(|k| !k.starts_with("__meta_kubernetes_namespace_label_team"))
+    );
+    // A namespace's labels changing reaches its services only.
+    let mut ns = common::fixture("namespaces.json").remove(1);
+    ns["metadata"]["labels"]["tier"] = "system".into();
+    fake.put(ns);
+    c.until("the namespace label on kube-dns", |g| {
+        g["svc/kube-system/kube-dns"]
+            .labels
+            .get("__meta_kubernetes_namespace_label_tier")
+            .is_some_and(|v| v == "system")
+    })
+    .await;
+    assert!(
+        !c.groups["svc/default/web"]
+            .labels
+            .contains_key("__meta_kubernetes_namespace_label_tier")
+    );
+}
