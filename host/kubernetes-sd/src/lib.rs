@@ -16,7 +16,12 @@
 //! went away is sent with no targets.
 //!
 //! Errors while listing or watching are logged and retried; the groups
-//! already sent stay valid until the objects change.
+//! already sent stay valid until the objects change. Each API response is
+//! capped at [`MAX_RESPONSE_BYTES`]. [`events_total`] counts the objects
+//! handled, as Prometheus' `prometheus_sd_kubernetes_events_total`.
+//!
+//! Not supported yet (refused with a reason when configured): `oauth2`,
+//! proxies and `http_headers` read from files for `api_server`.
 
 mod targets;
 mod watch;
