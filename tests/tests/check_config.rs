@@ -396,6 +396,29 @@ fn an_invalid_config_fails_with_prometheus_message_and_our_position() {
     );
 }
 
+/// An error in a file `scrape_config_files` names is promtool 3's
+/// `error loading scrape configs` (2.42 has no such files: ours alone).
+#[test]
+fn an_included_scrape_config_file_fails_as_in_promtool_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let included = write(
+        d,
+        "scrape/a.yml",
+        "scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n",
+    );
+    let config = write(d, "prometheus.yml", "scrape_config_files: [scrape/*.yml]\n");
+    let outcome = ours(&[&config]);
+    assert_eq!(outcome.code, 1);
+    assert_eq!(outcome.stdout, format!("Checking {config}\n\n"));
+    assert_eq!(
+        outcome.stderr,
+        format!(
+            "  FAILED: error loading scrape configs: \"{included}\": 2:5: scrape timeout greater than scrape interval for scrape config with job name \"a\"\n"
+        )
+    );
+}
+
 #[test]
 fn rule_files_are_checked_and_linted_as_promtool_3_does() {
     let dir = tempfile::tempdir().unwrap();

@@ -371,8 +371,22 @@ fn check_named_files(
 
 /// A load error as promtool words it (`parsing YAML file FILE: …`), with
 /// our position in front of Prometheus' message.
+/// An error in a file `scrape_config_files` names reads as promtool's
+/// `error loading scrape configs: "ABSOLUTE PATH": …`.
 fn describe_load_error(file: &Path, error: &ConfigError) -> String {
     match error {
+        ConfigError::Invalid {
+            path,
+            line,
+            column,
+            message,
+        } if path != file => {
+            let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            format!(
+                "error loading scrape configs: {}: {line}:{column}: {message}",
+                go_quote(&path_text(&shown))
+            )
+        }
         ConfigError::Invalid {
             line,
             column,
