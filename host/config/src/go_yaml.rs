@@ -103,6 +103,11 @@ pub(crate) const GO_TYPES: &[(&[&str], &str)] = &[
     (&["authorization"], "config.Authorization"),
     (&["oauth2"], "config.OAuth2"),
     (&["tls_config"], "config.plain"),
+    // wasmetheus' own section, named after its Rust types.
+    (&["plugins"], "plugins.PluginsConfig"),
+    (&["instances", "plugins"], "plugins.PluginInstanceConfig"),
+    (&["grants", "instances", "plugins"], "plugins.Grants"),
+    (&["*", "grants", "plugins"], "plugins.Grants"),
 ];
 
 /// Mappings Go reads into a map (a repeated key is `key "x" already set

@@ -170,7 +170,7 @@ fn unknown_key_is_an_error_with_position() {
     check(
         "plugins:\n  instances:\n    - name: a\n      plugin: b\n      grant: {}\n",
         expect![[r#"
-            error: prometheus.yml:5:7: parsing YAML file prometheus.yml: field grant not found in type config.plain
+            error: prometheus.yml:5:7: parsing YAML file prometheus.yml: field grant not found in type plugins.PluginInstanceConfig
         "#]],
     );
 }
