@@ -21,7 +21,8 @@
 //! handled, as Prometheus' `prometheus_sd_kubernetes_events_total`.
 //!
 //! Not supported yet (refused with a reason when configured): `oauth2`,
-//! proxies and `http_headers` read from files for `api_server`.
+//! proxies, `http_headers` read from files, secret references (`*_ref`),
+//! `tls_config` `min_version: TLS13` or a `max_version` below it.
 
 mod targets;
 mod watch;
@@ -320,6 +321,7 @@ fn api_server_config(
             "a proxy (proxy_url, proxy_from_environment)",
         ));
     }
+    refuse_unsupported(&http)?;
     let path = |p: &str| base.join(p);
     let mut auth = AuthInfo::default();
     if let Some(basic) = &http.basic_auth {
@@ -401,6 +403,34 @@ fn api_server_config(
     }
     kc.auth_info = auth;
     Ok(kc)
+}
+
+/// Settings the client cannot honour: refused rather than ignored.
+fn refuse_unsupported(http: &wasmetheus_config::HttpClientConfig) -> Result<(), Error> {
+    let secret_ref = http
+        .basic_auth
+        .as_ref()
+        .is_some_and(|b| !b.username_ref.is_empty() || !b.password_ref.is_empty())
+        || http
+            .authorization
+            .as_ref()
+            .is_some_and(|a| !a.credentials_ref.is_empty())
+        || http.tls_config.as_ref().is_some_and(|t| {
+            !t.ca_ref.is_empty() || !t.cert_ref.is_empty() || !t.key_ref.is_empty()
+        });
+    if secret_ref {
+        return Err(Error::Unsupported("a secret reference (*_ref)"));
+    }
+    if let Some(tls) = &http.tls_config {
+        // rustls speaks TLS 1.2 and 1.3: lower minimums hold as they are.
+        if tls.min_version.as_deref() == Some("TLS13") {
+            return Err(Error::Unsupported("tls_config min_version TLS13"));
+        }
+        if tls.max_version.as_deref().is_some_and(|v| v != "TLS13") {
+            return Err(Error::Unsupported("a tls_config max_version below TLS13"));
+        }
+    }
+    Ok(())
 }
 
 /// Standard base64, as kubeconfig `*-data` fields hold.

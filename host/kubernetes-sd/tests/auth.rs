@@ -124,6 +124,27 @@ async fn unsupported_settings_are_refused_with_a_reason() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("oauth2 is not supported"), "{err}");
+    for (settings, reason) in [
+        ("proxy_url: http://proxy:3128\n", "a proxy"),
+        ("tls_config:\n  min_version: TLS13\n", "min_version TLS13"),
+        (
+            "tls_config:\n  max_version: TLS12\n",
+            "max_version below TLS13",
+        ),
+        (
+            "authorization:\n  credentials_ref: k8s-token\n",
+            "secret reference",
+        ),
+    ] {
+        let config = sd_config(&format!(
+            "role: pod\napi_server: https://k8s.example:6443\n{settings}"
+        ));
+        let err = KubernetesDiscovery::new(&config, Path::new("/"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Unsupported(_)), "{settings}: {err:?}");
+        assert!(err.to_string().contains(reason), "{settings}: {err}");
+    }
     let config = sd_config("role: pod\napi_server: k8s.example:6443\n");
     let err = KubernetesDiscovery::new(&config, Path::new("/"))
         .await
