@@ -629,6 +629,46 @@ fn hostile_rule_globs_and_files_do_not_hang_or_panic() {
     );
 }
 
+/// A FIFO where a rule file or a file SD file is expected is refused, not
+/// read (reading it would block until something writes to it).
+#[test]
+fn a_fifo_named_by_a_glob_does_not_block_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("rules")).unwrap();
+    std::fs::create_dir_all(d.join("sd")).unwrap();
+    for fifo in ["rules/fifo.yml", "sd/fifo.json"] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(d.join(fifo))
+            .status()
+            .expect("mkfifo (coreutils) is needed");
+        assert!(made.success());
+    }
+    let rules = write(d, "rules.yml", "rule_files: [rules/*.yml]\n");
+    let sd = write(
+        d,
+        "sd.yml",
+        "scrape_configs:\n  - job_name: a\n    file_sd_configs: [{files: [sd/*.json]}]\n",
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send((ours(&[&rules]), ours(&[&sd])));
+    });
+    let (rules, sd) = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("check config blocked on a FIFO");
+    assert_eq!(rules.code, 1, "{rules:?}");
+    assert!(
+        rules.stderr.contains("fifo.yml: not a regular file"),
+        "{rules:?}"
+    );
+    assert_eq!(sd.code, 1, "{sd:?}");
+    assert!(
+        sd.stderr.contains("fifo.json: not a regular file"),
+        "{sd:?}"
+    );
+}
+
 /// `../shared/conformance` unless `WASMETHEUS_CONFORMANCE` says otherwise.
 fn conformance() -> PathBuf {
     let root = std::env::var_os("WASMETHEUS_CONFORMANCE")

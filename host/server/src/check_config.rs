@@ -503,7 +503,7 @@ type SdGroup = (Vec<String>, BTreeMap<String, String>);
 
 /// promtool's `checkSDFile`: the groups of one file SD file.
 fn check_sd_file(path: &Path) -> Result<Vec<TargetGroup>, String> {
-    let text = std::fs::read(path).map_err(|e| go_io_error("open", path, &e))?;
+    let text = read_regular(path)?;
     let ext = path
         .extension()
         .map(|e| format!(".{}", e.to_string_lossy()))
@@ -721,8 +721,8 @@ fn parse_rule_file(
     path: &Path,
     ignore_unknown_fields: bool,
 ) -> Result<Vec<CheckedGroup>, Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![go_io_error("open", path, &e).to_string()])?;
+    let text = read_regular(path).map_err(|e| vec![e])?;
+    let text = String::from_utf8_lossy(&text);
     let yaml_error = |e: serde_saphyr::Error| {
         let message = rule_yaml_message(&e);
         match e.location() {
@@ -960,6 +960,17 @@ fn go_io_error(op: &str, path: &Path, error: &std::io::Error) -> String {
         None => String::new(),
     };
     format!("{op} {}: {message}", path.display())
+}
+
+/// The bytes of a file a configuration names. Only a regular file is
+/// read: a FIFO or a device matched by a glob would block the check or
+/// never end (promtool would wait), so it is an error here.
+fn read_regular(path: &Path) -> Result<Vec<u8>, String> {
+    let metadata = std::fs::metadata(path).map_err(|e| go_io_error("open", path, &e))?;
+    if !metadata.is_file() {
+        return Err(format!("read {}: not a regular file", path.display()));
+    }
+    std::fs::read(path).map_err(|e| go_io_error("read", path, &e))
 }
 
 /// Go's `os.Stat`, its error worded as Go's.
