@@ -79,7 +79,10 @@ impl fmt::Display for PromDuration {
             return f.write_str("0s");
         }
         for (unit, size) in UNITS {
-            if ms >= size {
+            // As Go's `model.Duration`: years and weeks only when they
+            // divide what is left (`90d`, not `12w6d`).
+            let exact_only = matches!(unit, "y" | "w");
+            if ms >= size && (!exact_only || ms.is_multiple_of(size)) {
                 write!(f, "{}{unit}", ms / size)?;
                 ms %= size;
             }
@@ -320,6 +323,12 @@ mod tests {
             assert!(PromDuration::parse(bad).is_err(), "{bad} should fail");
         }
         assert_eq!(PromDuration::parse("1h30m").unwrap().to_string(), "1h30m");
+        let shown = |s: &str| PromDuration::parse(s).unwrap().to_string();
+        assert_eq!(shown("30d"), "30d");
+        assert_eq!(shown("90d"), "90d");
+        assert_eq!(shown("14d"), "2w");
+        assert_eq!(shown("365d"), "1y");
+        assert_eq!(shown("1y1d"), "366d");
     }
 
     #[test]

@@ -73,31 +73,33 @@ struct RawConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Config {
     pub global: GlobalConfig,
+    /// Parsed now; Go's runtime settings have no Rust counterpart.
+    pub runtime: RuntimeConfig,
+    /// Parsed now; no alert is sent yet.
+    #[serde(skip_serializing_if = "AlertingConfig::is_empty")]
+    pub alerting: AlertingConfig,
     /// Rule file globs, relative to the configuration file's directory
     /// unless absolute. Parsed now; no rule is evaluated yet.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rule_files: Vec<RuleFilePattern>,
+    /// `scrape_config_files` as written (globs, relative to the file's
+    /// directory); their scrape configs are in `scrape_configs`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scrape_config_files: Vec<String>,
     /// What to scrape, with global defaults filled in.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scrape_configs: Vec<ScrapeConfig>,
-    /// Parsed now; no alert is sent yet.
-    #[serde(skip_serializing_if = "AlertingConfig::is_empty")]
-    pub alerting: AlertingConfig,
+    pub storage: StorageConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingConfig>,
     /// Parsed now; nothing is written remotely yet.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remote_write: Vec<RemoteWriteConfig>,
     /// Parsed now; nothing is read remotely yet.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remote_read: Vec<RemoteReadConfig>,
-    pub storage: StorageConfig,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tracing: Option<TracingConfig>,
+    /// Parsed now; nothing is received over OTLP yet.
     pub otlp: OtlpConfig,
-    pub runtime: RuntimeConfig,
-    /// `scrape_config_files` as written (globs, relative to the file's
-    /// directory); their scrape configs are in `scrape_configs`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub scrape_config_files: Vec<String>,
     #[serde(skip_serializing_if = "PluginsConfig::is_empty")]
     pub plugins: PluginsConfig,
     /// Things the operator should know: one `file:line:col: parsed, not in

@@ -293,3 +293,46 @@ fn hostile_input_is_refused_without_crashing() {
         50_000
     );
 }
+
+#[test]
+fn new_sections_show_in_status_config_with_defaults() {
+    let config = parse(
+        "global:\n  scrape_interval: 30s\n  body_size_limit: 1GB512MB\nstorage:\n  tsdb:\n    retention:\n      time: 30d\n      percentage: 12.5\n    chunk_encoding:\n      floats: xor2\n  exemplars:\n    max_exemplars: 5\ntracing:\n  endpoint: collector:4317\n  headers:\n    x-tenant: a\notlp:\n  promote_resource_attributes: [' service.name ']\nruntime:\n  gogc: 0\n",
+    )
+    .unwrap();
+    expect![[r#"
+        global:
+          scrape_interval: 30s
+          scrape_timeout: 10s
+          evaluation_interval: 1m
+          body_size_limit: 1GiB512MiB
+          metric_name_validation_scheme: utf8
+          scrape_native_histograms: false
+        runtime:
+          gogc: 75
+        storage:
+          tsdb:
+            out_of_order_time_window: 0s
+            retention:
+              time: 30d
+              percentage: 12.5
+            chunk_encoding:
+              floats: xor2
+          exemplars:
+            max_exemplars: 5
+        tracing:
+          client_type: grpc
+          endpoint: collector:4317
+          tls_config:
+            insecure_skip_verify: false
+          headers:
+            x-tenant: a
+        otlp:
+          promote_resource_attributes:
+          - service.name
+          translation_strategy: UnderscoreEscapingWithSuffixes
+          label_name_underscore_sanitization: true
+          label_name_preserve_multiple_underscores: true
+    "#]]
+    .assert_eq(&config.to_yaml());
+}
