@@ -253,18 +253,22 @@ impl Config {
                     "empty or null scrape config section".into(),
                 ));
             };
-            let needle = job_needle(text, &scrape.job_name);
-            scrape
-                .complete(&global)
-                .map_err(|message| invalid(&needle, message))?;
+            // Positions are looked up only for an error: a search per job
+            // would make a file of many jobs quadratic to load.
+            if let Err(message) = scrape.complete(&global) {
+                return Err(invalid(&job_needle(text, &scrape.job_name), message));
+            }
             if !jobs.insert(scrape.job_name.clone()) {
-                return Err(invalid(
-                    &needle,
-                    format!(
+                let (line, column) = locate_again(text, &job_needle(text, &scrape.job_name));
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    line,
+                    column,
+                    message: format!(
                         "found multiple scrape configs with job name {}",
                         go_quote(&scrape.job_name)
                     ),
-                ));
+                });
             }
             scrape_configs.push(scrape);
         }
@@ -376,6 +380,24 @@ fn is_valid_instance_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// [`locate`] of the second occurrence of `needle` (a repeated name), or
+/// the first if there is no second.
+pub(crate) fn locate_again(text: &str, needle: &str) -> (u64, u64) {
+    match text.find(needle) {
+        Some(first) => match text[first + 1..].find(needle) {
+            Some(second) => {
+                let offset = first + 1 + second;
+                let before = &text[..offset];
+                let line = before.matches('\n').count() + 1;
+                let column = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                (line as u64, column as u64)
+            }
+            None => locate(text, needle),
+        },
+        None => (1, 1),
+    }
 }
 
 /// The 1-based line and column of the first occurrence of `needle`, for

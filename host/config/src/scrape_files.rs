@@ -113,13 +113,14 @@ pub(crate) fn load_scrape_config_files(
                         "empty or null scrape config section".into(),
                     ));
                 };
-                let needle = crate::file::job_needle(&text, &scrape.job_name);
-                scrape
-                    .complete(&config.global)
-                    .map_err(|message| invalid(&needle, message))?;
+                // Positions are looked up only for an error.
+                let needle = |job: &str| crate::file::job_needle(&text, job);
+                if let Err(message) = scrape.complete(&config.global) {
+                    return Err(invalid(&needle(&scrape.job_name), message));
+                }
                 if let Some(first) = jobs.get(&scrape.job_name) {
                     return Err(invalid(
-                        &needle,
+                        &needle(&scrape.job_name),
                         format!(
                             "found multiple scrape configs with job name {}, first found in {first}",
                             go_quote(&scrape.job_name)

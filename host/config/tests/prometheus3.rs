@@ -161,6 +161,10 @@ fn go_texts_for_structural_errors() {
             "invalid DNS-SD records type txt",
         ),
         (
+            "scrape_configs:\n  - job_name: a\n  - job_name: b\n  - job_name: a\n",
+            "prometheus.yml:4:5: parsing YAML file prometheus.yml: found multiple scrape configs with job name \"a\"",
+        ),
+        (
             "scrape_configs:\n  - job_name: 'q'\n    scrape_interval: 1s\n    scrape_timeout: 2s\n",
             "prometheus.yml:2:5: parsing YAML file prometheus.yml: scrape timeout greater than scrape interval",
         ),
@@ -292,6 +296,15 @@ fn hostile_input_is_refused_without_crashing() {
         config.scrape_configs[0].static_configs[0].targets.len(),
         50_000
     );
+    // Many jobs: positions are looked up only for errors, so this stays
+    // linear (a lookup per job would scan the whole file 20000 times).
+    let mut jobs = String::from("scrape_configs:\n");
+    for i in 0..20_000 {
+        jobs.push_str(&format!(
+            "  - job_name: job{i}\n    static_configs: [{{targets: [h:1]}}]\n"
+        ));
+    }
+    assert_eq!(parse(&jobs).unwrap().scrape_configs.len(), 20_000);
 }
 
 #[test]
