@@ -236,7 +236,7 @@ fn scrape_configs_are_checked_like_prometheus() {
     check(
         "scrape_configs:\n  - job_name: a\n  - job_name: a\n",
         expect![[r#"
-            error: prometheus.yml:2:5: parsing YAML file prometheus.yml: found multiple scrape configs with job name "a"
+            error: prometheus.yml:3:5: parsing YAML file prometheus.yml: found multiple scrape configs with job name "a"
         "#]],
     );
     check(
