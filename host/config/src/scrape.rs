@@ -348,12 +348,6 @@ impl ScrapeConfig {
                 self.scheme
             ));
         }
-        if !self.metrics_path.starts_with('/') {
-            return Err(format!(
-                "metrics_path {:?} must start with `/` (job {job:?})",
-                self.metrics_path
-            ));
-        }
         Ok(())
     }
 

@@ -69,6 +69,12 @@ fn commented_out_lists_are_empty_as_in_go() {
 }
 
 #[test]
+fn a_metrics_path_without_a_slash_loads_as_in_prometheus() {
+    let config = parse("scrape_configs:\n  - job_name: a\n    metrics_path: metrics\n").unwrap();
+    assert_eq!(config.scrape_configs[0].metrics_path, "metrics");
+}
+
+#[test]
 fn scrape_configs_inherit_global_limits_and_protocols() {
     check(
         "global:\n  scrape_interval: 15s\n  body_size_limit: 15MB\n  sample_limit: 1500\n  scrape_native_histograms: true\n  metric_name_validation_scheme: legacy\nscrape_configs:\n  - job_name: a\n  - job_name: b\n    sample_limit: 10\n    scrape_protocols: [PrometheusText0.0.4]\n    metric_name_validation_scheme: utf8\n    consul_sd_configs:\n      - server: localhost:8500\n",

@@ -161,7 +161,13 @@ pub fn populate(
             params.push((param.to_owned(), value.clone()));
         }
     }
-    let mut url = format!("{scheme}://{address}{path}");
+    // Go's URL puts a `/` between host and a path without one.
+    let slash = if path.is_empty() || path.starts_with('/') {
+        ""
+    } else {
+        "/"
+    };
+    let mut url = format!("{scheme}://{address}{slash}{path}");
     if !params.is_empty() {
         let query: Vec<String> = params
             .iter()
