@@ -368,6 +368,56 @@ fn missing_files_a_config_names_fail_as_in_promtool() {
     assert!(theirs.stderr.starts_with(&prefix), "{theirs:?}");
 }
 
+/// Alertmanager targets go through the Alertmanager's relabeling and
+/// need a host name, as promtool checks them (even with --syntax-only).
+#[test]
+fn alertmanager_targets_are_checked_as_in_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = write(
+        d,
+        "prometheus.yml",
+        "alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['am:9093']
+    - path_prefix: /am
+      relabel_configs:
+        - source_labels: [__alerts_path__]
+          target_label: __address__
+          replacement: 'host$1'
+      static_configs:
+        - targets: ['am:9093']
+",
+    );
+    for args in [
+        vec![config.as_str()],
+        vec!["--syntax-only", config.as_str()],
+    ] {
+        let outcome = same(&args);
+        assert_eq!(outcome.code, 1);
+        assert_eq!(
+            outcome.stderr,
+            "  FAILED: \"host/am/api/v2/alerts\" is not a valid hostname\n"
+        );
+    }
+    // Dropped by relabeling: nothing to check.
+    let config = write(
+        d,
+        "dropped.yml",
+        "alerting:
+  alertmanagers:
+    - relabel_configs:
+        - action: drop
+          source_labels: [__address__]
+          regex: 'a/.*'
+      static_configs:
+        - targets: ['a/b:9093']
+",
+    );
+    assert_eq!(same(&[&config]).code, 0);
+}
+
 #[test]
 fn an_invalid_config_fails_with_prometheus_message_and_our_position() {
     let dir = tempfile::tempdir().unwrap();

@@ -32,7 +32,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
-use wasmetheus_config::{Config, ConfigError, PromDuration, ScrapeConfig, TlsConfig};
+use wasmetheus_config::{
+    AlertmanagerConfig, Config, ConfigError, PromDuration, ScrapeConfig, TlsConfig,
+};
+use wasmetheus_model::Label;
+use wasmetheus_scrape::relabel::relabel;
 
 use crate::scrape_targets::{TargetGroup, populate, scrape_options};
 
@@ -344,8 +348,8 @@ fn check_named_files(
         check_target_groups(scrape, &statics)?;
     }
 
-    if !syntax_only {
-        for alertmanager in &config.alerting.alertmanagers {
+    for alertmanager in &config.alerting.alertmanagers {
+        if !syntax_only {
             for sd in &alertmanager.file_sd_configs {
                 for pattern in &sd.files {
                     let joined = join_dir(&dir, pattern);
@@ -359,19 +363,29 @@ fn check_named_files(
                         continue;
                     }
                     for sd_file in found {
-                        check_sd_file(&sd_file)
+                        let groups = check_sd_file(&sd_file)
                             .map_err(|e| format!("checking SD file {}: {e}", go_quote(&joined)))?;
+                        check_alertmanager_groups(alertmanager, &groups)?;
                     }
                 }
             }
         }
+        let statics: Vec<TargetGroup> = alertmanager
+            .static_configs
+            .iter()
+            .map(|s| TargetGroup {
+                targets: s.targets.clone(),
+                labels: s.labels.clone(),
+                source: String::new(),
+            })
+            .collect();
+        check_alertmanager_groups(alertmanager, &statics)?;
     }
     Ok(rule_files)
 }
 
 /// A load error as promtool words it (`parsing YAML file FILE: …`), with
-/// our position in front of Prometheus' message.
-/// An error in a file `scrape_config_files` names reads as promtool's
+/// our position in front of Prometheus' message. An error in a file `scrape_config_files` names reads as promtool's
 /// `error loading scrape configs: "ABSOLUTE PATH": …`.
 fn describe_load_error(file: &Path, error: &ConfigError) -> String {
     match error {
@@ -473,6 +487,43 @@ fn check_target_groups(scrape: &ScrapeConfig, groups: &[TargetGroup]) -> Result<
         for (i, address) in group.targets.iter().enumerate() {
             if let Err(e) = populate(scrape, &options, address, &group.labels) {
                 return Err(format!("instance {i} in group {}: {e}", group.source));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// promtool's `checkTargetGroupsForAlertmanager` (Prometheus'
+/// `AlertmanagerFromGroup`): each target with `__scheme__` and
+/// `__alerts_path__` through the Alertmanager's `relabel_configs`; what is
+/// kept must have a host name for its address.
+fn check_alertmanager_groups(
+    alertmanager: &AlertmanagerConfig,
+    groups: &[TargetGroup],
+) -> Result<(), CheckError> {
+    let path = go_clean(&format!("/{}/api/v2/alerts", alertmanager.path_prefix));
+    for group in groups {
+        for address in &group.targets {
+            // The target's address, the scheme and path, then the group's
+            // labels (over the scheme and path too, as in Prometheus).
+            let mut labels: BTreeMap<&str, &str> = BTreeMap::new();
+            labels.insert("__scheme__", &alertmanager.scheme);
+            labels.insert("__alerts_path__", &path);
+            labels.extend(group.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            labels.insert("__address__", address);
+            let labels: Vec<Label> = labels
+                .into_iter()
+                .map(|(name, value)| Label::new(name, value))
+                .collect();
+            let Some(kept) = relabel(&labels, &alertmanager.relabel_configs) else {
+                continue;
+            };
+            let address = kept
+                .iter()
+                .find(|l| l.name == "__address__")
+                .map_or("", |l| l.value.as_str());
+            if address.contains('/') {
+                return Err(format!("{} is not a valid hostname", go_quote(address)));
             }
         }
     }
