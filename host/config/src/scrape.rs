@@ -546,7 +546,7 @@ pub(crate) fn validate_discovery(
         if sd.url.is_empty() {
             return Err("URL is missing".into());
         }
-        crate::http_client::validate_url(&sd.url)?;
+        crate::http_client::parse_go_url(&sd.url)?;
         let (scheme, rest) = sd.url.split_once("://").unwrap_or(("", &sd.url));
         if scheme != "http" && scheme != "https" {
             return Err("URL scheme must be 'http' or 'https'".into());

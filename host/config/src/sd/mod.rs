@@ -308,61 +308,7 @@ impl SetDirectory for triton::TritonSdConfig {
     }
 }
 
-/// What Go's `url.Parse` finds in a URL, as far as the discovery configs
-/// look at it: the scheme and the host (with its port, without user
-/// information). Errors are Go's, with a password shown as `xxxxx`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct GoUrl {
-    pub scheme: String,
-    pub host: String,
-}
-
-pub(crate) fn parse_go_url(url: &str) -> Result<GoUrl, String> {
-    crate::http_client::validate_url(url)?;
-    let (scheme, rest) = match url.split_once(':') {
-        Some((scheme, rest))
-            if !scheme.is_empty()
-                && scheme.as_bytes()[0].is_ascii_alphabetic()
-                && scheme
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
-        {
-            (scheme.to_ascii_lowercase(), rest)
-        }
-        _ => (String::new(), url),
-    };
-    let host = match rest.strip_prefix("//") {
-        Some(authority) => {
-            let end = authority.find(['/', '?', '#']).unwrap_or(authority.len());
-            let authority = &authority[..end];
-            authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host)| host)
-                .to_owned()
-        }
-        None => String::new(),
-    };
-    let shown = || crate::secret::redact_url(url);
-    let port = if let Some(bracketed) = host.strip_prefix('[') {
-        match bracketed.find(']') {
-            Some(end) => &bracketed[end + 1..],
-            None => return Err(format!("parse {:?}: missing ']' in host", shown())),
-        }
-    } else {
-        host.rfind(':').map_or("", |colon| &host[colon..])
-    };
-    let valid_port = port.is_empty()
-        || port
-            .strip_prefix(':')
-            .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()));
-    if !valid_port {
-        return Err(format!(
-            "parse {:?}: invalid port {port:?} after host",
-            shown()
-        ));
-    }
-    Ok(GoUrl { scheme, host })
-}
+pub(crate) use crate::http_client::parse_go_url;
 
 /// A duration default for `#[serde(default = …)]`.
 pub(crate) fn seconds(n: u64) -> crate::PromDuration {
@@ -411,47 +357,6 @@ mod tests {
             };
         }
         crate::sd::mechanisms! { check; }
-    }
-
-    #[test]
-    fn urls_are_split_as_go_does() {
-        use super::{GoUrl, parse_go_url};
-        let url = |scheme: &str, host: &str| GoUrl {
-            scheme: scheme.into(),
-            host: host.into(),
-        };
-        assert_eq!(parse_go_url("http://a:1/b").unwrap(), url("http", "a:1"));
-        assert_eq!(parse_go_url("HTTPS://u:p@h?x").unwrap(), url("https", "h"));
-        assert_eq!(parse_go_url("eureka.com").unwrap(), url("", ""));
-        assert_eq!(parse_go_url("http://").unwrap(), url("http", ""));
-        assert_eq!(
-            parse_go_url("localhost:8500").unwrap(),
-            url("localhost", "")
-        );
-        assert!(
-            parse_go_url(":8500")
-                .unwrap_err()
-                .contains("missing protocol scheme")
-        );
-        assert!(
-            parse_go_url("http://a\u{7f}")
-                .unwrap_err()
-                .contains("control character")
-        );
-        assert_eq!(
-            parse_go_url("http://[::1]:9/").unwrap(),
-            url("http", "[::1]:9")
-        );
-        assert_eq!(parse_go_url("http://h:/").unwrap(), url("http", "h:"));
-        assert_eq!(
-            parse_go_url("http://user:pw@:x").unwrap_err(),
-            "parse \"http://user:xxxxx@:x\": invalid port \":x\" after host"
-        );
-        assert!(
-            parse_go_url("http://[::1")
-                .unwrap_err()
-                .contains("missing ']' in host")
-        );
     }
 
     #[test]

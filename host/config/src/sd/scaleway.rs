@@ -114,7 +114,7 @@ impl ScalewaySdConfig {
                 self.zone
             ));
         }
-        if self.api_url.is_empty() || crate::http_client::validate_url(&self.api_url).is_err() {
+        if self.api_url.is_empty() || crate::http_client::parse_go_url(&self.api_url).is_err() {
             return sdk(format!("invalid API url '{}'", self.api_url));
         }
         if self.api_url.ends_with('/') {

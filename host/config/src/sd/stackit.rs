@@ -47,7 +47,7 @@ impl StackitSdConfig {
         if self.endpoint.is_empty() && self.region.is_empty() {
             return Err("endpoint or region missing".into());
         }
-        crate::http_client::validate_url(&self.endpoint)
+        crate::http_client::parse_go_url(&self.endpoint)
             .map_err(|e| format!("invalid endpoint {:?}: {e}", redact_url(&self.endpoint)))?;
         self.validate_http_client()
     }

@@ -1,0 +1,70 @@
+//! Prometheus' `config.JoinDir`: relative file paths in a config joined
+//! with the directory of the file they were read from, cleaned as Go's
+//! `filepath` does.
+
+use std::path::Path;
+
+/// Prometheus' `config.JoinDir`: a relative path joined to `dir` (the
+/// directory of the file it was read from) and cleaned as Go's
+/// `filepath.Join` does; an empty or absolute path as it is.
+pub fn join_dir(dir: &Path, path: &str) -> String {
+    if path.is_empty() || Path::new(path).is_absolute() {
+        return path.to_owned();
+    }
+    let dir = dir.to_string_lossy();
+    if dir.is_empty() {
+        return go_clean(path);
+    }
+    go_clean(&format!("{dir}/{path}"))
+}
+
+/// Go's `filepath.Clean` on a `/`-separated path: the shortest equivalent
+/// path, lexically.
+fn go_clean(path: &str) -> String {
+    let rooted = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            part => parts.push(part),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_owned(),
+        (false, false) => joined,
+    }
+}
+
+pub(crate) fn join_opt(dir: &Path, path: &mut Option<String>) {
+    if let Some(path) = path {
+        *path = join_dir(dir, path);
+    }
+}
+
+pub(crate) fn join(dir: &Path, path: &mut String) {
+    *path = join_dir(dir, path);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_dir;
+    use std::path::Path;
+
+    #[test]
+    fn relative_paths_are_joined_and_cleaned_as_go_does() {
+        assert_eq!(join_dir(Path::new("conf"), "../x"), "x");
+        assert_eq!(join_dir(Path::new("."), "a"), "a");
+        assert_eq!(join_dir(Path::new(""), "a"), "a");
+        assert_eq!(join_dir(Path::new("conf"), ""), "");
+        assert_eq!(join_dir(Path::new("a"), "../../b"), "../b");
+    }
+}
