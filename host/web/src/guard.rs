@@ -36,6 +36,10 @@ pub struct WebSecurity {
     tls_built: Mutex<Option<BuiltTls>>,
     limiter: Option<Mutex<TokenBucket>>,
     auth: Authenticator,
+    /// When a failed login was last logged, and how many were not logged
+    /// since: one client repeating a wrong password (answered from the
+    /// cache, in microseconds) must not flood the log.
+    failures_logged: Mutex<(Option<std::time::Instant>, u64)>,
 }
 
 impl std::fmt::Debug for WebSecurity {
@@ -76,6 +80,7 @@ impl WebSecurity {
             tls_built: Mutex::new(tls_built),
             limiter,
             auth: Authenticator::default(),
+            failures_logged: Mutex::new((None, 0)),
         }))
     }
 
@@ -98,6 +103,20 @@ impl WebSecurity {
             return Ok(Arc::clone(config));
         }
         let config = Arc::new(parse(&bytes, &self.path)?);
+        // A file caught half-written (truncated, not yet filled) reads as
+        // empty, which would be a config without users: never let that turn
+        // authentication off. Users go by removing `basic_auth_users`.
+        if config.basic_auth_users.is_empty()
+            && bytes.iter().all(u8::is_ascii_whitespace)
+            && let Some((_, old)) = &*self.parsed.lock()
+            && !old.basic_auth_users.is_empty()
+        {
+            return Err(WebConfigError::Invalid(
+                "the web config file is empty while it had basic_auth_users; to remove the users, \
+                 delete the basic_auth_users key instead of emptying the file"
+                    .to_owned(),
+            ));
+        }
         *self.parsed.lock() = Some((bytes, Arc::clone(&config)));
         Ok(config)
     }
@@ -250,12 +269,15 @@ async fn guard(State(web): State<Arc<WebSecurity>>, request: Request, next: Next
         if allowed {
             next.run(request).await
         } else {
-            if let Some((user, _)) = &credentials {
+            if let Some((user, _)) = &credentials
+                && let Some(suppressed) = web.log_failure_now()
+            {
                 let user: String = user.chars().take(LOGGED_USER_CHARS).collect();
                 tracing::warn!(
                     peer = %peer(&request),
                     user = ?user,
                     path = %request.uri().path(),
+                    not_logged_since = suppressed,
                     "basic authentication failed"
                 );
             }
@@ -266,15 +288,41 @@ async fn guard(State(web): State<Arc<WebSecurity>>, request: Request, next: Next
             response
         }
     };
+    // The toolkit sets these before the handler runs, so a header the
+    // handler sets itself wins.
     for (name, value) in &config.http_server_config.headers {
         if let (Ok(name), Ok(value)) = (
             HeaderName::try_from(name.as_str()),
             HeaderValue::try_from(value.as_str()),
-        ) {
+        ) && !response.headers().contains_key(&name)
+        {
             response.headers_mut().insert(name, value);
         }
     }
     response
+}
+
+/// At most one failed login is logged per this interval.
+const FAILURE_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl WebSecurity {
+    /// Whether to log a failed login now; if so, how many were not logged
+    /// since the last one.
+    fn log_failure_now(&self) -> Option<u64> {
+        let mut state = self.failures_logged.lock();
+        let now = std::time::Instant::now();
+        match state.0 {
+            Some(last) if now.duration_since(last) < FAILURE_LOG_INTERVAL => {
+                state.1 += 1;
+                None
+            }
+            _ => {
+                let suppressed = state.1;
+                *state = (Some(now), 0);
+                Some(suppressed)
+            }
+        }
+    }
 }
 
 /// Go's `rate.NewLimiter(rate.Every(interval), burst)`: a bucket of
@@ -366,8 +414,13 @@ mod tests {
         // alice:wrong
         let response = call(&router, get(Some("Basic YWxpY2U6d3Jvbmc="))).await;
         assert_eq!(response.status(), 401);
-        // The file is read again: without users, everyone is let in.
+        // An empty file (one caught half-written) does not turn
+        // authentication off: 500 until the file has content again.
         std::fs::write(&path, "").unwrap();
+        assert_eq!(call(&router, get(None)).await.status(), 500);
+        // The file is read again: with the users' key removed, everyone is
+        // let in.
+        std::fs::write(&path, "http_server_config:\n  http2: true\n").unwrap();
         assert_eq!(call(&router, get(None)).await.status(), 200);
         // A broken file: 500 until it is fixed.
         std::fs::write(&path, "basic_auth_users: [").unwrap();
@@ -415,6 +468,62 @@ mod tests {
         assert!(log.contains("basic authentication failed"), "{log}");
         assert!(log.contains("alice"), "{log}");
         assert!(!log.contains("s3cr3t"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn repeated_failed_logins_do_not_flood_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web.yml");
+        std::fs::write(&path, format!("basic_auth_users:\n  alice: {HASH}\n")).unwrap();
+        let router = router(&WebSecurity::load(&path).unwrap());
+        let log = logged(async {
+            for _ in 0..200 {
+                let response = call(&router, get(Some("Basic YWxpY2U6d3Jvbmc="))).await;
+                assert_eq!(response.status(), 401);
+            }
+        })
+        .await;
+        let lines = log.matches("basic authentication failed").count();
+        // One per second at most; 200 cached refusals take far less than
+        // the 200 seconds that would allow a line each.
+        assert!((1..200).contains(&lines), "{lines} lines: {log}");
+    }
+
+    #[tokio::test]
+    async fn a_handlers_own_header_wins_over_a_configured_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web.yml");
+        std::fs::write(
+            &path,
+            "http_server_config:\n  headers:\n    X-Content-Type-Options: nosniff\n    X-Frame-Options: deny\n",
+        )
+        .unwrap();
+        let web = WebSecurity::load(&path).unwrap();
+        let router = web.layer(axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(|| async { ([("x-frame-options", "sameorigin")], "ok") }),
+        ));
+        let response = call(&router, get(None)).await;
+        assert_eq!(response.headers()["x-frame-options"], "sameorigin");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
+
+    #[test]
+    fn the_private_key_is_not_in_debug_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = "-----BEGIN PRIVATE KEY-----\nTUlJQ2RRSUJBREFOQmdrcWhraUc5dzBCQVFFRkFBU0NBbDh3Z2dKYkFnRUFBb0dCQUxMcw==\n-----END PRIVATE KEY-----\n";
+        std::fs::write(dir.path().join("k.pem"), key).unwrap();
+        std::fs::write(dir.path().join("c.pem"), "cert").unwrap();
+        let config = WebConfig::parse(
+            "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n",
+            &dir.path().join("web.yml"),
+        )
+        .unwrap();
+        let material = crate::tls::read_material(&config.tls_server_config).unwrap();
+        let shown = format!("{material:?}");
+        // A derived Debug would list the key's bytes ("-----" is 45, 45, …).
+        assert!(!shown.contains("45, 45, 45"), "{shown}");
+        assert!(shown.contains("<secret>"), "{shown}");
     }
 
     #[tokio::test]

@@ -21,11 +21,22 @@ use std::sync::Arc;
 
 /// The files and inline values a TLS configuration is built from, read
 /// once, so that a rebuilt configuration can be skipped when none changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Material {
     cert: Vec<u8>,
     key: Vec<u8>,
     client_ca: Option<Vec<u8>>,
+}
+
+/// The private key is never shown.
+impl std::fmt::Debug for Material {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Material")
+            .field("cert_bytes", &self.cert.len())
+            .field("key", &"<secret>")
+            .field("client_ca_bytes", &self.client_ca.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 impl Drop for Material {
