@@ -519,7 +519,7 @@ mod tests {
             &dir.path().join("web.yml"),
         )
         .unwrap();
-        let material = crate::tls::read_material(&config.tls_server_config).unwrap();
+        let material = tls::read_material(&config.tls_server_config).unwrap();
         let shown = format!("{material:?}");
         // A derived Debug would list the key's bytes ("-----" is 45, 45, …).
         assert!(!shown.contains("45, 45, 45"), "{shown}");
