@@ -1,0 +1,307 @@
+//! `wasmetheus serve`: starts the plugin runtime, the scrape manager and the
+//! HTTP server, and reloads the configuration on SIGHUP or `POST /-/reload`.
+//!
+//! Files: this one starts and stops the server; `flags.rs` has its flags
+//! ([`ServeArgs`]), `connections.rs` serves HTTP on the accepted
+//! connections (TLS handshakes, HTTP/1 and HTTP/2, read timeouts, the
+//! shutdown grace period) and `listener.rs` accepts them within
+//! `--web.max-connections`, failing writes the client stopped reading.
+
+mod connections;
+mod flags;
+mod listener;
+
+use crate::backend::ServerBackend;
+use anyhow::Context;
+use connections::serve_http;
+pub use flags::{ServeArgs, WebArgs};
+use listener::LimitedListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmetheus_config::Config;
+use wasmetheus_plugin_runtime::{PluginRuntime, PluginsWatcher, RuntimeOptions, watch_plugins_dir};
+use wasmetheus_scrape::ScrapeManager;
+
+pub(crate) const DEFAULT_CONFIG: &str = include_str!("../default-config.yml");
+
+/// Where the configuration comes from; reload reads it again.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    File(PathBuf),
+    BuiltIn,
+}
+
+impl ConfigSource {
+    pub fn load(&self) -> Result<Config, wasmetheus_config::ConfigError> {
+        match self {
+            ConfigSource::File(path) => Config::load(path),
+            ConfigSource::BuiltIn => Config::parse(
+                DEFAULT_CONFIG,
+                std::path::Path::new("<built-in default config>"),
+            ),
+        }
+    }
+}
+
+pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
+    // This very binary, even once its file is replaced by an upgrade: an
+    // artifact only loads in the engine of the build that compiled it.
+    let this_binary = PathBuf::from("/proc/self/exe");
+    args.plugins_compiler = Some(if this_binary.exists() {
+        this_binary
+    } else {
+        std::env::current_exe().context("finding the server's own executable")?
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level)),
+        )
+        .with_target(false)
+        .try_init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(async {
+            let server = start(args).await?;
+            tokio::spawn(reload_on_sighup(Arc::clone(&server.backend)));
+            server.serve_until(shutdown_signal()).await
+        })
+}
+
+/// A started server: listening, plugins loaded, scraping.
+pub struct RunningServer {
+    pub address: std::net::SocketAddr,
+    backend: Arc<ServerBackend>,
+    listener: LimitedListener,
+    /// `--web.read-timeout`; zero: none.
+    read_timeout: std::time::Duration,
+    /// `--web.config.file`: TLS, authentication, headers.
+    web: Option<Arc<wasmetheus_web::WebSecurity>>,
+    /// `--web.route-prefix` (or the external URL's path): `/` or
+    /// `/prefix`.
+    route_prefix: String,
+    /// Hot reload stops when this is dropped.
+    _watcher: PluginsWatcher,
+    /// Scraping stops (and releases the TSDB) when this is dropped.
+    scrape: ScrapeManager,
+    db: Arc<wasmetheus_tsdb::Db>,
+}
+
+impl RunningServer {
+    /// Serves HTTP until `shutdown` completes.
+    pub async fn serve_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = app_router(
+            wasmetheus_api::router(self.backend),
+            &self.route_prefix,
+            self.web.as_ref(),
+        );
+        let tls = self.web.filter(|web| web.tls_enabled());
+        serve_http(self.listener, router, self.read_timeout, tls, shutdown).await;
+        self.scrape.shutdown().await;
+        drop(self._watcher);
+        // Closes the log now, whoever still holds the database: nothing
+        // acknowledged after this point could be lost.
+        let db = self.db;
+        let closing = Arc::clone(&db);
+        tokio::task::spawn_blocking(move || closing.close()).await?;
+        // The store's directory lock goes with the last reference; HTTP
+        // connections finishing their last request may hold one briefly.
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while Arc::strong_count(&db) > 1 && Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        if Arc::strong_count(&db) > 1 {
+            tracing::warn!(
+                "the TSDB is still referenced at shutdown; its lock is released at exit"
+            );
+        }
+        drop(db);
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Loads the configuration and plugins, binds the listen address and starts
+/// scraping; HTTP is served by [`RunningServer::serve_until`].
+pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
+    let started = Instant::now();
+    let source = match &args.config_file {
+        Some(path) => ConfigSource::File(path.clone()),
+        None => ConfigSource::BuiltIn,
+    };
+    // A web config that cannot be used stops the start before anything
+    // else is opened.
+    let web = match &args.web.config_file {
+        Some(path) => Some(
+            wasmetheus_web::WebSecurity::load(path)
+                .with_context(|| format!("--web.config.file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let tls = web.as_ref().is_some_and(|web| web.tls_enabled());
+    let external_url = args.web.external_url(&args.listen_address, tls)?;
+    let route_prefix = args.web.route_prefix(&external_url);
+    flags::check_route_prefix(&route_prefix)?;
+    let config = source.load()?;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    let storage_path = args.storage_path.clone();
+    let db_options = args.db_options(&config);
+    let db =
+        tokio::task::spawn_blocking(move || wasmetheus_tsdb::Db::open(&storage_path, db_options))
+            .await?
+            .with_context(|| format!("opening the TSDB in {}", args.storage_path.display()))?;
+    let db = Arc::new(db);
+    db.start_maintenance(std::time::Duration::from_secs(60));
+    let mut options = RuntimeOptions::new(&args.plugins_dir);
+    options.cache_dir = Some(
+        args.plugins_cache_dir
+            .clone()
+            .unwrap_or_else(|| args.storage_path.join("plugin-cache")),
+    );
+    options.max_instances = args.plugins_max_instances;
+    options.max_plugin_size = args.plugins_max_size;
+    options.compile_timeout = args.plugins_compile_timeout;
+    if args.plugins_max_concurrent_compiles > 0 {
+        options.max_concurrent_compiles = args.plugins_max_concurrent_compiles;
+    }
+    options.compiler = args.plugins_compiler.as_ref().map(|program| {
+        let mut compiler = wasmetheus_plugin_runtime::CompilerCommand::new(program);
+        compiler.memory_limit = args.plugins_compile_memory_limit;
+        compiler
+    });
+    std::fs::create_dir_all(&args.plugins_dir).with_context(|| {
+        format!(
+            "creating the plugins directory {}",
+            args.plugins_dir.display()
+        )
+    })?;
+    let runtime = PluginRuntime::new(options)?;
+    {
+        let runtime = runtime.clone();
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            runtime.apply_config(&config);
+            runtime.load_all();
+        })
+        .await?;
+    }
+    let watcher = watch_plugins_dir(runtime.clone())
+        .with_context(|| format!("watching {}", args.plugins_dir.display()))?;
+
+    let listener = tokio::net::TcpListener::bind(&args.listen_address)
+        .await
+        .with_context(|| format!("listening on {}", args.listen_address))?;
+    let local = listener.local_addr()?;
+    let listener = LimitedListener::new(listener, args.web_max_connections as usize);
+    let backend = Arc::new(ServerBackend::new(
+        runtime,
+        source,
+        config,
+        local.to_string(),
+        Arc::clone(&db),
+    ));
+    backend.enable_admin_api(args.enable_admin_api);
+    backend.set_query_settings(args.engine(), args.flag_values(), args.enable_lifecycle);
+    backend.set_query_concurrency(args.query_max_concurrency as usize);
+    backend.start_discovery();
+    let scrape = ScrapeManager::start(backend.clone(), Some(db.clone()));
+    backend.attach_store(scrape.store().clone());
+    if let Some(web) = &web {
+        tracing::info!(
+            tls = web.tls_enabled(),
+            http2 = web.tls_enabled() && web.http2(),
+            "serving with the TLS and authentication settings of --web.config.file"
+        );
+    }
+    tracing::info!(
+        address = %local,
+        external_url = %external_url,
+        route_prefix = %route_prefix,
+        "wasmetheus ready in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(RunningServer {
+        address: local,
+        backend,
+        listener,
+        read_timeout: args.web_read_timeout,
+        web,
+        route_prefix,
+        _watcher: watcher,
+        scrape,
+        db,
+    })
+}
+
+/// The API's routes under `route_prefix` (with `/` redirecting to it, as
+/// Prometheus), all behind `--web.config.file`'s authentication and
+/// headers.
+fn app_router(
+    api: axum::Router,
+    route_prefix: &str,
+    web: Option<&Arc<wasmetheus_web::WebSecurity>>,
+) -> axum::Router {
+    let router = if route_prefix == "/" {
+        api
+    } else {
+        let target = route_prefix.to_owned();
+        axum::Router::new().nest(route_prefix, api).route(
+            "/",
+            axum::routing::get(move || {
+                let target = target.clone();
+                async move {
+                    // Go's http.Redirect: 302 with a short HTML body.
+                    let body = format!("<a href=\"{target}\">Found</a>.\n\n");
+                    (
+                        axum::http::StatusCode::FOUND,
+                        [
+                            (axum::http::header::LOCATION, target),
+                            (
+                                axum::http::header::CONTENT_TYPE,
+                                "text/html; charset=utf-8".to_owned(),
+                            ),
+                        ],
+                        body,
+                    )
+                }
+            }),
+        )
+    };
+    match web {
+        Some(web) => web.layer(router),
+        None => router,
+    }
+}
+
+async fn reload_on_sighup(backend: Arc<ServerBackend>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        if let Err(e) = backend.reload_config().await {
+            tracing::error!("reload failed, the previous configuration stays in force: {e}");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        () = term => {},
+    }
+}
