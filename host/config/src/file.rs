@@ -2,6 +2,7 @@
 
 use crate::global::RuntimeConfig;
 use crate::go_yaml::{go_quote, null_as_default};
+use crate::http_client::join_dir;
 use crate::otlp::OtlpConfig;
 use crate::remote::no_nulls;
 use crate::scrape::ScrapeConfig;
@@ -153,10 +154,52 @@ impl Config {
             source,
         })?;
         let mut config = Config::parse(&text, path)?;
+        config.set_directory(&go_dir(path));
         let (included, warnings) = crate::scrape_files::load_scrape_config_files(&config, path)?;
         config.warnings.extend(warnings);
         config.scrape_configs.extend(included);
         Ok(config)
+    }
+
+    /// Joins every relative file path with `dir` (the directory of the file
+    /// the configuration was read from), as Prometheus' `SetDirectory` does
+    /// when it loads a file: the global log files, `rule_files`,
+    /// `scrape_config_files`, each scrape config's and Alertmanager's HTTP
+    /// client and discovery files, remote write and read clients and the
+    /// tracing TLS files. [`Config::load`] calls it once; a path joined
+    /// twice would be wrong for a relative directory.
+    pub fn set_directory(&mut self, dir: &Path) {
+        let join = |path: &mut String| *path = join_dir(dir, path);
+        join(&mut self.global.query_log_file);
+        join(&mut self.global.scrape_failure_log_file);
+        for pattern in &mut self.rule_files {
+            join(&mut pattern.0);
+        }
+        for pattern in &mut self.scrape_config_files {
+            join(pattern);
+        }
+        for scrape in &mut self.scrape_configs {
+            scrape.set_directory(dir);
+        }
+        for am in &mut self.alerting.alertmanagers {
+            am.set_http_directory(dir);
+            am.set_service_discovery_directory(dir);
+            for sd in &mut am.file_sd_configs {
+                sd.files.iter_mut().for_each(join);
+            }
+            for sd in &mut am.http_sd_configs {
+                sd.set_http_directory(dir);
+            }
+        }
+        for rw in &mut self.remote_write {
+            rw.http.set_directory(dir);
+        }
+        for rr in &mut self.remote_read {
+            rr.http.set_directory(dir);
+        }
+        if let Some(tracing) = &mut self.tracing {
+            tracing.tls_config.set_directory(dir);
+        }
     }
 
     /// Parses `text`; `path` is only used in error messages. Files named by
@@ -285,6 +328,12 @@ impl Config {
             .map_err(|message| invalid("remote_read", message))?;
         let scheme = global.metric_name_validation_scheme.relabel_scheme();
         let mut remote_write = remote_write;
+        if !remote_write.is_empty() {
+            let http2 = crate::remote::remote_write_http2(text, path);
+            for (i, rw) in remote_write.iter_mut().enumerate() {
+                rw.http.enable_http2 = http2.get(i).copied().unwrap_or(false);
+            }
+        }
         for rw in &mut remote_write {
             for rule in &mut rw.write_relabel_configs {
                 rule.name_validation_scheme = scheme;
@@ -331,6 +380,35 @@ impl Config {
             scrape_config_files: raw.scrape_config_files,
             warnings,
         })
+    }
+}
+
+/// Go's `filepath.Dir`: the directory part of `path`, `.` for a bare file
+/// name; a relative path's directory stays relative.
+pub(crate) fn go_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ if path.has_root() => PathBuf::from("/"),
+        _ => PathBuf::from("."),
+    }
+}
+
+impl ScrapeConfig {
+    /// Prometheus' `ScrapeConfig.SetDirectory`: its HTTP client files,
+    /// every discovery config's files and `scrape_failure_log_file` joined
+    /// with `dir`.
+    pub fn set_directory(&mut self, dir: &Path) {
+        self.set_http_directory(dir);
+        self.set_service_discovery_directory(dir);
+        for sd in &mut self.file_sd_configs {
+            for file in &mut sd.files {
+                *file = join_dir(dir, file);
+            }
+        }
+        for sd in &mut self.http_sd_configs {
+            sd.set_http_directory(dir);
+        }
+        self.scrape_failure_log_file = join_dir(dir, &self.scrape_failure_log_file);
     }
 }
 

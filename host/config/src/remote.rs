@@ -178,7 +178,8 @@ pub struct RemoteWriteConfig {
     pub round_robin_dns: bool,
     pub protobuf_message: WriteMessage,
     /// Unset `follow_redirects` means true and unset `enable_http2` false
-    /// here (Prometheus' `DefaultRemoteWriteHTTPClientConfig`).
+    /// here (Prometheus' `DefaultRemoteWriteHTTPClientConfig`; see
+    /// [`Config::parse`](crate::Config::parse)).
     #[serde(flatten)]
     pub http: HttpClientConfig,
     pub queue_config: QueueConfig,
@@ -369,6 +370,33 @@ impl TryFrom<RawRemoteRead> for RemoteReadConfig {
             oauth2: http_oauth2,
         })
     }
+}
+
+/// Which `remote_write` entries of the file's `text` turn HTTP/2 on, in
+/// order. Prometheus' `DefaultRemoteWriteHTTPClientConfig` leaves it off:
+/// unlike every other HTTP client, a remote write client speaks HTTP/2 only
+/// where its entry says `enable_http2: true`. The shared HTTP client fields
+/// default it to true, so the entries are read again for the key alone.
+pub(crate) fn remote_write_http2(text: &str, path: &std::path::Path) -> Vec<bool> {
+    #[derive(Deserialize)]
+    struct Entries {
+        #[serde(default, deserialize_with = "crate::go_yaml::null_as_default")]
+        remote_write: Vec<Option<Entry>>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        enable_http2: Option<bool>,
+    }
+    crate::file::parse_yaml::<Entries>(text, path)
+        .map(|entries| {
+            entries
+                .remote_write
+                .into_iter()
+                .map(|e| e.and_then(|e| e.enable_http2).unwrap_or(false))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The few things Go's `url.Parse` rejects that a hand-written URL may

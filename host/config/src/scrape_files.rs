@@ -42,7 +42,7 @@ pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
 }
 
 /// Reads the scrape configs of every file `config.scrape_config_files`
-/// names (relative to the directory of `path`, the main file), completed
+/// names (already joined with the main file's directory), completed
 /// and checked against the main file's jobs. Errors name the included file
 /// and its position.
 /// Also returns the "parsed, not in effect yet" warnings of the included
@@ -51,7 +51,6 @@ pub(crate) fn load_scrape_config_files(
     config: &Config,
     path: &Path,
 ) -> Result<(Vec<ScrapeConfig>, Vec<String>), ConfigError> {
-    let dir = path.parent().unwrap_or(Path::new(""));
     let main_text = std::fs::read_to_string(path).unwrap_or_default();
     let mut reported = std::collections::HashSet::new();
     crate::not_in_effect::warnings_once(&main_text, path, &mut reported);
@@ -63,9 +62,11 @@ pub(crate) fn load_scrape_config_files(
         .collect();
     let mut found = Vec::new();
     let mut files_read = 0;
+    // The patterns were joined with the main file's directory when it was
+    // loaded (`Config::set_directory`).
     for pattern in &config.scrape_config_files {
-        let joined = join_dir(dir, pattern);
-        let files = glob_files(&joined).map_err(|message| ConfigError::Invalid {
+        let joined = Path::new(pattern);
+        let files = glob_files(joined).map_err(|message| ConfigError::Invalid {
             path: path.to_owned(),
             line: 1,
             column: 1,
@@ -97,6 +98,9 @@ pub(crate) fn load_scrape_config_files(
                 &mut reported,
             ));
             let shown = absolute(&file);
+            // An included file's relative paths are relative to its own
+            // directory, as in Prometheus.
+            let dir = crate::file::go_dir(&file);
             for scrape in included.scrape_configs {
                 let invalid = |needle: &str, message: String| {
                     let (line, column) = crate::file::locate(&text, needle);
@@ -128,21 +132,12 @@ pub(crate) fn load_scrape_config_files(
                     ));
                 }
                 jobs.insert(scrape.job_name.clone(), go_quote(&shown));
+                scrape.set_directory(&dir);
                 found.push(scrape);
             }
         }
     }
     Ok((found, warnings))
-}
-
-/// `config.JoinDir`: relative paths are taken from the file's directory.
-fn join_dir(dir: &Path, pattern: &str) -> PathBuf {
-    let path = Path::new(pattern);
-    if path.is_absolute() || pattern.is_empty() {
-        path.to_owned()
-    } else {
-        dir.join(path)
-    }
 }
 
 fn absolute(path: &Path) -> String {

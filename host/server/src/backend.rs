@@ -111,20 +111,13 @@ impl ServerBackend {
     /// (Re)starts service discovery for the configuration in force.
     pub fn start_discovery(&self) {
         let config = self.config.lock().clone();
-        let base = match &self.source {
-            ConfigSource::File(path) => path
-                .parent()
-                .map(std::path::Path::to_owned)
-                .unwrap_or_default(),
-            ConfigSource::BuiltIn => std::path::PathBuf::from("."),
-        };
         let changes = Arc::clone(&self.self_changes);
         let changed: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
             changes.send_modify(|g| *g += 1);
         });
         // The old sources stop before the new ones start.
         *self.discovery.lock() = None;
-        let discovery = Discovery::start(&config, &base, &self.discovered, changed);
+        let discovery = Discovery::start(&config, &self.discovered, changed);
         *self.discovery.lock() = Some(discovery);
     }
 
@@ -312,7 +305,7 @@ impl ServerBackend {
             .collect();
         let idle: Vec<&crate::discovery::DiscoveryStatus> = statuses
             .iter()
-            .filter(|s| s.state == crate::discovery::DiscoveryState::NotRunning)
+            .filter(|s| s.state != crate::discovery::DiscoveryState::Running)
             .collect();
         let not_running = idle
             .iter()

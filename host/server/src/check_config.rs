@@ -258,24 +258,23 @@ fn check_file(
         Ok(config) => config,
         Err(e) => return (None, Err(describe_load_error(file, &e))),
     };
-    let checked = check_named_files(file, &config, syntax_only, out);
+    let checked = check_named_files(&config, syntax_only, out);
     (Some(config), checked)
 }
 
 /// The files `config` (loaded from `file`) names, checked as promtool
 /// checks them; the rule files found.
 fn check_named_files(
-    file: &Path,
     config: &Config,
     syntax_only: bool,
     out: &mut dyn Write,
 ) -> Result<Vec<PathBuf>, CheckError> {
-    let dir = go_dir(file);
-
+    // Config::load joined every relative path with the file's directory,
+    // as Prometheus' LoadFile does: the paths are used as they are.
     let mut rule_files = Vec::new();
     if !syntax_only {
         for pattern in &config.rule_files {
-            let rf = join_dir(&dir, &pattern.0);
+            let rf = pattern.0.clone();
             let found = go_glob(&rf).map_err(|e| e.to_string())?;
             // An explicit file must exist.
             if !pattern.0.contains('*') {
@@ -299,7 +298,7 @@ fn check_named_files(
     for scrape in &config.scrape_configs {
         let files = client_files(scrape);
         if !syntax_only && let Some(credentials) = &files.credentials_file {
-            let path = join_dir(&dir, credentials);
+            let path = credentials.clone();
             stat(Path::new(&path)).map_err(|e| {
                 format!(
                     "error checking authorization credentials or bearer token file {}: {e}",
@@ -307,11 +306,11 @@ fn check_named_files(
                 )
             })?;
         }
-        check_tls_files(&dir, &files, syntax_only)?;
+        check_tls_files(&files, syntax_only)?;
         if !syntax_only {
             for sd in &scrape.file_sd_configs {
                 for pattern in &sd.files {
-                    let joined = join_dir(&dir, pattern);
+                    let joined = pattern.clone();
                     let found = go_glob(&joined).map_err(|e| e.to_string())?;
                     if found.is_empty() {
                         let _ = writeln!(
@@ -333,7 +332,7 @@ fn check_named_files(
         // Kubernetes discovery's own TLS client files, as promtool checks
         // them.
         for sd in &scrape.kubernetes_sd_configs {
-            check_tls_files(&dir, &tls_files(sd.tls_config.as_ref()), syntax_only)?;
+            check_tls_files(&tls_files(sd.tls_config.as_ref()), syntax_only)?;
         }
         let statics: Vec<TargetGroup> = scrape
             .static_configs
@@ -352,7 +351,7 @@ fn check_named_files(
         if !syntax_only {
             for sd in &alertmanager.file_sd_configs {
                 for pattern in &sd.files {
-                    let joined = join_dir(&dir, pattern);
+                    let joined = pattern.clone();
                     let found = go_glob(&joined).map_err(|e| e.to_string())?;
                     if found.is_empty() {
                         let _ = writeln!(
@@ -447,9 +446,9 @@ fn tls_files(tls: Option<&TlsConfig>) -> ClientFiles {
 }
 
 /// promtool's `checkTLSConfig`.
-fn check_tls_files(dir: &str, files: &ClientFiles, syntax_only: bool) -> Result<(), CheckError> {
-    let cert = files.cert_file.as_deref().map(|f| join_dir(dir, f));
-    let key = files.key_file.as_deref().map(|f| join_dir(dir, f));
+fn check_tls_files(files: &ClientFiles, syntax_only: bool) -> Result<(), CheckError> {
+    let cert = files.cert_file.clone();
+    let key = files.key_file.clone();
     match (&cert, &key) {
         (Some(cert), None) => {
             return Err(format!(
@@ -1031,25 +1030,6 @@ fn stat(path: &Path) -> Result<(), String> {
         .map_err(|e| go_io_error("stat", path, &e))
 }
 
-/// Go's `filepath.Dir` of the configuration file: what Prometheus resolves
-/// the relative paths inside it against.
-fn go_dir(file: &Path) -> String {
-    let text = path_text(file);
-    match text.rfind('/') {
-        Some(i) => go_clean(&text[..=i]),
-        None => ".".to_owned(),
-    }
-}
-
-/// Prometheus' `config.JoinDir`: an absolute (or empty) path as is, a
-/// relative one joined to `dir` and cleaned as Go's `filepath.Join`.
-fn join_dir(dir: &str, path: &str) -> String {
-    if path.is_empty() || path.starts_with('/') {
-        return path.to_owned();
-    }
-    go_clean(&format!("{dir}/{path}"))
-}
-
 /// Go's `filepath.Clean`: the shortest equivalent path, lexically.
 fn go_clean(path: &str) -> String {
     if path.is_empty() {
@@ -1248,14 +1228,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_are_joined_and_cleaned_as_go_does() {
-        assert_eq!(go_dir(Path::new("p.yml")), ".");
-        assert_eq!(go_dir(Path::new("cfg/p.yml")), "cfg");
-        assert_eq!(go_dir(Path::new("/p.yml")), "/");
-        assert_eq!(join_dir(".", "rules.yml"), "rules.yml");
-        assert_eq!(join_dir("cfg", "./r/../rules.yml"), "cfg/rules.yml");
-        assert_eq!(join_dir("cfg", "/abs/x"), "/abs/x");
-        assert_eq!(join_dir("../a", "../b"), "../b");
+    fn paths_are_cleaned_as_go_does() {
         assert_eq!(go_clean("/../x"), "/x");
     }
 

@@ -86,10 +86,11 @@ fn parse_groups(text: &str, path: &Path) -> Result<Vec<RawGroup>, String> {
     }
 }
 
-/// The files a pattern names: a `*` glob is allowed in the last element,
-/// as in Prometheus.
-fn expand(pattern: &str, base: &Path) -> Vec<PathBuf> {
-    let path = base.join(pattern);
+/// The files a pattern names (already joined with the config file's
+/// directory by the loader): a `*` glob is allowed in the last element, as
+/// in Prometheus.
+fn expand(pattern: &str) -> Vec<PathBuf> {
+    let path = PathBuf::from(pattern);
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return Vec::new();
     };
@@ -97,7 +98,10 @@ fn expand(pattern: &str, base: &Path) -> Vec<PathBuf> {
         return vec![path];
     }
     let (prefix, suffix) = name.split_once('*').unwrap_or((name, ""));
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
@@ -120,12 +124,11 @@ fn expand(pattern: &str, base: &Path) -> Vec<PathBuf> {
 /// good state); the error is logged.
 fn read_file_sd(
     config: &FileSdConfig,
-    base: &Path,
     previous: &BTreeMap<PathBuf, Vec<TargetGroup>>,
 ) -> BTreeMap<PathBuf, Vec<TargetGroup>> {
     let mut out = BTreeMap::new();
     for pattern in &config.files {
-        for path in expand(pattern, base) {
+        for path in expand(pattern) {
             let parsed = std::fs::read_to_string(&path)
                 .map_err(|e| format!("{}: {e}", path.display()))
                 .and_then(|text| parse_groups(&text, &path));
@@ -163,6 +166,9 @@ pub enum DiscoveryState {
     /// Parsed and validated, not run by this version: it produces no
     /// targets.
     NotRunning,
+    /// Run here, but it could not start (a bad kubeconfig, no in-cluster
+    /// credentials): it produces no targets; the reason says why.
+    Failed,
 }
 
 /// One `<mechanism>_sd_configs` entry of a scrape config and whether it
@@ -236,8 +242,12 @@ pub fn discovery_statuses(config: &Config) -> Vec<DiscoveryStatus> {
 pub struct Discovery {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _watchers: Vec<notify::RecommendedWatcher>,
-    statuses: Vec<DiscoveryStatus>,
+    statuses: Statuses,
 }
+
+/// The statuses of a [`Discovery`]: a running entry that fails to start
+/// marks itself failed here.
+type Statuses = Arc<Mutex<Vec<DiscoveryStatus>>>;
 
 impl Drop for Discovery {
     fn drop(&mut self) {
@@ -249,16 +259,16 @@ impl Drop for Discovery {
 
 impl Discovery {
     /// Every discovery entry of the configuration and whether it runs.
-    pub fn statuses(&self) -> &[DiscoveryStatus] {
-        &self.statuses
+    pub fn statuses(&self) -> Vec<DiscoveryStatus> {
+        self.statuses.lock().clone()
     }
 
-    /// Starts the sources of `config`. `base` resolves relative file
-    /// paths (the config file's directory); `changed` is called after
-    /// each change of any source's groups.
+    /// Starts the sources of `config`, whose relative file paths
+    /// [`Config::load`] joined with the config file's directory (they are
+    /// used as they are); `changed` is called after each change of any
+    /// source's groups.
     pub fn start(
         config: &Config,
-        base: &Path,
         discovered: &Discovered,
         changed: Arc<dyn Fn() + Send + Sync>,
     ) -> Discovery {
@@ -275,6 +285,7 @@ impl Discovery {
                 );
             }
         }
+        let statuses: Statuses = Arc::new(Mutex::new(statuses));
         let mut tasks = Vec::new();
         let mut watchers = Vec::new();
         for scrape in &config.scrape_configs {
@@ -290,12 +301,11 @@ impl Discovery {
                 {
                     use notify::Watcher;
                     for pattern in &fsd.files {
-                        let dir = base
-                            .join(pattern)
-                            .parent()
-                            .map(Path::to_owned)
-                            .unwrap_or_else(|| base.to_owned());
-                        let _ = watcher.watch(&dir, notify::RecursiveMode::NonRecursive);
+                        let dir = match Path::new(pattern).parent() {
+                            Some(dir) if !dir.as_os_str().is_empty() => dir,
+                            _ => Path::new("."),
+                        };
+                        let _ = watcher.watch(dir, notify::RecursiveMode::NonRecursive);
                     }
                     watchers.push(watcher);
                 }
@@ -303,7 +313,6 @@ impl Discovery {
                     job.clone(),
                     format!("file_sd/{i}"),
                     fsd.clone(),
-                    base.to_owned(),
                     discovered.clone(),
                     Arc::clone(&changed),
                     wake_rx,
@@ -322,10 +331,11 @@ impl Discovery {
                 tasks.push(tokio::spawn(run_kubernetes_sd(
                     job.clone(),
                     format!("kubernetes_sd/{i}"),
+                    i,
                     ksd.clone(),
-                    base.to_owned(),
                     discovered.clone(),
                     Arc::clone(&changed),
+                    Arc::clone(&statuses),
                 )));
             }
             for (i, dsd) in scrape.dns_sd_configs.iter().enumerate() {
@@ -350,7 +360,6 @@ async fn run_file_sd(
     job: String,
     source: String,
     config: FileSdConfig,
-    base: PathBuf,
     discovered: Discovered,
     changed: Arc<dyn Fn() + Send + Sync>,
     mut wake: tokio::sync::mpsc::UnboundedReceiver<()>,
@@ -358,8 +367,8 @@ async fn run_file_sd(
     let mut previous = BTreeMap::new();
     loop {
         let current = {
-            let (config, base, previous) = (config.clone(), base.clone(), previous.clone());
-            tokio::task::spawn_blocking(move || read_file_sd(&config, &base, &previous))
+            let (config, previous) = (config.clone(), previous.clone());
+            tokio::task::spawn_blocking(move || read_file_sd(&config, &previous))
                 .await
                 .unwrap_or_default()
         };
@@ -388,15 +397,25 @@ async fn run_file_sd(
 async fn run_kubernetes_sd(
     job: String,
     source: String,
+    index: usize,
     config: wasmetheus_config::sd::kubernetes::KubernetesSdConfig,
-    base: PathBuf,
     discovered: Discovered,
     changed: Arc<dyn Fn() + Send + Sync>,
+    statuses: Statuses,
 ) {
-    let discovery = match wasmetheus_kubernetes_sd::KubernetesDiscovery::new(&config, &base).await {
+    // The config's paths are joined already: an empty base leaves them be.
+    let started = wasmetheus_kubernetes_sd::KubernetesDiscovery::new(&config, Path::new("")).await;
+    let discovery = match started {
         Ok(d) => d,
         Err(e) => {
             tracing::error!(job = %job, error = %e, "kubernetes_sd: cannot start; it produces no targets");
+            mark_failed(
+                &statuses,
+                &job,
+                "kubernetes_sd_configs",
+                index,
+                &e.to_string(),
+            );
             return;
         }
     };
@@ -436,6 +455,17 @@ async fn run_kubernetes_sd(
         let groups = by_source.values().flatten().cloned().collect();
         if discovered.set(&job, &source, groups) {
             changed();
+        }
+    }
+}
+
+/// Marks the running entry `index` of `mechanism` in `job` as failed with
+/// `reason`, for `/api/v1/targets` and `prometheus_sd_failed_configs`.
+fn mark_failed(statuses: &Statuses, job: &str, mechanism: &str, index: usize, reason: &str) {
+    for status in statuses.lock().iter_mut() {
+        if status.job == job && status.mechanism == mechanism && status.index == index {
+            status.state = DiscoveryState::Failed;
+            status.reason = format!("{mechanism} could not start: {reason}");
         }
     }
 }
@@ -862,6 +892,7 @@ mod tests {
                         status.mechanism
                     )
                 ),
+                DiscoveryState::Failed => panic!("nothing has started: {status:?}"),
             }
         }
     }
@@ -875,11 +906,12 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.path().join("b.yml"), "- targets: [h3:9100]\n").unwrap();
+        let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
         let config = FileSdConfig {
-            files: vec!["*.json".into(), "b.yml".into()],
+            files: vec![path("*.json"), path("b.yml")],
             refresh_interval: wasmetheus_config::PromDuration(Duration::from_secs(60)),
         };
-        let found = read_file_sd(&config, dir.path(), &BTreeMap::new());
+        let found = read_file_sd(&config, &BTreeMap::new());
         let groups: Vec<&TargetGroup> = found.values().flatten().collect();
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].targets, vec!["h1:9100", "h2:9100"]);
@@ -888,7 +920,7 @@ mod tests {
         assert_eq!(groups[1].targets, vec!["h3:9100"]);
         // A broken file keeps its last good groups.
         std::fs::write(dir.path().join("b.yml"), "- targets: [").unwrap();
-        let again = read_file_sd(&config, dir.path(), &found);
+        let again = read_file_sd(&config, &found);
         assert_eq!(again, found);
     }
 }
