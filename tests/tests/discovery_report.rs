@@ -157,3 +157,127 @@ async fn discoveries_that_do_not_run_are_listed_with_their_reason() {
     );
     server.stop().await;
 }
+
+/// `path` relative to the working directory, which the in-process server
+/// shares.
+fn relative(path: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().unwrap();
+    let ups = cwd.components().count() - 1;
+    let mut relative = "../".repeat(ups);
+    relative.push_str(path.strip_prefix("/").unwrap().to_str().unwrap());
+    relative
+}
+
+fn write(path: &std::path::Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A configuration in a subdirectory named by a relative `--config.file`:
+/// its file SD files and password file, and those of a scrape config file
+/// in another directory, are found relative to the file that names them
+/// (joined once, as Prometheus does), so every target is scraped; a
+/// Kubernetes discovery whose relative kubeconfig does not exist is
+/// reported as failed, with the joined path in its reason, and counted in
+/// `prometheus_sd_failed_configs`.
+#[tokio::test(flavor = "multi_thread")]
+async fn files_of_a_relatively_named_config_are_found_and_a_failed_discovery_says_why() {
+    let target = wasmetheus_tests::fixture_target().await;
+    let dir = PluginsDir::new();
+    let root = dir.path().canonicalize().unwrap();
+    let targets = format!(r#"[{{"targets": ["{target}"]}}]"#);
+    write(&root.join("cfg/sd/targets.json"), &targets);
+    write(&root.join("cfg/secrets/pw"), "pw\n");
+    write(&root.join("inc/own.json"), &targets);
+    write(&root.join("inc/token"), "t\n");
+    write(
+        &root.join("inc/jobs.yml"),
+        "scrape_configs:
+  - job_name: included
+    authorization: {credentials_file: token}
+    file_sd_configs: [{files: [own.json]}]
+",
+    );
+    let config_path = root.join("cfg/prometheus.yml");
+    write(
+        &config_path,
+        "global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_config_files: [../inc/*.yml]
+scrape_configs:
+  - job_name: relative
+    basic_auth: {username: u, password_file: secrets/pw}
+    file_sd_configs: [{files: [sd/*.json]}]
+  - job_name: kube
+    kubernetes_sd_configs:
+      - role: pod
+        kubeconfig_file: kube/absent
+",
+    );
+    let config = relative(&config_path);
+    let data = tempfile::tempdir().unwrap();
+    let args = wasmetheus_tests::test_args(
+        dir.path(),
+        Some(std::path::Path::new(&config)),
+        data.path(),
+    );
+    let server = TestServer::start(args, data).await;
+    let a = server.address;
+
+    // Both jobs' targets are discovered and scraped (a password or token
+    // file not found would fail the scrape).
+    eventually(
+        std::time::Duration::from_secs(20),
+        "both file SD targets up",
+        || async {
+            let targets = get_json(a, "/api/v1/targets").await;
+            let up: Vec<String> = targets["data"]["activeTargets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["health"] == "up")
+                .map(|t| t["scrapePool"].as_str().unwrap().to_owned())
+                .collect();
+            (up.contains(&"relative".to_owned()) && up.contains(&"included".to_owned()))
+                .then_some(())
+        },
+    )
+    .await;
+
+    // status/config shows the joined paths.
+    let status = get_json(a, "/api/v1/status/config").await;
+    let yaml = status["data"]["yaml"].as_str().unwrap();
+    let cfg_dir = config.trim_end_matches("/prometheus.yml");
+    assert!(yaml.contains(&format!("{cfg_dir}/sd/*.json")), "{yaml}");
+    assert!(yaml.contains(&format!("{cfg_dir}/kube/absent")), "{yaml}");
+
+    // The Kubernetes discovery could not start: failed, with the reason.
+    let kube = eventually(
+        std::time::Duration::from_secs(10),
+        "the kubernetes discovery failed",
+        || async {
+            let targets = get_json(a, "/api/v1/targets").await;
+            targets["data"]["discoveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["mechanism"] == "kubernetes_sd_configs" && d["state"] == "failed")
+                .cloned()
+        },
+    )
+    .await;
+    assert_eq!(kube["job"], "kube", "{kube}");
+    let reason = kube["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("kubernetes_sd_configs could not start")
+            && reason.contains(&format!("{cfg_dir}/kube/absent")),
+        "{kube}"
+    );
+    let (_, metrics) = http(a, "GET", "/metrics", &[]).await;
+    assert!(
+        metrics.contains("prometheus_sd_failed_configs{name=\"scrape\"} 1"),
+        "{metrics}"
+    );
+    server.stop().await;
+}
