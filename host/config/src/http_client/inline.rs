@@ -2,10 +2,12 @@
 //! into the structs that use it, as a macro writing the fields into a
 //! struct definition (see the parent module's documentation).
 
-/// Writes Prometheus' inlined HTTP client fields into a struct definition
-/// and implements `http()`, `set_http()` and `validate_http_client()` on it
-/// (see the module documentation).
-macro_rules! with_http_client {
+/// Writes the fields of Prometheus' `HTTPClientConfig` after a struct
+/// definition's own and passes the definition on to `$next`: the one list
+/// of them, for [`HttpClientConfig`] itself and every struct inlining it.
+///
+/// [`HttpClientConfig`]: crate::http_client::HttpClientConfig
+macro_rules! http_client_fields {
     (
         @then $($next:ident)::+ ;
         $(#[$meta:meta])*
@@ -23,12 +25,16 @@ macro_rules! with_http_client {
                 pub authorization: Option<$crate::http_client::Authorization>,
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub oauth2: Option<$crate::http_client::OAuth2>,
+                /// Deprecated: moved into `authorization` by
+                /// [`HttpClientConfig::validate`](crate::http_client::HttpClientConfig::validate).
                 #[serde(
                     default,
                     deserialize_with = "crate::go_yaml::null_as_default",
                     skip_serializing_if = "crate::Secret::is_empty"
                 )]
                 pub bearer_token: $crate::Secret,
+                /// Deprecated: moved into `authorization` by
+                /// [`HttpClientConfig::validate`](crate::http_client::HttpClientConfig::validate).
                 #[serde(
                     default,
                     deserialize_with = "crate::go_yaml::null_as_default",
@@ -68,6 +74,7 @@ macro_rules! with_http_client {
                     skip_serializing_if = "crate::http_client::is_false"
                 )]
                 pub proxy_from_environment: bool,
+                /// Headers sent to the proxy on CONNECT; values are secret.
                 #[serde(
                     default,
                     deserialize_with = "crate::go_yaml::null_as_default",
@@ -79,6 +86,28 @@ macro_rules! with_http_client {
                 pub http_headers: Option<
                     std::collections::BTreeMap<String, $crate::http_client::HttpHeader>,
                 >,
+            }
+        }
+    };
+}
+pub(crate) use http_client_fields;
+
+/// Writes Prometheus' inlined HTTP client fields into a struct definition
+/// and implements `http()`, `set_http()` and `validate_http_client()` on it
+/// (see the module documentation).
+macro_rules! with_http_client {
+    (
+        @then $($next:ident)::+ ;
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $( $(#[$fmeta:meta])* $fvis:vis $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $crate::http_client::http_client_fields! {
+            @then $($next)::+ ;
+            $(#[$meta])*
+            $vis struct $name {
+                $( $(#[$fmeta])* $fvis $field : $ty, )*
             }
         }
 
@@ -154,13 +183,7 @@ macro_rules! with_http_client {
             /// [`HttpClientConfig::validate_nested`]: crate::http_client::HttpClientConfig::validate_nested
             #[allow(dead_code)]
             pub fn validate_http_nested(&self) -> Result<(), String> {
-                if let Some(tls) = &self.tls_config {
-                    tls.validate()?;
-                }
-                if let Some(oauth2) = &self.oauth2 {
-                    oauth2.validate()?;
-                }
-                Ok(())
+                $crate::http_client::validate_nested(&self.tls_config, &self.oauth2)
             }
 
             /// [`HttpClientConfig::validate`] on its HTTP client settings,

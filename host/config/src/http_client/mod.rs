@@ -56,74 +56,23 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::go_yaml::null_as_default;
-use crate::secret::{Secret, no_secret, serialize_optional_url};
+use crate::secret::{Secret, no_secret};
 
-pub(crate) use inline::{plain_struct, with_http_client};
+pub(crate) use inline::{http_client_fields, plain_struct, with_http_client};
 pub use oauth2::OAuth2;
 pub use paths::join_dir;
 pub(crate) use paths::{join, join_opt};
 use proxy::validate_proxy;
-pub(crate) use tls::no_tls_config;
 pub use tls::TlsConfig;
+pub(crate) use tls::no_tls_config;
 pub(crate) use url::parse_go_url;
 
-/// Prometheus' `common/config.HTTPClientConfig`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpClientConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub basic_auth: Option<BasicAuth>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization: Option<Authorization>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oauth2: Option<OAuth2>,
-    /// Deprecated: moved into `authorization` by [`HttpClientConfig::validate`].
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Secret::is_empty"
-    )]
-    pub bearer_token: Secret,
-    /// Deprecated: moved into `authorization` by [`HttpClientConfig::validate`].
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub bearer_token_file: String,
-    #[serde(default, skip_serializing_if = "no_tls_config")]
-    pub tls_config: Option<TlsConfig>,
-    #[serde(default = "yes", deserialize_with = "null_as_default")]
-    pub follow_redirects: bool,
-    #[serde(default = "yes", deserialize_with = "null_as_default")]
-    pub enable_http2: bool,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_optional_url"
-    )]
-    pub proxy_url: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub no_proxy: String,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "is_false"
-    )]
-    pub proxy_from_environment: bool,
-    /// Headers sent to the proxy on CONNECT; values are secret.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
-    pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http_headers: Option<BTreeMap<String, HttpHeader>>,
+http_client_fields! {
+    @then plain_struct;
+    /// Prometheus' `common/config.HTTPClientConfig`.
+    #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct HttpClientConfig {}
 }
 
 impl Default for HttpClientConfig {
@@ -297,18 +246,27 @@ pub fn canonical_header_key(name: &str) -> String {
         .collect()
 }
 
+/// The checks of the nested `tls_config` and `oauth2` blocks, made as
+/// Prometheus reads them (their own `UnmarshalYAML`).
+pub(crate) fn validate_nested(
+    tls_config: &Option<TlsConfig>,
+    oauth2: &Option<OAuth2>,
+) -> Result<(), String> {
+    if let Some(tls) = tls_config {
+        tls.validate()?;
+    }
+    if let Some(oauth2) = oauth2 {
+        oauth2.validate()?;
+    }
+    Ok(())
+}
+
 impl HttpClientConfig {
     /// The checks Prometheus makes while it reads the nested `tls_config`
     /// and `oauth2` blocks, before the checks of the struct they are
     /// inlined in.
     pub fn validate_nested(&self) -> Result<(), String> {
-        if let Some(tls) = &self.tls_config {
-            tls.validate()?;
-        }
-        if let Some(oauth2) = &self.oauth2 {
-            oauth2.validate()?;
-        }
-        Ok(())
+        validate_nested(&self.tls_config, &self.oauth2)
     }
 
     /// Prometheus' checks of `HTTPClientConfig` (nested blocks first, as

@@ -125,4 +125,18 @@ mod tests {
         );
         assert_eq!(parse_go_url("a/b:c").unwrap(), url("", ""));
     }
+
+    #[test]
+    fn url_fields_refuse_what_go_refuses() {
+        // promtool: parse "http://sd:port/targets": invalid port ":port" after host
+        let yaml = "scrape_configs:\n  - job_name: j\n    http_sd_configs:\n      \
+                    - url: http://sd:port/targets\n";
+        let error = crate::Config::parse(yaml, std::path::Path::new("p.yml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("parse \"http://sd:port/targets\": invalid port \":port\" after host"),
+            "{error}"
+        );
+    }
 }
