@@ -289,6 +289,68 @@ scrape_configs:
     );
 }
 
+/// A relatively named configuration with `scrape_config_files` (which
+/// promtool 2.42 does not read, so ours alone): its rule and file SD files
+/// resolve against its directory, an included file's against that file's
+/// own directory, each joined once.
+#[test]
+fn an_included_file_of_a_relatively_named_config_resolves_against_its_own_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "cfg/rules/a.yml", RULES);
+    write(d, "cfg/sd/a.json", "[{\"targets\": [\"h:1\"]}]");
+    write(d, "cfg/pw", "p\n");
+    write(d, "inc/own.json", "[{\"targets\": [\"h:2\"]}]");
+    write(
+        d,
+        "inc/jobs.yml",
+        "scrape_configs:
+  - job_name: included
+    file_sd_configs: [{files: [own.json, absent.json]}]
+",
+    );
+    let config = write(
+        d,
+        "cfg/prometheus.yml",
+        "rule_files: [rules/*.yml]
+scrape_config_files: [../inc/*.yml]
+scrape_configs:
+  - job_name: main
+    basic_auth: {username: u, password_file: pw}
+    tls_config: {ca_file: ca.pem}
+    file_sd_configs: [{files: [sd/a.json]}]
+",
+    );
+    let config = relative(Path::new(&config));
+    let cfg = config.trim_end_matches("/prometheus.yml");
+    let inc = format!("{}/inc", cfg.trim_end_matches("/cfg"));
+    let (outcome, _) = ours_whole(&[&config]);
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    assert!(
+        outcome.stdout.contains(&format!(
+            "Checking {cfg}/rules/a.yml\n  SUCCESS: 2 rules found\n"
+        )),
+        "{outcome:?}"
+    );
+    assert!(
+        outcome.stdout.contains(&format!(
+            "  WARNING: file \"{inc}/absent.json\" for file_sd in scrape job \"included\" does not exist\n"
+        )),
+        "{outcome:?}"
+    );
+    // A malformed file SD file in the included file's directory is read
+    // from there.
+    write(d, "inc/own.json", "[{\"targets\": 1}]");
+    let (outcome, _) = ours_whole(&[&config]);
+    assert_eq!(outcome.code, 1, "{outcome:?}");
+    assert!(
+        outcome
+            .stderr
+            .contains(&format!("checking SD file \"{inc}/own.json\"")),
+        "{outcome:?}"
+    );
+}
+
 #[test]
 fn missing_files_a_config_names_fail_as_in_promtool() {
     let dir = tempfile::tempdir().unwrap();

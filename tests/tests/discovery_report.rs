@@ -217,11 +217,8 @@ scrape_configs:
     );
     let config = relative(&config_path);
     let data = tempfile::tempdir().unwrap();
-    let args = wasmetheus_tests::test_args(
-        dir.path(),
-        Some(std::path::Path::new(&config)),
-        data.path(),
-    );
+    let args =
+        wasmetheus_tests::test_args(dir.path(), Some(std::path::Path::new(&config)), data.path());
     let server = TestServer::start(args, data).await;
     let a = server.address;
 
