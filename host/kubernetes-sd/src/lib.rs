@@ -144,9 +144,11 @@ impl std::fmt::Debug for KubernetesDiscovery {
 
 impl KubernetesDiscovery {
     /// A discovery for `config` (already validated), with relative file
-    /// paths resolved against `base_dir` (the config file's directory),
-    /// in-cluster settings from the process environment. Must be called
-    /// within a Tokio runtime.
+    /// paths resolved against `base_dir`, in-cluster settings from the
+    /// process environment. A config from `Config::load` has its paths
+    /// joined with the config file's directory already: give an empty
+    /// `base_dir` then, so that a relative directory is not joined twice
+    /// (the server does). Must be called within a Tokio runtime.
     pub async fn new(config: &KubernetesSdConfig, base_dir: &Path) -> Result<Self, Error> {
         Self::with_in_cluster(config, base_dir, &InCluster::default()).await
     }
