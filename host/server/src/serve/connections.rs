@@ -422,19 +422,51 @@ mod tests {
             )
     }
 
-    /// A listener of `max` connections on a loopback port.
-    async fn listener(
-        max: usize,
-    ) -> (
-        crate::serve::listener::LimitedListener,
-        std::net::SocketAddr,
-    ) {
+    /// A server on a loopback port with `max` connection slots, serving
+    /// [`router`] until `stop` is sent.
+    struct TestServer {
+        address: std::net::SocketAddr,
+        /// Told when a request reaches `/hang`.
+        entering: tokio::sync::mpsc::UnboundedReceiver<()>,
+        stop: tokio::sync::oneshot::Sender<()>,
+        serving: tokio::task::JoinHandle<()>,
+    }
+
+    /// Starts a [`TestServer`] without TLS; `grace` overrides the shutdown
+    /// grace period [`super::serve_http`] derives from `read_timeout`.
+    async fn serve(max: usize, read_timeout: Duration, grace: Option<Duration>) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        (
-            crate::serve::listener::LimitedListener::new(listener, max),
+        let listener = crate::serve::listener::LimitedListener::new(listener, max);
+        let (entered, entering) = tokio::sync::mpsc::unbounded_channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = router(entered);
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        let serving = match grace {
+            None => tokio::spawn(super::serve_http(
+                listener,
+                router,
+                read_timeout,
+                None,
+                shutdown,
+            )),
+            Some(grace) => tokio::spawn(super::serve_http_with_grace(
+                listener,
+                router,
+                read_timeout,
+                grace,
+                None,
+                shutdown,
+            )),
+        };
+        TestServer {
             address,
-        )
+            entering,
+            stop,
+            serving,
+        }
     }
 
     /// Connects with a small receive buffer (so that an unread answer
@@ -465,18 +497,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn an_unread_answer_closes_its_connection_and_frees_its_slot() {
-        let (listener, address) = listener(1).await;
-        let (entered, _) = tokio::sync::mpsc::unbounded_channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = tokio::spawn(super::serve_http(
-            listener,
-            router(entered),
-            Duration::from_millis(500),
-            None,
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let server = serve(1, Duration::from_millis(500), None).await;
+        let address = server.address;
         // The only slot: a client asking for an endless answer and never
         // reading it.
         let stalled = request(address, "/endless").await;
@@ -495,8 +517,8 @@ mod tests {
             .unwrap();
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(closed(stalled).await, "the stalled connection stayed open");
-        let _ = stop.send(());
-        tokio::time::timeout(LIVENESS, serving)
+        let _ = server.stop.send(());
+        tokio::time::timeout(LIVENESS, server.serving)
             .await
             .expect("the server stops")
             .unwrap();
@@ -505,19 +527,13 @@ mod tests {
     /// Sends a request whose handler never answers, stops the server once
     /// the handler runs, and checks that the server ends (`what` if not)
     /// and closes that connection.
-    async fn stop_with_a_hanging_request(
-        address: std::net::SocketAddr,
-        entering: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
-        stop: tokio::sync::oneshot::Sender<()>,
-        serving: tokio::task::JoinHandle<()>,
-        what: &str,
-    ) {
-        let hanging = request(address, "/hang").await;
-        tokio::time::timeout(LIVENESS, entering.recv())
+    async fn stop_with_a_hanging_request(mut server: TestServer, what: &str) {
+        let hanging = request(server.address, "/hang").await;
+        tokio::time::timeout(LIVENESS, server.entering.recv())
             .await
             .expect("the request reaches its handler");
-        let _ = stop.send(());
-        tokio::time::timeout(LIVENESS, serving)
+        let _ = server.stop.send(());
+        tokio::time::timeout(LIVENESS, server.serving)
             .await
             .expect(what)
             .unwrap();
@@ -526,51 +542,14 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn shutdown_drops_connections_still_open_after_its_grace_period() {
-        let (listener, address) = listener(4).await;
-        let (entered, mut entering) = tokio::sync::mpsc::unbounded_channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         // No read timeout: nothing but the grace period ends the request.
-        let serving = tokio::spawn(super::serve_http_with_grace(
-            listener,
-            router(entered),
-            Duration::ZERO,
-            Duration::from_millis(200),
-            None,
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        stop_with_a_hanging_request(
-            address,
-            &mut entering,
-            stop,
-            serving,
-            "shutdown waited for a request that never ends",
-        )
-        .await;
+        let server = serve(4, Duration::ZERO, Some(Duration::from_millis(200))).await;
+        stop_with_a_hanging_request(server, "shutdown waited for a request that never ends").await;
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn shutdown_waits_for_open_connections_at_most_the_read_timeout() {
-        let (listener, address) = listener(4).await;
-        let (entered, mut entering) = tokio::sync::mpsc::unbounded_channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = tokio::spawn(super::serve_http(
-            listener,
-            router(entered),
-            Duration::from_millis(300),
-            None,
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        stop_with_a_hanging_request(
-            address,
-            &mut entering,
-            stop,
-            serving,
-            "shutdown waited beyond the read timeout",
-        )
-        .await;
+        let server = serve(4, Duration::from_millis(300), None).await;
+        stop_with_a_hanging_request(server, "shutdown waited beyond the read timeout").await;
     }
 }
