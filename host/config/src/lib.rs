@@ -11,7 +11,7 @@
 //! silently; [`NOT_IN_EFFECT`] lists them.
 //!
 //! Sections: `global.rs` (and `runtime`), `scrape.rs` (with the shared HTTP
-//! client of `http_client.rs` and the discovery configs of `sd/`),
+//! client of `http_client/` and the discovery configs of `sd/`),
 //! `scrape_files.rs` (`scrape_config_files`), `rule_files.rs`,
 //! `alerting.rs`, `remote.rs`, `storage.rs`, `otlp.rs`, `tracing.rs`,
 //! `plugins.rs`; `file.rs` ties them together.
