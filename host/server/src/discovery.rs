@@ -9,7 +9,12 @@
 //! parsed and validated by the configuration but not run yet: each such
 //! entry is a [`DiscoveryStatus`] that is not running, with the reason,
 //! logged once per load and shown by `/api/v1/targets` and `/metrics`, so
-//! no target goes missing silently.
+//! no target goes missing silently. A Kubernetes entry that cannot start (a
+//! bad kubeconfig, no in-cluster credentials) is failed in the same report,
+//! with the error, and counted in `prometheus_sd_failed_configs`.
+//!
+//! File paths in the configuration were joined with the config file's
+//! directory by `Config::load`; they are used as they are here.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -183,7 +188,8 @@ pub struct DiscoveryStatus {
     /// The entry's position in that list.
     pub index: usize,
     pub state: DiscoveryState,
-    /// Why it produces no targets; empty when it runs.
+    /// Why it produces no targets (not run, or the error it failed with);
+    /// empty when it runs.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub reason: String,
 }
