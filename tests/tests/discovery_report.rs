@@ -276,5 +276,10 @@ scrape_configs:
         metrics.contains("prometheus_sd_failed_configs{name=\"scrape\"} 1"),
         "{metrics}"
     );
+    // It runs here, so it is not among the mechanisms this version lacks.
+    assert!(
+        !metrics.contains("wasmetheus_sd_discovery_not_running{"),
+        "{metrics}"
+    );
     server.stop().await;
 }

@@ -260,7 +260,7 @@ impl ServerBackend {
 
     /// Prometheus' `prometheus_sd_discovered_targets` (targets found per
     /// scrape config, static ones included) and `prometheus_sd_failed_configs`
-    /// (here: the discovery entries that do not run), and one
+    /// (here: the discovery entries that do not run or failed to start), and one
     /// `wasmetheus_sd_discovery_not_running` series per such entry naming
     /// the mechanism and the reason.
     fn discovery_families(&self) -> Vec<MetricFamily> {
@@ -305,8 +305,13 @@ impl ServerBackend {
             .collect();
         let idle: Vec<&crate::discovery::DiscoveryStatus> = statuses
             .iter()
-            .filter(|s| s.state != crate::discovery::DiscoveryState::Running)
+            .filter(|s| s.state == crate::discovery::DiscoveryState::NotRunning)
             .collect();
+        // Not run, or failed to start: no targets from either.
+        let failed = statuses
+            .iter()
+            .filter(|s| s.state != crate::discovery::DiscoveryState::Running)
+            .count();
         let not_running = idle
             .iter()
             .map(|s| {
@@ -330,10 +335,7 @@ impl ServerBackend {
             gauge(
                 "prometheus_sd_failed_configs",
                 "Current number of service discovery configurations that failed to load.",
-                vec![metric(
-                    vec![Label::new("name", "scrape")],
-                    idle.len() as f64,
-                )],
+                vec![metric(vec![Label::new("name", "scrape")], failed as f64)],
             ),
             gauge(
                 "wasmetheus_sd_discovery_not_running",
