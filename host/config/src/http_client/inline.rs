@@ -3,8 +3,10 @@
 //! struct definition (see the parent module's documentation).
 
 /// Writes the fields of Prometheus' `HTTPClientConfig` after a struct
-/// definition's own and passes the definition on to `$next`: the one list
-/// of them, for [`HttpClientConfig`] itself and every struct inlining it.
+/// definition's own (the proxy settings through `proxy_fields!`, before
+/// `http_headers`, in Go's order) and passes the definition on to `$next`:
+/// the one list of them, for [`HttpClientConfig`] itself and every struct
+/// inlining it.
 ///
 /// [`HttpClientConfig`]: crate::http_client::HttpClientConfig
 macro_rules! http_client_fields {
@@ -15,7 +17,8 @@ macro_rules! http_client_fields {
             $( $(#[$fmeta:meta])* $fvis:vis $field:ident : $ty:ty ),* $(,)?
         }
     ) => {
-        $($next)::+ ! {
+        $crate::http_client::proxy_fields! {
+            @then $($next)::+ ;
             $(#[$meta])*
             $vis struct $name {
                 $( $(#[$fmeta])* $fvis $field : $ty, )*
@@ -56,32 +59,8 @@ macro_rules! http_client_fields {
                     deserialize_with = "crate::go_yaml::null_as_default"
                 )]
                 pub enable_http2: bool,
-                #[serde(
-                    default,
-                    skip_serializing_if = "Option::is_none",
-                    serialize_with = "crate::secret::serialize_optional_url"
-                )]
-                pub proxy_url: Option<String>,
-                #[serde(
-                    default,
-                    deserialize_with = "crate::go_yaml::null_as_default",
-                    skip_serializing_if = "String::is_empty"
-                )]
-                pub no_proxy: String,
-                #[serde(
-                    default,
-                    deserialize_with = "crate::go_yaml::null_as_default",
-                    skip_serializing_if = "crate::http_client::is_false"
-                )]
-                pub proxy_from_environment: bool,
-                /// Headers sent to the proxy on CONNECT; values are secret.
-                #[serde(
-                    default,
-                    deserialize_with = "crate::go_yaml::null_as_default",
-                    skip_serializing_if = "std::collections::BTreeMap::is_empty"
-                )]
-                pub proxy_connect_header:
-                    std::collections::BTreeMap<String, Vec<$crate::Secret>>,
+            }
+            @after {
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub http_headers: Option<
                     std::collections::BTreeMap<String, $crate::http_client::HttpHeader>,

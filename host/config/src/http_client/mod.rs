@@ -62,6 +62,7 @@ pub(crate) use inline::{http_client_fields, plain_struct, with_http_client};
 pub use oauth2::OAuth2;
 pub use paths::join_dir;
 pub(crate) use paths::{join, join_opt};
+pub(crate) use proxy::proxy_fields;
 use proxy::validate_proxy;
 pub use tls::TlsConfig;
 pub(crate) use tls::no_tls_config;

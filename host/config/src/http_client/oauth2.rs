@@ -10,131 +10,110 @@ use serde::{Deserialize, Serialize};
 use super::paths::join;
 use super::proxy::validate_proxy;
 use super::tls::{TlsConfig, no_tls_config};
-use super::{count, is_false, set};
+use super::{count, set};
 use crate::go_yaml::null_as_default;
-use crate::secret::{Secret, serialize_optional_url};
+use crate::secret::Secret;
 
-/// `oauth2`: the client credentials (or JWT bearer) grant.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct OAuth2 {
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub client_id: String,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Secret::is_empty"
-    )]
-    pub client_secret: Secret,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub client_secret_file: String,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub client_secret_ref: String,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub scopes: Vec<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub token_url: String,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
-    pub endpoint_params: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "no_tls_config")]
-    pub tls_config: Option<TlsConfig>,
-    // The JWT bearer grant (RFC 7523).
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub grant_type: String,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub signature_algorithm: String,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Secret::is_empty"
-    )]
-    pub client_certificate_key: Secret,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub client_certificate_key_file: String,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub client_certificate_key_ref: String,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub client_certificate_key_id: String,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub iss: String,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub audience: String,
-    /// Extra JWT claims (any YAML value; kept as JSON).
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
-    pub claims: BTreeMap<String, serde_json::Value>,
-    // The inlined proxy settings for reaching the token URL.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_optional_url"
-    )]
-    pub proxy_url: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub no_proxy: String,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "is_false"
-    )]
-    pub proxy_from_environment: bool,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
-    pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
+super::proxy_fields! {
+    @then super::plain_struct;
+    /// `oauth2`: the client credentials (or JWT bearer) grant, with the
+    /// proxy settings for reaching the token URL.
+    #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct OAuth2 {
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub client_id: String,
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "Secret::is_empty"
+        )]
+        pub client_secret: Secret,
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "String::is_empty"
+        )]
+        pub client_secret_file: String,
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "String::is_empty"
+        )]
+        pub client_secret_ref: String,
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "Vec::is_empty"
+        )]
+        pub scopes: Vec<String>,
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub token_url: String,
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "BTreeMap::is_empty"
+        )]
+        pub endpoint_params: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "no_tls_config")]
+        pub tls_config: Option<TlsConfig>,
+        // The JWT bearer grant (RFC 7523).
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "String::is_empty"
+        )]
+        pub grant_type: String,
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "String::is_empty"
+        )]
+        pub signature_algorithm: String,
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "Secret::is_empty"
+        )]
+        pub client_certificate_key: Secret,
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "String::is_empty"
+        )]
+        pub client_certificate_key_file: String,
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "String::is_empty"
+        )]
+        pub client_certificate_key_ref: String,
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "String::is_empty"
+        )]
+        pub client_certificate_key_id: String,
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "String::is_empty"
+        )]
+        pub iss: String,
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "String::is_empty"
+        )]
+        pub audience: String,
+        /// Extra JWT claims (any YAML value; kept as JSON).
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "BTreeMap::is_empty"
+        )]
+        pub claims: BTreeMap<String, serde_json::Value>,
+    }
 }
 
 impl OAuth2 {

@@ -6,6 +6,56 @@ use std::collections::BTreeMap;
 use super::{set, set_opt};
 use crate::secret::Secret;
 
+/// Writes the fields of Prometheus' `ProxyConfig` (inlined in the HTTP
+/// client and in its `oauth2` block) after a struct definition's own, then
+/// the fields of an optional `@after { … }`, and passes the definition on
+/// to `$next`.
+macro_rules! proxy_fields {
+    (
+        @then $($next:ident)::+ ;
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $( $(#[$fmeta:meta])* $fvis:vis $field:ident : $ty:ty ),* $(,)?
+        }
+        $( @after { $( $(#[$ameta:meta])* $avis:vis $afield:ident : $aty:ty ),* $(,)? } )?
+    ) => {
+        $($next)::+ ! {
+            $(#[$meta])*
+            $vis struct $name {
+                $( $(#[$fmeta])* $fvis $field : $ty, )*
+                #[serde(
+                    default,
+                    skip_serializing_if = "Option::is_none",
+                    serialize_with = "crate::secret::serialize_optional_url"
+                )]
+                pub proxy_url: Option<String>,
+                #[serde(
+                    default,
+                    deserialize_with = "crate::go_yaml::null_as_default",
+                    skip_serializing_if = "String::is_empty"
+                )]
+                pub no_proxy: String,
+                #[serde(
+                    default,
+                    deserialize_with = "crate::go_yaml::null_as_default",
+                    skip_serializing_if = "crate::http_client::is_false"
+                )]
+                pub proxy_from_environment: bool,
+                /// Headers sent to the proxy on CONNECT; values are secret.
+                #[serde(
+                    default,
+                    deserialize_with = "crate::go_yaml::null_as_default",
+                    skip_serializing_if = "std::collections::BTreeMap::is_empty"
+                )]
+                pub proxy_connect_header:
+                    std::collections::BTreeMap<String, Vec<$crate::Secret>>,
+                $($( $(#[$ameta])* $avis $afield : $aty, )*)?
+            }
+        }
+    };
+}
+pub(crate) use proxy_fields;
+
 /// `ProxyConfig.Validate`, shared by the client and its `oauth2` block.
 pub(super) fn validate_proxy(
     proxy_url: &Option<String>,
