@@ -19,6 +19,7 @@
 mod alerting;
 mod duration;
 mod file;
+pub mod glob;
 mod global;
 mod go_yaml;
 mod http_client;

@@ -147,136 +147,11 @@ fn absolute(path: &Path) -> String {
         .into_owned()
 }
 
-/// Go's `filepath.Glob` for patterns whose wildcards are in the last
-/// element only (which [`check_pattern`] guarantees for `*`; `?` and `[`
-/// elsewhere are matched literally by directory): the sorted regular files
-/// matching it.
+/// Go's `filepath.Glob` ([`crate::glob::glob`]), keeping the regular
+/// files: a FIFO or a device matched by a pattern would block the load.
 fn glob_files(pattern: &Path) -> Result<Vec<PathBuf>, String> {
-    let name = pattern
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dir = pattern.parent().unwrap_or(Path::new(""));
-    if !name.contains(['*', '?', '[']) {
-        return Ok(if pattern.is_file() {
-            vec![pattern.to_owned()]
-        } else {
-            Vec::new()
-        });
-    }
-    if !crate::rule_files::is_valid_glob(&name) {
-        return Err("syntax error in pattern".into());
-    }
-    let listing = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let Ok(entries) = std::fs::read_dir(listing) else {
-        return Ok(Vec::new());
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| glob_match(&name, &e.file_name().to_string_lossy()))
-        .map(|e| dir.join(e.file_name()))
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-/// Go's `filepath.Match` on one path element (a valid pattern).
-fn glob_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    // Iterative matching with backtracking on the last `*`.
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() {
-            match p[pi] {
-                '*' => {
-                    star = Some((pi, ni));
-                    pi += 1;
-                    continue;
-                }
-                '?' if n[ni] != '/' => {
-                    pi += 1;
-                    ni += 1;
-                    continue;
-                }
-                '[' => {
-                    if let Some((matched, next)) = class_match(&p, pi, n[ni])
-                        && matched
-                    {
-                        pi = next;
-                        ni += 1;
-                        continue;
-                    }
-                }
-                '\\' if pi + 1 < p.len() && p[pi + 1] == n[ni] => {
-                    pi += 2;
-                    ni += 1;
-                    continue;
-                }
-                c if c != '\\' && c == n[ni] => {
-                    pi += 1;
-                    ni += 1;
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        match star {
-            Some((sp, sn)) if n[sn] != '/' => {
-                pi = sp + 1;
-                ni = sn + 1;
-                star = Some((sp, sn + 1));
-            }
-            _ => return false,
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-/// A `[...]` class at `p[start]`: whether `c` is in it, and where the
-/// pattern goes on.
-fn class_match(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
-    let mut i = start + 1;
-    let negated = p.get(i) == Some(&'^');
-    if negated {
-        i += 1;
-    }
-    let mut matched = false;
-    let mut first = true;
-    loop {
-        let ch = *p.get(i)?;
-        if ch == ']' && !first {
-            return Some((matched != negated, i + 1));
-        }
-        first = false;
-        let lo = if ch == '\\' {
-            i += 1;
-            *p.get(i)?
-        } else {
-            ch
-        };
-        i += 1;
-        let mut hi = lo;
-        if p.get(i) == Some(&'-') && p.get(i + 1).is_some_and(|x| *x != ']') {
-            i += 1;
-            hi = if p[i] == '\\' {
-                i += 1;
-                *p.get(i)?
-            } else {
-                p[i]
-            };
-            i += 1;
-        }
-        if lo <= c && c <= hi {
-            matched = true;
-        }
-    }
+    let found = crate::glob::glob(&pattern.to_string_lossy()).map_err(|e| e.to_string())?;
+    Ok(found.into_iter().filter(|p| p.is_file()).collect())
 }
 
 #[cfg(test)]
@@ -290,11 +165,9 @@ mod tests {
             check_pattern("scrape_configs/*/*").unwrap_err(),
             r#"invalid scrape config file path "scrape_configs/*/*""#
         );
-        assert!(glob_match("*.yml", "a.yml"));
-        assert!(!glob_match("*.yml", "a.yaml"));
-        assert!(glob_match("a?c", "abc"));
-        assert!(glob_match("[a-c]x", "bx"));
-        assert!(!glob_match("[^a-c]x", "bx"));
-        assert!(glob_match("*", ""));
+        assert_eq!(
+            glob_files(Path::new("scrape_configs/[.yml")).unwrap_err(),
+            "syntax error in pattern"
+        );
     }
 }
