@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
+use wasmetheus_config::glob::{clean, glob};
 use wasmetheus_config::{
     AlertmanagerConfig, Config, ConfigError, PromDuration, ScrapeConfig, TlsConfig,
 };
@@ -278,7 +279,7 @@ fn check_named_files(
     if !syntax_only {
         for pattern in &config.rule_files {
             let rf = pattern.0.clone();
-            let found = go_glob(&rf).map_err(|e| e.to_string())?;
+            let found = glob(&rf).map_err(|e| e.to_string())?;
             // An explicit file must exist.
             if !pattern.0.contains('*') {
                 let Some(first) = found.first() else {
@@ -314,7 +315,7 @@ fn check_named_files(
             for sd in &scrape.file_sd_configs {
                 for pattern in &sd.files {
                     let joined = pattern.clone();
-                    let found = go_glob(&joined).map_err(|e| e.to_string())?;
+                    let found = glob(&joined).map_err(|e| e.to_string())?;
                     if found.is_empty() {
                         let _ = writeln!(
                             out,
@@ -355,7 +356,7 @@ fn check_named_files(
             for sd in &alertmanager.file_sd_configs {
                 for pattern in &sd.files {
                     let joined = pattern.clone();
-                    let found = go_glob(&joined).map_err(|e| e.to_string())?;
+                    let found = glob(&joined).map_err(|e| e.to_string())?;
                     if found.is_empty() {
                         let _ = writeln!(
                             out,
@@ -503,7 +504,7 @@ fn check_alertmanager_groups(
     alertmanager: &AlertmanagerConfig,
     groups: &[TargetGroup],
 ) -> Result<(), CheckError> {
-    let path = go_clean(&format!("/{}/api/v2/alerts", alertmanager.path_prefix));
+    let path = clean(&format!("/{}/api/v2/alerts", alertmanager.path_prefix));
     for group in groups {
         for address in &group.targets {
             // The target's address, the scheme and path, then the group's
@@ -662,222 +663,9 @@ fn stat(path: &Path) -> Result<(), String> {
         .map_err(|e| go_io_error("stat", path, &e))
 }
 
-/// Go's `filepath.Clean`: the shortest equivalent path, lexically.
-fn go_clean(path: &str) -> String {
-    if path.is_empty() {
-        return ".".to_owned();
-    }
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            other => parts.push(other),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_owned(),
-        (false, false) => joined,
-    }
-}
-
-/// Go's `filepath.ErrBadPattern`.
-#[derive(Debug, thiserror::Error)]
-#[error("syntax error in pattern")]
-struct BadPattern;
-
-fn has_meta(text: &str) -> bool {
-    text.contains(['*', '?', '[', '\\'])
-}
-
-/// Go's `filepath.Glob`: the paths matching `pattern`, sorted per
-/// directory; a pattern without metacharacters matches itself if it
-/// exists.
-fn go_glob(pattern: &str) -> Result<Vec<PathBuf>, BadPattern> {
-    if !has_meta(pattern) {
-        return Ok(if std::fs::symlink_metadata(pattern).is_ok() {
-            vec![PathBuf::from(pattern)]
-        } else {
-            Vec::new()
-        });
-    }
-    let (dir, name) = match pattern.rfind('/') {
-        Some(i) => (&pattern[..i], &pattern[i + 1..]),
-        None => ("", pattern),
-    };
-    let dir = match dir {
-        "" if pattern.starts_with('/') => "/".to_owned(),
-        "" => ".".to_owned(),
-        d => d.to_owned(),
-    };
-    // Validate the name's pattern even when nothing is there to match.
-    go_match(name, "")?;
-    let dirs = if has_meta(&dir) {
-        go_glob(&dir)?
-    } else {
-        vec![PathBuf::from(&dir)]
-    };
-    let mut found = Vec::new();
-    for d in dirs {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        for entry in names {
-            if go_match(name, &entry)? {
-                let base = path_text(&d);
-                found.push(PathBuf::from(if pattern.starts_with('/') || base != "." {
-                    go_clean(&format!("{base}/{entry}"))
-                } else {
-                    entry
-                }));
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// Go's `filepath.Match` for one path element: `*`, `?`, `[...]` classes
-/// with ranges and `^` negation, `\` escapes.
-fn go_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let name: Vec<char> = name.chars().collect();
-    // A malformed pattern is an error whether or not it matches.
-    validate_pattern(&pattern)?;
-    Ok(match_here(&pattern, &name))
-}
-
-fn validate_pattern(p: &[char]) -> Result<(), BadPattern> {
-    let mut i = 0;
-    while i < p.len() {
-        match p[i] {
-            '\\' => {
-                if i + 1 >= p.len() {
-                    return Err(BadPattern);
-                }
-                i += 2;
-            }
-            '[' => {
-                let (_, next) = class_end(p, i)?;
-                i = next;
-            }
-            _ => i += 1,
-        }
-    }
-    Ok(())
-}
-
-/// The end of the class starting at `p[start] == '['`: `(ranges, index
-/// after ']')`.
-#[allow(clippy::type_complexity)]
-fn class_end(p: &[char], start: usize) -> Result<(Vec<(char, char)>, usize), BadPattern> {
-    let mut i = start + 1;
-    if p.get(i) == Some(&'^') {
-        i += 1;
-    }
-    let mut ranges = Vec::new();
-    loop {
-        if !ranges.is_empty() && p.get(i) == Some(&']') {
-            return Ok((ranges, i + 1));
-        }
-        let lo = class_char(p, &mut i)?;
-        let hi = if p.get(i) == Some(&'-') {
-            i += 1;
-            class_char(p, &mut i)?
-        } else {
-            lo
-        };
-        ranges.push((lo, hi));
-    }
-}
-
-fn class_char(p: &[char], i: &mut usize) -> Result<char, BadPattern> {
-    let c = *p.get(*i).ok_or(BadPattern)?;
-    match c {
-        '-' | ']' => Err(BadPattern),
-        '\\' => {
-            let escaped = *p.get(*i + 1).ok_or(BadPattern)?;
-            *i += 2;
-            Ok(escaped)
-        }
-        c => {
-            *i += 1;
-            Ok(c)
-        }
-    }
-}
-
-/// Whether `p` matches all of `n`; each `(pattern, name)` suffix pair is
-/// decided once, so many stars cost at most pattern × name steps.
-fn match_here(p: &[char], n: &[char]) -> bool {
-    let mut memo = vec![None; (p.len() + 1) * (n.len() + 1)];
-    match_from(p, n, 0, 0, &mut memo)
-}
-
-fn match_from(p: &[char], n: &[char], pi: usize, ni: usize, memo: &mut [Option<bool>]) -> bool {
-    let key = pi * (n.len() + 1) + ni;
-    if let Some(known) = memo[key] {
-        return known;
-    }
-    let rest = &n[ni..];
-    let matched = match p.get(pi) {
-        None => rest.is_empty(),
-        Some('*') => (ni..=n.len()).any(|at| match_from(p, n, pi + 1, at, memo)),
-        Some('?') => !rest.is_empty() && match_from(p, n, pi + 1, ni + 1, memo),
-        Some('[') => match (rest.first(), class_end(p, pi)) {
-            (Some(&c), Ok((ranges, next))) => {
-                let negated = p.get(pi + 1) == Some(&'^');
-                let inside = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
-                inside != negated && match_from(p, n, next, ni + 1, memo)
-            }
-            _ => false,
-        },
-        Some('\\') => {
-            p.get(pi + 1).is_some_and(|e| rest.first() == Some(e))
-                && match_from(p, n, pi + 2, ni + 1, memo)
-        }
-        Some(c) => rest.first() == Some(c) && match_from(p, n, pi + 1, ni + 1, memo),
-    };
-    memo[key] = Some(matched);
-    matched
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_are_cleaned_as_go_does() {
-        assert_eq!(go_clean("/../x"), "/x");
-    }
-
-    #[test]
-    fn patterns_match_as_go_filepath_match() {
-        assert!(go_match("*.yml", "a.yml").unwrap());
-        assert!(!go_match("*.yml", "a.yaml").unwrap());
-        assert!(go_match("r?.yml", "r1.yml").unwrap());
-        assert!(go_match("[a-c]x", "bx").unwrap());
-        assert!(!go_match("[^a-c]x", "bx").unwrap());
-        assert!(go_match("\\*", "*").unwrap());
-        for bad in ["[", "[]a]", "x\\", "[a-"] {
-            assert!(go_match(bad, "x").is_err(), "{bad}");
-        }
-        // Deep stars stay cheap enough on a short name.
-        assert!(!go_match("*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaa").unwrap());
-    }
 
     #[test]
     fn go_io_errors_read_like_go() {

@@ -92,36 +92,15 @@ fn parse_groups(text: &str, path: &Path) -> Result<Vec<RawGroup>, String> {
 }
 
 /// The files a pattern names (already joined with the config file's
-/// directory by the loader): a `*` glob is allowed in the last element, as
-/// in Prometheus.
+/// directory by the loader), as Prometheus' file discovery lists them:
+/// Go's `filepath.Glob`, the same matching `check config` does. A malformed
+/// pattern is logged and names nothing (configuration validation rejects
+/// them first).
 fn expand(pattern: &str) -> Vec<PathBuf> {
-    let path = PathBuf::from(pattern);
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return Vec::new();
-    };
-    if !name.contains('*') {
-        return vec![path];
-    }
-    let (prefix, suffix) = name.split_once('*').unwrap_or((name, ""));
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with(prefix) && n.ends_with(suffix))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
+    wasmetheus_config::glob::glob(pattern).unwrap_or_else(|e| {
+        tracing::error!(pattern, error = %e, "file_sd: error expanding glob");
+        Vec::new()
+    })
 }
 
 /// Reads every file of a `file_sd_configs` entry. A file that cannot be
@@ -928,5 +907,36 @@ mod tests {
         std::fs::write(dir.path().join("b.yml"), "- targets: [").unwrap();
         let again = read_file_sd(&config, &found);
         assert_eq!(again, found);
+    }
+
+    /// Several stars, `?` and classes find what `check config` finds (Go's
+    /// `filepath.Glob`); a file that is gone takes its targets with it.
+    #[test]
+    fn file_sd_globs_as_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let sd = dir.path().join("sd");
+        std::fs::create_dir(&sd).unwrap();
+        for (name, target) in [("a1b2.json", "h1:9100"), ("axb2.json", "h2:9100")] {
+            std::fs::write(sd.join(name), format!(r#"[{{"targets": ["{target}"]}}]"#)).unwrap();
+        }
+        let targets = |pattern: &str| -> Vec<String> {
+            let config = FileSdConfig {
+                files: vec![dir.path().join(pattern).to_string_lossy().into_owned()],
+                refresh_interval: wasmetheus_config::PromDuration(Duration::from_secs(60)),
+            };
+            let found = read_file_sd(&config, &BTreeMap::new());
+            found
+                .values()
+                .flatten()
+                .flat_map(|g| g.targets.clone())
+                .collect()
+        };
+        assert_eq!(targets("sd/a*b*.json"), ["h1:9100", "h2:9100"]);
+        assert_eq!(targets("sd/a?b2.json"), ["h1:9100", "h2:9100"]);
+        assert_eq!(targets("sd/a[0-9]b2.json"), ["h1:9100"]);
+        assert_eq!(targets("sd/a[^0-9]b2.json"), ["h2:9100"]);
+        assert!(targets("sd/a[b2.json").is_empty());
+        std::fs::remove_file(sd.join("a1b2.json")).unwrap();
+        assert_eq!(targets("sd/a1b2.json"), Vec::<String>::new());
     }
 }
