@@ -356,8 +356,12 @@ fn api_server_config(
                     (_, Some(f)) => read_string("authorization credentials_file", &path(f))?,
                     _ => String::new(),
                 };
-                let value = http::HeaderValue::from_str(&format!("{} {credentials}", a.kind))
-                    .map_err(|_| Error::Header("authorization: not a valid header value".into()))?;
+                let mut value = http::HeaderValue::from_str(&format!("{} {credentials}", a.kind))
+                    .map_err(|_| {
+                    Error::Header("authorization: not a valid header value".into())
+                })?;
+                // Kept out of the client config's Debug output.
+                value.set_sensitive(true);
                 kc.headers.push((http::header::AUTHORIZATION, value));
             }
         }
@@ -398,8 +402,9 @@ fn api_server_config(
             kc.headers.push((name.clone(), value));
         }
         for v in &header.secrets {
-            let value = http::HeaderValue::from_str(v.expose())
+            let mut value = http::HeaderValue::from_str(v.expose())
                 .map_err(|_| Error::Header(format!("{name}: not a valid header value")))?;
+            value.set_sensitive(true);
             kc.headers.push((name.clone(), value));
         }
     }
@@ -452,5 +457,26 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    /// A non-Bearer authorization and secret headers reach the client
+    /// config, but its Debug output (a log line, a panic) does not show them.
+    #[test]
+    fn secret_headers_stay_out_of_debug_output() {
+        let mut config: KubernetesSdConfig = serde_saphyr::from_str(
+            "role: pod\n\
+             api_server: https://k8s.example:6443\n\
+             authorization: {type: Custom, credentials: auth-s3cret}\n\
+             http_headers:\n  X-Token: {secrets: [hdr-s3cret], values: [plain-value]}\n",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let kc = api_server_config(&config, "https://k8s.example:6443", Path::new("")).unwrap();
+        let sent: Vec<&[u8]> = kc.headers.iter().map(|(_, v)| v.as_bytes()).collect();
+        assert!(sent.contains(&b"Custom auth-s3cret".as_slice()), "{sent:?}");
+        assert!(sent.contains(&b"hdr-s3cret".as_slice()), "{sent:?}");
+        let shown = format!("{kc:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("plain-value"), "{shown}");
     }
 }
