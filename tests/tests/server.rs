@@ -358,8 +358,7 @@ async fn config_reload_is_atomic() {
     let (status, body) = http(address, "POST", "/-/reload", &[]).await;
     assert_eq!(status, 500, "{body}");
     assert!(
-        body.contains("prometheus.yml:6:7: ")
-            && body.contains("field plugn not found in type"),
+        body.contains("prometheus.yml:6:7: ") && body.contains("field plugn not found in type"),
         "{body}"
     );
     let (status, _) = http(address, "GET", "/plugins/trivial/metrics", &[]).await;

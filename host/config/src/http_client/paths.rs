@@ -13,35 +13,9 @@ pub fn join_dir(dir: &Path, path: &str) -> String {
     }
     let dir = dir.to_string_lossy();
     if dir.is_empty() {
-        return go_clean(path);
+        return crate::glob::clean(path);
     }
-    go_clean(&format!("{dir}/{path}"))
-}
-
-/// Go's `filepath.Clean` on a `/`-separated path: the shortest equivalent
-/// path, lexically.
-fn go_clean(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            part => parts.push(part),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_owned(),
-        (false, false) => joined,
-    }
+    crate::glob::clean(&format!("{dir}/{path}"))
 }
 
 pub(crate) fn join_opt(dir: &Path, path: &mut Option<String>) {
