@@ -433,7 +433,8 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
             path: path.to_owned(),
             line: location.map_or(1, |l| l.line()),
             column: location.map_or(1, |l| l.column()),
-            message: crate::go_yaml::go_error(&e, text).unwrap_or_else(|| bare_message(&e)),
+            message: crate::go_yaml::go_error(&e, text)
+                .unwrap_or_else(|| crate::go_yaml::bare_message(&e)),
         }
     })
 }
@@ -489,21 +490,5 @@ pub(crate) fn locate(text: &str, needle: &str) -> (u64, u64) {
             (line as u64, column as u64)
         }
         None => (1, 1),
-    }
-}
-
-/// The error's message without the location prefix the YAML library
-/// renders (`error: line N column M: `), since `ConfigError` prints
-/// `file:line:col` itself.
-fn bare_message(error: &serde_saphyr::Error) -> String {
-    let rendered = error.to_string();
-    let first = rendered.lines().next().unwrap_or_default();
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first
-        .strip_prefix("line ")
-        .and_then(|rest| rest.split_once(": "))
-    {
-        Some((_, message)) => message.to_owned(),
-        None => first.to_owned(),
     }
 }

@@ -344,6 +344,22 @@ fn decode_base64(encoded: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The error's message without the location prefix the YAML library
+/// renders (`error: line N column M: `), since `ConfigError` prints
+/// `file:line:col` itself (the web config file uses it too).
+pub fn bare_message(error: &serde_saphyr::Error) -> String {
+    let rendered = error.to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        Some((_, message)) => message.to_owned(),
+        None => first.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@ mod file;
 pub mod glob;
 mod global;
 mod go_yaml;
+pub use go_yaml::bare_message as yaml_error_message;
 mod http_client;
 mod not_in_effect;
 mod otlp;

@@ -34,50 +34,10 @@ impl TryFrom<String> for RuleFilePattern {
     }
 }
 
-/// Whether Go's `filepath.Match` accepts `pattern` (Unix rules: `\` escapes,
-/// a character class `[...]` holds at least one range and is closed).
+/// Whether Go's `filepath.Match` accepts `pattern` (the one Go glob,
+/// [`crate::glob`]).
 pub(crate) fn is_valid_glob(pattern: &str) -> bool {
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            // `\` escapes the next character (the guard consumes it); a
-            // trailing one escapes nothing.
-            '\\' if chars.next().is_none() => return false,
-            '[' => {
-                if chars.peek() == Some(&'^') {
-                    chars.next();
-                }
-                let mut ranges = 0;
-                loop {
-                    if ranges > 0 && chars.peek() == Some(&']') {
-                        chars.next();
-                        break;
-                    }
-                    // One range: a character (`-` and `]` must be escaped),
-                    // optionally `-` and another; the class must go on.
-                    for side in 0..2 {
-                        match chars.next() {
-                            None | Some('-' | ']') => return false,
-                            Some('\\') if chars.next().is_none() => return false,
-                            Some(_) => {}
-                        }
-                        if chars.peek().is_none() {
-                            return false;
-                        }
-                        if side == 0 {
-                            if chars.peek() != Some(&'-') {
-                                break;
-                            }
-                            chars.next();
-                        }
-                    }
-                    ranges += 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    true
+    crate::glob::validate(pattern).is_ok()
 }
 
 #[cfg(test)]

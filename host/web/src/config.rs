@@ -367,7 +367,7 @@ impl WebConfig {
                     path: path.to_owned(),
                     line: location.map_or(1, |l| l.line()),
                     column: location.map_or(1, |l| l.column()),
-                    message: bare_message(&e),
+                    message: wasmetheus_config::yaml_error_message(&e),
                 }
             })?
         };
@@ -419,20 +419,6 @@ fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), WebConfigE
         }
     }
     Ok(())
-}
-
-/// The YAML library's message without its own location prefix.
-fn bare_message(error: &serde_saphyr::Error) -> String {
-    let rendered = error.to_string();
-    let first = rendered.lines().next().unwrap_or_default();
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first
-        .strip_prefix("line ")
-        .and_then(|rest| rest.split_once(": "))
-    {
-        Some((_, message)) => message.to_owned(),
-        None => first.to_owned(),
-    }
 }
 
 #[cfg(test)]

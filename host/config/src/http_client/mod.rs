@@ -11,7 +11,7 @@
 //! struct definition instead and gives it `http()`, `set_http()` and
 //! `validate_http_client()`:
 //!
-//! ```ignore
+//! ```text
 //! crate::http_client::with_http_client! {
 //!     #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 //!     #[serde(deny_unknown_fields)]

@@ -22,7 +22,7 @@
 //!   …), with their number of configs, for reporting what is discovered and
 //!   what is not running yet.
 //!
-//! ```ignore
+//! ```text
 //! crate::sd::with_service_discovery! {
 //!     #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 //!     #[serde(deny_unknown_fields)]
@@ -36,7 +36,7 @@
 //! configs have both), let [`crate::http_client::with_http_client!`] pass
 //! its result on:
 //!
-//! ```ignore
+//! ```text
 //! crate::http_client::with_http_client! {
 //!     @then crate::sd::with_service_discovery;
 //!     #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
