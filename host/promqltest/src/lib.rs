@@ -1,0 +1,1 @@
+//! `wasmetheus-promqltest`: Prometheus' scripted PromQL tests (`*.test` files).

@@ -1,0 +1,1 @@
+//! `wasmetheus-query-cli`: the promtool-compatible `wasmetheus query …` client.

@@ -1,0 +1,1 @@
+//! `wasmetheus-relabel`: Prometheus' `relabel_configs`.
