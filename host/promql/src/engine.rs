@@ -24,11 +24,10 @@ use wasmetheus_model::storage::{Queryable, SelectHints, is_stale_marker};
 
 use crate::ast::{AtModifier, Duration, Expr, Span, VectorSelector};
 use crate::parser;
-use crate::promqltest::{self, EvalError};
 use crate::value::{self, Annotations, Point, SampleValue, Value};
 
 pub(crate) use aggregate::quantile;
-pub use at_variant::at_modifier_variant;
+pub use at_variant::{AT_MODIFIER_UNSAFE_FUNCTIONS, at_modifier_variant};
 
 /// Why a query failed; the texts are Prometheus'.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -543,38 +542,6 @@ pub(crate) fn check_unique(samples: &[Sample]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-impl promqltest::Engine for Engine {
-    fn instant(
-        &self,
-        storage: &dyn Queryable,
-        expr: &str,
-        t: i64,
-    ) -> std::result::Result<(Value, Annotations), EvalError> {
-        self.query_instant(storage, expr, t)
-            .map_err(|e| EvalError::new(e.to_string()))
-    }
-
-    fn range(
-        &self,
-        storage: &dyn Queryable,
-        expr: &str,
-        start: i64,
-        end: i64,
-        step: i64,
-    ) -> std::result::Result<(Value, Annotations), EvalError> {
-        self.query_range(storage, expr, start, end, step)
-            .map_err(|e| EvalError::new(e.to_string()))
-    }
-
-    fn at_modifier_variant(
-        &self,
-        expr: &str,
-        t: i64,
-    ) -> std::result::Result<Option<String>, EvalError> {
-        at_modifier_variant(expr, t).map_err(|e| EvalError::new(e.to_string()))
-    }
 }
 
 // ---- label helpers ----

@@ -3,7 +3,27 @@
 
 use crate::ast::{AtModifier, Expr};
 use crate::parser::{self, ParseError};
-use crate::promqltest::AT_MODIFIER_UNSAFE_FUNCTIONS;
+
+/// Functions whose result varies with the evaluation time even when their
+/// arguments do not (Prometheus' `AtModifierUnsafeFunctions`): an
+/// expression calling one gets no `@` variants.
+pub const AT_MODIFIER_UNSAFE_FUNCTIONS: &[&str] = &[
+    "days_in_month",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "predict_linear",
+    "time",
+    "timestamp",
+    "start",
+    "end",
+    "range",
+    "step",
+];
 
 /// `expr` with `@ <t>` on every selector and subquery lacking a fixed
 /// timestamp, leaving subquery bodies alone (upstream sets the subquery's
