@@ -1,10 +1,7 @@
 //! `cargo xtask`: project automation — run, test, build-plugins,
 //! test-plugins, fuzz, bench. Plain std, no dependencies, so it builds in seconds.
 
-mod bench_ingest;
-mod bench_query;
-mod bench_storage;
-mod bench_support;
+mod bench;
 mod fuzz;
 
 use std::path::{Path, PathBuf};
@@ -50,7 +47,7 @@ fn main() -> ExitCode {
         Some("test-plugins") => test_plugins(),
         Some("test-promql") => test_promql(),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
-        Some("bench") => bench(&args[1..]),
+        Some("bench") => bench::bench(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::FAILURE;
@@ -281,59 +278,4 @@ fn test_plugins() -> Result {
         status(cmd)?;
     }
     Ok(())
-}
-
-fn bench(args: &[String]) -> Result {
-    match args.first().map(String::as_str) {
-        None | Some("plugins") => bench_plugins(),
-        Some("tsdb") => {
-            let mut cmd = cargo();
-            // Every tsdb bench: chunk (head codec), sealed (store codec), head.
-            cmd.args(["bench", "-p", "wasmetheus-tsdb"]);
-            status(cmd)
-        }
-        Some("promql") => {
-            let mut cmd = cargo();
-            // Range-query throughput of the engine (points/s/core).
-            cmd.args(["bench", "-p", "wasmetheus-promql", "--bench", "engine"]);
-            status(cmd)
-        }
-        Some("storage") => bench_storage::run(&args[1..]),
-        Some("ingest") => bench_ingest::run(&args[1..]),
-        Some("query") => bench_query::run(&args[1..]),
-        Some(other) => Err(format!(
-            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql`, `storage`, `ingest` or `query`"
-        )),
-    }
-}
-
-fn bench_plugins() -> Result {
-    let built = build_plugins()?;
-    let mut guest = cargo();
-    guest.args([
-        "build",
-        "--profile",
-        "plugin",
-        "--target",
-        "wasm32-wasip2",
-        "-p",
-        "guest-trivial",
-    ]);
-    status(guest)?;
-    let trivial = root().join("target/wasm32-wasip2/plugin/guest_trivial.wasm");
-    let node = built
-        .iter()
-        .find(|p| p.ends_with("node-exporter.wasm"))
-        .ok_or("the node-exporter plugin was not built")?;
-    let mut cmd = cargo();
-    cmd.env("WASMETHEUS_BENCH_TRIVIAL", trivial)
-        .env("WASMETHEUS_BENCH_NODE_EXPORTER", node);
-    cmd.args([
-        "bench",
-        "-p",
-        "wasmetheus-plugin-runtime",
-        "--bench",
-        "plugins",
-    ]);
-    status(cmd)
 }

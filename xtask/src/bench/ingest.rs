@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::bench_storage::{TempDir, parse_duration};
-use crate::bench_support::{
+use super::storage::{TempDir, parse_duration};
+use super::support::{
     ALL, Kind, Peer, ProcStats, bytes, count, du, find_peers, flag_value, get, metric_sum,
     proc_stats, ratio, start,
 };

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::bench_support::{count, flag_value};
+use super::support::{count, flag_value};
 use crate::{Result, cargo, describe, root, status};
 
 pub const USAGE: &str = "\

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::bench_storage::{Server, dpkg_version, free_port, http, peer_version};
+use super::storage::{Server, dpkg_version, free_port, http, peer_version};
 use crate::{Result, cargo, describe, root, status};
 
 /// The servers compared, in the order they run.

@@ -10,11 +10,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::bench_storage::{
+use super::storage::{
     BLOCK_MS, Dataset, Format, INTERVAL_MS, TempDir, expect_ok, http, months, parse_duration,
     rfc3339, run_quiet, vm_export_count,
 };
-use crate::bench_support::{
+use super::support::{
     ALL, Kind, Peer, Running, count, find_peers, flag_value, get, proc_stats, ratio, start,
     urlencode, wait_idle,
 };
@@ -393,7 +393,7 @@ fn server_state(kind: Kind, addr: SocketAddr) -> String {
         return String::new();
     }
     let metrics = get(addr, "/metrics").unwrap_or_default();
-    let value = |name| crate::bench_support::metric_sum(&metrics, name).unwrap_or(-1.0);
+    let value = |name| super::support::metric_sum(&metrics, name).unwrap_or(-1.0);
     format!(
         "{} blocks loaded, {} compactions",
         value("prometheus_tsdb_blocks_loaded"),

@@ -1,0 +1,67 @@
+//! `cargo xtask bench …`: the criterion benchmarks (`plugins`, `tsdb`,
+//! `promql`) run through cargo, and the live comparisons against
+//! Prometheus and VictoriaMetrics (`storage`, `ingest`, `query`), each in
+//! its own module over shared support.
+
+mod ingest;
+mod query;
+mod storage;
+mod support;
+
+use crate::{Result, build_plugins, cargo, root, status};
+
+/// `cargo xtask bench [GROUP] [ARGS…]`.
+pub fn bench(args: &[String]) -> Result {
+    match args.first().map(String::as_str) {
+        None | Some("plugins") => bench_plugins(),
+        Some("tsdb") => {
+            let mut cmd = cargo();
+            // Every tsdb bench: chunk (head codec), sealed (store codec), head.
+            cmd.args(["bench", "-p", "wasmetheus-tsdb"]);
+            status(cmd)
+        }
+        Some("promql") => {
+            let mut cmd = cargo();
+            // Range-query throughput of the engine (points/s/core).
+            cmd.args(["bench", "-p", "wasmetheus-promql", "--bench", "engine"]);
+            status(cmd)
+        }
+        Some("storage") => storage::run(&args[1..]),
+        Some("ingest") => ingest::run(&args[1..]),
+        Some("query") => query::run(&args[1..]),
+        Some(other) => Err(format!(
+            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql`, `storage`, `ingest` or `query`"
+        )),
+    }
+}
+
+fn bench_plugins() -> Result {
+    let built = build_plugins()?;
+    let mut guest = cargo();
+    guest.args([
+        "build",
+        "--profile",
+        "plugin",
+        "--target",
+        "wasm32-wasip2",
+        "-p",
+        "guest-trivial",
+    ]);
+    status(guest)?;
+    let trivial = root().join("target/wasm32-wasip2/plugin/guest_trivial.wasm");
+    let node = built
+        .iter()
+        .find(|p| p.ends_with("node-exporter.wasm"))
+        .ok_or("the node-exporter plugin was not built")?;
+    let mut cmd = cargo();
+    cmd.env("WASMETHEUS_BENCH_TRIVIAL", trivial)
+        .env("WASMETHEUS_BENCH_NODE_EXPORTER", node);
+    cmd.args([
+        "bench",
+        "-p",
+        "wasmetheus-plugin-runtime",
+        "--bench",
+        "plugins",
+    ]);
+    status(cmd)
+}
