@@ -6,6 +6,7 @@
 //! every other host crate may depend on it, it depends on none of them.
 
 mod family;
+pub mod go;
 pub mod openmetrics;
 mod redact;
 pub mod storage;

@@ -1,0 +1,263 @@
+//! Go's texts that several crates reproduce byte for byte: `time.ParseDuration`
+//! (the one parser of Go durations, with its error messages) and the words
+//! Go's `os` and `net` packages use for a system error.
+//!
+//! Callers add their own context (`open PATH: `, `dial tcp ADDR: connect: `);
+//! this module only knows the Go parts they share.
+
+/// Go's `time.ParseDuration` failed; the text is Go's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not a duration, or out of `time.Duration`'s range.
+    #[error("time: invalid duration {}", time_quote(.text))]
+    Invalid {
+        /// The whole text, as given.
+        text: String,
+    },
+    /// A number without a unit, e.g. `30`: write `30s`.
+    #[error("time: missing unit in duration {}", time_quote(.text))]
+    MissingUnit {
+        /// The whole text, as given.
+        text: String,
+    },
+    /// A unit other than `ns`, `us` (`µs`), `ms`, `s`, `m` and `h`.
+    #[error("time: unknown unit {} in duration {}", time_quote(.unit), time_quote(.text))]
+    UnknownUnit {
+        /// The unit as written.
+        unit: String,
+        /// The whole text, as given.
+        text: String,
+    },
+}
+
+/// Go's `time.ParseDuration`: a signed sequence of decimal numbers with
+/// optional fractions and units (`300ms`, `-1.5h`, `2h45m`), as
+/// nanoseconds; out of the `int64` range is an error, as in Go.
+pub fn parse_duration(orig: &str) -> Result<i64, DurationError> {
+    let invalid = || DurationError::Invalid {
+        text: orig.to_owned(),
+    };
+    let mut s = orig.as_bytes();
+    let mut neg = false;
+    if let Some(&c) = s.first()
+        && (c == b'-' || c == b'+')
+    {
+        neg = c == b'-';
+        s = &s[1..];
+    }
+    if s == b"0" {
+        return Ok(0);
+    }
+    if s.is_empty() {
+        return Err(invalid());
+    }
+    const LIMIT: u64 = 1 << 63;
+    let mut d: u64 = 0;
+    while !s.is_empty() {
+        if !(s[0] == b'.' || s[0].is_ascii_digit()) {
+            return Err(invalid());
+        }
+        // Whole part; overflow is an error.
+        let mut v: u64 = 0;
+        let mut i = 0;
+        while i < s.len() && s[i].is_ascii_digit() {
+            if v > LIMIT / 10 {
+                return Err(invalid());
+            }
+            v = v * 10 + (s[i] - b'0') as u64;
+            if v > LIMIT {
+                return Err(invalid());
+            }
+            i += 1;
+        }
+        let pre = i > 0;
+        s = &s[i..];
+        // Fraction; digits past what fits are ignored.
+        let (mut f, mut scale, mut post) = (0u64, 1f64, false);
+        if s.first() == Some(&b'.') {
+            s = &s[1..];
+            let mut i = 0;
+            let mut overflow = false;
+            while i < s.len() && s[i].is_ascii_digit() {
+                if !overflow {
+                    if f > (LIMIT - 1) / 10 {
+                        overflow = true;
+                    } else {
+                        let y = f * 10 + (s[i] - b'0') as u64;
+                        if y > LIMIT {
+                            overflow = true;
+                        } else {
+                            f = y;
+                            scale *= 10.0;
+                        }
+                    }
+                }
+                i += 1;
+            }
+            post = i > 0;
+            s = &s[i..];
+        }
+        if !pre && !post {
+            return Err(invalid());
+        }
+        let unit_len = s
+            .iter()
+            .position(|&c| c == b'.' || c.is_ascii_digit())
+            .unwrap_or(s.len());
+        if unit_len == 0 {
+            return Err(DurationError::MissingUnit {
+                text: orig.to_owned(),
+            });
+        }
+        let unit_text = &s[..unit_len];
+        s = &s[unit_len..];
+        let unit: u64 = match std::str::from_utf8(unit_text).unwrap_or("") {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => {
+                return Err(DurationError::UnknownUnit {
+                    unit: String::from_utf8_lossy(unit_text).into_owned(),
+                    text: orig.to_owned(),
+                });
+            }
+        };
+        if v > LIMIT / unit {
+            return Err(invalid());
+        }
+        v *= unit;
+        if f > 0 {
+            v += (f as f64 * (unit as f64 / scale)) as u64;
+            if v > LIMIT {
+                return Err(invalid());
+            }
+        }
+        d += v;
+        if d > LIMIT {
+            return Err(invalid());
+        }
+    }
+    if neg {
+        return Ok((d as i64).wrapping_neg());
+    }
+    if d > LIMIT - 1 {
+        return Err(invalid());
+    }
+    Ok(d as i64)
+}
+
+/// The `time` package's own quoting in its errors: non-ASCII and control
+/// bytes as `\xNN`.
+fn time_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for &b in s.as_bytes() {
+        if !(0x20..0x80).contains(&b) {
+            out.push_str(&format!("\\x{b:02x}"));
+        } else {
+            if b == b'"' || b == b'\\' {
+                out.push('\\');
+            }
+            out.push(b as char);
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A system error as Go prints it (`no such file or directory`,
+/// `connection refused`): the C library's words with a lower-case first
+/// letter, without Rust's ` (os error N)`. Callers prefix Go's
+/// `op path: ` or `dial tcp ADDR: connect: ` themselves.
+pub fn io_error_text(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let text = text
+        .rsplit_once(" (os error ")
+        .map_or(text.as_str(), |(message, _)| message);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NANOS_PER_SECOND: i64 = 1_000_000_000;
+
+    fn ns(s: &str) -> Result<i64, String> {
+        parse_duration(s).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(ns("30s"), Ok(30 * NANOS_PER_SECOND));
+        assert_eq!(ns("1.5h30m"), Ok(7200 * NANOS_PER_SECOND));
+        assert_eq!(ns("-1m"), Ok(-60 * NANOS_PER_SECOND));
+        assert_eq!(ns("0"), Ok(0));
+        assert_eq!(ns("1µs"), Ok(1000));
+        assert_eq!(
+            ns("30"),
+            Err("time: missing unit in duration \"30\"".to_owned())
+        );
+        assert_eq!(
+            ns("1d"),
+            Err("time: unknown unit \"d\" in duration \"1d\"".to_owned())
+        );
+        assert_eq!(ns(""), Err("time: invalid duration \"\"".to_owned()));
+        assert_eq!(ns(".s"), Err("time: invalid duration \".s\"".to_owned()));
+    }
+
+    /// The web config's durations (`rate_limit.interval`).
+    #[test]
+    fn go_durations_of_the_web_config() {
+        assert_eq!(ns("1s"), Ok(NANOS_PER_SECOND));
+        assert_eq!(ns("1.5m"), Ok(90 * NANOS_PER_SECOND));
+        assert_eq!(ns("1h30m"), Ok(5400 * NANOS_PER_SECOND));
+        assert_eq!(ns("250ms"), Ok(250_000_000));
+        assert_eq!(ns("0"), Ok(0));
+        assert!(ns("5").unwrap_err().contains("missing unit"));
+        assert!(ns("5d").unwrap_err().contains("unknown unit"));
+    }
+
+    /// Go's range and its quoting of odd bytes.
+    #[test]
+    fn go_duration_edges() {
+        assert_eq!(ns("2562047h47m16.854775807s"), Ok(i64::MAX));
+        assert_eq!(ns("-2562047h47m16.854775808s"), Ok(i64::MIN));
+        assert_eq!(
+            ns("2562047h47m16.854775808s"),
+            Err("time: invalid duration \"2562047h47m16.854775808s\"".to_owned())
+        );
+        assert_eq!(ns("+0"), Ok(0));
+        assert_eq!(ns("1.s"), Ok(NANOS_PER_SECOND));
+        assert_eq!(ns(".5s"), Ok(NANOS_PER_SECOND / 2));
+        assert_eq!(ns("1.0000000001s"), Ok(NANOS_PER_SECOND));
+        assert_eq!(
+            ns("1é"),
+            Err("time: unknown unit \"\\xc3\\xa9\" in duration \"1\\xc3\\xa9\"".to_owned())
+        );
+        assert_eq!(
+            ns("1\n"),
+            Err("time: unknown unit \"\\x0a\" in duration \"1\\x0a\"".to_owned())
+        );
+        assert_eq!(
+            ns("1.2.3s"),
+            Err("time: missing unit in duration \"1.2.3s\"".to_owned())
+        );
+    }
+
+    #[test]
+    fn io_errors_read_like_go() {
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(io_error_text(&e), "no such file or directory");
+        let e = std::io::Error::from_raw_os_error(111);
+        assert_eq!(io_error_text(&e), "connection refused");
+        let e = std::io::Error::other("Not an OS error");
+        assert_eq!(io_error_text(&e), "not an OS error");
+    }
+}
