@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use wasmetheus_scrape::relabel::RelabelConfig;
+use wasmetheus_relabel::RelabelConfig;
 
 use crate::PromDuration;
 use crate::global::ValidationScheme;

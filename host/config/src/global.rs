@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use wasmetheus_scrape::relabel::NameValidationScheme;
+use wasmetheus_relabel::NameValidationScheme;
 
 use crate::go_yaml::null_as_default;
 use crate::{Base2Bytes, PromDuration};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use wasmetheus_scrape::relabel::RelabelConfig;
+use wasmetheus_relabel::RelabelConfig;
 
 use crate::PromDuration;
 use crate::http_client::HttpClientConfig;

@@ -13,9 +13,9 @@ use rustc_hash::FxHashMap;
 use wasmetheus_model::storage::{Appender, STALE_NAN_BITS, Storage};
 use wasmetheus_model::text::{RawSample, SampleSink};
 use wasmetheus_model::{Label, Sample};
+use wasmetheus_relabel::relabel;
 
 use crate::ScrapeOptions;
-use crate::relabel::relabel;
 
 /// A target's series, from one scrape to the next. Only series of the
 /// last scrape are kept, so it holds no more than the target exposes.

@@ -10,7 +10,6 @@
 mod cache;
 pub mod http;
 mod manager;
-pub mod relabel;
 mod store;
 
 pub use manager::{

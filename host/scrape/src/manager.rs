@@ -12,10 +12,10 @@ use tokio::task::JoinHandle;
 use wasmetheus_model::storage::Storage;
 use wasmetheus_model::validate::flatten;
 use wasmetheus_model::{Label, MetricFamily, openmetrics, text};
+use wasmetheus_relabel::RelabelConfig;
 
 use crate::cache::{Batch, ScrapeCache};
 use crate::http::{Fallback, HttpTarget, Scraper};
-use crate::relabel::RelabelConfig;
 
 /// One thing to scrape.
 #[derive(Debug, Clone, PartialEq)]

@@ -37,7 +37,7 @@ use wasmetheus_config::{
     AlertmanagerConfig, Config, ConfigError, PromDuration, ScrapeConfig, TlsConfig,
 };
 use wasmetheus_model::Label;
-use wasmetheus_scrape::relabel::relabel;
+use wasmetheus_relabel::relabel;
 
 use crate::scrape_targets::{TargetGroup, populate, scrape_options};
 

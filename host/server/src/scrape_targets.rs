@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use wasmetheus_config::{PromDuration, ScrapeConfig};
 use wasmetheus_model::Label;
+use wasmetheus_relabel::relabel;
 use wasmetheus_scrape::http::{Credentials, Fallback, HttpTarget, Tls};
-use wasmetheus_scrape::relabel::relabel;
 use wasmetheus_scrape::{ScrapeOptions, Target};
 
 /// A target group as service discovery hands it over: addresses sharing

@@ -369,8 +369,8 @@ pub fn relabel(data: &[u8]) {
         Label::new("mode", "idle"),
     ];
     for scrape in &config.scrape_configs {
-        let _ = wasmetheus_scrape::relabel::relabel(&labels, &scrape.relabel_configs);
-        let _ = wasmetheus_scrape::relabel::relabel(&labels, &scrape.metric_relabel_configs);
+        let _ = wasmetheus_relabel::relabel(&labels, &scrape.relabel_configs);
+        let _ = wasmetheus_relabel::relabel(&labels, &scrape.metric_relabel_configs);
     }
 }
 

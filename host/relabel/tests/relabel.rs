@@ -9,9 +9,7 @@
 
 use expect_test::{Expect, expect};
 use wasmetheus_model::Label;
-use wasmetheus_scrape::relabel::{
-    Action, NameValidationScheme, RelabelConfig, RelabelRegex, relabel,
-};
+use wasmetheus_relabel::{Action, NameValidationScheme, RelabelConfig, RelabelRegex, relabel};
 
 fn check(input: &[(&str, &str)], yaml: &str, expect: Expect) {
     check_scheme(NameValidationScheme::Utf8, input, yaml, expect);
