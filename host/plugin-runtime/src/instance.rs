@@ -17,6 +17,8 @@
 
 use crate::bindings::ExporterPre;
 use crate::convert;
+use crate::error::CollectError;
+use crate::limits::{MEMORY_LIMIT_MARKER, MemoryLimiter};
 use crate::metrics::PluginMetrics;
 use crate::sandbox::InstanceState;
 use std::future::Future;
@@ -29,61 +31,7 @@ use wasmetheus_config::Grants;
 use wasmetheus_model::MetricFamily;
 use wasmetheus_model::validate::{Limits, validate};
 use wasmtime::component::ResourceAny;
-use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
-
-/// Why a collection produced no metrics. Shown as the target's last error.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CollectError {
-    #[error("plugin trapped: {0}")]
-    Trap(String),
-    #[error("collect exceeded its deadline of {0:?} and was interrupted")]
-    Timeout(Duration),
-    #[error("plugin exceeded its memory limit: {0}")]
-    Memory(String),
-    #[error("plugin returned an error: {0}")]
-    Plugin(String),
-    #[error("plugin output rejected: {0}")]
-    InvalidOutput(String),
-    #[error(
-        "plugin passed more than {0} bytes to the host in one call (its budget, a multiple of its \
-         memory limit); return fewer or smaller series or shorter texts, or raise the instance's memory_limit"
-    )]
-    TooMuchData(usize),
-    #[error("opening the instance failed: {0}")]
-    Open(String),
-    #[error("the previous collect of this instance is still running")]
-    Busy,
-    #[error("the instance was stopped")]
-    Stopped,
-}
-
-impl CollectError {
-    /// A short reason for per-plugin error counters.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            CollectError::Trap(_) => "trap",
-            CollectError::Timeout(_) => "timeout",
-            CollectError::Memory(_) => "memory",
-            CollectError::Plugin(_) => "plugin_error",
-            CollectError::InvalidOutput(_) => "invalid_output",
-            CollectError::TooMuchData(_) => "too_much_data",
-            CollectError::Open(_) => "open",
-            CollectError::Busy => "busy",
-            CollectError::Stopped => "stopped",
-        }
-    }
-
-    /// Whether the store may be mid-call or poisoned and must be dropped.
-    fn poisons_store(&self) -> bool {
-        matches!(
-            self,
-            CollectError::Trap(_)
-                | CollectError::Timeout(_)
-                | CollectError::Memory(_)
-                | CollectError::TooMuchData(_)
-        )
-    }
-}
+use wasmtime::{Store, UpdateDeadline};
 
 /// Everything needed to (re)open an instance.
 pub struct InstanceSpec {
@@ -100,56 +48,8 @@ pub struct InstanceSpec {
     pub metrics: Arc<PluginMetrics>,
 }
 
-/// Caps linear memory and records its size for the self-metrics. Exceeding
-/// the cap is an error (a trap naming the limit), not a failed `grow`, so a
-/// memory bomb ends at once with a clear message.
-pub struct MemoryLimiter {
-    limit: usize,
-    used: usize,
-}
-
-impl MemoryLimiter {
-    pub fn new(limit: usize) -> Self {
-        MemoryLimiter { limit, used: 0 }
-    }
-
-    pub fn used(&self) -> usize {
-        self.used
-    }
-}
-
-const MEMORY_LIMIT_MARKER: &str = "memory limit of";
-
 /// What wasmtime says when a call copies more than the store's hostcall fuel.
 const HOSTCALL_FUEL_MARKER: &str = "fuel allocated for hostcalls has been exhausted";
-
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let after = self.used - current.min(self.used) + desired;
-        if after > self.limit {
-            return Err(wasmtime::format_err!(
-                "{MEMORY_LIMIT_MARKER} {} bytes reached: the plugin asked to grow a memory to {desired} bytes",
-                self.limit
-            ));
-        }
-        self.used = after;
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
-    }
-}
 
 /// A store set up for guest calls: memory capped, copies to the host capped
 /// at `copy_budget` bytes per call, and guest code yielding to the executor

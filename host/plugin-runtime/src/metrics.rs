@@ -1,7 +1,7 @@
 //! Per-plugin self-metrics: calls, errors by kind, collect duration, memory
 //! and load time, exposed on the host's `/metrics`.
 
-use crate::instance::CollectError;
+use crate::error::CollectError;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::time::Duration;

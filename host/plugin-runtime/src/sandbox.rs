@@ -17,7 +17,7 @@
 use crate::bindings::{host, types};
 use crate::convert::{Capability, CapabilityRequest};
 use crate::fs_guard::{FsGuard, FsGuardView, GrantError, GuardedFs};
-use crate::instance::MemoryLimiter;
+use crate::limits::MemoryLimiter;
 use crate::socket_cap::{SocketCap, SocketCapView};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
