@@ -1,6 +1,7 @@
 //! Go's texts that several crates reproduce byte for byte: `time.ParseDuration`
-//! (the one parser of Go durations, with its error messages) and the words
-//! Go's `os` and `net` packages use for a system error.
+//! (the one parser of Go durations, with its error messages), the words
+//! Go's `os` and `net` packages use for a system error, and JSON strings as
+//! Go's `encoding/json` writes them.
 //!
 //! Callers add their own context (`open PATH: `, `dial tcp ADDR: connect: `);
 //! this module only knows the Go parts they share.
@@ -183,6 +184,29 @@ pub fn io_error_text(error: &std::io::Error) -> String {
     }
 }
 
+/// A JSON string as Go's `encoding/json` (with HTML escaping, as
+/// `json.NewEncoder` has it) and jsoniter's standard-library mode write it:
+/// `\n`, `\r`, `\t`, other control characters as `\u00xx`, and the
+/// HTML-sensitive `<`, `>`, `&` plus U+2028/U+2029 escaped too.
+pub fn write_json_string(out: &mut String, s: &str) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +272,23 @@ mod tests {
         assert_eq!(
             ns("1.2.3s"),
             Err("time: missing unit in duration \"1.2.3s\"".to_owned())
+        );
+    }
+
+    #[test]
+    fn json_strings_are_escaped_like_go() {
+        let json = |s: &str| {
+            let mut out = String::new();
+            write_json_string(&mut out, s);
+            out
+        };
+        assert_eq!(
+            json("a<b>&\"\\\n\u{1}\u{2028}é"),
+            r#""a\u003cb\u003e\u0026\"\\\n\u0001\u2028é""#
+        );
+        assert_eq!(
+            json("x\n\u{1}\u{a0}<&\u{8}\u{c}\u{7f}\u{2028}"),
+            "\"x\\n\\u0001\u{a0}\\u003c\\u0026\\u0008\\u000c\u{7f}\\u2028\""
         );
     }
 

@@ -39,7 +39,7 @@ enum Command {
         what: Tsdb,
     },
     /// Runs a query against a Prometheus-compatible server (like promtool's).
-    Query(wasmetheus::query_cli::QueryArgs),
+    Query(wasmetheus_query_cli::QueryArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,7 +114,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => wasmetheus::serve::run(args),
         // Prints its own errors, worded and formatted as promtool's.
-        Command::Query(args) => return wasmetheus::query_cli::run_command(args),
+        Command::Query(args) => return wasmetheus_query_cli::run_command(args),
         // Prints and exits as promtool's `check config`.
         Command::Check {
             what: Check::Config(args),
