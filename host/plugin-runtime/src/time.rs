@@ -1,29 +1,24 @@
 //! Times as the API shows them: RFC 3339 in UTC, whole seconds.
 
+use jiff::SignedDuration;
+use jiff::civil::DateTime;
 use std::time::SystemTime;
 
-/// Formats a time as RFC 3339 in UTC without pulling in a date library.
+/// Formats a time as RFC 3339 in UTC, whole seconds (`YYYY-MM-DDTHH:MM:SSZ`,
+/// a fraction cut). A time before 1970 shows as the epoch; one past the
+/// end of year 9999 as its last second.
 pub fn rfc3339(time: SystemTime) -> String {
     let secs = time
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+        .map_or(0, |d| d.as_secs());
+    // Civil time in UTC: jiff's `Timestamp` stops short of the last day of
+    // year 9999, its civil `DateTime` does not.
+    let epoch = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
+    let utc = i64::try_from(secs)
+        .ok()
+        .and_then(|secs| epoch.checked_add(SignedDuration::from_secs(secs)).ok())
+        .unwrap_or(DateTime::MAX);
+    utc.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]
@@ -67,5 +62,12 @@ mod tests {
     fn times_before_the_epoch_show_as_the_epoch() {
         let before = SystemTime::UNIX_EPOCH - Duration::from_secs(86_400);
         assert_eq!(rfc3339(before), "1970-01-01T00:00:00Z");
+    }
+
+    /// Past what RFC 3339 can write (year 9999), the last second it can.
+    #[test]
+    fn times_past_year_9999_show_as_its_last_second() {
+        assert_eq!(rfc3339(at(253_402_300_800, 0)), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(at(1 << 40, 0)), "9999-12-31T23:59:59Z");
     }
 }
