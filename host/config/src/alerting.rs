@@ -9,8 +9,9 @@ use wasmetheus_relabel::RelabelConfig;
 
 use crate::PromDuration;
 use crate::global::ValidationScheme;
+use crate::go_yaml::no_nulls;
 use crate::go_yaml::null_as_default;
-use crate::remote::{Present, no_nulls};
+use crate::remote::Present;
 use crate::scrape::{
     DnsSdConfig, FileSdConfig, HttpSdConfig, StaticConfig, check_static_labels,
     check_static_targets, serialize_relabel_configs, validate_discovery,

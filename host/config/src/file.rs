@@ -1,11 +1,13 @@
 //! Loading the configuration file: YAML to typed values, positioned errors.
 
+use crate::glob::go_dir;
 use crate::global::RuntimeConfig;
+use crate::go_yaml::no_nulls;
 use crate::go_yaml::{go_quote, null_as_default};
 use crate::http_client::join_dir;
 use crate::otlp::OtlpConfig;
-use crate::remote::no_nulls;
 use crate::scrape::ScrapeConfig;
+use crate::source::{ConfigError, job_needle, locate, locate_again, parse_yaml};
 use crate::storage::StorageConfig;
 use crate::tracing::TracingConfig;
 use crate::{
@@ -14,27 +16,7 @@ use crate::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
-
-/// What went wrong loading a configuration file. Every variant that concerns
-/// the file's content carries `file:line:col` in its message.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// Prometheus' own text is `parsing YAML file <path>: <message>`; the
-    /// position comes first.
-    #[error("{path}:{line}:{column}: parsing YAML file {path}: {message}", path = path.display())]
-    Invalid {
-        path: PathBuf,
-        line: u64,
-        column: u64,
-        message: String,
-    },
-}
+use std::path::Path;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -383,16 +365,6 @@ impl Config {
     }
 }
 
-/// Go's `filepath.Dir`: the directory part of `path`, `.` for a bare file
-/// name; a relative path's directory stays relative.
-pub(crate) fn go_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ if path.has_root() => PathBuf::from("/"),
-        _ => PathBuf::from("."),
-    }
-}
-
 impl ScrapeConfig {
     /// Prometheus' `ScrapeConfig.SetDirectory`: its HTTP client files,
     /// every discovery config's files and `scrape_failure_log_file` joined
@@ -412,83 +384,10 @@ impl ScrapeConfig {
     }
 }
 
-/// Reads YAML as Prometheus reads it: an empty file is an empty
-/// configuration; errors in Go's words where they differ (see
-/// [`crate::go_yaml`]), positioned.
-pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
-    text: &str,
-    path: &Path,
-) -> Result<T, ConfigError> {
-    // Comments are not needed, and buffering them costs budget (a long
-    // commented-out block would otherwise fail to load).
-    let options = serde_saphyr::options! { emit_comments: false };
-    let result = if text.trim().is_empty() {
-        serde_saphyr::from_str_with_options("{}", options)
-    } else {
-        serde_saphyr::from_str_with_options(text, options)
-    };
-    result.map_err(|e| {
-        let location = e.location();
-        ConfigError::Invalid {
-            path: path.to_owned(),
-            line: location.map_or(1, |l| l.line()),
-            column: location.map_or(1, |l| l.column()),
-            message: crate::go_yaml::go_error(&e, text)
-                .unwrap_or_else(|| crate::go_yaml::bare_message(&e)),
-        }
-    })
-}
-
-/// What to look for to point at a scrape config: its `job_name` line,
-/// however the name is quoted.
-pub(crate) fn job_needle(text: &str, job: &str) -> String {
-    [
-        format!("job_name: {job}"),
-        format!("job_name: '{job}'"),
-        format!("job_name: \"{job}\""),
-        format!("job_name: {}", go_quote(job)),
-    ]
-    .into_iter()
-    .find(|needle| text.contains(needle.as_str()))
-    .unwrap_or_else(|| "job_name:".to_owned())
-}
-
 /// Instance names end up in URLs and label values: keep them plain.
 fn is_valid_instance_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-/// [`locate`] of the second occurrence of `needle` (a repeated name), or
-/// the first if there is no second.
-pub(crate) fn locate_again(text: &str, needle: &str) -> (u64, u64) {
-    match text.find(needle) {
-        Some(first) => match text[first + 1..].find(needle) {
-            Some(second) => {
-                let offset = first + 1 + second;
-                let before = &text[..offset];
-                let line = before.matches('\n').count() + 1;
-                let column = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                (line as u64, column as u64)
-            }
-            None => locate(text, needle),
-        },
-        None => (1, 1),
-    }
-}
-
-/// The 1-based line and column of the first occurrence of `needle`, for
-/// checks made after deserialization (the YAML positions are gone by then).
-pub(crate) fn locate(text: &str, needle: &str) -> (u64, u64) {
-    match text.find(needle) {
-        Some(offset) => {
-            let before = &text[..offset];
-            let line = before.matches('\n').count() + 1;
-            let column = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            (line as u64, column as u64)
-        }
-        None => (1, 1),
-    }
 }

@@ -19,7 +19,7 @@
 //! place is always the best one, so there is no backtracking and a pattern
 //! of a thousand stars costs no more than one.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Go's `filepath.ErrBadPattern`: the pattern is malformed (an unclosed or
 /// empty `[...]` class, an unescaped `-` or `]` inside one, or a trailing
@@ -339,6 +339,16 @@ pub fn clean(path: &str) -> String {
         (true, _) => format!("/{joined}"),
         (false, true) => ".".to_owned(),
         (false, false) => joined,
+    }
+}
+
+/// Go's `filepath.Dir`: the directory part of `path`, `.` for a bare file
+/// name; a relative path's directory stays relative.
+pub(crate) fn go_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ if path.has_root() => PathBuf::from("/"),
+        _ => PathBuf::from("."),
     }
 }
 

@@ -360,6 +360,14 @@ pub fn bare_message(error: &serde_saphyr::Error) -> String {
     }
 }
 
+/// A list whose null entries Prometheus rejects with `message` (a Go
+/// `[]*T` holds them as nil pointers).
+pub(crate) fn no_nulls<T>(list: Vec<Option<T>>, message: &str) -> Result<Vec<T>, String> {
+    list.into_iter()
+        .map(|entry| entry.ok_or_else(|| message.to_owned()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,13 +33,14 @@ mod scrape;
 mod scrape_files;
 pub mod sd;
 mod secret;
+mod source;
 mod storage;
 mod tracing;
 
 pub use alerting::{AlertingConfig, AlertmanagerApiVersion, AlertmanagerConfig};
 
 pub use duration::{Base2Bytes, ByteSize, PromDuration};
-pub use file::{Config, ConfigError};
+pub use file::Config;
 pub use global::{
     DEFAULT_SCRAPE_PROTOCOLS, ESCAPING_SCHEMES, GlobalConfig, PROTO_FIRST_SCRAPE_PROTOCOLS,
     RuntimeConfig, SCRAPE_PROTOCOLS, ValidationScheme,
@@ -55,6 +56,7 @@ pub use secret::{
     DeclaredSecrets, OpaqueSettings, SECRET_TOKEN, Secret, SettingStep, is_secret_key,
     redact_plugin_settings, redact_url,
 };
+pub use source::ConfigError;
 pub use storage::{
     ChunkEncodingConfig, ExemplarsConfig, RetentionConfig, StorageConfig, TsdbConfig,
 };

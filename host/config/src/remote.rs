@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use wasmetheus_relabel::RelabelConfig;
 
 use crate::PromDuration;
+use crate::go_yaml::no_nulls;
 use crate::http_client::HttpClientConfig;
 use crate::scrape::serialize_relabel_configs;
 use crate::secret::{OpaqueSettings, serialize_url};
@@ -25,14 +26,6 @@ pub(crate) fn opaque_sections(
     sections
         .into_iter()
         .filter_map(|(name, section)| Some((name, section.clone()?)))
-        .collect()
-}
-
-/// A list whose null entries Prometheus rejects with `message` (a Go
-/// `[]*T` holds them as nil pointers).
-pub(crate) fn no_nulls<T>(list: Vec<Option<T>>, message: &str) -> Result<Vec<T>, String> {
-    list.into_iter()
-        .map(|entry| entry.ok_or_else(|| message.to_owned()))
         .collect()
 }
 
@@ -388,7 +381,7 @@ pub(crate) fn remote_write_http2(text: &str, path: &std::path::Path) -> Vec<bool
         #[serde(default)]
         enable_http2: Option<bool>,
     }
-    crate::file::parse_yaml::<Entries>(text, path)
+    crate::source::parse_yaml::<Entries>(text, path)
         .map(|entries| {
             entries
                 .remote_write

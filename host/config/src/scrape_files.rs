@@ -91,7 +91,7 @@ pub(crate) fn load_scrape_config_files(
                 path: file.clone(),
                 source,
             })?;
-            let included: ScrapeConfigs = crate::file::parse_yaml(&text, &file)?;
+            let included: ScrapeConfigs = crate::source::parse_yaml(&text, &file)?;
             warnings.extend(crate::not_in_effect::warnings_once(
                 &text,
                 &file,
@@ -100,10 +100,10 @@ pub(crate) fn load_scrape_config_files(
             let shown = absolute(&file);
             // An included file's relative paths are relative to its own
             // directory, as in Prometheus.
-            let dir = crate::file::go_dir(&file);
+            let dir = crate::glob::go_dir(&file);
             for scrape in included.scrape_configs {
                 let invalid = |needle: &str, message: String| {
-                    let (line, column) = crate::file::locate(&text, needle);
+                    let (line, column) = crate::source::locate(&text, needle);
                     ConfigError::Invalid {
                         path: file.clone(),
                         line,
@@ -118,7 +118,7 @@ pub(crate) fn load_scrape_config_files(
                     ));
                 };
                 // Positions are looked up only for an error.
-                let needle = |job: &str| crate::file::job_needle(&text, job);
+                let needle = |job: &str| crate::source::job_needle(&text, job);
                 if let Err(message) = scrape.complete(&config.global) {
                     return Err(invalid(&needle(&scrape.job_name), message));
                 }
