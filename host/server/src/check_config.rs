@@ -633,15 +633,7 @@ fn path_text(path: &Path) -> String {
 /// An IO error as Go's `os` package words it: `op path: message`, with the
 /// system's message in lower case and without Rust's `(os error N)`.
 fn go_io_error(op: &str, path: &Path, error: &std::io::Error) -> String {
-    let text = error.to_string();
-    let text = text
-        .rsplit_once(" (os error ")
-        .map_or(text.as_str(), |(message, _)| message);
-    let mut chars = text.chars();
-    let message = match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    };
+    let message = wasmetheus_model::go::io_error_text(error);
     format!("{op} {}: {message}", path.display())
 }
 

@@ -296,7 +296,7 @@ where
 
 /// A Go `time.Duration` as YAML gives it: a string `time.ParseDuration`
 /// reads (`1s`, `1.5m`, `1h30m`, `250ms`, `10us`), or an integer of
-/// nanoseconds.
+/// nanoseconds. Negative durations are refused.
 fn go_duration<'de, D: Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -307,50 +307,13 @@ fn go_duration<'de, D: Deserializer<'de>>(d: D) -> Result<std::time::Duration, D
     match Option::<Raw>::deserialize(d)? {
         None => Ok(std::time::Duration::ZERO),
         Some(Raw::Nanos(n)) => Ok(std::time::Duration::from_nanos(n)),
-        Some(Raw::Text(text)) => parse_go_duration(&text).map_err(serde::de::Error::custom),
+        Some(Raw::Text(text)) if text.starts_with('-') => Err(serde::de::Error::custom(
+            wasmetheus_model::go::DurationError::Invalid { text },
+        )),
+        Some(Raw::Text(text)) => wasmetheus_model::go::parse_duration(&text)
+            .map(|nanos| std::time::Duration::from_nanos(nanos.unsigned_abs()))
+            .map_err(serde::de::Error::custom),
     }
-}
-
-/// Go's `time.ParseDuration` for durations that are not negative.
-pub fn parse_go_duration(text: &str) -> Result<std::time::Duration, String> {
-    let invalid = || format!("time: invalid duration {text:?}");
-    let mut rest = text.strip_prefix('+').unwrap_or(text);
-    if rest == "0" {
-        return Ok(std::time::Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("time: missing unit in duration {text:?}"))?;
-        let (number, after) = rest.split_at(number_len);
-        if number.is_empty() || number == "." {
-            return Err(invalid());
-        }
-        let value: f64 = number.parse().map_err(|_| invalid())?;
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_len);
-        let nanos = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(format!("time: unknown unit {unit:?} in duration {text:?}")),
-        };
-        total += value * nanos;
-        rest = next;
-    }
-    if total > i64::MAX as f64 {
-        return Err(invalid());
-    }
-    Ok(std::time::Duration::from_nanos(total as u64))
 }
 
 impl WebConfig {
@@ -522,23 +485,6 @@ mod tests {
     #[test]
     fn go_durations() {
         use std::time::Duration;
-        assert_eq!(parse_go_duration("1s").unwrap(), Duration::from_secs(1));
-        assert_eq!(parse_go_duration("1.5m").unwrap(), Duration::from_secs(90));
-        assert_eq!(
-            parse_go_duration("1h30m").unwrap(),
-            Duration::from_secs(5400)
-        );
-        assert_eq!(
-            parse_go_duration("250ms").unwrap(),
-            Duration::from_millis(250)
-        );
-        assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
-        assert!(parse_go_duration("5").unwrap_err().contains("missing unit"));
-        assert!(
-            parse_go_duration("5d")
-                .unwrap_err()
-                .contains("unknown unit")
-        );
         let config = parse("rate_limit:\n  interval: 100ms\n  burst: 3\n").unwrap();
         assert_eq!(config.rate_limit.interval, Duration::from_millis(100));
         assert_eq!(config.rate_limit.burst, 3);

@@ -43,18 +43,7 @@ pub enum WebConfigError {
 
 /// An I/O error worded as Go's (`no such file or directory`), without
 /// Rust's `(os error N)`.
-pub(crate) fn go_io_error(error: &std::io::Error) -> String {
-    let text = error.to_string();
-    let text = match text.find(" (os error") {
-        Some(at) => &text[..at],
-        None => &text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
+pub(crate) use wasmetheus_model::go::io_error_text as go_io_error;
 
 /// Validates a web config file as `promtool check web-config` does: the
 /// YAML, the headers, the password hashes, and (if TLS is on) that the
