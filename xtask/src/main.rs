@@ -1,5 +1,7 @@
 //! `cargo xtask`: project automation — run, test, build-plugins,
-//! test-plugins, fuzz, bench. Plain std, no dependencies, so it builds in seconds.
+//! test-plugins, fuzz, bench. Plain std and one small dependency, jiff (the
+//! workspace's date library), for the calendar dates of the benchmarks'
+//! data set, so it still builds in seconds.
 
 mod bench;
 mod fuzz;

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::storage::{TempDir, parse_duration};
+use super::peers::{ALL, Kind, Peer, find_peers, start};
 use super::support::{
-    ALL, Kind, Peer, ProcStats, bytes, count, du, find_peers, flag_value, get, metric_sum,
-    proc_stats, ratio, start,
+    ProcStats, TempDir, bytes, count, du, flag_value, get, metric_sum, parse_duration, proc_stats,
+    ratio,
 };
 use crate::{Result, root};
 

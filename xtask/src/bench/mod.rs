@@ -3,7 +3,9 @@
 //! Prometheus and VictoriaMetrics (`storage`, `ingest`, `query`), each in
 //! its own module over shared support.
 
+mod dataset;
 mod ingest;
+mod peers;
 mod query;
 mod storage;
 mod support;

@@ -4,19 +4,19 @@
 //! the sum of medians as ratios.
 
 use std::fmt::Write as _;
-use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use super::storage::{
-    BLOCK_MS, Dataset, Format, INTERVAL_MS, TempDir, expect_ok, http, months, parse_duration,
-    rfc3339, run_quiet, vm_export_count,
+use super::dataset::{Dataset, METRIC_NAMES, rfc3339};
+use super::peers::{
+    ALL, Kind, Peer, Running, find_peers, start, vm_complete, vm_export_count, vm_force_merge,
+    vm_import,
 };
 use super::support::{
-    ALL, Kind, Peer, Running, count, find_peers, flag_value, get, proc_stats, ratio, start,
-    urlencode, wait_idle,
+    TempDir, count, flag_value, get, http, metric_sum, parse_duration, proc_stats, ratio,
+    run_quiet, urlencode, wait_idle,
 };
 use crate::{Result, root};
 
@@ -163,24 +163,6 @@ const QUERIES: [(QueryKind, &str); 21] = [
     (QueryKind::Instant, "count by (release) (node_uname_info)"),
 ];
 
-/// Every metric name of the `bench storage` data set, for the sample
-/// count; a name missing here shows as fewer samples than generated.
-const SERIES_NAMES: [&str; 13] = [
-    "http_requests_total",
-    "http_request_duration_seconds_bucket",
-    "http_request_duration_seconds_count",
-    "http_request_duration_seconds_sum",
-    "node_cpu_seconds_total",
-    "node_network_receive_bytes_total",
-    "node_network_transmit_bytes_total",
-    "node_hwmon_temp_celsius",
-    "node_memory_usage_megabytes",
-    "up",
-    "node_uname_info",
-    "build_info",
-    "node_boot_time_seconds",
-];
-
 const RANGE_MS: i64 = 3 * 3_600_000;
 const STEP_S: i64 = 60;
 
@@ -191,29 +173,16 @@ pub fn run(args: &[String]) -> Result {
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let work = TempDir::new(out.join(format!("work-{}", std::process::id())), o.keep)?;
 
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_err(|e| e.to_string())?
-        .as_millis() as i64;
-    let end_ms = now_ms / BLOCK_MS * BLOCK_MS;
-    let start_ms = end_ms - o.duration_ms / INTERVAL_MS * INTERVAL_MS;
     let started = Instant::now();
-    let data = Dataset::generate(o.targets, start_ms, end_ms);
     let om_path = out.join("openmetrics.txt");
-    let file =
-        std::fs::File::create(&om_path).map_err(|e| format!("{}: {e}", om_path.display()))?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
-    data.write(&mut w, Format::OpenMetrics)
-        .and_then(|()| w.flush())
-        .map_err(|e| format!("{}: {e}", om_path.display()))?;
-    drop(w);
+    let data = Dataset::generate_file(o.targets, o.duration_ms, &om_path)?;
     eprintln!(
         "generated {} ({} series, {} samples, {} to {}) in {:.1} s",
         om_path.display(),
         data.num_series(),
         data.samples,
-        rfc3339(start_ms),
-        rfc3339(end_ms),
+        rfc3339(data.start_ms),
+        rfc3339(data.end_ms),
         started.elapsed().as_secs_f64()
     );
     // No scrape targets: the servers only answer queries.
@@ -225,9 +194,9 @@ pub fn run(args: &[String]) -> Result {
     .map_err(|e| format!("{}: {e}", config.display()))?;
 
     let times = Times {
-        instant_s: (end_ms - 60_000) / 1000,
-        range_start_s: (end_ms - RANGE_MS) / 1000,
-        range_end_s: (end_ms - 60_000) / 1000,
+        instant_s: (data.end_ms - 60_000) / 1000,
+        range_start_s: (data.end_ms - RANGE_MS) / 1000,
+        range_end_s: (data.end_ms - 60_000) / 1000,
     };
     let mut columns = Vec::new();
     for peer in &peers {
@@ -342,7 +311,7 @@ fn measure(
         Kind::VictoriaMetrics => {
             std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
             let running = start(peer, config, false, dir, log)?;
-            vm_import(running.addr, data)?;
+            vm_load(running.addr, data)?;
             (running, with_time("import+flush", loading.elapsed()))
         }
     };
@@ -393,7 +362,7 @@ fn server_state(kind: Kind, addr: SocketAddr) -> String {
         return String::new();
     }
     let metrics = get(addr, "/metrics").unwrap_or_default();
-    let value = |name| super::support::metric_sum(&metrics, name).unwrap_or(-1.0);
+    let value = |name| metric_sum(&metrics, name).unwrap_or(-1.0);
     format!(
         "{} blocks loaded, {} compactions",
         value("prometheus_tsdb_blocks_loaded"),
@@ -402,31 +371,12 @@ fn server_state(kind: Kind, addr: SocketAddr) -> String {
 }
 
 /// VictoriaMetrics: import, flush, check everything arrived, merge.
-fn vm_import(addr: SocketAddr, data: &Dataset) -> Result {
-    let body = |w: &mut dyn Write| data.write(w, Format::PrometheusMillis);
-    let (code, text) = http(addr, "POST", "/api/v1/import/prometheus", Some(&body))?;
-    if code / 100 != 2 {
-        return Err(format!("import: HTTP {code}: {}", text.trim()));
-    }
-    expect_ok(
-        http(addr, "GET", "/internal/force_flush", None)?,
-        "force_flush",
-    )?;
-    let (series, samples) = vm_export_count(addr, data)?;
-    if series != data.num_series() as u64 || samples != data.samples {
-        return Err(format!(
-            "import incomplete: exported {series} series / {samples} samples, generated {} / {}",
-            data.num_series(),
-            data.samples
-        ));
-    }
+fn vm_load(addr: SocketAddr, data: &Dataset) -> Result {
+    vm_import(addr, data)?;
+    vm_complete(data, vm_export_count(addr, data)?)?;
     // Merged parts, as background merges would leave them eventually;
     // the wait for idle CPU afterwards lets the merge finish.
-    for month in months(data.start_ms, data.end_ms - 1) {
-        let path = format!("/internal/force_merge?partition_prefix={month}");
-        expect_ok(http(addr, "GET", &path, None)?, "force_merge")?;
-    }
-    Ok(())
+    vm_force_merge(addr, data)
 }
 
 /// Samples in the data's range as the server counts them (not timed): a
@@ -435,7 +385,7 @@ fn count_samples(addr: SocketAddr, data: &Dataset) -> std::result::Result<f64, S
     let hours = (data.end_ms - data.start_ms + 3_599_999) / 3_600_000;
     // Name by name: Prometheus 2 drops the name in count_over_time, so
     // one selector over every name would collide.
-    let expr = SERIES_NAMES
+    let expr = METRIC_NAMES
         .iter()
         .map(|name| format!("sum(count_over_time({name}[{hours}h]))"))
         .collect::<Vec<_>>()

@@ -1,239 +1,68 @@
-//! Helpers shared by the live benchmarks (`bench ingest`, `bench query`):
-//! the three servers started and stopped one after the other, /proc
-//! sampling of CPU and RSS, disk usage, and small HTTP utilities.
+//! Helpers shared by the live benchmarks (`bench storage`, `ingest`,
+//! `query`): work directories, quiet commands, /proc sampling of CPU and
+//! RSS, disk usage, a small HTTP client, command-line flags and the
+//! figures' formatting in reports.
 
-use std::net::SocketAddr;
+use std::fs::Metadata;
+use std::io::{self, BufWriter, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::storage::{Server, dpkg_version, free_port, http, peer_version};
-use crate::{Result, cargo, describe, root, status};
+use crate::{Result, describe};
 
-/// The servers compared, in the order they run.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Kind {
-    Wasmetheus,
-    Prometheus,
-    VictoriaMetrics,
+// ---------------------------------------------------------------------------
+// Work directories and commands
+
+/// A directory removed when dropped, unless kept for inspection.
+pub(crate) struct TempDir {
+    pub(crate) path: PathBuf,
+    keep: bool,
 }
 
-pub(crate) const ALL: [Kind; 3] = [Kind::Wasmetheus, Kind::Prometheus, Kind::VictoriaMetrics];
-
-impl Kind {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Kind::Wasmetheus => "wasmetheus",
-            Kind::Prometheus => "prometheus",
-            Kind::VictoriaMetrics => "victoria-metrics",
-        }
+impl TempDir {
+    pub(crate) fn new(path: PathBuf, keep: bool) -> Result<Self> {
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(TempDir { path, keep })
     }
+}
 
-    /// Parses a comma-separated `--servers` list.
-    pub(crate) fn parse_list(s: &str) -> Result<Vec<Kind>> {
-        s.split(',')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                ALL.into_iter()
-                    .find(|k| k.name() == p || (p == "vm" && *k == Kind::VictoriaMetrics))
-                    .ok_or_else(|| {
-                        format!(
-                            "unknown server {p:?}; want wasmetheus, prometheus, victoria-metrics"
-                        )
-                    })
-            })
-            .collect()
-    }
-
-    /// The path answering 200 once the server serves queries.
-    fn ready_path(self) -> &'static str {
-        match self {
-            Kind::VictoriaMetrics => "/health",
-            _ => "/-/ready",
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if self.keep {
+            eprintln!("kept {}", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
         }
     }
 }
 
-/// A server binary found (and for wasmetheus, built) and its version.
-pub(crate) struct Peer {
-    pub(crate) kind: Kind,
-    pub(crate) bin: PathBuf,
-    pub(crate) version: String,
-}
-
-/// The servers asked for that can run here. A missing Debian peer is
-/// reported and skipped (the comparison is then partial) rather than
-/// failing the run; wasmetheus failing to build is an error.
-pub(crate) fn find_peers(kinds: &[Kind], build: bool) -> Result<(Vec<Peer>, Vec<String>)> {
-    let mut peers = Vec::new();
-    let mut skipped = Vec::new();
-    for &kind in kinds {
-        match kind {
-            Kind::Wasmetheus => {
-                if build {
-                    let mut cmd = cargo();
-                    cmd.args([
-                        "build",
-                        "--release",
-                        "-p",
-                        "wasmetheus",
-                        "--bin",
-                        "wasmetheus",
-                    ]);
-                    status(cmd)?;
-                }
-                let bin = root().join("target/release/wasmetheus");
-                if !bin.is_file() {
-                    return Err(format!("{} does not exist", bin.display()));
-                }
-                peers.push(Peer {
-                    kind,
-                    bin,
-                    version: "target/release/wasmetheus".into(),
-                });
-            }
-            Kind::Prometheus => match peer_version("prometheus", &["--version"], "prometheus") {
-                Ok(v) => peers.push(Peer {
-                    kind,
-                    bin: "prometheus".into(),
-                    version: v.lines().next().unwrap_or_default().to_owned(),
-                }),
-                Err(e) => skipped.push(format!("prometheus SKIPPED: {e}")),
-            },
-            Kind::VictoriaMetrics => {
-                match peer_version("victoria-metrics", &["-version"], "victoria-metrics") {
-                    Ok(v) => {
-                        // Debian's build leaves the version string empty.
-                        let v = if v.is_empty() {
-                            dpkg_version("victoria-metrics")
-                                .unwrap_or_else(|| "unknown version".into())
-                        } else {
-                            v
-                        };
-                        peers.push(Peer {
-                            kind,
-                            bin: "victoria-metrics".into(),
-                            version: v,
-                        });
-                    }
-                    Err(e) => skipped.push(format!("victoria-metrics SKIPPED: {e}")),
-                }
-            }
-        }
-    }
-    for s in &skipped {
-        eprintln!("WARNING: {s}");
-    }
-    Ok((peers, skipped))
-}
-
-/// A started server: killed when dropped (through `Server`), stopped
-/// cleanly with `stop`.
-pub(crate) struct Running {
-    server: Server,
-    pub(crate) addr: SocketAddr,
-    pub(crate) pid: u32,
-    pub(crate) log: PathBuf,
-}
-
-impl Running {
-    /// SIGTERM and wait, so every server shuts down the way it would in
-    /// production before the next one starts.
-    pub(crate) fn stop(self) -> Result {
-        self.server.stop(Duration::from_secs(60))
-    }
-
-    /// Whether the process is still alive (a crash shows as an error
-    /// rather than as suspiciously low figures).
-    pub(crate) fn check_alive(&mut self) -> Result {
-        match self.server.child.try_wait() {
-            Ok(None) => Ok(()),
-            Ok(Some(st)) => Err(format!("exited ({st}); see {}", self.log.display())),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-}
-
-/// Starts `peer` on `data` with `config` (VictoriaMetrics reads it only
-/// when `scrape`), logging to `log_path`, and waits until it is ready.
-pub(crate) fn start(
-    peer: &Peer,
-    config: &Path,
-    scrape: bool,
-    data: &Path,
-    log_path: &Path,
-) -> Result<Running> {
-    let addr = free_port()?;
-    let log =
-        std::fs::File::create(log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-    let mut cmd = Command::new(&peer.bin);
-    match peer.kind {
-        Kind::Wasmetheus => {
-            // An empty plugins directory: only the configured targets (and
-            // wasmetheus' own metrics) are scraped.
-            let plugins = data.with_extension("empty-plugins");
-            std::fs::create_dir_all(&plugins).map_err(|e| e.to_string())?;
-            cmd.arg("serve")
-                .arg(format!("--config.file={}", config.display()))
-                .arg(format!("--storage.tsdb.path={}", data.display()))
-                .arg(format!("--web.listen-address={addr}"))
-                .arg(format!("--plugins.dir={}", plugins.display()));
-        }
-        Kind::Prometheus => {
-            cmd.arg(format!("--config.file={}", config.display()))
-                .arg(format!("--storage.tsdb.path={}", data.display()))
-                .arg(format!("--web.listen-address={addr}"));
-        }
-        Kind::VictoriaMetrics => {
-            cmd.arg(format!("-storageDataPath={}", data.display()))
-                .arg(format!("-httpListenAddr={addr}"))
-                // Backfilled data is hours old; retention must not touch it.
-                .arg("-retentionPeriod=100y")
-                // The rollup result cache would answer repeated range
-                // queries from memory; neither other server has one.
-                .arg("-search.disableCache");
-            if scrape {
-                cmd.arg(format!("-promscrape.config={}", config.display()));
-            }
-        }
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log);
+/// Runs `cmd`, keeping its output unless it fails.
+pub(crate) fn run_quiet(mut cmd: Command) -> Result {
     eprintln!("$ {}", describe(&cmd));
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", peer.bin.display()))?;
-    let pid = child.id();
-    let mut running = Running {
-        server: Server { child },
-        addr,
-        pid,
-        log: log_path.to_owned(),
-    };
-    let started = Instant::now();
-    loop {
-        running.check_alive()?;
-        if let Ok((200, _)) = http(addr, "GET", peer.kind.ready_path(), None) {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            return Err(format!(
-                "{} not ready within 120 s; see {}",
-                peer.kind.name(),
-                running.log.display()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", describe(&cmd)))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // The error is usually last, after any progress lines.
+        let msg = stdout
+            .lines()
+            .chain(stderr.lines())
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("no output");
+        Err(format!("{} ({}): {msg}", describe(&cmd), out.status))
     }
-    eprintln!(
-        "{} ready on {addr} (pid {pid}) after {:.1} s",
-        peer.kind.name(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(running)
 }
+
+// ---------------------------------------------------------------------------
+// Processes and disks
 
 /// Waits until the process has used under 2 % of a core for three
 /// seconds in a row (start-up work, merges and compactions done), at most
@@ -253,9 +82,6 @@ pub(crate) fn wait_idle(pid: u32, max: Duration) -> Option<Duration> {
     }
     None
 }
-
-// ---------------------------------------------------------------------------
-// /proc
 
 /// CPU time and memory of one process (all its threads).
 #[derive(Clone, Copy, Default)]
@@ -316,11 +142,11 @@ pub(crate) fn proc_stats(pid: u32) -> Result<ProcStats> {
     })
 }
 
-/// Bytes under `dir` as `du` counts them (allocated blocks) and as file
-/// lengths; files vanishing while listed are skipped.
-pub(crate) fn du(dir: &Path) -> (u64, u64) {
-    use std::os::unix::fs::MetadataExt;
-    let (mut allocated, mut apparent) = (0, 0);
+/// Calls `f` with every file under `dir` (its path relative to `dir`)
+/// and its metadata. Fails only if `dir` itself cannot be read: files and
+/// directories vanishing while listed (merges, compactions) are skipped.
+pub(crate) fn walk(dir: &Path, f: &mut dyn FnMut(&Path, &Metadata)) -> Result {
+    std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {
@@ -328,19 +154,97 @@ pub(crate) fn du(dir: &Path) -> (u64, u64) {
         };
         for entry in entries.flatten() {
             let Ok(meta) = entry.metadata() else { continue };
+            let path = entry.path();
             if meta.is_dir() {
-                stack.push(entry.path());
+                stack.push(path);
             } else {
-                allocated += meta.blocks() * 512;
-                apparent += meta.len();
+                f(path.strip_prefix(dir).unwrap_or(&path), &meta);
             }
         }
     }
+    Ok(())
+}
+
+/// Bytes under `dir` as `du` counts them (allocated blocks) and as file
+/// lengths; files vanishing while listed are skipped.
+pub(crate) fn du(dir: &Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let (mut allocated, mut apparent) = (0, 0);
+    let _ = walk(dir, &mut |_, meta| {
+        allocated += meta.blocks() * 512;
+        apparent += meta.len();
+    });
     (allocated, apparent)
 }
 
 // ---------------------------------------------------------------------------
 // HTTP
+
+pub(crate) fn free_port() -> Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener.local_addr().map_err(|e| e.to_string())
+}
+
+/// One HTTP/1.0 exchange: 1.0 so the answer is never chunked and ends when
+/// the peer closes the connection. `body` writes the request body, whose
+/// length is measured first by writing it to a counter.
+pub(crate) fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&BodyWriter>,
+) -> Result<(u16, String)> {
+    let what = format!("{method} http://{addr}{path}");
+    let fail = |e: io::Error| format!("{what}: {e}");
+    let len = match body {
+        Some(body) => {
+            let mut counter = Counter(0);
+            body(&mut counter).map_err(fail)?;
+            counter.0
+        }
+        None => 0,
+    };
+    let stream = TcpStream::connect(addr).map_err(fail)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(600)))
+        .map_err(fail)?;
+    let mut w = BufWriter::with_capacity(1 << 20, &stream);
+    write!(
+        w,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {len}\r\n\r\n"
+    )
+    .map_err(fail)?;
+    if let Some(body) = body {
+        body(&mut w).map_err(fail)?;
+    }
+    w.flush().map_err(fail)?;
+    drop(w);
+    let mut response = Vec::new();
+    (&stream).read_to_end(&mut response).map_err(fail)?;
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("{what}: malformed response {head:?}"))?;
+    Ok((code, body.to_owned()))
+}
+
+/// Writes a request body; called twice, to measure it and to send it.
+pub(crate) type BodyWriter<'a> = dyn Fn(&mut dyn Write) -> io::Result<()> + 'a;
+
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
 
 /// GET `path`, failing on anything but 200.
 pub(crate) fn get(addr: SocketAddr, path: &str) -> Result<String> {
@@ -389,6 +293,51 @@ pub(crate) fn urlencode(s: &str) -> String {
     out
 }
 
+pub(crate) fn expect_ok((code, text): (u16, String), what: &str) -> Result {
+    if code / 100 == 2 {
+        Ok(())
+    } else {
+        Err(format!("{what}: HTTP {code}: {}", text.trim()))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Flags and reports
+
+/// The value after the flag `name` on a command line, or an error showing
+/// `usage`.
+pub(crate) fn flag_value(
+    args: &mut std::slice::Iter<'_, String>,
+    name: &str,
+    usage: &str,
+) -> Result<String> {
+    args.next()
+        .cloned()
+        .ok_or_else(|| format!("{name} needs a value\n{usage}"))
+}
+
+/// A count given to `flag`, `_` separators allowed (`100_000`).
+pub(crate) fn count(flag: &str, text: &str) -> Result<usize> {
+    text.replace('_', "")
+        .parse::<usize>()
+        .map_err(|_| format!("{flag} {text:?}: not a number"))
+}
+
+/// `2h`, `90m` or `600s`.
+pub(crate) fn parse_duration(s: &str) -> Result<i64> {
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("duration {s:?}: want e.g. 2h, 90m"))?;
+    let ms = match unit {
+        "h" => 3_600_000,
+        "m" => 60_000,
+        "s" => 1000,
+        _ => return Err(format!("duration {s:?}: want e.g. 2h, 90m")),
+    };
+    Ok(n * ms)
+}
+
 /// `1.5 MiB`-style sizes.
 pub(crate) fn bytes(n: f64) -> String {
     let units = ["B", "KiB", "MiB", "GiB"];
@@ -411,25 +360,6 @@ pub(crate) fn ratio(a: Option<f64>, b: Option<f64>) -> String {
         (Some(a), Some(b)) if b != 0.0 => format!("{:.2}×", a / b),
         _ => "-".into(),
     }
-}
-
-/// The value after the flag `name` on a command line, or an error showing
-/// `usage`.
-pub(crate) fn flag_value(
-    args: &mut std::slice::Iter<'_, String>,
-    name: &str,
-    usage: &str,
-) -> Result<String> {
-    args.next()
-        .cloned()
-        .ok_or_else(|| format!("{name} needs a value\n{usage}"))
-}
-
-/// A count given to `flag`, `_` separators allowed (`100_000`).
-pub(crate) fn count(flag: &str, text: &str) -> Result<usize> {
-    text.replace('_', "")
-        .parse::<usize>()
-        .map_err(|_| format!("{flag} {text:?}: not a number"))
 }
 
 #[cfg(test)]
