@@ -114,6 +114,12 @@ pub async fn wait_until(runtime: &PluginRuntime, what: &str, done: impl Fn() -> 
 fn a_test_exporter_loads_and_collects() {
     let fixture = Fixture::new();
     fixture.load(&Exporter::new("counter"), "counter");
-    assert_eq!(collects(&collect(&fixture.runtime, "counter").unwrap()), 1.0);
-    assert_eq!(collects(&collect(&fixture.runtime, "counter").unwrap()), 2.0);
+    assert_eq!(
+        collects(&collect(&fixture.runtime, "counter").unwrap()),
+        1.0
+    );
+    assert_eq!(
+        collects(&collect(&fixture.runtime, "counter").unwrap()),
+        2.0
+    );
 }
