@@ -10,6 +10,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
+/// The `data` of a snapshot's answer.
+#[derive(serde::Serialize)]
+struct Snapshot {
+    /// The directory under `<storage.tsdb.path>/snapshots`.
+    name: String,
+}
+
 fn disabled() -> Response {
     error(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -45,11 +52,7 @@ pub(crate) async fn snapshot(
         }
     };
     match backend.tsdb_snapshot(skip_head).await {
-        Ok(name) => axum::Json(serde_json::json!({
-            "status": "success",
-            "data": { "name": name },
-        }))
-        .into_response(),
+        Ok(name) => crate::DataFirst::success(Snapshot { name }).into_response(),
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

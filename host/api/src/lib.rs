@@ -20,6 +20,7 @@ use wasmetheus_model::{MetricFamily, openmetrics, text};
 mod admin;
 mod params;
 mod parse_query;
+pub mod types;
 /// Go's (and jsoniter's) JSON string escaping, for clients that must
 /// write what Prometheus' tools write.
 pub use parse_query::write_string as write_go_json_string;
@@ -47,7 +48,7 @@ pub trait Backend: Send + Sync + 'static {
     /// instance, `Some(Err)` if its last collection failed.
     fn instance_metrics(&self, instance: &str) -> Option<Result<Arc<Vec<MetricFamily>>, String>>;
     /// The `data` of `/api/v1/plugins`.
-    fn plugins_status(&self) -> serde_json::Value;
+    fn plugins_status(&self) -> Vec<types::PluginStatus>;
     /// Reloads the configuration; an error leaves the old one in force.
     fn reload(&self) -> ReloadFuture<'_>;
     /// Whether the TSDB admin endpoints are on (`--web.enable-admin-api`).
@@ -95,13 +96,11 @@ pub trait Backend: Send + Sync + 'static {
         String::new()
     }
     /// The `data` of `status/runtimeinfo`.
-    fn runtime_info(&self) -> serde_json::Value {
-        serde_json::json!({})
-    }
+    fn runtime_info(&self) -> types::RuntimeInfo;
     /// The `data` of `/api/v1/metadata`: metric name → its type, help and
     /// unit as the targets expose them.
-    fn metadata(&self) -> serde_json::Value {
-        serde_json::json!({})
+    fn metadata(&self) -> types::Metadata {
+        types::Metadata::new()
     }
     /// The active targets with the metadata they exposed, ordered by job
     /// and then labels.
@@ -117,12 +116,12 @@ pub trait Backend: Send + Sync + 'static {
         Vec::new()
     }
     /// The `data` of `/api/v1/status/tsdb`.
-    fn tsdb_status(&self) -> serde_json::Value {
-        serde_json::json!({})
+    fn tsdb_status(&self) -> types::TsdbStatus {
+        types::TsdbStatus::default()
     }
     /// The `data` of `/api/v1/targets`.
-    fn targets_status(&self) -> serde_json::Value {
-        serde_json::json!({ "activeTargets": [], "droppedTargets": [] })
+    fn targets_status(&self) -> types::TargetsStatus {
+        types::TargetsStatus::default()
     }
 }
 
@@ -348,12 +347,25 @@ async fn instance_metrics(
     }
 }
 
+/// A success answer with `data` first, as `/api/v1/plugins` and the
+/// snapshot endpoint have always written it.
+#[derive(serde::Serialize)]
+pub(crate) struct DataFirst<T> {
+    pub(crate) data: T,
+    pub(crate) status: &'static str,
+}
+
+impl<T> DataFirst<T> {
+    pub(crate) fn success(data: T) -> axum::Json<Self> {
+        axum::Json(DataFirst {
+            data,
+            status: "success",
+        })
+    }
+}
+
 async fn plugins(State(backend): State<Arc<dyn Backend>>) -> Response {
-    axum::Json(serde_json::json!({
-        "status": "success",
-        "data": backend.plugins_status(),
-    }))
-    .into_response()
+    DataFirst::success(backend.plugins_status()).into_response()
 }
 
 async fn reload(State(backend): State<Arc<dyn Backend>>) -> Response {

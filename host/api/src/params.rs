@@ -45,14 +45,14 @@ pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'
         .map(|(_, v)| v.as_str())
 }
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// Seconds since 1970-01-01T00:00:00Z of day `d` (1 to 31) of month `m`
+/// of year `y`, from jiff's calendar. A day past the month's end counts on
+/// into the next month (`2025-02-31` is 3 March), as this parser always
+/// has.
+fn day_start(y: i64, m: i64, d: i64) -> Option<i64> {
+    let first = jiff::civil::Date::new(i16::try_from(y).ok()?, i8::try_from(m).ok()?, 1).ok()?;
+    let days = jiff::civil::date(1970, 1, 1).until(first).ok()?.get_days();
+    Some((i64::from(days) + d - 1) * 86_400)
 }
 
 /// RFC 3339 (`2025-01-02T03:04:05.678+07:00`) to milliseconds.
@@ -105,7 +105,7 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
             sign * (oh * 60 + om) * 60
         }
     };
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset;
+    let secs = day_start(y, mo, d)? + h * 3600 + mi * 60 + se - offset;
     Some(secs * 1000 + millis)
 }
 

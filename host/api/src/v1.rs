@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use wasmetheus_model::redact_url;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -64,8 +63,16 @@ fn success(data: String, annotations: &Annotations) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn json_data(data: serde_json::Value) -> Response {
-    success(data.to_string(), &Annotations::default())
+/// A successful answer of `data` without annotations.
+fn json_data(data: &impl serde::Serialize) -> Response {
+    match serde_json::to_string(data) {
+        Ok(text) => success(text, &Annotations::default()),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("encoding the answer: {e}"),
+        ),
+    }
 }
 
 /// An engine error as Prometheus' `returnAPIError` answers it.
@@ -761,9 +768,7 @@ pub(crate) async fn format_query(RawQuery(raw): RawQuery, body: Bytes) -> Respon
             Err(r) => return *r,
         };
         match wasmetheus_promql::parser::parse(param(&params, "query").unwrap_or("")) {
-            Ok(expr) => json_data(serde_json::Value::String(
-                wasmetheus_promql::printer::format(&expr),
-            )),
+            Ok(expr) => json_data(&wasmetheus_promql::printer::format(&expr)),
             Err(e) => invalid_param("query", e),
         }
     })
@@ -809,28 +814,20 @@ pub(crate) async fn metadata(
         (Err(e), _) | (_, Err(e)) => return bad_data(e),
     };
     let metric = param(&params, "metric").filter(|m| !m.is_empty());
-    let mut all = match backend.metadata() {
-        serde_json::Value::Object(map) => map,
-        _ => serde_json::Map::new(),
-    };
-    if let Some(metric) = metric {
-        all.retain(|name, _| name == metric);
-    }
-    let mut out = serde_json::Map::new();
-    for (name, entries) in all {
+    let mut out = crate::types::Metadata::new();
+    for (name, mut entries) in backend.metadata() {
+        if metric.is_some_and(|m| m != name) {
+            continue;
+        }
         if limit > 0 && out.len() as i64 >= limit {
             break;
         }
-        let entries = match entries {
-            serde_json::Value::Array(mut list) if per_metric > 0 => {
-                list.truncate(per_metric as usize);
-                serde_json::Value::Array(list)
-            }
-            other => other,
-        };
+        if per_metric > 0 {
+            entries.truncate(per_metric as usize);
+        }
         out.insert(name, entries);
     }
-    json_data(serde_json::Value::Object(out))
+    json_data(&out)
 }
 
 /// `/api/v1/targets`. Discovered labels are shown as discovered but for
@@ -842,25 +839,8 @@ pub(crate) async fn metadata(
 /// `not_running`, and the `reason` one produces no targets).
 pub(crate) async fn targets(State(backend): State<Arc<dyn Backend>>) -> Response {
     let mut status = backend.targets_status();
-    redact_discovered_urls(&mut status);
-    json_data(status)
-}
-
-/// Replaces the password of each target's discovered `__meta_url` by
-/// `xxxxx`.
-fn redact_discovered_urls(status: &mut serde_json::Value) {
-    for list in ["activeTargets", "droppedTargets"] {
-        let Some(targets) = status.get_mut(list).and_then(|t| t.as_array_mut()) else {
-            continue;
-        };
-        for target in targets {
-            if let Some(url) = target.pointer_mut("/discoveredLabels/__meta_url")
-                && let Some(shown) = url.as_str().map(|u| redact_url(u).into_owned())
-            {
-                *url = serde_json::Value::String(shown);
-            }
-        }
-    }
+    status.redact_discovered_urls();
+    json_data(&status)
 }
 
 /// `/api/v1/targets/metadata`: per active target matching `match_target`,
@@ -946,15 +926,15 @@ pub(crate) async fn targets_metadata(
 }
 
 pub(crate) async fn rules() -> Response {
-    json_data(serde_json::json!({ "groups": [] }))
+    json_data(&serde_json::json!({ "groups": [] }))
 }
 
 pub(crate) async fn alerts() -> Response {
-    json_data(serde_json::json!({ "alerts": [] }))
+    json_data(&serde_json::json!({ "alerts": [] }))
 }
 
 pub(crate) async fn alertmanagers() -> Response {
-    json_data(serde_json::json!({
+    json_data(&serde_json::json!({
         "activeAlertmanagers": [],
         "droppedAlertmanagers": [],
     }))
@@ -978,13 +958,13 @@ pub(crate) async fn query_exemplars(RawQuery(raw): RawQuery, body: Bytes) -> Res
         return bad_data("end timestamp must not be before start timestamp");
     }
     match wasmetheus_promql::parser::parse(param(&params, "query").unwrap_or("")) {
-        Ok(_) => json_data(serde_json::json!([])),
+        Ok(_) => json_data(&serde_json::json!([])),
         Err(e) => bad_data(e.to_string()),
     }
 }
 
 pub(crate) async fn buildinfo() -> Response {
-    json_data(serde_json::json!({
+    json_data(&serde_json::json!({
         // Grafana enables features by this version: the Prometheus release
         // whose API and PromQL wasmetheus follows, with our own version as
         // semver build metadata.
@@ -998,20 +978,21 @@ pub(crate) async fn buildinfo() -> Response {
 }
 
 pub(crate) async fn flags(State(backend): State<Arc<dyn Backend>>) -> Response {
-    json_data(serde_json::to_value(backend.flags()).unwrap_or_default())
+    json_data(&backend.flags())
 }
 
 pub(crate) async fn config(State(backend): State<Arc<dyn Backend>>) -> Response {
-    json_data(serde_json::json!({ "yaml": backend.config_text() }))
+    json_data(&serde_json::json!({ "yaml": backend.config_text() }))
 }
 
 pub(crate) async fn tsdb_status(State(backend): State<Arc<dyn Backend>>) -> Response {
     let status = tokio::task::spawn_blocking(move || backend.tsdb_status()).await;
-    json_data(status.unwrap_or_default())
+    // `null` if the backend's thread failed.
+    json_data(&status.ok())
 }
 
 pub(crate) async fn runtimeinfo(State(backend): State<Arc<dyn Backend>>) -> Response {
-    json_data(backend.runtime_info())
+    json_data(&backend.runtime_info())
 }
 
 #[cfg(test)]
@@ -1088,38 +1069,6 @@ mod tests {
                 );
             });
         }
-    }
-
-    #[test]
-    fn discovered_url_passwords_are_hidden_in_the_targets_list() {
-        let mut status = serde_json::json!({
-            "activeTargets": [{
-                "discoveredLabels": {"__meta_url": "http://sd:hunter2@sd.example/a", "env": "x:y@z"},
-                "labels": {"job": "a"},
-            }],
-            "droppedTargets": [
-                {"discoveredLabels": {"__meta_url": "https://u:p:q@sd.example:8443/b?c=d:e@f"}},
-                {"discoveredLabels": {"__meta_url": "http://sd.example/c"}},
-                {"discoveredLabels": {"__address__": "h:1"}},
-            ],
-            "droppedTargetCounts": {"a": 3},
-        });
-        redact_discovered_urls(&mut status);
-        assert_eq!(
-            status,
-            serde_json::json!({
-                "activeTargets": [{
-                    "discoveredLabels": {"__meta_url": "http://sd:xxxxx@sd.example/a", "env": "x:y@z"},
-                    "labels": {"job": "a"},
-                }],
-                "droppedTargets": [
-                    {"discoveredLabels": {"__meta_url": "https://u:xxxxx@sd.example:8443/b?c=d:e@f"}},
-                    {"discoveredLabels": {"__meta_url": "http://sd.example/c"}},
-                    {"discoveredLabels": {"__address__": "h:1"}},
-                ],
-                "droppedTargetCounts": {"a": 3},
-            })
-        );
     }
 
     #[test]

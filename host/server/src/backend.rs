@@ -1,11 +1,16 @@
 //! The glue between the HTTP API, the scrape manager and the plugin runtime.
 
+use crate::config_source::ConfigSource;
 use crate::discovery::{Discovered, Discovery};
 use crate::scrape_targets::{TargetGroup, populate_all, scrape_options};
-use crate::serve::ConfigSource;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
+use wasmetheus_api::types::{
+    ActiveTarget, CapabilityStatus, DroppedTarget, HeadStats, Metadata, MetricMetadata,
+    PluginInstanceStatus, PluginStatus, RuntimeInfo, TargetHealth, TargetsStatus, TsdbStat,
+    TsdbStatus,
+};
 use wasmetheus_api::{Backend, ReloadFuture};
 use wasmetheus_config::Config;
 use wasmetheus_model::storage::Queryable;
@@ -409,32 +414,81 @@ impl Transport for ServerBackend {
     }
 }
 
-/// A snapshot's name as Prometheus forms it: UTC time, then random hex.
+/// A snapshot's name as Prometheus forms it: UTC time
+/// (`20060102T150405Z`, RFC 3339 without its separators), then random hex.
 fn snapshot_name() -> String {
-    let now = std::time::SystemTime::now()
+    let now = std::time::SystemTime::now();
+    let nanos = now
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+        .unwrap_or_default()
+        .as_nanos();
+    let time: String = wasmetheus_api::types::rfc3339_seconds(now)
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    std::hash::Hash::hash(&(now.as_nanos(), std::process::id()), &mut hasher);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{:016x}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        std::hash::Hasher::finish(&hasher)
-    )
+    std::hash::Hash::hash(&(nanos, std::process::id()), &mut hasher);
+    format!("{time}-{:016x}", std::hash::Hasher::finish(&hasher))
+}
+
+/// The API's health of a target.
+fn health(health: wasmetheus_scrape::TargetHealth) -> TargetHealth {
+    match health {
+        wasmetheus_scrape::TargetHealth::Unknown => TargetHealth::Unknown,
+        wasmetheus_scrape::TargetHealth::Up => TargetHealth::Up,
+        wasmetheus_scrape::TargetHealth::Down => TargetHealth::Down,
+    }
+}
+
+/// The runtime's report of a plugin as the API shows it, with the health
+/// of each instance's last scrape from `store`.
+fn plugin_status(
+    plugin: wasmetheus_plugin_runtime::PluginStatus,
+    store: Option<&LatestStore>,
+) -> PluginStatus {
+    let instances = plugin
+        .instances
+        .into_iter()
+        .map(|instance| {
+            let state = store.and_then(|s| s.get(&instance.name));
+            let state = state.as_ref();
+            PluginInstanceStatus {
+                capabilities: (instance.capabilities.into_iter())
+                    .map(|c| CapabilityStatus {
+                        capability: c.capability,
+                        grant_with: c.grant_with,
+                        granted: c.granted,
+                        optional: c.optional,
+                        reason: c.reason,
+                    })
+                    .collect(),
+                // The scrape's error, if it failed, else the runtime's.
+                error: state.and_then(|s| s.last_error.clone()).or(instance.error),
+                health: state.map_or(TargetHealth::Unknown, |s| health(s.health)),
+                job: instance.job,
+                last_scrape: state.map(|s| s.last_scrape),
+                last_scrape_duration: state.map(|s| s.last_duration_seconds),
+                last_collect_error: instance.last_collect_error,
+                name: instance.name,
+                running: instance.running,
+                samples: state.map(|s| s.series),
+                up: state.map(|s| u8::from(s.health == wasmetheus_scrape::TargetHealth::Up)),
+            }
+        })
+        .collect();
+    PluginStatus {
+        description: plugin.description,
+        file: plugin.file,
+        health: plugin.health.to_owned(),
+        instances,
+        last_error: plugin.last_error,
+        load_duration_seconds: plugin.load_duration_seconds,
+        loaded_at: plugin.loaded_at,
+        loaded_from_cache: plugin.loaded_from_cache,
+        name: plugin.name,
+        plugin: plugin.plugin,
+        version: plugin.version,
+    }
 }
 
 impl Backend for ServerBackend {
@@ -500,44 +554,11 @@ impl Backend for ServerBackend {
         })
     }
 
-    fn plugins_status(&self) -> serde_json::Value {
+    fn plugins_status(&self) -> Vec<PluginStatus> {
         let store = self.store.get();
-        let mut plugins = serde_json::to_value(self.runtime.status()).unwrap_or_default();
-        // Attach scrape health (up, last error) to every instance.
-        if let Some(list) = plugins.as_array_mut() {
-            for plugin in list {
-                let Some(instances) = plugin.get_mut("instances").and_then(|i| i.as_array_mut())
-                else {
-                    continue;
-                };
-                for instance in instances {
-                    let name = instance["name"].as_str().unwrap_or_default().to_owned();
-                    let state = store.and_then(|s| s.get(&name));
-                    instance["health"] =
-                        serde_json::json!(state.as_ref().map_or("unknown", |s| match s.health {
-                            wasmetheus_scrape::TargetHealth::Up => "up",
-                            wasmetheus_scrape::TargetHealth::Down => "down",
-                            wasmetheus_scrape::TargetHealth::Unknown => "unknown",
-                        }));
-                    instance["up"] =
-                        serde_json::json!(state.as_ref().map(|s| {
-                            u8::from(s.health == wasmetheus_scrape::TargetHealth::Up)
-                        }));
-                    if let Some(state) = &state {
-                        if state.last_error.is_some() {
-                            instance["error"] = serde_json::json!(state.last_error);
-                        }
-                        instance["lastScrapeDuration"] =
-                            serde_json::json!(state.last_duration_seconds);
-                        instance["lastScrape"] = serde_json::json!(
-                            state.last_scrape.map(wasmetheus_plugin_runtime::rfc3339)
-                        );
-                        instance["samples"] = serde_json::json!(state.series);
-                    }
-                }
-            }
-        }
-        plugins
+        (self.runtime.status().into_iter())
+            .map(|plugin| plugin_status(plugin, store))
+            .collect()
     }
 
     fn reload(&self) -> ReloadFuture<'_> {
@@ -585,34 +606,38 @@ impl Backend for ServerBackend {
         self.config.lock().to_yaml_with_declared_secrets(&declared)
     }
 
-    fn runtime_info(&self) -> serde_json::Value {
+    fn runtime_info(&self) -> RuntimeInfo {
         let query = self.query.lock();
         let (reload_ok, _) = *self.reloads.lock();
-        serde_json::json!({
-            "startTime": wasmetheus_plugin_runtime::rfc3339(self.started),
-            "CWD": std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
-            "reloadConfigSuccess": reload_ok,
-            "lastConfigTime": query.config_loaded.map(wasmetheus_plugin_runtime::rfc3339),
-            "corruptionCount": 0,
-            "goroutineCount": 0,
-            "GOMAXPROCS": std::thread::available_parallelism().map_or(1, |n| n.get()),
-            "GOMEMLIMIT": 0,
-            "GOGC": "",
-            "GODEBUG": "",
-            "storageRetention": query.flags.get("storage.tsdb.retention.time").cloned().unwrap_or_default(),
-        })
+        RuntimeInfo {
+            cwd: (std::env::current_dir())
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            go_debug: String::new(),
+            go_gc: String::new(),
+            go_max_procs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            go_mem_limit: 0,
+            corruption_count: 0,
+            goroutine_count: 0,
+            last_config_time: query.config_loaded,
+            reload_config_success: reload_ok,
+            start_time: self.started,
+            storage_retention: (query.flags.get("storage.tsdb.retention.time"))
+                .cloned()
+                .unwrap_or_default(),
+        }
     }
 
-    fn metadata(&self) -> serde_json::Value {
-        let mut out: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    fn metadata(&self) -> Metadata {
+        let mut out = Metadata::new();
         if let Some(store) = self.store.get() {
             for target in store.all() {
                 for family in target.families.iter() {
-                    let entry = serde_json::json!({
-                        "type": family.kind.as_str(false),
-                        "help": family.help,
-                        "unit": family.unit,
-                    });
+                    let entry = MetricMetadata {
+                        help: family.help.clone(),
+                        kind: family.kind.as_str(false).to_owned(),
+                        unit: family.unit.clone(),
+                    };
                     let list = out.entry(family.name.clone()).or_default();
                     if !list.contains(&entry) {
                         list.push(entry);
@@ -620,7 +645,7 @@ impl Backend for ServerBackend {
                 }
             }
         }
-        serde_json::to_value(out).unwrap_or_default()
+        out
     }
 
     fn targets_metadata(&self) -> Vec<wasmetheus_api::TargetMetadata> {
@@ -661,7 +686,7 @@ impl Backend for ServerBackend {
             .collect()
     }
 
-    fn tsdb_status(&self) -> serde_json::Value {
+    fn tsdb_status(&self) -> TsdbStatus {
         use std::collections::HashMap;
         use wasmetheus_model::storage::{MatchType, Matcher, SelectHints};
         let families = self.db.metrics();
@@ -710,29 +735,32 @@ impl Backend for ServerBackend {
             all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             all.truncate(10);
             all.into_iter()
-                .map(|(name, value)| serde_json::json!({ "name": name, "value": value }))
+                .map(|(name, value)| TsdbStat { name, value })
                 .collect::<Vec<_>>()
         };
         let label_pairs = values.values().map(|v| v.len() as u64).sum::<u64>();
-        serde_json::json!({
-            "headStats": {
-                "numSeries": series.len(),
-                "numLabelPairs": label_pairs,
-                "chunkCount": 0,
-                "minTime": min_time,
-                "maxTime": max_time,
+        TsdbStatus {
+            head_stats: HeadStats {
+                chunk_count: 0,
+                max_time,
+                min_time,
+                num_label_pairs: label_pairs,
+                num_series: series.len() as u64,
             },
-            "seriesCountByMetricName": top(by_name),
-            "labelValueCountByLabelName": top(values.into_iter().map(|(k, v)| (k, v.len() as u64)).collect()),
-            "memoryInBytesByLabelName": top(bytes),
-            "seriesCountByLabelValuePair": top(pairs),
-        })
+            label_value_count_by_label_name: top(values
+                .into_iter()
+                .map(|(k, v)| (k, v.len() as u64))
+                .collect()),
+            memory_in_bytes_by_label_name: top(bytes),
+            series_count_by_label_value_pair: top(pairs),
+            series_count_by_metric_name: top(by_name),
+        }
     }
 
-    fn targets_status(&self) -> serde_json::Value {
+    fn targets_status(&self) -> TargetsStatus {
         let targets = Transport::targets(self);
         let store = self.store.get();
-        let active: Vec<serde_json::Value> = targets
+        let active_targets = targets
             .iter()
             .map(|t| {
                 let state = store.and_then(|s| s.get(&t.key()));
@@ -740,44 +768,41 @@ impl Backend for ServerBackend {
                     .http
                     .as_ref()
                     .map_or_else(|| format!("wasmetheus://{}", t.instance), |h| h.url.clone());
-                let mut labels: BTreeMap<&str, &str> =
-                    t.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                labels.insert("job", &t.job);
-                labels.insert("instance", &t.instance);
-                let health = state.as_ref().map_or(wasmetheus_scrape::TargetHealth::Unknown, |s| s.health);
-                serde_json::json!({
-                    "discoveredLabels": labels,
-                    "labels": labels,
-                    "scrapePool": t.job,
-                    "scrapeUrl": url,
-                    "globalUrl": url,
-                    "lastError": state.as_ref().and_then(|s| s.last_error.clone()).unwrap_or_default(),
-                    "lastScrape": state
+                let mut labels: BTreeMap<String, String> = t.labels.clone().into_iter().collect();
+                labels.insert("job".to_owned(), t.job.clone());
+                labels.insert("instance".to_owned(), t.instance.clone());
+                let duration = |d: std::time::Duration| {
+                    wasmetheus_promql::printer::format_duration(d.as_millis() as i64)
+                };
+                ActiveTarget {
+                    discovered_labels: labels.clone(),
+                    global_url: url.clone(),
+                    health: state
                         .as_ref()
-                        .and_then(|s| s.last_scrape)
-                        .map_or_else(|| "0001-01-01T00:00:00Z".to_owned(), wasmetheus_plugin_runtime::rfc3339),
-                    "lastScrapeDuration": state.as_ref().map_or(0.0, |s| s.last_duration_seconds),
-                    "health": health,
-                    "scrapeInterval": wasmetheus_promql::printer::format_duration(t.interval.as_millis() as i64),
-                    "scrapeTimeout": wasmetheus_promql::printer::format_duration(t.timeout.as_millis() as i64),
-                })
+                        .map_or(TargetHealth::Unknown, |s| health(s.health)),
+                    labels,
+                    last_error: (state.as_ref())
+                        .and_then(|s| s.last_error.clone())
+                        .unwrap_or_default(),
+                    last_scrape: state.as_ref().and_then(|s| s.last_scrape),
+                    last_scrape_duration: state.as_ref().map_or(0.0, |s| s.last_duration_seconds),
+                    scrape_interval: duration(t.interval),
+                    scrape_pool: t.job.clone(),
+                    scrape_timeout: duration(t.timeout),
+                    scrape_url: url,
+                }
             })
             .collect();
         let dropped = self.dropped.lock();
-        let dropped_targets: Vec<serde_json::Value> = dropped
-            .values()
-            .flatten()
-            .map(|labels| {
-                let labels: BTreeMap<&str, &str> = labels
-                    .iter()
-                    .map(|l| (l.name.as_str(), l.value.as_str()))
-                    .collect();
-                serde_json::json!({ "discoveredLabels": labels })
+        let dropped_targets = (dropped.values().flatten())
+            .map(|labels| DroppedTarget {
+                discovered_labels: (labels.iter())
+                    .map(|l| (l.name.clone(), l.value.clone()))
+                    .collect(),
             })
             .collect();
-        let counts: BTreeMap<&str, usize> = dropped
-            .iter()
-            .map(|(job, targets)| (job.as_str(), targets.len()))
+        let dropped_target_counts = (dropped.iter())
+            .map(|(job, targets)| (job.clone(), targets.len()))
             .collect();
         // Ours, beside Prometheus' fields (clients ignore it): every
         // discovery entry and whether it runs, so a mechanism that produces
@@ -788,11 +813,11 @@ impl Backend for ServerBackend {
             .as_ref()
             .map(|d| d.statuses().to_vec())
             .unwrap_or_default();
-        serde_json::json!({
-            "activeTargets": active,
-            "droppedTargets": dropped_targets,
-            "droppedTargetCounts": counts,
-            "discoveries": discoveries,
-        })
+        TargetsStatus {
+            active_targets,
+            discoveries,
+            dropped_target_counts,
+            dropped_targets,
+        }
     }
 }

@@ -141,37 +141,10 @@ fn read_file_sd(
     out
 }
 
-/// Whether a discovery entry runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DiscoveryState {
-    /// Its targets are discovered.
-    Running,
-    /// Parsed and validated, not run by this version: it produces no
-    /// targets.
-    NotRunning,
-    /// Run here, but it could not start (a bad kubeconfig, no in-cluster
-    /// credentials): it produces no targets; the reason says why.
-    Failed,
-}
-
-/// One `<mechanism>_sd_configs` entry of a scrape config and whether it
-/// runs: `/api/v1/targets` lists these as `data.discoveries`, `/metrics`
+/// Whether a discovery entry runs, and each entry's report: the API's
+/// types, as `/api/v1/targets` lists them in `data.discoveries`; `/metrics`
 /// counts them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DiscoveryStatus {
-    /// The scrape config's `job_name`.
-    pub job: String,
-    /// The configuration key: `file_sd_configs`, `consul_sd_configs`, …
-    pub mechanism: String,
-    /// The entry's position in that list.
-    pub index: usize,
-    pub state: DiscoveryState,
-    /// Why it produces no targets (not run, or the error it failed with);
-    /// empty when it runs.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub reason: String,
-}
+pub use wasmetheus_api::types::{DiscoveryState, DiscoveryStatus};
 
 /// The mechanisms of `ScrapeConfig::service_discoveries` (Prometheus'
 /// names) that [`Discovery::start`] runs; static, file, HTTP and DNS

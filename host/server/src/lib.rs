@@ -2,6 +2,7 @@
 //! commands, usable in-process by the end-to-end tests.
 
 mod backend;
+mod config_source;
 pub mod backfill;
 pub mod check_config;
 pub mod check_plugins;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::Mutex;
+use wasmetheus_api::types::{Metadata, PluginStatus, RuntimeInfo, TargetsStatus, TsdbStatus};
 use wasmetheus_api::{AdminFuture, Backend, QueryGate, ReloadFuture, TargetMetadata};
 use wasmetheus_model::storage::{
     Matcher, Queryable, SelectHints, Series, StorageError, VecSampleIterator,
@@ -121,7 +122,7 @@ impl Backend for Fake {
         }
     }
 
-    fn plugins_status(&self) -> serde_json::Value {
+    fn plugins_status(&self) -> Vec<PluginStatus> {
         crate::data::plugins_status()
     }
 
@@ -199,11 +200,11 @@ impl Backend for Fake {
         "global:\n  scrape_interval: 15s\n  external_labels:\n    cluster: c1\n".into()
     }
 
-    fn runtime_info(&self) -> serde_json::Value {
+    fn runtime_info(&self) -> RuntimeInfo {
         crate::data::runtime_info()
     }
 
-    fn metadata(&self) -> serde_json::Value {
+    fn metadata(&self) -> Metadata {
         crate::data::metadata()
     }
 
@@ -235,18 +236,21 @@ impl Backend for Fake {
         vec![Label::new("cluster", "c1")]
     }
 
-    fn tsdb_status(&self) -> serde_json::Value {
+    fn tsdb_status(&self) -> TsdbStatus {
         crate::data::tsdb_status()
     }
 
-    fn targets_status(&self) -> serde_json::Value {
+    fn targets_status(&self) -> TargetsStatus {
         crate::data::targets_status()
     }
 }
 
+/// One series: its labels, sorted, and its samples, oldest first.
+pub type StoredSeries = (Vec<Label>, Vec<(i64, f64)>);
+
 /// Series in memory, each with its samples.
 pub struct FakeStore {
-    pub series: Vec<(Vec<Label>, Vec<(i64, f64)>)>,
+    pub series: Vec<StoredSeries>,
     /// When set, every read fails with this.
     pub fail: Option<String>,
 }
@@ -326,7 +330,7 @@ impl FakeStore {
         matchers: &'a [Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<impl Iterator<Item = &'a (Vec<Label>, Vec<(i64, f64)>)>, StorageError> {
+    ) -> Result<impl Iterator<Item = &'a StoredSeries>, StorageError> {
         if let Some(e) = &self.fail {
             return Err(StorageError(e.clone()));
         }

@@ -12,6 +12,7 @@ mod flags;
 mod listener;
 
 use crate::backend::ServerBackend;
+use crate::config_source::ConfigSource;
 use anyhow::Context;
 use connections::serve_http;
 pub use flags::{ServeArgs, WebArgs};
@@ -19,30 +20,8 @@ use listener::LimitedListener;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-use wasmetheus_config::Config;
 use wasmetheus_plugin_runtime::{PluginRuntime, PluginsWatcher, RuntimeOptions, watch_plugins_dir};
 use wasmetheus_scrape::ScrapeManager;
-
-pub(crate) const DEFAULT_CONFIG: &str = include_str!("../default-config.yml");
-
-/// Where the configuration comes from; reload reads it again.
-#[derive(Debug, Clone)]
-pub enum ConfigSource {
-    File(PathBuf),
-    BuiltIn,
-}
-
-impl ConfigSource {
-    pub fn load(&self) -> Result<Config, wasmetheus_config::ConfigError> {
-        match self {
-            ConfigSource::File(path) => Config::load(path),
-            ConfigSource::BuiltIn => Config::parse(
-                DEFAULT_CONFIG,
-                std::path::Path::new("<built-in default config>"),
-            ),
-        }
-    }
-}
 
 pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     // This very binary, even once its file is replaced by an upgrade: an
