@@ -14,8 +14,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::Storage;
 use wasmetheus_promql::engine::Engine;
-use wasmetheus_promql::promqltest::MemStore;
 use wasmetheus_promql::value::Value;
+use wasmetheus_promqltest::MemStore;
 
 const SERIES: usize = 3_000;
 const PODS_WITH_BUCKETS: usize = 300;

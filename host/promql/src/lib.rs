@@ -1,7 +1,7 @@
 //! `wasmetheus-promql`: the PromQL language — lexer, lalrpop grammar, AST
-//! and printer — and the runner of Prometheus' scripted test format. It
-//! reads storage only through the traits of `wasmetheus-model`, never the
-//! TSDB.
+//! and printer — and the engine that evaluates it. It reads storage only
+//! through the traits of `wasmetheus-model`, never the TSDB. The runner of
+//! Prometheus' scripted test format is the `wasmetheus-promqltest` crate.
 
 pub mod ast;
 pub mod engine;
@@ -9,6 +9,9 @@ mod functions;
 mod lexer;
 pub mod parser;
 pub mod printer;
-pub mod promqltest;
 pub mod value;
 mod xxh64;
+
+/// Go's quoted-string decoding as PromQL's lexer does it, for the series
+/// notation of the scripted tests.
+pub use lexer::unquote;

@@ -9,8 +9,8 @@ use corpus::corpus_files;
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::{STALE_NAN_BITS, Storage};
 use wasmetheus_promql::engine::Engine;
-use wasmetheus_promql::promqltest::{Counts, MemStore, run_script};
 use wasmetheus_promql::value::{SampleValue, Value, format_labels};
+use wasmetheus_promqltest::{Counts, MemStore, run_script};
 
 /// Runs every corpus file and prints per-file counts. Every case without
 /// native histograms must pass (those are skipped, and

@@ -12,8 +12,8 @@ use wasmetheus_model::storage::Storage;
 use wasmetheus_promql::engine::{Engine, Error};
 use wasmetheus_promql::parser::{MAX_DEPTH, parse};
 use wasmetheus_promql::printer::format;
-use wasmetheus_promql::promqltest::MemStore;
 use wasmetheus_promql::value::Value;
+use wasmetheus_promqltest::MemStore;
 
 /// The stack of a spawned thread (Rust's and tokio's default).
 const THREAD_STACK: usize = 2 << 20;

@@ -15,8 +15,8 @@ use wasmetheus_model::storage::{STALE_NAN_BITS, Storage};
 use wasmetheus_promql::ast::FUNCTIONS;
 use wasmetheus_promql::engine::{Engine, Error, Options};
 use wasmetheus_promql::parser::parse;
-use wasmetheus_promql::promqltest::MemStore;
 use wasmetheus_promql::value::{SampleValue, Value};
+use wasmetheus_promqltest::MemStore;
 
 /// Cases per property; sized so the whole file stays well under 20 s in a
 /// debug build on a loaded two-core machine.

@@ -1,9 +1,11 @@
-//! The runner of Prometheus' scripted PromQL tests (`*.test` files, see
-//! `../shared/conformance/promql/FORMAT.md`): the script parser with its
-//! series notation, an in-memory store behind the storage traits, the
-//! [`Engine`] abstraction, and a runner that executes every eval (plus the
-//! extra evaluations upstream performs) and compares results as upstream
-//! does. Evals involving native histograms are reported as skipped.
+//! `wasmetheus-promqltest`: the runner of Prometheus' scripted PromQL tests
+//! (`*.test` files, see `../shared/conformance/promql/FORMAT.md`): the
+//! script parser with its series notation, an in-memory store behind the
+//! storage traits, the [`Engine`] abstraction (implemented here for the
+//! workspace's [`wasmetheus_promql::engine::Engine`]), and a runner that
+//! executes every eval (plus the extra evaluations upstream performs) and
+//! compares results as upstream does. Evals involving native histograms are
+//! reported as skipped.
 
 pub mod memstore;
 pub mod nh;
@@ -13,10 +15,13 @@ pub mod series;
 
 pub use memstore::{MemStore, SeriesData};
 pub use runner::{
-    AT_MODIFIER_UNSAFE_FUNCTIONS, CaseReport, Counts, Engine, EvalError, FileReport, Outcome,
-    apply_load, run_eval, run_parsed, run_script,
+    CaseReport, Counts, Engine, EvalError, FileReport, Outcome, apply_load, run_eval, run_parsed,
+    run_script,
 };
 pub use script::{
     AnnotationExpect, Command, Eval, EvalKind, Expected, ExpectedSeries, Load, LoadSample,
     LoadSeries, Script, ScriptError, TextMatch, parse_script,
 };
+/// The functions an `@` variant must not contain; the engine's list, which
+/// the runner's step-invariance check follows.
+pub use wasmetheus_promql::engine::AT_MODIFIER_UNSAFE_FUNCTIONS;

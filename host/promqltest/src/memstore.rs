@@ -13,7 +13,7 @@ use wasmetheus_model::storage::{
 };
 
 use super::nh::matches;
-use crate::value::Histogram;
+use wasmetheus_promql::value::Histogram;
 
 /// Everything stored for one series.
 #[derive(Debug, Clone, Default, PartialEq)]

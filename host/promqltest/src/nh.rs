@@ -14,7 +14,7 @@ use wasmetheus_model::Label;
 use wasmetheus_model::storage::Matcher;
 
 use super::script::{Eval, Expected, Load};
-use crate::value::SampleValue;
+use wasmetheus_promql::value::SampleValue;
 
 /// Words that are never a selector's metric name (PromQL keywords and
 /// aggregation operators).
@@ -128,7 +128,7 @@ pub fn selectors(expr: &str) -> Vec<Vec<Matcher>> {
 /// The matchers of a series selector that names something (a selector
 /// whose matchers all match the empty string is no selector).
 fn parse_selector(text: &str) -> Result<Vec<Matcher>, ()> {
-    match crate::parser::parse_metric_selector(text) {
+    match wasmetheus_promql::parser::parse_metric_selector(text) {
         Ok(m) if !m.iter().all(Matcher::matches_empty) => Ok(m),
         _ => Err(()),
     }

@@ -16,7 +16,7 @@ use super::nh::{HistogramSeries, NhcbPart, is_nh, nhcb_base};
 use super::script::{
     AnnotationExpect, Command, Eval, EvalKind, Expected, Load, Script, parse_script,
 };
-use crate::value::{
+use wasmetheus_promql::value::{
     Annotations, CUSTOM_BUCKETS_SCHEMA, Histogram, Point, Sample, SampleValue, Series, Value,
     almost_equal, format_float, format_labels,
 };
@@ -36,27 +36,6 @@ impl EvalError {
         }
     }
 }
-
-/// Functions whose result varies with the evaluation time even when their
-/// arguments do not (Prometheus' `AtModifierUnsafeFunctions`): an
-/// expression calling one gets no `@` variants.
-pub const AT_MODIFIER_UNSAFE_FUNCTIONS: &[&str] = &[
-    "days_in_month",
-    "day_of_month",
-    "day_of_week",
-    "day_of_year",
-    "hour",
-    "minute",
-    "month",
-    "year",
-    "predict_linear",
-    "time",
-    "timestamp",
-    "start",
-    "end",
-    "range",
-    "step",
-];
 
 /// The PromQL engine under test, as the runner drives it. Times are ms
 /// since the epoch (negative ones included).
@@ -88,7 +67,40 @@ pub trait Engine {
     /// printed back. `Ok(None)` when a call outside such subqueries is one
     /// of [`AT_MODIFIER_UNSAFE_FUNCTIONS`] (no variants then); `Err` when
     /// the expression does not parse.
+    ///
+    /// [`AT_MODIFIER_UNSAFE_FUNCTIONS`]: wasmetheus_promql::engine::AT_MODIFIER_UNSAFE_FUNCTIONS
     fn at_modifier_variant(&self, expr: &str, t: i64) -> Result<Option<String>, EvalError>;
+}
+
+/// The workspace's engine, as the runner drives it: its errors become
+/// [`EvalError`]s with the same text.
+impl Engine for wasmetheus_promql::engine::Engine {
+    fn instant(
+        &self,
+        storage: &dyn Queryable,
+        expr: &str,
+        t: i64,
+    ) -> Result<(Value, Annotations), EvalError> {
+        self.query_instant(storage, expr, t)
+            .map_err(|e| EvalError::new(e.to_string()))
+    }
+
+    fn range(
+        &self,
+        storage: &dyn Queryable,
+        expr: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<(Value, Annotations), EvalError> {
+        self.query_range(storage, expr, start, end, step)
+            .map_err(|e| EvalError::new(e.to_string()))
+    }
+
+    fn at_modifier_variant(&self, expr: &str, t: i64) -> Result<Option<String>, EvalError> {
+        wasmetheus_promql::engine::at_modifier_variant(expr, t)
+            .map_err(|e| EvalError::new(e.to_string()))
+    }
 }
 
 /// What became of one eval.

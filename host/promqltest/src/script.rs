@@ -11,7 +11,7 @@ use super::series::{
     SequenceValue, parse_duration, parse_labels, parse_number, parse_quoted, parse_series,
     parse_st_sequence,
 };
-use crate::value::SampleValue;
+use wasmetheus_promql::value::SampleValue;
 
 /// A script that could not be parsed: the 1-based line and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

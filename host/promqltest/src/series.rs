@@ -5,7 +5,7 @@
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::STALE_NAN_BITS;
 
-use crate::value::{CounterResetHint, Histogram, SampleValue};
+use wasmetheus_promql::value::{CounterResetHint, Histogram, SampleValue};
 
 /// One position of an expanded value sequence: `None` is a gap (`_`).
 pub type SequenceValue = Option<SampleValue>;
@@ -128,7 +128,7 @@ fn first_char(s: &str) -> String {
 
 /// A Go-style quoted string at the start of `text`; returns it and the rest.
 pub fn parse_quoted(text: &str) -> Result<(String, &str), NotationError> {
-    crate::lexer::unquote(text)
+    wasmetheus_promql::unquote(text)
 }
 
 /// Expands a value list into `out`.

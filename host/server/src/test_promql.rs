@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use wasmetheus_promql::engine::Engine;
-use wasmetheus_promql::promqltest::{Counts, run_script};
+use wasmetheus_promqltest::{Counts, run_script};
 
 /// Returns the total counts; the caller fails when anything failed.
 pub fn run(files: &[PathBuf]) -> anyhow::Result<Counts> {

@@ -1,5 +1,6 @@
 //! Where the PromQL conformance corpus is, shared by the test files that
-//! read it: `$WASMETHEUS_CONFORMANCE/promql`, by default the `shared`
+//! read it (here and in wasmetheus-promqltest's tests, which include this
+//! file): `$WASMETHEUS_CONFORMANCE/promql`, by default the `shared`
 //! checkout beside the workspace. A missing corpus fails loudly.
 
 use std::path::PathBuf;

@@ -2,20 +2,21 @@
 //! notation (snapshots), the runner against a tiny test-only engine, and
 //! the whole conformance corpus parsed and counted against FORMAT.md.
 
-#[path = "support/corpus.rs"]
+// The corpus locator shared with wasmetheus-promql's tests.
+#[path = "../../promql/tests/support/corpus.rs"]
 mod corpus;
 use corpus::corpus_files;
 
 use expect_test::{Expect, expect};
 use wasmetheus_model::storage::{Matcher, Queryable, is_stale_marker};
 use wasmetheus_promql::parser::parse_metric_selector;
-use wasmetheus_promql::promqltest::nh::{HistogramSeries, is_nh};
-use wasmetheus_promql::promqltest::{
-    Command, Counts, Engine, EvalError, EvalKind, Expected, FileReport, Outcome, Script,
-    parse_script, run_script,
-};
 use wasmetheus_promql::value::{
     Annotations, Point, Sample, SampleValue, Series, Value, format_float, format_labels,
+};
+use wasmetheus_promqltest::nh::{HistogramSeries, is_nh};
+use wasmetheus_promqltest::{
+    Command, Counts, Engine, EvalError, EvalKind, Expected, FileReport, Outcome, Script,
+    parse_script, run_script,
 };
 
 #[test]
