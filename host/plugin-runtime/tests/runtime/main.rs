@@ -29,7 +29,7 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    pub fn new() -> Self {
+    fn new() -> Self {
         let plugins = tempfile::tempdir().unwrap();
         let cache = tempfile::tempdir().unwrap();
         let runtime = runtime_over(plugins.path(), Some(cache.path()));
