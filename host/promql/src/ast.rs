@@ -1,7 +1,10 @@
 //! The PromQL syntax tree, shaped like Prometheus' `promql/parser/ast.go`,
-//! plus the table of known functions and the value types used to check it.
+//! and the value types used to check it. A call refers to its entry in the
+//! function table ([`FUNCTIONS`], kept in `functions/`).
 
 use wasmetheus_model::storage::Matcher;
+
+pub use crate::functions::{FUNCTIONS, Function, function};
 
 /// Byte offsets `start..end` of a node in the query text.
 ///
@@ -547,141 +550,4 @@ pub struct Call {
     pub func: &'static Function,
     pub args: Vec<Expr>,
     pub span: Span,
-}
-
-/// A function's signature, as in Prometheus' `functions.go`. `variadic` is
-/// 0 for a fixed argument list, -1 for any number of repetitions of the
-/// last argument type, n > 0 for up to n extra (optional) arguments.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Function {
-    pub name: &'static str,
-    pub arg_types: &'static [ValueType],
-    pub variadic: i32,
-    pub return_type: ValueType,
-    pub experimental: bool,
-}
-
-macro_rules! functions {
-    ($($name:literal: [$($arg:ident),*] $variadic:literal -> $ret:ident $(, $exp:ident)?;)*) => {
-        /// Every function of Prometheus 3.x, sorted by name.
-        pub static FUNCTIONS: &[Function] = &[$(Function {
-            name: $name,
-            arg_types: &[$(ValueType::$arg),*],
-            variadic: $variadic,
-            return_type: ValueType::$ret,
-            experimental: functions!(@exp $($exp)?),
-        }),*];
-    };
-    (@exp experimental) => { true };
-    (@exp) => { false };
-}
-
-functions! {
-    "abs": [Vector] 0 -> Vector;
-    "absent": [Vector] 0 -> Vector;
-    "absent_over_time": [Matrix] 0 -> Vector;
-    "acos": [Vector] 0 -> Vector;
-    "acosh": [Vector] 0 -> Vector;
-    "asin": [Vector] 0 -> Vector;
-    "asinh": [Vector] 0 -> Vector;
-    "atan": [Vector] 0 -> Vector;
-    "atanh": [Vector] 0 -> Vector;
-    "avg_over_time": [Matrix] 0 -> Vector;
-    "ceil": [Vector] 0 -> Vector;
-    "changes": [Matrix] 0 -> Vector;
-    "clamp": [Vector, Scalar, Scalar] 0 -> Vector;
-    "clamp_max": [Vector, Scalar] 0 -> Vector;
-    "clamp_min": [Vector, Scalar] 0 -> Vector;
-    "cos": [Vector] 0 -> Vector;
-    "cosh": [Vector] 0 -> Vector;
-    "count_over_time": [Matrix] 0 -> Vector;
-    "day_of_month": [Vector] 1 -> Vector;
-    "day_of_week": [Vector] 1 -> Vector;
-    "day_of_year": [Vector] 1 -> Vector;
-    "days_in_month": [Vector] 1 -> Vector;
-    "deg": [Vector] 0 -> Vector;
-    "delta": [Matrix] 0 -> Vector;
-    "deriv": [Matrix] 0 -> Vector;
-    "double_exponential_smoothing": [Matrix, Scalar, Scalar] 0 -> Vector, experimental;
-    "end": [] 0 -> Scalar, experimental;
-    "exp": [Vector] 0 -> Vector;
-    "first_over_time": [Matrix] 0 -> Vector, experimental;
-    "floor": [Vector] 0 -> Vector;
-    "histogram_avg": [Vector] 0 -> Vector;
-    "histogram_count": [Vector] 0 -> Vector;
-    "histogram_fraction": [Scalar, Scalar, Vector] 0 -> Vector;
-    "histogram_quantile": [Scalar, Vector] 0 -> Vector;
-    "histogram_quantiles": [Vector, String, Scalar, Scalar] 9 -> Vector, experimental;
-    "histogram_stddev": [Vector] 0 -> Vector;
-    "histogram_stdvar": [Vector] 0 -> Vector;
-    "histogram_sum": [Vector] 0 -> Vector;
-    "hour": [Vector] 1 -> Vector;
-    "idelta": [Matrix] 0 -> Vector;
-    "increase": [Matrix] 0 -> Vector;
-    "info": [Vector, Vector] 1 -> Vector, experimental;
-    "integral": [Matrix, Scalar] 1 -> Vector, experimental;
-    "irate": [Matrix] 0 -> Vector;
-    "label_join": [Vector, String, String, String] -1 -> Vector;
-    "label_replace": [Vector, String, String, String, String] 0 -> Vector;
-    "last_over_time": [Matrix] 0 -> Vector;
-    "ln": [Vector] 0 -> Vector;
-    "log10": [Vector] 0 -> Vector;
-    "log2": [Vector] 0 -> Vector;
-    "mad_over_time": [Matrix] 0 -> Vector, experimental;
-    "max_of": [Scalar, Scalar] 0 -> Scalar, experimental;
-    "max_over_time": [Matrix] 0 -> Vector;
-    "min_of": [Scalar, Scalar] 0 -> Scalar, experimental;
-    "min_over_time": [Matrix] 0 -> Vector;
-    "minute": [Vector] 1 -> Vector;
-    "month": [Vector] 1 -> Vector;
-    "pi": [] 0 -> Scalar;
-    "predict_linear": [Matrix, Scalar] 0 -> Vector;
-    "present_over_time": [Matrix] 0 -> Vector;
-    "quantile_over_time": [Scalar, Matrix] 0 -> Vector;
-    "rad": [Vector] 0 -> Vector;
-    "range": [] 0 -> Scalar, experimental;
-    "rate": [Matrix] 0 -> Vector;
-    "resets": [Matrix] 0 -> Vector;
-    "round": [Vector, Scalar] 1 -> Vector;
-    "scalar": [Vector] 0 -> Scalar;
-    "sgn": [Vector] 0 -> Vector;
-    "sin": [Vector] 0 -> Vector;
-    "sinh": [Vector] 0 -> Vector;
-    "sort": [Vector] 0 -> Vector;
-    "sort_by_label": [Vector, String] -1 -> Vector, experimental;
-    "sort_by_label_desc": [Vector, String] -1 -> Vector, experimental;
-    "sort_desc": [Vector] 0 -> Vector;
-    "sqrt": [Vector] 0 -> Vector;
-    "start": [] 0 -> Scalar, experimental;
-    "start_timestamp": [Vector] 0 -> Vector, experimental;
-    "stddev_over_time": [Matrix] 0 -> Vector;
-    "stdvar_over_time": [Matrix] 0 -> Vector;
-    "step": [] 0 -> Scalar, experimental;
-    "sum_over_time": [Matrix] 0 -> Vector;
-    "tan": [Vector] 0 -> Vector;
-    "tanh": [Vector] 0 -> Vector;
-    "time": [] 0 -> Scalar;
-    "timestamp": [Vector] 0 -> Vector;
-    "ts_of_first_over_time": [Matrix] 0 -> Vector, experimental;
-    "ts_of_last_over_time": [Matrix] 0 -> Vector, experimental;
-    "ts_of_max_over_time": [Matrix] 0 -> Vector, experimental;
-    "ts_of_min_over_time": [Matrix] 0 -> Vector, experimental;
-    "vector": [Scalar] 0 -> Vector;
-    "year": [Vector] 1 -> Vector;
-}
-
-/// Looks a function up by its exact (case-sensitive) name.
-pub fn function(name: &str) -> Option<&'static Function> {
-    FUNCTIONS
-        .binary_search_by(|f| f.name.cmp(name))
-        .ok()
-        .map(|i| &FUNCTIONS[i])
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_function_table_is_sorted_for_binary_search() {
-        assert!(super::FUNCTIONS.windows(2).all(|w| w[0].name < w[1].name));
-    }
 }

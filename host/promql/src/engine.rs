@@ -26,36 +26,12 @@ use crate::ast::{AtModifier, Duration, Expr, Span, VectorSelector};
 use crate::parser;
 use crate::value::{self, Annotations, Point, SampleValue, Value};
 
-pub(crate) use aggregate::quantile;
-pub use at_variant::{AT_MODIFIER_UNSAFE_FUNCTIONS, at_modifier_variant};
+pub use crate::eval_types::Error;
+pub use at_variant::at_modifier_variant;
 
-/// Why a query failed; the texts are Prometheus'.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    #[error("{0}")]
-    Parse(#[from] parser::ParseError),
-    /// An evaluation error (`errorf` in Prometheus' engine).
-    #[error("{0}")]
-    Eval(String),
-    /// A valid expression the kind of query cannot run (a range query over
-    /// a range vector or a string): a bad parameter, not a failure.
-    #[error("{0}")]
-    Invalid(String),
-    #[error("query timed out in query execution")]
-    Timeout,
-    #[error("query was canceled in query execution")]
-    Canceled,
-    #[error("query processing would load too many samples into memory in query execution")]
-    TooManySamples,
-    #[error("{0}")]
-    Storage(String),
-}
-
-pub(crate) type Result<T> = std::result::Result<T, Error>;
-
-pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T> {
-    Err(Error::Eval(msg.into()))
-}
+use crate::eval_types::{RangeSeries, Result, Sample, Selected, Val, check_unique, err};
+use crate::functions::{self, Context};
+use crate::labels::{Labels, drop_name};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -149,11 +125,6 @@ impl Cancel {
     }
 }
 
-/// A label set shared by every step and sample that carries it: cloning
-/// is a reference count, so a series selected once costs no copies per
-/// step. Changing one goes through [`Arc::make_mut`].
-pub(crate) type Labels = Arc<Vec<Label>>;
-
 /// The address of a label set that outlives this step, to look it up by
 /// address next step; `None` for one only this sample holds (it is new
 /// every step, so caching it would only fill the map). A cache keyed by it
@@ -174,53 +145,6 @@ impl Interner {
         let l = Arc::new(labels.clone());
         self.0.insert(labels, Arc::clone(&l));
         l
-    }
-}
-
-/// One element of an instant vector while evaluating: labels still carry
-/// `__name__` until the end, `drop_name` says whether it is to go then.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Sample {
-    pub labels: Labels,
-    /// The sample's own timestamp (what `timestamp()` reports for a
-    /// selector); the evaluation time elsewhere.
-    pub t: i64,
-    pub v: f64,
-    pub drop_name: bool,
-}
-
-/// One series of a range vector while evaluating.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RangeSeries {
-    pub labels: Labels,
-    pub points: Vec<(i64, f64)>,
-    /// The points' start timestamps (`0` for none), straight from a range
-    /// selector; `None` for series without any and for everything
-    /// computed (subqueries), which Prometheus does not carry them
-    /// through.
-    pub start_timestamps: Option<Vec<i64>>,
-    pub drop_name: bool,
-}
-
-/// An intermediate value at one evaluation time.
-#[derive(Debug, Clone)]
-pub(crate) enum Val {
-    Scalar(f64),
-    Str(String),
-    Vector(Vec<Sample>),
-    /// A range vector and the window `(start, end]` it covers (functions
-    /// such as `rate` extrapolate to the window's bounds).
-    Matrix(Vec<RangeSeries>, i64, i64),
-}
-
-impl Val {
-    fn type_name(&self) -> &'static str {
-        match self {
-            Val::Scalar(_) => "scalar",
-            Val::Str(_) => "string",
-            Val::Vector(_) => "vector",
-            Val::Matrix(..) => "matrix",
-        }
     }
 }
 
@@ -532,55 +456,6 @@ fn finish_vector(mut samples: Vec<Sample>) -> Result<Vec<Sample>> {
     Ok(samples)
 }
 
-pub(crate) fn check_unique(samples: &[Sample]) -> Result<()> {
-    if samples.len() > 1 {
-        let mut seen = std::collections::HashSet::with_capacity(samples.len());
-        for s in samples {
-            if !seen.insert(&s.labels) {
-                return err("vector cannot contain metrics with the same labelset");
-            }
-        }
-    }
-    Ok(())
-}
-
-// ---- label helpers ----
-
-pub(crate) fn get_label<'a>(labels: &'a [Label], name: &str) -> &'a str {
-    labels
-        .iter()
-        .find(|l| l.name == name)
-        .map_or("", |l| l.value.as_str())
-}
-
-/// Drops the metric name and, with it, the type and unit labels that
-/// describe it (Prometheus' `DropMetricName` with type-and-unit labels).
-/// A shared label set without them stays shared.
-pub(crate) fn drop_name(labels: &mut Labels) {
-    if labels.iter().any(|l| is_name_label(&l.name)) {
-        Arc::make_mut(labels).retain(|l| !is_name_label(&l.name));
-    }
-}
-
-pub(crate) fn is_name_label(name: &str) -> bool {
-    matches!(name, "__name__" | "__type__" | "__unit__")
-}
-
-/// Sets (or, for an empty value, deletes) a label, keeping the order.
-pub(crate) fn set_label(labels: &mut Vec<Label>, name: &str, value: &str) {
-    match labels.binary_search_by(|l| l.name.as_str().cmp(name)) {
-        Ok(i) if value.is_empty() => {
-            labels.remove(i);
-        }
-        Ok(i) => labels[i].value = value.to_owned(),
-        Err(_) if value.is_empty() => {}
-        Err(i) => labels.insert(i, Label::new(name, value)),
-    }
-}
-
-/// A selected series: labels and its samples in the window.
-type Selected = (Labels, Vec<(i64, f64)>);
-
 /// A series as read from storage: labels, samples, and their start
 /// timestamps if it has any.
 struct StoredSeries {
@@ -781,10 +656,6 @@ impl<'a> Evaluator<'a> {
             range,
             loaded: None,
         });
-    }
-
-    pub fn is_range_query(&self) -> bool {
-        self.step != 0
     }
 
     /// Stops the query once it is canceled or past its deadline.
@@ -1283,7 +1154,7 @@ impl<'a> Evaluator<'a> {
             },
             Expr::Call(c) => match self.whole_range_step(e, t)? {
                 Some(v) => Ok(Val::Vector(v)),
-                None => crate::functions::call(self, c, t),
+                None => functions::call(self, c, t),
             },
         }
     }
@@ -1395,61 +1266,81 @@ impl<'a> Evaluator<'a> {
             self.spare_points.push(points);
         }
     }
+}
 
-    pub fn lookback(&self) -> i64 {
-        self.lookback
+/// What the functions ask of the evaluation: the evaluator's own methods.
+impl Context for Evaluator<'_> {
+    fn eval_scalar(&mut self, e: &Expr, t: i64) -> Result<f64> {
+        Evaluator::eval_scalar(self, e, t)
     }
 
-    pub fn query_start(&self) -> i64 {
+    fn eval_vector(&mut self, e: &Expr, t: i64) -> Result<Vec<Sample>> {
+        Evaluator::eval_vector(self, e, t)
+    }
+
+    fn eval_string(&mut self, e: &Expr, t: i64) -> Result<String> {
+        Evaluator::eval_string(self, e, t)
+    }
+
+    fn eval_matrix(&mut self, e: &Expr, t: i64) -> Result<(Vec<RangeSeries>, i64, i64)> {
+        Evaluator::eval_matrix(self, e, t)
+    }
+
+    fn query_start(&self) -> i64 {
         self.start
     }
 
-    pub fn query_end(&self) -> i64 {
+    fn query_end(&self) -> i64 {
         self.end
     }
 
-    pub fn query_step(&self) -> i64 {
+    fn query_step(&self) -> i64 {
         self.step
     }
-}
 
-/// Prometheus' `kahanSumInc` (Neumaier's variant).
-pub(crate) fn kahan_sum_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
-}
-
-/// Go's `math.Max`: NaN wins over everything but +Inf.
-pub(crate) fn go_max(a: f64, b: f64) -> f64 {
-    if a == f64::INFINITY || b == f64::INFINITY {
-        f64::INFINITY
-    } else if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.max(b)
+    fn lookback(&self) -> i64 {
+        self.lookback
     }
-}
 
-/// Go's `math.Min`: NaN wins over everything but -Inf.
-pub(crate) fn go_min(a: f64, b: f64) -> f64 {
-    if a == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
-        f64::NEG_INFINITY
-    } else if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.min(b)
+    fn warn(&mut self, text: &str, span: Span) {
+        Evaluator::warn(self, text, span);
     }
-}
 
-/// A float as Go's `%g`/`FormatFloat(f, 'f', -1, 64)` would show it in
-/// messages.
-pub(crate) fn go_float(v: f64) -> String {
-    crate::printer::format_float(v)
+    fn info(&mut self, text: &str, span: Span) {
+        Evaluator::info(self, text, span);
+    }
+
+    fn duration(&self, d: &Duration) -> i64 {
+        Evaluator::duration(self, d)
+    }
+
+    fn base_time(&self, at: Option<AtModifier>, offset: Option<&Duration>, t: i64) -> i64 {
+        Evaluator::base_time(self, at, offset, t)
+    }
+
+    fn reference_time(&self, e: &Expr, t: i64) -> i64 {
+        Evaluator::reference_time(self, e, t)
+    }
+
+    fn select(
+        &mut self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        range: i64,
+    ) -> Result<Vec<Selected>> {
+        Evaluator::select(self, vs, mint, maxt, range)
+    }
+
+    fn vector_selector(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<Sample>> {
+        Evaluator::vector_selector(self, vs, t)
+    }
+
+    fn start_timestamps(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<Sample>> {
+        Evaluator::start_timestamps(self, vs, t)
+    }
+
+    fn recycle(&mut self, points: Vec<(i64, f64)>) {
+        Evaluator::recycle(self, points);
+    }
 }

@@ -5,7 +5,10 @@
 
 pub mod ast;
 pub mod engine;
+mod eval_types;
+mod float;
 mod functions;
+mod labels;
 mod lexer;
 pub mod parser;
 pub mod printer;

@@ -22,6 +22,3 @@ pub use script::{
     AnnotationExpect, Command, Eval, EvalKind, Expected, ExpectedSeries, Load, LoadSample,
     LoadSeries, Script, ScriptError, TextMatch, parse_script,
 };
-/// The functions an `@` variant must not contain; the engine's list, which
-/// the runner's step-invariance check follows.
-pub use wasmetheus_promql::engine::AT_MODIFIER_UNSAFE_FUNCTIONS;

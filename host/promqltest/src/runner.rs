@@ -64,11 +64,11 @@ pub trait Engine {
     /// `atModifierTestCases` builds it: `expr` parsed, `@ <t>` (seconds,
     /// `t` given in ms) added to every vector selector, matrix selector and
     /// subquery lacking one, except inside a subquery that has one, and
-    /// printed back. `Ok(None)` when a call outside such subqueries is one
-    /// of [`AT_MODIFIER_UNSAFE_FUNCTIONS`] (no variants then); `Err` when
-    /// the expression does not parse.
+    /// printed back. `Ok(None)` when a call outside such subqueries is to a
+    /// function marked [`at_modifier_unsafe`] (no variants then); `Err`
+    /// when the expression does not parse.
     ///
-    /// [`AT_MODIFIER_UNSAFE_FUNCTIONS`]: wasmetheus_promql::engine::AT_MODIFIER_UNSAFE_FUNCTIONS
+    /// [`at_modifier_unsafe`]: wasmetheus_promql::ast::Function::at_modifier_unsafe
     fn at_modifier_variant(&self, expr: &str, t: i64) -> Result<Option<String>, EvalError>;
 }
 

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use wasmetheus_model::Label;
 
-use super::{
-    Evaluator, Interner, Labels, Result, Sample, Val, err, go_float, kahan_sum_inc, stable_address,
-};
+use super::{Evaluator, Interner, stable_address};
 use crate::ast::{AggregateExpr, AggregateOp};
+use crate::eval_types::{Result, Sample, Val, err};
+use crate::float::{go_float, kahan_sum_inc, quantile};
+use crate::labels::{Labels, set_label};
 
 /// The labels an aggregation groups by.
 fn group_labels(labels: &[Label], grouping: &[String], without: bool) -> Vec<Label> {
@@ -175,34 +176,6 @@ struct Group {
     members: Vec<Sample>,
 }
 
-/// Prometheus' `quantile` over a set of values.
-pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
-    if values.is_empty() || q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    values.sort_by(|a, b| {
-        // NaN sorts first, as in Go's `vectorByValueHeap`.
-        match (a.is_nan(), b.is_nan()) {
-            (true, true) => std::cmp::Ordering::Equal,
-            (true, false) => std::cmp::Ordering::Less,
-            (false, true) => std::cmp::Ordering::Greater,
-            _ => a.partial_cmp(b).unwrap(),
-        }
-    });
-    let n = values.len() as f64;
-    let rank = q * (n - 1.0);
-    let lower = rank.floor().max(0.0);
-    let upper = (lower + 1.0).min(n - 1.0);
-    let weight = rank - rank.floor();
-    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
-}
-
 impl Evaluator<'_> {
     pub(super) fn aggregate(&mut self, a: &AggregateExpr, t: i64) -> Result<Val> {
         let param = match &a.param {
@@ -298,7 +271,7 @@ impl Evaluator<'_> {
             let key = match &count_values_label {
                 Some(l) => {
                     let mut key = group_labels(&s.labels, &grouping, a.without);
-                    super::set_label(&mut key, l, &go_format_value(s.v));
+                    set_label(&mut key, l, &go_format_value(s.v));
                     cache.intern(key)
                 }
                 None => cache.group(&s.labels, &grouping, a.without),

@@ -4,32 +4,11 @@
 use crate::ast::{AtModifier, Expr};
 use crate::parser::{self, ParseError};
 
-/// Functions whose result varies with the evaluation time even when their
-/// arguments do not (Prometheus' `AtModifierUnsafeFunctions`): an
-/// expression calling one gets no `@` variants.
-pub const AT_MODIFIER_UNSAFE_FUNCTIONS: &[&str] = &[
-    "days_in_month",
-    "day_of_month",
-    "day_of_week",
-    "day_of_year",
-    "hour",
-    "minute",
-    "month",
-    "year",
-    "predict_linear",
-    "time",
-    "timestamp",
-    "start",
-    "end",
-    "range",
-    "step",
-];
-
 /// `expr` with `@ <t>` on every selector and subquery lacking a fixed
 /// timestamp, leaving subquery bodies alone (upstream sets the subquery's
 /// timestamp first and then skips everything below a subquery that has
 /// one); `None` when a call outside subqueries depends on the evaluation
-/// time. Like upstream, `@ start()`/`@ end()` count as lacking one, since
+/// time (its function is `at_modifier_unsafe`). Like upstream, `@ start()`/`@ end()` count as lacking one, since
 /// Go's printer lets a timestamp win over them.
 pub fn at_modifier_variant(expr: &str, t: i64) -> Result<Option<String>, ParseError> {
     let mut e = parser::parse(expr)?;
@@ -63,7 +42,7 @@ fn walk(e: &mut Expr, t: i64, unsafe_call: &mut bool) {
             walk(&mut a.expr, t, unsafe_call);
         }
         Expr::Call(c) => {
-            *unsafe_call |= AT_MODIFIER_UNSAFE_FUNCTIONS.contains(&c.func.name);
+            *unsafe_call |= c.func.at_modifier_unsafe;
             for arg in &mut c.args {
                 walk(arg, t, unsafe_call);
             }

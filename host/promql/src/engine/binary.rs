@@ -7,8 +7,10 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use wasmetheus_model::Label;
 
-use super::{Evaluator, Interner, Labels, Result, Sample, Val, err, stable_address};
+use super::{Evaluator, Interner, stable_address};
 use crate::ast::{BinOp, BinaryExpr, Cardinality, VectorMatching};
+use crate::eval_types::{Result, Sample, Val, err};
+use crate::labels::{Labels, get_label, set_label};
 
 /// The float result of `l op r` and whether a comparison keeps it.
 fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
@@ -312,8 +314,8 @@ fn result_labels(lhs: &[Label], rhs: &[Label], m: &VectorMatching) -> Vec<Label>
         }
     }
     for name in &m.include {
-        let v = super::get_label(rhs, name).to_owned();
-        super::set_label(&mut labels, name, &v);
+        let v = get_label(rhs, name).to_owned();
+        set_label(&mut labels, name, &v);
     }
     labels
 }

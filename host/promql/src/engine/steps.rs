@@ -23,11 +23,11 @@ use wasmetheus_model::storage::is_stale_marker;
 
 use super::aggregate::{Accumulator, is_value_aggregation};
 use super::binary::{scalar_op, scalar_op_drops_name};
-use super::{Error, Evaluator, Labels, Result, Sample, drop_name, err, points_until};
+use super::{Evaluator, points_until};
 use crate::ast::{AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, ValueType};
-use crate::functions::{
-    is_plain_range_fn, range_annotations, range_fn_keeps_name, simple, window_value,
-};
+use crate::eval_types::{Error, Result, Sample, err};
+use crate::functions::{RangeFn, Window, range_annotations};
+use crate::labels::{Labels, drop_name};
 use crate::value::{self, Point, SampleValue};
 
 /// One series of a [`StepMatrix`]: its value at each step, if it has one.
@@ -80,14 +80,14 @@ impl StepMatrix {
 /// Where the values of a selector or of a plain range function over a
 /// range selector come from: the planned selector and, per step, the end
 /// of the window it reads.
-struct Source<'e> {
+struct Source {
     selector: usize,
     ends: Vec<i64>,
-    function: Option<RangeFunction<'e>>,
+    function: Option<RangeFunction>,
 }
 
-struct RangeFunction<'e> {
-    name: &'e str,
+struct RangeFunction {
+    f: &'static RangeFn,
     range: i64,
     /// Where the function's annotations point: its range selector.
     span: crate::ast::Span,
@@ -110,7 +110,7 @@ pub(crate) fn supported(e: &Expr) -> bool {
         Expr::VectorSelector(vs) => !vs.smoothed,
         Expr::Unary(u) => supported(&u.expr),
         Expr::Binary(b) => scalar_operand(b).is_some(),
-        Expr::Call(c) if simple(c.func.name).is_some() => {
+        Expr::Call(c) if c.func.per_sample().is_some() => {
             c.args.len() == 1 && supported(&c.args[0])
         }
         Expr::Call(c) => plain_range_call(c).is_some(),
@@ -135,7 +135,7 @@ fn scalar_operand(b: &BinaryExpr) -> Option<(&Expr, &Expr, bool)> {
 /// `f(selector[range])` for a range function that needs nothing but the
 /// window: its range selector.
 fn plain_range_call(c: &Call) -> Option<&MatrixSelector> {
-    if !is_plain_range_fn(c.func.name) || c.args.len() != 1 {
+    if !c.func.range_fn().is_some_and(|r| r.whole_range) || c.args.len() != 1 {
         return None;
     }
     match &c.args[0] {
@@ -195,8 +195,8 @@ impl Evaluator<'_> {
                 }
                 m
             }
-            Expr::Call(c) if simple(c.func.name).is_some() => {
-                let f = simple(c.func.name).expect("checked");
+            Expr::Call(c) if c.func.per_sample().is_some() => {
+                let f = c.func.per_sample().expect("checked");
                 let mut m = self.eval_steps(&c.args[0])?;
                 for s in &mut m.series {
                     s.drop_name = true;
@@ -223,7 +223,7 @@ impl Evaluator<'_> {
     }
 
     /// A selector or plain range function as a [`Source`].
-    fn source<'e>(&mut self, e: &'e Expr) -> Result<Option<Source<'e>>> {
+    fn source(&mut self, e: &Expr) -> Result<Option<Source>> {
         let steps = self.steps();
         let (vs, range, call) = match e {
             Expr::Paren(p) => return self.source(&p.expr),
@@ -246,15 +246,17 @@ impl Evaluator<'_> {
         Ok(Some(Source {
             selector,
             ends,
-            function: call.zip(range).map(|(c, range)| RangeFunction {
-                name: c.func.name,
-                range,
-                span: c.args[0].span(),
+            function: call.zip(range).and_then(|(c, range)| {
+                Some(RangeFunction {
+                    f: c.func.range_fn()?,
+                    range,
+                    span: c.args[0].span(),
+                })
             }),
         }))
     }
 
-    fn source_len(&self, source: &Source<'_>) -> usize {
+    fn source_len(&self, source: &Source) -> usize {
         self.selectors[source.selector]
             .loaded
             .as_ref()
@@ -265,7 +267,7 @@ impl Evaluator<'_> {
     /// any value.
     fn source_values(
         &mut self,
-        source: &Source<'_>,
+        source: &Source,
         j: usize,
         values: &mut Vec<Option<f64>>,
         scratch: &mut Scratch,
@@ -323,7 +325,15 @@ impl Evaluator<'_> {
                 continue;
             }
             let t = self.step_time(k);
-            match window_value(f.name, points, sts, mint, maxt, t, &[]) {
+            let window = Window {
+                points,
+                sts,
+                start: mint,
+                end: maxt,
+                t,
+                params: &[],
+            };
+            match (f.f.window)(&window) {
                 Ok((v, overlap)) => {
                     overlapped |= overlap;
                     any |= v.is_some();
@@ -338,7 +348,7 @@ impl Evaluator<'_> {
         // Once per series: the annotations are the same for every step.
         range_annotations(
             self,
-            f.name,
+            f.f,
             &s.labels,
             any,
             overlapped,
@@ -349,20 +359,17 @@ impl Evaluator<'_> {
         result.map(|()| any)
     }
 
-    fn source_labels(&self, source: &Source<'_>, j: usize) -> (Labels, bool) {
+    fn source_labels(&self, source: &Source, j: usize) -> (Labels, bool) {
         let s = &self.selectors[source.selector]
             .loaded
             .as_ref()
             .expect("planned")[j];
-        let drop = source
-            .function
-            .as_ref()
-            .is_some_and(|f| !range_fn_keeps_name(f.name));
+        let drop = source.function.as_ref().is_some_and(|f| !f.f.keeps_name);
         (Arc::clone(&s.labels), drop)
     }
 
     /// Every series of `source` with a value at some step.
-    fn materialize(&mut self, source: &Source<'_>) -> Result<StepMatrix> {
+    fn materialize(&mut self, source: &Source) -> Result<StepMatrix> {
         let mut scratch = Scratch::default();
         let mut out = Vec::new();
         for j in 0..self.source_len(source) {
@@ -385,7 +392,7 @@ impl Evaluator<'_> {
     /// A value aggregation straight over a source, one input series at a
     /// time: no input matrix is built, each group keeps one accumulator
     /// per step.
-    fn aggregate_source(&mut self, a: &AggregateExpr, source: &Source<'_>) -> Result<StepMatrix> {
+    fn aggregate_source(&mut self, a: &AggregateExpr, source: &Source) -> Result<StepMatrix> {
         let steps = self.steps();
         let mut grouping = a.grouping.clone();
         grouping.sort();
