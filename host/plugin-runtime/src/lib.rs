@@ -12,11 +12,12 @@
 //! uses b"); there are no cycles:
 //!
 //! - `watch` → `runtime`: hot reload of the plugins directory.
-//! - `runtime` → `cache`, `engine`, `instance`, `sandbox`, `metrics`,
-//!   `convert`, `bindings`, `error`, `time`: the loaded plugins and their
-//!   instances, loading and applying configuration. Inside it, `mod.rs`
-//!   (construction) → `load` → `reconcile` → `desired` → `state` →
-//!   `options`, `slots`; `status` → `state`.
+//! - `runtime` → `cache`, `compiler`, `engine`, `instance`, `sandbox`,
+//!   `fs_guard`, `socket_cap`, `metrics`, `convert`, `bindings`, `error`,
+//!   `time`: the loaded plugins and their instances, loading and applying
+//!   configuration. Inside it, `mod.rs` (construction) → `load` →
+//!   `reconcile` → `desired` → `state` → `options`, `slots`; `status` →
+//!   `state`.
 //! - `cache` → `compiler` → `engine`: the compile cache and the
 //!   out-of-process compiler.
 //! - `instance` → `sandbox`, `metrics`, `limits`, `convert`, `bindings`,
