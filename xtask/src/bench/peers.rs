@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::dataset::{Dataset, Format, months};
-use super::support::{expect_ok, free_port, http};
+use super::support::{expect_ok, free_port, http, run_quiet};
 use crate::{Result, cargo, describe, root, status};
 
 /// The wasmetheus binary the benchmarks run, relative to the workspace;
@@ -293,6 +293,18 @@ pub(crate) fn start(
         started.elapsed().as_secs_f64()
     );
     Ok(running)
+}
+
+/// Backfills the OpenMetrics file `om` into blocks under `dir` with
+/// `bin tsdb create-blocks-from openmetrics` (wasmetheus or promtool),
+/// `flags` after the subcommand.
+pub(crate) fn create_blocks(bin: &Path, flags: &[&str], om: &Path, dir: &Path) -> Result {
+    let mut cmd = Command::new(bin);
+    cmd.args(["tsdb", "create-blocks-from", "openmetrics"])
+        .args(flags)
+        .arg(om)
+        .arg(dir);
+    run_quiet(cmd)
 }
 
 // ---------------------------------------------------------------------------

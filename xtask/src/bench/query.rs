@@ -6,17 +6,16 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::dataset::{Dataset, METRIC_NAMES, rfc3339};
 use super::peers::{
-    ALL, Kind, Peer, Running, find_peers, start, vm_complete, vm_export_count, vm_force_merge,
-    vm_import,
+    ALL, Kind, Peer, Running, create_blocks, find_peers, start, vm_complete, vm_export_count,
+    vm_force_merge, vm_import,
 };
 use super::support::{
     TempDir, count, flag_value, get, http, metric_sum, parse_duration, proc_stats, ratio,
-    run_quiet, urlencode, wait_idle,
+    urlencode, wait_idle,
 };
 use crate::{Result, root};
 
@@ -274,11 +273,7 @@ fn measure(
     let mut notes = Vec::new();
     let (running, load_what) = match peer.kind {
         Kind::Wasmetheus => {
-            let mut cmd = Command::new(&peer.bin);
-            cmd.args(["tsdb", "create-blocks-from", "openmetrics"])
-                .arg(om)
-                .arg(dir);
-            run_quiet(cmd)?;
+            create_blocks(&peer.bin, &[], om, dir)?;
             let load = loading.elapsed();
             (
                 start(peer, config, false, dir, log)?,
@@ -286,20 +281,11 @@ fn measure(
             )
         }
         Kind::Prometheus => {
-            let mut cmd = Command::new("promtool");
             // Blocks as wide as the data: Prometheus would otherwise
             // compact the 2 h blocks a minute after start, in the middle of
             // the measurements. One or two wide blocks is its best case.
-            cmd.args([
-                "tsdb",
-                "create-blocks-from",
-                "openmetrics",
-                "--quiet",
-                "--max-block-duration=24h",
-            ])
-            .arg(om)
-            .arg(dir);
-            run_quiet(cmd)?;
+            let flags = ["--quiet", "--max-block-duration=24h"];
+            create_blocks(Path::new("promtool"), &flags, om, dir)?;
             let load = loading.elapsed();
             let blocks = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
             notes.push(format!("{blocks} block(s) from promtool"));

@@ -4,16 +4,16 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use super::dataset::{BLOCK_MS, Dataset, INTERVAL_MS, rfc3339};
 use super::peers::{
-    Kind, Peer, WASMETHEUS_BIN, build_wasmetheus, prometheus_version, start,
+    Kind, Peer, WASMETHEUS_BIN, build_wasmetheus, create_blocks, prometheus_version, start,
     victoria_metrics_version, vm_complete, vm_export_count, vm_force_merge, vm_import,
     wasmetheus_bin,
 };
-use super::support::{TempDir, count, flag_value, parse_duration, run_quiet, walk};
+use super::support::{TempDir, count, flag_value, parse_duration, walk};
 use crate::{Result, cargo, describe, root};
 
 pub const USAGE: &str = "\
@@ -232,12 +232,8 @@ fn block_samples(dir: &Path) -> Option<u64> {
 fn measure_prometheus(version: &str, om: &Path, work: &Path) -> Row {
     let dir = work.join("prometheus");
     let mut row = Row::new("prometheus", version);
-    let mut cmd = Command::new("promtool");
-    cmd.args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"])
-        .arg(om)
-        .arg(&dir);
     let started = Instant::now();
-    row.result = run_quiet(cmd).and_then(|()| {
+    row.result = create_blocks(Path::new("promtool"), &["--quiet"], om, &dir).and_then(|()| {
         row.import = Some(started.elapsed());
         row.samples = block_samples(&dir);
         let blocks = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
@@ -365,12 +361,8 @@ fn measure_wasmetheus(o: &Options, om: &Path, work: &Path) -> Row {
         }
     };
     let dir = work.join("wasmetheus");
-    let mut cmd = Command::new(&bin);
-    cmd.args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(om)
-        .arg(&dir);
     let started = Instant::now();
-    row.result = run_quiet(cmd).and_then(|()| {
+    row.result = create_blocks(&bin, &[], om, &dir).and_then(|()| {
         row.import = Some(started.elapsed());
         row.samples = block_samples(&dir);
         dir_sizes(&dir, &classify_blocks)

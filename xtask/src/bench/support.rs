@@ -146,11 +146,12 @@ pub(crate) fn proc_stats(pid: u32) -> Result<ProcStats> {
 /// and its metadata. Fails only if `dir` itself cannot be read: files and
 /// directories vanishing while listed (merges, compactions) are skipped.
 pub(crate) fn walk(dir: &Path, f: &mut dyn FnMut(&Path, &Metadata)) -> Result {
-    std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
+        let entries = match std::fs::read_dir(&d) {
+            Ok(entries) => entries,
+            Err(e) if d == dir => return Err(format!("{}: {e}", dir.display())),
+            Err(_) => continue,
         };
         for entry in entries.flatten() {
             let Ok(meta) = entry.metadata() else { continue };
@@ -180,6 +181,7 @@ pub(crate) fn du(dir: &Path) -> (u64, u64) {
 // ---------------------------------------------------------------------------
 // HTTP
 
+/// An address on 127.0.0.1 free for a server to listen on.
 pub(crate) fn free_port() -> Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
     listener.local_addr().map_err(|e| e.to_string())
