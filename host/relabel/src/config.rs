@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::go_strings::{go_quote, go_to_lower};
 use crate::name::NameValidationScheme;
-use crate::pattern::RelabelRegex;
+use crate::pattern::{DEFAULT_REGEX, RelabelRegex};
 
 /// What a rule does; the YAML names are Prometheus' (case-insensitive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -99,8 +99,6 @@ impl<'de> Deserialize<'de> for Action {
     }
 }
 
-/// The default `regex` of a rule.
-pub(crate) const DEFAULT_REGEX: &str = "(.*)";
 /// The default `separator` of a rule.
 const DEFAULT_SEPARATOR: &str = ";";
 /// The default `replacement` of a rule.

@@ -7,7 +7,8 @@ use std::fmt;
 use regex::Regex;
 use serde::{Deserialize, Deserializer};
 
-use crate::config::DEFAULT_REGEX;
+/// The default `regex` of a rule.
+pub(crate) const DEFAULT_REGEX: &str = "(.*)";
 
 /// A rule's regular expression: compiled fully anchored (and with `.`
 /// matching newlines, as Prometheus 3 does), displayed as written.
