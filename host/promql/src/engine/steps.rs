@@ -21,9 +21,10 @@ use rustc_hash::FxHashMap;
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::is_stale_marker;
 
+use super::Evaluator;
 use super::aggregate::{Accumulator, is_value_aggregation};
 use super::binary::{scalar_op, scalar_op_drops_name};
-use super::{Evaluator, points_until};
+use super::select::points_until;
 use crate::ast::{AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, ValueType};
 use crate::eval_types::{Error, Result, Sample, err};
 use crate::functions::{RangeFn, Window, range_annotations};
