@@ -32,7 +32,7 @@ pub use at_variant::at_modifier_variant;
 
 use crate::eval_types::{RangeSeries, Result, Sample, Selected, Val, check_unique, err};
 use crate::functions::{self, Context};
-use crate::labels::{Labels, drop_name};
+use crate::labels::{Labels, drop_name, stable_address};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -123,29 +123,6 @@ impl Cancel {
 
     pub fn is_canceled(&self) -> bool {
         self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// The address of a label set that outlives this step, to look it up by
-/// address next step; `None` for one only this sample holds (it is new
-/// every step, so caching it would only fill the map). A cache keyed by it
-/// keeps a clone, so the address stays that label set's.
-pub(crate) fn stable_address(labels: &Labels) -> Option<usize> {
-    (Arc::strong_count(labels) > 1).then_some(Arc::as_ptr(labels) as usize)
-}
-
-/// Equal label sets made one shared set, so that they compare by address.
-#[derive(Default)]
-pub(crate) struct Interner(HashMap<Vec<Label>, Labels>);
-
-impl Interner {
-    pub(crate) fn intern(&mut self, labels: Vec<Label>) -> Labels {
-        if let Some(l) = self.0.get(&labels) {
-            return Arc::clone(l);
-        }
-        let l = Arc::new(labels.clone());
-        self.0.insert(labels, Arc::clone(&l));
-        l
     }
 }
 

@@ -1,7 +1,9 @@
 //! Label sets while evaluating: the shared [`Labels`] type and the
 //! helpers that read and change them (the metric name and the labels that
-//! go with it). Shared by the engine and the functions.
+//! go with it), and the caches' view of shared label sets (their stable
+//! address, interning). Shared by the engine and the functions.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use wasmetheus_model::Label;
@@ -42,5 +44,28 @@ pub(crate) fn set_label(labels: &mut Vec<Label>, name: &str, value: &str) {
         Ok(i) => labels[i].value = value.to_owned(),
         Err(_) if value.is_empty() => {}
         Err(i) => labels.insert(i, Label::new(name, value)),
+    }
+}
+
+/// The address of a label set that outlives this step, to look it up by
+/// address next step; `None` for one only this sample holds (it is new
+/// every step, so caching it would only fill the map). A cache keyed by it
+/// keeps a clone, so the address stays that label set's.
+pub(crate) fn stable_address(labels: &Labels) -> Option<usize> {
+    (Arc::strong_count(labels) > 1).then_some(Arc::as_ptr(labels) as usize)
+}
+
+/// Equal label sets made one shared set, so that they compare by address.
+#[derive(Default)]
+pub(crate) struct Interner(HashMap<Vec<Label>, Labels>);
+
+impl Interner {
+    pub(crate) fn intern(&mut self, labels: Vec<Label>) -> Labels {
+        if let Some(l) = self.0.get(&labels) {
+            return Arc::clone(l);
+        }
+        let l = Arc::new(labels.clone());
+        self.0.insert(labels, Arc::clone(&l));
+        l
     }
 }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use wasmetheus_model::Label;
 
-use super::{Evaluator, Interner, stable_address};
+use super::Evaluator;
 use crate::ast::{AggregateExpr, AggregateOp};
 use crate::eval_types::{Result, Sample, Val, err};
 use crate::float::{go_float, kahan_sum_inc, quantile};
-use crate::labels::{Labels, set_label};
+use crate::labels::{Interner, Labels, set_label, stable_address};
 
 /// The labels an aggregation groups by.
 fn group_labels(labels: &[Label], grouping: &[String], without: bool) -> Vec<Label> {

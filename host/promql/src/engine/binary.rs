@@ -7,10 +7,10 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use wasmetheus_model::Label;
 
-use super::{Evaluator, Interner, stable_address};
+use super::Evaluator;
 use crate::ast::{BinOp, BinaryExpr, Cardinality, VectorMatching};
 use crate::eval_types::{Result, Sample, Val, err};
-use crate::labels::{Labels, get_label, set_label};
+use crate::labels::{Interner, Labels, get_label, set_label, stable_address};
 
 /// The float result of `l op r` and whether a comparison keeps it.
 fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
