@@ -18,7 +18,10 @@
 //!
 //! Where it differs: usage errors are clap's (exit status 2, promtool's
 //! kingpin exits 1); only `http://` servers, without credentials in the
-//! URL; a failed DNS lookup does not name the resolver; redirects are not
+//! URL, read by the `url` crate (a host or port it refuses fails before
+//! connecting, in its words; the URL's own query is sent re-escaped; a
+//! fragment is not echoed in messages); a failed DNS lookup does not name
+//! the resolver; redirects are not
 //! followed; answers that are not the API's JSON shapes (beyond the
 //! mistakes promtool's decoder reports, which are reproduced) and native
 //! histogram samples fail with our own wording.
