@@ -162,8 +162,8 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
     ),
     (
         "wasmetheus-scrape",
-        &["wasmtime", "wasmetheus-promql"],
-        "scraping hands samples to an appender and knows no plugin runtime",
+        &["wasmtime", "wasmetheus-promql", "wasmetheus-config"],
+        "scraping hands samples to an appender and knows no plugin runtime or config file",
     ),
     (
         "wasmetheus-web",
@@ -316,6 +316,32 @@ fn every_rust_file_says_what_it_is_for() {
     assert!(
         undocumented.is_empty(),
         "these files do not start with a `//!` comment saying what they are for: {undocumented:?}"
+    );
+}
+
+#[test]
+fn the_server_builds_no_api_json() {
+    let root = root();
+    let mut found = Vec::new();
+    for file in rust_files() {
+        if !file.starts_with("host/server/src") {
+            continue;
+        }
+        let text = std::fs::read_to_string(root.join(&file)).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if ["serde_json::Value", "json!(", "serde_json::to_value"]
+                .iter()
+                .any(|p| code.contains(p))
+            {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "the server builds JSON by hand; return a type of host/api (its `types` module) instead:\n{}",
+        found.join("\n")
     );
 }
 
