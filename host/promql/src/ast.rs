@@ -1,10 +1,10 @@
 //! The PromQL syntax tree, shaped like Prometheus' `promql/parser/ast.go`,
 //! and the value types used to check it. A call refers to its entry in the
-//! function table ([`FUNCTIONS`], kept in `functions/`).
+//! function table ([`FUNCTIONS`](crate::functions::FUNCTIONS), kept in
+//! `functions/`) by a [`FunctionRef`], so the tree names nothing of the
+//! table and the table's implementations can take the tree's nodes.
 
 use wasmetheus_model::storage::Matcher;
-
-pub use crate::functions::{FUNCTIONS, Function, function};
 
 /// Byte offsets `start..end` of a node in the query text.
 ///
@@ -547,7 +547,15 @@ pub struct AggregateExpr {
 /// A function call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
-    pub func: &'static Function,
+    pub func: FunctionRef,
     pub args: Vec<Expr>,
     pub span: Span,
 }
+
+/// A call's function: its index in the function table
+/// ([`FUNCTIONS`](crate::functions::FUNCTIONS)). It dereferences to the
+/// table entry (`call.func.name`), debug-prints as the entry does, and two
+/// are equal when they name the same function (entries are unique by
+/// name). Get one with [`function`](crate::functions::function).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FunctionRef(pub(crate) u16);

@@ -3,13 +3,13 @@
 //! engine and the functions (which never import the engine).
 
 use crate::labels::Labels;
-use crate::parser;
+use crate::parse_error::ParseError;
 
 /// Why a query failed; the texts are Prometheus'.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
-    Parse(#[from] parser::ParseError),
+    Parse(#[from] ParseError),
     /// An evaluation error (`errorf` in Prometheus' engine).
     #[error("{0}")]
     Eval(String),

@@ -9,6 +9,8 @@ use wasmetheus_model::storage::Matcher;
 use crate::ast::*;
 use crate::lexer::{LexError, Lexer, Tok};
 
+pub use crate::parse_error::ParseError;
+
 lalrpop_mod!(
     #[allow(
         clippy::all,
@@ -19,35 +21,6 @@ lalrpop_mod!(
     )]
     grammar
 );
-
-/// A query that does not parse or type-check. Displays as Prometheus does:
-/// `1:5: parse error: unexpected end of input` (line and column 1-based,
-/// columns counting characters).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{line}:{column}: parse error: {message}")]
-pub struct ParseError {
-    pub line: usize,
-    pub column: usize,
-    /// Byte offset of the position in the query.
-    pub offset: usize,
-    pub message: String,
-}
-
-impl ParseError {
-    fn at(input: &str, offset: usize, message: String) -> Self {
-        let offset = offset.min(input.len());
-        let before = input.get(..offset).unwrap_or(input);
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
-        ParseError {
-            line,
-            column,
-            offset,
-            message,
-        }
-    }
-}
 
 /// The deepest expression tree the parser builds. Every pass over the tree
 /// (type checks, printing, planning, evaluation, the syntax tree JSON,
@@ -611,6 +584,7 @@ pub(crate) mod build {
     use wasmetheus_model::storage::{MatchType, Matcher};
 
     use crate::ast::*;
+    use crate::functions::function;
     use crate::lexer::{LexError, StrLit, Tok, go_quote};
 
     pub fn user(error: LexError) -> ParseError<usize, Tok, LexError> {

@@ -68,7 +68,7 @@ pub trait Engine {
     /// function marked [`at_modifier_unsafe`] (no variants then); `Err`
     /// when the expression does not parse.
     ///
-    /// [`at_modifier_unsafe`]: wasmetheus_promql::ast::Function::at_modifier_unsafe
+    /// [`at_modifier_unsafe`]: wasmetheus_promql::functions::Function::at_modifier_unsafe
     fn at_modifier_variant(&self, expr: &str, t: i64) -> Result<Option<String>, EvalError>;
 }
 

@@ -249,7 +249,7 @@ impl Evaluator<'_> {
             ends,
             function: call.zip(range).and_then(|(c, range)| {
                 Some(RangeFunction {
-                    f: c.func.range_fn()?,
+                    f: c.func.get().range_fn()?,
                     range,
                     span: c.args[0].span(),
                 })

@@ -18,7 +18,7 @@ mod label;
 mod range;
 mod time;
 
-use crate::ast::{AtModifier, Call, Duration, Expr, Span, ValueType, VectorSelector};
+use crate::ast::{AtModifier, Call, Duration, Expr, FunctionRef, Span, ValueType, VectorSelector};
 use crate::eval_types::{RangeSeries, Result, Sample, Selected, Val};
 use ValueType::{Matrix as M, Scalar as S, String as Str, Vector as V};
 use range::{Extended, Params};
@@ -320,11 +320,35 @@ pub static FUNCTIONS: &[Function] = &[
 ];
 
 /// Looks a function up by its exact (case-sensitive) name.
-pub fn function(name: &str) -> Option<&'static Function> {
-    FUNCTIONS
-        .binary_search_by(|f| f.name.cmp(name))
-        .ok()
-        .map(|i| &FUNCTIONS[i])
+pub fn function(name: &str) -> Option<FunctionRef> {
+    let i = FUNCTIONS.binary_search_by(|f| f.name.cmp(name)).ok()?;
+    Some(FunctionRef(
+        u16::try_from(i).expect("the function table has fewer than 65536 entries"),
+    ))
+}
+
+impl FunctionRef {
+    /// The table entry, for as long as the program runs.
+    pub fn get(self) -> &'static Function {
+        &FUNCTIONS[usize::from(self.0)]
+    }
+}
+
+/// `call.func.name` and the like read the table entry.
+impl std::ops::Deref for FunctionRef {
+    type Target = Function;
+
+    fn deref(&self) -> &Function {
+        self.get()
+    }
+}
+
+/// The entry's own output, so a tree debug-prints as it did when a call
+/// held a reference to the entry.
+impl std::fmt::Debug for FunctionRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.get(), f)
+    }
 }
 
 /// Evaluates a function call at `t` with the implementation its table
