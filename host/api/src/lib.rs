@@ -4,7 +4,10 @@
 //! `/api/v1/admin/tsdb/*`, `/-/healthy`, `/-/ready`, `/-/reload`.
 //!
 //! It talks to the rest of the server only through [`Backend`], so it knows
-//! nothing of wasm, scraping internals or configuration files.
+//! nothing of wasm, scraping internals or configuration files. What the
+//! backend reports (plugins, targets, runtime and TSDB status, metadata)
+//! comes as the typed data of [`types`], which this crate serialises: every
+//! JSON shape of the API is written here.
 
 use axum::Router;
 use axum::extract::{Path, State};
