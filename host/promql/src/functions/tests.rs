@@ -34,6 +34,19 @@ fn the_table_is_sorted_and_unique_for_binary_search() {
     assert!(function("ABS").is_none(), "names are case-sensitive");
 }
 
+/// A call's handle reads, compares and debug-prints as the entry it
+/// stands for.
+#[test]
+fn a_handle_stands_for_its_entry() {
+    let rate = function("rate").unwrap();
+    let entry = FUNCTIONS.iter().find(|f| f.name == "rate").unwrap();
+    assert_eq!(rate.name, "rate");
+    assert_eq!(format!("{rate:?}"), format!("{entry:?}"));
+    assert_eq!(format!("{rate:#?}"), format!("{entry:#?}"));
+    assert_eq!(rate, function("rate").unwrap());
+    assert_ne!(rate, function("irate").unwrap());
+}
+
 /// Each implementation kind fits the signature it is listed with, so the
 /// engine can rely on the argument types the parser checked.
 #[test]
