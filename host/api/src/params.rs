@@ -5,17 +5,24 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+/// The body of an error answer: Prometheus' fields, in the order this API
+/// has always written them (sorted).
+#[derive(serde::Serialize)]
+struct ApiError<'a> {
+    error: String,
+    #[serde(rename = "errorType")]
+    error_type: &'a str,
+    status: &'static str,
+}
+
 /// A Prometheus API error answer.
 pub(crate) fn error(status: StatusCode, error_type: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        axum::Json(serde_json::json!({
-            "status": "error",
-            "errorType": error_type,
-            "error": message.into(),
-        })),
-    )
-        .into_response()
+    let body = ApiError {
+        error: message.into(),
+        error_type,
+        status: "error",
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 /// Parameters from the query string and, for POST, a form body.

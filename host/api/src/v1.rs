@@ -925,19 +925,62 @@ pub(crate) async fn targets_metadata(
     success(out, &Annotations::default())
 }
 
+/// An empty list, where nothing of the kind exists yet (rules, alerts,
+/// Alertmanagers and exemplars are not implemented).
+type NoneYet = [(); 0];
+
+/// The `data` of `rules`.
+#[derive(serde::Serialize)]
+struct Rules {
+    groups: NoneYet,
+}
+
+/// The `data` of `alerts`.
+#[derive(serde::Serialize)]
+struct Alerts {
+    alerts: NoneYet,
+}
+
+/// The `data` of `alertmanagers`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Alertmanagers {
+    active_alertmanagers: NoneYet,
+    dropped_alertmanagers: NoneYet,
+}
+
+/// The `data` of `status/buildinfo` (fields in the order it has always
+/// had: sorted).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BuildInfo {
+    branch: &'static str,
+    build_date: &'static str,
+    build_user: &'static str,
+    go_version: &'static str,
+    revision: &'static str,
+    version: &'static str,
+}
+
+/// The `data` of `status/config`.
+#[derive(serde::Serialize)]
+struct ConfigYaml {
+    yaml: String,
+}
+
 pub(crate) async fn rules() -> Response {
-    json_data(&serde_json::json!({ "groups": [] }))
+    json_data(&Rules { groups: [] })
 }
 
 pub(crate) async fn alerts() -> Response {
-    json_data(&serde_json::json!({ "alerts": [] }))
+    json_data(&Alerts { alerts: [] })
 }
 
 pub(crate) async fn alertmanagers() -> Response {
-    json_data(&serde_json::json!({
-        "activeAlertmanagers": [],
-        "droppedAlertmanagers": [],
-    }))
+    json_data(&Alertmanagers {
+        active_alertmanagers: [],
+        dropped_alertmanagers: [],
+    })
 }
 
 /// `/api/v1/query_exemplars`: no exemplars are stored, but the
@@ -958,23 +1001,23 @@ pub(crate) async fn query_exemplars(RawQuery(raw): RawQuery, body: Bytes) -> Res
         return bad_data("end timestamp must not be before start timestamp");
     }
     match wasmetheus_promql::parser::parse(param(&params, "query").unwrap_or("")) {
-        Ok(_) => json_data(&serde_json::json!([])),
+        Ok(_) => json_data(&NoneYet::default()),
         Err(e) => bad_data(e.to_string()),
     }
 }
 
 pub(crate) async fn buildinfo() -> Response {
-    json_data(&serde_json::json!({
+    json_data(&BuildInfo {
+        branch: "",
+        build_date: "",
+        build_user: "",
+        go_version: "",
+        revision: "",
         // Grafana enables features by this version: the Prometheus release
         // whose API and PromQL wasmetheus follows, with our own version as
         // semver build metadata.
-        "version": concat!("3.5.0+wasmetheus.", env!("CARGO_PKG_VERSION")),
-        "revision": "",
-        "branch": "",
-        "buildUser": "",
-        "buildDate": "",
-        "goVersion": "",
-    }))
+        version: concat!("3.5.0+wasmetheus.", env!("CARGO_PKG_VERSION")),
+    })
 }
 
 pub(crate) async fn flags(State(backend): State<Arc<dyn Backend>>) -> Response {
@@ -982,7 +1025,9 @@ pub(crate) async fn flags(State(backend): State<Arc<dyn Backend>>) -> Response {
 }
 
 pub(crate) async fn config(State(backend): State<Arc<dyn Backend>>) -> Response {
-    json_data(&serde_json::json!({ "yaml": backend.config_text() }))
+    json_data(&ConfigYaml {
+        yaml: backend.config_text(),
+    })
 }
 
 pub(crate) async fn tsdb_status(State(backend): State<Arc<dyn Backend>>) -> Response {
