@@ -9,7 +9,7 @@
 //! `instant.rs` (per-sample math, rounding, clamping, sorting by value),
 //! `range.rs` (functions over range vectors), `histogram.rs`,
 //! `label.rs` and `time.rs`. They reach the evaluation through the
-//! [`Context`] trait, which the engine implements; nothing here imports
+//! `Context` trait, which the engine implements; nothing here imports
 //! the engine.
 
 mod histogram;
