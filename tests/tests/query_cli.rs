@@ -35,7 +35,7 @@ struct Outcome {
 /// as its one stderr line.
 async fn ours(args: &[String]) -> Outcome {
     let (mut out, mut warnings) = (Vec::new(), Vec::new());
-    let result = wasmetheus::query_cli::run_with_args(args, &mut out, &mut warnings).await;
+    let result = wasmetheus_query_cli::run_with_args(args, &mut out, &mut warnings).await;
     let mut stderr = String::from_utf8(warnings).unwrap();
     if let Err(e) = &result {
         stderr.push_str(&format!("{e:#}\n"));

@@ -7,8 +7,6 @@ pub mod backfill;
 pub mod check_config;
 pub mod check_plugins;
 pub mod discovery;
-/// `wasmetheus query`, by its old path (the end-to-end tests use it).
-pub use wasmetheus_query_cli as query_cli;
 pub mod scrape_targets;
 pub mod serve;
 pub mod test_promql;
