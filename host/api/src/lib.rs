@@ -26,7 +26,6 @@ mod parse_query;
 pub mod types;
 /// Go's (and jsoniter's) JSON string escaping, for clients that must
 /// write what Prometheus' tools write.
-pub use parse_query::write_string as write_go_json_string;
 mod v1;
 
 pub type ReloadFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;

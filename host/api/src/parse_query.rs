@@ -337,27 +337,9 @@ fn write_json_number(out: &mut String, v: f64) {
     }
 }
 
-/// A JSON string as jsoniter's standard-library mode writes it: `\n`,
-/// `\r`, `\t`, other control characters as `\u00xx`, and the HTML-sensitive
-/// `<`, `>`, `&` plus U+2028/U+2029 escaped too.
-pub fn write_string(out: &mut String, s: &str) {
-    use std::fmt::Write;
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+/// A JSON string as Go's encoders write it (one implementation, in the
+/// model crate).
+pub use wasmetheus_model::go::write_json_string as write_string;
 
 #[cfg(test)]
 mod tests {
