@@ -2,10 +2,10 @@
 //! commands, usable in-process by the end-to-end tests.
 
 mod backend;
-mod config_source;
 pub mod backfill;
 pub mod check_config;
 pub mod check_plugins;
+mod config_source;
 pub mod discovery;
 pub mod scrape_targets;
 pub mod serve;
