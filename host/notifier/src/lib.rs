@@ -1,0 +1,1 @@
+//! Prometheus' notifier: alerts queued, batched and sent to Alertmanagers (API v2).

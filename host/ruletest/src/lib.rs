@@ -1,0 +1,1 @@
+//! promtool's rule unit tests (`test rules`).

@@ -1,0 +1,1 @@
+//! Go's text/template with Prometheus' template data and functions (alert labels and annotations; the Alertmanager's notifications).
