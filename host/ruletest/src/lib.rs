@@ -1,1 +1,189 @@
-//! promtool's rule unit tests (`test rules`).
+//! promtool's rule unit tests (`wasmetheus test rules`), as Prometheus
+//! 3's `promtool test rules` runs them: for each test file, its rule files
+//! loaded per test group, the input series in the scripted tests' series
+//! notation (`wasmetheus-promqltest`'s parser and in-memory store), the
+//! groups evaluated step by step, alerts and PromQL results compared with
+//! what the file expects, and the outcome printed in promtool's words
+//! (`Unit Testing:`, `  FAILED:`, `  SUCCESS`), optionally as JUnit XML.
+//!
+//! Modules: [`file`] the test-file format, `group` one test group's run,
+//! `compare` expected against got (and `--diff`), `junit` the XML report,
+//! `gofmt` and `histogram` Go's texts, `rules_glue` the rule manager.
+
+pub mod file;
+
+mod compare;
+mod gofmt;
+mod group;
+mod histogram;
+mod junit;
+mod rules_glue;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+
+/// `test rules`' command line.
+#[derive(Debug, Clone, Default)]
+pub struct TestRulesArgs {
+    /// The test files.
+    pub files: Vec<PathBuf>,
+    /// `--run`: only test groups whose name matches one of these regular
+    /// expressions (unanchored); empty runs every group.
+    pub run: Vec<String>,
+    /// `--junit`: where to write the JUnit XML report.
+    pub junit: Option<PathBuf>,
+    /// `--diff`: show failing alert tests as a coloured JSON diff.
+    pub diff: bool,
+    /// `--ignore-unknown-fields`: accept unknown fields in rule files (the
+    /// test files themselves are always strict, as in promtool).
+    pub ignore_unknown_fields: bool,
+}
+
+/// Runs the tests of every file; writes promtool's report to `out` and
+/// `err` and returns the exit status: 0 when every test passed, 1
+/// otherwise.
+pub fn run(args: &TestRulesArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let run = if args.run.is_empty() {
+        None
+    } else {
+        match Regex::new(&args.run.join("|")) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                let _ = writeln!(err, "invalid --run regular expression: {e}");
+                return 1;
+            }
+        }
+    };
+    let mut junit = junit::JUnit::default();
+    let mut failed = false;
+    for f in &args.files {
+        let _ = writeln!(out, "Unit Testing:  {}", f.display());
+        let suite = junit.suite(&f.display().to_string());
+        let errs = test_file(f, args, run.as_ref(), suite, err);
+        if errs.is_empty() {
+            let _ = writeln!(out, "  SUCCESS");
+        } else {
+            let _ = writeln!(err, "  FAILED:");
+            for e in &errs {
+                let _ = writeln!(err, "{e}");
+                let _ = writeln!(out);
+            }
+            failed = true;
+        }
+        let _ = writeln!(out);
+    }
+    if let Some(path) = &args.junit
+        && let Err(e) = std::fs::write(path, junit.to_xml())
+    {
+        let _ = writeln!(
+            err,
+            "failed to write JUnit XML: open {}: {}",
+            path.display(),
+            wasmetheus_model::go::io_error_text(&e)
+        );
+    }
+    i32::from(failed)
+}
+
+/// Tests one file; its failures in promtool's words.
+fn test_file(
+    path: &Path,
+    args: &TestRulesArgs,
+    run: Option<&Regex>,
+    suite: &mut junit::Suite,
+    warn: &mut dyn Write,
+) -> Vec<String> {
+    let abort = |suite: &mut junit::Suite, e: String| {
+        suite.abort(&e);
+        vec![e]
+    };
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            let e = format!(
+                "open {}: {}",
+                path.display(),
+                wasmetheus_model::go::io_error_text(&e)
+            );
+            return abort(suite, e);
+        }
+    };
+    let mut utf = match file::parse(&text) {
+        Ok(f) => f,
+        Err(e) => return abort(suite, e),
+    };
+    let base = path.parent().unwrap_or(Path::new(""));
+    let rule_files = match resolve_rule_files(base, &utf.rule_files, warn) {
+        Ok(files) => files,
+        Err(e) => return abort(suite, e),
+    };
+    if utf.evaluation_interval.0 == 0 {
+        utf.evaluation_interval.0 = 60_000;
+    }
+    suite.set_time(jiff::Zoned::now().strftime("%Y-%m-%dT%H:%M:%S").to_string());
+    let mut order = HashMap::new();
+    for (i, name) in utf.group_eval_order.iter().enumerate() {
+        if order.insert(name.clone(), i).is_some() {
+            return abort(
+                suite,
+                format!("group name repeated in evaluation order: {name}"),
+            );
+        }
+    }
+    let settings = group::FileSettings {
+        rule_files: &rule_files,
+        eval_interval: utf.evaluation_interval.0,
+        group_order: &order,
+        diff: args.diff,
+        fuzzy: utf.fuzzy_compare,
+        ignore_unknown_fields: args.ignore_unknown_fields,
+    };
+    let mut errs = Vec::new();
+    for (i, tg) in utf.tests.iter_mut().enumerate() {
+        if run.is_some_and(|re| !re.is_match(&tg.name)) {
+            continue;
+        }
+        let name = if tg.name.is_empty() {
+            format!("unnamed#{i}")
+        } else {
+            tg.name.clone()
+        };
+        suite.case(&name);
+        if tg.interval.0 == 0 {
+            tg.interval = utf.evaluation_interval;
+        }
+        let group_errs = group::run(tg, &settings);
+        for e in &group_errs {
+            suite.fail(e);
+        }
+        errs.extend(group_errs);
+    }
+    errs
+}
+
+/// promtool's `resolveAndGlobFilepaths`: relative paths are joined to the
+/// test file's directory, then globbed; a pattern matching nothing is a
+/// warning.
+fn resolve_rule_files(
+    base: &Path,
+    patterns: &[String],
+    warn: &mut dyn Write,
+) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for rf in patterns {
+        let pattern = if !rf.is_empty() && !Path::new(rf).is_absolute() {
+            wasmetheus_config::glob::clean(&base.join(rf).to_string_lossy())
+        } else {
+            rf.clone()
+        };
+        let matched = wasmetheus_config::glob::glob(&pattern).map_err(|e| e.to_string())?;
+        if matched.is_empty() {
+            let _ = writeln!(warn, "  WARNING: no file match pattern {pattern}");
+        }
+        files.extend(matched);
+    }
+    Ok(files)
+}

@@ -1,0 +1,246 @@
+//! Go's texts that promtool's unit-test output is made of: `strconv.Quote`,
+//! Prometheus' `labels.Labels.String()`, `strconv.FormatFloat(v, 'E', -1,
+//! 64)`, `time.Duration.String()` and `model.Duration.String()`, and
+//! promtool's `indentLines`.
+
+use std::fmt::Write as _;
+
+use wasmetheus_model::Label;
+
+/// Go's `strconv.Quote`.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\x7f' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                if (c as u32) < 0x10000 {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                } else {
+                    let _ = write!(out, "\\U{:08x}", c as u32);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Whether `name` is a label name under the legacy rules
+/// (`[a-zA-Z_][a-zA-Z0-9_]*`); others are quoted when printed.
+fn is_legacy_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Prometheus' `labels.Labels.String()`: `{a="b", c="d"}`, names that are
+/// not legacy label names quoted, `{}` when empty.
+pub fn labels_string(labels: &[Label]) -> String {
+    let mut out = String::from("{");
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if is_legacy_label_name(&l.name) {
+            out.push_str(&l.name);
+        } else {
+            out.push_str(&quote(&l.name));
+        }
+        out.push('=');
+        out.push_str(&quote(&l.value));
+    }
+    out.push('}');
+    out
+}
+
+/// Prometheus' `labels.Compare`: label by label, name then value; a prefix
+/// sorts first.
+pub fn compare_labels(a: &[Label], b: &[Label]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let o = x.name.cmp(&y.name).then_with(|| x.value.cmp(&y.value));
+        if o.is_ne() {
+            return o;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Go's `strconv.FormatFloat(v, 'E', -1, 64)`: `1E+00`,
+/// `3.0000000000000004E+00`, `+Inf`, `NaN`.
+pub fn format_float_e(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    // Rust's `{:E}` is the shortest round-trip mantissa with an unpadded
+    // exponent (`1E0`, `1.5E-7`); Go signs the exponent and pads it to two
+    // digits.
+    let s = format!("{v:E}");
+    let Some((mantissa, exp)) = s.split_once('E') else {
+        return s;
+    };
+    let (sign, digits) = match exp.strip_prefix('-') {
+        Some(d) => ('-', d),
+        None => ('+', exp),
+    };
+    format!("{mantissa}E{sign}{digits:0>2}")
+}
+
+/// Go's `time.Duration.String()` of a duration in milliseconds: `0s`,
+/// `500ms`, `1m0s`, `1h0m0.5s`.
+pub fn go_duration(ms: i64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
+    let neg = ms < 0;
+    let u = ms.unsigned_abs();
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if u < 1000 {
+        let _ = write!(out, "{u}ms");
+        return out;
+    }
+    let hours = u / 3_600_000;
+    let minutes = u / 60_000 % 60;
+    let secs = u / 1000 % 60;
+    let frac = u % 1000;
+    if hours > 0 {
+        let _ = write!(out, "{hours}h");
+    }
+    if hours > 0 || minutes > 0 {
+        let _ = write!(out, "{minutes}m");
+    }
+    let _ = write!(out, "{secs}");
+    if frac > 0 {
+        let f = format!("{frac:03}");
+        let _ = write!(out, ".{}", f.trim_end_matches('0'));
+    }
+    out.push('s');
+    out
+}
+
+/// Prometheus' `model.Duration.String()` of milliseconds: `0s`, `1m`,
+/// `1d`, `1m30s` (years and weeks only when they divide the rest).
+pub fn model_duration(ms: i64) -> String {
+    const UNITS: [(&str, i64, bool); 7] = [
+        ("y", 365 * 86_400_000, true),
+        ("w", 7 * 86_400_000, true),
+        ("d", 86_400_000, false),
+        ("h", 3_600_000, false),
+        ("m", 60_000, false),
+        ("s", 1000, false),
+        ("ms", 1, false),
+    ];
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut rest = ms;
+    let mut out = String::new();
+    for (unit, size, exact) in UNITS {
+        if exact && rest % size != 0 {
+            continue;
+        }
+        let v = rest / size;
+        if v > 0 {
+            let _ = write!(out, "{v}{unit}");
+            rest -= v * size;
+        }
+    }
+    out
+}
+
+/// promtool's `indentLines`: every line but the first gets `indent`.
+pub fn indent_lines(lines: &str, indent: &str) -> String {
+    let mut out = String::with_capacity(lines.len());
+    for (i, l) in lines.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            out.push_str(indent);
+        }
+        out.push_str(l);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_like_go_format_e() {
+        let cases = [
+            (1.0, "1E+00"),
+            (0.0, "0E+00"),
+            (3.0000000000000004, "3.0000000000000004E+00"),
+            (-1.5e-7, "-1.5E-07"),
+            (1e100, "1E+100"),
+            (1704067200.0, "1.7040672E+09"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(format_float_e(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn durations_print_like_go() {
+        let cases = [
+            (0, "0s", "0s"),
+            (500, "500ms", "500ms"),
+            (60_000, "1m0s", "1m"),
+            (90_500, "1m30.5s", "1m30s500ms"),
+            (3_600_000, "1h0m0s", "1h"),
+            (86_400_000, "24h0m0s", "1d"),
+            (179_999, "2m59.999s", "2m59s999ms"),
+            (14 * 86_400_000, "336h0m0s", "2w"),
+            (9 * 86_400_000, "216h0m0s", "9d"),
+            (365 * 86_400_000, "8760h0m0s", "1y"),
+        ];
+        for (ms, go, model) in cases {
+            assert_eq!(go_duration(ms), go, "{ms}");
+            assert_eq!(model_duration(ms), model, "{ms}");
+        }
+    }
+
+    #[test]
+    fn labels_print_like_prometheus() {
+        let l = vec![
+            Label::new("__name__", "up"),
+            Label::new("a.b", "x\"y\n"),
+            Label::new("job", "ü"),
+        ];
+        assert_eq!(
+            labels_string(&l),
+            r#"{__name__="up", "a.b"="x\"y\n", job="ü"}"#
+        );
+        assert_eq!(labels_string(&[]), "{}");
+    }
+
+    #[test]
+    fn indents_every_line_but_the_first() {
+        assert_eq!(indent_lines("a\nb\n", "  "), "a\n  b\n  ");
+        assert_eq!(indent_lines("[]", "  "), "[]");
+    }
+}
