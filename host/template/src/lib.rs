@@ -1,6 +1,42 @@
-//! Go's text/template with Prometheus' template data and functions (alert labels and annotations; the Alertmanager's notifications).
+//! Go's text/template with Prometheus' template data and functions (alert labels and annotations; the
+//! Alertmanager's notifications).
+//!
+//! The engine is written here rather than taken from crates.io: `gotmpl` 0.6 and `gtmpl` 0.7 parse
+//! and run Go's template language, but neither reports execution errors as Go does
+//! (`template: NAME:LINE:COL: executing "NAME" at <NODE>: error calling F: …`, which alerts show in
+//! `<error expanding template: …>` and Prometheus' own tests pin), nor checks function arguments
+//! against Go's parameter types (`wrong type for value; expected string; got float64`), nor has
+//! `time.Time`/`time.Duration` values with methods (`(… | toTime).Format "2006"`). Modules:
+//! `lex` and `parse` (Go's `text/template/parse`), `exec` (Go's `exec.go`), `builtins` (Go's
+//! `funcs.go`), `gofmt` (Go's `fmt` verbs and `strconv` quoting), `gotime` (Go's time formatting),
+//! `prom` (Prometheus' `template/template.go` and the alert-rule prelude).
+//!
+//! Execution is bounded: output size, evaluation steps (which bounds `range` over huge data) and
+//! nesting depth (control structures and `{{template}}` calls together) are limited by [`Limits`];
+//! parsing limits nesting to 100 levels.
+
+mod builtins;
+mod exec;
+mod gofmt;
+mod gotime;
+mod lex;
+mod parse;
+mod prom;
+mod value;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use thiserror::Error;
+
+pub use builtins::{html_escape, js_escape, query_escape};
+pub use gofmt::{format_float, parse_float, quote, sprint, sprintf};
+pub use gotime::{duration_string, time_string};
+pub use prom::{
+    AlertData, Expander, QueryBackend, QuerySample, alert_data_value, check_alert_template,
+    expand_alert, prometheus_funcs, query_result_value,
+};
+pub use value::{FuncImpl, Function, List, Map, Param, Struct, Value};
 
 /// A template that failed to parse or to execute: the text Go's `text/template` (or Prometheus'
 /// template layer) reports, e.g. `template: __alert_X:1: function "x" not defined`.
@@ -8,44 +44,142 @@ use thiserror::Error;
 #[error("{0}")]
 pub struct TemplateError(pub String);
 
-/// One sample `query` returns: labels sorted by name, `__name__` included.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuerySample {
-    pub labels: Vec<(String, String)>,
-    pub value: f64,
+/// Functions a template may call, by name (Go's `template.FuncMap`); Go's builtins need not be listed.
+pub type FuncMap<'f> = HashMap<String, Function<'f>>;
+
+/// Go's `missingkey` option: what a missing map key gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissingKey {
+    /// `missingkey=default`/`invalid`: no value (prints `<no value>`).
+    #[default]
+    Default,
+    /// `missingkey=zero`: the zero value of the map's element type.
+    Zero,
+    /// `missingkey=error`: execution stops with an error.
+    Error,
 }
 
-/// The `query` function's backend: PromQL text at the expansion's timestamp (ms).
-pub trait QueryBackend: Send + Sync {
-    fn query(&self, expr: &str, timestamp_ms: i64) -> Result<Vec<QuerySample>, String>;
+/// Bounds of one execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest output, in bytes.
+    pub max_output_bytes: usize,
+    /// Most evaluation steps (nodes, commands and `range` iterations).
+    pub max_steps: u64,
+    /// Deepest nesting of `if`/`with`/`range` bodies and `{{template}}` calls.
+    pub max_depth: usize,
 }
 
-/// What an alerting rule's label and annotation templates see.
-#[derive(Debug, Clone, Copy)]
-pub struct AlertData<'a> {
-    pub labels: &'a [(String, String)],
-    pub external_labels: &'a [(String, String)],
-    pub external_url: &'a str,
-    pub value: f64,
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_output_bytes: 1 << 20,
+            max_steps: 1_000_000,
+            max_depth: 100,
+        }
+    }
 }
 
-/// rules/alerting.go's `expand`: the prelude + text, template name `__alert_<rule>`. Err = the error text
-/// Prometheus puts after "error expanding template: " (caller formats `<error expanding template: …>`).
-pub fn expand_alert(
-    rule: &str,
-    text: &str,
-    data: &AlertData,
-    timestamp_ms: i64,
-    query: &dyn QueryBackend,
-    external_url: &str,
-) -> Result<String, TemplateError> {
-    let _ = (rule, text, data, timestamp_ms, query, external_url);
-    Err(TemplateError("template engine not implemented yet".into()))
+/// A parsed set of templates: the named top-level one and every `{{define}}`d or `{{block}}`ed one,
+/// with the functions they may call (Go's `*template.Template`).
+#[derive(Debug, Clone)]
+pub struct Template<'f> {
+    name: String,
+    pub(crate) trees: HashMap<String, Arc<parse::Tree>>,
+    pub(crate) funcs: FuncMap<'f>,
+    pub(crate) missing_key: MissingKey,
 }
 
-/// rulefmt's template check at load (Prometheus parses with the same prelude and dummy data): Err text as
-/// Prometheus reports it for a bad template in a rule file.
-pub fn check_alert_template(rule: &str, text: &str) -> Result<(), TemplateError> {
-    let _ = (rule, text);
-    Ok(())
+fn is_empty_tree(nodes: &[parse::Node]) -> bool {
+    nodes
+        .iter()
+        .all(|n| matches!(n, parse::Node::Text(t) if t.trim().is_empty()))
+}
+
+impl<'f> Template<'f> {
+    /// Go's `template.New(name).Funcs(funcs).Option("missingkey=…").Parse(text)`.
+    pub fn parse(
+        name: &str,
+        text: &str,
+        funcs: FuncMap<'f>,
+        missing_key: MissingKey,
+    ) -> Result<Self, TemplateError> {
+        let mut t = Template {
+            name: name.to_string(),
+            trees: HashMap::new(),
+            funcs,
+            missing_key,
+        };
+        t.add(name, text)?;
+        Ok(t)
+    }
+
+    /// Parses more text into the set under `name` (Go's `t.New(name).Parse(text)`, as `ParseFiles` does
+    /// for each file): its `{{define}}`s join the set and replace earlier ones of the same name.
+    pub fn add(&mut self, name: &str, text: &str) -> Result<(), TemplateError> {
+        let funcs = &self.funcs;
+        let has_func = |f: &str| funcs.contains_key(f) || builtins::lookup(f).is_some();
+        let trees = parse::parse(name, text, &has_func)
+            .map_err(|e| TemplateError(format!("template: {name}:{}: {}", e.line, e.msg)))?;
+        for tree in trees {
+            if let Some(old) = self.trees.get(&tree.name)
+                && is_empty_tree(&tree.root)
+                && !is_empty_tree(&old.root)
+            {
+                continue;
+            }
+            self.trees.insert(tree.name.clone(), Arc::new(tree));
+        }
+        Ok(())
+    }
+
+    /// The set's top-level template's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the set has a template of this name.
+    pub fn lookup(&self, name: &str) -> bool {
+        self.trees.contains_key(name)
+    }
+
+    /// Runs the top-level template on `data` (Go's `Execute`).
+    pub fn execute(&self, data: &Value, limits: Limits) -> Result<String, TemplateError> {
+        let Some(tree) = self.trees.get(&self.name) else {
+            return Err(TemplateError(format!(
+                "template: {}: {} is an incomplete or empty template",
+                self.name,
+                quote(&self.name)
+            )));
+        };
+        self.run(tree, data, limits)
+    }
+
+    /// Runs the named template of the set on `data` (Go's `ExecuteTemplate`).
+    pub fn execute_template(
+        &self,
+        name: &str,
+        data: &Value,
+        limits: Limits,
+    ) -> Result<String, TemplateError> {
+        let Some(tree) = self.trees.get(name) else {
+            return Err(TemplateError(format!(
+                "template: no template {} associated with template {}",
+                quote(name),
+                quote(&self.name)
+            )));
+        };
+        self.run(tree, data, limits)
+    }
+
+    fn run(
+        &self,
+        tree: &parse::Tree,
+        data: &Value,
+        limits: Limits,
+    ) -> Result<String, TemplateError> {
+        let mut state = exec::State::new(self, tree, data.clone(), limits);
+        state.run(data).map_err(TemplateError)?;
+        Ok(std::mem::take(&mut state.out))
+    }
 }

@@ -1,0 +1,371 @@
+//! Go's predefined template functions: `and or not len index slice html js urlquery print printf
+//! println call eq ne lt le gt ge`, with Go's signatures and error texts.
+
+use std::cmp::Ordering;
+
+use crate::gofmt;
+use crate::value::{Param, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Builtin {
+    And,
+    Or,
+    Not,
+    Len,
+    Index,
+    Slice,
+    Html,
+    Js,
+    UrlQuery,
+    Print,
+    Printf,
+    Println,
+    Call,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+pub(crate) fn lookup(name: &str) -> Option<Builtin> {
+    Some(match name {
+        "and" => Builtin::And,
+        "or" => Builtin::Or,
+        "not" => Builtin::Not,
+        "len" => Builtin::Len,
+        "index" => Builtin::Index,
+        "slice" => Builtin::Slice,
+        "html" => Builtin::Html,
+        "js" => Builtin::Js,
+        "urlquery" => Builtin::UrlQuery,
+        "print" => Builtin::Print,
+        "printf" => Builtin::Printf,
+        "println" => Builtin::Println,
+        "call" => Builtin::Call,
+        "eq" => Builtin::Eq,
+        "ne" => Builtin::Ne,
+        "lt" => Builtin::Lt,
+        "le" => Builtin::Le,
+        "gt" => Builtin::Gt,
+        "ge" => Builtin::Ge,
+        _ => return None,
+    })
+}
+
+/// Go's parameter list of a builtin (variadic when the flag is set).
+pub(crate) fn signature(b: Builtin) -> (Vec<Param>, bool) {
+    use Builtin::*;
+    match b {
+        And | Or | Index | Slice | Call | Eq => (vec![Param::Value, Param::Value], true),
+        Not | Len => (vec![Param::Value], false),
+        Html | Js | UrlQuery | Print | Println => (vec![Param::Any], true),
+        Printf => (vec![Param::String, Param::Any], true),
+        Ne | Lt | Le | Gt | Ge => (vec![Param::Value, Param::Value], false),
+    }
+}
+
+pub(crate) fn call(b: Builtin, a: &[Value]) -> Result<Value, String> {
+    use Builtin::*;
+    let arg = |i: usize| a.get(i).cloned().unwrap_or(Value::Invalid);
+    Ok(match b {
+        And | Or | Call => return Err("internal error: special builtin".into()),
+        Not => Value::Bool(!arg(0).truth().0),
+        Len => Value::Int(length(&arg(0))? as i64),
+        Index => index(&arg(0), &a[1.min(a.len())..])?,
+        Slice => slice(&arg(0), &a[1.min(a.len())..])?,
+        Html => Value::string(html_escape(&eval_args(a))),
+        Js => Value::string(js_escape(&eval_args(a))),
+        UrlQuery => Value::string(query_escape(&eval_args(a))),
+        Print => Value::string(gofmt::sprint(a)),
+        Println => Value::string(gofmt::sprintln(a)),
+        Printf => {
+            let f = arg(0);
+            Value::string(gofmt::sprintf(
+                f.as_str().unwrap_or(""),
+                &a[1.min(a.len())..],
+            ))
+        }
+        Eq => Value::Bool(eq(&arg(0), &a[1.min(a.len())..])?),
+        Ne => Value::Bool(!eq(&arg(0), &a[1.min(a.len())..])?),
+        Lt => Value::Bool(lt(&arg(0), &arg(1))?),
+        Le => Value::Bool(lt(&arg(0), &arg(1))? || eq(&arg(0), &a[1.min(a.len())..])?),
+        Gt => Value::Bool(!(lt(&arg(0), &arg(1))? || eq(&arg(0), &a[1.min(a.len())..])?)),
+        Ge => Value::Bool(!lt(&arg(0), &arg(1))?),
+    })
+}
+
+/// Go's `evalArgs` of the escapers: a lone string as is, else `fmt.Sprint` of the arguments.
+fn eval_args(a: &[Value]) -> String {
+    if let [Value::String(s)] = a {
+        return s.to_string();
+    }
+    gofmt::sprint(a)
+}
+
+/// Go's `template.HTMLEscapeString`.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\0' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Go's `template.JSEscapeString`.
+pub fn js_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '<' => out.push_str("\\u003C"),
+            '>' => out.push_str("\\u003E"),
+            '&' => out.push_str("\\u0026"),
+            '=' => out.push_str("\\u003D"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if c.is_ascii() => out.push(c),
+            c if c.is_control() || c.is_whitespace() && c != ' ' => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Go's `url.QueryEscape`.
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn length(v: &Value) -> Result<usize, String> {
+    Ok(match v {
+        Value::String(s) => s.len(),
+        Value::List(l) => l.items.len(),
+        Value::Map(m) => m.entries.len(),
+        Value::Nil => return Err("len of nil pointer".into()),
+        Value::Invalid => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
+        other => return Err(format!("len of type {}", other.type_name())),
+    })
+}
+
+fn index_arg(v: &Value, cap: usize, inclusive: bool) -> Result<usize, String> {
+    let x: i128 = match v {
+        Value::Int(i) => i128::from(*i),
+        Value::Uint(u) => i128::from(*u),
+        Value::Invalid | Value::Nil => return Err("cannot index slice/array with nil".into()),
+        other => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                other.type_name()
+            ));
+        }
+    };
+    if x < 0 || x > cap as i128 || (!inclusive && x == cap as i128) {
+        return Err(format!("index out of range: {x}"));
+    }
+    Ok(x as usize)
+}
+
+fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
+    let mut item = item.clone();
+    if matches!(item, Value::Invalid | Value::Nil) {
+        return Err("index of untyped nil".into());
+    }
+    for ix in indexes {
+        item = match &item {
+            Value::List(l) => l.items[index_arg(ix, l.items.len(), false)?].clone(),
+            Value::String(s) => {
+                Value::Uint(u64::from(s.as_bytes()[index_arg(ix, s.len(), false)?]))
+            }
+            Value::Map(m) => match ix {
+                Value::String(k) => m
+                    .entries
+                    .get(&**k)
+                    .cloned()
+                    .unwrap_or_else(|| m.zero.clone()),
+                Value::Invalid | Value::Nil => {
+                    return Err("value is nil; should be of type string".into());
+                }
+                other => {
+                    return Err(format!(
+                        "value has type {}; should be string",
+                        other.type_name()
+                    ));
+                }
+            },
+            Value::Nil => return Err("index of nil pointer".into()),
+            other => return Err(format!("can't index item of type {}", other.type_name())),
+        };
+    }
+    Ok(item)
+}
+
+fn slice(item: &Value, indexes: &[Value]) -> Result<Value, String> {
+    if matches!(item, Value::Invalid | Value::Nil) {
+        return Err("slice of untyped nil".into());
+    }
+    if indexes.len() > 3 {
+        return Err(format!("too many slice indexes: {}", indexes.len()));
+    }
+    let len = match item {
+        Value::String(s) => {
+            if indexes.len() == 3 {
+                return Err("cannot 3-index slice a string".into());
+            }
+            s.len()
+        }
+        Value::List(l) => l.items.len(),
+        other => return Err(format!("can't slice item of type {}", other.type_name())),
+    };
+    let mut idx = [0, len, len];
+    for (i, ix) in indexes.iter().enumerate() {
+        idx[i] = index_arg(ix, len, true)?;
+    }
+    if idx[0] > idx[1] {
+        return Err(format!("invalid slice index: {} > {}", idx[0], idx[1]));
+    }
+    if indexes.len() == 3 && idx[1] > idx[2] {
+        return Err(format!("invalid slice index: {} > {}", idx[1], idx[2]));
+    }
+    Ok(match item {
+        Value::String(s) => {
+            Value::string(String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into_owned())
+        }
+        Value::List(l) => Value::list(&l.type_name, l.items[idx[0]..idx[1]].to_vec()),
+        _ => Value::Invalid,
+    })
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum BasicKind {
+    Invalid,
+    Bool,
+    Int,
+    Uint,
+    Float,
+    String,
+    Other,
+}
+
+fn basic_kind(v: &Value) -> BasicKind {
+    match v {
+        Value::Invalid | Value::Nil => BasicKind::Invalid,
+        Value::Bool(_) => BasicKind::Bool,
+        Value::Int(_) | Value::Duration(_) => BasicKind::Int,
+        Value::Uint(_) => BasicKind::Uint,
+        Value::Float(_) => BasicKind::Float,
+        Value::String(_) => BasicKind::String,
+        _ => BasicKind::Other,
+    }
+}
+
+fn int_of(v: &Value) -> i64 {
+    match v {
+        Value::Int(i) | Value::Duration(i) => *i,
+        _ => 0,
+    }
+}
+
+fn uint_of(v: &Value) -> u64 {
+    match v {
+        Value::Uint(u) => *u,
+        _ => 0,
+    }
+}
+
+fn eq(a1: &Value, rest: &[Value]) -> Result<bool, String> {
+    if rest.is_empty() {
+        return Err("missing argument for comparison".into());
+    }
+    let k1 = basic_kind(a1);
+    for a in rest {
+        let k2 = basic_kind(a);
+        let truth = if k1 != k2 {
+            match (k1, k2) {
+                (BasicKind::Int, BasicKind::Uint) => {
+                    int_of(a1) >= 0 && int_of(a1) as u64 == uint_of(a)
+                }
+                (BasicKind::Uint, BasicKind::Int) => {
+                    int_of(a) >= 0 && uint_of(a1) == int_of(a) as u64
+                }
+                _ => {
+                    if k1 != BasicKind::Invalid && k2 != BasicKind::Invalid {
+                        return Err("incompatible types for comparison".into());
+                    }
+                    false
+                }
+            }
+        } else {
+            match (a1, a) {
+                (Value::Bool(x), Value::Bool(y)) => x == y,
+                (Value::Float(x), Value::Float(y)) => x == y,
+                (Value::String(x), Value::String(y)) => x == y,
+                (Value::Uint(x), Value::Uint(y)) => x == y,
+                _ if k1 == BasicKind::Int => int_of(a1) == int_of(a),
+                _ if k1 == BasicKind::Invalid => true,
+                (Value::Time(x), Value::Time(y)) => x == y,
+                _ => {
+                    return Err(format!(
+                        "non-comparable type {}: {}",
+                        gofmt::format_v(a, false, 0),
+                        a.type_name()
+                    ));
+                }
+            }
+        };
+        if truth {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn lt(a1: &Value, a2: &Value) -> Result<bool, String> {
+    let k1 = basic_kind(a1);
+    let k2 = basic_kind(a2);
+    if matches!(k1, BasicKind::Invalid | BasicKind::Other)
+        || matches!(k2, BasicKind::Invalid | BasicKind::Other)
+    {
+        return Err("invalid type for comparison".into());
+    }
+    if k1 != k2 {
+        return match (k1, k2) {
+            (BasicKind::Int, BasicKind::Uint) => {
+                Ok(int_of(a1) < 0 || (int_of(a1) as u64) < uint_of(a2))
+            }
+            (BasicKind::Uint, BasicKind::Int) => {
+                Ok(int_of(a2) >= 0 && uint_of(a1) < int_of(a2) as u64)
+            }
+            _ => Err("incompatible types for comparison".into()),
+        };
+    }
+    Ok(match (a1, a2) {
+        (Value::Bool(_), _) => return Err("invalid type for comparison".into()),
+        (Value::Float(x), Value::Float(y)) => x.partial_cmp(y) == Some(Ordering::Less),
+        (Value::String(x), Value::String(y)) => x < y,
+        (Value::Uint(x), Value::Uint(y)) => x < y,
+        _ => int_of(a1) < int_of(a2),
+    })
+}

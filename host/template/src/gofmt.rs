@@ -1,0 +1,729 @@
+//! Go's `fmt` as templates use it: `Sprint`, `Sprintln`, `Sprintf` (verbs, flags, width, precision and
+//! the `%!verb(type=value)` error forms), `%v` of every value, `strconv.Quote`/`Unquote` and the float
+//! formats (`%e %f %g`, shortest `%v`) digit for digit.
+
+use crate::gotime;
+use crate::value::Value;
+
+// ---------- strconv ----------
+
+/// Go's `unicode.IsPrint`, close enough: graphic characters and the ASCII space.
+fn is_print(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() || c.is_whitespace() {
+        return false;
+    }
+    !matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E000}'..='\u{F8FF}')
+}
+
+fn quote_with(s: &str, q: char) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(q);
+    for c in s.chars() {
+        match c {
+            c if c == q || c == '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if is_print(c) => out.push(c),
+            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    out.push(q);
+    out
+}
+
+/// Go's `strconv.Quote`.
+pub fn quote(s: &str) -> String {
+    quote_with(s, '"')
+}
+
+/// Go's `%#U` of a character: `U+0029 ')'`, or just `U+00A0` when it does not print.
+pub(crate) fn unicode_name(c: char) -> String {
+    if is_print(c) {
+        format!("U+{:04X} '{c}'", c as u32)
+    } else {
+        format!("U+{:04X}", c as u32)
+    }
+}
+
+fn unescape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, quote: char) -> Option<char> {
+    let c = chars.next()?;
+    Some(match c {
+        'a' => '\u{7}',
+        'b' => '\u{8}',
+        'f' => '\u{c}',
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        'v' => '\u{b}',
+        '\\' => '\\',
+        c if c == quote => c,
+        'x' | 'u' | 'U' => {
+            let n = match c {
+                'x' => 2,
+                'u' => 4,
+                _ => 8,
+            };
+            let mut v = 0u32;
+            for _ in 0..n {
+                v = v * 16 + chars.next()?.to_digit(16)?;
+            }
+            char::from_u32(v)?
+        }
+        '0'..='7' => {
+            let mut v = c.to_digit(8)?;
+            for _ in 0..2 {
+                v = v * 8 + chars.next()?.to_digit(8)?;
+            }
+            if v > 255 {
+                return None;
+            }
+            char::from_u32(v)?
+        }
+        _ => return None,
+    })
+}
+
+/// Go's `strconv.Unquote` of a `"…"` or `` `…` `` literal.
+pub(crate) fn unquote(s: &str) -> Option<String> {
+    if s.len() >= 2 && s.starts_with('`') && s.ends_with('`') {
+        return Some(s[1..s.len() - 1].replace('\r', ""));
+    }
+    if !(s.len() >= 2 && s.starts_with('"') && s.ends_with('"')) {
+        return None;
+    }
+    let mut out = String::new();
+    let mut chars = s[1..s.len() - 1].chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(unescape(&mut chars, '"')?),
+            '"' | '\n' => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// A character constant `'x'`.
+pub(crate) fn unquote_char(s: &str) -> Option<char> {
+    let inner = s.strip_prefix('\'')?.strip_suffix('\'')?;
+    let mut chars = inner.chars().peekable();
+    let c = match chars.next()? {
+        '\\' => unescape(&mut chars, '\'')?,
+        '\'' => return None,
+        c => c,
+    };
+    if chars.next().is_some() {
+        return None;
+    }
+    Some(c)
+}
+
+/// Go's `strconv.ParseFloat(s, 64)` (decimal, hex floats aside), with its error text.
+pub fn parse_float(s: &str) -> Result<f64, String> {
+    let err = || format!("strconv.ParseFloat: parsing {}: invalid syntax", quote(s));
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let lower = body.to_ascii_lowercase();
+    if matches!(lower.as_str(), "inf" | "infinity") {
+        return Ok(if s.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if lower == "nan" {
+        return Ok(f64::NAN);
+    }
+    if body.is_empty()
+        || !body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-' | b'_'))
+    {
+        return Err(err());
+    }
+    let clean: String = s.chars().filter(|&c| c != '_').collect();
+    match clean.parse::<f64>() {
+        Ok(f) if f.is_infinite() => Err(format!(
+            "strconv.ParseFloat: parsing {}: value out of range",
+            quote(s)
+        )),
+        Ok(f) => Ok(f),
+        Err(_) => Err(err()),
+    }
+}
+
+// ---------- floats ----------
+
+/// Decimal digits (no trailing zeros, empty for zero) and the decimal point position.
+fn decimal(s: &str) -> (Vec<u8>, i32) {
+    let (mant, exp) = s.split_once('e').unwrap_or((s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mut digits: Vec<u8> = mant.bytes().filter(u8::is_ascii_digit).collect();
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+    }
+    if digits.is_empty() {
+        return (digits, 0);
+    }
+    (digits, exp + 1)
+}
+
+fn fmt_e(digits: &[u8], dp: i32, prec: usize, upper: bool) -> String {
+    let mut out = String::new();
+    out.push(digits.first().map_or('0', |&d| d as char));
+    if prec > 0 {
+        out.push('.');
+        for i in 1..=prec {
+            out.push(digits.get(i).map_or('0', |&d| d as char));
+        }
+    }
+    out.push(if upper { 'E' } else { 'e' });
+    let exp = if digits.is_empty() { 0 } else { dp - 1 };
+    out.push(if exp < 0 { '-' } else { '+' });
+    let a = exp.abs();
+    if a < 10 {
+        out.push('0');
+    }
+    out.push_str(&a.to_string());
+    out
+}
+
+fn fmt_f(digits: &[u8], dp: i32, prec: usize) -> String {
+    let mut out = String::new();
+    if dp > 0 {
+        let m = (dp as usize).min(digits.len());
+        out.extend(digits[..m].iter().map(|&d| d as char));
+        for _ in m..dp as usize {
+            out.push('0');
+        }
+    } else {
+        out.push('0');
+    }
+    if prec > 0 {
+        out.push('.');
+        for i in 1..=prec as i32 {
+            let j = dp + i - 1;
+            out.push(if j >= 0 && (j as usize) < digits.len() {
+                digits[j as usize] as char
+            } else {
+                '0'
+            });
+        }
+    }
+    out
+}
+
+/// Formats a finite, non-negative float with a `%e`/`%f`/`%g` verb and optional precision.
+fn format_abs(v: f64, verb: char, prec: Option<usize>) -> String {
+    match verb {
+        'e' | 'E' => {
+            let p = prec.unwrap_or(6).min(1000);
+            let (d, dp) = decimal(&format!("{:.*e}", p, v));
+            fmt_e(&d, dp, p, verb == 'E')
+        }
+        'f' | 'F' => format!("{:.*}", prec.unwrap_or(6).min(1000), v),
+        _ => {
+            let upper = verb == 'G';
+            let (d, dp, p, shortest) = match prec {
+                None => {
+                    let (d, dp) = decimal(&format!("{v:e}"));
+                    let n = d.len();
+                    (d, dp, n, true)
+                }
+                Some(p) => {
+                    let p = p.clamp(1, 1000);
+                    let (d, dp) = decimal(&format!("{:.*e}", p - 1, v));
+                    (d, dp, p, false)
+                }
+            };
+            let nd = d.len();
+            let mut eprec = p as i32;
+            if eprec > nd as i32 && nd as i32 >= dp {
+                eprec = nd as i32;
+            }
+            if shortest {
+                eprec = 6;
+            }
+            let exp = dp - 1;
+            if exp < -4 || exp >= eprec {
+                let p2 = p.min(nd).max(1);
+                fmt_e(&d, dp, p2 - 1, upper)
+            } else {
+                let p2 = if p as i32 > dp { nd } else { p };
+                fmt_f(&d, dp, (p2 as i32 - dp).max(0) as usize)
+            }
+        }
+    }
+}
+
+/// Go's `%v` of a float64 (`strconv.FormatFloat(v, 'g', -1, 64)` with `+Inf`).
+pub fn format_float(v: f64) -> String {
+    float_signed(v, 'g', None, false, false)
+}
+
+fn float_signed(v: f64, verb: char, prec: Option<usize>, plus: bool, space: bool) -> String {
+    if v.is_nan() {
+        return if plus {
+            "+NaN".into()
+        } else if space {
+            " NaN".into()
+        } else {
+            "NaN".into()
+        };
+    }
+    if v.is_infinite() {
+        return if v > 0.0 {
+            if space && !plus {
+                " Inf".into()
+            } else {
+                "+Inf".into()
+            }
+        } else {
+            "-Inf".into()
+        };
+    }
+    let body = format_abs(v.abs(), verb, prec);
+    if v.is_sign_negative() {
+        format!("-{body}")
+    } else if plus {
+        format!("+{body}")
+    } else if space {
+        format!(" {body}")
+    } else {
+        body
+    }
+}
+
+// ---------- %v ----------
+
+/// `%v` (and `%+v` with `plus`) of a value, as fmt prints it at the given depth.
+pub fn format_v(v: &Value, plus: bool, depth: usize) -> String {
+    let mut out = String::new();
+    write_v(&mut out, v, plus, depth);
+    out
+}
+
+fn write_v(out: &mut String, v: &Value, plus: bool, depth: usize) {
+    match v {
+        Value::Invalid => out.push_str(if depth == 0 {
+            "<invalid reflect.Value>"
+        } else {
+            "<nil>"
+        }),
+        Value::Nil => out.push_str("<nil>"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Uint(u) => out.push_str(&u.to_string()),
+        Value::Float(f) => out.push_str(&format_float(*f)),
+        Value::String(s) => out.push_str(s),
+        Value::List(l) => {
+            out.push('[');
+            for (i, item) in l.items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                write_v(out, item, plus, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push_str("map[");
+            for (i, (k, item)) in m.entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(k);
+                out.push(':');
+                write_v(out, item, plus, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Struct(s) => {
+            if s.type_name.starts_with('*') {
+                out.push('&');
+            }
+            out.push('{');
+            for (i, (name, item)) in s.fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                if plus {
+                    out.push_str(name);
+                    out.push(':');
+                }
+                write_v(out, item, plus, depth + 1);
+            }
+            out.push('}');
+        }
+        Value::Time(ns) => out.push_str(&gotime::time_string(*ns)),
+        Value::Duration(d) => out.push_str(&gotime::duration_string(*d)),
+        Value::Func(_) => out.push_str("0x0"),
+    }
+}
+
+/// Go's `fmt.Sprint`: operands side by side, a space between two when neither is a string.
+pub fn sprint(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 && !matches!(a, Value::String(_)) && !matches!(args[i - 1], Value::String(_)) {
+            out.push(' ');
+        }
+        out.push_str(&format_v(a, false, 0));
+    }
+    out
+}
+
+/// Go's `fmt.Sprintln`: operands separated by spaces, then a newline.
+pub fn sprintln(args: &[Value]) -> String {
+    let parts: Vec<String> = args.iter().map(|a| format_v(a, false, 0)).collect();
+    let mut out = parts.join(" ");
+    out.push('\n');
+    out
+}
+
+// ---------- Sprintf ----------
+
+#[derive(Default, Clone, Copy)]
+struct Flags {
+    plus: bool,
+    minus: bool,
+    sharp: bool,
+    space: bool,
+    zero: bool,
+    width: Option<usize>,
+    prec: Option<usize>,
+}
+
+/// Width and precision beyond this are refused (`%!(BADWIDTH)`/`%!(BADPREC)`), as Go does past 1e6.
+const MAX_WIDTH: usize = 1_000_000;
+
+fn pad(s: &str, f: &Flags) -> String {
+    let n = s.chars().count();
+    let Some(w) = f.width else {
+        return s.to_string();
+    };
+    if n >= w {
+        return s.to_string();
+    }
+    let fill = w - n;
+    if f.minus {
+        format!("{s}{}", " ".repeat(fill))
+    } else if f.zero {
+        // Zeros go after the sign.
+        let (sign, rest) = match s.chars().next() {
+            Some(c @ ('+' | '-' | ' ')) => (c.to_string(), &s[1..]),
+            _ => (String::new(), s),
+        };
+        format!("{sign}{}{rest}", "0".repeat(fill))
+    } else {
+        format!("{}{s}", " ".repeat(fill))
+    }
+}
+
+fn bad_verb(verb: char, v: &Value) -> String {
+    match v {
+        Value::Invalid | Value::Nil => format!("%!{verb}(<nil>)"),
+        _ => format!("%!{verb}({}={})", v.type_name(), format_v(v, false, 0)),
+    }
+}
+
+fn fmt_integer(neg: bool, abs: u128, verb: char, f: &Flags) -> Option<String> {
+    let mut digits = match verb {
+        'd' | 'v' => abs.to_string(),
+        'b' => format!("{abs:b}"),
+        'o' | 'O' => format!("{abs:o}"),
+        'x' => format!("{abs:x}"),
+        'X' => format!("{abs:X}"),
+        _ => return None,
+    };
+    if let Some(p) = f.prec {
+        if p == 0 && abs == 0 {
+            digits.clear();
+        }
+        while digits.len() < p {
+            digits.insert(0, '0');
+        }
+    }
+    let prefix = match verb {
+        'O' => "0o",
+        'x' if f.sharp => "0x",
+        'X' if f.sharp => "0X",
+        'o' if f.sharp && !digits.starts_with('0') => "0",
+        'b' if f.sharp => "0b",
+        _ => "",
+    };
+    let sign = if neg {
+        "-"
+    } else if f.plus {
+        "+"
+    } else if f.space {
+        " "
+    } else {
+        ""
+    };
+    let mut flags = *f;
+    if f.prec.is_some() {
+        flags.zero = false;
+    }
+    Some(pad(&format!("{sign}{prefix}{digits}"), &flags))
+}
+
+fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
+    match v {
+        Value::Bool(b) => match verb {
+            't' | 'v' => pad(if *b { "true" } else { "false" }, f),
+            _ => bad_verb(verb, v),
+        },
+        Value::Int(_) | Value::Uint(_) | Value::Duration(_) => {
+            let (neg, abs) = match v {
+                Value::Int(i) | Value::Duration(i) => (*i < 0, (*i as i128).unsigned_abs()),
+                Value::Uint(u) => (false, *u as u128),
+                _ => (false, 0),
+            };
+            if let Value::Duration(d) = v
+                && matches!(verb, 'v' | 's')
+            {
+                return pad(&gotime::duration_string(*d), f);
+            }
+            match verb {
+                'c' | 'q' | 'U' => {
+                    let c = u32::try_from(abs)
+                        .ok()
+                        .filter(|_| !neg)
+                        .and_then(char::from_u32)
+                        .unwrap_or('\u{FFFD}');
+                    match verb {
+                        'c' => pad(&c.to_string(), f),
+                        'q' => pad(&quote_with(&c.to_string(), '\''), f),
+                        _ => pad(&format!("U+{:04X}", c as u32), f),
+                    }
+                }
+                _ => fmt_integer(neg, abs, verb, f).unwrap_or_else(|| bad_verb(verb, v)),
+            }
+        }
+        Value::Float(x) => match verb {
+            'v' | 'g' | 'G' | 'e' | 'E' | 'f' | 'F' => {
+                let vb = if verb == 'v' { 'g' } else { verb };
+                let s = float_signed(*x, vb, f.prec, f.plus, f.space);
+                let mut flags = *f;
+                if !x.is_finite() {
+                    flags.zero = false;
+                }
+                pad(&s, &flags)
+            }
+            _ => bad_verb(verb, v),
+        },
+        Value::String(s) => {
+            let s: &str = s;
+            let truncated: String = match f.prec {
+                Some(p) => s.chars().take(p).collect(),
+                None => s.to_string(),
+            };
+            match verb {
+                's' | 'v' => pad(&truncated, f),
+                'q' => pad(
+                    &if f.sharp && !s.contains('`') {
+                        format!("`{s}`")
+                    } else {
+                        quote(&truncated)
+                    },
+                    f,
+                ),
+                'x' | 'X' => {
+                    let hex: String = truncated
+                        .bytes()
+                        .map(|b| {
+                            if verb == 'x' {
+                                format!("{b:02x}")
+                            } else {
+                                format!("{b:02X}")
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(if f.space { " " } else { "" });
+                    pad(&hex, f)
+                }
+                _ => bad_verb(verb, v),
+            }
+        }
+        Value::Invalid | Value::Nil => match verb {
+            'v' | 's' => pad("<nil>", f),
+            _ => bad_verb(verb, v),
+        },
+        Value::Time(ns) => match verb {
+            'v' | 's' => pad(&gotime::time_string(*ns), f),
+            'q' => pad(&quote(&gotime::time_string(*ns)), f),
+            _ => bad_verb(verb, v),
+        },
+        Value::List(l) if verb != 'v' && verb != 'T' => {
+            // fmt applies the verb to each element.
+            let parts: Vec<String> = l
+                .items
+                .iter()
+                .map(|i| {
+                    fmt_arg(
+                        i,
+                        verb,
+                        &Flags {
+                            width: f.width,
+                            ..*f
+                        },
+                    )
+                })
+                .collect();
+            format!("[{}]", parts.join(" "))
+        }
+        Value::Map(m) if verb != 'v' => {
+            let parts: Vec<String> = m
+                .entries
+                .iter()
+                .map(|(k, i)| {
+                    format!(
+                        "{}:{}",
+                        fmt_arg(&Value::string(k.as_str()), verb, f),
+                        fmt_arg(i, verb, f)
+                    )
+                })
+                .collect();
+            format!("map[{}]", parts.join(" "))
+        }
+        _ => match verb {
+            'v' => pad(&format_v(v, f.plus, 0), f),
+            _ => bad_verb(verb, v),
+        },
+    }
+}
+
+/// Go's `fmt.Sprintf`.
+pub fn sprintf(format: &str, args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut argi = 0;
+    let b = format.as_bytes();
+    let mut i = 0;
+    let mut reordered = false;
+    while i < b.len() {
+        let Some(off) = format[i..].find('%') else {
+            out.push_str(&format[i..]);
+            break;
+        };
+        out.push_str(&format[i..i + off]);
+        i += off + 1;
+        let mut f = Flags::default();
+        // Flags.
+        while i < b.len() {
+            match b[i] {
+                b'+' => f.plus = true,
+                b'-' => {
+                    f.minus = true;
+                    f.zero = false;
+                }
+                b'#' => f.sharp = true,
+                b' ' => f.space = true,
+                b'0' => f.zero = !f.minus,
+                _ => break,
+            }
+            i += 1;
+        }
+        // Width.
+        let star_arg = |argi: &mut usize, out: &mut String, what: &str| -> Option<usize> {
+            let a = args.get(*argi);
+            *argi += 1;
+            match a {
+                Some(Value::Int(n)) if (0..=MAX_WIDTH as i64).contains(n) => Some(*n as usize),
+                _ => {
+                    out.push_str(&format!("%!({what})"));
+                    None
+                }
+            }
+        };
+        if i < b.len() && b[i] == b'*' {
+            i += 1;
+            f.width = star_arg(&mut argi, &mut out, "BADWIDTH");
+        } else {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i > start {
+                match format[start..i].parse::<usize>() {
+                    Ok(w) if w <= MAX_WIDTH => f.width = Some(w),
+                    _ => out.push_str("%!(BADWIDTH)"),
+                }
+            }
+        }
+        // Precision.
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            if i < b.len() && b[i] == b'*' {
+                i += 1;
+                f.prec = star_arg(&mut argi, &mut out, "BADPREC");
+            } else {
+                let start = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                match format[start..i].parse::<usize>() {
+                    Ok(p) if p <= MAX_WIDTH => f.prec = Some(p),
+                    Ok(_) => out.push_str("%!(BADPREC)"),
+                    Err(_) => f.prec = Some(0),
+                }
+            }
+        }
+        if i < b.len() && b[i] == b'[' {
+            // Explicit argument indexes: rarely used in templates; Go's forms kept minimal.
+            if let Some(close) = format[i..].find(']') {
+                if let Ok(n) = format[i + 1..i + close].parse::<usize>()
+                    && n >= 1
+                {
+                    argi = n - 1;
+                    reordered = true;
+                }
+                i += close + 1;
+            }
+        }
+        let Some(verb) = format[i..].chars().next() else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
+        i += verb.len_utf8();
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(arg) = args.get(argi) else {
+            out.push_str(&format!("%!{verb}(MISSING)"));
+            continue;
+        };
+        argi += 1;
+        match verb {
+            'T' => out.push_str(&pad(&arg.type_name(), &f)),
+            'p' => out.push_str(&bad_verb(verb, arg)),
+            _ => out.push_str(&fmt_arg(arg, verb, &f)),
+        }
+    }
+    if !reordered && argi < args.len() {
+        out.push_str("%!(EXTRA ");
+        let extra: Vec<String> = args[argi..]
+            .iter()
+            .map(|a| match a {
+                Value::Invalid | Value::Nil => "<nil>".to_string(),
+                _ => format!("{}={}", a.type_name(), format_v(a, false, 0)),
+            })
+            .collect();
+        out.push_str(&extra.join(", "));
+        out.push(')');
+    }
+    out
+}

@@ -1,0 +1,714 @@
+//! Prometheus' template layer (`template/template.go`): the `Expander`'s function set (`query`,
+//! `humanize*`, `toTime`, `match`, `reReplaceAll`, …), the alert data, and rules/alerting.go's
+//! expansion of alert labels and annotations with its `$labels`/`$value` prelude.
+
+use std::sync::Arc;
+
+use crate::gofmt::{format_float, parse_float, sprintf};
+use crate::value::{Function, Param, Value};
+use crate::{FuncMap, Limits, MissingKey, Template, TemplateError, builtins};
+
+/// One sample `query` returns: labels sorted by name, `__name__` included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuerySample {
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// The `query` function's backend: PromQL text at the expansion's timestamp (ms).
+pub trait QueryBackend: Send + Sync {
+    fn query(&self, expr: &str, timestamp_ms: i64) -> Result<Vec<QuerySample>, String>;
+}
+
+/// What an alerting rule's label and annotation templates see.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertData<'a> {
+    pub labels: &'a [(String, String)],
+    pub external_labels: &'a [(String, String)],
+    pub external_url: &'a str,
+    pub value: f64,
+}
+
+const SAMPLE_TYPE: &str = "*template.sample";
+const QUERY_RESULT_TYPE: &str = "template.queryResult";
+const ALERT_DATA_TYPE: &str = "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value interface {} }";
+
+/// The prelude rules/alerting.go puts before every label and annotation template.
+const PRELUDE: &str = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}";
+
+fn labels_value(labels: &[(String, String)]) -> Value {
+    Value::string_map(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// Query results as templates see them: a `template.queryResult` of `*template.sample`s
+/// (`.Labels`, `.Value`).
+pub fn query_result_value(samples: &[QuerySample]) -> Value {
+    Value::list(
+        QUERY_RESULT_TYPE,
+        samples
+            .iter()
+            .map(|s| {
+                Value::structure(
+                    SAMPLE_TYPE,
+                    vec![
+                        ("Labels".into(), labels_value(&s.labels)),
+                        ("Value".into(), Value::Float(s.value)),
+                    ],
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Prometheus' `AlertTemplateData`: `.Labels`, `.ExternalLabels`, `.ExternalURL`, `.Value`.
+pub fn alert_data_value(data: &AlertData) -> Value {
+    Value::structure(
+        ALERT_DATA_TYPE,
+        vec![
+            ("Labels".into(), labels_value(data.labels)),
+            ("ExternalLabels".into(), labels_value(data.external_labels)),
+            ("ExternalURL".into(), Value::string(data.external_url)),
+            ("Value".into(), Value::Float(data.value)),
+        ],
+    )
+}
+
+/// Prometheus' `convertToFloat`.
+fn to_float(v: &Value) -> Result<f64, String> {
+    match v {
+        Value::Float(f) => Ok(*f),
+        Value::String(s) => parse_float(s),
+        Value::Int(i) => Ok(*i as f64),
+        Value::Uint(u) => Ok(*u as f64),
+        other => Err(format!("can't convert {} to float", other.type_name())),
+    }
+}
+
+fn g4(v: f64) -> String {
+    sprintf("%.4g", &[Value::Float(v)])
+}
+
+pub(crate) fn humanize(v: f64) -> String {
+    if v == 0.0 || v.is_nan() || v.is_infinite() {
+        return g4(v);
+    }
+    let mut v = v;
+    if v.abs() >= 1.0 {
+        let mut prefix = "";
+        for p in ["k", "M", "G", "T", "P", "E", "Z", "Y"] {
+            if v.abs() < 1000.0 {
+                break;
+            }
+            prefix = p;
+            v /= 1000.0;
+        }
+        return format!("{}{prefix}", g4(v));
+    }
+    let mut prefix = "";
+    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+        if v.abs() >= 1.0 {
+            break;
+        }
+        prefix = p;
+        v *= 1000.0;
+    }
+    format!("{}{prefix}", g4(v))
+}
+
+pub(crate) fn humanize1024(v: f64) -> String {
+    if v.abs() <= 1.0 || v.is_nan() || v.is_infinite() {
+        return g4(v);
+    }
+    let mut v = v;
+    let mut prefix = "";
+    for p in ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"] {
+        if v.abs() < 1024.0 {
+            break;
+        }
+        prefix = p;
+        v /= 1024.0;
+    }
+    format!("{}{prefix}", g4(v))
+}
+
+pub(crate) fn humanize_duration(v: f64) -> String {
+    if v.is_nan() || v.is_infinite() {
+        return g4(v);
+    }
+    if v == 0.0 {
+        return format!("{}s", g4(v));
+    }
+    let mut v = v;
+    if v.abs() >= 1.0 {
+        let sign = if v < 0.0 { "-" } else { "" };
+        v = v.abs();
+        let secs = v as i64;
+        let (seconds, minutes, hours, days) = (
+            secs % 60,
+            (secs / 60) % 60,
+            (secs / 3600) % 24,
+            secs / 86_400,
+        );
+        if days != 0 {
+            return format!("{sign}{days}d {hours}h {minutes}m {seconds}s");
+        }
+        if hours != 0 {
+            return format!("{sign}{hours}h {minutes}m {seconds}s");
+        }
+        if minutes != 0 {
+            return format!("{sign}{minutes}m {seconds}s");
+        }
+        return format!("{sign}{}s", g4(v));
+    }
+    let mut prefix = "";
+    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+        if v.abs() >= 1.0 {
+            break;
+        }
+        prefix = p;
+        v *= 1000.0;
+    }
+    format!("{}{prefix}s", g4(v))
+}
+
+/// Prometheus' `floatToTime`: seconds to a UTC time of millisecond precision.
+fn float_to_time(v: f64) -> Result<Value, String> {
+    let overflow = || {
+        format!(
+            "{} cannot be represented as a nanoseconds timestamp since it overflows int64",
+            format_float(v)
+        )
+    };
+    if v > i64::MAX as f64 || v < i64::MIN as f64 {
+        return Err(overflow());
+    }
+    let ts = v * 1e9;
+    if ts > i64::MAX as f64 || ts < i64::MIN as f64 {
+        return Err(overflow());
+    }
+    let ms = (ts as i64) / 1_000_000;
+    Ok(Value::Time(i128::from(ms) * 1_000_000))
+}
+
+/// `cases.Title(language.Und, cases.NoLower)`: the first letter of every word upper-cased.
+fn title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        let in_word =
+            prev.is_some_and(|p| p.is_alphanumeric() || p == '\'' || p == '’' || p == '_');
+        if !in_word && c.is_alphabetic() {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        prev = Some(c);
+    }
+    out
+}
+
+/// Go's `net.SplitHostPort`.
+fn split_host_port(hp: &str) -> Option<(String, String)> {
+    let i = hp.rfind(':')?;
+    let (host, j, k);
+    if hp.starts_with('[') {
+        let end = hp.find(']')?;
+        if end + 1 != i {
+            return None;
+        }
+        host = hp[1..end].to_string();
+        (j, k) = (1, end + 1);
+    } else {
+        host = hp[..i].to_string();
+        if host.contains(':') {
+            return None;
+        }
+        (j, k) = (0, 0);
+    }
+    if hp[j..].contains('[') || hp[k..].contains(']') {
+        return None;
+    }
+    Some((host, hp[i + 1..].to_string()))
+}
+
+fn strip_port(hp: &str) -> String {
+    match split_host_port(hp) {
+        Some((host, _)) => host,
+        None => hp.to_string(),
+    }
+}
+
+fn strip_domain(hp: &str) -> String {
+    let (host, port) = split_host_port(hp).unwrap_or_else(|| (hp.to_string(), String::new()));
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return hp.to_string();
+    }
+    let host = host.split('.').next().unwrap_or("").to_string();
+    if port.is_empty() {
+        return host;
+    }
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Prometheus' `model.ParseDuration`: `1h2m10ms`, units y w d h m s ms in that order, each once.
+pub(crate) fn parse_prom_duration(s: &str) -> Result<i64, String> {
+    let err = || format!("not a valid duration string: {}", crate::gofmt::quote(s));
+    if s == "0" {
+        return Ok(0);
+    }
+    if s.is_empty() {
+        return Err("empty duration string".into());
+    }
+    const UNITS: [(&str, i128); 7] = [
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ];
+    let mut rest = s;
+    let mut next_unit = 0;
+    let mut total_ms: i128 = 0;
+    while !rest.is_empty() {
+        let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return Err(err());
+        }
+        let num: i128 = rest[..n].parse().map_err(|_| err())?;
+        rest = &rest[n..];
+        let unit_len = if rest.starts_with("ms") {
+            2
+        } else {
+            rest.chars().next().map_or(0, char::len_utf8)
+        };
+        let unit = &rest[..unit_len.min(rest.len())];
+        let Some(pos) = UNITS.iter().position(|(u, _)| *u == unit) else {
+            return Err(err());
+        };
+        if pos < next_unit {
+            return Err(err());
+        }
+        next_unit = pos + 1;
+        total_ms = total_ms.saturating_add(num.saturating_mul(UNITS[pos].1));
+        if total_ms > i128::from(i64::MAX / 1_000_000) {
+            return Err("duration out of range".into());
+        }
+        rest = &rest[unit.len()..];
+    }
+    Ok(total_ms as i64 * 1_000_000)
+}
+
+fn regex(pattern: &str) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| go_regex_error(pattern, &e))
+}
+
+/// Go's `regexp` error text for a pattern Rust's `regex` refuses (the common kinds; others keep Go's
+/// prefix with the `regex` crate's description).
+fn go_regex_error(pattern: &str, e: &regex::Error) -> String {
+    let q = |s: &str| {
+        if s.contains('`') {
+            crate::gofmt::quote(s)
+        } else {
+            format!("`{s}`")
+        }
+    };
+    let msg = match e {
+        regex::Error::CompiledTooBig(_) => {
+            return format!("error parsing regexp: expression too large: {}", q(pattern));
+        }
+        regex::Error::Syntax(s) => s.clone(),
+        _ => e.to_string(),
+    };
+    let kind = if msg.contains("unclosed group") {
+        "missing closing )".to_string()
+    } else if msg.contains("unopened group") {
+        "unexpected )".to_string()
+    } else if msg.contains("unclosed character class") {
+        "missing closing ]".to_string()
+    } else if msg.contains("repetition operator missing expression") {
+        "missing argument to repetition operator".to_string()
+    } else if msg.contains("unrecognized escape") || msg.contains("incomplete escape") {
+        "invalid escape sequence".to_string()
+    } else if msg.contains("invalid repetition count") || msg.contains("decimal literal") {
+        "invalid repeat count".to_string()
+    } else {
+        let line = msg
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or(&msg);
+        line.trim_start_matches("error:").trim().to_string()
+    };
+    format!("error parsing regexp: {kind}: {}", q(pattern))
+}
+
+fn one_str(a: &[Value]) -> &str {
+    a.first().and_then(Value::as_str).unwrap_or("")
+}
+
+fn sample_field<'v>(v: &'v Value, field: &str) -> Result<&'v Value, String> {
+    match v {
+        Value::Struct(s) => s
+            .fields
+            .iter()
+            .find(|(n, _)| n == field)
+            .map(|(_, v)| v)
+            .ok_or_else(|| {
+                "runtime error: invalid memory address or nil pointer dereference".to_string()
+            }),
+        _ => Err("runtime error: invalid memory address or nil pointer dereference".to_string()),
+    }
+}
+
+fn sample_label(v: &Value, label: &str) -> Result<Value, String> {
+    match sample_field(v, "Labels")? {
+        Value::Map(m) => Ok(m
+            .entries
+            .get(label)
+            .cloned()
+            .unwrap_or_else(|| Value::string(""))),
+        _ => Ok(Value::string("")),
+    }
+}
+
+/// Prometheus' template functions (`NewTemplateExpander`'s map) for an expansion at `timestamp_ms`
+/// with the given `query` backend and external URL. `tmpl` (HTML mode only) is not among them.
+pub fn prometheus_funcs<'f>(
+    timestamp_ms: i64,
+    query: &'f dyn QueryBackend,
+    external_url: &'f str,
+) -> FuncMap<'f> {
+    let mut m = FuncMap::new();
+    let named = |t: &str| Param::Named(Arc::from(t));
+    let mut add = |name: &str, f: Function<'f>| {
+        m.insert(name.to_string(), f);
+    };
+    add(
+        "query",
+        Function::new(vec![Param::String], move |a| {
+            Ok(query_result_value(&query.query(one_str(a), timestamp_ms)?))
+        }),
+    );
+    add(
+        "first",
+        Function::new(vec![named(QUERY_RESULT_TYPE)], |a| match a.first() {
+            Some(Value::List(l)) if !l.items.is_empty() => Ok(l.items[0].clone()),
+            _ => Err("first() called on vector with no elements".into()),
+        }),
+    );
+    add(
+        "label",
+        Function::new(vec![Param::String, named(SAMPLE_TYPE)], |a| {
+            sample_label(a.get(1).unwrap_or(&Value::Nil), one_str(a))
+        }),
+    );
+    add(
+        "value",
+        Function::new(vec![named(SAMPLE_TYPE)], |a| {
+            sample_field(a.first().unwrap_or(&Value::Nil), "Value").cloned()
+        }),
+    );
+    add(
+        "strvalue",
+        Function::new(vec![named(SAMPLE_TYPE)], |a| {
+            sample_label(a.first().unwrap_or(&Value::Nil), "__value__")
+        }),
+    );
+    add(
+        "args",
+        Function::variadic(vec![Param::Any], |a| {
+            Ok(Value::any_map(
+                a.iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("arg{i}"), v.clone())),
+            ))
+        }),
+    );
+    add(
+        "reReplaceAll",
+        Function::new(vec![Param::String, Param::String, Param::String], |a| {
+            let s = |i: usize| a.get(i).and_then(Value::as_str).unwrap_or("");
+            let re = regex(s(0))
+                .map_err(|e| format!("regexp: Compile({}): {e}", go_quote_regexp(s(0))))?;
+            Ok(Value::string(re.replace_all(s(2), s(1)).into_owned()))
+        }),
+    );
+    add(
+        "safeHtml",
+        Function::new(vec![Param::String], |a| Ok(Value::string(one_str(a)))),
+    );
+    add(
+        "match",
+        Function::new(vec![Param::String, Param::String], |a| {
+            let re = regex(one_str(a))?;
+            Ok(Value::Bool(
+                re.is_match(a.get(1).and_then(Value::as_str).unwrap_or("")),
+            ))
+        }),
+    );
+    add(
+        "title",
+        Function::new(vec![Param::String], |a| {
+            Ok(Value::string(title(one_str(a))))
+        }),
+    );
+    add(
+        "toUpper",
+        Function::new(vec![Param::String], |a| {
+            Ok(Value::string(one_str(a).to_uppercase()))
+        }),
+    );
+    add(
+        "toLower",
+        Function::new(vec![Param::String], |a| {
+            Ok(Value::string(one_str(a).to_lowercase()))
+        }),
+    );
+    add(
+        "graphLink",
+        Function::new(vec![Param::String], |a| {
+            Ok(Value::string(format!(
+                "/graph?g0.expr={}&g0.tab=0",
+                builtins::query_escape(one_str(a))
+            )))
+        }),
+    );
+    add(
+        "tableLink",
+        Function::new(vec![Param::String], |a| {
+            Ok(Value::string(format!(
+                "/graph?g0.expr={}&g0.tab=1",
+                builtins::query_escape(one_str(a))
+            )))
+        }),
+    );
+    add(
+        "sortByLabel",
+        Function::new(vec![Param::String, named(QUERY_RESULT_TYPE)], |a| {
+            let label = one_str(a);
+            match a.get(1) {
+                Some(Value::List(l)) => {
+                    let mut items = l.items.clone();
+                    let key = |v: &Value| {
+                        sample_label(v, label)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                    };
+                    items.sort_by_key(|v| key(v).unwrap_or_default());
+                    Ok(Value::list(&l.type_name, items))
+                }
+                other => Ok(other.cloned().unwrap_or(Value::Nil)),
+            }
+        }),
+    );
+    let float_fn = |f: fn(f64) -> String| {
+        Function::new(vec![Param::Any], move |a| {
+            Ok(Value::string(f(to_float(
+                a.first().unwrap_or(&Value::Nil),
+            )?)))
+        })
+    };
+    add("humanize", float_fn(humanize));
+    add("humanize1024", float_fn(humanize1024));
+    add("humanizeDuration", float_fn(humanize_duration));
+    add(
+        "humanizePercentage",
+        float_fn(|v| format!("{}%", g4(v * 100.0))),
+    );
+    add(
+        "humanizeTimestamp",
+        Function::new(vec![Param::Any], |a| {
+            let v = to_float(a.first().unwrap_or(&Value::Nil))?;
+            if v.is_nan() || v.is_infinite() {
+                return Ok(Value::string(g4(v)));
+            }
+            match float_to_time(v)? {
+                Value::Time(ns) => Ok(Value::string(crate::gotime::time_string(ns))),
+                other => Ok(other),
+            }
+        }),
+    );
+    add(
+        "toTime",
+        Function::new(vec![Param::Any], |a| {
+            float_to_time(to_float(a.first().unwrap_or(&Value::Nil))?)
+        }),
+    );
+    add(
+        "toDuration",
+        Function::new(vec![Param::Any], |a| {
+            let v = to_float(a.first().unwrap_or(&Value::Nil))?;
+            Ok(Value::Duration((v * 1e9) as i64))
+        }),
+    );
+    add(
+        "now",
+        Function::new(vec![], move |_| {
+            Ok(Value::Float(timestamp_ms as f64 / 1000.0))
+        }),
+    );
+    add(
+        "pathPrefix",
+        Function::new(vec![], move |_| Ok(Value::string(url_path(external_url)))),
+    );
+    add(
+        "externalURL",
+        Function::new(vec![], move |_| Ok(Value::string(external_url))),
+    );
+    add(
+        "parseDuration",
+        Function::new(vec![Param::String], |a| {
+            Ok(Value::Float(parse_prom_duration(one_str(a))? as f64 / 1e9))
+        }),
+    );
+    add(
+        "stripPort",
+        Function::new(vec![Param::String], |a| {
+            Ok(Value::string(strip_port(one_str(a))))
+        }),
+    );
+    add(
+        "stripDomain",
+        Function::new(vec![Param::String], |a| {
+            Ok(Value::string(strip_domain(one_str(a))))
+        }),
+    );
+    m
+}
+
+/// regexp's `quote` in `MustCompile`'s panic: backquoted when possible.
+fn go_quote_regexp(s: &str) -> String {
+    if s.contains('`') || s.chars().any(|c| c.is_control() && c != '\t') {
+        crate::gofmt::quote(s)
+    } else {
+        format!("`{s}`")
+    }
+}
+
+/// The path of a URL (`url.URL.Path`): what follows `scheme://authority`, up to a query or fragment.
+fn url_path(u: &str) -> String {
+    let after_scheme = match u.find("://") {
+        Some(i) => &u[i + 3..],
+        None => return u.split(['?', '#']).next().unwrap_or("").to_string(),
+    };
+    let path_start = after_scheme.find('/').unwrap_or(after_scheme.len());
+    let path = &after_scheme[path_start..];
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Prometheus' `Expander`: a template text, its name and data, and the function set.
+pub struct Expander<'f> {
+    name: String,
+    text: String,
+    data: Value,
+    funcs: FuncMap<'f>,
+    limits: Limits,
+}
+
+impl<'f> Expander<'f> {
+    /// `NewTemplateExpander`.
+    pub fn new(
+        name: &str,
+        text: &str,
+        data: Value,
+        timestamp_ms: i64,
+        query: &'f dyn QueryBackend,
+        external_url: &'f str,
+    ) -> Self {
+        Expander {
+            name: name.to_string(),
+            text: text.to_string(),
+            data,
+            funcs: prometheus_funcs(timestamp_ms, query, external_url),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Replaces the execution bounds.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Adds (or replaces) functions (`Expander.Funcs`).
+    pub fn funcs(mut self, extra: FuncMap<'f>) -> Self {
+        self.funcs.extend(extra);
+        self
+    }
+
+    /// `Expand`: text mode with `missingkey=zero`; errors as Prometheus wraps them.
+    pub fn expand(&self) -> Result<String, TemplateError> {
+        let t = Template::parse(&self.name, &self.text, self.funcs.clone(), MissingKey::Zero)
+            .map_err(|e| TemplateError(format!("error parsing template {}: {}", self.name, e.0)))?;
+        t.execute(&self.data, self.limits)
+            .map_err(|e| TemplateError(format!("error executing template {}: {}", self.name, e.0)))
+    }
+
+    /// `ParseTest`: the parse error alone, unwrapped.
+    pub fn parse_test(&self) -> Result<(), TemplateError> {
+        Template::parse(&self.name, &self.text, self.funcs.clone(), MissingKey::Zero).map(|_| ())
+    }
+}
+
+/// rules/alerting.go's `expand`: the prelude + text, template name `__alert_<rule>`. Err = the error text
+/// Prometheus puts after "error expanding template: " (caller formats `<error expanding template: …>`).
+pub fn expand_alert(
+    rule: &str,
+    text: &str,
+    data: &AlertData,
+    timestamp_ms: i64,
+    query: &dyn QueryBackend,
+    external_url: &str,
+) -> Result<String, TemplateError> {
+    let full = format!("{PRELUDE}{text}");
+    Expander::new(
+        &format!("__alert_{rule}"),
+        &full,
+        alert_data_value(data),
+        timestamp_ms,
+        query,
+        external_url,
+    )
+    .expand()
+}
+
+struct NoQuery;
+
+impl QueryBackend for NoQuery {
+    fn query(&self, _: &str, _: i64) -> Result<Vec<QuerySample>, String> {
+        Err("no query backend".into())
+    }
+}
+
+/// rulefmt's template check at load (Prometheus parses with the same prelude and dummy data): Err text as
+/// Prometheus reports it for a bad template in a rule file.
+pub fn check_alert_template(rule: &str, text: &str) -> Result<(), TemplateError> {
+    let full = format!("{PRELUDE}{text}");
+    let data = AlertData {
+        labels: &[],
+        external_labels: &[],
+        external_url: "",
+        value: 0.0,
+    };
+    Expander::new(
+        &format!("__alert_{rule}"),
+        &full,
+        alert_data_value(&data),
+        0,
+        &NoQuery,
+        "",
+    )
+    .parse_test()
+}

@@ -1,0 +1,241 @@
+//! The values templates see: Go's kinds (bool, int, uint, float64, string, slices, maps, structs, nil)
+//! plus `time.Time` and `time.Duration`, each with the Go type name its errors and `%T` show.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// The body of a template function: evaluated arguments in, a value or Go's error text out.
+pub type FuncImpl<'f> = dyn Fn(&[Value]) -> Result<Value, String> + Send + Sync + 'f;
+
+/// The Go type of a parameter of a template function: what the engine converts arguments to (and
+/// checks them against, with Go's errors) before the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// `interface{}`: anything, nil included.
+    Any,
+    /// `reflect.Value` (Go's builtins): anything, an invalid value included.
+    Value,
+    /// `string`.
+    String,
+    /// `float64`.
+    Float,
+    /// `int`.
+    Int,
+    /// `bool`.
+    Bool,
+    /// A named type (`template.queryResult`, `*template.sample`): values whose [`Value::type_name`] is it.
+    Named(Arc<str>),
+}
+
+impl fmt::Display for Param {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Param::Any => "interface {}",
+            Param::Value => "reflect.Value",
+            Param::String => "string",
+            Param::Float => "float64",
+            Param::Int => "int",
+            Param::Bool => "bool",
+            Param::Named(n) => n,
+        })
+    }
+}
+
+/// A template function: Go's parameter types (the last one variadic if `variadic`) and the body.
+#[derive(Clone)]
+pub struct Function<'f> {
+    pub params: Vec<Param>,
+    pub variadic: bool,
+    pub imp: Arc<FuncImpl<'f>>,
+}
+
+impl<'f> Function<'f> {
+    /// A function of fixed parameters.
+    pub fn new(
+        params: Vec<Param>,
+        imp: impl Fn(&[Value]) -> Result<Value, String> + Send + Sync + 'f,
+    ) -> Self {
+        Function {
+            params,
+            variadic: false,
+            imp: Arc::new(imp),
+        }
+    }
+
+    /// A function whose last parameter is variadic (`...T`).
+    pub fn variadic(
+        params: Vec<Param>,
+        imp: impl Fn(&[Value]) -> Result<Value, String> + Send + Sync + 'f,
+    ) -> Self {
+        Function {
+            params,
+            variadic: true,
+            imp: Arc::new(imp),
+        }
+    }
+}
+
+impl fmt::Debug for Function<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Function({:?}, variadic={})", self.params, self.variadic)
+    }
+}
+
+/// A Go map with string keys (iterated in key order, as templates do) and its element type's zero value
+/// (what a missing key gives under `missingkey=zero`).
+#[derive(Debug, Clone)]
+pub struct Map {
+    pub type_name: Arc<str>,
+    pub entries: BTreeMap<String, Value>,
+    pub zero: Value,
+}
+
+/// A Go struct (or pointer to one when its type name starts with `*`): fields in declaration order.
+#[derive(Debug, Clone)]
+pub struct Struct {
+    pub type_name: Arc<str>,
+    pub fields: Vec<(String, Value)>,
+}
+
+/// A Go slice.
+#[derive(Debug, Clone)]
+pub struct List {
+    pub type_name: Arc<str>,
+    pub items: Vec<Value>,
+}
+
+/// A template value.
+#[derive(Debug, Clone, Default)]
+pub enum Value {
+    /// reflect's invalid value (no data, a missing map entry): prints `<no value>`.
+    #[default]
+    Invalid,
+    /// A nil interface or pointer: prints `<nil>`.
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+    String(Arc<str>),
+    List(Arc<List>),
+    Map(Arc<Map>),
+    Struct(Arc<Struct>),
+    /// `time.Time` in UTC: nanoseconds since the Unix epoch.
+    Time(i128),
+    /// `time.Duration`: nanoseconds.
+    Duration(i64),
+    Func(Function<'static>),
+}
+
+impl Value {
+    pub fn string(s: impl Into<Arc<str>>) -> Value {
+        Value::String(s.into())
+    }
+
+    /// A `map[string]string`.
+    pub fn string_map<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+        Value::Map(Arc::new(Map {
+            type_name: "map[string]string".into(),
+            entries: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Value::string(v)))
+                .collect(),
+            zero: Value::string(""),
+        }))
+    }
+
+    /// A `map[string]interface {}`.
+    pub fn any_map(entries: impl IntoIterator<Item = (String, Value)>) -> Value {
+        Value::Map(Arc::new(Map {
+            type_name: "map[string]interface {}".into(),
+            entries: entries.into_iter().collect(),
+            zero: Value::Nil,
+        }))
+    }
+
+    /// A slice of the named type (`[]interface {}`, `[]float64`, …).
+    pub fn list(type_name: &str, items: Vec<Value>) -> Value {
+        Value::List(Arc::new(List {
+            type_name: type_name.into(),
+            items,
+        }))
+    }
+
+    /// A struct of the named type.
+    pub fn structure(type_name: &str, fields: Vec<(String, Value)>) -> Value {
+        Value::Struct(Arc::new(Struct {
+            type_name: type_name.into(),
+            fields,
+        }))
+    }
+
+    /// Go's `%T`.
+    pub fn type_name(&self) -> String {
+        match self {
+            Value::Invalid | Value::Nil => "<nil>".into(),
+            Value::Bool(_) => "bool".into(),
+            Value::Int(_) => "int".into(),
+            Value::Uint(_) => "uint".into(),
+            Value::Float(_) => "float64".into(),
+            Value::String(_) => "string".into(),
+            Value::List(l) => l.type_name.to_string(),
+            Value::Map(m) => m.type_name.to_string(),
+            Value::Struct(s) => s.type_name.to_string(),
+            Value::Time(_) => "time.Time".into(),
+            Value::Duration(_) => "time.Duration".into(),
+            Value::Func(_) => "func".into(),
+        }
+    }
+
+    /// Go's `template.IsTrue`: (truth, whether the value has a truth at all).
+    pub fn truth(&self) -> (bool, bool) {
+        match self {
+            Value::Invalid | Value::Nil => (false, true),
+            Value::Bool(b) => (*b, true),
+            Value::Int(i) => (*i != 0, true),
+            Value::Duration(i) => (*i != 0, true),
+            Value::Uint(u) => (*u != 0, true),
+            Value::Float(f) => (*f != 0.0, true),
+            Value::String(s) => (!s.is_empty(), true),
+            Value::List(l) => (!l.items.is_empty(), true),
+            Value::Map(m) => (!m.entries.is_empty(), true),
+            Value::Struct(s) => (s.type_name.starts_with('*') || true, true),
+            Value::Time(_) => (true, true),
+            Value::Func(_) => (true, true),
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::string(s)
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::string(s)
+    }
+}
+impl From<f64> for Value {
+    fn from(f: f64) -> Self {
+        Value::Float(f)
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Int(i)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
