@@ -75,11 +75,6 @@ impl<'a, 'f> State<'a, 'f> {
             At::Pipe(p) => (p.pos, p.to_string()),
             At::Node(n) => (node_pos(n), n.to_string()),
         };
-        let ctx = if ctx.len() > 20 {
-            format!("{}...", ctx.chars().take(20).collect::<String>())
-        } else {
-            ctx
-        };
         Err(Stop::Err(format!(
             "template: {}: executing {} at <{ctx}>: {}",
             self.tree.location(pos),

@@ -137,7 +137,7 @@ pub fn format(ns: i128, layout: &str) -> String {
             ("04", &|c| format!("{:02}", c.minute)),
             ("05", &|c| format!("{:02}", c.second)),
             ("06", &|c| format!("{:02}", c.year.rem_euclid(100))),
-            ("15", &|c| c.hour.to_string()),
+            ("15", &|c| format!("{:02}", c.hour)),
             ("_2", &|c| format!("{:>2}", c.day)),
             ("PM", &|c| {
                 if c.hour >= 12 { "PM" } else { "AM" }.to_string()

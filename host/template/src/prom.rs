@@ -80,6 +80,7 @@ fn to_float(v: &Value) -> Result<f64, String> {
         Value::String(s) => parse_float(s),
         Value::Int(i) => Ok(*i as f64),
         Value::Uint(u) => Ok(*u as f64),
+        Value::Duration(d) => Ok(*d as f64 / 1e9),
         other => Err(format!("can't convert {} to float", other.type_name())),
     }
 }
@@ -171,24 +172,23 @@ pub(crate) fn humanize_duration(v: f64) -> String {
     format!("{}{prefix}s", g4(v))
 }
 
-/// Prometheus' `floatToTime`: seconds to a UTC time of millisecond precision.
+/// prometheus/common's `FloatToTime`: seconds to a UTC time of millisecond precision.
 fn float_to_time(v: f64) -> Result<Value, String> {
-    let overflow = || {
-        format!(
-            "{} cannot be represented as a nanoseconds timestamp since it overflows int64",
-            format_float(v)
-        )
-    };
-    if v > i64::MAX as f64 || v < i64::MIN as f64 {
-        return Err(overflow());
+    if v.is_nan() || v.is_infinite() {
+        return Err(NAN_OR_INF.into());
     }
     let ts = v * 1e9;
     if ts > i64::MAX as f64 || ts < i64::MIN as f64 {
-        return Err(overflow());
+        return Err(format!(
+            "{} cannot be represented as a nanoseconds timestamp since it overflows int64",
+            format_float(v)
+        ));
     }
     let ms = (ts as i64) / 1_000_000;
     Ok(Value::Time(i128::from(ms) * 1_000_000))
 }
+
+const NAN_OR_INF: &str = "value is NaN or Inf";
 
 /// `cases.Title(language.Und, cases.NoLower)`: the first letter of every word upper-cased.
 fn title(s: &str) -> String {
@@ -615,6 +615,7 @@ pub struct Expander<'f> {
     data: Value,
     funcs: FuncMap<'f>,
     limits: Limits,
+    missing_key: MissingKey,
 }
 
 impl<'f> Expander<'f> {
@@ -633,6 +634,7 @@ impl<'f> Expander<'f> {
             data,
             funcs: prometheus_funcs(timestamp_ms, query, external_url),
             limits: Limits::default(),
+            missing_key: MissingKey::Zero,
         }
     }
 
@@ -642,15 +644,21 @@ impl<'f> Expander<'f> {
         self
     }
 
+    /// Go's `missingkey` option (Prometheus' default, no options given, is `missingkey=zero`).
+    pub fn with_missing_key(mut self, missing_key: MissingKey) -> Self {
+        self.missing_key = missing_key;
+        self
+    }
+
     /// Adds (or replaces) functions (`Expander.Funcs`).
     pub fn funcs(mut self, extra: FuncMap<'f>) -> Self {
         self.funcs.extend(extra);
         self
     }
 
-    /// `Expand`: text mode with `missingkey=zero`; errors as Prometheus wraps them.
+    /// `Expand`: text mode; errors as Prometheus wraps them.
     pub fn expand(&self) -> Result<String, TemplateError> {
-        let t = Template::parse(&self.name, &self.text, self.funcs.clone(), MissingKey::Zero)
+        let t = Template::parse(&self.name, &self.text, self.funcs.clone(), self.missing_key)
             .map_err(|e| TemplateError(format!("error parsing template {}: {}", self.name, e.0)))?;
         t.execute(&self.data, self.limits)
             .map_err(|e| TemplateError(format!("error executing template {}: {}", self.name, e.0)))
