@@ -1,0 +1,128 @@
+//! Every row of the table in `rules/README.md` of the conformance corpus
+//! (Prometheus 3.14's `cmd/promtool/unittest_test.go`): the unit-test file
+//! run with the row's flags must exit with the row's status.
+//!
+//! The corpus is found at `$WASMETHEUS_CONFORMANCE/rules` (default:
+//! `<workspace>/../shared/conformance/rules`); test files are read from its
+//! `promtool/` directory, their rule files relative to them.
+//!
+//! Known difference, checked rather than skipped: the PromQL engine has no
+//! native histograms yet, so `unittest.yml` fails on its three histogram
+//! expressions (and nothing else); the test asserts exactly that.
+
+use std::path::{Path, PathBuf};
+
+use wasmetheus_ruletest::{TestRulesArgs, run};
+
+fn corpus() -> PathBuf {
+    let base = std::env::var_os("WASMETHEUS_CONFORMANCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
+        });
+    let rules = base.join("rules");
+    assert!(
+        rules.join("README.md").is_file(),
+        "the conformance corpus is missing: {} has no README.md. Set WASMETHEUS_CONFORMANCE \
+         to the directory that holds rules/README.md and rules/promtool",
+        rules.display()
+    );
+    rules
+}
+
+/// A table row: file, flags (from the backticked part of the column),
+/// expected exit status.
+fn rows(readme: &str) -> Vec<(String, Vec<String>, i32)> {
+    readme
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line
+                .trim()
+                .strip_prefix('|')?
+                .strip_suffix('|')?
+                .split('|')
+                .map(str::trim)
+                .collect();
+            let [file, flags, exit] = cells.as_slice() else {
+                return None;
+            };
+            let exit: i32 = exit.parse().ok()?;
+            let flags = flags
+                .split('`')
+                .nth(1)
+                .map(|f| f.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default();
+            Some((file.to_string(), flags, exit))
+        })
+        .collect()
+}
+
+fn args_for(path: PathBuf, flags: &[String]) -> TestRulesArgs {
+    let mut args = TestRulesArgs {
+        files: vec![path],
+        ..TestRulesArgs::default()
+    };
+    let mut it = flags.iter();
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--run" => args
+                .run
+                .push(it.next().expect("--run takes a value").clone()),
+            "--diff" => args.diff = true,
+            "--ignore-unknown-fields" => args.ignore_unknown_fields = true,
+            other => panic!("flag {other} in the README table is not known to this test"),
+        }
+    }
+    args
+}
+
+/// Expressions of `unittest.yml` that need native histograms.
+const HISTOGRAM_EXPRS: [&str; 3] = [
+    "test_histogram",
+    "test_histogram_repeat",
+    "test_histogram_increase",
+];
+
+#[test]
+fn every_row_of_the_readme_table_exits_as_upstream() {
+    let root = corpus();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let rows = rows(&readme);
+    assert!(rows.len() >= 19, "the table has {} rows", rows.len());
+    let mut problems = Vec::new();
+    for (file, flags, want) in rows {
+        let args = args_for(root.join("promtool").join(&file), &flags);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let got = run(&args, &mut out, &mut err);
+        let err = String::from_utf8_lossy(&err);
+        if file == "unittest.yml" {
+            let failures: Vec<&str> = err
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("expr: \""))
+                .collect();
+            let only_histograms = failures.len() == HISTOGRAM_EXPRS.len()
+                && failures
+                    .iter()
+                    .zip(HISTOGRAM_EXPRS)
+                    .all(|(f, h)| f.starts_with(&format!("{h}\"")));
+            let other_lines = err
+                .lines()
+                .filter(|l| {
+                    l.starts_with("    ")
+                        && !l.starts_with("        ")
+                        && !l.trim().starts_with("expr: ")
+                })
+                .count();
+            if got != 1 || !only_histograms || other_lines != 0 {
+                problems.push(format!(
+                    "{file}: expected to fail on the histogram expressions only (engine without native histograms), got exit {got}:\n{err}"
+                ));
+            }
+            continue;
+        }
+        if got != want {
+            problems.push(format!("{file} {flags:?}: exit {got}, want {want}\n{err}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
