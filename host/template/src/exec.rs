@@ -274,7 +274,6 @@ impl<'a, 'f> State<'a, 'f> {
             }
             Value::Int(_) | Value::Uint(_) => {
                 if b.pipe.decl.len() > 1 {
-                    self.at = At::Node(node);
                     return self.errorf(format!(
                         "can't use {} to iterate over more than one variable",
                         gofmt::format_v(&val, false, 0)
@@ -299,7 +298,6 @@ impl<'a, 'f> State<'a, 'f> {
             }
             Value::Invalid | Value::Nil => {}
             other => {
-                self.at = At::Node(node);
                 return self.errorf(format!(
                     "range can't iterate over {}",
                     gofmt::format_v(other, false, 0)

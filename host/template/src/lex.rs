@@ -179,11 +179,14 @@ impl Lexer<'_> {
             if !self.lex_text() {
                 return;
             }
-            if !self.lex_left_delim() {
-                return;
-            }
-            if !self.lex_inside() {
-                return;
+            match self.lex_left_delim() {
+                Some(true) => {
+                    if !self.lex_inside() {
+                        return;
+                    }
+                }
+                Some(false) => {}
+                None => return,
             }
         }
     }
@@ -229,20 +232,25 @@ impl Lexer<'_> {
         (r.starts_with(RIGHT), false)
     }
 
-    fn lex_left_delim(&mut self) -> bool {
+    /// Some(true): an action follows; Some(false): a comment was consumed; None: an error.
+    fn lex_left_delim(&mut self) -> Option<bool> {
         self.pos += LEFT.len();
         let trim = has_left_trim(self.rest());
         let after_marker = if trim { 2 } else { 0 };
         if self.rest()[after_marker..].starts_with(LEFT_COMMENT) {
             self.pos += after_marker;
             self.ignore();
-            return self.lex_comment();
+            return if self.lex_comment() {
+                Some(false)
+            } else {
+                None
+            };
         }
         self.emit(Kind::LeftDelim);
         self.pos += after_marker;
         self.ignore();
         self.paren_depth = 0;
-        true
+        Some(true)
     }
 
     fn lex_comment(&mut self) -> bool {
