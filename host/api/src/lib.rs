@@ -1,11 +1,13 @@
 //! `wasmetheus-api`: the HTTP endpoints — Prometheus' API v1 (`query`,
 //! `query_range`, `series`, `labels`, `status/*`, …), `/metrics`,
-//! `/plugins/<instance>/metrics`, `/api/v1/plugins`,
+//! `/plugins/<instance>/metrics`, `/api/v1/plugins`, `/api/v1/rules`,
+//! `/api/v1/alerts`, `/api/v1/alertmanagers`,
 //! `/api/v1/admin/tsdb/*`, `/-/healthy`, `/-/ready`, `/-/reload`.
 //!
 //! It talks to the rest of the server only through [`Backend`], so it knows
 //! nothing of wasm, scraping internals or configuration files. What the
-//! backend reports (plugins, targets, runtime and TSDB status, metadata)
+//! backend reports (plugins, targets, runtime and TSDB status, metadata,
+//! rule groups and alerts, Alertmanagers)
 //! comes as the typed data of [`types`], which this crate serialises: every
 //! JSON shape of the API is written here.
 
@@ -23,6 +25,7 @@ use wasmetheus_model::{MetricFamily, openmetrics, text};
 mod admin;
 mod params;
 mod parse_query;
+mod rules;
 pub mod types;
 /// Go's (and jsoniter's) JSON string escaping, for clients that must
 /// write what Prometheus' tools write.
@@ -124,6 +127,16 @@ pub trait Backend: Send + Sync + 'static {
     /// The `data` of `/api/v1/targets`.
     fn targets_status(&self) -> types::TargetsStatus {
         types::TargetsStatus::default()
+    }
+    /// Every rule group with its rules' state and alerts, for
+    /// `/api/v1/rules` and `/api/v1/alerts` (which filter, order by file
+    /// and name, and page them). None: no rules are loaded.
+    fn rule_groups(&self) -> Vec<types::RuleGroup> {
+        Vec::new()
+    }
+    /// The Alertmanagers alerts are sent to, for `/api/v1/alertmanagers`.
+    fn alertmanagers_status(&self) -> types::AlertmanagersStatus {
+        types::AlertmanagersStatus::default()
     }
 }
 
@@ -262,9 +275,9 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/api/v1/metadata", get(v1::metadata))
         .route("/api/v1/targets", get(v1::targets))
         .route("/api/v1/targets/metadata", get(v1::targets_metadata))
-        .route("/api/v1/rules", get(v1::rules))
-        .route("/api/v1/alerts", get(v1::alerts))
-        .route("/api/v1/alertmanagers", get(v1::alertmanagers))
+        .route("/api/v1/rules", get(rules::rules))
+        .route("/api/v1/alerts", get(rules::alerts))
+        .route("/api/v1/alertmanagers", get(rules::alertmanagers))
         .route(
             "/api/v1/query_exemplars",
             get(v1::query_exemplars).post(v1::query_exemplars),

@@ -1,7 +1,7 @@
 //! Prometheus' HTTP API v1, the part Grafana, promtool and the UI query
 //! with: `query`, `query_range`, `series`, `labels`, `label/<name>/values`,
 //! `format_query`, `parse_query`, `metadata`, `targets`, `targets/metadata`,
-//! `rules`, `alerts`, `alertmanagers`, `query_exemplars` and `status/*`,
+//! `query_exemplars` and `status/*`,
 //! answered in Prometheus' JSON shapes (values as strings, timestamps as
 //! seconds, `warnings`/`infos` beside `data`) with its error types and
 //! texts.
@@ -925,29 +925,9 @@ pub(crate) async fn targets_metadata(
     success(out, &Annotations::default())
 }
 
-/// An empty list, where nothing of the kind exists yet (rules, alerts,
-/// Alertmanagers and exemplars are not implemented).
+/// An empty list, where nothing of the kind exists yet (exemplars are
+/// not stored).
 type NoneYet = [(); 0];
-
-/// The `data` of `rules`.
-#[derive(serde::Serialize)]
-struct Rules {
-    groups: NoneYet,
-}
-
-/// The `data` of `alerts`.
-#[derive(serde::Serialize)]
-struct Alerts {
-    alerts: NoneYet,
-}
-
-/// The `data` of `alertmanagers`.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Alertmanagers {
-    active_alertmanagers: NoneYet,
-    dropped_alertmanagers: NoneYet,
-}
 
 /// The `data` of `status/buildinfo` (fields in the order it has always
 /// had: sorted).
@@ -966,21 +946,6 @@ struct BuildInfo {
 #[derive(serde::Serialize)]
 struct ConfigYaml {
     yaml: String,
-}
-
-pub(crate) async fn rules() -> Response {
-    json_data(&Rules { groups: [] })
-}
-
-pub(crate) async fn alerts() -> Response {
-    json_data(&Alerts { alerts: [] })
-}
-
-pub(crate) async fn alertmanagers() -> Response {
-    json_data(&Alertmanagers {
-        active_alertmanagers: [],
-        dropped_alertmanagers: [],
-    })
 }
 
 /// `/api/v1/query_exemplars`: no exemplars are stored, but the

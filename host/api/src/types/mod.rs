@@ -7,12 +7,20 @@
 //! letters), so the bytes on the wire stay what clients have seen.
 //! `plugins.rs` is `/api/v1/plugins`, `targets.rs` `/api/v1/targets`,
 //! `status.rs` `status/runtimeinfo`, `status/tsdb` and `/api/v1/metadata`.
+//! `rules.rs` is `/api/v1/rules`, `/api/v1/alerts` and
+//! `/api/v1/alertmanagers`, written in Prometheus 3's field order instead
+//! (no client has seen other bytes from this server).
 
 mod plugins;
+pub(crate) mod rules;
 mod status;
 mod targets;
 
 pub use plugins::{CapabilityStatus, PluginInstanceStatus, PluginStatus};
+pub use rules::{
+    Alert, AlertState, AlertingRule, AlertmanagersStatus, RecordingRule, Rule, RuleGroup,
+    RuleHealth,
+};
 pub use status::{HeadStats, Metadata, MetricMetadata, RuntimeInfo, TsdbStat, TsdbStatus};
 pub use targets::{ActiveTarget, DiscoveryState, DiscoveryStatus, DroppedTarget, TargetsStatus};
 

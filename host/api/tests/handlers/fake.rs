@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::Mutex;
-use wasmetheus_api::types::{Metadata, PluginStatus, RuntimeInfo, TargetsStatus, TsdbStatus};
+use wasmetheus_api::types::{
+    AlertmanagersStatus, Metadata, PluginStatus, RuleGroup, RuntimeInfo, TargetsStatus, TsdbStatus,
+};
 use wasmetheus_api::{AdminFuture, Backend, QueryGate, ReloadFuture, TargetMetadata};
 use wasmetheus_model::storage::{
     Matcher, Queryable, SelectHints, Series, StorageError, VecSampleIterator,
@@ -44,6 +46,9 @@ pub struct Fake {
     pub gate: Option<Arc<QueryGate>>,
     pub store: Option<Arc<FakeStore>>,
     pub engine: wasmetheus_promql::engine::Engine,
+    /// What `rule_groups` reports (none: no rules loaded).
+    pub rule_groups: Vec<RuleGroup>,
+    pub alertmanagers: AlertmanagersStatus,
 }
 
 impl Default for Fake {
@@ -57,6 +62,8 @@ impl Default for Fake {
             gate: None,
             store: Some(Arc::new(FakeStore::fixture())),
             engine: wasmetheus_promql::engine::Engine::default(),
+            rule_groups: Vec::new(),
+            alertmanagers: AlertmanagersStatus::default(),
         }
     }
 }
@@ -242,6 +249,14 @@ impl Backend for Fake {
 
     fn targets_status(&self) -> TargetsStatus {
         crate::data::targets_status()
+    }
+
+    fn rule_groups(&self) -> Vec<RuleGroup> {
+        self.rule_groups.clone()
+    }
+
+    fn alertmanagers_status(&self) -> AlertmanagersStatus {
+        self.alertmanagers.clone()
     }
 }
 
