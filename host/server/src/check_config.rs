@@ -31,7 +31,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_saphyr::Spanned;
 use wasmetheus_config::glob::{clean, glob};
 use wasmetheus_config::{
     AlertmanagerConfig, Config, ConfigError, PromDuration, ScrapeConfig, TlsConfig,

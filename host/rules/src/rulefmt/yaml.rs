@@ -1,0 +1,177 @@
+//! The YAML shapes of a rule file as `rulefmt` declares them (`RuleGroups`,
+//! `RuleGroup`, `Rule`), with the positions validation reports, and the
+//! YAML library's errors in Go's words.
+//!
+//! Go's YAML reads a key with an empty value or `null` as the field's zero
+//! value: every field is an `Option` here and `None` is that zero value.
+//! Only the first document of a multi-document file is read, as Go's
+//! decoder reads one.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_saphyr::Spanned;
+use wasmetheus_config::PromDuration;
+
+/// `rulefmt.RuleGroups`.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RuleFileYaml {
+    #[serde(default)]
+    pub groups: Option<Vec<Spanned<GroupYaml>>>,
+}
+
+/// `rulefmt.RuleGroup`.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct GroupYaml {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub interval: Option<PromDuration>,
+    #[serde(default)]
+    pub query_offset: Option<PromDuration>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+    #[serde(default)]
+    pub rules: Option<Vec<RuleYaml>>,
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, Option<String>>>,
+}
+
+/// `rulefmt.Rule` (`RuleNode` for the positions of `record`, `alert` and
+/// `expr`).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RuleYaml {
+    #[serde(default)]
+    pub record: Option<Spanned<Option<String>>>,
+    #[serde(default)]
+    pub alert: Option<Spanned<Option<String>>>,
+    #[serde(default)]
+    pub expr: Option<Spanned<Option<String>>>,
+    #[serde(default, rename = "for")]
+    pub for_: Option<PromDuration>,
+    #[serde(default)]
+    pub keep_firing_for: Option<PromDuration>,
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, Option<String>>>,
+    #[serde(default)]
+    pub annotations: Option<BTreeMap<String, Option<String>>>,
+}
+
+/// The shape of a rule file with only its known fields, checked before it
+/// is read unless unknown fields are to be ignored (Go's
+/// `KnownFields(true)`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct KnownFields {
+    #[serde(default)]
+    #[allow(dead_code)]
+    groups: Option<Vec<KnownGroupFields>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct KnownGroupFields {
+    #[serde(default)]
+    name: IgnoredAny,
+    #[serde(default)]
+    interval: IgnoredAny,
+    #[serde(default)]
+    query_offset: IgnoredAny,
+    #[serde(default)]
+    limit: IgnoredAny,
+    #[serde(default)]
+    rules: Option<Vec<KnownRuleFields>>,
+    #[serde(default)]
+    labels: IgnoredAny,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct KnownRuleFields {
+    #[serde(default)]
+    record: IgnoredAny,
+    #[serde(default)]
+    alert: IgnoredAny,
+    #[serde(default)]
+    expr: IgnoredAny,
+    #[serde(default, rename = "for")]
+    for_: IgnoredAny,
+    #[serde(default)]
+    keep_firing_for: IgnoredAny,
+    #[serde(default)]
+    labels: IgnoredAny,
+    #[serde(default)]
+    annotations: IgnoredAny,
+}
+
+/// The first YAML document of `text`: Go's decoder reads one document and
+/// never looks at the rest.
+pub(super) fn first_document(text: &str) -> &str {
+    match serde_saphyr::from_str::<IgnoredAny>(text) {
+        Err(e) if e.to_string().contains("multiple YAML documents") => {}
+        _ => return text,
+    }
+    // The second document starts at the first `---` or `...` marker line
+    // after some content; cut there.
+    let mut offset = 0;
+    let mut seen_content = false;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let marker = |m: &str| bare == m || bare.starts_with(&format!("{m} "));
+        if (marker("---") || marker("...")) && seen_content {
+            return &text[..offset];
+        }
+        let content = bare.trim_start();
+        if !content.is_empty() && !content.starts_with('#') && !marker("---") {
+            seen_content = true;
+        }
+        offset += line.len();
+    }
+    text
+}
+
+/// Reads `text` (one document) as `T`, or the YAML error as
+/// `line:col: message`.
+pub(super) fn read<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, String> {
+    serde_saphyr::from_str::<T>(text).map_err(|e| {
+        let message = message(&e);
+        match e.location() {
+            Some(l) => format!("{}:{}: {message}", l.line(), l.column()),
+            None => message,
+        }
+    })
+}
+
+/// A YAML error in a rule file: our parser's message, its first line
+/// without the position (given separately); an unknown field in Go's words
+/// (`field X not found in type rulefmt.T`).
+fn message(error: &serde_saphyr::Error) -> String {
+    let rendered = error.to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let message = match first
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        Some((_, message)) => message,
+        None => first,
+    };
+    let Some((field, expected)) = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+    else {
+        return message.to_owned();
+    };
+    // The struct is known by the fields it expects.
+    let go_type = if expected.contains("keep_firing_for") {
+        "rulefmt.Rule"
+    } else if expected.contains("query_offset") {
+        "rulefmt.RuleGroup"
+    } else {
+        "rulefmt.RuleGroups"
+    };
+    format!("field {field} not found in type {go_type}")
+}
