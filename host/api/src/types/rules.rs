@@ -498,6 +498,49 @@ mod tests {
         }
     }
 
+    /// `lastError` is left out when empty (Go's `omitempty`), and a
+    /// group's fields follow its rules.
+    #[test]
+    fn empty_errors_are_left_out() {
+        let rule = |error: Option<&str>| {
+            Rule::Recording(RecordingRule {
+                name: "r".into(),
+                query: "vector(1) < 2".into(),
+                labels: BTreeMap::new(),
+                health: RuleHealth::Err,
+                last_error: error.map(str::to_owned),
+                evaluation_time: Duration::from_micros(1_500),
+                last_evaluation: None,
+            })
+        };
+        let group = RuleGroup {
+            name: "g".into(),
+            file: "f.yml".into(),
+            rules: vec![rule(None), rule(Some("")), rule(Some("a & b"))],
+            interval: Duration::from_millis(1_500),
+            limit: -1,
+            ..RuleGroup::default()
+        };
+        let view = GroupView {
+            group: &group,
+            rules: group.rules.iter().collect(),
+        };
+        let mut out = String::new();
+        write_rule_discovery(&mut out, &[view], Some("t"), false);
+        let rule = |error: &str| {
+            format!(
+                r#"{{"name":"r","query":"vector(1) \u003c 2","labels":{{}},"health":"err",{error}"evaluationTime":0.0015,"lastEvaluation":"0001-01-01T00:00:00Z","type":"recording"}}"#
+            )
+        };
+        let want = format!(
+            r#"{{"groups":[{{"name":"g","file":"f.yml","rules":[{},{},{}],"interval":1.5,"limit":-1,"evaluationTime":0,"lastEvaluation":"0001-01-01T00:00:00Z"}}],"groupNextToken":"t"}}"#,
+            rule(""),
+            rule(""),
+            rule(r#""lastError":"a \u0026 b","#),
+        );
+        assert_eq!(out, want);
+    }
+
     #[test]
     fn times_as_go_marshals_them() {
         let at = |secs: u64, nanos: u32| Some(UNIX_EPOCH + Duration::new(secs, nanos));

@@ -578,6 +578,11 @@ async fn bad_parameters_are_refused_as_prometheus_refuses_them() {
             "match[] must contain at least one non-empty matcher",
         ),
         ("?match[]=%7Ba%3D~%22(%22%7D".into(), ""),
+        // A regex too large to compile.
+        (
+            "?match[]=%7Ba%3D~%22(a%7B1000%7D)%7B1000%7D%22%7D".into(),
+            "",
+        ),
         // Go's `ParseForm`: malformed query strings are refused (Prometheus
         // 2.42 ignored them here).
         (
