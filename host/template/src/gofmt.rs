@@ -432,10 +432,11 @@ fn pad(s: &str, f: &Flags) -> String {
     }
 }
 
-fn bad_verb(verb: char, v: &Value) -> String {
+/// Go's `badVerb`: `%!verb(type=value)`, the value printed with `%v` and the directive's flags.
+fn bad_verb(verb: char, v: &Value, f: &Flags) -> String {
     match v {
         Value::Invalid | Value::Nil => format!("%!{verb}(<nil>)"),
-        _ => format!("%!{verb}({}={})", v.type_name(), format_v(v, false, 0)),
+        _ => format!("%!{verb}({}={})", v.type_name(), fmt_arg(v, 'v', f)),
     }
 }
 
@@ -484,7 +485,7 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
     match v {
         Value::Bool(b) => match verb {
             't' | 'v' => pad(if *b { "true" } else { "false" }, f),
-            _ => bad_verb(verb, v),
+            _ => bad_verb(verb, v, f),
         },
         Value::Int(_) | Value::Uint(_) | Value::Duration(_) => {
             let (neg, abs) = match v {
@@ -510,7 +511,7 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
                         _ => pad(&format!("U+{:04X}", c as u32), f),
                     }
                 }
-                _ => fmt_integer(neg, abs, verb, f).unwrap_or_else(|| bad_verb(verb, v)),
+                _ => fmt_integer(neg, abs, verb, f).unwrap_or_else(|| bad_verb(verb, v, f)),
             }
         }
         Value::Float(x) => match verb {
@@ -523,7 +524,7 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
                 }
                 pad(&s, &flags)
             }
-            _ => bad_verb(verb, v),
+            _ => bad_verb(verb, v, f),
         },
         Value::String(s) => {
             let s: &str = s;
@@ -555,17 +556,17 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
                         .join(if f.space { " " } else { "" });
                     pad(&hex, f)
                 }
-                _ => bad_verb(verb, v),
+                _ => bad_verb(verb, v, f),
             }
         }
         Value::Invalid | Value::Nil => match verb {
             'v' | 's' => pad("<nil>", f),
-            _ => bad_verb(verb, v),
+            _ => bad_verb(verb, v, f),
         },
         Value::Time(ns) => match verb {
             'v' | 's' => pad(&gotime::time_string(*ns), f),
             'q' => pad(&quote(&gotime::time_string(*ns)), f),
-            _ => bad_verb(verb, v),
+            _ => bad_verb(verb, v, f),
         },
         Value::List(l) if verb != 'v' && verb != 'T' => {
             // fmt applies the verb to each element.
@@ -601,7 +602,7 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
         }
         _ => match verb {
             'v' => pad(&format_v(v, f.plus, 0), f),
-            _ => bad_verb(verb, v),
+            _ => bad_verb(verb, v, f),
         },
     }
 }
@@ -709,7 +710,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         argi += 1;
         match verb {
             'T' => out.push_str(&pad(&arg.type_name(), &f)),
-            'p' => out.push_str(&bad_verb(verb, arg)),
+            'p' => out.push_str(&bad_verb(verb, arg, &f)),
             _ => out.push_str(&fmt_arg(arg, verb, &f)),
         }
     }

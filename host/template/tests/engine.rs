@@ -205,6 +205,11 @@ fn go_text_template_behaviours() {
             &none,
             Ok("1e+100 -0 1.23456789e+08"),
         ),
+        (
+            "{{ printf \"%5.1f\" \"x\" }}",
+            &none,
+            Ok("%!f(string=    x)"),
+        ),
         // Builtins.
         (
             "{{ len \"abc\" }} {{ len .Items }} {{ len .Labels }}",
