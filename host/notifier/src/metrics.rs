@@ -124,6 +124,9 @@ impl Metrics {
                 "Total number of alerts dropped due to errors when sending to Alertmanager.",
                 counters.dropped,
             ),
+            // Prometheus 2.x said "Total number of errors sending alert
+            // notifications." and counted requests; 3.x counts the alerts
+            // of failed requests, with this text.
             family(
                 "prometheus_notifications_errors_total",
                 MetricKind::Counter,

@@ -349,3 +349,27 @@ async fn metrics_follow_the_discovered_alertmanagers() {
     );
     manager.stop().await;
 }
+
+/// Prometheus 3 (`sendAll` counting the entries tried): a batch with no
+/// Alertmanager to go to is not dropped; 2.42 counted it as dropped.
+#[tokio::test]
+async fn alerts_with_no_alertmanager_are_not_counted_as_dropped() {
+    let manager = manager(
+        Options::default(),
+        "alerting:\n  alertmanagers:\n    - {}\n",
+    );
+    assert!(manager.alertmanagers().is_empty());
+    manager.send(&alerts(3));
+    common::eventually("the queue emptied", || manager.queue_len() == 0).await;
+    assert_eq!(dropped(&manager), Some(0.0));
+    let families = manager.metrics();
+    let errors = families
+        .iter()
+        .find(|f| f.name == "prometheus_notifications_errors_total")
+        .unwrap();
+    assert_eq!(
+        errors.help,
+        "Total number of sent alerts affected by errors."
+    );
+    manager.stop().await;
+}
