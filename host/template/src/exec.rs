@@ -492,7 +492,7 @@ impl<'a, 'f> State<'a, 'f> {
             }
         }
         if let Some(f) = fin {
-            let t = if variadic && num_in - 1 >= num_fixed {
+            let t = if variadic && num_in > num_fixed {
                 params.last().cloned().unwrap_or(Param::Any)
             } else if variadic {
                 params[num_in - 1].clone()

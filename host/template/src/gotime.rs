@@ -5,6 +5,9 @@ use crate::value::Value;
 
 const NS: i128 = 1_000_000_000;
 
+/// A layout element and how it prints a civil time.
+type Chunk<'a> = &'a dyn Fn(&Civil) -> String;
+
 struct Civil {
     year: i64,
     month: u32,
@@ -114,7 +117,7 @@ pub fn format(ns: i128, layout: &str) -> String {
                 continue;
             }
         }
-        let tokens: &[(&str, &dyn Fn(&Civil) -> String)] = &[
+        let tokens: &[(&str, Chunk)] = &[
             ("January", &|c| MONTHS[(c.month - 1) as usize].to_string()),
             ("Jan", &|c| MONTHS[(c.month - 1) as usize][..3].to_string()),
             ("Monday", &|c| DAYS[c.weekday as usize].to_string()),

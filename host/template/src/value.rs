@@ -200,7 +200,7 @@ impl Value {
             Value::String(s) => (!s.is_empty(), true),
             Value::List(l) => (!l.items.is_empty(), true),
             Value::Map(m) => (!m.entries.is_empty(), true),
-            Value::Struct(s) => (s.type_name.starts_with('*') || true, true),
+            Value::Struct(_) => (true, true),
             Value::Time(_) => (true, true),
             Value::Func(_) => (true, true),
         }
