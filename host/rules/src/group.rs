@@ -116,6 +116,22 @@ pub struct GroupCounters {
     pub last_restore_duration: Duration,
 }
 
+/// What the API shows of a group.
+#[derive(Debug, Clone)]
+pub struct GroupSnapshot {
+    pub name: String,
+    pub file: PathBuf,
+    pub interval: Duration,
+    pub limit: i64,
+    /// The offset in force (the group's or the global one).
+    pub query_offset: Duration,
+    pub evaluation_time: Duration,
+    pub last_evaluation_ms: Option<i64>,
+    /// The rules with their state (health, errors, alerts).
+    pub rules: Vec<Rule>,
+    pub counters: GroupCounters,
+}
+
 /// A group of rules evaluated together.
 #[derive(Debug, Clone)]
 pub struct Group {
@@ -223,6 +239,21 @@ impl Group {
 
     pub fn counters(&self) -> &GroupCounters {
         &self.counters
+    }
+
+    /// What the API and the self-metrics show of the group.
+    pub fn snapshot(&self) -> GroupSnapshot {
+        GroupSnapshot {
+            name: self.name.clone(),
+            file: self.file.clone(),
+            interval: self.interval,
+            limit: self.limit,
+            query_offset: self.query_offset(),
+            evaluation_time: self.evaluation_time,
+            last_evaluation_ms: self.last_evaluation_ms,
+            rules: self.rules.clone(),
+            counters: self.counters.clone(),
+        }
     }
 
     /// Every alerting rule's alerts that are pending or firing.

@@ -1,0 +1,324 @@
+//! The rule manager (Prometheus' `rules/manager.go` and `Group.run`):
+//! the groups of the configured rule files, each on its own task at its
+//! interval and stable offset, evaluations on blocking threads (an
+//! evaluation longer than its interval makes the next ones count as
+//! missed, never pile up), reloads that keep unchanged groups running and
+//! carry the state of changed ones over, removed groups' series marked
+//! stale, the for-state restored after the first evaluations, and the
+//! snapshots the API and the self-metrics read.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use wasmetheus_model::Label;
+use wasmetheus_model::storage::Storage;
+use wasmetheus_promql::engine::Engine;
+
+use crate::group::{Group, GroupSnapshot, now_ms};
+use crate::load::{LoadError, LoadOptions, load_groups_restoring};
+use crate::rule::{Alert, EvalContext, NotifyFunc};
+use crate::schedule::{eval_timestamp, group_hash};
+
+/// What the manager runs with.
+#[derive(Clone)]
+pub struct ManagerOptions {
+    pub engine: Arc<Engine>,
+    pub storage: Arc<dyn Storage>,
+    pub notify: Option<NotifyFunc>,
+    /// `--rules.alert.resend-delay` (1m).
+    pub resend_delay: Duration,
+    /// `--rules.alert.for-outage-tolerance` (1h).
+    pub outage_tolerance: Duration,
+    /// `--rules.alert.for-grace-period` (10m).
+    pub grace_period: Duration,
+    /// Where the tasks run.
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl ManagerOptions {
+    /// Prometheus' defaults, on the current tokio runtime (call from
+    /// within one).
+    pub fn new(engine: Arc<Engine>, storage: Arc<dyn Storage>) -> Self {
+        ManagerOptions {
+            engine,
+            storage,
+            notify: None,
+            resend_delay: Duration::from_secs(60),
+            outage_tolerance: Duration::from_secs(3600),
+            grace_period: Duration::from_secs(600),
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+/// One running group.
+struct Running {
+    group: Arc<Mutex<Group>>,
+    stopped: Arc<AtomicBool>,
+    stop: watch::Sender<bool>,
+}
+
+impl Running {
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The rule manager.
+pub struct Manager {
+    opts: ManagerOptions,
+    groups: Mutex<BTreeMap<(PathBuf, String), Running>>,
+    /// Set after the first load: groups loaded later start restored.
+    restored: AtomicBool,
+    /// Told when the manager stops (removed groups stop waiting).
+    done: watch::Sender<bool>,
+}
+
+impl Manager {
+    pub fn new(opts: ManagerOptions) -> Self {
+        Manager {
+            opts,
+            groups: Mutex::new(BTreeMap::new()),
+            restored: AtomicBool::new(false),
+            done: watch::channel(false).0,
+        }
+    }
+
+    /// Reloads the rules: `files` (globs already expanded) with the
+    /// global `interval`, external labels and URL.
+    pub fn update(
+        &self,
+        files: &[PathBuf],
+        interval: Duration,
+        external_labels: Vec<Label>,
+        external_url: &str,
+    ) -> Result<(), LoadError> {
+        self.update_with_options(
+            files,
+            &LoadOptions {
+                default_interval: interval,
+                external_labels,
+                external_url: external_url.to_owned(),
+                ..LoadOptions::default()
+            },
+        )
+    }
+
+    /// [`update`](Self::update) with every load option (the global
+    /// `rule_query_offset`, `--ignore-unknown-fields`). An error loading
+    /// any file keeps the groups running as they are.
+    pub fn update_with_options(
+        &self,
+        files: &[PathBuf],
+        opts: &LoadOptions,
+    ) -> Result<(), LoadError> {
+        let should_restore = !self.restored.load(Ordering::SeqCst);
+        let loaded = load_groups_restoring(files, opts, should_restore)?;
+        self.restored.store(true, Ordering::SeqCst);
+        let mut groups = self.groups.lock();
+        let mut old = std::mem::take(&mut *groups);
+        for mut group in loaded {
+            group.set_resend_delay(self.opts.resend_delay);
+            let key = (group.file().to_owned(), group.name().to_owned());
+            if let Some(previous) = old.remove(&key) {
+                if previous.group.lock().same_definition(&group) {
+                    groups.insert(key, previous);
+                    continue;
+                }
+                previous.stop();
+                group.copy_state(&previous.group.lock());
+            }
+            let running = self.start(group, should_restore);
+            groups.insert(key, running);
+        }
+        for (_, removed) in old {
+            removed.stop();
+            self.mark_stale_later(removed.group);
+        }
+        Ok(())
+    }
+
+    fn start(&self, group: Group, should_restore: bool) -> Running {
+        let (stop, stop_rx) = watch::channel(false);
+        let stopped = Arc::new(AtomicBool::new(false));
+        let group = Arc::new(Mutex::new(group));
+        let task = GroupTask {
+            group: group.clone(),
+            stopped: stopped.clone(),
+            opts: self.opts.clone(),
+            should_restore,
+        };
+        self.opts.runtime.spawn(task.run(stop_rx));
+        Running {
+            group,
+            stopped,
+            stop,
+        }
+    }
+
+    /// A removed group's series go stale after two of its intervals (so
+    /// a renamed rule can write first), or at once when the manager
+    /// stops first.
+    fn mark_stale_later(&self, group: Arc<Mutex<Group>>) {
+        let mut done = self.done.subscribe();
+        let opts = self.opts.clone();
+        let wait = group.lock().interval().saturating_mul(2);
+        let now = now_ms();
+        self.opts.runtime.spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = done.wait_for(|d| *d) => return,
+            }
+            let _ = tokio::task::spawn_blocking(move || {
+                let ctx = EvalContext {
+                    engine: &opts.engine,
+                    storage: opts.storage.as_ref(),
+                    notify: None,
+                };
+                group.lock().mark_all_stale(now, &ctx);
+            })
+            .await;
+        });
+    }
+
+    /// Stops every group; returns at once (an evaluation in progress
+    /// finishes on its own thread and writes nothing after it).
+    pub fn stop(&self) {
+        let _ = self.done.send(true);
+        for running in self.groups.lock().values() {
+            running.stop();
+        }
+    }
+
+    /// Every group in file order, then name, with its rules' state.
+    pub fn groups(&self) -> Vec<GroupSnapshot> {
+        self.groups
+            .lock()
+            .values()
+            .map(|r| r.group.lock().snapshot())
+            .collect()
+    }
+
+    /// Every pending or firing alert.
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.groups
+            .lock()
+            .values()
+            .flat_map(|r| r.group.lock().active_alerts())
+            .collect()
+    }
+
+    /// The `prometheus_rule_*` self-metrics.
+    pub fn metrics(&self) -> Vec<wasmetheus_model::MetricFamily> {
+        crate::metrics::families(&self.groups())
+    }
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One group's loop.
+struct GroupTask {
+    group: Arc<Mutex<Group>>,
+    stopped: Arc<AtomicBool>,
+    opts: ManagerOptions,
+    should_restore: bool,
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+impl GroupTask {
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let (hash, interval) = {
+            let g = self.group.lock();
+            (group_hash(g.file(), g.name()), g.interval())
+        };
+        let interval = interval.max(Duration::from_millis(1));
+        let interval_ns = i64::try_from(interval.as_nanos()).unwrap_or(i64::MAX);
+        let mut eval_ts = eval_timestamp(hash, interval, now_ns()).saturating_add(interval_ns);
+        let first_wait = Duration::from_nanos(u64::try_from(eval_ts - now_ns()).unwrap_or(0));
+        tokio::select! {
+            _ = tokio::time::sleep(first_wait) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        self.iterate(eval_ts).await;
+        let mut restore = self.should_restore;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            if self.stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            let missed = (now_ns() - eval_ts) / interval_ns - 1;
+            if missed > 0 {
+                let mut g = self.group.lock();
+                g.counters.missed += missed as u64;
+                g.counters.iterations += missed as u64;
+            }
+            eval_ts = eval_ts.saturating_add((missed.max(0) + 1).saturating_mul(interval_ns));
+            self.iterate(eval_ts).await;
+            if restore {
+                // After a second evaluation, as Prometheus: recording rules
+                // have caught up by then.
+                restore = false;
+                let group = self.group.clone();
+                let opts = self.opts.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    let ctx = EvalContext {
+                        engine: &opts.engine,
+                        storage: opts.storage.as_ref(),
+                        notify: None,
+                    };
+                    group.lock().restore_for_state(
+                        now_ms(),
+                        &ctx,
+                        opts.outage_tolerance,
+                        opts.grace_period,
+                    );
+                })
+                .await;
+            }
+        }
+    }
+
+    /// One iteration at `eval_ts` (ns) on a blocking thread.
+    async fn iterate(&self, eval_ts: i64) {
+        let group = self.group.clone();
+        let stopped = self.stopped.clone();
+        let opts = self.opts.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut g = group.lock();
+            if stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            g.counters.iterations += 1;
+            let start = Instant::now();
+            let ctx = EvalContext {
+                engine: &opts.engine,
+                storage: opts.storage.as_ref(),
+                notify: opts.notify.as_ref(),
+            };
+            g.eval(eval_ts.div_euclid(1_000_000), &ctx);
+            g.counters.iteration_duration_sum += start.elapsed().as_secs_f64();
+            g.counters.iteration_duration_count += 1;
+        })
+        .await;
+    }
+}
