@@ -358,6 +358,16 @@ impl Manager {
     }
 }
 
+impl Drop for Manager {
+    /// A manager dropped without [`Manager::stop`] ends its send loop
+    /// at once (nothing is drained).
+    fn drop(&mut self) {
+        if let Some(task) = self.task.lock().take() {
+            task.abort();
+        }
+    }
+}
+
 /// The target groups of `config`'s `static_configs`, one per entry, its
 /// position as source (as Prometheus' static discovery gives them).
 pub fn static_target_groups(config: &AlertmanagerConfig) -> Vec<TargetGroup> {

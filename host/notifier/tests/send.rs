@@ -61,6 +61,36 @@ async fn the_body_is_prometheus_json() {
     manager.stop().await;
 }
 
+/// The body Prometheus 2.42 sent for an always-firing rule (captured from
+/// `/usr/bin/prometheus` with `TZ=UTC`; the API v2 body is the same in 3.x),
+/// rebuilt from the same alert.
+#[tokio::test]
+async fn the_body_matches_what_prometheus_sent() {
+    let am = serve(Answer::Status(200)).await;
+    let yaml = format!(
+        "global:\n  external_labels: {{cluster: c1}}\nalerting:\n  alertmanagers:\n    - path_prefix: /pre\n      static_configs: [{{targets: ['{}']}}]\n",
+        am.address()
+    );
+    let manager = manager(Options::default(), &yaml);
+    manager.send(&[Alert {
+        labels: labels(&[("alertname", "Always"), ("severity", "page<&>")]),
+        annotations: vec![
+            Label::new("description", ""),
+            Label::new("summary", "value 1"),
+        ],
+        starts_at_ms: 1_796_595_965_632,
+        ends_at_ms: Some(1_796_596_266_632),
+        generator_url: "http://vm:19090/graph?g0.expr=vector%281%29+%3E+0&g0.tab=1".into(),
+    }]);
+    let request = &am.wait_for(1).await[0];
+    assert_eq!(request.path, "/pre/api/v2/alerts");
+    assert_eq!(
+        request.body,
+        r#"[{"annotations":{"description":"","summary":"value 1"},"endsAt":"2026-12-06T22:31:06.632Z","startsAt":"2026-12-06T22:26:05.632Z","generatorURL":"http://vm:19090/graph?g0.expr=vector%281%29+%3E+0\u0026g0.tab=1","labels":{"alertname":"Always","cluster":"c1","severity":"page\u003c\u0026\u003e"}}]"#
+    );
+    manager.stop().await;
+}
+
 #[tokio::test]
 async fn six_hundred_alerts_go_in_batches_of_256() {
     let am = serve(Answer::Status(200)).await;
