@@ -1,0 +1,236 @@
+//! The rule manager on a real tokio runtime with short intervals: groups
+//! evaluate on their own, reloads keep unchanged groups' state and keep
+//! the old groups when a file is broken, removed groups' series go stale,
+//! a group slower than its interval counts missed iterations without
+//! piling up, and `stop` returns at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmetheus_model::Label;
+use wasmetheus_model::storage::{
+    Appender, Matcher, Queryable, SelectHints, Series, Storage, StorageError, is_stale_marker,
+};
+use wasmetheus_promql::engine::Engine;
+use wasmetheus_promqltest::MemStore;
+use wasmetheus_rules::{Manager, ManagerOptions, Rule};
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("writing a rule file");
+    path
+}
+
+fn manager(storage: Arc<dyn Storage>) -> Manager {
+    Manager::new(ManagerOptions::new(Arc::new(Engine::default()), storage))
+}
+
+fn counter(m: &Manager, family: &str) -> f64 {
+    m.metrics()
+        .iter()
+        .filter(|f| f.name == family)
+        .flat_map(|f| &f.metrics)
+        .map(|m| match m.value {
+            wasmetheus_model::MetricValue::Number(v) => v,
+            _ => 0.0,
+        })
+        .sum()
+}
+
+fn floats(store: &MemStore, name: &str) -> Vec<f64> {
+    store
+        .label_sets()
+        .into_iter()
+        .filter(|l| l.iter().any(|l| l.name == "__name__" && l.value == name))
+        .flat_map(|l| {
+            store
+                .get(&l)
+                .map(|d| d.floats.iter().map(|p| p.1).collect::<Vec<_>>())
+        })
+        .flatten()
+        .collect()
+}
+
+async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+const RULES: &str = r#"
+groups:
+  - name: fast
+    interval: 50ms
+    rules:
+      - record: one
+        expr: vector(1)
+      - alert: Always
+        expr: vector(1)
+        for: 1h
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_run_reload_keeps_state_and_survives_a_broken_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(dir.path(), "rules.yml", RULES);
+    let store = Arc::new(MemStore::new());
+    let m = manager(store.clone());
+    m.update(&[file.clone()], Duration::from_secs(60), Vec::new(), "")
+        .expect("rules load");
+    wait_until("evaluations", || floats(&store, "one").len() >= 3).await;
+    let groups = m.groups();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].interval, Duration::from_millis(50));
+    let Rule::Alerting(alert) = &groups[0].rules[1] else {
+        panic!("the second rule alerts");
+    };
+    let active_at = alert.active_alerts()[0].active_at_ms;
+    assert_eq!(m.alerts().len(), 1);
+
+    // Reload, unchanged: the alert keeps its start.
+    m.update(&[file.clone()], Duration::from_secs(60), Vec::new(), "")
+        .expect("rules load");
+    let before = counter(&m, "prometheus_rule_evaluations_total");
+    wait_until("more evaluations", || {
+        counter(&m, "prometheus_rule_evaluations_total") > before + 4.0
+    })
+    .await;
+    assert_eq!(m.alerts()[0].active_at_ms, active_at);
+
+    // A changed group (a new rule) carries the alert over.
+    let changed = RULES.replace(
+        "for: 1h",
+        "for: 1h\n      - record: two\n        expr: vector(2)",
+    );
+    write(dir.path(), "rules.yml", &changed);
+    m.update(&[file.clone()], Duration::from_secs(60), Vec::new(), "")
+        .expect("rules load");
+    assert_eq!(m.groups()[0].rules.len(), 3);
+    assert_eq!(m.alerts()[0].active_at_ms, active_at);
+    wait_until("the new rule", || !floats(&store, "two").is_empty()).await;
+
+    // A broken file: an error, and the old groups keep running.
+    write(
+        dir.path(),
+        "rules.yml",
+        "groups:\n  - name: fast\n    rules:\n      - record: x\n        expr: sum(\n",
+    );
+    let err = m
+        .update(&[file.clone()], Duration::from_secs(60), Vec::new(), "")
+        .expect_err("a broken file");
+    assert!(
+        err.to_string().contains("could not parse expression"),
+        "{err}"
+    );
+    let before = floats(&store, "two").len();
+    wait_until("evaluations after the failed reload", || {
+        floats(&store, "two").len() > before + 2
+    })
+    .await;
+    assert_eq!(m.groups()[0].rules.len(), 3);
+    m.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_group_marks_its_series_stale() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(dir.path(), "rules.yml", RULES);
+    let store = Arc::new(MemStore::new());
+    let m = manager(store.clone());
+    m.update(&[file], Duration::from_secs(60), Vec::new(), "")
+        .expect("rules load");
+    wait_until("evaluations", || !floats(&store, "one").is_empty()).await;
+    m.update(&[], Duration::from_secs(60), Vec::new(), "")
+        .expect("no rules");
+    assert!(m.groups().is_empty());
+    wait_until("stale markers", || {
+        floats(&store, "one")
+            .last()
+            .is_some_and(|v| is_stale_marker(*v))
+    })
+    .await;
+    m.stop();
+}
+
+/// A store whose every read takes `delay`.
+struct SlowStore {
+    inner: MemStore,
+    delay: Duration,
+}
+
+impl Queryable for SlowStore {
+    fn select_series(
+        &self,
+        matchers: &[Matcher],
+        hints: &SelectHints,
+    ) -> Result<Vec<Series>, StorageError> {
+        std::thread::sleep(self.delay);
+        self.inner.select_series(matchers, hints)
+    }
+    fn label_names(&self, m: &[Matcher], a: i64, b: i64) -> Result<Vec<String>, StorageError> {
+        self.inner.label_names(m, a, b)
+    }
+    fn label_values(
+        &self,
+        n: &str,
+        m: &[Matcher],
+        a: i64,
+        b: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        self.inner.label_values(n, m, a, b)
+    }
+}
+
+impl Storage for SlowStore {
+    fn appender(&self) -> Box<dyn Appender + Send + '_> {
+        self.inner.appender()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_group_counts_missed_iterations_and_stop_does_not_wait() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(
+        dir.path(),
+        "rules.yml",
+        "groups:\n  - name: slow\n    interval: 50ms\n    rules:\n      - record: r\n        expr: up\n",
+    );
+    let store = Arc::new(SlowStore {
+        inner: MemStore::new(),
+        delay: Duration::from_millis(220),
+    });
+    {
+        let mut app = store.appender();
+        app.append(&[Label::new("__name__", "up")], 0, 1.0)
+            .expect("append");
+        app.commit().expect("commit");
+    }
+    let m = manager(store.clone());
+    m.update(&[file], Duration::from_secs(60), Vec::new(), "")
+        .expect("rules load");
+    let started = Instant::now();
+    wait_until("missed iterations", || {
+        counter(&m, "prometheus_rule_group_iterations_missed_total") >= 3.0
+    })
+    .await;
+    // No pile-up: evaluations run one after the other, each taking the
+    // store's delay.
+    let evaluations = counter(&m, "prometheus_rule_evaluations_total");
+    let bound = started.elapsed().as_millis() as f64 / 220.0 + 1.0;
+    assert!(
+        evaluations <= bound,
+        "{evaluations} evaluations in {:?}",
+        started.elapsed()
+    );
+    let iterations = counter(&m, "prometheus_rule_group_iterations_total");
+    assert!(
+        iterations >= evaluations + 3.0,
+        "{iterations} iterations, {evaluations} evaluations"
+    );
+    let stopping = Instant::now();
+    m.stop();
+    assert!(stopping.elapsed() < Duration::from_millis(100));
+}
