@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use expect_test::{Expect, expect};
 use wasmetheus_model::Label;
-use wasmetheus_model::storage::{Appender, Storage, is_stale_marker};
+use wasmetheus_model::storage::{Storage, is_stale_marker};
 use wasmetheus_promql::engine::Engine;
 use wasmetheus_promqltest::MemStore;
 use wasmetheus_promqltest::series::parse_series;
