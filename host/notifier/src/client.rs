@@ -213,7 +213,9 @@ impl Client {
     }
 }
 
-/// One request on a fresh HTTP/1.1 connection.
+/// One request on a fresh HTTP/1.1 connection, driven here rather than in
+/// a task of its own: when the caller gives up (timeout, shutdown), the
+/// connection goes with it.
 async fn send<T>(
     io: T,
     request: hyper::Request<Full<Bytes>>,
@@ -224,13 +226,17 @@ where
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|e| format!("HTTP handshake: {e}"))?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("sending the request: {e}"))
+    let sent = sender.send_request(request);
+    tokio::pin!(sent, connection);
+    let response = tokio::select! {
+        biased;
+        response = &mut sent => response,
+        closed = &mut connection => match closed {
+            Err(e) => return Err(format!("connection: {e}")),
+            Ok(()) => sent.await,
+        },
+    };
+    response.map_err(|e| format!("sending the request: {e}"))
 }
 
 impl Auth {
