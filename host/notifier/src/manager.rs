@@ -131,7 +131,8 @@ impl Manager {
     }
 
     /// Starts the send loop on the current Tokio runtime (once; later calls
-    /// do nothing).
+    /// do nothing). Must be called within a runtime. Until then alerts
+    /// only queue up.
     pub fn run(&self) {
         let mut task = self.task.lock();
         if task.is_none() {
