@@ -4,7 +4,8 @@
 //! notation (`wasmetheus-promqltest`'s parser and in-memory store), the
 //! groups evaluated step by step, alerts and PromQL results compared with
 //! what the file expects, and the outcome printed in promtool's words
-//! (`Unit Testing:`, `  FAILED:`, `  SUCCESS`), optionally as JUnit XML.
+//! (`  FAILED:` and the failures, or `  SUCCESS`), optionally as JUnit
+//! XML.
 //!
 //! Modules: [`file`] the test-file format, `group` one test group's run,
 //! `compare` expected against got (and `--diff`), `junit` the XML report,
@@ -60,7 +61,8 @@ pub fn run(args: &TestRulesArgs, out: &mut dyn Write, err: &mut dyn Write) -> i3
     let mut junit = junit::JUnit::default();
     let mut failed = false;
     for f in &args.files {
-        let _ = writeln!(out, "Unit Testing:  {}", f.display());
+        // Prometheus 3 prints no `Unit Testing:  FILE` line before each
+        // file (2.x did; the JUnit change dropped it), only the outcome.
         let suite = junit.suite(&f.display().to_string());
         let errs = test_file(f, args, run.as_ref(), suite, err);
         if errs.is_empty() {
