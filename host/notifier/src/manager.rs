@@ -244,6 +244,7 @@ impl Manager {
                 None => {
                     let groups = static_target_groups(config);
                     let discovered = discover(&groups, config);
+                    log_rejected(&discovered);
                     self.shared.metrics.sync(&discovered.active, &[]);
                     (groups, discovered)
                 }
@@ -282,13 +283,7 @@ impl Manager {
             .cloned()
             .ok_or_else(|| NotifierError::UnknownConfig(config_name.to_owned()))?;
         let discovered = discover(&groups, &set.config);
-        for rejected in &discovered.rejected {
-            tracing::warn!(
-                alertmanager = %rejected.url,
-                reason = %rejected.reason,
-                "Alertmanager not used"
-            );
-        }
+        log_rejected(&discovered);
         let mut current = set.discovered.lock();
         let now: HashSet<&String> = discovered.active.iter().collect();
         let before: HashSet<&String> = current.active.iter().collect();
@@ -366,6 +361,16 @@ impl Drop for Manager {
         if let Some(task) = self.task.lock().take() {
             task.abort();
         }
+    }
+}
+
+fn log_rejected(discovered: &Discovered) {
+    for rejected in &discovered.rejected {
+        tracing::warn!(
+            alertmanager = %rejected.url,
+            reason = %rejected.reason,
+            "Alertmanager not used"
+        );
     }
 }
 
