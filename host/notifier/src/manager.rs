@@ -240,7 +240,10 @@ impl Manager {
                 source: Box::new(e),
             })?;
             let (groups, discovered) = match old.iter().find(|set| set.config == *config) {
-                Some(set) => (set.groups.lock().clone(), set.discovered.lock().clone()),
+                Some(set) => {
+                    let groups = set.groups.lock().clone();
+                    (groups, set.discovered.lock().clone())
+                }
                 None => {
                     let groups = static_target_groups(config);
                     let discovered = discover(&groups, config);
@@ -301,6 +304,8 @@ impl Manager {
             .collect();
         self.shared.metrics.sync(&added, &removed);
         *current = discovered;
+        drop(current);
+        // Taken one at a time, never one while holding the other.
         *set.groups.lock() = groups;
         Ok(())
     }
