@@ -128,7 +128,7 @@ pub fn run(tg: &TestGroup, s: &FileSettings) -> Vec<String> {
 
         while let Some((t, (names, cases))) = alert_times.get(curr) {
             let (t, names) = (*t, names);
-            if !(ts - mint <= t && t < ts + s.eval_interval - mint) {
+            if !(ts - mint <= t && t < ts.saturating_add(s.eval_interval) - mint) {
                 break;
             }
             let got: HashMap<&str, Vec<LabelsAndAnnotations>> =
