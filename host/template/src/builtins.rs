@@ -195,10 +195,14 @@ fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
     }
     for ix in indexes {
         item = match &item {
-            Value::List(l) => l.items[index_arg(ix, l.items.len(), false)?].clone(),
-            Value::String(s) => {
-                Value::Uint(u64::from(s.as_bytes()[index_arg(ix, s.len(), false)?]))
-            }
+            Value::List(l) => match l.items.get(index_arg(ix, l.items.len(), true)?) {
+                Some(v) => v.clone(),
+                None => return Err("reflect: slice index out of range".into()),
+            },
+            Value::String(s) => match s.as_bytes().get(index_arg(ix, s.len(), true)?) {
+                Some(b) => Value::Uint(u64::from(*b)),
+                None => return Err("reflect: string index out of range".into()),
+            },
             Value::Map(m) => match ix {
                 Value::String(k) => m
                     .entries
@@ -216,7 +220,12 @@ fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
                 }
             },
             Value::Nil => return Err("index of nil pointer".into()),
-            other => return Err(format!("can't index item of type {}", other.type_name())),
+            other => {
+                return Err(format!(
+                    "can't index item of type {}",
+                    other.type_name().trim_start_matches('*')
+                ));
+            }
         };
     }
     Ok(item)

@@ -584,7 +584,7 @@ impl<'a, 'f> State<'a, 'f> {
             Arg::Nil(_) => {
                 return match typ {
                     Param::Any | Param::Named(_) => Ok(Value::Nil),
-                    Param::Value => Ok(Value::Nil),
+                    Param::Value => Ok(Value::Invalid),
                     _ => self.errorf(format!("cannot assign nil to {typ}")),
                 };
             }

@@ -44,6 +44,21 @@ fn quote_with(s: &str, q: char) -> String {
     out
 }
 
+/// Go's `strconv.QuoteToASCII` (`%+q`).
+fn quote_ascii(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in quote(s)[1..].chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else if (c as u32) < 0x10000 {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push_str(&format!("\\U{:08x}", c as u32));
+        }
+    }
+    out
+}
+
 /// Go's `strconv.Quote`.
 pub fn quote(s: &str) -> String {
     quote_with(s, '"')
@@ -116,19 +131,23 @@ pub(crate) fn unquote(s: &str) -> Option<String> {
     Some(out)
 }
 
-/// A character constant `'x'`.
-pub(crate) fn unquote_char(s: &str) -> Option<char> {
-    let inner = s.strip_prefix('\'')?.strip_suffix('\'')?;
+/// A character constant `'x'`; Err(true) when a valid character is followed by more (Go's
+/// "malformed character constant"), Err(false) when the first character is invalid.
+pub(crate) fn unquote_char(s: &str) -> Result<char, bool> {
+    let inner = s
+        .strip_prefix('\'')
+        .and_then(|s| s.strip_suffix('\''))
+        .ok_or(false)?;
     let mut chars = inner.chars().peekable();
-    let c = match chars.next()? {
-        '\\' => unescape(&mut chars, '\'')?,
-        '\'' => return None,
+    let c = match chars.next().ok_or(false)? {
+        '\\' => unescape(&mut chars, '\'').ok_or(false)?,
+        '\'' => return Err(false),
         c => c,
     };
     if chars.next().is_some() {
-        return None;
+        return Err(true);
     }
-    Some(c)
+    Ok(c)
 }
 
 /// Go's `strconv.ParseFloat(s, 64)` (decimal, hex floats aside), with its error text.
@@ -398,6 +417,7 @@ pub fn sprintln(args: &[Value]) -> String {
 #[derive(Default, Clone, Copy)]
 struct Flags {
     plus: bool,
+    plus_v: bool,
     minus: bool,
     sharp: bool,
     space: bool,
@@ -508,6 +528,7 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
                     match verb {
                         'c' => pad(&c.to_string(), f),
                         'q' => pad(&quote_with(&c.to_string(), '\''), f),
+                        _ if f.sharp && is_print(c) => pad(&format!("U+{:04X} '{c}'", c as u32), f),
                         _ => pad(&format!("U+{:04X}", c as u32), f),
                     }
                 }
@@ -517,7 +538,14 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
         Value::Float(x) => match verb {
             'v' | 'g' | 'G' | 'e' | 'E' | 'f' | 'F' => {
                 let vb = if verb == 'v' { 'g' } else { verb };
-                let s = float_signed(*x, vb, f.prec, f.plus, f.space);
+                let mut s = float_signed(*x, vb, f.prec, f.plus, f.space);
+                if f.sharp && x.is_finite() && !s.contains('.') {
+                    // `#` keeps the decimal point.
+                    match s.find(['e', 'E']) {
+                        Some(e) => s.insert(e, '.'),
+                        None => s.push('.'),
+                    }
+                }
                 let mut flags = *f;
                 if !x.is_finite() {
                     flags.zero = false;
@@ -534,14 +562,9 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
             };
             match verb {
                 's' | 'v' => pad(&truncated, f),
-                'q' => pad(
-                    &if f.sharp && !s.contains('`') {
-                        format!("`{s}`")
-                    } else {
-                        quote(&truncated)
-                    },
-                    f,
-                ),
+                'q' if f.sharp && !s.contains('`') => pad(&format!("`{truncated}`"), f),
+                'q' if f.plus => pad(&quote_ascii(&truncated), f),
+                'q' => pad(&quote(&truncated), f),
                 'x' | 'X' => {
                     let hex: String = truncated
                         .bytes()
@@ -554,7 +577,12 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
                         })
                         .collect::<Vec<_>>()
                         .join(if f.space { " " } else { "" });
-                    pad(&hex, f)
+                    let prefix = if f.sharp && !hex.is_empty() {
+                        if verb == 'x' { "0x" } else { "0X" }
+                    } else {
+                        ""
+                    };
+                    pad(&format!("{prefix}{hex}"), f)
                 }
                 _ => bad_verb(verb, v, f),
             }
@@ -601,7 +629,7 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
             format!("map[{}]", parts.join(" "))
         }
         _ => match verb {
-            'v' => pad(&format_v(v, f.plus, 0), f),
+            'v' => pad(&format_v(v, f.plus_v, 0), f),
             _ => bad_verb(verb, v, f),
         },
     }
@@ -703,12 +731,23 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             out.push('%');
             continue;
         }
+        let mut sharp_v = false;
+        if verb == 'v' {
+            // Go: `+` and `#` with %v ask for field names and Go syntax, not signs.
+            f.plus_v = f.plus;
+            f.plus = false;
+            sharp_v = f.sharp;
+            f.sharp = false;
+        }
         let Some(arg) = args.get(argi) else {
             out.push_str(&format!("%!{verb}(MISSING)"));
             continue;
         };
         argi += 1;
         match verb {
+            'v' if sharp_v && matches!(arg, Value::String(_)) => {
+                out.push_str(&pad(&quote(arg.as_str().unwrap_or("")), &f))
+            }
             'T' => out.push_str(&pad(&arg.type_name(), &f)),
             'p' => out.push_str(&bad_verb(verb, arg, &f)),
             _ => out.push_str(&fmt_arg(arg, verb, &f)),

@@ -378,6 +378,7 @@ impl Lexer<'_> {
                     self.paren_depth += 1;
                 }
                 ')' => {
+                    self.emit(Kind::RightParen);
                     if self.paren_depth == 0 {
                         self.error(format!(
                             "unexpected right paren {}",
@@ -386,7 +387,6 @@ impl Lexer<'_> {
                         return false;
                     }
                     self.paren_depth -= 1;
-                    self.emit(Kind::RightParen);
                 }
                 ',' => self.emit(Kind::Char),
                 c if c.is_ascii() && !c.is_ascii_control() => self.emit(Kind::Char),

@@ -18,6 +18,7 @@
 mod builtins;
 mod exec;
 mod gofmt;
+mod goregex;
 mod gotime;
 mod lex;
 mod parse;

@@ -811,8 +811,13 @@ fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
         float: None,
     };
     if is_char {
-        let c = crate::gofmt::unquote_char(text)
-            .ok_or_else(|| "malformed character constant: ".to_string() + text)?;
+        let c = crate::gofmt::unquote_char(text).map_err(|malformed| {
+            if malformed {
+                format!("malformed character constant: {text}")
+            } else {
+                "invalid syntax".to_string()
+            }
+        })?;
         let r = c as i64;
         n.int = Some(r);
         n.uint = Some(r as u64);

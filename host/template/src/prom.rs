@@ -207,6 +207,27 @@ fn title(s: &str) -> String {
     out
 }
 
+/// Go's `strings.ToUpper`/`ToLower`: simple (one rune to one rune) case mapping, so `ß` stays `ß`.
+fn go_case(s: &str, upper: bool) -> String {
+    s.chars()
+        .map(|c| {
+            if !upper && c == '\u{130}' {
+                return 'i';
+            }
+            let mut m: Vec<char> = if upper {
+                c.to_uppercase().collect()
+            } else {
+                c.to_lowercase().collect()
+            };
+            if m.len() == 1 {
+                m.pop().unwrap_or(c)
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// Go's `net.SplitHostPort`.
 fn split_host_port(hp: &str) -> Option<(String, String)> {
     let i = hp.rfind(':')?;
@@ -305,50 +326,7 @@ pub(crate) fn parse_prom_duration(s: &str) -> Result<i64, String> {
 }
 
 fn regex(pattern: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| go_regex_error(pattern, &e))
-}
-
-/// Go's `regexp` error text for a pattern Rust's `regex` refuses (the common kinds; others keep Go's
-/// prefix with the `regex` crate's description).
-fn go_regex_error(pattern: &str, e: &regex::Error) -> String {
-    let q = |s: &str| {
-        if s.contains('`') {
-            crate::gofmt::quote(s)
-        } else {
-            format!("`{s}`")
-        }
-    };
-    let msg = match e {
-        regex::Error::CompiledTooBig(_) => {
-            return format!("error parsing regexp: expression too large: {}", q(pattern));
-        }
-        regex::Error::Syntax(s) => s.clone(),
-        _ => e.to_string(),
-    };
-    let kind = if msg.contains("unclosed group") {
-        "missing closing )".to_string()
-    } else if msg.contains("unopened group") {
-        "unexpected )".to_string()
-    } else if msg.contains("unclosed character class") {
-        "missing closing ]".to_string()
-    } else if msg.contains("repetition operator missing expression") {
-        "missing argument to repetition operator".to_string()
-    } else if msg.contains("unrecognized escape") || msg.contains("incomplete escape") {
-        "invalid escape sequence".to_string()
-    } else if msg.contains("invalid repetition count") || msg.contains("decimal literal") {
-        "invalid repeat count".to_string()
-    } else {
-        let line = msg
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("error:"))
-            .unwrap_or(&msg);
-        line.trim_start_matches("error:").trim().to_string()
-    };
-    format!("error parsing regexp: {kind}: {}", q(pattern))
+    crate::goregex::compile(pattern)
 }
 
 fn one_str(a: &[Value]) -> &str {
@@ -438,7 +416,7 @@ pub fn prometheus_funcs<'f>(
         Function::new(vec![Param::String, Param::String, Param::String], |a| {
             let s = |i: usize| a.get(i).and_then(Value::as_str).unwrap_or("");
             let re = regex(s(0))
-                .map_err(|e| format!("regexp: Compile({}): {e}", go_quote_regexp(s(0))))?;
+                .map_err(|e| format!("regexp: Compile({}): {e}", crate::goregex::quote(s(0))))?;
             Ok(Value::string(re.replace_all(s(2), s(1)).into_owned()))
         }),
     );
@@ -464,13 +442,13 @@ pub fn prometheus_funcs<'f>(
     add(
         "toUpper",
         Function::new(vec![Param::String], |a| {
-            Ok(Value::string(one_str(a).to_uppercase()))
+            Ok(Value::string(go_case(one_str(a), true)))
         }),
     );
     add(
         "toLower",
         Function::new(vec![Param::String], |a| {
-            Ok(Value::string(one_str(a).to_lowercase()))
+            Ok(Value::string(go_case(one_str(a), false)))
         }),
     );
     add(
@@ -583,15 +561,6 @@ pub fn prometheus_funcs<'f>(
         }),
     );
     m
-}
-
-/// regexp's `quote` in `MustCompile`'s panic: backquoted when possible.
-fn go_quote_regexp(s: &str) -> String {
-    if s.contains('`') || s.chars().any(|c| c.is_control() && c != '\t') {
-        crate::gofmt::quote(s)
-    } else {
-        format!("`{s}`")
-    }
 }
 
 /// The path of a URL (`url.URL.Path`): what follows `scheme://authority`, up to a query or fragment.

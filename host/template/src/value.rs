@@ -150,7 +150,8 @@ impl Value {
         Value::Map(Arc::new(Map {
             type_name: "map[string]interface {}".into(),
             entries: entries.into_iter().collect(),
-            zero: Value::Nil,
+            // A nil interface, which a pipeline turns into no value.
+            zero: Value::Invalid,
         }))
     }
 

@@ -403,8 +403,8 @@ fn missing_key_options() {
         exec(MissingKey::Default).as_deref(),
         Ok("[<no value>][<no value>]")
     );
-    // Zero: map[string]string gives "", map[string]interface{} gives a nil interface.
-    assert_eq!(exec(MissingKey::Zero).as_deref(), Ok("[][<nil>]"));
+    // Zero: map[string]string gives "", map[string]interface{} a nil interface, which prints as no value.
+    assert_eq!(exec(MissingKey::Zero).as_deref(), Ok("[][<no value>]"));
     assert_eq!(
         exec(MissingKey::Error),
         Err(
