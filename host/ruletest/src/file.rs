@@ -133,54 +133,8 @@ pub struct ExpSample {
 pub fn parse(text: &str) -> Result<UnitTestFile, String> {
     let options = serde_saphyr::options! { emit_comments: false };
     let text = if text.trim().is_empty() { "{}" } else { text };
-    serde_saphyr::from_str_with_options(text, options).map_err(|e| go_error(&e))
-}
-
-/// Go's YAML library's words for the errors a test file can have, where
-/// they differ from serde's.
-fn go_error(e: &serde_saphyr::Error) -> String {
-    use serde_saphyr::Error as E;
-    match e.without_snippet() {
-        E::SerdeUnknownField {
-            field,
-            expected,
-            location,
-        } => format!(
-            "yaml: unmarshal errors:\n  line {}: field {field} not found in type main.{}",
-            location.line(),
-            go_type(expected)
-        ),
-        E::DuplicateMappingKey { key, location } => format!(
-            "yaml: unmarshal errors:\n  line {}: key {} already set in map",
-            location.line(),
-            crate::gofmt::quote(key.as_deref().unwrap_or_default())
-        ),
-        _ => {
-            let rendered = e.to_string();
-            let first = rendered.lines().next().unwrap_or_default();
-            format!("yaml: {}", first.strip_prefix("error: ").unwrap_or(first))
-        }
-    }
-}
-
-/// The Go type whose fields serde listed as `expected`.
-fn go_type(expected: &[&str]) -> &'static str {
-    let has = |f: &str| expected.contains(&f);
-    if has("rule_files") {
-        "unitTestFile"
-    } else if has("input_series") {
-        "testGroup"
-    } else if has("exp_alerts") {
-        "alertTestCase"
-    } else if has("exp_labels") {
-        "alert"
-    } else if has("exp_samples") {
-        "promqlTestCase"
-    } else if has("histogram") {
-        "sample"
-    } else {
-        "series"
-    }
+    serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| crate::yaml_errors::go_error(&e, text))
 }
 
 /// `null` or an empty value as the default, else `T`.

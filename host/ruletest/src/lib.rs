@@ -9,7 +9,8 @@
 //!
 //! Modules: [`file`] the test-file format, `group` one test group's run,
 //! `compare` expected against got (and `--diff`), `junit` the XML report,
-//! `gofmt` and `histogram` Go's texts, `rules_glue` the rule manager.
+//! `gofmt`, `histogram` and `yaml_errors` Go's texts, `rules_glue` the rule
+//! manager.
 
 pub mod file;
 
@@ -19,6 +20,7 @@ mod group;
 mod histogram;
 mod junit;
 mod rules_glue;
+mod yaml_errors;
 
 use std::collections::HashMap;
 use std::io::Write;
