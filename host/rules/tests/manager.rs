@@ -78,8 +78,13 @@ async fn groups_run_reload_keeps_state_and_survives_a_broken_file() {
     let file = write(dir.path(), "rules.yml", RULES);
     let store = Arc::new(MemStore::new());
     let m = manager(store.clone());
-    m.update(std::slice::from_ref(&file), Duration::from_secs(60), Vec::new(), "")
-        .expect("rules load");
+    m.update(
+        std::slice::from_ref(&file),
+        Duration::from_secs(60),
+        Vec::new(),
+        "",
+    )
+    .expect("rules load");
     wait_until("evaluations", || floats(&store, "one").len() >= 3).await;
     let groups = m.groups();
     assert_eq!(groups.len(), 1);
@@ -91,8 +96,13 @@ async fn groups_run_reload_keeps_state_and_survives_a_broken_file() {
     assert_eq!(m.alerts().len(), 1);
 
     // Reload, unchanged: the alert keeps its start.
-    m.update(std::slice::from_ref(&file), Duration::from_secs(60), Vec::new(), "")
-        .expect("rules load");
+    m.update(
+        std::slice::from_ref(&file),
+        Duration::from_secs(60),
+        Vec::new(),
+        "",
+    )
+    .expect("rules load");
     let before = counter(&m, "prometheus_rule_evaluations_total");
     wait_until("more evaluations", || {
         counter(&m, "prometheus_rule_evaluations_total") > before + 4.0
@@ -106,8 +116,13 @@ async fn groups_run_reload_keeps_state_and_survives_a_broken_file() {
         "for: 1h\n      - record: two\n        expr: vector(2)",
     );
     write(dir.path(), "rules.yml", &changed);
-    m.update(std::slice::from_ref(&file), Duration::from_secs(60), Vec::new(), "")
-        .expect("rules load");
+    m.update(
+        std::slice::from_ref(&file),
+        Duration::from_secs(60),
+        Vec::new(),
+        "",
+    )
+    .expect("rules load");
     assert_eq!(m.groups()[0].rules.len(), 3);
     assert_eq!(m.alerts()[0].active_at_ms, active_at);
     wait_until("the new rule", || !floats(&store, "two").is_empty()).await;
@@ -119,7 +134,12 @@ async fn groups_run_reload_keeps_state_and_survives_a_broken_file() {
         "groups:\n  - name: fast\n    rules:\n      - record: x\n        expr: sum(\n",
     );
     let err = m
-        .update(std::slice::from_ref(&file), Duration::from_secs(60), Vec::new(), "")
+        .update(
+            std::slice::from_ref(&file),
+            Duration::from_secs(60),
+            Vec::new(),
+            "",
+        )
         .expect_err("a broken file");
     assert!(
         err.to_string().contains("could not parse expression"),

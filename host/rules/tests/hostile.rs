@@ -1,0 +1,230 @@
+//! Hostile input: huge rule files, deeply nested YAML, a rule whose
+//! result is far over its group's limit, odd rule names, templates that
+//! fail at load. Each gives a result or a clear error, never a panic, in
+//! bounded time.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use wasmetheus_model::Label;
+use wasmetheus_model::storage::{
+    Appender, Matcher, Queryable, SelectHints, Series, Storage, StorageError, VecSampleIterator,
+};
+use wasmetheus_promql::engine::Engine;
+use wasmetheus_promqltest::MemStore;
+use wasmetheus_rules::rulefmt::{self, ParseOptions};
+use wasmetheus_rules::{EvalContext, Group, Rule, load_groups};
+
+fn parse(text: &str) -> Result<rulefmt::RuleFile, Vec<String>> {
+    rulefmt::parse(text, Path::new("f.yml"), &ParseOptions::default())
+        .map_err(|e| e.iter().map(ToString::to_string).collect())
+}
+
+#[test]
+fn ten_thousand_groups_load_quickly() {
+    let mut text = String::from("groups:\n");
+    for i in 0..10_000 {
+        text.push_str(&format!(
+            "  - name: g{i}\n    rules:\n      - record: r{i}\n        expr: sum(up{{job=\"{i}\"}})\n"
+        ));
+    }
+    let start = Instant::now();
+    let parsed = parse(&text).expect("a large file loads");
+    assert_eq!(parsed.groups.len(), 10_000);
+    assert!(start.elapsed() < Duration::from_secs(60));
+    // Repeated names are all reported.
+    let doubled = format!("{text}{}", text.trim_start_matches("groups:\n"));
+    let errors = parse(&doubled).expect_err("repeated group names");
+    assert_eq!(errors.len(), 10_000);
+    assert!(
+        errors[0].contains("groupname: \"g0\" is repeated in the same file"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn deeply_nested_yaml_is_an_error_not_a_crash() {
+    for depth in [1_000, 100_000] {
+        let text = format!("groups: {}{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(parse(&text).is_err());
+        let text = format!(
+            "groups:\n  - name: {}{}",
+            "{a: ".repeat(depth),
+            "}".repeat(depth)
+        );
+        assert!(parse(&text).is_err());
+    }
+}
+
+#[test]
+fn odd_documents_and_values() {
+    // Empty file, null groups, null rules: no groups or rules, as Go reads them.
+    for text in ["", "groups:", "groups: ~", "# only a comment\n"] {
+        assert_eq!(parse(text).expect(text).groups.len(), 0, "{text:?}");
+    }
+    let parsed = parse("groups:\n  - name: g\n    rules:\n").expect("null rules");
+    assert!(parsed.groups[0].rules.is_empty());
+    // Not a mapping, wrong types: errors with positions.
+    for text in [
+        "- a\n- b\n",
+        "groups: 3\n",
+        "groups:\n  - name: g\n    limit: many\n",
+    ] {
+        let errors = parse(text).expect_err(text);
+        assert!(errors[0].starts_with("f.yml: "), "{errors:?}");
+    }
+    // A bad `for`.
+    let errors = parse(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        for: soon\n",
+    )
+    .expect_err("bad duration");
+    assert!(
+        errors[0].contains("not a valid duration string"),
+        "{errors:?}"
+    );
+}
+
+/// Rule names with quotes, braces, spaces and non-ASCII letters: alert
+/// names may hold anything; recording names with braces are refused.
+#[test]
+fn odd_rule_names() {
+    let errors =
+        parse("groups:\n  - name: g\n    rules:\n      - record: 'a{b=\"c\"}'\n        expr: up\n")
+            .expect_err("braces");
+    assert!(
+        errors[0].contains(
+            "braces present in the recording rule name; should it be in expr?: a{b=\"c\"}"
+        ),
+        "{errors:?}"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("r.yml");
+    std::fs::write(
+        &file,
+        "groups:\n  - name: \"g \\\"q\\\" ✓\"\n    rules:\n      - alert: \"Odd \\\"name\\\" ✓ {x}\"\n        expr: vector(1)\n      - record: \"rec.ord ✓\"\n        expr: vector(2)\n",
+    )
+    .expect("write");
+    let mut groups = load_groups(&[file], &Default::default()).expect("odd names load");
+    let store = MemStore::new();
+    let engine = Engine::default();
+    let ctx = EvalContext {
+        engine: &engine,
+        storage: &store,
+        notify: None,
+    };
+    groups[0].eval(0, &ctx);
+    let sets = store.label_sets();
+    assert!(sets.contains(&vec![
+        Label::new("__name__", "ALERTS"),
+        Label::new("alertname", "Odd \"name\" ✓ {x}"),
+        Label::new("alertstate", "firing"),
+    ]));
+    assert!(sets.contains(&vec![Label::new("__name__", "rec.ord ✓")]));
+    assert_eq!(groups[0].name(), "g \"q\" ✓");
+}
+
+/// A template that does not parse is a load error naming the rule and
+/// the annotation.
+#[test]
+fn bad_templates_fail_at_load() {
+    let errors = parse(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations:\n          x: '{{ .Labels.job'\n",
+    )
+    .expect_err("a bad template");
+    assert!(
+        errors[0].starts_with(
+            "f.yml: group \"g\", rule 1, \"A\": annotation \"x\": template: __alert_A:"
+        ),
+        "{errors:?}"
+    );
+}
+
+/// A store that holds `n` series `m{i="…"}` with one sample at 0,
+/// made up when read (the in-memory test store fills slowly at this
+/// size), and takes writes into a [`MemStore`].
+struct ManySeries {
+    n: usize,
+    written: MemStore,
+}
+
+impl Queryable for ManySeries {
+    fn select_series(
+        &self,
+        matchers: &[Matcher],
+        hints: &SelectHints,
+    ) -> Result<Vec<Series>, StorageError> {
+        if !matchers
+            .iter()
+            .any(|m| m.name == "__name__" && m.matches("m"))
+        {
+            return self.written.select_series(matchers, hints);
+        }
+        Ok((0..self.n)
+            .map(|i| Series {
+                labels: vec![Label::new("__name__", "m"), Label::new("i", i.to_string())],
+                samples: Box::new(VecSampleIterator::new(vec![(0, 1.0)])),
+            })
+            .collect())
+    }
+    fn label_names(&self, m: &[Matcher], a: i64, b: i64) -> Result<Vec<String>, StorageError> {
+        self.written.label_names(m, a, b)
+    }
+    fn label_values(
+        &self,
+        n: &str,
+        m: &[Matcher],
+        a: i64,
+        b: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        self.written.label_values(n, m, a, b)
+    }
+}
+
+impl Storage for ManySeries {
+    fn appender(&self) -> Box<dyn Appender + Send + '_> {
+        self.written.appender()
+    }
+}
+
+/// A rule whose result is far over the limit: an error, nothing written,
+/// the alert state dropped, in bounded time.
+#[test]
+fn a_huge_result_over_the_limit_writes_nothing() {
+    const SERIES: usize = 200_000;
+    let store = ManySeries {
+        n: SERIES,
+        written: MemStore::new(),
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("r.yml");
+    std::fs::write(
+        &file,
+        "groups:\n  - name: g\n    limit: 10\n    rules:\n      - record: r\n        expr: m\n      - alert: A\n        expr: m\n",
+    )
+    .expect("write");
+    let mut groups: Vec<Group> = load_groups(&[file], &Default::default()).expect("loads");
+    let engine = Engine::default();
+    let ctx = EvalContext {
+        engine: &engine,
+        storage: &store,
+        notify: None,
+    };
+    let start = Instant::now();
+    groups[0].eval(0, &ctx);
+    assert!(start.elapsed() < Duration::from_secs(120));
+    assert!(store.written.label_sets().is_empty());
+    let rules = groups[0].rules();
+    assert_eq!(
+        rules[0].last_error(),
+        Some(format!("exceeded limit of 10 with {SERIES} series").as_str())
+    );
+    assert_eq!(
+        rules[1].last_error(),
+        Some(format!("exceeded limit of 10 with {SERIES} alerts").as_str())
+    );
+    let Rule::Alerting(alert) = &rules[1] else {
+        panic!("an alerting rule");
+    };
+    assert!(alert.active_alerts().is_empty());
+}
