@@ -72,6 +72,7 @@ fn translate(p: &str) -> Result<String, String> {
     let mut last_repeat: Option<usize> = None;
     let mut in_class = false;
     let mut class_start = 0;
+    let mut names: Vec<String> = Vec::new();
     while i < p.len() {
         let rest = &p[i..];
         let c = rest.chars().next().unwrap_or('\0');
@@ -100,7 +101,7 @@ fn translate(p: &str) -> Result<String, String> {
                     out.push_str("(?-u:\\B)");
                     i += 2;
                 }
-                Some('p' | 'P') if rest[2..].starts_with('{') => {
+                Some('p' | 'P' | 'x') if rest[2..].starts_with('{') => {
                     let close = rest.find('}').map_or(rest.len(), |e| e + 1);
                     out.push_str(&rest[..close]);
                     i += close;
@@ -124,6 +125,14 @@ fn translate(p: &str) -> Result<String, String> {
                 && rest.starts_with("[:")
                 && let Some(e) = rest.find(":]")
             {
+                let name = rest[2..e].trim_start_matches('^');
+                const POSIX: [&str; 14] = [
+                    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower",
+                    "print", "punct", "space", "upper", "word", "xdigit",
+                ];
+                if !POSIX.contains(&name) {
+                    return Err(err("invalid character class range", &rest[..e + 2]));
+                }
                 out.push_str(&rest[..e + 2]);
                 i += e + 2;
                 continue;
@@ -140,6 +149,19 @@ fn translate(p: &str) -> Result<String, String> {
             out.push(c);
             i += c.len_utf8();
             continue;
+        }
+        if rest.starts_with("(?P<") || rest.starts_with("(?<") {
+            let open = if rest.starts_with("(?P<") { 4 } else { 3 };
+            if let Some(close) = rest[open..].find('>') {
+                let name = &rest[open..open + close];
+                if !name.is_empty() && names.iter().any(|n| n == name) {
+                    out.push('(');
+                    i += open + close + 1;
+                    last_repeat = None;
+                    continue;
+                }
+                names.push(name.to_string());
+            }
         }
         match c {
             '[' => {
@@ -234,8 +256,22 @@ fn go_error(pattern: &str, e: &regex::Error) -> String {
         err("invalid repeat count", &spanned(pattern))
     } else if msg.contains("character class range") {
         err("invalid character class range", &spanned(pattern))
+    } else if msg.contains("empty capture group name") || msg.contains("invalid capture group") {
+        let start = span.map_or(0, |(a, _)| a);
+        let before: String = pattern.chars().take(start).collect();
+        let open = before.rfind("(?").unwrap_or(0);
+        let after_close = pattern[open..]
+            .find('>')
+            .map_or(pattern.len(), |e| open + e + 1);
+        err("invalid named capture", &pattern[open..after_close])
     } else if msg.contains("group name") || msg.contains("flag") {
-        err("invalid or unsupported Perl syntax", &spanned(pattern))
+        // Go names the group opening up to the offending flag.
+        let end = span.map_or(pattern.chars().count(), |(_, b)| b);
+        let upto: String = pattern.chars().take(end).collect();
+        let open = upto.rfind("(?").unwrap_or(0);
+        err("invalid or unsupported Perl syntax", &upto[open..])
+    } else if msg.contains("Unicode property") || msg.contains("Unicode class") {
+        err("invalid character class range", &spanned(pattern))
     } else {
         let line = msg
             .lines()
