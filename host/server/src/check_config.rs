@@ -40,7 +40,7 @@ use wasmetheus_relabel::relabel;
 
 use crate::scrape_targets::{TargetGroup, populate, scrape_options};
 
-mod rules;
+pub(crate) mod rules;
 
 /// promtool's exit code for success.
 pub const SUCCESS: u8 = 0;
@@ -51,10 +51,10 @@ pub const FAILURE: u8 = 1;
 pub const LINT_FAILURE: u8 = 3;
 
 /// The lint options `--lint` accepts.
-const LINT_ALL: &str = "all";
-const LINT_DUPLICATE_RULES: &str = "duplicate-rules";
+pub(crate) const LINT_ALL: &str = "all";
+pub(crate) const LINT_DUPLICATE_RULES: &str = "duplicate-rules";
 const LINT_TOO_LONG_SCRAPE_INTERVAL: &str = "too-long-scrape-interval";
-const LINT_NONE: &str = "none";
+pub(crate) const LINT_NONE: &str = "none";
 
 /// The arguments of `check config`, as promtool's.
 #[derive(Debug, Clone, clap::Args)]
@@ -90,13 +90,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// What `--lint` asks for, read as promtool reads it.
 #[derive(Debug, Default, Clone, Copy)]
-struct Lint {
-    duplicate_rules: bool,
+pub(crate) struct Lint {
+    pub(crate) duplicate_rules: bool,
     /// Zero: the scrape interval lint is off.
-    lookback_delta: Duration,
-    fatal: bool,
+    pub(crate) lookback_delta: Duration,
+    pub(crate) fatal: bool,
     /// `--ignore-unknown-fields`: rule files may carry fields of their own.
-    ignore_unknown_fields: bool,
+    pub(crate) ignore_unknown_fields: bool,
 }
 
 impl Lint {
@@ -621,7 +621,7 @@ fn lint_scrape_configs(scrape_configs: &[ScrapeConfig], lint: &Lint, err: &mut d
 
 /// A string quoted as Go's `%q` quotes it (for the printable text of paths
 /// and names, the same as Rust's debug form).
-fn go_quote(text: &str) -> String {
+pub(crate) fn go_quote(text: &str) -> String {
     format!("{text:?}")
 }
 

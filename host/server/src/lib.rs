@@ -5,6 +5,7 @@ mod backend;
 pub mod backfill;
 pub mod check_config;
 pub mod check_plugins;
+pub mod check_rules;
 mod config_source;
 pub mod discovery;
 pub mod scrape_targets;

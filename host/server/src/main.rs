@@ -50,6 +50,33 @@ enum Test {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Unit tests for rules, in promtool's format (`promtool test rules`).
+    Rules(TestRulesArgs),
+}
+
+/// `test rules`' flags, as promtool's.
+#[derive(Debug, clap::Args)]
+struct TestRulesArgs {
+    /// The unit test files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// If set, will only run test groups whose names match the regular
+    /// expression. Can be specified multiple times.
+    #[arg(long)]
+    run: Vec<String>,
+    /// File path to store JUnit XML test results.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// [Experimental] Print colored differential output between expected &
+    /// received output.
+    #[arg(long)]
+    diff: bool,
+    /// Ignore unknown fields in the rule files read by the test files.
+    #[arg(long)]
+    ignore_unknown_fields: bool,
+    /// Accepted as promtool's; no extra output.
+    #[arg(long)]
+    debug: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +113,9 @@ enum Check {
     /// Checks configuration files (prometheus.yml with a `plugins` section),
     /// printing what `promtool check config` prints.
     Config(wasmetheus::check_config::CheckConfigArgs),
+    /// Checks rule files (standard input without files), printing what
+    /// `promtool check rules` prints.
+    Rules(wasmetheus::check_rules::CheckRulesArgs),
     /// Loads plugins in the real runtime and checks their metadata, that
     /// collect works within limits, and that their output is valid.
     Plugins {
@@ -119,6 +149,10 @@ fn main() -> ExitCode {
         Command::Check {
             what: Check::Config(args),
         } => return wasmetheus::check_config::run_command(&args),
+        // Prints and exits as promtool's `check rules`.
+        Command::Check {
+            what: Check::Rules(args),
+        } => return wasmetheus::check_rules::run_command(&args),
         Command::Check {
             what: Check::Plugins { files },
         } => check_plugins(&files),
@@ -129,6 +163,10 @@ fn main() -> ExitCode {
         Command::Test {
             what: Test::Promql { files },
         } => test_promql(&files),
+        // promtool's report and exit status.
+        Command::Test {
+            what: Test::Rules(args),
+        } => return test_rules(args),
         Command::Tsdb {
             what:
                 Tsdb::CreateBlocksFrom {
@@ -156,6 +194,19 @@ fn test_promql(files: &[PathBuf]) -> anyhow::Result<()> {
         anyhow::bail!("{} PromQL test cases failed", counts.failed);
     }
     Ok(())
+}
+
+fn test_rules(args: TestRulesArgs) -> ExitCode {
+    let _ = args.debug;
+    let args = wasmetheus_ruletest::TestRulesArgs {
+        files: args.files,
+        run: args.run,
+        junit: args.junit,
+        diff: args.diff,
+        ignore_unknown_fields: args.ignore_unknown_fields,
+    };
+    let code = wasmetheus_ruletest::run(&args, &mut std::io::stdout(), &mut std::io::stderr());
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn check_plugins(files: &[PathBuf]) -> anyhow::Result<()> {
