@@ -262,7 +262,11 @@ fn slice(item: &Value, indexes: &[Value]) -> Result<Value, String> {
         Value::String(s) => {
             Value::string(String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into_owned())
         }
-        Value::List(l) => Value::list(&l.type_name, l.items[idx[0]..idx[1]].to_vec()),
+        Value::List(l) => Value::List(std::sync::Arc::new(crate::value::List {
+            type_name: l.type_name.clone(),
+            items: l.items[idx[0]..idx[1]].to_vec(),
+            methods: l.methods.clone(),
+        })),
         _ => Value::Invalid,
     })
 }

@@ -739,6 +739,18 @@ impl<'a, 'f> State<'a, 'f> {
         receiver: Value,
     ) -> R<Value> {
         let has_args = args.len() > 1 || fin.is_some();
+        if let Some(m) = receiver.method(name).cloned() {
+            // Go looks methods up before fields and map keys.
+            let mut argv = vec![receiver.clone()];
+            argv.extend(self.eval_args(dot, &m.params, m.variadic, name, args, fin)?);
+            return match (m.imp)(&argv) {
+                Ok(v) => Ok(v),
+                Err(e) => {
+                    self.at = At::Arg(node);
+                    self.errorf(format!("error calling {name}: {e}"))
+                }
+            };
+        }
         match &receiver {
             Value::Invalid => {
                 if self.set.missing_key == MissingKey::Error {

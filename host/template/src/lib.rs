@@ -37,7 +37,7 @@ pub use prom::{
     AlertData, Expander, QueryBackend, QuerySample, alert_data_value, check_alert_template,
     expand_alert, prometheus_funcs, query_result_value,
 };
-pub use value::{FuncImpl, Function, List, Map, Param, Struct, Value};
+pub use value::{FuncImpl, Function, List, Map, Methods, Param, Struct, Value};
 
 /// A template that failed to parse or to execute: the text Go's `text/template` (or Prometheus'
 /// template layer) reports, e.g. `template: __alert_X:1: function "x" not defined`.

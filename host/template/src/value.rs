@@ -89,13 +89,19 @@ pub struct Map {
     pub type_name: Arc<str>,
     pub entries: BTreeMap<String, Value>,
     pub zero: Value,
+    pub methods: Option<Arc<Methods>>,
 }
+
+/// Methods of a named Go type, by name: each function gets the receiver first, then the arguments its
+/// `params` describe (the receiver is not among them).
+pub type Methods = std::collections::HashMap<String, Function<'static>>;
 
 /// A Go struct (or pointer to one when its type name starts with `*`): fields in declaration order.
 #[derive(Debug, Clone)]
 pub struct Struct {
     pub type_name: Arc<str>,
     pub fields: Vec<(String, Value)>,
+    pub methods: Option<Arc<Methods>>,
 }
 
 /// A Go slice.
@@ -103,6 +109,7 @@ pub struct Struct {
 pub struct List {
     pub type_name: Arc<str>,
     pub items: Vec<Value>,
+    pub methods: Option<Arc<Methods>>,
 }
 
 /// A template value.
@@ -142,6 +149,7 @@ impl Value {
                 .map(|(k, v)| (k.to_string(), Value::string(v)))
                 .collect(),
             zero: Value::string(""),
+            methods: None,
         }))
     }
 
@@ -152,6 +160,7 @@ impl Value {
             entries: entries.into_iter().collect(),
             // A nil interface, which a pipeline turns into no value.
             zero: Value::Invalid,
+            methods: None,
         }))
     }
 
@@ -160,6 +169,7 @@ impl Value {
         Value::List(Arc::new(List {
             type_name: type_name.into(),
             items,
+            methods: None,
         }))
     }
 
@@ -168,7 +178,41 @@ impl Value {
         Value::Struct(Arc::new(Struct {
             type_name: type_name.into(),
             fields,
+            methods: None,
         }))
+    }
+
+    /// The same value with methods (Go's methods of its named type), for maps, slices and structs.
+    pub fn with_methods(self, methods: Arc<Methods>) -> Value {
+        match self {
+            Value::Map(m) => Value::Map(Arc::new(Map {
+                methods: Some(methods),
+                ..(*m).clone()
+            })),
+            Value::List(l) => Value::List(Arc::new(List {
+                methods: Some(methods),
+                ..(*l).clone()
+            })),
+            Value::Struct(s) => Value::Struct(Arc::new(Struct {
+                methods: Some(methods),
+                ..(*s).clone()
+            })),
+            other => other,
+        }
+    }
+
+    fn methods(&self) -> Option<&Methods> {
+        match self {
+            Value::Map(m) => m.methods.as_deref(),
+            Value::List(l) => l.methods.as_deref(),
+            Value::Struct(s) => s.methods.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The method of this name, if the value's type has one.
+    pub fn method(&self, name: &str) -> Option<&Function<'static>> {
+        self.methods().and_then(|m| m.get(name))
     }
 
     /// Go's `%T`.

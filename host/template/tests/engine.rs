@@ -463,3 +463,95 @@ fn call_invokes_function_values() {
         Err("template: t:1:3: executing \"t\" at <call .F 1>: error calling call: wrong number of args: got 1 want 2".to_string())
     );
 }
+
+/// Methods of named types (what the Alertmanager's `KV.SortedPairs`, `KV.Remove` and
+/// `Alerts.Firing` need): looked up before fields and keys, with Go's argument checks and errors.
+#[test]
+fn methods_of_named_types() {
+    use std::sync::Arc;
+    use wasmetheus_template::Methods;
+
+    let mut kv_methods = Methods::new();
+    kv_methods.insert(
+        "Names".into(),
+        Function::new(vec![], |a| match &a[0] {
+            Value::Map(m) => Ok(strs(
+                &m.entries.keys().map(String::as_str).collect::<Vec<_>>(),
+            )),
+            _ => Err("not a map".into()),
+        }),
+    );
+    kv_methods.insert(
+        "Remove".into(),
+        Function::new(vec![Param::Named("[]string".into())], |a| {
+            let (Value::Map(m), Value::List(drop)) = (&a[0], &a[1]) else {
+                return Err("bad receiver".into());
+            };
+            let mut out = (**m).clone();
+            for d in &drop.items {
+                if let Some(k) = d.as_str() {
+                    out.entries.remove(k);
+                }
+            }
+            Ok(Value::Map(Arc::new(out)))
+        }),
+    );
+    let kv = Value::string_map([("job", "api"), ("instance", "a"), ("alertname", "X")])
+        .with_methods(Arc::new(kv_methods));
+    let mut list_methods = Methods::new();
+    list_methods.insert(
+        "Firing".into(),
+        Function::new(vec![], |a| match &a[0] {
+            Value::List(l) => Ok(Value::list(
+                "[]string",
+                l.items
+                    .iter()
+                    .filter(|v| v.as_str() != Some("resolved"))
+                    .cloned()
+                    .collect(),
+            )),
+            _ => Err("not a list".into()),
+        }),
+    );
+    let alerts = strs(&["firing", "resolved", "firing"]).with_methods(Arc::new(list_methods));
+    let mut f = funcs();
+    f.insert(
+        "stringSlice".into(),
+        Function::variadic(vec![Param::String], |a| {
+            Ok(Value::list("[]string", a.to_vec()))
+        }),
+    );
+    let data = Value::any_map([
+        ("CommonLabels".to_string(), kv),
+        ("Alerts".to_string(), alerts),
+    ]);
+    let exec = |text: &str| {
+        Template::parse("t", text, f.clone(), MissingKey::Default)
+            .and_then(|t| t.execute(&data, Limits::default()))
+            .map_err(|e| e.0)
+    };
+    assert_eq!(
+        exec("{{ .CommonLabels.Names }}").as_deref(),
+        Ok("[alertname instance job]")
+    );
+    assert_eq!(exec("{{ .CommonLabels.job }}").as_deref(), Ok("api"));
+    assert_eq!(
+        exec("{{ (.CommonLabels.Remove (stringSlice \"job\" \"instance\")).Names }}").as_deref(),
+        Ok("[alertname]")
+    );
+    assert_eq!(
+        exec("{{ len .Alerts.Firing }} {{ len (slice .Alerts 1).Firing }}").as_deref(),
+        Ok("2 1")
+    );
+    assert_eq!(
+        exec("{{ .CommonLabels.Remove 1 }}"),
+        Err(
+            "template: t:1:24: executing \"t\" at <1>: can't handle 1 for arg of type []string"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        exec("{{ .Alerts.Firing 1 }}"),
+        Err("template: t:1:10: executing \"t\" at <.Alerts.Firing>: wrong number of args for Firing: want 0 got 1".to_string())
+    );
+}
