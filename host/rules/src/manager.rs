@@ -19,7 +19,7 @@ use wasmetheus_model::Label;
 use wasmetheus_model::storage::Storage;
 use wasmetheus_promql::engine::Engine;
 
-use crate::group::{Group, GroupSnapshot, now_ms};
+use crate::group::{Group, GroupSnapshot, Rule, now_ms};
 use crate::load::{LoadError, LoadOptions, load_groups_restoring};
 use crate::rule::{Alert, EvalContext, NotifyFunc};
 use crate::schedule::{eval_timestamp, group_hash};
@@ -59,6 +59,9 @@ impl ManagerOptions {
 /// One running group.
 struct Running {
     group: Arc<Mutex<Group>>,
+    /// The group as of its last evaluation: what readers see without
+    /// waiting for an evaluation in progress.
+    snapshot: Arc<Mutex<GroupSnapshot>>,
     stopped: Arc<AtomicBool>,
     stop: watch::Sender<bool>,
 }
@@ -147,9 +150,11 @@ impl Manager {
     fn start(&self, group: Group, should_restore: bool) -> Running {
         let (stop, stop_rx) = watch::channel(false);
         let stopped = Arc::new(AtomicBool::new(false));
+        let snapshot = Arc::new(Mutex::new(group.snapshot()));
         let group = Arc::new(Mutex::new(group));
         let task = GroupTask {
             group: group.clone(),
+            snapshot: snapshot.clone(),
             stopped: stopped.clone(),
             opts: self.opts.clone(),
             should_restore,
@@ -157,6 +162,7 @@ impl Manager {
         self.opts.runtime.spawn(task.run(stop_rx));
         Running {
             group,
+            snapshot,
             stopped,
             stop,
         }
@@ -201,7 +207,7 @@ impl Manager {
         self.groups
             .lock()
             .values()
-            .map(|r| r.group.lock().snapshot())
+            .map(|r| r.snapshot.lock().clone())
             .collect()
     }
 
@@ -210,7 +216,18 @@ impl Manager {
         self.groups
             .lock()
             .values()
-            .flat_map(|r| r.group.lock().active_alerts())
+            .flat_map(|r| {
+                r.snapshot
+                    .lock()
+                    .rules
+                    .iter()
+                    .filter_map(|rule| match rule {
+                        Rule::Alerting(a) => Some(a.active_alerts()),
+                        Rule::Recording(_) => None,
+                    })
+                    .flatten()
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
@@ -229,6 +246,7 @@ impl Drop for Manager {
 /// One group's loop.
 struct GroupTask {
     group: Arc<Mutex<Group>>,
+    snapshot: Arc<Mutex<GroupSnapshot>>,
     stopped: Arc<AtomicBool>,
     opts: ManagerOptions,
     should_restore: bool,
@@ -279,6 +297,7 @@ impl GroupTask {
                 // have caught up by then.
                 restore = false;
                 let group = self.group.clone();
+                let snapshot = self.snapshot.clone();
                 let opts = self.opts.clone();
                 let _ = tokio::task::spawn_blocking(move || {
                     let ctx = EvalContext {
@@ -286,12 +305,9 @@ impl GroupTask {
                         storage: opts.storage.as_ref(),
                         notify: None,
                     };
-                    group.lock().restore_for_state(
-                        now_ms(),
-                        &ctx,
-                        opts.outage_tolerance,
-                        opts.grace_period,
-                    );
+                    let mut g = group.lock();
+                    g.restore_for_state(now_ms(), &ctx, opts.outage_tolerance, opts.grace_period);
+                    *snapshot.lock() = g.snapshot();
                 })
                 .await;
             }
@@ -301,6 +317,7 @@ impl GroupTask {
     /// One iteration at `eval_ts` (ns) on a blocking thread.
     async fn iterate(&self, eval_ts: i64) {
         let group = self.group.clone();
+        let snapshot = self.snapshot.clone();
         let stopped = self.stopped.clone();
         let opts = self.opts.clone();
         let _ = tokio::task::spawn_blocking(move || {
@@ -318,6 +335,7 @@ impl GroupTask {
             g.eval(eval_ts.div_euclid(1_000_000), &ctx);
             g.counters.iteration_duration_sum += start.elapsed().as_secs_f64();
             g.counters.iteration_duration_count += 1;
+            *snapshot.lock() = g.snapshot();
         })
         .await;
     }

@@ -250,6 +250,14 @@ async fn a_slow_group_counts_missed_iterations_and_stop_does_not_wait() {
         iterations >= evaluations + 3.0,
         "{iterations} iterations, {evaluations} evaluations"
     );
+    // Readers do not wait for the evaluation in progress.
+    for _ in 0..5 {
+        let reading = Instant::now();
+        assert_eq!(m.groups().len(), 1);
+        assert!(m.alerts().is_empty());
+        assert!(reading.elapsed() < Duration::from_millis(100), "{:?}", reading.elapsed());
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
     let stopping = Instant::now();
     m.stop();
     assert!(stopping.elapsed() < Duration::from_millis(100));
