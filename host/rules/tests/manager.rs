@@ -255,7 +255,11 @@ async fn a_slow_group_counts_missed_iterations_and_stop_does_not_wait() {
         let reading = Instant::now();
         assert_eq!(m.groups().len(), 1);
         assert!(m.alerts().is_empty());
-        assert!(reading.elapsed() < Duration::from_millis(100), "{:?}", reading.elapsed());
+        assert!(
+            reading.elapsed() < Duration::from_millis(100),
+            "{:?}",
+            reading.elapsed()
+        );
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     let stopping = Instant::now();
