@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wasmetheus_model::storage::{Appender, Storage};
+use wasmetheus_model::storage::Storage;
 use wasmetheus_promql::engine::Engine;
 use wasmetheus_promql::value::SampleValue;
 use wasmetheus_promqltest::MemStore;
