@@ -25,6 +25,14 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// `alerting` or `recording`, as the API names the kinds.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Rule::Recording(_) => "recording",
+            Rule::Alerting(_) => "alerting",
+        }
+    }
+
     pub fn name(&self) -> &str {
         match self {
             Rule::Recording(r) => r.name(),
@@ -279,6 +287,7 @@ impl Group {
         let mut samples_total = 0u64;
         for i in 0..self.rules.len() {
             let rule_start = Instant::now();
+            let rule_wall = now_ms();
             self.counters.evaluations += 1;
             let result = match &mut self.rules[i] {
                 Rule::Recording(r) => r.eval(ts_ms, offset, ctx, self.limit),
@@ -288,7 +297,7 @@ impl Group {
                 Ok(vector) => vector,
                 Err(e) => {
                     tracing::warn!(group = %self.name, rule = %self.rules[i].name(), err = %e, "Evaluating rule failed");
-                    self.set_rule_status(i, rule_start, wall, Health::Bad, Some(e));
+                    self.set_rule_status(i, rule_start, rule_wall, Health::Bad, Some(e));
                     self.counters.failures += 1;
                     continue;
                 }
@@ -303,7 +312,7 @@ impl Group {
                 Some(returned) => self.series_in_previous_eval[i] = returned,
                 None => self.counters.failures += 1,
             }
-            self.set_rule_status(i, rule_start, wall, health, last_error);
+            self.set_rule_status(i, rule_start, rule_wall, health, last_error);
         }
         self.counters.last_samples = samples_total;
         self.cleanup_stale_series(stale_t, ctx);

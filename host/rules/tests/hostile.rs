@@ -228,3 +228,23 @@ fn a_huge_result_over_the_limit_writes_nothing() {
     };
     assert!(alert.active_alerts().is_empty());
 }
+
+/// Scalars Go reads into strings: numbers and booleans as label values
+/// and expressions, `null` values as empty.
+#[test]
+fn scalars_read_as_go_reads_them() {
+    let parsed = parse(
+        "groups:\n  - name: 1\n    labels: {a: 1, b: true, c: ~, d: }\n    rules:\n      - record: r\n        expr: 1\n        labels: {x: 2.5}\n",
+    )
+    .expect("scalars as strings");
+    let g = &parsed.groups[0];
+    assert_eq!(g.name, "1");
+    let labels: Vec<(&str, &str)> = g
+        .labels
+        .iter()
+        .map(|l| (l.name.as_str(), l.value.as_str()))
+        .collect();
+    assert_eq!(labels, [("a", "1"), ("b", "true"), ("c", ""), ("d", "")]);
+    assert_eq!(g.rules[0].expr, "1");
+    assert_eq!(g.rules[0].labels[0].value, "2.5");
+}
