@@ -325,6 +325,33 @@ fn float_signed(v: f64, verb: char, prec: Option<usize>, plus: bool, space: bool
     }
 }
 
+/// Go's `#` flag on floats: the decimal point always, and for `%g` trailing zeros up to the precision.
+fn sharp_float(s: &str, verb: char, prec: Option<usize>) -> String {
+    let (mant, exp) = match s.find(['e', 'E']) {
+        Some(e) => (&s[..e], &s[e..]),
+        None => (s, ""),
+    };
+    let mut mant = mant.to_string();
+    if !mant.contains('.') {
+        mant.push('.');
+    }
+    if matches!(verb, 'g' | 'G') {
+        let want = prec.unwrap_or(6).max(1);
+        let digits = mant
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>();
+        let significant = digits
+            .trim_start_matches('0')
+            .len()
+            .max(usize::from(digits.chars().all(|c| c == '0')));
+        for _ in significant..want {
+            mant.push('0');
+        }
+    }
+    format!("{mant}{exp}")
+}
+
 // ---------- %v ----------
 
 /// `%v` (and `%+v` with `plus`) of a value, as fmt prints it at the given depth.
@@ -539,12 +566,8 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
             'v' | 'g' | 'G' | 'e' | 'E' | 'f' | 'F' => {
                 let vb = if verb == 'v' { 'g' } else { verb };
                 let mut s = float_signed(*x, vb, f.prec, f.plus, f.space);
-                if f.sharp && x.is_finite() && !s.contains('.') {
-                    // `#` keeps the decimal point.
-                    match s.find(['e', 'E']) {
-                        Some(e) => s.insert(e, '.'),
-                        None => s.push('.'),
-                    }
+                if f.sharp && x.is_finite() {
+                    s = sharp_float(&s, vb, f.prec);
                 }
                 let mut flags = *f;
                 if !x.is_finite() {
@@ -588,7 +611,7 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
             }
         }
         Value::Invalid | Value::Nil => match verb {
-            'v' | 's' => pad("<nil>", f),
+            'v' => pad("<nil>", f),
             _ => bad_verb(verb, v, f),
         },
         Value::Time(ns) => match verb {
@@ -650,6 +673,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         out.push_str(&format[i..i + off]);
         i += off + 1;
         let mut f = Flags::default();
+        let mut bad_index = false;
         // Flags.
         while i < b.len() {
             match b[i] {
@@ -713,12 +737,11 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         if i < b.len() && b[i] == b'[' {
             // Explicit argument indexes: rarely used in templates; Go's forms kept minimal.
             if let Some(close) = format[i..].find(']') {
-                if let Ok(n) = format[i + 1..i + close].parse::<usize>()
-                    && n >= 1
-                {
-                    argi = n - 1;
-                    reordered = true;
+                match format[i + 1..i + close].parse::<usize>() {
+                    Ok(n) if n >= 1 && n <= args.len() => argi = n - 1,
+                    _ => bad_index = true,
                 }
+                reordered = true;
                 i += close + 1;
             }
         }
@@ -729,6 +752,10 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         i += verb.len_utf8();
         if verb == '%' {
             out.push('%');
+            continue;
+        }
+        if bad_index {
+            out.push_str(&format!("%!{verb}(BADINDEX)"));
             continue;
         }
         let mut sharp_v = false;
