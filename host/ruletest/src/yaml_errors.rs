@@ -24,13 +24,14 @@ pub fn go_error(e: &serde_saphyr::Error, text: &str) -> String {
                 struct_type(expected)
             ),
         ),
-        E::DuplicateMappingKey { key, location } => unmarshal(
-            location.line(),
-            format!(
-                "key {} already set in map",
-                quote(key.as_deref().unwrap_or_default())
-            ),
-        ),
+        E::DuplicateMappingKey { key, location } => {
+            let key = key.as_deref().unwrap_or_default();
+            let what = match owner_of(key, text, location.line()) {
+                Some(owner) => format!("field {key} already set in type main.{owner}"),
+                None => format!("key {} already set in map", quote(key)),
+            };
+            unmarshal(location.line(), what)
+        }
         // The custom errors of durations and timestamps, which Go
         // returns unchanged from their `UnmarshalYAML`.
         E::Message { msg, .. } => msg.clone(),
@@ -76,6 +77,39 @@ fn struct_type(expected: &[&str]) -> &'static str {
     } else {
         "series"
     }
+}
+
+/// The Go struct a repeated key at `line` belongs to, `None` for a map's
+/// key.
+fn owner_of(key: &str, text: &str, line: u64) -> Option<&'static str> {
+    Some(match key {
+        "rule_files" | "evaluation_interval" | "group_eval_order" | "tests" | "fuzzy_compare" => {
+            "unitTestFile"
+        }
+        "interval" | "input_series" | "alert_rule_test" | "promql_expr_test"
+        | "external_labels" | "external_url" | "name" | "start_timestamp" => "testGroup",
+        "series" | "values" => "series",
+        "alertname" | "exp_alerts" => "alertTestCase",
+        "exp_labels" | "exp_annotations" => "alert",
+        "expr" | "exp_samples" => "promqlTestCase",
+        "labels" | "value" | "histogram" => "sample",
+        "eval_time" => {
+            // Shared by both kinds of test: the nearer list above decides.
+            let above: Vec<&str> = text
+                .lines()
+                .take(usize::try_from(line).unwrap_or(usize::MAX))
+                .collect();
+            let above = above.join("\n");
+            let alert = above.rfind("alert_rule_test");
+            let promql = above.rfind("promql_expr_test");
+            if alert > promql {
+                "alertTestCase"
+            } else {
+                "promqlTestCase"
+            }
+        }
+        _ => return None,
+    })
 }
 
 /// The Go type of a field's value and of its elements.
@@ -282,6 +316,14 @@ mod tests {
             (
                 "tests:\n  - 1.5\n",
                 "line 2: cannot unmarshal !!float `1.5` into main.testGroup",
+            ),
+            (
+                "tests:\n- alert_rule_test:\n  - eval_time: 1m\n    eval_time: 2m\n",
+                "line 4: field eval_time already set in type main.alertTestCase",
+            ),
+            (
+                "tests:\n- external_labels: {a: x, a: y}\n",
+                "line 2: key \"a\" already set in map",
             ),
         ];
         for (text, want) in cases {
