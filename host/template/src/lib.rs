@@ -9,11 +9,22 @@
 //! `time.Time`/`time.Duration` values with methods (`(… | toTime).Format "2006"`). Modules:
 //! `lex` and `parse` (Go's `text/template/parse`), `exec` (Go's `exec.go`), `builtins` (Go's
 //! `funcs.go`), `gofmt` (Go's `fmt` verbs and `strconv` quoting), `gotime` (Go's time formatting),
-//! `prom` (Prometheus' `template/template.go` and the alert-rule prelude).
+//! `goregex` (Go's `regexp` syntax and errors over the `regex` crate), `value` (the value model:
+//! Go kinds, named types with methods, typed function parameters), `prom` (Prometheus'
+//! `template/template.go` and the alert-rule prelude).
 //!
 //! Execution is bounded: output size, evaluation steps (which bounds `range` over huge data) and
-//! nesting depth (control structures and `{{template}}` calls together) are limited by [`Limits`];
-//! parsing limits nesting to 100 levels.
+//! nesting depth (control structures and `{{template}}` calls together, 100 by default where Go allows
+//! 100,000 template calls) are limited by [`Limits`]; parsing limits nesting to 100 levels (Go:
+//! 10,000 parenthesized pipelines).
+//!
+//! Where this differs from Go: pointers nested in printed values print as `&{…}` (Go prints their
+//! addresses); the hexadecimal float verbs (`%x`, `%X`, `%b` on floats) are not implemented; text
+//! mode only (no `html/template` contextual escaping, so no `tmpl`); functions cannot panic, so Go's
+//! recovered-panic texts appear only where reproduced (`regexp: Compile(…)`, nil samples).
+//! Prometheus 3 semantics are followed where it differs from 2.x: `missingkey=zero` by default,
+//! `title` is `cases.Title` (`don't` → `Don't`), `.Value` is `interface {}`, Go 1.22+ template
+//! syntax (`range` over an integer, `else with`).
 
 mod builtins;
 mod exec;
