@@ -107,35 +107,48 @@ pub fn format_float_e(v: f64) -> String {
 /// Go's `time.Duration.String()` of a duration in milliseconds: `0s`,
 /// `500ms`, `1m0s`, `1h0m0.5s`.
 pub fn go_duration(ms: i64) -> String {
-    if ms == 0 {
+    go_duration_ns(i128::from(ms) * 1_000_000)
+}
+
+/// Go's `time.Duration.String()` of nanoseconds: `1.5µs`, `2.25ms`,
+/// `1m2.000000001s`.
+pub fn go_duration_ns(ns: i128) -> String {
+    if ns == 0 {
         return "0s".into();
     }
-    let neg = ms < 0;
-    let u = ms.unsigned_abs();
+    let u = ns.unsigned_abs();
     let mut out = String::new();
-    if neg {
+    if ns < 0 {
         out.push('-');
     }
-    if u < 1000 {
-        let _ = write!(out, "{u}ms");
+    // `v` with its last `prec` digits as a fraction, trailing zeros gone.
+    let frac = |v: u128, prec: u32| {
+        let scale = 10u128.pow(prec);
+        let f = format!("{:0width$}", v % scale, width = prec as usize);
+        let f = f.trim_end_matches('0');
+        if f.is_empty() {
+            format!("{}", v / scale)
+        } else {
+            format!("{}.{f}", v / scale)
+        }
+    };
+    if u < 1_000_000_000 {
+        let _ = match u {
+            u if u < 1_000 => write!(out, "{u}ns"),
+            u if u < 1_000_000 => write!(out, "{}µs", frac(u, 3)),
+            u => write!(out, "{}ms", frac(u, 6)),
+        };
         return out;
     }
-    let hours = u / 3_600_000;
-    let minutes = u / 60_000 % 60;
-    let secs = u / 1000 % 60;
-    let frac = u % 1000;
+    let hours = u / 3_600_000_000_000;
+    let minutes = u / 60_000_000_000 % 60;
     if hours > 0 {
         let _ = write!(out, "{hours}h");
     }
     if hours > 0 || minutes > 0 {
         let _ = write!(out, "{minutes}m");
     }
-    let _ = write!(out, "{secs}");
-    if frac > 0 {
-        let f = format!("{frac:03}");
-        let _ = write!(out, ".{}", f.trim_end_matches('0'));
-    }
-    out.push('s');
+    let _ = write!(out, "{}s", frac(u % 60_000_000_000, 9));
     out
 }
 
@@ -222,6 +235,11 @@ mod tests {
             assert_eq!(go_duration(ms), go, "{ms}");
             assert_eq!(model_duration(ms), model, "{ms}");
         }
+        assert_eq!(go_duration_ns(1_500), "1.5µs");
+        assert_eq!(go_duration_ns(999), "999ns");
+        assert_eq!(go_duration_ns(2_250_000), "2.25ms");
+        assert_eq!(go_duration_ns(62_000_000_001), "1m2.000000001s");
+        assert_eq!(go_duration_ns(-1_000_000_000), "-1s");
     }
 
     #[test]
