@@ -207,11 +207,34 @@ impl Drop for KillOnDrop {
 }
 
 /// A loopback port free right now, for a peer process to listen on.
+///
+/// The port is below the kernel's ephemeral range, so no listener or
+/// outgoing connection bound to port 0 (every in-process server and
+/// fixture of the tests) can take it before the peer binds it; each call
+/// in this process answers a different port, so concurrent tests never
+/// hand the same one to two peers. The starting point depends on the
+/// process id to keep concurrent test processes apart.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("binding a loopback port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    const LOW: u32 = 10_000;
+    let span = ephemeral_low.saturating_sub(LOW).max(1);
+    let start = (std::process::id().wrapping_mul(7919)) % span;
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = LOW + (start + offset) % span;
+        let Ok(port) = u16::try_from(port) else {
+            continue;
+        };
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port below the ephemeral range ({ephemeral_low})");
 }
 
 /// The text-format body the fixture target serves at `/metrics`: a

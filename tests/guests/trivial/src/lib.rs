@@ -14,7 +14,7 @@ impl Exporter for Trivial {
             "One gauge, one counter",
         )
         // Settings it ignores; `blob` is declared secret although its
-        // name does not say so (tests/tests/plugin_secrets.rs).
+        // name does not say so (tests/tests/it/plugin_secrets.rs).
         .config_schema(
             r#"{"type": "object", "properties": {
                 "blob": {"type": "string", "writeOnly": true},
