@@ -46,6 +46,8 @@ pub struct ServerBackend {
     /// `--query.max-concurrency`.
     query_gate: Mutex<Arc<wasmetheus_api::QueryGate>>,
     started: std::time::SystemTime,
+    /// The rule manager and the notifier, once started.
+    alerting: OnceLock<Arc<crate::alerting::Alerting>>,
 }
 
 #[derive(Default)]
@@ -88,7 +90,14 @@ impl ServerBackend {
             // Prometheus' default `--query.max-concurrency`.
             query_gate: Mutex::new(Arc::new(wasmetheus_api::QueryGate::new(20))),
             started: std::time::SystemTime::now(),
+            alerting: OnceLock::new(),
         }
+    }
+
+    /// Attaches the rule manager and the notifier (once, at start, after
+    /// the configuration was applied to them).
+    pub fn attach_alerting(&self, alerting: Arc<crate::alerting::Alerting>) {
+        let _ = self.alerting.set(alerting);
     }
 
     pub fn set_query_settings(
@@ -187,11 +196,24 @@ impl ServerBackend {
         tokio::task::spawn_blocking(move || runtime.apply_config(&applied))
             .await
             .map_err(|e| e.to_string())?;
+        // Then the rules and the notifier, as Prometheus' reloaders: what
+        // fails keeps its previous state, the rest of the configuration
+        // is in force, and the reload counts as failed.
+        let failed = match self.alerting.get() {
+            Some(alerting) => !alerting.apply(&config).is_empty(),
+            None => false,
+        };
         *self.config.lock() = config;
-        self.reloads.lock().0 = true;
         self.query.lock().config_loaded = Some(std::time::SystemTime::now());
         self.self_changes.send_modify(|g| *g += 1);
         self.start_discovery();
+        if failed {
+            let mut reloads = self.reloads.lock();
+            reloads.0 = false;
+            reloads.1 += 1;
+            return Err(self.source.apply_error());
+        }
+        self.reloads.lock().0 = true;
         tracing::info!("configuration reloaded");
         Ok(())
     }
@@ -543,7 +565,25 @@ impl Backend for ServerBackend {
     }
 
     fn self_metrics(&self) -> Vec<MetricFamily> {
-        self.host_families()
+        let mut families = self.host_families();
+        if let Some(alerting) = self.alerting.get() {
+            families.extend(alerting.metrics());
+        }
+        families
+    }
+
+    fn rule_groups(&self) -> Vec<wasmetheus_api::types::RuleGroup> {
+        self.alerting
+            .get()
+            .map(|alerting| alerting.rule_groups())
+            .unwrap_or_default()
+    }
+
+    fn alertmanagers_status(&self) -> wasmetheus_api::types::AlertmanagersStatus {
+        self.alerting
+            .get()
+            .map(|alerting| alerting.alertmanagers_status())
+            .unwrap_or_default()
     }
 
     fn instance_metrics(&self, instance: &str) -> Option<Result<Arc<Vec<MetricFamily>>, String>> {

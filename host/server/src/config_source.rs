@@ -25,4 +25,16 @@ impl ConfigSource {
             ),
         }
     }
+
+    /// Prometheus' text for a configuration that loaded but that a part
+    /// of the server could not apply.
+    pub fn apply_error(&self) -> String {
+        let file = match self {
+            ConfigSource::File(path) => path.display().to_string(),
+            ConfigSource::BuiltIn => String::new(),
+        };
+        format!(
+            "one or more errors occurred while applying the new configuration (--config.file={file:?})"
+        )
+    }
 }

@@ -249,32 +249,15 @@ impl Discovery {
         for scrape in &config.scrape_configs {
             let job = scrape.job_name.clone();
             for (i, fsd) in scrape.file_sd_configs.iter().enumerate() {
-                let (wake_tx, wake_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-                // Watch the directories: editors replace files, which a
-                // watch on the file itself would lose.
-                if let Ok(mut watcher) =
-                    notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
-                        let _ = wake_tx.send(());
-                    })
-                {
-                    use notify::Watcher;
-                    for pattern in &fsd.files {
-                        let dir = match Path::new(pattern).parent() {
-                            Some(dir) if !dir.as_os_str().is_empty() => dir,
-                            _ => Path::new("."),
-                        };
-                        let _ = watcher.watch(dir, notify::RecursiveMode::NonRecursive);
-                    }
-                    watchers.push(watcher);
-                }
-                tasks.push(tokio::spawn(run_file_sd(
-                    job.clone(),
+                spawn_file_sd(
+                    &job,
                     format!("file_sd/{i}"),
-                    fsd.clone(),
-                    discovered.clone(),
-                    Arc::clone(&changed),
-                    wake_rx,
-                )));
+                    fsd,
+                    discovered,
+                    &changed,
+                    &mut tasks,
+                    &mut watchers,
+                );
             }
             for (i, hsd) in scrape.http_sd_configs.iter().enumerate() {
                 tasks.push(tokio::spawn(run_http_sd(
@@ -312,6 +295,93 @@ impl Discovery {
             statuses,
         }
     }
+}
+
+/// The sources of every `alerting.alertmanagers` entry (file, HTTP and
+/// DNS discovery), their groups under the entry's `config-N` name in
+/// `discovered`; `changed` is called after each change. Static configs
+/// are the notifier's own.
+pub fn start_alertmanagers(
+    config: &Config,
+    discovered: &Discovered,
+    changed: Arc<dyn Fn() + Send + Sync>,
+) -> Discovery {
+    discovered.clear();
+    let mut tasks = Vec::new();
+    let mut watchers = Vec::new();
+    for (n, am) in config.alerting.alertmanagers.iter().enumerate() {
+        let name = format!("config-{n}");
+        for (i, fsd) in am.file_sd_configs.iter().enumerate() {
+            spawn_file_sd(
+                &name,
+                format!("file_sd/{i}"),
+                fsd,
+                discovered,
+                &changed,
+                &mut tasks,
+                &mut watchers,
+            );
+        }
+        for (i, hsd) in am.http_sd_configs.iter().enumerate() {
+            tasks.push(tokio::spawn(run_http_sd(
+                name.clone(),
+                format!("http_sd/{i}"),
+                hsd.clone(),
+                discovered.clone(),
+                Arc::clone(&changed),
+            )));
+        }
+        for (i, dsd) in am.dns_sd_configs.iter().enumerate() {
+            tasks.push(tokio::spawn(run_dns_sd(
+                name.clone(),
+                format!("dns_sd/{i}"),
+                dsd.clone(),
+                discovered.clone(),
+                Arc::clone(&changed),
+            )));
+        }
+    }
+    Discovery {
+        tasks,
+        _watchers: watchers,
+        statuses: Arc::new(Mutex::new(Vec::new())),
+    }
+}
+
+/// Starts one `file_sd_configs` entry: a watch on its files' directories
+/// (editors replace files, which a watch on the file itself would lose)
+/// and the task reading them.
+fn spawn_file_sd(
+    job: &str,
+    source: String,
+    fsd: &FileSdConfig,
+    discovered: &Discovered,
+    changed: &Arc<dyn Fn() + Send + Sync>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    watchers: &mut Vec<notify::RecommendedWatcher>,
+) {
+    let (wake_tx, wake_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    if let Ok(mut watcher) = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
+        let _ = wake_tx.send(());
+    }) {
+        use notify::Watcher;
+        for pattern in &fsd.files {
+            let dir = match Path::new(pattern).parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => Path::new("."),
+            };
+            let _ = watcher.watch(dir, notify::RecursiveMode::NonRecursive);
+        }
+        watchers.push(watcher);
+    }
+    tasks.push(tokio::spawn(run_file_sd(
+        job.to_owned(),
+        source,
+        fsd.clone(),
+        discovered.clone(),
+        Arc::clone(changed),
+        wake_rx,
+    )));
 }
 
 async fn run_file_sd(

@@ -1,6 +1,7 @@
 //! The `wasmetheus` server as a library: the binary's `serve` and `check`
 //! commands, usable in-process by the end-to-end tests.
 
+pub mod alerting;
 mod backend;
 pub mod backfill;
 pub mod check_config;

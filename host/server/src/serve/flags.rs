@@ -100,6 +100,57 @@ pub struct ServeArgs {
     /// TLS, authentication and the address the server is reached at.
     #[command(flatten)]
     pub web: WebArgs,
+    /// The rule manager's and the notifier's settings.
+    #[command(flatten)]
+    pub rules: RulesArgs,
+}
+
+/// The flags of the rule manager and the notifier, with Prometheus' names
+/// and defaults ([`Default`] gives those defaults).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RulesArgs {
+    /// Max time to tolerate prometheus outage for restoring "for" state of
+    /// alert.
+    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_parser = parse_duration)]
+    pub for_outage_tolerance: std::time::Duration,
+    /// Minimum duration between alert and restored "for" state. This is
+    /// maintained only for alerts with configured "for" time greater than
+    /// grace period.
+    #[arg(long = "rules.alert.for-grace-period", default_value = "10m", value_parser = parse_duration)]
+    pub for_grace_period: std::time::Duration,
+    /// Minimum amount of time to wait before resending an alert to
+    /// Alertmanager.
+    #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_parser = parse_duration)]
+    pub resend_delay: std::time::Duration,
+    /// The capacity of the queue for pending Alertmanager notifications.
+    #[arg(
+        long = "alertmanager.notification-queue-capacity",
+        default_value_t = 10_000
+    )]
+    pub notification_queue_capacity: usize,
+    /// Send any outstanding Alertmanager notifications when shutting down.
+    /// If false, any outstanding Alertmanager notifications will be
+    /// dropped when shutting down.
+    #[arg(
+        long = "alertmanager.drain-notification-queue-on-shutdown",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub drain_notification_queue_on_shutdown: bool,
+}
+
+impl Default for RulesArgs {
+    fn default() -> Self {
+        RulesArgs {
+            for_outage_tolerance: std::time::Duration::from_secs(3600),
+            for_grace_period: std::time::Duration::from_secs(600),
+            resend_delay: std::time::Duration::from_secs(60),
+            notification_queue_capacity: 10_000,
+            drain_notification_queue_on_shutdown: true,
+        }
+    }
 }
 
 /// The flags of the HTTP server's security and addressing, as Prometheus'.
@@ -246,6 +297,26 @@ impl ServeArgs {
             (
                 "web.route-prefix",
                 self.web.route_prefix.clone().unwrap_or_default(),
+            ),
+            (
+                "rules.alert.for-outage-tolerance",
+                duration(self.rules.for_outage_tolerance),
+            ),
+            (
+                "rules.alert.for-grace-period",
+                duration(self.rules.for_grace_period),
+            ),
+            (
+                "rules.alert.resend-delay",
+                duration(self.rules.resend_delay),
+            ),
+            (
+                "alertmanager.notification-queue-capacity",
+                self.rules.notification_queue_capacity.to_string(),
+            ),
+            (
+                "alertmanager.drain-notification-queue-on-shutdown",
+                self.rules.drain_notification_queue_on_shutdown.to_string(),
             ),
         ]
         .into_iter()

@@ -15,7 +15,7 @@ use crate::backend::ServerBackend;
 use crate::config_source::ConfigSource;
 use anyhow::Context;
 use connections::serve_http;
-pub use flags::{ServeArgs, WebArgs};
+pub use flags::{RulesArgs, ServeArgs, WebArgs};
 use listener::LimitedListener;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,6 +67,8 @@ pub struct RunningServer {
     /// Scraping stops (and releases the TSDB) when this is dropped.
     scrape: ScrapeManager,
     db: Arc<wasmetheus_tsdb::Db>,
+    /// The rule manager and the notifier: stopped before the scrapes.
+    alerting: Arc<crate::alerting::Alerting>,
 }
 
 impl RunningServer {
@@ -82,6 +84,9 @@ impl RunningServer {
         );
         let tls = self.web.filter(|web| web.tls_enabled());
         serve_http(self.listener, router, self.read_timeout, tls, shutdown).await;
+        // No evaluation starts after this; what is queued for the
+        // Alertmanagers is sent within their timeout.
+        self.alerting.stop().await;
         self.scrape.shutdown().await;
         drop(self._watcher);
         // Closes the log now, whoever still holds the database: nothing
@@ -180,6 +185,20 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("listening on {}", args.listen_address))?;
     let local = listener.local_addr()?;
     let listener = LimitedListener::new(listener, args.web_max_connections as usize);
+    // The rules and the notifier, on the configuration as loaded; a rule
+    // file that does not load, or Alertmanager settings the notifier
+    // cannot use, stop the start as they stop Prometheus'.
+    let alerting = Arc::new(crate::alerting::Alerting::new(
+        &args.rules,
+        args.engine(),
+        Arc::clone(&db) as Arc<dyn wasmetheus_model::storage::Storage>,
+        &external_url,
+    ));
+    let errors = alerting.apply(&config);
+    if !errors.is_empty() {
+        alerting.stop().await;
+        anyhow::bail!("{}: {}", source.apply_error(), errors.join("; "));
+    }
     let backend = Arc::new(ServerBackend::new(
         runtime,
         source,
@@ -190,6 +209,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     backend.enable_admin_api(args.enable_admin_api);
     backend.set_query_settings(args.engine(), args.flag_values(), args.enable_lifecycle);
     backend.set_query_concurrency(args.query_max_concurrency as usize);
+    backend.attach_alerting(Arc::clone(&alerting));
     backend.start_discovery();
     let scrape = ScrapeManager::start(backend.clone(), Some(db.clone()));
     backend.attach_store(scrape.store().clone());
@@ -217,6 +237,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         _watcher: watcher,
         scrape,
         db,
+        alerting,
     })
 }
 

@@ -1,0 +1,426 @@
+//! Rules and alerts in the server: the rule manager (`wasmetheus-rules`)
+//! evaluating the groups of `rule_files` against the TSDB and writing
+//! recorded series, `ALERTS` and `ALERTS_FOR_STATE` through its appender,
+//! and the notifier (`wasmetheus-notifier`) sending the alerts to the
+//! Alertmanagers of `alerting.alertmanagers`, found by their static, file,
+//! HTTP and DNS discovery.
+//!
+//! [`Alerting::apply`] applies a configuration as Prometheus' reloaders do:
+//! the rules (a file that does not load fails the reload and keeps the old
+//! groups), then the notifier, then the Alertmanagers' discovery. Rule
+//! alerts become notifier alerts as Prometheus' `sendAlerts` makes them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use parking_lot::Mutex;
+use wasmetheus_api::types::{self as api};
+use wasmetheus_config::Config;
+use wasmetheus_model::storage::Storage;
+use wasmetheus_model::{Label, MetricFamily};
+use wasmetheus_promql::engine::Engine;
+use wasmetheus_rules::{
+    AlertState, GroupSnapshot, Health, LoadOptions, ManagerOptions, NotifyFunc,
+};
+
+use crate::discovery::{Discovered, Discovery, start_alertmanagers};
+use crate::serve::RulesArgs;
+
+/// The rule manager and the notifier of a running server.
+pub struct Alerting {
+    rules: wasmetheus_rules::Manager,
+    notifier: Arc<wasmetheus_notifier::Manager>,
+    external_url: String,
+    /// What the Alertmanagers' file, HTTP and DNS discovery found, by
+    /// `config-N`.
+    discovered: Discovered,
+    discovery: Mutex<Option<Discovery>>,
+}
+
+impl Alerting {
+    /// Creates both managers (nothing is loaded yet: see
+    /// [`Alerting::apply`]) and starts the notifier's send loop. Must be
+    /// called within a Tokio runtime.
+    pub fn new(
+        args: &RulesArgs,
+        engine: Engine,
+        storage: Arc<dyn Storage>,
+        external_url: &str,
+    ) -> Alerting {
+        let notifier = Arc::new(wasmetheus_notifier::Manager::new(
+            wasmetheus_notifier::Options {
+                queue_capacity: args.notification_queue_capacity,
+                drain_on_shutdown: args.drain_notification_queue_on_shutdown,
+                ..wasmetheus_notifier::Options::default()
+            },
+        ));
+        notifier.run();
+        let mut options = ManagerOptions::new(Arc::new(engine), storage);
+        options.notify = Some(send_alerts(Arc::clone(&notifier), external_url));
+        options.resend_delay = args.resend_delay;
+        options.outage_tolerance = args.for_outage_tolerance;
+        options.grace_period = args.for_grace_period;
+        Alerting {
+            rules: wasmetheus_rules::Manager::new(options),
+            notifier,
+            external_url: external_url.to_owned(),
+            discovered: Discovered::default(),
+            discovery: Mutex::new(None),
+        }
+    }
+
+    /// Applies `config`: rules, then the notifier, then the Alertmanagers'
+    /// discovery. Each error (Prometheus' texts) is returned; what failed
+    /// keeps its previous state, the rest is applied.
+    pub fn apply(&self, config: &Config) -> Vec<String> {
+        let mut errors = Vec::new();
+        if let Err(e) = self.apply_rules(config) {
+            tracing::error!("loading groups failed: {e}");
+            errors.push(e);
+        }
+        match self.notifier.apply_config(config) {
+            Ok(()) => self.restart_discovery(config),
+            Err(e) => {
+                let e = format!("error applying the alerting configuration: {e}");
+                tracing::error!("{e}");
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
+    /// Prometheus' rule reloader: every `rule_files` pattern globbed, the
+    /// groups loaded with the global interval, query offset, external
+    /// labels and URL.
+    fn apply_rules(&self, config: &Config) -> Result<(), String> {
+        let mut files: Vec<PathBuf> = Vec::new();
+        for pattern in &config.rule_files {
+            let found = wasmetheus_config::glob::glob(&pattern.0)
+                .map_err(|e| format!("error retrieving rule files for {}: {e}", pattern.0))?;
+            files.extend(found);
+        }
+        let options = LoadOptions {
+            default_interval: config.global.evaluation_interval.0,
+            default_query_offset: config.global.rule_query_offset.0,
+            external_labels: external_labels(config),
+            external_url: self.external_url.clone(),
+            ignore_unknown_fields: false,
+        };
+        self.rules
+            .update_with_options(&files, &options)
+            .map_err(|e| {
+                e.errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+    }
+
+    /// Starts the file, HTTP and DNS discovery of every `alertmanagers`
+    /// entry; each change hands the entry's groups (its static ones and
+    /// every discovered one) to the notifier.
+    fn restart_discovery(&self, config: &Config) {
+        // The old sources stop before the new ones start.
+        *self.discovery.lock() = None;
+        let alertmanagers = config.alerting.alertmanagers.clone();
+        if alertmanagers.iter().all(|am| {
+            am.file_sd_configs.is_empty()
+                && am.http_sd_configs.is_empty()
+                && am.dns_sd_configs.is_empty()
+        }) {
+            return;
+        }
+        let notifier = Arc::clone(&self.notifier);
+        let discovered = self.discovered.clone();
+        let changed: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            for (i, am) in alertmanagers.iter().enumerate() {
+                let name = format!("config-{i}");
+                let mut groups = wasmetheus_notifier::static_target_groups(am);
+                groups.extend(discovered.groups(&name).into_iter().map(notifier_group));
+                if let Err(e) = notifier.set_target_groups(&name, groups) {
+                    tracing::warn!("alertmanager discovery: {e}");
+                }
+            }
+        });
+        *self.discovery.lock() = Some(start_alertmanagers(config, &self.discovered, changed));
+    }
+
+    /// Stops the rules at once, then the notifier (sending what is queued
+    /// when draining, bounded by the Alertmanagers' timeout).
+    pub async fn stop(&self) {
+        self.rules.stop();
+        *self.discovery.lock() = None;
+        self.notifier.stop().await;
+    }
+
+    /// The `prometheus_rule_*` and `prometheus_notifications_*` families.
+    pub fn metrics(&self) -> Vec<MetricFamily> {
+        let mut families = self.rules.metrics();
+        families.extend(self.notifier.metrics());
+        families
+    }
+
+    /// The groups as `/api/v1/rules` and `/api/v1/alerts` show them.
+    pub fn rule_groups(&self) -> Vec<api::RuleGroup> {
+        self.rules.groups().iter().map(api_group).collect()
+    }
+
+    /// The Alertmanagers as `/api/v1/alertmanagers` shows them.
+    pub fn alertmanagers_status(&self) -> api::AlertmanagersStatus {
+        api::AlertmanagersStatus {
+            active: self.notifier.alertmanagers(),
+            dropped: self.notifier.dropped_alertmanagers(),
+        }
+    }
+}
+
+fn external_labels(config: &Config) -> Vec<Label> {
+    config
+        .global
+        .external_labels
+        .iter()
+        .map(|(name, value)| Label::new(name.as_str(), value.as_str()))
+        .collect()
+}
+
+/// A discovered group of the server's discovery as the notifier takes it.
+fn notifier_group(group: crate::scrape_targets::TargetGroup) -> wasmetheus_notifier::TargetGroup {
+    wasmetheus_notifier::TargetGroup {
+        labels: group
+            .labels
+            .iter()
+            .map(|(name, value)| Label::new(name.as_str(), value.as_str()))
+            .collect(),
+        ..wasmetheus_notifier::TargetGroup::from_addresses(&group.source, &group.targets)
+    }
+}
+
+/// Prometheus' `sendAlerts`: each alert starts at the time it fired, ends
+/// when it resolved or else at its `valid_until`, and links to its
+/// expression in the external URL's graph page.
+fn send_alerts(notifier: Arc<wasmetheus_notifier::Manager>, external_url: &str) -> NotifyFunc {
+    let external_url = external_url.to_owned();
+    Arc::new(
+        move |_ts: i64, expr: &str, alerts: &[wasmetheus_rules::Alert]| {
+            if alerts.is_empty() {
+                return;
+            }
+            let generator_url = format!("{external_url}{}", table_link_for_expression(expr));
+            let converted: Vec<wasmetheus_notifier::Alert> = alerts
+                .iter()
+                .map(|alert| notifier_alert(alert, &generator_url))
+                .collect();
+            notifier.send(&converted);
+        },
+    )
+}
+
+fn notifier_alert(
+    alert: &wasmetheus_rules::Alert,
+    generator_url: &str,
+) -> wasmetheus_notifier::Alert {
+    wasmetheus_notifier::Alert {
+        labels: alert.labels.clone(),
+        annotations: alert.annotations.clone(),
+        // Only firing and resolved alerts are sent: both have fired. Go's
+        // zero time would be sent otherwise; the activation is closer.
+        starts_at_ms: alert.fired_at_ms.unwrap_or(alert.active_at_ms),
+        ends_at_ms: alert.resolved_at_ms.or(alert.valid_until_ms),
+        generator_url: generator_url.to_owned(),
+    }
+}
+
+/// Prometheus' `strutil.TableLinkForExpression`.
+fn table_link_for_expression(expr: &str) -> String {
+    format!("/graph?g0.expr={}&g0.tab=1", query_escape(expr))
+}
+
+/// Go's `url.QueryEscape`: unreserved bytes as they are, space as `+`,
+/// every other byte `%XX` (upper-case hex).
+fn query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn system_time(ms: i64) -> SystemTime {
+    let d = Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        SystemTime::UNIX_EPOCH + d
+    } else {
+        SystemTime::UNIX_EPOCH - d
+    }
+}
+
+fn label_map(labels: &[Label]) -> std::collections::BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|l| (l.name.to_string(), l.value.to_string()))
+        .collect()
+}
+
+fn api_health(health: Health) -> api::RuleHealth {
+    match health {
+        Health::Unknown => api::RuleHealth::Unknown,
+        Health::Good => api::RuleHealth::Ok,
+        Health::Bad => api::RuleHealth::Err,
+    }
+}
+
+fn api_state(state: AlertState) -> api::AlertState {
+    match state {
+        AlertState::Inactive => api::AlertState::Inactive,
+        AlertState::Pending => api::AlertState::Pending,
+        AlertState::Firing => api::AlertState::Firing,
+    }
+}
+
+fn api_group(group: &GroupSnapshot) -> api::RuleGroup {
+    api::RuleGroup {
+        name: group.name.clone(),
+        file: group.file.display().to_string(),
+        rules: group.rules.iter().map(api_rule).collect(),
+        interval: group.interval,
+        limit: group.limit,
+        evaluation_time: group.evaluation_time,
+        last_evaluation: group.last_evaluation_ms.map(system_time),
+    }
+}
+
+fn api_rule(rule: &wasmetheus_rules::Rule) -> api::Rule {
+    let status = rule.status();
+    let last_evaluation = status.last_evaluation_ms.map(system_time);
+    let last_error = status.last_error.clone();
+    match rule {
+        wasmetheus_rules::Rule::Recording(r) => api::Rule::Recording(api::RecordingRule {
+            name: r.name().to_owned(),
+            query: r.query().to_owned(),
+            labels: label_map(r.labels()),
+            health: api_health(status.health),
+            last_error,
+            evaluation_time: status.evaluation_time,
+            last_evaluation,
+        }),
+        wasmetheus_rules::Rule::Alerting(r) => api::Rule::Alerting(api::AlertingRule {
+            state: if last_evaluation.is_none() {
+                api::AlertState::Unknown
+            } else {
+                api_state(r.state())
+            },
+            name: r.name().to_owned(),
+            query: r.query().to_owned(),
+            duration: r.hold_duration(),
+            keep_firing_for: r.keep_firing_for(),
+            labels: label_map(r.labels()),
+            annotations: label_map(r.annotations()),
+            alerts: r
+                .active_alerts()
+                .iter()
+                .map(|a| api::Alert {
+                    labels: label_map(&a.labels),
+                    annotations: label_map(&a.annotations),
+                    state: api_state(a.state),
+                    active_at: system_time(a.active_at_ms),
+                    keep_firing_since: a.keep_firing_since_ms.map(system_time),
+                    value: a.value,
+                })
+                .collect(),
+            health: api_health(status.health),
+            last_error,
+            evaluation_time: status.evaluation_time,
+            last_evaluation,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Go's `url.QueryEscape` of PromQL texts, as Prometheus' generator
+    /// URLs carry them.
+    #[test]
+    fn generator_urls_escape_as_go() {
+        let cases = [
+            ("up == 0", "/graph?g0.expr=up+%3D%3D+0&g0.tab=1"),
+            (
+                "rate(http_requests_total{job=\"api\",path=~\"/a.*\"}[5m]) > 0.5",
+                "/graph?g0.expr=rate%28http_requests_total%7Bjob%3D%22api%22%2Cpath%3D~%22%2Fa.%2A%22%7D%5B5m%5D%29+%3E+0.5&g0.tab=1",
+            ),
+            ("a_b-c.d~e", "/graph?g0.expr=a_b-c.d~e&g0.tab=1"),
+            (
+                "x{l=\"é\"}",
+                "/graph?g0.expr=x%7Bl%3D%22%C3%A9%22%7D&g0.tab=1",
+            ),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(table_link_for_expression(expr), want, "{expr}");
+        }
+    }
+
+    fn alert(
+        state: AlertState,
+        fired: Option<i64>,
+        resolved: Option<i64>,
+    ) -> wasmetheus_rules::Alert {
+        wasmetheus_rules::Alert {
+            labels: vec![Label::new("alertname", "A"), Label::new("job", "j")],
+            annotations: vec![Label::new("summary", "s")],
+            state,
+            value: 1.0,
+            active_at_ms: 1_000,
+            fired_at_ms: fired,
+            resolved_at_ms: resolved,
+            last_sent_at_ms: None,
+            valid_until_ms: Some(9_000),
+            keep_firing_since_ms: None,
+        }
+    }
+
+    /// `sendAlerts`: startsAt is when the alert fired, endsAt its
+    /// resolution or else `valid_until`.
+    #[test]
+    fn rule_alerts_become_notifier_alerts_as_prometheus_sends_them() {
+        let firing = notifier_alert(&alert(AlertState::Firing, Some(2_000), None), "u");
+        assert_eq!(
+            (
+                firing.starts_at_ms,
+                firing.ends_at_ms,
+                firing.generator_url.as_str()
+            ),
+            (2_000, Some(9_000), "u")
+        );
+        let resolved = notifier_alert(&alert(AlertState::Inactive, Some(2_000), Some(5_000)), "u");
+        assert_eq!(
+            (resolved.starts_at_ms, resolved.ends_at_ms),
+            (2_000, Some(5_000))
+        );
+        assert_eq!(
+            resolved.labels,
+            alert(AlertState::Inactive, None, None).labels
+        );
+        assert_eq!(resolved.annotations, vec![Label::new("summary", "s")]);
+    }
+
+    #[test]
+    fn negative_and_positive_times_convert() {
+        assert_eq!(
+            system_time(1_500),
+            SystemTime::UNIX_EPOCH + Duration::from_millis(1_500)
+        );
+        assert_eq!(
+            system_time(-1_500),
+            SystemTime::UNIX_EPOCH - Duration::from_millis(1_500)
+        );
+    }
+}
