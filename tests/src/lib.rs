@@ -149,6 +149,7 @@ pub fn test_args(
         web_read_timeout: Duration::from_secs(300),
         log_level: "warn".into(),
         web: Default::default(),
+        rules: Default::default(),
     }
 }
 
