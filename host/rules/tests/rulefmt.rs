@@ -1,0 +1,62 @@
+//! `rulefmt` details `check config` and `check rules` print: unknown
+//! fields in Go's words (refused, or ignored on request), and promtool's
+//! `duplicate-rules` lint with group labels merged under rule labels.
+
+use std::path::Path;
+
+use wasmetheus_rules::rulefmt::{self, ParseOptions};
+
+const EXTENDED: &str = "groups:\n  - name: g\n    owner: team-a\n    rules:\n      - record: x\n        expr: up\n        runbook: http://wiki\n";
+
+#[test]
+fn unknown_fields_are_refused_in_go_words_unless_ignored() {
+    let errors = rulefmt::parse(EXTENDED, Path::new("x.yml"), &ParseOptions::default())
+        .expect_err("unknown fields");
+    let texts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        texts,
+        ["x.yml: 3:5: field owner not found in type rulefmt.RuleGroup"]
+    );
+    let rule_level = EXTENDED.replace("    owner: team-a\n", "");
+    let errors = rulefmt::parse(&rule_level, Path::new("x.yml"), &ParseOptions::default())
+        .expect_err("an unknown rule field");
+    assert_eq!(
+        errors[0].to_string(),
+        "x.yml: 6:9: field runbook not found in type rulefmt.Rule"
+    );
+    let top = "groups: []\nnamespace: x\n";
+    let errors = rulefmt::parse(top, Path::new("x.yml"), &ParseOptions::default())
+        .expect_err("an unknown top-level field");
+    assert!(
+        errors[0]
+            .to_string()
+            .ends_with("field namespace not found in type rulefmt.RuleGroups"),
+        "{}",
+        errors[0]
+    );
+    let ignoring = ParseOptions {
+        ignore_unknown_fields: true,
+    };
+    let parsed = rulefmt::parse(EXTENDED, Path::new("x.yml"), &ignoring).expect("ignored");
+    assert_eq!(parsed.groups[0].rules[0].record, "x");
+}
+
+#[test]
+fn duplicate_rules_merge_group_labels() {
+    let text = "groups:\n  - name: g\n    labels: {team: a}\n    rules:\n      - record: x\n        expr: up\n      - record: x\n        expr: up\n        labels: {team: a}\n      - record: x\n        expr: up\n        labels: {team: b}\n  - name: h\n    rules:\n      - record: x\n        expr: up\n        labels: {team: a}\n";
+    let parsed = rulefmt::parse(text, Path::new("x.yml"), &ParseOptions::default()).expect("loads");
+    let duplicates = rulefmt::duplicate_rules(&parsed);
+    assert_eq!(
+        rulefmt::duplicate_rules_message(&duplicates),
+        "1 duplicate rule(s) found.\nMetric: x\nLabel(s):\n\tteam: a\nMight cause inconsistency while recording expressions"
+    );
+    let unique = text
+        .replace("labels: {team: b}", "labels: {team: c}")
+        .replace(
+            "      - record: x\n        expr: up\n        labels: {team: a}\n",
+            "",
+        );
+    let parsed =
+        rulefmt::parse(&unique, Path::new("x.yml"), &ParseOptions::default()).expect("loads");
+    assert!(rulefmt::duplicate_rules(&parsed).is_empty());
+}
