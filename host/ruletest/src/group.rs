@@ -5,6 +5,7 @@
 //! alert test's `eval_time`, then every `promql_expr_test` queried.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
@@ -20,7 +21,9 @@ use crate::compare::{
     sort_alerts, sort_samples,
 };
 use crate::file::{AlertTestCase, TestGroup};
-use crate::gofmt::{go_duration, indent_lines, model_duration, quote};
+use crate::gofmt::{
+    go_duration, go_duration_ns, indent_lines, labels_string, model_duration, quote,
+};
 use crate::histogram::test_expression;
 use crate::rules_glue::{self, LoadRequest};
 
@@ -40,10 +43,26 @@ pub struct FileSettings<'a> {
     pub diff: bool,
     pub fuzzy: bool,
     pub ignore_unknown_fields: bool,
+    /// `--debug`: timings and a dump of all data to the error output.
+    pub debug: bool,
 }
 
-/// Runs one group; the errors are promtool's texts (empty: passed).
-pub fn run(tg: &TestGroup, s: &FileSettings) -> Vec<String> {
+/// Runs one group named `name`; the errors are promtool's texts (empty:
+/// passed). With `--debug`, what promtool adds goes to `debug_out`.
+pub fn run(tg: &TestGroup, name: &str, s: &FileSettings, debug_out: &mut dyn Write) -> Vec<String> {
+    if !s.debug {
+        return test(tg, s, None);
+    }
+    let started = std::time::Instant::now();
+    let _ = writeln!(debug_out, "DEBUG: Starting test {name}");
+    let errs = test(tg, s, Some(&mut *debug_out));
+    let took = go_duration_ns(i128::try_from(started.elapsed().as_nanos()).unwrap_or(i128::MAX));
+    let _ = writeln!(debug_out, "DEBUG: Test {name} finished, took {took}");
+    errs
+}
+
+/// promtool's `testGroup.test`.
+fn test(tg: &TestGroup, s: &FileSettings, debug_out: Option<&mut dyn Write>) -> Vec<String> {
     let start = tg.start_timestamp.unwrap_or(0);
     let mut pending = match load_series(tg, start) {
         Ok(samples) => samples.into_iter().peekable(),
@@ -197,7 +216,64 @@ pub fn run(tg: &TestGroup, s: &FileSettings) -> Vec<String> {
             ));
         }
     }
+    if let Some(out) = debug_out {
+        dump(out, &engine, &store, mint, tg.max_eval_time());
+    }
     errs
+}
+
+/// `--debug`'s dump of every series (input and recorded) up to the last
+/// evaluation, rounded up to the next whole second.
+fn dump(out: &mut dyn Write, engine: &Engine, store: &MemStore, mint: i64, max_eval: i64) {
+    let ts = (max_eval.saturating_add(1000) / 1000) * 1000;
+    let range = go_duration(ts);
+    let expr = format!("{{__name__=~\".+\"}}[{range}]");
+    match engine.query_instant(store, &expr, mint.saturating_add(ts)) {
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "DEBUG: Failed query exec, expr: {}, err: {e}",
+                quote(&expr)
+            );
+        }
+        Ok((Value::Matrix(series), _)) => {
+            let _ = writeln!(
+                out,
+                "DEBUG: Dump of all data (input_series and rules) at {range}:"
+            );
+            let text: Vec<String> = series
+                .iter()
+                .map(|s| {
+                    let points: Vec<String> = s
+                        .points
+                        .iter()
+                        .map(|p| match &p.value {
+                            SampleValue::Float(v) => format!("{} @[{}]", go_float_f(*v), p.t),
+                            SampleValue::Histogram(h) => {
+                                format!("{} @[{}]", test_expression(h), p.t)
+                            }
+                        })
+                        .collect();
+                    format!("{} =>\n{}", labels_string(&s.labels), points.join("\n"))
+                })
+                .collect();
+            let _ = writeln!(out, "{}", text.join("\n"));
+        }
+        Ok((other, _)) => {
+            let _ = writeln!(out, "DEBUG: Got unexpected type {}", other.type_name());
+        }
+    }
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
+fn go_float_f(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        format!("{v}")
+    }
 }
 
 /// Compares the firing alerts of one alert test.

@@ -144,6 +144,7 @@ fn test_file(
         diff: args.diff,
         fuzzy: utf.fuzzy_compare,
         ignore_unknown_fields: args.ignore_unknown_fields,
+        debug: false,
     };
     let mut errs = Vec::new();
     for (i, tg) in utf.tests.iter_mut().enumerate() {
@@ -159,7 +160,7 @@ fn test_file(
         if tg.interval.0 == 0 {
             tg.interval = utf.evaluation_interval;
         }
-        let group_errs = group::run(tg, &settings);
+        let group_errs = group::run(tg, &name, &settings, warn);
         for e in &group_errs {
             suite.fail(e);
         }
