@@ -447,3 +447,40 @@ fn expected_sample(labels: &str, histogram: &str) -> Result<(Vec<Label>, String)
         v => Err(format!("expected 1 value, got {}", v.len())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_reports_timing_and_dumps_all_data() {
+        let file = crate::file::parse(
+            "tests:\n- interval: 30s\n  input_series:\n  - series: 'a{x=\"1\"}'\n    values: 1 2 3 NaN\n  promql_expr_test:\n  - expr: a\n    eval_time: 1m\n",
+        )
+        .unwrap();
+        let order = HashMap::new();
+        let settings = FileSettings {
+            rule_files: &[],
+            eval_interval: 60_000,
+            group_order: &order,
+            diff: false,
+            fuzzy: false,
+            ignore_unknown_fields: false,
+            debug: true,
+        };
+        let mut out = Vec::new();
+        let errs = run(&file.tests[0], "unnamed#0", &settings, &mut out);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        let out = String::from_utf8(out).unwrap();
+        let took = regex::Regex::new(r"took \S+").unwrap();
+        expect_test::expect![[r#"
+            DEBUG: Starting test unnamed#0
+            DEBUG: Dump of all data (input_series and rules) at 1m1s:
+            {__name__="a", x="1"} =>
+            2 @[30000]
+            3 @[60000]
+            DEBUG: Test unnamed#0 finished, took D
+        "#]]
+        .assert_eq(&took.replace(&out, "took D"));
+    }
+}
