@@ -347,7 +347,11 @@ impl<'a, 'f> State<'a, 'f> {
             let v = self.eval_command(dot, cmd, value.take())?;
             value = Some(v);
         }
-        let value = value.unwrap_or(Value::Invalid);
+        // Go digs into an `interface {}` result: a nil one is no value.
+        let value = match value {
+            None | Some(Value::Nil) => Value::Invalid,
+            Some(v) => v,
+        };
         for name in &pipe.decl {
             if pipe.is_assign {
                 self.set_var(name, value.clone())?;
@@ -670,10 +674,12 @@ impl<'a, 'f> State<'a, 'f> {
         if ok {
             Ok(v)
         } else {
-            self.errorf(format!(
-                "wrong type for value; expected {typ}; got {}",
+            let got = if let Value::Nil = v {
+                "interface {}".to_string()
+            } else {
                 v.type_name()
-            ))
+            };
+            self.errorf(format!("wrong type for value; expected {typ}; got {got}"))
         }
     }
 

@@ -158,8 +158,8 @@ impl Value {
         Value::Map(Arc::new(Map {
             type_name: "map[string]interface {}".into(),
             entries: entries.into_iter().collect(),
-            // A nil interface, which a pipeline turns into no value.
-            zero: Value::Invalid,
+            // A nil interface, which the end of a pipeline turns into no value.
+            zero: Value::Nil,
             methods: None,
         }))
     }
