@@ -343,6 +343,13 @@ fn load_series(tg: &TestGroup, start: i64) -> Result<Vec<LoadSample>, String> {
     for (i, s) in tg.input_series.iter().enumerate() {
         // promtool writes a `load` command with a line per series.
         let line = i + 2;
+        // Checked before expanding: one short line can name billions.
+        let estimate = estimate_samples(&s.values);
+        if estimate.saturating_add(total as u64) > MAX_SAMPLES as u64 {
+            return Err(format!(
+                "{line}: input series hold more than {MAX_SAMPLES} samples, the most a test group may load"
+            ));
+        }
         let desc = parse_series(&format!("{} {}", s.series, s.values))
             .map_err(|e| format!("{line}: parse error: {e}"))?;
         total += desc.values.len();
@@ -366,6 +373,25 @@ fn load_series(tg: &TestGroup, start: i64) -> Result<Vec<LoadSample>, String> {
     }
     samples.sort_by_key(|s| s.t);
     Ok(samples)
+}
+
+/// An upper bound of the samples a value list expands to: each item is
+/// one, `…xN` is N+1.
+fn estimate_samples(values: &str) -> u64 {
+    values
+        .split_whitespace()
+        .map(|item| {
+            let digits = item.len() - item.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+            let head = &item[..item.len() - digits];
+            if digits > 0 && head.ends_with('x') {
+                item[item.len() - digits..]
+                    .parse::<u64>()
+                    .map_or(u64::MAX, |n| n.saturating_add(1))
+            } else {
+                1
+            }
+        })
+        .fold(0u64, u64::saturating_add)
 }
 
 /// Appends the pending samples at or before `ts`.
@@ -451,6 +477,21 @@ fn expected_sample(labels: &str, histogram: &str) -> Result<(Vec<Label>, String)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sample_estimates_bound_the_expansion() {
+        assert_eq!(estimate_samples("1 2 _ stale"), 4);
+        assert_eq!(estimate_samples("0+1x10 5x2 _x3"), 11 + 3 + 4);
+        assert_eq!(estimate_samples("{{count:1}}x9"), 10);
+        assert_eq!(estimate_samples("1x99999999999999999999999"), u64::MAX);
+        let many = "1x999999 ".repeat(100);
+        let file = crate::file::parse(&format!(
+            "tests:\n- input_series:\n  - series: a\n    values: {many}\n"
+        ))
+        .unwrap();
+        let err = load_series(&file.tests[0], 0).unwrap_err();
+        assert!(err.contains("more than 5000000 samples"), "{err}");
+    }
 
     #[test]
     fn debug_reports_timing_and_dumps_all_data() {
