@@ -17,6 +17,6 @@ pub use alerting::{AlertingRule, AlertingRuleSpec, RESOLVED_RETENTION};
 pub use group::{Group, GroupCounters, GroupSnapshot, Rule};
 pub use load::{LoadError, LoadOptions, load_groups, load_groups_restoring};
 pub use manager::{Manager, ManagerOptions};
-pub use metrics::families as metric_families;
+pub use metrics::{Window, Windows, families as metric_families};
 pub use recording::RecordingRule;
 pub use rule::{Alert, AlertState, EvalContext, Health, NotifyFunc, OutSample, RuleStatus};

@@ -21,6 +21,7 @@ use wasmetheus_promql::engine::Engine;
 
 use crate::group::{Group, GroupSnapshot, Rule, now_ms};
 use crate::load::{LoadError, LoadOptions, load_groups_restoring};
+use crate::metrics::Windows;
 use crate::rule::{Alert, EvalContext, NotifyFunc};
 use crate::schedule::{eval_timestamp, group_hash};
 
@@ -81,6 +82,8 @@ pub struct Manager {
     restored: AtomicBool,
     /// Told when the manager stops (removed groups stop waiting).
     done: watch::Sender<bool>,
+    /// Recent durations for the summaries' quantiles.
+    windows: Arc<Mutex<Windows>>,
 }
 
 impl Manager {
@@ -90,6 +93,7 @@ impl Manager {
             groups: Mutex::new(BTreeMap::new()),
             restored: AtomicBool::new(false),
             done: watch::channel(false).0,
+            windows: Arc::default(),
         }
     }
 
@@ -153,6 +157,7 @@ impl Manager {
         let snapshot = Arc::new(Mutex::new(group.snapshot()));
         let group = Arc::new(Mutex::new(group));
         let task = GroupTask {
+            windows: self.windows.clone(),
             group: group.clone(),
             snapshot: snapshot.clone(),
             stopped: stopped.clone(),
@@ -233,7 +238,7 @@ impl Manager {
 
     /// The `prometheus_rule_*` self-metrics.
     pub fn metrics(&self) -> Vec<wasmetheus_model::MetricFamily> {
-        crate::metrics::families(&self.groups())
+        crate::metrics::families(&self.groups(), Some(&self.windows.lock()))
     }
 }
 
@@ -245,6 +250,7 @@ impl Drop for Manager {
 
 /// One group's loop.
 struct GroupTask {
+    windows: Arc<Mutex<Windows>>,
     group: Arc<Mutex<Group>>,
     snapshot: Arc<Mutex<GroupSnapshot>>,
     stopped: Arc<AtomicBool>,
@@ -318,6 +324,7 @@ impl GroupTask {
     async fn iterate(&self, eval_ts: i64) {
         let group = self.group.clone();
         let snapshot = self.snapshot.clone();
+        let windows = self.windows.clone();
         let stopped = self.stopped.clone();
         let opts = self.opts.clone();
         let _ = tokio::task::spawn_blocking(move || {
@@ -335,6 +342,13 @@ impl GroupTask {
             g.eval(eval_ts.div_euclid(1_000_000), &ctx);
             g.counters.iteration_duration_sum += start.elapsed().as_secs_f64();
             g.counters.iteration_duration_count += 1;
+            {
+                let mut w = windows.lock();
+                w.group.observe(start.elapsed().as_secs_f64());
+                for rule in g.rules() {
+                    w.rule.observe(rule.status().evaluation_time.as_secs_f64());
+                }
+            }
             *snapshot.lock() = g.snapshot();
         })
         .await;

@@ -91,9 +91,10 @@ impl Alert {
         self.resolved_at_ms.or(self.valid_until_ms)
     }
 
-    /// The `startsAt` Prometheus sends (`ActiveAt`).
+    /// The `startsAt` Prometheus sends: when the alert fired (its
+    /// `ActiveAt` for an alert that never fired).
     pub fn starts_at_ms(&self) -> i64 {
-        self.active_at_ms
+        self.fired_at_ms.unwrap_or(self.active_at_ms)
     }
 
     /// Prometheus' `needsSending`.

@@ -94,6 +94,43 @@ async fn groups_run_reload_keeps_state_and_survives_a_broken_file() {
     };
     let active_at = alert.active_alerts()[0].active_at_ms;
     assert_eq!(m.alerts().len(), 1);
+    let families = m.metrics();
+    for (name, kind) in [
+        ("prometheus_rule_evaluations_total", "counter"),
+        ("prometheus_rule_evaluation_failures_total", "counter"),
+        ("prometheus_rule_group_iterations_total", "counter"),
+        ("prometheus_rule_group_iterations_missed_total", "counter"),
+        ("prometheus_rule_group_interval_seconds", "gauge"),
+        ("prometheus_rule_group_last_duration_seconds", "gauge"),
+        (
+            "prometheus_rule_group_last_evaluation_timestamp_seconds",
+            "gauge",
+        ),
+        ("prometheus_rule_group_last_evaluation_samples", "gauge"),
+        ("prometheus_rule_group_rules", "gauge"),
+        (
+            "prometheus_rule_group_last_restore_duration_seconds",
+            "gauge",
+        ),
+        ("prometheus_rule_evaluation_duration_seconds", "summary"),
+        ("prometheus_rule_group_duration_seconds", "summary"),
+    ] {
+        let family = families
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(family.kind.as_str(false), kind, "{name}");
+    }
+    let rules = families
+        .iter()
+        .find(|f| f.name == "prometheus_rule_group_rules")
+        .expect("rules gauge");
+    assert_eq!(
+        rules.metrics[0].labels,
+        [Label::new("rule_group", format!("{};fast", file.display()))]
+    );
+    assert_eq!(counter(&m, "prometheus_rule_group_rules"), 2.0);
+    assert_eq!(counter(&m, "prometheus_rule_group_interval_seconds"), 0.05);
 
     // Reload, unchanged: the alert keeps its start.
     m.update(

@@ -104,7 +104,7 @@ pub struct Error {
 /// Parses and validates a rule file's `text` as `rulefmt.Parse`; `file`
 /// names it in the errors. Every error found is returned.
 pub fn parse(text: &str, file: &Path, opts: &ParseOptions) -> Result<RuleFile, Vec<Error>> {
-    parse_text(text, opts).map_err(|messages| {
+    parse_text(text, file, opts).map_err(|messages| {
         messages
             .into_iter()
             .map(|message| Error {
@@ -141,8 +141,15 @@ fn go_io_error(op: &str, path: &Path, error: &std::io::Error) -> String {
     format!("{op} {}: {message}", path.display())
 }
 
-fn parse_text(text: &str, opts: &ParseOptions) -> Result<RuleFile, Vec<String>> {
-    let text = yaml::first_document(text);
+fn parse_text(text: &str, file: &Path, opts: &ParseOptions) -> Result<RuleFile, Vec<String>> {
+    let first = yaml::first_document(text);
+    if first.len() < text.len() {
+        tracing::warn!(
+            file = %file.display(),
+            "The rule file has more than one YAML document; only the first is read"
+        );
+    }
+    let text = first;
     let file: yaml::RuleFileYaml = if text.trim().is_empty() {
         yaml::RuleFileYaml::default()
     } else {
