@@ -235,6 +235,13 @@ enum End {
     Else,
 }
 
+/// Go's `IsEmptyTree`: only blank text (and comments, which the parser drops).
+pub(crate) fn is_empty(nodes: &[Node]) -> bool {
+    nodes
+        .iter()
+        .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
+}
+
 /// A parse error: Go's text without the `template: NAME:LINE: ` prefix, and the line.
 pub(crate) struct ParseError {
     pub line: usize,
@@ -266,6 +273,22 @@ pub(crate) fn parse(
         parse_name: parse_name.clone(),
     };
     let root = p.parse_top()?;
+    if let Some(i) = p.defs.iter().position(|t| t.name == name) {
+        // A `{{define}}` of the top-level name: the non-empty one wins, both non-empty clash.
+        if is_empty(&p.defs[i].root) {
+            p.defs.remove(i);
+        } else if !is_empty(&root) {
+            return p.err(format!(
+                "template: multiple definition of template {}",
+                crate::gofmt::quote(name)
+            ));
+        } else {
+            let def = p.defs.remove(i);
+            let mut trees = vec![def];
+            trees.append(&mut p.defs);
+            return Ok(trees);
+        }
+    }
     let mut trees = vec![Tree {
         name: name.to_string(),
         parse_name,
@@ -410,13 +433,15 @@ impl Parser<'_> {
     }
 
     fn add_tree(&mut self, name: String, root: Vec<Node>) -> PResult<()> {
-        // Go's `associate`: a redefinition replaces an earlier one unless the new body is empty.
-        let empty = root
-            .iter()
-            .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()));
+        // Go's `Tree.add`: within one parse, an empty definition gives way, two non-empty ones clash.
         if let Some(existing) = self.defs.iter_mut().find(|t| t.name == name) {
-            if !empty {
+            if is_empty(&existing.root) {
                 existing.root = root;
+            } else if !is_empty(&root) {
+                return self.err(format!(
+                    "template: multiple definition of template {}",
+                    crate::gofmt::quote(&name)
+                ));
             }
             return Ok(());
         }
