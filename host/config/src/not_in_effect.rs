@@ -14,8 +14,6 @@ use std::path::Path;
 /// Every field that is parsed and validated but not in effect yet.
 pub const NOT_IN_EFFECT: &[&str] = &[
     // Sections whose feature does not run yet.
-    "rule_files",
-    "alerting",
     "remote_write",
     "remote_read",
     "otlp",
@@ -26,8 +24,6 @@ pub const NOT_IN_EFFECT: &[&str] = &[
     "storage.tsdb.chunk_encoding",
     "storage.tsdb.stale_series_compaction_threshold",
     // Global settings.
-    "global.evaluation_interval",
-    "global.rule_query_offset",
     "global.query_log_file",
     "global.scrape_failure_log_file",
     "global.scrape_protocols",
@@ -87,6 +83,32 @@ pub const NOT_IN_EFFECT: &[&str] = &[
     "scrape_configs.http_sd_configs.proxy_from_environment",
     "scrape_configs.http_sd_configs.proxy_connect_header",
     "scrape_configs.http_sd_configs.http_headers",
+    // The notifier's HTTP client: settings it refuses (the server says so
+    // when it loads the configuration) and ones it does not act on.
+    "alerting.alertmanagers.oauth2",
+    "alerting.alertmanagers.sigv4",
+    "alerting.alertmanagers.proxy_url",
+    "alerting.alertmanagers.no_proxy",
+    "alerting.alertmanagers.proxy_from_environment",
+    "alerting.alertmanagers.proxy_connect_header",
+    "alerting.alertmanagers.follow_redirects",
+    "alerting.alertmanagers.enable_http2",
+    "alerting.alertmanagers.basic_auth.username_ref",
+    "alerting.alertmanagers.basic_auth.password_ref",
+    "alerting.alertmanagers.authorization.credentials_ref",
+    "alerting.alertmanagers.tls_config.ca_ref",
+    "alerting.alertmanagers.tls_config.cert_ref",
+    "alerting.alertmanagers.tls_config.key_ref",
+    // Alertmanager HTTP discovery fetches without authentication or TLS
+    // settings yet.
+    "alerting.alertmanagers.http_sd_configs.basic_auth",
+    "alerting.alertmanagers.http_sd_configs.authorization",
+    "alerting.alertmanagers.http_sd_configs.bearer_token",
+    "alerting.alertmanagers.http_sd_configs.bearer_token_file",
+    "alerting.alertmanagers.http_sd_configs.tls_config",
+    "alerting.alertmanagers.http_sd_configs.oauth2",
+    "alerting.alertmanagers.http_sd_configs.proxy_url",
+    "alerting.alertmanagers.http_sd_configs.http_headers",
 ];
 
 /// One warning per [`NOT_IN_EFFECT`] key present in `text`, at its first

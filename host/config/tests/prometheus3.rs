@@ -62,8 +62,6 @@ fn commented_out_lists_are_empty_as_in_go() {
         "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets:\n          # - alertmanager:9093\nrule_files:\n  # - a.yml\nscrape_configs:\n  - job_name: p\n    static_configs:\n      - targets:\n    relabel_configs:\n",
         expect![[r#"
             job p interval=1m timeout=10s body_size_limit=0B sample_limit=0 protocols=["OpenMetricsText1.0.0", "OpenMetricsText0.0.1", "PrometheusText1.0.0", "PrometheusText0.0.4"] scheme=Utf8 escaping=allow-utf-8 targets=[] discoveries=[]
-            warning: prometheus.yml:1:1: parsed, not in effect yet: alerting
-            warning: prometheus.yml:6:1: parsed, not in effect yet: rule_files
         "#]],
     );
 }
@@ -247,16 +245,16 @@ fn scrape_config_files_are_read_relative_to_the_file() {
 
 #[test]
 fn every_field_in_the_table_is_warned_about_once() {
-    let text = "global:\n  evaluation_interval: 1m\n  query_log_file: q.log\nruntime:\n  gogc: 50\nstorage:\n  exemplars:\n    max_exemplars: 10\nscrape_configs:\n  - job_name: a\n    enable_http2: false\n  - job_name: b\n    enable_http2: false\n";
+    let text = "global:\n  evaluation_interval: 1m\n  query_log_file: q.log\nruntime:\n  gogc: 50\nstorage:\n  exemplars:\n    max_exemplars: 10\nscrape_configs:\n  - job_name: a\n    enable_http2: false\n  - job_name: b\n    enable_http2: false\nalerting:\n  alertmanagers:\n    - follow_redirects: false\n";
     let config = parse(text).unwrap();
     assert_eq!(
         config.warnings,
         [
-            "prometheus.yml:2:3: parsed, not in effect yet: global.evaluation_interval",
             "prometheus.yml:3:3: parsed, not in effect yet: global.query_log_file",
             "prometheus.yml:4:1: parsed, not in effect yet: runtime",
             "prometheus.yml:7:3: parsed, not in effect yet: storage.exemplars",
             "prometheus.yml:11:5: parsed, not in effect yet: scrape_configs.enable_http2",
+            "prometheus.yml:16:7: parsed, not in effect yet: alerting.alertmanagers.follow_redirects",
         ]
     );
     for key in wasmetheus_config::NOT_IN_EFFECT {
