@@ -126,3 +126,46 @@ fn every_row_of_the_readme_table_exits_as_upstream() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// `failing.yml`'s report, as promtool prints it (compared with Debian's
+/// promtool 2.42, whose standard error is the same; its standard output
+/// starts with `Unit Testing:  failing.yml`, which Prometheus 3 dropped).
+#[test]
+fn failing_yml_reads_as_promtool_prints_it() {
+    let root = corpus().join("promtool");
+    let args = args_for(root.join("failing.yml"), &[]);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(run(&args, &mut out, &mut err), 1);
+    expect_test::expect![[r#"
+          FAILED:
+            name: Failing test,
+            alertname: Test, time: 0s, 
+                exp:[
+                    0:
+                      Labels:{alertname="Test"}
+                      Annotations:{}
+                    ], 
+                got:[]
+            expr: "test", time: 0s,
+                exp: {__name__="test"} 1E+00
+                got: {__name__="test"} 0E+00
+            name: Failing alert test,
+            alertname: InstanceDown, time: 5m, 
+                exp:[], 
+                got:[
+                    0:
+                      Labels:{alertname="InstanceDown", job="test", severity="page"}
+                      Annotations:{description=" of job test has been down for more than 5 minutes.", summary="Instance  down"}
+                    ]
+            name: Failing alert test,
+            alertname: AlwaysFiring, time: 5m, 
+                exp:[], 
+                got:[
+                    0:
+                      Labels:{alertname="AlwaysFiring"}
+                      Annotations:{}
+                    ]
+    "#]].assert_eq(&String::from_utf8_lossy(&err));
+    // One empty line per failure, then one for the file.
+    assert_eq!(String::from_utf8_lossy(&out), "\n".repeat(5));
+}
