@@ -135,14 +135,20 @@ impl Manager {
             let key = (group.file().to_owned(), group.name().to_owned());
             if let Some(previous) = old.remove(&key) {
                 if previous.group.lock().same_definition(&group) {
-                    groups.insert(key, previous);
+                    if let Some(replaced) = groups.insert(key, previous) {
+                        replaced.stop();
+                    }
                     continue;
                 }
                 previous.stop();
                 group.copy_state(&previous.group.lock());
             }
             let running = self.start(group, should_restore);
-            groups.insert(key, running);
+            // A file listed twice: the later group wins, as in Prometheus'
+            // map of groups.
+            if let Some(replaced) = groups.insert(key, running) {
+                replaced.stop();
+            }
         }
         for (_, removed) in old {
             removed.stop();

@@ -191,6 +191,34 @@ async fn groups_run_reload_keeps_state_and_survives_a_broken_file() {
     m.stop();
 }
 
+/// A file listed twice runs its groups once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_listed_twice_runs_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(dir.path(), "rules.yml", RULES);
+    let store = Arc::new(MemStore::new());
+    let m = manager(store.clone());
+    m.update(
+        &[file.clone(), file],
+        Duration::from_secs(60),
+        Vec::new(),
+        "",
+    )
+    .expect("rules load");
+    assert_eq!(m.groups().len(), 1);
+    wait_until("evaluations", || floats(&store, "one").len() >= 6).await;
+    // One task: one sample per evaluation time, no duplicates.
+    let data = store
+        .get(&[Label::new("__name__", "one")])
+        .expect("recorded series");
+    assert!(
+        data.floats.windows(2).all(|w| w[1].0 - w[0].0 >= 50),
+        "{:?}",
+        data.floats
+    );
+    m.stop();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_group_marks_its_series_stale() {
     let dir = tempfile::tempdir().expect("temp dir");
