@@ -1,6 +1,22 @@
 //! Prometheus' rules: rule files ([`rulefmt`]), recording and alerting
 //! rules, their evaluation in groups, alert states, and the rule manager
 //! that runs the groups of `rule_files` on their intervals.
+//!
+//! - [`rulefmt::parse`] / [`rulefmt::parse_file`]: a rule file checked as
+//!   Prometheus 3 checks it (`check config`, `check rules`).
+//! - [`load_groups`] and [`Group::eval`]: groups driven by the caller, one
+//!   timestamp at a time (`test rules`).
+//! - [`Manager`]: groups on their own tasks; [`Manager::update`] on every
+//!   configuration load, [`Manager::groups`] and [`Manager::alerts`] for
+//!   `/api/v1/rules` and `/api/v1/alerts`, [`Manager::metrics`] for
+//!   `/metrics`, and the [`NotifyFunc`] of [`ManagerOptions`] to hand alerts
+//!   to the notifier ([`Alert::starts_at_ms`], [`Alert::ends_at_ms`] are
+//!   Prometheus' `startsAt`/`endsAt`).
+//!
+//! Module graph (no cycles): `rule` ← `recording`, `alerting` ← `group` ←
+//! `load` ← `manager` → `metrics` → `group`; `rulefmt` and `schedule` stand
+//! alone. Native histogram results of rules are not recorded (the storage
+//! appender takes floats).
 
 pub mod rulefmt;
 
