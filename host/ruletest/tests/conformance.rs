@@ -137,35 +137,40 @@ fn failing_yml_reads_as_promtool_prints_it() {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     assert_eq!(run(&args, &mut out, &mut err), 1);
     expect_test::expect![[r#"
-          FAILED:
-            name: Failing test,
-            alertname: Test, time: 0s, 
-                exp:[
-                    0:
-                      Labels:{alertname="Test"}
-                      Annotations:{}
-                    ], 
-                got:[]
-            expr: "test", time: 0s,
-                exp: {__name__="test"} 1E+00
-                got: {__name__="test"} 0E+00
-            name: Failing alert test,
-            alertname: InstanceDown, time: 5m, 
-                exp:[], 
-                got:[
-                    0:
-                      Labels:{alertname="InstanceDown", job="test", severity="page"}
-                      Annotations:{description=" of job test has been down for more than 5 minutes.", summary="Instance  down"}
-                    ]
-            name: Failing alert test,
-            alertname: AlwaysFiring, time: 5m, 
-                exp:[], 
-                got:[
-                    0:
-                      Labels:{alertname="AlwaysFiring"}
-                      Annotations:{}
-                    ]
-    "#]].assert_eq(&String::from_utf8_lossy(&err));
+        |  FAILED:
+        |    name: Failing test,
+        |    alertname: Test, time: 0s, 
+        |        exp:[
+        |            0:
+        |              Labels:{alertname="Test"}
+        |              Annotations:{}
+        |            ], 
+        |        got:[]
+        |    expr: "test", time: 0s,
+        |        exp: {__name__="test"} 1E+00
+        |        got: {__name__="test"} 0E+00
+        |    name: Failing alert test,
+        |    alertname: InstanceDown, time: 5m, 
+        |        exp:[], 
+        |        got:[
+        |            0:
+        |              Labels:{alertname="InstanceDown", job="test", severity="page"}
+        |              Annotations:{description=" of job test has been down for more than 5 minutes.", summary="Instance  down"}
+        |            ]
+        |    name: Failing alert test,
+        |    alertname: AlwaysFiring, time: 5m, 
+        |        exp:[], 
+        |        got:[
+        |            0:
+        |              Labels:{alertname="AlwaysFiring"}
+        |              Annotations:{}
+        |            ]
+    "#]].assert_eq(&margin(&String::from_utf8_lossy(&err)));
     // One empty line per failure, then one for the file.
     assert_eq!(String::from_utf8_lossy(&out), "\n".repeat(5));
+}
+
+/// Each line behind a `|`, so the snapshot keeps leading spaces.
+fn margin(text: &str) -> String {
+    text.lines().map(|l| format!("|{l}\n")).collect()
 }
