@@ -363,3 +363,43 @@ groups:
         "#]],
     );
 }
+
+/// A changed group takes over the old one's state (Prometheus'
+/// `CopyState`): a kept rule's alert keeps its start, and the series of a
+/// rule that went away are marked stale at the new group's next
+/// evaluation.
+#[test]
+fn a_changed_group_copies_state_and_stales_removed_rules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file: PathBuf = dir.path().join("rules.yml");
+    let v1 = "groups:\n  - name: g\n    rules:\n      - record: gone\n        expr: vector(1)\n      - alert: Kept\n        expr: vector(1)\n        for: 10m\n";
+    std::fs::write(&file, v1).expect("write");
+    let mut old = load_groups(std::slice::from_ref(&file), &LoadOptions::default()).expect("v1");
+    let store = MemStore::new();
+    let engine = Engine::default();
+    let ctx = EvalContext {
+        engine: &engine,
+        storage: &store,
+        notify: None,
+    };
+    old[0].eval(0, &ctx);
+    let v2 = v1.replace("      - record: gone\n        expr: vector(1)\n", "");
+    std::fs::write(&file, v2).expect("write");
+    let mut new = load_groups(std::slice::from_ref(&file), &LoadOptions::default()).expect("v2");
+    assert!(!new[0].same_definition(&old[0]));
+    new[0].copy_state(&old[0]);
+    new[0].eval(MINUTE, &ctx);
+    let Rule::Alerting(kept) = &new[0].rules()[0] else {
+        panic!("an alerting rule");
+    };
+    assert_eq!(kept.active_alerts()[0].active_at_ms, 0);
+    let gone = store
+        .get(&[Label::new("__name__", "gone")])
+        .expect("the removed rule's series");
+    let last = gone.floats.last().copied().expect("samples");
+    assert_eq!(last.0, MINUTE);
+    assert!(is_stale_marker(last.1));
+    // An unchanged reload is the same group.
+    let again = load_groups(std::slice::from_ref(&file), &LoadOptions::default()).expect("v2");
+    assert!(again[0].same_definition(&new[0]));
+}
