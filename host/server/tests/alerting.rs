@@ -1,0 +1,284 @@
+//! Rules and alerts in a running server: a recording rule's series and an
+//! alert's `ALERTS` land in the TSDB, the alert reaches a capturing
+//! Alertmanager (API v2, Prometheus' generator URL), `/api/v1/rules`,
+//! `/api/v1/alerts` and `/api/v1/alertmanagers` report them, `/metrics`
+//! has the rule and notification families and `status/flags` the flags; a
+//! reload with a broken rule file fails with Prometheus' text and keeps
+//! the groups; a start with a broken rule file fails.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    serve: wasmetheus::serve::ServeArgs,
+}
+
+fn serve_args(dir: &Path, config: &Path) -> wasmetheus::serve::ServeArgs {
+    let dir = dir.display();
+    Cli::parse_from([
+        "wasmetheus".to_owned(),
+        format!("--config.file={}", config.display()),
+        "--web.listen-address=127.0.0.1:0".to_owned(),
+        format!("--plugins.dir={dir}/plugins"),
+        format!("--storage.tsdb.path={dir}/data"),
+        "--web.enable-lifecycle".to_owned(),
+        "--web.external-url=http://prom.example:9090/base".to_owned(),
+        "--web.route-prefix=/".to_owned(),
+        "--rules.alert.resend-delay=1s".to_owned(),
+        "--log.level=warn".to_owned(),
+    ])
+    .serve
+}
+
+/// One HTTP/1.0 request; the status and body.
+async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// An Alertmanager that records each request's path and body.
+async fn capture() -> (std::net::SocketAddr, Arc<Mutex<Vec<(String, String)>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&got);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let n = stream.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() < length {
+                        continue;
+                    }
+                    let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                    seen.lock().push((path, body.to_owned()));
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                    buf.clear();
+                }
+            });
+        }
+    });
+    (addr, got)
+}
+
+async fn wait_for(addr: std::net::SocketAddr, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        if Instant::now() > deadline {
+            let (_, rules) = http(addr, "GET", "/api/v1/rules").await;
+            panic!("timed out waiting for {what}; rules: {rules}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const RULES: &str = "groups:
+- name: g
+  interval: 1s
+  rules:
+  - record: job:one:sum
+    expr: vector(1)
+    labels:
+      source: rule
+  - alert: AlwaysOn
+    expr: vector(1) > 0
+    labels:
+      severity: page
+    annotations:
+      summary: 'value {{ $value }}'
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_record_alert_and_notify() {
+    let dir = tempfile::tempdir().unwrap();
+    let (am, received) = capture().await;
+    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  evaluation_interval: 1s\n  external_labels:\n    site: here\n\
+             rule_files: ['rules.yml']\n\
+             alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['{am}']\n\
+             scrape_configs: []\n"
+        ),
+    )
+    .unwrap();
+    let server = wasmetheus::serve::start(serve_args(dir.path(), &config))
+        .await
+        .unwrap();
+    let addr = server.address;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve_until(async {
+        let _ = stopped.await;
+    }));
+
+    // The recorded series, with the rule's label.
+    wait_for(addr, "the recorded series", async || {
+        let (_, body) = http(addr, "GET", "/api/v1/query?query=job:one:sum").await;
+        body.contains("\"source\":\"rule\"") && body.contains("\"1\"")
+    })
+    .await;
+    // The alert fires at once (no `for`), in ALERTS and at the Alertmanager.
+    wait_for(addr, "ALERTS", async || {
+        let (_, body) = http(addr, "GET", "/api/v1/query?query=ALERTS").await;
+        body.contains("\"alertstate\":\"firing\"") && body.contains("\"severity\":\"page\"")
+    })
+    .await;
+    wait_for(addr, "a notification", async || !received.lock().is_empty()).await;
+    let (path, body) = received.lock()[0].clone();
+    assert_eq!(path, "/api/v2/alerts");
+    let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let alert = &alerts[0];
+    assert_eq!(alert["labels"]["alertname"], "AlwaysOn");
+    assert_eq!(alert["labels"]["site"], "here", "external labels: {body}");
+    assert_eq!(alert["annotations"]["summary"], "value 1");
+    assert_eq!(
+        alert["generatorURL"],
+        "http://prom.example:9090/base/graph?g0.expr=vector%281%29+%3E+0&g0.tab=1"
+    );
+    assert!(
+        alert["endsAt"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+
+    let (status, rules) = http(addr, "GET", "/api/v1/rules").await;
+    assert_eq!(status, 200);
+    let rules: serde_json::Value = serde_json::from_str(&rules).unwrap();
+    let group = &rules["data"]["groups"][0];
+    assert_eq!(group["name"], "g");
+    assert_eq!(group["interval"], 1.0);
+    assert_eq!(group["rules"][0]["type"], "recording");
+    assert_eq!(group["rules"][0]["health"], "ok");
+    assert_eq!(group["rules"][1]["state"], "firing");
+    assert_eq!(group["rules"][1]["alerts"][0]["labels"]["severity"], "page");
+    let (_, alerts) = http(addr, "GET", "/api/v1/alerts").await;
+    assert!(alerts.contains("\"alertname\":\"AlwaysOn\""), "{alerts}");
+    let (_, ams) = http(addr, "GET", "/api/v1/alertmanagers").await;
+    assert!(ams.contains(&format!("http://{am}/api/v2/alerts")), "{ams}");
+
+    let (_, metrics) = http(addr, "GET", "/metrics").await;
+    for family in [
+        "prometheus_rule_evaluations_total",
+        "prometheus_rule_group_interval_seconds",
+        "prometheus_notifications_sent_total",
+        "prometheus_notifications_queue_capacity",
+    ] {
+        assert!(metrics.contains(family), "{family} missing from /metrics");
+    }
+    let (_, flags) = http(addr, "GET", "/api/v1/status/flags").await;
+    assert!(
+        flags.contains("\"rules.alert.resend-delay\":\"1s\""),
+        "{flags}"
+    );
+    assert!(
+        flags.contains("\"alertmanager.notification-queue-capacity\":\"10000\""),
+        "{flags}"
+    );
+
+    // A broken rule file: the reload fails with Prometheus' text, the
+    // groups stay.
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n- name: g\n  rules:\n  - record: x\n    expr: 'up('\n",
+    )
+    .unwrap();
+    let (status, body) = http(addr, "POST", "/-/reload").await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("one or more errors occurred while applying the new configuration"),
+        "{body}"
+    );
+    let (_, rules) = http(addr, "GET", "/api/v1/rules").await;
+    assert!(rules.contains("job:one:sum"), "{rules}");
+    let (_, metrics) = http(addr, "GET", "/metrics").await;
+    assert!(
+        metrics.contains("prometheus_config_last_reload_successful 0"),
+        "{metrics}"
+    );
+
+    // A good one again: the new groups replace the old.
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n- name: h\n  rules:\n  - record: two\n    expr: vector(2)\n",
+    )
+    .unwrap();
+    let (status, body) = http(addr, "POST", "/-/reload").await;
+    assert_eq!(status, 200, "{body}");
+    let (_, rules) = http(addr, "GET", "/api/v1/rules").await;
+    assert!(
+        rules.contains("\"name\":\"h\"") && !rules.contains("job:one:sum"),
+        "{rules}"
+    );
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), serving)
+        .await
+        .expect("shutdown within its bound")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_rule_file_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: 'up =='\n",
+    )
+    .unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "rule_files: ['rules.yml']\nscrape_configs: []\n").unwrap();
+    let error = match wasmetheus::serve::start(serve_args(dir.path(), &config)).await {
+        Ok(_) => panic!("started with a broken rule file"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        error.contains("one or more errors occurred while applying the new configuration"),
+        "{error}"
+    );
+    assert!(error.contains("rules.yml"), "{error}");
+}
