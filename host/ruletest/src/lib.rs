@@ -11,6 +11,27 @@
 //! `compare` expected against got (and `--diff`), `junit` the XML report,
 //! `gofmt`, `histogram` and `yaml_errors` Go's texts, `rules_glue` the rule
 //! manager.
+//!
+//! Where this differs from promtool 3.14:
+//! - native histograms: input series and `exp_samples` read them, but the
+//!   PromQL engine does not evaluate them yet, so a query of one finds
+//!   nothing;
+//! - limits promtool does not have: at most 5,000,000 input samples and
+//!   1,000,000 evaluation steps per test group (refused with a message),
+//!   and the YAML reader's depth and alias budgets;
+//! - groups not named in `group_eval_order` run in file order (promtool's
+//!   order among them is a Go map's, i.e. random);
+//! - texts of YAML syntax errors and series-notation errors are worded by
+//!   our parsers (same line, other words); an invalid `--run` regular
+//!   expression is an error message, not a panic.
+//!
+//! Where Debian's promtool 2.42 differs from 3.14 (3.14 is followed): 2.42
+//! prints `Unit Testing:  FILE` before each file; knows none of
+//! `fuzzy_compare`, `start_timestamp`, `histogram`, `--run`, `--junit`,
+//! `--diff`, `--ignore-unknown-fields`; does not default a group's
+//! `interval` to `evaluation_interval` (`no-test-group-interval.yml`
+//! fails there); reads a series starting with `_` as if its first value
+//! were at the start; does not accept quoted UTF-8 label names.
 
 pub mod file;
 
