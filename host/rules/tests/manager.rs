@@ -331,3 +331,26 @@ async fn a_slow_group_counts_missed_iterations_and_stop_does_not_wait() {
     m.stop();
     assert!(stopping.elapsed() < Duration::from_millis(100));
 }
+
+/// Extreme intervals (the longest Prometheus duration, the shortest)
+/// neither panic nor spin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extreme_intervals() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(
+        dir.path(),
+        "rules.yml",
+        "groups:\n  - name: long\n    interval: 292y\n    rules:\n      - record: a\n        expr: vector(1)\n  - name: short\n    interval: 1ms\n    rules:\n      - record: b\n        expr: vector(1)\n",
+    );
+    let store = Arc::new(MemStore::new());
+    let m = manager(store.clone());
+    m.update(&[file], Duration::from_secs(60), Vec::new(), "")
+        .expect("rules load");
+    wait_until("the short group", || floats(&store, "b").len() >= 5).await;
+    assert!(floats(&store, "a").is_empty());
+    assert_eq!(
+        m.groups()[0].interval,
+        Duration::from_secs(292 * 365 * 24 * 3600)
+    );
+    m.stop();
+}
