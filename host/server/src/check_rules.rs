@@ -169,7 +169,18 @@ mod tests {
     /// does not, and 3.x knows `--ignore-unknown-fields`).
     #[test]
     fn upstream_rule_files() {
-        let cases: &[(&[&str], &str, bool, bool, u8, &str, &str)] = &[
+        // Files, --lint, --lint-fatal, --ignore-unknown-fields; exit code,
+        // stdout, stderr.
+        type Case = (
+            &'static [&'static str],
+            &'static str,
+            bool,
+            bool,
+            u8,
+            &'static str,
+            &'static str,
+        );
+        let cases: &[Case] = &[
             (
                 &["rules.yml"],
                 "duplicate-rules",
