@@ -5,7 +5,7 @@
 
 /// Compiles a pattern as Go's `regexp.Compile` does; Err is Go's error text
 /// (`error parsing regexp: missing closing ): `(``).
-pub(crate) fn compile(pattern: &str) -> Result<regex::Regex, String> {
+pub fn compile(pattern: &str) -> Result<regex::Regex, String> {
     let translated = translate(pattern)?;
     regex::RegexBuilder::new(&translated)
         .size_limit(1 << 20)

@@ -43,10 +43,12 @@ use thiserror::Error;
 
 pub use builtins::{html_escape, js_escape, query_escape};
 pub use gofmt::{format_float, parse_float, quote, sprint, sprintf};
+pub use goregex::compile as compile_go_regexp;
 pub use gotime::{duration_string, time_string};
 pub use prom::{
     AlertData, Expander, QueryBackend, QuerySample, alert_data_value, check_alert_template,
-    expand_alert, prometheus_funcs, query_result_value,
+    expand_alert, go_case, humanize, humanize_duration, humanize1024, parse_prom_duration,
+    prometheus_funcs, query_result_value, title,
 };
 pub use value::{FuncImpl, Function, List, Map, Methods, Param, Struct, Value};
 

@@ -89,7 +89,8 @@ fn g4(v: f64) -> String {
     sprintf("%.4g", &[Value::Float(v)])
 }
 
-pub(crate) fn humanize(v: f64) -> String {
+/// Prometheus' `humanize` of a float (SI prefixes, Go's `%.4g`).
+pub fn humanize(v: f64) -> String {
     if v == 0.0 || v.is_nan() || v.is_infinite() {
         return g4(v);
     }
@@ -116,7 +117,8 @@ pub(crate) fn humanize(v: f64) -> String {
     format!("{}{prefix}", g4(v))
 }
 
-pub(crate) fn humanize1024(v: f64) -> String {
+/// Prometheus' `humanize1024` of a float (binary prefixes).
+pub fn humanize1024(v: f64) -> String {
     if v.abs() <= 1.0 || v.is_nan() || v.is_infinite() {
         return g4(v);
     }
@@ -132,7 +134,8 @@ pub(crate) fn humanize1024(v: f64) -> String {
     format!("{}{prefix}", g4(v))
 }
 
-pub(crate) fn humanize_duration(v: f64) -> String {
+/// prometheus/common's `HumanizeDuration` of seconds (`1d 2h 3m 4s`, `1.5ms`).
+pub fn humanize_duration(v: f64) -> String {
     if v.is_nan() || v.is_infinite() {
         return g4(v);
     }
@@ -191,7 +194,7 @@ fn float_to_time(v: f64) -> Result<Value, String> {
 const NAN_OR_INF: &str = "value is NaN or Inf";
 
 /// `cases.Title(language.Und, cases.NoLower)`: the first letter of every word upper-cased.
-fn title(s: &str) -> String {
+pub fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut prev: Option<char> = None;
     for c in s.chars() {
@@ -208,7 +211,7 @@ fn title(s: &str) -> String {
 }
 
 /// Go's `strings.ToUpper`/`ToLower`: simple (one rune to one rune) case mapping, so `ß` stays `ß`.
-fn go_case(s: &str, upper: bool) -> String {
+pub fn go_case(s: &str, upper: bool) -> String {
     s.chars()
         .map(|c| {
             if !upper && c == '\u{130}' {
@@ -276,7 +279,7 @@ fn strip_domain(hp: &str) -> String {
 }
 
 /// Prometheus' `model.ParseDuration`: `1h2m10ms`, units y w d h m s ms in that order, each once.
-pub(crate) fn parse_prom_duration(s: &str) -> Result<i64, String> {
+pub fn parse_prom_duration(s: &str) -> Result<i64, String> {
     let err = || format!("not a valid duration string: {}", crate::gofmt::quote(s));
     if s == "0" {
         return Ok(0);
