@@ -31,7 +31,7 @@ mod schedule;
 
 pub use alerting::{AlertingRule, AlertingRuleSpec, RESOLVED_RETENTION};
 pub use group::{Group, GroupCounters, GroupSnapshot, Rule};
-pub use load::{LoadError, LoadOptions, load_groups, load_groups_restoring};
+pub use load::{LoadError, LoadOptions, load_groups, load_groups_restoring, rule_files};
 pub use manager::{Manager, ManagerOptions};
 pub use metrics::{Window, Windows, families as metric_families};
 pub use recording::RecordingRule;

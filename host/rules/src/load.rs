@@ -49,6 +49,25 @@ pub struct LoadError {
     pub errors: Vec<rulefmt::Error>,
 }
 
+/// The rule files of `rule_files` patterns (already joined with the
+/// configuration's directory, as `Config::load` leaves them): each
+/// pattern's matches in Go's `filepath.Glob` order, patterns in order (a
+/// file matched twice is listed twice, as Prometheus lists it). A pattern
+/// matching nothing adds nothing; a malformed one is Prometheus' error.
+pub fn rule_files(patterns: &[wasmetheus_config::RuleFilePattern]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for pattern in patterns {
+        let found = wasmetheus_config::glob::glob(&pattern.0).map_err(|_| {
+            format!(
+                "error retrieving rule files for {}: syntax error in pattern",
+                pattern.0
+            )
+        })?;
+        files.extend(found);
+    }
+    Ok(files)
+}
+
 /// Loads `files` into groups: file order, then each file's group order.
 /// Alerting rules write `ALERTS` from their first evaluation (no for-state
 /// to restore).

@@ -60,3 +60,30 @@ fn duplicate_rules_merge_group_labels() {
         rulefmt::parse(&unique, Path::new("x.yml"), &ParseOptions::default()).expect("loads");
     assert!(rulefmt::duplicate_rules(&parsed).is_empty());
 }
+
+/// `rule_files` patterns into files: each pattern's matches sorted,
+/// patterns in order, nothing for a pattern without matches.
+#[test]
+fn rule_file_patterns_expand_as_go_globs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for name in ["b.yml", "a.yml", "c.yaml"] {
+        std::fs::write(dir.path().join(name), "groups: []\n").expect("write");
+    }
+    let pattern =
+        |p: &str| wasmetheus_config::RuleFilePattern(format!("{}/{p}", dir.path().display()));
+    let files =
+        wasmetheus_rules::rule_files(&[pattern("*.yml"), pattern("absent.yml"), pattern("c.yaml")])
+            .expect("globs");
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(names, ["a.yml", "b.yml", "c.yaml"]);
+    let err = wasmetheus_rules::rule_files(&[pattern("[")]).expect_err("a bad pattern");
+    assert!(err.ends_with("syntax error in pattern"), "{err}");
+}
