@@ -47,8 +47,8 @@ pub use goregex::compile as compile_go_regexp;
 pub use gotime::{duration_string, time_string};
 pub use prom::{
     AlertData, Expander, QueryBackend, QuerySample, alert_data_value, check_alert_template,
-    expand_alert, go_case, humanize, humanize_duration, humanize1024, parse_prom_duration,
-    prometheus_funcs, query_result_value, title,
+    expand_alert, expand_alert_with_value, go_case, humanize, humanize_duration, humanize1024,
+    parse_prom_duration, prometheus_funcs, query_result_value, title,
 };
 pub use value::{FuncImpl, Function, List, Map, Methods, Param, Struct, Value};
 

@@ -664,6 +664,38 @@ pub fn expand_alert(
     .expand()
 }
 
+/// [`expand_alert`] with `.Value`/`$value` given as a template value rather than `data.value`: for a
+/// native histogram sample, whose `.Value` Prometheus sets to the histogram (a value printing as the
+/// histogram's `String()`).
+pub fn expand_alert_with_value(
+    rule: &str,
+    text: &str,
+    data: &AlertData,
+    value: Value,
+    timestamp_ms: i64,
+    query: &dyn QueryBackend,
+    external_url: &str,
+) -> Result<String, TemplateError> {
+    let full = format!("{PRELUDE}{text}");
+    let mut fields = match alert_data_value(data) {
+        Value::Struct(s) => s.fields.clone(),
+        _ => Vec::new(),
+    };
+    if let Some(slot) = fields.iter_mut().find(|(n, _)| n == "Value") {
+        slot.1 = value;
+    }
+    let data = Value::structure(ALERT_DATA_TYPE, fields);
+    Expander::new(
+        &format!("__alert_{rule}"),
+        &full,
+        data,
+        timestamp_ms,
+        query,
+        external_url,
+    )
+    .expand()
+}
+
 struct NoQuery;
 
 impl QueryBackend for NoQuery {

@@ -209,3 +209,44 @@ fn rule_file_template_check() {
     // Only parsing is checked: execution errors surface at evaluation.
     assert_eq!(check_alert_template("X", "{{ humanize \"x\" }}"), Ok(()));
 }
+
+#[test]
+fn alert_value_may_be_any_template_value() {
+    use wasmetheus_template::{Value, expand_alert_with_value};
+    let l = labels(&[("job", "api")]);
+    let data = AlertData {
+        labels: &l,
+        external_labels: &[],
+        external_url: "",
+        value: 0.0,
+    };
+    let h = Value::string("{count:2, sum:3, [0,1]:2}");
+    assert_eq!(
+        expand_alert_with_value(
+            "H",
+            "{{ $labels.job }}: {{ $value }} / {{ .Value }}",
+            &data,
+            h.clone(),
+            0,
+            &Backend,
+            ""
+        )
+        .as_deref()
+        .map_err(|e| e.0.clone()),
+        Ok("api: {count:2, sum:3, [0,1]:2} / {count:2, sum:3, [0,1]:2}")
+    );
+    // With a float it is expand_alert.
+    assert_eq!(
+        expand_alert_with_value(
+            "H",
+            "{{ $value }}",
+            &data,
+            Value::Float(2.5),
+            0,
+            &Backend,
+            ""
+        )
+        .map_err(|e| e.0),
+        Ok("2.5".to_string())
+    );
+}
