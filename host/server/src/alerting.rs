@@ -52,6 +52,7 @@ impl Alerting {
             wasmetheus_notifier::Options {
                 queue_capacity: args.notification_queue_capacity,
                 drain_on_shutdown: args.drain_notification_queue_on_shutdown,
+                max_batch_size: args.notification_batch_size as usize,
                 ..wasmetheus_notifier::Options::default()
             },
         ));

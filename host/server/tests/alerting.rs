@@ -282,3 +282,70 @@ async fn a_broken_rule_file_stops_the_start() {
     );
     assert!(error.contains("rules.yml"), "{error}");
 }
+
+/// Alertmanagers found by file discovery: listed once the file names
+/// them, sent to, gone once the file drops them; the batch size flag is
+/// in force and listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanagers_from_file_discovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let (am, received) = capture().await;
+    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
+    std::fs::write(dir.path().join("am.json"), "[]").unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        "global:\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\n\
+         alerting:\n  alertmanagers:\n  - path_prefix: /am\n    file_sd_configs:\n    - files: ['am.json']\n      refresh_interval: 1s\n\
+         scrape_configs: []\n",
+    )
+    .unwrap();
+    let mut args = serve_args(dir.path(), &config);
+    args.rules.notification_batch_size = 7;
+    let server = wasmetheus::serve::start(args).await.unwrap();
+    let addr = server.address;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve_until(async {
+        let _ = stopped.await;
+    }));
+    let (_, flags) = http(addr, "GET", "/api/v1/status/flags").await;
+    assert!(
+        flags.contains("\"alertmanager.notification-batch-size\":\"7\""),
+        "{flags}"
+    );
+    let (_, ams) = http(addr, "GET", "/api/v1/alertmanagers").await;
+    assert!(!ams.contains("/api/v2/alerts"), "{ams}");
+
+    std::fs::write(
+        dir.path().join("am.json"),
+        format!("[{{\"targets\": [\"{am}\"]}}]"),
+    )
+    .unwrap();
+    let url = format!("http://{am}/am/api/v2/alerts");
+    wait_for(addr, "the discovered Alertmanager", async || {
+        let (_, ams) = http(addr, "GET", "/api/v1/alertmanagers").await;
+        ams.contains(&url)
+    })
+    .await;
+    wait_for(addr, "a notification", async || {
+        received
+            .lock()
+            .iter()
+            .any(|(path, body)| path == "/am/api/v2/alerts" && body.contains("AlwaysOn"))
+    })
+    .await;
+
+    std::fs::write(dir.path().join("am.json"), "[]").unwrap();
+    wait_for(addr, "the Alertmanager to go", async || {
+        let (_, ams) = http(addr, "GET", "/api/v1/alertmanagers").await;
+        !ams.contains(&url)
+    })
+    .await;
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), serving)
+        .await
+        .expect("shutdown within its bound")
+        .unwrap()
+        .unwrap();
+}

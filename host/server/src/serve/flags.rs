@@ -128,6 +128,10 @@ pub struct RulesArgs {
         default_value_t = 10_000
     )]
     pub notification_queue_capacity: usize,
+    /// The maximum number of notifications per batch to send to the
+    /// Alertmanager.
+    #[arg(long = "alertmanager.notification-batch-size", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub notification_batch_size: u32,
     /// Send any outstanding Alertmanager notifications when shutting down.
     /// If false, any outstanding Alertmanager notifications will be
     /// dropped when shutting down.
@@ -148,6 +152,7 @@ impl Default for RulesArgs {
             for_grace_period: std::time::Duration::from_secs(600),
             resend_delay: std::time::Duration::from_secs(60),
             notification_queue_capacity: 10_000,
+            notification_batch_size: 256,
             drain_notification_queue_on_shutdown: true,
         }
     }
@@ -313,6 +318,10 @@ impl ServeArgs {
             (
                 "alertmanager.notification-queue-capacity",
                 self.rules.notification_queue_capacity.to_string(),
+            ),
+            (
+                "alertmanager.notification-batch-size",
+                self.rules.notification_batch_size.to_string(),
             ),
             (
                 "alertmanager.drain-notification-queue-on-shutdown",
