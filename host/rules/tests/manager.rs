@@ -354,3 +354,38 @@ async fn extreme_intervals() {
     );
     m.stop();
 }
+
+/// The notify callback hears firing alerts from the group tasks, valid
+/// for four resend delays, and not again before the resend delay passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firing_alerts_reach_the_notify_callback() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(
+        dir.path(),
+        "rules.yml",
+        "groups:\n  - name: n\n    interval: 20ms\n    rules:\n      - alert: Now\n        expr: vector(1)\n",
+    );
+    let store = Arc::new(MemStore::new());
+    let sent: Arc<std::sync::Mutex<Vec<(i64, String, usize, Option<i64>)>>> = Arc::default();
+    let sink = sent.clone();
+    let mut opts = ManagerOptions::new(Arc::new(Engine::default()), store.clone());
+    opts.notify = Some(Arc::new(move |ts, expr, alerts| {
+        for a in alerts {
+            sink.lock()
+                .unwrap()
+                .push((ts, expr.to_owned(), a.labels.len(), a.ends_at_ms()));
+        }
+    }));
+    let m = Manager::new(opts);
+    m.update(&[file], Duration::from_secs(60), Vec::new(), "")
+        .expect("rules load");
+    // Restored after the second evaluation; evaluations go on.
+    wait_until("ALERTS", || floats(&store, "ALERTS").len() >= 3).await;
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "sent once within the resend delay: {sent:?}");
+    let (ts, expr, labels, ends_at) = &sent[0];
+    assert_eq!(expr, "vector(1)");
+    assert_eq!(*labels, 1, "alertname only");
+    assert_eq!(*ends_at, Some(ts + 4 * 60_000));
+    m.stop();
+}
