@@ -146,7 +146,7 @@ pub fn humanize_duration(v: f64) -> String {
     if v.abs() >= 1.0 {
         let sign = if v < 0.0 { "-" } else { "" };
         v = v.abs();
-        let secs = v as i64;
+        let secs = go_int64(v);
         let (seconds, minutes, hours, days) = (
             secs % 60,
             (secs / 60) % 60,
@@ -173,6 +173,15 @@ pub fn humanize_duration(v: f64) -> String {
         v *= 1000.0;
     }
     format!("{}{prefix}s", g4(v))
+}
+
+/// Go's `int64(f)` on amd64: out of range (and NaN) gives the "integer indefinite" value, MinInt64.
+fn go_int64(f: f64) -> i64 {
+    if f.is_nan() || f >= 9.223372036854775807e18 || f < -9.223372036854775808e18 {
+        i64::MIN
+    } else {
+        f as i64
+    }
 }
 
 /// prometheus/common's `FloatToTime`: seconds to a UTC time of millisecond precision.
@@ -528,7 +537,7 @@ pub fn prometheus_funcs<'f>(
         "toDuration",
         Function::new(vec![Param::Any], |a| {
             let v = to_float(a.first().unwrap_or(&Value::Nil))?;
-            Ok(Value::Duration((v * 1e9) as i64))
+            Ok(Value::Duration(go_int64(v * 1e9)))
         }),
     );
     add(
