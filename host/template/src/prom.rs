@@ -177,10 +177,12 @@ pub fn humanize_duration(v: f64) -> String {
 
 /// Go's `int64(f)` on amd64: out of range (and NaN) gives the "integer indefinite" value, MinInt64.
 fn go_int64(f: f64) -> i64 {
-    if f.is_nan() || f >= 9.223372036854775807e18 || f < -9.223372036854775808e18 {
-        i64::MIN
-    } else {
+    // 2^63: the first float beyond int64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if (-LIMIT..LIMIT).contains(&f) {
         f as i64
+    } else {
+        i64::MIN
     }
 }
 
