@@ -15,11 +15,12 @@
 //! `static_configs` through target relabeling; then the
 //! `too-long-scrape-interval` lint and each rule file.
 //!
-//! Rule files are checked structurally, as Prometheus' `rulefmt` does:
-//! YAML shape (unknown fields rejected), group names, `record`/`alert`,
-//! `expr` parsed as PromQL, the fields a recording rule may not have, label
-//! and annotation names, and the `duplicate-rules` lint. Alert templates are
-//! not parsed yet (no rule is evaluated yet). Error texts are Prometheus'
+//! Rule files are checked as Prometheus' `rulefmt` does (`rules.rs`, which
+//! `check rules` shares): YAML shape (unknown fields rejected unless
+//! `--ignore-unknown-fields`), group names, `record`/`alert`, `expr` parsed
+//! as PromQL, the fields a recording rule may not have, label and
+//! annotation names, alert templates, and the `duplicate-rules` lint.
+//! Error texts are Prometheus'
 //! with our YAML parser's own wording for YAML errors; a configuration
 //! error reads `parsing YAML file FILE: LINE:COL: message`, Prometheus'
 //! message with our position in front.

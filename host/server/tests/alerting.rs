@@ -349,3 +349,24 @@ async fn alertmanagers_from_file_discovery() {
         .unwrap()
         .unwrap();
 }
+
+/// Alertmanager settings the notifier does not implement stop the start
+/// with its error (never a crash, never alerts silently not sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanager_settings_the_notifier_refuses_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        "alerting:\n  alertmanagers:\n  - oauth2:\n      client_id: c\n      client_secret: s\n      token_url: http://127.0.0.1:1/token\n    static_configs:\n    - targets: ['127.0.0.1:9093']\nscrape_configs: []\n",
+    )
+    .unwrap();
+    let error = match wasmetheus::serve::start(serve_args(dir.path(), &config)).await {
+        Ok(_) => panic!("started with settings the notifier refuses"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        error.contains("alertmanager config-0: oauth2 not supported for Alertmanagers"),
+        "{error}"
+    );
+}
