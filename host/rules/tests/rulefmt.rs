@@ -87,3 +87,23 @@ fn rule_file_patterns_expand_as_go_globs() {
     let err = wasmetheus_rules::rule_files(&[pattern("[")]).expect_err("a bad pattern");
     assert!(err.ends_with("syntax error in pattern"), "{err}");
 }
+
+/// A key given twice in one mapping is an error in Go's words (promtool
+/// 2.42 prints the same after `yaml: unmarshal errors:` and `line N:`).
+#[test]
+fn repeated_keys_are_errors() {
+    for (text, want) in [
+        (
+            "groups:\n  - name: a\n    name: b\n    rules: []\n",
+            "x.yml: 3:5: mapping key \"name\" already defined at line 2",
+        ),
+        (
+            "groups:\n  - name: a\n    rules:\n      - record: x\n        expr: up\n        expr: down\n",
+            "x.yml: 6:9: mapping key \"expr\" already defined at line 5",
+        ),
+    ] {
+        let errors = rulefmt::parse(text, Path::new("x.yml"), &ParseOptions::default())
+            .expect_err("a repeated key");
+        assert_eq!(errors[0].to_string(), want);
+    }
+}

@@ -137,12 +137,43 @@ pub(super) fn first_document(text: &str) -> &str {
 /// `line:col: message`.
 pub(super) fn read<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, String> {
     serde_saphyr::from_str::<T>(text).map_err(|e| {
-        let message = message(&e);
-        match e.location() {
-            Some(l) => format!("{}:{}: {message}", l.line(), l.column()),
-            None => message,
+        let mut message = message(&e);
+        let Some(l) = e.location() else {
+            return message;
+        };
+        if let Some(key) = message
+            .strip_prefix("duplicate mapping key: ")
+            .and_then(|rest| rest.split(", set DuplicateKeyPolicy").next())
+        {
+            message = repeated_key(text, key, l.line(), l.column());
         }
+        format!("{}:{}: {message}", l.line(), l.column())
     })
+}
+
+/// Go's text for a key repeated in a mapping: `mapping key "k" already
+/// defined at line N`, N the nearest earlier line with the key at the same
+/// column (after any `- ` of a sequence entry).
+fn repeated_key(text: &str, key: &str, line: u64, column: u64) -> String {
+    let column = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
+    let first = text
+        .lines()
+        .enumerate()
+        .take(usize::try_from(line.saturating_sub(1)).unwrap_or(0))
+        .filter(|(_, l)| {
+            l.get(..column)
+                .is_some_and(|prefix| prefix.chars().all(|c| c == ' ' || c == '-'))
+                && l.get(column..).is_some_and(|rest| {
+                    rest.strip_prefix(key)
+                        .is_some_and(|after| after.trim_start().starts_with(':'))
+                })
+        })
+        .map(|(i, _)| i + 1)
+        .last();
+    match first {
+        Some(n) => format!("mapping key {key:?} already defined at line {n}"),
+        None => format!("mapping key {key:?} already defined"),
+    }
 }
 
 /// A YAML error in a rule file: our parser's message, its first line
