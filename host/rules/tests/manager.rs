@@ -355,6 +355,10 @@ async fn extreme_intervals() {
     m.stop();
 }
 
+/// What the notify callback heard: evaluation time, expression, number of
+/// labels, `endsAt`.
+type Sent = (i64, String, usize, Option<i64>);
+
 /// The notify callback hears firing alerts from the group tasks, valid
 /// for four resend delays, and not again before the resend delay passed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,7 +370,7 @@ async fn firing_alerts_reach_the_notify_callback() {
         "groups:\n  - name: n\n    interval: 20ms\n    rules:\n      - alert: Now\n        expr: vector(1)\n",
     );
     let store = Arc::new(MemStore::new());
-    let sent: Arc<std::sync::Mutex<Vec<(i64, String, usize, Option<i64>)>>> = Arc::default();
+    let sent: Arc<std::sync::Mutex<Vec<Sent>>> = Arc::default();
     let sink = sent.clone();
     let mut opts = ManagerOptions::new(Arc::new(Engine::default()), store.clone());
     opts.notify = Some(Arc::new(move |ts, expr, alerts| {
