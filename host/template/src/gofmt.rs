@@ -8,14 +8,14 @@ use crate::value::Value;
 // ---------- strconv ----------
 
 /// Go's `unicode.IsPrint`, close enough: graphic characters and the ASCII space.
-fn is_print(c: char) -> bool {
+pub(crate) fn is_print(c: char) -> bool {
     if c == ' ' {
         return true;
     }
     if c.is_control() || c.is_whitespace() {
         return false;
     }
-    !matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E000}'..='\u{F8FF}')
+    !matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E000}'..='\u{F8FF}' | '\u{F0000}'..='\u{10FFFF}')
 }
 
 fn quote_with(s: &str, q: char) -> String {
@@ -42,6 +42,12 @@ fn quote_with(s: &str, q: char) -> String {
     }
     out.push(q);
     out
+}
+
+/// Go's `strconv.CanBackquote`: no backquote, no control character but tab, no BOM.
+fn can_backquote(s: &str) -> bool {
+    s.chars()
+        .all(|c| c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control()))
 }
 
 /// Go's `strconv.QuoteToASCII` (`%+q`).
@@ -585,7 +591,7 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
             };
             match verb {
                 's' | 'v' => pad(&truncated, f),
-                'q' if f.sharp && !s.contains('`') => pad(&format!("`{truncated}`"), f),
+                'q' if f.sharp && can_backquote(&truncated) => pad(&format!("`{truncated}`"), f),
                 'q' if f.plus => pad(&quote_ascii(&truncated), f),
                 'q' => pad(&quote(&truncated), f),
                 'x' | 'X' => {

@@ -208,17 +208,36 @@ const NAN_OR_INF: &str = "value is NaN or Inf";
 pub fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut prev: Option<char> = None;
+    let mut prev_prev: Option<char> = None;
     for c in s.chars() {
-        let in_word =
-            prev.is_some_and(|p| p.is_alphanumeric() || p == '\'' || p == '’' || p == '_');
+        // An apostrophe joins letters (`don't`); a combining mark belongs to the word it follows.
+        let in_word = prev.is_some_and(|p| {
+            p.is_alphanumeric()
+                || p == '_'
+                || is_mark(p)
+                || ((p == '\'' || p == '’') && prev_prev.is_some_and(char::is_alphanumeric))
+        });
         if !in_word && c.is_alphabetic() {
-            out.extend(c.to_uppercase());
+            let mut up = c.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(u), None) => out.push(u),
+                _ => out.push(c),
+            }
         } else {
             out.push(c);
         }
+        prev_prev = prev;
         prev = Some(c);
     }
     out
+}
+
+/// Combining marks (the common blocks): part of the word they follow.
+fn is_mark(c: char) -> bool {
+    matches!(
+        c,
+        '\u{300}'..='\u{36F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}'
+    )
 }
 
 /// Go's `strings.ToUpper`/`ToLower`: simple (one rune to one rune) case mapping, so `ß` stays `ß`.
