@@ -129,7 +129,7 @@ impl<'a, 'f> State<'a, 'f> {
         self.at = At::Node(node);
         self.step()?;
         match node {
-            Node::Text(t) => self.write(t),
+            Node::Text(_, t) => self.write(t),
             Node::Action(pipe) => {
                 let v = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
@@ -823,7 +823,7 @@ impl<'a, 'f> State<'a, 'f> {
 
 fn node_pos(n: &Node) -> usize {
     match n {
-        Node::Text(_) => 0,
+        Node::Text(pos, _) => *pos,
         Node::Action(p) => p.pos,
         Node::If(b) | Node::Range(b) | Node::With(b) => b.pos,
         Node::Template { pos, .. } | Node::Break(pos) | Node::Continue(pos) => *pos,

@@ -107,7 +107,7 @@ pub struct Template<'f> {
 fn is_empty_tree(nodes: &[parse::Node]) -> bool {
     nodes
         .iter()
-        .all(|n| matches!(n, parse::Node::Text(t) if t.trim().is_empty()))
+        .all(|n| matches!(n, parse::Node::Text(_, t) if t.trim().is_empty()))
 }
 
 impl<'f> Template<'f> {

@@ -90,7 +90,7 @@ pub(crate) struct Branch {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
-    Text(String),
+    Text(usize, String),
     Action(Pipe),
     If(Branch),
     Range(Branch),
@@ -212,7 +212,7 @@ impl fmt::Display for Node {
             f.write_str("{{end}}")
         };
         match self {
-            Node::Text(t) => write!(f, "{}", crate::gofmt::quote(t)),
+            Node::Text(_, t) => write!(f, "{}", crate::gofmt::quote(t)),
             Node::Action(p) => write!(f, "{{{{{p}}}}}"),
             Node::If(b) => branch(f, "if", b),
             Node::Range(b) => branch(f, "range", b),
@@ -239,7 +239,7 @@ enum End {
 pub(crate) fn is_empty(nodes: &[Node]) -> bool {
     nodes
         .iter()
-        .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
+        .all(|n| matches!(n, Node::Text(_, t) if t.trim().is_empty()))
 }
 
 /// A parse error: Go's text without the `template: NAME:LINE: ` prefix, and the line.
@@ -470,7 +470,7 @@ impl Parser<'_> {
     fn text_or_action(&mut self) -> PResult<Option<Result<Node, End>>> {
         let it = self.next_non_space();
         match it.kind {
-            Kind::Text => Ok(Some(Ok(Node::Text(it.val)))),
+            Kind::Text => Ok(Some(Ok(Node::Text(it.pos, it.val)))),
             Kind::LeftDelim => self.action().map(Some),
             Kind::Comment => Ok(None),
             _ => self.unexpected(&it, "input"),

@@ -250,3 +250,50 @@ fn alert_value_may_be_any_template_value() {
         Ok("2.5".to_string())
     );
 }
+
+#[test]
+fn expander_takes_extra_functions_and_limits() {
+    use wasmetheus_template::{Expander, FuncMap, Function, Limits, Param, Value};
+    let mut extra = FuncMap::new();
+    extra.insert(
+        "shout".into(),
+        Function::new(vec![Param::String], |a| {
+            Ok(Value::string(format!("{}!", a[0].as_str().unwrap_or(""))))
+        }),
+    );
+    // A function of the same name replaces Prometheus' own, as Expander.Funcs does.
+    extra.insert(
+        "humanize".into(),
+        Function::new(vec![Param::Any], |_| Ok(Value::string("replaced"))),
+    );
+    let e = Expander::new(
+        "t",
+        "{{ \"hi\" | shout }} {{ humanize 1 }}",
+        Value::Invalid,
+        0,
+        &Backend,
+        "",
+    )
+    .funcs(extra);
+    assert_eq!(
+        e.expand().as_deref().map_err(|e| e.0.clone()),
+        Ok("hi! replaced")
+    );
+    let small = Limits {
+        max_output_bytes: 4,
+        ..Limits::default()
+    };
+    let e = Expander::new(
+        "t",
+        "{{ range 10 }}ab{{ end }}",
+        Value::Invalid,
+        0,
+        &Backend,
+        "",
+    )
+    .with_limits(small);
+    assert_eq!(
+        e.expand().unwrap_err().0,
+        "error executing template t: template: t:1:14: executing \"t\" at <\"ab\">: output exceeds the limit of 4 bytes"
+    );
+}
