@@ -250,9 +250,96 @@ fn fmt_f(digits: &[u8], dp: i32, prec: usize) -> String {
     out
 }
 
+/// Go's `%b` of a finite, non-negative float: decimal mantissa and binary exponent (`4503599627370496p-52`).
+fn fmt_b(v: f64) -> String {
+    let bits = v.to_bits();
+    let mut exp = ((bits >> 52) & 0x7ff) as i64;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    if exp == 0 {
+        exp += 1;
+    } else {
+        mant |= 1 << 52;
+    }
+    exp += -1023 - 52;
+    if exp >= 0 {
+        format!("{mant}p+{exp}")
+    } else {
+        format!("{mant}p{exp}")
+    }
+}
+
+/// Go's `%x`/`%X` of a finite, non-negative float (`0x1.cp+01`), shortest or to `prec` hex digits.
+fn fmt_hex(v: f64, upper: bool, prec: Option<usize>) -> String {
+    let bits = v.to_bits();
+    let mut exp = ((bits >> 52) & 0x7ff) as i64;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    if exp == 0 {
+        exp += 1;
+    } else {
+        mant |= 1 << 52;
+    }
+    exp -= 1023;
+    if mant == 0 {
+        exp = 0;
+    }
+    mant <<= 60 - 52;
+    while mant != 0 && mant & (1 << 60) == 0 {
+        mant <<= 1;
+        exp -= 1;
+    }
+    if let Some(p) = prec.filter(|&p| p < 15) {
+        let shift = (p * 4) as u32;
+        let extra = (mant << shift) & ((1u64 << 60) - 1);
+        mant >>= 60 - shift;
+        if extra | (mant & 1) > 1 << 59 {
+            mant += 1;
+        }
+        mant <<= 60 - shift;
+        if mant & (1 << 61) != 0 {
+            mant >>= 1;
+            exp += 1;
+        }
+    }
+    let digits: &[u8] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    let mut out = String::from(if upper { "0X" } else { "0x" });
+    out.push(char::from(b'0' + ((mant >> 60) & 1) as u8));
+    mant <<= 4;
+    match prec {
+        None if mant != 0 => {
+            out.push('.');
+            while mant != 0 {
+                out.push(char::from(digits[((mant >> 60) & 15) as usize]));
+                mant <<= 4;
+            }
+        }
+        Some(p) if p > 0 => {
+            out.push('.');
+            for _ in 0..p.min(1000) {
+                out.push(char::from(digits[((mant >> 60) & 15) as usize]));
+                mant <<= 4;
+            }
+        }
+        _ => {}
+    }
+    out.push(if upper { 'P' } else { 'p' });
+    out.push(if exp < 0 { '-' } else { '+' });
+    let e = exp.abs();
+    if e < 10 {
+        out.push('0');
+    }
+    out.push_str(&e.to_string());
+    out
+}
+
 /// Formats a finite, non-negative float with a `%e`/`%f`/`%g` verb and optional precision.
 fn format_abs(v: f64, verb: char, prec: Option<usize>) -> String {
     match verb {
+        'b' => fmt_b(v),
+        'x' | 'X' => fmt_hex(v, verb == 'X', prec),
         'e' | 'E' => {
             let p = prec.unwrap_or(6).min(1000);
             let (d, dp) = decimal(&format!("{:.*e}", p, v));
@@ -569,7 +656,7 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
             }
         }
         Value::Float(x) => match verb {
-            'v' | 'g' | 'G' | 'e' | 'E' | 'f' | 'F' => {
+            'v' | 'g' | 'G' | 'e' | 'E' | 'f' | 'F' | 'x' | 'X' | 'b' => {
                 let vb = if verb == 'v' { 'g' } else { verb };
                 let mut s = float_signed(*x, vb, f.prec, f.plus, f.space);
                 if f.sharp && x.is_finite() {

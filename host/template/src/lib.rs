@@ -19,7 +19,7 @@
 //! 10,000 parenthesized pipelines).
 //!
 //! Where this differs from Go: pointers nested in printed values print as `&{…}` (Go prints their
-//! addresses); the hexadecimal float verbs (`%x`, `%X`, `%b` on floats) are not implemented; text
+//! addresses); text
 //! mode only (no `html/template` contextual escaping, so no `tmpl`); functions cannot panic, so Go's
 //! recovered-panic texts appear only where reproduced (`regexp: Compile(…)`, nil samples).
 //! Prometheus 3 semantics are followed where it differs from 2.x: `missingkey=zero` by default,
