@@ -19,9 +19,10 @@
 //! 10,000 parenthesized pipelines).
 //!
 //! Where this differs from Go: pointers nested in printed values print as `&{…}` (Go prints their
-//! addresses); text
-//! mode only (no `html/template` contextual escaping, so no `tmpl`); functions cannot panic, so Go's
-//! recovered-panic texts appear only where reproduced (`regexp: Compile(…)`, nil samples).
+//! addresses); text mode only (no `html/template` contextual escaping, so no `tmpl`); functions
+//! cannot panic, so Go's recovered-panic texts appear only where reproduced (`regexp: Compile(…)`,
+//! nil samples). `tests/data/` holds expansions and parse errors recorded from Prometheus' promtool,
+//! which the tests compare digit for digit.
 //! Prometheus 3 semantics are followed where it differs from 2.x: `missingkey=zero` by default,
 //! `title` is `cases.Title` (`don't` → `Don't`), `.Value` is `interface {}`, Go 1.22+ template
 //! syntax (`range` over an integer, `else with`).
