@@ -200,7 +200,14 @@ impl ServerBackend {
         // fails keeps its previous state, the rest of the configuration
         // is in force, and the reload counts as failed.
         let failed = match self.alerting.get() {
-            Some(alerting) => !alerting.apply(&config).is_empty(),
+            Some(alerting) => {
+                // Rule files are read and parsed off the async workers.
+                let (alerting, applied) = (Arc::clone(alerting), config.clone());
+                !tokio::task::spawn_blocking(move || alerting.apply(&applied))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_empty()
+            }
             None => false,
         };
         *self.config.lock() = config;

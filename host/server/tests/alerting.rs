@@ -370,3 +370,81 @@ async fn alertmanager_settings_the_notifier_refuses_stop_the_start() {
         "{error}"
     );
 }
+
+/// The value of the one series `query` returns, if there is one.
+async fn single_value(addr: std::net::SocketAddr, query: &str) -> Option<f64> {
+    let (_, body) = http(addr, "GET", &format!("/api/v1/query?query={query}")).await;
+    let answer: serde_json::Value = serde_json::from_str(&body).ok()?;
+    answer["data"]["result"][0]["value"][1]
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+/// A pending alert's `for` state survives a restart: after it, the alert
+/// is active since before the restart (Prometheus' restore), not since
+/// its first evaluation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn for_state_is_restored_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n- name: g\n  interval: 1s\n  rules:\n  - alert: Slow\n    expr: vector(1)\n    for: 1h\n",
+    )
+    .unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "rule_files: ['rules.yml']\nscrape_configs: []\n").unwrap();
+    let args = || {
+        let mut args = serve_args(dir.path(), &config);
+        args.rules.for_grace_period = Duration::from_secs(1);
+        args
+    };
+
+    let server = wasmetheus::serve::start(args()).await.unwrap();
+    let addr = server.address;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve_until(async {
+        let _ = stopped.await;
+    }));
+    // Pending, with its for-state written at least twice.
+    let mut first_written = None;
+    wait_for(addr, "two for-state samples", async || {
+        let Some(t) = single_value(addr, "timestamp(ALERTS_FOR_STATE)").await else {
+            return false;
+        };
+        let first = *first_written.get_or_insert(t);
+        t > first
+    })
+    .await;
+    let active_since = single_value(addr, "ALERTS_FOR_STATE").await.unwrap();
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+
+    let restarted_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let server = wasmetheus::serve::start(args()).await.unwrap();
+    let addr = server.address;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve_until(async {
+        let _ = stopped.await;
+    }));
+    wait_for(addr, "a for-state sample after the restart", async || {
+        single_value(addr, "timestamp(ALERTS_FOR_STATE)")
+            .await
+            .is_some_and(|t| t > restarted_at + 1.0)
+    })
+    .await;
+    let restored = single_value(addr, "ALERTS_FOR_STATE").await.unwrap();
+    // Shifted by the time the server was down, as Prometheus does, but
+    // from before the restart.
+    assert!(restored >= active_since, "{restored} < {active_since}");
+    assert!(
+        restored < restarted_at,
+        "{restored} is not restored (restart at {restarted_at})"
+    );
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+}

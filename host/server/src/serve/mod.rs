@@ -194,7 +194,11 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         Arc::clone(&db) as Arc<dyn wasmetheus_model::storage::Storage>,
         &external_url,
     ));
-    let errors = alerting.apply(&config);
+    let errors = {
+        // Rule files are read and parsed off the async workers.
+        let (alerting, config) = (Arc::clone(&alerting), config.clone());
+        tokio::task::spawn_blocking(move || alerting.apply(&config)).await?
+    };
     if !errors.is_empty() {
         alerting.stop().await;
         anyhow::bail!("{}: {}", source.apply_error(), errors.join("; "));
