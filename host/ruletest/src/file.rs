@@ -131,7 +131,16 @@ pub struct ExpSample {
 
 /// Reads a test file. The error is the text promtool prints.
 pub fn parse(text: &str) -> Result<UnitTestFile, String> {
-    let options = serde_saphyr::options! { emit_comments: false };
+    // Go reads files of any size; the reader's default budget (250,000
+    // nodes) would refuse a large but honest test file. Its size bounds
+    // the nodes; alias replays keep their own limit.
+    let options = serde_saphyr::options! {
+        emit_comments: false,
+        budget: serde_saphyr::budget! {
+            max_events: 40_000_000,
+            max_nodes: 20_000_000,
+        },
+    };
     let text = if text.trim().is_empty() { "{}" } else { text };
     serde_saphyr::from_str_with_options(text, options)
         .map_err(|e| crate::yaml_errors::go_error(&e, text))
@@ -283,6 +292,15 @@ mod tests {
         assert_eq!(t.promql_expr_test[0].exp_samples[0].value, 1.0);
         assert_eq!(t.promql_expr_test[0].exp_samples[0].labels, "");
         assert_eq!(f.evaluation_interval, Duration(0));
+    }
+
+    #[test]
+    fn large_honest_files_are_read() {
+        // 300,000 nodes, more than the YAML reader's default budget.
+        let text = format!("tests:\n{}", "- {name: t, interval: 1m}\n".repeat(60_000));
+        let f = parse(&text).unwrap();
+        assert_eq!(f.tests.len(), 60_000);
+        assert_eq!(f.tests[59_999].interval, Duration(60_000));
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub fn go_error(e: &serde_saphyr::Error, text: &str) -> String {
             let rendered = other.to_string();
             let first = rendered.lines().next().unwrap_or_default();
             let message = first.split(" at line ").next().unwrap_or(first);
+            if message.starts_with("alias replay limit exceeded") {
+                return "yaml: document contains excessive aliasing".into();
+            }
             let Some(loc) = other.location() else {
                 return format!("yaml: {message}");
             };
