@@ -107,3 +107,23 @@ fn repeated_keys_are_errors() {
         assert_eq!(errors[0].to_string(), want);
     }
 }
+
+/// Positions of block, quoted and folded scalars are where Go's YAML puts
+/// them (the indicator or the opening quote), as promtool 2.42 prints.
+#[test]
+fn positions_of_scalar_styles() {
+    let text = "groups:\n  - name: a\n    rules:\n      - record: x\n        expr: |\n          sum(\n      - record: \"y\"\n        expr: \"sum(\"\n      - alert: z\n        expr: >-\n          up ==\n";
+    let errors = rulefmt::parse(text, Path::new("blk.yml"), &ParseOptions::default())
+        .expect_err("bad expressions");
+    let positions: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            e.message
+                .split(": group")
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(positions, ["5:15", "8:15", "10:15"]);
+}

@@ -158,7 +158,7 @@ fn parse_text(text: &str, file: &Path, opts: &ParseOptions) -> Result<RuleFile, 
         }
         yaml::read(text).map_err(|e| vec![e])?
     };
-    let (file, errors) = validate::validate(file);
+    let (file, errors) = validate::validate(file, text);
     if errors.is_empty() {
         Ok(file)
     } else {

@@ -9,12 +9,14 @@ use std::collections::{BTreeMap, HashSet};
 use serde_saphyr::Spanned;
 use wasmetheus_model::Label;
 
-use super::yaml::{GroupYaml, RuleFileYaml, RuleYaml};
+use super::yaml::{GroupYaml, RuleFileYaml, RuleYaml, go_position};
 use super::{Position, Rule, RuleFile, RuleGroup};
 
 /// The validated file and every error found (as `line:col: text`, without
 /// the file name).
-pub(super) fn validate(file: RuleFileYaml) -> (RuleFile, Vec<String>) {
+pub(super) fn validate(file: RuleFileYaml, text: &str) -> (RuleFile, Vec<String>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let text = lines.as_slice();
     let mut errors = Vec::new();
     let mut names = HashSet::new();
     let mut groups = Vec::new();
@@ -23,7 +25,13 @@ pub(super) fn validate(file: RuleFileYaml) -> (RuleFile, Vec<String>) {
             line: group.referenced.line(),
             column: group.referenced.column(),
         };
-        groups.push(validate_group(group.value, at, &mut names, &mut errors));
+        groups.push(validate_group(
+            group.value,
+            at,
+            text,
+            &mut names,
+            &mut errors,
+        ));
     }
     (RuleFile { groups }, errors)
 }
@@ -31,6 +39,7 @@ pub(super) fn validate(file: RuleFileYaml) -> (RuleFile, Vec<String>) {
 fn validate_group(
     group: GroupYaml,
     at: Position,
+    text: &[&str],
     names: &mut HashSet<String>,
     errors: &mut Vec<String>,
 ) -> RuleGroup {
@@ -51,7 +60,7 @@ fn validate_group(
     }
     let mut rules = Vec::new();
     for (i, rule) in group.rules.unwrap_or_default().into_iter().enumerate() {
-        let (rule, problems) = validate_rule(rule);
+        let (rule, problems) = validate_rule(rule, text);
         for (position, problem) in problems {
             let position = position.map(|p| format!("{p}: ")).unwrap_or_default();
             errors.push(format!(
@@ -87,16 +96,16 @@ fn labels(map: Option<BTreeMap<String, Option<String>>>) -> Vec<Label> {
         .collect()
 }
 
-fn text(node: &Option<Spanned<Option<String>>>) -> String {
+fn scalar(node: &Option<Spanned<Option<String>>>) -> String {
     node.as_ref()
         .and_then(|n| n.value.clone())
         .unwrap_or_default()
 }
 
-fn position(node: &Option<Spanned<Option<String>>>) -> Position {
-    node.as_ref().map_or(Position::default(), |n| Position {
-        line: n.referenced.line(),
-        column: n.referenced.column(),
+fn position(node: &Option<Spanned<Option<String>>>, text: &[&str]) -> Position {
+    node.as_ref().map_or(Position::default(), |n| {
+        let (line, column) = go_position(text, n.referenced.line(), n.referenced.column());
+        Position { line, column }
     })
 }
 
@@ -119,11 +128,12 @@ impl At {
 }
 
 /// `Rule.Validate`: the rule and each problem with where it is reported.
-fn validate_rule(node: RuleYaml) -> (Rule, Vec<(Option<String>, String)>) {
+fn validate_rule(node: RuleYaml, text: &[&str]) -> (Rule, Vec<(Option<String>, String)>) {
+    let position = |n: &Option<Spanned<Option<String>>>| position(n, text);
     let rule = Rule {
-        record: text(&node.record),
-        alert: text(&node.alert),
-        expr: text(&node.expr),
+        record: scalar(&node.record),
+        alert: scalar(&node.alert),
+        expr: scalar(&node.expr),
         for_: node.for_.map(|d| d.0).unwrap_or_default(),
         keep_firing_for: node.keep_firing_for.map(|d| d.0).unwrap_or_default(),
         labels: labels(node.labels),

@@ -206,3 +206,50 @@ fn message(error: &serde_saphyr::Error) -> String {
     };
     format!("field {field} not found in type {go_type}")
 }
+
+/// Where Go's YAML places a scalar that our parser places at `line:col`:
+/// a block scalar (`|`, `>-`, …) at its indicator, which ends an earlier
+/// line; any other scalar where it starts.
+/// `lines` are the file's lines.
+pub(super) fn go_position(lines: &[&str], line: u64, column: u64) -> (u64, u64) {
+    let Some(index) = usize::try_from(line).ok().and_then(|l| l.checked_sub(1)) else {
+        return (line, column);
+    };
+    let Some(current) = lines.get(index) else {
+        return (line, column);
+    };
+    let before: String = current
+        .chars()
+        .take(usize::try_from(column.saturating_sub(1)).unwrap_or(0))
+        .collect();
+    if !before.trim().is_empty() {
+        return (line, column);
+    }
+    let Some((at, previous)) = lines[..index]
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, l)| !l.trim().is_empty())
+    else {
+        return (line, column);
+    };
+    // The line without a trailing comment.
+    let content = match previous.find(" #") {
+        Some(i) => &previous[..i],
+        None => previous,
+    }
+    .trim_end();
+    let token_start = content
+        .rfind(|c: char| c.is_whitespace() || c == ':')
+        .map_or(0, |i| i + 1);
+    let token = &content[token_start..];
+    let is_indicator = token.starts_with(['|', '>'])
+        && token[1..]
+            .chars()
+            .all(|c| c == '-' || c == '+' || c.is_ascii_digit());
+    if !is_indicator {
+        return (line, column);
+    }
+    let col = content[..token_start].chars().count() as u64 + 1;
+    (at as u64 + 1, col)
+}
