@@ -427,60 +427,7 @@ fn go_parse_int32(s: &str) -> Result<i64, String> {
     }
 }
 
-/// Go's `strconv.Quote` (`%q`): printable characters stay, the rest are
-/// escaped; bytes that are not UTF-8 become `\xNN`.
-fn go_quote(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::from("\"");
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\x07' => out.push_str("\\a"),
-                '\x08' => out.push_str("\\b"),
-                '\x0c' => out.push_str("\\f"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\x0b' => out.push_str("\\v"),
-                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-                c if c.is_control() || !go_printable(c) => {
-                    if (c as u32) < 0x10000 {
-                        let _ = write!(out, "\\u{:04x}", c as u32);
-                    } else {
-                        let _ = write!(out, "\\U{:08x}", c as u32);
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `unicode.IsPrint` beyond the control characters: separators
-/// other than the ASCII space, format characters (`Cf`) and private use
-/// (`Co`) are not printable. (Unassigned code points, also not printable
-/// to Go, are taken as printable.)
-fn go_printable(c: char) -> bool {
-    !matches!(c as u32,
-        // Separators (Zs, Zl, Zp) but U+0020.
-        0xa0 | 0x1680 | 0x2000..=0x200a | 0x2028 | 0x2029 | 0x202f | 0x205f | 0x3000
-        // Format characters (Cf).
-        | 0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x890 | 0x891 | 0x8e2 | 0x180e
-        | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x2064 | 0x2066..=0x206f | 0xfeff
-        | 0xfff9..=0xfffb | 0x110bd | 0x110cd | 0x13430..=0x1343f | 0x1bca0..=0x1bca3
-        | 0x1d173..=0x1d17a | 0xe0001 | 0xe0020..=0xe007f
-        // Private use (Co).
-        | 0xe000..=0xf8ff | 0xf0000..=0xffffd | 0x100000..=0x10fffd)
-}
+use wasmetheus_model::go::quote_bytes as go_quote;
 
 #[cfg(test)]
 mod tests {

@@ -25,52 +25,9 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-/// Go's `%q` of a string: `strconv.Quote`.
-pub(crate) fn go_quote(s: &str) -> String {
-    go_quote_bytes(s.as_bytes())
-}
-
-/// Go's `%q` of bytes that need not be UTF-8 (`"\xff"`).
-pub(crate) fn go_quote_bytes(bytes: &[u8]) -> String {
-    let mut out = String::from("\"");
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let (c, len) = match std::str::from_utf8(rest) {
-            Ok(s) => (s.chars().next(), s.chars().next().map_or(1, char::len_utf8)),
-            Err(e) if e.valid_up_to() > 0 => {
-                let s = std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or_default();
-                (s.chars().next(), s.chars().next().map_or(1, char::len_utf8))
-            }
-            Err(_) => (None, 1),
-        };
-        match c {
-            None => out.push_str(&format!("\\x{:02x}", rest[0])),
-            Some('"') => out.push_str("\\\""),
-            Some('\\') => out.push_str("\\\\"),
-            Some('\x07') => out.push_str("\\a"),
-            Some('\x08') => out.push_str("\\b"),
-            Some('\x0c') => out.push_str("\\f"),
-            Some('\n') => out.push_str("\\n"),
-            Some('\r') => out.push_str("\\r"),
-            Some('\t') => out.push_str("\\t"),
-            Some('\x0b') => out.push_str("\\v"),
-            Some(c) if (c as u32) < 0x20 || c == '\x7f' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            Some(c) if c.is_control() => {
-                if (c as u32) < 0x10000 {
-                    out.push_str(&format!("\\u{:04x}", c as u32))
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32))
-                }
-            }
-            Some(c) => out.push(c),
-        }
-        rest = &rest[len..];
-    }
-    out.push('"');
-    out
-}
+/// Go's `%q` of a string and of bytes that need not be UTF-8
+/// (`strconv.Quote`, the one copy in `wasmetheus_model::go`).
+pub(crate) use wasmetheus_model::go::{quote as go_quote, quote_bytes as go_quote_bytes};
 
 /// Go's type name for the mapping under a key path (nearest parent first;
 /// list items do not count). The keys are the parents' names; `*` matches

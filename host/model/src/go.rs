@@ -1,7 +1,8 @@
 //! Go's texts that several crates reproduce byte for byte: `time.ParseDuration`
 //! (the one parser of Go durations, with its error messages), the words
-//! Go's `os` and `net` packages use for a system error, and JSON strings as
-//! Go's `encoding/json` writes them.
+//! Go's `os` and `net` packages use for a system error, JSON strings as
+//! Go's `encoding/json` writes them, and `strconv.Quote` (`%q`) with
+//! `unicode.IsPrint`.
 //!
 //! Callers add their own context (`open PATH: `, `dial tcp ADDR: connect: `);
 //! this module only knows the Go parts they share.
@@ -207,6 +208,66 @@ pub fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols
+/// and the ASCII space; not other separators, control, format, private
+/// use, surrogate or unassigned code points.
+pub fn is_print(c: char) -> bool {
+    static NOT_PRINT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^[\p{C}\p{Z}]$").expect("a constant pattern")
+    });
+    match c {
+        ' '..='~' => true,
+        c if c.is_ascii() => false,
+        c => !NOT_PRINT.is_match(c.encode_utf8(&mut [0; 4])),
+    }
+}
+
+/// Go's `strconv.Quote` (what `%q` prints for a string): printable
+/// characters as they are, `\a \b \f \n \r \t \v`, other bytes below
+/// U+0080 as `\xNN`, other unprintable characters as `\uNNNN` or
+/// `\UNNNNNNNN`.
+pub fn quote(s: &str) -> String {
+    quote_bytes(s.as_bytes())
+}
+
+/// [`quote`] of bytes that need not be UTF-8: each byte of an invalid
+/// sequence becomes `\xNN`, as Go quotes `"\xff"`.
+pub fn quote_bytes(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\x07' => out.push_str("\\a"),
+                '\x08' => out.push_str("\\b"),
+                '\x0c' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\x0b' => out.push_str("\\v"),
+                c if is_print(c) => out.push(c),
+                c if (c as u32) < 0x80 => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                c if (c as u32) < 0x10000 => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => {
+                    let _ = write!(out, "\\U{:08x}", c as u32);
+                }
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +361,27 @@ mod tests {
         assert_eq!(io_error_text(&e), "connection refused");
         let e = std::io::Error::other("Not an OS error");
         assert_eq!(io_error_text(&e), "not an OS error");
+    }
+
+    #[test]
+    fn quotes_as_go_strconv_quote() {
+        // Expected texts from Go's strconv.Quote.
+        for (input, want) in [
+            ("", r#""""#),
+            ("abc", r#""abc""#),
+            ("a\"b\\c", r#""a\"b\\c""#),
+            ("\x07\x08\x0c\n\r\t\x0b", r#""\a\b\f\n\r\t\v""#),
+            ("\x00\x1f\x7f", r#""\x00\x1f\x7f""#),
+            ("\u{80}\u{9f}", r#""\u0080\u009f""#),
+            ("héllo ☺ 日本", r#""héllo ☺ 日本""#),
+            ("\u{a0}\u{2028}\u{3000}", r#""\u00a0\u2028\u3000""#),
+            ("\u{ad}\u{200b}\u{feff}", r#""\u00ad\u200b\ufeff""#),
+            ("\u{e000}\u{10fffd}", r#""\ue000\U0010fffd""#),
+            ("\u{378}", r#""\u0378""#),
+            ("\u{1f600}", "\"\u{1f600}\""),
+        ] {
+            assert_eq!(quote(input), want, "{input:?}");
+        }
+        assert_eq!(quote_bytes(b"a\xffb\xc3"), r#""a\xffb\xc3""#);
     }
 }

@@ -198,44 +198,8 @@ pub(crate) fn go_timestamp(ms: i64) -> String {
     go_float(ms as f64 / 1000.0)
 }
 
-/// Go's `strconv.Quote` (`%q`): escapes what `unicode.IsPrint` rejects.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_ascii() || is_printable(c) => out.push(c),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `unicode.IsPrint` for non-ASCII: letters, marks, numbers,
-/// punctuation and symbols. Rust's `escape_debug` escapes exactly the
-/// others (control, format, private use, unassigned, separators), plus
-/// combining marks at the start of a string only, hence the leading `a`.
-fn is_printable(c: char) -> bool {
-    let mut buf = [0u8; 8];
-    buf[0] = b'a';
-    let len = 1 + c.encode_utf8(&mut buf[1..]).len();
-    let text = std::str::from_utf8(&buf[..len]).unwrap_or("");
-    text.escape_debug().eq(text.chars())
-}
+/// Go's `strconv.Quote` (`%q`), the one copy in `wasmetheus_model::go`.
+pub(crate) use wasmetheus_model::go::quote as go_quote;
 
 /// Go's `encoding/json` string (Go 1.19, HTML escaping on, as
 /// `json.NewEncoder` has it).

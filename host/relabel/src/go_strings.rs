@@ -2,10 +2,6 @@
 //! `strings.ToLower`/`ToUpper` (simple case mapping) and `%q` quoting, so
 //! that relabeled values and error messages match Prometheus'.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 /// Go's `strings.ToLower`: the simple (one character) mapping. Rust's own
 /// full mapping differs for `İ` (two characters) and a final `Σ`.
 pub(crate) fn go_to_lower(s: &str) -> String {
@@ -50,41 +46,6 @@ fn go_simple_upper_special(c: char) -> char {
     char::from_u32(mapped).unwrap_or(c)
 }
 
-/// Characters Go's `strconv.Quote` escapes: anything but letters, marks,
-/// numbers, punctuation, symbols and the ASCII space.
-static GO_NON_PRINTABLE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[\p{C}\p{Z}]$").expect("static regex"));
-
-/// Go's `%q` of a string, for error messages that quote names.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    let mut buf = [0u8; 4];
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            ' ' => out.push(' '),
-            _ if GO_NON_PRINTABLE.is_match(c.encode_utf8(&mut buf)) => {
-                let cp = u32::from(c);
-                if cp < 0x20 || cp == 0x7f {
-                    out.push_str(&format!("\\x{cp:02x}"));
-                } else if cp < 0x10000 {
-                    out.push_str(&format!("\\u{cp:04x}"));
-                } else {
-                    out.push_str(&format!("\\U{cp:08x}"));
-                }
-            }
-            _ => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+/// Go's `%q` of a string (`strconv.Quote`, the one copy in
+/// `wasmetheus_model::go`), for error messages that quote names.
+pub(crate) use wasmetheus_model::go::quote as go_quote;

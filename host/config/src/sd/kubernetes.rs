@@ -301,11 +301,7 @@ impl KubernetesSdConfig {
     }
 }
 
-/// Go's `%q` for the strings a config holds (printable text as is,
-/// quotes and backslashes escaped).
-fn go_quote(s: &str) -> String {
-    format!("{s:?}")
-}
+use wasmetheus_model::go::quote as go_quote;
 
 /// Splits on commas that are not escaped by a backslash (apimachinery's
 /// `splitTerms`).
