@@ -127,3 +127,16 @@ fn positions_of_scalar_styles() {
         .collect();
     assert_eq!(positions, ["5:15", "8:15", "10:15"]);
 }
+
+/// Only the first document counts, even when a later one is not YAML; a
+/// `---` inside a block scalar is text.
+#[test]
+fn only_the_first_document_is_read() {
+    let text = "---\ngroups:\n  - name: a\n    rules:\n      - alert: A\n        expr: up\n        annotations:\n          d: |\n            ---\n            text\n---\n: [ not yaml\n";
+    let parsed = rulefmt::parse(text, Path::new("x.yml"), &ParseOptions::default())
+        .expect("the first document");
+    assert_eq!(
+        parsed.groups[0].rules[0].annotations[0].value,
+        "---\ntext\n"
+    );
+}

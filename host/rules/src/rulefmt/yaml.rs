@@ -110,12 +110,9 @@ struct KnownRuleFields {
 /// The first YAML document of `text`: Go's decoder reads one document and
 /// never looks at the rest.
 pub(super) fn first_document(text: &str) -> &str {
-    match serde_saphyr::from_str::<IgnoredAny>(text) {
-        Err(e) if e.to_string().contains("multiple YAML documents") => {}
-        _ => return text,
-    }
     // The second document starts at the first `---` or `...` marker line
-    // after some content; cut there.
+    // (at the start of a line, so never inside a block scalar) after some
+    // content; cut there, whatever follows.
     let mut offset = 0;
     let mut seen_content = false;
     for line in text.split_inclusive('\n') {
