@@ -20,6 +20,7 @@ mod node_exporter;
 mod peers;
 mod plugin_secrets;
 mod query_cli;
+mod rules_cli;
 mod runtime;
 mod scrape;
 mod server;
