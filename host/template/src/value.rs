@@ -128,9 +128,9 @@ pub enum Value {
     List(Arc<List>),
     Map(Arc<Map>),
     Struct(Arc<Struct>),
-    /// `time.Time` in UTC: nanoseconds since the Unix epoch.
+    /// `*time.Time` (what `toTime` returns) in UTC: nanoseconds since the Unix epoch.
     Time(i128),
-    /// `time.Duration`: nanoseconds.
+    /// `*time.Duration` (what `toDuration` returns): nanoseconds.
     Duration(i64),
     Func(Function<'static>),
 }
@@ -227,8 +227,8 @@ impl Value {
             Value::List(l) => l.type_name.to_string(),
             Value::Map(m) => m.type_name.to_string(),
             Value::Struct(s) => s.type_name.to_string(),
-            Value::Time(_) => "time.Time".into(),
-            Value::Duration(_) => "time.Duration".into(),
+            Value::Time(_) => "*time.Time".into(),
+            Value::Duration(_) => "*time.Duration".into(),
             Value::Func(_) => "func".into(),
         }
     }
