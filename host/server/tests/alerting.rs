@@ -218,6 +218,16 @@ async fn rules_record_alert_and_notify() {
         flags.contains("\"alertmanager.notification-queue-capacity\":\"10000\""),
         "{flags}"
     );
+    for (flag, value) in [
+        ("rules.alert.for-outage-tolerance", "1h"),
+        ("rules.alert.for-grace-period", "10m"),
+        ("rules.max-concurrent-evals", "4"),
+        ("alertmanager.notification-batch-size", "256"),
+        ("alertmanager.drain-notification-queue-on-shutdown", "true"),
+    ] {
+        let shown = format!("\"{flag}\":\"{value}\"");
+        assert!(flags.contains(&shown), "{flag}: {flags}");
+    }
 
     // A broken rule file: the reload fails with Prometheus' text, the
     // groups stay.

@@ -122,6 +122,12 @@ pub struct RulesArgs {
     /// Alertmanager.
     #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_parser = parse_duration)]
     pub resend_delay: std::time::Duration,
+    /// Global concurrency limit for independent rules that can run
+    /// concurrently. As in Prometheus without the concurrent-rule-eval
+    /// feature (not implemented here), rules are evaluated one after the
+    /// other and this is only listed.
+    #[arg(long = "rules.max-concurrent-evals", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_evals: u32,
     /// The capacity of the queue for pending Alertmanager notifications.
     #[arg(
         long = "alertmanager.notification-queue-capacity",
@@ -151,6 +157,7 @@ impl Default for RulesArgs {
             for_outage_tolerance: std::time::Duration::from_secs(3600),
             for_grace_period: std::time::Duration::from_secs(600),
             resend_delay: std::time::Duration::from_secs(60),
+            max_concurrent_evals: 4,
             notification_queue_capacity: 10_000,
             notification_batch_size: 256,
             drain_notification_queue_on_shutdown: true,
@@ -314,6 +321,10 @@ impl ServeArgs {
             (
                 "rules.alert.resend-delay",
                 duration(self.rules.resend_delay),
+            ),
+            (
+                "rules.max-concurrent-evals",
+                self.rules.max_concurrent_evals.to_string(),
             ),
             (
                 "alertmanager.notification-queue-capacity",
