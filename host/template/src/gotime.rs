@@ -37,7 +37,10 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 fn civil(ns: i128) -> Civil {
     let secs = ns.div_euclid(NS);
     let nanos = ns.rem_euclid(NS) as u32;
-    let days = secs.div_euclid(86_400) as i64;
+    // Beyond ±10^15 days (far past any year Go prints) the calendar arithmetic would overflow.
+    let days = secs
+        .div_euclid(86_400)
+        .clamp(-1_000_000_000_000_000, 1_000_000_000_000_000) as i64;
     let sod = secs.rem_euclid(86_400) as u32;
     let (year, month, day) = civil_from_days(days);
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;

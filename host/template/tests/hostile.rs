@@ -258,3 +258,21 @@ fn bad_and_huge_regexes_are_errors() {
         "{r:?}"
     );
 }
+
+#[test]
+fn extreme_time_values_do_not_overflow() {
+    for ns in [i128::MAX, i128::MIN, 0] {
+        let v = Value::Time(ns);
+        let r = bounded(move || {
+            run(
+                "{{ . }} {{ .Year }} {{ .Format \"2006-01-02 Mon 002\" }} {{ .Unix }}",
+                &v,
+            )
+        });
+        assert!(r.is_ok(), "{r:?}");
+    }
+    for d in [i64::MAX, i64::MIN, 0] {
+        let v = Value::Duration(d);
+        assert!(bounded(move || run("{{ . }} {{ .Seconds }} {{ .Hours }}", &v)).is_ok());
+    }
+}
