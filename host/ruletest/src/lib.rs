@@ -81,6 +81,23 @@ pub fn run(args: &TestRulesArgs, out: &mut dyn Write, err: &mut dyn Write) -> i3
             }
         }
     };
+    // promtool opens the report file before testing: a path it cannot
+    // create is an error of the command line.
+    let mut junit_file = match &args.junit {
+        None => None,
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => Some(file),
+            Err(e) => {
+                let _ = writeln!(
+                    err,
+                    "open {}: {}",
+                    path.display(),
+                    wasmetheus_model::go::io_error_text(&e)
+                );
+                return 1;
+            }
+        },
+    };
     let mut junit = junit::JUnit::default();
     let mut failed = false;
     for f in &args.files {
@@ -100,13 +117,12 @@ pub fn run(args: &TestRulesArgs, out: &mut dyn Write, err: &mut dyn Write) -> i3
         }
         let _ = writeln!(out);
     }
-    if let Some(path) = &args.junit
-        && let Err(e) = std::fs::write(path, junit.to_xml())
+    if let Some(file) = &mut junit_file
+        && let Err(e) = file.write_all(junit.to_xml().as_bytes())
     {
         let _ = writeln!(
             err,
-            "failed to write JUnit XML: open {}: {}",
-            path.display(),
+            "failed to write JUnit XML: {}",
             wasmetheus_model::go::io_error_text(&e)
         );
     }

@@ -89,6 +89,25 @@ fn every_case_matches_its_snapshot() {
     }
 }
 
+/// A report that cannot be created is an error before any test runs.
+#[test]
+fn junit_file_that_cannot_be_created() {
+    let dir = cases_dir();
+    let args = TestRulesArgs {
+        files: vec![dir.join("junit/test.yml")],
+        junit: Some(dir.join("no/such/dir/report.xml")),
+        ..TestRulesArgs::default()
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(run(&args, &mut out, &mut err), 1);
+    assert!(out.is_empty());
+    let err = String::from_utf8_lossy(&err).replace(&format!("{}/", dir.display()), "");
+    assert_eq!(
+        err,
+        "open no/such/dir/report.xml: no such file or directory\n"
+    );
+}
+
 /// Ten thousand test groups in one file run, each on its own.
 #[test]
 fn ten_thousand_tests() {
