@@ -105,9 +105,11 @@ pub fn format_float_e(v: f64) -> String {
 }
 
 /// Go's `time.Duration.String()` of a duration in milliseconds: `0s`,
-/// `500ms`, `1m0s`, `1h0m0.5s`.
+/// `500ms`, `1m0s`, `1h0m0.5s`; beyond ±292 years it saturates, as Go's
+/// `Time.Sub` does.
 pub fn go_duration(ms: i64) -> String {
-    go_duration_ns(i128::from(ms) * 1_000_000)
+    let ns = (i128::from(ms) * 1_000_000).clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+    go_duration_ns(ns)
 }
 
 /// Go's `time.Duration.String()` of nanoseconds: `1.5µs`, `2.25ms`,
@@ -240,6 +242,7 @@ mod tests {
         assert_eq!(go_duration_ns(2_250_000), "2.25ms");
         assert_eq!(go_duration_ns(62_000_000_001), "1m2.000000001s");
         assert_eq!(go_duration_ns(-1_000_000_000), "-1s");
+        assert_eq!(go_duration(i64::MAX), "2562047h47m16.854775807s");
     }
 
     #[test]
