@@ -2,13 +2,14 @@
 //! argument checks, `if`/`with`/`range`/`template`, and Go's error texts with `NAME:LINE:COL` and the
 //! node being evaluated. Output, steps and depth are bounded.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::builtins::{self, Builtin};
 use crate::gofmt;
 use crate::parse::{Arg, Branch, Command, Node, Pipe, Tree};
 use crate::value::{Param, Value};
-use crate::{Limits, MissingKey, Template};
+use crate::{FuncMap, Limits, MissingKey, Template};
 
 /// Where execution is, for error messages.
 #[derive(Clone, Copy)]
@@ -30,7 +31,9 @@ pub(crate) enum Stop {
 type R<T> = Result<T, Stop>;
 
 pub(crate) struct State<'a, 'f> {
-    set: &'a Template<'f>,
+    trees: &'a HashMap<String, Arc<Tree>>,
+    funcs: &'a FuncMap<'f>,
+    missing_key: MissingKey,
     tree: &'a Tree,
     at: At<'a>,
     vars: Vec<(String, Value)>,
@@ -44,9 +47,17 @@ pub(crate) struct State<'a, 'f> {
 type Final = Option<Value>;
 
 impl<'a, 'f> State<'a, 'f> {
-    pub(crate) fn new(set: &'a Template<'f>, tree: &'a Tree, dot: Value, limits: Limits) -> Self {
+    pub(crate) fn new<'s>(
+        set: &'a Template<'s>,
+        funcs: &'a FuncMap<'f>,
+        tree: &'a Tree,
+        dot: Value,
+        limits: Limits,
+    ) -> Self {
         State {
-            set,
+            trees: &set.trees,
+            funcs,
+            missing_key: set.missing_key,
             tree,
             at: At::None,
             vars: vec![("$".into(), dot)],
@@ -320,7 +331,7 @@ impl<'a, 'f> State<'a, 'f> {
         pipe: Option<&'a Pipe>,
     ) -> R<()> {
         self.at = At::Node(node);
-        let Some(tree) = self.set.trees.get(name) else {
+        let Some(tree) = self.trees.get(name) else {
             return self.errorf(format!("template {} not defined", gofmt::quote(name)));
         };
         self.enter()?;
@@ -434,11 +445,11 @@ impl<'a, 'f> State<'a, 'f> {
     ) -> R<Value> {
         self.at = At::Arg(node);
         if let Some(b) = builtins::lookup(name)
-            && !self.set.funcs.contains_key(name)
+            && !self.funcs.contains_key(name)
         {
             return self.eval_builtin(dot, b, name, err_at, args, fin);
         }
-        let Some(f) = self.set.funcs.get(name).cloned() else {
+        let Some(f) = self.funcs.get(name).cloned() else {
             return self.errorf(format!("{} is not a defined function", gofmt::quote(name)));
         };
         let argv = self.eval_args(dot, &f.params, f.variadic, name, args, fin)?;
@@ -759,7 +770,7 @@ impl<'a, 'f> State<'a, 'f> {
         }
         match &receiver {
             Value::Invalid => {
-                if self.set.missing_key == MissingKey::Error {
+                if self.missing_key == MissingKey::Error {
                     return self
                         .errorf(format!("nil data; no entry for key {}", gofmt::quote(name)));
                 }
@@ -802,7 +813,7 @@ impl<'a, 'f> State<'a, 'f> {
                 }
                 return match m.entries.get(name) {
                     Some(v) => Ok(v.clone()),
-                    None => match self.set.missing_key {
+                    None => match self.missing_key {
                         MissingKey::Default => Ok(Value::Invalid),
                         MissingKey::Zero => Ok(m.zero.clone()),
                         MissingKey::Error => {

@@ -47,9 +47,10 @@ pub use gofmt::{format_float, parse_float, quote, sprint, sprintf};
 pub use goregex::compile as compile_go_regexp;
 pub use gotime::{duration_string, time_string};
 pub use prom::{
-    AlertData, Expander, QueryBackend, QuerySample, alert_data_value, check_alert_template,
-    expand_alert, expand_alert_with_value, go_case, humanize, humanize_duration, humanize1024,
-    parse_prom_duration, prometheus_funcs, query_result_value, title,
+    AlertData, AlertTemplate, Expander, QueryBackend, QuerySample, alert_data_value,
+    alert_data_with_value, check_alert_template, expand_alert, expand_alert_with_value, go_case,
+    humanize, humanize_duration, humanize1024, parse_prom_duration, prometheus_funcs,
+    query_result_value, title,
 };
 pub use value::{FuncImpl, Function, List, Map, Methods, Param, Struct, Value};
 
@@ -187,13 +188,34 @@ impl<'f> Template<'f> {
         self.run(tree, data, limits)
     }
 
+    /// Runs the top-level template with another function set than the one it was parsed with: the
+    /// same names (parsing checked them), other bodies — say, bound to this evaluation's timestamp.
+    /// A function the set lacks fails as Go's undefined function does at execution.
+    pub fn execute_with_funcs(
+        &self,
+        funcs: &FuncMap<'_>,
+        data: &Value,
+        limits: Limits,
+    ) -> Result<String, TemplateError> {
+        let Some(tree) = self.trees.get(&self.name) else {
+            return Err(TemplateError(format!(
+                "template: {}: {} is an incomplete or empty template",
+                self.name,
+                quote(&self.name)
+            )));
+        };
+        let mut state = exec::State::new(self, funcs, tree, data.clone(), limits);
+        state.run(data).map_err(TemplateError)?;
+        Ok(std::mem::take(&mut state.out))
+    }
+
     fn run(
         &self,
         tree: &parse::Tree,
         data: &Value,
         limits: Limits,
     ) -> Result<String, TemplateError> {
-        let mut state = exec::State::new(self, tree, data.clone(), limits);
+        let mut state = exec::State::new(self, &self.funcs, tree, data.clone(), limits);
         state.run(data).map_err(TemplateError)?;
         Ok(std::mem::take(&mut state.out))
     }

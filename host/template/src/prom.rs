@@ -707,14 +707,7 @@ pub fn expand_alert_with_value(
     external_url: &str,
 ) -> Result<String, TemplateError> {
     let full = format!("{PRELUDE}{text}");
-    let mut fields = match alert_data_value(data) {
-        Value::Struct(s) => s.fields.clone(),
-        _ => Vec::new(),
-    };
-    if let Some(slot) = fields.iter_mut().find(|(n, _)| n == "Value") {
-        slot.1 = value;
-    }
-    let data = Value::structure(ALERT_DATA_TYPE, fields);
+    let data = alert_data_with_value(data, value);
     Expander::new(
         &format!("__alert_{rule}"),
         &full,
@@ -726,6 +719,83 @@ pub fn expand_alert_with_value(
     .expand()
 }
 
+/// An alert label or annotation template parsed once (prelude included) and expanded at every
+/// evaluation with that evaluation's data, timestamp and query backend: [`expand_alert`] without
+/// parsing again, with the same results and error texts.
+#[derive(Debug, Clone)]
+pub struct AlertTemplate {
+    name: String,
+    parsed: Result<Template<'static>, TemplateError>,
+}
+
+static NO_QUERY: NoQuery = NoQuery;
+
+impl AlertTemplate {
+    /// Parses `text` for alerting rule `rule` (template name `__alert_<rule>`).
+    pub fn new(rule: &str, text: &str) -> Self {
+        let name = format!("__alert_{rule}");
+        let full = format!("{PRELUDE}{text}");
+        let parsed = Template::parse(
+            &name,
+            &full,
+            prometheus_funcs(0, &NO_QUERY, ""),
+            MissingKey::Zero,
+        );
+        AlertTemplate { name, parsed }
+    }
+
+    /// The parse error as rulefmt reports it ([`check_alert_template`]'s text).
+    pub fn check(&self) -> Result<(), TemplateError> {
+        self.parsed.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    /// [`expand_alert`] of the parsed template.
+    pub fn expand(
+        &self,
+        data: &AlertData,
+        timestamp_ms: i64,
+        query: &dyn QueryBackend,
+        external_url: &str,
+    ) -> Result<String, TemplateError> {
+        self.expand_value(alert_data_value(data), timestamp_ms, query, external_url)
+    }
+
+    /// [`expand_alert_with_value`] of the parsed template: `data` as [`alert_data_with_value`] builds it.
+    pub fn expand_value(
+        &self,
+        data: Value,
+        timestamp_ms: i64,
+        query: &dyn QueryBackend,
+        external_url: &str,
+    ) -> Result<String, TemplateError> {
+        let t = match &self.parsed {
+            Ok(t) => t,
+            Err(e) => {
+                return Err(TemplateError(format!(
+                    "error parsing template {}: {}",
+                    self.name, e.0
+                )));
+            }
+        };
+        let funcs = prometheus_funcs(timestamp_ms, query, external_url);
+        t.execute_with_funcs(&funcs, &data, Limits::default())
+            .map_err(|e| TemplateError(format!("error executing template {}: {}", self.name, e.0)))
+    }
+}
+
+/// [`alert_data_value`] with `.Value` replaced (a native histogram's value, say).
+pub fn alert_data_with_value(data: &AlertData, value: Value) -> Value {
+    let mut fields = match alert_data_value(data) {
+        Value::Struct(s) => s.fields.clone(),
+        _ => Vec::new(),
+    };
+    if let Some(slot) = fields.iter_mut().find(|(n, _)| n == "Value") {
+        slot.1 = value;
+    }
+    Value::structure(ALERT_DATA_TYPE, fields)
+}
+
+#[derive(Debug)]
 struct NoQuery;
 
 impl QueryBackend for NoQuery {

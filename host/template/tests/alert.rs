@@ -2,7 +2,7 @@
 //! template name `__alert_<rule>`, error texts) and rulefmt's load-time template check.
 
 use wasmetheus_template::{
-    AlertData, QueryBackend, QuerySample, check_alert_template, expand_alert,
+    AlertData, AlertTemplate, QueryBackend, QuerySample, check_alert_template, expand_alert,
 };
 
 struct Backend;
@@ -49,15 +49,19 @@ fn expand(text: &str, value: f64) -> Result<String, String> {
         external_url: "http://prom.example:9090/p",
         value,
     };
-    expand_alert(
-        "HighLatency",
-        text,
-        &data,
-        1_700_000_000_123,
-        &Backend,
-        "http://prom.example:9090/p",
-    )
-    .map_err(|e| e.0)
+    let url = "http://prom.example:9090/p";
+    let once =
+        expand_alert("HighLatency", text, &data, 1_700_000_000_123, &Backend, url).map_err(|e| e.0);
+    // Parsed once and expanded later: the same result.
+    let parsed = AlertTemplate::new("HighLatency", text);
+    assert_eq!(
+        parsed
+            .expand(&data, 1_700_000_000_123, &Backend, url)
+            .map_err(|e| e.0),
+        once,
+        "{text:?}"
+    );
+    once
 }
 
 #[test]
@@ -206,6 +210,18 @@ fn rule_file_template_check() {
             .0,
         r#"template: __alert_X:2: function "humanise" not defined"#
     );
+    for text in [
+        "{{ $labels.x }}",
+        "Instance {{ $label.foo }} down",
+        "{{",
+        "a\n{{ humanise $value }}",
+    ] {
+        assert_eq!(
+            AlertTemplate::new("R", text).check(),
+            check_alert_template("R", text),
+            "{text:?}"
+        );
+    }
     // Only parsing is checked: execution errors surface at evaluation.
     assert_eq!(check_alert_template("X", "{{ humanize \"x\" }}"), Ok(()));
 }

@@ -2,7 +2,7 @@
 //! (`tests/data/promtool_expansions.json`, recorded from `promtool test rules`): printf verbs,
 //! float printing, humanize functions, regex functions, builtins, and the exact error texts.
 
-use wasmetheus_template::{AlertData, QueryBackend, QuerySample, expand_alert};
+use wasmetheus_template::{AlertData, AlertTemplate, QueryBackend, QuerySample, expand_alert};
 
 struct Up;
 
@@ -52,6 +52,11 @@ fn expansions_match_prometheus() {
             Ok(s) => s,
             Err(e) => format!("<error expanding template: {}>", e.0),
         };
+        let parsed_once = match AlertTemplate::new("A", text).expand(&alert, 0, &Up, "") {
+            Ok(s) => s,
+            Err(e) => format!("<error expanding template: {}>", e.0),
+        };
+        assert_eq!(parsed_once, got, "{text:?}: parsed once vs. expand_alert");
         if got != want {
             failures.push(format!("{text:?}\n   got: {got:?}\n  want: {want:?}"));
         }
