@@ -21,6 +21,7 @@ mod peers;
 mod plugin_secrets;
 mod query_cli;
 mod rules_cli;
+mod rules_peers;
 mod runtime;
 mod scrape;
 mod server;
