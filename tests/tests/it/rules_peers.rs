@@ -282,8 +282,8 @@ fn as_2_42(mut rules: Value) -> Value {
     rules
 }
 
-/// Alerts of the latest notifications under `prefix` as sorted `labels
-/// annotations` texts, of those firing (`endsAt` after arrival) or
+/// Alerts of the notifications under `prefix` as sorted `labels
+/// annotations generator-path` texts, of those firing (`endsAt` after arrival) or
 /// resolved.
 fn notified(inbox: &Inbox, prefix: &str, firing: bool) -> BTreeSet<String> {
     let inbox = inbox.lock().unwrap();
@@ -297,7 +297,16 @@ fn notified(inbox: &Inbox, prefix: &str, firing: bool) -> BTreeSet<String> {
                 alert["endsAt"].as_str().and_then(|t| t.parse().ok());
             let is_firing = ends.is_some_and(|e| e > received.at);
             if is_firing == firing {
-                out.insert(format!("{} {}", alert["labels"], alert["annotations"]));
+                // The generator URL's host is each server's own.
+                let url = alert["generatorURL"].as_str().unwrap_or_default();
+                let path = url
+                    .split_once("://")
+                    .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+                    .unwrap_or(url);
+                out.insert(format!(
+                    "{} {} {path}",
+                    alert["labels"], alert["annotations"]
+                ));
             }
         }
     }
@@ -447,7 +456,8 @@ async fn prometheus_and_wasmetheus_record_alert_and_notify_alike() {
     assert!(
         resolved
             .iter()
-            .all(|a| a.contains("\"alertname\":\"HotRoom\"")),
+            .all(|a| a.contains("\"alertname\":\"HotRoom\"")
+                && a.ends_with(" /graph?g0.expr=demo_temperature+%3E+30&g0.tab=1")),
         "{resolved:?}"
     );
     for (name, server) in servers {
