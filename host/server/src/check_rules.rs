@@ -89,6 +89,19 @@ pub fn run(
             );
             return FAILURE;
         }
+        if file.is_dir() {
+            // kingpin names the directory by its last element.
+            let name = file
+                .components()
+                .next_back()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let _ = writeln!(
+                err,
+                "wasmetheus: error: '{name}' is a directory, try --help"
+            );
+            return FAILURE;
+        }
     }
     let lint = rules_lint(args, out);
     let (failed, has_errors) = if args.files.is_empty() {
@@ -331,6 +344,27 @@ mod tests {
             Err("standard input is larger than 1000 bytes".to_owned())
         );
         assert_eq!(read_stdin(&mut "a: b".as_bytes(), 4), Ok("a: b".to_owned()));
+    }
+
+    #[test]
+    fn a_directory_is_refused_as_promtool_refuses_it() {
+        let dir = conformance();
+        for (given, name) in [
+            (dir.clone(), "promtool"),
+            (dir.join("../fixtures/"), "fixtures"),
+        ] {
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let args = CheckRulesArgs {
+                files: vec![dir.join("rules.yml"), given],
+                ..args(&[], "", false, false)
+            };
+            assert_eq!(run(&args, &mut "".as_bytes(), &mut out, &mut err), FAILURE);
+            assert_eq!(out, b"");
+            assert_eq!(
+                String::from_utf8_lossy(&err),
+                format!("wasmetheus: error: '{name}' is a directory, try --help\n")
+            );
+        }
     }
 
     #[test]
