@@ -413,6 +413,83 @@ mod tests {
         assert_eq!(resolved.annotations, vec![Label::new("summary", "s")]);
     }
 
+    /// Groups as the API shows them before their first evaluation: every
+    /// field from the file (group labels merged into the rules'),
+    /// health and alert state unknown, no evaluation time.
+    #[test]
+    fn groups_convert_for_the_api() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.yml");
+        std::fs::write(
+            &file,
+            "groups:\n- name: g\n  interval: 30s\n  limit: 5\n  labels: {team: a}\n  rules:\n  - record: r\n    expr: sum(up)\n  - alert: A\n    expr: up == 0\n    for: 5m\n    keep_firing_for: 1m\n    labels: {severity: page}\n    annotations: {summary: 'down {{ $labels.job }}'}\n",
+        )
+        .unwrap();
+        let groups =
+            wasmetheus_rules::load_groups(&[file.clone()], &LoadOptions::default()).unwrap();
+        let got = api_group(&groups[0].snapshot());
+        let map = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let want = api::RuleGroup {
+            name: "g".into(),
+            file: file.display().to_string(),
+            rules: vec![
+                api::Rule::Recording(api::RecordingRule {
+                    name: "r".into(),
+                    query: "sum(up)".into(),
+                    labels: map(&[("team", "a")]),
+                    health: api::RuleHealth::Unknown,
+                    last_error: None,
+                    evaluation_time: Duration::ZERO,
+                    last_evaluation: None,
+                }),
+                api::Rule::Alerting(api::AlertingRule {
+                    state: api::AlertState::Unknown,
+                    name: "A".into(),
+                    query: "up == 0".into(),
+                    duration: Duration::from_secs(300),
+                    keep_firing_for: Duration::from_secs(60),
+                    labels: map(&[("severity", "page"), ("team", "a")]),
+                    annotations: map(&[("summary", "down {{ $labels.job }}")]),
+                    alerts: Vec::new(),
+                    health: api::RuleHealth::Unknown,
+                    last_error: None,
+                    evaluation_time: Duration::ZERO,
+                    last_evaluation: None,
+                }),
+            ],
+            interval: Duration::from_secs(30),
+            limit: 5,
+            evaluation_time: Duration::ZERO,
+            last_evaluation: None,
+        };
+        assert_eq!(got, want);
+    }
+
+    /// A discovered group keeps its addresses, labels and source.
+    #[test]
+    fn discovered_groups_convert_for_the_notifier() {
+        let group = crate::scrape_targets::TargetGroup {
+            targets: vec!["a:9093".into(), "b:9093".into()],
+            labels: [("__meta_filepath".to_string(), "am.json".to_string())].into(),
+            source: "am.json:0".into(),
+        };
+        let got = notifier_group(group);
+        assert_eq!(got.source, "am.json:0");
+        assert_eq!(
+            got.targets,
+            vec![
+                vec![Label::new("__address__", "a:9093")],
+                vec![Label::new("__address__", "b:9093")]
+            ]
+        );
+        assert_eq!(got.labels, vec![Label::new("__meta_filepath", "am.json")]);
+    }
+
     #[test]
     fn negative_and_positive_times_convert() {
         assert_eq!(
