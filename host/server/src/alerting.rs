@@ -426,7 +426,8 @@ mod tests {
         )
         .unwrap();
         let groups =
-            wasmetheus_rules::load_groups(&[file.clone()], &LoadOptions::default()).unwrap();
+            wasmetheus_rules::load_groups(std::slice::from_ref(&file), &LoadOptions::default())
+                .unwrap();
         let got = api_group(&groups[0].snapshot());
         let map = |pairs: &[(&str, &str)]| {
             pairs
