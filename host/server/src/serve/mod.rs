@@ -291,7 +291,9 @@ async fn reload_on_sighup(backend: Arc<ServerBackend>) {
     };
     while hup.recv().await.is_some() {
         if let Err(e) = backend.reload_config().await {
-            tracing::error!("reload failed, the previous configuration stays in force: {e}");
+            // A configuration that did not load is not applied; one that
+            // loaded is, but for the parts that failed (those keep theirs).
+            tracing::error!("error reloading config: {e}");
         }
     }
 }
