@@ -171,8 +171,12 @@ impl ServerBackend {
         let _ = self.store.set(store);
     }
 
-    /// Reads the configuration again and applies it; on error the running
-    /// configuration is kept.
+    /// Reads the configuration again and applies it: the plugins, then the
+    /// rules and the notifier, then discovery. A configuration that does
+    /// not load is not applied at all; a part that cannot apply it (a
+    /// rule file that does not load, Alertmanager settings the notifier
+    /// refuses) keeps its previous state and the reload fails, as in
+    /// Prometheus.
     pub async fn reload_config(&self) -> Result<(), String> {
         let _serialized = self.reload_lock.lock().await;
         let source = self.source.clone();
