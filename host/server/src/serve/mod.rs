@@ -1,5 +1,8 @@
-//! `wasmetheus serve`: starts the plugin runtime, the scrape manager and the
-//! HTTP server, and reloads the configuration on SIGHUP or `POST /-/reload`.
+//! `wasmetheus serve`: starts the plugin runtime, the rule manager and the
+//! notifier (`crate::alerting`), the scrape manager and the HTTP server,
+//! and reloads the configuration on SIGHUP or `POST /-/reload`. Shutdown
+//! stops the listener, then the rules and the notifier (what is queued is
+//! sent, bounded), then the scrapes, and closes the TSDB.
 //!
 //! Files: this one starts and stops the server; `flags.rs` has its flags
 //! ([`ServeArgs`]), `connections.rs` serves HTTP on the accepted
