@@ -393,6 +393,54 @@ mod tests {
         ServeArgs::from_arg_matches(&matches)
     }
 
+    /// The rule and notifier flags: Prometheus' defaults (the same as
+    /// `RulesArgs::default()`, which the tests' servers use), values, and
+    /// the boolean taking `=false`.
+    #[test]
+    fn rule_and_notifier_flags() {
+        let defaults = parse(&[]).unwrap().rules;
+        let expected = super::RulesArgs::default();
+        assert_eq!(format!("{defaults:?}"), format!("{expected:?}"));
+        let args = parse(&[
+            "--rules.alert.for-outage-tolerance=2h",
+            "--rules.alert.for-grace-period=30s",
+            "--rules.alert.resend-delay=15s",
+            "--rules.max-concurrent-evals=2",
+            "--alertmanager.notification-queue-capacity=5",
+            "--alertmanager.notification-batch-size=3",
+            "--alertmanager.drain-notification-queue-on-shutdown=false",
+        ])
+        .unwrap();
+        let r = &args.rules;
+        assert_eq!(
+            (r.for_outage_tolerance, r.for_grace_period, r.resend_delay),
+            (
+                Duration::from_secs(7200),
+                Duration::from_secs(30),
+                Duration::from_secs(15)
+            )
+        );
+        assert_eq!(
+            (
+                r.max_concurrent_evals,
+                r.notification_queue_capacity,
+                r.notification_batch_size,
+                r.drain_notification_queue_on_shutdown
+            ),
+            (2, 5, 3, false)
+        );
+        let flags = args.flag_values();
+        assert_eq!(flags["rules.alert.for-outage-tolerance"], "2h");
+        assert_eq!(
+            flags["alertmanager.drain-notification-queue-on-shutdown"],
+            "false"
+        );
+        let bare = parse(&["--alertmanager.drain-notification-queue-on-shutdown"]).unwrap();
+        assert!(bare.rules.drain_notification_queue_on_shutdown);
+        assert!(parse(&["--alertmanager.notification-batch-size=0"]).is_err());
+        assert!(parse(&["--rules.alert.resend-delay=soon"]).is_err());
+    }
+
     #[test]
     fn external_url_and_route_prefix_as_prometheus_computes_them() {
         // --web.config.file and --config.file are two flags.
