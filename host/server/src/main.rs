@@ -30,6 +30,10 @@ enum Command {
     },
     /// Runs test scripts.
     Test {
+        /// File path to store JUnit XML test results (test rules; before
+        /// or after the subcommand, as promtool's).
+        #[arg(long, global = true)]
+        junit: Option<PathBuf>,
         #[command(subcommand)]
         what: Test,
     },
@@ -64,9 +68,6 @@ struct TestRulesArgs {
     /// expression. Can be specified multiple times.
     #[arg(long)]
     run: Vec<String>,
-    /// File path to store JUnit XML test results.
-    #[arg(long)]
-    junit: Option<PathBuf>,
     /// [Experimental] Print colored differential output between expected &
     /// received output.
     #[arg(long)]
@@ -162,11 +163,16 @@ fn main() -> ExitCode {
         } => return check_web_config(&files),
         Command::Test {
             what: Test::Promql { files },
-        } => test_promql(&files),
+            junit,
+        } => match junit {
+            Some(_) => Err(anyhow::anyhow!("--junit is for test rules only")),
+            None => test_promql(&files),
+        },
         // promtool's report and exit status.
         Command::Test {
             what: Test::Rules(args),
-        } => return test_rules(args),
+            junit,
+        } => return test_rules(args, junit),
         Command::Tsdb {
             what:
                 Tsdb::CreateBlocksFrom {
@@ -196,12 +202,12 @@ fn test_promql(files: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn test_rules(args: TestRulesArgs) -> ExitCode {
+fn test_rules(args: TestRulesArgs, junit: Option<PathBuf>) -> ExitCode {
     let _ = args.debug;
     let args = wasmetheus_ruletest::TestRulesArgs {
         files: args.files,
         run: args.run,
-        junit: args.junit,
+        junit,
         diff: args.diff,
         ignore_unknown_fields: args.ignore_unknown_fields,
     };
@@ -224,5 +230,87 @@ fn check_web_config(files: &[PathBuf]) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `test rules`' flags as promtool takes them: `--junit` before or
+    /// after `rules`, `--run` repeated.
+    #[test]
+    fn test_rules_flags() {
+        for argv in [
+            &[
+                "wasmetheus",
+                "test",
+                "--junit",
+                "j.xml",
+                "rules",
+                "--run",
+                "a",
+                "--run",
+                "b",
+                "t.yml",
+            ][..],
+            &[
+                "wasmetheus",
+                "test",
+                "rules",
+                "t.yml",
+                "--junit=j.xml",
+                "--run=a",
+                "--run=b",
+            ][..],
+        ] {
+            let cli = Cli::try_parse_from(argv).unwrap();
+            let Command::Test {
+                junit,
+                what: Test::Rules(args),
+            } = cli.command
+            else {
+                panic!("not test rules: {argv:?}");
+            };
+            assert_eq!(junit, Some(PathBuf::from("j.xml")), "{argv:?}");
+            assert_eq!(args.run, ["a", "b"], "{argv:?}");
+            assert_eq!(args.files, [PathBuf::from("t.yml")], "{argv:?}");
+            assert!(!args.diff && !args.ignore_unknown_fields && !args.debug);
+        }
+        let cli = Cli::try_parse_from([
+            "wasmetheus",
+            "test",
+            "rules",
+            "--diff",
+            "--ignore-unknown-fields",
+            "--debug",
+            "t.yml",
+        ])
+        .unwrap();
+        let Command::Test {
+            what: Test::Rules(args),
+            ..
+        } = cli.command
+        else {
+            panic!("not test rules");
+        };
+        assert!(args.diff && args.ignore_unknown_fields && args.debug);
+        assert!(Cli::try_parse_from(["wasmetheus", "test", "rules"]).is_err());
+    }
+
+    /// `check rules` takes no file to read standard input.
+    #[test]
+    fn check_rules_flags() {
+        let cli =
+            Cli::try_parse_from(["wasmetheus", "check", "rules", "--lint=all", "--lint-fatal"])
+                .unwrap();
+        let Command::Check {
+            what: Check::Rules(args),
+        } = cli.command
+        else {
+            panic!("not check rules");
+        };
+        assert!(args.files.is_empty() && args.lint_fatal && !args.ignore_unknown_fields);
+        assert_eq!(args.lint, "all");
     }
 }
