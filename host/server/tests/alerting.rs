@@ -458,3 +458,70 @@ async fn for_state_is_restored_after_a_restart() {
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
 }
+
+/// A server answering every request with `body` as JSON.
+async fn json_server(body: String) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+/// Alertmanagers from HTTP discovery, through the entry's
+/// `relabel_configs`: the kept one is active, the dropped one listed as
+/// dropped by `/api/v1/alertmanagers`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanagers_from_http_discovery_with_relabeling() {
+    let dir = tempfile::tempdir().unwrap();
+    let sd = json_server(
+        r#"[{"targets": ["127.0.0.1:1111"], "labels": {"keep": "yes"}}, {"targets": ["127.0.0.1:2222"], "labels": {"keep": "no"}}]"#.to_owned(),
+    )
+    .await;
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "alerting:\n  alertmanagers:\n  - http_sd_configs:\n    - url: http://{sd}/sd\n      refresh_interval: 1s\n    relabel_configs:\n    - source_labels: [keep]\n      regex: 'yes'\n      action: keep\n\
+             scrape_configs: []\n"
+        ),
+    )
+    .unwrap();
+    let server = wasmetheus::serve::start(serve_args(dir.path(), &config))
+        .await
+        .unwrap();
+    let addr = server.address;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve_until(async {
+        let _ = stopped.await;
+    }));
+    wait_for(addr, "the discovered Alertmanagers", async || {
+        let (_, body) = http(addr, "GET", "/api/v1/alertmanagers").await;
+        let Ok(answer) = serde_json::from_str::<serde_json::Value>(&body) else {
+            return false;
+        };
+        answer["data"]["activeAlertmanagers"][0]["url"] == "http://127.0.0.1:1111/api/v2/alerts"
+            && answer["data"]["droppedAlertmanagers"][0]["url"]
+                == "http://127.0.0.1:2222/api/v2/alerts"
+    })
+    .await;
+    let (_, metrics) = http(addr, "GET", "/metrics").await;
+    assert!(
+        metrics.contains("prometheus_notifications_alertmanagers_discovered 1"),
+        "{metrics}"
+    );
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+}
