@@ -525,3 +525,95 @@ async fn alertmanagers_from_http_discovery_with_relabeling() {
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
 }
+
+/// The `wasmetheus serve` process: SIGHUP reloads the rules; SIGTERM
+/// stops it (rules, then the notifier) with exit status 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_rules_of_the_process() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "rule_files: ['rules.yml']\nscrape_configs: []\n").unwrap();
+    let log = dir.path().join("server.log");
+    let log_file = std::fs::File::create(&log).unwrap();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_wasmetheus"))
+        .arg("serve")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--plugins.dir={}",
+            dir.path().join("plugins").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .args(["--web.listen-address=127.0.0.1:0", "--log.level=info"])
+        .env("NO_COLOR", "1")
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    // The address from the ready line.
+    let started = Instant::now();
+    let addr: std::net::SocketAddr = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let found = text.lines().find(|l| l.contains("ready")).and_then(|line| {
+            let at = line.find("127.0.0.1:")?;
+            let rest = &line[at..];
+            let end = rest
+                .char_indices()
+                .skip("127.0.0.1:".len())
+                .find(|(_, c)| !c.is_ascii_digit())
+                .map_or(rest.len(), |(i, _)| i);
+            rest[..end].parse().ok()
+        });
+        if let Some(addr) = found {
+            break addr;
+        }
+        assert!(
+            server.try_wait().unwrap().is_none(),
+            "the server stopped: {text}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no ready line: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (_, rules) = http(addr, "GET", "/api/v1/rules").await;
+    assert!(rules.contains("\"name\":\"g\""), "{rules}");
+
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n- name: reloaded\n  rules:\n  - record: r\n    expr: vector(3)\n",
+    )
+    .unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    wait_for(addr, "the reloaded group", async || {
+        let (_, rules) = http(addr, "GET", "/api/v1/rules").await;
+        rules.contains("\"name\":\"reloaded\"") && !rules.contains("\"name\":\"g\"")
+    })
+    .await;
+
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = server.kill();
+            panic!("no exit within 30s of SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+}
