@@ -426,4 +426,33 @@ mod tests {
         .assert_eq(&diff);
         assert_eq!(alerts_diff(&exp, &exp), None);
     }
+
+    #[test]
+    fn diff_shows_an_extra_alert_as_added() {
+        let exp = [alert(&[("alertname", "A")], &[])];
+        let got = [
+            alert(&[("alertname", "A")], &[]),
+            alert(&[("alertname", "A"), ("x", "1")], &[]),
+        ];
+        let diff = alerts_diff(&exp, &got).unwrap().replace('\x1b', "^");
+        expect_test::expect![[r#"
+            [
+                {
+                    "Annotations": {},
+                    "Labels": {
+                        "alertname": "A"
+                    }
+                },
+                ^[0;32m{^[0m
+                    ^[0;32m"Annotations": {},^[0m
+                    ^[0;32m"Labels": {^[0m
+                        ^[0;32m"alertname": "A",^[0m
+                        ^[0;32m"x": "1"^[0m
+                    ^[0;32m}^[0m
+                ^[0;32m}^[0m
+            ]"#]]
+        .assert_eq(&diff);
+        // Nothing expected and nothing got compare as equal empty alerts.
+        assert_eq!(alerts_diff(&[], &[]), None);
+    }
 }
