@@ -141,8 +141,17 @@ fn test_file(
         suite.abort(&e);
         vec![e]
     };
-    let text = match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+    let text = match read_limited(path) {
+        Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+        Ok(None) => {
+            return abort(
+                suite,
+                format!(
+                    "{}: test file larger than {MAX_FILE_BYTES} bytes",
+                    path.display()
+                ),
+            );
+        }
         Err(e) => {
             let e = format!(
                 "open {}: {}",
@@ -204,6 +213,20 @@ fn test_file(
         errs.extend(group_errs);
     }
     errs
+}
+
+/// The largest test file read (256 MiB); a larger one (or an endless
+/// stream) is refused.
+const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// A file's bytes, `None` when it holds more than [`MAX_FILE_BYTES`].
+fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
 }
 
 /// promtool's `resolveAndGlobFilepaths`: relative paths are joined to the
