@@ -108,21 +108,6 @@ fn junit_file_that_cannot_be_created() {
     );
 }
 
-/// An endless file is refused at the size limit, not read into memory.
-#[test]
-fn endless_file() {
-    let args = TestRulesArgs {
-        files: vec!["/dev/zero".into()],
-        ..TestRulesArgs::default()
-    };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    assert_eq!(run(&args, &mut out, &mut err), 1);
-    assert_eq!(
-        String::from_utf8_lossy(&err),
-        "  FAILED:\n/dev/zero: test file larger than 268435456 bytes\n"
-    );
-}
-
 /// Ten thousand test groups in one file run, each on its own.
 #[test]
 fn ten_thousand_tests() {
