@@ -52,10 +52,15 @@ fn promtool(args: &[String]) -> Outcome {
 }
 
 fn ours_check(files: &[PathBuf]) -> Outcome {
+    ours_check_with(files, "duplicate-rules", false)
+}
+
+/// `check rules --lint=LINT [--lint-fatal] FILES`, in process.
+fn ours_check_with(files: &[PathBuf], lint: &str, lint_fatal: bool) -> Outcome {
     let args = wasmetheus::check_rules::CheckRulesArgs {
         files: files.to_vec(),
-        lint: "duplicate-rules".into(),
-        lint_fatal: false,
+        lint: lint.into(),
+        lint_fatal,
         ignore_unknown_fields: false,
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -433,6 +438,45 @@ fn check_rules_with_several_files_and_a_missing_one() {
             .stderr
             .replace("promtool: error:", "wasmetheus: error:")
     );
+}
+
+#[test]
+fn check_rules_lint_options_exit_as_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("duplicates.yml");
+    let (_, content, _) = OWN_RULE_FILES
+        .iter()
+        .find(|(name, _, _)| *name == "duplicates.yml")
+        .expect("the duplicates case");
+    std::fs::write(&file, content).unwrap();
+    let mut problems = Vec::new();
+    for (lint, fatal) in [
+        ("duplicate-rules", false),
+        ("duplicate-rules", true),
+        ("all", true),
+        ("none", false),
+        ("none", true),
+        ("bogus", true),
+        ("none,duplicate-rules", true),
+    ] {
+        let mut args = vec!["check".to_owned(), "rules".into(), format!("--lint={lint}")];
+        if fatal {
+            args.push("--lint-fatal".into());
+        }
+        args.push(file.display().to_string());
+        let mut want = promtool(&args);
+        // 3.x: `unknown lint option: %q` (as in `check config`).
+        want.stdout = want
+            .stdout
+            .replace("unknown lint option bogus", "unknown lint option: \"bogus\"");
+        let got = ours_check_with(&[file.clone()], lint, fatal);
+        if got != want {
+            problems.push(format!(
+                "{args:?}:\n  expected: {want:?}\n  ours:     {got:?}"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 
 /// How 2.42 stands to a unit-test file.

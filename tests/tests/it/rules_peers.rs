@@ -542,9 +542,11 @@ async fn prometheus_and_wasmetheus_record_alert_and_notify_alike() {
         "groups:\n  - name: demo\n    rules:\n      - record: x\n        expr: 'sum('\n",
     )
     .unwrap();
+    let mut reload_errors = Vec::new();
     for (name, server) in servers {
         let (status, body) = http(server, "POST", "/-/reload", &[]).await;
         assert_eq!(status, 500, "{name}: {body}");
+        reload_errors.push(body.replace("wasmetheus.yml", "prometheus.yml"));
         let last = |answer: Value| {
             answer["data"]["groups"][0]["lastEvaluation"]
                 .as_str()
@@ -571,6 +573,7 @@ async fn prometheus_and_wasmetheus_record_alert_and_notify_alike() {
         )
         .await;
     }
+    assert_eq!(reload_errors[0], reload_errors[1]);
     drop(ours);
 }
 
