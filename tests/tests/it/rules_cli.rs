@@ -469,7 +469,7 @@ fn check_rules_lint_options_exit_as_promtool() {
         want.stdout = want
             .stdout
             .replace("unknown lint option bogus", "unknown lint option: \"bogus\"");
-        let got = ours_check_with(&[file.clone()], lint, fatal);
+        let got = ours_check_with(std::slice::from_ref(&file), lint, fatal);
         if got != want {
             problems.push(format!(
                 "{args:?}:\n  expected: {want:?}\n  ours:     {got:?}"
