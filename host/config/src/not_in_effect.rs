@@ -83,8 +83,9 @@ pub const NOT_IN_EFFECT: &[&str] = &[
     "scrape_configs.http_sd_configs.proxy_from_environment",
     "scrape_configs.http_sd_configs.proxy_connect_header",
     "scrape_configs.http_sd_configs.http_headers",
-    // The notifier's HTTP client: settings it refuses (the server says so
-    // when it loads the configuration) and ones it does not act on.
+    // The notifier's HTTP client: settings it does not implement (an
+    // entry using one sends nothing, and the log says why) and ones it
+    // does not act on.
     "alerting.alertmanagers.oauth2",
     "alerting.alertmanagers.sigv4",
     "alerting.alertmanagers.proxy_url",
@@ -169,7 +170,10 @@ fn key_paths(text: &str) -> Vec<(usize, usize, String)> {
         let Some((key, value)) = split_key(rest) else {
             continue;
         };
-        let cut = floor.unwrap_or(indent);
+        // A list entry's keys close what is deeper than its dash; a key at
+        // the dash's own column is the list's parent (`key:` then `- item`
+        // at the same indentation, as YAML allows).
+        let cut = floor.map_or(indent, |dash| dash + 1);
         while stack.last().is_some_and(|(i, _)| *i >= cut) {
             stack.pop();
         }
@@ -231,6 +235,19 @@ mod tests {
         assert_eq!(
             w,
             ["p.yml:5:5: parsed, not in effect yet: scrape_configs.scrape_native_histograms"]
+        );
+    }
+
+    #[test]
+    fn list_entries_at_their_parents_column() {
+        let text = "alerting:\n  alertmanagers:\n  - oauth2:\n      client_id: c\n    static_configs: []\n  - sigv4: {}\nscrape_configs:\n- job_name: a\n  scrape_native_histograms: true\n- job_name: b\n";
+        assert_eq!(
+            warnings(text, Path::new("p.yml")),
+            [
+                "p.yml:3:5: parsed, not in effect yet: alerting.alertmanagers.oauth2",
+                "p.yml:6:5: parsed, not in effect yet: alerting.alertmanagers.sigv4",
+                "p.yml:9:3: parsed, not in effect yet: scrape_configs.scrape_native_histograms",
+            ]
         );
     }
 }

@@ -66,7 +66,10 @@ impl Default for Options {
 struct AlertmanagerSet {
     name: String,
     config: AlertmanagerConfig,
-    client: Client,
+    /// The entry's HTTP client, or why the entry sends nothing: a setting
+    /// the notifier does not implement yet (Prometheus would use it; we
+    /// neither refuse the configuration nor send without it).
+    client: Result<Client, String>,
     groups: Mutex<Vec<TargetGroup>>,
     discovered: Mutex<Discovered>,
 }
@@ -235,10 +238,23 @@ impl Manager {
         let mut sets = Vec::with_capacity(alerting.alertmanagers.len());
         for (i, config) in alerting.alertmanagers.iter().enumerate() {
             let name = format!("config-{i}");
-            let client = Client::new(config).map_err(|e| NotifierError::Alertmanagers {
-                name: name.clone(),
-                source: Box::new(e),
-            })?;
+            let client = match Client::new(config) {
+                Ok(client) => Ok(client),
+                Err(NotifierError::Unsupported(what)) => {
+                    let reason = format!("{what} not supported for Alertmanagers yet");
+                    tracing::warn!(
+                        config = %name,
+                        "Alertmanager config {name}: {reason}: its Alertmanagers get no alerts"
+                    );
+                    Err(reason)
+                }
+                Err(e) => {
+                    return Err(NotifierError::Alertmanagers {
+                        name: name.clone(),
+                        source: Box::new(e),
+                    });
+                }
+            };
             let (groups, discovered) = match old.iter().find(|set| set.config == *config) {
                 Some(set) => {
                     let groups = set.groups.lock().clone();
@@ -329,6 +345,22 @@ impl Manager {
     /// The URLs relabeling dropped (`droppedAlertmanagers`).
     pub fn dropped_alertmanagers(&self) -> Vec<String> {
         self.collect(|d| d.dropped.clone())
+    }
+
+    /// The `alertmanagers` entries that send nothing because of a setting
+    /// the notifier does not implement yet: (`config-N`, reason).
+    pub fn disabled_configs(&self) -> Vec<(String, String)> {
+        self.shared
+            .sets
+            .lock()
+            .iter()
+            .filter_map(|set| {
+                set.client
+                    .as_ref()
+                    .err()
+                    .map(|reason| (set.name.clone(), reason.clone()))
+            })
+            .collect()
     }
 
     /// Alertmanagers whose URL is unusable, with the reason.
@@ -482,6 +514,9 @@ impl Shared {
         // whether one of them took them; `None` when the entry was not tried.
         let mut tried: Vec<Option<(usize, bool)>> = vec![None; sets.len()];
         for (index, set) in sets.iter().enumerate() {
+            let Ok(client) = &set.client else {
+                continue;
+            };
             let urls = set.discovered.lock().active.clone();
             if urls.is_empty() {
                 continue;
@@ -500,7 +535,7 @@ impl Shared {
             };
             tried[index] = Some((count, false));
             for url in urls {
-                let client = set.client.clone();
+                let client = client.clone();
                 let timeout = set.config.timeout.0;
                 let payload = payload.clone();
                 let stop = self.stop.subscribe();

@@ -113,21 +113,36 @@ async fn a_failed_reload_changes_nothing() {
         ),
         "{error}"
     );
-    let oauth = format!(
-        "alerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['{}']}}]\n      oauth2: {{client_id: i, token_url: 'http://t'}}\n",
-        am.address()
-    );
-    let error = manager
-        .apply_config(&config(&oauth))
-        .unwrap_err()
-        .to_string();
-    assert_eq!(
-        error,
-        "alertmanager config-0: oauth2 not supported for Alertmanagers"
-    );
     manager.send(&[alert("A")]);
     assert_eq!(am.wait_for(1).await.len(), 1);
     manager.stop().await;
+}
+
+/// An entry with a setting the notifier does not implement yet (oauth2)
+/// does not fail the configuration, which Prometheus would run: that entry
+/// sends nothing, says why, and the other entries send as usual.
+#[tokio::test]
+async fn an_entry_with_an_unsupported_setting_sends_nothing() {
+    let unsupported = serve(Answer::Status(200)).await;
+    let plain = serve(Answer::Status(200)).await;
+    let yaml = format!(
+        "alerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['{}']}}]\n      oauth2: {{client_id: i, token_url: 'http://t'}}\n    - static_configs: [{{targets: ['{}']}}]\n",
+        unsupported.address(),
+        plain.address()
+    );
+    let manager = manager(Options::default(), &yaml);
+    assert_eq!(
+        manager.disabled_configs(),
+        [(
+            "config-0".to_owned(),
+            "oauth2 not supported for Alertmanagers yet".to_owned()
+        )]
+    );
+    manager.send(&[alert("B")]);
+    assert_eq!(plain.wait_for(1).await.len(), 1);
+    // Stopping waits for every request under way.
+    manager.stop().await;
+    assert!(unsupported.requests().is_empty());
 }
 
 #[tokio::test]
