@@ -620,11 +620,9 @@ fn lint_scrape_configs(scrape_configs: &[ScrapeConfig], lint: &Lint, err: &mut d
     false
 }
 
-/// A string quoted as Go's `%q` quotes it (for the printable text of paths
-/// and names, the same as Rust's debug form).
-pub(crate) fn go_quote(text: &str) -> String {
-    format!("{text:?}")
-}
+/// A string quoted as Go's `%q` quotes it (the one `strconv.Quote`, in
+/// `wasmetheus_model::go`).
+pub(crate) use wasmetheus_model::go::quote as go_quote;
 
 fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()

@@ -7,17 +7,11 @@ use crate::value::Value;
 
 // ---------- strconv ----------
 
-/// Go's `unicode.IsPrint`, close enough: graphic characters and the ASCII space.
-pub(crate) fn is_print(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    !matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E000}'..='\u{F8FF}' | '\u{F0000}'..='\u{10FFFF}')
-}
+/// Go's `unicode.IsPrint` (the one copy in `wasmetheus_model::go`).
+pub(crate) use wasmetheus_model::go::is_print;
 
+/// Go's quoting with `q` as the quote character: `strconv.QuoteRune`'s
+/// rules for `'`.
 fn quote_with(s: &str, q: char) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push(q);
@@ -65,10 +59,8 @@ fn quote_ascii(s: &str) -> String {
     out
 }
 
-/// Go's `strconv.Quote`.
-pub fn quote(s: &str) -> String {
-    quote_with(s, '"')
-}
+/// Go's `strconv.Quote` (the one copy in `wasmetheus_model::go`).
+pub use wasmetheus_model::go::quote;
 
 /// Go's `%#U` of a character: `U+0029 ')'`, or just `U+00A0` when it does not print.
 pub(crate) fn unicode_name(c: char) -> String {

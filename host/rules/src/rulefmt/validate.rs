@@ -83,10 +83,8 @@ fn validate_group(
     }
 }
 
-/// Go's `%q` of a string (for the printable text of names).
-fn go_quote(text: &str) -> String {
-    format!("{text:?}")
-}
+/// Go's `%q` of a string (the one `strconv.Quote`, in `wasmetheus_model::go`).
+use wasmetheus_model::go::quote as go_quote;
 
 /// A YAML map of labels as Go reads it (`null` values are empty), sorted.
 fn labels(map: Option<BTreeMap<String, Option<String>>>) -> Vec<Label> {
