@@ -25,7 +25,6 @@ use wasmetheus_rules::{
 };
 
 use crate::discovery::{Discovered, Discovery, start_alertmanagers};
-use crate::serve::RulesArgs;
 
 /// The rule manager and the notifier of a running server.
 pub struct Alerting {
@@ -342,6 +341,71 @@ fn api_rule(rule: &wasmetheus_rules::Rule) -> api::Rule {
             last_evaluation,
         }),
     }
+}
+
+/// The flags of the rule manager and the notifier, with Prometheus' names
+/// and defaults ([`Default`] gives those defaults).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RulesArgs {
+    /// Max time to tolerate prometheus outage for restoring "for" state of
+    /// alert.
+    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_parser = parse_duration)]
+    pub for_outage_tolerance: Duration,
+    /// Minimum duration between alert and restored "for" state. This is
+    /// maintained only for alerts with configured "for" time greater than
+    /// grace period.
+    #[arg(long = "rules.alert.for-grace-period", default_value = "10m", value_parser = parse_duration)]
+    pub for_grace_period: Duration,
+    /// Minimum amount of time to wait before resending an alert to
+    /// Alertmanager.
+    #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_parser = parse_duration)]
+    pub resend_delay: Duration,
+    /// Global concurrency limit for independent rules that can run
+    /// concurrently. As in Prometheus without the concurrent-rule-eval
+    /// feature (not implemented here), rules are evaluated one after the
+    /// other and this is only listed.
+    #[arg(long = "rules.max-concurrent-evals", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_evals: u32,
+    /// The capacity of the queue for pending Alertmanager notifications.
+    #[arg(
+        long = "alertmanager.notification-queue-capacity",
+        default_value_t = 10_000
+    )]
+    pub notification_queue_capacity: usize,
+    /// The maximum number of notifications per batch to send to the
+    /// Alertmanager.
+    #[arg(long = "alertmanager.notification-batch-size", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub notification_batch_size: u32,
+    /// Send any outstanding Alertmanager notifications when shutting down.
+    /// If false, any outstanding Alertmanager notifications will be
+    /// dropped when shutting down.
+    #[arg(
+        long = "alertmanager.drain-notification-queue-on-shutdown",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub drain_notification_queue_on_shutdown: bool,
+}
+
+impl Default for RulesArgs {
+    fn default() -> Self {
+        RulesArgs {
+            for_outage_tolerance: Duration::from_secs(3600),
+            for_grace_period: Duration::from_secs(600),
+            resend_delay: Duration::from_secs(60),
+            max_concurrent_evals: 4,
+            notification_queue_capacity: 10_000,
+            notification_batch_size: 256,
+            drain_notification_queue_on_shutdown: true,
+        }
+    }
+}
+
+/// A Prometheus duration flag (`1h`, `10m`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    wasmetheus_config::PromDuration::parse(text).map(|d| d.0)
 }
 
 #[cfg(test)]

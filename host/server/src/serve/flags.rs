@@ -3,6 +3,7 @@
 //! URL, the route prefix, the engine and storage options) and the values
 //! `/api/v1/status/flags` shows.
 
+pub use crate::alerting::RulesArgs;
 use anyhow::Context;
 use std::path::PathBuf;
 use wasmetheus_config::Config;
@@ -103,66 +104,6 @@ pub struct ServeArgs {
     /// The rule manager's and the notifier's settings.
     #[command(flatten)]
     pub rules: RulesArgs,
-}
-
-/// The flags of the rule manager and the notifier, with Prometheus' names
-/// and defaults ([`Default`] gives those defaults).
-#[derive(Debug, Clone, clap::Args)]
-pub struct RulesArgs {
-    /// Max time to tolerate prometheus outage for restoring "for" state of
-    /// alert.
-    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_parser = parse_duration)]
-    pub for_outage_tolerance: std::time::Duration,
-    /// Minimum duration between alert and restored "for" state. This is
-    /// maintained only for alerts with configured "for" time greater than
-    /// grace period.
-    #[arg(long = "rules.alert.for-grace-period", default_value = "10m", value_parser = parse_duration)]
-    pub for_grace_period: std::time::Duration,
-    /// Minimum amount of time to wait before resending an alert to
-    /// Alertmanager.
-    #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_parser = parse_duration)]
-    pub resend_delay: std::time::Duration,
-    /// Global concurrency limit for independent rules that can run
-    /// concurrently. As in Prometheus without the concurrent-rule-eval
-    /// feature (not implemented here), rules are evaluated one after the
-    /// other and this is only listed.
-    #[arg(long = "rules.max-concurrent-evals", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_concurrent_evals: u32,
-    /// The capacity of the queue for pending Alertmanager notifications.
-    #[arg(
-        long = "alertmanager.notification-queue-capacity",
-        default_value_t = 10_000
-    )]
-    pub notification_queue_capacity: usize,
-    /// The maximum number of notifications per batch to send to the
-    /// Alertmanager.
-    #[arg(long = "alertmanager.notification-batch-size", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
-    pub notification_batch_size: u32,
-    /// Send any outstanding Alertmanager notifications when shutting down.
-    /// If false, any outstanding Alertmanager notifications will be
-    /// dropped when shutting down.
-    #[arg(
-        long = "alertmanager.drain-notification-queue-on-shutdown",
-        default_value_t = true,
-        num_args = 0..=1,
-        default_missing_value = "true",
-        action = clap::ArgAction::Set
-    )]
-    pub drain_notification_queue_on_shutdown: bool,
-}
-
-impl Default for RulesArgs {
-    fn default() -> Self {
-        RulesArgs {
-            for_outage_tolerance: std::time::Duration::from_secs(3600),
-            for_grace_period: std::time::Duration::from_secs(600),
-            resend_delay: std::time::Duration::from_secs(60),
-            max_concurrent_evals: 4,
-            notification_queue_capacity: 10_000,
-            notification_batch_size: 256,
-            drain_notification_queue_on_shutdown: true,
-        }
-    }
 }
 
 /// The flags of the HTTP server's security and addressing, as Prometheus'.
