@@ -4,9 +4,10 @@
 //! same capturing Alertmanager (each under its own `path_prefix`). The
 //! recorded series and `ALERTS` agree, `/api/v1/alerts` and
 //! `/api/v1/rules` agree (labels, annotations with `humanize`, `$value`,
-//! `$labels` and `query`, states pending/firing, `keep_firing_for`), and
-//! firing then resolved notifications arrive from both with the same
-//! labels and annotations.
+//! `$labels`, `$externalLabels` and `query`, states pending/firing,
+//! `keep_firing_for`, a group over its `limit` with its error), and firing
+//! then resolved notifications arrive from both with the same labels
+//! (external labels included), annotations and generator URL paths.
 //!
 //! Then hostile use: garbage `/api/v1/rules` filters are refused as
 //! Prometheus refuses them, a reload with a broken rule file fails and
@@ -171,16 +172,26 @@ const RULES: &str = r#"groups:
       - alert: Sticky
         expr: demo_temperature{room="b"} > 30
         keep_firing_for: 1h
+      - alert: Site
+        expr: demo_temperature{room="a"} > 20
+        annotations:
+          where: '{{ $externalLabels.site }}/{{ .Labels.room }}'
   - name: quiet
     interval: 1s
     rules:
       - alert: NeverFires
         expr: demo_temperature > 100
+  - name: limited
+    interval: 1s
+    limit: 1
+    rules:
+      - record: demo:requests:copy
+        expr: demo_requests_total
 "#;
 
 fn config(rules: &Path, target: SocketAddr, am: SocketAddr, prefix: &str) -> String {
     format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels: {{site: lab}}\n\
          rule_files: ['{}']\n\
          alerting:\n  alertmanagers:\n  - path_prefix: /{prefix}\n    static_configs:\n    - targets: ['{am}']\n\
          scrape_configs:\n- job_name: demo\n  static_configs:\n  - targets: ['{target}']\n",
@@ -371,8 +382,8 @@ async fn prometheus_and_wasmetheus_record_alert_and_notify_alike() {
                 let alerts = alerts(server).await;
                 let firing = alerts.iter().filter(|a| a.contains("\"firing\"")).count();
                 let pending = alerts.iter().filter(|a| a.contains("\"pending\"")).count();
-                // HotRoom, Errors, Sticky firing; SlowBurn pending twice.
-                (firing == 3 && pending == 2).then_some(())
+                // HotRoom, Errors, Sticky, Site firing; SlowBurn pending twice.
+                (firing == 4 && pending == 2).then_some(())
             },
         )
         .await;
@@ -420,6 +431,13 @@ async fn prometheus_and_wasmetheus_record_alert_and_notify_alike() {
     assert_eq!(status, 200);
     let (status, mine) = get(ours.address, "/api/v1/rules").await;
     assert_eq!(status, 200);
+    // Groups are listed by file, then name (as Prometheus' RuleGroups()).
+    let limited = &mine["data"]["groups"][1]["rules"][0];
+    assert_eq!(limited["health"], "err", "{limited}");
+    assert_eq!(
+        limited["lastError"], "exceeded limit of 1 with 2 series",
+        "{limited}"
+    );
     let theirs = stable_rules(theirs);
     let mine = stable_rules(as_2_42(mine));
     assert_eq!(
@@ -433,9 +451,18 @@ async fn prometheus_and_wasmetheus_record_alert_and_notify_alike() {
             notified(&inbox, "prom", true),
             notified(&inbox, "wasm", true),
         );
-        (theirs.len() == 3 && theirs == mine).then_some(())
+        (theirs.len() == 4 && theirs == mine).then_some(())
     })
     .await;
+    let firing = notified(&inbox, "wasm", true);
+    assert!(
+        firing.iter().all(|a| a.contains("\"site\":\"lab\"")),
+        "external labels: {firing:?}"
+    );
+    assert!(
+        firing.iter().any(|a| a.contains("\"where\":\"lab/a\"")),
+        "$externalLabels: {firing:?}"
+    );
 
     // Room b cools down: HotRoom resolves (notified as such by both),
     // Sticky keeps firing.
@@ -567,7 +594,8 @@ async fn prometheus_and_wasmetheus_record_alert_and_notify_alike() {
                         .iter()
                         .filter_map(|g| g["name"].as_str())
                         .collect();
-                    (names == ["demo", "quiet"] && now.is_some() && now != before).then_some(())
+                    (names == ["demo", "limited", "quiet"] && now.is_some() && now != before)
+                        .then_some(())
                 }
             },
         )
