@@ -42,9 +42,10 @@ pub(super) fn label_replace(ctx: &mut dyn Context, c: &Call, t: i64) -> Result<V
     let repl = ctx.eval_string(&c.args[2], t)?;
     let src = ctx.eval_string(&c.args[3], t)?;
     let re_text = ctx.eval_string(&c.args[4], t)?;
-    let re = Regex::new(&format!("^(?s:{re_text})$")).map_err(|e| {
+    // Prometheus' text names the expression only, not the parser's error.
+    let re = Regex::new(&format!("^(?s:{re_text})$")).map_err(|_| {
         Error::Eval(format!(
-            "invalid regular expression in label_replace(): {re_text}: {e}"
+            "invalid regular expression in label_replace(): {re_text}"
         ))
     })?;
     if !valid_label_name(&dst) || !utf8_literal(&c.args[1]) {
