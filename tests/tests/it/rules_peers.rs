@@ -5,9 +5,10 @@
 //! recorded series and `ALERTS` agree, `/api/v1/alerts` and
 //! `/api/v1/rules` agree (labels, annotations with `humanize`, `$value`,
 //! `$labels`, `$externalLabels` and `query`, states pending/firing,
-//! `keep_firing_for`, a group over its `limit` with its error), and firing
-//! then resolved notifications arrive from both with the same labels
-//! (external labels included), annotations and generator URL paths.
+//! `keep_firing_for`, a group over its `limit` and rules failing at
+//! evaluation, with their errors), and firing then resolved notifications
+//! arrive from both with the same labels (external labels included),
+//! annotations and generator URL paths.
 //!
 //! Then hostile use: garbage `/api/v1/rules` filters are refused as
 //! Prometheus refuses them, a reload with a broken rule file fails and
@@ -17,7 +18,10 @@
 //! Differences from 2.42, each Prometheus 3.x's: a recording rule without
 //! labels shows `"labels": {}` in `/api/v1/rules` ([`as_2_42`]); 2.42
 //! ignores the filters 3.x added (`match[]`, `group_limit`,
-//! `group_next_token`, `exclude_alerts`), 3.x refuses their bad values.
+//! `group_next_token`, `exclude_alerts`), 3.x refuses their bad values,
+//! and 3.x parses the form (a bad `%` escape is `bad_data`). Ours only: a
+//! request target over 64 KiB is refused (414) by our HTTP stack, where
+//! Go's server takes up to 1 MiB of header.
 
 use serde_json::Value;
 use std::collections::BTreeSet;
