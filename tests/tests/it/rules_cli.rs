@@ -466,9 +466,10 @@ fn check_rules_lint_options_exit_as_promtool() {
         args.push(file.display().to_string());
         let mut want = promtool(&args);
         // 3.x: `unknown lint option: %q` (as in `check config`).
-        want.stdout = want
-            .stdout
-            .replace("unknown lint option bogus", "unknown lint option: \"bogus\"");
+        want.stdout = want.stdout.replace(
+            "unknown lint option bogus",
+            "unknown lint option: \"bogus\"",
+        );
         let got = ours_check_with(std::slice::from_ref(&file), lint, fatal);
         if got != want {
             problems.push(format!(
@@ -627,7 +628,7 @@ fn unit_case(file: &Path, flags: &[&str], exit: i32, reference: Reference) -> Op
             }
             if want.code != exit {
                 return Some(format!(
-                    "{name}: 2.42 exits {}, the table says {exit}",
+                    "{name}: 2.42 exits {}, the table says {exit}: {theirs:?}",
                     want.code
                 ));
             }
@@ -776,12 +777,70 @@ tests:
             value: 1
 "#;
 
+/// A rule file using the external labels and URL of a test group, and
+/// template functions over time, queries and URLs.
+const EXTERNAL: &str = r#"groups:
+  - name: ext
+    rules:
+      - alert: Ext
+        expr: up == 0
+        for: 1m
+        labels:
+          where: '{{ $externalLabels.region }}'
+        annotations:
+          link: '{{ $externalURL }}/alerts?x={{ $labels.instance | urlquery }}'
+          since: '{{ humanizeDuration 90.5 }} {{ humanizeTimestamp 0 }}'
+          table: '{{ range query "up == 0" | sortByLabel "instance" }}{{ .Labels.instance }}={{ .Value }};{{ end }}'
+"#;
+
+/// A unit-test file that passes against [`EXTERNAL`].
+const EXTERNAL_TEST: &str = r#"rule_files: [RULES]
+evaluation_interval: 30s
+tests:
+  - interval: 30s
+    external_labels:
+      region: eu-1
+    external_url: https://prom.example.com/base
+    input_series:
+      - series: 'up{instance="a:9100",job="node"}'
+        values: '1 0 0 0 0 0'
+      - series: 'up{instance="b c",job="node"}'
+        values: '0x5'
+    alert_rule_test:
+      - eval_time: 30s
+        alertname: Ext
+        exp_alerts: []
+      - eval_time: 2m
+        alertname: Ext
+        exp_alerts:
+          - exp_labels: {where: eu-1, instance: "a:9100", job: node}
+            exp_annotations: {link: "https://prom.example.com/base/alerts?x=a%3A9100", since: "1m 30s 1970-01-01 00:00:00 +0000 UTC", table: "a:9100=0;b c=0;"}
+          - exp_labels: {where: eu-1, instance: "b c", job: node}
+            exp_annotations: {link: "https://prom.example.com/base/alerts?x=b+c", since: "1m 30s 1970-01-01 00:00:00 +0000 UTC", table: "a:9100=0;b c=0;"}
+"#;
+
 /// Our unit-test cases: `(name, rule file name, test file text (RULES:
 /// the rule file), 3.x's exit, 2.42)`.
 fn own_unit_cases() -> Vec<(&'static str, &'static str, String, i32, Reference)> {
     let passing = PASSING.to_owned();
     vec![
         ("pass", "alerts.yml", passing.clone(), 0, Reference::Same(&[])),
+        (
+            "external",
+            "external.yml",
+            EXTERNAL_TEST.to_owned(),
+            0,
+            Reference::Same(&[]),
+        ),
+        (
+            "external_wrong",
+            "external.yml",
+            EXTERNAL_TEST
+                .replace("region: eu-1", "region: us-2")
+                .replace("x=b+c", "x=b%20c"),
+            1,
+            Reference::Same(&[]),
+        ),
         (
             "wrong_alert",
             "alerts.yml",
@@ -836,6 +895,7 @@ fn own_unit_cases() -> Vec<(&'static str, &'static str, String, i32, Reference)>
 fn test_rules_on_our_cases_prints_what_promtool_prints() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("alerts.yml"), ALERTS).unwrap();
+    std::fs::write(dir.path().join("external.yml"), EXTERNAL).unwrap();
     for (name, content, _) in OWN_RULE_FILES {
         std::fs::write(dir.path().join(name), content).unwrap();
     }
