@@ -64,6 +64,9 @@ pub struct TestRulesArgs {
     /// `--ignore-unknown-fields`: accept unknown fields in rule files (the
     /// test files themselves are always strict, as in promtool).
     pub ignore_unknown_fields: bool,
+    /// `--debug`: each test group's start and duration, and a dump of all
+    /// its data (input series and recorded results), on the error output.
+    pub debug: bool,
 }
 
 /// Runs the tests of every file; writes promtool's report to `out` and
@@ -190,7 +193,7 @@ fn test_file(
         diff: args.diff,
         fuzzy: utf.fuzzy_compare,
         ignore_unknown_fields: args.ignore_unknown_fields,
-        debug: false,
+        debug: args.debug,
     };
     let mut errs = Vec::new();
     for (i, tg) in utf.tests.iter_mut().enumerate() {

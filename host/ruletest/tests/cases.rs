@@ -37,6 +37,7 @@ fn run_case(dir: &Path, flags: &[String], files: Vec<PathBuf>) -> String {
             "--diff" => args.diff = true,
             "--ignore-unknown-fields" => args.ignore_unknown_fields = true,
             "--junit" => args.junit = Some(junit_path.clone()),
+            "--debug" => args.debug = true,
             other => panic!("{}: unknown flag {other}", dir.display()),
         }
     }
@@ -48,6 +49,9 @@ fn run_case(dir: &Path, flags: &[String], files: Vec<PathBuf>) -> String {
             .replace(&prefix, "")
             .replace('\x1b', "^[")
     };
+    // `--debug` reports how long each group took.
+    let took = regex::Regex::new(r"finished, took \S+").unwrap();
+    let clean = |b: &[u8]| took.replace_all(&clean(b), "finished, took D").into_owned();
     let mut snapshot = format!(
         "exit {status}\n--- stdout\n{}--- stderr\n{}",
         clean(&out),

@@ -75,7 +75,7 @@ struct TestRulesArgs {
     /// Ignore unknown fields in the rule files read by the test files.
     #[arg(long)]
     ignore_unknown_fields: bool,
-    /// Accepted as promtool's; no extra output.
+    /// Enable unit test debugging.
     #[arg(long)]
     debug: bool,
 }
@@ -203,13 +203,13 @@ fn test_promql(files: &[PathBuf]) -> anyhow::Result<()> {
 }
 
 fn test_rules(args: TestRulesArgs, junit: Option<PathBuf>) -> ExitCode {
-    let _ = args.debug;
     let args = wasmetheus_ruletest::TestRulesArgs {
         files: args.files,
         run: args.run,
         junit,
         diff: args.diff,
         ignore_unknown_fields: args.ignore_unknown_fields,
+        debug: args.debug,
     };
     let code = wasmetheus_ruletest::run(&args, &mut std::io::stdout(), &mut std::io::stderr());
     ExitCode::from(u8::try_from(code).unwrap_or(1))
