@@ -248,26 +248,16 @@ impl Discovery {
         let mut watchers = Vec::new();
         for scrape in &config.scrape_configs {
             let job = scrape.job_name.clone();
-            for (i, fsd) in scrape.file_sd_configs.iter().enumerate() {
-                spawn_file_sd(
-                    &job,
-                    format!("file_sd/{i}"),
-                    fsd,
-                    discovered,
-                    &changed,
-                    &mut tasks,
-                    &mut watchers,
-                );
-            }
-            for (i, hsd) in scrape.http_sd_configs.iter().enumerate() {
-                tasks.push(tokio::spawn(run_http_sd(
-                    job.clone(),
-                    format!("http_sd/{i}"),
-                    hsd.clone(),
-                    discovered.clone(),
-                    Arc::clone(&changed),
-                )));
-            }
+            spawn_common_sources(
+                &job,
+                &scrape.file_sd_configs,
+                &scrape.http_sd_configs,
+                &scrape.dns_sd_configs,
+                discovered,
+                &changed,
+                &mut tasks,
+                &mut watchers,
+            );
             for (i, ksd) in scrape.kubernetes_sd_configs.iter().enumerate() {
                 tasks.push(tokio::spawn(run_kubernetes_sd(
                     job.clone(),
@@ -277,15 +267,6 @@ impl Discovery {
                     discovered.clone(),
                     Arc::clone(&changed),
                     Arc::clone(&statuses),
-                )));
-            }
-            for (i, dsd) in scrape.dns_sd_configs.iter().enumerate() {
-                tasks.push(tokio::spawn(run_dns_sd(
-                    job.clone(),
-                    format!("dns_sd/{i}"),
-                    dsd.clone(),
-                    discovered.clone(),
-                    Arc::clone(&changed),
                 )));
             }
         }
@@ -311,40 +292,65 @@ pub fn start_alertmanagers(
     let mut watchers = Vec::new();
     for (n, am) in config.alerting.alertmanagers.iter().enumerate() {
         let name = format!("config-{n}");
-        for (i, fsd) in am.file_sd_configs.iter().enumerate() {
-            spawn_file_sd(
-                &name,
-                format!("file_sd/{i}"),
-                fsd,
-                discovered,
-                &changed,
-                &mut tasks,
-                &mut watchers,
-            );
-        }
-        for (i, hsd) in am.http_sd_configs.iter().enumerate() {
-            tasks.push(tokio::spawn(run_http_sd(
-                name.clone(),
-                format!("http_sd/{i}"),
-                hsd.clone(),
-                discovered.clone(),
-                Arc::clone(&changed),
-            )));
-        }
-        for (i, dsd) in am.dns_sd_configs.iter().enumerate() {
-            tasks.push(tokio::spawn(run_dns_sd(
-                name.clone(),
-                format!("dns_sd/{i}"),
-                dsd.clone(),
-                discovered.clone(),
-                Arc::clone(&changed),
-            )));
-        }
+        spawn_common_sources(
+            &name,
+            &am.file_sd_configs,
+            &am.http_sd_configs,
+            &am.dns_sd_configs,
+            discovered,
+            &changed,
+            &mut tasks,
+            &mut watchers,
+        );
     }
     Discovery {
         tasks,
         _watchers: watchers,
         statuses: Arc::new(Mutex::new(Vec::new())),
+    }
+}
+
+/// Starts the file, HTTP and DNS discovery entries of one scrape job or
+/// Alertmanager entry (`name`), each source named `<mechanism>_sd/<index>`.
+#[allow(clippy::too_many_arguments)]
+fn spawn_common_sources(
+    name: &str,
+    file_sd: &[FileSdConfig],
+    http_sd: &[HttpSdConfig],
+    dns_sd: &[DnsSdConfig],
+    discovered: &Discovered,
+    changed: &Arc<dyn Fn() + Send + Sync>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    watchers: &mut Vec<notify::RecommendedWatcher>,
+) {
+    for (i, fsd) in file_sd.iter().enumerate() {
+        spawn_file_sd(
+            name,
+            format!("file_sd/{i}"),
+            fsd,
+            discovered,
+            changed,
+            tasks,
+            watchers,
+        );
+    }
+    for (i, hsd) in http_sd.iter().enumerate() {
+        tasks.push(tokio::spawn(run_http_sd(
+            name.to_owned(),
+            format!("http_sd/{i}"),
+            hsd.clone(),
+            discovered.clone(),
+            Arc::clone(changed),
+        )));
+    }
+    for (i, dsd) in dns_sd.iter().enumerate() {
+        tasks.push(tokio::spawn(run_dns_sd(
+            name.to_owned(),
+            format!("dns_sd/{i}"),
+            dsd.clone(),
+            discovered.clone(),
+            Arc::clone(changed),
+        )));
     }
 }
 
