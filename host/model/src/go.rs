@@ -1,8 +1,9 @@
 //! Go's texts that several crates reproduce byte for byte: `time.ParseDuration`
 //! (the one parser of Go durations, with its error messages), the words
 //! Go's `os` and `net` packages use for a system error, JSON strings as
-//! Go's `encoding/json` writes them, and `strconv.Quote` (`%q`) with
-//! `unicode.IsPrint`.
+//! Go's `encoding/json` writes them, `strconv.Quote` (`%q`) with
+//! `unicode.IsPrint`, and `net/url`'s escaping modes (`QueryEscape`,
+//! `EscapedPath`, the host).
 //!
 //! Callers add their own context (`open PATH: `, `dial tcp ADDR: connect: `);
 //! this module only knows the Go parts they share.
@@ -268,6 +269,69 @@ pub fn quote_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// What `net/url` leaves unescaped in every mode: letters, digits, `-_.~`.
+const URL_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `encodePath` (`URL.EscapedPath`): also `$&+,/:;=@`. (`url.PathEscape`,
+/// for one segment, escapes `/`, `;` and `,` too.)
+const URL_PATH: &percent_encoding::AsciiSet = &URL_UNRESERVED
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b'/')
+    .remove(b':')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b'@');
+
+/// `encodeHost`: also `!$&'()*+,;=:[]<>"`.
+const URL_HOST: &percent_encoding::AsciiSet = &URL_UNRESERVED
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'[')
+    .remove(b']')
+    .remove(b'<')
+    .remove(b'>')
+    .remove(b'"');
+
+/// Go's `url.QueryEscape`: letters, digits and `-_.~` as they are, the
+/// space as `+`, every other byte as `%XX`.
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, piece) in s.split(' ').enumerate() {
+        if i > 0 {
+            out.push('+');
+        }
+        out.extend(percent_encoding::utf8_percent_encode(piece, URL_UNRESERVED));
+    }
+    out
+}
+
+/// Go's `URL.EscapedPath` of a decoded path (`encodePath`).
+pub fn escape_path(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, URL_PATH).to_string()
+}
+
+/// Go's escaping of a URL's host (`encodeHost`), as `URL.String` writes it.
+pub fn escape_host(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, URL_HOST).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,5 +447,17 @@ mod tests {
             assert_eq!(quote(input), want, "{input:?}");
         }
         assert_eq!(quote_bytes(b"a\xffb\xc3"), r#""a\xffb\xc3""#);
+    }
+
+    #[test]
+    fn url_escapes_as_go() {
+        // net/url's ExampleQueryEscape and encodePath/encodeHost outputs.
+        assert_eq!(
+            query_escape("my/cool+blog&about,stuff"),
+            "my%2Fcool%2Bblog%26about%2Cstuff"
+        );
+        assert_eq!(query_escape("a b~c\u{e9}"), "a+b~c%C3%A9");
+        assert_eq!(escape_path("/a b/c;d=e@f?g#h"), "/a%20b/c;d=e@f%3Fg%23h");
+        assert_eq!(escape_host("[::1]:80 x"), "[::1]:80%20x");
     }
 }

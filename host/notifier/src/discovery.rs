@@ -13,7 +13,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use wasmetheus_config::AlertmanagerConfig;
 use wasmetheus_model::Label;
 
@@ -177,56 +176,14 @@ fn url_of(labels: &[Label]) -> String {
     }
     if (!scheme.is_empty() || !host.is_empty()) && (!host.is_empty() || !path.is_empty()) {
         out.push_str("//");
-        out.extend(utf8_percent_encode(host, HOST));
+        out.push_str(&wasmetheus_model::go::escape_host(host));
     }
     if !path.is_empty() && !path.starts_with('/') && !host.is_empty() {
         out.push('/');
     }
-    out.extend(utf8_percent_encode(path, PATH));
+    out.push_str(&wasmetheus_model::go::escape_path(path));
     out
 }
-
-/// What Go's `url.PathEscape`-like `encodePath` mode leaves as it is:
-/// letters, digits, `-_.~` and `$&+,/:;=@`.
-const PATH: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b',')
-    .remove(b'/')
-    .remove(b':')
-    .remove(b';')
-    .remove(b'=')
-    .remove(b'@');
-
-/// What Go's `encodeHost` mode leaves as it is: letters, digits, `-_.~`
-/// and `!$&'()*+,;=:[]<>"`.
-const HOST: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'!')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')')
-    .remove(b'*')
-    .remove(b'+')
-    .remove(b',')
-    .remove(b';')
-    .remove(b'=')
-    .remove(b':')
-    .remove(b'[')
-    .remove(b']')
-    .remove(b'<')
-    .remove(b'>')
-    .remove(b'"');
 
 /// Whether an Alertmanager at `scheme://address` can be sent to; the
 /// reason (Go's texts where Go has one) when not.

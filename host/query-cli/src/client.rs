@@ -16,52 +16,14 @@ use crate::json;
 use crate::json::jsoniter_error;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// promtool's client gives up after two minutes.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What Go's `url.QueryEscape` leaves alone, besides the space (which it
-/// writes as `+`): letters, digits and `-_.~`.
-const GO_QUERY_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// What Go's `URL.EscapedPath` (the `encodePath` mode) leaves alone:
-/// letters, digits, `-_.~` and `$&+,/:;=@`. (`url.PathEscape`, for one
-/// segment, escapes `/`, `;` and `,` too; promtool does not use it.)
-const GO_PATH_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b',')
-    .remove(b'/')
-    .remove(b':')
-    .remove(b';')
-    .remove(b'=')
-    .remove(b'@');
-
-/// Go's `url.QueryEscape`.
-pub(crate) fn query_escape(s: &str) -> String {
-    let pieces: Vec<String> = s
-        .split(' ')
-        .map(|piece| utf8_percent_encode(piece, GO_QUERY_ESCAPE).to_string())
-        .collect();
-    pieces.join("+")
-}
-
-/// Go's `URL.EscapedPath` of a decoded path.
-pub(crate) fn escape_path(s: &str) -> String {
-    utf8_percent_encode(s, GO_PATH_ESCAPE).to_string()
-}
+pub(crate) use wasmetheus_model::go::{escape_path, query_escape};
 
 /// `url.ParseQuery`, keeping what parses: pairs with a `;` are dropped,
 /// bad `%` escapes kept as written.

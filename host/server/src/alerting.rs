@@ -237,21 +237,7 @@ fn table_link_for_expression(expr: &str) -> String {
     format!("/graph?g0.expr={}&g0.tab=1", query_escape(expr))
 }
 
-/// Go's `url.QueryEscape`: unreserved bytes as they are, space as `+`,
-/// every other byte `%XX` (upper-case hex).
-fn query_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for &b in text.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b));
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+use wasmetheus_model::go::query_escape;
 
 fn system_time(ms: i64) -> SystemTime {
     let d = Duration::from_millis(ms.unsigned_abs());

@@ -142,20 +142,8 @@ pub fn js_escape(s: &str) -> String {
     out
 }
 
-/// Go's `url.QueryEscape`.
-pub fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+/// Go's `url.QueryEscape` (the one copy in `wasmetheus_model::go`).
+pub use wasmetheus_model::go::query_escape;
 
 fn length(v: &Value) -> Result<usize, String> {
     Ok(match v {
