@@ -241,7 +241,7 @@ impl AlertingRule {
                 a.keep_firing_since_ms = None;
             }
             active_pending += 1;
-            if a.state == AlertState::Pending && ts - a.active_at_ms >= hold {
+            if a.state == AlertState::Pending && ts.saturating_sub(a.active_at_ms) >= hold {
                 a.state = AlertState::Firing;
                 a.fired_at_ms = Some(ts);
             }

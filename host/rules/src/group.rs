@@ -516,13 +516,16 @@ impl Group {
                 }
                 let down_at = t.div_euclid(1000) * 1000;
                 let mut restored_active_at = (v as i64).saturating_mul(1000);
-                let remaining = hold - (down_at - restored_active_at);
+                // Saturating, as Go's Time.Sub saturates: a stored value
+                // far outside the time range cannot overflow.
+                let remaining = hold.saturating_sub(down_at.saturating_sub(restored_active_at));
                 if remaining <= 0 {
                     // Was firing; the next evaluation decides.
                 } else if remaining < grace {
-                    restored_active_at = ts_ms + grace - hold;
+                    restored_active_at = ts_ms.saturating_add(grace).saturating_sub(hold);
                 } else {
-                    restored_active_at += ts_ms - down_at;
+                    restored_active_at =
+                        restored_active_at.saturating_add(ts_ms.saturating_sub(down_at));
                 }
                 alert.active_at_ms = restored_active_at;
             }

@@ -78,6 +78,10 @@ impl Running {
 pub struct Manager {
     opts: ManagerOptions,
     groups: Mutex<BTreeMap<(PathBuf, String), Running>>,
+    /// Held by a reload from start to end, so reloads run one at a time
+    /// while `groups` is locked only to read or replace the map (never
+    /// while waiting for an evaluation).
+    reload: Mutex<()>,
     /// Set after the first load: groups loaded later start restored.
     restored: AtomicBool,
     /// Told when the manager stops (removed groups stop waiting).
@@ -91,6 +95,7 @@ impl Manager {
         Manager {
             opts,
             groups: Mutex::new(BTreeMap::new()),
+            reload: Mutex::new(()),
             restored: AtomicBool::new(false),
             done: watch::channel(false).0,
             windows: Arc::default(),
@@ -125,32 +130,65 @@ impl Manager {
         files: &[PathBuf],
         opts: &LoadOptions,
     ) -> Result<(), LoadError> {
+        let _reload = self.reload.lock();
         let should_restore = !self.restored.load(Ordering::SeqCst);
         let loaded = load_groups_restoring(files, opts, should_restore)?;
         self.restored.store(true, Ordering::SeqCst);
-        let mut groups = self.groups.lock();
-        let mut old = std::mem::take(&mut *groups);
+        // Compare with the running groups without holding the map: looking
+        // at a group waits for its evaluation in progress, and the API
+        // reads the map meanwhile.
+        let previous: BTreeMap<(PathBuf, String), Arc<Mutex<Group>>> = self
+            .groups
+            .lock()
+            .iter()
+            .map(|(key, running)| (key.clone(), running.group.clone()))
+            .collect();
+        // Per loaded group: `None` keeps the running one, `Some` starts it
+        // (with the state of the one it replaces copied in).
+        let mut plans = Vec::new();
         for mut group in loaded {
             group.set_resend_delay(self.opts.resend_delay);
             let key = (group.file().to_owned(), group.name().to_owned());
-            if let Some(previous) = old.remove(&key) {
-                if previous.group.lock().same_definition(&group) {
-                    if let Some(replaced) = groups.insert(key, previous) {
-                        replaced.stop();
+            let plan = match previous.get(&key) {
+                Some(running) => {
+                    let running = running.lock();
+                    if running.same_definition(&group) {
+                        None
+                    } else {
+                        group.copy_state(&running);
+                        Some(group)
                     }
-                    continue;
                 }
-                previous.stop();
-                group.copy_state(&previous.group.lock());
-            }
-            let running = self.start(group, should_restore);
-            // A file listed twice: the later group wins, as in Prometheus'
-            // map of groups.
-            if let Some(replaced) = groups.insert(key, running) {
-                replaced.stop();
-            }
+                None => Some(group),
+            };
+            plans.push((key, plan));
         }
-        for (_, removed) in old {
+        let removed = {
+            let mut groups = self.groups.lock();
+            let mut old = std::mem::take(&mut *groups);
+            for (key, plan) in plans {
+                let replaced = match plan {
+                    None => match old.remove(&key) {
+                        Some(running) => groups.insert(key, running),
+                        None => None,
+                    },
+                    Some(group) => {
+                        if let Some(previous) = old.remove(&key) {
+                            previous.stop();
+                        }
+                        let running = self.start(group, should_restore);
+                        // A file listed twice: the later group wins, as in
+                        // Prometheus' map of groups.
+                        groups.insert(key, running)
+                    }
+                };
+                if let Some(replaced) = replaced {
+                    replaced.stop();
+                }
+            }
+            old
+        };
+        for (_, removed) in removed {
             removed.stop();
             self.mark_stale_later(removed.group);
         }

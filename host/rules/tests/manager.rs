@@ -332,6 +332,58 @@ async fn a_slow_group_counts_missed_iterations_and_stop_does_not_wait() {
     assert!(stopping.elapsed() < Duration::from_millis(100));
 }
 
+/// A reload that changes a group whose evaluation is in progress waits
+/// for that evaluation (to copy its state), but readers of the groups and
+/// alerts do not wait for the reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_do_not_wait_for_a_reload_waiting_on_an_evaluation() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = |expr: &str| {
+        format!(
+            "groups:\n  - name: slow\n    interval: 50ms\n    rules:\n      - record: r\n        expr: {expr}\n"
+        )
+    };
+    let file = write(dir.path(), "rules.yml", &rules("up"));
+    let store = Arc::new(SlowStore {
+        inner: MemStore::new(),
+        delay: Duration::from_millis(800),
+    });
+    let m = Arc::new(manager(store.clone()));
+    m.update(
+        std::slice::from_ref(&file),
+        Duration::from_secs(60),
+        Vec::new(),
+        "",
+    )
+    .expect("rules load");
+    // An evaluation is under way once the first iteration has started.
+    wait_until("an evaluation in progress", || {
+        counter(&m, "prometheus_rule_group_iterations_total") >= 1.0
+    })
+    .await;
+    write(dir.path(), "rules.yml", &rules("up * 2"));
+    let reloading = {
+        let m = m.clone();
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || {
+            m.update(&[file], Duration::from_secs(60), Vec::new(), "")
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..3 {
+        let reading = Instant::now();
+        assert_eq!(m.groups().len(), 1);
+        assert!(m.alerts().is_empty());
+        assert!(
+            reading.elapsed() < Duration::from_millis(300),
+            "a read waited {:?}",
+            reading.elapsed()
+        );
+    }
+    reloading.await.expect("joins").expect("reloads");
+    m.stop();
+}
+
 /// Extreme intervals (the longest Prometheus duration, the shortest)
 /// neither panic nor spin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -108,3 +108,58 @@ fn for_state_is_restored_as_upstream() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Stored for-states far outside the time range (written by a backfill or
+/// a remote writer) restore without overflowing: the arithmetic saturates,
+/// as Go's `Time.Sub` does, and the alert is still evaluated after it.
+#[test]
+fn extreme_stored_for_states_do_not_overflow() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file: PathBuf = dir.path().join("rules.yml");
+    std::fs::write(&file, RULES).expect("write");
+    let engine = Engine::default();
+    for value in [1e300, -1e300, f64::MAX, f64::MIN, 9.3e15, -9.3e15] {
+        let store = MemStore::new();
+        {
+            let mut app = store.appender();
+            let state = parse_series("ALERTS_FOR_STATE{alertname=\"A\",job=\"x\"} 0")
+                .expect("series")
+                .labels;
+            let up = parse_series("up{job=\"x\"} 0").expect("series").labels;
+            for minute in 0..10 {
+                app.append(&state, minute * MINUTE, value).expect("append");
+            }
+            for minute in 0..30 {
+                app.append(&up, minute * MINUTE, 0.0).expect("append");
+            }
+            app.commit().expect("commit");
+        }
+        let mut groups =
+            load_groups_restoring(std::slice::from_ref(&file), &LoadOptions::default(), true)
+                .expect("loads");
+        let ctx = EvalContext {
+            engine: &engine,
+            storage: &store,
+            notify: None,
+        };
+        let ts = 20 * MINUTE;
+        let g = &mut groups[0];
+        g.eval(ts, &ctx);
+        g.restore_for_state(
+            ts,
+            &ctx,
+            Duration::from_secs(3600),
+            Duration::from_secs(600),
+        );
+        g.eval(ts + MINUTE, &ctx);
+        let active = g
+            .rules()
+            .iter()
+            .filter_map(|r| match r {
+                Rule::Alerting(a) if a.name() == "A" => Some(a.active_alerts().len()),
+                _ => None,
+            })
+            .sum::<usize>();
+        assert_eq!(active, 1, "{value}: the alert stays active");
+    }
+}
