@@ -6,8 +6,9 @@
 //! secrets are picked up; certificates are read when the configuration is
 //! applied.
 //!
-//! Not supported, refused when the configuration is applied rather than
-//! sent without: `oauth2`, `sigv4`, proxies, secret references (`*_ref`).
+//! Not supported yet: `oauth2`, `sigv4`, proxies, secret references
+//! (`*_ref`). An entry using one is not sent to (rather than sent to
+//! without it), and says why (`Manager::disabled_configs`, the log).
 //! Redirects are not followed.
 
 use std::sync::Arc;

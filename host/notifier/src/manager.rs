@@ -339,7 +339,13 @@ impl Manager {
     /// The URLs alerts are sent to, per entry in order
     /// (`/api/v1/alertmanagers`' `activeAlertmanagers`).
     pub fn alertmanagers(&self) -> Vec<String> {
-        self.collect(|d| d.active.clone())
+        // An entry that sends nothing (a setting not implemented yet, see
+        // `disabled_configs`) has no active Alertmanager.
+        let sets = self.shared.sets.lock().clone();
+        sets.iter()
+            .filter(|set| set.client.is_ok())
+            .flat_map(|set| set.discovered.lock().active.clone())
+            .collect()
     }
 
     /// The URLs relabeling dropped (`droppedAlertmanagers`).

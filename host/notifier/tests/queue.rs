@@ -138,6 +138,10 @@ async fn an_entry_with_an_unsupported_setting_sends_nothing() {
             "oauth2 not supported for Alertmanagers yet".to_owned()
         )]
     );
+    assert_eq!(
+        manager.alertmanagers(),
+        [format!("http://{}/api/v2/alerts", plain.address())]
+    );
     manager.send(&[alert("B")]);
     assert_eq!(plain.wait_for(1).await.len(), 1);
     // Stopping waits for every request under way.
