@@ -163,6 +163,23 @@ fn clean_rooted(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// An address with user information (`user:password@host`, which is never
+/// sent to: `@` is not a host character) as it may be shown: the password
+/// as `xxxxx`, as Prometheus shows passwords in URLs.
+fn hide_password(address: &str) -> std::borrow::Cow<'_, str> {
+    match address.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            if user.len() == userinfo.len() {
+                address.into()
+            } else {
+                format!("{user}:xxxxx@{host}").into()
+            }
+        }
+        None => address.into(),
+    }
+}
+
 /// Go's `url.URL{Scheme, Host, Path}.String()` for the labels'
 /// `__scheme__`, `__address__` and `__alerts_path__`.
 fn url_of(labels: &[Label]) -> String {
@@ -176,7 +193,7 @@ fn url_of(labels: &[Label]) -> String {
     }
     if (!scheme.is_empty() || !host.is_empty()) && (!host.is_empty() || !path.is_empty()) {
         out.push_str("//");
-        out.push_str(&wasmetheus_model::go::escape_host(host));
+        out.push_str(&wasmetheus_model::go::escape_host(&hide_password(host)));
     }
     if !path.is_empty() && !path.starts_with('/') && !host.is_empty() {
         out.push('/');
@@ -251,6 +268,13 @@ mod tests {
             url_of(&labels("https", "[::1]:1", "p")),
             "https://[::1]:1/p"
         );
+        // A password in the address is never shown (the address itself is
+        // unusable: '@' is no host character).
+        let shown = url_of(&labels("http", "user:s3cret@am:9093", "/p"));
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(shown, "http://user:xxxxx%40am:9093/p");
+        let error = check_url("http", "user:s3cret@am:9093").unwrap_err();
+        assert!(!error.contains("s3cret"), "{error}");
     }
 
     #[test]
