@@ -47,13 +47,31 @@ enum Secret {
     File(String),
 }
 
+/// The largest secret or header file read (a credential is a line).
+const MAX_SECRET_FILE_BYTES: u64 = 1 << 20;
+
 impl Secret {
+    /// The secret; a file is read whole (up to [`MAX_SECRET_FILE_BYTES`])
+    /// and trimmed. Blocking: called on the blocking pool.
     fn read(&self) -> Result<String, String> {
+        use std::io::Read;
         match self {
             Secret::Text(text) => Ok(text.clone()),
-            Secret::File(path) => std::fs::read_to_string(path)
-                .map(|s| s.trim().to_owned())
-                .map_err(|e| format!("unable to read file {path}: {e}")),
+            Secret::File(path) => {
+                let mut text = String::new();
+                std::fs::File::open(path)
+                    .and_then(|file| {
+                        file.take(MAX_SECRET_FILE_BYTES + 1)
+                            .read_to_string(&mut text)
+                    })
+                    .map_err(|e| format!("unable to read file {path}: {e}"))?;
+                if text.len() as u64 > MAX_SECRET_FILE_BYTES {
+                    return Err(format!(
+                        "unable to read file {path}: larger than {MAX_SECRET_FILE_BYTES} bytes"
+                    ));
+                }
+                Ok(text.trim().to_owned())
+            }
         }
     }
 }
@@ -171,18 +189,12 @@ impl Client {
             )
             .header(hyper::header::USER_AGENT, USER_AGENT)
             .header(hyper::header::CONTENT_TYPE, "application/json");
-        for (name, source) in &self.headers {
-            let value = match source {
-                HeaderSource::Value(v) => v.clone(),
-                HeaderSource::File(path) => {
-                    let text = Secret::File(path.clone()).read()?;
-                    HeaderValue::try_from(text).map_err(|e| format!("header {name}: {e}"))?
-                }
-            };
+        let (headers, authorization) = self.credentials().await?;
+        for (name, value) in headers {
             request = request.header(name, value);
         }
-        if let Some(auth) = &self.auth {
-            request = request.header(hyper::header::AUTHORIZATION, auth.header()?);
+        if let Some(authorization) = authorization {
+            request = request.header(hyper::header::AUTHORIZATION, authorization);
         }
         let request = request
             .body(Full::new(body))
@@ -211,6 +223,35 @@ impl Client {
             return Err(format!("bad response status {status}"));
         }
         Ok(())
+    }
+}
+
+impl Client {
+    /// The configured headers and the `Authorization` header, their files
+    /// read on the blocking pool (a file on a hung filesystem holds no
+    /// runtime thread; the caller's timeout still ends the request).
+    async fn credentials(
+        &self,
+    ) -> Result<(Vec<(HeaderName, HeaderValue)>, Option<String>), String> {
+        let headers = self.headers.clone();
+        let auth = self.auth.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut values = Vec::with_capacity(headers.len());
+            for (name, source) in headers {
+                let value = match source {
+                    HeaderSource::Value(v) => v,
+                    HeaderSource::File(path) => {
+                        let text = Secret::File(path).read()?;
+                        HeaderValue::try_from(text).map_err(|e| format!("header {name}: {e}"))?
+                    }
+                };
+                values.push((name, value));
+            }
+            let authorization = auth.map(|auth| auth.header()).transpose()?;
+            Ok((values, authorization))
+        })
+        .await
+        .map_err(|e| format!("reading credentials: {e}"))?
     }
 }
 

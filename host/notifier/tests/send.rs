@@ -441,3 +441,35 @@ async fn a_silent_alertmanager_times_out_and_others_still_get_theirs() {
     assert_eq!(silent.requests().len(), 1);
     manager.stop().await;
 }
+
+/// A credentials file larger than any credential (1 MiB) is not read
+/// whole: the request fails with the reason and is counted as an error;
+/// the alerts go to the entry's other Alertmanager.
+#[tokio::test]
+async fn an_oversized_credentials_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("password");
+    std::fs::write(&huge, vec![b'p'; (1 << 20) + 1]).unwrap();
+    let secured = serve(Answer::Status(200)).await;
+    let open = serve(Answer::Status(200)).await;
+    let yaml = format!(
+        "alerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['{}']}}]\n      basic_auth: {{username: u, password_file: '{}'}}\n    - static_configs: [{{targets: ['{}']}}]\n",
+        secured.address(),
+        huge.display(),
+        open.address()
+    );
+    let manager = manager(Options::default(), &yaml);
+    manager.send(&alerts(2));
+    assert_eq!(open.wait_for(1).await.len(), 1);
+    let url = format!("http://{}/api/v2/alerts", secured.address());
+    common::eventually("the error counted", || {
+        metric(
+            &manager.metrics(),
+            "prometheus_notifications_errors_total",
+            &url,
+        ) == Some(2.0)
+    })
+    .await;
+    manager.stop().await;
+    assert!(secured.requests().is_empty());
+}
