@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 
+use crate::exec::{value_budget, value_too_big};
 use crate::gofmt;
 use crate::value::{Param, Value};
 
@@ -66,8 +67,13 @@ pub(crate) fn signature(b: Builtin) -> (Vec<Param>, bool) {
     }
 }
 
+/// Calls a builtin. Those that build text (`print`, `printf`, `println`, the escapers) refuse, before
+/// building it, a text longer than the execution's value budget ([`value_budget`]).
 pub(crate) fn call(b: Builtin, a: &[Value]) -> Result<Value, String> {
     use Builtin::*;
+    let max = value_budget();
+    let too_big = || value_too_big(max);
+    let within = |n: usize| if n > max { Err(too_big()) } else { Ok(()) };
     let arg = |i: usize| a.get(i).cloned().unwrap_or(Value::Invalid);
     Ok(match b {
         And | Or | Call => return Err("internal error: special builtin".into()),
@@ -75,17 +81,29 @@ pub(crate) fn call(b: Builtin, a: &[Value]) -> Result<Value, String> {
         Len => Value::Int(length(&arg(0))? as i64),
         Index => index(&arg(0), &a[1.min(a.len())..])?,
         Slice => slice(&arg(0), &a[1.min(a.len())..])?,
-        Html => Value::string(html_escape(&eval_args(a))),
-        Js => Value::string(js_escape(&eval_args(a))),
-        UrlQuery => Value::string(query_escape(&eval_args(a))),
-        Print => Value::string(gofmt::sprint(a)),
-        Println => Value::string(gofmt::sprintln(a)),
+        Html => {
+            let s = eval_args(a)?;
+            within(html_escape_len(&s))?;
+            Value::string(html_escape(&s))
+        }
+        Js => {
+            let s = eval_args(a)?;
+            within(js_escape_len(&s))?;
+            Value::string(js_escape(&s))
+        }
+        UrlQuery => {
+            let s = eval_args(a)?;
+            within(query_escape_len(&s))?;
+            Value::string(query_escape(&s))
+        }
+        Print => Value::string(gofmt::sprint_limited(a, max).ok_or_else(too_big)?),
+        Println => Value::string(gofmt::sprintln_limited(a, max).ok_or_else(too_big)?),
         Printf => {
             let f = arg(0);
-            Value::string(gofmt::sprintf(
-                f.as_str().unwrap_or(""),
-                &a[1.min(a.len())..],
-            ))
+            Value::string(
+                gofmt::sprintf_limited(f.as_str().unwrap_or(""), &a[1.min(a.len())..], max)
+                    .ok_or_else(too_big)?,
+            )
         }
         Eq => Value::Bool(eq(&arg(0), &a[1.min(a.len())..])?),
         Ne => Value::Bool(!eq(&arg(0), &a[1.min(a.len())..])?),
@@ -96,12 +114,52 @@ pub(crate) fn call(b: Builtin, a: &[Value]) -> Result<Value, String> {
     })
 }
 
-/// Go's `evalArgs` of the escapers: a lone string as is, else `fmt.Sprint` of the arguments.
-fn eval_args(a: &[Value]) -> String {
+/// Go's `evalArgs` of the escapers: a lone string as is, else `fmt.Sprint` of the arguments (within
+/// the value budget).
+fn eval_args(a: &[Value]) -> Result<String, String> {
     if let [Value::String(s)] = a {
-        return s.to_string();
+        return Ok(s.to_string());
     }
-    gofmt::sprint(a)
+    let max = value_budget();
+    gofmt::sprint_limited(a, max).ok_or_else(|| value_too_big(max))
+}
+
+/// The length of [`html_escape`] of `s`, computed without building it.
+fn html_escape_len(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c {
+            '"' | '\'' | '&' => 5,
+            '<' | '>' => 4,
+            '\0' => '\u{FFFD}'.len_utf8(),
+            c => c.len_utf8(),
+        })
+        .sum()
+}
+
+/// The length of [`js_escape`] of `s`, computed without building it.
+fn js_escape_len(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c {
+            '\\' | '\'' | '"' => 2,
+            '<' | '>' | '&' | '=' => 6,
+            c if (c as u32) < 0x20 => 6,
+            c if c.is_ascii() => 1,
+            c if !gofmt::is_print(c) => 2 + format!("{:04X}", c as u32).len(),
+            c => c.len_utf8(),
+        })
+        .sum()
+}
+
+/// The length of [`query_escape`] of `s`, computed without building it: unreserved bytes and spaces
+/// (`+`) take one byte, every other byte three (`%XX`).
+pub(crate) fn query_escape_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b' ' | b'-' | b'_' | b'.' | b'~' => 1,
+            b if b.is_ascii_alphanumeric() => 1,
+            _ => 3,
+        })
+        .sum()
 }
 
 /// Go's `template.HTMLEscapeString`.
@@ -367,4 +425,17 @@ fn lt(a1: &Value, a2: &Value) -> Result<bool, String> {
         (Value::Uint(x), Value::Uint(y)) => x < y,
         _ => int_of(a1) < int_of(a2),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_lengths_are_exact() {
+        let s = "a <b> & \"c\" 'd' = \\ \0 \u{1} \u{7f} é \u{a0} \u{e0000} \u{1f600} ~-_. +%";
+        assert_eq!(html_escape_len(s), html_escape(s).len());
+        assert_eq!(js_escape_len(s), js_escape(s).len());
+        assert_eq!(query_escape_len(s), query_escape(s).len());
+    }
 }

@@ -1,15 +1,62 @@
 //! Go's `text/template` execution (`exec.go`): pipelines, fields, variables, function calls with Go's
 //! argument checks, `if`/`with`/`range`/`template`, and Go's error texts with `NAME:LINE:COL` and the
-//! node being evaluated. Output, steps and depth are bounded.
+//! node being evaluated. Output, steps and depth are bounded, and so is every value a function call
+//! returns (see [`value_budget`]).
 
+use std::any::Any;
+use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::builtins::{self, Builtin};
 use crate::gofmt;
 use crate::parse::{Arg, Branch, Command, Node, Pipe, Tree};
 use crate::value::{Param, Value};
 use crate::{FuncMap, Limits, MissingKey, Template};
+
+thread_local! {
+    /// The running execution's value budget (its output limit); unbounded outside executions.
+    static VALUE_BUDGET: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// The most bytes a value built by a template function may hold in the execution running on this
+/// thread: its [`Limits::max_output_bytes`] (no bound outside an execution). Functions that build text
+/// from their arguments check the size first and refuse with [`value_too_big`]'s text rather than
+/// building more; the engine checks every value a function returns against it as well.
+pub fn value_budget() -> usize {
+    VALUE_BUDGET.with(Cell::get)
+}
+
+/// The error text of a value beyond the budget `max` (worded as the output limit's).
+pub fn value_too_big(max: usize) -> String {
+    format!("value exceeds the limit of {max} bytes")
+}
+
+/// Restores the previous value budget when an execution ends (executions may nest).
+struct BudgetGuard(usize);
+
+impl Drop for BudgetGuard {
+    fn drop(&mut self) {
+        VALUE_BUDGET.with(|b| b.set(self.0));
+    }
+}
+
+/// An allocation's address and a weak reference that keeps it allocated (its contents may go).
+fn held<T: Any + Send + Sync>(a: &Arc<T>) -> (usize, Weak<dyn Any + Send + Sync>) {
+    let weak: Weak<T> = Arc::downgrade(a);
+    (
+        Arc::as_ptr(a) as *const () as usize,
+        weak as Weak<dyn Any + Send + Sync>,
+    )
+}
+
+/// The deepest nesting of lists, maps and structs a function may return (deeper values could not be
+/// printed on a small stack).
+const MAX_VALUE_DEPTH: usize = 1000;
+
+/// Values of fewer nodes are not remembered by size; at most this many are.
+const MEMO_MIN_NODES: usize = 64;
+const MEMO_MAX_ENTRIES: usize = 4096;
 
 /// Where execution is, for error messages.
 #[derive(Clone, Copy)]
@@ -41,6 +88,10 @@ pub(crate) struct State<'a, 'f> {
     pub(crate) out: String,
     steps: u64,
     limits: Limits,
+    /// Total string bytes and nesting of large lists, maps and structs functions returned, by address,
+    /// so that one is walked once however often functions return it. A weak reference keeps the
+    /// allocation (not its contents), so the address stays its own; the table is cleared when full.
+    sizes: HashMap<usize, (Weak<dyn Any + Send + Sync>, usize, usize)>,
 }
 
 /// An argument not given (Go's `missingVal`).
@@ -65,11 +116,13 @@ impl<'a, 'f> State<'a, 'f> {
             out: String::new(),
             steps: 0,
             limits,
+            sizes: HashMap::new(),
         }
     }
 
     pub(crate) fn run(&mut self, dot: &Value) -> Result<(), String> {
         let tree = self.tree;
+        let _budget = BudgetGuard(VALUE_BUDGET.with(|b| b.replace(self.limits.max_output_bytes)));
         match self.walk_list(dot, &tree.root) {
             Ok(()) => Ok(()),
             Err(Stop::Err(e)) => Err(e),
@@ -114,6 +167,78 @@ impl<'a, 'f> State<'a, 'f> {
         }
         self.out.push_str(s);
         Ok(())
+    }
+
+    /// A function's result checked against the value budget: the total bytes of its strings (map
+    /// keys included) at most the output limit, its nesting at most [`MAX_VALUE_DEPTH`]. The walk
+    /// uses no recursion and stops as soon as either bound is passed.
+    fn checked(&mut self, r: Result<Value, String>) -> Result<Value, String> {
+        let v = r?;
+        let max = self.limits.max_output_bytes;
+        let (mut total, mut deepest, mut nodes) = (0usize, 0usize, 0usize);
+        let mut stack: Vec<(&Value, usize)> = vec![(&v, 0)];
+        while let Some((x, depth)) = stack.pop() {
+            nodes += 1;
+            let key = match x {
+                Value::List(l) => Some(Arc::as_ptr(l) as *const () as usize),
+                Value::Map(m) => Some(Arc::as_ptr(m) as *const () as usize),
+                Value::Struct(s) => Some(Arc::as_ptr(s) as *const () as usize),
+                _ => None,
+            };
+            if let Some((_, size, below)) = key.and_then(|k| self.sizes.get(&k)) {
+                total = total.saturating_add(*size);
+                deepest = deepest.max(depth + below);
+            } else {
+                deepest = deepest.max(depth);
+                match x {
+                    Value::String(s) => total = total.saturating_add(s.len()),
+                    Value::List(l) => stack.extend(l.items.iter().map(|i| (i, depth + 1))),
+                    Value::Map(m) => {
+                        for (k, item) in &m.entries {
+                            total = total.saturating_add(k.len());
+                            stack.push((item, depth + 1));
+                        }
+                    }
+                    Value::Struct(s) => stack.extend(s.fields.iter().map(|(_, i)| (i, depth + 1))),
+                    _ => {}
+                }
+            }
+            if total > max {
+                return Err(value_too_big(max));
+            }
+            if deepest > MAX_VALUE_DEPTH {
+                return Err(format!(
+                    "value exceeds the limit of {MAX_VALUE_DEPTH} nesting levels"
+                ));
+            }
+        }
+        // Small values are cheaper to walk again than to remember.
+        if nodes >= MEMO_MIN_NODES {
+            let held = match &v {
+                Value::List(l) => Some(held(l)),
+                Value::Map(m) => Some(held(m)),
+                Value::Struct(s) => Some(held(s)),
+                _ => None,
+            };
+            if let Some((key, weak)) = held {
+                if self.sizes.len() >= MEMO_MAX_ENTRIES {
+                    self.sizes.clear();
+                }
+                self.sizes.insert(key, (weak, total, deepest));
+            }
+        }
+        Ok(v)
+    }
+
+    /// The end of a call of function `name`: its result checked, its error reported at `err_at`.
+    fn finish_call(&mut self, name: &str, err_at: At<'a>, r: Result<Value, String>) -> R<Value> {
+        match self.checked(r) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.at = err_at;
+                self.errorf(format!("error calling {name}: {e}"))
+            }
+        }
     }
 
     fn enter(&mut self) -> R<()> {
@@ -453,13 +578,8 @@ impl<'a, 'f> State<'a, 'f> {
             return self.errorf(format!("{} is not a defined function", gofmt::quote(name)));
         };
         let argv = self.eval_args(dot, &f.params, f.variadic, name, args, fin)?;
-        match (f.imp)(&argv) {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                self.at = err_at;
-                self.errorf(format!("error calling {name}: {e}"))
-            }
-        }
+        let r = (f.imp)(&argv);
+        self.finish_call(name, err_at, r)
     }
 
     /// Go's argument count check and evaluation of a call's arguments (`args[0]` is the callee).
@@ -543,13 +663,13 @@ impl<'a, 'f> State<'a, 'f> {
             for a in rest {
                 v = self.eval_arg(dot, &Param::Value, a)?;
                 if v.truth().0 == matches!(b, Builtin::Or) {
-                    return Ok(v);
+                    return self.finish_call(name, err_at, Ok(v));
                 }
             }
             if let Some(f) = fin {
                 v = f;
             }
-            return Ok(v);
+            return self.finish_call(name, err_at, Ok(v));
         }
         let argv = self.eval_args(dot, &params, variadic, name, args, fin)?;
         let r = if b == Builtin::Call {
@@ -557,13 +677,7 @@ impl<'a, 'f> State<'a, 'f> {
         } else {
             builtins::call(b, &argv)
         };
-        match r {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                self.at = err_at;
-                self.errorf(format!("error calling {name}: {e}"))
-            }
-        }
+        self.finish_call(name, err_at, r)
     }
 
     fn call_builtin(&mut self, argv: &[Value]) -> Result<Value, String> {
@@ -760,13 +874,8 @@ impl<'a, 'f> State<'a, 'f> {
             // Go looks methods up before fields and map keys.
             let mut argv = vec![receiver.clone()];
             argv.extend(self.eval_args(dot, &m.params, m.variadic, name, args, fin)?);
-            return match (m.imp)(&argv) {
-                Ok(v) => Ok(v),
-                Err(e) => {
-                    self.at = At::Arg(node);
-                    self.errorf(format!("error calling {name}: {e}"))
-                }
-            };
+            let r = (m.imp)(&argv);
+            return self.finish_call(name, At::Arg(node), r);
         }
         match &receiver {
             Value::Invalid => {
@@ -791,9 +900,11 @@ impl<'a, 'f> State<'a, 'f> {
                 }
                 if let Some(r) = crate::gotime::call_method(&receiver, name, &argv) {
                     return match r {
-                        Ok(v) => Ok(v),
                         Err(e) if e.starts_with("wrong ") => self.errorf(e),
-                        Err(e) => self.errorf(format!("error calling {name}: {e}")),
+                        r => match self.checked(r) {
+                            Ok(v) => Ok(v),
+                            Err(e) => self.errorf(format!("error calling {name}: {e}")),
+                        },
                     };
                 }
             }

@@ -437,16 +437,79 @@ fn sharp_float(s: &str, verb: char, prec: Option<usize>) -> String {
     format!("{mant}{exp}")
 }
 
+// ---------- bounded output ----------
+
+/// A string that never grows past `max` bytes: a push that would is dropped and marks the buffer as
+/// over (what the caller reports as exceeding the limit), so nothing past the bound is allocated.
+pub(crate) struct Out {
+    s: String,
+    max: usize,
+    over: bool,
+}
+
+impl Out {
+    pub(crate) fn new(max: usize) -> Self {
+        Out {
+            s: String::new(),
+            max,
+            over: false,
+        }
+    }
+
+    /// Whether `n` more bytes fit; if not, the buffer is marked over. Reserves them when they fit,
+    /// never beyond `max`.
+    fn fits(&mut self, n: usize) -> bool {
+        if self.over || n > self.max - self.s.len() {
+            self.over = true;
+            return false;
+        }
+        let need = self.s.len() + n;
+        if need > self.s.capacity() {
+            let target = need.max(self.s.capacity().saturating_mul(2)).min(self.max);
+            self.s.reserve_exact(target - self.s.len());
+        }
+        true
+    }
+
+    fn push_str(&mut self, t: &str) {
+        if self.fits(t.len()) {
+            self.s.push_str(t);
+        }
+    }
+
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+
+    fn repeat(&mut self, c: char, n: usize) {
+        if self.fits(n.saturating_mul(c.len_utf8())) {
+            self.s.extend(std::iter::repeat_n(c, n));
+        }
+    }
+
+    /// The text, or None when something did not fit.
+    pub(crate) fn finish(self) -> Option<String> {
+        (!self.over).then_some(self.s)
+    }
+
+    fn unbounded(self) -> String {
+        self.s
+    }
+}
+
 // ---------- %v ----------
 
 /// `%v` (and `%+v` with `plus`) of a value, as fmt prints it at the given depth.
 pub fn format_v(v: &Value, plus: bool, depth: usize) -> String {
-    let mut out = String::new();
+    let mut out = Out::new(usize::MAX);
     write_v(&mut out, v, plus, depth);
-    out
+    out.unbounded()
 }
 
-fn write_v(out: &mut String, v: &Value, plus: bool, depth: usize) {
+fn write_v(out: &mut Out, v: &Value, plus: bool, depth: usize) {
+    if out.over {
+        return;
+    }
     match v {
         Value::Invalid => out.push_str(if depth == 0 {
             "<invalid reflect.Value>"
@@ -462,6 +525,9 @@ fn write_v(out: &mut String, v: &Value, plus: bool, depth: usize) {
         Value::List(l) => {
             out.push('[');
             for (i, item) in l.items.iter().enumerate() {
+                if out.over {
+                    return;
+                }
                 if i > 0 {
                     out.push(' ');
                 }
@@ -472,6 +538,9 @@ fn write_v(out: &mut String, v: &Value, plus: bool, depth: usize) {
         Value::Map(m) => {
             out.push_str("map[");
             for (i, (k, item)) in m.entries.iter().enumerate() {
+                if out.over {
+                    return;
+                }
                 if i > 0 {
                     out.push(' ');
                 }
@@ -487,6 +556,9 @@ fn write_v(out: &mut String, v: &Value, plus: bool, depth: usize) {
             }
             out.push('{');
             for (i, (name, item)) in s.fields.iter().enumerate() {
+                if out.over {
+                    return;
+                }
                 if i > 0 {
                     out.push(' ');
                 }
@@ -506,22 +578,48 @@ fn write_v(out: &mut String, v: &Value, plus: bool, depth: usize) {
 
 /// Go's `fmt.Sprint`: operands side by side, a space between two when neither is a string.
 pub fn sprint(args: &[Value]) -> String {
-    let mut out = String::new();
+    let mut out = Out::new(usize::MAX);
+    write_sprint(&mut out, args);
+    out.unbounded()
+}
+
+/// [`sprint`] of at most `max` bytes: None when the text would be longer (nothing longer is built).
+pub(crate) fn sprint_limited(args: &[Value], max: usize) -> Option<String> {
+    let mut out = Out::new(max);
+    write_sprint(&mut out, args);
+    out.finish()
+}
+
+fn write_sprint(out: &mut Out, args: &[Value]) {
     for (i, a) in args.iter().enumerate() {
+        if out.over {
+            return;
+        }
         if i > 0 && !matches!(a, Value::String(_)) && !matches!(args[i - 1], Value::String(_)) {
             out.push(' ');
         }
-        out.push_str(&format_v(a, false, 0));
+        write_v(out, a, false, 0);
     }
-    out
 }
 
-/// Go's `fmt.Sprintln`: operands separated by spaces, then a newline.
-pub fn sprintln(args: &[Value]) -> String {
-    let parts: Vec<String> = args.iter().map(|a| format_v(a, false, 0)).collect();
-    let mut out = parts.join(" ");
+/// Go's `fmt.Sprintln` (operands separated by spaces, then a newline) of at most `max` bytes.
+pub(crate) fn sprintln_limited(args: &[Value], max: usize) -> Option<String> {
+    let mut out = Out::new(max);
+    write_sprintln(&mut out, args);
+    out.finish()
+}
+
+fn write_sprintln(out: &mut Out, args: &[Value]) {
+    for (i, a) in args.iter().enumerate() {
+        if out.over {
+            return;
+        }
+        if i > 0 {
+            out.push(' ');
+        }
+        write_v(out, a, false, 0);
+    }
     out.push('\n');
-    out
 }
 
 // ---------- Sprintf ----------
@@ -541,52 +639,66 @@ struct Flags {
 /// Width and precision beyond this are refused (`%!(BADWIDTH)`/`%!(BADPREC)`), as Go does past 1e6.
 const MAX_WIDTH: usize = 1_000_000;
 
-fn pad(s: &str, f: &Flags) -> String {
+/// `s` padded to the width; the padding is checked against the bound before it is built.
+fn pad(out: &mut Out, s: &str, f: &Flags) {
     let n = s.chars().count();
-    let Some(w) = f.width else {
-        return s.to_string();
+    let fill = match f.width {
+        Some(w) if w > n => w - n,
+        _ => return out.push_str(s),
     };
-    if n >= w {
-        return s.to_string();
+    if !out.fits(s.len().saturating_add(fill)) {
+        return;
     }
-    let fill = w - n;
     if f.minus {
-        format!("{s}{}", " ".repeat(fill))
+        out.push_str(s);
+        out.repeat(' ', fill);
     } else if f.zero {
         // Zeros go after the sign.
         let (sign, rest) = match s.chars().next() {
-            Some(c @ ('+' | '-' | ' ')) => (c.to_string(), &s[1..]),
-            _ => (String::new(), s),
+            Some('+' | '-' | ' ') => (&s[..1], &s[1..]),
+            _ => ("", s),
         };
-        format!("{sign}{}{rest}", "0".repeat(fill))
+        out.push_str(sign);
+        out.repeat('0', fill);
+        out.push_str(rest);
     } else {
-        format!("{}{s}", " ".repeat(fill))
+        out.repeat(' ', fill);
+        out.push_str(s);
     }
 }
 
 /// Go's `badVerb`: `%!verb(type=value)`, the value printed with `%v` and the directive's flags.
-fn bad_verb(verb: char, v: &Value, f: &Flags) -> String {
+fn bad_verb(out: &mut Out, verb: char, v: &Value, f: &Flags) {
     match v {
-        Value::Invalid | Value::Nil => format!("%!{verb}(<nil>)"),
-        _ => format!("%!{verb}({}={})", v.type_name(), fmt_arg(v, 'v', f)),
+        Value::Invalid | Value::Nil => out.push_str(&format!("%!{verb}(<nil>)")),
+        _ => {
+            out.push_str(&format!("%!{verb}({}=", v.type_name()));
+            fmt_arg(out, v, 'v', f);
+            out.push(')');
+        }
     }
 }
 
-fn fmt_integer(neg: bool, abs: u128, verb: char, f: &Flags) -> Option<String> {
+/// An integer with an integer verb; false for another verb.
+fn fmt_integer(out: &mut Out, neg: bool, abs: u128, verb: char, f: &Flags) -> bool {
     let mut digits = match verb {
         'd' | 'v' => abs.to_string(),
         'b' => format!("{abs:b}"),
         'o' | 'O' => format!("{abs:o}"),
         'x' => format!("{abs:x}"),
         'X' => format!("{abs:X}"),
-        _ => return None,
+        _ => return false,
     };
     if let Some(p) = f.prec {
         if p == 0 && abs == 0 {
             digits.clear();
         }
-        while digits.len() < p {
-            digits.insert(0, '0');
+        if digits.len() < p {
+            // Checked before the zeros are built.
+            if !out.fits(p) {
+                return true;
+            }
+            digits = "0".repeat(p - digits.len()) + &digits;
         }
     }
     let prefix = match verb {
@@ -610,14 +722,18 @@ fn fmt_integer(neg: bool, abs: u128, verb: char, f: &Flags) -> Option<String> {
     if f.prec.is_some() {
         flags.zero = false;
     }
-    Some(pad(&format!("{sign}{prefix}{digits}"), &flags))
+    pad(out, &format!("{sign}{prefix}{digits}"), &flags);
+    true
 }
 
-fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
+fn fmt_arg(out: &mut Out, v: &Value, verb: char, f: &Flags) {
+    if out.over {
+        return;
+    }
     match v {
         Value::Bool(b) => match verb {
-            't' | 'v' => pad(if *b { "true" } else { "false" }, f),
-            _ => bad_verb(verb, v, f),
+            't' | 'v' => pad(out, if *b { "true" } else { "false" }, f),
+            _ => bad_verb(out, verb, v, f),
         },
         Value::Int(_) | Value::Uint(_) | Value::Duration(_) => {
             let (neg, abs) = match v {
@@ -628,7 +744,7 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
             if let Value::Duration(d) = v
                 && matches!(verb, 'v' | 's')
             {
-                return pad(&gotime::duration_string(*d), f);
+                return pad(out, &gotime::duration_string(*d), f);
             }
             match verb {
                 'c' | 'q' | 'U' => {
@@ -638,13 +754,19 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
                         .and_then(char::from_u32)
                         .unwrap_or('\u{FFFD}');
                     match verb {
-                        'c' => pad(&c.to_string(), f),
-                        'q' => pad(&quote_with(&c.to_string(), '\''), f),
-                        _ if f.sharp && is_print(c) => pad(&format!("U+{:04X} '{c}'", c as u32), f),
-                        _ => pad(&format!("U+{:04X}", c as u32), f),
+                        'c' => pad(out, &c.to_string(), f),
+                        'q' => pad(out, &quote_with(&c.to_string(), '\''), f),
+                        _ if f.sharp && is_print(c) => {
+                            pad(out, &format!("U+{:04X} '{c}'", c as u32), f)
+                        }
+                        _ => pad(out, &format!("U+{:04X}", c as u32), f),
                     }
                 }
-                _ => fmt_integer(neg, abs, verb, f).unwrap_or_else(|| bad_verb(verb, v, f)),
+                _ => {
+                    if !fmt_integer(out, neg, abs, verb, f) {
+                        bad_verb(out, verb, v, f);
+                    }
+                }
             }
         }
         Value::Float(x) => match verb {
@@ -658,99 +780,128 @@ fn fmt_arg(v: &Value, verb: char, f: &Flags) -> String {
                 if !x.is_finite() {
                     flags.zero = false;
                 }
-                pad(&s, &flags)
+                pad(out, &s, &flags);
             }
-            _ => bad_verb(verb, v, f),
+            _ => bad_verb(out, verb, v, f),
         },
         Value::String(s) => {
             let s: &str = s;
-            let truncated: String = match f.prec {
-                Some(p) => s.chars().take(p).collect(),
-                None => s.to_string(),
+            let truncated: &str = match f.prec {
+                Some(p) => match s.char_indices().nth(p) {
+                    Some((i, _)) => &s[..i],
+                    None => s,
+                },
+                None => s,
             };
             match verb {
-                's' | 'v' => pad(&truncated, f),
-                'q' if f.sharp && can_backquote(&truncated) => pad(&format!("`{truncated}`"), f),
-                'q' if f.plus => pad(&quote_ascii(&truncated), f),
-                'q' => pad(&quote(&truncated), f),
-                'x' | 'X' => {
-                    let hex: String = truncated
-                        .bytes()
-                        .map(|b| {
-                            if verb == 'x' {
-                                format!("{b:02x}")
-                            } else {
-                                format!("{b:02X}")
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                        .join(if f.space { " " } else { "" });
-                    let prefix = if f.sharp && !hex.is_empty() {
-                        if verb == 'x' { "0x" } else { "0X" }
-                    } else {
-                        ""
-                    };
-                    pad(&format!("{prefix}{hex}"), f)
+                's' | 'v' => pad(out, truncated, f),
+                'q' | 'x' | 'X' if !out.fits(truncated.len()) => {}
+                'q' if f.sharp && can_backquote(truncated) => {
+                    pad(out, &format!("`{truncated}`"), f)
                 }
-                _ => bad_verb(verb, v, f),
+                'q' if f.plus => pad(out, &quote_ascii(truncated), f),
+                'q' => pad(out, &quote(truncated), f),
+                'x' | 'X' => {
+                    let n = truncated.len();
+                    let hex_len = 2 * n + if f.space { n.saturating_sub(1) } else { 0 };
+                    if !out.fits(hex_len.saturating_add(2)) {
+                        return;
+                    }
+                    let mut hex = String::with_capacity(hex_len + 2);
+                    if f.sharp && n > 0 {
+                        hex.push_str(if verb == 'x' { "0x" } else { "0X" });
+                    }
+                    for (i, b) in truncated.bytes().enumerate() {
+                        if i > 0 && f.space {
+                            hex.push(' ');
+                        }
+                        if verb == 'x' {
+                            hex.push_str(&format!("{b:02x}"));
+                        } else {
+                            hex.push_str(&format!("{b:02X}"));
+                        }
+                    }
+                    pad(out, &hex, f)
+                }
+                _ => bad_verb(out, verb, v, f),
             }
         }
         Value::Invalid | Value::Nil => match verb {
-            'v' => pad("<nil>", f),
-            _ => bad_verb(verb, v, f),
+            'v' => pad(out, "<nil>", f),
+            _ => bad_verb(out, verb, v, f),
         },
         Value::Time(ns) => match verb {
-            'v' | 's' => pad(&gotime::time_string(*ns), f),
-            'q' => pad(&quote(&gotime::time_string(*ns)), f),
-            _ => bad_verb(verb, v, f),
+            'v' | 's' => pad(out, &gotime::time_string(*ns), f),
+            'q' => pad(out, &quote(&gotime::time_string(*ns)), f),
+            _ => bad_verb(out, verb, v, f),
         },
         Value::List(l) if verb != 'v' && verb != 'T' => {
             // fmt applies the verb to each element.
-            let parts: Vec<String> = l
-                .items
-                .iter()
-                .map(|i| {
-                    fmt_arg(
-                        i,
-                        verb,
-                        &Flags {
-                            width: f.width,
-                            ..*f
-                        },
-                    )
-                })
-                .collect();
-            format!("[{}]", parts.join(" "))
+            out.push('[');
+            for (i, item) in l.items.iter().enumerate() {
+                if out.over {
+                    return;
+                }
+                if i > 0 {
+                    out.push(' ');
+                }
+                fmt_arg(out, item, verb, f);
+            }
+            out.push(']');
         }
         Value::Map(m) if verb != 'v' => {
-            let parts: Vec<String> = m
-                .entries
-                .iter()
-                .map(|(k, i)| {
-                    format!(
-                        "{}:{}",
-                        fmt_arg(&Value::string(k.as_str()), verb, f),
-                        fmt_arg(i, verb, f)
-                    )
-                })
-                .collect();
-            format!("map[{}]", parts.join(" "))
+            out.push_str("map[");
+            for (i, (k, item)) in m.entries.iter().enumerate() {
+                if out.over {
+                    return;
+                }
+                if i > 0 {
+                    out.push(' ');
+                }
+                fmt_arg(out, &Value::string(k.as_str()), verb, f);
+                out.push(':');
+                fmt_arg(out, item, verb, f);
+            }
+            out.push(']');
         }
         _ => match verb {
-            'v' => pad(&format_v(v, f.plus_v, 0), f),
-            _ => bad_verb(verb, v, f),
+            'v' => {
+                let mut inner = Out::new(out.max - out.s.len());
+                write_v(&mut inner, v, f.plus_v, 0);
+                match inner.finish() {
+                    Some(s) => pad(out, &s, f),
+                    None => out.over = true,
+                }
+            }
+            _ => bad_verb(out, verb, v, f),
         },
     }
 }
 
 /// Go's `fmt.Sprintf`.
 pub fn sprintf(format: &str, args: &[Value]) -> String {
-    let mut out = String::new();
+    let mut out = Out::new(usize::MAX);
+    write_sprintf(&mut out, format, args);
+    out.unbounded()
+}
+
+/// [`sprintf`] of at most `max` bytes: None when the text would be longer. Widths, precisions and
+/// every piece are checked against the bound before they are built.
+pub(crate) fn sprintf_limited(format: &str, args: &[Value], max: usize) -> Option<String> {
+    let mut out = Out::new(max);
+    write_sprintf(&mut out, format, args);
+    out.finish()
+}
+
+fn write_sprintf(out: &mut Out, format: &str, args: &[Value]) {
     let mut argi = 0;
     let b = format.as_bytes();
     let mut i = 0;
     let mut reordered = false;
     while i < b.len() {
+        if out.over {
+            return;
+        }
         let Some(off) = format[i..].find('%') else {
             out.push_str(&format[i..]);
             break;
@@ -775,7 +926,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             i += 1;
         }
         // Width.
-        let star_arg = |argi: &mut usize, out: &mut String, what: &str| -> Option<usize> {
+        let star_arg = |argi: &mut usize, out: &mut Out, what: &str| -> Option<usize> {
             let a = args.get(*argi);
             *argi += 1;
             match a {
@@ -788,7 +939,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         };
         if i < b.len() && b[i] == b'*' {
             i += 1;
-            f.width = star_arg(&mut argi, &mut out, "BADWIDTH");
+            f.width = star_arg(&mut argi, out, "BADWIDTH");
         } else {
             let start = i;
             while i < b.len() && b[i].is_ascii_digit() {
@@ -806,7 +957,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             i += 1;
             if i < b.len() && b[i] == b'*' {
                 i += 1;
-                f.prec = star_arg(&mut argi, &mut out, "BADPREC");
+                f.prec = star_arg(&mut argi, out, "BADPREC");
             } else {
                 let start = i;
                 while i < b.len() && b[i].is_ascii_digit() {
@@ -858,24 +1009,34 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         argi += 1;
         match verb {
             'v' if sharp_v && matches!(arg, Value::String(_)) => {
-                out.push_str(&pad(&quote(arg.as_str().unwrap_or("")), &f))
+                let s = arg.as_str().unwrap_or("");
+                if out.fits(s.len().saturating_add(2)) {
+                    pad(out, &quote(s), &f);
+                }
             }
-            'T' => out.push_str(&pad(&arg.type_name(), &f)),
-            'p' => out.push_str(&bad_verb(verb, arg, &f)),
-            _ => out.push_str(&fmt_arg(arg, verb, &f)),
+            'T' => pad(out, &arg.type_name(), &f),
+            'p' => bad_verb(out, verb, arg, &f),
+            _ => fmt_arg(out, arg, verb, &f),
         }
     }
     if !reordered && argi < args.len() {
         out.push_str("%!(EXTRA ");
-        let extra: Vec<String> = args[argi..]
-            .iter()
-            .map(|a| match a {
-                Value::Invalid | Value::Nil => "<nil>".to_string(),
-                _ => format!("{}={}", a.type_name(), format_v(a, false, 0)),
-            })
-            .collect();
-        out.push_str(&extra.join(", "));
+        for (n, a) in args[argi..].iter().enumerate() {
+            if out.over {
+                return;
+            }
+            if n > 0 {
+                out.push_str(", ");
+            }
+            match a {
+                Value::Invalid | Value::Nil => out.push_str("<nil>"),
+                _ => {
+                    out.push_str(&a.type_name());
+                    out.push('=');
+                    write_v(out, a, false, 0);
+                }
+            }
+        }
         out.push(')');
     }
-    out
 }

@@ -13,10 +13,19 @@
 //! Go kinds, named types with methods, typed function parameters), `prom` (Prometheus'
 //! `template/template.go` and the alert-rule prelude).
 //!
-//! Execution is bounded: output size, evaluation steps (which bounds `range` over huge data) and
-//! nesting depth (control structures and `{{template}}` calls together, 100 by default where Go allows
-//! 100,000 template calls) are limited by [`Limits`]; parsing limits nesting to 100 levels (Go:
-//! 10,000 parenthesized pipelines).
+//! Execution is bounded by [`Limits`]: the output's size; evaluation steps (nodes, commands and
+//! `range` iterations, which bounds `range` over huge data); nesting depth (control structures and
+//! `{{template}}` calls together, 100 by default where Go allows 100,000 template calls); and every
+//! value a function call returns (builtins, Prometheus' functions, registered functions and methods
+//! alike): a string longer than the output limit, a list, map or struct whose strings (map keys
+//! included) total more, or one nested more than 1,000 levels deep is an execution error (`error
+//! calling F: value exceeds the limit of N bytes`). The functions that build text from their
+//! arguments (`print`, `printf` with its widths and precisions, `println`, `html`, `js`, `urlquery`,
+//! `reReplaceAll`, `graphLink`, `tableLink`) compute or check the size before building, and refuse
+//! rather than build past the limit; the others return at most a small multiple of their arguments'
+//! size and are checked after the call. Registered functions can check first with [`value_budget`].
+//! Data passed to an execution is taken as it is. Parsing limits nesting to 100 levels (Go: 10,000
+//! parenthesized pipelines).
 //!
 //! Where this differs from Go: pointers nested in printed values print as `&{…}` (Go prints their
 //! addresses); text mode only (no `html/template` contextual escaping, so no `tmpl`); functions
@@ -43,6 +52,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 pub use builtins::{html_escape, js_escape, query_escape};
+pub use exec::{value_budget, value_too_big};
 pub use gofmt::{format_float, parse_float, quote, sprint, sprintf};
 pub use goregex::compile as compile_go_regexp;
 pub use gotime::{duration_string, time_string};

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::exec::{value_budget, value_too_big};
 use crate::gofmt::{format_float, parse_float, sprintf};
 use crate::value::{Function, Param, Value};
 use crate::{FuncMap, Limits, MissingKey, Template, TemplateError, builtins};
@@ -358,6 +359,128 @@ pub fn parse_prom_duration(s: &str) -> Result<i64, String> {
     Ok(total_ms as i64 * 1_000_000)
 }
 
+/// One piece of a replacement template (Go's `Regexp.Expand` syntax).
+enum Piece<'r> {
+    Text(&'r str),
+    /// A group by number (`$1`, `${1}`).
+    Group(usize),
+    /// A group by name; unknown names expand to nothing.
+    Named(&'r str),
+}
+
+/// Go's `extract`: the name after a `$` (`name` or `{name}`) and the rest, or None when malformed.
+fn extract(t: &str) -> Option<(&str, &str)> {
+    let (brace, body) = match t.strip_prefix('{') {
+        Some(b) => (true, b),
+        None => (false, t),
+    };
+    let end = body
+        .char_indices()
+        .find(|&(_, c)| !(c.is_alphanumeric() || c == '_'))
+        .map_or(body.len(), |(i, _)| i);
+    if end == 0 {
+        return None;
+    }
+    let name = &body[..end];
+    let rest = if brace {
+        body[end..].strip_prefix('}')?
+    } else {
+        &body[end..]
+    };
+    Some((name, rest))
+}
+
+/// A replacement template parsed once: Go's `expand` rules (`$$` is `$`, a malformed reference is a
+/// literal `$`, a number with a leading zero or of ten digits or more is a name).
+fn parse_replacement(mut t: &str) -> Vec<Piece<'_>> {
+    let mut pieces = Vec::new();
+    while let Some(i) = t.find('$') {
+        if i > 0 {
+            pieces.push(Piece::Text(&t[..i]));
+        }
+        t = &t[i + 1..];
+        if let Some(rest) = t.strip_prefix('$') {
+            pieces.push(Piece::Text("$"));
+            t = rest;
+            continue;
+        }
+        let Some((name, rest)) = extract(t) else {
+            pieces.push(Piece::Text("$"));
+            continue;
+        };
+        t = rest;
+        let numeric = name.bytes().all(|b| b.is_ascii_digit())
+            && name.len() <= 9
+            && !(name.len() > 1 && name.starts_with('0'));
+        pieces.push(match name.parse::<usize>() {
+            Ok(n) if numeric => Piece::Group(n),
+            _ => Piece::Named(name),
+        });
+    }
+    if !t.is_empty() {
+        pieces.push(Piece::Text(t));
+    }
+    pieces
+}
+
+/// Go's `ReplaceAllString` with the result bounded to `max` bytes: the size of every match's
+/// replacement is computed before it is built, so None comes before anything past `max` is allocated.
+/// Group references that expand to nothing count a byte each against a separate bound of eight times
+/// `max`, so a long template of empty references over many matches cannot run for long either.
+fn replace_all(re: &regex::Regex, src: &str, repl: &str, max: usize) -> Option<String> {
+    let pieces = parse_replacement(repl);
+    let names: Vec<Option<&str>> = re.capture_names().collect();
+    let group_of = |p: &Piece<'_>| match p {
+        Piece::Group(n) => Some(*n),
+        Piece::Named(name) => names.iter().position(|n| *n == Some(*name)),
+        Piece::Text(_) => None,
+    };
+    let groups: Vec<Option<usize>> = pieces.iter().map(group_of).collect();
+    let text_len: usize = pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Text(t) => t.len(),
+            _ => 0,
+        })
+        .sum();
+    let refs = groups.iter().flatten().count();
+    let mut out = String::new();
+    let mut work = 0usize;
+    let mut last = 0;
+    for caps in re.captures_iter(src) {
+        let Some(m) = caps.get(0) else { continue };
+        let group_len = |g: usize| caps.get(g).map_or(0, |c| c.len());
+        let size = text_len
+            + groups
+                .iter()
+                .flatten()
+                .map(|&g| group_len(g))
+                .sum::<usize>();
+        work = work.saturating_add(refs);
+        if out.len() + (m.start() - last) + size > max || work > max.saturating_mul(8) {
+            return None;
+        }
+        out.push_str(&src[last..m.start()]);
+        for (p, g) in pieces.iter().zip(&groups) {
+            match (p, g) {
+                (Piece::Text(t), _) => out.push_str(t),
+                (_, Some(g)) => {
+                    if let Some(c) = caps.get(*g) {
+                        out.push_str(c.as_str());
+                    }
+                }
+                _ => {}
+            }
+        }
+        last = m.end();
+    }
+    if out.len() + (src.len() - last) > max {
+        return None;
+    }
+    out.push_str(&src[last..]);
+    Some(out)
+}
+
 fn regex(pattern: &str) -> Result<regex::Regex, String> {
     crate::goregex::compile(pattern)
 }
@@ -450,7 +573,10 @@ pub fn prometheus_funcs<'f>(
             let s = |i: usize| a.get(i).and_then(Value::as_str).unwrap_or("");
             let re = regex(s(0))
                 .map_err(|e| format!("regexp: Compile({}): {e}", crate::goregex::quote(s(0))))?;
-            Ok(Value::string(re.replace_all(s(2), s(1)).into_owned()))
+            let max = value_budget();
+            replace_all(&re, s(2), s(1), max)
+                .map(Value::string)
+                .ok_or_else(|| value_too_big(max))
         }),
     );
     add(
@@ -487,6 +613,10 @@ pub fn prometheus_funcs<'f>(
     add(
         "graphLink",
         Function::new(vec![Param::String], |a| {
+            let max = value_budget();
+            if builtins::query_escape_len(one_str(a)) > max {
+                return Err(value_too_big(max));
+            }
             Ok(Value::string(format!(
                 "/graph?g0.expr={}&g0.tab=0",
                 builtins::query_escape(one_str(a))
@@ -496,6 +626,10 @@ pub fn prometheus_funcs<'f>(
     add(
         "tableLink",
         Function::new(vec![Param::String], |a| {
+            let max = value_budget();
+            if builtins::query_escape_len(one_str(a)) > max {
+                return Err(value_too_big(max));
+            }
             Ok(Value::string(format!(
                 "/graph?g0.expr={}&g0.tab=1",
                 builtins::query_escape(one_str(a))
