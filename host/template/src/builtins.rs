@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use crate::exec::{value_budget, value_too_big};
+use crate::budget::{value_budget, value_too_big};
 use crate::gofmt;
 use crate::value::{Param, Value};
 

@@ -1,45 +1,18 @@
 //! Go's `text/template` execution (`exec.go`): pipelines, fields, variables, function calls with Go's
 //! argument checks, `if`/`with`/`range`/`template`, and Go's error texts with `NAME:LINE:COL` and the
 //! node being evaluated. Output, steps and depth are bounded, and so is every value a function call
-//! returns (see [`value_budget`]).
+//! returns (see [`crate::budget`]).
 
 use std::any::Any;
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
+use crate::budget::{BudgetGuard, VALUE_BUDGET, value_too_big};
 use crate::builtins::{self, Builtin};
 use crate::gofmt;
 use crate::parse::{Arg, Branch, Command, Node, Pipe, Tree};
 use crate::value::{Param, Value};
 use crate::{FuncMap, Limits, MissingKey, Template};
-
-thread_local! {
-    /// The running execution's value budget (its output limit); unbounded outside executions.
-    static VALUE_BUDGET: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
-/// The most bytes a value built by a template function may hold in the execution running on this
-/// thread: its [`Limits::max_output_bytes`] (no bound outside an execution). Functions that build text
-/// from their arguments check the size first and refuse with [`value_too_big`]'s text rather than
-/// building more; the engine checks every value a function returns against it as well.
-pub fn value_budget() -> usize {
-    VALUE_BUDGET.with(Cell::get)
-}
-
-/// The error text of a value beyond the budget `max` (worded as the output limit's).
-pub fn value_too_big(max: usize) -> String {
-    format!("value exceeds the limit of {max} bytes")
-}
-
-/// Restores the previous value budget when an execution ends (executions may nest).
-struct BudgetGuard(usize);
-
-impl Drop for BudgetGuard {
-    fn drop(&mut self) {
-        VALUE_BUDGET.with(|b| b.set(self.0));
-    }
-}
 
 /// An allocation's address and a weak reference that keeps it allocated (its contents may go).
 fn held<T: Any + Send + Sync>(a: &Arc<T>) -> (usize, Weak<dyn Any + Send + Sync>) {

@@ -36,6 +36,7 @@
 //! `title` is `cases.Title` (`don't` → `Don't`), `.Value` is `interface {}`, Go 1.22+ template
 //! syntax (`range` over an integer, `else with`).
 
+mod budget;
 mod builtins;
 mod exec;
 mod gofmt;
@@ -51,8 +52,8 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+pub use budget::{value_budget, value_too_big};
 pub use builtins::{html_escape, js_escape, query_escape};
-pub use exec::{value_budget, value_too_big};
 pub use gofmt::{format_float, parse_float, quote, sprint, sprintf};
 pub use goregex::compile as compile_go_regexp;
 pub use gotime::{duration_string, time_string};

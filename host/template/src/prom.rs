@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::exec::{value_budget, value_too_big};
+use crate::budget::{value_budget, value_too_big};
 use crate::gofmt::{format_float, parse_float, sprintf};
 use crate::value::{Function, Param, Value};
 use crate::{FuncMap, Limits, MissingKey, Template, TemplateError, builtins};
