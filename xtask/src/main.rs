@@ -38,7 +38,10 @@ usage: cargo xtask <command>
   bench ingest [-h]     scraping synthetic targets: CPU per sample, RSS per
                      series, disk growth against Prometheus and VictoriaMetrics
   bench query [-h]      median PromQL latency of ~20 queries over the same
-                     backfilled data against Prometheus and VictoriaMetrics";
+                     backfilled data against Prometheus and VictoriaMetrics
+  bench rules [-h]      a few hundred recording and alerting rules on the same
+                     scraped data: evaluations/s, CPU per evaluation and per
+                     sample net of scraping, against Prometheus";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,12 +1,14 @@
 //! `cargo xtask bench …`: the criterion benchmarks (`plugins`, `tsdb`,
 //! `promql`) run through cargo, and the live comparisons against
-//! Prometheus and VictoriaMetrics (`storage`, `ingest`, `query`), each in
+//! Prometheus and VictoriaMetrics (`storage`, `ingest`, `query`, `rules`), each in
 //! its own module over shared support.
 
 mod dataset;
 mod ingest;
 mod peers;
 mod query;
+mod rules;
+mod rules_data;
 mod storage;
 mod support;
 
@@ -31,8 +33,9 @@ pub fn bench(args: &[String]) -> Result {
         Some("storage") => storage::run(&args[1..]),
         Some("ingest") => ingest::run(&args[1..]),
         Some("query") => query::run(&args[1..]),
+        Some("rules") => rules::run(&args[1..]),
         Some(other) => Err(format!(
-            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql`, `storage`, `ingest` or `query`"
+            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql`, `storage`, `ingest`, `query` or `rules`"
         )),
     }
 }
