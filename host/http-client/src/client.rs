@@ -92,8 +92,8 @@ impl Client {
                 .server_name
                 .clone()
                 .unwrap_or_else(|| bare_host.to_owned());
-            let server_name = rustls::pki_types::ServerName::try_from(name)
-                .map_err(|e| Error::Tls(format!("invalid server name: {e}")))?;
+            let server_name = rustls::pki_types::ServerName::try_from(name.clone())
+                .map_err(|e| Error::Transport(format!("TLS: invalid server name {name:?}: {e}")))?;
             let tls = tokio_rustls::TlsConnector::from(Arc::clone(&self.tls))
                 .connect(server_name, tcp)
                 .await
