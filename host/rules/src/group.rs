@@ -1,105 +1,23 @@
 //! A rule group (Prometheus' `rules/group.go`): its rules evaluated in
 //! order at one timestamp, each rule's results appended and committed
-//! before the next rule runs (so it sees them), stale markers for the
-//! series a rule no longer produces (`seriesInPreviousEval`) and for the
-//! series of rules that went away, alerts handed to the notify callback,
-//! the for-state restored from `ALERTS_FOR_STATE`, and the group's own
-//! counters for the self-metrics.
+//! before the next rule runs (so it sees them) by
+//! [`evaluate`](crate::evaluate), or batches of independent rules at once
+//! by [`concurrency`](crate::concurrency); stale markers for the series of
+//! rules that went away, the for-state restored from `ALERTS_FOR_STATE`,
+//! and the group's own counters for the self-metrics.
 
 use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::{Matcher, STALE_NAN_BITS, is_stale_marker};
 
-use crate::alerting::AlertingRule;
-use crate::recording::RecordingRule;
-use crate::rule::{EvalContext, Health, OutSample, RuleStatus, duration_ms};
-
-/// A recording or an alerting rule.
-#[derive(Debug, Clone)]
-pub enum Rule {
-    Recording(RecordingRule),
-    Alerting(AlertingRule),
-}
-
-impl Rule {
-    /// `alerting` or `recording`, as the API names the kinds.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Rule::Recording(_) => "recording",
-            Rule::Alerting(_) => "alerting",
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        match self {
-            Rule::Recording(r) => r.name(),
-            Rule::Alerting(r) => r.name(),
-        }
-    }
-
-    /// The expression in canonical PromQL.
-    pub fn query(&self) -> &str {
-        match self {
-            Rule::Recording(r) => r.query(),
-            Rule::Alerting(r) => r.query(),
-        }
-    }
-
-    pub fn labels(&self) -> &[Label] {
-        match self {
-            Rule::Recording(r) => r.labels(),
-            Rule::Alerting(r) => r.labels(),
-        }
-    }
-
-    pub fn status(&self) -> &RuleStatus {
-        match self {
-            Rule::Recording(r) => &r.status,
-            Rule::Alerting(r) => &r.status,
-        }
-    }
-
-    fn status_mut(&mut self) -> &mut RuleStatus {
-        match self {
-            Rule::Recording(r) => &mut r.status,
-            Rule::Alerting(r) => &mut r.status,
-        }
-    }
-
-    pub fn health(&self) -> Health {
-        self.status().health
-    }
-
-    pub fn last_error(&self) -> Option<&str> {
-        self.status().last_error.as_deref()
-    }
-
-    /// Prometheus' `nameAndLabels`: how `CopyState` matches rules.
-    fn name_and_labels(&self) -> (String, Vec<Label>) {
-        (self.name().to_owned(), self.labels().to_vec())
-    }
-
-    /// Same definition (what Prometheus compares through the rule's YAML).
-    fn same_definition(&self, other: &Rule) -> bool {
-        match (self, other) {
-            (Rule::Recording(a), Rule::Recording(b)) => {
-                a.name == b.name && a.query == b.query && a.labels == b.labels
-            }
-            (Rule::Alerting(a), Rule::Alerting(b)) => {
-                a.name == b.name
-                    && a.query == b.query
-                    && a.hold == b.hold
-                    && a.keep_firing_for == b.keep_firing_for
-                    && a.labels == b.labels
-                    && a.annotations == b.annotations
-            }
-            _ => false,
-        }
-    }
-}
+use crate::concurrency::{ConcurrencyLimit, eval_batch};
+use crate::evaluate::{Rule, RuleEnv, eval_rule};
+use crate::rule::{EvalContext, duration_ms, now_ms};
 
 /// The group's counters, read by the self-metrics.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -160,13 +78,9 @@ pub struct Group {
     last_evaluation_ms: Option<i64>,
     last_eval_timestamp_ms: Option<i64>,
     pub(crate) counters: GroupCounters,
-}
-
-/// The wall clock in ms since the epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    /// The shared slots and the group's batches, when rules may be
+    /// evaluated concurrently.
+    concurrency: Option<(Arc<ConcurrencyLimit>, Vec<Range<usize>>)>,
 }
 
 impl Group {
@@ -197,6 +111,7 @@ impl Group {
             last_evaluation_ms: None,
             last_eval_timestamp_ms: None,
             counters: GroupCounters::default(),
+            concurrency: None,
         }
     }
 
@@ -276,43 +191,57 @@ impl Group {
             .collect()
     }
 
-    /// Evaluates every rule in order at `ts_ms` (queries at `ts_ms -
+    /// Evaluates every rule at `ts_ms` (queries at `ts_ms -
     /// query_offset`), writing results, `ALERTS`/`ALERTS_FOR_STATE` and
-    /// stale markers to `ctx.storage`, and notifying alerts.
+    /// stale markers to `ctx.storage`, and notifying alerts. Rules run in
+    /// order, each seeing the results of those before it; with a
+    /// [`ConcurrencyLimit`] set, consecutive rules with no relation among
+    /// them run at once, with the same results.
     pub fn eval(&mut self, ts_ms: i64, ctx: &EvalContext) {
         let start = Instant::now();
         let wall = now_ms();
         let offset = self.query_offset();
-        let stale_t = ts_ms.saturating_sub(duration_ms(offset));
-        let mut samples_total = 0u64;
-        for i in 0..self.rules.len() {
-            let rule_start = Instant::now();
-            let rule_wall = now_ms();
-            self.counters.evaluations += 1;
-            let result = match &mut self.rules[i] {
-                Rule::Recording(r) => r.eval(ts_ms, offset, ctx, self.limit),
-                Rule::Alerting(r) => r.eval(ts_ms, offset, ctx, self.limit),
-            };
-            let vector = match result {
-                Ok(vector) => vector,
-                Err(e) => {
-                    tracing::warn!(group = %self.name, rule = %self.rules[i].name(), err = %e, "Evaluating rule failed");
-                    self.set_rule_status(i, rule_start, rule_wall, Health::Bad, Some(e));
-                    self.counters.failures += 1;
-                    continue;
+        let env = RuleEnv {
+            group: &self.name,
+            ts_ms,
+            offset,
+            stale_t: ts_ms.saturating_sub(duration_ms(offset)),
+            limit: self.limit,
+            resend_delay: self.resend_delay,
+            interval: self.interval,
+            ctx,
+        };
+        let mut outcomes = Vec::with_capacity(self.rules.len());
+        match &self.concurrency {
+            Some((limit, batches)) => {
+                for batch in batches {
+                    let (Some(rules), Some(previous)) = (
+                        self.rules.get_mut(batch.clone()),
+                        self.series_in_previous_eval.get_mut(batch.clone()),
+                    ) else {
+                        continue;
+                    };
+                    outcomes.extend(eval_batch(rules, previous, &env, limit));
                 }
-            };
-            samples_total += vector.len() as u64;
-            let (mut health, mut last_error) = (Health::Good, None);
-            if let Rule::Alerting(r) = &mut self.rules[i] {
-                r.send_alerts(ts_ms, self.resend_delay, self.interval, ctx.notify);
             }
-            let returned = self.append(i, &vector, stale_t, ctx, &mut health, &mut last_error);
-            match returned {
-                Some(returned) => self.series_in_previous_eval[i] = returned,
-                None => self.counters.failures += 1,
+            None => {
+                for (rule, previous) in self
+                    .rules
+                    .iter_mut()
+                    .zip(self.series_in_previous_eval.iter_mut())
+                {
+                    outcomes.push(eval_rule(rule, previous, &env));
+                }
             }
-            self.set_rule_status(i, rule_start, rule_wall, health, last_error);
+        }
+        let stale_t = env.stale_t;
+        let mut samples_total = 0u64;
+        for outcome in outcomes {
+            self.counters.evaluations += 1;
+            self.counters.failures += outcome.failures;
+            self.counters.rule_duration_sum += outcome.duration.as_secs_f64();
+            self.counters.rule_duration_count += 1;
+            samples_total += outcome.samples;
         }
         self.counters.last_samples = samples_total;
         self.cleanup_stale_series(stale_t, ctx);
@@ -321,64 +250,16 @@ impl Group {
         self.last_eval_timestamp_ms = Some(ts_ms);
     }
 
-    fn set_rule_status(
-        &mut self,
-        i: usize,
-        rule_start: Instant,
-        wall: i64,
-        health: Health,
-        last_error: Option<String>,
-    ) {
-        let elapsed = rule_start.elapsed();
-        self.counters.rule_duration_sum += elapsed.as_secs_f64();
-        self.counters.rule_duration_count += 1;
-        let status = self.rules[i].status_mut();
-        status.health = health;
-        status.last_error = last_error;
-        status.evaluation_time = elapsed;
-        status.last_evaluation_ms = Some(wall);
+    /// Evaluates independent rules at once within `limit`'s slots
+    /// (`Some`, the `concurrent-rule-eval` feature) or every rule in order
+    /// (`None`, the default).
+    pub fn set_concurrency(&mut self, limit: Option<Arc<ConcurrencyLimit>>) {
+        self.concurrency = limit.map(|limit| (limit, crate::deps::batches(&self.rules)));
     }
 
-    /// Appends rule `i`'s samples and stale markers for its series that
-    /// vanished, then commits: the series written, or `None` when the
-    /// commit failed.
-    fn append(
-        &self,
-        i: usize,
-        vector: &[OutSample],
-        stale_t: i64,
-        ctx: &EvalContext,
-        health: &mut Health,
-        last_error: &mut Option<String>,
-    ) -> Option<HashSet<Vec<Label>>> {
-        let mut app = ctx.storage.appender();
-        let mut returned = HashSet::with_capacity(vector.len());
-        for s in vector {
-            match app.append(&s.labels, s.t, s.v) {
-                Ok(()) => {
-                    returned.insert(s.labels.clone());
-                }
-                Err(e) => {
-                    *health = Health::Bad;
-                    *last_error = Some(e.to_string());
-                    tracing::debug!(err = %e, "Rule evaluation result discarded");
-                }
-            }
-        }
-        let stale = f64::from_bits(STALE_NAN_BITS);
-        for series in &self.series_in_previous_eval[i] {
-            if !returned.contains(series) {
-                // Errors are expected when another rule writes the series.
-                let _ = app.append(series, stale_t, stale);
-            }
-        }
-        if let Err(e) = app.commit() {
-            *health = Health::Bad;
-            *last_error = Some(e.to_string());
-            tracing::warn!(err = %e, "Rule sample appending failed");
-            return None;
-        }
-        Some(returned)
+    /// The runs of rules evaluated at once when concurrency is set.
+    pub fn batches(&self) -> Option<&[Range<usize>]> {
+        self.concurrency.as_ref().map(|(_, b)| b.as_slice())
     }
 
     /// Marks the series of removed rules stale.

@@ -13,14 +13,23 @@
 //!   to the notifier ([`Alert::starts_at_ms`], [`Alert::ends_at_ms`] are
 //!   Prometheus' `startsAt`/`endsAt`).
 //!
-//! Module graph (no cycles): `rule` ← `recording`, `alerting` ← `group` ←
-//! `load` ← `manager` → `metrics` → `group`; `rulefmt` and `schedule` stand
-//! alone. Native histogram results of rules are not recorded (the storage
-//! appender takes floats).
+//! Module graph (no cycles): `rule` ← `recording`, `alerting` ←
+//! `evaluate` ← `deps`, `concurrency` ← `group` ← `load` ← `manager` →
+//! `metrics` → `group`; `rulefmt` and `schedule` stand alone. Native
+//! histogram results of rules are not recorded (the storage appender
+//! takes floats).
+//!
+//! With [`ManagerOptions::concurrent_evals`] (Prometheus'
+//! `concurrent-rule-eval` feature), rules of a group that neither read nor
+//! are read by their neighbours run at once ([`DependencyMap`]), within
+//! slots shared by all groups ([`ConcurrencyLimit`]).
 
 pub mod rulefmt;
 
 mod alerting;
+mod concurrency;
+mod deps;
+mod evaluate;
 mod group;
 mod load;
 mod manager;
@@ -30,7 +39,10 @@ mod rule;
 mod schedule;
 
 pub use alerting::{AlertingRule, AlertingRuleSpec, RESOLVED_RETENTION};
-pub use group::{Group, GroupCounters, GroupSnapshot, Rule};
+pub use concurrency::ConcurrencyLimit;
+pub use deps::DependencyMap;
+pub use evaluate::Rule;
+pub use group::{Group, GroupCounters, GroupSnapshot};
 pub use load::{LoadError, LoadOptions, load_groups, load_groups_restoring, rule_files};
 pub use manager::{Manager, ManagerOptions};
 pub use metrics::{Window, Windows, families as metric_families};

@@ -9,7 +9,8 @@ use std::time::Duration;
 use wasmetheus_model::Label;
 
 use crate::alerting::{AlertingRule, AlertingRuleSpec};
-use crate::group::{Group, Rule};
+use crate::evaluate::Rule;
+use crate::group::Group;
 use crate::recording::RecordingRule;
 use crate::rule::merge_labels;
 use crate::rulefmt::{self, ParseOptions};

@@ -5,7 +5,8 @@
 //! missed, never pile up), reloads that keep unchanged groups running and
 //! carry the state of changed ones over, removed groups' series marked
 //! stale, the for-state restored after the first evaluations, and the
-//! snapshots the API and the self-metrics read.
+//! snapshots the API and the self-metrics read. With concurrent
+//! evaluation on, every group shares one [`ConcurrencyLimit`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,9 +20,12 @@ use wasmetheus_model::Label;
 use wasmetheus_model::storage::Storage;
 use wasmetheus_promql::engine::Engine;
 
-use crate::group::{Group, GroupSnapshot, Rule, now_ms};
+use crate::concurrency::ConcurrencyLimit;
+use crate::evaluate::Rule;
+use crate::group::{Group, GroupSnapshot};
 use crate::load::{LoadError, LoadOptions, load_groups_restoring};
 use crate::metrics::Windows;
+use crate::rule::now_ms;
 use crate::rule::{Alert, EvalContext, NotifyFunc};
 use crate::schedule::{eval_timestamp, group_hash};
 
@@ -39,6 +43,11 @@ pub struct ManagerOptions {
     pub grace_period: Duration,
     /// Where the tasks run.
     pub runtime: tokio::runtime::Handle,
+    /// `Some(n)`: Prometheus' `concurrent-rule-eval` feature, independent
+    /// rules of a group evaluated at once with `n` slots shared by all
+    /// groups (`--rules.max-concurrent-evals`); `None` (the default):
+    /// every rule in order.
+    pub concurrent_evals: Option<usize>,
 }
 
 impl ManagerOptions {
@@ -53,6 +62,7 @@ impl ManagerOptions {
             outage_tolerance: Duration::from_secs(3600),
             grace_period: Duration::from_secs(600),
             runtime: tokio::runtime::Handle::current(),
+            concurrent_evals: None,
         }
     }
 }
@@ -88,11 +98,14 @@ pub struct Manager {
     done: watch::Sender<bool>,
     /// Recent durations for the summaries' quantiles.
     windows: Arc<Mutex<Windows>>,
+    /// The slots of concurrent evaluation, when it is on.
+    concurrency: Option<Arc<ConcurrencyLimit>>,
 }
 
 impl Manager {
     pub fn new(opts: ManagerOptions) -> Self {
         Manager {
+            concurrency: opts.concurrent_evals.map(ConcurrencyLimit::new),
             opts,
             groups: Mutex::new(BTreeMap::new()),
             reload: Mutex::new(()),
@@ -148,6 +161,7 @@ impl Manager {
         let mut plans = Vec::new();
         for mut group in loaded {
             group.set_resend_delay(self.opts.resend_delay);
+            group.set_concurrency(self.concurrency.clone());
             let key = (group.file().to_owned(), group.name().to_owned());
             let plan = match previous.get(&key) {
                 Some(running) => {

@@ -4,7 +4,7 @@
 //! query whose result must be a vector or a scalar.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::Storage;
@@ -212,4 +212,11 @@ pub(crate) fn merge_labels(group: &[Label], rule: &[Label]) -> Vec<Label> {
         }
     }
     out
+}
+
+/// The wall clock in ms since the epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

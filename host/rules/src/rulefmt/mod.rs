@@ -116,7 +116,8 @@ pub fn parse(text: &str, file: &Path, opts: &ParseOptions) -> Result<RuleFile, V
 }
 
 /// Reads and parses the rule file at `path` (`rulefmt.ParseFile`). Only a
-/// regular file is read: a FIFO or device matched by a glob would block.
+/// regular file is read: a FIFO or device matched by a glob would block;
+/// and at most [`MAX_RULE_FILE_BYTES`] of it.
 pub fn parse_file(path: &Path, opts: &ParseOptions) -> Result<RuleFile, Vec<Error>> {
     let error = |message: String| {
         vec![Error {
@@ -131,9 +132,30 @@ pub fn parse_file(path: &Path, opts: &ParseOptions) -> Result<RuleFile, Vec<Erro
             path.display()
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| error(go_io_error("read", path, &e)))?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(file, MAX_RULE_FILE_BYTES + 1),
+                &mut bytes,
+            )
+        })
+        .map_err(|e| error(go_io_error("read", path, &e)))?;
+    if bytes.len() as u64 > MAX_RULE_FILE_BYTES {
+        return Err(error(format!(
+            "read {}: the rule file is larger than {}, the most a rule file may have",
+            path.display(),
+            wasmetheus_config::Base2Bytes(MAX_RULE_FILE_BYTES as i64)
+        )));
+    }
     parse(&String::from_utf8_lossy(&bytes), path, opts)
 }
+
+/// The largest rule file [`parse_file`] reads (32 MiB): Prometheus reads
+/// any size, but a larger file is more likely a mistake (a glob matching
+/// a data file) than rules, and its YAML would take many times its size
+/// in memory. A larger file is an error naming it and the limit.
+pub const MAX_RULE_FILE_BYTES: u64 = 32 << 20;
 
 /// An IO error as Go's `os` package words it: `op path: message`.
 fn go_io_error(op: &str, path: &Path, error: &std::io::Error) -> String {
