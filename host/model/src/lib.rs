@@ -7,6 +7,7 @@
 
 mod family;
 pub mod go;
+pub mod histogram;
 pub mod openmetrics;
 mod redact;
 pub mod storage;

@@ -5,6 +5,7 @@
 //! PromQL is tested against an in-memory store, the TSDB without PromQL.
 
 use crate::Label;
+use crate::histogram::FloatHistogram;
 
 /// How a [`Matcher`] compares a label's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -258,6 +259,27 @@ pub trait SampleIterator: Send {
     /// Prometheus, which is also what a store that keeps none reports.
     fn start_timestamp(&self) -> i64 {
         0
+    }
+
+    /// Whether this series may hold native-histogram samples. `false`
+    /// (the default, and every float-only store) promises that every
+    /// sample is a float and [`histogram`](Self::histogram) is always
+    /// `None`, so a reader checks this once per series and keeps its float
+    /// path; when `true`, the reader asks `histogram` after every `next`
+    /// or `seek`.
+    fn may_have_histograms(&self) -> bool {
+        false
+    }
+
+    /// The native histogram of the sample most recently returned by
+    /// `next` or `seek`, when that sample is one; its float from `next` is
+    /// then a placeholder (a NaN that is not the stale marker) to ignore.
+    /// A histogram series' stale marker is returned as the float stale
+    /// marker. `drain_until` is only for floats: a reader of a series that
+    /// [`may_have_histograms`](Self::may_have_histograms) reads it sample
+    /// by sample.
+    fn histogram(&self) -> Option<&FloatHistogram> {
+        None
     }
 
     /// Appends every following sample up to `maxt` (inclusive) to `out`,

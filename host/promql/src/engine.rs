@@ -30,7 +30,9 @@ use crate::value::{self, Annotations, Point, SampleValue, Value};
 pub use crate::eval_types::Error;
 pub use at_variant::at_modifier_variant;
 
-use crate::eval_types::{RangeSeries, Result, Sample, Selected, Val, check_unique, err};
+use crate::eval_types::{
+    RangeSeries, Result, Sample, Selected, Val, any_histogram, check_unique, err, unsupported,
+};
 use crate::functions::{self, Context};
 use crate::labels::{Labels, drop_name, stable_address};
 
@@ -179,7 +181,7 @@ impl Engine {
                         .map(|s| value::Sample {
                             labels: Arc::unwrap_or_clone(s.labels),
                             t,
-                            value: SampleValue::Float(s.v),
+                            value: sample_value(s.v, s.h),
                         })
                         .collect(),
                 )
@@ -193,14 +195,7 @@ impl Engine {
                         }
                         value::Series {
                             labels: Arc::unwrap_or_clone(s.labels),
-                            points: s
-                                .points
-                                .into_iter()
-                                .map(|(t, v)| Point {
-                                    t,
-                                    value: SampleValue::Float(v),
-                                })
-                                .collect(),
+                            points: series_points(s.points, s.histograms),
                         }
                     })
                     .collect();
@@ -267,7 +262,7 @@ impl Engine {
         let mut ev = Evaluator::new(self, storage, query, start, end, step);
         ev.cancel = cancel.clone();
         ev.plan(expr, start, end, true);
-        if steps::supported(expr) {
+        if steps::supported(expr) && !ev.reads_histograms(expr)? {
             let m = ev.eval_steps(expr)?;
             let series = ev.range_result(m)?;
             return Ok((Value::Matrix(series), std::mem::take(&mut ev.annotations)));
@@ -405,7 +400,7 @@ impl RangeResult {
             }
             points.push(Point {
                 t,
-                value: SampleValue::Float(s.v),
+                value: sample_value(s.v, s.h),
             });
             self.points += 1;
             if self.points > self.max_samples {
@@ -419,6 +414,34 @@ impl RangeResult {
         self.series.sort_by(|a, b| a.labels.cmp(&b.labels));
         self.series
     }
+}
+
+/// A result value: the histogram if there is one, else the float.
+fn sample_value(v: f64, h: Option<Arc<value::Histogram>>) -> SampleValue {
+    match h {
+        Some(h) => SampleValue::Histogram(Box::new(Arc::unwrap_or_clone(h))),
+        None => SampleValue::Float(v),
+    }
+}
+
+/// A range vector's float and histogram points as one list in time order.
+fn series_points(
+    floats: Vec<(i64, f64)>,
+    histograms: Vec<(i64, Arc<value::Histogram>)>,
+) -> Vec<Point> {
+    let mut points: Vec<Point> = floats
+        .into_iter()
+        .map(|(t, v)| Point {
+            t,
+            value: SampleValue::Float(v),
+        })
+        .chain(histograms.into_iter().map(|(t, h)| Point {
+            t,
+            value: sample_value(0.0, Some(h)),
+        }))
+        .collect();
+    points.sort_by_key(|p| p.t);
+    points
 }
 
 /// Drops the names marked for removal and rejects duplicate label sets
@@ -462,6 +485,9 @@ pub(crate) struct Evaluator<'a> {
     binaries: FxHashMap<usize, binary::BinaryCache>,
     /// Per aggregation node: interned group label sets.
     pub(crate) groupings: FxHashMap<usize, aggregate::GroupCache>,
+    /// The function whose arguments are being evaluated, if it does not
+    /// take native histograms: a histogram there is refused.
+    histogram_guard: Option<&'static str>,
 }
 
 impl Drop for Evaluator<'_> {
@@ -504,6 +530,7 @@ impl<'a> Evaluator<'a> {
             spare_points: Vec::new(),
             annotations: Annotations::default(),
             groupings: FxHashMap::default(),
+            histogram_guard: None,
         }
     }
 
@@ -690,6 +717,7 @@ impl<'a> Evaluator<'a> {
                             let entry = series.entry(Labels::default()).or_insert_with(|| {
                                 order.push(Labels::default());
                                 RangeSeries {
+                                    histograms: Vec::new(),
                                     labels: Labels::default(),
                                     points: Vec::new(),
                                     start_timestamps: None,
@@ -704,6 +732,7 @@ impl<'a> Evaluator<'a> {
                                 let entry = series.entry(s.labels.clone()).or_insert_with(|| {
                                     order.push(s.labels.clone());
                                     RangeSeries {
+                                        histograms: Vec::new(),
                                         labels: s.labels.clone(),
                                         points: Vec::new(),
                                         start_timestamps: None,
@@ -711,7 +740,10 @@ impl<'a> Evaluator<'a> {
                                     }
                                 });
                                 entry.drop_name |= s.drop_name;
-                                entry.points.push((ts, s.v));
+                                match s.h {
+                                    Some(h) => entry.histograms.push((ts, h)),
+                                    None => entry.points.push((ts, s.v)),
+                                }
                                 count += 1;
                             }
                         }
@@ -745,6 +777,9 @@ impl<'a> Evaluator<'a> {
                 match v {
                     Val::Scalar(v) => Ok(Val::Scalar(-v)),
                     Val::Vector(mut samples) => {
+                        if any_histogram(&samples) {
+                            return unsupported("unary minus");
+                        }
                         for s in &mut samples {
                             s.v = -s.v;
                             s.drop_name = true;
@@ -764,7 +799,13 @@ impl<'a> Evaluator<'a> {
             },
             Expr::Call(c) => match self.whole_range_step(e, t)? {
                 Some(v) => Ok(Val::Vector(v)),
-                None => functions::call(self, c, t),
+                None => {
+                    let guard = (!functions::takes_histograms(c)).then_some(c.func.name);
+                    let outer = std::mem::replace(&mut self.histogram_guard, guard);
+                    let result = functions::call(self, c, t);
+                    self.histogram_guard = outer;
+                    result
+                }
             },
         }
     }
@@ -772,6 +813,14 @@ impl<'a> Evaluator<'a> {
     /// `e` at step time `t`, if the plan computes it for the whole range.
     fn whole_range_step(&mut self, e: &Expr, t: i64) -> Result<Option<Vec<Sample>>> {
         let address = e as *const Expr as usize;
+        let Some(computed) = self.whole_range.get(&address) else {
+            return Ok(None);
+        };
+        if computed.is_none() && self.reads_histograms(e)? {
+            // The whole-range path computes with floats only.
+            self.whole_range.remove(&address);
+            return Ok(None);
+        }
         let Some(computed) = self.whole_range.get(&address) else {
             return Ok(None);
         };
@@ -885,7 +934,13 @@ impl Context for Evaluator<'_> {
     }
 
     fn eval_vector(&mut self, e: &Expr, t: i64) -> Result<Vec<Sample>> {
-        Evaluator::eval_vector(self, e, t)
+        let v = Evaluator::eval_vector(self, e, t)?;
+        if let Some(name) = self.histogram_guard
+            && any_histogram(&v)
+        {
+            return unsupported(&format!("{name}()"));
+        }
+        Ok(v)
     }
 
     fn eval_string(&mut self, e: &Expr, t: i64) -> Result<String> {
@@ -893,7 +948,13 @@ impl Context for Evaluator<'_> {
     }
 
     fn eval_matrix(&mut self, e: &Expr, t: i64) -> Result<(Vec<RangeSeries>, i64, i64)> {
-        Evaluator::eval_matrix(self, e, t)
+        let m = Evaluator::eval_matrix(self, e, t)?;
+        if let Some(name) = self.histogram_guard
+            && m.0.iter().any(|s| !s.histograms.is_empty())
+        {
+            return unsupported(&format!("{name}()"));
+        }
+        Ok(m)
     }
 
     fn query_start(&self) -> i64 {

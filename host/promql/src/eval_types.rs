@@ -2,8 +2,11 @@
 //! intermediate [`Val`] — and the evaluation [`Error`], shared by the
 //! engine and the functions (which never import the engine).
 
+use std::sync::Arc;
+
 use crate::labels::Labels;
 use crate::parse_error::ParseError;
+use crate::value::Histogram;
 
 /// Why a query failed; the texts are Prometheus'.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +36,17 @@ pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T> {
     Err(Error::Eval(msg.into()))
 }
 
+/// The error of an operation that does not handle native histograms yet:
+/// refused rather than computed from the floats alone.
+pub(crate) fn unsupported<T>(op: &str) -> Result<T> {
+    err(format!("native histograms are not supported by {op} yet"))
+}
+
+/// Whether any sample of `samples` is a native histogram.
+pub(crate) fn any_histogram(samples: &[Sample]) -> bool {
+    samples.iter().any(|s| s.h.is_some())
+}
+
 /// One element of an instant vector while evaluating: labels still carry
 /// `__name__` until the end, `drop_name` says whether it is to go then.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +55,10 @@ pub(crate) struct Sample {
     /// The sample's own timestamp (what `timestamp()` reports for a
     /// selector); the evaluation time elsewhere.
     pub t: i64,
+    /// The float value; meaningless (0) when `h` is set.
     pub v: f64,
+    /// A native histogram instead of a float.
+    pub h: Option<Arc<Histogram>>,
     pub drop_name: bool,
 }
 
@@ -55,6 +72,9 @@ pub(crate) struct RangeSeries {
     /// computed (subqueries), which Prometheus does not carry them
     /// through.
     pub start_timestamps: Option<Vec<i64>>,
+    /// Native histogram points, oldest first (Prometheus keeps a series'
+    /// floats and histograms apart too); empty for float series.
+    pub histograms: Vec<(i64, Arc<Histogram>)>,
     pub drop_name: bool,
 }
 

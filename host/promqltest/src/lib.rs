@@ -7,6 +7,7 @@
 //! compares results as upstream does. Evals involving native histograms are
 //! reported as skipped.
 
+mod head_hints;
 pub mod memstore;
 pub mod nh;
 mod runner;

@@ -1,7 +1,8 @@
 //! An in-memory store for the scripted tests: label set → samples, behind
 //! the storage traits of `wasmetheus-model` so the engine reads it exactly
-//! as it reads the TSDB. Native-histogram samples and start timestamps,
-//! which those traits cannot carry yet, are kept beside the floats.
+//! as it reads the TSDB. Native-histogram samples are kept beside the
+//! floats and read back interleaved with them, with the counter-reset
+//! hints Prometheus' head would give them (`head_hints.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -12,7 +13,9 @@ use wasmetheus_model::storage::{
     StorageError,
 };
 
+use super::head_hints::{Kind, hints};
 use super::nh::matches;
+use wasmetheus_model::histogram::FloatHistogram;
 use wasmetheus_promql::value::Histogram;
 
 /// Everything stored for one series.
@@ -27,9 +30,9 @@ pub struct SeriesData {
     pub start_times: BTreeMap<i64, i64>,
 }
 
-/// A selected series: labels and an iterator over its float samples in
-/// the range.
-type Selected = (Vec<Label>, SharedSamples);
+/// A selected series: labels and an iterator over its samples in the
+/// range.
+type Selected = (Vec<Label>, Box<dyn SampleIterator>);
 
 /// An iterator over a window of a series' shared samples.
 struct SharedSamples {
@@ -85,6 +88,110 @@ impl SampleIterator for SharedSamples {
     }
 }
 
+/// An iterator over a window of a series holding native histograms:
+/// floats and histograms in time order, each histogram with its hint.
+struct MixedSamples {
+    /// Floats, and a NaN placeholder where `histograms` has one.
+    samples: Vec<(i64, f64)>,
+    histograms: Vec<Option<FloatHistogram>>,
+    start_timestamps: Option<Vec<i64>>,
+    /// Index of the next sample to return.
+    pos: usize,
+}
+
+impl MixedSamples {
+    /// The window `[mint, maxt]` of `data`; `None` when it has no sample
+    /// there. A histogram wins over a float at the same timestamp.
+    fn new(data: &SeriesData, mint: i64, maxt: i64) -> Option<Self> {
+        let mut all: Vec<(i64, Option<&Histogram>)> = data
+            .floats
+            .iter()
+            .filter(|f| data.histograms.binary_search_by_key(&f.0, |h| h.0).is_err())
+            .map(|f| (f.0, None))
+            .chain(data.histograms.iter().map(|(t, h)| (*t, Some(h))))
+            .collect();
+        all.sort_by_key(|s| s.0);
+        // Hints depend on the whole series before the window.
+        let hints = hints(all.iter().map(|&(t, h)| {
+            (
+                t,
+                match h {
+                    Some(h) => Kind::Histogram(h),
+                    None => Kind::Float,
+                },
+            )
+        }));
+        let (mut samples, mut histograms) = (Vec::new(), Vec::new());
+        for (&(t, h), hint) in all.iter().zip(hints) {
+            if t < mint || t > maxt {
+                continue;
+            }
+            match (h, hint) {
+                (Some(h), Some(hint)) => {
+                    samples.push((t, f64::NAN));
+                    histograms.push(Some(FloatHistogram {
+                        counter_reset_hint: hint,
+                        ..h.clone()
+                    }));
+                }
+                _ => {
+                    let at = data.floats.partition_point(|f| f.0 < t);
+                    samples.push((t, data.floats.get(at).map_or(f64::NAN, |f| f.1)));
+                    histograms.push(None);
+                }
+            }
+        }
+        if samples.is_empty() {
+            return None;
+        }
+        let start_timestamps = (!data.start_times.is_empty()).then(|| {
+            samples
+                .iter()
+                .map(|s| data.start_times.get(&s.0).copied().unwrap_or(0))
+                .collect()
+        });
+        Some(MixedSamples {
+            samples,
+            histograms,
+            start_timestamps,
+            pos: 0,
+        })
+    }
+}
+
+impl SampleIterator for MixedSamples {
+    fn next(&mut self) -> Option<(i64, f64)> {
+        let s = self.samples.get(self.pos).copied();
+        self.pos += usize::from(s.is_some());
+        s
+    }
+
+    fn seek(&mut self, t: i64) -> Option<(i64, f64)> {
+        if let Some(&current) = self.pos.checked_sub(1).and_then(|i| self.samples.get(i))
+            && current.0 >= t
+        {
+            return Some(current);
+        }
+        self.pos += self.samples[self.pos..].partition_point(|s| s.0 < t);
+        self.next()
+    }
+
+    fn start_timestamp(&self) -> i64 {
+        match (&self.start_timestamps, self.pos.checked_sub(1)) {
+            (Some(sts), Some(i)) => sts.get(i).copied().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    fn may_have_histograms(&self) -> bool {
+        true
+    }
+
+    fn histogram(&self) -> Option<&FloatHistogram> {
+        self.histograms.get(self.pos.checked_sub(1)?)?.as_ref()
+    }
+}
+
 /// The store. Cheap to create; `clear` empties it.
 #[derive(Debug, Default)]
 pub struct MemStore {
@@ -133,14 +240,18 @@ impl MemStore {
         self.series.read().unwrap().keys().cloned().collect()
     }
 
-    /// The series matching `matchers` with a float sample in `[mint, maxt]`,
-    /// with those samples.
+    /// The series matching `matchers` with a sample in `[mint, maxt]`, with
+    /// those samples.
     fn matching(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Selected> {
         let series = self.series.read().unwrap();
         series
             .iter()
             .filter(|(labels, _)| matches(matchers, labels))
             .filter_map(|(labels, data)| {
+                if !data.histograms.is_empty() {
+                    let samples = MixedSamples::new(data, mint, maxt)?;
+                    return Some((labels.clone(), Box::new(samples) as Box<dyn SampleIterator>));
+                }
                 let from = data.floats.partition_point(|s| s.0 < mint);
                 let to = data.floats.partition_point(|s| s.0 <= maxt);
                 if from >= to {
@@ -154,13 +265,13 @@ impl MemStore {
                 });
                 Some((
                     labels.clone(),
-                    SharedSamples {
+                    Box::new(SharedSamples {
                         samples: Arc::clone(&data.floats),
                         start_timestamps,
                         from,
                         end: to,
                         pos: from,
-                    },
+                    }) as Box<dyn SampleIterator>,
                 ))
             })
             .collect()
@@ -176,10 +287,7 @@ impl Queryable for MemStore {
         Ok(self
             .matching(matchers, hints.start, hints.end)
             .into_iter()
-            .map(|(labels, samples)| Series {
-                labels,
-                samples: Box::new(samples),
-            })
+            .map(|(labels, samples)| Series { labels, samples })
             .collect())
     }
 

@@ -13,9 +13,9 @@
 //! manager.
 //!
 //! Where this differs from promtool 3.14:
-//! - native histograms: input series and `exp_samples` read them, but the
-//!   PromQL engine does not evaluate them yet, so a query of one finds
-//!   nothing;
+//! - native histograms: selectors return them (with the head's
+//!   counter-reset hints), but most operations on them are still refused
+//!   by the PromQL engine with an error;
 //! - limits promtool does not have: at most 5,000,000 input samples and
 //!   1,000,000 evaluation steps per test group (refused with a message),
 //!   and the YAML reader's depth and alias budgets;

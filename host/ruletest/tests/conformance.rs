@@ -6,9 +6,8 @@
 //! `<workspace>/../shared/conformance/rules`); test files are read from its
 //! `promtool/` directory, their rule files relative to them.
 //!
-//! Known difference, checked rather than skipped: the PromQL engine has no
-//! native histograms yet, so `unittest.yml` fails on its three histogram
-//! expressions (and nothing else); the test asserts exactly that.
+//! `unittest.yml` passes too, native histogram expressions included (plain
+//! selectors, with the counter-reset hints the TSDB head gives).
 
 use std::path::{Path, PathBuf};
 
@@ -76,13 +75,6 @@ fn args_for(path: PathBuf, flags: &[String]) -> TestRulesArgs {
     args
 }
 
-/// Expressions of `unittest.yml` that need native histograms.
-const HISTOGRAM_EXPRS: [&str; 3] = [
-    "test_histogram",
-    "test_histogram_repeat",
-    "test_histogram_increase",
-];
-
 #[test]
 fn every_row_of_the_readme_table_exits_as_upstream() {
     let root = corpus();
@@ -95,31 +87,6 @@ fn every_row_of_the_readme_table_exits_as_upstream() {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let got = run(&args, &mut out, &mut err);
         let err = String::from_utf8_lossy(&err);
-        if file == "unittest.yml" {
-            let failures: Vec<&str> = err
-                .lines()
-                .filter_map(|l| l.trim().strip_prefix("expr: \""))
-                .collect();
-            let only_histograms = failures.len() == HISTOGRAM_EXPRS.len()
-                && failures
-                    .iter()
-                    .zip(HISTOGRAM_EXPRS)
-                    .all(|(f, h)| f.starts_with(&format!("{h}\"")));
-            let other_lines = err
-                .lines()
-                .filter(|l| {
-                    l.starts_with("    ")
-                        && !l.starts_with("        ")
-                        && !l.trim().starts_with("expr: ")
-                })
-                .count();
-            if got != 1 || !only_histograms || other_lines != 0 {
-                problems.push(format!(
-                    "{file}: expected to fail on the histogram expressions only (engine without native histograms), got exit {got}:\n{err}"
-                ));
-            }
-            continue;
-        }
         if got != want {
             problems.push(format!("{file} {flags:?}: exit {got}, want {want}\n{err}"));
         }

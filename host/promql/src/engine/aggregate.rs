@@ -9,7 +9,7 @@ use wasmetheus_model::Label;
 
 use super::Evaluator;
 use crate::ast::{AggregateExpr, AggregateOp};
-use crate::eval_types::{Result, Sample, Val, err};
+use crate::eval_types::{Result, Sample, Val, any_histogram, err, unsupported};
 use crate::float::{go_float, kahan_sum_inc, quantile};
 use crate::labels::{Interner, Labels, set_label, stable_address};
 
@@ -182,7 +182,18 @@ impl Evaluator<'_> {
             None => None,
             Some(p) => Some(self.eval(p, t)?),
         };
-        let input = self.eval_vector(&a.expr, t)?;
+        let mut input = self.eval_vector(&a.expr, t)?;
+        if any_histogram(&input) {
+            match a.op {
+                // Presence is all they read.
+                AggregateOp::Count | AggregateOp::Group => {
+                    for s in &mut input {
+                        s.h = None;
+                    }
+                }
+                op => return unsupported(&format!("the {} aggregation", op.as_str())),
+            }
+        }
         let mut grouping = a.grouping.clone();
         grouping.sort();
         let mut groups: Vec<Group> = Vec::new();
@@ -340,6 +351,7 @@ impl Evaluator<'_> {
                 op => g.acc.result(op),
             };
             out.push(Sample {
+                h: None,
                 labels: g.labels,
                 t,
                 v,

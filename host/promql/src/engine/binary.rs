@@ -9,7 +9,7 @@ use wasmetheus_model::Label;
 
 use super::Evaluator;
 use crate::ast::{BinOp, BinaryExpr, Cardinality, VectorMatching};
-use crate::eval_types::{Result, Sample, Val, err};
+use crate::eval_types::{Result, Sample, Val, any_histogram, err, unsupported};
 use crate::labels::{Interner, Labels, get_label, set_label, stable_address};
 
 /// The float result of `l op r` and whether a comparison keeps it.
@@ -108,6 +108,14 @@ impl Evaluator<'_> {
     pub(super) fn binary(&mut self, b: &BinaryExpr, t: i64) -> Result<Val> {
         let lhs = self.eval(&b.lhs, t)?;
         let rhs = self.eval(&b.rhs, t)?;
+        let set_op = matches!(b.op, BinOp::And | BinOp::Or | BinOp::Unless);
+        if !set_op
+            && [&lhs, &rhs]
+                .iter()
+                .any(|v| matches!(v, Val::Vector(s) if any_histogram(s)))
+        {
+            return unsupported(&format!("the {} operator", b.op.as_str()));
+        }
         match (lhs, rhs) {
             (Val::Scalar(l), Val::Scalar(r)) => {
                 let (v, keep) = elem(b.op, l, r);
@@ -280,6 +288,7 @@ fn vector_vector(
             continue;
         }
         out.push(Sample {
+            h: None,
             labels,
             t: ls.t,
             v,
@@ -348,6 +357,7 @@ fn push(
         return;
     }
     out.push(Sample {
+        h: None,
         labels,
         t,
         v,

@@ -6,12 +6,13 @@
 
 use std::sync::Arc;
 
-use wasmetheus_model::storage::{SelectHints, is_stale_marker};
+use wasmetheus_model::storage::{SampleIterator, SelectHints, is_stale_marker};
 
 use super::Evaluator;
-use crate::ast::VectorSelector;
-use crate::eval_types::{Error, RangeSeries, Result, Sample, Selected};
+use crate::ast::{Expr, VectorSelector};
+use crate::eval_types::{Error, RangeSeries, Result, Sample, Selected, unsupported};
 use crate::labels::Labels;
+use crate::value::Histogram;
 
 /// A series as read from storage: labels, samples, and their start
 /// timestamps if it has any.
@@ -19,6 +20,7 @@ struct StoredSeries {
     labels: Labels,
     points: Vec<(i64, f64)>,
     start_timestamps: Option<Vec<i64>>,
+    histograms: Option<Vec<Option<Arc<Histogram>>>>,
 }
 
 /// One series of a selector, read from storage once per query.
@@ -28,6 +30,10 @@ pub(super) struct LoadedSeries {
     pub(super) points: Vec<(i64, f64)>,
     /// Their start timestamps, if any is set.
     pub(super) start_timestamps: Option<Vec<i64>>,
+    /// For a series that may hold native histograms: per point, its
+    /// histogram (the point's float is then a placeholder). `None` for
+    /// float series, which is all the float path looks at.
+    pub(super) histograms: Option<Vec<Option<Arc<Histogram>>>>,
     /// How many points lie at or before the time last asked for: steps
     /// move forward, so the next lookup usually starts right there.
     pub(super) cursor: usize,
@@ -68,6 +74,37 @@ pub(super) fn points_until(points: &[(i64, f64)], t: i64, cursor: &mut usize) ->
     i
 }
 
+/// Reads a series that may hold native histograms sample by sample over
+/// `(mint, maxt]`: points (a NaN placeholder for each histogram), their
+/// start timestamps if any is set, and per point its histogram if the
+/// series has any there.
+#[allow(clippy::type_complexity)]
+fn read_mixed(
+    it: &mut dyn SampleIterator,
+    mint: i64,
+    maxt: i64,
+    mut points: Vec<(i64, f64)>,
+) -> (
+    Vec<(i64, f64)>,
+    Option<Vec<i64>>,
+    Option<Vec<Option<Arc<Histogram>>>>,
+) {
+    let (mut sts, mut histograms) = (Vec::new(), Vec::new());
+    let mut sample = it.seek(mint.saturating_add(1));
+    while let Some(p) = sample {
+        if p.0 > maxt {
+            break;
+        }
+        points.push(p);
+        sts.push(it.start_timestamp());
+        histograms.push(it.histogram().map(|h| Arc::new(h.clone())));
+        sample = it.next();
+    }
+    let sts = sts.iter().any(|&st| st != 0).then_some(sts);
+    let histograms = histograms.iter().any(Option::is_some).then_some(histograms);
+    (points, sts, histograms)
+}
+
 impl Evaluator<'_> {
     pub(super) fn plan_selector(&mut self, vs: &VectorSelector, mint: i64, maxt: i64, range: i64) {
         self.selectors.push(PlannedSelector {
@@ -103,6 +140,17 @@ impl Evaluator<'_> {
             self.check_deadline()?;
             let mut points = self.pool.take();
             let mut start_timestamps = None;
+            if s.samples.may_have_histograms() {
+                let (points, start_timestamps, histograms) =
+                    read_mixed(&mut *s.samples, mint, maxt, points);
+                out.push(StoredSeries {
+                    labels: Arc::new(s.labels),
+                    points,
+                    start_timestamps,
+                    histograms,
+                });
+                continue;
+            }
             if let Some(first) = s.samples.seek(mint.saturating_add(1))
                 && first.0 <= maxt
             {
@@ -123,6 +171,7 @@ impl Evaluator<'_> {
                 labels: Arc::new(s.labels),
                 points,
                 start_timestamps,
+                histograms: None,
             });
         }
         Ok(out)
@@ -155,6 +204,7 @@ impl Evaluator<'_> {
                         labels: s.labels,
                         points: s.points,
                         start_timestamps: s.start_timestamps,
+                        histograms: s.histograms,
                         cursor: 0,
                         start_cursor: 0,
                     })
@@ -165,7 +215,8 @@ impl Evaluator<'_> {
     }
 
     /// Float samples of the matching series in `(mint, maxt]`, stale
-    /// markers included.
+    /// markers included. Native histograms there are refused: the callers
+    /// (`anchored`/`smoothed` selectors, `info()`) compute with floats.
     pub(crate) fn select(
         &mut self,
         vs: &VectorSelector,
@@ -173,24 +224,31 @@ impl Evaluator<'_> {
         maxt: i64,
         range: i64,
     ) -> Result<Vec<Selected>> {
-        let out: Vec<Selected> = match self.planned(vs, mint, maxt)? {
+        let mut out: Vec<Selected> = Vec::new();
+        let mut histograms = false;
+        match self.planned(vs, mint, maxt)? {
             Some(i) => {
                 let loaded = self.selectors[i].loaded.as_mut().expect("loaded above");
-                loaded
-                    .iter_mut()
-                    .map(|s| {
-                        let from = s.points.partition_point(|p| p.0 <= mint);
-                        let to = points_until(&s.points, maxt, &mut s.cursor);
-                        (Arc::clone(&s.labels), s.points[from..to.max(from)].to_vec())
-                    })
-                    .collect()
+                for s in loaded.iter_mut() {
+                    let from = s.points.partition_point(|p| p.0 <= mint);
+                    let to = points_until(&s.points, maxt, &mut s.cursor).max(from);
+                    histograms |= s
+                        .histograms
+                        .as_ref()
+                        .is_some_and(|hs| hs[from..to].iter().any(Option::is_some));
+                    out.push((Arc::clone(&s.labels), s.points[from..to].to_vec()));
+                }
             }
-            None => self
-                .select_from_storage(vs, mint, maxt, range)?
-                .into_iter()
-                .map(|s| (s.labels, s.points))
-                .collect(),
-        };
+            None => {
+                for s in self.select_from_storage(vs, mint, maxt, range)? {
+                    histograms |= s.histograms.is_some();
+                    out.push((s.labels, s.points));
+                }
+            }
+        }
+        if histograms {
+            return unsupported("anchored and smoothed selectors and info()");
+        }
         self.count_samples(out.iter().map(|s| s.1.len()).sum())?;
         Ok(out)
     }
@@ -216,6 +274,19 @@ impl Evaluator<'_> {
                     if window.is_empty() {
                         continue;
                     }
+                    if let Some(hs) = &s.histograms {
+                        let series = split_window(
+                            &s.labels,
+                            window,
+                            s.start_timestamps.as_ref().map(|sts| &sts[from..to]),
+                            &hs[from..to],
+                        );
+                        if let Some(series) = series {
+                            total += series.points.len() + series.histograms.len();
+                            out.push(series);
+                        }
+                        continue;
+                    }
                     let mut points = self.spare_points.pop().unwrap_or_default();
                     points.extend(window.iter().copied().filter(|p| !is_stale_marker(p.1)));
                     if points.is_empty() {
@@ -233,40 +304,56 @@ impl Evaluator<'_> {
                         labels: Arc::clone(&s.labels),
                         points,
                         start_timestamps,
+                        histograms: Vec::new(),
                         drop_name: false,
                     });
                 }
             }
             None => {
                 for s in self.select_from_storage(vs, mint, maxt, range)? {
-                    let keep: Vec<bool> = s.points.iter().map(|p| !is_stale_marker(p.1)).collect();
-                    let points: Vec<(i64, f64)> = s
-                        .points
-                        .iter()
-                        .zip(&keep)
-                        .filter_map(|(p, &k)| k.then_some(*p))
-                        .collect();
-                    if points.is_empty() {
-                        continue;
+                    let none = vec![None; s.points.len()];
+                    let series = split_window(
+                        &s.labels,
+                        &s.points,
+                        s.start_timestamps.as_deref(),
+                        s.histograms.as_deref().unwrap_or(&none),
+                    );
+                    if let Some(series) = series {
+                        total += series.points.len() + series.histograms.len();
+                        out.push(series);
                     }
-                    let start_timestamps = s.start_timestamps.map(|sts| {
-                        sts.into_iter()
-                            .zip(&keep)
-                            .filter_map(|(st, &k)| k.then_some(st))
-                            .collect()
-                    });
-                    total += points.len();
-                    out.push(RangeSeries {
-                        labels: s.labels,
-                        points,
-                        start_timestamps,
-                        drop_name: false,
-                    });
                 }
             }
         }
         self.count_samples(total)?;
         Ok(out)
+    }
+
+    /// Whether any selector in `e` reads a native histogram (loading
+    /// them as planned): the whole-range path computes with floats only,
+    /// so such an expression is evaluated step by step.
+    pub(super) fn reads_histograms(&mut self, e: &Expr) -> Result<bool> {
+        let mut selectors = Vec::new();
+        collect_selectors(e, &mut selectors);
+        for vs in selectors {
+            let address = vs as *const VectorSelector as usize;
+            let windows: Vec<(i64, i64)> = self
+                .selectors
+                .iter()
+                .filter(|p| p.address == address)
+                .map(|p| (p.mint, p.maxt))
+                .collect();
+            for (mint, maxt) in windows {
+                let Some(i) = self.planned(vs, mint, maxt)? else {
+                    continue;
+                };
+                let loaded = self.selectors[i].loaded.as_deref().unwrap_or_default();
+                if loaded.iter().any(|s| s.histograms.is_some()) {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     pub(crate) fn vector_selector(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<Sample>> {
@@ -314,12 +401,42 @@ impl Evaluator<'_> {
                         labels,
                         t: ts,
                         v,
+                        h: None,
                         drop_name: false,
                     })
                 })
                 .collect());
         }
         let mint = ts.saturating_sub(self.lookback);
+        // The sample of a series at `i`: its float, or its histogram.
+        let sample = |labels: &Labels,
+                      points: &[(i64, f64)],
+                      sts: Option<&Vec<i64>>,
+                      hs: Option<&Vec<Option<Arc<Histogram>>>>,
+                      i: usize| {
+            let (st, v) = points[i];
+            if st <= mint || is_stale_marker(v) {
+                return None;
+            }
+            Some(if start_times {
+                Sample {
+                    labels: Arc::clone(labels),
+                    t: ts,
+                    v: seconds(sts.map_or(0, |sts| sts[i])),
+                    h: None,
+                    drop_name: true,
+                }
+            } else {
+                let h = hs.and_then(|hs| hs[i].clone());
+                Sample {
+                    labels: Arc::clone(labels),
+                    t: st,
+                    v: if h.is_some() { 0.0 } else { v },
+                    h,
+                    drop_name: false,
+                }
+            })
+        };
         let out: Vec<Sample> = match self.planned(vs, mint, ts)? {
             Some(i) => {
                 let loaded = self.selectors[i].loaded.as_mut().expect("loaded above");
@@ -331,25 +448,13 @@ impl Evaluator<'_> {
                     let Some(i) = n.checked_sub(1) else {
                         continue;
                     };
-                    let (st, v) = s.points[i];
-                    if st > mint && !is_stale_marker(v) {
-                        out.push(if start_times {
-                            let start = s.start_timestamps.as_ref().map_or(0, |sts| sts[i]);
-                            Sample {
-                                labels: Arc::clone(&s.labels),
-                                t: ts,
-                                v: seconds(start),
-                                drop_name: true,
-                            }
-                        } else {
-                            Sample {
-                                labels: Arc::clone(&s.labels),
-                                t: st,
-                                v,
-                                drop_name: false,
-                            }
-                        });
-                    }
+                    out.extend(sample(
+                        &s.labels,
+                        &s.points,
+                        s.start_timestamps.as_ref(),
+                        s.histograms.as_ref(),
+                        i,
+                    ));
                 }
                 out
             }
@@ -357,33 +462,78 @@ impl Evaluator<'_> {
                 .select_from_storage(vs, mint, ts, 0)?
                 .into_iter()
                 .filter_map(|s| {
-                    let &(st, v) = s.points.last()?;
-                    if is_stale_marker(v) {
-                        return None;
-                    }
-                    Some(if start_times {
-                        let start = s
-                            .start_timestamps
-                            .as_ref()
-                            .map_or(0, |sts| sts[sts.len() - 1]);
-                        Sample {
-                            labels: s.labels,
-                            t: ts,
-                            v: seconds(start),
-                            drop_name: true,
-                        }
-                    } else {
-                        Sample {
-                            labels: s.labels,
-                            t: st,
-                            v,
-                            drop_name: false,
-                        }
-                    })
+                    let i = s.points.len().checked_sub(1)?;
+                    sample(
+                        &s.labels,
+                        &s.points,
+                        s.start_timestamps.as_ref(),
+                        s.histograms.as_ref(),
+                        i,
+                    )
                 })
                 .collect(),
         };
         self.count_samples(out.len())?;
         Ok(out)
     }
+}
+
+/// Every selector in `e`.
+fn collect_selectors<'e>(e: &'e Expr, out: &mut Vec<&'e VectorSelector>) {
+    match e {
+        Expr::VectorSelector(vs) => out.push(vs),
+        Expr::MatrixSelector(ms) => out.push(&ms.selector),
+        Expr::Subquery(sq) => collect_selectors(&sq.expr, out),
+        Expr::Paren(p) => collect_selectors(&p.expr, out),
+        Expr::Unary(u) => collect_selectors(&u.expr, out),
+        Expr::Binary(b) => {
+            collect_selectors(&b.lhs, out);
+            collect_selectors(&b.rhs, out);
+        }
+        Expr::Aggregate(a) => {
+            if let Some(p) = &a.param {
+                collect_selectors(p, out);
+            }
+            collect_selectors(&a.expr, out);
+        }
+        Expr::Call(c) => {
+            for arg in &c.args {
+                collect_selectors(arg, out);
+            }
+        }
+        Expr::Number(_) | Expr::String(_) => {}
+    }
+}
+
+/// One series' window of a range selector, split into float and
+/// histogram points, stale markers dropped; `None` when nothing is left.
+fn split_window(
+    labels: &Labels,
+    window: &[(i64, f64)],
+    sts: Option<&[i64]>,
+    histograms: &[Option<Arc<Histogram>>],
+) -> Option<RangeSeries> {
+    let mut points = Vec::new();
+    let mut kept_sts = Vec::new();
+    let mut hs = Vec::new();
+    for (i, (&p, h)) in window.iter().zip(histograms).enumerate() {
+        match h {
+            Some(h) => hs.push((p.0, Arc::clone(h))),
+            None if is_stale_marker(p.1) => {}
+            None => {
+                points.push(p);
+                kept_sts.push(sts.map_or(0, |sts| sts[i]));
+            }
+        }
+    }
+    if points.is_empty() && hs.is_empty() {
+        return None;
+    }
+    Some(RangeSeries {
+        labels: Arc::clone(labels),
+        points,
+        start_timestamps: sts.map(|_| kept_sts),
+        histograms: hs,
+        drop_name: false,
+    })
 }

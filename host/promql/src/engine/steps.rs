@@ -62,6 +62,7 @@ impl StepMatrix {
     pub fn vector_at(&self, k: usize, t: i64) -> Vec<Sample> {
         let sample = |s: &StepSeries| {
             s.values[k].map(|v| Sample {
+                h: None,
                 labels: Arc::clone(&s.labels),
                 t,
                 v,

@@ -32,6 +32,7 @@ pub(super) fn histogram_fraction(ctx: &mut dyn Context, c: &Call, t: i64) -> Res
         groups
             .into_iter()
             .map(|(labels, buckets)| Sample {
+                h: None,
                 labels: Arc::new(labels),
                 t,
                 v: bucket_fraction(lower, upper, buckets),
@@ -117,6 +118,7 @@ pub(super) fn histogram_quantile(ctx: &mut dyn Context, c: &Call, t: i64) -> Res
             );
         }
         out.push(Sample {
+            h: None,
             labels: Arc::new(labels),
             t,
             v: value,
@@ -306,6 +308,7 @@ pub(super) fn histogram_quantiles(ctx: &mut dyn Context, c: &Call, t: i64) -> Re
             let mut labels = labels.clone();
             set_label(&mut labels, &label, &quantile_label(q));
             out.push(Sample {
+                h: None,
                 labels: Arc::new(labels),
                 t,
                 v: value,

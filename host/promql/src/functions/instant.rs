@@ -71,6 +71,7 @@ pub(super) fn scalar(ctx: &mut dyn Context, c: &Call, t: i64) -> Result<Val> {
 pub(super) fn vector(ctx: &mut dyn Context, c: &Call, t: i64) -> Result<Val> {
     let v = ctx.eval_scalar(&c.args[0], t)?;
     Ok(Val::Vector(vec![Sample {
+        h: None,
         labels: Labels::default(),
         t,
         v,
@@ -138,6 +139,8 @@ pub(super) fn warn_sort_in_range_query(ctx: &mut dyn Context, c: &Call) {
 fn sort_by_value(ctx: &mut dyn Context, c: &Call, t: i64, desc: bool) -> Result<Val> {
     warn_sort_in_range_query(ctx, c);
     let mut v = ctx.eval_vector(&c.args[0], t)?;
+    // Prometheus sorts the floats only and leaves histograms out.
+    v.retain(|s| s.h.is_none());
     v.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
         (true, true) => Ordering::Equal,
         (true, false) => Ordering::Less,

@@ -185,6 +185,7 @@ fn absent_labels(arg: &Expr) -> Vec<Label> {
 /// The one sample `absent` and `absent_over_time` give for no input.
 fn absent_sample(arg: &Expr, t: i64) -> Val {
     Val::Vector(vec![Sample {
+        h: None,
         labels: Arc::new(absent_labels(arg)),
         t,
         v: 1.0,

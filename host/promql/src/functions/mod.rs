@@ -351,6 +351,27 @@ impl std::fmt::Debug for FunctionRef {
     }
 }
 
+/// The functions that take native histograms in their instant or range
+/// vector argument: they pass them through, count them, or only read
+/// their labels or timestamps. The engine refuses histograms in the
+/// arguments of every other function (the range functions sort theirs
+/// out in `range.rs`).
+pub(crate) fn takes_histograms(c: &Call) -> bool {
+    matches!(c.func.imp, Impl::OverTime(_))
+        || matches!(
+            c.func.name,
+            "label_replace"
+                | "label_join"
+                | "sort"
+                | "sort_desc"
+                | "sort_by_label"
+                | "sort_by_label_desc"
+                | "timestamp"
+                | "absent"
+                | "absent_over_time"
+        )
+}
+
 /// Evaluates a function call at `t` with the implementation its table
 /// entry carries.
 pub(crate) fn call(ctx: &mut dyn Context, c: &Call, t: i64) -> Result<Val> {

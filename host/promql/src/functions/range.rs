@@ -181,8 +181,20 @@ pub(super) fn over_time(ctx: &mut dyn Context, c: &Call, t: i64, f: &RangeFn) ->
             labels,
             points,
             start_timestamps,
+            histograms,
             drop_name,
         } = s;
+        if !histograms.is_empty() {
+            if let Some(sample) = with_histograms(name, &points, &histograms, t)? {
+                out.push(Sample {
+                    labels,
+                    drop_name: drop_name || !f.keeps_name,
+                    ..sample
+                });
+            }
+            ctx.recycle(points);
+            continue;
+        }
         let (v, overlap) = (f.window)(&Window {
             points: &points,
             sts: start_timestamps.as_deref(),
@@ -203,6 +215,7 @@ pub(super) fn over_time(ctx: &mut dyn Context, c: &Call, t: i64, f: &RangeFn) ->
         ctx.recycle(points);
         if let Some(v) = v {
             out.push(Sample {
+                h: None,
                 labels,
                 t,
                 v,
@@ -211,6 +224,49 @@ pub(super) fn over_time(ctx: &mut dyn Context, c: &Call, t: i64, f: &RangeFn) ->
         }
     }
     Ok(Val::Vector(out))
+}
+
+/// The few range functions whose value over a window holding native
+/// histograms needs no histogram arithmetic: counting, presence, and the
+/// first or last sample (a histogram is passed through as it is). The
+/// others are refused rather than computed from the floats alone.
+fn with_histograms(
+    name: &str,
+    floats: &[(i64, f64)],
+    histograms: &[(i64, std::sync::Arc<crate::value::Histogram>)],
+    t: i64,
+) -> Result<Option<Sample>> {
+    let float = |v: f64| Sample {
+        labels: Default::default(),
+        t,
+        v,
+        h: None,
+        drop_name: false,
+    };
+    let first_float = floats.first().map(|p| p.0);
+    let last_float = floats.last().map(|p| p.0);
+    let first_histogram = histograms.first().map(|p| p.0);
+    let last_histogram = histograms.last().map(|p| p.0);
+    let first = first_float.into_iter().chain(first_histogram).min();
+    let last = last_float.into_iter().chain(last_histogram).max();
+    let histogram = |i: usize| -> Option<Sample> {
+        let (_, h) = histograms.get(i)?;
+        Some(Sample {
+            h: Some(std::sync::Arc::clone(h)),
+            ..float(0.0)
+        })
+    };
+    Ok(match name {
+        "count_over_time" => Some(float((floats.len() + histograms.len()) as f64)),
+        "present_over_time" => Some(float(1.0)),
+        "ts_of_first_over_time" => first.map(|t| float(t as f64 / 1000.0)),
+        "ts_of_last_over_time" => last.map(|t| float(t as f64 / 1000.0)),
+        "first_over_time" if first == first_histogram => histogram(0),
+        "first_over_time" => floats.first().map(|p| float(p.1)),
+        "last_over_time" if last == last_histogram => histogram(histograms.len() - 1),
+        "last_over_time" => floats.last().map(|p| float(p.1)),
+        _ => return crate::eval_types::unsupported(&format!("{name}()")),
+    })
 }
 
 /// The annotations a range function adds for one series' window: the
@@ -786,6 +842,7 @@ fn extended_range(ctx: &mut dyn Context, c: &Call, t: i64, f: &RangeFn) -> Resul
             per_second(at(end) - at(start))
         };
         out.push(Sample {
+            h: None,
             labels,
             t,
             v,

@@ -54,6 +54,7 @@ pub(super) fn timestamp(ctx: &mut dyn Context, c: &Call, t: i64) -> Result<Val> 
     let mut v = ctx.eval_vector(arg, t)?;
     for s in &mut v {
         s.v = secs(if own { s.t } else { t });
+        s.h = None;
         s.drop_name = true;
     }
     Ok(Val::Vector(v))
@@ -77,6 +78,7 @@ pub(super) fn date_part(ctx: &mut dyn Context, c: &Call, t: i64, f: fn(f64) -> f
     let mut v = match c.args.first() {
         Some(arg) => ctx.eval_vector(arg, t)?,
         None => vec![Sample {
+            h: None,
             labels: Labels::default(),
             t,
             v: secs(t),
