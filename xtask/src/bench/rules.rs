@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::peers::{Kind, Peer, Running, find_peers, start};
-use super::rules_data::{RuleFile, Targets, rule_file, scrape_config};
+use super::rules_data::{RuleFile, Shape, Targets, rule_file, scrape_config};
 use super::support::{
     TempDir, bytes, count, flag_value, get, metric_sum, parse_duration, proc_stats, ratio,
     urlencode,
@@ -44,19 +44,19 @@ usage: cargo xtask bench rules [--rules 300] [--groups 15] [--interval 2s]
   --no-build uses target/release/wasmetheus as it is; --keep keeps the data.";
 
 /// The command-line options.
-pub(crate) struct Options {
-    pub(crate) rules: usize,
-    pub(crate) groups: usize,
-    pub(crate) interval_ms: i64,
-    pub(crate) targets: usize,
-    pub(crate) handlers: usize,
-    pub(crate) scrape_interval_ms: i64,
-    pub(crate) warmup_ms: i64,
-    pub(crate) rules_warmup_ms: i64,
-    pub(crate) duration_ms: i64,
-    pub(crate) servers: Vec<Kind>,
-    pub(crate) build: bool,
-    pub(crate) keep: bool,
+struct Options {
+    rules: usize,
+    groups: usize,
+    interval_ms: i64,
+    targets: usize,
+    handlers: usize,
+    scrape_interval_ms: i64,
+    warmup_ms: i64,
+    rules_warmup_ms: i64,
+    duration_ms: i64,
+    servers: Vec<Kind>,
+    build: bool,
+    keep: bool,
 }
 
 fn parse_options(args: &[String]) -> Result<Options> {
@@ -131,15 +131,6 @@ fn parse_options(args: &[String]) -> Result<Options> {
     Ok(o)
 }
 
-/// The default options, for tests of the data.
-#[cfg(test)]
-pub(crate) fn test_options() -> Options {
-    match parse_options(&[]) {
-        Ok(o) => o,
-        Err(e) => panic!("{e}"),
-    }
-}
-
 pub fn run(args: &[String]) -> Result {
     let o = parse_options(args)?;
     let (peers, skipped) = find_peers(&o.servers, o.build)?;
@@ -149,7 +140,14 @@ pub fn run(args: &[String]) -> Result {
 
     let targets = Targets::start(o.targets, o.handlers)?;
     let rules_path = out.join("rules.yml");
-    let file = rule_file(&o);
+    let file = rule_file(&Shape {
+        rules: o.rules,
+        groups: o.groups,
+        interval_ms: o.interval_ms,
+        targets: o.targets,
+        handlers: o.handlers,
+        scrape_interval_ms: o.scrape_interval_ms,
+    });
     std::fs::write(&rules_path, &file.text)
         .map_err(|e| format!("{}: {e}", rules_path.display()))?;
     let without = scrape_config(&targets.addrs, o.scrape_interval_ms, None);

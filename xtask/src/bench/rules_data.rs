@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::rules::Options;
 use crate::Result;
 
 // ---------------------------------------------------------------------------
@@ -280,6 +279,17 @@ pub(crate) fn scrape_config(
 // ---------------------------------------------------------------------------
 // The rule file
 
+/// What the rule file is generated for.
+pub(crate) struct Shape {
+    pub(crate) rules: usize,
+    pub(crate) groups: usize,
+    /// The groups' evaluation interval.
+    pub(crate) interval_ms: i64,
+    pub(crate) targets: usize,
+    pub(crate) handlers: usize,
+    pub(crate) scrape_interval_ms: i64,
+}
+
 /// A generated rule file.
 pub(crate) struct RuleFile {
     pub(crate) text: String,
@@ -300,7 +310,7 @@ fn quote(s: &str) -> String {
 /// every group evaluated every `o.interval_ms`. Within a group, rules
 /// cycle through ten kinds; the ones reading another rule's output read an
 /// earlier rule of the same group, which the group evaluated just before.
-pub(crate) fn rule_file(o: &Options) -> RuleFile {
+pub(crate) fn rule_file(o: &Shape) -> RuleFile {
     let mut f = RuleFile {
         text: String::from("# Written by `cargo xtask bench rules`.\ngroups:\n"),
         recording: 0,
@@ -453,10 +463,15 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
-    fn options(rules: usize, groups: usize) -> Options {
-        let mut o = crate::bench::rules::test_options();
-        (o.rules, o.groups, o.handlers) = (rules, groups, 3);
-        o
+    fn options(rules: usize, groups: usize) -> Shape {
+        Shape {
+            rules,
+            groups,
+            interval_ms: 2000,
+            targets: 20,
+            handlers: 3,
+            scrape_interval_ms: 1000,
+        }
     }
 
     #[test]
