@@ -326,6 +326,8 @@ struct Figures {
     rules: Window,
     recorded_series: Option<f64>,
     record_names: Option<f64>,
+    /// Series per recording rule's name.
+    by_name: BTreeMap<String, f64>,
     alerts_firing: Option<f64>,
     alerts_pending: Option<f64>,
 }
@@ -412,10 +414,14 @@ fn measure(
     let rules = phase(o, peer, &mut running, t, "with rules")?;
 
     let query = |q: &str| instant_query(running.addr, q);
-    let names = r#"{__name__=~"g[0-9]+_r[0-9]+:.+"}"#;
+    let by_name = counts_by_name(
+        running.addr,
+        r#"count by (__name__) ({__name__=~"g[0-9]+_r[0-9]+:.+"})"#,
+    )?;
     let f = Figures {
-        recorded_series: query(&format!("count({names})"))?,
-        record_names: query(&format!("count(count by (__name__) ({names}))"))?,
+        recorded_series: Some(by_name.values().sum()),
+        record_names: Some(by_name.len() as f64),
+        by_name,
         alerts_firing: query(r#"count(ALERTS{alertstate="firing"})"#)?,
         alerts_pending: query(r#"count(ALERTS{alertstate="pending"})"#)?,
         base,
@@ -538,6 +544,39 @@ fn instant_query(addr: SocketAddr, q: &str) -> Result<Option<f64>> {
         .and_then(|v| v.parse().ok()))
 }
 
+/// The values of an instant query's result by metric name.
+fn counts_by_name(addr: SocketAddr, q: &str) -> Result<BTreeMap<String, f64>> {
+    let body = get(addr, &format!("/api/v1/query?query={}", urlencode(q)))?;
+    parse_by_name(&body).map_err(|e| format!("query {q}: {e}"))
+}
+
+fn parse_by_name(body: &str) -> Result<BTreeMap<String, f64>> {
+    if !body.contains("\"status\":\"success\"") {
+        return Err(format!("{body:.300}"));
+    }
+    let mut out = BTreeMap::new();
+    // {"metric":{"__name__":"g00_r000:…"},"value":[1700000000.123,"16"]}
+    for part in body.split("{\"metric\":").skip(1) {
+        let name = part
+            .split("\"__name__\":\"")
+            .nth(1)
+            .and_then(|n| n.split('"').next());
+        let value = part
+            .split("\"value\":[")
+            .nth(1)
+            .and_then(|v| v.split(",\"").nth(1))
+            .and_then(|v| v.split('"').next())
+            .and_then(|v| v.parse().ok());
+        match (name, value) {
+            (Some(name), Some(value)) => {
+                out.insert(name.to_owned(), value);
+            }
+            _ => return Err(format!("unexpected result {part:.200}")),
+        }
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------
 // Report
 
@@ -572,7 +611,7 @@ fn render(
     let _ = writeln!(
         s,
         "{:<44} {:>14} {:>14} {:>9}",
-        "", "prometheus", "wasmetheus", "ratio"
+        "", "prometheus", "wasmetheus", "wasm/prom"
     );
     let per_round = file.samples_read_per_round;
     type Line<'a> = (&'static str, Box<dyn Fn(&Figures) -> f64 + 'a>, usize);
@@ -684,6 +723,31 @@ fn render(
                 _ => "-",
             }
         );
+    }
+    if let (Some(p), Some(w)) = (prom, ours) {
+        let names: std::collections::BTreeSet<&String> =
+            p.by_name.keys().chain(w.by_name.keys()).collect();
+        let differ: Vec<String> = names
+            .into_iter()
+            .filter(|n| p.by_name.get(*n) != w.by_name.get(*n))
+            .map(|n| {
+                let v = |m: &BTreeMap<String, f64>| m.get(n).map_or("none".into(), f64::to_string);
+                format!("{n} ({} / {})", v(&p.by_name), v(&w.by_name))
+            })
+            .collect();
+        if !differ.is_empty() {
+            let _ = writeln!(
+                s,
+                "  recorded series differ for {} names (prometheus / wasmetheus): {}",
+                differ.len(),
+                differ
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
     }
     for (peer, r) in rows {
         match r {
@@ -807,6 +871,18 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m.get("/r.yml;g00"), Some(&12.0));
         assert_eq!(m.get("/r.yml;g01"), Some(&3.0));
+    }
+
+    #[test]
+    fn query_results_by_name() {
+        let body = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"g00_r000:a"},"value":[1700000000.5,"16"]},{"metric":{"__name__":"g01_r007:b"},"value":[1700000000.5,"2"]}]}}"#;
+        let m = parse_by_name(body).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.get("g00_r000:a"), Some(&16.0));
+        assert_eq!(m.get("g01_r007:b"), Some(&2.0));
+        assert!(parse_by_name(r#"{"status":"error","error":"x"}"#).is_err());
+        let empty = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        assert!(parse_by_name(empty).unwrap().is_empty());
     }
 
     #[test]
