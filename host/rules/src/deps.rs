@@ -9,7 +9,8 @@
 //! relations of a group cannot be known (it is "indeterminate", and every
 //! rule runs in order) when a selector has no metric-name matcher
 //! (`{job="x"}`) or reads `ALERTS`/`ALERTS_FOR_STATE` without an
-//! `alertname` matcher. Queries in alert templates (`query "…"`) are not
+//! `alertname` matcher; so a `!=`, `!~` or `=~".+"` name matcher without
+//! one is indeterminate too, as it matches `ALERTS`. Queries in alert templates (`query "…"`) are not
 //! looked at, as upstream does not.
 //!
 //! Batches differ from upstream's on purpose: Prometheus 3 runs all rules
