@@ -200,50 +200,11 @@ pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         }
         return Ok(std::time::Duration::from_secs_f64(secs));
     }
-    parse_prom_duration(s).ok_or_else(|| format!("cannot parse {s:?} to a valid duration"))
-}
-
-/// `1h30m`, `5m`, `10s`, `100ms`, `2d`, `1w`, `1y`: Prometheus' duration
-/// syntax (units from largest to smallest, each at most once).
-fn parse_prom_duration(s: &str) -> Option<std::time::Duration> {
-    // In the order they must appear; `ms` is tried before `m`.
-    const UNITS: [(&str, u64, u8); 7] = [
-        ("y", 365 * 86_400_000, 0),
-        ("w", 7 * 86_400_000, 1),
-        ("d", 86_400_000, 2),
-        ("h", 3_600_000, 3),
-        ("ms", 1, 6),
-        ("m", 60_000, 4),
-        ("s", 1000, 5),
-    ];
-    if s == "0" {
-        return Some(std::time::Duration::ZERO);
+    match wasmetheus_model::go::parse_model_duration(s) {
+        // Non-negative: no sign is read.
+        Ok(ms) => Ok(std::time::Duration::from_millis(ms.unsigned_abs())),
+        Err(_) => Err(format!("cannot parse {s:?} to a valid duration")),
     }
-    if s.is_empty() {
-        return None;
-    }
-    let mut rest = s;
-    let mut total: u64 = 0;
-    let mut last: Option<u8> = None;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let &(unit, ms, order) = UNITS.iter().find(|(u, ..)| rest.starts_with(u))?;
-        if last.is_some_and(|l| order <= l) {
-            return None;
-        }
-        last = Some(order);
-        // Go's `time.Duration` ends at 2^63-1 ns (about 292 years).
-        total = total
-            .checked_add(n.checked_mul(ms)?)
-            .filter(|&t| t <= i64::MAX as u64 / 1_000_000)?;
-        rest = &rest[unit.len()..];
-    }
-    Some(std::time::Duration::from_millis(total))
 }
 
 pub(crate) fn duration_param(

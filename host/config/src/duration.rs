@@ -14,80 +14,31 @@ impl PromDuration {
         self.0.is_zero()
     }
 
+    /// prometheus/common's `model.ParseDuration` (the one in
+    /// `wasmetheus_model::go`) with Prometheus 2.x's texts, which differ
+    /// from 3.x's only for an unknown unit (`not a valid duration string:
+    /// "1x"` where 3.x says `unknown unit "x" in duration "1x"`): the tests
+    /// of rule and unit-test files still pin 2.x's.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let invalid = || format!("not a valid duration string: {text:?}");
-        if text == "0" {
-            return Ok(PromDuration(Duration::ZERO));
+        match wasmetheus_model::go::parse_model_duration(text) {
+            // Non-negative: no sign is read.
+            Ok(ms) => Ok(PromDuration(Duration::from_millis(ms.unsigned_abs()))),
+            Err(e) => Err(e.v2_text()),
         }
-        if text.is_empty() {
-            return Err(invalid());
-        }
-        let mut rest = text;
-        let mut total_ms: u64 = 0;
-        let mut previous_rank = None;
-        while !rest.is_empty() {
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                return Err(invalid());
-            }
-            let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-            rest = &rest[digits..];
-            // "ms" before "m": the longest unit that matches wins.
-            let (rank, (unit, unit_ms)) = UNITS
-                .iter()
-                .enumerate()
-                .filter(|(_, (unit, _))| rest.starts_with(unit))
-                .max_by_key(|(_, (unit, _))| unit.len())
-                .ok_or_else(invalid)?;
-            // Units must appear largest first, each at most once.
-            if previous_rank.is_some_and(|previous| rank <= previous) {
-                return Err(invalid());
-            }
-            previous_rank = Some(rank);
-            // Prometheus' durations are Go's: at most 2^63-1 nanoseconds
-            // (about 292 years).
-            total_ms = number
-                .checked_mul(*unit_ms)
-                .and_then(|v| total_ms.checked_add(v))
-                .filter(|&ms| ms <= MAX_MS)
-                .ok_or_else(|| format!("duration out of range: {text:?}"))?;
-            rest = &rest[unit.len()..];
-        }
-        Ok(PromDuration(Duration::from_millis(total_ms)))
+    }
+
+    /// [`PromDuration::parse`] as a `std::time::Duration`, for command-line
+    /// flags.
+    pub fn parse_std(text: &str) -> Result<Duration, String> {
+        Self::parse(text).map(|d| d.0)
     }
 }
 
-/// The longest duration, in whole milliseconds, that Go's `time.Duration`
-/// holds.
-const MAX_MS: u64 = i64::MAX as u64 / 1_000_000;
-
-/// Duration units, largest first, with their length in milliseconds.
-const UNITS: [(&str, u64); 7] = [
-    ("y", 365 * 24 * 3600 * 1000),
-    ("w", 7 * 24 * 3600 * 1000),
-    ("d", 24 * 3600 * 1000),
-    ("h", 3600 * 1000),
-    ("m", 60 * 1000),
-    ("s", 1000),
-    ("ms", 1),
-];
-
 impl fmt::Display for PromDuration {
+    /// prometheus/common's `model.Duration.String()` (`1h30m`, `90d`, `2w`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut ms = self.0.as_millis() as u64;
-        if ms == 0 {
-            return f.write_str("0s");
-        }
-        for (unit, size) in UNITS {
-            // As Go's `model.Duration`: years and weeks only when they
-            // divide what is left (`90d`, not `12w6d`).
-            let exact_only = matches!(unit, "y" | "w");
-            if ms >= size && (!exact_only || ms.is_multiple_of(size)) {
-                write!(f, "{}{unit}", ms / size)?;
-                ms %= size;
-            }
-        }
-        Ok(())
+        let ms = i64::try_from(self.0.as_millis()).unwrap_or(i64::MAX);
+        f.write_str(&wasmetheus_model::go::format_model_duration(ms))
     }
 }
 

@@ -26,37 +26,8 @@ pub fn format(e: &Expr) -> String {
 
 /// A duration in milliseconds as Prometheus prints it (`model.Duration`):
 /// `1h30m`, `90d`, `1y`, `500ms`, `0s`. Years and weeks only when exact.
-pub fn format_duration(ms: i64) -> String {
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut ms = ms;
-    let mut out = String::new();
-    if ms < 0 {
-        out.push('-');
-        ms = -ms;
-    }
-    const DAY: i64 = 24 * 3_600_000;
-    for (unit, mult, exact) in [
-        ("y", 365 * DAY, true),
-        ("w", 7 * DAY, true),
-        ("d", DAY, false),
-        ("h", 3_600_000, false),
-        ("m", 60_000, false),
-        ("s", 1000, false),
-        ("ms", 1, false),
-    ] {
-        if exact && ms % mult != 0 {
-            continue;
-        }
-        let v = ms / mult;
-        if v > 0 {
-            let _ = write!(out, "{v}{unit}");
-            ms -= v * mult;
-        }
-    }
-    out
-}
+/// The one in `wasmetheus_model::go`.
+pub use wasmetheus_model::go::format_model_duration as format_duration;
 
 /// A float as Go's `%v` prints it: shortest round-trip digits, exponent
 /// form below 1e-4 and from 1e21, `+Inf`, `-Inf`, `NaN`.

@@ -3,8 +3,6 @@
 //! 64)`, `time.Duration.String()` and `model.Duration.String()`, and
 //! promtool's `indentLines`.
 
-use std::fmt::Write as _;
-
 use wasmetheus_model::Label;
 
 /// Go's `strconv.Quote` (the one copy in `wasmetheus_model::go`).
@@ -53,106 +51,26 @@ pub fn compare_labels(a: &[Label], b: &[Label]) -> std::cmp::Ordering {
 }
 
 /// Go's `strconv.FormatFloat(v, 'E', -1, 64)`: `1E+00`,
-/// `3.0000000000000004E+00`, `+Inf`, `NaN`.
-pub fn format_float_e(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
-    }
-    // Rust's `{:E}` is the shortest round-trip mantissa with an unpadded
-    // exponent (`1E0`, `1.5E-7`); Go signs the exponent and pads it to two
-    // digits.
-    let s = format!("{v:E}");
-    let Some((mantissa, exp)) = s.split_once('E') else {
-        return s;
-    };
-    let (sign, digits) = match exp.strip_prefix('-') {
-        Some(d) => ('-', d),
-        None => ('+', exp),
-    };
-    format!("{mantissa}E{sign}{digits:0>2}")
-}
+/// `3.0000000000000004E+00`, `+Inf`, `NaN` (the one in
+/// `wasmetheus_model::go`).
+pub use wasmetheus_model::go::format_float_upper_e as format_float_e;
+
+/// Prometheus' `model.Duration.String()` of milliseconds: `0s`, `1m`, `1d`,
+/// `1m30s` (the one in `wasmetheus_model::go`).
+pub use wasmetheus_model::go::format_model_duration as model_duration;
 
 /// Go's `time.Duration.String()` of a duration in milliseconds: `0s`,
 /// `500ms`, `1m0s`, `1h0m0.5s`; beyond ±292 years it saturates, as Go's
 /// `Time.Sub` does.
 pub fn go_duration(ms: i64) -> String {
-    let ns = (i128::from(ms) * 1_000_000).clamp(i128::from(i64::MIN), i128::from(i64::MAX));
-    go_duration_ns(ns)
+    go_duration_ns(i128::from(ms) * 1_000_000)
 }
 
-/// Go's `time.Duration.String()` of nanoseconds: `1.5µs`, `2.25ms`,
-/// `1m2.000000001s`.
+/// Go's `time.Duration.String()` of nanoseconds (`1.5µs`, `2.25ms`,
+/// `1m2.000000001s`), saturating at `time.Duration`'s range.
 pub fn go_duration_ns(ns: i128) -> String {
-    if ns == 0 {
-        return "0s".into();
-    }
-    let u = ns.unsigned_abs();
-    let mut out = String::new();
-    if ns < 0 {
-        out.push('-');
-    }
-    // `v` with its last `prec` digits as a fraction, trailing zeros gone.
-    let frac = |v: u128, prec: u32| {
-        let scale = 10u128.pow(prec);
-        let f = format!("{:0width$}", v % scale, width = prec as usize);
-        let f = f.trim_end_matches('0');
-        if f.is_empty() {
-            format!("{}", v / scale)
-        } else {
-            format!("{}.{f}", v / scale)
-        }
-    };
-    if u < 1_000_000_000 {
-        let _ = match u {
-            u if u < 1_000 => write!(out, "{u}ns"),
-            u if u < 1_000_000 => write!(out, "{}µs", frac(u, 3)),
-            u => write!(out, "{}ms", frac(u, 6)),
-        };
-        return out;
-    }
-    let hours = u / 3_600_000_000_000;
-    let minutes = u / 60_000_000_000 % 60;
-    if hours > 0 {
-        let _ = write!(out, "{hours}h");
-    }
-    if hours > 0 || minutes > 0 {
-        let _ = write!(out, "{minutes}m");
-    }
-    let _ = write!(out, "{}s", frac(u % 60_000_000_000, 9));
-    out
-}
-
-/// Prometheus' `model.Duration.String()` of milliseconds: `0s`, `1m`,
-/// `1d`, `1m30s` (years and weeks only when they divide the rest).
-pub fn model_duration(ms: i64) -> String {
-    const UNITS: [(&str, i64, bool); 7] = [
-        ("y", 365 * 86_400_000, true),
-        ("w", 7 * 86_400_000, true),
-        ("d", 86_400_000, false),
-        ("h", 3_600_000, false),
-        ("m", 60_000, false),
-        ("s", 1000, false),
-        ("ms", 1, false),
-    ];
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut rest = ms;
-    let mut out = String::new();
-    for (unit, size, exact) in UNITS {
-        if exact && rest % size != 0 {
-            continue;
-        }
-        let v = rest / size;
-        if v > 0 {
-            let _ = write!(out, "{v}{unit}");
-            rest -= v * size;
-        }
-    }
-    out
+    let ns = ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+    wasmetheus_model::go::format_duration(ns)
 }
 
 /// promtool's `indentLines`: every line but the first gets `indent`.

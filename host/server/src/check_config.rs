@@ -81,12 +81,8 @@ pub struct CheckConfigArgs {
     pub ignore_unknown_fields: bool,
     /// The server's maximum query lookback duration (for the
     /// too-long-scrape-interval lint).
-    #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = PromDuration::parse_std)]
     pub lookback_delta: Duration,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    PromDuration::parse(text).map(|d| d.0)
 }
 
 /// What `--lint` asks for, read as promtool reads it.

@@ -100,13 +100,9 @@ enum ImportFormat {
         data_dir: PathBuf,
         /// Widest block to write: as promtool, the widest of 2h, 6h, 18h,
         /// 54h, … (tripling) that fits, and at least 2h.
-        #[arg(long = "max-block-duration", default_value = "2h", value_parser = parse_duration)]
+        #[arg(long = "max-block-duration", default_value = "2h", value_parser = wasmetheus_config::PromDuration::parse_std)]
         block_duration: std::time::Duration,
     },
-}
-
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    wasmetheus_config::PromDuration::parse(text).map(|d| d.0)
 }
 
 #[derive(Debug, Subcommand)]

@@ -171,55 +171,9 @@ pub fn format(ns: i128, layout: &str) -> String {
     out
 }
 
-fn fmt_frac(u: u64, prec: u32) -> (String, u64) {
-    let mut digits = String::new();
-    let mut v = u;
-    let mut print = false;
-    for _ in 0..prec {
-        let digit = v % 10;
-        print = print || digit != 0;
-        if print {
-            digits.insert(0, char::from(b'0' + digit as u8));
-        }
-        v /= 10;
-    }
-    if print {
-        digits.insert(0, '.');
-    }
-    (digits, v)
-}
-
-/// Go's `Duration.String()`: `1h2m0.01s`, `1.5ms`, `0s`.
-pub fn duration_string(d: i64) -> String {
-    let neg = d < 0;
-    let u = d.unsigned_abs();
-    let mut out;
-    if u < 1_000_000_000 {
-        let (unit, prec) = match u {
-            0 => return "0s".to_string(),
-            u if u < 1_000 => ("ns", 0),
-            u if u < 1_000_000 => ("µs", 3),
-            _ => ("ms", 6),
-        };
-        let (frac, int) = fmt_frac(u, prec);
-        out = format!("{int}{frac}{unit}");
-    } else {
-        let (frac, secs) = fmt_frac(u, 9);
-        out = format!("{}{frac}s", secs % 60);
-        let mins = secs / 60;
-        if mins > 0 {
-            out = format!("{}m{out}", mins % 60);
-            let hours = mins / 60;
-            if hours > 0 {
-                out = format!("{hours}h{out}");
-            }
-        }
-    }
-    if neg {
-        out.insert(0, '-');
-    }
-    out
-}
+/// Go's `Duration.String()`: `1h2m0.01s`, `1.5ms`, `0s` (the one in
+/// `wasmetheus_model::go`).
+pub use wasmetheus_model::go::format_duration as duration_string;
 
 /// Calls a method of a time or duration value, as a template's `.Method args` does.
 /// `None` when the type has no such method.

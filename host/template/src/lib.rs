@@ -60,8 +60,7 @@ pub use gotime::{duration_string, time_string};
 pub use prom::{
     AlertData, AlertTemplate, Expander, QueryBackend, QuerySample, alert_data_value,
     alert_data_with_value, check_alert_template, expand_alert, expand_alert_with_value, go_case,
-    humanize, humanize_duration, humanize1024, parse_prom_duration, prometheus_funcs,
-    query_result_value, title,
+    humanize, humanize_duration, humanize1024, prometheus_funcs, query_result_value, title,
 };
 pub use value::{FuncImpl, Function, List, Map, Methods, Param, Struct, Value};
 

@@ -309,56 +309,6 @@ fn strip_domain(hp: &str) -> String {
     }
 }
 
-/// Prometheus' `model.ParseDuration`: `1h2m10ms`, units y w d h m s ms in that order, each once.
-pub fn parse_prom_duration(s: &str) -> Result<i64, String> {
-    let err = || format!("not a valid duration string: {}", crate::gofmt::quote(s));
-    if s == "0" {
-        return Ok(0);
-    }
-    if s.is_empty() {
-        return Err("empty duration string".into());
-    }
-    const UNITS: [(&str, i128); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    let mut rest = s;
-    let mut next_unit = 0;
-    let mut total_ms: i128 = 0;
-    while !rest.is_empty() {
-        let n = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return Err(err());
-        }
-        let num: i128 = rest[..n].parse().map_err(|_| err())?;
-        rest = &rest[n..];
-        let unit_len = if rest.starts_with("ms") {
-            2
-        } else {
-            rest.chars().next().map_or(0, char::len_utf8)
-        };
-        let unit = &rest[..unit_len.min(rest.len())];
-        let Some(pos) = UNITS.iter().position(|(u, _)| *u == unit) else {
-            return Err(err());
-        };
-        if pos < next_unit {
-            return Err(err());
-        }
-        next_unit = pos + 1;
-        total_ms = total_ms.saturating_add(num.saturating_mul(UNITS[pos].1));
-        if total_ms > i128::from(i64::MAX / 1_000_000) {
-            return Err("duration out of range".into());
-        }
-        rest = &rest[unit.len()..];
-    }
-    Ok(total_ms as i64 * 1_000_000)
-}
-
 /// One piece of a replacement template (Go's `Regexp.Expand` syntax).
 enum Piece<'r> {
     Text(&'r str),
@@ -712,7 +662,11 @@ pub fn prometheus_funcs<'f>(
     add(
         "parseDuration",
         Function::new(vec![Param::String], |a| {
-            Ok(Value::Float(parse_prom_duration(one_str(a))? as f64 / 1e9))
+            let ms = wasmetheus_model::go::parse_model_duration(one_str(a))
+                .map_err(|e| e.v2_text())?;
+            // Go's `float64(time.Duration(d)) / float64(time.Second)`:
+            // nanoseconds (at most 2^63-1), then seconds.
+            Ok(Value::Float((ms * 1_000_000) as f64 / 1e9))
         }),
     );
     add(
