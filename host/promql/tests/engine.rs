@@ -67,11 +67,22 @@ fn own_cases() {
         let report = run_script(&name, &std::fs::read_to_string(path).unwrap(), &engine);
         let counts = report.counts();
         let failures: Vec<&str> = report.failures().collect();
+        let skipped: Vec<String> = report
+            .cases
+            .iter()
+            .filter_map(|c| match &c.outcome {
+                wasmetheus_promqltest::Outcome::Skipped(why) => {
+                    Some(format!("line {}: {}: {why}", c.line, c.expr))
+                }
+                _ => None,
+            })
+            .collect();
         assert!(
             report.errors.is_empty() && counts.failed == 0 && counts.skipped == 0,
-            "{name}: {counts}\n{:?}\n{}",
+            "{name}: {counts}\n{:?}\n{}\n{}",
             report.errors,
-            failures.join("\n")
+            failures.join("\n"),
+            skipped.join("\n")
         );
     }
 }

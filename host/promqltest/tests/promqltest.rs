@@ -738,10 +738,27 @@ eval instant at 5m h
     );
     expect![[r#"
         3 passed, 0 failed, 4 skipped
-        skipped line 11: involves native histograms
-        skipped line 16: involves native histograms
-        skipped line 19: involves native histograms
-        skipped line 22: involves native histograms
+        skipped line 11: involves native histograms: unexpected metric h in result, has value NaN
+          expected:
+            (empty)
+          got:
+            h NaN
+        skipped line 16: involves native histograms: unexpected metric h in result, has value NaN
+          expected:
+            f 2
+          got:
+            f 2
+            h NaN
+        skipped line 19: involves native histograms: expected histogram {{count:1}} for f but got float value 2
+          expected:
+            f {{count:1}}
+          got:
+            f 2
+        skipped line 22: involves native histograms: unexpected metric nh in result, has value NaN
+          expected:
+            (empty)
+          got:
+            nh NaN
     "#]]
     .assert_eq(&out);
 }
