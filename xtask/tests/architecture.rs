@@ -162,8 +162,8 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
     ),
     (
         "wasmetheus-scrape",
-        &["wasmtime", "wasmetheus-promql", "wasmetheus-config"],
-        "scraping hands samples to an appender and knows no plugin runtime or config file",
+        &["wasmtime", "wasmetheus-promql"],
+        "scraping hands samples to an appender and knows no plugin runtime",
     ),
     (
         "wasmetheus-web",
@@ -188,6 +188,19 @@ fn crates_depend_only_downwards() {
                     "{package} pulls in {f} ({why}); `cargo tree -p {package} -i {f}` shows the path"
                 ));
             }
+        }
+    }
+    // Scraping knows no config file: the server turns scrape configs into
+    // targets. (The shared HTTP client, which reads its settings from the
+    // configuration's type, brings the crate along without scraping
+    // naming it.)
+    for kind in graph.depends_directly("wasmetheus-scrape", "wasmetheus-config") {
+        if kind == "normal" {
+            problems.push(
+                "wasmetheus-scrape depends on wasmetheus-config: let the server turn the \
+                 configuration into targets and settings"
+                    .to_owned(),
+            );
         }
     }
     // Not even as a test helper: the two may never see each other.

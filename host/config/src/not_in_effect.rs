@@ -46,7 +46,9 @@ pub const NOT_IN_EFFECT: &[&str] = &[
     "scrape_configs.track_timestamps_staleness",
     "scrape_configs.enable_compression",
     "scrape_configs.metric_name_escaping_scheme",
-    // The scrape HTTP client's settings beyond authentication and TLS.
+    // The HTTP client's settings it does not implement
+    // (`wasmetheus_http_client::unsupported`) or act on: scrapes and HTTP
+    // service discovery go on without them.
     "scrape_configs.oauth2",
     "scrape_configs.follow_redirects",
     "scrape_configs.enable_http2",
@@ -54,27 +56,13 @@ pub const NOT_IN_EFFECT: &[&str] = &[
     "scrape_configs.no_proxy",
     "scrape_configs.proxy_from_environment",
     "scrape_configs.proxy_connect_header",
-    "scrape_configs.http_headers",
-    "scrape_configs.basic_auth.username_file",
     "scrape_configs.basic_auth.username_ref",
     "scrape_configs.basic_auth.password_ref",
     "scrape_configs.authorization.credentials_ref",
-    "scrape_configs.tls_config.ca",
-    "scrape_configs.tls_config.cert",
-    "scrape_configs.tls_config.key",
     "scrape_configs.tls_config.ca_ref",
     "scrape_configs.tls_config.cert_ref",
     "scrape_configs.tls_config.key_ref",
-    "scrape_configs.tls_config.min_version",
-    "scrape_configs.tls_config.max_version",
     "scrape_configs.tls_config.next_protos",
-    // HTTP service discovery fetches without authentication or TLS
-    // settings yet.
-    "scrape_configs.http_sd_configs.basic_auth",
-    "scrape_configs.http_sd_configs.authorization",
-    "scrape_configs.http_sd_configs.bearer_token",
-    "scrape_configs.http_sd_configs.bearer_token_file",
-    "scrape_configs.http_sd_configs.tls_config",
     "scrape_configs.http_sd_configs.oauth2",
     "scrape_configs.http_sd_configs.follow_redirects",
     "scrape_configs.http_sd_configs.enable_http2",
@@ -82,7 +70,13 @@ pub const NOT_IN_EFFECT: &[&str] = &[
     "scrape_configs.http_sd_configs.no_proxy",
     "scrape_configs.http_sd_configs.proxy_from_environment",
     "scrape_configs.http_sd_configs.proxy_connect_header",
-    "scrape_configs.http_sd_configs.http_headers",
+    "scrape_configs.http_sd_configs.basic_auth.username_ref",
+    "scrape_configs.http_sd_configs.basic_auth.password_ref",
+    "scrape_configs.http_sd_configs.authorization.credentials_ref",
+    "scrape_configs.http_sd_configs.tls_config.ca_ref",
+    "scrape_configs.http_sd_configs.tls_config.cert_ref",
+    "scrape_configs.http_sd_configs.tls_config.key_ref",
+    "scrape_configs.http_sd_configs.tls_config.next_protos",
     // The notifier's HTTP client: settings it does not implement (an
     // entry using one sends nothing, and the log says why) and ones it
     // does not act on.
@@ -100,16 +94,22 @@ pub const NOT_IN_EFFECT: &[&str] = &[
     "alerting.alertmanagers.tls_config.ca_ref",
     "alerting.alertmanagers.tls_config.cert_ref",
     "alerting.alertmanagers.tls_config.key_ref",
-    // Alertmanager HTTP discovery fetches without authentication or TLS
-    // settings yet.
-    "alerting.alertmanagers.http_sd_configs.basic_auth",
-    "alerting.alertmanagers.http_sd_configs.authorization",
-    "alerting.alertmanagers.http_sd_configs.bearer_token",
-    "alerting.alertmanagers.http_sd_configs.bearer_token_file",
-    "alerting.alertmanagers.http_sd_configs.tls_config",
+    "alerting.alertmanagers.tls_config.next_protos",
+    // Alertmanager HTTP discovery: as HTTP service discovery above.
     "alerting.alertmanagers.http_sd_configs.oauth2",
+    "alerting.alertmanagers.http_sd_configs.follow_redirects",
+    "alerting.alertmanagers.http_sd_configs.enable_http2",
     "alerting.alertmanagers.http_sd_configs.proxy_url",
-    "alerting.alertmanagers.http_sd_configs.http_headers",
+    "alerting.alertmanagers.http_sd_configs.no_proxy",
+    "alerting.alertmanagers.http_sd_configs.proxy_from_environment",
+    "alerting.alertmanagers.http_sd_configs.proxy_connect_header",
+    "alerting.alertmanagers.http_sd_configs.basic_auth.username_ref",
+    "alerting.alertmanagers.http_sd_configs.basic_auth.password_ref",
+    "alerting.alertmanagers.http_sd_configs.authorization.credentials_ref",
+    "alerting.alertmanagers.http_sd_configs.tls_config.ca_ref",
+    "alerting.alertmanagers.http_sd_configs.tls_config.cert_ref",
+    "alerting.alertmanagers.http_sd_configs.tls_config.key_ref",
+    "alerting.alertmanagers.http_sd_configs.tls_config.next_protos",
 ];
 
 /// One warning per [`NOT_IN_EFFECT`] key present in `text`, at its first

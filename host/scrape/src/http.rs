@@ -1,9 +1,10 @@
 //! Scraping a target over HTTP as Prometheus does: content negotiation
-//! between OpenMetrics and the text format, gzip, authentication headers,
+//! between OpenMetrics and the text format, gzip,
 //! `X-Prometheus-Scrape-Timeout-Seconds`, a body size limit enforced while
 //! reading, and a parse that fails the whole scrape on any malformed line.
+//! TLS, authentication and `http_headers` are `wasmetheus-http-client`'s;
+//! plain `http` targets share one pooled connection client.
 
-use std::sync::Arc;
 use std::time::Duration;
 use wasmetheus_model::redact_url;
 
@@ -12,6 +13,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use wasmetheus_http_client::{Client as TlsClient, Settings};
 use wasmetheus_model::text::Exposition;
 use wasmetheus_model::{openmetrics, text};
 
@@ -35,213 +37,13 @@ pub enum Fallback {
 pub struct HttpTarget {
     /// `scheme://address/path?params`.
     pub url: String,
-    /// For `https`: trust and client certificate (Prometheus' `tls_config`).
-    pub tls: Tls,
-    /// The `Authorization` header, if any (basic or bearer, resolved).
-    pub authorization: Option<Credentials>,
+    /// TLS (for `https`), the `Authorization` header and `http_headers`.
+    /// Files are read at every scrape, so rotated certificates and
+    /// secrets are picked up, as in Prometheus.
+    pub client: Settings,
     /// 0: no limit.
     pub body_size_limit: u64,
     pub fallback: Fallback,
-}
-
-/// `tls_config`: files are read at every scrape, so rotated certificates
-/// are picked up, as in Prometheus.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Tls {
-    /// PEM CA certificates to trust instead of the built-in (Mozilla) roots.
-    pub ca_file: Option<String>,
-    /// A client certificate and its key (PEM), for mutual TLS.
-    pub cert_file: Option<String>,
-    pub key_file: Option<String>,
-    /// The name to verify the server's certificate against (and to send
-    /// as SNI) instead of the target's host.
-    pub server_name: Option<String>,
-    pub insecure_skip_verify: bool,
-}
-
-impl Tls {
-    fn client_config(&self) -> Result<rustls::ClientConfig, String> {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS: {e}"))?;
-        let builder = if self.insecure_skip_verify {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-        } else {
-            let mut roots = rustls::RootCertStore::empty();
-            match &self.ca_file {
-                Some(file) => {
-                    for cert in CertificateDer::pem_file_iter(file)
-                        .map_err(|e| format!("unable to load specified CA cert {file}: {e}"))?
-                    {
-                        let cert = cert
-                            .map_err(|e| format!("unable to load specified CA cert {file}: {e}"))?;
-                        roots
-                            .add(cert)
-                            .map_err(|e| format!("unable to use CA cert {file}: {e}"))?;
-                    }
-                }
-                None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-            }
-            builder.with_root_certificates(roots)
-        };
-        match (&self.cert_file, &self.key_file) {
-            (Some(cert), Some(key)) => {
-                let chain = CertificateDer::pem_file_iter(cert)
-                    .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                    .map_err(|e| format!("unable to load client cert {cert}: {e}"))?;
-                let key = PrivateKeyDer::from_pem_file(key)
-                    .map_err(|e| format!("unable to load client key {key}: {e}"))?;
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| format!("unable to use client cert {cert}: {e}"))
-            }
-            (None, None) => Ok(builder.with_no_client_auth()),
-            _ => Err("TLS: cert_file and key_file must be given together".into()),
-        }
-    }
-}
-
-/// `insecure_skip_verify`: accepts any certificate, still checking the
-/// handshake's signatures.
-#[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// Where the `Authorization` header comes from. Files are read at every
-/// scrape, so rotated secrets are picked up, as in Prometheus. `Debug`
-/// shows a password or credentials as `<secret>`.
-#[derive(Clone, PartialEq)]
-pub enum Credentials {
-    Basic {
-        username: String,
-        password: Option<String>,
-        password_file: Option<String>,
-    },
-    Token {
-        kind: String,
-        credentials: Option<String>,
-        credentials_file: Option<String>,
-    },
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = |secret: &Option<String>| secret.as_ref().map(|_| "<secret>");
-        match self {
-            Credentials::Basic {
-                username,
-                password,
-                password_file,
-            } => f
-                .debug_struct("Basic")
-                .field("username", username)
-                .field("password", &shown(password))
-                .field("password_file", password_file)
-                .finish(),
-            Credentials::Token {
-                kind,
-                credentials,
-                credentials_file,
-            } => f
-                .debug_struct("Token")
-                .field("kind", kind)
-                .field("credentials", &shown(credentials))
-                .field("credentials_file", credentials_file)
-                .finish(),
-        }
-    }
-}
-
-impl Credentials {
-    fn header(&self) -> Result<String, String> {
-        let read = |path: &str| {
-            std::fs::read_to_string(path)
-                .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
-                .map_err(|e| format!("unable to read authorization file {path}: {e}"))
-        };
-        match self {
-            Credentials::Basic {
-                username,
-                password,
-                password_file,
-            } => {
-                let password = match password_file {
-                    Some(file) => read(file)?,
-                    None => password.clone().unwrap_or_default(),
-                };
-                Ok(format!(
-                    "Basic {}",
-                    base64(format!("{username}:{password}").as_bytes())
-                ))
-            }
-            Credentials::Token {
-                kind,
-                credentials,
-                credentials_file,
-            } => {
-                let token = match credentials_file {
-                    Some(file) => read(file)?,
-                    None => credentials.clone().unwrap_or_default(),
-                };
-                Ok(format!("{kind} {token}"))
-            }
-        }
-    }
-}
-
-/// Standard base64, as a Basic authorization header holds it.
-fn base64(input: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(input)
 }
 
 /// The HTTP client all scrapes share (connection reuse across targets).
@@ -304,12 +106,18 @@ impl Scraper {
                 "X-Prometheus-Scrape-Timeout-Seconds",
                 format!("{}", timeout.as_secs_f64()),
             );
-        if let Some(credentials) = &target.authorization {
-            request = request.header(hyper::header::AUTHORIZATION, credentials.header()?);
-        }
         let response = if uri.scheme_str() == Some("https") {
-            self.send_tls(target, &uri, request).await?
+            self.send_tls(target, request).await?
         } else {
+            // The shared client adds them itself on the TLS path.
+            for (name, value) in target
+                .client
+                .request_headers()
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                request = request.header(name, value);
+            }
             let request = request
                 .body(Empty::new())
                 .map_err(|e| format!("building the request: {e}"))?;
@@ -363,62 +171,35 @@ impl Scraper {
 }
 
 impl Scraper {
-    /// Sends `request` to an `https` target over a fresh TLS connection.
+    /// Sends `request` to an `https` target over a fresh TLS connection
+    /// (its certificate files read now, on the blocking pool).
     async fn send_tls(
         &self,
         target: &HttpTarget,
-        uri: &hyper::Uri,
         request: hyper::http::request::Builder,
     ) -> Result<hyper::Response<hyper::body::Incoming>, String> {
-        let host = uri.host().ok_or("the target URL has no host")?;
-        let port = uri.port_u16().unwrap_or(443);
-        let config = target.tls.client_config()?;
-        let name = target.tls.server_name.clone().unwrap_or_else(|| {
-            host.trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned()
-        });
-        let server_name = rustls::pki_types::ServerName::try_from(name)
-            .map_err(|e| format!("TLS: invalid server name: {e}"))?;
-        let tcp = tokio::net::TcpStream::connect((
-            host.trim_start_matches('[').trim_end_matches(']'),
-            port,
-        ))
-        .await
-        .map_err(|e| format!("dial tcp {host}:{port}: {e}"))?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(server_name, tcp)
+        let settings = target.client.clone();
+        let client = tokio::task::spawn_blocking(move || TlsClient::new(settings))
             .await
-            .map_err(|e| format!("TLS handshake: {e}"))?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-                .await
-                .map_err(|e| format!("HTTP handshake: {e}"))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        // Origin-form, as HTTP/1.1 expects on a direct connection.
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            .map_err(|e| format!("TLS: {e}"))?
+            .map_err(|e| e.to_string())?;
         let request = request
-            .uri(path)
-            .header(
-                hyper::header::HOST,
-                uri.authority().map_or("", |a| a.as_str()),
-            )
             .body(Empty::<Bytes>::new())
             .map_err(|e| format!("building the request: {e}"))?;
-        sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("sending the request: {e}"))
+        client.send(request).await.map_err(|e| e.to_string())
     }
 
-    /// A GET returning the body as text (HTTP service discovery).
-    pub async fn get_json(&self, url: &str, timeout: Duration) -> Result<String, String> {
+    /// A GET returning the body as text (HTTP service discovery), with
+    /// `client`'s TLS, authentication and headers.
+    pub async fn get_json(
+        &self,
+        url: &str,
+        client: &Settings,
+        timeout: Duration,
+    ) -> Result<String, String> {
         let target = HttpTarget {
             url: url.to_owned(),
-            tls: Tls::default(),
-            authorization: None,
+            client: client.clone(),
             body_size_limit: 64 << 20,
             fallback: Fallback::None,
         };
@@ -497,23 +278,11 @@ pub fn format_of(content_type: &str, fallback: Fallback) -> Result<Fallback, Str
 mod tests {
     use super::*;
 
-    #[test]
-    fn basic_auth_is_base64() {
-        assert_eq!(
-            base64(b"Aladdin:open sesame"),
-            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-        );
-        assert_eq!(base64(b"a"), "YQ==");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b"abc"), "YWJj");
-    }
-
     #[tokio::test]
     async fn an_invalid_target_url_is_shown_without_its_password() {
         let target = HttpTarget {
             url: "http://scraper:hunter2@exa mple:9100/metrics".into(),
-            tls: Tls::default(),
-            authorization: None,
+            client: Settings::default(),
             body_size_limit: 0,
             fallback: Fallback::None,
         };
@@ -543,27 +312,6 @@ mod tests {
         ] {
             assert_eq!(redact_url(url), shown, "{url}");
         }
-    }
-
-    #[test]
-    fn debug_hides_credentials() {
-        let basic = Credentials::Basic {
-            username: "alice".into(),
-            password: Some("hunter2".into()),
-            password_file: None,
-        };
-        let token = Credentials::Token {
-            kind: "Bearer".into(),
-            credentials: Some("hunter3".into()),
-            credentials_file: Some("/token".into()),
-        };
-        let shown = format!("{basic:?} {token:?}");
-        assert!(!shown.contains("hunter"), "{shown}");
-        assert!(
-            shown.contains("alice") && shown.contains("/token"),
-            "{shown}"
-        );
-        assert_eq!(shown.matches("<secret>").count(), 2, "{shown}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Service discovery for `scrape_configs`: `file_sd_configs` (JSON or YAML
 //! target groups, re-read when a file changes and every
-//! `refresh_interval`), `http_sd_configs` (the same JSON from a URL) and
+//! `refresh_interval`), `http_sd_configs` (the same JSON from a URL, with
+//! the entry's TLS, authentication and headers) and
 //! `dns_sd_configs` (SRV, A, AAAA, MX and NS records through hickory's stub
 //! resolver). Each source keeps its latest groups;
 //! a change wakes the scrape manager through `changed`.
@@ -512,8 +513,14 @@ async fn run_http_sd(
     changed: Arc<dyn Fn() + Send + Sync>,
 ) {
     let scraper = wasmetheus_scrape::http::Scraper::default();
+    // TLS, authentication and headers; what the client does not implement
+    // (`oauth2`, proxies, `*_ref`) is left out, as the load warnings say.
+    let client = wasmetheus_http_client::Settings::from_config(&config.http());
     loop {
-        match scraper.get_json(&config.url, Duration::from_secs(30)).await {
+        let fetched = scraper
+            .get_json(&config.url, &client, Duration::from_secs(30))
+            .await;
+        match fetched {
             Ok(text) => match serde_json::from_str::<Vec<RawGroup>>(&text) {
                 Ok(raw) => {
                     let groups = http_sd_groups(raw, &config.url);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use wasmetheus_config::{PromDuration, ScrapeConfig};
 use wasmetheus_model::Label;
 use wasmetheus_relabel::relabel;
-use wasmetheus_scrape::http::{Credentials, Fallback, HttpTarget, Tls};
+use wasmetheus_scrape::http::{Fallback, HttpTarget};
 use wasmetheus_scrape::{ScrapeOptions, Target};
 
 /// A target group as service discovery hands it over: addresses sharing
@@ -180,19 +180,6 @@ pub fn populate(
     let job = labels.remove("job").unwrap_or_default();
     let instance = labels.remove("instance").unwrap_or_default();
     let http = config.http();
-    let authorization = match (&http.basic_auth, &http.authorization) {
-        (Some(b), _) => Some(Credentials::Basic {
-            username: b.username.clone(),
-            password: b.password.as_ref().map(|s| s.expose().to_owned()),
-            password_file: b.password_file.clone(),
-        }),
-        (None, Some(a)) => Some(Credentials::Token {
-            kind: a.kind.clone(),
-            credentials: a.credentials.as_ref().map(|s| s.expose().to_owned()),
-            credentials_file: a.credentials_file.clone(),
-        }),
-        (None, None) => None,
-    };
     let fallback = match config.fallback_scrape_protocol.as_deref() {
         Some(p) if p.starts_with("OpenMetrics") => Fallback::OpenMetrics,
         Some(_) => Fallback::Text,
@@ -206,14 +193,10 @@ pub fn populate(
         labels,
         http: Some(Arc::new(HttpTarget {
             url,
-            tls: http.tls_config.as_ref().map_or_else(Tls::default, |t| Tls {
-                ca_file: t.ca_file.clone(),
-                cert_file: t.cert_file.clone(),
-                key_file: t.key_file.clone(),
-                server_name: t.server_name.clone(),
-                insecure_skip_verify: t.insecure_skip_verify,
-            }),
-            authorization,
+            // Settings the client does not implement (`oauth2`, proxies,
+            // `*_ref`) are left out: the target is scraped without them, as
+            // the configuration's load warnings say.
+            client: wasmetheus_http_client::Settings::from_config(&http),
             body_size_limit: config.body_size_limit.bytes(),
             fallback,
         })),
