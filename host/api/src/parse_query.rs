@@ -7,6 +7,7 @@
 //! U+2028 and U+2029 are escaped in strings. A small writer of its own
 //! does the same here, so the bytes match rather than only the meaning.
 
+use wasmetheus_model::go::{format_float_f, json_float};
 use wasmetheus_promql::ast::{
     AggregateExpr, AtModifier, BinaryExpr, Call, Cardinality, Duration, DurationExpr, Expr,
     MatrixSelector, SubqueryExpr, VectorSelector,
@@ -65,7 +66,7 @@ fn translate(expr: &Expr) -> Json {
         // Outside durations Prometheus leaves out `duration`.
         Expr::Number(n) => Json::Obj(vec![
             ("type", "numberLiteral".into()),
-            ("val", Json::Str(go_float(n.val))),
+            ("val", Json::Str(format_float_f(n.val))),
         ]),
         Expr::Paren(p) => Json::Obj(vec![
             ("type", "parenExpr".into()),
@@ -251,7 +252,7 @@ fn duration_expr(e: &DurationExpr, wrapped: bool) -> Json {
     match e {
         DurationExpr::Number { secs, duration } => Json::Obj(vec![
             ("type", "numberLiteral".into()),
-            ("val", Json::Str(go_float(*secs))),
+            ("val", Json::Str(format_float_f(*secs))),
             ("duration", (*duration).into()),
         ]),
         DurationExpr::Paren(inner) => duration_expr(inner, true),
@@ -268,25 +269,12 @@ fn strings(list: &[String]) -> Json {
     Json::List(list.iter().map(|s| s.as_str().into()).collect())
 }
 
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest digits that
-/// read back as `v`, never an exponent.
-fn go_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else {
-        // Rust's `Display` is also shortest-round-trip without exponent.
-        format!("{v}")
-    }
-}
-
 fn write(out: &mut String, value: &Json) {
     match value {
         Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Json::Int(n) => out.push_str(&n.to_string()),
-        Json::Float(v) => write_json_number(out, *v),
+        Json::Float(v) => out.push_str(&json_float(*v)),
         Json::Str(s) => write_string(out, s),
         Json::List(items) => {
             out.push('[');
@@ -315,28 +303,6 @@ fn write(out: &mut String, value: &Json) {
     }
 }
 
-/// A float as a JSON number the way Go encodes one: `'f'` format, or `'e'`
-/// below 1e-6 and from 1e21 on with a one-digit exponent where it fits.
-/// Go refuses NaN and infinities (the request fails); they are `null` here.
-fn write_json_number(out: &mut String, v: f64) {
-    if !v.is_finite() {
-        out.push_str("null");
-        return;
-    }
-    let abs = v.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format!("{v:e}");
-        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
-        let (sign, digits) = match exponent.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exponent),
-        };
-        out.push_str(&format!("{mantissa}e{sign}{digits}"));
-    } else {
-        out.push_str(&format!("{v}"));
-    }
-}
-
 /// A JSON string as Go's encoders write it (one implementation, in the
 /// model crate).
 pub use wasmetheus_model::go::write_json_string as write_string;
@@ -354,24 +320,6 @@ mod tests {
         let mut out = String::new();
         write_string(&mut out, "a<b>&\"\\\n\u{1}\u{2028}é");
         assert_eq!(out, r#""a\u003cb\u003e\u0026\"\\\n\u0001\u2028é""#);
-    }
-
-    #[test]
-    fn numbers_are_written_like_go() {
-        for (v, want) in [
-            (0.0, "0"),
-            (1.5, "1.5"),
-            (-2.0, "-2"),
-            (1e21, "1e+21"),
-            (1e-7, "1e-7"),
-        ] {
-            let mut out = String::new();
-            write_json_number(&mut out, v);
-            assert_eq!(out, want, "{v}");
-        }
-        assert_eq!(go_float(1e21), "1000000000000000000000");
-        assert_eq!(go_float(-0.5), "-0.5");
-        assert_eq!(go_float(f64::INFINITY), "+Inf");
     }
 
     #[test]

@@ -123,37 +123,24 @@ fn write_timestamp(out: &mut String, t: i64) {
     }
 }
 
-/// A float as a JSON string, as Go's `strconv.FormatFloat` with `'f'`, or
-/// `'e'` below 1e-6 and from 1e21 on.
+/// A float as a JSON string, as Prometheus' `jsonutil.MarshalFloat` writes
+/// sample values.
 fn write_float(out: &mut String, v: f64) {
     out.push('"');
     out.push_str(&format_float(v));
     out.push('"');
 }
 
+/// Prometheus' `jsonutil.MarshalFloat`: Go's `strconv.FormatFloat` with
+/// `'f'`, or `'e'` (`1e-07`, two exponent digits) below 1e-6 and from 1e21
+/// on; `NaN`, `+Inf`, `-Inf`.
 pub(crate) fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
     let abs = v.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        // Rust writes `1e-7`; Go writes `1e-07` (sign, two digits).
-        let s = format!("{v:e}");
-        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
-        let (sign, digits) = match exponent.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exponent),
-        };
-        return format!("{mantissa}e{sign}{digits:0>2}");
+    if abs.is_finite() && abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        wasmetheus_model::go::format_float_e(v)
+    } else {
+        wasmetheus_model::go::format_float_f(v)
     }
-    format!("{v}")
 }
 
 fn write_labels(out: &mut String, labels: &[Label]) {

@@ -180,18 +180,8 @@ fn parse_rfc3339(s: &str) -> Option<GoTime> {
 }
 
 /// `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest digits that read
-/// back, never an exponent. Rust's `Display` is the same algorithm.
-pub(crate) fn go_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_owned()
-    } else if v == f64::INFINITY {
-        "+Inf".to_owned()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".to_owned()
-    } else {
-        format!("{v}")
-    }
-}
+/// back, never an exponent (the one in `wasmetheus_model::go`).
+pub(crate) use wasmetheus_model::go::format_float_f as go_float;
 
 /// `model.Time.String()`: milliseconds as seconds.
 pub(crate) fn go_timestamp(ms: i64) -> String {

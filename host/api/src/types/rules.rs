@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
-use wasmetheus_model::go::write_json_string;
+use wasmetheus_model::go::{format_float_e, json_float, write_json_string};
 
 /// A rule group as the rule manager reports it.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -398,45 +398,7 @@ fn write_label_map(out: &mut String, labels: &BTreeMap<String, String>) {
 
 /// A duration as Go's `Duration.Seconds()` in a JSON number.
 fn write_seconds(out: &mut String, d: Duration) {
-    out.push_str(&go_json_float(d.as_secs_f64()));
-}
-
-/// A float as Go's `encoding/json` (and jsoniter's standard mode) writes
-/// it: the shortest digits, in `'f'` notation from 1e-6 up to 1e21,
-/// otherwise in `'e'` notation with `e-7`, `e+21`. Not finite (Go refuses
-/// to encode those): `null`.
-pub(crate) fn go_json_float(v: f64) -> String {
-    if !v.is_finite() {
-        return "null".to_owned();
-    }
-    let abs = v.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format!("{v:e}");
-        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
-        return match exponent.strip_prefix('-') {
-            Some(digits) => format!("{mantissa}e-{digits}"),
-            None => format!("{mantissa}e+{exponent:0>2}"),
-        };
-    }
-    format!("{v}")
-}
-
-/// Go's `strconv.FormatFloat(v, 'e', -1, 64)`: the shortest digits in
-/// `d.ddde±dd` form (`1e+00`, `4.2e+01`, `1e-07`), `NaN`, `+Inf`, `-Inf`.
-pub(crate) fn format_float_e(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
-    }
-    let s = format!("{v:e}");
-    let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
-    let (sign, digits) = match exponent.strip_prefix('-') {
-        Some(d) => ('-', d),
-        None => ('+', exponent),
-    };
-    format!("{mantissa}e{sign}{digits:0>2}")
+    out.push_str(&json_float(d.as_secs_f64()));
 }
 
 /// Go's zero `time.Time`, which an unset time marshals as.
@@ -457,46 +419,6 @@ fn write_go_time(out: &mut String, time: Option<SystemTime>) {
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
-
-    #[test]
-    fn floats_in_json_as_go_writes_them() {
-        for (v, want) in [
-            (0.0, "0"),
-            (60.0, "60"),
-            (0.5, "0.5"),
-            (0.000_012_345, "0.000012345"),
-            (0.000_001, "0.000001"),
-            (0.000_000_5, "5e-7"),
-            (1.5e-10, "1.5e-10"),
-            (1e20, "100000000000000000000"),
-            (1e21, "1e+21"),
-            (1.25e300, "1.25e+300"),
-            (-2.5, "-2.5"),
-            (f64::NAN, "null"),
-        ] {
-            assert_eq!(go_json_float(v), want, "{v}");
-        }
-    }
-
-    #[test]
-    fn alert_values_as_go_formats_them() {
-        for (v, want) in [
-            (1.0, "1e+00"),
-            (0.0, "0e+00"),
-            (-0.0, "-0e+00"),
-            (42.0, "4.2e+01"),
-            (0.1, "1e-01"),
-            (1e-7, "1e-07"),
-            (123_456_789.0, "1.23456789e+08"),
-            (1e100, "1e+100"),
-            (5e-324, "5e-324"),
-            (f64::NAN, "NaN"),
-            (f64::INFINITY, "+Inf"),
-            (f64::NEG_INFINITY, "-Inf"),
-        ] {
-            assert_eq!(format_float_e(v), want, "{v}");
-        }
-    }
 
     /// `lastError` is left out when empty (Go's `omitempty`), and a
     /// group's fields follow its rules.

@@ -9,7 +9,7 @@
 //!   host), `QueryUnescape` and `ParseQuery`.
 //! - [`path`], `path.Clean`.
 //! - here: the words Go's `os` and `net` packages use for a system error,
-//!   and JSON strings as Go's `encoding/json` writes them.
+//!   and JSON strings and numbers as Go's `encoding/json` writes them.
 //!
 //! Callers add their own context (`open PATH: `, `dial tcp ADDR: connect: `);
 //! this module only knows the Go parts they share. The items are also
@@ -70,6 +70,29 @@ pub fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// A float as a JSON number the way Go's `encoding/json` (and jsoniter's
+/// standard-library mode) writes one: the shortest digits, in `'f'` form
+/// from 1e-6 up to 1e21, otherwise in `'e'` form with the exponent's
+/// leading zero dropped (`1e-7`, `1e+21`). Go refuses to encode NaN and
+/// infinities; they are `null` here.
+pub fn json_float(v: f64) -> String {
+    if !v.is_finite() {
+        return "null".to_owned();
+    }
+    let abs = v.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        // Rust's `{:e}` already has no padding: `1e-7`, `1.5e21`.
+        let s = format!("{v:e}");
+        return match s.split_once('e') {
+            Some((mantissa, exponent)) if !exponent.starts_with('-') => {
+                format!("{mantissa}e+{exponent}")
+            }
+            _ => s,
+        };
+    }
+    strconv::format_float_f(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +112,29 @@ mod tests {
             json("x\n\u{1}\u{a0}<&\u{8}\u{c}\u{7f}\u{2028}"),
             "\"x\\n\\u0001\u{a0}\\u003c\\u0026\\u0008\\u000c\u{7f}\\u2028\""
         );
+    }
+
+    /// Rows of Go's `encoding/json` TestMarshalFloat cut-offs.
+    #[test]
+    fn json_floats_as_go_encoding_json() {
+        for (v, want) in [
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1.0, "1"),
+            (0.5, "0.5"),
+            (1e-6, "0.000001"),
+            (9.99e-7, "9.99e-7"),
+            (1e-7, "1e-7"),
+            (-1.5e-10, "-1.5e-10"),
+            (1e20, "100000000000000000000"),
+            (1e21, "1e+21"),
+            (1.5e300, "1.5e+300"),
+            (123456789.125, "123456789.125"),
+            (f64::NAN, "null"),
+            (f64::INFINITY, "null"),
+        ] {
+            assert_eq!(json_float(v), want, "{v}");
+        }
     }
 
     #[test]
