@@ -298,6 +298,86 @@ mod tests {
         assert!(!error.contains("hunter2"), "{error}");
     }
 
+    /// A target on 127.0.0.1 answering `a 1` in the text format to every
+    /// request, and the heads of the requests it got.
+    async fn text_target() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::clone(&heads);
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&head).into_owned());
+                let _ = tcp
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
+                          Content-Length: 4\r\nConnection: close\r\n\r\na 1\n",
+                    )
+                    .await;
+            }
+        });
+        (address, heads)
+    }
+
+    #[tokio::test]
+    async fn http_headers_and_credentials_are_sent_to_plain_http_targets() {
+        use wasmetheus_http_client::{Auth, HeaderSource, SecretSource};
+        let (address, heads) = text_target().await;
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("password");
+        std::fs::write(&password, "s3cret\n").unwrap();
+        let target = HttpTarget {
+            url: format!("http://{address}/metrics"),
+            client: Settings {
+                auth: Some(Auth::Basic {
+                    username: SecretSource::Text("alice".into()),
+                    password: SecretSource::File(password.to_str().unwrap().into()),
+                }),
+                headers: vec![("X-Tenant".into(), HeaderSource::Value("t1".into()))],
+                ..Settings::default()
+            },
+            body_size_limit: 0,
+            fallback: Fallback::None,
+        };
+        let (format, body) = Scraper::default()
+            .fetch_exposition(&target, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!((format, body.as_str()), (Fallback::Text, "a 1\n"));
+        let head = heads.lock().unwrap()[0].to_ascii_lowercase();
+        // base64("alice:s3cret"): the file's line break is trimmed.
+        assert!(
+            head.contains("\r\nauthorization: basic ywxpy2u6cznjcmv0\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nx-tenant: t1\r\n"), "{head}");
+        // A password file that is gone fails the scrape, naming the file.
+        std::fs::remove_file(&password).unwrap();
+        let error = Scraper::default()
+            .fetch_exposition(&target, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(
+            error.starts_with(&format!(
+                "unable to read basic_auth.password_file {}: ",
+                password.display()
+            )),
+            "{error}"
+        );
+        assert_eq!(heads.lock().unwrap().len(), 1);
+    }
+
     #[test]
     fn url_passwords_are_redacted_as_go_does() {
         for (url, shown) in [
