@@ -56,11 +56,24 @@ impl Alerting {
             },
         ));
         notifier.run();
+        let features = match args.features() {
+            Ok(features) => {
+                features.log();
+                features
+            }
+            Err(e) => {
+                tracing::error!("Error parsing feature list: {e}");
+                Features::default()
+            }
+        };
         let mut options = ManagerOptions::new(Arc::new(engine), storage);
         options.notify = Some(send_alerts(Arc::clone(&notifier), external_url));
         options.resend_delay = args.resend_delay;
         options.outage_tolerance = args.for_outage_tolerance;
         options.grace_period = args.for_grace_period;
+        options.concurrent_evals = features
+            .concurrent_rule_eval
+            .then_some(args.max_concurrent_evals as usize);
         Alerting {
             rules: wasmetheus_rules::Manager::new(options),
             notifier,
@@ -347,11 +360,17 @@ pub struct RulesArgs {
     #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_parser = parse_duration)]
     pub resend_delay: Duration,
     /// Global concurrency limit for independent rules that can run
-    /// concurrently. As in Prometheus without the concurrent-rule-eval
-    /// feature (not implemented here), rules are evaluated one after the
-    /// other and this is only listed.
+    /// concurrently. When set, "query.max-concurrency" may need to be
+    /// adjusted accordingly. Used with --enable-feature=concurrent-rule-eval
+    /// (without it rules are evaluated one after the other).
     #[arg(long = "rules.max-concurrent-evals", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_evals: u32,
+    /// Comma separated feature names to enable, as Prometheus 3's (may be
+    /// repeated). Implemented: concurrent-rule-eval. Prometheus' other
+    /// feature names are accepted with a line in the log saying what they
+    /// do here; unknown names are logged and ignored.
+    #[arg(long = "enable-feature", action = clap::ArgAction::Append)]
+    pub enable_feature: Vec<String>,
     /// The capacity of the queue for pending Alertmanager notifications.
     #[arg(
         long = "alertmanager.notification-queue-capacity",
@@ -382,9 +401,131 @@ impl Default for RulesArgs {
             for_grace_period: Duration::from_secs(600),
             resend_delay: Duration::from_secs(60),
             max_concurrent_evals: 4,
+            enable_feature: Vec::new(),
             notification_queue_capacity: 10_000,
             notification_batch_size: 256,
             drain_notification_queue_on_shutdown: true,
+        }
+    }
+}
+
+impl RulesArgs {
+    /// What `--enable-feature` asks for; an error for a combination
+    /// Prometheus refuses to start with.
+    pub fn features(&self) -> Result<Features, String> {
+        Features::parse(&self.enable_feature)
+    }
+}
+
+/// What happens to one `--enable-feature` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureEffect {
+    /// Implemented: Prometheus' log line.
+    Enabled(&'static str),
+    /// Always on in wasmetheus, so the option changes nothing.
+    AlwaysOn,
+    /// A Prometheus feature wasmetheus does not have.
+    NotImplemented,
+    /// A no-op in Prometheus too: its warning.
+    NoOp(&'static str),
+}
+
+/// Prometheus 3.14's `--enable-feature` names (`setFeatureListOptions` in
+/// `cmd/prometheus/main.go`) and what each does here.
+pub const FEATURES: &[(&str, FeatureEffect)] = {
+    use FeatureEffect::{AlwaysOn, Enabled, NoOp, NotImplemented};
+    &[
+        ("exemplar-storage", NotImplemented),
+        ("memory-snapshot-on-shutdown", NotImplemented),
+        ("extra-scrape-metrics", NotImplemented),
+        ("metadata-wal-records", NotImplemented),
+        ("promql-per-step-stats", NotImplemented),
+        ("auto-reload-config", NotImplemented),
+        (
+            "concurrent-rule-eval",
+            Enabled("Experimental concurrent rule evaluation enabled."),
+        ),
+        ("promql-experimental-functions", AlwaysOn),
+        ("promql-duration-expr", AlwaysOn),
+        (
+            "native-histograms",
+            NoOp(
+                "This option for --enable-feature is a no-op. To scrape native histograms, set the scrape_native_histograms scrape config setting to true.",
+            ),
+        ),
+        (
+            "ooo-native-histograms",
+            NoOp(
+                "This option for --enable-feature is now permanently enabled and therefore a no-op.",
+            ),
+        ),
+        ("created-timestamp-zero-ingestion", NotImplemented),
+        ("delayed-compaction", NotImplemented),
+        ("promql-delayed-name-removal", AlwaysOn),
+        ("promql-extended-range-selectors", AlwaysOn),
+        ("promql-binop-fill-modifiers", AlwaysOn),
+        ("old-ui", NotImplemented),
+        ("otlp-deltatocumulative", NotImplemented),
+        ("otlp-native-delta-ingestion", NotImplemented),
+        ("type-and-unit-labels", NotImplemented),
+        ("use-uncached-io", NotImplemented),
+    ]
+};
+
+/// `--enable-feature` read as Prometheus reads it: every value split at
+/// commas, empty names skipped, each name once per mention.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Features {
+    /// `concurrent-rule-eval`: independent rules of a group evaluated at
+    /// once, within `--rules.max-concurrent-evals`.
+    pub concurrent_rule_eval: bool,
+    /// Each name given, with its effect (`None`: unknown).
+    pub names: Vec<(String, Option<FeatureEffect>)>,
+}
+
+impl Features {
+    /// Reads the values of `--enable-feature`. Enabling both OTLP delta
+    /// options is Prometheus' error.
+    pub fn parse(values: &[String]) -> Result<Features, String> {
+        let mut features = Features::default();
+        for name in values.iter().flat_map(|v| v.split(',')) {
+            if name.is_empty() {
+                continue;
+            }
+            let effect = FEATURES
+                .iter()
+                .find(|(known, _)| *known == name)
+                .map(|(_, effect)| *effect);
+            if name == "concurrent-rule-eval" {
+                features.concurrent_rule_eval = true;
+            }
+            features.names.push((name.to_owned(), effect));
+        }
+        let named = |n: &str| features.names.iter().any(|(name, _)| name == n);
+        if named("otlp-deltatocumulative") && named("otlp-native-delta-ingestion") {
+            return Err("cannot enable otlp-deltatocumulative and otlp-native-delta-ingestion features at the same time".to_owned());
+        }
+        Ok(features)
+    }
+
+    /// One log line per name: Prometheus' for what is implemented or a
+    /// no-op there, a warning for what wasmetheus does not have, and
+    /// Prometheus' warning for unknown names.
+    pub fn log(&self) {
+        for (option, effect) in &self.names {
+            match effect {
+                Some(FeatureEffect::Enabled(message)) => tracing::info!("{message}"),
+                Some(FeatureEffect::AlwaysOn) => tracing::info!(
+                    option = %option,
+                    "This option for --enable-feature is always enabled in wasmetheus and therefore a no-op."
+                ),
+                Some(FeatureEffect::NotImplemented) => tracing::warn!(
+                    option = %option,
+                    "This option for --enable-feature is not implemented by wasmetheus and has no effect."
+                ),
+                Some(FeatureEffect::NoOp(message)) => tracing::warn!(option = %option, "{message}"),
+                None => tracing::warn!(option = %option, "Unknown option for --enable-feature"),
+            }
         }
     }
 }
@@ -397,6 +538,50 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One log line per feature name: Prometheus' own for what is
+    /// implemented, a no-op there, or unknown; ours for what is always on
+    /// or missing here.
+    #[test]
+    fn feature_names_are_logged_once_each() {
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .without_time()
+            .finish();
+        let features = Features::parse(&[
+            "concurrent-rule-eval,ooo-native-histograms".to_owned(),
+            "promql-duration-expr,exemplar-storage,nope".to_owned(),
+        ])
+        .unwrap();
+        tracing::subscriber::with_default(subscriber, || features.log());
+        let text = String::from_utf8(buffer.0.lock().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let want = [
+            "INFO wasmetheus::alerting: Experimental concurrent rule evaluation enabled.",
+            "WARN wasmetheus::alerting: This option for --enable-feature is now permanently enabled and therefore a no-op. option=ooo-native-histograms",
+            "INFO wasmetheus::alerting: This option for --enable-feature is always enabled in wasmetheus and therefore a no-op. option=promql-duration-expr",
+            "WARN wasmetheus::alerting: This option for --enable-feature is not implemented by wasmetheus and has no effect. option=exemplar-storage",
+            "WARN wasmetheus::alerting: Unknown option for --enable-feature option=nope",
+        ];
+        assert_eq!(lines.len(), want.len(), "{text}");
+        for (line, want) in lines.iter().zip(want) {
+            assert_eq!(line.trim(), want);
+        }
+    }
 
     /// Go's `url.QueryEscape` of PromQL texts, as Prometheus' generator
     /// URLs carry them.

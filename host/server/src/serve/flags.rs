@@ -267,6 +267,8 @@ impl ServeArgs {
                 "rules.max-concurrent-evals",
                 self.rules.max_concurrent_evals.to_string(),
             ),
+            // As kingpin shows a repeated flag: the values joined by commas.
+            ("enable-feature", self.rules.enable_feature.join(",")),
             (
                 "alertmanager.notification-queue-capacity",
                 self.rules.notification_queue_capacity.to_string(),
@@ -380,6 +382,104 @@ mod tests {
         assert!(bare.rules.drain_notification_queue_on_shutdown);
         assert!(parse(&["--alertmanager.notification-batch-size=0"]).is_err());
         assert!(parse(&["--rules.alert.resend-delay=soon"]).is_err());
+    }
+
+    /// `--enable-feature` as Prometheus reads it: repeatable, values
+    /// split at commas, listed joined by commas; each name's effect, and
+    /// the combination Prometheus refuses.
+    #[test]
+    fn enable_feature_is_repeatable_and_listed() {
+        use crate::alerting::FeatureEffect;
+        let args = parse(&[]).unwrap();
+        assert!(args.rules.enable_feature.is_empty());
+        assert_eq!(args.flag_values()["enable-feature"], "");
+        assert!(!args.rules.features().unwrap().concurrent_rule_eval);
+        let args = parse(&[
+            "--enable-feature=concurrent-rule-eval,native-histograms",
+            "--enable-feature",
+            "bogus,,promql-experimental-functions",
+            "--enable-feature=use-uncached-io",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.flag_values()["enable-feature"],
+            "concurrent-rule-eval,native-histograms,bogus,,promql-experimental-functions,use-uncached-io"
+        );
+        let features = args.rules.features().unwrap();
+        assert!(features.concurrent_rule_eval);
+        let effects: Vec<(&str, Option<FeatureEffect>)> = features
+            .names
+            .iter()
+            .map(|(name, effect)| (name.as_str(), *effect))
+            .collect();
+        assert_eq!(
+            effects,
+            [
+                (
+                    "concurrent-rule-eval",
+                    Some(FeatureEffect::Enabled(
+                        "Experimental concurrent rule evaluation enabled."
+                    ))
+                ),
+                (
+                    "native-histograms",
+                    Some(FeatureEffect::NoOp(
+                        "This option for --enable-feature is a no-op. To scrape native histograms, set the scrape_native_histograms scrape config setting to true."
+                    ))
+                ),
+                ("bogus", None),
+                (
+                    "promql-experimental-functions",
+                    Some(FeatureEffect::AlwaysOn)
+                ),
+                ("use-uncached-io", Some(FeatureEffect::NotImplemented)),
+            ]
+        );
+        let both = parse(&["--enable-feature=otlp-deltatocumulative,otlp-native-delta-ingestion"])
+            .unwrap();
+        assert_eq!(
+            both.rules.features().unwrap_err(),
+            "cannot enable otlp-deltatocumulative and otlp-native-delta-ingestion features at the same time"
+        );
+    }
+
+    /// Prometheus 3.14's feature names, each known once.
+    #[test]
+    fn every_prometheus_feature_name_is_known() {
+        let names = [
+            "exemplar-storage",
+            "memory-snapshot-on-shutdown",
+            "extra-scrape-metrics",
+            "metadata-wal-records",
+            "promql-per-step-stats",
+            "auto-reload-config",
+            "concurrent-rule-eval",
+            "promql-experimental-functions",
+            "promql-duration-expr",
+            "native-histograms",
+            "ooo-native-histograms",
+            "created-timestamp-zero-ingestion",
+            "delayed-compaction",
+            "promql-delayed-name-removal",
+            "promql-extended-range-selectors",
+            "promql-binop-fill-modifiers",
+            "old-ui",
+            "otlp-deltatocumulative",
+            "otlp-native-delta-ingestion",
+            "type-and-unit-labels",
+            "use-uncached-io",
+        ];
+        let known: Vec<&str> = crate::alerting::FEATURES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(known, names);
+        let features = crate::alerting::Features::parse(&[names.join(",")]).unwrap_err();
+        assert!(features.contains("otlp"), "{features}");
+        let without_otlp: Vec<String> = names
+            .iter()
+            .filter(|n| **n != "otlp-native-delta-ingestion")
+            .map(|n| (*n).to_owned())
+            .collect();
+        let features = crate::alerting::Features::parse(&without_otlp).unwrap();
+        assert!(features.names.iter().all(|(_, effect)| effect.is_some()));
     }
 
     #[test]
