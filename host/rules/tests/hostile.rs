@@ -1,4 +1,5 @@
-//! Hostile input: huge rule files, deeply nested YAML, a rule whose
+//! Hostile input: huge rule files (over the size limit: an error, the
+//! manager keeps its groups), deeply nested YAML, a rule whose
 //! result is far over its group's limit, odd rule names, templates that
 //! fail at load. Each gives a result or a clear error, never a panic, in
 //! bounded time.
@@ -271,4 +272,63 @@ fn every_problem_is_reported_as_upstream() {
         f.yml: group "g", rule 1, "T": invalid label name: __name__
         f.yml: group "g", rule 1, "T": annotation "s": template: __alert_T:1: undefined variable "$label"
         f.yml: 19:5: Groupname must not be empty"#]].assert_eq(&errors.join("\n"));
+}
+
+/// A rule file over the size limit is an error naming the file and the
+/// limit, read no further than the limit; the manager keeps its groups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_over_large_rule_file_is_an_error_and_the_old_groups_stay() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("rules.yml");
+    let small = "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: vector(1)\n";
+    std::fs::write(&path, small).expect("writes");
+    let store = std::sync::Arc::new(MemStore::new());
+    let manager = wasmetheus_rules::Manager::new(wasmetheus_rules::ManagerOptions::new(
+        std::sync::Arc::new(Engine::default()),
+        store,
+    ));
+    manager
+        .update(
+            std::slice::from_ref(&path),
+            Duration::from_secs(60),
+            Vec::new(),
+            "",
+        )
+        .expect("the small file loads");
+    // A valid file (a comment after the rules) one byte over the limit.
+    let limit = rulefmt::MAX_RULE_FILE_BYTES as usize;
+    let mut file = std::fs::File::create(&path).expect("creates");
+    file.write_all(small.as_bytes()).expect("writes");
+    let mut padding = vec![b' '; limit + 1 - small.len()];
+    padding[0] = b'#';
+    file.write_all(&padding).expect("writes");
+    drop(file);
+    let started = Instant::now();
+    let errors = rulefmt::parse_file(&path, &ParseOptions::default()).expect_err("too large");
+    let text = errors[0].to_string();
+    assert!(
+        text.contains(&path.display().to_string()) && text.contains("32MiB"),
+        "{text}"
+    );
+    let error = manager
+        .update(
+            std::slice::from_ref(&path),
+            Duration::from_secs(60),
+            Vec::new(),
+            "",
+        )
+        .expect_err("too large");
+    assert!(error.to_string().contains("larger than 32MiB"), "{error}");
+    assert_eq!(manager.groups().len(), 1, "the old group stays");
+    assert_eq!(manager.groups()[0].rules[0].query(), "vector(1)");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // At the limit the file loads.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("opens");
+    file.set_len(limit as u64).expect("truncates");
+    rulefmt::parse_file(&path, &ParseOptions::default()).expect("at the limit");
+    manager.stop();
 }
