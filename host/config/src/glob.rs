@@ -1,7 +1,7 @@
 //! Go's `path/filepath` globbing, as Prometheus uses it for `rule_files`,
 //! `scrape_config_files` and `file_sd_configs`: [`matches`] is
-//! `filepath.Match`, [`glob`] is `filepath.Glob` (Unix separators), [`clean`]
-//! is `filepath.Clean`. `check config`, the configuration loader and file
+//! `filepath.Match`, [`glob`] is `filepath.Glob` (Unix separators); the
+//! cleaning of paths is `wasmetheus_model::go::clean_path`. `check config`, the configuration loader and file
 //! discovery all call these, so a pattern finds the same files in each.
 //!
 //! Written here rather than taken from the `glob` or `globset` crates:
@@ -20,6 +20,7 @@
 //! of a thousand stars costs no more than one.
 
 use std::path::{Path, PathBuf};
+use wasmetheus_model::go::clean_path;
 
 /// Go's `filepath.ErrBadPattern`: the pattern is malformed (an unclosed or
 /// empty `[...]` class, an unescaped `-` or `]` inside one, or a trailing
@@ -308,38 +309,10 @@ fn glob_in(dir: &str, pattern: &str, found: &mut Vec<String>) -> Result<(), BadP
     names.sort();
     for name in names {
         if matches(pattern, &name)? {
-            found.push(clean(&format!("{dir}/{name}")));
+            found.push(clean_path(&format!("{dir}/{name}")));
         }
     }
     Ok(())
-}
-
-/// Go's `filepath.Clean`: the shortest equivalent path, lexically.
-pub fn clean(path: &str) -> String {
-    if path.is_empty() {
-        return ".".to_owned();
-    }
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            other => parts.push(other),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_owned(),
-        (false, false) => joined,
-    }
 }
 
 /// Go's `filepath.Dir`: the directory part of `path`, `.` for a bare file
@@ -492,10 +465,6 @@ mod tests {
 
     #[test]
     fn relative_patterns_stay_relative() {
-        // Go joins with `.` by cleaning it away.
-        assert_eq!(clean("./a.yml"), "a.yml");
-        assert_eq!(clean("/../x"), "/x");
-        assert_eq!(clean("a/../../b"), "../b");
         assert_eq!(clean_glob_path(""), ".");
         assert_eq!(clean_glob_path("/"), "/");
         assert_eq!(clean_glob_path("a/b/"), "a/b");

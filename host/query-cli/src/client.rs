@@ -37,17 +37,8 @@ pub(crate) fn parse_query(raw: &str) -> Vec<(String, String)> {
 /// Go's `path.Join(base, ep)`: joined, then `path.Clean`ed. Label names go
 /// into the path unescaped, so `..` in one climbs as in Go.
 fn join_path(base: &str, ep: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in base.split('/').chain(ep.split('/')) {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
-    format!("/{}", parts.join("/"))
+    // Rooted, so `..` stops at `/`.
+    wasmetheus_model::go::clean_path(&format!("/{base}/{ep}"))
 }
 
 pub(crate) struct Client {

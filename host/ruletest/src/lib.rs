@@ -243,7 +243,7 @@ fn resolve_rule_files(
     let mut files = Vec::new();
     for rf in patterns {
         let pattern = if !rf.is_empty() && !Path::new(rf).is_absolute() {
-            wasmetheus_config::glob::clean(&base.join(rf).to_string_lossy())
+            wasmetheus_model::go::clean_path(&base.join(rf).to_string_lossy())
         } else {
             rf.clone()
         };

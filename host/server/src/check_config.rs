@@ -32,11 +32,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use wasmetheus_config::glob::{clean, glob};
+use wasmetheus_config::glob::glob;
 use wasmetheus_config::{
     AlertmanagerConfig, Config, ConfigError, PromDuration, ScrapeConfig, TlsConfig,
 };
 use wasmetheus_model::Label;
+use wasmetheus_model::go::clean_path as clean;
 use wasmetheus_relabel::relabel;
 
 use crate::scrape_targets::{TargetGroup, populate, scrape_options};

@@ -13,9 +13,9 @@ pub fn join_dir(dir: &Path, path: &str) -> String {
     }
     let dir = dir.to_string_lossy();
     if dir.is_empty() {
-        return crate::glob::clean(path);
+        return wasmetheus_model::go::clean_path(path);
     }
-    crate::glob::clean(&format!("{dir}/{path}"))
+    wasmetheus_model::go::clean_path(&format!("{dir}/{path}"))
 }
 
 pub(crate) fn join_opt(dir: &Path, path: &mut Option<String>) {

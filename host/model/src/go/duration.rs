@@ -254,10 +254,9 @@ impl ModelDurationError {
     /// whose tests still pin 2.x's texts use this; the `Display` is 3.x's.
     pub fn v2_text(&self) -> String {
         match self {
-            ModelDurationError::UnknownUnit { text, .. } => ModelDurationError::Invalid {
-                text: text.clone(),
+            ModelDurationError::UnknownUnit { text, .. } => {
+                ModelDurationError::Invalid { text: text.clone() }.to_string()
             }
-            .to_string(),
             other => other.to_string(),
         }
     }

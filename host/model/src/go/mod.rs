@@ -90,7 +90,7 @@ pub fn json_float(v: f64) -> String {
             _ => s,
         };
     }
-    strconv::format_float_f(v)
+    format_float_f(v)
 }
 
 #[cfg(test)]
