@@ -15,7 +15,8 @@ use wasmetheus_promqltest::{Counts, MemStore, run_script};
 /// Runs every corpus file and prints per-file counts. Every case without
 /// native histograms must pass (those with them count when they pass and
 /// are skipped otherwise; `native_histogram_cases_are_skipped_never_passed`
-/// checks that only they are). `WASMETHEUS_SHOW_FAILURES=1` prints every failure even on success.
+/// checks that only they are). `WASMETHEUS_SHOW_FAILURES=1` prints every
+/// failure even on success.
 #[test]
 fn corpus() {
     let files = corpus_files();
