@@ -37,19 +37,18 @@ pub(crate) async fn snapshot(
         Ok(p) => p,
         Err(r) => return *r,
     };
-    // Go's `strconv.ParseBool`.
     let skip_head = match param(&params, "skip_head") {
-        None | Some("" | "0" | "f" | "F" | "false" | "FALSE" | "False") => false,
-        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => true,
-        Some(v) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "bad_data",
-                format!(
-                    "invalid parameter \"skip_head\": unable to parse boolean: strconv.ParseBool: parsing {v:?}: invalid syntax"
-                ),
-            );
-        }
+        None | Some("") => false,
+        Some(v) => match wasmetheus_model::go::parse_bool(v) {
+            Ok(b) => b,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_data",
+                    format!("invalid parameter \"skip_head\": unable to parse boolean: {e}"),
+                );
+            }
+        },
     };
     match backend.tsdb_snapshot(skip_head).await {
         Ok(name) => crate::DataFirst::success(Snapshot { name }).into_response(),

@@ -61,8 +61,14 @@ impl RulesRequest {
     /// Reads the query string, checking the parameters in Prometheus'
     /// order.
     fn parse(raw_query: &str) -> Result<Self, Box<Response>> {
-        let form = parse_query(raw_query)
-            .map_err(|e| Box::new(bad_data(format!("error parsing form values: {e}"))))?;
+        let form = match wasmetheus_model::go::parse_query(raw_query) {
+            (form, None) => form,
+            (_, Some(e)) => {
+                return Err(Box::new(bad_data(format!(
+                    "error parsing form values: {e}"
+                ))));
+            }
+        };
         let all = |name: &'static str| {
             form.iter()
                 .filter(move |(k, _)| k == name)
@@ -89,7 +95,7 @@ impl RulesRequest {
         let exclude = go_to_lower(first("exclude_alerts").unwrap_or(""));
         let exclude_alerts = match exclude.as_str() {
             "" => false,
-            v => go_parse_bool(v).map_err(|e| {
+            v => wasmetheus_model::go::parse_bool(v).map_err(|e| {
                 Box::new(invalid_param(
                     "exclude_alerts",
                     format_args!("error converting exclude_alerts: {e}"),
@@ -295,69 +301,6 @@ pub(crate) async fn alertmanagers(State(backend): State<Arc<dyn Backend>>) -> Re
 
 // ---- Go's readings of parameters ----
 
-/// Go's `url.ParseQuery`: `&`-separated `key=value` pairs, `+` and `%XX`
-/// decoded. A pair with a `;` is refused (the last such error wins), as is
-/// a malformed escape (the first wins); the other pairs are still read,
-/// but the error is what the caller sees.
-fn parse_query(query: &str) -> Result<Vec<(String, String)>, String> {
-    let mut form = Vec::new();
-    let mut err: Option<String> = None;
-    for pair in query.split('&') {
-        if pair.contains(';') {
-            err = Some("invalid semicolon separator in query".to_owned());
-            continue;
-        }
-        if pair.is_empty() {
-            continue;
-        }
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match (query_unescape(key), query_unescape(value)) {
-            (Ok(key), Ok(value)) => form.push((key, value)),
-            (Err(e), _) | (_, Err(e)) => {
-                err.get_or_insert(e);
-            }
-        }
-    }
-    match err {
-        Some(e) => Err(e),
-        None => Ok(form),
-    }
-}
-
-/// Go's `url.QueryUnescape`, with its error text.
-fn query_unescape(s: &str) -> Result<String, String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = |j: usize| bytes.get(j).and_then(|b| (*b as char).to_digit(16));
-                match (hex(i + 1), hex(i + 2)) {
-                    (Some(hi), Some(lo)) => {
-                        // Two hex digits: at most 0xff.
-                        out.push((hi * 16 + lo) as u8);
-                        i += 3;
-                    }
-                    _ => {
-                        let bad = &bytes[i..bytes.len().min(i + 3)];
-                        return Err(format!("invalid URL escape {}", go_quote(bad)));
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    Ok(String::from_utf8_lossy(&out).into_owned())
-}
-
 /// Go's `strings.ToLower`: each character's simple lower case.
 fn go_to_lower(s: &str) -> String {
     s.chars()
@@ -373,18 +316,6 @@ fn go_to_lower(s: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Go's `strconv.ParseBool`, with its error text.
-fn go_parse_bool(s: &str) -> Result<bool, String> {
-    match s {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err(format!(
-            "strconv.ParseBool: parsing {}: invalid syntax",
-            go_quote(s.as_bytes())
-        )),
-    }
 }
 
 /// Go's `strconv.ParseInt(s, 10, 32)`, with its error texts: digits after
@@ -432,33 +363,6 @@ use wasmetheus_model::go::quote_bytes as go_quote;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn queries_parse_as_go_parses_them() {
-        let ok = |q: &str| parse_query(q).unwrap();
-        assert_eq!(
-            ok("a=1&b=x+y&a=%41&&c&d="),
-            [
-                ("a".into(), "1".into()),
-                ("b".into(), "x y".into()),
-                ("a".into(), "A".into()),
-                ("c".into(), String::new()),
-                ("d".into(), String::new()),
-            ]
-        );
-        for (query, want) in [
-            ("a=%zz", "invalid URL escape \"%zz\""),
-            ("a=%4", "invalid URL escape \"%4\""),
-            ("a=%", "invalid URL escape \"%\""),
-            ("%zzz=1", "invalid URL escape \"%zz\""),
-            ("a=1;b=2", "invalid semicolon separator in query"),
-            // The first escape error, unless a semicolon comes later.
-            ("a=%1&b=%2", "invalid URL escape \"%1\""),
-            ("a=%1&b=;", "invalid semicolon separator in query"),
-        ] {
-            assert_eq!(parse_query(query), Err(want.to_owned()), "{query}");
-        }
-    }
 
     #[test]
     fn integers_parse_as_go_parses_them() {

@@ -178,6 +178,23 @@ mod tests {
         let (form, err) = parse_query("a=1;b=2&c=3");
         assert_eq!(form, owned(&[("c", "3")]));
         assert_eq!(err, Some(QueryError::Semicolon));
+        // The first escape error, unless a semicolon comes later.
+        let error = |q: &str| parse_query(q).1.map(|e| e.to_string());
+        for (query, want) in [
+            ("a=%zz", r#"invalid URL escape "%zz""#),
+            ("a=%4", r#"invalid URL escape "%4""#),
+            ("a=%", r#"invalid URL escape "%""#),
+            ("%zzz=1", r#"invalid URL escape "%zz""#),
+            ("a=1;b=2", "invalid semicolon separator in query"),
+            ("a=%1&b=%2", r#"invalid URL escape "%1""#),
+            ("a=%1&b=;", "invalid semicolon separator in query"),
+        ] {
+            assert_eq!(error(query).as_deref(), Some(want), "{query}");
+        }
+        assert_eq!(
+            pairs("a=1&b=x+y&a=%41&&c&d="),
+            owned(&[("a", "1"), ("b", "x y"), ("a", "A"), ("c", ""), ("d", "")])
+        );
         let (form, err) = parse_query("a=%zz&b=%4&c=%41");
         assert_eq!(form, owned(&[("c", "A")]));
         assert_eq!(
