@@ -99,7 +99,10 @@ fn independent_rules(name: &str, n: usize) -> String {
     text
 }
 
-fn add(store: &dyn Storage, samples: &[(&[(&str, &str)], i64, f64)]) {
+/// Labels (name, value), time, value.
+type Sample<'a> = (&'a [(&'a str, &'a str)], i64, f64);
+
+fn add(store: &dyn Storage, samples: &[Sample<'_>]) {
     let mut app = store.appender();
     for (labels, t, v) in samples {
         let mut labels: Vec<Label> = labels.iter().map(|(n, v)| Label::new(*n, *v)).collect();
@@ -307,7 +310,7 @@ fn concurrent_evaluation_gives_the_results_of_evaluation_in_order() {
         ),
     ];
     let engine = Engine::default();
-    let base: &[(&[(&str, &str)], i64, f64)] = &[
+    let base: &[Sample<'_>] = &[
         (&[("__name__", "base")], 0, 1.0),
         (&[("__name__", "m"), ("a", "1")], 0, 1.0),
         (&[("__name__", "m"), ("a", "2")], 0, 2.0),

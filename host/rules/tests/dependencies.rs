@@ -10,6 +10,11 @@
 //! are runs of consecutive rules, so a rule reading one defined after it
 //! still sees that rule's previous value, as in order.
 
+#![allow(
+    clippy::single_range_in_vec_init,
+    reason = "a group's batches are a list of ranges, some of one"
+)]
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
