@@ -1,8 +1,8 @@
 //! Functions of classic histograms (bucket series with an `le` label):
 //! `histogram_quantile`, `histogram_quantiles`, `histogram_fraction`, and
 //! the native-histogram-only `histogram_count`, `histogram_sum`,
-//! `histogram_avg`, `histogram_stddev`, `histogram_stdvar` (which give
-//! nothing for floats).
+//! `histogram_avg` (computed), `histogram_stddev`, `histogram_stdvar`
+//! (which refuse native histograms for now); all give nothing for floats.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -19,8 +19,30 @@ use crate::labels::{get_label, set_label};
 /// `histogram_stddev` and `histogram_stdvar`: native histograms only, so
 /// floats give nothing.
 pub(super) fn native_only(ctx: &mut dyn Context, c: &Call, t: i64) -> Result<Val> {
-    ctx.eval_vector(&c.args[0], t)?;
-    Ok(Val::Vector(Vec::new()))
+    let v = ctx.eval_vector(&c.args[0], t)?;
+    let f: fn(&crate::value::Histogram) -> f64 = match c.func.name {
+        "histogram_count" => |h| h.count,
+        "histogram_sum" => |h| h.sum,
+        "histogram_avg" => |h| h.sum / h.count,
+        // The engine refuses histograms for the others before this.
+        _ => return Ok(Val::Vector(Vec::new())),
+    };
+    // Prometheus' `simpleHistogramFunc`: one float per histogram, the
+    // name dropped; floats are left out.
+    Ok(Val::Vector(
+        v.into_iter()
+            .filter_map(|s| {
+                let h = s.h?;
+                Some(Sample {
+                    labels: s.labels,
+                    t,
+                    v: f(&h),
+                    h: None,
+                    drop_name: true,
+                })
+            })
+            .collect(),
+    ))
 }
 
 pub(super) fn histogram_fraction(ctx: &mut dyn Context, c: &Call, t: i64) -> Result<Val> {

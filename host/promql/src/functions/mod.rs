@@ -352,8 +352,8 @@ impl std::fmt::Debug for FunctionRef {
 }
 
 /// The functions that take native histograms in their instant or range
-/// vector argument: they pass them through, count them, or only read
-/// their labels or timestamps. The engine refuses histograms in the
+/// vector argument: they pass them through, count them, only read their
+/// labels or timestamps, or read a histogram's count or sum. The engine refuses histograms in the
 /// arguments of every other function (the range functions sort theirs
 /// out in `range.rs`).
 pub(crate) fn takes_histograms(c: &Call) -> bool {
@@ -369,6 +369,9 @@ pub(crate) fn takes_histograms(c: &Call) -> bool {
                 | "timestamp"
                 | "absent"
                 | "absent_over_time"
+                | "histogram_count"
+                | "histogram_sum"
+                | "histogram_avg"
         )
 }
 
