@@ -24,6 +24,7 @@ mod global;
 mod go_yaml;
 pub use go_yaml::bare_message as yaml_error_message;
 mod http_client;
+pub mod limited;
 mod not_in_effect;
 mod otlp;
 mod plugins;

@@ -144,7 +144,9 @@ fn test_file(
         suite.abort(&e);
         vec![e]
     };
-    let text = match read_limited(path, MAX_FILE_BYTES) {
+    let read = std::fs::File::open(path)
+        .and_then(|file| wasmetheus_config::limited::read_at_most(file, MAX_FILE_BYTES));
+    let text = match read {
         Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
         Ok(None) => {
             return abort(
@@ -222,16 +224,6 @@ fn test_file(
 /// stream) is refused.
 const MAX_FILE_BYTES: u64 = 256 << 20;
 
-/// A file's bytes, `None` when it holds more than `limit`.
-fn read_limited(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)?;
-    Ok((bytes.len() as u64 <= limit).then_some(bytes))
-}
-
 /// promtool's `resolveAndGlobFilepaths`: relative paths are joined to the
 /// test file's directory, then globbed; a pattern matching nothing is a
 /// warning.
@@ -254,22 +246,4 @@ fn resolve_rule_files(
         files.extend(matched);
     }
     Ok(files)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endless_files_are_read_up_to_the_limit_only() {
-        assert_eq!(read_limited(Path::new("/dev/zero"), 1000).unwrap(), None);
-        let small = read_limited(
-            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src/lib.rs")),
-            1 << 20,
-        )
-        .unwrap()
-        .unwrap();
-        assert!(small.starts_with(b"//!"));
-        assert!(read_limited(Path::new("/no/such/file"), 10).is_err());
-    }
 }

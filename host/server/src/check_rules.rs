@@ -126,17 +126,14 @@ pub fn run(
 }
 
 fn read_stdin(stdin: &mut dyn Read, limit: u64) -> Result<String, String> {
-    let mut bytes = Vec::new();
-    stdin.take(limit + 1).read_to_end(&mut bytes).map_err(|e| {
-        format!(
+    match wasmetheus_config::limited::read_at_most(stdin, limit) {
+        Ok(Some(bytes)) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Ok(None) => Err(format!("standard input is larger than {limit} bytes")),
+        Err(e) => Err(format!(
             "read /dev/stdin: {}",
             wasmetheus_model::go::io_error_text(&e)
-        )
-    })?;
-    if bytes.len() as u64 > limit {
-        return Err(format!("standard input is larger than {limit} bytes"));
+        )),
     }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 #[cfg(test)]
