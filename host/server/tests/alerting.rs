@@ -634,3 +634,65 @@ async fn sighup_reloads_the_rules_of_the_process() {
     };
     assert!(status.success(), "{status}");
 }
+
+/// `--enable-feature=concurrent-rule-eval`: the server evaluates a group
+/// of independent and dependent rules concurrently with the results of
+/// evaluation in order; `status/flags` lists the features, and unknown
+/// names do not stop the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_rule_evaluation_when_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:
+- name: g
+  interval: 1s
+  rules:
+  - record: a
+    expr: vector(1)
+  - record: b
+    expr: vector(2)
+  - record: c
+    expr: a + b
+  - record: d
+    expr: c * 10
+",
+    )
+    .unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        "global:\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\nscrape_configs: []\n",
+    )
+    .unwrap();
+    let mut args = serve_args(dir.path(), &config);
+    args.rules.enable_feature = vec![
+        "concurrent-rule-eval,no-such-feature".to_owned(),
+        "exemplar-storage".to_owned(),
+    ];
+    args.rules.max_concurrent_evals = 2;
+    let server = wasmetheus::serve::start(args).await.unwrap();
+    let addr = server.address;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve_until(async {
+        let _ = stopped.await;
+    }));
+    wait_for(addr, "d = (a + b) * 10", async || {
+        single_value(addr, "d").await == Some(30.0)
+    })
+    .await;
+    assert_eq!(single_value(addr, "c").await, Some(3.0));
+    let (_, flags) = http(addr, "GET", "/api/v1/status/flags").await;
+    assert!(
+        flags.contains(
+            "\"enable-feature\":\"concurrent-rule-eval,no-such-feature,exemplar-storage\""
+        ),
+        "{flags}"
+    );
+    assert!(
+        flags.contains("\"rules.max-concurrent-evals\":\"2\""),
+        "{flags}"
+    );
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+}
