@@ -100,6 +100,21 @@ impl FloatHistogram {
             && (!compare_hint || self.counter_reset_hint == actual.counter_reset_hint)
     }
 
+    /// Every count (the total, the zero bucket's, each bucket's) and the
+    /// sum scaled by `factor`, the layout and the hint kept (Prometheus'
+    /// `FloatHistogram.Mul`).
+    pub fn mul(&self, factor: f64) -> FloatHistogram {
+        let scale = |v: &[f64]| v.iter().map(|c| c * factor).collect();
+        FloatHistogram {
+            count: self.count * factor,
+            sum: self.sum * factor,
+            zero_count: self.zero_count * factor,
+            positive: scale(&self.positive),
+            negative: scale(&self.negative),
+            ..self.clone()
+        }
+    }
+
     /// `self + other` (or `self - other` when `negate`), bucket by bucket,
     /// as the `{{A}}+{{B}}xN` load notation needs. A finer schema is first
     /// reduced to the coarser one, like Prometheus does.
@@ -312,5 +327,24 @@ mod tests {
             ..FloatHistogram::default()
         };
         assert_eq!(a.add(&fine, true).to_string(), "{{count:3 buckets:[1 0]}}");
+    }
+
+    #[test]
+    fn mul_scales_counts_and_sum_and_keeps_the_layout() {
+        let h = FloatHistogram {
+            schema: 1,
+            count: 3.0,
+            sum: 1.5,
+            zero_count: 1.0,
+            zero_threshold: 0.5,
+            offset: -1,
+            positive: vec![1.0, 0.0, 1.0],
+            counter_reset_hint: CounterResetHint::NotReset,
+            ..FloatHistogram::default()
+        };
+        assert_eq!(
+            h.mul(-2.0).to_string(),
+            "{{schema:1 count:-6 sum:-3 z_bucket_w:0.5 z_bucket:-2 offset:-1 buckets:[-2 -0 -2] counter_reset_hint:not_reset}}"
+        );
     }
 }

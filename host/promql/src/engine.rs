@@ -777,11 +777,11 @@ impl<'a> Evaluator<'a> {
                 match v {
                     Val::Scalar(v) => Ok(Val::Scalar(-v)),
                     Val::Vector(mut samples) => {
-                        if any_histogram(&samples) {
-                            return unsupported("unary minus");
-                        }
                         for s in &mut samples {
                             s.v = -s.v;
+                            if let Some(h) = &s.h {
+                                s.h = Some(Arc::new(h.mul(-1.0)));
+                            }
                             s.drop_name = true;
                         }
                         Ok(Val::Vector(samples))
