@@ -3,7 +3,7 @@
 //! is refused, not read whole). Callers wrap [`FileError`] with the
 //! setting the path came from, so the user knows which field to fix.
 
-use std::io::Read;
+use wasmetheus_config::limited::read_at_most;
 
 /// The largest secret or header file read: a credential is a line.
 pub const MAX_SECRET_FILE_BYTES: u64 = 1 << 20;
@@ -23,17 +23,11 @@ pub enum FileError {
     NotUtf8,
 }
 
-/// Reads `path` whole, refusing a file larger than `limit` bytes.
-/// Blocking.
+/// Reads `path` whole, refusing a file larger than `limit` bytes (through
+/// the configuration's one bounded reader). Blocking.
 pub fn read_limited(path: &str, limit: u64) -> Result<Vec<u8>, FileError> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(FileError::TooLarge(limit));
-    }
-    Ok(bytes)
+    let file = std::fs::File::open(path)?;
+    read_at_most(file, limit)?.ok_or(FileError::TooLarge(limit))
 }
 
 /// A secret file's text as Prometheus uses it: read whole (at most
