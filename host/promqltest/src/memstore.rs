@@ -5,7 +5,7 @@
 //! hints Prometheus' head would give them (`head_hints.rs`).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::{
@@ -19,7 +19,7 @@ use wasmetheus_model::histogram::FloatHistogram;
 use wasmetheus_promql::value::Histogram;
 
 /// Everything stored for one series.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct SeriesData {
     /// Float samples (stale markers included), sorted by timestamp;
     /// shared with the iterators of queries, so selecting copies nothing.
@@ -28,6 +28,78 @@ pub struct SeriesData {
     pub histograms: Vec<(i64, Histogram)>,
     /// Start timestamp per sample timestamp, where the script gave one.
     pub start_times: BTreeMap<i64, i64>,
+    /// For a series with histograms: every sample in time order with the
+    /// hints the head gives, built on the first read after a change, so a
+    /// read costs a search, not a pass over the series.
+    merged: OnceLock<Arc<Merged>>,
+}
+
+/// The stored samples decide; the cache does not.
+impl PartialEq for SeriesData {
+    fn eq(&self, other: &Self) -> bool {
+        self.floats == other.floats
+            && self.histograms == other.histograms
+            && self.start_times == other.start_times
+    }
+}
+
+/// A series holding native histograms as its iterators read it.
+#[derive(Debug)]
+struct Merged {
+    /// Floats, and a NaN placeholder where `histograms` has one.
+    samples: Vec<(i64, f64)>,
+    histograms: Vec<Option<FloatHistogram>>,
+    start_timestamps: Option<Vec<i64>>,
+}
+
+impl Merged {
+    /// A histogram wins over a float at the same timestamp.
+    fn new(data: &SeriesData) -> Self {
+        let mut all: Vec<(i64, Result<&Histogram, f64>)> = data
+            .floats
+            .iter()
+            .filter(|f| data.histograms.binary_search_by_key(&f.0, |h| h.0).is_err())
+            .map(|f| (f.0, Err(f.1)))
+            .chain(data.histograms.iter().map(|(t, h)| (*t, Ok(h))))
+            .collect();
+        all.sort_by_key(|s| s.0);
+        let hints = hints(all.iter().map(|&(t, h)| {
+            (
+                t,
+                match h {
+                    Ok(h) => Kind::Histogram(h),
+                    Err(_) => Kind::Float,
+                },
+            )
+        }));
+        let (mut samples, mut histograms) = (Vec::new(), Vec::new());
+        for (&(t, h), hint) in all.iter().zip(hints) {
+            match h {
+                Ok(h) => {
+                    samples.push((t, f64::NAN));
+                    histograms.push(Some(FloatHistogram {
+                        counter_reset_hint: hint.unwrap_or_default(),
+                        ..h.clone()
+                    }));
+                }
+                Err(v) => {
+                    samples.push((t, v));
+                    histograms.push(None);
+                }
+            }
+        }
+        let start_timestamps = (!data.start_times.is_empty()).then(|| {
+            samples
+                .iter()
+                .map(|s| data.start_times.get(&s.0).copied().unwrap_or(0))
+                .collect()
+        });
+        Merged {
+            samples,
+            histograms,
+            start_timestamps,
+        }
+    }
 }
 
 /// A selected series: labels and an iterator over its samples in the
@@ -91,94 +163,52 @@ impl SampleIterator for SharedSamples {
 /// An iterator over a window of a series holding native histograms:
 /// floats and histograms in time order, each histogram with its hint.
 struct MixedSamples {
-    /// Floats, and a NaN placeholder where `histograms` has one.
-    samples: Vec<(i64, f64)>,
-    histograms: Vec<Option<FloatHistogram>>,
-    start_timestamps: Option<Vec<i64>>,
+    merged: Arc<Merged>,
+    from: usize,
+    end: usize,
     /// Index of the next sample to return.
     pos: usize,
 }
 
 impl MixedSamples {
     /// The window `[mint, maxt]` of `data`; `None` when it has no sample
-    /// there. A histogram wins over a float at the same timestamp.
+    /// there.
     fn new(data: &SeriesData, mint: i64, maxt: i64) -> Option<Self> {
-        let mut all: Vec<(i64, Option<&Histogram>)> = data
-            .floats
-            .iter()
-            .filter(|f| data.histograms.binary_search_by_key(&f.0, |h| h.0).is_err())
-            .map(|f| (f.0, None))
-            .chain(data.histograms.iter().map(|(t, h)| (*t, Some(h))))
-            .collect();
-        all.sort_by_key(|s| s.0);
-        // Hints depend on the whole series before the window.
-        let hints = hints(all.iter().map(|&(t, h)| {
-            (
-                t,
-                match h {
-                    Some(h) => Kind::Histogram(h),
-                    None => Kind::Float,
-                },
-            )
-        }));
-        let (mut samples, mut histograms) = (Vec::new(), Vec::new());
-        for (&(t, h), hint) in all.iter().zip(hints) {
-            if t < mint || t > maxt {
-                continue;
-            }
-            match (h, hint) {
-                (Some(h), Some(hint)) => {
-                    samples.push((t, f64::NAN));
-                    histograms.push(Some(FloatHistogram {
-                        counter_reset_hint: hint,
-                        ..h.clone()
-                    }));
-                }
-                _ => {
-                    let at = data.floats.partition_point(|f| f.0 < t);
-                    samples.push((t, data.floats.get(at).map_or(f64::NAN, |f| f.1)));
-                    histograms.push(None);
-                }
-            }
-        }
-        if samples.is_empty() {
-            return None;
-        }
-        let start_timestamps = (!data.start_times.is_empty()).then(|| {
-            samples
-                .iter()
-                .map(|s| data.start_times.get(&s.0).copied().unwrap_or(0))
-                .collect()
-        });
-        Some(MixedSamples {
-            samples,
-            histograms,
-            start_timestamps,
-            pos: 0,
+        let merged = Arc::clone(data.merged.get_or_init(|| Arc::new(Merged::new(data))));
+        let from = merged.samples.partition_point(|s| s.0 < mint);
+        let end = merged.samples.partition_point(|s| s.0 <= maxt);
+        (from < end).then_some(MixedSamples {
+            merged,
+            from,
+            end,
+            pos: from,
         })
     }
 }
 
 impl SampleIterator for MixedSamples {
     fn next(&mut self) -> Option<(i64, f64)> {
-        let s = self.samples.get(self.pos).copied();
-        self.pos += usize::from(s.is_some());
-        s
+        if self.pos >= self.end {
+            return None;
+        }
+        self.pos += 1;
+        Some(self.merged.samples[self.pos - 1])
     }
 
     fn seek(&mut self, t: i64) -> Option<(i64, f64)> {
-        if let Some(&current) = self.pos.checked_sub(1).and_then(|i| self.samples.get(i))
-            && current.0 >= t
-        {
-            return Some(current);
+        let samples = &self.merged.samples;
+        if self.pos > self.from && samples[self.pos - 1].0 >= t {
+            return Some(samples[self.pos - 1]);
         }
-        self.pos += self.samples[self.pos..].partition_point(|s| s.0 < t);
+        if self.pos < self.end {
+            self.pos += samples[self.pos..self.end].partition_point(|s| s.0 < t);
+        }
         self.next()
     }
 
     fn start_timestamp(&self) -> i64 {
-        match (&self.start_timestamps, self.pos.checked_sub(1)) {
-            (Some(sts), Some(i)) => sts.get(i).copied().unwrap_or(0),
+        match &self.merged.start_timestamps {
+            Some(sts) if self.pos > self.from => sts[self.pos - 1],
             _ => 0,
         }
     }
@@ -188,7 +218,10 @@ impl SampleIterator for MixedSamples {
     }
 
     fn histogram(&self) -> Option<&FloatHistogram> {
-        self.histograms.get(self.pos.checked_sub(1)?)?.as_ref()
+        if self.pos <= self.from {
+            return None;
+        }
+        self.merged.histograms.get(self.pos - 1)?.as_ref()
     }
 }
 
@@ -212,6 +245,7 @@ impl MemStore {
     pub fn append_histogram(&self, labels: &[Label], t: i64, h: Histogram) {
         let mut series = self.series.write().unwrap();
         let data = series.entry(labels.to_vec()).or_default();
+        data.merged = OnceLock::new();
         let at = data.histograms.partition_point(|(ts, _)| *ts < t);
         if data.histograms.get(at).is_some_and(|(ts, _)| *ts == t) {
             data.histograms[at].1 = h;
@@ -223,11 +257,9 @@ impl MemStore {
     /// Records the start timestamp `st` of the sample of `labels` at `t`.
     pub fn set_start_time(&self, labels: &[Label], t: i64, st: i64) {
         let mut series = self.series.write().unwrap();
-        series
-            .entry(labels.to_vec())
-            .or_default()
-            .start_times
-            .insert(t, st);
+        let data = series.entry(labels.to_vec()).or_default();
+        data.merged = OnceLock::new();
+        data.start_times.insert(t, st);
     }
 
     /// A copy of one series' data.
@@ -369,6 +401,7 @@ impl Appender for MemAppender<'_> {
         let mut series = self.store.series.write().unwrap();
         for (labels, t, v) in self.pending.drain(..) {
             let data = series.entry(labels).or_default();
+            data.merged = OnceLock::new();
             // Copies only if a query still holds the samples.
             let floats = Arc::make_mut(&mut data.floats);
             // Loads may add older samples to a series later; keep it sorted.
