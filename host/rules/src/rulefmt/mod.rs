@@ -176,7 +176,10 @@ fn parse_text(text: &str, file: &Path, opts: &ParseOptions) -> Result<RuleFile, 
         yaml::RuleFileYaml::default()
     } else {
         if !opts.ignore_unknown_fields {
-            yaml::read::<yaml::KnownFields>(text).map_err(|e| vec![e])?;
+            let known = yaml::read::<yaml::KnownFields>(text).map_err(|e| vec![e])?;
+            if !known.unknown.is_empty() {
+                return Err(known.unknown);
+            }
         }
         yaml::read(text).map_err(|e| vec![e])?
     };

@@ -58,53 +58,141 @@ pub(super) struct RuleYaml {
     pub annotations: Option<BTreeMap<String, Option<String>>>,
 }
 
-/// The shape of a rule file with only its known fields, checked before it
-/// is read unless unknown fields are to be ignored (Go's
-/// `KnownFields(true)`).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The unknown fields of a rule file, checked before it is read unless
+/// unknown fields are to be ignored (Go's `KnownFields(true)`): every one,
+/// in file order, as Go's decoder reports them all.
+#[derive(Debug, Default)]
 pub(super) struct KnownFields {
-    #[serde(default)]
-    #[allow(dead_code)]
-    groups: Option<Vec<KnownGroupFields>>,
+    /// `line:col: field X not found in type rulefmt.T`, one per field.
+    pub unknown: Vec<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct KnownGroupFields {
-    #[serde(default)]
-    name: IgnoredAny,
-    #[serde(default)]
-    interval: IgnoredAny,
-    #[serde(default)]
-    query_offset: IgnoredAny,
-    #[serde(default)]
-    limit: IgnoredAny,
-    #[serde(default)]
-    rules: Option<Vec<KnownRuleFields>>,
-    #[serde(default)]
-    labels: IgnoredAny,
+/// The level of a mapping in a rule file.
+#[derive(Debug, Clone, Copy)]
+enum Level {
+    File,
+    Group,
+    Rule,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct KnownRuleFields {
-    #[serde(default)]
-    record: IgnoredAny,
-    #[serde(default)]
-    alert: IgnoredAny,
-    #[serde(default)]
-    expr: IgnoredAny,
-    #[serde(default, rename = "for")]
-    for_: IgnoredAny,
-    #[serde(default)]
-    keep_firing_for: IgnoredAny,
-    #[serde(default)]
-    labels: IgnoredAny,
-    #[serde(default)]
-    annotations: IgnoredAny,
+impl Level {
+    fn go_type(self) -> &'static str {
+        match self {
+            Level::File => "rulefmt.RuleGroups",
+            Level::Group => "rulefmt.RuleGroup",
+            Level::Rule => "rulefmt.Rule",
+        }
+    }
+
+    fn known(self) -> &'static [&'static str] {
+        match self {
+            Level::File => &["groups"],
+            Level::Group => &[
+                "name",
+                "interval",
+                "query_offset",
+                "limit",
+                "rules",
+                "labels",
+            ],
+            Level::Rule => &[
+                "record",
+                "alert",
+                "expr",
+                "for",
+                "keep_firing_for",
+                "labels",
+                "annotations",
+            ],
+        }
+    }
+
+    /// The level of the list under `key`, if it holds mappings to check.
+    fn child(self, key: &str) -> Option<Level> {
+        match (self, key) {
+            (Level::File, "groups") => Some(Level::Group),
+            (Level::Group, "rules") => Some(Level::Rule),
+            _ => None,
+        }
+    }
+}
+
+/// One mapping of a level, with the unknown fields found in it and below.
+struct Fields<const LEVEL: u8>(Vec<String>);
+
+const fn level(n: u8) -> Level {
+    match n {
+        0 => Level::File,
+        1 => Level::Group,
+        _ => Level::Rule,
+    }
+}
+
+impl<'de, const LEVEL: u8> Deserialize<'de> for Fields<LEVEL> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<const LEVEL: u8>;
+        impl<'de, const LEVEL: u8> serde::de::Visitor<'de> for Visitor<LEVEL> {
+            type Value = Fields<LEVEL>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}", level(LEVEL).go_type())
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Fields(Vec::new()))
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Fields(Vec::new()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let this = level(LEVEL);
+                let mut unknown = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    let name = key.value.as_str();
+                    if !this.known().contains(&name) {
+                        unknown.push(format!(
+                            "{}:{}: field {name} not found in type {}",
+                            key.referenced.line(),
+                            key.referenced.column(),
+                            this.go_type()
+                        ));
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                    let below = match this.child(name) {
+                        Some(Level::Group) => map
+                            .next_value::<Option<Vec<Fields<1>>>>()?
+                            .unwrap_or_default()
+                            .into_iter()
+                            .flat_map(|f| f.0)
+                            .collect(),
+                        Some(_) => map
+                            .next_value::<Option<Vec<Fields<2>>>>()?
+                            .unwrap_or_default()
+                            .into_iter()
+                            .flat_map(|f| f.0)
+                            .collect(),
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                            Vec::new()
+                        }
+                    };
+                    unknown.extend(below);
+                }
+                Ok(Fields(unknown))
+            }
+        }
+        d.deserialize_map(Visitor::<LEVEL>)
+    }
+}
+
+impl<'de> Deserialize<'de> for KnownFields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(KnownFields {
+            unknown: Fields::<0>::deserialize(d)?.0,
+        })
+    }
 }
 
 /// The first YAML document of `text`: Go's decoder reads one document and
