@@ -62,33 +62,10 @@ pub(crate) fn parse_time(s: &str) -> Result<GoTime, String> {
     parse_rfc3339(s).ok_or_else(|| format!("cannot parse {} to a valid timestamp", go_quote(s)))
 }
 
-/// Go's `strconv.ParseFloat(s, 64)` for the forms it shares with Rust;
-/// `None` where Go fails (out of range included).
+/// Go's `strconv.ParseFloat(s, 64)`; `None` where Go fails (out of range
+/// included). The one in `wasmetheus_model::go`.
 pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
-    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let lower = unsigned.to_ascii_lowercase();
-    if lower == "nan" {
-        // Go takes no sign on NaN.
-        return (unsigned.len() == s.len()).then_some(f64::NAN);
-    }
-    if lower == "inf" || lower == "infinity" {
-        return Some(if s.starts_with('-') {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
-    }
-    // Rust also reads "infinity"-like words and NaN; those are handled
-    // above, so anything else must be digits.
-    if !unsigned
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
-    {
-        return None;
-    }
-    let v: f64 = s.parse().ok()?;
-    // Go reports overflow to infinity as an error.
-    v.is_finite().then_some(v)
+    wasmetheus_model::go::parse_float(s).ok()
 }
 
 /// Go's `time.Parse(time.RFC3339Nano, s)` (Go 1.19): four-digit years, one-
@@ -248,6 +225,10 @@ mod tests {
             ("1700000000", "1700000000"),
             ("1.9999999999", "1.999999999"),
             ("9e18", "9000000000000000000"),
+            // Go's ParseFloat takes underscores between digits (promtool
+            // 2.42 accepts `--time=1_000`).
+            ("1_000", "1000"),
+            ("1_0.5", "10.5"),
         ];
         for (text, want) in accepted {
             assert_eq!(parse_time(text).map(GoTime::format), Ok(want.to_owned()));
@@ -281,7 +262,8 @@ mod tests {
             "Inf",
             "-inf",
             "0x10",
-            "1_000",
+            "1__000",
+            "_1000",
             "1e400",
             "",
         ];

@@ -1,5 +1,5 @@
 //! Go's `fmt` as templates use it: `Sprint`, `Sprintln`, `Sprintf` (verbs, flags, width, precision and
-//! the `%!verb(type=value)` error forms), `%v` of every value, `strconv.Quote`/`Unquote` and the float
+//! the `%!verb(type=value)` error forms), `%v` of every value, `strconv.Unquote` and the float
 //! formats (`%e %f %g`, shortest `%v`) digit for digit.
 
 use crate::gotime;
@@ -146,39 +146,6 @@ pub(crate) fn unquote_char(s: &str) -> Result<char, bool> {
         return Err(true);
     }
     Ok(c)
-}
-
-/// Go's `strconv.ParseFloat(s, 64)` (decimal, hex floats aside), with its error text.
-pub fn parse_float(s: &str) -> Result<f64, String> {
-    let err = || format!("strconv.ParseFloat: parsing {}: invalid syntax", quote(s));
-    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let lower = body.to_ascii_lowercase();
-    if matches!(lower.as_str(), "inf" | "infinity") {
-        return Ok(if s.starts_with('-') {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
-    }
-    if lower == "nan" {
-        return Ok(f64::NAN);
-    }
-    if body.is_empty()
-        || !body
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-' | b'_'))
-    {
-        return Err(err());
-    }
-    let clean: String = s.chars().filter(|&c| c != '_').collect();
-    match clean.parse::<f64>() {
-        Ok(f) if f.is_infinite() => Err(format!(
-            "strconv.ParseFloat: parsing {}: value out of range",
-            quote(s)
-        )),
-        Ok(f) => Ok(f),
-        Err(_) => Err(err()),
-    }
 }
 
 // ---------- floats ----------

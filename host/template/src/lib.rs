@@ -54,7 +54,7 @@ use thiserror::Error;
 
 pub use budget::{value_budget, value_too_big};
 pub use builtins::{html_escape, js_escape, query_escape};
-pub use gofmt::{format_float, parse_float, quote, sprint, sprintf};
+pub use gofmt::{format_float, quote, sprint, sprintf};
 pub use goregex::compile as compile_go_regexp;
 pub use gotime::{duration_string, time_string};
 pub use prom::{

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::budget::{value_budget, value_too_big};
-use crate::gofmt::{format_float, parse_float, sprintf};
+use crate::gofmt::{format_float, sprintf};
 use crate::value::{Function, Param, Value};
 use crate::{FuncMap, Limits, MissingKey, Template, TemplateError, builtins};
 
@@ -78,7 +78,7 @@ pub fn alert_data_value(data: &AlertData) -> Value {
 fn to_float(v: &Value) -> Result<f64, String> {
     match v {
         Value::Float(f) => Ok(*f),
-        Value::String(s) => parse_float(s),
+        Value::String(s) => wasmetheus_model::go::parse_float(s).map_err(|e| e.to_string()),
         Value::Int(i) => Ok(*i as f64),
         Value::Uint(u) => Ok(*u as f64),
         Value::Duration(d) => Ok(*d as f64 / 1e9),
@@ -662,8 +662,8 @@ pub fn prometheus_funcs<'f>(
     add(
         "parseDuration",
         Function::new(vec![Param::String], |a| {
-            let ms = wasmetheus_model::go::parse_model_duration(one_str(a))
-                .map_err(|e| e.v2_text())?;
+            let ms =
+                wasmetheus_model::go::parse_model_duration(one_str(a)).map_err(|e| e.v2_text())?;
             // Go's `float64(time.Duration(d)) / float64(time.Second)`:
             // nanoseconds (at most 2^63-1), then seconds.
             Ok(Value::Float((ms * 1_000_000) as f64 / 1e9))

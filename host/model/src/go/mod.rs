@@ -4,7 +4,7 @@
 //! - [`duration`], `time.ParseDuration` and `time.Duration.String`;
 //!   prometheus/common's `model.ParseDuration` and `model.Duration.String`.
 //! - [`strconv`], `strconv.Quote` (`%q`) with `unicode.IsPrint`,
-//!   `FormatFloat` (`'e'`, `'E'`, `'f'`, shortest), `ParseBool`.
+//!   `FormatFloat` (`'e'`, `'E'`, `'f'`, shortest), `ParseFloat`, `ParseBool`.
 //! - [`url`], `net/url`'s escaping modes (`QueryEscape`, `EscapedPath`, the
 //!   host), `QueryUnescape` and `ParseQuery`.
 //! - [`path`], `path.Clean`.
@@ -26,8 +26,8 @@ pub use duration::{
 };
 pub use path::clean as clean_path;
 pub use strconv::{
-    ParseBoolError, format_float_e, format_float_f, format_float_upper_e, is_print, parse_bool,
-    quote, quote_bytes,
+    ParseBoolError, ParseFloatError, format_float_e, format_float_f, format_float_upper_e,
+    is_print, parse_bool, parse_float, quote, quote_bytes,
 };
 pub use url::{QueryError, escape_host, escape_path, parse_query, query_escape, query_unescape};
 

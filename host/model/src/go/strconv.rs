@@ -1,6 +1,6 @@
 //! Go's `strconv` texts: `Quote` (`%q`) with `unicode.IsPrint`,
 //! `FormatFloat` in the shortest forms Prometheus prints (`'e'`, `'E'`,
-//! `'f'`), and `ParseBool` with its error text.
+//! `'f'`), and `ParseFloat` and `ParseBool` with their error texts.
 
 /// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols
 /// and the ASCII space; not other separators, control, format, private
@@ -115,6 +115,77 @@ fn non_finite(v: f64) -> Option<&'static str> {
     }
 }
 
+/// Go's `strconv.ParseFloat` failed; the text is Go's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParseFloatError {
+    /// Not a number in Go's syntax.
+    #[error("strconv.ParseFloat: parsing {}: invalid syntax", quote(.text))]
+    Syntax {
+        /// The text, as given.
+        text: String,
+    },
+    /// A number beyond `f64`'s range (Go also returns ±Inf with it).
+    #[error("strconv.ParseFloat: parsing {}: value out of range", quote(.text))]
+    Range {
+        /// The text, as given.
+        text: String,
+    },
+}
+
+/// Go's `strconv.ParseFloat(s, 64)` of decimal numbers (`1.5`, `-.5e3`,
+/// `1_000.5`), `Inf`/`Infinity` with an optional sign and `NaN` without
+/// one, in any case. Underscores only between digits, as Go's
+/// `underscoreOK` has it. Hexadecimal floats are not read.
+pub fn parse_float(text: &str) -> Result<f64, ParseFloatError> {
+    let syntax = || ParseFloatError::Syntax {
+        text: text.to_owned(),
+    };
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let lower = unsigned.to_ascii_lowercase();
+    if lower == "inf" || lower == "infinity" {
+        return Ok(if text.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if lower == "nan" {
+        // Go takes no sign on NaN.
+        return if unsigned.len() == text.len() {
+            Ok(f64::NAN)
+        } else {
+            Err(syntax())
+        };
+    }
+    // Rust reads the same decimal forms once the words are handled; what is
+    // left must be digits, `.`, an exponent and underscores Go allows.
+    if unsigned.is_empty()
+        || !unsigned
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-' | b'_'))
+        || !underscores_ok(unsigned)
+    {
+        return Err(syntax());
+    }
+    let digits: String = text.chars().filter(|&c| c != '_').collect();
+    match digits.parse::<f64>() {
+        Ok(v) if v.is_infinite() => Err(ParseFloatError::Range {
+            text: text.to_owned(),
+        }),
+        Ok(v) => Ok(v),
+        Err(_) => Err(syntax()),
+    }
+}
+
+/// Go's `underscoreOK` for decimal numbers: each `_` between two digits.
+fn underscores_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'_'
+            || (i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+    })
+}
+
 /// Go's `strconv.ParseBool` failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("strconv.ParseBool: parsing {}: invalid syntax", quote(.text))]
@@ -196,6 +267,64 @@ mod tests {
             }
         }
         assert_eq!(format_float_upper_e(1704067200.0), "1.7040672E+09");
+    }
+
+    /// Rows of Go's `strconv/atof_test.go` (decimal ones).
+    #[test]
+    fn floats_parse_as_go_atof() {
+        for (text, want) in [
+            ("1", Some(1.0)),
+            ("+1", Some(1.0)),
+            ("1e23", Some(1e23)),
+            ("1E23", Some(1e23)),
+            ("100000000000000000000000", Some(1e23)),
+            ("1e-100", Some(1e-100)),
+            ("-1", Some(-1.0)),
+            ("-0", Some(-0.0)),
+            ("1e-20", Some(1e-20)),
+            ("625e-3", Some(0.625)),
+            (".5", Some(0.5)),
+            ("5.", Some(5.0)),
+            ("1_23.50_0_0e+1_2", Some(1.235e14)),
+            ("1_000", Some(1000.0)),
+            ("inf", Some(f64::INFINITY)),
+            ("-Inf", Some(f64::NEG_INFINITY)),
+            ("+INFINITY", Some(f64::INFINITY)),
+            ("", None),
+            ("+", None),
+            ("1x", None),
+            ("0x10", None),
+            ("1e", None),
+            ("_1", None),
+            ("1_", None),
+            ("1__0", None),
+            ("1_.5", None),
+            ("-nan", None),
+            ("+NaN", None),
+            ("infinityx", None),
+        ] {
+            let got = parse_float(text).ok();
+            match want {
+                Some(w) => {
+                    let g = got.unwrap_or_else(|| panic!("{text:?} should parse"));
+                    assert!(
+                        g == w && g.is_sign_negative() == w.is_sign_negative(),
+                        "{text:?}: {g}"
+                    );
+                }
+                None => assert_eq!(got, None, "{text:?}"),
+            }
+        }
+        assert!(parse_float("NaN").unwrap().is_nan());
+        assert!(parse_float("nan").unwrap().is_nan());
+        assert_eq!(
+            parse_float("1e400").unwrap_err().to_string(),
+            r#"strconv.ParseFloat: parsing "1e400": value out of range"#
+        );
+        assert_eq!(
+            parse_float("x").unwrap_err().to_string(),
+            r#"strconv.ParseFloat: parsing "x": invalid syntax"#
+        );
     }
 
     /// Go's `strconv/atob_test.go`.
