@@ -46,7 +46,9 @@ pub use global::{
     DEFAULT_SCRAPE_PROTOCOLS, ESCAPING_SCHEMES, GlobalConfig, PROTO_FIRST_SCRAPE_PROTOCOLS,
     RuntimeConfig, SCRAPE_PROTOCOLS, ValidationScheme,
 };
-pub use http_client::{Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, TlsConfig};
+pub use http_client::{
+    Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, TlsConfig, TlsVersion,
+};
 pub use not_in_effect::NOT_IN_EFFECT;
 pub use otlp::OtlpConfig;
 pub use plugins::{Grants, PluginInstanceConfig, PluginsConfig};

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+pub use wasmetheus_config::TlsVersion;
+
 use crate::Error;
 use crate::file::{FileError, MAX_CERT_FILE_BYTES, read_limited};
 
@@ -53,38 +55,6 @@ impl Pem {
         match self {
             Pem::Inline(_) => "(inline)",
             Pem::File(path) => path,
-        }
-    }
-}
-
-/// A TLS version as `tls_config` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsVersion {
-    Tls10,
-    Tls11,
-    Tls12,
-    Tls13,
-}
-
-impl TlsVersion {
-    /// `TLS10` … `TLS13` (the configuration has checked the name).
-    pub fn parse(name: &str) -> Option<TlsVersion> {
-        match name {
-            "TLS10" => Some(TlsVersion::Tls10),
-            "TLS11" => Some(TlsVersion::Tls11),
-            "TLS12" => Some(TlsVersion::Tls12),
-            "TLS13" => Some(TlsVersion::Tls13),
-            _ => None,
-        }
-    }
-
-    /// The name `tls_config` uses.
-    pub fn name(self) -> &'static str {
-        match self {
-            TlsVersion::Tls10 => "TLS10",
-            TlsVersion::Tls11 => "TLS11",
-            TlsVersion::Tls12 => "TLS12",
-            TlsVersion::Tls13 => "TLS13",
         }
     }
 }

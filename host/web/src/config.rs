@@ -154,41 +154,7 @@ pub const ALLOWED_HEADERS: &[(&str, &[&str])] = &[
 ];
 
 /// A TLS protocol version as the toolkit names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsVersion {
-    Tls10,
-    Tls11,
-    Tls12,
-    Tls13,
-}
-
-impl TlsVersion {
-    pub fn name(self) -> &'static str {
-        match self {
-            TlsVersion::Tls10 => "TLS10",
-            TlsVersion::Tls11 => "TLS11",
-            TlsVersion::Tls12 => "TLS12",
-            TlsVersion::Tls13 => "TLS13",
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for TlsVersion {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        Ok(match name.as_str() {
-            "TLS10" => TlsVersion::Tls10,
-            "TLS11" => TlsVersion::Tls11,
-            "TLS12" => TlsVersion::Tls12,
-            "TLS13" => TlsVersion::Tls13,
-            _ => {
-                return Err(serde::de::Error::custom(format!(
-                    "unknown TLS version: {name}"
-                )));
-            }
-        })
-    }
-}
+pub use wasmetheus_config::TlsVersion;
 
 fn tls12() -> TlsVersion {
     TlsVersion::Tls12

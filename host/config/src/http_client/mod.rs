@@ -64,8 +64,8 @@ pub use paths::join_dir;
 pub(crate) use paths::{join, join_opt};
 pub(crate) use proxy::proxy_fields;
 use proxy::validate_proxy;
-pub use tls::TlsConfig;
 pub(crate) use tls::no_tls_config;
+pub use tls::{TlsConfig, TlsVersion};
 pub(crate) use url::parse_go_url;
 
 http_client_fields! {

@@ -80,17 +80,59 @@ pub struct TlsConfig {
     pub next_protos: Vec<String>,
 }
 
-/// The TLS versions Prometheus names.
-pub const TLS_VERSIONS: &[&str] = &["TLS10", "TLS11", "TLS12", "TLS13"];
+/// A TLS protocol version as Prometheus and the exporter toolkit name it
+/// (`TLS10` … `TLS13`): the clients' `tls_config` and the web
+/// configuration's `tls_server_config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    Tls10,
+    Tls11,
+    Tls12,
+    Tls13,
+}
+
+impl TlsVersion {
+    /// Every version, oldest first.
+    pub const ALL: [TlsVersion; 4] = [
+        TlsVersion::Tls10,
+        TlsVersion::Tls11,
+        TlsVersion::Tls12,
+        TlsVersion::Tls13,
+    ];
+
+    /// The name the configuration uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsVersion::Tls10 => "TLS10",
+            TlsVersion::Tls11 => "TLS11",
+            TlsVersion::Tls12 => "TLS12",
+            TlsVersion::Tls13 => "TLS13",
+        }
+    }
+
+    /// The version `name` names, if any.
+    pub fn parse(name: &str) -> Option<TlsVersion> {
+        TlsVersion::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
+
+impl<'de> Deserialize<'de> for TlsVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        TlsVersion::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown TLS version: {name}")))
+    }
+}
 
 impl TlsConfig {
     /// `TLSConfig.Validate` and the version names' parsing.
     pub fn validate(&self) -> Result<(), String> {
         for version in [&self.min_version, &self.max_version].into_iter().flatten() {
-            if !TLS_VERSIONS.contains(&version.as_str()) {
+            if TlsVersion::parse(version).is_none() {
+                let names: Vec<&str> = TlsVersion::ALL.iter().map(|v| v.name()).collect();
                 return Err(format!(
                     "unknown TLS version: {version} (use one of {})",
-                    TLS_VERSIONS.join(", ")
+                    names.join(", ")
                 ));
             }
         }
