@@ -891,6 +891,72 @@ mod tests {
         assert_eq!(groups[1].targets, ["h2:9100"]);
     }
 
+    /// HTTP SD sends its entry's `authorization` and `http_headers`: a
+    /// server that wants both answers only then.
+    #[tokio::test]
+    async fn http_sd_sends_its_credentials_and_headers() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let allowed = head.contains("\r\nauthorization: bearer tok\r\n")
+                    && head.contains("\r\nx-tenant: t1\r\n");
+                let body = r#"[{"targets": ["h1:9100"]}]"#;
+                let answer = if allowed {
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_owned()
+                };
+                let _ = tcp.write_all(answer.as_bytes()).await;
+            }
+        });
+        let config = Config::parse(
+            &format!(
+                "scrape_configs:
+  - job_name: a
+    http_sd_configs:
+      - url: http://{address}/targets
+        authorization: {{credentials: tok}}
+        http_headers: {{X-Tenant: {{values: [t1]}}}}
+"
+            ),
+            Path::new("prometheus.yml"),
+        )
+        .unwrap();
+        let sd = config.scrape_configs[0].http_sd_configs[0].clone();
+        let discovered = Discovered::default();
+        let task = tokio::spawn(run_http_sd(
+            "a".into(),
+            "http_sd/0".into(),
+            sd,
+            discovered.clone(),
+            Arc::new(|| {}),
+        ));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while discovered.groups("a").is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        task.abort();
+        let groups = discovered.groups("a");
+        assert_eq!(groups.len(), 1, "{groups:?}");
+        assert_eq!(groups[0].targets, ["h1:9100"]);
+    }
+
     #[test]
     fn every_discovery_entry_is_listed_and_those_not_run_say_why() {
         let config = Config::parse(
