@@ -157,6 +157,19 @@ fn independent_rules_run_at_once_within_the_slots() {
         }
         assert_eq!(group.counters().evaluations, 6);
         assert_eq!(group.counters().last_samples, 6);
+        // The rules' durations add up to more than the group's when they
+        // ran at once (`prometheus_rule_group_last_rule_duration_sum_seconds`
+        // over `…_last_duration_seconds`), never more in order.
+        let rules: Duration = group
+            .rules()
+            .iter()
+            .map(|r| r.status().evaluation_time)
+            .sum();
+        if want > 1 {
+            assert!(rules > group.evaluation_time(), "slots {slots:?}");
+        } else {
+            assert!(rules <= group.evaluation_time(), "slots {slots:?}");
+        }
     }
 }
 
