@@ -241,25 +241,14 @@ fn is_mark(c: char) -> bool {
     )
 }
 
-/// Go's `strings.ToUpper`/`ToLower`: simple (one rune to one rune) case mapping, so `ß` stays `ß`.
+/// Go's `strings.ToUpper`/`ToLower`: simple (one rune to one rune) case mapping, so `ß` stays `ß`
+/// (the ones in `wasmetheus_model::go`).
 pub fn go_case(s: &str, upper: bool) -> String {
-    s.chars()
-        .map(|c| {
-            if !upper && c == '\u{130}' {
-                return 'i';
-            }
-            let mut m: Vec<char> = if upper {
-                c.to_uppercase().collect()
-            } else {
-                c.to_lowercase().collect()
-            };
-            if m.len() == 1 {
-                m.pop().unwrap_or(c)
-            } else {
-                c
-            }
-        })
-        .collect()
+    if upper {
+        wasmetheus_model::go::to_upper(s)
+    } else {
+        wasmetheus_model::go::to_lower(s)
+    }
 }
 
 /// Go's `net.SplitHostPort`.

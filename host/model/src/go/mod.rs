@@ -5,6 +5,8 @@
 //!   prometheus/common's `model.ParseDuration` and `model.Duration.String`.
 //! - [`strconv`], `strconv.Quote` (`%q`) with `unicode.IsPrint`,
 //!   `FormatFloat` (`'e'`, `'E'`, `'f'`, shortest), `ParseFloat`, `ParseBool`.
+//! - [`strings`], `strings.ToLower` and `strings.ToUpper` (simple case
+//!   mapping).
 //! - [`url`], `net/url`'s escaping modes (`QueryEscape`, `EscapedPath`, the
 //!   host), `QueryUnescape` and `ParseQuery`.
 //! - [`path`], `path.Clean`.
@@ -18,6 +20,7 @@
 pub mod duration;
 pub mod path;
 pub mod strconv;
+pub mod strings;
 pub mod url;
 
 pub use duration::{
@@ -29,6 +32,7 @@ pub use strconv::{
     ParseBoolError, ParseFloatError, format_float_e, format_float_f, format_float_upper_e,
     is_print, parse_bool, parse_float, quote, quote_bytes,
 };
+pub use strings::{to_lower, to_upper};
 pub use url::{QueryError, escape_host, escape_path, parse_query, query_escape, query_unescape};
 
 /// A system error as Go prints it (`no such file or directory`,
