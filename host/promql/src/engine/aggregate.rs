@@ -191,6 +191,22 @@ impl Evaluator<'_> {
                         s.h = None;
                     }
                 }
+                // They pick members, whatever their values.
+                AggregateOp::Limitk | AggregateOp::LimitRatio => {}
+                // Prometheus leaves histograms out of these, with an info.
+                AggregateOp::Topk
+                | AggregateOp::Bottomk
+                | AggregateOp::Min
+                | AggregateOp::Max
+                | AggregateOp::Stddev
+                | AggregateOp::Stdvar
+                | AggregateOp::Quantile => {
+                    input.retain(|s| s.h.is_none());
+                    self.info(
+                        format!("ignored histogram in {} aggregation", a.op.as_str()),
+                        a.span,
+                    );
+                }
                 op => return unsupported(&format!("the {} aggregation", op.as_str())),
             }
         }
