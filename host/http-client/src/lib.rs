@@ -8,7 +8,8 @@
 //! `insecure_skip_verify`, `min_version`/`max_version`), `basic_auth`,
 //! `authorization` (and `bearer_token*`) and `http_headers` (values,
 //! secrets and files) — and [`unsupported`] names the first setting it
-//! does not (`oauth2`, proxies, `*_ref` secret references).
+//! does not (`oauth2`, proxies, `*_ref` secret references, a
+//! `max_version` below TLS 1.2).
 //! [`Settings::request_headers`] gives a request's headers, every secret
 //! or header file read at that moment (so rotated secrets are picked up)
 //! through the one bounded read of [`file`], on the blocking pool.

@@ -10,7 +10,7 @@ use wasmetheus_config::HttpClientConfig;
 
 use crate::Error;
 use crate::auth::{Auth, SecretSource};
-use crate::tls::TlsSettings;
+use crate::tls::{TlsSettings, TlsVersion};
 
 /// One `http_headers` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +33,8 @@ pub struct Settings {
 }
 
 /// The first setting of `http` this client does not implement, if any:
-/// `oauth2`, proxies and secret references (`*_ref`). A caller either
+/// `oauth2`, proxies, secret references (`*_ref`) and a `max_version`
+/// below TLS 1.2. A caller either
 /// refuses the client with this reason or, where Prometheus' behaviour is
 /// to be kept as it is today, goes on without the setting.
 pub fn unsupported(http: &HttpClientConfig) -> Option<&'static str> {
@@ -57,6 +58,15 @@ pub fn unsupported(http: &HttpClientConfig) -> Option<&'static str> {
         .is_some_and(|t| !t.ca_ref.is_empty() || !t.cert_ref.is_empty() || !t.key_ref.is_empty());
     if basic_refs || token_ref || tls_refs {
         return Some("secret references");
+    }
+    // rustls speaks TLS 1.2 and 1.3 only.
+    let max_version = http
+        .tls_config
+        .as_ref()
+        .and_then(|t| t.max_version.as_deref())
+        .and_then(TlsVersion::parse);
+    if max_version.is_some_and(|v| v < TlsVersion::Tls12) {
+        return Some("tls_config.max_version below TLS12");
     }
     None
 }

@@ -148,6 +148,23 @@ fn unsupported_settings_are_named_and_warned_about() {
     }
 }
 
+/// rustls has no TLS 1.0 or 1.1: a client limited to them cannot be
+/// built (a scrape fails saying so; an Alertmanager entry is not sent to).
+#[test]
+fn a_max_version_below_tls12_is_unsupported() {
+    for (version, reason) in [
+        ("TLS10", Some("tls_config.max_version below TLS12")),
+        ("TLS11", Some("tls_config.max_version below TLS12")),
+        ("TLS12", None),
+    ] {
+        let config = scrape_config(&format!("    tls_config:\n      max_version: {version}\n"));
+        let http = config.scrape_configs[0].http();
+        assert_eq!(unsupported(&http), reason, "{version}");
+        let built = wasmetheus_http_client::Client::new(Settings::from_config(&http));
+        assert_eq!(built.is_ok(), reason.is_none(), "{version}");
+    }
+}
+
 #[test]
 fn settings_the_client_implements_are_not_warned_about() {
     let config = scrape_config(

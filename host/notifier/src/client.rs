@@ -5,8 +5,8 @@
 //! `wasmetheus-http-client`'s; certificates are read when the
 //! configuration is applied.
 //!
-//! Not supported yet: `oauth2`, `sigv4`, proxies, secret references
-//! (`*_ref`). An entry using one is not sent to (rather than sent to
+//! Not supported: `oauth2`, `sigv4`, proxies, secret references
+//! (`*_ref`), TLS below 1.2 (`wasmetheus_http_client::unsupported`). An entry using one is not sent to (rather than sent to
 //! without it), and says why (`Manager::disabled_configs`, the log).
 //! Redirects are not followed.
 
