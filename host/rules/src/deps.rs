@@ -21,12 +21,23 @@
 //! same name), so every rule sees exactly what it sees when the group is
 //! evaluated in order.
 
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
-use wasmetheus_model::storage::Matcher;
+use wasmetheus_model::storage::{MatchType, Matcher};
 use wasmetheus_promql::ast::{Expr, VectorSelector};
 
 use crate::evaluate::Rule;
+
+/// The most relations a group's map holds: a group whose rules read each
+/// other more (name regexes matching most of thousands of rules) runs in
+/// order, so the map's memory stays bounded.
+pub const MAX_RELATIONS: usize = 1_000_000;
+
+/// The most rule names a group's analysis tries against selectors (a
+/// regex name matcher tries every rule): past it the group runs in order,
+/// so the analysis' time stays bounded.
+pub const MAX_WORK: usize = 10_000_000;
 
 /// The relations between the rules of a group, by index.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -64,6 +75,20 @@ impl DependencyMap {
         if n <= 1 {
             return Some(map);
         }
+        // Rules by name, for selectors with an equality name matcher (most
+        // of them): no need to try every rule.
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (j, name) in names.iter().enumerate() {
+            by_name.entry(name.as_str()).or_default().push(j);
+        }
+        let all: Vec<usize> = (0..n).collect();
+        let candidates = |matchers: &[&Matcher]| -> &[usize] {
+            match matchers.iter().find(|m| m.kind == MatchType::Equal) {
+                Some(m) => by_name.get(m.value.as_str()).map_or(&[], Vec::as_slice),
+                None => &all,
+            }
+        };
+        let (mut edges, mut work) = (0usize, 0usize);
         for (i, query) in queries.iter().enumerate() {
             // An expression that does not parse cannot be looked into.
             let expr = wasmetheus_promql::parser::parse(query).ok()?;
@@ -74,36 +99,47 @@ impl DependencyMap {
                 if name_matchers.is_empty() {
                     return None;
                 }
+                // Bounded time: every rule tried for a name costs.
+                work += candidates(&name_matchers).len();
+                if work > MAX_WORK {
+                    return None;
+                }
                 let matches_name = |name: &str| name_matchers.iter().all(|m| m.matches(name));
                 if matches_name("ALERTS") || matches_name("ALERTS_FOR_STATE") {
                     let alertname = matchers_of(selector, "alertname");
                     if alertname.is_empty() {
                         return None;
                     }
-                    for j in (0..n).filter(|&j| j != i && alerting.get(j) == Some(&true)) {
-                        if alertname.iter().all(|m| m.matches(&names[j])) {
-                            map.add(j, i);
+                    for &j in candidates(&alertname) {
+                        let is_alerting = alerting.get(j) == Some(&true);
+                        if j != i && is_alerting && alertname.iter().all(|m| m.matches(&names[j])) {
+                            edges += usize::from(map.add(j, i));
                         }
                     }
                 }
-                for j in (0..n).filter(|&j| j != i) {
-                    if matches_name(&names[j]) {
-                        map.add(j, i);
+                for &j in candidates(&name_matchers) {
+                    if j != i && matches_name(&names[j]) {
+                        edges += usize::from(map.add(j, i));
                     }
+                }
+                if edges > MAX_RELATIONS {
+                    return None;
                 }
             }
         }
         Some(map)
     }
 
-    /// `reader` reads `source`'s output.
-    fn add(&mut self, source: usize, reader: usize) {
-        if let Err(at) = self.dependents[source].binary_search(&reader) {
-            self.dependents[source].insert(at, reader);
-        }
+    /// `reader` reads `source`'s output; whether that is new.
+    fn add(&mut self, source: usize, reader: usize) -> bool {
+        let Err(at) = self.dependents[source].binary_search(&reader) else {
+            return false;
+        };
+        self.dependents[source].insert(at, reader);
         if let Err(at) = self.dependencies[reader].binary_search(&source) {
             self.dependencies[reader].insert(at, source);
         }
+        true
     }
 
     /// The number of rules.
@@ -138,15 +174,18 @@ impl DependencyMap {
         let n = self.len();
         let mut out = Vec::new();
         let mut start = 0;
+        let mut run_names: HashSet<&str> = HashSet::new();
         for i in 0..n {
             let in_run = |j: &usize| (start..i).contains(j);
             let conflicts = self.dependencies(i).iter().any(in_run)
                 || self.dependents(i).iter().any(in_run)
-                || self.names[start..i].contains(&self.names[i]);
+                || run_names.contains(self.names[i].as_str());
             if conflicts {
                 out.push(start..i);
                 start = i;
+                run_names.clear();
             }
+            run_names.insert(self.names[i].as_str());
         }
         if n > 0 {
             out.push(start..n);

@@ -395,3 +395,35 @@ fn upstream_fixtures() {
         }
     }
 }
+
+/// Large groups: thousands of rules reading their own metrics are mapped
+/// quickly (one batch); thousands of rules whose name regexes match each
+/// other stop the analysis early (run in order) instead of holding
+/// millions of relations.
+#[test]
+fn large_groups_are_analysed_in_bounded_time_and_memory() {
+    let started = std::time::Instant::now();
+    let n = 20_000;
+    let names: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+    let alerting = vec![false; n];
+    let own: Vec<String> = (0..n).map(|i| format!("sum(m{i})")).collect();
+    let queries: Vec<&str> = own.iter().map(String::as_str).collect();
+    let map = DependencyMap::from_parts(&names, &alerting, &queries).expect("known");
+    assert_eq!(map.batches(), vec![0..n]);
+    let regexes: Vec<String> = (0..n)
+        .map(|_| r#"sum({__name__=~"r.*", alertname="x"})"#.to_owned())
+        .collect();
+    let queries: Vec<&str> = regexes.iter().map(String::as_str).collect();
+    assert!(DependencyMap::from_parts(&names, &alerting, &queries).is_none());
+    // Under the limits a regex reading every other rule is mapped.
+    let few = 500;
+    let queries: Vec<&str> = queries[..few].to_vec();
+    let map = DependencyMap::from_parts(&names[..few], &alerting[..few], &queries)
+        .expect("within the limits");
+    assert_eq!(map.dependents(0).len(), few - 1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+}
