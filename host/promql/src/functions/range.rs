@@ -184,7 +184,21 @@ pub(super) fn over_time(ctx: &mut dyn Context, c: &Call, t: i64, f: &RangeFn) ->
             histograms,
             drop_name,
         } = s;
-        if !histograms.is_empty() {
+        if !histograms.is_empty() && FLOATS_ONLY.contains(&name) {
+            // Prometheus computes these from the floats: nothing without
+            // any, an info when histograms were left out.
+            if points.is_empty() {
+                ctx.recycle(points);
+                continue;
+            }
+            ctx.info(
+                &format!(
+                    "ignored histograms in a range containing both floats and histograms for metric name {:?}",
+                    get_label(&labels, "__name__")
+                ),
+                arg.span(),
+            );
+        } else if !histograms.is_empty() {
             if let Some(sample) = with_histograms(name, &points, &histograms, t)? {
                 out.push(Sample {
                     labels,
@@ -225,6 +239,18 @@ pub(super) fn over_time(ctx: &mut dyn Context, c: &Call, t: i64, f: &RangeFn) ->
     }
     Ok(Val::Vector(out))
 }
+
+/// The range functions Prometheus computes from a window's floats alone,
+/// leaving its histograms out.
+const FLOATS_ONLY: &[&str] = &[
+    "max_over_time",
+    "min_over_time",
+    "mad_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "ts_of_max_over_time",
+    "ts_of_min_over_time",
+];
 
 /// The few range functions whose value over a window holding native
 /// histograms needs no histogram arithmetic: counting, presence, and the
