@@ -13,6 +13,9 @@
 //! one is indeterminate too, as it matches `ALERTS`. Queries in alert templates (`query "…"`) are not
 //! looked at, as upstream does not.
 //!
+//! The analysis is bounded: past [`MAX_WORK`] rule names tried or
+//! [`MAX_RELATIONS`] relations a group is treated as indeterminate.
+//!
 //! Batches differ from upstream's on purpose: Prometheus 3 runs all rules
 //! without dependencies first, then those with both, then those without
 //! dependents, which evaluates a rule before an earlier one it reads when
