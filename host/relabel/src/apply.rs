@@ -4,11 +4,11 @@
 //! `Regexp.ReplaceAllString`.
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
 
 use md5::{Digest, Md5};
 use regex::{Captures, Regex};
 use wasmetheus_model::Label;
+use wasmetheus_model::go::{ExpandPiece, parse_expand_template};
 
 use crate::config::{Action, RelabelConfig};
 use crate::go_strings::{go_to_lower, go_to_upper};
@@ -207,70 +207,21 @@ fn go_replace_all(re: &Regex, src: &str, template: &str) -> String {
     out
 }
 
-/// Go's `Regexp.Expand`: `$$` is a `$`; `$name` takes the longest run of
-/// letters, digits and underscores (so `$1x` names group "1x", which does
-/// not exist, and expands to nothing); `${name}` delimits it; a number
-/// without a leading zero is a group index; a malformed reference leaves
-/// the `$` as text.
+/// Go's `Regexp.Expand` of `template` (its syntax read by
+/// `wasmetheus_model::go::parse_expand_template`) with the groups of one
+/// match.
 fn go_expand(template: &str, caps: &Captures<'_>, out: &mut String) {
-    let mut rest = template;
-    while let Some(dollar) = rest.find('$') {
-        out.push_str(&rest[..dollar]);
-        rest = &rest[dollar + 1..];
-        if let Some(after) = rest.strip_prefix('$') {
-            out.push('$');
-            rest = after;
-            continue;
-        }
-        let Some((name, after)) = go_extract(rest) else {
-            out.push('$');
-            continue;
-        };
-        rest = after;
-        let group = match go_group_number(name) {
-            Some(index) => caps.get(index),
-            None => caps.name(name),
+    for piece in parse_expand_template(template) {
+        let group = match piece {
+            ExpandPiece::Text(text) => {
+                out.push_str(text);
+                continue;
+            }
+            ExpandPiece::Index(index) => caps.get(index),
+            ExpandPiece::Name(name) => caps.name(name),
         };
         if let Some(m) = group {
             out.push_str(m.as_str());
         }
     }
-    out.push_str(rest);
-}
-
-/// Go's `unicode.IsLetter || unicode.IsDigit || '_'`, as a prefix matcher.
-static GO_NAME_PREFIX: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[\p{L}\p{Nd}_]*").expect("static regex"));
-
-/// The reference name after a `$` and the text after it.
-fn go_extract(s: &str) -> Option<(&str, &str)> {
-    let (braced, body) = match s.strip_prefix('{') {
-        Some(body) => (true, body),
-        None => (false, s),
-    };
-    let len = GO_NAME_PREFIX.find(body).map_or(0, |m| m.end());
-    if len == 0 {
-        return None;
-    }
-    let (name, mut rest) = body.split_at(len);
-    if braced {
-        rest = rest.strip_prefix('}')?;
-    }
-    Some((name, rest))
-}
-
-/// A group index as Go reads one: ASCII digits, no leading zero, and the
-/// same overflow cut-off.
-fn go_group_number(name: &str) -> Option<usize> {
-    if name.len() > 1 && name.starts_with('0') {
-        return None;
-    }
-    let mut number = 0usize;
-    for b in name.bytes() {
-        if !b.is_ascii_digit() || number >= 100_000_000 {
-            return None;
-        }
-        number = number * 10 + usize::from(b - b'0');
-    }
-    Some(number)
 }

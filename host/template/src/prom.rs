@@ -298,87 +298,24 @@ fn strip_domain(hp: &str) -> String {
     }
 }
 
-/// One piece of a replacement template (Go's `Regexp.Expand` syntax).
-enum Piece<'r> {
-    Text(&'r str),
-    /// A group by number (`$1`, `${1}`).
-    Group(usize),
-    /// A group by name; unknown names expand to nothing.
-    Named(&'r str),
-}
-
-/// Go's `extract`: the name after a `$` (`name` or `{name}`) and the rest, or None when malformed.
-fn extract(t: &str) -> Option<(&str, &str)> {
-    let (brace, body) = match t.strip_prefix('{') {
-        Some(b) => (true, b),
-        None => (false, t),
-    };
-    let end = body
-        .char_indices()
-        .find(|&(_, c)| !(c.is_alphanumeric() || c == '_'))
-        .map_or(body.len(), |(i, _)| i);
-    if end == 0 {
-        return None;
-    }
-    let name = &body[..end];
-    let rest = if brace {
-        body[end..].strip_prefix('}')?
-    } else {
-        &body[end..]
-    };
-    Some((name, rest))
-}
-
-/// A replacement template parsed once: Go's `expand` rules (`$$` is `$`, a malformed reference is a
-/// literal `$`, a number with a leading zero or of ten digits or more is a name).
-fn parse_replacement(mut t: &str) -> Vec<Piece<'_>> {
-    let mut pieces = Vec::new();
-    while let Some(i) = t.find('$') {
-        if i > 0 {
-            pieces.push(Piece::Text(&t[..i]));
-        }
-        t = &t[i + 1..];
-        if let Some(rest) = t.strip_prefix('$') {
-            pieces.push(Piece::Text("$"));
-            t = rest;
-            continue;
-        }
-        let Some((name, rest)) = extract(t) else {
-            pieces.push(Piece::Text("$"));
-            continue;
-        };
-        t = rest;
-        let numeric = name.bytes().all(|b| b.is_ascii_digit())
-            && name.len() <= 9
-            && !(name.len() > 1 && name.starts_with('0'));
-        pieces.push(match name.parse::<usize>() {
-            Ok(n) if numeric => Piece::Group(n),
-            _ => Piece::Named(name),
-        });
-    }
-    if !t.is_empty() {
-        pieces.push(Piece::Text(t));
-    }
-    pieces
-}
-
 /// Go's `ReplaceAllString` with the result bounded to `max` bytes: the size of every match's
 /// replacement is computed before it is built, so None comes before anything past `max` is allocated.
 /// Group references that expand to nothing count a byte each against a separate bound of eight times
 /// `max`, so a long template of empty references over many matches cannot run for long either.
 fn replace_all(re: &regex::Regex, src: &str, repl: &str, max: usize) -> Option<String> {
-    let pieces = parse_replacement(repl);
+    use wasmetheus_model::go::ExpandPiece;
+    let pieces = wasmetheus_model::go::parse_expand_template(repl);
     let names: Vec<Option<&str>> = re.capture_names().collect();
-    let group_of = |p: &Piece<'_>| match p {
-        Piece::Group(n) => Some(*n),
-        Piece::Named(name) => names.iter().position(|n| *n == Some(*name)),
-        Piece::Text(_) => None,
+    let group_of = |p: &ExpandPiece<'_>| match p {
+        ExpandPiece::Index(n) => Some(*n),
+        ExpandPiece::Name(name) => names.iter().position(|n| *n == Some(*name)),
+        ExpandPiece::Text(_) => None,
     };
     let groups: Vec<Option<usize>> = pieces.iter().map(group_of).collect();
     let text_len: usize = pieces
         .iter()
         .map(|p| match p {
-            Piece::Text(t) => t.len(),
+            ExpandPiece::Text(t) => t.len(),
             _ => 0,
         })
         .sum();
@@ -402,7 +339,7 @@ fn replace_all(re: &regex::Regex, src: &str, repl: &str, max: usize) -> Option<S
         out.push_str(&src[last..m.start()]);
         for (p, g) in pieces.iter().zip(&groups) {
             match (p, g) {
-                (Piece::Text(t), _) => out.push_str(t),
+                (ExpandPiece::Text(t), _) => out.push_str(t),
                 (_, Some(g)) => {
                     if let Some(c) = caps.get(*g) {
                         out.push_str(c.as_str());

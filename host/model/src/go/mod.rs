@@ -10,6 +10,7 @@
 //! - [`url`], `net/url`'s escaping modes (`QueryEscape`, `EscapedPath`, the
 //!   host), `QueryUnescape` and `ParseQuery`.
 //! - [`path`], `path.Clean`.
+//! - [`regexp`], the template syntax of `Regexp.Expand` (`$1`, `${name}`).
 //! - here: the words Go's `os` and `net` packages use for a system error,
 //!   and JSON strings and numbers as Go's `encoding/json` writes them.
 //!
@@ -19,6 +20,7 @@
 
 pub mod duration;
 pub mod path;
+pub mod regexp;
 pub mod strconv;
 pub mod strings;
 pub mod url;
@@ -28,6 +30,7 @@ pub use duration::{
     parse_model_duration,
 };
 pub use path::clean as clean_path;
+pub use regexp::{ExpandPiece, parse_expand_template};
 pub use strconv::{
     ParseBoolError, ParseFloatError, format_float_e, format_float_f, format_float_upper_e,
     is_print, parse_bool, parse_float, quote, quote_bytes,
