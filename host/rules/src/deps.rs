@@ -67,9 +67,13 @@ impl DependencyMap {
     }
 
     /// [`build`](Self::build) from each rule's name, kind (`true`:
-    /// alerting) and expression.
+    /// alerting) and expression; `None` as well when the three lists
+    /// differ in length.
     pub fn from_parts(names: &[String], alerting: &[bool], queries: &[&str]) -> Option<Self> {
         let n = names.len();
+        if alerting.len() != n || queries.len() != n {
+            return None;
+        }
         let mut map = DependencyMap {
             dependents: vec![Vec::new(); n],
             dependencies: vec![Vec::new(); n],
@@ -113,6 +117,7 @@ impl DependencyMap {
                     if alertname.is_empty() {
                         return None;
                     }
+                    work += candidates(&alertname).len();
                     for &j in candidates(&alertname) {
                         let is_alerting = alerting.get(j) == Some(&true);
                         if j != i && is_alerting && alertname.iter().all(|m| m.matches(&names[j])) {

@@ -333,6 +333,9 @@ fn empty_group() {
     assert!(map.is_empty());
     assert!(map.is_independent(0), "a rule not in the group");
     assert!(map.batches().is_empty());
+    // Lists of different lengths are no group.
+    let names = vec!["a".to_owned()];
+    assert!(DependencyMap::from_parts(&names, &[], &["a", "b"]).is_none());
 }
 
 /// The fixtures of upstream's rule manager tests, per group.
