@@ -138,13 +138,6 @@ impl Alerting {
         // The old sources stop before the new ones start.
         *self.discovery.lock() = None;
         let alertmanagers = config.alerting.alertmanagers.clone();
-        if alertmanagers.iter().all(|am| {
-            am.file_sd_configs.is_empty()
-                && am.http_sd_configs.is_empty()
-                && am.dns_sd_configs.is_empty()
-        }) {
-            return;
-        }
         let notifier = Arc::clone(&self.notifier);
         let discovered = self.discovered.clone();
         let changed: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {

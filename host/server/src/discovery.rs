@@ -40,10 +40,15 @@ use crate::scrape_targets::TargetGroup;
 /// Each source's latest groups, by source name.
 type BySource = BTreeMap<String, Vec<TargetGroup>>;
 
+/// The configuration each source runs with, by job and source name, as
+/// its JSON form (so that a reload can tell an unchanged source).
+type Configs = BTreeMap<(String, String), String>;
+
 /// The groups every discovery source found, by job.
 #[derive(Debug, Default, Clone)]
 pub struct Discovered {
     groups: Arc<Mutex<BTreeMap<String, BySource>>>,
+    configs: Arc<Mutex<Configs>>,
 }
 
 impl Discovered {
@@ -67,8 +72,54 @@ impl Discovered {
         true
     }
 
-    fn clear(&self) {
-        self.groups.lock().clear();
+    /// Before the sources of a (re)loaded configuration start: keeps the
+    /// groups of every source whose job, name and configuration are
+    /// unchanged (its new instance replaces them when it reports), drops
+    /// the others', as Prometheus' discovery manager keeps the targets of
+    /// unchanged providers. Without this a reload would briefly lose every
+    /// discovered target (scrapes stopped and restarted, stale markers,
+    /// Alertmanagers gone until their source answers again).
+    fn keep_unchanged(&self, wanted: Configs) {
+        let mut configs = self.configs.lock();
+        let mut groups = self.groups.lock();
+        for (job, sources) in groups.iter_mut() {
+            sources.retain(|source, _| {
+                let key = (job.clone(), source.clone());
+                configs
+                    .get(&key)
+                    .is_some_and(|c| wanted.get(&key) == Some(c))
+            });
+        }
+        groups.retain(|_, sources| !sources.is_empty());
+        *configs = wanted;
+    }
+}
+
+/// The JSON form of one source's configuration, for [`Configs`].
+fn fingerprint(config: &impl serde::Serialize) -> String {
+    serde_json::to_string(config).unwrap_or_default()
+}
+
+/// [`Configs`] of the file, HTTP and DNS sources of one job or
+/// Alertmanager entry, named as [`spawn_common_sources`] names them.
+fn common_configs(
+    out: &mut Configs,
+    name: &str,
+    file_sd: &[FileSdConfig],
+    http_sd: &[HttpSdConfig],
+    dns_sd: &[DnsSdConfig],
+) {
+    let mut add = |source: String, print: String| {
+        out.insert((name.to_owned(), source), print);
+    };
+    for (i, c) in file_sd.iter().enumerate() {
+        add(format!("file_sd/{i}"), fingerprint(c));
+    }
+    for (i, c) in http_sd.iter().enumerate() {
+        add(format!("http_sd/{i}"), fingerprint(c));
+    }
+    for (i, c) in dns_sd.iter().enumerate() {
+        add(format!("dns_sd/{i}"), fingerprint(c));
     }
 }
 
@@ -231,7 +282,23 @@ impl Discovery {
         discovered: &Discovered,
         changed: Arc<dyn Fn() + Send + Sync>,
     ) -> Discovery {
-        discovered.clear();
+        let mut wanted = Configs::new();
+        for scrape in &config.scrape_configs {
+            common_configs(
+                &mut wanted,
+                &scrape.job_name,
+                &scrape.file_sd_configs,
+                &scrape.http_sd_configs,
+                &scrape.dns_sd_configs,
+            );
+            for (i, c) in scrape.kubernetes_sd_configs.iter().enumerate() {
+                wanted.insert(
+                    (scrape.job_name.clone(), format!("kubernetes_sd/{i}")),
+                    fingerprint(c),
+                );
+            }
+        }
+        discovered.keep_unchanged(wanted);
         let statuses = discovery_statuses(config);
         for status in &statuses {
             if status.state == DiscoveryState::NotRunning {
@@ -288,7 +355,17 @@ pub fn start_alertmanagers(
     discovered: &Discovered,
     changed: Arc<dyn Fn() + Send + Sync>,
 ) -> Discovery {
-    discovered.clear();
+    let mut wanted = Configs::new();
+    for (n, am) in config.alerting.alertmanagers.iter().enumerate() {
+        common_configs(
+            &mut wanted,
+            &format!("config-{n}"),
+            &am.file_sd_configs,
+            &am.http_sd_configs,
+            &am.dns_sd_configs,
+        );
+    }
+    discovered.keep_unchanged(wanted);
     let mut tasks = Vec::new();
     let mut watchers = Vec::new();
     for (n, am) in config.alerting.alertmanagers.iter().enumerate() {
@@ -1060,5 +1137,65 @@ mod tests {
         assert!(targets("sd/a[b2.json").is_empty());
         std::fs::remove_file(sd.join("a1b2.json")).unwrap();
         assert_eq!(targets("sd/a1b2.json"), Vec::<String>::new());
+    }
+
+    /// A reload keeps what an unchanged source found until its new instance
+    /// reports, and drops the groups of sources that changed or went away
+    /// (a scrape job's and an Alertmanager entry's alike).
+    #[tokio::test]
+    async fn a_reload_keeps_the_groups_of_unchanged_sources_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = |second: &str| {
+            Config::parse(
+                &format!(
+                    "scrape_configs:
+  - job_name: same
+    file_sd_configs: [{{files: [{0}/a.json]}}]
+  - job_name: other
+    file_sd_configs: [{{files: [{0}/{second}]}}]
+alerting:
+  alertmanagers:
+    - file_sd_configs: [{{files: [{0}/am.json]}}]
+",
+                    dir.path().display()
+                ),
+                Path::new("prometheus.yml"),
+            )
+            .unwrap()
+        };
+        let group = |target: &str| TargetGroup {
+            targets: vec![target.to_owned()],
+            labels: BTreeMap::new(),
+            source: target.to_owned(),
+        };
+        let changed: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {});
+        let first = config("b.json");
+        let scrapes = Discovered::default();
+        let alertmanagers = Discovered::default();
+        let started = Discovery::start(&first, &scrapes, Arc::clone(&changed));
+        let started_am = start_alertmanagers(&first, &alertmanagers, Arc::clone(&changed));
+        drop((started, started_am));
+        // What the sources found (their files do not exist: nothing raced).
+        scrapes.set("same", "file_sd/0", vec![group("h1:9100")]);
+        scrapes.set("other", "file_sd/0", vec![group("h2:9100")]);
+        scrapes.set("gone", "file_sd/0", vec![group("h3:9100")]);
+        alertmanagers.set("config-0", "file_sd/0", vec![group("am:9093")]);
+
+        let second = config("c.json");
+        let reloaded = Discovery::start(&second, &scrapes, Arc::clone(&changed));
+        let reloaded_am = start_alertmanagers(&second, &alertmanagers, changed);
+        drop((reloaded, reloaded_am));
+        assert_eq!(scrapes.groups("same"), vec![group("h1:9100")]);
+        assert_eq!(scrapes.groups("other"), vec![], "its file changed");
+        assert_eq!(scrapes.groups("gone"), vec![], "not in the configuration");
+        assert_eq!(alertmanagers.groups("config-0"), vec![group("am:9093")]);
+
+        let without = Config::parse("scrape_configs: []\n", Path::new("prometheus.yml")).unwrap();
+        drop(start_alertmanagers(
+            &without,
+            &alertmanagers,
+            Arc::new(|| {}),
+        ));
+        assert_eq!(alertmanagers.groups("config-0"), vec![]);
     }
 }
