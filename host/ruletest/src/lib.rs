@@ -93,9 +93,8 @@ pub fn run(args: &TestRulesArgs, out: &mut dyn Write, err: &mut dyn Write) -> i3
             Err(e) => {
                 let _ = writeln!(
                     err,
-                    "open {}: {}",
-                    path.display(),
-                    wasmetheus_model::go::io_error_text(&e)
+                    "{}",
+                    wasmetheus_model::go::path_error("open", path, &e)
                 );
                 return 1;
             }
@@ -158,11 +157,7 @@ fn test_file(
             );
         }
         Err(e) => {
-            let e = format!(
-                "open {}: {}",
-                path.display(),
-                wasmetheus_model::go::io_error_text(&e)
-            );
+            let e = wasmetheus_model::go::path_error("open", path, &e);
             return abort(suite, e);
         }
     };

@@ -625,12 +625,9 @@ fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// An IO error as Go's `os` package words it: `op path: message`, with the
-/// system's message in lower case and without Rust's `(os error N)`.
-fn go_io_error(op: &str, path: &Path, error: &std::io::Error) -> String {
-    let message = wasmetheus_model::go::io_error_text(error);
-    format!("{op} {}: {message}", path.display())
-}
+/// An IO error as Go's `os` package words it: `op path: message` (the one
+/// in `wasmetheus_model::go`).
+use wasmetheus_model::go::path_error as go_io_error;
 
 /// The bytes of a file a configuration names. Only a regular file is
 /// read: a FIFO or a device matched by a glob would block the check or
@@ -648,18 +645,4 @@ fn stat(path: &Path) -> Result<(), String> {
     std::fs::metadata(path)
         .map(|_| ())
         .map_err(|e| go_io_error("stat", path, &e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_io_errors_read_like_go() {
-        let e = std::io::Error::from_raw_os_error(2);
-        assert_eq!(
-            go_io_error("stat", Path::new("nope"), &e),
-            "stat nope: no such file or directory"
-        );
-    }
 }

@@ -54,6 +54,12 @@ pub fn io_error_text(error: &std::io::Error) -> String {
     }
 }
 
+/// Go's `*os.PathError` text: `op path: message` (`open rules.yml: no such
+/// file or directory`), the message as [`io_error_text`] words it.
+pub fn path_error(op: &str, path: &std::path::Path, error: &std::io::Error) -> String {
+    format!("{op} {}: {}", path.display(), io_error_text(error))
+}
+
 /// A JSON string as Go's `encoding/json` (with HTML escaping, as
 /// `json.NewEncoder` has it) and jsoniter's standard-library mode write it:
 /// `\n`, `\r`, `\t`, other control characters as `\u00xx`, and the
@@ -152,5 +158,10 @@ mod tests {
         assert_eq!(io_error_text(&e), "connection refused");
         let e = std::io::Error::other("Not an OS error");
         assert_eq!(io_error_text(&e), "not an OS error");
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(
+            path_error("stat", std::path::Path::new("nope"), &e),
+            "stat nope: no such file or directory"
+        );
     }
 }
