@@ -276,6 +276,18 @@ impl Manager {
                 discovered: Mutex::new(discovered),
             }));
         }
+        // The Alertmanagers of entries that went away lose their series,
+        // unless an entry still in force has the same URL.
+        let kept: HashSet<String> = sets
+            .iter()
+            .flat_map(|set| set.discovered.lock().active.clone())
+            .collect();
+        let gone: Vec<String> = old
+            .iter()
+            .flat_map(|set| set.discovered.lock().active.clone())
+            .filter(|url| !kept.contains(url))
+            .collect();
+        self.shared.metrics.sync(&[], &gone);
         external_labels.sort_by(|a, b| a.name.cmp(&b.name));
         *self.shared.relabeling.lock() = Relabeling {
             external_labels,

@@ -98,6 +98,33 @@ async fn a_reload_keeps_the_queue_and_what_was_discovered() {
     manager.stop().await;
 }
 
+/// The per-Alertmanager series of an entry a reload removed go with it
+/// (as Prometheus deletes them when an Alertmanager goes away); a URL that
+/// another entry still has keeps its series.
+#[tokio::test]
+async fn a_removed_entry_takes_its_alertmanagers_series_along() {
+    let manager = Manager::new(Options::default());
+    let two = "alerting:\n  alertmanagers:\n    - static_configs: [{targets: ['a:9093', 'b:9093']}]\n    - timeout: 3s\n      static_configs: [{targets: ['c:9093']}]\n";
+    manager.apply_config(&config(two)).unwrap();
+    let sent = |url: &str| {
+        metric(
+            &manager.metrics(),
+            "prometheus_notifications_sent_total",
+            &format!("http://{url}/api/v2/alerts"),
+        )
+    };
+    assert_eq!(
+        (sent("a:9093"), sent("b:9093"), sent("c:9093")),
+        (Some(0.0), Some(0.0), Some(0.0))
+    );
+    let one = "alerting:\n  alertmanagers:\n    - timeout: 5s\n      static_configs: [{targets: ['a:9093']}]\n";
+    manager.apply_config(&config(one)).unwrap();
+    assert_eq!(
+        (sent("a:9093"), sent("b:9093"), sent("c:9093")),
+        (Some(0.0), None, None)
+    );
+}
+
 #[tokio::test]
 async fn a_failed_reload_changes_nothing() {
     let am = serve(Answer::Status(200)).await;
