@@ -218,6 +218,9 @@ struct Snapshot {
     last_duration_sum: f64,
     group_duration_sum: f64,
     group_duration_count: f64,
+    /// The machine's 1-minute load average: other work competing for the
+    /// cores shows here.
+    load: Option<f64>,
 }
 
 fn snapshot(pid: u32, addr: SocketAddr, targets: &Targets) -> Result<Snapshot> {
@@ -240,6 +243,9 @@ fn snapshot(pid: u32, addr: SocketAddr, targets: &Targets) -> Result<Snapshot> {
         last_duration_sum: sum("prometheus_rule_group_last_duration_seconds"),
         group_duration_sum: sum("prometheus_rule_group_duration_seconds_sum"),
         group_duration_count: sum("prometheus_rule_group_duration_seconds_count"),
+        load: std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next()?.parse().ok()),
     })
 }
 
@@ -763,7 +769,7 @@ fn render(
                     s,
                     "  {} [{}]: windows {:.1} s and {:.1} s; samples appended/s {} → {}; \
                      {:.0} of {} recording rules' names present; the targets took {:.2} and \
-                     {:.2} CPU s",
+                     {:.2} CPU s; load average {} and {} at the windows' ends",
                     peer.kind.name(),
                     peer.version,
                     f.base.secs(),
@@ -774,6 +780,8 @@ fn render(
                     file.recording,
                     f.base.b.own_cpu_s - f.base.a.own_cpu_s,
                     f.rules.b.own_cpu_s - f.rules.a.own_cpu_s,
+                    f.base.b.load.map_or("?".into(), |l| format!("{l:.2}")),
+                    f.rules.b.load.map_or("?".into(), |l| format!("{l:.2}")),
                 );
             }
             Err(e) => {
