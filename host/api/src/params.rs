@@ -134,7 +134,7 @@ const MAX_TIME_FORMATTED: &str = "292277025-08-18T07:12:54.999999999Z";
 /// of a time and a step, lookback or range (each below 2^63 ns, about
 /// 292 years) within `i64`.
 pub(crate) fn parse_time(s: &str) -> Option<i64> {
-    if let Ok(secs) = s.parse::<f64>() {
+    if let Ok(secs) = wasmetheus_model::go::parse_float(s) {
         if !secs.is_finite() {
             return None;
         }
@@ -183,7 +183,7 @@ pub(crate) fn time_param(
 /// or a Prometheus duration such as `1m30s`, at most 2^63-1 ns (Go's
 /// `time.Duration`) either way, with Prometheus' texts.
 pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    if let Ok(secs) = s.parse::<f64>() {
+    if let Ok(secs) = wasmetheus_model::go::parse_float(s) {
         // Go turns NaN into the most negative duration, a non-positive
         // step or an expired timeout for the callers.
         if secs.is_nan() {
@@ -239,6 +239,14 @@ mod tests {
             Some(1_700_000_000_500)
         );
         assert_eq!(parse_time("yesterday"), None);
+        // Go's ParseFloat: underscores between digits, no sign on NaN
+        // (checked against Prometheus 2.42).
+        assert_eq!(parse_time("1_000"), Some(1_000_000));
+        assert_eq!(parse_time("-nan"), None);
+        assert_eq!(
+            parse_duration("1_0"),
+            Ok(std::time::Duration::from_secs(10))
+        );
         assert_eq!(parse_duration("15"), Ok(std::time::Duration::from_secs(15)));
         assert_eq!(
             parse_duration("0.5"),
@@ -441,7 +449,7 @@ mod tests {
             "-0.0005" Some(-1)
             "1700000000.1235" Some(1700000000124)
             "0x10" None
-            "1_000" None
+            "1_000" Some(1000000)
             " 1" None
             "1 " None
             "infinity" None
