@@ -346,8 +346,9 @@ impl Discovery {
     }
 }
 
-/// The sources of every `alerting.alertmanagers` entry (file, HTTP and
-/// DNS discovery), their groups under the entry's `config-N` name in
+/// The sources of every `alerting.alertmanagers` entry (file, HTTP, DNS
+/// and Kubernetes discovery; the other mechanisms are logged as not
+/// running), their groups under the entry's `config-N` name in
 /// `discovered`; `changed` is called after each change. Static configs
 /// are the notifier's own.
 pub fn start_alertmanagers(
@@ -365,11 +366,42 @@ pub fn start_alertmanagers(
             &am.dns_sd_configs,
         );
     }
+    for (n, am) in config.alerting.alertmanagers.iter().enumerate() {
+        for (i, c) in am.kubernetes_sd_configs.iter().enumerate() {
+            wanted.insert(
+                (format!("config-{n}"), format!("kubernetes_sd/{i}")),
+                fingerprint(c),
+            );
+        }
+    }
     discovered.keep_unchanged(wanted);
     let mut tasks = Vec::new();
     let mut watchers = Vec::new();
+    // Alertmanager entries have no discovery report; a Kubernetes entry
+    // that cannot start says so in the log only.
+    let statuses: Statuses = Arc::new(Mutex::new(Vec::new()));
     for (n, am) in config.alerting.alertmanagers.iter().enumerate() {
         let name = format!("config-{n}");
+        for (mechanism, count) in am.service_discoveries() {
+            if count > 0 && !RUNS_HERE.contains(&mechanism) {
+                tracing::warn!(
+                    alertmanagers = %name,
+                    "service discovery not running: {mechanism}_sd_configs is not implemented \
+                     yet; the Alertmanagers it would find get no alerts"
+                );
+            }
+        }
+        for (i, ksd) in am.kubernetes_sd_configs.iter().enumerate() {
+            tasks.push(tokio::spawn(run_kubernetes_sd(
+                name.clone(),
+                format!("kubernetes_sd/{i}"),
+                i,
+                ksd.clone(),
+                discovered.clone(),
+                Arc::clone(&changed),
+                Arc::clone(&statuses),
+            )));
+        }
         spawn_common_sources(
             &name,
             &am.file_sd_configs,

@@ -2,7 +2,8 @@
 //! server on 127.0.0.1 become targets through `relabel_configs` as in
 //! Prometheus (annotations select, meta labels become target labels, the
 //! rest are dropped targets with their discovered labels), and the
-//! discovery is reported as running.
+//! discovery is reported as running; pods found for an `alertmanagers`
+//! entry become its Alertmanagers through its `relabel_configs`.
 
 use std::time::Duration;
 
@@ -140,6 +141,52 @@ scrape_configs:
             .iter()
             .any(|d| d["mechanism"] == "kubernetes_sd_configs" && d["state"] == "running"),
         "{targets}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pods_become_alertmanagers_through_relabeling() {
+    let api = api_server().await;
+    let dir = PluginsDir::new();
+    let config_path = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "alerting:
+  alertmanagers:
+    - path_prefix: /am
+      kubernetes_sd_configs:
+        - role: pod
+          api_server: http://{api}
+      relabel_configs:
+        - source_labels: [__meta_kubernetes_pod_label_app]
+          regex: web
+          action: keep
+"
+        ),
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let args = wasmetheus_tests::test_args(dir.path(), Some(&config_path), data.path());
+    let server = TestServer::start(args, data).await;
+    let a = server.address;
+    let found = eventually(Duration::from_secs(20), "the pod Alertmanagers", || async {
+        let (status, body) = http(a, "GET", "/api/v1/alertmanagers", &[]).await;
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let active = v["data"]["activeAlertmanagers"].as_array()?.len();
+        let dropped = v["data"]["droppedAlertmanagers"].as_array()?.len();
+        (active == 1 && dropped == 1).then_some(v)
+    })
+    .await;
+    assert_eq!(
+        found["data"]["activeAlertmanagers"][0]["url"], "http://127.0.0.1:9113/am/api/v2/alerts",
+        "{found}"
+    );
+    assert_eq!(
+        found["data"]["droppedAlertmanagers"][0]["url"], "http://127.0.0.2:5432/am/api/v2/alerts",
+        "{found}"
     );
     server.stop().await;
 }
