@@ -15,11 +15,10 @@
 //!   `start_timestamp`, `--run`, `--ignore-unknown-fields`, a group's
 //!   `interval` defaulting to `evaluation_interval`, left-open range
 //!   selectors, the sorted pair of a many-to-many error;
-//! - ours, by design: YAML errors as `FILE: LINE:COL: message` (once, the
-//!   first problem) rather than yaml.v3's `yaml: unmarshal errors:` list,
-//!   series-notation errors worded by our parser, experimental PromQL
-//!   always parsed (3.x wants `--enable-feature`);
-//! - a gap: no native histograms in the engine yet (`unittest.yml`).
+//! - ours, by design: YAML errors as `FILE: LINE:COL: message` (a line
+//!   per unknown field) rather than yaml.v3's `yaml: unmarshal errors:`
+//!   list, series-notation errors worded by our parser, experimental PromQL
+//!   always parsed (3.x wants `--enable-feature`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -178,8 +177,7 @@ fn expected(reference: &Outcome, diffs: &[Diff], file: &str) -> Outcome {
 }
 
 /// 3.x reads unknown fields with yaml.v3 as well, but we print positions.
-const OUR_YAML: &str =
-    "ours: YAML errors as FILE: LINE:COL: message, a line per unknown field";
+const OUR_YAML: &str = "ours: YAML errors as FILE: LINE:COL: message, a line per unknown field";
 
 /// `check rules` on each rule file of the corpus: `(dir/file, diffs)`.
 const CORPUS_RULE_FILES: &[(&str, &[Diff])] = &[
