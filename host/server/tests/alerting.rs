@@ -293,6 +293,26 @@ async fn a_broken_rule_file_stops_the_start() {
     assert!(error.contains("rules.yml"), "{error}");
 }
 
+/// Features Prometheus refuses together stop the start with its text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incompatible_features_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "scrape_configs: []\n").unwrap();
+    let mut args = serve_args(dir.path(), &config);
+    args.rules.enable_feature =
+        vec!["otlp-deltatocumulative,otlp-native-delta-ingestion".to_owned()];
+    let error = match wasmetheus::serve::start(args).await {
+        Ok(_) => panic!("started with incompatible features"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert_eq!(
+        error,
+        "Error parsing feature list: cannot enable otlp-deltatocumulative and \
+         otlp-native-delta-ingestion features at the same time"
+    );
+}
+
 /// Alertmanagers found by file discovery: listed once the file names
 /// them, sent to, gone once the file drops them; the batch size flag is
 /// in force and listed.

@@ -118,6 +118,11 @@ impl RunningServer {
 /// scraping; HTTP is served by [`RunningServer::serve_until`].
 pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     let started = Instant::now();
+    // A feature list Prometheus refuses (incompatible features) stops the
+    // start, with Prometheus' text.
+    if let Err(e) = args.rules.features() {
+        anyhow::bail!("Error parsing feature list: {e}");
+    }
     let source = match &args.config_file {
         Some(path) => ConfigSource::File(path.clone()),
         None => ConfigSource::BuiltIn,
