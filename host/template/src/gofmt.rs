@@ -339,10 +339,9 @@ fn format_abs(v: f64, verb: char, prec: Option<usize>) -> String {
     }
 }
 
-/// Go's `%v` of a float64 (`strconv.FormatFloat(v, 'g', -1, 64)` with `+Inf`).
-pub fn format_float(v: f64) -> String {
-    float_signed(v, 'g', None, false, false)
-}
+/// Go's `%v` of a float64 (`strconv.FormatFloat(v, 'g', -1, 64)` with `+Inf`; the one in
+/// `wasmetheus_model::go`).
+pub use wasmetheus_model::go::format_float_g as format_float;
 
 fn float_signed(v: f64, verb: char, prec: Option<usize>, plus: bool, space: bool) -> String {
     if v.is_nan() {

@@ -4,7 +4,7 @@
 //! - [`duration`], `time.ParseDuration` and `time.Duration.String`;
 //!   prometheus/common's `model.ParseDuration` and `model.Duration.String`.
 //! - [`strconv`], `strconv.Quote` (`%q`) with `unicode.IsPrint`,
-//!   `FormatFloat` (`'e'`, `'E'`, `'f'`, shortest), `ParseFloat`, `ParseBool`.
+//!   `FormatFloat` (`'e'`, `'E'`, `'f'`, `'g'`, shortest), `ParseFloat`, `ParseBool`.
 //! - [`strings`], `strings.ToLower` and `strings.ToUpper` (simple case
 //!   mapping).
 //! - [`url`], `net/url`'s escaping modes (`QueryEscape`, `EscapedPath`, the
@@ -32,8 +32,8 @@ pub use duration::{
 pub use path::clean as clean_path;
 pub use regexp::{ExpandPiece, parse_expand_template};
 pub use strconv::{
-    ParseBoolError, ParseFloatError, format_float_e, format_float_f, format_float_upper_e,
-    is_print, parse_bool, parse_float, quote, quote_bytes,
+    ParseBoolError, ParseFloatError, format_float_e, format_float_f, format_float_g,
+    format_float_upper_e, is_print, parse_bool, parse_float, quote, quote_bytes,
 };
 pub use strings::{to_lower, to_upper};
 pub use url::{QueryError, escape_host, escape_path, parse_query, query_escape, query_unescape};

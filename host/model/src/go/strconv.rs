@@ -1,6 +1,6 @@
 //! Go's `strconv` texts: `Quote` (`%q`) with `unicode.IsPrint`,
 //! `FormatFloat` in the shortest forms Prometheus prints (`'e'`, `'E'`,
-//! `'f'`), and `ParseFloat` and `ParseBool` with their error texts.
+//! `'f'`, `'g'` which is `%v`), and `ParseFloat` and `ParseBool` with their error texts.
 
 /// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols
 /// and the ASCII space; not other separators, control, format, private
@@ -100,6 +100,26 @@ pub fn format_float_f(v: f64) -> String {
         // Rust's `Display` is the same shortest round-trip, without exponent.
         None => format!("{v}"),
     }
+}
+
+/// Go's `strconv.FormatFloat(v, 'g', -1, 64)`, which is also what `%v`
+/// and `%g` print for a float64: the shortest digits, in `'e'` form when
+/// the exponent is below -4 or at least 6 (`1e+06`, `1.23456789e+08`,
+/// `1e-05`), otherwise in `'f'` form (`100000`, `0.0001`); `NaN`, `+Inf`,
+/// `-Inf`.
+pub fn format_float_g(v: f64) -> String {
+    if v.is_finite() && v != 0.0 {
+        // The decimal exponent of the shortest digits.
+        let sci = format!("{v:e}");
+        let exp: i32 = sci
+            .split_once('e')
+            .and_then(|(_, e)| e.parse().ok())
+            .unwrap_or(0);
+        if !(-4..6).contains(&exp) {
+            return format_float_e(v);
+        }
+    }
+    format_float_f(v)
 }
 
 /// How Go's `FormatFloat` writes what is not a finite number.
@@ -267,6 +287,29 @@ mod tests {
             }
         }
         assert_eq!(format_float_upper_e(1704067200.0), "1.7040672E+09");
+        // 'g' with precision -1 (ftoa_test.go), and %v as Prometheus 2.42's
+        // format_query printed numbers (1e+06, 1.23456789e+08, 1e-05).
+        for (v, g) in [
+            (1.0, "1"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (20.0, "20"),
+            (1e23, "1e+23"),
+            (100000.0, "100000"),
+            (1000000.0, "1e+06"),
+            (123456789.0, "1.23456789e+08"),
+            (1.2345e6, "1.2345e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-0.00012345, "-0.00012345"),
+            (1e20, "1e+20"),
+            (1234567.5, "1.2345675e+06"),
+            (5e-324, "5e-324"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(format_float_g(v), g, "{v}");
+        }
     }
 
     /// Rows of Go's `strconv/atof_test.go` (decimal ones).
