@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::storage::is_stale_marker;
+use crate::stale::is_stale_marker;
 
 /// What a counter-reset hint of a native histogram says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -281,7 +281,7 @@ pub fn format_float(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::STALE_NAN_BITS;
+    use crate::stale::STALE_NAN_BITS;
 
     #[test]
     fn floats_compare_like_prometheus() {

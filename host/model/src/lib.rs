@@ -10,6 +10,7 @@ pub mod go;
 pub mod histogram;
 pub mod openmetrics;
 mod redact;
+mod stale;
 pub mod storage;
 pub mod text;
 pub mod validate;

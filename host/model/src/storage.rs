@@ -456,15 +456,7 @@ pub trait Storage: Queryable {
     fn appender(&self) -> Box<dyn Appender + Send + '_>;
 }
 
-/// The stale marker: a NaN with this exact bit pattern, written when a
-/// series disappears from its target, so queries stop returning it at once
-/// instead of after the lookback window.
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
-
-/// Whether `v` is the stale marker (an ordinary NaN is not).
-pub fn is_stale_marker(v: f64) -> bool {
-    v.to_bits() == STALE_NAN_BITS
-}
+pub use crate::stale::{STALE_NAN_BITS, is_stale_marker};
 
 #[cfg(test)]
 mod tests {
