@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use md5::{Digest, Md5};
 use regex::{Captures, Regex};
 use wasmetheus_model::Label;
-use wasmetheus_model::go::{ExpandPiece, parse_expand_template};
+use wasmetheus_model::go::{ExpandPiece, expand_pieces};
 
 use crate::config::{Action, RelabelConfig};
 use crate::go_strings::{go_to_lower, go_to_upper};
@@ -208,10 +208,10 @@ fn go_replace_all(re: &Regex, src: &str, template: &str) -> String {
 }
 
 /// Go's `Regexp.Expand` of `template` (its syntax read by
-/// `wasmetheus_model::go::parse_expand_template`) with the groups of one
+/// `wasmetheus_model::go::expand_pieces`) with the groups of one
 /// match.
 fn go_expand(template: &str, caps: &Captures<'_>, out: &mut String) {
-    for piece in parse_expand_template(template) {
+    for piece in expand_pieces(template) {
         let group = match piece {
             ExpandPiece::Text(text) => {
                 out.push_str(text);

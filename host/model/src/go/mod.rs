@@ -30,7 +30,7 @@ pub use duration::{
     parse_model_duration,
 };
 pub use path::clean as clean_path;
-pub use regexp::{ExpandPiece, parse_expand_template};
+pub use regexp::{ExpandPiece, expand_pieces, parse_expand_template};
 pub use strconv::{
     ParseBoolError, ParseFloatError, format_float_e, format_float_f, format_float_g,
     format_float_upper_e, is_print, parse_bool, parse_float, quote, quote_bytes,

@@ -29,32 +29,49 @@ static NAME_PREFIX: LazyLock<regex::Regex> =
 /// "1x"); `${name}` delimits it; a malformed reference (`$`, `$!`, `${x`)
 /// leaves the `$` as text.
 pub fn parse_expand_template(template: &str) -> Vec<ExpandPiece<'_>> {
-    let mut pieces = Vec::new();
+    expand_pieces(template).collect()
+}
+
+/// [`parse_expand_template`] as an iterator, for callers that go through
+/// the pieces once (relabeling, per series) and need no vector.
+pub fn expand_pieces(template: &str) -> impl Iterator<Item = ExpandPiece<'_>> {
     let mut rest = template;
-    while let Some(dollar) = rest.find('$') {
-        if dollar > 0 {
-            pieces.push(ExpandPiece::Text(&rest[..dollar]));
+    // A reference found after some text, given out on the next call.
+    let mut pending: Option<ExpandPiece<'_>> = None;
+    std::iter::from_fn(move || {
+        if let Some(piece) = pending.take() {
+            return Some(piece);
         }
-        rest = &rest[dollar + 1..];
-        if let Some(after) = rest.strip_prefix('$') {
-            pieces.push(ExpandPiece::Text("$"));
-            rest = after;
-            continue;
+        if rest.is_empty() {
+            return None;
         }
-        let Some((name, after)) = extract(rest) else {
-            pieces.push(ExpandPiece::Text("$"));
-            continue;
+        let Some(dollar) = rest.find('$') else {
+            let text = rest;
+            rest = "";
+            return Some(ExpandPiece::Text(text));
         };
-        rest = after;
-        pieces.push(match group_number(name) {
-            Some(index) => ExpandPiece::Index(index),
-            None => ExpandPiece::Name(name),
-        });
-    }
-    if !rest.is_empty() {
-        pieces.push(ExpandPiece::Text(rest));
-    }
-    pieces
+        let text = &rest[..dollar];
+        let after_dollar = &rest[dollar + 1..];
+        let piece = if let Some(after) = after_dollar.strip_prefix('$') {
+            rest = after;
+            ExpandPiece::Text("$")
+        } else if let Some((name, after)) = extract(after_dollar) {
+            rest = after;
+            match group_number(name) {
+                Some(index) => ExpandPiece::Index(index),
+                None => ExpandPiece::Name(name),
+            }
+        } else {
+            rest = after_dollar;
+            ExpandPiece::Text("$")
+        };
+        if text.is_empty() {
+            Some(piece)
+        } else {
+            pending = Some(piece);
+            Some(ExpandPiece::Text(text))
+        }
+    })
 }
 
 /// Go's `extract`: the reference name after a `$` and the text after it.
