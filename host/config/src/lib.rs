@@ -59,7 +59,7 @@ pub use secret::{
     DeclaredSecrets, OpaqueSettings, SECRET_TOKEN, Secret, SettingStep, is_secret_key,
     redact_plugin_settings, redact_url,
 };
-pub use source::ConfigError;
+pub use source::{ConfigError, parse_yaml};
 pub use storage::{
     ChunkEncodingConfig, ExemplarsConfig, RetentionConfig, StorageConfig, TsdbConfig,
 };

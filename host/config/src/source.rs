@@ -28,7 +28,7 @@ pub enum ConfigError {
 /// Reads YAML as Prometheus reads it: an empty file is an empty
 /// configuration; errors in Go's words where they differ (see
 /// [`crate::go_yaml`]), positioned.
-pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(
     text: &str,
     path: &Path,
 ) -> Result<T, ConfigError> {
