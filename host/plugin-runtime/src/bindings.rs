@@ -13,3 +13,20 @@ wasmtime::component::bindgen!({
 
 pub use wasmetheus::plugin::host;
 pub use wasmetheus::plugin::types;
+
+/// The `receiver` world: the `alerts` export over the same `types` and
+/// `host` as the exporter world, so one linker and one [`InstanceState`]
+/// serve both kinds of plugin.
+///
+/// [`InstanceState`]: crate::sandbox::InstanceState
+pub mod receiver {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "receiver",
+        exports: { default: async },
+        with: {
+            "wasmetheus:plugin/types": crate::bindings::types,
+            "wasmetheus:plugin/host": crate::bindings::host,
+        },
+    });
+}

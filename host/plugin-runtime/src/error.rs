@@ -22,6 +22,8 @@ pub enum LoadError {
     },
     #[error("{path} is not a valid exporter component: {message}")]
     Compile { path: PathBuf, message: String },
+    #[error("{path} is not a valid receiver component: {message}")]
+    ReceiverCompile { path: PathBuf, message: String },
     #[error("{path} was not compiled: {message}")]
     Busy { path: PathBuf, message: String },
     #[error("{path}: {message}")]

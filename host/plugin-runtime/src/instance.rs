@@ -76,7 +76,11 @@ struct Live {
 
 /// Describes a wasmtime error, telling traps, timeouts, memory and oversized
 /// copies apart.
-fn classify(error: &wasmtime::Error, timeout: Duration, copy_budget: usize) -> CollectError {
+pub(crate) fn classify(
+    error: &wasmtime::Error,
+    timeout: Duration,
+    copy_budget: usize,
+) -> CollectError {
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>()
         && *trap == wasmtime::Trap::Interrupt
     {
@@ -101,7 +105,7 @@ fn classify(error: &wasmtime::Error, timeout: Duration, copy_budget: usize) -> C
 /// Runs one guest call under `deadline`. `Err(())` means the deadline
 /// passed: the call's future (and the fiber under it) has been dropped, and
 /// the store it used must not be called again.
-async fn within<T>(deadline: Instant, call: impl Future<Output = T>) -> Result<T, ()> {
+pub(crate) async fn within<T>(deadline: Instant, call: impl Future<Output = T>) -> Result<T, ()> {
     tokio::time::timeout_at(deadline, call)
         .await
         .map_err(|_| ())

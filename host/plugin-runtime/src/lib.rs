@@ -1,5 +1,5 @@
-//! `wasmetheus-plugin-runtime`: loads exporter plugins (WebAssembly
-//! components), runs each configured instance in its own sandbox under memory
+//! `wasmetheus-plugin-runtime`: loads exporter and receiver plugins
+//! (WebAssembly components), runs each configured instance in its own sandbox under memory
 //! and time limits, and hot-reloads the plugins directory.
 //!
 //! This is the only crate that depends on wasmtime. It knows nothing of HTTP
@@ -12,6 +12,10 @@
 //! uses b"); there are no cycles:
 //!
 //! - `watch` → `runtime`: hot reload of the plugins directory.
+//! - `receiver` → `runtime`, `instance`, `sandbox`, `limits`, `convert`,
+//!   `engine`, `bindings`, `error`: receiver plugins (`mod.rs` loading and
+//!   the API → `task` → `notification`; `grants`), sharing the runtime's
+//!   engine, linker and executor.
 //! - `runtime` → `cache`, `compiler`, `engine`, `instance`, `sandbox`,
 //!   `fs_guard`, `socket_cap`, `metrics`, `convert`, `bindings`, `error`,
 //!   `time`: the loaded plugins and their instances, loading and applying
@@ -41,6 +45,7 @@ mod fs_guard;
 mod instance;
 mod limits;
 mod metrics;
+mod receiver;
 mod runtime;
 mod sandbox;
 pub mod schema;
@@ -53,6 +58,10 @@ pub use compiler::{
 };
 pub use error::{CollectError, LoadError};
 pub use metrics::PluginMetrics;
+pub use receiver::{
+    Alert, Notification, OriginError, ReceiverPlugin, ReceiverRuntime, SendError, Sender,
+    SenderSpec, origin_of_url, receiver_grants,
+};
 pub use runtime::{InstanceStatus, PluginRuntime, PluginStatus, RuntimeOptions, TargetSpec};
 pub use sandbox::{CapabilityStatus, capability_text, grants_for_requests};
 pub use time::rfc3339;

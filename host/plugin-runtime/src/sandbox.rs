@@ -300,7 +300,7 @@ impl OriginCheck {
 }
 
 /// `scheme://host[:port]` of a URI, with the scheme's default port explicit.
-fn origin_of(uri: &http::Uri) -> Option<String> {
+pub(crate) fn origin_of(uri: &http::Uri) -> Option<String> {
     let scheme = uri.scheme_str()?;
     let host = uri.host()?;
     let port = uri

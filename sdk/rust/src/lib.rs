@@ -1,4 +1,5 @@
-//! `wasmetheus-sdk`: write wasmetheus exporter plugins in Rust.
+//! `wasmetheus-sdk`: write wasmetheus exporter and receiver plugins in Rust
+//! (receivers: see [`receiver`], and [`http`] to send requests).
 //!
 //! An exporter is a type implementing [`Exporter`], registered with
 //! [`export_exporter!`]. Everything a plugin touches here — [`Registry`],
@@ -32,8 +33,10 @@
 
 pub mod config;
 pub mod fs;
+pub mod http;
 pub mod log;
 mod metadata;
+pub mod receiver;
 mod registry;
 #[doc(hidden)]
 pub mod wit;
@@ -53,6 +56,23 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "__export_exporter_bindings",
         default_bindings_module: "wasmetheus_sdk::bindings",
+    });
+}
+
+/// Bindings of the `receiver` world, sharing [`bindings`]' `types` and
+/// `host`; used by [`export_receiver!`].
+#[allow(clippy::all, unused_qualifications, unsafe_op_in_unsafe_fn)]
+pub mod receiver_bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "receiver",
+        pub_export_macro: true,
+        export_macro_name: "__export_receiver_bindings",
+        default_bindings_module: "wasmetheus_sdk::receiver_bindings",
+        with: {
+            "wasmetheus:plugin/types@0.1.0": crate::bindings::wasmetheus::plugin::types,
+            "wasmetheus:plugin/host@0.1.0": crate::bindings::wasmetheus::plugin::host,
+        },
     });
 }
 

@@ -66,7 +66,7 @@ impl PluginRuntime {
     }
 
     /// Reads `path`, refusing files over the size limit before reading them.
-    fn read_plugin(&self, path: &Path) -> Result<Vec<u8>, LoadError> {
+    pub(crate) fn read_plugin(&self, path: &Path) -> Result<Vec<u8>, LoadError> {
         let limit = self.inner.options.max_plugin_size;
         let read_error = |e: std::io::Error| LoadError::Read {
             path: path.to_owned(),
@@ -98,7 +98,7 @@ impl PluginRuntime {
     /// for a compile slot (see [`CompileSlots`]), then for the compilation.
     /// Compilation cannot be cancelled: a late one finishes unobserved, and
     /// the plugin cannot start another until it has.
-    fn compile(
+    pub(crate) fn compile(
         &self,
         name: &str,
         path: &Path,

@@ -115,7 +115,7 @@ impl PluginRuntime {
     /// Runs `task` on the plugin executor and waits for its result from
     /// any thread (async or not). `None` when the task panicked or the
     /// executor is shutting down.
-    pub(super) fn run<F>(&self, task: F) -> Option<F::Output>
+    pub(crate) fn run<F>(&self, task: F) -> Option<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -125,6 +125,17 @@ impl PluginRuntime {
             let _ = tx.send(task.await);
         });
         rx.recv().ok()
+    }
+
+    /// The executor guest calls run on; `None` while shutting down.
+    pub(crate) fn executor(&self) -> Option<tokio::runtime::Handle> {
+        self.inner.tasks.as_ref().map(|t| t.handle().clone())
+    }
+
+    /// The linker every plugin is instantiated through (WASI, the guards,
+    /// the `host` interface), and the runtime's settings.
+    pub(crate) fn linker_and_options(&self) -> (&Linker<InstanceState>, &RuntimeOptions) {
+        (&self.inner.linker, &self.inner.options)
     }
 
     pub fn plugins_dir(&self) -> &Path {

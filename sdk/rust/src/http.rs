@@ -1,0 +1,300 @@
+//! Outgoing HTTP requests through `wasi:http`, for receivers: one request,
+//! an overall deadline for the answer's head, and a bounded read of its
+//! body. The host lets a request through only to a granted origin.
+//!
+//! Natively (unit tests) there is no host: [`send`] answers
+//! [`HttpError::Unavailable`]. [`Target::parse`] is plain Rust.
+
+use std::time::Duration;
+
+/// Where a request goes: the parts of an `http`/`https` URL `wasi:http`
+/// takes apart. User information in the URL is left out (send it as an
+/// `Authorization` header); so is a fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub https: bool,
+    /// `host[:port]`.
+    pub authority: String,
+    /// Path and query, `/` at least.
+    pub path_with_query: String,
+    /// `user` and `password` from the URL, if it had them.
+    pub userinfo: Option<(String, Option<String>)>,
+}
+
+impl Target {
+    /// Splits `url`; only `http` and `https` URLs with a host are accepted.
+    pub fn parse(url: &str) -> Result<Target, HttpError> {
+        let invalid = |why: &str| HttpError::InvalidUrl(format!("{url:?}: {why}"));
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| invalid("not an absolute URL"))?;
+        let https = match scheme.to_ascii_lowercase().as_str() {
+            "http" => false,
+            "https" => true,
+            _ => return Err(invalid("only http and https URLs are supported")),
+        };
+        let rest = rest.split('#').next().unwrap_or_default();
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        let (userinfo, authority) = match authority.rsplit_once('@') {
+            Some((info, host)) => {
+                let (user, password) = match info.split_once(':') {
+                    Some((u, p)) => (u.to_owned(), Some(p.to_owned())),
+                    None => (info.to_owned(), None),
+                };
+                (Some((user, password)), host)
+            }
+            None => (None, authority),
+        };
+        if authority.is_empty() || authority.starts_with(':') {
+            return Err(invalid("no host"));
+        }
+        if authority
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid("the host has spaces or control characters"));
+        }
+        let path_with_query = match path {
+            "" => "/".to_owned(),
+            p if p.starts_with('?') => format!("/{p}"),
+            p => p.to_owned(),
+        };
+        Ok(Target {
+            https,
+            authority: authority.to_owned(),
+            path_with_query,
+            userinfo,
+        })
+    }
+}
+
+/// One request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    pub target: Target,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// How long to wait for the answer's head; `None` waits until the
+    /// host's deadline ends the call.
+    pub timeout: Option<Duration>,
+    /// The most bytes of the answer's body read (the rest is left unread).
+    pub max_response_body: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+}
+
+/// An answer: its status and the first bytes of its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Why a request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    InvalidUrl(String),
+    /// The host refused: the origin was not granted.
+    Denied(String),
+    /// No answer within the timeout.
+    Timeout(String),
+    /// Connecting, sending or reading failed.
+    Transport(String),
+    /// No `wasi:http` here (a native build).
+    Unavailable(String),
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpError::InvalidUrl(m) => write!(f, "invalid URL {m}"),
+            HttpError::Denied(m) => write!(f, "request denied by the host: {m}"),
+            HttpError::Timeout(m) => write!(f, "timed out: {m}"),
+            HttpError::Transport(m) | HttpError::Unavailable(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// Sends `request` and waits for the answer.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn send(request: &Request) -> Result<Response, HttpError> {
+    Err(HttpError::Unavailable(format!(
+        "HTTP requests need the wasmetheus host ({})",
+        request.target.authority
+    )))
+}
+
+/// Sends `request` and waits for the answer.
+#[cfg(target_arch = "wasm32")]
+pub fn send(request: &Request) -> Result<Response, HttpError> {
+    wasm::send(request)
+}
+
+#[cfg(target_arch = "wasm32")]
+mod wasm {
+    use super::{HttpError, Method, Request, Response};
+    use wasi::http::outgoing_handler;
+    use wasi::http::types::{
+        ErrorCode, Fields, Method as WMethod, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+    };
+    use wasi::io::streams::StreamError;
+
+    fn error(e: ErrorCode, what: &str) -> HttpError {
+        match e {
+            ErrorCode::HttpRequestDenied => HttpError::Denied(what.to_owned()),
+            ErrorCode::ConnectionTimeout
+            | ErrorCode::ConnectionReadTimeout
+            | ErrorCode::ConnectionWriteTimeout
+            | ErrorCode::HttpResponseTimeout => HttpError::Timeout(format!("{what}: {e:?}")),
+            other => HttpError::Transport(format!("{what}: {other:?}")),
+        }
+    }
+
+    pub fn send(request: &Request) -> Result<Response, HttpError> {
+        let target = &request.target;
+        let url = format!(
+            "{}://{}{}",
+            if target.https { "https" } else { "http" },
+            target.authority,
+            target.path_with_query
+        );
+        let headers: Vec<(String, Vec<u8>)> = request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec()))
+            .collect();
+        let fields = Fields::from_list(&headers)
+            .map_err(|e| HttpError::Transport(format!("invalid request header: {e:?}")))?;
+        let outgoing = OutgoingRequest::new(fields);
+        let invalid = |what: &str| HttpError::InvalidUrl(format!("{url}: invalid {what}"));
+        outgoing
+            .set_method(&match request.method {
+                Method::Get => WMethod::Get,
+                Method::Post => WMethod::Post,
+                Method::Put => WMethod::Put,
+            })
+            .map_err(|()| invalid("method"))?;
+        outgoing
+            .set_scheme(Some(if target.https {
+                &Scheme::Https
+            } else {
+                &Scheme::Http
+            }))
+            .map_err(|()| invalid("scheme"))?;
+        outgoing
+            .set_authority(Some(&target.authority))
+            .map_err(|()| invalid("host"))?;
+        outgoing
+            .set_path_with_query(Some(&target.path_with_query))
+            .map_err(|()| invalid("path"))?;
+        let body = outgoing
+            .body()
+            .map_err(|()| HttpError::Transport("request body taken twice".into()))?;
+        let options = RequestOptions::new();
+        if let Some(timeout) = request.timeout {
+            let ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+            // Unsupported options are left to the host's deadline.
+            let _ = options.set_connect_timeout(Some(ns));
+            let _ = options.set_first_byte_timeout(Some(ns));
+            let _ = options.set_between_bytes_timeout(Some(ns));
+        }
+        let pending =
+            outgoing_handler::handle(outgoing, Some(options)).map_err(|e| error(e, &url))?;
+        {
+            let stream = body
+                .write()
+                .map_err(|()| HttpError::Transport("request body stream taken twice".into()))?;
+            for chunk in request.body.chunks(4096) {
+                stream
+                    .blocking_write_and_flush(chunk)
+                    .map_err(|e| HttpError::Transport(format!("{url}: sending the body: {e:?}")))?;
+            }
+        }
+        OutgoingBody::finish(body, None).map_err(|e| error(e, &url))?;
+        let ready = pending.subscribe();
+        match request.timeout {
+            Some(timeout) => {
+                let ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+                let timer = wasi::clocks::monotonic_clock::subscribe_duration(ns);
+                wasi::io::poll::poll(&[&ready, &timer]);
+                if !ready.ready() {
+                    return Err(HttpError::Timeout(format!(
+                        "{url}: no answer within {timeout:?}"
+                    )));
+                }
+            }
+            None => ready.block(),
+        }
+        let response = pending
+            .get()
+            .ok_or_else(|| HttpError::Transport(format!("{url}: no answer")))?
+            .map_err(|()| HttpError::Transport(format!("{url}: answer taken twice")))?
+            .map_err(|e| error(e, &url))?;
+        let status = response.status();
+        let mut read = Vec::new();
+        if request.max_response_body > 0
+            && let Ok(incoming) = response.consume()
+            && let Ok(stream) = incoming.stream()
+        {
+            while read.len() < request.max_response_body {
+                let want = (request.max_response_body - read.len()).min(65536) as u64;
+                match stream.blocking_read(want) {
+                    Ok(bytes) => read.extend_from_slice(&bytes),
+                    Err(StreamError::Closed) => break,
+                    Err(StreamError::LastOperationFailed(_)) => break,
+                }
+            }
+        }
+        Ok(Response { status, body: read })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_of_urls() {
+        let ok = |url: &str, https: bool, authority: &str, path: &str| {
+            let t = Target::parse(url).unwrap();
+            assert_eq!(
+                (t.https, t.authority.as_str(), t.path_with_query.as_str()),
+                (https, authority, path),
+                "{url}"
+            );
+            t
+        };
+        ok(
+            "http://127.0.0.1:5001/hook",
+            false,
+            "127.0.0.1:5001",
+            "/hook",
+        );
+        ok("https://example.com", true, "example.com", "/");
+        ok("HTTP://example.com?x=1#frag", false, "example.com", "/?x=1");
+        ok("http://[::1]:9/a/b?c", false, "[::1]:9", "/a/b?c");
+        let t = ok("http://user:p%40ss@host:1/x", false, "host:1", "/x");
+        assert_eq!(t.userinfo, Some(("user".into(), Some("p%40ss".into()))));
+        for bad in [
+            "ftp://x/",
+            "example.com/x",
+            "http:///x",
+            "http://:80/",
+            "http://a b/",
+        ] {
+            assert!(
+                matches!(Target::parse(bad), Err(HttpError::InvalidUrl(_))),
+                "{bad}"
+            );
+        }
+    }
+}
