@@ -205,7 +205,7 @@ pub use wasmetheus_model::go::query_escape;
 
 fn length(v: &Value) -> Result<usize, String> {
     Ok(match v {
-        Value::String(s) => s.len(),
+        Value::String(s) | Value::Typed(_, s) => s.len(),
         Value::List(l) => l.items.len(),
         Value::Map(m) => m.entries.len(),
         Value::Nil => return Err("len of nil pointer".into()),
@@ -333,7 +333,7 @@ fn basic_kind(v: &Value) -> BasicKind {
         Value::Int(_) | Value::Duration(_) => BasicKind::Int,
         Value::Uint(_) => BasicKind::Uint,
         Value::Float(_) => BasicKind::Float,
-        Value::String(_) => BasicKind::String,
+        Value::String(_) | Value::Typed(..) => BasicKind::String,
         _ => BasicKind::Other,
     }
 }
@@ -378,7 +378,9 @@ fn eq(a1: &Value, rest: &[Value]) -> Result<bool, String> {
             match (a1, a) {
                 (Value::Bool(x), Value::Bool(y)) => x == y,
                 (Value::Float(x), Value::Float(y)) => x == y,
-                (Value::String(x), Value::String(y)) => x == y,
+                (Value::String(x) | Value::Typed(_, x), Value::String(y) | Value::Typed(_, y)) => {
+                    x == y
+                }
                 (Value::Uint(x), Value::Uint(y)) => x == y,
                 _ if k1 == BasicKind::Int => int_of(a1) == int_of(a),
                 _ if k1 == BasicKind::Invalid => true,
@@ -421,7 +423,7 @@ fn lt(a1: &Value, a2: &Value) -> Result<bool, String> {
     Ok(match (a1, a2) {
         (Value::Bool(_), _) => return Err("invalid type for comparison".into()),
         (Value::Float(x), Value::Float(y)) => x.partial_cmp(y) == Some(Ordering::Less),
-        (Value::String(x), Value::String(y)) => x < y,
+        (Value::String(x) | Value::Typed(_, x), Value::String(y) | Value::Typed(_, y)) => x < y,
         (Value::Uint(x), Value::Uint(y)) => x < y,
         _ => int_of(a1) < int_of(a2),
     })

@@ -65,6 +65,8 @@ pub(crate) struct State<'a, 'f> {
     /// so that one is walked once however often functions return it. A weak reference keeps the
     /// allocation (not its contents), so the address stays its own; the table is cleared when full.
     sizes: HashMap<usize, (Weak<dyn Any + Send + Sync>, usize, usize)>,
+    /// `html/template` mode: where in the HTML document the output is.
+    pub(crate) html: Option<crate::html::Context>,
 }
 
 /// An argument not given (Go's `missingVal`).
@@ -90,6 +92,7 @@ impl<'a, 'f> State<'a, 'f> {
             steps: 0,
             limits,
             sizes: HashMap::new(),
+            html: None,
         }
     }
 
@@ -238,12 +241,24 @@ impl<'a, 'f> State<'a, 'f> {
         self.at = At::Node(node);
         self.step()?;
         match node {
-            Node::Text(_, t) => self.write(t),
+            Node::Text(_, t) => match self.html {
+                None => self.write(t),
+                Some(c) => match crate::html::escape_text(c, t) {
+                    Ok((c1, text)) => {
+                        self.html = Some(c1);
+                        self.write(&text)
+                    }
+                    Err(e) => self.errorf(format!("html/template: {e}")),
+                },
+            },
             Node::Action(pipe) => {
                 let v = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
                     self.at = At::Node(node);
-                    self.print_value(&v)?;
+                    match self.html {
+                        None => self.print_value(&v)?,
+                        Some(c) => self.print_html(c, pipe, &v)?,
+                    }
                 }
                 Ok(())
             }
@@ -256,8 +271,54 @@ impl<'a, 'f> State<'a, 'f> {
         }
     }
 
+    /// Prints a value in `html/template` mode: as text mode would (a missing value as nothing),
+    /// escaped for the context.
+    fn print_html(&mut self, c: crate::html::Context, pipe: &Pipe, v: &Value) -> R<()> {
+        let text = match v {
+            Value::Invalid | Value::Nil => String::new(),
+            v => self.value_text(v)?,
+        };
+        let last = pipe
+            .cmds
+            .last()
+            .and_then(|cmd| cmd.args.first())
+            .and_then(|a| match a {
+                Arg::Identifier { name, .. }
+                    if (name == "html" || name == "urlquery") && !self.funcs.contains_key(name) =>
+                {
+                    Some(name.as_str())
+                }
+                _ => None,
+            });
+        match crate::html::escape_action(c, v, &text, last) {
+            Ok((c1, out)) => {
+                self.html = Some(c1);
+                self.write(&out)
+            }
+            Err(e) => self.errorf(format!("html/template: {e}")),
+        }
+    }
+
     fn print_value(&mut self, v: &Value) -> R<()> {
-        let s = match v {
+        let s = self.value_text(v)?;
+        self.write(&s)
+    }
+
+    /// How an action prints a value: Go's `fmt.Fprint`, through the value's `String` method if its
+    /// type has one (Go's `fmt.Stringer`).
+    fn value_text(&mut self, v: &Value) -> R<String> {
+        if let Some(m) = v
+            .method("String")
+            .filter(|m| m.params.is_empty() && !m.variadic)
+        {
+            let r = (m.imp)(std::slice::from_ref(v));
+            return match self.checked(r) {
+                Ok(Value::String(s)) => Ok(s.to_string()),
+                Ok(other) => Ok(gofmt::format_v(&other, false, 0)),
+                Err(e) => self.errorf(format!("error calling String: {e}")),
+            };
+        }
+        Ok(match v {
             Value::Invalid => "<no value>".to_string(),
             Value::Struct(s) if s.type_name.starts_with('*') => {
                 let mut inner = (**s).clone();
@@ -268,8 +329,7 @@ impl<'a, 'f> State<'a, 'f> {
                 return self.errorf(format!("can't print {} of type func", self.at_string()));
             }
             v => gofmt::format_v(v, false, 0),
-        };
-        self.write(&s)
+        })
     }
 
     fn at_string(&self) -> String {

@@ -487,7 +487,7 @@ fn write_v(out: &mut Out, v: &Value, plus: bool, depth: usize) {
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Uint(u) => out.push_str(&u.to_string()),
         Value::Float(f) => out.push_str(&format_float(*f)),
-        Value::String(s) => out.push_str(s),
+        Value::String(s) | Value::Typed(_, s) => out.push_str(s),
         Value::List(l) => {
             out.push('[');
             for (i, item) in l.items.iter().enumerate() {
@@ -695,6 +695,10 @@ fn fmt_integer(out: &mut Out, neg: bool, abs: u128, verb: char, f: &Flags) -> bo
 fn fmt_arg(out: &mut Out, v: &Value, verb: char, f: &Flags) {
     if out.over {
         return;
+    }
+    if let Value::Typed(_, s) = v {
+        // A named string type formats as its text.
+        return fmt_arg(out, &Value::String(s.clone()), verb, f);
     }
     match v {
         Value::Bool(b) => match verb {

@@ -27,8 +27,12 @@
 //! Data passed to an execution is taken as it is. Parsing limits nesting to 100 levels (Go: 10,000
 //! parenthesized pipelines).
 //!
+//! `alertmanager` holds Alertmanager's notification templates (data, functions, the template set),
+//! `html` Go's `html/template` contextual escaping, which their HTML fields are rendered with.
+//!
 //! Where this differs from Go: pointers nested in printed values print as `&{…}` (Go prints their
-//! addresses); text mode only (no `html/template` contextual escaping, so no `tmpl`); functions
+//! addresses); `html/template` escaping covers HTML text, RCDATA, attribute and URL contexts (see
+//! `html`) and tracks contexts as the template runs; functions
 //! cannot panic, so Go's recovered-panic texts appear only where reproduced (`regexp: Compile(…)`,
 //! nil samples). `tests/data/` holds expansions and parse errors recorded from Prometheus' promtool,
 //! which the tests compare digit for digit.
@@ -36,12 +40,14 @@
 //! `title` is `cases.Title` (`don't` → `Don't`), `.Value` is `interface {}`, Go 1.22+ template
 //! syntax (`range` over an integer, `else with`).
 
+pub mod alertmanager;
 mod budget;
 mod builtins;
 mod exec;
 mod gofmt;
 mod goregex;
 mod gotime;
+mod html;
 mod lex;
 mod parse;
 mod prom;
@@ -52,6 +58,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+pub use alertmanager::{Data as AlertmanagerData, Templates as AlertmanagerTemplates};
 pub use budget::{value_budget, value_too_big};
 pub use builtins::{html_escape, js_escape, query_escape};
 pub use gofmt::{format_float, quote, sprint, sprintf};

@@ -75,7 +75,7 @@ pub fn alert_data_value(data: &AlertData) -> Value {
 }
 
 /// Prometheus' `convertToFloat`.
-fn to_float(v: &Value) -> Result<f64, String> {
+pub(crate) fn to_float(v: &Value) -> Result<f64, String> {
     match v {
         Value::Float(f) => Ok(*f),
         Value::String(s) => wasmetheus_model::go::parse_float(s).map_err(|e| e.to_string()),
@@ -302,7 +302,7 @@ fn strip_domain(hp: &str) -> String {
 /// replacement is computed before it is built, so None comes before anything past `max` is allocated.
 /// Group references that expand to nothing count a byte each against a separate bound of eight times
 /// `max`, so a long template of empty references over many matches cannot run for long either.
-fn replace_all(re: &regex::Regex, src: &str, repl: &str, max: usize) -> Option<String> {
+pub(crate) fn replace_all(re: &regex::Regex, src: &str, repl: &str, max: usize) -> Option<String> {
     use wasmetheus_model::go::ExpandPiece;
     let pieces = wasmetheus_model::go::parse_expand_template(repl);
     let names: Vec<Option<&str>> = re.capture_names().collect();

@@ -125,6 +125,10 @@ pub enum Value {
     Uint(u64),
     Float(f64),
     String(Arc<str>),
+    /// A value of a named string type (html/template's `template.HTML`, `template.URL`): its type's
+    /// name and its text. It prints, compares and measures as its text; a `string` parameter refuses it
+    /// as Go does.
+    Typed(Arc<str>, Arc<str>),
     List(Arc<List>),
     Map(Arc<Map>),
     Struct(Arc<Struct>),
@@ -224,6 +228,7 @@ impl Value {
             Value::Uint(_) => "uint".into(),
             Value::Float(_) => "float64".into(),
             Value::String(_) => "string".into(),
+            Value::Typed(t, _) => t.to_string(),
             Value::List(l) => l.type_name.to_string(),
             Value::Map(m) => m.type_name.to_string(),
             Value::Struct(s) => s.type_name.to_string(),
@@ -242,7 +247,7 @@ impl Value {
             Value::Duration(i) => (*i != 0, true),
             Value::Uint(u) => (*u != 0, true),
             Value::Float(f) => (*f != 0.0, true),
-            Value::String(s) => (!s.is_empty(), true),
+            Value::String(s) | Value::Typed(_, s) => (!s.is_empty(), true),
             Value::List(l) => (!l.items.is_empty(), true),
             Value::Map(m) => (!m.entries.is_empty(), true),
             Value::Struct(_) => (true, true),

@@ -1,0 +1,359 @@
+//! Alertmanager's template functions (`DefaultFuncs` of Alertmanager 0.34's `template/template.go`):
+//! `toUpper toLower title trimSpace join match safeHtml safeUrl urlUnescape reReplaceAll stringSlice
+//! date tz since humanizeDuration toJson`, with Go's parameter types and error texts.
+
+use std::sync::Arc;
+
+use crate::budget::{value_budget, value_too_big};
+use crate::value::{Function, Param, Value};
+use crate::{FuncMap, gotime, prom};
+
+/// The type name `html/template`'s `HTML` values carry (what `safeHtml` returns).
+pub const HTML_TYPE: &str = "template.HTML";
+/// The type name `html/template`'s `URL` values carry (what `safeUrl` returns).
+pub const URL_TYPE: &str = "template.URL";
+
+const TIME: &str = "*time.Time";
+
+fn s(a: &[Value], i: usize) -> &str {
+    a.get(i).and_then(Value::as_str).unwrap_or("")
+}
+
+fn time_arg(a: &[Value], i: usize) -> i128 {
+    match a.get(i) {
+        Some(Value::Time(ns)) => *ns,
+        _ => crate::alertmanager::data::ZERO_TIME_NS,
+    }
+}
+
+/// `cases.Title(language.AmericanEnglish)`: each word's first letter upper-cased, the rest
+/// lower-cased (Prometheus' `title` keeps the rest as it is).
+pub fn am_title(text: &str) -> String {
+    prom::title(&prom::go_case(text, false))
+}
+
+/// Go's `url.QueryUnescape`.
+pub fn query_unescape(text: &str) -> Result<String, String> {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (
+                    b.get(i + 1).and_then(|&c| hex(c)),
+                    b.get(i + 2).and_then(|&c| hex(c)),
+                ) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                    }
+                    _ => {
+                        let end = (i + 3).min(b.len());
+                        let esc = String::from_utf8_lossy(&b[i..end]);
+                        return Err(format!("invalid URL escape {}", crate::gofmt::quote(&esc)));
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Go's `encoding/json` string quoting (HTML-safe: `<`, `>`, `&` as `\u003c`…).
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Go's `encoding/json` float format.
+fn json_float(f: f64) -> Result<String, String> {
+    if !f.is_finite() {
+        return Err(format!(
+            "json: unsupported value: {}",
+            crate::gofmt::format_float(f)
+        ));
+    }
+    let a = f.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        let e = format!("{f:e}");
+        return Ok(match e.split_once('e') {
+            Some((m, x)) if !x.starts_with('-') => format!("{m}e+{x}"),
+            _ => e,
+        });
+    }
+    Ok(format!("{f}"))
+}
+
+/// Go's `json.Marshal` of a template value: structs of Alertmanager's types with their JSON names
+/// (`receiver`, `startsAt`, …), other structs by field name, times in RFC 3339.
+pub fn to_json(v: &Value) -> Result<String, String> {
+    let mut out = String::new();
+    write_json(&mut out, v, 0)?;
+    Ok(out)
+}
+
+fn write_json(out: &mut String, v: &Value, depth: usize) -> Result<(), String> {
+    if depth > 1000 {
+        return Err("json: value nested too deeply".into());
+    }
+    if out.len() > value_budget() {
+        return Err(value_too_big(value_budget()));
+    }
+    match v {
+        Value::Invalid | Value::Nil => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Uint(u) => out.push_str(&u.to_string()),
+        Value::Duration(d) => out.push_str(&d.to_string()),
+        Value::Float(f) => out.push_str(&json_float(*f)?),
+        Value::String(s) | Value::Typed(_, s) => json_string(out, s),
+        Value::Time(ns) => {
+            json_string(
+                out,
+                &gotime::format(*ns, "2006-01-02T15:04:05.999999999Z07:00"),
+            );
+        }
+        Value::List(l) => {
+            out.push('[');
+            for (i, item) in l.items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, item, depth + 1)?;
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, item)) in m.entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_string(out, k);
+                out.push(':');
+                write_json(out, item, depth + 1)?;
+            }
+            out.push('}');
+        }
+        Value::Struct(st) => {
+            let tagged = matches!(
+                st.type_name.trim_start_matches('*'),
+                "template.Data" | "template.Alert"
+            );
+            out.push('{');
+            for (i, (name, item)) in st.fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                if tagged {
+                    let mut c = name.chars();
+                    let key: String = c
+                        .next()
+                        .map(|f| f.to_ascii_lowercase())
+                        .into_iter()
+                        .chain(c)
+                        .collect();
+                    json_string(out, &key);
+                } else {
+                    json_string(out, name);
+                }
+                out.push(':');
+                write_json(out, item, depth + 1)?;
+            }
+            out.push('}');
+        }
+        Value::Func(_) => return Err("json: unsupported type: func()".into()),
+    }
+    Ok(())
+}
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// Alertmanager's template functions (`template.DefaultFuncs`).
+pub fn alertmanager_funcs() -> FuncMap<'static> {
+    let mut m = FuncMap::new();
+    let mut add = |name: &str, f: Function<'static>| {
+        m.insert(name.to_string(), f);
+    };
+    let string_fn = |f: fn(&str) -> String| {
+        Function::new(vec![Param::String], move |a| Ok(Value::string(f(s(a, 0)))))
+    };
+    add("toUpper", string_fn(|t| prom::go_case(t, true)));
+    add("toLower", string_fn(|t| prom::go_case(t, false)));
+    add("title", string_fn(am_title));
+    add("trimSpace", string_fn(|t| t.trim().to_string()));
+    add(
+        "join",
+        Function::new(
+            vec![Param::String, Param::Named(Arc::from("[]string"))],
+            |a| {
+                let sep = s(a, 0);
+                let items: Vec<&str> = match a.get(1) {
+                    Some(Value::List(l)) => l.items.iter().filter_map(Value::as_str).collect(),
+                    _ => Vec::new(),
+                };
+                let len = items.iter().map(|i| i.len()).sum::<usize>()
+                    + sep.len() * items.len().saturating_sub(1);
+                if len > value_budget() {
+                    return Err(value_too_big(value_budget()));
+                }
+                Ok(Value::string(items.join(sep)))
+            },
+        ),
+    );
+    add(
+        "match",
+        Function::new(vec![Param::String, Param::String], |a| {
+            let re = crate::goregex::compile(s(a, 0))?;
+            Ok(Value::Bool(re.is_match(s(a, 1))))
+        }),
+    );
+    add(
+        "safeHtml",
+        Function::new(vec![Param::String], |a| {
+            Ok(Value::Typed(HTML_TYPE.into(), s(a, 0).into()))
+        }),
+    );
+    add(
+        "safeUrl",
+        Function::new(vec![Param::String], |a| {
+            Ok(Value::Typed(URL_TYPE.into(), s(a, 0).into()))
+        }),
+    );
+    add(
+        "urlUnescape",
+        Function::new(vec![Param::String], |a| {
+            query_unescape(s(a, 0)).map(Value::string)
+        }),
+    );
+    add(
+        "reReplaceAll",
+        Function::new(vec![Param::String, Param::String, Param::String], |a| {
+            let re = crate::goregex::compile(s(a, 0))
+                .map_err(|e| format!("regexp: Compile({}): {e}", crate::goregex::quote(s(a, 0))))?;
+            let max = value_budget();
+            prom::replace_all(&re, s(a, 2), s(a, 1), max)
+                .map(Value::string)
+                .ok_or_else(|| value_too_big(max))
+        }),
+    );
+    add(
+        "stringSlice",
+        Function::variadic(vec![Param::String], |a| {
+            Ok(Value::list("[]string", a.to_vec()))
+        }),
+    );
+    add(
+        "date",
+        Function::new(vec![Param::String, Param::Named(Arc::from(TIME))], |a| {
+            let layout = s(a, 0);
+            if layout.len().saturating_mul(16) > value_budget() {
+                return Err(value_too_big(value_budget()));
+            }
+            Ok(Value::string(gotime::format(time_arg(a, 1), layout)))
+        }),
+    );
+    add(
+        "tz",
+        Function::new(vec![Param::String, Param::Named(Arc::from(TIME))], |a| {
+            // Times are UTC in this engine: only the zones that are UTC can be applied.
+            match s(a, 0) {
+                "" | "UTC" | "Etc/UTC" | "Zulu" | "Etc/Zulu" | "UCT" | "Etc/UCT" | "Universal"
+                | "Etc/Universal" | "GMT" | "Etc/GMT" => Ok(Value::Time(time_arg(a, 1))),
+                other => Err(format!(
+                    "time zone {other} is not supported (times are shown in UTC)"
+                )),
+            }
+        }),
+    );
+    add(
+        "since",
+        Function::new(vec![Param::Named(Arc::from(TIME))], |a| {
+            let d = now_ns() - time_arg(a, 0);
+            Ok(Value::Duration(
+                d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+            ))
+        }),
+    );
+    add(
+        "humanizeDuration",
+        Function::new(vec![Param::Any], |a| {
+            let v = prom::to_float(a.first().unwrap_or(&Value::Nil))?;
+            Ok(Value::string(prom::humanize_duration(v)))
+        }),
+    );
+    add(
+        "toJson",
+        Function::new(vec![Param::Any], |a| {
+            to_json(a.first().unwrap_or(&Value::Nil)).map(Value::string)
+        }),
+    );
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_unescape_is_gos() {
+        assert_eq!(query_unescape("a+b%20c%2Fd").as_deref(), Ok("a b c/d"));
+        assert_eq!(
+            query_unescape("50%zz").unwrap_err(),
+            r#"invalid URL escape "%zz""#
+        );
+        assert_eq!(
+            query_unescape("5%").unwrap_err(),
+            r#"invalid URL escape "%""#
+        );
+    }
+
+    #[test]
+    fn json_floats_are_gos() {
+        let cases = [
+            (1.0, "1"),
+            (0.5, "0.5"),
+            (1e21, "1e+21"),
+            (1e-7, "1e-7"),
+            (123456.0, "123456"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(json_float(f).as_deref(), Ok(want), "{f}");
+        }
+        assert!(json_float(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn am_title_lowers_the_rest_of_words() {
+        assert_eq!(am_title("hELLO wORLD"), "Hello World");
+    }
+}
