@@ -145,22 +145,7 @@ fn get<'a>(labels: &'a [Label], name: &str) -> &'a str {
 
 /// `path.Join("/", prefix, "/api/v2/alerts")`.
 pub(crate) fn post_path(prefix: &str) -> String {
-    clean_rooted(&format!("/{prefix}/api/v2/alerts"))
-}
-
-/// Go's `path.Clean` of a path starting with `/`.
-fn clean_rooted(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    format!("/{}", parts.join("/"))
+    wasmetheus_model::go::clean_path(&format!("/{prefix}/api/v2/alerts"))
 }
 
 /// An address with user information (`user:password@host`, which is never

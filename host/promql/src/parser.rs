@@ -472,67 +472,9 @@ fn check_selector(v: &VectorSelector) -> Result<(), LexError> {
 }
 
 /// Parses a Prometheus duration (`1h30m`, `5m`, `100ms`, `1y`) into
-/// milliseconds, like `model.ParseDuration`: units from `y` down to `ms`,
-/// each at most once and in that order.
+/// milliseconds: `model.ParseDuration`, with Prometheus 3's error texts.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
-    if text == "0" {
-        return Ok(0);
-    }
-    let invalid = || {
-        format!(
-            "not a valid duration string: {}",
-            crate::lexer::go_quote(text.as_bytes())
-        )
-    };
-    const UNITS: [(&str, i128); 7] = [
-        ("y", 365 * 24 * 3_600_000),
-        ("w", 7 * 24 * 3_600_000),
-        ("d", 24 * 3_600_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let mut rest = text;
-    let mut next_unit = 0;
-    let mut total: i128 = 0;
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    while !rest.is_empty() {
-        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let value: i128 = rest[..digits]
-            .parse()
-            .map_err(|_| "duration out of range".to_string())?;
-        rest = &rest[digits..];
-        let unit = if rest.starts_with("ms") {
-            "ms"
-        } else {
-            rest.get(..1).unwrap_or("")
-        };
-        let Some(i) = UNITS[next_unit..].iter().position(|(u, _)| *u == unit) else {
-            return Err(invalid());
-        };
-        let i = next_unit + i;
-        // time.Duration holds nanoseconds in an int64; the digits alone
-        // may already overflow an i128 once multiplied by the unit.
-        total = match value
-            .checked_mul(UNITS[i].1)
-            .and_then(|v| total.checked_add(v))
-        {
-            Some(t) => t,
-            None => return Err("duration out of range".into()),
-        };
-        if total > i64::MAX as i128 / 1_000_000 {
-            return Err("duration out of range".into());
-        }
-        rest = &rest[unit.len()..];
-        next_unit = i + 1;
-    }
-    Ok(total as i64)
+    wasmetheus_model::go::parse_model_duration(text).map_err(|e| e.to_string())
 }
 
 /// Parses a number literal like Prometheus: Go's `strconv.ParseInt(s, 0,

@@ -1014,9 +1014,11 @@ fn errors() {
             "error: 1:14: parse error: expected type string in aggregation parameter, got scalar"
         ],
     );
+    // Prometheus 3's model.ParseDuration names the unit; 2.42 said
+    // `not a valid duration string: "1hs"`.
     check(
         r#"1hs"#,
-        expect![[r#"error: 1:1: parse error: not a valid duration string: "1hs""#]],
+        expect![[r#"error: 1:1: parse error: unknown unit "hs" in duration "1hs""#]],
     );
     check(
         r#"foo

@@ -395,53 +395,9 @@ fn parse_histogram(text: &str) -> Result<(Histogram, bool, &str), NotationError>
 }
 
 /// A Prometheus duration (`1h30m`, `10s53ms`, `0`; units y w d h m s ms in
-/// that order) in milliseconds.
+/// that order) in milliseconds: `model.ParseDuration`.
 pub fn parse_duration(text: &str) -> Result<i64, NotationError> {
-    if text == "0" {
-        return Ok(0);
-    }
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let invalid = || format!("not a valid duration string: {text:?}");
-    let mut rest = text;
-    let mut total: i64 = 0;
-    let mut next_unit = 0;
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    while !rest.is_empty() {
-        let len = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(invalid)?;
-        if len == 0 {
-            return Err(invalid());
-        }
-        let n: i64 = rest[..len].parse().map_err(|_| invalid())?;
-        rest = &rest[len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let pos = UNITS[next_unit..]
-            .iter()
-            .position(|(u, _)| *u == unit)
-            .ok_or_else(invalid)?
-            + next_unit;
-        next_unit = pos + 1;
-        total = n
-            .checked_mul(UNITS[pos].1)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(invalid)?;
-    }
-    Ok(total)
+    wasmetheus_model::go::parse_model_duration(text).map_err(|e| e.to_string())
 }
 
 /// A number as Go's `ParseInt(s, 0, 64)` then `ParseFloat` read it: the

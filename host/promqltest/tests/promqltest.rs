@@ -365,7 +365,7 @@ fn script_errors_name_the_line() {
     check_parse(
         "load 5x\n",
         expect![[r#"
-        error: line 1: invalid step definition "5x": not a valid duration string: "5x"
+        error: line 1: invalid step definition "5x": unknown unit "x" in duration "5x"
     "#]],
     );
     check_parse(

@@ -248,7 +248,9 @@ fn dump(out: &mut dyn Write, engine: &Engine, store: &MemStore, mint: i64, max_e
                         .points
                         .iter()
                         .map(|p| match &p.value {
-                            SampleValue::Float(v) => format!("{} @[{}]", go_float_f(*v), p.t),
+                            SampleValue::Float(v) => {
+                                format!("{} @[{}]", wasmetheus_model::go::format_float_f(*v), p.t)
+                            }
                             SampleValue::Histogram(h) => {
                                 format!("{} @[{}]", test_expression(h), p.t)
                             }
@@ -262,17 +264,6 @@ fn dump(out: &mut dyn Write, engine: &Engine, store: &MemStore, mint: i64, max_e
         Ok((other, _)) => {
             let _ = writeln!(out, "DEBUG: Got unexpected type {}", other.type_name());
         }
-    }
-}
-
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
-fn go_float_f(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else {
-        format!("{v}")
     }
 }
 

@@ -3,6 +3,7 @@
 //! fields left out, numbers as Go's `%g`), for expected and got samples of
 //! a `promql_expr_test`.
 
+use wasmetheus_model::go::format_float_g;
 use wasmetheus_promql::value::{CounterResetHint, Histogram};
 
 /// `{{schema:1 count:4 sum:5.6 … buckets:[4]}}`.
@@ -12,16 +13,16 @@ pub fn test_expression(h: &Histogram) -> String {
         res.push(format!("schema:{}", h.schema));
     }
     if h.count != 0.0 {
-        res.push(format!("count:{}", go_g(h.count)));
+        res.push(format!("count:{}", format_float_g(h.count)));
     }
     if h.sum != 0.0 {
-        res.push(format!("sum:{}", go_g(h.sum)));
+        res.push(format!("sum:{}", format_float_g(h.sum)));
     }
     if h.zero_count != 0.0 {
-        res.push(format!("z_bucket:{}", go_g(h.zero_count)));
+        res.push(format!("z_bucket:{}", format_float_g(h.zero_count)));
     }
     if h.zero_threshold != 0.0 {
-        res.push(format!("z_bucket_w:{}", go_g(h.zero_threshold)));
+        res.push(format!("z_bucket_w:{}", format_float_g(h.zero_threshold)));
     }
     if h.uses_custom_buckets() {
         res.push(format!("custom_values:{}", go_list(&h.custom_values)));
@@ -50,32 +51,8 @@ pub fn test_expression(h: &Histogram) -> String {
 
 /// Go's `%g` of a `[]float64`: `[1 2.5]`.
 fn go_list(values: &[f64]) -> String {
-    let items: Vec<String> = values.iter().map(|v| go_g(*v)).collect();
+    let items: Vec<String> = values.iter().map(|v| format_float_g(*v)).collect();
     format!("[{}]", items.join(" "))
-}
-
-/// Go's `%g` of a float (shortest digits; exponent form below 1e-4 and
-/// from 1e21).
-pub fn go_g(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
-    }
-    let a = v.abs();
-    if a != 0.0 && !(1e-4..1e21).contains(&a) {
-        let s = format!("{v:e}");
-        if let Some((m, e)) = s.split_once('e') {
-            let (sign, digits) = match e.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', e),
-            };
-            return format!("{m}e{sign}{digits:0>2}");
-        }
-        return s;
-    }
-    format!("{v}")
 }
 
 #[cfg(test)]
@@ -111,8 +88,16 @@ mod tests {
             test_expression(&h),
             "{{count:4 sum:5.6 counter_reset_hint:not_reset offset:1 buckets:[4]}}"
         );
-        assert_eq!(go_g(1e21), "1e+21");
-        assert_eq!(go_g(0.00001), "1e-05");
-        assert_eq!(go_g(123.5), "123.5");
+        // Go's `%g`: the exponent form from 1e+06 on.
+        let h = Histogram {
+            count: 2e6,
+            sum: 123.5,
+            positive: vec![2e6],
+            ..Histogram::default()
+        };
+        assert_eq!(
+            test_expression(&h),
+            "{{count:2e+06 sum:123.5 buckets:[2e+06]}}"
+        );
     }
 }

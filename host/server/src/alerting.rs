@@ -341,16 +341,16 @@ fn api_rule(rule: &wasmetheus_rules::Rule) -> api::Rule {
 pub struct RulesArgs {
     /// Max time to tolerate prometheus outage for restoring "for" state of
     /// alert.
-    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_parser = parse_duration)]
+    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_parser = wasmetheus_config::PromDuration::parse_std)]
     pub for_outage_tolerance: Duration,
     /// Minimum duration between alert and restored "for" state. This is
     /// maintained only for alerts with configured "for" time greater than
     /// grace period.
-    #[arg(long = "rules.alert.for-grace-period", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long = "rules.alert.for-grace-period", default_value = "10m", value_parser = wasmetheus_config::PromDuration::parse_std)]
     pub for_grace_period: Duration,
     /// Minimum amount of time to wait before resending an alert to
     /// Alertmanager.
-    #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_parser = parse_duration)]
+    #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_parser = wasmetheus_config::PromDuration::parse_std)]
     pub resend_delay: Duration,
     /// Global concurrency limit for independent rules that can run
     /// concurrently. When set, "query.max-concurrency" may need to be
@@ -524,9 +524,6 @@ impl Features {
 }
 
 /// A Prometheus duration flag (`1h`, `10m`).
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    wasmetheus_config::PromDuration::parse(text).map(|d| d.0)
-}
 
 #[cfg(test)]
 mod tests {

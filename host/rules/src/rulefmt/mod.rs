@@ -125,7 +125,8 @@ pub fn parse_file(path: &Path, opts: &ParseOptions) -> Result<RuleFile, Vec<Erro
             message,
         }]
     };
-    let metadata = std::fs::metadata(path).map_err(|e| error(go_io_error("open", path, &e)))?;
+    let metadata = std::fs::metadata(path)
+        .map_err(|e| error(wasmetheus_model::go::path_error("open", path, &e)))?;
     if !metadata.is_file() {
         return Err(error(format!(
             "read {}: not a regular file",
@@ -140,7 +141,7 @@ pub fn parse_file(path: &Path, opts: &ParseOptions) -> Result<RuleFile, Vec<Erro
                 &mut bytes,
             )
         })
-        .map_err(|e| error(go_io_error("read", path, &e)))?;
+        .map_err(|e| error(wasmetheus_model::go::path_error("read", path, &e)))?;
     if bytes.len() as u64 > MAX_RULE_FILE_BYTES {
         return Err(error(format!(
             "read {}: the rule file is larger than {}, the most a rule file may have",
@@ -156,12 +157,6 @@ pub fn parse_file(path: &Path, opts: &ParseOptions) -> Result<RuleFile, Vec<Erro
 /// a data file) than rules, and its YAML would take many times its size
 /// in memory. A larger file is an error naming it and the limit.
 pub const MAX_RULE_FILE_BYTES: u64 = 32 << 20;
-
-/// An IO error as Go's `os` package words it: `op path: message`.
-fn go_io_error(op: &str, path: &Path, error: &std::io::Error) -> String {
-    let message = wasmetheus_model::go::io_error_text(error);
-    format!("{op} {}: {message}", path.display())
-}
 
 fn parse_text(text: &str, file: &Path, opts: &ParseOptions) -> Result<RuleFile, Vec<String>> {
     let first = yaml::first_document(text);

@@ -33,7 +33,7 @@ pub struct ServeArgs {
     pub plugins_max_size: u64,
     /// How long loading a plugin waits for its compilation; past it the load
     /// fails and the previous version keeps serving.
-    #[arg(long = "plugins.compile-timeout", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long = "plugins.compile-timeout", default_value = "30s", value_parser = wasmetheus_config::PromDuration::parse_std)]
     pub plugins_compile_timeout: std::time::Duration,
     /// Most memory compiling one plugin may take (B, KiB, MiB, GiB…): each
     /// compiles in a process of its own, which fails past this limit.
@@ -53,7 +53,7 @@ pub struct ServeArgs {
     pub storage_path: PathBuf,
     /// How long to retain samples (Prometheus' units: ms, s, m, h, d, w,
     /// y); 0 keeps them until the size limit applies.
-    #[arg(long = "storage.tsdb.retention.time", default_value = "15d", value_parser = parse_duration)]
+    #[arg(long = "storage.tsdb.retention.time", default_value = "15d", value_parser = wasmetheus_config::PromDuration::parse_std)]
     pub retention_time: std::time::Duration,
     /// Most bytes of storage to keep (B, KB, MB, GB, TB, PB, EB); 0 disables
     /// the limit. Oldest blocks go first.
@@ -67,13 +67,13 @@ pub struct ServeArgs {
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
     /// How far back an instant selector looks for a sample.
-    #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = wasmetheus_config::PromDuration::parse_std)]
     pub query_lookback_delta: std::time::Duration,
     /// The most samples a single query may load into memory.
     #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
     pub query_max_samples: usize,
     /// The longest a query may run before it is aborted.
-    #[arg(long = "query.timeout", default_value = "2m", value_parser = parse_duration)]
+    #[arg(long = "query.timeout", default_value = "2m", value_parser = wasmetheus_config::PromDuration::parse_std)]
     pub query_timeout: std::time::Duration,
     /// Most queries evaluated at once; the others wait for a slot within
     /// their timeout.
@@ -90,10 +90,10 @@ pub struct ServeArgs {
     /// is closed; shutdown waits this long for open connections. 0: no
     /// limit (shutdown then waits 30s). Evaluating a query is not limited
     /// by it.
-    #[arg(long = "web.read-timeout", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long = "web.read-timeout", default_value = "5m", value_parser = wasmetheus_config::PromDuration::parse_std)]
     pub web_read_timeout: std::time::Duration,
     /// Width of the blocks the head is compacted into.
-    #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h", value_parser = parse_duration, hide = true)]
+    #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h", value_parser = wasmetheus_config::PromDuration::parse_std, hide = true)]
     pub block_duration: std::time::Duration,
     /// Log level: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info")]
@@ -182,10 +182,6 @@ impl WebArgs {
         };
         format!("/{}", prefix.trim_matches('/'))
     }
-}
-
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    wasmetheus_config::PromDuration::parse(text).map(|d| d.0)
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
