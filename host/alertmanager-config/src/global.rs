@@ -323,7 +323,7 @@ impl RawGlobal {
             mattermost_webhook_url,
             mattermost_webhook_url_file: self.mattermost_webhook_url_file.filter(|s| !s.is_empty()),
         };
-        let pairs: [(&str, bool, bool); 11] = [
+        let pairs: [(&str, bool, bool); 9] = [
             (
                 "slack_api_url",
                 g.slack_api_url.is_some(),
@@ -369,16 +369,6 @@ impl RawGlobal {
                 non_empty(&g.wechat_api_secret),
                 g.wechat_api_secret_file.is_some(),
             ),
-            (
-                "telegram_bot_token",
-                non_empty(&g.telegram_bot_token),
-                g.telegram_bot_token_file.is_some(),
-            ),
-            (
-                "mattermost_webhook_url",
-                g.mattermost_webhook_url.is_some(),
-                g.mattermost_webhook_url_file.is_some(),
-            ),
         ];
         for (key, inline, file) in pairs {
             if inline && file {
@@ -387,12 +377,17 @@ impl RawGlobal {
                 ));
             }
         }
+        // An app token goes with Slack's Web API; a webhook URL beside it
+        // is a contradiction (the old workaround of pointing
+        // `slack_api_url` at `https://slack.com/api/…` stays valid).
         let has_token = non_empty(&g.slack_app_token) || g.slack_app_token_file.is_some();
-        let has_url = g.slack_api_url.is_some() || g.slack_api_url_file.is_some();
-        if has_token && has_url {
+        let webhook_url = g
+            .slack_api_url
+            .as_ref()
+            .is_some_and(|u| !u.expose().starts_with("https://slack.com/api/"));
+        if has_token && (webhook_url || g.slack_api_url_file.is_some()) {
             return Err(
-                "at most one of slack_api_url/slack_api_url_file & slack_app_token/slack_app_token_file must be configured"
-                    .to_owned(),
+                "at most one of slack_api_url & slack_app_token must be configured".to_owned(),
             );
         }
         Ok(g)

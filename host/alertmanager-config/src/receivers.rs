@@ -176,6 +176,13 @@ fn fallback(
     if is_set(config, key) || is_set(config, &file) {
         return Ok(());
     }
+    if let Some((name, Some(_), Some(_))) = global
+        && !name.is_empty()
+    {
+        return Err(format!(
+            "at most one of {name} & {name}_file must be configured"
+        ));
+    }
     match global {
         Some((_, value, path)) if value.is_some() || path.is_some() => {
             if let Some(v) = value {
@@ -195,6 +202,33 @@ fn set_default(config: &mut Map<String, Value>, key: &str, value: Option<&str>) 
         && let Some(v) = value
     {
         config.insert(key.to_owned(), Value::String(v.to_owned()));
+    }
+}
+
+/// `opsgenie_configs`' keys (0.34): the old `teams` key is refused.
+const OPSGENIE_FIELDS: &[&str] = &[
+    "send_resolved",
+    "http_config",
+    "api_key",
+    "api_key_file",
+    "api_url",
+    "message",
+    "description",
+    "source",
+    "details",
+    "entity",
+    "responders",
+    "actions",
+    "tags",
+    "note",
+    "priority",
+    "update_alerts",
+];
+
+fn only_fields(config: &Map<String, Value>, known: &[&str]) -> Result<(), String> {
+    match config.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(format!("field {k} not found in type config.plain")),
+        None => Ok(()),
     }
 }
 
@@ -235,6 +269,7 @@ fn check_generic(
             set_default(config, "url", Some(&g.pagerduty_url));
         }
         "opsgenie" => {
+            only_fields(config, OPSGENIE_FIELDS)?;
             at_most_one(config, "api_key")?;
             set_default(config, "api_url", Some(&g.opsgenie_api_url));
             let key = secret(&g.opsgenie_api_key);
@@ -310,7 +345,11 @@ fn check_generic(
             fallback(
                 config,
                 "bot_token",
-                Some(("", key.as_deref(), g.telegram_bot_token_file.as_deref())),
+                Some((
+                    "telegram_bot_token",
+                    key.as_deref(),
+                    g.telegram_bot_token_file.as_deref(),
+                )),
                 "missing bot_token or bot_token_file on telegram_config",
             )?;
             if config.get("chat_id").and_then(Value::as_i64).unwrap_or(0) == 0 {
@@ -334,7 +373,11 @@ fn check_generic(
             fallback(
                 config,
                 "webhook_url",
-                Some(("", url.as_deref(), g.mattermost_webhook_url_file.as_deref())),
+                Some((
+                    "mattermost_webhook_url",
+                    url.as_deref(),
+                    g.mattermost_webhook_url_file.as_deref(),
+                )),
                 "no global Mattermost webhook URL set either inline or in a file",
             )?;
         }
