@@ -13,7 +13,7 @@ names = []
 for f in files:
     names += re.findall(r'define "([^"]+)"', open(f).read())
 html_names = ["email.default.html", "email.default.subject"]
-for ds in sorted(x for x in os.listdir(here) if x.endswith(".json") and not x.endswith(".expected.json")):
+for ds in sorted(x for x in os.listdir(here) if x.endswith(".json") and not x.endswith(".expected.json") and not x.startswith("custom_")):
     out = {"text": {}, "html": {}}
     for mode, ns in (("text", names), ("html", html_names)):
         for n in ns:
@@ -25,3 +25,16 @@ for ds in sorted(x for x in os.listdir(here) if x.endswith(".json") and not x.en
     with open(os.path.join(here, ds[:-5] + ".expected.json"), "w") as fh:
         json.dump(out, fh, indent=1, ensure_ascii=False, sort_keys=True)
         fh.write("\n")
+
+# Template texts of our own (custom_cases.json) rendered with the first data set.
+cases = json.load(open(os.path.join(here, "custom_cases.json")))
+out = []
+for case in cases:
+    mode = "html" if case.get("html") else "text"
+    args = ["amtool", "template", "render", "--template.type=" + mode, "--template.data=" + os.path.join(here, "firing.json"),
+            "--template.text=" + case["text"]] + ["--template.glob=" + f for f in files]
+    r = subprocess.run(args, capture_output=True, text=True)
+    out.append(r.stdout if r.returncode == 0 else {"error": r.stderr.strip()})
+with open(os.path.join(here, "custom_cases.expected.json"), "w") as fh:
+    json.dump(out, fh, indent=1, ensure_ascii=False)
+    fh.write("\n")
