@@ -15,15 +15,14 @@ impl PromDuration {
     }
 
     /// prometheus/common's `model.ParseDuration` (the one in
-    /// `wasmetheus_model::go`) with Prometheus 2.x's texts, which differ
-    /// from 3.x's only for an unknown unit (`not a valid duration string:
-    /// "1x"` where 3.x says `unknown unit "x" in duration "1x"`): the tests
-    /// of rule and unit-test files still pin 2.x's.
+    /// `wasmetheus_model::go`) with Prometheus 3's texts (an unknown unit is
+    /// `unknown unit "x" in duration "1x"`; 2.x said `not a valid duration
+    /// string: "1x"`).
     pub fn parse(text: &str) -> Result<Self, String> {
         match wasmetheus_model::go::parse_model_duration(text) {
             // Non-negative: no sign is read.
             Ok(ms) => Ok(PromDuration(Duration::from_millis(ms.unsigned_abs()))),
-            Err(e) => Err(e.v2_text()),
+            Err(e) => Err(e.to_string()),
         }
     }
 

@@ -177,10 +177,11 @@ fn unknown_key_is_an_error_with_position() {
 
 #[test]
 fn bad_duration_is_positioned() {
+    // Prometheus 3's text; 2.42: `not a valid duration string: "15 seconds"`.
     check(
         "global:\n  scrape_interval: 15 seconds\n",
         expect![[r#"
-            error: prometheus.yml:2:20: parsing YAML file prometheus.yml: not a valid duration string: "15 seconds"
+            error: prometheus.yml:2:20: parsing YAML file prometheus.yml: unknown unit " seconds" in duration "15 seconds"
         "#]],
     );
     // promtool 2.42 and Prometheus 3 alike.

@@ -319,8 +319,10 @@ mod tests {
 
     #[test]
     fn bad_durations_are_refused() {
+        // Prometheus 3's model.ParseDuration names the unit (2.42: `not a
+        // valid duration string: "1x"`).
         let e = parse("evaluation_interval: 1x\n").unwrap_err();
-        assert!(e.contains("not a valid duration string"), "{e}");
+        assert!(e.contains(r#"unknown unit "x" in duration "1x""#), "{e}");
     }
 
     #[test]
