@@ -12,6 +12,25 @@ use wasmetheus_config::{HttpClientConfig, Secret, TlsConfig};
 use crate::global::{GlobalConfig, parse_host_port, parse_url};
 use crate::receivers::go_serde_text;
 
+/// A scalar as Go's YAML library puts it into a string field: numbers
+/// and booleans too (as their text).
+pub(crate) fn scalar_string<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::Bool(b)) => Some(b.to_string()),
+        Some(other) => {
+            return Err(serde::de::Error::custom(format!(
+                "cannot unmarshal {} into string",
+                crate::global::json_kind(&other)
+            )));
+        }
+    })
+}
+
 fn from_map<T: serde::de::DeserializeOwned>(map: &Map<String, Value>) -> Result<T, String> {
     serde_json::from_value(Value::Object(map.clone())).map_err(|e| go_serde_text(&e))
 }
@@ -39,9 +58,12 @@ pub struct WebhookConfig {
 struct RawWebhook {
     send_resolved: Option<bool>,
     http_config: Option<HttpClientConfig>,
+    #[serde(default, deserialize_with = "scalar_string")]
     url: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     url_file: Option<String>,
     max_alerts: Option<u64>,
+    #[serde(default, deserialize_with = "scalar_string")]
     timeout: Option<String>,
 }
 
@@ -171,31 +193,50 @@ pub struct SlackConfig {
 struct RawSlack {
     send_resolved: Option<bool>,
     http_config: Option<HttpClientConfig>,
+    #[serde(default, deserialize_with = "scalar_string")]
     api_url: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     api_url_file: Option<String>,
     app_token: Option<Secret>,
+    #[serde(default, deserialize_with = "scalar_string")]
     app_token_file: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     app_url: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     channel: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     username: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     color: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     title: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     title_link: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     pretext: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     text: Option<String>,
     fields: Option<Vec<SlackField>>,
     short_fields: Option<bool>,
+    #[serde(default, deserialize_with = "scalar_string")]
     footer: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     fallback: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     callback_id: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     icon_emoji: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     icon_url: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     image_url: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     thumb_url: Option<String>,
     link_names: Option<bool>,
     mrkdwn_in: Option<Vec<String>>,
     actions: Option<Vec<SlackAction>>,
     update_message: Option<bool>,
+    #[serde(default, deserialize_with = "scalar_string")]
     timeout: Option<String>,
 }
 
@@ -383,18 +424,28 @@ pub struct EmailConfig {
 #[serde(deny_unknown_fields)]
 struct RawEmail {
     send_resolved: Option<bool>,
+    #[serde(default, deserialize_with = "scalar_string")]
     to: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     from: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     hello: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     smarthost: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     auth_username: Option<String>,
     auth_password: Option<Secret>,
+    #[serde(default, deserialize_with = "scalar_string")]
     auth_password_file: Option<String>,
     auth_secret: Option<Secret>,
+    #[serde(default, deserialize_with = "scalar_string")]
     auth_secret_file: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     auth_identity: Option<String>,
     headers: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "scalar_string")]
     html: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
     text: Option<String>,
     require_tls: Option<bool>,
     tls_config: Option<TlsConfig>,

@@ -465,7 +465,14 @@ pub(crate) fn read_receiver(raw: Value, g: &GlobalConfig) -> Result<Receiver, St
             receiver.name = match value {
                 Value::String(s) => s,
                 Value::Null => String::new(),
-                other => return Err(format!("cannot unmarshal {other} into string")),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                other => {
+                    return Err(format!(
+                        "cannot unmarshal {} into string",
+                        crate::global::json_kind(&other)
+                    ));
+                }
             };
             continue;
         }
