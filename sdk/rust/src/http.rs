@@ -167,11 +167,19 @@ mod wasm {
             target.authority,
             target.path_with_query
         );
-        let headers: Vec<(String, Vec<u8>)> = request
+        let mut headers: Vec<(String, Vec<u8>)> = request
             .headers
             .iter()
             .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec()))
             .collect();
+        // A known length, as Go's client sends for a buffered body, rather
+        // than chunks.
+        if !headers.iter().any(|(n, _)| n == "content-length") {
+            headers.push((
+                "content-length".into(),
+                request.body.len().to_string().into_bytes(),
+            ));
+        }
         let fields = Fields::from_list(&headers)
             .map_err(|e| HttpError::Transport(format!("invalid request header: {e:?}")))?;
         let outgoing = OutgoingRequest::new(fields);
@@ -209,18 +217,33 @@ mod wasm {
         }
         let pending =
             outgoing_handler::handle(outgoing, Some(options)).map_err(|e| error(e, &url))?;
+        // A request the host refuses fails its body stream first; the
+        // answer then says why.
+        let mut sent = Ok(());
         {
             let stream = body
                 .write()
                 .map_err(|()| HttpError::Transport("request body stream taken twice".into()))?;
             for chunk in request.body.chunks(4096) {
-                stream
-                    .blocking_write_and_flush(chunk)
-                    .map_err(|e| HttpError::Transport(format!("{url}: sending the body: {e:?}")))?;
+                if let Err(e) = stream.blocking_write_and_flush(chunk) {
+                    sent = Err(HttpError::Transport(format!(
+                        "{url}: sending the body: {e:?}"
+                    )));
+                    break;
+                }
             }
         }
-        OutgoingBody::finish(body, None).map_err(|e| error(e, &url))?;
+        if sent.is_ok() {
+            sent = OutgoingBody::finish(body, None).map_err(|e| error(e, &url));
+        }
         let ready = pending.subscribe();
+        if let Err(e) = sent {
+            ready.block();
+            return Err(match pending.get() {
+                Some(Ok(Err(code))) => error(code, &url),
+                _ => e,
+            });
+        }
         match request.timeout {
             Some(timeout) => {
                 let ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);

@@ -9,6 +9,9 @@ use wasmetheus_config::{ByteSize, Config, Grants, PluginInstanceConfig, PromDura
 use wasmetheus_plugin_runtime::{CollectError, PluginRuntime, RuntimeOptions};
 use wasmetheus_tests::{PluginsDir, guests};
 
+// The receiver guests' tests live with the other receiver tests.
+use crate::receivers::{receiver_escape, receiver_garbage, receiver_hang, receiver_trap};
+
 /// A runtime over a fresh plugins directory holding `plugins`
 /// (`(guest wasm, plugin name)`), configured with `instances`.
 fn runtime_with(

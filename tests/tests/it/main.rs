@@ -20,6 +20,7 @@ mod node_exporter;
 mod peers;
 mod plugin_secrets;
 mod query_cli;
+mod receivers;
 mod rules_cli;
 mod rules_peers;
 mod runtime;
