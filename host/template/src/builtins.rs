@@ -384,7 +384,9 @@ fn eq(a1: &Value, rest: &[Value]) -> Result<bool, String> {
                 (Value::Uint(x), Value::Uint(y)) => x == y,
                 _ if k1 == BasicKind::Int => int_of(a1) == int_of(a),
                 _ if k1 == BasicKind::Invalid => true,
-                (Value::Time(x), Value::Time(y)) => x == y,
+                (Value::Time(x) | Value::TimeIn(x, _), Value::Time(y) | Value::TimeIn(y, _)) => {
+                    x == y
+                }
                 _ => {
                     return Err(format!(
                         "non-comparable type {}: {}",

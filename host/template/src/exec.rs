@@ -921,7 +921,7 @@ impl<'a, 'f> State<'a, 'f> {
             Value::Nil => {
                 return self.errorf(format!("nil pointer evaluating interface {{}}.{name}"));
             }
-            Value::Time(_) | Value::Duration(_) => {
+            Value::Time(_) | Value::TimeIn(..) | Value::Duration(_) => {
                 // Methods: arguments evaluated as Go does for a method of `string`/no parameters.
                 let rest = if args.is_empty() { args } else { &args[1..] };
                 let mut argv = Vec::new();

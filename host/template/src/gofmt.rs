@@ -537,6 +537,7 @@ fn write_v(out: &mut Out, v: &Value, plus: bool, depth: usize) {
             out.push('}');
         }
         Value::Time(ns) => out.push_str(&gotime::time_string(*ns)),
+        Value::TimeIn(ns, z) => out.push_str(&gotime::time_string_in(*ns, z)),
         Value::Duration(d) => out.push_str(&gotime::duration_string(*d)),
         Value::Func(_) => out.push_str("0x0"),
     }
@@ -803,6 +804,11 @@ fn fmt_arg(out: &mut Out, v: &Value, verb: char, f: &Flags) {
         Value::Time(ns) => match verb {
             'v' | 's' => pad(out, &gotime::time_string(*ns), f),
             'q' => pad(out, &quote(&gotime::time_string(*ns)), f),
+            _ => bad_verb(out, verb, v, f),
+        },
+        Value::TimeIn(ns, z) => match verb {
+            'v' | 's' => pad(out, &gotime::time_string_in(*ns, z), f),
+            'q' => pad(out, &quote(&gotime::time_string_in(*ns, z)), f),
             _ => bad_verb(out, verb, v, f),
         },
         Value::List(l) if verb != 'v' && verb != 'T' => {

@@ -1,7 +1,17 @@
 //! Go's `time.Time` (UTC) and `time.Duration` as templates see them: `String()`, `Format(layout)` with
 //! Go's reference-time layouts, and their methods callable from a template (`.Format "2006"`, `.Unix`).
 
+use std::sync::Arc;
+
 use crate::value::Value;
+
+/// The zone a `time.Time` is shown in (what `In(loc)` gives): its offset from UTC at that instant
+/// and its abbreviation (`CET`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    pub offset_secs: i32,
+    pub abbrev: Arc<str>,
+}
 
 const NS: i128 = 1_000_000_000;
 
@@ -88,9 +98,55 @@ pub fn time_string(ns: i128) -> String {
     format(ns, "2006-01-02 15:04:05.999999999 -0700 MST")
 }
 
+/// Go's `Time.String()` of a time in a zone: `2024-01-01 09:15:30 +0100 CET`.
+pub fn time_string_in(ns: i128, zone: &Zone) -> String {
+    format_in(ns, Some(zone), "2006-01-02 15:04:05.999999999 -0700 MST")
+}
+
 /// Go's `Time.Format` for a UTC time.
 pub fn format(ns: i128, layout: &str) -> String {
-    let c = civil(ns);
+    format_in(ns, None, layout)
+}
+
+/// A zone offset as Go's layouts print it: `sep` between hours and minutes (and seconds when
+/// `secs`), `z` for `Z` at offset zero.
+fn offset_text(offset: i32, sep: &str, minutes: bool, secs: bool, z: bool) -> String {
+    if z && offset == 0 {
+        return "Z".into();
+    }
+    let sign = if offset < 0 { '-' } else { '+' };
+    let a = offset.unsigned_abs();
+    let mut out = format!("{sign}{:02}", a / 3600);
+    if minutes {
+        out.push_str(&format!("{sep}{:02}", a / 60 % 60));
+    }
+    if secs {
+        out.push_str(&format!("{sep}{:02}", a % 60));
+    }
+    out
+}
+
+/// Go's `Time.Format` for a time in `zone` (UTC when `None`).
+pub fn format_in(ns: i128, zone: Option<&Zone>, layout: &str) -> String {
+    let offset = zone.map_or(0, |z| z.offset_secs);
+    let c = civil(ns + i128::from(offset) * NS);
+    let abbrev = match zone {
+        None => "UTC".to_string(),
+        Some(z) if z.abbrev.is_empty() => offset_text(offset, "", true, false, false),
+        Some(z) => z.abbrev.to_string(),
+    };
+    let zones: [(&str, String); 10] = [
+        ("MST", abbrev),
+        ("-07:00:00", offset_text(offset, ":", true, true, false)),
+        ("-070000", offset_text(offset, "", true, true, false)),
+        ("-0700", offset_text(offset, "", true, false, false)),
+        ("-07:00", offset_text(offset, ":", true, false, false)),
+        ("-07", offset_text(offset, "", false, false, false)),
+        ("Z07:00:00", offset_text(offset, ":", true, true, true)),
+        ("Z070000", offset_text(offset, "", true, true, true)),
+        ("Z0700", offset_text(offset, "", true, false, true)),
+        ("Z07:00", offset_text(offset, ":", true, false, true)),
+    ];
     let mut out = String::new();
     let mut rest = layout;
     while !rest.is_empty() {
@@ -125,15 +181,7 @@ pub fn format(ns: i128, layout: &str) -> String {
             ("Jan", &|c| MONTHS[(c.month - 1) as usize][..3].to_string()),
             ("Monday", &|c| DAYS[c.weekday as usize].to_string()),
             ("Mon", &|c| DAYS[c.weekday as usize][..3].to_string()),
-            ("MST", &|_| "UTC".to_string()),
             ("2006", &|c| format!("{:04}", c.year)),
-            ("-07:00:00", &|_| "+00:00:00".to_string()),
-            ("-0700", &|_| "+0000".to_string()),
-            ("-07:00", &|_| "+00:00".to_string()),
-            ("-07", &|_| "+00".to_string()),
-            ("Z07:00", &|_| "Z".to_string()),
-            ("Z0700", &|_| "Z".to_string()),
-            ("Z07", &|_| "Z".to_string()),
             ("002", &|c| format!("{:03}", c.yday)),
             ("01", &|c| format!("{:02}", c.month)),
             ("02", &|c| format!("{:02}", c.day)),
@@ -159,6 +207,17 @@ pub fn format(ns: i128, layout: &str) -> String {
             ("4", &|c| c.minute.to_string()),
             ("5", &|c| c.second.to_string()),
         ];
+        if let Some((tok, text)) = zones.iter().find(|(t, _)| rest.starts_with(t)) {
+            out.push_str(text);
+            rest = &rest[tok.len()..];
+            continue;
+        }
+        // `Z07` after the longer `Z07…` layouts it begins.
+        if rest.starts_with("Z07") {
+            out.push_str(&offset_text(offset, "", false, false, true));
+            rest = &rest[3..];
+            continue;
+        }
         if let Some((tok, f)) = tokens.iter().find(|(t, _)| rest.starts_with(t)) {
             out.push_str(&f(&c));
             rest = &rest[tok.len()..];
@@ -192,29 +251,40 @@ pub(crate) fn call_method(
             ))
         }
     };
+    let (time, zone) = match recv {
+        Value::Time(ns) => (Some(*ns), None),
+        Value::TimeIn(ns, z) => (Some(*ns), Some(&**z)),
+        _ => (None, None),
+    };
     match recv {
-        Value::Time(ns) => {
-            let ns = *ns;
+        Value::Time(_) | Value::TimeIn(..) => {
+            let ns = time.unwrap_or(0);
+            let local = ns + i128::from(zone.map_or(0, |z| z.offset_secs)) * NS;
             let r = match name {
                 "Format" => want(1).and_then(|()| match &args[0] {
-                    Value::String(l) => Ok(Value::string(format(ns, l))),
+                    Value::String(l) => Ok(Value::string(format_in(ns, zone, l))),
                     other => Err(format!(
                         "wrong type for value; expected string; got {}",
                         other.type_name()
                     )),
                 }),
-                "String" => want(0).map(|()| Value::string(time_string(ns))),
+                "String" => want(0).map(|()| {
+                    Value::string(match zone {
+                        Some(z) => time_string_in(ns, z),
+                        None => time_string(ns),
+                    })
+                }),
                 "Unix" => want(0).map(|()| Value::Int(ns.div_euclid(NS) as i64)),
                 "UnixMilli" => want(0).map(|()| Value::Int(ns.div_euclid(1_000_000) as i64)),
                 "UnixNano" => want(0).map(|()| Value::Int(ns as i64)),
                 "UTC" | "Local" => want(0).map(|()| Value::Time(ns)),
-                "Year" => want(0).map(|()| Value::Int(civil(ns).year)),
-                "Day" => want(0).map(|()| Value::Int(i64::from(civil(ns).day))),
-                "Hour" => want(0).map(|()| Value::Int(i64::from(civil(ns).hour))),
-                "Minute" => want(0).map(|()| Value::Int(i64::from(civil(ns).minute))),
-                "Second" => want(0).map(|()| Value::Int(i64::from(civil(ns).second))),
-                "Nanosecond" => want(0).map(|()| Value::Int(i64::from(civil(ns).nanos))),
-                "YearDay" => want(0).map(|()| Value::Int(i64::from(civil(ns).yday))),
+                "Year" => want(0).map(|()| Value::Int(civil(local).year)),
+                "Day" => want(0).map(|()| Value::Int(i64::from(civil(local).day))),
+                "Hour" => want(0).map(|()| Value::Int(i64::from(civil(local).hour))),
+                "Minute" => want(0).map(|()| Value::Int(i64::from(civil(local).minute))),
+                "Second" => want(0).map(|()| Value::Int(i64::from(civil(local).second))),
+                "Nanosecond" => want(0).map(|()| Value::Int(i64::from(civil(local).nanos))),
+                "YearDay" => want(0).map(|()| Value::Int(i64::from(civil(local).yday))),
                 "IsZero" => want(0).map(|()| Value::Bool(ns == -62_135_596_800 * NS)),
                 _ => return None,
             };

@@ -134,6 +134,9 @@ pub enum Value {
     Struct(Arc<Struct>),
     /// `*time.Time` (what `toTime` returns) in UTC: nanoseconds since the Unix epoch.
     Time(i128),
+    /// A `*time.Time` shown in a zone (what Alertmanager's `tz` returns): nanoseconds since the Unix
+    /// epoch and the zone.
+    TimeIn(i128, Arc<crate::gotime::Zone>),
     /// `*time.Duration` (what `toDuration` returns): nanoseconds.
     Duration(i64),
     Func(Function<'static>),
@@ -232,7 +235,7 @@ impl Value {
             Value::List(l) => l.type_name.to_string(),
             Value::Map(m) => m.type_name.to_string(),
             Value::Struct(s) => s.type_name.to_string(),
-            Value::Time(_) => "*time.Time".into(),
+            Value::Time(_) | Value::TimeIn(..) => "*time.Time".into(),
             Value::Duration(_) => "*time.Duration".into(),
             Value::Func(_) => "func".into(),
         }
@@ -251,7 +254,7 @@ impl Value {
             Value::List(l) => (!l.items.is_empty(), true),
             Value::Map(m) => (!m.entries.is_empty(), true),
             Value::Struct(_) => (true, true),
-            Value::Time(_) => (true, true),
+            Value::Time(_) | Value::TimeIn(..) => (true, true),
             Value::Func(_) => (true, true),
         }
     }

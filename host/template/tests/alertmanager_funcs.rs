@@ -251,20 +251,57 @@ fn upstream_template_cases() {
             false,
             Ok("1h 0m 0s"),
         ),
-        // Times are UTC here: `tz` applies UTC and refuses other zones (upstream renders
-        // "2024-01-01 09:15:30 +0100 CET" for Europe/Paris).
         (
-            "{{ . | tz \"UTC\" }}",
+            "{{ . | tz \"Europe/Paris\" }}",
+            Value::Time(JAN_1_2024),
+            false,
+            Ok("2024-01-01 09:15:30 +0100 CET"),
+        ),
+        (
+            "{{ . | tz \"Invalid/Timezone\" }}",
+            Value::Time(JAN_1_2024),
+            false,
+            Err(
+                "template: :1:7: executing \"\" at <tz \"Invalid/Timezone\">: error calling tz: unknown time zone Invalid/Timezone",
+            ),
+        ),
+        // Beyond upstream's cases: a zone's time formatted, its fields, its JSON.
+        (
+            "{{ . | tz \"America/New_York\" | date \"2006-01-02 15:04 MST -0700 Z07:00\" }}",
+            Value::Time(JAN_1_2024),
+            false,
+            Ok("2024-01-01 03:15 EST -0500 -05:00"),
+        ),
+        (
+            "{{ (. | tz \"Asia/Kolkata\").Hour }}:{{ (. | tz \"Asia/Kolkata\").Minute }}",
+            Value::Time(JAN_1_2024),
+            false,
+            Ok("13:45"),
+        ),
+        (
+            "{{ . | tz \"Asia/Kolkata\" | toJson }}",
+            Value::Time(JAN_1_2024),
+            false,
+            Ok("\"2024-01-01T13:45:30+05:30\""),
+        ),
+        (
+            "{{ . | tz \"\" }} {{ . | tz \"UTC\" | date \"Z07:00 MST\" }}",
+            Value::Time(JAN_1_2024),
+            false,
+            Ok("2024-01-01 08:15:30 +0000 UTC Z UTC"),
+        ),
+        (
+            "{{ (. | tz \"Europe/Paris\").UTC }}",
             Value::Time(JAN_1_2024),
             false,
             Ok("2024-01-01 08:15:30 +0000 UTC"),
         ),
         (
-            "{{ . | tz \"Europe/Paris\" }}",
+            "{{ . | tz \"../etc/passwd\" }}",
             Value::Time(JAN_1_2024),
             false,
             Err(
-                "template: :1:7: executing \"\" at <tz \"Europe/Paris\">: error calling tz: time zone Europe/Paris is not supported (times are shown in UTC)",
+                "template: :1:7: executing \"\" at <tz \"../etc/passwd\">: error calling tz: time: invalid location name",
             ),
         ),
         (

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::budget::{value_budget, value_too_big};
+use crate::gotime::Zone;
 use crate::value::{Function, Param, Value};
 use crate::{FuncMap, gotime, prom};
 
@@ -21,9 +22,46 @@ fn s(a: &[Value], i: usize) -> &str {
 
 fn time_arg(a: &[Value], i: usize) -> i128 {
     match a.get(i) {
-        Some(Value::Time(ns)) => *ns,
+        Some(Value::Time(ns) | Value::TimeIn(ns, _)) => *ns,
         _ => crate::alertmanager::data::ZERO_TIME_NS,
     }
+}
+
+fn zone_arg(a: &[Value], i: usize) -> Option<&Zone> {
+    match a.get(i) {
+        Some(Value::TimeIn(_, z)) => Some(z),
+        _ => None,
+    }
+}
+
+/// Go's `time.LoadLocation(name)` and `t.In(loc)`: the time `ns` shown in the named zone of the
+/// system's time zone database (`""` and `UTC` are UTC, `Local` the system's zone).
+pub fn in_zone(name: &str, ns: i128) -> Result<Value, String> {
+    if name.is_empty() || name == "UTC" {
+        return Ok(Value::Time(ns));
+    }
+    if name.contains("..") || name.starts_with(['/', '\\']) {
+        return Err("time: invalid location name".into());
+    }
+    let tz = if name == "Local" {
+        jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC)
+    } else {
+        jiff::tz::db()
+            .get(name)
+            .map_err(|_| format!("unknown time zone {name}"))?
+    };
+    // Outside jiff's range (years -9999..=9999) the time stays UTC.
+    let Ok(ts) = jiff::Timestamp::from_nanosecond(ns) else {
+        return Ok(Value::Time(ns));
+    };
+    let info = tz.to_offset_info(ts);
+    Ok(Value::TimeIn(
+        ns,
+        Arc::new(Zone {
+            offset_secs: info.offset().seconds(),
+            abbrev: info.abbreviation().into(),
+        }),
+    ))
 }
 
 /// `cases.Title(language.AmericanEnglish)`: each word's first letter upper-cased, the rest
@@ -135,6 +173,12 @@ fn write_json(out: &mut String, v: &Value, depth: usize) -> Result<(), String> {
             json_string(
                 out,
                 &gotime::format(*ns, "2006-01-02T15:04:05.999999999Z07:00"),
+            );
+        }
+        Value::TimeIn(ns, z) => {
+            json_string(
+                out,
+                &gotime::format_in(*ns, Some(z), "2006-01-02T15:04:05.999999999Z07:00"),
             );
         }
         Value::List(l) => {
@@ -279,20 +323,17 @@ pub fn alertmanager_funcs() -> FuncMap<'static> {
             if layout.len().saturating_mul(16) > value_budget() {
                 return Err(value_too_big(value_budget()));
             }
-            Ok(Value::string(gotime::format(time_arg(a, 1), layout)))
+            Ok(Value::string(gotime::format_in(
+                time_arg(a, 1),
+                zone_arg(a, 1),
+                layout,
+            )))
         }),
     );
     add(
         "tz",
         Function::new(vec![Param::String, Param::Named(Arc::from(TIME))], |a| {
-            // Times are UTC in this engine: only the zones that are UTC can be applied.
-            match s(a, 0) {
-                "" | "UTC" | "Etc/UTC" | "Zulu" | "Etc/Zulu" | "UCT" | "Etc/UCT" | "Universal"
-                | "Etc/Universal" | "GMT" | "Etc/GMT" => Ok(Value::Time(time_arg(a, 1))),
-                other => Err(format!(
-                    "time zone {other} is not supported (times are shown in UTC)"
-                )),
-            }
+            in_zone(s(a, 0), time_arg(a, 1))
         }),
     );
     add(
