@@ -3,20 +3,7 @@
 //! and `smtp_require_tls` true, and the "at most one of X & X_file" checks.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use wasmetheus_config::{HttpClientConfig, Secret, TlsConfig};
-
-/// The YAML kind of a JSON value, for Go's `cannot unmarshal !!x` texts.
-pub(crate) fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "!!null",
-        Value::Bool(_) => "!!bool",
-        Value::Number(_) => "!!int",
-        Value::String(_) => "!!str",
-        Value::Array(_) => "!!seq",
-        Value::Object(_) => "!!map",
-    }
-}
 
 fn is_none_or_empty(s: &Option<Secret>) -> bool {
     s.as_ref().is_none_or(Secret::is_empty)

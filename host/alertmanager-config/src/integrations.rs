@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use wasmetheus_config::{HttpClientConfig, Secret, TlsConfig};
 
 use crate::global::{GlobalConfig, parse_host_port, parse_url};
-use crate::receivers::go_serde_text;
+use crate::go_text::go_serde_text;
 
 /// A scalar as Go's YAML library puts it into a string field: numbers
 /// and booleans too (as their text).
@@ -25,7 +25,7 @@ pub(crate) fn scalar_string<'de, D: serde::Deserializer<'de>>(
         Some(other) => {
             return Err(serde::de::Error::custom(format!(
                 "cannot unmarshal {} into string",
-                crate::global::json_kind(&other)
+                crate::go_text::json_kind(&other)
             )));
         }
     })

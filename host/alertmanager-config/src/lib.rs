@@ -14,11 +14,12 @@
 //! (receivers, raw integrations, global fallbacks), `integrations.rs`
 //! (typed webhook, Slack, email), `matcher.rs` and `matcher_parse.rs`,
 //! `timeinterval.rs`, `route.rs` (the routing tree), `check.rs`
-//! (`amtool check-config`'s report).
+//! (`amtool check-config`'s report), `go_text.rs` (Go's error wording).
 
 mod check;
 mod config;
 mod global;
+mod go_text;
 mod integrations;
 mod matcher;
 mod matcher_parse;

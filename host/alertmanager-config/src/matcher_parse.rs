@@ -578,8 +578,7 @@ pub fn parse_classic_one(s: &str) -> Result<Matcher, String> {
     let unescaped_quote = || format!("matcher value contains unescaped double quote: {raw}");
     let mut value = String::with_capacity(raw_value.len());
     let mut escaped = false;
-    let mut iter = raw_value.char_indices().peekable();
-    while let Some((i, r)) = iter.next() {
+    for (i, r) in raw_value.char_indices() {
         let last = i + r.len_utf8() == raw_value.len();
         if escaped {
             escaped = false;

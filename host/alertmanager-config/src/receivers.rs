@@ -332,7 +332,7 @@ fn check_generic(
             let topic = is_set(config, "topic_arn");
             let phone = is_set(config, "phone_number");
             // Upstream's `(a == "") != (b == "") != (c == "")`.
-            if (!target != !topic) != !phone {
+            if (target != topic) == phone {
                 return Err(
                     "must provide either a Target ARN, Topic ARN, or Phone Number for SNS config"
                         .to_owned(),
@@ -433,29 +433,13 @@ fn check_generic(
     Ok(())
 }
 
-/// Serde's wording of a structural error in Go's (`field x not found in
-/// type config.plain`).
-pub(crate) fn go_serde_text(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let text = match text.find(" at line ") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
-    };
-    if let Some(rest) = text.strip_prefix("unknown field `")
-        && let Some(end) = rest.find('`')
-    {
-        return format!("field {} not found in type config.plain", &rest[..end]);
-    }
-    text
-}
-
 /// Reads one receiver (a YAML mapping as JSON) as `Receiver.UnmarshalYAML`
 /// and `Config.UnmarshalYAML`'s per-receiver part do.
 pub(crate) fn read_receiver(raw: Value, g: &GlobalConfig) -> Result<Receiver, String> {
     let Value::Object(map) = raw else {
         return Err(format!(
             "cannot unmarshal {} into config.plain",
-            crate::global::json_kind(&raw)
+            crate::go_text::json_kind(&raw)
         ));
     };
     let mut receiver = Receiver::default();
@@ -470,7 +454,7 @@ pub(crate) fn read_receiver(raw: Value, g: &GlobalConfig) -> Result<Receiver, St
                 other => {
                     return Err(format!(
                         "cannot unmarshal {} into string",
-                        crate::global::json_kind(&other)
+                        crate::go_text::json_kind(&other)
                     ));
                 }
             };
@@ -498,7 +482,7 @@ pub(crate) fn read_receiver(raw: Value, g: &GlobalConfig) -> Result<Receiver, St
                 other => {
                     return Err(format!(
                         "cannot unmarshal {} into config.plain",
-                        crate::global::json_kind(&other)
+                        crate::go_text::json_kind(&other)
                     ));
                 }
             };

@@ -42,6 +42,9 @@ route:
       receiver: notify-testing
 "#;
 
+/// An alert's labels.
+type Alert<'a> = &'a [(&'a str, &'a str)];
+
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
@@ -53,7 +56,7 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 fn alerts_reach_the_receivers_upstream_sends_them_to() {
     let config = Config::parse(TREE, Path::new("t.yml")).unwrap();
     let tree = Route::new(&config.route);
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
+    let cases: &[(Alert, &[&str])] = &[
         (&[("owner", "team-A")], &["notify-A"]),
         (&[("owner", "team-A"), ("env", "unset")], &["notify-A"]),
         (
