@@ -1,0 +1,73 @@
+//! Odd but legal shapes, read as Go's YAML library reads them.
+
+use std::path::Path;
+
+use wasmetheus_alertmanager_config::Config;
+
+fn message(text: &str) -> String {
+    match Config::parse(text, Path::new("am.yml")) {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.message(),
+    }
+}
+
+#[test]
+fn odd_shapes() {
+    let cases: &[(&str, &str)] = &[
+        ("# only a comment\n", "no route provided in config"),
+        ("route: null\nreceivers: []\n", "no routes provided"),
+        (
+            "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n",
+            "ok",
+        ),
+        (
+            "route:\n  receiver: x\n  routes:\n  -\nreceivers:\n- name: x\n",
+            "ok",
+        ),
+        (
+            "route:\n  receiver: x\n  group_wait: 1x\nreceivers:\n- name: x\n",
+            "unknown unit \"x\" in duration \"1x\"",
+        ),
+        (
+            "route:\n  receiver: x\n  matchers:\nreceivers:\n- name: x\n",
+            "ok",
+        ),
+        (
+            "inhibit_rules:\n- source_matchers: ['a=\"b\"']\n  target_matchers: ['c=~d']\n  equal: [e]\nroute:\n  receiver: x\nreceivers:\n- name: x\n",
+            "ok",
+        ),
+    ];
+    for (input, want) in cases {
+        assert_eq!(message(input), *want, "{input}");
+    }
+}
+
+#[test]
+fn inhibit_rules_combine_old_and_new_forms() {
+    let c = Config::parse(
+        "inhibit_rules:\n- source_match: {severity: critical}\n  source_matchers: ['x!=\"y\"']\n  target_match_re: {severity: 'warn.*'}\n  equal: [alertname]\nroute:\n  receiver: x\nreceivers:\n- name: x\n",
+        Path::new("am.yml"),
+    )
+    .unwrap();
+    let rule = &c.inhibit_rules[0];
+    assert_eq!(rule.source().to_string(), r#"{severity="critical",x!="y"}"#);
+    assert_eq!(rule.target().to_string(), r#"{severity=~"^(?:warn.*)$"}"#);
+    assert_eq!(rule.equal, ["alertname"]);
+}
+
+#[test]
+fn time_intervals_are_read_and_used() {
+    let c = Config::parse(
+        "time_intervals:\n- name: office\n  time_intervals:\n  - times: [{start_time: '09:00', end_time: '17:00'}]\n    weekdays: ['monday:friday']\n    location: Europe/Berlin\nroute:\n  receiver: x\n  routes:\n  - receiver: x\n    active_time_intervals: [office]\nreceivers:\n- name: x\n",
+        Path::new("am.yml"),
+    )
+    .unwrap();
+    let office = c.time_interval("office").unwrap();
+    // 08:30 UTC on a Monday in winter is 09:30 in Berlin.
+    assert!(office.contains("2024-01-08T08:30:00Z".parse().unwrap()));
+    assert!(!office.contains("2024-01-08T07:30:00Z".parse().unwrap()));
+    assert!(!office.contains("2024-01-07T10:00:00Z".parse().unwrap()));
+    let shown = c.to_yaml();
+    assert!(shown.contains("Europe/Berlin"), "{shown}");
+    assert!(shown.contains("monday:friday"), "{shown}");
+}
