@@ -389,6 +389,22 @@ impl SlackConfig {
         if let Some(f) = &self.app_token_file {
             insert_str(&mut map, "app_token_file", f);
         }
+        // The templates a sender renders, upstream's defaults included.
+        for (k, v) in [
+            ("username", &self.username),
+            ("color", &self.color),
+            ("title", &self.title),
+            ("title_link", &self.title_link),
+            ("pretext", &self.pretext),
+            ("text", &self.text),
+            ("footer", &self.footer),
+            ("fallback", &self.fallback),
+            ("callback_id", &self.callback_id),
+            ("icon_emoji", &self.icon_emoji),
+            ("icon_url", &self.icon_url),
+        ] {
+            insert_str(&mut map, k, v);
+        }
         if !map.contains_key("http_config")
             && let Ok(v) = serde_json::to_value(&self.http_config)
         {

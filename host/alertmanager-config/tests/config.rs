@@ -254,6 +254,17 @@ fn receivers_get_global_fallbacks_and_defaults() {
     );
     assert_eq!(slack.title, r#"{{ template "slack.default.title" . }}"#);
     assert!(!slack.send_resolved);
+    // The raw form a receiver plugin gets carries the same resolution.
+    let raw_slack = &c.receiver("slack-receiver").unwrap().integrations["slack"][0];
+    assert_eq!(raw_slack["api_url"], "http://mysecret.example.com/");
+    assert_eq!(
+        raw_slack["title"],
+        r#"{{ template "slack.default.title" . }}"#
+    );
+    assert_eq!(raw_slack["send_resolved"], false);
+    let raw_email = &c.receiver("team-X-mails").unwrap().integrations["email"][0];
+    assert_eq!(raw_email["smarthost"], "localhost:25");
+    assert_eq!(raw_email["auth_password"], "multiline\nmysecret");
     let pd = &c.receiver("team-Y-pager").unwrap().integrations["pagerduty"][0];
     assert_eq!(pd["url"], "https://events.pagerduty.com/v2/enqueue");
     assert_eq!(pd["send_resolved"], true);
