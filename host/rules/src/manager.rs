@@ -98,6 +98,9 @@ pub struct Manager {
     done: watch::Sender<bool>,
     /// Recent durations for the summaries' quantiles.
     windows: Arc<Mutex<Windows>>,
+    /// The group loops and stale-marking tasks started, so that
+    /// [`Manager::shutdown`] can wait for the evaluations in progress.
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The slots of concurrent evaluation, when it is on.
     concurrency: Option<Arc<ConcurrencyLimit>>,
 }
@@ -112,6 +115,7 @@ impl Manager {
             restored: AtomicBool::new(false),
             done: watch::channel(false).0,
             windows: Arc::default(),
+            tasks: Mutex::default(),
         }
     }
 
@@ -222,7 +226,8 @@ impl Manager {
             opts: self.opts.clone(),
             should_restore,
         };
-        self.opts.runtime.spawn(task.run(stop_rx));
+        let handle = self.opts.runtime.spawn(task.run(stop_rx));
+        self.track(handle);
         Running {
             group,
             snapshot,
@@ -239,7 +244,7 @@ impl Manager {
         let opts = self.opts.clone();
         let wait = group.lock().interval().saturating_mul(2);
         let now = now_ms();
-        self.opts.runtime.spawn(async move {
+        let handle = self.opts.runtime.spawn(async move {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = done.wait_for(|d| *d) => return,
@@ -254,10 +259,30 @@ impl Manager {
             })
             .await;
         });
+        self.track(handle);
+    }
+
+    /// Keeps `handle` for [`Manager::shutdown`], forgetting finished ones.
+    fn track(&self, handle: tokio::task::JoinHandle<()>) {
+        let mut tasks = self.tasks.lock();
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(handle);
+    }
+
+    /// [`Manager::stop`], then waits until every group's evaluation in
+    /// progress has ended, as Prometheus' rule manager does before the
+    /// storage closes (so no rule appends to a closed TSDB, and none holds
+    /// it open).
+    pub async fn shutdown(&self) {
+        self.stop();
+        let tasks = std::mem::take(&mut *self.tasks.lock());
+        for task in tasks {
+            let _ = task.await;
+        }
     }
 
     /// Stops every group; returns at once (an evaluation in progress
-    /// finishes on its own thread and writes nothing after it).
+    /// finishes on its own thread; [`Manager::shutdown`] waits for it).
     pub fn stop(&self) {
         let _ = self.done.send(true);
         for running in self.groups.lock().values() {

@@ -390,3 +390,38 @@ async fn the_manager_evaluates_concurrently_when_asked() {
     assert!(data.floats.iter().all(|(_, v)| *v == 3.0), "{data:?}");
     m.stop();
 }
+
+/// `shutdown` returns only once the evaluation in progress has ended (no
+/// rule reads or appends after it, as Prometheus waits for its groups
+/// before the storage closes), while `stop` alone returns at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_the_evaluation_in_progress() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = rule_file(
+        &dir,
+        "groups:\n  - name: g\n    interval: 10ms\n    rules:\n      - record: a\n        expr: up\n      - record: b\n        expr: up\n      - record: c\n        expr: up\n",
+    );
+    let store = Arc::new(CountingStore::slow(Duration::from_millis(150)));
+    let m = Manager::new(ManagerOptions::new(
+        Arc::new(Engine::default()),
+        store.clone(),
+    ));
+    m.update(&[file], Duration::from_secs(60), Vec::new(), "")
+        .expect("rules load");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store.in_flight.load(Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no evaluation started"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    m.shutdown().await;
+    assert_eq!(store.in_flight.load(Ordering::SeqCst), 0);
+    // Nothing starts afterwards either.
+    let selects = |s: &CountingStore| s.max_in_flight.load(Ordering::SeqCst);
+    let before = selects(&store);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(store.in_flight.load(Ordering::SeqCst), 0);
+    assert_eq!(selects(&store), before);
+}

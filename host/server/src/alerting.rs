@@ -156,7 +156,8 @@ impl Alerting {
     /// Stops the rules at once, then the notifier (sending what is queued
     /// when draining, bounded by the Alertmanagers' timeout).
     pub async fn stop(&self) {
-        self.rules.stop();
+        // Evaluations in progress end before the storage closes.
+        self.rules.shutdown().await;
         *self.discovery.lock() = None;
         self.notifier.stop().await;
     }
