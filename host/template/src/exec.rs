@@ -67,6 +67,9 @@ pub(crate) struct State<'a, 'f> {
     sizes: HashMap<usize, (Weak<dyn Any + Send + Sync>, usize, usize)>,
     /// `html/template` mode: where in the HTML document the output is.
     pub(crate) html: Option<crate::html::Context>,
+    /// Text nodes already escaped, by the text's address and the context before it (a text in a
+    /// `range` is escaped once, as Go escapes it once when parsing).
+    html_texts: HashMap<(usize, crate::html::Context), (crate::html::Context, Arc<str>)>,
 }
 
 /// An argument not given (Go's `missingVal`).
@@ -93,6 +96,7 @@ impl<'a, 'f> State<'a, 'f> {
             limits,
             sizes: HashMap::new(),
             html: None,
+            html_texts: HashMap::new(),
         }
     }
 
@@ -243,13 +247,25 @@ impl<'a, 'f> State<'a, 'f> {
         match node {
             Node::Text(_, t) => match self.html {
                 None => self.write(t),
-                Some(c) => match crate::html::escape_text(c, t) {
-                    Ok((c1, text)) => {
-                        self.html = Some(c1);
-                        self.write(&text)
-                    }
-                    Err(e) => self.errorf(format!("html/template: {e}")),
-                },
+                Some(c) => {
+                    let key = (t.as_ptr() as usize, c);
+                    let (c1, text) = match self.html_texts.get(&key) {
+                        Some(done) => done.clone(),
+                        None => match crate::html::escape_text(c, t) {
+                            Ok((c1, text)) => {
+                                let done = (c1, Arc::<str>::from(text));
+                                if self.html_texts.len() >= MEMO_MAX_ENTRIES {
+                                    self.html_texts.clear();
+                                }
+                                self.html_texts.insert(key, done.clone());
+                                done
+                            }
+                            Err(e) => return self.errorf(format!("html/template: {e}")),
+                        },
+                    };
+                    self.html = Some(c1);
+                    self.write(&text)
+                }
             },
             Node::Action(pipe) => {
                 let v = self.eval_pipeline(dot, pipe)?;

@@ -12,7 +12,7 @@
 
 use crate::value::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) enum State {
     #[default]
     Text,
@@ -32,7 +32,7 @@ pub(crate) enum State {
     Js,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) enum Delim {
     #[default]
     None,
@@ -41,7 +41,7 @@ pub(crate) enum Delim {
     SpaceOrTagEnd,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) enum UrlPart {
     #[default]
     None,
@@ -49,7 +49,7 @@ pub(crate) enum UrlPart {
     QueryOrFrag,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) enum Element {
     #[default]
     None,
@@ -59,7 +59,7 @@ pub(crate) enum Element {
     Title,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) enum AttrKind {
     #[default]
     None,
@@ -69,7 +69,7 @@ pub(crate) enum AttrKind {
 }
 
 /// Where in an HTML document the output is (Go's `context`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) struct Context {
     state: State,
     delim: Delim,
@@ -435,10 +435,42 @@ fn is_comment(s: State) -> bool {
     matches!(s, State::HtmlCmt | State::CssLineCmt | State::CssBlockCmt)
 }
 
-/// Go's `contextAfterText`.
-fn after_text(c: Context, s: &[u8]) -> Result<(Context, usize), String> {
+/// Where the special element's end tag is in a text, remembered across the transitions of one
+/// text so that a long text is searched once per element: (element, searched from, found at).
+type TagEndMemo = Option<(Element, usize, Option<usize>)>;
+
+/// [`special_tag_end`] of `text[at..]`, through the memo.
+fn special_tag_end_memo(
+    c: Context,
+    text: &[u8],
+    at: usize,
+    memo: &mut TagEndMemo,
+) -> Option<usize> {
+    if c.element == Element::None {
+        return None;
+    }
+    if let Some((e, from, found)) = *memo
+        && e == c.element
+        && from <= at
+        && found.is_none_or(|f| f >= at)
+    {
+        return found.map(|f| f - at);
+    }
+    let found = special_tag_end(c, &text[at..]).map(|f| f + at);
+    *memo = Some((c.element, at, found));
+    found.map(|f| f - at)
+}
+
+/// Go's `contextAfterText` for `text[at..]`.
+fn after_text(
+    c: Context,
+    text: &[u8],
+    at: usize,
+    memo: &mut TagEndMemo,
+) -> Result<(Context, usize), String> {
+    let s = &text[at..];
     if c.delim == Delim::None {
-        let end = match special_tag_end(c, s) {
+        let end = match special_tag_end_memo(c, text, at, memo) {
             Some(0) => return Ok((Context::default(), 0)),
             Some(i) => i,
             None => s.len(),
@@ -492,8 +524,9 @@ pub(crate) fn escape_text(mut c: Context, text: &str) -> Result<(Context, String
     let mut b: Vec<u8> = Vec::with_capacity(s.len());
     let (mut written, mut i) = (0usize, 0usize);
     let mut guard = 0usize;
+    let mut memo = None;
     while i != s.len() {
-        let (c1, nread) = after_text(c, &s[i..])?;
+        let (c1, nread) = after_text(c, s, i, &mut memo)?;
         let i1 = i + nread;
         if c.state == State::Text || c.state == State::Rcdata {
             let mut end = i1;
@@ -503,7 +536,11 @@ pub(crate) fn escape_text(mut c: Context, text: &str) -> Result<(Context, String
                 end = i + j;
             }
             for j in i..end {
-                if s[j] == b'<' && !s[j..].to_ascii_uppercase().starts_with(b"<!DOCTYPE") {
+                if s[j] == b'<'
+                    && !s[j..]
+                        .get(..9)
+                        .is_some_and(|d| d.eq_ignore_ascii_case(b"<!DOCTYPE"))
+                {
                     b.extend_from_slice(&s[written..j]);
                     b.extend_from_slice(b"&lt;");
                     written = j + 1;
@@ -694,8 +731,9 @@ fn strip_tags(html: &str) -> String {
     let mut out = Vec::new();
     let mut c = Context::default();
     let mut i = 0;
+    let mut memo = None;
     while i < s.len() {
-        let Ok((c1, n)) = after_text(c, &s[i..]) else {
+        let Ok((c1, n)) = after_text(c, s, i, &mut memo) else {
             break;
         };
         let i1 = i + n;

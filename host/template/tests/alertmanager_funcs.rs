@@ -469,6 +469,25 @@ fn data_of_a_group() {
     );
 }
 
+/// A set is shared by the notifiers of a dispatcher (Alertmanager renders from many goroutines).
+#[test]
+fn templates_are_shareable_across_threads() {
+    fn shareable<T: Send + Sync + Clone>() {}
+    shareable::<Templates>();
+    let t = std::sync::Arc::new(Templates::new());
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                t.execute_text("{{ . | toUpper }}", &Value::string(format!("t{i}")))
+            })
+        })
+        .collect();
+    for (i, th) in threads.into_iter().enumerate() {
+        assert_eq!(th.join().expect("thread").expect("render"), format!("T{i}"));
+    }
+}
+
 /// Hostile templates stay within the execution limits.
 #[test]
 fn hostile_templates_are_bounded() {
@@ -516,6 +535,37 @@ fn hostile_templates_are_bounded() {
         .execute_text("{{ toJson (stringSlice . .) }}", &big)
         .unwrap_err();
     assert!(e.0.contains("exceeds the limit"), "{e}");
+    // Long texts escape in linear time: many `<` that start no tag, many attributes of a `<title>`
+    // tag (whose end tag is searched once), a text node repeated by a `range`.
+    let started = std::time::Instant::now();
+    let big = Templates::new().with_limits(Limits {
+        max_output_bytes: 8 << 20,
+        ..Limits::default()
+    });
+    let lt = "1 < 2 ".repeat(100_000);
+    let out = big.execute_html(&lt, &Value::Invalid).expect("many <");
+    assert_eq!(out, "1 &lt; 2 ".repeat(100_000));
+    let attrs = format!("<title {}></title>", "a=\"b\" ".repeat(100_000));
+    let out = big
+        .execute_html(&attrs, &Value::Invalid)
+        .expect("many attributes");
+    assert_eq!(out, attrs);
+    let looped = format!(
+        "{{{{ range . }}}}<p class=\"{{{{ . }}}}\">{}</p>{{{{ end }}}}",
+        "x".repeat(1000)
+    );
+    let items = Value::list("[]int", (0..5_000).map(Value::Int).collect());
+    let out = big.execute_html(&looped, &items).expect("range");
+    assert!(
+        out.ends_with(&format!("<p class=\"4999\">{}</p>", "x".repeat(1000))),
+        "{}",
+        &out[out.len() - 40..]
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     // An action inside <script> is refused rather than escaped wrongly.
     let e = t
         .execute_html("<script>var x = {{ . }};</script>", &Value::string("1"))
