@@ -234,12 +234,27 @@ impl Config {
         let raw: Option<RawConfig> = if text.trim().is_empty() {
             None
         } else {
-            wasmetheus_config::parse_yaml(text, path)?
+            // Positioned as upstream's texts are (without Prometheus'
+            // `parsing YAML file` prefix).
+            wasmetheus_config::parse_yaml(text, path).map_err(|e| match e {
+                wasmetheus_config::ConfigError::Invalid {
+                    path,
+                    line,
+                    column,
+                    message,
+                } => Error::Invalid {
+                    path,
+                    line,
+                    column,
+                    message,
+                },
+                other => Error::Yaml(other),
+            })?
         };
         let Some(raw) = raw else {
             return Err(invalid("no route provided in config".to_owned(), None));
         };
-        let config = Self::from_raw(raw, text).map_err(|(m, hint)| invalid(m, hint))?;
+        let config = Self::from_raw(raw, text).map_err(|(m, hint)| invalid(m, hint.as_deref()))?;
         if config.route.continue_matching {
             return Err(invalid(
                 "cannot have continue in root route".to_owned(),
@@ -249,8 +264,8 @@ impl Config {
         Ok(config)
     }
 
-    fn from_raw(raw: RawConfig, text: &str) -> Result<Config, (String, Option<&'static str>)> {
-        let at = |hint: &'static str| move |m: String| (m, Some(hint));
+    fn from_raw(raw: RawConfig, text: &str) -> Result<Config, (String, Option<String>)> {
+        let at = |hint: &'static str| move |m: String| (m, Some(hint.to_owned()));
         let global = raw
             .global
             .unwrap_or_default()
@@ -285,8 +300,20 @@ impl Config {
         let mut receivers = Vec::new();
         let mut names = BTreeSet::new();
         for entry in raw.receivers.unwrap_or_default() {
-            let receiver = read_receiver(entry.unwrap_or(Value::Null), &global)
-                .map_err(|m| (m, Some("receivers:")))?;
+            let entry = entry.unwrap_or(Value::Null);
+            // An error points at the receiver's name where it has one.
+            let hint = match entry.get("name").and_then(Value::as_str) {
+                Some(name) if !name.is_empty() => format!("name: {name}"),
+                _ => "receivers:".to_owned(),
+            };
+            let receiver = read_receiver(entry, &global).map_err(|m| {
+                let hint = if text.contains(&hint) {
+                    hint
+                } else {
+                    "receivers:".to_owned()
+                };
+                (m, Some(hint))
+            })?;
             if !names.insert(receiver.name.clone()) {
                 return Err((
                     format!(
@@ -305,25 +332,25 @@ impl Config {
         if route.receiver.is_empty() {
             return Err((
                 "root route must specify a default receiver".to_owned(),
-                Some("route:"),
+                Some("route:".to_owned()),
             ));
         }
         if !route.match_eq.is_empty() || !route.match_re.is_empty() || !route.matchers.is_empty() {
             return Err((
                 "root route must not have any matchers".to_owned(),
-                Some("route:"),
+                Some("route:".to_owned()),
             ));
         }
         if !route.mute_time_intervals.is_empty() {
             return Err((
                 "root route must not have any mute time intervals".to_owned(),
-                Some("route:"),
+                Some("route:".to_owned()),
             ));
         }
         if !route.active_time_intervals.is_empty() {
             return Err((
                 "root route must not have any active time intervals".to_owned(),
-                Some("route:"),
+                Some("route:".to_owned()),
             ));
         }
         let name_refs: BTreeSet<&str> = names.iter().map(String::as_str).collect();
