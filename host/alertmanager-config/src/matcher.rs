@@ -36,6 +36,27 @@ impl MatchType {
     }
 }
 
+impl MatchType {
+    /// The operator of API v2's `{isRegex, isEqual}` (`isEqual` defaults
+    /// to true there).
+    pub fn from_flags(is_regex: bool, is_equal: bool) -> MatchType {
+        match (is_regex, is_equal) {
+            (false, true) => MatchType::Equal,
+            (false, false) => MatchType::NotEqual,
+            (true, true) => MatchType::Regexp,
+            (true, false) => MatchType::NotRegexp,
+        }
+    }
+
+    /// API v2's `(isRegex, isEqual)` of the operator.
+    pub fn flags(self) -> (bool, bool) {
+        (
+            matches!(self, MatchType::Regexp | MatchType::NotRegexp),
+            matches!(self, MatchType::Regexp | MatchType::Equal),
+        )
+    }
+}
+
 impl fmt::Display for MatchType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -290,6 +311,20 @@ mod tests {
         let start = std::time::Instant::now();
         assert!(!m.matches(&"a".repeat(100_000)));
         assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn api_flags_round_trip() {
+        for op in [
+            MatchType::Equal,
+            MatchType::NotEqual,
+            MatchType::Regexp,
+            MatchType::NotRegexp,
+        ] {
+            let (is_regex, is_equal) = op.flags();
+            assert_eq!(MatchType::from_flags(is_regex, is_equal), op);
+        }
+        assert_eq!(MatchType::NotRegexp.flags(), (true, false));
     }
 
     #[test]
