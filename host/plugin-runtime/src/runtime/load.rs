@@ -248,7 +248,18 @@ impl PluginRuntime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| compile_error(error_chain(&e)))?;
-        let pre = ExporterPre::new(pre).map_err(|e| compile_error(error_chain(&e)))?;
+        let pre = ExporterPre::new(pre.clone()).map_err(|e| {
+            // A receiver in the plugins directory: say what it is.
+            if crate::bindings::receiver::ReceiverPre::new(pre).is_ok() {
+                compile_error(
+                    "it is a receiver plugin (world `receiver`), which alert receivers open; \
+                     only exporters run as plugin instances"
+                        .into(),
+                )
+            } else {
+                compile_error(error_chain(&e))
+            }
+        })?;
         let timeout = self.inner.options.metadata_timeout;
         let metadata = {
             let pre = pre.clone();

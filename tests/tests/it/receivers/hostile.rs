@@ -206,3 +206,38 @@ pub(crate) async fn receiver_escape() {
     sender.notify(notification("ok", 1)).await.unwrap();
     assert_eq!(granted.requests().len(), 3);
 }
+
+/// A receiver plugin in the exporters' directory is reported as what it
+/// is, and the exporters beside it keep running.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receiver_is_not_loaded_as_an_exporter() {
+    use wasmetheus_plugin_runtime::{PluginRuntime, RuntimeOptions};
+    let dir = wasmetheus_tests::PluginsDir::new();
+    dir.install(guests::PLUGIN_WEBHOOK_RECEIVER, "webhook");
+    dir.install(guests::TRIVIAL, "trivial");
+    let runtime = PluginRuntime::new(RuntimeOptions::new(dir.path())).unwrap();
+    {
+        let runtime = runtime.clone();
+        tokio::task::spawn_blocking(move || runtime.load_all())
+            .await
+            .unwrap();
+    }
+    let status = runtime.status();
+    let webhook = status.iter().find(|p| p.plugin == "webhook").unwrap();
+    let error = webhook.last_error.as_deref().unwrap_or_default();
+    assert!(error.contains("it is a receiver plugin"), "{error}");
+    runtime.collect("trivial").await.unwrap();
+    // And an exporter is no receiver.
+    let receivers = Receivers::new();
+    let path = dir.path().join("trivial.wasm");
+    let runtime = receivers.runtime.clone();
+    let e = tokio::task::spawn_blocking(move || runtime.load(&path))
+        .await
+        .unwrap()
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains("is not a valid receiver component"),
+        "{e}"
+    );
+}
