@@ -78,6 +78,62 @@ pub(crate) struct Context {
     attr: AttrKind,
 }
 
+impl Context {
+    /// Whether this is where a template must end (Go refuses templates that end elsewhere).
+    pub(crate) fn is_text(&self) -> bool {
+        self.state == State::Text
+    }
+}
+
+/// Go's `context.String()`: `{stateURL delimDoubleQuote urlPartNone jsCtxRegexp attrURL elementNone
+/// <nil>}` (JavaScript contexts are not tracked, so always `jsCtxRegexp`).
+impl std::fmt::Display for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state {
+            State::Text => "stateText",
+            State::Tag => "stateTag",
+            State::AttrName => "stateAttrName",
+            State::AfterName => "stateAfterName",
+            State::BeforeValue => "stateBeforeValue",
+            State::HtmlCmt => "stateHTMLCmt",
+            State::Rcdata => "stateRCDATA",
+            State::Attr => "stateAttr",
+            State::Url => "stateURL",
+            State::Css => "stateCSS",
+            State::CssDqStr => "stateCSSDqStr",
+            State::CssSqStr => "stateCSSSqStr",
+            State::CssLineCmt => "stateCSSLineCmt",
+            State::CssBlockCmt => "stateCSSBlockCmt",
+            State::Js => "stateJS",
+        };
+        let delim = match self.delim {
+            Delim::None => "delimNone",
+            Delim::Double => "delimDoubleQuote",
+            Delim::Single => "delimSingleQuote",
+            Delim::SpaceOrTagEnd => "delimSpaceOrTagEnd",
+        };
+        let url = match self.url_part {
+            UrlPart::None => "urlPartNone",
+            UrlPart::PreQuery => "urlPartPreQuery",
+            UrlPart::QueryOrFrag => "urlPartQueryOrFrag",
+        };
+        let attr = match self.attr {
+            AttrKind::None => "attrNone",
+            AttrKind::Script => "attrScript",
+            AttrKind::Style => "attrStyle",
+            AttrKind::Url => "attrURL",
+        };
+        let element = match self.element {
+            Element::None => "elementNone",
+            Element::Script => "elementScript",
+            Element::Style => "elementStyle",
+            Element::Textarea => "elementTextarea",
+            Element::Title => "elementTitle",
+        };
+        write!(f, "{{{state} {delim} {url} jsCtxRegexp {attr} {element} <nil>}}")
+    }
+}
+
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\x0c' | b'\r')
 }

@@ -40,6 +40,16 @@ impl Template<'_> {
         let mut state = exec::State::new(self, &self.funcs, tree, data.clone(), limits);
         state.html = Some(crate::html::Context::default());
         state.run(data).map_err(TemplateError)?;
+        if let Some(c) = state.html.filter(|c| !c.is_text()) {
+            let at = if name.is_empty() {
+                String::new()
+            } else {
+                format!("{name}:")
+            };
+            return Err(TemplateError(format!(
+                "html/template:{at} ends in a non-text context: {c}"
+            )));
+        }
         Ok(std::mem::take(&mut state.out))
     }
 }
