@@ -1,9 +1,10 @@
-//! Go's `html/template` contextual autoescaping (`escape.go`, `transition.go`, `html.go`, `url.go`),
-//! for the contexts notification templates use: HTML text, RCDATA (`<title>`, `<textarea>`), attribute
-//! values (quoted or not), URL attributes (`href`, `src`, … with the URL filter, normalizer and query
-//! escaper by position in the URL), tag and attribute names, and comments (elided from the output, as
-//! Go does). Text inside `<script>`/`<style>` is passed through with its comments removed; an action
-//! in a JavaScript or CSS context (or a `style`/`on*` attribute) is refused rather than escaped wrongly.
+//! Go's `html/template` contextual autoescaping (`escape.go`, `transition.go`, `html.go`, `url.go`,
+//! `css.go`), for the contexts notification templates use: HTML text, RCDATA (`<title>`,
+//! `<textarea>`), attribute values (quoted or not), URL attributes (`href`, `src`, … with the URL
+//! filter, normalizer and query escaper by position in the URL), tag and attribute names, CSS values
+//! (`style` attributes and elements, through Go's `cssValueFilter`), and comments (elided from the
+//! output, as Go does). Text inside `<script>` is passed through; an action in a JavaScript context
+//! (`<script>`, `on*` attributes) or inside a CSS string is refused rather than escaped wrongly.
 //!
 //! Where this differs from Go: contexts are tracked as the template runs rather than computed before
 //! it runs, so branches that end in different contexts are not refused (Go refuses them when parsing);
@@ -130,7 +131,10 @@ impl std::fmt::Display for Context {
             Element::Textarea => "elementTextarea",
             Element::Title => "elementTitle",
         };
-        write!(f, "{{{state} {delim} {url} jsCtxRegexp {attr} {element} <nil>}}")
+        write!(
+            f,
+            "{{{state} {delim} {url} jsCtxRegexp {attr} {element} <nil>}}"
+        )
     }
 }
 
@@ -654,6 +658,7 @@ enum Escaper {
     UrlQuery,
     NameFilter,
     Comment,
+    CssValue,
 }
 
 impl Escaper {
@@ -699,10 +704,11 @@ fn escapers(c: Context) -> Result<(Context, Vec<Escaper>), String> {
             c.state = State::AttrName;
             s.push(Escaper::NameFilter);
         }
+        State::Css => s.push(Escaper::CssValue),
         st if is_comment(st) => s.push(Escaper::Comment),
         _ => {
             return Err(
-                "actions in JavaScript or CSS contexts (<script>, <style>, on* and style attributes) are not supported"
+                "actions in JavaScript contexts (<script>, on* attributes) and CSS strings are not supported"
                     .into(),
             );
         }
@@ -867,7 +873,68 @@ fn apply(e: Escaper, s: &str, t: Content) -> String {
             }
         }
         Escaper::Comment => String::new(),
+        Escaper::CssValue => css_value_filter(s),
     }
+}
+
+/// Go's `decodeCSS`: CSS escapes (`\\` and up to six hex digits, one space after them eaten;
+/// `\\` before any other character) replaced by what they stand for.
+fn decode_css(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let mut hex = String::new();
+        while hex.len() < 6 && chars.peek().is_some_and(char::is_ascii_hexdigit) {
+            hex.extend(chars.next());
+        }
+        if hex.is_empty() {
+            out.extend(chars.next());
+            continue;
+        }
+        let r = u32::from_str_radix(&hex, 16)
+            .ok()
+            .and_then(char::from_u32)
+            .unwrap_or('\u{FFFD}');
+        out.push(r);
+        if chars
+            .peek()
+            .is_some_and(|c| matches!(c, ' ' | '\t' | '\n' | '\x0c' | '\r'))
+        {
+            chars.next();
+        }
+    }
+    out
+}
+
+/// Go's `cssValueFilter`: a value that cannot leave a CSS property value (no quotes, brackets,
+/// comments, `expression` or `mozbinding`), else `ZgotmplZ`.
+fn css_value_filter(s: &str) -> String {
+    let b = decode_css(s);
+    let bytes = b.as_bytes();
+    let mut id = Vec::with_capacity(64);
+    for (i, &c) in bytes.iter().enumerate() {
+        match c {
+            0 | b'"' | b'\'' | b'(' | b')' | b'/' | b';' | b'@' | b'[' | b'\\' | b']' | b'`'
+            | b'{' | b'}' | b'<' | b'>' => return "ZgotmplZ".into(),
+            b'-' if i != 0 && bytes[i - 1] == b'-' => return "ZgotmplZ".into(),
+            c if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' => {
+                id.push(c.to_ascii_lowercase())
+            }
+            _ => {}
+        }
+    }
+    let has = |w: &[u8]| id.windows(w.len()).any(|x| x == w);
+    if has(b"expression") || has(b"mozbinding") {
+        return "ZgotmplZ".into();
+    }
+    b
 }
 
 /// Escapes an action's printed value `text` (of value `v`) for context `c`, as the escapers Go adds
@@ -953,6 +1020,26 @@ mod tests {
             (&[Ok("<!DOCTYPE html><p>")], "<!DOCTYPE html><p>"),
             (&[Ok("<p "), Err("onclick"), Ok(">")], "<p ZgotmplZ>"),
             (&[Ok("<!-- "), Err("x"), Ok(" -->")], ""),
+            (
+                &[Ok("<a style=\"color: "), Err("red"), Ok("\">")],
+                "<a style=\"color: red\">",
+            ),
+            (
+                &[Ok("<a style=\"color: "), Err("x;y"), Ok("\">")],
+                "<a style=\"color: ZgotmplZ\">",
+            ),
+            (
+                &[
+                    Ok("<style>p { color: "),
+                    Err("expr\\65ssion"),
+                    Ok(" }</style>"),
+                ],
+                "<style>p { color: ZgotmplZ }</style>",
+            ),
+            (
+                &[Ok("<style>p { color: "), Err("#f00"), Ok(" }</style>")],
+                "<style>p { color: #f00 }</style>",
+            ),
         ];
         for (parts, want) in cases {
             assert_eq!(run(parts), *want, "{parts:?}");
