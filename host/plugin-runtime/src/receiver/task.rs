@@ -74,8 +74,29 @@ struct Live {
     sender: ResourceAny,
 }
 
+/// What wasmtime's pooling allocator says when every slot is taken.
+const POOL_FULL: &str = "maximum concurrent limit of";
+
 /// A failed guest call as the caller sees it, and whether the store must go.
 fn failure(error: &wasmtime::Error, spec: &Spec, what: &str) -> (SendError, bool) {
+    let text = error
+        .chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
+    // Every instance slot of the pool taken: a later call may find one.
+    if text.contains(POOL_FULL) {
+        return (
+            SendError {
+                retryable: true,
+                message: cut(format!(
+                    "no free plugin instance slot for {what}: {text} (exporter instances and \
+                     receivers share the runtime's limit)"
+                )),
+            },
+            true,
+        );
+    }
     let error = match classify(error, spec.timeout, spec.copy_budget) {
         // Every `classify` result but these is one it never returns.
         CollectError::Timeout(t) => SendError {

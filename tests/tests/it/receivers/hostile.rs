@@ -241,3 +241,28 @@ async fn a_receiver_is_not_loaded_as_an_exporter() {
         "{e}"
     );
 }
+
+/// Senders take instance slots from the runtime's pool: one past the limit
+/// fails to open (retryable, naming the limit) and opens once a slot is
+/// free again.
+#[tokio::test(flavor = "multi_thread")]
+async fn senders_share_the_instance_limit() {
+    let receivers = Receivers::with_options(|o| o.max_instances = 2);
+    let plugin = receivers
+        .load(guests::RECEIVER_TRAP, "receiver-trap")
+        .await;
+    let a = open(&plugin, short("a", Duration::from_secs(5))).await;
+    let b = open(&plugin, short("b", Duration::from_secs(5))).await;
+    let e = plugin
+        .open(short("c", Duration::from_secs(5)))
+        .await
+        .err()
+        .unwrap();
+    assert!(e.retryable, "{e:?}");
+    assert!(e.message.contains("instance"), "{e:?}");
+    a.notify(notification("ok", 1)).await.unwrap();
+    b.stop().await;
+    let c = open(&plugin, short("c", Duration::from_secs(5))).await;
+    c.notify(notification("ok", 1)).await.unwrap();
+    a.notify(notification("ok", 1)).await.unwrap();
+}
