@@ -248,9 +248,7 @@ async fn a_receiver_is_not_loaded_as_an_exporter() {
 #[tokio::test(flavor = "multi_thread")]
 async fn senders_share_the_instance_limit() {
     let receivers = Receivers::with_options(|o| o.max_instances = 2);
-    let plugin = receivers
-        .load(guests::RECEIVER_TRAP, "receiver-trap")
-        .await;
+    let plugin = receivers.load(guests::RECEIVER_TRAP, "receiver-trap").await;
     let a = open(&plugin, short("a", Duration::from_secs(5))).await;
     let b = open(&plugin, short("b", Duration::from_secs(5))).await;
     let e = plugin
