@@ -1,0 +1,114 @@
+//! Alertmanager's state, faithful to Alertmanager 0.34: the alerts
+//! received ([`Alerts`], merged by [`Fingerprint`]), [`Silences`], the
+//! [`NotificationLog`] that deduplicates notifications, and the
+//! [`Inhibitor`]. Beyond Alertmanager (which keeps only silences and the
+//! notification log, in snapshot files), everything including the active
+//! alerts is written through to one sled database ([`State::open`]) and
+//! survives a restart.
+
+mod alert;
+mod alerts;
+mod fingerprint;
+mod inhibit;
+mod nflog;
+mod persist;
+mod silence;
+
+use std::path::Path;
+
+use jiff::SignedDuration;
+
+pub use alert::{Alert, AlertError, Labels, is_valid_label_name};
+pub use alerts::{Alerts, AlertsError, AlertsLimits, SUBSCRIBER_CAPACITY};
+pub use fingerprint::{Fingerprint, fingerprint};
+pub use inhibit::Inhibitor;
+pub use nflog::{NflogEntry, NflogError, NflogReceiver, NotificationLog, state_key};
+pub use persist::{Clock, Db, OpenError, WriteError, system_clock};
+pub use silence::{
+    DEFAULT_RETENTION, MatchTypeRecord, Silence, SilenceError, SilenceLimits, SilenceMatcher,
+    SilenceQuery, SilenceState, Silences, validate_silence,
+};
+
+/// `--alerts.gc-interval`'s default.
+pub const DEFAULT_ALERTS_GC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Options of [`State::open`].
+#[derive(Clone)]
+pub struct StateOptions {
+    /// `--data.retention`: how long silences and notification log entries
+    /// are kept after they end.
+    pub retention: SignedDuration,
+    pub alerts: AlertsLimits,
+    pub silences: SilenceLimits,
+    /// The most notification log entries (0: no limit).
+    pub max_nflog_entries: usize,
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for StateOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateOptions")
+            .field("retention", &self.retention)
+            .field("alerts", &self.alerts)
+            .field("silences", &self.silences)
+            .field("max_nflog_entries", &self.max_nflog_entries)
+            .finish()
+    }
+}
+
+impl Default for StateOptions {
+    fn default() -> Self {
+        StateOptions {
+            retention: DEFAULT_RETENTION,
+            alerts: AlertsLimits::default(),
+            silences: SilenceLimits::default(),
+            max_nflog_entries: 0,
+            clock: system_clock(),
+        }
+    }
+}
+
+/// Everything kept on disk, opened together.
+#[derive(Debug)]
+pub struct State {
+    pub db: Db,
+    pub alerts: Alerts,
+    pub silences: Silences,
+    pub nflog: NotificationLog,
+}
+
+impl State {
+    /// Opens (or creates) the database directory `path` and restores the
+    /// alerts, silences and notification log in it.
+    pub fn open(path: &Path, options: StateOptions) -> Result<State, OpenError> {
+        let db = Db::open(path)?;
+        let alerts = Alerts::open(&db, options.alerts, options.clock.clone())?;
+        let silences = Silences::open(
+            &db,
+            options.retention,
+            options.silences,
+            options.clock.clone(),
+        )?;
+        let nflog = NotificationLog::open(
+            &db,
+            options.retention,
+            options.max_nflog_entries,
+            options.clock,
+        )?;
+        Ok(State {
+            db,
+            alerts,
+            silences,
+            nflog,
+        })
+    }
+
+    /// Collects resolved alerts, and silences and log entries past their
+    /// retention, from memory and disk.
+    pub fn gc(&self) -> Result<(), WriteError> {
+        self.alerts.gc()?;
+        self.silences.gc()?;
+        self.nflog.gc()?;
+        Ok(())
+    }
+}

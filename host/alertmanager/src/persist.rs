@@ -1,0 +1,140 @@
+//! The sled database the state is written through to: one tree each for
+//! alerts, silences and notification log entries, records as JSON. A
+//! record that cannot be read back is skipped with a warning.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The clock the state reads (replaceable in tests).
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(Timestamp::now)
+}
+
+/// The database could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("opening the Alertmanager state at {}: {source}", path.display())]
+pub struct OpenError {
+    pub path: PathBuf,
+    #[source]
+    pub source: sled::Error,
+}
+
+/// A change could not be written to disk (the change was not made).
+#[derive(Debug, thiserror::Error)]
+#[error("writing the Alertmanager state: {0}")]
+pub struct WriteError(#[from] pub sled::Error);
+
+pub(crate) const ALERTS: &str = "alerts";
+pub(crate) const SILENCES: &str = "silences";
+pub(crate) const NFLOG: &str = "nflog";
+
+/// The open database.
+#[derive(Clone)]
+pub struct Db {
+    db: sled::Db,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.path).finish()
+    }
+}
+
+impl Db {
+    /// Opens (or creates) the database directory at `path`.
+    pub fn open(path: &Path) -> Result<Db, OpenError> {
+        let error = |source| OpenError {
+            path: path.to_owned(),
+            source,
+        };
+        let db = sled::Config::new().path(path).open().map_err(error)?;
+        // Open every tree now so a broken database fails here, by path.
+        for name in [ALERTS, SILENCES, NFLOG] {
+            db.open_tree(name).map_err(error)?;
+        }
+        Ok(Db {
+            db,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, OpenError> {
+        self.db.open_tree(name).map_err(|source| OpenError {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Waits until every change so far is on disk.
+    pub fn flush(&self) -> Result<(), WriteError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// Every readable record of a tree; unreadable ones are logged and
+/// skipped (and left in place, so a newer version can still read them).
+pub(crate) fn load<T: DeserializeOwned>(tree: &sled::Tree, what: &str) -> Vec<T> {
+    let mut out = Vec::new();
+    for item in tree.iter() {
+        match item {
+            Ok((key, value)) => match serde_json::from_slice::<T>(&value) {
+                Ok(record) => out.push(record),
+                Err(err) => tracing::warn!(
+                    kind = what,
+                    key = %String::from_utf8_lossy(&key),
+                    %err,
+                    "skipping an unreadable record of the Alertmanager state"
+                ),
+            },
+            Err(err) => {
+                tracing::warn!(kind = what, %err, "stopping at an unreadable part of the Alertmanager state");
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Writes one record.
+pub(crate) fn put<T: Serialize>(
+    tree: &sled::Tree,
+    key: &[u8],
+    record: &T,
+) -> Result<(), WriteError> {
+    // Records are plain data; serializing them cannot fail.
+    let value = serde_json::to_vec(record).unwrap_or_default();
+    tree.insert(key, value)?;
+    Ok(())
+}
+
+/// Removes one record.
+pub(crate) fn remove(tree: &sled::Tree, key: &[u8]) -> Result<(), WriteError> {
+    tree.remove(key)?;
+    Ok(())
+}
+
+/// A time as nanoseconds since the epoch, for records.
+pub(crate) fn nanos(ts: Option<Timestamp>) -> Option<i128> {
+    ts.map(Timestamp::as_nanosecond)
+}
+
+/// A record's time back; out-of-range values are an error (the record is
+/// skipped).
+pub(crate) fn from_nanos(n: Option<i128>) -> Result<Option<Timestamp>, String> {
+    n.map(|n| Timestamp::from_nanosecond(n).map_err(|e| e.to_string()))
+        .transpose()
+}
