@@ -113,9 +113,12 @@ impl Matcher {
     }
 }
 
-/// Compiles `^(?:source)$` with a size limit; errors in Go's words.
+/// Compiles `^(?:source)$` with a size limit; errors in Go's words
+/// (`error parsing regexp: missing closing ): `^(?:()$``) where the
+/// `regex` crate's reason has a Go equivalent.
 pub(crate) fn compile_anchored(source: &str) -> Result<Regex, String> {
-    regex::RegexBuilder::new(&format!("^(?:{source})$"))
+    let anchored = format!("^(?:{source})$");
+    regex::RegexBuilder::new(&anchored)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map_err(|e| {
@@ -124,9 +127,22 @@ pub(crate) fn compile_anchored(source: &str) -> Result<Regex, String> {
                 .lines()
                 .rev()
                 .find_map(|line| line.strip_prefix("error: "))
-                .unwrap_or(report.as_str())
-                .to_owned();
-            format!("error parsing regexp: {reason}: `{source}`")
+                .unwrap_or(report.as_str());
+            let go = match reason {
+                "unclosed group" => "missing closing )",
+                "unopened group" => "unexpected )",
+                "unclosed character class" => "missing closing ]",
+                "repetition operator missing expression" => {
+                    "missing argument to repetition operator"
+                }
+                r if r.starts_with("invalid escape sequence")
+                    || r.starts_with("unrecognized escape sequence") =>
+                {
+                    "invalid escape sequence"
+                }
+                other => other,
+            };
+            format!("error parsing regexp: {go}: `{anchored}`")
         })
 }
 

@@ -18,180 +18,247 @@ fn message(text: &str) -> String {
 }
 
 /// Upstream's cases: input → error text (or `ok`).
+const CASES: &[(&str, &str)] = &[
+    ("", "no route provided in config"),
+    (
+        "route:\n   group_wait: 30s\n",
+        "root route must specify a default receiver",
+    ),
+    (
+        "route:\n    receiver: team-X\nreceivers:\n- name: 'team-X'\n- name: 'team-X'\n",
+        "notification config name \"team-X\" is not unique",
+    ),
+    (
+        "route:\n    receiver: team-X\nreceivers:\n- name: 'team-Y'\n",
+        "undefined receiver \"team-X\" used in route",
+    ),
+    (
+        "route:\n    receiver: team-X\n    routes:\n      - match:\n          foo: bar\n        routes:\n        - match:\n            foo: bar\n          receiver: nonexistent\nreceivers:\n- name: 'team-X'\n",
+        "undefined receiver \"nonexistent\" used in route",
+    ),
+    (
+        "route:\nreceivers:\n- name: ''\n",
+        "missing name in receiver",
+    ),
+    (
+        "route:\n    receiver: team-Y\n    routes:\n    -  match:\n        severity: critical\n       mute_time_intervals:\n       - business_hours\nreceivers:\n- name: 'team-Y'\n",
+        "undefined time interval \"business_hours\" used in route",
+    ),
+    (
+        "mute_time_intervals:\n- name: \n  time_intervals:\n  - times:\n     - start_time: '09:00'\n       end_time: '17:00'\nreceivers:\n- name: 'team-X-mails'\nroute:\n  receiver: 'team-X-mails'\n",
+        "missing name in mute time interval",
+    ),
+    (
+        "mute_time_intervals:\n- name: duplicate\n  time_intervals:\n  - times:\n     - start_time: '09:00'\n       end_time: '17:00'\n- name: duplicate\n  time_intervals:\n  - times:\n     - start_time: '10:00'\n       end_time: '14:00'\nreceivers:\n- name: 'team-X-mails'\nroute:\n  receiver: 'team-X-mails'\n",
+        "mute time interval \"duplicate\" is not unique",
+    ),
+    (
+        "time_intervals:\n- name: a\nmute_time_intervals:\n- name: a\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
+        "time interval \"a\" is not unique",
+    ),
+    (
+        "route:\n  group_by: ['alertname', 'cluster', 'service', 'cluster']\nreceivers:\n- name: 'team-X-mails'\n",
+        "duplicated label \"cluster\" in group_by",
+    ),
+    (
+        "route:\n  group_by: ['alertname', 'cluster', '...']\n  receiver: team-X-mails\nreceivers:\n- name: 'team-X-mails'\n",
+        "cannot have wildcard group_by (`...`) and other labels at the same time",
+    ),
+    // 0.34 validates group_by names as UTF-8: any non-empty name; the
+    // classic check (0.25: `invalid label name "-invalid-" in
+    // group_by list`) no longer applies.
+    (
+        "route:\n  group_by: ['-invalid-']\n  receiver: x\nreceivers:\n- name: x\n",
+        "ok",
+    ),
+    (
+        "route:\n  group_by: ['']\n  receiver: x\nreceivers:\n- name: x\n",
+        "invalid label name \"\" in group_by list",
+    ),
+    ("receivers:\n- name: 'team-X-mails'\n", "no routes provided"),
+    (
+        "mute_time_intervals:\n- name: my_mute_time\n  time_intervals:\n  - times:\n     - start_time: '09:00'\n       end_time: '17:00'\nreceivers:\n- name: 'team-X-mails'\nroute:\n  receiver: 'team-X-mails'\n  mute_time_intervals:\n  - my_mute_time\n",
+        "root route must not have any mute time intervals",
+    ),
+    (
+        "time_intervals:\n- name: t\nreceivers:\n- name: x\nroute:\n  receiver: x\n  active_time_intervals: [t]\n",
+        "root route must not have any active time intervals",
+    ),
+    (
+        "route:\n  receiver: 'team-X'\n  match:\n    severity: critical\nreceivers:\n- name: 'team-X'\n",
+        "root route must not have any matchers",
+    ),
+    (
+        "route:\n  receiver: 'team-X'\n  matchers: ['a=b']\nreceivers:\n- name: 'team-X'\n",
+        "root route must not have any matchers",
+    ),
+    (
+        "route:\n    receiver: team-X-mails\n    continue: true\nreceivers:\n- name: 'team-X-mails'\n",
+        "cannot have continue in root route",
+    ),
+    (
+        "route:\n    receiver: team-X-mails\n    group_interval: 0s\nreceivers:\n- name: 'team-X-mails'\n",
+        "group_interval cannot be zero",
+    ),
+    (
+        "route:\n    receiver: team-X-mails\n    repeat_interval: 0s\nreceivers:\n- name: 'team-X-mails'\n",
+        "repeat_interval cannot be zero",
+    ),
+    (
+        "route:\n  receiver: x\n  routes:\n  - match: {'1bad': x}\nreceivers:\n- name: x\n",
+        "invalid label name \"1bad\"",
+    ),
+    (
+        "route:\n  receiver: x\n  routes:\n  - matchers: ['foo']\nreceivers:\n- name: x\n",
+        "bad matcher format: foo",
+    ),
+    (
+        "route:\n  receiver: x\n  routes:\n  - match_re: {a: '('}\nreceivers:\n- name: x\n",
+        "error parsing regexp: missing closing ): `^(?:()$`",
+    ),
+    (
+        "route:\n  receiver: x\nreceivers:\n- name: x\n  email_configs:\n  - from: a@b\n",
+        "missing to address in email config",
+    ),
+    (
+        "route:\n  receiver: x\nreceivers:\n- name: x\n  email_configs:\n  - to: a@b\n",
+        "no global SMTP smarthost set",
+    ),
+    (
+        "global:\n  smtp_smarthost: 'localhost:25'\nroute:\n  receiver: x\nreceivers:\n- name: x\n  email_configs:\n  - to: a@b\n",
+        "no global SMTP from set",
+    ),
+    (
+        "global:\n  smtp_smarthost: localhost\nroute:\n  receiver: x\nreceivers:\n- name: x\n",
+        "address localhost: missing port in address",
+    ),
+    (
+        "global:\n  smtp_smarthost: 'localhost:'\nroute:\n  receiver: x\nreceivers:\n- name: x\n",
+        "address \"localhost:\": port cannot be empty",
+    ),
+    (
+        "global:\n  smtp_smarthost: 'h:25'\n  smtp_from: a@b\nroute:\n  receiver: x\nreceivers:\n- name: x\n  email_configs:\n  - to: a@b\n    headers: {subject: a, Subject: b}\n",
+        "duplicate header \"Subject\" in email config",
+    ),
+    (
+        "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n  - max_alerts: 1\n",
+        "one of url or url_file must be configured",
+    ),
+    (
+        "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n  - url: http://a/\n    url_file: /f\n",
+        "at most one of url & url_file must be configured",
+    ),
+    (
+        "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n  - url: ftp://a/\n",
+        "unsupported scheme \"ftp\" for URL",
+    ),
+    (
+        "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n  - url: /home\n",
+        "unsupported scheme \"\" for URL",
+    ),
+    (
+        "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n  - url: http://a/\n    bogus: 1\n",
+        "field bogus not found in type config.plain",
+    ),
+    (
+        "global:\n  slack_api_url: http://s/\nroute:\n  receiver: x\nreceivers:\n- name: x\n  slack_configs:\n  - fields: [{title: t}]\n",
+        "missing value in Slack field configuration",
+    ),
+    (
+        "global:\n  slack_api_url: http://s/\nroute:\n  receiver: x\nreceivers:\n- name: x\n  slack_configs:\n  - actions: [{type: button, text: t}]\n",
+        "missing name or url in Slack action configuration",
+    ),
+    (
+        "route:\n  receiver: x\nreceivers:\n- name: x\n  pagerduty_configs:\n  - {}\n",
+        "missing service or routing key in PagerDuty config",
+    ),
+    (
+        "route:\n  receiver: x\nreceivers:\n- name: x\n  bogus: []\n",
+        "field bogus not found in type config.plain",
+    ),
+    (
+        "time_intervals:\n- name: t\n  time_intervals:\n  - weekdays: ['friday:monday']\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
+        "start day cannot be before end day",
+    ),
+    (
+        "inhibit_rules:\n- equal: ['']\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
+        "invalid label name \"\" in equal list",
+    ),
+];
+
 #[test]
 fn validation_texts_as_upstream() {
-    let cases: &[(&str, &str)] = &[
-        ("", "no route provided in config"),
-        (
-            "route:\n   group_wait: 30s\n",
-            "root route must specify a default receiver",
-        ),
-        (
-            "route:\n    receiver: team-X\nreceivers:\n- name: 'team-X'\n- name: 'team-X'\n",
-            "notification config name \"team-X\" is not unique",
-        ),
-        (
-            "route:\n    receiver: team-X\nreceivers:\n- name: 'team-Y'\n",
-            "undefined receiver \"team-X\" used in route",
-        ),
-        (
-            "route:\n    receiver: team-X\n    routes:\n      - match:\n          foo: bar\n        routes:\n        - match:\n            foo: bar\n          receiver: nonexistent\nreceivers:\n- name: 'team-X'\n",
-            "undefined receiver \"nonexistent\" used in route",
-        ),
-        (
-            "route:\nreceivers:\n- name: ''\n",
-            "missing name in receiver",
-        ),
-        (
-            "route:\n    receiver: team-Y\n    routes:\n    -  match:\n        severity: critical\n       mute_time_intervals:\n       - business_hours\nreceivers:\n- name: 'team-Y'\n",
-            "undefined time interval \"business_hours\" used in route",
-        ),
-        (
-            "mute_time_intervals:\n- name: \n  time_intervals:\n  - times:\n     - start_time: '09:00'\n       end_time: '17:00'\nreceivers:\n- name: 'team-X-mails'\nroute:\n  receiver: 'team-X-mails'\n",
-            "missing name in mute time interval",
-        ),
-        (
-            "mute_time_intervals:\n- name: duplicate\n  time_intervals:\n  - times:\n     - start_time: '09:00'\n       end_time: '17:00'\n- name: duplicate\n  time_intervals:\n  - times:\n     - start_time: '10:00'\n       end_time: '14:00'\nreceivers:\n- name: 'team-X-mails'\nroute:\n  receiver: 'team-X-mails'\n",
-            "mute time interval \"duplicate\" is not unique",
-        ),
-        (
-            "time_intervals:\n- name: a\nmute_time_intervals:\n- name: a\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
-            "time interval \"a\" is not unique",
-        ),
-        (
-            "route:\n  group_by: ['alertname', 'cluster', 'service', 'cluster']\nreceivers:\n- name: 'team-X-mails'\n",
-            "duplicated label \"cluster\" in group_by",
-        ),
-        (
-            "route:\n  group_by: ['alertname', 'cluster', '...']\n  receiver: team-X-mails\nreceivers:\n- name: 'team-X-mails'\n",
-            "cannot have wildcard group_by (`...`) and other labels at the same time",
-        ),
-        // 0.34 validates group_by names as UTF-8: any non-empty name; the
-        // classic check (0.25: `invalid label name "-invalid-" in
-        // group_by list`) no longer applies.
-        (
-            "route:\n  group_by: ['-invalid-']\n  receiver: x\nreceivers:\n- name: x\n",
-            "ok",
-        ),
-        (
-            "route:\n  group_by: ['']\n  receiver: x\nreceivers:\n- name: x\n",
-            "invalid label name \"\" in group_by list",
-        ),
-        ("receivers:\n- name: 'team-X-mails'\n", "no routes provided"),
-        (
-            "mute_time_intervals:\n- name: my_mute_time\n  time_intervals:\n  - times:\n     - start_time: '09:00'\n       end_time: '17:00'\nreceivers:\n- name: 'team-X-mails'\nroute:\n  receiver: 'team-X-mails'\n  mute_time_intervals:\n  - my_mute_time\n",
-            "root route must not have any mute time intervals",
-        ),
-        (
-            "time_intervals:\n- name: t\nreceivers:\n- name: x\nroute:\n  receiver: x\n  active_time_intervals: [t]\n",
-            "root route must not have any active time intervals",
-        ),
-        (
-            "route:\n  receiver: 'team-X'\n  match:\n    severity: critical\nreceivers:\n- name: 'team-X'\n",
-            "root route must not have any matchers",
-        ),
-        (
-            "route:\n  receiver: 'team-X'\n  matchers: ['a=b']\nreceivers:\n- name: 'team-X'\n",
-            "root route must not have any matchers",
-        ),
-        (
-            "route:\n    receiver: team-X-mails\n    continue: true\nreceivers:\n- name: 'team-X-mails'\n",
-            "cannot have continue in root route",
-        ),
-        (
-            "route:\n    receiver: team-X-mails\n    group_interval: 0s\nreceivers:\n- name: 'team-X-mails'\n",
-            "group_interval cannot be zero",
-        ),
-        (
-            "route:\n    receiver: team-X-mails\n    repeat_interval: 0s\nreceivers:\n- name: 'team-X-mails'\n",
-            "repeat_interval cannot be zero",
-        ),
-        (
-            "route:\n  receiver: x\n  routes:\n  - match: {'1bad': x}\nreceivers:\n- name: x\n",
-            "invalid label name \"1bad\"",
-        ),
-        (
-            "route:\n  receiver: x\n  routes:\n  - matchers: ['foo']\nreceivers:\n- name: x\n",
-            "bad matcher format: foo",
-        ),
-        (
-            "route:\n  receiver: x\n  routes:\n  - match_re: {a: '('}\nreceivers:\n- name: x\n",
-            "error parsing regexp: unclosed group: `(`",
-        ),
-        (
-            "route:\n  receiver: x\nreceivers:\n- name: x\n  email_configs:\n  - from: a@b\n",
-            "missing to address in email config",
-        ),
-        (
-            "route:\n  receiver: x\nreceivers:\n- name: x\n  email_configs:\n  - to: a@b\n",
-            "no global SMTP smarthost set",
-        ),
-        (
-            "global:\n  smtp_smarthost: 'localhost:25'\nroute:\n  receiver: x\nreceivers:\n- name: x\n  email_configs:\n  - to: a@b\n",
-            "no global SMTP from set",
-        ),
-        (
-            "global:\n  smtp_smarthost: localhost\nroute:\n  receiver: x\nreceivers:\n- name: x\n",
-            "address localhost: missing port in address",
-        ),
-        (
-            "global:\n  smtp_smarthost: 'localhost:'\nroute:\n  receiver: x\nreceivers:\n- name: x\n",
-            "address \"localhost:\": port cannot be empty",
-        ),
-        (
-            "global:\n  smtp_smarthost: 'h:25'\n  smtp_from: a@b\nroute:\n  receiver: x\nreceivers:\n- name: x\n  email_configs:\n  - to: a@b\n    headers: {subject: a, Subject: b}\n",
-            "duplicate header \"Subject\" in email config",
-        ),
-        (
-            "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n  - max_alerts: 1\n",
-            "one of url or url_file must be configured",
-        ),
-        (
-            "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n  - url: http://a/\n    url_file: /f\n",
-            "at most one of url & url_file must be configured",
-        ),
-        (
-            "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n  - url: ftp://a/\n",
-            "unsupported scheme \"ftp\" for URL",
-        ),
-        (
-            "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n  - url: /home\n",
-            "unsupported scheme \"\" for URL",
-        ),
-        (
-            "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n  - url: http://a/\n    bogus: 1\n",
-            "field bogus not found in type config.plain",
-        ),
-        (
-            "global:\n  slack_api_url: http://s/\nroute:\n  receiver: x\nreceivers:\n- name: x\n  slack_configs:\n  - fields: [{title: t}]\n",
-            "missing value in Slack field configuration",
-        ),
-        (
-            "global:\n  slack_api_url: http://s/\nroute:\n  receiver: x\nreceivers:\n- name: x\n  slack_configs:\n  - actions: [{type: button, text: t}]\n",
-            "missing name or url in Slack action configuration",
-        ),
-        (
-            "route:\n  receiver: x\nreceivers:\n- name: x\n  pagerduty_configs:\n  - {}\n",
-            "missing service or routing key in PagerDuty config",
-        ),
-        (
-            "route:\n  receiver: x\nreceivers:\n- name: x\n  bogus: []\n",
-            "field bogus not found in type config.plain",
-        ),
-        (
-            "time_intervals:\n- name: t\n  time_intervals:\n  - weekdays: ['friday:monday']\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
-            "start day cannot be before end day",
-        ),
-        (
-            "inhibit_rules:\n- equal: ['']\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
-            "invalid label name \"\" in equal list",
-        ),
-    ];
-    for (input, want) in cases {
+    for (input, want) in CASES {
         let got = message(input);
         assert!(
             got == *want || got.ends_with(want),
             "input:\n{input}\nwant: {want}\ngot:  {got}"
+        );
+    }
+}
+
+/// Where Alertmanager 0.25's texts differ from 0.34's (0.34 wins): our
+/// text → 0.25's.
+const DIFFERENT_IN_0_25: &[(&str, &str)] = &[
+    (
+        "cannot have wildcard group_by (`...`) and other labels at the same time",
+        "cannot have wildcard group_by (`...`) and other other labels at the same time",
+    ),
+    // 0.25 checks group_by names the classic way.
+    ("ok", "invalid label name \"-invalid-\" in group_by list"),
+    // 0.34 added `url_file`.
+    (
+        "one of url or url_file must be configured",
+        "missing URL in webhook config",
+    ),
+    (
+        "at most one of url & url_file must be configured",
+        "field url_file not found in type config.plain",
+    ),
+    (
+        "invalid label name \"\" in equal list",
+        "\"\" is not a valid label name",
+    ),
+];
+
+/// The same cases through Debian's amtool 0.25: the same verdict and
+/// text, except where [`DIFFERENT_IN_0_25`] names 0.25's older text.
+#[test]
+fn validation_texts_agree_with_debian_amtool() {
+    let amtool = Path::new("/usr/bin/amtool");
+    assert!(
+        amtool.exists(),
+        "/usr/bin/amtool is missing: install prometheus-alertmanager (Debian package)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alertmanager.yml");
+    for (input, want) in CASES {
+        std::fs::write(&file, input).unwrap();
+        let out = std::process::Command::new(amtool)
+            .arg("check-config")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let first = stdout.lines().next().unwrap_or_default();
+        let mut theirs = match first.split_once("  ") {
+            Some((_, "SUCCESS")) => "ok",
+            Some((_, rest)) => rest.strip_prefix("FAILED: ").unwrap_or(rest),
+            None => first,
+        };
+        // Go's YAML library lists its errors on the following lines
+        // (`  line N: <text>`); the position is ours to give.
+        if theirs == "yaml: unmarshal errors:" {
+            let next = stdout.lines().nth(1).unwrap_or_default().trim();
+            theirs = next.split_once(": ").map_or(next, |(_, text)| text);
+        }
+        let expected_025 = DIFFERENT_IN_0_25
+            .iter()
+            .find(|(ours, old)| ours == want && theirs.starts_with(old))
+            .map_or(*want, |_| theirs);
+        assert!(
+            theirs == expected_025 || theirs.ends_with(expected_025),
+            "input:\n{input}\nours: {want}\n0.25: {theirs}"
         );
     }
 }
