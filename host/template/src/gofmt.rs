@@ -472,8 +472,25 @@ pub fn format_v(v: &Value, plus: bool, depth: usize) -> String {
     out.unbounded()
 }
 
+/// The text of a value whose type has a `String()` method (Go's `fmt.Stringer`, which `fmt` prints
+/// through, nested values included).
+fn stringer(v: &Value) -> Option<String> {
+    let m = v.method("String")?;
+    if !m.params.is_empty() || m.variadic {
+        return None;
+    }
+    match (m.imp)(std::slice::from_ref(v)) {
+        Ok(Value::String(s)) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
 fn write_v(out: &mut Out, v: &Value, plus: bool, depth: usize) {
     if out.over {
+        return;
+    }
+    if let Some(s) = stringer(v) {
+        out.push_str(&s);
         return;
     }
     match v {
@@ -700,6 +717,11 @@ fn fmt_arg(out: &mut Out, v: &Value, verb: char, f: &Flags) {
     if let Value::Typed(_, s) = v {
         // A named string type formats as its text.
         return fmt_arg(out, &Value::String(s.clone()), verb, f);
+    }
+    if matches!(verb, 'v' | 's' | 'q' | 'x' | 'X')
+        && let Some(s) = stringer(v)
+    {
+        return fmt_arg(out, &Value::string(s), verb, f);
     }
     match v {
         Value::Bool(b) => match verb {

@@ -28,6 +28,15 @@ fn differences_from_025() -> BTreeMap<&'static str, &'static str> {
             "{{ .CommonLabels.SortedPairs }}",
             "alertname=HighLatency, job=api, team=r&d <core>",
         ),
+        // fmt prints nested values through their String methods too.
+        (
+            "{{ .Alerts.Firing }}",
+            "[{firing alertname=HighLatency, instance=a:9090, job=api, severity=warning, team=r&d <core> description=p99 is \"high\" & rising, summary=Latency > 1s on a:9090 2024-03-01 10:00:00.123 +0000 UTC 0001-01-01 00:00:00 +0000 UTC http://prom:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1 0f1e2d3c4b5a6978} {firing alertname=HighLatency, instance=b:9090, job=api, severity=critical, team=r&d <core> summary=Latency > 1s on b:9090 2024-03-01 10:05:00 +0000 UTC 0001-01-01 00:00:00 +0000 UTC javascript:alert(1) 1f1e2d3c4b5a6978}]",
+        ),
+        (
+            "{{ printf \"%v|%s|%q\" .GroupLabels .GroupLabels .GroupLabels.SortedPairs }}",
+            "alertname=HighLatency, job=api|alertname=HighLatency, job=api|\"alertname=HighLatency, job=api\"",
+        ),
         // With KV's String method the printed value has no `:` and passes the URL filter.
         (
             "<a href=\"{{ .CommonLabels }}\">{{ .CommonLabels }}</a>",
