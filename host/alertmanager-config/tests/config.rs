@@ -181,6 +181,34 @@ const CASES: &[(&str, &str)] = &[
         "start day cannot be before end day",
     ),
     (
+        "time_intervals:\n- name: t\n  time_intervals:\n  - weekdays: ['monday:sunday']\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
+        "start day cannot be before end day",
+    ),
+    (
+        "time_intervals:\n- name: t\n  time_intervals:\n  - location: Mars/Olympus\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
+        "unknown time zone Mars/Olympus",
+    ),
+    (
+        "time_intervals:\n- name: t\n  time_intervals:\n  - times: [{start_time: '9:00', end_time: '10:00'}]\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
+        "couldn't parse timestamp 9:00, invalid format",
+    ),
+    (
+        "time_intervals:\n- name: t\n  time_intervals:\n  - days_of_month: ['0']\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
+        "0 is not a valid day of the month: out of range",
+    ),
+    (
+        "time_intervals:\n- name: t\n  time_intervals:\n  - months: ['13']\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
+        "ok",
+    ),
+    (
+        "time_intervals:\n- name: t\n  time_intervals:\n  - years: ['2022:2020']\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
+        "end year 2020 is before start year 2022",
+    ),
+    (
+        "time_intervals:\n- name: t\n  time_intervals:\n  - times: [{start_time: '10:00'}]\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
+        "both start and end times must be provided",
+    ),
+    (
         "inhibit_rules:\n- equal: ['']\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
         "invalid label name \"\" in equal list",
     ),
