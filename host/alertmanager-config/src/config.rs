@@ -212,6 +212,10 @@ impl Config {
         })?;
         let mut config = Config::parse(&text, path)?;
         let base = path.parent().unwrap_or_else(|| Path::new(""));
+        config.global.http_config.set_directory(base);
+        for receiver in &mut config.receivers {
+            crate::receivers::set_directory(receiver, base);
+        }
         for t in &mut config.templates {
             if !t.is_empty() && !Path::new(t.as_str()).is_absolute() {
                 *t = base.join(t.as_str()).to_string_lossy().into_owned();

@@ -264,9 +264,11 @@ impl RawGlobal {
             Some(u) => Some(Secret::new(parse_url(&u)?)),
             None => None,
         };
+        let mut http_config = self.http_config.unwrap_or_default();
+        http_config.validate()?;
         let g = GlobalConfig {
             resolve_timeout,
-            http_config: self.http_config.unwrap_or_default(),
+            http_config,
             jira_api_url: self.jira_api_url.map(|u| parse_url(&u)).transpose()?,
             smtp_from: self.smtp_from,
             smtp_hello: self.smtp_hello.unwrap_or(d.smtp_hello),

@@ -35,6 +35,21 @@ fn from_map<T: serde::de::DeserializeOwned>(map: &Map<String, Value>) -> Result<
     serde_json::from_value(Value::Object(map.clone())).map_err(|e| go_serde_text(&e))
 }
 
+/// An integration's own HTTP client settings, checked as Prometheus'
+/// are, or the global ones.
+fn checked_http(
+    own: Option<HttpClientConfig>,
+    g: &GlobalConfig,
+) -> Result<HttpClientConfig, String> {
+    match own {
+        Some(mut http) => {
+            http.validate()?;
+            Ok(http)
+        }
+        None => Ok(g.http_config.clone()),
+    }
+}
+
 fn insert_str(map: &mut Map<String, Value>, key: &str, value: &str) {
     map.insert(key.to_owned(), Value::String(value.to_owned()));
 }
@@ -86,9 +101,10 @@ impl WebhookConfig {
             Some(t) => wasmetheus_model::go::parse_duration(&t).map_err(|e| e.to_string())?,
             None => 0,
         };
+        let http_config = checked_http(raw.http_config, g)?;
         Ok(WebhookConfig {
             send_resolved: raw.send_resolved.unwrap_or(true),
-            http_config: raw.http_config.unwrap_or_else(|| g.http_config.clone()),
+            http_config,
             url,
             url_file,
             max_alerts: raw.max_alerts.unwrap_or(0),
@@ -98,9 +114,7 @@ impl WebhookConfig {
 
     pub(crate) fn resolved_raw(&self, mut map: Map<String, Value>) -> Map<String, Value> {
         map.insert("send_resolved".to_owned(), Value::Bool(self.send_resolved));
-        if !map.contains_key("http_config")
-            && let Ok(v) = serde_json::to_value(&self.http_config)
-        {
+        if let Ok(v) = serde_json::to_value(&self.http_config) {
             map.insert("http_config".to_owned(), v);
         }
         map
@@ -332,9 +346,10 @@ impl SlackConfig {
             Some(t) => wasmetheus_model::go::parse_duration(&t).map_err(|e| e.to_string())?,
             None => 0,
         };
+        let http_config = checked_http(raw.http_config, g)?;
         Ok(SlackConfig {
             send_resolved: raw.send_resolved.unwrap_or(false),
-            http_config: raw.http_config.unwrap_or_else(|| g.http_config.clone()),
+            http_config,
             api_url,
             api_url_file,
             app_token,
@@ -405,9 +420,7 @@ impl SlackConfig {
         ] {
             insert_str(&mut map, k, v);
         }
-        if !map.contains_key("http_config")
-            && let Ok(v) = serde_json::to_value(&self.http_config)
-        {
+        if let Ok(v) = serde_json::to_value(&self.http_config) {
             map.insert("http_config".to_owned(), v);
         }
         map

@@ -245,10 +245,22 @@ fn check_generic(
             Value::Bool(default_send_resolved(integration)),
         );
     }
-    if !is_set(config, "http_config")
-        && let Ok(v) = serde_json::to_value(&g.http_config)
-    {
-        config.insert("http_config".to_owned(), v);
+    match config.get("http_config") {
+        Some(Value::Object(_)) => {
+            // Checked as Prometheus' HTTP client settings are.
+            let mut http: wasmetheus_config::HttpClientConfig =
+                serde_json::from_value(config["http_config"].clone())
+                    .map_err(|e| crate::go_text::go_serde_text(&e))?;
+            http.validate()?;
+            if let Ok(v) = serde_json::to_value(&http) {
+                config.insert("http_config".to_owned(), v);
+            }
+        }
+        _ => {
+            if let Ok(v) = serde_json::to_value(&g.http_config) {
+                config.insert("http_config".to_owned(), v);
+            }
+        }
     }
     let secret = |s: &Option<wasmetheus_config::Secret>| {
         s.as_ref()
@@ -431,6 +443,32 @@ fn check_generic(
         _ => {}
     }
     Ok(())
+}
+
+/// Joins relative file paths in every HTTP client setting of the receiver
+/// with `dir` (`resolveFilepaths`).
+pub(crate) fn set_directory(receiver: &mut Receiver, dir: &std::path::Path) {
+    for w in &mut receiver.webhook_configs {
+        w.http_config.set_directory(dir);
+    }
+    for s in &mut receiver.slack_configs {
+        s.http_config.set_directory(dir);
+    }
+    for configs in receiver.integrations.values_mut() {
+        for config in configs {
+            let Some(http) = config.get("http_config").cloned() else {
+                continue;
+            };
+            if let Ok(mut http) =
+                serde_json::from_value::<wasmetheus_config::HttpClientConfig>(http)
+            {
+                http.set_directory(dir);
+                if let (Value::Object(map), Ok(v)) = (config, serde_json::to_value(&http)) {
+                    map.insert("http_config".to_owned(), v);
+                }
+            }
+        }
+    }
 }
 
 /// Reads one receiver (a YAML mapping as JSON) as `Receiver.UnmarshalYAML`

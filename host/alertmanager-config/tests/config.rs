@@ -472,6 +472,46 @@ fn templates_are_joined_with_the_file_directory() {
 }
 
 #[test]
+fn http_settings_are_checked_and_their_files_joined() {
+    assert_eq!(
+        message(
+            "global:\n  http_config:\n    bearer_token: a\n    bearer_token_file: b\nroute:\n  receiver: x\nreceivers:\n- name: x\n"
+        ),
+        "at most one of bearer_token & bearer_token_file must be configured"
+    );
+    assert_eq!(
+        message(
+            "route:\n  receiver: x\nreceivers:\n- name: x\n  pagerduty_configs:\n  - routing_key: k\n    http_config:\n      bearer_token: a\n      basic_auth: {username: u}\n"
+        ),
+        "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("am.yml");
+    std::fs::write(
+        &path,
+        "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n  - url: http://a/\n    http_config:\n      basic_auth: {username: u, password_file: pw}\n  pagerduty_configs:\n  - routing_key: k\n    http_config:\n      authorization: {credentials_file: cred}\n",
+    )
+    .unwrap();
+    let c = Config::load(&path).unwrap();
+    let w = &c.receivers[0].webhook_configs[0];
+    let joined = dir.path().join("pw").to_string_lossy().into_owned();
+    assert_eq!(
+        w.http_config
+            .basic_auth
+            .as_ref()
+            .unwrap()
+            .password_file
+            .as_deref(),
+        Some(joined.as_str())
+    );
+    let pd = &c.receivers[0].integrations["pagerduty"][0];
+    assert_eq!(
+        pd["http_config"]["authorization"]["credentials_file"],
+        dir.path().join("cred").to_string_lossy().as_ref()
+    );
+}
+
+#[test]
 fn route_defaults_are_inherited() {
     let c = Config::load(&testdata().join("conf.good.yml")).unwrap();
     let root = Route::new(&c.route);
