@@ -1,17 +1,8 @@
 //! Go's `time.Time` (UTC) and `time.Duration` as templates see them: `String()`, `Format(layout)` with
 //! Go's reference-time layouts, and their methods callable from a template (`.Format "2006"`, `.Unix`).
 
-use std::sync::Arc;
-
 use crate::value::Value;
-
-/// The zone a `time.Time` is shown in (what `In(loc)` gives): its offset from UTC at that instant
-/// and its abbreviation (`CET`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Zone {
-    pub offset_secs: i32,
-    pub abbrev: Arc<str>,
-}
+pub use crate::value::Zone;
 
 const NS: i128 = 1_000_000_000;
 

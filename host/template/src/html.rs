@@ -13,6 +13,11 @@
 
 use crate::value::Value;
 
+/// The type name `html/template`'s `HTML` values carry (Alertmanager's `safeHtml` returns one).
+pub const HTML_TYPE: &str = "template.HTML";
+/// The type name `html/template`'s `URL` values carry (Alertmanager's `safeUrl` returns one).
+pub const URL_TYPE: &str = "template.URL";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) enum State {
     #[default]
@@ -730,8 +735,8 @@ enum Content {
 
 fn content_of(v: &Value) -> Content {
     match v {
-        Value::Typed(t, _) if &**t == crate::alertmanager::HTML_TYPE => Content::Html,
-        Value::Typed(t, _) if &**t == crate::alertmanager::URL_TYPE => Content::Url,
+        Value::Typed(t, _) if &**t == HTML_TYPE => Content::Html,
+        Value::Typed(t, _) if &**t == URL_TYPE => Content::Url,
         _ => Content::Plain,
     }
 }
@@ -1048,7 +1053,7 @@ mod tests {
 
     #[test]
     fn html_content_bypasses_text_escaping_only() {
-        let v = Value::Typed(crate::alertmanager::HTML_TYPE.into(), "<b>x</b>".into());
+        let v = Value::Typed(HTML_TYPE.into(), "<b>x</b>".into());
         let (_, s) = escape_action(Context::default(), &v, "<b>x</b>", None).expect("text");
         assert_eq!(s, "<b>x</b>");
         let (c, _) = escape_text(Context::default(), "<a title=\"").expect("attr");

@@ -112,6 +112,14 @@ pub struct List {
     pub methods: Option<Arc<Methods>>,
 }
 
+/// The zone a `time.Time` is shown in (what `In(loc)` gives): its offset from UTC at that instant
+/// and its abbreviation (`CET`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    pub offset_secs: i32,
+    pub abbrev: Arc<str>,
+}
+
 /// A template value.
 #[derive(Debug, Clone, Default)]
 pub enum Value {
@@ -136,7 +144,7 @@ pub enum Value {
     Time(i128),
     /// A `*time.Time` shown in a zone (what Alertmanager's `tz` returns): nanoseconds since the Unix
     /// epoch and the zone.
-    TimeIn(i128, Arc<crate::gotime::Zone>),
+    TimeIn(i128, Arc<Zone>),
     /// `*time.Duration` (what `toDuration` returns): nanoseconds.
     Duration(i64),
     Func(Function<'static>),

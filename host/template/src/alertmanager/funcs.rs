@@ -5,14 +5,11 @@
 use std::sync::Arc;
 
 use crate::budget::{value_budget, value_too_big};
-use crate::gotime::Zone;
+use crate::value::Zone;
 use crate::value::{Function, Param, Value};
 use crate::{FuncMap, gotime, prom};
 
-/// The type name `html/template`'s `HTML` values carry (what `safeHtml` returns).
-pub const HTML_TYPE: &str = "template.HTML";
-/// The type name `html/template`'s `URL` values carry (what `safeUrl` returns).
-pub const URL_TYPE: &str = "template.URL";
+pub use crate::html::{HTML_TYPE, URL_TYPE};
 
 const TIME: &str = "*time.Time";
 
