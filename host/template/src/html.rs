@@ -1061,6 +1061,67 @@ mod tests {
         assert_eq!(s, "x");
     }
 
+    /// Texts made of HTML's significant characters, split into text and actions at random: escaping
+    /// never panics and always terminates.
+    #[test]
+    fn any_text_escapes_without_panicking() {
+        const ALPHABET: &[&str] = &[
+            "<",
+            ">",
+            "/",
+            "\"",
+            "'",
+            "=",
+            " ",
+            "a",
+            "-",
+            "!",
+            "*",
+            "\\",
+            "`",
+            "?",
+            "#",
+            "\n",
+            "<!--",
+            "-->",
+            "<title>",
+            "</title>",
+            "<style>",
+            "</style>",
+            "<script>",
+            "</script",
+            "<a href=",
+            "style=",
+            "onclick=",
+            "/*",
+            "*/",
+            "é",
+            "<!DOCTYPE",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..3000 {
+            let mut c = Context::default();
+            for _ in 0..next(6) + 1 {
+                let text: String = (0..next(12))
+                    .map(|_| ALPHABET[next(ALPHABET.len())])
+                    .collect();
+                match escape_text(c, &text) {
+                    Ok((c1, _)) => c = c1,
+                    Err(_) => break,
+                }
+                if let Ok((c1, _)) = escape_action(c, &Value::string("x y"), "x y", None) {
+                    c = c1;
+                }
+            }
+        }
+    }
+
     #[test]
     fn script_contexts_are_refused() {
         let (c, _) = escape_text(Context::default(), "<script>var x = ").expect("text");
