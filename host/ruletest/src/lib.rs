@@ -16,7 +16,7 @@
 //! - native histograms: selectors return them (with the head's
 //!   counter-reset hints), but most operations on them are still refused
 //!   by the PromQL engine with an error;
-//! - limits promtool does not have: at most 5,000,000 input samples and
+//! - limits promtool does not have: at most 20,000,000 input samples and
 //!   1,000,000 evaluation steps per test group (refused with a message),
 //!   and the YAML reader's depth and alias budgets;
 //! - groups not named in `group_eval_order` run in file order (promtool's
