@@ -252,7 +252,12 @@ impl Location {
                 if name.starts_with('/') || name.split('/').any(|p| p == "..") {
                     return Err(format!("time: invalid location name {}", name));
                 }
-                TimeZone::get(name).map_err(|_| format!("unknown time zone {name}"))?
+                // The tz database is looked up case-insensitively by
+                // jiff; Go opens the zoneinfo file, so case matters.
+                TimeZone::get(name)
+                    .ok()
+                    .filter(|tz| tz.iana_name() == Some(name))
+                    .ok_or_else(|| format!("unknown time zone {name}"))?
             }
         };
         Ok(Location {

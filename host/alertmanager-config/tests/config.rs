@@ -185,6 +185,10 @@ const CASES: &[(&str, &str)] = &[
         "start day cannot be before end day",
     ),
     (
+        "time_intervals:\n- name: t\n  time_intervals:\n  - location: europe/berlin\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
+        "unknown time zone europe/berlin",
+    ),
+    (
         "time_intervals:\n- name: t\n  time_intervals:\n  - location: Mars/Olympus\nreceivers:\n- name: x\nroute:\n  receiver: x\n",
         "unknown time zone Mars/Olympus",
     ),
