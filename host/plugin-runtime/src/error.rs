@@ -22,6 +22,11 @@ pub enum LoadError {
     },
     #[error("{path} is not a valid exporter component: {message}")]
     Compile { path: PathBuf, message: String },
+    #[error(
+        "{path} is a receiver plugin (world `receiver`), which alert receivers open; only \
+         exporters run as plugin instances"
+    )]
+    Receiver { path: PathBuf },
     #[error("{path} is not a valid receiver component: {message}")]
     ReceiverCompile { path: PathBuf, message: String },
     #[error("{path} was not compiled: {message}")]

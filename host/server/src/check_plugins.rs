@@ -1,11 +1,13 @@
 //! `wasmetheus check plugins`: loads plugin files in the real runtime and
-//! checks what an operator relies on — metadata, a collect that succeeds
-//! within the limits, and valid output.
+//! checks what an operator relies on — metadata, and for an exporter a
+//! collect that succeeds within the limits with valid output.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wasmetheus_config::{Config, PluginInstanceConfig, PromDuration};
-use wasmetheus_plugin_runtime::{PluginRuntime, RuntimeOptions, grants_for_requests};
+use wasmetheus_plugin_runtime::{
+    LoadError, PluginMetadata, PluginRuntime, ReceiverRuntime, RuntimeOptions, grants_for_requests,
+};
 
 const COLLECTS: usize = 3;
 
@@ -41,15 +43,33 @@ async fn check_one(file: &Path) -> anyhow::Result<Vec<String>> {
         .ok_or_else(|| anyhow::anyhow!("{} is not a *.wasm file", file.display()))?
         .to_owned();
     let runtime = PluginRuntime::new(RuntimeOptions::new(dir))?;
-    {
+    let loaded = {
         let runtime = runtime.clone();
         let file = file.to_owned();
-        tokio::task::spawn_blocking(move || runtime.load_file(&file)).await??;
+        tokio::task::spawn_blocking(move || runtime.load_file(&file)).await?
+    };
+    if let Err(LoadError::Receiver { .. }) = loaded {
+        // What can be checked of a receiver without a receiver's
+        // configuration: its metadata.
+        let receivers = ReceiverRuntime::new(&runtime);
+        let file = file.to_owned();
+        let receiver = tokio::task::spawn_blocking(move || receivers.load(&file)).await??;
+        let mut report = check_metadata(receiver.metadata())?;
+        report.push("a receiver plugin: opened and notified by receivers' configuration".into());
+        return Ok(report);
     }
+    loaded?;
     let metadata = runtime
         .metadata(&plugin)
         .ok_or_else(|| anyhow::anyhow!("plugin did not load"))?;
-    let mut report = vec![format!(
+    let mut report = check_metadata(&metadata)?;
+    report.extend(collect_checks(&runtime, &plugin, &metadata).await?);
+    Ok(report)
+}
+
+/// What every plugin's metadata must satisfy.
+fn check_metadata(metadata: &PluginMetadata) -> anyhow::Result<Vec<String>> {
+    let report = vec![format!(
         "metadata: {} {} — {}",
         metadata.name, metadata.version, metadata.description
     )];
@@ -80,12 +100,21 @@ async fn check_one(file: &Path) -> anyhow::Result<Vec<String>> {
         serde_json::from_str::<serde::de::IgnoredAny>(&metadata.config_schema)
             .map_err(|e| anyhow::anyhow!("config schema is not valid JSON: {e}"))?;
     }
-    // Grant exactly what the plugin asks for, as an operator following its
-    // metadata would.
+    Ok(report)
+}
+
+/// An exporter instance granted exactly what it asks for, as an operator
+/// following its metadata would, collected a few times.
+async fn collect_checks(
+    runtime: &PluginRuntime,
+    plugin: &str,
+    metadata: &PluginMetadata,
+) -> anyhow::Result<Vec<String>> {
+    let mut report = Vec::new();
     let mut config = Config::default();
     config.plugins.instances.push(PluginInstanceConfig {
         name: format!("check-{plugin}"),
-        plugin: plugin.clone(),
+        plugin: plugin.to_owned(),
         job: None,
         scrape_interval: Some(PromDuration(Duration::from_secs(10))),
         scrape_timeout: Some(PromDuration(Duration::from_secs(5))),

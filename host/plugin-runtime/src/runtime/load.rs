@@ -251,11 +251,9 @@ impl PluginRuntime {
         let pre = ExporterPre::new(pre.clone()).map_err(|e| {
             // A receiver in the plugins directory: say what it is.
             if crate::bindings::receiver::ReceiverPre::new(pre).is_ok() {
-                compile_error(
-                    "it is a receiver plugin (world `receiver`), which alert receivers open; \
-                     only exporters run as plugin instances"
-                        .into(),
-                )
+                LoadError::Receiver {
+                    path: path.to_owned(),
+                }
             } else {
                 compile_error(error_chain(&e))
             }

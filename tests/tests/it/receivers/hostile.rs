@@ -225,8 +225,21 @@ async fn a_receiver_is_not_loaded_as_an_exporter() {
     let status = runtime.status();
     let webhook = status.iter().find(|p| p.plugin == "webhook").unwrap();
     let error = webhook.last_error.as_deref().unwrap_or_default();
-    assert!(error.contains("it is a receiver plugin"), "{error}");
+    assert!(
+        error.contains("webhook.wasm is a receiver plugin"),
+        "{error}"
+    );
     runtime.collect("trivial").await.unwrap();
+    // `check plugins` checks a receiver's metadata.
+    let files = vec![
+        dir.path().join("webhook.wasm"),
+        dir.path().join("trivial.wasm"),
+    ];
+    let failed = tokio::task::spawn_blocking(move || wasmetheus::check_plugins::run(&files))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed, 0);
     // And an exporter is no receiver.
     let receivers = Receivers::new();
     let path = dir.path().join("trivial.wasm");
