@@ -11,6 +11,10 @@
 //! a pipeline ending in `html` or `urlquery` has the escapers after the equivalent one applied (Go also
 //! applies those before it, which only matters at the start of a URL attribute).
 
+use crate::html_escapers::{
+    css_value_filter, html_norm_table, html_replace, html_table, is_safe_url, nospace_norm_table,
+    nospace_table, process_url,
+};
 use crate::value::Value;
 
 /// The type name `html/template`'s `HTML` values carry (Alertmanager's `safeHtml` returns one).
@@ -741,57 +745,6 @@ fn content_of(v: &Value) -> Content {
     }
 }
 
-fn html_replace(s: &str, table: fn(char) -> Option<&'static str>, bad_runes: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        if let Some(r) = table(ch) {
-            out.push_str(r);
-        } else if !bad_runes
-            && (('\u{fdd0}'..='\u{fdef}').contains(&ch) || ('\u{fff0}'..='\u{ffff}').contains(&ch))
-        {
-            out.push_str(&format!("&#x{:x};", ch as u32));
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
-
-fn html_table(c: char) -> Option<&'static str> {
-    Some(match c {
-        '\0' => "\u{FFFD}",
-        '"' => "&#34;",
-        '&' => "&amp;",
-        '\'' => "&#39;",
-        '+' => "&#43;",
-        '<' => "&lt;",
-        '>' => "&gt;",
-        _ => return None,
-    })
-}
-
-fn html_norm_table(c: char) -> Option<&'static str> {
-    if c == '&' { None } else { html_table(c) }
-}
-
-fn nospace_table(c: char) -> Option<&'static str> {
-    Some(match c {
-        '\t' => "&#9;",
-        '\n' => "&#10;",
-        '\x0b' => "&#11;",
-        '\x0c' => "&#12;",
-        '\r' => "&#13;",
-        ' ' => "&#32;",
-        '=' => "&#61;",
-        '`' => "&#96;",
-        c => return html_table(c),
-    })
-}
-
-fn nospace_norm_table(c: char) -> Option<&'static str> {
-    if c == '&' { None } else { nospace_table(c) }
-}
-
 /// Go's `stripTags`: the text of an HTML fragment outside its tags and comments.
 fn strip_tags(html: &str) -> String {
     let s = html.as_bytes();
@@ -820,33 +773,6 @@ fn strip_tags(html: &str) -> String {
         i = i1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn process_url(s: &str, norm: bool) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for &c in s.as_bytes() {
-        let keep = match c {
-            b'!' | b'#' | b'$' | b'&' | b'*' | b'+' | b',' | b'/' | b':' | b';' | b'=' | b'?'
-            | b'@' | b'[' | b']' | b'%' => norm,
-            b'-' | b'.' | b'_' | b'~' => true,
-            c => c.is_ascii_alphanumeric(),
-        };
-        if keep {
-            out.push(c as char);
-        } else {
-            out.push_str(&format!("%{c:02x}"));
-        }
-    }
-    out
-}
-
-fn is_safe_url(s: &str) -> bool {
-    match s.split_once(':') {
-        Some((proto, _)) if !proto.contains('/') => ["http", "https", "mailto"]
-            .iter()
-            .any(|p| proto.eq_ignore_ascii_case(p)),
-        _ => true,
-    }
 }
 
 fn apply(e: Escaper, s: &str, t: Content) -> String {
@@ -880,66 +806,6 @@ fn apply(e: Escaper, s: &str, t: Content) -> String {
         Escaper::Comment => String::new(),
         Escaper::CssValue => css_value_filter(s),
     }
-}
-
-/// Go's `decodeCSS`: CSS escapes (`\\` and up to six hex digits, one space after them eaten;
-/// `\\` before any other character) replaced by what they stand for.
-fn decode_css(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let mut hex = String::new();
-        while hex.len() < 6 && chars.peek().is_some_and(char::is_ascii_hexdigit) {
-            hex.extend(chars.next());
-        }
-        if hex.is_empty() {
-            out.extend(chars.next());
-            continue;
-        }
-        let r = u32::from_str_radix(&hex, 16)
-            .ok()
-            .and_then(char::from_u32)
-            .unwrap_or('\u{FFFD}');
-        out.push(r);
-        if chars
-            .peek()
-            .is_some_and(|c| matches!(c, ' ' | '\t' | '\n' | '\x0c' | '\r'))
-        {
-            chars.next();
-        }
-    }
-    out
-}
-
-/// Go's `cssValueFilter`: a value that cannot leave a CSS property value (no quotes, brackets,
-/// comments, `expression` or `mozbinding`), else `ZgotmplZ`.
-fn css_value_filter(s: &str) -> String {
-    let b = decode_css(s);
-    let bytes = b.as_bytes();
-    let mut id = Vec::with_capacity(64);
-    for (i, &c) in bytes.iter().enumerate() {
-        match c {
-            0 | b'"' | b'\'' | b'(' | b')' | b'/' | b';' | b'@' | b'[' | b'\\' | b']' | b'`'
-            | b'{' | b'}' | b'<' | b'>' => return "ZgotmplZ".into(),
-            b'-' if i != 0 && bytes[i - 1] == b'-' => return "ZgotmplZ".into(),
-            c if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' => {
-                id.push(c.to_ascii_lowercase())
-            }
-            _ => {}
-        }
-    }
-    let has = |w: &[u8]| id.windows(w.len()).any(|x| x == w);
-    if has(b"expression") || has(b"mozbinding") {
-        return "ZgotmplZ".into();
-    }
-    b
 }
 
 /// Escapes an action's printed value `text` (of value `v`) for context `c`, as the escapers Go adds

@@ -48,6 +48,7 @@ mod gofmt;
 mod goregex;
 mod gotime;
 mod html;
+mod html_escapers;
 mod lex;
 mod parse;
 mod prom;
