@@ -220,6 +220,13 @@ impl Sender {
     /// order; while [`task::QUEUE`] more wait, another is refused at once
     /// (retryable). A call that traps, runs out of memory or past its
     /// deadline discards the plugin's instance: the next one starts afresh.
+    ///
+    /// Whether an error is retryable: the plugin's own `send-error` says
+    /// so itself; a deadline passed, every instance slot taken, a full
+    /// queue or a stopped sender are retryable; a trap, the memory limit,
+    /// more data than the copy budget, a notification over the input limit
+    /// and a configuration the plugin rejects are not (the same
+    /// notification would fail the same way). Texts are cut at 4 KiB.
     pub async fn notify(&self, notification: Notification) -> Result<(), SendError> {
         let stopped = || SendError {
             retryable: true,
