@@ -139,6 +139,67 @@ fn position_for(text: &str, message: &str, hint: Option<&str>) -> (u64, u64) {
     (1, 1)
 }
 
+/// The keys enclosing the key at `line:column` (1-based), nearest first,
+/// read from the block layout (list items do not count).
+fn ancestors(text: &str, line: u64, column: u64) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = usize::try_from(line.saturating_sub(1)).map_or(0, |l| l.min(lines.len()));
+    let mut cur = usize::try_from(column.saturating_sub(1)).unwrap_or(0);
+    let mut out = Vec::new();
+    for l in lines[..end].iter().rev() {
+        let trimmed = l.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = l.len() - trimmed.len();
+        let (dash, key_col, content) = match trimmed.strip_prefix("- ") {
+            Some(rest) => {
+                let item = rest.trim_start();
+                (true, indent + 2 + rest.len() - item.len(), item)
+            }
+            None => (false, indent, trimmed),
+        };
+        let key_part = content.split(" #").next().unwrap_or("").trim_end();
+        if key_col < cur
+            && let Some(key) = key_part.strip_suffix(':')
+        {
+            out.push(key.trim_matches(['"', '\'']));
+            cur = key_col;
+        }
+        if dash && key_col <= cur {
+            cur = indent + 1;
+        }
+        if cur == 0 {
+            break;
+        }
+    }
+    out
+}
+
+/// Go names the struct whose field is unknown; the reader names
+/// Prometheus' types, so the time intervals' own are put back.
+fn go_type_name(text: &str, line: u64, column: u64, message: String) -> String {
+    let Some(rest) = message.strip_suffix(" not found in type config.plain") else {
+        return message;
+    };
+    let up = ancestors(text, line, column);
+    let ty = match up.as_slice() {
+        [
+            "times",
+            "time_intervals",
+            "time_intervals" | "mute_time_intervals",
+            ..,
+        ] => "timeinterval.yamlTimeRange",
+        [
+            "time_intervals",
+            "time_intervals" | "mute_time_intervals",
+            ..,
+        ] => "timeinterval.TimeInterval",
+        _ => return message,
+    };
+    format!("{rest} not found in type {ty}")
+}
+
 fn check_receivers(r: &RouteConfig, names: &BTreeSet<&str>) -> Result<(), String> {
     for child in &r.routes {
         check_receivers(child, names)?;
@@ -247,10 +308,10 @@ impl Config {
                     column,
                     message,
                 } => Error::Invalid {
+                    message: go_type_name(text, line, column, message),
                     path,
                     line,
                     column,
-                    message,
                 },
                 other => Error::Yaml(other),
             })?

@@ -71,3 +71,31 @@ fn time_intervals_are_read_and_used() {
     assert!(shown.contains("Europe/Berlin"), "{shown}");
     assert!(shown.contains("monday:friday"), "{shown}");
 }
+
+#[test]
+fn unknown_fields_name_go_types() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "time_intervals:\n- name: t\n  time_intervals:\n  - bogus: 1\n",
+            "am.yml:4:5: field bogus not found in type timeinterval.TimeInterval",
+        ),
+        (
+            "mute_time_intervals:\n  - name: t\n    time_intervals:\n      - weekdays: [monday]\n        bogus: 1\n",
+            "am.yml:5:9: field bogus not found in type timeinterval.TimeInterval",
+        ),
+        (
+            "time_intervals:\n- name: t\n  time_intervals:\n  - times:\n    - start_time: '09:00'\n      end_time: '10:00'\n      bogus: 1\n",
+            "am.yml:7:7: field bogus not found in type timeinterval.yamlTimeRange",
+        ),
+        (
+            "time_intervals:\n- name: t\n  bogus: 1\n",
+            "am.yml:3:3: field bogus not found in type config.plain",
+        ),
+    ];
+    for (input, want) in cases {
+        let got = Config::parse(input, Path::new("am.yml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(&got, want, "{input}");
+    }
+}
