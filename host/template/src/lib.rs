@@ -45,6 +45,7 @@ mod budget;
 mod builtins;
 mod exec;
 mod gofmt;
+mod gojson;
 mod goregex;
 mod gotime;
 mod html;
