@@ -523,9 +523,9 @@ fn can_update(a: &Silence, b: &Silence, now: Timestamp) -> bool {
             if secs(a.starts_at) != secs(b.starts_at) {
                 return false;
             }
-            !b.ends_at.is_some_and(|e| e < now)
+            b.ends_at.is_none_or(|e| e >= now)
         }
-        SilenceState::Pending => !b.starts_at.is_some_and(|s| s < now),
+        SilenceState::Pending => b.starts_at.is_none_or(|s| s >= now),
         SilenceState::Expired => false,
     }
 }

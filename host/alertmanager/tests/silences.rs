@@ -41,12 +41,13 @@ fn validation_as_upstream() {
     let later = now + min(1);
     let earlier = now - SignedDuration::from_secs(1);
     // (matchers, start, end, expected error or "" for valid)
-    let cases: Vec<(
+    type Case = (
         Vec<SilenceMatcher>,
         Option<Timestamp>,
         Option<Timestamp>,
-        &str,
-    )> = vec![
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         (vec![m("a", "=", "b")], Some(now), Some(now), ""),
         (
             vec![],
