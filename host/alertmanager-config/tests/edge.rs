@@ -99,3 +99,41 @@ fn unknown_fields_name_go_types() {
         assert_eq!(&got, want, "{input}");
     }
 }
+
+#[test]
+fn a_missing_file_is_named_as_go_names_it() {
+    let err = Config::load(Path::new("/nonexistent/alertmanager.yml")).unwrap_err();
+    assert_eq!(
+        err.message(),
+        "open /nonexistent/alertmanager.yml: no such file or directory"
+    );
+    let (report, ok) = wasmetheus_alertmanager_config::check_config(
+        Path::new("/nonexistent/alertmanager.yml"),
+        |_| Ok(()),
+    );
+    assert!(!ok);
+    assert_eq!(
+        report,
+        "Checking '/nonexistent/alertmanager.yml'  FAILED: open /nonexistent/alertmanager.yml: no such file or directory\n\n"
+    );
+}
+
+#[test]
+fn template_failures_fail_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("am.yml");
+    std::fs::write(
+        &path,
+        "templates: ['x.tmpl']\nroute:\n  receiver: x\nreceivers:\n- name: x\n",
+    )
+    .unwrap();
+    let (report, ok) = wasmetheus_alertmanager_config::check_config(&path, |globs| {
+        assert_eq!(globs.len(), 1);
+        Err("template: x.tmpl:1: unexpected EOF".to_owned())
+    });
+    assert!(!ok);
+    assert!(
+        report.ends_with(" - 1 templates\n  FAILED: template: x.tmpl:1: unexpected EOF\n\n"),
+        "{report}"
+    );
+}
