@@ -162,38 +162,35 @@ impl Alerts {
             });
         }
         let fp = alert.fingerprint();
-        let stored = {
-            let mut alerts = self.alerts.write();
-            let mut alert = alert;
-            match alerts.get(&fp) {
-                Some(old) => {
-                    let overlaps = (after(alert.ends_at, old.starts_at)
-                        && before(alert.ends_at, old.ends_at))
-                        || (after(alert.starts_at, old.starts_at)
-                            && before(alert.starts_at, old.ends_at));
-                    if overlaps {
-                        alert = old.merge_at(&alert, (self.clock)());
-                    }
-                }
-                None => {
-                    let limit = self.limits.max_alerts;
-                    if limit > 0 && alerts.len() >= limit {
-                        return Err(AlertsError::TooMany {
-                            held: alerts.len(),
-                            limit,
-                        });
-                    }
+        let mut alerts = self.alerts.write();
+        let mut alert = alert;
+        match alerts.get(&fp) {
+            Some(old) => {
+                let overlaps = (after(alert.ends_at, old.starts_at)
+                    && before(alert.ends_at, old.ends_at))
+                    || (after(alert.starts_at, old.starts_at)
+                        && before(alert.starts_at, old.ends_at));
+                if overlaps {
+                    alert = old.merge_at(&alert, (self.clock)());
                 }
             }
-            if let Some(tree) = &self.tree {
-                persist::put(tree, &fp.0.to_be_bytes(), &Record::of(&alert))?;
+            None => {
+                let limit = self.limits.max_alerts;
+                if limit > 0 && alerts.len() >= limit {
+                    return Err(AlertsError::TooMany {
+                        held: alerts.len(),
+                        limit,
+                    });
+                }
             }
-            alerts.insert(fp, alert.clone());
-            // Sent under the lock, so subscribers see changes in order.
-            let _ = self.changes.send(alert.clone());
-            alert
-        };
-        drop(stored);
+        }
+        if let Some(tree) = &self.tree {
+            persist::put(tree, &fp.0.to_be_bytes(), &Record::of(&alert))?;
+        }
+        alerts.insert(fp, alert.clone());
+        // Sent under the lock, so subscribers see changes in order; no
+        // subscriber is not an error.
+        let _ = self.changes.send(alert);
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 //! value). An alert matching both sides cannot inhibit an alert matching
 //! both sides, so an alert never inhibits itself.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use parking_lot::RwLock;
@@ -17,11 +17,20 @@ struct Rule {
     source: Matchers,
     target: Matchers,
     equal: Vec<String>,
-    /// The alerts seen that match the source side.
-    scache: HashMap<Fingerprint, Alert>,
+    /// The alerts seen that match the source side, by the values of their
+    /// `equal` labels (missing ones empty), then fingerprint (so the
+    /// source reported is the same every time).
+    scache: HashMap<Vec<String>, BTreeMap<Fingerprint, Alert>>,
 }
 
 impl Rule {
+    fn equal_values(&self, labels: &Labels) -> Vec<String> {
+        self.equal
+            .iter()
+            .map(|n| labels.get(n).cloned().unwrap_or_default())
+            .collect()
+    }
+
     /// `hasEqual`: a firing source alert with the same `equal` labels.
     fn has_equal(
         &self,
@@ -29,27 +38,13 @@ impl Rule {
         exclude_two_sided: bool,
         now: Timestamp,
     ) -> Option<Fingerprint> {
-        let get = |l: &Labels, n: &str| l.get(n).map_or("", String::as_str).to_owned();
-        let mut candidates: Vec<(&Fingerprint, &Alert)> = self.scache.iter().collect();
-        // Deterministic choice of the reported source.
-        candidates.sort_by_key(|(fp, _)| **fp);
-        for (fp, a) in candidates {
-            if a.resolved_at(now) {
-                continue;
-            }
-            if self
-                .equal
-                .iter()
-                .any(|n| get(&a.labels, n) != get(labels, n))
-            {
-                continue;
-            }
-            if exclude_two_sided && self.target.matches(&a.labels) {
-                continue;
-            }
-            return Some(*fp);
-        }
-        None
+        let bucket = self.scache.get(&self.equal_values(labels))?;
+        bucket
+            .iter()
+            .find(|(_, a)| {
+                !a.resolved_at(now) && !(exclude_two_sided && self.target.matches(&a.labels))
+            })
+            .map(|(fp, _)| *fp)
     }
 }
 
@@ -90,7 +85,11 @@ impl Inhibitor {
         let fp = alert.fingerprint();
         for rule in self.rules.write().iter_mut() {
             if rule.source.matches(&alert.labels) {
-                rule.scache.insert(fp, alert.clone());
+                let key = rule.equal_values(&alert.labels);
+                rule.scache
+                    .entry(key)
+                    .or_default()
+                    .insert(fp, alert.clone());
             }
         }
     }
@@ -98,7 +97,10 @@ impl Inhibitor {
     /// Forgets alerts resolved by `now` (the store's collection).
     pub fn gc(&self, now: Timestamp) {
         for rule in self.rules.write().iter_mut() {
-            rule.scache.retain(|_, a| !a.resolved_at(now));
+            for bucket in rule.scache.values_mut() {
+                bucket.retain(|_, a| !a.resolved_at(now));
+            }
+            rule.scache.retain(|_, bucket| !bucket.is_empty());
         }
     }
 

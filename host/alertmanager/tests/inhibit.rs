@@ -208,3 +208,32 @@ fn inhibit_sequence() {
     ih.gc(now + min(61));
     assert!(ih.inhibited_by(&one.labels, now).is_none());
 }
+
+/// Many sources: a lookup only visits the sources with the same `equal`
+/// values.
+#[test]
+fn many_sources_stay_fast() {
+    let now = MockClock::start().now();
+    let ih = Inhibitor::new(&[old_rule(
+        ("severity", "critical"),
+        ("severity", "warning"),
+        &["instance"],
+    )]);
+    for i in 0..50_000 {
+        let instance = format!("host-{i}");
+        ih.observe(&alert(
+            &[("severity", "critical"), ("instance", &instance)],
+            now - min(1),
+            now + min(60),
+        ));
+    }
+    let start = std::time::Instant::now();
+    for i in 0..50_000 {
+        let instance = format!("host-{i}");
+        let target = labels(&[("severity", "warning"), ("instance", &instance)]);
+        assert!(ih.inhibited_by(&target, now).is_some());
+    }
+    let other = labels(&[("severity", "warning"), ("instance", "elsewhere")]);
+    assert!(ih.inhibited_by(&other, now).is_none());
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+}
