@@ -371,6 +371,19 @@ impl Config {
                 Some(name) if !name.is_empty() => format!("name: {name}"),
                 _ => "receivers:".to_owned(),
             };
+            // Upstream checks the name's uniqueness before the fallbacks.
+            if let Some(name) = entry.get("name").and_then(Value::as_str)
+                && !name.is_empty()
+                && names.contains(name)
+            {
+                return Err((
+                    format!(
+                        "notification config name {} is not unique",
+                        wasmetheus_model::go::quote(name)
+                    ),
+                    None,
+                ));
+            }
             let receiver = read_receiver(entry, &global).map_err(|m| {
                 let hint = if text.contains(&hint) {
                     hint
@@ -456,6 +469,18 @@ impl Config {
             time_intervals,
             original: text.to_owned(),
         })
+    }
+
+    /// Every integration name the receivers use (`webhook`, `slack`, …,
+    /// and names only a plugin knows), for checking that each has a
+    /// sender.
+    pub fn integration_names(&self) -> std::collections::BTreeSet<&str> {
+        self.receivers
+            .iter()
+            .flat_map(|r| r.integrations.iter())
+            .filter(|(_, configs)| !configs.is_empty())
+            .map(|(name, _)| name.as_str())
+            .collect()
     }
 
     /// The receiver named `name`.

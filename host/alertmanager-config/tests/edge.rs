@@ -137,3 +137,32 @@ fn template_failures_fail_the_check() {
         "{report}"
     );
 }
+
+#[test]
+fn duplicate_names_are_reported_before_fallbacks() {
+    let text = "route:\n  receiver: x\nreceivers:\n- name: x\n- name: x\n  slack_configs: [{channel: a}]\n";
+    assert_eq!(
+        Config::parse(text, Path::new("am.yml"))
+            .unwrap_err()
+            .message(),
+        "notification config name \"x\" is not unique"
+    );
+}
+
+#[test]
+fn integration_names_include_plugin_only_ones() {
+    let c = Config::parse(
+        "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs: [{url: 'http://a/'}]\n  ntfy_configs: [{topic: t}]\n  email_configs: []\n",
+        Path::new("am.yml"),
+    )
+    .unwrap();
+    assert_eq!(
+        c.integration_names().into_iter().collect::<Vec<_>>(),
+        ["ntfy", "webhook"]
+    );
+    assert_eq!(c.receivers[0].integrations["ntfy"][0]["topic"], "t");
+    assert_eq!(
+        c.receivers[0].integrations["ntfy"][0]["send_resolved"],
+        true
+    );
+}
