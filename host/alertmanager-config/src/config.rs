@@ -474,7 +474,7 @@ impl Config {
     /// Every integration name the receivers use (`webhook`, `slack`, …,
     /// and names only a plugin knows), for checking that each has a
     /// sender.
-    pub fn integration_names(&self) -> std::collections::BTreeSet<&str> {
+    pub fn integration_names(&self) -> BTreeSet<&str> {
         self.receivers
             .iter()
             .flat_map(|r| r.integrations.iter())
