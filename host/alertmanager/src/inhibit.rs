@@ -41,9 +41,10 @@ impl Rule {
         let bucket = self.scache.get(&self.equal_values(labels))?;
         bucket
             .iter()
-            .find(|(_, a)| {
-                !a.resolved_at(now) && !(exclude_two_sided && self.target.matches(&a.labels))
-            })
+            // The cache may hold resolved alerts; a source matching both
+            // sides cannot inhibit a target matching both sides.
+            .filter(|(_, a)| !a.resolved_at(now))
+            .find(|(_, a)| !(exclude_two_sided && self.target.matches(&a.labels)))
             .map(|(fp, _)| *fp)
     }
 }
