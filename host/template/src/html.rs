@@ -3,8 +3,9 @@
 //! `<textarea>`), attribute values (quoted or not), URL attributes (`href`, `src`, … with the URL
 //! filter, normalizer and query escaper by position in the URL), tag and attribute names, CSS values
 //! (`style` attributes and elements, through Go's `cssValueFilter`), and comments (elided from the
-//! output, as Go does). Text inside `<script>` is passed through; an action in a JavaScript context
-//! (`<script>`, `on*` attributes) or inside a CSS string is refused rather than escaped wrongly.
+//! output, as Go does), and JavaScript (`<script>`, `on*` attributes: values, strings, regular
+//! expressions and comments, see `html_js.rs`). An action inside a JavaScript template literal or a
+//! CSS string is refused rather than escaped wrongly.
 //!
 //! Where this differs from Go: contexts are tracked as the template runs rather than computed before
 //! it runs, so branches that end in different contexts are not refused (Go refuses them when parsing);
@@ -14,6 +15,9 @@
 use crate::html_escapers::{
     css_value_filter, html_norm_table, html_replace, html_table, is_safe_url, nospace_norm_table,
     nospace_table, process_url,
+};
+use crate::html_js::{
+    Delimited, JsCtx, delimited_end, js_regexp_escape, js_str_escape, js_val_escape, next_js_ctx,
 };
 use crate::value::Value;
 
@@ -40,6 +44,12 @@ pub(crate) enum State {
     CssLineCmt,
     CssBlockCmt,
     Js,
+    JsDqStr,
+    JsSqStr,
+    JsBqStr,
+    JsRegexp,
+    JsLineCmt,
+    JsBlockCmt,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -86,6 +96,7 @@ pub(crate) struct Context {
     url_part: UrlPart,
     element: Element,
     attr: AttrKind,
+    js_ctx: JsCtx,
 }
 
 impl Context {
@@ -96,7 +107,7 @@ impl Context {
 }
 
 /// Go's `context.String()`: `{stateURL delimDoubleQuote urlPartNone jsCtxRegexp attrURL elementNone
-/// <nil>}` (JavaScript contexts are not tracked, so always `jsCtxRegexp`).
+/// <nil>}`.
 impl std::fmt::Display for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match self.state {
@@ -115,6 +126,12 @@ impl std::fmt::Display for Context {
             State::CssLineCmt => "stateCSSLineCmt",
             State::CssBlockCmt => "stateCSSBlockCmt",
             State::Js => "stateJS",
+            State::JsDqStr => "stateJSDqStr",
+            State::JsSqStr => "stateJSSqStr",
+            State::JsBqStr => "stateJSBqStr",
+            State::JsRegexp => "stateJSRegexp",
+            State::JsLineCmt => "stateJSLineCmt",
+            State::JsBlockCmt => "stateJSBlockCmt",
         };
         let delim = match self.delim {
             Delim::None => "delimNone",
@@ -140,10 +157,11 @@ impl std::fmt::Display for Context {
             Element::Textarea => "elementTextarea",
             Element::Title => "elementTitle",
         };
-        write!(
-            f,
-            "{{{state} {delim} {url} jsCtxRegexp {attr} {element} <nil>}}"
-        )
+        let js = match self.js_ctx {
+            JsCtx::Regexp => "jsCtxRegexp",
+            JsCtx::DivOp => "jsCtxDivOp",
+        };
+        write!(f, "{{{state} {delim} {url} {js} {attr} {element} <nil>}}")
     }
 }
 
@@ -336,7 +354,50 @@ fn transition(c: Context, s: &[u8]) -> Result<(Context, usize), String> {
             ),
             None => (c, s.len()),
         },
-        State::Rcdata | State::Attr | State::Js => (c, s.len()),
+        State::Js => t_js(c, s),
+        State::JsDqStr | State::JsSqStr | State::JsBqStr | State::JsRegexp => {
+            let kind = match c.state {
+                State::JsDqStr => Delimited::DoubleQuote,
+                State::JsSqStr => Delimited::SingleQuote,
+                State::JsBqStr => Delimited::BackQuote,
+                _ => Delimited::Regexp,
+            };
+            match delimited_end(kind, s)? {
+                Some(i) => (
+                    Context {
+                        state: State::Js,
+                        js_ctx: JsCtx::DivOp,
+                        ..c
+                    },
+                    i,
+                ),
+                None => (c, s.len()),
+            }
+        }
+        State::JsLineCmt => {
+            let t = String::from_utf8_lossy(s);
+            match t.find(['\n', '\r', '\u{2028}', '\u{2029}']) {
+                Some(i) if i <= s.len() => (
+                    Context {
+                        state: State::Js,
+                        ..c
+                    },
+                    i,
+                ),
+                _ => (c, s.len()),
+            }
+        }
+        State::JsBlockCmt => match find(s, b"*/") {
+            Some(i) => (
+                Context {
+                    state: State::Js,
+                    ..c
+                },
+                i + 2,
+            ),
+            None => (c, s.len()),
+        },
+        State::Rcdata | State::Attr => (c, s.len()),
     })
 }
 
@@ -440,6 +501,38 @@ fn t_tag(c: Context, s: &[u8]) -> Result<(Context, usize), String> {
     ))
 }
 
+/// Go's `tJS`.
+fn t_js(c: Context, s: &[u8]) -> (Context, usize) {
+    let mut c = c;
+    let Some(mut i) = s
+        .iter()
+        .position(|b| matches!(b, b'"' | b'\'' | b'`' | b'/'))
+    else {
+        c.js_ctx = next_js_ctx(s, c.js_ctx);
+        return (c, s.len());
+    };
+    c.js_ctx = next_js_ctx(&s[..i], c.js_ctx);
+    match s[i] {
+        b'"' => (c.state, c.js_ctx) = (State::JsDqStr, JsCtx::Regexp),
+        b'\'' => (c.state, c.js_ctx) = (State::JsSqStr, JsCtx::Regexp),
+        b'`' => (c.state, c.js_ctx) = (State::JsBqStr, JsCtx::Regexp),
+        _ => {
+            if s.get(i + 1) == Some(&b'/') {
+                c.state = State::JsLineCmt;
+                i += 1;
+            } else if s.get(i + 1) == Some(&b'*') {
+                c.state = State::JsBlockCmt;
+                i += 1;
+            } else if c.js_ctx == JsCtx::Regexp {
+                c.state = State::JsRegexp;
+            } else {
+                c.js_ctx = JsCtx::Regexp;
+            }
+        }
+    }
+    (c, i + 1)
+}
+
 fn t_css(c: Context, s: &[u8]) -> (Context, usize) {
     let mut k = 0;
     loop {
@@ -501,7 +594,14 @@ fn special_tag_end(c: Context, s: &[u8]) -> Option<usize> {
 }
 
 fn is_comment(s: State) -> bool {
-    matches!(s, State::HtmlCmt | State::CssLineCmt | State::CssBlockCmt)
+    matches!(
+        s,
+        State::HtmlCmt
+            | State::CssLineCmt
+            | State::CssBlockCmt
+            | State::JsLineCmt
+            | State::JsBlockCmt
+    )
 }
 
 /// Where the special element's end tag is in a text, remembered across the transitions of one
@@ -618,6 +718,14 @@ pub(crate) fn escape_text(mut c: Context, text: &str) -> Result<(Context, String
         } else if is_comment(c.state) && c.delim == Delim::None {
             if c.state == State::CssBlockCmt {
                 b.push(b' ');
+            } else if c.state == State::JsBlockCmt {
+                // A block comment with a line break in it still separates lines.
+                let t = String::from_utf8_lossy(&s[written.min(i1)..i1]);
+                b.push(if t.contains(['\n', '\r', '\u{2028}', '\u{2029}']) {
+                    b'\n'
+                } else {
+                    b' '
+                });
             }
             written = i1;
         }
@@ -668,6 +776,9 @@ enum Escaper {
     NameFilter,
     Comment,
     CssValue,
+    JsVal,
+    JsStr,
+    JsRegexp,
 }
 
 impl Escaper {
@@ -714,11 +825,16 @@ fn escapers(c: Context) -> Result<(Context, Vec<Escaper>), String> {
             s.push(Escaper::NameFilter);
         }
         State::Css => s.push(Escaper::CssValue),
+        State::Js => {
+            s.push(Escaper::JsVal);
+            c.js_ctx = JsCtx::DivOp;
+        }
+        State::JsDqStr | State::JsSqStr => s.push(Escaper::JsStr),
+        State::JsRegexp => s.push(Escaper::JsRegexp),
         st if is_comment(st) => s.push(Escaper::Comment),
         _ => {
             return Err(
-                "actions in JavaScript contexts (<script>, on* attributes) and CSS strings are not supported"
-                    .into(),
+                "actions in JavaScript template literals and CSS strings are not supported".into(),
             );
         }
     }
@@ -805,6 +921,10 @@ fn apply(e: Escaper, s: &str, t: Content) -> String {
         }
         Escaper::Comment => String::new(),
         Escaper::CssValue => css_value_filter(s),
+        // The value's JSON, computed by `escape_action` (it needs the value, not its text).
+        Escaper::JsVal => s.to_string(),
+        Escaper::JsStr => js_str_escape(s),
+        Escaper::JsRegexp => js_regexp_escape(s),
     }
 }
 
@@ -824,7 +944,11 @@ pub(crate) fn escape_action(
         list.drain(..=i);
     }
     let mut t = content_of(v);
-    let mut s = text.to_string();
+    let mut s = if list.first() == Some(&Escaper::JsVal) {
+        js_val_escape(v, text)
+    } else {
+        text.to_string()
+    };
     for e in list {
         s = apply(e, &s, t);
         t = Content::Plain;
@@ -989,8 +1113,8 @@ mod tests {
     }
 
     #[test]
-    fn script_contexts_are_refused() {
-        let (c, _) = escape_text(Context::default(), "<script>var x = ").expect("text");
+    fn template_literals_are_refused() {
+        let (c, _) = escape_text(Context::default(), "<script>var x = `").expect("text");
         assert!(escape_action(c, &Value::string("1"), "1", None).is_err());
     }
 }

@@ -50,6 +50,7 @@ mod goregex;
 mod gotime;
 mod html;
 mod html_escapers;
+mod html_js;
 mod lex;
 mod parse;
 mod prom;
