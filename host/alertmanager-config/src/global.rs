@@ -370,10 +370,11 @@ impl RawGlobal {
         // is a contradiction (the old workaround of pointing
         // `slack_api_url` at `https://slack.com/api/…` stays valid).
         let has_token = non_empty(&g.slack_app_token) || g.slack_app_token_file.is_some();
-        let webhook_url = g
-            .slack_api_url
-            .as_ref()
-            .is_some_and(|u| !u.expose().starts_with("https://slack.com/api/"));
+        let webhook_url = g.slack_api_url.as_ref().is_some_and(|u| {
+            // A shown configuration's `<secret>` could be either.
+            !u.expose().starts_with("https://slack.com/api/")
+                && u.expose() != wasmetheus_config::SECRET_TOKEN
+        });
         if has_token && (webhook_url || g.slack_api_url_file.is_some()) {
             return Err(
                 "at most one of slack_api_url & slack_app_token must be configured".to_owned(),
