@@ -55,7 +55,7 @@ impl Db {
             path: path.to_owned(),
             source,
         };
-        let db = sled::Config::new().path(path).open().map_err(error)?;
+        let db = open_waiting(path).map_err(error)?;
         // Open every tree now so a broken database fails here, by path.
         for name in [ALERTS, SILENCES, NFLOG] {
             db.open_tree(name).map_err(error)?;
@@ -82,6 +82,26 @@ impl Db {
     pub fn flush(&self) -> Result<(), WriteError> {
         self.db.flush()?;
         Ok(())
+    }
+}
+
+/// How long an open waits for the lock of a database that is being
+/// closed in this process (sled's flusher thread lets go of it shortly
+/// after the last handle is dropped).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn open_waiting(path: &Path) -> Result<sled::Db, sled::Error> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -101,6 +101,11 @@ pub struct Silence {
     pub updated_at: Option<Timestamp>,
     pub created_by: String,
     pub comment: String,
+    /// Free-form key/value pairs (API v2 of 0.34; changing them alone
+    /// updates the silence in place, as they are not part of its
+    /// history).
+    #[serde(default)]
+    pub annotations: Labels,
 }
 
 mod opt_ts {

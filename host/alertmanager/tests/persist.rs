@@ -47,6 +47,7 @@ fn restart_restores_everything() {
             updated_at: None,
             created_by: "bob".into(),
             comment: "deploy".into(),
+            annotations: Default::default(),
         };
         let id = st.silences.set(sil.clone()).unwrap();
         let other = st
@@ -122,13 +123,22 @@ fn unreadable_records_are_skipped() {
                 updated_at: None,
                 created_by: String::new(),
                 comment: String::new(),
+                annotations: Default::default(),
             })
             .unwrap();
         st.db.flush().unwrap();
         id
     };
     {
-        let db = sled::open(&path).unwrap();
+        // The state's database lets go of its lock shortly after it is
+        // dropped.
+        let db = (0..100)
+            .find_map(|_| {
+                sled::open(&path)
+                    .inspect_err(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
+                    .ok()
+            })
+            .unwrap();
         for tree in ["alerts", "silences", "nflog"] {
             let t = db.open_tree(tree).unwrap();
             t.insert(b"garbage", &b"\xff{not json"[..]).unwrap();

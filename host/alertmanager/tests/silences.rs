@@ -24,6 +24,7 @@ fn silence(
         updated_at: None,
         created_by: "alice".into(),
         comment: "maintenance".into(),
+        annotations: Default::default(),
     }
 }
 
@@ -480,4 +481,28 @@ fn hostile_many_silences_and_huge_values() {
     let long = "a".repeat(200_000);
     assert!(!s.mutes(&labels(&[("a", &long)])).contains(&id));
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
+}
+
+/// 0.34's silence annotations: changing them alone keeps the silence.
+#[test]
+fn annotations_update_in_place() {
+    let clock = MockClock::start();
+    let s = store(&clock);
+    let mut sil = silence(
+        vec![m("job", "=", "test")],
+        None,
+        Some(clock.now() + min(60)),
+    );
+    sil.annotations = labels(&[("ticket", "JIRA-123"), ("type", "planned")]);
+    let id = s.set(sil).unwrap();
+    clock.advance(min(1));
+    let mut upd = s.get(&id).unwrap();
+    upd.annotations.insert("type".into(), "emergency".into());
+    assert_eq!(s.set(upd).unwrap(), id);
+    let got = s.get(&id).unwrap();
+    assert_eq!(
+        got.annotations,
+        labels(&[("ticket", "JIRA-123"), ("type", "emergency")])
+    );
+    assert_eq!(got.updated_at, Some(clock.now()));
 }
