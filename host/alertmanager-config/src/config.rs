@@ -177,8 +177,13 @@ fn ancestors(text: &str, line: u64, column: u64) -> Vec<&str> {
 }
 
 /// Go names the struct whose field is unknown; the reader names
-/// Prometheus' types, so the time intervals' own are put back.
+/// Prometheus' types, so the time intervals' own are put back. The YAML
+/// reader's nesting limit (64 levels, about 30 nested routes; upstream has
+/// none) is said in words.
 fn go_type_name(text: &str, line: u64, column: u64, message: String) -> String {
+    if message.starts_with("budget breached: Depth") {
+        return "YAML nested deeper than 64 levels (routes nested about 30 deep)".to_owned();
+    }
     let Some(rest) = message.strip_suffix(" not found in type config.plain") else {
         return message;
     };
