@@ -72,7 +72,7 @@ pub use prom::{
     alert_data_with_value, check_alert_template, expand_alert, expand_alert_with_value, go_case,
     humanize, humanize_duration, humanize1024, prometheus_funcs, query_result_value, title,
 };
-pub use value::{FuncImpl, Function, List, Map, Methods, Param, Struct, Value};
+pub use value::{FuncImpl, Function, List, Map, Methods, Param, Struct, Value, Zone};
 
 /// A template that failed to parse or to execute: the text Go's `text/template` (or Prometheus'
 /// template layer) reports, e.g. `template: __alert_X:1: function "x" not defined`.
