@@ -32,6 +32,11 @@ pub use silence::{
 /// `--alerts.gc-interval`'s default.
 pub const DEFAULT_ALERTS_GC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
+/// `--data.maintenance-interval`'s default: how often silences and the
+/// notification log are collected.
+pub const DEFAULT_MAINTENANCE_INTERVAL: std::time::Duration =
+    std::time::Duration::from_secs(15 * 60);
+
 /// Options of [`State::open`].
 #[derive(Clone)]
 pub struct StateOptions {
@@ -101,6 +106,34 @@ impl State {
             silences,
             nflog,
         })
+    }
+
+    /// Collects silences and log entries past their retention every
+    /// `interval`, and resolved alerts every `alerts_interval`, until the
+    /// task is dropped.
+    pub async fn run_maintenance(
+        self: std::sync::Arc<Self>,
+        interval: std::time::Duration,
+        alerts_interval: std::time::Duration,
+    ) {
+        let mut tick = tokio::time::interval(interval);
+        let mut alerts_tick = tokio::time::interval(alerts_interval);
+        tick.tick().await;
+        alerts_tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(err) = self.silences.gc().and_then(|_| self.nflog.gc()) {
+                        tracing::warn!(%err, "collecting silences and the notification log failed");
+                    }
+                }
+                _ = alerts_tick.tick() => {
+                    if let Err(err) = self.alerts.gc() {
+                        tracing::warn!(%err, "collecting resolved alerts failed");
+                    }
+                }
+            }
+        }
     }
 
     /// Collects resolved alerts, and silences and log entries past their

@@ -244,6 +244,8 @@ struct Entry {
 /// All silences.
 pub struct Silences {
     st: RwLock<HashMap<String, Entry>>,
+    /// Bumped whenever a silence with a new id is stored (`Version`).
+    version: std::sync::atomic::AtomicU64,
     retention: SignedDuration,
     limits: SilenceLimits,
     tree: Option<sled::Tree>,
@@ -273,6 +275,7 @@ impl Silences {
     pub fn new(retention: SignedDuration, limits: SilenceLimits, clock: Clock) -> Silences {
         Silences {
             st: RwLock::new(HashMap::new()),
+            version: Default::default(),
             retention,
             limits,
             tree: None,
@@ -310,6 +313,7 @@ impl Silences {
         }
         Ok(Silences {
             st: RwLock::new(st),
+            version: std::sync::atomic::AtomicU64::new(1),
             retention,
             limits,
             tree: Some(tree),
@@ -345,15 +349,28 @@ impl Silences {
         if let Some(tree) = &self.tree {
             persist::put(tree, record.silence.id.as_bytes(), &record)?;
         }
-        st.insert(
-            record.silence.id.clone(),
-            Entry {
-                silence: record.silence,
-                matchers,
-                expires_at,
-            },
-        );
+        let added = st
+            .insert(
+                record.silence.id.clone(),
+                Entry {
+                    silence: record.silence,
+                    matchers,
+                    expires_at,
+                },
+            )
+            .is_none();
+        if added {
+            self.version
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(())
+    }
+
+    /// The state's version: it changes whenever a new silence is stored,
+    /// so a cache of which silences mute an alert can tell when it must
+    /// look again (changed silences are then found by `updated_at`).
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn check_size(&self, s: &Silence) -> Result<(), SilenceError> {
