@@ -331,6 +331,11 @@ const OWN_RULE_FILES: &[(&str, &str, &[Diff])] = &[
         &[
             Diff::NoBlankLine,
             Diff::Replace("{f}: not a valid", "{f}: 3:15: not a valid", OUR_YAML),
+            Diff::Replace(
+                r#"not a valid duration string: "1x""#,
+                r#"unknown unit "x" in duration "1x""#,
+                "3.x: model.ParseDuration names an unknown unit",
+            ),
         ],
     ),
     ("empty.yml", "", &[]),
