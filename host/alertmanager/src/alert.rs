@@ -41,9 +41,16 @@ pub enum AlertError {
     Annotations(String),
 }
 
-/// Whether `name` is a label name Alertmanager accepts in its default
-/// (fallback) mode: `[a-zA-Z_][a-zA-Z0-9_]*`.
+/// Whether `name` is a label name Alertmanager 0.34 accepts in its
+/// default (fallback) mode, which validates names as UTF-8
+/// (`compat.isValidUTF8LabelName`): any non-empty text. Alertmanager 0.25
+/// and 0.34's `classic-mode` require [`is_valid_classic_label_name`].
 pub fn is_valid_label_name(name: &str) -> bool {
+    !name.is_empty()
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, the classic label name.
+pub fn is_valid_classic_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     match chars.next() {
         Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
@@ -52,7 +59,7 @@ pub fn is_valid_label_name(name: &str) -> bool {
     chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// `model.LabelSet.Validate`'s check, in its words.
+/// `validateLs`: names valid in the default mode, in upstream's words.
 fn validate_set(set: &Labels) -> Result<(), String> {
     for name in set.keys() {
         if !is_valid_label_name(name) {

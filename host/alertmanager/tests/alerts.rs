@@ -104,17 +104,25 @@ fn prepare_defaults_and_validate() {
         d.validate().unwrap_err().to_string(),
         "at least one label pair required"
     );
-    d.labels = labels(&[("0bad", "x")]);
+    // 0.34 validates names as UTF-8 by default (0.25 refused "0bad").
+    d.labels = labels(&[("0bad", "x"), ("ü", "y")]);
+    assert_eq!(d.validate(), Ok(()));
+    d.labels = labels(&[("", "x")]);
     assert_eq!(
         d.validate().unwrap_err().to_string(),
-        "invalid label set: invalid name \"0bad\""
+        "invalid label set: invalid name \"\""
     );
     d.labels = labels(&[("ok", "x")]);
-    d.annotations = labels(&[("a-b", "x")]);
+    d.annotations = labels(&[("", "x")]);
     assert_eq!(
         d.validate().unwrap_err().to_string(),
-        "invalid annotations: invalid name \"a-b\""
+        "invalid annotations: invalid name \"\""
     );
+    assert!(wasmetheus_alertmanager::is_valid_classic_label_name("a_1"));
+    assert!(!wasmetheus_alertmanager::is_valid_classic_label_name(
+        "0bad"
+    ));
+    assert!(!wasmetheus_alertmanager::is_valid_classic_label_name("a-b"));
 }
 
 #[test]
