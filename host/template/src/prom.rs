@@ -588,8 +588,8 @@ pub fn prometheus_funcs<'f>(
     add(
         "parseDuration",
         Function::new(vec![Param::String], |a| {
-            let ms =
-                wasmetheus_model::go::parse_model_duration(one_str(a)).map_err(|e| e.v2_text())?;
+            let ms = wasmetheus_model::go::parse_model_duration(one_str(a))
+                .map_err(|e| e.to_string())?;
             // Go's `float64(time.Duration(d)) / float64(time.Second)`:
             // nanoseconds (at most 2^63-1), then seconds.
             Ok(Value::Float((ms * 1_000_000) as f64 / 1e9))

@@ -247,21 +247,6 @@ pub enum ModelDurationError {
     },
 }
 
-impl ModelDurationError {
-    /// The text Prometheus 2.x gives (its prometheus/common matched the
-    /// whole text against a pattern first): an unknown unit is `not a valid
-    /// duration string: "TEXT"` too; the other texts are 3.x's. Callers
-    /// whose tests still pin 2.x's texts use this; the `Display` is 3.x's.
-    pub fn v2_text(&self) -> String {
-        match self {
-            ModelDurationError::UnknownUnit { text, .. } => {
-                ModelDurationError::Invalid { text: text.clone() }.to_string()
-            }
-            other => other.to_string(),
-        }
-    }
-}
-
 /// Prometheus' duration units: name, order (largest first), milliseconds.
 const MODEL_UNITS: [(&str, u8, u64); 7] = [
     ("y", 1, 365 * 86_400_000),
@@ -530,13 +515,6 @@ mod tests {
             ),
         ] {
             assert_eq!(err(text), want, "{text:?}");
-            // Prometheus 2.x differs only on unknown units.
-            let v2 = parse_model_duration(text).unwrap_err().v2_text();
-            if want.starts_with("unknown unit") {
-                assert_eq!(v2, format!("not a valid duration string: {}", quote(text)));
-            } else {
-                assert_eq!(v2, want, "{text:?}");
-            }
         }
         // The last millisecond Go's time.Duration holds.
         assert_eq!(
