@@ -54,18 +54,37 @@ fn insert_str(map: &mut Map<String, Value>, key: &str, value: &str) {
     map.insert(key.to_owned(), Value::String(value.to_owned()));
 }
 
-/// `webhook_configs` entry.
+/// `webhook_configs` entry. Shown (`Serialize`) in upstream's field
+/// order, the URL as `<secret>`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WebhookConfig {
     pub send_resolved: bool,
     pub http_config: HttpClientConfig,
     /// A secret URL; exactly one of `url` and `url_file`.
     pub url: Option<Secret>,
+    #[serde(serialize_with = "string_or_empty")]
     pub url_file: Option<String>,
     /// At most this many alerts per message; 0 is unlimited.
     pub max_alerts: u64,
     /// Nanoseconds; 0 is no timeout.
+    #[serde(rename = "timeout", serialize_with = "go_duration")]
     pub timeout_ns: i64,
+}
+
+fn string_or_empty<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.as_deref().unwrap_or(""))
+}
+
+fn go_duration<S: serde::Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&wasmetheus_model::go::format_duration(*ns))
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn no_secret(v: &Option<Secret>) -> bool {
+    v.as_ref().is_none_or(Secret::is_empty)
 }
 
 #[derive(Deserialize)]
@@ -168,38 +187,70 @@ pub struct SlackAction {
 }
 
 /// `slack_configs` entry; template fields hold upstream's default
-/// templates when not given.
+/// templates when not given. Shown in upstream's field order with its
+/// `omitempty`s, secrets as `<secret>`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlackConfig {
     pub send_resolved: bool,
     pub http_config: HttpClientConfig,
     /// A secret URL (own or the global `slack_api_url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_url: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_url_file: Option<String>,
+    #[serde(skip_serializing_if = "no_secret")]
     pub app_token: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_token_file: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub channel: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub username: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub color: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title_link: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub pretext: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<SlackField>,
     pub short_fields: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub footer: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub fallback: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub callback_id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub icon_emoji: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub icon_url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub image_url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub thumb_url: String,
     pub link_names: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mrkdwn_in: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<SlackAction>,
+    #[serde(skip_serializing_if = "is_false")]
     pub update_message: bool,
     /// Nanoseconds; 0 is no timeout.
+    #[serde(
+        rename = "timeout",
+        serialize_with = "go_duration",
+        skip_serializing_if = "is_zero"
+    )]
     pub timeout_ns: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 #[derive(Deserialize)]
@@ -427,25 +478,40 @@ impl SlackConfig {
     }
 }
 
-/// `email_configs` entry, global SMTP settings filled in.
+/// `email_configs` entry, global SMTP settings filled in. Shown in
+/// upstream's field order with its `omitempty`s, secrets as `<secret>`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EmailConfig {
     pub send_resolved: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub to: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub from: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub hello: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub smarthost: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub auth_username: String,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub auth_password: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub auth_password_file: String,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
     pub auth_secret: Secret,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub auth_secret_file: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub auth_identity: String,
     /// Canonical MIME header names (`X-Foo-Bar`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub html: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
     pub require_tls: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_config: Option<TlsConfig>,
 }
 

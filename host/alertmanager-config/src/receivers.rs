@@ -128,16 +128,45 @@ fn redact(integration: &str, value: &Value) -> Value {
 }
 
 impl Serialize for Receiver {
+    /// Upstream's shape: `name`, then each integration's list in
+    /// upstream's field order (integrations only a plugin knows last, by
+    /// name); the typed ones in their own field order, the rest with
+    /// secret values as `<secret>`.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("name", &self.name)?;
-        for (integration, configs) in &self.integrations {
-            if configs.is_empty() {
-                continue;
+        let known = KNOWN_INTEGRATIONS.iter().copied();
+        let others = self
+            .integrations
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !KNOWN_INTEGRATIONS.contains(k));
+        for integration in known.chain(others) {
+            let key = format!("{integration}_configs");
+            match integration {
+                "webhook" if !self.webhook_configs.is_empty() => {
+                    map.serialize_entry(&key, &self.webhook_configs)?;
+                }
+                "slack" if !self.slack_configs.is_empty() => {
+                    map.serialize_entry(&key, &self.slack_configs)?;
+                }
+                "email" if !self.email_configs.is_empty() => {
+                    map.serialize_entry(&key, &self.email_configs)?;
+                }
+                "webhook" | "slack" | "email" => {}
+                _ => {
+                    let Some(configs) = self.integrations.get(integration) else {
+                        continue;
+                    };
+                    if configs.is_empty() {
+                        continue;
+                    }
+                    let shown: Vec<Value> =
+                        configs.iter().map(|c| redact(integration, c)).collect();
+                    map.serialize_entry(&key, &shown)?;
+                }
             }
-            let shown: Vec<Value> = configs.iter().map(|c| redact(integration, c)).collect();
-            map.serialize_entry(&format!("{integration}_configs"), &shown)?;
         }
         map.end()
     }

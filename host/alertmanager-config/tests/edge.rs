@@ -166,3 +166,53 @@ fn integration_names_include_plugin_only_ones() {
         true
     );
 }
+
+/// The receivers as `/api/v2/status` shows them. Alertmanager 0.25 shows
+/// the same for this file except: the webhook URL in the clear (0.34
+/// makes it a secret URL), no `url_file`/`timeout` (added since), and
+/// single-quoted scalars where this YAML writer double-quotes.
+#[test]
+fn receivers_are_shown_as_upstream() {
+    let c = Config::parse(
+        "global:\n  slack_api_url: http://s/\nroute:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n  - url: http://127.0.0.1:5001/\n  slack_configs:\n  - channel: '#a'\n",
+        Path::new("am.yml"),
+    )
+    .unwrap();
+    let shown = c.to_yaml();
+    let receivers = &shown[shown.find("receivers:").unwrap()..];
+    expect_test::expect![[r#"
+        receivers:
+        - name: x
+          slack_configs:
+          - send_resolved: false
+            http_config:
+              follow_redirects: true
+              enable_http2: true
+            api_url: <secret>
+            channel: "#a"
+            username: "{{ template \"slack.default.username\" . }}"
+            color: "{{ if eq .Status \"firing\" }}danger{{ else }}good{{ end }}"
+            title: "{{ template \"slack.default.title\" . }}"
+            title_link: "{{ template \"slack.default.titlelink\" . }}"
+            pretext: "{{ template \"slack.default.pretext\" . }}"
+            text: "{{ template \"slack.default.text\" . }}"
+            short_fields: false
+            footer: "{{ template \"slack.default.footer\" . }}"
+            fallback: "{{ template \"slack.default.fallback\" . }}"
+            callback_id: "{{ template \"slack.default.callbackid\" . }}"
+            icon_emoji: "{{ template \"slack.default.iconemoji\" . }}"
+            icon_url: "{{ template \"slack.default.iconurl\" . }}"
+            link_names: false
+          webhook_configs:
+          - send_resolved: true
+            http_config:
+              follow_redirects: true
+              enable_http2: true
+            url: <secret>
+            url_file: ""
+            max_alerts: 0
+            timeout: 0s
+        templates: []
+    "#]]
+    .assert_eq(receivers);
+}
