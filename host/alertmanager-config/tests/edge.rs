@@ -180,7 +180,7 @@ fn receivers_are_shown_as_upstream() {
     .unwrap();
     let shown = c.to_yaml();
     let receivers = &shown[shown.find("receivers:").unwrap()..];
-    expect_test::expect![[r#"
+    expect_test::expect![[r##"
         receivers:
         - name: x
           slack_configs:
@@ -213,6 +213,6 @@ fn receivers_are_shown_as_upstream() {
             max_alerts: 0
             timeout: 0s
         templates: []
-    "#]]
+    "##]]
     .assert_eq(receivers);
 }
