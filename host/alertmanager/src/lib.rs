@@ -10,6 +10,7 @@ mod alert;
 mod alerts;
 mod fingerprint;
 mod inhibit;
+mod marker;
 mod nflog;
 mod persist;
 mod silence;
@@ -22,6 +23,7 @@ pub use alert::{Alert, AlertError, Labels, is_valid_classic_label_name, is_valid
 pub use alerts::{Alerts, AlertsError, AlertsLimits, SUBSCRIBER_CAPACITY};
 pub use fingerprint::{Fingerprint, fingerprint};
 pub use inhibit::Inhibitor;
+pub use marker::{AlertState, AlertStatus, Marker, Silencer};
 pub use nflog::{NflogEntry, NflogError, NflogReceiver, NotificationLog, state_key};
 pub use persist::{Clock, Db, OpenError, WriteError, system_clock};
 pub use silence::{

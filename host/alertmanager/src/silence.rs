@@ -321,7 +321,8 @@ impl Silences {
         })
     }
 
-    fn now(&self) -> Timestamp {
+    /// The time on the silences' clock.
+    pub fn now(&self) -> Timestamp {
         (self.clock)()
     }
 
