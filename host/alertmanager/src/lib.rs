@@ -47,7 +47,8 @@ pub struct StateOptions {
     pub retention: SignedDuration,
     pub alerts: AlertsLimits,
     pub silences: SilenceLimits,
-    /// The most notification log entries (0: no limit).
+    /// The most notification log entries (0: no limit); beyond it the
+    /// least useful are evicted.
     pub max_nflog_entries: usize,
     pub clock: Clock,
 }
@@ -69,7 +70,7 @@ impl Default for StateOptions {
             retention: DEFAULT_RETENTION,
             alerts: AlertsLimits::default(),
             silences: SilenceLimits::default(),
-            max_nflog_entries: 0,
+            max_nflog_entries: 1_000_000,
             clock: system_clock(),
         }
     }

@@ -70,8 +70,6 @@ impl NflogEntry {
 pub enum NflogError {
     #[error("not found")]
     NotFound,
-    #[error("too many notification log entries: {held} (limit: {limit})")]
-    TooMany { held: usize, limit: usize },
     #[error(transparent)]
     Write(#[from] WriteError),
 }
@@ -100,7 +98,8 @@ impl std::fmt::Debug for NotificationLog {
 }
 
 impl NotificationLog {
-    /// An empty log in memory only; `max_entries` 0 is no limit.
+    /// An empty log in memory only; `max_entries` 0 is no limit, beyond
+    /// it entries are evicted.
     pub fn new(retention: SignedDuration, max_entries: usize, clock: Clock) -> NotificationLog {
         NotificationLog {
             st: RwLock::new(HashMap::new()),
@@ -154,17 +153,8 @@ impl NotificationLog {
         let now = (self.clock)();
         let key = state_key(group_key, r);
         let mut st = self.st.write();
-        match st.get(&key) {
-            Some(prev) if prev.timestamp > now => return Ok(()),
-            Some(_) => {}
-            None => {
-                if self.max_entries > 0 && st.len() >= self.max_entries {
-                    return Err(NflogError::TooMany {
-                        held: st.len(),
-                        limit: self.max_entries,
-                    });
-                }
-            }
+        if st.get(&key).is_some_and(|prev| prev.timestamp > now) {
+            return Ok(());
         }
         let keep = if expiry.is_positive() && self.retention > expiry {
             expiry
@@ -183,6 +173,28 @@ impl NotificationLog {
             persist::put(tree, key.as_bytes(), &entry)?;
         }
         st.insert(key, entry);
+        self.evict(&mut st)?;
+        Ok(())
+    }
+
+    /// Keeps at most `max_entries`, dropping first entries without firing
+    /// alerts (at worst a repeated resolved notification), then the
+    /// oldest (as upstream's size limit does).
+    fn evict(&self, st: &mut HashMap<String, NflogEntry>) -> Result<(), WriteError> {
+        while self.max_entries > 0 && st.len() > self.max_entries {
+            let Some(victim) = st
+                .iter()
+                .min_by_key(|(_, e)| (!e.firing_alerts.is_empty(), e.timestamp))
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(tree) = &self.tree {
+                persist::remove(tree, victim.as_bytes())?;
+            }
+            st.remove(&victim);
+            tracing::debug!(key = %victim, "notification log entry evicted at the limit");
+        }
         Ok(())
     }
 

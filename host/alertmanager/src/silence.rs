@@ -209,7 +209,8 @@ pub fn validate_silence(s: &Silence) -> Result<Matchers, String> {
 /// Bounds on silences.
 #[derive(Debug, Clone)]
 pub struct SilenceLimits {
-    /// The most silences held, expired ones included (0: no limit).
+    /// The most silences held, expired ones included (0: no limit, as
+    /// upstream's `--silences.max-silences` default; ours is bounded).
     pub max_silences: usize,
     /// The largest silence as stored, in bytes (0: no limit).
     pub max_silence_bytes: usize,
@@ -218,7 +219,7 @@ pub struct SilenceLimits {
 impl Default for SilenceLimits {
     fn default() -> Self {
         SilenceLimits {
-            max_silences: 0,
+            max_silences: 1_000_000,
             max_silence_bytes: 1 << 20,
         }
     }

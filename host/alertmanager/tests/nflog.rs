@@ -73,9 +73,9 @@ fn log_query_and_gc() {
 }
 
 #[test]
-fn newer_entry_is_kept_and_bound_refuses() {
+fn newer_entry_is_kept() {
     let clock = MockClock::start();
-    let log = NotificationLog::new(SignedDuration::from_hours(1), 2, clock.clock());
+    let log = NotificationLog::new(SignedDuration::from_hours(1), 0, clock.clock());
     let r = recv("r", "webhook", 0);
     clock.advance(min(1));
     log.log(&r, "g", vec![1], vec![], SignedDuration::ZERO)
@@ -85,17 +85,34 @@ fn newer_entry_is_kept_and_bound_refuses() {
     log.log(&r, "g", vec![9], vec![], SignedDuration::ZERO)
         .unwrap();
     assert_eq!(log.query(&r, "g").unwrap().firing_alerts, vec![1]);
-    log.log(&r, "h", vec![], vec![], SignedDuration::ZERO)
+}
+
+/// Beyond the bound, entries without firing alerts go first, then the
+/// oldest.
+#[test]
+fn bound_evicts_resolved_then_oldest() {
+    let clock = MockClock::start();
+    let log = NotificationLog::new(SignedDuration::from_hours(1), 3, clock.clock());
+    let r = recv("r", "webhook", 0);
+    let steps: [(&str, Vec<u64>); 3] = [
+        ("old-firing", vec![1]),
+        ("resolved", vec![]),
+        ("new-firing", vec![2]),
+    ];
+    for (g, firing) in steps {
+        log.log(&r, g, firing, vec![7], SignedDuration::ZERO)
+            .unwrap();
+        clock.advance(min(1));
+    }
+    log.log(&r, "newest", vec![3], vec![], SignedDuration::ZERO)
         .unwrap();
-    let err = log
-        .log(&r, "i", vec![], vec![], SignedDuration::ZERO)
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "too many notification log entries: 2 (limit: 2)"
-    );
-    // Existing entries can still be updated at the bound.
-    clock.advance(min(2));
-    log.log(&r, "h", vec![3], vec![], SignedDuration::ZERO)
+    assert!(log.query(&r, "resolved").is_err());
+    assert_eq!(log.len(), 3);
+    clock.advance(min(1));
+    log.log(&r, "newer", vec![4], vec![], SignedDuration::ZERO)
         .unwrap();
+    assert!(log.query(&r, "old-firing").is_err());
+    for g in ["new-firing", "newest", "newer"] {
+        assert!(log.query(&r, g).is_ok(), "{g}");
+    }
 }
