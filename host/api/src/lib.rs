@@ -2,7 +2,9 @@
 //! `query_range`, `series`, `labels`, `status/*`, …), `/metrics`,
 //! `/plugins/<instance>/metrics`, `/api/v1/plugins`, `/api/v1/rules`,
 //! `/api/v1/alerts`, `/api/v1/alertmanagers`,
-//! `/api/v1/admin/tsdb/*`, `/-/healthy`, `/-/ready`, `/-/reload`.
+//! `/api/v1/admin/tsdb/*`, `/-/healthy`, `/-/ready`, `/-/reload`; and, on
+//! its own router ([`router_v2`] over [`AlertmanagerBackend`]),
+//! Alertmanager's API v2 (`/api/v2/*`).
 //!
 //! It talks to the rest of the server only through [`Backend`], so it knows
 //! nothing of wasm, scraping internals or configuration files. What the
@@ -23,6 +25,7 @@ use wasmetheus_model::storage::{Matcher, Queryable};
 use wasmetheus_model::{MetricFamily, openmetrics, text};
 
 mod admin;
+mod alertmanager;
 mod params;
 mod parse_query;
 mod rules;
@@ -30,6 +33,8 @@ pub mod types;
 /// Go's (and jsoniter's) JSON string escaping, for clients that must
 /// write what Prometheus' tools write.
 mod v1;
+
+pub use alertmanager::{AlertmanagerBackend, MAX_V2_BODY, SilenceError, router_v2};
 
 pub type ReloadFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 /// The outcome of an admin operation, or why it failed.

@@ -11,6 +11,7 @@
 //! `/api/v1/alertmanagers`, written in Prometheus 3's field order instead
 //! (no client has seen other bytes from this server).
 
+pub mod alertmanager;
 mod plugins;
 pub(crate) mod rules;
 mod status;
