@@ -44,6 +44,18 @@ enum Command {
     },
     /// Runs a query against a Prometheus-compatible server (like promtool's).
     Query(wasmetheus_query_cli::QueryArgs),
+    /// The Alertmanager: its tools, as amtool's.
+    Alertmanager {
+        #[command(subcommand)]
+        what: Alertmanager,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Alertmanager {
+    /// Validates Alertmanager configuration files, printing what `amtool
+    /// check-config` prints.
+    CheckConfig(wasmetheus::alertmanager_check::CheckConfigArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +154,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => wasmetheus::serve::run(args),
         // Prints its own errors, worded and formatted as promtool's.
         Command::Query(args) => return wasmetheus_query_cli::run_command(args),
+        Command::Alertmanager {
+            what: Alertmanager::CheckConfig(args),
+        } => return wasmetheus::alertmanager_check::run_command(&args),
         // Prints and exits as promtool's `check config`.
         Command::Check {
             what: Check::Config(args),

@@ -8,6 +8,7 @@
 //! New end-to-end tests go in a module here, not in a new file beside
 //! `it/`, which cargo would build as one more binary.
 
+mod alertmanager_cli;
 mod api;
 mod api_hostile;
 mod api_limits;
