@@ -133,7 +133,10 @@ impl Alerts {
         let mut store = Alerts::new(limits, clock);
         let mut map = HashMap::new();
         for record in persist::load::<Record>(&tree, "alert") {
-            match record.into_alert() {
+            match record
+                .into_alert()
+                .and_then(|a| a.validate().map(|()| a).map_err(|e| e.to_string()))
+            {
                 Ok(alert) => {
                     map.insert(alert.fingerprint(), alert);
                 }

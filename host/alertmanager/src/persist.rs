@@ -19,11 +19,26 @@ pub fn system_clock() -> Clock {
 
 /// The database could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("opening the Alertmanager state at {}: {source}", path.display())]
+#[error("opening the Alertmanager state at {}: {reason}", path.display())]
 pub struct OpenError {
     pub path: PathBuf,
-    #[source]
-    pub source: sled::Error,
+    pub reason: String,
+}
+
+/// Runs `f`, turning a panic inside sled (a damaged file it does not
+/// expect) into an error.
+fn guarded<T>(f: impl FnOnce() -> Result<T, sled::Error>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(panic) => Err(format!(
+            "the database is damaged: {}",
+            panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unreadable")
+        )),
+    }
 }
 
 /// A change could not be written to disk (the change was not made).
@@ -51,14 +66,14 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// Opens (or creates) the database directory at `path`.
     pub fn open(path: &Path) -> Result<Db, OpenError> {
-        let error = |source| OpenError {
+        let error = |reason| OpenError {
             path: path.to_owned(),
-            source,
+            reason,
         };
-        let db = open_waiting(path).map_err(error)?;
+        let db = guarded(|| open_waiting(path)).map_err(error)?;
         // Open every tree now so a broken database fails here, by path.
         for name in [ALERTS, SILENCES, NFLOG] {
-            db.open_tree(name).map_err(error)?;
+            guarded(|| db.open_tree(name)).map_err(error)?;
         }
         Ok(Db {
             db,
@@ -72,9 +87,9 @@ impl Db {
     }
 
     pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, OpenError> {
-        self.db.open_tree(name).map_err(|source| OpenError {
+        guarded(|| self.db.open_tree(name)).map_err(|reason| OpenError {
             path: self.path.clone(),
-            source,
+            reason,
         })
     }
 
@@ -109,6 +124,19 @@ fn open_waiting(path: &Path) -> Result<sled::Db, sled::Error> {
 /// skipped (and left in place, so a newer version can still read them).
 pub(crate) fn load<T: DeserializeOwned>(tree: &sled::Tree, what: &str) -> Vec<T> {
     let mut out = Vec::new();
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        load_into(tree, what, &mut out)
+    }));
+    if read.is_err() {
+        tracing::warn!(
+            kind = what,
+            "stopping at a damaged part of the Alertmanager state"
+        );
+    }
+    out
+}
+
+fn load_into<T: DeserializeOwned>(tree: &sled::Tree, what: &str, out: &mut Vec<T>) {
     for item in tree.iter() {
         match item {
             Ok((key, value)) => match serde_json::from_slice::<T>(&value) {
@@ -126,7 +154,6 @@ pub(crate) fn load<T: DeserializeOwned>(tree: &sled::Tree, what: &str) -> Vec<T>
             }
         }
     }
-    out
 }
 
 /// Writes one record.

@@ -553,3 +553,21 @@ fn can_update(a: &Silence, b: &Silence, now: Timestamp) -> bool {
         SilenceState::Expired => false,
     }
 }
+
+/// API v2's order of silences (`SortSilences`): active ones first, the
+/// next to end first; then pending ones, the next to start first; then
+/// expired ones, the most recently ended first.
+pub fn sort_for_api(silences: &mut [Silence], now: Timestamp) {
+    let rank = |s: &Silence| match s.state_at(now) {
+        SilenceState::Active => 0,
+        SilenceState::Pending => 1,
+        SilenceState::Expired => 2,
+    };
+    silences.sort_by(|a, b| {
+        rank(a).cmp(&rank(b)).then_with(|| match a.state_at(now) {
+            SilenceState::Active => a.ends_at.cmp(&b.ends_at),
+            SilenceState::Pending => a.starts_at.cmp(&b.starts_at),
+            SilenceState::Expired => b.ends_at.cmp(&a.ends_at),
+        })
+    });
+}

@@ -191,3 +191,54 @@ fn unopenable_database_names_its_path() {
         "{err}"
     );
 }
+
+/// Damaged database files: opening either fails with an error naming the
+/// path or recovers what is readable; it never panics.
+#[test]
+fn damaged_database_files_do_not_panic() {
+    // (file to damage, damage, whether the open must fail)
+    type Damage = fn(&mut Vec<u8>);
+    let flip: Damage = |b| b.iter_mut().skip(16).for_each(|x| *x ^= 0x5A);
+    let garbage: Damage = |b| *b = vec![0xAB; 4096];
+    let truncate: Damage = |b| b.truncate(b.len() / 2);
+    let cases: [(&str, Damage, bool); 4] = [
+        ("conf", garbage, true),
+        ("db", flip, false),
+        ("db", garbage, false),
+        ("db", truncate, false),
+    ];
+    for (file, damage, must_fail) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let clock = MockClock::start();
+        {
+            let st = State::open(&path, options(&clock)).unwrap();
+            let mut a = Alert::new(labels(&[("alertname", "x")]));
+            a.prepare(clock.now(), SignedDuration::from_mins(5));
+            st.alerts.put(a).unwrap();
+            st.db.flush().unwrap();
+        }
+        let target = path.join(file);
+        // The database lets go of its files shortly after it is dropped.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let mut bytes = std::fs::read(&target).unwrap();
+        damage(&mut bytes);
+        std::fs::write(&target, bytes).unwrap();
+        match State::open(&path, options(&clock)) {
+            Ok(st) => {
+                assert!(!must_fail, "{file}: opened");
+                assert!(st.alerts.len() <= 1);
+            }
+            Err(err) => {
+                let text = err.to_string();
+                assert!(
+                    text.starts_with(&format!(
+                        "opening the Alertmanager state at {}: ",
+                        path.display()
+                    )),
+                    "{text}"
+                );
+            }
+        }
+    }
+}

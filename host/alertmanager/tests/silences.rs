@@ -8,7 +8,7 @@ use common::{MockClock, labels, m, min};
 use jiff::{SignedDuration, Timestamp};
 use wasmetheus_alertmanager::{
     Silence, SilenceError, SilenceLimits, SilenceMatcher, SilenceQuery, SilenceState, Silences,
-    validate_silence,
+    sort_for_api, validate_silence,
 };
 
 fn silence(
@@ -510,4 +510,32 @@ fn annotations_update_in_place() {
         labels(&[("ticket", "JIRA-123"), ("type", "emergency")])
     );
     assert_eq!(got.updated_at, Some(clock.now()));
+}
+
+/// `SortSilences`: active by end, pending by start, expired most recent
+/// first.
+#[test]
+fn api_order() {
+    let clock = MockClock::start();
+    let s = store(&clock);
+    let t = clock.now();
+    let mk = |name: &str, start: i64, end: i64| {
+        s.set(silence(
+            vec![m("n", "=", name)],
+            Some(t + min(start)),
+            Some(t + min(end)),
+        ))
+        .unwrap()
+    };
+    let a_late = mk("a_late", 0, 50);
+    let a_soon = mk("a_soon", 0, 20);
+    let p_late = mk("p_late", 40, 60);
+    let p_soon = mk("p_soon", 10, 60);
+    let e_old = mk("e_old", 0, 1);
+    let e_new = mk("e_new", 0, 2);
+    clock.advance(min(3));
+    let mut all = s.query(&SilenceQuery::default());
+    sort_for_api(&mut all, clock.now());
+    let got: Vec<String> = all.into_iter().map(|s| s.id).collect();
+    assert_eq!(got, vec![a_soon, a_late, p_soon, p_late, e_new, e_old]);
 }
