@@ -25,8 +25,8 @@ fn at(
     a
 }
 
-/// `TestAlertMerge`: by convention A is older than B; the result is the
-/// same both ways round. Times are minutes from now: (start, end,
+/// `TestAlertMerge` (upstream's table): A is older than B; the result
+/// is the same both ways round. Times are minutes from now: (start, end,
 /// updated, timeout).
 #[test]
 fn merge_as_upstream() {
@@ -34,22 +34,22 @@ fn merge_as_upstream() {
     let t = |m: i64| now + min(m);
     type Side = (i64, i64, i64, bool);
     let cases: [(Side, Side, Side); 8] = [
-        // Both with timeout: start from A, end from B.
+        // Both with the timeout flag: start from A, end from B.
         ((-2, 2, 0, true), (-1, 3, 1, true), (-2, 3, 1, true)),
-        // A timeout, B not: end from B.
-        ((-2, 3, 0, true), (-1, 2, 1, false), (-2, 2, 1, false)),
-        // A not timeout, B timeout: end from A (explicit end wins).
-        ((-2, 3, 0, false), (-1, 2, 1, true), (-2, 3, 1, true)),
-        // Neither timeout, firing: the later end (A's).
-        ((-2, 3, 0, false), (-1, 2, 1, false), (-2, 3, 1, false)),
-        // Neither timeout, firing: the later end (B's).
-        ((-3, 2, 0, false), (-2, 3, 1, false), (-3, 3, 1, false)),
-        // Both resolved: the later resolve (A's).
-        ((-3, -1, 0, false), (-2, -2, 1, false), (-3, -1, 1, false)),
-        // Both resolved: the later resolve (B's).
-        ((-3, -2, 0, false), (-2, -1, 1, false), (-3, -1, 1, false)),
-        // A resolved, B firing again: B's end.
-        ((-3, -1, 0, false), (-2, 2, 1, false), (-3, 2, 1, false)),
+        // A with the timeout flag, B without: end from B.
+        ((-1, 3, 0, true), (0, 2, 1, false), (-1, 2, 1, false)),
+        // A without, B with: end from A (an explicit end wins).
+        ((-1, 3, 0, false), (0, 2, 1, true), (-1, 3, 1, true)),
+        // Neither, not resolved: end from A (the later one).
+        ((-1, 3, 0, false), (0, 2, 1, false), (-1, 3, 1, false)),
+        // Neither, not resolved: end from B (the later one).
+        ((-1, 3, 0, false), (-1, 4, 1, false), (-1, 4, 1, false)),
+        // A resolved, B not: end from B.
+        ((-3, -1, 0, false), (-2, 1, 1, false), (-3, 1, 1, false)),
+        // B resolved (its end is now), A not: end from B.
+        ((-2, 3, 0, false), (-2, 0, 1, false), (-2, 0, 1, false)),
+        // Both resolved: start from B (earlier), end from A (later).
+        ((-3, -1, -1, false), (-4, -2, 1, false), (-4, -1, 1, false)),
     ];
     let l = [("alertname", "x")];
     for (i, (a, b, want)) in cases.into_iter().enumerate() {
