@@ -28,7 +28,7 @@ pub use nflog::{NflogEntry, NflogError, NflogReceiver, NotificationLog, state_ke
 pub use persist::{Clock, Db, OpenError, WriteError, system_clock};
 pub use silence::{
     DEFAULT_RETENTION, MatchTypeRecord, Silence, SilenceError, SilenceLimits, SilenceMatcher,
-    SilenceQuery, SilenceState, Silences, sort_for_api, validate_silence,
+    SilenceQuery, SilenceState, Silences, can_update, sort_for_api, validate_silence,
 };
 
 /// `--alerts.gc-interval`'s default.

@@ -537,7 +537,7 @@ impl Silences {
 
 /// `canUpdate`: whether `b` may replace `a` without changing what `a`
 /// silenced so far.
-fn can_update(a: &Silence, b: &Silence, now: Timestamp) -> bool {
+pub fn can_update(a: &Silence, b: &Silence, now: Timestamp) -> bool {
     if a.matchers != b.matchers {
         return false;
     }

@@ -136,3 +136,58 @@ fn inhibition_is_marked_with_the_source() {
         AlertState::Active
     );
 }
+
+/// `TestSilencer`, including issue #2426 (a silence that becomes active
+/// without a new silence being added).
+#[test]
+fn silencer_as_upstream() {
+    let clock = MockClock::start();
+    let ss = Arc::new(Silences::new(
+        SignedDuration::from_hours(1),
+        SilenceLimits::default(),
+        clock.clock(),
+    ));
+    let s = Silencer::new(ss.clone(), Arc::new(Marker::new()));
+    let foo_bar = labels(&[("foo", "bar")]);
+    let sil = |matcher, start, end| Silence {
+        id: String::new(),
+        matchers: vec![matcher],
+        starts_at: Some(start),
+        ends_at: Some(end),
+        updated_at: None,
+        created_by: String::new(),
+        comment: String::new(),
+        annotations: Default::default(),
+    };
+    let now = clock.now();
+    assert!(!s.mutes(&foo_bar), "not silenced without any silences");
+    ss.set(sil(m("foo", "=", "baz"), now - min(60), now + min(5)))
+        .unwrap();
+    assert!(!s.mutes(&foo_bar), "not silenced by a non-matching silence");
+    let id = ss
+        .set(sil(m("foo", "=", "bar"), now - min(60), now + min(5)))
+        .unwrap();
+    assert!(s.mutes(&foo_bar), "silenced by a matching silence");
+    clock.advance(min(60));
+    let now = clock.now();
+    assert!(!s.mutes(&foo_bar), "not silenced by an expired silence");
+    // Updating the expired silence to start in the future makes a new one.
+    let mut upd = sil(m("foo", "=", "bar"), now + min(60), now + min(180));
+    upd.id = id;
+    ss.set(upd).unwrap();
+    assert!(!s.mutes(&foo_bar), "not silenced by a future silence");
+    clock.advance(min(120));
+    let now = clock.now();
+    assert!(
+        s.mutes(&foo_bar),
+        "silenced by the silence once active (#2426)"
+    );
+    ss.set(sil(m("foo", "=~", "b.."), now + min(60), now + min(180)))
+        .unwrap();
+    assert!(s.mutes(&foo_bar), "still silenced by the active silence");
+    clock.advance(min(120));
+    assert!(
+        s.mutes(&foo_bar),
+        "silenced by the overlapping second silence"
+    );
+}

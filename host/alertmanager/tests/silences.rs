@@ -8,7 +8,7 @@ use common::{MockClock, labels, m, min};
 use jiff::{SignedDuration, Timestamp};
 use wasmetheus_alertmanager::{
     Silence, SilenceError, SilenceLimits, SilenceMatcher, SilenceQuery, SilenceState, Silences,
-    sort_for_api, validate_silence,
+    can_update, sort_for_api, validate_silence,
 };
 
 fn silence(
@@ -538,4 +538,38 @@ fn api_order() {
     sort_for_api(&mut all, clock.now());
     let got: Vec<String> = all.into_iter().map(|s| s.id).collect();
     assert_eq!(got, vec![a_soon, a_late, p_soon, p_late, e_new, e_old]);
+}
+
+/// `TestSilenceCanUpdate` (upstream's table; times in minutes from now,
+/// `None` is Go's zero time).
+#[test]
+fn can_update_as_upstream() {
+    let now = MockClock::start().now();
+    let t = |m: Option<i64>| m.map(|m| now + min(m));
+    type Times = (Option<i64>, Option<i64>);
+    let cases: [(Times, Times, bool); 9] = [
+        // Bad arguments.
+        ((None, None), (Some(0), Some(-1)), false),
+        // Expired.
+        ((Some(-60), Some(-1)), (Some(0), Some(0)), false),
+        // Pending: the start may not move into the past.
+        ((Some(60), Some(120)), (Some(-1), Some(60)), false),
+        ((Some(60), Some(120)), (Some(1), Some(1)), true),
+        ((Some(60), Some(120)), (Some(0), Some(120)), true),
+        // Active: the start may not move, the end not into the past.
+        ((Some(-60), Some(120)), (Some(-1), Some(120)), false),
+        ((Some(-60), Some(120)), (Some(-60), Some(-1)), false),
+        ((Some(-60), Some(120)), (Some(-60), Some(0)), true),
+        ((Some(-60), Some(120)), (Some(-60), Some(180)), true),
+    ];
+    for (i, ((a_start, a_end), (b_start, b_end), want)) in cases.into_iter().enumerate() {
+        let mut a = silence(vec![m("a", "=", "b")], t(a_start), t(a_end));
+        a.updated_at = Some(now - min(60));
+        let b = silence(vec![m("a", "=", "b")], t(b_start), t(b_end));
+        assert_eq!(can_update(&a, &b, now), want, "case {i}");
+    }
+    // Different matchers never update in place.
+    let a = silence(vec![m("a", "=", "b")], t(Some(-60)), t(Some(120)));
+    let b = silence(vec![m("a", "=", "c")], t(Some(-60)), t(Some(180)));
+    assert!(!can_update(&a, &b, now));
 }
