@@ -50,6 +50,10 @@ pub struct StateOptions {
     /// The most notification log entries (0: no limit); beyond it the
     /// least useful are evicted.
     pub max_nflog_entries: usize,
+    /// Whether a silence change or a notification log entry is on disk
+    /// before the call returns (otherwise within sled's flush interval,
+    /// half a second). Alerts are always written in the background.
+    pub sync_writes: bool,
     pub clock: Clock,
 }
 
@@ -60,6 +64,7 @@ impl std::fmt::Debug for StateOptions {
             .field("alerts", &self.alerts)
             .field("silences", &self.silences)
             .field("max_nflog_entries", &self.max_nflog_entries)
+            .field("sync_writes", &self.sync_writes)
             .finish()
     }
 }
@@ -71,6 +76,7 @@ impl Default for StateOptions {
             alerts: AlertsLimits::default(),
             silences: SilenceLimits::default(),
             max_nflog_entries: 1_000_000,
+            sync_writes: true,
             clock: system_clock(),
         }
     }
@@ -91,18 +97,20 @@ impl State {
     pub fn open(path: &Path, options: StateOptions) -> Result<State, OpenError> {
         let db = Db::open(path)?;
         let alerts = Alerts::open(&db, options.alerts, options.clock.clone())?;
-        let silences = Silences::open(
+        let mut silences = Silences::open(
             &db,
             options.retention,
             options.silences,
             options.clock.clone(),
         )?;
-        let nflog = NotificationLog::open(
+        let mut nflog = NotificationLog::open(
             &db,
             options.retention,
             options.max_nflog_entries,
             options.clock,
         )?;
+        silences.sync = options.sync_writes;
+        nflog.sync = options.sync_writes;
         Ok(State {
             db,
             alerts,

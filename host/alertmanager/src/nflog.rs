@@ -85,6 +85,9 @@ pub struct NotificationLog {
     retention: SignedDuration,
     max_entries: usize,
     tree: Option<sled::Tree>,
+    /// Whether each entry is on disk before `log` returns (a lost entry
+    /// means a repeated notification after a crash).
+    pub(crate) sync: bool,
     clock: Clock,
 }
 
@@ -106,6 +109,7 @@ impl NotificationLog {
             retention,
             max_entries,
             tree: None,
+            sync: false,
             clock,
         }
     }
@@ -127,6 +131,7 @@ impl NotificationLog {
             retention,
             max_entries,
             tree: Some(tree),
+            sync: false,
             clock,
         })
     }
@@ -171,6 +176,9 @@ impl NotificationLog {
         };
         if let Some(tree) = &self.tree {
             persist::put(tree, key.as_bytes(), &entry)?;
+            if self.sync {
+                persist::sync(tree)?;
+            }
         }
         st.insert(key, entry);
         self.evict(&mut st)?;

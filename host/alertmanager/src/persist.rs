@@ -168,6 +168,12 @@ pub(crate) fn put<T: Serialize>(
     Ok(())
 }
 
+/// Waits until the tree's changes are on disk.
+pub(crate) fn sync(tree: &sled::Tree) -> Result<(), WriteError> {
+    tree.flush()?;
+    Ok(())
+}
+
 /// Removes one record.
 pub(crate) fn remove(tree: &sled::Tree, key: &[u8]) -> Result<(), WriteError> {
     tree.remove(key)?;

@@ -250,6 +250,8 @@ pub struct Silences {
     retention: SignedDuration,
     limits: SilenceLimits,
     tree: Option<sled::Tree>,
+    /// Whether each change is on disk before the call returns.
+    pub(crate) sync: bool,
     clock: Clock,
 }
 
@@ -280,6 +282,7 @@ impl Silences {
             retention,
             limits,
             tree: None,
+            sync: false,
             clock,
         }
     }
@@ -318,6 +321,7 @@ impl Silences {
             retention,
             limits,
             tree: Some(tree),
+            sync: false,
             clock,
         })
     }
@@ -350,6 +354,9 @@ impl Silences {
         };
         if let Some(tree) = &self.tree {
             persist::put(tree, record.silence.id.as_bytes(), &record)?;
+            if self.sync {
+                persist::sync(tree)?;
+            }
         }
         let added = st
             .insert(
