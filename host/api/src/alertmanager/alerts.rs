@@ -36,7 +36,10 @@ impl Filters {
             Some((_, re)) => Some(anchored(re).map_err(|e| {
                 Box::new(message(
                     StatusCode::BAD_REQUEST,
-                    &format!("failed to parse receiver param: {e}"),
+                    &format!(
+                        "failed to parse receiver param: {}",
+                        super::go_regex_error(re, &e)
+                    ),
                 ))
             })?),
         };
@@ -119,8 +122,13 @@ pub(super) async fn groups(State(backend): State<Am>, RawQuery(query): RawQuery)
         if group.alerts.is_empty() {
             continue;
         }
+        // Upstream's `AlertToOpenAPIAlert`: a muted group's alerts are
+        // suppressed, by its time intervals.
         for alert in &mut group.alerts {
             alert.status.muted_by.clone_from(&group.muted_by);
+            if !group.muted_by.is_empty() {
+                alert.status.state = AlertState::Suppressed;
+            }
         }
         kept.push(group);
     }

@@ -232,6 +232,19 @@ pub(crate) fn anchored(re: &str) -> Result<regex::Regex, regex::Error> {
         .build()
 }
 
+/// A regular expression's error on one line, in the shape of Go's
+/// (`error parsing regexp: <what>: `^(?:<re>)$``; the words of `<what>`
+/// are the regex crate's).
+pub(crate) fn go_regex_error(re: &str, error: &regex::Error) -> String {
+    let text = error.to_string();
+    let what = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("error: "))
+        .unwrap_or(text.as_str());
+    format!("error parsing regexp: {what}: `^(?:{re})$`")
+}
+
 /// Whether a label set passes every filter, as upstream's
 /// `matchFilterLabels`: a matcher on the empty value passes a label that
 /// is absent (`=`, `=~`) or present (`!=`, `!~`).

@@ -26,11 +26,7 @@ pub(super) async fn list(State(backend): State<Am>, RawQuery(query): RawQuery) -
     };
     let mut kept: Vec<Silence> = silences
         .into_iter()
-        .filter(|s| {
-            filters
-                .iter()
-                .all(|f| s.matchers.iter().any(|m| *m == f.matcher))
-        })
+        .filter(|s| filters.iter().all(|f| s.matchers.contains(&f.matcher)))
         .collect();
     sort_silences(&mut kept);
     payload(StatusCode::OK, &kept)
@@ -131,28 +127,32 @@ fn body_error(e: impl std::fmt::Display) -> Response {
     )
 }
 
-fn time(text: &str) -> Result<Timestamp, Response> {
+fn time(text: &str) -> Result<Timestamp, Box<Response>> {
     text.parse()
-        .map_err(|e| body_error(format!("parsing time {text:?} failed: {e}")))
+        .map_err(|e| Box::new(body_error(format!("parsing time {text:?} failed: {e}"))))
 }
 
 /// The spec's checks, in its order: the required fields, then at least
 /// one matcher, then each matcher's required fields.
-fn check(sent: SentSilence) -> Result<PostableSilence, Response> {
-    let comment = sent.comment.ok_or_else(|| required("comment"))?;
-    let created_by = sent.created_by.ok_or_else(|| required("createdBy"))?;
-    let ends_at = time(&sent.ends_at.ok_or_else(|| required("endsAt"))?)?;
-    let sent_matchers = sent.matchers.ok_or_else(|| required("matchers"))?;
+fn check(sent: SentSilence) -> Result<PostableSilence, Box<Response>> {
+    let comment = sent.comment.ok_or_else(|| Box::new(required("comment")))?;
+    let created_by = sent
+        .created_by
+        .ok_or_else(|| Box::new(required("createdBy")))?;
+    let ends_at = time(&sent.ends_at.ok_or_else(|| Box::new(required("endsAt")))?)?;
+    let sent_matchers = sent
+        .matchers
+        .ok_or_else(|| Box::new(required("matchers")))?;
     if sent_matchers.is_empty() {
-        return Err(spec_error(
+        return Err(Box::new(spec_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             612,
             "matchers in body should have at least 1 items",
-        ));
+        )));
     }
     let mut matchers = Vec::with_capacity(sent_matchers.len());
     for (i, m) in sent_matchers.into_iter().enumerate() {
-        let field = |f: &str| required(&format!("matchers.{i}.{f}"));
+        let field = |f: &str| Box::new(required(&format!("matchers.{i}.{f}")));
         matchers.push(Matcher {
             is_regex: m.is_regex.ok_or_else(|| field("isRegex"))?,
             name: m.name.ok_or_else(|| field("name"))?,
@@ -160,7 +160,11 @@ fn check(sent: SentSilence) -> Result<PostableSilence, Response> {
             is_equal: m.is_equal.unwrap_or(true),
         });
     }
-    let starts_at = time(&sent.starts_at.ok_or_else(|| required("startsAt"))?)?;
+    let starts_at = time(
+        &sent
+            .starts_at
+            .ok_or_else(|| Box::new(required("startsAt")))?,
+    )?;
     Ok(PostableSilence {
         id: sent.id.filter(|id| !id.is_empty()),
         matchers,
@@ -178,7 +182,7 @@ pub(super) async fn post(State(backend): State<Am>, body: Bytes) -> Response {
     };
     let silence = match check(sent) {
         Ok(s) => s,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     if silence.starts_at >= silence.ends_at {
         return message(
