@@ -188,3 +188,52 @@ pub(crate) fn before(t: Option<Timestamp>, u: Option<Timestamp>) -> bool {
 pub(crate) fn after(t: Option<Timestamp>, u: Option<Timestamp>) -> bool {
     before(u, t)
 }
+
+/// prometheus/common's `LabelSet.Before`: smaller sets first, then by the
+/// values of the sorted union of names (a set missing a name is first).
+pub fn label_set_before(a: &Labels, b: &Labels) -> bool {
+    if a.len() != b.len() {
+        return a.len() < b.len();
+    }
+    let mut names: Vec<&String> = a.keys().chain(b.keys()).collect();
+    names.sort();
+    for name in names {
+        let Some(av) = a.get(name) else {
+            return true;
+        };
+        let Some(bv) = b.get(name) else {
+            return false;
+        };
+        if av != bv {
+            return av < bv;
+        }
+    }
+    false
+}
+
+/// `AlertSlice`'s order (stable): by `job`, then `instance` (an alert
+/// without the label after one with it), then [`label_set_before`].
+pub fn sort_alerts(alerts: &mut [Alert]) {
+    alerts.sort_by(|x, y| {
+        use std::cmp::Ordering;
+        let less = |x: &Alert, y: &Alert| {
+            for key in ["job", "instance"] {
+                match (x.labels.get(key), y.labels.get(key)) {
+                    (None, None) => continue,
+                    (None, Some(_)) => return false,
+                    (Some(_), None) => return true,
+                    (Some(a), Some(b)) if a != b => return a < b,
+                    _ => {}
+                }
+            }
+            label_set_before(&x.labels, &y.labels)
+        };
+        if less(x, y) {
+            Ordering::Less
+        } else if less(y, x) {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }
+    });
+}

@@ -19,7 +19,10 @@ use std::path::Path;
 
 use jiff::SignedDuration;
 
-pub use alert::{Alert, AlertError, Labels, is_valid_classic_label_name, is_valid_label_name};
+pub use alert::{
+    Alert, AlertError, Labels, is_valid_classic_label_name, is_valid_label_name, label_set_before,
+    sort_alerts,
+};
 pub use alerts::{Alerts, AlertsError, AlertsLimits, SUBSCRIBER_CAPACITY};
 pub use fingerprint::{Fingerprint, fingerprint};
 pub use inhibit::Inhibitor;

@@ -286,3 +286,59 @@ async fn used_from_several_tasks() {
         assert_eq!(a.updated_at, Some(now + min(400 + k)));
     }
 }
+
+/// `TestAlertSliceSort` (upstream's table).
+#[test]
+fn alert_order_as_upstream() {
+    let a1 = Alert::new(labels(&[
+        ("job", "j1"),
+        ("instance", "i1"),
+        ("alertname", "an1"),
+    ]));
+    let a2 = Alert::new(labels(&[
+        ("job", "j1"),
+        ("instance", "i1"),
+        ("alertname", "an2"),
+    ]));
+    let a3 = Alert::new(labels(&[
+        ("job", "j2"),
+        ("instance", "i1"),
+        ("alertname", "an1"),
+    ]));
+    let a4 = Alert::new(labels(&[("alertname", "an1")]));
+    let a5 = Alert::new(labels(&[("alertname", "an2")]));
+    let cases = [
+        (vec![&a2, &a1], vec![&a1, &a2]),
+        (vec![&a3, &a2, &a1], vec![&a1, &a2, &a3]),
+        (vec![&a4, &a2, &a4], vec![&a2, &a4, &a4]),
+        (vec![&a5, &a4], vec![&a4, &a5]),
+    ];
+    for (input, want) in cases {
+        let mut got: Vec<Alert> = input.into_iter().cloned().collect();
+        wasmetheus_alertmanager::sort_alerts(&mut got);
+        let want: Vec<Alert> = want.into_iter().cloned().collect();
+        assert_eq!(got, want);
+    }
+    // LabelSet.Before: fewer labels first; a missing name sorts first.
+    use wasmetheus_alertmanager::label_set_before;
+    assert!(label_set_before(
+        &labels(&[("a", "1")]),
+        &labels(&[("a", "0"), ("b", "0")])
+    ));
+    assert!(!label_set_before(
+        &labels(&[("a", "1")]),
+        &labels(&[("b", "0")])
+    ));
+    assert!(label_set_before(
+        &labels(&[("b", "0")]),
+        &labels(&[("a", "1")])
+    ));
+    assert!(label_set_before(
+        &labels(&[("a", "0")]),
+        &labels(&[("a", "1")])
+    ));
+    assert!(!label_set_before(
+        &labels(&[("a", "0")]),
+        &labels(&[("a", "0")])
+    ));
+}
