@@ -5,6 +5,16 @@
 //! notification log, in snapshot files), everything including the active
 //! alerts is written through to one sled database ([`State::open`]) and
 //! survives a restart.
+//!
+//! How the parts fit (what the dispatcher and the API wire up): received
+//! alerts are [`Alert::prepare`]d and [`Alert::validate`]d, then
+//! [`Alerts::put`]; the dispatcher and the [`Inhibitor`] follow
+//! [`Alerts::subscribe`] (the inhibitor by [`Inhibitor::observe`]); the
+//! [`Silencer`] and [`Inhibitor::mutes_marking`] record each alert's
+//! status in a [`Marker`] for the API; alerts removed by [`Alerts::gc`]
+//! are forgotten by [`Marker::delete`] and [`Inhibitor::gc`];
+//! [`State::run_maintenance`] collects on `--data.maintenance-interval`
+//! and `--alerts.gc-interval`.
 
 mod alert;
 mod alerts;
