@@ -382,6 +382,24 @@ impl Silences {
         self.version.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    fn check_raw_size(&self, s: &Silence) -> Result<(), SilenceError> {
+        let limit = self.limits.max_silence_bytes;
+        let text = |m: &Labels| m.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        let size = s
+            .matchers
+            .iter()
+            .map(|m| m.name.len() + m.pattern.len())
+            .sum::<usize>()
+            + s.id.len()
+            + s.created_by.len()
+            + s.comment.len()
+            + text(&s.annotations);
+        if limit > 0 && size > limit {
+            return Err(SilenceError::TooLarge { size, limit });
+        }
+        Ok(())
+    }
+
     fn check_size(&self, s: &Silence) -> Result<(), SilenceError> {
         let limit = self.limits.max_silence_bytes;
         if limit == 0 {
@@ -403,6 +421,9 @@ impl Silences {
         if sil.starts_at.is_none() {
             sil.starts_at = Some(now);
         }
+        // A silence far beyond the size limit is refused before its
+        // expressions are compiled.
+        self.check_raw_size(&sil)?;
         let matchers = validate_silence(&sil).map_err(SilenceError::Invalid)?;
         let prev = match st.get(&sil.id) {
             Some(e) => Some(e.silence.clone()),

@@ -573,3 +573,24 @@ fn can_update_as_upstream() {
     let b = silence(vec![m("a", "=", "c")], t(Some(-60)), t(Some(180)));
     assert!(!can_update(&a, &b, now));
 }
+
+/// A huge regular expression is refused by size before it is compiled.
+#[test]
+fn huge_patterns_refused_before_compiling() {
+    let clock = MockClock::start();
+    let s = store(&clock);
+    let pattern = "(a|b)*c".repeat(2_000_000);
+    let start = std::time::Instant::now();
+    let err = s
+        .set(silence(
+            vec![m("a", "=~", &pattern)],
+            None,
+            Some(clock.now() + min(1)),
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(err, SilenceError::TooLarge { limit: 1048576, .. }),
+        "{err}"
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
+}
