@@ -26,6 +26,7 @@ mod persist;
 mod silence;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use jiff::SignedDuration;
 
@@ -99,9 +100,9 @@ impl Default for StateOptions {
 #[derive(Debug)]
 pub struct State {
     pub db: Db,
-    pub alerts: Alerts,
-    pub silences: Silences,
-    pub nflog: NotificationLog,
+    pub alerts: Arc<Alerts>,
+    pub silences: Arc<Silences>,
+    pub nflog: Arc<NotificationLog>,
 }
 
 impl State {
@@ -126,9 +127,9 @@ impl State {
         nflog.sync = options.sync_writes;
         Ok(State {
             db,
-            alerts,
-            silences,
-            nflog,
+            alerts: Arc::new(alerts),
+            silences: Arc::new(silences),
+            nflog: Arc::new(nflog),
         })
     }
 
@@ -136,7 +137,7 @@ impl State {
     /// `interval`, and resolved alerts every `alerts_interval`, until the
     /// task is dropped.
     pub async fn run_maintenance(
-        self: std::sync::Arc<Self>,
+        self: Arc<Self>,
         interval: std::time::Duration,
         alerts_interval: std::time::Duration,
     ) {
