@@ -10,7 +10,7 @@ use super::{
 use crate::types::alertmanager::{Alert, AlertState, LabelSet, PostableAlert};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use jiff::Timestamp;
 
@@ -160,9 +160,7 @@ fn sent_time(text: Option<&str>) -> Result<Option<Timestamp>, String> {
     match text {
         None | Some("") => Ok(None),
         Some(text) => {
-            let t: Timestamp = text
-                .parse()
-                .map_err(|e| format!("parsing time {text:?} failed: {e}"))?;
+            let t = super::parse_time(text)?;
             Ok((!is_go_zero(t)).then_some(t))
         }
     }
@@ -185,9 +183,14 @@ fn validate(alert: &PostableAlert) -> Result<(), String> {
     Ok(())
 }
 
-pub(super) async fn post(State(backend): State<Am>, body: Bytes) -> Response {
-    let sent: Vec<Sent> = match serde_json::from_slice(&body) {
-        Ok(sent) => sent,
+pub(super) async fn post(State(backend): State<Am>, headers: HeaderMap, body: Bytes) -> Response {
+    let body = match super::json_body(&headers, &body, "alerts") {
+        Ok(body) => body,
+        Err(answer) => return *answer,
+    };
+    // `null` is no alerts, as Go reads it.
+    let sent: Vec<Sent> = match serde_json::from_slice::<Option<Vec<Sent>>>(body) {
+        Ok(sent) => sent.unwrap_or_default(),
         Err(e) => {
             return spec_error(
                 StatusCode::BAD_REQUEST,

@@ -21,9 +21,9 @@ use crate::types::alertmanager::{
 };
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use jiff::Timestamp;
 use std::sync::Arc;
 
@@ -89,18 +89,103 @@ pub(crate) type Am = Arc<dyn AlertmanagerBackend>;
 /// built-in mode next to [`crate::router`], or alone).
 pub fn router_v2(backend: Arc<dyn AlertmanagerBackend>) -> Router {
     Router::new()
-        .route("/api/v2/status", get(status))
-        .route("/api/v2/receivers", get(receivers))
-        .route("/api/v2/alerts", get(alerts::get).post(alerts::post))
-        .route("/api/v2/alerts/groups", get(alerts::groups))
-        .route("/api/v2/silences", get(silences::list).post(silences::post))
+        .route("/api/v2/status", get(status).fallback(not_allowed("[GET]")))
+        .route(
+            "/api/v2/receivers",
+            get(receivers).fallback(not_allowed("[GET]")),
+        )
+        .route(
+            "/api/v2/alerts",
+            get(alerts::get)
+                .post(alerts::post)
+                .fallback(not_allowed("[POST,GET]")),
+        )
+        .route(
+            "/api/v2/alerts/groups",
+            get(alerts::groups).fallback(not_allowed("[GET]")),
+        )
+        .route(
+            "/api/v2/silences",
+            get(silences::list)
+                .post(silences::post)
+                .fallback(not_allowed("[POST,GET]")),
+        )
         .route(
             "/api/v2/silence/{id}",
-            get(silences::get_one).delete(silences::delete),
+            get(silences::get_one)
+                .delete(silences::delete)
+                .fallback(not_allowed("[GET,DELETE]")),
         )
+        .route("/api/v2/{*rest}", any(not_found))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_V2_BODY))
         .layer(axum::middleware::map_response(explain_body_limit))
         .with_state(backend)
+}
+
+/// go-swagger's answer to a method the path does not serve.
+fn not_allowed(
+    allowed: &'static str,
+) -> impl Fn(Method) -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
+    move |method: Method| {
+        std::future::ready(spec_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            405,
+            &format!("method {method} is not allowed, but {allowed} are"),
+        ))
+    }
+}
+
+/// go-swagger's answer to a path under `/api/v2/` it does not serve.
+async fn not_found(uri: Uri) -> Response {
+    spec_error(
+        StatusCode::NOT_FOUND,
+        404,
+        &format!("path {} was not found", uri.path()),
+    )
+}
+
+/// The body of a POST as go-openapi reads it: `None` when empty (the
+/// spec's "`<what>` in body is required"); one with a media type other
+/// than JSON is refused with 415.
+pub(crate) fn json_body<'a>(
+    headers: &HeaderMap,
+    body: &'a [u8],
+    what: &str,
+) -> Result<&'a [u8], Box<Response>> {
+    if body.is_empty() {
+        return Err(Box::new(spec_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            602,
+            &format!("{what} in body is required"),
+        )));
+    }
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = media_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(Box::new(spec_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            415,
+            &format!("unsupported media type {media_type:?}, only [application/json] are allowed"),
+        )));
+    }
+    Ok(body)
+}
+
+/// A time of a posted body, as go-openapi's `strfmt.DateTime` reads
+/// them: RFC 3339 (any fraction, any offset), or without an offset (UTC).
+pub(crate) fn parse_time(text: &str) -> Result<Timestamp, String> {
+    let with_offset = text.parse::<Timestamp>();
+    with_offset
+        .or_else(|e| {
+            text.parse::<jiff::civil::DateTime>()
+                .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC))
+                .map(|z| z.timestamp())
+                .map_err(|_| e)
+        })
+        .map_err(|e| format!("parsing time {text:?} failed: {e}"))
 }
 
 async fn explain_body_limit(response: Response) -> Response {

@@ -7,7 +7,7 @@ use super::{Am, empty, filter_param, message, payload, query_pairs, spec_error};
 use crate::types::alertmanager::{Matcher, PostableSilence, Silence, SilenceState};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use jiff::Timestamp;
 
@@ -97,7 +97,7 @@ struct SentMatcher {
     is_equal: Option<bool>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 struct SentSilence {
     #[serde(default)]
     id: Option<String>,
@@ -128,8 +128,7 @@ fn body_error(e: impl std::fmt::Display) -> Response {
 }
 
 fn time(text: &str) -> Result<Timestamp, Box<Response>> {
-    text.parse()
-        .map_err(|e| Box::new(body_error(format!("parsing time {text:?} failed: {e}"))))
+    super::parse_time(text).map_err(|e| Box::new(body_error(e)))
 }
 
 /// The spec's checks, in its order: the required fields, then at least
@@ -175,9 +174,14 @@ fn check(sent: SentSilence) -> Result<PostableSilence, Box<Response>> {
     })
 }
 
-pub(super) async fn post(State(backend): State<Am>, body: Bytes) -> Response {
-    let sent: SentSilence = match serde_json::from_slice(&body) {
-        Ok(sent) => sent,
+pub(super) async fn post(State(backend): State<Am>, headers: HeaderMap, body: Bytes) -> Response {
+    let body = match super::json_body(&headers, &body, "silence") {
+        Ok(body) => body,
+        Err(answer) => return *answer,
+    };
+    // `null` is a silence without fields, as Go reads it.
+    let sent = match serde_json::from_slice::<Option<SentSilence>>(body) {
+        Ok(sent) => sent.unwrap_or_default(),
         Err(e) => return body_error(e),
     };
     let silence = match check(sent) {

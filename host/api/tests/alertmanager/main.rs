@@ -28,10 +28,21 @@ pub async fn send(
     uri: &str,
     body: &str,
 ) -> Answer {
+    send_typed(backend, method, uri, "application/json", body).await
+}
+
+/// [`send`] with another `Content-Type`.
+pub async fn send_typed(
+    backend: Arc<dyn AlertmanagerBackend>,
+    method: &str,
+    uri: &str,
+    content_type: &str,
+    body: &str,
+) -> Answer {
     let request = Request::builder()
         .method(method)
         .uri(uri)
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, content_type)
         .body(Body::from(body.to_owned()))
         .expect("a request");
     let response = wasmetheus_api::router_v2(backend)
@@ -502,4 +513,76 @@ async fn post_silences() {
     expect![[r#"
         PostableSilence { id: None, matchers: [Matcher { is_equal: true, is_regex: false, name: "alertname", value: "A" }], starts_at: 2026-01-01T00:00:00Z, ends_at: 2026-01-02T00:00:00.123456Z, created_by: "me", comment: "c" }
         PostableSilence { id: None, matchers: [Matcher { is_equal: false, is_regex: true, name: "a", value: "b.*" }], starts_at: 2026-01-01T00:00:00Z, ends_at: 2026-01-02T00:00:00.123456Z, created_by: "me", comment: "c" }"#]].assert_eq(&set.join("\n"));
+}
+
+#[tokio::test]
+async fn bodies_media_types_paths_and_methods() {
+    let backend = fake();
+    let mut got = String::new();
+    for (method, uri, content_type, body) in [
+        (
+            "POST",
+            "/api/v2/alerts",
+            "application/x-www-form-urlencoded",
+            "[]",
+        ),
+        ("POST", "/api/v2/silences", "text/plain", "{}"),
+        (
+            "POST",
+            "/api/v2/alerts",
+            "Application/JSON; charset=utf-8",
+            "null",
+        ),
+        ("POST", "/api/v2/alerts", "", ""),
+        ("POST", "/api/v2/silences", "application/json", ""),
+        ("POST", "/api/v2/silences", "application/json", "null"),
+        (
+            "POST",
+            "/api/v2/alerts",
+            "application/json",
+            r#"[{"labels":{"a":"b"},"startsAt":"2026-01-01T00:00:00","endsAt":"2026-01-01T01:00:00.25"}]"#,
+        ),
+        ("PUT", "/api/v2/alerts", "application/json", ""),
+        ("PATCH", "/api/v2/silence/x", "application/json", ""),
+        ("DELETE", "/api/v2/status", "application/json", ""),
+        ("GET", "/api/v2/foo/bar", "application/json", ""),
+    ] {
+        let answer = send_typed(backend.clone(), method, uri, content_type, body).await;
+        got.push_str(&format!(
+            "{method} {uri} ({content_type}) {body}\n=> {} {}\n",
+            answer.status, answer.body
+        ));
+    }
+    expect![[r#"
+        POST /api/v2/alerts (application/x-www-form-urlencoded) []
+        => 415 {"code":415,"message":"unsupported media type \"application/x-www-form-urlencoded\", only [application/json] are allowed"}
+        POST /api/v2/silences (text/plain) {}
+        => 415 {"code":415,"message":"unsupported media type \"text/plain\", only [application/json] are allowed"}
+        POST /api/v2/alerts (Application/JSON; charset=utf-8) null
+        => 200 
+        POST /api/v2/alerts () 
+        => 422 {"code":602,"message":"alerts in body is required"}
+        POST /api/v2/silences (application/json) 
+        => 422 {"code":602,"message":"silence in body is required"}
+        POST /api/v2/silences (application/json) null
+        => 422 {"code":602,"message":"comment in body is required"}
+        POST /api/v2/alerts (application/json) [{"labels":{"a":"b"},"startsAt":"2026-01-01T00:00:00","endsAt":"2026-01-01T01:00:00.25"}]
+        => 200 
+        PUT /api/v2/alerts (application/json) 
+        => 405 {"code":405,"message":"method PUT is not allowed, but [POST,GET] are"}
+        PATCH /api/v2/silence/x (application/json) 
+        => 405 {"code":405,"message":"method PATCH is not allowed, but [GET,DELETE] are"}
+        DELETE /api/v2/status (application/json) 
+        => 405 {"code":405,"message":"method DELETE is not allowed, but [GET] are"}
+        GET /api/v2/foo/bar (application/json) 
+        => 404 {"code":404,"message":"path /api/v2/foo/bar was not found"}
+    "#]].assert_eq(&got);
+    let posted: Vec<String> = backend
+        .posted
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|a| format!("{} {}", a.starts_at, a.ends_at))
+        .collect();
+    expect!["2026-01-01T00:00:00Z 2026-01-01T01:00:00.25Z"].assert_eq(&posted.join("\n"));
 }

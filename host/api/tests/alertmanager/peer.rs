@@ -97,6 +97,20 @@ fn without_muted_by(value: &mut Value) {
     }
 }
 
+/// A 405's list of allowed methods sorted: go-swagger lists them in map
+/// order, which varies between answers.
+fn sort_allowed(body: &str) -> String {
+    let Some((head, rest)) = body.split_once(", but [") else {
+        return body.to_owned();
+    };
+    let Some((list, tail)) = rest.split_once(']') else {
+        return body.to_owned();
+    };
+    let mut methods: Vec<&str> = list.split(',').collect();
+    methods.sort_unstable();
+    format!("{head}, but [{}]{tail}", methods.join(","))
+}
+
 fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
@@ -219,6 +233,17 @@ async fn answers_have_alertmanager_0_25_shapes() {
         ("GET", "/api/v2/alerts/groups?filter=foo", ""),
         ("GET", "/api/v2/silences?filter=foo", ""),
         ("GET", "/api/v2/silence/xyz", ""),
+        ("PUT", "/api/v2/alerts", ""),
+        (
+            "PUT",
+            "/api/v2/silence/00000000-0000-0000-0000-000000000000",
+            "",
+        ),
+        ("POST", "/api/v2/receivers", ""),
+        ("GET", "/api/v2/foo", ""),
+        ("POST", "/api/v2/alerts", ""),
+        ("POST", "/api/v2/silences", ""),
+        ("POST", "/api/v2/silences", "null"),
         ("DELETE", "/api/v2/silence/xyz", ""),
         (
             "GET",
@@ -254,8 +279,8 @@ async fn answers_have_alertmanager_0_25_shapes() {
         let (status, their_body) = theirs(method, path, body);
         let answer = send(Arc::clone(&ours), method, path, body).await;
         assert_eq!(
-            (answer.status, answer.body.as_str()),
-            (status, their_body.as_str()),
+            (answer.status, sort_allowed(&answer.body)),
+            (status, sort_allowed(&their_body)),
             "{method} {path} {body}"
         );
     }
