@@ -21,7 +21,6 @@ struct Filters {
     active: bool,
     silenced: bool,
     inhibited: bool,
-    unprocessed: bool,
 }
 
 impl Filters {
@@ -49,23 +48,18 @@ impl Filters {
             active: bool_param(&pairs, "active", true),
             silenced: bool_param(&pairs, "silenced", true),
             inhibited: bool_param(&pairs, "inhibited", true),
-            unprocessed: bool_param(&pairs, "unprocessed", true),
         };
         Ok((filters, bool_param(&pairs, "muted", true)))
     }
 
-    /// Upstream's `alertFilter`, plus `unprocessed`, which 0.34 accepts
-    /// but does not apply: unprocessed alerts are left out only when it is
-    /// false (so the default answers are the same).
+    /// Upstream's `alertFilter` (`unprocessed` is accepted but, as in
+    /// 0.34, not applied).
     fn keeps(&self, alert: &Alert, now: Timestamp) -> bool {
         if alert.ends_at < now {
             return false;
         }
         let status = &alert.status;
         if !self.active && status.state == AlertState::Active {
-            return false;
-        }
-        if !self.unprocessed && status.state == AlertState::Unprocessed {
             return false;
         }
         if !self.silenced && !status.silenced_by.is_empty() {

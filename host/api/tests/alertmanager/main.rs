@@ -3,6 +3,7 @@
 //! body bytes), as transcripts of requests and answers; `peer.rs`
 //! compares the answers' shapes with Debian's Alertmanager 0.25.
 
+mod amtool;
 mod fake;
 mod peer;
 
@@ -163,7 +164,7 @@ async fn alerts_filters() {
         (newline)
         GET /api/v2/alerts?silenced=false&inhibited=false&unprocessed=false
         => 200 application/json
-        [{"annotations":{"summary":"<b>&</b>"},"endsAt":"2026-01-01T00:05:00.000Z","fingerprint":"f000000000000002","receivers":[{"name":"pager"},{"name":"team"}],"startsAt":"2025-12-31T23:00:00.123Z","status":{"inhibitedBy":[],"mutedBy":[],"silencedBy":[],"state":"active"},"updatedAt":"2025-12-31T23:59:00.000Z","labels":{"alertname":"Disk","severity":"page"}}]
+        [{"annotations":{"summary":"<b>&</b>"},"endsAt":"2026-01-01T00:05:00.000Z","fingerprint":"d000000000000004","receivers":[{"name":"team"}],"startsAt":"2025-12-31T23:00:00.123Z","status":{"inhibitedBy":[],"mutedBy":[],"silencedBy":[],"state":"unprocessed"},"updatedAt":"2025-12-31T23:59:00.000Z","labels":{"alertname":"New"}},{"annotations":{"summary":"<b>&</b>"},"endsAt":"2026-01-01T00:05:00.000Z","fingerprint":"f000000000000002","receivers":[{"name":"pager"},{"name":"team"}],"startsAt":"2025-12-31T23:00:00.123Z","status":{"inhibitedBy":[],"mutedBy":[],"silencedBy":[],"state":"active"},"updatedAt":"2025-12-31T23:59:00.000Z","labels":{"alertname":"Disk","severity":"page"}}]
         (newline)
         GET /api/v2/alerts?filter=alertname%3DUp&filter=job!%3D%22node%22
         => 200 application/json
