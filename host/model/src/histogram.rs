@@ -33,6 +33,72 @@ impl CounterResetHint {
 /// The schema of native histograms with custom bucket bounds (NHCB).
 pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
 
+/// The coarsest exponential schema (Prometheus' `ExponentialSchemaMin`).
+pub const EXPONENTIAL_SCHEMA_MIN: i32 = -4;
+
+/// The finest exponential schema (Prometheus' `ExponentialSchemaMax`).
+pub const EXPONENTIAL_SCHEMA_MAX: i32 = 8;
+
+/// The most bucket indexes one side (positive or negative) of a histogram
+/// may span, empty buckets in between included: 2^16. Prometheus has no
+/// such bound, but its span encoding makes a sparse layout cheap, while the
+/// dense runs here cost memory for every index between the first and the
+/// last bucket; real histograms stay far below it (schema 8 covers the
+/// whole float range in about 2^19 indexes, and scrapes are capped at 160
+/// buckets by default).
+pub const MAX_BUCKET_SPAN: usize = 1 << 16;
+
+/// Why a histogram, or an operation on two of them, is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HistogramError {
+    /// Prometheus' `InvalidSchemaError`.
+    #[error(
+        "histogram has an invalid schema, which must be between {EXPONENTIAL_SCHEMA_MIN} and \
+         {EXPONENTIAL_SCHEMA_MAX} for exponential buckets, or {CUSTOM_BUCKETS_SCHEMA} for \
+         custom buckets, got schema {0}"
+    )]
+    InvalidSchema(i32),
+    /// Prometheus' `ErrHistogramsIncompatibleSchema`.
+    #[error(
+        "cannot apply this operation on histograms with a mix of exponential and custom bucket schemas"
+    )]
+    IncompatibleSchema,
+    /// The buckets of one side span more than [`MAX_BUCKET_SPAN`] indexes.
+    #[error("histogram buckets span {0} bucket indexes, more than the limit of {MAX_BUCKET_SPAN}")]
+    TooManyBuckets(u64),
+    /// A bucket index past the 32-bit range Prometheus' spans can hold.
+    #[error("histogram bucket index {0} is out of the 32-bit range")]
+    IndexOutOfRange(i64),
+}
+
+/// Whether `schema` is one Prometheus accepts (`histogram.IsValidSchema`).
+pub fn validate_schema(schema: i32) -> Result<(), HistogramError> {
+    if schema == CUSTOM_BUCKETS_SCHEMA
+        || (EXPONENTIAL_SCHEMA_MIN..=EXPONENTIAL_SCHEMA_MAX).contains(&schema)
+    {
+        Ok(())
+    } else {
+        Err(HistogramError::InvalidSchema(schema))
+    }
+}
+
+/// Checks one side's run of `len` buckets starting at index `offset`: at
+/// most [`MAX_BUCKET_SPAN`] of them, the last index within `i32`.
+fn validate_run(offset: i32, len: usize) -> Result<(), HistogramError> {
+    let len = u64::try_from(len).unwrap_or(u64::MAX);
+    if len > MAX_BUCKET_SPAN as u64 {
+        return Err(HistogramError::TooManyBuckets(len));
+    }
+    if len > 0 {
+        // Both terms are small enough that the sum cannot overflow i64.
+        let last = i64::from(offset) + len as i64 - 1;
+        if i32::try_from(last).is_err() {
+            return Err(HistogramError::IndexOutOfRange(last));
+        }
+    }
+    Ok(())
+}
+
 /// A float native histogram in the shape of the `{{…}}` test notation:
 /// dense runs of absolute bucket counts starting at an index, instead of
 /// Prometheus' spans, since only parsing and comparison are needed so far.
@@ -58,6 +124,21 @@ impl FloatHistogram {
     /// Whether this is a histogram with custom bucket bounds.
     pub fn uses_custom_buckets(&self) -> bool {
         self.schema == CUSTOM_BUCKETS_SCHEMA
+    }
+
+    /// Checks what the notation can spell wrong: a schema Prometheus
+    /// refuses, more than [`MAX_BUCKET_SPAN`] buckets on a side, a bucket
+    /// index past the 32-bit range.
+    pub fn validate(&self) -> Result<(), HistogramError> {
+        validate_schema(self.schema)?;
+        validate_run(self.offset, self.positive.len())?;
+        validate_run(self.n_offset, self.negative.len())
+    }
+
+    /// How many buckets the histogram holds (its dense runs and custom
+    /// bounds): the measure of its size for input limits.
+    pub fn bucket_count(&self) -> usize {
+        self.positive.len() + self.negative.len() + self.custom_values.len()
     }
 
     /// The non-empty positive buckets as `(index, count)`: the layout that
@@ -117,8 +198,20 @@ impl FloatHistogram {
 
     /// `self + other` (or `self - other` when `negate`), bucket by bucket,
     /// as the `{{A}}+{{B}}xN` load notation needs. A finer schema is first
-    /// reduced to the coarser one, like Prometheus does.
-    pub fn add(&self, other: &FloatHistogram, negate: bool) -> FloatHistogram {
+    /// reduced to the coarser one, like Prometheus does. Refused like
+    /// Prometheus' `Add`/`Sub` when a schema is invalid or custom buckets
+    /// meet exponential ones; refused too when the result's buckets would
+    /// span more than [`MAX_BUCKET_SPAN`] indexes.
+    pub fn add(
+        &self,
+        other: &FloatHistogram,
+        negate: bool,
+    ) -> Result<FloatHistogram, HistogramError> {
+        validate_schema(self.schema)?;
+        validate_schema(other.schema)?;
+        if self.uses_custom_buckets() != other.uses_custom_buckets() {
+            return Err(HistogramError::IncompatibleSchema);
+        }
         let sign = if negate { -1.0 } else { 1.0 };
         let schema = self.schema.min(other.schema);
         let mut out = FloatHistogram {
@@ -135,7 +228,7 @@ impl FloatHistogram {
             let mut map = std::collections::BTreeMap::new();
             for (buckets, from, factor) in [(a, a_schema, 1.0), (b, b_schema, sign)] {
                 for (i, c) in buckets {
-                    *map.entry(reduce_index(i, from, schema)).or_insert(0.0) += factor * c;
+                    *map.entry(reduce_index(i, from, schema)?).or_insert(0.0) += factor * c;
                 }
             }
             dense(map)
@@ -145,43 +238,59 @@ impl FloatHistogram {
             self.schema,
             other.positive_buckets(),
             other.schema,
-        );
+        )?;
         (out.n_offset, out.negative) = merge(
             self.negative_buckets(),
             self.schema,
             other.negative_buckets(),
             other.schema,
-        );
-        out
+        )?;
+        Ok(out)
     }
 }
 
 /// The index at schema `to` of the bucket `index` at schema `from`
-/// (`from >= to`); custom buckets are never reduced.
-fn reduce_index(index: i32, from: i32, to: i32) -> i32 {
+/// (`from >= to`, both valid schemas); custom buckets are never reduced.
+/// Prometheus' `targetIdx`, computed in 64 bits so `index - 1` cannot
+/// overflow.
+fn reduce_index(index: i32, from: i32, to: i32) -> Result<i32, HistogramError> {
     if from == to || from == CUSTOM_BUCKETS_SCHEMA {
-        return index;
+        return Ok(index);
     }
-    ((index - 1) >> (from - to)) + 1
+    let shift = from
+        .checked_sub(to)
+        .filter(|s| (0..=EXPONENTIAL_SCHEMA_MAX - EXPONENTIAL_SCHEMA_MIN).contains(s))
+        .ok_or(HistogramError::IncompatibleSchema)?;
+    let reduced = ((i64::from(index) - 1) >> shift) + 1;
+    i32::try_from(reduced).map_err(|_| HistogramError::IndexOutOfRange(reduced))
 }
 
+/// The non-zero counts of a dense run as `(index, count)`; indexes past
+/// `i32` (only reachable by building a histogram by hand, as
+/// [`FloatHistogram::validate`] refuses them) are dropped, not wrapped.
 fn compact(offset: i32, counts: &[f64]) -> Vec<(i32, f64)> {
-    (offset..)
+    (i64::from(offset)..)
         .zip(counts.iter().copied())
         .filter(|&(_, c)| c != 0.0)
+        .map_while(|(i, c)| i32::try_from(i).ok().map(|i| (i, c)))
         .collect()
 }
 
-/// Sparse `(index → count)` back to an offset and a dense run.
-fn dense(map: std::collections::BTreeMap<i32, f64>) -> (i32, Vec<f64>) {
-    let Some((&first, _)) = map.first_key_value() else {
-        return (0, Vec::new());
+/// Sparse `(index → count)` back to an offset and a dense run, refused
+/// when the run would span more than [`MAX_BUCKET_SPAN`] indexes.
+fn dense(map: std::collections::BTreeMap<i32, f64>) -> Result<(i32, Vec<f64>), HistogramError> {
+    let (Some((&first, _)), Some((&last, _))) = (map.first_key_value(), map.last_key_value())
+    else {
+        return Ok((0, Vec::new()));
     };
-    let last = *map.last_key_value().map(|(k, _)| k).unwrap_or(&first);
+    let span = (i64::from(last) - i64::from(first) + 1).unsigned_abs();
+    if span > MAX_BUCKET_SPAN as u64 {
+        return Err(HistogramError::TooManyBuckets(span));
+    }
     let counts = (first..=last)
         .map(|i| map.get(&i).copied().unwrap_or(0.0))
         .collect();
-    (first, counts)
+    Ok((first, counts))
 }
 
 /// Renders the histogram in the `{{…}}` notation of the scripted tests,
@@ -318,7 +427,10 @@ mod tests {
             ..b.clone()
         };
         assert!(!a.matches(&c, false));
-        assert_eq!(a.add(&a, false).to_string(), "{{count:6 buckets:[2 4]}}");
+        assert_eq!(
+            a.add(&a, false).map(|h| h.to_string()),
+            Ok("{{count:6 buckets:[2 4]}}".into())
+        );
         // Schema 1 buckets 1 and 2 fold into schema 0 bucket 1.
         let fine = FloatHistogram {
             schema: 1,
@@ -326,7 +438,10 @@ mod tests {
             positive: vec![1.0, 1.0],
             ..FloatHistogram::default()
         };
-        assert_eq!(a.add(&fine, true).to_string(), "{{count:3 buckets:[1 0]}}");
+        assert_eq!(
+            a.add(&fine, true).map(|h| h.to_string()),
+            Ok("{{count:3 buckets:[1 0]}}".into())
+        );
     }
 
     #[test]
@@ -346,5 +461,96 @@ mod tests {
             h.mul(-2.0).to_string(),
             "{{schema:1 count:-6 sum:-3 z_bucket_w:0.5 z_bucket:-2 offset:-1 buckets:[-2 -0 -2] counter_reset_hint:not_reset}}"
         );
+    }
+
+    fn exp(schema: i32, offset: i32, positive: Vec<f64>) -> FloatHistogram {
+        FloatHistogram {
+            schema,
+            offset,
+            positive,
+            ..FloatHistogram::default()
+        }
+    }
+
+    #[test]
+    fn schemas_outside_prometheus_range_are_refused() {
+        for schema in [-53, -4, 0, 8] {
+            assert_eq!(validate_schema(schema), Ok(()), "{schema}");
+        }
+        for schema in [-54, -52, -5, 9, 61, i32::MIN, i32::MAX] {
+            assert_eq!(
+                validate_schema(schema),
+                Err(HistogramError::InvalidSchema(schema))
+            );
+        }
+        assert_eq!(
+            HistogramError::InvalidSchema(9).to_string(),
+            "histogram has an invalid schema, which must be between -4 and 8 for exponential \
+             buckets, or -53 for custom buckets, got schema 9"
+        );
+        // Before, schema 61 against schema 0 shifted an i32 by 61.
+        assert_eq!(
+            exp(61, 0, vec![1.0]).add(&exp(0, 0, vec![1.0]), false),
+            Err(HistogramError::InvalidSchema(61))
+        );
+    }
+
+    #[test]
+    fn custom_buckets_do_not_mix_with_exponential_ones() {
+        let custom = FloatHistogram {
+            custom_values: vec![1.0, 2.0],
+            ..exp(CUSTOM_BUCKETS_SCHEMA, 0, vec![1.0, 1.0])
+        };
+        let exponential = exp(0, 5, vec![1.0]);
+        assert_eq!(
+            exponential.add(&custom, false),
+            Err(HistogramError::IncompatibleSchema)
+        );
+        assert_eq!(
+            custom.add(&exponential, true),
+            Err(HistogramError::IncompatibleSchema)
+        );
+        assert_eq!(
+            custom.add(&custom, false).map(|h| h.positive),
+            Ok(vec![2.0, 2.0])
+        );
+    }
+
+    #[test]
+    fn extreme_offsets_do_not_overflow() {
+        let low = exp(1, i32::MIN, vec![1.0]);
+        let got = low.add(&exp(0, 0, vec![]), false).expect("reduced");
+        assert_eq!(got.positive_buckets(), vec![(-(1 << 30), 1.0)]);
+        let high = exp(0, i32::MAX, vec![1.0]);
+        assert_eq!(high.positive_buckets(), vec![(i32::MAX, 1.0)]);
+        assert_eq!(
+            high.add(&high, false).map(|h| h.positive_buckets()),
+            Ok(vec![(i32::MAX, 2.0)])
+        );
+        // A run reaching past i32::MAX is refused, not wrapped.
+        assert_eq!(
+            exp(0, i32::MAX, vec![1.0, 1.0]).validate(),
+            Err(HistogramError::IndexOutOfRange(i64::from(i32::MAX) + 1))
+        );
+        assert_eq!(exp(0, i32::MAX, vec![0.0, 1.0]).positive_buckets(), vec![]);
+    }
+
+    #[test]
+    fn bucket_spans_are_bounded() {
+        // Two buckets four billion indexes apart would need 32 GB dense.
+        let far = exp(0, -2_000_000_000, vec![1.0]).add(&exp(0, 2_000_000_000, vec![1.0]), false);
+        assert_eq!(far, Err(HistogramError::TooManyBuckets(4_000_000_001)));
+        let edge = exp(0, 0, vec![1.0]).add(&exp(0, MAX_BUCKET_SPAN as i32 - 1, vec![1.0]), false);
+        assert_eq!(edge.map(|h| h.positive.len()), Ok(MAX_BUCKET_SPAN));
+        let past = exp(0, 0, vec![1.0]).add(&exp(0, MAX_BUCKET_SPAN as i32, vec![1.0]), false);
+        assert_eq!(
+            past,
+            Err(HistogramError::TooManyBuckets(MAX_BUCKET_SPAN as u64 + 1))
+        );
+        assert_eq!(
+            exp(0, 0, vec![1.0; MAX_BUCKET_SPAN + 1]).validate(),
+            Err(HistogramError::TooManyBuckets(MAX_BUCKET_SPAN as u64 + 1))
+        );
+        assert_eq!(exp(0, 0, vec![1.0; MAX_BUCKET_SPAN]).validate(), Ok(()));
     }
 }
