@@ -49,6 +49,12 @@ type Configs = BTreeMap<(String, String), String>;
 pub struct Discovered {
     groups: Arc<Mutex<BTreeMap<String, BySource>>>,
     configs: Arc<Mutex<Configs>>,
+    /// Bumped by each (re)start of the sources, under `groups`' lock.
+    generation: Arc<AtomicU64>,
+    /// The generation the sources holding this handle were started in
+    /// (`None`: not a source's handle); a source of an older generation,
+    /// stopped but not yet ended, changes nothing.
+    started_in: Option<u64>,
 }
 
 impl Discovered {
@@ -61,9 +67,24 @@ impl Discovered {
             .unwrap_or_default()
     }
 
-    /// Replaces one source's groups; whether anything changed.
+    /// The handle the sources started now write through.
+    fn for_sources(&self) -> Discovered {
+        Discovered {
+            started_in: Some(self.generation.load(Ordering::SeqCst)),
+            ..self.clone()
+        }
+    }
+
+    /// Replaces one source's groups; whether anything changed. A source of
+    /// an earlier start changes nothing (its task may outlive its abort).
     fn set(&self, job: &str, source: &str, groups: Vec<TargetGroup>) -> bool {
         let mut all = self.groups.lock();
+        if self
+            .started_in
+            .is_some_and(|g| g != self.generation.load(Ordering::SeqCst))
+        {
+            return false;
+        }
         let sources = all.entry(job.to_owned()).or_default();
         if sources.get(source) == Some(&groups) {
             return false;
@@ -92,6 +113,7 @@ impl Discovered {
         }
         groups.retain(|_, sources| !sources.is_empty());
         *configs = wanted;
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -299,6 +321,7 @@ impl Discovery {
             }
         }
         discovered.keep_unchanged(wanted);
+        let discovered = &discovered.for_sources();
         let statuses = discovery_statuses(config);
         for status in &statuses {
             if status.state == DiscoveryState::NotRunning {
@@ -338,6 +361,12 @@ impl Discovery {
                 )));
             }
         }
+        // Whoever reads the groups learns what this start kept and
+        // dropped now, not only when a source reports a change (an
+        // unchanged source's report is no change), as Prometheus'
+        // discovery manager sends the full state after applying a
+        // configuration.
+        changed();
         Discovery {
             tasks,
             _watchers: watchers,
@@ -375,6 +404,7 @@ pub fn start_alertmanagers(
         }
     }
     discovered.keep_unchanged(wanted);
+    let discovered = &discovered.for_sources();
     let mut tasks = Vec::new();
     let mut watchers = Vec::new();
     // Alertmanager entries have no discovery report; a Kubernetes entry
@@ -413,6 +443,9 @@ pub fn start_alertmanagers(
             &mut watchers,
         );
     }
+    // The notifier learns the kept groups now (see `Discovery::start`): an
+    // entry whose settings changed starts again from its static targets.
+    changed();
     Discovery {
         tasks,
         _watchers: watchers,
@@ -1200,7 +1233,11 @@ alerting:
             labels: BTreeMap::new(),
             source: target.to_owned(),
         };
-        let changed: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {});
+        let calls = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&calls);
+        let changed: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
         let first = config("b.json");
         let scrapes = Discovered::default();
         let alertmanagers = Discovered::default();
@@ -1213,10 +1250,17 @@ alerting:
         scrapes.set("gone", "file_sd/0", vec![group("h3:9100")]);
         alertmanagers.set("config-0", "file_sd/0", vec![group("am:9093")]);
 
+        // A source of the first start that has not ended yet.
+        let late = scrapes.for_sources();
+        let calls_before = calls.load(Ordering::SeqCst);
+
         let second = config("c.json");
         let reloaded = Discovery::start(&second, &scrapes, Arc::clone(&changed));
         let reloaded_am = start_alertmanagers(&second, &alertmanagers, changed);
         drop((reloaded, reloaded_am));
+        // Each start tells its reader once, whatever its sources report.
+        assert_eq!(calls.load(Ordering::SeqCst), calls_before + 2);
+        assert!(!late.set("other", "file_sd/0", vec![group("h9:9100")]));
         assert_eq!(scrapes.groups("same"), vec![group("h1:9100")]);
         assert_eq!(scrapes.groups("other"), vec![], "its file changed");
         assert_eq!(scrapes.groups("gone"), vec![], "not in the configuration");

@@ -365,6 +365,27 @@ async fn alertmanagers_from_file_discovery() {
     })
     .await;
 
+    // A reload that changes the entry's settings but not its discovery:
+    // the same file finds the same Alertmanager, which stays listed.
+    std::fs::write(
+        &config,
+        "global:\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\n\
+         alerting:\n  alertmanagers:\n  - path_prefix: /am\n    timeout: 5s\n    file_sd_configs:\n    - files: ['am.json']\n      refresh_interval: 1s\n\
+         scrape_configs: []\n",
+    )
+    .unwrap();
+    let (status, body) = http(addr, "POST", "/-/reload").await;
+    assert_eq!(status, 200, "{body}");
+    wait_for(
+        addr,
+        "the discovered Alertmanager after the reload",
+        async || {
+            let (_, ams) = http(addr, "GET", "/api/v1/alertmanagers").await;
+            ams.contains(&url)
+        },
+    )
+    .await;
+
     std::fs::write(dir.path().join("am.json"), "[]").unwrap();
     wait_for(addr, "the Alertmanager to go", async || {
         let (_, ams) = http(addr, "GET", "/api/v1/alertmanagers").await;
