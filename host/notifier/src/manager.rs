@@ -261,7 +261,13 @@ impl Manager {
                     (groups, set.discovered.lock().clone())
                 }
                 None => {
-                    let groups = static_target_groups(config);
+                    // A changed entry with discovery keeps the groups found
+                    // for it until its sources send theirs (at once after a
+                    // reload), so what disappears then is synced away.
+                    let groups = match old.get(i) {
+                        Some(before) if has_discovery(config) => before.groups.lock().clone(),
+                        _ => static_target_groups(config),
+                    };
                     let discovered = discover(&groups, config);
                     log_rejected(&discovered);
                     self.shared.metrics.sync(&discovered.active, &[]);
@@ -277,16 +283,34 @@ impl Manager {
             }));
         }
         // The Alertmanagers of entries that went away lose their series,
-        // unless an entry still in force has the same URL.
+        // and so do those a changed entry without discovery no longer
+        // lists, unless an entry in force has the same URL. A changed entry
+        // with discovery is synced by its first discovered groups (which
+        // the server sends at once after a reload), so that the counters of
+        // Alertmanagers it finds again keep counting.
         let kept: HashSet<String> = sets
             .iter()
             .flat_map(|set| set.discovered.lock().active.clone())
             .collect();
-        let gone: Vec<String> = old
-            .iter()
-            .flat_map(|set| set.discovered.lock().active.clone())
-            .filter(|url| !kept.contains(url))
-            .collect();
+        let mut gone: Vec<String> = Vec::new();
+        for (i, before) in old.iter().enumerate() {
+            let static_only = match sets.get(i) {
+                None => true,
+                Some(now) if now.config == before.config => continue,
+                Some(now) => !has_discovery(&now.config),
+            };
+            if static_only {
+                gone.extend(
+                    before
+                        .discovered
+                        .lock()
+                        .active
+                        .iter()
+                        .filter(|url| !kept.contains(*url))
+                        .cloned(),
+                );
+            }
+        }
         self.shared.metrics.sync(&[], &gone);
         external_labels.sort_by(|a, b| a.name.cmp(&b.name));
         *self.shared.relabeling.lock() = Relabeling {
@@ -427,6 +451,14 @@ fn log_rejected(discovered: &Discovered) {
             "Alertmanager not used"
         );
     }
+}
+
+/// Whether an entry finds Alertmanagers other than its static ones.
+fn has_discovery(config: &AlertmanagerConfig) -> bool {
+    !config.file_sd_configs.is_empty()
+        || !config.http_sd_configs.is_empty()
+        || !config.dns_sd_configs.is_empty()
+        || !config.service_discoveries().is_empty()
 }
 
 /// The target groups of `config`'s `static_configs`, one per entry, its

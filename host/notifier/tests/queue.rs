@@ -125,6 +125,50 @@ async fn a_removed_entry_takes_its_alertmanagers_series_along() {
     );
 }
 
+/// A changed entry with discovery keeps the series of the Alertmanagers
+/// it finds again (their counters go on), and loses those its sources no
+/// longer find.
+#[tokio::test]
+async fn a_changed_entry_with_discovery_keeps_the_counters_it_finds_again() {
+    let manager = Manager::new(Options::default());
+    let with_timeout = |t: &str| {
+        format!(
+            "alerting:\n  alertmanagers:\n    - timeout: {t}\n      file_sd_configs: [{{files: [am.json]}}]\n"
+        )
+    };
+    manager.apply_config(&config(&with_timeout("3s"))).unwrap();
+    manager
+        .set_target_groups(
+            "config-0",
+            vec![TargetGroup::from_addresses(
+                "sd",
+                &["a:9093".to_owned(), "b:9093".to_owned()],
+            )],
+        )
+        .unwrap();
+    let sent = |url: &str| {
+        metric(
+            &manager.metrics(),
+            "prometheus_notifications_sent_total",
+            &format!("http://{url}/api/v2/alerts"),
+        )
+    };
+    assert_eq!((sent("a:9093"), sent("b:9093")), (Some(0.0), Some(0.0)));
+    manager.apply_config(&config(&with_timeout("5s"))).unwrap();
+    assert_eq!(
+        manager.alertmanagers().len(),
+        2,
+        "kept until the sources report"
+    );
+    manager
+        .set_target_groups(
+            "config-0",
+            vec![TargetGroup::from_addresses("sd", &["a:9093".to_owned()])],
+        )
+        .unwrap();
+    assert_eq!((sent("a:9093"), sent("b:9093")), (Some(0.0), None));
+}
+
 #[tokio::test]
 async fn a_failed_reload_changes_nothing() {
     let am = serve(Answer::Status(200)).await;
