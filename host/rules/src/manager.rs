@@ -148,6 +148,11 @@ impl Manager {
         opts: &LoadOptions,
     ) -> Result<(), LoadError> {
         let _reload = self.reload.lock();
+        // After `shutdown`, a late reload (a SIGHUP during the stop) starts
+        // nothing that nobody would wait for.
+        if *self.done.borrow() {
+            return Ok(());
+        }
         let should_restore = !self.restored.load(Ordering::SeqCst);
         let loaded = load_groups_restoring(files, opts, should_restore)?;
         self.restored.store(true, Ordering::SeqCst);
@@ -274,7 +279,11 @@ impl Manager {
     /// storage closes (so no rule appends to a closed TSDB, and none holds
     /// it open).
     pub async fn shutdown(&self) {
-        self.stop();
+        {
+            // No reload is half-way through starting groups meanwhile.
+            let _reload = self.reload.lock();
+            self.stop();
+        }
         let tasks = std::mem::take(&mut *self.tasks.lock());
         for task in tasks {
             let _ = task.await;
@@ -284,7 +293,8 @@ impl Manager {
     /// Stops every group; returns at once (an evaluation in progress
     /// finishes on its own thread; [`Manager::shutdown`] waits for it).
     pub fn stop(&self) {
-        let _ = self.done.send(true);
+        // `send_replace`: the value changes even when nobody is subscribed.
+        self.done.send_replace(true);
         for running in self.groups.lock().values() {
             running.stop();
         }

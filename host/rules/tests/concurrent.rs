@@ -31,6 +31,7 @@ struct CountingStore {
     delay: Duration,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    calls: AtomicUsize,
 }
 
 impl CountingStore {
@@ -52,6 +53,7 @@ impl Queryable for CountingStore {
         matchers: &[Matcher],
         hints: &SelectHints,
     ) -> Result<Vec<Series>, StorageError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         std::thread::sleep(self.delay);
@@ -388,6 +390,15 @@ async fn the_manager_evaluates_concurrently_when_asked() {
     }
     let data = store.get(&c).expect("recorded");
     assert!(data.floats.iter().all(|(_, v)| *v == 3.0), "{data:?}");
+    // `c` ran after `a` and `b` within the first evaluation already (had it
+    // run beside them, it would have found nothing to add then).
+    let a = store
+        .get(&[Label::new("__name__", "a")])
+        .expect("a recorded");
+    assert_eq!(
+        data.floats.first().map(|s| s.0),
+        a.floats.first().map(|s| s.0)
+    );
     m.stop();
 }
 
@@ -418,10 +429,17 @@ async fn shutdown_waits_for_the_evaluation_in_progress() {
     }
     m.shutdown().await;
     assert_eq!(store.in_flight.load(Ordering::SeqCst), 0);
-    // Nothing starts afterwards either.
-    let selects = |s: &CountingStore| s.max_in_flight.load(Ordering::SeqCst);
-    let before = selects(&store);
+    // Nothing starts afterwards either, not even through a late reload.
+    let before = store.calls.load(Ordering::SeqCst);
+    let other = dir.path().join("other.yml");
+    std::fs::write(
+        &other,
+        "groups:\n  - name: h\n    interval: 10ms\n    rules:\n      - record: d\n        expr: up\n",
+    )
+    .expect("writing the rule file");
+    m.update(&[other], Duration::from_secs(60), Vec::new(), "")
+        .expect("a reload after the shutdown is refused quietly");
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(store.in_flight.load(Ordering::SeqCst), 0);
-    assert_eq!(selects(&store), before);
+    assert_eq!(store.calls.load(Ordering::SeqCst), before);
 }
