@@ -24,17 +24,73 @@ pub struct SeriesDesc {
 /// A problem in a series line; the caller adds the line number.
 pub type NotationError = String;
 
-/// Parses `<series> <values>`.
+/// The most a series line's values may expand to, counted in cells: one
+/// per position, plus one per bucket (and custom bound) of a native
+/// histogram, so a short line cannot ask for gigabytes (`{{buckets:[…]}}`
+/// with thousands of buckets repeated a million times).
+pub const MAX_SERIES_CELLS: u64 = 20_000_000;
+
+/// Parses `<series> <values>`, at most [`MAX_SERIES_CELLS`] cells.
 pub fn parse_series(line: &str) -> Result<SeriesDesc, NotationError> {
+    parse_series_within(line, MAX_SERIES_CELLS)
+}
+
+/// Parses `<series> <values>` whose values expand to at most `budget`
+/// cells (see [`value_cells`]); checked before each item is expanded.
+pub fn parse_series_within(line: &str, budget: u64) -> Result<SeriesDesc, NotationError> {
     let (labels, rest) = parse_labels(line)?;
     let mut values = Vec::new();
     let mut hint_set = Vec::new();
-    parse_values(rest, &mut values, &mut hint_set)?;
+    let mut budget = Budget {
+        limit: budget,
+        left: budget,
+    };
+    parse_values(rest, &mut values, &mut hint_set, &mut budget)?;
     Ok(SeriesDesc {
         labels,
         values,
         hint_set,
     })
+}
+
+/// The cells one expanded position costs: 1, plus a native histogram's
+/// bucket count ([`Histogram::bucket_count`]).
+pub fn value_cells(value: &SequenceValue) -> u64 {
+    match value {
+        Some(SampleValue::Histogram(h)) => histogram_cells(h),
+        _ => 1,
+    }
+}
+
+/// What is left of a line's cell budget.
+struct Budget {
+    limit: u64,
+    left: u64,
+}
+
+impl Budget {
+    /// Takes `positions` positions of `cells` each, or refuses.
+    fn take(&mut self, positions: u64, cells: u64) -> Result<(), NotationError> {
+        let want = positions.saturating_mul(cells);
+        self.left = self
+            .left
+            .checked_sub(want)
+            .ok_or_else(|| over_budget_error(self.limit))?;
+        Ok(())
+    }
+}
+
+/// The error [`parse_series_within`] gives when the values expand to more
+/// than `budget` cells, for callers that word the limit their own way.
+pub fn over_budget_error(budget: u64) -> NotationError {
+    format!(
+        "values expand to more than {budget} samples (a native histogram counts one per bucket)"
+    )
+}
+
+/// The cells of one histogram position.
+fn histogram_cells(h: &Histogram) -> u64 {
+    1 + h.bucket_count() as u64
 }
 
 fn is_name_start(c: char) -> bool {
@@ -136,6 +192,7 @@ fn parse_values(
     mut text: &str,
     out: &mut Vec<SequenceValue>,
     hint_set: &mut Vec<bool>,
+    budget: &mut Budget,
 ) -> Result<(), NotationError> {
     loop {
         text = text.trim_start();
@@ -148,6 +205,7 @@ fn parse_values(
             if let Some(r) = text.strip_prefix('x') {
                 let (n, rest) = parse_count(r)?;
                 text = rest;
+                budget.take(n + 1, histogram_cells(&h))?;
                 for _ in 0..=n {
                     out.push(Some(SampleValue::Histogram(Box::new(h.clone()))));
                     hint_set.push(set);
@@ -166,12 +224,22 @@ fn parse_values(
                 let mut cur = h;
                 for i in 0..=n {
                     if i > 0 {
-                        cur = cur.add(&delta, negate);
+                        // Prometheus' `histogramsSeries`: the increment may
+                        // not be coarser than the running histogram.
+                        if cur.schema > delta.schema {
+                            return Err(format!(
+                                "error combining histograms: cannot merge from schema {} to {}",
+                                delta.schema, cur.schema
+                            ));
+                        }
+                        cur = cur.add(&delta, negate).map_err(|e| e.to_string())?;
                     }
+                    budget.take(1, histogram_cells(&cur))?;
                     out.push(Some(SampleValue::Histogram(Box::new(cur.clone()))));
                     hint_set.push(set);
                 }
             } else {
+                budget.take(1, histogram_cells(&h))?;
                 out.push(Some(SampleValue::Histogram(Box::new(h))));
                 hint_set.push(set);
             }
@@ -187,15 +255,20 @@ fn parse_values(
         let (word, rest) = text.split_at(end);
         text = rest;
         let before = out.len();
-        parse_float_item(word, out).map_err(|e| format!("invalid value {word:?}: {e}"))?;
+        parse_float_item(word, out, budget).map_err(|e| format!("invalid value {word:?}: {e}"))?;
         hint_set.resize(hint_set.len() + out.len() - before, false);
     }
 }
 
 /// One whitespace-free float item: `_`, `_xN`, `stale`, `v`, `vxN`,
 /// `a+bxN`, `a-bxN`.
-fn parse_float_item(word: &str, out: &mut Vec<SequenceValue>) -> Result<(), NotationError> {
+fn parse_float_item(
+    word: &str,
+    out: &mut Vec<SequenceValue>,
+    budget: &mut Budget,
+) -> Result<(), NotationError> {
     if word == "_" {
+        budget.take(1, 1)?;
         out.push(None);
         return Ok(());
     }
@@ -204,15 +277,18 @@ fn parse_float_item(word: &str, out: &mut Vec<SequenceValue>) -> Result<(), Nota
         if !rest.is_empty() {
             return Err("trailing characters".into());
         }
+        budget.take(n, 1)?;
         out.extend((0..n).map(|_| None));
         return Ok(());
     }
     if word == "stale" {
+        budget.take(1, 1)?;
         out.push(Some(SampleValue::Float(f64::from_bits(STALE_NAN_BITS))));
         return Ok(());
     }
     let (a, rest) = scan_number(word, true)?;
     if rest.is_empty() {
+        budget.take(1, 1)?;
         out.push(Some(SampleValue::Float(a)));
         return Ok(());
     }
@@ -221,6 +297,7 @@ fn parse_float_item(word: &str, out: &mut Vec<SequenceValue>) -> Result<(), Nota
         if !r.is_empty() {
             return Err("trailing characters".into());
         }
+        budget.take(n + 1, 1)?;
         out.extend((0..=n).map(|_| Some(SampleValue::Float(a))));
         return Ok(());
     }
@@ -231,6 +308,7 @@ fn parse_float_item(word: &str, out: &mut Vec<SequenceValue>) -> Result<(), Nota
         if !r.is_empty() {
             return Err("trailing characters".into());
         }
+        budget.take(n + 1, 1)?;
         // Accumulated like Prometheus (repeated addition, not a + i·b), so
         // rounding matches theirs.
         let mut cur = a;
@@ -331,6 +409,7 @@ fn parse_histogram(text: &str) -> Result<(Histogram, bool, &str), NotationError>
     loop {
         rest = rest.trim_start();
         if let Some(after) = rest.strip_prefix("}}") {
+            h.validate().map_err(|e| e.to_string())?;
             return Ok((h, hint_set, after));
         }
         let colon = rest
@@ -543,5 +622,95 @@ mod tests {
         assert_eq!(parse_number("foo"), None);
         assert_eq!(parse_number("up{}"), None);
         assert_eq!(parse_number(""), None);
+    }
+
+    fn refused(line: &str) -> String {
+        match parse_series(line) {
+            Ok(d) => panic!("{line:?} parsed into {} values", d.values.len()),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn hostile_histograms_are_refused() {
+        let cases = [
+            // 4e9 indexes between the buckets: 32 GB as a dense run.
+            (
+                "m {{offset:-2000000000 buckets:[1]}}+{{offset:2000000000 buckets:[1]}}x1",
+                "histogram buckets span 4000000001 bucket indexes, more than the limit of 65536",
+            ),
+            (
+                "m {{schema:9 buckets:[1]}}",
+                "histogram has an invalid schema, which must be between -4 and 8 for exponential \
+                 buckets, or -53 for custom buckets, got schema 9",
+            ),
+            (
+                "m {{buckets:[1]}}+{{schema:-60 buckets:[1]}}x1",
+                "histogram has an invalid schema, which must be between -4 and 8 for exponential \
+                 buckets, or -53 for custom buckets, got schema -60",
+            ),
+            (
+                "m {{schema:-53 custom_values:[1] buckets:[1 1]}}+{{buckets:[1]}}x1",
+                "cannot apply this operation on histograms with a mix of exponential and custom \
+                 bucket schemas",
+            ),
+            (
+                "m {{buckets:[1]}}+{{schema:-53 custom_values:[1] buckets:[1]}}x1",
+                "error combining histograms: cannot merge from schema -53 to 0",
+            ),
+            // `index - 1` at i32::MIN; the reduced run then spans 2^30.
+            (
+                "m {{buckets:[1]}}+{{schema:1 offset:-2147483648 buckets:[1]}}x1",
+                "histogram buckets span 1073741825 bucket indexes, more than the limit of 65536",
+            ),
+            (
+                "m {{offset:2147483647 buckets:[1 1]}}",
+                "histogram bucket index 2147483648 is out of the 32-bit range",
+            ),
+            (
+                "m {{offset:2147483648 buckets:[1]}}",
+                "histogram field offset needs an integer, got 2147483648",
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(refused(line), want, "{line}");
+        }
+        // The largest bucket index still works, alone and summed.
+        let d =
+            parse_series("m {{offset:2147483647 buckets:[1]}}+{{offset:2147483647 buckets:[2]}}x1")
+                .expect("edge offsets");
+        assert!(matches!(&d.values[1], Some(SampleValue::Histogram(h))
+            if h.positive_buckets() == vec![(i32::MAX, 3.0)]));
+    }
+
+    #[test]
+    fn histograms_count_their_buckets_against_the_limit() {
+        let buckets = vec!["1"; 10_000].join(" ");
+        // 10k buckets a million times would be 80 GB of counts.
+        let big = format!("m {{{{buckets:[{buckets}]}}}}x1000000");
+        let want = "values expand to more than 20000000 samples (a native histogram counts one per bucket)";
+        assert_eq!(refused(&big), want);
+        // Each step of an increment counts as it is produced.
+        let hundred = vec!["1"; 100].join(" ");
+        let inc = format!("m {{{{buckets:[{hundred}]}}}}+{{{{buckets:[1]}}}}x1000000");
+        let err = parse_series_within(&inc, 100_000).expect_err("over budget");
+        assert!(
+            err.starts_with("values expand to more than 100000 samples"),
+            "{err}"
+        );
+        // 99 positions of 101 cells fit in 9999, 100 do not.
+        let fit = format!("m {{{{buckets:[{hundred}]}}}}x98");
+        assert_eq!(
+            parse_series_within(&fit, 9999).map(|d| d.values.len()),
+            Ok(99)
+        );
+        let over = format!("m {{{{buckets:[{hundred}]}}}}x99");
+        assert!(parse_series_within(&over, 9999).is_err());
+        let small = parse_series_within("m 1x8 _", 10).expect("within");
+        assert_eq!(small.values.len(), 10);
+        assert_eq!(small.values.iter().map(value_cells).sum::<u64>(), 10);
+        assert!(parse_series_within("m 1x8 _ _", 10).is_err());
+        assert!(parse_series_within("m {{buckets:[1 2]}} 1", 4).is_ok());
+        assert!(parse_series_within("m {{buckets:[1 2]}} 1 1", 4).is_err());
     }
 }

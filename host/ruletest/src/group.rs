@@ -13,7 +13,9 @@ use wasmetheus_model::Label;
 use wasmetheus_model::storage::Storage;
 use wasmetheus_promql::engine::{Engine, Options};
 use wasmetheus_promql::value::{SampleValue, Value};
-use wasmetheus_promqltest::series::{parse_labels, parse_series};
+use wasmetheus_promqltest::series::{
+    over_budget_error, parse_labels, parse_series, parse_series_within, value_cells,
+};
 use wasmetheus_promqltest::{Load, LoadSample, LoadSeries, MemStore};
 
 use crate::compare::{
@@ -29,8 +31,9 @@ use crate::rules_glue::{self, LoadRequest};
 
 /// The most input samples one test group may load (a week of 1-minute
 /// samples for ~2,000 series, about 320 MiB in the test store); a longer
-/// series notation is refused rather than filling memory. promtool has no
-/// such bound.
+/// series notation is refused rather than filling memory. A native
+/// histogram counts one sample per bucket (and custom bound) besides its
+/// own, since that is what it costs. promtool has no such bound.
 pub const MAX_SAMPLES: usize = 20_000_000;
 
 /// The most evaluation steps one test group may take (1,000,000 is a
@@ -343,14 +346,21 @@ fn load_series(tg: &TestGroup, start: i64) -> Result<Vec<LoadSample>, String> {
                 "{line}: input series hold more than {MAX_SAMPLES} samples, the most a test group may load"
             ));
         }
-        let desc = parse_series(&format!("{} {}", s.series, s.values))
-            .map_err(|e| format!("{line}: parse error: {e}"))?;
-        total += desc.values.len();
-        if total > MAX_SAMPLES {
-            return Err(format!(
-                "{line}: input series hold more than {MAX_SAMPLES} samples, the most a test group may load"
-            ));
-        }
+        // Histograms are counted by their buckets while being expanded.
+        let remaining = (MAX_SAMPLES - total) as u64;
+        let desc = parse_series_within(&format!("{} {}", s.series, s.values), remaining).map_err(
+            |e| {
+                if e == over_budget_error(remaining) {
+                    format!(
+                        "{line}: input series hold more than {MAX_SAMPLES} samples, the most a test group may load"
+                    )
+                } else {
+                    format!("{line}: parse error: {e}")
+                }
+            },
+        )?;
+        // Within `remaining`, so `total` stays at most MAX_SAMPLES.
+        total += desc.values.iter().map(value_cells).sum::<u64>() as usize;
         load.series.push(LoadSeries {
             line,
             labels: desc.labels,
@@ -484,6 +494,40 @@ mod tests {
         .unwrap();
         let err = load_series(&file.tests[0], 0).unwrap_err();
         assert!(err.contains("more than 20000000 samples"), "{err}");
+    }
+
+    fn load_values(values: &[String]) -> Result<Vec<LoadSample>, String> {
+        let series: String = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("  - series: a{i}\n    values: '{v}'\n"))
+            .collect();
+        let file = crate::file::parse(&format!("tests:\n- input_series:\n{series}"))
+            .map_err(|e| e.to_string())?;
+        load_series(&file.tests[0], 0)
+    }
+
+    #[test]
+    fn histograms_count_by_their_buckets() {
+        let buckets = vec!["1"; 10_000].join(" ");
+        let limit = "more than 20000000 samples, the most a test group may load";
+        // Counted as a million samples before, 10k buckets each: 80 GB.
+        let err = load_values(&[format!("{{{{buckets:[{buckets}]}}}}x1000000")]).unwrap_err();
+        assert_eq!(err, format!("2: input series hold {limit}"));
+        let err = load_values(&[format!("{{{{buckets:[{buckets}]}}}}x1999")]).unwrap_err();
+        assert_eq!(err, format!("2: input series hold {limit}"));
+        // Across series: 1000 x 10001 cells twice is over, once is not.
+        let thousand = format!("{{{{buckets:[{buckets}]}}}}x999");
+        let err = load_values(&[thousand.clone(), "0".into(), thousand.clone()]).unwrap_err();
+        assert_eq!(err, format!("4: input series hold {limit}"));
+        let err = load_values(&[
+            "{{schema:-53 custom_values:[1] buckets:[1 1]}}+{{buckets:[1]}}x1".into(),
+        ])
+        .unwrap_err();
+        assert!(
+            err.starts_with("2: parse error: cannot apply this operation"),
+            "{err}"
+        );
     }
 
     #[test]
