@@ -1,5 +1,7 @@
 //! The one rustls client configuration builder, from a `tls_config`: the
-//! CA (file or inline PEM; the Mozilla roots when neither is given), the
+//! CA (file or inline PEM; when neither is given, the system's trust store
+//! as Go's `x509.SystemCertPool` reads it, or the Mozilla roots when the
+//! system has none), the
 //! client certificate and key (files or inline PEM), `server_name`,
 //! `insecure_skip_verify` and `min_version`/`max_version` (rustls speaks
 //! TLS 1.2 and 1.3). Files are read when the configuration is built, each
@@ -14,6 +16,21 @@ pub use wasmetheus_config::TlsVersion;
 
 use crate::Error;
 use crate::file::{FileError, MAX_CERT_FILE_BYTES, read_limited};
+
+/// The system's CA certificates, read once per process (`SSL_CERT_FILE`
+/// and `SSL_CERT_DIR` are honoured as by Go and OpenSSL); `None` when the
+/// system has none.
+fn system_roots() -> Option<&'static [CertificateDer<'static>]> {
+    static ROOTS: std::sync::OnceLock<Vec<CertificateDer<'static>>> = std::sync::OnceLock::new();
+    let roots = ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for error in &found.errors {
+            tracing::warn!("reading the system's CA certificates: {error}");
+        }
+        found.certs
+    });
+    (!roots.is_empty()).then_some(roots.as_slice())
+}
 
 /// PEM text written in the configuration or a file holding it. `Debug`
 /// does not show inline text (a key is a secret).
@@ -134,7 +151,16 @@ impl TlsSettings {
                         )));
                     }
                 }
-                None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+                None => match system_roots() {
+                    Some(system) => {
+                        for cert in system {
+                            // A certificate rustls cannot use is skipped, as
+                            // Go skips what it cannot parse.
+                            let _ = roots.add(cert.clone());
+                        }
+                    }
+                    None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+                },
             }
             builder.with_root_certificates(roots)
         };
