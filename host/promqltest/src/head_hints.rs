@@ -166,9 +166,14 @@ fn appendable(c: &Chunk<'_>, h: &FloatHistogram) -> Appendable {
     if h.zero_count < a.zero_count {
         return Appendable::Reset;
     }
+    // Both lists are sorted by index: one merged walk, linear in the
+    // bucket count (a nested search is quadratic, 2^32 steps at 2^16
+    // buckets).
     let decreased = |before: Vec<(i32, f64)>, after: Vec<(i32, f64)>| {
-        before.iter().any(|&(i, count)| {
-            let now = after.iter().find(|b| b.0 == i).map_or(0.0, |b| b.1);
+        let mut after = after.into_iter().peekable();
+        before.into_iter().any(|(i, count)| {
+            while after.next_if(|b| b.0 < i).is_some() {}
+            let now = after.next_if(|b| b.0 == i).map_or(0.0, |b| b.1);
             now < count
         })
     };
@@ -257,5 +262,36 @@ mod tests {
             (CHUNK_RANGE + 1, Kind::Histogram(&a)),
         ]);
         assert_eq!(names(&got), ["unknown", "unknown", "reset"]);
+    }
+
+    #[test]
+    fn bucket_decreases_are_found_in_one_walk() {
+        let layout = |offset: i32, positive: Vec<f64>| FloatHistogram {
+            count: 10.0,
+            offset,
+            positive,
+            ..FloatHistogram::default()
+        };
+        let base = layout(0, vec![1.0, 0.0, 2.0]);
+        let cases = [
+            // Buckets 0 and 2 kept or grown, a new one between: no reset.
+            (layout(0, vec![1.0, 3.0, 2.0]), "not_reset"),
+            (layout(-2, vec![4.0, 0.0, 1.0, 0.0, 5.0]), "not_reset"),
+            // Bucket 2 shrank, or bucket 0 is gone: a reset.
+            (layout(0, vec![1.0, 0.0, 1.5]), "reset"),
+            (layout(1, vec![9.0, 9.0]), "reset"),
+        ];
+        for (next, want) in cases {
+            let got = hints([(0, Kind::Histogram(&base)), (1, Kind::Histogram(&next))]);
+            assert_eq!(names(&got), ["unknown", want], "{next}");
+        }
+        // The widest layout the notation allows stays linear (a nested
+        // search took 2^32 steps per pair here).
+        let wide = layout(0, vec![1.0; wasmetheus_model::histogram::MAX_BUCKET_SPAN]);
+        let got = hints((0..4).map(|t| (t, Kind::Histogram(&wide))));
+        assert_eq!(
+            names(&got),
+            ["unknown", "not_reset", "not_reset", "not_reset"]
+        );
     }
 }
