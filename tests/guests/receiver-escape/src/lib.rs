@@ -61,8 +61,8 @@ impl Receiver for Escape {
         }
         post(&self.url)?;
         if !n.external_url.is_empty() {
-            let other = Target::parse(&n.external_url)
-                .map_err(|e| SendError::permanent(e.to_string()))?;
+            let other =
+                Target::parse(&n.external_url).map_err(|e| SendError::permanent(e.to_string()))?;
             post(&other)?;
         }
         Ok(())
