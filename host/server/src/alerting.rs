@@ -524,8 +524,6 @@ impl Features {
     }
 }
 
-/// A Prometheus duration flag (`1h`, `10m`).
-
 #[cfg(test)]
 mod tests {
     use super::*;
