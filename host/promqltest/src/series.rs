@@ -532,9 +532,7 @@ pub fn parse_st_sequence(text: &str) -> Result<Vec<Option<i64>>, NotationError> 
             continue;
         }
         if let Some(n) = item.strip_prefix("_x") {
-            let n: usize = n
-                .parse()
-                .ok()
+            let n = st_count(n)
                 .filter(|&n| n > 0)
                 .ok_or_else(|| err("invalid repeat count".into()))?;
             out.extend(std::iter::repeat_n(None, n));
@@ -545,7 +543,7 @@ pub fn parse_st_sequence(text: &str) -> Result<Vec<Option<i64>>, NotationError> 
             continue;
         }
         if let Some(n) = item.strip_prefix("*x") {
-            let n: usize = n.parse().map_err(|_| err("invalid repeat count".into()))?;
+            let n = st_count(n).ok_or_else(|| err("invalid repeat count".into()))?;
             out.extend(std::iter::repeat_n(Some(prev), n + 1));
             continue;
         }
@@ -555,7 +553,7 @@ pub fn parse_st_sequence(text: &str) -> Result<Vec<Option<i64>>, NotationError> 
             continue;
         }
         if let Some(n) = rest.strip_prefix('x') {
-            let n: usize = n.parse().map_err(|_| err("invalid repeat count".into()))?;
+            let n = st_count(n).ok_or_else(|| err("invalid repeat count".into()))?;
             out.extend(std::iter::repeat_n(Some(base), n + 1));
             continue;
         }
@@ -566,13 +564,27 @@ pub fn parse_st_sequence(text: &str) -> Result<Vec<Option<i64>>, NotationError> 
         };
         let (delta, rest) = duration_prefix(&rest[1..]).map_err(err)?;
         let delta = if negative { -delta } else { delta };
-        let n: usize = rest
+        let n = rest
             .strip_prefix('x')
-            .and_then(|n| n.parse().ok())
+            .and_then(st_count)
             .ok_or_else(|| err("expected 'x<count>' after step duration".into()))?;
-        out.extend((0..=n as i64).map(|i| Some(base + i * delta)));
+        for i in 0..=n as i64 {
+            let st = i
+                .checked_mul(delta)
+                .and_then(|d| d.checked_add(base))
+                .ok_or_else(|| err("start time out of range".into()))?;
+            out.push(Some(st));
+        }
     }
     Ok(out)
+}
+
+/// A `@st` repetition count, at most the values' limit of a million.
+fn st_count(text: &str) -> Option<usize> {
+    match parse_count(text) {
+        Ok((n, "")) => usize::try_from(n).ok(),
+        _ => None,
+    }
 }
 
 /// A signed duration at the start of `s`; the unit stops before `x` (the
@@ -712,5 +724,28 @@ mod tests {
         assert!(parse_series_within("m 1x8 _ _", 10).is_err());
         assert!(parse_series_within("m {{buckets:[1 2]}} 1", 4).is_ok());
         assert!(parse_series_within("m {{buckets:[1 2]}} 1 1", 4).is_err());
+    }
+
+    #[test]
+    fn start_time_sequences_are_bounded() {
+        assert_eq!(
+            parse_st_sequence("_x2 1s+1sx2 *x1"),
+            Ok(vec![
+                None,
+                None,
+                Some(1000),
+                Some(2000),
+                Some(3000),
+                Some(3000),
+                Some(3000)
+            ])
+        );
+        for hostile in ["_x99999999999", "*x2000000", "1sx2000000", "1s+1sx2000000"] {
+            let err = parse_st_sequence(hostile).expect_err(hostile);
+            assert!(
+                err.contains("repeat count") || err.contains("x<count>"),
+                "{err}"
+            );
+        }
     }
 }
