@@ -1,32 +1,16 @@
 //! Go's `encoding/json` marshalling of template values (Alertmanager's `toJson`, html/template's
-//! JavaScript values): HTML-safe string quoting, Go's float format, Alertmanager's struct field
-//! names, times in RFC 3339.
+//! JavaScript values): Alertmanager's struct field names, times in RFC 3339; strings and numbers
+//! as [`wasmetheus_model::go`] writes them (HTML-safe quoting, Go's float format).
 
 use crate::budget::{value_budget, value_too_big};
 use crate::gotime;
 use crate::value::Value;
 
-/// Go's `encoding/json` string quoting (HTML-safe: `<`, `>`, `&` as `\u003c`…).
-pub(crate) fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+use wasmetheus_model::go::write_json_string as json_string;
 
-/// Go's `encoding/json` float format.
+/// Go's `encoding/json` float format ([`wasmetheus_model::go::json_float`]),
+/// with Go's `json: unsupported value` error for NaN and infinities instead
+/// of `null`.
 pub(crate) fn json_float(f: f64) -> Result<String, String> {
     if !f.is_finite() {
         return Err(format!(
@@ -34,15 +18,7 @@ pub(crate) fn json_float(f: f64) -> Result<String, String> {
             crate::gofmt::format_float(f)
         ));
     }
-    let a = f.abs();
-    if a != 0.0 && !(1e-6..1e21).contains(&a) {
-        let e = format!("{f:e}");
-        return Ok(match e.split_once('e') {
-            Some((m, x)) if !x.starts_with('-') => format!("{m}e+{x}"),
-            _ => e,
-        });
-    }
-    Ok(format!("{f}"))
+    Ok(wasmetheus_model::go::json_float(f))
 }
 
 /// Go's `json.Marshal` of a template value: structs of Alertmanager's types with their JSON names
