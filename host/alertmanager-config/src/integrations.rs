@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use wasmetheus_config::{HttpClientConfig, Secret, TlsConfig};
+use wasmetheus_config::{HttpClientConfig, Secret, TlsConfig, canonical_header_key};
 
 use crate::global::{GlobalConfig, parse_host_port, parse_url};
 use crate::go_text::go_serde_text;
@@ -546,28 +546,6 @@ struct RawEmail {
     tls_config: Option<TlsConfig>,
 }
 
-/// Go's `textproto.CanonicalMIMEHeaderKey`.
-pub fn canonical_mime_header_key(key: &str) -> String {
-    let valid = key
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b"!#$%&'*+.^_`|~".contains(&b));
-    if !valid {
-        return key.to_owned();
-    }
-    let mut upper = true;
-    key.chars()
-        .map(|c| {
-            let out = if upper {
-                c.to_ascii_uppercase()
-            } else {
-                c.to_ascii_lowercase()
-            };
-            upper = c == '-';
-            out
-        })
-        .collect()
-}
-
 impl EmailConfig {
     pub(crate) fn read(map: &Map<String, Value>, g: &GlobalConfig) -> Result<Self, String> {
         let raw: RawEmail = from_map(map)?;
@@ -577,7 +555,7 @@ impl EmailConfig {
         }
         let mut headers = BTreeMap::new();
         for (h, v) in raw.headers.unwrap_or_default() {
-            let normalized = canonical_mime_header_key(&h);
+            let normalized = canonical_header_key(&h);
             if headers.insert(normalized.clone(), v).is_some() {
                 return Err(format!(
                     "duplicate header {} in email config",

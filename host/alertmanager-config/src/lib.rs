@@ -33,7 +33,6 @@ pub use config::{Config, Error, MAX_CONFIG_BYTES, NamedTimeInterval};
 pub use global::{GlobalConfig, parse_host_port, parse_url};
 pub use integrations::{
     EmailConfig, SlackAction, SlackConfig, SlackConfirmationField, SlackField, WebhookConfig,
-    canonical_mime_header_key,
 };
 pub use matcher::{LabelSet, MatchType, Matcher, Matchers};
 pub use matcher_parse::{

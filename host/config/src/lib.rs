@@ -48,6 +48,7 @@ pub use global::{
 };
 pub use http_client::{
     Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, TlsConfig, TlsVersion,
+    canonical_header_key,
 };
 pub use not_in_effect::NOT_IN_EFFECT;
 pub use otlp::OtlpConfig;
