@@ -4,7 +4,7 @@
 //! samples, resident memory per series and disk growth, as ratios.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::peers::{ALL, Kind, Peer, find_peers, start};
 use super::support::{
-    ProcStats, TempDir, bytes, count, du, flag_value, get, metric_sum, parse_duration, proc_stats,
-    ratio,
+    ProcStats, TempDir, bytes, common_flag, count, du, flag_value, get, metric_sum, mix,
+    parse_duration, proc_stats, ratio, serve_scrapes,
 };
 use crate::{Result, root};
 
@@ -84,10 +84,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
                     .collect::<Result<_>>()?;
             }
             "--servers" => o.servers = Kind::parse_list(&value(arg)?)?,
-            "--no-build" => o.build = false,
-            "--keep" => o.keep = true,
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown option {other:?}\n{USAGE}")),
+            other => common_flag(other, &mut o.build, &mut o.keep, USAGE)?,
         }
     }
     if o.targets == 0 || o.series == 0 || o.interval_ms <= 0 || o.duration_ms <= 0 {
@@ -556,59 +553,19 @@ fn replacements(s: &Shared) -> u64 {
 
 /// Answers GETs on a kept-alive connection until the client closes it.
 fn serve_connection(stream: TcpStream, target: usize, s: &Shared, scrapes: &AtomicU64) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-    let _ = stream.set_nodelay(true);
-    let mut reader = BufReader::new(&stream);
-    let mut body = Vec::with_capacity(1 << 20);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let mut close = line.trim_end().ends_with("HTTP/1.0");
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            if line == "\r\n" || line == "\n" {
-                break;
-            }
-            let l = line.to_ascii_lowercase();
-            if l.starts_with("connection:") && l.contains("close") {
-                close = true;
-            }
-        }
-        let n = scrapes.fetch_add(1, Ordering::Relaxed);
-        body.clear();
-        render_target(&mut body, target, n, s.series, replacements(s));
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
-             Content-Length: {}\r\n{}\r\n",
-            body.len(),
-            if close { "Connection: close\r\n" } else { "" }
-        );
-        if (&stream).write_all(head.as_bytes()).is_err() || (&stream).write_all(&body).is_err() {
-            return;
-        }
-        s.served_samples
-            .fetch_add(s.series as u64, Ordering::Relaxed);
-        s.served_scrapes.fetch_add(1, Ordering::Relaxed);
-        if close {
-            return;
-        }
-    }
-}
-
-/// splitmix64: cheap, stateless pseudo-randomness for values.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
+    serve_scrapes(
+        stream,
+        1 << 20,
+        |body| {
+            let n = scrapes.fetch_add(1, Ordering::Relaxed);
+            render_target(body, target, n, s.series, replacements(s));
+        },
+        || {
+            s.served_samples
+                .fetch_add(s.series as u64, Ordering::Relaxed);
+            s.served_scrapes.fetch_add(1, Ordering::Relaxed);
+        },
+    );
 }
 
 /// Scrape `n` of a target: families of 100 series, four in five counters

@@ -14,8 +14,8 @@ use super::peers::{
     vm_force_merge, vm_import,
 };
 use super::support::{
-    TempDir, count, flag_value, get, http, metric_sum, parse_duration, proc_stats, ratio,
-    urlencode, wait_idle,
+    TempDir, common_flag, count, flag_value, get, http, metric_sum, parse_duration, proc_stats,
+    ratio, urlencode, wait_idle,
 };
 use crate::{Result, root};
 
@@ -62,10 +62,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--duration" => o.duration_ms = parse_duration(&value(arg)?)?,
             "--runs" => o.runs = number(value(arg)?)?,
             "--servers" => o.servers = Kind::parse_list(&value(arg)?)?,
-            "--no-build" => o.build = false,
-            "--keep" => o.keep = true,
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown option {other:?}\n{USAGE}")),
+            other => common_flag(other, &mut o.build, &mut o.keep, USAGE)?,
         }
     }
     // The queries reach back 3 h from the end (range) and 6 h (one

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use super::peers::{Kind, Peer, Running, find_peers, start};
 use super::rules_data::{RuleFile, Shape, Targets, rule_file, scrape_config};
 use super::support::{
-    TempDir, bytes, count, flag_value, get, metric_sum, parse_duration, proc_stats, ratio,
-    urlencode,
+    TempDir, bytes, common_flag, count, flag_value, get, metric_sum, parse_duration, proc_stats,
+    ratio, urlencode,
 };
 use crate::{Result, root};
 
@@ -89,10 +89,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--rules-warmup" => o.rules_warmup_ms = parse_duration(&value(arg)?)?,
             "--duration" => o.duration_ms = parse_duration(&value(arg)?)?,
             "--servers" => o.servers = Kind::parse_list(&value(arg)?)?,
-            "--no-build" => o.build = false,
-            "--keep" => o.keep = true,
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown option {other:?}\n{USAGE}")),
+            other => common_flag(other, &mut o.build, &mut o.keep, USAGE)?,
         }
     }
     if o.rules == 0

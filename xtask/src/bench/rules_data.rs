@@ -4,13 +4,13 @@
 //! two jobs, and the generated rule file.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
+use super::support::{mix, serve_scrapes};
 use crate::Result;
 
 // ---------------------------------------------------------------------------
@@ -87,57 +87,17 @@ fn series_per_target(handlers: usize) -> usize {
 
 /// Answers GETs on a kept-alive connection until the client closes it.
 fn serve(stream: TcpStream, target: usize, handlers: usize, own: &AtomicU64, total: &AtomicU64) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-    let _ = stream.set_nodelay(true);
-    let mut reader = BufReader::new(&stream);
-    let mut body = Vec::with_capacity(1 << 16);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let mut close = line.trim_end().ends_with("HTTP/1.0");
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            if line == "\r\n" || line == "\n" {
-                break;
-            }
-            let l = line.to_ascii_lowercase();
-            if l.starts_with("connection:") && l.contains("close") {
-                close = true;
-            }
-        }
-        let n = own.fetch_add(1, Ordering::Relaxed);
-        body.clear();
-        render_target(&mut body, target, handlers, n);
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
-             Content-Length: {}\r\n{}\r\n",
-            body.len(),
-            if close { "Connection: close\r\n" } else { "" }
-        );
-        if (&stream).write_all(head.as_bytes()).is_err() || (&stream).write_all(&body).is_err() {
-            return;
-        }
-        total.fetch_add(1, Ordering::Relaxed);
-        if close {
-            return;
-        }
-    }
-}
-
-/// splitmix64: cheap, stateless pseudo-randomness for values.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
+    serve_scrapes(
+        stream,
+        1 << 16,
+        |body| {
+            let n = own.fetch_add(1, Ordering::Relaxed);
+            render_target(body, target, handlers, n);
+        },
+        || {
+            total.fetch_add(1, Ordering::Relaxed);
+        },
+    );
 }
 
 /// A counter at scrape `n` rising by `rate` per scrape on average and by

@@ -13,7 +13,7 @@ use super::peers::{
     victoria_metrics_version, vm_complete, vm_export_count, vm_force_merge, vm_import,
     wasmetheus_bin,
 };
-use super::support::{TempDir, count, flag_value, parse_duration, walk};
+use super::support::{TempDir, common_flag, count, flag_value, parse_duration, walk};
 use crate::{Result, cargo, describe, root};
 
 pub const USAGE: &str = "\
@@ -61,10 +61,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--head-series" => o.head_series = number(value(arg)?)?,
             "--head-samples" => o.head_samples = number(value(arg)?)?,
             "--no-head" => o.head = false,
-            "--no-build" => o.build = false,
-            "--keep" => o.keep = true,
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown option {other:?}\n{USAGE}")),
+            other => common_flag(other, &mut o.build, &mut o.keep, USAGE)?,
         }
     }
     if o.targets == 0 || o.duration_ms < INTERVAL_MS {

@@ -4,7 +4,7 @@
 //! figures' formatting in reports.
 
 use std::fs::Metadata;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -304,6 +304,71 @@ pub(crate) fn expect_ok((code, text): (u16, String), what: &str) -> Result {
 }
 
 // ---------------------------------------------------------------------------
+// Synthetic scrape targets
+
+/// Answers GETs on a kept-alive connection until the client closes it (or
+/// asks to): each answer is the exposition `render` writes into the body
+/// (cleared first, `capacity` bytes reserved once); `served` runs after
+/// each answer is sent.
+pub(crate) fn serve_scrapes(
+    stream: TcpStream,
+    capacity: usize,
+    mut render: impl FnMut(&mut Vec<u8>),
+    mut served: impl FnMut(),
+) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let _ = stream.set_nodelay(true);
+    let mut reader = BufReader::new(&stream);
+    let mut body = Vec::with_capacity(capacity);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let mut close = line.trim_end().ends_with("HTTP/1.0");
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line == "\r\n" || line == "\n" {
+                break;
+            }
+            let l = line.to_ascii_lowercase();
+            if l.starts_with("connection:") && l.contains("close") {
+                close = true;
+            }
+        }
+        body.clear();
+        render(&mut body);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+             Content-Length: {}\r\n{}\r\n",
+            body.len(),
+            if close { "Connection: close\r\n" } else { "" }
+        );
+        if (&stream).write_all(head.as_bytes()).is_err() || (&stream).write_all(&body).is_err() {
+            return;
+        }
+        served();
+        if close {
+            return;
+        }
+    }
+}
+
+/// splitmix64: cheap, stateless pseudo-randomness for values.
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+// ---------------------------------------------------------------------------
 // Flags and reports
 
 /// The value after the flag `name` on a command line, or an error showing
@@ -316,6 +381,19 @@ pub(crate) fn flag_value(
     args.next()
         .cloned()
         .ok_or_else(|| format!("{name} needs a value\n{usage}"))
+}
+
+/// The flags every bench takes after its own: `--no-build` (clears
+/// `build`), `--keep` (sets `keep`) and `-h`/`--help` (`usage` as the
+/// error); anything else is an unknown option.
+pub(crate) fn common_flag(arg: &str, build: &mut bool, keep: &mut bool, usage: &str) -> Result {
+    match arg {
+        "--no-build" => *build = false,
+        "--keep" => *keep = true,
+        "-h" | "--help" => return Err(usage.into()),
+        other => return Err(format!("unknown option {other:?}\n{usage}")),
+    }
+    Ok(())
 }
 
 /// A count given to `flag`, `_` separators allowed (`100_000`).
@@ -367,6 +445,45 @@ pub(crate) fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A synthetic target answers each request of a kept-alive connection
+    /// with the next rendering, and ends the connection when asked to.
+    #[test]
+    fn scrape_targets_answer_until_asked_to_close() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            let (mut n, mut served) = (0, 0);
+            serve_scrapes(
+                stream,
+                16,
+                |body| {
+                    body.extend_from_slice(format!("scrape {n}\n").as_bytes());
+                    n += 1;
+                },
+                || served += 1,
+            );
+            served
+        });
+        let mut client = TcpStream::connect(addr).expect("connect");
+        client
+            .write_all(
+                b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n\
+                  GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n",
+            )
+            .expect("write");
+        let mut response = String::new();
+        client.read_to_string(&mut response).expect("read");
+        assert_eq!(server.join().expect("server"), 2);
+        let bodies: Vec<&str> = response
+            .split("HTTP/1.1 200 OK\r\n")
+            .filter(|r| !r.is_empty())
+            .map(|r| r.split_once("\r\n\r\n").map_or("", |(_, body)| body))
+            .collect();
+        assert_eq!(bodies, ["scrape 0\n", "scrape 1\n"]);
+        assert!(response.contains("Content-Length: 9\r\nConnection: close\r\n\r\nscrape 1"));
+    }
 
     #[test]
     fn metric_sums() {
