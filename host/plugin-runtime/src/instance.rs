@@ -22,6 +22,7 @@ use crate::limits::{MEMORY_LIMIT_MARKER, MemoryLimiter};
 use crate::metrics::PluginMetrics;
 use crate::sandbox::InstanceState;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -31,7 +32,7 @@ use wasmetheus_config::Grants;
 use wasmetheus_model::MetricFamily;
 use wasmetheus_model::validate::{Limits, validate};
 use wasmtime::component::ResourceAny;
-use wasmtime::{Store, UpdateDeadline};
+use wasmtime::{Engine, Store, UpdateDeadline};
 
 /// Everything needed to (re)open an instance.
 pub struct InstanceSpec {
@@ -51,20 +52,58 @@ pub struct InstanceSpec {
 /// What wasmtime says when a call copies more than the store's hostcall fuel.
 const HOSTCALL_FUEL_MARKER: &str = "fuel allocated for hostcalls has been exhausted";
 
-/// A store set up for guest calls: memory capped, copies to the host capped
-/// at `copy_budget` bytes per call, and guest code yielding to the executor
-/// at every epoch tick so that a deadline can end the call.
-fn new_store(
-    pre: &ExporterPre<InstanceState>,
+/// A store set up for guest calls (exporter instances and receivers
+/// alike): memory capped, copies to the host capped at `copy_budget` bytes
+/// per call, and guest code yielding to the executor at every epoch tick so
+/// that a deadline can end the call.
+pub(crate) fn new_store(
+    engine: &Engine,
     state: InstanceState,
     copy_budget: usize,
 ) -> Store<InstanceState> {
-    let mut store = Store::new(pre.engine(), state);
+    let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     store.set_hostcall_fuel(copy_budget);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
     store
+}
+
+/// The sandbox of a plugin's store, built under `deadline`: building it
+/// opens preopens and resolves `tcp_connect` grants (DNS), blocking work
+/// done off the executor. `Err(())` when the deadline passed; callers word
+/// the failures.
+pub(crate) async fn sandbox_state(
+    plugin: &Arc<str>,
+    name: &Arc<str>,
+    grants: &Arc<Grants>,
+    memory_limit: usize,
+    deadline: Instant,
+) -> Result<Result<Result<InstanceState, String>, tokio::task::JoinError>, ()> {
+    let (plugin, name, grants) = (Arc::clone(plugin), Arc::clone(name), Arc::clone(grants));
+    within(
+        deadline,
+        tokio::task::spawn_blocking(move || {
+            InstanceState::new(plugin, name, grants, MemoryLimiter::new(memory_limit))
+        }),
+    )
+    .await
+}
+
+/// Lets the plugin release `resource` (its collector or sender) within
+/// `timeout`, then drops the store; `false` when the plugin did not return
+/// in time and the store was discarded.
+pub(crate) async fn release(
+    mut store: Store<InstanceState>,
+    resource: ResourceAny,
+    timeout: Duration,
+) -> bool {
+    within(
+        Instant::now() + timeout,
+        resource.resource_drop_async(&mut store),
+    )
+    .await
+    .is_ok()
 }
 
 /// A live store with an opened collector resource.
@@ -112,19 +151,12 @@ pub(crate) async fn within<T>(deadline: Instant, call: impl Future<Output = T>) 
 }
 
 async fn open(spec: &InstanceSpec, deadline: Instant) -> Result<Live, CollectError> {
-    // Building the sandbox opens preopens and resolves `tcp_connect` grants
-    // (DNS): blocking work, done off the executor and under the deadline.
-    let (plugin, name, grants) = (
-        Arc::clone(&spec.plugin),
-        Arc::clone(&spec.name),
-        Arc::clone(&spec.grants),
-    );
-    let memory_limit = spec.memory_limit;
-    let state = within(
+    let state = sandbox_state(
+        &spec.plugin,
+        &spec.name,
+        &spec.grants,
+        spec.memory_limit,
         deadline,
-        tokio::task::spawn_blocking(move || {
-            InstanceState::new(plugin, name, grants, MemoryLimiter::new(memory_limit))
-        }),
     )
     .await
     .map_err(|()| {
@@ -136,7 +168,7 @@ async fn open(spec: &InstanceSpec, deadline: Instant) -> Result<Live, CollectErr
     })?
     .map_err(|e| CollectError::Open(format!("setting up the sandbox failed: {e}")))?
     .map_err(CollectError::Open)?;
-    let mut store = new_store(&spec.pre, state, spec.copy_budget);
+    let mut store = new_store(spec.pre.engine(), state, spec.copy_budget);
     let opened = within(deadline, async {
         let bindings = spec.pre.instantiate_async(&mut store).await?;
         let collector = bindings
@@ -346,22 +378,12 @@ impl Task {
             self.busy.store(false, Ordering::Release);
             let _ = reply.send(result);
         }
-        // Let the plugin release the collector, within the deadline, then
-        // drop the store.
         if let Some(Live {
-            mut store,
-            collector,
-            ..
+            store, collector, ..
         }) = live
+            && !release(store, collector, spec.timeout).await
         {
-            let deadline = Instant::now() + spec.timeout;
-            if within(deadline, collector.resource_drop_async(&mut store))
-                .await
-                .is_err()
-            {
-                tracing::warn!(plugin = %spec.plugin, instance = %spec.name, "dropping the collector exceeded the deadline; the store was discarded");
-            }
-            drop(store);
+            tracing::warn!(plugin = %spec.plugin, instance = %spec.name, "dropping the collector exceeded the deadline; the store was discarded");
         }
     }
 }
@@ -369,36 +391,58 @@ impl Task {
 /// The most a plugin's metadata may pass to the host.
 const METADATA_COPY_BUDGET: usize = 4 << 20;
 
-/// Runs `metadata` in a throwaway store to learn what a plugin is; the
-/// instantiation and the call together are bounded by `timeout`.
-pub async fn read_metadata(
-    pre: &ExporterPre<InstanceState>,
+/// A guest call that failed, and what it was (`instantiating`, `metadata()`).
+pub(crate) type Failed = (&'static str, wasmtime::Error);
+
+/// Runs a plugin's `metadata` in a throwaway store on `engine`: `call`
+/// instantiates the component and calls its `metadata`, the two together
+/// bounded by `timeout`.
+pub(crate) async fn metadata_in_throwaway_store<M>(
+    engine: &Engine,
     timeout: Duration,
-) -> Result<convert::PluginMetadata, String> {
+    call: impl for<'a> FnOnce(
+        &'a mut Store<InstanceState>,
+    ) -> Pin<Box<dyn Future<Output = Result<M, Failed>> + Send + 'a>>,
+) -> Result<M, String> {
     let state = InstanceState::new(
         "loading".into(),
         "loading".into(),
         Arc::new(Grants::default()),
         MemoryLimiter::new(64 << 20),
     )?;
-    let mut store = new_store(pre, state, METADATA_COPY_BUDGET);
-    let classify = |e: &wasmtime::Error| classify(e, timeout, METADATA_COPY_BUDGET);
-    let read = within(Instant::now() + timeout, async {
-        let bindings = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| format!("instantiating: {}", classify(&e)))?;
-        bindings
-            .wasmetheus_plugin_metrics()
-            .call_metadata(&mut store)
-            .await
-            .map_err(|e| format!("metadata(): {}", classify(&e)))
-    })
-    .await;
-    match read {
+    let mut store = new_store(engine, state, METADATA_COPY_BUDGET);
+    match within(Instant::now() + timeout, call(&mut store)).await {
         Err(()) => Err(format!(
             "metadata() did not return within its deadline of {timeout:?} and was interrupted"
         )),
-        Ok(metadata) => Ok(convert::metadata(metadata?)),
+        Ok(Err((what, e))) => Err(format!(
+            "{what}: {}",
+            classify(&e, timeout, METADATA_COPY_BUDGET)
+        )),
+        Ok(Ok(metadata)) => Ok(metadata),
     }
+}
+
+/// Runs `metadata` in a throwaway store to learn what a plugin is; the
+/// instantiation and the call together are bounded by `timeout`.
+pub async fn read_metadata(
+    pre: &ExporterPre<InstanceState>,
+    timeout: Duration,
+) -> Result<convert::PluginMetadata, String> {
+    let owned = pre.clone();
+    let metadata = metadata_in_throwaway_store(pre.engine(), timeout, move |store| {
+        Box::pin(async move {
+            let bindings = owned
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(|e| ("instantiating", e))?;
+            bindings
+                .wasmetheus_plugin_metrics()
+                .call_metadata(store)
+                .await
+                .map_err(|e| ("metadata()", e))
+        })
+    })
+    .await?;
+    Ok(convert::metadata(metadata))
 }

@@ -13,16 +13,17 @@ use super::notification::{Notification, to_wit};
 use crate::bindings::receiver::{Receiver, ReceiverPre};
 use crate::bindings::types as w;
 use crate::error::CollectError;
-use crate::instance::{classify, within};
-use crate::limits::MemoryLimiter;
+use crate::instance::{
+    classify, metadata_in_throwaway_store, new_store, release, sandbox_state, within,
+};
 use crate::sandbox::InstanceState;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use wasmetheus_config::Grants;
+use wasmtime::Store;
 use wasmtime::component::ResourceAny;
-use wasmtime::{Store, UpdateDeadline};
 
 /// Everything needed to (re)open a sender.
 pub(crate) struct Spec {
@@ -52,19 +53,6 @@ pub(crate) fn cut(mut text: String) -> String {
         text.push_str(&format!("… ({dropped} more bytes)"));
     }
     text
-}
-
-pub(crate) fn new_store(
-    pre: &ReceiverPre<InstanceState>,
-    state: InstanceState,
-    copy_budget: usize,
-) -> Store<InstanceState> {
-    let mut store = Store::new(pre.engine(), state);
-    store.limiter(|state| &mut state.limiter);
-    store.set_hostcall_fuel(copy_budget);
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
-    store
 }
 
 /// A live store with an opened sender resource.
@@ -130,22 +118,17 @@ fn failure(error: &wasmtime::Error, spec: &Spec, what: &str) -> (SendError, bool
 
 /// Opens a store and the sender in it under `deadline`.
 async fn open(spec: &Spec, deadline: Instant) -> Result<Live, SendError> {
-    let (plugin, name, grants) = (
-        Arc::clone(&spec.plugin),
-        Arc::clone(&spec.name),
-        Arc::clone(&spec.grants),
-    );
-    let memory_limit = spec.memory_limit;
     let not_open = |message: String| SendError {
         retryable: false,
         message: cut(message),
     };
     // Resolving `tcp_connect` grants and opening preopens block.
-    let state = within(
+    let state = sandbox_state(
+        &spec.plugin,
+        &spec.name,
+        &spec.grants,
+        spec.memory_limit,
         deadline,
-        tokio::task::spawn_blocking(move || {
-            InstanceState::new(plugin, name, grants, MemoryLimiter::new(memory_limit))
-        }),
     )
     .await
     .map_err(|()| SendError {
@@ -157,7 +140,7 @@ async fn open(spec: &Spec, deadline: Instant) -> Result<Live, SendError> {
     })?
     .map_err(|e| not_open(format!("setting up the receiver's sandbox failed: {e}")))?
     .map_err(|e| not_open(format!("setting up the receiver's sandbox failed: {e}")))?;
-    let mut store = new_store(&spec.pre, state, spec.copy_budget);
+    let mut store = new_store(spec.pre.engine(), state, spec.copy_budget);
     let opened = within(deadline, async {
         let bindings = spec.pre.instantiate_async(&mut store).await?;
         let sender = bindings
@@ -331,7 +314,7 @@ impl Task {
             let _ = reply.send(result);
         }
         if let Some(live) = live {
-            release(live, spec).await;
+            release_sender(live, spec).await;
         }
         drop(self.ending);
     }
@@ -339,53 +322,34 @@ impl Task {
 
 /// Lets the plugin release the sender, within the deadline, then drops the
 /// store.
-async fn release(live: Live, spec: &Spec) {
-    let Live {
-        mut store, sender, ..
-    } = live;
-    let deadline = Instant::now() + spec.timeout;
-    if within(deadline, sender.resource_drop_async(&mut store))
-        .await
-        .is_err()
-    {
+async fn release_sender(live: Live, spec: &Spec) {
+    let Live { store, sender, .. } = live;
+    if !release(store, sender, spec.timeout).await {
         tracing::warn!(plugin = %spec.plugin, receiver = %spec.name, "dropping the sender exceeded the deadline; the store was discarded");
     }
 }
-
-/// The most a receiver's metadata may pass to the host.
-const METADATA_COPY_BUDGET: usize = 4 << 20;
 
 /// Runs `metadata` in a throwaway store, bounded by `timeout`.
 pub(crate) async fn read_metadata(
     pre: &ReceiverPre<InstanceState>,
     timeout: Duration,
 ) -> Result<crate::convert::PluginMetadata, String> {
-    let state = InstanceState::new(
-        "loading".into(),
-        "loading".into(),
-        Arc::new(Grants::default()),
-        MemoryLimiter::new(64 << 20),
-    )?;
-    let mut store = new_store(pre, state, METADATA_COPY_BUDGET);
-    let classify = |e: &wasmtime::Error| classify(e, timeout, METADATA_COPY_BUDGET);
-    let read = within(Instant::now() + timeout, async {
-        let bindings = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| format!("instantiating: {}", classify(&e)))?;
-        bindings
-            .wasmetheus_plugin_alerts()
-            .call_metadata(&mut store)
-            .await
-            .map_err(|e| format!("metadata(): {}", classify(&e)))
+    let owned = pre.clone();
+    let metadata = metadata_in_throwaway_store(pre.engine(), timeout, move |store| {
+        Box::pin(async move {
+            let bindings = owned
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(|e| ("instantiating", e))?;
+            bindings
+                .wasmetheus_plugin_alerts()
+                .call_metadata(store)
+                .await
+                .map_err(|e| ("metadata()", e))
+        })
     })
-    .await;
-    match read {
-        Err(()) => Err(format!(
-            "metadata() did not return within its deadline of {timeout:?} and was interrupted"
-        )),
-        Ok(metadata) => Ok(crate::convert::metadata(metadata?)),
-    }
+    .await?;
+    Ok(crate::convert::metadata(metadata))
 }
 
 #[cfg(test)]
