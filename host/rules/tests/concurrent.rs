@@ -7,6 +7,8 @@
 //! results (series, stale markers, `ALERTS`, health, errors, counters)
 //! are those of evaluation in order.
 
+mod common;
+
 use std::fmt::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,42 +16,29 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use wasmetheus_model::Label;
-use wasmetheus_model::storage::{
-    Appender, Matcher, Queryable, SelectHints, Series, Storage, StorageError,
-};
+use wasmetheus_model::storage::{Matcher, Queryable, SelectHints, Series, Storage, StorageError};
 use wasmetheus_promql::engine::Engine;
 use wasmetheus_promqltest::MemStore;
+
 use wasmetheus_rules::{
     ConcurrencyLimit, EvalContext, Group, LoadOptions, Manager, ManagerOptions, Rule, load_groups,
 };
 
-/// A store whose selects take `delay` and which counts how many run at
-/// once.
+use common::{HookedStore, SelectHook};
+
+/// Selects that take `delay`, counting how many run at once.
 #[derive(Default)]
-struct CountingStore {
-    inner: MemStore,
+struct Counting {
     delay: Duration,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     calls: AtomicUsize,
 }
 
-impl CountingStore {
-    fn slow(delay: Duration) -> Self {
-        CountingStore {
-            delay,
-            ..CountingStore::default()
-        }
-    }
-
-    fn max(&self) -> usize {
-        self.max_in_flight.load(Ordering::SeqCst)
-    }
-}
-
-impl Queryable for CountingStore {
-    fn select_series(
+impl SelectHook for Counting {
+    fn select(
         &self,
+        inner: &MemStore,
         matchers: &[Matcher],
         hints: &SelectHints,
     ) -> Result<Vec<Series>, StorageError> {
@@ -57,27 +46,26 @@ impl Queryable for CountingStore {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         std::thread::sleep(self.delay);
-        let result = self.inner.select_series(matchers, hints);
+        let result = inner.select_series(matchers, hints);
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         result
     }
-    fn label_names(&self, m: &[Matcher], a: i64, b: i64) -> Result<Vec<String>, StorageError> {
-        self.inner.label_names(m, a, b)
-    }
-    fn label_values(
-        &self,
-        n: &str,
-        m: &[Matcher],
-        a: i64,
-        b: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        self.inner.label_values(n, m, a, b)
-    }
 }
 
-impl Storage for CountingStore {
-    fn appender(&self) -> Box<dyn Appender + Send + '_> {
-        self.inner.appender()
+/// A store whose selects take `delay` and which counts how many run at
+/// once.
+type CountingStore = HookedStore<Counting>;
+
+impl CountingStore {
+    fn slow(delay: Duration) -> Self {
+        HookedStore::new(Counting {
+            delay,
+            ..Counting::default()
+        })
+    }
+
+    fn max(&self) -> usize {
+        self.hook.max_in_flight.load(Ordering::SeqCst)
     }
 }
 
@@ -420,7 +408,7 @@ async fn shutdown_waits_for_the_evaluation_in_progress() {
     m.update(&[file], Duration::from_secs(60), Vec::new(), "")
         .expect("rules load");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while store.in_flight.load(Ordering::SeqCst) == 0 {
+    while store.hook.in_flight.load(Ordering::SeqCst) == 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "no evaluation started"
@@ -428,9 +416,9 @@ async fn shutdown_waits_for_the_evaluation_in_progress() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     m.shutdown().await;
-    assert_eq!(store.in_flight.load(Ordering::SeqCst), 0);
+    assert_eq!(store.hook.in_flight.load(Ordering::SeqCst), 0);
     // Nothing starts afterwards either, not even through a late reload.
-    let before = store.calls.load(Ordering::SeqCst);
+    let before = store.hook.calls.load(Ordering::SeqCst);
     let other = dir.path().join("other.yml");
     std::fs::write(
         &other,
@@ -440,6 +428,6 @@ async fn shutdown_waits_for_the_evaluation_in_progress() {
     m.update(&[other], Duration::from_secs(60), Vec::new(), "")
         .expect("a reload after the shutdown is refused quietly");
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(store.in_flight.load(Ordering::SeqCst), 0);
-    assert_eq!(store.calls.load(Ordering::SeqCst), before);
+    assert_eq!(store.hook.in_flight.load(Ordering::SeqCst), 0);
+    assert_eq!(store.hook.calls.load(Ordering::SeqCst), before);
 }

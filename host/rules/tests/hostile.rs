@@ -4,17 +4,20 @@
 //! fail at load. Each gives a result or a clear error, never a panic, in
 //! bounded time.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use wasmetheus_model::Label;
-use wasmetheus_model::storage::{
-    Appender, Matcher, Queryable, SelectHints, Series, Storage, StorageError, VecSampleIterator,
-};
+use wasmetheus_model::storage::{Matcher, Queryable, SelectHints, Series, VecSampleIterator};
 use wasmetheus_promql::engine::Engine;
 use wasmetheus_promqltest::MemStore;
+
 use wasmetheus_rules::rulefmt::{self, ParseOptions};
 use wasmetheus_rules::{EvalContext, Group, Rule, load_groups};
+
+use common::{HookedStore, SelectHook};
 
 fn parse(text: &str) -> Result<rulefmt::RuleFile, Vec<String>> {
     rulefmt::parse(text, Path::new("f.yml"), &ParseOptions::default())
@@ -144,48 +147,23 @@ fn bad_templates_fail_at_load() {
 /// A store that holds `n` series `m{i="…"}` with one sample at 0,
 /// made up when read (the in-memory test store fills slowly at this
 /// size), and takes writes into a [`MemStore`].
-struct ManySeries {
-    n: usize,
-    written: MemStore,
-}
-
-impl Queryable for ManySeries {
-    fn select_series(
-        &self,
-        matchers: &[Matcher],
-        hints: &SelectHints,
-    ) -> Result<Vec<Series>, StorageError> {
-        if !matchers
-            .iter()
-            .any(|m| m.name == "__name__" && m.matches("m"))
-        {
-            return self.written.select_series(matchers, hints);
-        }
-        Ok((0..self.n)
-            .map(|i| Series {
-                labels: vec![Label::new("__name__", "m"), Label::new("i", i.to_string())],
-                samples: Box::new(VecSampleIterator::new(vec![(0, 1.0)])),
-            })
-            .collect())
-    }
-    fn label_names(&self, m: &[Matcher], a: i64, b: i64) -> Result<Vec<String>, StorageError> {
-        self.written.label_names(m, a, b)
-    }
-    fn label_values(
-        &self,
-        n: &str,
-        m: &[Matcher],
-        a: i64,
-        b: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        self.written.label_values(n, m, a, b)
-    }
-}
-
-impl Storage for ManySeries {
-    fn appender(&self) -> Box<dyn Appender + Send + '_> {
-        self.written.appender()
-    }
+fn many_series(n: usize) -> HookedStore<impl SelectHook> {
+    HookedStore::new(
+        move |written: &MemStore, matchers: &[Matcher], hints: &SelectHints| {
+            if !matchers
+                .iter()
+                .any(|m| m.name == "__name__" && m.matches("m"))
+            {
+                return written.select_series(matchers, hints);
+            }
+            Ok((0..n)
+                .map(|i| Series {
+                    labels: vec![Label::new("__name__", "m"), Label::new("i", i.to_string())],
+                    samples: Box::new(VecSampleIterator::new(vec![(0, 1.0)])),
+                })
+                .collect())
+        },
+    )
 }
 
 /// A rule whose result is far over the limit: an error, nothing written,
@@ -194,10 +172,7 @@ impl Storage for ManySeries {
 #[test]
 fn a_huge_result_over_the_limit_writes_nothing() {
     const SERIES: usize = 200_000;
-    let store = ManySeries {
-        n: SERIES,
-        written: MemStore::new(),
-    };
+    let store = many_series(SERIES);
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("r.yml");
     std::fs::write(
@@ -215,7 +190,7 @@ fn a_huge_result_over_the_limit_writes_nothing() {
     let start = Instant::now();
     groups[0].eval(0, &ctx);
     assert!(start.elapsed() < Duration::from_secs(120));
-    assert!(store.written.label_sets().is_empty());
+    assert!(store.inner.label_sets().is_empty());
     let rules = groups[0].rules();
     assert_eq!(
         rules[0].last_error(),

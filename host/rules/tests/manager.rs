@@ -4,17 +4,20 @@
 //! a group slower than its interval counts missed iterations without
 //! piling up, and `stop` returns at once.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmetheus_model::Label;
-use wasmetheus_model::storage::{
-    Appender, Matcher, Queryable, SelectHints, Series, Storage, StorageError, is_stale_marker,
-};
+use wasmetheus_model::storage::{Matcher, Queryable, SelectHints, Storage, is_stale_marker};
 use wasmetheus_promql::engine::Engine;
 use wasmetheus_promqltest::MemStore;
+
 use wasmetheus_rules::{Manager, ManagerOptions, Rule};
+
+use common::{HookedStore, SelectHook};
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -240,39 +243,14 @@ async fn a_removed_group_marks_its_series_stale() {
     m.stop();
 }
 
-/// A store whose every read takes `delay`.
-struct SlowStore {
-    inner: MemStore,
-    delay: Duration,
-}
-
-impl Queryable for SlowStore {
-    fn select_series(
-        &self,
-        matchers: &[Matcher],
-        hints: &SelectHints,
-    ) -> Result<Vec<Series>, StorageError> {
-        std::thread::sleep(self.delay);
-        self.inner.select_series(matchers, hints)
-    }
-    fn label_names(&self, m: &[Matcher], a: i64, b: i64) -> Result<Vec<String>, StorageError> {
-        self.inner.label_names(m, a, b)
-    }
-    fn label_values(
-        &self,
-        n: &str,
-        m: &[Matcher],
-        a: i64,
-        b: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        self.inner.label_values(n, m, a, b)
-    }
-}
-
-impl Storage for SlowStore {
-    fn appender(&self) -> Box<dyn Appender + Send + '_> {
-        self.inner.appender()
-    }
+/// A store whose every select takes `delay`.
+fn slow_store(delay: Duration) -> HookedStore<impl SelectHook> {
+    HookedStore::new(
+        move |inner: &MemStore, matchers: &[Matcher], hints: &SelectHints| {
+            std::thread::sleep(delay);
+            inner.select_series(matchers, hints)
+        },
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,10 +261,7 @@ async fn a_slow_group_counts_missed_iterations_and_stop_does_not_wait() {
         "rules.yml",
         "groups:\n  - name: slow\n    interval: 50ms\n    rules:\n      - record: r\n        expr: up\n",
     );
-    let store = Arc::new(SlowStore {
-        inner: MemStore::new(),
-        delay: Duration::from_millis(220),
-    });
+    let store = Arc::new(slow_store(Duration::from_millis(220)));
     {
         let mut app = store.appender();
         app.append(&[Label::new("__name__", "up")], 0, 1.0)
@@ -344,10 +319,7 @@ async fn readers_do_not_wait_for_a_reload_waiting_on_an_evaluation() {
         )
     };
     let file = write(dir.path(), "rules.yml", &rules("up"));
-    let store = Arc::new(SlowStore {
-        inner: MemStore::new(),
-        delay: Duration::from_millis(800),
-    });
+    let store = Arc::new(slow_store(Duration::from_millis(800)));
     let m = Arc::new(manager(store.clone()));
     m.update(
         std::slice::from_ref(&file),
