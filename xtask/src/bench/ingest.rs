@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::peers::{ALL, Kind, Peer, find_peers, start};
 use super::support::{
-    ProcStats, TempDir, bytes, common_flag, count, du, flag_value, get, metric_sum, mix,
-    parse_duration, proc_stats, ratio, serve_scrapes,
+    ProcStats, TempDir, bytes, common_flag, count, du, flag_value, get, listen_targets, metric_sum,
+    mix, parse_duration, proc_stats, ratio, serve_scrapes,
 };
 use crate::{Result, root};
 
@@ -500,21 +500,11 @@ impl Targets {
             served_samples: AtomicU64::new(0),
             served_scrapes: AtomicU64::new(0),
         });
-        let mut addrs = Vec::new();
-        for t in 0..targets {
-            let listener = TcpListener::bind("127.0.0.1:0")
-                .map_err(|e| format!("cannot listen for target {t}: {e}"))?;
-            addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
+        let addrs = listen_targets(targets, |t| {
             let shared = Arc::clone(&shared);
-            let scrapes = Arc::new(AtomicU64::new(0));
-            std::thread::spawn(move || {
-                for stream in listener.incoming().flatten() {
-                    let shared = Arc::clone(&shared);
-                    let scrapes = Arc::clone(&scrapes);
-                    std::thread::spawn(move || serve_connection(stream, t, &shared, &scrapes));
-                }
-            });
-        }
+            let scrapes = AtomicU64::new(0);
+            move |stream| serve_connection(stream, t, &shared, &scrapes)
+        })?;
         Ok(Targets { shared, addrs })
     }
 

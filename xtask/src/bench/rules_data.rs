@@ -5,12 +5,12 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::support::{mix, serve_scrapes};
+use super::support::{listen_targets, mix, serve_scrapes};
 use crate::Result;
 
 // ---------------------------------------------------------------------------
@@ -46,21 +46,11 @@ pub(crate) struct Targets {
 impl Targets {
     pub(crate) fn start(targets: usize, handlers: usize) -> Result<Targets> {
         let scrapes = Arc::new(AtomicU64::new(0));
-        let mut addrs = Vec::new();
-        for t in 0..targets {
-            let listener = TcpListener::bind("127.0.0.1:0")
-                .map_err(|e| format!("cannot listen for target {t}: {e}"))?;
-            addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
+        let addrs = listen_targets(targets, |t| {
             let total = Arc::clone(&scrapes);
-            let own = Arc::new(AtomicU64::new(0));
-            std::thread::spawn(move || {
-                for stream in listener.incoming().flatten() {
-                    let total = Arc::clone(&total);
-                    let own = Arc::clone(&own);
-                    std::thread::spawn(move || serve(stream, t, handlers, &own, &total));
-                }
-            });
-        }
+            let own = AtomicU64::new(0);
+            move |stream| serve(stream, t, handlers, &own, &total)
+        })?;
         Ok(Targets {
             addrs,
             handlers,

@@ -8,7 +8,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::{Result, describe};
@@ -306,6 +306,32 @@ pub(crate) fn expect_ok((code, text): (u16, String), what: &str) -> Result {
 // ---------------------------------------------------------------------------
 // Synthetic scrape targets
 
+/// Listens for `targets` synthetic scrape targets on local ports, each
+/// connection on its own thread, answered by the handler `handler(t)` made
+/// for target `t`; the targets' addresses in order.
+pub(crate) fn listen_targets<H>(
+    targets: usize,
+    mut handler: impl FnMut(usize) -> H,
+) -> Result<Vec<SocketAddr>>
+where
+    H: Fn(TcpStream) + Send + Sync + 'static,
+{
+    let mut addrs = Vec::new();
+    for t in 0..targets {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| format!("cannot listen for target {t}: {e}"))?;
+        addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
+        let handler = Arc::new(handler(t));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let handler = Arc::clone(&handler);
+                std::thread::spawn(move || handler(stream));
+            }
+        });
+    }
+    Ok(addrs)
+}
+
 /// Answers GETs on a kept-alive connection until the client closes it (or
 /// asks to): each answer is the exposition `render` writes into the body
 /// (cleared first, `capacity` bytes reserved once); `served` runs after
@@ -446,26 +472,33 @@ pub(crate) fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 mod tests {
     use super::*;
 
-    /// A synthetic target answers each request of a kept-alive connection
-    /// with the next rendering, and ends the connection when asked to.
+    /// A synthetic target (here the second of two) answers each request of
+    /// a kept-alive connection with the next rendering of its own, and ends
+    /// the connection when asked to.
     #[test]
     fn scrape_targets_answer_until_asked_to_close() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let server = std::thread::spawn(move || {
-            let (stream, _) = listener.accept().expect("accept");
-            let (mut n, mut served) = (0, 0);
-            serve_scrapes(
-                stream,
-                16,
-                |body| {
-                    body.extend_from_slice(format!("scrape {n}\n").as_bytes());
-                    n += 1;
-                },
-                || served += 1,
-            );
-            served
-        });
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let served = Arc::new(AtomicUsize::new(0));
+        let addrs = listen_targets(2, |t| {
+            let served = Arc::clone(&served);
+            let n = AtomicUsize::new(0);
+            move |stream| {
+                serve_scrapes(
+                    stream,
+                    16,
+                    |body| {
+                        let n = n.fetch_add(1, Ordering::SeqCst);
+                        body.extend_from_slice(format!("t{t} {n}\n").as_bytes());
+                    },
+                    || {
+                        served.fetch_add(1, Ordering::SeqCst);
+                    },
+                )
+            }
+        })
+        .expect("listening");
+        assert_eq!(addrs.len(), 2);
+        let addr = addrs[1];
         let mut client = TcpStream::connect(addr).expect("connect");
         client
             .write_all(
@@ -475,14 +508,14 @@ mod tests {
             .expect("write");
         let mut response = String::new();
         client.read_to_string(&mut response).expect("read");
-        assert_eq!(server.join().expect("server"), 2);
+        assert_eq!(served.load(Ordering::SeqCst), 2);
         let bodies: Vec<&str> = response
             .split("HTTP/1.1 200 OK\r\n")
             .filter(|r| !r.is_empty())
             .map(|r| r.split_once("\r\n\r\n").map_or("", |(_, body)| body))
             .collect();
-        assert_eq!(bodies, ["scrape 0\n", "scrape 1\n"]);
-        assert!(response.contains("Content-Length: 9\r\nConnection: close\r\n\r\nscrape 1"));
+        assert_eq!(bodies, ["t1 0\n", "t1 1\n"]);
+        assert!(response.contains("Content-Length: 5\r\nConnection: close\r\n\r\nt1 1"));
     }
 
     #[test]
