@@ -18,6 +18,7 @@
 
 mod alert;
 mod alerts;
+pub mod dispatch;
 mod fingerprint;
 mod inhibit;
 mod marker;
