@@ -182,6 +182,21 @@ impl Parts {
 
     /// A running dispatcher sending every receiver to `integration`.
     pub fn dispatcher(&self, integration: Arc<dyn Integration>, max_groups: usize) -> Dispatcher {
+        let all: Vec<(String, Arc<dyn Integration>)> = self
+            .config
+            .receivers
+            .iter()
+            .map(|r| (r.name.clone(), integration.clone()))
+            .collect();
+        self.dispatcher_with(&all, max_groups)
+    }
+
+    /// A running dispatcher with one integration per named receiver.
+    pub fn dispatcher_with(
+        &self,
+        receivers: &[(String, Arc<dyn Integration>)],
+        max_groups: usize,
+    ) -> Dispatcher {
         let mut pipeline = Pipeline::new(self.nflog.clone(), self.marker.clone())
             .with_inhibitor(self.inhibitor.clone())
             .with_silencer(Silencer::new(self.silences.clone(), self.marker.clone()))
@@ -197,8 +212,8 @@ impl Parts {
                 randomization: 0.0,
                 ..Backoff::default()
             });
-        for r in &self.config.receivers {
-            pipeline = pipeline.with_receiver(&r.name, vec![integration.clone()]);
+        for (name, integration) in receivers {
+            pipeline = pipeline.with_receiver(name, vec![integration.clone()]);
         }
         let d = Dispatcher::new(
             Route::new(&self.config.route),
