@@ -243,6 +243,9 @@ receivers:
     d.stop();
 }
 
+/// (last entry, firing, resolved, send_resolved, notification due).
+type NeedsUpdateCase = (Option<NflogEntry>, Vec<u64>, Vec<u64>, bool, bool);
+
 #[test]
 fn dedup_needs_update_as_upstream() {
     let now: Timestamp = "2026-07-28T12:00:00Z".parse().unwrap();
@@ -260,7 +263,7 @@ fn dedup_needs_update_as_upstream() {
     };
     let repeat = Duration::from_secs(3600);
     // (entry, firing, resolved, send_resolved, want) — TestDedupStageNeedsUpdate.
-    let cases: Vec<(Option<NflogEntry>, Vec<u64>, Vec<u64>, bool, bool)> = vec![
+    let cases: Vec<NeedsUpdateCase> = vec![
         (None, vec![], vec![], false, false),
         (None, vec![1, 2], vec![], false, true),
         (None, vec![], vec![3], true, false),

@@ -18,6 +18,9 @@ use crate::alert::{Alert, Labels, sort_alerts};
 use crate::fingerprint::Fingerprint;
 use crate::persist::Clock;
 
+/// Called after each flush of a group (metrics, tests).
+pub type FlushHook = Arc<dyn Fn(&AggrGroup, &FlushOutcome) + Send + Sync>;
+
 /// `notify.MinTimeout`: the shortest a flush may take, retries included.
 pub const MIN_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -200,7 +203,7 @@ impl AggrGroup {
         self: Arc<Self>,
         pipeline: Arc<Pipeline>,
         stop: Arc<std::sync::atomic::AtomicBool>,
-        on_flush: Option<Arc<dyn Fn(&AggrGroup, &FlushOutcome) + Send + Sync>>,
+        on_flush: Option<FlushHook>,
         on_empty: F,
     ) where
         F: Fn(&AggrGroup) -> bool,

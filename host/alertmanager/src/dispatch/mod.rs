@@ -23,7 +23,9 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::AbortHandle;
 use wasmetheus_alertmanager_config::Route;
 
-pub use groups::{AggrGroup, MIN_FLUSH_TIMEOUT, group_key, group_labels, label_set_string};
+pub use groups::{
+    AggrGroup, FlushHook, MIN_FLUSH_TIMEOUT, group_key, group_labels, label_set_string,
+};
 pub use pipeline::{
     FlushContext, FlushOutcome, Integration, IntegrationOutcome, NotifyError, NotifyFuture,
     NotifyRequest, Pipeline, hash_alert, needs_update,
@@ -34,9 +36,6 @@ use crate::alert::{Alert, Labels};
 use crate::alerts::Alerts;
 use crate::fingerprint::{Fingerprint, fingerprint};
 use crate::persist::Clock;
-
-/// Called after each flush of a group (metrics, tests).
-pub type FlushHook = Arc<dyn Fn(&AggrGroup, &FlushOutcome) + Send + Sync>;
 
 type GroupMap = HashMap<(String, Fingerprint), (Arc<AggrGroup>, Option<AbortHandle>)>;
 
