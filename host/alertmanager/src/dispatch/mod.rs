@@ -11,6 +11,7 @@
 //! pause tokio's time and derive the clock from it.
 
 pub mod groups;
+pub mod integration;
 pub mod pipeline;
 pub mod retry;
 
@@ -26,9 +27,9 @@ use wasmetheus_alertmanager_config::Route;
 pub use groups::{
     AggrGroup, FlushHook, MIN_FLUSH_TIMEOUT, group_key, group_labels, label_set_string,
 };
+pub use integration::{Integration, NotifyError, NotifyFuture, NotifyRequest};
 pub use pipeline::{
-    FlushContext, FlushOutcome, Integration, IntegrationOutcome, NotifyError, NotifyFuture,
-    NotifyRequest, Pipeline, hash_alert, needs_update,
+    FlushContext, FlushOutcome, IntegrationOutcome, Pipeline, hash_alert, needs_update,
 };
 pub use retry::{Backoff, RetryOutcome, notify_with_retry};
 

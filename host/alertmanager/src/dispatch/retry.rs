@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::pipeline::{Integration, NotifyError, NotifyRequest};
+use super::integration::{Integration, NotifyError, NotifyRequest};
 
 /// The backoff between attempts (`backoff.ExponentialBackOff`).
 #[derive(Debug, Clone, Copy, PartialEq)]
