@@ -228,6 +228,18 @@ async fn retries_with_backoff_until_success() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].at_ms, 31_250);
     assert_eq!(rec.attempts.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let m = &d.metrics().snapshot()["webhook"];
+    assert_eq!(
+        (
+            m.notifications,
+            m.notifications_failed,
+            m.requests,
+            m.requests_failed
+        ),
+        (1, 0, 3, 2)
+    );
+    // Paused time: every request took no time.
+    assert_eq!((m.latency_count, m.latency_buckets[0]), (3, 3));
     d.stop();
 }
 
@@ -251,6 +263,16 @@ async fn an_always_failing_integration_stops_retrying_at_the_deadline_and_the_gr
     assert_eq!(attempts(), first + 1);
     // The alert stays (a failed flush removes nothing).
     assert_eq!(d.groups().len(), 1);
+    let m = &d.metrics().snapshot()["webhook"];
+    assert_eq!(
+        (
+            m.notifications,
+            m.notifications_failed,
+            m.requests,
+            m.requests_failed
+        ),
+        (2, 1, u64::from(first) + 1, u64::from(first) + 1)
+    );
     d.stop();
 }
 

@@ -44,3 +44,65 @@ pub trait Integration: Send + Sync {
     /// Delivers one notification.
     fn notify<'a>(&'a self, req: &'a NotifyRequest<'a>) -> NotifyFuture<'a>;
 }
+
+/// `notification_latency_seconds`' buckets.
+pub const LATENCY_BUCKETS: [f64; 5] = [1.0, 5.0, 10.0, 15.0, 20.0];
+
+/// One integration kind's counters (`notify.Metrics`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IntegrationCounters {
+    /// `alertmanager_notifications_total`.
+    pub notifications: u64,
+    /// `alertmanager_notifications_failed_total`.
+    pub notifications_failed: u64,
+    /// `alertmanager_notification_requests_total`.
+    pub requests: u64,
+    /// `alertmanager_notification_requests_failed_total`.
+    pub requests_failed: u64,
+    /// `alertmanager_notification_latency_seconds`: cumulative counts per
+    /// bucket of [`LATENCY_BUCKETS`], sum and count.
+    pub latency_buckets: [u64; 5],
+    pub latency_sum: f64,
+    pub latency_count: u64,
+}
+
+/// The pipeline's notification metrics, by integration kind.
+#[derive(Debug, Default)]
+pub struct NotifyMetrics {
+    by_integration: parking_lot::Mutex<std::collections::BTreeMap<String, IntegrationCounters>>,
+}
+
+impl NotifyMetrics {
+    /// The counters now, by integration kind.
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, IntegrationCounters> {
+        self.by_integration.lock().clone()
+    }
+
+    pub(crate) fn update(&self, integration: &str, f: impl FnOnce(&mut IntegrationCounters)) {
+        let mut map = self.by_integration.lock();
+        if let Some(c) = map.get_mut(integration) {
+            f(c);
+        } else {
+            let mut c = IntegrationCounters::default();
+            f(&mut c);
+            map.insert(integration.to_owned(), c);
+        }
+    }
+
+    /// One request and how long it took.
+    pub(crate) fn request(&self, integration: &str, seconds: f64, failed: bool) {
+        self.update(integration, |c| {
+            c.requests += 1;
+            if failed {
+                c.requests_failed += 1;
+            }
+            for (bound, n) in LATENCY_BUCKETS.iter().zip(c.latency_buckets.iter_mut()) {
+                if seconds <= *bound {
+                    *n += 1;
+                }
+            }
+            c.latency_sum += seconds;
+            c.latency_count += 1;
+        });
+    }
+}

@@ -27,7 +27,10 @@ use wasmetheus_alertmanager_config::Route;
 pub use groups::{
     AggrGroup, FlushHook, MIN_FLUSH_TIMEOUT, group_key, group_labels, label_set_string,
 };
-pub use integration::{Integration, NotifyError, NotifyFuture, NotifyRequest};
+pub use integration::{
+    Integration, IntegrationCounters, LATENCY_BUCKETS, NotifyError, NotifyFuture, NotifyMetrics,
+    NotifyRequest,
+};
 pub use pipeline::{
     FlushContext, FlushOutcome, IntegrationOutcome, Pipeline, hash_alert, needs_update,
 };
@@ -222,6 +225,11 @@ impl Dispatcher {
             .collect();
         out.sort_by(|a, b| (&a.key, &a.route_id).cmp(&(&b.key, &b.route_id)));
         out
+    }
+
+    /// The notification metrics of the pipeline.
+    pub fn metrics(&self) -> Arc<NotifyMetrics> {
+        self.inner.pipeline.metrics()
     }
 
     /// How many aggregation groups exist.

@@ -16,7 +16,7 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::time::Instant;
 use wasmetheus_alertmanager_config::NamedTimeInterval;
 
-use super::integration::{Integration, NotifyError, NotifyRequest};
+use super::integration::{Integration, NotifyError, NotifyMetrics, NotifyRequest};
 use super::retry::{Backoff, notify_with_retry};
 use crate::alert::{Alert, Labels};
 use crate::inhibit::Inhibitor;
@@ -83,6 +83,7 @@ pub struct Pipeline {
     time_intervals: HashMap<String, NamedTimeInterval>,
     nflog: Arc<NotificationLog>,
     backoff: Backoff,
+    metrics: Arc<NotifyMetrics>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -141,6 +142,7 @@ impl Pipeline {
             time_intervals: HashMap::new(),
             nflog,
             backoff: Backoff::default(),
+            metrics: Arc::new(NotifyMetrics::default()),
         }
     }
 
@@ -166,6 +168,11 @@ impl Pipeline {
             self.time_intervals.insert(i.name.clone(), i);
         }
         self
+    }
+
+    /// The notification metrics (`alertmanager_notifications_total`, …).
+    pub fn metrics(&self) -> Arc<NotifyMetrics> {
+        Arc::clone(&self.metrics)
     }
 
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
@@ -291,14 +298,22 @@ impl Pipeline {
                 alerts: &sent,
                 now: ctx.now,
             };
+            // Counted when attempted, as upstream's RetryStage.
+            self.metrics
+                .update(integration.name(), |c| c.notifications += 1);
             let out = notify_with_retry(
                 integration,
                 &req,
                 &self.backoff,
                 ctx.deadline,
                 seed ^ u64::from(integration.index()),
+                &self.metrics,
             )
             .await;
+            if out.result.is_err() {
+                self.metrics
+                    .update(integration.name(), |c| c.notifications_failed += 1);
+            }
             match out.result {
                 Ok(()) => IntegrationOutcome::Sent {
                     attempts: out.attempts,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::integration::{Integration, NotifyError, NotifyRequest};
+use super::integration::{Integration, NotifyError, NotifyMetrics, NotifyRequest};
 
 /// The backoff between attempts (`backoff.ExponentialBackOff`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,11 +62,19 @@ pub async fn notify_with_retry(
     backoff: &Backoff,
     deadline: Instant,
     seed: u64,
+    metrics: &NotifyMetrics,
 ) -> RetryOutcome {
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        let err = match tokio::time::timeout_at(deadline, integration.notify(req)).await {
+        let began = Instant::now();
+        let result = tokio::time::timeout_at(deadline, integration.notify(req)).await;
+        metrics.request(
+            integration.name(),
+            began.elapsed().as_secs_f64(),
+            !matches!(result, Ok(Ok(()))),
+        );
+        let err = match result {
             Ok(Ok(())) => {
                 return RetryOutcome {
                     attempts,
