@@ -328,3 +328,36 @@ fn dedup_needs_update_as_upstream() {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_alert_older_than_group_wait_flushes_a_new_group_at_once() {
+    let start = Instant::now();
+    let clock = tokio_clock(start);
+    let parts = Parts::in_memory(TIMERS, clock.clone());
+    let rec = Recorder::new(start, true, Behaviour::Ok);
+    let d = parts.dispatcher(rec.clone(), 0);
+    at(start, 100.0).await;
+    let now = clock();
+    // Started 31s ago: past group_wait (30s), so no waiting.
+    let mut old =
+        wasmetheus_alertmanager::Alert::new(labels(&[("alertname", "A"), ("instance", "1")]));
+    old.starts_at = Some(now - jiff::SignedDuration::from_secs(31));
+    old.updated_at = Some(now);
+    parts.alerts.put(old).unwrap();
+    // Started 29s ago: this one waits the rest of group_wait from the
+    // group's creation (30s), as upstream's timer does.
+    let mut young =
+        wasmetheus_alertmanager::Alert::new(labels(&[("alertname", "B"), ("instance", "2")]));
+    young.starts_at = Some(now - jiff::SignedDuration::from_secs(29));
+    young.updated_at = Some(now);
+    parts.alerts.put(young).unwrap();
+    at(start, 200.0).await;
+    assert_eq!(
+        rec.sent(),
+        vec![
+            sent(100, KEY_A, &["1:firing"]),
+            sent(130, r#"{}:{alertname="B"}"#, &["2:firing"]),
+        ]
+    );
+    d.stop();
+}
