@@ -14,7 +14,9 @@
 //! status in a [`Marker`] for the API; alerts removed by [`Alerts::gc`]
 //! are forgotten by [`Marker::delete`] and [`Inhibitor::gc`];
 //! [`State::run_maintenance`] collects on `--data.maintenance-interval`
-//! and `--alerts.gc-interval`.
+//! and `--alerts.gc-interval`. The [`dispatch`] module routes the alerts
+//! into aggregation groups and decides what is sent to each receiver's
+//! [`dispatch::Integration`]s.
 
 mod alert;
 mod alerts;
