@@ -21,10 +21,29 @@ pub struct Target {
     pub userinfo: Option<(String, Option<String>)>,
 }
 
+/// `url` as errors may show it: a password in its user information as
+/// `xxxxx` (as Prometheus shows URLs) and no query, which often carries a
+/// token (errors reach the host's log and status pages).
+pub fn shown(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((info, host)) => match info.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:xxxxx@{host}{path}"),
+            None => format!("{scheme}://{info}@{host}{path}"),
+        },
+        None => url.to_owned(),
+    }
+}
+
 impl Target {
     /// Splits `url`; only `http` and `https` URLs with a host are accepted.
     pub fn parse(url: &str) -> Result<Target, HttpError> {
-        let invalid = |why: &str| HttpError::InvalidUrl(format!("{url:?}: {why}"));
+        let invalid = |why: &str| HttpError::InvalidUrl(format!("{:?}: {why}", shown(url)));
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| invalid("not an absolute URL"))?;
@@ -161,12 +180,13 @@ mod wasm {
 
     pub fn send(request: &Request) -> Result<Response, HttpError> {
         let target = &request.target;
-        let url = format!(
+        // As errors show it: without the query (see `shown`).
+        let url = super::shown(&format!(
             "{}://{}{}",
             if target.https { "https" } else { "http" },
             target.authority,
             target.path_with_query
-        );
+        ));
         let mut headers: Vec<(String, Vec<u8>)> = request
             .headers
             .iter()
@@ -284,6 +304,19 @@ mod wasm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_show_no_password_or_query() {
+        assert_eq!(
+            shown("https://u:hunter2@h:1/p?token=t#f"),
+            "https://u:xxxxx@h:1/p"
+        );
+        assert_eq!(shown("http://u@h/p"), "http://u@h/p");
+        assert_eq!(shown("not a url?x"), "not a url");
+        let e = Target::parse("ftp://u:hunter2@h/?token=t").unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains("hunter2") && !text.contains("token"), "{text}");
+    }
 
     #[test]
     fn targets_of_urls() {
