@@ -315,7 +315,10 @@ mod tests {
         assert_eq!(shown("not a url?x"), "not a url");
         let e = Target::parse("ftp://u:hunter2@h/?token=t").unwrap_err();
         let text = e.to_string();
-        assert!(!text.contains("hunter2") && !text.contains("token"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("token"),
+            "{text}"
+        );
     }
 
     #[test]
