@@ -279,7 +279,7 @@ impl Evaluator<'_> {
                             &s.labels,
                             window,
                             s.start_timestamps.as_ref().map(|sts| &sts[from..to]),
-                            &hs[from..to],
+                            Some(&hs[from..to]),
                         );
                         if let Some(series) = series {
                             total += series.points.len() + series.histograms.len();
@@ -311,12 +311,11 @@ impl Evaluator<'_> {
             }
             None => {
                 for s in self.select_from_storage(vs, mint, maxt, range)? {
-                    let none = vec![None; s.points.len()];
                     let series = split_window(
                         &s.labels,
                         &s.points,
                         s.start_timestamps.as_deref(),
-                        s.histograms.as_deref().unwrap_or(&none),
+                        s.histograms.as_deref(),
                     );
                     if let Some(series) = series {
                         total += series.points.len() + series.histograms.len();
@@ -507,22 +506,25 @@ fn collect_selectors<'e>(e: &'e Expr, out: &mut Vec<&'e VectorSelector>) {
 
 /// One series' window of a range selector, split into float and
 /// histogram points, stale markers dropped; `None` when nothing is left.
+/// `histograms` (`None` for a float-only series) runs beside `window`.
 fn split_window(
     labels: &Labels,
     window: &[(i64, f64)],
     sts: Option<&[i64]>,
-    histograms: &[Option<Arc<Histogram>>],
+    histograms: Option<&[Option<Arc<Histogram>>]>,
 ) -> Option<RangeSeries> {
-    let mut points = Vec::new();
-    let mut kept_sts = Vec::new();
+    let mut points = Vec::with_capacity(window.len());
+    let mut kept_sts = Vec::with_capacity(if sts.is_some() { window.len() } else { 0 });
     let mut hs = Vec::new();
-    for (i, (&p, h)) in window.iter().zip(histograms).enumerate() {
-        match h {
+    for (i, &p) in window.iter().enumerate() {
+        match histograms.and_then(|h| h.get(i)).and_then(Option::as_ref) {
             Some(h) => hs.push((p.0, Arc::clone(h))),
             None if is_stale_marker(p.1) => {}
             None => {
                 points.push(p);
-                kept_sts.push(sts.map_or(0, |sts| sts[i]));
+                if let Some(sts) = sts {
+                    kept_sts.push(sts.get(i).copied().unwrap_or(0));
+                }
             }
         }
     }
