@@ -9,11 +9,13 @@
 //! `tz` accepts only the zones that are UTC and refuses others with an error.
 
 pub mod data;
+pub mod defaults;
 pub mod funcs;
 
 use std::path::Path;
 
 pub use data::{Alert, AlertStatus, Data, ZERO_TIME_NS, alerts_value, kv_value, quote_meta};
+pub use defaults::{DEFAULT_TEMPLATES, DEFAULT_TMPL, EMAIL_TMPL};
 pub use funcs::{HTML_TYPE, URL_TYPE, alertmanager_funcs, am_title, query_unescape, to_json};
 
 use crate::value::Value;
