@@ -175,6 +175,13 @@ impl Pipeline {
         Arc::clone(&self.metrics)
     }
 
+    /// Counts into `metrics` (kept by the caller across pipelines, as
+    /// upstream registers its notification metrics once).
+    pub fn with_metrics(mut self, metrics: Arc<NotifyMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
