@@ -1,8 +1,10 @@
 //! `cargo xtask bench …`: the criterion benchmarks (`plugins`, `tsdb`,
 //! `promql`) run through cargo, and the live comparisons against
-//! Prometheus and VictoriaMetrics (`storage`, `ingest`, `query`, `rules`), each in
+//! Prometheus and VictoriaMetrics (`storage`, `ingest`, `query`, `rules`) and
+//! against Debian's Alertmanager (`alertmanager`), each in
 //! its own module over shared support.
 
+mod alertmanager;
 mod dataset;
 mod ingest;
 mod peers;
@@ -34,8 +36,9 @@ pub fn bench(args: &[String]) -> Result {
         Some("ingest") => ingest::run(&args[1..]),
         Some("query") => query::run(&args[1..]),
         Some("rules") => rules::run(&args[1..]),
+        Some("alertmanager") => alertmanager::run(&args[1..]),
         Some(other) => Err(format!(
-            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql`, `storage`, `ingest`, `query` or `rules`"
+            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql`, `storage`, `ingest`, `query`, `rules` or `alertmanager`"
         )),
     }
 }
