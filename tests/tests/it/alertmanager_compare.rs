@@ -1,0 +1,320 @@
+//! Our standalone Alertmanager (`wasmetheus alertmanager`, the webhook
+//! integration through the webhook-receiver plugin) beside Debian's
+//! Alertmanager 0.25 on the same alertmanager.yml and the same timed
+//! sequence of API calls: the notifications each POSTs to its webhook are
+//! compared — count, grouping (groupKey, groupLabels, the alerts and their
+//! status), order within a group, the v4 payload field by field (only
+//! `externalURL` normalised: alert times are the ones posted) and timing
+//! (within a second; group_wait 1s, group_interval 2s). Debian's
+//! notifications are checked against each sequence's expectations too, so
+//! a sequence that stopped exercising anything fails. Every sequence runs
+//! its own pair of processes, all sequences in parallel.
+
+mod harness;
+
+use harness::{Action, Scenario, compare, fire, resolve};
+
+/// The route every sequence starts from: group by alertname, group_wait
+/// 1s, group_interval 2s, repeat_interval `repeat`, receiver `hook`.
+fn route(repeat: &str) -> String {
+    format!(
+        "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  \
+         group_interval: 2s\n  repeat_interval: {repeat}\n"
+    )
+}
+
+const HOOK: &str = "receivers:\n  - name: hook\n    webhook_configs: [{url: '{hook}/hook'}]\n";
+
+#[test]
+fn grouping_waits_then_a_joining_alert_goes_at_group_interval() {
+    compare(|| Scenario {
+        name: "grouping_waits_then_a_joining_alert_goes_at_group_interval",
+        config: format!("{}{HOOK}", route("1h")),
+        steps: vec![
+            (
+                0,
+                Action::Post(vec![
+                    fire(&[("alertname", "A"), ("id", "a2")]),
+                    fire(&[("alertname", "A"), ("id", "a1")]),
+                    fire(&[("alertname", "B"), ("id", "b1")]),
+                ]),
+            ),
+            (
+                1500,
+                Action::Post(vec![fire(&[("alertname", "A"), ("id", "a3")])]),
+            ),
+        ],
+        // The tick at 5s sends nothing: nothing changed, repeat is 1h.
+        watch_ms: 5800,
+        expected: vec![
+            (1.0, "/hook {alertname=A} firing a1:firing,a2:firing"),
+            (1.0, "/hook {alertname=B} firing b1:firing"),
+            (
+                3.0,
+                "/hook {alertname=A} firing a1:firing,a2:firing,a3:firing",
+            ),
+        ],
+    });
+}
+
+#[test]
+fn repeat_interval_resends_at_the_first_tick_past_it() {
+    // Ticks at 1, 3, 5, 7, 9 s: the repeat interval (3s) is checked at
+    // each, so the notification of 1s is repeated at 5s and 9s.
+    compare(|| Scenario {
+        name: "repeat_interval_resends_at_the_first_tick_past_it",
+        config: format!("{}{HOOK}", route("3s")),
+        steps: vec![(
+            0,
+            Action::Post(vec![fire(&[("alertname", "A"), ("id", "a1")])]),
+        )],
+        watch_ms: 10_000,
+        expected: vec![
+            (1.0, "/hook {alertname=A} firing a1:firing"),
+            (5.0, "/hook {alertname=A} firing a1:firing"),
+            (9.0, "/hook {alertname=A} firing a1:firing"),
+        ],
+    });
+}
+
+#[test]
+fn resolved_alerts_go_only_where_send_resolved() {
+    let config = format!(
+        "{}  routes:\n    - matchers: [alertname=R]\n      receiver: 'yes'\n      continue: true\n    \
+         - matchers: [alertname=R]\n      receiver: 'no'\n\
+         receivers:\n  - name: hook\n  - name: 'yes'\n    webhook_configs: [{{url: '{{hook}}/yes'}}]\n  \
+         - name: 'no'\n    webhook_configs: [{{url: '{{hook}}/no', send_resolved: false}}]\n",
+        route("1h")
+    );
+    compare(|| Scenario {
+        name: "resolved_alerts_go_only_where_send_resolved",
+        config,
+        steps: vec![
+            (
+                0,
+                Action::Post(vec![
+                    fire(&[("alertname", "R"), ("id", "r1")]),
+                    fire(&[("alertname", "R"), ("id", "r2")]),
+                ]),
+            ),
+            (
+                2000,
+                Action::Post(vec![resolve(&[("alertname", "R"), ("id", "r2")])]),
+            ),
+            (
+                4000,
+                Action::Post(vec![resolve(&[("alertname", "R"), ("id", "r1")])]),
+            ),
+        ],
+        watch_ms: 6500,
+        expected: vec![
+            (1.0, "/yes {alertname=R} firing r1:firing,r2:firing"),
+            (1.0, "/no {alertname=R} firing r1:firing,r2:firing"),
+            // `no` sends nothing at 3s (the firing set shrank, which is no
+            // news without send_resolved) nor at 5s (all resolved).
+            (3.0, "/yes {alertname=R} firing r1:firing,r2:resolved"),
+            // r2, notified resolved, left the group.
+            (5.0, "/yes {alertname=R} resolved r1:resolved"),
+        ],
+    });
+}
+
+#[test]
+fn inhibition_mutes_targets_with_equal_labels() {
+    let config = format!(
+        "{}{HOOK}inhibit_rules:\n  - source_matchers: [severity=critical]\n    \
+         target_matchers: [severity=warning]\n    equal: [cluster]\n  \
+         - source_matchers: [tier=x]\n    target_matchers: [tier=x]\n",
+        route("1h")
+    );
+    compare(|| Scenario {
+        name: "inhibition_mutes_targets_with_equal_labels",
+        config,
+        steps: vec![
+            (
+                0,
+                Action::Post(vec![
+                    fire(&[
+                        ("alertname", "Src"),
+                        ("id", "s1"),
+                        ("severity", "critical"),
+                        ("cluster", "a"),
+                    ]),
+                    // Muted by s1 (same cluster) until s1 resolves.
+                    fire(&[
+                        ("alertname", "Tgt"),
+                        ("id", "t1"),
+                        ("severity", "warning"),
+                        ("cluster", "a"),
+                    ]),
+                    fire(&[
+                        ("alertname", "Tgt"),
+                        ("id", "t2"),
+                        ("severity", "warning"),
+                        ("cluster", "b"),
+                    ]),
+                    // Neither has a cluster: a missing label equals an empty one.
+                    fire(&[
+                        ("alertname", "Src2"),
+                        ("id", "s2"),
+                        ("severity", "critical"),
+                    ]),
+                    fire(&[("alertname", "Tgt2"), ("id", "t3"), ("severity", "warning")]),
+                    // Both sides of the second rule: no alert inhibits itself,
+                    // nor another that matches both sides.
+                    fire(&[("alertname", "Self"), ("id", "x1"), ("tier", "x")]),
+                    fire(&[("alertname", "Self"), ("id", "x2"), ("tier", "x")]),
+                ]),
+            ),
+            (
+                2000,
+                Action::Post(vec![resolve(&[
+                    ("alertname", "Src"),
+                    ("id", "s1"),
+                    ("severity", "critical"),
+                    ("cluster", "a"),
+                ])]),
+            ),
+        ],
+        watch_ms: 4500,
+        expected: vec![
+            (1.0, "/hook {alertname=Src} firing s1:firing"),
+            (1.0, "/hook {alertname=Src2} firing s2:firing"),
+            (1.0, "/hook {alertname=Tgt} firing t2:firing"),
+            (1.0, "/hook {alertname=Self} firing x1:firing,x2:firing"),
+            (3.0, "/hook {alertname=Src} resolved s1:resolved"),
+            (3.0, "/hook {alertname=Tgt} firing t1:firing,t2:firing"),
+        ],
+    });
+}
+
+#[test]
+fn silences_before_after_and_expired() {
+    // Groups start at 0.2s: ticks at 1.2, 3.2, 5.2, 7.2 s; repeat 3s.
+    compare(|| Scenario {
+        name: "silences_before_after_and_expired",
+        config: format!("{}{HOOK}", route("3s")),
+        steps: vec![
+            (0, Action::Silence("pre", vec![("alertname", "Pre")])),
+            (0, Action::Silence("exp", vec![("alertname", "Exp")])),
+            (
+                200,
+                Action::Post(vec![
+                    fire(&[("alertname", "Pre"), ("id", "p1")]),
+                    fire(&[("alertname", "Post"), ("id", "q1")]),
+                    fire(&[("alertname", "Exp"), ("id", "e1")]),
+                ]),
+            ),
+            // After q1's first notification: its repeat at 5.2s is muted.
+            (1800, Action::Silence("post", vec![("alertname", "Post")])),
+            (2200, Action::Expire("exp")),
+            (6000, Action::Expire("post")),
+        ],
+        watch_ms: 8500,
+        expected: vec![
+            (1.2, "/hook {alertname=Post} firing q1:firing"),
+            (3.2, "/hook {alertname=Exp} firing e1:firing"),
+            (7.2, "/hook {alertname=Post} firing q1:firing"),
+            (7.2, "/hook {alertname=Exp} firing e1:firing"),
+        ],
+    });
+}
+
+#[test]
+fn routing_continue_group_by_all_and_max_alerts() {
+    let config = format!(
+        "{}  routes:\n    - matchers: [team=a]\n      receiver: r1\n      continue: true\n    \
+         - matchers: [team=a]\n      receiver: r2\n    \
+         - matchers: [team=all]\n      receiver: hook\n      group_by: ['...']\n    \
+         - matchers: [team=many]\n      receiver: trunc\n\
+         {HOOK}  - name: r1\n    webhook_configs: [{{url: '{{hook}}/r1'}}]\n  \
+         - name: r2\n    webhook_configs: [{{url: '{{hook}}/r2'}}]\n  \
+         - name: trunc\n    webhook_configs: [{{url: '{{hook}}/trunc', max_alerts: 2}}]\n",
+        route("1h")
+    );
+    compare(|| Scenario {
+        name: "routing_continue_group_by_all_and_max_alerts",
+        config,
+        steps: vec![(
+            0,
+            Action::Post(vec![
+                fire(&[("alertname", "C"), ("id", "c1"), ("team", "a")]),
+                fire(&[("alertname", "D"), ("id", "d1"), ("team", "b")]),
+                fire(&[("alertname", "E"), ("id", "e1"), ("team", "all")]),
+                fire(&[("alertname", "E"), ("id", "e2"), ("team", "all")]),
+                fire(&[("alertname", "F"), ("id", "f3"), ("team", "many")]),
+                fire(&[("alertname", "F"), ("id", "f1"), ("team", "many")]),
+                fire(&[("alertname", "F"), ("id", "f2"), ("team", "many")]),
+            ]),
+        )],
+        watch_ms: 2500,
+        expected: vec![
+            (1.0, "/r1 {alertname=C} firing c1:firing"),
+            (1.0, "/r2 {alertname=C} firing c1:firing"),
+            (1.0, "/hook {alertname=D} firing d1:firing"),
+            (1.0, "/hook {alertname=E,id=e1,team=all} firing e1:firing"),
+            (1.0, "/hook {alertname=E,id=e2,team=all} firing e2:firing"),
+            (
+                1.0,
+                "/trunc {alertname=F} firing f1:firing,f2:firing truncated=Some(1)",
+            ),
+        ],
+    });
+}
+
+#[test]
+fn mute_and_active_time_intervals() {
+    use jiff::civil::Weekday;
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let name = |d: Weekday| format!("{d:?}").to_lowercase();
+    let today = name(now.weekday());
+    let others: Vec<String> = (1..7)
+        .map(|i| name(now.weekday().wrapping_add(i)))
+        .collect();
+    // An hour either side of now, within today.
+    let minute = i32::from(now.hour()) * 60 + i32::from(now.minute());
+    let hhmm = |m: i32| format!("{:02}:{:02}", m / 60, m % 60);
+    let (start, end) = (hhmm((minute - 60).max(0)), hhmm((minute + 61).min(24 * 60)));
+    let config = format!(
+        "{}  routes:\n\
+         \x20   - {{matchers: [t=mute_now], mute_time_intervals: [now]}}\n\
+         \x20   - {{matchers: [t=mute_never], mute_time_intervals: [never]}}\n\
+         \x20   - {{matchers: [t=active_now], active_time_intervals: [now]}}\n\
+         \x20   - {{matchers: [t=active_never], active_time_intervals: [never]}}\n\
+         {HOOK}time_intervals:\n  - name: now\n    time_intervals:\n      \
+         - weekdays: ['{today}']\n        times: [{{start_time: '{start}', end_time: '{end}'}}]\n  \
+         - name: never\n    time_intervals:\n      - weekdays: [{}]\n",
+        route("1h"),
+        others.join(", ")
+    );
+    compare(|| Scenario {
+        name: "mute_and_active_time_intervals",
+        config,
+        steps: vec![(
+            0,
+            Action::Post(vec![
+                fire(&[("alertname", "MuteNow"), ("id", "m1"), ("t", "mute_now")]),
+                fire(&[
+                    ("alertname", "MuteNever"),
+                    ("id", "m2"),
+                    ("t", "mute_never"),
+                ]),
+                fire(&[
+                    ("alertname", "ActiveNow"),
+                    ("id", "a1"),
+                    ("t", "active_now"),
+                ]),
+                fire(&[
+                    ("alertname", "ActiveNever"),
+                    ("id", "a2"),
+                    ("t", "active_never"),
+                ]),
+            ]),
+        )],
+        watch_ms: 2500,
+        expected: vec![
+            (1.0, "/hook {alertname=MuteNever} firing m2:firing"),
+            (1.0, "/hook {alertname=ActiveNow} firing a1:firing"),
+        ],
+    });
+}

@@ -1,0 +1,581 @@
+//! The comparison harness: one Alertmanager process per flavour (Debian's
+//! 0.25, and our standalone Alertmanager run as `wasmetheus alertmanager`
+//! runs it, in a child process of this test binary), each with its own
+//! capture webhook server, driven through the same timed sequence of API
+//! calls; then Debian's notifications are checked against the scenario's
+//! expectations and ours against Debian's, payload by payload.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use wasmetheus_tests::{KillOnDrop, PluginsDir, free_port, guests, http, http_with_body};
+
+/// Debian's Alertmanager (package `prometheus-alertmanager`).
+pub(super) const DEBIAN: &str = "/usr/bin/prometheus-alertmanager";
+
+/// How far a notification may arrive from its nominal time, and ours from
+/// Debian's.
+const TOLERANCE: f64 = 1.0;
+
+/// One alert of a POST: its labels (each alert carries an `id` label that
+/// names it in summaries), firing or resolved at the time of the POST.
+#[derive(Clone, Debug)]
+pub(super) struct AlertSpec {
+    labels: Vec<(&'static str, &'static str)>,
+    resolved: bool,
+}
+
+pub(super) fn fire(labels: &[(&'static str, &'static str)]) -> AlertSpec {
+    AlertSpec {
+        labels: labels.to_vec(),
+        resolved: false,
+    }
+}
+
+pub(super) fn resolve(labels: &[(&'static str, &'static str)]) -> AlertSpec {
+    AlertSpec {
+        labels: labels.to_vec(),
+        resolved: true,
+    }
+}
+
+/// What a step does, to both Alertmanagers at once.
+#[derive(Clone, Debug)]
+pub(super) enum Action {
+    /// POST /api/v2/alerts.
+    Post(Vec<AlertSpec>),
+    /// POST /api/v2/silences with equality matchers, remembered as `key`.
+    Silence(&'static str, Vec<(&'static str, &'static str)>),
+    /// DELETE /api/v2/silence/{id} of the silence remembered as `key`.
+    Expire(&'static str),
+}
+
+/// A sequence: an alertmanager.yml (`{hook}` stands for the capture
+/// server's base URL), steps at offsets, how long to watch, and the
+/// notifications Debian's Alertmanager sends: nominal seconds after the
+/// start and a summary line (see [`summary`]).
+pub(super) struct Scenario {
+    /// The test function's name in `alertmanager_compare` (our
+    /// Alertmanager runs in a child process running that test).
+    pub name: &'static str,
+    pub config: String,
+    pub steps: Vec<(u64, Action)>,
+    pub watch_ms: u64,
+    pub expected: Vec<(f64, &'static str)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Flavor {
+    Debian,
+    Ours,
+}
+
+/// One request the capture server received.
+#[derive(Clone, Debug)]
+struct Received {
+    at: Instant,
+    path: String,
+    body: Vec<u8>,
+}
+
+/// An HTTP server on 127.0.0.1 recording each request and answering 200.
+struct Capture {
+    base: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Capture {
+    async fn start() -> Capture {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let record = Arc::clone(&received);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let record = Arc::clone(&record);
+                tokio::spawn(async move {
+                    while let Some((path, body, close)) = read_request(&mut stream).await {
+                        record.lock().unwrap().push(Received {
+                            at: Instant::now(),
+                            path,
+                            body,
+                        });
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n{}\r\n",
+                            if close { "connection: close\r\n" } else { "" }
+                        );
+                        if stream.write_all(answer.as_bytes()).await.is_err() || close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Capture { base, received }
+    }
+}
+
+/// Reads one request: its path, body and whether the client asked to
+/// close; None at the end of the connection.
+async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>, bool)> {
+    let mut buffer = Vec::new();
+    let head_end = loop {
+        if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let mut chunk = [0; 8192];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 || buffer.len() > 1 << 20 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let first = lines.next()?;
+    let path = first.split(' ').nth(1)?.to_owned();
+    let mut length = 0;
+    let mut close = first.ends_with("HTTP/1.0");
+    for (name, value) in lines.filter_map(|l| l.split_once(':')) {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse().ok()?,
+            "connection" => close |= value.trim().eq_ignore_ascii_case("close"),
+            _ => {}
+        }
+    }
+    let mut body = buffer[head_end + 4..].to_vec();
+    while body.len() < length {
+        let mut chunk = [0; 65536];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    body.truncate(length);
+    Some((path, body, close))
+}
+
+/// Set in a child process: our standalone Alertmanager's flags (JSON).
+const CHILD_FLAGS: &str = "WASMETHEUS_TEST_COMPARE_FLAGS";
+
+/// In a child process started by [`Instance::start`]: runs our standalone
+/// Alertmanager (as `wasmetheus alertmanager FLAGS…` would) until killed
+/// and returns true; false in the test itself.
+fn child() -> bool {
+    let Some(flags) = std::env::var_os(CHILD_FLAGS) else {
+        return false;
+    };
+    let flags: Vec<String> = serde_json::from_str(flags.to_str().unwrap()).unwrap();
+    let args = wasmetheus::serve::alertmanager::parse_args(&flags).unwrap();
+    if let Err(e) = wasmetheus::serve::alertmanager::run_until_signal(args) {
+        panic!("error: {e:#}");
+    }
+    true
+}
+
+/// The body of test `scenario.name` (a function of
+/// `alertmanager_compare`): runs the scenario, or in the child process
+/// the test started for it, our Alertmanager.
+pub(super) fn compare(scenario: impl FnOnce() -> Scenario) {
+    if child() {
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run(scenario()));
+}
+
+/// A running Alertmanager with its capture server.
+struct Instance {
+    flavor: Flavor,
+    address: SocketAddr,
+    capture: Capture,
+    silences: BTreeMap<&'static str, String>,
+    log: PathBuf,
+    child: KillOnDrop,
+    _plugins: Option<PluginsDir>,
+    _dir: tempfile::TempDir,
+}
+
+impl Instance {
+    async fn start(flavor: Flavor, config: &str, test: &str) -> Instance {
+        let capture = Capture::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("alertmanager.yml");
+        std::fs::write(&config_path, config.replace("{hook}", &capture.base)).unwrap();
+        let storage = dir.path().join("data");
+        let port = free_port();
+        // Debian's flags, which ours takes too (plus its plugins).
+        let flags = |plugins: Option<&std::path::Path>| {
+            let mut flags = vec![
+                format!("--config.file={}", config_path.display()),
+                format!("--storage.path={}", storage.display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                "--cluster.listen-address=".to_owned(),
+                "--log.level=debug".to_owned(),
+            ];
+            if let Some(plugins) = plugins {
+                flags.push(format!("--plugins.dir={}", plugins.display()));
+            }
+            flags
+        };
+        let (mut command, plugins) = match flavor {
+            Flavor::Debian => {
+                assert!(
+                    std::path::Path::new(DEBIAN).exists(),
+                    "{DEBIAN} not found: install the Debian package `prometheus-alertmanager`"
+                );
+                let mut command = std::process::Command::new(DEBIAN);
+                command.args(flags(None));
+                (command, None)
+            }
+            Flavor::Ours => {
+                let plugins = PluginsDir::new();
+                plugins.install(guests::PLUGIN_WEBHOOK_RECEIVER, "webhook-receiver");
+                // This test again, in a child process, as
+                // `wasmetheus alertmanager` with the same flags.
+                let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+                command
+                    .args([
+                        &format!("alertmanager_compare::{test}"),
+                        "--exact",
+                        "--nocapture",
+                        "--test-threads=1",
+                    ])
+                    .env(
+                        CHILD_FLAGS,
+                        serde_json::to_string(&flags(Some(plugins.path()))).unwrap(),
+                    );
+                (command, Some(plugins))
+            }
+        };
+        let log = dir.path().join("log");
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let child = KillOnDrop(
+            command
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {flavor:?} Alertmanager: {e}")),
+        );
+        let mut instance = Instance {
+            flavor,
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            capture,
+            silences: BTreeMap::new(),
+            log,
+            child,
+            _plugins: plugins,
+            _dir: dir,
+        };
+        instance.wait_ready().await;
+        instance
+    }
+
+    async fn wait_ready(&mut self) {
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.0.try_wait() {
+                panic!(
+                    "{:?} Alertmanager exited ({status}):\n{}",
+                    self.flavor,
+                    self.log_text()
+                );
+            }
+            let ready = tokio::time::timeout(
+                Duration::from_secs(2),
+                connect_get(self.address, "/-/ready"),
+            )
+            .await;
+            if let Ok(Some(200)) = ready {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "{:?} Alertmanager not ready after 90 s:\n{}",
+                self.flavor,
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn act(&mut self, action: &Action, body: &str) {
+        match action {
+            Action::Post(_) => {
+                let (status, answer) = http_with_body(
+                    self.address,
+                    "POST",
+                    "/api/v2/alerts",
+                    &[("Content-Type", "application/json")],
+                    body,
+                )
+                .await;
+                assert_eq!(status, 200, "{:?} POST alerts: {answer}", self.flavor);
+            }
+            Action::Silence(key, _) => {
+                let (status, answer) = http_with_body(
+                    self.address,
+                    "POST",
+                    "/api/v2/silences",
+                    &[("Content-Type", "application/json")],
+                    body,
+                )
+                .await;
+                assert_eq!(status, 200, "{:?} POST silence: {answer}", self.flavor);
+                let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+                let id = answer["silenceID"].as_str().unwrap().to_owned();
+                self.silences.insert(key, id);
+            }
+            Action::Expire(key) => {
+                let id = &self.silences[key];
+                let (status, answer) = http(
+                    self.address,
+                    "DELETE",
+                    &format!("/api/v2/silence/{id}"),
+                    &[],
+                )
+                .await;
+                assert_eq!(status, 200, "{:?} DELETE silence: {answer}", self.flavor);
+            }
+        }
+    }
+}
+
+async fn connect_get(address: SocketAddr, path: &str) -> Option<u16> {
+    tokio::net::TcpStream::connect(address).await.ok()?;
+    Some(http(address, "GET", path, &[]).await.0)
+}
+
+/// RFC 3339 with milliseconds, UTC.
+fn rfc3339(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// The request body of `action` at wall-clock time `now`; `first_seen`
+/// keeps each alert's start (by its label set) across POSTs.
+fn body_of(
+    action: &Action,
+    now: jiff::Timestamp,
+    first_seen: &mut BTreeMap<String, jiff::Timestamp>,
+) -> String {
+    match action {
+        Action::Post(alerts) => serde_json::Value::Array(
+            alerts
+                .iter()
+                .map(|a| {
+                    let labels: serde_json::Map<String, serde_json::Value> = a
+                        .labels
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).into()))
+                        .collect();
+                    let key = serde_json::Value::Object(labels.clone()).to_string();
+                    let starts = *first_seen.entry(key).or_insert(now);
+                    let mut alert = serde_json::json!({
+                        "labels": labels,
+                        "annotations": {"summary": "it is <down> & \"out\"", "runbook": "http://r/?a=1&b=2"},
+                        "startsAt": rfc3339(starts),
+                        "generatorURL": "http://prometheus.example:9090/graph?g0.expr=up%3D%3D0",
+                    });
+                    if a.resolved {
+                        alert["endsAt"] = rfc3339(now).into();
+                    }
+                    alert
+                })
+                .collect(),
+        )
+        .to_string(),
+        Action::Silence(_, matchers) => serde_json::json!({
+            "matchers": matchers
+                .iter()
+                .map(|(n, v)| serde_json::json!({"name": n, "value": v, "isRegex": false, "isEqual": true}))
+                .collect::<Vec<_>>(),
+            "startsAt": rfc3339(now),
+            "endsAt": rfc3339(now + jiff::SignedDuration::from_hours(1)),
+            "createdBy": "compare",
+            "comment": "comparison test",
+        })
+        .to_string(),
+        Action::Expire(_) => String::new(),
+    }
+}
+
+/// A notification as captured: seconds after the start, the path it was
+/// POSTed to and its payload.
+#[derive(Debug)]
+struct Notification {
+    at: f64,
+    path: String,
+    payload: serde_json::Value,
+}
+
+impl Notification {
+    /// `<path> <group labels> <status> <id:status,…> [truncated=N]`.
+    fn summary(&self) -> String {
+        let p = &self.payload;
+        let group: Vec<String> = p["groupLabels"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("?")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let alerts: Vec<String> = p["alerts"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|a| {
+                        format!(
+                            "{}:{}",
+                            a["labels"]["id"].as_str().unwrap_or("?"),
+                            a["status"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut line = format!(
+            "{} {{{}}} {} {}",
+            self.path,
+            group.join(","),
+            p["status"].as_str().unwrap_or("?"),
+            alerts.join(",")
+        );
+        match p["truncatedAlerts"].as_u64() {
+            Some(0) => {}
+            n => line.push_str(&format!(" truncated={n:?}")),
+        }
+        line
+    }
+}
+
+/// Sort key: the receiver path and group (the summary's first two words),
+/// then time; groups flush independently, so only the order within one is
+/// meaningful.
+fn group_of(summary: &str) -> String {
+    summary.split(' ').take(2).collect::<Vec<_>>().join(" ")
+}
+
+fn notifications(instance: &Instance, t0: Instant) -> Vec<Notification> {
+    let mut out: Vec<Notification> = instance
+        .capture
+        .received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let mut payload: serde_json::Value =
+                serde_json::from_slice(&r.body).unwrap_or_else(|e| {
+                    panic!(
+                        "{:?}: a notification that is not JSON ({e}): {}",
+                        instance.flavor,
+                        String::from_utf8_lossy(&r.body)
+                    )
+                });
+            // Each process names itself after its own port.
+            payload["externalURL"] = "<external>".into();
+            Notification {
+                at: r.at.saturating_duration_since(t0).as_secs_f64(),
+                path: r.path.clone(),
+                payload,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (group_of(&a.summary()), a.at)
+            .partial_cmp(&(group_of(&b.summary()), b.at))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    out
+}
+
+/// Runs `scenario` against Debian's Alertmanager and ours side by side,
+/// then checks Debian's notifications against the expectations and ours
+/// against Debian's.
+pub(super) async fn run(scenario: Scenario) {
+    let (mut debian, mut ours) = tokio::join!(
+        Instance::start(Flavor::Debian, &scenario.config, scenario.name),
+        Instance::start(Flavor::Ours, &scenario.config, scenario.name),
+    );
+    let t0 = Instant::now();
+    let mut first_seen = BTreeMap::new();
+    for (at, action) in &scenario.steps {
+        tokio::time::sleep_until((t0 + Duration::from_millis(*at)).into()).await;
+        let body = body_of(action, jiff::Timestamp::now(), &mut first_seen);
+        tokio::join!(debian.act(action, &body), ours.act(action, &body));
+    }
+    tokio::time::sleep_until((t0 + Duration::from_millis(scenario.watch_ms)).into()).await;
+
+    let theirs = notifications(&debian, t0);
+    let mine = notifications(&ours, t0);
+    let name = scenario.name;
+    let show = |list: &[Notification]| {
+        list.iter()
+            .map(|n| format!("{:5.2}s {}", n.at, n.summary()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut expected = scenario.expected.clone();
+    expected.sort_by(|a, b| {
+        (group_of(a.1), a.0)
+            .partial_cmp(&(group_of(b.1), b.0))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let wanted: Vec<&str> = expected.iter().map(|(_, s)| *s).collect();
+    let got: Vec<String> = theirs.iter().map(Notification::summary).collect();
+    assert_eq!(
+        got,
+        wanted,
+        "{name}: Debian's notifications:\n{}\nlog:\n{}",
+        show(&theirs),
+        debian.log_text()
+    );
+    for (n, (nominal, _)) in theirs.iter().zip(&expected) {
+        assert!(
+            (n.at - nominal).abs() <= TOLERANCE,
+            "{name}: Debian sent `{}` at {:.2}s, not about {nominal}s:\n{}",
+            n.summary(),
+            n.at,
+            show(&theirs)
+        );
+    }
+    let mine_summaries: Vec<String> = mine.iter().map(Notification::summary).collect();
+    assert_eq!(
+        mine_summaries,
+        got,
+        "{name}: ours sent\n{}\nDebian's sent\n{}\nour log:\n{}",
+        show(&mine),
+        show(&theirs),
+        ours.log_text()
+    );
+    for (m, t) in mine.iter().zip(&theirs) {
+        assert_eq!(
+            m.payload,
+            t.payload,
+            "{name}: `{}`: our payload differs from Debian's",
+            t.summary()
+        );
+        assert!(
+            (m.at - t.at).abs() <= TOLERANCE,
+            "{name}: `{}` at {:.2}s, Debian's at {:.2}s:\nours\n{}\nDebian's\n{}",
+            t.summary(),
+            m.at,
+            t.at,
+            show(&mine),
+            show(&theirs)
+        );
+    }
+}
