@@ -25,7 +25,8 @@ use crate::{Result, build_plugins, describe, root};
 pub const USAGE: &str = "\
 usage: cargo xtask bench alertmanager [--alerts 20000] [--groups 2000]
                                       [--group-wait 0s,1s] [--batch 500]
-                                      [--timeout 300s] [--no-build] [--keep]
+                                      [--timeout 300s] [--wasmetheus PATH]
+                                      [--no-build] [--keep]
 
   Runs our standalone Alertmanager (target/release/wasmetheus
   alertmanager, built unless --no-build, with the webhook-receiver plugin
@@ -40,7 +41,8 @@ usage: cargo xtask bench alertmanager [--alerts 20000] [--groups 2000]
   Results go to target/bench-alertmanager/report.txt and results.json;
   the processes' logs stay in target/bench-alertmanager/.
   --no-build uses target/release/wasmetheus and plugins/webhook-receiver.wasm
-  as they are; --keep keeps the data directories.";
+  as they are; --wasmetheus PATH runs that binary instead of the release
+  build (which is then not built); --keep keeps the data directories.";
 
 /// Debian's Alertmanager.
 const DEBIAN: &str = "prometheus-alertmanager";
@@ -51,6 +53,7 @@ struct Options {
     group_waits_ms: Vec<i64>,
     batch: usize,
     timeout_ms: i64,
+    bin: Option<PathBuf>,
     build: bool,
     keep: bool,
 }
@@ -62,6 +65,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
         group_waits_ms: vec![0, 1000],
         batch: 500,
         timeout_ms: 300_000,
+        bin: None,
         build: true,
         keep: false,
     };
@@ -73,6 +77,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--groups" => o.groups = count(arg, &value(arg)?)?,
             "--batch" => o.batch = count(arg, &value(arg)?)?,
             "--timeout" => o.timeout_ms = parse_duration(&value(arg)?)?,
+            "--wasmetheus" => o.bin = Some(PathBuf::from(value(arg)?)),
             "--group-wait" => {
                 o.group_waits_ms = value(arg)?
                     .split(',')
@@ -126,7 +131,9 @@ pub fn run(args: &[String]) -> Result {
     let plugins = work.path.join("plugins");
     std::fs::create_dir_all(&plugins).map_err(|e| e.to_string())?;
     let webhook = if o.build {
-        build_wasmetheus()?;
+        if o.bin.is_none() {
+            build_wasmetheus()?;
+        }
         build_plugins()?
             .into_iter()
             .find(|p| p.ends_with("webhook-receiver.wasm"))
@@ -140,10 +147,18 @@ pub fn run(args: &[String]) -> Result {
             webhook.display()
         )
     })?;
-    let mut peers = vec![Peer {
-        kind: Kind::Wasmetheus,
-        bin: wasmetheus_bin()?,
-        version: super::peers::WASMETHEUS_BIN.into(),
+    let mut peers = vec![match &o.bin {
+        Some(bin) if bin.is_file() => Peer {
+            kind: Kind::Wasmetheus,
+            bin: bin.clone(),
+            version: bin.display().to_string(),
+        },
+        Some(bin) => return Err(format!("{} does not exist", bin.display())),
+        None => Peer {
+            kind: Kind::Wasmetheus,
+            bin: wasmetheus_bin()?,
+            version: super::peers::WASMETHEUS_BIN.into(),
+        },
     }];
     let mut skipped = Vec::new();
     match debian_version() {
