@@ -7,8 +7,11 @@
 //!
 //! [`Alerting::apply`] applies a configuration as Prometheus' reloaders do:
 //! the rules (a file that does not load fails the reload and keeps the old
-//! groups), then the notifier, then the Alertmanagers' discovery. Rule
-//! alerts become notifier alerts as Prometheus' `sendAlerts` makes them.
+//! groups), then the notifier, then the Alertmanagers' discovery, then
+//! the built-in Alertmanager's configuration. Rule alerts become notifier
+//! alerts as Prometheus' `sendAlerts` makes them, and also reach the
+//! built-in Alertmanager (`crate::alertmanager_builtin`) in process when
+//! `--alertmanager.config.file` runs one.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use wasmetheus_rules::{
     AlertState, GroupSnapshot, Health, LoadOptions, ManagerOptions, NotifyFunc,
 };
 
+use crate::alertmanager_builtin::{Builtin, BuiltinArgs};
 use crate::discovery::{Discovered, Discovery, start_alertmanagers};
 
 /// The rule manager and the notifier of a running server.
@@ -35,17 +39,21 @@ pub struct Alerting {
     /// `config-N`.
     discovered: Discovered,
     discovery: Mutex<Option<Discovery>>,
+    /// The built-in Alertmanager, when one runs.
+    builtin: Option<Arc<Builtin>>,
 }
 
 impl Alerting {
     /// Creates both managers (nothing is loaded yet: see
-    /// [`Alerting::apply`]) and starts the notifier's send loop. Must be
-    /// called within a Tokio runtime.
+    /// [`Alerting::apply`]) and starts the notifier's send loop; alerts
+    /// also go to `builtin` when given. Must be called within a Tokio
+    /// runtime.
     pub fn new(
         args: &RulesArgs,
         engine: Engine,
         storage: Arc<dyn Storage>,
         external_url: &str,
+        builtin: Option<Arc<Builtin>>,
     ) -> Alerting {
         let notifier = Arc::new(wasmetheus_notifier::Manager::new(
             wasmetheus_notifier::Options {
@@ -67,7 +75,11 @@ impl Alerting {
             }
         };
         let mut options = ManagerOptions::new(Arc::new(engine), storage);
-        options.notify = Some(send_alerts(Arc::clone(&notifier), external_url));
+        options.notify = Some(send_alerts(
+            Arc::clone(&notifier),
+            builtin.clone(),
+            external_url,
+        ));
         options.resend_delay = args.resend_delay;
         options.outage_tolerance = args.for_outage_tolerance;
         options.grace_period = args.for_grace_period;
@@ -80,12 +92,20 @@ impl Alerting {
             external_url: external_url.to_owned(),
             discovered: Discovered::default(),
             discovery: Mutex::new(None),
+            builtin,
         }
     }
 
+    /// The built-in Alertmanager, when one runs.
+    pub fn builtin(&self) -> Option<&Arc<Builtin>> {
+        self.builtin.as_ref()
+    }
+
     /// Applies `config`: rules, then the notifier, then the Alertmanagers'
-    /// discovery. Each error (Prometheus' texts) is returned; what failed
-    /// keeps its previous state, the rest is applied.
+    /// discovery, then (but at start) the built-in Alertmanager reads its
+    /// file again. Each error (Prometheus' texts) is returned; what failed
+    /// keeps its previous state, the rest is applied. Runs on a blocking
+    /// thread.
     pub fn apply(&self, config: &Config) -> Vec<String> {
         let mut errors = Vec::new();
         if let Err(e) = self.apply_rules(config) {
@@ -99,6 +119,12 @@ impl Alerting {
                 tracing::error!("{e}");
                 errors.push(e);
             }
+        }
+        if let Some(builtin) = &self.builtin
+            && let Err(e) = builtin.apply(config)
+        {
+            tracing::error!("{e}");
+            errors.push(e);
         }
         errors
     }
@@ -154,18 +180,26 @@ impl Alerting {
     }
 
     /// Stops the rules at once, then the notifier (sending what is queued
-    /// when draining, bounded by the Alertmanagers' timeout).
+    /// when draining, bounded by the Alertmanagers' timeout), then the
+    /// built-in Alertmanager.
     pub async fn stop(&self) {
         // Evaluations in progress end before the storage closes.
         self.rules.shutdown().await;
         *self.discovery.lock() = None;
         self.notifier.stop().await;
+        if let Some(builtin) = &self.builtin {
+            builtin.stop().await;
+        }
     }
 
-    /// The `prometheus_rule_*` and `prometheus_notifications_*` families.
+    /// The `prometheus_rule_*` and `prometheus_notifications_*` families,
+    /// and the built-in Alertmanager's `alertmanager_*` ones.
     pub fn metrics(&self) -> Vec<MetricFamily> {
         let mut families = self.rules.metrics();
         families.extend(self.notifier.metrics());
+        if let Some(builtin) = &self.builtin {
+            families.extend(builtin.metrics());
+        }
         families
     }
 
@@ -206,8 +240,13 @@ fn notifier_group(group: crate::scrape_targets::TargetGroup) -> wasmetheus_notif
 
 /// Prometheus' `sendAlerts`: each alert starts at the time it fired, ends
 /// when it resolved or else at its `valid_until`, and links to its
-/// expression in the external URL's graph page.
-fn send_alerts(notifier: Arc<wasmetheus_notifier::Manager>, external_url: &str) -> NotifyFunc {
+/// expression in the external URL's graph page. The built-in Alertmanager
+/// gets them too, queued without waiting.
+fn send_alerts(
+    notifier: Arc<wasmetheus_notifier::Manager>,
+    builtin: Option<Arc<Builtin>>,
+    external_url: &str,
+) -> NotifyFunc {
     let external_url = external_url.to_owned();
     Arc::new(
         move |_ts: i64, expr: &str, alerts: &[wasmetheus_rules::Alert]| {
@@ -215,6 +254,9 @@ fn send_alerts(notifier: Arc<wasmetheus_notifier::Manager>, external_url: &str) 
                 return;
             }
             let generator_url = format!("{external_url}{}", table_link_for_expression(expr));
+            if let Some(builtin) = &builtin {
+                builtin.deliver(alerts, &generator_url);
+            }
             let converted: Vec<wasmetheus_notifier::Alert> = alerts
                 .iter()
                 .map(|alert| notifier_alert(alert, &generator_url))
@@ -386,6 +428,9 @@ pub struct RulesArgs {
         action = clap::ArgAction::Set
     )]
     pub drain_notification_queue_on_shutdown: bool,
+    /// The built-in Alertmanager's flags.
+    #[command(flatten)]
+    pub alertmanager: BuiltinArgs,
 }
 
 impl Default for RulesArgs {
@@ -399,6 +444,7 @@ impl Default for RulesArgs {
             notification_queue_capacity: 10_000,
             notification_batch_size: 256,
             drain_notification_queue_on_shutdown: true,
+            alertmanager: BuiltinArgs::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! commands, usable in-process by the end-to-end tests.
 
 pub mod alerting;
+pub mod alertmanager_builtin;
 pub mod alertmanager_check;
 mod backend;
 pub mod backfill;

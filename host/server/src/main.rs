@@ -44,10 +44,14 @@ enum Command {
     },
     /// Runs a query against a Prometheus-compatible server (like promtool's).
     Query(wasmetheus_query_cli::QueryArgs),
-    /// The Alertmanager: its tools, as amtool's.
+    /// Runs the Alertmanager (Alertmanager's flags), or with a subcommand
+    /// its tools, as amtool's.
+    #[command(args_conflicts_with_subcommands = true)]
     Alertmanager {
         #[command(subcommand)]
-        what: Alertmanager,
+        what: Option<Alertmanager>,
+        #[command(flatten)]
+        args: wasmetheus::serve::alertmanager::AlertmanagerArgs,
     },
 }
 
@@ -155,8 +159,10 @@ fn main() -> ExitCode {
         // Prints its own errors, worded and formatted as promtool's.
         Command::Query(args) => return wasmetheus_query_cli::run_command(args),
         Command::Alertmanager {
-            what: Alertmanager::CheckConfig(args),
+            what: Some(Alertmanager::CheckConfig(args)),
+            ..
         } => return wasmetheus::alertmanager_check::run_command(&args),
+        Command::Alertmanager { what: None, args } => wasmetheus::serve::alertmanager::run(args),
         // Prints and exits as promtool's `check config`.
         Command::Check {
             what: Check::Config(args),
@@ -307,6 +313,41 @@ mod tests {
         };
         assert!(args.diff && args.ignore_unknown_fields && args.debug);
         assert!(Cli::try_parse_from(["wasmetheus", "test", "rules"]).is_err());
+    }
+
+    /// `alertmanager` runs the server with Alertmanager's flags;
+    /// `alertmanager check-config` stays amtool's check.
+    #[test]
+    fn alertmanager_runs_or_checks() {
+        let cli = Cli::try_parse_from([
+            "wasmetheus",
+            "alertmanager",
+            "--config.file=am.yml",
+            "--cluster.listen-address=",
+            "--web.listen-address=127.0.0.1:9093",
+        ])
+        .unwrap();
+        let Command::Alertmanager { what: None, args } = cli.command else {
+            panic!("not the Alertmanager server");
+        };
+        assert_eq!(args.config_file, PathBuf::from("am.yml"));
+        assert_eq!(args.listen_address, "127.0.0.1:9093");
+        let cli = Cli::try_parse_from([
+            "wasmetheus",
+            "alertmanager",
+            "check-config",
+            "a.yml",
+            "b.yml",
+        ])
+        .unwrap();
+        let Command::Alertmanager {
+            what: Some(Alertmanager::CheckConfig(args)),
+            ..
+        } = cli.command
+        else {
+            panic!("not check-config");
+        };
+        assert_eq!(args.files.len(), 2);
     }
 
     /// `check rules` takes no file to read standard input.

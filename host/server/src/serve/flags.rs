@@ -279,6 +279,7 @@ impl ServeArgs {
             ),
         ]
         .into_iter()
+        .chain(self.rules.alertmanager.flag_values())
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
     }

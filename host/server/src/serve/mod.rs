@@ -1,15 +1,21 @@
-//! `wasmetheus serve`: starts the plugin runtime, the rule manager and the
-//! notifier (`crate::alerting`), the scrape manager and the HTTP server,
-//! and reloads the configuration on SIGHUP or `POST /-/reload`. Shutdown
-//! stops the listener, then the rules and the notifier (what is queued is
-//! sent, bounded), then the scrapes, and closes the TSDB.
+//! `wasmetheus serve`: starts the plugin runtime, the built-in
+//! Alertmanager when `--alertmanager.config.file` asks for one
+//! (`crate::alertmanager_builtin`, its API v2 under `/api/v2/`), the rule
+//! manager and the notifier (`crate::alerting`), the scrape manager and the
+//! HTTP server, and reloads the configuration on SIGHUP or `POST
+//! /-/reload`. Shutdown stops the listener, then the rules and the notifier
+//! (what is queued is sent, bounded), then the built-in Alertmanager, then
+//! the scrapes, and closes the TSDB.
 //!
 //! Files: this one starts and stops the server; `flags.rs` has its flags
 //! ([`ServeArgs`]), `connections.rs` serves HTTP on the accepted
 //! connections (TLS handshakes, HTTP/1 and HTTP/2, read timeouts, the
 //! shutdown grace period) and `listener.rs` accepts them within
-//! `--web.max-connections`, failing writes the client stopped reading.
+//! `--web.max-connections`, failing writes the client stopped reading;
+//! `alertmanager.rs` is the standalone `wasmetheus alertmanager` server on
+//! the same HTTP serving.
 
+pub mod alertmanager;
 mod connections;
 mod flags;
 mod listener;
@@ -80,15 +86,16 @@ impl RunningServer {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let router = app_router(
-            wasmetheus_api::router(self.backend),
-            &self.route_prefix,
-            self.web.as_ref(),
-        );
+        let mut api = wasmetheus_api::router(self.backend);
+        if let Some(builtin) = self.alerting.builtin() {
+            api = api.merge(wasmetheus_api::router_v2(builtin.backend()));
+        }
+        let router = app_router(api, &self.route_prefix, self.web.as_ref());
         let tls = self.web.filter(|web| web.tls_enabled());
         serve_http(self.listener, router, self.read_timeout, tls, shutdown).await;
         // No evaluation starts after this; what is queued for the
-        // Alertmanagers is sent within their timeout.
+        // Alertmanagers is sent within their timeout, then the built-in
+        // one stops.
         self.alerting.stop().await;
         self.scrape.shutdown().await;
         drop(self._watcher);
@@ -152,30 +159,19 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
             .with_context(|| format!("opening the TSDB in {}", args.storage_path.display()))?;
     let db = Arc::new(db);
     db.start_maintenance(std::time::Duration::from_secs(60));
-    let mut options = RuntimeOptions::new(&args.plugins_dir);
-    options.cache_dir = Some(
-        args.plugins_cache_dir
+    let runtime = plugin_runtime(&PluginFlags {
+        dir: &args.plugins_dir,
+        cache_dir: args
+            .plugins_cache_dir
             .clone()
             .unwrap_or_else(|| args.storage_path.join("plugin-cache")),
-    );
-    options.max_instances = args.plugins_max_instances;
-    options.max_plugin_size = args.plugins_max_size;
-    options.compile_timeout = args.plugins_compile_timeout;
-    if args.plugins_max_concurrent_compiles > 0 {
-        options.max_concurrent_compiles = args.plugins_max_concurrent_compiles;
-    }
-    options.compiler = args.plugins_compiler.as_ref().map(|program| {
-        let mut compiler = wasmetheus_plugin_runtime::CompilerCommand::new(program);
-        compiler.memory_limit = args.plugins_compile_memory_limit;
-        compiler
-    });
-    std::fs::create_dir_all(&args.plugins_dir).with_context(|| {
-        format!(
-            "creating the plugins directory {}",
-            args.plugins_dir.display()
-        )
+        max_instances: Some(args.plugins_max_instances),
+        max_size: Some(args.plugins_max_size),
+        compile_timeout: Some(args.plugins_compile_timeout),
+        max_concurrent_compiles: args.plugins_max_concurrent_compiles,
+        compiler: args.plugins_compiler.as_deref(),
+        compile_memory_limit: Some(args.plugins_compile_memory_limit),
     })?;
-    let runtime = PluginRuntime::new(options)?;
     {
         let runtime = runtime.clone();
         let config = config.clone();
@@ -193,6 +189,22 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("listening on {}", args.listen_address))?;
     let local = listener.local_addr()?;
     let listener = LimitedListener::new(listener, args.web_max_connections as usize);
+    // The built-in Alertmanager: an alertmanager.yml that does not load,
+    // or a receiver plugin missing, stops the start.
+    let builtin = match &args.rules.alertmanager.config_file {
+        Some(file) => Some(
+            crate::alertmanager_builtin::Builtin::start(
+                &args.rules.alertmanager,
+                file,
+                &args.storage_path,
+                &external_url,
+                &args.plugins_dir,
+                runtime.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     // The rules and the notifier, on the configuration as loaded; a rule
     // file that does not load, or Alertmanager settings the notifier
     // cannot use, stop the start as they stop Prometheus'.
@@ -201,6 +213,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         args.engine(),
         Arc::clone(&db) as Arc<dyn wasmetheus_model::storage::Storage>,
         &external_url,
+        builtin,
     ));
     let errors = {
         // Rule files are read and parsed off the async workers.
@@ -291,6 +304,48 @@ fn app_router(
         Some(web) => web.layer(router),
         None => router,
     }
+}
+
+/// The plugin flags a runtime is made from (`serve`'s, or the standalone
+/// Alertmanager's fewer ones: `None` keeps the runtime's default).
+pub(crate) struct PluginFlags<'a> {
+    pub dir: &'a std::path::Path,
+    pub cache_dir: PathBuf,
+    pub max_instances: Option<u32>,
+    pub max_size: Option<u64>,
+    pub compile_timeout: Option<std::time::Duration>,
+    pub max_concurrent_compiles: usize,
+    /// The executable plugins compile in; `None`: on a thread here.
+    pub compiler: Option<&'a std::path::Path>,
+    pub compile_memory_limit: Option<u64>,
+}
+
+/// The plugin runtime of `flags`, its directory created when missing.
+pub(crate) fn plugin_runtime(flags: &PluginFlags<'_>) -> anyhow::Result<PluginRuntime> {
+    let mut options = RuntimeOptions::new(flags.dir);
+    options.cache_dir = Some(flags.cache_dir.clone());
+    if let Some(max) = flags.max_instances {
+        options.max_instances = max;
+    }
+    if let Some(max) = flags.max_size {
+        options.max_plugin_size = max;
+    }
+    if let Some(timeout) = flags.compile_timeout {
+        options.compile_timeout = timeout;
+    }
+    if flags.max_concurrent_compiles > 0 {
+        options.max_concurrent_compiles = flags.max_concurrent_compiles;
+    }
+    options.compiler = flags.compiler.map(|program| {
+        let mut compiler = wasmetheus_plugin_runtime::CompilerCommand::new(program);
+        if let Some(limit) = flags.compile_memory_limit {
+            compiler.memory_limit = limit;
+        }
+        compiler
+    });
+    std::fs::create_dir_all(flags.dir)
+        .with_context(|| format!("creating the plugins directory {}", flags.dir.display()))?;
+    PluginRuntime::new(options)
 }
 
 async fn reload_on_sighup(backend: Arc<ServerBackend>) {
