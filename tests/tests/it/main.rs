@@ -9,6 +9,7 @@
 //! `it/`, which cargo would build as one more binary.
 
 mod alertmanager_cli;
+mod alertmanager_modes;
 mod alertmanager_compare;
 mod api;
 mod api_hostile;
