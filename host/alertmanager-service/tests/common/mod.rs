@@ -1,0 +1,294 @@
+//! Helpers of the service tests: the receiver plugins built for
+//! wasm32-wasip2, a capturing webhook endpoint, the API served on a
+//! loopback port with a minimal HTTP client, and a service on a temporary
+//! directory.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use tokio::sync::mpsc;
+use wasmetheus_alertmanager_service::{Service, ServiceError, ServiceOptions};
+use wasmetheus_plugin_runtime::{PluginRuntime, RuntimeOptions};
+
+/// The built plugin files: (webhook receiver, hanging receiver guest).
+pub struct Built {
+    pub webhook: PathBuf,
+    pub hang: PathBuf,
+}
+
+/// Builds the webhook receiver and the hanging receiver guest once (as
+/// the tests crate's build script does, in its target directory).
+pub fn plugins() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .expect("the workspace directory")
+            .to_owned();
+        let target = workspace.join("target/guests");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.current_dir(&workspace)
+            .args(["build", "--profile", "plugin", "--target", "wasm32-wasip2"])
+            .arg("--target-dir")
+            .arg(&target)
+            .args(["-p", "webhook-receiver", "-p", "guest-receiver-hang"]);
+        for var in [
+            "CARGO_ENCODED_RUSTFLAGS",
+            "RUSTFLAGS",
+            "RUSTC_WORKSPACE_WRAPPER",
+            "RUSTC_WRAPPER",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_TARGET",
+        ] {
+            cmd.env_remove(var);
+        }
+        let status = cmd
+            .status()
+            .expect("running cargo to build the receiver plugins");
+        assert!(
+            status.success(),
+            "building the receiver plugins failed; is the wasm32-wasip2 target installed? \
+             (`rustup target add wasm32-wasip2`)"
+        );
+        let out = target.join("wasm32-wasip2/plugin");
+        Built {
+            webhook: out.join("webhook_receiver.wasm"),
+            hang: out.join("guest_receiver_hang.wasm"),
+        }
+    })
+}
+
+/// One POST the capture endpoint received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub body: serde_json::Value,
+}
+
+/// A webhook endpoint recording what it is sent.
+pub struct Capture {
+    pub addr: SocketAddr,
+    rx: mpsc::UnboundedReceiver<Received>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn record(
+    State(tx): State<mpsc::UnboundedSender<Received>>,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> &'static str {
+    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let _ = tx.send(Received {
+        path: uri.path().to_owned(),
+        body,
+    });
+    "ok"
+}
+
+impl Capture {
+    pub async fn start() -> Capture {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let app = axum::Router::new()
+            .fallback(axum::routing::post(record))
+            .with_state(tx);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Capture { addr, rx, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The next notification, if one arrives within `within`.
+    pub async fn next(&mut self, within: Duration) -> Option<Received> {
+        tokio::time::timeout(within, self.rx.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Whatever arrives within `within`.
+    pub async fn drain(&mut self, within: Duration) -> Vec<Received> {
+        let mut out = Vec::new();
+        let end = tokio::time::Instant::now() + within;
+        while let Ok(Some(r)) = tokio::time::timeout_at(end, self.rx.recv()).await {
+            out.push(r);
+        }
+        out
+    }
+}
+
+/// The API v2 served on a loopback port.
+pub struct Api {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Api {
+    pub async fn serve(service: &Arc<Service>) -> Api {
+        let app = wasmetheus_api::router_v2(service.backend());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Api { addr, task }
+    }
+
+    /// `(status, body)` of one request (HTTP/1.0, JSON body).
+    pub async fn call(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let request = format!(
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    pub async fn json(&self, method: &str, path: &str, body: &str) -> serde_json::Value {
+        let (status, text) = self.call(method, path, body).await;
+        assert_eq!(status, 200, "{method} {path}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+    }
+
+    /// Posts alerts given as `[{labels}, …]` (firing, no end).
+    pub async fn post_alerts(&self, alerts: serde_json::Value) {
+        let (status, text) = self
+            .call("POST", "/api/v2/alerts", &alerts.to_string())
+            .await;
+        assert_eq!(status, 200, "posting alerts: {text}");
+    }
+}
+
+/// A service's files: a temporary directory with the plugins, the
+/// configuration and the state.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub runtime: PluginRuntime,
+}
+
+impl Setup {
+    pub fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+        let mut options = RuntimeOptions::new(dir.path().join("plugins"));
+        options.default_memory_limit = 32 << 20;
+        let runtime = PluginRuntime::new(options).unwrap();
+        Setup { dir, runtime }
+    }
+
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.dir.path().join("plugins")
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.path().join("alertmanager.yml")
+    }
+
+    /// Copies a built plugin in as `<kind>-receiver.wasm`.
+    pub fn install(&self, wasm: &Path, kind: &str) {
+        std::fs::copy(
+            wasm,
+            self.plugins_dir().join(format!("{kind}-receiver.wasm")),
+        )
+        .expect("copying a plugin");
+    }
+
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.config_file(), text).unwrap();
+    }
+
+    pub fn options(&self) -> ServiceOptions {
+        let mut o = ServiceOptions::new(
+            self.config_file(),
+            self.dir.path().join("data"),
+            self.plugins_dir(),
+            self.runtime.clone(),
+        );
+        o.external_url = "http://am.example:9093".to_owned();
+        o
+    }
+
+    pub async fn start(&self) -> Result<Arc<Service>, ServiceError> {
+        Service::start(self.options()).await
+    }
+}
+
+/// A configuration with one webhook receiver `team` at `url`, grouping by
+/// `alertname` with one-second timers, and `extra` appended.
+pub fn webhook_config(url: &str, extra: &str) -> String {
+    format!(
+        r#"route:
+  receiver: team
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+- name: team
+  webhook_configs:
+  - url: '{url}'
+    send_resolved: true
+{extra}"#
+    )
+}
+
+/// The alert names in a webhook payload, sorted.
+pub fn alert_names(body: &serde_json::Value) -> Vec<String> {
+    let mut names: Vec<String> = body["alerts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|a| {
+                    let l = &a["labels"];
+                    format!(
+                        "{}/{}",
+                        l["alertname"].as_str().unwrap_or(""),
+                        l["instance"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
