@@ -16,13 +16,16 @@ use tokio::sync::mpsc;
 use wasmetheus_alertmanager_service::{Service, ServiceError, ServiceOptions};
 use wasmetheus_plugin_runtime::{PluginRuntime, RuntimeOptions};
 
-/// The built plugin files: (webhook receiver, hanging receiver guest).
+/// The built plugin files.
 pub struct Built {
     pub webhook: PathBuf,
+    pub slack: PathBuf,
+    pub email: PathBuf,
+    /// The hanging receiver guest.
     pub hang: PathBuf,
 }
 
-/// Builds the webhook receiver and the hanging receiver guest once (as
+/// Builds the receiver plugins and the hanging receiver guest once (as
 /// the tests crate's build script does, in its target directory).
 pub fn plugins() -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
@@ -39,7 +42,8 @@ pub fn plugins() -> &'static Built {
             .args(["build", "--profile", "plugin", "--target", "wasm32-wasip2"])
             .arg("--target-dir")
             .arg(&target)
-            .args(["-p", "webhook-receiver", "-p", "guest-receiver-hang"]);
+            .args(["-p", "webhook-receiver", "-p", "slack-receiver"])
+            .args(["-p", "email-receiver", "-p", "guest-receiver-hang"]);
         for var in [
             "CARGO_ENCODED_RUSTFLAGS",
             "RUSTFLAGS",
@@ -61,6 +65,8 @@ pub fn plugins() -> &'static Built {
         let out = target.join("wasm32-wasip2/plugin");
         Built {
             webhook: out.join("webhook_receiver.wasm"),
+            slack: out.join("slack_receiver.wasm"),
+            email: out.join("email_receiver.wasm"),
             hang: out.join("guest_receiver_hang.wasm"),
         }
     })
@@ -70,6 +76,8 @@ pub fn plugins() -> &'static Built {
 #[derive(Debug, Clone)]
 pub struct Received {
     pub path: String,
+    pub query: String,
+    pub authorization: String,
     pub body: serde_json::Value,
 }
 
@@ -89,11 +97,19 @@ impl Drop for Capture {
 async fn record(
     State(tx): State<mpsc::UnboundedSender<Received>>,
     uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> &'static str {
     let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let _ = tx.send(Received {
         path: uri.path().to_owned(),
+        query: uri.query().unwrap_or("").to_owned(),
+        authorization,
         body,
     });
     "ok"
@@ -291,4 +307,102 @@ pub fn alert_names(body: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+/// One mail the SMTP capture received: the envelope and the message.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+/// A plain SMTP server (no TLS, no AUTH) recording the mails it takes.
+pub struct Smtp {
+    pub addr: SocketAddr,
+    rx: mpsc::UnboundedReceiver<Mail>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn smtp_session(stream: tokio::net::TcpStream, tx: mpsc::UnboundedSender<Mail>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let mut mail = Mail {
+        from: String::new(),
+        to: Vec::new(),
+        data: String::new(),
+    };
+    if write.write_all(b"220 capture ESMTP\r\n").await.is_err() {
+        return;
+    }
+    while let Ok(Some(line)) = lines.next_line().await {
+        let upper = line.to_ascii_uppercase();
+        let answer: &[u8] = if upper.starts_with("EHLO") {
+            b"250-capture\r\n250 8BITMIME\r\n"
+        } else if upper.starts_with("HELO") {
+            b"250 capture\r\n"
+        } else if upper.starts_with("MAIL FROM:") {
+            mail.from = line[10..].trim().to_owned();
+            b"250 ok\r\n"
+        } else if upper.starts_with("RCPT TO:") {
+            mail.to.push(line[8..].trim().to_owned());
+            b"250 ok\r\n"
+        } else if upper == "DATA" {
+            if write.write_all(b"354 go on\r\n").await.is_err() {
+                return;
+            }
+            while let Ok(Some(l)) = lines.next_line().await {
+                if l == "." {
+                    break;
+                }
+                mail.data.push_str(&l);
+                mail.data.push('\n');
+            }
+            let _ = tx.send(std::mem::replace(
+                &mut mail,
+                Mail {
+                    from: String::new(),
+                    to: Vec::new(),
+                    data: String::new(),
+                },
+            ));
+            b"250 queued\r\n"
+        } else if upper == "QUIT" {
+            let _ = write.write_all(b"221 bye\r\n").await;
+            return;
+        } else {
+            b"250 ok\r\n"
+        };
+        if write.write_all(answer).await.is_err() {
+            return;
+        }
+    }
+}
+
+impl Smtp {
+    pub async fn start() -> Smtp {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(smtp_session(stream, tx.clone()));
+            }
+        });
+        Smtp { addr, rx, task }
+    }
+
+    pub async fn next(&mut self, within: Duration) -> Option<Mail> {
+        tokio::time::timeout(within, self.rx.recv())
+            .await
+            .ok()
+            .flatten()
+    }
 }
