@@ -1,10 +1,12 @@
 //! Receiver plugins in the real runtime: the webhook receiver against a
 //! capturing HTTP server on 127.0.0.1 (`webhook.rs`) and beside Debian's
-//! Alertmanager (`peer.rs`), and the hostile
+//! Alertmanager (`peer.rs`), the Slack receiver alone and beside
+//! Debian's Alertmanager (`slack.rs`), and the hostile
 //! receiver guests contained (`hostile.rs`, whose tests `guests.rs` names).
 
 mod hostile;
 mod peer;
+mod slack;
 mod webhook;
 
 pub(crate) use hostile::{receiver_escape, receiver_garbage, receiver_hang, receiver_trap};
