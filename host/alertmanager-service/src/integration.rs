@@ -470,6 +470,17 @@ fn read_secret_files(value: &mut Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether a value holds `<secret>` anywhere (a secret the raw
+/// configuration shows redacted).
+fn holds_redacted(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s == wasmetheus_config::SECRET_TOKEN,
+        Value::Array(items) => items.iter().any(holds_redacted),
+        Value::Object(map) => map.values().any(holds_redacted),
+        _ => false,
+    }
+}
+
 /// `http_config` with its secrets in the clear (the raw form shows them as
 /// `<secret>`).
 fn plain_http_config(http: &HttpClientConfig) -> Value {
@@ -550,6 +561,17 @@ pub(crate) fn plugin_spec(
     {
         map.insert("http_config".into(), plain_http_config(http));
     }
+    if http.is_none()
+        && let Some(http_config) = config.get("http_config")
+        && holds_redacted(http_config)
+    {
+        // The raw form of `http_config` shows its secrets redacted.
+        return Err(
+            "http_config credentials of this integration cannot be handed to its plugin; \
+             use the *_file form of the secret"
+                .to_owned(),
+        );
+    }
     read_secret_files(&mut config)?;
     let Value::Object(map) = &config else {
         return Err("the configuration is not a mapping".to_owned());
@@ -608,3 +630,7 @@ pub(crate) fn read_templates(patterns: &[String]) -> Result<Vec<Value>, ServiceE
 pub(crate) fn known_integrations() -> impl Iterator<Item = &'static str> {
     KNOWN_INTEGRATIONS.iter().copied()
 }
+
+#[cfg(test)]
+#[path = "integration_tests.rs"]
+mod tests;

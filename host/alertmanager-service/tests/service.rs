@@ -403,6 +403,9 @@ receivers:
     // The plugin got the secrets: the URL's query and the password file.
     let got = capture.next(WAIT).await.expect("a notification");
     assert_eq!(alert_names(&got.body), ["A/"]);
+    assert_eq!(got.query, "token=tok-s3cr3t");
+    // base64("alice:filepass-123"): the file's content, trimmed.
+    assert_eq!(got.authorization, "Basic YWxpY2U6ZmlsZXBhc3MtMTIz");
     service.shutdown().await;
 }
 
@@ -442,6 +445,15 @@ async fn a_hanging_receiver_stalls_neither_others_nor_shutdown() {
     assert_eq!(got, [vec!["Fine/a"], vec!["Hung/"]]);
     // The hanging notification is in progress; shutdown cuts it in time.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let hang = Some(("integration", "hang"));
+    assert_eq!(
+        metric(&service, "alertmanager_notifications_total", hang),
+        1.0
+    );
+    assert_eq!(
+        metric(&service, "alertmanager_notification_requests_total", hang),
+        0.0
+    );
     let started = Instant::now();
     service.shutdown().await;
     let took = started.elapsed();
