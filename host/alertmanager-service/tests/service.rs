@@ -52,7 +52,7 @@ async fn alerts_are_grouped_and_sent_after_group_wait() {
         {"labels": {"alertname": "Other", "instance": "c"}},
     ]))
     .await;
-    let mut got = vec![
+    let mut got = [
         capture.next(WAIT).await.expect("a first notification"),
         capture.next(WAIT).await.expect("a second notification"),
     ];
