@@ -25,7 +25,7 @@ use wasmetheus_plugin_runtime::{
     receiver_grants,
 };
 
-use crate::service::ServiceError;
+use crate::error::ServiceError;
 
 /// The deadline of one plugin call when the integration sets none.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

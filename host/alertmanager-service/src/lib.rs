@@ -9,13 +9,15 @@
 //! swaps in a new configuration (or keeps the old one and reports why);
 //! [`Service::metrics`] gives Alertmanager's `alertmanager_*` families.
 //!
-//! Files: `service.rs` (start, reload, shutdown), `backend.rs` (the API
-//! backend), `integration.rs` (integrations over receiver plugins),
-//! `metrics.rs` (metric families).
+//! Files: `service.rs` (start, reload, shutdown), `error.rs`,
+//! `backend.rs` (the API backend), `integration.rs` (integrations over
+//! receiver plugins), `metrics.rs` (metric families).
 
 mod backend;
+mod error;
 mod integration;
 mod metrics;
 mod service;
 
-pub use service::{Service, ServiceError, ServiceOptions};
+pub use error::ServiceError;
+pub use service::{Service, ServiceOptions};

@@ -37,8 +37,14 @@ fn gauge(name: &str, help: &str, value: f64) -> MetricFamily {
     MetricFamily::single(name, MetricKind::Gauge, help, value)
 }
 
-/// Every family, in name order.
-pub(crate) fn families(s: &Service) -> Vec<MetricFamily> {
+impl Service {
+    /// The `alertmanager_*` metric families, in name order.
+    pub fn metrics(&self) -> Vec<MetricFamily> {
+        families(self)
+    }
+}
+
+fn families(s: &Service) -> Vec<MetricFamily> {
     let running = s.running();
     let now = Timestamp::now();
     let mut out = Vec::new();

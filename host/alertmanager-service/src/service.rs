@@ -21,9 +21,9 @@ use wasmetheus_alertmanager::{
 };
 use wasmetheus_alertmanager_config::{Config, NamedTimeInterval, Route};
 use wasmetheus_api::types::alertmanager::PostableAlert;
-use wasmetheus_model::MetricFamily;
 use wasmetheus_plugin_runtime::{PluginRuntime, ReceiverRuntime};
 
+use crate::error::ServiceError;
 use crate::integration::{self, BuildContext, Gate};
 
 /// How long [`Service::shutdown`] waits for notifications in progress.
@@ -82,36 +82,6 @@ impl std::fmt::Debug for ServiceOptions {
             .field("plugins_dir", &self.plugins_dir)
             .finish_non_exhaustive()
     }
-}
-
-/// Why the Alertmanager could not start or reload.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    /// alertmanager.yml is unreadable or invalid (positioned).
-    #[error(transparent)]
-    Config(#[from] wasmetheus_alertmanager_config::Error),
-    /// The state directory cannot be opened.
-    #[error(transparent)]
-    State(#[from] wasmetheus_alertmanager::OpenError),
-    /// A configured integration has no receiver plugin file.
-    #[error(
-        "receiver {receiver:?}: {integration}_configs need the receiver plugin {}, which does not exist",
-        path.display()
-    )]
-    MissingPlugin {
-        receiver: String,
-        integration: String,
-        path: PathBuf,
-    },
-    /// A receiver plugin could not be loaded or refused its configuration.
-    #[error("receiver {receiver:?}: {message}")]
-    Receiver { receiver: String, message: String },
-    /// A template file could not be read.
-    #[error("{0}")]
-    Templates(String),
-    /// The service is shutting down.
-    #[error("the Alertmanager is shutting down")]
-    ShuttingDown,
 }
 
 /// What one configuration runs: built whole, then swapped in.
@@ -385,11 +355,6 @@ impl Service {
         } else {
             Err(errors.join("; "))
         }
-    }
-
-    /// The `alertmanager_*` metric families.
-    pub fn metrics(&self) -> Vec<MetricFamily> {
-        crate::metrics::families(self)
     }
 
     /// Stops the dispatcher (notifications in progress may finish, for at
