@@ -3,7 +3,8 @@
 //! integration (upstream's integrations listed even before their first
 //! notification), silences by state, the configuration's hash and reload
 //! status, aggregation groups, configured receivers and integrations,
-//! notification log entries, build information.
+//! marked alerts, build information; and (ours) the notification log's
+//! entries.
 
 use std::sync::atomic::Ordering;
 
@@ -115,11 +116,16 @@ fn families(s: &Service) -> Vec<MetricFamily> {
                 Label::new("goos", std::env::consts::OS),
                 Label::new("goversion", ""),
                 Label::new("revision", ""),
-                Label::new("tags", ""),
                 Label::new("version", env!("CARGO_PKG_VERSION")),
             ],
             1.0,
         )],
+    ));
+
+    out.push(gauge(
+        "alertmanager_cluster_enabled",
+        "Indicates whether the clustering is enabled or not.",
+        0.0,
     ));
 
     let reload = *s.reload_status.lock();
@@ -148,10 +154,23 @@ fn families(s: &Service) -> Vec<MetricFamily> {
         "Number of configured integrations.",
         running.integrations as f64,
     ));
-    out.push(gauge(
-        "alertmanager_nflog_entries",
-        "Number of entries in the notification log.",
-        s.state.nflog.len() as f64,
+    out.push(family(
+        "alertmanager_marked_alerts",
+        MetricKind::Gauge,
+        "How many alerts by state are currently marked in the Alertmanager regardless of their expiry.",
+        [
+            ("active", AlertState::Active),
+            ("suppressed", AlertState::Suppressed),
+            ("unprocessed", AlertState::Unprocessed),
+        ]
+        .into_iter()
+        .map(|(name, state)| {
+            number(
+                vec![Label::new("state", name)],
+                s.marker.count(&[state]) as f64,
+            )
+        })
+        .collect(),
     ));
 
     // Notifications per integration kind: upstream's kinds pre-registered,
@@ -238,6 +257,12 @@ fn families(s: &Service) -> Vec<MetricFamily> {
             .into_iter()
             .map(|(state, n)| number(vec![Label::new("state", state)], n as f64))
             .collect(),
+    ));
+    // Ours: the notification log is kept in sled, not in snapshots.
+    out.push(gauge(
+        "wasmetheus_alertmanager_nflog_entries",
+        "Entries in the notification log.",
+        s.state.nflog.len() as f64,
     ));
     out
 }

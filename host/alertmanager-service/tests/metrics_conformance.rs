@@ -1,0 +1,144 @@
+//! Our `alertmanager_*` families beside Debian's Alertmanager 0.25 on
+//! the same configuration: each family we expose exists there with the
+//! same type, help text and label names, and the configuration's hash is
+//! the same value.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::{Setup, plugins};
+
+const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+
+/// Per family: (type, help, label names) from an exposition's text.
+type Exposed = BTreeMap<String, (String, String, BTreeSet<String>)>;
+
+fn parse_exposition(text: &str) -> Exposed {
+    let mut out = Exposed::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            out.entry(name.to_owned()).or_default().1 = help.to_owned();
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, ""));
+            out.entry(name.to_owned()).or_default().0 = kind.to_owned();
+        } else if !line.starts_with('#') && !line.is_empty() {
+            let series = line.split(' ').next().unwrap_or("");
+            let (name, labels) = series.split_once('{').unwrap_or((series, ""));
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| {
+                    name.strip_suffix(s)
+                        .filter(|base| out.get(*base).is_some_and(|f| f.0 == "histogram"))
+                })
+                .unwrap_or(name);
+            let names: BTreeSet<String> = labels
+                .trim_end_matches('}')
+                .split(',')
+                .filter_map(|kv| kv.split_once('=').map(|(k, _)| k.to_owned()))
+                .filter(|k| k != "le")
+                .collect();
+            if let Some(f) = out.get_mut(family) {
+                f.2.extend(names);
+            }
+        }
+    }
+    out
+}
+
+async fn scrape(port: u16) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await
+        .ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.ok()?;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    answer
+        .starts_with("HTTP/1.0 200")
+        .then(|| answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()))
+        .flatten()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn families_match_alertmanager_0_25() {
+    assert!(
+        std::path::Path::new(ALERTMANAGER).exists(),
+        "{ALERTMANAGER} is missing: install Debian's prometheus-alertmanager package"
+    );
+    let setup = Setup::new();
+    setup.install(&plugins().webhook, "webhook");
+    let config = "route:\n  receiver: a\nreceivers:\n- name: a\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n";
+    setup.write_config(config);
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = tokio::process::Command::new(ALERTMANAGER)
+        .arg(format!("--config.file={}", setup.config_file().display()))
+        .arg(format!(
+            "--storage.path={}",
+            setup.dir.path().join("upstream").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting Debian's Alertmanager");
+    let mut text = None;
+    for _ in 0..100 {
+        text = scrape(port).await;
+        if text.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = text.expect("Debian's Alertmanager did not serve /metrics");
+    let upstream = parse_exposition(&text);
+    let _ = child.kill().await;
+    let upstream_hash: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("alertmanager_config_hash "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the upstream configuration hash");
+
+    let service = setup.start().await.unwrap();
+    let families = service.metrics();
+    let mut compared = 0;
+    for f in &families {
+        if !f.name.starts_with("alertmanager_") {
+            assert!(f.name.starts_with("wasmetheus_"), "{}", f.name);
+            continue;
+        }
+        let (kind, help, labels) = upstream
+            .get(&f.name)
+            .unwrap_or_else(|| panic!("Alertmanager 0.25 has no {}", f.name));
+        assert_eq!(f.kind.as_str(false), kind, "type of {}", f.name);
+        assert_eq!(&f.help, help, "help of {}", f.name);
+        let ours: BTreeSet<String> = f
+            .metrics
+            .iter()
+            .flat_map(|m| m.labels.iter().map(|l| l.name.clone()))
+            .collect();
+        assert_eq!(&ours, labels, "label names of {}", f.name);
+        compared += 1;
+    }
+    assert!(compared >= 15, "only {compared} families compared");
+    let ours = families
+        .iter()
+        .find(|f| f.name == "alertmanager_config_hash")
+        .map(|f| &f.metrics[0].value);
+    assert_eq!(
+        ours,
+        Some(&wasmetheus_model::MetricValue::Number(upstream_hash))
+    );
+    service.shutdown().await;
+}
