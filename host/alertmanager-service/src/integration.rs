@@ -33,8 +33,11 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest secret file read (`*_file`).
 const MAX_SECRET_BYTES: u64 = 64 << 10;
 
-/// The largest template file, and all template files together.
+/// The most bytes of all template files together.
 const MAX_TEMPLATE_BYTES: u64 = 4 << 20;
+
+/// The most template files.
+const MAX_TEMPLATE_FILES: usize = 256;
 
 /// Upstream's order of integrations in a receiver
 /// (`notify.BuildReceiverIntegrations`); kinds only a plugin knows follow
@@ -607,6 +610,11 @@ pub(crate) fn read_templates(patterns: &[String]) -> Result<Vec<Value>, ServiceE
             .map_err(|e| ServiceError::Templates(format!("template glob {pattern:?}: {e}")))?;
         for path in paths {
             let shown = path.display().to_string();
+            if out.len() >= MAX_TEMPLATE_FILES {
+                return Err(ServiceError::Templates(format!(
+                    "more than {MAX_TEMPLATE_FILES} template files (at {shown})"
+                )));
+            }
             let file = std::fs::File::open(&path)
                 .map_err(|e| ServiceError::Templates(format!("reading template {shown}: {e}")))?;
             let left = MAX_TEMPLATE_BYTES.saturating_sub(total);

@@ -262,6 +262,24 @@ fn templates_are_read_by_glob_and_bounded() {
     let texts: Vec<&str> = got.iter().map(|t| t["text"].as_str().unwrap()).collect();
     assert_eq!(texts, ["A", "B"]);
     assert!(got[0]["name"].as_str().unwrap().ends_with("a.tmpl"));
+    for i in 0..MAX_TEMPLATE_FILES {
+        std::fs::write(dir.path().join(format!("many{i}.t")), "x").unwrap();
+    }
+    let many = dir.path().join("*.t").display().to_string();
+    assert_eq!(
+        read_templates(std::slice::from_ref(&many)).unwrap().len(),
+        MAX_TEMPLATE_FILES
+    );
+    std::fs::write(dir.path().join("one-more.t"), "x").unwrap();
+    let e = read_templates(&[many]).unwrap_err();
+    assert!(
+        e.to_string().contains("more than 256 template files"),
+        "{e}"
+    );
+    let huge = dir.path().join("huge.tmpl");
+    std::fs::write(&huge, vec![b'a'; MAX_TEMPLATE_BYTES as usize + 1]).unwrap();
+    let e = read_templates(&[huge.display().to_string()]).unwrap_err();
+    assert!(e.to_string().contains("larger than"), "{e}");
     let e = read_templates(&["[".to_owned()]).unwrap_err();
     assert!(e.to_string().contains("syntax error in pattern"), "{e}");
 }

@@ -383,6 +383,17 @@ impl Service {
     }
 }
 
+impl Drop for Service {
+    /// A service dropped without [`Service::shutdown`] still stops its
+    /// tasks (notifications in progress are cut).
+    fn drop(&mut self) {
+        self.running.read().stop();
+        if let Some(t) = self.maintenance.lock().take() {
+            t.abort();
+        }
+    }
+}
+
 impl Running {
     /// Starts the dispatcher and the inhibitor's feed.
     fn start(self: &Arc<Self>) {
