@@ -2,7 +2,7 @@
 //! message it POSTs for a firing and then resolved group, with custom title, text, fields and
 //! actions templates and a user template file, equals Alertmanager's field by field; and on its
 //! own, `app_token` sent as a Bearer token, the schema's secrets, errors that show the URL
-//! without its token path.
+//! without its token path, hostile user templates stopped by the template limits in the guest.
 
 use super::{Captured, Receivers, open, read_request, spec};
 use std::collections::BTreeMap;
@@ -388,4 +388,51 @@ async fn slack_sends_the_app_token_and_hides_the_url_token_in_errors() {
     let e = sender.notify(notification_of(None)).await.unwrap_err();
     assert!(e.retryable, "{e:?}");
     assert!(!e.message.contains("SECRET"), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slack_contains_hostile_templates() {
+    let server = SlackServer::start(200, "ok").await;
+    let receivers = Receivers::new();
+    let plugin = receivers
+        .load(guests::PLUGIN_SLACK_RECEIVER, "slack-receiver")
+        .await;
+    let url = format!("{}/services/T000/B000/SECRET", server.url);
+    // Ten million bytes of output; ten billion steps.
+    let mut bombs = String::from(r#"{{ define "a" }}"#);
+    bombs.push_str(&"x".repeat(1000));
+    bombs.push_str("{{ end }}\n");
+    for (name, inner) in [("b", "a"), ("c", "b"), ("d", "c"), ("e", "d")] {
+        bombs.push_str(&format!(r#"{{{{ define "{name}" }}}}"#));
+        bombs.push_str(&format!(r#"{{{{ template "{inner}" . }}}}"#).repeat(10));
+        bombs.push_str("{{ end }}\n");
+    }
+    bombs.push_str(r#"{{ define "steps" }}"#);
+    bombs.push_str(
+        &r#"{{ range (stringSlice "0" "1" "2" "3" "4" "5" "6" "7" "8" "9") }}"#.repeat(10),
+    );
+    bombs.push_str(&"{{ end }}".repeat(11));
+    for (field, call, limit) in [
+        ("text", "{{ template \"e\" . }}", "output exceeds the limit"),
+        ("title", "{{ template \"steps\" . }}", "steps"),
+    ] {
+        let grants = receiver_grants(&Grants::default(), [url.as_str()]).unwrap();
+        let config = serde_json::json!({
+            "config": {"api_url": url, field: call},
+            "templates": [{"name": "/etc/am/bombs.tmpl", "text": bombs}],
+        });
+        let sender = open(&plugin, spec("slack", config, grants)).await;
+        let started = std::time::Instant::now();
+        let e = sender.notify(notification_of(None)).await.unwrap_err();
+        assert!(!e.retryable, "{e:?}");
+        assert!(e.message.starts_with(&format!("{field}: ")), "{e:?}");
+        assert!(e.message.contains(limit), "{e:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        // Nothing was sent.
+        assert!(server.requests().is_empty());
+    }
 }
