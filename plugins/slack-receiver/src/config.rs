@@ -223,6 +223,9 @@ pub struct HttpConfig {
     pub authorization: Option<Authorization>,
     #[serde(default)]
     pub bearer_token: Option<String>,
+    /// Read by the host into `bearer_token`.
+    #[serde(default)]
+    pub bearer_token_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,6 +234,9 @@ pub struct BasicAuth {
     pub username: Option<String>,
     #[serde(default)]
     pub password: Option<String>,
+    /// Read by the host into `password`.
+    #[serde(default)]
+    pub password_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -239,6 +245,20 @@ pub struct Authorization {
     pub kind: Option<String>,
     #[serde(default)]
     pub credentials: Option<String>,
+    /// Read by the host into `credentials`.
+    #[serde(default)]
+    pub credentials_file: Option<String>,
+}
+
+/// An error when a secret's `*_file` setting reached the plugin unread.
+fn unread(file: &Option<String>, value: &Option<String>, name: &str) -> Result<(), Error> {
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+    if given(file) && !given(value) {
+        return Err(invalid(format!(
+            "http_config: {name}_file must be read by the host into {name}"
+        )));
+    }
+    Ok(())
 }
 
 /// Upstream's `DefaultSlackConfig` templates, by field.
@@ -332,7 +352,24 @@ impl SlackConfig {
             if target.https { "https" } else { "http" },
             target.authority
         );
-        let http = self.http_config.clone().unwrap_or_default();
+        let mut http = self.http_config.clone().unwrap_or_default();
+        unread(&http.bearer_token_file, &http.bearer_token, "bearer_token")?;
+        if let Some(b) = &http.basic_auth {
+            unread(&b.password_file, &b.password, "password")?;
+        }
+        if let Some(a) = &http.authorization {
+            unread(&a.credentials_file, &a.credentials, "credentials")?;
+        }
+        // Upstream puts the app token into `http_config.authorization`: the same token there is
+        // not a second method.
+        if let (Some(token), Some(a)) = (app_token, &http.authorization)
+            && a.credentials.as_deref() == Some(token)
+            && a.kind
+                .as_deref()
+                .is_none_or(|k| k.is_empty() || k == "Bearer")
+        {
+            http.authorization = None;
+        }
         let methods = [
             http.basic_auth.is_some(),
             http.authorization.is_some(),
@@ -463,6 +500,10 @@ mod tests {
                 Some("Bearer legacy"),
             ),
             (r#"{"api_url":"http://bob:pw@h/"}"#, Some("Basic Ym9iOnB3")),
+            (
+                r#"{"app_token":"xoxb-1","http_config":{"authorization":{"type":"Bearer","credentials":"xoxb-1"}}}"#,
+                Some("Bearer xoxb-1"),
+            ),
         ];
         for (json, want) in cases {
             let got = settings(json).unwrap().authorization;
@@ -508,6 +549,14 @@ mod tests {
                 "control characters",
             ),
             (r#"{"api_url":"http://h/","timeout":"soon"}"#, "timeout"),
+            (
+                r#"{"api_url":"http://h/","http_config":{"basic_auth":{"username":"u","password_file":"/p"}}}"#,
+                "password_file must be read by the host",
+            ),
+            (
+                r#"{"api_url":"http://h/","http_config":{"authorization":{"credentials_file":"/c"}}}"#,
+                "credentials_file must be read by the host",
+            ),
             (
                 r#"{"api_url":"http://h/","fields":[{"title":"t"}]}"#,
                 "missing value in Slack field",
