@@ -285,9 +285,18 @@ pub(crate) async fn build(
     } else {
         Vec::new()
     };
-    let mut out: Receivers = Vec::with_capacity(config.receivers.len());
-    for receiver in &config.receivers {
-        let mut integrations: Vec<Arc<dyn Integration>> = Vec::new();
+    // Every sender is opened at once: a plugin slow to open holds the
+    // (re)load for its own deadline, not for the sum of all.
+    struct Pending {
+        receiver: usize,
+        kind: String,
+        index: u32,
+        send_resolved: bool,
+        task: tokio::task::JoinHandle<Result<Sender, wasmetheus_plugin_runtime::SendError>>,
+        failed: String,
+    }
+    let mut pending: Vec<Pending> = Vec::new();
+    for (r, receiver) in config.receivers.iter().enumerate() {
         for kind in ordered_kinds(receiver.integrations.keys()) {
             let Some(plugin) = plugins.get(kind) else {
                 continue;
@@ -313,28 +322,59 @@ pub(crate) async fn build(
                     };
                     plugin_spec(kind, raw, http, &templates).map_err(failed)?
                 };
-                let sender = plugin
-                    .open(SenderSpec {
-                        name: receiver.name.clone(),
-                        config_json: opened.config_json,
-                        grants: opened.grants,
-                        memory_limit: None,
-                        timeout: opened.timeout,
-                    })
-                    .await
-                    .map_err(|e| failed(e.message))?;
-                let index = u32::try_from(i).unwrap_or(u32::MAX);
-                integrations.push(Arc::new(PluginIntegration {
+                let plugin = plugin.clone();
+                let spec = SenderSpec {
+                    name: receiver.name.clone(),
+                    config_json: opened.config_json,
+                    grants: opened.grants,
+                    memory_limit: None,
+                    timeout: opened.timeout,
+                };
+                pending.push(Pending {
+                    receiver: r,
                     kind: kind.to_owned(),
-                    index,
+                    index: u32::try_from(i).unwrap_or(u32::MAX),
                     send_resolved: opened.send_resolved,
-                    sender,
-                    external_url: Arc::clone(&ctx.external_url),
-                    gate: Arc::clone(&ctx.gate),
-                }));
+                    task: tokio::spawn(async move { plugin.open(spec).await }),
+                    failed: format!("{kind}_configs[{i}]"),
+                });
             }
         }
-        out.push((receiver.name.clone(), integrations));
+    }
+    let mut out: Receivers = config
+        .receivers
+        .iter()
+        .map(|r| (r.name.clone(), Vec::new()))
+        .collect();
+    let mut first_error = None;
+    for p in pending {
+        let opened = match p.task.await {
+            Ok(Ok(sender)) => sender,
+            Ok(Err(e)) => {
+                first_error.get_or_insert((p.receiver, format!("{}: {}", p.failed, e.message)));
+                continue;
+            }
+            Err(e) => {
+                first_error.get_or_insert((p.receiver, format!("{}: {e}", p.failed)));
+                continue;
+            }
+        };
+        if let Some((_, list)) = out.get_mut(p.receiver) {
+            list.push(Arc::new(PluginIntegration {
+                kind: p.kind,
+                index: p.index,
+                send_resolved: p.send_resolved,
+                sender: opened,
+                external_url: Arc::clone(&ctx.external_url),
+                gate: Arc::clone(&ctx.gate),
+            }));
+        }
+    }
+    if let Some((r, message)) = first_error {
+        return Err(ServiceError::Receiver {
+            receiver: out.get(r).map(|(n, _)| n.clone()).unwrap_or_default(),
+            message,
+        });
     }
     Ok(out)
 }

@@ -459,3 +459,30 @@ async fn a_hanging_receiver_stalls_neither_others_nor_shutdown() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(8), "shutdown took {took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugins_hanging_in_open_fail_the_start_within_one_deadline() {
+    let setup = Setup::new();
+    setup.install(&plugins().hang, "hang");
+    // Three senders whose open never returns, each cut after 2s; opened
+    // together the start fails after about one deadline, not three.
+    setup.write_config(
+        r#"route:
+  receiver: stuck
+receivers:
+- name: stuck
+  hang_configs:
+  - {hang_in_open: true, timeout: 2s}
+  - {hang_in_open: true, timeout: 2s}
+  - {hang_in_open: true, timeout: 2s}
+"#,
+    );
+    let started = Instant::now();
+    let e = setup.start().await.unwrap_err();
+    let took = started.elapsed();
+    let text = e.to_string();
+    assert!(matches!(e, ServiceError::Receiver { .. }), "{e:?}");
+    assert!(text.contains("hang_configs[0]"), "{text}");
+    assert!(text.contains("open() did not return"), "{text}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
