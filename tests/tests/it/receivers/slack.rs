@@ -110,7 +110,8 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The notification Alertmanager rendered its message from (its template data).
+/// The notification Alertmanager rendered its message from (its template data): the
+/// receiver `team.slack`'s name as `template.Data` holds it, quoted as a regular expression.
 fn notification_of(ends_at: Option<&str>) -> Notification {
     let alert = |instance: &str, summary: &str, starts_at: &str| Alert {
         status: if ends_at.is_some() {
@@ -131,7 +132,7 @@ fn notification_of(ends_at: Option<&str>) -> Notification {
         fingerprint: String::new(),
     };
     Notification {
-        receiver: "slack".into(),
+        receiver: r"team\.slack".into(),
         status: if ends_at.is_some() {
             "resolved"
         } else {
@@ -183,9 +184,9 @@ async fn slack_message_matches_alertmanagers() {
     std::fs::write(&template_file, USER_TEMPLATE).unwrap();
     let secret_path = "/services/T000/B000/SECRET";
     let config = serde_json::json!({
-        "route": {"receiver": "slack", "group_by": ["alertname"], "group_wait": "0s",
+        "route": {"receiver": "team.slack", "group_by": ["alertname"], "group_wait": "0s",
                   "group_interval": "1s"},
-        "receivers": [{"name": "slack",
+        "receivers": [{"name": "team.slack",
                        "slack_configs": [slack_config(&format!("{}{secret_path}", theirs.url))]}],
         "templates": [format!("{}/*.tmpl", templates.display())],
     });
@@ -266,7 +267,7 @@ async fn slack_message_matches_alertmanagers() {
         "config": slack_config(&url),
         "templates": [{"name": template_file.display().to_string(), "text": USER_TEMPLATE}],
     });
-    let sender = open(&plugin, spec("slack", plugin_config, grants)).await;
+    let sender = open(&plugin, spec("team.slack", plugin_config, grants)).await;
     for (i, (ends_at, theirs)) in messages.iter().enumerate() {
         sender.notify(notification_of(*ends_at)).await.unwrap();
         let sent = &ours.requests()[i];
@@ -288,8 +289,9 @@ async fn slack_message_matches_alertmanagers() {
         leaves(&theirs_json, String::new(), &mut theirs_fields);
         // No 0.25↔0.34 difference shows in this message: 0.34's additions (the title cut to
         // 1024 runes, `{"ok":false}` answers refused, `update_message`'s `ts`) are not
-        // exercised by it, and the defaults used (`username`, `title_link`, `fallback`,
-        // `color`) render the same from both versions' default.tmpl for this receiver name.
+        // exercised by it, and the defaults used (`username`, `title_link` and `fallback` with
+        // the quoted receiver name URL-escaped, `color`) render the same from both versions'
+        // default.tmpl.
         assert_eq!(
             ours_fields, theirs_fields,
             "step {i}: {ours_json} vs {theirs_json}"
@@ -307,6 +309,11 @@ async fn slack_message_matches_alertmanagers() {
         .map(|m| m["attachments"][0]["color"].clone())
         .collect();
     assert_eq!(colors, ["danger", "good"]);
+    let first: serde_json::Value = serde_json::from_slice(&messages[0].1.body).unwrap();
+    assert_eq!(
+        first["attachments"][0]["title_link"],
+        "http://am.example:9093/#/alerts?receiver=team%5C.slack"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
