@@ -147,3 +147,27 @@ fn user_files_override_defaults_and_use_them() {
         "b"
     );
 }
+
+#[test]
+fn embedded_files_are_upstreams_after_their_attribution() {
+    let dir = conformance().join("alertmanager/template");
+    for (file, embedded) in DEFAULT_TEMPLATES {
+        let path = dir.join(file);
+        let upstream = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (the Alertmanager conformance data; set WASMETHEUS_CONFORMANCE)",
+                path.display()
+            )
+        });
+        let (header, body) = embedded
+            .split_once("*/}}")
+            .unwrap_or_else(|| panic!("{file}: no attribution comment"));
+        assert!(header.starts_with("{{/*"), "{file}");
+        assert!(header.contains("Apache License, Version 2.0"), "{file}");
+        assert!(
+            !header.contains('\n'),
+            "{file}: the header keeps line numbers"
+        );
+        assert!(body == upstream, "{file} differs from Alertmanager 0.34's");
+    }
+}
