@@ -458,6 +458,23 @@ pub(crate) fn webhook_spec(w: &WebhookConfig) -> Result<Opened, String> {
             wasmetheus_plugin_runtime::OriginError::Invalid { .. } => "url is not a URL".to_owned(),
         }
     })?;
+    let h = &w.http_config;
+    let unsupported: Vec<&str> = [
+        ("oauth2", h.oauth2.is_some()),
+        ("tls_config", h.tls_config.is_some()),
+        ("proxy_url", h.proxy_url.is_some()),
+        ("proxy_from_environment", h.proxy_from_environment),
+        ("http_headers", h.http_headers.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, set)| set.then_some(k))
+    .collect();
+    if !unsupported.is_empty() {
+        tracing::warn!(
+            settings = ?unsupported,
+            "webhook http_config settings the webhook receiver plugin does not apply"
+        );
+    }
     let timeout_ms = u64::try_from(w.timeout_ns / 1_000_000).unwrap_or(0);
     let config = json!({
         "url": url,
