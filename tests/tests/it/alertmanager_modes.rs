@@ -569,6 +569,10 @@ fn standalone_alertmanager_end_to_end() {
         let (status, metrics) = http(address, "GET", "/metrics", &[]).await;
         assert_eq!(status, 200);
         assert!(metrics.contains("alertmanager_"), "{metrics}");
+        assert!(
+            metrics.contains("\nprocess_resident_memory_bytes "),
+            "{metrics}"
+        );
         am.stop().await;
     });
 }

@@ -1,7 +1,8 @@
 //! `wasmetheus alertmanager`: the Alertmanager on its own, a drop-in for
 //! Alertmanager's binary with its flag names and defaults
 //! (`cmd/alertmanager/main.go`): API v2 under `/api/v2/`, `/-/healthy`,
-//! `/-/ready`, `POST /-/reload`, `/metrics`, all under the route prefix
+//! `/-/ready`, `POST /-/reload`, `/metrics` (with the `process_*`
+//! families), all under the route prefix
 //! (by default the external URL's path), behind `--web.config.file`'s TLS
 //! and authentication. It reloads on SIGHUP and stops gracefully on
 //! SIGTERM or SIGINT. Clustering is not implemented: the `--cluster.*`
@@ -55,6 +56,13 @@ pub struct AlertmanagerArgs {
     /// request. 0: none (shutdown then waits 30s for open connections).
     #[arg(long = "web.timeout", default_value = "0s", value_parser = wasmetheus_config::PromDuration::parse_std)]
     pub web_timeout: Duration,
+    /// Use systemd socket activation listeners (accepted; not supported:
+    /// the listen address is bound instead, with a warning).
+    #[arg(long = "web.systemd-socket")]
+    pub web_systemd_socket: bool,
+    /// Debian's path of the web UI's files (accepted; there is no UI).
+    #[arg(long = "web.ui-path", hide = true)]
+    pub web_ui_path: Option<PathBuf>,
     /// Only log messages with the given severity or above: debug, info,
     /// warn, error.
     #[arg(long = "log.level", default_value = "info")]
@@ -236,6 +244,12 @@ pub async fn start(args: AlertmanagerArgs) -> anyhow::Result<RunningAlertmanager
              --cluster.* flags (--cluster.listen-address= disables clustering and this warning)"
         );
     }
+    if args.web_systemd_socket {
+        tracing::warn!(
+            "--web.systemd-socket is not supported: listening on --web.listen-address {}",
+            args.listen_address
+        );
+    }
     let web = match &args.web.config_file {
         Some(path) => Some(
             wasmetheus_web::WebSecurity::load(path)
@@ -341,7 +355,11 @@ fn routes(service: Arc<Service>) -> axum::Router {
         let service = Arc::clone(&service);
         move |headers: HeaderMap| {
             let service = Arc::clone(&service);
-            async move { exposition(&headers, &service.metrics()) }
+            async move {
+                let mut families = service.metrics();
+                families.extend(super::process_metrics::families());
+                exposition(&headers, &families)
+            }
         }
     };
     let reload = {
@@ -444,12 +462,15 @@ mod tests {
             "--cluster.allow-insecure-public-advertise-address-discovery",
             "--log.level=debug",
             "--log.format=json",
+            "--web.systemd-socket",
+            "--web.ui-path=/usr/share/prometheus/alertmanager/ui/",
         ])
         .unwrap();
         assert_eq!(args.config_file, Path::new("/etc/am.yml"));
         assert_eq!(args.storage_path, Path::new("/var/lib/am"));
         assert_eq!(args.retention, Duration::from_secs(3600));
         assert_eq!(args.cluster.peers, ["a:9094", "b:9094"]);
+        assert!(args.web_systemd_socket);
         assert!(args.cluster.wants_cluster());
         let url = args.web.external_url(&args.listen_address, false).unwrap();
         assert_eq!(args.web.route_prefix(&url), "/alerts");

@@ -13,12 +13,14 @@
 //! shutdown grace period) and `listener.rs` accepts them within
 //! `--web.max-connections`, failing writes the client stopped reading;
 //! `alertmanager.rs` is the standalone `wasmetheus alertmanager` server on
-//! the same HTTP serving.
+//! the same HTTP serving, with the `process_*` families of
+//! `process_metrics.rs`.
 
 pub mod alertmanager;
 mod connections;
 mod flags;
 mod listener;
+mod process_metrics;
 
 use crate::backend::ServerBackend;
 use crate::config_source::ConfigSource;
