@@ -486,3 +486,28 @@ receivers:
     assert!(text.contains("open() did not return"), "{text}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_inside_group_wait_sends_exactly_once() {
+    let setup = Setup::new();
+    setup.install(&plugins().webhook, "webhook");
+    let mut capture = Capture::start().await;
+    setup.write_config(
+        &webhook_config(&capture.url("/hook"), "").replace("group_wait: 1s", "group_wait: 2s"),
+    );
+    let service = setup.start().await.unwrap();
+    let api = Api::serve(&service).await;
+    api.post_alerts(json!([{"labels": {"alertname": "Early", "instance": "a"}}]))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    service.shutdown().await;
+    drop(api);
+    drop(service);
+    assert!(capture.drain(Duration::from_millis(100)).await.is_empty());
+
+    let service = setup.start().await.unwrap();
+    let got = capture.drain(Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(alert_names(&got[0].body), ["Early/a"]);
+    service.shutdown().await;
+}
