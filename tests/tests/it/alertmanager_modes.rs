@@ -225,12 +225,17 @@ fn builtin_args(files: &Files, prometheus: &str, data: &Path) -> wasmetheus::ser
 /// `amtool --alertmanager.url=http://<address> <args>`: its status,
 /// stdout and stderr.
 async fn amtool(address: SocketAddr, args: &[&str]) -> (bool, String, String) {
+    amtool_at(&format!("http://{address}"), args).await
+}
+
+/// [`amtool`] on the Alertmanager at `url`.
+async fn amtool_at(url: &str, args: &[&str]) -> (bool, String, String) {
     assert!(
         Path::new(AMTOOL).exists(),
         "{AMTOOL} not found: install the Debian package `prometheus-alertmanager`"
     );
     let out = tokio::process::Command::new(AMTOOL)
-        .arg(format!("--alertmanager.url=http://{address}"))
+        .arg(format!("--alertmanager.url={url}"))
         .args(args)
         .output()
         .await
@@ -740,4 +745,58 @@ fn a_missing_receiver_plugin_stops_either_start() {
         };
         assert!(error.contains("webhook-receiver.wasm"), "{error}");
     });
+}
+
+/// The standalone Alertmanager in process under an external URL with a
+/// path: every endpoint under that prefix, `/` redirecting to it, amtool
+/// working through it.
+#[tokio::test(flavor = "multi_thread")]
+async fn standalone_alertmanager_serves_under_the_external_urls_path() {
+    let capture = Capture::start("").await;
+    let files = Files::new(&am_config(&capture.url, false), true);
+    let args = wasmetheus::serve::alertmanager::parse_args([
+        format!("--config.file={}", files.path("am.yml").display()),
+        format!("--storage.path={}", files.path("data").display()),
+        "--web.listen-address=127.0.0.1:0".to_owned(),
+        "--web.external-url=http://alerts.example:8080/am/".to_owned(),
+        format!("--plugins.dir={}", files.plugins.path().display()),
+        "--cluster.listen-address=".to_owned(),
+    ])
+    .unwrap();
+    let running = wasmetheus::serve::alertmanager::start(args).await.unwrap();
+    let address = running.address;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(running.serve_until(async {
+        let _ = stopped.await;
+    }));
+    assert_eq!(
+        http(address, "GET", "/am/-/healthy", &[]).await,
+        (200, "OK".to_owned())
+    );
+    assert_eq!(http(address, "GET", "/-/healthy", &[]).await.0, 404);
+    let (status, _) = http(address, "GET", "/", &[]).await;
+    assert_eq!(status, 302);
+    let (status, body) = http(address, "GET", "/am/api/v2/status", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let status: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        status["config"]["original"]
+            .as_str()
+            .is_some_and(|c| c.contains("receiver: hook")),
+        "{status}"
+    );
+    let (ok, out, err) = amtool_at(
+        &format!("http://{address}/am"),
+        &["alert", "add", "alertname=Prefixed"],
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    let notification = eventually(WAIT, "the alert at the webhook", || async {
+        notifications(&capture, "/hook").into_iter().next()
+    })
+    .await;
+    // The external URL is the notifications' and the alerts' link.
+    assert_eq!(notification["externalURL"], "http://alerts.example:8080/am");
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
 }
