@@ -219,6 +219,8 @@ pub(crate) struct BuildContext<'a> {
     pub runtime: &'a ReceiverRuntime,
     pub external_url: Arc<str>,
     pub gate: Arc<Gate>,
+    /// Grants added to every sender of a plugin, by plugin name.
+    pub explicit_grants: &'a BTreeMap<String, Grants>,
 }
 
 /// Every receiver's integrations, in the configuration's order.
@@ -323,10 +325,14 @@ pub(crate) async fn build(
                     plugin_spec(kind, raw, http, &templates).map_err(failed)?
                 };
                 let plugin = plugin.clone();
+                let grants = match ctx.explicit_grants.get(plugin.name()) {
+                    Some(explicit) => explicit.merged(&opened.grants),
+                    None => opened.grants,
+                };
                 let spec = SenderSpec {
                     name: receiver.name.clone(),
                     config_json: opened.config_json,
-                    grants: opened.grants,
+                    grants,
                     memory_limit: None,
                     timeout: opened.timeout,
                 };

@@ -5,7 +5,7 @@
 //! whose groups are rebuilt from the alert store (the notification log
 //! keeps what was sent from being sent again).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,6 +21,7 @@ use wasmetheus_alertmanager::{
 };
 use wasmetheus_alertmanager_config::{Config, NamedTimeInterval, Route};
 use wasmetheus_api::types::alertmanager::PostableAlert;
+use wasmetheus_config::Grants;
 use wasmetheus_plugin_runtime::{PluginRuntime, ReceiverRuntime};
 
 use crate::error::ServiceError;
@@ -48,6 +49,10 @@ pub struct ServiceOptions {
     pub alerts_gc_interval: Duration,
     /// `--data.maintenance-interval`.
     pub maintenance_interval: Duration,
+    /// Grants added to every sender of a receiver plugin, by plugin name
+    /// (`webhook-receiver`), as the server's `plugins.grants`; beyond
+    /// what each integration's configuration names.
+    pub plugin_grants: BTreeMap<String, Grants>,
 }
 
 impl ServiceOptions {
@@ -68,6 +73,7 @@ impl ServiceOptions {
             runtime,
             alerts_gc_interval: wasmetheus_alertmanager::DEFAULT_ALERTS_GC_INTERVAL,
             maintenance_interval: wasmetheus_alertmanager::DEFAULT_MAINTENANCE_INTERVAL,
+            plugin_grants: BTreeMap::new(),
         }
     }
 }
@@ -80,6 +86,7 @@ impl std::fmt::Debug for ServiceOptions {
             .field("retention", &self.retention)
             .field("external_url", &self.external_url)
             .field("plugins_dir", &self.plugins_dir)
+            .field("plugin_grants", &self.plugin_grants)
             .finish_non_exhaustive()
     }
 }
@@ -422,6 +429,7 @@ async fn build_running(
         runtime: receivers,
         external_url: options.external_url.as_str().into(),
         gate: Arc::clone(gate),
+        explicit_grants: &options.plugin_grants,
     };
     let built = integration::build(&config, &ctx).await?;
     let integrations = built.iter().map(|(_, i)| i.len()).sum();

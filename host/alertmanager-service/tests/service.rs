@@ -511,3 +511,46 @@ async fn a_restart_inside_group_wait_sends_exactly_once() {
     assert_eq!(alert_names(&got[0].body), ["Early/a"]);
     service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receiver_reaches_what_its_config_names_plus_explicit_grants() {
+    // A guest that posts to its `url`, then to the external URL: only the
+    // first is named by the configuration.
+    let mut named = Capture::start().await;
+    let mut other = Capture::start().await;
+    for explicit in [false, true] {
+        let setup = Setup::new();
+        setup.install(&plugins().escape, "webhook");
+        setup.write_config(&webhook_config(&named.url("/hook"), ""));
+        let mut options = setup.options();
+        options.external_url = other.url("/am");
+        if explicit {
+            options.plugin_grants.insert(
+                "webhook-receiver".to_owned(),
+                wasmetheus_config::Grants {
+                    http_origins: vec![format!("http://{}", other.addr)],
+                    ..Default::default()
+                },
+            );
+        }
+        let service = wasmetheus_alertmanager_service::Service::start(options)
+            .await
+            .unwrap();
+        let api = Api::serve(&service).await;
+        api.post_alerts(json!([{"labels": {"alertname": "Out"}}]))
+            .await;
+        assert!(named.next(WAIT).await.is_some(), "the configured URL");
+        let reached = other.next(Duration::from_secs(3)).await;
+        assert_eq!(reached.is_some(), explicit, "explicit grant: {explicit}");
+        let failed = metric(
+            &service,
+            "alertmanager_notifications_failed_total",
+            Some(("integration", "webhook")),
+        );
+        // Refused, the notification fails (and is tried again each flush).
+        assert_eq!(failed > 0.0, !explicit, "failed {failed}");
+        service.shutdown().await;
+        named.drain(Duration::from_millis(200)).await;
+        other.drain(Duration::from_millis(200)).await;
+    }
+}

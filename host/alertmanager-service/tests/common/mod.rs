@@ -23,6 +23,8 @@ pub struct Built {
     pub email: PathBuf,
     /// The hanging receiver guest.
     pub hang: PathBuf,
+    /// The receiver guest posting where it may not.
+    pub escape: PathBuf,
 }
 
 /// Builds the receiver plugins and the hanging receiver guest once (as
@@ -43,7 +45,8 @@ pub fn plugins() -> &'static Built {
             .arg("--target-dir")
             .arg(&target)
             .args(["-p", "webhook-receiver", "-p", "slack-receiver"])
-            .args(["-p", "email-receiver", "-p", "guest-receiver-hang"]);
+            .args(["-p", "email-receiver", "-p", "guest-receiver-hang"])
+            .args(["-p", "guest-receiver-escape"]);
         for var in [
             "CARGO_ENCODED_RUSTFLAGS",
             "RUSTFLAGS",
@@ -68,6 +71,7 @@ pub fn plugins() -> &'static Built {
             slack: out.join("slack_receiver.wasm"),
             email: out.join("email_receiver.wasm"),
             hang: out.join("guest_receiver_hang.wasm"),
+            escape: out.join("guest_receiver_escape.wasm"),
         }
     })
 }
