@@ -647,8 +647,12 @@ async fn builtin_alertmanager_gets_rule_alerts_in_process() {
         "global:\n  evaluation_interval: 1s\n  external_labels: {{site: here}}\nrule_files: ['{}']\n",
         files.path("rules.yml").display()
     );
-    let args = builtin_args(&files, &prometheus, data.path());
-    let server = TestServer::start(args, data).await;
+    let mut args = builtin_args(&files, &prometheus, data.path());
+    // Its state in the TSDB's directory, by default.
+    args.rules.alertmanager.storage_path = None;
+    let state = data.path().join("alertmanager");
+    let server = TestServer::start(args.clone(), data).await;
+    assert!(state.is_dir());
     let notification = always_on(&capture).await;
     let alert = &notification["alerts"][0];
     assert_eq!(
@@ -666,6 +670,13 @@ async fn builtin_alertmanager_gets_rule_alerts_in_process() {
     let (_, body) = http(server.address, "GET", "/api/v1/alertmanagers", &[]).await;
     let status: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(status["data"]["activeAlertmanagers"], json!([]));
+    // The TSDB opens again beside the Alertmanager's state.
+    let data = server.stop().await;
+    let server = TestServer::start(args, data).await;
+    assert_eq!(
+        held_instances(server.address, "AlwaysOn").await,
+        BTreeSet::from([String::new()])
+    );
     server.stop().await;
 }
 
