@@ -181,14 +181,15 @@ impl AlertmanagerBackend for Service {
         let running = self.running();
         let now = Timestamp::now();
         let mut groups = running.dispatcher.groups();
-        // Every receiver an alert is grouped for (upstream's `allReceivers`).
+        // The receiver of every group an alert is in (upstream's
+        // `allReceivers`, a receiver once per group).
         let mut receivers: HashMap<Fingerprint, Vec<String>> = HashMap::new();
         for g in &groups {
             for a in &g.alerts {
-                let list = receivers.entry(a.fingerprint()).or_default();
-                if !list.contains(&g.receiver) {
-                    list.push(g.receiver.clone());
-                }
+                receivers
+                    .entry(a.fingerprint())
+                    .or_default()
+                    .push(g.receiver.clone());
             }
         }
         // `AlertGroups.Less`: by label set, then receiver.
