@@ -1,0 +1,203 @@
+//! Our API v2 answers beside Debian's Alertmanager 0.25 for the same
+//! configuration, alerts and silence: `/api/v2/alerts` (statuses,
+//! silenced and inhibited, receivers), `/api/v2/alerts/groups` (order,
+//! labels, receivers, alerts), `/api/v2/silences` and
+//! `/api/v2/receivers`, compared as JSON once what must differ (update
+//! times, silence ids, 0.34's `mutedBy`) is set aside.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Api, Setup, plugins};
+use serde_json::{Value, json};
+
+const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+
+const CONFIG: &str = r#"route:
+  receiver: team
+  group_by: [alertname]
+  group_wait: 1h
+  routes:
+  - receiver: db
+    matchers: [service="db"]
+    group_by: [alertname, cluster]
+    continue: true
+  - receiver: pager
+    matchers: [severity="critical"]
+receivers:
+- name: team
+  webhook_configs:
+  - url: http://127.0.0.1:1/team
+- name: db
+  webhook_configs:
+  - url: http://127.0.0.1:1/db
+- name: pager
+inhibit_rules:
+- source_matchers: [severity="critical"]
+  target_matchers: [severity="warning"]
+  equal: [cluster]
+"#;
+
+/// Sends one request to `port`; `(status, body)`.
+async fn call(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return (0, String::new());
+    };
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return (0, String::new());
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Drops what differs by design: update times, silence ids (each pair of
+/// `ids`, upstream's then ours, becomes one name), `mutedBy` (0.34 only).
+fn normalize(v: &mut Value, ids: &[String]) {
+    match v {
+        Value::Object(map) => {
+            map.remove("updatedAt");
+            map.remove("mutedBy");
+            for (k, x) in map.iter_mut() {
+                if k == "id" || k == "silencedBy" {
+                    rename_ids(x, ids);
+                }
+                normalize(x, ids);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|x| normalize(x, ids)),
+        _ => {}
+    }
+}
+
+fn rename_ids(v: &mut Value, ids: &[String]) {
+    match v {
+        Value::String(s) => {
+            if let Some(i) = ids.iter().position(|id| id == s) {
+                *s = format!("silence-{}", i / 2);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|x| rename_ids(x, ids)),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_match_alertmanager_0_25() {
+    assert!(
+        std::path::Path::new(ALERTMANAGER).exists(),
+        "{ALERTMANAGER} is missing: install Debian's prometheus-alertmanager package"
+    );
+    let setup = Setup::new();
+    setup.install(&plugins().webhook, "webhook");
+    setup.write_config(CONFIG);
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = tokio::process::Command::new(ALERTMANAGER)
+        .arg(format!("--config.file={}", setup.config_file().display()))
+        .arg(format!(
+            "--storage.path={}",
+            setup.dir.path().join("upstream").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting Debian's Alertmanager");
+    let mut ready = false;
+    for _ in 0..100 {
+        if call(port, "GET", "/-/ready", "").await.0 == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "Debian's Alertmanager did not become ready");
+    let service = setup.start().await.unwrap();
+    let ours = Api::serve(&service).await;
+
+    let alerts = json!([
+        {"labels": {"alertname": "Up", "service": "db", "cluster": "eu", "severity": "warning"},
+         "annotations": {"summary": "down"}, "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z",
+         "generatorURL": "http://prom/graph"},
+        {"labels": {"alertname": "Up", "service": "db", "cluster": "us", "severity": "warning"},
+         "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z"},
+        {"labels": {"alertname": "Disk", "cluster": "eu", "severity": "critical"},
+         "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z"},
+        {"labels": {"alertname": "Quiet", "job": "node"},
+         "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z"},
+        {"labels": {"alertname": "Gone", "job": "node"},
+         "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2026-01-01T00:01:00Z"},
+    ])
+    .to_string();
+    let silence = json!({
+        "matchers": [{"name": "alertname", "value": "Quiet", "isRegex": false, "isEqual": true}],
+        "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z",
+        "createdBy": "ops", "comment": "quiet"
+    })
+    .to_string();
+    let mut ids = Vec::new();
+    for p in [port, ours.addr.port()] {
+        let (code, text) = call(p, "POST", "/api/v2/silences", &silence).await;
+        assert_eq!(code, 200, "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        ids.push(v["silenceID"].as_str().unwrap().to_owned());
+        let (code, text) = call(p, "POST", "/api/v2/alerts", &alerts).await;
+        assert_eq!(code, 200, "{text}");
+    }
+    // The inhibitor sees the alerts shortly after they are stored.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for path in [
+        "/api/v2/alerts",
+        "/api/v2/alerts?silenced=false&inhibited=false",
+        "/api/v2/alerts?receiver=db",
+        "/api/v2/alerts/groups",
+        "/api/v2/alerts/groups?receiver=pager",
+        "/api/v2/silences",
+        "/api/v2/receivers",
+    ] {
+        let mut answers = Vec::new();
+        for p in [port, ours.addr.port()] {
+            let (code, text) = call(p, "GET", path, "").await;
+            assert_eq!(code, 200, "{path}: {text}");
+            let mut v: Value = serde_json::from_str(&text).unwrap();
+            normalize(&mut v, &ids);
+            if path == "/api/v2/silences" {
+                // A start in the past becomes the time it was stored.
+                for s in v.as_array_mut().unwrap() {
+                    s.as_object_mut().unwrap().remove("startsAt");
+                }
+            }
+            answers.push(v);
+        }
+        assert_eq!(
+            answers[1],
+            answers[0],
+            "{path}: ours (left) and Alertmanager 0.25's (right)\nours: {}\nupstream: {}",
+            serde_json::to_string_pretty(&answers[1]).unwrap(),
+            serde_json::to_string_pretty(&answers[0]).unwrap()
+        );
+    }
+    let _ = child.kill().await;
+    service.shutdown().await;
+}
