@@ -554,3 +554,37 @@ async fn a_receiver_reaches_what_its_config_names_plus_explicit_grants() {
         other.drain(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_reads_the_receiver_plugins_again() {
+    let setup = Setup::new();
+    setup.install(&plugins().webhook, "webhook");
+    let mut capture = Capture::start().await;
+    setup.write_config(&webhook_config(&capture.url("/hook"), ""));
+    let service = setup.start().await.unwrap();
+    // A Slack receiver without its plugin: refused, the old config kept.
+    let slack = webhook_config(
+        &capture.url("/hook"),
+        &format!(
+            "- name: chat\n  slack_configs:\n  - api_url: '{}'\n",
+            capture.url("/slack")
+        ),
+    )
+    .replace("receiver: team", "receiver: chat");
+    setup.write_config(&slack);
+    let e = service.reload().await.unwrap_err();
+    assert!(e.to_string().contains("slack-receiver.wasm"), "{e}");
+    let api = Api::serve(&service).await;
+    let receivers = api.json("GET", "/api/v2/receivers", "").await;
+    assert_eq!(receivers, json!([{"name": "team"}]));
+    // Once the plugin is there, the same file loads.
+    setup.install(&plugins().slack, "slack");
+    service.reload().await.unwrap();
+    let receivers = api.json("GET", "/api/v2/receivers", "").await;
+    assert_eq!(receivers, json!([{"name": "team"}, {"name": "chat"}]));
+    api.post_alerts(json!([{"labels": {"alertname": "Chat"}}]))
+        .await;
+    let got = capture.next(WAIT).await.expect("a Slack message");
+    assert_eq!(got.path, "/slack");
+    service.shutdown().await;
+}
