@@ -259,6 +259,17 @@ pub(crate) async fn build(
             if configs.is_empty() || plugins.contains_key(kind) {
                 continue;
             }
+            // The kind names a file: no separators, no dots.
+            if kind.is_empty()
+                || !kind
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(ServiceError::Receiver {
+                    receiver: receiver.name.clone(),
+                    message: format!("{kind:?}: not an integration name"),
+                });
+            }
             let path = plugin_path(ctx.plugins_dir, kind);
             if !path.is_file() {
                 return Err(ServiceError::MissingPlugin {

@@ -588,3 +588,19 @@ async fn a_reload_reads_the_receiver_plugins_again() {
     assert_eq!(got.path, "/slack");
     service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_integration_name_cannot_reach_outside_the_plugins_directory() {
+    let setup = Setup::new();
+    // A plugin file outside the plugins directory, named by the key.
+    std::fs::copy(
+        &plugins().webhook,
+        setup.dir.path().join("outside-receiver.wasm"),
+    )
+    .unwrap();
+    setup.write_config(
+        "route:\n  receiver: x\nreceivers:\n- name: x\n  ../outside_configs:\n  - {}\n",
+    );
+    let e = setup.start().await.unwrap_err();
+    assert!(e.to_string().contains("not an integration name"), "{e}");
+}
