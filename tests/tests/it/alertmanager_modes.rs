@@ -111,7 +111,8 @@ impl Standalone {
         ];
         let log = files.path(&format!("am-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
-        let child = std::process::Command::new(std::env::current_exe().unwrap())
+        // This very binary, even once a rebuild has replaced its file.
+        let child = std::process::Command::new("/proc/self/exe")
             .args([test, "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_FLAGS, serde_json::to_string(&flags).unwrap())
             .stdin(Stdio::null())
