@@ -28,6 +28,9 @@ pub enum ServiceError {
     /// A template file could not be read.
     #[error("{0}")]
     Templates(String),
+    /// A task of the service ended unexpectedly.
+    #[error("{0}")]
+    Internal(String),
     /// The service is shutting down.
     #[error("the Alertmanager is shutting down")]
     ShuttingDown,

@@ -282,10 +282,7 @@ pub(crate) async fn build(
             let load_path = path.clone();
             let plugin = tokio::task::spawn_blocking(move || runtime.load(&load_path))
                 .await
-                .map_err(|e| ServiceError::Receiver {
-                    receiver: receiver.name.clone(),
-                    message: format!("loading {}: {e}", path.display()),
-                })?
+                .map_err(|e| ServiceError::Internal(format!("loading {}: {e}", path.display())))?
                 .map_err(|e| ServiceError::Receiver {
                     receiver: receiver.name.clone(),
                     message: e.to_string(),
@@ -294,7 +291,10 @@ pub(crate) async fn build(
         }
     }
     let templates = if plugins.keys().any(|k| k != "webhook") {
-        read_templates(&config.templates)?
+        let patterns = config.templates.clone();
+        tokio::task::spawn_blocking(move || read_templates(&patterns))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("reading templates: {e}")))??
     } else {
         Vec::new()
     };

@@ -168,7 +168,7 @@ fn config_hash(text: &str) -> f64 {
 async fn load_config(path: PathBuf) -> Result<Config, ServiceError> {
     tokio::task::spawn_blocking(move || Config::load(&path))
         .await
-        .map_err(|e| ServiceError::Templates(format!("loading the configuration: {e}")))?
+        .map_err(|e| ServiceError::Internal(format!("loading the configuration: {e}")))?
         .map_err(ServiceError::Config)
 }
 
@@ -210,7 +210,7 @@ impl Service {
             State::open(&path, state_options)
         })
         .await
-        .map_err(|e| ServiceError::Templates(format!("opening the state: {e}")))??;
+        .map_err(|e| ServiceError::Internal(format!("opening the state: {e}")))??;
         let state = Arc::new(state);
         let marker = Arc::new(Marker::new());
         let silencer = Silencer::new(Arc::clone(&state.silences), Arc::clone(&marker));
