@@ -12,7 +12,7 @@
 
 mod harness;
 
-use harness::{Action, Scenario, compare, fire, resolve};
+use harness::{Action, Scenario, compare, fire, fire_old, resolve};
 
 /// The route every sequence starts from: group by alertname, group_wait
 /// 1s, group_interval 2s, repeat_interval `repeat`, receiver `hook`.
@@ -195,8 +195,11 @@ fn silences_before_after_and_expired() {
         name: "silences_before_after_and_expired",
         config: format!("{}{HOOK}", route("3s")),
         steps: vec![
-            (0, Action::Silence("pre", vec![("alertname", "Pre")])),
-            (0, Action::Silence("exp", vec![("alertname", "Exp")])),
+            (0, Action::Silence("pre", vec!["alertname=Pre"])),
+            (
+                0,
+                Action::Silence("exp", vec!["alertname=~E.p", "id!=e9", "id!~x.*"]),
+            ),
             (
                 200,
                 Action::Post(vec![
@@ -206,7 +209,7 @@ fn silences_before_after_and_expired() {
                 ]),
             ),
             // After q1's first notification: its repeat at 5.2s is muted.
-            (1800, Action::Silence("post", vec![("alertname", "Post")])),
+            (1800, Action::Silence("post", vec!["alertname=Post"])),
             (2200, Action::Expire("exp")),
             (6000, Action::Expire("post")),
         ],
@@ -264,19 +267,30 @@ fn routing_continue_group_by_all_and_max_alerts() {
 
 #[test]
 fn mute_and_active_time_intervals() {
-    use jiff::civil::Weekday;
-    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
-    let name = |d: Weekday| format!("{d:?}").to_lowercase();
-    let today = name(now.weekday());
-    let others: Vec<String> = (1..7)
-        .map(|i| name(now.weekday().wrapping_add(i)))
-        .collect();
-    // An hour either side of now, within today.
-    let minute = i32::from(now.hour()) * 60 + i32::from(now.minute());
-    let hhmm = |m: i32| format!("{:02}:{:02}", m / 60, m % 60);
-    let (start, end) = (hhmm((minute - 60).max(0)), hhmm((minute + 61).min(24 * 60)));
-    let config = format!(
-        "{}  routes:\n\
+    compare(|| {
+        use jiff::civil::Weekday;
+        let utc = || jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+        let mut now = utc();
+        // The sequence takes seconds, under a minute even when slow: near
+        // midnight, today would end before it does.
+        let to_midnight = 86_400 - (i64::from(now.hour()) * 3600 + i64::from(now.minute()) * 60);
+        if to_midnight <= 120 {
+            std::thread::sleep(std::time::Duration::from_secs(
+                to_midnight.unsigned_abs() + 1,
+            ));
+            now = utc();
+        }
+        let name = |d: Weekday| format!("{d:?}").to_lowercase();
+        let today = name(now.weekday());
+        let others: Vec<String> = (1..7)
+            .map(|i| name(now.weekday().wrapping_add(i)))
+            .collect();
+        // An hour either side of now, within today.
+        let minute = i32::from(now.hour()) * 60 + i32::from(now.minute());
+        let hhmm = |m: i32| format!("{:02}:{:02}", m / 60, m % 60);
+        let (start, end) = (hhmm((minute - 60).max(0)), hhmm((minute + 61).min(24 * 60)));
+        let config = format!(
+            "{}  routes:\n\
          \x20   - {{matchers: [t=mute_now], mute_time_intervals: [now]}}\n\
          \x20   - {{matchers: [t=mute_never], mute_time_intervals: [never]}}\n\
          \x20   - {{matchers: [t=active_now], active_time_intervals: [now]}}\n\
@@ -284,37 +298,132 @@ fn mute_and_active_time_intervals() {
          {HOOK}time_intervals:\n  - name: now\n    time_intervals:\n      \
          - weekdays: ['{today}']\n        times: [{{start_time: '{start}', end_time: '{end}'}}]\n  \
          - name: never\n    time_intervals:\n      - weekdays: [{}]\n",
-        route("1h"),
-        others.join(", ")
-    );
+            route("1h"),
+            others.join(", ")
+        );
+        Scenario {
+            name: "mute_and_active_time_intervals",
+            config,
+            steps: vec![(
+                0,
+                Action::Post(vec![
+                    fire(&[("alertname", "MuteNow"), ("id", "m1"), ("t", "mute_now")]),
+                    fire(&[
+                        ("alertname", "MuteNever"),
+                        ("id", "m2"),
+                        ("t", "mute_never"),
+                    ]),
+                    fire(&[
+                        ("alertname", "ActiveNow"),
+                        ("id", "a1"),
+                        ("t", "active_now"),
+                    ]),
+                    fire(&[
+                        ("alertname", "ActiveNever"),
+                        ("id", "a2"),
+                        ("t", "active_never"),
+                    ]),
+                ]),
+            )],
+            watch_ms: 2500,
+            expected: vec![
+                (1.0, "/hook {alertname=MuteNever} firing m2:firing"),
+                (1.0, "/hook {alertname=ActiveNow} firing a1:firing"),
+            ],
+        }
+    });
+}
+
+#[test]
+fn late_alerts_flush_a_new_group_but_wait_in_a_flushed_one() {
+    // An alert that started longer than group_wait ago flushes its group
+    // at once, unless the group has already been flushed: then it waits
+    // for the group_interval tick like any other.
     compare(|| Scenario {
-        name: "mute_and_active_time_intervals",
-        config,
-        steps: vec![(
-            0,
-            Action::Post(vec![
-                fire(&[("alertname", "MuteNow"), ("id", "m1"), ("t", "mute_now")]),
-                fire(&[
-                    ("alertname", "MuteNever"),
-                    ("id", "m2"),
-                    ("t", "mute_never"),
+        name: "late_alerts_flush_a_new_group_but_wait_in_a_flushed_one",
+        config: format!("{}{HOOK}", route("1h")),
+        steps: vec![
+            (
+                0,
+                Action::Post(vec![fire(&[("alertname", "A"), ("id", "a1")])]),
+            ),
+            (
+                1500,
+                Action::Post(vec![
+                    fire_old(&[("alertname", "A"), ("id", "a2")]),
+                    fire_old(&[("alertname", "B"), ("id", "b1")]),
                 ]),
-                fire(&[
-                    ("alertname", "ActiveNow"),
-                    ("id", "a1"),
-                    ("t", "active_now"),
-                ]),
-                fire(&[
-                    ("alertname", "ActiveNever"),
-                    ("id", "a2"),
-                    ("t", "active_never"),
-                ]),
-            ]),
-        )],
-        watch_ms: 2500,
+            ),
+        ],
+        watch_ms: 4500,
         expected: vec![
-            (1.0, "/hook {alertname=MuteNever} firing m2:firing"),
-            (1.0, "/hook {alertname=ActiveNow} firing a1:firing"),
+            (1.0, "/hook {alertname=A} firing a1:firing"),
+            (1.5, "/hook {alertname=B} firing b1:firing"),
+            (3.0, "/hook {alertname=A} firing a1:firing,a2:firing"),
+        ],
+    });
+}
+
+#[test]
+fn resolve_timeout_and_alerts_resolved_unseen() {
+    // T is posted without an end: it ends resolve_timeout (2s) after it
+    // was received (each Alertmanager's own clock: compared within the
+    // tolerance), so the tick at 3s reports it resolved. Q fires and
+    // resolves within group_wait: no one ever hears of it.
+    let config = format!("global:\n  resolve_timeout: 2s\n{}{HOOK}", route("1h"));
+    compare(|| Scenario {
+        name: "resolve_timeout_and_alerts_resolved_unseen",
+        config,
+        steps: vec![
+            (
+                0,
+                Action::Post(vec![
+                    fire(&[("alertname", "T"), ("id", "t1")]),
+                    fire(&[("alertname", "Q"), ("id", "q1")]),
+                ]),
+            ),
+            (
+                400,
+                Action::Post(vec![resolve(&[("alertname", "Q"), ("id", "q1")])]),
+            ),
+        ],
+        watch_ms: 4000,
+        expected: vec![
+            (1.0, "/hook {alertname=T} firing t1:firing"),
+            (3.0, "/hook {alertname=T} resolved t1:resolved"),
+        ],
+    });
+}
+
+#[test]
+fn an_emptied_group_lingers_until_maintenance() {
+    // U fires, resolves and is notified resolved, which empties its
+    // group; the dispatcher removes empty groups only at its maintenance
+    // (every 30 s), so U firing again joins the same, flushed group and
+    // waits for its next group_interval tick (5.5s), although it started
+    // more than group_wait ago (it is posted with its first start).
+    compare(|| Scenario {
+        name: "an_emptied_group_lingers_until_maintenance",
+        config: format!("{}{HOOK}", route("1h")),
+        steps: vec![
+            (
+                500,
+                Action::Post(vec![fire(&[("alertname", "U"), ("id", "u1")])]),
+            ),
+            (
+                1800,
+                Action::Post(vec![resolve(&[("alertname", "U"), ("id", "u1")])]),
+            ),
+            (
+                4000,
+                Action::Post(vec![fire(&[("alertname", "U"), ("id", "u1")])]),
+            ),
+        ],
+        watch_ms: 6500,
+        expected: vec![
+            (1.5, "/hook {alertname=U} firing u1:firing"),
+            (3.5, "/hook {alertname=U} resolved u1:resolved"),
+            (5.5, "/hook {alertname=U} firing u1:firing"),
         ],
     });
 }
