@@ -46,7 +46,10 @@ struct Parser<'a> {
 }
 
 fn is_atext(b: u8, dot: bool) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b) || b >= 0x80 || (dot && b == b'.')
+    b.is_ascii_alphanumeric()
+        || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+        || b >= 0x80
+        || (dot && b == b'.')
 }
 
 impl Parser<'_> {
@@ -283,13 +286,20 @@ mod tests {
             ("a@b c@d", Err("mail: expected comma")),
             ("a..b@c", Err("mail: missing '@' or angle-addr")),
             ("\"unclosed", Err("mail: unclosed quoted-string")),
-            ("(never ends", Err("mail: misformatted parenthetical comment")),
+            (
+                "(never ends",
+                Err("mail: misformatted parenthetical comment"),
+            ),
             ("g: a@b", Err("mail: expected comma")),
         ];
         for (input, want) in cases {
             let got = parse_address_list(input);
             match want {
-                Ok(addrs) => assert_eq!(got, Ok(addrs.iter().map(|a| (*a).to_owned()).collect()), "{input:?}"),
+                Ok(addrs) => assert_eq!(
+                    got,
+                    Ok(addrs.iter().map(|a| (*a).to_owned()).collect()),
+                    "{input:?}"
+                ),
                 Err(e) => assert_eq!(got, Err((*e).to_owned()), "{input:?}"),
             }
         }

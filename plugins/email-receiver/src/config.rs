@@ -239,7 +239,9 @@ impl Config {
             .entry("Subject".into())
             .or_insert_with(|| DEFAULT_SUBJECT.to_owned());
         headers.entry("To".into()).or_insert_with(|| c.to.clone());
-        headers.entry("From".into()).or_insert_with(|| c.from.clone());
+        headers
+            .entry("From".into())
+            .or_insert_with(|| c.from.clone());
         let threading = match (c.threading.enabled, c.threading.thread_by_date.as_str()) {
             (false, _) => None,
             (true, "" | "daily") => Some(ThreadBy::Daily),
@@ -255,8 +257,8 @@ impl Config {
             .iter()
             .map(|t| (t.name.as_str(), t.text.as_str()))
             .collect();
-        let templates = Templates::with_defaults_and(&files)
-            .map_err(|e| invalid(format!("templates: {e}")))?;
+        let templates =
+            Templates::with_defaults_and(&files).map_err(|e| invalid(format!("templates: {e}")))?;
         Ok(Settings {
             to: c.to,
             from: c.from,
@@ -288,7 +290,8 @@ mod tests {
     use super::*;
 
     fn settings(config: serde_json::Value) -> Result<Settings, String> {
-        let c: Config = wasmetheus_sdk::config::parse(&config.to_string()).map_err(|e| e.to_string())?;
+        let c: Config =
+            wasmetheus_sdk::config::parse(&config.to_string()).map_err(|e| e.to_string())?;
         c.settings().map_err(|e| e.to_string())
     }
 
@@ -322,9 +325,18 @@ mod tests {
     #[test]
     fn invalid_configurations() {
         let cases = [
-            (serde_json::json!({"config": {"from": "a@b", "smarthost": "h:25"}}), "missing to address"),
-            (serde_json::json!({"config": {"to": "a@b", "from": "a@b", "smarthost": "h"}}), "missing port"),
-            (serde_json::json!({"config": {"to": "a@b", "from": "a@b", "smarthost": "h:x"}}), "not host:port"),
+            (
+                serde_json::json!({"config": {"from": "a@b", "smarthost": "h:25"}}),
+                "missing to address",
+            ),
+            (
+                serde_json::json!({"config": {"to": "a@b", "from": "a@b", "smarthost": "h"}}),
+                "missing port",
+            ),
+            (
+                serde_json::json!({"config": {"to": "a@b", "from": "a@b", "smarthost": "h:x"}}),
+                "not host:port",
+            ),
             (
                 serde_json::json!({"config": {"to": "a@b", "from": "a@b", "smarthost": "h:25",
                     "headers": {"Bcc: x\r\nX": "y"}}}),
@@ -340,7 +352,10 @@ mod tests {
                     "templates": [{"name": "/t/bad.tmpl", "text": "{{ define \"x\" }}"}]}),
                 "bad.tmpl",
             ),
-            (serde_json::json!({"config": {"to": "a@b", "from": "a@b", "smarthost": "h:25", "bogus": 1}}), "bogus"),
+            (
+                serde_json::json!({"config": {"to": "a@b", "from": "a@b", "smarthost": "h:25", "bogus": 1}}),
+                "bogus",
+            ),
         ];
         for (config, want) in cases {
             let e = settings(config.clone()).unwrap_err();
@@ -356,6 +371,9 @@ mod tests {
         }}))
         .unwrap();
         let shown = format!("{s:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
     }
 }

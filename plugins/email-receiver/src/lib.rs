@@ -110,8 +110,18 @@ impl Email {
 
     fn scrubbed(&self, e: SendError) -> SendError {
         let s = &self.settings;
+        // PLAIN's initial response holds the password too.
+        let plain = format!(
+            "{}\0{}\0{}",
+            s.auth_identity, s.auth_username, s.auth_password
+        );
+        let plain = if s.auth_password.is_empty() {
+            ""
+        } else {
+            &plain
+        };
         SendError {
-            message: scrub(e.message, &[&s.auth_password, &s.auth_secret]),
+            message: scrub(e.message, &[plain, &s.auth_password, &s.auth_secret]),
             retryable: e.retryable,
         }
     }
@@ -209,9 +219,8 @@ impl Email {
                 s.smarthost
             )));
         }
-        let stream = std::net::TcpStream::connect(s.smarthost.as_str()).map_err(|e| {
-            SendError::retryable(format!("establish connection to server: {e}"))
-        })?;
+        let stream = std::net::TcpStream::connect(s.smarthost.as_str())
+            .map_err(|e| SendError::retryable(format!("establish connection to server: {e}")))?;
         // Best effort: the host's deadline bounds a notification anyway.
         let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
         let _ = stream.set_write_timeout(Some(IO_TIMEOUT));

@@ -12,8 +12,8 @@ use crate::config::{Settings, ThreadBy};
 use crate::mime::{Multipart, q_encode, quoted_printable};
 use std::collections::BTreeMap;
 use wasmetheus_sdk::receiver::Notification;
-use wasmetheus_template::alertmanager::{Alert, AlertStatus, Data, ZERO_TIME_NS};
 use wasmetheus_template::Value;
+use wasmetheus_template::alertmanager::{Alert, AlertStatus, Data, ZERO_TIME_NS};
 
 /// What the message depends on besides the notification: the time, random
 /// numbers (Message-Id, boundary) and the host name in the Message-Id.
@@ -262,10 +262,20 @@ mod tests {
                 "To: ops@example.com"
             ]
         );
-        assert!(head.contains(&"References: <alert-1f016a4e0ffa3ecc-2026-01-02@alertmanager>"), "{head:?}");
-        assert!(head.contains(&"In-Reply-To: <alert-1f016a4e0ffa3ecc-2026-01-02@alertmanager>"), "{head:?}");
+        assert!(
+            head.contains(&"References: <alert-1f016a4e0ffa3ecc-2026-01-02@alertmanager>"),
+            "{head:?}"
+        );
+        assert!(
+            head.contains(&"In-Reply-To: <alert-1f016a4e0ffa3ecc-2026-01-02@alertmanager>"),
+            "{head:?}"
+        );
         // Only the HTML part, from email.default.html, quoted-printable.
-        assert_eq!(body.matches("Content-Type: text/html; charset=UTF-8").count(), 1);
+        assert_eq!(
+            body.matches("Content-Type: text/html; charset=UTF-8")
+                .count(),
+            1
+        );
         assert!(!body.contains("text/plain"));
         assert!(body.contains("<!DOCTYPE html"), "{body}");
         assert!(body.contains("View in Alertmanager"), "{body}");
@@ -288,6 +298,9 @@ mod tests {
             hostname: "h",
         };
         let e = build(&s, &n, &template_data(&n), &mut env).unwrap_err();
-        assert!(e.0.starts_with("execute \"X-Bad\" header template: "), "{e:?}");
+        assert!(
+            e.0.starts_with("execute \"X-Bad\" header template: "),
+            "{e:?}"
+        );
     }
 }

@@ -264,8 +264,14 @@ mod tests {
         let cases = [
             ("plain text", "plain text"),
             ("tab\there", "tab\there"),
-            ("[FIRING:1] Dönerladen", "=?utf-8?q?[FIRING:1]_D=C3=B6nerladen?="),
-            ("a=b?c_d\r\nX-Evil: 1", "=?utf-8?q?a=3Db=3Fc=5Fd=0D=0AX-Evil:_1?="),
+            (
+                "[FIRING:1] Dönerladen",
+                "=?utf-8?q?[FIRING:1]_D=C3=B6nerladen?=",
+            ),
+            (
+                "a=b?c_d\r\nX-Evil: 1",
+                "=?utf-8?q?a=3Db=3Fc=5Fd=0D=0AX-Evil:_1?=",
+            ),
             (
                 "ééééééééééééééééééééééé",
                 "=?utf-8?q?=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9=C3=A9?= \

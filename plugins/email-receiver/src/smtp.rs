@@ -100,7 +100,11 @@ impl Auth {
         }
     }
 
-    fn start(&self, server_name: &str, tls: bool) -> Result<(&'static str, Option<Vec<u8>>), SmtpError> {
+    fn start(
+        &self,
+        server_name: &str,
+        tls: bool,
+    ) -> Result<(&'static str, Option<Vec<u8>>), SmtpError> {
         match self {
             Auth::Plain {
                 identity,
