@@ -293,6 +293,75 @@ fn with_external_labels(labels: &[Label], external: &[Label]) -> Vec<Label> {
 mod tests {
     use super::*;
 
+    /// Rule alerts go through a bounded queue: handing over more batches
+    /// than it holds never waits (the excess is dropped and counted), and
+    /// what was queued is stored, external labels applied.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_queue_drops_instead_of_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("am.yml");
+        std::fs::write(
+            &config,
+            "route: {receiver: blackhole}\nreceivers: [{name: blackhole}]\n",
+        )
+        .unwrap();
+        let plugins = dir.path().join("plugins");
+        std::fs::create_dir(&plugins).unwrap();
+        let runtime =
+            PluginRuntime::new(wasmetheus_plugin_runtime::RuntimeOptions::new(&plugins)).unwrap();
+        let args = BuiltinArgs {
+            config_file: Some(config.clone()),
+            ..BuiltinArgs::default()
+        };
+        let builtin = Builtin::start(
+            &args,
+            &config,
+            dir.path(),
+            "http://p:9090",
+            &plugins,
+            runtime,
+        )
+        .await
+        .unwrap();
+        let mut prometheus = Config::default();
+        prometheus
+            .global
+            .external_labels
+            .insert("site".into(), "here".into());
+        builtin.apply(&prometheus).unwrap();
+        // The storing task cannot run while this loop does not yield.
+        let extra = 5;
+        for i in 0..QUEUE_BATCHES + extra {
+            let alert = rule_alert(&[("alertname", "Q"), ("i", &i.to_string())], None);
+            builtin.deliver(&[alert], "http://p:9090/graph");
+        }
+        let dropped = builtin
+            .metrics()
+            .into_iter()
+            .find(|f| f.name == "wasmetheus_builtin_alertmanager_dropped_alerts_total")
+            .map(|f| f.metrics[0].value.clone());
+        assert_eq!(
+            dropped,
+            Some(wasmetheus_model::MetricValue::Number(extra as f64))
+        );
+        let backend = builtin.backend();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let alerts = loop {
+            let alerts = backend.alerts().unwrap();
+            if alerts.len() == QUEUE_BATCHES || std::time::Instant::now() > deadline {
+                break alerts;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(alerts.len(), QUEUE_BATCHES);
+        assert!(
+            alerts
+                .iter()
+                .all(|a| a.labels.get("site").map(String::as_str) == Some("here"))
+        );
+        builtin.stop().await;
+    }
+
     fn rule_alert(labels: &[(&str, &str)], resolved: Option<i64>) -> wasmetheus_rules::Alert {
         wasmetheus_rules::Alert {
             labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
