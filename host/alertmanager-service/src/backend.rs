@@ -146,8 +146,8 @@ impl Service {
 
 impl AlertmanagerBackend for Service {
     fn parse_matcher(&self, text: &str) -> Result<api::Matcher, String> {
-        let m = wasmetheus_alertmanager_config::parse_matcher(text)
-            .map_err(|e| format!("bad matcher format: {e}"))?;
+        // Its errors are upstream's texts (`bad matcher format: …`).
+        let m = wasmetheus_alertmanager_config::parse_matcher(text)?;
         Ok(api::Matcher {
             is_equal: matches!(m.op, MatchType::Equal | MatchType::Regexp),
             is_regex: matches!(m.op, MatchType::Regexp | MatchType::NotRegexp),
