@@ -760,17 +760,28 @@ fn a_missing_receiver_plugin_stops_either_start() {
 }
 
 /// The standalone Alertmanager in process under an external URL with a
-/// path: every endpoint under that prefix, `/` redirecting to it, amtool
-/// working through it.
+/// path and behind `--web.config.file`'s basic authentication: every
+/// endpoint under that prefix and refused without the password, `/`
+/// redirecting to the prefix, amtool working through both.
 #[tokio::test(flavor = "multi_thread")]
-async fn standalone_alertmanager_serves_under_the_external_urls_path() {
+async fn standalone_alertmanager_serves_under_its_path_behind_authentication() {
+    // The exporter toolkit's dummy hash: bcrypt of `fakepassword`.
+    const HASH: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
+    // base64("admin:fakepassword")
+    const AUTH: (&str, &str) = ("Authorization", "Basic YWRtaW46ZmFrZXBhc3N3b3Jk");
     let capture = Capture::start("").await;
     let files = Files::new(&am_config(&capture.url, false), true);
+    files.write("web.yml", &format!("basic_auth_users:\n  admin: {HASH}\n"));
+    files.write(
+        "amtool-http.yml",
+        "basic_auth:\n  username: admin\n  password: fakepassword\n",
+    );
     let args = wasmetheus::serve::alertmanager::parse_args([
         format!("--config.file={}", files.path("am.yml").display()),
         format!("--storage.path={}", files.path("data").display()),
         "--web.listen-address=127.0.0.1:0".to_owned(),
         "--web.external-url=http://alerts.example:8080/am/".to_owned(),
+        format!("--web.config.file={}", files.path("web.yml").display()),
         format!("--plugins.dir={}", files.plugins.path().display()),
         "--cluster.listen-address=".to_owned(),
     ])
@@ -781,14 +792,16 @@ async fn standalone_alertmanager_serves_under_the_external_urls_path() {
     let serving = tokio::spawn(running.serve_until(async {
         let _ = stopped.await;
     }));
+    assert_eq!(http(address, "GET", "/am/-/healthy", &[]).await.0, 401);
+    assert_eq!(http(address, "GET", "/am/api/v2/alerts", &[]).await.0, 401);
     assert_eq!(
-        http(address, "GET", "/am/-/healthy", &[]).await,
+        http(address, "GET", "/am/-/healthy", &[AUTH]).await,
         (200, "OK".to_owned())
     );
-    assert_eq!(http(address, "GET", "/-/healthy", &[]).await.0, 404);
-    let (status, _) = http(address, "GET", "/", &[]).await;
+    assert_eq!(http(address, "GET", "/-/healthy", &[AUTH]).await.0, 404);
+    let (status, _) = http(address, "GET", "/", &[AUTH]).await;
     assert_eq!(status, 302);
-    let (status, body) = http(address, "GET", "/am/api/v2/status", &[]).await;
+    let (status, body) = http(address, "GET", "/am/api/v2/status", &[AUTH]).await;
     assert_eq!(status, 200, "{body}");
     let status: Value = serde_json::from_str(&body).unwrap();
     assert!(
@@ -797,11 +810,15 @@ async fn standalone_alertmanager_serves_under_the_external_urls_path() {
             .is_some_and(|c| c.contains("receiver: hook")),
         "{status}"
     );
-    let (ok, out, err) = amtool_at(
-        &format!("http://{address}/am"),
-        &["alert", "add", "alertname=Prefixed"],
-    )
-    .await;
+    let url = format!("http://{address}/am");
+    let (ok, _, err) = amtool_at(&url, &["alert", "add", "alertname=Prefixed"]).await;
+    assert!(!ok && err.contains("401"), "{err}");
+    let http_config = format!(
+        "--http.config.file={}",
+        files.path("amtool-http.yml").display()
+    );
+    let (ok, out, err) =
+        amtool_at(&url, &[&http_config, "alert", "add", "alertname=Prefixed"]).await;
     assert!(ok, "{out}{err}");
     let notification = eventually(WAIT, "the alert at the webhook", || async {
         notifications(&capture, "/hook").into_iter().next()
