@@ -7,6 +7,7 @@
 //! the alerts, the time until the last one was delivered, alerts/s
 //! delivered, CPU seconds and peak RSS of each process, and the ratios.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -24,19 +25,22 @@ use crate::{Result, build_plugins, describe, root};
 
 pub const USAGE: &str = "\
 usage: cargo xtask bench alertmanager [--alerts 20000] [--groups 2000]
-                                      [--group-wait 0s,1s] [--batch 500]
-                                      [--timeout 300s] [--wasmetheus PATH]
+                                      [--group-wait 0s,1s] [--group-interval 1s]
+                                      [--batch 500] [--timeout 300s]
+                                      [--wasmetheus PATH]
                                       [--no-build] [--keep]
 
   Runs our standalone Alertmanager (target/release/wasmetheus
   alertmanager, built unless --no-build, with the webhook-receiver plugin
   of `cargo xtask build-plugins`) and Debian's prometheus-alertmanager one
   after the other, once per --group-wait value. Each gets --alerts firing
-  alerts in --groups groups (group_by: [group]; group_interval and
-  repeat_interval long, so each group is notified once), POSTed to
-  /api/v2/alerts in batches of --batch; a webhook server in this process
-  counts the alerts delivered. Reports the time to POST every alert, the
-  time until the last alert was delivered, alerts/s delivered, CPU
+  alerts in --groups groups (group_by: [group], --group-interval,
+  repeat_interval 10h), POSTed to /api/v2/alerts in batches of --batch
+  (alert i in group i mod --groups, so each batch adds to every group); a
+  webhook server in this process counts the distinct alerts delivered
+  (by fingerprint: a group's later notifications repeat its earlier
+  alerts). Reports the time to POST every alert, the time until the last
+  alert was first delivered, alerts/s delivered, notifications, CPU
   seconds and peak RSS (VmHWM) of each process, and ours ÷ Debian's.
   Results go to target/bench-alertmanager/report.txt and results.json;
   the processes' logs stay in target/bench-alertmanager/.
@@ -51,6 +55,7 @@ struct Options {
     alerts: usize,
     groups: usize,
     group_waits_ms: Vec<i64>,
+    group_interval_ms: i64,
     batch: usize,
     timeout_ms: i64,
     bin: Option<PathBuf>,
@@ -63,6 +68,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
         alerts: 20_000,
         groups: 2_000,
         group_waits_ms: vec![0, 1000],
+        group_interval_ms: 1000,
         batch: 500,
         timeout_ms: 300_000,
         bin: None,
@@ -76,6 +82,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--alerts" => o.alerts = count(arg, &value(arg)?)?,
             "--groups" => o.groups = count(arg, &value(arg)?)?,
             "--batch" => o.batch = count(arg, &value(arg)?)?,
+            "--group-interval" => o.group_interval_ms = parse_duration(&value(arg)?)?,
             "--timeout" => o.timeout_ms = parse_duration(&value(arg)?)?,
             "--wasmetheus" => o.bin = Some(PathBuf::from(value(arg)?)),
             "--group-wait" => {
@@ -88,8 +95,15 @@ fn parse_options(args: &[String]) -> Result<Options> {
             other => common_flag(other, &mut o.build, &mut o.keep, USAGE)?,
         }
     }
-    if o.alerts == 0 || o.groups == 0 || o.batch == 0 || o.timeout_ms <= 0 {
-        return Err("--alerts, --groups, --batch and --timeout must be positive".into());
+    if o.alerts == 0
+        || o.groups == 0
+        || o.batch == 0
+        || o.timeout_ms <= 0
+        || o.group_interval_ms <= 0
+    {
+        return Err(
+            "--alerts, --groups, --batch, --group-interval and --timeout must be positive".into(),
+        );
     }
     if o.groups > o.alerts {
         return Err("--groups must not exceed --alerts".into());
@@ -228,31 +242,58 @@ struct Webhook {
     counts: Arc<Counts>,
 }
 
-/// Alerts and notifications delivered to one path, and when the last was.
-type Delivered = (u64, u64, Option<Instant>);
+/// What one path received: distinct alerts, alerts in all notifications,
+/// notifications, and when the last new alert arrived.
+#[derive(Clone, Copy, Default)]
+struct Delivered {
+    distinct: u64,
+    alerts: u64,
+    notifications: u64,
+    last_new: Option<Instant>,
+}
 
-/// Delivered-alert counters by path: (alerts, notifications, time of the
-/// last).
+/// What a path received, with the fingerprints seen.
+type PathCounts = (Delivered, HashSet<Vec<u8>>);
+
+/// Delivered alerts by path.
 #[derive(Default)]
 struct Counts {
-    inner: std::sync::Mutex<std::collections::HashMap<String, Delivered>>,
+    inner: std::sync::Mutex<std::collections::HashMap<String, PathCounts>>,
 }
 
 impl Counts {
-    /// Adds a notification of `alerts` alerts to `path`.
-    fn add(&self, path: &str, alerts: u64) {
+    /// Adds a notification of the alerts `fingerprints` to `path`.
+    fn add(&self, path: &str, fingerprints: Vec<&[u8]>) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = inner.entry(path.to_owned()).or_default();
-        entry.0 += alerts;
-        entry.1 += 1;
-        entry.2 = Some(Instant::now());
+        let (d, seen) = inner.entry(path.to_owned()).or_default();
+        d.alerts += fingerprints.len() as u64;
+        d.notifications += 1;
+        let before = seen.len();
+        seen.extend(fingerprints.into_iter().map(<[u8]>::to_vec));
+        if seen.len() > before {
+            d.distinct = seen.len() as u64;
+            d.last_new = Some(Instant::now());
+        }
     }
 
-    /// (alerts, notifications, time of the last) for `path`.
     fn get(&self, path: &str) -> Delivered {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.get(path).copied().unwrap_or_default()
+        inner.get(path).map(|(d, _)| *d).unwrap_or_default()
     }
+}
+
+/// The values of the `"fingerprint"` keys of a v4 payload (one per alert).
+fn fingerprints(body: &[u8]) -> Vec<&[u8]> {
+    const KEY: &[u8] = b"\"fingerprint\":\"";
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(at) = rest.windows(KEY.len()).position(|w| w == KEY) {
+        rest = &rest[at + KEY.len()..];
+        let end = rest.iter().position(|&b| b == b'"').unwrap_or(rest.len());
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    out
 }
 
 impl Webhook {
@@ -273,7 +314,7 @@ impl Webhook {
 }
 
 /// Answers POSTs on a kept-alive connection with 200, counting the alerts
-/// of each body (one `"fingerprint"` key per alert in the v4 payload).
+/// of each body by fingerprint.
 fn serve_webhook(stream: TcpStream, counts: &Counts) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(600)));
     let _ = stream.set_nodelay(true);
@@ -310,11 +351,7 @@ fn serve_webhook(stream: TcpStream, counts: &Counts) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let alerts = body
-            .windows(b"\"fingerprint\"".len())
-            .filter(|w| *w == b"\"fingerprint\"")
-            .count() as u64;
-        counts.add(&path, alerts);
+        counts.add(&path, fingerprints(&body));
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n{}\r\n",
             if close { "Connection: close\r\n" } else { "" }
@@ -429,7 +466,11 @@ struct Measured {
     post_s: f64,
     /// Seconds from the first POST to the last alert delivered.
     deliver_s: f64,
+    /// Distinct alerts delivered.
     delivered: u64,
+    /// Alerts in all notifications (repeats of an alert in a group's
+    /// later notifications counted again).
+    sent: u64,
     notifications: u64,
     /// CPU seconds of the process from the first POST to the end.
     cpu_s: f64,
@@ -447,10 +488,10 @@ impl Measured {
     }
 }
 
-fn config_text(hook: &str, wait_ms: i64) -> String {
+fn config_text(hook: &str, wait_ms: i64, interval_ms: i64) -> String {
     format!(
         "route:\n  receiver: hook\n  group_by: [group]\n  group_wait: {wait_ms}ms\n  \
-         group_interval: 10m\n  repeat_interval: 10h\nreceivers:\n  - name: hook\n    \
+         group_interval: {interval_ms}ms\n  repeat_interval: 10h\nreceivers:\n  - name: hook\n    \
          webhook_configs: [{{url: '{hook}'}}]\n"
     )
 }
@@ -476,6 +517,34 @@ fn alerts_body(from: usize, to: usize, groups: usize, starts_at: &str) -> String
     body
 }
 
+/// POSTs a JSON body (Alertmanager wants the content type): (status,
+/// answer).
+fn post_json(addr: SocketAddr, path: &str, body: &str) -> Result<(u16, String)> {
+    let what = format!("POST http://{addr}{path}");
+    let fail = |e: std::io::Error| format!("{what}: {e}");
+    let mut stream = TcpStream::connect(addr).map_err(fail)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(600)))
+        .map_err(fail)?;
+    let head = format!(
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).map_err(fail)?;
+    stream.write_all(body.as_bytes()).map_err(fail)?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).map_err(fail)?;
+    let response = String::from_utf8_lossy(&response);
+    let (head, answer) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("{what}: malformed response {head:?}"))?;
+    Ok((code, answer.to_owned()))
+}
+
 fn measure(
     o: &Options,
     wait_ms: i64,
@@ -490,7 +559,11 @@ fn measure(
     let config = dir.join("alertmanager.yml");
     std::fs::write(
         &config,
-        config_text(&format!("http://{}{path}", hook.addr), wait_ms),
+        config_text(
+            &format!("http://{}{path}", hook.addr),
+            wait_ms,
+            o.group_interval_ms,
+        ),
     )
     .map_err(|e| format!("{}: {e}", config.display()))?;
     let mut proc = start(peer, &config, plugins, &dir.join("data"), log)?;
@@ -503,8 +576,7 @@ fn measure(
     while from < o.alerts {
         let to = (from + o.batch).min(o.alerts);
         let body = alerts_body(from, to, o.groups, &starts_at);
-        let write = |w: &mut dyn Write| w.write_all(body.as_bytes());
-        match http(proc.addr, "POST", "/api/v2/alerts", Some(&write))? {
+        match post_json(proc.addr, "/api/v2/alerts", &body)? {
             (200, _) => {}
             (code, text) => {
                 return Err(format!(
@@ -520,7 +592,7 @@ fn measure(
     let want = o.alerts as u64;
     loop {
         proc.check_alive()?;
-        let (delivered, _, _) = hook.counts.get(&path);
+        let delivered = hook.counts.get(&path).distinct;
         if delivered >= want {
             break;
         }
@@ -533,12 +605,18 @@ fn measure(
         std::thread::sleep(Duration::from_millis(20));
     }
     let after = proc_stats(proc.pid)?;
-    let (delivered, notifications, last) = hook.counts.get(&path);
-    let deliver_s = last.map_or(0.0, |t| t.saturating_duration_since(started).as_secs_f64());
+    let Delivered {
+        distinct: delivered,
+        alerts: sent,
+        notifications,
+        last_new,
+    } = hook.counts.get(&path);
+    let deliver_s = last_new.map_or(0.0, |t| t.saturating_duration_since(started).as_secs_f64());
     let measured = Measured {
         post_s,
         deliver_s,
         delivered,
+        sent,
         notifications,
         cpu_s: after.cpu_s - before.cpu_s,
         hwm: after.hwm,
@@ -573,8 +651,8 @@ fn render(o: &Options, rows: &[Row<'_>], skipped: &[String]) -> String {
     let _ = writeln!(
         s,
         "bench alertmanager: {} alerts in {} groups, POSTed in batches of {}; \
-         group_interval 10m, repeat_interval 10h",
-        o.alerts, o.groups, o.batch
+         group_interval {} ms, repeat_interval 10h",
+        o.alerts, o.groups, o.batch, o.group_interval_ms
     );
     let mut seen = Vec::new();
     for (_, peer, _) in rows {
@@ -588,21 +666,30 @@ fn render(o: &Options, rows: &[Row<'_>], skipped: &[String]) -> String {
     }
     let _ = writeln!(
         s,
-        "\n{:<13} {:>10} {:>8} {:>9} {:>10} {:>9} {:>8} {:>10}",
-        "server", "group_wait", "post s", "deliver s", "alerts/s", "notifs", "CPU s", "peak RSS"
+        "\n{:<13} {:>10} {:>8} {:>9} {:>10} {:>7} {:>7} {:>8} {:>10}",
+        "server",
+        "group_wait",
+        "post s",
+        "deliver s",
+        "alerts/s",
+        "notifs",
+        "sent",
+        "CPU s",
+        "peak RSS"
     );
     for (wait, peer, result) in rows {
         match result {
             Ok(m) => {
                 let _ = writeln!(
                     s,
-                    "{:<13} {:>8}ms {:>8.2} {:>9.2} {:>10.0} {:>9} {:>8.2} {:>10}",
+                    "{:<13} {:>8}ms {:>8.2} {:>9.2} {:>10.0} {:>7} {:>7} {:>8.2} {:>10}",
                     peer.kind.name(),
                     wait,
                     m.post_s,
                     m.deliver_s,
                     m.rate(),
                     m.notifications,
+                    m.sent,
                     m.cpu_s,
                     bytes(m.hwm as f64)
                 );
@@ -635,8 +722,9 @@ fn render(o: &Options, rows: &[Row<'_>], skipped: &[String]) -> String {
 
 fn render_json(o: &Options, rows: &[Row<'_>]) -> String {
     let mut s = format!(
-        "{{\"bench\":\"alertmanager\",\"alerts\":{},\"groups\":{},\"batch\":{},\"runs\":[",
-        o.alerts, o.groups, o.batch
+        "{{\"bench\":\"alertmanager\",\"alerts\":{},\"groups\":{},\"batch\":{},\
+         \"group_interval_ms\":{},\"runs\":[",
+        o.alerts, o.groups, o.batch, o.group_interval_ms
     );
     for (i, (wait, peer, result)) in rows.iter().enumerate() {
         if i > 0 {
@@ -653,11 +741,13 @@ fn render_json(o: &Options, rows: &[Row<'_>]) -> String {
                 let _ = write!(
                     s,
                     "\"post_s\":{:.3},\"deliver_s\":{:.3},\"alerts_per_s\":{:.1},\
-                     \"delivered\":{},\"notifications\":{},\"cpu_s\":{:.3},\"peak_rss_bytes\":{}}}",
+                     \"delivered\":{},\"sent\":{},\"notifications\":{},\"cpu_s\":{:.3},\
+                     \"peak_rss_bytes\":{}}}",
                     m.post_s,
                     m.deliver_s,
                     m.rate(),
                     m.delivered,
+                    m.sent,
                     m.notifications,
                     m.cpu_s,
                     m.hwm
@@ -683,21 +773,24 @@ mod tests {
         let hook = Webhook::start().expect("webhook");
         let mut client = TcpStream::connect(hook.addr).expect("connect");
         let one = r#"{"alerts":[{"fingerprint":"a"},{"fingerprint":"b"}]}"#;
+        let again = r#"{"alerts":[{"fingerprint":"b"},{"fingerprint":"d"}]}"#;
         let two = r#"{"alerts":[{"fingerprint":"c"}]}"#;
         let request = format!(
             "POST /x HTTP/1.1\r\nContent-Length: {}\r\n\r\n{one}\
+             POST /x HTTP/1.1\r\nContent-Length: {}\r\n\r\n{again}\
              POST /y HTTP/1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{two}",
             one.len(),
+            again.len(),
             two.len()
         );
         client.write_all(request.as_bytes()).expect("write");
         let mut response = String::new();
         client.read_to_string(&mut response).expect("read");
-        assert_eq!(response.matches("HTTP/1.1 200 OK").count(), 2);
-        assert_eq!(hook.counts.get("/x").0, 2);
-        assert_eq!(hook.counts.get("/x").1, 1);
-        assert_eq!(hook.counts.get("/y").0, 1);
-        assert_eq!(hook.counts.get("/z").0, 0);
+        assert_eq!(response.matches("HTTP/1.1 200 OK").count(), 3);
+        let x = hook.counts.get("/x");
+        assert_eq!((x.distinct, x.alerts, x.notifications), (3, 4, 2));
+        assert_eq!(hook.counts.get("/y").distinct, 1);
+        assert_eq!(hook.counts.get("/z").notifications, 0);
     }
 
     #[test]
