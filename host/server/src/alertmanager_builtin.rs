@@ -90,8 +90,9 @@ pub struct Builtin {
 }
 
 impl Builtin {
-    /// Starts the service on `args.config_file` (which must be set) with
-    /// the server's plugin runtime and plugins directory.
+    /// Starts the service on `config_file` with the other settings of
+    /// `args`, the server's plugin runtime and plugins directory; its
+    /// state defaults to `<tsdb_path>/alertmanager`.
     pub async fn start(
         args: &BuiltinArgs,
         config_file: &Path,
@@ -181,9 +182,11 @@ impl Builtin {
     /// Hands the rule engine's `alerts` over without waiting: converted,
     /// queued, stored by the task.
     pub fn deliver(&self, alerts: &[wasmetheus_rules::Alert], generator_url: &str) {
+        let resolve_timeout = self.service.backend().resolve_timeout();
         let batch = {
             let relabeling = self.relabeling.lock();
-            postable_alerts(&relabeling, alerts, generator_url, jiff::Timestamp::now())
+            let now = jiff::Timestamp::now();
+            postable_alerts(&relabeling, alerts, generator_url, now, resolve_timeout)
         };
         if batch.is_empty() {
             return;
@@ -234,13 +237,19 @@ impl Builtin {
 
 /// The rule engine's alerts as API v2 alerts: external labels added,
 /// relabeled (dropped ones left out), empty label values removed, an
-/// absent end being "no end sent" as the API takes it.
+/// absent end being "no end sent" as the API takes it (the alert lasts
+/// `resolve_timeout` unless sent again).
 fn postable_alerts(
     relabeling: &Relabeling,
     alerts: &[wasmetheus_rules::Alert],
     generator_url: &str,
     now: jiff::Timestamp,
+    resolve_timeout: Duration,
 ) -> Vec<PostableAlert> {
+    let timeout_end = jiff::SignedDuration::try_from(resolve_timeout)
+        .ok()
+        .and_then(|d| now.checked_add(d).ok())
+        .unwrap_or(now);
     let time = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or(now);
     let map = |labels: &[Label]| -> LabelSet {
         labels
@@ -262,8 +271,8 @@ fn postable_alerts(
             annotations: map(&alert.annotations),
             starts_at,
             // Prometheus always sends an end; without one the alert lasts
-            // the API's resolve timeout, which the service applies.
-            ends_at: ends_at.map_or(now, time),
+            // the resolve timeout, as the API makes it.
+            ends_at: ends_at.map_or(timeout_end, time),
             timeout: ends_at.is_none(),
             updated_at: now,
             generator_url: generator_url.to_owned(),
@@ -396,7 +405,13 @@ mod tests {
             rule_alert(&[("alertname", "B"), ("job", "")], Some(5_000)),
             rule_alert(&[("alertname", "C"), ("severity", "drop")], None),
         ];
-        let got = postable_alerts(&relabeling, &alerts, "http://p/graph", now);
+        let got = postable_alerts(
+            &relabeling,
+            &alerts,
+            "http://p/graph",
+            now,
+            Duration::from_secs(300),
+        );
         let labels: Vec<Vec<(String, String)>> = got
             .iter()
             .map(|a| a.labels.clone().into_iter().collect())
@@ -437,7 +452,14 @@ mod tests {
         assert_eq!(got[0].updated_at, now);
         let mut no_end = rule_alert(&[("alertname", "D")], None);
         no_end.valid_until_ms = None;
-        let got = postable_alerts(&Relabeling::default(), &[no_end], "", now);
+        let got = postable_alerts(
+            &Relabeling::default(),
+            &[no_end],
+            "",
+            now,
+            Duration::from_secs(300),
+        );
         assert!(got[0].timeout);
+        assert_eq!(got[0].ends_at.as_second(), 400);
     }
 }
