@@ -30,6 +30,9 @@ use crate::error::ServiceError;
 /// The deadline of one plugin call when the integration sets none.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The longest deadline of one plugin call, whatever the integration says.
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// The largest secret file read (`*_file`).
 const MAX_SECRET_BYTES: u64 = 64 << 10;
 
@@ -503,7 +506,7 @@ pub(crate) fn webhook_spec(w: &WebhookConfig) -> Result<Opened, String> {
         config_json: config.to_string(),
         grants,
         timeout: if timeout_ms > 0 {
-            Duration::from_millis(timeout_ms)
+            Duration::from_millis(timeout_ms).min(MAX_TIMEOUT)
         } else {
             DEFAULT_TIMEOUT
         },
@@ -664,7 +667,9 @@ pub(crate) fn plugin_spec(
         .and_then(|t| wasmetheus_model::go::parse_duration(t).ok())
         .and_then(|ns| u64::try_from(ns).ok())
         .filter(|ns| *ns > 0)
-        .map_or(DEFAULT_TIMEOUT, Duration::from_nanos);
+        .map_or(DEFAULT_TIMEOUT, |ns| {
+            Duration::from_nanos(ns).min(MAX_TIMEOUT)
+        });
     let json = json!({"config": config, "templates": templates});
     Ok(Opened {
         config_json: json.to_string(),

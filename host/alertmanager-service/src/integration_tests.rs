@@ -168,6 +168,8 @@ fn plugin_configurations_grants_and_deadlines() {
             send_resolved: true,
         },
     ];
+    let long = plugin_spec("x", &json!({"timeout": "1000h"}), None, &[]).unwrap();
+    assert_eq!(long.timeout, MAX_TIMEOUT);
     for c in cases {
         let opened = plugin_spec(c.kind, &c.raw, None, &templates).unwrap();
         let sent: Value = serde_json::from_str(&opened.config_json).unwrap();
