@@ -196,6 +196,8 @@ fn silences_before_after_and_expired() {
         config: format!("{}{HOOK}", route("3s")),
         steps: vec![
             (0, Action::Silence("pre", vec!["alertname=Pre"])),
+            // Ends on its own at 2.5s: End goes at the next tick.
+            (0, Action::SilenceFor("end", vec!["alertname=End"], 2500)),
             (
                 0,
                 Action::Silence("exp", vec!["alertname=~E.p", "id!=e9", "id!~x.*"]),
@@ -206,6 +208,7 @@ fn silences_before_after_and_expired() {
                     fire(&[("alertname", "Pre"), ("id", "p1")]),
                     fire(&[("alertname", "Post"), ("id", "q1")]),
                     fire(&[("alertname", "Exp"), ("id", "e1")]),
+                    fire(&[("alertname", "End"), ("id", "n1")]),
                 ]),
             ),
             // After q1's first notification: its repeat at 5.2s is muted.
@@ -217,6 +220,9 @@ fn silences_before_after_and_expired() {
         expected: vec![
             (1.2, "/hook {alertname=Post} firing q1:firing"),
             (3.2, "/hook {alertname=Exp} firing e1:firing"),
+            (3.2, "/hook {alertname=End} firing n1:firing"),
+            // Repeated: 7.2s is past 3.2s + repeat_interval.
+            (7.2, "/hook {alertname=End} firing n1:firing"),
             (7.2, "/hook {alertname=Post} firing q1:firing"),
             (7.2, "/hook {alertname=Exp} firing e1:firing"),
         ],
@@ -424,6 +430,59 @@ fn an_emptied_group_lingers_until_maintenance() {
             (1.5, "/hook {alertname=U} firing u1:firing"),
             (3.5, "/hook {alertname=U} resolved u1:resolved"),
             (5.5, "/hook {alertname=U} firing u1:firing"),
+        ],
+    });
+}
+
+#[test]
+fn routes_legacy_matchers_empty_group_by_and_inherited_settings() {
+    let config = format!(
+        "{}  routes:\n\
+         \x20   - {{match: {{svc: legacy}}, receiver: r1}}\n\
+         \x20   - {{match_re: {{svc: 're.*x'}}, receiver: r2, group_by: []}}\n\
+         \x20   - matchers: ['svc!~\"legacy|re.*x\"', 'svc=~\".+\"']\n\
+         \x20     receiver: r3\n\
+         \x20     group_wait: 0s\n\
+         \x20     group_by: [alertname, cluster]\n\
+         \x20     routes:\n\
+         \x20       - {{matchers: [cluster=c1], receiver: r4, continue: true}}\n\
+         \x20       - {{matchers: ['cluster=~\"c.*\"']}}\n\
+         {HOOK}  - name: r1\n    webhook_configs: [{{url: '{{hook}}/r1'}}]\n  \
+         - name: r2\n    webhook_configs: [{{url: '{{hook}}/r2'}}]\n  \
+         - name: r3\n    webhook_configs: [{{url: '{{hook}}/r3'}}]\n  \
+         - name: r4\n    webhook_configs: [{{url: '{{hook}}/r4'}}]\n",
+        route("1h")
+    );
+    compare(|| Scenario {
+        name: "routes_legacy_matchers_empty_group_by_and_inherited_settings",
+        config,
+        steps: vec![(
+            0,
+            Action::Post(vec![
+                fire(&[("alertname", "L"), ("id", "l1"), ("svc", "legacy")]),
+                fire(&[("alertname", "X"), ("id", "x1"), ("svc", "reqx")]),
+                fire(&[("alertname", "Y"), ("id", "x2"), ("svc", "rex")]),
+                // r3's subtree, group_wait 0s: at once. n1 goes to r4 and
+                // on (continue) to the second child, whose receiver is
+                // r3's; n2 matches no child and stays with r3.
+                fire(&[
+                    ("alertname", "N"),
+                    ("id", "n1"),
+                    ("svc", "o"),
+                    ("cluster", "c1"),
+                ]),
+                fire(&[("alertname", "N"), ("id", "n2"), ("svc", "o")]),
+                fire(&[("alertname", "D"), ("id", "d1")]),
+            ]),
+        )],
+        watch_ms: 2500,
+        expected: vec![
+            (0.0, "/r3 {alertname=N,cluster=c1} firing n1:firing"),
+            (0.0, "/r4 {alertname=N,cluster=c1} firing n1:firing"),
+            (0.0, "/r3 {alertname=N} firing n2:firing"),
+            (1.0, "/r1 {alertname=L} firing l1:firing"),
+            (1.0, "/r2 {} firing x1:firing,x2:firing"),
+            (1.0, "/hook {alertname=D} firing d1:firing"),
         ],
     });
 }

@@ -62,6 +62,9 @@ pub(super) enum Action {
     /// POST /api/v2/silences, remembered as `key`, with matchers
     /// `name=value`, `name!=value`, `name=~regex` or `name!~regex`.
     Silence(&'static str, Vec<&'static str>),
+    /// [`Action::Silence`] ending this many milliseconds after it starts
+    /// (the others last an hour).
+    SilenceFor(&'static str, Vec<&'static str>, i64),
     /// DELETE /api/v2/silence/{id} of the silence remembered as `key`.
     Expire(&'static str),
 }
@@ -252,8 +255,10 @@ impl Instance {
                 let plugins = PluginsDir::new();
                 plugins.install(guests::PLUGIN_WEBHOOK_RECEIVER, "webhook-receiver");
                 // This test again, in a child process, as
-                // `wasmetheus alertmanager` with the same flags.
-                let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+                // `wasmetheus alertmanager` with the same flags. Through
+                // /proc/self/exe: the binary this process runs even if a
+                // concurrent build has replaced the file meanwhile.
+                let mut command = std::process::Command::new("/proc/self/exe");
                 command
                     .args([
                         &format!("alertmanager_compare::{test}"),
@@ -337,7 +342,7 @@ impl Instance {
                 .await;
                 assert_eq!(status, 200, "{:?} POST alerts: {answer}", self.flavor);
             }
-            Action::Silence(key, _) => {
+            Action::Silence(key, _) | Action::SilenceFor(key, _, _) => {
                 let (status, answer) = http_with_body(
                     self.address,
                     "POST",
@@ -414,10 +419,13 @@ fn body_of(
                 .collect(),
         )
         .to_string(),
-        Action::Silence(_, matchers) => serde_json::json!({
+        Action::Silence(_, matchers) | Action::SilenceFor(_, matchers, _) => serde_json::json!({
             "matchers": matchers.iter().map(|m| matcher(m)).collect::<Vec<_>>(),
             "startsAt": rfc3339(now),
-            "endsAt": rfc3339(now + jiff::SignedDuration::from_hours(1)),
+            "endsAt": rfc3339(now + match action {
+                Action::SilenceFor(_, _, ms) => jiff::SignedDuration::from_millis(*ms),
+                _ => jiff::SignedDuration::from_hours(1),
+            }),
             "createdBy": "compare",
             "comment": "comparison test",
         })
