@@ -113,7 +113,8 @@ impl Service {
         }
     }
 
-    /// The time intervals muting a group's route now.
+    /// The time intervals muting a group's route now (upstream records
+    /// them at each flush; here they are worked out when asked).
     fn muted_by(&self, running: &Running, group: &GroupSnapshot, now: Timestamp) -> Vec<String> {
         let Some(route) = running
             .route
@@ -129,18 +130,20 @@ impl Service {
                 .get(name)
                 .is_some_and(|i| i.contains(now))
         };
-        let mut muted: Vec<String> = route
+        // As the pipeline's stages record it: outside every active
+        // interval, muted by all of them (the mute stage is not reached);
+        // else by the mute intervals holding now.
+        let active = &route.opts.active_time_intervals;
+        if !active.is_empty() && !active.iter().any(holds) {
+            return active.clone();
+        }
+        route
             .opts
             .mute_time_intervals
             .iter()
             .filter(|n| holds(n))
             .cloned()
-            .collect();
-        let active = &route.opts.active_time_intervals;
-        if !active.is_empty() && !active.iter().any(holds) {
-            muted.extend(active.iter().cloned());
-        }
-        muted
+            .collect()
     }
 }
 

@@ -604,3 +604,76 @@ async fn an_integration_name_cannot_reach_outside_the_plugins_directory() {
     let e = setup.start().await.unwrap_err();
     assert!(e.to_string().contains("not an integration name"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn time_intervals_mute_groups_and_say_so() {
+    let setup = Setup::new();
+    setup.install(&plugins().webhook, "webhook");
+    let mut capture = Capture::start().await;
+    let config = webhook_config(
+        &capture.url("/hook"),
+        r#"time_intervals:
+- name: always
+  time_intervals:
+  - weekdays: ['sunday:saturday']
+- name: never
+  time_intervals:
+  - years: ['1999']
+"#,
+    )
+    .replace(
+        "  repeat_interval: 1h\n",
+        r#"  repeat_interval: 1h
+  routes:
+  - matchers: [kind="muted"]
+    mute_time_intervals: [always]
+  - matchers: [kind="inactive"]
+    active_time_intervals: [never]
+    mute_time_intervals: [always]
+  - matchers: [kind="open"]
+    active_time_intervals: [never, always]
+"#,
+    );
+    setup.write_config(&config);
+    let service = setup.start().await.unwrap();
+    let api = Api::serve(&service).await;
+    api.post_alerts(json!([
+        {"labels": {"alertname": "M", "kind": "muted"}},
+        {"labels": {"alertname": "I", "kind": "inactive"}},
+        {"labels": {"alertname": "O", "kind": "open"}},
+        {"labels": {"alertname": "P", "kind": "plain"}},
+    ]))
+    .await;
+    let mut got: Vec<Vec<String>> = capture
+        .drain(Duration::from_secs(3))
+        .await
+        .iter()
+        .map(|r| alert_names(&r.body))
+        .collect();
+    got.sort();
+    assert_eq!(got, [vec!["O/"], vec!["P/"]]);
+
+    let groups = api.json("GET", "/api/v2/alerts/groups", "").await;
+    let muted_by = |name: &str| {
+        groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["labels"]["alertname"] == name)
+            .map(|g| {
+                let s = &g["alerts"][0]["status"];
+                (s["state"].clone(), s["mutedBy"].clone())
+            })
+            .unwrap()
+    };
+    assert_eq!(muted_by("M"), (json!("suppressed"), json!(["always"])));
+    // Outside its active intervals: muted by them, not by its mute ones.
+    assert_eq!(muted_by("I"), (json!("suppressed"), json!(["never"])));
+    assert_eq!(muted_by("O"), (json!("active"), json!([])));
+    assert_eq!(muted_by("P"), (json!("active"), json!([])));
+    let unmuted = api
+        .json("GET", "/api/v2/alerts/groups?muted=false", "")
+        .await;
+    assert_eq!(unmuted.as_array().unwrap().len(), 2, "{unmuted}");
+    service.shutdown().await;
+}
