@@ -9,6 +9,15 @@
 //! swaps in a new configuration (or keeps the old one and reports why);
 //! [`Service::metrics`] gives Alertmanager's `alertmanager_*` families.
 //!
+//! Beyond or unlike Alertmanager: receivers are plugins opened from
+//! `<plugins dir>/<kind>-receiver.wasm`, reaching only what their
+//! configuration names (plus [`ServiceOptions::plugin_grants`]); alerts
+//! survive a restart; there is no clustering (`cluster.status`
+//! `disabled`); a group's `mutedBy` is worked out when asked rather than
+//! recorded at its last flush; alerts the API refuses as invalid are not
+//! seen here, so `alertmanager_alerts_invalid_total` counts only those of
+//! [`Service::put_alerts`].
+//!
 //! Files: `service.rs` (start, reload, shutdown), `error.rs`,
 //! `backend.rs` (the API backend), `integration.rs` (integrations over
 //! receiver plugins), `metrics.rs` (metric families).
