@@ -677,3 +677,70 @@ async fn time_intervals_mute_groups_and_say_so() {
     assert_eq!(unmuted.as_array().unwrap().len(), 2, "{unmuted}");
     service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trapping_and_garbage_receivers_fail_alone() {
+    let setup = Setup::new();
+    setup.install(&plugins().webhook, "webhook");
+    setup.install(&plugins().trap, "trap");
+    setup.install(&plugins().garbage, "garbage");
+    let mut capture = Capture::start().await;
+    // The guests misbehave by receiver name: `trap` traps, `huge-error`
+    // fails with a 48 MiB text. Every alert also goes to the webhook.
+    let config = webhook_config(
+        &capture.url("/hook"),
+        "- name: trap\n  trap_configs:\n  - {}\n- name: huge-error\n  garbage_configs:\n  - {}\n",
+    )
+    .replace(
+        "  repeat_interval: 1h\n",
+        r#"  repeat_interval: 1h
+  routes:
+  - receiver: trap
+    matchers: [to="trap"]
+    continue: true
+  - receiver: huge-error
+    matchers: [to="garbage"]
+    continue: true
+  - receiver: team
+"#,
+    );
+    setup.write_config(&config);
+    let service = setup.start().await.unwrap();
+    let api = Api::serve(&service).await;
+    api.post_alerts(json!([
+        {"labels": {"alertname": "T", "to": "trap"}},
+        {"labels": {"alertname": "G", "to": "garbage"}},
+    ]))
+    .await;
+    let mut got: Vec<Vec<String>> = Vec::new();
+    for _ in 0..2 {
+        let r = capture.next(WAIT).await.expect("the webhook notifications");
+        got.push(alert_names(&r.body));
+    }
+    got.sort();
+    assert_eq!(got, [vec!["G/"], vec!["T/"]]);
+    // Both failed (each flush tries again), and nothing else did.
+    let mut waited = Duration::ZERO;
+    loop {
+        let failed = |kind| {
+            metric(
+                &service,
+                "alertmanager_notifications_failed_total",
+                Some(("integration", kind)),
+            )
+        };
+        if failed("trap") >= 1.0 && failed("garbage") >= 1.0 {
+            assert_eq!(failed("webhook"), 0.0);
+            break;
+        }
+        assert!(
+            waited < WAIT,
+            "trap {} garbage {}",
+            failed("trap"),
+            failed("garbage")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        waited += Duration::from_millis(200);
+    }
+    service.shutdown().await;
+}

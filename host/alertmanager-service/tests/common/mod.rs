@@ -25,6 +25,9 @@ pub struct Built {
     pub hang: PathBuf,
     /// The receiver guest posting where it may not.
     pub escape: PathBuf,
+    /// The receiver guests trapping and answering garbage.
+    pub trap: PathBuf,
+    pub garbage: PathBuf,
 }
 
 /// Builds the receiver plugins and the hanging receiver guest once (as
@@ -46,7 +49,8 @@ pub fn plugins() -> &'static Built {
             .arg(&target)
             .args(["-p", "webhook-receiver", "-p", "slack-receiver"])
             .args(["-p", "email-receiver", "-p", "guest-receiver-hang"])
-            .args(["-p", "guest-receiver-escape"]);
+            .args(["-p", "guest-receiver-escape", "-p", "guest-receiver-trap"])
+            .args(["-p", "guest-receiver-garbage"]);
         for var in [
             "CARGO_ENCODED_RUSTFLAGS",
             "RUSTFLAGS",
@@ -72,6 +76,8 @@ pub fn plugins() -> &'static Built {
             email: out.join("email_receiver.wasm"),
             hang: out.join("guest_receiver_hang.wasm"),
             escape: out.join("guest_receiver_escape.wasm"),
+            trap: out.join("guest_receiver_trap.wasm"),
+            garbage: out.join("guest_receiver_garbage.wasm"),
         }
     })
 }
