@@ -481,7 +481,9 @@ fn routes_legacy_matchers_empty_group_by_and_inherited_settings() {
             (0.0, "/r4 {alertname=N,cluster=c1} firing n1:firing"),
             (0.0, "/r3 {alertname=N} firing n2:firing"),
             (1.0, "/r1 {alertname=L} firing l1:firing"),
-            (1.0, "/r2 {} firing x1:firing,x2:firing"),
+            // An empty group_by is no group_by: inherited.
+            (1.0, "/r2 {alertname=X} firing x1:firing"),
+            (1.0, "/r2 {alertname=Y} firing x2:firing"),
             (1.0, "/hook {alertname=D} firing d1:firing"),
         ],
     });
