@@ -488,3 +488,58 @@ fn routes_legacy_matchers_empty_group_by_and_inherited_settings() {
         ],
     });
 }
+
+#[test]
+fn alert_order_unusual_values_and_a_receiver_without_integrations() {
+    // Within a notification alerts are sorted by `job`, then `instance`
+    // (an alert lacking one goes after those having it), then by their
+    // whole label sets. Values with quotes, backslashes, newlines, HTML
+    // and non-ASCII text go through group keys, fingerprints and the
+    // payload; an empty label value is no label. Alerts routed to a
+    // receiver without integrations go nowhere.
+    let config = format!(
+        "{}  routes:\n    - {{matchers: [team=none], receiver: blackhole}}\n\
+         {HOOK}  - name: blackhole\n",
+        route("1h")
+    );
+    let odd = "We\"ird\\ <b>&amp; \u{e9}\u{2028}\n\u{1f600}";
+    let odd: &'static str = Box::leak(odd.to_owned().into_boxed_str());
+    compare(move || Scenario {
+        name: "alert_order_unusual_values_and_a_receiver_without_integrations",
+        config,
+        steps: vec![(
+            0,
+            Action::Post(vec![
+                fire(&[
+                    ("alertname", "S"),
+                    ("id", "s1"),
+                    ("instance", "b"),
+                    ("job", "x"),
+                ]),
+                fire(&[
+                    ("alertname", "S"),
+                    ("id", "s2"),
+                    ("instance", "a"),
+                    ("job", "x"),
+                ]),
+                fire(&[("alertname", "S"), ("id", "s3"), ("job", "a")]),
+                fire(&[("alertname", "S"), ("id", "s4")]),
+                fire(&[("alertname", "S"), ("id", "s5"), ("instance", "a")]),
+                fire(&[("alertname", "S"), ("id", "s0"), ("zone", "")]),
+                fire(&[("alertname", odd), ("id", "o1"), ("v", odd)]),
+                fire(&[("alertname", "Z"), ("id", "z1"), ("team", "none")]),
+            ]),
+        )],
+        watch_ms: 2500,
+        expected: vec![
+            (
+                1.0,
+                "/hook {alertname=S} firing s3:firing,s2:firing,s1:firing,s5:firing,s0:firing,s4:firing",
+            ),
+            (
+                1.0,
+                Box::leak(format!("/hook {{alertname={odd}}} firing o1:firing").into_boxed_str()),
+            ),
+        ],
+    });
+}
