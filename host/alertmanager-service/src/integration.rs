@@ -113,7 +113,7 @@ pub(crate) struct PluginIntegration {
     kind: String,
     index: u32,
     send_resolved: bool,
-    sender: Sender,
+    sender: Arc<Sender>,
     external_url: Arc<str>,
     gate: Arc<Gate>,
 }
@@ -224,7 +224,28 @@ pub(crate) struct BuildContext<'a> {
     pub gate: Arc<Gate>,
     /// Grants added to every sender of a plugin, by plugin name.
     pub explicit_grants: &'a BTreeMap<String, Grants>,
+    /// The senders of the configuration running now, taken over where
+    /// nothing about them changed.
+    pub previous: &'a Senders,
 }
+
+/// What makes a sender: the plugin file as it was loaded, and everything
+/// it was opened with. (Holds secrets: never printed.)
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct SenderKey {
+    plugin: PathBuf,
+    plugin_len: u64,
+    plugin_modified: Option<std::time::SystemTime>,
+    receiver: String,
+    config_json: String,
+    grants: String,
+    timeout: Duration,
+}
+
+/// The open senders of a configuration. A reload takes over those whose
+/// key is unchanged, so it holds no second instance slot for them and
+/// their plugin state (e.g. Slack's threads) carries on.
+pub(crate) type Senders = HashMap<SenderKey, Arc<Sender>>;
 
 /// Every receiver's integrations, in the configuration's order.
 pub(crate) type Receivers = Vec<(String, Vec<Arc<dyn Integration>>)>;
@@ -254,9 +275,11 @@ fn ordered_kinds<'a>(kinds: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
 pub(crate) async fn build(
     config: &Config,
     ctx: &BuildContext<'_>,
-) -> Result<Receivers, ServiceError> {
-    // The plugin of each kind in use, loaded once (off the executor).
-    let mut plugins: HashMap<String, ReceiverPlugin> = HashMap::new();
+) -> Result<(Receivers, Senders), ServiceError> {
+    // The plugin of each kind in use, loaded once (off the executor),
+    // with the file's length and time as it was read.
+    let mut plugins: HashMap<String, (ReceiverPlugin, u64, Option<std::time::SystemTime>)> =
+        HashMap::new();
     for receiver in &config.receivers {
         for (kind, configs) in &receiver.integrations {
             if configs.is_empty() || plugins.contains_key(kind) {
@@ -281,6 +304,11 @@ pub(crate) async fn build(
                     path,
                 });
             }
+            let stamp = std::fs::metadata(&path).ok();
+            let (len, modified) = (
+                stamp.as_ref().map_or(0, std::fs::Metadata::len),
+                stamp.and_then(|m| m.modified().ok()),
+            );
             let runtime = ctx.runtime.clone();
             let load_path = path.clone();
             let plugin = tokio::task::spawn_blocking(move || runtime.load(&load_path))
@@ -290,7 +318,7 @@ pub(crate) async fn build(
                     receiver: receiver.name.clone(),
                     message: e.to_string(),
                 })?;
-            plugins.insert(kind.clone(), plugin);
+            plugins.insert(kind.clone(), (plugin, len, modified));
         }
     }
     let templates = if plugins.keys().any(|k| k != "webhook") {
@@ -303,18 +331,23 @@ pub(crate) async fn build(
     };
     // Every sender is opened at once: a plugin slow to open holds the
     // (re)load for its own deadline, not for the sum of all.
+    enum Source {
+        Reused(Arc<Sender>),
+        Opening(tokio::task::JoinHandle<Result<Sender, wasmetheus_plugin_runtime::SendError>>),
+    }
     struct Pending {
         receiver: usize,
         kind: String,
         index: u32,
         send_resolved: bool,
-        task: tokio::task::JoinHandle<Result<Sender, wasmetheus_plugin_runtime::SendError>>,
+        key: SenderKey,
+        source: Source,
         failed: String,
     }
     let mut pending: Vec<Pending> = Vec::new();
     for (r, receiver) in config.receivers.iter().enumerate() {
         for kind in ordered_kinds(receiver.integrations.keys()) {
-            let Some(plugin) = plugins.get(kind) else {
+            let Some((plugin, plugin_len, plugin_modified)) = plugins.get(kind) else {
                 continue;
             };
             let configs = receiver
@@ -343,19 +376,35 @@ pub(crate) async fn build(
                     Some(explicit) => explicit.merged(&opened.grants),
                     None => opened.grants,
                 };
-                let spec = SenderSpec {
-                    name: receiver.name.clone(),
-                    config_json: opened.config_json,
-                    grants,
-                    memory_limit: None,
+                let key = SenderKey {
+                    plugin: plugin.path().to_owned(),
+                    plugin_len: *plugin_len,
+                    plugin_modified: *plugin_modified,
+                    receiver: receiver.name.clone(),
+                    config_json: opened.config_json.clone(),
+                    grants: format!("{grants:?}"),
                     timeout: opened.timeout,
+                };
+                let source = match ctx.previous.get(&key) {
+                    Some(sender) => Source::Reused(Arc::clone(sender)),
+                    None => {
+                        let spec = SenderSpec {
+                            name: receiver.name.clone(),
+                            config_json: opened.config_json,
+                            grants,
+                            memory_limit: None,
+                            timeout: opened.timeout,
+                        };
+                        Source::Opening(tokio::spawn(async move { plugin.open(spec).await }))
+                    }
                 };
                 pending.push(Pending {
                     receiver: r,
                     kind: kind.to_owned(),
                     index: u32::try_from(i).unwrap_or(u32::MAX),
                     send_resolved: opened.send_resolved,
-                    task: tokio::spawn(async move { plugin.open(spec).await }),
+                    key,
+                    source,
                     failed: format!("{kind}_configs[{i}]"),
                 });
             }
@@ -367,8 +416,13 @@ pub(crate) async fn build(
         .map(|r| (r.name.clone(), Vec::new()))
         .collect();
     let mut first_error = None;
+    let mut senders = Senders::new();
     for p in pending {
-        let opened = match p.task.await {
+        let opened = match p.source {
+            Source::Reused(sender) => Ok(Ok(sender)),
+            Source::Opening(task) => task.await.map(|r| r.map(Arc::new)),
+        };
+        let opened = match opened {
             Ok(Ok(sender)) => sender,
             Ok(Err(e)) => {
                 first_error.get_or_insert((p.receiver, format!("{}: {}", p.failed, e.message)));
@@ -379,6 +433,7 @@ pub(crate) async fn build(
                 continue;
             }
         };
+        senders.insert(p.key, Arc::clone(&opened));
         if let Some((_, list)) = out.get_mut(p.receiver) {
             list.push(Arc::new(PluginIntegration {
                 kind: p.kind,
@@ -396,7 +451,7 @@ pub(crate) async fn build(
             message,
         });
     }
-    Ok(out)
+    Ok((out, senders))
 }
 
 /// How to open one integration's sender.

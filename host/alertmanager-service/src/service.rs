@@ -101,6 +101,8 @@ pub(crate) struct Running {
     /// `alertmanager_config_hash`.
     pub hash: f64,
     pub integrations: usize,
+    /// Its open senders (a reload takes over the unchanged ones).
+    senders: integration::Senders,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -226,6 +228,7 @@ impl Service {
             &marker,
             &silencer,
             &notify_metrics,
+            &integration::Senders::new(),
         )
         .await?;
         let service = Arc::new(Service {
@@ -291,6 +294,7 @@ impl Service {
                     &self.marker,
                     &self.silencer,
                     &self.notify_metrics,
+                    &self.running().senders,
                 )
                 .await
             }
@@ -423,6 +427,7 @@ async fn build_running(
     marker: &Arc<Marker>,
     silencer: &Silencer,
     notify_metrics: &Arc<NotifyMetrics>,
+    previous: &integration::Senders,
 ) -> Result<Running, ServiceError> {
     let ctx = BuildContext {
         plugins_dir: &options.plugins_dir,
@@ -430,8 +435,9 @@ async fn build_running(
         external_url: options.external_url.as_str().into(),
         gate: Arc::clone(gate),
         explicit_grants: &options.plugin_grants,
+        previous,
     };
-    let built = integration::build(&config, &ctx).await?;
+    let (built, senders) = integration::build(&config, &ctx).await?;
     let integrations = built.iter().map(|(_, i)| i.len()).sum();
     let inhibitor = Arc::new(Inhibitor::new(&config.inhibit_rules));
     let mut intervals: Vec<NamedTimeInterval> = config.mute_time_intervals.clone();
@@ -464,6 +470,7 @@ async fn build_running(
         inhibitor,
         time_intervals: intervals.into_iter().map(|i| (i.name.clone(), i)).collect(),
         integrations,
+        senders,
         tasks: Mutex::new(vec![feed]),
         config,
     })

@@ -744,3 +744,49 @@ async fn trapping_and_garbage_receivers_fail_alone() {
     }
     service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_takes_over_unchanged_senders() {
+    // Room for four plugin instances: three integrations run, and a
+    // reload may open one more beside them, not three.
+    let setup = Setup::with_max_instances(4);
+    setup.install(&plugins().webhook, "webhook");
+    let mut capture = Capture::start().await;
+    let base = capture.url("");
+    let config = |third: &str| {
+        let url = |path: &str| format!("{base}{path}");
+        format!(
+            "route:\n  receiver: a\n  group_wait: 1s\nreceivers:\n- name: a\n  webhook_configs:\n  - url: '{}'\n  - url: '{}'\n- name: b\n  webhook_configs:\n  - url: '{}'\n",
+            url("/a0"),
+            url("/a1"),
+            url(third)
+        )
+    };
+    setup.write_config(&config("/b"));
+    let service = setup.start().await.unwrap();
+    service.reload().await.unwrap();
+    service.reload().await.unwrap();
+    // One changed integration: one new instance, the old one let go.
+    setup.write_config(&config("/b2"));
+    service.reload().await.unwrap();
+    // The replaced sender's slot is given back once its task ends.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    setup.write_config(&config("/b3"));
+    service.reload().await.unwrap();
+    // The taken-over senders still deliver.
+    let api = Api::serve(&service).await;
+    api.post_alerts(json!([{"labels": {"alertname": "A"}}]))
+        .await;
+    let mut paths: Vec<String> = Vec::new();
+    for _ in 0..2 {
+        paths.push(capture.next(WAIT).await.expect("a notification").path);
+    }
+    paths.sort();
+    assert_eq!(paths, ["/a0", "/a1"]);
+    // All changed at once needs more room than there is; the old
+    // configuration keeps running.
+    setup.write_config(&config("/b4").replace("/a0", "/c0").replace("/a1", "/c1"));
+    let e = service.reload().await.unwrap_err();
+    assert!(e.to_string().contains("instance slot"), "{e}");
+    service.shutdown().await;
+}

@@ -234,10 +234,16 @@ pub struct Setup {
 
 impl Setup {
     pub fn new() -> Setup {
+        Setup::with_max_instances(100)
+    }
+
+    /// A runtime with at most `n` plugin instances at once.
+    pub fn with_max_instances(n: u32) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
         let mut options = RuntimeOptions::new(dir.path().join("plugins"));
         options.default_memory_limit = 32 << 20;
+        options.max_instances = n;
         let runtime = PluginRuntime::new(options).unwrap();
         Setup { dir, runtime }
     }
