@@ -562,3 +562,37 @@ fn alert_order_unusual_values_and_a_receiver_without_integrations() {
         ],
     });
 }
+
+#[test]
+fn failed_notifications_retried_or_left_for_the_next_tick() {
+    // A 5xx answer is retried at once (after a backoff under a second); a
+    // 4xx answer is not, and as the notification log has no entry, the
+    // next group_interval tick tries again.
+    let config = format!(
+        "{}  routes:\n    - {{matchers: [alertname=F4], receiver: f4}}\n    \
+         - {{matchers: [alertname=O5], receiver: o5}}\n\
+         {HOOK}  - name: f4\n    webhook_configs: [{{url: '{{hook}}/fail4'}}]\n  \
+         - name: o5\n    webhook_configs: [{{url: '{{hook}}/once5'}}]\n",
+        route("1h")
+    );
+    compare(|| Scenario {
+        name: "failed_notifications_retried_or_left_for_the_next_tick",
+        config,
+        steps: vec![(
+            0,
+            Action::Post(vec![
+                fire(&[("alertname", "F4"), ("id", "f1")]),
+                fire(&[("alertname", "O5"), ("id", "o1")]),
+            ]),
+        )],
+        watch_ms: 5500,
+        expected: vec![
+            (1.0, "/fail4 {alertname=F4} firing f1:firing"),
+            (3.0, "/fail4 {alertname=F4} firing f1:firing"),
+            (5.0, "/fail4 {alertname=F4} firing f1:firing"),
+            (1.0, "/once5 {alertname=O5} firing o1:firing"),
+            (1.5, "/once5 {alertname=O5} firing o1:firing"),
+        ],
+        ours_expected: None,
+    });
+}

@@ -101,7 +101,21 @@ struct Received {
     body: Vec<u8>,
 }
 
-/// An HTTP server on 127.0.0.1 recording each request and answering 200.
+/// The status the capture server answers a request to `path` with when
+/// it has had `before` requests to it: 400 on paths starting `/fail4`,
+/// 500 to the first request on paths starting `/once5`, else 200.
+fn status_for(path: &str, before: usize) -> u16 {
+    if path.starts_with("/fail4") {
+        400
+    } else if path.starts_with("/once5") && before == 0 {
+        500
+    } else {
+        200
+    }
+}
+
+/// An HTTP server on 127.0.0.1 recording each request and answering as
+/// [`status_for`] says.
 struct Capture {
     base: String,
     received: Arc<Mutex<Vec<Received>>>,
@@ -118,13 +132,18 @@ impl Capture {
                 let record = Arc::clone(&record);
                 tokio::spawn(async move {
                     while let Some((path, body, close)) = read_request(&mut stream).await {
-                        record.lock().unwrap().push(Received {
-                            at: Instant::now(),
-                            path,
-                            body,
-                        });
+                        let status = {
+                            let mut record = record.lock().unwrap();
+                            let before = record.iter().filter(|r| r.path == path).count();
+                            record.push(Received {
+                                at: Instant::now(),
+                                path: path.clone(),
+                                body,
+                            });
+                            status_for(&path, before)
+                        };
                         let answer = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n{}\r\n",
+                            "HTTP/1.1 {status} X\r\ncontent-length: 0\r\n{}\r\n",
                             if close { "connection: close\r\n" } else { "" }
                         );
                         if stream.write_all(answer.as_bytes()).await.is_err() || close {
