@@ -1,9 +1,11 @@
 //! Receiver plugins in the real runtime: the webhook receiver against a
 //! capturing HTTP server on 127.0.0.1 (`webhook.rs`) and beside Debian's
 //! Alertmanager (`peer.rs`), the Slack receiver alone and beside
-//! Debian's Alertmanager (`slack.rs`), and the hostile
+//! Debian's Alertmanager (`slack.rs`), the email receiver against a real
+//! SMTP server and beside Debian's Alertmanager (`email.rs`), and the hostile
 //! receiver guests contained (`hostile.rs`, whose tests `guests.rs` names).
 
+mod email;
 mod hostile;
 mod peer;
 mod slack;
