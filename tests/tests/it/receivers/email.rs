@@ -187,7 +187,7 @@ fn read_message(path: &Path) -> Received {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| s(r))
+            .map(s)
             .collect(),
         login: v["login"].as_str().map(str::to_owned),
         headers: v["headers"]
