@@ -67,6 +67,9 @@ pub(super) enum Action {
     SilenceFor(&'static str, Vec<&'static str>, i64),
     /// DELETE /api/v2/silence/{id} of the silence remembered as `key`.
     Expire(&'static str),
+    /// Rewrites alertmanager.yml (`{hook}` replaced as at the start) and
+    /// POSTs /-/reload.
+    Reload(String),
 }
 
 /// A sequence: an alertmanager.yml (`{hook}` stands for the capture
@@ -236,6 +239,7 @@ struct Instance {
     address: SocketAddr,
     capture: Capture,
     silences: BTreeMap<&'static str, String>,
+    config_path: PathBuf,
     log: PathBuf,
     child: KillOnDrop,
     _plugins: Option<PluginsDir>,
@@ -311,6 +315,7 @@ impl Instance {
             address: SocketAddr::from(([127, 0, 0, 1], port)),
             capture,
             silences: BTreeMap::new(),
+            config_path: config_path.clone(),
             log,
             child,
             _plugins: plugins,
@@ -390,6 +395,15 @@ impl Instance {
                 .await;
                 assert_eq!(status, 200, "{:?} DELETE silence: {answer}", self.flavor);
             }
+            Action::Reload(config) => {
+                std::fs::write(
+                    &self.config_path,
+                    config.replace("{hook}", &self.capture.base),
+                )
+                .unwrap();
+                let (status, answer) = http(self.address, "POST", "/-/reload", &[]).await;
+                assert_eq!(status, 200, "{:?} reload: {answer}", self.flavor);
+            }
         }
     }
 }
@@ -453,7 +467,7 @@ fn body_of(
             "comment": "comparison test",
         })
         .to_string(),
-        Action::Expire(_) => String::new(),
+        Action::Expire(_) | Action::Reload(_) => String::new(),
     }
 }
 
