@@ -133,7 +133,7 @@ impl WebhookConfig {
 
     pub(crate) fn resolved_raw(&self, mut map: Map<String, Value>) -> Map<String, Value> {
         map.insert("send_resolved".to_owned(), Value::Bool(self.send_resolved));
-        if let Ok(v) = serde_json::to_value(&self.http_config) {
+        if let Ok(v) = wasmetheus_config::to_json_with_secrets(&self.http_config) {
             map.insert("http_config".to_owned(), v);
         }
         map
@@ -471,7 +471,7 @@ impl SlackConfig {
         ] {
             insert_str(&mut map, k, v);
         }
-        if let Ok(v) = serde_json::to_value(&self.http_config) {
+        if let Ok(v) = wasmetheus_config::to_json_with_secrets(&self.http_config) {
             map.insert("http_config".to_owned(), v);
         }
         map

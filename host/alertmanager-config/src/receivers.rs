@@ -115,6 +115,10 @@ fn redact(integration: &str, value: &Value) -> Value {
                         Value::String(s) if secret && !s.is_empty() => {
                             Value::String(wasmetheus_config::SECRET_TOKEN.to_owned())
                         }
+                        // The raw form holds a proxy's password in the clear.
+                        Value::String(s) if k.ends_with("_url") => {
+                            Value::String(wasmetheus_config::redact_url(s).into_owned())
+                        }
                         Value::String(_) => v.clone(),
                         other => redact(integration, other),
                     };
@@ -281,12 +285,12 @@ fn check_generic(
                 serde_json::from_value(config["http_config"].clone())
                     .map_err(|e| crate::go_text::go_serde_text(&e))?;
             http.validate()?;
-            if let Ok(v) = serde_json::to_value(&http) {
+            if let Ok(v) = wasmetheus_config::to_json_with_secrets(&http) {
                 config.insert("http_config".to_owned(), v);
             }
         }
         _ => {
-            if let Ok(v) = serde_json::to_value(&g.http_config) {
+            if let Ok(v) = wasmetheus_config::to_json_with_secrets(&g.http_config) {
                 config.insert("http_config".to_owned(), v);
             }
         }
@@ -483,20 +487,36 @@ pub(crate) fn set_directory(receiver: &mut Receiver, dir: &std::path::Path) {
     for s in &mut receiver.slack_configs {
         s.http_config.set_directory(dir);
     }
+    // The raw form is what plugins are configured with: its file paths are
+    // joined in place (a round trip through the typed form would redact
+    // its inline secrets).
     for configs in receiver.integrations.values_mut() {
         for config in configs {
-            let Some(http) = config.get("http_config").cloned() else {
-                continue;
-            };
-            if let Ok(mut http) =
-                serde_json::from_value::<wasmetheus_config::HttpClientConfig>(http)
-            {
-                http.set_directory(dir);
-                if let (Value::Object(map), Ok(v)) = (config, serde_json::to_value(&http)) {
-                    map.insert("http_config".to_owned(), v);
+            if let Some(http) = config.get_mut("http_config") {
+                join_file_paths(http, dir);
+            }
+        }
+    }
+}
+
+/// Joins every relative `*_file` path under `value` with `dir`, as
+/// `HTTPClientConfig.SetDirectory` does for its file settings.
+fn join_file_paths(value: &mut Value, dir: &std::path::Path) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    Value::String(path) if key.ends_with("_file") => {
+                        if !path.is_empty() && !std::path::Path::new(path.as_str()).is_absolute() {
+                            *path = dir.join(path.as_str()).to_string_lossy().into_owned();
+                        }
+                    }
+                    _ => join_file_paths(v, dir),
                 }
             }
         }
+        Value::Array(items) => items.iter_mut().for_each(|v| join_file_paths(v, dir)),
+        _ => {}
     }
 }
 

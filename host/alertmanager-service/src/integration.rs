@@ -204,7 +204,9 @@ pub(crate) fn notification(req: &NotifyRequest<'_>, external_url: &str) -> Notif
         }
     };
     Notification {
-        receiver: req.receiver.to_owned(),
+        // Alertmanager's template data (and so the webhook payload) carry
+        // the name quoted as a regular expression.
+        receiver: wasmetheus_template::alertmanager::quote_meta(req.receiver),
         status: if firing { "firing" } else { "resolved" }.to_owned(),
         alerts,
         group_labels: req.group_labels.clone(),
@@ -605,43 +607,9 @@ fn read_secret_files(value: &mut Value) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether a value holds `<secret>` anywhere (a secret the raw
-/// configuration shows redacted).
-fn holds_redacted(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s == wasmetheus_config::SECRET_TOKEN,
-        Value::Array(items) => items.iter().any(holds_redacted),
-        Value::Object(map) => map.values().any(holds_redacted),
-        _ => false,
-    }
-}
-
-/// `http_config` with its secrets in the clear (the raw form shows them as
-/// `<secret>`).
+/// `http_config` with its secrets in the clear, as the plugin needs them.
 fn plain_http_config(http: &HttpClientConfig) -> Value {
-    let mut v = serde_json::to_value(http).unwrap_or(Value::Null);
-    let Value::Object(map) = &mut v else {
-        return v;
-    };
-    if let (Some(b), Some(Value::Object(m))) = (&http.basic_auth, map.get_mut("basic_auth"))
-        && let Some(p) = &b.password
-        && !p.is_empty()
-    {
-        m.insert("password".into(), Value::String(p.expose().to_owned()));
-    }
-    if let (Some(a), Some(Value::Object(m))) = (&http.authorization, map.get_mut("authorization"))
-        && let Some(c) = &a.credentials
-        && !c.is_empty()
-    {
-        m.insert("credentials".into(), Value::String(c.expose().to_owned()));
-    }
-    if !http.bearer_token.is_empty() {
-        map.insert(
-            "bearer_token".into(),
-            Value::String(http.bearer_token.expose().to_owned()),
-        );
-    }
-    v
+    wasmetheus_config::to_json_with_secrets(http).unwrap_or(Value::Null)
 }
 
 /// The origin grants of the URLs a configuration sends to.
@@ -695,17 +663,6 @@ pub(crate) fn plugin_spec(
         && map.contains_key("http_config")
     {
         map.insert("http_config".into(), plain_http_config(http));
-    }
-    if http.is_none()
-        && let Some(http_config) = config.get("http_config")
-        && holds_redacted(http_config)
-    {
-        // The raw form of `http_config` shows its secrets redacted.
-        return Err(
-            "http_config credentials of this integration cannot be handed to its plugin; \
-             use the *_file form of the secret"
-                .to_owned(),
-        );
     }
     read_secret_files(&mut config)?;
     let Value::Object(map) = &config else {

@@ -58,7 +58,7 @@ pub use rule_files::RuleFilePattern;
 pub use scrape::{DnsSdConfig, FileSdConfig, HttpSdConfig, ScrapeConfig, StaticConfig};
 pub use secret::{
     DeclaredSecrets, OpaqueSettings, SECRET_TOKEN, Secret, SettingStep, is_secret_key,
-    redact_plugin_settings, redact_url,
+    redact_plugin_settings, redact_url, to_json_with_secrets,
 };
 pub use source::{ConfigError, parse_yaml};
 pub use storage::{

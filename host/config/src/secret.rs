@@ -58,8 +58,32 @@ impl fmt::Display for Secret {
 
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if EXPOSING.with(std::cell::Cell::get) {
+            return s.serialize_str(&self.0);
+        }
         s.serialize_str(self.shown())
     }
+}
+
+thread_local! {
+    /// Set only inside [`to_json_with_secrets`] on this thread.
+    static EXPOSING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `value` as JSON with its secrets (and URL passwords) in the clear: the
+/// form a receiver plugin is configured with. Everywhere else, secrets
+/// serialize as `<secret>`.
+pub fn to_json_with_secrets<T: Serialize + ?Sized>(
+    value: &T,
+) -> serde_json::Result<serde_json::Value> {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            EXPOSING.with(|e| e.set(self.0));
+        }
+    }
+    let _reset = Reset(EXPOSING.with(|e| e.replace(true)));
+    serde_json::to_value(value)
 }
 
 impl<'de> Deserialize<'de> for Secret {
@@ -77,6 +101,9 @@ pub use wasmetheus_model::redact_url;
 
 /// For `serialize_with` on URL fields.
 pub(crate) fn serialize_url<S: Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    if EXPOSING.with(std::cell::Cell::get) {
+        return s.serialize_str(url);
+    }
     s.serialize_str(&redact_url(url))
 }
 
@@ -321,6 +348,27 @@ pub(crate) fn serialize_plugin_settings<S: Serializer>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_exposed_only_inside_to_json_with_secrets() {
+        #[derive(Serialize)]
+        struct S {
+            password: Secret,
+            #[serde(serialize_with = "serialize_url")]
+            url: String,
+        }
+        let s = S {
+            password: Secret::new("pw"),
+            url: "http://u:pw@h/".to_owned(),
+        };
+        let exposed = to_json_with_secrets(&s).expect("json");
+        assert_eq!(exposed["password"], "pw");
+        assert_eq!(exposed["url"], "http://u:pw@h/");
+        // Afterwards (and on other paths) they are hidden again.
+        let shown = serde_json::to_value(&s).expect("json");
+        assert_eq!(shown["password"], SECRET_TOKEN);
+        assert_eq!(shown["url"], "http://u:xxxxx@h/");
+    }
 
     #[test]
     fn urls_lose_their_password_only() {
