@@ -75,7 +75,7 @@ pub(super) enum Action {
 /// A sequence: an alertmanager.yml (`{hook}` stands for the capture
 /// server's base URL), steps at offsets, how long to watch, and the
 /// notifications Debian's Alertmanager sends: nominal seconds after the
-/// start and a summary line (see [`summary`]).
+/// start and a summary line (see [`Notification::summary`]).
 pub(super) struct Scenario {
     /// The test function's name in `alertmanager_compare` (our
     /// Alertmanager runs in a child process running that test).
