@@ -22,6 +22,10 @@ use wasmetheus_alertmanager_service::{Service, ServiceOptions};
 use wasmetheus_api::types::alertmanager::{LabelSet, PostableAlert};
 use wasmetheus_config::Config;
 use wasmetheus_model::{Label, MetricFamily, MetricKind};
+
+/// How a failed reload of the built-in Alertmanager's file starts; the
+/// reload's answer quotes these errors after Prometheus' text.
+pub(crate) const BUILTIN_RELOAD_ERROR: &str = "reloading the built-in Alertmanager";
 use wasmetheus_plugin_runtime::PluginRuntime;
 use wasmetheus_relabel::RelabelConfig;
 
@@ -92,7 +96,9 @@ pub struct Builtin {
 impl Builtin {
     /// Starts the service on `config_file` with the other settings of
     /// `args`, the server's plugin runtime and plugins directory; its
-    /// state defaults to `<tsdb_path>/alertmanager`.
+    /// state defaults to `<tsdb_path>/alertmanager`. `plugin_grants` (the
+    /// configuration's `plugins.grants`) add to what each receiver's
+    /// settings name.
     pub async fn start(
         args: &BuiltinArgs,
         config_file: &Path,
@@ -100,6 +106,7 @@ impl Builtin {
         external_url: &str,
         plugins_dir: &Path,
         runtime: PluginRuntime,
+        plugin_grants: &std::collections::BTreeMap<String, wasmetheus_config::Grants>,
     ) -> anyhow::Result<Arc<Builtin>> {
         let storage_path = args
             .storage_path
@@ -115,6 +122,7 @@ impl Builtin {
             options.retention = retention;
         }
         options.external_url = external_url.to_owned();
+        options.plugin_grants = plugin_grants.clone();
         let service = Service::start(options).await.with_context(|| {
             format!(
                 "starting the Alertmanager of --alertmanager.config.file={}",
@@ -173,10 +181,10 @@ impl Builtin {
             return Ok(());
         }
         let handle = tokio::runtime::Handle::try_current()
-            .map_err(|e| format!("reloading the built-in Alertmanager: {e}"))?;
+            .map_err(|e| format!("{BUILTIN_RELOAD_ERROR}: {e}"))?;
         handle
             .block_on(self.service.reload())
-            .map_err(|e| format!("reloading the built-in Alertmanager's configuration: {e}"))
+            .map_err(|e| format!("{BUILTIN_RELOAD_ERROR}'s configuration: {e}"))
     }
 
     /// Hands the rule engine's `alerts` over without waiting: converted,
@@ -329,6 +337,7 @@ mod tests {
             "http://p:9090",
             &plugins,
             runtime,
+            &Default::default(),
         )
         .await
         .unwrap();

@@ -1,5 +1,6 @@
 //! The glue between the HTTP API, the scrape manager and the plugin runtime.
 
+use crate::alertmanager_builtin::BUILTIN_RELOAD_ERROR;
 use crate::config_source::ConfigSource;
 use crate::discovery::{Discovered, Discovery};
 use crate::scrape_targets::{TargetGroup, populate_all, scrape_options};
@@ -203,17 +204,17 @@ impl ServerBackend {
         // Then the rules and the notifier, as Prometheus' reloaders: what
         // fails keeps its previous state, the rest of the configuration
         // is in force, and the reload counts as failed.
-        let failed = match self.alerting.get() {
+        let errors = match self.alerting.get() {
             Some(alerting) => {
                 // Rule files are read and parsed off the async workers.
                 let (alerting, applied) = (Arc::clone(alerting), config.clone());
-                !tokio::task::spawn_blocking(move || alerting.apply(&applied))
+                tokio::task::spawn_blocking(move || alerting.apply(&applied))
                     .await
                     .map_err(|e| e.to_string())?
-                    .is_empty()
             }
-            None => false,
+            None => Vec::new(),
         };
+        let failed = !errors.is_empty();
         *self.config.lock() = config;
         self.query.lock().config_loaded = Some(std::time::SystemTime::now());
         self.self_changes.send_modify(|g| *g += 1);
@@ -222,7 +223,17 @@ impl ServerBackend {
             let mut reloads = self.reloads.lock();
             reloads.0 = false;
             reloads.1 += 1;
-            return Err(self.source.apply_error());
+            // Prometheus' text; the built-in Alertmanager's own error (which
+            // Prometheus has no counterpart of) is added to it.
+            let mut text = self.source.apply_error();
+            for e in errors
+                .iter()
+                .filter(|e| e.starts_with(BUILTIN_RELOAD_ERROR))
+            {
+                text.push_str(": ");
+                text.push_str(e);
+            }
+            return Err(text);
         }
         self.reloads.lock().0 = true;
         tracing::info!("configuration reloaded");

@@ -607,6 +607,13 @@ async fn builtin_alertmanager_end_to_end() {
     files.write("am.yml", "route: [\n");
     let (status, body) = http(address, "POST", "/-/reload", &[]).await;
     assert_eq!(status, 500, "{body}");
+    // Prometheus' text, then the Alertmanager's own error with its place.
+    assert!(
+        body.contains("one or more errors occurred while applying the new configuration")
+            && body.contains("reloading the built-in Alertmanager's configuration: ")
+            && body.contains("am.yml:"),
+        "{body}"
+    );
     assert_eq!(receivers(address).await, ["hook"]);
     files.write("am.yml", &am_config(&capture.url, true));
     let (status, body) = http(address, "POST", "/-/reload", &[]).await;

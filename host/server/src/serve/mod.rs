@@ -202,6 +202,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
                 &external_url,
                 &args.plugins_dir,
                 runtime.clone(),
+                &config.plugins.grants,
             )
             .await?,
         ),
