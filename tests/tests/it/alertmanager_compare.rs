@@ -20,7 +20,7 @@
 
 mod harness;
 
-use harness::{Action, Scenario, compare, fire, fire_old, resolve};
+use harness::{Action, Scenario, compare, fire, fire_old, fire_until, resolve};
 
 /// The route every sequence starts from: group by alertname, group_wait
 /// 1s, group_interval 2s, repeat_interval `repeat`, receiver `hook`.
@@ -208,6 +208,11 @@ fn silences_before_after_and_expired() {
         config: format!("{}{HOOK}", route("3s")),
         steps: vec![
             (0, Action::Silence("pre", vec!["alertname=Pre"])),
+            // Regular expressions match whole values: this one mutes none.
+            (
+                0,
+                Action::Silence("anchored", vec!["alertname=~Po", "alertname=~ost"]),
+            ),
             // Ends on its own at 2.5s: End goes at the next tick.
             (0, Action::SilenceFor("end", vec!["alertname=End"], 2500)),
             (
@@ -402,6 +407,8 @@ fn resolve_timeout_and_alerts_resolved_unseen() {
                 Action::Post(vec![
                     fire(&[("alertname", "T"), ("id", "t1")]),
                     fire(&[("alertname", "Q"), ("id", "q1")]),
+                    // Its own end, 2.5s on: resolved at the tick after.
+                    fire_until(&[("alertname", "E"), ("id", "e1")], 2500),
                 ]),
             ),
             (
@@ -414,6 +421,8 @@ fn resolve_timeout_and_alerts_resolved_unseen() {
         expected: vec![
             (1.0, "/hook {alertname=T} firing t1:firing"),
             (3.0, "/hook {alertname=T} resolved t1:resolved"),
+            (1.0, "/hook {alertname=E} firing e1:firing"),
+            (3.0, "/hook {alertname=E} resolved e1:resolved"),
         ],
     });
 }

@@ -29,6 +29,8 @@ pub(super) struct AlertSpec {
     resolved: bool,
     /// Started an hour before its first POST rather than at it.
     old: bool,
+    /// Posted with an end this many milliseconds after the POST.
+    ends_in_ms: Option<i64>,
 }
 
 pub(super) fn fire(labels: &[(&'static str, &'static str)]) -> AlertSpec {
@@ -36,6 +38,15 @@ pub(super) fn fire(labels: &[(&'static str, &'static str)]) -> AlertSpec {
         labels: labels.to_vec(),
         resolved: false,
         old: false,
+        ends_in_ms: None,
+    }
+}
+
+/// A firing alert posted with an end `ms` milliseconds later.
+pub(super) fn fire_until(labels: &[(&'static str, &'static str)], ms: i64) -> AlertSpec {
+    AlertSpec {
+        ends_in_ms: Some(ms),
+        ..fire(labels)
     }
 }
 
@@ -450,6 +461,8 @@ fn body_of(
                     });
                     if a.resolved {
                         alert["endsAt"] = rfc3339(now).into();
+                    } else if let Some(ms) = a.ends_in_ms {
+                        alert["endsAt"] = rfc3339(now + jiff::SignedDuration::from_millis(ms)).into();
                     }
                     alert
                 })
