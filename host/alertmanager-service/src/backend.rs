@@ -5,6 +5,7 @@
 //! matches; groups come from the dispatcher.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 
 use jiff::Timestamp;
 use wasmetheus_alertmanager::dispatch::GroupSnapshot;
@@ -235,6 +236,19 @@ impl AlertmanagerBackend for Service {
 
     fn put_alerts(&self, alerts: Vec<api::PostableAlert>) -> Result<(), String> {
         Service::put_alerts(self, alerts)
+    }
+
+    fn alerts_rejected(&self, alerts: &[api::PostableAlert]) {
+        let now = Timestamp::now();
+        for a in alerts {
+            let counter = if a.ends_at <= now {
+                &self.received.resolved
+            } else {
+                &self.received.firing
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            self.received.invalid.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn silences(&self) -> Result<Vec<api::Silence>, String> {

@@ -66,6 +66,48 @@ async fn scrape(port: u16) -> Option<String> {
         .flatten()
 }
 
+/// POSTs `body` to `/api/v2/alerts`; the answer's status.
+async fn post_alerts(port: u16, body: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connected");
+    let request = format!(
+        "POST /api/v2/alerts HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("sent");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("answered");
+    String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The value of one series line (`name{labels}`) of an exposition.
+fn value_of(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Two valid alerts (one firing, one resolved) and two invalid ones (no
+/// labels; an end before the start).
+const MIXED_ALERTS: &str = r#"[
+ {"labels": {"alertname": "A"}},
+ {"labels": {"alertname": "B"}, "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2020-01-01T00:01:00Z"},
+ {"labels": {}},
+ {"labels": {"alertname": "C"}, "startsAt": "2020-01-02T00:00:00Z", "endsAt": "2020-01-01T00:00:00Z"}
+]"#;
+
+const COUNTED: [&str; 3] = [
+    "alertmanager_alerts_received_total{status=\"firing\",version=\"v2\"}",
+    "alertmanager_alerts_received_total{status=\"resolved\",version=\"v2\"}",
+    "alertmanager_alerts_invalid_total{version=\"v2\"}",
+];
+
 #[tokio::test(flavor = "multi_thread")]
 async fn families_match_alertmanager_0_25() {
     assert!(
@@ -103,6 +145,10 @@ async fn families_match_alertmanager_0_25() {
     }
     let text = text.expect("Debian's Alertmanager did not serve /metrics");
     let upstream = parse_exposition(&text);
+    let upstream_answer = post_alerts(port, MIXED_ALERTS).await;
+    let counted_text = scrape(port).await.expect("/metrics after the POST");
+    let upstream_counted: Vec<Option<f64>> =
+        COUNTED.iter().map(|s| value_of(&counted_text, s)).collect();
     let _ = child.kill().await;
     let upstream_hash: f64 = text
         .lines()
@@ -140,5 +186,18 @@ async fn families_match_alertmanager_0_25() {
         ours,
         Some(&wasmetheus_model::MetricValue::Number(upstream_hash))
     );
+    // The same POST through our API: the same answer and counts, the
+    // rejected alerts included.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let our_port = listener.local_addr().unwrap().port();
+    let app = wasmetheus_api::router_v2(service.backend());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    assert_eq!(post_alerts(our_port, MIXED_ALERTS).await, upstream_answer);
+    let mut ours_text = String::new();
+    wasmetheus_model::text::encode(&service.metrics(), &mut ours_text);
+    let ours_counted: Vec<Option<f64>> = COUNTED.iter().map(|s| value_of(&ours_text, s)).collect();
+    assert_eq!(ours_counted, upstream_counted, "{COUNTED:?}");
+    assert_eq!(upstream_counted[2], Some(2.0));
+    server.abort();
     service.shutdown().await;
 }

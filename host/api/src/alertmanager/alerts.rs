@@ -205,6 +205,7 @@ pub(super) async fn post(State(backend): State<Am>, headers: HeaderMap, body: By
         .unwrap_or(jiff::SignedDuration::MAX);
     let mut valid = Vec::with_capacity(sent.len());
     let mut errors: Vec<String> = Vec::new();
+    let mut rejected = Vec::new();
     for alert in sent {
         let times = sent_time(alert.starts_at.as_deref())
             .and_then(|s| Ok((s, sent_time(alert.ends_at.as_deref())?)));
@@ -234,8 +235,14 @@ pub(super) async fn post(State(backend): State<Am>, headers: HeaderMap, body: By
         };
         match validate(&alert) {
             Ok(()) => valid.push(alert),
-            Err(e) => errors.push(e),
+            Err(e) => {
+                errors.push(e);
+                rejected.push(alert);
+            }
         }
+    }
+    if !rejected.is_empty() {
+        backend.alerts_rejected(&rejected);
     }
     if let Err(e) = backend.put_alerts(valid) {
         return message(StatusCode::INTERNAL_SERVER_ERROR, &e);

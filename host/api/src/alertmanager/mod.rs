@@ -64,6 +64,9 @@ pub trait AlertmanagerBackend: Send + Sync + 'static {
     /// Stores valid alerts (merged with the ones held, as
     /// `provider.Alerts.Put` does).
     fn put_alerts(&self, alerts: Vec<PostableAlert>) -> Result<(), String>;
+    /// Alerts of a POST that failed validation (not stored): counted as
+    /// received and invalid, as upstream's metrics count them.
+    fn alerts_rejected(&self, _alerts: &[PostableAlert]) {}
     /// Every silence held (the handler filters and sorts them).
     fn silences(&self) -> Result<Vec<Silence>, String>;
     /// The silence with this id.
