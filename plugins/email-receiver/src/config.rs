@@ -5,6 +5,7 @@
 //! into `auth_secret`), and the user's template files.
 
 use crate::mime::{canonical_header_key, valid_header_name};
+use crate::tls::{Tls, TlsConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use wasmetheus_sdk::Error;
@@ -36,7 +37,10 @@ pub const SCHEMA: &str = r#"{
         "require_tls": {"type": "boolean"},
         "force_implicit_tls": {"type": ["boolean", "null"]},
         "send_resolved": {"type": "boolean"},
-        "tls_config": {"type": ["object", "null"]},
+        "tls_config": {
+          "type": ["object", "null"],
+          "properties": {"key": {"type": "string", "writeOnly": true}}
+        },
         "threading": {
           "type": "object",
           "properties": {
@@ -114,7 +118,7 @@ pub struct EmailConfig {
     #[serde(default)]
     pub send_resolved: bool,
     #[serde(default)]
-    pub tls_config: Option<serde_json::Value>,
+    pub tls_config: Option<TlsConfig>,
     #[serde(default)]
     pub threading: Threading,
 }
@@ -154,6 +158,8 @@ pub struct Settings {
     pub text: String,
     pub require_tls: bool,
     pub implicit_tls: bool,
+    /// The TLS client, when `require_tls` or implicit TLS needs one.
+    pub tls: Option<Tls>,
     pub threading: Option<ThreadBy>,
     pub templates: Templates,
 }
@@ -252,6 +258,13 @@ impl Config {
                 )));
             }
         };
+        let implicit_tls = c.force_implicit_tls.unwrap_or(port == "465");
+        let tls = if c.require_tls || implicit_tls {
+            let t = c.tls_config.unwrap_or_default().build(&host);
+            Some(t.map_err(|e| invalid(format!("tls_config: {e}")))?)
+        } else {
+            None
+        };
         let files: Vec<(&str, &str)> = self
             .templates
             .iter()
@@ -267,7 +280,8 @@ impl Config {
             } else {
                 c.hello
             },
-            implicit_tls: c.force_implicit_tls.unwrap_or(port == "465"),
+            implicit_tls,
+            tls,
             smarthost: c.smarthost,
             host,
             port,

@@ -11,15 +11,15 @@
 //! templates, addresses and missing TLS support are not. Credentials never
 //! appear in error texts.
 //!
-//! TLS (STARTTLS, implicit TLS on port 465 or with `force_implicit_tls`) is
-//! not supported: a notification that needs it fails with an error saying
-//! so (set `require_tls: false` for plain SMTP).
+//! TLS ([`tls`]): `STARTTLS` when `require_tls` (the default), implicit TLS
+//! on port 465 or with `force_implicit_tls`, as upstream.
 
 pub mod address;
 pub mod config;
 pub mod message;
 pub mod mime;
 pub mod smtp;
+pub mod tls;
 
 use base64::Engine;
 use config::{Config, SCHEMA, Settings};
@@ -126,17 +126,91 @@ impl Email {
         }
     }
 
-    /// Delivers one notification over an open connection to the smarthost.
+    /// Delivers one notification over an open connection to the smarthost
+    /// (TLS first when implicit).
     pub fn deliver<S: Read + Write>(
         &self,
         stream: S,
         n: &Notification,
         env: &mut message::Env<'_>,
     ) -> Result<(), SendError> {
+        match (&self.settings.tls, self.settings.implicit_tls) {
+            (Some(tls), true) => {
+                let stream = tls.connect(stream).map_err(|e| {
+                    self.scrubbed(SendError::retryable(format!(
+                        "establish TLS connection to server: {e}"
+                    )))
+                })?;
+                self.deliver_on(stream, true, n, env)
+            }
+            _ => self.deliver_on(stream, false, n, env),
+        }
+    }
+
+    fn deliver_on<S: Read + Write>(
+        &self,
+        stream: S,
+        tls: bool,
+        n: &Notification,
+        env: &mut message::Env<'_>,
+    ) -> Result<(), SendError> {
         let s = &self.settings;
         let retry = |what: &str, e: SmtpError| SendError::retryable(format!("{what}: {e}"));
         let mut c =
-            Client::new(stream, &s.host, false).map_err(|e| retry("create SMTP client", e))?;
+            Client::new(stream, &s.host, tls).map_err(|e| retry("create SMTP client", e))?;
+        let starttls = match self.before_tls(&mut c) {
+            Ok(starttls) => starttls,
+            Err(e) => {
+                // As upstream, QUIT whatever happened; its failure changes nothing.
+                let _ = c.quit();
+                return Err(self.scrubbed(e));
+            }
+        };
+        match starttls {
+            Some(tls) => {
+                let c = c
+                    .starttls(|stream| tls.connect(stream))
+                    .map_err(|e| self.scrubbed(retry("send STARTTLS command", e)))?;
+                self.finish(c, n, env)
+            }
+            None => self.finish(c, n, env),
+        }
+    }
+
+    /// EHLO, and whether STARTTLS is needed (upstream's `require_tls`).
+    fn before_tls<S: Read + Write>(
+        &self,
+        c: &mut Client<S>,
+    ) -> Result<Option<&tls::Tls>, SendError> {
+        let s = &self.settings;
+        let retry = |what: &str, e: SmtpError| SendError::retryable(format!("{what}: {e}"));
+        c.hello_as(&s.hello)
+            .map_err(|e| retry("send EHLO command", e))?;
+        if !s.require_tls || s.implicit_tls {
+            return Ok(None);
+        }
+        let offered = c
+            .extension("STARTTLS")
+            .map_err(|e| retry("send EHLO command", e))?;
+        if offered.is_none() {
+            return Err(SendError::retryable(format!(
+                "'require_tls' is true (default) but {:?} does not advertise the STARTTLS extension",
+                s.smarthost
+            )));
+        }
+        match &s.tls {
+            Some(tls) => Ok(Some(tls)),
+            None => Err(SendError::permanent("parse TLS configuration: none built")),
+        }
+    }
+
+    /// The rest of the session, then QUIT.
+    fn finish<S: Read + Write>(
+        &self,
+        mut c: Client<S>,
+        n: &Notification,
+        env: &mut message::Env<'_>,
+    ) -> Result<(), SendError> {
         let result = self.session(&mut c, n, env);
         // As upstream, QUIT whatever happened; its failure changes nothing.
         let _ = c.quit();
@@ -151,24 +225,6 @@ impl Email {
     ) -> Result<(), SendError> {
         let s = &self.settings;
         let retry = |what: &str, e: SmtpError| SendError::retryable(format!("{what}: {e}"));
-        c.hello_as(&s.hello)
-            .map_err(|e| retry("send EHLO command", e))?;
-        if s.require_tls && !s.implicit_tls {
-            let offered = c
-                .extension("STARTTLS")
-                .map_err(|e| retry("send EHLO command", e))?;
-            if offered.is_none() {
-                return Err(SendError::retryable(format!(
-                    "'require_tls' is true (default) but {:?} does not advertise the STARTTLS extension",
-                    s.smarthost
-                )));
-            }
-            return Err(SendError::permanent(format!(
-                "send STARTTLS command: {:?} offers STARTTLS but this receiver does not support TLS; \
-                 set require_tls: false to send without it",
-                s.smarthost
-            )));
-        }
         if let Some(mechs) = c
             .extension("AUTH")
             .map_err(|e| retry("send EHLO command", e))?
@@ -212,13 +268,6 @@ impl Email {
 
     fn connect(&self) -> Result<std::net::TcpStream, SendError> {
         let s = &self.settings;
-        if s.implicit_tls {
-            return Err(SendError::permanent(format!(
-                "establish TLS connection to server: {:?} needs implicit TLS (port 465 or \
-                 force_implicit_tls), which this receiver does not support",
-                s.smarthost
-            )));
-        }
         let stream = std::net::TcpStream::connect(s.smarthost.as_str())
             .map_err(|e| SendError::retryable(format!("establish connection to server: {e}")))?;
         // Best effort: the host's deadline bounds a notification anyway.

@@ -405,6 +405,33 @@ impl<S: Read + Write> Client<S> {
         }
     }
 
+    /// `STARTTLS` (220), then the connection wrapped by `wrap` (the TLS
+    /// handshake) and `EHLO` again over it (Go's `Client.StartTLS`). An
+    /// answer followed by more bytes is refused: they would be read as if
+    /// protected.
+    pub fn starttls<T: Read + Write>(
+        mut self,
+        wrap: impl FnOnce(S) -> Result<T, String>,
+    ) -> Result<Client<T>, SmtpError> {
+        self.hello()?;
+        self.cmd(220, "STARTTLS")?;
+        if !self.conn.buffer().is_empty() {
+            return Err(SmtpError::Protocol("data after the STARTTLS answer".into()));
+        }
+        let stream = wrap(self.conn.into_inner()).map_err(SmtpError::Client)?;
+        let mut c = Client {
+            conn: BufReader::with_capacity(8192, stream),
+            server_name: self.server_name,
+            tls: true,
+            local_name: self.local_name,
+            did_hello: true,
+            ext: None,
+            auth_mechs: Vec::new(),
+        };
+        c.ehlo()?;
+        Ok(c)
+    }
+
     /// The mechanisms the server offers for `AUTH`.
     pub fn auth_mechanisms(&self) -> &[String] {
         &self.auth_mechs

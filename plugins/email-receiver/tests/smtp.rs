@@ -403,9 +403,13 @@ fn failures_retryable_as_upstream_and_without_credentials() {
         ),
         (
             base(serde_json::json!({"require_tls": true})),
-            vec![Step::Say("220 hi"), Step::Reply("250-hi\n250 STARTTLS")],
-            "send STARTTLS command: \"ADDR\" offers STARTTLS but this receiver does not support TLS; set require_tls: false to send without it",
-            false,
+            vec![
+                Step::Say("220 hi"),
+                Step::Reply("250-hi\n250 STARTTLS"),
+                Step::Reply("454 4.7.0 TLS not available"),
+            ],
+            "send STARTTLS command: 454 4.7.0 TLS not available",
+            true,
         ),
         (
             base(serde_json::json!({})),

@@ -15,18 +15,20 @@ const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
 /// Debian's Python, which `python3-aiosmtpd` installs for.
 const PYTHON: &str = "/usr/bin/python3";
 
-/// An SMTP server on 127.0.0.1 that requires `AUTH PLAIN` (user `am`,
+/// An SMTP server on 127.0.0.1 (`plain`; `starttls` requiring STARTTLS
+/// first; `implicit` TLS from the start, with a certificate and key) that
+/// requires `AUTH PLAIN` (user `am`,
 /// password `s3cret-pw`, over plain text; its LOGIN prompts `User Name\0`,
 /// which Alertmanager's LOGIN does not answer, so it is not offered) and
 /// writes each message it accepts as a
 /// JSON file: the envelope, the login, the headers decoded, each MIME
 /// part's type, encoding and decoded text.
 const SERVER: &str = r#"
-import asyncio, email, email.policy, json, os, sys, time
+import asyncio, email, email.policy, json, os, ssl, sys, time
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-port, out = int(sys.argv[1]), sys.argv[2]
+port, out, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 
 def authenticator(server, session, envelope, mechanism, auth_data):
     ok = (isinstance(auth_data, LoginPassword) and auth_data.login == b"am"
@@ -48,6 +50,8 @@ class Handler:
         record = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
+            "tls": (bool(session.ssl)
+                    or server.transport.get_extra_info("sslcontext") is not None),
             "login": (session.auth_data.login.decode()
                       if isinstance(session.auth_data, LoginPassword) else None),
             "headers": [[k, str(v)] for k, v in msg.items()],
@@ -63,9 +67,18 @@ class Handler:
         os.rename(path + ".tmp", path)
         return "250 Message accepted for delivery"
 
+tls = {}
+if mode != "plain":
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+    if mode == "starttls":
+        tls = {"tls_context": ctx, "require_starttls": True}
+    else:
+        tls = {"ssl_context": ctx}
 controller = Controller(Handler(), hostname="127.0.0.1", port=port,
                         authenticator=authenticator, auth_required=True,
-                        auth_require_tls=False, auth_exclude_mechanism=["LOGIN"])
+                        auth_require_tls=mode == "starttls",
+                        auth_exclude_mechanism=["LOGIN"], **tls)
 controller.start()
 print("ready", flush=True)
 while True:
@@ -75,6 +88,7 @@ while True:
 /// One message the server took.
 #[derive(Debug, Clone)]
 struct Received {
+    tls: bool,
     mail_from: String,
     rcpt_tos: Vec<String>,
     login: Option<String>,
@@ -110,6 +124,12 @@ struct SmtpServer {
 
 impl SmtpServer {
     async fn start() -> SmtpServer {
+        Self::start_mode(&["plain"]).await
+    }
+
+    /// A server in `mode` (`plain`, or `starttls`/`implicit` with the
+    /// certificate and key files).
+    async fn start_mode(mode: &[&str]) -> SmtpServer {
         let available = std::process::Command::new(PYTHON)
             .args(["-c", "import aiosmtpd"])
             .status()
@@ -129,6 +149,7 @@ impl SmtpServer {
                 .arg(&script)
                 .arg(port.to_string())
                 .arg(&out)
+                .args(mode)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()
@@ -182,13 +203,9 @@ fn read_message(path: &Path) -> Received {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
     Received {
+        tls: v["tls"] == true,
         mail_from: s(&v["mail_from"]),
-        rcpt_tos: v["rcpt_tos"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(s)
-            .collect(),
+        rcpt_tos: v["rcpt_tos"].as_array().unwrap().iter().map(s).collect(),
         login: v["login"].as_str().map(str::to_owned),
         headers: v["headers"]
             .as_array()
@@ -549,4 +566,163 @@ async fn email_matches_alertmanagers() {
     }
     assert_eq!(ours_html, theirs_html);
     assert!(theirs_html.len() > 1000, "{theirs_html}");
+}
+
+/// A CA and a certificate it signed for 127.0.0.1, written to `dir`:
+/// (certificate path, key path, the CA's PEM).
+fn certificate(dir: &Path) -> (PathBuf, PathBuf, String) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let (ca, ca_key, csr) = (dir.join("ca.pem"), dir.join("ca.key"), dir.join("cert.csr"));
+    let ext = dir.join("ext.cnf");
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let steps: [Vec<std::ffi::OsString>; 3] = [
+        ["req", "-x509", "-days", "2", "-subj", "/CN=test CA"]
+            .iter()
+            .chain(&ec)
+            .map(Into::into)
+            .chain([
+                "-keyout".into(),
+                ca_key.clone().into(),
+                "-out".into(),
+                ca.clone().into(),
+            ])
+            .collect(),
+        ["req", "-subj", "/CN=127.0.0.1"]
+            .iter()
+            .chain(&ec)
+            .map(Into::into)
+            .chain([
+                "-keyout".into(),
+                key.clone().into(),
+                "-out".into(),
+                csr.clone().into(),
+            ])
+            .collect(),
+        ["x509", "-req", "-days", "2", "-CAcreateserial"]
+            .iter()
+            .map(Into::into)
+            .chain([
+                "-in".into(),
+                csr.into(),
+                "-CA".into(),
+                ca.clone().into(),
+                "-CAkey".into(),
+                ca_key.into(),
+                "-extfile".into(),
+                ext.into(),
+                "-out".into(),
+                cert.clone().into(),
+            ])
+            .collect(),
+    ];
+    for args in steps {
+        let made = std::process::Command::new("openssl")
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            made,
+            "openssl is needed (apt-get install openssl): {args:?}"
+        );
+    }
+    let pem = std::fs::read_to_string(&ca).unwrap();
+    (cert, key, pem)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn email_over_starttls_and_implicit_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = certificate(dir.path());
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let receivers = Receivers::new();
+    let plugin = receivers
+        .load(guests::PLUGIN_EMAIL_RECEIVER, "email-receiver")
+        .await;
+    let send = |server: &SmtpServer, tls: serde_json::Value| {
+        let smarthost = server.smarthost();
+        let mut config = plugin_config(&smarthost, "custom.tmpl");
+        for (k, v) in tls.as_object().unwrap() {
+            config["config"][k] = v.clone();
+        }
+        let plugin = &plugin;
+        async move {
+            let sender = open(plugin, spec("team.mail", config, grants(&smarthost))).await;
+            sender.notify(notification()).await
+        }
+    };
+
+    // STARTTLS (require_tls, the default) with the server's CA.
+    let server = SmtpServer::start_mode(&["starttls", &cert, &key]).await;
+    send(
+        &server,
+        serde_json::json!({"require_tls": true, "tls_config": {"ca": ca}}),
+    )
+    .await
+    .unwrap();
+    let m = server.message(0).await;
+    assert!(m.tls, "{m:?}");
+    assert_eq!(m.login.as_deref(), Some("am"));
+    assert_eq!(m.header("Subject"), Some("[FIRING:2] Down (db)"));
+    // Verification skipped on request.
+    send(
+        &server,
+        serde_json::json!({"require_tls": true, "tls_config": {"insecure_skip_verify": true}}),
+    )
+    .await
+    .unwrap();
+    assert!(server.message(1).await.tls);
+    // Failures: an unknown issuer (Mozilla's roots by default), another
+    // name, and no TLS where the server demands it.
+    let cases = [
+        (
+            serde_json::json!({"require_tls": true}),
+            "send STARTTLS command: TLS handshake: invalid peer certificate: UnknownIssuer",
+        ),
+        (
+            serde_json::json!({"require_tls": true,
+                "tls_config": {"ca": ca, "server_name": "mail.example.com"}}),
+            "send STARTTLS command: TLS handshake: invalid peer certificate: certificate not valid for name",
+        ),
+        (
+            serde_json::json!({"require_tls": false}),
+            "send MAIL command: 530",
+        ),
+    ];
+    for (tls, want) in cases {
+        let e = send(&server, tls.clone()).await.unwrap_err();
+        assert!(e.message.starts_with(want), "{tls}: {e:?}");
+        assert!(e.retryable, "{tls}: {e:?}");
+        assert!(!e.message.contains("s3cret-pw"), "{e:?}");
+    }
+    assert_eq!(server.messages().len(), 2);
+
+    // Implicit TLS, forced on a port other than 465.
+    let server = SmtpServer::start_mode(&["implicit", &cert, &key]).await;
+    send(
+        &server,
+        serde_json::json!({"force_implicit_tls": true, "tls_config": {"ca": ca}}),
+    )
+    .await
+    .unwrap();
+    let m = server.message(0).await;
+    assert!(m.tls, "{m:?}");
+    assert_eq!(m.rcpt_tos, ["ops@example.com", "oncall@example.com"]);
+    // Plain SMTP to a TLS port: no greeting comes.
+    let e = send(&server, serde_json::json!({"require_tls": false}))
+        .await
+        .unwrap_err();
+    assert!(e.retryable, "{e:?}");
 }
