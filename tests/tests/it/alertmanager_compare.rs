@@ -5,7 +5,9 @@
 //! compared — count, grouping (groupKey, groupLabels, the alerts and their
 //! status), order within a group, the v4 payload field by field (only
 //! `externalURL` normalised: alert times are the ones posted) and timing
-//! (within a second; group_wait 1s, group_interval 2s). Debian's
+//! (within a second; group_wait 1s, group_interval 2s); at the end, the
+//! alerts each holds (`/api/v2/alerts`: state, silencedBy, inhibitedBy,
+//! receivers) are compared alert by alert. Debian's
 //! notifications are checked against each sequence's expectations too, so
 //! a sequence that stopped exercising anything fails. Where 0.25 and 0.34
 //! (which we follow) differ, a sequence names our expected notifications
