@@ -38,7 +38,8 @@ fn map(pairs: &[(String, String)]) -> BTreeMap<String, String> {
 }
 
 /// The template data of a notification (Alertmanager's
-/// `notify.GetTemplateData`).
+/// `notify.GetTemplateData`), as the host computed it: the receiver's name
+/// quoted, the status, the common labels and annotations.
 pub fn template_data(n: &Notification) -> Value {
     let alerts = n
         .alerts
@@ -57,7 +58,18 @@ pub fn template_data(n: &Notification) -> Value {
             fingerprint: a.fingerprint.clone(),
         })
         .collect();
-    Data::new(&n.receiver, map(&n.group_labels), alerts, &n.external_url).to_value()
+    Data {
+        // Already quoted as a regular expression by the host, as
+        // Alertmanager's data and webhook payload carry it.
+        receiver: n.receiver.clone(),
+        status: n.status.clone(),
+        alerts,
+        group_labels: map(&n.group_labels),
+        common_labels: map(&n.common_labels),
+        common_annotations: map(&n.common_annotations),
+        external_url: n.external_url.clone(),
+    }
+    .to_value()
 }
 
 /// Why a message could not be built: a template failed (Alertmanager's
@@ -186,8 +198,11 @@ mod tests {
                 fingerprint: "0123456789abcdef".into(),
             }],
             group_labels: vec![("alertname".into(), "HostDown".into())],
-            common_labels: vec![],
-            common_annotations: vec![],
+            common_labels: vec![
+                ("alertname".into(), "HostDown".into()),
+                ("instance".into(), "db-1".into()),
+            ],
+            common_annotations: vec![("summary".into(), "db-1 <down> & out".into())],
             external_url: "http://am:9093".into(),
             group_key: "{}:{alertname=\"HostDown\"}".into(),
             truncated_alerts: 0,

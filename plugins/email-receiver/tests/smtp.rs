@@ -127,6 +127,7 @@ fn notification() -> Notification {
             fingerprint: "1".into(),
         }],
         group_labels: vec![("alertname".into(), "Down".into())],
+        common_labels: vec![("alertname".into(), "Down".into())],
         ..Notification::default()
     }
 }

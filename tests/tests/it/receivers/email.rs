@@ -282,7 +282,8 @@ fn notification() -> Notification {
         fingerprint: String::new(),
     };
     Notification {
-        receiver: "team.mail".into(),
+        // Quoted as a regular expression, as the host passes it.
+        receiver: r"team\.mail".into(),
         status: "firing".into(),
         alerts: vec![alert("a:9100"), alert("b:9100")],
         group_labels: map(&[("alertname", "Down")]),
