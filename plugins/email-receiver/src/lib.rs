@@ -268,8 +268,15 @@ impl Email {
 
     fn connect(&self) -> Result<std::net::TcpStream, SendError> {
         let s = &self.settings;
-        let stream = std::net::TcpStream::connect(s.smarthost.as_str())
-            .map_err(|e| SendError::retryable(format!("establish connection to server: {e}")))?;
+        let stream = std::net::TcpStream::connect(s.smarthost.as_str()).map_err(|e| {
+            // A name is resolved in the sandbox, which needs the dns grant.
+            let hint = if s.host.parse::<std::net::IpAddr>().is_err() {
+                " (resolving the smarthost's name needs the dns grant)"
+            } else {
+                ""
+            };
+            SendError::retryable(format!("establish connection to server: {e}{hint}"))
+        })?;
         // Best effort: the host's deadline bounds a notification anyway.
         let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
         let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
