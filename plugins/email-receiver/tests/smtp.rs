@@ -551,3 +551,39 @@ fn hostile_servers_are_refused_within_bounds() {
         drop(server);
     }
 }
+
+#[test]
+fn starttls_refuses_injected_answers_and_garbage_handshakes() {
+    let tls =
+        serde_json::json!({"require_tls": true, "tls_config": {"insecure_skip_verify": true}});
+    // Bytes after the STARTTLS answer would be read as if protected.
+    let server = serve(vec![
+        Step::Say("220 hi"),
+        Step::Reply("250-hi\n250 STARTTLS"),
+        Step::Reply("220 go ahead\n250 injected"),
+    ]);
+    let e = send(&server, base(tls.clone())).unwrap_err();
+    assert_eq!(
+        e.message,
+        "send STARTTLS command: data after the STARTTLS answer"
+    );
+    assert!(e.retryable);
+    drop(server.transcript());
+    // A server answering the handshake with garbage (after reading up to
+    // a byte 0x0a of the ClientHello: its supported_groups extension type
+    // holds one).
+    let server = serve(vec![
+        Step::Say("220 hi"),
+        Step::Reply("250-hi\n250 STARTTLS"),
+        Step::Reply("220 go ahead"),
+        Step::Read,
+        Step::Raw(b"this is not TLS\r\n".repeat(100)),
+    ]);
+    let e = send(&server, base(tls)).unwrap_err();
+    assert!(
+        e.message
+            .starts_with("send STARTTLS command: TLS handshake: "),
+        "{e:?}"
+    );
+    assert!(e.retryable);
+}
