@@ -303,9 +303,20 @@ impl Service {
         match built {
             Ok(new) => {
                 let new = Arc::new(new);
-                let old = std::mem::replace(&mut *self.running.write(), Arc::clone(&new));
+                let old = {
+                    // A shutdown that began while this was built (it does
+                    // not wait for a reload for long) keeps what it stopped.
+                    let mut running = self.running.write();
+                    if self.stopped.load(Ordering::Acquire) {
+                        drop(running);
+                        new.stop();
+                        return Err(ServiceError::ShuttingDown);
+                    }
+                    let old = std::mem::replace(&mut *running, Arc::clone(&new));
+                    new.start();
+                    old
+                };
                 old.stop();
-                new.start();
                 *self.reload_status.lock() = ReloadStatus {
                     successful: true,
                     success_time: Timestamp::now(),
@@ -369,13 +380,19 @@ impl Service {
     }
 
     /// Stops the dispatcher (notifications in progress may finish, for at
-    /// most 5 seconds), the inhibitor's feed and maintenance, and flushes
-    /// the state to disk. Later calls do nothing.
+    /// most 5 seconds; a reload in progress is waited for as long), the
+    /// inhibitor's feed and maintenance, and flushes the state to disk.
+    /// Later calls do nothing.
     pub async fn shutdown(&self) {
         if self.stopped.swap(true, Ordering::AcqRel) {
             return;
         }
-        let _no_reload = self.reload_lock.lock().await;
+        // A reload in progress (a plugin slow to open holds one for its
+        // deadline, up to minutes) is waited for briefly, then left to
+        // find the service stopped.
+        let _no_reload = tokio::time::timeout(SHUTDOWN_GRACE, self.reload_lock.lock())
+            .await
+            .ok();
         if !self.gate.close(SHUTDOWN_GRACE).await {
             tracing::warn!("notifications still in progress at shutdown were cut");
         }

@@ -488,6 +488,36 @@ receivers:
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn shutdown_does_not_wait_for_a_reload_stuck_in_open() {
+    let setup = Setup::new();
+    setup.install(&plugins().hang, "hang");
+    setup.write_config("route: {receiver: none}\nreceivers: [{name: none}]\n");
+    let service = setup.start().await.expect("started");
+    // A reload whose plugin never returns from open holds for 15s.
+    setup.write_config(
+        r#"route:
+  receiver: stuck
+receivers:
+- name: stuck
+  hang_configs:
+  - {hang_in_open: true, timeout: 15s}
+"#,
+    );
+    let reload = tokio::spawn({
+        let service = std::sync::Arc::clone(&service);
+        async move { service.reload().await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    service.shutdown().await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "shutdown took {took:?}");
+    let reloaded = reload.await.expect("the reload task");
+    assert!(reloaded.is_err(), "a reload finishing after shutdown");
+    assert_eq!(service.backend().receivers(), ["none"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_restart_inside_group_wait_sends_exactly_once() {
     let setup = Setup::new();
     setup.install(&plugins().webhook, "webhook");
