@@ -300,6 +300,45 @@ mod tests {
     }
 
     #[test]
+    fn hostile_templates_fail_within_bounds() {
+        let recursive = r#"{{ define "loop" }}x{{ template "loop" . }}{{ end }}"#;
+        let cases = [
+            (
+                serde_json::json!({"text": "{{ template \"loop\" . }}"}),
+                "execute text template: ",
+            ),
+            (
+                serde_json::json!({"html": "{{ range .Alerts }}{{ range .Labels.SortedPairs }}{{ template \"loop\" . }}{{ end }}{{ end }}"}),
+                "execute html template: ",
+            ),
+        ];
+        for (extra, want) in cases {
+            let mut config = serde_json::json!({
+                "to": "a@b", "from": "c@d", "smarthost": "mail:25", "html": ""
+            });
+            for (k, v) in extra.as_object().unwrap() {
+                config[k] = v.clone();
+            }
+            let s = settings(serde_json::json!({
+                "config": config,
+                "templates": [{"name": "loop.tmpl", "text": recursive}]
+            }));
+            let n = notification();
+            let mut random = || 7;
+            let mut env = Env {
+                now: jiff::Timestamp::UNIX_EPOCH,
+                random: &mut random,
+                hostname: "h",
+            };
+            let started = std::time::Instant::now();
+            let e = build(&s, &n, &template_data(&n), &mut env).unwrap_err();
+            assert!(e.0.starts_with(want), "{e:?}");
+            assert!(e.0.len() < 4096, "{e:?}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        }
+    }
+
+    #[test]
     fn a_failing_template_names_the_header() {
         let s = settings(serde_json::json!({"config": {
             "to": "a@b", "from": "c@d", "smarthost": "mail:25",
