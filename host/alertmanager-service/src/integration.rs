@@ -465,10 +465,19 @@ pub(crate) struct Opened {
     pub send_resolved: bool,
 }
 
+/// Opens a regular file (following links): a FIFO or a device would hold
+/// a (re)load until something writes to it.
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    std::fs::File::open(path)
+}
+
 /// Reads a secret file (bounded), its surrounding white space trimmed as
 /// upstream does.
 pub(crate) fn read_secret(path: &str) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("unable to read {path}: {e}"))?;
+    let file = open_regular(Path::new(path)).map_err(|e| format!("unable to read {path}: {e}"))?;
     let bytes = wasmetheus_config::limited::read_at_most(file, MAX_SECRET_BYTES)
         .map_err(|e| format!("unable to read {path}: {e}"))?
         .ok_or_else(|| format!("{path} is larger than {MAX_SECRET_BYTES} bytes"))?;
@@ -706,7 +715,7 @@ pub(crate) fn read_templates(patterns: &[String]) -> Result<Vec<Value>, ServiceE
                     "more than {MAX_TEMPLATE_FILES} template files (at {shown})"
                 )));
             }
-            let file = std::fs::File::open(&path)
+            let file = open_regular(&path)
                 .map_err(|e| ServiceError::Templates(format!("reading template {shown}: {e}")))?;
             let left = MAX_TEMPLATE_BYTES.saturating_sub(total);
             let bytes = wasmetheus_config::limited::read_at_most(file, left)

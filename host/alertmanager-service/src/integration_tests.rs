@@ -292,3 +292,32 @@ fn kinds_in_upstream_order() {
         ["webhook", "email", "slack", "aaa", "zulip"]
     );
 }
+
+/// A secret or template "file" that is a FIFO is refused at once rather
+/// than read (which would hold the (re)load until a writer came).
+#[test]
+fn fifos_are_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo (Debian package coreutils)");
+    assert!(made.success());
+    let path = fifo.display().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let secret = read_secret(&path);
+        let templates = read_templates(&[path]).map_err(|e| e.to_string());
+        let _ = tx.send((secret, templates));
+    });
+    let Ok((secret, templates)) = rx.recv_timeout(Duration::from_secs(5)) else {
+        // Let the reader go before failing.
+        let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+        panic!("reading a FIFO waited for a writer");
+    };
+    let e = secret.unwrap_err();
+    assert!(e.contains("not a regular file"), "{e}");
+    let e = templates.unwrap_err();
+    assert!(e.contains("not a regular file"), "{e}");
+}
