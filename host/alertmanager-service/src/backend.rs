@@ -13,7 +13,7 @@ use wasmetheus_alertmanager::{
     Alert, AlertState, Fingerprint, SilenceError as StoreSilenceError, SilenceMatcher,
     label_set_before, sort_alerts,
 };
-use wasmetheus_alertmanager_config::MatchType;
+use wasmetheus_alertmanager_config::{MatchType, Route};
 use wasmetheus_api::types::alertmanager as api;
 use wasmetheus_api::{AlertmanagerBackend, SilenceError};
 
@@ -116,13 +116,14 @@ impl Service {
 
     /// The time intervals muting a group's route now (upstream records
     /// them at each flush; here they are worked out when asked).
-    fn muted_by(&self, running: &Running, group: &GroupSnapshot, now: Timestamp) -> Vec<String> {
-        let Some(route) = running
-            .route
-            .walk()
-            .into_iter()
-            .find(|r| r.id() == group.route_id)
-        else {
+    fn muted_by(
+        &self,
+        running: &Running,
+        routes: &HashMap<&str, &Route>,
+        group: &GroupSnapshot,
+        now: Timestamp,
+    ) -> Vec<String> {
+        let Some(route) = routes.get(group.route_id.as_str()) else {
             return Vec::new();
         };
         let holds = |name: &String| {
@@ -206,10 +207,17 @@ impl AlertmanagerBackend for Service {
                 std::cmp::Ordering::Greater
             }
         });
+        // The routes by id, looked up once per group.
+        let routes: HashMap<&str, &Route> = running
+            .route
+            .walk()
+            .into_iter()
+            .map(|r| (r.id(), r))
+            .collect();
         let mut out = Vec::with_capacity(groups.len());
         for mut g in groups {
             sort_alerts(&mut g.alerts);
-            let muted_by = self.muted_by(&running, &g, now);
+            let muted_by = self.muted_by(&running, &routes, &g, now);
             let alerts = g
                 .alerts
                 .iter()
