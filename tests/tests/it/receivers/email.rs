@@ -1,7 +1,8 @@
 //! The email receiver plugin in the real runtime against a real SMTP server
-//! (Debian's `python3-aiosmtpd`, with AUTH), the message parsed back by
-//! Python's `email` package; and the same alerts sent by Debian's
-//! Alertmanager 0.25 to the same server, compared field by field.
+//! (Debian's `python3-aiosmtpd`, with AUTH; plain, STARTTLS and implicit
+//! TLS), the message parsed back by Python's `email` package; and the same
+//! alerts, firing then resolved, sent by Debian's Alertmanager 0.25 to the
+//! same server, compared field by field.
 
 use super::{Receivers, open, spec};
 use std::collections::BTreeMap;
@@ -234,6 +235,7 @@ fn email_config(smarthost: &str) -> serde_json::Value {
         "auth_username": "am",
         "auth_password": "s3cret-pw",
         "require_tls": false,
+        "send_resolved": true,
         "text": "{{ template \"email.custom.text\" . }}",
         "headers": {"X-Team": "{{ .CommonLabels.team }} – ünïcödé"},
     })
@@ -248,28 +250,32 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 const STARTS_AT: &str = "2026-12-07T01:02:03.456Z";
 
-fn alerts_json() -> String {
-    serde_json::json!([
-        {
-            "labels": {"alertname": "Down", "instance": "a:9100", "team": "db"},
+/// The two alerts both Alertmanagers get: firing, or resolved at `ends_at`.
+fn alerts_json(ends_at: Option<&str>) -> String {
+    let alert = |instance: &str| {
+        let mut a = serde_json::json!({
+            "labels": {"alertname": "Down", "instance": instance, "team": "db"},
             "annotations": {"summary": "host <a> & \"b\" é"},
             "startsAt": STARTS_AT,
             "generatorURL": "http://prometheus:9090/graph?g0.expr=up",
-        },
-        {
-            "labels": {"alertname": "Down", "instance": "b:9100", "team": "db"},
-            "annotations": {"summary": "host <a> & \"b\" é"},
-            "startsAt": STARTS_AT,
-            "generatorURL": "http://prometheus:9090/graph?g0.expr=up",
-        },
-    ])
-    .to_string()
+        });
+        if let Some(t) = ends_at {
+            a["endsAt"] = t.into();
+        }
+        a
+    };
+    serde_json::json!([alert("a:9100"), alert("b:9100")]).to_string()
 }
 
 /// The notification Alertmanager renders for [`alerts_json`].
-fn notification() -> Notification {
+fn notification_at(ends_at: Option<&str>) -> Notification {
+    let status = if ends_at.is_some() {
+        "resolved"
+    } else {
+        "firing"
+    };
     let alert = |instance: &str| Alert {
-        status: "firing".into(),
+        status: status.into(),
         labels: map(&[
             ("alertname", "Down"),
             ("instance", instance),
@@ -277,14 +283,14 @@ fn notification() -> Notification {
         ]),
         annotations: map(&[("summary", "host <a> & \"b\" é")]),
         starts_at: STARTS_AT.into(),
-        ends_at: String::new(),
+        ends_at: ends_at.unwrap_or_default().into(),
         generator_url: "http://prometheus:9090/graph?g0.expr=up".into(),
         fingerprint: String::new(),
     };
     Notification {
         // Quoted as a regular expression, as the host passes it.
         receiver: r"team\.mail".into(),
-        status: "firing".into(),
+        status: status.into(),
         alerts: vec![alert("a:9100"), alert("b:9100")],
         group_labels: map(&[("alertname", "Down")]),
         common_labels: map(&[("alertname", "Down"), ("team", "db")]),
@@ -293,6 +299,11 @@ fn notification() -> Notification {
         group_key: "{}:{alertname=\"Down\"}".into(),
         truncated_alerts: 0,
     }
+}
+
+/// The firing notification.
+fn notification() -> Notification {
+    notification_at(None)
 }
 
 fn grants(smarthost: &str) -> Grants {
@@ -458,30 +469,34 @@ async fn email_matches_alertmanagers() {
         || async move { tokio::net::TcpStream::connect(address).await.ok().map(drop) },
     )
     .await;
-    let alerts = alerts_json();
-    eventually(
-        Duration::from_secs(20),
-        "Alertmanager to take alerts",
-        || {
-            let alerts = alerts.clone();
-            async move {
-                let posted = tokio::time::timeout(
-                    Duration::from_secs(2),
-                    http_with_body(
-                        address,
-                        "POST",
-                        "/api/v2/alerts",
-                        &[("Content-Type", "application/json")],
-                        &alerts,
-                    ),
-                )
-                .await;
-                matches!(posted, Ok((200, _))).then_some(())
-            }
-        },
-    )
-    .await;
-    let theirs = server.message(0).await;
+    let resolved_at = "2026-12-07T01:10:00Z";
+    let mut theirs_all = Vec::new();
+    for (step, ends_at) in [None, Some(resolved_at)].into_iter().enumerate() {
+        let alerts = alerts_json(ends_at);
+        eventually(
+            Duration::from_secs(20),
+            "Alertmanager to take alerts",
+            || {
+                let alerts = alerts.clone();
+                async move {
+                    let posted = tokio::time::timeout(
+                        Duration::from_secs(2),
+                        http_with_body(
+                            address,
+                            "POST",
+                            "/api/v2/alerts",
+                            &[("Content-Type", "application/json")],
+                            &alerts,
+                        ),
+                    )
+                    .await;
+                    matches!(posted, Ok((200, _))).then_some(())
+                }
+            },
+        )
+        .await;
+        theirs_all.push(server.message(step).await);
+    }
 
     let receivers = Receivers::new();
     let plugin = receivers
@@ -496,8 +511,23 @@ async fn email_matches_alertmanagers() {
         ),
     )
     .await;
-    sender.notify(notification()).await.unwrap();
-    let ours = server.message(1).await;
+    for (step, ends_at) in [None, Some(resolved_at)].into_iter().enumerate() {
+        sender.notify(notification_at(ends_at)).await.unwrap();
+        let ours = server.message(2 + step).await;
+        compare(&ours, &theirs_all[step]);
+    }
+    assert_eq!(
+        theirs_all
+            .iter()
+            .map(|m| m.header("Subject").unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["[FIRING:2] Down (db)", "[RESOLVED] Down (db)"]
+    );
+}
+
+/// Our message against Alertmanager's, field by field.
+fn compare(ours: &Received, theirs: &Received) {
+    let (ours, theirs) = (ours.clone(), theirs.clone());
 
     // The envelope and the login.
     assert_eq!(ours.login, theirs.login);
