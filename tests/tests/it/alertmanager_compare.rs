@@ -3,11 +3,14 @@
 //! Alertmanager 0.25 on the same alertmanager.yml and the same timed
 //! sequence of API calls: the notifications each POSTs to its webhook are
 //! compared — count, grouping (groupKey, groupLabels, the alerts and their
-//! status), order within a group, the v4 payload field by field (only
-//! `externalURL` normalised: alert times are the ones posted) and timing
+//! status), order within a group, the v4 payload field by field
+//! (`externalURL` normalised; alert times are the ones posted, or where
+//! each process sets its own, `endsAt` from resolve_timeout, within a
+//! second) and timing
 //! (within a second; group_wait 1s, group_interval 2s); at the end, the
-//! alerts each holds (`/api/v2/alerts`: state, silencedBy, inhibitedBy,
-//! receivers) are compared alert by alert. Debian's
+//! alerts each holds (`/api/v2/alerts` and `/api/v2/alerts/groups`:
+//! state, silencedBy, inhibitedBy, receivers, groups) are compared alert
+//! by alert. Debian's
 //! notifications are checked against each sequence's expectations too, so
 //! a sequence that stopped exercising anything fails. Where 0.25 and 0.34
 //! (which we follow) differ, a sequence names our expected notifications
