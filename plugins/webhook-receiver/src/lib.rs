@@ -29,6 +29,7 @@ pub fn classify(status: u16, url: &str, body: &[u8]) -> Result<(), SendError> {
     if status / 100 == 2 {
         return Ok(());
     }
+    // `url` is the origin only: a webhook URL's path may carry a token.
     let mut message = format!("unexpected status code {status} from {url}");
     let quoted = String::from_utf8_lossy(&body[..body.len().min(MAX_QUOTED_BODY)]);
     let quoted = quoted.trim();
@@ -42,26 +43,32 @@ pub fn classify(status: u16, url: &str, body: &[u8]) -> Result<(), SendError> {
     })
 }
 
-/// What a request that got no answer means.
-pub fn transport_error(e: HttpError) -> SendError {
+/// What a request that got no answer means; the URL shown as its origin
+/// only (as Alertmanager redacts webhook URLs: many carry a token in
+/// their path).
+pub fn transport_error(e: HttpError, target: &http::Target) -> SendError {
+    let origin = origin(target);
+    let full = http::shown(&format!("{origin}{}", target.path_with_query));
+    let path = target.path_with_query.split('?').next().unwrap_or("/");
+    let mut message = e.to_string().replace(&full, &origin);
+    if path.len() > 1 {
+        message = message.replace(path, "/<redacted>");
+    }
     match e {
         // No grant and no valid URL do not come with time.
-        HttpError::Denied(_) | HttpError::InvalidUrl(_) => SendError::permanent(e.to_string()),
-        _ => SendError::retryable(e.to_string()),
+        HttpError::Denied(_) | HttpError::InvalidUrl(_) => SendError::permanent(message),
+        _ => SendError::retryable(message),
     }
 }
 
-impl Webhook {
-    /// The URL as errors show it: without user information or query.
-    fn shown_url(&self) -> String {
-        let t = &self.settings.target;
-        let path = t.path_with_query.split('?').next().unwrap_or("/");
-        format!(
-            "{}://{}{path}",
-            if t.https { "https" } else { "http" },
-            t.authority
-        )
-    }
+/// The URL as errors show it: `scheme://host[:port]`, without user
+/// information, path or query.
+fn origin(t: &http::Target) -> String {
+    format!(
+        "{}://{}",
+        if t.https { "https" } else { "http" },
+        t.authority
+    )
 }
 
 impl Receiver for Webhook {
@@ -98,8 +105,8 @@ impl Receiver for Webhook {
             timeout: s.timeout,
             max_response_body: MAX_QUOTED_BODY,
         };
-        let response = http::send(&request).map_err(transport_error)?;
-        classify(response.status, &self.shown_url(), &response.body)
+        let response = http::send(&request).map_err(|e| transport_error(e, &s.target))?;
+        classify(response.status, &origin(&s.target), &response.body)
     }
 }
 
@@ -128,23 +135,38 @@ mod tests {
                 .map(|e| e.retryable);
             assert_eq!(got, want, "{status}");
         }
-        let e = classify(502, "http://h/x", b"  upstream down\n").unwrap_err();
+        let e = classify(502, "http://h", b"  upstream down\n").unwrap_err();
         assert_eq!(
             e.message,
-            "unexpected status code 502 from http://h/x: upstream down"
+            "unexpected status code 502 from http://h: upstream down"
         );
     }
 
     #[test]
-    fn transport_errors() {
-        assert!(transport_error(HttpError::Timeout("t".into())).retryable);
-        assert!(transport_error(HttpError::Transport("refused".into())).retryable);
-        assert!(!transport_error(HttpError::Denied("origin".into())).retryable);
-    }
-
-    #[test]
-    fn shown_url_has_no_credentials_or_query() {
-        let w = Webhook::open(r#"{"url":"https://u:p@h:8443/hook?token=abc"}"#).unwrap();
-        assert_eq!(w.shown_url(), "https://h:8443/hook");
+    fn transport_errors_hide_the_path_and_query() {
+        let w = Webhook::open(r#"{"url":"https://u:p@h:8443/api/webhooks/1/S3CRET?token=abc"}"#)
+            .unwrap();
+        let t = &w.settings.target;
+        assert_eq!(origin(t), "https://h:8443");
+        for (e, retryable) in [
+            (
+                HttpError::Timeout("https://h:8443/api/webhooks/1/S3CRET: t".into()),
+                true,
+            ),
+            (
+                HttpError::Transport("connecting to /api/webhooks/1/S3CRET: refused".into()),
+                true,
+            ),
+            (HttpError::Denied("/api/webhooks/1/S3CRET".into()), false),
+        ] {
+            let got = transport_error(e, t);
+            assert_eq!(got.retryable, retryable, "{got:?}");
+            assert!(!got.message.contains("S3CRET"), "{got:?}");
+        }
+        let got = transport_error(
+            HttpError::Timeout("https://h:8443/api/webhooks/1/S3CRET: t".into()),
+            t,
+        );
+        assert_eq!(got.message, "timed out: https://h:8443: t");
     }
 }
