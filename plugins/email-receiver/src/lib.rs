@@ -2,17 +2,23 @@
 //! `notify/email/email.go`) as a receiver plugin. Each notification is one
 //! SMTP session with the `smarthost` over a TCP connection (the host grants
 //! exactly that address as `tcp_connect`): the greeting, `EHLO` with
-//! `hello`, the `require_tls` check, `AUTH` with the first of the server's
+//! `hello`, `STARTTLS` when `require_tls`, `AUTH` with the first of the server's
 //! mechanisms (CRAM-MD5, PLAIN, LOGIN) the configuration has credentials
 //! for, `MAIL FROM` the one `from` address, `RCPT TO` every `to` address,
 //! `DATA` with the message of [`message`], `QUIT`.
 //!
 //! Failures after connecting are retryable, as upstream returns them;
-//! templates, addresses and missing TLS support are not. Credentials never
-//! appear in error texts.
+//! templates and addresses are not. Credentials never appear in error
+//! texts.
 //!
 //! TLS ([`tls`]): `STARTTLS` when `require_tls` (the default), implicit TLS
-//! on port 465 or with `force_implicit_tls`, as upstream.
+//! on port 465 or with `force_implicit_tls`, as upstream. Differences from
+//! upstream: headers are written sorted by name (Go's map order is
+//! random); the Message-Id's host is `localhost.localdomain` (the sandbox
+//! has no host name, Go's fallback); templates are all rendered before
+//! `DATA` (upstream ends an open `DATA` with an empty message when a
+//! header or body template fails); server roots are Mozilla's
+//! (`webpki-roots`), there being no system store in the sandbox.
 
 pub mod address;
 pub mod config;
