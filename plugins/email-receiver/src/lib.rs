@@ -16,8 +16,8 @@
 //! upstream: headers are written sorted by name (Go's map order is
 //! random); the Message-Id's host is `localhost.localdomain` (the sandbox
 //! has no host name, Go's fallback); templates are all rendered before
-//! `DATA` (upstream ends an open `DATA` with an empty message when a
-//! header or body template fails); server roots are Mozilla's
+//! `DATA` (when a header or body template fails, upstream ends the open
+//! `DATA`, delivering what it had written); server roots are Mozilla's
 //! (`webpki-roots`), there being no system store in the sandbox.
 
 pub mod address;
