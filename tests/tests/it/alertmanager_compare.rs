@@ -607,7 +607,7 @@ fn failed_notifications_retried_or_left_for_the_next_tick() {
                 fire(&[("alertname", "O5"), ("id", "o1")]),
             ]),
         )],
-        watch_ms: 5500,
+        watch_ms: 6000,
         expected: vec![
             (1.0, "/fail4 {alertname=F4} firing f1:firing"),
             (3.0, "/fail4 {alertname=F4} firing f1:firing"),
