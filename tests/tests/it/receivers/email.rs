@@ -402,6 +402,33 @@ async fn email_reaches_a_real_smtp_server() {
     );
     assert!(!e.message.contains("s3cret-pw"), "{e:?}");
 
+    // A smarthost by name: resolved in the sandbox, which needs the dns
+    // grant beside the address.
+    let by_name = format!("localhost:{}", server.port);
+    let mut config = plugin_config(&by_name, "custom.tmpl");
+    config["config"]["smarthost"] = by_name.clone().into();
+    let no_dns = open(&plugin, spec("team.mail", config.clone(), grants(&by_name))).await;
+    let e = no_dns.notify(notification()).await.unwrap_err();
+    assert!(
+        e.message
+            .ends_with("(resolving the smarthost's name needs the dns grant)"),
+        "{e:?}"
+    );
+    let with_dns = open(
+        &plugin,
+        spec(
+            "team.mail",
+            config,
+            Grants {
+                dns: true,
+                ..grants(&by_name)
+            },
+        ),
+    )
+    .await;
+    with_dns.notify(notification()).await.unwrap();
+    assert_eq!(server.message(1).await.login.as_deref(), Some("am"));
+
     // A wrong password: refused by the server, retryable, not shown.
     let mut config = plugin_config(&smarthost, "custom.tmpl");
     config["config"]["auth_password"] = "wrong-password".into();
@@ -422,7 +449,7 @@ async fn email_reaches_a_real_smtp_server() {
             "'require_tls' is true (default) but \"{smarthost}\" does not advertise the STARTTLS extension"
         )
     );
-    assert_eq!(server.messages().len(), 1);
+    assert_eq!(server.messages().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
