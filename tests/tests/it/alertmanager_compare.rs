@@ -376,7 +376,17 @@ fn late_alerts_flush_a_new_group_but_wait_in_a_flushed_one() {
         steps: vec![
             (
                 0,
-                Action::Post(vec![fire(&[("alertname", "A"), ("id", "a1")])]),
+                Action::Post(vec![
+                    fire(&[("alertname", "A"), ("id", "a1")]),
+                    fire(&[("alertname", "C"), ("id", "c1")]),
+                ]),
+            ),
+            // Joins C's group before its first flush: flushes it at once.
+            // (Upstream's newest dispatcher flushes at once only a group
+            // an old alert creates; 0.25 and we also one it joins.)
+            (
+                300,
+                Action::Post(vec![fire_old(&[("alertname", "C"), ("id", "c2")])]),
             ),
             (
                 1500,
@@ -391,6 +401,7 @@ fn late_alerts_flush_a_new_group_but_wait_in_a_flushed_one() {
         expected: vec![
             (1.0, "/hook {alertname=A} firing a1:firing"),
             (1.5, "/hook {alertname=B} firing b1:firing"),
+            (0.3, "/hook {alertname=C} firing c1:firing,c2:firing"),
             (3.0, "/hook {alertname=A} firing a1:firing,a2:firing"),
         ],
     });
