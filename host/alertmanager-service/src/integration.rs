@@ -477,10 +477,15 @@ fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
 /// Reads a secret file (bounded), its surrounding white space trimmed as
 /// upstream does.
 pub(crate) fn read_secret(path: &str) -> Result<String, String> {
+    read_bounded(path, MAX_SECRET_BYTES)
+}
+
+/// Reads a text file of at most `max` bytes, trimmed.
+fn read_bounded(path: &str, max: u64) -> Result<String, String> {
     let file = open_regular(Path::new(path)).map_err(|e| format!("unable to read {path}: {e}"))?;
-    let bytes = wasmetheus_config::limited::read_at_most(file, MAX_SECRET_BYTES)
+    let bytes = wasmetheus_config::limited::read_at_most(file, max)
         .map_err(|e| format!("unable to read {path}: {e}"))?
-        .ok_or_else(|| format!("{path} is larger than {MAX_SECRET_BYTES} bytes"))?;
+        .ok_or_else(|| format!("{path} is larger than {max} bytes"))?;
     let text = String::from_utf8(bytes).map_err(|_| format!("{path} is not UTF-8 text"))?;
     Ok(text.trim().to_owned())
 }
@@ -580,35 +585,45 @@ pub(crate) fn webhook_spec(w: &WebhookConfig) -> Result<Opened, String> {
     })
 }
 
-/// `*_file` keys that name certificates, not secrets: left alone.
-const NOT_SECRET_FILES: &[&str] = &["ca_file", "cert_file", "key_file"];
+/// `*_file` keys that name certificates (`tls_config`'s), not secrets.
+const CERTIFICATE_FILES: &[&str] = &["ca_file", "cert_file", "key_file"];
+
+/// The largest certificate file read for a plugin (a CA bundle).
+const MAX_CERTIFICATE_BYTES: u64 = 1 << 20;
 
 /// Replaces every `X_file` setting (at any depth) by `X` holding the
-/// file's contents.
-fn read_secret_files(value: &mut Value) -> Result<(), String> {
+/// file's contents. Certificate files are read too when `certificates`
+/// (a plugin that speaks TLS itself, such as email's, cannot read them in
+/// its sandbox); otherwise they are left to the host's client.
+fn read_secret_files(value: &mut Value, certificates: bool) -> Result<(), String> {
     match value {
         Value::Object(map) => {
-            let files: Vec<(String, String)> = map
+            let files: Vec<(String, String, bool)> = map
                 .iter()
                 .filter_map(|(k, v)| {
                     let base = k.strip_suffix("_file")?;
                     let path = v.as_str().filter(|p| !p.is_empty())?;
-                    (!NOT_SECRET_FILES.contains(&k.as_str()))
-                        .then(|| (base.to_owned(), path.to_owned()))
+                    let certificate = CERTIFICATE_FILES.contains(&k.as_str());
+                    (certificates || !certificate)
+                        .then(|| (base.to_owned(), path.to_owned(), certificate))
                 })
                 .collect();
-            for (base, path) in files {
-                let text = read_secret(&path)?;
+            for (base, path, certificate) in files {
+                let text = if certificate {
+                    read_bounded(&path, MAX_CERTIFICATE_BYTES)?
+                } else {
+                    read_secret(&path)?
+                };
                 map.remove(&format!("{base}_file"));
                 map.insert(base, Value::String(text));
             }
             for v in map.values_mut() {
-                read_secret_files(v)?;
+                read_secret_files(v, certificates)?;
             }
         }
         Value::Array(items) => {
             for v in items {
-                read_secret_files(v)?;
+                read_secret_files(v, certificates)?;
             }
         }
         _ => {}
@@ -655,6 +670,11 @@ fn url_grants(kind: &str, config: &Map<String, Value>) -> Result<Grants, String>
     }
     if let Some(host) = text("smarthost") {
         grants.tcp_connect.push(host.to_owned());
+        // A named smarthost is resolved by the plugin; the sandbox still
+        // connects only to the addresses the name resolves to.
+        let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        grants.dns = name.parse::<std::net::IpAddr>().is_err();
     }
     Ok(grants)
 }
@@ -673,7 +693,7 @@ pub(crate) fn plugin_spec(
     {
         map.insert("http_config".into(), plain_http_config(http));
     }
-    read_secret_files(&mut config)?;
+    read_secret_files(&mut config, kind == "email")?;
     let Value::Object(map) = &config else {
         return Err("the configuration is not a mapping".to_owned());
     };

@@ -109,6 +109,7 @@ fn secret_file(dir: &Path, name: &str, text: &str) -> String {
 #[test]
 fn plugin_configurations_grants_and_deadlines() {
     let dir = tempfile::tempdir().unwrap();
+    let ca_file = secret_file(dir.path(), "ca.pem", "-----BEGIN CERTIFICATE-----\n");
     let url_file = secret_file(
         dir.path(),
         "url",
@@ -147,12 +148,12 @@ fn plugin_configurations_grants_and_deadlines() {
         },
         Case {
             kind: "email",
-            raw: json!({"to": "a@b", "smarthost": "mail.example:587", "auth_password_file": pass_file,
-                        "tls_config": {"ca_file": "/etc/ca.pem"}}),
-            config: json!({"to": "a@b", "smarthost": "mail.example:587", "auth_password": "hunter2",
-                           "tls_config": {"ca_file": "/etc/ca.pem"}}),
+            raw: json!({"to": "a@b", "smarthost": "127.0.0.1:587", "auth_password_file": pass_file,
+                        "tls_config": {"ca_file": ca_file, "server_name": "mail"}}),
+            config: json!({"to": "a@b", "smarthost": "127.0.0.1:587", "auth_password": "hunter2",
+                           "tls_config": {"ca": "-----BEGIN CERTIFICATE-----", "server_name": "mail"}}),
             origins: &[],
-            tcp: &["mail.example:587"],
+            tcp: &["127.0.0.1:587"],
             timeout: DEFAULT_TIMEOUT,
             send_resolved: false,
         },
@@ -181,6 +182,36 @@ fn plugin_configurations_grants_and_deadlines() {
         assert_eq!(opened.timeout, c.timeout, "{}", c.kind);
         assert_eq!(opened.send_resolved, c.send_resolved, "{}", c.kind);
     }
+    // A named smarthost needs the plugin to resolve it: DNS is granted,
+    // connections stay limited to the smarthost.
+    for (smarthost, dns) in [
+        ("mail.example:587", true),
+        ("[::1]:25", false),
+        ("10.0.0.1:25", false),
+    ] {
+        let opened = plugin_spec(
+            "email",
+            &json!({"to": "a@b", "smarthost": smarthost}),
+            None,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(opened.grants.dns, dns, "{smarthost}");
+        assert_eq!(opened.grants.tcp_connect, [smarthost]);
+    }
+    // Only a plugin that speaks TLS itself gets certificate contents.
+    let opened = plugin_spec(
+        "pagerduty",
+        &json!({"http_config": {"tls_config": {"ca_file": ca_file}}}),
+        None,
+        &[],
+    )
+    .unwrap();
+    let sent: Value = serde_json::from_str(&opened.config_json).unwrap();
+    assert_eq!(
+        sent["config"]["http_config"]["tls_config"]["ca_file"],
+        json!(ca_file)
+    );
 }
 
 #[test]
