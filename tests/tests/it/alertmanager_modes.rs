@@ -560,6 +560,11 @@ fn standalone_alertmanager_end_to_end() {
         assert_eq!(status, 500, "{body}");
         assert!(body.starts_with("failed to reload config: "), "{body}");
         assert_eq!(receivers(address).await, ["hook"]);
+        let (_, metrics) = http(address, "GET", "/metrics", &[]).await;
+        assert!(
+            metrics.contains("\nalertmanager_config_last_reload_successful 0\n"),
+            "{metrics}"
+        );
         // SIGHUP reloads a good one.
         files.write("am.yml", &am_config(&capture.url, true));
         let Running::Standalone(am) = running else {
@@ -574,7 +579,12 @@ fn standalone_alertmanager_end_to_end() {
         assert_eq!((status, body.as_str()), (200, ""));
         let (status, metrics) = http(address, "GET", "/metrics", &[]).await;
         assert_eq!(status, 200);
-        assert!(metrics.contains("alertmanager_"), "{metrics}");
+        for series in [
+            "\nalertmanager_config_last_reload_successful 1\n",
+            "\nalertmanager_receivers 2\n",
+        ] {
+            assert!(metrics.contains(series), "{series:?} in {metrics}");
+        }
         assert!(
             metrics.contains("\nprocess_resident_memory_bytes "),
             "{metrics}"
@@ -624,7 +634,12 @@ async fn builtin_alertmanager_end_to_end() {
     assert_eq!(status, 200);
     let (status, metrics) = http(address, "GET", "/metrics", &[]).await;
     assert_eq!(status, 200);
-    assert!(metrics.contains("alertmanager_"), "{metrics}");
+    for series in [
+        "\nalertmanager_config_last_reload_successful 1\n",
+        "\nalertmanager_receivers 2\n",
+    ] {
+        assert!(metrics.contains(series), "{series:?} in {metrics}");
+    }
     let Running::Builtin(server, _) = running else {
         unreachable!()
     };
