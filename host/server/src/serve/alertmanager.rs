@@ -334,7 +334,10 @@ impl RunningAlertmanager {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let sighup = tokio::spawn(reload_on_sighup(Arc::clone(&self.service)));
+        // Registered before serving: a SIGHUP from then on reloads rather
+        // than ending the process (its default action).
+        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let sighup = tokio::spawn(reload_on_sighup(Arc::clone(&self.service), hup));
         let router = super::app_router(
             routes(Arc::clone(&self.service)),
             &self.route_prefix,
@@ -410,8 +413,9 @@ fn exposition(_headers: &HeaderMap, families: &[wasmetheus_model::MetricFamily])
         .into_response()
 }
 
-async fn reload_on_sighup(service: Arc<Service>) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+async fn reload_on_sighup(service: Arc<Service>, hup: Option<tokio::signal::unix::Signal>) {
+    let Some(mut hup) = hup else {
+        tracing::warn!("SIGHUP cannot be handled: reload through POST /-/reload");
         return;
     };
     while hup.recv().await.is_some() {
