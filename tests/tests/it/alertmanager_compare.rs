@@ -10,7 +10,8 @@
 //! (within a second; group_wait 1s, group_interval 2s); at the end, the
 //! alerts each holds (`/api/v2/alerts` and `/api/v2/alerts/groups`:
 //! state, silencedBy, inhibitedBy, receivers, groups) are compared alert
-//! by alert. Debian's
+//! by alert, and the silences (`/api/v2/silences`) silence by silence.
+//! Debian's
 //! notifications are checked against each sequence's expectations too, so
 //! a sequence that stopped exercising anything fails. Where 0.25 and 0.34
 //! (which we follow) differ, a sequence names our expected notifications

@@ -432,6 +432,29 @@ impl Instance {
         alerts
     }
 
+    /// GET /api/v2/silences, each silence's ID replaced by the
+    /// scenario's key and `updatedAt` dropped, sorted by key.
+    async fn silences(&self) -> Vec<serde_json::Value> {
+        let (status, body) = http(self.address, "GET", "/api/v2/silences", &[]).await;
+        assert_eq!(status, 200, "{:?} GET silences: {body}", self.flavor);
+        let value: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{:?} GET silences ({e}): {body}", self.flavor));
+        let mut silences = value.as_array().cloned().unwrap_or_default();
+        for silence in &mut silences {
+            let key = self
+                .silences
+                .iter()
+                .find(|(_, id)| Some(id.as_str()) == silence["id"].as_str())
+                .map_or("?", |(key, _)| key);
+            silence["id"] = key.into();
+            if let Some(s) = silence.as_object_mut() {
+                s.remove("updatedAt");
+            }
+        }
+        silences.sort_by_key(|s| s["id"].to_string());
+        silences
+    }
+
     async fn act(&mut self, action: &Action, body: &str) {
         match action {
             Action::Post(_) => {
@@ -785,6 +808,7 @@ pub(super) async fn run(scenario: Scenario) {
     }
     tokio::time::sleep_until((t0 + Duration::from_millis(scenario.watch_ms)).into()).await;
     let (their_alerts, our_alerts) = tokio::join!(debian.alerts(), ours.alerts());
+    let (their_silences, our_silences) = tokio::join!(debian.silences(), ours.silences());
     let (their_groups, our_groups) = tokio::join!(
         debian.alerts_at("/api/v2/alerts/groups"),
         ours.alerts_at("/api/v2/alerts/groups")
@@ -854,5 +878,18 @@ pub(super) async fn run(scenario: Scenario) {
         "/api/v2/alerts/groups",
         our_groups,
         &their_groups,
+    );
+    // Silences: the times each sets itself (a start in the past becomes
+    // now, an expiry's end is now) within the tolerance.
+    let mut ours_wrapped = serde_json::json!({ "alerts": our_silences });
+    align_times(
+        &mut ours_wrapped,
+        &serde_json::json!({ "alerts": their_silences }),
+    );
+    assert_eq!(
+        ours_wrapped["alerts"],
+        serde_json::Value::from(their_silences),
+        "{}: /api/v2/silences, ours then Debian's",
+        scenario.name
     );
 }
