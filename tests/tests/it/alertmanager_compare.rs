@@ -707,3 +707,25 @@ fn a_reload_resends_nothing_and_routes_anew() {
         ours_expected: None,
     });
 }
+
+#[test]
+fn alerts_refreshed_as_prometheus_sends_them() {
+    // Prometheus sends a firing alert again at each evaluation with an end
+    // a few intervals ahead; the copies merge into one alert whose end
+    // moves on. Once they stop (after 3s) the alert ends at 6s and the
+    // tick at 7s reports it resolved.
+    let a = [("alertname", "P"), ("id", "p1")];
+    compare(|| Scenario {
+        name: "alerts_refreshed_as_prometheus_sends_them",
+        config: format!("{}{HOOK}", route("1h")),
+        steps: (0..4)
+            .map(|i| (i * 1000, Action::Post(vec![fire_until(&a, 3000)])))
+            .collect(),
+        ours_expected: None,
+        watch_ms: 8000,
+        expected: vec![
+            (1.0, "/hook {alertname=P} firing p1:firing"),
+            (7.0, "/hook {alertname=P} resolved p1:resolved"),
+        ],
+    });
+}
