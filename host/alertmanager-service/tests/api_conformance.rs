@@ -144,6 +144,9 @@ async fn answers_match_alertmanager_0_25() {
          "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z"},
         {"labels": {"alertname": "Disk", "cluster": "eu", "severity": "critical"},
          "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z"},
+        // In the groups of two receivers (db, continuing, then pager).
+        {"labels": {"alertname": "Both", "service": "db", "cluster": "asia", "severity": "critical"},
+         "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z"},
         {"labels": {"alertname": "Quiet", "job": "node"},
          "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z"},
         {"labels": {"alertname": "Gone", "job": "node"},
@@ -173,6 +176,7 @@ async fn answers_match_alertmanager_0_25() {
         "/api/v2/alerts?receiver=db",
         "/api/v2/alerts/groups",
         "/api/v2/alerts/groups?receiver=pager",
+        "/api/v2/alerts/groups?receiver=db",
         "/api/v2/silences",
         "/api/v2/receivers",
     ] {

@@ -119,6 +119,9 @@ pub(super) async fn groups(State(backend): State<Am>, RawQuery(query): RawQuery)
         // Upstream's `AlertToOpenAPIAlert`: a muted group's alerts are
         // suppressed, by its time intervals.
         for alert in &mut group.alerts {
+            // Upstream gathers an alert's receivers from the groups the
+            // receiver filter kept.
+            alert.receivers.retain(|r| filters.receiver_matches(r));
             alert.status.muted_by.clone_from(&group.muted_by);
             if !group.muted_by.is_empty() {
                 alert.status.state = AlertState::Suppressed;

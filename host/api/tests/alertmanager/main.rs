@@ -213,6 +213,7 @@ async fn alert_groups() {
                 "/api/v2/alerts/groups?receiver=team&inhibited=false",
                 "",
             ),
+            ("GET", "/api/v2/alerts/groups?receiver=pager", ""),
             ("GET", "/api/v2/alerts/groups?filter=bad", ""),
         ],
     )
@@ -229,6 +230,10 @@ async fn alert_groups() {
         GET /api/v2/alerts/groups?receiver=team&inhibited=false
         => 200 application/json
         [{"alerts":[{"annotations":{"summary":"<b>&</b>"},"endsAt":"2026-01-01T00:05:00.000Z","fingerprint":"a000000000000001","receivers":[{"name":"team"}],"startsAt":"2025-12-31T23:00:00.123Z","status":{"inhibitedBy":[],"mutedBy":["weekends"],"silencedBy":["11111111-1111-4111-8111-111111111111"],"state":"suppressed"},"updatedAt":"2025-12-31T23:59:00.000Z","generatorURL":"http://prometheus/graph?g0.expr=up","labels":{"alertname":"Up","job":"node"}}],"labels":{"alertname":"Up"},"receiver":{"name":"team"}}]
+        (newline)
+        GET /api/v2/alerts/groups?receiver=pager
+        => 200 application/json
+        [{"alerts":[{"annotations":{"summary":"<b>&</b>"},"endsAt":"2026-01-01T00:05:00.000Z","fingerprint":"f000000000000002","receivers":[{"name":"pager"}],"startsAt":"2025-12-31T23:00:00.123Z","status":{"inhibitedBy":[],"mutedBy":[],"silencedBy":[],"state":"active"},"updatedAt":"2025-12-31T23:59:00.000Z","labels":{"alertname":"Disk","severity":"page"}}],"labels":{"alertname":"Disk"},"receiver":{"name":"pager"}}]
         (newline)
         GET /api/v2/alerts/groups?filter=bad
         => 400 application/json
