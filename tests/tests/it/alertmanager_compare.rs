@@ -26,7 +26,7 @@
 
 mod harness;
 
-use harness::{Action, Scenario, compare, fire, fire_old, fire_until, resolve};
+use harness::{Action, Scenario, compare, fire, fire_old, fire_saying, fire_until, resolve};
 
 /// The route every sequence starts from: group by alertname, group_wait
 /// 1s, group_interval 2s, repeat_interval `repeat`, receiver `hook`.
@@ -726,6 +726,36 @@ fn alerts_refreshed_as_prometheus_sends_them() {
         expected: vec![
             (1.0, "/hook {alertname=P} firing p1:firing"),
             (7.0, "/hook {alertname=P} resolved p1:resolved"),
+        ],
+    });
+}
+
+#[test]
+fn an_updated_annotation_shows_in_the_next_notification() {
+    // a1's summary changes at 1.5s, when a2 joins: the notification at 3s
+    // carries the new text, and the annotations common to both alerts
+    // no longer include the summary.
+    compare(|| Scenario {
+        name: "an_updated_annotation_shows_in_the_next_notification",
+        config: format!("{}{HOOK}", route("1h")),
+        steps: vec![
+            (
+                0,
+                Action::Post(vec![fire(&[("alertname", "A"), ("id", "a1")])]),
+            ),
+            (
+                1500,
+                Action::Post(vec![
+                    fire_saying(&[("alertname", "A"), ("id", "a1")], "now <worse>"),
+                    fire(&[("alertname", "A"), ("id", "a2")]),
+                ]),
+            ),
+        ],
+        ours_expected: None,
+        watch_ms: 4000,
+        expected: vec![
+            (1.0, "/hook {alertname=A} firing a1:firing"),
+            (3.0, "/hook {alertname=A} firing a1:firing,a2:firing"),
         ],
     });
 }

@@ -32,6 +32,8 @@ pub(super) struct AlertSpec {
     old: bool,
     /// Posted with an end this many milliseconds after the POST.
     ends_in_ms: Option<i64>,
+    /// The `summary` annotation instead of the usual one.
+    summary: Option<&'static str>,
 }
 
 pub(super) fn fire(labels: &[(&'static str, &'static str)]) -> AlertSpec {
@@ -40,6 +42,18 @@ pub(super) fn fire(labels: &[(&'static str, &'static str)]) -> AlertSpec {
         resolved: false,
         old: false,
         ends_in_ms: None,
+        summary: None,
+    }
+}
+
+/// A firing alert whose `summary` annotation is `summary`.
+pub(super) fn fire_saying(
+    labels: &[(&'static str, &'static str)],
+    summary: &'static str,
+) -> AlertSpec {
+    AlertSpec {
+        summary: Some(summary),
+        ..fire(labels)
     }
 }
 
@@ -542,14 +556,18 @@ fn body_of(
                     let starts = *first_seen.entry(key).or_insert(first);
                     let mut alert = serde_json::json!({
                         "labels": labels,
-                        "annotations": {"summary": "it is <down> & \"out\"", "runbook": "http://r/?a=1&b=2"},
+                        "annotations": {
+                            "summary": a.summary.unwrap_or("it is <down> & \"out\""),
+                            "runbook": "http://r/?a=1&b=2",
+                        },
                         "startsAt": rfc3339(starts),
                         "generatorURL": "http://prometheus.example:9090/graph?g0.expr=up%3D%3D0",
                     });
                     if a.resolved {
                         alert["endsAt"] = rfc3339(now).into();
                     } else if let Some(ms) = a.ends_in_ms {
-                        alert["endsAt"] = rfc3339(now + jiff::SignedDuration::from_millis(ms)).into();
+                        alert["endsAt"] =
+                            rfc3339(now + jiff::SignedDuration::from_millis(ms)).into();
                     }
                     alert
                 })
