@@ -197,6 +197,10 @@ impl AlertmanagerBackend for Service {
                     .push(g.receiver.clone());
             }
         }
+        // Upstream sorts each alert's list (`sort.Strings`).
+        for list in receivers.values_mut() {
+            list.sort_unstable();
+        }
         // `AlertGroups.Less`: by label set, then receiver.
         groups.sort_by(|a, b| {
             if a.labels == b.labels {
