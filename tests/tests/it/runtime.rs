@@ -208,7 +208,14 @@ fn alone(name: &str) -> bool {
     if std::env::var_os(VAR).is_some() {
         return true;
     }
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+    // This very binary even when a build replaced its file meanwhile.
+    let this = std::path::Path::new("/proc/self/exe");
+    let exe = if this.exists() {
+        this.to_path_buf()
+    } else {
+        std::env::current_exe().unwrap()
+    };
+    let mut child = std::process::Command::new(exe)
         .args([name, "--exact", "--test-threads=1", "--nocapture"])
         .env(VAR, "1")
         .spawn()
