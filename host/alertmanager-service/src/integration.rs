@@ -108,12 +108,20 @@ impl Gate {
     }
 }
 
+/// Notifications of one integration handed to its sender at once: the
+/// sender runs one call at a time and refuses more than 16 waiting, so
+/// groups flushing together wait here for a turn (within their flush's
+/// deadline) rather than fail and retry.
+const SENDER_TURNS: usize = 8;
+
 /// One configured integration delivering through a receiver plugin.
 pub(crate) struct PluginIntegration {
     kind: String,
     index: u32,
     send_resolved: bool,
     sender: Arc<Sender>,
+    /// Turns at the sender (see [`SENDER_TURNS`]).
+    turns: tokio::sync::Semaphore,
     external_url: Arc<str>,
     gate: Arc<Gate>,
 }
@@ -133,6 +141,15 @@ impl Integration for PluginIntegration {
 
     fn notify<'a>(&'a self, req: &'a NotifyRequest<'a>) -> NotifyFuture<'a> {
         Box::pin(async move {
+            // The semaphore is never closed.
+            let Ok(_turn) = self.turns.acquire().await else {
+                return Err(NotifyError {
+                    retryable: true,
+                    message: "the integration was stopped".to_owned(),
+                });
+            };
+            // In flight once it has its turn: shutdown waits for calls at
+            // the sender, not for those queued behind them.
             let Some(_in_flight) = self.gate.enter() else {
                 return Err(NotifyError {
                     retryable: false,
@@ -442,6 +459,7 @@ pub(crate) async fn build(
                 index: p.index,
                 send_resolved: p.send_resolved,
                 sender: opened,
+                turns: tokio::sync::Semaphore::new(SENDER_TURNS),
                 external_url: Arc::clone(&ctx.external_url),
                 gate: Arc::clone(&ctx.gate),
             }));

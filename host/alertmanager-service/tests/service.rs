@@ -820,3 +820,45 @@ async fn a_reload_takes_over_unchanged_senders() {
     assert!(e.to_string().contains("instance slot"), "{e}");
     service.shutdown().await;
 }
+
+/// Many groups flushing at once to one receiver wait their turn for its
+/// plugin (one call at a time) rather than failing: each group is
+/// notified once, and no request failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn many_groups_flushing_at_once_wait_for_the_receiver() {
+    let setup = Setup::new();
+    setup.install(&plugins().webhook, "webhook");
+    let mut capture = Capture::start().await;
+    setup.write_config(&webhook_config(&capture.url("/hook"), ""));
+    let service = setup.start().await.unwrap();
+    let api = Api::serve(&service).await;
+    const GROUPS: usize = 60;
+    let alerts: Vec<serde_json::Value> = (0..GROUPS)
+        .map(|i| json!({"labels": {"alertname": format!("G{i}"), "instance": "x"}}))
+        .collect();
+    api.post_alerts(serde_json::Value::Array(alerts)).await;
+    let mut names = std::collections::BTreeSet::new();
+    while names.len() < GROUPS {
+        let Some(got) = capture.next(WAIT).await else {
+            break;
+        };
+        for name in alert_names(&got.body) {
+            assert!(names.insert(name.clone()), "{name} notified twice");
+        }
+    }
+    assert_eq!(names.len(), GROUPS, "groups notified: {names:?}");
+    let webhook = Some(("integration", "webhook"));
+    assert_eq!(
+        metric(
+            &service,
+            "alertmanager_notification_requests_failed_total",
+            webhook
+        ),
+        0.0
+    );
+    assert_eq!(
+        metric(&service, "alertmanager_notifications_total", webhook),
+        GROUPS as f64
+    );
+    service.shutdown().await;
+}
