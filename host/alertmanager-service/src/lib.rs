@@ -11,7 +11,9 @@
 //!
 //! Beyond or unlike Alertmanager: receivers are plugins opened from
 //! `<plugins dir>/<kind>-receiver.wasm`, reaching only what their
-//! configuration names (plus [`ServiceOptions::plugin_grants`]); alerts
+//! configuration names (plus [`ServiceOptions::plugin_grants`]), one
+//! call at a time per integration (groups flushing together take turns
+//! within their flush's deadline, where upstream sends concurrently); alerts
 //! survive a restart; there is no clustering (`cluster.status`
 //! `disabled`); a group's `mutedBy` is worked out when asked rather than
 //! recorded at its last flush; alerts the API refuses as invalid are not
