@@ -16,9 +16,7 @@
 //! within their flush's deadline, where upstream sends concurrently); alerts
 //! survive a restart; there is no clustering (`cluster.status`
 //! `disabled`); a group's `mutedBy` is worked out when asked rather than
-//! recorded at its last flush; alerts the API refuses as invalid are not
-//! seen here, so `alertmanager_alerts_invalid_total` counts only those of
-//! [`Service::put_alerts`].
+//! recorded at its last flush.
 //!
 //! Files: `service.rs` (start, reload, shutdown), `error.rs`,
 //! `backend.rs` (the API backend), `integration.rs` (integrations over
