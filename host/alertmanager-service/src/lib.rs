@@ -13,7 +13,9 @@
 //! `<plugins dir>/<kind>-receiver.wasm`, reaching only what their
 //! configuration names (plus [`ServiceOptions::plugin_grants`]), one
 //! call at a time per integration (groups flushing together take turns
-//! within their flush's deadline, where upstream sends concurrently); alerts
+//! within their flush's deadline, where upstream sends concurrently);
+//! `*_file` secrets (`url_file`, `api_url_file`, …) are read at each
+//! (re)load, where upstream reads some at each notification; alerts
 //! survive a restart; there is no clustering (`cluster.status`
 //! `disabled`); a group's `mutedBy` is worked out when asked rather than
 //! recorded at its last flush.
