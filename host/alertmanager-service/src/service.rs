@@ -147,6 +147,9 @@ pub struct Service {
     pub(crate) received: Received,
     maintenance: Mutex<Option<JoinHandle<()>>>,
     stopped: AtomicBool,
+    /// [`ServiceOptions::plugin_grants`], replaced by
+    /// [`Service::set_plugin_grants`].
+    plugin_grants: RwLock<BTreeMap<String, Grants>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -222,6 +225,7 @@ impl Service {
         let running = build_running(
             config,
             &options,
+            &options.plugin_grants,
             &receivers,
             &gate,
             &state,
@@ -232,6 +236,7 @@ impl Service {
         )
         .await?;
         let service = Arc::new(Service {
+            plugin_grants: RwLock::new(options.plugin_grants.clone()),
             options,
             state,
             marker,
@@ -285,9 +290,11 @@ impl Service {
         }
         let built = match load_config(self.options.config_file.clone()).await {
             Ok(config) => {
+                let explicit_grants = self.plugin_grants.read().clone();
                 build_running(
                     config,
                     &self.options,
+                    &explicit_grants,
                     &self.receivers,
                     &self.gate,
                     &self.state,
@@ -333,6 +340,13 @@ impl Service {
                 Err(e)
             }
         }
+    }
+
+    /// Replaces [`ServiceOptions::plugin_grants`] (the server's
+    /// `plugins.grants`, which its configuration reload may change); the
+    /// next [`Service::reload`] opens the senders with them.
+    pub fn set_plugin_grants(&self, grants: BTreeMap<String, Grants>) {
+        *self.plugin_grants.write() = grants;
     }
 
     /// In-process alerts (the rule engine's): the same defaults were
@@ -438,6 +452,7 @@ impl Running {
 async fn build_running(
     config: Config,
     options: &ServiceOptions,
+    explicit_grants: &BTreeMap<String, Grants>,
     receivers: &ReceiverRuntime,
     gate: &Arc<Gate>,
     state: &Arc<State>,
@@ -451,7 +466,7 @@ async fn build_running(
         runtime: receivers,
         external_url: options.external_url.as_str().into(),
         gate: Arc::clone(gate),
-        explicit_grants: &options.plugin_grants,
+        explicit_grants,
         previous,
     };
     let (built, senders) = integration::build(&config, &ctx).await?;

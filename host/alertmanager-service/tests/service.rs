@@ -585,6 +585,45 @@ async fn a_receiver_reaches_what_its_config_names_plus_explicit_grants() {
     }
 }
 
+/// Explicit grants changed while running (the server's `plugins.grants`
+/// reloaded) reach the receivers at the next reload.
+#[tokio::test(flavor = "multi_thread")]
+async fn explicit_grants_set_while_running_apply_at_reload() {
+    let mut named = Capture::start().await;
+    let mut other = Capture::start().await;
+    let setup = Setup::new();
+    setup.install(&plugins().escape, "webhook");
+    // A new group each time: `extra` only changes what the file holds.
+    setup.write_config(&webhook_config(&named.url("/hook"), ""));
+    let mut options = setup.options();
+    options.external_url = other.url("/am");
+    let service = wasmetheus_alertmanager_service::Service::start(options)
+        .await
+        .unwrap();
+    let api = Api::serve(&service).await;
+    api.post_alerts(json!([{"labels": {"alertname": "Before"}}]))
+        .await;
+    assert!(named.next(WAIT).await.is_some(), "the configured URL");
+    assert!(other.next(Duration::from_secs(3)).await.is_none());
+    service.set_plugin_grants(
+        [(
+            "webhook-receiver".to_owned(),
+            wasmetheus_config::Grants {
+                http_origins: vec![format!("http://{}", other.addr)],
+                ..Default::default()
+            },
+        )]
+        .into(),
+    );
+    service.reload().await.unwrap();
+    named.drain(Duration::from_millis(200)).await;
+    api.post_alerts(json!([{"labels": {"alertname": "After"}}]))
+        .await;
+    let reached = other.next(WAIT).await.expect("the granted origin");
+    assert_eq!(reached.path, "/am");
+    service.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reload_reads_the_receiver_plugins_again() {
     let setup = Setup::new();

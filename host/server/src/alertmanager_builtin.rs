@@ -166,7 +166,7 @@ impl Builtin {
     /// Takes the external labels and alert relabeling of `config`, and,
     /// but for the first configuration (the start's, which the service
     /// has just loaded), reloads the Alertmanager's own configuration
-    /// file. Runs on a blocking thread of the server's runtime.
+    /// file with `config`'s `plugins.grants`. Runs on a blocking thread of the server's runtime.
     pub fn apply(&self, config: &Config) -> Result<(), String> {
         *self.relabeling.lock() = Relabeling {
             external_labels: config
@@ -180,6 +180,9 @@ impl Builtin {
         if !self.applied_once.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
+        // `plugins.grants` as this configuration has them.
+        self.service
+            .set_plugin_grants(config.plugins.grants.clone());
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|e| format!("{BUILTIN_RELOAD_ERROR}: {e}"))?;
         handle
