@@ -520,13 +520,17 @@ async fn maintenance(service: std::sync::Weak<Service>, every: Duration, alerts_
         tokio::select! {
             _ = tick.tick() => {
                 let Some(s) = service.upgrade() else { return };
-                if let Err(err) = s.state.silences.gc().and_then(|_| s.state.nflog.gc()) {
-                    tracing::warn!(%err, "collecting silences and the notification log failed");
-                }
+                // The state's collections write to disk: off the executor.
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Err(err) = s.state.silences.gc().and_then(|_| s.state.nflog.gc()) {
+                        tracing::warn!(%err, "collecting silences and the notification log failed");
+                    }
+                })
+                .await;
             }
             _ = alerts_tick.tick() => {
                 let Some(s) = service.upgrade() else { return };
-                match s.state.alerts.gc() {
+                let _ = tokio::task::spawn_blocking(move || match s.state.alerts.gc() {
                     Ok(removed) => {
                         for a in &removed {
                             s.marker.delete(a.fingerprint());
@@ -534,7 +538,8 @@ async fn maintenance(service: std::sync::Weak<Service>, every: Duration, alerts_
                         s.running().inhibitor.gc(Timestamp::now());
                     }
                     Err(err) => tracing::warn!(%err, "collecting resolved alerts failed"),
-                }
+                })
+                .await;
             }
         }
     }
