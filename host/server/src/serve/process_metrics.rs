@@ -92,7 +92,8 @@ fn boot_time(text: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The soft limit of `Max open files` (`unlimited`: infinity).
+/// The soft limit of `Max open files` (`unlimited`: the largest `uint64`,
+/// as procfs reads it for client_golang).
 fn max_open_files(text: &str) -> Option<f64> {
     let line = text.lines().find(|l| l.starts_with("Max open files"))?;
     let soft = line
@@ -100,7 +101,7 @@ fn max_open_files(text: &str) -> Option<f64> {
         .split_whitespace()
         .next()?;
     if soft == "unlimited" {
-        return Some(f64::INFINITY);
+        return Some(u64::MAX as f64);
     }
     soft.parse().ok()
 }
@@ -139,7 +140,7 @@ mod tests {
             max_open_files(
                 "Max open files            unlimited            unlimited            files\n"
             ),
-            Some(f64::INFINITY)
+            Some(18_446_744_073_709_551_615_u64 as f64)
         );
         assert_eq!(
             resident_bytes("Name:\tx\nVmRSS:\t   2048 kB\n"),
