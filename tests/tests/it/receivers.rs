@@ -253,3 +253,82 @@ pub(crate) fn assert_failed(
     assert!(e.message.contains(text), "{:?} lacks {text:?}", e.message);
     e
 }
+
+/// Debian's Alertmanager (`prometheus-alertmanager`) on a loopback port,
+/// killed when dropped: the reference the receiver plugins' messages are
+/// compared with.
+pub(crate) struct DebianAlertmanager {
+    _process: wasmetheus_tests::KillOnDrop,
+    pub address: std::net::SocketAddr,
+}
+
+impl DebianAlertmanager {
+    const BINARY: &str = "/usr/bin/prometheus-alertmanager";
+
+    /// Starts it on `config_file` with its state under `storage` and, when
+    /// given, `--web.external-url`; returns once it listens.
+    pub async fn start(
+        config_file: &std::path::Path,
+        storage: &std::path::Path,
+        external_url: Option<&str>,
+    ) -> DebianAlertmanager {
+        assert!(
+            std::path::Path::new(Self::BINARY).exists(),
+            "{} is needed (apt-get install prometheus-alertmanager)",
+            Self::BINARY
+        );
+        let port = wasmetheus_tests::free_port();
+        let mut command = std::process::Command::new(Self::BINARY);
+        command
+            .arg(format!("--config.file={}", config_file.display()))
+            .arg(format!("--storage.path={}", storage.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .arg("--log.level=warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(url) = external_url {
+            command.arg(format!("--web.external-url={url}"));
+        }
+        let process = wasmetheus_tests::KillOnDrop(command.spawn().unwrap());
+        let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        wasmetheus_tests::eventually(
+            Duration::from_secs(20),
+            "Alertmanager to listen",
+            || async move { tokio::net::TcpStream::connect(address).await.ok().map(drop) },
+        )
+        .await;
+        DebianAlertmanager {
+            _process: process,
+            address,
+        }
+    }
+
+    /// POSTs `alerts` (a JSON array) to `/api/v2/alerts` until it takes
+    /// them.
+    pub async fn post_alerts(&self, alerts: &str) {
+        let address = self.address;
+        wasmetheus_tests::eventually(
+            Duration::from_secs(20),
+            "Alertmanager to take alerts",
+            || {
+                let alerts = alerts.to_owned();
+                async move {
+                    let posted = tokio::time::timeout(
+                        Duration::from_secs(2),
+                        wasmetheus_tests::http_with_body(
+                            address,
+                            "POST",
+                            "/api/v2/alerts",
+                            &[("Content-Type", "application/json")],
+                            &alerts,
+                        ),
+                    )
+                    .await;
+                    matches!(posted, Ok((200, _))).then_some(())
+                }
+            },
+        )
+        .await;
+    }
+}

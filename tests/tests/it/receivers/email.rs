@@ -4,15 +4,14 @@
 //! alerts, firing then resolved, sent by Debian's Alertmanager 0.25 to the
 //! same server, compared field by field.
 
-use super::{Receivers, open, spec};
+use super::{DebianAlertmanager, Receivers, open, spec};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wasmetheus_config::Grants;
 use wasmetheus_plugin_runtime::{Alert, Notification};
-use wasmetheus_tests::{KillOnDrop, eventually, free_port, guests, http_with_body};
+use wasmetheus_tests::{KillOnDrop, eventually, free_port, guests};
 
-const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
 /// Debian's Python, which `python3-aiosmtpd` installs for.
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -454,9 +453,6 @@ async fn email_reaches_a_real_smtp_server() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn email_matches_alertmanagers() {
-    if !Path::new(ALERTMANAGER).exists() {
-        panic!("{ALERTMANAGER} is needed (apt-get install prometheus-alertmanager)");
-    }
     let server = SmtpServer::start().await;
     let smarthost = server.smarthost();
     let dir = tempfile::tempdir().unwrap();
@@ -472,56 +468,17 @@ async fn email_matches_alertmanagers() {
     });
     let config_file = dir.path().join("alertmanager.yml");
     std::fs::write(&config_file, config.to_string()).unwrap();
-    let port = free_port();
-    let _alertmanager = KillOnDrop(
-        std::process::Command::new(ALERTMANAGER)
-            .arg(format!("--config.file={}", config_file.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.external-url=http://am.example:9093")
-            .arg("--cluster.listen-address=")
-            .arg("--log.level=warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    eventually(
-        Duration::from_secs(20),
-        "Alertmanager to listen",
-        || async move { tokio::net::TcpStream::connect(address).await.ok().map(drop) },
+    let alertmanager = DebianAlertmanager::start(
+        &config_file,
+        &dir.path().join("data"),
+        Some("http://am.example:9093"),
     )
     .await;
     let resolved_at = "2026-12-07T01:10:00Z";
     let mut theirs_all = Vec::new();
     for (step, ends_at) in [None, Some(resolved_at)].into_iter().enumerate() {
         let alerts = alerts_json(ends_at);
-        eventually(
-            Duration::from_secs(20),
-            "Alertmanager to take alerts",
-            || {
-                let alerts = alerts.clone();
-                async move {
-                    let posted = tokio::time::timeout(
-                        Duration::from_secs(2),
-                        http_with_body(
-                            address,
-                            "POST",
-                            "/api/v2/alerts",
-                            &[("Content-Type", "application/json")],
-                            &alerts,
-                        ),
-                    )
-                    .await;
-                    matches!(posted, Ok((200, _))).then_some(())
-                }
-            },
-        )
-        .await;
+        alertmanager.post_alerts(&alerts).await;
         theirs_all.push(server.message(step).await);
     }
 

@@ -2,14 +2,12 @@
 //! Alertmanager POSTs for an alert, turned back into a notification and
 //! sent by the plugin, comes out byte for byte the same.
 
-use super::{Capture, Receivers, open, spec};
+use super::{Capture, DebianAlertmanager, Receivers, open, spec};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use wasmetheus_config::Grants;
 use wasmetheus_plugin_runtime::{Alert, Notification, receiver_grants};
-use wasmetheus_tests::{KillOnDrop, eventually, free_port, guests, http_with_body};
-
-const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+use wasmetheus_tests::{eventually, guests};
 
 fn map(value: &serde_json::Value) -> BTreeMap<String, String> {
     value
@@ -58,9 +56,6 @@ fn notification_of(message: &serde_json::Value) -> Notification {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn webhook_message_matches_alertmanagers() {
-    if !std::path::Path::new(ALERTMANAGER).exists() {
-        panic!("{ALERTMANAGER} is needed (apt-get install prometheus-alertmanager)");
-    }
     let theirs = Capture::start("/am").await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("alertmanager.yml");
@@ -74,20 +69,7 @@ async fn webhook_message_matches_alertmanagers() {
         ),
     )
     .unwrap();
-    let port = free_port();
-    let _alertmanager = KillOnDrop(
-        std::process::Command::new(ALERTMANAGER)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.path={}", dir.path().display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .arg("--log.level=warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let alertmanager = DebianAlertmanager::start(&config, dir.path(), None).await;
     let alerts = serde_json::json!([
         {
             "labels": {"alertname": "Down", "instance": "a:9100", "severity": "page"},
@@ -103,34 +85,7 @@ async fn webhook_message_matches_alertmanagers() {
         },
     ])
     .to_string();
-    eventually(
-        Duration::from_secs(20),
-        "Alertmanager to listen",
-        || async move { tokio::net::TcpStream::connect(address).await.ok().map(drop) },
-    )
-    .await;
-    eventually(
-        Duration::from_secs(20),
-        "Alertmanager to take alerts",
-        || {
-            let alerts = alerts.clone();
-            async move {
-                let posted = tokio::time::timeout(
-                    Duration::from_secs(2),
-                    http_with_body(
-                        address,
-                        "POST",
-                        "/api/v2/alerts",
-                        &[("Content-Type", "application/json")],
-                        &alerts,
-                    ),
-                )
-                .await;
-                matches!(posted, Ok((200, _))).then_some(())
-            }
-        },
-    )
-    .await;
+    alertmanager.post_alerts(&alerts).await;
     let captured = eventually(Duration::from_secs(20), "Alertmanager's webhook", || {
         let requests = theirs.requests();
         async move { requests.into_iter().next() }

@@ -4,7 +4,7 @@
 //! own, `app_token` sent as a Bearer token, the schema's secrets, errors that show the URL
 //! without its token path, hostile user templates stopped by the template limits in the guest.
 
-use super::{Captured, Receivers, open, read_request, spec};
+use super::{Captured, DebianAlertmanager, Receivers, open, read_request, spec};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,9 +12,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use wasmetheus_config::Grants;
 use wasmetheus_plugin_runtime::{Alert, Notification, receiver_grants};
-use wasmetheus_tests::{KillOnDrop, eventually, free_port, guests, http_with_body};
-
-const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+use wasmetheus_tests::{eventually, free_port, guests};
 
 /// An HTTP server on 127.0.0.1 answering every request with `status` and `body` (Slack's
 /// incoming webhooks answer `200 ok`), recording the requests.
@@ -173,9 +171,6 @@ fn leaves(v: &serde_json::Value, path: String, out: &mut BTreeMap<String, serde_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slack_message_matches_alertmanagers() {
-    if !std::path::Path::new(ALERTMANAGER).exists() {
-        panic!("{ALERTMANAGER} is needed (apt-get install prometheus-alertmanager)");
-    }
     let theirs = SlackServer::start(200, "ok").await;
     let dir = tempfile::tempdir().unwrap();
     let templates = dir.path().join("templates");
@@ -192,56 +187,17 @@ async fn slack_message_matches_alertmanagers() {
     });
     let config_file = dir.path().join("alertmanager.yml");
     std::fs::write(&config_file, config.to_string()).unwrap();
-    let port = free_port();
-    let _alertmanager = KillOnDrop(
-        std::process::Command::new(ALERTMANAGER)
-            .arg(format!("--config.file={}", config_file.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.external-url=http://am.example:9093")
-            .arg("--cluster.listen-address=")
-            .arg("--log.level=warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    eventually(
-        Duration::from_secs(20),
-        "Alertmanager to listen",
-        || async move { tokio::net::TcpStream::connect(address).await.ok().map(drop) },
+    let alertmanager = DebianAlertmanager::start(
+        &config_file,
+        &dir.path().join("data"),
+        Some("http://am.example:9093"),
     )
     .await;
     let resolved_at = "2026-12-07T01:10:00Z";
     let mut messages = Vec::new();
     for (step, ends_at) in [None, Some(resolved_at)].into_iter().enumerate() {
         let alerts = alerts_json(ends_at);
-        eventually(
-            Duration::from_secs(20),
-            "Alertmanager to take alerts",
-            || {
-                let alerts = alerts.clone();
-                async move {
-                    let posted = tokio::time::timeout(
-                        Duration::from_secs(2),
-                        http_with_body(
-                            address,
-                            "POST",
-                            "/api/v2/alerts",
-                            &[("Content-Type", "application/json")],
-                            &alerts,
-                        ),
-                    )
-                    .await;
-                    matches!(posted, Ok((200, _))).then_some(())
-                }
-            },
-        )
-        .await;
+        alertmanager.post_alerts(&alerts).await;
         let captured = eventually(
             Duration::from_secs(20),
             "Alertmanager's Slack message",
