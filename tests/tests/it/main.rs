@@ -9,8 +9,8 @@
 //! `it/`, which cargo would build as one more binary.
 
 mod alertmanager_cli;
-mod alertmanager_modes;
 mod alertmanager_compare;
+mod alertmanager_modes;
 mod api;
 mod api_hostile;
 mod api_limits;
