@@ -245,6 +245,9 @@ fn bounds_refuse_with_clear_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn used_from_several_tasks() {
+    // Enough puts from 8 tasks to overrun a subscriber that reads none.
+    const PUTS: i64 = 600;
+    assert!(8 * PUTS as usize > wasmetheus_alertmanager::SUBSCRIBER_CAPACITY);
     let clock = MockClock::start();
     let s = Arc::new(store(&clock, AlertsLimits::default()));
     let now = clock.now();
@@ -253,7 +256,7 @@ async fn used_from_several_tasks() {
     for t in 0..8 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            for i in 0..500 {
+            for i in 0..PUTS {
                 let name = format!("a{}", i % 100);
                 let task = t.to_string();
                 s.put(at(
@@ -275,15 +278,17 @@ async fn used_from_several_tasks() {
         t.await.unwrap();
     }
     assert_eq!(s.len(), 800);
-    // The subscriber lagged (4000 changes, capacity 200) and is told so.
+    // The subscriber lagged (4800 changes, more than it holds) and is
+    // told so.
     assert!(matches!(
         rx.recv().await,
         Err(tokio::sync::broadcast::error::RecvError::Lagged(_))
     ));
     for a in s.list() {
-        // The last put of `a{k}` was at i = 400 + k; the younger wins.
+        // The last put of `a{k}` was at i = PUTS - 100 + k; the younger
+        // wins.
         let k: i64 = a.name()[1..].parse().unwrap();
-        assert_eq!(a.updated_at, Some(now + min(400 + k)));
+        assert_eq!(a.updated_at, Some(now + min(PUTS - 100 + k)));
     }
 }
 
