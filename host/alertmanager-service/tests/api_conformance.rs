@@ -12,8 +12,6 @@ use std::time::Duration;
 use common::{Api, Setup, plugins};
 use serde_json::{Value, json};
 
-const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
-
 const CONFIG: &str = r#"route:
   receiver: team
   group_by: [alertname]
@@ -100,30 +98,11 @@ fn rename_ids(v: &mut Value, ids: &[String]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn answers_match_alertmanager_0_25() {
-    assert!(
-        std::path::Path::new(ALERTMANAGER).exists(),
-        "{ALERTMANAGER} is missing: install Debian's prometheus-alertmanager package"
-    );
     let setup = Setup::new();
     setup.install(&plugins().webhook, "webhook");
     setup.write_config(CONFIG);
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut child = tokio::process::Command::new(ALERTMANAGER)
-        .arg(format!("--config.file={}", setup.config_file().display()))
-        .arg(format!(
-            "--storage.path={}",
-            setup.dir.path().join("upstream").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starting Debian's Alertmanager");
+    let (mut child, port) =
+        common::start_debian_alertmanager(&setup.config_file(), &setup.dir.path().join("upstream"));
     let mut ready = false;
     for _ in 0..100 {
         if call(port, "GET", "/-/ready", "").await.0 == 200 {

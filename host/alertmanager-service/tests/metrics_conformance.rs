@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use common::{Setup, plugins};
 
-const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
-
 /// Per family: (type, help, label names) from an exposition's text.
 type Exposed = BTreeMap<String, (String, String, BTreeSet<String>)>;
 
@@ -110,31 +108,12 @@ const COUNTED: [&str; 3] = [
 
 #[tokio::test(flavor = "multi_thread")]
 async fn families_match_alertmanager_0_25() {
-    assert!(
-        std::path::Path::new(ALERTMANAGER).exists(),
-        "{ALERTMANAGER} is missing: install Debian's prometheus-alertmanager package"
-    );
     let setup = Setup::new();
     setup.install(&plugins().webhook, "webhook");
     let config = "route:\n  receiver: a\nreceivers:\n- name: a\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n";
     setup.write_config(config);
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut child = tokio::process::Command::new(ALERTMANAGER)
-        .arg(format!("--config.file={}", setup.config_file().display()))
-        .arg(format!(
-            "--storage.path={}",
-            setup.dir.path().join("upstream").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starting Debian's Alertmanager");
+    let (mut child, port) =
+        common::start_debian_alertmanager(&setup.config_file(), &setup.dir.path().join("upstream"));
     let mut text = None;
     for _ in 0..100 {
         text = scrape(port).await;

@@ -1,7 +1,7 @@
 //! Helpers of the service tests: the receiver plugins built for
 //! wasm32-wasip2, a capturing webhook endpoint, the API served on a
-//! loopback port with a minimal HTTP client, and a service on a temporary
-//! directory.
+//! loopback port with a minimal HTTP client, a service on a temporary
+//! directory, and Debian's Alertmanager beside it.
 
 #![allow(dead_code)]
 
@@ -421,4 +421,33 @@ impl Smtp {
             .ok()
             .flatten()
     }
+}
+
+/// Starts Debian's Alertmanager 0.25 on `config_file` with its state in
+/// `storage`, on a free loopback port (killed when the child is dropped);
+/// the caller waits for it to answer.
+pub fn start_debian_alertmanager(
+    config_file: &Path,
+    storage: &Path,
+) -> (tokio::process::Child, u16) {
+    const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+    assert!(
+        Path::new(ALERTMANAGER).exists(),
+        "{ALERTMANAGER} is missing: install Debian's prometheus-alertmanager package"
+    );
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let child = tokio::process::Command::new(ALERTMANAGER)
+        .arg(format!("--config.file={}", config_file.display()))
+        .arg(format!("--storage.path={}", storage.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting Debian's Alertmanager");
+    (child, port)
 }
