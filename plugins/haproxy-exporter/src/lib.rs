@@ -1,0 +1,1 @@
+//! haproxy-exporter (being written).

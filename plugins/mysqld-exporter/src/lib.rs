@@ -1,0 +1,1 @@
+//! mysqld-exporter (being written).
