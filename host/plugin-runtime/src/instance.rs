@@ -207,6 +207,7 @@ async fn collect_once(
         bindings,
         collector,
     } = live;
+    store.data_mut().logged_error = None;
     let called = within(
         deadline,
         bindings
@@ -240,7 +241,8 @@ pub struct InstanceHandle {
     stop: watch::Sender<bool>,
     /// Closed once the task has dropped its store.
     ended: watch::Receiver<()>,
-    /// The error of the last collect; `None` after a good one.
+    /// The error of the last collect, or the last error it logged; `None`
+    /// after a good one.
     last_error: Arc<parking_lot::Mutex<Option<String>>>,
     pub plugin: Arc<str>,
 }
@@ -374,7 +376,16 @@ impl Task {
                 }
                 tracing::warn!(plugin = %spec.plugin, instance = %spec.name, error = %e, "collect failed");
             }
-            *self.last_error.lock() = result.as_ref().err().map(ToString::to_string);
+            // A good collect that logged an error (the exporter could not
+            // reach what it observes and said so in its metrics) shows that
+            // error; a failed one, its failure.
+            let logged = live
+                .as_mut()
+                .and_then(|l| l.store.data_mut().logged_error.take());
+            *self.last_error.lock() = match &result {
+                Err(e) => Some(e.to_string()),
+                Ok(_) => logged,
+            };
             self.busy.store(false, Ordering::Release);
             let _ = reply.send(result);
         }

@@ -77,6 +77,11 @@ pub struct InstanceState {
     http_hooks: OriginCheck,
     fs_guard: FsGuard,
     socket_cap: SocketCap,
+    /// The last line the plugin logged at `error` level since the current
+    /// call began: a collect that returns metrics but logged an error (an
+    /// exporter reporting `mysql_up 0`, say) shows it as the instance's
+    /// last collect error.
+    pub logged_error: Option<String>,
 }
 
 impl InstanceState {
@@ -165,6 +170,7 @@ impl InstanceState {
             http,
             fs_guard,
             socket_cap: SocketCap::default(),
+            logged_error: None,
             http_hooks,
             grants,
         })
@@ -379,7 +385,10 @@ impl host::Host for InstanceState {
             types::LogLevel::Debug => tracing::debug!(plugin, instance, "{message}"),
             types::LogLevel::Info => tracing::info!(plugin, instance, "{message}"),
             types::LogLevel::Warn => tracing::warn!(plugin, instance, "{message}"),
-            types::LogLevel::Error => tracing::error!(plugin, instance, "{message}"),
+            types::LogLevel::Error => {
+                tracing::error!(plugin, instance, "{message}");
+                self.logged_error = Some(message);
+            }
         }
     }
 

@@ -77,6 +77,40 @@ async fn trivial() {
     assert_eq!(metadata.name, "trivial");
 }
 
+/// An exporter that reports its target down (`trivial_up 0`, as
+/// mysqld_exporter reports `mysql_up 0`) and logs why at error level: the
+/// collect succeeds, and the logged error is the instance's last collect
+/// error until a collect logs none.
+#[tokio::test(flavor = "multi_thread")]
+async fn trivial_logged_error_is_the_last_collect_error() {
+    let why = "cannot reach 127.0.0.1:9: connection refused";
+    let (runtime, _dir) = runtime_with(
+        &[(guests::TRIVIAL, "trivial")],
+        vec![instance(
+            "flappy",
+            "trivial",
+            serde_json::json!({"down_every": 2, "why": why}),
+        )],
+    );
+    let up = |families: &[wasmetheus_model::MetricFamily]| {
+        families
+            .iter()
+            .find(|f| f.name == "trivial_up")
+            .unwrap()
+            .metrics[0]
+            .value
+            .clone()
+    };
+    let first = runtime.collect("flappy").await.unwrap();
+    assert_eq!(up(&first), wasmetheus_model::MetricValue::Number(1.0));
+    assert_eq!(last_collect_error(&runtime, "flappy"), None);
+    let second = runtime.collect("flappy").await.unwrap();
+    assert_eq!(up(&second), wasmetheus_model::MetricValue::Number(0.0));
+    assert_eq!(last_collect_error(&runtime, "flappy").as_deref(), Some(why));
+    runtime.collect("flappy").await.unwrap();
+    assert_eq!(last_collect_error(&runtime, "flappy"), None);
+}
+
 /// The deadline of the spinning instance in `infinite_loop`.
 const SPIN_DEADLINE: Duration = Duration::from_secs(5);
 

@@ -17,7 +17,9 @@ pub struct InstanceStatus {
     pub running: bool,
     pub error: Option<String>,
     /// Why the last collect of a running instance failed (a timeout, a
-    /// trap, output over its budget…); absent after a good one.
+    /// trap, output over its budget…), or else the last line it logged at
+    /// `error` level (an exporter that reports `mysql_up 0` and says why);
+    /// absent after a good one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_collect_error: Option<String>,
     pub capabilities: Vec<CapabilityStatus>,

@@ -1,9 +1,21 @@
 //! Test guest: one gauge and one counter, the smallest well-behaved exporter.
+//! With `{"down_every": N, "why": "..."}` every Nth collect reports
+//! `trivial_up 0` and logs `why` at error level, as an exporter does whose
+//! target is down.
 
 use wasmetheus_sdk::{Error, Exporter, Metadata, Registry, export_exporter};
 
 struct Trivial {
     collections: u64,
+    config: Config,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Config {
+    #[serde(default)]
+    down_every: u64,
+    #[serde(default)]
+    why: String,
 }
 
 impl Exporter for Trivial {
@@ -27,13 +39,22 @@ impl Exporter for Trivial {
         )
     }
 
-    fn open(_config: &str) -> Result<Self, Error> {
-        Ok(Trivial { collections: 0 })
+    fn open(config: &str) -> Result<Self, Error> {
+        Ok(Trivial {
+            collections: 0,
+            config: wasmetheus_sdk::config::parse(config)?,
+        })
     }
 
     fn collect(&mut self, out: &mut Registry) -> Result<(), Error> {
         self.collections += 1;
-        out.gauge("trivial_up", "Always one.").set(1.0);
+        let down =
+            self.config.down_every > 0 && self.collections.is_multiple_of(self.config.down_every);
+        if down {
+            wasmetheus_sdk::log::error(&self.config.why);
+        }
+        out.gauge("trivial_up", "One, or zero when configured to be down.")
+            .set(if down { 0.0 } else { 1.0 });
         out.counter("trivial_collections_total", "Collections of this instance.")
             .set(self.collections as f64);
         Ok(())
