@@ -247,9 +247,18 @@ async fn an_origin_or_address_not_granted_gives_haproxy_up_0() {
     .await;
 }
 
+/// Malformed answers. Those the reference cannot read at all (an HTTP
+/// error, a connection closed without an answer) give `haproxy_up 0` with
+/// a collect error; those it reads as CSV that does not parse (a page of
+/// HTML, noise on the socket) give what the reference gives: `haproxy_up
+/// 1` with the failures counted in `haproxy_exporter_csv_parse_failures`.
+/// Either way within bounded time, and the same `haproxy_up` as the
+/// reference reading the same fake.
 #[tokio::test(flavor = "multi_thread")]
-async fn malformed_answers_give_haproxy_up_0() {
-    // HTTP answers that are not HAProxy's statistics.
+async fn malformed_answers_give_what_the_reference_gives() {
+    let noise: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
     let http_fakes = [
         (
             "status500",
@@ -259,48 +268,78 @@ async fn malformed_answers_give_haproxy_up_0() {
             "status404",
             fake_http_server(404, b"<html>not found</html>\n".to_vec()),
         ),
-    ];
-    // Garbage on the stats socket's port.
-    let socket_fakes = [
         (
-            "socket_noise",
-            fake_tcp_server(
-                (0..5000u32)
-                    .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
-                    .collect(),
-                Duration::ZERO,
+            "html",
+            fake_http_server(
+                200,
+                b"<html>\n<body>stats, but not CSV</body>\n</html>\n".to_vec(),
             ),
         ),
+        ("not_http", fake_tcp_server(noise.clone(), Duration::ZERO)),
+    ];
+    let socket_fakes = [
+        ("socket_noise", fake_tcp_server(noise, Duration::ZERO)),
         ("socket_closed", fake_tcp_server(Vec::new(), Duration::ZERO)),
     ];
     let mut instances = Vec::new();
+    let mut uris = Vec::new();
     for (name, address) in &http_fakes {
+        let uri = format!("http://{address}/stats;csv");
         instances.push(Instance::new(
             name,
-            json!({"scrape_uri": format!("http://{address}/stats;csv")}),
+            json!({"scrape_uri": uri}),
             http_grant(&format!("http://{address}")),
         ));
+        uris.push((*name, uri));
     }
     for (name, address) in &socket_fakes {
+        let uri = format!("tcp://{address}");
         instances.push(Instance::new(
             name,
-            json!({"scrape_uri": format!("tcp://{address}")}),
+            json!({"scrape_uri": uri}),
             tcp_grant(&address.to_string()),
         ));
+        uris.push((*name, uri));
     }
     let plugin = plugin(instances);
-    for (name, address) in &http_fakes {
-        let started = Instant::now();
-        let (ours, _) = assert_down(&plugin, name, &[]).await;
-        assert!(started.elapsed() < Duration::from_secs(15), "{name}: slow");
-        // The reference says the same.
-        let native = Native::haproxy(Native::log_dir(), &format!("http://{address}/stats;csv"));
+    let failures = "haproxy_exporter_csv_parse_failures_total";
+    for (name, uri) in uris {
+        let native = Native::haproxy(Native::log_dir(), &uri);
         let theirs = native.scrape();
-        assert_eq!(up(&theirs), up(&ours), "{name}: haproxy_up differs");
-    }
-    for (name, _) in &socket_fakes {
         let started = Instant::now();
-        assert_down(&plugin, name, &[]).await;
-        assert!(started.elapsed() < Duration::from_secs(15), "{name}: slow");
+        let ours = if up(&theirs) == Some(0.0) {
+            assert_down(&plugin, name, &[]).await.0
+        } else {
+            let ours = plugin.collect(name).await;
+            assert_eq!(
+                up(&ours),
+                up(&theirs),
+                "{name}: haproxy_up differs from the reference's; the plugin's error: {:?}",
+                plugin.last_collect_error(name)
+            );
+            assert!(
+                value(&theirs, failures, &[]).is_some_and(|v| v > 0.0),
+                "{name}: the reference counts no parse failure"
+            );
+            assert!(
+                value(&ours, failures, &[]).is_some_and(|v| v > 0.0),
+                "{name}: the plugin counts no parse failure"
+            );
+            ours
+        };
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{name}: took {:?}",
+            started.elapsed()
+        );
+        // No frontend, backend or server read from garbage.
+        assert!(
+            ours.samples
+                .iter()
+                .all(|s| !s.name.starts_with("haproxy_frontend_")
+                    && !s.name.starts_with("haproxy_backend_")
+                    && !s.name.starts_with("haproxy_server_")),
+            "{name}: series read from garbage"
+        );
     }
 }
