@@ -57,19 +57,31 @@ fn bench_plugins() -> Result {
     ]);
     status(guest)?;
     let trivial = root().join("target/wasm32-wasip2/plugin/guest_trivial.wasm");
-    let node = built
-        .iter()
-        .find(|p| p.ends_with("node-exporter.wasm"))
-        .ok_or("the node-exporter plugin was not built")?;
+    let plugin = |name: &str| {
+        built
+            .iter()
+            .find(|p| p.ends_with(format!("{name}.wasm")))
+            .ok_or(format!("the {name} plugin was not built"))
+    };
+    let node = plugin("node-exporter")?;
+    let mysqld = plugin("mysqld-exporter")?;
+    let haproxy = plugin("haproxy-exporter")?;
     let mut cmd = cargo();
     cmd.env("WASMETHEUS_BENCH_TRIVIAL", trivial)
-        .env("WASMETHEUS_BENCH_NODE_EXPORTER", node);
+        .env("WASMETHEUS_BENCH_NODE_EXPORTER", node)
+        .env("WASMETHEUS_BENCH_MYSQLD_EXPORTER", mysqld)
+        .env("WASMETHEUS_BENCH_HAPROXY_EXPORTER", haproxy);
+    // `plugins`: the runtime and the node exporter; `exporters`: the
+    // mysqld and haproxy exporters against real servers and Debian's
+    // exporters (skipped when those are not installed).
     cmd.args([
         "bench",
         "-p",
         "wasmetheus-plugin-runtime",
         "--bench",
         "plugins",
+        "--bench",
+        "exporters",
     ]);
     status(cmd)
 }
