@@ -45,7 +45,9 @@ pub fn require(binary: &str, package: &str) {
 /// The directory of this run's shared servers, removed by a watchdog
 /// when the test binary exits.
 fn run_dir() -> &'static Path {
-    static DIR: LazyLock<(PathBuf, Mutex<ChildStdin>)> = LazyLock::new(|| {
+    /// The directory, and the watchdog with its standard input: never
+    /// closed but by the exit of this process.
+    static DIR: LazyLock<(PathBuf, Mutex<(Child, ChildStdin)>)> = LazyLock::new(|| {
         let dir = tempfile::Builder::new()
             .prefix("wasmetheus-exporters-")
             .tempdir()
@@ -60,7 +62,7 @@ fn run_dir() -> &'static Path {
             .spawn()
             .expect("starting sh");
         let stdin = watchdog.stdin.take().unwrap();
-        (dir, Mutex::new(stdin))
+        (dir, Mutex::new((watchdog, stdin)))
     });
     &DIR.0
 }
