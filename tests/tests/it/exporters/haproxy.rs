@@ -343,3 +343,34 @@ async fn malformed_answers_give_what_the_reference_gives() {
         );
     }
 }
+
+/// An instance scraped for days holds no more WASI resources (sockets,
+/// streams, HTTP handles) than one scraped once: the sandbox allows 4096
+/// at once, so even one leaked per collect fails within [`COLLECTS`]
+/// (about 17 hours of 15 s scrapes).
+#[tokio::test(flavor = "multi_thread")]
+async fn many_collects_hold_no_resources() {
+    let proxy = HaProxy::shared();
+    let plugin = plugin(vec![
+        http_instance("csv", proxy),
+        socket_instance("socket", proxy),
+    ]);
+    let started = Instant::now();
+    for round in 0..COLLECTS {
+        for name in ["csv", "socket"] {
+            let families = plugin
+                .runtime
+                .collect(name)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: collect {round} failed: {e}"));
+            assert!(!families.is_empty());
+        }
+    }
+    eprintln!("{} collects in {:?}", 2 * COLLECTS, started.elapsed());
+    let ours = plugin.collect("csv").await;
+    assert_eq!(up(&ours), Some(1.0));
+}
+
+/// Collects of each instance in [`many_collects_hold_no_resources`]: more
+/// than the sandbox's 4096 resources.
+const COLLECTS: u32 = 4200;
