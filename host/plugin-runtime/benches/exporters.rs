@@ -410,5 +410,5 @@ fn haproxy_exporter(c: &mut Criterion) {
     side_by_side(c, "haproxy-exporter", &rt, &runtime, native, "haproxy_up");
 }
 
-criterion_group!(benches, mysqld_exporter, haproxy_exporter);
+criterion_group!(benches, haproxy_exporter, mysqld_exporter);
 criterion_main!(benches);

@@ -390,3 +390,32 @@ fn the_password_comes_from_a_granted_env_var() {
         "the child test failed:\n{output}"
     );
 }
+
+/// An instance scraped for days holds no more WASI resources (sockets,
+/// streams, pollables) than one scraped once: the sandbox allows 4096 at
+/// once, so even one leaked per collect fails within 4200 collects.
+#[tokio::test(flavor = "multi_thread")]
+async fn many_collects_hold_no_resources() {
+    let db = MariaDb::shared();
+    let password = db.exporter_user("exporter_many", 3);
+    let plugin = plugin(vec![Instance::new(
+        "db",
+        json!({"dsn": db.dsn("exporter_many", &password)}),
+        tcp_grant(&db.address()),
+    )]);
+    for round in 0..4200 {
+        let families = plugin
+            .runtime
+            .collect("db")
+            .await
+            .unwrap_or_else(|e| panic!("collect {round} failed: {e}"));
+        assert!(!families.is_empty());
+    }
+    let ours = plugin.collect("db").await;
+    assert_eq!(
+        up(&ours),
+        Some(1.0),
+        "{:?}",
+        plugin.last_collect_error("db")
+    );
+}
