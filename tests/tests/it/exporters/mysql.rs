@@ -7,7 +7,9 @@
 //! file or environment variable instead of the DSN.
 
 use super::compare::{bracketed, differences, equal, value};
-use super::servers::{Instance, MariaDb, Native, Plugin, fake_tcp_server, tcp_grant};
+use super::servers::{
+    DOCUMENTED_PRIVILEGES, Instance, MariaDb, Native, Plugin, fake_tcp_server, tcp_grant,
+};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use wasmetheus_config::Grants;
@@ -30,7 +32,6 @@ const BRACKETED: &[&str] = &[
     "mysql_global_status_bytes_sent",
     "mysql_global_status_commands_total",
     "mysql_global_status_handlers_total",
-    "mysql_global_status_innodb_row_ops_total",
 ];
 
 fn plugin(instances: Vec<Instance>) -> Plugin {
@@ -198,7 +199,9 @@ async fn a_wrong_password_gives_mysql_up_0_until_it_is_right() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_mariadb_gives_mysql_up_0_and_is_found_again() {
-    let db = tokio::task::spawn_blocking(MariaDb::private).await.unwrap();
+    let db = tokio::task::spawn_blocking(|| MariaDb::private(&[]))
+        .await
+        .unwrap();
     let password = db.exporter_user("exporter", 3);
     let plugin = plugin(vec![instance("db", &db, "exporter", &password)]);
     assert_recovers(&plugin, "db", Duration::from_secs(10)).await;
@@ -417,5 +420,114 @@ async fn many_collects_hold_no_resources() {
         Some(1.0),
         "{:?}",
         plugin.last_collect_error("db")
+    );
+}
+
+/// A replica: the `mysql_slave_status_*` families (with their
+/// `master_host`, `master_uuid`, `channel_name` and `connection_name`
+/// labels) as Debian's exporter reads them from the same replica.
+#[tokio::test(flavor = "multi_thread")]
+async fn replica_families_match_debian_mysqld_exporter() {
+    let (primary, replica) = tokio::task::spawn_blocking(|| {
+        let primary = MariaDb::private(&["--log-bin=primary-bin", "--server-id=1"]);
+        let replica = MariaDb::private(&["--server-id=2"]);
+        (primary, replica)
+    })
+    .await
+    .unwrap();
+    primary.sql(
+        "CREATE USER 'repl'@'%' IDENTIFIED BY 'pw-repl-3d1'; \
+         GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'; \
+         CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY)",
+    );
+    replica.sql(&format!(
+        "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='repl', \
+         MASTER_PASSWORD='pw-repl-3d1', MASTER_USE_GTID=slave_pos; START SLAVE",
+        primary.port
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let tables = replica.try_sql("SHOW TABLES FROM shop");
+        if tables.is_ok_and(|t| t.contains("items")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica does not replicate: {}",
+            replica.sql("SHOW SLAVE STATUS\\G")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let password = replica.exporter_user("exporter", 3);
+    let native = Native::mysqld(Native::log_dir(), &replica.dsn("exporter", &password));
+    let plugin = plugin(vec![instance("replica", &replica, "exporter", &password)]);
+    let theirs = native.scrape();
+    let ours = plugin.collect("replica").await;
+    assert_eq!(
+        up(&ours),
+        Some(1.0),
+        "{:?}",
+        plugin.last_collect_error("replica")
+    );
+    assert!(
+        theirs
+            .metadata
+            .iter()
+            .any(|m| m.name == "mysql_slave_status_slave_io_running"),
+        "the reference reads no replica status"
+    );
+    let mut problems = differences(&ours, &theirs, "mysqld_exporter", NOT_YET, &[]);
+    for name in [
+        "mysql_slave_status_slave_io_running",
+        "mysql_slave_status_slave_sql_running",
+        "mysql_slave_status_master_port",
+        "mysql_slave_status_master_server_id",
+        "mysql_slave_status_last_errno",
+    ] {
+        problems.extend(equal(name, &ours, &theirs));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(
+        value(
+            &ours,
+            "mysql_slave_status_master_port",
+            &[("master_host", "127.0.0.1")]
+        ),
+        Some(f64::from(primary.port))
+    );
+}
+
+/// With only the privileges mysqld_exporter's README lists, MariaDB 10.5+
+/// refuses `SHOW SLAVE STATUS` (it wants SLAVE MONITOR): the reference
+/// stays up and counts the slave_status collector's error; so does the
+/// plugin, with an error saying which privilege is missing.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_slave_monitor_the_error_names_the_privilege() {
+    let db = MariaDb::shared();
+    let password = db.user_with("exporter_doc", 3, DOCUMENTED_PRIVILEGES);
+    let native = Native::mysqld(Native::log_dir(), &db.dsn("exporter_doc", &password));
+    let plugin = plugin(vec![instance("doc", db, "exporter_doc", &password)]);
+    let theirs = native.scrape();
+    let ours = plugin.collect("doc").await;
+    assert_eq!(
+        up(&ours),
+        Some(1.0),
+        "{:?}",
+        plugin.last_collect_error("doc")
+    );
+    let errors = "mysql_exporter_scrape_errors_total";
+    let slave_status = [("collector", "collect.slave_status")];
+    assert_eq!(value(&theirs, errors, &slave_status), Some(1.0));
+    assert_eq!(value(&ours, errors, &slave_status), Some(1.0));
+    assert_eq!(
+        value(&ours, "mysql_exporter_last_scrape_error", &[]),
+        Some(1.0)
+    );
+    let problems = differences(&ours, &theirs, "mysqld_exporter", NOT_YET, &[]);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let error = plugin.last_collect_error("doc").expect("no collect error");
+    assert!(
+        error.contains("slave_status") && error.contains("SLAVE MONITOR"),
+        "the error does not say the slave_status collector needs SLAVE MONITOR: {error}"
     );
 }

@@ -203,13 +203,22 @@ fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// The privileges mysqld_exporter's README asks for.
-const EXPORTER_PRIVILEGES: &str = "PROCESS, REPLICATION CLIENT, SELECT";
+/// The privileges mysqld_exporter's README asks for (PROCESS, REPLICATION
+/// CLIENT, SELECT), plus SLAVE MONITOR: since MariaDB 10.5 REPLICATION
+/// CLIENT (now BINLOG MONITOR) no longer allows `SHOW SLAVE STATUS`, and
+/// without it both exporters log an error from the slave_status
+/// collector on every scrape (a test runs with [`DOCUMENTED_PRIVILEGES`]).
+const EXPORTER_PRIVILEGES: &str = "PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT";
+
+/// The privileges as mysqld_exporter 0.14's README lists them.
+pub const DOCUMENTED_PRIVILEGES: &str = "PROCESS, REPLICATION CLIENT, SELECT";
 
 /// A MariaDB server on a loopback port with its own data directory.
 pub struct MariaDb {
     pub port: u16,
     dir: PathBuf,
+    /// More `mariadbd` options (binary log, server id).
+    options: Vec<String>,
     daemon: Mutex<Option<Daemon>>,
     /// Removes `dir` when dropped (a server that is not shared).
     _owned: Option<tempfile::TempDir>,
@@ -219,25 +228,32 @@ impl MariaDb {
     /// The server the tests of a run share (started on first use).
     pub fn shared() -> &'static MariaDb {
         static SHARED: LazyLock<MariaDb> =
-            LazyLock::new(|| MariaDb::start_in(shared_dir("mariadb"), None));
+            LazyLock::new(|| MariaDb::start_in(shared_dir("mariadb"), None, &[]));
         &SHARED
     }
 
     /// A server of its own (for a test that stops it), removed when
-    /// dropped.
-    pub fn private() -> MariaDb {
+    /// dropped; `options` are more `mariadbd` options.
+    pub fn private(options: &[&str]) -> MariaDb {
         let dir = tempfile::Builder::new()
             .prefix("wasmetheus-mariadb-")
             .tempdir()
             .unwrap();
-        MariaDb::start_in(dir.path().to_owned(), Some(dir))
+        MariaDb::start_in(dir.path().to_owned(), Some(dir), options)
     }
 
-    fn start_in(dir: PathBuf, owned: Option<tempfile::TempDir>) -> MariaDb {
+    fn start_in(dir: PathBuf, owned: Option<tempfile::TempDir>, options: &[&str]) -> MariaDb {
         require(MARIADBD, "mariadb-server");
         require(MARIADB_INSTALL_DB, "mariadb-server");
         require(MARIADB, "mariadb-client (installed with mariadb-server)");
+        // Its own temporary directory; and one installation at a time
+        // (concurrent bootstraps were seen to fail on their temporary
+        // tables).
+        static INSTALLING: Mutex<()> = Mutex::new(());
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
         let log = dir.join("install.log");
+        let installing = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
         let status = Command::new(MARIADB_INSTALL_DB)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", dir.join("data").display()))
@@ -248,10 +264,12 @@ impl MariaDb {
                 // A small redo log: the data directory is ~80 MB, not 130.
                 "--innodb-log-file-size=8M",
             ])
+            .arg(format!("--tmpdir={}", tmp.display()))
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(std::fs::File::create(dir.join("install.err")).unwrap())
             .status()
             .expect("running mariadb-install-db");
+        drop(installing);
         assert!(
             status.success(),
             "mariadb-install-db failed: {status}; {}\n{}",
@@ -261,6 +279,7 @@ impl MariaDb {
         let db = MariaDb {
             port: free_port(),
             dir,
+            options: options.iter().map(|o| (*o).to_owned()).collect(),
             daemon: Mutex::new(None),
             _owned: owned,
         };
@@ -278,7 +297,7 @@ impl MariaDb {
         let mut slot = self.daemon.lock().unwrap();
         assert!(slot.is_none(), "MariaDB is already running");
         let _ = std::fs::remove_file(self.socket());
-        let args = vec![
+        let mut args = vec![
             "--no-defaults".to_owned(),
             format!("--datadir={}", self.dir.join("data").display()),
             format!("--socket={}", self.socket().display()),
@@ -288,7 +307,9 @@ impl MariaDb {
             "--skip-log-bin".to_owned(),
             "--innodb-log-file-size=8M".to_owned(),
             format!("--pid-file={}", self.dir.join("pid").display()),
+            format!("--tmpdir={}", self.dir.join("tmp").display()),
         ];
+        args.extend(self.options.iter().cloned());
         let mut daemon = Daemon::spawn(MARIADBD, &args, &[], &self.dir.join("mariadb.log"));
         let port = self.port;
         wait_ready(&mut daemon, "mariadbd", || {
@@ -312,7 +333,8 @@ impl MariaDb {
             .unwrap_or_else(|e| panic!("mariadb -e {sql:?} failed: {e}"))
     }
 
-    fn try_sql(&self, sql: &str) -> Result<String, String> {
+    /// [`MariaDb::sql`], failing with the client's error output.
+    pub fn try_sql(&self, sql: &str) -> Result<String, String> {
         let output = Command::new(MARIADB)
             .arg("--no-defaults")
             .arg("-S")
@@ -327,15 +349,19 @@ impl MariaDb {
         }
     }
 
-    /// Creates (once) the user `name` with the privileges mysqld_exporter
-    /// documents and at most `max_connections` connections, and returns
-    /// its password.
+    /// Creates (once) the user `name` with [`EXPORTER_PRIVILEGES`] and at
+    /// most `max_connections` connections, and returns its password.
     pub fn exporter_user(&self, name: &str, max_connections: u32) -> String {
+        self.user_with(name, max_connections, EXPORTER_PRIVILEGES)
+    }
+
+    /// Creates (once) the user `name` with `privileges`; its password.
+    pub fn user_with(&self, name: &str, max_connections: u32, privileges: &str) -> String {
         let password = format!("pw-{name}-7f3a");
         self.sql(&format!(
             "CREATE USER IF NOT EXISTS '{name}'@'%' IDENTIFIED BY '{password}' \
              WITH MAX_USER_CONNECTIONS {max_connections}; \
-             GRANT {EXPORTER_PRIVILEGES} ON *.* TO '{name}'@'%'"
+             GRANT {privileges} ON *.* TO '{name}'@'%'"
         ));
         password
     }
