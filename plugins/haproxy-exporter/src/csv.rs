@@ -119,7 +119,9 @@ impl<'a> Reader<'a> {
         let start_line = self.line;
         let mut fields = Vec::new();
         let result = self.parse_record(line, &mut fields);
-        if self.fields_per_record.is_none() {
+        // Go's reader takes the count of the first record, even a bad one,
+        // unless it has no field at all.
+        if self.fields_per_record.is_none() && !fields.is_empty() {
             self.fields_per_record = Some(fields.len());
         }
         match result {
