@@ -128,7 +128,7 @@ impl Conn {
         }
         let not_mysql = || {
             broken(format!(
-                "{} did not greet like a MySQL server (protocol v10 handshake expected); is it the MySQL port?",
+                "{} did not greet like a MySQL server (protocol v10 handshake expected); is the dsn's address a MySQL server?",
                 dsn.addr
             ))
         };
@@ -350,7 +350,14 @@ impl Conn {
     }
 
     fn server_error(&self, pkt: &[u8]) -> Error {
-        match ParseBuf(pkt).parse::<ErrPacket<'_>>(self.caps) {
+        // Errors sent before the handshake (too many connections, host
+        // blocked) may lack the SQL state; parse by what the packet holds.
+        let caps = if pkt.get(3) == Some(&b'#') {
+            self.caps | CapabilityFlags::CLIENT_PROTOCOL_41
+        } else {
+            self.caps - CapabilityFlags::CLIENT_PROTOCOL_41
+        };
+        match ParseBuf(pkt).parse::<ErrPacket<'_>>(caps) {
             Ok(ErrPacket::Error(e)) => Error::Server {
                 code: e.error_code(),
                 message: e.message_str().into_owned(),
@@ -385,6 +392,11 @@ impl Conn {
                 .read_exact(&mut header)
                 .map_err(|e| self.io_error("read from", e))?;
             let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
+            if header[3] != self.seq && self.caps.is_empty() {
+                return Err(broken(
+                    "the server did not greet like a MySQL server (wrong sequence id); is the dsn's address a MySQL server?",
+                ));
+            }
             if header[3] != self.seq {
                 return Err(broken(format!(
                     "packet out of order from the server (sequence {}, expected {}): protocol error",
