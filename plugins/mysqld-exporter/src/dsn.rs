@@ -160,9 +160,7 @@ fn normalize_addr(addr: &str) -> Result<(String, String), String> {
     // [v6]:port or [v6]
     if let Some(rest) = addr.strip_prefix('[') {
         let Some(close) = rest.find(']') else {
-            return Err(format!(
-                "dsn's IPv6 address lacks its ']'; write tcp([::1]:3306)"
-            ));
+            return Err("dsn's IPv6 address lacks its ']'; write tcp([::1]:3306)".into());
         };
         let host = &rest[..close];
         let after = &rest[close + 1..];
