@@ -42,8 +42,8 @@ pub const SCHEMA: &str = r#"{
       "type": "integer",
       "minimum": 1,
       "maximum": 1073741824,
-      "default": 67108864,
-      "description": "The largest statistics answer read, in bytes; a larger one fails the scrape. Keep it well under the instance's memory_limit."
+      "default": 33554432,
+      "description": "The largest statistics answer read, in bytes; a larger one fails the scrape (haproxy_up 0). Keep it under a third of the instance's memory_limit (128MiB by default)."
     }
   }
 }"#;
@@ -70,7 +70,9 @@ impl Default for Raw {
             timeout: "5s".into(),
             server_metric_fields: DEFAULT_SERVER_FIELDS.into(),
             server_exclude_states: String::new(),
-            max_body_bytes: 64 << 20,
+            // 32 MiB: the body, its copy while growing and the parsed
+            // families fit the default memory_limit of 128 MiB.
+            max_body_bytes: 32 << 20,
         }
     }
 }
@@ -264,7 +266,7 @@ mod tests {
         assert_eq!(authorization, &None);
         assert_eq!(c.timeout, Duration::from_secs(5));
         assert_eq!(c.selection, Selection::default());
-        assert_eq!(c.max_body_bytes, 64 << 20);
+        assert_eq!(c.max_body_bytes, 32 << 20);
     }
 
     #[test]

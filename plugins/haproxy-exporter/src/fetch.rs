@@ -81,7 +81,19 @@ fn http_error(e: HttpError, config: &Config, origin: &str) -> String {
         ),
         HttpError::InvalidUrl(m) => format!("can't scrape HAProxy: invalid URL {m}"),
         HttpError::Transport(m) | HttpError::Unavailable(m) => {
-            format!("can't scrape HAProxy at {uri}: {m}")
+            // The SDK starts its messages with the URL already shown.
+            let m = match m.split_once(": ") {
+                Some((url, rest)) if url.starts_with("http") && !url.contains(' ') => rest,
+                _ => &m,
+            };
+            let hint = if m.contains("ConnectionRefused") {
+                " (is HAProxy's stats page listening there?)"
+            } else if m.contains("DnsError") || m.contains("DnsTimeout") {
+                " (check the host name of scrape_uri)"
+            } else {
+                ""
+            };
+            format!("can't scrape HAProxy at {uri}: {m}{hint}")
         }
     }
 }

@@ -16,7 +16,7 @@ mod fetch;
 mod stats;
 
 use config::{Config, Source};
-use wasmetheus_sdk::{Capability, Error, Exporter, Metadata, Registry, export_exporter};
+use wasmetheus_sdk::{Error, Exporter, Metadata, Registry, export_exporter};
 
 /// One configured HAProxy.
 pub struct HaproxyExporter {
@@ -136,14 +136,8 @@ impl Exporter for HaproxyExporter {
             "HAProxy statistics from the stats page's CSV or the stats socket on TCP, compatible with Prometheus' haproxy_exporter 0.14",
         )
         .config_schema(config::SCHEMA)
-        .request_optional(
-            Capability::HttpOrigin("http://localhost".into()),
-            "the stats page's CSV at the default scrape_uri (http://localhost/;csv); grant the origin of your scrape_uri instead when it differs",
-        )
-        .request_optional(
-            Capability::TcpConnect("127.0.0.1:9999".into()),
-            "the stats socket exposed on TCP (`stats socket ipv4@127.0.0.1:9999`) for a tcp:// scrape_uri; grant the address of your scrape_uri instead when it differs",
-        )
+        // No capability is requested: which origin or address to grant
+        // depends on scrape_uri (see the schema), and an error names it.
     }
 
     fn open(config: &str) -> Result<Self, Error> {

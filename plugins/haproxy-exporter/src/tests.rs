@@ -307,7 +307,7 @@ fn metadata_and_defaults() {
     let metadata = HaproxyExporter::metadata();
     assert_eq!(metadata.name, "haproxy-exporter");
     serde_json::from_str::<serde_json::Value>(&metadata.config_schema).unwrap();
-    assert!(metadata.capabilities.iter().all(|c| c.optional));
+    assert!(metadata.capabilities.is_empty());
     // Natively there is no wasi:http: the default scrape fails cleanly.
     let mut e = exporter("");
     let mut out = Registry::new();
