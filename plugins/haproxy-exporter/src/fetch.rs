@@ -165,9 +165,14 @@ fn connect(address: &str, timeout: Duration) -> Result<TcpStream, String> {
     };
     let mut last = format!("{address} resolves to no address");
     for addr in addrs {
-        let attempt = match TcpStream::connect_timeout(&addr, timeout) {
-            Err(e) if e.kind() == ErrorKind::Unsupported => TcpStream::connect(addr),
-            other => other,
+        // On wasm32-wasip2, std's connect_timeout reports a refused
+        // connection as connected (the first write then fails with "not
+        // connected"); the blocking connect reports it, and the host's
+        // deadline bounds it.
+        let attempt = if cfg!(target_os = "wasi") {
+            TcpStream::connect(addr)
+        } else {
+            TcpStream::connect_timeout(&addr, timeout)
         };
         match attempt {
             Ok(stream) => return Ok(stream),
