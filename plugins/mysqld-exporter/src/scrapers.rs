@@ -375,7 +375,10 @@ fn slave_status(db: &mut dyn Source, out: &mut Registry) -> Result<(), Error> {
                     break 'outer;
                 }
                 Err(e @ Error::Broken(_)) => return Err(e),
-                Err(e) => last = Some(e),
+                // The plain form's error says why (the lock-free forms
+                // only fail for their syntax).
+                Err(e) if suffix.is_empty() => last = Some(e),
+                Err(_) => {}
             }
         }
     }
