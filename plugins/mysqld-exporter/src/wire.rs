@@ -132,6 +132,9 @@ impl Conn {
                 dsn.addr
             ))
         };
+        if !sane_auth_data_len(&greeting) {
+            return Err(not_mysql());
+        }
         let hs: HandshakePacket<'_> = ParseBuf(&greeting).parse(()).map_err(|_| not_mysql())?;
         if hs.protocol_version() != 10 {
             return Err(not_mysql());
@@ -458,6 +461,18 @@ impl Conn {
     }
 }
 
+/// Whether the greeting's auth-plugin-data length byte is below 0x80:
+/// mysql_common computes `len as i8 - 8`, which overflows for 0x80..=0x87
+/// (a panic where overflow checks are on). Real servers send 21 or 0.
+fn sane_auth_data_len(greeting: &[u8]) -> bool {
+    let Some(nul) = greeting.iter().skip(1).position(|&b| b == 0) else {
+        return true; // the parser rejects it
+    };
+    // version, NUL, connection id 4, scramble 8, filler 1, caps 2,
+    // collation 1, status 2, caps 2, then the length byte.
+    greeting.get(1 + nul + 1 + 20).is_none_or(|&b| b < 0x80)
+}
+
 /// The authentication response of `plugin` for `password` and `nonce`.
 fn auth_data(
     plugin: &AuthPlugin<'_>,
@@ -534,4 +549,60 @@ fn dial(dsn: &Dsn, opts: &Options) -> Result<TcpStream, Error> {
         Some(e) => broken(format!("connect to {addr}: {e}")),
         None => broken(format!("{addr} resolved to no address")),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Random and truncated inputs to every packet parser used on server
+    /// data: errors, never panics (a panic would trap the plugin).
+    #[test]
+    fn parsers_survive_hostile_bytes() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let seeds: [&[u8]; 5] = [
+            b"\x0a8.0.36\0\x07\0\0\0abcdefgh\0\xff\xf7\x2d\x02\0\xff\x81\x15\0\0\0\0\0\0\0\0\0\0ijklmnopqrst\0caching_sha2_password\0",
+            b"\x03def\0\0\0\x05Value\x05Value\x0c\x21\0\0\x04\0\0\xfd\0\0\0\0\0",
+            b"\xff\x15\x04#28000Access denied",
+            b"\xfe\0\0\x02\0\0\0",
+            b"\xfemysql_native_password\0abcdefghijklmnopqrst\0",
+        ];
+        let caps = wanted_capabilities() | CapabilityFlags::CLIENT_SESSION_TRACK;
+        for round in 0..20_000 {
+            let seed = seeds[round % seeds.len()];
+            let mut data = seed.to_vec();
+            match next() % 3 {
+                0 => data.truncate((next() as usize) % (seed.len() + 1)),
+                1 => {
+                    for _ in 0..1 + next() % 4 {
+                        let i = (next() as usize) % data.len();
+                        data[i] = next() as u8;
+                    }
+                }
+                _ => data = (0..next() % 64).map(|_| next() as u8).collect(),
+            }
+            if !sane_auth_data_len(&data) {
+                continue;
+            }
+            let _ = ParseBuf(&data).parse::<HandshakePacket<'_>>(());
+            let _ = ParseBuf(&data).parse::<Column>(());
+            let _ = ParseBuf(&data)
+                .parse::<AuthSwitchRequest<'_>>(())
+                .map(|r| r.auth_plugin().into_owned());
+            let _ = ParseBuf(&data).parse::<OkPacketDeserializer<'_, CommonOkPacket>>(caps);
+            let _ = ParseBuf(&data).parse::<OkPacketDeserializer<'_, ResultSetTerminator>>(caps);
+            let _ = ParseBuf(&data).parse::<OkPacketDeserializer<'_, OldEofPacket>>(caps);
+            let _ = ParseBuf(&data).parse::<ErrPacket<'_>>(caps);
+            let _ = ParseBuf(&data)
+                .parse::<HandshakePacket<'_>>(())
+                .map(|h| (h.nonce(), h.auth_plugin().map(AuthPlugin::into_owned)));
+            let _ = crate::rsa_key::parse_pem(&data);
+        }
+    }
 }
