@@ -9,6 +9,8 @@ use mysql_common::num_bigint::BigUint;
 
 /// Larger keys are refused: 16384 bits is far beyond what servers use.
 const MAX_MODULUS_BITS: u64 = 16384;
+/// Servers use 65537; a huge exponent would only burn CPU.
+const MAX_EXPONENT_BITS: u64 = 64;
 
 /// Encrypts `password` + NUL, XORed with the cycled `nonce`, for a server
 /// that sent `pem`.
@@ -76,7 +78,11 @@ pub fn parse_pem(pem: &[u8]) -> Result<(BigUint, BigUint), String> {
     let (e, _) = tlv(rest, 0x02).ok_or_else(bad)?;
     let n = BigUint::from_bytes_be(n);
     let e = BigUint::from_bytes_be(e);
-    if n.bits() < 2 || n.bits() > MAX_MODULUS_BITS || e.bits() == 0 || e.bits() > n.bits() {
+    if n.bits() < 2
+        || n.bits() > MAX_MODULUS_BITS
+        || e.bits() == 0
+        || e.bits() > MAX_EXPONENT_BITS.min(n.bits())
+    {
         return Err(bad());
     }
     Ok((n, e))

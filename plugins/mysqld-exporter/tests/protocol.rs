@@ -4,6 +4,7 @@
 //! truncated packets, a claimed 16 MiB packet, endless rows, ERR on login,
 //! silence). Each failure is a clear error, `mysql_up 0`, and no panic.
 
+use expect_test::expect;
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::HandshakeResponse;
 use mysql_common::scramble::{scramble_native, scramble_sha256};
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
-use wasmetheus_sdk::{Exporter, Registry};
+use wasmetheus_sdk::{Exporter, Registry, Value};
 
 const NONCE: [u8; 20] = *b"abcdefghijklmnopqrst";
 const PASSWORD: &str = "s3cret";
@@ -668,4 +669,71 @@ fn endless_rows_hit_the_cap_and_drop_the_connection() {
         err.contains("exceed max_response_bytes (65536 bytes)"),
         "{err}"
     );
+}
+
+/// One whole collect from a fake MySQL 8, rendered with its families,
+/// types, HELP and labels (durations vary, so they are masked).
+#[test]
+fn a_whole_collect_snapshot() {
+    let (port, _) = native_server(true);
+    let mut e = exporter(
+        port,
+        PASSWORD,
+        r#", "collectors": {"info_schema.innodb_cmp": false}"#,
+    );
+    let mut out = Registry::new();
+    e.collect(&mut out).unwrap();
+    let mut text = String::new();
+    for f in out.families() {
+        text += &format!(
+            "# HELP {} {}\n# TYPE {} {:?}\n",
+            f.name, f.help, f.name, f.kind
+        );
+        for m in &f.metrics {
+            let labels: Vec<String> = m.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            let value = match (&m.value, f.name.ends_with("_duration_seconds")) {
+                (_, true) => "<seconds>".to_owned(),
+                (Value::Number(v), _) => v.to_string(),
+                _ => "?".to_owned(),
+            };
+            text += &format!("{}{{{}}} {value}\n", f.name, labels.join(","));
+        }
+    }
+    expect![[r##"
+        # HELP mysql_exporter_collector_duration_seconds Collector time duration.
+        # TYPE mysql_exporter_collector_duration_seconds Gauge
+        mysql_exporter_collector_duration_seconds{collector="connection"} <seconds>
+        mysql_exporter_collector_duration_seconds{collector="collect.global_status"} <seconds>
+        mysql_exporter_collector_duration_seconds{collector="collect.global_variables"} <seconds>
+        mysql_exporter_collector_duration_seconds{collector="collect.slave_status"} <seconds>
+        mysql_exporter_collector_duration_seconds{collector="collect.info_schema.innodb_cmpmem"} <seconds>
+        mysql_exporter_collector_duration_seconds{collector="collect.info_schema.query_response_time"} <seconds>
+        # HELP mysql_global_status_commands_total Total number of executed MySQL commands.
+        # TYPE mysql_global_status_commands_total Counter
+        mysql_global_status_commands_total{command="select"} 42
+        # HELP mysql_global_status_uptime Generic metric from SHOW GLOBAL STATUS.
+        # TYPE mysql_global_status_uptime Untyped
+        mysql_global_status_uptime{} 3600
+        # HELP mysql_global_variables_max_connections Generic gauge metric from SHOW GLOBAL VARIABLES.
+        # TYPE mysql_global_variables_max_connections Gauge
+        mysql_global_variables_max_connections{} 151
+        # HELP mysql_version_info MySQL version and distribution.
+        # TYPE mysql_version_info Gauge
+        mysql_version_info{innodb_version="",version="8.0.36",version_comment=""} 1
+        # HELP mysql_transaction_isolation MySQL transaction isolation.
+        # TYPE mysql_transaction_isolation Gauge
+        mysql_transaction_isolation{level="REPEATABLE-READ"} 1
+        # HELP mysql_exporter_scrapes_total Total number of times MySQL was scraped for metrics.
+        # TYPE mysql_exporter_scrapes_total Counter
+        mysql_exporter_scrapes_total{} 1
+        # HELP mysql_exporter_last_scrape_error Whether the last scrape of metrics from MySQL resulted in an error (1 for error, 0 for success).
+        # TYPE mysql_exporter_last_scrape_error Gauge
+        mysql_exporter_last_scrape_error{} 1
+        # HELP mysql_exporter_scrape_errors_total Total number of times an error occurred scraping a MySQL.
+        # TYPE mysql_exporter_scrape_errors_total Counter
+        mysql_exporter_scrape_errors_total{collector="collect.info_schema.innodb_cmpmem"} 1
+        # HELP mysql_up Whether the MySQL server is up.
+        # TYPE mysql_up Gauge
+        mysql_up{} 1
+    "##]].assert_eq(&text);
 }
