@@ -29,8 +29,8 @@ pub const SCHEMA: &str = r#"{
     },
     "collectors": {
       "type": "object",
-      "description": "Scrapers to switch on or off by mysqld_exporter's name; all default scrapers are on",
-      "propertyNames": {"enum": ["global_status", "global_variables", "slave_status", "info_schema.innodb_cmp", "info_schema.innodb_cmpmem", "info_schema.query_response_time"]},
+      "description": "Scrapers to switch on or off by mysqld_exporter's name; the six defaults of mysqld_exporter 0.14 are on, binlog_size is off",
+      "propertyNames": {"enum": ["global_status", "global_variables", "slave_status", "info_schema.innodb_cmp", "info_schema.innodb_cmpmem", "info_schema.query_response_time", "binlog_size"]},
       "additionalProperties": {"type": "boolean"}
     },
     "lock_wait_timeout": {
@@ -141,7 +141,12 @@ impl Config {
         }
         let scrapers = Scraper::ALL
             .into_iter()
-            .filter(|s| raw.collectors.get(s.name()).copied().unwrap_or(true))
+            .filter(|s| {
+                raw.collectors
+                    .get(s.name())
+                    .copied()
+                    .unwrap_or(s.default_enabled())
+            })
             .collect();
         if raw.max_response_bytes < 4096 {
             return Err(invalid("max_response_bytes must be at least 4096".into()));
@@ -224,7 +229,10 @@ mod tests {
     #[test]
     fn defaults_and_collectors() {
         let c = Config::parse(r#"{"dsn": "u:p@tcp(127.0.0.1:3306)/"}"#).unwrap();
-        assert_eq!(c.scrapers, Scraper::ALL.to_vec());
+        assert_eq!(c.scrapers, Scraper::ALL[..6].to_vec());
+        let all =
+            Config::parse(r#"{"dsn": "u@tcp(h)/", "collectors": {"binlog_size": true}}"#).unwrap();
+        assert_eq!(all.scrapers, Scraper::ALL.to_vec());
         assert_eq!(c.lock_wait_timeout, 2);
         assert!(!c.log_slow_filter);
         assert_eq!(c.max_response_bytes, 16 << 20);

@@ -452,3 +452,51 @@ fn a_broken_connection_stops_the_scraper() {
             .is_err()
     );
 }
+
+#[test]
+fn binlog_size_when_binary_logging_is_on() {
+    check(
+        Scraper::BinlogSize,
+        vec![
+            ("SELECT @@log_bin", rs(&["@@log_bin"], &[&[Some("1")]])),
+            (
+                "SHOW BINARY LOGS",
+                rs(
+                    &["Log_name", "File_size"],
+                    &[
+                        &[Some("mysql-bin.000001"), Some("1000")],
+                        &[Some("mysql-bin.000002"), Some("234")],
+                    ],
+                ),
+            ),
+        ],
+        expect![[r#"
+            # HELP mysql_binlog_size_bytes Combined size of all registered binlog files.
+            # TYPE mysql_binlog_size_bytes Gauge
+            mysql_binlog_size_bytes 1234
+            # HELP mysql_binlog_files Number of registered binlog files.
+            # TYPE mysql_binlog_files Gauge
+            mysql_binlog_files 2
+            # HELP mysql_binlog_file_number The last binlog file number.
+            # TYPE mysql_binlog_file_number Gauge
+            mysql_binlog_file_number 2
+        "#]],
+    );
+    let off = vec![("SELECT @@log_bin", rs(&["@@log_bin"], &[&[Some("0")]]))];
+    let mut db = Canned(off, Vec::new());
+    let mut out = Registry::new();
+    Scraper::BinlogSize.scrape(&mut db, &mut out).unwrap();
+    assert!(out.families().is_empty());
+    assert_eq!(db.1, ["SELECT @@log_bin"]);
+    let odd = vec![
+        ("SELECT @@log_bin", rs(&["@@log_bin"], &[&[Some("1")]])),
+        ("SHOW BINARY LOGS", rs(&["a"], &[&[Some("x")]])),
+    ];
+    let err = Scraper::BinlogSize
+        .scrape(&mut Canned(odd, Vec::new()), &mut out)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("invalid number of columns"),
+        "{err}"
+    );
+}
