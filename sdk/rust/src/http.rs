@@ -163,7 +163,7 @@ mod wasm {
     use super::{HttpError, Method, Request, Response};
     use wasi::http::outgoing_handler;
     use wasi::http::types::{
-        ErrorCode, Fields, Method as WMethod, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+        ErrorCode, Fields, Method as WMethod, OutgoingBody, OutgoingRequest, Scheme,
     };
     use wasi::io::streams::StreamError;
 
@@ -227,16 +227,16 @@ mod wasm {
         let body = outgoing
             .body()
             .map_err(|()| HttpError::Transport("request body taken twice".into()))?;
-        let options = RequestOptions::new();
-        if let Some(timeout) = request.timeout {
-            let ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
-            // Unsupported options are left to the host's deadline.
-            let _ = options.set_connect_timeout(Some(ns));
-            let _ = options.set_first_byte_timeout(Some(ns));
-            let _ = options.set_between_bytes_timeout(Some(ns));
-        }
-        let pending =
-            outgoing_handler::handle(outgoing, Some(options)).map_err(|e| error(e, &url))?;
+        // No `request-options`: wasmtime's `handle` reads them but never
+        // frees the handle it was given, one resource per request, so a
+        // plugin sending a request per collect ran out of resources after a
+        // few thousand collects. The timeout is kept here instead (below),
+        // and the host's deadline bounds the call anyway.
+        let started = wasi::clocks::monotonic_clock::now();
+        let deadline = request.timeout.map(|timeout| {
+            started.saturating_add(u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX))
+        });
+        let pending = outgoing_handler::handle(outgoing, None).map_err(|e| error(e, &url))?;
         // A request the host refuses fails its body stream first; the
         // answer then says why.
         let mut sent = Ok(());
@@ -264,18 +264,11 @@ mod wasm {
                 _ => e,
             });
         }
-        match request.timeout {
-            Some(timeout) => {
-                let ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
-                let timer = wasi::clocks::monotonic_clock::subscribe_duration(ns);
-                wasi::io::poll::poll(&[&ready, &timer]);
-                if !ready.ready() {
-                    return Err(HttpError::Timeout(format!(
-                        "{url}: no answer within {timeout:?}"
-                    )));
-                }
-            }
-            None => ready.block(),
+        if !wait(&ready, deadline) {
+            return Err(HttpError::Timeout(format!(
+                "{url}: no answer within {:?}",
+                request.timeout.unwrap_or_default()
+            )));
         }
         let response = pending
             .get()
@@ -290,7 +283,16 @@ mod wasm {
         {
             while read.len() < request.max_response_body {
                 let want = (request.max_response_body - read.len()).min(65536) as u64;
-                match stream.blocking_read(want) {
+                let readable = stream.subscribe();
+                let in_time = wait(&readable, deadline);
+                drop(readable);
+                if !in_time {
+                    return Err(HttpError::Timeout(format!(
+                        "{url}: the answer's body did not arrive within {:?}",
+                        request.timeout.unwrap_or_default()
+                    )));
+                }
+                match stream.read(want) {
                     Ok(bytes) => read.extend_from_slice(&bytes),
                     Err(StreamError::Closed) => break,
                     Err(StreamError::LastOperationFailed(_)) => break,
@@ -298,6 +300,25 @@ mod wasm {
             }
         }
         Ok(Response { status, body: read })
+    }
+
+    /// Blocks until `pollable` is ready or `deadline` (monotonic
+    /// nanoseconds) passes; whether it became ready.
+    fn wait(pollable: &wasi::io::poll::Pollable, deadline: Option<u64>) -> bool {
+        match deadline {
+            None => {
+                pollable.block();
+                true
+            }
+            Some(deadline) => {
+                if pollable.ready() {
+                    return true;
+                }
+                let timer = wasi::clocks::monotonic_clock::subscribe_instant(deadline);
+                wasi::io::poll::poll(&[pollable, &timer]);
+                pollable.ready()
+            }
+        }
     }
 }
 
