@@ -5,7 +5,7 @@ use crate::stats::{DEFAULT_SERVER_FIELDS, Selection};
 use serde::Deserialize;
 use std::time::Duration;
 use wasmetheus_sdk::Error;
-use wasmetheus_sdk::http::{Target, shown};
+use wasmetheus_sdk::http::Target;
 
 /// The JSON Schema of the configuration.
 pub const SCHEMA: &str = r#"{
@@ -78,7 +78,7 @@ impl Default for Raw {
 }
 
 /// Where the statistics come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Source {
     /// The stats page's CSV over HTTP(S).
     Http {
@@ -88,6 +88,25 @@ pub enum Source {
     },
     /// The stats socket on TCP: `host:port`.
     Tcp { address: String },
+}
+
+/// Without the user information and the `Authorization` value.
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Http {
+                target,
+                authorization,
+            } => f
+                .debug_struct("Http")
+                .field("https", &target.https)
+                .field("authority", &target.authority)
+                .field("path_with_query", &target.path_with_query)
+                .field("authorization", &authorization.as_ref().map(|_| "<secret>"))
+                .finish(),
+            Source::Tcp { address } => f.debug_struct("Tcp").field("address", address).finish(),
+        }
+    }
 }
 
 /// A checked configuration.
@@ -138,6 +157,33 @@ impl Config {
     }
 }
 
+/// `uri` as messages show it: the password replaced by `xxxxx`, the query
+/// and fragment left out. Everything up to the last `@` after a `:` is
+/// taken as user information, so a password holding an unencoded `/`, `?`
+/// or `#` (which ends the authority for the URL parser) is hidden too.
+fn shown(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        let uri = uri.split(['?', '#']).next().unwrap_or_default();
+        // `scheme:user:password@…` without `//`: show the scheme only.
+        return match uri.split_once(':') {
+            Some((scheme, rest)) if rest.contains('@') => format!("{scheme}:xxxxx"),
+            _ => uri.to_owned(),
+        };
+    };
+    let (user, host) = match rest.rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _)) => (Some(format!("{user}:xxxxx")), &rest[at + 1..]),
+            None => (Some(rest[..at].to_owned()), &rest[at + 1..]),
+        },
+        None => (None, rest),
+    };
+    let host = host.split(['?', '#']).next().unwrap_or_default();
+    match user {
+        Some(user) => format!("{scheme}://{user}@{host}"),
+        None => format!("{scheme}://{host}"),
+    }
+}
+
 fn parse_source(uri: &str, shown_uri: &str) -> Result<Source, Error> {
     let invalid = |why: String| Error::InvalidConfig(format!("scrape_uri {shown_uri:?}: {why}"));
     let scheme = uri
@@ -148,7 +194,35 @@ fn parse_source(uri: &str, shown_uri: &str) -> Result<Source, Error> {
         })?;
     match scheme.as_str() {
         "http" | "https" => {
-            let target = Target::parse(uri).map_err(|e| invalid(e.to_string()))?;
+            // The SDK's message repeats the URL its own way: keep only why.
+            let target = Target::parse(uri).map_err(|e| {
+                let why = e.to_string();
+                invalid(why.rsplit_once(": ").map_or(why.clone(), |(_, w)| w.to_owned()))
+            })?;
+            // `user:pass/word@host`: the parser ends the authority at the
+            // `/` and the password would go out as host and path.
+            let after_authority = uri
+                .split_once("://")
+                .and_then(|(_, rest)| rest.get(target.authority.len()..))
+                .unwrap_or_default();
+            if target.userinfo.is_none()
+                && target.authority.contains(':')
+                && after_authority.contains('@')
+            {
+                return Err(invalid(
+                    "an '@' after host:port looks like user:password@ with a password holding \
+                     '/', '?' or '#'; percent-encode those in the password (%2F, %3F, %23), \
+                     or write an '@' of the path as %40"
+                        .into(),
+                ));
+            }
+            check_port(&target.authority).map_err(|()| {
+                invalid(
+                    "the port after the host is not a number; if the password holds '/', '?' \
+                     or '#', percent-encode them (%2F, %3F, %23)"
+                        .into(),
+                )
+            })?;
             let authorization = target.userinfo.as_ref().map(|(user, password)| {
                 use base64::Engine;
                 let decode =
@@ -197,6 +271,19 @@ fn parse_source(uri: &str, shown_uri: &str) -> Result<Source, Error> {
         other => Err(invalid(format!(
             "unsupported scheme {other:?}; use http, https or tcp"
         ))),
+    }
+}
+
+/// Whether the port of `authority` (`host[:port]`, `[v6][:port]`), if
+/// any, is a number.
+fn check_port(authority: &str) -> Result<(), ()> {
+    let after_host = match authority.rfind(']') {
+        Some(close) => &authority[close + 1..],
+        None => authority,
+    };
+    match after_host.rsplit_once(':') {
+        Some((_, port)) if !port.is_empty() && port.parse::<u16>().is_err() => Err(()),
+        _ => Ok(()),
     }
 }
 
@@ -291,6 +378,44 @@ mod tests {
     }
 
     #[test]
+    fn passwords_with_unencoded_delimiters_stay_hidden() {
+        for uri in [
+            "http://admin:hun/ter2@lb:8404/;csv",
+            "http://admin:hun?ter2@lb:8404/;csv",
+            "http://admin:hun#ter2@lb:8404/;csv",
+            "https://admin:12/hunter2@lb/;csv",
+            "tcp://admin:hun/ter2@lb:9999",
+            "tcp://admin:1/hunter2@lb:9999",
+            "http:admin:hunter2@lb/;csv",
+            "http://üser:hunter2@lb/;csv",
+        ] {
+            let json = format!(r#"{{"scrape_uri": {uri:?}}}"#);
+            let (shown, message) = match Config::parse(&json) {
+                Ok(c) => (c.shown_uri.clone(), format!("{c:?}")),
+                Err(e) => (String::new(), e.to_string()),
+            };
+            for text in [&shown, &message] {
+                assert!(
+                    !text.contains("hun") && !text.contains("ter2"),
+                    "{uri}: {text}"
+                );
+            }
+        }
+        assert!(err(r#"{"scrape_uri": "http://admin:hun/ter2@lb:8404/;csv"}"#).contains("%2F"),);
+        assert_eq!(
+            shown("https://admin:12/hunter2@lb/;csv?x=1"),
+            "https://admin:xxxxx@lb/;csv"
+        );
+        assert_eq!(shown("http://lb:8404/;csv?a"), "http://lb:8404/;csv");
+        let c = Config::parse(r#"{"scrape_uri": "http://u:hunter2@lb/;csv"}"#).unwrap();
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("Basic"),
+            "{debug}"
+        );
+    }
+
+    #[test]
     fn sources() {
         let c = Config::parse(r#"{"scrape_uri": "tcp://127.0.0.1:9999"}"#).unwrap();
         assert_eq!(
@@ -315,6 +440,9 @@ mod tests {
         assert!(err(r#"{"scrape_uri": "file:///tmp/x.csv"}"#).contains("not supported"));
         assert!(err(r#"{"scrape_uri": "gopher://x"}"#).contains("unsupported scheme"));
         assert!(err(r#"{"scrape_uri": "localhost"}"#).contains("not a URI"));
+        assert!(err(r#"{"scrape_uri": "http://lb:http/;csv"}"#).contains("not a number"));
+        assert!(Config::parse(r#"{"scrape_uri": "http://[::1]:8404/;csv"}"#).is_ok());
+        assert!(Config::parse(r#"{"scrape_uri": "http://[::1]/;csv"}"#).is_ok());
     }
 
     #[test]

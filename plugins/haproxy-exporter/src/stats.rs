@@ -513,10 +513,19 @@ fn parse_value(field: usize, raw: &[u8]) -> Result<f64, String> {
     let shown = || String::from_utf8_lossy(&raw[..raw.len().min(64)]).into_owned();
     let text = text.map_err(|_| format!("can't parse CSV field value {:?}: not UTF-8", shown()))?;
     if MILLISECOND_FIELDS.contains(&field) {
-        return text
+        let ms = text
             .parse::<f64>()
-            .map(|ms| ms / 1000.0)
-            .map_err(|_| format!("can't parse CSV field value {:?}: not a number", shown()));
+            .map_err(|_| format!("can't parse CSV field value {:?}: not a number", shown()))?;
+        // Go's ParseFloat fails on a finite number too large for a float
+        // (1e400) where Rust's gives infinity; only inf/infinity may be.
+        let literal = text.trim_start_matches(['+', '-']).to_ascii_lowercase();
+        if ms.is_infinite() && literal != "inf" && literal != "infinity" {
+            return Err(format!(
+                "can't parse CSV field value {:?}: value out of range",
+                shown()
+            ));
+        }
+        return Ok(ms / 1000.0);
     }
     text.parse::<i64>()
         .map(|v| v as f64)
@@ -610,6 +619,12 @@ mod tests {
         assert_eq!(parse_value(38, b"15"), Ok(0.015));
         assert_eq!(parse_value(58, b"1.5"), Ok(0.0015));
         assert!(parse_value(38, b"NaN").unwrap().is_nan());
+        assert_eq!(parse_value(59, b"-Inf"), Ok(f64::NEG_INFINITY));
+        assert!(
+            parse_value(60, b"1e400")
+                .unwrap_err()
+                .contains("out of range")
+        );
         assert_eq!(parse_value(17, b"\xff"), Ok(0.0));
         for bad in [
             &b"1.5"[..],
