@@ -42,7 +42,7 @@ pub const SCHEMA: &str = r#"{
       "description": "SET SESSION log_slow_filter='tmp_table_on_disk,filesort_on_disk' (MariaDB/Percona), like --exporter.log_slow_filter"
     },
     "max_response_bytes": {
-      "type": "integer", "minimum": 4096, "default": 16777216,
+      "type": "integer", "minimum": 4096, "maximum": 1073741824, "default": 16777216,
       "description": "Most bytes the server may send in one collect; more is an error and drops the connection"
     },
     "timeout_seconds": {
@@ -104,6 +104,9 @@ pub struct Config {
     pub write_timeout: Duration,
 }
 
+/// The largest `max_response_bytes` accepted (the sandbox's memory ceiling).
+const MAX_RESPONSE_CEILING: u64 = 1 << 30;
+
 /// The largest password file read.
 const MAX_PASSWORD_FILE: u64 = 64 * 1024;
 
@@ -148,8 +151,11 @@ impl Config {
                     .unwrap_or(s.default_enabled())
             })
             .collect();
-        if raw.max_response_bytes < 4096 {
-            return Err(invalid("max_response_bytes must be at least 4096".into()));
+        if !(4096..=MAX_RESPONSE_CEILING).contains(&raw.max_response_bytes) {
+            return Err(invalid(format!(
+                "max_response_bytes must be from 4096 to {MAX_RESPONSE_CEILING} (keep it well \
+                 under the instance's memory_limit)"
+            )));
         }
         if !(raw.timeout_seconds > 0.0 && raw.timeout_seconds <= 86_400.0) {
             return Err(invalid(
@@ -270,6 +276,10 @@ mod tests {
                 .contains("only one")
         );
         assert!(err(r#"{"dsn": "u@tcp(h)/", "max_response_bytes": 1}"#).contains("4096"));
+        assert!(
+            err(r#"{"dsn": "u@tcp(h)/", "max_response_bytes": 1000000000000}"#)
+                .contains("memory_limit")
+        );
         assert!(err(r#"{"dsn": "u@tcp(h)/", "timeout_seconds": 0}"#).contains("timeout_seconds"));
     }
 

@@ -114,11 +114,12 @@ pub fn parse(dsn: &str) -> Result<Dsn, String> {
                 "dsn uses a unix socket, which a plugin cannot reach; connect over TCP instead: {EXAMPLE}"
             ));
         }
-        other => {
-            let shown: String = other.chars().take(40).collect();
+        // Not repeated: with a password holding '/' and no '/' after the
+        // address, the "network" is a piece of the credentials.
+        _ => {
             return Err(format!(
-                "dsn's network {:?} is not supported (only tcp); {EXAMPLE}",
-                shown
+                "dsn's network (the word before '(' ) is not supported, only tcp; {EXAMPLE} \
+                 (a password holding '/' needs the dsn to end with '/' or '/dbname')"
             ));
         }
     }
@@ -413,6 +414,18 @@ mod tests {
         assert!(parse("u@tcp([::1/").unwrap_err().contains("')'"));
         assert!(parse("u@tcp([::1)/").unwrap_err().contains("']'"));
         assert!(parse("").unwrap_err().contains("empty"));
+        // A password holding '/' without a '/' after the address: the
+        // text before the last '/' is taken as user:network.
+        for dsn in [
+            "u:hunter2/x@tcp(h:1)",
+            "u:a@hunter2/x@tcp(h:1)",
+            "u:hunter2/x?y@tcp(h:1)",
+            "u:hunter2/x(y)",
+        ] {
+            let e = parse(dsn).unwrap_err();
+            assert!(!e.contains("hunter2"), "{dsn}: {e}");
+            assert!(e.contains("end with '/'"), "{dsn}: {e}");
+        }
         let dbg = format!("{:?}", parse("u:hunter2@tcp(h)/").unwrap());
         assert!(!dbg.contains("hunter2"), "{dbg}");
     }

@@ -418,6 +418,14 @@ fn slave_status(db: &mut dyn Source, out: &mut Registry) -> Result<(), Error> {
                 continue;
             };
             let family = format!("mysql_slave_status_{}", name.to_lowercase());
+            // A column name that makes no valid metric name would get the
+            // whole output refused (upstream panics); leave it out.
+            if !family
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b':')
+            {
+                continue;
+            }
             let key: Vec<String> = std::iter::once(family.clone())
                 .chain(labels.iter().map(|(_, v)| v.clone()))
                 .collect();

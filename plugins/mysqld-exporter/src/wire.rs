@@ -343,7 +343,15 @@ impl Conn {
                 let value = buf
                     .checked_eat_lenenc_str()
                     .ok_or_else(|| broken("malformed row from the server (truncated value)"))?;
-                row.push(Some(String::from_utf8_lossy(value).into_owned()));
+                let value = match std::str::from_utf8(value) {
+                    Ok(text) => text.to_owned(),
+                    Err(_) => {
+                        // Each invalid byte may grow to a 3-byte U+FFFD.
+                        self.charge(2 * value.len() as u64)?;
+                        String::from_utf8_lossy(value).into_owned()
+                    }
+                };
+                row.push(Some(value));
             }
             if !buf.is_empty() {
                 return Err(broken("malformed row from the server (extra bytes)"));
@@ -363,7 +371,7 @@ impl Conn {
         match ParseBuf(pkt).parse::<ErrPacket<'_>>(caps) {
             Ok(ErrPacket::Error(e)) => Error::Server {
                 code: e.error_code(),
-                message: e.message_str().into_owned(),
+                message: shorten(&e.message_str()),
             },
             _ => broken("malformed error packet from the server"),
         }
@@ -461,6 +469,23 @@ impl Conn {
     }
 }
 
+/// The longest server error message kept, in characters: a hostile server
+/// could otherwise fill the log with megabytes.
+const MAX_SERVER_MESSAGE: usize = 512;
+
+/// `message` without control characters, cut at [`MAX_SERVER_MESSAGE`].
+fn shorten(message: &str) -> String {
+    let mut out: String = message
+        .chars()
+        .take(MAX_SERVER_MESSAGE)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if message.chars().nth(MAX_SERVER_MESSAGE).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// Whether the greeting's auth-plugin-data length byte is below 0x80:
 /// mysql_common computes `len as i8 - 8`, which overflows for 0x80..=0x87
 /// (a panic where overflow checks are on). Real servers send 21 or 0.
@@ -554,6 +579,18 @@ fn dial(dsn: &Dsn, opts: &Options) -> Result<TcpStream, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_messages_are_cut_and_flattened() {
+        let long = "é".repeat(10_000);
+        let short = shorten(&long);
+        assert_eq!(short.chars().count(), MAX_SERVER_MESSAGE + 1);
+        assert!(short.ends_with('…'));
+        assert_eq!(
+            shorten("Access denied\nfor\x1b[2J"),
+            "Access denied for [2J"
+        );
+    }
 
     /// Random and truncated inputs to every packet parser used on server
     /// data: errors, never panics (a panic would trap the plugin).

@@ -260,6 +260,25 @@ fn slave_status_mariadb_all_slaves() {
 }
 
 #[test]
+fn slave_status_leaves_out_columns_that_make_no_metric_name() {
+    check(
+        Scraper::SlaveStatus,
+        vec![(
+            "SHOW ALL SLAVES STATUS",
+            rs(
+                &["Bad Col", "Ünï", "Exec-Pos", "Read_Master_Log_Pos"],
+                &[&[Some("1"), Some("2"), Some("3"), Some("4")]],
+            ),
+        )],
+        expect![[r#"
+            # HELP mysql_slave_status_read_master_log_pos Generic metric from SHOW SLAVE STATUS.
+            # TYPE mysql_slave_status_read_master_log_pos Untyped
+            mysql_slave_status_read_master_log_pos{master_host="",master_uuid="",channel_name="",connection_name=""} 4
+        "#]],
+    );
+}
+
+#[test]
 fn slave_status_tries_the_mysql_forms_then_fails_with_the_servers_error() {
     let mut db = Canned(
         vec![(
