@@ -421,6 +421,11 @@ pub fn export(body: &[u8], selection: &Selection, limits: &Limits, out: &mut Reg
             b"2" => (2, &selection.server),
             _ => continue,
         };
+        // No column selected (server_metric_fields ""): nothing to export,
+        // and nothing to remember per row.
+        if defs.is_empty() {
+            continue;
+        }
         if kind == 2 {
             let status = String::from_utf8_lossy(&row[STATUS]);
             if selection.excluded_states.contains(status.as_ref()) {
@@ -690,6 +695,26 @@ mod tests {
         assert!(outcome.first_failures[2].contains("bytes long"));
         let up = out.get("haproxy_server_up").unwrap();
         assert_eq!(up.metrics.len(), 2);
+    }
+
+    #[test]
+    fn servers_without_selected_columns_are_not_remembered() {
+        let mut body = Vec::new();
+        for i in 0..50_000 {
+            let mut fields: Vec<String> = vec!["1".into(); 40];
+            fields[PXNAME] = "b".into();
+            fields[SVNAME] = format!("s{}", i % 3);
+            fields[STATUS] = "UP".into();
+            fields[TYPE] = "2".into();
+            body.extend_from_slice(fields.join(",").as_bytes());
+            body.push(b'\n');
+        }
+        let none = Selection::parse("", "").unwrap();
+        let mut out = Registry::new();
+        let outcome = export(&body, &none, &Limits::default(), &mut out);
+        // Upstream exports nothing for them and counts no failure.
+        assert_eq!((outcome.rows, outcome.series, outcome.failures), (0, 0, 0));
+        assert!(out.families().is_empty());
     }
 
     #[test]
