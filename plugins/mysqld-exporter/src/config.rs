@@ -13,6 +13,7 @@ pub const SCHEMA: &str = r#"{
   "type": "object",
   "additionalProperties": false,
   "required": ["dsn"],
+  "examples": [{"dsn": "exporter@tcp(127.0.0.1:3306)/"}],
   "properties": {
     "dsn": {
       "type": "string",
