@@ -17,7 +17,7 @@ use mysql_common::packets::{
     HandshakeResponse, OkPacketDeserializer, OldEofPacket, ResultSetTerminator,
 };
 use mysql_common::proto::MySerialize;
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -67,7 +67,9 @@ pub struct ResultSet {
 
 /// One authenticated connection.
 pub struct Conn {
-    stream: TcpStream,
+    /// Reads are buffered: a packet is a 4-byte header and a payload, and
+    /// each unbuffered read is a call into the host.
+    stream: BufReader<TcpStream>,
     seq: u8,
     caps: CapabilityFlags,
     budget: u64,
@@ -102,7 +104,7 @@ impl Conn {
         let _ = stream.set_write_timeout(Some(opts.write_timeout));
         let _ = stream.set_nodelay(true);
         let mut conn = Conn {
-            stream,
+            stream: BufReader::with_capacity(64 << 10, stream),
             seq: 0,
             caps: CapabilityFlags::empty(),
             budget: opts.max_response_bytes,
@@ -450,9 +452,10 @@ impl Conn {
             out.extend_from_slice(&[0, 0, 0, self.seq]);
             self.seq = self.seq.wrapping_add(1);
         }
-        self.stream
+        let stream = self.stream.get_mut();
+        stream
             .write_all(&out)
-            .and_then(|()| self.stream.flush())
+            .and_then(|()| stream.flush())
             .map_err(|e| self.io_error("write to", e))
     }
 
