@@ -125,24 +125,26 @@ const GLOBAL_STATUS_HELP: &str = "Generic metric from SHOW GLOBAL STATUS.";
 fn global_status(db: &mut dyn Source, out: &mut Registry) -> Result<(), Error> {
     let rs = db.query("SHOW GLOBAL STATUS")?;
     let rows = pairs(&rs, "SHOW GLOBAL STATUS")?;
-    let mut text: BTreeMap<&str, &str> = [
+    let mut text: BTreeMap<String, &str> = [
         ("wsrep_local_state_uuid", ""),
         ("wsrep_cluster_state_uuid", ""),
         ("wsrep_provider_version", ""),
         ("wsrep_evs_repl_latency", ""),
     ]
     .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let mut seen = HashSet::new();
     for (raw_key, val) in rows {
         let val = val.unwrap_or("");
+        // As upstream, the text items are looked up by the cleaned name.
+        let key = valid_name(raw_key);
         let Some(v) = parse_status(val) else {
-            if let Some(slot) = text.get_mut(raw_key) {
+            if let Some(slot) = text.get_mut(&key) {
                 *slot = val;
             }
             continue;
         };
-        let key = valid_name(raw_key);
         let split = [
             "com",
             "handler",
@@ -244,7 +246,8 @@ fn global_status(db: &mut dyn Source, out: &mut Registry) -> Result<(), Error> {
     }
     let evs = text["wsrep_evs_repl_latency"];
     if !evs.is_empty() {
-        let values: Vec<Option<f64>> = evs.split('/').map(parse_go_float).collect();
+        // Upstream reads the first five parts (and crashes on fewer).
+        let values: Vec<Option<f64>> = evs.split('/').take(5).map(parse_go_float).collect();
         if values.len() == 5 && values.iter().all(Option::is_some) {
             let names = [
                 (

@@ -173,6 +173,40 @@ fn global_status_groups_and_generics() {
 }
 
 #[test]
+fn galera_text_items_by_cleaned_name_and_the_first_five_latencies() {
+    check(
+        Scraper::GlobalStatus,
+        vec![(
+            "SHOW GLOBAL STATUS",
+            kv(&[
+                ("WSREP_LOCAL_STATE_UUID", "6b50600c"),
+                ("wsrep_evs_repl_latency", "0.1/0.2/0.3/0.4/5/extra"),
+            ]),
+        )],
+        expect![[r#"
+            # HELP mysql_galera_status_info PXC/Galera status information.
+            # TYPE mysql_galera_status_info Gauge
+            mysql_galera_status_info{wsrep_local_state_uuid="6b50600c",wsrep_cluster_state_uuid="",wsrep_provider_version=""} 1
+            # HELP mysql_galera_evs_repl_latency_min_seconds PXC/Galera group communication latency. Min value.
+            # TYPE mysql_galera_evs_repl_latency_min_seconds Gauge
+            mysql_galera_evs_repl_latency_min_seconds 0.1
+            # HELP mysql_galera_evs_repl_latency_avg_seconds PXC/Galera group communication latency. Avg value.
+            # TYPE mysql_galera_evs_repl_latency_avg_seconds Gauge
+            mysql_galera_evs_repl_latency_avg_seconds 0.2
+            # HELP mysql_galera_evs_repl_latency_max_seconds PXC/Galera group communication latency. Max value.
+            # TYPE mysql_galera_evs_repl_latency_max_seconds Gauge
+            mysql_galera_evs_repl_latency_max_seconds 0.3
+            # HELP mysql_galera_evs_repl_latency_stdev PXC/Galera group communication latency. Standard Deviation.
+            # TYPE mysql_galera_evs_repl_latency_stdev Gauge
+            mysql_galera_evs_repl_latency_stdev 0.4
+            # HELP mysql_galera_evs_repl_latency_sample_size PXC/Galera group communication latency. Sample Size.
+            # TYPE mysql_galera_evs_repl_latency_sample_size Gauge
+            mysql_galera_evs_repl_latency_sample_size 5
+        "#]],
+    );
+}
+
+#[test]
 fn global_variables_version_isolation_galera() {
     check(
         Scraper::GlobalVariables,
