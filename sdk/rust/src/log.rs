@@ -41,7 +41,7 @@ pub fn warn(message: &str) {
 }
 
 /// Logs at `error` level. Called during `collect`, the message also becomes
-/// the instance's `lastCollectError` in `/api/v1/plugins` even when the
+/// the instance's `last_collect_error` in `/api/v1/plugins` even when the
 /// collect returns metrics: how an exporter that reports its target down
 /// (`mysql_up 0`, as the native exporters do) tells the operator why.
 pub fn error(message: &str) {

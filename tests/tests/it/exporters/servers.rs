@@ -686,7 +686,7 @@ impl Plugin {
         self.collect_text(instance).await.1
     }
 
-    /// The last collect error of `instance` (lastCollectError in
+    /// The last collect error of `instance` (last_collect_error in
     /// `/api/v1/plugins`).
     pub fn last_collect_error(&self, instance: &str) -> Option<String> {
         self.runtime
