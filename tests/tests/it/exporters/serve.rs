@@ -43,9 +43,7 @@ async fn plugin_instance(address: std::net::SocketAddr, name: &str) -> Option<Va
 
 /// The error of an instance's last collect as `/api/v1/plugins` shows it.
 fn last_collect_error(instance: &Value) -> Option<String> {
-    ["last_collect_error", "lastCollectError"]
-        .iter()
-        .find_map(|key| instance[*key].as_str().map(str::to_owned))
+    instance["last_collect_error"].as_str().map(str::to_owned)
 }
 
 #[tokio::test(flavor = "multi_thread")]
