@@ -18,9 +18,11 @@ pub mod wire;
 
 use config::Config;
 use scrapers::Source;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
-use wasmetheus_sdk::{Capability, Error, Exporter, Metadata, Registry, export_exporter};
+use wasmetheus_sdk::{
+    Capability, Error, Exporter, Labels, Metadata, Registry, Value, export_exporter,
+};
 use wire::{Conn, ResultSet};
 
 /// One configured MySQL server.
@@ -161,13 +163,26 @@ impl MysqldExporter {
                 .unwrap_or(999.0),
             Err(_) => 999.0,
         };
+        let mut guard = OutputGuard::default();
         for scraper in self.config.scrapers.clone() {
             if version < scraper.min_version() {
                 continue;
             }
             let label = format!("collect.{}", scraper.name());
             let start = Instant::now();
-            if let Err(e) = scraper.scrape(&mut db, out) {
+            let mut scratch = Registry::new();
+            let result = scraper.scrape(&mut db, &mut scratch);
+            let dropped = guard.merge(scratch, out);
+            if dropped > 0 {
+                wasmetheus_sdk::log::warn(&format!(
+                    "scraper {} for {}: {dropped} series left out (repeated series, a label value \
+                     over {MAX_LABEL_VALUE_BYTES} bytes, or more than {MAX_FAMILIES} families or \
+                     {MAX_SERIES} series in all): the server's answers are unusual",
+                    scraper.name(),
+                    self.config.dsn.addr
+                ));
+            }
+            if let Err(e) = result {
                 wasmetheus_sdk::log::error(&format!(
                     "Error from scraper {} for {}: {e}",
                     scraper.name(),
@@ -183,6 +198,70 @@ impl MysqldExporter {
             // A half-read answer leaves the stream unusable.
             self.conn = None;
         }
+    }
+}
+
+/// The longest label value the host accepts, in bytes.
+const MAX_LABEL_VALUE_BYTES: usize = 4096;
+/// Families and series the scrapers may add (the host refuses a whole
+/// output over 10,000 families or 100,000 series; the exporter's own
+/// families come on top).
+const MAX_FAMILIES: usize = 9_900;
+const MAX_SERIES: usize = 99_000;
+
+/// What the scrapers put out so far: no series twice, no label value the
+/// host refuses, and no more than it accepts, so that an odd server's
+/// answer costs its series only, not the whole output with `mysql_up`.
+#[derive(Default)]
+struct OutputGuard {
+    series: HashSet<(String, Labels)>,
+    families: HashSet<String>,
+    count: usize,
+}
+
+impl OutputGuard {
+    /// Copies `scratch` into `out`; how many series were left out.
+    fn merge(&mut self, scratch: Registry, out: &mut Registry) -> usize {
+        let mut dropped = 0;
+        for family in scratch.into_families() {
+            for metric in family.metrics {
+                let cost = match &metric.value {
+                    Value::Number(_) => 1,
+                    Value::Histogram(h) => h.buckets.len() + 3,
+                    Value::Summary(s) => s.quantiles.len() + 2,
+                };
+                let mut key = metric.labels.clone();
+                key.sort();
+                let new_family = !self.families.contains(&family.name);
+                if metric
+                    .labels
+                    .iter()
+                    .any(|(_, v)| v.len() > MAX_LABEL_VALUE_BYTES)
+                    || self.count + cost > MAX_SERIES
+                    || (new_family && self.families.len() >= MAX_FAMILIES)
+                    || !self.series.insert((family.name.clone(), key))
+                {
+                    dropped += 1;
+                    continue;
+                }
+                self.count += cost;
+                if new_family {
+                    self.families.insert(family.name.clone());
+                }
+                let mut builder = out.family(&family.name, family.kind, &family.help);
+                let labels: Vec<(&str, &str)> = metric
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                match metric.value {
+                    Value::Number(v) => builder.with_labels(metric.labels, v),
+                    Value::Histogram(h) => builder.observe_histogram(&labels, h),
+                    Value::Summary(s) => builder.observe_summary(&labels, s),
+                };
+            }
+        }
+        dropped
     }
 }
 
@@ -224,3 +303,68 @@ impl Exporter for MysqldExporter {
 }
 
 export_exporter!(MysqldExporter);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmetheus_sdk::{Bucket, Histogram};
+
+    #[test]
+    fn the_output_guard_drops_what_the_host_would_refuse() {
+        let mut guard = OutputGuard::default();
+        let mut out = Registry::new();
+        let mut scratch = Registry::new();
+        let help = "Total number of executed MySQL commands.";
+        // `Com_Select` and `COM_SELECT` both clean to `select`.
+        scratch
+            .counter("mysql_global_status_commands_total", help)
+            .with(&[("command", "select")], 1.0)
+            .with(&[("command", "select")], 2.0)
+            .with(&[("command", &"x".repeat(MAX_LABEL_VALUE_BYTES + 1))], 3.0)
+            .with(&[("command", "insert")], 4.0);
+        scratch.histogram("h_seconds", "h").observe_histogram(
+            &[],
+            Histogram {
+                buckets: vec![Bucket {
+                    upper_bound: 1.0,
+                    cumulative_count: 1,
+                }],
+                count: 1,
+                sum: 0.5,
+            },
+        );
+        assert_eq!(guard.merge(scratch, &mut out), 2);
+        let commands = out.get("mysql_global_status_commands_total").unwrap();
+        assert_eq!(commands.metrics.len(), 2);
+        assert_eq!(commands.metrics[0].number(), Some(1.0));
+        assert_eq!(commands.metrics[1].label("command"), Some("insert"));
+        assert!(matches!(
+            out.get("h_seconds").unwrap().metrics[0].value,
+            Value::Histogram(_)
+        ));
+        // A later scraper cannot repeat a series either.
+        let mut scratch = Registry::new();
+        scratch
+            .counter("mysql_global_status_commands_total", help)
+            .with(&[("command", "insert")], 5.0);
+        assert_eq!(guard.merge(scratch, &mut out), 1);
+        // Families and series stop short of the host's limits.
+        let mut scratch = Registry::new();
+        for i in 0..MAX_FAMILIES + 10 {
+            scratch
+                .untyped(&format!("mysql_global_status_v{i}"), "g")
+                .set(1.0);
+        }
+        guard.merge(scratch, &mut out);
+        assert_eq!(out.families().len(), MAX_FAMILIES);
+        let mut scratch = Registry::new();
+        for i in 0..MAX_SERIES {
+            scratch
+                .counter("mysql_global_status_commands_total", help)
+                .with(&[("command", &format!("c{i}"))], 1.0);
+        }
+        assert!(guard.merge(scratch, &mut out) > 0);
+        let series: usize = out.families().iter().map(|f| f.metrics.len()).sum();
+        assert!(series < MAX_SERIES, "{series}");
+    }
+}
