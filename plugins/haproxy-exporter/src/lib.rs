@@ -16,7 +16,7 @@ mod fetch;
 mod stats;
 
 use config::{Config, Source};
-use wasmetheus_sdk::{Error, Exporter, Metadata, Registry, export_exporter};
+use wasmetheus_sdk::{Capability, Error, Exporter, Metadata, Registry, export_exporter};
 
 /// One configured HAProxy.
 pub struct HaproxyExporter {
@@ -136,8 +136,14 @@ impl Exporter for HaproxyExporter {
             "HAProxy statistics from the stats page's CSV or the stats socket on TCP, compatible with Prometheus' haproxy_exporter 0.14",
         )
         .config_schema(config::SCHEMA)
-        // No capability is requested: which origin or address to grant
-        // depends on scrape_uri (see the schema), and an error names it.
+        // The origin of the default scrape_uri, as upstream's default; an
+        // instance grants the origin (or tcp:// address) of its own
+        // scrape_uri, and an error names the grant it lacks. Requested,
+        // so no unconfigured default instance scrapes localhost.
+        .request(
+            Capability::HttpOrigin("http://localhost:80".into()),
+            "HAProxy's stats page (scrape_uri); grant the origin of the instance's scrape_uri under http_origins, or its tcp:// address under tcp_connect",
+        )
     }
 
     fn open(config: &str) -> Result<Self, Error> {

@@ -307,7 +307,14 @@ fn metadata_and_defaults() {
     let metadata = HaproxyExporter::metadata();
     assert_eq!(metadata.name, "haproxy-exporter");
     serde_json::from_str::<serde_json::Value>(&metadata.config_schema).unwrap();
-    assert!(metadata.capabilities.is_empty());
+    // Upstream's default scrape_uri origin, requested (not optional), so
+    // the host starts no default instance without a grant.
+    assert_eq!(metadata.capabilities.len(), 1);
+    assert_eq!(
+        metadata.capabilities[0].capability,
+        wasmetheus_sdk::Capability::HttpOrigin("http://localhost:80".into())
+    );
+    assert!(!metadata.capabilities[0].optional);
     // Natively there is no wasi:http: the default scrape fails cleanly.
     let mut e = exporter("");
     let mut out = Registry::new();
