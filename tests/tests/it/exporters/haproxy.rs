@@ -108,28 +108,6 @@ async fn assert_down(plugin: &Plugin, name: &str, expected: &[&str]) -> (Exposit
     (exposition, error)
 }
 
-/// Collects `name` until it reports `haproxy_up 1` and no collect error.
-async fn assert_recovers(plugin: &Plugin, name: &str, within: Duration) -> Exposition {
-    let deadline = Instant::now() + within;
-    loop {
-        let (text, exposition) = plugin.collect_text(name).await;
-        if up(&exposition) == Some(1.0) {
-            assert_eq!(
-                plugin.last_collect_error(name),
-                None,
-                "{name}: recovered, but the status still shows an error"
-            );
-            return exposition;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name}: no haproxy_up 1 within {within:?}; last error {:?}:\n{text}",
-            plugin.last_collect_error(name)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// Reference, plugin, reference: the families and values compared.
 async fn compare(plugin: &Plugin, name: &str, native: &Native, not_yet: &[&str]) {
     let before = native.scrape();
@@ -205,16 +183,24 @@ async fn a_stopped_haproxy_gives_haproxy_up_0_and_is_found_again() {
         http_instance("csv", &proxy),
         socket_instance("socket", &proxy),
     ]);
-    assert_recovers(&plugin, "csv", Duration::from_secs(10)).await;
-    assert_recovers(&plugin, "socket", Duration::from_secs(10)).await;
+    plugin
+        .assert_recovers("csv", "haproxy_up", Duration::from_secs(10))
+        .await;
+    plugin
+        .assert_recovers("socket", "haproxy_up", Duration::from_secs(10))
+        .await;
 
     proxy.kill();
     assert_down(&plugin, "csv", &[&proxy.stats_port.to_string()]).await;
     assert_down(&plugin, "socket", &[&proxy.socket_port.to_string()]).await;
 
     tokio::task::block_in_place(|| proxy.start());
-    assert_recovers(&plugin, "csv", Duration::from_secs(30)).await;
-    assert_recovers(&plugin, "socket", Duration::from_secs(30)).await;
+    plugin
+        .assert_recovers("csv", "haproxy_up", Duration::from_secs(30))
+        .await;
+    plugin
+        .assert_recovers("socket", "haproxy_up", Duration::from_secs(30))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

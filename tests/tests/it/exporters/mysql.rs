@@ -92,28 +92,6 @@ async fn assert_down(
     (exposition, error)
 }
 
-/// Collects `name` until it reports `mysql_up 1` and no collect error.
-async fn assert_recovers(plugin: &Plugin, name: &str, within: Duration) -> Exposition {
-    let deadline = Instant::now() + within;
-    loop {
-        let (text, exposition) = plugin.collect_text(name).await;
-        if up(&exposition) == Some(1.0) {
-            assert_eq!(
-                plugin.last_collect_error(name),
-                None,
-                "{name}: recovered, but the status still shows an error"
-            );
-            return exposition;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name}: no mysql_up 1 within {within:?}; last error {:?}:\n{text}",
-            plugin.last_collect_error(name)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn families_match_debian_mysqld_exporter() {
     let db = MariaDb::shared();
@@ -194,7 +172,9 @@ async fn a_wrong_password_gives_mysql_up_0_until_it_is_right() {
     db.sql(&format!(
         "ALTER USER 'exporter_wrong'@'%' IDENTIFIED BY '{wrong}'"
     ));
-    assert_recovers(&plugin, "wrong", Duration::from_secs(10)).await;
+    plugin
+        .assert_recovers("wrong", "mysql_up", Duration::from_secs(10))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -204,7 +184,9 @@ async fn a_stopped_mariadb_gives_mysql_up_0_and_is_found_again() {
         .unwrap();
     let password = db.exporter_user("exporter", 3);
     let plugin = plugin(vec![instance("db", &db, "exporter", &password)]);
-    assert_recovers(&plugin, "db", Duration::from_secs(10)).await;
+    plugin
+        .assert_recovers("db", "mysql_up", Duration::from_secs(10))
+        .await;
 
     db.kill();
     assert_down(&plugin, "db", &[&db.address()], Some(&password)).await;
@@ -212,7 +194,9 @@ async fn a_stopped_mariadb_gives_mysql_up_0_and_is_found_again() {
     assert_down(&plugin, "db", &[], Some(&password)).await;
 
     tokio::task::block_in_place(|| db.start());
-    let ours = assert_recovers(&plugin, "db", Duration::from_secs(30)).await;
+    let ours = plugin
+        .assert_recovers("db", "mysql_up", Duration::from_secs(30))
+        .await;
     assert!(
         value(&ours, "mysql_global_status_uptime", &[]).is_some_and(|v| v < 120.0),
         "the uptime of the restarted server"

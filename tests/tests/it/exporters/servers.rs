@@ -628,6 +628,34 @@ pub struct Plugin {
 }
 
 impl Plugin {
+    /// Collects `name` until its `up_family` (`mysql_up`, `haproxy_up`) is
+    /// 1 and the status shows no collect error, at most `within`.
+    pub async fn assert_recovers(
+        &self,
+        name: &str,
+        up_family: &str,
+        within: Duration,
+    ) -> Exposition {
+        let deadline = Instant::now() + within;
+        loop {
+            let (text, exposition) = self.collect_text(name).await;
+            if super::compare::value(&exposition, up_family, &[]) == Some(1.0) {
+                assert_eq!(
+                    self.last_collect_error(name),
+                    None,
+                    "{name}: recovered, but the status still shows an error"
+                );
+                return exposition;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: no {up_family} 1 within {within:?}; last error {:?}:\n{text}",
+                self.last_collect_error(name)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Loads `wasm` as `plugin` with `instances`; every instance must open.
     pub fn start(wasm: &str, plugin: &str, instances: Vec<Instance>) -> Plugin {
         let dir = PluginsDir::new();
