@@ -23,21 +23,21 @@ pub struct Target {
 
 /// `url` as errors may show it: a password in its user information as
 /// `xxxxx` (as Prometheus shows URLs) and no query, which often carries a
-/// token (errors reach the host's log and status pages).
+/// token (errors reach the host's log and status pages). A password
+/// holding an unencoded `/`, `?`, `#` or `@` is hidden whole: everything
+/// up to the last `@` with a `:` before it counts as user information, so
+/// a path or query with `@` in it may be hidden too, never a password shown.
 pub fn shown(url: &str) -> String {
-    let url = url.split(['?', '#']).next().unwrap_or_default();
+    let cut = |s: &str| s.split(['?', '#']).next().unwrap_or_default().to_owned();
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        return cut(url);
     };
-    let end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    match authority.rsplit_once('@') {
-        Some((info, host)) => match info.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:xxxxx@{host}{path}"),
-            None => format!("{scheme}://{info}@{host}{path}"),
-        },
-        None => url.to_owned(),
+    if let Some((info, host)) = rest.rsplit_once('@')
+        && let Some((user, _)) = info.split_once(':')
+    {
+        return format!("{scheme}://{}:xxxxx@{}", cut(user), cut(host));
     }
+    format!("{scheme}://{}", cut(rest))
 }
 
 impl Target {
@@ -333,6 +333,13 @@ mod tests {
             "https://u:xxxxx@h:1/p"
         );
         assert_eq!(shown("http://u@h/p"), "http://u@h/p");
+        // Passwords with characters a URL would have needed encoded.
+        for password in ["hun/ter2", "hun?ter2", "hun#ter2", "hun@ter2", "a:b/c"] {
+            let url = format!("http://admin:{password}@lb:8404/;csv?x=1");
+            let text = shown(&url);
+            assert_eq!(text, "http://admin:xxxxx@lb:8404/;csv", "{url}");
+        }
+        assert_eq!(shown("http://h/p?mail=a@b"), "http://h/p");
         assert_eq!(shown("not a url?x"), "not a url");
         let e = Target::parse("ftp://u:hunter2@h/?token=t").unwrap_err();
         let text = e.to_string();
