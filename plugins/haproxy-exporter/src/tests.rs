@@ -312,7 +312,7 @@ fn metadata_and_defaults() {
     assert_eq!(metadata.capabilities.len(), 1);
     assert_eq!(
         metadata.capabilities[0].capability,
-        wasmetheus_sdk::Capability::HttpOrigin("http://localhost:80".into())
+        Capability::HttpOrigin("http://localhost:80".into())
     );
     assert!(!metadata.capabilities[0].optional);
     // Natively there is no wasi:http: the default scrape fails cleanly.
