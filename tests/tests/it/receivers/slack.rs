@@ -179,7 +179,9 @@ async fn slack_message_matches_alertmanagers() {
     std::fs::write(&template_file, USER_TEMPLATE).unwrap();
     let secret_path = "/services/T000/B000/SECRET";
     let config = serde_json::json!({
-        "route": {"receiver": "team.slack", "group_by": ["alertname"], "group_wait": "0s",
+        // Long enough that both alerts of one POST are in the first
+        // notification (see receivers/email.rs).
+        "route": {"receiver": "team.slack", "group_by": ["alertname"], "group_wait": "1s",
                   "group_interval": "1s"},
         "receivers": [{"name": "team.slack",
                        "slack_configs": [slack_config(&format!("{}{secret_path}", theirs.url))]}],
