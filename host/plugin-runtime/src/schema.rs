@@ -265,6 +265,15 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// The first entry of a config schema's top-level `examples`, when it is
+/// an object: how `wasmetheus check plugins` configures an exporter that
+/// cannot open without settings (a DSN, say).
+pub fn first_example(schema: &str) -> Option<Value> {
+    let schema: Value = serde_json::from_str(schema).ok()?;
+    let example = schema.get("examples")?.as_array()?.first()?;
+    example.is_object().then(|| example.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,5 +488,23 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![&[key("blob")][..]]
         );
+    }
+
+    #[test]
+    fn the_first_object_example_configures_a_checked_instance() {
+        assert_eq!(
+            first_example(r#"{"type": "object", "examples": [{"dsn": "u@tcp(h:1)/"}, {}]}"#),
+            Some(serde_json::json!({"dsn": "u@tcp(h:1)/"}))
+        );
+        for none in [
+            "",
+            "not json",
+            r#"{"type": "object"}"#,
+            r#"{"examples": []}"#,
+            r#"{"examples": ["a string"]}"#,
+            r#"{"examples": {"dsn": "x"}}"#,
+        ] {
+            assert_eq!(first_example(none), None, "{none}");
+        }
     }
 }

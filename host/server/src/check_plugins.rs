@@ -122,7 +122,7 @@ async fn collect_checks(
         scrape_interval: Some(PromDuration(Duration::from_secs(10))),
         scrape_timeout: Some(PromDuration(Duration::from_secs(5))),
         memory_limit: None,
-        config: schema_example(&metadata.config_schema),
+        config: wasmetheus_plugin_runtime::schema::first_example(&metadata.config_schema),
         grants: grants_for_requests(&metadata.capabilities),
         labels: Default::default(),
     });
@@ -145,36 +145,4 @@ async fn collect_checks(
         ));
     }
     Ok(report)
-}
-
-/// The first entry of a config schema's top-level `examples`, when it is an
-/// object.
-fn schema_example(schema: &str) -> Option<serde_json::Value> {
-    let schema: serde_json::Value = serde_json::from_str(schema).ok()?;
-    let example = schema.get("examples")?.as_array()?.first()?;
-    example.is_object().then(|| example.clone())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::schema_example;
-    use serde_json::json;
-
-    #[test]
-    fn the_first_object_example_configures_the_checked_instance() {
-        assert_eq!(
-            schema_example(r#"{"type": "object", "examples": [{"dsn": "u@tcp(h:1)/"}, {}]}"#),
-            Some(json!({"dsn": "u@tcp(h:1)/"}))
-        );
-        for none in [
-            "",
-            "not json",
-            r#"{"type": "object"}"#,
-            r#"{"examples": []}"#,
-            r#"{"examples": ["a string"]}"#,
-            r#"{"examples": {"dsn": "x"}}"#,
-        ] {
-            assert_eq!(schema_example(none), None, "{none}");
-        }
-    }
 }
