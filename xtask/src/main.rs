@@ -5,6 +5,7 @@
 
 mod bench;
 mod fuzz;
+mod lang;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

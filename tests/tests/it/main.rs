@@ -17,6 +17,7 @@ mod api_limits;
 mod backfill;
 mod check_config;
 mod discovery_report;
+mod examples;
 mod exporters;
 mod guests;
 mod kubernetes_sd;

@@ -8,4 +8,4 @@ mod compare;
 mod haproxy;
 mod mysql;
 mod serve;
-mod servers;
+pub(crate) mod servers;

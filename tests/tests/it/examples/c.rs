@@ -1,0 +1,1 @@
+//! The c example in the real runtime.

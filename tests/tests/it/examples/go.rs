@@ -1,0 +1,1 @@
+//! The go example in the real runtime.

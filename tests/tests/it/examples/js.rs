@@ -1,0 +1,1 @@
+//! The js example in the real runtime.

@@ -1,0 +1,1 @@
+//! The python example in the real runtime.
