@@ -1,9 +1,10 @@
 //! `cargo xtask`: project automation — run, test, build-plugins,
-//! test-plugins, fuzz, bench. Plain std and one small dependency, jiff (the
+//! test-plugins, build-examples, new-plugin, toolchains, fuzz, bench. Plain std and one small dependency, jiff (the
 //! workspace's date library), for the calendar dates of the benchmarks'
 //! data set, so it still builds in seconds.
 
 mod bench;
+mod examples;
 mod fuzz;
 mod lang;
 
@@ -26,9 +27,19 @@ usage: cargo xtask <command>
                      ../shared/conformance) and our own cases
   build-plugins      build every plugin under plugins/ for wasm32-wasip2
                      and copy it to plugins/<name>.wasm
-  test-plugins       load every plugin in the real runtime (metadata,
-                     collect within limits, output validity), then run
-                     each plugin's own tests
+  test-plugins       build every plugin, example and a scaffold per
+                     language, run each through `wasmetheus check plugins`
+                     (metadata, capabilities, 10,000 collects within
+                     limits with valid output and no leak), then every
+                     plugin's, example's and SDK's own tests
+  build-examples [DIR…]  build every examples/<dir> (or the given plugin
+                     projects, any language) into target/examples/<dir>.wasm,
+                     installing the toolchains it needs
+  new-plugin --lang rust|python|js|c|go NAME [--dir DIR]
+                     scaffold a plugin with a test (default dir:
+                     examples/NAME); see sdk/README.md
+  toolchains [LANG…]  install the SDK toolchains (default: all) under
+                     $WASMETHEUS_TOOLS (default ~/.cache/wasmetheus/tools)
   fuzz [TARGET] [--time S]  build the fuzz targets of tests/fuzz (libFuzzer
                      on stable) and run TARGET (default: all) for S
                      seconds each (default 60); fails naming a crashing
@@ -51,6 +62,9 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("build-plugins") => build_plugins().map(drop),
         Some("test-plugins") => test_plugins(),
+        Some("build-examples") => examples::build_examples(&args[1..]).map(drop),
+        Some("new-plugin") => examples::new_plugin(&args[1..]),
+        Some("toolchains") => examples::toolchains(&args[1..]),
         Some("test-promql") => test_promql(),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
@@ -68,7 +82,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
@@ -81,7 +95,7 @@ fn cargo() -> Command {
     cmd
 }
 
-fn status(mut cmd: Command) -> Result {
+pub(crate) fn status(mut cmd: Command) -> Result {
     eprintln!("$ {}", describe(&cmd));
     let status = cmd
         .status()
@@ -102,7 +116,7 @@ fn describe(cmd: &Command) -> String {
 
 /// Installs the wasm32-wasip2 target when rustup manages the toolchain and
 /// it is missing.
-fn ensure_wasm_target() -> Result {
+pub(crate) fn ensure_wasm_target() -> Result {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output();
@@ -272,7 +286,12 @@ fn test_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn test_plugins() -> Result {
-    let built = build_plugins()?;
+    let mut built = build_plugins()?;
+    built.extend(examples::test(&root().join("target/scaffold"))?);
+    // One instance of each, collected 10,000 times: a plugin that keeps
+    // memory or a resource per collect fails here. The compile cache makes
+    // the big (Python, JavaScript) components load fast from the second
+    // run on.
     let mut check = cargo();
     check.args([
         "run",
@@ -282,7 +301,11 @@ fn test_plugins() -> Result {
         "--",
         "check",
         "plugins",
+        "--collects",
+        "10000",
+        "--cache-dir",
     ]);
+    check.arg(root().join("target/plugin-cache"));
     check.args(&built);
     status(check)?;
     for (_, name) in plugin_crates()? {

@@ -131,10 +131,7 @@ enum Check {
     Rules(wasmetheus::check_rules::CheckRulesArgs),
     /// Loads plugins in the real runtime and checks their metadata, that
     /// collect works within limits, and that their output is valid.
-    Plugins {
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
+    Plugins(wasmetheus::check_plugins::CheckPluginsArgs),
     /// Checks web configuration files (--web.config.file), as promtool's
     /// `check web-config`: YAML, headers, bcrypt hashes, certificates.
     WebConfig {
@@ -172,8 +169,8 @@ fn main() -> ExitCode {
             what: Check::Rules(args),
         } => return wasmetheus::check_rules::run_command(&args),
         Command::Check {
-            what: Check::Plugins { files },
-        } => check_plugins(&files),
+            what: Check::Plugins(args),
+        } => check_plugins(&args),
         // promtool's lines, on standard error.
         Command::Check {
             what: Check::WebConfig { files },
@@ -232,10 +229,13 @@ fn test_rules(args: TestRulesArgs, junit: Option<PathBuf>) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-fn check_plugins(files: &[PathBuf]) -> anyhow::Result<()> {
-    let failed = wasmetheus::check_plugins::run(files)?;
+fn check_plugins(args: &wasmetheus::check_plugins::CheckPluginsArgs) -> anyhow::Result<()> {
+    let failed = wasmetheus::check_plugins::run(args)?;
     if failed > 0 {
-        anyhow::bail!("{failed} of {} plugins failed their checks", files.len());
+        anyhow::bail!(
+            "{failed} of {} plugins failed their checks",
+            args.files.len()
+        );
     }
     Ok(())
 }
