@@ -1,0 +1,3 @@
+module wasmetheus.dev/sdk
+
+go 1.24
