@@ -225,7 +225,9 @@ fn test() -> Result {
     }
     clippy_wasm.args(["--", "-D", "warnings"]);
     status(clippy_wasm)?;
-    build_plugins()?;
+    // The end-to-end tests load the built plugins and examples.
+    let mut built = build_plugins()?;
+    built.extend(examples::build_examples(&[])?);
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--exclude", "guest-*"]);
     // Plugins' own tests run in test-plugins.
@@ -233,7 +235,7 @@ fn test() -> Result {
         tests.args(["--exclude", &name]);
     }
     status(tests)?;
-    test_plugins()?;
+    check_plugins(built)?;
     test_promql()?;
     // Every parser and on-disk reader fuzzed briefly: a smoke test that
     // the targets build and that nothing shallow crashes them.
@@ -287,6 +289,13 @@ fn test_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn test_plugins() -> Result {
     let mut built = build_plugins()?;
+    built.extend(examples::build_examples(&[])?);
+    check_plugins(built)
+}
+
+/// Everything of `test-plugins` but building the plugins and examples
+/// (`built`).
+fn check_plugins(mut built: Vec<PathBuf>) -> Result {
     built.extend(examples::test(&root().join("target/scaffold"))?);
     // One instance of each, collected 10,000 times: a plugin that keeps
     // memory or a resource per collect fails here. The compile cache makes
