@@ -51,6 +51,8 @@ usage: cargo xtask <command>
                      series, disk growth against Prometheus and VictoriaMetrics
   bench query [-h]      median PromQL latency of ~20 queries over the same
                      backfilled data against Prometheus and VictoriaMetrics
+  bench sdk          the same plugin in every language, and every example:
+                     size, cold and warm load, collect time, memory
   bench rules [-h]      a few hundred recording and alerting rules on the same
                      scraped data: evaluations/s, CPU per evaluation and per
                      sample net of scraping, against Prometheus";

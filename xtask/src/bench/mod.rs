@@ -11,6 +11,7 @@ mod peers;
 mod query;
 mod rules;
 mod rules_data;
+mod sdk;
 mod storage;
 mod support;
 
@@ -37,8 +38,9 @@ pub fn bench(args: &[String]) -> Result {
         Some("query") => query::run(&args[1..]),
         Some("rules") => rules::run(&args[1..]),
         Some("alertmanager") => alertmanager::run(&args[1..]),
+        Some("sdk") => sdk::run(&args[1..]),
         Some(other) => Err(format!(
-            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql`, `storage`, `ingest`, `query`, `rules` or `alertmanager`"
+            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql`, `storage`, `ingest`, `query`, `rules`, `alertmanager` or `sdk`"
         )),
     }
 }
