@@ -13,7 +13,7 @@ import (
 // MountUsage is the usage of one mounted file system, from statvfs.
 type MountUsage struct {
 	SizeBytes, FreeBytes, AvailableBytes, Files, FilesFree uint64
-	ReadOnly                                              bool
+	ReadOnly                                               bool
 }
 
 // GrantedReadPaths is the read-only paths the host granted this instance;
