@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -79,8 +80,8 @@ func loadavg(text string, r *sdk.Registry) error {
 	}
 	for i, window := range []string{"1", "5", "15"} {
 		v, err := strconv.ParseFloat(fields[i], 64)
-		if err != nil {
-			return sdk.Errorf(sdk.Unavailable, "loadavg: field %d: %v", i+1, err)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return sdk.Errorf(sdk.Unavailable, "loadavg: field %d is not a number: %q", i+1, truncate(fields[i]))
 		}
 		r.Gauge("node_load"+window, window+"m load average.").Set(v)
 	}
