@@ -51,7 +51,11 @@ class HostTest(unittest.TestCase):
             host.read_text(junk)
 
     def test_log_natively_writes_to_stderr(self):
-        host.log("info", "from a test")
+        host.log("info", "to stderr")
+        with host.captured_logs() as lines:
+            host.error("went wrong")
+            host.debug("detail")
+        self.assertEqual(lines, ["error: went wrong", "debug: detail"])
         with self.assertRaisesRegex(ValueError, "not one of"):
             host.log("loud", "x")
         self.assertEqual(host.instance_name(), "native")

@@ -9,6 +9,7 @@ is called `native`, and `filesystem_usage` is unavailable.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import posixpath
@@ -24,6 +25,7 @@ IN_COMPONENT = sys.platform == "wasi"
 LEVELS = ("trace", "debug", "info", "warn", "error")
 
 _native_grants: Optional[list] = None
+_native_log: Optional[list] = None
 
 
 def _wit():
@@ -42,8 +44,22 @@ def log(level: str, message: str) -> None:
     if IN_COMPONENT:
         host, types = _wit()
         host.log(getattr(types.LogLevel, level.upper()), str(message))
+    elif _native_log is not None:
+        _native_log.append(f"{level}: {message}")
     else:
         print(f"{level}: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def captured_logs():
+    """Natively, collects the lines logged inside the `with` block, as
+    `"level: message"` strings, instead of printing them (for tests)."""
+    global _native_log
+    saved, _native_log = _native_log, []
+    try:
+        yield _native_log
+    finally:
+        _native_log = saved
 
 
 def debug(message: str) -> None:
@@ -203,6 +219,7 @@ def filesystem_usage(mount_point: str) -> FilesystemUsage:
 __all__ = [
     "IN_COMPONENT",
     "log",
+    "captured_logs",
     "debug",
     "info",
     "warn",
