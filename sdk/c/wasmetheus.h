@@ -1,0 +1,1395 @@
+/* wasmetheus.h: write wasmetheus exporter plugins in C.
+ *
+ * A header-only helper over the bindings `wit-bindgen c` generates for the
+ * `exporter` world of wit/plugin.wit (`exporter.h`, `exporter.c`,
+ * `exporter_component_type.o`, generated at build time by sdk/c/plugin.mk).
+ * A plugin describes itself with a `wm_plugin` (name, version, config
+ * schema, requested capabilities, and its open/collect/close callbacks),
+ * builds metrics with the `wm_registry` builder, reads its settings with
+ * `wm_config_*` and granted files with `wm_read_file`:
+ *
+ *     #define WASMETHEUS_IMPLEMENTATION   // in exactly one .c file
+ *     #include "wasmetheus.h"
+ *
+ *     static int hello_collect(void *state, wm_registry *out, wm_error *err) {
+ *         wm_set(wm_gauge(out, "hello_world", "Always one."), 1);
+ *         return 0;
+ *     }
+ *     static const wm_plugin hello = {
+ *         .name = "hello", .version = "0.1.0", .description = "Says hello",
+ *         .collect = hello_collect,
+ *     };
+ *     WM_EXPORT_PLUGIN(hello)
+ *
+ * Memory: everything the SDK hands to the host (metadata, metric families,
+ * error messages) is allocated with malloc and freed by the generated
+ * canonical-ABI post-return functions after the host has copied it; the
+ * config string the host passes to `open` is freed by the SDK once `open`
+ * returns, so `open` keeps copies (`wm_config_string` returns them). An
+ * empty string or list is never allocated (the post-return functions free
+ * only non-empty ones). Callbacks return 0 on success, or -1 after filling
+ * `err` with `wm_fail`.
+ */
+#ifndef WASMETHEUS_H
+#define WASMETHEUS_H
+
+#include "exporter.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Errors ------------------------------------------------------------ */
+
+/* What went wrong (the `error` variant of the WIT, in its order). */
+typedef enum wm_error_kind {
+    WM_INVALID_CONFIG = WASMETHEUS_PLUGIN_TYPES_ERROR_INVALID_CONFIG, /* say how to fix it */
+    WM_DENIED = WASMETHEUS_PLUGIN_TYPES_ERROR_DENIED,                 /* name the grant */
+    WM_UNAVAILABLE = WASMETHEUS_PLUGIN_TYPES_ERROR_UNAVAILABLE,       /* may work later */
+    WM_OTHER = WASMETHEUS_PLUGIN_TYPES_ERROR_OTHER,
+} wm_error_kind;
+
+#define WM_ERROR_MAX 1024
+
+typedef struct wm_error {
+    wm_error_kind kind;
+    /* errno of a failed file operation, else 0 (e.g. ENOENT: absent). */
+    int code;
+    char message[WM_ERROR_MAX];
+} wm_error;
+
+/* Fills `err` (message cut at WM_ERROR_MAX bytes) and returns -1. */
+int wm_fail(wm_error *err, wm_error_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- Logging ----------------------------------------------------------- */
+
+typedef enum wm_log_level {
+    WM_LOG_TRACE = WASMETHEUS_PLUGIN_TYPES_LOG_LEVEL_TRACE,
+    WM_LOG_DEBUG = WASMETHEUS_PLUGIN_TYPES_LOG_LEVEL_DEBUG,
+    WM_LOG_INFO = WASMETHEUS_PLUGIN_TYPES_LOG_LEVEL_INFO,
+    WM_LOG_WARN = WASMETHEUS_PLUGIN_TYPES_LOG_LEVEL_WARN,
+    /* During `collect`, an error line also becomes the instance's
+     * last_collect_error in /api/v1/plugins, even when collect succeeds. */
+    WM_LOG_ERROR = WASMETHEUS_PLUGIN_TYPES_LOG_LEVEL_ERROR,
+} wm_log_level;
+
+/* Writes a printf-formatted line (at most 4 KiB) to the host's log. */
+void wm_log(wm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- Metrics ----------------------------------------------------------- */
+
+/* The metrics one `collect` produces: families in insertion order. */
+typedef struct wm_registry {
+    exports_wasmetheus_plugin_metrics_list_metric_family_t families;
+    size_t capacity;
+    /* Index of `families` by name: slot = family index + 1, 0 = empty. */
+    size_t *index;
+    size_t index_size;
+    /* Set when an allocation failed: later calls do nothing and collect
+     * fails with "out of memory". */
+    bool failed;
+} wm_registry;
+
+/* One family of a registry (valid as long as the registry). */
+typedef struct wm_family {
+    wm_registry *registry;
+    size_t index;
+} wm_family;
+
+typedef struct wm_label {
+    const char *name;
+    const char *value;
+} wm_label;
+
+typedef wasmetheus_plugin_types_bucket_t wm_bucket;     /* {upper_bound, cumulative_count} */
+typedef wasmetheus_plugin_types_quantile_t wm_quantile; /* {quantile, value} */
+
+/* `WM_LABELS({"cpu", "0"}, {"mode", "idle"})`: the labels and their count,
+ * as the two arguments `labels, count` of wm_add and friends. */
+#define WM_LABELS(...)                                                                    \
+    ((const wm_label[]){__VA_ARGS__}),                                                    \
+        (sizeof((const wm_label[]){__VA_ARGS__}) / sizeof(wm_label))
+
+/* The family `name`, created with its kind and help on first use; later
+ * calls with the same name add series to the same family. `name` carries
+ * no suffix: a counter `foo` is exposed as `foo_total`. */
+wm_family wm_counter(wm_registry *r, const char *name, const char *help);
+wm_family wm_gauge(wm_registry *r, const char *name, const char *help);
+wm_family wm_untyped(wm_registry *r, const char *name, const char *help);
+wm_family wm_histogram(wm_registry *r, const char *name, const char *help);
+wm_family wm_summary(wm_registry *r, const char *name, const char *help);
+/* Series valued 1 whose labels carry the information. */
+wm_family wm_info(wm_registry *r, const char *name, const char *help);
+
+/* Sets the OpenMetrics unit (e.g. "seconds"). */
+void wm_unit(wm_family f, const char *unit);
+/* Adds a series without labels. */
+void wm_set(wm_family f, double value);
+/* Adds a series with `count` labels. */
+void wm_add(wm_family f, const wm_label *labels, size_t count, double value);
+/* Adds an info series (value 1). */
+void wm_add_info(wm_family f, const wm_label *labels, size_t count);
+/* Adds a histogram series: cumulative buckets sorted by upper bound (the
+ * host adds +Inf from `observations` when missing). */
+void wm_add_histogram(wm_family f, const wm_label *labels, size_t count, const wm_bucket *buckets,
+                      size_t bucket_count, uint64_t observations, double sum);
+/* Adds a summary series. */
+void wm_add_summary(wm_family f, const wm_label *labels, size_t count,
+                    const wm_quantile *quantiles, size_t quantile_count, uint64_t observations,
+                    double sum);
+
+/* The family called `name`, or NULL (for tests). */
+const wasmetheus_plugin_types_metric_family_t *wm_registry_find(const wm_registry *r,
+                                                                const char *name);
+/* Frees everything the registry holds (the SDK does it for `collect`). */
+void wm_registry_free(wm_registry *r);
+
+/* ---- Configuration ----------------------------------------------------- */
+
+/* The instance's configuration: a JSON object, validated before `open`
+ * (at most WM_CONFIG_MAX bytes and WM_CONFIG_DEPTH levels of nesting;
+ * `""` counts as `{}`). `json` is NUL-terminated and lives until `open`
+ * returns. */
+typedef struct wm_config {
+    const char *json;
+    size_t len;
+} wm_config;
+
+#define WM_CONFIG_MAX (1u << 20)
+#define WM_CONFIG_DEPTH 64
+#define WM_CONFIG_MAX_KEYS 1024
+#define WM_CONFIG_MAX_KEY 1024
+
+/* Validates `json` (len bytes) as an object; an invalid-config error
+ * naming the byte offset otherwise. */
+int wm_config_parse(wm_config *config, const char *json, size_t len, wm_error *err);
+/* Fails naming the first top-level key that is not in `known` (a
+ * NULL-terminated list), and listing the known ones. */
+int wm_config_only(const wm_config *config, const char *const *known, wm_error *err);
+/* The string setting `key`: 1 and a malloc'd copy in `*out` (free it), 0
+ * when absent or null, -1 when it is not a string (or holds \u0000). */
+int wm_config_string(const wm_config *config, const char *key, char **out, wm_error *err);
+/* The boolean setting `key`: 1 and `*out`, 0 when absent or null, -1 when
+ * not a boolean. */
+int wm_config_bool(const wm_config *config, const char *key, bool *out, wm_error *err);
+/* The number setting `key`: 1 and `*out`, 0 when absent or null, -1 when
+ * not a number. */
+int wm_config_number(const wm_config *config, const char *key, double *out, wm_error *err);
+
+/* ---- Files and host ---------------------------------------------------- */
+
+/* A file's contents, NUL-terminated (`len` excludes the NUL). */
+typedef struct wm_buffer {
+    char *data;
+    size_t len;
+} wm_buffer;
+
+/* Reads the whole file `path` (at most `max_bytes`). A path outside every
+ * read-only grant fails as WM_DENIED naming the grant to add; a missing
+ * file as WM_UNAVAILABLE with `code` ENOENT; a larger file as
+ * WM_UNAVAILABLE. Works for /proc files (whose size reads as 0). */
+int wm_read_file(const char *path, size_t max_bytes, wm_buffer *out, wm_error *err);
+void wm_buffer_free(wm_buffer *buffer);
+
+/* Whether `path` (absolute) lies under one of the host's read-only grants,
+ * lexically: `..` never climbs out of a grant. */
+bool wm_path_granted(const char *path);
+
+/* The instance's name (malloc'd; free it). */
+char *wm_instance_name(void);
+
+typedef wasmetheus_plugin_host_mount_usage_t wm_mount_usage;
+/* Usage of the file system mounted at `mount_point` (needs a
+ * filesystem_usage grant covering it). */
+int wm_filesystem_usage(const char *mount_point, wm_mount_usage *out, wm_error *err);
+
+/* ---- The plugin -------------------------------------------------------- */
+
+typedef enum wm_capability {
+    WM_READ_PATH = WASMETHEUS_PLUGIN_TYPES_CAPABILITY_READ_PATH,
+    WM_TCP_CONNECT = WASMETHEUS_PLUGIN_TYPES_CAPABILITY_TCP_CONNECT,
+    WM_HTTP_ORIGIN = WASMETHEUS_PLUGIN_TYPES_CAPABILITY_HTTP_ORIGIN,
+    WM_ENV_VAR = WASMETHEUS_PLUGIN_TYPES_CAPABILITY_ENV_VAR,
+    WM_DNS_LOOKUP = WASMETHEUS_PLUGIN_TYPES_CAPABILITY_DNS_LOOKUP, /* no target */
+    WM_FILESYSTEM_USAGE = WASMETHEUS_PLUGIN_TYPES_CAPABILITY_FILESYSTEM_USAGE,
+} wm_capability;
+
+/* A capability the plugin asks the operator for, and why. Requesting
+ * grants nothing; an `optional` one may be left out at some cost. */
+typedef struct wm_capability_request {
+    wm_capability capability;
+    const char *target; /* the path, address, origin or variable */
+    const char *reason;
+    bool optional;
+} wm_capability_request;
+
+typedef struct wm_plugin {
+    const char *name;        /* [a-z0-9-]+, the file's stem */
+    const char *version;     /* semantic version */
+    const char *description; /* one line */
+    /* JSON Schema of the config (NULL: none). Mark secrets `"writeOnly":
+     * true`; give an "examples" entry that works anywhere. */
+    const char *config_schema;
+    const wm_capability_request *capabilities;
+    size_t capability_count;
+    /* Opens an instance: sets `*state` (kept until `close`). NULL: the
+     * plugin takes no config and keeps no state. */
+    int (*open)(const wm_config *config, void **state, wm_error *err);
+    /* Adds the current metrics to `out`. */
+    int (*collect)(void *state, wm_registry *out, wm_error *err);
+    /* Frees `state` (NULL: nothing to free). */
+    void (*close)(void *state);
+} wm_plugin;
+
+/* Exports `descriptor` (a `wm_plugin`) as the plugin. Once per plugin, in
+ * the file that defines WASMETHEUS_IMPLEMENTATION. */
+#define WM_EXPORT_PLUGIN(descriptor)                                                      \
+    const wm_plugin *wm_exported_plugin(void) {                                           \
+        return &(descriptor);                                                             \
+    }
+
+const wm_plugin *wm_exported_plugin(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+/* ======================================================================== */
+#ifdef WASMETHEUS_IMPLEMENTATION
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int wm_fail(wm_error *err, wm_error_kind kind, const char *fmt, ...) {
+    va_list ap;
+    err->kind = kind;
+    err->code = 0;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* A malloc'd copy of `n` bytes as a WIT string (nothing allocated when
+ * empty); false when out of memory. */
+static bool wm__string(exporter_string_t *s, const char *text, size_t n) {
+    s->ptr = NULL;
+    s->len = 0;
+    if (text == NULL || n == 0) {
+        return true;
+    }
+    s->ptr = (uint8_t *)malloc(n);
+    if (s->ptr == NULL) {
+        return false;
+    }
+    memcpy(s->ptr, text, n);
+    s->len = n;
+    return true;
+}
+
+static bool wm__cstring(exporter_string_t *s, const char *text) {
+    return wm__string(s, text, text ? strlen(text) : 0);
+}
+
+static void wm__string_free(exporter_string_t *s) {
+    free(s->ptr);
+    s->ptr = NULL;
+    s->len = 0;
+}
+
+void wm_log(wm_log_level level, const char *fmt, ...) {
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return;
+    }
+    exporter_string_t message = {(uint8_t *)line, (size_t)n < sizeof line ? (size_t)n
+                                                                           : sizeof line - 1};
+    wasmetheus_plugin_host_log((wasmetheus_plugin_host_log_level_t)level, &message);
+}
+
+/* ---- Registry ---------------------------------------------------------- */
+
+static size_t wm__hash(const uint8_t *s, size_t n) {
+    size_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ s[i]) * 16777619u;
+    }
+    return h;
+}
+
+static bool wm__string_eq(const exporter_string_t *s, const char *text, size_t n) {
+    return s->len == n && (n == 0 || memcmp(s->ptr, text, n) == 0);
+}
+
+/* Rebuilds the name index with room for twice the families. */
+static bool wm__reindex(wm_registry *r) {
+    size_t size = 16;
+    while (size < 2 * r->capacity) {
+        size *= 2;
+    }
+    size_t *index = (size_t *)calloc(size, sizeof *index);
+    if (index == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < r->families.len; i++) {
+        exporter_string_t *name = &r->families.ptr[i].name;
+        size_t slot = wm__hash(name->ptr, name->len) & (size - 1);
+        while (index[slot] != 0) {
+            slot = (slot + 1) & (size - 1);
+        }
+        index[slot] = i + 1;
+    }
+    free(r->index);
+    r->index = index;
+    r->index_size = size;
+    return true;
+}
+
+static wm_family wm__family(wm_registry *r, wasmetheus_plugin_types_metric_kind_t kind,
+                            const char *name, const char *help) {
+    wm_family none = {r, SIZE_MAX};
+    if (r->failed || name == NULL) {
+        return none;
+    }
+    size_t n = strlen(name);
+    if (r->index != NULL) {
+        size_t mask = r->index_size - 1;
+        for (size_t slot = wm__hash((const uint8_t *)name, n) & mask; r->index[slot] != 0;
+             slot = (slot + 1) & mask) {
+            size_t i = r->index[slot] - 1;
+            if (wm__string_eq(&r->families.ptr[i].name, name, n)) {
+                return (wm_family){r, i};
+            }
+        }
+    }
+    if (r->families.len == r->capacity) {
+        size_t capacity = r->capacity ? 2 * r->capacity : 8;
+        wasmetheus_plugin_types_metric_family_t *families =
+            (wasmetheus_plugin_types_metric_family_t *)realloc(r->families.ptr,
+                                                               capacity * sizeof *families);
+        if (families == NULL) {
+            r->failed = true;
+            return none;
+        }
+        r->families.ptr = families;
+        r->capacity = capacity;
+    }
+    wasmetheus_plugin_types_metric_family_t *family = &r->families.ptr[r->families.len];
+    memset(family, 0, sizeof *family);
+    family->kind = kind;
+    if (!wm__string(&family->name, name, n) || !wm__cstring(&family->help, help)) {
+        wm__string_free(&family->name);
+        r->failed = true;
+        return none;
+    }
+    r->families.len++;
+    if (r->index == NULL || 2 * r->families.len > r->index_size) {
+        if (!wm__reindex(r)) {
+            r->failed = true;
+            return none;
+        }
+    } else {
+        size_t mask = r->index_size - 1;
+        size_t slot = wm__hash((const uint8_t *)name, n) & mask;
+        while (r->index[slot] != 0) {
+            slot = (slot + 1) & mask;
+        }
+        r->index[slot] = r->families.len;
+    }
+    return (wm_family){r, r->families.len - 1};
+}
+
+wm_family wm_counter(wm_registry *r, const char *name, const char *help) {
+    return wm__family(r, WASMETHEUS_PLUGIN_TYPES_METRIC_KIND_COUNTER, name, help);
+}
+wm_family wm_gauge(wm_registry *r, const char *name, const char *help) {
+    return wm__family(r, WASMETHEUS_PLUGIN_TYPES_METRIC_KIND_GAUGE, name, help);
+}
+wm_family wm_untyped(wm_registry *r, const char *name, const char *help) {
+    return wm__family(r, WASMETHEUS_PLUGIN_TYPES_METRIC_KIND_UNTYPED, name, help);
+}
+wm_family wm_histogram(wm_registry *r, const char *name, const char *help) {
+    return wm__family(r, WASMETHEUS_PLUGIN_TYPES_METRIC_KIND_HISTOGRAM, name, help);
+}
+wm_family wm_summary(wm_registry *r, const char *name, const char *help) {
+    return wm__family(r, WASMETHEUS_PLUGIN_TYPES_METRIC_KIND_SUMMARY, name, help);
+}
+wm_family wm_info(wm_registry *r, const char *name, const char *help) {
+    return wm__family(r, WASMETHEUS_PLUGIN_TYPES_METRIC_KIND_INFO, name, help);
+}
+
+static wasmetheus_plugin_types_metric_family_t *wm__get(wm_family f) {
+    if (f.registry == NULL || f.registry->failed || f.index >= f.registry->families.len) {
+        return NULL;
+    }
+    return &f.registry->families.ptr[f.index];
+}
+
+void wm_unit(wm_family f, const char *unit) {
+    wasmetheus_plugin_types_metric_family_t *family = wm__get(f);
+    if (family == NULL) {
+        return;
+    }
+    wm__string_free(&family->unit);
+    if (!wm__cstring(&family->unit, unit)) {
+        f.registry->failed = true;
+    }
+}
+
+static void wm__labels_free(wasmetheus_plugin_types_list_label_t *labels) {
+    for (size_t i = 0; i < labels->len; i++) {
+        wm__string_free(&labels->ptr[i].name);
+        wm__string_free(&labels->ptr[i].value);
+    }
+    free(labels->ptr);
+    labels->ptr = NULL;
+    labels->len = 0;
+}
+
+static void wm__metric_free(wasmetheus_plugin_types_metric_t *metric) {
+    wm__labels_free(&metric->labels);
+    if (metric->value.tag == WASMETHEUS_PLUGIN_TYPES_METRIC_VALUE_HISTOGRAM) {
+        free(metric->value.val.histogram.buckets.ptr);
+    } else if (metric->value.tag == WASMETHEUS_PLUGIN_TYPES_METRIC_VALUE_SUMMARY) {
+        free(metric->value.val.summary.quantiles.ptr);
+    }
+    memset(metric, 0, sizeof *metric);
+}
+
+/* Appends a series with copies of `labels`; NULL when out of memory (the
+ * registry is then failed). The caller fills in the value. */
+static wasmetheus_plugin_types_metric_t *wm__push(wm_family f, const wm_label *labels,
+                                                  size_t count) {
+    wasmetheus_plugin_types_metric_family_t *family = wm__get(f);
+    if (family == NULL) {
+        return NULL;
+    }
+    wasmetheus_plugin_types_list_metric_t *metrics = &family->metrics;
+    /* Capacity doubles at powers of two: realloc when len is one. */
+    size_t len = metrics->len;
+    if (len == 0 || (len & (len - 1)) == 0) {
+        size_t capacity = len == 0 ? 1 : 2 * len;
+        wasmetheus_plugin_types_metric_t *grown = (wasmetheus_plugin_types_metric_t *)realloc(
+            metrics->ptr, capacity * sizeof *grown);
+        if (grown == NULL) {
+            f.registry->failed = true;
+            return NULL;
+        }
+        metrics->ptr = grown;
+    }
+    wasmetheus_plugin_types_metric_t *metric = &metrics->ptr[len];
+    memset(metric, 0, sizeof *metric);
+    if (count > 0) {
+        metric->labels.ptr = (wasmetheus_plugin_types_label_t *)calloc(count, sizeof(wasmetheus_plugin_types_label_t));
+        if (metric->labels.ptr == NULL) {
+            f.registry->failed = true;
+            return NULL;
+        }
+        for (size_t i = 0; i < count; i++) {
+            metric->labels.len = i + 1;
+            if (!wm__cstring(&metric->labels.ptr[i].name, labels[i].name) ||
+                !wm__cstring(&metric->labels.ptr[i].value, labels[i].value)) {
+                wm__labels_free(&metric->labels);
+                f.registry->failed = true;
+                return NULL;
+            }
+        }
+    }
+    metrics->len++;
+    return metric;
+}
+
+void wm_add(wm_family f, const wm_label *labels, size_t count, double value) {
+    wasmetheus_plugin_types_metric_t *metric = wm__push(f, labels, count);
+    if (metric != NULL) {
+        metric->value.tag = WASMETHEUS_PLUGIN_TYPES_METRIC_VALUE_NUMBER;
+        metric->value.val.number = value;
+    }
+}
+
+void wm_set(wm_family f, double value) {
+    wm_add(f, NULL, 0, value);
+}
+
+void wm_add_info(wm_family f, const wm_label *labels, size_t count) {
+    wm_add(f, labels, count, 1.0);
+}
+
+/* A malloc'd copy of `n` items of `size` bytes (NULL and nothing allocated
+ * when n is 0); sets *ok to false when out of memory. */
+static void *wm__copy(const void *items, size_t n, size_t size, bool *ok) {
+    if (n == 0 || items == NULL) {
+        return NULL;
+    }
+    if (n > SIZE_MAX / size) {
+        *ok = false;
+        return NULL;
+    }
+    void *copy = malloc(n * size);
+    if (copy == NULL) {
+        *ok = false;
+        return NULL;
+    }
+    memcpy(copy, items, n * size);
+    return copy;
+}
+
+void wm_add_histogram(wm_family f, const wm_label *labels, size_t count, const wm_bucket *buckets,
+                      size_t bucket_count, uint64_t observations, double sum) {
+    bool ok = true;
+    wm_bucket *copy = (wm_bucket *)wm__copy(buckets, bucket_count, sizeof *buckets, &ok);
+    wasmetheus_plugin_types_metric_t *metric = ok ? wm__push(f, labels, count) : NULL;
+    if (metric == NULL) {
+        free(copy);
+        if (!ok && f.registry) {
+            f.registry->failed = true;
+        }
+        return;
+    }
+    metric->value.tag = WASMETHEUS_PLUGIN_TYPES_METRIC_VALUE_HISTOGRAM;
+    metric->value.val.histogram.buckets.ptr = copy;
+    metric->value.val.histogram.buckets.len = copy ? bucket_count : 0;
+    metric->value.val.histogram.count = observations;
+    metric->value.val.histogram.sum = sum;
+}
+
+void wm_add_summary(wm_family f, const wm_label *labels, size_t count,
+                    const wm_quantile *quantiles, size_t quantile_count, uint64_t observations,
+                    double sum) {
+    bool ok = true;
+    wm_quantile *copy = (wm_quantile *)wm__copy(quantiles, quantile_count, sizeof *quantiles, &ok);
+    wasmetheus_plugin_types_metric_t *metric = ok ? wm__push(f, labels, count) : NULL;
+    if (metric == NULL) {
+        free(copy);
+        if (!ok && f.registry) {
+            f.registry->failed = true;
+        }
+        return;
+    }
+    metric->value.tag = WASMETHEUS_PLUGIN_TYPES_METRIC_VALUE_SUMMARY;
+    metric->value.val.summary.quantiles.ptr = copy;
+    metric->value.val.summary.quantiles.len = copy ? quantile_count : 0;
+    metric->value.val.summary.count = observations;
+    metric->value.val.summary.sum = sum;
+}
+
+const wasmetheus_plugin_types_metric_family_t *wm_registry_find(const wm_registry *r,
+                                                                const char *name) {
+    size_t n = strlen(name);
+    for (size_t i = 0; i < r->families.len; i++) {
+        if (wm__string_eq(&r->families.ptr[i].name, name, n)) {
+            return &r->families.ptr[i];
+        }
+    }
+    return NULL;
+}
+
+void wm_registry_free(wm_registry *r) {
+    for (size_t i = 0; i < r->families.len; i++) {
+        wasmetheus_plugin_types_metric_family_t *family = &r->families.ptr[i];
+        wm__string_free(&family->name);
+        wm__string_free(&family->help);
+        wm__string_free(&family->unit);
+        for (size_t j = 0; j < family->metrics.len; j++) {
+            wm__metric_free(&family->metrics.ptr[j]);
+        }
+        free(family->metrics.ptr);
+    }
+    free(r->families.ptr);
+    free(r->index);
+    memset(r, 0, sizeof *r);
+}
+
+/* Hands the families over (the post-return frees them): releases the
+ * index and, when there are none, the array (never pass an allocation
+ * with length 0). */
+static exports_wasmetheus_plugin_metrics_list_metric_family_t wm__take(wm_registry *r) {
+    exports_wasmetheus_plugin_metrics_list_metric_family_t out = r->families;
+    if (out.len == 0) {
+        free(out.ptr);
+        out.ptr = NULL;
+    }
+    free(r->index);
+    memset(r, 0, sizeof *r);
+    return out;
+}
+
+/* ---- JSON config ------------------------------------------------------- */
+
+typedef struct wm__json {
+    const char *start, *p, *end;
+    int depth;
+    const char *problem;
+} wm__json;
+
+static void wm__ws(wm__json *j) {
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) {
+        j->p++;
+    }
+}
+
+static int wm__bad(wm__json *j, const char *problem) {
+    if (j->problem == NULL) {
+        j->problem = problem;
+    }
+    return -1;
+}
+
+static int wm__hex4(const char *p, unsigned *out) {
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') {
+            v |= (unsigned)(c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+            v |= (unsigned)(c - 'a' + 10);
+        } else if (c >= 'A' && c <= 'F') {
+            v |= (unsigned)(c - 'A' + 10);
+        } else {
+            return -1;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+/* Scans a string at j->p (on its opening quote). With `out` (room for the
+ * raw length + 1), decodes it there: UTF-8, NUL-terminated, `*out_len`
+ * its length; `*has_nul` when it holds \u0000. */
+static int wm__string_at(wm__json *j, char *out, size_t *out_len, bool *has_nul) {
+    size_t n = 0;
+    j->p++; /* the quote */
+    while (true) {
+        if (j->p >= j->end) {
+            return wm__bad(j, "unterminated string");
+        }
+        unsigned char c = (unsigned char)*j->p;
+        if (c == '"') {
+            j->p++;
+            break;
+        }
+        if (c < 0x20) {
+            return wm__bad(j, "control character in a string (escape it)");
+        }
+        if (c != '\\') {
+            if (out) {
+                out[n] = (char)c;
+            }
+            n++;
+            j->p++;
+            continue;
+        }
+        if (j->end - j->p < 2) {
+            return wm__bad(j, "unterminated escape");
+        }
+        char e = j->p[1];
+        j->p += 2;
+        char simple = e == '"' ? '"' : e == '\\' ? '\\' : e == '/' ? '/' : e == 'b' ? '\b'
+                    : e == 'f' ? '\f' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : 0;
+        if (simple) {
+            if (out) {
+                out[n] = simple;
+            }
+            n++;
+            continue;
+        }
+        unsigned cp;
+        if (e != 'u' || j->end - j->p < 4 || wm__hex4(j->p, &cp) != 0) {
+            j->p -= 2;
+            return wm__bad(j, "invalid escape in a string");
+        }
+        j->p += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            unsigned low;
+            if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' ||
+                wm__hex4(j->p + 2, &low) != 0 || low < 0xDC00 || low > 0xDFFF) {
+                return wm__bad(j, "unpaired surrogate in a \\u escape");
+            }
+            j->p += 6;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return wm__bad(j, "unpaired surrogate in a \\u escape");
+        }
+        if (cp == 0 && has_nul) {
+            *has_nul = true;
+        }
+        /* UTF-8 is never longer than the escape (6 or 12 bytes). */
+        unsigned char u[4];
+        size_t k = 0;
+        if (cp < 0x80) {
+            u[k++] = (unsigned char)cp;
+        } else if (cp < 0x800) {
+            u[k++] = (unsigned char)(0xC0 | (cp >> 6));
+            u[k++] = (unsigned char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            u[k++] = (unsigned char)(0xE0 | (cp >> 12));
+            u[k++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+            u[k++] = (unsigned char)(0x80 | (cp & 0x3F));
+        } else {
+            u[k++] = (unsigned char)(0xF0 | (cp >> 18));
+            u[k++] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+            u[k++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+            u[k++] = (unsigned char)(0x80 | (cp & 0x3F));
+        }
+        if (out) {
+            memcpy(out + n, u, k);
+        }
+        n += k;
+    }
+    if (out) {
+        out[n] = '\0';
+    }
+    if (out_len) {
+        *out_len = n;
+    }
+    return 0;
+}
+
+static bool wm__digit(const wm__json *j) {
+    return j->p < j->end && *j->p >= '0' && *j->p <= '9';
+}
+
+static int wm__number(wm__json *j) {
+    if (j->p < j->end && *j->p == '-') {
+        j->p++;
+    }
+    if (!wm__digit(j)) {
+        return wm__bad(j, "invalid number");
+    }
+    if (*j->p == '0') {
+        j->p++;
+    } else {
+        while (wm__digit(j)) {
+            j->p++;
+        }
+    }
+    if (j->p < j->end && *j->p == '.') {
+        j->p++;
+        if (!wm__digit(j)) {
+            return wm__bad(j, "invalid number");
+        }
+        while (wm__digit(j)) {
+            j->p++;
+        }
+    }
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-')) {
+            j->p++;
+        }
+        if (!wm__digit(j)) {
+            return wm__bad(j, "invalid number");
+        }
+        while (wm__digit(j)) {
+            j->p++;
+        }
+    }
+    return 0;
+}
+
+static int wm__literal(wm__json *j, const char *word) {
+    size_t n = strlen(word);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0) {
+        return wm__bad(j, "expected a value (object, array, string, number, true, false or null)");
+    }
+    j->p += n;
+    return 0;
+}
+
+/* Skips one value (validating it), nesting at most WM_CONFIG_DEPTH. */
+static int wm__value(wm__json *j) {
+    wm__ws(j);
+    if (j->p >= j->end) {
+        return wm__bad(j, "expected a value, found the end");
+    }
+    char c = *j->p;
+    if (c == '"') {
+        return wm__string_at(j, NULL, NULL, NULL);
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        return wm__number(j);
+    }
+    if (c == 't') {
+        return wm__literal(j, "true");
+    }
+    if (c == 'f') {
+        return wm__literal(j, "false");
+    }
+    if (c == 'n') {
+        return wm__literal(j, "null");
+    }
+    if (c != '{' && c != '[') {
+        return wm__bad(j, "expected a value (object, array, string, number, true, false or null)");
+    }
+    if (++j->depth > WM_CONFIG_DEPTH) {
+        return wm__bad(j, "nested too deeply");
+    }
+    char close = c == '{' ? '}' : ']';
+    j->p++;
+    wm__ws(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        j->depth--;
+        return 0;
+    }
+    while (true) {
+        if (close == '}') {
+            wm__ws(j);
+            if (j->p >= j->end || *j->p != '"') {
+                return wm__bad(j, "expected a string key");
+            }
+            if (wm__string_at(j, NULL, NULL, NULL) != 0) {
+                return -1;
+            }
+            wm__ws(j);
+            if (j->p >= j->end || *j->p != ':') {
+                return wm__bad(j, "expected ':' after a key");
+            }
+            j->p++;
+        }
+        if (wm__value(j) != 0) {
+            return -1;
+        }
+        wm__ws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (j->p < j->end && *j->p == close) {
+            j->p++;
+            j->depth--;
+            return 0;
+        }
+        return wm__bad(j, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+/* Calls `visit(key, key_len, value_start, ctx)` for each top-level member
+ * of a validated config, until it returns nonzero (which is returned). A
+ * key longer than WM_CONFIG_MAX_KEY bytes is visited as NULL. */
+static int wm__members(const wm_config *config,
+                       int (*visit)(const char *key, size_t key_len, wm__json *value, void *ctx),
+                       void *ctx) {
+    wm__json j = {config->json, config->json, config->json + config->len, 0, NULL};
+    wm__ws(&j);
+    if (j.p >= j.end) {
+        return 0; /* "" is {} */
+    }
+    j.p++; /* '{' */
+    wm__ws(&j);
+    if (*j.p == '}') {
+        return 0;
+    }
+    char small[WM_CONFIG_MAX_KEY + 1];
+    while (true) {
+        wm__ws(&j);
+        const char *key_start = j.p;
+        if (wm__string_at(&j, NULL, NULL, NULL) != 0) {
+            return 0;
+        }
+        size_t raw = (size_t)(j.p - key_start);
+        size_t key_len = SIZE_MAX; /* longer keys: visited as NULL */
+        if (raw <= WM_CONFIG_MAX_KEY) {
+            wm__json k = {config->json, key_start, j.p, 0, NULL};
+            wm__string_at(&k, small, &key_len, NULL);
+        }
+        wm__ws(&j);
+        j.p++; /* ':' */
+        wm__ws(&j);
+        wm__json value = j;
+        int rc = visit(key_len == SIZE_MAX ? NULL : small, key_len, &value, ctx);
+        if (rc != 0) {
+            return rc;
+        }
+        wm__value(&j);
+        wm__ws(&j);
+        if (j.p >= j.end || *j.p != ',') {
+            return 0;
+        }
+        j.p++;
+    }
+}
+
+typedef struct wm__keys {
+    const char *keys[WM_CONFIG_MAX_KEYS];
+    size_t lens[WM_CONFIG_MAX_KEYS];
+    size_t count;
+    wm_error *err;
+} wm__keys;
+
+static int wm__collect_key(const char *key, size_t len, wm__json *value, void *ctx) {
+    (void)value;
+    wm__keys *keys = (wm__keys *)ctx;
+    if (key == NULL) {
+        return wm_fail(keys->err, WM_INVALID_CONFIG,
+                       "the config has a setting name longer than %d bytes", WM_CONFIG_MAX_KEY);
+    }
+    if (keys->count == WM_CONFIG_MAX_KEYS) {
+        return wm_fail(keys->err, WM_INVALID_CONFIG, "the config has more than %d settings",
+                       WM_CONFIG_MAX_KEYS);
+    }
+    for (size_t i = 0; i < keys->count; i++) {
+        if (keys->lens[i] == len && memcmp(keys->keys[i], key, len) == 0) {
+            return wm_fail(keys->err, WM_INVALID_CONFIG,
+                           "the setting \"%.*s\" appears twice in the config", (int)len, key);
+        }
+    }
+    char *copy = (char *)malloc(len + 1);
+    if (copy == NULL) {
+        return wm_fail(keys->err, WM_OTHER, "out of memory reading the config");
+    }
+    memcpy(copy, key, len);
+    copy[len] = '\0';
+    keys->keys[keys->count] = copy;
+    keys->lens[keys->count] = len;
+    keys->count++;
+    return 0;
+}
+
+int wm_config_parse(wm_config *config, const char *json, size_t len, wm_error *err) {
+    config->json = json;
+    config->len = len;
+    if (len > WM_CONFIG_MAX) {
+        return wm_fail(err, WM_INVALID_CONFIG, "the config is larger than %u bytes",
+                       WM_CONFIG_MAX);
+    }
+    wm__json j = {json, json, json + len, 0, NULL};
+    wm__ws(&j);
+    if (j.p == j.end) {
+        return 0;
+    }
+    if (*j.p != '{') {
+        return wm_fail(err, WM_INVALID_CONFIG,
+                       "the config must be a JSON object (`{\"setting\": value}`)");
+    }
+    if (wm__value(&j) != 0) {
+        return wm_fail(err, WM_INVALID_CONFIG, "the config is not valid JSON at byte %zu: %s",
+                       (size_t)(j.p - j.start), j.problem);
+    }
+    wm__ws(&j);
+    if (j.p != j.end) {
+        return wm_fail(err, WM_INVALID_CONFIG,
+                       "the config is not valid JSON at byte %zu: text after the object",
+                       (size_t)(j.p - j.start));
+    }
+    wm__keys *keys = (wm__keys *)calloc(1, sizeof *keys);
+    if (keys == NULL) {
+        return wm_fail(err, WM_OTHER, "out of memory reading the config");
+    }
+    keys->err = err;
+    int rc = wm__members(config, wm__collect_key, keys);
+    for (size_t i = 0; i < keys->count; i++) {
+        free((void *)keys->keys[i]);
+    }
+    free(keys);
+    return rc == 0 ? 0 : -1;
+}
+
+typedef struct wm__only {
+    const char *const *known;
+    wm_error *err;
+} wm__only;
+
+static int wm__check_known(const char *key, size_t len, wm__json *value, void *ctx) {
+    (void)value;
+    wm__only *only = (wm__only *)ctx;
+    for (const char *const *k = only->known; *k && key; k++) {
+        if (strlen(*k) == len && memcmp(*k, key, len) == 0) {
+            return 0;
+        }
+    }
+    char list[512] = "";
+    size_t used = 0;
+    for (const char *const *k = only->known; *k && used < sizeof list; k++) {
+        int n = snprintf(list + used, sizeof list - used, "%s%s", k == only->known ? "" : ", ",
+                         *k);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    return wm_fail(only->err, WM_INVALID_CONFIG, "unknown setting \"%.*s\"; the settings are: %s",
+                   len > 64 ? 64 : (int)len, key ? key : "", list[0] ? list : "(none)");
+}
+
+int wm_config_only(const wm_config *config, const char *const *known, wm_error *err) {
+    wm__only only = {known, err};
+    return wm__members(config, wm__check_known, &only) == 0 ? 0 : -1;
+}
+
+typedef struct wm__find {
+    const char *key;
+    wm__json value;
+    bool found;
+} wm__find;
+
+static int wm__find_key(const char *key, size_t len, wm__json *value, void *ctx) {
+    wm__find *find = (wm__find *)ctx;
+    if (key != NULL && strlen(find->key) == len && memcmp(find->key, key, len) == 0) {
+        find->value = *value;
+        find->found = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* The value of `key`: 1 (in *value), or 0 when absent or null. */
+static int wm__lookup(const wm_config *config, const char *key, wm__json *value) {
+    wm__find find = {key, {0}, false};
+    wm__members(config, wm__find_key, &find);
+    if (!find.found || (find.value.end - find.value.p >= 4 &&
+                        memcmp(find.value.p, "null", 4) == 0)) {
+        return 0;
+    }
+    *value = find.value;
+    return 1;
+}
+
+static const char *wm__type_name(char c) {
+    return c == '"' ? "a string" : c == '{' ? "an object" : c == '[' ? "an array"
+         : c == 't' || c == 'f' ? "a boolean" : "a number";
+}
+
+int wm_config_string(const wm_config *config, const char *key, char **out, wm_error *err) {
+    wm__json value;
+    *out = NULL;
+    if (wm__lookup(config, key, &value) == 0) {
+        return 0;
+    }
+    if (*value.p != '"') {
+        return wm_fail(err, WM_INVALID_CONFIG, "the setting \"%s\" must be a string, not %s",
+                       key, wm__type_name(*value.p));
+    }
+    const char *start = value.p;
+    wm__string_at(&value, NULL, NULL, NULL);
+    char *text = (char *)malloc((size_t)(value.p - start) + 1);
+    if (text == NULL) {
+        return wm_fail(err, WM_OTHER, "out of memory reading the config");
+    }
+    wm__json again = {config->json, start, value.p, 0, NULL};
+    bool has_nul = false;
+    wm__string_at(&again, text, NULL, &has_nul);
+    if (has_nul) {
+        free(text);
+        return wm_fail(err, WM_INVALID_CONFIG, "the setting \"%s\" must not contain \\u0000",
+                       key);
+    }
+    *out = text;
+    return 1;
+}
+
+int wm_config_bool(const wm_config *config, const char *key, bool *out, wm_error *err) {
+    wm__json value;
+    if (wm__lookup(config, key, &value) == 0) {
+        return 0;
+    }
+    if (*value.p != 't' && *value.p != 'f') {
+        return wm_fail(err, WM_INVALID_CONFIG, "the setting \"%s\" must be true or false, not %s",
+                       key, wm__type_name(*value.p));
+    }
+    *out = *value.p == 't';
+    return 1;
+}
+
+int wm_config_number(const wm_config *config, const char *key, double *out, wm_error *err) {
+    wm__json value;
+    if (wm__lookup(config, key, &value) == 0) {
+        return 0;
+    }
+    if (*value.p != '-' && (*value.p < '0' || *value.p > '9')) {
+        return wm_fail(err, WM_INVALID_CONFIG, "the setting \"%s\" must be a number, not %s",
+                       key, wm__type_name(*value.p));
+    }
+    const char *start = value.p;
+    wm__number(&value);
+    char buf[64];
+    size_t n = (size_t)(value.p - start);
+    if (n >= sizeof buf) {
+        return wm_fail(err, WM_INVALID_CONFIG, "the setting \"%s\" is a number too long to read",
+                       key);
+    }
+    memcpy(buf, start, n);
+    buf[n] = '\0';
+    *out = strtod(buf, NULL);
+    return 1;
+}
+
+/* ---- Files and host ---------------------------------------------------- */
+
+bool wm_path_granted(const char *path) {
+    if (path == NULL || path[0] != '/') {
+        return false;
+    }
+    /* `..` as a component never stays under a grant. */
+    for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2) {
+        if (p[-1] == '/' && (p[2] == '/' || p[2] == '\0')) {
+            return false;
+        }
+    }
+    exporter_list_string_t granted;
+    wasmetheus_plugin_host_granted_read_paths(&granted);
+    bool ok = false;
+    size_t n = strlen(path);
+    for (size_t i = 0; i < granted.len; i++) {
+        const exporter_string_t *g = &granted.ptr[i];
+        size_t len = g->len;
+        while (len > 1 && g->ptr[len - 1] == '/') {
+            len--; /* "/proc/" is "/proc" */
+        }
+        if (len == 1 && g->ptr[0] == '/') {
+            ok = true;
+        } else if (len <= n && memcmp(g->ptr, path, len) == 0 &&
+                   (path[len] == '/' || path[len] == '\0')) {
+            ok = true;
+        }
+    }
+    exporter_list_string_free(&granted);
+    return ok;
+}
+
+int wm_read_file(const char *path, size_t max_bytes, wm_buffer *out, wm_error *err) {
+    out->data = NULL;
+    out->len = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        int code = errno;
+        if (!wm_path_granted(path)) {
+            wm_fail(err, WM_DENIED,
+                    "read path %s: not granted (add a read_paths grant covering it)", path);
+        } else {
+            wm_fail(err, WM_UNAVAILABLE, "%s: %s", path, strerror(code));
+        }
+        err->code = code;
+        return -1;
+    }
+    /* Read one byte more than allowed to tell "too large"; keep room for
+     * the NUL. */
+    size_t limit = max_bytes < SIZE_MAX - 2 ? max_bytes + 1 : SIZE_MAX - 2;
+    size_t capacity = 0, len = 0;
+    char *data = NULL;
+    while (len < limit) {
+        if (len + 1 >= capacity) {
+            size_t grown = capacity ? 2 * capacity : 4096;
+            if (grown > limit + 1) {
+                grown = limit + 1;
+            }
+            char *bigger = (char *)realloc(data, grown);
+            if (bigger == NULL) {
+                free(data);
+                close(fd);
+                return wm_fail(err, WM_OTHER, "%s: out of memory", path);
+            }
+            data = bigger;
+            capacity = grown;
+        }
+        size_t room = capacity - 1 - len;
+        ssize_t got = read(fd, data + len, room < limit - len ? room : limit - len);
+        if (got < 0) {
+            int code = errno;
+            if (code == EINTR) {
+                continue;
+            }
+            free(data);
+            close(fd);
+            wm_fail(err, WM_UNAVAILABLE, "%s: %s", path, strerror(code));
+            err->code = code;
+            return -1;
+        }
+        if (got == 0) {
+            break;
+        }
+        len += (size_t)got;
+    }
+    close(fd);
+    if (len > max_bytes) {
+        free(data);
+        wm_fail(err, WM_UNAVAILABLE, "%s is larger than %zu bytes", path, max_bytes);
+        err->code = EFBIG;
+        return -1;
+    }
+    if (data == NULL) {
+        data = (char *)malloc(1);
+        if (data == NULL) {
+            return wm_fail(err, WM_OTHER, "%s: out of memory", path);
+        }
+    }
+    data[len] = '\0';
+    out->data = data;
+    out->len = len;
+    return 0;
+}
+
+void wm_buffer_free(wm_buffer *buffer) {
+    free(buffer->data);
+    buffer->data = NULL;
+    buffer->len = 0;
+}
+
+char *wm_instance_name(void) {
+    exporter_string_t name;
+    wasmetheus_plugin_host_instance_name(&name);
+    char *copy = (char *)malloc(name.len + 1);
+    if (copy != NULL) {
+        if (name.len > 0) {
+            memcpy(copy, name.ptr, name.len);
+        }
+        copy[name.len] = '\0';
+    }
+    exporter_string_free(&name);
+    return copy;
+}
+
+static int wm__from_wit_error(wasmetheus_plugin_types_error_t *e, wm_error *err) {
+    exporter_string_t *s = &e->val.other; /* every case holds one string */
+    wm_fail(err, (wm_error_kind)e->tag, "%.*s", (int)(s->len > WM_ERROR_MAX ? WM_ERROR_MAX : s->len),
+            s->ptr ? (const char *)s->ptr : "");
+    wasmetheus_plugin_types_error_free(e);
+    return -1;
+}
+
+int wm_filesystem_usage(const char *mount_point, wm_mount_usage *out, wm_error *err) {
+    exporter_string_t mount = {(uint8_t *)mount_point, strlen(mount_point)};
+    wasmetheus_plugin_host_error_t e;
+    if (wasmetheus_plugin_host_filesystem_usage(&mount, out, &e)) {
+        return 0;
+    }
+    return wm__from_wit_error(&e, err);
+}
+
+/* ---- The exports ------------------------------------------------------- */
+
+struct exports_wasmetheus_plugin_metrics_collector_t {
+    void *state;
+};
+
+/* `err` as the WIT error (its message malloc'd, never empty). */
+static void wm__to_wit_error(const wm_error *err, exports_wasmetheus_plugin_metrics_error_t *out) {
+    const char *message = err->message[0] ? err->message : "failed (no message given)";
+    out->tag = (uint8_t)err->kind;
+    if (out->tag > WASMETHEUS_PLUGIN_TYPES_ERROR_OTHER) {
+        out->tag = WASMETHEUS_PLUGIN_TYPES_ERROR_OTHER;
+    }
+    wm__cstring(&out->val.other, message); /* empty when out of memory */
+}
+
+void exports_wasmetheus_plugin_metrics_metadata(
+    exports_wasmetheus_plugin_metrics_plugin_metadata_t *ret) {
+    const wm_plugin *p = wm_exported_plugin();
+    memset(ret, 0, sizeof *ret);
+    wm__cstring(&ret->name, p->name);
+    wm__cstring(&ret->version, p->version);
+    wm__cstring(&ret->description, p->description);
+    wm__cstring(&ret->config_schema, p->config_schema);
+    if (p->capability_count == 0 || p->capabilities == NULL) {
+        return;
+    }
+    wasmetheus_plugin_types_capability_request_t *requests =
+        (wasmetheus_plugin_types_capability_request_t *)calloc(p->capability_count,
+                                                               sizeof *requests);
+    if (requests == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < p->capability_count; i++) {
+        const wm_capability_request *c = &p->capabilities[i];
+        requests[i].capability.tag = (uint8_t)c->capability;
+        if (c->capability != WM_DNS_LOOKUP) {
+            wm__cstring(&requests[i].capability.val.read_path, c->target);
+        }
+        wm__cstring(&requests[i].reason, c->reason);
+        requests[i].optional = c->optional;
+    }
+    ret->capabilities.ptr = requests;
+    ret->capabilities.len = p->capability_count;
+}
+
+bool exports_wasmetheus_plugin_metrics_static_collector_open(
+    exporter_string_t *config, exports_wasmetheus_plugin_metrics_own_collector_t *ret,
+    exports_wasmetheus_plugin_metrics_error_t *err) {
+    const wm_plugin *p = wm_exported_plugin();
+    wm_error e = {WM_OTHER, 0, ""};
+    /* A NUL-terminated copy; the host's string is ours to free. */
+    size_t len = config->len;
+    char *json = (char *)malloc(len + 1);
+    if (json != NULL && len > 0) {
+        memcpy(json, config->ptr, len);
+    }
+    exporter_string_free(config);
+    if (json == NULL) {
+        wm_fail(&e, WM_OTHER, "out of memory reading the config");
+        wm__to_wit_error(&e, err);
+        return false;
+    }
+    json[len] = '\0';
+    wm_config parsed;
+    void *state = NULL;
+    int rc = wm_config_parse(&parsed, json, len, &e);
+    if (rc == 0 && p->open != NULL) {
+        rc = p->open(&parsed, &state, &e);
+    } else if (rc == 0 && parsed.len > 0) {
+        const char *none[] = {NULL};
+        rc = wm_config_only(&parsed, none, &e);
+    }
+    free(json);
+    struct exports_wasmetheus_plugin_metrics_collector_t *rep = NULL;
+    if (rc == 0) {
+        rep = (struct exports_wasmetheus_plugin_metrics_collector_t *)malloc(sizeof *rep);
+        if (rep == NULL) {
+            if (p->close != NULL) {
+                p->close(state);
+            }
+            rc = wm_fail(&e, WM_OTHER, "out of memory opening the instance");
+        }
+    }
+    if (rc != 0) {
+        wm__to_wit_error(&e, err);
+        return false;
+    }
+    rep->state = state;
+    *ret = exports_wasmetheus_plugin_metrics_collector_new(rep);
+    return true;
+}
+
+bool exports_wasmetheus_plugin_metrics_method_collector_collect(
+    exports_wasmetheus_plugin_metrics_borrow_collector_t self,
+    exports_wasmetheus_plugin_metrics_list_metric_family_t *ret,
+    exports_wasmetheus_plugin_metrics_error_t *err) {
+    const wm_plugin *p = wm_exported_plugin();
+    wm_registry registry;
+    memset(&registry, 0, sizeof registry);
+    wm_error e = {WM_OTHER, 0, ""};
+    int rc = p->collect != NULL ? p->collect(self->state, &registry, &e) : 0;
+    if (rc == 0 && registry.failed) {
+        rc = wm_fail(&e, WM_OTHER, "out of memory building the metrics");
+    }
+    if (rc != 0) {
+        wm_registry_free(&registry);
+        wm__to_wit_error(&e, err);
+        return false;
+    }
+    *ret = wm__take(&registry);
+    return true;
+}
+
+void exports_wasmetheus_plugin_metrics_collector_destructor(
+    exports_wasmetheus_plugin_metrics_collector_t *rep) {
+    const wm_plugin *p = wm_exported_plugin();
+    if (p->close != NULL) {
+        p->close(rep->state);
+    }
+    free(rep);
+}
+
+#endif /* WASMETHEUS_IMPLEMENTATION */
+#endif /* WASMETHEUS_H */
