@@ -1,1 +1,136 @@
-//! The go example in the real runtime.
+//! The Go example (`examples/go-exporter`, built with `sdk/go`) in the real
+//! runtime: its figures from a granted fake `/proc` and from the real one,
+//! the "not granted" error naming the grant to add, and 10,000 collects on
+//! one instance without its memory growing.
+
+use super::{Grants, Instance, Plugin, example_wasm};
+use crate::exporters::compare;
+use std::path::Path;
+
+fn start(name: &str, proc_path: &Path, grants: Grants) -> Plugin {
+    let wasm = example_wasm("go-exporter");
+    Plugin::start(
+        wasm.to_str().unwrap(),
+        "go-exporter",
+        vec![Instance::new(
+            name,
+            serde_json::json!({ "proc_path": proc_path }),
+            grants,
+        )],
+    )
+}
+
+fn read_grant(path: &Path) -> Grants {
+    Grants {
+        read_paths: vec![path.to_owned()],
+        ..Grants::default()
+    }
+}
+
+fn fake_proc() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("loadavg"), "0.42 0.30 0.25 1/123 4567\n").unwrap();
+    std::fs::write(
+        dir.path().join("meminfo"),
+        "MemTotal:       16314156 kB\nMemFree:  1024 kB\nActive(anon): 2 kB\nHugePages_Total: 0\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_exporter_reads_a_granted_proc() {
+    let proc = fake_proc();
+    let plugin = start("fake", proc.path(), read_grant(proc.path()));
+    let exposition = plugin.collect("fake").await;
+    assert_eq!(compare::value(&exposition, "node_load1", &[]), Some(0.42));
+    assert_eq!(compare::value(&exposition, "node_load15", &[]), Some(0.25));
+    assert_eq!(
+        compare::value(&exposition, "node_memory_MemTotal_bytes", &[]),
+        Some(16314156.0 * 1024.0)
+    );
+    assert_eq!(
+        compare::value(&exposition, "node_memory_Active_anon_bytes", &[]),
+        Some(2048.0)
+    );
+    assert_eq!(plugin.last_collect_error("fake"), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_exporter_matches_the_real_proc() {
+    let plugin = start("real", Path::new("/proc"), read_grant(Path::new("/proc")));
+    let exposition = plugin.collect("real").await;
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let total_kb: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert_eq!(
+        compare::value(&exposition, "node_memory_MemTotal_bytes", &[]),
+        Some(total_kb * 1024.0)
+    );
+    let load1 = compare::value(&exposition, "node_load1", &[]).expect("node_load1");
+    assert!(load1 >= 0.0, "{load1}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_exporter_says_which_grant_is_missing() {
+    let proc = fake_proc();
+    let plugin = start("ungranted", proc.path(), Grants::default());
+    let err = plugin
+        .runtime
+        .collect("ungranted")
+        .await
+        .expect_err("collecting without the grant must fail")
+        .to_string();
+    let wanted = format!(
+        "read path {}/loadavg: not granted (add a read_paths grant covering it)",
+        proc.path().display()
+    );
+    assert!(err.contains(&wanted), "{err}");
+}
+
+/// Linear memory of `instance` after its last collect, as `/metrics` shows.
+fn memory(plugin: &Plugin, instance: &str) -> f64 {
+    plugin
+        .runtime
+        .metrics()
+        .into_iter()
+        .filter(|f| f.name == "wasmetheus_plugin_memory_bytes")
+        .flat_map(|f| f.metrics)
+        .find(|m| {
+            m.labels
+                .iter()
+                .any(|l| l.name == "instance" && l.value == instance)
+        })
+        .and_then(|m| match m.value {
+            wasmetheus_model::MetricValue::Number(v) => Some(v),
+            _ => None,
+        })
+        .expect("wasmetheus_plugin_memory_bytes of the instance")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_exporter_runs_ten_thousand_collects_without_growing() {
+    let proc = fake_proc();
+    let plugin = start("long", proc.path(), read_grant(proc.path()));
+    let mut after_first_thousand = 0.0;
+    for i in 1..=10_000 {
+        let families = plugin
+            .runtime
+            .collect("long")
+            .await
+            .unwrap_or_else(|e| panic!("collect {i}: {e}"));
+        assert!(families.iter().any(|f| f.name == "node_load1"));
+        if i == 1_000 {
+            after_first_thousand = memory(&plugin, "long");
+        }
+    }
+    let after_all = memory(&plugin, "long");
+    assert!(
+        after_all <= after_first_thousand + 65536.0,
+        "memory grew from {after_first_thousand} to {after_all} bytes between collects 1,000 and 10,000"
+    );
+}
