@@ -19,7 +19,8 @@
 #endif
 #endif
 #ifdef WM_NATIVE_ASAN
-#include <sanitizer/allocator_interface.h>
+/* From <sanitizer/allocator_interface.h>, which not every compiler ships. */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #else
 #include <malloc.h>
 #endif
