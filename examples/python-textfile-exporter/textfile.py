@@ -196,9 +196,10 @@ class TextfileExporter(Exporter):
                     builder.observe(Summary(sorted(s.quantiles.items()), s.count, s.sum), s.labels)
                 else:
                     builder.set(s.value, s.labels)
-        mtime = out.gauge(MTIME, "Unixtime mtime of textfiles successfully read.")
-        for path in sorted(mtimes):
-            mtime.set(mtimes[path], {"file": path})
+        if mtimes:
+            mtime = out.gauge(MTIME, "Unixtime mtime of textfiles successfully read.")
+            for path in sorted(mtimes):
+                mtime.set(mtimes[path], {"file": path})
         out.gauge(SCRAPE_ERROR, "1 if there was an error opening or reading a file, 0 otherwise").set(1 if errored else 0)
 
     def read(self, path: str) -> dict:

@@ -123,6 +123,7 @@ class TextfileTest(unittest.TestCase):
         # A directory that is not there: the error flag and a log line.
         out, logs = self.collect(directory=os.path.join(self.dir, "missing"))
         self.assertEqual(out.get("node_textfile_scrape_error").value(), 1)
+        self.assertIsNone(out.get("node_textfile_mtime_seconds"))  # none read: as upstream, no family
         self.assertIn("failed to read textfile collector directory", "\n".join(logs))
 
     def test_unreadable_file(self):
