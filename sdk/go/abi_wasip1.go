@@ -2,8 +2,8 @@
 
 // The canonical ABI of world `exporter` by hand: the exports of
 // `wasmetheus:plugin/metrics@0.1.0`, the `host` imports and cabi_realloc.
-// Memory handed to the host stays referenced from `pinned` until the host
-// is done with it (its cabi_post_* call), so Go's GC keeps it.
+// Results handed to the host stay referenced from `pinned` until the host
+// is done with them (its cabi_post_* call), so Go's GC keeps them.
 
 package sdk
 
@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"unsafe"
 )
 
@@ -48,15 +49,92 @@ func bytesAt(p, n uint32) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(uintptr(p))), n)
 }
 
+// The host writes into memory from cabi_realloc while it lowers the
+// arguments of an export (the config given to open) and the results of an
+// import (granted-read-paths…). No import may be called from there, and Go's
+// allocator may (a GC assist reads the clock), so cabi_realloc hands out
+// scratch memory allocated beforehand: a bump over `scratch`, reset once
+// the values are copied out. A request that does not fit is allocated by
+// Go with the GC off (it is off outside plugin code, see gcOff), and
+// scratch grows at the next reset so that the next one fits.
+var (
+	scratch     = make([]uint64, 8<<10)
+	scratchUsed uint32
+	overflow    [64][]uint64
+	overflows   int
+	overflowMax uint32
+	gcIsOn      bool
+)
+
 //go:wasmexport cabi_realloc
 func cabiRealloc(old, oldSize, align, newSize uint32) uint32 {
-	words := make([]uint64, max((uint64(newSize)+7)/8, 1))
-	p := pin(words)
+	align = max(align, 1)
+	base := uint32(uintptr(unsafe.Pointer(unsafe.SliceData(scratch))))
+	start := (base + scratchUsed + align - 1) &^ (align - 1)
+	var p uint32
+	if uint64(start)+uint64(newSize) <= uint64(base)+uint64(len(scratch))*8 {
+		p = start
+		scratchUsed = start + newSize - base
+	} else {
+		if overflows == len(overflow) {
+			panic("cabi_realloc: too many large host allocations at once")
+		}
+		words := make([]uint64, max((uint64(newSize)+7)/8, 1))
+		overflow[overflows] = words
+		overflows++
+		overflowMax = max(overflowMax, newSize)
+		p = uint32(uintptr(unsafe.Pointer(unsafe.SliceData(words))))
+	}
 	if old != 0 {
 		copy(bytesAt(p, newSize), bytesAt(old, min(oldSize, newSize)))
-		unpin(old)
 	}
 	return p
+}
+
+// resetScratch frees what cabi_realloc handed out; call it once the host's
+// values are copied out, and before an import that returns some.
+func resetScratch() {
+	scratchUsed = 0
+	for i := range overflows {
+		overflow[i] = nil
+	}
+	overflows = 0
+	if need := (uint64(overflowMax)+7)/8 + 64; need > uint64(len(scratch)) {
+		scratch = make([]uint64, max(need, 2*uint64(len(scratch))))
+	}
+	overflowMax = 0
+}
+
+// gcOn lets the GC run while plugin code runs; gcOff stops it (waiting for
+// a running cycle to end), so that no GC work can happen in cabi_realloc.
+func gcOn() {
+	if !gcIsOn {
+		debug.SetGCPercent(100)
+		gcIsOn = true
+	}
+}
+
+func gcOff() {
+	if gcIsOn {
+		debug.SetGCPercent(-1)
+		gcIsOn = false
+	}
+}
+
+func init() { debug.SetGCPercent(-1) }
+
+// hostCall runs an import whose results the host allocates with
+// cabi_realloc, with the GC off; take copies them out.
+func hostCall(call func(), take func()) {
+	was := gcIsOn
+	gcOff()
+	resetScratch()
+	call()
+	take()
+	resetScratch()
+	if was {
+		gcOn()
+	}
 }
 
 // place copies a lowering into pinned memory, fixes its pointers and
@@ -82,6 +160,8 @@ func exportMetadata() uint32 {
 	if registered != nil {
 		m = registered.Metadata
 	}
+	gcOn()
+	defer gcOff()
 	l := &lowering{}
 	l.metadata(l.alloc(40, 8), &m)
 	return place(l)
@@ -117,7 +197,9 @@ func safeOpen(config string) (c Collector, err error) {
 //go:wasmexport wasmetheus:plugin/metrics@0.1.0#[static]collector.open
 func exportOpen(ptr, n uint32) uint32 {
 	config := string(bytesAt(ptr, n))
-	unpin(ptr)
+	resetScratch()
+	gcOn()
+	defer gcOff()
 	c, err := safeOpen(config)
 	l := &lowering{}
 	ret := l.alloc(16, 8)
@@ -149,6 +231,8 @@ func safeCollect(c Collector, r *Registry) (err error) {
 
 //go:wasmexport wasmetheus:plugin/metrics@0.1.0#[method]collector.collect
 func exportCollect(rep uint32) uint32 {
+	gcOn()
+	defer gcOff()
 	c := collectors[rep]
 	if c == nil {
 		return place(collectResult(nil, errors.New("unknown collector")))
@@ -165,6 +249,8 @@ func postCollect(p uint32) { unpin(p) }
 
 //go:wasmexport wasmetheus:plugin/metrics@0.1.0#[dtor]collector
 func exportDrop(rep uint32) {
+	gcOn()
+	defer gcOff()
 	c := collectors[rep]
 	delete(collectors, rep)
 	if closer, ok := c.(io.Closer); ok {
@@ -194,11 +280,9 @@ func retU32(off uintptr) uint32 {
 	return *(*uint32)(unsafe.Add(unsafe.Pointer(&importRet[0]), off))
 }
 
-// takeString copies a string the host placed with cabi_realloc and frees it.
+// takeString copies a string the host placed with cabi_realloc.
 func takeString(ptr, n uint32) string {
-	s := string(bytesAt(ptr, n))
-	unpin(ptr)
-	return s
+	return string(bytesAt(ptr, n))
 }
 
 // validUTF8 keeps the host from rejecting a string (a trap).
@@ -213,29 +297,37 @@ func hostLog(level Level, message string) {
 	importLog(uint32(min(level, LevelError)), unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b)))
 }
 
-func hostInstanceName() string {
-	importInstanceName(unsafe.Pointer(&importRet[0]))
-	return takeString(retU32(0), retU32(4))
+func hostInstanceName() (name string) {
+	hostCall(func() { importInstanceName(unsafe.Pointer(&importRet[0])) },
+		func() { name = takeString(retU32(0), retU32(4)) })
+	return name
 }
 
-func hostGrantedReadPaths() []string {
-	importGrantedReadPaths(unsafe.Pointer(&importRet[0]))
-	list, n := retU32(0), retU32(4)
-	out := make([]string, 0, n)
-	for i := uint32(0); i < n; i++ {
-		elem := unsafe.Pointer(uintptr(list + i*8))
-		out = append(out, takeString(*(*uint32)(elem), *(*uint32)(unsafe.Add(elem, 4))))
-	}
-	unpin(list)
+func hostGrantedReadPaths() (out []string) {
+	hostCall(func() { importGrantedReadPaths(unsafe.Pointer(&importRet[0])) }, func() {
+		list, n := retU32(0), retU32(4)
+		out = make([]string, 0, n)
+		for i := uint32(0); i < n; i++ {
+			elem := unsafe.Pointer(uintptr(list + i*8))
+			out = append(out, takeString(*(*uint32)(elem), *(*uint32)(unsafe.Add(elem, 4))))
+		}
+	})
 	return out
 }
 
 func hostFilesystemUsage(mountPoint string) (MountUsage, error) {
 	b := validUTF8(mountPoint)
-	importFilesystemUsage(unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b)), unsafe.Pointer(&importRet[0]))
-	if importRet[0]&0xff != 0 {
-		kind := ErrorKind(importRet[1] & 0xff)
-		return MountUsage{}, &Error{Kind: min(kind, Other), Message: takeString(retU32(12), retU32(16))}
+	var failure *Error
+	hostCall(func() {
+		importFilesystemUsage(unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b)), unsafe.Pointer(&importRet[0]))
+	}, func() {
+		if importRet[0]&0xff != 0 {
+			kind := ErrorKind(importRet[1] & 0xff)
+			failure = &Error{Kind: min(kind, Other), Message: takeString(retU32(12), retU32(16))}
+		}
+	})
+	if failure != nil {
+		return MountUsage{}, failure
 	}
 	return MountUsage{
 		SizeBytes:      importRet[1],
