@@ -105,11 +105,17 @@ func resetScratch() {
 	overflowMax = 0
 }
 
+// gcPercent is GOGC while plugin code runs. Go's default (100, with a 4 MiB
+// minimum heap) lets an exporter's memory grow for thousands of collects
+// before the first cycle; an exporter's heap is small and a collect rare,
+// so collecting often keeps the instance small and its memory flat.
+const gcPercent = 10
+
 // gcOn lets the GC run while plugin code runs; gcOff stops it (waiting for
 // a running cycle to end), so that no GC work can happen in cabi_realloc.
 func gcOn() {
 	if !gcIsOn {
-		debug.SetGCPercent(100)
+		debug.SetGCPercent(gcPercent)
 		gcIsOn = true
 	}
 }
