@@ -12,6 +12,7 @@
  *     #include "wasmetheus.h"
  *
  *     static int hello_collect(void *state, wm_registry *out, wm_error *err) {
+ *         (void)state, (void)err;
  *         wm_set(wm_gauge(out, "hello_world", "Always one."), 1);
  *         return 0;
  *     }
