@@ -1,1 +1,226 @@
-//! The js example in the real runtime.
+//! The JavaScript example (`examples/js-json-exporter`, built with
+//! `sdk/js`) in the real runtime, against a JSON server on loopback: its
+//! fields mapped to series, a broken answer reported (`json_up 0` and the
+//! reason as the last collect error) and recovered from, the grant to add
+//! when the server's origin is not granted, and a thousand collects on one
+//! instance without its memory or its handles growing.
+
+use super::{Grants, Instance, Plugin, example_wasm};
+use crate::exporters::compare;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// An HTTP server on loopback answering every request with the current
+/// `(status, body)`, which a test changes between collects.
+struct JsonServer {
+    address: SocketAddr,
+    answer: Arc<Mutex<(u16, Vec<u8>)>>,
+}
+
+impl JsonServer {
+    fn start(body: &str) -> JsonServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let answer = Arc::new(Mutex::new((200, body.as_bytes().to_vec())));
+        let shared = answer.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let (status, body) = shared.lock().unwrap().clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    // Read the request's head (a GET has no body).
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+                        match stream.read(&mut byte) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&byte[..n]),
+                        }
+                    }
+                    let mut response = format!(
+                        "HTTP/1.1 {status} Whatever\r\nContent-Type: application/json\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    response.extend_from_slice(&body);
+                    let _ = stream.write_all(&response);
+                });
+            }
+        });
+        JsonServer { address, answer }
+    }
+
+    fn origin(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    fn url(&self) -> String {
+        format!("{}/status.json", self.origin())
+    }
+
+    fn answer(&self, status: u16, body: &str) {
+        *self.answer.lock().unwrap() = (status, body.as_bytes().to_vec());
+    }
+}
+
+const GOOD: &str = r#"{
+  "requests": 1234,
+  "version": "2.4.1",
+  "queues": [
+    {"name": "mail", "length": 3, "paused": false},
+    {"name": "jobs", "length": "17", "paused": true}
+  ]
+}"#;
+
+fn config(url: &str) -> serde_json::Value {
+    serde_json::json!({
+        "url": url,
+        "metrics": [
+            {"name": "app_requests", "help": "Requests served.", "type": "counter", "path": "$.requests"},
+            {"name": "app_queue", "help": "Queues.", "path": "$.queues[*]",
+             "labels": {"queue": "{.name}", "env": "test"},
+             "values": {"length": "@.length", "paused": "@.paused"}},
+            {"name": "app_build", "type": "info", "path": "$", "labels": {"version": "$.version"}}
+        ]
+    })
+}
+
+fn start(name: &str, url: &str, grants: Grants) -> Plugin {
+    let wasm = example_wasm("js-json-exporter");
+    Plugin::start(
+        wasm.to_str().unwrap(),
+        "js-json-exporter",
+        vec![Instance::new(name, config(url), grants)],
+    )
+}
+
+fn origin_grant(origin: &str) -> Grants {
+    Grants {
+        http_origins: vec![origin.to_owned()],
+        ..Grants::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn js_json_exporter_maps_fields_and_recovers_from_a_broken_answer() {
+    let server = JsonServer::start(GOOD);
+    let plugin = start("json", &server.url(), origin_grant(&server.origin()));
+
+    let (text, exposition) = plugin.collect_text("json").await;
+    let value = |name: &str, labels: &[(&str, &str)]| compare::value(&exposition, name, labels);
+    assert_eq!(value("json_up", &[]), Some(1.0), "{text}");
+    assert_eq!(value("app_requests_total", &[]), Some(1234.0), "{text}");
+    assert_eq!(
+        value("app_queue_length", &[("queue", "mail"), ("env", "test")]),
+        Some(3.0)
+    );
+    assert_eq!(value("app_queue_length", &[("queue", "jobs")]), Some(17.0));
+    assert_eq!(value("app_queue_paused", &[("queue", "jobs")]), Some(1.0));
+    assert_eq!(value("app_build_info", &[("version", "2.4.1")]), Some(1.0), "{text}");
+    assert_eq!(value("json_skipped_values", &[]), Some(0.0));
+    assert_eq!(plugin.last_collect_error("json"), None);
+
+    // Not JSON: no mapped series, json_up 0, and why.
+    server.answer(200, "<html>maintenance</html>");
+    let exposition = plugin.collect("json").await;
+    assert_eq!(compare::value(&exposition, "json_up", &[]), Some(0.0));
+    assert_eq!(compare::value(&exposition, "app_requests_total", &[]), None);
+    let error = plugin.last_collect_error("json").expect("a collect error");
+    assert!(error.contains("is not JSON"), "{error}");
+    assert!(error.contains("<html>maintenance"), "{error}");
+
+    // Nested past any sensible depth: refused before parsing.
+    server.answer(200, &format!("{}{}", "[".repeat(50_000), "]".repeat(50_000)));
+    let exposition = plugin.collect("json").await;
+    assert_eq!(compare::value(&exposition, "json_up", &[]), Some(0.0));
+    let error = plugin.last_collect_error("json").expect("a collect error");
+    assert!(error.contains("nested more than 200 levels"), "{error}");
+
+    // A server error.
+    server.answer(503, "{}");
+    plugin.collect("json").await;
+    let error = plugin.last_collect_error("json").expect("a collect error");
+    assert!(error.contains("answered HTTP 503"), "{error}");
+
+    // Over the body cap (4 MiB by default): left unread, reported.
+    server.answer(200, &format!("[{}0]", "0,".repeat(3 << 20)));
+    plugin.collect("json").await;
+    let error = plugin.last_collect_error("json").expect("a collect error");
+    assert!(error.contains("raise max_body_bytes"), "{error}");
+
+    server.answer(200, GOOD);
+    let exposition = plugin
+        .assert_recovers("json", "json_up", Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        compare::value(&exposition, "app_requests_total", &[]),
+        Some(1234.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn js_json_exporter_names_the_origin_to_grant() {
+    let server = JsonServer::start(GOOD);
+    let plugin = start("ungranted", &server.url(), origin_grant("http://127.0.0.1:1"));
+    let exposition = plugin.collect("ungranted").await;
+    assert_eq!(compare::value(&exposition, "json_up", &[]), Some(0.0));
+    assert_eq!(compare::value(&exposition, "app_requests_total", &[]), None);
+    let error = plugin.last_collect_error("ungranted").expect("a collect error");
+    let wanted = format!(
+        "denied: http origin {}: not granted (add {} under grants.http_origins)",
+        server.origin(),
+        server.origin()
+    );
+    assert!(error.contains(&wanted), "{error}");
+}
+
+/// Linear memory of `instance` after its last collect, as `/metrics` shows.
+fn memory(plugin: &Plugin, instance: &str) -> f64 {
+    plugin
+        .runtime
+        .metrics()
+        .into_iter()
+        .filter(|f| f.name == "wasmetheus_plugin_memory_bytes")
+        .flat_map(|f| f.metrics)
+        .find(|m| {
+            m.labels
+                .iter()
+                .any(|l| l.name == "instance" && l.value == instance)
+        })
+        .and_then(|m| match m.value {
+            wasmetheus_model::MetricValue::Number(v) => Some(v),
+            _ => None,
+        })
+        .expect("wasmetheus_plugin_memory_bytes of the instance")
+}
+
+/// Each collect makes an HTTP request (a dozen `wasi:http` resources): any
+/// one kept would fill the instance's table of 4096 handles long before
+/// the end; memory must settle once the engine's heap has grown.
+#[tokio::test(flavor = "multi_thread")]
+async fn js_json_exporter_runs_a_thousand_collects_without_growing() {
+    let server = JsonServer::start(GOOD);
+    let plugin = start("long", &server.url(), origin_grant(&server.origin()));
+    let mut after_first_hundred = 0.0;
+    for i in 1..=1_000 {
+        let families = plugin
+            .runtime
+            .collect("long")
+            .await
+            .unwrap_or_else(|e| panic!("collect {i}: {e}"));
+        assert!(families.iter().any(|f| f.name == "app_queue_length"));
+        if i == 100 {
+            after_first_hundred = memory(&plugin, "long");
+        }
+    }
+    assert_eq!(plugin.last_collect_error("long"), None);
+    let after_all = memory(&plugin, "long");
+    assert!(
+        after_all <= after_first_hundred + 1048576.0,
+        "memory grew from {after_first_hundred} to {after_all} bytes between collects 100 and 1,000"
+    );
+}
