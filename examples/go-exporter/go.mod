@@ -1,3 +1,4 @@
+// go-exporter: an example wasmetheus exporter written in Go with sdk/go.
 module wasmetheus.dev/examples/go-exporter
 
 go 1.24

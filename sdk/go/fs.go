@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"unicode/utf8"
 )
 
 // MountUsage is the usage of one mounted file system, from statvfs.
@@ -53,10 +54,26 @@ func underGrant(p string, granted []string) bool {
 func FileError(p string, err error) error {
 	outside := sandboxed && !underGrant(p, GrantedReadPaths())
 	msg := err.Error()
-	if errors.Is(err, fs.ErrPermission) || outside || strings.Contains(msg, "not capable") {
+	denied := errors.Is(err, fs.ErrPermission) || outside || strings.Contains(msg, "not capable")
+	// The error repeats the path; keep a hostile one from flooding the status.
+	p, msg = shorten(p), shorten(msg)
+	if denied {
 		return Errorf(Denied, "read path %s: not granted (add a read_paths grant covering it): %s", p, msg)
 	}
 	return Errorf(Unavailable, "%s: %s", p, msg)
+}
+
+// shorten cuts s to at most 512 bytes (on a rune boundary), marking the cut.
+func shorten(s string) string {
+	const limit = 512
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // ReadFile reads a whole file that lies under a granted read-only path.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestUnderGrant(t *testing.T) {
@@ -75,4 +76,12 @@ func TestHostCallsNatively(t *testing.T) {
 		t.Fatal("natively there are no grants and no instance")
 	}
 	Logf(LevelInfo, "a log line from %s", "a test")
+}
+
+func TestHugePathsAreShortenedInErrors(t *testing.T) {
+	p := "/" + strings.Repeat("é", 1<<20)
+	_, err := ReadFile(p)
+	if kindOf(err) != Unavailable || len(err.Error()) > 1200 || !utf8.ValidString(err.Error()) {
+		t.Fatalf("a huge path gives a short, valid error: %d bytes", len(err.Error()))
+	}
 }

@@ -2,12 +2,16 @@
 //
 // A plugin is a main package that registers itself with [Export] from an
 // init function and is built with GOOS=wasip1 GOARCH=wasm
-// -buildmode=c-shared, then made a component (`cargo xtask build-examples`
-// or the plugin's README show the commands). Everything a plugin's logic
+// -buildmode=c-shared, patched by cmd/wasmetheus-go-patch and made a
+// component with wasm-tools and the WASI preview 1 reactor adapter:
+// `cargo xtask build-examples DIR` does all of it. Everything a plugin's logic
 // touches — [Registry], [Metadata], [ParseConfig], [ReadFile], [Error] — is
 // plain Go, so it is tested natively with `go test`; only the host calls
 // ([Log], [InstanceName], [FilesystemUsage]) need the wasmetheus host and
 // are stand-ins natively.
+//
+// Open, Collect and Close run inside one host call each: they must not
+// block on channels or leave goroutines running past their return.
 //
 //	func init() {
 //		sdk.Export(sdk.Plugin{

@@ -174,10 +174,9 @@ pub fn build(tools: &Tools, dir: &Path, out: &Path) -> Result {
             ));
         }
     }
-    let stem = out
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .ok_or_else(|| format!("{}: not a .wasm path", out.display()))?;
+    // `out` may be `NAME.wasm` or a temporary `NAME.wasm.tmp`.
+    let file = out.file_name().and_then(|s| s.to_str()).unwrap_or("plugin");
+    let stem = file.split(".wasm").next().unwrap_or(file);
     let work = tools.root.join("target/examples-build/go").join(stem);
     std::fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
     let core = work.join("core.wasm");
@@ -255,7 +254,8 @@ pub fn scaffold(name: &str, dir: &Path) -> Result {
     write(
         &dir.join("go.mod"),
         &format!(
-            "module wasmetheus.dev/plugins/{name}\n\ngo 1.24\n\n\
+            "// {name}: a wasmetheus exporter plugin written in Go.\n\
+             module wasmetheus.dev/plugins/{name}\n\ngo 1.24\n\n\
              require wasmetheus.dev/sdk v0.0.0\n\n\
              // The SDK comes from this repository: no module proxy is needed.\n\
              replace wasmetheus.dev/sdk => {}\n",

@@ -92,6 +92,36 @@ async fn go_exporter_says_which_grant_is_missing() {
     assert!(err.contains(&wanted), "{err}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn go_exporter_survives_a_huge_config() {
+    // 8 MiB of path: more than the SDK's scratch memory for host values.
+    let huge = format!("/{}", "p".repeat(8 << 20));
+    let plugin = start("huge", Path::new(&huge), Grants::default());
+    let err = plugin
+        .runtime
+        .collect("huge")
+        .await
+        .expect_err("there is no such /proc")
+        .to_string();
+    assert!(
+        err.contains("not granted"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(
+        err.len() < 4096,
+        "the error repeats the whole path: {} bytes",
+        err.len()
+    );
+    // The instance still works after it.
+    let proc = fake_proc();
+    let other = start("after", proc.path(), read_grant(proc.path()));
+    assert_eq!(
+        compare::value(&other.collect("after").await, "node_load5", &[]),
+        Some(0.30)
+    );
+}
+
 /// Linear memory of `instance` after its last collect, as `/metrics` shows.
 fn memory(plugin: &Plugin, instance: &str) -> f64 {
     plugin
