@@ -281,8 +281,37 @@ int wm_fail(wm_error *err, wm_error_kind kind, const char *fmt, ...) {
     return -1;
 }
 
+/* Replaces, in place, every byte that does not start a valid UTF-8
+ * sequence with '?': a WIT string must be UTF-8 (the host refuses the whole
+ * call otherwise), and text from files or cut by vsnprintf may not be. */
+static void wm__utf8_fix(uint8_t *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                   : (c & 0xF8) == 0xF0 ? 4 : 0;
+        bool ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++) {
+            ok = (s[i + k] & 0xC0) == 0x80;
+        }
+        if (ok && len > 1) {
+            uint32_t cp = c & (0x7F >> len);
+            for (size_t k = 1; k < len; k++) {
+                cp = (cp << 6) | (s[i + k] & 0x3F);
+            }
+            static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+            ok = cp >= least[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+        }
+        if (ok) {
+            i += len;
+        } else {
+            s[i++] = '?';
+        }
+    }
+}
+
 /* A malloc'd copy of `n` bytes as a WIT string (nothing allocated when
- * empty); false when out of memory. */
+ * empty; invalid UTF-8 replaced); false when out of memory. */
 static bool wm__string(exporter_string_t *s, const char *text, size_t n) {
     s->ptr = NULL;
     s->len = 0;
@@ -294,6 +323,7 @@ static bool wm__string(exporter_string_t *s, const char *text, size_t n) {
         return false;
     }
     memcpy(s->ptr, text, n);
+    wm__utf8_fix(s->ptr, n);
     s->len = n;
     return true;
 }
@@ -319,6 +349,7 @@ void wm_log(wm_log_level level, const char *fmt, ...) {
     }
     exporter_string_t message = {(uint8_t *)line, (size_t)n < sizeof line ? (size_t)n
                                                                            : sizeof line - 1};
+    wm__utf8_fix(message.ptr, message.len);
     wasmetheus_plugin_host_log((wasmetheus_plugin_host_log_level_t)level, &message);
 }
 

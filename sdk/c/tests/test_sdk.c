@@ -71,6 +71,14 @@ static void test_registry(void) {
     /* A family handle of another registry's index does nothing. */
     wm_set((wm_family){&r, 999999}, 1);
     wm_set((wm_family){NULL, 0}, 1);
+    /* Invalid UTF-8 never reaches the host: each bad byte becomes '?'. */
+    wm_family u = wm_gauge(&r, "utf8", "caf\xc3\xa9 \xf0\x9f\x98\x80");
+    wm_add(u, WM_LABELS({"v", "\xff ok \xc3"}), 1);
+    wm_add(u, WM_LABELS({"v", "\xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 \xe2\x82"}), 2);
+    const wasmetheus_plugin_types_metric_family_t *uf = wm_registry_find(&r, "utf8");
+    CHECK(uf && str_is(&uf->help, "caf\xc3\xa9 \xf0\x9f\x98\x80"));
+    CHECK(uf && str_is(&uf->metrics.ptr[0].labels.ptr[0].value, "? ok ?"));
+    CHECK(uf && str_is(&uf->metrics.ptr[1].labels.ptr[0].value, "?? ??? ???? ??"));
     wm_registry_free(&r);
     CHECK(r.families.len == 0 && r.families.ptr == NULL);
 }
@@ -264,6 +272,14 @@ static void test_host(void) {
     long_text[9999] = '\0';
     wm_log(WM_LOG_INFO, "%s", long_text);
     CHECK(strlen(wm_native_last_log()) == 4095);
+    /* Cut inside a two-byte character: the dangling byte is replaced. */
+    for (int i = 0; i < 4998; i += 2) {
+        memcpy(long_text + i, "\xc3\xa9", 2);
+    }
+    long_text[4998] = '\0';
+    wm_log(WM_LOG_INFO, "%s", long_text);
+    CHECK(strlen(wm_native_last_log()) == 4095 && wm_native_last_log()[4094] == '?');
+    CHECK(memcmp(wm_native_last_log() + 4092, "\xc3\xa9?", 3) == 0);
     free(long_text);
     wm_native_set_instance_name("node-1");
     char *name = wm_instance_name();
