@@ -55,7 +55,7 @@ $(BINDINGS)/exporter.h: $(wildcard $(WASMETHEUS_WIT)/*.wit)
 	$(WIT_BINDGEN) c $(WASMETHEUS_WIT) --world exporter --out-dir $(BINDINGS) >/dev/null
 $(BINDINGS)/exporter.c $(BINDINGS)/exporter_component_type.o: $(BINDINGS)/exporter.h
 
-$(BUILD)/$(NAME).core.wasm: $(SRCS) $(GENERATED) $(WASMETHEUS_SDK)/wasmetheus.h $(MAKEFILE_LIST)
+$(BUILD)/$(NAME).core.wasm: $(SRCS) $(GENERATED) $(wildcard $(WASMETHEUS_SDK)/*.h) $(MAKEFILE_LIST)
 	@command -v $(WASM_CC) >/dev/null && test -f /usr/include/wasm32-wasi/stdio.h -o -n "$(WASI_SYSROOT)" \
 	  || { echo "clang for wasm32-wasi is missing: apt-get install clang lld wasi-libc libclang-rt-dev-wasm32" >&2; exit 1; }
 	$(WASM_CC) --target=wasm32-wasi -mexec-model=reactor $(if $(WASI_SYSROOT),--sysroot=$(WASI_SYSROOT)) \
@@ -79,7 +79,7 @@ $(NATIVE)/wasmetheus_native.o: $(WASMETHEUS_SDK)/native/wasmetheus_native.c \
 
 define wm_native_test
 $(NATIVE)/$(basename $(notdir $(1))): $(1) $(SRCS) $(NATIVE)/exporter.o \
-		$(NATIVE)/wasmetheus_native.o $(WASMETHEUS_SDK)/wasmetheus.h
+		$(NATIVE)/wasmetheus_native.o $(wildcard $(WASMETHEUS_SDK)/*.h)
 	$$(NATIVE_CC) $$(NATIVE_CFLAGS) $$(WARNINGS) -std=gnu11 $$(INCLUDES) $(1) $$(SRCS) \
 	  $$(NATIVE)/exporter.o $$(NATIVE)/wasmetheus_native.o -o $$@
 endef
