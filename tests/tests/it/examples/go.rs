@@ -142,6 +142,8 @@ fn memory(plugin: &Plugin, instance: &str) -> f64 {
         .expect("wasmetheus_plugin_memory_bytes of the instance")
 }
 
+/// As `check plugins --collects`: 1 MiB of slack for the Go GC's pacing
+/// (a collect's garbage is about 2 KiB here, so a leak of it would show).
 #[tokio::test(flavor = "multi_thread")]
 async fn go_exporter_runs_ten_thousand_collects_without_growing() {
     let proc = fake_proc();
@@ -160,7 +162,7 @@ async fn go_exporter_runs_ten_thousand_collects_without_growing() {
     }
     let after_all = memory(&plugin, "long");
     assert!(
-        after_all <= after_first_thousand + 65536.0,
+        after_all <= after_first_thousand + 1048576.0,
         "memory grew from {after_first_thousand} to {after_all} bytes between collects 1,000 and 10,000"
     );
 }
