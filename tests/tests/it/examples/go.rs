@@ -142,8 +142,8 @@ fn memory(plugin: &Plugin, instance: &str) -> f64 {
         .expect("wasmetheus_plugin_memory_bytes of the instance")
 }
 
-/// As `check plugins --collects`: 1 MiB of slack for the Go GC's pacing
-/// (a collect's garbage is about 2 KiB here, so a leak of it would show).
+/// With the slack `check plugins --collects` allows (1 MiB), which the Go
+/// GC's pacing needs.
 #[tokio::test(flavor = "multi_thread")]
 async fn go_exporter_runs_ten_thousand_collects_without_growing() {
     let proc = fake_proc();
