@@ -10,8 +10,9 @@
 // ([Log], [InstanceName], [FilesystemUsage]) need the wasmetheus host and
 // are stand-ins natively.
 //
-// Open, Collect and Close run inside one host call each: they must not
-// block on channels or leave goroutines running past their return.
+// Open, Collect and Close run inside one host call each. Goroutines,
+// channels and time.Sleep work within a call; a goroutine still running
+// when the call returns is paused until the next call into the plugin.
 //
 //	func init() {
 //		sdk.Export(sdk.Plugin{
