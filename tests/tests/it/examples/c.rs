@@ -238,8 +238,8 @@ async fn c_netstat_exporter_fails_clearly_on_hostile_files_and_recovers() {
     let good = std::fs::read(&snmp).unwrap();
     let huge = format!("Tcp: {}\n", "A".repeat(2 << 20));
     let many_fields = {
-        let names: Vec<String> = (0..100_000).map(|i| format!("F{i}")).collect();
-        let values: Vec<String> = (0..100_000).map(|i| i.to_string()).collect();
+        let names: Vec<String> = (0..20_000).map(|i| format!("F{i}")).collect();
+        let values: Vec<String> = (0..20_000).map(|i| i.to_string()).collect();
         format!("Tcp: {}\nTcp: {}\n", names.join(" "), values.join(" "))
     };
     let cases: [(&[u8], &str); 6] = [
