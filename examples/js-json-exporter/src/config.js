@@ -18,7 +18,7 @@ export const SCHEMA = {
   required: ["url", "metrics"],
   additionalProperties: false,
   properties: {
-    url: { type: "string", description: "The http(s) URL answering JSON; grant its origin under http_origins." },
+    url: { type: "string", description: "The http URL answering JSON; grant its host:port under tcp_connect (and dns when the host is a name other than localhost)." },
     headers: {
       type: "object",
       description: "Request headers, e.g. Authorization.",

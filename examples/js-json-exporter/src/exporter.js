@@ -1,6 +1,6 @@
 // js-json-exporter: metrics from any JSON-over-HTTP endpoint, in the spirit
-// of prometheus-community's json_exporter. Each collect fetches `url` (from
-// an origin the operator granted) and maps fields selected by JSONPath to
+// of prometheus-community's json_exporter. Each collect fetches `url` (plain
+// http, from a host:port the operator granted under tcp_connect) and maps fields selected by JSONPath to
 // metrics. A failed scrape reports `json_up 0` and logs why (the instance's
 // last collect error); values that are missing or not numbers are skipped,
 // counted in `json_skipped_values` and logged.
@@ -199,9 +199,10 @@ export default {
     return new Metadata(NAME, VERSION, "Metrics from a JSON-over-HTTP endpoint, mapped by JSONPath (as json_exporter)")
       .configSchema(config.SCHEMA)
       .request(
-        Capability.httpOrigin("http://localhost:80"),
-        "the endpoint answering JSON; grant the origin of the instance's url under http_origins instead",
-      );
+        Capability.tcpConnect("localhost:80"),
+        "the endpoint answering JSON over plain http; grant the host:port of the instance's url under tcp_connect instead",
+      )
+      .requestOptional(Capability.dnsLookup(), "only when the url names a host other than localhost");
   },
   open(text) {
     return new JsonExporter(config.parse(text));

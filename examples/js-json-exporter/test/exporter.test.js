@@ -98,7 +98,7 @@ test("hostile answers: not JSON, too big, too deep, HTTP errors → json_up 0 an
     [{ status: 200, body: `[${"1,".repeat(3000)}1]` }, /over 1024 bytes \(raise max_body_bytes/],
     [{ status: 200, body: "[".repeat(100_000) + "]".repeat(100_000) }, null],
     [{ status: 503, body: "{}" }, /answered HTTP 503/],
-    [() => { throw new PluginError("denied", "http origin http://127.0.0.1:7979: not granted (add it under grants.http_origins)"); }, /denied: .*not granted/],
+    [() => { throw new PluginError("denied", "tcp connect 127.0.0.1:7979: not granted (add \"127.0.0.1:7979\" under grants.tcp_connect)"); }, /denied: .*not granted/],
     [() => { throw new PluginError("unavailable", "http://127.0.0.1:7979/data.json: timed out"); }, /timed out/],
   ];
   for (const [answer, pattern] of cases) {
@@ -139,10 +139,11 @@ test("invalid configs are invalid-config errors naming the setting", () => {
   bad({ url: URL, timeout_ms: 0, metrics: [{ name: "a", path: "$" }] }, /timeout_ms must be between 1 and 60000/);
 });
 
-test("metadata requests an http origin and its schema's example opens", () => {
+test("metadata requests a tcp connection and its schema's example opens", () => {
   const meta = exporter.metadata().toWit();
   assert.equal(meta.name, "js-json-exporter");
-  assert.equal(meta.capabilities[0].capability.tag, "http-origin");
+  assert.deepEqual(meta.capabilities[0].capability, { tag: "tcp-connect", val: "localhost:80" });
+  assert.deepEqual(meta.capabilities[1], { capability: { tag: "dns-lookup" }, reason: "only when the url names a host other than localhost", optional: true });
   const schema = JSON.parse(meta.configSchema);
   assert.deepEqual(schema, SCHEMA);
   assert.ok(exporter.open(JSON.stringify(schema.examples[0])));

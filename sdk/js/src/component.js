@@ -8,7 +8,7 @@ import { toWitError } from "./errors.js";
 import { install } from "./host.js";
 import { Metadata } from "./metadata.js";
 import { Registry } from "./registry.js";
-import { send } from "./wasi-http.js";
+import { send } from "./wasi-tcp.js";
 
 install({ host, transport: send });
 

@@ -1,9 +1,12 @@
 // HTTP requests from a plugin: one request, a deadline, and a bounded read
-// of the body. In the host they go through `wasi:http`, which lets a
-// request through only to a granted origin (`Capability.httpOrigin`).
-// Natively there is no host: a test installs a fake with `useTransport`.
+// of the body. In the host they are HTTP/1.1 over a `wasi:sockets` TCP
+// connection (`wasi-tcp.js`), which the host lets through only to an
+// address granted under `tcp_connect` (`Capability.tcpConnect("host:port")`);
+// plain http only. Natively there is no host: a test installs a fake with
+// `useTransport`.
 
 import { PluginError } from "./errors.js";
+import { decode, encode } from "./utf8.js";
 import { bindings } from "./host.js";
 
 /** The default deadline for the whole exchange, head and body. */
@@ -32,8 +35,8 @@ export function shown(url) {
 }
 
 /**
- * Splits an `http`/`https` URL into what `wasi:http` takes: `{https,
- * authority, pathWithQuery, origin, userinfo}`. Throws `invalid-config`
+ * Splits an `http`/`https` URL into `{https, authority, pathWithQuery,
+ * origin, userinfo}`. Throws `invalid-config`
  * naming the URL (as `shown`) when it is not usable.
  */
 export function parseUrl(url) {
@@ -69,9 +72,11 @@ export function parseUrl(url) {
  * true). Options: `method` (`GET`), `headers` (`{name: value}`), `body`
  * (string or bytes), `timeoutMs`, `maxBodyBytes`.
  *
- * Throws `PluginError`s: `denied` when the origin is not granted (naming
- * the grant to add), `unavailable` on timeouts and transport failures,
- * `invalid-config` for an unusable URL.
+ * Throws `PluginError`s: `denied` when the address is not granted (naming
+ * the `tcp_connect` or `dns` grant to add), `unavailable` on timeouts,
+ * refused connections and malformed answers, `invalid-config` for an
+ * unusable URL (https included: the host's TLS is not reachable from the
+ * JavaScript engine).
  */
 export function request(url, options = {}) {
   const target = parseUrl(url);
@@ -80,7 +85,7 @@ export function request(url, options = {}) {
     url,
     target,
     headers: Object.entries(options.headers ?? {}).map(([n, v]) => [String(n).toLowerCase(), String(v)]),
-    body: typeof options.body === "string" ? new TextEncoder().encode(options.body) : options.body ?? null,
+    body: typeof options.body === "string" ? encode(options.body) : options.body ?? null,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
   };
@@ -105,7 +110,7 @@ export function get(url, options = {}) {
 
 /** The body of a response as text (UTF-8, invalid bytes replaced). */
 export function text(response) {
-  return new TextDecoder().decode(response.body);
+  return decode(response.body);
 }
 
 /**
@@ -117,7 +122,7 @@ export function useTransport(fake) {
   const previous = bindings.transport;
   bindings.transport = (req) => {
     const answer = fake(req);
-    let body = typeof answer.body === "string" ? new TextEncoder().encode(answer.body) : answer.body ?? new Uint8Array();
+    let body = typeof answer.body === "string" ? encode(answer.body) : answer.body ?? new Uint8Array();
     let truncated = false;
     if (body.length > req.maxBodyBytes) {
       body = body.subarray(0, req.maxBodyBytes);
@@ -133,7 +138,7 @@ export function useTransport(fake) {
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 function base64(textValue) {
-  const bytes = new TextEncoder().encode(textValue);
+  const bytes = encode(textValue);
   let out = "";
   for (let i = 0; i < bytes.length; i += 3) {
     const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);

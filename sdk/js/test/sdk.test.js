@@ -57,7 +57,7 @@ test("log lines can be captured natively", () => {
   ]);
 });
 
-test("URLs are split for wasi:http and shown without secrets", () => {
+test("URLs are split into their parts and shown without secrets", () => {
   assert.deepEqual(http.parseUrl("http://u:p@127.0.0.1:8080?q=1#f"), {
     https: false,
     authority: "127.0.0.1:8080",

@@ -1,9 +1,9 @@
 //! js plugins: toolchain, build, tests, scaffold (see [`super`]).
 //!
-//! The toolchain is jco from npm with its StarlingMonkey backend
-//! (componentize-js), installed with `npm ci` from the lock file committed
-//! in `sdk/js/toolchain/` into `$WASMETHEUS_TOOLS/js-<jco version>`. It
-//! needs Node.js 20 or later and npm on the machine.
+//! The toolchain is jco from npm with its QuickJS backend (componentize-qjs),
+//! installed with `npm ci` from the lock file committed in
+//! `sdk/js/toolchain/` into `$WASMETHEUS_TOOLS/js-<jco version>`. It needs
+//! Node.js 20 or later and npm on the machine.
 //!
 //! A plugin project holds a `package.json` whose `main` (by default
 //! `src/exporter.js`) default-exports the exporter object, and `test/` with
@@ -16,11 +16,20 @@
 //! `sdk/js/wit/world.wit` with its WASI dependencies and a copy of
 //! `wit/plugin.wit`, and a generated entry module that hands the exporter
 //! to the SDK's component glue; jco bundles the entry with the project and
-//! the SDK and builds the component. StarlingMonkey rather than jco's
-//! QuickJS backend: componentize-qjs 0.4.5 cannot build a component that
-//! imports `wasi:http` (its pre-initialization links those imports as
-//! stubs whose resource types do not match `wasi:io`'s), and the SDK's
-//! `http` helper needs it.
+//! the SDK and builds the component with QuickJS, without the component
+//! model's async ABI (wasmtime 48 does not enable it).
+//!
+//! Why QuickJS rather than jco's default, StarlingMonkey (componentize-js
+//! 0.23): StarlingMonkey collects no garbage between export calls, so an
+//! instance's memory grows with every collect (5 KiB per collect returning
+//! nothing; an exporter allocating a few megabytes per collect hits the
+//! 128 MiB limit within 50 collects), and its components are 14 MiB against
+//! 2 MiB, compile 4 to 8 times slower and collect about 10 times slower.
+//! QuickJS's one limit here: componentize-qjs 0.4.5 cannot pre-initialize a
+//! component importing `wasi:http` (it links those imports as stubs whose
+//! resource types do not match `wasi:io`'s), so the SDK's `http` helper
+//! speaks HTTP/1.1 over `wasi:sockets` TCP (plain http, `tcp_connect`
+//! grants) instead.
 
 use super::{Result, Tools, run, write};
 use std::path::{Path, PathBuf};
@@ -236,7 +245,12 @@ pub fn build(tools: &Tools, dir: &Path, out: &Path) -> Result {
         .arg(tools.sdk_dir("js").join("toolchain/bundle.config.mjs"))
         // Standard output and error go nowhere in the host (log with the
         // SDK's `log`); fetch() and incoming requests are not for exporters.
-        .args(["--disable", "stdio", "fetch-event", "--out"])
+        .args([
+            "--backend",
+            "quickjs",
+            "--backend-qjs-disable-async",
+            "--out",
+        ])
         .arg(&out)
         .current_dir(&stage);
     run(cmd).map_err(|e| {

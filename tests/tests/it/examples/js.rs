@@ -2,7 +2,7 @@
 //! `sdk/js`) in the real runtime, against a JSON server on loopback: its
 //! fields mapped to series, a broken answer reported (`json_up 0` and the
 //! reason as the last collect error) and recovered from, the grant to add
-//! when the server's origin is not granted, and a thousand collects on one
+//! when the server's address is not granted, and a thousand collects on one
 //! instance without its memory or its handles growing.
 
 use super::{Grants, Instance, Plugin, example_wasm};
@@ -54,12 +54,8 @@ impl JsonServer {
         JsonServer { address, answer }
     }
 
-    fn origin(&self) -> String {
-        format!("http://{}", self.address)
-    }
-
     fn url(&self) -> String {
-        format!("{}/status.json", self.origin())
+        format!("http://{}/status.json", self.address)
     }
 
     fn answer(&self, status: u16, body: &str) {
@@ -98,9 +94,9 @@ fn start(name: &str, url: &str, grants: Grants) -> Plugin {
     )
 }
 
-fn origin_grant(origin: &str) -> Grants {
+fn tcp_grant(address: &str) -> Grants {
     Grants {
-        http_origins: vec![origin.to_owned()],
+        tcp_connect: vec![address.to_owned()],
         ..Grants::default()
     }
 }
@@ -108,7 +104,7 @@ fn origin_grant(origin: &str) -> Grants {
 #[tokio::test(flavor = "multi_thread")]
 async fn js_json_exporter_maps_fields_and_recovers_from_a_broken_answer() {
     let server = JsonServer::start(GOOD);
-    let plugin = start("json", &server.url(), origin_grant(&server.origin()));
+    let plugin = start("json", &server.url(), tcp_grant(&server.address.to_string()));
 
     let (text, exposition) = plugin.collect_text("json").await;
     let value = |name: &str, labels: &[(&str, &str)]| compare::value(&exposition, name, labels);
@@ -163,17 +159,16 @@ async fn js_json_exporter_maps_fields_and_recovers_from_a_broken_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn js_json_exporter_names_the_origin_to_grant() {
+async fn js_json_exporter_names_the_address_to_grant() {
     let server = JsonServer::start(GOOD);
-    let plugin = start("ungranted", &server.url(), origin_grant("http://127.0.0.1:1"));
+    let plugin = start("ungranted", &server.url(), tcp_grant("127.0.0.1:1"));
     let exposition = plugin.collect("ungranted").await;
     assert_eq!(compare::value(&exposition, "json_up", &[]), Some(0.0));
     assert_eq!(compare::value(&exposition, "app_requests_total", &[]), None);
     let error = plugin.last_collect_error("ungranted").expect("a collect error");
     let wanted = format!(
-        "denied: http origin {}: not granted (add {} under grants.http_origins)",
-        server.origin(),
-        server.origin()
+        "denied: tcp connect {0}: not granted (add \"{0}\" under grants.tcp_connect)",
+        server.address
     );
     assert!(error.contains(&wanted), "{error}");
 }
@@ -198,13 +193,13 @@ fn memory(plugin: &Plugin, instance: &str) -> f64 {
         .expect("wasmetheus_plugin_memory_bytes of the instance")
 }
 
-/// Each collect makes an HTTP request (a dozen `wasi:http` resources): any
+/// Each collect makes an HTTP request (a socket, its streams, pollables): any
 /// one kept would fill the instance's table of 4096 handles long before
 /// the end; memory must settle once the engine's heap has grown.
 #[tokio::test(flavor = "multi_thread")]
 async fn js_json_exporter_runs_a_thousand_collects_without_growing() {
     let server = JsonServer::start(GOOD);
-    let plugin = start("long", &server.url(), origin_grant(&server.origin()));
+    let plugin = start("long", &server.url(), tcp_grant(&server.address.to_string()));
     let mut after_first_hundred = 0.0;
     for i in 1..=1_000 {
         let families = plugin
