@@ -6,11 +6,25 @@
 //! instance without its memory or its handles growing.
 
 use super::{Grants, Instance, Plugin, example_wasm};
-use crate::exporters::compare;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use wasmetheus_model::text::Exposition;
+
+/// The value of the first series `name` that has all of `labels`.
+fn value(exposition: &Exposition, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    exposition
+        .samples
+        .iter()
+        .find(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(n, v)| s.labels.iter().any(|l| l.name == *n && l.value == *v))
+        })
+        .map(|s| s.value)
+}
 
 /// An HTTP server on loopback answering every request with the current
 /// `(status, body)`, which a test changes between collects.
@@ -104,35 +118,46 @@ fn tcp_grant(address: &str) -> Grants {
 #[tokio::test(flavor = "multi_thread")]
 async fn js_json_exporter_maps_fields_and_recovers_from_a_broken_answer() {
     let server = JsonServer::start(GOOD);
-    let plugin = start("json", &server.url(), tcp_grant(&server.address.to_string()));
+    let plugin = start(
+        "json",
+        &server.url(),
+        tcp_grant(&server.address.to_string()),
+    );
 
     let (text, exposition) = plugin.collect_text("json").await;
-    let value = |name: &str, labels: &[(&str, &str)]| compare::value(&exposition, name, labels);
-    assert_eq!(value("json_up", &[]), Some(1.0), "{text}");
-    assert_eq!(value("app_requests_total", &[]), Some(1234.0), "{text}");
+    let sample = |name: &str, labels: &[(&str, &str)]| value(&exposition, name, labels);
+    assert_eq!(sample("json_up", &[]), Some(1.0), "{text}");
+    assert_eq!(sample("app_requests_total", &[]), Some(1234.0), "{text}");
     assert_eq!(
-        value("app_queue_length", &[("queue", "mail"), ("env", "test")]),
+        sample("app_queue_length", &[("queue", "mail"), ("env", "test")]),
         Some(3.0)
     );
-    assert_eq!(value("app_queue_length", &[("queue", "jobs")]), Some(17.0));
-    assert_eq!(value("app_queue_paused", &[("queue", "jobs")]), Some(1.0));
-    assert_eq!(value("app_build_info", &[("version", "2.4.1")]), Some(1.0), "{text}");
-    assert_eq!(value("json_skipped_values", &[]), Some(0.0));
+    assert_eq!(sample("app_queue_length", &[("queue", "jobs")]), Some(17.0));
+    assert_eq!(sample("app_queue_paused", &[("queue", "jobs")]), Some(1.0));
+    assert_eq!(
+        sample("app_build_info", &[("version", "2.4.1")]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sample("json_skipped_values", &[]), Some(0.0));
     assert_eq!(plugin.last_collect_error("json"), None);
 
     // Not JSON: no mapped series, json_up 0, and why.
     server.answer(200, "<html>maintenance</html>");
     let exposition = plugin.collect("json").await;
-    assert_eq!(compare::value(&exposition, "json_up", &[]), Some(0.0));
-    assert_eq!(compare::value(&exposition, "app_requests_total", &[]), None);
+    assert_eq!(value(&exposition, "json_up", &[]), Some(0.0));
+    assert_eq!(value(&exposition, "app_requests_total", &[]), None);
     let error = plugin.last_collect_error("json").expect("a collect error");
     assert!(error.contains("is not JSON"), "{error}");
     assert!(error.contains("<html>maintenance"), "{error}");
 
     // Nested past any sensible depth: refused before parsing.
-    server.answer(200, &format!("{}{}", "[".repeat(50_000), "]".repeat(50_000)));
+    server.answer(
+        200,
+        &format!("{}{}", "[".repeat(50_000), "]".repeat(50_000)),
+    );
     let exposition = plugin.collect("json").await;
-    assert_eq!(compare::value(&exposition, "json_up", &[]), Some(0.0));
+    assert_eq!(value(&exposition, "json_up", &[]), Some(0.0));
     let error = plugin.last_collect_error("json").expect("a collect error");
     assert!(error.contains("nested more than 200 levels"), "{error}");
 
@@ -152,10 +177,7 @@ async fn js_json_exporter_maps_fields_and_recovers_from_a_broken_answer() {
     let exposition = plugin
         .assert_recovers("json", "json_up", Duration::from_secs(10))
         .await;
-    assert_eq!(
-        compare::value(&exposition, "app_requests_total", &[]),
-        Some(1234.0)
-    );
+    assert_eq!(value(&exposition, "app_requests_total", &[]), Some(1234.0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -163,9 +185,11 @@ async fn js_json_exporter_names_the_address_to_grant() {
     let server = JsonServer::start(GOOD);
     let plugin = start("ungranted", &server.url(), tcp_grant("127.0.0.1:1"));
     let exposition = plugin.collect("ungranted").await;
-    assert_eq!(compare::value(&exposition, "json_up", &[]), Some(0.0));
-    assert_eq!(compare::value(&exposition, "app_requests_total", &[]), None);
-    let error = plugin.last_collect_error("ungranted").expect("a collect error");
+    assert_eq!(value(&exposition, "json_up", &[]), Some(0.0));
+    assert_eq!(value(&exposition, "app_requests_total", &[]), None);
+    let error = plugin
+        .last_collect_error("ungranted")
+        .expect("a collect error");
     let wanted = format!(
         "denied: tcp connect {0}: not granted (add \"{0}\" under grants.tcp_connect)",
         server.address
@@ -199,7 +223,11 @@ fn memory(plugin: &Plugin, instance: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn js_json_exporter_runs_a_thousand_collects_without_growing() {
     let server = JsonServer::start(GOOD);
-    let plugin = start("long", &server.url(), tcp_grant(&server.address.to_string()));
+    let plugin = start(
+        "long",
+        &server.url(),
+        tcp_grant(&server.address.to_string()),
+    );
     let mut after_first_hundred = 0.0;
     for i in 1..=1_000 {
         let families = plugin
