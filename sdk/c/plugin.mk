@@ -52,7 +52,8 @@ all: $(OUT)
 $(BINDINGS)/exporter.h: $(wildcard $(WASMETHEUS_WIT)/*.wit)
 	@test -x "$(WIT_BINDGEN)" || { echo "$(WIT_BINDGEN) is missing: run \`cargo xtask toolchains\`, or \`cargo install --locked --root $(WASMETHEUS_TOOLS)/cargo wit-bindgen-cli@0.46.0 --no-default-features --features c\`" >&2; exit 1; }
 	@mkdir -p $(BINDINGS)
-	$(WIT_BINDGEN) c $(WASMETHEUS_WIT) --world exporter --out-dir $(BINDINGS) >/dev/null
+	$(WIT_BINDGEN) c $(WASMETHEUS_WIT) --world exporter --out-dir $(BINDINGS) \
+	  >$(BINDINGS)/wit-bindgen.log 2>&1 || { cat $(BINDINGS)/wit-bindgen.log >&2; exit 1; }
 $(BINDINGS)/exporter.c $(BINDINGS)/exporter_component_type.o: $(BINDINGS)/exporter.h
 
 $(BUILD)/$(NAME).core.wasm: $(SRCS) $(GENERATED) $(wildcard $(WASMETHEUS_SDK)/*.h) $(MAKEFILE_LIST)
