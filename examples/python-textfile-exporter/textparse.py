@@ -214,7 +214,52 @@ def _labels(line: _Line) -> list:
             raise line.error(f"unexpected {line.peek() or 'end of line'!r} after the value of label {name!r}")
 
 
-def _sample(line: _Line, families: dict) -> None:
+#: The common shape of a sample line, matched in one go; a line it does not
+#: match goes through the careful path, which names what is wrong.
+_FAST_NAME = re.compile(r"[ \t]*([a-zA-Z_:][a-zA-Z0-9_:]*)")
+_FAST_LABEL = re.compile(r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*(,?)')
+_FAST_REST = re.compile(r"[ \t]+([^ \t]+)(?:[ \t]+([^ \t]+))?[ \t]*\Z")
+
+
+def _fast(line: _Line):
+    """(name, label pairs, value, timestamp or None) of a well-formed
+    sample line, or None."""
+    text = line.text
+    m = _FAST_NAME.match(text)
+    if not m:
+        return None
+    name, pos, pairs = m.group(1), m.end(), []
+    if text.startswith("{", pos):
+        pos += 1
+        while True:
+            lm = _FAST_LABEL.match(text, pos)
+            if not lm:
+                break
+            value = lm.group(2)
+            if "\\" in value:
+                value = _unescape(value, line.number, quotes=True)
+            pairs.append((lm.group(1), value))
+            pos = lm.end()
+            if not lm.group(3):
+                break
+        while pos < len(text) and text[pos] in " \t":
+            pos += 1
+        if not text.startswith("}", pos):
+            return None
+        pos += 1
+    rest = _FAST_REST.match(text, pos)
+    if not rest or not FLOAT.match(rest.group(1)):
+        return None
+    stamp = rest.group(2)
+    if stamp is not None and not INT.match(stamp):
+        return None
+    return name, pairs, float(rest.group(1)), stamp
+
+
+def _careful(line: _Line):
+    """What `_fast` returns, or the ParseError that says what is wrong."""
+    line.pos = 0
+    line.blanks()
     name = line.name(METRIC_NAME, "metric name")
     pairs = _labels(line) if line.peek() == "{" else []
     if line.peek() not in (" ", "\t"):
@@ -222,15 +267,20 @@ def _sample(line: _Line, families: dict) -> None:
     line.blanks()
     value = _float(line.token(), line.number, "value")
     line.blanks()
-    timestamped = False
+    stamp = None
     if line.peek():
         stamp = line.token()
         if not INT.match(stamp):
             raise line.error(f"expected integer as timestamp, got {stamp[:40]!r}")
-        timestamped = True
         line.blanks()
         if line.peek():
             raise line.error(f"unexpected {line.text[line.pos:line.pos + 20]!r} after the timestamp")
+    return name, pairs, value, stamp
+
+
+def _sample(line: _Line, families: dict) -> None:
+    name, pairs, value, stamp = _fast(line) or _careful(line)
+    timestamped = stamp is not None
 
     family, role = _family_of(name, families)
     seen = set()
@@ -242,9 +292,10 @@ def _sample(line: _Line, families: dict) -> None:
         seen.add(label)
         if label.startswith("__"):
             raise line.error(f"label name {label!r} starts with '__', which is reserved")
-        if len(label.encode()) > MAX_LABEL_NAME_BYTES:
+        if len(label) > MAX_LABEL_NAME_BYTES:  # ASCII: characters are bytes
             raise line.error(f"label name longer than {MAX_LABEL_NAME_BYTES} bytes")
-        if len(label_value.encode()) > MAX_LABEL_VALUE_BYTES:
+        # At most 4 bytes a character: only a long value needs encoding.
+        if len(label_value) > MAX_LABEL_VALUE_BYTES // 4 and len(label_value.encode()) > MAX_LABEL_VALUE_BYTES:
             raise line.error(f"value of label {label!r} longer than {MAX_LABEL_VALUE_BYTES} bytes")
         if label == special and ((special == "le" and role == "_bucket") or (special == "quantile" and role == "")):
             special_value = label_value
