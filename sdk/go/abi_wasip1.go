@@ -28,6 +28,7 @@ var adapterArena = struct {
 	mem   [adapterArenaSize]byte
 }{magic: [2]uint64{0x656874656d736177, 0x616e6572612d7375}}
 
+// arenaAddr keeps the arena in the binary: no Go code uses it otherwise.
 var arenaAddr uintptr
 
 func init() { arenaAddr = uintptr(unsafe.Pointer(&adapterArena)) }
