@@ -240,7 +240,8 @@ typedef struct wm_plugin {
     const char *config_schema;
     const wm_capability_request *capabilities;
     size_t capability_count;
-    /* Opens an instance: sets `*state` (kept until `close`). NULL: the
+    /* Opens an instance: sets `*state` (kept until `close`). When it
+     * fails, it frees what it allocated (`close` is not called). NULL: the
      * plugin takes no config and keeps no state. */
     int (*open)(const wm_config *config, void **state, wm_error *err);
     /* Adds the current metrics to `out`. */
