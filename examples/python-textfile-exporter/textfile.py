@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import posixpath
 import stat as statmod
+import time
 
 import textparse
 from wasmetheus_sdk import (
@@ -70,7 +71,18 @@ SCHEMA = {
             "minimum": 1,
             "maximum": 64 << 20,
             "default": 4 << 20,
-            "description": "A larger file is skipped (scrape error 1).",
+            "description": "A larger file is skipped (scrape error 1). Parsing takes about 20 "
+            "bytes of the instance's memory per byte of text: raise the instance's memory_limit "
+            "(128 MiB by default) with this.",
+        },
+        "max_seconds": {
+            "type": "number",
+            "minimum": 0.1,
+            "maximum": 3600,
+            "default": 5,
+            "description": "Time allowed for reading and parsing the files of one collect; "
+            "the file being parsed when it runs out and the rest are skipped (scrape error 1). "
+            "Keep it below the instance's scrape timeout.",
         },
         "max_files": {
             "type": "integer",
@@ -142,6 +154,7 @@ class TextfileExporter(Exporter):
             )
         self.max_file_bytes = settings["max_file_bytes"]
         self.max_files = settings["max_files"]
+        self.max_seconds = settings["max_seconds"]
 
     def collect(self, out: Registry) -> None:
         errored = False
@@ -160,14 +173,19 @@ class TextfileExporter(Exporter):
             error(f"{len(names)} *.prom files in {self.directory}: only the first {self.max_files} are read (max_files)")
             names, errored = names[: self.max_files], True
 
+        deadline = time.monotonic() + self.max_seconds
         for name in names:
             path = posixpath.join(self.directory, name)
+            if time.monotonic() > deadline:
+                error(f"skipped {path}: the {self.max_seconds} s allowed (max_seconds) ran out")
+                errored = True
+                continue
             try:
                 info = stat(path)
                 if statmod.S_ISDIR(info.st_mode):
                     continue
-                families = self.read(path)
-            except (Error, textparse.ParseError, RecursionError) as e:
+                families = self.read(path, deadline)
+            except (Error, textparse.ParseError, textparse.Budget, RecursionError, MemoryError) as e:
                 error(f"failed to collect textfile data from {path}: {e}")
                 errored = True
                 continue
@@ -202,14 +220,14 @@ class TextfileExporter(Exporter):
                 mtime.set(mtimes[path], {"file": path})
         out.gauge(SCRAPE_ERROR, "1 if there was an error opening or reading a file, 0 otherwise").set(1 if errored else 0)
 
-    def read(self, path: str) -> dict:
+    def read(self, path: str, deadline: float) -> dict:
         """The families of one file; raises when the whole file is skipped."""
         data = read_bytes(path, self.max_file_bytes)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as e:
             raise textparse.ParseError(0, f"not UTF-8 text (invalid byte at offset {e.start})") from None
-        families = textparse.parse(text)
+        families = textparse.parse(text, deadline, MAX_SERIES)
         if any(s.timestamped for f in families.values() for s in f.series.values()):
             raise textparse.ParseError(0, f"textfile {path!r} contains unsupported client-side timestamps, skipping entire file")
         return families

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -119,10 +120,22 @@ class _Line:
         return ParseError(self.number, message)
 
 
-def parse(text: str) -> dict:
-    """Parses `text` into families by name, in the order they appear."""
+class Budget(Exception):
+    """Parsing stopped: the file holds more series than allowed, or the
+    time allowed ran out."""
+
+
+def parse(text: str, deadline: Optional[float] = None, max_lines: Optional[int] = None) -> dict:
+    """Parses `text` into families by name, in the order they appear.
+    Stops with `Budget` past `max_lines` sample and comment lines or past
+    `deadline` (a `time.monotonic()` value, checked every 1024 lines)."""
     families: dict[str, ParsedFamily] = {}
     for number, raw in enumerate(text.split("\n"), 1):
+        if number & 1023 == 0:
+            if deadline is not None and time.monotonic() > deadline:
+                raise Budget(f"stopped at line {number}: the time for this collect ran out")
+            if max_lines is not None and number > max_lines:
+                raise Budget(f"more than {max_lines} lines")
         line = _Line(raw.rstrip("\r"), number)
         line.blanks()
         if not line.peek():

@@ -1,13 +1,17 @@
 """Tests of the exporter natively: the re-exported families, mtime and
 scrape error, merging across files, and hostile directories and files."""
 
+import itertools
 import json
 import os
 import shutil
 import tempfile
 import unittest
+from unittest import mock
 
 from tests import _SDK  # noqa: F401  (puts the SDK on the path)
+import textfile
+import textparse
 from textfile import TextfileExporter
 from wasmetheus_sdk import Denied, InvalidConfig, Kind, Registry, host
 
@@ -125,6 +129,22 @@ class TextfileTest(unittest.TestCase):
         self.assertEqual(out.get("node_textfile_scrape_error").value(), 1)
         self.assertIsNone(out.get("node_textfile_mtime_seconds"))  # none read: as upstream, no family
         self.assertIn("failed to read textfile collector directory", "\n".join(logs))
+
+    def test_budgets(self):
+        self.write("a.prom", "".join(f'm{{i="{i}"}} 1\n' for i in range(5000)))
+        self.write("b.prom", "b 1\n")
+        out, logs = self.collect(max_seconds=0.1)
+        self.assertEqual(len(out.get("m").metrics), 5000)  # within the time
+        ticks = itertools.count()
+        with mock.patch.object(textfile.time, "monotonic", lambda: float(next(ticks))):  # a second a call
+            out, logs = self.collect(max_seconds=0.1)
+        self.assertEqual(out.get("node_textfile_scrape_error").value(), 1)
+        self.assertIsNone(out.get("m"))
+        self.assertIn("the 0.1 s allowed (max_seconds) ran out", "\n".join(logs))
+
+    def test_too_many_lines(self):
+        with self.assertRaisesRegex(textparse.Budget, "more than 2000 lines"):
+            textparse.parse("".join(f"m{i} 1\n" for i in range(3000)), None, 2000)
 
     def test_unreadable_file(self):
         if os.geteuid() == 0:
