@@ -21,6 +21,7 @@ class HostTest(unittest.TestCase):
     def test_reads_granted_files(self):
         host.set_native_grants([self.dir.name])
         self.assertEqual(host.read_text(self.path), "hello\n")
+        self.assertEqual(host.read_file(self.path), "hello\n")
         self.assertEqual(host.list_dir(self.dir.name), ["a.txt"])
         self.assertEqual(host.stat(self.path).st_size, 6)
 

@@ -169,6 +169,10 @@ def read_text(path, max_bytes: Optional[int] = None) -> str:
         raise Unavailable(f"{os.fspath(path)}: not UTF-8 text (invalid byte at offset {e.start})") from None
 
 
+#: `read_text` under the name the other SDKs use.
+read_file = read_text
+
+
 def list_dir(path) -> list:
     """The sorted names of the entries of a directory under a granted path."""
     path = _checked(path)
@@ -231,6 +235,7 @@ __all__ = [
     "io_error",
     "read_bytes",
     "read_text",
+    "read_file",
     "list_dir",
     "stat",
     "FilesystemUsage",
