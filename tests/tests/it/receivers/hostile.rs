@@ -235,7 +235,12 @@ async fn a_receiver_is_not_loaded_as_an_exporter() {
         dir.path().join("webhook.wasm"),
         dir.path().join("trivial.wasm"),
     ];
-    let failed = tokio::task::spawn_blocking(move || wasmetheus::check_plugins::run(&files))
+    let args = wasmetheus::check_plugins::CheckPluginsArgs {
+        files,
+        collects: 3,
+        cache_dir: None,
+    };
+    let failed = tokio::task::spawn_blocking(move || wasmetheus::check_plugins::run(&args))
         .await
         .unwrap()
         .unwrap();
