@@ -163,7 +163,7 @@ class Collector:
     def open(cls, config: str) -> "Collector":
         try:
             return cls(_exporter_class().open(config))
-        except Exception as e:
+        except BaseException as e:  # SystemExit too: an escaping exception traps
             raise _err(e, _types()) from None
 
     def collect(self) -> list:
@@ -172,5 +172,5 @@ class Collector:
         try:
             self.inner.collect(out)
             return families_to_wit(out, types)
-        except Exception as e:
+        except BaseException as e:  # SystemExit too: an escaping exception traps
             raise _err(e, types) from None
