@@ -1,9 +1,9 @@
 """python-textfile-exporter: node_exporter's textfile collector as a
 wasmetheus plugin, written with the Python SDK.
 
-Every collect reads the `*.prom` files of the configured directory (which
-the operator grants under `grants.read_paths`), parses them as the text
-exposition format and re-exports their metrics, plus
+Every collect reads the `*.prom` files of the configured directory, or of
+the directories a glob matches (granted under `grants.read_paths`), parses
+them as the text exposition format and re-exports their metrics, plus
 `node_textfile_mtime_seconds{file}` for each file read and
 `node_textfile_scrape_error`, 1 when any file or the directory failed.
 
@@ -25,8 +25,10 @@ accepts are skipped with scrape error 1.
 
 from __future__ import annotations
 
+import glob
 import math
 import posixpath
+import re
 import stat as statmod
 import time
 
@@ -63,7 +65,8 @@ SCHEMA = {
         "directory": {
             "type": "string",
             "minLength": 1,
-            "description": "Absolute path of the directory whose *.prom files are re-exported; grant it under grants.read_paths.",
+            "description": "Absolute path of the directory whose *.prom files are re-exported, "
+            "or a glob of directories (/var/lib/*/textfiles); grant it under grants.read_paths.",
             "default": DEFAULT_DIRECTORY,
         },
         "max_file_bytes": {
@@ -147,9 +150,14 @@ class TextfileExporter(Exporter):
         if not directory.startswith("/"):
             raise InvalidConfig(f"directory {directory!r} must be an absolute path")
         self.directory = posixpath.normpath(directory)
-        if not is_granted(self.directory):
+        # As upstream, the directory may be a glob (`/var/lib/*/textfiles`):
+        # the part before the first wildcard must be granted.
+        fixed = self.directory
+        if glob.has_magic(fixed):
+            fixed = posixpath.dirname(re.split(r"[*?\[]", fixed, maxsplit=1)[0]) or "/"
+        if not is_granted(fixed):
             raise Denied(
-                f"read path {self.directory} is not granted: add it under grants.read_paths "
+                f"read path {fixed} is not granted: add it under grants.read_paths "
                 "of this instance"
             )
         self.max_file_bytes = settings["max_file_bytes"]
@@ -164,18 +172,23 @@ class TextfileExporter(Exporter):
         mtimes: dict[str, int] = {}
         series_total = 0
 
-        try:
-            names = [n for n in list_dir(self.directory) if n.endswith(".prom")]
-        except Error as e:
-            error(f"failed to read textfile collector directory {self.directory}: {e.message}")
-            names, errored = [], True
-        if len(names) > self.max_files:
-            error(f"{len(names)} *.prom files in {self.directory}: only the first {self.max_files} are read (max_files)")
-            names, errored = names[: self.max_files], True
+        directories = [self.directory]
+        if glob.has_magic(self.directory):
+            # Not a glob or nothing matched: read it as a directory, as upstream.
+            directories = sorted(glob.glob(self.directory)) or directories
+        paths = []
+        for directory in directories:
+            try:
+                paths += [posixpath.join(directory, n) for n in list_dir(directory) if n.endswith(".prom")]
+            except Error as e:
+                error(f"failed to read textfile collector directory {directory}: {e.message}")
+                errored = True
+        if len(paths) > self.max_files:
+            error(f"{len(paths)} *.prom files in {self.directory}: only the first {self.max_files} are read (max_files)")
+            paths, errored = paths[: self.max_files], True
 
         deadline = time.monotonic() + self.max_seconds
-        for name in names:
-            path = posixpath.join(self.directory, name)
+        for path in paths:
             if time.monotonic() > deadline:
                 error(f"skipped {path}: the {self.max_seconds} s allowed (max_seconds) ran out")
                 errored = True

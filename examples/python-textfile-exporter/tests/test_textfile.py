@@ -146,13 +146,27 @@ class TextfileTest(unittest.TestCase):
         with self.assertRaisesRegex(textparse.Budget, "more than 2000 lines"):
             textparse.parse("".join(f"m{i} 1\n" for i in range(3000)), None, 2000)
 
-    def test_unreadable_file(self):
-        if os.geteuid() == 0:
-            self.skipTest("root reads everything")
-        path = self.write("secret.prom", "a 1\n")
-        os.chmod(path, 0)
+    def test_unreadable_files(self):
+        self.fixture("good.prom")
+        os.symlink(os.path.join(self.dir, "nowhere"), os.path.join(self.dir, "dangling.prom"))
         out, logs = self.collect()
         self.assertEqual(out.get("node_textfile_scrape_error").value(), 1)
+        self.assertIsNotNone(out.get("backup_runs_total"))
+        self.assertIn("dangling.prom: No such file or directory", "\n".join(logs))
+
+    def test_a_glob_of_directories(self):
+        for sub in ("a", "b", "c"):
+            os.mkdir(os.path.join(self.dir, sub))
+        self.write("a/one.prom", "one 1\n")
+        self.write("b/two.prom", "two 2\n")
+        self.write("c/three.txt", "three 3\n")
+        out, logs = self.collect(directory=os.path.join(self.dir, "*"))
+        self.assertEqual(logs, [])
+        self.assertEqual((out.get("one").value(), out.get("two").value()), (1, 2))
+        self.assertEqual(len(out.get("node_textfile_mtime_seconds").metrics), 2)
+        host.set_native_grants([os.path.join(self.dir, "a")])
+        with self.assertRaisesRegex(Denied, f"read path {self.dir} is not granted"):
+            TextfileExporter.open(json.dumps({"directory": os.path.join(self.dir, "[ab]")}))
 
     def test_config(self):
         host.set_native_grants(["/elsewhere"])
