@@ -67,11 +67,12 @@ pub fn run(_args: &[String]) -> Result {
             ..Row::default()
         };
         // "12.3 s: median 1.23 ms, p99 4.56 ms"
-        if let Some((_, rest)) = steady.split_once("median ") {
-            if let Some((median, p99)) = rest.split_once(", p99 ") {
-                row.median = median.to_owned();
-                row.p99 = p99.to_owned();
-            }
+        if let Some((median, p99)) = steady
+            .split_once("median ")
+            .and_then(|(_, rest)| rest.split_once(", p99 "))
+        {
+            row.median = median.to_owned();
+            row.p99 = p99.to_owned();
         }
         // "1.1 MiB after collect 200, 1.1 MiB after collect 2000; host …"
         row.memory = row

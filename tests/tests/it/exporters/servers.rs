@@ -662,6 +662,10 @@ impl Plugin {
         dir.install(wasm, plugin);
         let mut options = RuntimeOptions::new(dir.path());
         options.cache_dir = Some(compile_cache());
+        // An interpreted language's plugin (the Python and JavaScript
+        // examples) is megabytes of code, compiled once per test binary
+        // on a machine busy with the other tests.
+        options.compile_timeout = Duration::from_secs(180);
         let runtime = PluginRuntime::new(options).unwrap();
         let mut config = Config::default();
         for instance in instances {
