@@ -31,8 +31,10 @@ pub struct FsGuard {
     /// Mount points of procfs met so far, with the server's pid in each
     /// (`None` where its pid namespace does not show the server).
     pub(super) proc_roots: Vec<(PathBuf, Option<u32>)>,
-    /// Directory streams listing a procfs root, by resource rep.
-    pub(super) proc_listings: HashMap<u32, usize>,
+    /// Directory streams listing a procfs directory, by resource rep: the
+    /// mount point's index and the directory's host path. Entries the
+    /// guard refuses are left out of their listings.
+    pub(super) proc_listings: HashMap<u32, (usize, PathBuf)>,
     warned: bool,
 }
 

@@ -159,8 +159,8 @@ impl GuardedFs<'_> {
         let place = self.guard.place(os_file(self.fs.table.get(&fd)?).as_ref());
         let stream = HostDescriptor::read_directory(&mut self.fs, fd).await?;
         match place {
-            Place::Proc(root, path) if path == self.guard.proc_roots[root].0 => {
-                self.guard.proc_listings.insert(stream.rep(), root);
+            Place::Proc(root, path) => {
+                self.guard.proc_listings.insert(stream.rep(), (root, path));
             }
             _ => {
                 self.guard.proc_listings.remove(&stream.rep());
@@ -177,8 +177,20 @@ impl GuardedFs<'_> {
             let entry =
                 HostDirectoryEntryStream::read_directory_entry(&mut self.fs, borrow(&stream))
                     .await?;
+            // What the guard refuses is not listed: the server's own
+            // process, `self`, the kernel's files, another process'
+            // private entries. A listing is then usable as it is (wasi-libc
+            // and the preview1 adapter ask each entry's metadata hash, and
+            // one refusal would fail the whole listing).
             match (&entry, self.guard.proc_listings.get(&stream.rep())) {
-                (Some(e), Some(&root)) if self.guard.is_server(root, &e.name) => continue,
+                (Some(e), Some((root, dir)))
+                    if self
+                        .guard
+                        .judge(Place::Proc(*root, dir.join(&e.name)))
+                        .is_err() =>
+                {
+                    continue;
+                }
                 _ => return Ok(entry),
             }
         }
@@ -338,6 +350,57 @@ mod tests {
         // Allowed places still answer.
         assert!(block_on(view.stat_at(borrow(&proc), follow, "net/dev".into())).is_ok());
         assert!(block_on(view.stat_at(borrow(&proc), follow, "sys/kernel".into())).is_ok());
+    }
+
+    /// The names a procfs directory's listing gives a guest.
+    fn listing(view: &mut GuardedFs<'_>, dir: &Resource<Descriptor>) -> Vec<String> {
+        let stream = block_on(view.read_directory(borrow(dir))).unwrap();
+        let mut names = Vec::new();
+        while let Some(entry) = block_on(view.read_directory_entry(borrow(&stream))).unwrap() {
+            names.push(entry.name);
+        }
+        names
+    }
+
+    #[test]
+    fn procfs_listings_leave_out_what_is_refused() {
+        let mut state = state("/proc");
+        let proc = preopen(&mut state);
+        let mut view = state.guarded_fs();
+        let names = listing(&mut view, &proc);
+        assert!(names.iter().any(|n| n == "net"), "{names:?}");
+        for refused in ["self", "thread-self", "kcore", "kmsg"] {
+            assert!(!names.iter().any(|n| n == refused), "{refused} listed");
+        }
+        assert!(!names.contains(&std::process::id().to_string()));
+        // Every listed entry answers the metadata hash wasi-libc and the
+        // preview1 adapter ask for each entry (a process may have ended).
+        let no_follow = PathFlags::empty();
+        for name in &names {
+            let hash = block_on(view.metadata_hash_at(borrow(&proc), no_follow, name.clone()));
+            assert!(
+                matches!(code(hash), None | Some(ErrorCode::NoEntry)),
+                "{name} is listed but refused"
+            );
+        }
+        // Another process' directory lists its public entries only.
+        let other = names
+            .iter()
+            .find(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            .expect("some other process");
+        let dir = block_on(view.open_at(
+            borrow(&proc),
+            no_follow,
+            other.clone(),
+            OpenFlags::DIRECTORY,
+            DescriptorFlags::READ,
+        ))
+        .unwrap();
+        let entries = listing(&mut view, &dir);
+        assert!(entries.iter().any(|n| n == "stat"), "{entries:?}");
+        for private in ["environ", "mem", "fd", "cwd", "root"] {
+            assert!(!entries.iter().any(|n| n == private), "{private} listed");
+        }
     }
 
     #[test]
