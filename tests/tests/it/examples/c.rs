@@ -98,8 +98,8 @@ fn value(exposition: &Exposition, name: &str) -> Option<f64> {
 }
 
 /// Debian's node_exporter with only its netstat collector, reading the
-/// proc tree `procfs`; `None` (the comparison is skipped, saying so) when
-/// it is not installed.
+/// proc tree `procfs` (the test fails, naming the package, when it is not
+/// installed).
 struct NodeExporter {
     address: std::net::SocketAddr,
     daemon: Daemon,
@@ -107,14 +107,8 @@ struct NodeExporter {
 }
 
 impl NodeExporter {
-    fn start(procfs: &Path) -> Option<NodeExporter> {
-        if !Path::new(NODE_EXPORTER).exists() {
-            eprintln!(
-                "{NODE_EXPORTER} not found: the comparison with node_exporter is skipped \
-                 (apt-get install prometheus-node-exporter)"
-            );
-            return None;
-        }
+    fn start(procfs: &Path) -> NodeExporter {
+        crate::exporters::servers::require(NODE_EXPORTER, "prometheus-node-exporter");
         let logs = tempfile::tempdir().unwrap();
         let port = free_port();
         let args = [
@@ -135,11 +129,11 @@ impl NodeExporter {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Some(NodeExporter {
+        NodeExporter {
             address,
             daemon,
             _logs: logs,
-        })
+        }
     }
 
     fn scrape(&self) -> Exposition {
@@ -180,9 +174,7 @@ async fn c_netstat_exporter_reads_a_granted_fixture_tree_as_node_exporter_does()
     assert_eq!(help, "Statistic TcpExtListenDrops.");
     assert_eq!(plugin.last_collect_error("fixture"), None);
 
-    let Some(reference) = NodeExporter::start(proc.path()) else {
-        return;
-    };
+    let reference = NodeExporter::start(proc.path());
     let theirs = netstat_families(&reference.scrape());
     assert_eq!(
         families, theirs,
@@ -195,9 +187,7 @@ async fn c_netstat_exporter_has_node_exporters_families_on_the_real_proc() {
     let plugin = start("real", Path::new("/proc"), read_grant(Path::new("/proc")));
     let ours = netstat_families(&plugin.collect("real").await);
     assert!(ours.contains_key("node_netstat_Tcp_InSegs"), "{ours:?}");
-    let Some(reference) = NodeExporter::start(Path::new("/proc")) else {
-        return;
-    };
+    let reference = NodeExporter::start(Path::new("/proc"));
     let theirs = netstat_families(&reference.scrape());
     // Values move between the two reads: names, types and HELP only, and
     // a configuration value that does not.
