@@ -8,9 +8,10 @@ import { toWitError } from "./errors.js";
 import { install } from "./host.js";
 import { Metadata } from "./metadata.js";
 import { Registry } from "./registry.js";
+import { readFile } from "./wasi-fs.js";
 import { send } from "./wasi-tcp.js";
 
-install({ host, transport: send });
+install({ host, transport: send, readFile });
 
 /**
  * The `metrics` interface for `exporter`: an object with `metadata()`

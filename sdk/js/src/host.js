@@ -7,6 +7,8 @@ export const bindings = {
   host: null,
   /** Sends one HTTP request: `(request) => response`, see `http.js`. */
   transport: null,
+  /** Reads a granted file: `(path, maxBytes) => Uint8Array`, see `fs.js`. */
+  readFile: null,
   /** Receives log lines natively: `(level, message) => void`. */
   logSink: null,
 };
