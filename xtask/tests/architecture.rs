@@ -267,7 +267,7 @@ fn the_code_map_names_only_paths_that_exist() {
         let top = path.split('/').next().unwrap_or("");
         let is_path = matches!(
             top,
-            "host" | "sdk" | "plugins" | "tests" | "xtask" | "wit" | ".ci"
+            "host" | "sdk" | "plugins" | "examples" | "tests" | "xtask" | "wit" | ".ci"
         ) && path.contains('/');
         if !is_path || path.contains(|c: char| "*{}<> …".contains(c)) {
             continue;
