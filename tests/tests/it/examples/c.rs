@@ -268,46 +268,12 @@ async fn c_netstat_exporter_fails_clearly_on_hostile_files_and_recovers() {
     }
 }
 
-/// Linear memory of `instance` after its last collect, as `/metrics` shows.
-fn memory(plugin: &Plugin, instance: &str) -> f64 {
-    plugin
-        .runtime
-        .metrics()
-        .into_iter()
-        .filter(|f| f.name == "wasmetheus_plugin_memory_bytes")
-        .flat_map(|f| f.metrics)
-        .find(|m| {
-            m.labels
-                .iter()
-                .any(|l| l.name == "instance" && l.value == instance)
-        })
-        .and_then(|m| match m.value {
-            wasmetheus_model::MetricValue::Number(v) => Some(v),
-            _ => None,
-        })
-        .expect("wasmetheus_plugin_memory_bytes of the instance")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn c_netstat_exporter_runs_ten_thousand_collects_without_growing() {
     let proc = fixture_proc();
     let plugin = start("long", proc.path(), read_grant(proc.path()));
-    let mut after_first_thousand = 0.0;
-    for i in 1..=10_000 {
-        let families = plugin
-            .runtime
-            .collect("long")
-            .await
-            .unwrap_or_else(|e| panic!("collect {i}: {e}"));
+    super::assert_memory_settles(&plugin, "long", 10_000, 0.0, |families| {
         assert!(families.iter().any(|f| f.name == "node_netstat_Tcp_InSegs"));
-        if i == 1_000 {
-            after_first_thousand = memory(&plugin, "long");
-        }
-    }
-    let after_all = memory(&plugin, "long");
-    assert!(
-        after_all <= after_first_thousand,
-        "memory grew from {after_first_thousand} to {after_all} bytes between collects 1,000 \
-         and 10,000"
-    );
+    })
+    .await;
 }

@@ -197,26 +197,6 @@ async fn js_json_exporter_names_the_address_to_grant() {
     assert!(error.contains(&wanted), "{error}");
 }
 
-/// Linear memory of `instance` after its last collect, as `/metrics` shows.
-fn memory(plugin: &Plugin, instance: &str) -> f64 {
-    plugin
-        .runtime
-        .metrics()
-        .into_iter()
-        .filter(|f| f.name == "wasmetheus_plugin_memory_bytes")
-        .flat_map(|f| f.metrics)
-        .find(|m| {
-            m.labels
-                .iter()
-                .any(|l| l.name == "instance" && l.value == instance)
-        })
-        .and_then(|m| match m.value {
-            wasmetheus_model::MetricValue::Number(v) => Some(v),
-            _ => None,
-        })
-        .expect("wasmetheus_plugin_memory_bytes of the instance")
-}
-
 /// Each collect makes an HTTP request (a socket, its streams, pollables): any
 /// one kept would fill the instance's table of 4096 handles long before
 /// the end; memory must settle once the engine's heap has grown.
@@ -228,22 +208,9 @@ async fn js_json_exporter_runs_a_thousand_collects_without_growing() {
         &server.url(),
         tcp_grant(&server.address.to_string()),
     );
-    let mut after_first_hundred = 0.0;
-    for i in 1..=1_000 {
-        let families = plugin
-            .runtime
-            .collect("long")
-            .await
-            .unwrap_or_else(|e| panic!("collect {i}: {e}"));
+    super::assert_memory_settles(&plugin, "long", 1_000, 1048576.0, |families| {
         assert!(families.iter().any(|f| f.name == "app_queue_length"));
-        if i == 100 {
-            after_first_hundred = memory(&plugin, "long");
-        }
-    }
+    })
+    .await;
     assert_eq!(plugin.last_collect_error("long"), None);
-    let after_all = memory(&plugin, "long");
-    assert!(
-        after_all <= after_first_hundred + 1048576.0,
-        "memory grew from {after_first_hundred} to {after_all} bytes between collects 100 and 1,000"
-    );
 }

@@ -11,6 +11,7 @@ pub use crate::exporters::servers::{Instance, Plugin};
 pub use wasmetheus_config::Grants;
 
 use std::path::PathBuf;
+use wasmetheus_model::{MetricFamily, MetricValue};
 
 /// `target/examples/<dir_name>.wasm`, which must have been built.
 pub fn example_wasm(dir_name: &str) -> PathBuf {
@@ -24,4 +25,56 @@ pub fn example_wasm(dir_name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Collects `instance` `collects` times, each answer checked by `check`,
+/// and fails when the instance's linear memory after the last collect
+/// exceeds its size after the first tenth by more than `allowance` bytes
+/// (a kept resource fails a collect first: the table holds 4,096).
+pub async fn assert_memory_settles(
+    plugin: &Plugin,
+    instance: &str,
+    collects: usize,
+    allowance: f64,
+    check: impl Fn(&[MetricFamily]),
+) {
+    let warm_up = collects / 10;
+    let mut after_warm_up = 0.0;
+    for i in 1..=collects {
+        let families = plugin
+            .runtime
+            .collect(instance)
+            .await
+            .unwrap_or_else(|e| panic!("collect {i}: {e}"));
+        check(&families);
+        if i == warm_up {
+            after_warm_up = memory(plugin, instance);
+        }
+    }
+    let after_all = memory(plugin, instance);
+    assert!(
+        after_all <= after_warm_up + allowance,
+        "memory grew from {after_warm_up} to {after_all} bytes between collects {warm_up} and \
+         {collects}"
+    );
+}
+
+/// Linear memory of `instance` after its last collect, as `/metrics` shows.
+fn memory(plugin: &Plugin, instance: &str) -> f64 {
+    plugin
+        .runtime
+        .metrics()
+        .into_iter()
+        .filter(|f| f.name == "wasmetheus_plugin_memory_bytes")
+        .flat_map(|f| f.metrics)
+        .find(|m| {
+            m.labels
+                .iter()
+                .any(|l| l.name == "instance" && l.value == instance)
+        })
+        .and_then(|m| match m.value {
+            MetricValue::Number(v) => Some(v),
+            _ => None,
+        })
+        .expect("wasmetheus_plugin_memory_bytes of the instance")
 }
