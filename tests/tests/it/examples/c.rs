@@ -8,6 +8,7 @@
 //! instance without its memory growing.
 
 use super::{Grants, Instance, Plugin, example_wasm};
+use crate::exporters::compare::value;
 use crate::exporters::servers::{Daemon, http_get};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -89,14 +90,6 @@ fn netstat_families(exposition: &Exposition) -> BTreeMap<String, (MetricKind, St
         .collect()
 }
 
-fn value(exposition: &Exposition, name: &str) -> Option<f64> {
-    exposition
-        .samples
-        .iter()
-        .find(|s| s.name == name)
-        .map(|s| s.value)
-}
-
 /// Debian's node_exporter with only its netstat collector, reading the
 /// proc tree `procfs` (the test fails, naming the package, when it is not
 /// installed).
@@ -151,19 +144,19 @@ async fn c_netstat_exporter_reads_a_granted_fixture_tree_as_node_exporter_does()
     let (text, ours) = plugin.collect_text("fixture").await;
     // The snapshot's figures (see the example's tests/fixtures/proc/net).
     assert_eq!(
-        value(&ours, "node_netstat_Tcp_ActiveOpens"),
+        value(&ours, "node_netstat_Tcp_ActiveOpens", &[]),
         Some(434944.0),
         "{text}"
     );
-    assert_eq!(value(&ours, "node_netstat_Tcp_CurrEstab"), Some(2.0));
-    assert_eq!(value(&ours, "node_netstat_Ip_Forwarding"), Some(2.0));
+    assert_eq!(value(&ours, "node_netstat_Tcp_CurrEstab", &[]), Some(2.0));
+    assert_eq!(value(&ours, "node_netstat_Ip_Forwarding", &[]), Some(2.0));
     assert_eq!(
-        value(&ours, "node_netstat_TcpExt_ListenOverflows"),
+        value(&ours, "node_netstat_TcpExt_ListenOverflows", &[]),
         Some(44.0)
     );
-    assert_eq!(value(&ours, "node_netstat_Ip6_InOctets"), Some(640.0));
+    assert_eq!(value(&ours, "node_netstat_Ip6_InOctets", &[]), Some(640.0));
     assert_eq!(
-        value(&ours, "node_netstat_Tcp_MaxConn"),
+        value(&ours, "node_netstat_Tcp_MaxConn", &[]),
         None,
         "not selected"
     );
@@ -262,7 +255,7 @@ async fn c_netstat_exporter_fails_clearly_on_hostile_files_and_recovers() {
         std::fs::write(&snmp, &good).unwrap();
         let exposition = plugin.collect("hostile").await;
         assert_eq!(
-            value(&exposition, "node_netstat_Tcp_ActiveOpens"),
+            value(&exposition, "node_netstat_Tcp_ActiveOpens", &[]),
             Some(434944.0)
         );
     }

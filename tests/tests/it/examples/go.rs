@@ -4,17 +4,8 @@
 //! one instance without its memory growing.
 
 use super::{Grants, Instance, Plugin, example_wasm};
+use crate::exporters::compare::value;
 use std::path::Path;
-use wasmetheus_model::text::Exposition;
-
-/// The value of the unlabelled series `name`.
-fn value(exposition: &Exposition, name: &str) -> Option<f64> {
-    exposition
-        .samples
-        .iter()
-        .find(|s| s.name == name)
-        .map(|s| s.value)
-}
 
 fn start(name: &str, proc_path: &Path, grants: Grants) -> Plugin {
     let wasm = example_wasm("go-exporter");
@@ -52,14 +43,14 @@ async fn go_exporter_reads_a_granted_proc() {
     let proc = fake_proc();
     let plugin = start("fake", proc.path(), read_grant(proc.path()));
     let exposition = plugin.collect("fake").await;
-    assert_eq!(value(&exposition, "node_load1"), Some(0.42));
-    assert_eq!(value(&exposition, "node_load15"), Some(0.25));
+    assert_eq!(value(&exposition, "node_load1", &[]), Some(0.42));
+    assert_eq!(value(&exposition, "node_load15", &[]), Some(0.25));
     assert_eq!(
-        value(&exposition, "node_memory_MemTotal_bytes"),
+        value(&exposition, "node_memory_MemTotal_bytes", &[]),
         Some(16314156.0 * 1024.0)
     );
     assert_eq!(
-        value(&exposition, "node_memory_Active_anon_bytes"),
+        value(&exposition, "node_memory_Active_anon_bytes", &[]),
         Some(2048.0)
     );
     assert_eq!(plugin.last_collect_error("fake"), None);
@@ -77,10 +68,10 @@ async fn go_exporter_matches_the_real_proc() {
         .and_then(|v| v.parse().ok())
         .unwrap();
     assert_eq!(
-        value(&exposition, "node_memory_MemTotal_bytes"),
+        value(&exposition, "node_memory_MemTotal_bytes", &[]),
         Some(total_kb * 1024.0)
     );
-    let load1 = value(&exposition, "node_load1").expect("node_load1");
+    let load1 = value(&exposition, "node_load1", &[]).expect("node_load1");
     assert!(load1 >= 0.0, "{load1}");
 }
 

@@ -6,25 +6,11 @@
 //! instance without its memory or its handles growing.
 
 use super::{Grants, Instance, Plugin, example_wasm};
+use crate::exporters::compare::value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wasmetheus_model::text::Exposition;
-
-/// The value of the first series `name` that has all of `labels`.
-fn value(exposition: &Exposition, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    exposition
-        .samples
-        .iter()
-        .find(|s| {
-            s.name == name
-                && labels
-                    .iter()
-                    .all(|(n, v)| s.labels.iter().any(|l| l.name == *n && l.value == *v))
-        })
-        .map(|s| s.value)
-}
 
 /// An HTTP server on loopback answering every request with the current
 /// `(status, body)`, which a test changes between collects.

@@ -4,7 +4,7 @@
 //! `prometheus-haproxy-exporter`, 0.14): families, values, failure paths
 //! and recovery, in the runtime and through the whole server.
 
-mod compare;
+pub(crate) mod compare;
 mod haproxy;
 mod mysql;
 mod serve;
