@@ -46,6 +46,15 @@ pub fn examples() -> Result<Vec<(PathBuf, Lang)>> {
 
 /// Where `dir` is built to: `target/examples/<dir's name>.wasm`.
 fn output_of(dir: &Path) -> Result<PathBuf> {
+    // `.` and `..` have no name of their own until made absolute.
+    let dir = std::path::absolute(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir = dir.components().collect::<PathBuf>();
+    let dir = if dir.ends_with("..") || dir.ends_with(".") {
+        dir.canonicalize()
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+    } else {
+        dir
+    };
     let name = dir
         .file_name()
         .and_then(|n| n.to_str())
@@ -148,6 +157,15 @@ pub fn new_plugin(args: &[String]) -> Result {
         ));
     }
     let dir = dir.unwrap_or_else(|| crate::root().join("examples").join(&name));
+    // The project builds to target/examples/<its directory's name>.wasm,
+    // and a plugin's file name must be its metadata name.
+    if dir.file_name().and_then(|n| n.to_str()) != Some(name.as_str()) {
+        return Err(format!(
+            "--dir {} must end in the plugin's name: --dir {}",
+            dir.display(),
+            dir.parent().unwrap_or(Path::new("")).join(&name).display()
+        ));
+    }
     if dir.exists() {
         return Err(format!(
             "{} already exists: choose another NAME or --dir",
@@ -156,13 +174,13 @@ pub fn new_plugin(args: &[String]) -> Result {
     }
     lang.scaffold(&name, &dir)?;
     eprintln!(
-        "created {} ({}). Next:\n  cargo xtask build-examples {}\n  cp target/examples/{}.wasm plugins/{name}.wasm\n\
-         and add an instance of plugin {name} under plugins.instances in prometheus.yml \
-         (see sdk/README.md)",
+        "created {} ({}). Next:\n  cargo xtask test-plugin {}   # its tests, its build, the runtime's checks\n  \
+         cp target/examples/{name}.wasm plugins/\n\
+         It then runs as an instance named {name}; one that needs grants or settings is \
+         configured under plugins.instances in prometheus.yml (see sdk/README.md).",
         dir.display(),
         lang.name(),
         dir.display(),
-        dir.file_name().and_then(|n| n.to_str()).unwrap_or(&name)
     );
     Ok(())
 }
@@ -196,4 +214,35 @@ pub fn test(scratch: &Path) -> Result<Vec<PathBuf>> {
         scaffolds.push((dir, lang));
     }
     build(&scaffolds)
+}
+
+/// `cargo xtask test-plugin DIR`: one plugin project's own tests, its
+/// build, and the runtime's checks on it (10,000 collects).
+pub fn test_plugin(args: &[String]) -> Result {
+    let [dir] = args else {
+        return Err("usage: cargo xtask test-plugin DIR".into());
+    };
+    let dir = PathBuf::from(dir);
+    let lang = Lang::detect(&dir)?;
+    let tools = Tools::from_env();
+    lang.ensure(&tools)?;
+    eprintln!("xtask: testing {} ({})", dir.display(), lang.name());
+    lang.test(&tools, &dir)?;
+    let built = build(&[(dir, lang)])?;
+    let mut check = crate::cargo();
+    check.args([
+        "run",
+        "--quiet",
+        "--package",
+        "wasmetheus",
+        "--",
+        "check",
+        "plugins",
+        "--collects",
+        "10000",
+        "--cache-dir",
+    ]);
+    check.arg(crate::root().join("target/plugin-cache"));
+    check.args(&built);
+    crate::status(check)
 }

@@ -37,7 +37,11 @@ usage: cargo xtask <command>
                      installing the toolchains it needs
   new-plugin --lang rust|python|js|c|go NAME [--dir DIR]
                      scaffold a plugin with a test (default dir:
-                     examples/NAME); see sdk/README.md
+                     examples/NAME; DIR's last component must be NAME);
+                     see sdk/README.md
+  test-plugin DIR    one plugin project, any language: its own tests, its
+                     build into target/examples/<NAME>.wasm, and
+                     `check plugins --collects 10000` on it
   toolchains [LANG…]  install the SDK toolchains (default: all) under
                      $WASMETHEUS_TOOLS (default ~/.cache/wasmetheus/tools)
   fuzz [TARGET] [--time S]  build the fuzz targets of tests/fuzz (libFuzzer
@@ -58,7 +62,14 @@ usage: cargo xtask <command>
                      sample net of scraping, against Prometheus";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo xtask run -- --flag` is how many users pass flags through
+    // cargo: the separator is dropped, not handed on.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .enumerate()
+        .filter(|(i, a)| !(*i == 1 && a == "--"))
+        .map(|(_, a)| a)
+        .collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(),
@@ -66,6 +77,7 @@ fn main() -> ExitCode {
         Some("test-plugins") => test_plugins(),
         Some("build-examples") => examples::build_examples(&args[1..]).map(drop),
         Some("new-plugin") => examples::new_plugin(&args[1..]),
+        Some("test-plugin") => examples::test_plugin(&args[1..]),
         Some("toolchains") => examples::toolchains(&args[1..]),
         Some("test-promql") => test_promql(),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
@@ -91,7 +103,7 @@ pub(crate) fn root() -> PathBuf {
         .to_owned()
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root());
     cmd

@@ -115,6 +115,14 @@ impl InstanceState {
             // such as /proc/self, would hand it the server's memory map,
             // environment and descriptors; one through a magic link such
             // as /proc/self/cwd, its data directory.
+            if !path.is_dir() {
+                return Err(format!(
+                    "granted read path {} is not a directory: read_paths grant directories \
+                     and everything below them; grant the one that holds it ({})",
+                    path.display(),
+                    path.parent().unwrap_or(Path::new("/")).display()
+                ));
+            }
             let dir = match fs_guard.open_grant(path) {
                 Ok(dir) => dir,
                 Err(GrantError::Denied(why)) => {

@@ -99,6 +99,15 @@ async fn check_one(file: &Path, args: &CheckPluginsArgs) -> anyhow::Result<Vec<S
     let metadata = runtime
         .metadata(&plugin)
         .ok_or_else(|| anyhow::anyhow!("plugin did not load"))?;
+    // The server names an exporter after its file; instances and the API
+    // use that name, dashboards the metadata's.
+    anyhow::ensure!(
+        metadata.name == plugin,
+        "the file is {plugin}.wasm but the plugin's metadata calls it {:?}: rename the file to \
+         {}.wasm",
+        metadata.name,
+        metadata.name
+    );
     let mut report = vec![format!("size: {}", bytes(size))];
     if let Some(status) = runtime.status().into_iter().find(|p| p.plugin == plugin) {
         report.push(format!(
@@ -160,7 +169,18 @@ fn check_metadata(metadata: &PluginMetadata) -> anyhow::Result<Vec<String>> {
             "the capability request {shown} gives no reason: operators grant what they understand"
         );
         match &request.capability {
-            Capability::ReadPath(p) | Capability::FilesystemUsage(p) => anyhow::ensure!(
+            Capability::ReadPath(p) => {
+                anyhow::ensure!(
+                    p.starts_with('/'),
+                    "the capability request {shown} must name an absolute path"
+                );
+                anyhow::ensure!(
+                    !Path::new(p).exists() || Path::new(p).is_dir(),
+                    "the capability request {shown} names a file: read paths are directories \
+                     (ask for the directory that holds it)"
+                );
+            }
+            Capability::FilesystemUsage(p) => anyhow::ensure!(
                 p.starts_with('/'),
                 "the capability request {shown} must name an absolute path"
             ),

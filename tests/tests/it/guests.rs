@@ -114,6 +114,21 @@ async fn trivial_logged_error_is_the_last_collect_error() {
 /// The deadline of the spinning instance in `infinite_loop`.
 const SPIN_DEADLINE: Duration = Duration::from_secs(5);
 
+/// A read-path grant of a file (not a directory) refuses the instance with
+/// an error saying which directory to grant instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_granted_as_read_path_names_its_directory() {
+    let mut file = instance("file-grant", "trivial", serde_json::json!({}));
+    file.grants.read_paths = vec!["/proc/loadavg".into()];
+    let (runtime, _dir) = runtime_with(&[(guests::TRIVIAL, "trivial")], vec![file]);
+    let error = instance_error(&runtime, "file-grant").expect("the instance must not open");
+    assert!(
+        error.contains("granted read path /proc/loadavg is not a directory")
+            && error.contains("grant the one that holds it (/proc)"),
+        "{error}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn infinite_loop() {
     let (runtime, _dir) = runtime_with(
