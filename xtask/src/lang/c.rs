@@ -103,17 +103,20 @@ fn check_clang(tools: &Tools) -> Result {
     }
 }
 
-/// Puts the reactor adapter in [`c_dir`]: the crate from static.crates.io
-/// (checked against its SHA-256), or, when that is unreachable, through
-/// `cargo fetch` of a throwaway project (cargo's own registry settings).
-fn ensure_adapter(tools: &Tools) -> Result {
+/// Puts WASI's preview1 reactor adapter (the one matching the host's
+/// wasmtime) in [`c_dir`] unless it is already there, and returns its path:
+/// the crate from static.crates.io (checked against its SHA-256), or, when
+/// that is unreachable, through `cargo fetch` of a throwaway project
+/// (cargo's own registry settings and checksum). Other languages that make
+/// a component from a preview1 module use it too.
+pub fn ensure_adapter(tools: &Tools) -> Result<PathBuf> {
     let dir = c_dir(tools);
     let adapter = dir.join(ADAPTER_FILE);
     let stamp = dir.join(".adapter-installed");
     let want = format!("{ADAPTER_CRATE} {ADAPTER_VERSION}");
     if adapter.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == want) {
         eprintln!("c: {want} adapter already in {}", adapter.display());
-        return Ok(());
+        return Ok(adapter);
     }
     eprintln!("c: fetching the preview1 reactor adapter ({want})");
     let member = format!("{ADAPTER_CRATE}-{ADAPTER_VERSION}/artefacts/{ADAPTER_FILE}");
@@ -156,7 +159,8 @@ fn ensure_adapter(tools: &Tools) -> Result {
     if !adapter.is_file() {
         return Err(format!("c: {} was not extracted", adapter.display()));
     }
-    write(&stamp, &want)
+    write(&stamp, &want)?;
+    Ok(adapter)
 }
 
 /// Fetches the adapter crate with `cargo fetch` into cargo's registry and
@@ -199,7 +203,7 @@ fn fetch_with_cargo(dir: &Path, adapter: &Path) -> Result {
 pub fn ensure(tools: &Tools) -> Result {
     check_clang(tools)?;
     ensure_cargo_tools(tools)?;
-    ensure_adapter(tools)
+    ensure_adapter(tools).map(drop)
 }
 
 /// `make -C dir` with the tools, the WIT and a build directory under
