@@ -119,8 +119,10 @@ typedef wasmetheus_plugin_types_quantile_t wm_quantile; /* {quantile, value} */
         (sizeof((const wm_label[]){__VA_ARGS__}) / sizeof(wm_label))
 
 /* The family `name`, created with its kind and help on first use; later
- * calls with the same name add series to the same family. `name` carries
- * no suffix: a counter `foo` is exposed as `foo_total`. */
+ * calls with the same name add series to the same family. A counter `foo`
+ * is exposed as `foo_total` unless its name already ends in `_total`
+ * (`foo_total` stays `foo_total`); an info family `foo` as `foo_info`
+ * unless it already ends in `_info`. */
 wm_family wm_counter(wm_registry *r, const char *name, const char *help);
 wm_family wm_gauge(wm_registry *r, const char *name, const char *help);
 wm_family wm_untyped(wm_registry *r, const char *name, const char *help);
@@ -192,10 +194,12 @@ typedef struct wm_buffer {
     size_t len;
 } wm_buffer;
 
-/* Reads the whole file `path` (at most `max_bytes`). A path outside every
- * read-only grant fails as WM_DENIED naming the grant to add; a missing
- * file as WM_UNAVAILABLE with `code` ENOENT; a larger file as
- * WM_UNAVAILABLE. Works for /proc files (whose size reads as 0). */
+/* Reads the whole file `path` (absolute, at most `max_bytes`). A path
+ * outside every read-only grant fails as WM_DENIED naming a directory to
+ * grant (checked before opening, so natively too once a test has set
+ * grants); a missing file as WM_UNAVAILABLE with `code` ENOENT; a larger
+ * file as WM_UNAVAILABLE; a relative path, or one with a `..` component,
+ * as WM_OTHER. Works for /proc files (whose size reads as 0). */
 int wm_read_file(const char *path, size_t max_bytes, wm_buffer *out, wm_error *err);
 void wm_buffer_free(wm_buffer *buffer);
 
@@ -666,49 +670,100 @@ static exports_wasmetheus_plugin_metrics_list_metric_family_t wm__take(wm_regist
 
 /* ---- Files and host ---------------------------------------------------- */
 
-bool wm_path_granted(const char *path) {
-    if (path == NULL || path[0] != '/') {
-        return false;
+/* Whether the grant `g` (len bytes, trailing '/' ignored) holds the
+ * absolute `path` (n bytes), lexically. */
+static bool wm__holds(const char *g, size_t len, const char *path, size_t n) {
+    while (len > 1 && g[len - 1] == '/') {
+        len--; /* "/proc/" is "/proc" */
     }
-    /* `..` as a component never stays under a grant. */
+    if (len == 1 && g[0] == '/') {
+        return true;
+    }
+    return len > 0 && len <= n && memcmp(g, path, len) == 0 &&
+           (path[len] == '/' || path[len] == '\0');
+}
+
+/* Whether `path` has `..` as a component. */
+static bool wm__climbs(const char *path) {
     for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2) {
-        if (p[-1] == '/' && (p[2] == '/' || p[2] == '\0')) {
-            return false;
+        if ((p == path || p[-1] == '/') && (p[2] == '/' || p[2] == '\0')) {
+            return true;
         }
+    }
+    return false;
+}
+
+bool wm_path_granted(const char *path) {
+    if (path == NULL || path[0] != '/' || wm__climbs(path)) {
+        return false;
     }
     exporter_list_string_t granted;
     wasmetheus_plugin_host_granted_read_paths(&granted);
     bool ok = false;
     size_t n = strlen(path);
-    for (size_t i = 0; i < granted.len; i++) {
-        const exporter_string_t *g = &granted.ptr[i];
-        size_t len = g->len;
-        while (len > 1 && g->ptr[len - 1] == '/') {
-            len--; /* "/proc/" is "/proc" */
-        }
-        if (len == 1 && g->ptr[0] == '/') {
-            ok = true;
-        } else if (len <= n && memcmp(g->ptr, path, len) == 0 &&
-                   (path[len] == '/' || path[len] == '\0')) {
-            ok = true;
-        }
+    for (size_t i = 0; i < granted.len && !ok; i++) {
+        ok = wm__holds((const char *)granted.ptr[i].ptr, granted.ptr[i].len, path, n);
     }
     exporter_list_string_free(&granted);
     return ok;
 }
 
+/* Fails as WM_DENIED for `path`, outside every grant, naming a directory
+ * to grant: the plugin's own read-path request that holds it, else the
+ * directory the file is in (a grant of a file is refused by the host). */
+static int wm__denied(const char *path, wm_error *err) {
+    const wm_plugin *p = wm_exported_plugin();
+    size_t n = strlen(path);
+    for (size_t i = 0; p->capabilities != NULL && i < p->capability_count; i++) {
+        const wm_capability_request *c = &p->capabilities[i];
+        if (c->capability == WM_READ_PATH && c->target != NULL &&
+            wm__holds(c->target, strlen(c->target), path, n)) {
+            return wm_fail(err, WM_DENIED,
+                           "read path %s: not granted (add a read_paths grant of a directory "
+                           "that holds it, e.g. %s)",
+                           path, c->target);
+        }
+    }
+    size_t dir = n;
+    while (dir > 0 && path[dir - 1] == '/') {
+        dir--;
+    }
+    while (dir > 0 && path[dir - 1] != '/') {
+        dir--;
+    }
+    while (dir > 1 && path[dir - 1] == '/') {
+        dir--;
+    }
+    return wm_fail(err, WM_DENIED,
+                   "read path %s: not granted (add a read_paths grant of a directory that "
+                   "holds it, e.g. %.*s)",
+                   path, dir > 0 ? (int)dir : 1, dir > 0 ? path : "/");
+}
+
 int wm_read_file(const char *path, size_t max_bytes, wm_buffer *out, wm_error *err) {
     out->data = NULL;
     out->len = 0;
+    if (path == NULL || path[0] != '/') {
+        return wm_fail(err, WM_OTHER,
+                       "read path %s: not an absolute path (grants are absolute directories: "
+                       "give the full path, e.g. /proc/net/snmp)",
+                       path != NULL ? path : "(null)");
+    }
+    if (wm__climbs(path)) {
+        return wm_fail(err, WM_OTHER,
+                       "read path %s: a path with a `..` component is not read (write the "
+                       "path without it)",
+                       path);
+    }
+    /* Checked before opening, so that natively (where nothing sandboxes
+     * the process) a path outside the test's grants fails as in the host. */
+    if (!wm_path_granted(path)) {
+        return wm__denied(path, err);
+    }
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
         int code = errno;
-        if (!wm_path_granted(path)) {
-            wm_fail(err, WM_DENIED,
-                    "read path %s: not granted (add a read_paths grant covering it)", path);
-        } else {
-            wm_fail(err, WM_UNAVAILABLE, "%s: %s", path, strerror(code));
-        }
+        wm_fail(err, WM_UNAVAILABLE, "%s: %s", path, strerror(code));
         err->code = code;
         return -1;
     }

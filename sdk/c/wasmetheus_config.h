@@ -12,6 +12,8 @@ typedef struct wm__json {
     const char *start, *p, *end;
     int depth;
     const char *problem;
+    /* A key given twice in one object (malloc'd), when that is the fault. */
+    char *duplicate;
 } wm__json;
 
 static void wm__ws(wm__json *j) {
@@ -189,6 +191,62 @@ static int wm__literal(wm__json *j, const char *word) {
     return 0;
 }
 
+/* The decoded keys of one object, to refuse one given twice. */
+typedef struct wm__key {
+    char *text;
+    size_t len;
+} wm__key;
+
+typedef struct wm__keyset {
+    wm__key *items;
+    size_t count, capacity;
+} wm__keyset;
+
+/* Adds the key whose opening quote is at `raw` (already scanned). */
+static int wm__keyset_add(wm__json *j, wm__keyset *keys, const char *raw) {
+    if (keys->count == keys->capacity) {
+        size_t capacity = keys->capacity ? 2 * keys->capacity : 8;
+        wm__key *items = (wm__key *)realloc(keys->items, capacity * sizeof *items);
+        if (items == NULL) {
+            return wm__bad(j, "out of memory");
+        }
+        keys->items = items;
+        keys->capacity = capacity;
+    }
+    char *text = (char *)malloc((size_t)(j->p - raw) + 1);
+    if (text == NULL) {
+        return wm__bad(j, "out of memory");
+    }
+    wm__json k = {j->start, raw, j->p, 0, NULL, NULL};
+    size_t len = 0;
+    wm__string_at(&k, text, &len, NULL);
+    keys->items[keys->count++] = (wm__key){text, len};
+    return 0;
+}
+
+static int wm__key_order(const void *a, const void *b) {
+    const wm__key *x = (const wm__key *)a, *y = (const wm__key *)b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->text, y->text, n);
+    return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Fails naming a key given twice in the object (sorted: n log n). */
+static int wm__keyset_check(wm__json *j, wm__keyset *keys) {
+    if (keys->count < 2) {
+        return 0;
+    }
+    qsort(keys->items, keys->count, sizeof *keys->items, wm__key_order);
+    for (size_t i = 1; i < keys->count; i++) {
+        if (wm__key_order(&keys->items[i - 1], &keys->items[i]) == 0) {
+            j->duplicate = keys->items[i].text;
+            keys->items[i].text = NULL; /* kept for the message */
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Skips one value (validating it), nesting at most WM_CONFIG_DEPTH. */
 static int wm__value(wm__json *j) {
     wm__ws(j);
@@ -225,23 +283,28 @@ static int wm__value(wm__json *j) {
         j->depth--;
         return 0;
     }
+    wm__keyset keys = {NULL, 0, 0};
+    int rc = -1;
     while (true) {
         if (close == '}') {
             wm__ws(j);
             if (j->p >= j->end || *j->p != '"') {
-                return wm__bad(j, "expected a string key");
+                wm__bad(j, "expected a string key");
+                break;
             }
-            if (wm__string_at(j, NULL, NULL, NULL) != 0) {
-                return -1;
+            const char *key = j->p;
+            if (wm__string_at(j, NULL, NULL, NULL) != 0 || wm__keyset_add(j, &keys, key) != 0) {
+                break;
             }
             wm__ws(j);
             if (j->p >= j->end || *j->p != ':') {
-                return wm__bad(j, "expected ':' after a key");
+                wm__bad(j, "expected ':' after a key");
+                break;
             }
             j->p++;
         }
         if (wm__value(j) != 0) {
-            return -1;
+            break;
         }
         wm__ws(j);
         if (j->p < j->end && *j->p == ',') {
@@ -251,10 +314,17 @@ static int wm__value(wm__json *j) {
         if (j->p < j->end && *j->p == close) {
             j->p++;
             j->depth--;
-            return 0;
+            rc = wm__keyset_check(j, &keys);
+            break;
         }
-        return wm__bad(j, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+        wm__bad(j, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+        break;
     }
+    for (size_t i = 0; i < keys.count; i++) {
+        free(keys.items[i].text);
+    }
+    free(keys.items);
+    return rc;
 }
 
 /* Calls `visit(key, key_len, value_start, ctx)` for each top-level member
@@ -263,7 +333,7 @@ static int wm__value(wm__json *j) {
 static int wm__members(const wm_config *config,
                        int (*visit)(const char *key, size_t key_len, wm__json *value, void *ctx),
                        void *ctx) {
-    wm__json j = {config->json, config->json, config->json + config->len, 0, NULL};
+    wm__json j = {config->json, config->json, config->json + config->len, 0, NULL, NULL};
     wm__ws(&j);
     if (j.p >= j.end) {
         return 0; /* "" is {} */
@@ -283,7 +353,7 @@ static int wm__members(const wm_config *config,
         size_t raw = (size_t)(j.p - key_start);
         size_t key_len = SIZE_MAX; /* longer keys: visited as NULL */
         if (raw <= WM_CONFIG_MAX_KEY) {
-            wm__json k = {config->json, key_start, j.p, 0, NULL};
+            wm__json k = {config->json, key_start, j.p, 0, NULL, NULL};
             wm__string_at(&k, small, &key_len, NULL);
         }
         wm__ws(&j);
@@ -324,7 +394,7 @@ static int wm__collect_key(const char *key, size_t len, wm__json *value, void *c
     for (size_t i = 0; i < keys->count; i++) {
         if (keys->lens[i] == len && memcmp(keys->keys[i], key, len) == 0) {
             return wm_fail(keys->err, WM_INVALID_CONFIG,
-                           "the setting \"%.*s\" appears twice in the config", (int)len, key);
+                           "config gives the key \"%.*s\" twice in one object; keep one", (int)len, key);
         }
     }
     char *copy = (char *)malloc(len + 1);
@@ -339,38 +409,70 @@ static int wm__collect_key(const char *key, size_t len, wm__json *value, void *c
     return 0;
 }
 
+/* "line L column C" (1-based, columns in characters) of `at`. */
+static void wm__where(const char *start, const char *at, size_t *line, size_t *column) {
+    *line = 1;
+    *column = 1;
+    for (const char *p = start; p < at; p++) {
+        if (*p == '\n') {
+            (*line)++;
+            *column = 1;
+        } else if (((unsigned char)*p & 0xC0) != 0x80) {
+            (*column)++;
+        }
+    }
+}
+
 int wm_config_parse(wm_config *config, const char *json, size_t len, wm_error *err) {
     config->json = json;
     config->len = len;
     if (len > WM_CONFIG_MAX) {
-        return wm_fail(err, WM_INVALID_CONFIG, "the config is larger than %u bytes",
-                       WM_CONFIG_MAX);
+        return wm_fail(err, WM_INVALID_CONFIG,
+                       "config is %zu bytes, more than the limit of %u bytes (1 MiB); keep large "
+                       "data in a granted file and name it in the config",
+                       len, WM_CONFIG_MAX);
     }
-    wm__json j = {json, json, json + len, 0, NULL};
+    wm__json j = {json, json, json + len, 0, NULL, NULL};
     wm__ws(&j);
     if (j.p == j.end) {
-        return 0;
+        return 0; /* "" is {}: every setting at its default */
     }
-    if (*j.p != '{') {
+    const char *first = j.p;
+    int rc = wm__value(&j);
+    if (rc == 0) {
+        wm__ws(&j);
+        if (j.p != j.end) {
+            rc = wm__bad(&j, "text after the value");
+        }
+    }
+    if (rc != 0 && j.duplicate != NULL) {
+        wm_fail(err, WM_INVALID_CONFIG,
+                "config gives the key \"%.*s\" twice in one object; keep one",
+                (int)strnlen(j.duplicate, 64), j.duplicate);
+        free(j.duplicate);
+        return -1;
+    }
+    if (rc != 0) {
+        size_t line, column;
+        wm__where(j.start, j.p, &line, &column);
         return wm_fail(err, WM_INVALID_CONFIG,
-                       "the config must be a JSON object (`{\"setting\": value}`)");
+                       "config is not valid JSON: %s at line %zu column %zu", j.problem, line,
+                       column);
     }
-    if (wm__value(&j) != 0) {
-        return wm_fail(err, WM_INVALID_CONFIG, "the config is not valid JSON at byte %zu: %s",
-                       (size_t)(j.p - j.start), j.problem);
-    }
-    wm__ws(&j);
-    if (j.p != j.end) {
+    if (*first != '{') {
         return wm_fail(err, WM_INVALID_CONFIG,
-                       "the config is not valid JSON at byte %zu: text after the object",
-                       (size_t)(j.p - j.start));
+                       "config: expected a JSON object of settings (`{\"setting\": value}`), "
+                       "got %s",
+                       *first == '"' ? "a string" : *first == '[' ? "an array"
+                       : *first == 't' || *first == 'f' ? "a boolean"
+                       : *first == 'n' ? "null" : "a number");
     }
     wm__keys *keys = (wm__keys *)calloc(1, sizeof *keys);
     if (keys == NULL) {
         return wm_fail(err, WM_OTHER, "out of memory reading the config");
     }
     keys->err = err;
-    int rc = wm__members(config, wm__collect_key, keys);
+    rc = wm__members(config, wm__collect_key, keys);
     for (size_t i = 0; i < keys->count; i++) {
         free((void *)keys->keys[i]);
     }
@@ -456,7 +558,7 @@ int wm_config_string(const wm_config *config, const char *key, char **out, wm_er
     if (text == NULL) {
         return wm_fail(err, WM_OTHER, "out of memory reading the config");
     }
-    wm__json again = {config->json, start, value.p, 0, NULL};
+    wm__json again = {config->json, start, value.p, 0, NULL, NULL};
     bool has_nul = false;
     wm__string_at(&again, text, NULL, &has_nul);
     if (has_nul) {

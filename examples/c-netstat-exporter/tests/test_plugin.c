@@ -133,10 +133,11 @@ static void test_config_errors(void) {
                      "unknown setting \"prox_path\"; the settings are: proc_path, fields");
     check_open_fails("{\"fields\": \"^(Tcp_.*)$\"}", "regular expressions are not supported");
     check_open_fails("{\"fields\": \"\"}", "empty pattern");
-    check_open_fails("{\"proc_path\": ", "not valid JSON at byte 14");
-    check_open_fails("[\"/proc\"]", "must be a JSON object");
+    check_open_fails("{\"proc_path\": ", "config is not valid JSON: expected a value, found the end at "
+                                        "line 1 column 15");
+    check_open_fails("[\"/proc\"]", "expected a JSON object of settings");
     check_open_fails("{\"proc_path\": \"/pr\\u0000oc\"}", "must not contain \\u0000");
-    check_open_fails("{\"proc_path\": \"/a\", \"proc_path\": \"/b\"}", "appears twice");
+    check_open_fails("{\"proc_path\": \"/a\", \"proc_path\": \"/b\"}", "config gives the key \"proc_path\" twice");
     /* 100,000 nested arrays, and 2 MiB of config. */
     size_t depth = 100000;
     char *deep = malloc(2 * depth + 16);
@@ -151,7 +152,7 @@ static void test_config_errors(void) {
     n = (size_t)sprintf(huge, "{\"fields\": \"");
     memset(huge + n, 'a', big);
     strcpy(huge + n + big, "\"}");
-    check_open_fails(huge, "larger than 1048576 bytes");
+    check_open_fails(huge, "more than the limit of 1048576 bytes (1 MiB)");
     free(huge);
     /* An empty config is the default, /proc. */
     wm_native_result r = wm_native_open("");
@@ -181,7 +182,18 @@ static void test_grants_and_hostile_files(void) {
     wm_native_result r = wm_native_collect(opened.handle);
     CHECK(!r.ok && r.error_kind == WASMETHEUS_PLUGIN_TYPES_ERROR_DENIED);
     CHECK_CONTAINS(r.error, "read path /proc-not-granted/net/netstat: not granted (add a "
-                            "read_paths grant covering it)");
+                            "read_paths grant of a directory that holds it, e.g. "
+                            "/proc-not-granted/net)");
+    wm_native_release();
+    wm_native_drop(opened.handle);
+    /* The real /proc, readable by this process but not granted: denied
+     * before it is opened, naming the plugin's own request. */
+    opened = open_at("/proc", NULL);
+    CHECK(opened.ok);
+    r = wm_native_collect(opened.handle);
+    CHECK(!r.ok && r.error_kind == WASMETHEUS_PLUGIN_TYPES_ERROR_DENIED);
+    CHECK_CONTAINS(r.error, "read path /proc/net/netstat: not granted (add a read_paths grant "
+                            "of a directory that holds it, e.g. /proc)");
     wm_native_release();
     wm_native_drop(opened.handle);
 

@@ -143,7 +143,14 @@ static void test_config(void) {
     c = config_of("{}", &rc, &err);
     CHECK(rc == 0 && wm_config_only(&c, known, &err) == 0);
 
-    check_invalid("{\"a\": 1,}", "at byte 8: expected a string key");
+    check_invalid("{\"a\": 1,}", "config is not valid JSON: expected a string key at line 1 column 9");
+    /* Lines and columns count from 1, columns in characters. */
+    check_invalid("{\n  \"caf\u00e9\": 1,\n  \"\xc3\xa9\xc3\xa9\": x\n}",
+                  "config is not valid JSON: expected a value (object, array, string, number, "
+                  "true, false or null) at line 3 column 9");
+    check_invalid("not json", "config is not valid JSON: expected a value");
+    check_invalid("{\"a\": 1", "config is not valid JSON: expected ',' or '}' at line 1 column 8");
+    check_invalid("\xff\xfe", "config is not valid JSON: expected a value");
     check_invalid("{\"a\" 1}", "expected ':' after a key");
     check_invalid("{\"a\": 01}", "expected ',' or '}'");
     check_invalid("{\"a\": -}", "invalid number");
@@ -154,10 +161,17 @@ static void test_config(void) {
     check_invalid("{\"a\": \"\\udc00\"}", "unpaired surrogate");
     check_invalid("{\"a\": \"tab\there\"}", "control character");
     check_invalid("{\"a\": \"open", "unterminated string");
-    check_invalid("{\"a\": 1} x", "text after the object");
-    check_invalid("[1]", "must be a JSON object");
-    check_invalid("\"x\"", "must be a JSON object");
-    check_invalid("{\"a\": 1, \"a\": 2}", "the setting \"a\" appears twice");
+    check_invalid("{\"a\": 1} x", "text after the value at line 1 column 10");
+    check_invalid("[1]", "config: expected a JSON object of settings (`{\"setting\": value}`), got an array");
+    check_invalid("null", "got null");
+    check_invalid("12", "got a number");
+    check_invalid("\"x\"", "got a string");
+    check_invalid("{\"a\": 1, \"a\": 2}", "config gives the key \"a\" twice in one object; keep one");
+    /* Duplicates are refused at every level, escaped or not. */
+    check_invalid("{\"o\": {\"x\": 1, \"y\": [{\"k\": 1, \"\\u006b\": 2}]}}",
+                  "config gives the key \"k\" twice in one object");
+    c = config_of("{\"o\": {\"k\": 1}, \"p\": {\"k\": 1}, \"k\": {\"k\": {\"k\": 1}}}", &rc, &err);
+    CHECK(rc == 0); /* the same key in different objects is fine */
     check_invalid("{\"a\": [1, 2}", "expected ',' or ']'");
     /* Hostile sizes: depth, length, key length, key count. */
     size_t depth = 200000;
@@ -175,7 +189,20 @@ static void test_config(void) {
     len = (size_t)sprintf(big, "{\"a\": \"");
     memset(big + len, 'x', WM_CONFIG_MAX);
     strcpy(big + len + WM_CONFIG_MAX, "\"}");
-    check_invalid(big, "larger than 1048576 bytes");
+    check_invalid(big, "config is 1048585 bytes, more than the limit of 1048576 bytes (1 MiB)");
+    /* Exactly 1 MiB is read. */
+    len = (size_t)sprintf(big, "{\"a\": \"");
+    memset(big + len, 'x', WM_CONFIG_MAX - len - 2);
+    strcpy(big + WM_CONFIG_MAX - 2, "\"}");
+    c = config_of(big, &rc, &err);
+    CHECK(rc == 0 && c.len == WM_CONFIG_MAX);
+    /* 50,000 keys in a nested object: refused duplicates stay fast. */
+    len = (size_t)sprintf(big, "{\"o\": {");
+    for (int i = 0; i < 50000; i++) {
+        len += (size_t)sprintf(big + len, "%s\"k%d\": 0", i ? "," : "", i);
+    }
+    len += (size_t)sprintf(big + len, ", \"k17\": 1}}");
+    check_invalid(big, "config gives the key \"k17\" twice");
     len = (size_t)sprintf(big, "{\"");
     memset(big + len, 'k', 2000);
     strcpy(big + len + 2000, "\": 1}");
@@ -234,12 +261,45 @@ static void test_files(void) {
     CHECK(wm_read_file(path, 10, &buf, &err) == -1);
     CHECK(err.kind == WM_UNAVAILABLE && err.code == ENOENT);
     CHECK_CONTAINS(err.message, "No such file or directory");
-    /* Outside every grant: denied, naming the grant to add. */
+    /* Outside every grant: denied, naming a directory to grant. */
     wm_native_clear_grants();
     wm_native_grant("/tm");
     CHECK(wm_read_file(path, 10, &buf, &err) == -1);
     CHECK(err.kind == WM_DENIED);
-    CHECK_CONTAINS(err.message, "/missing: not granted (add a read_paths grant covering it)");
+    char wanted[256];
+    snprintf(wanted, sizeof wanted,
+             "read path %s/missing: not granted (add a read_paths grant of a directory that "
+             "holds it, e.g. %s)",
+             dir, dir);
+    CHECK_CONTAINS(err.message, wanted);
+    /* An existing, readable file outside the grants is denied before it
+     * is opened, natively as in the host. */
+    snprintf(path, sizeof path, "%s/data", dir);
+    err.kind = WM_OTHER;
+    CHECK(wm_read_file(path, 100, &buf, &err) == -1);
+    CHECK(err.kind == WM_DENIED && buf.data == NULL);
+    snprintf(wanted, sizeof wanted, "read path %s: not granted", path);
+    CHECK_CONTAINS(err.message, wanted);
+    CHECK(wm_read_file("/etc/hostname", 100, &buf, &err) == -1 && err.kind == WM_DENIED);
+    CHECK_CONTAINS(err.message, "e.g. /etc)");
+    /* The plugin's own read-path request is named when it holds the path. */
+    CHECK(wm_read_file("/var/lib/sdk/state/x", 100, &buf, &err) == -1 && err.kind == WM_DENIED);
+    CHECK_CONTAINS(err.message, "read path /var/lib/sdk/state/x: not granted (add a read_paths "
+                                "grant of a directory that holds it, e.g. /var/lib/sdk)");
+    /* Never the file itself, even at the root. */
+    CHECK(wm_read_file("/x", 100, &buf, &err) == -1);
+    CHECK_CONTAINS(err.message, "e.g. /)");
+    /* Under a grant again: read. */
+    wm_native_grant(dir);
+    CHECK(wm_read_file(path, 1 << 20, &buf, &err) == 0 && buf.len == 100 * 1024);
+    wm_buffer_free(&buf);
+    /* Relative paths and `..` are refused, not guessed at. */
+    CHECK(wm_read_file("data", 100, &buf, &err) == -1 && err.kind == WM_OTHER);
+    CHECK_CONTAINS(err.message, "read path data: not an absolute path");
+    snprintf(path, sizeof path, "%s/../etc/hostname", dir);
+    CHECK(wm_read_file(path, 100, &buf, &err) == -1 && err.kind == WM_OTHER);
+    CHECK_CONTAINS(err.message, "a path with a `..` component is not read");
+    CHECK(buf.data == NULL);
     /* Lexical checks. */
     wm_native_clear_grants();
     wm_native_grant("/proc");
@@ -314,7 +374,7 @@ static void test_open_and_collect_glue(void) {
     CHECK_CONTAINS(bad.error, "\"scale\" must be a number, not a string");
     bad = wm_native_open("{\"mode\": ");
     CHECK(!bad.ok);
-    CHECK_CONTAINS(bad.error, "the config is not valid JSON at byte 9");
+    CHECK_CONTAINS(bad.error, "config is not valid JSON: expected a value, found the end at line 1 column 10");
 
     wm_native_result opened = wm_native_open("{\"verbose\": true, \"scale\": 2}");
     CHECK(opened.ok && opened.handle > 0);

@@ -206,11 +206,15 @@ async fn c_netstat_exporter_says_which_grant_is_missing() {
         .await
         .expect_err("collecting without the grant must fail")
         .to_string();
+    // A directory to grant, never the file itself (the host refuses a
+    // grant of a file).
     let wanted = format!(
-        "read path {}/net/netstat: not granted (add a read_paths grant covering it)",
+        "read path {0}/net/netstat: not granted (add a read_paths grant of a directory that \
+         holds it, e.g. {0}/net)",
         proc.path().display()
     );
     assert!(err.contains(&wanted), "{err}");
+    assert!(err.contains("denied: read path"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
