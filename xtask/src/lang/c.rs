@@ -298,8 +298,9 @@ pub fn scaffold(name: &str, dir: &Path) -> Result {
         &dir.join("Makefile"),
         &format!(
             "# Makefile: builds {name} into a wasmetheus plugin component (`make`, giving\n\
-             # build/{name}.wasm; copy it to the server's plugins directory) and runs\n\
-             # its native tests (`make test`). The tools: see sdk/c/plugin.mk.\n\
+             # build/{name}.wasm) and runs its native tests (`make test`); from the\n\
+             # repository, `cargo xtask test-plugin DIR` does both and checks the\n\
+             # component in the runtime. The tools: see sdk/c/plugin.mk.\n\
              NAME := {name}\n\
              SRCS := src/plugin.c\n\
              TESTS := tests/test_plugin.c\n\n\
@@ -320,27 +321,33 @@ pub fn scaffold(name: &str, dir: &Path) -> Result {
             .replace("NAME", name)
             .replace("PREFIX", &prefix),
     )?;
-    eprintln!(
-        "c: wrote {} (make -C {} test, then make -C {})",
-        dir.display(),
-        dir.display(),
-        dir.display()
-    );
+    eprintln!("c: wrote {}", dir.display());
     Ok(())
 }
 
 const SCAFFOLD_PLUGIN: &str = r#"/* plugin.c: NAME, a wasmetheus exporter plugin written in C with
- * sdk/c/wasmetheus.h. `make` builds build/NAME.wasm, `make test` runs
- * tests/test_plugin.c natively. */
+ * sdk/c/wasmetheus.h: it counts the collects of each instance, labelled
+ * with the instance's greeting. `cargo xtask test-plugin DIR` runs its
+ * tests, builds it and checks it in the runtime (see sdk/c/README.md). */
 #define WASMETHEUS_IMPLEMENTATION
 #include "wasmetheus.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The settings, as JSON Schema. An empty config means every default;
+ * `check plugins` opens the plugin with the first of the "examples". */
+static const char SCHEMA[] =
+    "{\"type\": \"object\", \"additionalProperties\": false, \"properties\": {"
+    "\"greeting\": {\"type\": \"string\", \"default\": \"hello\", "
+    "\"description\": \"The value of the greeting label.\"}}, "
+    "\"examples\": [{\"greeting\": \"hello\"}]}";
 
 /* One configured instance. */
 typedef struct plugin {
     char *greeting;
+    uint64_t collects;
 } plugin;
 
 static int plugin_open(const wm_config *config, void **state, wm_error *err) {
@@ -364,11 +371,11 @@ static int plugin_open(const wm_config *config, void **state, wm_error *err) {
 }
 
 static int plugin_collect(void *state, wm_registry *out, wm_error *err) {
-    const plugin *p = state;
+    plugin *p = state;
     (void)err;
-    wm_set(wm_gauge(out, "PREFIX_up", "Whether NAME works (always 1)."), 1);
-    wm_add_info(wm_info(out, "PREFIX_greeting", "The configured greeting."),
-                WM_LABELS({"greeting", p->greeting}));
+    p->collects++;
+    wm_add(wm_counter(out, "PREFIX_collects_total", "Collects of this instance."),
+           WM_LABELS({"greeting", p->greeting}), (double)p->collects);
     return 0;
 }
 
@@ -379,12 +386,10 @@ static void plugin_close(void *state) {
 }
 
 static const wm_plugin PLUGIN = {
-    .name = "NAME",
+    .name = "NAME", /* the component's file name: NAME.wasm */
     .version = "0.1.0",
-    .description = "Says hello",
-    .config_schema = "{\"type\": \"object\", \"additionalProperties\": false, "
-                     "\"properties\": {\"greeting\": {\"type\": \"string\"}}, "
-                     "\"examples\": [{\"greeting\": \"hello\"}]}",
+    .description = "Counts its collects",
+    .config_schema = SCHEMA,
     .open = plugin_open,
     .collect = plugin_collect,
     .close = plugin_close,
@@ -394,7 +399,8 @@ WM_EXPORT_PLUGIN(PLUGIN)
 "#;
 
 const SCAFFOLD_TEST: &str = r#"/* test_plugin.c: native tests of NAME through the simulated host
- * (sdk/c/native/wasmetheus_native.h), run by `make test`. */
+ * (sdk/c/native/wasmetheus_native.h), under AddressSanitizer; run by
+ * `cargo xtask test-plugin DIR` or `make -C DIR test`. */
 #include "wasmetheus_native.h"
 
 #include <stdio.h>
@@ -410,26 +416,59 @@ static int failures;
         }                                                                        \
     } while (0)
 
+/* Collects `handle` once: the value of PREFIX_collects_total (-1 when
+ * missing), its greeting label in `greeting`. */
+static double collects(int32_t handle, char *greeting, size_t size) {
+    wm_native_result r = wm_native_collect(handle);
+    CHECK(r.ok);
+    const wasmetheus_plugin_types_metric_family_t *f =
+        wm_native_family(&r, "PREFIX_collects_total");
+    double value = -1;
+    greeting[0] = '\0';
+    if (f != NULL && f->kind == WASMETHEUS_PLUGIN_TYPES_METRIC_KIND_COUNTER &&
+        f->metrics.len == 1 && f->metrics.ptr[0].labels.len == 1) {
+        value = f->metrics.ptr[0].value.val.number;
+        wm_native_str(&f->metrics.ptr[0].labels.ptr[0].value, greeting, size);
+    }
+    wm_native_release();
+    return value;
+}
+
 int main(void) {
+    char greeting[64];
+    const wasmetheus_plugin_types_plugin_metadata_t *m = wm_native_metadata();
+    CHECK(m->name.len == strlen("NAME") && memcmp(m->name.ptr, "NAME", m->name.len) == 0);
+    wm_native_release();
+
+    /* Each collect counts, per instance. */
     wm_native_result opened = wm_native_open("{\"greeting\": \"hi\"}");
     CHECK(opened.ok);
-    wm_native_result r = wm_native_collect(opened.handle);
-    CHECK(r.ok);
-    const wasmetheus_plugin_types_metric_family_t *up = wm_native_family(&r, "PREFIX_up");
-    CHECK(up != NULL && up->metrics.ptr[0].value.val.number == 1);
-    const wasmetheus_plugin_types_metric_family_t *greeting =
-        wm_native_family(&r, "PREFIX_greeting");
-    char value[64];
-    CHECK(greeting != NULL &&
-          strcmp(wm_native_str(&greeting->metrics.ptr[0].labels.ptr[0].value, value,
-                               sizeof value),
-                 "hi") == 0);
-    wm_native_release();
+    CHECK(collects(opened.handle, greeting, sizeof greeting) == 1);
+    CHECK(strcmp(greeting, "hi") == 0);
+    CHECK(collects(opened.handle, greeting, sizeof greeting) == 2);
+    wm_native_result other = wm_native_open("{}");
+    CHECK(other.ok);
+    CHECK(collects(other.handle, greeting, sizeof greeting) == 1);
+    CHECK(strcmp(greeting, "hello") == 0);
+    CHECK(collects(opened.handle, greeting, sizeof greeting) == 3);
+    wm_native_drop(other.handle);
     wm_native_drop(opened.handle);
 
+    /* An empty config means the defaults. */
+    opened = wm_native_open("");
+    CHECK(opened.ok);
+    CHECK(collects(opened.handle, greeting, sizeof greeting) == 1);
+    CHECK(strcmp(greeting, "hello") == 0);
+    wm_native_drop(opened.handle);
+
+    /* A wrong config is refused, saying what to fix. */
     wm_native_result bad = wm_native_open("{\"greeting\": 5}");
     CHECK(!bad.ok && bad.error_kind == WASMETHEUS_PLUGIN_TYPES_ERROR_INVALID_CONFIG);
     CHECK(strstr(bad.error, "\"greeting\" must be a string") != NULL);
+    bad = wm_native_open("{\"greting\": \"hi\"}");
+    CHECK(!bad.ok && strstr(bad.error, "unknown setting \"greting\"") != NULL);
+    bad = wm_native_open("{\"greeting\": ");
+    CHECK(!bad.ok && strstr(bad.error, "config is not valid JSON") != NULL);
 
     if (failures) {
         fprintf(stderr, "test_plugin: %d check(s) failed\n", failures);
