@@ -35,7 +35,6 @@ import time
 import textparse
 from wasmetheus_sdk import (
     Capability,
-    Denied,
     Error,
     Exporter,
     Histogram,
@@ -46,6 +45,7 @@ from wasmetheus_sdk import (
     error,
     is_granted,
     list_dir,
+    not_granted,
     read_bytes,
     stat,
     warn,
@@ -156,10 +156,7 @@ class TextfileExporter(Exporter):
         if glob.has_magic(fixed):
             fixed = posixpath.dirname(re.split(r"[*?\[]", fixed, maxsplit=1)[0]) or "/"
         if not is_granted(fixed):
-            raise Denied(
-                f"read path {fixed} is not granted: add it under grants.read_paths "
-                "of this instance"
-            )
+            raise not_granted(fixed, directory=True)
         self.max_file_bytes = settings["max_file_bytes"]
         self.max_files = settings["max_files"]
         self.max_seconds = settings["max_seconds"]

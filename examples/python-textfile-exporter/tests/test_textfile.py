@@ -165,12 +165,14 @@ class TextfileTest(unittest.TestCase):
         self.assertEqual((out.get("one").value(), out.get("two").value()), (1, 2))
         self.assertEqual(len(out.get("node_textfile_mtime_seconds").metrics), 2)
         host.set_native_grants([os.path.join(self.dir, "a")])
-        with self.assertRaisesRegex(Denied, f"read path {self.dir} is not granted"):
+        with self.assertRaisesRegex(Denied, f"read path {self.dir}: not granted"):
             TextfileExporter.open(json.dumps({"directory": os.path.join(self.dir, "[ab]")}))
 
     def test_config(self):
         host.set_native_grants(["/elsewhere"])
-        with self.assertRaisesRegex(Denied, f"read path {self.dir} is not granted: add it under grants.read_paths"):
+        with self.assertRaisesRegex(
+            Denied, f"read path {self.dir}: not granted \\(add a read_paths grant of it or of a directory that holds it"
+        ):
             TextfileExporter.open('{"directory": "%s"}' % self.dir)
         with self.assertRaisesRegex(InvalidConfig, "must be an absolute path"):
             TextfileExporter.open('{"directory": "relative"}')

@@ -1,9 +1,9 @@
 """wasmetheus-sdk: write wasmetheus exporter plugins in Python.
 
-An exporter is a class derived from `Exporter`; `cargo xtask
-build-examples` (or `cargo xtask new-plugin --lang python NAME` for a new
-one) turns the project holding it into a WebAssembly component with
-componentize-py. Everything here is plain Python, so a plugin's logic is
+An exporter is a class derived from `Exporter`, in a project made with
+`cargo xtask new-plugin --lang python NAME`; `cargo xtask test-plugin DIR`
+tests it, turns it into a WebAssembly component with componentize-py and
+checks it in the runtime. Everything here is plain Python, so a plugin's logic is
 unit-tested natively with `python3 -m unittest`; only the host calls
 (`log`, grants, `filesystem_usage`) behave differently there (see `host`).
 
@@ -36,6 +36,7 @@ from .host import (
     is_granted,
     list_dir,
     log,
+    not_granted,
     read_bytes,
     read_file,
     read_text,
@@ -103,6 +104,7 @@ __all__ = [
     "is_granted",
     "list_dir",
     "log",
+    "not_granted",
     "parse_config",
     "read_bytes",
     "read_file",

@@ -119,28 +119,44 @@ def is_granted(path: str) -> bool:
     return False
 
 
-def not_granted(path: str) -> Denied:
-    return Denied(
-        f"read path {path} is not granted (add it, or a directory containing it, "
-        "under grants.read_paths of this instance)"
-    )
+def not_granted(path: str, directory: bool = False) -> Denied:
+    """The `Denied` error for a path outside every read-path grant. Grants
+    are directories (the host refuses a file granted as one), so the hint
+    names a directory: the path's own when it is one being listed, else the
+    directory that holds it."""
+    path = str(path)
+    if directory:
+        hint = f"add a read_paths grant of it or of a directory that holds it, e.g. {path}"
+    else:
+        parent = posixpath.dirname(path.rstrip("/")) if path.startswith("/") else ""
+        example = f", e.g. {parent}" if parent not in ("", "/") else ""
+        hint = f"add a read_paths grant of a directory that holds it{example}"
+    if not path.startswith("/"):
+        hint = f"give an absolute path; {hint}"
+    return Denied(f"read path {path}: not granted ({hint})")
 
 
-def io_error(path: str, err: OSError) -> Error:
+def io_error(path: str, err: OSError, directory: bool = False) -> Error:
     """Turns an `OSError` on `path` into the plugin error an operator can
-    act on: `Denied` naming the grant when the sandbox is the cause (WASI
-    reports a path outside every grant as absent), else `Unavailable`."""
-    denied = {errno.EACCES, errno.EPERM, getattr(errno, "ENOTCAPABLE", errno.EACCES)}
-    if not is_granted(path) or err.errno in denied:
-        return not_granted(path)
+    act on: `Denied` naming the grant to add when the path is outside every
+    grant (WASI reports such a path as absent), `Denied` saying so when the
+    path is granted but the server may not read it, else `Unavailable`."""
+    if not is_granted(path):
+        return not_granted(path, directory)
     reason = os.strerror(err.errno) if err.errno else str(err)
+    denied = {errno.EACCES, errno.EPERM, getattr(errno, "ENOTCAPABLE", errno.EACCES)}
+    if err.errno in denied:
+        return Denied(
+            f"read path {path}: {reason} (it is granted, but the server's user may not read "
+            "it, or the host keeps it from plugins)"
+        )
     return Unavailable(f"{path}: {reason}")
 
 
-def _checked(path) -> str:
+def _checked(path, directory: bool = False) -> str:
     path = os.fspath(path)
     if not is_granted(path):
-        raise not_granted(path)
+        raise not_granted(path, directory)
     return path
 
 
@@ -175,11 +191,11 @@ read_file = read_text
 
 def list_dir(path) -> list:
     """The sorted names of the entries of a directory under a granted path."""
-    path = _checked(path)
+    path = _checked(path, directory=True)
     try:
         return sorted(os.listdir(path))
     except OSError as e:
-        raise io_error(path, e) from None
+        raise io_error(path, e, directory=True) from None
 
 
 def stat(path) -> os.stat_result:
@@ -232,6 +248,7 @@ __all__ = [
     "granted_read_paths",
     "set_native_grants",
     "is_granted",
+    "not_granted",
     "io_error",
     "read_bytes",
     "read_text",

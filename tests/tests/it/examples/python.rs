@@ -221,7 +221,7 @@ async fn a_directory_not_granted_is_refused_naming_the_grant() {
     assert!(!status.running, "{status:#?}");
     let error = status.error.unwrap_or_default();
     let expected = format!(
-        "read path {} is not granted: add it under grants.read_paths",
+        "read path {}: not granted (add a read_paths grant of it or of a directory that holds it",
         elsewhere.path().display()
     );
     assert!(error.contains(&expected), "{error}");
