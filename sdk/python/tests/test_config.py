@@ -45,13 +45,29 @@ class ConfigTest(unittest.TestCase):
         self.bad('{"directory": ""}', "at least 1 characters")
 
     def test_hostile_input(self):
-        self.bad("{", "not valid JSON")
-        self.bad("[1, 2]", "expected a JSON object")
-        self.bad("\x00\xff", "not valid JSON")
-        self.bad("[" * 100000 + "]" * 100000, "")
-        self.bad(" " * (MAX_CONFIG_BYTES + 1), "more than")
-        self.bad('{"directory": "' + "x" * 1000 + '", "max_files": "' + "y" * 1000 + '"}', "...")
+        self.bad("{", "config is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2")
+        self.bad('{\n  "directory": "/x",\n  oops\n}', "config is not valid JSON: Expecting property name enclosed in double quotes at line 3 column 3")
+        self.bad("[1, 2]", "config: expected a JSON object of settings, got [1, 2]")
+        self.bad("\x00\xff", "config is not valid JSON")
+        self.bad(b"\xff\xfe{", "config is not valid JSON")
+        self.bad('{"directory": "/x", "max_files": NaN}', "config is not valid JSON: NaN is not a JSON number")
+        self.bad("[" * 100000 + "]" * 100000, "nested too deeply")
+        self.bad('{"directory": "/x", "max_files": "' + "y" * 1000 + '"}', "...")
 
+    def test_duplicate_keys_are_refused(self):
+        self.bad('{"directory": "/x", "directory": "/y"}', "config gives the key 'directory' twice in one object; keep one")
+        self.bad('{"directory": "/x", "tags": [{"a": 1, "a": 2}]}', "the key 'a' twice")
+        self.assertEqual(parse_config('{"a": {"k": 1}, "b": {"k": 2}}'), {"a": {"k": 1}, "b": {"k": 2}})
+
+    def test_size_limit_is_one_mib_of_bytes(self):
+        self.bad(" " * (MAX_CONFIG_BYTES + 1), f"config is {MAX_CONFIG_BYTES + 1} bytes, more than the limit of {MAX_CONFIG_BYTES} bytes (1 MiB)")
+        # Counted in UTF-8 bytes, not characters.
+        wide = '{"directory": "' + "é" * (MAX_CONFIG_BYTES // 2) + '"}'
+        self.bad(wide, "more than the limit")
+        self.bad(wide.encode(), "more than the limit")
+        # Just under the limit parses.
+        fits = '{"directory": "' + "x" * (MAX_CONFIG_BYTES - 20) + '"}'
+        self.assertEqual(len(parse_config(fits, SCHEMA)["directory"]), MAX_CONFIG_BYTES - 20)
 
 if __name__ == "__main__":
     unittest.main()

@@ -101,28 +101,64 @@ def _check_object(value: dict, schema: Mapping, where: str) -> dict:
     return out
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+class _NotJson(Exception):
+    pass
+
+
+def _no_constant(name: str):
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def _no_duplicates(pairs: list) -> dict:
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def parse_config(config: str, schema: Optional[Mapping] = None) -> dict:
     """Parses the configuration `open` received (a JSON object; an empty
     string counts as `{}`), checks it against `schema` (a dict, usually the
     one given to `Metadata`) and fills in the schema's defaults. Raises
-    `InvalidConfig` naming the setting at fault."""
+    `InvalidConfig` naming the setting at fault; a config over 1 MiB, one
+    that is not JSON, or one that gives a key twice is refused too."""
     if isinstance(config, (bytes, bytearray)):
+        size = len(config)
         config = bytes(config).decode("utf-8", "replace")
-    if len(config) > MAX_CONFIG_BYTES:
-        raise InvalidConfig(f"the configuration is {len(config)} bytes, more than {MAX_CONFIG_BYTES}")
+    else:
+        size = len(config.encode("utf-8", "surrogatepass"))
+    if size > MAX_CONFIG_BYTES:
+        raise InvalidConfig(
+            f"config is {size} bytes, more than the limit of {MAX_CONFIG_BYTES} bytes (1 MiB); "
+            "keep large data in a granted file and name it in the config"
+        )
     if not config.strip():
         config = "{}"
     try:
-        value = json.loads(config)
+        value = json.loads(config, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
-        raise InvalidConfig(f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        raise InvalidConfig(
+            f"config is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from None
+    except _NotJson as e:
+        raise InvalidConfig(f"config is not valid JSON: {e}") from None
+    except _DuplicateKey as e:
+        raise InvalidConfig(
+            f"config gives the key {e.args[0]!r} twice in one object; keep one"
+        ) from None
     except RecursionError:
-        raise InvalidConfig("the configuration is nested too deeply") from None
+        raise InvalidConfig("config is nested too deeply") from None
     if not isinstance(value, dict):
-        raise InvalidConfig(f"expected a JSON object of settings, got {_describe(value)}")
+        raise InvalidConfig(f"config: expected a JSON object of settings, got {_describe(value)}")
     if schema is None:
         return value
     try:
         return _check(value, schema, "config")
     except RecursionError:
-        raise InvalidConfig("the configuration is nested too deeply") from None
+        raise InvalidConfig("config is nested too deeply") from None
