@@ -280,45 +280,63 @@ fn camel(name: &str) -> String {
         .collect()
 }
 
+/// How the scaffold's comments name `dir`: relative to the repository's
+/// root when it lies inside it (the commands are run from there).
+fn shown(dir: &Path) -> String {
+    let root = crate::root();
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    dir.strip_prefix(&root)
+        .map_or(dir.as_path(), |relative| relative)
+        .display()
+        .to_string()
+}
+
 pub fn scaffold(name: &str, dir: &Path) -> Result {
     let mut class = camel(name);
     if !class.ends_with("Exporter") {
         class.push_str("Exporter");
     }
+    let ident = name.replace('-', "_");
+    // No `dependencies`: the SDK comes from the repository's sdk/python,
+    // and a name a package index could resolve would invite someone
+    // else's package in.
     write(
         &dir.join("pyproject.toml"),
         &format!(
-            "# {name}: a wasmetheus exporter plugin in Python. Build it with\n\
-             # `cargo xtask build-examples {dir}`; test it natively with\n\
-             # `PYTHONPATH=<repo>/sdk/python python3 -m unittest` in this directory.\n\
+            "# {name}: a wasmetheus exporter plugin in Python. From the repository's\n\
+             # root, `cargo xtask test-plugin {shown}` runs its tests, builds it\n\
+             # into target/examples/{name}.wasm and checks it in the runtime.\n\
+             # The SDK comes from the repository's sdk/python, not from a package index.\n\
              [project]\n\
              name = \"{name}\"\n\
              version = \"0.1.0\"\n\
-             description = \"Says hello\"\n\
-             requires-python = \">=3.11\"\n\
-             dependencies = [\"wasmetheus-sdk\"]\n\n\
+             description = \"Counts its collects\"\n\
+             requires-python = \">=3.11\"\n\n\
              [tool.wasmetheus]\n\
              # module:class of the plugin's Exporter\n\
              exporter = \"exporter:{class}\"\n",
-            dir = dir.display()
+            shown = shown(dir)
         ),
     )?;
     write(&dir.join(".gitignore"), "__pycache__/\n")?;
     write(
         &dir.join("exporter.py"),
         &format!(
-            r#""""{name}: a wasmetheus exporter plugin (start from here)."""
+            r#""""{name}: a wasmetheus exporter plugin. `collect` fills the registry
+each time the server scrapes this plugin's instances."""
 
-from wasmetheus_sdk import Exporter, Metadata, Registry, info
+from wasmetheus_sdk import Exporter, Metadata, Registry
 
-#: The settings `open` accepts, as a JSON Schema; the host shows it to
-#: operators, and `wasmetheus check plugins` opens the plugin with the
-#: first of its `examples`.
+#: The instance's `config:` block in prometheus.yml, as a JSON Schema: the
+#: host shows it to operators, `open` checks the config against it and fills
+#: in its defaults (an empty config means all defaults), and `wasmetheus
+#: check plugins` opens the plugin with the first of its `examples`.
 SCHEMA = {{
     "type": "object",
     "additionalProperties": False,
     "properties": {{
-        "greeting": {{"type": "string", "minLength": 1, "default": "hello"}},
+        # A label value every series of this instance carries.
+        "greeting": {{"type": "string", "default": "hello"}},
     }},
     "examples": [{{"greeting": "hello"}}],
 }}
@@ -327,25 +345,21 @@ SCHEMA = {{
 class {class}(Exporter):
     @classmethod
     def metadata(cls) -> Metadata:
-        # Ask for what the plugin reads or connects to, with a reason, e.g.
+        # Ask for what the plugin reads, with a reason, e.g.
         # .request(Capability.read_path("/proc"), "reads /proc/loadavg")
-        return Metadata("{name}", "0.1.0", "Says hello", SCHEMA)
+        return Metadata("{name}", "0.1.0", "An example exporter", SCHEMA)
 
     def __init__(self, settings: dict):
-        # `settings` is the instance's config, checked against SCHEMA, with
-        # its defaults filled in.
+        # `settings`: the config, checked against SCHEMA, defaults filled in.
         self.greeting = settings["greeting"]
         self.collects = 0
 
     def collect(self, out: Registry) -> None:
         self.collects += 1
-        if self.collects == 1:
-            info(f"first collect, greeting {{self.greeting!r}}")
-        out.gauge("{metric}_up", "Always 1.").set(1)
-        out.counter("{metric}_collects_total", "Collects of this instance.").set(self.collects)
-        out.info("{metric}_greeting", "The configured greeting.").info({{"greeting": self.greeting}})
-"#,
-            metric = name.replace('-', "_"),
+        out.counter("{ident}_collects_total", "Collects of this instance.").set(
+            self.collects, {{"greeting": self.greeting}}
+        )
+"#
         ),
     )?;
     write(
@@ -357,6 +371,7 @@ class {class}(Exporter):
         &format!(
             r#""""Native tests of {name}: its metrics and its config errors."""
 
+import json
 import unittest
 
 from exporter import {class}
@@ -364,27 +379,42 @@ from wasmetheus_sdk import InvalidConfig, Registry
 
 
 class {class}Test(unittest.TestCase):
-    def test_collects(self):
+    def test_counts_collects(self):
         exporter = {class}.open('{{"greeting": "hi"}}')
+        for _ in range(2):
+            out = Registry()
+            exporter.collect(out)
+            family = out.get("{ident}_collects_total")
+            self.assertEqual(family.metrics[0].label("greeting"), "hi")
         out = Registry()
         exporter.collect(out)
-        self.assertEqual(out.get("{metric}_up").value(), 1)
-        self.assertEqual(out.get("{metric}_collects_total").value(), 1)
-        self.assertEqual(out.get("{metric}_greeting").value({{"greeting": "hi"}}), 1)
+        self.assertEqual(out.get("{ident}_collects_total").value({{"greeting": "hi"}}), 3)
 
-    def test_defaults_and_bad_config(self):
-        self.assertEqual({class}.open("{{}}").greeting, "hello")
+    def test_an_empty_config_means_defaults(self):
+        for config in ("", "{{}}"):
+            exporter = {class}.open(config)
+            out = Registry()
+            exporter.collect(out)
+            self.assertEqual(out.get("{ident}_collects_total").value({{"greeting": "hello"}}), 1)
+
+    def test_bad_configs_are_refused(self):
         with self.assertRaisesRegex(InvalidConfig, "unknown setting 'greting'"):
             {class}.open('{{"greting": "hi"}}')
+        with self.assertRaisesRegex(InvalidConfig, "config.greeting: expected string"):
+            {class}.open('{{"greeting": 1}}')
+        with self.assertRaisesRegex(InvalidConfig, "config is not valid JSON"):
+            {class}.open("greeting: hi")
 
     def test_metadata(self):
-        self.assertEqual({class}.metadata().name, "{name}")
+        metadata = {class}.metadata()
+        self.assertEqual(metadata.name, "{name}")
+        # `check plugins` opens the plugin with the schema's first example.
+        {class}.open(json.dumps(metadata.schema_dict()["examples"][0]))
 
 
 if __name__ == "__main__":
     unittest.main()
-"#,
-            metric = name.replace('-', "_"),
+"#
         ),
     )?;
     Ok(())
