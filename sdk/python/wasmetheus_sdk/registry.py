@@ -5,9 +5,9 @@
     out.histogram("latency_seconds", "Latency.").unit("seconds").observe(
         Histogram(buckets=[(0.1, 3), (1.0, 5)], count=6, sum=2.5))
 
-A family's name carries no type suffix: a counter `foo` is exposed as
-`foo_total` (unless its name already ends in `_total`), a histogram as
-`foo_bucket`/`foo_sum`/`foo_count`. The builder checks names and labels as
+The host exposes a counter `foo` as `foo_total` unless its name already
+ends in `_total`, an info family `foo` as `foo_info` unless its name
+already ends in `_info`, a histogram as `foo_bucket`/`foo_sum`/`foo_count`. The builder checks names and labels as
 the host does, so a mistake fails in a unit test rather than having the
 host refuse the whole output.
 """
