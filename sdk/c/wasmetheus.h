@@ -170,8 +170,10 @@ typedef struct wm_config {
 #define WM_CONFIG_MAX_KEYS 1024
 #define WM_CONFIG_MAX_KEY 1024
 
-/* Validates `json` (len bytes) as an object; an invalid-config error
- * naming the byte offset otherwise. */
+/* Validates `json` (len bytes) as an object (`""` is `{}`); otherwise an
+ * invalid-config error: over WM_CONFIG_MAX bytes, "config is not valid
+ * JSON: … at line L column C", a key given twice in any object, not an
+ * object. */
 int wm_config_parse(wm_config *config, const char *json, size_t len, wm_error *err);
 /* Fails naming the first top-level key that is not in `known` (a
  * NULL-terminated list), and listing the known ones. */

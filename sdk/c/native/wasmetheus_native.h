@@ -19,7 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Adds a read-only grant. Until the first call, every path is granted. */
+/* Adds a read-only grant (a directory). Until the first call, every path
+ * is granted; after it, wm_read_file outside the grants fails as `denied`,
+ * as in the host, before opening the file. */
 void wm_native_grant(const char *path);
 /* Removes every grant (then nothing is granted until wm_native_grant). */
 void wm_native_clear_grants(void);
