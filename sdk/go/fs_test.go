@@ -53,7 +53,7 @@ func TestReadFile(t *testing.T) {
 		t.Fatalf("%q %v", b, err)
 	}
 	_, err := ReadFile(filepath.Join(dir, "missing"))
-	if kindOf(err) != Unavailable || !strings.Contains(err.Error(), "missing") {
+	if kindOf(err) != Unavailable || err.Error() != "unavailable: "+filepath.Join(dir, "missing")+": no such file or directory" {
 		t.Fatalf("a missing file is unavailable, naming it: %v", err)
 	}
 	if _, err := ReadFile(dir); kindOf(err) != Unavailable {
@@ -62,20 +62,53 @@ func TestReadFile(t *testing.T) {
 }
 
 func TestPermissionErrorsAreDenied(t *testing.T) {
-	err := FileError("/proc/kcore", os.ErrPermission)
-	if kindOf(err) != Denied || !strings.Contains(err.Error(), "add a read_paths grant covering it") {
+	err := FileError("/proc/kcore", &os.PathError{Op: "open", Path: "/proc/kcore", Err: os.ErrPermission})
+	if kindOf(err) != Denied || err.Error() != "denied: read path /proc/kcore: refused by the host: permission denied" {
 		t.Fatalf("got %v", err)
 	}
 }
 
-func TestHostCallsNatively(t *testing.T) {
-	if _, err := GetFilesystemUsage("/"); kindOf(err) != Unavailable {
-		t.Fatalf("natively, filesystem usage is unavailable: %v", err)
+func TestNativeGrantsDeny(t *testing.T) {
+	granted, elsewhere := t.TempDir(), t.TempDir()
+	inside, outside := filepath.Join(granted, "f"), filepath.Join(elsewhere, "f")
+	for _, p := range []string{inside, outside} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if GrantedReadPaths() != nil || InstanceName() != "" {
-		t.Fatal("natively there are no grants and no instance")
+	SetNativeGrants([]string{granted})
+	defer SetNativeGrants(nil)
+	if got := GrantedReadPaths(); len(got) != 1 || got[0] != granted {
+		t.Fatalf("GrantedReadPaths = %v", got)
 	}
-	Logf(LevelInfo, "a log line from %s", "a test")
+	if b, err := ReadFile(inside); err != nil || string(b) != "x" {
+		t.Fatalf("a granted file: %q %v", b, err)
+	}
+	_, err := ReadFile(outside)
+	want := "denied: read path " + outside + ": not granted (add a read_paths grant of a directory that holds it, e.g. " + elsewhere + ")"
+	if kindOf(err) != Denied || err.Error() != want {
+		t.Fatalf("a file outside the grants:\n got %v\nwant %s", err, want)
+	}
+	// Denied before opening: a missing file outside is denied, not unavailable.
+	if _, err := ReadFile(filepath.Join(elsewhere, "missing")); kindOf(err) != Denied {
+		t.Fatalf("a missing file outside the grants: %v", err)
+	}
+	// ".." does not climb out of a grant, and a relative path is in none.
+	escape := granted + "/../" + filepath.Base(elsewhere) + "/f"
+	if _, err := ReadFile(escape); kindOf(err) != Denied {
+		t.Fatalf("%s: %v", escape, err)
+	}
+	if _, err := ReadFile("f"); kindOf(err) != Denied || !strings.Contains(err.Error(), "must be absolute") {
+		t.Fatalf("a relative path: %v", err)
+	}
+	SetNativeGrants([]string{})
+	if _, err := ReadFile(inside); kindOf(err) != Denied {
+		t.Fatalf("no grants at all: %v", err)
+	}
+	SetNativeGrants(nil)
+	if _, err := ReadFile(outside); err != nil {
+		t.Fatalf("nil grants make everything readable again: %v", err)
+	}
 }
 
 func TestHugePathsAreShortenedInErrors(t *testing.T) {

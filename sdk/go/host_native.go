@@ -17,7 +17,12 @@ func hostLog(level Level, message string) {
 
 func hostInstanceName() string { return "" }
 
-func hostGrantedReadPaths() []string { return nil }
+func hostGrantedReadPaths() []string {
+	if nativeGrants == nil {
+		return nil
+	}
+	return append([]string{}, nativeGrants...)
+}
 
 func hostFilesystemUsage(mountPoint string) (MountUsage, error) {
 	return MountUsage{}, Errorf(Unavailable, "filesystem usage of %s needs the wasmetheus host", mountPoint)

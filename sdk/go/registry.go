@@ -69,8 +69,10 @@ func (m *Metric) Label(name string) (string, bool) {
 	return "", false
 }
 
-// Family is every series sharing one name, kind, help and unit. Name
-// carries no type suffix: a counter `foo` is exposed as `foo_total`.
+// Family is every series sharing one name, kind, help and unit. The host
+// exposes a counter `foo` as `foo_total` unless Name already ends in
+// `_total`, and an info family `foo` as `foo_info` unless Name already ends
+// in `_info`; other kinds under Name.
 type Family struct {
 	Name    string
 	Kind    Kind

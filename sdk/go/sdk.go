@@ -4,11 +4,12 @@
 // init function and is built with GOOS=wasip1 GOARCH=wasm
 // -buildmode=c-shared, patched by cmd/wasmetheus-go-patch and made a
 // component with wasm-tools and the WASI preview 1 reactor adapter:
-// `cargo xtask build-examples DIR` does all of it. Everything a plugin's logic
-// touches — [Registry], [Metadata], [ParseConfig], [ReadFile], [Error] — is
-// plain Go, so it is tested natively with `go test`; only the host calls
-// ([Log], [InstanceName], [FilesystemUsage]) need the wasmetheus host and
-// are stand-ins natively.
+// `cargo xtask test-plugin DIR` runs its tests, does all of it and checks
+// the result in the runtime. Everything a plugin's logic touches —
+// [Registry], [Metadata], [ParseConfig], [ReadFile], [Error] — is plain Go,
+// so it is tested natively with `go test` ([SetNativeGrants] makes ReadFile
+// refuse what the host would); only the host calls ([Log], [InstanceName],
+// [GetFilesystemUsage]) need the wasmetheus host and are stand-ins natively.
 //
 // Open, Collect and Close run inside one host call each. Goroutines,
 // channels and time.Sleep work within a call; a goroutine still running

