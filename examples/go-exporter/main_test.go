@@ -103,6 +103,25 @@ func TestMissingProc(t *testing.T) {
 	}
 }
 
+func TestUngrantedProcIsDenied(t *testing.T) {
+	dir := fakeProc(t, "1 2 3\n", meminfoText)
+	c, err := open(`{"proc_path": "` + dir + `"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdk.SetNativeGrants([]string{t.TempDir()})
+	defer sdk.SetNativeGrants(nil)
+	err = c.Collect(sdk.NewRegistry())
+	want := "denied: read path " + dir + "/loadavg: not granted (add a read_paths grant of a directory that holds it, e.g. " + dir + ")"
+	if kind(err) != sdk.Denied || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+	sdk.SetNativeGrants([]string{dir})
+	if err := c.Collect(sdk.NewRegistry()); err != nil {
+		t.Fatalf("granted: %v", err)
+	}
+}
+
 func TestConfig(t *testing.T) {
 	if c, err := open(""); err != nil || c.(*exporter).proc != "/proc" {
 		t.Fatalf("the default is /proc: %v", err)
@@ -111,10 +130,11 @@ func TestConfig(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 	for raw, want := range map[string]string{
-		`{"proc_path": "proc"}`: "absolute path",
-		`{"procpath": "/proc"}`: `unknown field "procpath"`,
-		`{"proc_path": 3}`:      "must be string",
-		`not json`:              "not valid JSON",
+		`{"proc_path": "proc"}`:                  "absolute path",
+		`{"procpath": "/proc"}`:                  `unknown field "procpath"`,
+		`{"proc_path": 3}`:                       "must be string",
+		`not json`:                               "config is not valid JSON: invalid character 'o' in literal null (expecting 'u') at line 1 column 2",
+		`{"proc_path": "/a", "proc_path": "/b"}`: `key "proc_path" appears twice`,
 	} {
 		_, err := open(raw)
 		if kind(err) != sdk.InvalidConfig || !strings.Contains(err.Error(), want) {

@@ -1,11 +1,14 @@
 //! The Go example (`examples/go-exporter`, built with `sdk/go`) in the real
 //! runtime: its figures from a granted fake `/proc` and from the real one,
-//! the "not granted" error naming the grant to add, and 10,000 collects on
-//! one instance without its memory growing.
+//! the "not granted" error naming the grant to add, a config over 1 MiB or
+//! with an unknown key refused at open saying why, a huge path, and 10,000
+//! collects on one instance without its memory growing.
 
 use super::{Grants, Instance, Plugin, example_wasm};
 use crate::exporters::compare::value;
+use std::collections::BTreeMap;
 use std::path::Path;
+use wasmetheus_config::{Config, PluginInstanceConfig};
 
 fn start(name: &str, proc_path: &Path, grants: Grants) -> Plugin {
     let wasm = example_wasm("go-exporter");
@@ -86,16 +89,71 @@ async fn go_exporter_says_which_grant_is_missing() {
         .expect_err("collecting without the grant must fail")
         .to_string();
     let wanted = format!(
-        "read path {}/loadavg: not granted (add a read_paths grant covering it)",
-        proc.path().display()
+        "denied: read path {p}/loadavg: not granted (add a read_paths grant of a directory that \
+         holds it, e.g. {p})",
+        p = proc.path().display()
     );
     assert!(err.contains(&wanted), "{err}");
+    // The SDK refuses before opening: no WASI wording after the hint.
+    assert!(err.trim_end().ends_with(')'), "{err}");
+    assert!(!err.contains("Bad file") && !err.contains("open "), "{err}");
+}
+
+/// Starts the plugin with a good instance, then adds `name` with `config`
+/// (which must fail to open) and returns the error its status shows.
+fn refused_at_open(name: &str, config: serde_json::Value) -> String {
+    let proc = fake_proc();
+    let plugin = start("good", proc.path(), read_grant(proc.path()));
+    let mut all = Config::default();
+    for (instance, config) in [
+        ("good", serde_json::json!({ "proc_path": proc.path() })),
+        (name, config),
+    ] {
+        all.plugins.instances.push(PluginInstanceConfig {
+            name: instance.into(),
+            plugin: "go-exporter".into(),
+            job: None,
+            scrape_interval: None,
+            scrape_timeout: None,
+            memory_limit: None,
+            config: Some(config),
+            grants: read_grant(proc.path()),
+            labels: BTreeMap::new(),
+        });
+    }
+    plugin.runtime.apply_config(&all);
+    let status = plugin
+        .runtime
+        .status()
+        .into_iter()
+        .flat_map(|p| p.instances)
+        .find(|i| i.name == name)
+        .expect("the instance is listed");
+    assert!(!status.running, "{status:#?}");
+    status.error.unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn go_exporter_survives_a_huge_config() {
-    // 8 MiB of path: more than the SDK's scratch memory for host values.
+async fn go_exporter_refuses_a_bad_config_saying_why() {
+    // 8 MiB of path: over the SDK's 1 MiB limit for a config, and more
+    // than its scratch memory for host values.
     let huge = format!("/{}", "p".repeat(8 << 20));
+    let err = refused_at_open("huge", serde_json::json!({ "proc_path": huge }));
+    assert!(
+        err.contains("over the limit of 1 MiB"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(err.len() < 4096, "{} bytes", err.len());
+
+    let err = refused_at_open("unknown", serde_json::json!({ "procpath": "/proc" }));
+    assert!(err.contains(r#"unknown field "procpath""#), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_exporter_survives_a_huge_path() {
+    // Just under the 1 MiB config limit: the error does not repeat it all.
+    let huge = format!("/{}", "p".repeat(1_000_000));
     let plugin = start("huge", Path::new(&huge), Grants::default());
     let err = plugin
         .runtime
@@ -113,7 +171,7 @@ async fn go_exporter_survives_a_huge_config() {
         "the error repeats the whole path: {} bytes",
         err.len()
     );
-    // Again: the scratch memory grew, and the instance did not trap.
+    // Again: the instance did not trap.
     let again = plugin
         .runtime
         .collect("huge")
