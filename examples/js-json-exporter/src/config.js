@@ -1,5 +1,6 @@
 // The json exporter's configuration: the URL to fetch and how fields of
-// the JSON answer map to metrics, checked once at open so that every
+// the JSON answer map to metrics, checked once at open (against the schema
+// the metadata declares, then the paths and names in it) so that every
 // mistake is an `invalid-config` error naming the setting to fix.
 
 import { http, invalidConfig, parseConfig } from "wasmetheus-sdk";
@@ -23,6 +24,7 @@ export const SCHEMA = {
       type: "object",
       description: "Request headers, e.g. Authorization.",
       additionalProperties: { type: "string", writeOnly: true },
+      default: {},
     },
     timeout_ms: { type: "integer", minimum: 1, maximum: 60000, default: 5000 },
     max_body_bytes: { type: "integer", minimum: 1, maximum: 67108864, default: 4194304 },
@@ -36,7 +38,7 @@ export const SCHEMA = {
         required: ["name", "path"],
         additionalProperties: false,
         properties: {
-          name: { type: "string", pattern: "^[a-zA-Z_:][a-zA-Z0-9_:]*$" },
+          name: { type: "string", pattern: METRIC_NAME.source },
           help: { type: "string" },
           type: { enum: TYPES, default: "gauge" },
           path: { type: "string", description: "JSONPath ($.a.b[*], [?(@.x == \"y\")]) or json_exporter's {.a.b} form" },
@@ -103,58 +105,28 @@ function labelSource(where, spec) {
   return { text: spec };
 }
 
-/** Parses and checks the configuration text given to `open`. */
+/**
+ * Parses and checks the configuration text given to `open`: against
+ * `SCHEMA` first (types, bounds, unknown keys, defaults), then what a
+ * schema cannot say (URLs, paths, label names).
+ */
 export function parse(text) {
-  const c = parseConfig(text, {
-    url: { type: "string", required: true },
-    headers: { type: "object", default: {} },
-    timeout_ms: { type: "integer", default: 5000 },
-    max_body_bytes: { type: "integer", default: 4 << 20 },
-    max_series: { type: "integer", default: 10_000 },
-    metrics: { type: "array", required: true },
-  });
+  const c = parseConfig(text, SCHEMA);
   const target = http.parseUrl(c.url);
-  for (const [name, value] of Object.entries(c.headers)) {
-    if (typeof value !== "string") throw invalidConfig(`headers.${name} must be a string`);
-  }
-  const bounded = (key, min, max) => {
-    if (c[key] < min || c[key] > max) throw invalidConfig(`${key} must be between ${min} and ${max}, got ${c[key]}`);
-  };
-  bounded("timeout_ms", 1, 60_000);
-  bounded("max_body_bytes", 1, 64 << 20);
-  bounded("max_series", 1, 100_000);
-  if (c.metrics.length === 0) throw invalidConfig("metrics is empty: add at least one {name, path}");
-  if (c.metrics.length > MAX_METRICS) throw invalidConfig(`metrics has ${c.metrics.length} entries; at most ${MAX_METRICS}`);
   const metrics = c.metrics.map((m, i) => {
-    const where = `metrics[${i}]`;
-    if (m === null || typeof m !== "object" || Array.isArray(m)) throw invalidConfig(`${where} must be an object with name and path`);
-    for (const key of Object.keys(m)) {
-      if (!["name", "help", "type", "path", "labels", "values"].includes(key)) {
-        throw invalidConfig(`${where}: unknown setting \`${key}\`; expected name, help, type, path, labels, values`);
-      }
-    }
-    if (typeof m.name !== "string" || !METRIC_NAME.test(m.name)) {
-      throw invalidConfig(`${where}.name must be a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), got ${JSON.stringify(m.name)}`);
-    }
-    const type = m.type ?? "gauge";
-    if (!TYPES.includes(type)) throw invalidConfig(`${where}.type must be one of ${TYPES.join(", ")}, got ${JSON.stringify(type)}`);
-    if (m.help !== undefined && typeof m.help !== "string") throw invalidConfig(`${where}.help must be a string`);
-    if (typeof m.path !== "string") throw invalidConfig(`${where}.path must be a string such as "$.items[*]"`);
+    const where = `config.metrics[${i}]`;
+    const type = m.type;
     const labels = Object.entries(m.labels ?? {}).map(([name, spec]) => {
       if (!LABEL_NAME.test(name) || name.startsWith("__")) throw invalidConfig(`${where}.labels: invalid label name ${JSON.stringify(name)}`);
-      if (typeof spec !== "string") throw invalidConfig(`${where}.labels.${name} must be a string (a path or a fixed text)`);
       return [name, labelSource(`${where}.labels.${name}`, spec)];
     });
     let values = null;
     if (m.values !== undefined) {
-      if (m.values === null || typeof m.values !== "object" || Array.isArray(m.values) || Object.keys(m.values).length === 0) {
-        throw invalidConfig(`${where}.values must be an object of suffix: path or number`);
-      }
+      if (Object.keys(m.values).length === 0) throw invalidConfig(`${where}.values is empty: give suffix: path or number entries, or leave it out`);
       if (type === "info") throw invalidConfig(`${where}: an info metric has no values (its labels carry the information)`);
       values = Object.entries(m.values).map(([suffix, spec]) => {
         if (!SUFFIX.test(suffix)) throw invalidConfig(`${where}.values: invalid suffix ${JSON.stringify(suffix)} (use [a-zA-Z0-9_]+)`);
         if (typeof spec === "number") return [suffix, { number: spec }];
-        if (typeof spec !== "string") throw invalidConfig(`${where}.values.${suffix} must be a path or a number`);
         return [suffix, { path: pathOrFail(`${where}.values.${suffix}`, spec) }];
       });
     }

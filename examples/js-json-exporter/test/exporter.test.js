@@ -126,17 +126,22 @@ test("invalid configs are invalid-config errors naming the setting", () => {
       () => exporter.open(typeof config === "string" ? config : JSON.stringify(config)),
       (e) => e instanceof PluginError && e.kind === "invalid-config" && pattern.test(e.message),
     );
-  bad("not json", /not valid JSON/);
-  bad({ metrics: [] }, /missing setting `url`/);
+  bad("not json", /^config is not valid JSON: unexpected 'n', expected a value at line 1 column 1$/);
+  bad('{"url": "x", "url": "y"}', /the key "url" is given twice/);
+  bad({ metrics: [{ name: "a", path: "$" }] }, /^config: missing setting `url` \(string\)$/);
   bad({ url: "ftp://x", metrics: [{ name: "a", path: "$" }] }, /only http and https/);
-  bad({ url: URL, metrics: [] }, /metrics is empty/);
-  bad({ url: URL, metrics: [{ name: "a-b", path: "$" }] }, /metrics\[0\]\.name must be a metric name/);
-  bad({ url: URL, metrics: [{ name: "a", path: "$.x[" }] }, /metrics\[0\]\.path: invalid path "\$\.x\[" at character 5/);
-  bad({ url: URL, metrics: [{ name: "a", path: "$", type: "histogram" }] }, /type must be one of gauge, counter, untyped, info/);
+  bad({ url: URL, metrics: [] }, /^config\.metrics: needs at least 1 entry$/);
+  bad({ url: URL, metrics: [{ name: "a-b", path: "$" }] }, /^config\.metrics\[0\]\.name: "a-b" does not match the pattern \^\[a-zA-Z_:\]/);
+  bad({ url: URL, metrics: [{ name: "a", path: "$.x[" }] }, /^config\.metrics\[0\]\.path: invalid path "\$\.x\[" at character 5/);
+  bad({ url: URL, metrics: [{ name: "a", path: "$", type: "histogram" }] }, /config\.metrics\[0\]\.type: "histogram" is not one of "gauge", "counter", "untyped", "info"/);
+  bad({ url: URL, metrics: [{ name: "a", path: "$", values: {} }] }, /config\.metrics\[0\]\.values is empty/);
+  bad({ url: URL, metrics: [{ name: "a", path: "$", values: { x: true } }] }, /config\.metrics\[0\]\.values\.x: expected string or number, got true/);
+  bad({ url: URL, headers: { Authorization: 1 }, metrics: [{ name: "a", path: "$" }] }, /config\.headers\.Authorization: expected string, got 1/);
   bad({ url: URL, metrics: [{ name: "a", path: "$", labels: { "bad-name": "x" } }] }, /invalid label name "bad-name"/);
   bad({ url: URL, metrics: [{ name: "a", path: "$", values: { "a b": 1 } }] }, /invalid suffix "a b"/);
-  bad({ url: URL, metrics: [{ name: "a", path: "$", pth: "x" }] }, /unknown setting `pth`/);
-  bad({ url: URL, timeout_ms: 0, metrics: [{ name: "a", path: "$" }] }, /timeout_ms must be between 1 and 60000/);
+  bad({ url: URL, metrics: [{ name: "a", path: "$", pth: "x" }] }, /^config\.metrics\[0\]: unknown setting `pth` \(known settings: name, help, type, path, labels, values\)$/);
+  bad({ url: URL, timeout_ms: 0, metrics: [{ name: "a", path: "$" }] }, /^config\.timeout_ms: 0 is less than the minimum 1$/);
+  bad({ url: URL, timeot_ms: 1, metrics: [{ name: "a", path: "$" }] }, /^config: unknown setting `timeot_ms`/);
 });
 
 test("metadata requests a tcp connection and its schema's example opens", () => {

@@ -1,9 +1,9 @@
-// Native tests of metadata, config parsing, errors, logging and the HTTP
+// Native tests of metadata, errors, logging and the HTTP
 // helper (with a fake transport standing in for the host).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Capability, Metadata, PluginError, parseConfig, toWitError, invalidConfig, log, http } from "../src/index.js";
+import { Capability, Metadata, PluginError, toWitError, invalidConfig, log, http } from "../src/index.js";
 
 test("metadata converts to the WIT record", () => {
   const m = new Metadata("demo", "1.0.0", "A demo")
@@ -21,20 +21,6 @@ test("metadata converts to the WIT record", () => {
     ],
   });
   assert.throws(() => new Metadata("Bad Name", "1", ""), /must match \[a-z0-9-\]\+/);
-});
-
-test("config: empty is {}, fields checked by name and type", () => {
-  assert.deepEqual(parseConfig(""), {});
-  const fields = { url: { type: "string", required: true }, timeout: { type: "number", default: 5 } };
-  assert.deepEqual(parseConfig('{"url": "x"}', fields), { url: "x", timeout: 5 });
-  const err = (text, pattern) =>
-    assert.throws(() => parseConfig(text, fields), (e) => e instanceof PluginError && e.kind === "invalid-config" && pattern.test(e.message));
-  err('{"url": "x", "tmeout": 1}', /unknown setting `tmeout`; expected one of: url, timeout/);
-  err("{}", /missing setting `url`/);
-  err('{"url": 3}', /setting `url` must be a string, got integer/);
-  err('{"url": ', /not valid JSON/);
-  err("[1]", /expected a JSON object of settings, got array/);
-  err(`{"url": "${"x".repeat(1 << 20)}"}`, /at most 1048576/);
 });
 
 test("errors become the WIT error variant, messages capped", () => {

@@ -140,7 +140,10 @@ fn link_sdk(tools: &Tools, dir: &Path) -> Result {
             // Installed by npm as a copy, or something else: leave it.
             return Ok(());
         }
-        if std::fs::read_link(&link).is_ok_and(|t| t == target) {
+        // `npm install` links it relatively: fine when it leads to sdk/js.
+        if std::fs::canonicalize(&link)
+            .is_ok_and(|t| Some(t) == std::fs::canonicalize(&target).ok())
+        {
             return Ok(());
         }
         std::fs::remove_file(&link).map_err(|e| format!("removing {}: {e}", link.display()))?;
@@ -368,11 +371,21 @@ pub fn scaffold(name: &str, dir: &Path) -> Result {
         ),
     )?;
     write(&dir.join(".gitignore"), "node_modules/\n")?;
+    // How the generated header tells to test it: from the repository's
+    // root, the project's path as given (relative to the root inside it).
+    let shown = absolute(dir).map_or_else(
+        |_| dir.to_owned(),
+        |d| {
+            d.strip_prefix(crate::root())
+                .map_or_else(|_| d.clone(), Path::to_owned)
+        },
+    );
     write(
         &dir.join("src/exporter.js"),
         &format!(
-            r#"// {name}: a wasmetheus exporter plugin (start from here). Build it with
-// `cargo xtask build-examples`, test it with `node --test test/`.
+            r#"// {name}: a wasmetheus exporter plugin (start from here). From the
+// wasmetheus repository's root, `cargo xtask test-plugin {shown}` runs
+// its tests, builds it and checks it in the runtime.
 
 import {{ Metadata, parseConfig, log }} from "wasmetheus-sdk";
 
@@ -388,6 +401,8 @@ export const SCHEMA = {{
 
 class Hello {{
   constructor(settings) {{
+    // `settings` is the instance's config, checked against SCHEMA, with
+    // its defaults filled in (an empty config means all defaults).
     this.greeting = settings.greeting;
     this.collects = 0;
   }}
@@ -395,23 +410,22 @@ class Hello {{
   collect(out) {{
     this.collects += 1;
     if (this.collects === 1) log.info(`first collect, greeting ${{this.greeting}}`);
-    out.gauge("{metric}_up", "Always 1.").set(1);
-    out.counter("{metric}_collects_total", "Collects of this instance.").set(this.collects);
-    out.info("{metric}_greeting", "The configured greeting.").info({{ greeting: this.greeting }});
+    out.counter("{metric}_collects_total", "Collects of this instance.").with({{ greeting: this.greeting }}, this.collects);
   }}
 }}
 
 export default {{
   metadata() {{
     // Ask for what the plugin reads or connects to, with a reason, e.g.
-    // .request(Capability.httpOrigin("http://127.0.0.1:8080"), "fetches the status page")
+    // .request(Capability.readPath("/proc"), "reads /proc/loadavg")
     return new Metadata("{name}", "0.1.0", "Says hello").configSchema(SCHEMA);
   }},
   open(config) {{
-    return new Hello(parseConfig(config, {{ greeting: {{ type: "string", default: "hello" }} }}));
+    return new Hello(parseConfig(config, SCHEMA));
   }},
 }};
-"#
+"#,
+            shown = shown.display()
         ),
     )?;
     write(
@@ -422,31 +436,43 @@ export default {{
 import {{ test }} from "node:test";
 import assert from "node:assert/strict";
 import {{ PluginError, Registry, log }} from "wasmetheus-sdk";
-import exporter from "../src/exporter.js";
+import exporter, {{ SCHEMA }} from "../src/exporter.js";
 
-test("collects", () => {{
+function collect(instance) {{
+  const out = new Registry();
+  instance.collect(out);
+  return out;
+}}
+
+test("counts its collects", () => {{
   const logs = log.captureLogs();
-  const out = new Registry();
-  exporter.open('{{"greeting": "hi"}}').collect(out);
+  const instance = exporter.open('{{"greeting": "hi"}}');
+  assert.equal(collect(instance).value("{metric}_collects_total", {{ greeting: "hi" }}), 1);
+  assert.equal(collect(instance).value("{metric}_collects_total", {{ greeting: "hi" }}), 2);
   logs.stop();
-  assert.equal(out.value("{metric}_up"), 1);
-  assert.equal(out.value("{metric}_collects_total"), 1);
-  assert.equal(out.value("{metric}_greeting", {{ greeting: "hi" }}), 1);
-  assert.equal(logs[0].message, "first collect, greeting hi");
+  assert.deepEqual(logs.map((l) => l.message), ["first collect, greeting hi"]);
 }});
 
-test("defaults and bad config", () => {{
-  const out = new Registry();
-  exporter.open("{{}}").collect(out);
-  assert.equal(out.value("{metric}_greeting", {{ greeting: "hello" }}), 1);
-  assert.throws(
-    () => exporter.open('{{"greting": "hi"}}'),
-    (e) => e instanceof PluginError && e.kind === "invalid-config" && /unknown setting `greting`/.test(e.message),
-  );
+test("an empty config means the defaults", () => {{
+  for (const config of ["", "{{}}"]) {{
+    assert.equal(collect(exporter.open(config)).value("{metric}_collects_total", {{ greeting: "hello" }}), 1);
+  }}
 }});
 
-test("metadata", () => {{
-  assert.equal(exporter.metadata().name, "{name}");
+test("a bad config is an invalid-config error naming the setting", () => {{
+  const bad = (config, pattern) =>
+    assert.throws(() => exporter.open(config), (e) => e instanceof PluginError && e.kind === "invalid-config" && pattern.test(e.message));
+  bad('{{"greting": "hi"}}', /unknown setting `greting`/);
+  bad('{{"greeting": ""}}', /config\.greeting: must be at least 1 characters long/);
+  bad('{{"greeting": 1}}', /config\.greeting: expected string/);
+  bad('{{"greeting": "hi",}}', /config is not valid JSON: .* at line 1 column 19/);
+}});
+
+test("metadata, and its schema's example opens", () => {{
+  const meta = exporter.metadata();
+  assert.equal(meta.name, "{name}");
+  assert.deepEqual(JSON.parse(meta.toWit().configSchema), SCHEMA);
+  assert.ok(exporter.open(JSON.stringify(SCHEMA.examples[0])));
 }});
 "#
         ),

@@ -2,15 +2,18 @@
 //! `sdk/js`) in the real runtime, against a JSON server on loopback: its
 //! fields mapped to series, a broken answer reported (`json_up 0` and the
 //! reason as the last collect error) and recovered from, the grant to add
-//! when the server's address is not granted, and a thousand collects on one
+//! when the server's address is not granted, configs refused at open by
+//! the schema the metadata declares, and a thousand collects on one
 //! instance without its memory or its handles growing.
 
 use super::{Grants, Instance, Plugin, example_wasm};
 use crate::exporters::compare::value;
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use wasmetheus_config::{Config, PluginInstanceConfig};
 
 /// An HTTP server on loopback answering every request with the current
 /// `(status, body)`, which a test changes between collects.
@@ -181,6 +184,75 @@ async fn js_json_exporter_names_the_address_to_grant() {
         server.address
     );
     assert!(error.contains(&wanted), "{error}");
+}
+
+/// The SDK checks the config against the plugin's JSON Schema inside the
+/// component (QuickJS) as natively: an instance with a bad setting does not
+/// open and its status says which setting, while a good one runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn js_json_exporter_refuses_bad_configs_naming_the_setting() {
+    let server = JsonServer::start(GOOD);
+    let address = server.address.to_string();
+    let plugin = start("good", &server.url(), tcp_grant(&address));
+    let mut zero_timeout = config(&server.url());
+    zero_timeout["timeout_ms"] = serde_json::json!(0);
+    let mut misspelt = config(&server.url());
+    misspelt["metrics"][0]["pth"] = serde_json::json!("$.x");
+    let mut no_url = config(&server.url());
+    no_url.as_object_mut().unwrap().remove("url");
+    let cases = [
+        (
+            "zero-timeout",
+            zero_timeout,
+            "invalid config: config.timeout_ms: 0 is less than the minimum 1",
+        ),
+        (
+            "misspelt",
+            misspelt,
+            "invalid config: config.metrics[0]: unknown setting `pth` (known settings: name, help, \
+             type, path, labels, values)",
+        ),
+        (
+            "no-url",
+            no_url,
+            "invalid config: config: missing setting `url` (string)",
+        ),
+    ];
+    let mut all = Config::default();
+    let instances = [("good", config(&server.url()))]
+        .into_iter()
+        .chain(cases.iter().map(|(name, c, _)| (*name, c.clone())));
+    for (name, config) in instances {
+        all.plugins.instances.push(PluginInstanceConfig {
+            name: name.into(),
+            plugin: "js-json-exporter".into(),
+            job: None,
+            scrape_interval: None,
+            scrape_timeout: None,
+            memory_limit: None,
+            config: Some(config),
+            grants: tcp_grant(&address),
+            labels: BTreeMap::new(),
+        });
+    }
+    plugin.runtime.apply_config(&all);
+    let status: Vec<_> = plugin
+        .runtime
+        .status()
+        .into_iter()
+        .flat_map(|p| p.instances)
+        .collect();
+    for (name, _, wanted) in &cases {
+        let instance = status
+            .iter()
+            .find(|i| i.name == *name)
+            .unwrap_or_else(|| panic!("{name} is not listed: {status:#?}"));
+        assert!(!instance.running, "{instance:#?}");
+        let error = instance.error.clone().unwrap_or_default();
+        assert!(error.contains(wanted), "{name}: {error}");
+    }
+    let exposition = plugin.collect("good").await;
+    assert_eq!(value(&exposition, "json_up", &[]), Some(1.0));
 }
 
 /// Each collect makes an HTTP request (a socket, its streams, pollables): any
