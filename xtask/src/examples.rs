@@ -229,20 +229,5 @@ pub fn test_plugin(args: &[String]) -> Result {
     eprintln!("xtask: testing {} ({})", dir.display(), lang.name());
     lang.test(&tools, &dir)?;
     let built = build(&[(dir, lang)])?;
-    let mut check = crate::cargo();
-    check.args([
-        "run",
-        "--quiet",
-        "--package",
-        "wasmetheus",
-        "--",
-        "check",
-        "plugins",
-        "--collects",
-        "10000",
-        "--cache-dir",
-    ]);
-    check.arg(crate::root().join("target/plugin-cache"));
-    check.args(&built);
-    crate::status(check)
+    crate::check_in_runtime(&built)
 }
