@@ -19,7 +19,11 @@ export const SCHEMA = {
   required: ["url", "metrics"],
   additionalProperties: false,
   properties: {
-    url: { type: "string", description: "The http URL answering JSON; grant its host:port under tcp_connect (and dns when the host is a name other than localhost)." },
+    url: {
+      type: "string",
+      writeOnly: true,
+      description: "The http URL answering JSON (a user:password in it becomes basic auth; the API shows the URL as <secret>); grant its host:port under tcp_connect (and dns when the host is a name other than localhost).",
+    },
     headers: {
       type: "object",
       description: "Request headers, e.g. Authorization.",

@@ -169,6 +169,22 @@ async fn js_json_exporter_maps_fields_and_recovers_from_a_broken_answer() {
     assert_eq!(value(&exposition, "app_requests_total", &[]), Some(1234.0));
 }
 
+/// The URL may carry a password (it becomes basic auth): the metadata
+/// declares it secret, so the API shows the whole setting as `<secret>`.
+#[tokio::test(flavor = "multi_thread")]
+async fn js_json_exporter_declares_its_url_secret() {
+    let server = JsonServer::start(GOOD);
+    let plugin = start(
+        "secret",
+        &server.url(),
+        tcp_grant(&server.address.to_string()),
+    );
+    let metadata = plugin.runtime.metadata("js-json-exporter").unwrap();
+    let mut settings = serde_json::json!({"url": "http://admin:hunter2@127.0.0.1:1/x"});
+    metadata.declared_secrets.redact(&mut settings);
+    assert!(!settings.to_string().contains("hunter2"), "{settings}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn js_json_exporter_names_the_address_to_grant() {
     let server = JsonServer::start(GOOD);
