@@ -310,7 +310,19 @@ func hostInstanceName() (name string) {
 	return name
 }
 
-func hostGrantedReadPaths() (out []string) {
+// grantedCache holds the instance's grants, which are fixed for its life
+// (the host builds them when it opens the instance): asked once, not per
+// read.
+var grantedCache []string
+
+func hostGrantedReadPaths() []string {
+	if grantedCache == nil {
+		grantedCache = askGrantedReadPaths()
+	}
+	return append([]string(nil), grantedCache...)
+}
+
+func askGrantedReadPaths() (out []string) {
 	hostCall(func() { importGrantedReadPaths(unsafe.Pointer(&importRet[0])) }, func() {
 		list, n := retU32(0), retU32(4)
 		out = make([]string, 0, n)

@@ -117,7 +117,14 @@ export function readText(path, options) {
  * The read-only paths granted to this instance; natively, those given to
  * `setNativeGrants`, else `["/"]`.
  */
+let componentGrants = null;
+
 export function grantedReadPaths() {
-  if (bindings.host) return bindings.host.grantedReadPaths();
+  if (bindings.host) {
+    // An instance's grants are fixed for its life (the host builds them
+    // when it opens the instance): asked once, not per read.
+    if (componentGrants === null) componentGrants = [...bindings.host.grantedReadPaths()];
+    return [...componentGrants];
+  }
   return nativeGrants === null ? ["/"] : [...nativeGrants];
 }

@@ -87,6 +87,9 @@ def instance_name() -> str:
     return "native"
 
 
+_component_grants: Optional[list] = None
+
+
 def set_native_grants(paths: Optional[list]) -> None:
     """Natively, pretend only `paths` are granted (None: everything), so a
     test can check what a plugin does when a path is not granted."""
@@ -97,8 +100,13 @@ def set_native_grants(paths: Optional[list]) -> None:
 def granted_read_paths() -> Optional[list]:
     """The read-only paths granted to this instance; natively everything
     (None) unless `set_native_grants` said otherwise."""
+    global _component_grants
     if IN_COMPONENT:
-        return list(_wit()[0].granted_read_paths())
+        # An instance's grants are fixed for its life (the host builds
+        # them when it opens the instance): asked once, not per read.
+        if _component_grants is None:
+            _component_grants = list(_wit()[0].granted_read_paths())
+        return list(_component_grants)
     return None if _native_grants is None else list(_native_grants)
 
 
