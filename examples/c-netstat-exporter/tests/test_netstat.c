@@ -8,26 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "wm_check.h"
 
-static int failures;
 static const char *fixtures = "tests/fixtures";
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);       \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
-
-#define CHECK_CONTAINS(text, part)                                                         \
-    do {                                                                                   \
-        if (strstr((text), (part)) == NULL) {                                              \
-            fprintf(stderr, "%s:%d: `%s` does not contain `%s`\n", __FILE__, __LINE__,     \
-                    (text), (part));                                                       \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
 
 /* The whole fixture file `name`, NUL-terminated; its size in `*len`. */
 static char *fixture(const char *name, size_t *len) {

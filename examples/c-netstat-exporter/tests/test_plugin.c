@@ -11,26 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "wm_check.h"
 
-static int failures;
 static char fixtures[1024] = "tests/fixtures";
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);       \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
-
-#define CHECK_CONTAINS(text, part)                                                         \
-    do {                                                                                   \
-        if (strstr((text), (part)) == NULL) {                                              \
-            fprintf(stderr, "%s:%d: `%s` does not contain `%s`\n", __FILE__, __LINE__,     \
-                    (text), (part));                                                       \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
 
 static char proc[2048];
 

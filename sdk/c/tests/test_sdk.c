@@ -11,25 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "wm_check.h"
 
-static int failures;
-
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);       \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
-
-#define CHECK_CONTAINS(text, part)                                                         \
-    do {                                                                                   \
-        if (strstr((text), (part)) == NULL) {                                              \
-            fprintf(stderr, "%s:%d: `%s` does not contain `%s`\n", __FILE__, __LINE__,     \
-                    (text), (part));                                                       \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
 
 static bool str_is(const exporter_string_t *s, const char *text) {
     return s->len == strlen(text) && (s->len == 0 || memcmp(s->ptr, text, s->len) == 0);

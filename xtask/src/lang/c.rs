@@ -402,19 +402,10 @@ const SCAFFOLD_TEST: &str = r#"/* test_plugin.c: native tests of NAME through th
  * (sdk/c/native/wasmetheus_native.h), under AddressSanitizer; run by
  * `cargo xtask test-plugin DIR` or `make -C DIR test`. */
 #include "wasmetheus_native.h"
+#include "wm_check.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                          \
-        }                                                                        \
-    } while (0)
 
 /* Collects `handle` once: the value of PREFIX_collects_total (-1 when
  * missing), its greeting label in `greeting`. */
