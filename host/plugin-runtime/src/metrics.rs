@@ -39,6 +39,11 @@ impl PluginMetrics {
             .insert(instance.to_owned(), memory_bytes as u64);
     }
 
+    /// The linear memory of `instance` after its last collect.
+    pub fn memory_bytes(&self, instance: &str) -> Option<u64> {
+        self.counts.lock().memory_bytes.get(instance).copied()
+    }
+
     pub fn forget_instance(&self, instance: &str) {
         self.counts.lock().memory_bytes.remove(instance);
     }

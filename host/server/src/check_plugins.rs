@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use wasmetheus_config::{Config, PluginInstanceConfig, PromDuration};
-use wasmetheus_model::MetricValue;
 use wasmetheus_plugin_runtime::{
     Capability, LoadError, PluginMetadata, PluginRuntime, ReceiverRuntime, RuntimeOptions,
     capability_text, grants_for_requests,
@@ -276,7 +275,7 @@ async fn collect_checks(
             ));
         }
         if round == warm_up {
-            warm = Some((memory(runtime, &instance), rss()));
+            warm = Some((runtime.instance_memory(&instance).unwrap_or(0), rss()));
         }
         if collects >= LEAK_CHECK_FROM && round % (collects / 5) == 0 {
             eprintln!(
@@ -295,7 +294,7 @@ async fn collect_checks(
             quantile(0.99).as_secs_f64() * 1e3,
         ));
     }
-    let (guest_end, rss_end) = (memory(runtime, &instance), rss());
+    let (guest_end, rss_end) = (runtime.instance_memory(&instance).unwrap_or(0), rss());
     let (guest_warm, rss_warm) = warm.unwrap_or((guest_end, rss_end));
     report.push(format!(
         "memory: instance {} after collect {warm_up}, {} after collect {collects}; \
@@ -315,26 +314,6 @@ async fn collect_checks(
         );
     }
     Ok(report)
-}
-
-/// The instance's linear memory after its last collect, as `/metrics`
-/// shows it (`wasmetheus_plugin_memory_bytes`).
-fn memory(runtime: &PluginRuntime, instance: &str) -> u64 {
-    runtime
-        .metrics()
-        .into_iter()
-        .filter(|f| f.name == "wasmetheus_plugin_memory_bytes")
-        .flat_map(|f| f.metrics)
-        .find(|m| {
-            m.labels
-                .iter()
-                .any(|l| l.name == "instance" && l.value == instance)
-        })
-        .and_then(|m| match m.value {
-            MetricValue::Number(v) => Some(v as u64),
-            _ => None,
-        })
-        .unwrap_or(0)
 }
 
 /// This process's resident memory (0 where /proc does not tell).

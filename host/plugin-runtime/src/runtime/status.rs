@@ -143,6 +143,16 @@ impl PluginRuntime {
         Some(state.plugins.get(plugin)?.loaded.as_ref()?.metadata.clone())
     }
 
+    /// The linear memory of `instance` after its last collect (what
+    /// `wasmetheus_plugin_memory_bytes` shows); `None` before its first.
+    pub fn instance_memory(&self, instance: &str) -> Option<u64> {
+        let state = self.inner.state.lock();
+        state
+            .plugins
+            .values()
+            .find_map(|slot| slot.metrics.memory_bytes(instance))
+    }
+
     /// The runtime's self-metrics.
     pub fn metrics(&self) -> Vec<MetricFamily> {
         let state = self.inner.state.lock();

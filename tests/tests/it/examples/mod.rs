@@ -11,7 +11,7 @@ pub use crate::exporters::servers::{Instance, Plugin};
 pub use wasmetheus_config::Grants;
 
 use std::path::PathBuf;
-use wasmetheus_model::{MetricFamily, MetricValue};
+use wasmetheus_model::MetricFamily;
 
 /// `target/examples/<dir_name>.wasm`, which must have been built.
 pub fn example_wasm(dir_name: &str) -> PathBuf {
@@ -48,10 +48,10 @@ pub async fn assert_memory_settles(
             .unwrap_or_else(|e| panic!("collect {i}: {e}"));
         check(&families);
         if i == warm_up {
-            after_warm_up = memory(plugin, instance);
+            after_warm_up = instance_memory(plugin, instance);
         }
     }
-    let after_all = memory(plugin, instance);
+    let after_all = instance_memory(plugin, instance);
     assert!(
         after_all <= after_warm_up + allowance,
         "memory grew from {after_warm_up} to {after_all} bytes between collects {warm_up} and \
@@ -59,22 +59,9 @@ pub async fn assert_memory_settles(
     );
 }
 
-/// Linear memory of `instance` after its last collect, as `/metrics` shows.
-fn memory(plugin: &Plugin, instance: &str) -> f64 {
+fn instance_memory(plugin: &Plugin, instance: &str) -> f64 {
     plugin
         .runtime
-        .metrics()
-        .into_iter()
-        .filter(|f| f.name == "wasmetheus_plugin_memory_bytes")
-        .flat_map(|f| f.metrics)
-        .find(|m| {
-            m.labels
-                .iter()
-                .any(|l| l.name == "instance" && l.value == instance)
-        })
-        .and_then(|m| match m.value {
-            MetricValue::Number(v) => Some(v),
-            _ => None,
-        })
-        .expect("wasmetheus_plugin_memory_bytes of the instance")
+        .instance_memory(instance)
+        .expect("the instance's memory after a collect") as f64
 }
