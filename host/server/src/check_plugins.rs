@@ -20,7 +20,7 @@ const LEAK_CHECK_FROM: usize = 1_000;
 /// settles stays flat; one byte kept per collect is 10 kB per 10,000.
 const LEAK_ALLOWANCE: u64 = 1 << 20;
 
-/// `wasmetheus check plugins [--collects N] [--cache-dir DIR] FILE…`.
+/// `wasmetheus check plugins [--collects N] [--cache-dir DIR] [--config JSON] FILE…`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckPluginsArgs {
     /// The plugin files; a file's stem (`NAME` of `NAME.wasm`) is its name.
@@ -36,6 +36,10 @@ pub struct CheckPluginsArgs {
     /// without it every load compiles.
     #[arg(long = "cache-dir")]
     pub cache_dir: Option<PathBuf>,
+    /// The settings (JSON) every exporter is opened with, instead of the
+    /// first of its config schema's `examples`.
+    #[arg(long)]
+    pub config: Option<String>,
 }
 
 /// Checks each file and prints a report; returns how many failed.
@@ -120,7 +124,16 @@ async fn check_one(file: &Path, args: &CheckPluginsArgs) -> anyhow::Result<Vec<S
         ));
     }
     report.extend(check_metadata(&metadata)?);
-    report.extend(collect_checks(&runtime, &plugin, &metadata, args.collects).await?);
+    report.extend(
+        collect_checks(
+            &runtime,
+            &plugin,
+            &metadata,
+            args.config.as_deref(),
+            args.collects,
+        )
+        .await?,
+    );
     Ok(report)
 }
 
@@ -211,14 +224,15 @@ fn check_metadata(metadata: &PluginMetadata) -> anyhow::Result<Vec<String>> {
 }
 
 /// An exporter instance granted exactly what it asks for, as an operator
-/// following its metadata would, configured with the first of its config
-/// schema's `examples` when it gives one (a plugin that cannot open
-/// without settings, such as a DSN, shows there how it is configured),
-/// collected `collects` times.
+/// following its metadata would, configured with `settings` (`--config`,
+/// else the first of its config schema's `examples` when it gives one: a
+/// plugin that cannot open without settings, such as a DSN, shows there
+/// how it is configured), collected `collects` times.
 async fn collect_checks(
     runtime: &PluginRuntime,
     plugin: &str,
     metadata: &PluginMetadata,
+    settings: Option<&str>,
     collects: usize,
 ) -> anyhow::Result<Vec<String>> {
     let mut report = Vec::new();
@@ -231,7 +245,13 @@ async fn collect_checks(
         scrape_interval: Some(PromDuration(Duration::from_secs(10))),
         scrape_timeout: Some(PromDuration(Duration::from_secs(5))),
         memory_limit: None,
-        config: wasmetheus_plugin_runtime::schema::first_example(&metadata.config_schema),
+        config: match settings {
+            Some(text) => Some(
+                serde_json::from_str(text)
+                    .map_err(|e| anyhow::anyhow!("--config is not valid JSON: {e}"))?,
+            ),
+            None => wasmetheus_plugin_runtime::schema::first_example(&metadata.config_schema),
+        },
         grants: grants_for_requests(&metadata.capabilities),
         labels: Default::default(),
     });

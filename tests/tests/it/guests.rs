@@ -129,6 +129,33 @@ async fn a_file_granted_as_read_path_names_its_directory() {
     );
 }
 
+/// `check plugins --collects 1000` passes a plugin whose memory settles and
+/// fails one that keeps 8 KiB per collect (8 MiB over the run, against the
+/// 1 MiB allowed after the first tenth).
+#[tokio::test(flavor = "multi_thread")]
+async fn check_plugins_fails_a_plugin_that_leaks() {
+    let dir = PluginsDir::new();
+    let file = dir.install(guests::TRIVIAL, "trivial");
+    let check = move |config: &str| {
+        let args = wasmetheus::check_plugins::CheckPluginsArgs {
+            files: vec![file.clone()],
+            collects: 1_000,
+            cache_dir: None,
+            config: Some(config.to_owned()),
+        };
+        wasmetheus::check_plugins::run(&args).unwrap()
+    };
+    let (settles, leaks) = tokio::task::spawn_blocking(move || {
+        (
+            check(r#"{"leak_bytes": 0}"#),
+            check(r#"{"leak_bytes": 8192}"#),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!((settles, leaks), (0, 1));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn infinite_loop() {
     let (runtime, _dir) = runtime_with(

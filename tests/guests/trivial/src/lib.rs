@@ -1,13 +1,15 @@
 //! Test guest: one gauge and one counter, the smallest well-behaved exporter.
 //! With `{"down_every": N, "why": "..."}` every Nth collect reports
 //! `trivial_up 0` and logs `why` at error level, as an exporter does whose
-//! target is down.
+//! target is down. With `{"leak_bytes": N}` each collect keeps N bytes
+//! more, as a plugin that leaks does (what `check plugins` must catch).
 
 use wasmetheus_sdk::{Error, Exporter, Metadata, Registry, export_exporter};
 
 struct Trivial {
     collections: u64,
     config: Config,
+    leaked: Vec<Vec<u8>>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -16,6 +18,8 @@ struct Config {
     down_every: u64,
     #[serde(default)]
     why: String,
+    #[serde(default)]
+    leak_bytes: usize,
 }
 
 impl Exporter for Trivial {
@@ -43,11 +47,15 @@ impl Exporter for Trivial {
         Ok(Trivial {
             collections: 0,
             config: wasmetheus_sdk::config::parse(config)?,
+            leaked: Vec::new(),
         })
     }
 
     fn collect(&mut self, out: &mut Registry) -> Result<(), Error> {
         self.collections += 1;
+        if self.config.leak_bytes > 0 {
+            self.leaked.push(vec![1; self.config.leak_bytes]);
+        }
         let down =
             self.config.down_every > 0 && self.collections.is_multiple_of(self.config.down_every);
         if down {

@@ -239,6 +239,7 @@ async fn a_receiver_is_not_loaded_as_an_exporter() {
         files,
         collects: 3,
         cache_dir: None,
+        config: None,
     };
     let failed = tokio::task::spawn_blocking(move || wasmetheus::check_plugins::run(&args))
         .await
