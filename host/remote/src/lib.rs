@@ -1,0 +1,1 @@
+//! Remote storage endpoints (write receiver, read server) and the remote read client.
