@@ -13,6 +13,7 @@ pub mod sealed;
 pub mod store;
 mod varint;
 pub mod wal;
+pub mod wal_reader;
 
 pub use db::{
     CompactionStats, DEFAULT_BLOCK_RANGE_MS, DEFAULT_RETENTION_MS, Db, DbError, DbOptions,

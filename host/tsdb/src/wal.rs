@@ -31,12 +31,12 @@ const TOMBSTONE: u8 = 3;
 /// 8 raw bytes, like Prometheus' WAL: about 10 bytes a sample instead of 20.
 const SAMPLES_DELTA: u8 = 4;
 /// A record larger than this is corruption, not data.
-const MAX_RECORD: usize = 64 << 20;
+pub(crate) const MAX_RECORD: usize = 64 << 20;
 /// Segments are cut at this size (Prometheus uses 128 MiB).
 pub const DEFAULT_SEGMENT_SIZE: u64 = 128 << 20;
 /// The name of a log written before segments existed; replayed as segment 0.
 const LEGACY_LOG: &str = "wal.log";
-const CHECKPOINT_PREFIX: &str = "checkpoint.";
+pub(crate) const CHECKPOINT_PREFIX: &str = "checkpoint.";
 
 /// What the log holds, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,7 +146,7 @@ fn encode(record: &Record, out: &mut Vec<u8>) {
 }
 
 /// Appends `record` framed (length, checksum, payload) to `out`.
-fn frame(record: &Record, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+pub(crate) fn frame(record: &Record, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
     scratch.clear();
     encode(record, scratch);
     out.extend_from_slice(&(scratch.len() as u32).to_le_bytes());
@@ -184,7 +184,7 @@ impl Cursor<'_> {
     }
 }
 
-fn decode(payload: &[u8]) -> Option<Record> {
+pub(crate) fn decode(payload: &[u8]) -> Option<Record> {
     let mut c = Cursor(payload);
     let kind = c.take(1)?[0];
     let record = match kind {
@@ -245,7 +245,7 @@ fn decode(payload: &[u8]) -> Option<Record> {
 
 /// Reads the whole records of `file`, handing each to `apply`; returns the
 /// length of the whole-record prefix.
-fn read_records(
+pub(crate) fn read_records(
     file: &File,
     stats: &mut ReplayStats,
     mut apply: impl FnMut(Record),
@@ -313,12 +313,12 @@ fn read_records(
     })
 }
 
-fn segment_name(n: u64) -> String {
+pub(crate) fn segment_name(n: u64) -> String {
     format!("{n:08}")
 }
 
 /// The segments (by number) and the newest checkpoint in `dir`.
-fn list(dir: &Path) -> std::io::Result<(Vec<u64>, Option<u64>)> {
+pub(crate) fn list(dir: &Path) -> std::io::Result<(Vec<u64>, Option<u64>)> {
     let mut segments = Vec::new();
     let mut checkpoint = None;
     for entry in std::fs::read_dir(dir)? {
