@@ -251,6 +251,9 @@ impl ReadServer {
     }
 }
 
+/// A selected series: its labels (external ones added) and samples.
+type Selected = (Vec<Label>, Vec<(i64, f64)>);
+
 /// Samples read so far against `--storage.remote.read-sample-limit`.
 struct SampleBudget {
     limit: usize,
@@ -278,7 +281,7 @@ fn select(
     query: &Query,
     external: &[Label],
     budget: &mut SampleBudget,
-) -> Result<Vec<(Vec<Label>, Vec<(i64, f64)>)>, ReadError> {
+) -> Result<Vec<Selected>, ReadError> {
     let matchers = matchers(query, external)?;
     let (start, end) = (query.start_timestamp_ms, query.end_timestamp_ms);
     let mut hints = SelectHints::range(start, end);

@@ -223,7 +223,10 @@ fn bounds_hold_before_decoding() {
     assert!(stored(&head).is_empty());
 }
 
-fn v2_request(symbols: &[&str], series: Vec<(Vec<u32>, Vec<(i64, f64)>)>) -> Vec<u8> {
+/// A 2.0 series: its label references and samples.
+type V2Series = (Vec<u32>, Vec<(i64, f64)>);
+
+fn v2_request(symbols: &[&str], series: Vec<V2Series>) -> Vec<u8> {
     let req = write_v2::Request {
         symbols: symbols.iter().map(|s| s.to_string()).collect(),
         timeseries: series
