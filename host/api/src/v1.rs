@@ -615,18 +615,20 @@ fn unescape_label_name(name: &str) -> String {
 }
 
 /// `/federate`: the newest sample (within the lookback delta) of every
-/// series matching a `match[]`, in the text format, with the external
-/// labels added where a series lacks them, as Prometheus federates.
+/// series matching a `match[]`, in the text format, as Prometheus'
+/// federation handler writes it: families in name order, each `untyped`;
+/// a series' own labels (sorted) first, then the external labels it lacks
+/// in name order, `instance=""` among them unless an external label names
+/// `instance` (so a federating scrape with `honor_labels` does not give
+/// an instance-less series the federating target's instance); stale
+/// series left out; values as Go's `'g'` format writes them.
 pub(crate) async fn federate(
     State(backend): State<Arc<dyn Backend>>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let params = match read(raw, &[]) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
     // Prometheus' federation handler answers errors in plain text
-    // (`http.Error`), and takes any selector that parses.
+    // (`http.Error`), and takes any selector that parses; no `match[]`
+    // at all is an empty answer.
     let plain = |status: StatusCode, message: String| {
         (
             status,
@@ -637,6 +639,16 @@ pub(crate) async fn federate(
             message + "\n",
         )
             .into_response()
+    };
+    if let Some(e) = raw.as_deref().and_then(go_query_error) {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            format!("error parsing form values: {e}"),
+        );
+    }
+    let params = match read(raw, &[]) {
+        Ok(p) => p,
+        Err(r) => return *r,
     };
     let selectors = match match_texts(&params)
         .map(wasmetheus_promql::parser::parse_metric_selector)
@@ -650,11 +662,12 @@ pub(crate) async fn federate(
         Err(r) => return *r,
     };
     let lookback = backend.engine().options.lookback_delta.as_millis() as i64;
-    let external = backend.external_labels();
+    let external = federation_external_labels(backend.external_labels());
     let now = now_ms();
     let found = tokio::task::spawn_blocking(move || {
         let mut latest: std::collections::BTreeMap<Vec<Label>, (i64, f64)> = Default::default();
-        let hints = SelectHints::range(now - lookback + 1, now);
+        // Prometheus' querier bounds are inclusive at both ends.
+        let hints = SelectHints::range(now - lookback, now);
         for matchers in &selectors {
             for mut s in storage.select_series(matchers, &hints)? {
                 let mut last = None;
@@ -678,31 +691,91 @@ pub(crate) async fn federate(
         Ok(Err(e)) => return plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => return plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    // Grouped by metric name, in name order, each family typed untyped
-    // (what Prometheus' federation writes).
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        federation_text(latest, &external),
+    )
+        .into_response()
+}
+
+/// What Go's `url.ParseQuery` refuses in a query string (the first
+/// problem, in its words): a `;` in a key or a `%` not followed by two hex
+/// digits; the lenient form decoder would take both.
+fn go_query_error(raw: &str) -> Option<String> {
+    for pair in raw.split('&') {
+        let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+        if key.contains(';') {
+            return Some("invalid semicolon separator in query".to_owned());
+        }
+        for part in [Some(key), pair.split_once('=').map(|(_, v)| v)]
+            .into_iter()
+            .flatten()
+        {
+            let b = part.as_bytes();
+            for (i, _) in part.match_indices('%') {
+                let hex = |j: usize| b.get(j).is_some_and(u8::is_ascii_hexdigit);
+                if !(hex(i + 1) && hex(i + 2)) {
+                    let bad = &b[i..b.len().min(i + 3)];
+                    return Some(format!(
+                        "invalid URL escape {}",
+                        wasmetheus_model::go::quote_bytes(bad)
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The labels `/federate` adds to a series lacking them: the external
+/// labels, plus `instance=""` unless one of them is `instance`, sorted by
+/// name.
+fn federation_external_labels(mut external: Vec<Label>) -> Vec<Label> {
+    if !external.iter().any(|l| l.name == "instance") {
+        external.push(Label::new("instance", ""));
+    }
+    external.sort();
+    external
+}
+
+/// The federation answer's text for the newest sample of each series
+/// (labels sorted, `__name__` among them), as client_golang's text encoder
+/// writes Prometheus' untyped families: series without a name and labels
+/// with empty values are left out, as Prometheus does.
+fn federation_text(
+    latest: std::collections::BTreeMap<Vec<Label>, (i64, f64)>,
+    external: &[Label],
+) -> String {
+    use std::fmt::Write as _;
+    // Grouped by metric name, in name order.
     let mut by_name: std::collections::BTreeMap<String, Vec<(Vec<Label>, i64, f64)>> =
         Default::default();
     for (labels, (t, v)) in latest {
-        let name = labels
+        let Some(name) = labels
             .iter()
-            .find(|l| l.name == "__name__")
+            .find(|l| l.name == "__name__" && !l.value.is_empty())
             .map(|l| l.value.clone())
-            .unwrap_or_default();
+        else {
+            continue;
+        };
         let mut rest: Vec<Label> = labels
             .into_iter()
-            .filter(|l| l.name != "__name__")
+            .filter(|l| l.name != "__name__" && !l.value.is_empty())
             .collect();
-        for l in &external {
-            if !rest.iter().any(|r| r.name == l.name) {
+        let own = rest.len();
+        for l in external {
+            if !rest[..own].iter().any(|r| r.name == l.name) {
                 rest.push(l.clone());
             }
         }
-        rest.sort();
         by_name.entry(name).or_default().push((rest, t, v));
     }
     let mut out = String::new();
     for (name, series) in by_name {
-        out.push_str(&format!("# TYPE {name} untyped\n"));
+        let _ = writeln!(out, "# TYPE {name} untyped");
         for (labels, t, v) in series {
             out.push_str(&name);
             if !labels.is_empty() {
@@ -716,21 +789,25 @@ pub(crate) async fn federate(
                         .replace('\\', "\\\\")
                         .replace('\n', "\\n")
                         .replace('"', "\\\"");
-                    out.push_str(&format!("{}=\"{value}\"", l.name));
+                    let _ = write!(out, "{}=\"{value}\"", l.name);
                 }
                 out.push('}');
             }
-            out.push_str(&format!(" {} {t}\n", format_float(v)));
+            let _ = writeln!(out, " {} {t}", text_float(v));
         }
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
-        .into_response()
+    out
+}
+
+/// A value as client_golang's text encoder writes it: Go's shortest `'g'`
+/// format (`1.5e+06`, `123456`, `1e-05`), `0` for both zeros, `NaN`,
+/// `+Inf`, `-Inf`.
+fn text_float(v: f64) -> String {
+    if v == 0.0 {
+        "0".to_owned()
+    } else {
+        wasmetheus_model::go::format_float_g(v)
+    }
 }
 
 /// Runs `answer` (parsing up to a 2 MiB query and printing what it

@@ -467,7 +467,8 @@ fn commit(app: &mut dyn Appender, what: &str) {
 }
 
 /// The labels a new exposed series is stored with: `__name__` and its
-/// labels (empty values mean "no label", as in Prometheus), the target
+/// labels (empty values mean "no label", as in Prometheus, but with
+/// `honor_labels` one still keeps that target label out), the target
 /// labels as `honor_labels` says, then metric relabeling, sorted by name.
 /// `None` when relabeling drops it; an error when it breaks a label limit
 /// or loses its name.
@@ -479,14 +480,21 @@ pub(crate) fn series_labels<'l>(
 ) -> Result<Option<Vec<Label>>, String> {
     let mut labels: Vec<Label> = Vec::with_capacity(target_labels.len() + 4);
     labels.push(Label::new("__name__", name));
-    labels.extend(
-        exposed
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(n, v)| Label::new(n, v)),
-    );
+    // With `honor_labels`, a label exposed with an empty value still
+    // keeps the target's label away (Prometheus' `lset.Has`): federation
+    // answers `instance=""` for a series without an instance.
+    let mut exposed_empty: Vec<&str> = Vec::new();
+    for (n, v) in exposed {
+        if !v.is_empty() {
+            labels.push(Label::new(n, v));
+        } else if options.honor_labels {
+            exposed_empty.push(n);
+        }
+    }
     for label in target_labels {
         match labels.iter().position(|l| l.name == label.name) {
             Some(_) if options.honor_labels => {}
+            None if exposed_empty.contains(&label.name.as_str()) => {}
             Some(i) => {
                 // Keep the exposed value as exported_<name> (and
                 // exported_exported_<name> if that is taken too).
@@ -552,4 +560,41 @@ fn check_label_limits(labels: &[Label], options: &ScrapeOptions) -> Result<(), S
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(labels: &[Label]) -> String {
+        let pairs: Vec<String> = labels
+            .iter()
+            .map(|l| format!("{}={}", l.name, l.value))
+            .collect();
+        pairs.join(",")
+    }
+
+    /// A federated series without an instance comes as `instance=""`:
+    /// with `honor_labels` it stays without one (Prometheus' `lset.Has`);
+    /// without, the target's instance is set and nothing is exported.
+    #[test]
+    fn an_exposed_empty_label_keeps_the_target_label_out_only_with_honor_labels() {
+        let target = [Label::new("instance", "t:1"), Label::new("job", "fed")];
+        let exposed = [("job", "api"), ("instance", "")];
+        let honor = ScrapeOptions {
+            honor_labels: true,
+            ..ScrapeOptions::default()
+        };
+        let stored = series_labels("m", exposed.into_iter(), &target, &honor)
+            .unwrap()
+            .unwrap();
+        assert_eq!(names(&stored), "__name__=m,job=api");
+        let stored = series_labels("m", exposed.into_iter(), &target, &ScrapeOptions::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            names(&stored),
+            "__name__=m,exported_job=api,instance=t:1,job=fed"
+        );
+    }
 }

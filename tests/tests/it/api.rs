@@ -345,7 +345,7 @@ async fn series_labels_and_metadata_endpoints() {
     assert_eq!(lines[0], "# TYPE up untyped", "{federated}");
     assert!(
         lines[1].starts_with(&format!(
-            "up{{cluster=\"c1\",instance=\"{a}\",job=\"wasmetheus\"}} 1 "
+            "up{{instance=\"{a}\",job=\"wasmetheus\",cluster=\"c1\"}} 1 "
         )),
         "{federated}"
     );

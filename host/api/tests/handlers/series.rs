@@ -334,7 +334,7 @@ async fn federate_the_newest_samples_with_external_labels() {
         200 text/plain; version=0.0.4; charset=utf-8
         # TYPE up untyped
         up{cluster="own",instance="b:1",job="b"} 1 <now-2s>
-        up{cluster="c1",instance="a:1",job="a"} 1 <now-1s>
+        up{instance="a:1",job="a",cluster="c1"} 1 <now-1s>
     "#]]
     .assert_eq(&body);
     let answer = send(fake(), "GET", "/federate", &[], "").await;
