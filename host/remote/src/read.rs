@@ -114,14 +114,15 @@ impl ReadServer {
     /// Waits for a slot under `--storage.remote.read-concurrent-limit`.
     pub async fn enter(&self) -> ReadSlot<'_> {
         self.active.fetch_add(1, Ordering::Relaxed);
-        let permit = match &self.gate {
-            Some(gate) => Arc::clone(gate).acquire_owned().await.ok(),
-            None => None,
-        };
-        ReadSlot {
+        // Counted from here, so a read given up while waiting is uncounted.
+        let mut slot = ReadSlot {
             server: self,
-            _permit: permit,
+            _permit: None,
+        };
+        if let Some(gate) = &self.gate {
+            slot._permit = Arc::clone(gate).acquire_owned().await.ok();
         }
+        slot
     }
 
     /// Decodes a request body and picks the answer's type: the first of
