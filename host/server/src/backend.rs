@@ -49,6 +49,9 @@ pub struct ServerBackend {
     started: std::time::SystemTime,
     /// The rule manager and the notifier, once started.
     alerting: OnceLock<Arc<crate::alerting::Alerting>>,
+    /// The built-in Pushgateway (`--web.enable-pushgateway`), scraped
+    /// in-process as job `pushgateway` with `honor_labels`.
+    pushgateway: OnceLock<wasmetheus_pushgateway::Gateway>,
 }
 
 #[derive(Default)]
@@ -92,7 +95,21 @@ impl ServerBackend {
             query_gate: Mutex::new(Arc::new(wasmetheus_api::QueryGate::new(20))),
             started: std::time::SystemTime::now(),
             alerting: OnceLock::new(),
+            pushgateway: OnceLock::new(),
         }
+    }
+
+    /// Attaches the built-in Pushgateway: its groups become a target.
+    pub fn attach_pushgateway(&self, gateway: wasmetheus_pushgateway::Gateway) {
+        let _ = self.pushgateway.set(gateway);
+        self.self_changes.send_modify(|g| *g += 1);
+    }
+
+    /// The built-in Pushgateway's target: its instance is the server's
+    /// address with `/pushgateway` (no plugin instance or HTTP target has
+    /// a `/`), and pushed `job`/`instance` labels win over the target's.
+    fn pushgateway_instance(&self) -> String {
+        format!("{}/pushgateway", self.self_instance)
     }
 
     /// Attaches the rule manager and the notifier (once, at start, after
@@ -422,6 +439,20 @@ impl Transport for ServerBackend {
             http: None,
             options: Arc::default(),
         });
+        if self.pushgateway.get().is_some() {
+            targets.push(Target {
+                instance: self.pushgateway_instance(),
+                job: "pushgateway".to_owned(),
+                interval: config.global.scrape_interval.0,
+                timeout: config.global.scrape_timeout.0,
+                labels: BTreeMap::new(),
+                http: None,
+                options: Arc::new(wasmetheus_scrape::ScrapeOptions {
+                    honor_labels: true,
+                    ..wasmetheus_scrape::ScrapeOptions::default()
+                }),
+            });
+        }
         targets.extend(self.scrape_config_targets(&config));
         targets
     }
@@ -430,6 +461,14 @@ impl Transport for ServerBackend {
         Box::pin(async move {
             if instance == self.self_instance {
                 return Ok(self.host_families());
+            }
+            if let Some(gateway) = self.pushgateway.get()
+                && instance == self.pushgateway_instance()
+            {
+                let gateway = gateway.clone();
+                return tokio::task::spawn_blocking(move || gateway.families())
+                    .await
+                    .map_err(|e| e.to_string());
             }
             self.runtime
                 .collect(instance)

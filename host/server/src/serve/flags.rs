@@ -126,6 +126,14 @@ pub struct WebArgs {
     /// path of --web.external-url.
     #[arg(long = "web.route-prefix", id = "web.route-prefix")]
     pub route_prefix: Option<String>,
+    /// Serve a built-in Pushgateway on this listener: Pushgateway 1.5's
+    /// push API (`PUT`/`POST`/`DELETE /metrics/job/<job>{/<label>/<value>}`,
+    /// `GET /api/v1/metrics`, and `PUT /api/v1/admin/wipe` with
+    /// --web.enable-admin-api). Groups are kept in
+    /// <storage.tsdb.path>/pushgateway/ and scraped in-process every
+    /// global scrape_interval as job "pushgateway" with honor_labels.
+    #[arg(long = "web.enable-pushgateway", id = "web.enable-pushgateway")]
+    pub enable_pushgateway: bool,
 }
 
 impl WebArgs {
@@ -246,6 +254,10 @@ impl ServeArgs {
             (
                 "web.route-prefix",
                 self.web.route_prefix.clone().unwrap_or_default(),
+            ),
+            (
+                "web.enable-pushgateway",
+                self.web.enable_pushgateway.to_string(),
             ),
             (
                 "rules.alert.for-outage-tolerance",

@@ -80,6 +80,8 @@ pub struct RunningServer {
     db: Arc<wasmetheus_tsdb::Db>,
     /// The rule manager and the notifier: stopped before the scrapes.
     alerting: Arc<crate::alerting::Alerting>,
+    /// The built-in Pushgateway (`--web.enable-pushgateway`).
+    pushgateway: Option<wasmetheus_pushgateway::Gateway>,
 }
 
 impl RunningServer {
@@ -92,9 +94,19 @@ impl RunningServer {
         if let Some(builtin) = self.alerting.builtin() {
             api = api.merge(wasmetheus_api::router_v2(builtin.backend()));
         }
+        if let Some(gateway) = &self.pushgateway {
+            api = api.merge(gateway.router());
+        }
         let router = app_router(api, &self.route_prefix, self.web.as_ref());
         let tls = self.web.filter(|web| web.tls_enabled());
         serve_http(self.listener, router, self.read_timeout, tls, shutdown).await;
+        // No push is accepted any more: the groups are written a last time.
+        if let Some(gateway) = self.pushgateway {
+            let written = tokio::task::spawn_blocking(move || gateway.shutdown()).await?;
+            if let Err(e) = written {
+                tracing::error!(error = %e, "could not persist the Pushgateway's groups");
+            }
+        }
         // No evaluation starts after this; what is queued for the
         // Alertmanagers is sent within their timeout, then the built-in
         // one stops.
@@ -239,6 +251,21 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     backend.set_query_concurrency(args.query_max_concurrency as usize);
     backend.attach_alerting(Arc::clone(&alerting));
     backend.start_discovery();
+    let pushgateway = if args.web.enable_pushgateway {
+        let options = wasmetheus_pushgateway::Options {
+            persistence_file: Some(args.storage_path.join("pushgateway").join("groups")),
+            admin_api: args.enable_admin_api,
+            ..wasmetheus_pushgateway::Options::default()
+        };
+        let gateway =
+            tokio::task::spawn_blocking(move || wasmetheus_pushgateway::Gateway::open(options))
+                .await?;
+        gateway.start_persistence();
+        backend.attach_pushgateway(gateway.clone());
+        Some(gateway)
+    } else {
+        None
+    };
     let scrape = ScrapeManager::start(backend.clone(), Some(db.clone()));
     backend.attach_store(scrape.store().clone());
     if let Some(web) = &web {
@@ -266,6 +293,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         scrape,
         db,
         alerting,
+        pushgateway,
     })
 }
 
