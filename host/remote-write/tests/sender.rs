@@ -1,0 +1,667 @@
+//! The sender against an in-process receiver that decodes what it gets
+//! with `wasmetheus-prompb`, the WAL written here as the TSDB writes it:
+//! batching, headers, external labels and relabelling, retries (500, 429
+//! with `Retry-After`, a receiver that hangs), drops (400), remote write
+//! 2.0's symbol table, outages and restarts that lose nothing.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use parking_lot::Mutex;
+use wasmetheus_config::{Config, RemoteWriteConfig};
+use wasmetheus_model::{Label, MetricFamily, MetricValue};
+use wasmetheus_prompb::{remote::WriteRequest, write_v2};
+use wasmetheus_remote_write::{MetricMetadata, MetricType, Options, RemoteWrite};
+use wasmetheus_tsdb::wal::{Record, Wal};
+
+/// What the receiver answers next (then 200 for good).
+#[derive(Clone)]
+enum Answer {
+    Status(u16, Vec<(&'static str, String)>),
+    Hang,
+}
+
+#[derive(Default)]
+struct Received {
+    /// (headers, body decompressed) of every request taken (2xx).
+    taken: Vec<(hyper::HeaderMap, Vec<u8>)>,
+    attempts: usize,
+    script: VecDeque<Answer>,
+    /// Answer 503 to everything while set.
+    down: bool,
+}
+
+#[derive(Clone)]
+struct Receiver {
+    addr: SocketAddr,
+    state: Arc<Mutex<Received>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(Received::default()));
+        let shared = Arc::clone(&state);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let state = Arc::clone(&shared);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let state = Arc::clone(&state);
+                        async move { Ok::<_, hyper::Error>(answer(state, req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Receiver { addr, state }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/api/v1/write", self.addr)
+    }
+
+    fn v1(&self) -> Vec<WriteRequest> {
+        self.state
+            .lock()
+            .taken
+            .iter()
+            .map(|(_, body)| wasmetheus_prompb::codec::decode(body).unwrap())
+            .collect()
+    }
+
+    /// (series labels as `k=v,…`, timestamp, value) of every sample taken.
+    fn samples(&self) -> Vec<(String, i64, f64)> {
+        let mut out = Vec::new();
+        for request in self.v1() {
+            for ts in request.timeseries {
+                let labels: Vec<String> = ts
+                    .labels
+                    .iter()
+                    .map(|l| format!("{}={}", l.name, l.value))
+                    .collect();
+                for s in ts.samples {
+                    out.push((labels.join(","), s.timestamp, s.value));
+                }
+            }
+        }
+        out
+    }
+}
+
+async fn answer(state: Arc<Mutex<Received>>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let headers = req.headers().clone();
+    let body = req.into_body().collect().await.unwrap().to_bytes();
+    let next = {
+        let mut s = state.lock();
+        s.attempts += 1;
+        if s.down {
+            Some(Answer::Status(503, vec![]))
+        } else {
+            s.script.pop_front()
+        }
+    };
+    match next {
+        Some(Answer::Hang) => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Response::new(Full::new(Bytes::new()))
+        }
+        Some(Answer::Status(code, extra)) => {
+            let mut response = Response::builder().status(code);
+            for (k, v) in extra {
+                response = response.header(k, v);
+            }
+            response
+                .body(Full::new(Bytes::from(format!("answer {code}: go away"))))
+                .unwrap()
+        }
+        None => {
+            let raw = wasmetheus_prompb::codec::snappy_decompress(&body, 32 << 20).unwrap();
+            state.lock().taken.push((headers, raw));
+            Response::builder()
+                .status(204)
+                .body(Full::new(Bytes::new()))
+                .unwrap()
+        }
+    }
+}
+
+fn config(text: &str) -> Config {
+    Config::parse(text, Path::new("test.yml")).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn remote_writes(text: &str) -> (Vec<RemoteWriteConfig>, BTreeMap<String, String>) {
+    let c = config(text);
+    (c.remote_write.clone(), c.global.external_labels.clone())
+}
+
+fn options(dir: &Path) -> Options {
+    let mut o = Options::for_storage(dir);
+    o.poll_interval = Duration::from_millis(10);
+    o
+}
+
+fn metadata() -> Arc<dyn wasmetheus_remote_write::MetadataSource> {
+    Arc::new(|| {
+        vec![MetricMetadata {
+            r#type: MetricType::Counter as i32,
+            metric_family_name: "up".into(),
+            help: "Is it up.".into(),
+            unit: String::new(),
+        }]
+    })
+}
+
+fn series(r: u32, name: &str, job: &str) -> Record {
+    Record::Series {
+        r,
+        labels: vec![Label::new("__name__", name), Label::new("job", job)],
+    }
+}
+
+async fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn metric(families: &[MetricFamily], name: &str, labels: &[(&str, &str)]) -> f64 {
+    let family = families
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no family {name}"));
+    let m = family
+        .metrics
+        .iter()
+        .find(|m| {
+            labels
+                .iter()
+                .all(|(k, v)| m.labels.iter().any(|l| l.name == *k && l.value == *v))
+        })
+        .unwrap_or_else(|| panic!("no {name}{labels:?}"));
+    match &m.value {
+        MetricValue::Number(v) => *v,
+        MetricValue::Histogram(h) => h.count,
+        MetricValue::Summary(s) => s.count,
+    }
+}
+
+fn wal(dir: &Path) -> Wal {
+    Wal::open(&dir.join("wal"), false, |_| {}).unwrap().0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_by_size_and_deadline_with_labels_and_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    let mut log = wal(dir.path());
+    // Written before the queue starts: not sent (the queue starts at the
+    // WAL's end, as Prometheus'), but its series are known.
+    log.log(&[
+        series(0, "up", "a"),
+        series(1, "dropped_metric", "a"),
+        Record::Samples(vec![(0, 1, 1.0)]),
+    ])
+    .unwrap();
+    let (configs, external) = remote_writes(&format!(
+        r#"
+global:
+  external_labels: {{region: eu, job: ignored}}
+remote_write:
+  - url: {url}
+    name: capture
+    headers: {{X-Scope-OrgID: tenant-1}}
+    queue_config: {{max_samples_per_send: 5, batch_send_deadline: 200ms}}
+    metadata_config: {{send: false}}
+    write_relabel_configs:
+      - source_labels: [__name__]
+        regex: dropped_.*
+        action: drop
+"#,
+        url = receiver.url()
+    ));
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    rw.apply(&configs, &external).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let samples: Vec<_> = (0..12)
+        .flat_map(|t| [(0, 1000 + t, t as f64), (1, 1000 + t, 0.0)])
+        .collect();
+    log.log(&[Record::Samples(samples)]).unwrap();
+    eventually("two full batches", Duration::from_secs(5), || {
+        receiver.v1().len() >= 2
+    })
+    .await;
+    // The full batches go at once; the last two samples after the deadline.
+    assert!(
+        started.elapsed() < Duration::from_millis(190),
+        "{:?}",
+        started.elapsed()
+    );
+    eventually("the partial batch", Duration::from_secs(5), || {
+        receiver.v1().len() == 3
+    })
+    .await;
+    assert!(started.elapsed() >= Duration::from_millis(190));
+    let sizes: Vec<usize> = receiver
+        .v1()
+        .iter()
+        .map(|r| r.timeseries.iter().map(|t| t.samples.len()).sum())
+        .collect();
+    assert_eq!(sizes, [5, 5, 2]);
+    let got = receiver.samples();
+    assert_eq!(
+        got,
+        (0..12)
+            .map(|t| ("__name__=up,job=a,region=eu".to_owned(), 1000 + t, t as f64))
+            .collect::<Vec<_>>()
+    );
+    {
+        let state = receiver.state.lock();
+        let headers = &state.taken[0].0;
+        assert_eq!(headers["content-encoding"], "snappy");
+        assert_eq!(headers["content-type"], "application/x-protobuf");
+        assert_eq!(headers["x-prometheus-remote-write-version"], "0.1.0");
+        assert_eq!(headers["x-scope-orgid"], "tenant-1");
+        assert!(
+            headers["user-agent"]
+                .to_str()
+                .unwrap()
+                .starts_with("wasmetheus/")
+        );
+    }
+    let m = rw.metrics();
+    let q = [("remote_name", "capture")];
+    assert_eq!(
+        metric(&m, "prometheus_remote_storage_samples_total", &q),
+        12.0
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "prometheus_remote_storage_samples_dropped_total",
+            &[("remote_name", "capture"), ("reason", "dropped_series")]
+        ),
+        12.0
+    );
+    assert_eq!(
+        metric(&m, "prometheus_remote_storage_samples_pending", &q),
+        0.0
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "prometheus_remote_storage_sent_batch_duration_seconds",
+            &q
+        ),
+        3.0
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
+            &q
+        ),
+        1.011
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "prometheus_wal_watcher_records_read_total",
+            &[("consumer", "capture"), ("type", "samples")]
+        ),
+        2.0
+    );
+    rw.stop().await;
+    assert!(rw.metrics().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_server_errors_and_rate_limits_and_drops_client_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    let mut log = wal(dir.path());
+    log.log(&[series(0, "up", "a")]).unwrap();
+    let (configs, external) = remote_writes(&format!(
+        r#"
+remote_write:
+  - url: {url}
+    name: r
+    remote_timeout: 300ms
+    queue_config: {{max_samples_per_send: 1, batch_send_deadline: 10ms, min_backoff: 10ms, max_backoff: 40ms, retry_on_http_429: true}}
+    metadata_config: {{send: false}}
+"#,
+        url = receiver.url()
+    ));
+    receiver.state.lock().script.extend([
+        Answer::Status(500, vec![]),
+        Answer::Hang,
+        Answer::Status(429, vec![("Retry-After", "1".into())]),
+    ]);
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    rw.apply(&configs, &external).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    log.log(&[Record::Samples(vec![(0, 1, 1.0)])]).unwrap();
+    eventually("the retried sample", Duration::from_secs(10), || {
+        receiver.samples().len() == 1
+    })
+    .await;
+    // 500, then a hang cut at remote_timeout, then 429 waited out.
+    assert!(
+        started.elapsed() >= Duration::from_millis(1300),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(receiver.state.lock().attempts, 4);
+    // A 400 drops the batch; the next one goes on.
+    receiver
+        .state
+        .lock()
+        .script
+        .push_back(Answer::Status(400, vec![]));
+    log.log(&[Record::Samples(vec![(0, 2, 2.0)])]).unwrap();
+    log.log(&[Record::Samples(vec![(0, 3, 3.0)])]).unwrap();
+    eventually(
+        "the sample after the dropped one",
+        Duration::from_secs(5),
+        || receiver.samples().len() == 2,
+    )
+    .await;
+    assert_eq!(receiver.samples()[1].1, 3);
+    let m = rw.metrics();
+    let q = [("remote_name", "r")];
+    assert_eq!(
+        metric(&m, "prometheus_remote_storage_samples_retried_total", &q),
+        3.0
+    );
+    assert_eq!(
+        metric(&m, "prometheus_remote_storage_samples_failed_total", &q),
+        1.0
+    );
+    rw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_dropped_unless_retry_on_http_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    let mut log = wal(dir.path());
+    log.log(&[series(0, "up", "a")]).unwrap();
+    let (configs, external) = remote_writes(&format!(
+        r#"
+remote_write:
+  - url: {url}
+    name: r
+    queue_config: {{max_samples_per_send: 1, batch_send_deadline: 10ms}}
+    metadata_config: {{send: false}}
+"#,
+        url = receiver.url()
+    ));
+    receiver
+        .state
+        .lock()
+        .script
+        .push_back(Answer::Status(429, vec![("Retry-After", "1".into())]));
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    rw.apply(&configs, &external).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    log.log(&[Record::Samples(vec![(0, 1, 1.0)])]).unwrap();
+    log.log(&[Record::Samples(vec![(0, 2, 2.0)])]).unwrap();
+    eventually("the second sample", Duration::from_secs(5), || {
+        receiver.samples().len() == 1
+    })
+    .await;
+    assert_eq!(receiver.samples()[0].1, 2);
+    rw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_write_2_sends_a_symbol_table_and_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    let mut log = wal(dir.path());
+    log.log(&[series(0, "up", "a"), series(1, "up", "b")])
+        .unwrap();
+    let (configs, external) = remote_writes(&format!(
+        r#"
+remote_write:
+  - url: {url}
+    name: v2
+    protobuf_message: io.prometheus.write.v2.Request
+    queue_config: {{batch_send_deadline: 300ms}}
+    metadata_config: {{send_interval: 20ms}}
+"#,
+        url = receiver.url()
+    ));
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    rw.apply(&configs, &external).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    log.log(&[Record::Samples(vec![(0, 5, 1.0), (1, 5, 0.0)])])
+        .unwrap();
+    eventually("a v2 request", Duration::from_secs(5), || {
+        !receiver.state.lock().taken.is_empty()
+    })
+    .await;
+    let (headers, body) = receiver.state.lock().taken[0].clone();
+    assert_eq!(
+        headers["content-type"],
+        "application/x-protobuf;proto=io.prometheus.write.v2.Request"
+    );
+    assert_eq!(headers["x-prometheus-remote-write-version"], "2.0.0");
+    let request: write_v2::Request = wasmetheus_prompb::codec::decode(&body).unwrap();
+    assert_eq!(request.symbols[0], "");
+    let mut got = Vec::new();
+    for ts in &request.timeseries {
+        let labels: Vec<String> = ts
+            .labels_refs
+            .chunks(2)
+            .map(|p| {
+                format!(
+                    "{}={}",
+                    request.symbols[p[0] as usize], request.symbols[p[1] as usize]
+                )
+            })
+            .collect();
+        let meta = ts.metadata.unwrap();
+        assert_eq!(meta.r#type, MetricType::Counter as i32);
+        assert_eq!(request.symbols[meta.help_ref as usize], "Is it up.");
+        got.push((
+            labels.join(","),
+            ts.samples[0].timestamp,
+            ts.samples[0].value,
+        ));
+    }
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        [
+            ("__name__=up,job=a".to_owned(), 5, 1.0),
+            ("__name__=up,job=b".to_owned(), 5, 0.0)
+        ]
+    );
+    // Each symbol once.
+    let mut symbols = request.symbols.clone();
+    symbols.sort();
+    symbols.dedup();
+    assert_eq!(symbols.len(), request.symbols.len());
+    rw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_is_sent_in_1_0_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    let _log = wal(dir.path());
+    let (configs, external) = remote_writes(&format!(
+        "remote_write:\n  - url: {}\n    metadata_config: {{send_interval: 20ms}}\n",
+        receiver.url()
+    ));
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    rw.apply(&configs, &external).await.unwrap();
+    eventually("metadata", Duration::from_secs(5), || {
+        receiver.v1().iter().any(|r| !r.metadata.is_empty())
+    })
+    .await;
+    let request = receiver
+        .v1()
+        .into_iter()
+        .find(|r| !r.metadata.is_empty())
+        .unwrap();
+    assert_eq!(request.metadata[0].metric_family_name, "up");
+    assert!(request.timeseries.is_empty());
+    let m = rw.metrics();
+    assert!(metric(&m, "prometheus_remote_storage_metadata_total", &[]) >= 1.0);
+    rw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_and_restarts_lose_nothing_and_repeat_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    let mut log = wal(dir.path());
+    log.log(&[series(0, "up", "a"), series(1, "up", "b")])
+        .unwrap();
+    let (configs, external) = remote_writes(&format!(
+        r#"
+remote_write:
+  - url: {url}
+    name: durable
+    queue_config: {{capacity: 10, max_samples_per_send: 4, batch_send_deadline: 20ms, min_backoff: 5ms, max_backoff: 20ms}}
+    metadata_config: {{send: false}}
+"#,
+        url = receiver.url()
+    ));
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    rw.apply(&configs, &external).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut t = 0;
+    let mut write = |log: &mut Wal, n: usize| {
+        for _ in 0..n {
+            t += 1;
+            log.log(&[Record::Samples(vec![(0, t, t as f64), (1, t, -(t as f64))])])
+                .unwrap();
+        }
+    };
+    write(&mut log, 10);
+    eventually("the first samples", Duration::from_secs(5), || {
+        receiver.samples().len() == 20
+    })
+    .await;
+    // An outage far longer than the batch deadline, with more samples
+    // than the shards hold.
+    receiver.state.lock().down = true;
+    write(&mut log, 30);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    receiver.state.lock().down = false;
+    eventually("the samples of the outage", Duration::from_secs(10), || {
+        receiver.samples().len() == 80
+    })
+    .await;
+    let m = rw.metrics();
+    assert!(metric(&m, "prometheus_remote_storage_enqueue_retries_total", &[]) > 0.0);
+    // A restart: what was acknowledged is not sent again; what was written
+    // while the queue was down is.
+    rw.stop().await;
+    write(&mut log, 5);
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    rw.apply(&configs, &external).await.unwrap();
+    eventually(
+        "the samples written while stopped",
+        Duration::from_secs(5),
+        || receiver.samples().len() >= 90,
+    )
+    .await;
+    // A stop during an outage: what was not acknowledged is sent after the
+    // next start (at least once).
+    receiver.state.lock().down = true;
+    write(&mut log, 5);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    rw.stop().await;
+    receiver.state.lock().down = false;
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    rw.apply(&configs, &external).await.unwrap();
+    eventually(
+        "the samples of the stopped outage",
+        Duration::from_secs(5),
+        || receiver.samples().len() >= 100,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    rw.stop().await;
+    let got = receiver.samples();
+    assert_eq!(got.len(), 100, "sent twice or lost");
+    for series in ["__name__=up,job=a", "__name__=up,job=b"] {
+        let ts: Vec<i64> = got
+            .iter()
+            .filter(|(l, _, _)| l == series)
+            .map(|(_, t, _)| *t)
+            .collect();
+        assert_eq!(ts, (1..=50).collect::<Vec<_>>(), "{series} in order, once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_keeps_unchanged_queues_and_replaces_changed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    let mut log = wal(dir.path());
+    log.log(&[series(0, "up", "a")]).unwrap();
+    let text = |label: &str| {
+        format!(
+            r#"
+global: {{external_labels: {{v: "{label}"}}}}
+remote_write:
+  - url: {url}
+    name: q
+    queue_config: {{batch_send_deadline: 10ms}}
+    metadata_config: {{send: false}}
+"#,
+            url = receiver.url()
+        )
+    };
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    let (configs, external) = remote_writes(&text("1"));
+    rw.apply(&configs, &external).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    log.log(&[Record::Samples(vec![(0, 1, 1.0)])]).unwrap();
+    eventually("one", Duration::from_secs(5), || {
+        receiver.samples().len() == 1
+    })
+    .await;
+    rw.apply(&configs, &external).await.unwrap();
+    let (configs, external) = remote_writes(&text("2"));
+    rw.apply(&configs, &external).await.unwrap();
+    log.log(&[Record::Samples(vec![(0, 2, 2.0)])]).unwrap();
+    eventually("two", Duration::from_secs(5), || {
+        receiver.samples().len() == 2
+    })
+    .await;
+    assert_eq!(receiver.samples()[1].0, "__name__=up,job=a,v=2");
+    // Removed: stopped.
+    rw.apply(&[], &external).await.unwrap();
+    assert!(rw.metrics().is_empty());
+    // A URL the client cannot use is an error naming the queue.
+    let (configs, external) = remote_writes(
+        "remote_write:\n  - url: http://user:hunter2@127.0.0.1:1/w\n    name: bad\n    oauth2: {client_id: a, client_secret: b, token_url: 'http://127.0.0.1:1/t'}\n",
+    );
+    let err = rw.apply(&configs, &external).await.unwrap_err();
+    assert!(err.contains("bad") && err.contains("oauth2"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    rw.stop().await;
+}
