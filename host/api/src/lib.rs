@@ -2,7 +2,8 @@
 //! `query_range`, `series`, `labels`, `status/*`, …), `/metrics`,
 //! `/plugins/<instance>/metrics`, `/api/v1/plugins`, `/api/v1/rules`,
 //! `/api/v1/alerts`, `/api/v1/alertmanagers`,
-//! `/api/v1/admin/tsdb/*`, `/-/healthy`, `/-/ready`, `/-/reload`; and, on
+//! `/api/v1/admin/tsdb/*`, `/-/healthy`, `/-/ready`, `/-/reload`, the remote
+//! write receiver `/api/v1/write` and remote read `/api/v1/read`; and, on
 //! its own router ([`router_v2`] over [`AlertmanagerBackend`]),
 //! Alertmanager's API v2 (`/api/v2/*`).
 //!
@@ -28,6 +29,7 @@ mod admin;
 mod alertmanager;
 mod params;
 mod parse_query;
+mod remote;
 mod rules;
 pub mod types;
 /// Go's (and jsoniter's) JSON string escaping, for clients that must
@@ -35,6 +37,7 @@ pub mod types;
 mod v1;
 
 pub use alertmanager::{AlertmanagerBackend, MAX_V2_BODY, SilenceError, router_v2};
+pub use remote::{MAX_READ_BODY, MAX_WRITE_BODY, RECEIVER_DISABLED};
 
 pub type ReloadFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 /// The outcome of an admin operation, or why it failed.
@@ -142,6 +145,20 @@ pub trait Backend: Send + Sync + 'static {
     /// The Alertmanagers alerts are sent to, for `/api/v1/alertmanagers`.
     fn alertmanagers_status(&self) -> types::AlertmanagersStatus {
         types::AlertmanagersStatus::default()
+    }
+    /// The remote write receiver; `None` unless
+    /// `--web.enable-remote-write-receiver` is on (`/api/v1/write` is
+    /// then 404, as in Prometheus).
+    fn remote_write_receiver(&self) -> Option<Arc<wasmetheus_remote::receiver::Receiver>> {
+        None
+    }
+    /// The local storage remote writes append to.
+    fn storage(&self) -> Option<Arc<dyn wasmetheus_model::storage::Storage>> {
+        None
+    }
+    /// The remote read server (`/api/v1/read`), reading [`queryable`](Self::queryable).
+    fn remote_read_server(&self) -> Option<Arc<wasmetheus_remote::read::ReadServer>> {
+        None
     }
 }
 
@@ -318,6 +335,13 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .layer(axum::middleware::map_response(explain_body_limit))
+        // Remote write and read bound their bodies themselves, larger.
+        .merge(
+            Router::new()
+                .route("/api/v1/write", post(remote::write))
+                .route("/api/v1/read", post(remote::read))
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .with_state(backend)
 }
 

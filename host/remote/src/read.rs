@@ -84,12 +84,12 @@ pub struct ReadServer {
 
 /// A read's place at the gate; counted in `prometheus_api_remote_read_queries`
 /// until dropped.
-pub struct ReadSlot<'a> {
-    server: &'a ReadServer,
+pub struct ReadSlot {
+    server: Arc<ReadServer>,
     _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
-impl Drop for ReadSlot<'_> {
+impl Drop for ReadSlot {
     fn drop(&mut self) {
         self.server.active.fetch_sub(1, Ordering::Relaxed);
     }
@@ -112,11 +112,11 @@ impl ReadServer {
     }
 
     /// Waits for a slot under `--storage.remote.read-concurrent-limit`.
-    pub async fn enter(&self) -> ReadSlot<'_> {
+    pub async fn enter(self: &Arc<Self>) -> ReadSlot {
         self.active.fetch_add(1, Ordering::Relaxed);
         // Counted from here, so a read given up while waiting is uncounted.
         let mut slot = ReadSlot {
-            server: self,
+            server: Arc::clone(self),
             _permit: None,
         };
         if let Some(gate) = &self.gate {

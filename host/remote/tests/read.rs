@@ -321,13 +321,13 @@ fn sample_limit_counts_the_whole_request() {
 
 #[tokio::test]
 async fn the_gate_counts_waiting_reads() {
-    let server = ReadServer::new(
+    let server = Arc::new(ReadServer::new(
         ReadOptions {
             concurrent_limit: 1,
             ..ReadOptions::default()
         },
         None,
-    );
+    ));
     let value = |s: &ReadServer| s.families()[0].metrics[0].value.clone();
     let slot = server.enter().await;
     assert_eq!(value(&server), wasmetheus_model::MetricValue::Number(1.0));

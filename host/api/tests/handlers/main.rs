@@ -9,6 +9,7 @@ mod admin;
 mod data;
 mod fake;
 mod query;
+mod remote;
 mod rules;
 mod series;
 mod status;
