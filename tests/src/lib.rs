@@ -150,6 +150,7 @@ pub fn test_args(
         log_level: "warn".into(),
         web: Default::default(),
         rules: Default::default(),
+        remote: Default::default(),
     }
 }
 

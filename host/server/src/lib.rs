@@ -10,6 +10,7 @@ pub mod check_config;
 pub mod check_plugins;
 pub mod check_rules;
 mod config_source;
+pub mod remote_storage;
 pub mod discovery;
 pub mod scrape_targets;
 pub mod serve;

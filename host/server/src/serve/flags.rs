@@ -104,6 +104,80 @@ pub struct ServeArgs {
     /// The rule manager's and the notifier's settings.
     #[command(flatten)]
     pub rules: RulesArgs,
+    /// The remote write receiver's and the remote read server's settings.
+    #[command(flatten)]
+    pub remote: RemoteStorageArgs,
+}
+
+/// The remote write receiver's and remote read server's flags, as
+/// Prometheus'.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RemoteStorageArgs {
+    /// Accept remote write requests on /api/v1/write (remote write 1.0
+    /// and 2.0 messages; without it the endpoint answers 404).
+    #[arg(long = "web.enable-remote-write-receiver")]
+    pub enable_remote_write_receiver: bool,
+    /// The remote write protobuf messages the receiver accepts:
+    /// prometheus.WriteRequest, io.prometheus.write.v2.Request.
+    #[arg(
+        long = "web.remote-write-receiver.accepted-protobuf-messages",
+        value_delimiter = ',',
+        default_values = ["prometheus.WriteRequest", "io.prometheus.write.v2.Request"],
+        value_parser = parse_proto_message,
+    )]
+    pub accepted_messages: Vec<wasmetheus_remote::receiver::MessageKind>,
+    /// Most samples one remote read request may return (over all its
+    /// queries, sampled or streamed); 0: no limit.
+    #[arg(
+        long = "storage.remote.read-sample-limit",
+        default_value_t = 50_000_000
+    )]
+    pub read_sample_limit: usize,
+    /// Most remote read requests served at once; others wait. 0: no limit.
+    #[arg(long = "storage.remote.read-concurrent-limit", default_value_t = 10)]
+    pub read_concurrent_limit: usize,
+    /// Most bytes of chunks in one frame of a streamed remote read answer
+    /// (a frame holds at least one chunk of at most 120 samples).
+    #[arg(long = "storage.remote.read-max-bytes-in-frame", default_value_t = 1_048_576, value_parser = clap::value_parser!(u64).range(1..))]
+    pub read_max_bytes_in_frame: u64,
+}
+
+impl Default for RemoteStorageArgs {
+    /// The flags' defaults.
+    fn default() -> Self {
+        let read = wasmetheus_remote::read::ReadOptions::default();
+        RemoteStorageArgs {
+            enable_remote_write_receiver: false,
+            accepted_messages: wasmetheus_remote::receiver::ReceiverOptions::default().accepted,
+            read_sample_limit: read.sample_limit,
+            read_concurrent_limit: read.concurrent_limit,
+            read_max_bytes_in_frame: read.max_bytes_in_frame as u64,
+        }
+    }
+}
+
+impl RemoteStorageArgs {
+    /// The receiver these flags configure, if it is enabled.
+    pub fn receiver(&self) -> Option<wasmetheus_remote::receiver::Receiver> {
+        self.enable_remote_write_receiver.then(|| {
+            wasmetheus_remote::receiver::Receiver::new(
+                wasmetheus_remote::receiver::ReceiverOptions {
+                    accepted: self.accepted_messages.clone(),
+                    ..wasmetheus_remote::receiver::ReceiverOptions::default()
+                },
+            )
+        })
+    }
+
+    /// The read server's options.
+    pub fn read_options(&self) -> wasmetheus_remote::read::ReadOptions {
+        wasmetheus_remote::read::ReadOptions {
+            sample_limit: self.read_sample_limit,
+            concurrent_limit: self.read_concurrent_limit,
+            max_bytes_in_frame: usize::try_from(self.read_max_bytes_in_frame).unwrap_or(usize::MAX),
+            ..wasmetheus_remote::read::ReadOptions::default()
+        }
+    }
 }
 
 /// The flags of the HTTP server's security and addressing, as Prometheus'.
@@ -192,6 +266,14 @@ impl WebArgs {
     }
 }
 
+fn parse_proto_message(text: &str) -> Result<wasmetheus_remote::receiver::MessageKind, String> {
+    wasmetheus_remote::receiver::MessageKind::parse(text.trim()).ok_or_else(|| {
+        format!(
+            "unknown remote write protobuf message {text:?}; supported: prometheus.WriteRequest, io.prometheus.write.v2.Request"
+        )
+    })
+}
+
 fn parse_size(text: &str) -> Result<u64, String> {
     wasmetheus_config::ByteSize::parse(text).map(|b| b.0)
 }
@@ -222,6 +304,29 @@ impl ServeArgs {
             ("web.listen-address", self.listen_address.clone()),
             ("web.enable-admin-api", self.enable_admin_api.to_string()),
             ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
+            (
+                "web.enable-remote-write-receiver",
+                self.remote.enable_remote_write_receiver.to_string(),
+            ),
+            (
+                "web.remote-write-receiver.accepted-protobuf-messages",
+                (self.remote.accepted_messages.iter())
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (
+                "storage.remote.read-sample-limit",
+                self.remote.read_sample_limit.to_string(),
+            ),
+            (
+                "storage.remote.read-concurrent-limit",
+                self.remote.read_concurrent_limit.to_string(),
+            ),
+            (
+                "storage.remote.read-max-bytes-in-frame",
+                self.remote.read_max_bytes_in_frame.to_string(),
+            ),
             ("storage.tsdb.path", path(&self.storage_path)),
             ("storage.tsdb.retention.time", duration(self.retention_time)),
             (
