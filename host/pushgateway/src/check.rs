@@ -28,6 +28,8 @@ pub fn check<'a>(families: impl Iterator<Item = &'a MetricFamily>) -> Vec<String
         merged.push(family);
     }
     let mut seen: HashSet<(String, Vec<(&str, &str)>)> = HashSet::new();
+    // The families met so far: a collision is reported by the later one.
+    let mut collected: BTreeMap<&str, MetricType> = BTreeMap::new();
     for family in merged {
         let name = family.name.as_deref().unwrap_or_default();
         let kind = types[name];
@@ -37,10 +39,11 @@ pub fn check<'a>(families: impl Iterator<Item = &'a MetricFamily>) -> Vec<String
             ));
             continue;
         }
-        if let Some(e) = suffix_collision(name, kind, &types) {
+        if let Some(e) = suffix_collision(name, kind, &collected) {
             errors.push(e);
             continue;
         }
+        collected.insert(name, kind);
         for metric in &family.metric {
             if let Err(e) = metric_consistency(name, kind, metric, &mut seen) {
                 errors.push(e);
@@ -134,7 +137,8 @@ fn metric_consistency<'m>(
     Ok(())
 }
 
-/// client_golang's `checkSuffixCollisions`.
+/// client_golang's `checkSuffixCollisions`, against the families
+/// collected before.
 fn suffix_collision(
     name: &str,
     kind: MetricType,
