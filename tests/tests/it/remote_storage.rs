@@ -1,0 +1,293 @@
+//! Remote write and remote read against Debian's Prometheus (2.42):
+//! Prometheus scrapes the fixture target and remote-writes into
+//! wasmetheus (`--web.enable-remote-write-receiver`), and reads through
+//! `remote_read` from wasmetheus' `/api/v1/read`; hostile bodies against
+//! the running receiver get a clear 4xx and store nothing.
+
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use wasmetheus_prompb::remote::WriteRequest;
+use wasmetheus_prompb::types::{Label, Sample, TimeSeries};
+use wasmetheus_prompb::{Message, codec};
+use wasmetheus_tests::{
+    KillOnDrop, PluginsDir, TestServer, eventually, fixture_target, free_port, http, test_args,
+};
+
+const PROMETHEUS: &str = "/usr/bin/prometheus";
+
+fn start_prometheus(config: &std::path::Path, data: &std::path::Path, port: u16) -> KillOnDrop {
+    assert!(
+        std::path::Path::new(PROMETHEUS).exists(),
+        "{PROMETHEUS} not found: install the Debian package prometheus"
+    );
+    KillOnDrop(
+        Command::new(PROMETHEUS)
+            .args([
+                format!("--config.file={}", config.display()),
+                format!("--storage.tsdb.path={}", data.display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {PROMETHEUS}: {e}")),
+    )
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The result of an instant query as sorted `(labels, value)` pairs;
+/// `None` while the server is not up.
+async fn query(address: SocketAddr, q: &str) -> Option<Vec<(String, String)>> {
+    std::net::TcpStream::connect(address).ok()?;
+    let (status, body) = http(
+        address,
+        "GET",
+        &format!("/api/v1/query?query={}", encode(q)),
+        &[],
+    )
+    .await;
+    if status != 200 {
+        return None;
+    }
+    let answer: Value = serde_json::from_str(&body).ok()?;
+    let mut out: Vec<(String, String)> = answer["data"]["result"]
+        .as_array()?
+        .iter()
+        .map(|r| {
+            let mut labels: Vec<String> = r["metric"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect())
+                .unwrap_or_default();
+            labels.sort();
+            (
+                labels.join(","),
+                r["value"][1].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    Some(out)
+}
+
+/// A POST with a binary body: status, headers (lowercased names) and body.
+async fn post(
+    address: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut head = format!(
+        "POST {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The server may answer (413) before reading the whole body.
+    let _ = stream.write_all(body).await;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_lowercase(), body.to_owned())
+}
+
+fn write_body(series: Vec<(&str, Vec<(i64, f64)>)>) -> Vec<u8> {
+    let req = WriteRequest {
+        timeseries: series
+            .into_iter()
+            .map(|(name, samples)| TimeSeries {
+                labels: vec![Label {
+                    name: "__name__".into(),
+                    value: name.into(),
+                }],
+                samples: samples
+                    .into_iter()
+                    .map(|(timestamp, value)| Sample { value, timestamp })
+                    .collect(),
+                ..TimeSeries::default()
+            })
+            .collect(),
+        metadata: Vec::new(),
+    };
+    codec::snappy_compress(&req.encode_to_vec())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_writes_into_and_reads_from_wasmetheus() {
+    let fixture = fixture_target().await;
+    // wasmetheus scrapes the fixture as job `ours`: data Prometheus only
+    // sees through remote read.
+    let dir = PluginsDir::new();
+    let ours_config = dir.path().join("ours.yml");
+    std::fs::write(
+        &ours_config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ours\n    static_configs: [{{targets: ['{fixture}']}}]\n"
+        ),
+    )
+    .unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut args = test_args(dir.path(), Some(&ours_config), data_dir.path());
+    args.remote.enable_remote_write_receiver = true;
+    let ours = TestServer::start(args, data_dir).await;
+
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: fixture\n    static_configs: [{{targets: ['{fixture}']}}]\n\
+             remote_write:\n  - url: http://{ours}/api/v1/write\n    queue_config: {{batch_send_deadline: 1s}}\n\
+             remote_read:\n  - url: http://{ours}/api/v1/read\n    read_recent: true\n",
+            ours = ours.address
+        ),
+    )
+    .unwrap();
+    let prometheus_port = free_port();
+    let prometheus_data = tempfile::tempdir().unwrap();
+    let _prometheus = start_prometheus(&config, prometheus_data.path(), prometheus_port);
+    let prometheus: SocketAddr = format!("127.0.0.1:{prometheus_port}").parse().unwrap();
+
+    // (a) What Prometheus scraped arrives in wasmetheus: the same series
+    // and values.
+    let q = "fixture_requests_total{job=\"fixture\"}";
+    let theirs = eventually(
+        Duration::from_secs(60),
+        "Prometheus scraping",
+        || async move { query(prometheus, q).await.filter(|r| r.len() == 2) },
+    )
+    .await;
+    let mine = eventually(
+        Duration::from_secs(60),
+        "remote-written series",
+        || async move { query(ours.address, q).await.filter(|r| r.len() == 2) },
+    )
+    .await;
+    assert_eq!(theirs, mine);
+    assert!(
+        mine[0].0.contains("code=\"200\"") && mine[0].1 == "42",
+        "{mine:?}"
+    );
+    // `up` and the scrape's other synthetic series too, sample for sample
+    // over a window both have.
+    let count = "count_over_time(up{job=\"fixture\"}[5m] offset 10s)";
+    eventually(
+        Duration::from_secs(60),
+        "the same up samples",
+        || async move {
+            let (a, b) = (
+                query(prometheus, count).await?,
+                query(ours.address, count).await?,
+            );
+            (a == b && !a.is_empty() && a[0].1.parse::<f64>().ok()? >= 2.0).then_some(())
+        },
+    )
+    .await;
+
+    // (b) Prometheus answers over data only wasmetheus has, through
+    // remote_read.
+    let only_ours = "fixture_requests_total{job=\"ours\"}";
+    let mine = eventually(Duration::from_secs(30), "our own scrape", || async move {
+        query(ours.address, only_ours)
+            .await
+            .filter(|r| r.len() == 2)
+    })
+    .await;
+    let theirs = eventually(
+        Duration::from_secs(30),
+        "Prometheus reading remotely",
+        || async move { query(prometheus, only_ours).await.filter(|r| r.len() == 2) },
+    )
+    .await;
+    assert_eq!(theirs, mine);
+
+    // Hostile bodies against the running receiver: a clear 4xx, nothing
+    // of them stored.
+    let t = now_ms();
+    let v1 = ("Content-Type", "application/x-protobuf");
+    let (status, _, body) = post(ours.address, "/api/v1/write", &[v1], b"\x00\x01not snappy").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.starts_with("snappy"), "{body}");
+    let (status, _, body) = post(
+        ours.address,
+        "/api/v1/write",
+        &[v1],
+        &codec::snappy_compress(b"\x0a\x7f\x01"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.starts_with("protobuf"), "{body}");
+    let good = write_body(vec![("hostile_marker", vec![(t, 1.0)])]);
+    let (status, _, body) = post(
+        ours.address,
+        "/api/v1/write",
+        &[v1, ("Content-Encoding", "gzip")],
+        &good,
+    )
+    .await;
+    assert_eq!(status, 415, "{body}");
+    let (status, _, body) = post(
+        ours.address,
+        "/api/v1/write",
+        &[("Content-Type", "text/plain")],
+        &good,
+    )
+    .await;
+    assert_eq!(status, 415, "{body}");
+    let (status, _, body) = post(
+        ours.address,
+        "/api/v1/write",
+        &[v1],
+        &vec![0u8; (32 << 20) + 1],
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    // A good series with an out-of-order one: 400, and the good one is
+    // not stored either.
+    let first = write_body(vec![("hostile_ooo", vec![(t, 1.0)])]);
+    assert_eq!(
+        post(ours.address, "/api/v1/write", &[v1], &first).await.0,
+        204
+    );
+    let mixed = write_body(vec![
+        ("hostile_marker", vec![(t, 1.0)]),
+        ("hostile_ooo", vec![(t - 60_000, 2.0)]),
+    ]);
+    let (status, _, body) = post(ours.address, "/api/v1/write", &[v1], &mixed).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("out of order"), "{body}");
+    assert_eq!(
+        query(ours.address, "hostile_marker").await,
+        Some(Vec::new())
+    );
+    assert_eq!(
+        query(ours.address, "hostile_ooo").await.map(|r| r.len()),
+        Some(1)
+    );
+}
