@@ -200,8 +200,10 @@ impl WalTail {
                         );
                     }
                     self.file = None;
+                    // The next segment by number: when a checkpoint
+                    // deleted it meanwhile, opening it reports that.
                     self.position = WalPosition {
-                        segment: next,
+                        segment: next.min(self.position.segment + 1),
                         offset: 0,
                     };
                 }
@@ -377,6 +379,12 @@ mod tests {
         let mut tail = WalTail::new(dir.path(), WalPosition::default());
         assert!(samples(&mut tail).is_empty());
         let behind = tail.position();
+        // A tail in the middle of segment 0, its file open.
+        let mut reading = WalTail::new(dir.path(), WalPosition::default());
+        let TailRead::Records(first) = reading.read(1).unwrap() else {
+            panic!("records expected");
+        };
+        assert_eq!(first.len(), 1);
         for t in 0..10 {
             wal.log(&[Record::Samples(vec![(0, t, 1.0), (1, t, 2.0)])])
                 .unwrap();
@@ -393,6 +401,19 @@ mod tests {
         )
         .unwrap();
         wal.log(&[Record::Samples(vec![(0, 20, 1.0)])]).unwrap();
+        // It reads the rest of its (deleted) segment, then reports the gap
+        // rather than skipping the deleted segments silently.
+        let TailRead::Records(rest) = reading.read(100).unwrap() else {
+            panic!("the rest of segment 0 expected");
+        };
+        assert_eq!(
+            rest.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>(),
+            [series(1)]
+        );
+        assert!(matches!(
+            reading.read(100).unwrap(),
+            TailRead::Gone { next, .. } if next == upto + 1
+        ));
         let mut tail = WalTail::new(dir.path(), behind);
         match tail.read(10).unwrap() {
             TailRead::Gone { checkpoint, next } => {
