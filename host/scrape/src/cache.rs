@@ -48,6 +48,10 @@ struct Entry {
     seen: u32,
     /// A failed scrape already ended it with a stale marker.
     stale: bool,
+    /// Its first sample had its own timestamp (honored): like Prometheus,
+    /// which tracks no staleness for such samples (federated ones), it
+    /// gets no stale marker when it goes away.
+    timed: bool,
 }
 
 /// Where a series' samples go.
@@ -90,7 +94,9 @@ pub(crate) struct Batch<'c> {
     /// without `honor_timestamps`) get it.
     t: i64,
     staged: Vec<(Staged, i64, f64)>,
-    misses: Vec<(Box<str>, Option<Vec<Label>>)>,
+    /// Series new to the cache: key, labels (`None`: dropped by
+    /// relabeling), and whether the sample had its own timestamp.
+    misses: Vec<(Box<str>, Option<Vec<Label>>, bool)>,
     counts: Counts,
     error: Option<String>,
     /// For keys of samples that are not text-format lines.
@@ -128,7 +134,7 @@ impl ScrapeCache {
     pub fn end(&mut self, storage: &dyn Storage, target_labels: &[Label], t: i64) {
         self.closed = true;
         let mut app = storage.appender();
-        for entry in self.entries.values().filter(|e| !e.stale) {
+        for entry in self.entries.values().filter(|e| !e.stale && !e.timed) {
             append_stale(&mut *app, &entry.slot, t);
         }
         if self.report_live {
@@ -218,17 +224,18 @@ impl<'c> Batch<'c> {
         }
         self.counts.scraped += 1;
         let t = self.time(timestamp_ms);
+        let timed = timestamp_ms.is_some() && self.options.honor_timestamps;
         let staged = match series_labels(name, labels, self.target_labels, self.options) {
             Err(e) => {
                 self.error = Some(e);
                 return;
             }
             Ok(None) => {
-                self.misses.push((key.into(), None));
+                self.misses.push((key.into(), None, timed));
                 return;
             }
             Ok(Some(labels)) => {
-                self.misses.push((key.into(), Some(labels)));
+                self.misses.push((key.into(), Some(labels), timed));
                 Staged::New(self.misses.len() - 1)
             }
         };
@@ -286,7 +293,7 @@ impl<'c> Batch<'c> {
             ..
         } = self;
         let iteration = cache.iteration;
-        counts.added = misses.iter().filter(|(_, l)| l.is_some()).count();
+        counts.added = misses.iter().filter(|(_, l, _)| l.is_some()).count();
         let mut app = storage.map(|s| s.appender());
         let mut rejected = 0usize;
         let mut first_error = None;
@@ -294,7 +301,7 @@ impl<'c> Batch<'c> {
             // Prometheus appends an empty scrape: everything exposed last
             // time is gone now.
             if let Some(app) = app.as_deref_mut() {
-                for entry in cache.entries.values().filter(|e| !e.stale) {
+                for entry in cache.entries.values().filter(|e| !e.stale && !e.timed) {
                     append_stale(app, &entry.slot, t);
                 }
             }
@@ -344,7 +351,7 @@ impl<'c> Batch<'c> {
                     first_error.get_or_insert(e);
                 }
             }
-            for (i, (key, labels)) in misses.into_iter().enumerate() {
+            for (i, (key, labels, timed)) in misses.into_iter().enumerate() {
                 let slot = match (labels, slots[i].take()) {
                     (None, _) => Slot::Dropped,
                     (Some(_), Some(slot)) => slot,
@@ -356,6 +363,7 @@ impl<'c> Batch<'c> {
                     slot,
                     seen: iteration,
                     stale: false,
+                    timed,
                 };
                 cache.entries.insert(key, entry);
             }
@@ -366,6 +374,7 @@ impl<'c> Batch<'c> {
                     return !gone;
                 }
                 if !entry.stale
+                    && !entry.timed
                     && let Some(app) = app.as_deref_mut()
                 {
                     append_stale(app, &entry.slot, t);

@@ -463,7 +463,18 @@ mod tests {
                     vec![Label::new("job", "inner"), Label::new("code", "200")],
                 )];
                 if call < self.shrink_at {
-                    families.push(family("extra_total", Vec::new()));
+                    let mut extra = family("extra_total", Vec::new());
+                    if instance == "timed" {
+                        // Its own timestamp, as federated samples have.
+                        extra.metrics[0].timestamp_ms = Some(
+                            SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .unwrap()
+                                .as_millis() as i64
+                                - 1_000,
+                        );
+                    }
+                    families.push(extra);
                 }
                 Ok(families)
             })
@@ -620,6 +631,25 @@ mod tests {
                 .load(std::sync::atomic::Ordering::Relaxed),
             7
         );
+    }
+
+    /// Prometheus tracks no staleness for samples with their own
+    /// timestamps: one that vanishes, or whose target fails or goes
+    /// away, gets no stale marker (the others do).
+    #[tokio::test]
+    async fn a_vanished_series_with_its_own_timestamps_gets_no_stale_marker() {
+        let h = Harness::new(Fake::new(1, 3), "timed");
+        h.scrape().await;
+        h.scrape().await;
+        h.scrape().await;
+        h.scrape().await;
+        let stored = h.stored();
+        assert!(
+            stored[0].starts_with("__name__=\"extra_total\""),
+            "{stored:#?}"
+        );
+        assert!(stored[0].ends_with(": 7"), "{stored:#?}");
+        assert!(stored[1].ends_with(": 7 7 7 stale"), "{stored:#?}");
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ mod check_config;
 mod discovery_report;
 mod examples;
 mod exporters;
+mod federation;
 mod guests;
 mod kubernetes_sd;
 mod node_exporter;
