@@ -88,12 +88,13 @@ fn client_type(kind: MetricKind) -> MetricType {
     }
 }
 
-/// The type of `family` (untyped when unset or unknown).
+/// The type of `family`: unset is the enum's first value, a counter (Go's
+/// `GetType()`); an unknown value is untyped.
 pub fn family_type(family: &MetricFamily) -> MetricType {
-    family
-        .r#type
-        .and_then(|t| MetricType::try_from(t).ok())
-        .unwrap_or(MetricType::Untyped)
+    match family.r#type {
+        None => MetricType::Counter,
+        Some(t) => MetricType::try_from(t).unwrap_or(MetricType::Untyped),
+    }
 }
 
 #[derive(Default)]
@@ -110,6 +111,8 @@ impl Builder {
             .entry(name.to_owned())
             .or_insert_with(|| MetricFamily {
                 name: Some(name.to_owned()),
+                // No `# TYPE`: untyped (the metadata may say otherwise).
+                r#type: Some(MetricType::Untyped as i32),
                 ..MetricFamily::default()
             })
     }

@@ -297,6 +297,36 @@ async fn protobuf_pushes() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(g.group_count(), 1);
+    // No type is a counter (Go's GetType()): an untyped value does not fit.
+    let untyped = MetricFamily {
+        name: Some("nt".into()),
+        metric: vec![Metric {
+            untyped: Some(wasmetheus_prompb::client::Untyped { value: Some(1.0) }),
+            ..Metric::default()
+        }],
+        ..MetricFamily::default()
+    };
+    let mut body = Vec::new();
+    codec::put_delimited(&untyped, &mut body);
+    let (status, text) = send(&g, "PUT", "/metrics/job/nt", PROTOBUF, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        text.ends_with("untyped:<value:1 > } is not a COUNTER\n"),
+        "{text}"
+    );
+    // Names the text format cannot carry are refused (Pushgateway 1.5
+    // takes them and then exposes what no scraper parses).
+    for name in ["bad-name", ""] {
+        let family = MetricFamily {
+            name: Some(name.into()),
+            ..family.clone()
+        };
+        let mut body = Vec::new();
+        codec::put_delimited(&family, &mut body);
+        let (status, text) = send(&g, "PUT", "/metrics/job/names", PROTOBUF, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}");
+        assert!(text.contains("has an invalid name"), "{text}");
+    }
 }
 
 #[tokio::test]
