@@ -134,7 +134,7 @@ pub(crate) fn families(queues: &[(String, String, &QueueMetrics)]) -> Vec<Metric
     let labels =
         |name: &str, url: &str| vec![Label::new("remote_name", name), Label::new("url", url)];
     type Get = fn(&QueueMetrics) -> f64;
-    let per_queue: [(&str, MetricKind, &str, Get); 20] = [
+    let per_queue: [(&str, MetricKind, &str, Get); 21] = [
         (
             "prometheus_remote_storage_samples_total",
             C,
@@ -230,6 +230,12 @@ pub(crate) fn families(queues: &[(String, String, &QueueMetrics)]) -> Vec<Metric
             G,
             "Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch. Initialized to 0 when no data has been sent yet.",
             |m| m.highest_sent.get(),
+        ),
+        (
+            "prometheus_remote_storage_queue_highest_timestamp_seconds",
+            G,
+            "Highest timestamp that was enqueued, in seconds since epoch. Initialized to 0 when no data has been received yet.",
+            |m| m.highest_read.get(),
         ),
         (
             "prometheus_remote_storage_enqueue_retries_total",
