@@ -4,6 +4,8 @@
 //!   local storage, all or nothing;
 //! - [`read`]: `POST /api/v1/read`, sampled and streamed (XOR chunks)
 //!   answers from local storage;
+//! - [`client`]: the `remote_read` client and the queryable merging its
+//!   series with local ones;
 //! - [`budget`]: the bound on how much memory decoding a protobuf body may
 //!   take, checked before decoding.
 //!
@@ -12,5 +14,6 @@
 //! and the TSDB's chunk encoder as a [`read::ChunkEncoder`].
 
 pub mod budget;
+pub mod client;
 pub mod read;
 pub mod receiver;
