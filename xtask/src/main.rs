@@ -59,7 +59,11 @@ usage: cargo xtask <command>
                      size, cold and warm load, collect time, memory
   bench rules [-h]      a few hundred recording and alerting rules on the same
                      scraped data: evaluations/s, CPU per evaluation and per
-                     sample net of scraping, against Prometheus";
+                     sample net of scraping, against Prometheus
+  bench remote-write [-h]  the same scrape load remote-written into
+                     VictoriaMetrics by wasmetheus and Prometheus: samples
+                     sent/s, CPU per million samples, bytes per sample,
+                     pending at the end";
 
 fn main() -> ExitCode {
     // `cargo xtask run -- --flag` is how many users pass flags through

@@ -1,7 +1,7 @@
 //! `cargo xtask bench …`: the criterion benchmarks (`plugins`, `tsdb`,
 //! `promql`) run through cargo, and the live comparisons against
-//! Prometheus and VictoriaMetrics (`storage`, `ingest`, `query`, `rules`) and
-//! against Debian's Alertmanager (`alertmanager`), each in
+//! Prometheus and VictoriaMetrics (`storage`, `ingest`, `query`, `rules`,
+//! `remote-write`) and against Debian's Alertmanager (`alertmanager`), each in
 //! its own module over shared support.
 
 mod alertmanager;
@@ -9,6 +9,7 @@ mod dataset;
 mod ingest;
 mod peers;
 mod query;
+mod remote_write;
 mod rules;
 mod rules_data;
 mod sdk;
@@ -39,8 +40,9 @@ pub fn bench(args: &[String]) -> Result {
         Some("rules") => rules::run(&args[1..]),
         Some("alertmanager") => alertmanager::run(&args[1..]),
         Some("sdk") => sdk::run(&args[1..]),
+        Some("remote-write") => remote_write::run(&args[1..]),
         Some(other) => Err(format!(
-            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql`, `storage`, `ingest`, `query`, `rules`, `alertmanager` or `sdk`"
+            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql`, `storage`, `ingest`, `query`, `rules`, `alertmanager`, `sdk` or `remote-write`"
         )),
     }
 }
