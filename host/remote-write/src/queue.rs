@@ -514,7 +514,8 @@ impl Watcher {
     fn open(&mut self) -> WalTail {
         let dir = self.options.wal_dir.clone();
         let end = wal_end(&dir).unwrap_or_default();
-        let start = match load_position(&self.options.position_file) {
+        let saved = load_position(&self.options.position_file);
+        let start = match saved {
             Some(saved) if saved <= end => saved,
             Some(saved) => {
                 tracing::warn!(
@@ -530,7 +531,9 @@ impl Watcher {
         let (first, _) = wal_start(&dir).unwrap_or_default();
         self.replay_until = start;
         self.shared.watermark.lock().acked = start.max(first);
-        self.saved = Some(start);
+        // Written at the first save unless the file already says so: a
+        // queue stopped before anything was acknowledged resumes here.
+        self.saved = saved.filter(|s| *s == start);
         WalTail::new(&dir, first)
     }
 
@@ -550,6 +553,8 @@ impl Watcher {
 
     fn run(&mut self) {
         let mut tail = self.open();
+        // From now on a restart resumes here, even after a crash.
+        self.save();
         let handle = self.options.handle.clone();
         let mut shards = Shards::start(self.min_shards, self.capacity, &self.shared, &handle);
         let mut last_save = Instant::now();

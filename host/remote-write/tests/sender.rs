@@ -854,3 +854,63 @@ async fn throughput_of_a_single_queue() {
     );
     rw.stop().await;
 }
+
+/// A TCP server answering every connection with bytes that are not HTTP.
+async fn garbage_server() -> SocketAddr {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let _ = stream.write_all(b"\x00\xffnot http at all\r\n\r\n").await;
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_answering_garbage_is_retried_and_a_changed_queue_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = garbage_server().await;
+    let receiver = Receiver::start().await;
+    let mut log = wal(dir.path());
+    log.log(&[series(0, "up", "a")]).unwrap();
+    let text = |url: String| {
+        format!(
+            "remote_write:\n  - url: {url}\n    name: moving\n    queue_config: {{batch_send_deadline: 10ms, min_backoff: 5ms, max_backoff: 20ms}}\n    metadata_config: {{send: false}}\n"
+        )
+    };
+    let (configs, external) = remote_writes(&text(format!("http://{garbage}/write")));
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    rw.apply(&configs, &external).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    log.log(&[Record::Samples(vec![(0, 1, 1.0), (0, 2, 2.0)])])
+        .unwrap();
+    eventually("retries", Duration::from_secs(5), || {
+        metric(
+            &rw.metrics(),
+            "prometheus_remote_storage_samples_retried_total",
+            &[],
+        ) >= 4.0
+    })
+    .await;
+    assert_eq!(
+        metric(
+            &rw.metrics(),
+            "prometheus_remote_storage_samples_pending",
+            &[]
+        ),
+        2.0
+    );
+    // The queue moves to a working receiver: the old one stops with
+    // nothing acknowledged, the new one resends from the saved position.
+    let (configs, external) = remote_writes(&text(receiver.url()));
+    rw.apply(&configs, &external).await.unwrap();
+    eventually(
+        "the samples at the new receiver",
+        Duration::from_secs(5),
+        || receiver.samples().len() == 2,
+    )
+    .await;
+    rw.stop().await;
+}
