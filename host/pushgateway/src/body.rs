@@ -38,29 +38,99 @@ pub fn is_protobuf(content_type: &str) -> bool {
     proto && delimited
 }
 
-/// The families of a delimited protobuf body. A family named twice: the
-/// last one wins, as in Pushgateway.
-pub fn parse_protobuf(body: &[u8]) -> Result<Families, String> {
+/// Why a body was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// Malformed (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// More than a push may hold (413).
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+/// The families of a delimited protobuf body, refused when they would
+/// take more than `max_decoded` bytes once decoded. A family named twice:
+/// the last one wins, as in Pushgateway.
+pub fn parse_protobuf(body: &[u8], max_decoded: usize) -> Result<Families, BodyError> {
     let mut out = Families::new();
     let messages = codec::split_delimited(body, usize::MAX).map_err(|e| match e {
-        codec::DecodeError::Truncated => "unexpected EOF".to_owned(),
-        e => e.to_string(),
+        codec::DecodeError::Truncated => BodyError::Invalid("unexpected EOF".to_owned()),
+        e => BodyError::Invalid(e.to_string()),
     })?;
+    let mut decoded = 0usize;
+    for message in &messages {
+        // prost's own error says more about a malformed message.
+        let size = crate::wire::decoded_size(message).map_err(|e| {
+            let prost = codec::decode::<MetricFamily>(message).err();
+            BodyError::Invalid(prost.map_or_else(|| format!("protobuf: {e}"), |p| p.to_string()))
+        })?;
+        decoded = decoded.saturating_add(size);
+        if decoded > max_decoded {
+            return Err(BodyError::TooLarge(format!(
+                "the push would take more than {max_decoded} bytes of memory decoded, the limit of one push: push fewer metrics at once"
+            )));
+        }
+    }
     for message in messages {
-        let family: MetricFamily = codec::decode(message).map_err(|e| e.to_string())?;
+        let family: MetricFamily =
+            codec::decode(message).map_err(|e| BodyError::Invalid(e.to_string()))?;
         out.insert(family.name.clone().unwrap_or_default(), family);
     }
     Ok(out)
 }
 
-/// The families of a text-format body.
-pub fn parse_text(body: &str) -> Result<Families, String> {
-    let exposition = text::parse(body).map_err(|e| {
-        format!(
+/// Keeps at most `max` samples and `8 * max` label pairs; past either,
+/// only counts.
+struct Bounded {
+    samples: Vec<Sample>,
+    max: usize,
+    seen: usize,
+    labels: usize,
+}
+
+impl<'a> text::SampleSink<'a> for Bounded {
+    fn sample(&mut self, s: text::RawSample<'a, '_>) {
+        self.seen += 1;
+        self.labels += s.labels.len();
+        if self.seen <= self.max && self.labels <= self.max.saturating_mul(8) {
+            self.samples.sample(s);
+        }
+    }
+}
+
+/// The families of a text-format body of at most `max_samples` samples.
+pub fn parse_text(body: &str, max_samples: usize) -> Result<Families, BodyError> {
+    let mut sink = Bounded {
+        samples: Vec::new(),
+        max: max_samples,
+        seen: 0,
+        labels: 0,
+    };
+    let metadata = text::parse_into(body, &mut sink).map_err(|e| {
+        BodyError::Invalid(format!(
             "text format parsing error in line {}: {}",
             e.line, e.message
-        )
+        ))
     })?;
+    if sink.seen > max_samples {
+        return Err(BodyError::TooLarge(format!(
+            "the push holds {} samples, more than the limit of {max_samples} for one push: push fewer at once",
+            sink.seen
+        )));
+    }
+    if sink.labels > max_samples.saturating_mul(8) {
+        return Err(BodyError::TooLarge(format!(
+            "the push holds {} labels, more than the limit of {} for one push: push fewer at once",
+            sink.labels,
+            max_samples.saturating_mul(8)
+        )));
+    }
+    let exposition = wasmetheus_model::Exposition {
+        metadata,
+        samples: sink.samples,
+        exemplars: Vec::new(),
+    };
     let mut builder = Builder::default();
     for meta in &exposition.metadata {
         let family = builder.family(&meta.name);
@@ -70,7 +140,7 @@ pub fn parse_text(body: &str) -> Result<Families, String> {
         }
     }
     for sample in &exposition.samples {
-        builder.add(sample)?;
+        builder.add(sample).map_err(BodyError::Invalid)?;
     }
     // A family declared but without samples is dropped, as Go's parser does.
     builder.families.retain(|_, f| !f.metric.is_empty());
@@ -292,7 +362,7 @@ mod tests {
     #[test]
     fn text_groups_histograms_and_summaries() {
         let body = "# HELP h Some help.\n# TYPE h histogram\nh_bucket{le=\"1\",a=\"x\"} 1\nh_bucket{le=\"+Inf\",a=\"x\"} 2\nh_sum{a=\"x\"} 3\nh_count{a=\"x\"} 2\n# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 2\ns_count 3\n# TYPE c counter\nc 5\nu 1\nu{b=\"1\"} 2 1000\n";
-        let families = parse_text(body).unwrap();
+        let families = parse_text(body, 1000).unwrap();
         assert_eq!(families.keys().collect::<Vec<_>>(), ["c", "h", "s", "u"]);
         let h = &families["h"];
         assert_eq!(h.help.as_deref(), Some("Some help."));
@@ -313,13 +383,28 @@ mod tests {
     }
 
     #[test]
+    fn text_pushes_are_bounded() {
+        let labels: String = (0..9).map(|i| format!("l{i}=\"\",")).collect();
+        let body = format!("a{{{labels}}} 1\n");
+        let e = parse_text(&body, 1).unwrap_err();
+        assert!(
+            matches!(&e, BodyError::TooLarge(t) if t.contains("9 labels")),
+            "{e}"
+        );
+        assert!(parse_text("a 1\nb 1\n", 1).is_err());
+        assert!(parse_text("a 1\n", 1).is_ok());
+    }
+
+    #[test]
     fn text_errors_say_where() {
-        let e = parse_text("bad line\n").unwrap_err();
+        let e = parse_text("bad line\n", 1000).unwrap_err().to_string();
         assert!(
             e.starts_with("text format parsing error in line 1: "),
             "{e}"
         );
-        let e = parse_text("# TYPE h histogram\nh_bucket 1\n").unwrap_err();
+        let e = parse_text("# TYPE h histogram\nh_bucket 1\n", 1000)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no le label"), "{e}");
     }
 
@@ -336,17 +421,22 @@ mod tests {
         };
         let mut body = Vec::new();
         codec::put_delimited(&family, &mut body);
-        assert_eq!(parse_protobuf(&body).unwrap()["p"], family);
+        assert_eq!(parse_protobuf(&body, 1 << 20).unwrap()["p"], family);
         assert_eq!(
-            parse_protobuf(&body[..body.len() - 1]).unwrap_err(),
-            "unexpected EOF"
+            parse_protobuf(&body[..body.len() - 1], 1 << 20).unwrap_err(),
+            BodyError::Invalid("unexpected EOF".into())
         );
-        assert!(parse_protobuf(&[]).unwrap().is_empty());
+        assert!(parse_protobuf(&[], 1 << 20).unwrap().is_empty());
         // A frame of garbage.
         let mut bad = Vec::new();
         prost::encoding::encode_varint(3, &mut bad);
         bad.extend_from_slice(&[0xff, 0xff, 0xff]);
-        assert!(parse_protobuf(&bad).unwrap_err().starts_with("protobuf"));
+        assert!(
+            parse_protobuf(&bad, 1 << 20)
+                .unwrap_err()
+                .to_string()
+                .starts_with("protobuf")
+        );
         // Deeply nested (unknown) groups are refused at prost's recursion
         // limit, not followed.
         let mut nested = Vec::new();
@@ -356,6 +446,11 @@ mod tests {
         let mut deep = Vec::new();
         prost::encoding::encode_varint(nested.len() as u64, &mut deep);
         deep.extend_from_slice(&nested);
-        assert!(parse_protobuf(&deep).unwrap_err().starts_with("protobuf"));
+        assert!(
+            parse_protobuf(&deep, 1 << 20)
+                .unwrap_err()
+                .to_string()
+                .starts_with("protobuf")
+        );
     }
 }

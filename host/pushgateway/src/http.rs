@@ -1,6 +1,7 @@
 //! The routes, with Pushgateway 1.5's status codes and texts: a push
 //! answers 200 (empty body), a delete 202, an invalid path, body or push
-//! 400 with the reason as plain text, another method 405.
+//! 400 with the reason as plain text, another method 405; beyond the
+//! limits, 413 (one push too large) or 507 (the store full).
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -8,6 +9,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, put};
 
+use crate::body::BodyError;
 use crate::store::PushError;
 use crate::{Gateway, body, grouping, json};
 
@@ -66,26 +68,36 @@ async fn push(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let protobuf = body::is_protobuf(content_type);
+    let gate = gateway.clone();
+    let Ok(_slot) = gate.inner.parsing.acquire().await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the Pushgateway is shutting down",
+        );
+    };
+    let limits = gateway.inner.options.limits;
     // Parsing and the consistency check are CPU work over the whole store.
     let outcome = tokio::task::spawn_blocking(move || {
         let families = if protobuf {
-            body::parse_protobuf(&body)
+            body::parse_protobuf(&body, limits.max_push_decoded_bytes)
         } else {
             std::str::from_utf8(&body)
-                .map_err(|e| format!("text format parsing error: the body is not UTF-8: {e}"))
-                .and_then(body::parse_text)
+                .map_err(|e| {
+                    BodyError::Invalid(format!(
+                        "text format parsing error: the body is not UTF-8: {e}"
+                    ))
+                })
+                .and_then(|text| body::parse_text(text, limits.max_push_samples))
         };
-        match families {
-            Ok(families) => Ok(gateway.push(&key, families, replace)),
-            Err(e) => Err(e),
-        }
+        families.map(|families| gateway.push(&key, families, replace))
     })
     .await;
     match outcome {
         Ok(Ok(Ok(()))) => StatusCode::OK.into_response(),
         Ok(Ok(Err(e @ PushError::Invalid(_)))) => error(StatusCode::BAD_REQUEST, e),
         Ok(Ok(Err(e @ PushError::Limit(_)))) => error(StatusCode::INSUFFICIENT_STORAGE, e),
-        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e),
+        Ok(Err(e @ BodyError::Invalid(_))) => error(StatusCode::BAD_REQUEST, e),
+        Ok(Err(e @ BodyError::TooLarge(_))) => error(StatusCode::PAYLOAD_TOO_LARGE, e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }

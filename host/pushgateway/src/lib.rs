@@ -12,9 +12,11 @@
 //!   `persist.rs` the persistence file; `http.rs` the routes.
 //!
 //! Limits Pushgateway does not have (see [`Limits`] and
-//! [`Options::max_body_bytes`]): a body over 16 MiB is refused with 413,
-//! a push past the group or metric limits with 507, a label value over
-//! 16 KiB with 400.
+//! [`Options::max_body_bytes`]): a body over 16 MiB, a text push of more
+//! than 100,000 samples or a protobuf push taking more than 128 MiB
+//! decoded are refused with 413; a push past 10,000 groups or 200,000
+//! metrics in all with 507; a label value over 16 KiB with 400. Two
+//! pushes are parsed at a time.
 
 mod body;
 mod check;
@@ -23,6 +25,7 @@ mod http;
 mod json;
 mod persist;
 mod store;
+mod wire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,7 +33,7 @@ use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 
-pub use body::{is_protobuf, parse_protobuf, parse_text};
+pub use body::{BodyError, is_protobuf, parse_protobuf, parse_text};
 pub use grouping::{GroupingKey, KeyError, path as grouping_path};
 pub use store::{Limits, PushError};
 
@@ -83,6 +86,9 @@ struct Inner {
     /// One writer of the file at a time.
     writing: Mutex<()>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Pushes parsed and checked at once (each may take its push limits
+    /// in memory; Pushgateway serializes writes too).
+    parsing: tokio::sync::Semaphore,
 }
 
 impl Gateway {
@@ -103,6 +109,7 @@ impl Gateway {
                 dirty: tokio::sync::Notify::new(),
                 writing: Mutex::new(()),
                 task: Mutex::new(None),
+                parsing: tokio::sync::Semaphore::new(2),
             }),
         }
     }

@@ -28,14 +28,21 @@ pub struct Limits {
     pub max_metrics: usize,
     /// Bytes of one label value.
     pub max_label_value_length: usize,
+    /// Samples (lines) of one text push.
+    pub max_push_samples: usize,
+    /// Memory one protobuf push may take decoded (an empty metric is 2
+    /// bytes on the wire and several hundred decoded).
+    pub max_push_decoded_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_groups: 10_000,
-            max_metrics: 500_000,
+            max_metrics: 200_000,
             max_label_value_length: 16 * 1024,
+            max_push_samples: 100_000,
+            max_push_decoded_bytes: 128 << 20,
         }
     }
 }

@@ -337,6 +337,8 @@ async fn limits_are_clear_errors() {
             max_groups: 2,
             max_metrics: 10,
             max_label_value_length: 8,
+            max_push_samples: 20,
+            max_push_decoded_bytes: 4096,
         },
         ..Options::default()
     });
@@ -349,6 +351,24 @@ async fn limits_are_clear_errors() {
     let (status, text) = push(&g, "PUT", "/metrics/job/many", &many).await;
     assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{text}");
     assert!(text.contains("limit of 10"), "{text}");
+    // One push too large: 413, text by samples, protobuf by decoded size.
+    let (status, text) = push(&g, "PUT", "/metrics/job/many", &many.repeat(3)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    assert!(
+        text.contains("30 samples, more than the limit of 20"),
+        "{text}"
+    );
+    let empty_metrics = MetricFamily {
+        name: Some("e".into()),
+        metric: vec![Metric::default(); 100],
+        ..MetricFamily::default()
+    };
+    let mut body = Vec::new();
+    codec::put_delimited(&empty_metrics, &mut body);
+    assert!(body.len() < 300);
+    let (status, text) = send(&g, "PUT", "/metrics/job/many", PROTOBUF, body).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    assert!(text.contains("4096 bytes of memory decoded"), "{text}");
     push(&g, "PUT", "/metrics/job/one", "").await;
     let (status, text) = push(&g, "PUT", "/metrics/job/three", "").await;
     assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{text}");
