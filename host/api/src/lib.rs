@@ -152,11 +152,13 @@ pub trait Backend: Send + Sync + 'static {
     fn remote_write_receiver(&self) -> Option<Arc<wasmetheus_remote::receiver::Receiver>> {
         None
     }
-    /// The local storage remote writes append to.
+    /// The local storage: what remote writes append to and remote reads
+    /// read (without the `remote_read` sources [`queryable`](Self::queryable)
+    /// adds).
     fn storage(&self) -> Option<Arc<dyn wasmetheus_model::storage::Storage>> {
         None
     }
-    /// The remote read server (`/api/v1/read`), reading [`queryable`](Self::queryable).
+    /// The remote read server (`/api/v1/read`), reading [`storage`](Self::storage).
     fn remote_read_server(&self) -> Option<Arc<wasmetheus_remote::read::ReadServer>> {
         None
     }

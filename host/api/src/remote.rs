@@ -106,7 +106,9 @@ pub(crate) async fn write(
 
 /// `POST /api/v1/read`.
 pub(crate) async fn read(State(backend): State<Arc<dyn Backend>>, body: Body) -> Response {
-    let (Some(server), Some(storage)) = (backend.remote_read_server(), backend.queryable()) else {
+    // Local storage only (Prometheus also serves its own remote_read
+    // sources here, which lets two servers reading each other loop).
+    let (Some(server), Some(storage)) = (backend.remote_read_server(), backend.storage()) else {
         return text(404, "remote read is not served by this server");
     };
     let body = match read_body(body, MAX_READ_BODY, "remote read").await {
