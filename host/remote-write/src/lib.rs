@@ -106,6 +106,24 @@ impl RemoteWrite {
         configs: &[RemoteWriteConfig],
         external_labels: &BTreeMap<String, String>,
     ) -> Result<(), String> {
+        // Two queues of one name would share a position: refused, with
+        // Prometheus' texts, before anything changes.
+        let mut names = std::collections::BTreeSet::new();
+        for config in configs {
+            if !names.insert(queue_name(config)) {
+                return Err(if config.name.is_empty() {
+                    format!(
+                        "duplicate remote write configs are not allowed, found duplicate for URL: {}",
+                        wasmetheus_model::redact_url(&config.url)
+                    )
+                } else {
+                    format!(
+                        "found multiple remote write configs with job name {:?}",
+                        config.name
+                    )
+                });
+            }
+        }
         let mut queues = self.queues.lock().await;
         let mut old: Vec<Queue> = std::mem::take(&mut *queues);
         let mut errors = Vec::new();

@@ -663,6 +663,25 @@ remote_write:
     })
     .await;
     assert_eq!(receiver.samples()[1].0, "__name__=up,job=a,v=2");
+    // Two queues of one name are refused, and the running one goes on.
+    // (The configuration refuses two names; two unnamed identical
+    // entries get one hash.)
+    let mut unnamed = configs[0].clone();
+    unnamed.name.clear();
+    unnamed.url = unnamed.url.replace("http://", "http://user:hunter2@");
+    let err = rw
+        .apply(&[configs[0].clone(), unnamed.clone(), unnamed], &external)
+        .await
+        .unwrap_err();
+    assert!(
+        err.starts_with("duplicate remote write configs are not allowed, found duplicate for URL: http://user:xxxxx@"),
+        "{err}"
+    );
+    log.log(&[Record::Samples(vec![(0, 3, 3.0)])]).unwrap();
+    eventually("three", Duration::from_secs(5), || {
+        receiver.samples().len() == 3
+    })
+    .await;
     // Removed: stopped.
     rw.apply(&[], &external).await.unwrap();
     assert!(rw.metrics().is_empty());
