@@ -14,7 +14,6 @@ use std::path::Path;
 /// Every field that is parsed and validated but not in effect yet.
 pub const NOT_IN_EFFECT: &[&str] = &[
     // Sections whose feature does not run yet.
-    "remote_read",
     "otlp",
     "tracing",
     "runtime",

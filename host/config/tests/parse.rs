@@ -345,7 +345,6 @@ remote_read:
               queue capacity=10000 shards=1..50 per_send=2000 deadline=5s backoff=30ms..5s retry_429=false age_limit=0s
               metadata send=true every=1m per_send=2000
             remote_read url=http://remote/api/v1/read name="" timeout=1m chunked_read_limit=50000000 headers={} read_recent=false required_matchers={} filter_external_labels=true auth=none
-            warning: prometheus.yml:11:1: parsed, not in effect yet: remote_read
         "#]],
     );
 }
@@ -424,7 +423,6 @@ remote_read:
               queue capacity=10000 shards=1..50 per_send=2000 deadline=5s backoff=30ms..5s retry_429=false age_limit=0s
               metadata send=true every=1m per_send=2000
             remote_read url=https://remote/read name="archive" timeout=30s chunked_read_limit=1000 headers={} read_recent=true required_matchers={"tier": "cold"} filter_external_labels=false auth=oauth2
-            warning: prometheus.yml:50:1: parsed, not in effect yet: remote_read
         "#]],
     );
 }
