@@ -53,6 +53,9 @@ pub struct Options {
     pub poll_interval: Duration,
     /// How long a stopping queue may still send what it holds.
     pub flush_deadline: Duration,
+    /// How often the number of shards is reconsidered (Prometheus'
+    /// `shardUpdateDuration`, 10 s).
+    pub shard_update_interval: Duration,
 }
 
 impl Options {
@@ -63,6 +66,7 @@ impl Options {
             state_dir: storage_path.join("remote-write"),
             poll_interval: Duration::from_millis(100),
             flush_deadline: Duration::from_secs(1),
+            shard_update_interval: Duration::from_secs(10),
         }
     }
 }
@@ -145,6 +149,7 @@ impl RemoteWrite {
                 position_file: self.options.state_dir.join(format!("{name}.position")),
                 poll_interval: self.options.poll_interval,
                 flush_deadline: self.options.flush_deadline,
+                shard_update_interval: self.options.shard_update_interval,
                 handle: tokio::runtime::Handle::current(),
             };
             match Queue::start(

@@ -40,8 +40,6 @@ use crate::MetadataSource;
 use crate::metrics::{Counter, QueueMetrics};
 use crate::send::{Kind, MetadataMap, Outcome, Pending, Sender, Series, encode_v1, encode_v2};
 
-/// How often the shard count is reconsidered (Prometheus' `shardUpdateDuration`).
-const SHARD_UPDATE: Duration = Duration::from_secs(10);
 /// How often the position is written while running.
 const SAVE_EVERY: Duration = Duration::from_secs(2);
 /// Records read from the WAL at a time.
@@ -54,6 +52,7 @@ pub(crate) struct QueueOptions {
     pub position_file: PathBuf,
     pub poll_interval: Duration,
     pub flush_deadline: Duration,
+    pub shard_update_interval: Duration,
     pub handle: tokio::runtime::Handle,
 }
 
@@ -598,7 +597,8 @@ impl Watcher {
                 last_save = Instant::now();
             }
             let since = last_update.elapsed();
-            if since >= SHARD_UPDATE {
+            let update = self.options.shard_update_interval;
+            if since >= update {
                 last_update = Instant::now();
                 let m = &self.shared.metrics;
                 let seconds = since.as_secs_f64();
@@ -621,7 +621,7 @@ impl Watcher {
                 );
                 m.shards_desired.set(desired as f64);
                 // Not while sending fails: more shards would not help.
-                let failing = self.shared.last_send.lock().elapsed() > 2 * SHARD_UPDATE;
+                let failing = self.shared.last_send.lock().elapsed() > 2 * update;
                 if desired != current && !failing {
                     tracing::info!(remote_name = %self.shared.sender.name, "remote storage resharding from {current} to {desired}");
                     let old = std::mem::replace(

@@ -38,6 +38,8 @@ struct Received {
     down: bool,
     /// Samples in the 1.0 requests taken.
     samples: usize,
+    /// How long each answer takes.
+    delay: Duration,
 }
 
 #[derive(Clone)]
@@ -107,6 +109,8 @@ impl Receiver {
 async fn answer(state: Arc<Mutex<Received>>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let headers = req.headers().clone();
     let body = req.into_body().collect().await.unwrap().to_bytes();
+    let delay = state.lock().delay;
+    tokio::time::sleep(delay).await;
     let next = {
         let mut s = state.lock();
         s.attempts += 1;
@@ -932,4 +936,61 @@ async fn a_receiver_answering_garbage_is_retried_and_a_changed_queue_resumes() {
     )
     .await;
     rw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_receiver_gets_more_shards_and_order_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    receiver.state.lock().delay = Duration::from_millis(50);
+    let mut log = wal(dir.path());
+    let series_count = 50u32;
+    let records: Vec<Record> = (0..series_count)
+        .map(|r| series(r, "m", &r.to_string()))
+        .collect();
+    log.log(&records).unwrap();
+    let (configs, external) = remote_writes(&format!(
+        "remote_write:\n  - url: {}\n    queue_config: {{max_samples_per_send: 100, batch_send_deadline: 20ms, max_shards: 8}}\n    metadata_config: {{send: false}}\n",
+        receiver.url()
+    ));
+    let mut o = options(dir.path());
+    o.shard_update_interval = Duration::from_millis(300);
+    let rw = RemoteWrite::new(o, metadata());
+    rw.apply(&configs, &external).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // 5000 samples/s in; one shard sends at most 2000/s.
+    let mut max_shards = 0.0f64;
+    let rounds = 250;
+    for t in 0..rounds {
+        let samples = (0..series_count).map(|r| (r, t, t as f64)).collect();
+        log.log(&[Record::Samples(samples)]).unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        max_shards = max_shards.max(metric(
+            &rw.metrics(),
+            "prometheus_remote_storage_shards",
+            &[],
+        ));
+    }
+    let total = rounds as usize * series_count as usize;
+    eventually("every sample", Duration::from_secs(30), || {
+        receiver.state.lock().samples >= total
+    })
+    .await;
+    assert!(max_shards > 1.0, "never resharded");
+    let desired = metric(
+        &rw.metrics(),
+        "prometheus_remote_storage_shards_desired",
+        &[],
+    );
+    assert!((1.0..=8.0).contains(&desired), "{desired}");
+    rw.stop().await;
+    // Every sample once, each series in order, across reshardings.
+    let got = receiver.samples();
+    assert_eq!(got.len(), total);
+    let mut last: std::collections::HashMap<String, i64> = Default::default();
+    for (labels, t, _) in got {
+        if let Some(prev) = last.insert(labels.clone(), t) {
+            assert!(t > prev, "{labels}: {t} after {prev}");
+        }
+    }
 }
