@@ -24,6 +24,7 @@ use crate::{Result, root};
 pub const USAGE: &str = "\
 usage: cargo xtask bench remote-write [--targets 10] [--series 2000] [--interval 1s]
                                       [--warmup 20s] [--duration 60s] [--no-baseline]
+                                      [--max-samples-per-send 2000]
                                       [--servers wasmetheus,prometheus]
                                       [--wasmetheus-bin PATH] [--no-build] [--keep]
 
@@ -36,7 +37,10 @@ usage: cargo xtask bench remote-write [--targets 10] [--series 2000] [--interval
   received by remote write), the server's CPU seconds (utime+stime) per
   million samples sent, bytes sent per sample
   (prometheus_remote_storage_bytes_total, compressed), failed and retried
-  samples, and the samples pending at the end.
+  samples, and the samples pending at the end. Both senders get the same
+  queue_config max_samples_per_send (default 2000, Prometheus 3.x's
+  default; Debian's 2.42 defaults to 500, which makes smaller, less
+  compressible batches); 0 leaves each server its own default.
   Unless --no-baseline, each server first runs the same window without
   remote_write, and the CPU per million samples is also given net of
   that baseline. Results: a table with ratios on stdout and in
@@ -52,6 +56,7 @@ struct Options {
     warmup_ms: i64,
     duration_ms: i64,
     baseline: bool,
+    max_samples_per_send: usize,
     servers: Vec<Kind>,
     wasmetheus_bin: Option<String>,
     build: bool,
@@ -66,6 +71,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
         warmup_ms: 20_000,
         duration_ms: 60_000,
         baseline: true,
+        max_samples_per_send: 2000,
         servers: vec![Kind::Wasmetheus, Kind::Prometheus],
         wasmetheus_bin: None,
         build: true,
@@ -82,6 +88,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--warmup" => o.warmup_ms = parse_duration(&value(arg)?)?,
             "--duration" => o.duration_ms = parse_duration(&value(arg)?)?,
             "--no-baseline" => o.baseline = false,
+            "--max-samples-per-send" => o.max_samples_per_send = number(value(arg)?)?,
             "--servers" => o.servers = Kind::parse_list(&value(arg)?)?,
             "--wasmetheus-bin" => o.wasmetheus_bin = Some(value(arg)?),
             other => common_flag(other, &mut o.build, &mut o.keep, USAGE)?,
@@ -163,8 +170,15 @@ pub fn run(args: &[String]) -> Result {
 }
 
 /// The server's configuration: the targets, and remote write to `url`
-/// (none for the baseline). The external label names the server.
-fn config(kind: Kind, addrs: &[SocketAddr], interval_ms: i64, url: Option<&str>) -> String {
+/// (none for the baseline) with `max_samples_per_send` (0: the server's
+/// default). The external label names the server.
+fn config(
+    kind: Kind,
+    addrs: &[SocketAddr],
+    interval_ms: i64,
+    url: Option<&str>,
+    max_samples_per_send: usize,
+) -> String {
     let interval = format!("{interval_ms}ms");
     let mut s = String::new();
     let _ = writeln!(
@@ -175,6 +189,12 @@ fn config(kind: Kind, addrs: &[SocketAddr], interval_ms: i64, url: Option<&str>)
     );
     if let Some(url) = url {
         let _ = writeln!(s, "remote_write:\n  - url: {url}");
+        if max_samples_per_send > 0 {
+            let _ = writeln!(
+                s,
+                "    queue_config:\n      max_samples_per_send: {max_samples_per_send}"
+            );
+        }
     }
     let _ = writeln!(
         s,
@@ -404,7 +424,13 @@ fn measure(
 }
 
 fn config_for(o: &Options, kind: Kind, targets: &Targets, url: Option<&str>) -> String {
-    config(kind, &targets.addrs, o.interval_ms, url)
+    config(
+        kind,
+        &targets.addrs,
+        o.interval_ms,
+        url,
+        o.max_samples_per_send,
+    )
 }
 
 fn write(path: &Path, text: &str) -> Result {
@@ -428,12 +454,16 @@ fn render(
     let _ = writeln!(
         s,
         "\n== bench remote-write: {} targets × {} series every {} ms into {receiver}; \
-         {:.0} s window after {:.0} s warm-up ==",
+         {:.0} s window after {:.0} s warm-up; max_samples_per_send {} ==",
         o.targets,
         o.series,
         o.interval_ms,
         o.duration_ms as f64 / 1000.0,
-        o.warmup_ms as f64 / 1000.0
+        o.warmup_ms as f64 / 1000.0,
+        match o.max_samples_per_send {
+            0 => "each server's default".to_owned(),
+            n => n.to_string(),
+        }
     );
     let _ = writeln!(
         s,
@@ -548,12 +578,14 @@ fn results_json(o: &Options, rows: &[(Peer, Result<Figures>)], receiver: &str) -
     let _ = write!(
         s,
         "{{\n  \"targets\": {},\n  \"series_per_target\": {},\n  \"interval_ms\": {},\n  \
-         \"warmup_ms\": {},\n  \"window_ms\": {},\n  \"receiver\": {},\n  \"servers\": [",
+         \"warmup_ms\": {},\n  \"window_ms\": {},\n  \"max_samples_per_send\": {},\n  \
+         \"receiver\": {},\n  \"servers\": [",
         o.targets,
         o.series,
         o.interval_ms,
         o.warmup_ms,
         o.duration_ms,
+        o.max_samples_per_send,
         json_string(receiver)
     );
     for (i, (peer, r)) in rows.iter().enumerate() {
@@ -747,6 +779,10 @@ mod tests {
         );
         assert!(table.contains("CPU per sample -"), "{table}");
         let json = results_json(&o, &rows, "vm");
+        assert!(
+            json.contains("\"max_samples_per_send\": 2000,\n  \"receiver\": \"vm\",\n"),
+            "{json}"
+        );
         assert!(json.contains("\"sent_per_s\": null"), "{json}");
         assert!(json.contains("\"cpu_s_per_million_sent\": null"), "{json}");
         assert!(
@@ -763,11 +799,14 @@ mod tests {
             &addrs,
             1000,
             Some("http://x/api/v1/write"),
+            2000,
         );
-        assert!(with.contains("remote_write:\n  - url: http://x/api/v1/write\n"));
+        assert!(with.contains(
+            "remote_write:\n  - url: http://x/api/v1/write\n    queue_config:\n      max_samples_per_send: 2000\n"
+        ));
         assert!(with.contains("external_labels: {bench_server: prometheus}"));
         assert!(with.contains("          - '127.0.0.1:1'\n"));
-        let without = config(Kind::Prometheus, &addrs, 1000, None);
+        let without = config(Kind::Prometheus, &addrs, 1000, None, 2000);
         assert!(!without.contains("remote_write"));
     }
 
