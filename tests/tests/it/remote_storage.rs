@@ -291,3 +291,101 @@ async fn prometheus_writes_into_and_reads_from_wasmetheus() {
         Some(1)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wasmetheus_reads_from_prometheus_merged_with_its_own_data() {
+    let fixture = fixture_target().await;
+    let dir = PluginsDir::new();
+    let prometheus_port = free_port();
+    // wasmetheus scrapes the fixture as job `ours` and reads Prometheus
+    // through remote_read; Prometheus scrapes it as `theirs` (kept to
+    // itself) and `both` (also remote-written into wasmetheus).
+    let ours_config = dir.path().join("ours.yml");
+    std::fs::write(
+        &ours_config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ours\n    static_configs: [{{targets: ['{fixture}']}}]\n\
+             remote_read:\n  - url: http://127.0.0.1:{prometheus_port}/api/v1/read\n    name: prom\n    read_recent: true\n"
+        ),
+    )
+    .unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut args = test_args(dir.path(), Some(&ours_config), data_dir.path());
+    args.remote.enable_remote_write_receiver = true;
+    let ours = TestServer::start(args, data_dir).await;
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: theirs\n    static_configs: [{{targets: ['{fixture}']}}]\n  - job_name: both\n    static_configs: [{{targets: ['{fixture}']}}]\n\
+             remote_write:\n  - url: http://{ours}/api/v1/write\n    queue_config: {{batch_send_deadline: 1s}}\n    write_relabel_configs: [{{source_labels: [job], regex: both, action: keep}}]\n",
+            ours = ours.address
+        ),
+    )
+    .unwrap();
+    let prometheus_data = tempfile::tempdir().unwrap();
+    let _prometheus = start_prometheus(&config, prometheus_data.path(), prometheus_port);
+    let prometheus: SocketAddr = format!("127.0.0.1:{prometheus_port}").parse().unwrap();
+
+    // Data only Prometheus has, answered by wasmetheus.
+    let q = "fixture_requests_total{job=\"theirs\"}";
+    let theirs = eventually(
+        Duration::from_secs(60),
+        "Prometheus scraping",
+        || async move { query(prometheus, q).await.filter(|r| r.len() == 2) },
+    )
+    .await;
+    let mine = eventually(
+        Duration::from_secs(30),
+        "wasmetheus reading remotely",
+        || async move { query(ours.address, q).await.filter(|r| r.len() == 2) },
+    )
+    .await;
+    assert_eq!(theirs, mine);
+    // Merged with its own.
+    let jobs = "count by (job) (fixture_requests_total)";
+    eventually(Duration::from_secs(30), "all three jobs", || async move {
+        let r = query(ours.address, jobs).await?;
+        (r.len() == 3).then_some(())
+    })
+    .await;
+    // A series both have (scraped by Prometheus, remote-written into
+    // wasmetheus): one series, its samples deduplicated by timestamp,
+    // the same as Prometheus'.
+    let both = "up{job=\"both\"}";
+    eventually(
+        Duration::from_secs(60),
+        "the remote-written series",
+        || async move {
+            let path = format!("/api/v1/series?match[]={}", encode(both));
+            let (status, body) = http(ours.address, "GET", &path, &[]).await;
+            (status == 200 && body.contains("both")).then_some(())
+        },
+    )
+    .await;
+    let count = "count_over_time(up{job=\"both\"}[10m] offset 5s)";
+    eventually(Duration::from_secs(60), "the same samples", || async move {
+        let (a, b) = (
+            query(prometheus, count).await?,
+            query(ours.address, count).await?,
+        );
+        (a == b && a.len() == 1 && a[0].1.parse::<f64>().ok()? >= 3.0).then_some(())
+    })
+    .await;
+
+    // A remote that is down fails the query with its name.
+    drop(_prometheus);
+    let (status, body) = eventually(Duration::from_secs(30), "the remote gone", || async move {
+        let r = http(
+            ours.address,
+            "GET",
+            &format!("/api/v1/query?query={}", encode("up")),
+            &[],
+        )
+        .await;
+        (r.0 != 200).then_some(r)
+    })
+    .await;
+    assert!(status >= 400, "{status}");
+    assert!(body.contains("remote_read: prom"), "{body}");
+}
