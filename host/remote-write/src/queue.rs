@@ -351,19 +351,25 @@ async fn flush(shared: &Shared, batch: &mut Vec<Pending>, hard: &mut watch::Rece
     if batch.is_empty() {
         return;
     }
-    let body = match shared.sender.message() {
-        WriteMessage::V1 => encode_v1(batch, Vec::new()),
-        WriteMessage::V2 => {
-            let metadata = Arc::clone(&shared.metadata.lock());
-            encode_v2(batch, &metadata)
-        }
-    };
     let started = Instant::now();
     let n = batch.len();
-    let outcome = shared
-        .sender
-        .send(Bytes::from(body), n, Kind::Samples, &shared.metrics, hard)
-        .await;
+    let outcome = loop {
+        let body = match shared.sender.message() {
+            WriteMessage::V1 => encode_v1(batch, Vec::new()),
+            WriteMessage::V2 => {
+                let metadata = Arc::clone(&shared.metadata.lock());
+                encode_v2(batch, &metadata)
+            }
+        };
+        let outcome = shared
+            .sender
+            .send(Bytes::from(body), n, Kind::Samples, &shared.metrics, hard)
+            .await;
+        // Refused as 2.0: encoded again as 1.0.
+        if outcome != Outcome::Unsupported {
+            break outcome;
+        }
+    };
     if outcome == Outcome::Abandoned {
         batch.clear();
         return;

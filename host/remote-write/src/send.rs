@@ -115,6 +115,8 @@ enum Attempt {
         why: String,
     },
     Failed(String),
+    /// 415 to a 2.0 message: the receiver speaks 1.0 only.
+    Unsupported(String),
 }
 
 /// How a batch ended.
@@ -126,6 +128,9 @@ pub(crate) enum Outcome {
     Dropped,
     /// The queue stopped before it was taken.
     Abandoned,
+    /// The receiver does not take 2.0 messages: the queue falls back to
+    /// 1.0 ([`Sender::message`]) and the batch is to be encoded again.
+    Unsupported,
 }
 
 /// What a batch is, for the counters.
@@ -149,6 +154,10 @@ pub(crate) struct Sender {
     min_backoff: Duration,
     max_backoff: Duration,
     retry_on_rate_limit: bool,
+    /// Set when the receiver answered 415 to a 2.0 message.
+    fallen_back: std::sync::atomic::AtomicBool,
+    /// Whether a 2.0 answer without the written-samples header was logged.
+    unconfirmed_logged: std::sync::atomic::AtomicBool,
 }
 
 impl Sender {
@@ -188,15 +197,25 @@ impl Sender {
             min_backoff: q.min_backoff.0,
             max_backoff: q.max_backoff.0,
             retry_on_rate_limit: q.retry_on_rate_limit,
+            fallen_back: std::sync::atomic::AtomicBool::new(false),
+            unconfirmed_logged: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
+    /// The message to send: the configured one, or 1.0 once the
+    /// receiver refused 2.0 with 415 Unsupported Media Type (as the 2.0
+    /// specification asks of senders).
     pub(crate) fn message(&self) -> WriteMessage {
-        self.message
+        if self.fallen_back.load(std::sync::atomic::Ordering::Relaxed) {
+            WriteMessage::V1
+        } else {
+            self.message
+        }
     }
 
     async fn attempt(&self, body: Bytes) -> Attempt {
-        let (content_type, version) = match self.message {
+        let message = self.message();
+        let (content_type, version) = match message {
             WriteMessage::V1 => (
                 wasmetheus_prompb::CONTENT_TYPE_V1,
                 wasmetheus_prompb::VERSION_V1,
@@ -230,6 +249,22 @@ impl Sender {
             };
             let status = response.status();
             if status.is_success() {
+                if message == WriteMessage::V2
+                    && !response
+                        .headers()
+                        .contains_key("X-Prometheus-Remote-Write-Samples-Written")
+                    && !self
+                        .unconfirmed_logged
+                        .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    tracing::warn!(
+                        remote_name = %self.name,
+                        url = %self.url,
+                        "the receiver took a remote write 2.0 request without saying how many \
+                         samples it wrote; if it speaks 1.0 only it may have ignored them: \
+                         set protobuf_message: prometheus.WriteRequest"
+                    );
+                }
                 return Attempt::Sent;
             }
             let retry_after = response
@@ -254,7 +289,9 @@ impl Sender {
                 "server returned HTTP status {status}: {}",
                 String::from_utf8_lossy(&text).trim()
             );
-            if status.is_server_error() {
+            if status == hyper::StatusCode::UNSUPPORTED_MEDIA_TYPE && message == WriteMessage::V2 {
+                Attempt::Unsupported(why)
+            } else if status.is_server_error() {
                 Attempt::Retry { after: None, why }
             } else if status == hyper::StatusCode::TOO_MANY_REQUESTS && self.retry_on_rate_limit {
                 Attempt::Retry {
@@ -309,6 +346,16 @@ impl Sender {
             }
             match attempt {
                 Attempt::Sent => return Outcome::Sent,
+                Attempt::Unsupported(why) => {
+                    self.fallen_back
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(
+                        remote_name = %self.name,
+                        url = %self.url,
+                        "the receiver does not take remote write 2.0 messages, sending 1.0 from now on: {why}"
+                    );
+                    return Outcome::Unsupported;
+                }
                 Attempt::Failed(why) => {
                     match kind {
                         Kind::Samples => metrics.samples_failed.add(count as u64),

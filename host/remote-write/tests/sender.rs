@@ -40,6 +40,8 @@ struct Received {
     samples: usize,
     /// How long each answer takes.
     delay: Duration,
+    /// Answer 415 to 2.0 messages, as a 1.0-only receiver.
+    refuse_v2: bool,
 }
 
 #[derive(Clone)]
@@ -114,8 +116,14 @@ async fn answer(state: Arc<Mutex<Received>>, req: Request<Incoming>) -> Response
     let next = {
         let mut s = state.lock();
         s.attempts += 1;
+        let v2 = headers[hyper::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("write.v2");
         if s.down {
             Some(Answer::Status(503, vec![]))
+        } else if s.refuse_v2 && v2 {
+            Some(Answer::Status(415, vec![]))
         } else {
             s.script.pop_front()
         }
@@ -993,4 +1001,42 @@ async fn a_slow_receiver_gets_more_shards_and_order_is_kept() {
             assert!(t > prev, "{labels}: {t} after {prev}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_refusing_2_0_gets_1_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    receiver.state.lock().refuse_v2 = true;
+    let mut log = wal(dir.path());
+    log.log(&[series(0, "up", "a")]).unwrap();
+    let (configs, external) = remote_writes(&format!(
+        "remote_write:\n  - url: {}\n    protobuf_message: io.prometheus.write.v2.Request\n    queue_config: {{batch_send_deadline: 10ms}}\n    metadata_config: {{send: false}}\n",
+        receiver.url()
+    ));
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    rw.apply(&configs, &external).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    log.log(&[Record::Samples(vec![(0, 1, 1.0)])]).unwrap();
+    log.log(&[Record::Samples(vec![(0, 2, 2.0)])]).unwrap();
+    eventually("both samples as 1.0", Duration::from_secs(5), || {
+        receiver.samples().len() == 2
+    })
+    .await;
+    {
+        let state = receiver.state.lock();
+        assert_eq!(state.attempts, state.taken.len() + 1, "one 415, then 1.0");
+        assert!(
+            state
+                .taken
+                .iter()
+                .all(|(h, _)| h["content-type"] == "application/x-protobuf")
+        );
+    }
+    let m = rw.metrics();
+    assert_eq!(
+        metric(&m, "prometheus_remote_storage_samples_failed_total", &[]),
+        0.0
+    );
+    rw.stop().await;
 }
