@@ -41,7 +41,6 @@ pub const NOT_IN_EFFECT: &[&str] = &[
     "scrape_configs.native_histogram_bucket_limit",
     "scrape_configs.native_histogram_min_bucket_factor",
     "scrape_configs.keep_dropped_targets",
-    "scrape_configs.track_timestamps_staleness",
     "scrape_configs.enable_compression",
     "scrape_configs.metric_name_escaping_scheme",
     // The HTTP client's settings it does not implement

@@ -49,8 +49,9 @@ struct Entry {
     /// A failed scrape already ended it with a stale marker.
     stale: bool,
     /// Its first sample had its own timestamp (honored): like Prometheus,
-    /// which tracks no staleness for such samples (federated ones), it
-    /// gets no stale marker when it goes away.
+    /// which tracks no staleness for such samples (federated ones) unless
+    /// `track_timestamps_staleness`, it gets no stale marker when it goes
+    /// away.
     timed: bool,
 }
 
@@ -224,7 +225,9 @@ impl<'c> Batch<'c> {
         }
         self.counts.scraped += 1;
         let t = self.time(timestamp_ms);
-        let timed = timestamp_ms.is_some() && self.options.honor_timestamps;
+        let timed = timestamp_ms.is_some()
+            && self.options.honor_timestamps
+            && !self.options.track_timestamps_staleness;
         let staged = match series_labels(name, labels, self.target_labels, self.options) {
             Err(e) => {
                 self.error = Some(e);

@@ -52,6 +52,10 @@ pub struct ScrapeOptions {
     /// Use the exposed timestamps; otherwise every sample is stamped with
     /// the scrape time.
     pub honor_timestamps: bool,
+    /// End a vanished series with a stale marker even when its samples
+    /// carried their own (honored) timestamps; by default, as in
+    /// Prometheus, such series (federated ones) get none.
+    pub track_timestamps_staleness: bool,
     /// 0: none. Beyond it the whole scrape fails.
     pub sample_limit: u64,
     pub label_limit: u64,
@@ -65,6 +69,7 @@ impl Default for ScrapeOptions {
         ScrapeOptions {
             honor_labels: false,
             honor_timestamps: true,
+            track_timestamps_staleness: false,
             sample_limit: 0,
             label_limit: 0,
             label_name_length_limit: 0,
@@ -650,6 +655,17 @@ mod tests {
         );
         assert!(stored[0].ends_with(": 7"), "{stored:#?}");
         assert!(stored[1].ends_with(": 7 7 7 stale"), "{stored:#?}");
+
+        // With track_timestamps_staleness it gets one like the others.
+        let mut h = Harness::new(Fake::new(1, 3), "timed");
+        h.target.options = Arc::new(ScrapeOptions {
+            track_timestamps_staleness: true,
+            ..ScrapeOptions::default()
+        });
+        h.scrape().await;
+        h.scrape().await;
+        let stored = h.stored();
+        assert!(stored[0].ends_with(": 7 stale"), "{stored:#?}");
     }
 
     #[tokio::test]

@@ -37,6 +37,7 @@ pub fn scrape_options(config: &ScrapeConfig) -> ScrapeOptions {
     ScrapeOptions {
         honor_labels: config.honor_labels,
         honor_timestamps: config.honor_timestamps,
+        track_timestamps_staleness: config.track_timestamps_staleness,
         sample_limit: config.sample_limit,
         label_limit: config.label_limit,
         label_name_length_limit: config.label_name_length_limit,
