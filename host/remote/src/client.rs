@@ -54,6 +54,11 @@ pub struct RemoteReadClient {
     required: Vec<(String, String)>,
     external: Vec<Label>,
     decoder: Option<ChunkDecoder>,
+    /// The URL with its password redacted, for the metrics' `url` label.
+    url: String,
+    /// Answers by HTTP status code.
+    answers: std::sync::Mutex<std::collections::BTreeMap<u16, u64>>,
+    in_flight: std::sync::atomic::AtomicI64,
 }
 
 impl RemoteReadClient {
@@ -114,7 +119,20 @@ impl RemoteReadClient {
                 Vec::new()
             },
             decoder,
+            url: wasmetheus_model::redact_url(&config.url).into_owned(),
+            answers: std::sync::Mutex::default(),
+            in_flight: std::sync::atomic::AtomicI64::new(0),
         })
+    }
+
+    /// Its self-metrics' samples: `(code, queries)` answered, and
+    /// queries in flight.
+    fn counts(&self) -> (Vec<(u16, u64)>, i64) {
+        let answers = self.answers.lock().map(|a| a.clone()).unwrap_or_default();
+        (
+            answers.into_iter().collect(),
+            self.in_flight.load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// Whether this remote is asked for a selection of `matchers` starting
@@ -136,6 +154,16 @@ impl RemoteReadClient {
         matchers: &[Matcher],
         hints: &SelectHints,
     ) -> Result<Vec<RemoteSeries>, String> {
+        /// Counts a query in flight until dropped.
+        struct InFlight<'a>(&'a std::sync::atomic::AtomicI64);
+        impl Drop for InFlight<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        self.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _in_flight = InFlight(&self.in_flight);
         let (query, added) = self.query(matchers, hints);
         let request = ReadRequest {
             queries: vec![query],
@@ -223,6 +251,9 @@ impl RemoteReadClient {
             .map_err(|e| e.to_string())?;
         let response = self.client.send(request).await.map_err(|e| e.to_string())?;
         let status = response.status();
+        if let Ok(mut answers) = self.answers.lock() {
+            *answers.entry(status.as_u16()).or_default() += 1;
+        }
         let streamed = response
             .headers()
             .get(header::CONTENT_TYPE)
@@ -350,6 +381,52 @@ impl MergedQueryable {
             runtime,
             local_start,
         }
+    }
+
+    /// The remote read client's self-metrics, with Prometheus' names.
+    pub fn families(&self) -> Vec<wasmetheus_model::MetricFamily> {
+        use wasmetheus_model::{Metric, MetricFamily, MetricKind, MetricValue};
+        let (mut queries, mut in_flight) = (Vec::new(), Vec::new());
+        for remote in &self.remotes {
+            let labels = |extra: Option<u16>| {
+                let mut l = Vec::new();
+                if let Some(code) = extra {
+                    l.push(Label::new("code", code.to_string()));
+                }
+                l.push(Label::new("remote_name", remote.name.clone()));
+                l.push(Label::new("url", remote.url.clone()));
+                l
+            };
+            let (answers, running) = remote.counts();
+            for (code, n) in answers {
+                queries.push(Metric {
+                    labels: labels(Some(code)),
+                    value: MetricValue::Number(n as f64),
+                    timestamp_ms: None,
+                });
+            }
+            in_flight.push(Metric {
+                labels: labels(None),
+                value: MetricValue::Number(running as f64),
+                timestamp_ms: None,
+            });
+        }
+        vec![
+            MetricFamily {
+                name: "prometheus_remote_storage_remote_read_queries_total".into(),
+                kind: MetricKind::Counter,
+                help: "The total number of remote read queries.".into(),
+                unit: String::new(),
+                metrics: queries,
+            },
+            MetricFamily {
+                name: "prometheus_remote_storage_remote_read_queries".into(),
+                kind: MetricKind::Gauge,
+                help: "The number of in-flight remote read queries.".into(),
+                unit: String::new(),
+                metrics: in_flight,
+            },
+        ]
     }
 
     /// The remotes' series for a selection, asked concurrently on the

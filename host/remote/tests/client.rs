@@ -349,7 +349,30 @@ async fn a_failing_or_hanging_remote_fails_the_selection() {
     )
     .unwrap();
     let q = Arc::new(merged(Arc::clone(&local), vec![client], 0));
-    let e = select(q, vec![name("up")], 0, 2000).await.unwrap_err();
+    let e = select(Arc::clone(&q), vec![name("up")], 0, 2000)
+        .await
+        .unwrap_err();
+    // Counted by status code, with Prometheus' names and labels.
+    let families = q.families();
+    assert_eq!(
+        families[0].name,
+        "prometheus_remote_storage_remote_read_queries_total"
+    );
+    let m = &families[0].metrics[0];
+    assert_eq!(
+        m.labels,
+        labels(&[
+            ("code", "500"),
+            ("remote_name", "broken"),
+            ("url", &format!("http://{}/api/v1/read", failing.address))
+        ])
+    );
+    assert_eq!(m.value, wasmetheus_model::MetricValue::Number(1.0));
+    assert_eq!(
+        families[1].metrics[0].value,
+        wasmetheus_model::MetricValue::Number(0.0),
+        "none in flight"
+    );
     assert!(
         e.starts_with("remote_read: broken: server returned HTTP status 500"),
         "{e}"

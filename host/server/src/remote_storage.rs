@@ -113,6 +113,15 @@ impl RemoteReaders {
         Ok(())
     }
 
+    /// The remote read clients' self-metrics (none without entries).
+    pub fn families(&self) -> Vec<MetricFamily> {
+        self.merged
+            .read()
+            .as_ref()
+            .map(|m| m.families())
+            .unwrap_or_default()
+    }
+
     /// What a query reads now.
     pub fn queryable(&self) -> Arc<dyn Queryable> {
         match &*self.merged.read() {
