@@ -26,10 +26,11 @@
 //!   status and text; a selector matching everything (`{job=~".*"}`) is
 //!   taken by both; an oversized regex is a prompt 400 from ours.
 //!
-//! Prometheus 3.x behaves as 2.42 in all of this (its federation handler
-//! and `honor_labels`' `lset.Has` are unchanged); 3.x answers the text
-//! format with an `escaping` parameter in `Content-Type`, which is not
-//! compared here.
+//! Prometheus 3.x's federation handler and `honor_labels` (`lset.Has`)
+//! are 2.42's in all of this, and 3.x's `track_timestamps_staleness`
+//! (off by default) keeps timestamped series free of stale markers too;
+//! 3.x's exposition library may add an `escaping` parameter to the
+//! `Content-Type`, so only 2.42's header is compared.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
