@@ -416,7 +416,20 @@ remote_write:
         metric(&m, "prometheus_remote_storage_samples_failed_total", &q),
         1.0
     );
+    // A receiver that never answers does not hold the stop up.
+    receiver.state.lock().script.push_back(Answer::Hang);
+    log.log(&[Record::Samples(vec![(0, 4, 4.0)])]).unwrap();
+    eventually("the hanging attempt", Duration::from_secs(5), || {
+        receiver.state.lock().attempts >= 7
+    })
+    .await;
+    let stopping = Instant::now();
     rw.stop().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        stopping.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -614,7 +627,14 @@ remote_write:
     receiver.state.lock().down = true;
     write(&mut log, 5);
     tokio::time::sleep(Duration::from_millis(200)).await;
+    // Bounded: the flush deadline (1 s), then what is in flight is given up.
+    let stopping = Instant::now();
     rw.stop().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        stopping.elapsed()
+    );
     receiver.state.lock().down = false;
     let rw = RemoteWrite::new(options(dir.path()), metadata());
     rw.apply(&configs, &external).await.unwrap();
