@@ -191,6 +191,7 @@ impl Queue {
             max_shards: q.max_shards.max(1) as usize,
             min_backoff: q.min_backoff.0,
             series: HashMap::new(),
+            collected: None,
             options: options.clone(),
             soft: soft_rx,
             replay_until: WalPosition::default(),
@@ -451,7 +452,10 @@ struct Watcher {
     max_shards: usize,
     min_backoff: Duration,
     /// Series by WAL ref: `None` when relabelling dropped it.
-    series: HashMap<u32, Option<Arc<Series>>>,
+    /// With the segment of the binding, for [`collect_series`].
+    series: HashMap<u32, (Option<Arc<Series>>, u64)>,
+    /// The checkpoint the series were last collected at.
+    collected: Option<u64>,
     options: QueueOptions,
     soft: watch::Receiver<bool>,
     /// Records up to here were sent before: their series are read, their
@@ -495,9 +499,9 @@ impl Watcher {
         }))
     }
 
-    fn bind(&mut self, r: u32, labels: &[Label]) {
+    fn bind(&mut self, r: u32, labels: &[Label], segment: u64) {
         let series = self.series_of(labels);
-        self.series.insert(r, series);
+        self.series.insert(r, (series, segment));
     }
 
     fn read_checkpoint_series(&mut self) {
@@ -507,11 +511,39 @@ impl Watcher {
                 bindings.push((r, labels));
             }
         });
-        if let Err(e) = result {
-            tracing::warn!(remote_name = %self.shared.sender.name, "reading the WAL checkpoint: {e}");
+        match result {
+            Ok(Some(n)) => {
+                for (r, labels) in bindings {
+                    self.bind(r, &labels, n);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                remote_name = %self.shared.sender.name,
+                "reading the WAL checkpoint: {e}"
+            ),
         }
-        for (r, labels) in bindings {
-            self.bind(r, &labels);
+    }
+
+    /// Forgets the series a new checkpoint left out (the head dropped
+    /// them), once the tail is past the segments it folded, as
+    /// Prometheus' `SeriesReset`.
+    fn collect_series(&mut self, reading: u64) {
+        let Ok((_, Some(n))) = wal_start(&self.options.wal_dir) else {
+            return;
+        };
+        if self.collected == Some(n) || reading <= n {
+            return;
+        }
+        let mut live = std::collections::HashSet::new();
+        let result = read_checkpoint(&self.options.wal_dir, |record| {
+            if let Record::Series { r, .. } = record {
+                live.insert(r);
+            }
+        });
+        if let Ok(Some(read)) = result {
+            collect_series(&mut self.series, read, &live);
+            self.collected = Some(read);
         }
     }
 
@@ -599,6 +631,7 @@ impl Watcher {
                 .current_segment
                 .set(tail.position().segment as f64);
             if last_save.elapsed() >= SAVE_EVERY {
+                self.collect_series(tail.position().segment);
                 self.save();
                 last_save = Instant::now();
             }
@@ -664,7 +697,7 @@ impl Watcher {
         match record {
             Record::Series { r, labels } => {
                 metrics.records_series.add(1);
-                self.bind(r, &labels);
+                self.bind(r, &labels, position.segment);
             }
             Record::Tombstone { .. } => metrics.records_tombstones.add(1),
             Record::Samples(samples) => {
@@ -687,11 +720,11 @@ impl Watcher {
                             metrics.dropped_unknown.add(1);
                             continue;
                         }
-                        Some(None) => {
+                        Some((None, _)) => {
                             metrics.dropped_series.add(1);
                             continue;
                         }
-                        Some(Some(series)) => series,
+                        Some((Some(series), _)) => series,
                     };
                     if oldest.is_some_and(|oldest| t < oldest) {
                         metrics.dropped_too_old.add(1);
@@ -758,6 +791,16 @@ impl Watcher {
             self.shared.watermark.lock().acked
         );
     }
+}
+
+/// Keeps the series bound after checkpoint `checkpoint` and those it
+/// holds (`live`); the others' samples are all behind the reader.
+fn collect_series<S>(
+    series: &mut HashMap<u32, (S, u64)>,
+    checkpoint: u64,
+    live: &std::collections::HashSet<u32>,
+) {
+    series.retain(|r, (_, segment)| *segment > checkpoint || live.contains(r));
 }
 
 /// The position saved in `path`, if any (and readable).
@@ -830,6 +873,18 @@ mod tests {
         // Bounded.
         assert_eq!(desired_shards(1, 1e6, 1000.0, 0.0, 10.0, 0.0, (1, 50)), 50);
         assert_eq!(desired_shards(8, 1.0, 1000.0, 0.0, 0.001, 0.0, (2, 50)), 2);
+    }
+
+    #[test]
+    fn series_left_out_of_a_checkpoint_are_forgotten() {
+        let mut series: HashMap<u32, ((), u64)> =
+            [(1, ((), 2)), (2, ((), 3)), (3, ((), 5)), (4, ((), 6))].into();
+        let live = [2].into();
+        collect_series(&mut series, 5, &live);
+        let mut left: Vec<u32> = series.keys().copied().collect();
+        left.sort();
+        // 1 and 3 were dropped by the head; 4 is bound after the checkpoint.
+        assert_eq!(left, [2, 4]);
     }
 
     #[test]
