@@ -78,6 +78,9 @@ pub struct RemoteWrite {
     queues: tokio::sync::Mutex<Vec<Queue>>,
     /// (name, redacted URL, metrics) of the running queues.
     running: Mutex<Vec<(String, String, Arc<metrics::QueueMetrics>)>>,
+    /// Set by [`RemoteWrite::stop`]: a reload racing the shutdown starts
+    /// nothing.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 /// The queue's name: `name`, or (as Prometheus) the first six hex digits
@@ -98,6 +101,7 @@ impl RemoteWrite {
             metadata,
             queues: tokio::sync::Mutex::new(Vec::new()),
             running: Mutex::new(Vec::new()),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -129,6 +133,9 @@ impl RemoteWrite {
             }
         }
         let mut queues = self.queues.lock().await;
+        if self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
         let mut old: Vec<Queue> = std::mem::take(&mut *queues);
         let mut errors = Vec::new();
         for config in configs {
@@ -185,7 +192,11 @@ impl RemoteWrite {
     /// Stops every queue: each sends what it holds within the flush
     /// deadline and saves its position.
     pub async fn stop(&self) {
-        let queues = std::mem::take(&mut *self.queues.lock().await);
+        let mut guard = self.queues.lock().await;
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let queues = std::mem::take(&mut *guard);
+        drop(guard);
         let stops: Vec<_> = queues.into_iter().map(|q| tokio::spawn(q.stop())).collect();
         for stop in stops {
             let _ = stop.await;

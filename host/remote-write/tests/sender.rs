@@ -725,6 +725,10 @@ remote_write:
     assert!(err.contains("bad") && err.contains("oauth2"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
     rw.stop().await;
+    // A reload racing the shutdown starts nothing.
+    let (configs, external) = remote_writes(&text("3"));
+    rw.apply(&configs, &external).await.unwrap();
+    assert!(rw.metrics().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
