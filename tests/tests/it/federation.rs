@@ -546,12 +546,14 @@ async fn federation_both_ways_with_prometheus() {
         .await
         .unwrap()
     };
+    // A federation scrape answered just before may still be appending.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let before = [
         frozen(prometheus, "wasmetheus").await,
         frozen(ours.address, "prometheus").await,
     ];
     // Two more federation scrapes.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
     let after = [
         frozen(prometheus, "wasmetheus").await,
         frozen(ours.address, "prometheus").await,
