@@ -227,6 +227,20 @@ async fn prometheus_writes_into_and_reads_from_wasmetheus() {
     .await;
     assert_eq!(theirs, mine);
 
+    // The flags and self-metrics, with Prometheus' names.
+    let (_, flags) = http(ours.address, "GET", "/api/v1/status/flags", &[]).await;
+    assert!(
+        flags.contains("\"web.enable-remote-write-receiver\":\"true\"")
+            && flags.contains("\"storage.remote.read-sample-limit\":\"50000000\""),
+        "{flags}"
+    );
+    let (_, metrics) = http(ours.address, "GET", "/metrics", &[]).await;
+    assert!(
+        metrics.contains("\nprometheus_api_remote_read_queries 0\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("\nprometheus_api_remote_write_invalid_labels_samples_total 0\n"));
+
     // Hostile bodies against the running receiver: a clear 4xx, nothing
     // of them stored.
     let t = now_ms();
@@ -372,6 +386,14 @@ async fn wasmetheus_reads_from_prometheus_merged_with_its_own_data() {
         (a == b && a.len() == 1 && a[0].1.parse::<f64>().ok()? >= 3.0).then_some(())
     })
     .await;
+
+    let (_, metrics) = http(ours.address, "GET", "/metrics", &[]).await;
+    assert!(
+        metrics.contains(&format!(
+            "prometheus_remote_storage_remote_read_queries_total{{code=\"200\",remote_name=\"prom\",url=\"http://127.0.0.1:{prometheus_port}/api/v1/read\"}}"
+        )),
+        "{metrics}"
+    );
 
     // A remote that is down fails the query with its name.
     drop(_prometheus);
