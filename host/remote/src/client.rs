@@ -266,7 +266,10 @@ impl RemoteReadClient {
                 .await
                 .map(|b| String::from_utf8_lossy(&b.to_bytes()).trim().to_owned())
                 .unwrap_or_default();
-            return Err(format!("server returned HTTP status {status}: {text}"));
+            return Err(format!(
+                "remote server {} returned HTTP status {status}: {text}",
+                self.url
+            ));
         }
         if !streamed {
             let compressed = http_body_util::Limited::new(body, self.limit)

@@ -374,7 +374,10 @@ async fn a_failing_or_hanging_remote_fails_the_selection() {
         "none in flight"
     );
     assert!(
-        e.starts_with("remote_read: broken: server returned HTTP status 500"),
+        e.starts_with(&format!(
+            "remote_read: broken: remote server http://{}/api/v1/read returned HTTP status 500",
+            failing.address
+        )),
         "{e}"
     );
     assert!(e.contains("storage on fire"), "{e}");
