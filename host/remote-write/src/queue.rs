@@ -136,6 +136,17 @@ impl Queue {
         metadata_source: Arc<dyn MetadataSource>,
     ) -> Result<Queue, String> {
         let sender = Sender::new(config, name)?;
+        // A new queue starts at the WAL's end as of now (not when its
+        // thread gets going), written down at once.
+        if load_position(&options.position_file).is_none() {
+            let end = wal_end(&options.wal_dir).unwrap_or_default();
+            save_position(&options.position_file, end).map_err(|e| {
+                format!(
+                    "saving the remote write position in {}: {e}",
+                    options.position_file.display()
+                )
+            })?;
+        }
         let url = sender.url.clone();
         let q = &config.queue_config;
         let metrics = Arc::new(QueueMetrics::default());

@@ -1064,3 +1064,21 @@ async fn a_receiver_refusing_2_0_gets_1_0() {
     );
     rw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_state_directory_is_an_error_at_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let _log = wal(dir.path());
+    std::fs::write(dir.path().join("remote-write"), "a file, not a directory").unwrap();
+    let (configs, external) =
+        remote_writes("remote_write:\n  - url: http://127.0.0.1:9/write\n    name: q\n");
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    let err = rw.apply(&configs, &external).await.unwrap_err();
+    assert!(
+        err.starts_with(
+            "remote_write q (http://127.0.0.1:9/write): saving the remote write position in "
+        ),
+        "{err}"
+    );
+    assert!(rw.metrics().is_empty());
+}
