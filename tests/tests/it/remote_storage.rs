@@ -410,4 +410,22 @@ async fn wasmetheus_reads_from_prometheus_merged_with_its_own_data() {
     .await;
     assert!(status >= 400, "{status}");
     assert!(body.contains("remote_read: prom"), "{body}");
+    // A reload without the entry: queries read local data only again.
+    std::fs::write(
+        &ours_config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ours\n    static_configs: [{{targets: ['{fixture}']}}]\n"
+        ),
+    )
+    .unwrap();
+    let (status, body) = http(ours.address, "POST", "/-/reload", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let local = query(ours.address, "count by (job) (fixture_requests_total)")
+        .await
+        .expect("queries answer again");
+    assert!(local.iter().any(|(l, _)| l.contains("ours")), "{local:?}");
+    assert!(
+        !local.iter().any(|(l, _)| l.contains("theirs")),
+        "{local:?}"
+    );
 }
