@@ -225,8 +225,17 @@ impl Receiver {
         let mut app = storage.appender();
         let mut written = Written::default();
         for s in &series {
+            // The series is looked up by its labels once, then by its ref.
+            let mut cached = 0u64;
             for &(t, v) in &s.samples {
-                if let Err(e) = app.append(&s.labels, t, v) {
+                let known = (cached != 0)
+                    .then(|| app.append_known(cached, t, v))
+                    .flatten();
+                let appended = match known {
+                    Some(result) => result,
+                    None => app.append_ref(0, &s.labels, t, v).map(|r| cached = r),
+                };
+                if let Err(e) = appended {
                     app.rollback();
                     let status = match e {
                         AppendError::OutOfOrder { .. }
