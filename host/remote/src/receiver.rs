@@ -134,6 +134,8 @@ pub struct Receiver {
     invalid_label_samples: AtomicU64,
     samples_written: AtomicU64,
     out_of_order: AtomicU64,
+    /// Requests stored, by message: 1.0, 2.0.
+    stored_requests: [AtomicU64; 2],
 }
 
 /// Why a request's content type or encoding is refused (415).
@@ -264,6 +266,7 @@ impl Receiver {
         }
         self.samples_written
             .fetch_add(written.samples, Ordering::Relaxed);
+        self.stored_requests[usize::from(kind == MessageKind::V2)].fetch_add(1, Ordering::Relaxed);
         WriteOutcome {
             status: 204,
             message: String::new(),
@@ -390,7 +393,23 @@ impl Receiver {
 
     /// The receiver's self-metrics, with Prometheus' names.
     pub fn families(&self) -> Vec<MetricFamily> {
+        let requests = MetricFamily {
+            name: "wasmetheus_remote_write_stored_requests_total".into(),
+            kind: MetricKind::Counter,
+            help: "Remote write requests stored, by protobuf message.".into(),
+            unit: String::new(),
+            metrics: [MessageKind::V1, MessageKind::V2]
+                .into_iter()
+                .zip(&self.stored_requests)
+                .map(|(kind, n)| wasmetheus_model::Metric {
+                    labels: vec![Label::new("proto_msg", kind.name())],
+                    value: wasmetheus_model::MetricValue::Number(n.load(Ordering::Relaxed) as f64),
+                    timestamp_ms: None,
+                })
+                .collect(),
+        };
         vec![
+            requests,
             MetricFamily::single(
                 "prometheus_api_remote_write_invalid_labels_samples_total",
                 MetricKind::Counter,

@@ -268,6 +268,29 @@ fn v2_round_trip_reports_what_was_written() {
     let got = stored(&head);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].samples, vec![(1000, 1.0), (2000, 1.0), (3000, 0.0)]);
+    let requests = r
+        .families()
+        .into_iter()
+        .find(|f| f.name == "wasmetheus_remote_write_stored_requests_total")
+        .unwrap();
+    let counts: Vec<_> = requests
+        .metrics
+        .iter()
+        .map(|m| (m.labels[0].value.clone(), m.value.clone()))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![
+            (
+                "prometheus.WriteRequest".to_owned(),
+                wasmetheus_model::MetricValue::Number(0.0)
+            ),
+            (
+                "io.prometheus.write.v2.Request".to_owned(),
+                wasmetheus_model::MetricValue::Number(1.0)
+            ),
+        ]
+    );
     assert_eq!(
         out.written.unwrap().headers()[0],
         ("X-Prometheus-Remote-Write-Samples-Written", "3".to_owned())
