@@ -429,3 +429,70 @@ async fn wasmetheus_reads_from_prometheus_merged_with_its_own_data() {
         "{local:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wasmetheus_remote_writes_2_0_into_wasmetheus() {
+    // Prometheus 2.42 sends 1.0 only: our own sender speaks 2.0 to our
+    // receiver.
+    let fixture = fixture_target().await;
+    let dir = PluginsDir::new();
+    let receiver_config = dir.path().join("receiver.yml");
+    std::fs::write(&receiver_config, "scrape_configs: []\n").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut args = test_args(dir.path(), Some(&receiver_config), data.path());
+    args.remote.enable_remote_write_receiver = true;
+    let receiver = TestServer::start(args, data).await;
+    let sender_config = dir.path().join("sender.yml");
+    std::fs::write(
+        &sender_config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: fx\n    static_configs: [{{targets: ['{fixture}']}}]\n\
+             remote_write:\n  - url: http://{}/api/v1/write\n    protobuf_message: io.prometheus.write.v2.Request\n    queue_config: {{batch_send_deadline: 1s}}\n",
+            receiver.address
+        ),
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let sender = TestServer::start(
+        test_args(dir.path(), Some(&sender_config), data.path()),
+        data,
+    )
+    .await;
+    let q = "fixture_requests_total{job=\"fx\"}";
+    let sent = eventually(
+        Duration::from_secs(60),
+        "the sender scraping",
+        || async move { query(sender.address, q).await.filter(|r| r.len() == 2) },
+    )
+    .await;
+    let received = eventually(
+        Duration::from_secs(60),
+        "2.0 writes arriving",
+        || async move { query(receiver.address, q).await.filter(|r| r.len() == 2) },
+    )
+    .await;
+    assert_eq!(sent, received);
+    // It was 2.0 that arrived, and nothing as 1.0.
+    let (_, metrics) = http(receiver.address, "GET", "/metrics", &[]).await;
+    assert!(
+        metrics.contains("wasmetheus_remote_write_stored_requests_total{proto_msg=\"prometheus.WriteRequest\"} 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("wasmetheus_remote_write_stored_requests_total{proto_msg=\"io.prometheus.write.v2.Request\"} 0\n"),
+        "{metrics}"
+    );
+    let count = "count_over_time(up{job=\"fx\"}[5m] offset 10s)";
+    eventually(
+        Duration::from_secs(60),
+        "the same up samples",
+        || async move {
+            let (a, b) = (
+                query(sender.address, count).await?,
+                query(receiver.address, count).await?,
+            );
+            (a == b && !a.is_empty() && a[0].1.parse::<f64>().ok()? >= 2.0).then_some(())
+        },
+    )
+    .await;
+}
