@@ -363,3 +363,36 @@ fn native_histograms_are_refused_clearly() {
     assert!(out.message.contains("native histogram"), "{}", out.message);
     assert!(stored(&head).is_empty());
 }
+
+#[test]
+fn utf8_names_are_taken_as_prometheus_3_does() {
+    // Prometheus 2.42 would skip this series (legacy name validation);
+    // Prometheus 3.x validates names as UTF-8 and stores it. Empty label
+    // values mean "no such label" and are dropped.
+    let head = Head::new(HeadLimits::default());
+    let r = Receiver::default();
+    let body = v1(vec![series(
+        &[
+            ("__name__", "http.requests"),
+            ("zone.name", "ü"),
+            ("empty", ""),
+        ],
+        &[(1000, 1.0)],
+    )]);
+    let out = r.write(&head, MessageKind::V1, &body);
+    assert_eq!(out.status, 204, "{}", out.message);
+    assert_eq!(
+        stored(&head)[0].labels,
+        vec![
+            Label::new("__name__", "http.requests"),
+            Label::new("zone.name", "ü")
+        ]
+    );
+    // An empty label name is invalid in both: skipped in 1.0.
+    let body = v1(vec![series(
+        &[("__name__", "x"), ("", "v")],
+        &[(1000, 1.0)],
+    )]);
+    assert_eq!(r.write(&head, MessageKind::V1, &body).status, 204);
+    assert_eq!(stored(&head).len(), 1);
+}
