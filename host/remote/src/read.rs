@@ -172,7 +172,10 @@ impl ReadServer {
         let mut response = ReadResponse::default();
         for query in &req.queries {
             let mut result = QueryResult::default();
-            for (labels, samples) in select(storage, query, external, &mut budget)? {
+            select(storage, query, external, &mut budget, &mut |(
+                labels,
+                samples,
+            )| {
                 result.timeseries.push(TimeSeries {
                     labels: to_proto(&labels),
                     samples: samples
@@ -181,7 +184,8 @@ impl ReadServer {
                         .collect(),
                     ..TimeSeries::default()
                 });
-            }
+                true
+            })?;
             response.results.push(result);
         }
         Ok(codec::snappy_compress(&response.encode_to_vec()))
@@ -203,7 +207,11 @@ impl ReadServer {
         };
         let mut budget = SampleBudget::new(self.options.sample_limit);
         for (index, query) in req.queries.iter().enumerate() {
-            for (labels, samples) in select(storage, query, external, &mut budget)? {
+            // Series by series: only one is held at a time.
+            let more = select(storage, query, external, &mut budget, &mut |(
+                labels,
+                samples,
+            )| {
                 let labels = to_proto(&labels);
                 let label_bytes: usize = labels.iter().map(|l| l.encoded_len()).sum();
                 let room = self.options.max_bytes_in_frame.saturating_sub(label_bytes) as i64;
@@ -232,10 +240,14 @@ impl ReadServer {
                     let mut out = Vec::with_capacity(frame.encoded_len() + 16);
                     codec::put_chunked_frame(&frame, &mut out);
                     if !emit(out) {
-                        return Ok(());
+                        return false;
                     }
                     left = room;
                 }
+                true
+            })?;
+            if !more {
+                break;
             }
         }
         Ok(())
@@ -276,13 +288,15 @@ impl SampleBudget {
 }
 
 /// The series of one query with their samples in its range, external
-/// labels added.
+/// labels added, handed to `each` one by one (until it returns false;
+/// then so does this).
 fn select(
     storage: &dyn Queryable,
     query: &Query,
     external: &[Label],
     budget: &mut SampleBudget,
-) -> Result<Vec<Selected>, ReadError> {
+    each: &mut dyn FnMut(Selected) -> bool,
+) -> Result<bool, ReadError> {
     let matchers = matchers(query, external)?;
     let (start, end) = (query.start_timestamp_ms, query.end_timestamp_ms);
     let mut hints = SelectHints::range(start, end);
@@ -294,7 +308,7 @@ fn select(
         hints.by = h.by;
     }
     if start > end {
-        return Ok(Vec::new());
+        return Ok(true);
     }
     let series = storage
         .select_series(&matchers, &hints)
@@ -302,7 +316,6 @@ fn select(
             status: 500,
             message: e.to_string(),
         })?;
-    let mut out = Vec::with_capacity(series.len());
     for mut s in series {
         let mut samples = Vec::new();
         // Bounded per step: a huge series is cut off at the limit instead
@@ -326,9 +339,11 @@ fn select(
         if samples.is_empty() {
             continue;
         }
-        out.push((merge_external(s.labels, external), samples));
+        if !each((merge_external(s.labels, external), samples)) {
+            return Ok(false);
+        }
     }
-    Ok(out)
+    Ok(true)
 }
 
 /// A query's matchers, without equality matchers on external labels that
