@@ -182,3 +182,71 @@ fn xor_decoder() -> wasmetheus_remote::client::ChunkDecoder {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::serve::ServeArgs;
+    use clap::Parser;
+    use wasmetheus_remote::receiver::MessageKind;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn flags_have_prometheus_names_and_defaults() {
+        let args = Cli::try_parse_from(["wasmetheus"]).unwrap().serve.remote;
+        assert!(!args.enable_remote_write_receiver);
+        assert!(args.receiver().is_none(), "off by default");
+        assert_eq!(
+            args.accepted_messages,
+            vec![MessageKind::V1, MessageKind::V2]
+        );
+        let read = args.read_options();
+        assert_eq!(
+            (
+                read.sample_limit,
+                read.concurrent_limit,
+                read.max_bytes_in_frame
+            ),
+            (50_000_000, 10, 1_048_576)
+        );
+        let args = Cli::try_parse_from([
+            "wasmetheus",
+            "--web.enable-remote-write-receiver",
+            "--web.remote-write-receiver.accepted-protobuf-messages=io.prometheus.write.v2.Request",
+            "--storage.remote.read-sample-limit=0",
+            "--storage.remote.read-concurrent-limit=2",
+            "--storage.remote.read-max-bytes-in-frame=4096",
+        ])
+        .unwrap()
+        .serve;
+        let receiver = args.remote.receiver().unwrap();
+        assert_eq!(receiver.options().accepted, vec![MessageKind::V2]);
+        assert_eq!(args.remote.read_options().max_bytes_in_frame, 4096);
+        let flags = args.flag_values();
+        assert_eq!(flags["web.enable-remote-write-receiver"], "true");
+        assert_eq!(
+            flags["web.remote-write-receiver.accepted-protobuf-messages"],
+            "io.prometheus.write.v2.Request"
+        );
+        assert_eq!(flags["storage.remote.read-sample-limit"], "0");
+        let e = Cli::try_parse_from([
+            "wasmetheus",
+            "--web.remote-write-receiver.accepted-protobuf-messages=foo",
+        ])
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            e.contains("unknown remote write protobuf message \"foo\""),
+            "{e}"
+        );
+        assert!(
+            Cli::try_parse_from(["wasmetheus", "--storage.remote.read-max-bytes-in-frame=0"])
+                .is_err()
+        );
+    }
+}
