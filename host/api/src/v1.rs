@@ -657,9 +657,14 @@ pub(crate) async fn federate(
         Ok(s) => s,
         Err(e) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let storage = match storage_of(&backend) {
-        Ok(s) => s,
-        Err(r) => return *r,
+    // Local storage only, as Prometheus federates (not the remote_read
+    // sources queries see).
+    let storage = match backend.storage() {
+        Some(local) => local as Arc<dyn Queryable>,
+        None => match storage_of(&backend) {
+            Ok(s) => s,
+            Err(r) => return *r,
+        },
     };
     let lookback = backend.engine().options.lookback_delta.as_millis() as i64;
     let external = federation_external_labels(backend.external_labels());

@@ -24,6 +24,9 @@ type Samples = Vec<(i64, f64)>;
 
 struct Remote {
     head: Arc<Head>,
+    /// What queries read: another store than `head`, standing for the
+    /// local one with `remote_read` sources merged in.
+    merged: Arc<Head>,
     receiver: Option<Arc<Receiver>>,
     read: Arc<ReadServer>,
 }
@@ -39,6 +42,7 @@ impl Remote {
         });
         Arc::new(Remote {
             head: Arc::new(Head::new(HeadLimits::default())),
+            merged: Arc::new(Head::new(HeadLimits::default())),
             receiver: enabled.then(|| Arc::new(Receiver::new(ReceiverOptions::default()))),
             read: Arc::new(ReadServer::new(
                 ReadOptions {
@@ -78,7 +82,7 @@ impl Backend for Remote {
         crate::data::runtime_info()
     }
     fn queryable(&self) -> Option<Arc<dyn Queryable>> {
-        Some(Arc::clone(&self.head) as Arc<dyn Queryable>)
+        Some(Arc::clone(&self.merged) as Arc<dyn Queryable>)
     }
     fn storage(&self) -> Option<Arc<dyn Storage>> {
         Some(Arc::clone(&self.head) as Arc<dyn Storage>)
@@ -447,4 +451,71 @@ async fn read_refuses_bad_requests_with_400() {
         "{}",
         r.text()
     );
+}
+
+#[tokio::test]
+async fn read_and_federate_serve_local_storage_only() {
+    let backend = Remote::new(true);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let r = post(
+        &backend,
+        "/api/v1/write",
+        &[V1],
+        v1_body("local_only", &[(now, 1.0)]),
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let mut app = Storage::appender(&*backend.merged);
+    app.append(&[Label::new("__name__", "remote_only")], now, 2.0)
+        .unwrap();
+    app.commit().unwrap();
+    drop(app);
+    // Remote read answers from the local storage, not what queries see.
+    let req = ReadRequest {
+        queries: vec![Query {
+            start_timestamp_ms: now - 60_000,
+            end_timestamp_ms: now + 60_000,
+            matchers: vec![LabelMatcher {
+                r#type: 2,
+                name: "__name__".into(),
+                value: ".+".into(),
+            }],
+            hints: None,
+        }],
+        accepted_response_types: Vec::new(),
+    };
+    let r = post(
+        &backend,
+        "/api/v1/read",
+        &[],
+        codec::snappy_compress(&req.encode_to_vec()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let resp = ReadResponse::decode(&*codec::snappy_decompress(&r.body, 1 << 20).unwrap()).unwrap();
+    let names: Vec<_> = resp.results[0]
+        .timeseries
+        .iter()
+        .map(|t| t.labels[0].value.clone())
+        .collect();
+    assert_eq!(names, vec!["local_only"]);
+    // So does federation, as Prometheus' (its remote_read sources are
+    // not federated).
+    let request = Request::builder()
+        .uri("/federate?match[]=%7B__name__%3D~%22.%2B%22%7D")
+        .body(Body::empty())
+        .unwrap();
+    let response = wasmetheus_api::router(Arc::clone(&backend) as Arc<dyn Backend>)
+        .oneshot(request)
+        .await
+        .unwrap();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("local_only"), "{text}");
+    assert!(!text.contains("remote_only"), "{text}");
 }
