@@ -11,8 +11,89 @@ use wasmetheus_prompb::client::{Metric, MetricFamily, MetricType};
 use crate::body::family_type;
 use crate::grouping::is_label_name;
 
+/// The problems of a push, each in client_golang's words: `pushed` are
+/// the group's new families (name order), `existing` the types other
+/// groups hold the touched names as (the pushed names and those their
+/// `_count`/`_sum`/`_bucket` series could collide with), `neighbours` the
+/// families of the pushed names in the other groups whose series could
+/// equal pushed ones (no grouping label with another value). The rest of
+/// the store was consistent and stays so.
+pub fn check_push<'a>(
+    pushed: &[&'a MetricFamily],
+    existing: &BTreeMap<String, MetricType>,
+    neighbours: &[&'a MetricFamily],
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut types: BTreeMap<&str, MetricType> =
+        existing.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+    for family in pushed {
+        let name = family.name.as_deref().unwrap_or_default();
+        types.entry(name).or_insert_with(|| family_type(family));
+    }
+    // Suffix collisions, reported by the later name.
+    let mut collected: BTreeMap<&str, MetricType> = BTreeMap::new();
+    let mut colliding: HashSet<&str> = HashSet::new();
+    for (name, kind) in &types {
+        if let Some(e) = suffix_collision(name, *kind, &collected) {
+            errors.push(e);
+            colliding.insert(name);
+            continue;
+        }
+        collected.insert(name, *kind);
+    }
+    let mut seen: HashSet<(String, Vec<(&str, &str)>)> = HashSet::new();
+    for family in pushed {
+        let name = family.name.as_deref().unwrap_or_default();
+        if !is_metric_name(name) {
+            errors.push(format!(
+                "collected metric named {name:?} has an invalid name"
+            ));
+            continue;
+        }
+        if colliding.contains(name) {
+            continue;
+        }
+        for metric in &family.metric {
+            if let Err(e) = metric_consistency(name, types[name], metric, &mut seen) {
+                errors.push(e);
+            }
+        }
+    }
+    for family in neighbours {
+        let name = family.name.as_deref().unwrap_or_default();
+        for metric in &family.metric {
+            let mut labels = sorted_labels(metric);
+            labels.sort();
+            if seen.contains(&(name.to_owned(), labels)) {
+                errors.push(format!(
+                    "collected metric {name:?} {{ {}}} was collected before with the same name and label values",
+                    proto_text(metric)
+                ));
+            }
+        }
+    }
+    errors
+}
+
+fn sorted_labels(metric: &Metric) -> Vec<(&str, &str)> {
+    let mut labels: Vec<(&str, &str)> = metric
+        .label
+        .iter()
+        .map(|l| {
+            (
+                l.name.as_deref().unwrap_or_default(),
+                l.value.as_deref().unwrap_or_default(),
+            )
+        })
+        .collect();
+    labels.sort();
+    labels
+}
+
 /// Every problem of the families merged by name (in the order given),
-/// each in client_golang's words.
+/// each in client_golang's words: the whole-store check
+/// [`check_push`] is equivalent to for a store that was consistent.
+#[cfg(test)]
 pub fn check<'a>(families: impl Iterator<Item = &'a MetricFamily>) -> Vec<String> {
     let mut errors = Vec::new();
     // Name → the type of the first family of that name.
@@ -88,17 +169,7 @@ fn metric_consistency<'m>(
             type_name(kind)
         ));
     }
-    let mut labels: Vec<(&str, &str)> = metric
-        .label
-        .iter()
-        .map(|l| {
-            (
-                l.name.as_deref().unwrap_or_default(),
-                l.value.as_deref().unwrap_or_default(),
-            )
-        })
-        .collect();
-    labels.sort();
+    let labels = sorted_labels(metric);
     for pair in labels.windows(2) {
         if pair[0].0 == pair[1].0 {
             return Err(format!(

@@ -86,7 +86,7 @@ pub fn decode(bytes: &[u8], store: &mut Store) -> Result<(), String> {
             .collect();
         groups.insert(labels.clone(), Group { labels, families });
     }
-    store.groups = groups;
+    store.set_groups(groups);
     Ok(())
 }
 
@@ -129,6 +129,6 @@ pub fn load(file: &Path, store: &mut Store) {
             error = %e,
             "the Pushgateway's persistence file is corrupt; starting with no groups (the file was set aside)"
         );
-        store.groups.clear();
+        store.wipe();
     }
 }

@@ -4,7 +4,7 @@
 //! the whole store first, and each group carries `push_time_seconds` and
 //! `push_failure_time_seconds`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use wasmetheus_model::{Label, MetricKind, MetricValue};
@@ -93,8 +93,23 @@ pub enum PushError {
 /// Every group, by grouping key.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Store {
+    /// Changed only through the methods below, which keep the indexes.
     pub groups: BTreeMap<GroupingKey, Group>,
     pub limits: Limits,
+    /// Per family name: how many groups hold it with metrics, and its
+    /// type (one per name in a consistent store). A push is checked
+    /// against these and its own job's groups, not the whole store.
+    names: HashMap<String, NameEntry>,
+    /// The groups of each job.
+    jobs: HashMap<String, BTreeSet<GroupingKey>>,
+    /// Metrics over every group.
+    metrics: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct NameEntry {
+    groups: usize,
+    kind: MetricType,
 }
 
 impl Store {
@@ -102,7 +117,64 @@ impl Store {
         Store {
             groups: BTreeMap::new(),
             limits,
+            names: HashMap::new(),
+            jobs: HashMap::new(),
+            metrics: 0,
         }
+    }
+
+    /// Replaces every group (a restored file).
+    pub fn set_groups(&mut self, groups: BTreeMap<GroupingKey, Group>) {
+        self.wipe();
+        for (key, group) in groups {
+            self.insert_group(&key, group);
+        }
+    }
+
+    /// Takes the group of `key` out of the indexes (it stays in `groups`).
+    fn unindex(&mut self, key: &GroupingKey) {
+        let Some(group) = self.groups.get(key) else {
+            return;
+        };
+        for (name, f) in &group.families {
+            if f.family.metric.is_empty() {
+                continue;
+            }
+            if let Some(entry) = self.names.get_mut(name) {
+                entry.groups -= 1;
+                if entry.groups == 0 {
+                    self.names.remove(name);
+                }
+            }
+        }
+        self.metrics -= group.metric_count();
+        let job = key.get("job").cloned().unwrap_or_default();
+        if let Some(keys) = self.jobs.get_mut(&job) {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.jobs.remove(&job);
+            }
+        }
+    }
+
+    fn insert_group(&mut self, key: &GroupingKey, group: Group) {
+        self.unindex(key);
+        for (name, f) in &group.families {
+            if f.family.metric.is_empty() {
+                continue;
+            }
+            let kind = family_type(&f.family);
+            let entry = self
+                .names
+                .entry(name.clone())
+                .or_insert(NameEntry { groups: 0, kind });
+            entry.groups += 1;
+            entry.kind = kind;
+        }
+        self.metrics += group.metric_count();
+        let job = key.get("job").cloned().unwrap_or_default();
+        self.jobs.entry(job).or_default().insert(key.clone());
+        self.groups.insert(key.clone(), group);
     }
 
     /// Applies a push (`replace`: `PUT`), or records its failure.
@@ -187,41 +259,68 @@ impl Store {
                 self.groups.len()
             )));
         }
-        let others: usize = (self.groups.iter())
-            .filter(|(k, _)| *k != key)
-            .map(|(_, g)| g.metric_count())
-            .sum();
-        if others + group.metric_count() > self.limits.max_metrics {
+        let own = self.groups.get(key).map_or(0, Group::metric_count);
+        let total = self.metrics - own + group.metric_count();
+        if total > self.limits.max_metrics {
             return Err(PushError::Limit(format!(
-                "the push would make {} metrics, more than the Pushgateway's limit of {}: delete groups first",
-                others + group.metric_count(),
+                "the push would make {total} metrics, more than the Pushgateway's limit of {}: delete groups first",
                 self.limits.max_metrics
             )));
         }
-        let errors = check::check(self.merged_with(key, &group));
+        let errors = self.check_push(key, &group);
         if !errors.is_empty() {
             return Err(PushError::Invalid(check::message(&errors)));
         }
-        self.groups.insert(key.clone(), group);
+        self.insert_group(key, group);
         Ok(())
     }
 
-    /// Every family of every group, `replacement` standing in for the
-    /// group of `key`, in the order of the exposition.
-    fn merged_with<'a>(
-        &'a self,
-        key: &'a GroupingKey,
-        replacement: &'a Group,
-    ) -> impl Iterator<Item = &'a MetricFamily> + 'a {
-        let others = self.groups.iter().filter(move |(k, _)| *k != key);
-        let groups = others.map(|(_, g)| g).chain(std::iter::once(replacement));
-        let mut by_name: BTreeMap<&str, Vec<&MetricFamily>> = BTreeMap::new();
-        for group in groups {
-            for (name, f) in &group.families {
-                by_name.entry(name).or_default().push(&f.family);
+    /// The consistency check of a new version of the group `key`
+    /// against the names it touches (see [`check::check_push`]).
+    fn check_push(&self, key: &GroupingKey, replacement: &Group) -> Vec<String> {
+        let pushed: Vec<&MetricFamily> = (replacement.families.values())
+            .map(|f| &f.family)
+            .filter(|f| !f.metric.is_empty())
+            .collect();
+        let current = self.groups.get(key);
+        // The type other groups hold `name` as.
+        let existing_type = |name: &str| {
+            let entry = self.names.get(name)?;
+            let own = current
+                .and_then(|g| g.families.get(name))
+                .is_some_and(|f| !f.family.metric.is_empty());
+            (entry.groups > usize::from(own)).then_some(entry.kind)
+        };
+        let mut existing: BTreeMap<String, MetricType> = BTreeMap::new();
+        for family in &pushed {
+            let name = family.name.as_deref().unwrap_or_default();
+            let mut touched = vec![name.to_owned()];
+            for suffix in ["_count", "_sum", "_bucket"] {
+                touched.push(format!("{name}{suffix}"));
+                touched.extend(name.strip_suffix(suffix).map(str::to_owned));
+            }
+            for name in touched {
+                if let Some(kind) = existing_type(&name) {
+                    existing.insert(name, kind);
+                }
             }
         }
-        by_name.into_values().flatten()
+        // Only groups of the same job whose other grouping labels do not
+        // differ could expose the same series (every metric carries its
+        // group's values).
+        let job = key.get("job").map_or("", String::as_str);
+        let compatible =
+            |other: &GroupingKey| !(other.iter()).any(|(n, v)| key.get(n).is_some_and(|w| w != v));
+        let neighbours: Vec<&MetricFamily> = (self.jobs.get(job).into_iter().flatten())
+            .filter(|k| *k != key && compatible(k))
+            .filter_map(|k| self.groups.get(k))
+            .flat_map(|g| {
+                (pushed.iter())
+                    .filter_map(|f| g.families.get(f.name.as_deref().unwrap_or_default()))
+                    .map(|f| &f.family)
+            })
+            .collect();
+        check::check_push(&pushed, &existing, &neighbours)
     }
 
     /// Pushgateway's `setPushFailedTimestamp` (bounded: no new group past
@@ -230,7 +329,7 @@ impl Store {
         if !self.groups.contains_key(key) && self.groups.len() >= self.limits.max_groups {
             return;
         }
-        let group = self.groups.entry(key.clone()).or_insert_with(|| Group {
+        let mut group = self.groups.get(key).cloned().unwrap_or_else(|| Group {
             labels: key.clone(),
             families: BTreeMap::new(),
         });
@@ -248,15 +347,20 @@ impl Store {
                 pushed: now,
                 family: timestamp_gauge(PUSH_METRIC, PUSH_HELP, key, None),
             });
+        self.insert_group(key, group);
     }
 
     /// Deletes a group; whether there was one.
     pub fn delete(&mut self, key: &GroupingKey) -> bool {
+        self.unindex(key);
         self.groups.remove(key).is_some()
     }
 
     pub fn wipe(&mut self) {
         self.groups.clear();
+        self.names.clear();
+        self.jobs.clear();
+        self.metrics = 0;
     }
 
     /// The exposition: families merged by name over every group (the

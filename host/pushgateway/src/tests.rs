@@ -546,3 +546,41 @@ async fn hostile_text_bodies_are_refused_without_harm() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(series(&g).contains(&"a{instance=\"\",job=\"keep\"} 1".to_owned()));
 }
+
+#[tokio::test]
+async fn the_store_stays_consistent_as_a_whole() {
+    // Pushes checked against the names they touch keep the whole
+    // exposition consistent.
+    let g = Gateway::open(Options::default());
+    let pushes = [
+        (
+            "/metrics/job/a",
+            "# TYPE m gauge\nm 1\n# TYPE q summary\nq_sum 1\nq_count 1\n",
+        ),
+        ("/metrics/job/b", "# TYPE m counter\nm 1\n"),
+        ("/metrics/job/b", "# TYPE q_count gauge\nq_count 1\n"),
+        ("/metrics/job/b", "# TYPE q_sum gauge\nq_sum 1\n"),
+        (
+            "/metrics/job/c",
+            "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",
+        ),
+        ("/metrics/job/d", "h_bucket 1\n"),
+        ("/metrics/job/d", "m{instance=\"\",job=\"a\"} 1\n"),
+        ("/metrics/job/a/instance/x", "# TYPE m gauge\nm 2\n"),
+        ("/metrics/job/e", "# TYPE m gauge\nm{instance=\"x\"} 3\n"),
+        (
+            "/metrics/job/a",
+            "# TYPE q summary\nq{quantile=\"0.5\"} 1\n",
+        ),
+    ];
+    for (path, body) in pushes {
+        for method in ["POST", "PUT"] {
+            push(&g, method, path, body).await;
+            let store = g.inner.store.lock();
+            let all = store.exposition();
+            let errors = crate::check::check(all.iter());
+            assert!(errors.is_empty(), "{method} {path}: {errors:?}");
+        }
+    }
+    assert!(series(&g).contains(&"m{instance=\"x\",job=\"a\"} 2".to_owned()));
+}
