@@ -52,6 +52,14 @@ pub struct ServerBackend {
     /// The built-in Pushgateway (`--web.enable-pushgateway`), scraped
     /// in-process as job `pushgateway` with `honor_labels`.
     pushgateway: OnceLock<wasmetheus_pushgateway::Gateway>,
+    /// The remote write receiver and remote read server, and what
+    /// queries read (the TSDB with the `remote_read` entries).
+    remote_endpoints: OnceLock<(
+        crate::remote_storage::RemoteEndpoints,
+        Arc<crate::remote_storage::RemoteReaders>,
+    )>,
+    /// The remote write queues, once started.
+    remote_write: OnceLock<Arc<wasmetheus_remote_write::RemoteWrite>>,
 }
 
 #[derive(Default)]
@@ -96,7 +104,42 @@ impl ServerBackend {
             started: std::time::SystemTime::now(),
             alerting: OnceLock::new(),
             pushgateway: OnceLock::new(),
+            remote_endpoints: OnceLock::new(),
+            remote_write: OnceLock::new(),
         }
+    }
+
+    /// Attaches the remote write queues (once, at start, after the
+    /// configuration was applied to them); reloads apply to them too.
+    pub fn attach_remote_write(&self, remote_write: Arc<wasmetheus_remote_write::RemoteWrite>) {
+        let _ = self.remote_write.set(remote_write);
+    }
+
+    /// The metric metadata of the scraped targets, as remote write sends
+    /// it: per family name its first type, help and unit.
+    pub fn remote_write_metadata(&self) -> Vec<wasmetheus_remote_write::MetricMetadata> {
+        Backend::metadata(self)
+            .into_iter()
+            .filter_map(|(name, entries)| {
+                let first = entries.into_iter().next()?;
+                Some(wasmetheus_remote_write::MetricMetadata {
+                    r#type: wasmetheus_remote_write::MetricType::from_word(&first.kind) as i32,
+                    metric_family_name: name,
+                    help: first.help,
+                    unit: first.unit,
+                })
+            })
+            .collect()
+    }
+
+    /// Attaches the remote write receiver, the remote read server and the
+    /// `remote_read` readers (once, at start).
+    pub fn attach_remote_endpoints(
+        &self,
+        endpoints: crate::remote_storage::RemoteEndpoints,
+        readers: Arc<crate::remote_storage::RemoteReaders>,
+    ) {
+        let _ = self.remote_endpoints.set((endpoints, readers));
     }
 
     /// Attaches the built-in Pushgateway: its groups become a target.
@@ -221,7 +264,7 @@ impl ServerBackend {
         // Then the rules and the notifier, as Prometheus' reloaders: what
         // fails keeps its previous state, the rest of the configuration
         // is in force, and the reload counts as failed.
-        let errors = match self.alerting.get() {
+        let mut errors = match self.alerting.get() {
             Some(alerting) => {
                 // Rule files are read and parsed off the async workers.
                 let (alerting, applied) = (Arc::clone(alerting), config.clone());
@@ -231,6 +274,22 @@ impl ServerBackend {
             }
             None => Vec::new(),
         };
+        // Remote read: new clients, or the previous ones on an error.
+        if let Some((_, readers)) = self.remote_endpoints.get()
+            && let Err(e) = readers.apply(&config).await
+        {
+            tracing::error!("applying remote_read: {e}");
+            errors.push(e);
+        }
+        // Remote write: unchanged queues go on, changed ones restart.
+        if let Some(remote_write) = self.remote_write.get()
+            && let Err(e) = remote_write
+                .apply(&config.remote_write, &config.global.external_labels)
+                .await
+        {
+            tracing::error!("applying remote_write: {e}");
+            errors.push(e);
+        }
         let failed = !errors.is_empty();
         *self.config.lock() = config;
         self.query.lock().config_loaded = Some(std::time::SystemTime::now());
@@ -627,6 +686,13 @@ impl Backend for ServerBackend {
 
     fn self_metrics(&self) -> Vec<MetricFamily> {
         let mut families = self.host_families();
+        if let Some((endpoints, readers)) = self.remote_endpoints.get() {
+            families.extend(endpoints.families());
+            families.extend(readers.families());
+        }
+        if let Some(remote_write) = self.remote_write.get() {
+            families.extend(remote_write.metrics());
+        }
         if let Some(alerting) = self.alerting.get() {
             families.extend(alerting.metrics());
         }
@@ -670,7 +736,22 @@ impl Backend for ServerBackend {
         self.query.lock().lifecycle
     }
 
+    fn remote_write_receiver(&self) -> Option<Arc<wasmetheus_remote::receiver::Receiver>> {
+        self.remote_endpoints.get()?.0.receiver.clone()
+    }
+
+    fn storage(&self) -> Option<Arc<dyn wasmetheus_model::storage::Storage>> {
+        Some(Arc::clone(&self.db) as Arc<dyn wasmetheus_model::storage::Storage>)
+    }
+
+    fn remote_read_server(&self) -> Option<Arc<wasmetheus_remote::read::ReadServer>> {
+        Some(Arc::clone(&self.remote_endpoints.get()?.0.read))
+    }
+
     fn queryable(&self) -> Option<Arc<dyn Queryable>> {
+        if let Some((_, readers)) = self.remote_endpoints.get() {
+            return Some(readers.queryable());
+        }
         Some(Arc::clone(&self.db) as Arc<dyn Queryable>)
     }
 

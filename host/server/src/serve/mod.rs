@@ -5,7 +5,8 @@
 //! HTTP server, and reloads the configuration on SIGHUP or `POST
 //! /-/reload`. Shutdown stops the listener, then the rules and the notifier
 //! (what is queued is sent, bounded), then the built-in Alertmanager, then
-//! the scrapes, and closes the TSDB.
+//! the scrapes, then the remote write queues (flushed within a second,
+//! their WAL positions saved), and closes the TSDB.
 //!
 //! Files: this one starts and stops the server; `flags.rs` has its flags
 //! ([`ServeArgs`]), `connections.rs` serves HTTP on the accepted
@@ -82,6 +83,8 @@ pub struct RunningServer {
     alerting: Arc<crate::alerting::Alerting>,
     /// The built-in Pushgateway (`--web.enable-pushgateway`).
     pushgateway: Option<wasmetheus_pushgateway::Gateway>,
+    /// The remote write queues: flushed after the scrapes stop.
+    remote_write: Arc<wasmetheus_remote_write::RemoteWrite>,
 }
 
 impl RunningServer {
@@ -112,6 +115,9 @@ impl RunningServer {
         // one stops.
         self.alerting.stop().await;
         self.scrape.shutdown().await;
+        // What the last scrapes wrote is sent within the flush deadline;
+        // the rest is sent after the next start (positions are saved).
+        self.remote_write.stop().await;
         drop(self._watcher);
         // Closes the log now, whoever still holds the database: nothing
         // acknowledged after this point could be lost.
@@ -203,6 +209,12 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("listening on {}", args.listen_address))?;
     let local = listener.local_addr()?;
     let listener = LimitedListener::new(listener, args.web_max_connections as usize);
+    // Queries and rules read the TSDB with the remote_read entries merged
+    // in; an entry whose client cannot be built stops the start.
+    let readers = crate::remote_storage::RemoteReaders::new(Arc::clone(&db));
+    if let Err(e) = readers.apply(&config).await {
+        anyhow::bail!("{}: {e}", source.apply_error());
+    }
     // The built-in Alertmanager: an alertmanager.yml that does not load,
     // or a receiver plugin missing, stops the start.
     let builtin = match &args.rules.alertmanager.config_file {
@@ -226,7 +238,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     let alerting = Arc::new(crate::alerting::Alerting::new(
         &args.rules,
         args.engine(),
-        Arc::clone(&db) as Arc<dyn wasmetheus_model::storage::Storage>,
+        Arc::clone(&readers) as Arc<dyn wasmetheus_model::storage::Storage>,
         &external_url,
         builtin,
     ));
@@ -239,6 +251,11 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         alerting.stop().await;
         anyhow::bail!("{}: {}", source.apply_error(), errors.join("; "));
     }
+    let remote_write_configs = (
+        config.remote_write.clone(),
+        config.global.external_labels.clone(),
+    );
+    let apply_error = source.apply_error();
     let backend = Arc::new(ServerBackend::new(
         runtime,
         source,
@@ -247,6 +264,13 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         Arc::clone(&db),
     ));
     backend.enable_admin_api(args.enable_admin_api);
+    backend.attach_remote_endpoints(
+        crate::remote_storage::RemoteEndpoints::new(
+            args.remote.receiver(),
+            args.remote.read_options(),
+        ),
+        readers,
+    );
     backend.set_query_settings(args.engine(), args.flag_values(), args.enable_lifecycle);
     backend.set_query_concurrency(args.query_max_concurrency as usize);
     backend.attach_alerting(Arc::clone(&alerting));
@@ -265,6 +289,29 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         Some(gateway)
     } else {
         None
+    };
+    // Remote write: queues that cannot start stop the start, as in
+    // Prometheus. Metadata comes from the backend (held weakly: the
+    // backend holds the queues).
+    let remote_write = {
+        let weak = Arc::downgrade(&backend);
+        let metadata = move || {
+            weak.upgrade()
+                .map(|backend| backend.remote_write_metadata())
+                .unwrap_or_default()
+        };
+        let remote_write = Arc::new(wasmetheus_remote_write::RemoteWrite::new(
+            wasmetheus_remote_write::Options::for_storage(&args.storage_path),
+            Arc::new(metadata),
+        ));
+        let (configs, external) = &remote_write_configs;
+        if let Err(e) = remote_write.apply(configs, external).await {
+            remote_write.stop().await;
+            alerting.stop().await;
+            anyhow::bail!("{apply_error}: {e}");
+        }
+        backend.attach_remote_write(Arc::clone(&remote_write));
+        remote_write
     };
     let scrape = ScrapeManager::start(backend.clone(), Some(db.clone()));
     backend.attach_store(scrape.store().clone());
@@ -294,6 +341,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         db,
         alerting,
         pushgateway,
+        remote_write,
     })
 }
 
