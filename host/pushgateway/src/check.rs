@@ -238,16 +238,11 @@ fn suffix_collision(
         MetricType::Histogram | MetricType::GaugeHistogram => &["_count", "_sum", "_bucket"],
         _ => &[],
     };
-    let what = if kind == MetricType::Summary {
-        "summary"
-    } else {
-        "histogram"
-    };
     own.iter().find_map(|suffix| {
         let other = format!("{name}{suffix}");
         types.contains_key(other.as_str()).then(|| {
             format!(
-                "collected {what} named {name:?} collides with previously collected metric named {other:?}"
+                "collected histogram or summary named {name:?} collides with previously collected metric named {other:?}"
             )
         })
     })

@@ -57,8 +57,9 @@ pub fn parse(path: &str) -> Option<Result<GroupingKey, KeyError>> {
 
 fn key(job: &str, job_base64: bool, labels: &str) -> Result<GroupingKey, KeyError> {
     let job = if job_base64 {
+        // Pushgateway 1.5 names the job as decoded, that is empty.
         decode_base64(job).map_err(|reason| KeyError::JobBase64 {
-            job: job.to_owned(),
+            job: String::new(),
             reason,
         })?
     } else {
@@ -121,9 +122,17 @@ fn decode_base64(s: &str) -> Result<String, String> {
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone)
             .with_decode_allow_trailing_bits(true),
     );
-    let bytes = engine
-        .decode(s.trim_end_matches('='))
-        .map_err(|e| e.to_string())?;
+    let trimmed = s.trim_end_matches('=');
+    let bytes = engine.decode(trimmed).map_err(|e| {
+        // Go's `CorruptInputError` text, at the byte Go names.
+        use base64::DecodeError as E;
+        let at = match e {
+            E::InvalidByte(at, _) | E::InvalidLastSymbol { offset: at, .. } => at,
+            E::InvalidLength(len) => len.saturating_sub(1),
+            E::InvalidPadding => trimmed.find('=').unwrap_or(0),
+        };
+        format!("illegal base64 data at input byte {at}")
+    })?;
     // Label values are UTF-8 (the consistency check refuses others).
     String::from_utf8(bytes).map_err(|_| "the decoded value is not UTF-8".to_owned())
 }
@@ -201,10 +210,33 @@ mod tests {
             ok("job/j/x@base64/Pz8-"),
             pairs(&[("job", "j"), ("x", "??>")])
         );
-        assert!(
-            err("job/j/x@base64/Pz8+").starts_with("invalid base64 encoding for label x=\"Pz8+\"")
-        );
-        assert!(err("job@base64/!!").starts_with("invalid base64 encoding in job name \"!!\""));
+        // Debian's Pushgateway 1.5, word for word.
+        for (path, text) in [
+            (
+                "job/j/x@base64/Pz8+",
+                "invalid base64 encoding for label x=\"Pz8+\": illegal base64 data at input byte 3",
+            ),
+            (
+                "job@base64/!!",
+                "invalid base64 encoding in job name \"\": illegal base64 data at input byte 0",
+            ),
+            (
+                "job/j/x@base64/Y",
+                "invalid base64 encoding for label x=\"Y\": illegal base64 data at input byte 0",
+            ),
+            (
+                "job/j/x@base64/YQ=a",
+                "invalid base64 encoding for label x=\"YQ=a\": illegal base64 data at input byte 2",
+            ),
+            (
+                "job/j/x@base64/Y===",
+                "invalid base64 encoding for label x=\"Y===\": illegal base64 data at input byte 0",
+            ),
+        ] {
+            assert_eq!(err(path), text);
+        }
+        // Trailing bits Go accepts: "YR" is "a".
+        assert_eq!(ok("job/j/x@base64/YR"), pairs(&[("job", "j"), ("x", "a")]));
         assert_eq!(err("job@base64/="), "job name is required");
     }
 

@@ -232,7 +232,7 @@ async fn bad_paths_and_methods() {
             "PUT",
             "/metrics/job@base64/%21%21",
             400,
-            "invalid base64 encoding in job name \"!!\": ",
+            "invalid base64 encoding in job name \"\": illegal base64 data at input byte 0\n",
         ),
         ("DELETE", "/metrics/job/j/x", 400, "odd number"),
         ("GET", "/metrics/job/j", 405, "Method Not Allowed\n"),
