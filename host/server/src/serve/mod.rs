@@ -105,9 +105,13 @@ impl RunningServer {
         serve_http(self.listener, router, self.read_timeout, tls, shutdown).await;
         // No push is accepted any more: the groups are written a last time.
         if let Some(gateway) = self.pushgateway {
-            let written = tokio::task::spawn_blocking(move || gateway.shutdown()).await?;
-            if let Err(e) = written {
-                tracing::error!(error = %e, "could not persist the Pushgateway's groups");
+            // A failure is logged: the rest of the shutdown goes on.
+            match tokio::task::spawn_blocking(move || gateway.shutdown()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "could not persist the Pushgateway's groups")
+                }
+                Err(e) => tracing::error!(error = %e, "persisting the Pushgateway's groups failed"),
             }
         }
         // No evaluation starts after this; what is queued for the
