@@ -277,7 +277,7 @@ fn proto_text(metric: &Metric) -> String {
             l.value.as_deref().unwrap_or_default()
         ));
     }
-    let value = |v: Option<f64>| crate::json::go_float(v.unwrap_or_default());
+    let value = |v: Option<f64>| wasmetheus_model::go::format_float_g(v.unwrap_or_default());
     if let Some(g) = &metric.gauge {
         out.push_str(&format!("gauge:<value:{} > ", value(g.value)));
     }

@@ -11,6 +11,7 @@ use wasmetheus_prompb::client::{Metric, MetricType};
 
 use crate::body::family_type;
 use crate::store::{Group, Store};
+use wasmetheus_model::go::format_float_g as go_float;
 
 #[derive(Serialize)]
 pub struct Answer<T: Serialize> {
@@ -147,55 +148,4 @@ fn type_name(kind: MetricType) -> &'static str {
 /// Go's `time.RFC3339Nano` in UTC.
 pub fn rfc3339_nano(t: SystemTime) -> String {
     jiff::Timestamp::try_from(t).map_or_else(|_| String::new(), |ts| ts.to_string())
-}
-
-/// Go's `strconv.FormatFloat(v, 'g', -1, 64)`, with Prometheus' `+Inf`.
-pub fn go_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0" } else { "0" }.into();
-    }
-    // Rust's `{:e}` gives the shortest round-tripping digits.
-    let e = format!("{v:e}");
-    let (mantissa, exp) = e.split_once('e').expect("exponent form");
-    let exp: i32 = exp.parse().expect("an integer exponent");
-    // Shortest 'g': %e below an exponent of -4 and from 6 on.
-    if !(-4..6).contains(&exp) {
-        return go_exponent(mantissa, exp);
-    }
-    format!("{v}")
-}
-
-fn go_exponent(mantissa: &str, exp: i32) -> String {
-    let sign = if exp < 0 { '-' } else { '+' };
-    format!("{mantissa}e{sign}{:02}", exp.abs())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::go_float;
-
-    #[test]
-    fn floats_as_go_formats_them() {
-        for (v, s) in [
-            (0.0, "0"),
-            (2.0, "2"),
-            (123456.0, "123456"),
-            (1500000.0, "1.5e+06"),
-            (1e6, "1e+06"),
-            (1.7966510069481723e9, "1.7966510069481723e+09"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (-2.5, "-2.5"),
-            (f64::INFINITY, "+Inf"),
-            (f64::NAN, "NaN"),
-        ] {
-            assert_eq!(go_float(v), s, "{v}");
-        }
-    }
 }
