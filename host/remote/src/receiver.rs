@@ -64,6 +64,10 @@ pub struct ReceiverOptions {
     pub max_labels: usize,
     /// Longest label name or value, in bytes.
     pub max_label_bytes: usize,
+    /// Most bytes of label names and values in one request, once 2.0's
+    /// symbol references are resolved (a few bytes of references can name
+    /// a long symbol millions of times).
+    pub max_request_label_bytes: usize,
 }
 
 impl Default for ReceiverOptions {
@@ -74,6 +78,7 @@ impl Default for ReceiverOptions {
             max_fields: 2_000_000,
             max_labels: 1_000,
             max_label_bytes: 64 << 10,
+            max_request_label_bytes: 64 << 20,
         }
     }
 }
@@ -304,15 +309,33 @@ impl Receiver {
         Ok(out)
     }
 
-    /// 2.0's series: any invalid one refuses the request.
+    /// 2.0's series: any invalid one refuses the request. The label
+    /// bounds are checked on the references, before any symbol is copied:
+    /// the number of pairs, each symbol's length and the request's total.
     fn series_v2(&self, req: write_v2::Request) -> Result<Vec<Incoming>, String> {
-        let symbol = |r: u32| {
-            req.symbols.get(r as usize).cloned().ok_or_else(|| {
+        let o = &self.options;
+        let mut label_bytes = 0usize;
+        let mut symbol = |r: u32| {
+            let s = req.symbols.get(r as usize).ok_or_else(|| {
                 format!(
                     "symbol reference {r} is out of the symbol table's {} entries",
                     req.symbols.len()
                 )
-            })
+            })?;
+            if s.len() > o.max_label_bytes {
+                return Err(format!(
+                    "label {:.64}… (symbol {r}) is longer than the limit of {} bytes",
+                    s, o.max_label_bytes
+                ));
+            }
+            label_bytes += s.len();
+            if label_bytes > o.max_request_label_bytes {
+                return Err(format!(
+                    "the request's labels hold more than {} bytes once symbols are resolved; send smaller batches",
+                    o.max_request_label_bytes
+                ));
+            }
+            Ok(s.clone())
         };
         if req.symbols.first().is_some_and(|s| !s.is_empty()) {
             return Err("the symbol table's first entry must be the empty string".into());
@@ -323,6 +346,13 @@ impl Receiver {
                 return Err(format!(
                     "labels_refs holds an odd number ({}) of references",
                     ts.labels_refs.len()
+                ));
+            }
+            if ts.labels_refs.len() / 2 > o.max_labels {
+                return Err(format!(
+                    "series has {} labels, more than the limit of {}",
+                    ts.labels_refs.len() / 2,
+                    o.max_labels
                 ));
             }
             let labels = ts

@@ -396,3 +396,61 @@ fn utf8_names_are_taken_as_prometheus_3_does() {
     assert_eq!(r.write(&head, MessageKind::V1, &body).status, 204);
     assert_eq!(stored(&head).len(), 1);
 }
+
+#[test]
+fn v2_symbol_references_cannot_amplify() {
+    let head = Head::new(HeadLimits::default());
+    let r = Receiver::default();
+    // One 1 MiB symbol named by 4 million one-byte references: some 4 MB
+    // decoded, a few hundred KB compressed, 4 TiB if every reference were
+    // resolved.
+    let long = "a".repeat(1 << 20);
+    let mut refs = vec![1, 2];
+    refs.extend(std::iter::repeat_n(3, 4_000_000));
+    let body = v2_request(&["", "__name__", "up", &long], vec![(refs, vec![(1, 1.0)])]);
+    assert!(body.len() < 2 << 20, "{}", body.len());
+    let started = std::time::Instant::now();
+    let out = r.write(&head, MessageKind::V2, &body);
+    assert_eq!(out.status, 400);
+    assert!(
+        out.message
+            .contains("2000001 labels, more than the limit of 1000"),
+        "{}",
+        out.message
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+
+    // Within the label count, a symbol over the label length is refused
+    // before it is copied.
+    let body = v2_request(
+        &["", "__name__", "up", &long],
+        vec![(vec![1, 2, 3, 3], vec![(1, 1.0)])],
+    );
+    let out = r.write(&head, MessageKind::V2, &body);
+    assert_eq!(out.status, 400);
+    assert!(
+        out.message
+            .contains("(symbol 3) is longer than the limit of 65536 bytes"),
+        "{}",
+        out.message
+    );
+
+    // Many series each within the bounds: the request's total is capped.
+    let r = Receiver::new(ReceiverOptions {
+        max_request_label_bytes: 1 << 20,
+        ..ReceiverOptions::default()
+    });
+    let value = "v".repeat(60_000);
+    let series = (0..100)
+        .map(|i| (vec![1, 2, 3, 4], vec![(i, 1.0)]))
+        .collect();
+    let body = v2_request(&["", "__name__", "up", "l", &value], series);
+    let out = r.write(&head, MessageKind::V2, &body);
+    assert_eq!(out.status, 400);
+    assert!(
+        out.message.contains("labels hold more than 1048576 bytes"),
+        "{}",
+        out.message
+    );
+    assert!(stored(&head).is_empty());
+}
