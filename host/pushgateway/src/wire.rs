@@ -48,8 +48,9 @@ fn scan(mut buf: &[u8], kind: Kind, depth: usize) -> Result<usize, String> {
             2 => {
                 let (len, n) = varint(buf)?;
                 let len = usize::try_from(len).map_err(|_| "length too large")?;
-                let payload = buf.get(n..n + len).ok_or("truncated field")?;
-                buf = &buf[n + len..];
+                let end = n.checked_add(len).ok_or("length too large")?;
+                let payload = buf.get(n..end).ok_or("truncated field")?;
+                buf = &buf[end..];
                 cost += nested(kind, tag, payload, depth)?;
             }
             _ => return Err(format!("unsupported wire type {wire}")),
@@ -143,5 +144,14 @@ mod tests {
         assert!(decoded_size(&[0x22, 0x05, 0x00]).is_err());
         assert!(decoded_size(&[0xff; 11]).is_err());
         assert!(decoded_size(&[0x23]).is_err());
+    }
+
+    #[test]
+    fn a_length_near_u64_max_is_an_error_not_an_overflow() {
+        // Field 4 (a metric), length u64::MAX - 1.
+        let mut bytes = vec![0x22];
+        prost::encoding::encode_varint(u64::MAX - 1, &mut bytes);
+        bytes.push(0);
+        assert_eq!(decoded_size(&bytes), Err("length too large".to_string()));
     }
 }
