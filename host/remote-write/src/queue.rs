@@ -76,9 +76,25 @@ impl Watermark {
             entry.1 += 1;
         }
     }
+    /// Marks record `seq` (the last begun) read. One that ends with
+    /// nothing in flight behind another is merged into it (its position
+    /// moves into the entry before), so the list holds no more entries
+    /// than records with samples in flight, plus one: records whose
+    /// samples were all dropped take no room while a receiver is down.
     fn finish(&mut self, seq: u64) {
-        if let Some(entry) = self.pending.get_mut((seq - self.first_seq) as usize) {
-            entry.2 = false;
+        let Some(i) = seq.checked_sub(self.first_seq).map(|i| i as usize) else {
+            return;
+        };
+        let Some(entry) = self.pending.get_mut(i) else {
+            return;
+        };
+        entry.2 = false;
+        let (position, in_flight, _) = *entry;
+        if in_flight == 0 && i > 0 && i + 1 == self.pending.len() {
+            self.pending.pop_back();
+            if let Some(before) = self.pending.back_mut() {
+                before.0 = position;
+            }
         }
         self.advance();
     }
@@ -865,6 +881,52 @@ mod tests {
         assert_eq!(w.acked, p(30));
         w.finish(d);
         assert_eq!(w.acked, p(40));
+    }
+
+    #[test]
+    fn records_with_nothing_in_flight_do_not_pile_up() {
+        let p = |offset| WalPosition { segment: 0, offset };
+        let mut w = Watermark {
+            first_seq: 0,
+            pending: VecDeque::new(),
+            acked: p(0),
+        };
+        // The front record is stuck (its receiver is down).
+        let a = w.begin(p(10));
+        w.add(a);
+        w.finish(a);
+        // Many records whose samples were all dropped.
+        for i in 0..10_000 {
+            let s = w.begin(p(20 + i));
+            w.finish(s);
+        }
+        assert_eq!(w.pending.len(), 1);
+        assert_eq!(w.acked, p(0));
+        // A record in flight behind them keeps its own entry.
+        let b = w.begin(p(20_000));
+        w.add(b);
+        w.finish(b);
+        let c = w.begin(p(20_010));
+        w.finish(c);
+        assert_eq!(w.pending.len(), 2);
+        // Acknowledging the stuck record moves past the dropped ones, not
+        // past the one still in flight.
+        w.ack(a, 1);
+        assert_eq!(w.acked, p(20 + 9_999));
+        w.ack(b, 1);
+        assert_eq!(w.acked, p(20_010));
+        assert!(w.pending.is_empty());
+        // Sequence numbers stay consistent after merging.
+        let d = w.begin(p(20_020));
+        w.add(d);
+        w.finish(d);
+        let e = w.begin(p(20_030));
+        w.add(e);
+        w.finish(e);
+        w.ack(e, 1);
+        assert_eq!(w.acked, p(20_010));
+        w.ack(d, 1);
+        assert_eq!(w.acked, p(20_030));
     }
 
     #[test]
