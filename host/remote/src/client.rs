@@ -14,7 +14,8 @@
 //!   beside partial data; the model's storage traits carry no warnings);
 //! - answers are bounded: each streamed frame and a sampled answer by
 //!   `chunked_read_limit`, a whole stream by 16 times it, the time by
-//!   `remote_timeout`.
+//!   `remote_timeout`, and the samples one selection decodes by
+//!   [`DEFAULT_SAMPLE_LIMIT`] (Prometheus' `--storage.remote.read-sample-limit`).
 //!
 //! The storage traits are synchronous: a selection (which the API and the
 //! rules run off the async workers) spawns the HTTP exchange on the
@@ -39,6 +40,11 @@ use wasmetheus_prompb::{Message, codec};
 /// answers are asked for.
 pub type ChunkDecoder = Arc<dyn Fn(&[u8]) -> Result<Vec<(i64, f64)>, String> + Send + Sync>;
 
+/// Most samples one selection may decode from a remote's answer: 50
+/// million, Prometheus' default `--storage.remote.read-sample-limit`
+/// (some 800 MB decoded).
+pub const DEFAULT_SAMPLE_LIMIT: usize = 50_000_000;
+
 /// A series a remote returned: its labels (sorted) and samples.
 pub type RemoteSeries = (Vec<Label>, Vec<(i64, f64)>);
 
@@ -50,6 +56,8 @@ pub struct RemoteReadClient {
     headers: Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>,
     timeout: Duration,
     limit: usize,
+    /// Most samples decoded for one selection.
+    sample_limit: usize,
     read_recent: bool,
     required: Vec<(String, String)>,
     external: Vec<Label>,
@@ -107,6 +115,7 @@ impl RemoteReadClient {
             limit: usize::try_from(config.chunked_read_limit)
                 .unwrap_or(usize::MAX)
                 .max(1024),
+            sample_limit: DEFAULT_SAMPLE_LIMIT,
             read_recent: config.read_recent,
             required: config
                 .required_matchers
@@ -123,6 +132,21 @@ impl RemoteReadClient {
             answers: std::sync::Mutex::default(),
             in_flight: std::sync::atomic::AtomicI64::new(0),
         })
+    }
+
+    /// The same client decoding at most `limit` samples per selection
+    /// (default [`DEFAULT_SAMPLE_LIMIT`]).
+    pub fn with_sample_limit(mut self, limit: usize) -> Self {
+        self.sample_limit = limit;
+        self
+    }
+
+    /// The error of an answer over the sample limit.
+    fn too_many_samples(&self) -> String {
+        format!(
+            "the answer holds more than {} samples (the read sample limit); narrow the query's matchers or time range",
+            self.sample_limit
+        )
     }
 
     /// Its self-metrics' samples: `(code, queries)` answered, and
@@ -280,6 +304,15 @@ impl RemoteReadClient {
             let decoded =
                 codec::snappy_decompress(&compressed, self.limit).map_err(|e| e.to_string())?;
             let response: ReadResponse = codec::decode(&decoded).map_err(|e| e.to_string())?;
+            let samples = response
+                .results
+                .iter()
+                .flat_map(|r| &r.timeseries)
+                .map(|ts| ts.samples.len())
+                .sum::<usize>();
+            if samples > self.sample_limit {
+                return Err(self.too_many_samples());
+            }
             return Ok(response
                 .results
                 .into_iter()
@@ -296,7 +329,7 @@ impl RemoteReadClient {
             return Err("a streamed answer was not asked for".into());
         };
         let total_limit = self.limit.saturating_mul(16);
-        let (mut buf, mut total) = (Vec::<u8>::new(), 0usize);
+        let (mut buf, mut total, mut decoded) = (Vec::<u8>::new(), 0usize, 0usize);
         let mut out: Vec<RemoteSeries> = Vec::new();
         loop {
             while let Some((frame, used)) =
@@ -313,7 +346,12 @@ impl RemoteReadClient {
                                 chunk.r#type
                             ));
                         }
-                        samples.extend(decoder(&chunk.data)?);
+                        let chunk = decoder(&chunk.data)?;
+                        decoded = decoded.saturating_add(chunk.len());
+                        if decoded > self.sample_limit {
+                            return Err(self.too_many_samples());
+                        }
+                        samples.extend(chunk);
                     }
                     // A series split over frames comes in consecutive frames.
                     match out.last_mut() {

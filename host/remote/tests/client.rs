@@ -412,3 +412,38 @@ async fn oversize_answers_are_refused() {
     let e = select(q, vec![name("big")], 0, 10_000).await.unwrap_err();
     assert!(e.contains("limit"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_read_sample_limit_names_the_remote() {
+    let many: Vec<(i64, f64)> = (0..3000).map(|i| (i, i as f64)).collect();
+    let remote_head = head_with(&[
+        (&[("__name__", "big"), ("i", "1")], &many),
+        (&[("__name__", "big"), ("i", "2")], &many),
+    ]);
+    for streamed in [false, true] {
+        let remote = fake_remote(Arc::clone(&remote_head), Mode::Serve).await;
+        let client = |limit: usize| {
+            RemoteReadClient::new(
+                &config(&format!(
+                    "remote_read:\n  - url: http://{}/api/v1/read\n    name: far\n    read_recent: true\n",
+                    remote.address
+                )),
+                0,
+                &[],
+                streamed.then(decoder),
+            )
+            .unwrap()
+            .with_sample_limit(limit)
+        };
+        // 6,000 samples: within a limit of 6,000, over one of 5,000.
+        let q = Arc::new(merged(head_with(&[]), vec![client(6000)], 0));
+        let series = select(q, vec![name("big")], 0, 10_000).await.unwrap();
+        assert_eq!(series.iter().map(|s| s.1.len()).sum::<usize>(), 6000);
+        let q = Arc::new(merged(head_with(&[]), vec![client(5000)], 0));
+        let e = select(q, vec![name("big")], 0, 10_000).await.unwrap_err();
+        assert!(
+            e.contains("remote_read: far: the answer holds more than 5000 samples"),
+            "streamed {streamed}: {e}"
+        );
+    }
+}
