@@ -78,17 +78,23 @@ pub(crate) async fn write(
         Ok(kind) => kind,
         Err(e) => return text(415, &e.0),
     };
+    // The body is read, decoded and appended under the receiver's gate:
+    // a few writes at once, the others waiting.
+    let slot = receiver.enter().await;
     let body = match read_body(body, MAX_WRITE_BODY, "remote write").await {
         Ok(b) => b,
         Err(response) => return response,
     };
-    let outcome = tokio::task::spawn_blocking(move || receiver.write(&*storage, kind, &body))
-        .await
-        .unwrap_or_else(|e| wasmetheus_remote::receiver::WriteOutcome {
-            status: 500,
-            message: format!("the write failed: {e}"),
-            written: None,
-        });
+    let outcome = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        receiver.write(&*storage, kind, &body)
+    })
+    .await
+    .unwrap_or_else(|e| wasmetheus_remote::receiver::WriteOutcome {
+        status: 500,
+        message: format!("the write failed: {e}"),
+        written: None,
+    });
     let mut response = if outcome.status == 204 {
         StatusCode::NO_CONTENT.into_response()
     } else {

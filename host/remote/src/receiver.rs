@@ -68,6 +68,9 @@ pub struct ReceiverOptions {
     /// symbol references are resolved (a few bytes of references can name
     /// a long symbol millions of times).
     pub max_request_label_bytes: usize,
+    /// Most writes read and decoded at once; later ones wait their turn
+    /// (each may hold 32 MiB compressed, 32 MiB decoded and its series).
+    pub max_concurrent_writes: usize,
 }
 
 impl Default for ReceiverOptions {
@@ -79,6 +82,7 @@ impl Default for ReceiverOptions {
             max_labels: 1_000,
             max_label_bytes: 64 << 10,
             max_request_label_bytes: 64 << 20,
+            max_concurrent_writes: 4,
         }
     }
 }
@@ -132,10 +136,11 @@ impl WriteOutcome {
     }
 }
 
-/// The receiver: its options and counters.
-#[derive(Debug, Default)]
+/// The receiver: its options, counters and the gate of concurrent writes.
+#[derive(Debug)]
 pub struct Receiver {
     options: ReceiverOptions,
+    gate: std::sync::Arc<tokio::sync::Semaphore>,
     invalid_label_samples: AtomicU64,
     samples_written: AtomicU64,
     out_of_order: AtomicU64,
@@ -148,12 +153,41 @@ pub struct Receiver {
 #[error("{0}")]
 pub struct Unsupported(pub String);
 
+impl Default for Receiver {
+    fn default() -> Self {
+        Receiver::new(ReceiverOptions::default())
+    }
+}
+
+/// A write's turn at the receiver's gate, held while its body is read,
+/// decoded and appended.
+#[derive(Debug)]
+pub struct WriteSlot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
 impl Receiver {
     pub fn new(options: ReceiverOptions) -> Self {
         Receiver {
+            gate: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                options.max_concurrent_writes.max(1),
+            )),
             options,
-            ..Receiver::default()
+            invalid_label_samples: AtomicU64::default(),
+            samples_written: AtomicU64::default(),
+            out_of_order: AtomicU64::default(),
+            stored_requests: Default::default(),
         }
+    }
+
+    /// Waits for a turn under `max_concurrent_writes` (requests queue, as
+    /// they do for remote reads under their concurrency limit).
+    pub async fn enter(&self) -> WriteSlot {
+        let permit = std::sync::Arc::clone(&self.gate)
+            .acquire_owned()
+            .await
+            .expect("the receiver's gate is never closed");
+        WriteSlot { _permit: permit }
     }
 
     pub fn options(&self) -> &ReceiverOptions {

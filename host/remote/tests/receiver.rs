@@ -454,3 +454,17 @@ fn v2_symbol_references_cannot_amplify() {
     );
     assert!(stored(&head).is_empty());
 }
+
+#[tokio::test]
+async fn concurrent_writes_wait_at_the_gate() {
+    let r = Receiver::new(ReceiverOptions {
+        max_concurrent_writes: 2,
+        ..ReceiverOptions::default()
+    });
+    let first = r.enter().await;
+    let _second = r.enter().await;
+    let wait = std::time::Duration::from_millis(50);
+    assert!(tokio::time::timeout(wait, r.enter()).await.is_err());
+    drop(first);
+    assert!(tokio::time::timeout(wait, r.enter()).await.is_ok());
+}
