@@ -92,6 +92,9 @@ pub(crate) struct QueueMetrics {
     pub records_samples: Counter,
     pub records_tombstones: Counter,
     pub current_segment: Gauge,
+    /// WAL segments deleted (folded into a checkpoint) before the queue
+    /// read them: their samples were never sent.
+    pub segments_skipped: Counter,
     durations: Mutex<DurationHistogram>,
 }
 
@@ -134,7 +137,7 @@ pub(crate) fn families(queues: &[(String, String, &QueueMetrics)]) -> Vec<Metric
     let labels =
         |name: &str, url: &str| vec![Label::new("remote_name", name), Label::new("url", url)];
     type Get = fn(&QueueMetrics) -> f64;
-    let per_queue: [(&str, MetricKind, &str, Get); 21] = [
+    let per_queue: [(&str, MetricKind, &str, Get); 22] = [
         (
             "prometheus_remote_storage_samples_total",
             C,
@@ -242,6 +245,12 @@ pub(crate) fn families(queues: &[(String, String, &QueueMetrics)]) -> Vec<Metric
             C,
             "Total number of times enqueue has failed because a shards queue was full.",
             |m| m.enqueue_retries.get() as f64,
+        ),
+        (
+            "wasmetheus_remote_write_wal_segments_skipped_total",
+            C,
+            "WAL segments deleted by a checkpoint before the queue read them; their samples were not sent.",
+            |m| m.segments_skipped.get() as f64,
         ),
         (
             "prometheus_remote_storage_exemplars_total",

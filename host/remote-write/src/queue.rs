@@ -154,9 +154,22 @@ impl Queue {
         let sender = Sender::new(config, name)?;
         // A new queue starts at the WAL's end as of now (not when its
         // thread gets going), written down at once.
-        if load_position(&options.position_file).is_none() {
-            let end = wal_end(&options.wal_dir).unwrap_or_default();
-            save_position(&options.position_file, end).map_err(|e| {
+        // One whose position cannot be read starts at the WAL's start:
+        // nothing is skipped (some samples may be sent twice).
+        let start = match load_position(&options.position_file) {
+            Ok(Some(_)) => None,
+            Ok(None) => Some(wal_end(&options.wal_dir).unwrap_or_default()),
+            Err(e) => {
+                tracing::warn!(
+                    remote_name = %name,
+                    "the saved position in {} is unreadable ({e}); starting at the WAL's start",
+                    options.position_file.display()
+                );
+                Some(wal_start(&options.wal_dir).unwrap_or_default().0)
+            }
+        };
+        if let Some(start) = start {
+            save_position(&options.position_file, start).map_err(|e| {
                 format!(
                     "saving the remote write position in {}: {e}",
                     options.position_file.display()
@@ -578,7 +591,20 @@ impl Watcher {
     fn open(&mut self) -> WalTail {
         let dir = self.options.wal_dir.clone();
         let end = wal_end(&dir).unwrap_or_default();
-        let saved = load_position(&self.options.position_file);
+        let (first, _) = wal_start(&dir).unwrap_or_default();
+        let saved = match load_position(&self.options.position_file) {
+            Ok(saved) => saved,
+            Err(e) => {
+                // Nothing is skipped: everything the WAL still holds is
+                // sent (some samples maybe twice).
+                tracing::warn!(
+                    remote_name = %self.shared.sender.name,
+                    "the saved position in {} is unreadable ({e}); starting at the WAL's start",
+                    self.options.position_file.display()
+                );
+                Some(first)
+            }
+        };
         let start = match saved {
             Some(saved) if saved <= end => saved,
             Some(saved) => {
@@ -592,7 +618,16 @@ impl Watcher {
         };
         tracing::info!(remote_name = %self.shared.sender.name, url = %self.shared.sender.url, "starting remote write queue at WAL position {start}");
         self.read_checkpoint_series();
-        let (first, _) = wal_start(&dir).unwrap_or_default();
+        if start < first {
+            let skipped = first.segment.saturating_sub(start.segment);
+            self.shared.metrics.segments_skipped.add(skipped);
+            tracing::warn!(
+                remote_name = %self.shared.sender.name,
+                "WAL segments {} to {} were folded into a checkpoint and deleted since this queue stopped at {start}; their samples are not sent; starting at {first}",
+                start.segment,
+                first.segment.saturating_sub(1)
+            );
+        }
         self.replay_until = start;
         self.shared.watermark.lock().acked = start.max(first);
         // Written at the first save unless the file already says so: a
@@ -630,15 +665,20 @@ impl Watcher {
             Ewma::default(),
         );
         'read: while !self.stopping() {
+            let tail_segment = tail.position().segment;
             match tail.read(READ_BATCH) {
                 Err(e) => {
                     tracing::warn!(remote_name = %self.shared.sender.name, "reading the WAL: {e}");
                     std::thread::sleep(self.options.poll_interval.max(Duration::from_millis(500)));
                 }
                 Ok(TailRead::Gone { checkpoint, next }) => {
+                    let from = tail_segment;
+                    let skipped = next.saturating_sub(from);
+                    self.shared.metrics.segments_skipped.add(skipped);
                     tracing::warn!(
                         remote_name = %self.shared.sender.name,
-                        "the WAL segment being read was deleted (checkpoint {checkpoint:?}); going on at segment {next}"
+                        "WAL segments {from} to {} were deleted (checkpoint {checkpoint:?}) before this queue read them; their samples are not sent; going on at segment {next}",
+                        next.saturating_sub(1)
                     );
                     self.read_checkpoint_series();
                 }
@@ -830,23 +870,46 @@ fn collect_series<S>(
     series.retain(|r, (_, segment)| *segment > checkpoint || live.contains(r));
 }
 
-/// The position saved in `path`, if any (and readable).
-pub(crate) fn load_position(path: &Path) -> Option<WalPosition> {
-    let text = std::fs::read_to_string(path).ok()?;
+/// The position saved in `path`: `None` when there is no file, an error
+/// when it cannot be read or does not hold a position.
+pub(crate) fn load_position(path: &Path) -> Result<Option<WalPosition>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
     let mut words = text.split_whitespace();
-    let segment = words.next()?.parse().ok()?;
-    let offset = words.next()?.parse().ok()?;
-    Some(WalPosition { segment, offset })
+    let mut number = || -> Result<u64, String> {
+        let word = words.next().ok_or("expected \"<segment> <offset>\"")?;
+        word.parse()
+            .map_err(|_| format!("{word:?} is not a number; expected \"<segment> <offset>\""))
+    };
+    let segment = number()?;
+    let offset = number()?;
+    Ok(Some(WalPosition { segment, offset }))
 }
 
-/// Writes `position` to `path` atomically (a temporary file renamed).
+/// Writes `position` to `path` atomically and durably (a temporary file,
+/// synced, renamed; the directory synced as well where that works).
 pub(crate) fn save_position(path: &Path, position: WalPosition) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
+    use std::io::Write;
+    let dir = path.parent();
+    if let Some(dir) = dir {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("position.tmp");
-    std::fs::write(&tmp, format!("{} {}\n", position.segment, position.offset))?;
-    std::fs::rename(&tmp, path)
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(format!("{} {}\n", position.segment, position.offset).as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    // Best effort: the rename itself survives a crash.
+    if let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty())
+        && let Ok(dir) = std::fs::File::open(dir)
+    {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -964,14 +1027,22 @@ mod tests {
     fn positions_are_saved_and_loaded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q/x.position");
-        assert_eq!(load_position(&path), None);
+        assert_eq!(load_position(&path), Ok(None));
         let p = WalPosition {
             segment: 3,
             offset: 77,
         };
         save_position(&path, p).unwrap();
-        assert_eq!(load_position(&path), Some(p));
-        std::fs::write(&path, "garbage").unwrap();
-        assert_eq!(load_position(&path), None);
+        assert_eq!(load_position(&path), Ok(Some(p)));
+        assert!(!path.with_extension("position.tmp").exists());
+        // Corrupt or cut short: an error, not "no position".
+        for text in ["garbage", "3", "", "3 x"] {
+            std::fs::write(&path, text).unwrap();
+            assert!(load_position(&path).is_err(), "{text:?}");
+        }
+        // Unreadable (a directory in its place): an error too.
+        let other = dir.path().join("d.position");
+        std::fs::create_dir(&other).unwrap();
+        assert!(load_position(&other).is_err());
     }
 }
