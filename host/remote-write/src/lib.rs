@@ -107,7 +107,8 @@ impl RemoteWrite {
 
     /// Applies the `remote_write` entries: an unchanged queue keeps
     /// running, a changed one is stopped (flushed within the deadline,
-    /// position saved) and started again, a removed one is stopped. An
+    /// position saved) and started again, a removed one is stopped and its
+    /// position file deleted. An
     /// entry that cannot start is an error naming it; the others apply.
     pub async fn apply(
         &self,
@@ -173,8 +174,22 @@ impl RemoteWrite {
                 )),
             }
         }
+        // A removed queue: its position goes too, so one added again
+        // later starts at the WAL's end instead of sending what was
+        // written meanwhile.
         for queue in old {
+            let name = queue.name.clone();
             queue.stop().await;
+            let path = self.options.state_dir.join(format!("{name}.position"));
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(
+                    remote_name = %name,
+                    "removing the position of a removed remote write queue, {}: {e}",
+                    path.display()
+                ),
+            }
         }
         let mut running: Vec<_> = queues
             .iter()

@@ -912,6 +912,46 @@ async fn a_corrupt_position_starts_at_the_wal_start() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_queue_forgets_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    let mut log = wal(dir.path());
+    log.log(&[series(0, "up", "a")]).unwrap();
+    let (configs, external) = remote_writes(&format!(
+        "remote_write:\n  - url: {}\n    name: q\n    queue_config: {{batch_send_deadline: 10ms}}\n    metadata_config: {{send: false}}\n",
+        receiver.url()
+    ));
+    let position = dir.path().join("remote-write/q.position");
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    rw.apply(&configs, &external).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    log.log(&[Record::Samples(vec![(0, 1, 1.0)])]).unwrap();
+    eventually("the first sample", Duration::from_secs(5), || {
+        receiver.samples().len() == 1
+    })
+    .await;
+    assert!(position.exists());
+    // Removed: the position goes.
+    rw.apply(&[], &external).await.unwrap();
+    assert!(!position.exists());
+    // Written while the queue is gone: not sent once it is back.
+    log.log(&[Record::Samples(vec![(0, 2, 2.0)])]).unwrap();
+    rw.apply(&configs, &external).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    log.log(&[Record::Samples(vec![(0, 3, 3.0)])]).unwrap();
+    eventually("the sample after re-adding", Duration::from_secs(5), || {
+        receiver.samples().iter().any(|(_, t, _)| *t == 3)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ts: Vec<i64> = receiver.samples().iter().map(|(_, t, _)| *t).collect();
+    assert_eq!(ts, [1, 3]);
+    // A stop (shutdown) keeps it.
+    rw.stop().await;
+    assert!(position.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throughput_of_a_single_queue() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start().await;
