@@ -108,8 +108,8 @@ impl RemoteWrite {
     /// Applies the `remote_write` entries: an unchanged queue keeps
     /// running, a changed one is stopped (flushed within the deadline,
     /// position saved) and started again, a removed one is stopped and its
-    /// position file deleted. An
-    /// entry that cannot start is an error naming it; the others apply.
+    /// position file deleted. An entry that cannot start is an error
+    /// naming it; the others apply.
     pub async fn apply(
         &self,
         configs: &[RemoteWriteConfig],
@@ -160,13 +160,19 @@ impl RemoteWrite {
                 shard_update_interval: self.options.shard_update_interval,
                 handle: tokio::runtime::Handle::current(),
             };
-            match Queue::start(
-                config,
-                external_labels,
-                &name,
-                options,
-                Arc::clone(&self.metadata),
-            ) {
+            // Blocking work (the WAL's end found by reading its last
+            // segment, certificate files) off the async workers.
+            let started = {
+                let (config, external, name) =
+                    (config.clone(), external_labels.clone(), name.clone());
+                let source = Arc::clone(&self.metadata);
+                tokio::task::spawn_blocking(move || {
+                    Queue::start(&config, &external, &name, options, source)
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("starting the remote write queue: {e}")))
+            };
+            match started {
                 Ok(queue) => queues.push(queue),
                 Err(e) => errors.push(format!(
                     "remote_write {name} ({}): {e}",
