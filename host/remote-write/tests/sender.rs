@@ -952,6 +952,51 @@ async fn a_removed_queue_forgets_its_position() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_position_folded_into_a_checkpoint_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    let wal_dir = dir.path().join("wal");
+    let (mut log, _) = Wal::open_with(&wal_dir, false, 256, |_| {}).unwrap();
+    log.log(&[series(0, "up", "a")]).unwrap();
+    for t in 1..=30 {
+        log.log(&[Record::Samples(vec![(0, t, t as f64)])]).unwrap();
+    }
+    log.cut().unwrap();
+    wasmetheus_tsdb::wal::checkpoint(
+        &wal_dir,
+        log.current_segment() - 1,
+        &wasmetheus_tsdb::wal::CheckpointFilter {
+            live_series: &|_| true,
+            mint: 0,
+        },
+    )
+    .unwrap();
+    assert!(!wal_dir.join("00000000").exists());
+    // The queue stopped in segment 0, since deleted.
+    let state = dir.path().join("remote-write");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("q.position"), "0 30\n").unwrap();
+    let (configs, external) = remote_writes(&format!(
+        "remote_write:\n  - url: {}\n    name: q\n    queue_config: {{batch_send_deadline: 10ms}}\n    metadata_config: {{send: false}}\n",
+        receiver.url()
+    ));
+    let rw = RemoteWrite::new(options(dir.path()), metadata());
+    rw.apply(&configs, &external).await.unwrap();
+    log.log(&[Record::Samples(vec![(0, 100, 100.0)])]).unwrap();
+    eventually("the sample after the gap", Duration::from_secs(5), || {
+        receiver.samples().iter().any(|(_, t, _)| *t == 100)
+    })
+    .await;
+    let skipped = metric(
+        &rw.metrics(),
+        "wasmetheus_remote_write_wal_segments_skipped_total",
+        &[],
+    );
+    rw.stop().await;
+    assert!(skipped >= 1.0, "{skipped}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throughput_of_a_single_queue() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start().await;
