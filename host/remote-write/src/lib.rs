@@ -184,18 +184,11 @@ impl RemoteWrite {
         // later starts at the WAL's end instead of sending what was
         // written meanwhile.
         for queue in old {
-            let name = queue.name.clone();
-            queue.stop().await;
-            let path = self.options.state_dir.join(format!("{name}.position"));
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => tracing::warn!(
-                    remote_name = %name,
-                    "removing the position of a removed remote write queue, {}: {e}",
-                    path.display()
-                ),
-            }
+            let path = self
+                .options
+                .state_dir
+                .join(format!("{}.position", queue.name));
+            queue.remove(path).await;
         }
         let mut running: Vec<_> = queues
             .iter()

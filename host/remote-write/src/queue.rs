@@ -138,6 +138,8 @@ pub(crate) struct Queue {
     pub url: String,
     pub metrics: Arc<QueueMetrics>,
     soft: watch::Sender<bool>,
+    /// Set when the queue is removed: its position is not saved again.
+    forget: Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
     flush_deadline: Duration,
 }
@@ -218,6 +220,7 @@ impl Queue {
                 soft_rx.clone(),
             ));
         }
+        let forget = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut watcher = Watcher {
             shared,
             relabel: config.write_relabel_configs.clone(),
@@ -236,6 +239,7 @@ impl Queue {
             soft: soft_rx,
             replay_until: WalPosition::default(),
             saved: None,
+            forget: Arc::clone(&forget),
         };
         let thread = std::thread::Builder::new()
             .name(format!("remote-write-{name}"))
@@ -248,9 +252,20 @@ impl Queue {
             url,
             metrics,
             soft,
+            forget,
             thread: Some(thread),
             flush_deadline: options.flush_deadline,
         })
+    }
+
+    /// Stops the queue of an entry removed from the configuration: as
+    /// [`Queue::stop`], then its position file is deleted (and not written
+    /// again by a thread that outlives the stop).
+    pub(crate) async fn remove(self, position_file: PathBuf) {
+        self.forget.store(true, std::sync::atomic::Ordering::SeqCst);
+        let name = self.name.clone();
+        self.stop().await;
+        remove_position(&position_file, &name);
     }
 
     /// Stops reading, sends what is queued within the flush deadline,
@@ -502,6 +517,7 @@ struct Watcher {
     /// samples not.
     replay_until: WalPosition,
     saved: Option<WalPosition>,
+    forget: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Watcher {
@@ -637,6 +653,9 @@ impl Watcher {
     }
 
     fn save(&mut self) {
+        if self.forget.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let acked = self.shared.watermark.lock().acked;
         if self.saved != Some(acked) {
             match save_position(&self.options.position_file, acked) {
@@ -852,6 +871,9 @@ impl Watcher {
             std::thread::sleep(Duration::from_millis(5));
         }
         self.save();
+        if self.forget.load(std::sync::atomic::Ordering::SeqCst) {
+            remove_position(&self.options.position_file, &self.shared.sender.name);
+        }
         tracing::info!(
             remote_name = %self.shared.sender.name,
             "remote write queue stopped at WAL position {}",
@@ -887,6 +909,19 @@ pub(crate) fn load_position(path: &Path) -> Result<Option<WalPosition>, String> 
     let segment = number()?;
     let offset = number()?;
     Ok(Some(WalPosition { segment, offset }))
+}
+
+/// Deletes the position file of a removed queue (`name`).
+fn remove_position(path: &Path, name: &str) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(
+            remote_name = %name,
+            "removing the position of a removed remote write queue, {}: {e}",
+            path.display()
+        ),
+    }
 }
 
 /// Writes `position` to `path` atomically and durably (a temporary file,
