@@ -208,6 +208,35 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Starts a peer from a Debian package, its output discarded; a missing
+/// program fails the test naming the package to install.
+pub fn start_peer(program: &str, package: &str, args: &[String]) -> KillOnDrop {
+    assert!(
+        Path::new(program).exists(),
+        "{program} not found: install the Debian package {package}"
+    );
+    KillOnDrop(
+        std::process::Command::new(program)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {program}: {e}")),
+    )
+}
+
+/// Debian's Prometheus (`/usr/bin/prometheus`) on `127.0.0.1:port` with
+/// `config` and its own `data` directory, plus `extra` flags.
+pub fn start_prometheus(config: &Path, data: &Path, port: u16, extra: &[&str]) -> KillOnDrop {
+    let mut args = vec![
+        format!("--config.file={}", config.display()),
+        format!("--storage.tsdb.path={}", data.display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    start_peer("/usr/bin/prometheus", "prometheus", &args)
+}
+
 /// A loopback port free right now, for a peer process to listen on.
 ///
 /// The port is below the kernel's ephemeral range, so no listener or

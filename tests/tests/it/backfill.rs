@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use wasmetheus_tests::{
-    KillOnDrop, PluginsDir, TestServer, eventually, free_port, http, test_args,
+    KillOnDrop, PluginsDir, TestServer, eventually, free_port, http, test_args, url_encode,
 };
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
@@ -82,15 +82,6 @@ fn openmetrics() -> (String, i64) {
     (text, t0)
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// `GET path`: the answer's `data.result`, series sorted by labels; `None`
 /// while the server is not answering.
 async fn result(address: SocketAddr, path: &str) -> Option<Value> {
@@ -116,7 +107,7 @@ fn queries(t0: i64) -> Vec<String> {
         // Every stored sample.
         format!(
             "/api/v1/query?query={}&time={end}",
-            encode("{__name__=~\".+\"}[5d]")
+            url_encode("{__name__=~\".+\"}[5d]")
         ),
     ];
     // Instant queries across the first block (inside an 18 h or 54 h
@@ -147,7 +138,7 @@ fn queries(t0: i64) -> Vec<String> {
             "count_over_time(rpc_bucket[3h])",
             "rate(rpc_count[10m])",
         ] {
-            paths.push(format!("/api/v1/query?query={}&time={t}", encode(q)));
+            paths.push(format!("/api/v1/query?query={}&time={t}", url_encode(q)));
         }
     }
     // Range queries starting inside the first block and spanning blocks.
@@ -159,7 +150,7 @@ fn queries(t0: i64) -> Vec<String> {
         for q in ["temp", "sum by (le) (rpc_bucket)", "jobs_total"] {
             paths.push(format!(
                 "/api/v1/query_range?query={}&start={start}&end={stop}&step={step}",
-                encode(q)
+                url_encode(q)
             ));
         }
     }

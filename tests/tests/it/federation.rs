@@ -34,17 +34,14 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wasmetheus_model::Label;
 use wasmetheus_tests::{
-    KillOnDrop, PluginsDir, TestServer, fixture_target, free_port, http, test_args, url_encode,
+    PluginsDir, TestServer, fixture_target, free_port, http, start_prometheus, test_args,
+    url_encode,
 };
-
-const PROMETHEUS: &str = "/usr/bin/prometheus";
 
 /// The changing target's exposition; `mutable_gone` is there until the
 /// test removes it.
@@ -112,25 +109,6 @@ fn config(origin: &str, fixture: SocketAddr, mutable: SocketAddr, peer: SocketAd
 }
 
 const RULES: &str = "groups:\n  - name: fed\n    interval: 1s\n    rules:\n      - record: job:fixture_requests:sum\n        expr: sum by (job) (fixture_requests_total{origin=\"\"})\n";
-
-fn start_prometheus(config: &Path, data: &Path, port: u16) -> KillOnDrop {
-    assert!(
-        Path::new(PROMETHEUS).exists(),
-        "{PROMETHEUS} not found: install the Debian package `prometheus`"
-    );
-    KillOnDrop(
-        Command::new(PROMETHEUS)
-            .args([
-                format!("--config.file={}", config.display()),
-                format!("--storage.tsdb.path={}", data.display()),
-                format!("--web.listen-address=127.0.0.1:{port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting prometheus"),
-    )
-}
 
 /// `GET path`: status, `Content-Type` and body (HTTP/1.0, read to the end).
 async fn get(address: SocketAddr, path: &str) -> Option<(u16, String, String)> {
@@ -416,7 +394,7 @@ async fn federation_both_ways_with_prometheus() {
     )
     .unwrap();
     let theirs_data = tempfile::tempdir().unwrap();
-    let _prometheus = start_prometheus(&theirs_config, theirs_data.path(), prometheus_port);
+    let _prometheus = start_prometheus(&theirs_config, theirs_data.path(), prometheus_port, &[]);
 
     // 1. The same data, the same /federate text.
     let path = federate_path(&MATCHERS);

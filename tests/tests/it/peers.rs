@@ -6,38 +6,14 @@
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 use wasmetheus_tests::{
-    KillOnDrop, PluginsDir, TestServer, eventually, fixture_target, free_port, http, test_args,
+    PluginsDir, TestServer, eventually, fixture_target, free_port, http, start_peer, test_args,
+    url_encode,
 };
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
-
-fn start(program: &str, package: &str, args: &[String]) -> KillOnDrop {
-    assert!(
-        std::path::Path::new(program).exists(),
-        "{program} not found: install the Debian package {package}"
-    );
-    KillOnDrop(
-        Command::new(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {program}: {e}")),
-    )
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// `GET path` on a server, the answer's `data` (`None` while it is not up).
 async fn data(address: SocketAddr, path: &str) -> Option<Value> {
@@ -54,7 +30,7 @@ async fn data(address: SocketAddr, path: &str) -> Option<Value> {
 async fn series(address: SocketAddr, selector: &str, now: u64) -> BTreeSet<String> {
     let path = format!(
         "/api/v1/series?match[]={}&start={}&end={now}",
-        encode(selector),
+        url_encode(selector),
         now - 60
     );
     data(address, &path)
@@ -69,7 +45,7 @@ async fn series(address: SocketAddr, selector: &str, now: u64) -> BTreeSet<Strin
 
 /// Instant query: label set → value.
 async fn values(address: SocketAddr, q: &str) -> Vec<(String, String)> {
-    let answer = data(address, &format!("/api/v1/query?query={}", encode(q)))
+    let answer = data(address, &format!("/api/v1/query?query={}", url_encode(q)))
         .await
         .unwrap_or_else(|| panic!("query from {address}"));
     let mut out: Vec<(String, String)> = answer["result"]
@@ -91,7 +67,7 @@ async fn values(address: SocketAddr, q: &str) -> Vec<(String, String)> {
 async fn prometheus_and_wasmetheus_report_the_same_series() {
     let fixture = fixture_target().await;
     let node_port = free_port();
-    let _node = start(
+    let _node = start_peer(
         NODE_EXPORTER,
         "prometheus-node-exporter",
         &[
@@ -114,7 +90,7 @@ async fn prometheus_and_wasmetheus_report_the_same_series() {
     .unwrap();
     let prometheus_port = free_port();
     let prometheus_data = tempfile::tempdir().unwrap();
-    let _prometheus = start(
+    let _prometheus = start_peer(
         PROMETHEUS,
         "prometheus",
         &[
@@ -138,7 +114,7 @@ async fn prometheus_and_wasmetheus_report_the_same_series() {
                 server,
                 &format!(
                     "/api/v1/query?query={}",
-                    encode("sum_over_time(up{job=~\"node|fixture\"}[1m])")
+                    url_encode("sum_over_time(up{job=~\"node|fixture\"}[1m])")
                 ),
             )
             .await?;

@@ -6,44 +6,14 @@
 
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 use wasmetheus_prompb::remote::WriteRequest;
 use wasmetheus_prompb::types::{Label, Sample, TimeSeries};
 use wasmetheus_prompb::{Message, codec};
 use wasmetheus_tests::{
-    KillOnDrop, PluginsDir, TestServer, eventually, fixture_target, free_port, http, test_args,
+    PluginsDir, TestServer, eventually, fixture_target, free_port, http, start_prometheus,
+    test_args, url_encode,
 };
-
-const PROMETHEUS: &str = "/usr/bin/prometheus";
-
-fn start_prometheus(config: &std::path::Path, data: &std::path::Path, port: u16) -> KillOnDrop {
-    assert!(
-        std::path::Path::new(PROMETHEUS).exists(),
-        "{PROMETHEUS} not found: install the Debian package prometheus"
-    );
-    KillOnDrop(
-        Command::new(PROMETHEUS)
-            .args([
-                format!("--config.file={}", config.display()),
-                format!("--storage.tsdb.path={}", data.display()),
-                format!("--web.listen-address=127.0.0.1:{port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {PROMETHEUS}: {e}")),
-    )
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// The result of an instant query as sorted `(labels, value)` pairs;
 /// `None` while the server is not up.
@@ -52,7 +22,7 @@ async fn query(address: SocketAddr, q: &str) -> Option<Vec<(String, String)>> {
     let (status, body) = http(
         address,
         "GET",
-        &format!("/api/v1/query?query={}", encode(q)),
+        &format!("/api/v1/query?query={}", url_encode(q)),
         &[],
     )
     .await;
@@ -171,7 +141,7 @@ async fn prometheus_writes_into_and_reads_from_wasmetheus() {
     .unwrap();
     let prometheus_port = free_port();
     let prometheus_data = tempfile::tempdir().unwrap();
-    let _prometheus = start_prometheus(&config, prometheus_data.path(), prometheus_port);
+    let _prometheus = start_prometheus(&config, prometheus_data.path(), prometheus_port, &[]);
     let prometheus: SocketAddr = format!("127.0.0.1:{prometheus_port}").parse().unwrap();
 
     // (a) What Prometheus scraped arrives in wasmetheus: the same series
@@ -338,7 +308,7 @@ async fn wasmetheus_reads_from_prometheus_merged_with_its_own_data() {
     )
     .unwrap();
     let prometheus_data = tempfile::tempdir().unwrap();
-    let _prometheus = start_prometheus(&config, prometheus_data.path(), prometheus_port);
+    let _prometheus = start_prometheus(&config, prometheus_data.path(), prometheus_port, &[]);
     let prometheus: SocketAddr = format!("127.0.0.1:{prometheus_port}").parse().unwrap();
 
     // Data only Prometheus has, answered by wasmetheus.
@@ -371,7 +341,7 @@ async fn wasmetheus_reads_from_prometheus_merged_with_its_own_data() {
         Duration::from_secs(60),
         "the remote-written series",
         || async move {
-            let path = format!("/api/v1/series?match[]={}", encode(both));
+            let path = format!("/api/v1/series?match[]={}", url_encode(both));
             let (status, body) = http(ours.address, "GET", &path, &[]).await;
             (status == 200 && body.contains("both")).then_some(())
         },
@@ -401,7 +371,7 @@ async fn wasmetheus_reads_from_prometheus_merged_with_its_own_data() {
         let r = http(
             ours.address,
             "GET",
-            &format!("/api/v1/query?query={}", encode("up")),
+            &format!("/api/v1/query?query={}", url_encode("up")),
             &[],
         )
         .await;

@@ -27,16 +27,13 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wasmetheus_tests::{
-    KillOnDrop, PluginsDir, TestServer, eventually, free_port, http, test_args, url_encode,
+    PluginsDir, TestServer, eventually, free_port, http, start_prometheus, test_args, url_encode,
 };
-
-const PROMETHEUS: &str = "/usr/bin/prometheus";
 
 /// The target's exposition; room `b` is hot until `hot` is cleared.
 fn exposition(hot: bool) -> String {
@@ -352,27 +349,6 @@ fn notified(inbox: &Inbox, prefix: &str, firing: bool) -> BTreeSet<String> {
     out
 }
 
-fn start_prometheus(config: &Path, data: &Path, port: u16) -> KillOnDrop {
-    assert!(
-        Path::new(PROMETHEUS).exists(),
-        "{PROMETHEUS} not found: install the Debian package `prometheus`"
-    );
-    KillOnDrop(
-        Command::new(PROMETHEUS)
-            .args([
-                format!("--config.file={}", config.display()),
-                format!("--storage.tsdb.path={}", data.display()),
-                format!("--web.listen-address=127.0.0.1:{port}"),
-                "--web.enable-lifecycle".into(),
-                "--rules.alert.resend-delay=1s".into(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting prometheus"),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_and_wasmetheus_record_alert_and_notify_alike() {
     let hot = Arc::new(AtomicBool::new(true));
@@ -388,7 +364,12 @@ async fn prometheus_and_wasmetheus_record_alert_and_notify_alike() {
 
     let port = free_port();
     let their_data = tempfile::tempdir().unwrap();
-    let _prometheus = start_prometheus(&their_config, their_data.path(), port);
+    let _prometheus = start_prometheus(
+        &their_config,
+        their_data.path(),
+        port,
+        &["--web.enable-lifecycle", "--rules.alert.resend-delay=1s"],
+    );
     let prometheus: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let data = tempfile::tempdir().unwrap();
     let mut args = test_args(dir.path(), Some(&our_config), data.path());
