@@ -107,9 +107,9 @@ pub fn split_delimited(mut buf: &[u8], limit: usize) -> Result<Vec<&[u8]>, Decod
     Ok(out)
 }
 
-/// A uvarint at the front of `buf` and its length; `None` if incomplete
-/// (or longer than 10 bytes, which no length is).
-fn uvarint(buf: &[u8]) -> Option<(u64, usize)> {
+/// A protobuf base-128 varint at the front of `buf` and its length;
+/// `None` if incomplete (or longer than 10 bytes, which no varint is).
+pub fn uvarint(buf: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
     for (i, &b) in buf.iter().enumerate().take(10) {
         value |= u64::from(b & 0x7f) << (7 * i);

@@ -9,6 +9,8 @@
 //! budget is refused. Strings that happen to parse as messages are counted
 //! too, which only makes the count larger.
 
+use wasmetheus_prompb::codec::uvarint;
+
 /// The deepest nesting looked into (remote write's is 4: request, series,
 /// exemplar, label).
 const MAX_DEPTH: usize = 5;
@@ -24,7 +26,7 @@ pub fn count_fields(buf: &[u8], budget: usize) -> Option<usize> {
 /// stopping (false) once `count` exceeds `budget`.
 fn walk(mut buf: &[u8], depth: usize, count: &mut usize, budget: usize) -> bool {
     while !buf.is_empty() {
-        let Some((key, n)) = varint(buf) else {
+        let Some((key, n)) = uvarint(buf) else {
             return false;
         };
         buf = &buf[n..];
@@ -36,14 +38,14 @@ fn walk(mut buf: &[u8], depth: usize, count: &mut usize, budget: usize) -> bool 
             return false;
         }
         match key & 7 {
-            0 => match varint(buf) {
+            0 => match uvarint(buf) {
                 Some((_, n)) => buf = &buf[n..],
                 None => return false,
             },
             1 if buf.len() >= 8 => buf = &buf[8..],
             5 if buf.len() >= 4 => buf = &buf[4..],
             2 => {
-                let Some((len, n)) = varint(buf) else {
+                let Some((len, n)) = uvarint(buf) else {
                     return false;
                 };
                 let Some(field) = usize::try_from(len)
@@ -69,18 +71,6 @@ fn walk(mut buf: &[u8], depth: usize, count: &mut usize, budget: usize) -> bool 
         }
     }
     true
-}
-
-/// A base-128 varint at the front of `buf` and its length.
-fn varint(buf: &[u8]) -> Option<(u64, usize)> {
-    let mut value = 0u64;
-    for (i, &b) in buf.iter().enumerate().take(10) {
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((value, i + 1));
-        }
-    }
-    None
 }
 
 #[cfg(test)]
