@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use jiff::Timestamp;
 use wasmetheus_alertmanager::dispatch::{IntegrationCounters, LATENCY_BUCKETS};
 use wasmetheus_alertmanager::{AlertState, SilenceState};
-use wasmetheus_model::{Bucket, Histogram, Label, Metric, MetricFamily, MetricKind, MetricValue};
+use wasmetheus_model::{Histogram, Label, Metric, MetricFamily, MetricKind, MetricValue};
 
 use crate::integration::known_integrations;
 use crate::service::Service;
@@ -193,18 +193,12 @@ fn families(s: &Service) -> Vec<MetricFamily> {
             .iter()
             .map(|(kind, c)| Metric {
                 labels: vec![Label::new("integration", kind)],
-                value: MetricValue::Histogram(Histogram {
-                    buckets: LATENCY_BUCKETS
-                        .iter()
-                        .zip(c.latency_buckets)
-                        .map(|(upper_bound, n)| Bucket {
-                            upper_bound: *upper_bound,
-                            cumulative_count: n as f64,
-                        })
-                        .collect(),
-                    count: c.latency_count as f64,
-                    sum: c.latency_sum,
-                }),
+                value: MetricValue::Histogram(Histogram::from_cumulative(
+                    &LATENCY_BUCKETS,
+                    &c.latency_buckets,
+                    c.latency_count,
+                    c.latency_sum,
+                )),
                 timestamp_ms: None,
             })
             .collect(),

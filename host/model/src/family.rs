@@ -66,6 +66,26 @@ pub struct Histogram {
     pub sum: f64,
 }
 
+impl Histogram {
+    /// A histogram of fixed `bounds` whose cumulative counts are
+    /// `cumulative` (one per bound, in order; the `+Inf` bucket is
+    /// `count`), as the self-metrics keep their latencies.
+    pub fn from_cumulative(bounds: &[f64], cumulative: &[u64], count: u64, sum: f64) -> Histogram {
+        Histogram {
+            buckets: bounds
+                .iter()
+                .zip(cumulative)
+                .map(|(&upper_bound, &n)| Bucket {
+                    upper_bound,
+                    cumulative_count: n as f64,
+                })
+                .collect(),
+            count: count as f64,
+            sum,
+        }
+    }
+}
+
 /// One quantile of a summary.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Quantile {

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
-use wasmetheus_model::{Bucket, Histogram, Label, Metric, MetricFamily, MetricKind, MetricValue};
+use wasmetheus_model::{Histogram, Label, Metric, MetricFamily, MetricKind, MetricValue};
 
 /// Prometheus' `DefBuckets` and the longer ones remote write adds.
 const BUCKETS: [f64; 15] = [
@@ -306,18 +306,9 @@ pub(crate) fn families(queues: &[(String, String, &QueueMetrics)]) -> Vec<Metric
             let h = m.durations.lock();
             Metric {
                 labels: labels(q, url),
-                value: MetricValue::Histogram(Histogram {
-                    buckets: BUCKETS
-                        .iter()
-                        .zip(h.counts)
-                        .map(|(b, c)| Bucket {
-                            upper_bound: *b,
-                            cumulative_count: c as f64,
-                        })
-                        .collect(),
-                    count: h.count as f64,
-                    sum: h.sum,
-                }),
+                value: MetricValue::Histogram(Histogram::from_cumulative(
+                    &BUCKETS, &h.counts, h.count, h.sum,
+                )),
                 timestamp_ms: None,
             }
         })
