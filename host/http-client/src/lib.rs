@@ -14,7 +14,8 @@
 //! or header file read at that moment (so rotated secrets are picked up)
 //! through the one bounded read of [`file`], on the blocking pool.
 //! [`Client`] sends a request over a fresh HTTP/1.1 connection, plain or
-//! TLS. Redirects are not followed and HTTP/2 is not spoken
+//! TLS; [`Endpoint`] is one for a remote storage URL with its fixed
+//! headers (`endpoint.rs`). Redirects are not followed and HTTP/2 is not spoken
 //! (`follow_redirects` and `enable_http2` are read but not acted on).
 //!
 //! Files: `file.rs` the bounded file read, `auth.rs` the `Authorization`
@@ -23,12 +24,14 @@
 
 mod auth;
 mod client;
+mod endpoint;
 pub mod file;
 mod settings;
 mod tls;
 
 pub use auth::{Auth, SecretSource};
 pub use client::Client;
+pub use endpoint::Endpoint;
 pub use settings::{HeaderSource, Settings, unsupported};
 pub use tls::{Pem, TlsSettings, TlsVersion};
 

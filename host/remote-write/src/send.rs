@@ -163,28 +163,19 @@ pub(crate) struct Sender {
 impl Sender {
     /// The sender of `config`; fails on settings the client cannot use.
     pub(crate) fn new(config: &RemoteWriteConfig, name: &str) -> Result<Sender, String> {
-        if let Some(what) = wasmetheus_http_client::unsupported(&config.http) {
-            return Err(format!("{what} is not supported for remote write yet"));
-        }
         if let Some(what) = config.other_auth.first() {
             return Err(format!("{what} is not supported for remote write yet"));
         }
-        let client = wasmetheus_http_client::Client::new(
-            wasmetheus_http_client::Settings::from_config(&config.http),
-        )
-        .map_err(|e| e.to_string())?;
-        let uri: hyper::Uri = config
-            .url
-            .parse()
-            .map_err(|e| format!("invalid remote write URL: {e}"))?;
-        let mut headers = Vec::new();
-        for (name, value) in &config.headers {
-            let name =
-                HeaderName::try_from(name.as_str()).map_err(|e| format!("header {name:?}: {e}"))?;
-            let value = HeaderValue::try_from(value.as_str())
-                .map_err(|e| format!("header {name:?}: {e}"))?;
-            headers.push((name, value));
-        }
+        let wasmetheus_http_client::Endpoint {
+            client,
+            uri,
+            headers,
+        } = wasmetheus_http_client::Endpoint::new(
+            &config.http,
+            &config.url,
+            &config.headers,
+            "remote write",
+        )?;
         let q = &config.queue_config;
         Ok(Sender {
             client,

@@ -79,28 +79,19 @@ impl RemoteReadClient {
         external: &[Label],
         decoder: Option<ChunkDecoder>,
     ) -> Result<Self, String> {
-        if let Some(what) = wasmetheus_http_client::unsupported(&config.http) {
-            return Err(format!("{what} is not supported for remote read yet"));
-        }
         if config.oauth2 {
             return Err("oauth2 is not supported for remote read yet".into());
         }
-        let client = wasmetheus_http_client::Client::new(
-            wasmetheus_http_client::Settings::from_config(&config.http),
-        )
-        .map_err(|e| e.to_string())?;
-        let uri: hyper::Uri = config
-            .url
-            .parse()
-            .map_err(|e| format!("invalid remote read URL: {e}"))?;
-        let mut headers = Vec::new();
-        for (name, value) in &config.headers {
-            let name = hyper::header::HeaderName::try_from(name.as_str())
-                .map_err(|e| format!("header {name:?}: {e}"))?;
-            let value = hyper::header::HeaderValue::try_from(value.as_str())
-                .map_err(|e| format!("header {name:?}: {e}"))?;
-            headers.push((name, value));
-        }
+        let wasmetheus_http_client::Endpoint {
+            client,
+            uri,
+            headers,
+        } = wasmetheus_http_client::Endpoint::new(
+            &config.http,
+            &config.url,
+            &config.headers,
+            "remote read",
+        )?;
         let name = if config.name.is_empty() {
             format!("{index}")
         } else {
