@@ -1,7 +1,8 @@
 //! `cargo xtask bench ingest`: what scraping and storing costs wasmetheus,
 //! Prometheus and VictoriaMetrics, one after the other, all scraping the
 //! same synthetic targets served by this process: CPU seconds per million
-//! samples, resident memory per series and disk growth, as ratios.
+//! samples, resident memory per series, disk growth and the graceful stop
+//! (SIGTERM to exit, under the load), as ratios.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -29,7 +30,8 @@ usage: cargo xtask bench ingest [--targets 20] [--series 5000] [--interval 1s]
   wasmetheus, Prometheus and VictoriaMetrics scrape them every --interval,
   one server after the other. After --warmup, measures over --duration the
   server's CPU time (utime+stime), its RSS at the end and the growth of its
-  data directory, and prints them per sample and per series with ratios.
+  data directory, and prints them per sample and per series with ratios,
+  then times its graceful stop (SIGTERM to exit, the targets still served).
   --churn P gives P % of each target's series a new `pod` label value per
   minute (a list runs each variant). Results also go to
   target/bench-ingest/report.txt; server logs stay in target/bench-ingest/.
@@ -180,6 +182,8 @@ struct Figures {
     series_reported_name: &'static str,
     disk_before: (u64, u64),
     disk_after: (u64, u64),
+    /// SIGTERM to exit after the window, still scraping the targets.
+    stop_s: f64,
 }
 
 impl Figures {
@@ -263,7 +267,8 @@ fn measure(
     running.check_alive()?;
     let b = snapshot(peer, pid, running.addr, data, targets)?;
     let exposed_since_start = targets.series_exposed();
-    running.stop()?;
+    // The graceful stop under the same load: the targets are still served.
+    let stop_s = running.stop()?.as_secs_f64();
     let (reported_name, series_reported_name) = server_metric_names(peer.kind);
     let f = Figures {
         window_s: (b.at - a.at).as_secs_f64(),
@@ -279,9 +284,10 @@ fn measure(
         series_reported_name,
         disk_before: a.disk,
         disk_after: b.disk,
+        stop_s,
     };
     eprintln!(
-        "{}: {:.2} CPU s over {:.0} s, {} samples served ({} scrapes), RSS {}, {:.2} CPU s/1M, {:.0} B RSS/series",
+        "{}: {:.2} CPU s over {:.0} s, {} samples served ({} scrapes), RSS {}, {:.2} CPU s/1M, {:.0} B RSS/series, stopped in {:.2} s",
         peer.kind.name(),
         f.cpu_s,
         f.window_s,
@@ -289,7 +295,8 @@ fn measure(
         f.scrapes,
         bytes(f.end.rss as f64),
         f.cpu_per_million(),
-        f.rss_per_series()
+        f.rss_per_series(),
+        f.stop_s
     );
     Ok(f)
 }
@@ -341,7 +348,7 @@ fn render(
     );
     let _ = writeln!(
         s,
-        "{:<17} {:>7} {:>10} {:>9} {:>10} {:>9} {:>10} {:>10} {:>8} {:>9}",
+        "{:<17} {:>7} {:>10} {:>9} {:>10} {:>9} {:>10} {:>10} {:>8} {:>9} {:>7}",
         "server",
         "CPU s",
         "samples",
@@ -351,7 +358,8 @@ fn render(
         "RSS/series",
         "disk Δ",
         "B/sample",
-        "scrapes"
+        "scrapes",
+        "stop"
     );
     for (peer, r) in rows {
         match r {
@@ -359,7 +367,7 @@ fn render(
                 let expected = o.targets as f64 * f.window_s * 1000.0 / o.interval_ms as f64;
                 let _ = writeln!(
                     s,
-                    "{:<17} {:>7.2} {:>10} {:>9.3} {:>10} {:>9} {:>10} {:>10} {:>8.3} {:>8.0}%",
+                    "{:<17} {:>7.2} {:>10} {:>9.3} {:>10} {:>9} {:>10} {:>10} {:>8.3} {:>8.0}% {:>6.2}s",
                     peer.kind.name(),
                     f.cpu_s,
                     f.served,
@@ -369,7 +377,8 @@ fn render(
                     format!("{:.0} B", f.rss_per_series()),
                     bytes(f.disk_growth()),
                     f.disk_growth() / f.served.max(1) as f64,
-                    100.0 * f.scrapes as f64 / expected
+                    100.0 * f.scrapes as f64 / expected,
+                    f.stop_s
                 );
             }
             Err(e) => {
@@ -385,7 +394,8 @@ fn render(
         "samples: served by the synthetic targets during the window (same for every server); \
          scrapes: served ÷ expected at the interval.\n\
          series: distinct series the targets exposed since the server started; RSS: VmRSS at \
-         the end; disk Δ: growth of the data directory's allocated blocks over the window."
+         the end; disk Δ: growth of the data directory's allocated blocks over the window; \
+         stop: SIGTERM to exit after the window, the targets still served."
     );
     for (peer, r) in rows {
         if let Ok(f) = r {
@@ -421,7 +431,7 @@ fn render(
         }
         let _ = writeln!(
             s,
-            "wasmetheus / {:<17} CPU per sample {:>7}   RSS per series {:>7}   disk growth per sample {:>7}",
+            "wasmetheus / {:<17} CPU per sample {:>7}   RSS per series {:>7}   disk growth per sample {:>7}   stop {:>7}",
             peer.name(),
             ratio(
                 ours.map(Figures::cpu_per_million),
@@ -435,6 +445,7 @@ fn render(
                 ours.map(|f| f.disk_growth() / f.served.max(1) as f64),
                 theirs.map(|f| f.disk_growth() / f.served.max(1) as f64)
             ),
+            ratio(ours.map(|f| f.stop_s), theirs.map(|f| f.stop_s)),
         );
     }
     if let Some(ours) = ours {
@@ -445,9 +456,12 @@ fn render(
         let rss = ours.rss_per_series();
         let _ = writeln!(
             s,
-            "goals: CPU per sample ≤ 0.5× Prometheus: {cpu_goal}; RSS per series ≤ 1 KiB: {:.0} B — {}",
+            "goals: CPU per sample ≤ 0.5× Prometheus: {cpu_goal}; RSS per series ≤ 1 KiB: {:.0} B — {}; \
+             graceful stop ≤ 1 s: {:.2} s — {}",
             rss,
-            if rss <= 1024.0 { "met" } else { "NOT met" }
+            if rss <= 1024.0 { "met" } else { "NOT met" },
+            ours.stop_s,
+            if ours.stop_s <= 1.0 { "met" } else { "NOT met" }
         );
     }
     s
