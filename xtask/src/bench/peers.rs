@@ -226,6 +226,23 @@ pub(crate) fn start(
     data: &Path,
     log_path: &Path,
 ) -> Result<Running> {
+    start_with(peer, config, scrape, data, log_path, &[], READY_WITHIN)
+}
+
+/// How long `start` waits for a server to be ready.
+const READY_WITHIN: Duration = Duration::from_secs(120);
+
+/// `start` with `extra` flags after the usual ones, waiting at most
+/// `ready_within` (a server replaying a large WAL takes minutes).
+pub(crate) fn start_with(
+    peer: &Peer,
+    config: &Path,
+    scrape: bool,
+    data: &Path,
+    log_path: &Path,
+    extra: &[&str],
+    ready_within: Duration,
+) -> Result<Running> {
     let addr = free_port()?;
     let log =
         std::fs::File::create(log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
@@ -260,6 +277,7 @@ pub(crate) fn start(
             }
         }
     }
+    cmd.args(extra);
     cmd.stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log);
@@ -280,10 +298,11 @@ pub(crate) fn start(
         if let Ok((200, _)) = http(addr, "GET", peer.kind.ready_path(), None) {
             break;
         }
-        if started.elapsed() > Duration::from_secs(120) {
+        if started.elapsed() > ready_within {
             return Err(format!(
-                "{} not ready within 120 s; see {}",
+                "{} not ready within {} s; see {}",
                 peer.kind.name(),
+                ready_within.as_secs(),
                 running.log.display()
             ));
         }
