@@ -51,15 +51,61 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         )
         .with_target(false)
         .try_init();
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?
-        .block_on(async {
-            let server = start(args).await?;
-            tokio::spawn(reload_on_sighup(Arc::clone(&server.backend)));
-            server.serve_until(shutdown_signal()).await
-        })
+        .context("starting the async runtime")?;
+    let served = runtime.block_on(async {
+        let server = start(args).await?;
+        // Weak: the backend (and the TSDB it holds) goes at shutdown.
+        tokio::spawn(reload_on_sighup(Arc::downgrade(&server.backend)));
+        server.serve_until(shutdown_signal()).await
+    });
+    // The log is closed: work still running on a blocking thread (a query
+    // whose connection was dropped) holds nothing acknowledged, and the
+    // exit does not wait for it.
+    runtime.shutdown_timeout(EXIT_GRACE);
+    served
+}
+
+/// How long the exit waits for blocking work still running once
+/// everything is stopped and the TSDB is closed.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How long shutdown waits for the last reference to the TSDB (an HTTP
+/// request's work finishing) so that its directory lock is free for a new
+/// server in the same process; the log is closed before, so nothing
+/// depends on it.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Times the steps of a shutdown for the debug log.
+struct StopClock {
+    began: Instant,
+    step: Instant,
+}
+
+impl StopClock {
+    fn new(began: Instant) -> Self {
+        StopClock {
+            began,
+            step: Instant::now(),
+        }
+    }
+
+    /// Logs `what` as done, with the time it took since the last step.
+    fn done(&mut self, what: &str) {
+        let now = Instant::now();
+        tracing::debug!(
+            step_ms = ms(now - self.step),
+            since_signal_ms = ms(now - self.began),
+            "shutdown: {what}"
+        );
+        self.step = now;
+    }
+}
+
+fn ms(d: std::time::Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e3)
 }
 
 /// A started server: listening, plugins loaded, scraping.
@@ -102,7 +148,18 @@ impl RunningServer {
         }
         let router = app_router(api, &self.route_prefix, self.web.as_ref());
         let tls = self.web.filter(|web| web.tls_enabled());
+        // When the signal came: the steps after it are timed from there.
+        let signaled = Arc::new(std::sync::OnceLock::new());
+        let shutdown = {
+            let signaled = Arc::clone(&signaled);
+            async move {
+                shutdown.await;
+                let _ = signaled.set(Instant::now());
+            }
+        };
         serve_http(self.listener, router, self.read_timeout, tls, shutdown).await;
+        let mut clock = StopClock::new(signaled.get().copied().unwrap_or_else(Instant::now));
+        clock.done("HTTP connections closed");
         // No push is accepted any more: the groups are written a last time.
         if let Some(gateway) = self.pushgateway {
             // A failure is logged: the rest of the shutdown goes on.
@@ -113,24 +170,30 @@ impl RunningServer {
                 }
                 Err(e) => tracing::error!(error = %e, "persisting the Pushgateway's groups failed"),
             }
+            clock.done("Pushgateway groups written");
         }
         // No evaluation starts after this; what is queued for the
         // Alertmanagers is sent within their timeout, then the built-in
         // one stops.
         self.alerting.stop().await;
+        clock.done("rules and notifier stopped");
         self.scrape.shutdown().await;
+        clock.done("scrapes stopped");
         // What the last scrapes wrote is sent within the flush deadline;
         // the rest is sent after the next start (positions are saved).
         self.remote_write.stop().await;
+        clock.done("remote write stopped");
         drop(self._watcher);
         // Closes the log now, whoever still holds the database: nothing
         // acknowledged after this point could be lost.
         let db = self.db;
         let closing = Arc::clone(&db);
         tokio::task::spawn_blocking(move || closing.close()).await?;
-        // The store's directory lock goes with the last reference; HTTP
-        // connections finishing their last request may hold one briefly.
-        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        clock.done("TSDB closed");
+        // The store's directory lock goes with the last reference; work of
+        // an HTTP request still finishing on a blocking thread may hold one
+        // briefly.
+        let deadline = Instant::now() + RELEASE_WAIT;
         while Arc::strong_count(&db) > 1 && Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
@@ -140,7 +203,8 @@ impl RunningServer {
             );
         }
         drop(db);
-        tracing::info!("stopped");
+        clock.done("TSDB released");
+        tracing::info!("stopped in {} ms", ms(clock.began.elapsed()));
         Ok(())
     }
 }
@@ -431,11 +495,16 @@ pub(crate) fn plugin_runtime(flags: &PluginFlags<'_>) -> anyhow::Result<PluginRu
     PluginRuntime::new(options)
 }
 
-async fn reload_on_sighup(backend: Arc<ServerBackend>) {
+/// Reloads the configuration on each SIGHUP while the server runs; holds
+/// the backend weakly, so that it never keeps the TSDB open past shutdown.
+async fn reload_on_sighup(backend: std::sync::Weak<ServerBackend>) {
     let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         return;
     };
     while hup.recv().await.is_some() {
+        let Some(backend) = backend.upgrade() else {
+            return;
+        };
         if let Err(e) = backend.reload_config().await {
             // A configuration that did not load is not applied; one that
             // loaded is, but for the parts that failed (those keep theirs).
