@@ -48,7 +48,8 @@ usage: cargo xtask <command>
                      on stable) and run TARGET (default: all) for S
                      seconds each (default 60); fails naming a crashing
                      input saved under target/fuzz/artifacts
-  bench [plugins|tsdb|promql]  run the criterion benchmarks
+  bench [plugins|tsdb|promql]  run the criterion benchmarks (promql [ARGS…]:
+                     criterion's ARGS; a summary in target/bench-promql/)
   bench storage [-h]    bytes on disk per sample against Prometheus and
                      VictoriaMetrics, and the head's RSS per series
   bench ingest [-h]     scraping synthetic targets: CPU per sample, RSS per
@@ -63,7 +64,10 @@ usage: cargo xtask <command>
   bench remote-write [-h]  the same scrape load remote-written into
                      VictoriaMetrics by wasmetheus and Prometheus: samples
                      sent/s, CPU per million samples, bytes per sample,
-                     pending at the end";
+                     pending at the end
+  bench replay [-h]     the same remote-written history (1M series × 1 h)
+                     stopped and restarted: time to ready and to every
+                     series, RSS after replay, WAL size, against Prometheus";
 
 fn main() -> ExitCode {
     // `cargo xtask run -- --flag` is how many users pass flags through

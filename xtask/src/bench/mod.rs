@@ -1,15 +1,19 @@
 //! `cargo xtask bench …`: the criterion benchmarks (`plugins`, `tsdb`,
-//! `promql`) run through cargo, and the live comparisons against
-//! Prometheus and VictoriaMetrics (`storage`, `ingest`, `query`, `rules`,
-//! `remote-write`) and against Debian's Alertmanager (`alertmanager`), each in
-//! its own module over shared support.
+//! `promql`, the last summarised in a report) run through cargo, and the
+//! live comparisons against Prometheus and VictoriaMetrics (`storage`,
+//! `ingest`, `query`, `rules`, `remote-write`, `replay`) and against
+//! Debian's Alertmanager (`alertmanager`), each in its own module over
+//! shared support; `report.rs` writes their `report.json`.
 
 mod alertmanager;
+mod criterion;
 mod dataset;
 mod ingest;
 mod peers;
 mod query;
 mod remote_write;
+mod replay;
+mod report;
 mod rules;
 mod rules_data;
 mod sdk;
@@ -28,12 +32,7 @@ pub fn bench(args: &[String]) -> Result {
             cmd.args(["bench", "-p", "wasmetheus-tsdb"]);
             status(cmd)
         }
-        Some("promql") => {
-            let mut cmd = cargo();
-            // Range-query throughput of the engine (points/s/core).
-            cmd.args(["bench", "-p", "wasmetheus-promql", "--bench", "engine"]);
-            status(cmd)
-        }
+        Some("promql") => criterion::promql(&args[1..]),
         Some("storage") => storage::run(&args[1..]),
         Some("ingest") => ingest::run(&args[1..]),
         Some("query") => query::run(&args[1..]),
@@ -41,8 +40,9 @@ pub fn bench(args: &[String]) -> Result {
         Some("alertmanager") => alertmanager::run(&args[1..]),
         Some("sdk") => sdk::run(&args[1..]),
         Some("remote-write") => remote_write::run(&args[1..]),
+        Some("replay") => replay::run(&args[1..]),
         Some(other) => Err(format!(
-            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql`, `storage`, `ingest`, `query`, `rules`, `alertmanager`, `sdk` or `remote-write`"
+            "unknown benchmark group {other:?}; try `plugins`, `tsdb`, `promql`, `storage`, `ingest`, `query`, `rules`, `alertmanager`, `sdk`, `remote-write` or `replay`"
         )),
     }
 }

@@ -196,6 +196,17 @@ pub(crate) fn http(
     path: &str,
     body: Option<&BodyWriter>,
 ) -> Result<(u16, String)> {
+    request(addr, method, path, &[], body)
+}
+
+/// `http` with extra request headers (`name`, `value`).
+pub(crate) fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&BodyWriter>,
+) -> Result<(u16, String)> {
     let what = format!("{method} http://{addr}{path}");
     let fail = |e: io::Error| format!("{what}: {e}");
     let len = match body {
@@ -213,9 +224,13 @@ pub(crate) fn http(
     let mut w = BufWriter::with_capacity(1 << 20, &stream);
     write!(
         w,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {len}\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {len}\r\n"
     )
     .map_err(fail)?;
+    for (name, value) in headers {
+        write!(w, "{name}: {value}\r\n").map_err(fail)?;
+    }
+    w.write_all(b"\r\n").map_err(fail)?;
     if let Some(body) = body {
         body(&mut w).map_err(fail)?;
     }
