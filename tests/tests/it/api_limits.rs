@@ -391,7 +391,7 @@ const LIVENESS: Duration = Duration::from_secs(30);
 
 /// Reads `stream` until the server closes it (EOF or a reset), within
 /// [`LIVENESS`]; what was read.
-async fn read_until_closed(stream: &mut tokio::net::TcpStream, what: &str) -> String {
+pub(crate) async fn read_until_closed(stream: &mut tokio::net::TcpStream, what: &str) -> String {
     let mut got = Vec::new();
     let mut buffer = [0u8; 4096];
     let closing = async {
@@ -410,7 +410,7 @@ async fn read_until_closed(stream: &mut tokio::net::TcpStream, what: &str) -> St
 
 /// Reads one whole response (head and `Content-Length` body) from a
 /// connection that stays open; the status and the body.
-async fn read_response(stream: &mut tokio::net::TcpStream) -> (u16, String) {
+pub(crate) async fn read_response(stream: &mut tokio::net::TcpStream) -> (u16, String) {
     let mut got = Vec::new();
     let mut buffer = [0u8; 8192];
     loop {

@@ -35,4 +35,5 @@ mod rules_peers;
 mod runtime;
 mod scrape;
 mod server;
+mod shutdown;
 mod web_tls;

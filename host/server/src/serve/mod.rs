@@ -184,6 +184,9 @@ impl RunningServer {
         self.remote_write.stop().await;
         clock.done("remote write stopped");
         drop(self._watcher);
+        // The rules' storage holds the TSDB: gone before the wait below.
+        drop(self.alerting);
+        drop(self.remote_write);
         // Closes the log now, whoever still holds the database: nothing
         // acknowledged after this point could be lost.
         let db = self.db;
