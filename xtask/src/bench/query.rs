@@ -13,6 +13,7 @@ use super::peers::{
     ALL, Kind, Peer, Running, create_blocks, find_peers, start, vm_complete, vm_export_count,
     vm_force_merge, vm_import,
 };
+use super::report::{Json, Report, ServerReport};
 use super::support::{
     TempDir, common_flag, count, flag_value, get, http, metric_sum, parse_duration, proc_stats,
     ratio, urlencode, wait_idle,
@@ -31,8 +32,9 @@ usage: cargo xtask bench query [--targets 100] [--duration 6h] [--runs 5]
   (`promtool tsdb create-blocks-from`) and VictoriaMetrics (import API),
   then starts each server on its data in turn and times a fixed set of
   instant and range queries: one warm-up, then --runs timed runs each,
-  median per query and the sum of medians. Results also go to
-  target/bench-query/report.txt; server logs stay in target/bench-query/.
+  median per query and the sum of medians, with wasmetheus' ratios to
+  each peer. Results also go to target/bench-query/report.txt and
+  report.json; server logs stay in target/bench-query/.
   --no-build uses target/release/wasmetheus as it is; --keep keeps the data.";
 
 struct Options {
@@ -208,12 +210,9 @@ pub fn run(args: &[String]) -> Result {
         }
         columns.push((peer, column));
     }
-    let report = render(&o, &data, &times, &columns, &skipped);
-    println!("{report}");
-    let path = out.join("report.txt");
-    std::fs::write(&path, &report).map_err(|e| format!("{}: {e}", path.display()))?;
-    eprintln!("wrote {}", path.display());
-    Ok(())
+    let text = render(&o, &data, &times, &columns, &skipped);
+    println!("{text}");
+    report(&o, &data, &times, &columns, &skipped).write(&out, &text)
 }
 
 struct Times {
@@ -492,7 +491,24 @@ fn render(
             "series"
         );
     }
+    // wasmetheus' median over each peer's, query by query.
+    let ours_at = columns
+        .iter()
+        .position(|(p, c)| p.kind == Kind::Wasmetheus && c.is_ok());
+    let peers_at: Vec<usize> = match ours_at {
+        Some(_) => (0..columns.len())
+            .filter(|&c| columns[c].0.kind != Kind::Wasmetheus && columns[c].1.is_ok())
+            .collect(),
+        None => Vec::new(),
+    };
+    for &c in &peers_at {
+        let _ = write!(s, " {:>11}", format!("÷{}", short(columns[c].0.kind)));
+    }
     s.push('\n');
+    let median_ms = |c: usize, i: usize| match &columns[c].1 {
+        Ok(col) => col.results[i].as_ref().ok().map(|t| ms(t.median)),
+        Err(_) => None,
+    };
     let mut sums = vec![0.0; columns.len()];
     let mut failed = vec![0; columns.len()];
     for (i, &(kind, _)) in QUERIES.iter().enumerate() {
@@ -519,6 +535,11 @@ fn render(
                 Err(_) => {
                     let _ = write!(s, " {:>17} {:>7}", "-", "-");
                 }
+            }
+        }
+        if let Some(ours) = ours_at {
+            for &c in &peers_at {
+                let _ = write!(s, " {:>11}", ratio(median_ms(ours, i), median_ms(c, i)));
             }
         }
         s.push('\n');
@@ -549,14 +570,7 @@ fn render(
             if peer.kind == Kind::Wasmetheus {
                 continue;
             }
-            let (mut a, mut b, mut n) = (0.0, 0.0, 0);
-            for (x, y) in ours.results.iter().zip(&theirs.results) {
-                if let (Ok(x), Ok(y)) = (x, y) {
-                    a += ms(x.median);
-                    b += ms(y.median);
-                    n += 1;
-                }
-            }
+            let (a, b, n) = sum_ratio(ours, theirs);
             faster_than_all &= n == QUERIES.len() && a < b;
             let _ = writeln!(
                 s,
@@ -625,10 +639,199 @@ fn render(
     s
 }
 
+/// The sum of wasmetheus' medians over the peer's, over the queries both
+/// answered, and how many those are.
+fn sum_ratio(ours: &Column, theirs: &Column) -> (f64, f64, usize) {
+    let (mut a, mut b, mut n) = (0.0, 0.0, 0);
+    for (x, y) in ours.results.iter().zip(&theirs.results) {
+        if let (Ok(x), Ok(y)) = (x, y) {
+            a += ms(x.median);
+            b += ms(y.median);
+            n += 1;
+        }
+    }
+    (a, b, n)
+}
+
+fn report(
+    o: &Options,
+    data: &Dataset,
+    times: &Times,
+    columns: &[(&Peer, Result<Column>)],
+    skipped: &[String],
+) -> Report {
+    let mut r = Report::new("query");
+    r.parameter("targets", o.targets);
+    r.parameter("duration_s", o.duration_ms / 1000);
+    r.parameter("runs", o.runs);
+    r.parameter("series", data.num_series());
+    r.parameter("samples", data.samples);
+    r.parameter("data_start", rfc3339(data.start_ms));
+    r.parameter("data_end", rfc3339(data.end_ms));
+    r.parameter("instant_time", rfc3339(times.instant_s * 1000));
+    r.parameter("range_start", rfc3339(times.range_start_s * 1000));
+    r.parameter("range_end", rfc3339(times.range_end_s * 1000));
+    r.parameter("step_s", STEP_S);
+    let queries = QUERIES.iter().enumerate().map(|(i, (kind, expr))| {
+        Json::obj([
+            ("id", format!("q{}", i + 1).into()),
+            (
+                "kind",
+                if *kind == QueryKind::Instant {
+                    "instant"
+                } else {
+                    "range"
+                }
+                .into(),
+            ),
+            ("expr", (*expr).into()),
+        ])
+    });
+    r.parameter("queries", Json::Arr(queries.collect()));
+    let ours = columns
+        .iter()
+        .find(|(p, c)| p.kind == Kind::Wasmetheus && c.is_ok())
+        .and_then(|(_, c)| c.as_ref().ok());
+    for (peer, column) in columns {
+        let mut s = ServerReport::new(peer.kind.name(), &peer.version);
+        match column {
+            Ok(c) => {
+                let answered = c.results.iter().filter_map(|r| r.as_ref().ok());
+                s.measure(
+                    "sum_of_medians",
+                    "ms",
+                    answered.map(|t| ms(t.median)).sum::<f64>(),
+                );
+                if let (Some(ours), false) = (ours, peer.kind == Kind::Wasmetheus) {
+                    let (a, b, _) = sum_ratio(ours, c);
+                    s.ratios
+                        .push(("sum_of_medians".into(), (b != 0.0).then(|| a / b)));
+                }
+                for (i, t) in c.results.iter().enumerate() {
+                    let t = t.as_ref().ok();
+                    s.measure(&format!("q{}", i + 1), "ms", t.map(|t| ms(t.median)));
+                }
+                s.measure("load", "s", c.load.as_secs_f64());
+                s.measure(
+                    "samples_visible",
+                    "samples",
+                    c.samples_seen.as_ref().ok().copied(),
+                );
+                s.detail("load", c.load_what.as_str());
+                s.detail("settle", c.settle.as_str());
+                let per_query = c.results.iter().enumerate().map(|(i, t)| {
+                    let fields = match t {
+                        Ok(t) => vec![
+                            ("min_ms", ms(t.min).into()),
+                            ("max_ms", ms(t.max).into()),
+                            ("series", t.series.into()),
+                            ("bytes", t.bytes.into()),
+                        ],
+                        Err(e) => vec![("error", e.as_str().into())],
+                    };
+                    (format!("q{}", i + 1), Json::obj(fields))
+                });
+                s.detail("queries", Json::Obj(per_query.collect()));
+                if let Err(e) = &c.samples_seen {
+                    s.notes.push(format!("sample count failed: {e}"));
+                }
+                s.notes.extend(c.notes.iter().cloned());
+            }
+            Err(e) => s.error = Some(e.clone()),
+        }
+        r.servers.push(s);
+    }
+    r.notes.extend(skipped.iter().cloned());
+    r
+}
+
 fn short(kind: Kind) -> &'static str {
     match kind {
         Kind::Wasmetheus => "wasmetheus",
         Kind::Prometheus => "prometheus",
         Kind::VictoriaMetrics => "vm",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(kind: Kind) -> Peer {
+        Peer {
+            kind,
+            bin: kind.name().into(),
+            version: "v".into(),
+        }
+    }
+
+    /// A column whose query `i` took `ms[i]` (None: failed).
+    fn column(ms: &[Option<u64>]) -> Result<Column> {
+        let results = (0..QUERIES.len())
+            .map(|i| match ms.get(i).copied().unwrap_or(Some(10)) {
+                Some(m) => Ok(Timing {
+                    median: Duration::from_millis(m),
+                    min: Duration::from_millis(m),
+                    max: Duration::from_millis(m),
+                    series: 1,
+                    bytes: 100,
+                }),
+                None => Err("HTTP 422".into()),
+            })
+            .collect();
+        Ok(Column {
+            load: Duration::from_secs(1),
+            load_what: "backfill 1.0 s".into(),
+            settle: "idle after 3 s".into(),
+            samples_seen: Ok(1000.0),
+            results,
+            notes: Vec::new(),
+        })
+    }
+
+    /// Per-query ratios in the table, and the sum's ratio over the
+    /// queries both answered in both the table and the JSON.
+    #[test]
+    fn ratios_to_each_peer() {
+        let o = parse_options(&[]).unwrap();
+        let data = Dataset::generate(1, 0, 3_600_000);
+        let times = Times {
+            instant_s: 3540,
+            range_start_s: 0,
+            range_end_s: 3540,
+        };
+        let (w, p, v) = (
+            peer(Kind::Wasmetheus),
+            peer(Kind::Prometheus),
+            peer(Kind::VictoriaMetrics),
+        );
+        // wasmetheus: q1 5 ms, q2 failed; Prometheus: q1 20 ms.
+        let columns = vec![
+            (&w, column(&[Some(5), None])),
+            (&p, column(&[Some(20), Some(30)])),
+            (&v, Err("not ready".to_owned())),
+        ];
+        let text = render(&o, &data, &times, &columns, &[]);
+        assert!(text.contains("÷prometheus"), "{text}");
+        assert!(!text.contains("÷vm"), "{text}");
+        let q1 = text.lines().find(|l| l.starts_with("q1 ")).unwrap();
+        assert!(q1.ends_with("0.25×"), "{q1}");
+        let q2 = text.lines().find(|l| l.starts_with("q2 ")).unwrap();
+        assert!(q2.ends_with('-'), "{q2}");
+        // 5 + 19 × 10 against 20 + 19 × 10 over the 20 answered by both.
+        assert!(
+            text.contains("sum of medians   0.93× (195.0 ms vs 210.0 ms over 20 queries"),
+            "{text}"
+        );
+        let r = report(&o, &data, &times, &columns, &[]);
+        let prom = &r.servers[1];
+        let ratios = r.ratios(prom);
+        assert_eq!(ratios[0].0, "sum_of_medians");
+        assert!((ratios[0].1.unwrap() - 195.0 / 210.0).abs() < 1e-9);
+        assert!(ratios.contains(&("q1".into(), Some(0.25))));
+        assert!(ratios.contains(&("q2".into(), None)));
+        assert_eq!(prom.find("sum_of_medians").unwrap().value, Some(240.0));
+        assert_eq!(r.servers[2].error.as_deref(), Some("not ready"));
+        assert!(r.ratios(&r.servers[2]).is_empty());
     }
 }

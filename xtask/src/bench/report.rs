@@ -394,11 +394,9 @@ impl ServerReport {
         self.details.push((name.into(), value.into()));
     }
 
-    pub(crate) fn value(&self, name: &str) -> Option<f64> {
-        self.measures
-            .iter()
-            .find(|m| m.name == name)
-            .and_then(|m| m.value)
+    /// The measure called `name`, if the server reports it.
+    pub(crate) fn find(&self, name: &str) -> Option<&Measure> {
+        self.measures.iter().find(|m| m.name == name)
     }
 }
 
@@ -431,7 +429,7 @@ impl Report {
     }
 
     /// wasmetheus' value of each measure ÷ `server`'s, for every measure
-    /// both have (the bench's own ratios first).
+    /// both report (the bench's own ratios first).
     pub(crate) fn ratios(&self, server: &ServerReport) -> Vec<(String, Option<f64>)> {
         let Some(ours) = self
             .servers
@@ -448,9 +446,10 @@ impl Report {
             if ratios.iter().any(|(n, _)| *n == m.name) {
                 continue;
             }
-            if let Some(a) = ours.value(&m.name) {
-                let r = m.value.filter(|&b| b != 0.0).map(|b| a / b);
-                ratios.push((m.name.clone(), r));
+            // Null when either figure is missing.
+            if let Some(a) = ours.find(&m.name) {
+                let r = a.value.zip(m.value.filter(|&b| b != 0.0));
+                ratios.push((m.name.clone(), r.map(|(a, b)| a / b)));
             }
         }
         ratios

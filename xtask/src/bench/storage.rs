@@ -13,6 +13,7 @@ use super::peers::{
     victoria_metrics_version, vm_complete, vm_export_count, vm_force_merge, vm_import,
     wasmetheus_bin,
 };
+use super::report::{Json, OURS, Report, ServerReport};
 use super::support::{TempDir, common_flag, count, flag_value, parse_duration, walk};
 use crate::{Result, cargo, describe, root};
 
@@ -24,6 +25,7 @@ usage: cargo xtask bench storage [--targets N] [--duration 2h] [--head-series N]
   15 s interval, ending at the last 2 h boundary), loads it into Prometheus
   (promtool), VictoriaMetrics and wasmetheus, and prints bytes per sample.
   --head-series (or WASMETHEUS_BENCH_HEAD_SERIES) sizes the head RSS run.
+  Results also go to target/bench-storage/report.txt and report.json.
   --no-build uses target/release/wasmetheus as it is; --keep keeps the stores.";
 
 struct Options {
@@ -112,13 +114,7 @@ pub fn run(args: &[String]) -> Result {
 
     let table = render_table(&data, om_bytes, &rows, head.as_ref());
     println!("{table}");
-    let json_path = out.join("results.json");
-    std::fs::write(
-        &json_path,
-        render_json(&data, om_bytes, &rows, head.as_ref()),
-    )
-    .map_err(|e| format!("{}: {e}", json_path.display()))?;
-    eprintln!("wrote {}", json_path.display());
+    report(&o, &data, om_bytes, &rows, head.as_ref()).write(&out, &table)?;
     let failed: Vec<&str> = rows
         .iter()
         .filter(|r| r.result.is_err() && !r.store.starts_with("wasmetheus"))
@@ -502,89 +498,105 @@ fn render_table(data: &Dataset, om_bytes: u64, rows: &[Row], head: Option<&HeadR
     s
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn json_opt<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map_or("null".into(), |v| v.to_string())
-}
-
-fn render_json(data: &Dataset, om_bytes: u64, rows: &[Row], head: Option<&HeadRss>) -> String {
-    let mut s = String::from("{\n");
-    let _ = writeln!(
-        s,
-        "  \"dataset\": {{\"targets\": {}, \"series\": {}, \"samples\": {}, \
-         \"interval_s\": 15, \"start\": {}, \"end\": {}, \"openmetrics_bytes\": {om_bytes}}},",
-        data.num_targets(),
-        data.num_series(),
-        data.samples,
-        json_str(&rfc3339(data.start_ms)),
-        json_str(&rfc3339(data.end_ms)),
+fn report(
+    o: &Options,
+    data: &Dataset,
+    om_bytes: u64,
+    rows: &[Row],
+    head: Option<&HeadRss>,
+) -> Report {
+    let mut r = Report::new("storage");
+    r.parameter("targets", data.num_targets());
+    r.parameter("series", data.num_series());
+    r.parameter("samples", data.samples);
+    r.parameter("interval_s", INTERVAL_MS / 1000);
+    r.parameter("duration_s", o.duration_ms / 1000);
+    r.parameter("start", rfc3339(data.start_ms));
+    r.parameter("end", rfc3339(data.end_ms));
+    r.parameter("openmetrics_bytes", om_bytes);
+    r.parameter("head_series", head.map(|h| h.series));
+    r.parameter(
+        "head_samples_per_series",
+        head.map(|h| h.samples_per_series),
     );
-    s.push_str("  \"stores\": [\n");
-    for (i, r) in rows.iter().enumerate() {
-        let _ = write!(
-            s,
-            "    {{\"store\": {}, \"version\": {}, \"samples_reported\": {}, \"import_s\": {}, ",
-            json_str(&r.store),
-            json_str(&r.version),
-            json_opt(r.samples),
-            json_opt(r.import.map(|d| d.as_secs_f64())),
-        );
-        match &r.result {
+    for row in rows {
+        let mut s = ServerReport::new(&row.store, &row.version);
+        match &row.result {
             Ok(sizes) => {
-                let parts: Vec<String> = sizes
-                    .parts
-                    .iter()
-                    .map(|(p, n)| format!("{}: {n}", json_str(p)))
-                    .collect();
-                let _ = write!(
-                    s,
-                    "\"bytes\": {}, \"bytes_per_sample\": {:.4}, \"parts\": {{{}}}, ",
-                    sizes.total,
+                s.measure(
+                    "bytes_per_sample",
+                    "bytes/sample",
                     sizes.total as f64 / data.samples as f64,
-                    parts.join(", ")
                 );
+                s.measure("bytes", "bytes", sizes.total as f64);
+                s.measure("import", "s", row.import.map(|d| d.as_secs_f64()));
+                let parts = sizes.parts.iter().map(|(p, n)| (p.clone(), (*n).into()));
+                s.detail("parts_bytes", Json::Obj(parts.collect()));
             }
-            Err(e) => {
-                let _ = write!(s, "\"error\": {}, ", json_str(e));
+            Err(e) => s.error = Some(e.clone()),
+        }
+        s.detail("samples_reported", row.samples);
+        if row.store == OURS
+            && let Some(h) = head
+        {
+            s.measure("head_rss_per_series", "bytes/series", h.bytes_per_series);
+            match &h.output {
+                Ok(text) => s.detail("head_rss_output", text.as_str()),
+                Err(e) => s.notes.push(format!("head RSS not measured: {e}")),
             }
         }
-        let notes: Vec<String> = r.notes.iter().map(|n| json_str(n)).collect();
-        let comma = if i + 1 < rows.len() { "," } else { "" };
-        let _ = writeln!(s, "\"notes\": [{}]}}{comma}", notes.join(", "));
+        s.notes.extend(row.notes.iter().cloned());
+        r.servers.push(s);
     }
-    s.push_str("  ],\n");
-    match head {
-        Some(h) => {
-            let (output, error) = match &h.output {
-                Ok(o) => (json_str(o), "null".into()),
-                Err(e) => ("null".into(), json_str(e)),
-            };
-            let _ = writeln!(
-                s,
-                "  \"head_rss\": {{\"series\": {}, \"samples_per_series\": {}, \
-                 \"bytes_per_series\": {}, \"output\": {output}, \"error\": {error}}}",
-                h.series,
-                h.samples_per_series,
-                json_opt(h.bytes_per_series)
-            );
-        }
-        None => s.push_str("  \"head_rss\": null\n"),
+    r.notes.push(
+        "bytes_per_sample divides by the generated samples; ratios are against every store, \
+         VictoriaMetrics' data+indexdb row being its comparable figure"
+            .into(),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(store: &str, total: u64) -> Row {
+        let mut row = Row::new(store, "v");
+        let mut sizes = Sizes::default();
+        sizes.add("chunks", total);
+        row.result = Ok(sizes);
+        row
     }
-    s.push_str("}\n");
-    s
+
+    /// Every store gets wasmetheus' bytes per sample over its own, and
+    /// only wasmetheus carries the head's RSS per series.
+    #[test]
+    fn report_ratios_and_head() {
+        let o = parse_options(&["--targets".into(), "1".into()]).unwrap();
+        let data = Dataset::generate(1, 0, 3_600_000);
+        let mut failed = Row::new("victoria-metrics (all files)", "v");
+        failed.result = Err("import incomplete".into());
+        let rows = [
+            row("prometheus", 4 * data.samples),
+            failed,
+            row(OURS, data.samples),
+        ];
+        let head = HeadRss {
+            series: 1000,
+            samples_per_series: 2,
+            output: Ok("bytes per series 900.0".into()),
+            bytes_per_series: Some(900.0),
+        };
+        let r = report(&o, &data, 10, &rows, Some(&head));
+        let prom = r.ratios(&r.servers[0]);
+        assert!(
+            prom.contains(&("bytes_per_sample".into(), Some(0.25))),
+            "{prom:?}"
+        );
+        assert!(r.ratios(&r.servers[1]).is_empty());
+        assert_eq!(r.servers[1].error.as_deref(), Some("import incomplete"));
+        let ours = &r.servers[2];
+        assert_eq!(ours.find("head_rss_per_series").unwrap().value, Some(900.0));
+        assert!(r.servers[0].find("head_rss_per_series").is_none());
+    }
 }
