@@ -43,6 +43,8 @@ pub struct DbOptions {
     pub head: HeadLimits,
     /// fsync every commit (survives power loss, not just `kill -9`).
     pub sync: bool,
+    /// How the write-ahead log compresses records.
+    pub wal_compression: crate::wal::WalCompression,
 }
 
 impl Default for DbOptions {
@@ -53,6 +55,7 @@ impl Default for DbOptions {
             retention_size_bytes: None,
             head: HeadLimits::default(),
             sync: false,
+            wal_compression: crate::wal::WalCompression::default(),
         }
     }
 }
@@ -113,6 +116,7 @@ impl Db {
         let store = Store::open(&dir.join("db"), options.block_range_ms)?;
         let upto = store.compacted_upto()?;
         let head = Head::open_after(&dir.join("wal"), options.head, options.sync, upto)?;
+        head.set_wal_compression(options.wal_compression);
         Ok(Db {
             dir: dir.to_owned(),
             head,

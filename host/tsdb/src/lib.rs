@@ -13,6 +13,7 @@ pub mod sealed;
 pub mod store;
 mod varint;
 pub mod wal;
+mod wal_codec;
 pub mod wal_reader;
 
 pub use db::{

@@ -9,48 +9,30 @@
 //! so replay time stays bounded by the head's span, not the server's age.
 //!
 //! A record is `len: u32 LE | crc32(payload): u32 LE | payload`, where the
-//! payload starts with a type byte. A torn record at the end (a crash in
+//! payload starts with a kind byte (`wal_codec.rs`: columnar samples coded
+//! against each series' previous value in the same file, compressed with
+//! snappy or zstd). Every file decodes from its own start: the writer
+//! opens a new segment at start-up rather than appending to the last one.
+//! A torn record at the end (a crash in
 //! the middle of a write) fails its length or checksum; replay stops there
 //! and the segment is truncated to the last whole record. Acknowledged
 //! batches were fully written with `write(2)` before the acknowledgement,
 //! so they survive the process being killed; `sync` also survives power
 //! loss.
 
-use crate::varint::{get_uvarint, put_uvarint, unzigzag, zigzag};
+pub(crate) use crate::wal_codec::{Decoder, Encoder, MAX_RECORD};
+pub use crate::wal_codec::{Record, WalCompression};
 use rustc_hash::FxHashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use wasmetheus_model::Label;
 
-const SERIES: u8 = 1;
-const SAMPLES: u8 = 2;
-const TOMBSTONE: u8 = 3;
-/// Samples with refs and timestamps as varint deltas to the first sample
-/// (a scrape's samples share a timestamp and have nearby refs), values as
-/// 8 raw bytes, like Prometheus' WAL: about 10 bytes a sample instead of 20.
-const SAMPLES_DELTA: u8 = 4;
-/// A record larger than this is corruption, not data.
-pub(crate) const MAX_RECORD: usize = 64 << 20;
 /// Segments are cut at this size (Prometheus uses 128 MiB).
 pub const DEFAULT_SEGMENT_SIZE: u64 = 128 << 20;
 /// The name of a log written before segments existed; replayed as segment 0.
 const LEGACY_LOG: &str = "wal.log";
 pub(crate) const CHECKPOINT_PREFIX: &str = "checkpoint.";
-
-/// What the log holds, in order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Record {
-    /// A series and the ref its samples use from here on in the log. Refs
-    /// are the head's; a ref may be bound again by a later record (a
-    /// replay packs far refs into dense head refs and logs the new
-    /// bindings), so a reader follows the bindings in order.
-    Series { r: u32, labels: Vec<Label> },
-    /// Samples of known series.
-    Samples(Vec<(u32, i64, f64)>),
-    /// Samples of series `r` in `[mint, maxt]` were deleted.
-    Tombstone { r: u32, mint: i64, maxt: i64 },
-}
 
 /// Why the log could not be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +60,11 @@ pub struct Wal {
     segment_size: u64,
     sync: bool,
     buf: Vec<u8>,
+    /// Codes records against what this segment already holds.
+    encoder: Encoder,
+    /// A write failed: what the encoder assumed written may not be, so the
+    /// next write starts a new segment.
+    must_cut: bool,
     stats: WalStats,
 }
 
@@ -106,143 +93,6 @@ pub struct ReplayStats {
     pub truncated_bytes: u64,
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn encode(record: &Record, out: &mut Vec<u8>) {
-    match record {
-        Record::Series { r, labels } => {
-            out.push(SERIES);
-            out.extend_from_slice(&r.to_le_bytes());
-            out.extend_from_slice(&(labels.len() as u32).to_le_bytes());
-            for l in labels {
-                put_str(out, &l.name);
-                put_str(out, &l.value);
-            }
-        }
-        Record::Samples(samples) => {
-            out.push(SAMPLES_DELTA);
-            put_uvarint(out, samples.len() as u64);
-            let Some(&(r0, t0, _)) = samples.first() else {
-                return;
-            };
-            out.extend_from_slice(&r0.to_le_bytes());
-            out.extend_from_slice(&t0.to_le_bytes());
-            for (r, t, v) in samples {
-                put_uvarint(out, zigzag(i64::from(*r) - i64::from(r0)));
-                put_uvarint(out, zigzag(t.wrapping_sub(t0)));
-                out.extend_from_slice(&v.to_bits().to_le_bytes());
-            }
-        }
-        Record::Tombstone { r, mint, maxt } => {
-            out.push(TOMBSTONE);
-            out.extend_from_slice(&r.to_le_bytes());
-            out.extend_from_slice(&mint.to_le_bytes());
-            out.extend_from_slice(&maxt.to_le_bytes());
-        }
-    }
-}
-
-/// Appends `record` framed (length, checksum, payload) to `out`.
-pub(crate) fn frame(record: &Record, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
-    scratch.clear();
-    encode(record, scratch);
-    out.extend_from_slice(&(scratch.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(scratch).to_le_bytes());
-    out.extend_from_slice(scratch);
-}
-
-/// A cursor over a payload that fails instead of panicking on short input.
-struct Cursor<'a>(&'a [u8]);
-
-impl Cursor<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Some(head)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn uvarint(&mut self) -> Option<u64> {
-        let mut pos = 0;
-        let x = get_uvarint(self.0, &mut pos)?;
-        self.0 = &self.0[pos..];
-        Some(x)
-    }
-    fn string(&mut self) -> Option<String> {
-        let len = self.u32()? as usize;
-        String::from_utf8(self.take(len)?.to_vec()).ok()
-    }
-}
-
-pub(crate) fn decode(payload: &[u8]) -> Option<Record> {
-    let mut c = Cursor(payload);
-    let kind = c.take(1)?[0];
-    let record = match kind {
-        SERIES => {
-            let r = c.u32()?;
-            let n = c.u32()? as usize;
-            // Two length prefixes a label: a count beyond the payload is
-            // corruption.
-            if n > c.0.len() / 8 {
-                return None;
-            }
-            let mut labels = Vec::with_capacity(n);
-            for _ in 0..n {
-                labels.push(Label::new(c.string()?, c.string()?));
-            }
-            Record::Series { r, labels }
-        }
-        SAMPLES => {
-            let n = c.u32()? as usize;
-            // 20 bytes a sample: a count beyond the payload is corruption.
-            if n > c.0.len() / 20 {
-                return None;
-            }
-            let mut samples = Vec::with_capacity(n);
-            for _ in 0..n {
-                samples.push((c.u32()?, c.u64()? as i64, f64::from_bits(c.u64()?)));
-            }
-            Record::Samples(samples)
-        }
-        SAMPLES_DELTA => {
-            let n = c.uvarint()? as usize;
-            // At least 10 bytes a sample: a count beyond the payload is
-            // corruption.
-            if n > c.0.len() / 10 {
-                return None;
-            }
-            let mut samples = Vec::with_capacity(n);
-            if n > 0 {
-                let r0 = i64::from(c.u32()?);
-                let t0 = c.u64()? as i64;
-                for _ in 0..n {
-                    let r = u32::try_from(r0.checked_add(unzigzag(c.uvarint()?))?).ok()?;
-                    let t = t0.wrapping_add(unzigzag(c.uvarint()?));
-                    samples.push((r, t, f64::from_bits(c.u64()?)));
-                }
-            }
-            Record::Samples(samples)
-        }
-        TOMBSTONE => Record::Tombstone {
-            r: c.u32()?,
-            mint: c.u64()? as i64,
-            maxt: c.u64()? as i64,
-        },
-        _ => return None,
-    };
-    c.0.is_empty().then_some(record)
-}
-
 /// Reads the whole records of `file`, handing each to `apply`; returns the
 /// length of the whole-record prefix.
 pub(crate) fn read_records(
@@ -263,6 +113,7 @@ pub(crate) fn read_records(
             let mut reader = BufReader::with_capacity(1 << 20, file);
             let mut good = 0u64;
             let mut payload = Vec::new();
+            let mut decoder = Decoder::default();
             let mut batch = Vec::with_capacity(BATCH);
             loop {
                 let mut header = [0u8; 8];
@@ -278,7 +129,7 @@ pub(crate) fn read_records(
                 if reader.read_exact(&mut payload).is_err() || crc32fast::hash(&payload) != crc {
                     break;
                 }
-                let Some(record) = decode(&payload) else {
+                let Some(record) = decoder.decode(&payload) else {
                     break;
                 };
                 batch.push(record);
@@ -416,8 +267,11 @@ impl Wal {
             }
             last = Some((n, len));
         }
+        // Records are coded against what their segment holds before them:
+        // a non-empty last segment is left as it is and a new one started.
         let (segment, segment_bytes) = match last {
-            Some(last) => last,
+            Some((n, 0)) => (n, 0),
+            Some((n, _)) => (n + 1, 0),
             None => (checkpoint.map_or(0, |c| c + 1), 0),
         };
         let path = dir.join(segment_name(segment));
@@ -436,6 +290,8 @@ impl Wal {
                 segment_size,
                 sync,
                 buf: Vec::new(),
+                encoder: Encoder::new(WalCompression::default()),
+                must_cut: false,
                 stats: WalStats::default(),
             },
             stats,
@@ -452,17 +308,29 @@ impl Wal {
     /// Writes `records` as one `write` call; when it returns, they survive
     /// the process being killed (and power loss when `sync` is set).
     pub fn log(&mut self, records: &[Record]) -> Result<(), WalError> {
-        self.buf.clear();
-        let mut scratch = Vec::new();
-        for record in records {
-            frame(record, &mut scratch, &mut self.buf);
+        if self.must_cut {
+            // Whatever part of the failed write reached the file goes, so
+            // replay reads this segment to its end and goes on to the next.
+            self.file
+                .set_len(self.segment_bytes)
+                .map_err(|e| self.io(e))?;
+            if self.segment_bytes > 0 {
+                self.cut()?;
+            } else {
+                self.encoder.reset();
+            }
+            self.must_cut = false;
         }
+        self.encode(records);
         if self.segment_bytes > 0 && self.segment_bytes + self.buf.len() as u64 > self.segment_size
         {
+            // Coded again for the new segment, which starts from nothing.
             self.cut()?;
+            self.encode(records);
         }
         if let Err(e) = self.file.write_all(&self.buf) {
             self.stats.write_failures += 1;
+            self.must_cut = true;
             return Err(self.io(e));
         }
         self.segment_bytes += self.buf.len() as u64;
@@ -492,8 +360,28 @@ impl Wal {
             .map_err(|source| WalError::Io { path, source })?;
         self.segment = next;
         self.segment_bytes = 0;
+        self.encoder.reset();
         self.stats.segments_created += 1;
         Ok(())
+    }
+
+    fn encode(&mut self, records: &[Record]) {
+        self.buf.clear();
+        for record in records {
+            self.encoder.frame(record, &mut self.buf);
+        }
+    }
+
+    /// How records are compressed.
+    pub fn compression(&self) -> WalCompression {
+        self.encoder.compression()
+    }
+
+    /// How records written from now on are compressed.
+    pub fn set_compression(&mut self, compression: WalCompression) {
+        let reset = std::mem::replace(&mut self.encoder, Encoder::new(compression));
+        // The state of what this segment holds carries over.
+        self.encoder.take_state(reset);
     }
 
     /// The segment being written.
@@ -560,6 +448,16 @@ pub fn checkpoint(
     upto: u64,
     filter: &CheckpointFilter<'_>,
 ) -> Result<CheckpointStats, WalError> {
+    checkpoint_with(dir, upto, filter, WalCompression::default())
+}
+
+/// [`checkpoint`] writing with `compression`.
+pub fn checkpoint_with(
+    dir: &Path,
+    upto: u64,
+    filter: &CheckpointFilter<'_>,
+    compression: WalCompression,
+) -> Result<CheckpointStats, WalError> {
     let io_at = |path: &Path| {
         let path = path.to_owned();
         move |source| WalError::Io { path, source }
@@ -583,7 +481,7 @@ pub fn checkpoint(
     let out = File::create(&tmp).map_err(io_at(&tmp))?;
     let mut writer = BufWriter::with_capacity(1 << 20, out);
     let mut stats = CheckpointStats::default();
-    let mut scratch = Vec::new();
+    let mut encoder = Encoder::new(compression);
     let mut framed = Vec::new();
     let mut write_error = None;
     // Whether each ref's series, as bound at this point of the log, is
@@ -615,7 +513,7 @@ pub fn checkpoint(
             if let Some(record) = kept {
                 stats.records_out += 1;
                 framed.clear();
-                frame(&record, &mut scratch, &mut framed);
+                encoder.frame(&record, &mut framed);
                 if let Err(e) = writer.write_all(&framed)
                     && write_error.is_none()
                 {
@@ -725,32 +623,6 @@ mod tests {
     }
 
     #[test]
-    fn sample_records_round_trip_at_the_extremes() {
-        let record = Record::Samples(vec![
-            (u32::MAX, i64::MAX, f64::NAN),
-            (0, i64::MIN, -0.0),
-            (7, 0, f64::INFINITY),
-        ]);
-        let mut payload = Vec::new();
-        encode(&record, &mut payload);
-        let Some(Record::Samples(back)) = decode(&payload) else {
-            panic!("did not decode");
-        };
-        let Record::Samples(orig) = &record else {
-            unreachable!()
-        };
-        let bits = |s: &[(u32, i64, f64)]| -> Vec<(u32, i64, u64)> {
-            s.iter().map(|(r, t, v)| (*r, *t, v.to_bits())).collect()
-        };
-        assert_eq!(bits(&back), bits(orig));
-        // Every truncation is rejected, never a panic.
-        for cut in 0..payload.len() {
-            assert_eq!(decode(&payload[..cut]), None, "cut at {cut}");
-        }
-        assert_eq!(decode(&[SAMPLES_DELTA, 0]), Some(Record::Samples(vec![])));
-    }
-
-    #[test]
     fn a_log_has_one_writer() {
         let dir = temp("wal-lock");
         let (first, _) = Wal::open(&dir, false, |_| {}).unwrap();
@@ -782,7 +654,7 @@ mod tests {
         let dir = temp("wal-checkpoint");
         {
             // Tiny segments: every batch gets its own.
-            let (mut wal, _) = Wal::open_with(&dir, false, 64, |_| {}).unwrap();
+            let (mut wal, _) = Wal::open_with(&dir, false, 16, |_| {}).unwrap();
             wal.log(&[series(0), series(1)]).unwrap();
             for t in 0..10 {
                 wal.log(&[Record::Samples(vec![(0, t, t as f64), (1, t, -(t as f64))])])
@@ -825,12 +697,86 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    fn samples_of(records: &[Record]) -> Vec<(u32, i64, u64)> {
+        records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Samples(s) => Some(s.iter().map(|(r, t, v)| (*r, *t, v.to_bits()))),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn compression_can_change_and_readers_resume_mid_segment() {
+        let dir = temp("wal-compression");
+        let batch = |t: i64| {
+            Record::Samples(
+                (0..50u32)
+                    .map(|r| {
+                        (
+                            r,
+                            t,
+                            if r % 3 == 0 {
+                                t as f64 * 0.1
+                            } else {
+                                (t * i64::from(r)) as f64
+                            },
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        let mut written = vec![series(0)];
+        {
+            let (mut wal, _) = Wal::open(&dir, false, |_| {}).unwrap();
+            wal.log(&written).unwrap();
+            for (t, compression) in [
+                WalCompression::Zstd,
+                WalCompression::Snappy,
+                WalCompression::None,
+                WalCompression::Zstd,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                wal.set_compression(compression);
+                for k in 0..3 {
+                    let b = batch(t as i64 * 10 + k);
+                    wal.log(std::slice::from_ref(&b)).unwrap();
+                    written.push(b);
+                }
+            }
+        }
+        let (records, _) = replay(&dir);
+        assert_eq!(samples_of(&records), samples_of(&written));
+        // A reader resuming in the middle of the segment decodes what
+        // follows against what precedes it.
+        let mut tail = crate::wal_reader::WalTail::new(&dir, Default::default());
+        let crate::wal_reader::TailRead::Records(first) = tail.read(5).unwrap() else {
+            panic!("records expected");
+        };
+        let resume = first.last().unwrap().1;
+        let mut resumed = crate::wal_reader::WalTail::new(&dir, resume);
+        let crate::wal_reader::TailRead::Records(rest) = resumed.read(100).unwrap() else {
+            panic!("records expected");
+        };
+        let rest: Vec<Record> = rest.into_iter().map(|(r, _)| r).collect();
+        assert_eq!(samples_of(&rest), samples_of(&written[5..]));
+        // The writer opens a new segment rather than appending to one whose
+        // state it would have to rebuild.
+        let (wal, _) = Wal::open(&dir, false, |_| {}).unwrap();
+        assert_eq!(wal.current_segment(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn a_log_from_before_segments_is_replayed() {
         let dir = temp("wal-legacy");
         std::fs::create_dir_all(&dir).unwrap();
         let mut bytes = Vec::new();
-        frame(&series(0), &mut Vec::new(), &mut bytes);
+        Encoder::new(WalCompression::default()).frame(&series(0), &mut bytes);
         std::fs::write(dir.join(LEGACY_LOG), &bytes).unwrap();
         let (records, _) = replay(&dir);
         assert_eq!(records, vec![series(0)]);

@@ -11,13 +11,17 @@
 //! end of the newest segment is one being written, read again on the next
 //! call. A partial or corrupt record followed by a later segment is a torn
 //! tail (a crash): the rest of that segment is skipped.
+//!
+//! Values are coded against what their segment holds before them
+//! (`wal_codec.rs`), so a tail that starts in the middle of a segment
+//! first reads that segment's records up to its position.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::wal::{
-    CHECKPOINT_PREFIX, MAX_RECORD, Record, ReplayStats, WalError, decode, list, read_records,
+    CHECKPOINT_PREFIX, Decoder, MAX_RECORD, Record, ReplayStats, WalError, list, read_records,
     segment_name,
 };
 
@@ -54,8 +58,16 @@ pub struct WalTail {
     dir: PathBuf,
     position: WalPosition,
     file: Option<File>,
+    /// What the open segment held up to the position.
+    decoder: Decoder,
     /// Records whose checksum or decoding failed, or torn tails skipped.
     corrupt: u64,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Decoder")
+    }
 }
 
 fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> WalError + '_ {
@@ -95,6 +107,7 @@ impl WalTail {
             dir: dir.to_owned(),
             position,
             file: None,
+            decoder: Decoder::default(),
             corrupt: 0,
         }
     }
@@ -109,7 +122,8 @@ impl WalTail {
         self.corrupt
     }
 
-    fn record_at(file: &File, offset: u64) -> std::io::Result<Result<(Record, u64), Partial>> {
+    /// The payload of the whole record at `offset` and the offset after it.
+    fn payload_at(file: &File, offset: u64) -> std::io::Result<Result<(Vec<u8>, u64), Partial>> {
         let mut header = [0u8; 8];
         if read_at(file, &mut header, offset)? < 8 {
             return Ok(Err(Partial::Short));
@@ -130,10 +144,39 @@ impl WalTail {
         if crc32fast::hash(&payload) != crc {
             return Ok(Err(Partial::Corrupt));
         }
-        match decode(&payload) {
-            Some(record) => Ok(Ok((record, offset + 8 + size as u64))),
-            None => Ok(Err(Partial::Corrupt)),
+        Ok(Ok((payload, offset + 8 + size as u64)))
+    }
+
+    /// The record at `offset`, decoded against what precedes it.
+    fn record_at(
+        file: &File,
+        decoder: &mut Decoder,
+        offset: u64,
+    ) -> std::io::Result<Result<(Record, u64), Partial>> {
+        Ok(match Self::payload_at(file, offset)? {
+            Ok((payload, end)) => match decoder.decode(&payload) {
+                Some(record) => Ok((record, end)),
+                None => Err(Partial::Corrupt),
+            },
+            Err(partial) => Err(partial),
+        })
+    }
+
+    /// Opens the segment at the position, reading what it holds before
+    /// the position into the decoder.
+    fn open_segment(&mut self, file: File) -> std::io::Result<()> {
+        self.decoder = Decoder::default();
+        let mut offset = 0;
+        while offset < self.position.offset {
+            match Self::record_at(&file, &mut self.decoder, offset)? {
+                Ok((_, end)) => offset = end,
+                // Not a record boundary, or a corrupt record: reading at
+                // the position finds that out.
+                Err(_) => break,
+            }
         }
+        self.file = Some(file);
+        Ok(())
     }
 
     /// The first segment after `segment`, if one exists.
@@ -150,7 +193,7 @@ impl WalTail {
             if self.file.is_none() {
                 let path = self.dir.join(segment_name(self.position.segment));
                 match File::open(&path) {
-                    Ok(file) => self.file = Some(file),
+                    Ok(file) => self.open_segment(file).map_err(io_at(&path))?,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         if !out.is_empty() {
                             // Hand over what was read first.
@@ -173,7 +216,9 @@ impl WalTail {
             }
             let file = self.file.as_ref().expect("opened above");
             let path = || self.dir.join(segment_name(self.position.segment));
-            match Self::record_at(file, self.position.offset).map_err(|e| io_at(&path())(e))? {
+            match Self::record_at(file, &mut self.decoder, self.position.offset)
+                .map_err(|e| io_at(&path())(e))?
+            {
                 Ok((record, end)) => {
                     self.position.offset = end;
                     out.push((record, self.position));
@@ -187,7 +232,9 @@ impl WalTail {
                     };
                     // Read again now that the later segment is known to
                     // exist: the last record may have completed meanwhile.
-                    if let Ok(Ok(_)) = Self::record_at(file, self.position.offset) {
+                    if matches!(partial, Partial::Short)
+                        && let Ok(Ok(_)) = Self::payload_at(file, self.position.offset)
+                    {
                         continue;
                     }
                     let len = file.metadata().map_or(0, |m| m.len());
@@ -360,11 +407,8 @@ mod tests {
         f.write_all(&[8, 0, 0, 0, 9, 9, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8])
             .unwrap();
         let mut bytes = Vec::new();
-        crate::wal::frame(
-            &Record::Samples(vec![(0, 2, 2.0)]),
-            &mut Vec::new(),
-            &mut bytes,
-        );
+        crate::wal::Encoder::new(crate::wal::WalCompression::default())
+            .frame(&Record::Samples(vec![(0, 2, 2.0)]), &mut bytes);
         std::fs::write(dir.path().join(segment_name(1)), &bytes).unwrap();
         let mut tail = WalTail::new(dir.path(), WalPosition::default());
         assert_eq!(samples(&mut tail), [(0, 1), (0, 2)]);

@@ -59,6 +59,19 @@ pub struct ServeArgs {
     /// the limit. Oldest blocks go first.
     #[arg(long = "storage.tsdb.retention.size", default_value = "0", value_parser = parse_size)]
     pub retention_size: u64,
+    /// Compress the write-ahead log (`=false` writes it uncompressed).
+    #[arg(
+        long = "storage.tsdb.wal-compression",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub wal_compression: bool,
+    /// How the write-ahead log is compressed: zstd (smaller) or snappy
+    /// (a little less CPU). Any log is read whatever it was written with.
+    #[arg(long = "storage.tsdb.wal-compression-type", default_value = "zstd", value_parser = ["zstd", "snappy"])]
+    pub wal_compression_type: String,
     /// Enables the TSDB admin endpoints (snapshot, delete_series,
     /// clean_tombstones under /api/v1/admin/tsdb/).
     #[arg(long = "web.enable-admin-api")]
@@ -328,6 +341,14 @@ impl ServeArgs {
                 self.remote.read_max_bytes_in_frame.to_string(),
             ),
             ("storage.tsdb.path", path(&self.storage_path)),
+            (
+                "storage.tsdb.wal-compression",
+                self.wal_compression.to_string(),
+            ),
+            (
+                "storage.tsdb.wal-compression-type",
+                self.wal_compression_type.clone(),
+            ),
             ("storage.tsdb.retention.time", duration(self.retention_time)),
             (
                 "storage.tsdb.retention.size",
@@ -413,6 +434,13 @@ impl ServeArgs {
                 ..wasmetheus_tsdb::HeadLimits::default()
             },
             sync: false,
+            wal_compression: if self.wal_compression {
+                self.wal_compression_type
+                    .parse()
+                    .unwrap_or(wasmetheus_tsdb::wal::WalCompression::Zstd)
+            } else {
+                wasmetheus_tsdb::wal::WalCompression::None
+            },
         }
     }
 }

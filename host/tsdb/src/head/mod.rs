@@ -363,6 +363,7 @@ impl Head {
         log.cut()?;
         let upto = log.current_segment().saturating_sub(1);
         let dir = log.dir().to_owned();
+        let compression = log.compression();
         drop(wal);
         // Only this truncation removes series, so a series the index has
         // now stays until the checkpoint is written; one created meanwhile
@@ -373,7 +374,7 @@ impl Head {
             mint: before,
         };
         let started = std::time::Instant::now();
-        let result = crate::wal::checkpoint(&dir, upto, &filter);
+        let result = crate::wal::checkpoint_with(&dir, upto, &filter, compression);
         let mut wal = self.wal.lock();
         match result {
             Ok(stats) => {
@@ -425,6 +426,13 @@ impl Head {
     }
 
     /// Counters of the log, if there is one.
+    /// How the log compresses what it writes from now on.
+    pub fn set_wal_compression(&self, compression: crate::wal::WalCompression) {
+        if let Some(log) = self.wal.lock().as_mut() {
+            log.set_compression(compression);
+        }
+    }
+
     pub fn wal_stats(&self) -> Option<(WalStats, u64)> {
         self.wal.lock().as_ref().map(|w| (w.stats(), w.size()))
     }
