@@ -17,8 +17,8 @@
 //!
 //! The body after the kind byte is then compressed (the kind byte's high
 //! bits say how) when that makes it smaller: snappy, or zstd behind the
-//! varint of the decoded length. Decoded bodies are bounded by
-//! [`MAX_RECORD`]. Older payload kinds (`SAMPLES`, `SAMPLES_DELTA`) are
+//! varint of the decoded length. Only bodies up to `MAX_COMPRESSED_BODY`
+//! are compressed, and no decoded body is larger. Older payload kinds (`SAMPLES`, `SAMPLES_DELTA`) are
 //! still read; they carry raw values and leave the state alone.
 
 use crate::varint::{get_uvarint, put_uvarint, unzigzag, zigzag};
@@ -43,6 +43,10 @@ const ZSTD_LEVEL: i32 = 1;
 
 /// A record larger than this is corruption, not data.
 pub(crate) const MAX_RECORD: usize = 64 << 20;
+/// Only bodies up to this size are compressed, so a decoder never expands
+/// a record beyond it (a few bytes a sample decode to 24: a small bound
+/// keeps a hostile record's memory small).
+const MAX_COMPRESSED_BODY: usize = 16 << 20;
 
 /// What the log holds, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,7 +200,7 @@ impl Encoder {
         out.extend_from_slice(&[0; 8]);
         out.push(kind);
         let mut compressed = false;
-        if self.body.len() >= MIN_COMPRESS {
+        if (MIN_COMPRESS..=MAX_COMPRESSED_BODY).contains(&self.body.len()) {
             match self.compression {
                 WalCompression::None => {}
                 WalCompression::Snappy => {
@@ -337,7 +341,7 @@ impl Decoder {
             0 => body,
             SNAPPY => {
                 let n = snap::raw::decompress_len(body).ok()?;
-                if n > MAX_RECORD {
+                if n > MAX_COMPRESSED_BODY {
                     return None;
                 }
                 self.buf.resize(n, 0);
@@ -350,7 +354,7 @@ impl Decoder {
             ZSTD => {
                 let mut c = Cursor(body);
                 let n = usize::try_from(c.uvarint()?).ok()?;
-                if n > MAX_RECORD {
+                if n > MAX_COMPRESSED_BODY {
                     return None;
                 }
                 self.buf.clear();
@@ -624,7 +628,7 @@ mod tests {
         }
         // A compressed body that claims more than a record may hold.
         let mut huge = vec![SAMPLES_COLUMNS | ZSTD];
-        put_uvarint(&mut huge, (MAX_RECORD + 1) as u64);
+        put_uvarint(&mut huge, (MAX_COMPRESSED_BODY + 1) as u64);
         assert_eq!(Decoder::default().decode(&huge), None);
         let mut snappy = vec![SAMPLES_COLUMNS | SNAPPY];
         put_uvarint(&mut snappy, u64::from(u32::MAX));
