@@ -11,6 +11,7 @@
 mod aggregate;
 mod at_variant;
 mod binary;
+mod parallel;
 mod select;
 mod steps;
 
@@ -490,6 +491,18 @@ pub(crate) struct Evaluator<'a> {
     histogram_guard: Option<&'static str>,
 }
 
+/// [`Error::Canceled`] or [`Error::Timeout`] once the query is to stop;
+/// what worker threads check, without the evaluator.
+fn check_deadline(cancel: &Cancel, deadline: Instant) -> Result<()> {
+    if cancel.is_canceled() {
+        return Err(Error::Canceled);
+    }
+    if Instant::now() > deadline {
+        return Err(Error::Timeout);
+    }
+    Ok(())
+}
+
 impl Drop for Evaluator<'_> {
     fn drop(&mut self) {
         let loaded = self
@@ -600,13 +613,7 @@ impl<'a> Evaluator<'a> {
 
     /// Stops the query once it is canceled or past its deadline.
     fn check_deadline(&self) -> Result<()> {
-        if self.cancel.is_canceled() {
-            return Err(Error::Canceled);
-        }
-        if Instant::now() > self.deadline {
-            return Err(Error::Timeout);
-        }
-        Ok(())
+        check_deadline(&self.cancel, self.deadline)
     }
 
     /// `line:col` of a node, as annotations cite it.

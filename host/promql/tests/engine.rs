@@ -432,3 +432,84 @@ fn extreme_times_are_errors_or_empty_never_panics() {
         let _ = engine.query_range(&s, q, i64::MAX - 10, i64::MAX - 1, 5);
     }
 }
+
+/// Enough series and samples that a range query decodes and computes its
+/// windows over several threads (the engine's parallel threshold is 64 Ki
+/// points), while an instant query over the same data stays on one: each
+/// step of the range query must equal the instant query at that step, bit
+/// for bit, with resets, a stale marker and a NaN in the data.
+#[test]
+fn series_parallel_range_queries_equal_instant_queries() {
+    const SERIES: usize = 300;
+    const STEP: i64 = 15_000;
+    const SAMPLES: i64 = 480;
+    let store = MemStore::new();
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for i in 0..SERIES {
+        let (pod, job) = (format!("p{i}"), format!("j{}", i % 7));
+        let l = labels(&[("__name__", "x"), ("pod", &pod), ("job", &job)]);
+        let mut app = store.appender();
+        let mut v = (next() % 1_000) as f64;
+        for k in 0..SAMPLES {
+            v = match next() % 97 {
+                0 => (next() % 10) as f64,
+                _ => v + (next() % 1_000) as f64 / 7.0,
+            };
+            let value = match (i % 50, k) {
+                (3, 200) => f64::from_bits(STALE_NAN_BITS),
+                (4, 300) => f64::NAN,
+                _ => v,
+            };
+            app.append(&l, k * STEP, value).unwrap();
+        }
+        app.commit().unwrap();
+    }
+    let engine = Engine::default();
+    let (start, end, step) = (10 * 60_000, SAMPLES * STEP, 60_000);
+    for q in [
+        "x",
+        "rate(x[1m])",
+        "increase(x[5m])",
+        "sum by (job) (rate(x[5m]))",
+        "avg_over_time(x[5m])",
+        "max_over_time(x[3m]) - min_over_time(x[3m])",
+    ] {
+        let (Value::Matrix(series), _) = engine.query_range(&store, q, start, end, step).unwrap()
+        else {
+            panic!("{q}: not a matrix");
+        };
+        assert!(series.len() >= 7, "{q}: {} series", series.len());
+        let mut t = start;
+        while t <= end {
+            let (Value::Vector(samples), _) = engine.query_instant(&store, q, t).unwrap() else {
+                panic!("{q}: not a vector");
+            };
+            let bits = |v: &SampleValue| match v {
+                SampleValue::Float(f) if f.is_nan() => f64::NAN.to_bits(),
+                SampleValue::Float(f) => f.to_bits(),
+                SampleValue::Histogram(_) => panic!("no histograms here"),
+            };
+            let mut instant: Vec<(Vec<Label>, u64)> = samples
+                .iter()
+                .map(|s| (s.labels.clone(), bits(&s.value)))
+                .collect();
+            instant.sort();
+            let mut ranged: Vec<(Vec<Label>, u64)> = series
+                .iter()
+                .filter_map(|s| {
+                    let p = s.points.iter().find(|p| p.t == t)?;
+                    Some((s.labels.clone(), bits(&p.value)))
+                })
+                .collect();
+            ranged.sort();
+            assert_eq!(ranged, instant, "{q} at {t}");
+            t += step;
+        }
+    }
+}

@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use wasmetheus_model::storage::{SampleIterator, SelectHints, is_stale_marker};
+use wasmetheus_model::storage::{SampleIterator, SelectHints, Series, is_stale_marker};
 
-use super::Evaluator;
+use super::{Evaluator, check_deadline, parallel};
 use crate::ast::{Expr, VectorSelector};
 use crate::eval_types::{Error, RangeSeries, Result, Sample, Selected, unsupported};
 use crate::labels::Labels;
@@ -105,6 +105,43 @@ fn read_mixed(
     (points, sts, histograms)
 }
 
+/// One selected series' samples in `(mint, maxt]`, read into `points`.
+fn decode(mut s: Series, mint: i64, maxt: i64, mut points: Vec<(i64, f64)>) -> StoredSeries {
+    if s.samples.may_have_histograms() {
+        let (points, start_timestamps, histograms) =
+            read_mixed(&mut *s.samples, mint, maxt, points);
+        return StoredSeries {
+            labels: Arc::new(s.labels),
+            points,
+            start_timestamps,
+            histograms,
+        };
+    }
+    let mut start_timestamps = None;
+    if let Some(first) = s.samples.seek(mint.saturating_add(1))
+        && first.0 <= maxt
+    {
+        points.push(first);
+        let first_st = s.samples.start_timestamp();
+        // One per drained sample, or none when none has one.
+        let mut rest = Vec::new();
+        s.samples.drain_until(maxt, &mut points, &mut rest);
+        if first_st != 0 || rest.iter().any(|&st| st != 0) {
+            let mut all = Vec::with_capacity(points.len());
+            all.push(first_st);
+            all.extend_from_slice(&rest);
+            all.resize(points.len(), 0);
+            start_timestamps = Some(all);
+        }
+    }
+    StoredSeries {
+        labels: Arc::new(s.labels),
+        points,
+        start_timestamps,
+        histograms: None,
+    }
+}
+
 impl Evaluator<'_> {
     pub(super) fn plan_selector(&mut self, vs: &VectorSelector, mint: i64, maxt: i64, range: i64) {
         self.selectors.push(PlannedSelector {
@@ -135,46 +172,17 @@ impl Evaluator<'_> {
             .storage
             .select_series(&vs.matchers, &hints)
             .map_err(|e| Error::Storage(e.to_string()))?;
-        let mut out = Vec::with_capacity(series.len());
-        for mut s in series {
-            self.check_deadline()?;
-            let mut points = self.pool.take();
-            let mut start_timestamps = None;
-            if s.samples.may_have_histograms() {
-                let (points, start_timestamps, histograms) =
-                    read_mixed(&mut *s.samples, mint, maxt, points);
-                out.push(StoredSeries {
-                    labels: Arc::new(s.labels),
-                    points,
-                    start_timestamps,
-                    histograms,
-                });
-                continue;
-            }
-            if let Some(first) = s.samples.seek(mint.saturating_add(1))
-                && first.0 <= maxt
-            {
-                points.push(first);
-                let first_st = s.samples.start_timestamp();
-                // One per drained sample, or none when none has one.
-                let mut rest = Vec::new();
-                s.samples.drain_until(maxt, &mut points, &mut rest);
-                if first_st != 0 || rest.iter().any(|&st| st != 0) {
-                    let mut all = Vec::with_capacity(points.len());
-                    all.push(first_st);
-                    all.extend_from_slice(&rest);
-                    all.resize(points.len(), 0);
-                    start_timestamps = Some(all);
-                }
-            }
-            out.push(StoredSeries {
-                labels: Arc::new(s.labels),
-                points,
-                start_timestamps,
-                histograms: None,
-            });
-        }
-        Ok(out)
+        // Decoding is most of a selection's cost: many series are
+        // decoded on every core, in order.
+        let per_series = 64 + usize::try_from((maxt - mint) / 15_000).unwrap_or(usize::MAX);
+        let work = series.len().saturating_mul(per_series);
+        let (cancel, deadline, pool) = (&self.cancel, self.deadline, &self.pool);
+        parallel::map_in_order(series, work, |s| {
+            check_deadline(cancel, deadline)?;
+            Ok(decode(s, mint, maxt, pool.take()))
+        })
+        .into_iter()
+        .collect()
     }
 
     /// The planned, loaded series of `vs` if its plan covers

@@ -24,7 +24,8 @@ use wasmetheus_model::storage::is_stale_marker;
 use super::Evaluator;
 use super::aggregate::{Accumulator, is_value_aggregation};
 use super::binary::{scalar_op, scalar_op_drops_name};
-use super::select::points_until;
+use super::select::{LoadedSeries, points_until};
+use super::{check_deadline, parallel};
 use crate::ast::{AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, ValueType};
 use crate::eval_types::{Error, Result, Sample, err};
 use crate::functions::{RangeFn, Window, range_annotations};
@@ -95,13 +96,11 @@ struct RangeFunction {
     span: crate::ast::Span,
 }
 
-/// Buffers reused from one series to the next.
+/// A window's points and start timestamps without its stale markers.
 #[derive(Default)]
 struct Scratch {
     points: Vec<(i64, f64)>,
     sts: Vec<i64>,
-    /// Metric names already given the "might not be a counter" info.
-    noted: Vec<String>,
 }
 
 /// Whether [`Evaluator::eval_steps`] computes `e` (and so every vector in
@@ -144,6 +143,79 @@ fn plain_range_call(c: &Call) -> Option<&MatrixSelector> {
         Expr::MatrixSelector(ms) if !ms.selector.anchored && !ms.selector.smoothed => Some(ms),
         _ => None,
     }
+}
+
+/// What [`series_values`] needs of the query besides the source.
+#[derive(Clone, Copy)]
+struct Span {
+    start: i64,
+    step: i64,
+    lookback: i64,
+}
+
+/// One series of `source` at every step into `values`: whether it has
+/// any value, and whether a start timestamp overlapped (for the
+/// annotations).
+fn series_values(
+    s: &LoadedSeries,
+    source: &Source,
+    span: Span,
+    values: &mut Vec<Option<f64>>,
+) -> Result<(bool, bool)> {
+    values.clear();
+    let mut any = false;
+    let Some(f) = &source.function else {
+        let mut cursor = 0;
+        values.extend(source.ends.iter().map(|&ts| {
+            let n = points_until(&s.points, ts, &mut cursor);
+            let (pt, v) = *s.points.get(n.checked_sub(1)?)?;
+            let present = pt > ts.saturating_sub(span.lookback) && !is_stale_marker(v);
+            any |= present;
+            present.then_some(v)
+        }));
+        return Ok((any, false));
+    };
+    let mut scratch = Scratch::default();
+    let (mut from_cursor, mut to_cursor) = (0, 0);
+    let mut overlapped = false;
+    for (k, &maxt) in source.ends.iter().enumerate() {
+        let mint = maxt.saturating_sub(f.range);
+        let to = points_until(&s.points, maxt, &mut to_cursor);
+        let from = points_until(&s.points, mint, &mut from_cursor).min(to);
+        let mut points = &s.points[from..to];
+        let mut sts = s.start_timestamps.as_ref().map(|sts| &sts[from..to]);
+        if points.iter().any(|p| is_stale_marker(p.1)) {
+            scratch.points.clear();
+            scratch.sts.clear();
+            for (i, p) in points.iter().enumerate() {
+                if !is_stale_marker(p.1) {
+                    scratch.points.push(*p);
+                    if let Some(sts) = sts {
+                        scratch.sts.push(sts[i]);
+                    }
+                }
+            }
+            points = &scratch.points;
+            sts = sts.map(|_| scratch.sts.as_slice());
+        }
+        if points.is_empty() {
+            values.push(None);
+            continue;
+        }
+        let window = Window {
+            points,
+            sts,
+            start: mint,
+            end: maxt,
+            t: span.start + k as i64 * span.step,
+            params: &[],
+        };
+        let (v, overlap) = (f.f.window)(&window)?;
+        overlapped |= overlap;
+        any |= v.is_some();
+        values.push(v);
+    }
+    Ok((any, overlapped))
 }
 
 impl Evaluator<'_> {
@@ -258,133 +330,82 @@ impl Evaluator<'_> {
         }))
     }
 
-    fn source_len(&self, source: &Source) -> usize {
-        self.selectors[source.selector]
-            .loaded
-            .as_ref()
-            .map_or(0, Vec::len)
-    }
-
-    /// Series `j` of `source` at every step into `values`; whether it has
-    /// any value.
-    fn source_values(
+    /// Every series `j` of `source` with a value at some step, in order,
+    /// handed to `each` with its values. The windows of a batch of series
+    /// are computed over every core (see [`parallel`]), then the batch's
+    /// annotations and `each` run here in series order, so the result is
+    /// that of one sequential pass.
+    fn for_each_source_series(
         &mut self,
         source: &Source,
-        j: usize,
-        values: &mut Vec<Option<f64>>,
-        scratch: &mut Scratch,
-    ) -> Result<bool> {
-        self.check_deadline()?;
-        values.clear();
-        let mut any = false;
-        let Some(f) = &source.function else {
-            let lookback = self.lookback;
-            let s = &self.selectors[source.selector]
-                .loaded
-                .as_ref()
-                .expect("planned")[j];
-            let mut cursor = 0;
-            values.extend(source.ends.iter().map(|&ts| {
-                let n = points_until(&s.points, ts, &mut cursor);
-                let (pt, v) = *s.points.get(n.checked_sub(1)?)?;
-                let present = pt > ts.saturating_sub(lookback) && !is_stale_marker(v);
-                any |= present;
-                present.then_some(v)
-            }));
-            return Ok(any);
-        };
-        // Taken out for the series so annotations can be added meanwhile.
+        mut each: impl FnMut(&mut Self, &LoadedSeries, Vec<Option<f64>>) -> Result<()>,
+    ) -> Result<()> {
+        // Taken out meanwhile so annotations can be added.
         let loaded = self.selectors[source.selector]
             .loaded
             .take()
             .expect("planned");
-        let s = &loaded[j];
-        let (mut from_cursor, mut to_cursor) = (0, 0);
-        let mut overlapped = false;
-        let mut result = Ok(());
-        for (k, &maxt) in source.ends.iter().enumerate() {
-            let mint = maxt.saturating_sub(f.range);
-            let to = points_until(&s.points, maxt, &mut to_cursor);
-            let from = points_until(&s.points, mint, &mut from_cursor).min(to);
-            let mut points = &s.points[from..to];
-            let mut sts = s.start_timestamps.as_ref().map(|sts| &sts[from..to]);
-            if points.iter().any(|p| is_stale_marker(p.1)) {
-                scratch.points.clear();
-                scratch.sts.clear();
-                for (i, p) in points.iter().enumerate() {
-                    if !is_stale_marker(p.1) {
-                        scratch.points.push(*p);
-                        if let Some(sts) = sts {
-                            scratch.sts.push(sts[i]);
-                        }
-                    }
+        let result = self.source_batches(source, &loaded, &mut each);
+        self.selectors[source.selector].loaded = Some(loaded);
+        result
+    }
+
+    fn source_batches(
+        &mut self,
+        source: &Source,
+        loaded: &[LoadedSeries],
+        each: &mut impl FnMut(&mut Self, &LoadedSeries, Vec<Option<f64>>) -> Result<()>,
+    ) -> Result<()> {
+        let steps = source.ends.len().max(1);
+        // A batch holds about a million values at once.
+        let batch = ((1 << 20) / steps).clamp(16, 4096);
+        let mut noted = Vec::new();
+        let span = Span {
+            start: self.start,
+            step: self.step,
+            lookback: self.lookback,
+        };
+        for run in loaded.chunks(batch) {
+            self.check_deadline()?;
+            let work: usize = run.iter().map(|s| s.points.len() + steps).sum();
+            let (cancel, deadline) = (&self.cancel, self.deadline);
+            let computed = parallel::map_in_order(run.iter().collect(), work, |s| -> Result<_> {
+                check_deadline(cancel, deadline)?;
+                let mut values = Vec::with_capacity(steps);
+                let flags = series_values(s, source, span, &mut values)?;
+                Ok((values, flags))
+            });
+            for (s, computed) in run.iter().zip(computed) {
+                let (values, (any, overlapped)) = computed?;
+                if let Some(f) = &source.function {
+                    // Once per series: the same for every step.
+                    range_annotations(self, f.f, &s.labels, any, overlapped, f.span, &mut noted);
                 }
-                points = &scratch.points;
-                sts = sts.map(|_| scratch.sts.as_slice());
-            }
-            if points.is_empty() {
-                values.push(None);
-                continue;
-            }
-            let t = self.step_time(k);
-            let window = Window {
-                points,
-                sts,
-                start: mint,
-                end: maxt,
-                t,
-                params: &[],
-            };
-            match (f.f.window)(&window) {
-                Ok((v, overlap)) => {
-                    overlapped |= overlap;
-                    any |= v.is_some();
-                    values.push(v);
-                }
-                Err(e) => {
-                    result = Err(e);
-                    break;
+                if any {
+                    each(self, s, values)?;
                 }
             }
         }
-        // Once per series: the annotations are the same for every step.
-        range_annotations(
-            self,
-            f.f,
-            &s.labels,
-            any,
-            overlapped,
-            f.span,
-            &mut scratch.noted,
-        );
-        self.selectors[source.selector].loaded = Some(loaded);
-        result.map(|()| any)
+        Ok(())
     }
 
-    fn source_labels(&self, source: &Source, j: usize) -> (Labels, bool) {
-        let s = &self.selectors[source.selector]
-            .loaded
-            .as_ref()
-            .expect("planned")[j];
+    fn source_labels(source: &Source, s: &LoadedSeries) -> (Labels, bool) {
         let drop = source.function.as_ref().is_some_and(|f| !f.f.keeps_name);
         (Arc::clone(&s.labels), drop)
     }
 
     /// Every series of `source` with a value at some step.
     fn materialize(&mut self, source: &Source) -> Result<StepMatrix> {
-        let mut scratch = Scratch::default();
         let mut out = Vec::new();
-        for j in 0..self.source_len(source) {
-            let mut values = Vec::with_capacity(source.ends.len());
-            if self.source_values(source, j, &mut values, &mut scratch)? {
-                let (labels, drop_name) = self.source_labels(source, j);
-                out.push(StepSeries {
-                    labels,
-                    drop_name,
-                    values,
-                });
-            }
-        }
+        self.for_each_source_series(source, |_, s, values| {
+            let (labels, drop_name) = Self::source_labels(source, s);
+            out.push(StepSeries {
+                labels,
+                drop_name,
+                values,
+            });
+            Ok(())
+        })?;
         Ok(StepMatrix {
             series: out,
             order: None,
@@ -403,22 +424,15 @@ impl Evaluator<'_> {
         let mut state: Vec<Accumulator> = Vec::new();
         let mut touched: Vec<bool> = Vec::new();
         let mut order: Vec<Vec<u32>> = vec![Vec::new(); steps];
-        let mut values = Vec::with_capacity(steps);
-        let mut scratch = Scratch::default();
-        for j in 0..self.source_len(source) {
-            if !self.source_values(source, j, &mut values, &mut scratch)? {
-                continue;
-            }
-            let (labels, drop_name) = self.source_labels(source, j);
-            let cache = self
-                .groupings
-                .entry(a as *const AggregateExpr as usize)
-                .or_default();
+        let cache_key = a as *const AggregateExpr as usize;
+        self.for_each_source_series(source, |this, s, values| {
+            let (labels, drop_name) = Self::source_labels(source, s);
+            let cache = this.groupings.entry(cache_key).or_default();
             let key = cache.group(&labels, &grouping, a.without);
             let address = Arc::as_ptr(&key) as usize;
             if !index.contains_key(&address) {
                 // Every group holds an accumulator per step.
-                self.count_samples((groups.len() + 1).saturating_mul(steps))?;
+                this.count_samples((groups.len() + 1).saturating_mul(steps))?;
             }
             let g = *index.entry(address).or_insert_with(|| {
                 groups.push(StepSeries {
@@ -440,7 +454,8 @@ impl Evaluator<'_> {
                 }
                 state[base + k].add(a.op, v);
             }
-        }
+            Ok(())
+        })?;
         for (g, group) in groups.iter_mut().enumerate() {
             let base = g * steps;
             group.values = (0..steps)

@@ -578,7 +578,17 @@ fn extrapolated_rate(
     let (last_t, last_v) = points[n1];
     let mut result = last_v - first_v;
     let mut overlap = false;
-    if counter {
+    if counter && sts.is_none() {
+        // The common case, kept tight: each reset adds the value before
+        // it, in order, as Prometheus sums them.
+        let mut prev = first_v;
+        for &(_, cur) in &points[1..] {
+            if cur < prev {
+                result += prev;
+            }
+            prev = cur;
+        }
+    } else if counter {
         for (i, w) in points.windows(2).enumerate() {
             let (prev, cur) = (w[0], w[1]);
             let st_reset = match sts {
