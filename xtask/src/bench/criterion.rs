@@ -160,12 +160,12 @@ fn render(results: &[Estimate]) -> String {
         "benchmark", "median", "95 % interval", "throughput", "change"
     );
     for e in results {
-        let thrpt = e.per_second().map_or("-".into(), |(n, unit)| {
-            format!("{:.2}M {}", n / 1e6, unit.trim_end_matches("/s"))
-        });
+        let thrpt = e
+            .per_second()
+            .map_or("-".into(), |(n, unit)| format!("{:.2}M {unit}", n / 1e6));
         let _ = writeln!(
             s,
-            "{:<width$} {:>11} {:>23} {:>18}/s {:>8}",
+            "{:<width$} {:>11} {:>23} {:>20} {:>8}",
             e.id,
             duration(e.median_ns),
             format!("{} – {}", duration(e.low_ns), duration(e.high_ns)),
@@ -228,7 +228,7 @@ mod tests {
         let text = render(&[e]);
         assert!(text.contains("engine/rate_1m"), "{text}");
         assert!(text.contains("28.92 ms"), "{text}");
-        assert!(text.contains("25.00M elements/s"), "{text}");
+        assert!(text.contains(" 25.00M elements/s "), "{text}");
         assert!(text.contains("-5.0%"), "{text}");
     }
 
