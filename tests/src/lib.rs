@@ -139,6 +139,8 @@ pub fn test_args(
         retention_time: Duration::from_secs(15 * 86400),
         retention_size: 0,
         block_duration: Duration::from_secs(2 * 3600),
+        wal_compression: true,
+        wal_compression_type: "zstd".into(),
         enable_admin_api: true,
         enable_lifecycle: true,
         query_lookback_delta: Duration::from_secs(300),
