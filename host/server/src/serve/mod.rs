@@ -6,7 +6,9 @@
 //! /-/reload`. Shutdown stops the listener, then the rules and the notifier
 //! (what is queued is sent, bounded), then the built-in Alertmanager, then
 //! the scrapes, then the remote write queues (flushed within a second,
-//! their WAL positions saved), and closes the TSDB.
+//! their WAL positions saved), and closes the TSDB, which nothing holds
+//! any more (each step's time is logged at debug); the exit then waits
+//! at most half a second for blocking work still running.
 //!
 //! Files: this one starts and stops the server; `flags.rs` has its flags
 //! ([`ServeArgs`]), `connections.rs` serves HTTP on the accepted
