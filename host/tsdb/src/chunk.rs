@@ -125,8 +125,9 @@ pub enum ChunkError {
 pub struct XorChunk {
     /// Header + bitstream, followed by zero padding (see [`PAD`]).
     buf: Vec<u8>,
-    /// Bits used in `buf`, header included.
-    nbits: usize,
+    /// Bits used in `buf`, header included (at most 65,535 samples of at
+    /// most 145 bits: a `u32` holds it, and keeps the struct at 64 bytes).
+    nbits: u32,
     num: u16,
     min_t: i64,
     // Appender state: what the next sample is encoded against.
@@ -155,7 +156,7 @@ impl XorChunk {
         buf.resize(HEADER_BYTES + PAD, 0);
         Self {
             buf,
-            nbits: HEADER_BYTES * 8,
+            nbits: (HEADER_BYTES * 8) as u32,
             num: 0,
             min_t: 0,
             t: 0,
@@ -187,7 +188,7 @@ impl XorChunk {
     /// The encoded chunk (Prometheus XOR chunk layout, header included).
     #[inline]
     pub fn bytes(&self) -> &[u8] {
-        &self.buf[..self.nbits.div_ceil(8)]
+        &self.buf[..(self.nbits as usize).div_ceil(8)]
     }
 
     /// Timestamp of the first sample; `i64::MAX` for an empty chunk, so that
@@ -214,7 +215,7 @@ impl XorChunk {
     pub fn shrink_to_fit(&mut self) {
         // Bytes past the data and its padding are all zero: dropping them
         // changes nothing the reader sees.
-        self.buf.truncate(self.nbits.div_ceil(8) + PAD);
+        self.buf.truncate((self.nbits as usize).div_ceil(8) + PAD);
         self.buf.shrink_to_fit();
     }
 
@@ -223,7 +224,7 @@ impl XorChunk {
     pub fn iter(&self) -> ChunkIter<'_> {
         // `buf` includes the zero padding: the reader never takes its slow
         // path, while `end_bits` still bounds what it may consume.
-        ChunkIter::with_state(&self.buf, self.nbits, self.len())
+        ChunkIter::with_state(&self.buf, self.nbits as usize, self.len())
     }
 
     /// Appends a sample; `t` must be greater than the last timestamp.
@@ -300,7 +301,8 @@ impl XorChunk {
         bytes.resize(bytes.len() + PAD, 0);
         Ok(Self {
             buf: bytes,
-            nbits: used,
+            // At most 65,535 decoded samples' bits: fits.
+            nbits: used as u32,
             num: num_samples as u16,
             min_t: first.unwrap_or(0),
             t: d.t,
@@ -315,8 +317,8 @@ impl XorChunk {
     #[inline(always)]
     fn write_bits(&mut self, v: u64, n: u32) {
         debug_assert!((1..=64).contains(&n) && (n == 64 || v >> n == 0));
-        let idx = self.nbits >> 3;
-        let off = (self.nbits & 7) as u32;
+        let idx = (self.nbits >> 3) as usize;
+        let off = self.nbits & 7;
         if self.buf.len() < idx + PAD {
             // Grown a few bytes ahead rather than one at a time: a resize
             // per byte was a sixth of the append cost. Exactly, not by
@@ -334,7 +336,7 @@ impl XorChunk {
             // off >= 1 here: the lowest `off` bits of `aligned` spill over.
             self.buf[idx + 8] = ((aligned << (64 - off)) >> 56) as u8;
         }
-        self.nbits += n as usize;
+        self.nbits += n;
     }
 
     fn write_uvarint(&mut self, mut x: u64) {

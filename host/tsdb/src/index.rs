@@ -69,21 +69,36 @@ impl Symbols {
 /// A series' labels as symbol ids of (name, value) pairs, sorted by name.
 type InternedLabels = Box<[(u32, u32)]>;
 
-#[derive(Default)]
 pub struct Index {
+    /// The label-set hash: [`hash_labels`], or a colliding one in tests.
+    hash: fn(&[Label]) -> u64,
     symbols: Symbols,
     /// Labels of each series, by ref; `None` once removed.
     labels: Vec<Option<InternedLabels>>,
     live: usize,
     /// Label-set hash to the first live series with that hash: inline, so
     /// a lookup by labels touches one table slot, not a list elsewhere.
+    /// (A series' hash is not kept: removal, which is rare, hashes its
+    /// labels again, which saves 8 bytes per series.)
     by_hash: FxHashMap<u64, SeriesRef>,
-    /// Label-set hash of each series, by ref (what `by_hash` has it under).
-    hashes: Vec<u64>,
     /// Further series with a hash already in `by_hash` (a rare collision).
     colliding: FxHashMap<u64, Vec<SeriesRef>>,
     /// name -> value -> refs, each list sorted (refs only ever grow).
     postings: FxHashMap<Arc<str>, FxHashMap<Arc<str>, Vec<SeriesRef>>>,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index {
+            hash: hash_labels,
+            symbols: Symbols::default(),
+            labels: Vec::new(),
+            live: 0,
+            by_hash: FxHashMap::default(),
+            colliding: FxHashMap::default(),
+            postings: FxHashMap::default(),
+        }
+    }
 }
 
 fn hash_labels(labels: &[Label]) -> u64 {
@@ -144,7 +159,7 @@ fn union(lists: Vec<&[SeriesRef]>) -> Vec<SeriesRef> {
 
 impl Index {
     pub fn lookup(&self, labels: &[Label]) -> Option<SeriesRef> {
-        self.lookup_hashed(labels, hash_labels(labels))
+        self.lookup_hashed(labels, (self.hash)(labels))
     }
 
     fn lookup_hashed(&self, labels: &[Label], hash: u64) -> Option<SeriesRef> {
@@ -178,15 +193,16 @@ impl Index {
     /// series uses any more are released.
     pub fn remove(&mut self, removed: &std::collections::HashSet<SeriesRef>) {
         for &r in removed {
-            let Some(labels) = self.labels.get_mut(r as usize).and_then(Option::take) else {
+            let Some(labels) = self.labels(r) else {
                 continue;
             };
-            for (name, value) in labels {
+            let hash = (self.hash)(&labels);
+            let interned = self.labels[r as usize].take().unwrap_or_default();
+            for &(name, value) in interned.iter() {
                 self.symbols.release(name);
                 self.symbols.release(value);
             }
             self.live -= 1;
-            let hash = self.hashes[r as usize];
             let others = self.colliding.get_mut(&hash);
             if self.by_hash.get(&hash) == Some(&r) {
                 // A colliding series, if any, takes the slot.
@@ -212,7 +228,7 @@ impl Index {
 
     /// Adds a new series as `r` (refs are handed out in increasing order).
     pub fn insert(&mut self, labels: &[Label], r: SeriesRef) -> SeriesRef {
-        self.insert_hashed(labels, r, hash_labels(labels))
+        self.insert_hashed(labels, r, (self.hash)(labels))
     }
 
     fn insert_hashed(&mut self, labels: &[Label], r: SeriesRef, hash: u64) -> SeriesRef {
@@ -238,10 +254,6 @@ impl Index {
             self.labels.resize_with(slot + 1, || None);
         }
         self.labels[slot] = Some(interned);
-        if slot >= self.hashes.len() {
-            self.hashes.resize(slot + 1, 0);
-        }
-        self.hashes[slot] = hash;
         self.live += 1;
         match self.by_hash.entry(hash) {
             std::collections::hash_map::Entry::Vacant(slot) => {
@@ -345,12 +357,15 @@ mod tests {
 
     #[test]
     fn colliding_hashes_keep_every_series_findable() {
-        let mut index = Index::default();
-        // Three label sets forced onto one hash.
+        // Every label set on one hash.
+        let mut index = Index {
+            hash: |_| 7,
+            ..Index::default()
+        };
         for (r, v) in ["x", "y", "z"].iter().enumerate() {
-            index.insert_hashed(&labels(v), r as SeriesRef, 7);
+            index.insert(&labels(v), r as SeriesRef);
         }
-        let find = |index: &Index, v: &str| index.lookup_hashed(&labels(v), 7);
+        let find = |index: &Index, v: &str| index.lookup(&labels(v));
         assert_eq!(find(&index, "x"), Some(0));
         assert_eq!(find(&index, "y"), Some(1));
         assert_eq!(find(&index, "z"), Some(2));
