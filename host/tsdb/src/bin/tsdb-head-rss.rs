@@ -9,7 +9,9 @@
 //! 15 s scrapes on a perfect grid; `ingest` mirrors `cargo xtask bench
 //! ingest`: targets of 5,000 series (`__name__`, `code`, `handler`, `pod`
 //! and the target's `instance` and `job`), counters rising by 1–20 and
-//! decimal gauges, scraped every second with a few ms of jitter.
+//! decimal gauges, scraped every second with a few ms of jitter, appended
+//! as scrapes arrive (a commit per target). With `TSDB_HEAD_RSS_WAL=DIR`
+//! the head logs to a write-ahead log in DIR, as the server's does.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -162,8 +164,37 @@ fn arg(n: usize, default: usize) -> usize {
     })
 }
 
-/// Appends samples `from..to` of every series, a batch of series per commit.
-fn append(head: &Head, profile: Profile, names: &[String], n: usize, from: usize, to: usize) {
+/// Appends samples `from..to` of every series. `node`: series by series,
+/// a batch of series per commit. `ingest`: as scrapes arrive, one commit
+/// per target and sample, through the refs the first append returned
+/// (as the scrape cache does).
+fn append(
+    head: &Head,
+    profile: Profile,
+    names: &[String],
+    refs: &mut [u64],
+    from: usize,
+    to: usize,
+) {
+    let n = refs.len();
+    if profile == Profile::Ingest {
+        for j in from..to {
+            for target in (0..n).step_by(5000) {
+                let mut app = head.appender();
+                for i in target..(target + 5000).min(n) {
+                    let (t, v) = sample(profile, i, j);
+                    refs[i] = if refs[i] == 0 {
+                        app.append_ref(0, &labels(profile, names, i), t, v)
+                    } else {
+                        app.append_ref(refs[i], &[], t, v)
+                    }
+                    .expect("append");
+                }
+                app.commit().expect("commit");
+            }
+        }
+        return;
+    }
     let mut done = 0;
     while done < n {
         let end = (done + BATCH).min(n);
@@ -191,12 +222,19 @@ fn main() {
     let names: Vec<String> = (0..NAMES)
         .map(|i| format!("metric_family_{i}_total"))
         .collect();
-    let head = Head::new(HeadLimits::default());
+    // With a log (as the server's head has) in the directory
+    // `TSDB_HEAD_RSS_WAL` names, which must not exist yet.
+    let head = match std::env::var_os("TSDB_HEAD_RSS_WAL") {
+        Some(dir) => Head::open(std::path::Path::new(&dir), HeadLimits::default(), false)
+            .expect("opening the head's log"),
+        None => Head::new(HeadLimits::default()),
+    };
+    let mut refs = vec![0u64; n];
     let (rss0, heap0) = (rss(), HEAP.load(Ordering::Relaxed));
     let started = Instant::now();
-    append(&head, profile, &names, n, 0, k.min(1));
+    append(&head, profile, &names, &mut refs, 0, k.min(1));
     let (rss1, heap1) = (rss(), HEAP.load(Ordering::Relaxed));
-    append(&head, profile, &names, n, k.min(1), k);
+    append(&head, profile, &names, &mut refs, k.min(1), k);
     let elapsed = started.elapsed();
     let (rss2, heap2) = (rss(), HEAP.load(Ordering::Relaxed));
     assert_eq!(head.num_series(), n, "every series was created");
