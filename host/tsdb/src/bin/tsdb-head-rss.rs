@@ -181,12 +181,14 @@ fn append(
         for j in from..to {
             for target in (0..n).step_by(5000) {
                 let mut app = head.appender();
-                for i in target..(target + 5000).min(n) {
+                let end = (target + 5000).min(n);
+                for (i, r) in refs[target..end].iter_mut().enumerate() {
+                    let i = target + i;
                     let (t, v) = sample(profile, i, j);
-                    refs[i] = if refs[i] == 0 {
+                    *r = if *r == 0 {
                         app.append_ref(0, &labels(profile, names, i), t, v)
                     } else {
-                        app.append_ref(refs[i], &[], t, v)
+                        app.append_ref(*r, &[], t, v)
                     }
                     .expect("append");
                 }
