@@ -195,6 +195,9 @@ struct Column {
     ready: Duration,
     /// From the restart to the count query finding every series.
     all_series: Duration,
+    /// How long that count query took, and how many were asked.
+    count_query: Duration,
+    count_attempts: usize,
     replay_cpu_s: f64,
     rss_after_replay: u64,
     peak_rss: u64,
@@ -258,9 +261,12 @@ fn measure(
     let restarted = Instant::now();
     let server = start_with(peer, config, false, dir, &log, &flags, WAIT)?;
     let ready = restarted.elapsed();
-    let all_series = loop {
+    let mut count_attempts = 0;
+    let (all_series, count_query) = loop {
+        count_attempts += 1;
+        let asked = Instant::now();
         match count_series(server.addr, history) {
-            Ok(n) if n == history.series as u64 => break restarted.elapsed(),
+            Ok(n) if n == history.series as u64 => break (restarted.elapsed(), asked.elapsed()),
             _ if restarted.elapsed() > WAIT => {
                 return Err(format!(
                     "the count query did not find the {} series within {} s",
@@ -273,9 +279,11 @@ fn measure(
     };
     let replayed = proc_stats(server.pid)?;
     eprintln!(
-        "{name}: ready after {:.2} s, every series after {:.2} s, RSS {}",
+        "{name}: ready after {:.2} s, every series after {:.2} s (count query {count_attempts}, \
+         answered in {:.2} s), RSS {}",
         ready.as_secs_f64(),
         all_series.as_secs_f64(),
+        count_query.as_secs_f64(),
         bytes(replayed.rss as f64)
     );
     // Not timed: every sample is back.
@@ -305,6 +313,8 @@ fn measure(
         parts,
         ready,
         all_series,
+        count_query,
+        count_attempts,
         replay_cpu_s: replayed.cpu_s,
         rss_after_replay: replayed.rss,
         peak_rss: replayed.hwm,
@@ -618,10 +628,13 @@ fn render(
             .collect();
         let _ = writeln!(
             s,
-            "  {} [{}]: {samples}; head series {} and compactions {} after the push; push \
-             {:.0} samples/s, {:.1} CPU s; WAL allocated {}; data dir: {}{}",
+            "  {} [{}]: {samples}; every series found by count query {} (it took {:.2} s); \
+             head series {} and compactions {} after the push; push {:.0} samples/s, {:.1} CPU \
+             s; WAL allocated {}; data dir: {}{}",
             peer.kind.name(),
             peer.version,
+            c.count_attempts,
+            secs(c.count_query),
             c.head_series.map_or("?".into(), |n| format!("{n:.0}")),
             c.compactions.map_or("?".into(), |n| format!("{n:.0}")),
             history.samples() as f64 / secs(c.push),
@@ -700,6 +713,8 @@ fn report(
                     "data_dir_parts",
                     super::report::Json::obj(c.parts.iter().map(|(p, n)| (p.clone(), (*n).into()))),
                 );
+                s.detail("count_query_s", secs(c.count_query));
+                s.detail("count_attempts", c.count_attempts);
                 s.detail("head_series_after_push", c.head_series);
                 s.detail("compactions_after_push", c.compactions);
                 match &c.samples_after {
