@@ -332,6 +332,78 @@ impl SampleIterator for ChunksIterator {
         self.pos += self.buf[self.pos..].partition_point(|s| s.0 < t);
         self.next()
     }
+
+    /// Copies runs of decoded samples at once, and decodes a chunk that
+    /// lies wholly inside the window straight into `out`. No start
+    /// timestamps: the TSDB keeps none.
+    fn drain_until(
+        &mut self,
+        maxt: i64,
+        out: &mut Vec<(i64, f64)>,
+        _start_timestamps: &mut Vec<i64>,
+    ) {
+        if !self.deleted.is_empty() {
+            // Rare (deletions not yet cleaned): sample by sample.
+            while let Some(s) = self.next() {
+                if s.0 > maxt {
+                    return;
+                }
+                out.push(s);
+            }
+            return;
+        }
+        let last = maxt.min(self.maxt);
+        loop {
+            let pos = self.pos.min(self.buf.len());
+            let rest = &self.buf[pos..];
+            let skip = rest.partition_point(|s| s.0 < self.mint);
+            let take = rest[skip..].partition_point(|s| s.0 <= last);
+            out.extend_from_slice(&rest[skip..skip + take]);
+            if take > 0 {
+                self.current = Some(rest[skip + take - 1]);
+            }
+            if let Some(&s) = rest.get(skip + take) {
+                // The first sample past `maxt` is consumed, as `next`
+                // would; past the iterator's own end, it ends.
+                self.pos = pos + skip + take + 1;
+                if s.0 > self.maxt {
+                    self.buf.clear();
+                    self.next_source = self.sources.len();
+                } else {
+                    self.current = Some(s);
+                }
+                return;
+            }
+            self.pos = self.buf.len();
+            // Whole chunks inside the window: no copy through `buf`.
+            while let Some(source) = self.sources.get(self.next_source) {
+                if source.min_time() < self.mint || source.max_time() > last {
+                    break;
+                }
+                self.next_source += 1;
+                let before = out.len();
+                source.decode_into(out);
+                let decoded = &out[before..];
+                if decoded.first().is_some_and(|s| s.0 < self.mint)
+                    || decoded.last().is_some_and(|s| s.0 > last)
+                {
+                    // A chunk outside its recorded bounds (corrupt): keep
+                    // what lies in the window.
+                    let kept: Vec<_> = out
+                        .drain(before..)
+                        .filter(|s| s.0 >= self.mint && s.0 <= last)
+                        .collect();
+                    out.extend(kept);
+                }
+                if let Some(&s) = out.last() {
+                    self.current = Some(s);
+                }
+            }
+            if !self.load(i64::MIN) {
+                return;
+            }
+        }
+    }
 }
 
 /// Merges two sorted sample lists; on equal timestamps `newer` wins.
@@ -423,6 +495,53 @@ mod tests {
         assert_eq!(it.seek(25), Some((25, 25.0)));
         assert_eq!(it.seek(100), None);
         assert_eq!(it.next(), None);
+    }
+
+    /// `drain_until` returns what `next` would, up to `maxt`, for every
+    /// window over chunks of every kind, with and without deletions, and
+    /// leaves the iterator where `next` would.
+    #[test]
+    fn drain_until_equals_next_sample_by_sample() {
+        let sources = || {
+            vec![
+                sealed(&series(0..10)),
+                xor(&series(10..20)),
+                ChunkSource::Decoded(series(20..30)),
+                sealed(&series(30..40)),
+            ]
+        };
+        for deleted in [vec![], vec![(12, 13), (31, 31)]] {
+            for mint in [-5, 0, 3, 10, 19, 25] {
+                for seek in [mint, mint + 4] {
+                    for maxt in [2, 9, 10, 19, 20, 29, 33, 39, 45] {
+                        for end in [35, 39, 100] {
+                            let it = || {
+                                let mut it =
+                                    ChunksIterator::new(sources(), mint, end, deleted.clone());
+                                let first = it.seek(seek);
+                                (it, first)
+                            };
+                            let (mut expected_it, first) = it();
+                            let mut expected = Vec::new();
+                            while let Some(s) = expected_it.next() {
+                                if s.0 > maxt {
+                                    break;
+                                }
+                                expected.push(s);
+                            }
+                            let (mut drained_it, _) = it();
+                            let (mut got, mut sts) = (Vec::new(), Vec::new());
+                            drained_it.drain_until(maxt, &mut got, &mut sts);
+                            let case = format!("{mint} {seek} {maxt} {end} {deleted:?} {first:?}");
+                            assert_eq!(got, expected, "{case}");
+                            assert!(sts.is_empty());
+                            assert_eq!(drained_it.next(), expected_it.next(), "{case}");
+                            assert_eq!(drained_it.seek(0), expected_it.seek(0), "{case}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
