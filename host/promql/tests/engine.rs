@@ -479,6 +479,9 @@ fn series_parallel_range_queries_equal_instant_queries() {
         "sum by (job) (rate(x[5m]))",
         "avg_over_time(x[5m])",
         "max_over_time(x[3m]) - min_over_time(x[3m])",
+        "quantile_over_time(0.9, x[5m])",
+        "sum by (job) (predict_linear(x[5m], 600))",
+        "double_exponential_smoothing(x[5m], 0.5, (0.25))",
     ] {
         let (Value::Matrix(series), _) = engine.query_range(&store, q, start, end, step).unwrap()
         else {

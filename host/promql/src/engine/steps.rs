@@ -28,7 +28,7 @@ use super::select::{LoadedSeries, points_until};
 use super::{check_deadline, parallel};
 use crate::ast::{AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, ValueType};
 use crate::eval_types::{Error, Result, Sample, err};
-use crate::functions::{RangeFn, Window, range_annotations};
+use crate::functions::{Params, RangeFn, Window, range_annotations};
 use crate::labels::{Labels, drop_name};
 use crate::value::{self, Point, SampleValue};
 
@@ -92,6 +92,8 @@ struct Source {
 struct RangeFunction {
     f: &'static RangeFn,
     range: i64,
+    /// Its scalar parameters (number literals).
+    params: Vec<f64>,
     /// Where the function's annotations point: its range selector.
     span: crate::ast::Span,
 }
@@ -134,13 +136,40 @@ fn scalar_operand(b: &BinaryExpr) -> Option<(&Expr, &Expr, bool)> {
 }
 
 /// `f(selector[range])` for a range function that needs nothing but the
-/// window: its range selector.
-fn plain_range_call(c: &Call) -> Option<&MatrixSelector> {
-    if !c.func.range_fn().is_some_and(|r| r.whole_range) || c.args.len() != 1 {
-        return None;
+/// window, or besides it number literals that the step-by-step path takes
+/// without an annotation or error (`quantile_over_time(0.9, …)`,
+/// `predict_linear(…, 3600)`): the range selector, those numbers, and
+/// the argument that is the range selector.
+fn plain_range_call(c: &Call) -> Option<(&MatrixSelector, Vec<f64>, &Expr)> {
+    let r = c.func.range_fn()?;
+    let (matrix, params) = match r.params {
+        Params::None if r.whole_range && c.args.len() == 1 => (&c.args[0], Vec::new()),
+        Params::Quantile if c.args.len() == 2 => {
+            let q = number(&c.args[0])?;
+            (0.0..=1.0).contains(&q).then_some(())?;
+            (&c.args[1], vec![q])
+        }
+        Params::PredictLinear if c.args.len() == 2 => (&c.args[0], vec![number(&c.args[1])?]),
+        Params::Smoothing if c.args.len() == 3 => {
+            let (sf, tf) = (number(&c.args[1])?, number(&c.args[2])?);
+            (sf > 0.0 && sf < 1.0 && tf > 0.0 && tf < 1.0).then_some(())?;
+            (&c.args[0], vec![sf, tf])
+        }
+        _ => return None,
+    };
+    match matrix {
+        Expr::MatrixSelector(ms) if !ms.selector.anchored && !ms.selector.smoothed => {
+            Some((ms, params, matrix))
+        }
+        _ => None,
     }
-    match &c.args[0] {
-        Expr::MatrixSelector(ms) if !ms.selector.anchored && !ms.selector.smoothed => Some(ms),
+}
+
+/// A number literal's value, through parentheses.
+fn number(e: &Expr) -> Option<f64> {
+    match e {
+        Expr::Number(n) => Some(n.val),
+        Expr::Paren(p) => number(&p.expr),
         _ => None,
     }
 }
@@ -208,7 +237,7 @@ fn series_values(
             start: mint,
             end: maxt,
             t: span.start + k as i64 * span.step,
-            params: &[],
+            params: &f.params,
         };
         let (v, overlap) = (f.f.window)(&window)?;
         overlapped |= overlap;
@@ -303,7 +332,11 @@ impl Evaluator<'_> {
             Expr::Paren(p) => return self.source(&p.expr),
             Expr::VectorSelector(vs) if !vs.smoothed => (vs, None, None),
             Expr::Call(c) => match plain_range_call(c) {
-                Some(ms) => (&ms.selector, Some(self.duration(&ms.range)), Some(c)),
+                Some((ms, params, arg)) => (
+                    &ms.selector,
+                    Some(self.duration(&ms.range)),
+                    Some((c, params, arg.span())),
+                ),
                 None => return Ok(None),
             },
             _ => return Ok(None),
@@ -320,11 +353,12 @@ impl Evaluator<'_> {
         Ok(Some(Source {
             selector,
             ends,
-            function: call.zip(range).and_then(|(c, range)| {
+            function: call.zip(range).and_then(|((c, params, span), range)| {
                 Some(RangeFunction {
                     f: c.func.get().range_fn()?,
                     range,
-                    span: c.args[0].span(),
+                    params,
+                    span,
                 })
             }),
         }))
@@ -367,7 +401,14 @@ impl Evaluator<'_> {
         };
         for run in loaded.chunks(batch) {
             self.check_deadline()?;
-            let work: usize = run.iter().map(|s| s.points.len() + steps).sum();
+            // Each point is read by every window that holds it.
+            let reads = source.function.as_ref().map_or(1, |f| {
+                usize::try_from(f.range / self.step.max(1)).map_or(1, |n| n.max(1))
+            });
+            let work: usize = run
+                .iter()
+                .map(|s| s.points.len().saturating_mul(reads) + steps)
+                .fold(0, usize::saturating_add);
             let (cancel, deadline) = (&self.cancel, self.deadline);
             let computed = parallel::map_in_order(run.iter().collect(), work, |s| -> Result<_> {
                 check_deadline(cancel, deadline)?;

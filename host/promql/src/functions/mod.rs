@@ -21,9 +21,9 @@ mod time;
 use crate::ast::{AtModifier, Call, Duration, Expr, FunctionRef, Span, ValueType, VectorSelector};
 use crate::eval_types::{RangeSeries, Result, Sample, Selected, Val};
 use ValueType::{Matrix as M, Scalar as S, String as Str, Vector as V};
-use range::{Extended, Params};
+use range::Extended;
 
-pub(crate) use range::{RangeFn, Window, range_annotations};
+pub(crate) use range::{Params, RangeFn, Window, range_annotations};
 
 /// What a function implementation may ask of the evaluation it runs in.
 pub(crate) trait Context {
