@@ -248,9 +248,7 @@ fn measure(
             "compacted {compactions:?} time(s) during the push: part of the history is in blocks"
         ));
     }
-    let stopping = Instant::now();
-    server.stop()?;
-    let stop = stopping.elapsed();
+    let stop = server.stop()?;
     eprintln!("{name}: stopped in {:.2} s", stop.as_secs_f64());
 
     let wal = du(&dir.join("wal"));
