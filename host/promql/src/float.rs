@@ -55,15 +55,27 @@ pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    values.sort_by(|a, b| {
-        // NaN sorts first, as in Go's `vectorByValueHeap`.
-        match (a.is_nan(), b.is_nan()) {
-            (true, true) => std::cmp::Ordering::Equal,
-            (true, false) => std::cmp::Ordering::Less,
-            (false, true) => std::cmp::Ordering::Greater,
-            _ => a.partial_cmp(b).unwrap(),
-        }
-    });
+    values.sort_by(quantile_order);
+    quantile_of_sorted(q, values)
+}
+
+/// The order [`quantile`] sorts values in: NaN first, as in Go's
+/// `vectorByValueHeap`, and equal values (`-0` and `0` too) kept in
+/// their order (the sort is stable).
+pub(crate) fn quantile_order(a: &f64, b: &f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+/// [`quantile`] of values already in [`quantile_order`], `q` in [0, 1].
+pub(crate) fn quantile_of_sorted(q: f64, values: &[f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
     let n = values.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);

@@ -464,6 +464,8 @@ fn series_parallel_range_queries_equal_instant_queries() {
             let value = match (i % 50, k) {
                 (3, 200) => f64::from_bits(STALE_NAN_BITS),
                 (4, 300) => f64::NAN,
+                // Equal values of two signs, whose order a sort keeps.
+                (5, _) => [-0.0, 0.0, 1.0, 0.0][(next() % 4) as usize],
                 _ => v,
             };
             app.append(&l, k * STEP, value).unwrap();
@@ -480,6 +482,8 @@ fn series_parallel_range_queries_equal_instant_queries() {
         "avg_over_time(x[5m])",
         "max_over_time(x[3m]) - min_over_time(x[3m])",
         "quantile_over_time(0.9, x[5m])",
+        "quantile_over_time(0.5, x[30s])",
+        "quantile_over_time(0, x[2m])",
         "sum by (job) (predict_linear(x[5m], 600))",
         "double_exponential_smoothing(x[5m], 0.5, (0.25))",
     ] {

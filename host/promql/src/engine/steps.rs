@@ -28,6 +28,7 @@ use super::select::{LoadedSeries, points_until};
 use super::{check_deadline, parallel};
 use crate::ast::{AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, ValueType};
 use crate::eval_types::{Error, Result, Sample, err};
+use crate::float::{quantile_of_sorted, quantile_order};
 use crate::functions::{Params, RangeFn, Window, range_annotations};
 use crate::labels::{Labels, drop_name};
 use crate::value::{self, Point, SampleValue};
@@ -94,6 +95,8 @@ struct RangeFunction {
     range: i64,
     /// Its scalar parameters (number literals).
     params: Vec<f64>,
+    /// `quantile_over_time`: computed by [`sliding_quantile`].
+    sliding_quantile: bool,
     /// Where the function's annotations point: its range selector.
     span: crate::ast::Span,
 }
@@ -204,6 +207,9 @@ fn series_values(
         }));
         return Ok((any, false));
     };
+    if f.sliding_quantile {
+        return Ok((sliding_quantile(s, source, f, values), false));
+    }
     let mut scratch = Scratch::default();
     let (mut from_cursor, mut to_cursor) = (0, 0);
     let mut overlapped = false;
@@ -245,6 +251,56 @@ fn series_values(
         values.push(v);
     }
     Ok((any, overlapped))
+}
+
+/// `quantile_over_time` of one series at every step, keeping its window
+/// sorted as it slides instead of sorting every window: the points leaving
+/// are removed and those entering inserted. Equal values stay in time
+/// order (the oldest, which leaves first, heads its run of equals; a new
+/// one goes after its equals), which is the order the stable sort of the
+/// step-by-step path gives, so every value is the same to the bit.
+/// Whether any step has a value.
+fn sliding_quantile(
+    s: &LoadedSeries,
+    source: &Source,
+    f: &RangeFunction,
+    values: &mut Vec<Option<f64>>,
+) -> bool {
+    let q = f.params[0];
+    let mut sorted: Vec<f64> = Vec::new();
+    let (mut from_cursor, mut to_cursor) = (0, 0);
+    // The window in `sorted`, as indexes into the points.
+    let (mut held_from, mut held_to) = (0, 0);
+    let mut any = false;
+    let live = |i: usize| Some(s.points[i].1).filter(|v| !is_stale_marker(*v));
+    for &maxt in &source.ends {
+        let mint = maxt.saturating_sub(f.range);
+        let to = points_until(&s.points, maxt, &mut to_cursor);
+        let from = points_until(&s.points, mint, &mut from_cursor).min(to);
+        if from < held_from || to < held_to || from >= held_to {
+            // Not a slide forward: sorted anew.
+            sorted.clear();
+            sorted.extend((from..to).filter_map(live));
+            sorted.sort_by(quantile_order);
+        } else {
+            for v in (held_from..from).filter_map(live) {
+                let at = sorted.partition_point(|x| quantile_order(x, &v).is_lt());
+                sorted.remove(at);
+            }
+            for v in (held_to..to).filter_map(live) {
+                let at = sorted.partition_point(|x| quantile_order(x, &v).is_le());
+                sorted.insert(at, v);
+            }
+        }
+        (held_from, held_to) = (from, to);
+        if sorted.is_empty() {
+            values.push(None);
+        } else {
+            any = true;
+            values.push(Some(quantile_of_sorted(q, &sorted)));
+        }
+    }
+    any
 }
 
 impl Evaluator<'_> {
@@ -357,6 +413,7 @@ impl Evaluator<'_> {
                 Some(RangeFunction {
                     f: c.func.get().range_fn()?,
                     range,
+                    sliding_quantile: c.func.name == "quantile_over_time",
                     params,
                     span,
                 })
