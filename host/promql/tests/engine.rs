@@ -520,3 +520,34 @@ fn series_parallel_range_queries_equal_instant_queries() {
         }
     }
 }
+
+/// Series whose label sets collide once a function drops their names are
+/// one series in a range result where they never overlap, and an error at
+/// a step where both have a value, as in Prometheus.
+#[test]
+fn range_series_colliding_after_name_dropping_merge_or_fail() {
+    let early: Vec<(i64, f64)> = (0..=10).map(|i| (i * 30_000, i as f64)).collect();
+    let late: Vec<(i64, f64)> = (40..=50).map(|i| (i * 30_000, i as f64)).collect();
+    let store = store(&[
+        (&[("__name__", "a"), ("x", "1")], &early),
+        (&[("__name__", "b"), ("x", "1")], &late),
+        (&[("__name__", "c"), ("x", "2")], &early),
+        (&[("__name__", "d"), ("x", "2")], &early),
+    ]);
+    let engine = Engine::default();
+    let (v, _) = engine
+        .query_range(&store, r#"rate({x="1"}[1m])"#, 0, 1_500_000, 60_000)
+        .unwrap();
+    let Value::Matrix(series) = v else {
+        panic!("not a matrix: {v:?}");
+    };
+    assert_eq!(series.len(), 1, "{series:?}");
+    assert_eq!(series[0].labels, labels(&[("x", "1")]));
+    let times: Vec<i64> = series[0].points.iter().map(|p| p.t).collect();
+    let expected: Vec<i64> = (1..=5).chain(21..=25).map(|m| m * 60_000).collect();
+    assert_eq!(times, expected);
+    let e = engine
+        .query_range(&store, r#"rate({x="2"}[1m])"#, 0, 1_500_000, 60_000)
+        .unwrap_err();
+    assert!(e.to_string().contains("same labelset"), "{e}");
+}

@@ -633,9 +633,7 @@ impl Evaluator<'_> {
     /// A whole range query answered from [`Evaluator::eval_steps`]: the
     /// series with their names dropped where marked, sorted by labels.
     pub(crate) fn range_result(&mut self, m: StepMatrix) -> Result<Vec<value::Series>> {
-        let mut by_labels: std::collections::HashMap<Vec<Label>, usize> =
-            std::collections::HashMap::new();
-        let mut merged: Vec<(Vec<Label>, Vec<Option<f64>>)> = Vec::new();
+        let mut all: Vec<(Vec<Label>, Vec<Option<f64>>)> = Vec::with_capacity(m.series.len());
         for mut s in m.series {
             if s.values.iter().all(Option::is_none) {
                 continue;
@@ -643,13 +641,17 @@ impl Evaluator<'_> {
             if s.drop_name {
                 drop_name(&mut s.labels);
             }
-            let labels = Arc::unwrap_or_clone(s.labels);
-            match by_labels.get(&labels) {
-                Some(&i) => {
-                    // Two series whose label sets collided once names
-                    // were dropped: an error at any step both are present.
-                    let into = &mut merged[i].1;
-                    for (a, b) in into.iter_mut().zip(s.values) {
+            all.push((Arc::unwrap_or_clone(s.labels), s.values));
+        }
+        // Sorted (stably) by labels, the series whose label sets collided
+        // once names were dropped are neighbours: merged, or an error at
+        // any step both are present.
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut merged: Vec<(Vec<Label>, Vec<Option<f64>>)> = Vec::with_capacity(all.len());
+        for (labels, values) in all {
+            match merged.last_mut() {
+                Some((last, into)) if *last == labels => {
+                    for (a, b) in into.iter_mut().zip(values) {
                         if b.is_some() {
                             if a.is_some() {
                                 return err("vector cannot contain metrics with the same labelset");
@@ -658,13 +660,10 @@ impl Evaluator<'_> {
                         }
                     }
                 }
-                None => {
-                    by_labels.insert(labels.clone(), merged.len());
-                    merged.push((labels, s.values));
-                }
+                _ => merged.push((labels, values)),
             }
         }
-        let mut out: Vec<value::Series> = merged
+        let out: Vec<value::Series> = merged
             .into_iter()
             .map(|(labels, values)| value::Series {
                 labels,
@@ -680,7 +679,6 @@ impl Evaluator<'_> {
                     .collect(),
             })
             .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(out)
     }
 }
