@@ -28,6 +28,9 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use wasmetheus_model::Label;
 
+/// The most samples one record holds: a million samples take at most
+/// 26 MB, well within [`MAX_RECORD`].
+const MAX_SAMPLES_PER_RECORD: usize = 1 << 20;
 /// Segments are cut at this size (Prometheus uses 128 MiB).
 pub const DEFAULT_SEGMENT_SIZE: u64 = 128 << 20;
 /// The name of a log written before segments existed; replayed as segment 0.
@@ -102,9 +105,12 @@ pub(crate) fn read_records(
 ) -> std::io::Result<u64> {
     // Reading, checksumming and decoding run on a thread of their own,
     // applying on this one: replay uses two cores. Batches keep the
-    // channel's cost per record small.
+    // channel's cost per record small; a batch ends at 64 records or 64 Ki
+    // decoded samples and at most 4 wait, so what is decoded ahead of the
+    // applying is bounded by samples, however few bytes they took on disk.
     const BATCH: usize = 64;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(16);
+    const BATCH_SAMPLES: usize = 1 << 16;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(4);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
             // A length beyond what the file holds is a torn record: found
@@ -115,6 +121,7 @@ pub(crate) fn read_records(
             let mut payload = Vec::new();
             let mut decoder = Decoder::default();
             let mut batch = Vec::with_capacity(BATCH);
+            let mut batch_samples = 0usize;
             loop {
                 let mut header = [0u8; 8];
                 if reader.read_exact(&mut header).is_err() {
@@ -132,14 +139,17 @@ pub(crate) fn read_records(
                 let Some(record) = decoder.decode(&payload) else {
                     break;
                 };
+                if let Record::Samples(samples) = &record {
+                    batch_samples += samples.len();
+                }
                 batch.push(record);
                 good += 8 + size as u64;
-                if batch.len() == BATCH
-                    && tx
-                        .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                        .is_err()
-                {
-                    break;
+                if batch.len() == BATCH || batch_samples >= BATCH_SAMPLES {
+                    batch_samples = 0;
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if tx.send(full).is_err() {
+                        break;
+                    }
                 }
             }
             if !batch.is_empty() {
@@ -309,28 +319,27 @@ impl Wal {
     /// the process being killed (and power loss when `sync` is set).
     pub fn log(&mut self, records: &[Record]) -> Result<(), WalError> {
         if self.must_cut {
-            // Whatever part of the failed write reached the file goes, so
-            // replay reads this segment to its end and goes on to the next.
-            self.file
-                .set_len(self.segment_bytes)
-                .map_err(|e| self.io(e))?;
-            if self.segment_bytes > 0 {
-                self.cut()?;
-            } else {
-                self.encoder.reset();
-            }
-            self.must_cut = false;
+            self.recover()?;
         }
+        // From here the encoder assumes these records written: any
+        // failure leaves the segment for a new one.
+        let result = self.write(records);
+        if result.is_err() {
+            self.must_cut = true;
+        }
+        result
+    }
+
+    fn write(&mut self, records: &[Record]) -> Result<(), WalError> {
         self.encode(records);
         if self.segment_bytes > 0 && self.segment_bytes + self.buf.len() as u64 > self.segment_size
         {
             // Coded again for the new segment, which starts from nothing.
-            self.cut()?;
+            self.next_segment()?;
             self.encode(records);
         }
         if let Err(e) = self.file.write_all(&self.buf) {
             self.stats.write_failures += 1;
-            self.must_cut = true;
             return Err(self.io(e));
         }
         self.segment_bytes += self.buf.len() as u64;
@@ -345,11 +354,31 @@ impl Wal {
         Ok(())
     }
 
+    /// After a failed write: whatever part of it reached the file goes, so
+    /// replay reads this segment to its end, and writing goes on in a new
+    /// segment (a new number even when this one is empty: a reader may
+    /// have read records of the failed write from it).
+    fn recover(&mut self) -> Result<(), WalError> {
+        self.file
+            .set_len(self.segment_bytes)
+            .map_err(|e| self.io(e))?;
+        self.next_segment()?;
+        self.must_cut = false;
+        Ok(())
+    }
+
     /// Starts a new segment; the current one is closed for good.
     pub fn cut(&mut self) -> Result<(), WalError> {
+        if self.must_cut {
+            return self.recover();
+        }
         if self.segment_bytes == 0 {
             return Ok(());
         }
+        self.next_segment()
+    }
+
+    fn next_segment(&mut self) -> Result<(), WalError> {
         self.file.sync_data().map_err(|e| self.io(e))?;
         let next = self.segment + 1;
         let path = self.dir.join(segment_name(next));
@@ -368,7 +397,17 @@ impl Wal {
     fn encode(&mut self, records: &[Record]) {
         self.buf.clear();
         for record in records {
-            self.encoder.frame(record, &mut self.buf);
+            match record {
+                // No record may be larger than replay accepts: a huge
+                // commit is split (coded raw, a sample is at most 26 bytes).
+                Record::Samples(samples) if samples.len() > MAX_SAMPLES_PER_RECORD => {
+                    for part in samples.chunks(MAX_SAMPLES_PER_RECORD) {
+                        self.encoder
+                            .frame(&Record::Samples(part.to_vec()), &mut self.buf);
+                    }
+                }
+                _ => self.encoder.frame(record, &mut self.buf),
+            }
         }
     }
 

@@ -22,6 +22,7 @@
 //! still read; they carry raw values and leave the state alone.
 
 use crate::varint::{get_uvarint, put_uvarint, unzigzag, zigzag};
+use rustc_hash::FxHashMap;
 use wasmetheus_model::Label;
 
 const SERIES: u8 = 1;
@@ -87,19 +88,32 @@ impl std::str::FromStr for WalCompression {
     }
 }
 
-const PAGE_BITS: u32 = 12;
+const PAGE_BITS: u32 = 10;
 const PAGE: usize = 1 << PAGE_BITS;
 
 /// The bits of the last value logged for each ref in the current file (0
-/// when none), in pages allocated as refs are used: 8 bytes a series.
+/// when none): 8 bytes a series in pages allocated as refs are used while
+/// refs are dense (head refs are), far refs in a map, so what a decoder
+/// holds grows with the samples it read, whatever refs a file names.
 #[derive(Default)]
 pub(crate) struct LastValues {
     pages: Vec<Option<Box<[u64]>>>,
+    /// Pages allocated.
+    allocated: usize,
+    /// Slots set to a value other than 0 (an upper bound of the refs held).
+    used: usize,
+    far: FxHashMap<u32, u64>,
 }
 
 impl LastValues {
     #[inline]
     fn get(&self, r: u32) -> u64 {
+        // A ref once in the map stays there.
+        if !self.far.is_empty()
+            && let Some(&bits) = self.far.get(&r)
+        {
+            return bits;
+        }
         match self.pages.get((r >> PAGE_BITS) as usize) {
             Some(Some(page)) => page[r as usize & (PAGE - 1)],
             _ => 0,
@@ -108,19 +122,46 @@ impl LastValues {
 
     #[inline]
     fn set(&mut self, r: u32, bits: u64) {
-        let i = (r >> PAGE_BITS) as usize;
-        if i >= self.pages.len() {
-            if bits == 0 {
-                return;
-            }
-            self.pages.resize_with(i + 1, || None);
+        if !self.far.is_empty()
+            && let Some(slot) = self.far.get_mut(&r)
+        {
+            *slot = bits;
+            return;
         }
-        let page = self.pages[i].get_or_insert_with(|| vec![0; PAGE].into_boxed_slice());
-        page[r as usize & (PAGE - 1)] = bits;
+        let i = (r >> PAGE_BITS) as usize;
+        if let Some(Some(page)) = self.pages.get_mut(i) {
+            let slot = &mut page[r as usize & (PAGE - 1)];
+            self.used += usize::from(*slot == 0 && bits != 0);
+            *slot = bits;
+            return;
+        }
+        if bits == 0 {
+            // Absent means 0 already.
+            return;
+        }
+        // A new page only near the pages there are, and only while at
+        // least a quarter of the allocated slots are in use.
+        let dense =
+            i < 2 * self.pages.len() + 16 && self.allocated * PAGE <= 4 * self.used + 4 * PAGE;
+        if dense {
+            if i >= self.pages.len() {
+                self.pages.resize_with(i + 1, || None);
+            }
+            let mut page = vec![0; PAGE].into_boxed_slice();
+            page[r as usize & (PAGE - 1)] = bits;
+            self.pages[i] = Some(page);
+            self.allocated += 1;
+            self.used += 1;
+        } else {
+            self.far.insert(r, bits);
+        }
     }
 
     pub(crate) fn clear(&mut self) {
         self.pages.clear();
+        self.far.clear();
+        self.allocated = 0;
+        self.used = 0;
     }
 }
 
@@ -641,6 +682,36 @@ mod tests {
         let mut many = vec![SAMPLES_COLUMNS];
         put_uvarint(&mut many, 1 << 40);
         assert_eq!(Decoder::default().decode(&many), None);
+    }
+
+    /// Refs far apart cost what their samples cost, not a page each.
+    #[test]
+    fn sparse_refs_do_not_allocate_pages() {
+        let mut last = LastValues::default();
+        for k in 0..100_000u32 {
+            last.set(k.wrapping_mul(40_503) | 1 << 31, 1);
+        }
+        assert!(last.allocated <= 8, "{} pages", last.allocated);
+        for k in 0..100_000u32 {
+            assert_eq!(last.get(k.wrapping_mul(40_503) | 1 << 31), 1);
+        }
+        // Dense refs get pages.
+        let mut dense = LastValues::default();
+        for r in 0..100_000u32 {
+            dense.set(r, u64::from(r) + 1);
+        }
+        assert!(dense.far.is_empty());
+        assert!((0..100_000u32).all(|r| dense.get(r) == u64::from(r) + 1));
+        // A far ref set before its page exists stays where it is.
+        let mut mixed = LastValues::default();
+        mixed.set(5_000_000, 7);
+        for r in 0..20_000u32 {
+            mixed.set(r, 1);
+        }
+        mixed.set(5_000_000, 0);
+        assert_eq!(mixed.get(5_000_000), 0);
+        mixed.set(5_000_000, 9);
+        assert_eq!(mixed.get(5_000_000), 9);
     }
 
     #[test]

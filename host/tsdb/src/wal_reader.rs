@@ -60,6 +60,9 @@ pub struct WalTail {
     file: Option<File>,
     /// What the open segment held up to the position.
     decoder: Decoder,
+    /// Whether the decoder knows all that precedes the position (reading
+    /// from the segment's start reached it exactly).
+    aligned: bool,
     /// Records whose checksum or decoding failed, or torn tails skipped.
     corrupt: u64,
 }
@@ -108,6 +111,7 @@ impl WalTail {
             position,
             file: None,
             decoder: Decoder::default(),
+            aligned: true,
             corrupt: 0,
         }
     }
@@ -170,11 +174,12 @@ impl WalTail {
         while offset < self.position.offset {
             match Self::record_at(&file, &mut self.decoder, offset)? {
                 Ok((_, end)) => offset = end,
-                // Not a record boundary, or a corrupt record: reading at
-                // the position finds that out.
                 Err(_) => break,
             }
         }
+        // Not a record boundary, or a corrupt record before it: what is at
+        // the position cannot be decoded, and counts as corrupt.
+        self.aligned = offset == self.position.offset;
         self.file = Some(file);
         Ok(())
     }
@@ -216,9 +221,13 @@ impl WalTail {
             }
             let file = self.file.as_ref().expect("opened above");
             let path = || self.dir.join(segment_name(self.position.segment));
-            match Self::record_at(file, &mut self.decoder, self.position.offset)
-                .map_err(|e| io_at(&path())(e))?
-            {
+            let at = if self.aligned {
+                Self::record_at(file, &mut self.decoder, self.position.offset)
+                    .map_err(|e| io_at(&path())(e))?
+            } else {
+                Err(Partial::Corrupt)
+            };
+            match at {
                 Ok((record, end)) => {
                     self.position.offset = end;
                     out.push((record, self.position));
@@ -413,6 +422,38 @@ mod tests {
         let mut tail = WalTail::new(dir.path(), WalPosition::default());
         assert_eq!(samples(&mut tail), [(0, 1), (0, 2)]);
         assert_eq!(tail.corrupt(), 1);
+    }
+
+    /// A position that is not a record boundary is never decoded from:
+    /// values there are coded against records the tail did not read.
+    #[test]
+    fn a_position_off_a_record_boundary_is_skipped_as_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open_with(dir.path(), false, 1 << 20, |_| {}).unwrap();
+        wal.log(&[series(0)]).unwrap();
+        for t in 0..5 {
+            wal.log(&[Record::Samples(vec![(0, t, t as f64)])]).unwrap();
+        }
+        let mut tail = WalTail::new(dir.path(), WalPosition::default());
+        let TailRead::Records(records) = tail.read(2).unwrap() else {
+            panic!("records expected");
+        };
+        let boundary = records[1].1;
+        let mut off = WalTail::new(
+            dir.path(),
+            WalPosition {
+                segment: 0,
+                offset: boundary.offset + 1,
+            },
+        );
+        assert!(samples(&mut off).is_empty());
+        wal.cut().unwrap();
+        wal.log(&[Record::Samples(vec![(0, 9, 9.0)])]).unwrap();
+        assert_eq!(samples(&mut off), [(0, 9)]);
+        assert_eq!(off.corrupt(), 1);
+        // From the boundary itself, the rest of segment 0 decodes.
+        let mut on = WalTail::new(dir.path(), boundary);
+        assert_eq!(samples(&mut on), [(0, 1), (0, 2), (0, 3), (0, 4), (0, 9)]);
     }
 
     #[test]
