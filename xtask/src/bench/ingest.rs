@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::peers::{ALL, Kind, Peer, find_peers, start};
+use super::report::{Report, ServerReport};
 use super::support::{
     ProcStats, TempDir, bytes, common_flag, count, du, flag_value, get, listen_targets, metric_sum,
     mix, parse_duration, proc_stats, ratio, serve_scrapes,
@@ -34,7 +35,8 @@ usage: cargo xtask bench ingest [--targets 20] [--series 5000] [--interval 1s]
   then times its graceful stop (SIGTERM to exit, the targets still served).
   --churn P gives P % of each target's series a new `pod` label value per
   minute (a list runs each variant). Results also go to
-  target/bench-ingest/report.txt; server logs stay in target/bench-ingest/.
+  target/bench-ingest/report.txt and report.json; server logs stay in
+  target/bench-ingest/.
   --no-build uses target/release/wasmetheus as it is; --keep keeps the data.";
 
 struct Options {
@@ -117,6 +119,7 @@ pub fn run(args: &[String]) -> Result {
     );
 
     let mut report = String::new();
+    let mut runs = Vec::new();
     for &churn in &o.churn {
         let mut rows = Vec::new();
         for peer in &peers {
@@ -136,11 +139,53 @@ pub fn run(args: &[String]) -> Result {
         let table = render(&o, churn, &rows, &skipped);
         println!("{table}");
         report.push_str(&table);
+        runs.push((churn, rows));
     }
-    let path = out.join("report.txt");
-    std::fs::write(&path, &report).map_err(|e| format!("{}: {e}", path.display()))?;
-    eprintln!("wrote {}", path.display());
-    Ok(())
+    json_report(&o, &runs, &skipped).write(&out, &report)
+}
+
+/// One churn's servers and their figures.
+type Run<'a> = (f64, Vec<(&'a Peer, Result<Figures>)>);
+
+/// The runs' figures for `report.json`, a variant per churn.
+fn json_report(o: &Options, runs: &[Run<'_>], skipped: &[String]) -> Report {
+    let mut r = Report::new("ingest");
+    r.parameter("targets", o.targets);
+    r.parameter("series_per_target", o.series);
+    r.parameter("interval_ms", o.interval_ms);
+    r.parameter("warmup_ms", o.warmup_ms);
+    r.parameter("window_ms", o.duration_ms);
+    r.parameter("churn_pct_per_min", o.churn.clone());
+    for (churn, rows) in runs {
+        for (peer, result) in rows {
+            let mut s = ServerReport::new(peer.kind.name(), &peer.version);
+            s.variant = Some(format!("churn {churn} %/min"));
+            match result {
+                Ok(f) => {
+                    s.measure("cpu_per_million_samples", "s", f.cpu_per_million());
+                    s.measure("rss_per_series", "bytes/series", f.rss_per_series());
+                    let per_sample = f.disk_growth() / f.served.max(1) as f64;
+                    s.measure("disk_growth_per_sample", "bytes/sample", per_sample);
+                    s.measure("stop", "s", f.stop_s);
+                    s.measure("cpu", "s", f.cpu_s);
+                    s.measure("rss", "bytes", f.end.rss as f64);
+                    s.measure("peak_rss", "bytes", f.end.hwm as f64);
+                    s.measure("disk_growth", "bytes", f.disk_growth());
+                    s.measure("samples_served", "samples", f.served as f64);
+                    s.measure("series", "series", f.series as f64);
+                    s.detail("window_s", f.window_s);
+                    s.detail("scrapes", f.scrapes);
+                    s.detail("targets_cpu_s", f.targets_cpu_s);
+                    s.detail(f.reported_name, f.reported);
+                    s.detail(f.series_reported_name, f.series_reported);
+                }
+                Err(e) => s.error = Some(e.clone()),
+            }
+            r.servers.push(s);
+        }
+    }
+    r.notes.extend(skipped.iter().cloned());
+    r
 }
 
 fn scrape_config(addrs: &[SocketAddr], interval_ms: i64) -> String {
