@@ -418,9 +418,8 @@ impl Wal {
 
     /// How records written from now on are compressed.
     pub fn set_compression(&mut self, compression: WalCompression) {
-        let reset = std::mem::replace(&mut self.encoder, Encoder::new(compression));
-        // The state of what this segment holds carries over.
-        self.encoder.take_state(reset);
+        // What this segment holds is still what records are coded against.
+        self.encoder.set_compression(compression);
     }
 
     /// The segment being written.

@@ -223,9 +223,9 @@ impl Encoder {
         self.compression
     }
 
-    /// Takes over what `other` knows of the current file.
-    pub(crate) fn take_state(&mut self, other: Encoder) {
-        self.last = other.last;
+    /// Compresses what is framed from now on with `compression`.
+    pub(crate) fn set_compression(&mut self, compression: WalCompression) {
+        self.compression = compression;
     }
 
     /// Starts a new file: no series has a previous value.
@@ -363,6 +363,12 @@ impl Cursor<'_> {
     fn string(&mut self) -> Option<String> {
         let len = self.u32()? as usize;
         String::from_utf8(self.take(len)?.to_vec()).ok()
+    }
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Decoder")
     }
 }
 

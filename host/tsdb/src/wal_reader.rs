@@ -67,12 +67,6 @@ pub struct WalTail {
     corrupt: u64,
 }
 
-impl std::fmt::Debug for Decoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Decoder")
-    }
-}
-
 fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> WalError + '_ {
     move |source| WalError::Io {
         path: path.to_owned(),
