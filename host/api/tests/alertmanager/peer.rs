@@ -179,6 +179,20 @@ async fn answers_have_alertmanager_0_25_shapes() {
         .unwrap_or_default()
         .to_owned();
 
+    // Alertmanager's dispatcher files a posted alert into its groups on a
+    // goroutine of its own: wait until the groups read below hold it.
+    let started = Instant::now();
+    while theirs("GET", "/api/v2/alerts/groups?filter=alertname%3DUp", "")
+        .1
+        .starts_with("[]")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "Alertmanager did not group the posted alert"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // The same shapes for the same reads (the fake's alert list starts
     // with one that has a generator URL, as Alertmanager's).
     for (path, ours_path) in [
