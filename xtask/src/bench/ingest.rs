@@ -170,6 +170,8 @@ fn json_report(o: &Options, runs: &[Run<'_>], skipped: &[String]) -> Report {
                     s.measure("cpu", "s", f.cpu_s);
                     s.measure("rss", "bytes", f.end.rss as f64);
                     s.measure("peak_rss", "bytes", f.end.hwm as f64);
+                    s.measure("rss_anon", "bytes", f.end_split.anon as f64);
+                    s.measure("rss_file", "bytes", f.end_split.file as f64);
                     s.measure("disk_growth", "bytes", f.disk_growth());
                     s.measure("samples_served", "samples", f.served as f64);
                     s.measure("series", "series", f.series as f64);
@@ -221,6 +223,9 @@ struct Figures {
     reported: Option<f64>,
     reported_name: &'static str,
     end: ProcStats,
+    /// RssAnon and RssFile (+ RssShmem) at the end: the heap against
+    /// mapped files (the binary, the TSDB's mapped chunks and parts).
+    end_split: RssSplit,
     /// Distinct series the targets exposed since the server started.
     series: u64,
     series_reported: Option<f64>,
@@ -261,6 +266,7 @@ fn server_metric_names(kind: Kind) -> (&'static str, &'static str) {
 struct Snapshot {
     at: Instant,
     proc: ProcStats,
+    split: RssSplit,
     /// This process (the synthetic targets), to show what they took from
     /// the two cores the server shares with them.
     own_cpu_s: f64,
@@ -277,6 +283,7 @@ fn snapshot(peer: &Peer, pid: u32, addr: SocketAddr, data: &Path, t: &Targets) -
     Ok(Snapshot {
         at: Instant::now(),
         proc: proc_stats(pid)?,
+        split: rss_split(pid),
         own_cpu_s: proc_stats(std::process::id())?.cpu_s,
         disk: du(data),
         served: t.shared.served_samples.load(Ordering::Relaxed),
@@ -324,6 +331,7 @@ fn measure(
         reported: b.samples.zip(a.samples).map(|(b, a)| b - a),
         reported_name,
         end: b.proc,
+        end_split: b.split,
         series: exposed_since_start,
         series_reported: b.series,
         series_reported_name,
@@ -344,6 +352,30 @@ fn measure(
         f.stop_s
     );
     Ok(f)
+}
+
+/// Resident memory by kind, bytes (0 where the kernel does not say).
+#[derive(Debug, Clone, Copy, Default)]
+struct RssSplit {
+    /// RssAnon: the heap, stacks, anonymous mappings.
+    anon: u64,
+    /// RssFile + RssShmem: pages of mapped files.
+    file: u64,
+}
+
+fn rss_split(pid: u32) -> RssSplit {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or(0, |k| k * 1024)
+    };
+    RssSplit {
+        anon: kb("RssAnon:"),
+        file: kb("RssFile:") + kb("RssShmem:"),
+    }
 }
 
 /// Sleeps `ms`, printing CPU use and RSS every 30 s so a long run shows
@@ -439,7 +471,7 @@ fn render(
         "samples: served by the synthetic targets during the window (same for every server); \
          scrapes: served ÷ expected at the interval.\n\
          series: distinct series the targets exposed since the server started; RSS: VmRSS at \
-         the end; disk Δ: growth of the data directory's allocated blocks over the window; \
+         the end (anon: RssAnon, the heap; file: RssFile + RssShmem, mapped files); disk Δ: growth of the data directory's allocated blocks over the window; \
          stop: SIGTERM to exit after the window, the targets still served."
     );
     for (peer, r) in rows {
@@ -447,6 +479,7 @@ fn render(
             let _ = writeln!(
                 s,
                 "  {} [{}]: own count {} samples ({}), {} series ({}); peak RSS {}; \
+                 RSS anon {} ({:.0} B/series), file {}; \
                  data dir {} → {} (apparent {} → {}); the targets took {:.2} CPU s",
                 peer.kind.name(),
                 peer.version,
@@ -455,6 +488,9 @@ fn render(
                 f.series_reported.map_or("?".into(), |n| format!("{n:.0}")),
                 f.series_reported_name,
                 bytes(f.end.hwm as f64),
+                bytes(f.end_split.anon as f64),
+                f.end_split.anon as f64 / f.series.max(1) as f64,
+                bytes(f.end_split.file as f64),
                 bytes(f.disk_before.0 as f64),
                 bytes(f.disk_after.0 as f64),
                 bytes(f.disk_before.1 as f64),
