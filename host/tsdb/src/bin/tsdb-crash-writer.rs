@@ -4,6 +4,10 @@
 //! timestamp N and blocks are [`BLOCK_RANGE`] wide, so the head is
 //! compacted into the store (and its log checkpointed) every few dozen
 //! batches: kills land in compactions too.
+//!
+//! With `--no-compact` (the WAL write-failure test, `tests/wal_write_failure.rs`,
+//! which runs it under a file size limit) it never compacts, and a commit
+//! that fails prints `failed N` and the writer goes on with batch N + 1.
 
 use std::io::Write;
 use wasmetheus_model::Label;
@@ -26,7 +30,8 @@ pub fn options() -> DbOptions {
 fn main() {
     let dir = std::env::args()
         .nth(1)
-        .expect("usage: tsdb-crash-writer DIR");
+        .expect("usage: tsdb-crash-writer DIR [--no-compact]");
+    let compact = std::env::args().nth(2).as_deref() != Some("--no-compact");
     let db = Db::open(std::path::Path::new(&dir), options()).expect("opening the database");
     let series: Vec<Vec<Label>> = (0..SERIES)
         .map(|i| {
@@ -42,11 +47,15 @@ fn main() {
         for labels in &series {
             app.append(labels, batch, batch as f64).expect("append");
         }
-        app.commit().expect("commit");
+        let committed = app.commit();
         drop(app);
-        writeln!(stdout, "acked {batch}").expect("stdout");
+        match committed {
+            Ok(()) => writeln!(stdout, "acked {batch}").expect("stdout"),
+            Err(e) if !compact => writeln!(stdout, "failed {batch} {e}").expect("stdout"),
+            Err(e) => panic!("commit: {e}"),
+        }
         stdout.flush().expect("stdout");
-        if batch % 10 == 0 {
+        if compact && batch % 10 == 0 {
             db.compact().expect("compaction");
         }
     }
