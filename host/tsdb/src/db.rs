@@ -115,7 +115,13 @@ impl Db {
     pub fn open(dir: &Path, options: DbOptions) -> Result<Db, DbError> {
         let store = Store::open(&dir.join("db"), options.block_range_ms)?;
         let upto = store.compacted_upto()?;
-        let head = Head::open_after(&dir.join("wal"), options.head, options.sync, upto)?;
+        let head = Head::open_with_chunks(
+            &dir.join("wal"),
+            Some(&dir.join("chunks_head")),
+            options.head,
+            options.sync,
+            upto,
+        )?;
         head.set_wal_compression(options.wal_compression);
         Ok(Db {
             dir: dir.to_owned(),

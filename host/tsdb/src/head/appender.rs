@@ -141,7 +141,7 @@ impl HeadAppender<'_> {
             }
             self.held.push(Held {
                 series: Arc::clone(arc),
-                last: series.last,
+                last: series.last(),
                 last_pending: None,
                 counted: true,
             });
@@ -150,7 +150,7 @@ impl HeadAppender<'_> {
         let min_valid = head.min_valid_time();
         let ooo_min = head.ooo_min(head.max_time()).max(min_valid);
         let held = &mut self.held[i];
-        let admission = match series.admit(held.last, t, v, ooo_min) {
+        let admission = match series.admit(held.last, t, v, ooo_min, &head.chunks) {
             Ok(Admission::Duplicate) => return Some(Ok(())),
             Ok(a) => a,
             Err(e) => {
@@ -310,7 +310,7 @@ impl Appender for HeadAppender<'_> {
         for (n, (&(_, t, v), &i)) in self.pending.iter().zip(&self.pending_held).enumerate() {
             let held = &mut self.held[i as usize];
             let mut series = held.series.lock();
-            let admission = series.add(t, v, ooo_min);
+            let admission = series.add(t, v, ooo_min, &self.head.chunks);
             if held.last_pending == Some(n) {
                 // Its last sample is in: the series may be collected once
                 // the log lock is released (truncation takes it too).

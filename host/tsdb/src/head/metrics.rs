@@ -111,6 +111,27 @@ impl Head {
                 load(&s.duplicates),
             ),
         ];
+        let chunks = &self.chunks;
+        families.extend([
+            family(
+                "prometheus_tsdb_head_chunks_storage_size_bytes",
+                MetricKind::Gauge,
+                "Size of the chunks_head directory.",
+                load(&chunks.file_bytes),
+            ),
+            family(
+                "wasmetheus_tsdb_head_chunks_memory_bytes",
+                MetricKind::Gauge,
+                "Bytes of full head chunks in memory: written to no file yet, or kept after a failed write.",
+                load(&chunks.memory_bytes),
+            ),
+            family(
+                "wasmetheus_tsdb_head_chunk_write_failures_total",
+                MetricKind::Counter,
+                "Failed writes of full head chunks to their files (the chunks stayed in memory).",
+                load(&chunks.write_failures),
+            ),
+        ]);
         if let Some((w, size)) = self.wal_stats() {
             families.extend([
                 family(

@@ -9,6 +9,7 @@
 //! a head on its write-ahead log (replay), `metrics.rs` its self-metrics.
 
 mod appender;
+mod chunk_files;
 mod metrics;
 mod replay;
 mod series;
@@ -19,6 +20,7 @@ pub use metrics::HeadStats;
 use crate::index::{Index, SeriesRef};
 use crate::iter::{ChunkSource, ChunksIterator};
 use crate::wal::{CheckpointFilter, Record, Wal, WalError, WalStats};
+use chunk_files::ChunkFiles;
 use parking_lot::{Mutex, RwLock};
 use series::MemSeries;
 use std::collections::BTreeMap;
@@ -98,6 +100,8 @@ pub struct Head {
     /// Tells this head's refs (as handed out by `append_ref`) from another
     /// head's: they share the numbering from 0.
     id: u32,
+    /// Where full chunks' bytes are (files under `chunks_head/`, or memory).
+    chunks: ChunkFiles,
 }
 
 /// Source of [`Head::id`]s.
@@ -128,6 +132,33 @@ impl Head {
                 oldest: BTreeMap::new(),
             }),
             id: NEXT_HEAD_ID.fetch_add(1, Ordering::Relaxed),
+            chunks: ChunkFiles::memory(),
+        }
+    }
+
+    /// A head kept in memory but for its full chunks, which go to segment
+    /// files in `chunks_dir` (emptied first: see `chunk_files.rs`).
+    pub fn with_chunk_dir(limits: HeadLimits, chunks_dir: &std::path::Path) -> Self {
+        let mut head = Head::new(limits);
+        head.use_chunk_dir(chunks_dir, chunk_files::SEGMENT_BYTES);
+        head
+    }
+
+    /// Keeps full chunks in segment files of at most `segment_bytes` in
+    /// `dir`; in memory, logged and counted, if the directory cannot be
+    /// made.
+    fn use_chunk_dir(&mut self, dir: &std::path::Path, segment_bytes: u32) {
+        match ChunkFiles::open(dir, segment_bytes) {
+            Ok(files) => self.chunks = files,
+            Err(e) => {
+                self.chunks.write_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    error = %e,
+                    dir = %dir.display(),
+                    "cannot use the head chunks directory (check its permissions): \
+                     full head chunks stay in memory"
+                );
+            }
         }
     }
 
@@ -255,8 +286,12 @@ impl Head {
     pub fn samples(&self, r: SeriesRef, mint: i64, maxt: i64) -> Vec<(i64, f64)> {
         let mut out = Vec::new();
         if let Some(s) = self.series(r) {
-            s.lock()
-                .samples_in(mint.max(self.min_valid_time()), maxt, &mut out);
+            s.lock().samples_in(
+                mint.max(self.min_valid_time()),
+                maxt,
+                &mut out,
+                &self.chunks,
+            );
         }
         out
     }
@@ -294,7 +329,7 @@ impl Head {
             // off here, as the iterator only bounds by the query's range.
             Some(s) => s
                 .lock()
-                .chunk_sources(mint.max(min_valid), maxt)
+                .chunk_sources(mint.max(min_valid), maxt, &self.chunks)
                 .into_iter()
                 .filter_map(|c| c.starting_at(min_valid))
                 .collect(),
@@ -336,8 +371,8 @@ impl Head {
             for (r, slot) in series.iter().enumerate() {
                 let Some(s) = slot else { continue };
                 let mut s = s.lock();
-                s.truncate(before);
-                if s.is_empty() && s.pending == 0 && s.last.is_none_or(|(t, _)| t < before) {
+                s.truncate(before, &self.chunks);
+                if s.is_empty() && s.pending == 0 && s.last().is_none_or(|(t, _)| t < before) {
                     removed.insert(r as SeriesRef);
                 }
             }
@@ -416,7 +451,7 @@ impl Head {
         }
         for &r in &refs {
             if let Some(s) = self.series(r) {
-                s.lock().delete_range(mint, maxt);
+                s.lock().delete_range(mint, maxt, &self.chunks);
             }
         }
         self.stats

@@ -93,7 +93,23 @@ impl Head {
         sync: bool,
         min_valid_time: i64,
     ) -> Result<Self, WalError> {
+        Head::open_with_chunks(dir, None, limits, sync, min_valid_time)
+    }
+
+    /// [`Head::open_after`], with full chunks in segment files in
+    /// `chunks_dir` (Prometheus' `chunks_head`), emptied first: they are a
+    /// cache of what the log holds, rebuilt by the replay.
+    pub fn open_with_chunks(
+        dir: &std::path::Path,
+        chunks_dir: Option<&std::path::Path>,
+        limits: HeadLimits,
+        sync: bool,
+        min_valid_time: i64,
+    ) -> Result<Self, WalError> {
         let mut head = Head::new(limits);
+        if let Some(chunks_dir) = chunks_dir {
+            head.use_chunk_dir(chunks_dir, super::chunk_files::SEGMENT_BYTES);
+        }
         head.min_valid_time = AtomicI64::new(min_valid_time);
         let started = std::time::Instant::now();
         let mut progress = ReplayProgress::new(started);
@@ -184,7 +200,7 @@ impl Head {
                     if let Some(Some(s)) = series.get(h as usize) {
                         // Replay is not bounded by the window: the samples
                         // were accepted once.
-                        if s.lock().add(t, v, i64::MIN) != Admission::Duplicate {
+                        if s.lock().add(t, v, i64::MIN, &self.chunks) != Admission::Duplicate {
                             mint = mint.min(t);
                             maxt = maxt.max(t);
                         }
@@ -196,7 +212,7 @@ impl Head {
             Record::Tombstone { r, mint, maxt } => {
                 let Some(h) = refs.head_ref(r) else { return };
                 if let Some(Some(s)) = self.series.get_mut().get(h as usize) {
-                    s.lock().delete_range(mint, maxt);
+                    s.lock().delete_range(mint, maxt, &self.chunks);
                 }
             }
         }

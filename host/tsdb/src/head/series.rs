@@ -22,6 +22,7 @@
 //! samples) ~100 plus 24 of padding and up to 32 of room to grow.
 //! Symbols are shared and cost nothing per series here.
 
+use super::chunk_files::{ChunkFiles, ChunkRef};
 use crate::chunk::{TARGET_SAMPLES, XorChunk};
 use crate::iter::{ChunkBytes, ChunkSource};
 use crate::sealed;
@@ -38,37 +39,56 @@ use wasmetheus_model::storage::AppendError;
 /// appends 50% slower.)
 const SEAL_STEP: usize = 60;
 
-/// A chunk the series cut, in the sealed codec, exactly sized.
+/// A chunk the series cut, in the sealed codec, its bytes in the head's
+/// [`ChunkFiles`]: 24 bytes, nothing on the heap.
 struct FullChunk {
-    bytes: Box<[u8]>,
     min_t: i64,
     max_t: i64,
+    at: ChunkRef,
 }
 
 impl FullChunk {
     /// Seals `samples` (in order, at least one).
-    fn seal(samples: &[(i64, f64)]) -> Self {
+    fn seal(samples: &[(i64, f64)], files: &ChunkFiles) -> Self {
         let mut bytes = Vec::new();
         sealed::encode(samples, &mut bytes);
         FullChunk {
-            bytes: bytes.into_boxed_slice(),
+            // A chunk that a whole step would overflow takes no more.
+            at: files.put(&bytes, samples.len() + SEAL_STEP > TARGET_SAMPLES),
             min_t: samples[0].0,
             max_t: samples[samples.len() - 1].0,
         }
     }
 
-    /// Appends the samples to `out`; they were encoded here, so decoding
-    /// cannot fail short of memory corruption, which is logged.
-    fn decode_into(&self, out: &mut Vec<(i64, f64)>) {
-        if let Err(e) = sealed::decode(&self.bytes, out) {
-            tracing::error!(error = %e, "corrupt full head chunk");
+    /// The chunk's bytes; empty, logged, if they cannot be read back (an
+    /// I/O error on the chunk files).
+    fn bytes(&self, files: &ChunkFiles) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.at.len());
+        if let Err(e) = files.read(self.at, &mut out) {
+            tracing::error!(error = %e, "reading a full head chunk");
         }
+        out
     }
 
-    fn samples(&self) -> Vec<(i64, f64)> {
+    /// Appends the samples to `out`; they were encoded here, so decoding
+    /// cannot fail short of corruption, which is logged.
+    fn decode_into(&self, files: &ChunkFiles, out: &mut Vec<(i64, f64)>) {
+        decode_logged(&self.bytes(files), out);
+    }
+
+    fn samples(&self, files: &ChunkFiles) -> Vec<(i64, f64)> {
         let mut out = Vec::new();
-        self.decode_into(&mut out);
+        self.decode_into(files, &mut out);
         out
+    }
+}
+
+fn decode_logged(bytes: &[u8], out: &mut Vec<(i64, f64)>) {
+    if bytes.is_empty() {
+        return;
+    }
+    if let Err(e) = sealed::decode(bytes, out) {
+        tracing::error!(error = %e, "corrupt full head chunk");
     }
 }
 
@@ -89,27 +109,33 @@ impl Chunk<'_> {
         max >= mint && min <= maxt
     }
 
-    fn decode_into(&self, out: &mut Vec<(i64, f64)>) {
+    fn decode_into(&self, files: &ChunkFiles, out: &mut Vec<(i64, f64)>) {
         match self {
-            Chunk::Full(c) => c.decode_into(out),
+            Chunk::Full(c) => c.decode_into(files, out),
             Chunk::Open(c) => out.extend(c.iter()),
         }
     }
+}
+
+/// What few series hold, boxed: out-of-order samples, and a last sample
+/// the open chunk does not end with (after a deletion or truncation).
+#[derive(Default)]
+struct Rare {
+    out_of_order: BTreeMap<i64, f64>,
+    last: Option<(i64, f64)>,
 }
 
 /// One series in memory: its full chunks, oldest first, the open chunk
 /// after them, and the out-of-order samples accepted within the window,
 /// sorted.
 pub(super) struct MemSeries {
-    /// A boxed slice, not a `Vec`: 16 bytes, not 24 (the struct stays in
-    /// 128 bytes, its `Arc<Mutex<…>>` allocation in 160).
+    /// A boxed slice, not a `Vec`: 16 bytes, not 24.
     full: Box<[FullChunk]>,
     open: Option<XorChunk>,
-    pub(super) last: Option<(i64, f64)>,
-    // Boxed on purpose: 8 bytes in every series, 24 only in those with
-    // out-of-order samples.
-    #[allow(clippy::box_collection)]
-    out_of_order: Option<Box<BTreeMap<i64, f64>>>,
+    /// Boxed: 8 bytes in every series, the rest only in those needing
+    /// it. (With the last sample derived from the open chunk, the struct
+    /// takes 104 bytes, its `Arc<Mutex<…>>` allocation 128.)
+    rare: Option<Box<Rare>>,
     /// Appenders holding uncommitted samples for this series; it is not
     /// garbage-collected while any do.
     pub(super) pending: u32,
@@ -130,17 +156,67 @@ pub(super) enum Admission {
     Duplicate,
 }
 
+/// Whether two samples are the same, bit for bit.
+fn same(a: Option<(i64, f64)>, b: Option<(i64, f64)>) -> bool {
+    a.map(|(t, v)| (t, v.to_bits())) == b.map(|(t, v)| (t, v.to_bits()))
+}
+
 impl MemSeries {
     pub(super) fn new() -> Self {
         MemSeries {
             full: Box::default(),
             open: None,
-            last: None,
-            out_of_order: None,
+            rare: None,
             pending: 0,
             marked_by: 0,
             marked_slot: 0,
         }
+    }
+
+    /// The newest sample in order, which later in-order ones must follow:
+    /// the open chunk's last, unless a deletion or truncation left another.
+    pub(super) fn last(&self) -> Option<(i64, f64)> {
+        match self.rare.as_ref().and_then(|r| r.last) {
+            Some(last) => Some(last),
+            None => self.open_last(),
+        }
+    }
+
+    fn open_last(&self) -> Option<(i64, f64)> {
+        self.open.as_ref().and_then(XorChunk::last)
+    }
+
+    /// Records `last` as the series' last sample.
+    fn set_last(&mut self, last: Option<(i64, f64)>) {
+        let last = last.filter(|_| !same(last, self.open_last()));
+        match (&mut self.rare, last) {
+            (Some(rare), _) => rare.last = last,
+            (None, Some(_)) => {
+                self.rare = Some(Box::new(Rare {
+                    last,
+                    ..Rare::default()
+                }))
+            }
+            (None, None) => {}
+        }
+        self.tidy_rare();
+    }
+
+    fn tidy_rare(&mut self) {
+        if self
+            .rare
+            .as_ref()
+            .is_some_and(|r| r.last.is_none() && r.out_of_order.is_empty())
+        {
+            self.rare = None;
+        }
+    }
+
+    fn out_of_order(&self) -> Option<&BTreeMap<i64, f64>> {
+        self.rare
+            .as_ref()
+            .map(|r| &r.out_of_order)
+            .filter(|m| !m.is_empty())
     }
 
     /// The chunks, oldest first.
@@ -160,13 +236,14 @@ impl MemSeries {
         t: i64,
         v: f64,
         ooo_min: i64,
+        files: &ChunkFiles,
     ) -> Result<Admission, AppendError> {
         match last {
             Some((last_t, _)) if t < last_t => {
                 if t < ooo_min {
                     return Err(AppendError::OutOfOrder { last: last_t, t });
                 }
-                match self.value_at(t) {
+                match self.value_at(t, files) {
                     Some(old) if old.to_bits() == v.to_bits() => Ok(Admission::Duplicate),
                     Some(_) => Err(AppendError::DuplicateTimestamp { t }),
                     None => Ok(Admission::OutOfOrder),
@@ -183,44 +260,57 @@ impl MemSeries {
         }
     }
 
-    fn value_at(&self, t: i64) -> Option<f64> {
-        if let Some(v) = self.out_of_order.as_ref().and_then(|m| m.get(&t)) {
+    fn value_at(&self, t: i64, files: &ChunkFiles) -> Option<f64> {
+        if let Some(v) = self.out_of_order().and_then(|m| m.get(&t)) {
             return Some(*v);
         }
         let chunk = self.chunks().find(|c| c.overlaps(t, t))?;
         let mut samples = Vec::new();
-        chunk.decode_into(&mut samples);
+        chunk.decode_into(files, &mut samples);
         samples.iter().find(|s| s.0 == t).map(|s| s.1)
     }
 
-    fn append(&mut self, t: i64, v: f64) {
+    fn append(&mut self, t: i64, v: f64, files: &ChunkFiles) {
         if self.open.as_ref().is_some_and(|c| c.len() >= SEAL_STEP)
             && let Some(open) = self.open.take()
         {
-            self.seal(&open);
+            self.seal(&open, files);
         }
         let chunk = self.open.get_or_insert_with(XorChunk::new);
-        // `admit` ran under the same lock, so the chunk accepts the sample.
-        if chunk.append(t, v).is_ok() {
-            self.last = Some((t, v));
+        // `admit` ran under the same lock, so the chunk accepts the sample:
+        // the open chunk ends with the last sample again.
+        if chunk.append(t, v).is_ok()
+            && let Some(rare) = self.rare.as_mut()
+            && rare.last.take().is_some()
+        {
+            self.tidy_rare();
         }
     }
 
     /// Moves the open chunk's samples into the last full chunk, re-sealed,
     /// while it holds fewer than [`TARGET_SAMPLES`] with them; else into a
     /// new full chunk.
-    fn seal(&mut self, open: &XorChunk) {
+    fn seal(&mut self, open: &XorChunk, files: &ChunkFiles) {
         let mut samples = Vec::with_capacity(TARGET_SAMPLES);
-        let merge = self.full.last().is_some_and(|c| {
-            sealed::header(&c.bytes).is_ok_and(|h| h.count + open.len() <= TARGET_SAMPLES)
-        });
-        if merge && let Some(last) = self.full.last() {
-            last.decode_into(&mut samples);
-        }
+        let merge = match self.full.last() {
+            Some(last) if !last.at.is_full() => {
+                let bytes = last.bytes(files);
+                let merge =
+                    sealed::header(&bytes).is_ok_and(|h| h.count + open.len() <= TARGET_SAMPLES);
+                if merge {
+                    decode_logged(&bytes, &mut samples);
+                }
+                merge
+            }
+            _ => false,
+        };
         samples.extend(open.iter());
-        let chunk = FullChunk::seal(&samples);
+        let chunk = FullChunk::seal(&samples, files);
         match self.full.last_mut() {
-            Some(last) if merge => *last = chunk,
+            Some(last) if merge => {
+                files.release(last.at);
+                *last = chunk;
+            }
             _ => {
                 // One chunk more, not four (`Vec`'s smallest growth): most
                 // series hold one or two.
@@ -236,8 +326,9 @@ impl MemSeries {
     /// decreasing time (a hostile target, or a crafted log replayed) cost
     /// a logarithmic insertion each, not a shift of all the others.
     fn insert_out_of_order(&mut self, t: i64, v: f64) {
-        self.out_of_order
+        self.rare
             .get_or_insert_default()
+            .out_of_order
             .entry(t)
             .or_insert(v);
     }
@@ -245,7 +336,7 @@ impl MemSeries {
     /// The out-of-order samples in `[mint, maxt]`, in order.
     fn out_of_order_in(&self, mint: i64, maxt: i64) -> impl Iterator<Item = (i64, f64)> + '_ {
         (mint <= maxt)
-            .then_some(self.out_of_order.as_deref())
+            .then_some(self.out_of_order())
             .flatten()
             .map(|m| m.range(mint..=maxt))
             .into_iter()
@@ -254,10 +345,10 @@ impl MemSeries {
     }
 
     /// Applies an admitted sample.
-    pub(super) fn add(&mut self, t: i64, v: f64, ooo_min: i64) -> Admission {
-        match self.admit(self.last, t, v, ooo_min) {
+    pub(super) fn add(&mut self, t: i64, v: f64, ooo_min: i64, files: &ChunkFiles) -> Admission {
+        match self.admit(self.last(), t, v, ooo_min, files) {
             Ok(Admission::InOrder) => {
-                self.append(t, v);
+                self.append(t, v, files);
                 Admission::InOrder
             }
             Ok(Admission::OutOfOrder) => {
@@ -270,11 +361,17 @@ impl MemSeries {
 
     /// Samples in `[mint, maxt]`, in order, in-order and out-of-order
     /// samples merged.
-    pub(super) fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
+    pub(super) fn samples_in(
+        &self,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<(i64, f64)>,
+        files: &ChunkFiles,
+    ) {
         let start = out.len();
         for chunk in self.chunks().filter(|c| c.overlaps(mint, maxt)) {
             let from = out.len();
-            chunk.decode_into(out);
+            chunk.decode_into(files, out);
             // Chunks are in order: keep the run within the range.
             let skip = out[from..].partition_point(|s| s.0 < mint);
             out.drain(from..from + skip);
@@ -290,26 +387,34 @@ impl MemSeries {
 
     /// The chunks overlapping `[mint, maxt]`, as sources for a lazy
     /// iterator; with out-of-order samples in range, the merged samples.
-    pub(super) fn chunk_sources(&self, mint: i64, maxt: i64) -> Vec<ChunkSource> {
+    pub(super) fn chunk_sources(
+        &self,
+        mint: i64,
+        maxt: i64,
+        files: &ChunkFiles,
+    ) -> Vec<ChunkSource> {
         if self.out_of_order_in(mint, maxt).next().is_some() {
             let mut samples = Vec::new();
-            self.samples_in(mint, maxt, &mut samples);
+            self.samples_in(mint, maxt, &mut samples, files);
             return vec![ChunkSource::Decoded(samples)];
         }
         self.chunks()
             .filter(|c| c.overlaps(mint, maxt))
-            .map(|c| match c {
-                Chunk::Full(c) => ChunkSource::Sealed {
-                    bytes: ChunkBytes::Owned(c.bytes.to_vec()),
-                    min_time: c.min_t,
-                    max_time: c.max_t,
-                },
-                Chunk::Open(c) => ChunkSource::Xor {
+            .filter_map(|c| match c {
+                Chunk::Full(c) => {
+                    let bytes = c.bytes(files);
+                    (!bytes.is_empty()).then(|| ChunkSource::Sealed {
+                        bytes: ChunkBytes::Owned(bytes),
+                        min_time: c.min_t,
+                        max_time: c.max_t,
+                    })
+                }
+                Chunk::Open(c) => Some(ChunkSource::Xor {
                     bytes: c.bytes().to_vec(),
                     count: c.len(),
                     min_time: c.min_time(),
                     max_time: c.max_time(),
-                },
+                }),
             })
             .collect()
     }
@@ -322,23 +427,21 @@ impl MemSeries {
     pub(super) fn is_empty(&self) -> bool {
         self.full.is_empty()
             && self.open.as_ref().is_none_or(XorChunk::is_empty)
-            && self.out_of_order.is_none()
+            && self.out_of_order().is_none()
     }
 
     /// Deletes the samples in `[mint, maxt]`. Only the chunks holding
     /// some are re-encoded, so a deletion costs what it touches, not the
     /// whole series (a log of many small deletions replays in linear time).
-    pub(super) fn delete_range(&mut self, mint: i64, maxt: i64) {
+    pub(super) fn delete_range(&mut self, mint: i64, maxt: i64, files: &ChunkFiles) {
         if mint > maxt {
             return;
         }
+        let last_before = self.last();
         let hit: Vec<i64> = self.out_of_order_in(mint, maxt).map(|(t, _)| t).collect();
-        if let Some(ooo) = self.out_of_order.as_mut() {
+        if let Some(rare) = self.rare.as_mut() {
             for t in &hit {
-                ooo.remove(t);
-            }
-            if ooo.is_empty() {
-                self.out_of_order = None;
+                rare.out_of_order.remove(t);
             }
         }
         let mut changed = !hit.is_empty();
@@ -356,7 +459,7 @@ impl MemSeries {
                     i += 1;
                     continue;
                 }
-                let mut samples = chunk.samples();
+                let mut samples = chunk.samples(files);
                 let before = samples.len();
                 samples.retain(outside);
                 if samples.len() == before {
@@ -364,11 +467,12 @@ impl MemSeries {
                     continue;
                 }
                 changed = true;
+                files.release(chunk.at);
                 if samples.is_empty() {
                     full.remove(i);
                     continue;
                 }
-                full[i] = FullChunk::seal(&samples);
+                full[i] = FullChunk::seal(&samples, files);
                 i += 1;
             }
             self.full = full.into_boxed_slice();
@@ -399,28 +503,34 @@ impl MemSeries {
         // time.
         let newest_chunk = match &self.open {
             Some(open) if !open.is_empty() => open.last(),
-            _ => self.full.last().and_then(|c| c.samples().last().copied()),
+            _ => self
+                .full
+                .last()
+                .and_then(|c| c.samples(files).last().copied()),
         };
         let newest_ooo = self
-            .out_of_order
-            .as_ref()
+            .out_of_order()
             .and_then(|m| m.last_key_value())
             .map(|(t, v)| (*t, *v));
         let newest = match (newest_chunk, newest_ooo) {
             (Some(c), Some(o)) => Some(if o.0 > c.0 { o } else { c }),
             (c, o) => c.or(o),
         };
-        if newest.is_some() {
-            self.last = newest;
-        }
+        self.set_last(newest.or(last_before));
     }
 
     /// Drops whole chunks older than `before`; samples of a straddling
     /// chunk are hidden by the head's minimum valid time instead.
-    pub(super) fn truncate(&mut self, before: i64) {
+    pub(super) fn truncate(&mut self, before: i64, files: &ChunkFiles) {
         if self.full.iter().any(|c| c.max_t < before) {
             let mut full = std::mem::take(&mut self.full).into_vec();
-            full.retain(|c| c.max_t >= before);
+            full.retain(|c| {
+                let keep = c.max_t >= before;
+                if !keep {
+                    files.release(c.at);
+                }
+                keep
+            });
             self.full = full.into_boxed_slice();
         }
         if self
@@ -428,14 +538,15 @@ impl MemSeries {
             .as_ref()
             .is_some_and(|c| c.is_empty() || c.max_time() < before)
         {
+            // The dropped chunk's last sample still bounds what is in order.
+            let last = self.last();
             self.open = None;
+            self.set_last(last);
         }
-        if let Some(ooo) = self.out_of_order.as_mut() {
-            **ooo = ooo.split_off(&before);
-            if ooo.is_empty() {
-                self.out_of_order = None;
-            }
+        if let Some(rare) = self.rare.as_mut() {
+            rare.out_of_order = rare.out_of_order.split_off(&before);
         }
+        self.tidy_rare();
     }
 }
 
@@ -443,7 +554,14 @@ impl MemSeries {
 mod tests {
     use super::*;
     use crate::iter::ChunksIterator;
+    use std::sync::LazyLock;
     use wasmetheus_model::storage::SampleIterator;
+
+    /// The chunk store of these tests' series, in memory.
+    fn f() -> &'static ChunkFiles {
+        static FILES: LazyLock<ChunkFiles> = LazyLock::new(ChunkFiles::memory);
+        &FILES
+    }
 
     /// 300 samples: two full chunks and an open one of 60, with values no
     /// decimal encoding holds (NaN payloads, -0.0, infinities).
@@ -461,7 +579,7 @@ mod tests {
             })
             .collect();
         for &(t, v) in &samples {
-            assert_eq!(s.add(t, v, i64::MAX), Admission::InOrder);
+            assert_eq!(s.add(t, v, i64::MAX, f()), Admission::InOrder);
         }
         (s, samples)
     }
@@ -472,8 +590,15 @@ mod tests {
 
     fn read(s: &MemSeries, mint: i64, maxt: i64) -> Vec<(i64, f64)> {
         let mut out = Vec::new();
-        s.samples_in(mint, maxt, &mut out);
+        s.samples_in(mint, maxt, &mut out, f());
         out
+    }
+
+    #[test]
+    fn a_series_fits_a_128_byte_block_and_a_full_chunk_24_bytes() {
+        // `Arc<Mutex<MemSeries>>`: two counts and the lock's word before it.
+        assert!(std::mem::size_of::<MemSeries>() + 24 <= 128);
+        assert_eq!(std::mem::size_of::<FullChunk>(), 24);
     }
 
     #[test]
@@ -482,7 +607,7 @@ mod tests {
         let counts: Vec<usize> = s
             .full
             .iter()
-            .map(|c| sealed::header(&c.bytes).unwrap().count)
+            .map(|c| sealed::header(&c.bytes(f())).unwrap().count)
             .collect();
         assert_eq!(counts, [120, 120]);
         assert_eq!(s.open.as_ref().map(XorChunk::len), Some(60));
@@ -495,7 +620,7 @@ mod tests {
             .filter(|(t, _)| (mint..=maxt).contains(t))
             .collect();
         assert_eq!(bits(&read(&s, mint, maxt)), bits(&want));
-        let mut it = ChunksIterator::new(s.chunk_sources(mint, maxt), mint, maxt, Vec::new());
+        let mut it = ChunksIterator::new(s.chunk_sources(mint, maxt, f()), mint, maxt, Vec::new());
         let mut got = Vec::new();
         while let Some(sample) = it.next() {
             got.push(sample);
@@ -508,14 +633,14 @@ mod tests {
     fn duplicates_in_full_chunks_are_found() {
         let (s, samples) = series();
         let (t, v) = samples[10];
-        let last = s.last;
-        assert_eq!(s.admit(last, t, v, i64::MIN), Ok(Admission::Duplicate));
+        let last = s.last();
+        assert_eq!(s.admit(last, t, v, i64::MIN, f()), Ok(Admission::Duplicate));
         assert_eq!(
-            s.admit(last, t, 7.25, i64::MIN),
+            s.admit(last, t, 7.25, i64::MIN, f()),
             Err(AppendError::DuplicateTimestamp { t })
         );
         assert_eq!(
-            s.admit(last, t + 1, 1.0, i64::MIN),
+            s.admit(last, t + 1, 1.0, i64::MIN, f()),
             Ok(Admission::OutOfOrder)
         );
     }
@@ -524,7 +649,7 @@ mod tests {
     fn deletion_and_truncation_reach_full_and_open_chunks() {
         let (mut s, samples) = series();
         // Half of the first full chunk, all of the second, part of the open one.
-        s.delete_range(60_000, 250_000);
+        s.delete_range(60_000, 250_000, f());
         let kept: Vec<_> = samples
             .iter()
             .copied()
@@ -534,21 +659,21 @@ mod tests {
         assert_eq!(s.full.len(), 1);
         // Everything after the first chunk: the last sample then comes from
         // the sealed chunk.
-        s.delete_range(60_000, i64::MAX);
+        s.delete_range(60_000, i64::MAX, f());
         assert!(s.open.is_none());
-        assert_eq!(s.last.map(|l| l.0), Some(samples[59].0));
-        assert_eq!(s.add(400_000, 1.0, i64::MAX), Admission::InOrder);
-        assert_eq!(s.add(350_000, 2.0, i64::MIN), Admission::OutOfOrder);
-        s.truncate(300_000);
+        assert_eq!(s.last().map(|l| l.0), Some(samples[59].0));
+        assert_eq!(s.add(400_000, 1.0, i64::MAX, f()), Admission::InOrder);
+        assert_eq!(s.add(350_000, 2.0, i64::MIN, f()), Admission::OutOfOrder);
+        s.truncate(300_000, f());
         assert!(s.full.is_empty());
         assert_eq!(
             read(&s, i64::MIN, i64::MAX),
             [(350_000, 2.0), (400_000, 1.0)]
         );
-        s.delete_range(350_000, 350_000);
-        assert!(s.out_of_order.is_none(), "an emptied tree is freed");
+        s.delete_range(350_000, 350_000, f());
+        assert!(s.rare.is_none(), "an emptied tree is freed");
         assert_eq!(read(&s, i64::MIN, i64::MAX), [(400_000, 1.0)]);
-        s.truncate(500_000);
+        s.truncate(500_000, f());
         assert!(s.is_empty());
     }
 
@@ -562,13 +687,13 @@ mod tests {
             if i < 120 {
                 xor.append(t, v).unwrap();
             }
-            s.add(t, v, i64::MAX);
+            s.add(t, v, i64::MAX, f());
         }
         // The open chunk took 60 samples at a time, sealed into one chunk.
         assert_eq!(s.full.len(), 1);
-        assert_eq!(sealed::header(&s.full[0].bytes).unwrap().count, 120);
+        assert_eq!(sealed::header(&s.full[0].bytes(f())).unwrap().count, 120);
         assert_eq!(s.open.as_ref().map(XorChunk::len), Some(1));
-        let sealed = s.full[0].bytes.len();
+        let sealed = s.full[0].bytes(f()).len();
         assert!(
             sealed * 3 < xor.bytes().len(),
             "sealed {sealed} B, XOR {} B",
@@ -581,20 +706,20 @@ mod tests {
         let mut s = MemSeries::new();
         let mut want = Vec::new();
         let mut add = |s: &mut MemSeries, i: i64| {
-            assert_eq!(s.add(i * 1000, i as f64, i64::MAX), Admission::InOrder);
+            assert_eq!(s.add(i * 1000, i as f64, i64::MAX, f()), Admission::InOrder);
             want.push((i * 1000, i as f64));
         };
         for i in 0..130 {
             add(&mut s, i);
         }
-        s.delete_range(0, 59_000);
+        s.delete_range(0, 59_000, f());
         for i in 130..200 {
             add(&mut s, i);
         }
         want.retain(|(t, _)| *t > 59_000);
         // 60 samples left in the full chunk, 60 sealed into it.
         assert_eq!(s.full.len(), 1);
-        assert_eq!(sealed::header(&s.full[0].bytes).unwrap().count, 120);
+        assert_eq!(sealed::header(&s.full[0].bytes(f())).unwrap().count, 120);
         assert_eq!(read(&s, i64::MIN, i64::MAX), want);
     }
 }

@@ -1,0 +1,480 @@
+//! Full head chunks out of the heap, as Prometheus' memory-mapped head
+//! chunks: a series that seals a full chunk appends its bytes to a
+//! segment file under `<data dir>/chunks_head/` and keeps an 8-byte
+//! [`ChunkRef`] (segment, offset, length); reads `pread` them back.
+//!
+//! The files are a cache, not a log: the write-ahead log stays the source
+//! of truth, nothing is synced, and opening deletes whatever a previous
+//! run left (replay rebuilds the chunks). A segment is written through a
+//! buffer ([`FLUSH_BYTES`]) that reads also serve, and is deleted as soon
+//! as no chunk refers to it: re-sealing a chunk appends a new copy and
+//! leaves the old bytes as garbage, head truncation drops old chunks, so
+//! old segments die as the head moves on. On disk: about 1.5 times the
+//! sealed bytes of the head's range (each chunk is written at half and at
+//! full size), ~130 bytes a series every 120 samples at 1 s scrapes (100,000
+//! series over 3 hours: ~1.1 GB live, ~1.6 GB with garbage).
+//!
+//! A write that fails (disk full, I/O error) loses nothing: the segment
+//! keeps its unwritten bytes in memory for as long as chunks refer to
+//! them, later chunks go to a new segment (in memory if its file cannot
+//! be created either), the first failure is logged and all are counted.
+//! A head without a directory keeps every segment in memory, in blocks of
+//! [`MEMORY_SEGMENT_BYTES`].
+
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+const SEGMENT_BITS: u32 = 19;
+const OFFSET_BITS: u32 = 27;
+const LEN_BITS: u32 = 17;
+/// Largest segment file: offsets take [`OFFSET_BITS`].
+pub(super) const SEGMENT_BYTES: u32 = 1 << OFFSET_BITS;
+/// Largest segment kept in memory.
+const MEMORY_SEGMENT_BYTES: u32 = 1 << 20;
+/// Bytes buffered before they are written to the segment file.
+const FLUSH_BYTES: usize = 64 << 10;
+/// Longest chunk: [`TARGET_SAMPLES`](crate::chunk::TARGET_SAMPLES) sealed
+/// samples take at most ~20 bytes each, far below.
+const MAX_CHUNK_BYTES: usize = (1 << LEN_BITS) - 1;
+
+/// Where a full chunk's bytes are: segment, offset, length and whether
+/// the chunk is full (no more samples are sealed into it), in 64 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ChunkRef(u64);
+
+impl ChunkRef {
+    fn new(segment: u32, offset: u32, len: usize, full: bool) -> Self {
+        debug_assert!(segment < 1 << SEGMENT_BITS && offset < 1 << OFFSET_BITS);
+        ChunkRef(
+            u64::from(segment) << (OFFSET_BITS + LEN_BITS + 1)
+                | u64::from(offset) << (LEN_BITS + 1)
+                | (len as u64) << 1
+                | u64::from(full),
+        )
+    }
+
+    fn segment(self) -> u32 {
+        (self.0 >> (OFFSET_BITS + LEN_BITS + 1)) as u32
+    }
+
+    fn offset(self) -> u32 {
+        (self.0 >> (LEN_BITS + 1)) as u32 & ((1 << OFFSET_BITS) - 1)
+    }
+
+    pub(super) fn len(self) -> usize {
+        (self.0 >> 1) as usize & MAX_CHUNK_BYTES
+    }
+
+    /// Whether the chunk was marked full when it was written.
+    pub(super) fn is_full(self) -> bool {
+        self.0 & 1 == 1
+    }
+}
+
+/// One segment: its first `on_file` bytes in its file, the rest in `tail`.
+struct Segment {
+    file: Option<Arc<File>>,
+    on_file: u32,
+    tail: Vec<u8>,
+    /// Whether `tail` goes to the file (false without one, or after a
+    /// failed write).
+    writable: bool,
+    /// Bytes of chunks still referred to.
+    live: u64,
+    /// Most bytes the segment takes.
+    max: u32,
+}
+
+impl Segment {
+    fn end(&self) -> u32 {
+        self.on_file + self.tail.len() as u32
+    }
+}
+
+struct Inner {
+    segments: BTreeMap<u32, Segment>,
+    /// The segment being written, if any.
+    current: Option<u32>,
+    next_id: u32,
+}
+
+/// The chunk segments of one head; see the module doc.
+pub(super) struct ChunkFiles {
+    dir: Option<PathBuf>,
+    segment_bytes: u32,
+    inner: Mutex<Inner>,
+    warned: AtomicBool,
+    /// Failed writes and segment files that could not be created.
+    pub(super) write_failures: AtomicU64,
+    /// Bytes in segment files (written, not yet deleted).
+    pub(super) file_bytes: AtomicU64,
+    /// Bytes of segments kept in memory.
+    pub(super) memory_bytes: AtomicU64,
+    #[cfg(test)]
+    pub(super) fail_writes: AtomicBool,
+}
+
+impl ChunkFiles {
+    /// Chunks kept in memory (a head without a directory).
+    pub(super) fn memory() -> Self {
+        Self::with(None, SEGMENT_BYTES)
+    }
+
+    /// Chunks in segment files in `dir`, emptied first (its files are a
+    /// cache of what the log holds), with segments of at most
+    /// `segment_bytes` (capped at [`SEGMENT_BYTES`]).
+    pub(super) fn open(dir: &Path, segment_bytes: u32) -> std::io::Result<Self> {
+        match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        std::fs::create_dir_all(dir)?;
+        Ok(Self::with(Some(dir.to_owned()), segment_bytes))
+    }
+
+    fn with(dir: Option<PathBuf>, segment_bytes: u32) -> Self {
+        ChunkFiles {
+            dir,
+            segment_bytes: segment_bytes.clamp(1, SEGMENT_BYTES),
+            inner: Mutex::new(Inner {
+                segments: BTreeMap::new(),
+                current: None,
+                next_id: 0,
+            }),
+            warned: AtomicBool::new(false),
+            write_failures: AtomicU64::new(0),
+            file_bytes: AtomicU64::new(0),
+            memory_bytes: AtomicU64::new(0),
+            #[cfg(test)]
+            fail_writes: AtomicBool::new(false),
+        }
+    }
+
+    /// The number of segments (files and in memory).
+    pub(super) fn segments(&self) -> usize {
+        self.inner.lock().segments.len()
+    }
+
+    fn failed(&self, what: &str, e: &std::io::Error) {
+        self.write_failures.fetch_add(1, Ordering::Relaxed);
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                error = %e,
+                dir = ?self.dir,
+                "{what} failed: full head chunks stay in memory until a segment file \
+                 can be written (check the disk's space and the directory's permissions; \
+                 further failures are only counted in wasmetheus_tsdb_head_chunk_write_failures_total)"
+            );
+        }
+    }
+
+    fn segment_path(dir: &Path, id: u32) -> PathBuf {
+        dir.join(format!("{id:06}"))
+    }
+
+    /// Writes a segment's buffered bytes to its file; on failure they stay
+    /// in memory and the segment takes no more.
+    fn flush(&self, id: u32, seg: &mut Segment) {
+        if !seg.writable || seg.tail.is_empty() {
+            return;
+        }
+        let Some(file) = &seg.file else { return };
+        #[cfg(test)]
+        let hook = if self.fail_writes.load(Ordering::Relaxed) {
+            Err(std::io::Error::other("write failure injected by a test"))
+        } else {
+            Ok(())
+        };
+        #[cfg(not(test))]
+        let hook = Ok(());
+        match hook.and_then(|()| file.write_all_at(&seg.tail, u64::from(seg.on_file))) {
+            Ok(()) => {
+                let n = seg.tail.len() as u64;
+                seg.on_file += seg.tail.len() as u32;
+                seg.tail.clear();
+                self.file_bytes.fetch_add(n, Ordering::Relaxed);
+                self.memory_bytes.fetch_sub(n, Ordering::Relaxed);
+            }
+            Err(e) => {
+                seg.writable = false;
+                seg.tail.shrink_to_fit();
+                self.failed(&format!("writing head chunk segment {id}"), &e);
+            }
+        }
+    }
+
+    /// A new segment to write to, made current.
+    fn rotate(&self, inner: &mut Inner) -> u32 {
+        if let Some(id) = inner.current.take()
+            && let Some(seg) = inner.segments.get_mut(&id)
+        {
+            self.flush(id, seg);
+            if seg.tail.is_empty() {
+                seg.tail = Vec::new();
+            }
+            if seg.live == 0 {
+                self.remove(inner, id);
+            }
+        }
+        let mut id = inner.next_id;
+        while inner.segments.contains_key(&id) {
+            id = (id + 1) & ((1 << SEGMENT_BITS) - 1);
+        }
+        inner.next_id = (id + 1) & ((1 << SEGMENT_BITS) - 1);
+        let file = self.dir.as_deref().and_then(|dir| {
+            let path = Self::segment_path(dir, id);
+            match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)
+            {
+                Ok(f) => Some(Arc::new(f)),
+                Err(e) => {
+                    self.failed(&format!("creating {}", path.display()), &e);
+                    None
+                }
+            }
+        });
+        let max = if file.is_some() {
+            self.segment_bytes
+        } else {
+            self.segment_bytes.min(MEMORY_SEGMENT_BYTES)
+        };
+        inner.segments.insert(
+            id,
+            Segment {
+                writable: file.is_some(),
+                file,
+                on_file: 0,
+                tail: Vec::new(),
+                live: 0,
+                max,
+            },
+        );
+        inner.current = Some(id);
+        id
+    }
+
+    fn remove(&self, inner: &mut Inner, id: u32) {
+        let Some(seg) = inner.segments.remove(&id) else {
+            return;
+        };
+        self.memory_bytes
+            .fetch_sub(seg.tail.len() as u64, Ordering::Relaxed);
+        if seg.file.is_some() {
+            self.file_bytes
+                .fetch_sub(u64::from(seg.on_file), Ordering::Relaxed);
+            if let Some(dir) = &self.dir
+                && let Err(e) = std::fs::remove_file(Self::segment_path(dir, id))
+            {
+                tracing::warn!(error = %e, segment = id, "removing a head chunk segment");
+            }
+        }
+    }
+
+    /// Stores a chunk's bytes (at most [`MAX_CHUNK_BYTES`]: a sealed chunk
+    /// of at most `TARGET_SAMPLES` samples is far shorter).
+    pub(super) fn put(&self, bytes: &[u8], full: bool) -> ChunkRef {
+        assert!(
+            bytes.len() <= MAX_CHUNK_BYTES,
+            "a head chunk of {} bytes",
+            bytes.len()
+        );
+        let mut inner = self.inner.lock();
+        let inner = &mut *inner;
+        let fits = |seg: &Segment| {
+            seg.writable == seg.file.is_some()
+                && (seg.end() == 0 || seg.end() as usize + bytes.len() <= seg.max as usize)
+        };
+        let id = match inner.current {
+            Some(id) if inner.segments.get(&id).is_some_and(fits) => id,
+            _ => self.rotate(inner),
+        };
+        let Some(seg) = inner.segments.get_mut(&id) else {
+            unreachable!("the current segment exists")
+        };
+        let offset = seg.end();
+        seg.tail.extend_from_slice(bytes);
+        seg.live += bytes.len() as u64;
+        self.memory_bytes
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if seg.tail.len() >= FLUSH_BYTES {
+            self.flush(id, seg);
+        }
+        ChunkRef::new(id, offset, bytes.len(), full)
+    }
+
+    /// Appends the chunk's bytes to `out`.
+    pub(super) fn read(&self, r: ChunkRef, out: &mut Vec<u8>) -> std::io::Result<()> {
+        let missing = || std::io::Error::other(format!("no head chunk at {r:?}"));
+        let (offset, len) = (r.offset(), r.len());
+        let inner = self.inner.lock();
+        let seg = inner.segments.get(&r.segment()).ok_or_else(missing)?;
+        if offset >= seg.on_file {
+            let from = (offset - seg.on_file) as usize;
+            let bytes = seg.tail.get(from..from + len).ok_or_else(missing)?;
+            out.extend_from_slice(bytes);
+            return Ok(());
+        }
+        let file = seg.file.clone().ok_or_else(missing)?;
+        drop(inner);
+        let start = out.len();
+        out.resize(start + len, 0);
+        let read = file.read_exact_at(&mut out[start..], u64::from(offset));
+        if read.is_err() {
+            out.truncate(start);
+        }
+        read
+    }
+
+    /// Forgets a chunk; its segment goes once it holds no live chunk.
+    pub(super) fn release(&self, r: ChunkRef) {
+        let mut inner = self.inner.lock();
+        let id = r.segment();
+        let Some(seg) = inner.segments.get_mut(&id) else {
+            return;
+        };
+        seg.live = seg.live.saturating_sub(r.len() as u64);
+        if seg.live == 0 && inner.current != Some(id) {
+            self.remove(&mut inner, id);
+        }
+    }
+}
+
+impl std::fmt::Debug for ChunkFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkFiles")
+            .field("dir", &self.dir)
+            .field("segments", &self.segments())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(files: &ChunkFiles, r: ChunkRef) -> Vec<u8> {
+        let mut out = Vec::new();
+        files.read(r, &mut out).unwrap();
+        out
+    }
+
+    fn dir_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir).unwrap().count()
+    }
+
+    #[test]
+    fn refs_pack_their_fields() {
+        let r = ChunkRef::new(
+            (1 << SEGMENT_BITS) - 1,
+            SEGMENT_BYTES - 1,
+            MAX_CHUNK_BYTES,
+            true,
+        );
+        assert_eq!(
+            (r.segment(), r.offset(), r.len(), r.is_full()),
+            (
+                (1 << SEGMENT_BITS) - 1,
+                SEGMENT_BYTES - 1,
+                MAX_CHUNK_BYTES,
+                true
+            )
+        );
+        let r = ChunkRef::new(3, 70_000, 130, false);
+        assert_eq!(
+            (r.segment(), r.offset(), r.len(), r.is_full()),
+            (3, 70_000, 130, false)
+        );
+    }
+
+    #[test]
+    fn chunks_round_trip_through_files_and_dead_segments_go() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("chunks_head");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("000000"), b"left by a crash").unwrap();
+        let files = ChunkFiles::open(&dir, 100_000).unwrap();
+        assert_eq!(dir_files(&dir), 0, "leftovers are deleted at open");
+        let chunk = |i: usize| vec![i as u8; 1000 + i % 7];
+        let refs: Vec<ChunkRef> = (0..250).map(|i| files.put(&chunk(i), i % 2 == 0)).collect();
+        // 250 chunks of ~1 KB in segments of 100 KB, the first ones
+        // flushed to their files.
+        assert_eq!(files.segments(), 3);
+        assert_eq!(dir_files(&dir), 3);
+        assert!(files.file_bytes.load(Ordering::Relaxed) >= 2 * 64 << 10);
+        for (i, r) in refs.iter().enumerate() {
+            assert_eq!(read(&files, *r), chunk(i), "chunk {i}");
+            assert_eq!(r.is_full(), i % 2 == 0);
+        }
+        // The first segment's chunks released: its file goes.
+        let first = refs[0].segment();
+        for r in refs.iter().filter(|r| r.segment() == first) {
+            files.release(*r);
+        }
+        assert_eq!((files.segments(), dir_files(&dir)), (2, 2));
+        assert!(files.read(refs[0], &mut Vec::new()).is_err());
+        // The current segment stays while written to, even when empty.
+        for r in &refs[1..] {
+            if r.segment() != first {
+                files.release(*r);
+            }
+        }
+        assert_eq!(files.segments(), 1);
+        let r = files.put(b"again", true);
+        assert_eq!(read(&files, r), b"again");
+        assert_eq!(files.write_failures.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_bytes_in_memory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = ChunkFiles::open(tmp.path(), 1 << 20).unwrap();
+        files.fail_writes.store(true, Ordering::Relaxed);
+        let chunk = |i: usize| vec![(i * 7) as u8; 900];
+        let refs: Vec<ChunkRef> = (0..200).map(|i| files.put(&chunk(i), false)).collect();
+        assert!(files.write_failures.load(Ordering::Relaxed) >= 1);
+        files.fail_writes.store(false, Ordering::Relaxed);
+        let more: Vec<ChunkRef> = (200..400).map(|i| files.put(&chunk(i), false)).collect();
+        for (i, r) in refs.iter().chain(&more).enumerate() {
+            assert_eq!(read(&files, *r), chunk(i), "chunk {i}");
+        }
+        // The later segment was written to its file once writes worked.
+        assert!(files.file_bytes.load(Ordering::Relaxed) > 0);
+    }
+
+    #[test]
+    fn without_a_directory_segments_stay_in_memory() {
+        let files = ChunkFiles::memory();
+        let refs: Vec<ChunkRef> = (0..3000)
+            .map(|i| files.put(&[i as u8; 500], true))
+            .collect();
+        assert!(files.segments() >= 2);
+        assert_eq!(files.file_bytes.load(Ordering::Relaxed), 0);
+        assert_eq!(read(&files, refs[2999]), [2999usize as u8; 500]);
+        for r in &refs {
+            files.release(*r);
+        }
+        assert_eq!(files.segments(), 1);
+        assert_eq!(files.write_failures.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn an_unwritable_directory_falls_back_to_memory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("chunks_head");
+        let files = ChunkFiles::open(&dir, 1 << 20).unwrap();
+        // The directory vanishes: segment files cannot be created.
+        std::fs::remove_dir_all(&dir).unwrap();
+        let r = files.put(b"kept", false);
+        assert_eq!(read(&files, r), b"kept");
+        assert_eq!(files.write_failures.load(Ordering::Relaxed), 1);
+    }
+}
