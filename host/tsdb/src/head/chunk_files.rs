@@ -160,6 +160,15 @@ impl ChunkFiles {
         self.inner.lock().segments.len()
     }
 
+    /// Bytes in segments and bytes of live chunks.
+    #[cfg(test)]
+    pub(super) fn usage(&self) -> (u64, u64) {
+        let inner = self.inner.lock();
+        inner.segments.values().fold((0, 0), |(all, live), s| {
+            (all + u64::from(s.end()), live + s.live)
+        })
+    }
+
     fn failed(&self, what: &str, e: &std::io::Error) {
         self.write_failures.fetch_add(1, Ordering::Relaxed);
         if !self.warned.swap(true, Ordering::Relaxed) {
@@ -409,7 +418,7 @@ mod tests {
         // flushed to their files.
         assert_eq!(files.segments(), 3);
         assert_eq!(dir_files(&dir), 3);
-        assert!(files.file_bytes.load(Ordering::Relaxed) >= 2 * 64 << 10);
+        assert!(files.file_bytes.load(Ordering::Relaxed) >= 2 * FLUSH_BYTES as u64);
         for (i, r) in refs.iter().enumerate() {
             assert_eq!(read(&files, *r), chunk(i), "chunk {i}");
             assert_eq!(r.is_full(), i % 2 == 0);

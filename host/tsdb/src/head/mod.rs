@@ -10,6 +10,8 @@
 
 mod appender;
 mod chunk_files;
+#[cfg(test)]
+mod chunk_tests;
 mod metrics;
 mod replay;
 mod series;

@@ -597,8 +597,8 @@ mod tests {
     #[test]
     fn a_series_fits_a_128_byte_block_and_a_full_chunk_24_bytes() {
         // `Arc<Mutex<MemSeries>>`: two counts and the lock's word before it.
-        assert!(std::mem::size_of::<MemSeries>() + 24 <= 128);
-        assert_eq!(std::mem::size_of::<FullChunk>(), 24);
+        assert!(size_of::<MemSeries>() + 24 <= 128);
+        assert_eq!(size_of::<FullChunk>(), 24);
     }
 
     #[test]
