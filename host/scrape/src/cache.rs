@@ -6,18 +6,27 @@
 //! series are kept in the order the target exposed them, and the one
 //! after the last found is tried first, so the lookup of a target that
 //! exposes its series in the same order every time (nearly all) is one
-//! string comparison, without hashing or a random memory access.
+//! comparison, without a random memory access.
+//!
+//! The cache keeps no text: a series is known by a 128-bit SipHash-1-3 of
+//! its text under a key drawn at random once per process ([`Key`]), 40
+//! bytes per series with its entry instead of the text's own allocation.
+//! Two texts share an entry only if their hashes collide: an attacker who
+//! writes the expositions cannot aim at that without the key (SipHash is
+//! a keyed pseudo-random function), and by accident the chance that any
+//! two of n series collide is at most n²/2¹²⁹ — below 10⁻²⁰ for a billion
+//! series, far below the odds of a memory error corrupting the text
+//! itself.
 //!
 //! A scrape is staged in a
 //! [`Batch`] while the body is parsed and only appended once all of it
 //! parsed and passed the limits: a failed scrape ingests nothing.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::hash::{BuildHasher as _, RandomState};
+use std::sync::{Arc, LazyLock};
 
-use std::hash::BuildHasher as _;
-
-use rustc_hash::FxBuildHasher;
+use siphasher::sip128::SipHasher13;
 use wasmetheus_model::storage::{Appender, STALE_NAN_BITS, Storage};
 use wasmetheus_model::text::{RawSample, SampleSink};
 use wasmetheus_model::{Label, Sample};
@@ -48,8 +57,34 @@ pub(crate) const REPORT: [&str; 5] = [
     "scrape_series_added",
 ];
 
+/// A series' text as the cache knows it: its 128-bit keyed hash (see
+/// the module's doc for why that is as good as the text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key([u64; 2]);
+
+/// The hash of every cache in the process, under a key from the
+/// operating system's random source (std's `RandomState` is seeded from
+/// it; its hashes of two constants are 128 unpredictable bits).
+static HASHER: LazyLock<SipHasher13> = LazyLock::new(|| {
+    let random = RandomState::new();
+    SipHasher13::new_with_keys(random.hash_one(0u8), random.hash_one(1u8))
+});
+
+impl Key {
+    fn of(text: &str) -> Key {
+        let (h1, h2) = HASHER.hash(text.as_bytes()).as_u64();
+        Key([h1, h2])
+    }
+
+    /// The hash table's hash: already uniform.
+    fn hash(self) -> u64 {
+        self.0[0]
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
+    key: Key,
     slot: Slot,
     /// The iteration that last exposed it (compared for equality only,
     /// so wrapping is harmless; 4 bytes, as there is one per series).
@@ -63,17 +98,15 @@ struct Entry {
     timed: bool,
 }
 
-/// The cache's series, keyed by their text: a vector in the order they
-/// were added (a scrape's new series in the scrape's order) and a hash
-/// table of indexes into it.
+/// The cache's series: a vector in the order they were added (a
+/// scrape's new series in the scrape's order) and a hash table of indexes
+/// into it. The vector is kept near its length: it grows by an eighth
+/// more than a scrape needs and shrinks back once a quarter is unused, so
+/// a target whose series churn reallocates nothing from scrape to scrape.
 #[derive(Debug, Default)]
 struct Entries {
-    items: Vec<(Box<str>, Entry)>,
+    items: Vec<Entry>,
     table: hashbrown::HashTable<u32>,
-}
-
-fn hash(key: &str) -> u64 {
-    FxBuildHasher.hash_one(key)
 }
 
 impl Entries {
@@ -83,61 +116,93 @@ impl Entries {
 
     /// The index of `key`, trying `guess` first.
     #[inline]
-    fn find(&self, key: &str, guess: usize) -> Option<usize> {
-        if let Some((k, _)) = self.items.get(guess)
-            && **k == *key
+    fn find(&self, key: Key, guess: usize) -> Option<usize> {
+        if let Some(e) = self.items.get(guess)
+            && e.key == key
         {
             return Some(guess);
         }
         let items = &self.items;
         self.table
-            .find(hash(key), |&i| *items[i as usize].0 == *key)
+            .find(key.hash(), |&i| items[i as usize].key == key)
             .map(|&i| i as usize)
     }
 
     fn get_mut(&mut self, i: usize) -> &mut Entry {
-        &mut self.items[i].1
+        &mut self.items[i]
     }
 
-    /// Adds `key`, or replaces its entry.
-    fn insert(&mut self, key: Box<str>, entry: Entry) {
-        let h = hash(&key);
+    /// Makes room for `additional` more entries (and an eighth of the
+    /// total to spare, so that steady growth does not reallocate often).
+    fn reserve(&mut self, additional: usize) {
         let items = &mut self.items;
-        if let Some(&i) = self.table.find(h, |&i| *items[i as usize].0 == *key) {
-            items[i as usize].1 = entry;
+        if items.capacity() - items.len() < additional {
+            let total = items.len() + additional;
+            items.reserve_exact(additional + total / 8);
+        }
+    }
+
+    /// Adds an entry, or replaces the one of its key.
+    fn insert(&mut self, entry: Entry) {
+        let key = entry.key;
+        let items = &mut self.items;
+        if let Some(&i) = self
+            .table
+            .find(key.hash(), |&i| items[i as usize].key == key)
+        {
+            items[i as usize] = entry;
             return;
         }
         let i = u32::try_from(items.len()).expect("fewer than 2^32 series in a target");
-        items.push((key, entry));
+        items.push(entry);
         self.table
-            .insert_unique(h, i, |&j| hash(&items[j as usize].0));
+            .insert_unique(key.hash(), i, |&j| items[j as usize].key.hash());
     }
 
-    /// Keeps the entries `keep` says to keep, in their order.
-    fn retain(&mut self, mut keep: impl FnMut(&mut Entry) -> bool) {
+    /// Keeps the entries `keep` says to keep, in their order, and gives
+    /// back what a shrinking target no longer needs.
+    fn retain(&mut self, keep: impl FnMut(&mut Entry) -> bool) {
         let before = self.items.len();
-        self.items.retain_mut(|(_, e)| keep(e));
-        if self.items.len() != before {
+        self.items.retain_mut(keep);
+        let len = self.items.len();
+        if len == before {
+            return;
+        }
+        if self.items.capacity() > len + len / 4 {
+            self.items.shrink_to(len + len / 8);
+        }
+        if self.table.capacity() > 2 * len.max(16) {
+            self.table = hashbrown::HashTable::with_capacity(len);
+        } else {
             self.table.clear();
-            let items = &self.items;
-            for (i, (k, _)) in items.iter().enumerate() {
-                self.table
-                    .insert_unique(hash(k), i as u32, |&j| hash(&items[j as usize].0));
-            }
+        }
+        let items = &self.items;
+        for (i, e) in items.iter().enumerate() {
+            self.table
+                .insert_unique(e.key.hash(), i as u32, |&j| items[j as usize].key.hash());
         }
     }
 
     fn values(&self) -> impl Iterator<Item = &Entry> {
-        self.items.iter().map(|(_, e)| e)
+        self.items.iter()
     }
 
     fn values_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
-        self.items.iter_mut().map(|(_, e)| e)
+        self.items.iter_mut()
     }
 
     fn clear(&mut self) {
-        self.items.clear();
-        self.table.clear();
+        self.items = Vec::new();
+        self.table = hashbrown::HashTable::new();
+    }
+
+    /// Bytes the entries take on the heap (allocated capacity).
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
+        // hashbrown: a u32 and a control byte per bucket; buckets are a
+        // power of two at most 8/7 of the capacity.
+        let buckets = (self.table.capacity() * 8 / 7).next_power_of_two();
+        self.items.capacity() * size_of::<Entry>() + buckets * (size_of::<u32>() + 1)
     }
 }
 
@@ -183,13 +248,17 @@ pub(crate) struct Batch<'c> {
     staged: Vec<(Staged, i64, f64)>,
     /// Series new to the cache: key, labels (`None`: dropped by
     /// relabeling), and whether the sample had its own timestamp.
-    misses: Vec<(Box<str>, Option<Vec<Label>>, bool)>,
+    misses: Vec<(Key, Option<Vec<Label>>, bool)>,
     counts: Counts,
     error: Option<String>,
     /// For keys of samples that are not text-format lines.
     key: String,
     /// What the last [`SampleSink::knows`] found.
     known: Option<Slot>,
+    /// The text (address and length) and key of the last series
+    /// [`SampleSink::knows`] did not know: the parser hands the same text
+    /// to [`SampleSink::sample`] next, which then need not hash it again.
+    unknown: (usize, usize, Key),
     /// The entry after the last one found: the first guess for the next.
     cursor: usize,
 }
@@ -215,6 +284,7 @@ impl ScrapeCache {
             error: None,
             key: String::new(),
             known: None,
+            unknown: (0, 0, Key([0; 2])),
             cursor: 0,
         }
     }
@@ -261,7 +331,8 @@ impl<'c> SampleSink<'_> for Batch<'c> {
             self.known = None;
             return true;
         }
-        match self.cache.entries.find(series, self.cursor) {
+        let key = Key::of(series);
+        match self.cache.entries.find(key, self.cursor) {
             Some(i) => {
                 self.cursor = i + 1;
                 let iteration = self.cache.iteration;
@@ -270,7 +341,10 @@ impl<'c> SampleSink<'_> for Batch<'c> {
                 self.known = Some(entry.slot.clone());
                 true
             }
-            None => false,
+            None => {
+                self.unknown = (series.as_ptr() as usize, series.len(), key);
+                false
+            }
         }
     }
 
@@ -310,6 +384,13 @@ impl<'c> Batch<'c> {
         if self.error.is_some() {
             return;
         }
+        // Taken, so that it can only match the very next text.
+        let (at, len, unknown) = std::mem::replace(&mut self.unknown, (0, 0, Key([0; 2])));
+        let key = if (key.as_ptr() as usize, key.len()) == (at, len) {
+            unknown
+        } else {
+            Key::of(key)
+        };
         if let Some(i) = self.cache.entries.find(key, self.cursor) {
             self.cursor = i + 1;
             let iteration = self.cache.iteration;
@@ -329,11 +410,11 @@ impl<'c> Batch<'c> {
                 return;
             }
             Ok(None) => {
-                self.misses.push((key.into(), None, timed));
+                self.misses.push((key, None, timed));
                 return;
             }
             Ok(Some(labels)) => {
-                self.misses.push((key.into(), Some(labels), timed));
+                self.misses.push((key, Some(labels), timed));
                 Staged::New(self.misses.len() - 1)
             }
         };
@@ -449,6 +530,7 @@ impl<'c> Batch<'c> {
                     first_error.get_or_insert(e);
                 }
             }
+            cache.entries.reserve(misses.len());
             for (i, (key, labels, timed)) in misses.into_iter().enumerate() {
                 let slot = match (labels, slots[i].take()) {
                     (None, _) => Slot::Dropped,
@@ -457,13 +539,13 @@ impl<'c> Batch<'c> {
                     (Some(_), None) if app.is_some() => continue,
                     (Some(_), None) => Slot::None,
                 };
-                let entry = Entry {
+                cache.entries.insert(Entry {
+                    key,
                     slot,
                     seen: iteration,
                     stale: false,
                     timed,
-                };
-                cache.entries.insert(key, entry);
+                });
             }
             cache.entries.retain(|entry| {
                 if entry.seen == iteration {
@@ -724,6 +806,107 @@ mod tests {
         scrape(&mut cache, &[8, 8]);
         assert_eq!(cache.entries.len(), 1);
         assert_eq!(scrape(&mut cache, &[8]), 0);
+    }
+
+    /// One scrape of a text exposition with one sample per series text:
+    /// how many series were new to the cache.
+    fn scrape_text(cache: &mut ScrapeCache, series: &[&str]) -> usize {
+        let target = [Label::new("job", "j")];
+        let options = ScrapeOptions::default();
+        let body: String = series.iter().map(|s| format!("{s} 1\n")).collect();
+        let mut batch = cache.batch(&target, &options, 1000);
+        wasmetheus_model::text::parse_into(&body, &mut batch).unwrap();
+        assert_eq!(batch.error(), None);
+        batch.finish(None, None, 0.0).0.added
+    }
+
+    /// Texts that differ a little (one byte, label order, a prefix, the
+    /// same labels written differently) are different entries, whether
+    /// the lookup tries the next-in-order guess or the hash table.
+    #[test]
+    fn different_texts_never_share_an_entry() {
+        let pairs = [
+            (r#"m{a="1"}"#, r#"m{a="2"}"#),
+            (r#"m{a="1",b="2"}"#, r#"m{b="2",a="1"}"#),
+            ("m_total", "m_totaL"),
+            ("m", "m{}"),
+            (r#"m{a="x"}"#, r#"m{a="xx"}"#),
+            (r#"m{a="1"}"#, r#"m{a="1",b="1"}"#),
+        ];
+        for (a, b) in pairs {
+            for (a, b) in [(a, b), (b, a)] {
+                // The guess: `b` comes where `a` was.
+                let mut cache = ScrapeCache::default();
+                assert_eq!(scrape_text(&mut cache, &[a]), 1);
+                assert_eq!(scrape_text(&mut cache, &[a]), 0, "{a} is known");
+                assert_eq!(scrape_text(&mut cache, &[b]), 1, "{b} after {a}");
+                assert_eq!(cache.entries.len(), 1);
+                assert_eq!(scrape_text(&mut cache, &[a, b]), 1, "{a} went away");
+                assert_eq!(cache.entries.len(), 2);
+                // The table: `b` where no guess is `a`.
+                let mut cache = ScrapeCache::default();
+                assert_eq!(scrape_text(&mut cache, &[a, "c"]), 2);
+                assert_eq!(scrape_text(&mut cache, &["c", b]), 1, "{b} with {a} cached");
+                assert_eq!(scrape_text(&mut cache, &["c", b]), 0);
+                // Staged through `add_sample` (plugins, OpenMetrics) too.
+                let mut cache = ScrapeCache::default();
+                let target = [Label::new("job", "j")];
+                let options = ScrapeOptions::default();
+                let sample = |name: &str| Sample {
+                    name: name.to_owned(),
+                    labels: vec![],
+                    value: 1.0,
+                    timestamp_ms: None,
+                };
+                let mut batch = cache.batch(&target, &options, 1000);
+                batch.add_sample(&sample(a));
+                batch.add_sample(&sample(b));
+                assert_eq!(batch.finish(None, None, 0.0).0.added, 2);
+            }
+        }
+    }
+
+    /// Keys are the texts' hashes: many similar texts, no two alike.
+    #[test]
+    fn keys_of_distinct_texts_differ() {
+        let mut keys = std::collections::HashSet::new();
+        for i in 0..100_000 {
+            let text = format!(
+                r#"bench_requests_total{{handler="/h{}",code="{}"}}"#,
+                i / 100,
+                i % 100
+            );
+            assert!(keys.insert(Key::of(&text).0), "{text}");
+            assert_eq!(Key::of(&text), Key::of(&text.clone()));
+        }
+        assert!(keys.insert(Key::of("").0));
+    }
+
+    /// The entries take about 40 bytes a series and a little table; a
+    /// target whose series churn reallocates nothing; one that shrinks
+    /// gives its memory back.
+    #[test]
+    fn the_entries_stay_near_their_length() {
+        let mut cache = ScrapeCache::default();
+        let mut series: Vec<usize> = (0..5000).collect();
+        assert_eq!(scrape(&mut cache, &series), 5000);
+        let per_series = cache.entries.heap_bytes() / 5000;
+        assert!(per_series <= 56, "{per_series} bytes a series");
+        let capacity = cache.entries.items.capacity();
+        for round in 0..20 {
+            // 1 % of the series replaced by new ones each scrape.
+            for k in 0..50 {
+                series[(round * 50 + k) % 5000] = 10_000 + round * 50 + k;
+            }
+            assert_eq!(scrape(&mut cache, &series), 50);
+            assert_eq!(cache.entries.items.capacity(), capacity, "round {round}");
+        }
+        assert_eq!(scrape(&mut cache, &series[..100]), 0);
+        assert_eq!(cache.entries.len(), 100);
+        assert!(cache.entries.items.capacity() <= 125);
+        assert!(cache.entries.heap_bytes() <= 100 * 56 + 16 * 5 * 8);
+        assert_eq!(scrape(&mut cache, &series), 4900);
+        assert!(cache.entries.heap_bytes() / 5000 <= 56);
     }
 
     /// A federated series without an instance comes as `instance=""`:
