@@ -11,7 +11,10 @@
 //! and the target's `instance` and `job`), counters rising by 1–20 and
 //! decimal gauges, scraped every second with a few ms of jitter, appended
 //! as scrapes arrive (a commit per target). With `TSDB_HEAD_RSS_WAL=DIR`
-//! the head logs to a write-ahead log in DIR, as the server's does.
+//! the head logs to a write-ahead log in DIR, as the server's does; with
+//! `TSDB_HEAD_RSS_CHUNKS=DIR` its full chunks go to segment files in DIR
+//! (emptied first), as the server's do (`chunks_head/`), else they stay
+//! in memory.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -226,10 +229,18 @@ fn main() {
         .collect();
     // With a log (as the server's head has) in the directory
     // `TSDB_HEAD_RSS_WAL` names, which must not exist yet.
-    let head = match std::env::var_os("TSDB_HEAD_RSS_WAL") {
-        Some(dir) => Head::open(std::path::Path::new(&dir), HeadLimits::default(), false)
-            .expect("opening the head's log"),
-        None => Head::new(HeadLimits::default()),
+    let chunks = std::env::var_os("TSDB_HEAD_RSS_CHUNKS").map(std::path::PathBuf::from);
+    let head = match (std::env::var_os("TSDB_HEAD_RSS_WAL"), &chunks) {
+        (Some(dir), chunks) => Head::open_with_chunks(
+            std::path::Path::new(&dir),
+            chunks.as_deref(),
+            HeadLimits::default(),
+            false,
+            i64::MIN,
+        )
+        .expect("opening the head's log"),
+        (None, Some(chunks)) => Head::with_chunk_dir(HeadLimits::default(), chunks),
+        (None, None) => Head::new(HeadLimits::default()),
     };
     let mut refs = vec![0u64; n];
     let (rss0, heap0) = (rss(), HEAP.load(Ordering::Relaxed));
@@ -262,6 +273,21 @@ fn main() {
         elapsed.as_secs_f64(),
         samples / elapsed.as_secs_f64(),
         n as f64 / elapsed.as_secs_f64(),
+    );
+    let gauge = |name: &str| {
+        head.metrics()
+            .into_iter()
+            .find(|f| f.name == name)
+            .and_then(|f| match f.metrics.first()?.value {
+                wasmetheus_model::MetricValue::Number(v) => Some(v),
+                _ => None,
+            })
+            .unwrap_or(0.0)
+    };
+    println!(
+        "full chunks: {:.0} bytes per series in files, {:.0} in memory",
+        gauge("prometheus_tsdb_head_chunks_storage_size_bytes") / n.max(1) as f64,
+        gauge("wasmetheus_tsdb_head_chunks_memory_bytes") / n.max(1) as f64,
     );
     // Keep the head alive until after the measurement.
     drop(head);

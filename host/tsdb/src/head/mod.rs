@@ -1,12 +1,15 @@
 //! The head block: every series appended to recently, with its samples in
-//! compressed in-memory chunks, and the postings index that finds series by
+//! compressed chunks (the open one in memory, full ones in segment files),
+//! and the postings index that finds series by
 //! label matchers. Implements the storage traits of `wasmetheus-model`.
 //!
 //! This file holds the head itself (series creation, queries, truncation,
 //! deletion); `series.rs` one series in memory (appends, the out-of-order
-//! window, truncation and deletion of its samples), `appender.rs` the
-//! appender (queued samples, commit through the log), `replay.rs` opening
-//! a head on its write-ahead log (replay), `metrics.rs` its self-metrics.
+//! window, truncation and deletion of its samples), `chunk_files.rs` where
+//! full chunks' bytes live (segment files under `chunks_head/`, a cache
+//! of the log), `appender.rs` the appender (queued samples, commit through
+//! the log), `replay.rs` opening a head on its write-ahead log (replay),
+//! `metrics.rs` its self-metrics.
 
 mod appender;
 mod chunk_files;

@@ -6,21 +6,28 @@
 //!
 //! The open chunk is an appendable XOR chunk (Prometheus' layout). Every
 //! `SEAL_STEP` samples its samples move to the full chunks, re-encoded in
-//! the sealed codec, the store's (`sealed.rs`), into exact-size boxed
-//! slices of up to [`TARGET_SAMPLES`] (the last one is re-sealed with
-//! them until it holds that many): 120 samples scraped every second with
-//! a few ms of jitter take 521 bytes as XOR (the jitter alone costs 16
-//! bits a sample) and 127 sealed. Queries read a full chunk as they read
-//! a stored one; the log is unchanged (it holds every sample anyway).
+//! the sealed codec, the store's (`sealed.rs`), into chunks of up to
+//! [`TARGET_SAMPLES`] (the last one is re-sealed with them until it holds
+//! that many): 120 samples scraped every second with a few ms of jitter
+//! take 521 bytes as XOR (the jitter alone costs 16 bits a sample) and 127
+//! sealed. A full chunk's bytes are not on the heap: they go to the head's
+//! chunk segment files (`chunk_files.rs`, `<data dir>/chunks_head/`) and
+//! the series keeps a 24-byte `FullChunk` handle; queries, compaction
+//! and re-sealing read them back (`pread`, or the write buffer). The log
+//! is unchanged (it holds every sample anyway).
 //!
-//! Where a series' bytes go (`tsdb-head-rss 100000 140 ingest`: 6 labels,
-//! 140 samples at 1 s appended as scrapes arrive; 588 live heap bytes a
-//! series): this struct in its `Arc<Mutex<…>>` 152 (a 160-byte block);
-//! the head's slot for it 8; the index's labels as symbol-id pairs 48 plus
-//! their slot 16, the lookup table ~20, the postings' refs 24 plus growth;
-//! the full chunk 127 plus its 32-byte `FullChunk`; the open chunk (20
-//! samples) ~100 plus 24 of padding and up to 32 of room to grow.
-//! Symbols are shared and cost nothing per series here.
+//! Where a series' bytes go (`TSDB_HEAD_RSS_CHUNKS=DIR tsdb-head-rss
+//! 100000 140 ingest`: 6 labels, 140 samples at 1 s appended as scrapes
+//! arrive; 428 live heap bytes a series, 588 with full chunks on the
+//! heap and the last sample in the struct): this struct in its
+//! `Arc<Mutex<…>>` 128 (a 128-byte block, was 160); the head's slot for it
+//! 8; the index's labels as symbol-id pairs 48 plus their slot 16, the
+//! lookup table ~20, the postings' refs 24 plus growth; the full chunk's
+//! handle 24 (its 127 bytes, plus ~65 of the garbage re-sealing leaves,
+//! are in the files: 205 bytes a series); the open chunk (20 samples)
+//! ~100 plus 24 of padding and up to 32 of room to grow. Symbols are
+//! shared and cost nothing per series here. Without a directory (tests,
+//! tools) the chunk bytes stay in memory segments: 616 heap bytes.
 
 use super::chunk_files::{ChunkFiles, ChunkRef};
 use crate::chunk::{TARGET_SAMPLES, XorChunk};
