@@ -6,9 +6,16 @@
 //! join against a one-per-pod info series. Throughput is counted as
 //! series × steps (the points the query evaluates over, Prometheus'
 //! convention for "points per second"), so criterion's `thrpt` line reads
-//! as points/s; the engine is single-threaded, so that is per core.
+//! as points/s. Per-series work runs on every core available to the
+//! process (`engine/parallel.rs`): run it under `taskset -c 0` for the
+//! figure per core.
 
 use std::hint::black_box;
+
+/// The server's allocator (`host/server/src/main.rs`), so the figures are
+/// the ones it gets.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use wasmetheus_model::Label;

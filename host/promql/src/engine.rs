@@ -505,6 +505,15 @@ fn check_deadline(cancel: &Cancel, deadline: Instant) -> Result<()> {
 
 impl Drop for Evaluator<'_> {
     fn drop(&mut self) {
+        self.release_selectors();
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    /// Hands the point buffers of every loaded selector (and the spare
+    /// ones) back to the engine's pool; a selector read after this reads
+    /// storage again.
+    fn release_selectors(&mut self) {
         let loaded = self
             .selectors
             .iter_mut()
@@ -513,9 +522,7 @@ impl Drop for Evaluator<'_> {
             .map(|s| s.points);
         self.pool.give(loaded.chain(self.spare_points.drain(..)));
     }
-}
 
-impl<'a> Evaluator<'a> {
     fn new(
         engine: &Engine,
         storage: &'a dyn Queryable,

@@ -213,13 +213,16 @@ fn series_values(
     let mut scratch = Scratch::default();
     let (mut from_cursor, mut to_cursor) = (0, 0);
     let mut overlapped = false;
+    // Checked once per series rather than in every window: most series
+    // hold no stale marker at all.
+    let any_stale = s.points.iter().any(|p| is_stale_marker(p.1));
     for (k, &maxt) in source.ends.iter().enumerate() {
         let mint = maxt.saturating_sub(f.range);
         let to = points_until(&s.points, maxt, &mut to_cursor);
         let from = points_until(&s.points, mint, &mut from_cursor).min(to);
         let mut points = &s.points[from..to];
         let mut sts = s.start_timestamps.as_ref().map(|sts| &sts[from..to]);
-        if points.iter().any(|p| is_stale_marker(p.1)) {
+        if any_stale && points.iter().any(|p| is_stale_marker(p.1)) {
             scratch.points.clear();
             scratch.sts.clear();
             for (i, p) in points.iter().enumerate() {
@@ -633,6 +636,10 @@ impl Evaluator<'_> {
     /// A whole range query answered from [`Evaluator::eval_steps`]: the
     /// series with their names dropped where marked, sorted by labels.
     pub(crate) fn range_result(&mut self, m: StepMatrix) -> Result<Vec<value::Series>> {
+        // The loaded selectors are done with: dropping them now leaves the
+        // result the only owner of its label sets, which are then moved
+        // rather than copied.
+        self.release_selectors();
         let mut all: Vec<(Vec<Label>, Vec<Option<f64>>)> = Vec::with_capacity(m.series.len());
         for mut s in m.series {
             if s.values.iter().all(Option::is_none) {
@@ -665,18 +672,16 @@ impl Evaluator<'_> {
         }
         let out: Vec<value::Series> = merged
             .into_iter()
-            .map(|(labels, values)| value::Series {
-                labels,
-                points: values
-                    .into_iter()
-                    .enumerate()
-                    .filter_map(|(k, v)| {
-                        Some(Point {
-                            t: self.step_time(k),
-                            value: SampleValue::Float(v?),
-                        })
+            .map(|(labels, values)| {
+                // One allocation per series, of the exact size.
+                let mut points = Vec::with_capacity(values.iter().filter(|v| v.is_some()).count());
+                points.extend(values.into_iter().enumerate().filter_map(|(k, v)| {
+                    Some(Point {
+                        t: self.step_time(k),
+                        value: SampleValue::Float(v?),
                     })
-                    .collect(),
+                }));
+                value::Series { labels, points }
             })
             .collect();
         Ok(out)
