@@ -8,6 +8,7 @@ pub mod guests {
 }
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// A temporary plugins directory.
 pub struct PluginsDir {
@@ -98,7 +99,7 @@ pub async fn http_with_body(
 
 /// Polls `check` every 50 ms until it returns `Some`, or panics after
 /// `timeout` with `what`.
-pub async fn eventually<T, F, Fut>(timeout: std::time::Duration, what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -112,7 +113,7 @@ where
             std::time::Instant::now() < deadline,
             "timed out after {timeout:?} waiting for {what}"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -123,7 +124,6 @@ pub fn test_args(
     config: Option<&Path>,
     data: &Path,
 ) -> wasmetheus::serve::ServeArgs {
-    use std::time::Duration;
     wasmetheus::serve::ServeArgs {
         config_file: config.map(Path::to_owned),
         listen_address: "127.0.0.1:0".into(),
@@ -207,6 +207,108 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// A daemon that must get real signals (`wasmetheus serve`, the
+/// standalone Alertmanager), run as a child process of this very test
+/// binary: it runs one test again, with `env` set to a payload (the
+/// daemon's flags), and that test, finding the payload with
+/// [`child_payload`], runs the daemon instead of its body. Its output goes
+/// to `log`; it is killed if the test fails.
+pub struct ChildDaemon {
+    pub child: KillOnDrop,
+    pub address: std::net::SocketAddr,
+    pub log: PathBuf,
+}
+
+/// In a child started by [`ChildDaemon::spawn`]: the payload it was given.
+pub fn child_payload(env: &str) -> Option<String> {
+    std::env::var(env).ok()
+}
+
+impl ChildDaemon {
+    /// Runs test `test` (its full path) in a child with `env=payload`; the
+    /// daemon is to listen on `address`.
+    pub fn spawn(
+        test: &str,
+        env: &str,
+        payload: &str,
+        address: std::net::SocketAddr,
+        log: PathBuf,
+    ) -> ChildDaemon {
+        let out = std::fs::File::create(&log).unwrap();
+        // This very binary, even once a rebuild has replaced its file.
+        let child = std::process::Command::new("/proc/self/exe")
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(env, payload)
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        ChildDaemon {
+            child: KillOnDrop(child),
+            address,
+            log,
+        }
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `GET /-/ready` answers 200 and returns that answer's
+    /// body; fails the test, with the log, if it exits or is not ready
+    /// within `wait`.
+    pub async fn wait_ready(&mut self, what: &str, wait: Duration) -> String {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if let Some(status) = self.child.0.try_wait().unwrap() {
+                panic!("{what} exited ({status}):\n{}", self.log());
+            }
+            if tokio::net::TcpStream::connect(self.address).await.is_ok() {
+                let (status, body) = http(self.address, "GET", "/-/ready", &[]).await;
+                if status == 200 {
+                    return body;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} was not ready within {wait:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends it `signal` (as `kill` spells it: `-TERM`, `-HUP`).
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.0.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
+    /// SIGTERM, and the exit it leads to: successful, within `wait`.
+    pub async fn stop(mut self, wait: Duration) {
+        self.signal("-TERM");
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if let Some(status) = self.child.0.try_wait().unwrap() {
+                assert!(status.success(), "exit {status}:\n{}", self.log());
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no exit within {wait:?} of SIGTERM:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -336,7 +438,7 @@ pub async fn fixture_target() -> std::net::SocketAddr {
                             .as_bytes(),
                     ),
                     "/hang" => {
-                        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
                         return;
                     }
                     "/big" => {
@@ -407,7 +509,7 @@ pub async fn serve_backfilled(
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_owned();
     tokio::task::spawn_blocking(move || {
-        wasmetheus::backfill::run(&input, &dir, std::time::Duration::from_secs(2 * 3600))
+        wasmetheus::backfill::run(&input, &dir, Duration::from_secs(2 * 3600))
     })
     .await
     .unwrap()

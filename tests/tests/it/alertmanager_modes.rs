@@ -17,11 +17,10 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 use wasmetheus_tests::{
-    KillOnDrop, PluginsDir, TestServer, eventually, free_port, guests, http, http_with_body,
-    test_args,
+    ChildDaemon, PluginsDir, TestServer, child_payload, eventually, free_port, guests, http,
+    http_with_body, start_prometheus, test_args,
 };
 
 const AMTOOL: &str = "/usr/bin/amtool";
@@ -34,10 +33,10 @@ const WAIT: Duration = Duration::from_secs(60);
 /// standalone Alertmanager with the flags of [`CHILD_FLAGS`] until SIGTERM
 /// and returns true (an error fails the child with it on its output).
 fn standalone_child() -> bool {
-    let Some(flags) = std::env::var_os(CHILD_FLAGS) else {
+    let Some(flags) = child_payload(CHILD_FLAGS) else {
         return false;
     };
-    let flags: Vec<String> = serde_json::from_str(flags.to_str().unwrap()).unwrap();
+    let flags: Vec<String> = serde_json::from_str(&flags).unwrap();
     let args = wasmetheus::serve::alertmanager::parse_args(&flags).unwrap();
     if let Err(e) = wasmetheus::serve::alertmanager::run_until_signal(args) {
         panic!("error: {e:#}");
@@ -91,10 +90,19 @@ fn am_config(url: &str, extra_receiver: bool) -> String {
 }
 
 /// The standalone Alertmanager, a child process of this test binary.
-struct Standalone {
-    child: KillOnDrop,
-    address: SocketAddr,
-    log: PathBuf,
+struct Standalone(ChildDaemon);
+
+impl std::ops::Deref for Standalone {
+    type Target = ChildDaemon;
+    fn deref(&self) -> &ChildDaemon {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Standalone {
+    fn deref_mut(&mut self) -> &mut ChildDaemon {
+        &mut self.0
+    }
 }
 
 impl Standalone {
@@ -109,74 +117,26 @@ impl Standalone {
             "--cluster.listen-address=".to_owned(),
             "--log.level=info".to_owned(),
         ];
-        let log = files.path(&format!("am-{port}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        // This very binary, even once a rebuild has replaced its file.
-        let child = std::process::Command::new("/proc/self/exe")
-            .args([test, "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD_FLAGS, serde_json::to_string(&flags).unwrap())
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        Standalone {
-            child: KillOnDrop(child),
-            address: SocketAddr::from(([127, 0, 0, 1], port)),
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        Standalone(ChildDaemon::spawn(
+            test,
+            CHILD_FLAGS,
+            &serde_json::to_string(&flags).unwrap(),
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            files.path(&format!("am-{port}.log")),
+        ))
     }
 
     /// [`Standalone::spawn`], then waits until it is ready.
     async fn start(test: &str, files: &Files) -> Standalone {
         let mut am = Standalone::spawn(test, files, free_port());
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            if let Some(status) = am.child.0.try_wait().unwrap() {
-                panic!("the Alertmanager exited ({status}):\n{}", am.log());
-            }
-            if tokio::net::TcpStream::connect(am.address).await.is_ok()
-                && http(am.address, "GET", "/-/ready", &[]).await == (200, "OK".to_owned())
-            {
-                return am;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the Alertmanager was not ready within {WAIT:?}:\n{}",
-                am.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = std::process::Command::new("kill")
-            .args([signal, &self.child.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill {signal}");
+        let body = am.wait_ready("the Alertmanager", WAIT).await;
+        assert_eq!(body, "OK");
+        am
     }
 
     /// SIGTERM, and the exit it leads to: gracefully, successfully.
-    async fn stop(mut self) {
-        self.signal("-TERM");
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.0.try_wait().unwrap() {
-                assert!(status.success(), "exit {status}:\n{}", self.log());
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no exit after SIGTERM:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    async fn stop(self) {
+        self.0.stop(WAIT).await;
     }
 }
 
@@ -727,18 +687,11 @@ fn prometheus_sends_to_standalone_alertmanager() {
             ),
         );
         let port = free_port();
-        let _prometheus = KillOnDrop(
-            std::process::Command::new(PROMETHEUS)
-                .args([
-                    format!("--config.file={}", files.path("prometheus.yml").display()),
-                    format!("--storage.tsdb.path={}", files.path("prom-data").display()),
-                    format!("--web.listen-address=127.0.0.1:{port}"),
-                    "--rules.alert.resend-delay=1s".into(),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("starting prometheus"),
+        let _prometheus = start_prometheus(
+            &files.path("prometheus.yml"),
+            &files.path("prom-data"),
+            port,
+            &["--rules.alert.resend-delay=1s"],
         );
         let notification = always_on(&capture).await;
         assert_eq!(notification["alerts"][0]["labels"]["severity"], "page");

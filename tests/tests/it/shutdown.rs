@@ -11,12 +11,11 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wasmetheus_tests::{KillOnDrop, PluginsDir, free_port, http, test_args, url_encode};
+use wasmetheus_tests::{ChildDaemon, PluginsDir, child_payload, free_port, test_args, url_encode};
 
 /// Set in a child process: the server's plugins directory, configuration
 /// file, storage directory and listen address (JSON).
@@ -31,11 +30,10 @@ const EXIT_WAIT: Duration = Duration::from_secs(20);
 /// serve` until SIGTERM and returns true (an error fails the child with it
 /// on its output).
 fn serve_child() -> bool {
-    let Some(flags) = std::env::var_os(CHILD_FLAGS) else {
+    let Some(flags) = child_payload(CHILD_FLAGS) else {
         return false;
     };
-    let [plugins, config, data, listen]: [PathBuf; 4] =
-        serde_json::from_str(flags.to_str().unwrap()).unwrap();
+    let [plugins, config, data, listen]: [PathBuf; 4] = serde_json::from_str(&flags).unwrap();
     let mut args = test_args(&plugins, Some(&config), &data);
     args.listen_address = listen.display().to_string();
     // The shutdown's steps, timed, in the child's log.
@@ -59,11 +57,7 @@ impl Files {
 }
 
 /// `wasmetheus serve`, a child process of this test binary.
-struct Serve {
-    child: KillOnDrop,
-    address: SocketAddr,
-    log: PathBuf,
-}
+struct Serve(ChildDaemon);
 
 impl Serve {
     /// Starts the server of `files` (logging to `<name>.log`) and waits
@@ -76,67 +70,25 @@ impl Serve {
             files.path("data"),
             PathBuf::from(address.to_string()),
         ];
-        let log = files.path(&format!("{name}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        // This very binary, even once a rebuild has replaced its file.
-        let child = std::process::Command::new("/proc/self/exe")
-            .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD_FLAGS, serde_json::to_string(&flags).unwrap())
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        let mut serve = Serve {
-            child: KillOnDrop(child),
+        let mut daemon = ChildDaemon::spawn(
+            TEST,
+            CHILD_FLAGS,
+            &serde_json::to_string(&flags).unwrap(),
             address,
-            log,
-        };
-        let deadline = std::time::Instant::now() + READY_WAIT;
-        loop {
-            if let Some(status) = serve.child.0.try_wait().unwrap() {
-                panic!("the server exited ({status}):\n{}", serve.log());
-            }
-            if tokio::net::TcpStream::connect(address).await.is_ok()
-                && http(address, "GET", "/-/ready", &[]).await.0 == 200
-            {
-                return serve;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the server was not ready within {READY_WAIT:?}:\n{}",
-                serve.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            files.path(&format!("{name}.log")),
+        );
+        daemon.wait_ready("the server", READY_WAIT).await;
+        Serve(daemon)
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.0.log()
     }
 
     /// SIGTERM, and the exit it leads to: successful, within
     /// [`EXIT_WAIT`].
-    async fn stop(mut self) {
-        let pid = self.child.0.id().to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -TERM {pid}");
-        let deadline = std::time::Instant::now() + EXIT_WAIT;
-        loop {
-            if let Some(status) = self.child.0.try_wait().unwrap() {
-                assert!(status.success(), "exit {status}:\n{}", self.log());
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no exit within {EXIT_WAIT:?} of SIGTERM:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    async fn stop(self) {
+        self.0.stop(EXIT_WAIT).await;
     }
 }
 
@@ -263,7 +215,7 @@ fn a_stop_under_load_exits_and_keeps_every_answered_sample() {
         );
 
         let first = Serve::start(&files, "first").await;
-        let address = first.address;
+        let address = first.0.address;
         let mut kept = tokio::net::TcpStream::connect(address).await.unwrap();
         let deadline = std::time::Instant::now() + READY_WAIT;
         loop {
@@ -282,7 +234,7 @@ fn a_stop_under_load_exits_and_keeps_every_answered_sample() {
         // The last answer, then at once the stop: scrapes are running and
         // the connection it came on stays open.
         let answered = ask(&mut kept, address, &query).await;
-        let log = first.log.clone();
+        let log = first.0.log.clone();
         first.stop().await;
         let log = std::fs::read_to_string(log).unwrap_or_default();
         assert!(log.contains("stopped in"), "{log}");
@@ -296,10 +248,10 @@ fn a_stop_under_load_exits_and_keeps_every_answered_sample() {
         // A restart on the same storage has every sample answered before
         // the stop (and those it scrapes since, later ones).
         let second = Serve::start(&files, "second").await;
-        let mut stream = tokio::net::TcpStream::connect(second.address)
+        let mut stream = tokio::net::TcpStream::connect(second.0.address)
             .await
             .unwrap();
-        let replayed = ask(&mut stream, second.address, &query).await;
+        let replayed = ask(&mut stream, second.0.address, &query).await;
         for (series, values) in &answered {
             let after = replayed
                 .get(series)
