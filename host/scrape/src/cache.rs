@@ -8,31 +8,25 @@
 //! exposes its series in the same order every time (nearly all) is one
 //! comparison, without a random memory access.
 //!
-//! The cache keeps no text: a series is known by a 128-bit SipHash-1-3 of
-//! its text under a key drawn at random once per process ([`Key`]), 40
-//! bytes per series with its entry instead of the text's own allocation.
-//! Two texts share an entry only if their hashes collide: an attacker who
-//! writes the expositions cannot aim at that without the key (SipHash is
-//! a keyed pseudo-random function), and by accident the chance that any
-//! two of n series collide is at most n²/2¹²⁹ — below 10⁻²⁰ for a billion
-//! series, far below the odds of a memory error corrupting the text
-//! itself.
+//! The cache keeps no text: a series is known by its [`Key`], a keyed
+//! 128-bit hash of its text (see `key.rs` for why that is as good as the
+//! text), 40 bytes per series with its entry instead of the text's own
+//! allocation.
 //!
 //! A scrape is staged in a
 //! [`Batch`] while the body is parsed and only appended once all of it
 //! parsed and passed the limits: a failed scrape ingests nothing.
 
 use std::fmt::Write as _;
-use std::hash::{BuildHasher as _, RandomState};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use siphasher::sip128::SipHasher13;
 use wasmetheus_model::storage::{Appender, STALE_NAN_BITS, Storage};
 use wasmetheus_model::text::{RawSample, SampleSink};
 use wasmetheus_model::{Label, Sample};
 use wasmetheus_relabel::relabel;
 
 use crate::ScrapeOptions;
+use crate::key::Key;
 
 /// A target's series, from one scrape to the next. Only series of the
 /// last scrape are kept, so it holds no more than the target exposes.
@@ -56,31 +50,6 @@ pub(crate) const REPORT: [&str; 5] = [
     "scrape_samples_post_metric_relabeling",
     "scrape_series_added",
 ];
-
-/// A series' text as the cache knows it: its 128-bit keyed hash (see
-/// the module's doc for why that is as good as the text).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Key([u64; 2]);
-
-/// The hash of every cache in the process, under a key from the
-/// operating system's random source (std's `RandomState` is seeded from
-/// it; its hashes of two constants are 128 unpredictable bits).
-static HASHER: LazyLock<SipHasher13> = LazyLock::new(|| {
-    let random = RandomState::new();
-    SipHasher13::new_with_keys(random.hash_one(0u8), random.hash_one(1u8))
-});
-
-impl Key {
-    fn of(text: &str) -> Key {
-        let (h1, h2) = HASHER.hash(text.as_bytes()).as_u64();
-        Key([h1, h2])
-    }
-
-    /// The hash table's hash: already uniform.
-    fn hash(self) -> u64 {
-        self.0[0]
-    }
-}
 
 #[derive(Debug)]
 struct Entry {
@@ -284,7 +253,7 @@ impl ScrapeCache {
             error: None,
             key: String::new(),
             known: None,
-            unknown: (0, 0, Key([0; 2])),
+            unknown: (0, 0, Key::NONE),
             cursor: 0,
         }
     }
@@ -385,7 +354,7 @@ impl<'c> Batch<'c> {
             return;
         }
         // Taken, so that it can only match the very next text.
-        let (at, len, unknown) = std::mem::replace(&mut self.unknown, (0, 0, Key([0; 2])));
+        let (at, len, unknown) = std::mem::replace(&mut self.unknown, (0, 0, Key::NONE));
         let key = if (key.as_ptr() as usize, key.len()) == (at, len) {
             unknown
         } else {
@@ -864,22 +833,6 @@ mod tests {
                 assert_eq!(batch.finish(None, None, 0.0).0.added, 2);
             }
         }
-    }
-
-    /// Keys are the texts' hashes: many similar texts, no two alike.
-    #[test]
-    fn keys_of_distinct_texts_differ() {
-        let mut keys = std::collections::HashSet::new();
-        for i in 0..100_000 {
-            let text = format!(
-                r#"bench_requests_total{{handler="/h{}",code="{}"}}"#,
-                i / 100,
-                i % 100
-            );
-            assert!(keys.insert(Key::of(&text).0), "{text}");
-            assert_eq!(Key::of(&text), Key::of(&text.clone()));
-        }
-        assert!(keys.insert(Key::of("").0));
     }
 
     /// The entries take about 40 bytes a series and a little table; a

@@ -9,6 +9,7 @@
 
 mod cache;
 pub mod http;
+mod key;
 mod manager;
 mod store;
 
