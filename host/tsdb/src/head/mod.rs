@@ -1,7 +1,7 @@
 //! The head block: every series appended to recently, with its samples in
 //! compressed chunks (the open one in memory, full ones in segment files),
-//! and the postings index that finds series by
-//! label matchers. Implements the storage traits of `wasmetheus-model`.
+//! and the postings index that finds series by label matchers. Implements
+//! the storage traits of `wasmetheus-model`.
 //!
 //! This file holds the head itself (series creation, queries, truncation,
 //! deletion); `series.rs` one series in memory (appends, the out-of-order
