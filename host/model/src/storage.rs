@@ -229,6 +229,14 @@ pub struct SelectHints {
     pub grouping: Vec<String>,
     /// Whether `grouping` is a `by` (else `without`).
     pub by: bool,
+    /// When the reader reads nothing but one window per step: each
+    /// window's length (ms). The windows are Prometheus' left-open
+    /// `(t − window, t]` for the step times `t = start − 1 + window +
+    /// k·step` up to `end` (so the first is `[start, start + window − 1]`),
+    /// and a store may leave out what lies between them. `0` (the default,
+    /// and what a remote-read request gets) means anything in
+    /// `[start, end]` may be read.
+    pub window: i64,
 }
 
 impl SelectHints {
@@ -239,6 +247,34 @@ impl SelectHints {
             end,
             ..SelectHints::default()
         }
+    }
+
+    /// Whether samples in `[min_t, max_t]` (a chunk's first and last
+    /// timestamps, inclusive) can be read under these hints: whether the
+    /// span overlaps `[start, end]` and, when [`window`](Self::window) is
+    /// set and the step is longer than it, one of the step windows.
+    pub fn overlaps(&self, min_t: i64, max_t: i64) -> bool {
+        if max_t < self.start || min_t > self.end {
+            return false;
+        }
+        if self.window <= 0 || self.step <= 0 || self.window >= self.step {
+            // One window, or windows that touch: all of `[start, end]`.
+            return true;
+        }
+        let (start, end) = (i128::from(self.start), i128::from(self.end));
+        let (window, step) = (i128::from(self.window), i128::from(self.step));
+        // Window k is [start + k·step, start + k·step + window − 1]; the
+        // first whose end reaches `min_t` is the only candidate (later
+        // ones start later still).
+        let reach = i128::from(min_t) - (start + window - 1);
+        let k = if reach <= 0 {
+            0
+        } else {
+            (reach + step - 1) / step
+        };
+        let first = start + k * step;
+        let last = first + window - 1;
+        last <= end && first <= i128::from(max_t)
     }
 }
 
@@ -552,6 +588,74 @@ mod tests {
         let mut plain = VecSampleIterator::new(vec![(10, 1.0)]);
         plain.next();
         assert_eq!(plain.start_timestamp(), 0);
+    }
+
+    #[test]
+    fn hints_overlap_only_the_step_windows() {
+        // Steps every 100 ms from 1000 to 1400 (hints end 1400), windows
+        // of 30 ms: (970, 1000], (1070, 1100], … → [971, 1000], [1071, 1100], …
+        let h = SelectHints {
+            start: 971,
+            end: 1400,
+            step: 100,
+            window: 30,
+            ..SelectHints::range(971, 1400)
+        };
+        // Boundaries of the first window: the left end is open.
+        assert!(!h.overlaps(900, 970));
+        assert!(h.overlaps(900, 971));
+        assert!(h.overlaps(1000, 1000));
+        assert!(!h.overlaps(1001, 1070));
+        assert!(h.overlaps(1001, 1071));
+        assert!(h.overlaps(1050, 1200), "spans a whole window");
+        assert!(h.overlaps(1371, 1371));
+        assert!(h.overlaps(1400, 1500));
+        assert!(!h.overlaps(1401, 1500), "past the end");
+        assert!(!h.overlaps(0, 900), "before the start");
+        // The end cuts off a window that would end past it.
+        let cut = SelectHints {
+            end: 1350,
+            ..h.clone()
+        };
+        assert!(!cut.overlaps(1371, 1380));
+        assert!(cut.overlaps(1271, 1300));
+        // Without a window, or with windows that touch, or an instant
+        // query (step 0): everything in [start, end].
+        for plain in [
+            SelectHints {
+                window: 0,
+                ..h.clone()
+            },
+            SelectHints {
+                window: 100,
+                ..h.clone()
+            },
+            SelectHints {
+                step: 0,
+                ..h.clone()
+            },
+            SelectHints::range(971, 1400),
+        ] {
+            assert!(plain.overlaps(1001, 1070), "{plain:?}");
+            assert!(plain.overlaps(1400, 1400));
+            assert!(!plain.overlaps(1401, 1402));
+            assert!(!plain.overlaps(0, 970));
+        }
+        // Extreme values do not overflow.
+        let wide = SelectHints {
+            start: i64::MIN,
+            end: i64::MAX,
+            step: i64::MAX,
+            window: 1,
+            ..SelectHints::default()
+        };
+        assert!(wide.overlaps(i64::MIN, i64::MIN));
+        // Windows at MIN, −1 and MAX − 1 only.
+        assert!(!wide.overlaps(i64::MIN + 1, -2));
+        assert!(wide.overlaps(-1, -1));
+        assert!(!wide.overlaps(0, i64::MAX - 2));
+        assert!(wide.overlaps(i64::MAX - 1, i64::MAX));
+        assert!(wide.overlaps(i64::MIN, i64::MAX));
     }
 
     #[test]

@@ -572,15 +572,25 @@ impl<'a> Evaluator<'a> {
         let shifted = |ev: &Self, at: Option<AtModifier>, offset: Option<&Duration>| {
             (ev.base_time(at, offset, lo), ev.base_time(at, offset, hi))
         };
+        // A selector read at the query's own steps, each time over the
+        // window `(t − reach, t]` alone: storage may skip what lies between
+        // those windows (`SelectHints::window`). Not under `@` (one time
+        // for every step), in a subquery (its own steps) or for
+        // `anchored`/`smoothed` (they read around the window).
+        let stepped = |vs: &VectorSelector, reach: i64| {
+            let plain = top && self.step != 0 && vs.at.is_none() && !vs.anchored && !vs.smoothed;
+            if plain { reach } else { 0 }
+        };
         match e {
             Expr::VectorSelector(vs) => {
                 let (a, b) = shifted(self, vs.at, vs.offset.as_ref());
                 let after = if vs.smoothed { self.lookback } else { 0 };
+                let window = stepped(vs, self.lookback);
                 self.plan_selector(
                     vs,
-                    a.saturating_sub(self.lookback),
-                    b.saturating_add(after),
+                    (a.saturating_sub(self.lookback), b.saturating_add(after)),
                     0,
+                    window,
                 );
             }
             Expr::MatrixSelector(ms) => {
@@ -590,7 +600,13 @@ impl<'a> Evaluator<'a> {
                 let extended = vs.anchored || vs.smoothed;
                 let before = range.saturating_add(if extended { self.lookback } else { 0 });
                 let after = if vs.smoothed { self.lookback } else { 0 };
-                self.plan_selector(vs, a.saturating_sub(before), b.saturating_add(after), range);
+                let window = stepped(vs, range);
+                self.plan_selector(
+                    vs,
+                    (a.saturating_sub(before), b.saturating_add(after)),
+                    range,
+                    window,
+                );
             }
             Expr::Subquery(sq) => {
                 let (a, b) = shifted(self, sq.at, sq.offset.as_ref());

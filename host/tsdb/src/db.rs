@@ -87,6 +87,9 @@ struct DbStats {
     compacted_samples: AtomicU64,
     time_retentions: AtomicU64,
     size_retentions: AtomicU64,
+    /// Chunks of selected series that a query's hints ruled out (see
+    /// `select_series`), so were never decoded.
+    chunks_skipped: AtomicU64,
 }
 
 /// What one compaction did.
@@ -448,6 +451,12 @@ impl Db {
                 counts.tombstones as f64,
             ),
             family(
+                "wasmetheus_tsdb_query_chunks_skipped_total",
+                MetricKind::Counter,
+                "Chunks of selected series left undecoded: between the windows of a query whose step is longer than its range.",
+                load(&self.stats.chunks_skipped),
+            ),
+            family(
                 "wasmetheus_tsdb_compacted_samples_total",
                 MetricKind::Counter,
                 "Samples moved from the head to the store.",
@@ -469,10 +478,23 @@ impl Queryable for Db {
         // or in what was read of the head, never in neither (and if in
         // both, the iterator merges the overlap).
         let mut by_labels: BTreeMap<Vec<Label>, Vec<ChunkSource>> = BTreeMap::new();
+        let mut skipped = 0u64;
         for (r, labels) in self.head.matching_series(matchers, mint, maxt) {
-            by_labels.insert(labels, self.head.chunk_sources(r, mint, maxt));
+            let mut sources = self.head.chunk_sources(r, mint, maxt);
+            // Chunks between the windows of a long step are left undecoded
+            // (`SelectHints::window`), as the store's reader does.
+            let before = sources.len();
+            sources.retain(|c| hints.overlaps(c.min_time(), c.max_time()));
+            skipped += (before - sources.len()) as u64;
+            by_labels.insert(labels, sources);
         }
-        for (sid, labels, stored) in self.store.select_chunks(matchers, mint, maxt)? {
+        let selected = self.store.select_chunks(matchers, hints, &mut skipped)?;
+        if skipped > 0 {
+            self.stats
+                .chunks_skipped
+                .fetch_add(skipped, Ordering::Relaxed);
+        }
+        for (sid, labels, stored) in selected {
             let deleted = self.store.tombstones_of(sid)?;
             // Tombstones hide stored samples only: the head applied its
             // deletions when they were made, and later appends stay.

@@ -48,6 +48,9 @@ pub(super) struct PlannedSelector {
     pub(super) mint: i64,
     pub(super) maxt: i64,
     pub(super) range: i64,
+    /// The length of the window read at each of the query's steps when
+    /// that is all that is read of it, else 0 (see `SelectHints::window`).
+    pub(super) window: i64,
     pub(super) loaded: Option<Vec<LoadedSeries>>,
 }
 
@@ -143,29 +146,38 @@ fn decode(mut s: Series, mint: i64, maxt: i64, mut points: Vec<(i64, f64)>) -> S
 }
 
 impl Evaluator<'_> {
-    pub(super) fn plan_selector(&mut self, vs: &VectorSelector, mint: i64, maxt: i64, range: i64) {
+    pub(super) fn plan_selector(
+        &mut self,
+        vs: &VectorSelector,
+        (mint, maxt): (i64, i64),
+        range: i64,
+        window: i64,
+    ) {
         self.selectors.push(PlannedSelector {
             address: vs as *const VectorSelector as usize,
             mint,
             maxt,
             range,
+            window,
             loaded: None,
         });
     }
 
-    /// Reads the series of `vs` in `(mint, maxt]` from storage.
+    /// Reads the series of `vs` in `(mint, maxt]` from storage; with a
+    /// `window`, only what the windows of the query's steps need.
     fn select_from_storage(
         &self,
         vs: &VectorSelector,
-        mint: i64,
-        maxt: i64,
+        (mint, maxt): (i64, i64),
         range: i64,
+        window: i64,
     ) -> Result<Vec<StoredSeries>> {
         let hints = SelectHints {
             start: mint.saturating_add(1),
             end: maxt,
             step: self.step,
             range,
+            window,
             ..SelectHints::default()
         };
         let series = self
@@ -204,7 +216,7 @@ impl Evaluator<'_> {
         };
         if self.selectors[i].loaded.is_none() {
             let p = &self.selectors[i];
-            let selected = self.select_from_storage(vs, p.mint, p.maxt, p.range)?;
+            let selected = self.select_from_storage(vs, (p.mint, p.maxt), p.range, p.window)?;
             self.selectors[i].loaded = Some(
                 selected
                     .into_iter()
@@ -248,7 +260,7 @@ impl Evaluator<'_> {
                 }
             }
             None => {
-                for s in self.select_from_storage(vs, mint, maxt, range)? {
+                for s in self.select_from_storage(vs, (mint, maxt), range, 0)? {
                     histograms |= s.histograms.is_some();
                     out.push((s.labels, s.points));
                 }
@@ -318,7 +330,7 @@ impl Evaluator<'_> {
                 }
             }
             None => {
-                for s in self.select_from_storage(vs, mint, maxt, range)? {
+                for s in self.select_from_storage(vs, (mint, maxt), range, 0)? {
                     let series = split_window(
                         &s.labels,
                         &s.points,
@@ -466,7 +478,7 @@ impl Evaluator<'_> {
                 out
             }
             None => self
-                .select_from_storage(vs, mint, ts, 0)?
+                .select_from_storage(vs, (mint, ts), 0, 0)?
                 .into_iter()
                 .filter_map(|s| {
                     let i = s.points.len().checked_sub(1)?;

@@ -55,7 +55,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use wasmetheus_model::Label;
-use wasmetheus_model::storage::Matcher;
+use wasmetheus_model::storage::{Matcher, SelectHints};
 
 /// A persisted series' id.
 pub type Sid = u64;
@@ -317,7 +317,7 @@ impl Store {
         let mut out = Vec::new();
         for part in self.parts_in(mint, maxt) {
             if let Some(chunk) = part.chunk(sid)?
-                && chunk_overlaps(&chunk, mint, maxt)
+                && SelectHints::range(mint, maxt).overlaps(chunk.min_time(), chunk.max_time())
             {
                 out.push(chunk);
             }
@@ -349,7 +349,7 @@ impl Store {
         maxt: i64,
     ) -> Result<Vec<(Sid, Vec<Label>)>, StoreError> {
         Ok(self
-            .select_chunks(matchers, mint, maxt)?
+            .select_chunks(matchers, &SelectHints::range(mint, maxt), &mut 0)?
             .into_iter()
             .map(|(sid, labels, _)| (sid, labels))
             .collect())
@@ -363,9 +363,10 @@ impl Store {
     pub(crate) fn select_chunks(
         &self,
         matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
+        hints: &SelectHints,
+        skipped: &mut u64,
     ) -> Result<Vec<SelectedSeries>, StoreError> {
+        let (mint, maxt) = (hints.start, hints.end);
         let mut out = Vec::new();
         let parts = self.parts_in(mint, maxt);
         if parts.is_empty() {
@@ -379,9 +380,15 @@ impl Store {
             let mut chunks = Vec::new();
             for (part, (data, map)) in parts.iter().zip(&data) {
                 if let Some(chunk) = part.chunk_in(data, map, sid)?
-                    && chunk_overlaps(&chunk, mint, maxt)
+                    && chunk.max_time() >= mint
+                    && chunk.min_time() <= maxt
                 {
-                    chunks.push(chunk);
+                    // Between the windows of a long step: not decoded.
+                    if hints.overlaps(chunk.min_time(), chunk.max_time()) {
+                        chunks.push(chunk);
+                    } else {
+                        *skipped += 1;
+                    }
                 }
             }
             if chunks.is_empty() {
@@ -535,10 +542,6 @@ impl Store {
         copy.flush()?;
         Ok(())
     }
-}
-
-fn chunk_overlaps(chunk: &ChunkSource, mint: i64, maxt: i64) -> bool {
-    chunk.max_time() >= mint && chunk.min_time() <= maxt
 }
 
 #[cfg(test)]
