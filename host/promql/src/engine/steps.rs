@@ -29,7 +29,9 @@ use super::{check_deadline, parallel};
 use crate::ast::{AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, ValueType};
 use crate::eval_types::{Error, Result, Sample, err};
 use crate::float::{quantile_of_sorted, quantile_order};
-use crate::functions::{Params, RangeFn, Window, range_annotations};
+use crate::functions::{
+    Params, RangeFn, Window, WindowEdges, extrapolate, range_annotations, window_edges,
+};
 use crate::labels::{Labels, drop_name};
 use crate::value::{self, Point, SampleValue};
 
@@ -210,12 +212,21 @@ fn series_values(
     if f.sliding_quantile {
         return Ok((sliding_quantile(s, source, f, values), false));
     }
-    let mut scratch = Scratch::default();
-    let (mut from_cursor, mut to_cursor) = (0, 0);
-    let mut overlapped = false;
     // Checked once per series rather than in every window: most series
     // hold no stale marker at all.
     let any_stale = s.points.iter().any(|p| is_stale_marker(p.1));
+    if let Some(extrapolation) = f.f.extrapolation
+        && !any_stale
+        && s.start_timestamps.is_none()
+    {
+        return Ok((
+            extrapolated_windows(s, source, f.range, extrapolation, values),
+            false,
+        ));
+    }
+    let mut scratch = Scratch::default();
+    let (mut from_cursor, mut to_cursor) = (0, 0);
+    let mut overlapped = false;
     for (k, &maxt) in source.ends.iter().enumerate() {
         let mint = maxt.saturating_sub(f.range);
         let to = points_until(&s.points, maxt, &mut to_cursor);
@@ -254,6 +265,42 @@ fn series_values(
         values.push(v);
     }
     Ok((any, overlapped))
+}
+
+/// `rate`, `increase` or `delta` (`(counter, per_second)`) of a series
+/// without stale markers or start timestamps at every step, in two
+/// passes: each window's edges first, then their extrapolation, a loop of
+/// arithmetic alone in which the divisions of successive steps overlap.
+/// The same functions as the window function calls, so the same bits.
+/// Whether any step has a value.
+fn extrapolated_windows(
+    s: &LoadedSeries,
+    source: &Source,
+    range: i64,
+    (counter, per_second): (bool, bool),
+    values: &mut Vec<Option<f64>>,
+) -> bool {
+    let (mut from_cursor, mut to_cursor) = (0, 0);
+    let edges: Vec<Option<WindowEdges>> = source
+        .ends
+        .iter()
+        .map(|&maxt| {
+            let to = points_until(&s.points, maxt, &mut to_cursor);
+            let mint = maxt.saturating_sub(range);
+            let from = points_until(&s.points, mint, &mut from_cursor).min(to);
+            window_edges(&s.points[from..to], counter)
+        })
+        .collect();
+    let mut any = false;
+    values.extend(edges.iter().zip(&source.ends).map(|(e, &maxt)| {
+        let bounds = (maxt.saturating_sub(range), maxt);
+        let v = e
+            .as_ref()
+            .and_then(|e| extrapolate(e, None, bounds, counter, per_second));
+        any |= v.is_some();
+        v
+    }));
+    any
 }
 
 /// `quantile_over_time` of one series at every step, keeping its window

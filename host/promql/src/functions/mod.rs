@@ -23,7 +23,9 @@ use crate::eval_types::{RangeSeries, Result, Sample, Selected, Val};
 use ValueType::{Matrix as M, Scalar as S, String as Str, Vector as V};
 use range::Extended;
 
-pub(crate) use range::{Params, RangeFn, Window, range_annotations};
+pub(crate) use range::{
+    Params, RangeFn, Window, WindowEdges, extrapolate, range_annotations, window_edges,
+};
 
 /// What a function implementation may ask of the evaluation it runs in.
 pub(crate) trait Context {
@@ -238,7 +240,7 @@ pub static FUNCTIONS: &[Function] = &[
     f("day_of_year", &[V], 1, V, date(time::day_of_year)).at_modifier_unsafe(),
     f("days_in_month", &[V], 1, V, date(time::days_in_month)).at_modifier_unsafe(),
     f("deg", &[V], 0, V, per_sample(instant::deg)),
-    f("delta", &[M], 0, V, over(window(range::delta).with_extended(difference(false, false)))),
+    f("delta", &[M], 0, V, over(window(range::delta).with_extended(difference(false, false)).extrapolating(false, false))),
     f("deriv", &[M], 0, V, over(window(range::deriv))),
     f("double_exponential_smoothing", &[M, S, S], 0, V,
         over(window(range::double_exponential_smoothing).with_params(Params::Smoothing)))
@@ -260,7 +262,7 @@ pub static FUNCTIONS: &[Function] = &[
     f("hour", &[V], 1, V, date(time::hour)).at_modifier_unsafe(),
     f("idelta", &[M], 0, V, over(window(range::idelta))),
     f("increase", &[M], 0, V,
-        over(window(range::increase).of_counter().with_extended(difference(true, false)))),
+        over(window(range::increase).of_counter().with_extended(difference(true, false)).extrapolating(true, false))),
     f("info", &[V, V], 1, V, eval(label::info)).experimental(),
     f("integral", &[M, S], 1, V, over(window(range::integral).step_by_step())).experimental(),
     f("irate", &[M], 0, V, over(window(range::irate))),
@@ -287,7 +289,7 @@ pub static FUNCTIONS: &[Function] = &[
     f("rad", &[V], 0, V, per_sample(instant::rad)),
     f("range", &[], 0, S, eval(time::range)).experimental().at_modifier_unsafe(),
     f("rate", &[M], 0, V,
-        over(window(range::rate).of_counter().with_extended(difference(true, true)))),
+        over(window(range::rate).of_counter().with_extended(difference(true, true)).extrapolating(true, true))),
     f("resets", &[M], 0, V,
         over(window(range::resets).with_extended(Extended::Count(range::dropped)))),
     f("round", &[V, S], 1, V, eval(instant::round)),

@@ -82,6 +82,10 @@ pub(crate) struct RangeFn {
     /// not be a counter" info.
     pub counter: bool,
     pub extended: Extended,
+    /// `rate`, `increase`, `delta`: Prometheus' extrapolation, as
+    /// `(counter, per_second)`; the engine then computes a series' float
+    /// windows in one batch ([`window_edges`], [`extrapolate`]).
+    pub extrapolation: Option<(bool, bool)>,
 }
 
 impl RangeFn {
@@ -93,7 +97,13 @@ impl RangeFn {
             whole_range: true,
             counter: false,
             extended: Extended::No,
+            extrapolation: None,
         }
+    }
+
+    pub(super) const fn extrapolating(mut self, counter: bool, per_second: bool) -> Self {
+        self.extrapolation = Some((counter, per_second));
+        self
     }
 
     /// With scalar parameters, which rule out whole-range evaluation.
@@ -571,6 +581,13 @@ fn extrapolated_rate(
     counter: bool,
     rate: bool,
 ) -> (Option<f64>, bool) {
+    if sts.is_none() {
+        let Some(edges) = window_edges(points, counter) else {
+            return (None, false);
+        };
+        let v = extrapolate(&edges, None, (range_start, range_end), counter, rate);
+        return (v, false);
+    }
     let Some(&(first_t, first_v)) = points.first() else {
         return (None, false);
     };
@@ -578,17 +595,7 @@ fn extrapolated_rate(
     let (last_t, last_v) = points[n1];
     let mut result = last_v - first_v;
     let mut overlap = false;
-    if counter && sts.is_none() {
-        // The common case, kept tight: each reset adds the value before
-        // it, in order, as Prometheus sums them.
-        let mut prev = first_v;
-        for &(_, cur) in &points[1..] {
-            if cur < prev {
-                result += prev;
-            }
-            prev = cur;
-        }
-    } else if counter {
+    if counter {
         for (i, w) in points.windows(2).enumerate() {
             let (prev, cur) = (w[0], w[1]);
             let st_reset = match sts {
@@ -605,28 +612,93 @@ fn extrapolated_rate(
             }
         }
     }
-    let mut to_start = (first_t - range_start) as f64 / 1000.0;
-    let mut to_end = (range_end - last_t) as f64 / 1000.0;
-    let mut sampled = (last_t - first_t) as f64 / 1000.0;
-    let avg_between = if n1 > 0 { sampled / n1 as f64 } else { 0.0 };
-    let threshold = avg_between * 1.1;
     let first_st = sts.map_or(0, |sts| sts[0]);
-    if counter && first_st != 0 && first_st > range_start && first_st < first_t {
-        // The series started counting inside the window: assume a zero
-        // there rather than extrapolating.
+    // The series started counting inside the window: assume a zero there
+    // rather than extrapolating.
+    let started = (counter && first_st != 0 && first_st > range_start && first_st < first_t)
+        .then_some(first_st);
+    let edges = WindowEdges {
+        first_t,
+        first_v,
+        last_t,
+        n1,
+        result,
+    };
+    let v = extrapolate(&edges, started, (range_start, range_end), counter, rate);
+    (v, overlap)
+}
+
+/// What [`extrapolate`] needs of a window: its first and last samples,
+/// how many intervals lie between them, and the change over it (resets
+/// compensated for a counter).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WindowEdges {
+    pub first_t: i64,
+    pub first_v: f64,
+    pub last_t: i64,
+    pub n1: usize,
+    pub result: f64,
+}
+
+/// The edges of a window of float points without start timestamps;
+/// `None` when it is empty. Each counter reset adds the value before it,
+/// in order, as Prometheus sums them.
+#[inline]
+pub(crate) fn window_edges(points: &[(i64, f64)], counter: bool) -> Option<WindowEdges> {
+    let &(first_t, first_v) = points.first()?;
+    let n1 = points.len() - 1;
+    let (last_t, last_v) = points[n1];
+    let mut result = last_v - first_v;
+    if counter {
+        let mut prev = first_v;
+        for &(_, cur) in &points[1..] {
+            if cur < prev {
+                result += prev;
+            }
+            prev = cur;
+        }
+    }
+    Some(WindowEdges {
+        first_t,
+        first_v,
+        last_t,
+        n1,
+        result,
+    })
+}
+
+/// Prometheus' `extrapolatedRate` once the window's edges are known:
+/// `started` is the start timestamp of a counter that began inside the
+/// window `(start, end]`. Branch-light, so a batch of windows overlaps
+/// their divisions.
+#[inline(always)]
+pub(crate) fn extrapolate(
+    e: &WindowEdges,
+    started: Option<i64>,
+    (range_start, range_end): (i64, i64),
+    counter: bool,
+    rate: bool,
+) -> Option<f64> {
+    let mut result = e.result;
+    let mut to_start = (e.first_t - range_start) as f64 / 1000.0;
+    let mut to_end = (range_end - e.last_t) as f64 / 1000.0;
+    let mut sampled = (e.last_t - e.first_t) as f64 / 1000.0;
+    let avg_between = if e.n1 > 0 { sampled / e.n1 as f64 } else { 0.0 };
+    let threshold = avg_between * 1.1;
+    if let Some(first_st) = started {
         to_start = 0.0;
-        sampled = (last_t - first_st) as f64 / 1000.0;
-        result += first_v;
-    } else if n1 == 0 {
-        return (None, overlap);
+        sampled = (e.last_t - first_st) as f64 / 1000.0;
+        result += e.first_v;
+    } else if e.n1 == 0 {
+        return None;
     } else {
         if to_start >= threshold {
             to_start = avg_between / 2.0;
         }
-        if counter && result > 0.0 && first_v >= 0.0 {
+        if counter && result > 0.0 && e.first_v >= 0.0 {
             // A counter cannot go below zero: extrapolate at most to
             // where it would have been zero.
-            let to_zero = sampled * (first_v / result);
+            let to_zero = sampled * (e.first_v / result);
             if to_zero < to_start {
                 to_start = to_zero;
             }
@@ -643,7 +715,7 @@ fn extrapolated_rate(
     if rate {
         factor /= (range_end - range_start) as f64 / 1000.0;
     }
-    (Some(result * factor), overlap)
+    Some(result * factor)
 }
 
 /// Whether a sample's start timestamp says its counter restarted since
