@@ -1,7 +1,8 @@
 //! The head's full chunks in `chunks_head/`: a head reopened on its log
 //! after a crash, with the previous run's segment files (and a stray
 //! file) left in the directory, starts the directory afresh and reads
-//! back every acknowledged sample from the replayed log.
+//! back every acknowledged sample from the replayed log; a head that
+//! cannot take the log leaves the chunk files alone.
 
 use std::path::Path;
 use wasmetheus_model::Label;
@@ -75,6 +76,21 @@ fn a_reopened_head_replaces_leftover_chunk_files_and_reads_every_sample() {
     want.sort();
     assert_eq!(everything(&head), want);
     assert!(!chunk_files(dir).is_empty(), "full chunks went to a file");
+    // A second head on the same directory fails on the log's lock and
+    // leaves the first one's chunk files alone.
+    let files = chunk_files(dir);
+    assert!(
+        Head::open_with_chunks(
+            &dir.join("wal"),
+            Some(&dir.join("chunks_head")),
+            HeadLimits::default(),
+            false,
+            i64::MIN,
+        )
+        .is_err()
+    );
+    assert_eq!(chunk_files(dir), files);
+    assert_eq!(everything(&head), want);
     // A crash: the head goes without closing; a stray file and a
     // segment that looks like a later one are left beside its segments.
     drop(head);

@@ -4,8 +4,10 @@
 //! [`ChunkRef`] (segment, offset, length); reads `pread` them back.
 //!
 //! The files are a cache, not a log: the write-ahead log stays the source
-//! of truth, nothing is synced, and opening deletes whatever a previous
-//! run left (replay rebuilds the chunks). A segment is written through a
+//! of truth, nothing is synced, and the first chunk written empties the
+//! directory of whatever a previous run left (replay rebuilds the chunks).
+//! Not before: a head opened on a log another process holds fails without
+//! touching that process' chunks. A segment is written through a
 //! buffer ([`FLUSH_BYTES`]) that reads also serve, and is deleted as soon
 //! as no chunk refers to it: re-sealing a chunk appends a new copy and
 //! leaves the old bytes as garbage, head truncation drops old chunks, so
@@ -106,6 +108,8 @@ struct Inner {
 /// The chunk segments of one head; see the module doc.
 pub(super) struct ChunkFiles {
     dir: Option<PathBuf>,
+    /// Whether `dir` was emptied and made (on the first segment).
+    prepared: AtomicBool,
     segment_bytes: u32,
     inner: Mutex<Inner>,
     warned: AtomicBool,
@@ -125,21 +129,31 @@ impl ChunkFiles {
         Self::with(None, SEGMENT_BYTES)
     }
 
-    /// Chunks in segment files in `dir`, emptied first (its files are a
-    /// cache of what the log holds), with segments of at most
-    /// `segment_bytes` (capped at [`SEGMENT_BYTES`]).
-    pub(super) fn open(dir: &Path, segment_bytes: u32) -> std::io::Result<Self> {
+    /// Chunks in segment files in `dir`, emptied when the first is
+    /// written (its files are a cache of what the log holds), with
+    /// segments of at most `segment_bytes` (capped at [`SEGMENT_BYTES`]).
+    pub(super) fn in_dir(dir: &Path, segment_bytes: u32) -> Self {
+        Self::with(Some(dir.to_owned()), segment_bytes)
+    }
+
+    /// Empties and makes `dir`, once.
+    fn prepare(&self, dir: &Path) -> std::io::Result<()> {
+        if self.prepared.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         match std::fs::remove_dir_all(dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
         std::fs::create_dir_all(dir)?;
-        Ok(Self::with(Some(dir.to_owned()), segment_bytes))
+        self.prepared.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     fn with(dir: Option<PathBuf>, segment_bytes: u32) -> Self {
         ChunkFiles {
             dir,
+            prepared: AtomicBool::new(false),
             segment_bytes: segment_bytes.clamp(1, SEGMENT_BYTES),
             inner: Mutex::new(Inner {
                 segments: BTreeMap::new(),
@@ -236,6 +250,10 @@ impl ChunkFiles {
         }
         inner.next_id = (id + 1) & ((1 << SEGMENT_BITS) - 1);
         let file = self.dir.as_deref().and_then(|dir| {
+            if let Err(e) = self.prepare(dir) {
+                self.failed(&format!("emptying {}", dir.display()), &e);
+                return None;
+            }
             let path = Self::segment_path(dir, id);
             match std::fs::OpenOptions::new()
                 .read(true)
@@ -410,9 +428,20 @@ mod tests {
         let dir = tmp.path().join("chunks_head");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("000000"), b"left by a crash").unwrap();
-        let files = ChunkFiles::open(&dir, 100_000).unwrap();
-        assert_eq!(dir_files(&dir), 0, "leftovers are deleted at open");
+        let files = ChunkFiles::in_dir(&dir, 100_000);
+        assert_eq!(
+            dir_files(&dir),
+            1,
+            "nothing deleted before a chunk is written"
+        );
         let chunk = |i: usize| vec![i as u8; 1000 + i % 7];
+        let lone = files.put(&chunk(0), false);
+        assert_eq!(
+            dir_files(&dir),
+            1,
+            "the leftover replaced by the first segment"
+        );
+        assert!(std::fs::read(dir.join("000000")).unwrap().is_empty());
         let refs: Vec<ChunkRef> = (0..250).map(|i| files.put(&chunk(i), i % 2 == 0)).collect();
         // 250 chunks of ~1 KB in segments of 100 KB, the first ones
         // flushed to their files.
@@ -425,6 +454,8 @@ mod tests {
         }
         // The first segment's chunks released: its file goes.
         let first = refs[0].segment();
+        assert_eq!(lone.segment(), first);
+        files.release(lone);
         for r in refs.iter().filter(|r| r.segment() == first) {
             files.release(*r);
         }
@@ -445,7 +476,7 @@ mod tests {
     #[test]
     fn a_failed_write_keeps_the_bytes_in_memory() {
         let tmp = tempfile::tempdir().unwrap();
-        let files = ChunkFiles::open(tmp.path(), 1 << 20).unwrap();
+        let files = ChunkFiles::in_dir(tmp.path(), 1 << 20);
         files.fail_writes.store(true, Ordering::Relaxed);
         let chunk = |i: usize| vec![(i * 7) as u8; 900];
         let refs: Vec<ChunkRef> = (0..200).map(|i| files.put(&chunk(i), false)).collect();
@@ -479,11 +510,12 @@ mod tests {
     fn an_unwritable_directory_falls_back_to_memory() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("chunks_head");
-        let files = ChunkFiles::open(&dir, 1 << 20).unwrap();
-        // The directory vanishes: segment files cannot be created.
-        std::fs::remove_dir_all(&dir).unwrap();
+        // A file where the directory should be: it cannot be made.
+        std::fs::write(&dir, b"in the way").unwrap();
+        let files = ChunkFiles::in_dir(&dir, 1 << 20);
         let r = files.put(b"kept", false);
         assert_eq!(read(&files, r), b"kept");
         assert_eq!(files.write_failures.load(Ordering::Relaxed), 1);
+        assert_eq!(files.file_bytes.load(Ordering::Relaxed), 0);
     }
 }

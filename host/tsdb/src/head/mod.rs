@@ -150,21 +150,10 @@ impl Head {
     }
 
     /// Keeps full chunks in segment files of at most `segment_bytes` in
-    /// `dir`; in memory, logged and counted, if the directory cannot be
-    /// made.
+    /// `dir` (in memory, logged and counted, if the directory cannot be
+    /// made or written).
     fn use_chunk_dir(&mut self, dir: &std::path::Path, segment_bytes: u32) {
-        match ChunkFiles::open(dir, segment_bytes) {
-            Ok(files) => self.chunks = files,
-            Err(e) => {
-                self.chunks.write_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    error = %e,
-                    dir = %dir.display(),
-                    "cannot use the head chunks directory (check its permissions): \
-                     full head chunks stay in memory"
-                );
-            }
-        }
+        self.chunks = ChunkFiles::in_dir(dir, segment_bytes);
     }
 
     /// The ref handed to callers of `append_ref` for series `r`: the
