@@ -22,9 +22,10 @@
 //! heap and the last sample in the struct): this struct in its
 //! `Arc<Mutex<…>>` 128 (a 128-byte block, was 160); the head's slot for it
 //! 8; the index's labels as symbol-id pairs 48 plus their slot 16, the
-//! lookup table ~10 (a 32-bit hash), the postings' refs 24 plus growth; the full chunk's
-//! handle 24 (its 127 bytes, plus ~65 of the garbage re-sealing leaves,
-//! are in the files: 205 bytes a series); the open chunk (20 samples)
+//! lookup table ~10 (a 32-bit hash), the postings' refs 24 plus growth;
+//! the full chunk's handle 24 (its 127 bytes, plus ~65 of the garbage
+//! re-sealing leaves, are in the files: 205 bytes a series); the open
+//! chunk (20 samples)
 //! ~100 plus 24 of padding and up to 32 of room to grow. Symbols are
 //! shared and cost nothing per series here. Without a directory (tests,
 //! tools) the chunk bytes stay in memory segments: 605 heap bytes.
