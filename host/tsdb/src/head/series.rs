@@ -25,9 +25,8 @@
 //! lookup table ~10 (a 32-bit hash), the postings' refs 24 plus growth;
 //! the full chunk's handle 24 (its 127 bytes, plus ~65 of the garbage
 //! re-sealing leaves, are in the files: 205 bytes a series); the open
-//! chunk (20 samples)
-//! ~100 plus 24 of padding and up to 32 of room to grow. Symbols are
-//! shared and cost nothing per series here. Without a directory (tests,
+//! chunk (20 samples) ~100 plus 24 of padding and up to 32 of room to
+//! grow. Symbols are shared and cost nothing per series here. Without a directory (tests,
 //! tools) the chunk bytes stay in memory segments: 605 heap bytes.
 
 use super::chunk_files::{ChunkFiles, ChunkRef};
