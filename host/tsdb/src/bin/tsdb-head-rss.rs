@@ -285,7 +285,8 @@ fn main() {
             .unwrap_or(0.0)
     };
     println!(
-        "full chunks: {:.0} bytes per series in files, {:.0} in memory",
+        "full chunks: {:.0} bytes per series in files, {:.0} in memory (partial chunks, \
+         the files' write buffer)",
         gauge("prometheus_tsdb_head_chunks_storage_size_bytes") / n.max(1) as f64,
         gauge("wasmetheus_tsdb_head_chunks_memory_bytes") / n.max(1) as f64,
     );

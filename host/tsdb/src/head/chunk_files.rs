@@ -1,7 +1,12 @@
 //! Full head chunks out of the heap, as Prometheus' memory-mapped head
-//! chunks: a series that seals a full chunk appends its bytes to a
+//! chunks: a series that completes a chunk appends its bytes to a
 //! segment file under `<data dir>/chunks_head/` and keeps an 8-byte
-//! [`ChunkRef`] (segment, offset, length); reads `pread` them back.
+//! [`ChunkRef`] (segment, offset, length); reads `pread` them back. A
+//! sealed chunk that will still be re-sealed with more samples (a
+//! *partial* chunk, at most one a series) is not written: it stays in
+//! memory as an exact-size boxed slice in a slot table here, its
+//! [`ChunkRef`] naming the slot, so nothing written is garbage until the
+//! head drops the chunk.
 //!
 //! The files are a cache, not a log: the write-ahead log stays the source
 //! of truth, nothing is synced, and the first chunk written empties the
@@ -9,12 +14,10 @@
 //! Not before: a head opened on a log another process holds fails without
 //! touching that process' chunks. A segment is written through a
 //! buffer ([`FLUSH_BYTES`]) that reads also serve, and is deleted as soon
-//! as no chunk refers to it: re-sealing a chunk appends a new copy and
-//! leaves the old bytes as garbage, head truncation drops old chunks, so
-//! old segments die as the head moves on. On disk: about 1.5 times the
-//! sealed bytes of the head's range (each chunk is written at half and at
-//! full size), ~130 bytes a series every 120 samples at 1 s scrapes (100,000
-//! series over 3 hours: ~1.1 GB live, ~1.6 GB with garbage).
+//! as no chunk refers to it: head truncation drops old chunks, so old
+//! segments die as the head moves on. On disk: the sealed bytes of the
+//! head's range, each chunk written once, ~130 bytes a series every 120
+//! samples at 1 s scrapes (100,000 series over 3 hours: ~1.1 GB).
 //!
 //! A write that fails (disk full, I/O error) loses nothing: the segment
 //! keeps its unwritten bytes in memory for as long as chunks refer to
@@ -44,20 +47,29 @@ const FLUSH_BYTES: usize = 64 << 10;
 /// samples take at most ~20 bytes each, far below.
 const MAX_CHUNK_BYTES: usize = (1 << LEN_BITS) - 1;
 
-/// Where a full chunk's bytes are: segment, offset, length and whether
-/// the chunk is full (no more samples are sealed into it), in 64 bits.
+/// Where a full chunk's bytes are, in 64 bits: segment, offset and
+/// length in the files, or, for a partial chunk, its slot in memory and
+/// its length (the lowest bit tells which).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ChunkRef(u64);
 
 impl ChunkRef {
-    fn new(segment: u32, offset: u32, len: usize, full: bool) -> Self {
+    fn new(segment: u32, offset: u32, len: usize) -> Self {
         debug_assert!(segment < 1 << SEGMENT_BITS && offset < 1 << OFFSET_BITS);
         ChunkRef(
             u64::from(segment) << (OFFSET_BITS + LEN_BITS + 1)
                 | u64::from(offset) << (LEN_BITS + 1)
-                | (len as u64) << 1
-                | u64::from(full),
+                | (len as u64) << 1,
         )
+    }
+
+    fn partial(slot: u32, len: usize) -> Self {
+        ChunkRef(u64::from(slot) << (LEN_BITS + 1) | (len as u64) << 1 | 1)
+    }
+
+    /// The slot of a partial chunk.
+    fn slot(self) -> usize {
+        (self.0 >> (LEN_BITS + 1)) as usize
     }
 
     fn segment(self) -> u32 {
@@ -72,8 +84,8 @@ impl ChunkRef {
         (self.0 >> 1) as usize & MAX_CHUNK_BYTES
     }
 
-    /// Whether the chunk was marked full when it was written.
-    pub(super) fn is_full(self) -> bool {
+    /// Whether the chunk is a partial one, in memory, not in the files.
+    pub(super) fn is_partial(self) -> bool {
         self.0 & 1 == 1
     }
 }
@@ -98,6 +110,13 @@ impl Segment {
     }
 }
 
+/// Partial chunks, by slot; free slots are reused first.
+#[derive(Default)]
+struct Partials {
+    slots: Vec<Box<[u8]>>,
+    free: Vec<u32>,
+}
+
 struct Inner {
     segments: BTreeMap<u32, Segment>,
     /// The segment being written, if any.
@@ -112,12 +131,13 @@ pub(super) struct ChunkFiles {
     prepared: AtomicBool,
     segment_bytes: u32,
     inner: Mutex<Inner>,
+    partials: Mutex<Partials>,
     warned: AtomicBool,
     /// Failed writes and segment files that could not be created.
     pub(super) write_failures: AtomicU64,
     /// Bytes in segment files (written, not yet deleted).
     pub(super) file_bytes: AtomicU64,
-    /// Bytes of segments kept in memory.
+    /// Bytes of segments kept in memory and of partial chunks.
     pub(super) memory_bytes: AtomicU64,
     #[cfg(test)]
     pub(super) fail_writes: AtomicBool,
@@ -160,6 +180,7 @@ impl ChunkFiles {
                 current: None,
                 next_id: 0,
             }),
+            partials: Mutex::new(Partials::default()),
             warned: AtomicBool::new(false),
             write_failures: AtomicU64::new(0),
             file_bytes: AtomicU64::new(0),
@@ -306,9 +327,35 @@ impl ChunkFiles {
         }
     }
 
-    /// Stores a chunk's bytes (at most [`MAX_CHUNK_BYTES`]: a sealed chunk
-    /// of at most `TARGET_SAMPLES` samples is far shorter).
-    pub(super) fn put(&self, bytes: &[u8], full: bool) -> ChunkRef {
+    /// Keeps a partial chunk's bytes in memory, exactly as long as they
+    /// are.
+    pub(super) fn put_partial(&self, bytes: &[u8]) -> ChunkRef {
+        assert!(
+            bytes.len() <= MAX_CHUNK_BYTES,
+            "a head chunk of {} bytes",
+            bytes.len()
+        );
+        let boxed: Box<[u8]> = bytes.into();
+        let mut partials = self.partials.lock();
+        let slot = match partials.free.pop() {
+            Some(slot) => {
+                partials.slots[slot as usize] = boxed;
+                slot
+            }
+            None => {
+                partials.slots.push(boxed);
+                u32::try_from(partials.slots.len() - 1).expect("fewer than 2^32 partial chunks")
+            }
+        };
+        self.memory_bytes
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        ChunkRef::partial(slot, bytes.len())
+    }
+
+    /// Stores a complete chunk's bytes in the files (at most
+    /// [`MAX_CHUNK_BYTES`]: a sealed chunk of at most `TARGET_SAMPLES`
+    /// samples is far shorter).
+    pub(super) fn put(&self, bytes: &[u8]) -> ChunkRef {
         assert!(
             bytes.len() <= MAX_CHUNK_BYTES,
             "a head chunk of {} bytes",
@@ -335,12 +382,22 @@ impl ChunkFiles {
         if seg.tail.len() >= FLUSH_BYTES {
             self.flush(id, seg);
         }
-        ChunkRef::new(id, offset, bytes.len(), full)
+        ChunkRef::new(id, offset, bytes.len())
     }
 
     /// Appends the chunk's bytes to `out`.
     pub(super) fn read(&self, r: ChunkRef, out: &mut Vec<u8>) -> std::io::Result<()> {
         let missing = || std::io::Error::other(format!("no head chunk at {r:?}"));
+        if r.is_partial() {
+            let partials = self.partials.lock();
+            let bytes = partials
+                .slots
+                .get(r.slot())
+                .filter(|b| b.len() == r.len())
+                .ok_or_else(missing)?;
+            out.extend_from_slice(bytes);
+            return Ok(());
+        }
         let (offset, len) = (r.offset(), r.len());
         let inner = self.inner.lock();
         let seg = inner.segments.get(&r.segment()).ok_or_else(missing)?;
@@ -363,6 +420,24 @@ impl ChunkFiles {
 
     /// Forgets a chunk; its segment goes once it holds no live chunk.
     pub(super) fn release(&self, r: ChunkRef) {
+        if r.is_partial() {
+            let mut partials = self.partials.lock();
+            let partials = &mut *partials;
+            if let Some(slot) = partials.slots.get_mut(r.slot())
+                && slot.len() == r.len()
+            {
+                let bytes = std::mem::take(slot);
+                self.memory_bytes
+                    .fetch_sub(bytes.len() as u64, Ordering::Relaxed);
+                partials.free.push(r.slot() as u32);
+                // No partial chunk left (series that scrape together
+                // complete their chunks together): the table goes too.
+                if partials.free.len() == partials.slots.len() {
+                    *partials = Partials::default();
+                }
+            }
+            return;
+        }
         let mut inner = self.inner.lock();
         let id = r.segment();
         let Some(seg) = inner.segments.get_mut(&id) else {
@@ -400,25 +475,58 @@ mod tests {
 
     #[test]
     fn refs_pack_their_fields() {
-        let r = ChunkRef::new(
-            (1 << SEGMENT_BITS) - 1,
-            SEGMENT_BYTES - 1,
-            MAX_CHUNK_BYTES,
-            true,
-        );
+        let r = ChunkRef::new((1 << SEGMENT_BITS) - 1, SEGMENT_BYTES - 1, MAX_CHUNK_BYTES);
         assert_eq!(
-            (r.segment(), r.offset(), r.len(), r.is_full()),
+            (r.segment(), r.offset(), r.len(), r.is_partial()),
             (
                 (1 << SEGMENT_BITS) - 1,
                 SEGMENT_BYTES - 1,
                 MAX_CHUNK_BYTES,
-                true
+                false
             )
         );
-        let r = ChunkRef::new(3, 70_000, 130, false);
+        let r = ChunkRef::new(3, 70_000, 130);
         assert_eq!(
-            (r.segment(), r.offset(), r.len(), r.is_full()),
+            (r.segment(), r.offset(), r.len(), r.is_partial()),
             (3, 70_000, 130, false)
+        );
+        let r = ChunkRef::partial(u32::MAX, MAX_CHUNK_BYTES);
+        assert_eq!(
+            (r.slot(), r.len(), r.is_partial()),
+            (u32::MAX as usize, MAX_CHUNK_BYTES, true)
+        );
+    }
+
+    #[test]
+    fn partial_chunks_stay_in_memory_and_their_slots_are_reused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("chunks_head");
+        let files = ChunkFiles::in_dir(&dir, 1 << 20);
+        let a = files.put_partial(b"first");
+        let b = files.put_partial(b"second!");
+        assert!(a.is_partial() && b.is_partial());
+        assert_eq!(
+            (read(&files, a), read(&files, b)),
+            (b"first".to_vec(), b"second!".to_vec())
+        );
+        assert_eq!(files.memory_bytes.load(Ordering::Relaxed), 12);
+        // Nothing went to the files: the directory is not even made.
+        assert_eq!(files.segments(), 0);
+        assert!(!dir.exists());
+        files.release(a);
+        assert!(files.read(a, &mut Vec::new()).is_err());
+        files.release(a);
+        let c = files.put_partial(b"third");
+        assert_eq!(c.slot(), a.slot(), "the freed slot is reused");
+        assert_eq!(read(&files, c), b"third");
+        assert_eq!(read(&files, b), b"second!");
+        files.release(b);
+        files.release(c);
+        assert_eq!(files.memory_bytes.load(Ordering::Relaxed), 0);
+        assert_eq!(
+            files.partials.lock().slots.capacity(),
+            0,
+            "the empty table is freed"
         );
     }
 
@@ -435,14 +543,14 @@ mod tests {
             "nothing deleted before a chunk is written"
         );
         let chunk = |i: usize| vec![i as u8; 1000 + i % 7];
-        let lone = files.put(&chunk(0), false);
+        let lone = files.put(&chunk(0));
         assert_eq!(
             dir_files(&dir),
             1,
             "the leftover replaced by the first segment"
         );
         assert!(std::fs::read(dir.join("000000")).unwrap().is_empty());
-        let refs: Vec<ChunkRef> = (0..250).map(|i| files.put(&chunk(i), i % 2 == 0)).collect();
+        let refs: Vec<ChunkRef> = (0..250).map(|i| files.put(&chunk(i))).collect();
         // 250 chunks of ~1 KB in segments of 100 KB, the first ones
         // flushed to their files.
         assert_eq!(files.segments(), 3);
@@ -450,7 +558,7 @@ mod tests {
         assert!(files.file_bytes.load(Ordering::Relaxed) >= 2 * FLUSH_BYTES as u64);
         for (i, r) in refs.iter().enumerate() {
             assert_eq!(read(&files, *r), chunk(i), "chunk {i}");
-            assert_eq!(r.is_full(), i % 2 == 0);
+            assert!(!r.is_partial());
         }
         // The first segment's chunks released: its file goes.
         let first = refs[0].segment();
@@ -468,7 +576,7 @@ mod tests {
             }
         }
         assert_eq!(files.segments(), 1);
-        let r = files.put(b"again", true);
+        let r = files.put(b"again");
         assert_eq!(read(&files, r), b"again");
         assert_eq!(files.write_failures.load(Ordering::Relaxed), 0);
     }
@@ -479,10 +587,10 @@ mod tests {
         let files = ChunkFiles::in_dir(tmp.path(), 1 << 20);
         files.fail_writes.store(true, Ordering::Relaxed);
         let chunk = |i: usize| vec![(i * 7) as u8; 900];
-        let refs: Vec<ChunkRef> = (0..200).map(|i| files.put(&chunk(i), false)).collect();
+        let refs: Vec<ChunkRef> = (0..200).map(|i| files.put(&chunk(i))).collect();
         assert!(files.write_failures.load(Ordering::Relaxed) >= 1);
         files.fail_writes.store(false, Ordering::Relaxed);
-        let more: Vec<ChunkRef> = (200..400).map(|i| files.put(&chunk(i), false)).collect();
+        let more: Vec<ChunkRef> = (200..400).map(|i| files.put(&chunk(i))).collect();
         for (i, r) in refs.iter().chain(&more).enumerate() {
             assert_eq!(read(&files, *r), chunk(i), "chunk {i}");
         }
@@ -493,9 +601,7 @@ mod tests {
     #[test]
     fn without_a_directory_segments_stay_in_memory() {
         let files = ChunkFiles::memory();
-        let refs: Vec<ChunkRef> = (0..3000)
-            .map(|i| files.put(&[i as u8; 500], true))
-            .collect();
+        let refs: Vec<ChunkRef> = (0..3000).map(|i| files.put(&[i as u8; 500])).collect();
         assert!(files.segments() >= 2);
         assert_eq!(files.file_bytes.load(Ordering::Relaxed), 0);
         assert_eq!(read(&files, refs[2999]), [2999usize as u8; 500]);
@@ -513,7 +619,7 @@ mod tests {
         // A file where the directory should be: it cannot be made.
         std::fs::write(&dir, b"in the way").unwrap();
         let files = ChunkFiles::in_dir(&dir, 1 << 20);
-        let r = files.put(b"kept", false);
+        let r = files.put(b"kept");
         assert_eq!(read(&files, r), b"kept");
         assert_eq!(files.write_failures.load(Ordering::Relaxed), 1);
         assert_eq!(files.file_bytes.load(Ordering::Relaxed), 0);

@@ -1,10 +1,11 @@
 //! Tests of the head with its full chunks in segment files: queries read
-//! what an in-memory head reads, re-sealing leaves garbage that dies with
-//! its segment, truncation deletes segments, and failed writes keep the
-//! chunks in memory.
+//! what an in-memory head reads, only complete chunks are written (each
+//! once: re-sealing happens in memory), truncation deletes segments, and
+//! failed writes keep the chunks in memory.
 
 use super::Head;
 use super::HeadLimits;
+use crate::chunk::TARGET_SAMPLES;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use wasmetheus_model::Label;
@@ -64,7 +65,7 @@ fn files_in(dir: &Path) -> usize {
 fn chunks_on_files_read_as_in_memory_and_die_with_truncation() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("chunks_head");
-    let head = on_files(&dir, 16 << 10);
+    let head = on_files(&dir, 8 << 10);
     let memory = Head::default();
     for h in [&head, &memory] {
         fill(h, 50, 0, 1000);
@@ -103,33 +104,52 @@ fn chunks_on_files_read_as_in_memory_and_die_with_truncation() {
 }
 
 #[test]
-fn re_sealed_chunks_leave_garbage_their_segment_drops() {
+fn only_complete_chunks_are_written_each_once() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("chunks_head");
     let head = on_files(&dir, 1 << 20);
-    // 121 samples: 60 sealed, then re-sealed with the next 60 into one
-    // chunk of 120; the first copy is garbage.
-    fill(&head, 1, 0, 121);
+    // 60 samples sealed into a partial chunk in memory: nothing written.
+    fill(&head, 1, 0, 61);
+    assert_eq!(head.chunks.usage(), (0, 0));
+    assert_eq!(head.chunks.segments(), 0);
+    assert!(head.chunks.memory_bytes.load(Ordering::Relaxed) > 0);
+    // 3 x TARGET_SAMPLES samples and the one that seals the last 60: each
+    // chunk re-sealed once in memory, then written once, complete.
+    let n = 3 * TARGET_SAMPLES;
+    fill(&head, 1, 61, n + 1);
     let s = head.series(0).unwrap();
     let s = s.lock();
     let mut sources = s.chunk_sources(i64::MIN, i64::MAX, &head.chunks);
-    assert_eq!(sources.len(), 2, "a full chunk and the open one");
-    let full = sources.remove(0);
-    assert!(matches!(full, crate::iter::ChunkSource::Sealed { .. }));
-    let mut decoded = Vec::new();
-    full.decode_into(&mut decoded);
-    let want: Vec<(i64, f64)> = (0..120).map(|j| sample(0, j)).collect();
-    assert_eq!(decoded, want);
+    assert_eq!(sources.len(), 4, "three full chunks and the open one");
+    sources.pop();
     drop(s);
-    // Both copies are in the segment (60 and 120 samples), still
-    // buffered; only the second is live.
-    let (written, live) = head.chunks.usage();
-    assert!(
-        written > live && live > 0,
-        "{written} B written, {live} B live"
-    );
-    head.truncate(200_000).unwrap();
+    let mut sizes = 0;
+    let mut decoded = Vec::new();
+    for source in sources {
+        let crate::iter::ChunkSource::Sealed {
+            bytes: crate::iter::ChunkBytes::Owned(bytes),
+            ..
+        } = &source
+        else {
+            panic!("a full chunk is sealed, its bytes read back");
+        };
+        sizes += bytes.len() as u64;
+        let from = decoded.len();
+        source.decode_into(&mut decoded);
+        assert_eq!(decoded.len() - from, TARGET_SAMPLES);
+    }
+    let want: Vec<(i64, f64)> = (0..n).map(|j| sample(0, j)).collect();
+    assert_eq!(decoded, want);
+    // Exactly those three chunks' bytes were written: no garbage, and no
+    // partial chunk left in memory.
+    assert_eq!(head.chunks.usage(), (sizes, sizes));
+    assert_eq!(head.chunks.memory_bytes.load(Ordering::Relaxed), sizes);
+    let mut all = want;
+    all.push(sample(0, n));
+    assert_eq!(head.samples(0, i64::MIN, i64::MAX), all);
+    head.truncate(1_000_000).unwrap();
     assert_eq!(head.chunks.segments(), 1);
+    assert_eq!(head.chunks.usage().1, 0);
 }
 
 #[test]
@@ -140,7 +160,7 @@ fn a_failed_write_keeps_chunks_in_memory_and_readable() {
     let memory = Head::default();
     head.chunks.fail_writes.store(true, Ordering::Relaxed);
     for h in [&head, &memory] {
-        fill(h, 200, 0, 700);
+        fill(h, 200, 0, 1000);
     }
     let failures = head.chunks.write_failures.load(Ordering::Relaxed);
     assert!(failures >= 1);
@@ -157,7 +177,7 @@ fn a_failed_write_keeps_chunks_in_memory_and_readable() {
     // Writes work again: later chunks go to files.
     head.chunks.fail_writes.store(false, Ordering::Relaxed);
     for h in [&head, &memory] {
-        fill(h, 200, 700, 1400);
+        fill(h, 200, 1000, 2000);
     }
     assert!(head.chunks.file_bytes.load(Ordering::Relaxed) > 0);
     assert_eq!(everything(&head), everything(&memory));

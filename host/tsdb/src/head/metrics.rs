@@ -122,7 +122,7 @@ impl Head {
             family(
                 "wasmetheus_tsdb_head_chunks_memory_bytes",
                 MetricKind::Gauge,
-                "Bytes of full head chunks in memory: written to no file yet, or kept after a failed write.",
+                "Bytes of full head chunks in memory: partial ones still re-sealed, complete ones written to no file yet, or kept after a failed write.",
                 load(&chunks.memory_bytes),
             ),
             family(

@@ -1,5 +1,6 @@
 //! The head block: every series appended to recently, with its samples in
-//! compressed chunks (the open one in memory, full ones in segment files),
+//! compressed chunks (the open one in memory, complete ones in segment
+//! files, a partial one still re-sealed in memory),
 //! and the postings index that finds series by label matchers. Implements
 //! the storage traits of `wasmetheus-model`.
 //!

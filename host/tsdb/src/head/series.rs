@@ -50,23 +50,47 @@ use wasmetheus_model::storage::AppendError;
 const SEAL_STEP: usize = 60;
 
 /// A chunk the series cut, in the sealed codec, its bytes in the head's
-/// [`ChunkFiles`]: 24 bytes, nothing on the heap.
+/// [`ChunkFiles`]: 24 bytes, nothing on the heap but the bytes of a
+/// partial chunk.
 struct FullChunk {
     min_t: i64,
     max_t: i64,
     at: ChunkRef,
 }
 
+/// Whether a sealed chunk of `n` samples is complete: a whole step more
+/// would overflow it, so no more samples are sealed into it.
+fn complete(n: usize) -> bool {
+    n + SEAL_STEP > TARGET_SAMPLES
+}
+
 impl FullChunk {
-    /// Seals `samples` (in order, at least one).
-    fn seal(samples: &[(i64, f64)], files: &ChunkFiles) -> Self {
+    /// Seals `samples` (in order, at least one): into the chunk files if
+    /// `done` (the chunk takes no more samples), else as a partial chunk
+    /// in memory.
+    fn seal(samples: &[(i64, f64)], files: &ChunkFiles, done: bool) -> Self {
         let mut bytes = Vec::new();
         sealed::encode(samples, &mut bytes);
         FullChunk {
-            // A chunk that a whole step would overflow takes no more.
-            at: files.put(&bytes, samples.len() + SEAL_STEP > TARGET_SAMPLES),
+            at: if done {
+                files.put(&bytes)
+            } else {
+                files.put_partial(&bytes)
+            },
             min_t: samples[0].0,
             max_t: samples[samples.len() - 1].0,
+        }
+    }
+
+    /// Closes a partial chunk for good: its bytes go to the files.
+    fn close(&mut self, files: &ChunkFiles) {
+        if self.at.is_partial() {
+            let bytes = self.bytes(files);
+            if bytes.is_empty() {
+                return;
+            }
+            files.release(self.at);
+            self.at = files.put(&bytes);
         }
     }
 
@@ -298,12 +322,13 @@ impl MemSeries {
     }
 
     /// Moves the open chunk's samples into the last full chunk, re-sealed,
-    /// while it holds fewer than [`TARGET_SAMPLES`] with them; else into a
-    /// new full chunk.
+    /// while it is partial and holds at most [`TARGET_SAMPLES`] with them;
+    /// else into a new full chunk. The result goes to the chunk files once
+    /// complete, else stays in memory (partial).
     fn seal(&mut self, open: &XorChunk, files: &ChunkFiles) {
         let mut samples = Vec::with_capacity(TARGET_SAMPLES);
         let merge = match self.full.last() {
-            Some(last) if !last.at.is_full() => {
+            Some(last) if last.at.is_partial() => {
                 let bytes = last.bytes(files);
                 let merge =
                     sealed::header(&bytes).is_ok_and(|h| h.count + open.len() <= TARGET_SAMPLES);
@@ -315,13 +340,18 @@ impl MemSeries {
             _ => false,
         };
         samples.extend(open.iter());
-        let chunk = FullChunk::seal(&samples, files);
+        let chunk = FullChunk::seal(&samples, files, complete(samples.len()));
         match self.full.last_mut() {
             Some(last) if merge => {
                 files.release(last.at);
                 *last = chunk;
             }
-            _ => {
+            last => {
+                // A partial chunk that takes no more (corrupt, or too big
+                // for the samples) is closed: only the last can be partial.
+                if let Some(last) = last {
+                    last.close(files);
+                }
                 // One chunk more, not four (`Vec`'s smallest growth): most
                 // series hold one or two.
                 let mut full = std::mem::take(&mut self.full).into_vec();
@@ -477,12 +507,15 @@ impl MemSeries {
                     continue;
                 }
                 changed = true;
+                // A chunk of the files is rewritten to them, closed for
+                // good; a partial one stays partial.
+                let partial = chunk.at.is_partial();
                 files.release(chunk.at);
                 if samples.is_empty() {
                     full.remove(i);
                     continue;
                 }
-                full[i] = FullChunk::seal(&samples, files);
+                full[i] = FullChunk::seal(&samples, files, !partial || complete(samples.len()));
                 i += 1;
             }
             self.full = full.into_boxed_slice();
@@ -620,6 +653,10 @@ mod tests {
             .map(|c| sealed::header(&c.bytes(f())).unwrap().count)
             .collect();
         assert_eq!(counts, [120, 120]);
+        assert!(
+            s.full.iter().all(|c| !c.at.is_partial()),
+            "complete chunks in the files"
+        );
         assert_eq!(s.open.as_ref().map(XorChunk::len), Some(60));
         assert_eq!(bits(&read(&s, i64::MIN, i64::MAX)), bits(&samples));
         // A range across the first cut, by samples and by chunk sources.
@@ -712,24 +749,61 @@ mod tests {
     }
 
     #[test]
-    fn the_open_chunk_is_sealed_into_a_full_chunk_a_deletion_shortened() {
+    fn a_chunk_a_deletion_shortened_is_closed_and_a_partial_one_stays_partial() {
+        let files = ChunkFiles::memory();
         let mut s = MemSeries::new();
         let mut want = Vec::new();
         let mut add = |s: &mut MemSeries, i: i64| {
-            assert_eq!(s.add(i * 1000, i as f64, i64::MAX, f()), Admission::InOrder);
+            assert_eq!(
+                s.add(i * 1000, i as f64, i64::MAX, &files),
+                Admission::InOrder
+            );
             want.push((i * 1000, i as f64));
         };
         for i in 0..130 {
             add(&mut s, i);
         }
-        s.delete_range(0, 59_000, f());
+        // The complete chunk, rewritten with its last 60 samples, stays in
+        // the files and takes no more.
+        s.delete_range(0, 59_000, &files);
+        assert!(!s.full[0].at.is_partial());
         for i in 130..200 {
             add(&mut s, i);
         }
-        want.retain(|(t, _)| *t > 59_000);
-        // 60 samples left in the full chunk, 60 sealed into it.
-        assert_eq!(s.full.len(), 1);
-        assert_eq!(sealed::header(&s.full[0].bytes(f())).unwrap().count, 120);
-        assert_eq!(read(&s, i64::MIN, i64::MAX), want);
+        let counts = |s: &MemSeries| -> Vec<(usize, bool)> {
+            s.full
+                .iter()
+                .map(|c| {
+                    let count = sealed::header(&c.bytes(&files)).unwrap().count;
+                    (count, c.at.is_partial())
+                })
+                .collect()
+        };
+        assert_eq!(counts(&s), [(60, false), (60, true)]);
+        // The partial chunk shortened stays partial and is completed by
+        // the next seal.
+        s.delete_range(120_000, 129_000, &files);
+        assert_eq!(counts(&s), [(60, false), (50, true)]);
+        for i in 200..241 {
+            add(&mut s, i);
+        }
+        assert_eq!(counts(&s), [(60, false), (110, false)]);
+        want.retain(|(t, _)| *t > 59_000 && !(120_000..=129_000).contains(t));
+        assert_eq!(read_in(&s, &files), want);
+        // Only the live chunks' bytes are kept, none in memory.
+        let live: usize = s.full.iter().map(|c| c.at.len()).sum();
+        assert_eq!(files.usage().1, live as u64);
+        assert_eq!(
+            files
+                .memory_bytes
+                .load(std::sync::atomic::Ordering::Relaxed),
+            files.usage().0
+        );
+    }
+
+    fn read_in(s: &MemSeries, files: &ChunkFiles) -> Vec<(i64, f64)> {
+        let mut out = Vec::new();
+        s.samples_in(i64::MIN, i64::MAX, &mut out, files);
+        out
     }
 }
