@@ -170,8 +170,8 @@ fn json_report(o: &Options, runs: &[Run<'_>], skipped: &[String]) -> Report {
                     s.measure("cpu", "s", f.cpu_s);
                     s.measure("rss", "bytes", f.end.rss as f64);
                     s.measure("peak_rss", "bytes", f.end.hwm as f64);
-                    s.measure("rss_anon", "bytes", f.end_split.anon as f64);
-                    s.measure("rss_file", "bytes", f.end_split.file as f64);
+                    s.measure("rss_anon", "bytes", f.end.rss_anon as f64);
+                    s.measure("rss_file", "bytes", f.end.rss_file as f64);
                     s.measure("disk_growth", "bytes", f.disk_growth());
                     s.measure("samples_served", "samples", f.served as f64);
                     s.measure("series", "series", f.series as f64);
@@ -223,9 +223,6 @@ struct Figures {
     reported: Option<f64>,
     reported_name: &'static str,
     end: ProcStats,
-    /// RssAnon and RssFile (+ RssShmem) at the end: the heap against
-    /// mapped files (the binary, the TSDB's mapped chunks and parts).
-    end_split: RssSplit,
     /// Distinct series the targets exposed since the server started.
     series: u64,
     series_reported: Option<f64>,
@@ -266,7 +263,6 @@ fn server_metric_names(kind: Kind) -> (&'static str, &'static str) {
 struct Snapshot {
     at: Instant,
     proc: ProcStats,
-    split: RssSplit,
     /// This process (the synthetic targets), to show what they took from
     /// the two cores the server shares with them.
     own_cpu_s: f64,
@@ -283,7 +279,6 @@ fn snapshot(peer: &Peer, pid: u32, addr: SocketAddr, data: &Path, t: &Targets) -
     Ok(Snapshot {
         at: Instant::now(),
         proc: proc_stats(pid)?,
-        split: rss_split(pid),
         own_cpu_s: proc_stats(std::process::id())?.cpu_s,
         disk: du(data),
         served: t.shared.served_samples.load(Ordering::Relaxed),
@@ -331,7 +326,6 @@ fn measure(
         reported: b.samples.zip(a.samples).map(|(b, a)| b - a),
         reported_name,
         end: b.proc,
-        end_split: b.split,
         series: exposed_since_start,
         series_reported: b.series,
         series_reported_name,
@@ -352,30 +346,6 @@ fn measure(
         f.stop_s
     );
     Ok(f)
-}
-
-/// Resident memory by kind, bytes (0 where the kernel does not say).
-#[derive(Debug, Clone, Copy, Default)]
-struct RssSplit {
-    /// RssAnon: the heap, stacks, anonymous mappings.
-    anon: u64,
-    /// RssFile + RssShmem: pages of mapped files.
-    file: u64,
-}
-
-fn rss_split(pid: u32) -> RssSplit {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .map_or(0, |k| k * 1024)
-    };
-    RssSplit {
-        anon: kb("RssAnon:"),
-        file: kb("RssFile:") + kb("RssShmem:"),
-    }
 }
 
 /// Sleeps `ms`, printing CPU use and RSS every 30 s so a long run shows
@@ -488,9 +458,9 @@ fn render(
                 f.series_reported.map_or("?".into(), |n| format!("{n:.0}")),
                 f.series_reported_name,
                 bytes(f.end.hwm as f64),
-                bytes(f.end_split.anon as f64),
-                f.end_split.anon as f64 / f.series.max(1) as f64,
-                bytes(f.end_split.file as f64),
+                bytes(f.end.rss_anon as f64),
+                f.end.rss_anon as f64 / f.series.max(1) as f64,
+                bytes(f.end.rss_file as f64),
                 bytes(f.disk_before.0 as f64),
                 bytes(f.disk_after.0 as f64),
                 bytes(f.disk_before.1 as f64),

@@ -92,6 +92,11 @@ pub(crate) struct ProcStats {
     pub(crate) rss: u64,
     /// VmHWM (peak RSS), bytes.
     pub(crate) hwm: u64,
+    /// RssAnon (the heap, stacks, anonymous mappings), bytes.
+    pub(crate) rss_anon: u64,
+    /// RssFile + RssShmem (pages of mapped files: the binary, mapped
+    /// data), bytes.
+    pub(crate) rss_file: u64,
 }
 
 fn clock_ticks() -> f64 {
@@ -139,6 +144,8 @@ pub(crate) fn proc_stats(pid: u32) -> Result<ProcStats> {
         cpu_s,
         rss: kb("VmRSS:"),
         hwm: kb("VmHWM:"),
+        rss_anon: kb("RssAnon:"),
+        rss_file: kb("RssFile:") + kb("RssShmem:"),
     })
 }
 
