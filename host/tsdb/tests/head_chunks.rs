@@ -2,12 +2,15 @@
 //! after a crash, with the previous run's segment files (and a stray
 //! file) left in the directory, starts the directory afresh and reads
 //! back every acknowledged sample from the replayed log; a head that
-//! cannot take the log leaves the chunk files alone.
+//! cannot take the log leaves the chunk files alone. Only complete chunks
+//! are written, each once: the bytes written are exactly those of the
+//! series' complete chunks, before and after the replay.
 
 use std::path::Path;
 use wasmetheus_model::Label;
 use wasmetheus_model::storage::Appender;
-use wasmetheus_tsdb::{Head, HeadLimits};
+use wasmetheus_tsdb::chunk::TARGET_SAMPLES;
+use wasmetheus_tsdb::{Head, HeadLimits, sealed};
 
 type Data = Vec<(Vec<Label>, Vec<(i64, u64)>)>;
 
@@ -38,6 +41,21 @@ fn everything(head: &Head) -> Data {
     all
 }
 
+fn gauge(head: &Head, name: &str) -> f64 {
+    let family = head.metrics().into_iter().find(|f| f.name == name).unwrap();
+    match family.metrics[0].value {
+        wasmetheus_model::MetricValue::Number(v) => v,
+        ref other => panic!("{name}: {other:?}"),
+    }
+}
+
+/// Chunk bytes the head wrote: in its files and in their write buffer
+/// (no partial chunk is left in the cases here).
+fn chunk_bytes_written(head: &Head) -> f64 {
+    gauge(head, "prometheus_tsdb_head_chunks_storage_size_bytes")
+        + gauge(head, "wasmetheus_tsdb_head_chunks_memory_bytes")
+}
+
 fn chunk_files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir.join("chunks_head"))
         .unwrap()
@@ -53,6 +71,9 @@ fn a_reopened_head_replaces_leftover_chunk_files_and_reads_every_sample() {
     let dir = tmp.path();
     let head = open(dir);
     let mut want: Data = Vec::new();
+    // The complete chunks' bytes: 480 samples a series seal into 4 chunks
+    // of TARGET_SAMPLES (the last 20 stay in the open chunk).
+    let mut complete = 0;
     for i in 0..20 {
         let labels = vec![
             Label::new("__name__", "m"),
@@ -68,6 +89,11 @@ fn a_reopened_head_replaces_leftover_chunk_files_and_reads_every_sample() {
             }
             app.commit().unwrap();
         }
+        for chunk in samples[..480].chunks(TARGET_SAMPLES) {
+            let mut bytes = Vec::new();
+            sealed::encode(chunk, &mut bytes);
+            complete += bytes.len();
+        }
         want.push((
             labels,
             samples.iter().map(|(t, v)| (*t, v.to_bits())).collect(),
@@ -76,6 +102,7 @@ fn a_reopened_head_replaces_leftover_chunk_files_and_reads_every_sample() {
     want.sort();
     assert_eq!(everything(&head), want);
     assert!(!chunk_files(dir).is_empty(), "full chunks went to a file");
+    assert_eq!(chunk_bytes_written(&head), complete as f64, "no garbage");
     // A second head on the same directory fails on the log's lock and
     // leaves the first one's chunk files alone.
     let files = chunk_files(dir);
@@ -104,5 +131,6 @@ fn a_reopened_head_replaces_leftover_chunk_files_and_reads_every_sample() {
         "leftovers removed: {files:?}"
     );
     assert!(!files.is_empty(), "the replay wrote its chunks anew");
+    assert_eq!(chunk_bytes_written(&head), complete as f64);
     head.close();
 }

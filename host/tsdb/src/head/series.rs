@@ -10,11 +10,18 @@
 //! [`TARGET_SAMPLES`] (the last one is re-sealed with them until it holds
 //! that many): 120 samples scraped every second with a few ms of jitter
 //! take 521 bytes as XOR (the jitter alone costs 16 bits a sample) and 127
-//! sealed. A full chunk's bytes are not on the heap: they go to the head's
-//! chunk segment files (`chunk_files.rs`, `<data dir>/chunks_head/`) and
-//! the series keeps a 24-byte `FullChunk` handle; queries, compaction
-//! and re-sealing read them back (`pread`, or the write buffer). The log
-//! is unchanged (it holds every sample anyway).
+//! sealed. A complete full chunk's bytes are not on the heap: they go to
+//! the head's chunk segment files (`chunk_files.rs`,
+//! `<data dir>/chunks_head/`), once, and the series keeps a 24-byte
+//! `FullChunk` handle; queries, compaction and replay read them back
+//! (`pread`, or the write buffer). A chunk still to be re-sealed (the
+//! last, while it holds at most `TARGET_SAMPLES - SEAL_STEP` samples: at
+//! most one a series) is *partial*: its bytes stay in memory, an
+//! exact-size boxed slice in the chunk files' slot table, so re-sealing
+//! writes no garbage. A chunk is closed for good, and written, when it is
+//! complete, when a deletion rewrites a chunk of the files, or when a
+//! partial chunk cannot take the next step. The log is unchanged (it holds
+//! every sample anyway).
 //!
 //! Where a series' bytes go (`TSDB_HEAD_RSS_CHUNKS=DIR tsdb-head-rss
 //! 100000 140 ingest`: 6 labels, 140 samples at 1 s appended as scrapes
@@ -23,11 +30,16 @@
 //! `Arc<Mutex<…>>` 128 (a 128-byte block, was 160); the head's slot for it
 //! 8; the index's labels as symbol-id pairs 48 plus their slot 16, the
 //! lookup table ~10 (a 32-bit hash), the postings' refs 24 plus growth;
-//! the full chunk's handle 24 (its 127 bytes, plus ~65 of the garbage
-//! re-sealing leaves, are in the files: 205 bytes a series); the open
-//! chunk (20 samples) ~100 plus 24 of padding and up to 32 of room to
-//! grow. Symbols are shared and cost nothing per series here. Without a directory (tests,
-//! tools) the chunk bytes stay in memory segments: 605 heap bytes.
+//! the full chunk's handle 24 (its 127 bytes are in the files, 129 bytes
+//! a series written, 205 when each re-seal wrote a copy); the open chunk
+//! (20 samples) ~100 plus 24 of padding and up to 32 of room to grow.
+//! Symbols are shared and cost nothing per series here. While a series
+//! holds a partial chunk (samples 61-120 of every 120), it costs ~100
+//! heap bytes more: its ~65 bytes, the allocator's rounding and a 16-byte
+//! slot (`100000 200 ingest`: 539 heap bytes a series, 129 written to the
+//! files, against 441 and 281 when partial chunks were written too).
+//! Without a directory (tests, tools) the complete chunks stay in memory
+//! segments.
 
 use super::chunk_files::{ChunkFiles, ChunkRef};
 use crate::chunk::{TARGET_SAMPLES, XorChunk};
@@ -46,7 +58,8 @@ use wasmetheus_model::storage::AppendError;
 /// appends 50% slower. With full chunks in files, 30 leaves the open chunk
 /// half as big, 457 heap bytes a series against 578 at `100000 120
 /// ingest`, for 54% more instructions appending, callgrind on `5000 240
-/// ingest`, and 1.7 times the chunk bytes written.)
+/// ingest`; partial chunks stay in memory, so the step changes only how
+/// often they are re-sealed, not the bytes written.)
 const SEAL_STEP: usize = 60;
 
 /// A chunk the series cut, in the sealed codec, its bytes in the head's
