@@ -480,12 +480,15 @@ impl Queryable for Db {
         let mut by_labels: BTreeMap<Vec<Label>, Vec<ChunkSource>> = BTreeMap::new();
         let mut skipped = 0u64;
         for (r, labels) in self.head.matching_series(matchers, mint, maxt) {
-            let mut sources = self.head.chunk_sources(r, mint, maxt);
-            // Chunks between the windows of a long step are left undecoded
+            // Chunks between the windows of a long step are left unread
             // (`SelectHints::window`), as the store's reader does.
-            let before = sources.len();
-            sources.retain(|c| hints.overlaps(c.min_time(), c.max_time()));
-            skipped += (before - sources.len()) as u64;
+            let sources = self
+                .head
+                .chunk_sources_where(r, mint, maxt, &mut |min, max| {
+                    let keep = hints.overlaps(min, max);
+                    skipped += u64::from(!keep);
+                    keep
+                });
             by_labels.insert(labels, sources);
         }
         let selected = self.store.select_chunks(matchers, hints, &mut skipped)?;

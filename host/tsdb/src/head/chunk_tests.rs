@@ -119,7 +119,7 @@ fn only_complete_chunks_are_written_each_once() {
     fill(&head, 1, 61, n + 1);
     let s = head.series(0).unwrap();
     let s = s.lock();
-    let mut sources = s.chunk_sources(i64::MIN, i64::MAX, &head.chunks);
+    let mut sources = s.chunk_sources(i64::MIN, i64::MAX, &head.chunks, &mut |_, _| true);
     assert_eq!(sources.len(), 4, "three full chunks and the open one");
     sources.pop();
     drop(s);

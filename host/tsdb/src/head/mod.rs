@@ -316,6 +316,18 @@ impl Head {
 
     /// The chunks of series `r` overlapping `[mint, maxt]`.
     pub(crate) fn chunk_sources(&self, r: SeriesRef, mint: i64, maxt: i64) -> Vec<ChunkSource> {
+        self.chunk_sources_where(r, mint, maxt, &mut |_, _| true)
+    }
+
+    /// [`chunk_sources`](Self::chunk_sources), leaving out (and not reading)
+    /// the chunks whose first and last timestamps `keep` refuses.
+    pub(crate) fn chunk_sources_where(
+        &self,
+        r: SeriesRef,
+        mint: i64,
+        maxt: i64,
+        keep: &mut dyn FnMut(i64, i64) -> bool,
+    ) -> Vec<ChunkSource> {
         let min_valid = self.min_valid_time();
         match self.series(r) {
             // A chunk straddling the minimum valid time also holds samples
@@ -324,7 +336,7 @@ impl Head {
             // off here, as the iterator only bounds by the query's range.
             Some(s) => s
                 .lock()
-                .chunk_sources(mint.max(min_valid), maxt, &self.chunks)
+                .chunk_sources(mint.max(min_valid), maxt, &self.chunks, keep)
                 .into_iter()
                 .filter_map(|c| c.starting_at(min_valid))
                 .collect(),

@@ -146,13 +146,18 @@ enum Chunk<'a> {
 }
 
 impl Chunk<'_> {
-    /// Whether the chunk has samples in `[mint, maxt]`'s time range.
-    fn overlaps(&self, mint: i64, maxt: i64) -> bool {
-        let (min, max) = match self {
+    /// Its first and last timestamps.
+    fn span(&self) -> (i64, i64) {
+        match self {
             Chunk::Full(c) => (c.min_t, c.max_t),
             // An empty chunk's range (`i64::MAX`, `i64::MIN`) overlaps nothing.
             Chunk::Open(c) => (c.min_time(), c.max_time()),
-        };
+        }
+    }
+
+    /// Whether the chunk has samples in `[mint, maxt]`'s time range.
+    fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        let (min, max) = self.span();
         max >= mint && min <= maxt
     }
 
@@ -440,11 +445,16 @@ impl MemSeries {
 
     /// The chunks overlapping `[mint, maxt]`, as sources for a lazy
     /// iterator; with out-of-order samples in range, the merged samples.
+    /// Its chunks overlapping `[mint, maxt]` for which `keep(min_t, max_t)`
+    /// holds (a query's step windows: a chunk left out is not even read
+    /// from the chunk files); with out-of-order samples, all of them
+    /// merged into one.
     pub(super) fn chunk_sources(
         &self,
         mint: i64,
         maxt: i64,
         files: &ChunkFiles,
+        keep: &mut dyn FnMut(i64, i64) -> bool,
     ) -> Vec<ChunkSource> {
         if self.out_of_order_in(mint, maxt).next().is_some() {
             let mut samples = Vec::new();
@@ -452,7 +462,12 @@ impl MemSeries {
             return vec![ChunkSource::Decoded(samples)];
         }
         self.chunks()
-            .filter(|c| c.overlaps(mint, maxt))
+            .filter(|c| {
+                c.overlaps(mint, maxt) && {
+                    let (min, max) = c.span();
+                    keep(min, max)
+                }
+            })
             .filter_map(|c| match c {
                 Chunk::Full(c) => {
                     let bytes = c.bytes(files);
@@ -680,7 +695,12 @@ mod tests {
             .filter(|(t, _)| (mint..=maxt).contains(t))
             .collect();
         assert_eq!(bits(&read(&s, mint, maxt)), bits(&want));
-        let mut it = ChunksIterator::new(s.chunk_sources(mint, maxt, f()), mint, maxt, Vec::new());
+        let mut it = ChunksIterator::new(
+            s.chunk_sources(mint, maxt, f(), &mut |_, _| true),
+            mint,
+            maxt,
+            Vec::new(),
+        );
         let mut got = Vec::new();
         while let Some(sample) = it.next() {
             got.push(sample);
