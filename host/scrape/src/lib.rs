@@ -7,12 +7,14 @@
 //! scrape cache; the last outcome of every target (health, error, metadata,
 //! the `up`/`scrape_*` values) is kept in memory ([`LatestStore`]).
 
+mod align;
 mod cache;
 pub mod http;
 mod key;
 mod manager;
 mod store;
 
+pub use align::DEFAULT_TOLERANCE as DEFAULT_TIMESTAMP_TOLERANCE;
 pub use manager::{
     ScrapeManager, ScrapeOptions, SharedStorage, Target, Transport, TransportFuture,
 };

@@ -14,6 +14,7 @@ use wasmetheus_model::validate::flatten;
 use wasmetheus_model::{Label, MetricFamily, openmetrics, text};
 use wasmetheus_relabel::RelabelConfig;
 
+use crate::align::Alignment;
 use crate::cache::{Batch, ScrapeCache};
 use crate::http::{Fallback, HttpTarget, Scraper};
 
@@ -62,6 +63,10 @@ pub struct ScrapeOptions {
     pub label_name_length_limit: u64,
     pub label_value_length_limit: u64,
     pub metric_relabel_configs: Vec<RelabelConfig>,
+    /// A scrape starting at most this long after its scheduled time (and
+    /// at most 1 % of the interval) is stamped with the scheduled time, as
+    /// Prometheus does; `None`: stamped with the time it starts.
+    pub timestamp_tolerance: Option<Duration>,
 }
 
 impl Default for ScrapeOptions {
@@ -75,6 +80,7 @@ impl Default for ScrapeOptions {
             label_name_length_limit: 0,
             label_value_length_limit: 0,
             metric_relabel_configs: Vec::new(),
+            timestamp_tolerance: Some(crate::align::DEFAULT_TOLERANCE),
         }
     }
 }
@@ -243,7 +249,7 @@ async fn scrape_loop(
     cache: Arc<Mutex<ScrapeCache>>,
 ) {
     let labels = target_labels(&target);
-    let scrape = || {
+    let scrape = |t: i64| {
         scrape_and_store_with(
             &*transport,
             &scraper,
@@ -252,16 +258,22 @@ async fn scrape_loop(
             &store,
             &storage,
             &cache,
+            t,
         )
     };
     // A new target is scraped at once, then on its phase.
-    scrape().await;
+    scrape(now_ms()).await;
     tokio::time::sleep(offset(&target)).await;
     let mut ticker = tokio::time::interval(target.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut schedule = Alignment::new(
+        now_ms(),
+        target.interval,
+        target.options.timestamp_tolerance,
+    );
     loop {
         ticker.tick().await;
-        scrape().await;
+        scrape(schedule.timestamp(now_ms())).await;
     }
 }
 
@@ -331,7 +343,8 @@ fn stage_exposition(
 
 /// Scrapes a target once, appends what it exposed through its cache
 /// (with stale markers for the series that disappeared) and records the
-/// outcome in `store`.
+/// outcome in `store`; its samples are stamped `t` (ms).
+#[allow(clippy::too_many_arguments)]
 async fn scrape_and_store_with(
     transport: &dyn Transport,
     scraper: &Scraper,
@@ -340,12 +353,10 @@ async fn scrape_and_store_with(
     store: &LatestStore,
     storage: &SharedStorage,
     cache: &Mutex<ScrapeCache>,
+    t: i64,
 ) {
     let started = Instant::now();
     let scraped_at = SystemTime::now();
-    let t = scraped_at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
     let key = target.key();
     let fetch = async {
         match &target.http {
@@ -532,6 +543,7 @@ mod tests {
                 &self.store,
                 &storage,
                 &self.cache,
+                now_ms(),
             )
             .await;
             // Scrapes within one millisecond would share a timestamp.

@@ -43,6 +43,9 @@ pub fn scrape_options(config: &ScrapeConfig) -> ScrapeOptions {
         label_name_length_limit: config.label_name_length_limit,
         label_value_length_limit: config.label_value_length_limit,
         metric_relabel_configs: config.metric_relabel_configs.clone(),
+        // Prometheus' default (its hidden `--scrape.adjust-timestamps` and
+        // `--scrape.timestamp-tolerance` flags are not offered).
+        timestamp_tolerance: Some(wasmetheus_scrape::DEFAULT_TIMESTAMP_TOLERANCE),
     }
 }
 
