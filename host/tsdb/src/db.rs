@@ -66,6 +66,12 @@ pub enum DbError {
     Wal(#[from] WalError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "reading the head's chunk files (chunks_head/) failed: the error is in the log; \
+         check the disk holding --storage.tsdb.path (nothing was lost: the WAL still holds \
+         every sample, and a restart rebuilds the chunk files from it)"
+    )]
+    HeadChunks,
 }
 
 impl From<DbError> for StorageError {
@@ -223,6 +229,7 @@ impl Db {
     fn compact_block(&self, start: i64, end: i64) -> Result<(u64, u64), DbError> {
         let mut series = 0;
         let mut writer = self.store.block_writer(start)?;
+        let read_failures = self.head.chunk_read_failures();
         for (r, labels) in self.head.all_series() {
             let chunk = self.head.samples(r, start, end - 1);
             if chunk.is_empty() {
@@ -230,6 +237,12 @@ impl Db {
             }
             writer.add(&labels, &chunk)?;
             series += 1;
+        }
+        // A chunk that could not be read would be missing from the block,
+        // and the log would then forget it: the block is not finished, so
+        // the head and the log keep everything.
+        if self.head.chunk_read_failures() != read_failures {
+            return Err(DbError::HeadChunks);
         }
         let samples = writer.samples();
         writer.finish()?;
@@ -286,9 +299,12 @@ impl Db {
     }
 
     /// Bytes of the data directory that count against the size limit: the
-    /// store and the log.
+    /// store, the log and the head's chunk files (as Prometheus counts
+    /// blocks, WAL and chunks_head).
     pub fn size_bytes(&self) -> u64 {
-        self.store.size_on_disk() + self.head.wal_stats().map_or(0, |(_, size)| size)
+        self.store.size_on_disk()
+            + self.head.wal_stats().map_or(0, |(_, size)| size)
+            + self.head.chunk_file_bytes()
     }
 
     /// Deletes the samples in `[mint, maxt]` of every series matching
@@ -479,6 +495,7 @@ impl Queryable for Db {
         // both, the iterator merges the overlap).
         let mut by_labels: BTreeMap<Vec<Label>, Vec<ChunkSource>> = BTreeMap::new();
         let mut skipped = 0u64;
+        let read_failures = self.head.chunk_read_failures();
         for (r, labels) in self.head.matching_series(matchers, mint, maxt) {
             // Chunks between the windows of a long step are left unread
             // (`SelectHints::window`), as the store's reader does.
@@ -490,6 +507,10 @@ impl Queryable for Db {
                     keep
                 });
             by_labels.insert(labels, sources);
+        }
+        // An answer with a chunk missing would be wrong, not partial.
+        if self.head.chunk_read_failures() != read_failures {
+            return Err(DbError::HeadChunks.into());
         }
         let selected = self.store.select_chunks(matchers, hints, &mut skipped)?;
         if skipped > 0 {
@@ -552,5 +573,59 @@ impl Queryable for Db {
 impl Storage for Db {
     fn appender(&self) -> Box<dyn Appender + Send + '_> {
         Box::new(self.head.appender())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmetheus_model::storage::{Appender, MatchType};
+    type Data = Vec<(Vec<Label>, Vec<(i64, f64)>)>;
+
+    /// What a query of every series reads, or its error.
+    fn everything(db: &Db) -> Result<Data, StorageError> {
+        let matcher = Matcher::new(MatchType::Regex, "__name__", ".+").unwrap();
+        Ok(db
+            .select(&[matcher], i64::MIN, i64::MAX)?
+            .into_iter()
+            .map(|s| (s.labels, s.samples))
+            .collect())
+    }
+
+    #[test]
+    fn a_failed_chunk_read_fails_the_compaction_and_the_query_and_loses_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let options = DbOptions {
+            block_range_ms: 10_000,
+            retention_time_ms: None,
+            ..DbOptions::default()
+        };
+        let db = Db::open(tmp.path(), options).unwrap();
+        let mut app = db.appender();
+        for t in (0..20_000).step_by(20) {
+            for i in 0..200 {
+                let labels = vec![Label::new("__name__", "m"), Label::new("i", i.to_string())];
+                app.append(&labels, t, (t * i) as f64 / 7.0).unwrap();
+            }
+        }
+        app.commit().unwrap();
+        assert!(db.head().chunk_file_bytes() > 0, "full chunks are on file");
+        let written = everything(&db).unwrap();
+        assert_eq!(written.len(), 200);
+        assert!(db.size_bytes() >= db.head().chunk_file_bytes());
+
+        db.head().fail_chunk_reads(true);
+        assert!(
+            everything(&db).is_err(),
+            "an answer missing chunks is an error"
+        );
+        assert!(matches!(db.compact(), Err(DbError::HeadChunks)));
+        assert_eq!(db.store().compacted_upto().unwrap(), i64::MIN);
+
+        db.head().fail_chunk_reads(false);
+        assert_eq!(everything(&db).unwrap(), written);
+        let stats = db.compact().unwrap();
+        assert!(stats.blocks >= 1);
+        assert_eq!(everything(&db).unwrap(), written);
     }
 }

@@ -43,6 +43,8 @@ pub(super) const SEGMENT_BYTES: u32 = 1 << OFFSET_BITS;
 const MEMORY_SEGMENT_BYTES: u32 = 1 << 20;
 /// Bytes buffered before they are written to the segment file.
 const FLUSH_BYTES: usize = 64 << 10;
+/// How long new segments stay in memory after a write to the files failed.
+const FILE_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
 /// Longest chunk: [`TARGET_SAMPLES`](crate::chunk::TARGET_SAMPLES) sealed
 /// samples take at most ~20 bytes each, far below.
 const MAX_CHUNK_BYTES: usize = (1 << LEN_BITS) - 1;
@@ -135,12 +137,22 @@ pub(super) struct ChunkFiles {
     warned: AtomicBool,
     /// Failed writes and segment files that could not be created.
     pub(super) write_failures: AtomicU64,
+    /// Reads of chunk bytes that failed (an I/O error on the files): a
+    /// reader that must not go on without them (compaction, a query)
+    /// compares it before and after.
+    pub(super) read_failures: AtomicU64,
+    /// After a failed write or file creation, new segments stay in memory
+    /// until then: a full disk does not make a file (and keep its handle)
+    /// every few chunks.
+    retry_files_at: Mutex<Option<std::time::Instant>>,
     /// Bytes in segment files (written, not yet deleted).
     pub(super) file_bytes: AtomicU64,
     /// Bytes of segments kept in memory and of partial chunks.
     pub(super) memory_bytes: AtomicU64,
     #[cfg(test)]
     pub(super) fail_writes: AtomicBool,
+    #[cfg(test)]
+    pub(super) fail_reads: AtomicBool,
 }
 
 impl ChunkFiles {
@@ -183,10 +195,27 @@ impl ChunkFiles {
             partials: Mutex::new(Partials::default()),
             warned: AtomicBool::new(false),
             write_failures: AtomicU64::new(0),
+            read_failures: AtomicU64::new(0),
+            retry_files_at: Mutex::new(None),
             file_bytes: AtomicU64::new(0),
             memory_bytes: AtomicU64::new(0),
             #[cfg(test)]
             fail_writes: AtomicBool::new(false),
+            #[cfg(test)]
+            fail_reads: AtomicBool::new(false),
+        }
+    }
+
+    /// Ends the wait after a failed write: the next chunk goes to a new
+    /// segment, which tries a file.
+    #[cfg(test)]
+    pub(super) fn retry_files_now(&self) {
+        *self.retry_files_at.lock() = None;
+        let mut inner = self.inner.lock();
+        if let Some(id) = inner.current.take()
+            && inner.segments.get(&id).is_some_and(|s| s.live == 0)
+        {
+            self.remove(&mut inner, id);
         }
     }
 
@@ -206,6 +235,7 @@ impl ChunkFiles {
 
     fn failed(&self, what: &str, e: &std::io::Error) {
         self.write_failures.fetch_add(1, Ordering::Relaxed);
+        *self.retry_files_at.lock() = Some(std::time::Instant::now() + FILE_RETRY);
         if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 error = %e,
@@ -247,6 +277,15 @@ impl ChunkFiles {
             Err(e) => {
                 seg.writable = false;
                 seg.tail.shrink_to_fit();
+                // A file that holds nothing is closed and removed, and
+                // the segment takes no more.
+                if seg.on_file == 0
+                    && let Some(dir) = &self.dir
+                {
+                    seg.file = None;
+                    seg.max = seg.end();
+                    let _ = std::fs::remove_file(Self::segment_path(dir, id));
+                }
                 self.failed(&format!("writing head chunk segment {id}"), &e);
             }
         }
@@ -270,26 +309,34 @@ impl ChunkFiles {
             id = (id + 1) & ((1 << SEGMENT_BITS) - 1);
         }
         inner.next_id = (id + 1) & ((1 << SEGMENT_BITS) - 1);
-        let file = self.dir.as_deref().and_then(|dir| {
-            if let Err(e) = self.prepare(dir) {
-                self.failed(&format!("emptying {}", dir.display()), &e);
-                return None;
-            }
-            let path = Self::segment_path(dir, id);
-            match std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&path)
-            {
-                Ok(f) => Some(Arc::new(f)),
-                Err(e) => {
-                    self.failed(&format!("creating {}", path.display()), &e);
-                    None
+        let backing_off = self
+            .retry_files_at
+            .lock()
+            .is_some_and(|at| std::time::Instant::now() < at);
+        let file = self
+            .dir
+            .as_deref()
+            .filter(|_| !backing_off)
+            .and_then(|dir| {
+                if let Err(e) = self.prepare(dir) {
+                    self.failed(&format!("emptying {}", dir.display()), &e);
+                    return None;
                 }
-            }
-        });
+                let path = Self::segment_path(dir, id);
+                match std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&path)
+                {
+                    Ok(f) => Some(Arc::new(f)),
+                    Err(e) => {
+                        self.failed(&format!("creating {}", path.display()), &e);
+                        None
+                    }
+                }
+            });
         let max = if file.is_some() {
             self.segment_bytes
         } else {
@@ -409,6 +456,10 @@ impl ChunkFiles {
         }
         let file = seg.file.clone().ok_or_else(missing)?;
         drop(inner);
+        #[cfg(test)]
+        if self.fail_reads.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("read failure injected by a test"));
+        }
         let start = out.len();
         out.resize(start + len, 0);
         let read = file.read_exact_at(&mut out[start..], u64::from(offset));
@@ -590,11 +641,15 @@ mod tests {
         let refs: Vec<ChunkRef> = (0..200).map(|i| files.put(&chunk(i))).collect();
         assert!(files.write_failures.load(Ordering::Relaxed) >= 1);
         files.fail_writes.store(false, Ordering::Relaxed);
+        // For a while, new segments stay in memory.
         let more: Vec<ChunkRef> = (200..400).map(|i| files.put(&chunk(i))).collect();
-        for (i, r) in refs.iter().chain(&more).enumerate() {
+        assert_eq!(files.file_bytes.load(Ordering::Relaxed), 0);
+        files.retry_files_now();
+        let last: Vec<ChunkRef> = (400..600).map(|i| files.put(&chunk(i))).collect();
+        for (i, r) in refs.iter().chain(&more).chain(&last).enumerate() {
             assert_eq!(read(&files, *r), chunk(i), "chunk {i}");
         }
-        // The later segment was written to its file once writes worked.
+        // The last segment was written to its file once writes worked.
         assert!(files.file_bytes.load(Ordering::Relaxed) > 0);
     }
 

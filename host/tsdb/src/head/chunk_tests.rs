@@ -174,11 +174,52 @@ fn a_failed_write_keeps_chunks_in_memory_and_readable() {
         metric.metrics[0].value,
         wasmetheus_model::MetricValue::Number(failures as f64)
     );
-    // Writes work again: later chunks go to files.
+    // A segment whose file got nothing lost its file: no handle is kept
+    // open for it, and for a while new segments stay in memory even
+    // though writes would work again (a full disk does not make a file
+    // every few chunks).
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     head.chunks.fail_writes.store(false, Ordering::Relaxed);
     for h in [&head, &memory] {
         fill(h, 200, 1000, 2000);
     }
+    assert_eq!(head.chunks.file_bytes.load(Ordering::Relaxed), 0);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    assert_eq!(everything(&head), everything(&memory));
+    // Once the wait is over, later chunks go to files.
+    head.chunks.retry_files_now();
+    for h in [&head, &memory] {
+        fill(h, 200, 2000, 3000);
+    }
     assert!(head.chunks.file_bytes.load(Ordering::Relaxed) > 0);
+    assert_eq!(everything(&head), everything(&memory));
+}
+
+#[test]
+fn a_failed_read_is_counted_so_that_readers_can_fail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("chunks_head");
+    let head = on_files(&dir, 1 << 20);
+    let memory = Head::default();
+    for h in [&head, &memory] {
+        fill(h, 200, 0, 1000);
+    }
+    assert!(head.chunks.file_bytes.load(Ordering::Relaxed) > 0);
+    assert_eq!(head.chunk_read_failures(), 0);
+    assert_eq!(everything(&head), everything(&memory));
+    head.chunks.fail_reads.store(true, Ordering::Relaxed);
+    assert_ne!(everything(&head), everything(&memory));
+    let failures = head.chunk_read_failures();
+    assert!(failures > 0);
+    let metric = head
+        .metrics()
+        .into_iter()
+        .find(|f| f.name == "wasmetheus_tsdb_head_chunk_read_failures_total")
+        .expect("the read failure counter is exported");
+    assert_eq!(
+        metric.metrics[0].value,
+        wasmetheus_model::MetricValue::Number(failures as f64)
+    );
+    head.chunks.fail_reads.store(false, Ordering::Relaxed);
     assert_eq!(everything(&head), everything(&memory));
 }

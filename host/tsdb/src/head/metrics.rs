@@ -131,6 +131,12 @@ impl Head {
                 "Failed writes of full head chunks to their files (the chunks stayed in memory).",
                 load(&chunks.write_failures),
             ),
+            family(
+                "wasmetheus_tsdb_head_chunk_read_failures_total",
+                MetricKind::Counter,
+                "Failed reads of full head chunks from their files (the compaction or query that needed them failed).",
+                load(&chunks.read_failures),
+            ),
         ]);
         if let Some((w, size)) = self.wal_stats() {
             families.extend([

@@ -314,6 +314,24 @@ impl Head {
         }
     }
 
+    /// How many reads of full chunks from the chunk files have failed so
+    /// far: a reader compares it before and after, and fails rather than
+    /// go on with samples missing.
+    pub(crate) fn chunk_read_failures(&self) -> u64 {
+        self.chunks.read_failures.load(Ordering::Relaxed)
+    }
+
+    /// Makes every read from the chunk files fail (or work again).
+    #[cfg(test)]
+    pub(crate) fn fail_chunk_reads(&self, fail: bool) {
+        self.chunks.fail_reads.store(fail, Ordering::Relaxed);
+    }
+
+    /// Bytes in the head's chunk files (chunks_head/).
+    pub(crate) fn chunk_file_bytes(&self) -> u64 {
+        self.chunks.file_bytes.load(Ordering::Relaxed)
+    }
+
     /// The chunks of series `r` overlapping `[mint, maxt]`.
     pub(crate) fn chunk_sources(&self, r: SeriesRef, mint: i64, maxt: i64) -> Vec<ChunkSource> {
         self.chunk_sources_where(r, mint, maxt, &mut |_, _| true)

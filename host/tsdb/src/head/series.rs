@@ -46,6 +46,7 @@ use crate::chunk::{TARGET_SAMPLES, XorChunk};
 use crate::iter::{ChunkBytes, ChunkSource};
 use crate::sealed;
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use wasmetheus_model::storage::AppendError;
 
 /// Samples the open chunk holds before they move to the sealed chunks:
@@ -107,11 +108,14 @@ impl FullChunk {
         }
     }
 
-    /// The chunk's bytes; empty, logged, if they cannot be read back (an
-    /// I/O error on the chunk files).
+    /// The chunk's bytes; empty, logged and counted in the files'
+    /// `read_failures` (which compaction and queries check, so that
+    /// neither goes on without them), if they cannot be read back (an I/O
+    /// error on the chunk files).
     fn bytes(&self, files: &ChunkFiles) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.at.len());
         if let Err(e) = files.read(self.at, &mut out) {
+            files.read_failures.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %e, "reading a full head chunk");
         }
         out
@@ -826,12 +830,7 @@ mod tests {
         // Only the live chunks' bytes are kept, none in memory.
         let live: usize = s.full.iter().map(|c| c.at.len()).sum();
         assert_eq!(files.usage().1, live as u64);
-        assert_eq!(
-            files
-                .memory_bytes
-                .load(std::sync::atomic::Ordering::Relaxed),
-            files.usage().0
-        );
+        assert_eq!(files.memory_bytes.load(Ordering::Relaxed), files.usage().0);
     }
 
     fn read_in(s: &MemSeries, files: &ChunkFiles) -> Vec<(i64, f64)> {
