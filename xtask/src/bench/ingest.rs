@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::peers::{ALL, Kind, Peer, find_peers, start};
+use super::peers::{ALL, Kind, Peer, READY_WITHIN, find_peers, start_with};
 use super::report::{Report, ServerReport};
 use super::support::{
     ProcStats, TempDir, bytes, common_flag, count, du, flag_value, get, listen_targets, metric_sum,
@@ -24,7 +24,7 @@ pub const USAGE: &str = "\
 usage: cargo xtask bench ingest [--targets 20] [--series 5000] [--interval 1s]
                                 [--warmup 20s] [--duration 120s] [--churn 0[,10…]]
                                 [--servers wasmetheus,prometheus,victoria-metrics]
-                                [--no-build] [--keep]
+                                [--wasmetheus-flag FLAG]… [--no-build] [--keep]
 
   Serves --targets synthetic targets of --series series each (80 % counters,
   20 % gauges, every value changing every scrape) from this process, and has
@@ -34,7 +34,9 @@ usage: cargo xtask bench ingest [--targets 20] [--series 5000] [--interval 1s]
   data directory, and prints them per sample and per series with ratios,
   then times its graceful stop (SIGTERM to exit, the targets still served).
   --churn P gives P % of each target's series a new `pod` label value per
-  minute (a list runs each variant). Results also go to
+  minute (a list runs each variant). --wasmetheus-flag passes FLAG to
+  wasmetheus serve (e.g. --storage.tsdb.wal-compression-type=snappy).
+  Results also go to
   target/bench-ingest/report.txt and report.json; server logs stay in
   target/bench-ingest/.
   --no-build uses target/release/wasmetheus as it is; --keep keeps the data.";
@@ -47,6 +49,7 @@ struct Options {
     duration_ms: i64,
     churn: Vec<f64>,
     servers: Vec<Kind>,
+    wasmetheus_flags: Vec<String>,
     build: bool,
     keep: bool,
 }
@@ -62,6 +65,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
         duration_ms: 120_000,
         churn: vec![0.0],
         servers: ALL.to_vec(),
+        wasmetheus_flags: Vec::new(),
         build: true,
         keep: false,
     };
@@ -88,6 +92,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
                     .collect::<Result<_>>()?;
             }
             "--servers" => o.servers = Kind::parse_list(&value(arg)?)?,
+            "--wasmetheus-flag" => o.wasmetheus_flags.push(value(arg)?),
             other => common_flag(other, &mut o.build, &mut o.keep, USAGE)?,
         }
     }
@@ -156,6 +161,7 @@ fn json_report(o: &Options, runs: &[Run<'_>], skipped: &[String]) -> Report {
     r.parameter("warmup_ms", o.warmup_ms);
     r.parameter("window_ms", o.duration_ms);
     r.parameter("churn_pct_per_min", o.churn.clone());
+    r.parameter("wasmetheus_flags", o.wasmetheus_flags.clone());
     for (churn, rows) in runs {
         for (peer, result) in rows {
             let mut s = ServerReport::new(peer.kind.name(), &peer.version);
@@ -305,7 +311,11 @@ fn measure(
     );
     // Every server sees the same churn history: the clock starts with it.
     targets.reset(churn);
-    let mut running = start(peer, config, true, data, log)?;
+    let extra: Vec<&str> = match peer.kind {
+        Kind::Wasmetheus => o.wasmetheus_flags.iter().map(String::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let mut running = start_with(peer, config, true, data, log, &extra, READY_WITHIN)?;
     let pid = running.pid;
     sleep_with_progress(peer, pid, targets, o.warmup_ms, "warm-up")?;
     running.check_alive()?;
@@ -393,6 +403,9 @@ fn render(
         o.duration_ms as f64 / 1000.0,
         o.warmup_ms as f64 / 1000.0
     );
+    if !o.wasmetheus_flags.is_empty() {
+        let _ = writeln!(s, "wasmetheus serve {}", o.wasmetheus_flags.join(" "));
+    }
     let _ = writeln!(
         s,
         "{:<17} {:>7} {:>10} {:>9} {:>10} {:>9} {:>10} {:>10} {:>8} {:>9} {:>7}",

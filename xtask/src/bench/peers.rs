@@ -230,7 +230,7 @@ pub(crate) fn start(
 }
 
 /// How long `start` waits for a server to be ready.
-const READY_WITHIN: Duration = Duration::from_secs(120);
+pub(crate) const READY_WITHIN: Duration = Duration::from_secs(120);
 
 /// `start` with `extra` flags after the usual ones, waiting at most
 /// `ready_within` (a server replaying a large WAL takes minutes).
