@@ -353,7 +353,11 @@ impl<'c> Batch<'c> {
         if self.error.is_some() {
             return;
         }
-        // Taken, so that it can only match the very next text.
+        // Taken, so that it can only match the very next text. Address
+        // and length stand for the text itself: a batch parses one body,
+        // borrowed unchanged for the whole batch, so the same span is the
+        // same bytes (and `self.key`, a separate live allocation, cannot
+        // share an address with it).
         let (at, len, unknown) = std::mem::replace(&mut self.unknown, (0, 0, Key::NONE));
         let key = if (key.as_ptr() as usize, key.len()) == (at, len) {
             unknown
