@@ -121,7 +121,7 @@ const V_XOR: u8 = 3;
 
 /// Powers of ten that are exact in an f64 and keep `m / 10^e` correctly
 /// rounded for |m| < 2^53.
-const POW10: [f64; 16] = [
+pub(crate) const POW10: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 
@@ -301,9 +301,10 @@ fn encode_values(samples: &[(i64, f64)], out: &mut Vec<u8>) {
     out.extend_from_slice(&best.unwrap_or_default());
 }
 
-/// `v` as `m / 10^e` with |m| < 2^53, if that is bit-exact.
+/// `v` as `m / 10^e` with |m| < 2^53, if that is bit-exact (`m as f64 /
+/// POW10[e]` gives `v` back bit for bit).
 #[inline]
-fn mantissa(v: f64, e: usize) -> Option<i64> {
+pub(crate) fn mantissa(v: f64, e: usize) -> Option<i64> {
     let p = POW10[e];
     let s = v * p;
     // Also rejects ±Inf.

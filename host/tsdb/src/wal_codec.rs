@@ -7,8 +7,15 @@
 //! timestamp), then the values. A value is coded against the previous
 //! value logged for the same series in the same file ([`LastValues`]): an
 //! integer that follows an integer as the zig-zag varint of the
-//! difference (a counter's increase is usually one byte), anything else as
-//! the varint of its bits XOR the previous bits. That state lives with one
+//! difference (a counter's increase is usually one byte); a decimal of at
+//! most `MAX_DIGITS` digits after the point that follows one of as many
+//! digits as the difference of their mantissas ([`sealed::mantissa`], the
+//! chunk codec's: a gauge moving by tenths is a byte or two, not eight);
+//! anything else as the varint of its bits XOR the previous bits. The
+//! value's first varint `u` says which: `u & 1 == 0` an integer step of
+//! `unzigzag(u >> 1)`; `u == 1` the XOR in a second varint; otherwise a
+//! decimal step of `unzigzag(u >> 4)` in units of `10^-e`, `e = u >> 1 & 7`
+//! (1 to 7). That state lives with one
 //! file: every segment and checkpoint starts from zero (a series with no
 //! value yet counts as 0.0), and a series record resets its ref; so a
 //! reader decodes any file from its start, and the writer starts a new
@@ -21,6 +28,7 @@
 //! are compressed, and no decoded body is larger. Older payload kinds (`SAMPLES`, `SAMPLES_DELTA`) are
 //! still read; they carry raw values and leave the state alone.
 
+use crate::sealed::{self, POW10};
 use crate::varint::{get_uvarint, put_uvarint, unzigzag, zigzag};
 use rustc_hash::FxHashMap;
 use wasmetheus_model::Label;
@@ -41,6 +49,9 @@ const KIND: u8 = 0x3f;
 const MIN_COMPRESS: usize = 64;
 /// zstd's level: the fastest of its regular levels.
 const ZSTD_LEVEL: i32 = 1;
+
+/// The most digits after the point a decimal step carries (three bits).
+const MAX_DIGITS: usize = 7;
 
 /// A record larger than this is corruption, not data.
 pub(crate) const MAX_RECORD: usize = 64 << 20;
@@ -184,10 +195,41 @@ fn put_value(out: &mut Vec<u8>, prev: u64, bits: u64) {
     if let (Some(p), Some(v)) = (as_int(prev), as_int(bits)) {
         // |v - p| < 2^54: the shifted zig-zag fits.
         put_uvarint(out, zigzag(v - p) << 1);
+    } else if let Some((e, step)) = decimal_step(prev, bits) {
+        // |step| < 2^54: the shifted zig-zag fits too.
+        put_uvarint(out, zigzag(step) << 4 | (e as u64) << 1 | 1);
     } else {
         out.push(1);
         put_uvarint(out, prev ^ bits);
     }
+}
+
+/// `bits` as a step from `prev` in units of `10^-e`, for the fewest digits
+/// `e` (1 to [`MAX_DIGITS`]) that give both as exact decimals.
+#[inline]
+fn decimal_step(prev: u64, bits: u64) -> Option<(usize, i64)> {
+    let (p, v) = (f64::from_bits(prev), f64::from_bits(bits));
+    if !v.is_finite() || !p.is_finite() {
+        return None;
+    }
+    (1..=MAX_DIGITS).find_map(|e| {
+        let m = sealed::mantissa(v, e)?;
+        Some((e, m - sealed::mantissa(p, e)?))
+    })
+}
+
+/// The value a decimal step `u` (see the module doc) leads to from `prev`.
+#[inline]
+fn take_decimal_step(prev: u64, u: u64) -> Option<u64> {
+    let e = (u >> 1 & 7) as usize;
+    if e == 0 {
+        return None;
+    }
+    let m = sealed::mantissa(f64::from_bits(prev), e)?.checked_add(unzigzag(u >> 4))?;
+    if m.unsigned_abs() >= 1 << 53 {
+        return None;
+    }
+    Some((m as f64 / POW10[e]).to_bits())
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -516,7 +558,7 @@ fn decode_columns(c: &mut Cursor<'_>, last: &mut LastValues) -> Option<Vec<(u32,
         } else if u == 1 {
             prev ^ c.uvarint()?
         } else {
-            return None;
+            take_decimal_step(prev, u)?
         };
         last.set(s.0, bits);
         s.2 = f64::from_bits(bits);
@@ -579,6 +621,17 @@ mod tests {
             f64::MIN_POSITIVE,
             0.1,
             12_345.0,
+            // Decimals: steps between them, to and from integers, at the
+            // edge of 2^53 and of MAX_DIGITS, and ones that are not.
+            0.7,
+            -2.5,
+            123.4,
+            123.45,
+            0.1234567,
+            0.12345678,
+            900_719_925_474.099_1,
+            -900_719_925_474.099_1,
+            0.1 + 0.2,
         ];
         let mut records = vec![Record::Series {
             r: 3,
@@ -632,6 +685,62 @@ mod tests {
                 last.len()
             );
         }
+    }
+
+    #[test]
+    fn a_scrape_of_decimal_gauges_costs_a_byte_or_two_a_sample() {
+        // Gauges printed with one digit after the point, moving by up to
+        // ±0.9 a scrape.
+        let scrape = |n: u32| {
+            Record::Samples(
+                (0..1000u32)
+                    .map(|r| {
+                        let tenths = (r.wrapping_mul(2_654_435_761) ^ n.wrapping_mul(40_503)) % 10;
+                        (
+                            r,
+                            1_700_000_000_000,
+                            f64::from(r) + f64::from(tenths) / 10.0,
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        let records: Vec<Record> = (0..10).map(scrape).collect();
+        round_trip(&records);
+        for (compression, at_most) in [(WalCompression::None, 3_200), (WalCompression::Zstd, 2_000)]
+        {
+            let last = payloads(&records, compression).pop().unwrap();
+            assert!(
+                last.len() <= at_most,
+                "{compression:?}: {} bytes for 1,000 samples",
+                last.len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_decimal_step_from_a_value_that_is_no_such_decimal_is_refused() {
+        // 0.1 + 0.2 has no mantissa with one digit: a step of tenths from
+        // it is corruption, as is a decimal tag without digits.
+        let mut dec = Decoder::default();
+        dec.last.set(3, (0.1f64 + 0.2).to_bits());
+        let mut payload = vec![SAMPLES_COLUMNS];
+        put_uvarint(&mut payload, 1);
+        put_uvarint(&mut payload, 3);
+        put_uvarint(&mut payload, 0);
+        payload.push(0);
+        let mut decimal = payload.clone();
+        put_uvarint(&mut decimal, zigzag(1) << 4 | 1 << 1 | 1);
+        assert_eq!(dec.decode(&decimal), None);
+        let mut untagged = payload.clone();
+        put_uvarint(&mut untagged, zigzag(1) << 4 | 1);
+        assert_eq!(dec.decode(&untagged), None);
+        // From 0.3 the same step is 0.4.
+        dec.last.set(3, 0.3f64.to_bits());
+        assert_eq!(
+            dec.decode(&decimal),
+            Some(Record::Samples(vec![(3, 0, 0.4)]))
+        );
     }
 
     #[test]
