@@ -33,6 +33,8 @@ usage: cargo xtask bench ingest [--targets 20] [--series 5000] [--interval 1s]
   server's CPU time (utime+stime), its RSS at the end and the growth of its
   data directory, and prints them per sample and per series with ratios,
   then times its graceful stop (SIGTERM to exit, the targets still served).
+  Each server is first run 10 s without targets: its RSS then is the fixed
+  cost, and RSS above it per series is reported beside RSS per series.
   --churn P gives P % of each target's series a new `pod` label value per
   minute (a list runs each variant). --wasmetheus-flag passes FLAG to
   wasmetheus serve (e.g. --storage.tsdb.wal-compression-type=snappy).
@@ -116,6 +118,11 @@ pub fn run(args: &[String]) -> Result {
     let config = work.path.join("prometheus.yml");
     std::fs::write(&config, scrape_config(&targets.addrs, o.interval_ms))
         .map_err(|e| format!("{}: {e}", config.display()))?;
+    // The same server without targets: its RSS is the fixed cost (code,
+    // runtime, buffers) that the load's series come on top of.
+    let idle_config = work.path.join("idle.yml");
+    std::fs::write(&idle_config, scrape_config(&[], o.interval_ms))
+        .map_err(|e| format!("{}: {e}", idle_config.display()))?;
     eprintln!(
         "serving {} synthetic targets × {} series on 127.0.0.1; config {}",
         o.targets,
@@ -132,7 +139,8 @@ pub fn run(args: &[String]) -> Result {
                 .path
                 .join(format!("churn-{churn}/{}", peer.kind.name()));
             let log = out.join(format!("{}-churn-{churn}.log", peer.kind.name()));
-            let result = measure(&o, peer, churn, &targets, &config, &data, &log);
+            let configs = [config.as_path(), idle_config.as_path()];
+            let result = measure(&o, peer, churn, &targets, configs, &data, &log);
             if let Err(e) = &result {
                 eprintln!("{}: NOT MEASURED: {e}", peer.kind.name());
             }
@@ -170,6 +178,12 @@ fn json_report(o: &Options, runs: &[Run<'_>], skipped: &[String]) -> Report {
                 Ok(f) => {
                     s.measure("cpu_per_million_samples", "s", f.cpu_per_million());
                     s.measure("rss_per_series", "bytes/series", f.rss_per_series());
+                    s.measure(
+                        "rss_above_idle_per_series",
+                        "bytes/series",
+                        f.rss_above_idle_per_series(),
+                    );
+                    s.measure("idle_rss", "bytes", f.idle.rss as f64);
                     let per_sample = f.disk_growth() / f.served.max(1) as f64;
                     s.measure("disk_growth_per_sample", "bytes/sample", per_sample);
                     s.measure("stop", "s", f.stop_s);
@@ -204,8 +218,15 @@ fn scrape_config(addrs: &[SocketAddr], interval_ms: i64) -> String {
     let _ = writeln!(
         s,
         "# Written by `cargo xtask bench ingest`.\nglobal:\n  scrape_interval: {interval}\n  \
-         scrape_timeout: {interval}\nscrape_configs:\n  - job_name: bench\n    static_configs:\n      \
-         - targets:"
+         scrape_timeout: {interval}"
+    );
+    if addrs.is_empty() {
+        s.push_str("scrape_configs: []\n");
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "scrape_configs:\n  - job_name: bench\n    static_configs:\n      - targets:"
     );
     for a in addrs {
         let _ = writeln!(s, "          - '{a}'");
@@ -215,6 +236,9 @@ fn scrape_config(addrs: &[SocketAddr], interval_ms: i64) -> String {
 
 // ---------------------------------------------------------------------------
 // Measurement
+
+/// How long the server runs without targets before its idle RSS is read.
+const IDLE_FOR: Duration = Duration::from_secs(10);
 
 /// One server's figures over the measurement window.
 struct Figures {
@@ -229,6 +253,8 @@ struct Figures {
     reported: Option<f64>,
     reported_name: &'static str,
     end: ProcStats,
+    /// The same server started without targets, after [`IDLE_FOR`].
+    idle: ProcStats,
     /// Distinct series the targets exposed since the server started.
     series: u64,
     series_reported: Option<f64>,
@@ -245,6 +271,11 @@ impl Figures {
     }
     fn rss_per_series(&self) -> f64 {
         self.end.rss as f64 / self.series.max(1) as f64
+    }
+    /// RSS above the idle server's, per series: what a series costs
+    /// without the fixed part.
+    fn rss_above_idle_per_series(&self) -> f64 {
+        (self.end.rss as f64 - self.idle.rss as f64) / self.series.max(1) as f64
     }
     /// Allocated bytes (as du counts them) added during the window.
     fn disk_growth(&self) -> f64 {
@@ -299,7 +330,7 @@ fn measure(
     peer: &Peer,
     churn: f64,
     targets: &Targets,
-    config: &Path,
+    [config, idle_config]: [&Path; 2],
     data: &Path,
     log: &Path,
 ) -> Result<Figures> {
@@ -309,12 +340,29 @@ fn measure(
         peer.kind.name(),
         peer.version
     );
-    // Every server sees the same churn history: the clock starts with it.
-    targets.reset(churn);
     let extra: Vec<&str> = match peer.kind {
         Kind::Wasmetheus => o.wasmetheus_flags.iter().map(String::as_str).collect(),
         _ => Vec::new(),
     };
+    let idle = {
+        let data = data.with_extension("idle");
+        std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+        let log = log.with_extension("idle.log");
+        let mut running = start_with(peer, idle_config, true, &data, &log, &extra, READY_WITHIN)?;
+        std::thread::sleep(IDLE_FOR);
+        running.check_alive()?;
+        let idle = proc_stats(running.pid)?;
+        running.stop()?;
+        let _ = std::fs::remove_dir_all(&data);
+        eprintln!(
+            "{} without targets: RSS {}",
+            peer.kind.name(),
+            bytes(idle.rss as f64)
+        );
+        idle
+    };
+    // Every server sees the same churn history: the clock starts with it.
+    targets.reset(churn);
     let mut running = start_with(peer, config, true, data, log, &extra, READY_WITHIN)?;
     let pid = running.pid;
     sleep_with_progress(peer, pid, targets, o.warmup_ms, "warm-up")?;
@@ -336,6 +384,7 @@ fn measure(
         reported: b.samples.zip(a.samples).map(|(b, a)| b - a),
         reported_name,
         end: b.proc,
+        idle,
         series: exposed_since_start,
         series_reported: b.series,
         series_reported_name,
@@ -462,7 +511,7 @@ fn render(
             let _ = writeln!(
                 s,
                 "  {} [{}]: own count {} samples ({}), {} series ({}); peak RSS {}; \
-                 RSS anon {} ({:.0} B/series), file {}; \
+                 RSS anon {} ({:.0} B/series), file {}; idle RSS {} ({:.0} B/series above it); \
                  data dir {} → {} (apparent {} → {}); the targets took {:.2} CPU s",
                 peer.kind.name(),
                 peer.version,
@@ -474,6 +523,8 @@ fn render(
                 bytes(f.end.rss_anon as f64),
                 f.end.rss_anon as f64 / f.series.max(1) as f64,
                 bytes(f.end.rss_file as f64),
+                bytes(f.idle.rss as f64),
+                f.rss_above_idle_per_series(),
                 bytes(f.disk_before.0 as f64),
                 bytes(f.disk_after.0 as f64),
                 bytes(f.disk_before.1 as f64),
@@ -495,7 +546,7 @@ fn render(
         }
         let _ = writeln!(
             s,
-            "wasmetheus / {:<17} CPU per sample {:>7}   RSS per series {:>7}   disk growth per sample {:>7}   stop {:>7}",
+            "wasmetheus / {:<17} CPU per sample {:>7}   RSS per series {:>7} (above idle {:>7})   disk growth per sample {:>7}   stop {:>7}",
             peer.name(),
             ratio(
                 ours.map(Figures::cpu_per_million),
@@ -504,6 +555,10 @@ fn render(
             ratio(
                 ours.map(Figures::rss_per_series),
                 theirs.map(Figures::rss_per_series)
+            ),
+            ratio(
+                ours.map(Figures::rss_above_idle_per_series),
+                theirs.map(Figures::rss_above_idle_per_series)
             ),
             ratio(
                 ours.map(|f| f.disk_growth() / f.served.max(1) as f64),
@@ -520,10 +575,11 @@ fn render(
         let rss = ours.rss_per_series();
         let _ = writeln!(
             s,
-            "goals: CPU per sample ≤ 0.5× Prometheus: {cpu_goal}; RSS per series ≤ 1 KiB: {:.0} B — {}; \
-             graceful stop ≤ 1 s: {:.2} s — {}",
+            "goals: CPU per sample ≤ 0.5× Prometheus: {cpu_goal}; RSS per series ≤ 1 KiB: {:.0} B — {} \
+             ({:.0} B above the idle server's); graceful stop ≤ 1 s: {:.2} s — {}",
             rss,
             if rss <= 1024.0 { "met" } else { "NOT met" },
+            ours.rss_above_idle_per_series(),
             ours.stop_s,
             if ours.stop_s <= 1.0 { "met" } else { "NOT met" }
         );
