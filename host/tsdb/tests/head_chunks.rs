@@ -15,6 +15,11 @@ use wasmetheus_tsdb::{Head, HeadLimits, sealed};
 type Data = Vec<(Vec<Label>, Vec<(i64, u64)>)>;
 
 fn open(dir: &Path) -> Head {
+    try_open(dir).unwrap()
+}
+
+/// A head on `dir`'s log with its chunk files beside it.
+fn try_open(dir: &Path) -> Result<Head, wasmetheus_tsdb::wal::WalError> {
     Head::open_with_chunks(
         &dir.join("wal"),
         Some(&dir.join("chunks_head")),
@@ -22,7 +27,6 @@ fn open(dir: &Path) -> Head {
         false,
         i64::MIN,
     )
-    .unwrap()
 }
 
 fn everything(head: &Head) -> Data {
@@ -106,16 +110,7 @@ fn a_reopened_head_replaces_leftover_chunk_files_and_reads_every_sample() {
     // A second head on the same directory fails on the log's lock and
     // leaves the first one's chunk files alone.
     let files = chunk_files(dir);
-    assert!(
-        Head::open_with_chunks(
-            &dir.join("wal"),
-            Some(&dir.join("chunks_head")),
-            HeadLimits::default(),
-            false,
-            i64::MIN,
-        )
-        .is_err()
-    );
+    assert!(try_open(dir).is_err());
     assert_eq!(chunk_files(dir), files);
     assert_eq!(everything(&head), want);
     // A crash: the head goes without closing; a stray file and a
